@@ -1,0 +1,38 @@
+//! The quotecast domain model: what the rule files describe, as typed values.
+//!
+//! Everything here is plain data plus small, pure helpers (rounding, date
+//! ranges, selectors). Loading and validating files is the job of
+//! `quotecast-rules`; computing prices is the job of `quotecast-pricing`.
+
+mod catalog;
+mod money;
+mod pricing_rules;
+mod rule_set;
+
+pub use catalog::{Account, Product, ProductKind, ProductLine, Region, Segment};
+pub use money::{Currency, CurrencyCode, DateRange, Percent, RoundingMode};
+pub use pricing_rules::{
+    ApprovalCondition, ApprovalLevel, ApprovalRule, BundleBenefit, BundleRule, ContractParty,
+    ContractPrice, DiscountSchedule, FloorAction, FloorKind, FloorRule, PriceBook, PriceEntry,
+    ProductSelector, Promotion, PromotionConditions, QuantityAggregation, Tier, TierBasis,
+    TierMethod,
+};
+pub use rule_set::{RuleSet, RuleSetParts};
+
+/// Errors raised while assembling a [`RuleSet`] from parts whose
+/// cross-references do not hold. The rules crate reports these with file and
+/// line before they can get here; this is the last line of defence.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ModelError {
+    #[error("invalid currency code `{0}`: expected three upper-case letters such as USD")]
+    InvalidCurrencyCode(String),
+    #[error("{kind} `{id}` is defined twice")]
+    Duplicate { kind: &'static str, id: String },
+    #[error("{kind} `{id}` refers to unknown {target} `{reference}`")]
+    UnknownReference {
+        kind: &'static str,
+        id: String,
+        target: &'static str,
+        reference: String,
+    },
+}

@@ -1,0 +1,242 @@
+//! Currencies, exact rounding, percentages and effective-date ranges.
+use std::fmt;
+
+use chrono::NaiveDate;
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+
+use crate::ModelError;
+
+/// An ISO 4217 currency code: three upper-case ASCII letters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CurrencyCode(String);
+
+impl CurrencyCode {
+    pub fn new(code: &str) -> Result<Self, ModelError> {
+        if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+            Ok(Self(code.to_owned()))
+        } else {
+            Err(ModelError::InvalidCurrencyCode(code.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for CurrencyCode {
+    type Error = ModelError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::new(&value)
+    }
+}
+
+impl From<CurrencyCode> for String {
+    fn from(code: CurrencyCode) -> Self {
+        code.0
+    }
+}
+
+impl fmt::Display for CurrencyCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How an amount is brought to a currency's minor unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoundingMode {
+    /// Halves go away from zero (commercial rounding): 0.125 -> 0.13.
+    HalfUp,
+    /// Halves go to the even digit (banker's rounding): 0.125 -> 0.12.
+    HalfEven,
+    /// Towards zero (truncate): 0.129 -> 0.12.
+    Down,
+    /// Away from zero: 0.121 -> 0.13.
+    Up,
+}
+
+impl RoundingMode {
+    fn strategy(self) -> RoundingStrategy {
+        match self {
+            Self::HalfUp => RoundingStrategy::MidpointAwayFromZero,
+            Self::HalfEven => RoundingStrategy::MidpointNearestEven,
+            Self::Down => RoundingStrategy::ToZero,
+            Self::Up => RoundingStrategy::AwayFromZero,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::HalfUp => "half_up",
+            Self::HalfEven => "half_even",
+            Self::Down => "down",
+            Self::Up => "up",
+        }
+    }
+}
+
+/// A currency the rules price in, with its rounding and its rate against
+/// the corporate currency (in which costs, amount tiers and thresholds are
+/// written once for all currencies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Currency {
+    pub code: CurrencyCode,
+    pub name: String,
+    /// Digits after the decimal point of the minor unit (2 for cents).
+    pub scale: u32,
+    pub rounding: RoundingMode,
+    /// Units of this currency per one unit of the corporate currency.
+    pub per_corporate: Decimal,
+}
+
+impl Currency {
+    /// Rounds an amount to this currency's minor unit with its mode.
+    pub fn round(&self, amount: Decimal) -> Decimal {
+        let mut rounded = amount.round_dp_with_strategy(self.scale, self.rounding.strategy());
+        rounded.rescale(self.scale);
+        rounded
+    }
+
+    /// Converts an amount written in the corporate currency into this one
+    /// (exact, not rounded).
+    pub fn from_corporate(&self, amount: Decimal) -> Decimal {
+        amount * self.per_corporate
+    }
+
+    /// Converts an amount of this currency into the corporate currency
+    /// (exact to 28 significant digits, not rounded).
+    pub fn to_corporate(&self, amount: Decimal) -> Decimal {
+        amount / self.per_corporate
+    }
+
+    /// The smallest amount of this currency, e.g. 0.01.
+    pub fn minor_unit(&self) -> Decimal {
+        Decimal::new(1, self.scale)
+    }
+}
+
+/// A percentage, 0 to 100 unless a rule says otherwise: `Percent(12.5)` is
+/// 12.5 %.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Percent(pub Decimal);
+
+impl Percent {
+    pub const ZERO: Percent = Percent(Decimal::ZERO);
+    pub const HUNDRED: Percent = Percent(Decimal::ONE_HUNDRED);
+
+    /// The share of `amount` this percentage stands for (exact).
+    pub fn of(self, amount: Decimal) -> Decimal {
+        amount * self.0 / Decimal::ONE_HUNDRED
+    }
+
+    /// `part / whole` as a percentage, or `None` when `whole` is zero.
+    pub fn ratio(part: Decimal, whole: Decimal) -> Option<Percent> {
+        (!whole.is_zero()).then(|| Percent(part * Decimal::ONE_HUNDRED / whole))
+    }
+
+    /// Rounded to two decimals (half away from zero) for display.
+    pub fn display_2dp(self) -> Decimal {
+        let mut d = self
+            .0
+            .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+        d.rescale(2);
+        d
+    }
+}
+
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}%", self.0.normalize())
+    }
+}
+
+/// An effective-date range; both ends inclusive, `to: None` is open-ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateRange {
+    pub from: NaiveDate,
+    pub to: Option<NaiveDate>,
+}
+
+impl DateRange {
+    pub fn contains(&self, date: NaiveDate) -> bool {
+        date >= self.from && self.to.is_none_or(|to| date <= to)
+    }
+
+    /// Whether some day lies in both ranges.
+    pub fn overlaps(&self, other: &DateRange) -> bool {
+        let starts_before_other_ends = other.to.is_none_or(|to| self.from <= to);
+        let other_starts_before_self_ends = self.to.is_none_or(|to| other.from <= to);
+        starts_before_other_ends && other_starts_before_self_ends
+    }
+}
+
+impl fmt::Display for DateRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.to {
+            Some(to) => write!(f, "{} to {}", self.from, to),
+            None => write!(f, "from {}", self.from),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    fn usd(mode: RoundingMode) -> Currency {
+        Currency {
+            code: CurrencyCode::new("USD").unwrap(),
+            name: "US dollar".into(),
+            scale: 2,
+            rounding: mode,
+            per_corporate: Decimal::ONE,
+        }
+    }
+
+    #[test]
+    fn rounding_modes_treat_halves_as_named() {
+        assert_eq!(usd(RoundingMode::HalfUp).round(d("0.125")), d("0.13"));
+        assert_eq!(usd(RoundingMode::HalfEven).round(d("0.125")), d("0.12"));
+        assert_eq!(usd(RoundingMode::Down).round(d("0.129")), d("0.12"));
+        assert_eq!(usd(RoundingMode::Up).round(d("0.121")), d("0.13"));
+        assert_eq!(usd(RoundingMode::HalfUp).round(d("-0.125")), d("-0.13"));
+        // Always carries the currency's scale, so "5" prints as "5.00".
+        assert_eq!(usd(RoundingMode::HalfUp).round(d("5")).to_string(), "5.00");
+    }
+
+    #[test]
+    fn currency_codes_are_three_upper_case_letters() {
+        assert!(CurrencyCode::new("EUR").is_ok());
+        assert!(CurrencyCode::new("eur").is_err());
+        assert!(CurrencyCode::new("EURO").is_err());
+    }
+
+    #[test]
+    fn date_ranges_overlap_when_they_share_a_day() {
+        let day = |s: &str| NaiveDate::from_str(s).unwrap();
+        let h1 = DateRange {
+            from: day("2026-01-01"),
+            to: Some(day("2026-06-30")),
+        };
+        let h2 = DateRange {
+            from: day("2026-07-01"),
+            to: None,
+        };
+        let mid = DateRange {
+            from: day("2026-06-30"),
+            to: Some(day("2026-07-01")),
+        };
+        assert!(!h1.overlaps(&h2));
+        assert!(h1.overlaps(&mid) && h2.overlaps(&mid));
+        assert!(h2.contains(day("2030-01-01")) && !h1.contains(day("2026-07-01")));
+    }
+}

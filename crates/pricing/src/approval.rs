@@ -1,0 +1,91 @@
+//! Which approval level a priced quote needs, and which rules say so.
+use quotecast_model::{ApprovalCondition, Percent};
+use rust_decimal::Decimal;
+
+use crate::{
+    engine::Context,
+    result::{ApprovalOutcome, PricedLine, Totals, TriggeredApproval},
+};
+
+fn pct(p: Percent) -> String {
+    format!("{}%", p.display_2dp())
+}
+
+/// The line with the largest value of `measure`, and that value.
+fn max_line(
+    lines: &[PricedLine],
+    measure: impl Fn(&PricedLine) -> Option<Percent>,
+) -> Option<(&PricedLine, Percent)> {
+    lines
+        .iter()
+        .filter_map(|l| measure(l).map(|m| (l, m)))
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.line_id.cmp(&a.0.line_id)))
+}
+
+pub(crate) fn approve(ctx: &Context<'_>, lines: &[PricedLine], totals: &Totals) -> ApprovalOutcome {
+    let mut triggered = Vec::new();
+    for rule in ctx.rules.approval_rules() {
+        let reason = match &rule.condition {
+            ApprovalCondition::LineDiscountAbove(limit) => max_line(lines, |l| l.discount_percent)
+                .filter(|(_, d)| d > limit)
+                .map(|(l, d)| {
+                    format!("line {} ({}) is {} off list, above {}", l.line_id, l.sku, pct(d), pct(*limit))
+                }),
+            ApprovalCondition::ManualDiscountAbove(limit) => max_line(lines, |l| {
+                Percent::ratio(l.before_manual - l.after_manual, l.before_manual)
+            })
+            .filter(|(_, d)| d > limit)
+            .map(|(l, d)| {
+                format!(
+                    "line {} ({}) has a rep discount of {}, above {}",
+                    l.line_id,
+                    l.sku,
+                    pct(d),
+                    pct(*limit)
+                )
+            }),
+            ApprovalCondition::QuoteDiscountAbove(limit) => totals
+                .discount_percent
+                .filter(|d| d > limit)
+                .map(|d| format!("quote is {} off list, above {}", pct(d), pct(*limit))),
+            ApprovalCondition::MarginBelow(limit) => match totals.margin_percent {
+                Some(m) if m < *limit => {
+                    Some(format!("quote margin {} is below {}", pct(m), pct(*limit)))
+                }
+                None if totals.cost > Decimal::ZERO => {
+                    Some("quote nets zero against a positive cost".to_owned())
+                }
+                _ => None,
+            },
+            ApprovalCondition::NetTotalAbove(limit) => {
+                let threshold = ctx.currency.from_corporate(*limit);
+                (totals.net > threshold).then(|| {
+                    format!(
+                        "net total {} {} is above {} {} ({} {})",
+                        totals.net,
+                        ctx.currency.code,
+                        ctx.currency.round(threshold),
+                        ctx.currency.code,
+                        limit,
+                        ctx.rules.corporate_currency().code
+                    )
+                })
+            }
+        };
+        if let Some(reason) = reason {
+            triggered.push(TriggeredApproval {
+                rule_id: rule.id.clone(),
+                level: rule.level.clone(),
+                reason,
+            });
+        }
+    }
+    let rank = |id: &str| ctx.rules.approval_level(id).map_or(0, |l| l.rank);
+    let level = triggered
+        .iter()
+        .max_by_key(|t| rank(&t.level))
+        .map(|t| t.level.clone())
+        .or_else(|| ctx.rules.approval_levels().first().map(|l| l.id.clone()))
+        .unwrap_or_else(|| "none".to_owned());
+    ApprovalOutcome { level, triggered }
+}

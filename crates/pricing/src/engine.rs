@@ -1,0 +1,405 @@
+//! Orchestrates the waterfall: validates the request into a pricing
+//! context, runs the steps over all lines, rounds, totals and approves.
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use quotecast_model::{Account, Currency, PriceBook, Percent, Product, RuleSet};
+use rust_decimal::Decimal;
+
+use crate::{
+    PricingError, RejectReason, Rejection,
+    approval::approve,
+    request::{LineRequest, ManualDiscount, QuoteRequest},
+    result::{PricedLine, PricedQuote, StepKind, Totals, WaterfallStep},
+};
+
+mod steps;
+
+/// What every step needs to know about the quote as a whole.
+pub(crate) struct Context<'r> {
+    pub rules: &'r RuleSet,
+    pub currency: &'r Currency,
+    pub book: &'r PriceBook,
+    pub date: NaiveDate,
+    pub account: Option<&'r Account>,
+    pub segment: Option<&'r str>,
+    pub region: Option<&'r str>,
+}
+
+/// A line on its way down the waterfall.
+pub(crate) struct Line<'q, 'r> {
+    pub index: usize,
+    pub request: &'q LineRequest,
+    pub product: &'r Product,
+    pub list_unit: Decimal,
+    /// The extended amount so far, exact.
+    pub running: Decimal,
+    /// Units priced at zero because a bundle includes them.
+    pub included_units: Decimal,
+    pub before_manual: Decimal,
+    pub steps: Vec<WaterfallStep>,
+}
+
+impl Line<'_, '_> {
+    /// Moves the running amount to `new_running` and records why; a step
+    /// that changes nothing is not recorded.
+    pub fn apply(
+        &mut self,
+        step: StepKind,
+        rule_id: &str,
+        explanation: impl FnOnce() -> String,
+        new_running: Decimal,
+    ) {
+        let amount = new_running - self.running;
+        if amount.is_zero() && step != StepKind::ListPrice {
+            return;
+        }
+        self.running = new_running;
+        self.steps.push(WaterfallStep {
+            step,
+            rule_id: rule_id.to_owned(),
+            explanation: explanation(),
+            amount,
+            running_total: new_running,
+        });
+    }
+
+    pub fn field(&self, name: &str) -> String {
+        format!("lines[{}].{name}", self.index)
+    }
+}
+
+/// Prices a quote: the whole waterfall for every line, then totals,
+/// product-line subtotals and the approval level.
+///
+/// Every problem in the request is reported at once, each naming its field.
+pub fn price_quote(rules: &RuleSet, request: &QuoteRequest) -> Result<PricedQuote, PricingError> {
+    let (ctx, mut lines) = validate(rules, request)?;
+    steps::contract_prices(&ctx, &mut lines);
+    steps::volume_discounts(&ctx, &mut lines);
+    steps::bundles(&ctx, &mut lines);
+    steps::promotions(&ctx, &mut lines);
+    let mut rejections = Vec::new();
+    steps::manual_discounts(&ctx, &mut lines, &mut rejections);
+    if let Some(discount) = &request.header_discount {
+        steps::header_discount(&ctx, &mut lines, discount, &mut rejections);
+    }
+    if !rejections.is_empty() {
+        return Err(PricingError::InvalidRequest(rejections));
+    }
+    steps::floor_guard(&ctx, &mut lines, &mut rejections);
+    if !rejections.is_empty() {
+        return Err(PricingError::RuleViolation(rejections));
+    }
+    Ok(finish(&ctx, request, lines))
+}
+
+fn finish(ctx: &Context<'_>, request: &QuoteRequest, lines: Vec<Line<'_, '_>>) -> PricedQuote {
+    let currency = ctx.currency;
+    let mut totals = Totals::default();
+    let mut subtotals: BTreeMap<String, Totals> = BTreeMap::new();
+    let priced: Vec<PricedLine> = lines
+        .into_iter()
+        .map(|mut line| {
+            let quantity = line.request.quantity;
+            let exact = line.running;
+            let net_extended = currency.round(exact);
+            line.apply(
+                StepKind::Rounding,
+                currency.code.as_str(),
+                || {
+                    format!(
+                        "rounded {exact} to {} decimals ({})",
+                        currency.scale,
+                        currency.rounding.name()
+                    )
+                },
+                net_extended,
+            );
+            let list_extended = currency.round(line.list_unit * quantity);
+            let cost_extended =
+                currency.round(currency.from_corporate(line.product.cost) * quantity);
+            let after_manual = line
+                .steps
+                .iter()
+                .rev()
+                .find(|s| s.step <= StepKind::HeaderDiscount)
+                .map_or(line.running, |s| s.running_total);
+            PricedLine {
+                line_id: line.request.line_id.clone(),
+                sku: line.product.sku.clone(),
+                name: line.product.name.clone(),
+                product_line: line.product.product_line.clone(),
+                quantity,
+                list_unit_price: line.list_unit,
+                list_extended,
+                net_unit_price: currency.round(net_extended / quantity),
+                net_extended,
+                cost_extended,
+                discount_percent: Percent::ratio(list_extended - net_extended, list_extended),
+                margin_percent: Percent::ratio(net_extended - cost_extended, net_extended),
+                waterfall: line.steps,
+                before_manual: line.before_manual,
+                after_manual,
+            }
+        })
+        .collect();
+    for line in &priced {
+        totals.add_line(line);
+        subtotals
+            .entry(line.product_line.clone())
+            .or_default()
+            .add_line(line);
+    }
+    let totals = totals.finish();
+    let approval = approve(ctx, &priced, &totals);
+    PricedQuote {
+        currency: currency.code.clone(),
+        price_date: request.price_date,
+        price_book_id: ctx.book.id.clone(),
+        account: ctx.account.map(|a| a.id.clone()),
+        segment: ctx.segment.map(str::to_owned),
+        region: ctx.region.map(str::to_owned),
+        lines: priced,
+        totals,
+        subtotals: subtotals
+            .into_iter()
+            .map(|(line, t)| (line, t.finish()))
+            .collect(),
+        approval,
+    }
+}
+
+/// Checks a manual discount's range and currency; `field` is its path.
+pub(crate) fn check_discount(
+    discount: &ManualDiscount,
+    field: &str,
+    currency: &Currency,
+    rejections: &mut Vec<Rejection>,
+) {
+    match discount {
+        ManualDiscount::Percent(p) => {
+            if *p < Decimal::ZERO || *p > Decimal::ONE_HUNDRED {
+                rejections.push(Rejection::new(
+                    format!("{field}.percent"),
+                    RejectReason::DiscountOutOfRange,
+                    format!("discount of {p}% is outside 0 to 100%"),
+                ));
+            }
+        }
+        ManualDiscount::Amount {
+            currency: code,
+            amount,
+        } => {
+            if code != currency.code.as_str() {
+                rejections.push(Rejection::new(
+                    format!("{field}.amount.currency_code"),
+                    RejectReason::CurrencyMismatch,
+                    format!(
+                        "discount is in {code} but the quote is in {}",
+                        currency.code
+                    ),
+                ));
+            }
+            if *amount < Decimal::ZERO || *amount > crate::MAX_DISCOUNT_AMOUNT {
+                rejections.push(Rejection::new(
+                    format!("{field}.amount.amount"),
+                    RejectReason::DiscountOutOfRange,
+                    format!(
+                        "discount amount {amount} is outside 0 to {}",
+                        crate::MAX_DISCOUNT_AMOUNT
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+fn validate<'a>(
+    rules: &'a RuleSet,
+    request: &'a QuoteRequest,
+) -> Result<(Context<'a>, Vec<Line<'a, 'a>>), PricingError> {
+    let mut rejections = Vec::new();
+    let reject = |rejections: &mut Vec<Rejection>, field: &str, reason, message: String| {
+        rejections.push(Rejection::new(field, reason, message));
+    };
+    let currency = rules.currency(&request.currency);
+    let book = currency.and_then(|c| rules.price_book(&c.code));
+    if book.is_none() {
+        let known: Vec<String> = rules.price_books().map(|b| b.currency.to_string()).collect();
+        reject(
+            &mut rejections,
+            "currency_code",
+            RejectReason::UnknownCurrency,
+            format!(
+                "no price book for currency `{}`; priced currencies: {}",
+                request.currency,
+                known.join(", ")
+            ),
+        );
+    }
+    let account = match request.account.as_deref().filter(|a| !a.is_empty()) {
+        Some(id) => {
+            let found = rules.account(id);
+            if found.is_none() {
+                reject(
+                    &mut rejections,
+                    "account_id",
+                    RejectReason::UnknownAccount,
+                    format!("unknown account `{id}`"),
+                );
+            }
+            found
+        }
+        None => None,
+    };
+    let segment = resolve_party_field(
+        request.segment.as_deref(),
+        account.map(|a| a.segment.as_str()),
+        |id| rules.segment(id).is_some(),
+        ("segment", RejectReason::UnknownSegment),
+        &mut rejections,
+    );
+    let region = resolve_party_field(
+        request.region.as_deref(),
+        account.map(|a| a.region.as_str()),
+        |id| rules.region(id).is_some(),
+        ("region", RejectReason::UnknownRegion),
+        &mut rejections,
+    );
+    if request.lines.is_empty() {
+        reject(
+            &mut rejections,
+            "lines",
+            RejectReason::MissingField,
+            "a quote needs at least one line".into(),
+        );
+    }
+    let mut lines = Vec::with_capacity(request.lines.len());
+    let mut seen_ids = std::collections::HashSet::with_capacity(request.lines.len());
+    for (index, line) in request.lines.iter().enumerate() {
+        let field = |name: &str| format!("lines[{index}].{name}");
+        if !seen_ids.insert(line.line_id.as_str()) {
+            reject(
+                &mut rejections,
+                &field("line_id"),
+                RejectReason::DuplicateLineId,
+                format!("line id `{}` is used by an earlier line", line.line_id),
+            );
+        }
+        if line.quantity <= Decimal::ZERO {
+            reject(
+                &mut rejections,
+                &field("quantity"),
+                RejectReason::NonPositiveQuantity,
+                format!("quantity must be positive, got {}", line.quantity),
+            );
+        } else if line.quantity > crate::MAX_QUANTITY
+            || line.quantity.normalize().scale() > crate::MAX_QUANTITY_SCALE
+        {
+            reject(
+                &mut rejections,
+                &field("quantity"),
+                RejectReason::QuantityOutOfRange,
+                format!(
+                    "quantity {} is out of range: at most {} with at most {} decimals",
+                    line.quantity,
+                    crate::MAX_QUANTITY,
+                    crate::MAX_QUANTITY_SCALE
+                ),
+            );
+        }
+        if let (Some(discount), Some(currency)) = (&line.discount, currency) {
+            check_discount(discount, &field("discount"), currency, &mut rejections);
+        }
+        let Some(product) = rules.product(&line.sku) else {
+            reject(
+                &mut rejections,
+                &field("sku"),
+                RejectReason::UnknownSku,
+                format!("unknown SKU `{}`", line.sku),
+            );
+            continue;
+        };
+        let Some(book) = book else { continue };
+        let Some(entry) = book.price_on(&line.sku, request.price_date) else {
+            reject(
+                &mut rejections,
+                &field("sku"),
+                RejectReason::NotInPriceBook,
+                format!(
+                    "SKU `{}` has no price in price book `{}` ({}) on {}",
+                    line.sku, book.id, book.currency, request.price_date
+                ),
+            );
+            continue;
+        };
+        let mut priced = Line {
+            index,
+            request: line,
+            product,
+            list_unit: entry.price,
+            running: Decimal::ZERO,
+            included_units: Decimal::ZERO,
+            before_manual: Decimal::ZERO,
+            steps: Vec::with_capacity(4),
+        };
+        priced.apply(
+            StepKind::ListPrice,
+            &entry.id,
+            || format!("{} × {} list price", line.quantity, entry.price),
+            entry.price * line.quantity,
+        );
+        lines.push(priced);
+    }
+    if let (Some(discount), Some(currency)) = (&request.header_discount, currency) {
+        check_discount(discount, "header_discount", currency, &mut rejections);
+    }
+    match (currency, book) {
+        (Some(currency), Some(book)) if rejections.is_empty() => Ok((
+            Context {
+                rules,
+                currency,
+                book,
+                date: request.price_date,
+                account,
+                segment,
+                region,
+            },
+            lines,
+        )),
+        _ => Err(PricingError::InvalidRequest(rejections)),
+    }
+}
+
+/// Segment or region: the request's value, else the account's; a request
+/// value that contradicts the account's, or that the rules do not know, is
+/// rejected.
+fn resolve_party_field<'a>(
+    requested: Option<&'a str>,
+    from_account: Option<&'a str>,
+    known: impl Fn(&str) -> bool,
+    (field, unknown): (&str, RejectReason),
+    rejections: &mut Vec<Rejection>,
+) -> Option<&'a str> {
+    let requested = requested.filter(|s| !s.is_empty());
+    match (requested, from_account) {
+        (Some(r), Some(a)) if r != a => {
+            rejections.push(Rejection::new(
+                field,
+                RejectReason::ConflictsWithAccount,
+                format!("{field} `{r}` contradicts the account's {field} `{a}`"),
+            ));
+            Some(a)
+        }
+        (Some(r), _) if !known(r) => {
+            rejections.push(Rejection::new(
+                field,
+                unknown,
+                format!("unknown {field} `{r}`"),
+            ));
+            None
+        }
+        (r, a) => r.or(a),
+    }
+}

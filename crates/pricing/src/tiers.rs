@@ -1,0 +1,119 @@
+//! Volume tiers: which discount a measure (quantity or amount) earns.
+use quotecast_model::{Percent, Tier, TierMethod};
+use rust_decimal::Decimal;
+
+/// The discount a measure earns under `tiers`, whose bounds are multiplied
+/// by `bound_scale` first (1 for quantities; the currency's rate for
+/// amounts written in the corporate currency).
+///
+/// * Range: everything at the percent of the tier `[from, to)` that holds
+///   the measure.
+/// * Slab: the measure is cut at the tier bounds and each part gets its
+///   tier's percent; the result is the blended percent over the whole
+///   measure, so that applied to the line's amount it prices every unit at
+///   its own tier.
+///
+/// Returns the percent and the parts `(tier index, part of the measure)`
+/// that explain it.
+pub fn tier_discount(
+    tiers: &[Tier],
+    method: TierMethod,
+    measure: Decimal,
+    bound_scale: Decimal,
+) -> (Percent, Vec<(usize, Decimal)>) {
+    if measure <= Decimal::ZERO {
+        return (Percent::ZERO, Vec::new());
+    }
+    match method {
+        TierMethod::Range => tiers
+            .iter()
+            .enumerate()
+            .find(|(_, t)| {
+                measure >= t.from * bound_scale && t.to.is_none_or(|to| measure < to * bound_scale)
+            })
+            .map_or((Percent::ZERO, Vec::new()), |(i, t)| {
+                (t.discount, vec![(i, measure)])
+            }),
+        TierMethod::Slab => {
+            let mut parts = Vec::new();
+            let mut weighted = Decimal::ZERO;
+            for (i, tier) in tiers.iter().enumerate() {
+                let from = tier.from * bound_scale;
+                if measure <= from {
+                    break;
+                }
+                let upper = tier.to.map_or(measure, |to| measure.min(to * bound_scale));
+                let part = upper - from;
+                if part > Decimal::ZERO {
+                    weighted += part * tier.discount.0;
+                    parts.push((i, part));
+                }
+            }
+            (Percent(weighted / measure), parts)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiers() -> Vec<Tier> {
+        // [0,10) 0 %, [10,50) 5 %, [50,∞) 10 %
+        vec![
+            Tier {
+                from: Decimal::from(0),
+                to: Some(Decimal::from(10)),
+                discount: Percent(Decimal::from(0)),
+            },
+            Tier {
+                from: Decimal::from(10),
+                to: Some(Decimal::from(50)),
+                discount: Percent(Decimal::from(5)),
+            },
+            Tier {
+                from: Decimal::from(50),
+                to: None,
+                discount: Percent(Decimal::from(10)),
+            },
+        ]
+    }
+
+    #[test]
+    fn bounds_are_what_their_docs_say() {
+        assert_eq!(crate::MAX_QUANTITY, Decimal::from(1_000_000_000u64));
+        assert_eq!(crate::MAX_DISCOUNT_AMOUNT, Decimal::from(1_000_000_000_000_000u64));
+    }
+
+    #[test]
+    fn range_gives_everything_the_reached_tier() {
+        let (p, _) = tier_discount(&tiers(), TierMethod::Range, Decimal::from(60), Decimal::ONE);
+        assert_eq!(p, Percent(Decimal::from(10)));
+        let (p, _) = tier_discount(&tiers(), TierMethod::Range, Decimal::from(10), Decimal::ONE);
+        assert_eq!(p, Percent(Decimal::from(5)));
+    }
+
+    #[test]
+    fn slab_prices_each_part_at_its_tier() {
+        // 60 units: 10 at 0 %, 40 at 5 %, 10 at 10 % -> (0 + 200 + 100) / 60 = 5 %
+        let (p, parts) = tier_discount(&tiers(), TierMethod::Slab, Decimal::from(60), Decimal::ONE);
+        assert_eq!(p, Percent(Decimal::from(5)));
+        assert_eq!(
+            parts,
+            vec![
+                (0, Decimal::from(10)),
+                (1, Decimal::from(40)),
+                (2, Decimal::from(10))
+            ]
+        );
+    }
+
+    #[test]
+    fn amount_bounds_scale_with_the_currency_rate() {
+        // Bounds 10 and 50 corporate units at 7 per unit become 70 and 350.
+        let (p, _) = tier_discount(&tiers(), TierMethod::Range, Decimal::from(69), Decimal::from(7));
+        assert_eq!(p, Percent::ZERO);
+        let (p, _) = tier_discount(&tiers(), TierMethod::Range, Decimal::from(70), Decimal::from(7));
+        assert_eq!(p, Percent(Decimal::from(5)));
+    }
+}

@@ -1,0 +1,85 @@
+//! Service settings: flags win over environment variables, which win over
+//! the config file, which wins over the defaults.
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+pub const DEFAULT_ADDR: &str = "127.0.0.1:50051";
+pub const DEFAULT_RULES: &str = "rules";
+pub const DEFAULT_DATA: &str = "data";
+
+/// The optional config file (TOML).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub addr: Option<String>,
+    pub rules: Option<PathBuf>,
+    pub data: Option<PathBuf>,
+    pub log_format: Option<String>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        toml::from_str(&text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start].matches('\n').count() + 1)
+                .unwrap_or(0);
+            anyhow::anyhow!("{}:{line}: {}", path.display(), e.message().trim())
+        })
+    }
+}
+
+/// The rule set shipped inside the binary (the repository's `rules/`).
+pub mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
+}
+
+/// Where the rules come from.
+#[derive(Debug, Clone)]
+pub enum RulesSource {
+    Dir(PathBuf),
+    Embedded,
+}
+
+impl RulesSource {
+    /// `dir` if given; else `./rules` if it exists; else the embedded
+    /// example rules.
+    pub fn choose(explicit: Option<PathBuf>) -> Self {
+        match explicit {
+            Some(dir) => Self::Dir(dir),
+            None if Path::new(DEFAULT_RULES).is_dir() => Self::Dir(DEFAULT_RULES.into()),
+            None => Self::Embedded,
+        }
+    }
+
+    pub fn load(
+        &self,
+    ) -> Result<(quotecast_model::RuleSet, quotecast_rules::LoadSummary), quotecast_rules::RulesError>
+    {
+        match self {
+            Self::Dir(dir) => quotecast_rules::load_dir(dir),
+            Self::Embedded => {
+                let sources: Vec<quotecast_rules::Source> = embedded::EMBEDDED_RULES
+                    .iter()
+                    .filter(|(path, _)| !path.starts_with("tests/"))
+                    .map(|(path, text)| quotecast_rules::Source {
+                        path: PathBuf::from("<embedded>/rules").join(path),
+                        text: (*text).to_owned(),
+                    })
+                    .collect();
+                quotecast_rules::compile_sources(&sources)
+            }
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Dir(dir) => dir.display().to_string(),
+            Self::Embedded => "embedded example rules".to_owned(),
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! `quotecast`: the service and its command line.
+//!
+//! * `quotecast serve` runs the gRPC service;
+//! * `quotecast rules check|test` validates rule files and runs the quote
+//!   regression cases;
+//! * `quotecast quote price FILE.json` prices a quote, in-process or through
+//!   a running server.
+
+mod config;
+mod quote_cmd;
+mod render;
+mod rules_cmd;
+mod serve;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "quotecast", version, about = "CPQ pricing and pipeline forecasting over gRPC")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gRPC service.
+    Serve(serve::ServeArgs),
+    /// Validate rule files and run quote regression cases.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Work with quotes.
+    #[command(subcommand)]
+    Quote(QuoteCommand),
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Validate every rule file in DIR; exits non-zero on any problem.
+    Check {
+        /// The rules directory.
+        #[arg(default_value = "rules")]
+        dir: PathBuf,
+    },
+    /// Price every regression case in DIR/tests and compare with its
+    /// expected figures; exits non-zero on any mismatch.
+    Test {
+        /// The rules directory.
+        #[arg(default_value = "rules")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum QuoteCommand {
+    /// Price a quote file (JSON) and print its waterfall.
+    Price(quote_cmd::PriceArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Rules(RulesCommand::Check { dir }) => rules_cmd::check(&dir),
+        Command::Rules(RulesCommand::Test { dir }) => rules_cmd::test(&dir),
+        Command::Quote(QuoteCommand::Price(args)) => quote_cmd::price(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! `quotecast serve`.
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc};
+
+use anyhow::Context;
+use clap::Args;
+use quotecast_server::AppState;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{DEFAULT_ADDR, DEFAULT_DATA, FileConfig, RulesSource};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:50051].
+    #[arg(long, env = "QUOTECAST_ADDR")]
+    addr: Option<String>,
+    /// Rules directory [default: ./rules, else the embedded example rules].
+    #[arg(long, env = "QUOTECAST_RULES")]
+    rules: Option<PathBuf>,
+    /// Data directory, created if missing [default: ./data].
+    #[arg(long, env = "QUOTECAST_DATA")]
+    data: Option<PathBuf>,
+    /// Config file (TOML with addr, rules, data, log_format).
+    #[arg(long, env = "QUOTECAST_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log format: text or json [default: text].
+    #[arg(long, env = "QUOTECAST_LOG_FORMAT")]
+    log_format: Option<String>,
+}
+
+fn init_logging(format: &str) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_from_env("QUOTECAST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        "json" => builder.json().init(),
+        "text" => builder.init(),
+        other => anyhow::bail!("--log-format `{other}`: expected text or json"),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let file = match &args.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let log_format = args.log_format.or(file.log_format).unwrap_or_else(|| "text".into());
+    init_logging(&log_format)?;
+    let addr: SocketAddr = args
+        .addr
+        .or(file.addr)
+        .unwrap_or_else(|| DEFAULT_ADDR.into())
+        .parse()
+        .context("--addr must be HOST:PORT, such as 127.0.0.1:50051")?;
+    let data = args.data.or(file.data).unwrap_or_else(|| DEFAULT_DATA.into());
+    std::fs::create_dir_all(&data)
+        .with_context(|| format!("cannot create data directory {}", data.display()))?;
+    let source = RulesSource::choose(args.rules.or(file.rules));
+    let (rules, summary) = source
+        .load()
+        .map_err(|e| anyhow::anyhow!("cannot load rules from {}: {e}", source.describe()))?;
+    tracing::info!(rules = %source.describe(), %summary, data = %data.display(), "rules loaded");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        quotecast_server::serve(listener, AppState::new(Arc::new(rules)), shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,300 @@
+//! The TOML shapes of rule files, as written by people. Each record keeps
+//! its span so problems can be reported with a line number.
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::{RuleIssue, decimal::ExactDecimal, source::Source};
+
+/// A record with the line it starts on.
+pub(crate) struct At<T> {
+    pub line: usize,
+    pub value: T,
+}
+
+/// One parsed rule file.
+pub(crate) struct ParsedFile<'s> {
+    pub source: &'s Source,
+    pub corporate_currency: Option<At<String>>,
+    pub currencies: Vec<At<CurrencyDef>>,
+    pub product_lines: Vec<At<NamedDef>>,
+    pub products: Vec<At<ProductDef>>,
+    pub segments: Vec<At<NamedDef>>,
+    pub regions: Vec<At<NamedDef>>,
+    pub accounts: Vec<At<AccountDef>>,
+    pub price_books: Vec<At<PriceBookDef>>,
+    pub prices: Vec<At<PriceDef>>,
+    pub contract_prices: Vec<At<ContractPriceDef>>,
+    pub schedules: Vec<At<ScheduleDef>>,
+    pub bundles: Vec<At<BundleDef>>,
+    pub promotions: Vec<At<PromotionDef>>,
+    pub floors: Vec<At<FloorDef>>,
+    pub approval_levels: Vec<At<ApprovalLevelDef>>,
+    pub approval_rules: Vec<At<ApprovalRuleDef>>,
+}
+
+impl ParsedFile<'_> {
+    pub fn issue(&self, line: usize, message: impl Into<String>) -> RuleIssue {
+        RuleIssue {
+            file: self.source.path.clone(),
+            line,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    corporate_currency: Option<Spanned<String>>,
+    #[serde(default)]
+    currency: Vec<Spanned<CurrencyDef>>,
+    #[serde(default)]
+    product_line: Vec<Spanned<NamedDef>>,
+    #[serde(default)]
+    product: Vec<Spanned<ProductDef>>,
+    #[serde(default)]
+    segment: Vec<Spanned<NamedDef>>,
+    #[serde(default)]
+    region: Vec<Spanned<NamedDef>>,
+    #[serde(default)]
+    account: Vec<Spanned<AccountDef>>,
+    #[serde(default)]
+    price_book: Vec<Spanned<PriceBookDef>>,
+    #[serde(default)]
+    price: Vec<Spanned<PriceDef>>,
+    #[serde(default)]
+    contract_price: Vec<Spanned<ContractPriceDef>>,
+    #[serde(default)]
+    volume_schedule: Vec<Spanned<ScheduleDef>>,
+    #[serde(default)]
+    bundle: Vec<Spanned<BundleDef>>,
+    #[serde(default)]
+    promotion: Vec<Spanned<PromotionDef>>,
+    #[serde(default)]
+    floor: Vec<Spanned<FloorDef>>,
+    #[serde(default)]
+    approval_level: Vec<Spanned<ApprovalLevelDef>>,
+    #[serde(default)]
+    approval_rule: Vec<Spanned<ApprovalRuleDef>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CurrencyDef {
+    pub code: String,
+    pub name: String,
+    pub scale: u32,
+    pub rounding: String,
+    pub per_corporate: ExactDecimal,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NamedDef {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProductDef {
+    pub sku: String,
+    pub name: String,
+    pub product_line: String,
+    pub kind: String,
+    pub option_group: Option<String>,
+    #[serde(default = "default_unit")]
+    pub unit: String,
+    pub cost: ExactDecimal,
+}
+
+fn default_unit() -> String {
+    "each".to_owned()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AccountDef {
+    pub id: String,
+    pub name: String,
+    pub segment: String,
+    pub region: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PriceBookDef {
+    pub id: String,
+    pub name: String,
+    pub currency: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PriceDef {
+    pub book: String,
+    pub sku: String,
+    pub price: ExactDecimal,
+    pub from: String,
+    pub to: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ContractPriceDef {
+    pub id: String,
+    pub account: Option<String>,
+    pub segment: Option<String>,
+    pub sku: String,
+    pub currency: String,
+    pub price: ExactDecimal,
+    pub from: String,
+    pub to: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SelectorDef {
+    #[serde(default)]
+    pub skus: Vec<String>,
+    #[serde(default)]
+    pub product_lines: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TierDef {
+    pub from: ExactDecimal,
+    pub to: Option<ExactDecimal>,
+    pub percent: ExactDecimal,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ScheduleDef {
+    pub id: String,
+    pub name: String,
+    pub method: String,
+    pub basis: String,
+    pub aggregate: String,
+    #[serde(default)]
+    pub applies_to: SelectorDef,
+    pub tiers: Vec<TierDef>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BundleDef {
+    pub id: String,
+    pub name: String,
+    pub parent: String,
+    pub component: String,
+    pub per_parent: Option<ExactDecimal>,
+    pub percent_off: Option<ExactDecimal>,
+    pub fixed_price: Option<std::collections::BTreeMap<String, ExactDecimal>>,
+    #[serde(default)]
+    pub included: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PromotionDef {
+    pub id: String,
+    pub name: String,
+    pub from: String,
+    pub to: Option<String>,
+    pub percent: ExactDecimal,
+    #[serde(default)]
+    pub priority: i32,
+    #[serde(default)]
+    pub exclusive: bool,
+    #[serde(default)]
+    pub segments: Vec<String>,
+    #[serde(default)]
+    pub regions: Vec<String>,
+    #[serde(default)]
+    pub applies_to: SelectorDef,
+    pub min_line_quantity: Option<ExactDecimal>,
+    pub min_quote_total: Option<ExactDecimal>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FloorDef {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub applies_to: SelectorDef,
+    pub min_percent_of_list: Option<ExactDecimal>,
+    pub min_margin_percent: Option<ExactDecimal>,
+    pub action: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ApprovalLevelDef {
+    pub id: String,
+    pub name: String,
+    pub rank: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ApprovalRuleDef {
+    pub id: String,
+    pub name: String,
+    pub level: String,
+    pub line_discount_above: Option<ExactDecimal>,
+    pub manual_discount_above: Option<ExactDecimal>,
+    pub quote_discount_above: Option<ExactDecimal>,
+    pub margin_below: Option<ExactDecimal>,
+    pub net_total_above: Option<ExactDecimal>,
+}
+
+fn located<T>(source: &Source, items: Vec<Spanned<T>>) -> Vec<At<T>> {
+    items
+        .into_iter()
+        .map(|s| At {
+            line: source.line_of(s.span().start),
+            value: s.into_inner(),
+        })
+        .collect()
+}
+
+/// Parses one file; a syntax or shape error becomes an issue at its line.
+pub(crate) fn parse<'s>(source: &'s Source, issues: &mut Vec<RuleIssue>) -> Option<ParsedFile<'s>> {
+    let raw: RawFile = match toml::from_str(&source.text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let line = e.span().map_or(0, |s| source.line_of(s.start));
+            issues.push(RuleIssue {
+                file: source.path.clone(),
+                line,
+                message: e.message().trim().to_owned(),
+            });
+            return None;
+        }
+    };
+    Some(ParsedFile {
+        source,
+        corporate_currency: raw.corporate_currency.map(|s| At {
+            line: source.line_of(s.span().start),
+            value: s.into_inner(),
+        }),
+        currencies: located(source, raw.currency),
+        product_lines: located(source, raw.product_line),
+        products: located(source, raw.product),
+        segments: located(source, raw.segment),
+        regions: located(source, raw.region),
+        accounts: located(source, raw.account),
+        price_books: located(source, raw.price_book),
+        prices: located(source, raw.price),
+        contract_prices: located(source, raw.contract_price),
+        schedules: located(source, raw.volume_schedule),
+        bundles: located(source, raw.bundle),
+        promotions: located(source, raw.promotion),
+        floors: located(source, raw.floor),
+        approval_levels: located(source, raw.approval_level),
+        approval_rules: located(source, raw.approval_rule),
+    })
+}

@@ -1,0 +1,153 @@
+//! quotecast's rule files: the TOML formats under `rules/`, loading them
+//! with every problem reported by file, line and a sentence, compiling them
+//! into a [`quotecast_model::RuleSet`], and the quote regression cases under
+//! `rules/tests/`.
+//!
+//! Every `*.toml` file below the rules directory (except `tests/`) may hold
+//! any of the top-level arrays (`[[product]]`, `[[price]]`, ...); by
+//! convention each file holds one concern. See `rules/README.md`.
+
+mod cases;
+mod compile;
+mod decimal;
+mod format;
+mod quote_input;
+mod source;
+
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+};
+
+pub use cases::{CaseOutcome, Mismatch, RegressionCase, load_cases, run_case};
+pub use quote_input::{LineInput, QuoteInput};
+pub use source::Source;
+
+use quotecast_model::RuleSet;
+
+/// One problem in a rule file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleIssue {
+    pub file: PathBuf,
+    /// 1-based line; 0 when the problem concerns the file as a whole.
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for RuleIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} problem(s) in the rules:\n{}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<RuleIssue>),
+}
+
+/// What was loaded, for a one-line summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadSummary {
+    pub files: usize,
+    pub products: usize,
+    pub price_books: usize,
+    pub rules: usize,
+}
+
+impl fmt::Display for LoadSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} files, {} products, {} price books, {} pricing and approval rules",
+            self.files, self.products, self.price_books, self.rules
+        )
+    }
+}
+
+/// Reads every rule file below `dir` (not `dir/tests`), in path order.
+pub fn read_dir(dir: &Path) -> Result<Vec<Source>, RulesError> {
+    let mut paths = Vec::new();
+    collect_toml(dir, dir, &mut paths)?;
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            std::fs::read_to_string(&path)
+                .map(|text| Source { path: path.clone(), text })
+                .map_err(|source| RulesError::Io { path, source })
+        })
+        .collect()
+}
+
+fn collect_toml(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), RulesError> {
+    let io = |source| RulesError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if path.is_dir() {
+            if path != root.join("tests") {
+                collect_toml(root, &path, out)?;
+            }
+        } else if path.extension().is_some_and(|e| e == "toml") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Parses, validates and compiles rule sources. All problems are reported
+/// together, in file and line order.
+pub fn compile_sources(sources: &[Source]) -> Result<(RuleSet, LoadSummary), RulesError> {
+    let mut issues = Vec::new();
+    let files: Vec<_> = sources
+        .iter()
+        .filter_map(|s| format::parse(s, &mut issues))
+        .collect();
+    if !issues.is_empty() {
+        // References into a file that did not parse would all look broken:
+        // report the parse errors alone, as a compiler stops after syntax.
+        return Err(RulesError::Invalid(issues));
+    }
+    let parts = compile::compile(&files, &mut issues);
+    if !issues.is_empty() {
+        issues.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        issues.dedup();
+        return Err(RulesError::Invalid(issues));
+    }
+    let summary = LoadSummary {
+        files: sources.len(),
+        products: parts.products.len(),
+        price_books: parts.price_books.len(),
+        rules: parts.contract_prices.len()
+            + parts.schedules.len()
+            + parts.bundles.len()
+            + parts.promotions.len()
+            + parts.floors.len()
+            + parts.approval_rules.len(),
+    };
+    let rule_set = quotecast_model::RuleSet::new(parts).map_err(|e| {
+        RulesError::Invalid(vec![RuleIssue {
+            file: PathBuf::from("<rules>"),
+            line: 0,
+            message: e.to_string(),
+        }])
+    })?;
+    Ok((rule_set, summary))
+}
+
+/// Loads and compiles the rules directory.
+pub fn load_dir(dir: &Path) -> Result<(RuleSet, LoadSummary), RulesError> {
+    compile_sources(&read_dir(dir)?)
+}

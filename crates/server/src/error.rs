@@ -1,0 +1,99 @@
+//! Server errors and how they reach clients as `tonic::Status`.
+use quotecast_pricing::{PricingError, RejectReason};
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// A field of a request that is wrong, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("invalid request: {}", .0.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; "))]
+    InvalidArgument(Vec<FieldViolation>),
+    #[error(transparent)]
+    Pricing(#[from] PricingError),
+    #[error("{kind} `{name}` not found")]
+    NotFound { kind: &'static str, name: String },
+    #[error("server failed: {0}")]
+    Startup(String),
+}
+
+impl ServerError {
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::InvalidArgument(vec![FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }])
+    }
+}
+
+fn reason_code(reason: RejectReason) -> &'static str {
+    match reason {
+        RejectReason::MissingField => "MISSING_FIELD",
+        RejectReason::UnknownCurrency => "UNKNOWN_CURRENCY",
+        RejectReason::UnknownSku => "UNKNOWN_SKU",
+        RejectReason::NotInPriceBook => "NOT_IN_PRICE_BOOK",
+        RejectReason::NonPositiveQuantity => "NON_POSITIVE_QUANTITY",
+        RejectReason::QuantityOutOfRange => "QUANTITY_OUT_OF_RANGE",
+        RejectReason::DiscountOutOfRange => "DISCOUNT_OUT_OF_RANGE",
+        RejectReason::DiscountExceedsAmount => "DISCOUNT_EXCEEDS_AMOUNT",
+        RejectReason::CurrencyMismatch => "CURRENCY_MISMATCH",
+        RejectReason::UnknownAccount => "UNKNOWN_ACCOUNT",
+        RejectReason::UnknownSegment => "UNKNOWN_SEGMENT",
+        RejectReason::UnknownRegion => "UNKNOWN_REGION",
+        RejectReason::ConflictsWithAccount => "CONFLICTS_WITH_ACCOUNT",
+        RejectReason::DuplicateLineId => "DUPLICATE_LINE_ID",
+        RejectReason::BelowFloor => "BELOW_FLOOR",
+    }
+}
+
+impl From<ServerError> for Status {
+    fn from(error: ServerError) -> Self {
+        let message = error.to_string();
+        match error {
+            ServerError::InvalidArgument(violations) => {
+                let mut details = ErrorDetails::new();
+                for v in violations {
+                    details.add_bad_request_violation(v.field, v.description);
+                }
+                Status::with_error_details(Code::InvalidArgument, message, details)
+            }
+            ServerError::Pricing(PricingError::InvalidRequest(rejections)) => {
+                let mut details = ErrorDetails::new();
+                for r in &rejections {
+                    details.add_bad_request_violation(
+                        r.field.clone(),
+                        format!("{}: {}", reason_code(r.reason), r.message),
+                    );
+                }
+                Status::with_error_details(Code::InvalidArgument, message, details)
+            }
+            ServerError::Pricing(PricingError::RuleViolation(rejections)) => {
+                // The request is well-formed but a pricing rule refuses it:
+                // FAILED_PRECONDITION, with the fields to change.
+                let mut details = ErrorDetails::new();
+                let first = rejections.first().map_or("RULE_VIOLATION", |r| reason_code(r.reason));
+                details.set_error_info(first, "quotecast", std::collections::HashMap::new());
+                for r in &rejections {
+                    details.add_precondition_failure_violation(
+                        reason_code(r.reason),
+                        r.field.clone(),
+                        r.message.clone(),
+                    );
+                    details.add_bad_request_violation(r.field.clone(), r.message.clone());
+                }
+                Status::with_error_details(Code::FailedPrecondition, message, details)
+            }
+            ServerError::NotFound { kind, name } => {
+                let mut details = ErrorDetails::new();
+                details.set_resource_info(kind, name, "", message.clone());
+                Status::with_error_details(Code::NotFound, message, details)
+            }
+            ServerError::Startup(_) => Status::internal(message),
+        }
+    }
+}

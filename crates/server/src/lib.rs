@@ -1,0 +1,89 @@
+//! The quotecast gRPC server: tonic services over the pure engines.
+//!
+//! Handlers stay thin: they convert the request into domain values
+//! ([`convert`]), call an engine, and convert the result back. Errors become
+//! `tonic::Status` through [`ServerError`].
+
+/// Generated types, clients and servers of the `quotecast.v1` API; the
+/// `.proto` files are in `proto/quotecast/v1/`, compiled by `build.rs` with
+/// protox (no system protoc).
+pub mod pb {
+    #![allow(clippy::all, missing_docs)]
+    tonic::include_proto!("quotecast.v1");
+
+    /// Encoded `FileDescriptorSet` of the API, for server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/quotecast_descriptor.bin"));
+}
+
+mod catalog;
+pub mod convert;
+mod error;
+pub use error::FieldViolation;
+mod quote;
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use chrono::{NaiveDate, Utc};
+use quotecast_model::RuleSet;
+use pb::{
+    catalog_service_server::CatalogServiceServer, quote_service_server::QuoteServiceServer,
+};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+
+pub use error::ServerError;
+
+/// What every handler shares: the loaded rules and the clock.
+#[derive(Clone)]
+pub struct AppState {
+    pub rules: Arc<RuleSet>,
+    /// Today's date for requests that leave the pricing date empty.
+    pub today: fn() -> NaiveDate,
+}
+
+impl AppState {
+    pub fn new(rules: Arc<RuleSet>) -> Self {
+        Self {
+            rules,
+            today: || Utc::now().date_naive(),
+        }
+    }
+}
+
+/// Serves the quotecast API, the gRPC health service and server reflection
+/// (v1 and v1alpha) on `listener` until `shutdown` completes; in-flight
+/// requests are finished first.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<QuoteServiceServer<quote::QuoteApi>>()
+        .await;
+    health_reporter
+        .set_serving::<CatalogServiceServer<catalog::CatalogApi>>()
+        .await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| ServerError::Startup(e.to_string()))?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(|e| ServerError::Startup(e.to_string()))?;
+    let local: Option<SocketAddr> = listener.local_addr().ok();
+    tracing::info!(addr = ?local, "quotecast serving");
+    Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(CatalogServiceServer::new(catalog::CatalogApi::new(state.clone())))
+        .add_service(QuoteServiceServer::new(quote::QuoteApi::new(state)))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await
+        .map_err(|e| ServerError::Startup(e.to_string()))
+}

@@ -1,0 +1,32 @@
+//! `QuoteService`: prices quotes.
+use quotecast_pricing::{QuoteRequest, price_quote};
+use crate::pb::{PriceQuoteRequest, PriceQuoteResponse, quote_service_server::QuoteService};
+use tonic::{Request, Response, Status};
+
+use crate::{AppState, ServerError, convert::PriceQuoteInput};
+
+pub(crate) struct QuoteApi {
+    state: AppState,
+}
+
+impl QuoteApi {
+    pub(crate) fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+#[tonic::async_trait]
+impl QuoteService for QuoteApi {
+    #[tracing::instrument(skip_all, fields(lines = request.get_ref().lines.len()))]
+    async fn price_quote(
+        &self,
+        request: Request<PriceQuoteRequest>,
+    ) -> Result<Response<PriceQuoteResponse>, Status> {
+        let domain = QuoteRequest::try_from(PriceQuoteInput {
+            request: request.get_ref(),
+            today: (self.state.today)(),
+        })?;
+        let priced = price_quote(&self.state.rules, &domain).map_err(ServerError::from)?;
+        Ok(Response::new(PriceQuoteResponse::from(&priced)))
+    }
+}
