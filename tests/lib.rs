@@ -1,1 +1,153 @@
+//! Shared helpers of the end-to-end tests: the example rules, quote
+//! builders and a server on an ephemeral loopback port.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::{path::PathBuf, str::FromStr, sync::Arc};
+
+use chrono::NaiveDate;
+use quotecast_model::RuleSet;
+use quotecast_pricing::{LineRequest, ManualDiscount, QuoteRequest};
+use quotecast_server::AppState;
+use rust_decimal::Decimal;
+use tokio::sync::oneshot;
+
+/// The repository's `rules/` directory.
+pub fn rules_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules")
+}
+
+/// The example rules, loaded and validated.
+pub fn example_rules() -> RuleSet {
+    quotecast_rules::load_dir(&rules_dir()).expect("example rules load").0
+}
+
+pub fn dec(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+pub fn date(s: &str) -> NaiveDate {
+    NaiveDate::from_str(s).unwrap()
+}
+
+/// A quote with no customer, no lines and no discounts.
+pub fn quote(currency: &str, on: &str) -> QuoteRequest {
+    QuoteRequest {
+        currency: currency.into(),
+        price_date: date(on),
+        account: None,
+        segment: None,
+        region: None,
+        lines: Vec::new(),
+        header_discount: None,
+    }
+}
+
+pub trait QuoteBuilder {
+    fn account(self, id: &str) -> Self;
+    fn segment(self, id: &str, region: &str) -> Self;
+    fn line(self, sku: &str, quantity: &str) -> Self;
+    fn line_discount(self, discount: ManualDiscount) -> Self;
+    fn header(self, discount: ManualDiscount) -> Self;
+}
+
+impl QuoteBuilder for QuoteRequest {
+    fn account(mut self, id: &str) -> Self {
+        self.account = Some(id.into());
+        self
+    }
+    fn segment(mut self, id: &str, region: &str) -> Self {
+        self.segment = Some(id.into());
+        self.region = Some(region.into());
+        self
+    }
+    fn line(mut self, sku: &str, quantity: &str) -> Self {
+        let line_id = (self.lines.len() + 1).to_string();
+        self.lines.push(LineRequest {
+            line_id,
+            sku: sku.into(),
+            quantity: dec(quantity),
+            discount: None,
+        });
+        self
+    }
+    /// Sets the discount of the last line added.
+    fn line_discount(mut self, discount: ManualDiscount) -> Self {
+        self.lines.last_mut().unwrap().discount = Some(discount);
+        self
+    }
+    fn header(mut self, discount: ManualDiscount) -> Self {
+        self.header_discount = Some(discount);
+        self
+    }
+}
+
+pub fn percent(p: &str) -> ManualDiscount {
+    ManualDiscount::Percent(dec(p))
+}
+
+pub fn amount(currency: &str, a: &str) -> ManualDiscount {
+    ManualDiscount::Amount {
+        currency: currency.into(),
+        amount: dec(a),
+    }
+}
+
+/// A running server on 127.0.0.1 with an ephemeral port; stops when
+/// dropped.
+pub struct TestServer {
+    pub url: String,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Serves the example rules; "today" is fixed at 2026-05-12 so tests
+    /// that leave the date empty are reproducible.
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let state = AppState {
+            rules: Arc::new(example_rules()),
+            today: || NaiveDate::from_ymd_opt(2026, 5, 12).unwrap(),
+        };
+        let handle = tokio::spawn(async move {
+            quotecast_server::serve(listener, state, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        Self {
+            url,
+            stop: Some(stop),
+            handle: Some(handle),
+        }
+    }
+
+    pub async fn channel(&self) -> tonic::transport::Channel {
+        tonic::transport::Endpoint::from_shared(self.url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    /// Stops the server and waits until it has finished.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            handle.await.unwrap();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -26,6 +26,20 @@ pub(crate) struct Context<'r> {
     pub region: Option<&'r str>,
 }
 
+/// Decimals carried by intermediate amounts (steps 1 to 7). Every step's
+/// result is rounded to this, half to even, so each recorded figure is
+/// exactly the one the next step used; step 8 rounds to the currency.
+pub const INTERNAL_SCALE: u32 = 6;
+
+/// `amount` without trailing zeros beyond the currency's scale.
+pub(crate) fn tidy(amount: Decimal, currency_scale: u32) -> Decimal {
+    let mut tidy = amount.normalize();
+    if tidy.scale() < currency_scale {
+        tidy.rescale(currency_scale);
+    }
+    tidy
+}
+
 /// A line on its way down the waterfall.
 pub(crate) struct Line<'q, 'r> {
     pub index: usize,
@@ -38,6 +52,8 @@ pub(crate) struct Line<'q, 'r> {
     pub included_units: Decimal,
     pub before_manual: Decimal,
     pub steps: Vec<WaterfallStep>,
+    /// The currency's scale, for tidy figures.
+    pub currency_scale: u32,
 }
 
 impl Line<'_, '_> {
@@ -50,6 +66,13 @@ impl Line<'_, '_> {
         explanation: impl FnOnce() -> String,
         new_running: Decimal,
     ) {
+        let new_running = tidy(
+            new_running.round_dp_with_strategy(
+                INTERNAL_SCALE,
+                rust_decimal::RoundingStrategy::MidpointNearestEven,
+            ),
+            self.currency_scale,
+        );
         let amount = new_running - self.running;
         if amount.is_zero() && step != StepKind::ListPrice {
             return;
@@ -343,6 +366,7 @@ fn validate<'a>(
             included_units: Decimal::ZERO,
             before_manual: Decimal::ZERO,
             steps: Vec::with_capacity(4),
+            currency_scale: currency.map_or(2, |c| c.scale),
         };
         priced.apply(
             StepKind::ListPrice,

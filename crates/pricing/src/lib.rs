@@ -14,7 +14,7 @@ mod request;
 mod result;
 mod tiers;
 
-pub use engine::price_quote;
+pub use engine::{INTERNAL_SCALE, price_quote};
 pub use request::{LineRequest, ManualDiscount, QuoteRequest};
 pub use result::{
     ApprovalOutcome, PricedLine, PricedQuote, StepKind, Totals, TriggeredApproval, WaterfallStep,
