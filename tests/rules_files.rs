@@ -1,0 +1,184 @@
+//! The rule files as a user meets them: the example rules validate, their
+//! regression cases pass, and broken rules are reported by file, line and a
+//! sentence.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use quotecast_rules::{RuleIssue, RulesError, Source, compile_sources, load_cases, run_case};
+use quotecast_tests::{example_rules, rules_dir};
+
+#[test]
+fn example_rules_cover_the_catalog_the_issue_asks_for() {
+    let rules = example_rules();
+    assert!(rules.products().count() >= 40);
+    assert!(rules.product_lines().count() >= 3);
+    let currencies: Vec<String> = rules.price_books().map(|b| b.currency.to_string()).collect();
+    assert_eq!(currencies, ["CNY", "EUR", "USD"]);
+    for group in ["cpu", "memory", "storage", "warranty", "installation"] {
+        assert!(
+            rules.products().any(|p| p.option_group.as_deref() == Some(group)),
+            "no option group {group}"
+        );
+    }
+}
+
+#[test]
+fn example_regression_cases_all_pass() {
+    let rules = example_rules();
+    let cases = load_cases(&rules_dir().join("tests")).unwrap();
+    assert!(cases.len() >= 5);
+    for case in &cases {
+        let outcome = run_case(&rules, case);
+        assert!(outcome.passed(), "{}: {:?}", case.id, outcome.mismatches);
+    }
+}
+
+#[test]
+fn a_wrong_expectation_is_reported_with_expected_and_actual() {
+    let rules = example_rules();
+    let mut case = load_cases(&rules_dir().join("tests"))
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id == "acme-contract-laptops")
+        .unwrap();
+    case.expect.net_total = Some("2300.00".parse().unwrap());
+    let outcome = run_case(&rules, &case);
+    assert_eq!(outcome.mismatches.len(), 1);
+    let m = &outcome.mismatches[0];
+    assert_eq!((m.what.as_str(), m.expected.as_str(), m.actual.as_str()), ("net total", "2300.00", "2298.00"));
+}
+
+/// The example rules with one file's text edited.
+fn with_edit(file: &str, edit: impl Fn(&str) -> String) -> Vec<Source> {
+    let mut sources = quotecast_rules::read_dir(&rules_dir()).unwrap();
+    let target: PathBuf = rules_dir().join(file);
+    let source = sources.iter_mut().find(|s| s.path == target).unwrap();
+    let edited = edit(&source.text);
+    assert_ne!(edited, source.text, "the edit must change {file}");
+    source.text = edited;
+    sources
+}
+
+fn issues(sources: &[Source]) -> Vec<RuleIssue> {
+    match compile_sources(sources) {
+        Err(RulesError::Invalid(issues)) => issues,
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("broken rules were accepted"),
+    }
+}
+
+/// Asserts exactly one issue, in `file`, at the line of a record holding
+/// `line_text` (the record runs from that line to the next blank line),
+/// whose message contains `needle`.
+fn assert_single_issue(sources: &[Source], file: &str, line_text: &str, needle: &str) {
+    let found = issues(sources);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let issue = &found[0];
+    assert_eq!(issue.file, rules_dir().join(file));
+    let text = &sources.iter().find(|s| s.path == issue.file).unwrap().text;
+    let record: Vec<&str> = text
+        .lines()
+        .skip(issue.line - 1)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    assert!(
+        record.iter().any(|l| l.contains(line_text)),
+        "record at line {} is {record:?}, wanted `{line_text}`",
+        issue.line
+    );
+    assert!(issue.message.contains(needle), "{}", issue.message);
+}
+
+#[test]
+fn unknown_sku_in_a_price_book() {
+    let s = with_edit("price_books/usd.toml", |t| t.replacen("sku = \"SRV-1U\"", "sku = \"SRV-1X\"", 1));
+    assert_single_issue(&s, "price_books/usd.toml", "book = \"usd\"", "unknown SKU `SRV-1X`");
+}
+
+#[test]
+fn overlapping_tiers() {
+    let s = with_edit("pricing/volume.toml", |t| {
+        t.replacen("{ from = 10, to = 50, percent = \"4\" }", "{ from = 8, to = 50, percent = \"4\" }", 1)
+    });
+    assert_single_issue(&s, "pricing/volume.toml", "id = \"vol-laptops\"", "tier 2 (from 8) overlaps tier 1 (to 10)");
+}
+
+#[test]
+fn gaps_between_tiers() {
+    let s = with_edit("pricing/volume.toml", |t| {
+        t.replacen("{ from = 10, to = 50, percent = \"4\" }", "{ from = 12, to = 50, percent = \"4\" }", 1)
+    });
+    assert_single_issue(&s, "pricing/volume.toml", "id = \"vol-laptops\"", "gap between tier 1");
+}
+
+#[test]
+fn overlapping_dates_within_a_price_book() {
+    let s = with_edit("price_books/eur.toml", |t| {
+        format!("{t}\n[[price]]\nbook = \"eur\"\nsku = \"DSP-24\"\nprice = \"175.00\"\nfrom = \"2026-09-01\"\n")
+    });
+    assert_single_issue(&s, "price_books/eur.toml", "book = \"eur\"", "overlap the entry (from 2026-01-01)");
+}
+
+#[test]
+fn duplicate_ids() {
+    let s = with_edit("pricing/promotions.toml", |t| t.replacen("id = \"promo-education\"", "id = \"promo-q2-laptops\"", 1));
+    assert_single_issue(&s, "pricing/promotions.toml", "id = \"promo-q2-laptops\"", "duplicate promotion id");
+}
+
+#[test]
+fn money_written_as_a_float() {
+    let s = with_edit("catalog/servers.toml", |t| t.replacen("cost = \"1450.00\"", "cost = 1450.5", 1));
+    assert_single_issue(&s, "catalog/servers.toml", "cost = 1450.5", "write decimals as strings");
+}
+
+#[test]
+fn more_decimals_than_the_currency_has() {
+    let s = with_edit("price_books/cny.toml", |t| t.replacen("price = \"6380.00\"", "price = \"6380.005\"", 1));
+    assert_single_issue(&s, "price_books/cny.toml", "book = \"cny\"", "more decimals than CNY allows (2)");
+}
+
+#[test]
+fn unknown_setting_names_the_allowed_words() {
+    let s = with_edit("pricing/floors.toml", |t| t.replacen("\naction = \"reject\"", "\naction = \"warn\"", 1));
+    assert_single_issue(&s, "pricing/floors.toml", "id = \"floor-services-list\"", "`warn` is not one of clamp, reject");
+}
+
+#[test]
+fn misspelt_keys_are_not_ignored() {
+    let s = with_edit("pricing/promotions.toml", |t| t.replacen("exclusive = true", "exclusiv = true", 1));
+    assert_single_issue(&s, "pricing/promotions.toml", "exclusiv = true", "unknown field `exclusiv`");
+}
+
+#[test]
+fn equally_specific_schedules_are_ambiguous() {
+    let s = with_edit("pricing/volume.toml", |t| {
+        format!(
+            "{t}\n[[volume_schedule]]\nid = \"vol-laptops-2\"\nname = \"x\"\nmethod = \"range\"\nbasis = \"quantity\"\naggregate = \"line\"\napplies_to = {{ product_lines = [\"laptops\"] }}\ntiers = [{{ from = 0, percent = \"1\" }}]\n"
+        )
+    });
+    let found = issues(&s);
+    assert!(!found.is_empty());
+    assert!(found.iter().all(|i| i.message.contains("both apply to SKU")), "{found:#?}");
+}
+
+#[test]
+fn broken_fixture_directory_reports_every_problem() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/broken_rules");
+    let found = match quotecast_rules::load_dir(&dir) {
+        Err(RulesError::Invalid(i)) => i,
+        other => panic!("{other:?}"),
+    };
+    let text: Vec<String> = found.iter().map(ToString::to_string).collect();
+    let expected = [
+        "rules.toml:12: product `B-1` refers to unknown product line `gadgets`",
+        "rules.toml:24: price of `X-9` in book `usd` refers to unknown SKU `X-9`",
+        "rules.toml:30: price of `A-1` in book `usd`: ends (2026-01-01) before it starts (2026-06-01)",
+        "rules.toml:42: approval rule `big` refers to unknown approval level `ceo`",
+    ];
+    let suffixes: Vec<String> = text
+        .iter()
+        .map(|t| t.rsplit('/').next().unwrap_or(t).to_string())
+        .collect();
+    assert_eq!(suffixes, expected);
+}
