@@ -1,0 +1,321 @@
+//! The service as clients see it: the server on 127.0.0.1:0, called through
+//! the generated clients, health and reflection as generic tools use them.
+#![allow(clippy::unwrap_used)]
+
+use quotecast_server::pb::{
+    GetProductRequest, ListProductsRequest, ManualDiscount, Money, PriceQuoteRequest,
+    ProductKind, QuoteLineInput, catalog_service_client::CatalogServiceClient, manual_discount,
+    quote_service_client::QuoteServiceClient,
+};
+use quotecast_tests::TestServer;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+fn line(sku: &str, quantity: &str) -> QuoteLineInput {
+    QuoteLineInput {
+        line_id: String::new(),
+        sku: sku.into(),
+        quantity: quantity.into(),
+        discount: None,
+    }
+}
+
+fn request(currency: &str, on: &str, lines: Vec<QuoteLineInput>) -> PriceQuoteRequest {
+    PriceQuoteRequest {
+        currency_code: currency.into(),
+        price_date: on.into(),
+        lines,
+        ..Default::default()
+    }
+}
+
+fn amount(m: &Option<Money>) -> &str {
+    &m.as_ref().unwrap().amount
+}
+
+#[tokio::test]
+async fn price_quote_returns_the_explained_waterfall() {
+    let server = TestServer::start().await;
+    let mut client = QuoteServiceClient::new(server.channel().await);
+    let mut req = request("USD", "2026-03-01", vec![line("LT-14-PRO", "2")]);
+    req.account_id = "acme".into();
+    let res = client.price_quote(req).await.unwrap().into_inner();
+    // 2 × 1299.00 list, acme contract 1149.00 -> 2298.00 (see golden tests).
+    assert_eq!(res.currency_code, "USD");
+    assert_eq!(res.segment, "enterprise");
+    let l = &res.lines[0];
+    assert_eq!(l.line_id, "1");
+    assert_eq!(amount(&l.net_extended), "2298.00");
+    assert_eq!(amount(&l.net_unit_price), "1149.00");
+    assert_eq!(l.net_extended.as_ref().unwrap().currency_code, "USD");
+    let steps: Vec<(&str, &str)> = l.waterfall.iter().map(|s| (s.step.as_str(), s.rule_id.as_str())).collect();
+    assert_eq!(
+        steps,
+        [
+            ("list_price", "usd:LT-14-PRO@2026-01-01"),
+            ("contract_price", "ctr-acme-lt14pro-2026")
+        ]
+    );
+    assert_eq!(amount(&l.waterfall[1].amount), "-300.00");
+    assert!(l.waterfall[1].explanation.contains("1149.00"));
+    let totals = res.totals.unwrap();
+    assert_eq!(amount(&totals.net), "2298.00");
+    assert_eq!(totals.margin_percent, "31.24");
+    assert_eq!(res.approval.unwrap().level, "none");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_empty_price_date_means_today() {
+    // The test server's today is 2026-05-12: inside the Q2 laptop promotion.
+    let server = TestServer::start().await;
+    let mut client = QuoteServiceClient::new(server.channel().await);
+    let res = client
+        .price_quote(request("USD", "", vec![line("LT-14-PRO", "1")]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(res.price_date, "2026-05-12");
+    // 1299.00 - 5 % = 1234.05.
+    assert_eq!(amount(&res.lines[0].net_extended), "1234.05");
+}
+
+/// The status of a refused request and its field violations.
+async fn refused(req: PriceQuoteRequest) -> (Code, Vec<(String, String)>) {
+    let server = TestServer::start().await;
+    let mut client = QuoteServiceClient::new(server.channel().await);
+    let status = client.price_quote(req).await.unwrap_err();
+    let violations = status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| (v.field, v.description)).collect())
+        .unwrap_or_default();
+    (status.code(), violations)
+}
+
+fn fields(v: &[(String, String)]) -> Vec<&str> {
+    v.iter().map(|(f, _)| f.as_str()).collect()
+}
+
+#[tokio::test]
+async fn bad_input_is_invalid_argument_naming_line_and_field() {
+    let on = "2026-03-01";
+    let (code, v) = refused(request("USD", on, vec![line("DSP-24", "1"), line("NOPE", "1")])).await;
+    assert_eq!(code, Code::InvalidArgument);
+    assert_eq!(fields(&v), ["lines[1].sku"]);
+    assert!(v[0].1.starts_with("UNKNOWN_SKU"), "{}", v[0].1);
+
+    let (code, v) = refused(request("USD", "2027-02-01", vec![line("LT-14-STD", "1")])).await;
+    assert_eq!((code, fields(&v)), (Code::InvalidArgument, vec!["lines[0].sku"]));
+    assert!(v[0].1.starts_with("NOT_IN_PRICE_BOOK"), "{}", v[0].1);
+
+    let (code, v) = refused(request("USD", on, vec![line("DSP-24", "0")])).await;
+    assert_eq!((code, fields(&v)), (Code::InvalidArgument, vec!["lines[0].quantity"]));
+
+    let (code, v) = refused(request("USD", on, vec![line("DSP-24", "three")])).await;
+    assert_eq!((code, fields(&v)), (Code::InvalidArgument, vec!["lines[0].quantity"]));
+    assert!(v[0].1.contains("not a decimal"), "{}", v[0].1);
+
+    let mut over = line("DSP-24", "1");
+    over.discount = Some(ManualDiscount { kind: Some(manual_discount::Kind::Percent("120".into())) });
+    let (code, v) = refused(request("USD", on, vec![over])).await;
+    assert_eq!((code, fields(&v)), (Code::InvalidArgument, vec!["lines[0].discount.percent"]));
+
+    let mut foreign = request("USD", on, vec![line("DSP-24", "1")]);
+    foreign.header_discount = Some(ManualDiscount {
+        kind: Some(manual_discount::Kind::Amount(Money { currency_code: "EUR".into(), amount: "5".into() })),
+    });
+    let (code, v) = refused(foreign).await;
+    assert_eq!((code, fields(&v)), (Code::InvalidArgument, vec!["header_discount.amount.currency_code"]));
+    assert!(v[0].1.starts_with("CURRENCY_MISMATCH"), "{}", v[0].1);
+
+    let (code, v) = refused(request("JPY", on, vec![line("DSP-24", "1")])).await;
+    assert_eq!((code, fields(&v)), (Code::InvalidArgument, vec!["currency_code"]));
+
+    let (code, v) = refused(request("USD", "01/03/2026", vec![line("DSP-24", "1")])).await;
+    assert_eq!((code, fields(&v)), (Code::InvalidArgument, vec!["price_date"]));
+}
+
+#[tokio::test]
+async fn a_rejecting_floor_is_failed_precondition_with_the_line() {
+    let mut l = line("SVC-INST-RACK", "1");
+    l.discount = Some(ManualDiscount { kind: Some(manual_discount::Kind::Percent("40".into())) });
+    let server = TestServer::start().await;
+    let mut client = QuoteServiceClient::new(server.channel().await);
+    let status = client.price_quote(request("USD", "2026-03-01", vec![l])).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(status.get_details_error_info().unwrap().reason, "BELOW_FLOOR");
+    let pf = status.get_details_precondition_failure().unwrap();
+    assert_eq!(pf.violations[0].subject, "lines[0].discount");
+    assert!(pf.violations[0].description.contains("floor-services-list"));
+}
+
+#[tokio::test]
+async fn list_products_pages_through_the_whole_catalog() {
+    let server = TestServer::start().await;
+    let mut client = CatalogServiceClient::new(server.channel().await);
+    let mut skus = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let res = client
+            .list_products(ListProductsRequest { page_size: 10, page_token: token.clone(), price_date: "2026-03-01".into(), ..Default::default() })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(res.products.len() <= 10);
+        assert_eq!(res.total_size, 42);
+        skus.extend(res.products.into_iter().map(|p| p.sku));
+        pages += 1;
+        if res.next_page_token.is_empty() {
+            break;
+        }
+        token = res.next_page_token;
+    }
+    assert_eq!(pages, 5);
+    let mut sorted = skus.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(skus, sorted, "pages are in SKU order without repeats");
+    assert_eq!(skus.len(), 42);
+}
+
+#[tokio::test]
+async fn list_products_filters() {
+    let server = TestServer::start().await;
+    let mut client = CatalogServiceClient::new(server.channel().await);
+    let servers = client
+        .list_products(ListProductsRequest { product_line: "servers".into(), kind: ProductKind::Base as i32, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    let skus: Vec<&str> = servers.products.iter().map(|p| p.sku.as_str()).collect();
+    assert_eq!(skus, ["SRV-1U", "SRV-2U", "SRV-TWR"]);
+    assert_eq!(servers.product_lines.len(), 4);
+    let memory = client
+        .list_products(ListProductsRequest { query: "rdimm".into(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(memory.total_size, 3);
+    let status = client
+        .list_products(ListProductsRequest { product_line: "phones".into(), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(status.get_details_bad_request().unwrap().field_violations[0].field, "product_line");
+}
+
+#[tokio::test]
+async fn get_product_carries_its_sku_and_list_prices() {
+    let server = TestServer::start().await;
+    let mut client = CatalogServiceClient::new(server.channel().await);
+    let p = client
+        .get_product(GetProductRequest { sku: "SRV-MEM-64".into(), price_date: "2026-08-01".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .product
+        .unwrap();
+    assert_eq!(p.sku, "SRV-MEM-64");
+    assert_eq!(p.option_group, "memory");
+    let prices: Vec<(String, String)> = p.list_prices.into_iter().map(|m| (m.currency_code, m.amount)).collect();
+    // H2 prices: USD 430.00; EUR 430 × 0.95 = 408.50 -> 409.00;
+    // CNY 430 × 7.10 = 3053 -> 3050.00.
+    assert_eq!(
+        prices,
+        [("CNY".into(), "3050.00".into()), ("EUR".into(), "409.00".into()), ("USD".into(), "430.00".into())]
+    );
+    let missing = client
+        .get_product(GetProductRequest { sku: "NOPE".into(), price_date: String::new() })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn health_reports_serving() {
+    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+    let server = TestServer::start().await;
+    let mut health = HealthClient::new(server.channel().await);
+    for service in ["", "quotecast.v1.QuoteService", "quotecast.v1.CatalogService"] {
+        let res = health
+            .check(HealthCheckRequest { service: service.into() })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(res.status(), ServingStatus::Serving, "{service}");
+    }
+}
+
+#[tokio::test]
+async fn reflection_lists_and_describes_the_services() {
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let server = TestServer::start().await;
+    let mut client = ServerReflectionClient::new(server.channel().await);
+    let requests = vec![
+        ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) },
+        ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::FileContainingSymbol("quotecast.v1.QuoteService".into())),
+        },
+    ];
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(MessageResponse::ListServicesResponse(list)) = responses.message().await.unwrap().unwrap().message_response else {
+        panic!("expected a service list");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for expected in ["quotecast.v1.QuoteService", "quotecast.v1.CatalogService", "grpc.health.v1.Health"] {
+        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+    }
+    let Some(MessageResponse::FileDescriptorResponse(files)) = responses.message().await.unwrap().unwrap().message_response else {
+        panic!("expected file descriptors");
+    };
+    use prost::Message;
+    let file = prost_types_from(&files.file_descriptor_proto[0]);
+    assert_eq!(file.0, "quotecast/v1/quote.proto");
+    assert!(file.1.contains(&"PriceQuote".to_owned()));
+
+    /// (file name, method names) of an encoded FileDescriptorProto.
+    fn prost_types_from(bytes: &[u8]) -> (String, Vec<String>) {
+        #[derive(Clone, PartialEq, prost::Message)]
+        struct Method {
+            #[prost(string, tag = "1")]
+            name: String,
+        }
+        #[derive(Clone, PartialEq, prost::Message)]
+        struct Service {
+            #[prost(string, tag = "1")]
+            name: String,
+            #[prost(message, repeated, tag = "2")]
+            method: Vec<Method>,
+        }
+        #[derive(Clone, PartialEq, prost::Message)]
+        struct File {
+            #[prost(string, tag = "1")]
+            name: String,
+            #[prost(message, repeated, tag = "6")]
+            service: Vec<Service>,
+        }
+        let f = File::decode(bytes).unwrap();
+        (f.name, f.service.into_iter().flat_map(|s| s.method).map(|m| m.name).collect())
+    }
+}
+
+#[tokio::test]
+async fn shutdown_finishes_cleanly() {
+    let server = TestServer::start().await;
+    let mut client = QuoteServiceClient::new(server.channel().await);
+    client
+        .price_quote(request("USD", "2026-03-01", vec![line("DSP-24", "1")]))
+        .await
+        .unwrap();
+    // stop() waits for serve() to return Ok after the shutdown signal.
+    server.stop().await;
+}
