@@ -1,1 +1,39 @@
+//! Shared by the benchmarks: the example rules and generated quotes of any
+//! size.
+#![allow(clippy::unwrap_used)]
 
+use std::path::PathBuf;
+
+use quotecast_model::RuleSet;
+use quotecast_rules::{LineInput, QuoteInput};
+use rust_decimal::Decimal;
+
+pub fn example_rules() -> RuleSet {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules");
+    quotecast_rules::load_dir(&dir).unwrap().0
+}
+
+/// A USD quote for account acme with `lines` lines cycling through the
+/// whole catalog: varied quantities, a rep discount on every fifth line and
+/// a header discount, so every waterfall step is exercised.
+pub fn quote_with_lines(rules: &RuleSet, lines: usize) -> QuoteInput {
+    let skus: Vec<&str> = rules.products().map(|p| p.sku.as_str()).collect();
+    QuoteInput {
+        currency: "USD".into(),
+        date: Some("2026-05-12".into()),
+        account: Some("acme".into()),
+        segment: None,
+        region: None,
+        lines: (0..lines)
+            .map(|i| LineInput {
+                id: Some(format!("L{i}")),
+                sku: skus[i % skus.len()].to_owned(),
+                quantity: Decimal::from(1 + (i * 7) % 40),
+                discount_percent: (i % 5 == 0).then(|| Decimal::from(5)),
+                discount_amount: None,
+            })
+            .collect(),
+        header_discount_percent: Some(Decimal::from(2)),
+        header_discount_amount: None,
+    }
+}

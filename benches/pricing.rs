@@ -1,1 +1,28 @@
-fn main() {}
+//! In-process pricing of 10-, 1,000- and 10,000-line quotes.
+//! Target (issue 2): 1,000 lines in at most 2 ms on a 2-core machine.
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use quotecast_benches::{example_rules, quote_with_lines};
+use quotecast_pricing::price_quote;
+
+fn price(c: &mut Criterion) {
+    let rules = example_rules();
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 5, 12).expect("valid date");
+    let mut group = c.benchmark_group("price_quote");
+    for lines in [10usize, 1_000, 10_000] {
+        let request = quote_with_lines(&rules, lines)
+            .to_request(today)
+            .expect("generated quote is valid");
+        // Fails loudly rather than benchmarking an error path.
+        price_quote(&rules, &request).expect("generated quote prices");
+        group.throughput(Throughput::Elements(lines as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(lines), &request, |b, request| {
+            b.iter(|| price_quote(black_box(&rules), black_box(request)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, price);
+criterion_main!(benches);

@@ -6,19 +6,24 @@
 use quotecast_pricing::{PricedLine, PricedQuote, PricingError, RejectReason, StepKind, price_quote};
 use quotecast_tests::*;
 
-fn price(request: &quotecast_pricing::QuoteRequest) -> PricedQuote {
-    price_quote(&example_rules(), request).unwrap()
+fn rules() -> &'static quotecast_model::RuleSet {
+    static RULES: std::sync::OnceLock<quotecast_model::RuleSet> = std::sync::OnceLock::new();
+    RULES.get_or_init(example_rules)
 }
 
-fn line<'q>(q: &'q PricedQuote, id: &str) -> &'q PricedLine {
+fn price(request: &quotecast_pricing::QuoteRequest) -> PricedQuote<'static> {
+    price_quote(rules(), request).unwrap()
+}
+
+fn line<'q>(q: &'q PricedQuote<'static>, id: &str) -> &'q PricedLine<'static> {
     q.lines.iter().find(|l| l.line_id == id).unwrap()
 }
 
-fn steps(l: &PricedLine) -> Vec<StepKind> {
+fn steps(l: &PricedLine<'_>) -> Vec<StepKind> {
     l.waterfall.iter().map(|s| s.step).collect()
 }
 
-fn step_amount(l: &PricedLine, kind: StepKind) -> rust_decimal::Decimal {
+fn step_amount(l: &PricedLine<'_>, kind: StepKind) -> rust_decimal::Decimal {
     l.waterfall.iter().filter(|s| s.step == kind).map(|s| s.amount).sum()
 }
 
@@ -181,7 +186,7 @@ fn stackable_promotions_compound_in_priority_order() {
         .waterfall
         .iter()
         .filter(|s| s.step == StepKind::Promotion)
-        .map(|s| s.rule_id.as_str())
+        .map(|s| s.rule_id)
         .collect();
     assert_eq!(promos, ["promo-education", "promo-q2-laptops"]);
     assert_eq!(l.net_extended, dec("1135.33"));
@@ -289,7 +294,7 @@ fn floor_rejects_services_below_seventy_percent_of_list() {
     let request = quote("USD", "2026-03-01")
         .line("SVC-INST-RACK", "1")
         .line_discount(percent("40"));
-    let err = price_quote(&example_rules(), &request).unwrap_err();
+    let err = price_quote(rules(), &request).unwrap_err();
     assert!(matches!(err, PricingError::RuleViolation(_)));
     assert_eq!(err.rejections()[0].field, "lines[0].discount");
     assert_eq!(err.rejections()[0].reason, RejectReason::BelowFloor);
@@ -317,7 +322,7 @@ fn rounding_follows_each_currencys_mode() {
     );
     assert_eq!(line(&usd, "1").net_extended, dec("188.95"));
     assert_eq!(line(&eur, "1").net_extended, dec("179.94"));
-    let rounding = |q: &PricedQuote| step_amount(line(q, "1"), StepKind::Rounding);
+    let rounding = |q: &PricedQuote<'static>| step_amount(line(q, "1"), StepKind::Rounding);
     assert_eq!(rounding(&usd), dec("0.005"));
     assert_eq!(rounding(&eur), dec("-0.005"));
 }
@@ -336,7 +341,7 @@ fn totals_subtotals_and_margin() {
     assert_eq!(q.totals.cost, dec("802.00"));
     assert_eq!(q.totals.margin, dec("532.00"));
     assert_eq!(q.totals.margin_percent.unwrap().display_2dp(), dec("39.88"));
-    let lines: Vec<&str> = q.subtotals.iter().map(|(l, _)| l.as_str()).collect();
+    let lines: Vec<&str> = q.subtotals.iter().map(|(l, _)| *l).collect();
     assert_eq!(lines, ["laptops", "services"]);
     assert_eq!(q.subtotals[1].1.net, dec("35.00"));
 }
@@ -352,7 +357,7 @@ fn large_deals_need_the_vp() {
 }
 
 fn rejected(request: quotecast_pricing::QuoteRequest) -> Vec<(String, RejectReason)> {
-    match price_quote(&example_rules(), &request) {
+    match price_quote(rules(), &request) {
         Err(PricingError::InvalidRequest(r)) => r.into_iter().map(|r| (r.field, r.reason)).collect(),
         other => panic!("expected an invalid request, got {other:?}"),
     }

@@ -99,7 +99,7 @@ fn quote_strategy(sku_pool: Vec<String>) -> impl Strategy<Value = QuoteRequest> 
 
 /// Prices, or checks that a refusal is one the rules allow (a rejecting
 /// floor or a discount larger than the amount it applies to).
-fn price_or_refusal(q: &QuoteRequest) -> Option<PricedQuote> {
+fn price_or_refusal(q: &QuoteRequest) -> Option<PricedQuote<'static>> {
     match price_quote(rules(), q) {
         Ok(p) => Some(p),
         Err(PricingError::RuleViolation(r)) => {
@@ -119,7 +119,7 @@ proptest! {
     #[test]
     fn totals_are_the_sums_of_the_lines(q in quote_strategy(skus())) {
         let Some(p) = price_or_refusal(&q) else { return Ok(()) };
-        let sum = |f: fn(&quotecast_pricing::PricedLine) -> Decimal| p.lines.iter().map(f).sum::<Decimal>();
+        let sum = |f: fn(&quotecast_pricing::PricedLine<'_>) -> Decimal| p.lines.iter().map(f).sum::<Decimal>();
         prop_assert_eq!(p.totals.list, sum(|l| l.list_extended));
         prop_assert_eq!(p.totals.net, sum(|l| l.net_extended));
         prop_assert_eq!(p.totals.cost, sum(|l| l.cost_extended));
@@ -176,15 +176,23 @@ proptest! {
         let Some(p) = price_or_refusal(&q) else { return Ok(()) };
         let currency = rules().currency(&q.currency).unwrap();
         for l in &p.lines {
-            let product = rules().product(&l.sku).unwrap();
-            for floor in rules().floors_for(&l.sku) {
-                let unit = match floor.kind {
-                    FloorKind::PercentOfList(pct) => pct.of(l.list_unit_price),
-                    FloorKind::MinMarginPercent(m) => currency.from_corporate(product.cost)
-                        / (Decimal::ONE - m.0 / Decimal::ONE_HUNDRED),
+            let product = rules().product(l.sku).unwrap();
+            for floor in rules().floors_for(l.sku) {
+                // Each floor's definition, in exact arithmetic (no division).
+                let (holds, floor_text) = match floor.kind {
+                    FloorKind::PercentOfList(pct) => {
+                        let min = pct.of(l.list_unit_price) * l.quantity;
+                        (l.net_extended >= min, min.to_string())
+                    }
+                    FloorKind::MinMarginPercent(m) => {
+                        // margin >= m  <=>  net × (1 - m/100) >= cost
+                        let cost = currency.from_corporate(product.cost) * l.quantity;
+                        let keep = Decimal::ONE - m.0 / Decimal::ONE_HUNDRED;
+                        (l.net_extended * keep >= cost, format!("margin {m} on cost {cost}"))
+                    }
                 };
-                prop_assert!(l.net_extended >= unit * l.quantity,
-                    "line {} {} nets {} below floor {} of {}", l.line_id, l.sku, l.net_extended, unit * l.quantity, floor.id);
+                prop_assert!(holds, "line {} {} nets {} below floor {} of {}",
+                    l.line_id, l.sku, l.net_extended, floor_text, floor.id);
             }
         }
     }
@@ -209,15 +217,15 @@ proptest! {
         prop_assert_eq!(p.currency.as_str(), q.currency.as_str());
         let book = rules().price_book(&currency.code).unwrap();
         for l in &p.lines {
-            let entry = book.price_on(&l.sku, q.price_date).unwrap();
+            let entry = book.price_on(l.sku, q.price_date).unwrap();
             prop_assert_eq!(l.list_unit_price, entry.price);
             let book_prefix = format!("{}:", book.id);
             prop_assert!(l.waterfall[0].rule_id.starts_with(&book_prefix));
-            let cost = currency.round(currency.from_corporate(rules().product(&l.sku).unwrap().cost) * l.quantity);
+            let cost = currency.round(currency.from_corporate(rules().product(l.sku).unwrap().cost) * l.quantity);
             prop_assert_eq!(l.cost_extended, cost);
             for step in &l.waterfall {
                 if step.step == StepKind::ContractPrice {
-                    let contract = rules().contract_prices(&l.sku).iter().find(|c| c.id == step.rule_id).unwrap();
+                    let contract = rules().contract_prices(l.sku).iter().find(|c| c.id == step.rule_id).unwrap();
                     prop_assert_eq!(&contract.currency, &currency.code);
                 }
             }

@@ -17,7 +17,7 @@ pub use pricing_rules::{
     ProductSelector, Promotion, PromotionConditions, QuantityAggregation, Tier, TierBasis,
     TierMethod,
 };
-pub use rule_set::{RuleSet, RuleSetParts};
+pub use rule_set::{ProductRules, RuleSet, RuleSetParts};
 
 /// Errors raised while assembling a [`RuleSet`] from parts whose
 /// cross-references do not hold. The rules crate reports these with file and

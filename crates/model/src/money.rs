@@ -96,7 +96,11 @@ pub struct Currency {
 impl Currency {
     /// Rounds an amount to this currency's minor unit with its mode.
     pub fn round(&self, amount: Decimal) -> Decimal {
-        let mut rounded = amount.round_dp_with_strategy(self.scale, self.rounding.strategy());
+        let mut rounded = if amount.scale() <= self.scale {
+            amount
+        } else {
+            amount.round_dp_with_strategy(self.scale, self.rounding.strategy())
+        };
         rounded.rescale(self.scale);
         rounded
     }
@@ -128,9 +132,10 @@ impl Percent {
     pub const ZERO: Percent = Percent(Decimal::ZERO);
     pub const HUNDRED: Percent = Percent(Decimal::ONE_HUNDRED);
 
-    /// The share of `amount` this percentage stands for (exact).
+    /// The share of `amount` this percentage stands for (exact: a product
+    /// with 0.01, no division).
     pub fn of(self, amount: Decimal) -> Decimal {
-        amount * self.0 / Decimal::ONE_HUNDRED
+        amount * self.0 * Decimal::new(1, 2)
     }
 
     /// `part / whole` as a percentage, or `None` when `whole` is zero.

@@ -2,9 +2,11 @@
 //! engine needs on its hot path.
 use std::collections::{BTreeMap, HashMap};
 
+use rustc_hash::FxHashMap;
+
 use crate::{
     Account, ApprovalLevel, ApprovalRule, BundleRule, ContractParty, ContractPrice, Currency,
-    CurrencyCode, DiscountSchedule, FloorRule, ModelError, PriceBook, Product, ProductLine,
+    CurrencyCode, DiscountSchedule, FloorRule, ModelError, PriceBook, PriceEntry, Product, ProductLine,
     Promotion, Region, Segment,
 };
 
@@ -28,6 +30,55 @@ pub struct RuleSetParts {
     pub approval_rules: Vec<ApprovalRule>,
 }
 
+/// Everything that applies to one SKU, resolved once at load time so that
+/// pricing a line takes a single look-up.
+#[derive(Debug, Clone, Copy)]
+pub struct ProductRules<'r> {
+    pub product: &'r Product,
+    /// Position of the product in SKU order (0-based, dense).
+    pub ordinal: usize,
+    /// Position of its product line in id order (0-based, dense).
+    pub line_ordinal: usize,
+    /// The governing volume schedule and its position in `schedules()`.
+    pub schedule: Option<(usize, &'r DiscountSchedule)>,
+    pub contracts: &'r [ContractPrice],
+    /// Bundle rules with this SKU as the component, in id order.
+    pub bundles: &'r [BundleRule],
+    /// Positions in `floors` of the floor rules that apply.
+    floors: &'r [usize],
+    all_floors: &'r [FloorRule],
+    /// Positions in `promotions()` of the promotions whose product
+    /// condition this SKU meets, highest priority first.
+    pub promotions: &'r [usize],
+    /// This SKU's entries in each price book, by book position.
+    prices: &'r [Vec<PriceEntry>],
+}
+
+impl<'r> ProductRules<'r> {
+    pub fn floors(&self) -> impl Iterator<Item = &'r FloorRule> + use<'r> {
+        let all = self.all_floors;
+        self.floors.iter().map(move |&i| &all[i])
+    }
+
+    /// The list price in force on `date` in the price book at position
+    /// `book` (see [`RuleSet::price_book_position`]).
+    pub fn price_on(&self, book: usize, date: chrono::NaiveDate) -> Option<&'r PriceEntry> {
+        self.prices.get(book)?.iter().find(|e| e.valid.contains(date))
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct ProductIndex {
+    ordinal: usize,
+    line_ordinal: usize,
+    schedule: Option<usize>,
+    contracts: Vec<ContractPrice>,
+    bundles: Vec<BundleRule>,
+    floors: Vec<usize>,
+    promotions: Vec<usize>,
+    prices: Vec<Vec<PriceEntry>>,
+}
+
 /// A complete, consistent rule set. Built once at load time and shared
 /// read-only (it is `Send + Sync`); every reference in it resolves.
 #[derive(Debug, Clone)]
@@ -35,18 +86,16 @@ pub struct RuleSet {
     corporate_currency: CurrencyCode,
     currencies: BTreeMap<CurrencyCode, Currency>,
     product_lines: BTreeMap<String, ProductLine>,
-    products: BTreeMap<String, Product>,
+    /// In SKU order; a product's ordinal is its position here.
+    products: Vec<Product>,
     segments: BTreeMap<String, Segment>,
     regions: BTreeMap<String, Region>,
     accounts: BTreeMap<String, Account>,
     price_books: BTreeMap<CurrencyCode, PriceBook>,
-    contract_prices: HashMap<String, Vec<ContractPrice>>,
     schedules: Vec<DiscountSchedule>,
-    schedule_by_sku: HashMap<String, usize>,
-    bundles_by_component: HashMap<String, Vec<BundleRule>>,
+    index: FxHashMap<String, ProductIndex>,
     promotions: Vec<Promotion>,
     floors: Vec<FloorRule>,
-    floors_by_sku: HashMap<String, Vec<usize>>,
     approval_levels: Vec<ApprovalLevel>,
     approval_rules: Vec<ApprovalRule>,
 }
@@ -168,15 +217,27 @@ impl RuleSet {
                 });
             }
         }
-        let mut contract_prices: HashMap<String, Vec<ContractPrice>> = HashMap::new();
+        let line_ordinals: HashMap<&str, usize> = product_lines
+            .keys()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
+        let mut index: FxHashMap<String, ProductIndex> = products
+            .values()
+            .enumerate()
+            .map(|(ordinal, p)| {
+                let line_ordinal = line_ordinals.get(p.product_line.as_str()).copied().unwrap_or(0);
+                (
+                    p.sku.clone(),
+                    ProductIndex {
+                        ordinal,
+                        line_ordinal,
+                        ..ProductIndex::default()
+                    },
+                )
+            })
+            .collect();
         for c in parts.contract_prices {
-            require(
-                products.contains_key(&c.sku),
-                "contract price",
-                &c.id,
-                "SKU",
-                &c.sku,
-            )?;
             match &c.party {
                 ContractParty::Account(a) => {
                     require(accounts.contains_key(a), "contract price", &c.id, "account", a)?
@@ -185,48 +246,58 @@ impl RuleSet {
                     require(segments.contains_key(s), "contract price", &c.id, "segment", s)?
                 }
             }
-            contract_prices.entry(c.sku.clone()).or_default().push(c);
+            match index.get_mut(&c.sku) {
+                Some(entry) => entry.contracts.push(c),
+                None => require(false, "contract price", &c.id, "SKU", &c.sku)?,
+            }
         }
         let mut schedules = parts.schedules;
         schedules.sort_by(|a, b| a.id.cmp(&b.id));
-        let mut schedule_by_sku = HashMap::new();
         for product in products.values() {
             let best = schedules
                 .iter()
                 .enumerate()
                 .filter(|(_, s)| s.applies_to.matches(product))
                 .max_by_key(|(i, s)| (s.applies_to.specificity(product), std::cmp::Reverse(*i)));
-            if let Some((i, _)) = best {
-                schedule_by_sku.insert(product.sku.clone(), i);
+            if let (Some((i, _)), Some(entry)) = (best, index.get_mut(&product.sku)) {
+                entry.schedule = Some(i);
             }
         }
-        let mut bundles_by_component: HashMap<String, Vec<BundleRule>> = HashMap::new();
-        for b in parts.bundles {
-            for sku in [&b.parent_sku, &b.component_sku] {
-                require(products.contains_key(sku), "bundle", &b.id, "SKU", sku)?;
+        let mut bundles = parts.bundles;
+        bundles.sort_by(|a, b| a.id.cmp(&b.id));
+        for b in bundles {
+            require(products.contains_key(&b.parent_sku), "bundle", &b.id, "SKU", &b.parent_sku)?;
+            match index.get_mut(&b.component_sku) {
+                Some(entry) => entry.bundles.push(b),
+                None => require(false, "bundle", &b.id, "SKU", &b.component_sku)?,
             }
-            bundles_by_component
-                .entry(b.component_sku.clone())
-                .or_default()
-                .push(b);
-        }
-        for rules in bundles_by_component.values_mut() {
-            rules.sort_by(|a, b| a.id.cmp(&b.id));
         }
         let mut promotions = parts.promotions;
         promotions.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
         let mut floors = parts.floors;
         floors.sort_by(|a, b| a.id.cmp(&b.id));
-        let mut floors_by_sku: HashMap<String, Vec<usize>> = HashMap::new();
         for product in products.values() {
-            let matching: Vec<usize> = floors
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| f.applies_to.matches(product))
-                .map(|(i, _)| i)
-                .collect();
-            if !matching.is_empty() {
-                floors_by_sku.insert(product.sku.clone(), matching);
+            if let Some(entry) = index.get_mut(&product.sku) {
+                entry.floors = floors
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| f.applies_to.matches(product))
+                    .map(|(i, _)| i)
+                    .collect();
+            }
+        }
+        for product in products.values() {
+            if let Some(entry) = index.get_mut(&product.sku) {
+                entry.promotions = promotions
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.conditions.products.matches(product))
+                    .map(|(i, _)| i)
+                    .collect();
+                entry.prices = price_books
+                    .values()
+                    .map(|book| book.entries.get(&product.sku).cloned().unwrap_or_default())
+                    .collect();
             }
         }
         let mut approval_levels = parts.approval_levels;
@@ -244,18 +315,15 @@ impl RuleSet {
             corporate_currency,
             currencies,
             product_lines,
-            products,
+            products: products.into_values().collect(),
             segments,
             regions,
             accounts,
             price_books,
-            contract_prices,
             schedules,
-            schedule_by_sku,
-            bundles_by_component,
+            index,
             promotions,
             floors,
-            floors_by_sku,
             approval_levels,
             approval_rules: parts.approval_rules,
         })
@@ -284,11 +352,11 @@ impl RuleSet {
 
     /// All products in SKU order.
     pub fn products(&self) -> impl Iterator<Item = &Product> {
-        self.products.values()
+        self.products.iter()
     }
 
     pub fn product(&self, sku: &str) -> Option<&Product> {
-        self.products.get(sku)
+        self.products.get(self.index.get(sku)?.ordinal)
     }
 
     pub fn segment(&self, id: &str) -> Option<&Segment> {
@@ -315,15 +383,37 @@ impl RuleSet {
         self.price_books.values()
     }
 
+    /// The position of a currency's price book among `price_books()`.
+    pub fn price_book_position(&self, currency: &CurrencyCode) -> Option<usize> {
+        self.price_books.keys().position(|c| c == currency)
+    }
+
+    /// Everything that applies to a SKU, in one look-up.
+    pub fn product_rules(&self, sku: &str) -> Option<ProductRules<'_>> {
+        let entry = self.index.get(sku)?;
+        Some(ProductRules {
+            product: self.products.get(entry.ordinal)?,
+            ordinal: entry.ordinal,
+            line_ordinal: entry.line_ordinal,
+            schedule: entry.schedule.map(|i| (i, &self.schedules[i])),
+            contracts: &entry.contracts,
+            bundles: &entry.bundles,
+            floors: &entry.floors,
+            all_floors: &self.floors,
+            promotions: &entry.promotions,
+            prices: &entry.prices,
+        })
+    }
+
     /// Contract prices for a SKU (any party, currency, date).
     pub fn contract_prices(&self, sku: &str) -> &[ContractPrice] {
-        self.contract_prices.get(sku).map_or(&[], Vec::as_slice)
+        self.index.get(sku).map_or(&[], |e| e.contracts.as_slice())
     }
 
     /// The volume schedule that governs a SKU: the most specific match,
     /// ties broken by id.
     pub fn schedule_for(&self, sku: &str) -> Option<&DiscountSchedule> {
-        self.schedule_by_sku.get(sku).map(|&i| &self.schedules[i])
+        self.product_rules(sku)?.schedule.map(|(_, s)| s)
     }
 
     pub fn schedules(&self) -> &[DiscountSchedule] {
@@ -332,21 +422,27 @@ impl RuleSet {
 
     /// Bundle rules whose component is `sku`, in id order.
     pub fn bundles_for_component(&self, sku: &str) -> &[BundleRule] {
-        self.bundles_by_component.get(sku).map_or(&[], Vec::as_slice)
+        self.index.get(sku).map_or(&[], |e| e.bundles.as_slice())
+    }
+
+    /// Floor rules that apply to a SKU.
+    pub fn floors_for(&self, sku: &str) -> impl Iterator<Item = &FloorRule> {
+        self.product_rules(sku).into_iter().flat_map(|r| r.floors())
+    }
+
+    /// Number of products (ordinals run from 0 to this).
+    pub fn product_count(&self) -> usize {
+        self.products.len()
+    }
+
+    /// Number of product lines (line ordinals run from 0 to this).
+    pub fn product_line_count(&self) -> usize {
+        self.product_lines.len()
     }
 
     /// Promotions, highest priority first, ties by id.
     pub fn promotions(&self) -> &[Promotion] {
         &self.promotions
-    }
-
-    /// Floor rules that apply to a SKU.
-    pub fn floors_for(&self, sku: &str) -> impl Iterator<Item = &FloorRule> {
-        self.floors_by_sku
-            .get(sku)
-            .into_iter()
-            .flatten()
-            .map(|&i| &self.floors[i])
     }
 
     /// Approval levels, lowest rank first.

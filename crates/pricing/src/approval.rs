@@ -12,38 +12,44 @@ fn pct(p: Percent) -> String {
 }
 
 /// The line with the largest value of `measure`, and that value.
-fn max_line(
-    lines: &[PricedLine],
-    measure: impl Fn(&PricedLine) -> Option<Percent>,
-) -> Option<(&PricedLine, Percent)> {
+fn max_line<'a, 'r>(
+    lines: &'a [PricedLine<'r>],
+    measure: impl Fn(&PricedLine<'r>) -> Option<Percent>,
+) -> Option<(&'a PricedLine<'r>, Percent)> {
     lines
         .iter()
         .filter_map(|l| measure(l).map(|m| (l, m)))
         .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.line_id.cmp(&a.0.line_id)))
 }
 
-pub(crate) fn approve(ctx: &Context<'_>, lines: &[PricedLine], totals: &Totals) -> ApprovalOutcome {
+pub(crate) fn approve(ctx: &Context<'_>, lines: &[PricedLine<'_>], totals: &Totals) -> ApprovalOutcome {
     let mut triggered = Vec::new();
+    let max_discount = max_line(lines, |l| l.discount_percent);
+    let max_rep = max_line(lines, |l| l.rep_discount_percent);
     for rule in ctx.rules.approval_rules() {
         let reason = match &rule.condition {
-            ApprovalCondition::LineDiscountAbove(limit) => max_line(lines, |l| l.discount_percent)
+            ApprovalCondition::LineDiscountAbove(limit) => max_discount
                 .filter(|(_, d)| d > limit)
                 .map(|(l, d)| {
-                    format!("line {} ({}) is {} off list, above {}", l.line_id, l.sku, pct(d), pct(*limit))
+                    format!(
+                        "line {} ({}) is {} off list, above {}",
+                        l.line_id,
+                        l.sku,
+                        pct(d),
+                        pct(*limit)
+                    )
                 }),
-            ApprovalCondition::ManualDiscountAbove(limit) => max_line(lines, |l| {
-                Percent::ratio(l.before_manual - l.after_manual, l.before_manual)
-            })
-            .filter(|(_, d)| d > limit)
-            .map(|(l, d)| {
-                format!(
-                    "line {} ({}) has a rep discount of {}, above {}",
-                    l.line_id,
-                    l.sku,
-                    pct(d),
-                    pct(*limit)
-                )
-            }),
+            ApprovalCondition::ManualDiscountAbove(limit) => max_rep
+                .filter(|(_, d)| d > limit)
+                .map(|(l, d)| {
+                    format!(
+                        "line {} ({}) has a rep discount of {}, above {}",
+                        l.line_id,
+                        l.sku,
+                        pct(d),
+                        pct(*limit)
+                    )
+                }),
             ApprovalCondition::QuoteDiscountAbove(limit) => totals
                 .discount_percent
                 .filter(|d| d > limit)

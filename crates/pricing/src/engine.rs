@@ -3,14 +3,14 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use quotecast_model::{Account, Currency, PriceBook, Percent, Product, RuleSet};
-use rust_decimal::Decimal;
+use quotecast_model::{Account, Currency, PriceBook, Percent, Product, ProductRules, RuleSet};
+use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::{
     PricingError, RejectReason, Rejection,
     approval::approve,
     request::{LineRequest, ManualDiscount, QuoteRequest},
-    result::{PricedLine, PricedQuote, StepKind, Totals, WaterfallStep},
+    result::{PricedLine, PricedQuote, StepDetail, StepKind, Totals, WaterfallStep},
 };
 
 mod steps;
@@ -22,57 +22,43 @@ pub(crate) struct Context<'r> {
     pub book: &'r PriceBook,
     pub date: NaiveDate,
     pub account: Option<&'r Account>,
-    pub segment: Option<&'r str>,
-    pub region: Option<&'r str>,
+    pub segment: Option<String>,
+    pub region: Option<String>,
 }
 
-/// Decimals carried by intermediate amounts (steps 1 to 7). Every step's
-/// result is rounded to this, half to even, so each recorded figure is
-/// exactly the one the next step used; step 8 rounds to the currency.
+/// Decimals carried by intermediate amounts (steps 1 to 7). A step whose
+/// result has more is rounded to this, half to even, so each recorded figure
+/// is exactly the one the next step used; step 8 rounds to the currency.
 pub const INTERNAL_SCALE: u32 = 6;
-
-/// `amount` without trailing zeros beyond the currency's scale.
-pub(crate) fn tidy(amount: Decimal, currency_scale: u32) -> Decimal {
-    let mut tidy = amount.normalize();
-    if tidy.scale() < currency_scale {
-        tidy.rescale(currency_scale);
-    }
-    tidy
-}
 
 /// A line on its way down the waterfall.
 pub(crate) struct Line<'q, 'r> {
     pub index: usize,
     pub request: &'q LineRequest,
     pub product: &'r Product,
+    /// Every rule that applies to the SKU, resolved once.
+    pub rules: ProductRules<'r>,
     pub list_unit: Decimal,
-    /// The extended amount so far, exact.
+    /// The extended amount so far.
     pub running: Decimal,
     /// Units priced at zero because a bundle includes them.
     pub included_units: Decimal,
+    /// The amount before the rep's manual and header discounts.
     pub before_manual: Decimal,
-    pub steps: Vec<WaterfallStep>,
-    /// The currency's scale, for tidy figures.
-    pub currency_scale: u32,
+    /// The amount after them (before the floor guard).
+    pub after_manual: Decimal,
+    pub steps: Vec<WaterfallStep<'r>>,
 }
 
-impl Line<'_, '_> {
+impl<'r> Line<'_, 'r> {
     /// Moves the running amount to `new_running` and records why; a step
     /// that changes nothing is not recorded.
-    pub fn apply(
-        &mut self,
-        step: StepKind,
-        rule_id: &str,
-        explanation: impl FnOnce() -> String,
-        new_running: Decimal,
-    ) {
-        let new_running = tidy(
-            new_running.round_dp_with_strategy(
-                INTERNAL_SCALE,
-                rust_decimal::RoundingStrategy::MidpointNearestEven,
-            ),
-            self.currency_scale,
-        );
+    pub fn apply(&mut self, step: StepKind, rule_id: &'r str, detail: StepDetail<'r>, new_running: Decimal) {
+        let new_running = if new_running.scale() > INTERNAL_SCALE {
+            new_running.round_dp_with_strategy(INTERNAL_SCALE, RoundingStrategy::MidpointNearestEven)
+        } else {
+            new_running
+        };
         let amount = new_running - self.running;
         if amount.is_zero() && step != StepKind::ListPrice {
             return;
@@ -80,10 +66,10 @@ impl Line<'_, '_> {
         self.running = new_running;
         self.steps.push(WaterfallStep {
             step,
-            rule_id: rule_id.to_owned(),
-            explanation: explanation(),
+            rule_id,
             amount,
             running_total: new_running,
+            detail,
         });
     }
 
@@ -96,7 +82,7 @@ impl Line<'_, '_> {
 /// product-line subtotals and the approval level.
 ///
 /// Every problem in the request is reported at once, each naming its field.
-pub fn price_quote(rules: &RuleSet, request: &QuoteRequest) -> Result<PricedQuote, PricingError> {
+pub fn price_quote<'r>(rules: &'r RuleSet, request: &QuoteRequest) -> Result<PricedQuote<'r>, PricingError> {
     let (ctx, mut lines) = validate(rules, request)?;
     steps::contract_prices(&ctx, &mut lines);
     steps::volume_discounts(&ctx, &mut lines);
@@ -114,14 +100,14 @@ pub fn price_quote(rules: &RuleSet, request: &QuoteRequest) -> Result<PricedQuot
     if !rejections.is_empty() {
         return Err(PricingError::RuleViolation(rejections));
     }
-    Ok(finish(&ctx, request, lines))
+    Ok(finish(ctx, request, lines))
 }
 
-fn finish(ctx: &Context<'_>, request: &QuoteRequest, lines: Vec<Line<'_, '_>>) -> PricedQuote {
+fn finish<'r>(ctx: Context<'r>, request: &QuoteRequest, lines: Vec<Line<'_, 'r>>) -> PricedQuote<'r> {
     let currency = ctx.currency;
     let mut totals = Totals::default();
-    let mut subtotals: BTreeMap<String, Totals> = BTreeMap::new();
-    let priced: Vec<PricedLine> = lines
+    let mut subtotals: BTreeMap<&'r str, Totals> = BTreeMap::new();
+    let priced: Vec<PricedLine<'r>> = lines
         .into_iter()
         .map(|mut line| {
             let quantity = line.request.quantity;
@@ -130,29 +116,20 @@ fn finish(ctx: &Context<'_>, request: &QuoteRequest, lines: Vec<Line<'_, '_>>) -
             line.apply(
                 StepKind::Rounding,
                 currency.code.as_str(),
-                || {
-                    format!(
-                        "rounded {exact} to {} decimals ({})",
-                        currency.scale,
-                        currency.rounding.name()
-                    )
+                StepDetail::Rounding {
+                    exact,
+                    scale: currency.scale,
+                    mode: currency.rounding,
                 },
                 net_extended,
             );
             let list_extended = currency.round(line.list_unit * quantity);
-            let cost_extended =
-                currency.round(currency.from_corporate(line.product.cost) * quantity);
-            let after_manual = line
-                .steps
-                .iter()
-                .rev()
-                .find(|s| s.step <= StepKind::HeaderDiscount)
-                .map_or(line.running, |s| s.running_total);
-            PricedLine {
+            let cost_extended = currency.round(currency.from_corporate(line.product.cost) * quantity);
+            let priced = PricedLine {
                 line_id: line.request.line_id.clone(),
-                sku: line.product.sku.clone(),
-                name: line.product.name.clone(),
-                product_line: line.product.product_line.clone(),
+                sku: &line.product.sku,
+                name: &line.product.name,
+                product_line: &line.product.product_line,
                 quantity,
                 list_unit_price: line.list_unit,
                 list_extended,
@@ -161,34 +138,31 @@ fn finish(ctx: &Context<'_>, request: &QuoteRequest, lines: Vec<Line<'_, '_>>) -
                 cost_extended,
                 discount_percent: Percent::ratio(list_extended - net_extended, list_extended),
                 margin_percent: Percent::ratio(net_extended - cost_extended, net_extended),
+                rep_discount_percent: if line.after_manual == line.before_manual {
+                    Some(Percent::ZERO)
+                } else {
+                    Percent::ratio(line.before_manual - line.after_manual, line.before_manual)
+                },
                 waterfall: line.steps,
-                before_manual: line.before_manual,
-                after_manual,
-            }
+            };
+            totals.add_line(&priced);
+            subtotals.entry(priced.product_line).or_default().add_line(&priced);
+            priced
         })
         .collect();
-    for line in &priced {
-        totals.add_line(line);
-        subtotals
-            .entry(line.product_line.clone())
-            .or_default()
-            .add_line(line);
-    }
     let totals = totals.finish();
-    let approval = approve(ctx, &priced, &totals);
+    let approval = approve(&ctx, &priced, &totals);
     PricedQuote {
         currency: currency.code.clone(),
+        currency_scale: currency.scale,
         price_date: request.price_date,
-        price_book_id: ctx.book.id.clone(),
-        account: ctx.account.map(|a| a.id.clone()),
-        segment: ctx.segment.map(str::to_owned),
-        region: ctx.region.map(str::to_owned),
+        price_book_id: &ctx.book.id,
+        account: ctx.account.map(|a| a.id.as_str()),
+        segment: ctx.segment,
+        region: ctx.region,
         lines: priced,
         totals,
-        subtotals: subtotals
-            .into_iter()
-            .map(|(line, t)| (line, t.finish()))
-            .collect(),
+        subtotals: subtotals.into_iter().map(|(line, t)| (line, t.finish())).collect(),
         approval,
     }
 }
@@ -238,16 +212,17 @@ pub(crate) fn check_discount(
     }
 }
 
-fn validate<'a>(
-    rules: &'a RuleSet,
-    request: &'a QuoteRequest,
-) -> Result<(Context<'a>, Vec<Line<'a, 'a>>), PricingError> {
+fn validate<'q, 'r>(
+    rules: &'r RuleSet,
+    request: &'q QuoteRequest,
+) -> Result<(Context<'r>, Vec<Line<'q, 'r>>), PricingError> {
     let mut rejections = Vec::new();
     let reject = |rejections: &mut Vec<Rejection>, field: &str, reason, message: String| {
         rejections.push(Rejection::new(field, reason, message));
     };
     let currency = rules.currency(&request.currency);
     let book = currency.and_then(|c| rules.price_book(&c.code));
+    let book_position = currency.and_then(|c| rules.price_book_position(&c.code));
     if book.is_none() {
         let known: Vec<String> = rules.price_books().map(|b| b.currency.to_string()).collect();
         reject(
@@ -335,7 +310,7 @@ fn validate<'a>(
         if let (Some(discount), Some(currency)) = (&line.discount, currency) {
             check_discount(discount, &field("discount"), currency, &mut rejections);
         }
-        let Some(product) = rules.product(&line.sku) else {
+        let Some(product_rules) = rules.product_rules(&line.sku) else {
             reject(
                 &mut rejections,
                 &field("sku"),
@@ -344,8 +319,10 @@ fn validate<'a>(
             );
             continue;
         };
-        let Some(book) = book else { continue };
-        let Some(entry) = book.price_on(&line.sku, request.price_date) else {
+        let (Some(book), Some(position)) = (book, book_position) else {
+            continue;
+        };
+        let Some(entry) = product_rules.price_on(position, request.price_date) else {
             reject(
                 &mut rejections,
                 &field("sku"),
@@ -360,18 +337,24 @@ fn validate<'a>(
         let mut priced = Line {
             index,
             request: line,
-            product,
+            product: product_rules.product,
+            rules: product_rules,
             list_unit: entry.price,
             running: Decimal::ZERO,
             included_units: Decimal::ZERO,
             before_manual: Decimal::ZERO,
-            steps: Vec::with_capacity(4),
-            currency_scale: currency.map_or(2, |c| c.scale),
+            after_manual: Decimal::ZERO,
+            // List, contract, volume, bundle, promotions, manual, header,
+            // floor, rounding: nine at most without stacked promotions.
+            steps: Vec::with_capacity(9),
         };
         priced.apply(
             StepKind::ListPrice,
             &entry.id,
-            || format!("{} × {} list price", line.quantity, entry.price),
+            StepDetail::ListPrice {
+                entry,
+                quantity: line.quantity,
+            },
             entry.price * line.quantity,
         );
         lines.push(priced);
@@ -387,8 +370,8 @@ fn validate<'a>(
                 book,
                 date: request.price_date,
                 account,
-                segment,
-                region,
+                segment: segment.map(str::to_owned),
+                region: region.map(str::to_owned),
             },
             lines,
         )),

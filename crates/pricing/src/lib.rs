@@ -10,6 +10,7 @@
 
 mod approval;
 mod engine;
+mod explain;
 mod request;
 mod result;
 mod tiers;
@@ -17,7 +18,8 @@ mod tiers;
 pub use engine::{INTERNAL_SCALE, price_quote};
 pub use request::{LineRequest, ManualDiscount, QuoteRequest};
 pub use result::{
-    ApprovalOutcome, PricedLine, PricedQuote, StepKind, Totals, TriggeredApproval, WaterfallStep,
+    ApprovalOutcome, PricedLine, PricedQuote, RepDiscount, StepDetail, StepKind, Totals,
+    TriggeredApproval, WaterfallStep,
 };
 pub use tiers::tier_discount;
 

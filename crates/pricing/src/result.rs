@@ -1,13 +1,16 @@
 //! What the engine returns: priced lines with their waterfalls, totals,
-//! subtotals and the approval outcome.
+//! subtotals and the approval outcome. Results borrow names and rules from
+//! the rule set they were priced with, so pricing builds no strings; the
+//! sentence explaining a step is rendered only when asked for.
 use chrono::NaiveDate;
-use quotecast_model::{CurrencyCode, Percent};
+use quotecast_model::{
+    BundleRule, ContractPrice, CurrencyCode, DiscountSchedule, FloorRule, Percent, PriceEntry,
+    Promotion, RoundingMode,
+};
 use rust_decimal::Decimal;
-use serde::{Serialize, Serializer};
 
 /// The steps of the price waterfall, in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum StepKind {
     ListPrice,
     ContractPrice,
@@ -36,33 +39,83 @@ impl StepKind {
     }
 }
 
+/// A discount the rep typed: percent, or amount in the quote's currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepDiscount {
+    Percent(Decimal),
+    Amount(Decimal),
+}
+
+/// Why a step changed the line: the rule that fired and the figures it used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepDetail<'r> {
+    ListPrice {
+        entry: &'r PriceEntry,
+        quantity: Decimal,
+    },
+    ContractPrice(&'r ContractPrice),
+    VolumeDiscount {
+        schedule: &'r DiscountSchedule,
+        /// The quantity or amount the tiers measured.
+        measure: Decimal,
+        /// Tier bounds were multiplied by this (the currency's rate for
+        /// amount tiers, 1 for quantities).
+        bound_scale: Decimal,
+        /// The SKU or product line measured together; `None` for one line.
+        scope: Option<&'r str>,
+        discount: Percent,
+        currency: &'r CurrencyCode,
+    },
+    Bundle {
+        rule: &'r BundleRule,
+        /// Units of this line that got the benefit.
+        units: Decimal,
+        quantity: Decimal,
+        /// The fixed unit price, for fixed-price bundles.
+        fixed_price: Option<Decimal>,
+    },
+    Promotion(&'r Promotion),
+    ManualDiscount {
+        discount: RepDiscount,
+        currency: &'r CurrencyCode,
+    },
+    HeaderDiscount {
+        discount: RepDiscount,
+        currency: &'r CurrencyCode,
+    },
+    FloorGuard {
+        rule: &'r FloorRule,
+        floor: Decimal,
+    },
+    Rounding {
+        exact: Decimal,
+        scale: u32,
+        mode: RoundingMode,
+    },
+}
+
 /// One step that changed a line's extended amount.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct WaterfallStep {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaterfallStep<'r> {
     pub step: StepKind,
-    /// The rule that fired; for the manual steps, `manual`.
-    pub rule_id: String,
-    pub explanation: String,
+    /// The rule that fired: a price entry, contract, schedule, bundle,
+    /// promotion or floor id; `manual` for the rep's discounts; the
+    /// currency code for rounding.
+    pub rule_id: &'r str,
     /// Change of the extended amount (negative for a discount); for the
     /// list-price step, the list extended amount itself.
     pub amount: Decimal,
     /// Extended amount after this step (exact until the rounding step).
     pub running_total: Decimal,
+    pub detail: StepDetail<'r>,
 }
 
-fn percent_2dp<S: Serializer>(p: &Option<Percent>, s: S) -> Result<S::Ok, S::Error> {
-    match p {
-        Some(p) => s.serialize_str(&p.display_2dp().to_string()),
-        None => s.serialize_none(),
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PricedLine {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PricedLine<'r> {
     pub line_id: String,
-    pub sku: String,
-    pub name: String,
-    pub product_line: String,
+    pub sku: &'r str,
+    pub name: &'r str,
+    pub product_line: &'r str,
     pub quantity: Decimal,
     pub list_unit_price: Decimal,
     pub list_extended: Decimal,
@@ -71,36 +124,29 @@ pub struct PricedLine {
     /// The authoritative line amount, rounded to the currency.
     pub net_extended: Decimal,
     pub cost_extended: Decimal,
-    /// Discount off list in percent; `None` when list is zero.
-    #[serde(serialize_with = "percent_2dp")]
+    /// Discount off list; `None` when list is zero.
     pub discount_percent: Option<Percent>,
-    /// (net − cost) / net in percent; `None` when net is zero.
-    #[serde(serialize_with = "percent_2dp")]
+    /// (net − cost) / net; `None` when net is zero.
     pub margin_percent: Option<Percent>,
-    pub waterfall: Vec<WaterfallStep>,
-    /// The line's amount before the rep's manual and header discounts.
-    #[serde(skip)]
-    pub(crate) before_manual: Decimal,
-    /// The line's amount after the manual and header discounts.
-    #[serde(skip)]
-    pub(crate) after_manual: Decimal,
+    /// The rep's manual and header discounts as a share of the line's
+    /// amount before them; `None` when that amount is zero.
+    pub rep_discount_percent: Option<Percent>,
+    pub waterfall: Vec<WaterfallStep<'r>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Totals {
     pub list: Decimal,
     pub discount: Decimal,
     pub net: Decimal,
     pub cost: Decimal,
     pub margin: Decimal,
-    #[serde(serialize_with = "percent_2dp")]
     pub discount_percent: Option<Percent>,
-    #[serde(serialize_with = "percent_2dp")]
     pub margin_percent: Option<Percent>,
 }
 
 impl Totals {
-    pub(crate) fn add_line(&mut self, line: &PricedLine) {
+    pub(crate) fn add_line(&mut self, line: &PricedLine<'_>) {
         self.list += line.list_extended;
         self.net += line.net_extended;
         self.cost += line.cost_extended;
@@ -115,14 +161,14 @@ impl Totals {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TriggeredApproval {
     pub rule_id: String,
     pub level: String,
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovalOutcome {
     /// The highest level any triggered rule requires, or the lowest-ranked
     /// level (normally `none`) when no rule triggers.
@@ -130,17 +176,19 @@ pub struct ApprovalOutcome {
     pub triggered: Vec<TriggeredApproval>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PricedQuote {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PricedQuote<'r> {
     pub currency: CurrencyCode,
+    /// Decimals of the currency's minor unit.
+    pub currency_scale: u32,
     pub price_date: NaiveDate,
-    pub price_book_id: String,
-    pub account: Option<String>,
+    pub price_book_id: &'r str,
+    pub account: Option<&'r str>,
     pub segment: Option<String>,
     pub region: Option<String>,
-    pub lines: Vec<PricedLine>,
+    pub lines: Vec<PricedLine<'r>>,
     pub totals: Totals,
     /// Per product line, in product-line id order.
-    pub subtotals: Vec<(String, Totals)>,
+    pub subtotals: Vec<(&'r str, Totals)>,
     pub approval: ApprovalOutcome,
 }

@@ -88,13 +88,13 @@ pub struct Mismatch {
 }
 
 #[derive(Debug, Clone)]
-pub struct CaseOutcome {
+pub struct CaseOutcome<'r> {
     pub mismatches: Vec<Mismatch>,
     /// The priced quote, when it priced.
-    pub priced: Option<PricedQuote>,
+    pub priced: Option<PricedQuote<'r>>,
 }
 
-impl CaseOutcome {
+impl CaseOutcome<'_> {
     pub fn passed(&self) -> bool {
         self.mismatches.is_empty()
     }
@@ -170,7 +170,7 @@ fn compare<T: PartialEq + ToString>(
 }
 
 /// Prices the case's quote and compares every expected figure.
-pub fn run_case(rules: &RuleSet, case: &RegressionCase) -> CaseOutcome {
+pub fn run_case<'r>(rules: &'r RuleSet, case: &RegressionCase) -> CaseOutcome<'r> {
     let mut mismatches = Vec::new();
     let fallback_date = chrono::NaiveDate::MIN;
     let request = match case.quote.to_request(fallback_date) {

@@ -146,47 +146,65 @@ pub fn money(currency: &str, amount: Decimal) -> pb::Money {
     }
 }
 
+/// A quote's money: trailing zeros beyond the currency's scale dropped
+/// ("18096.000000" is sent as "18096.00"), the value unchanged.
+struct QuoteMoney<'a> {
+    code: &'a str,
+    scale: u32,
+}
+
+impl QuoteMoney<'_> {
+    fn of(&self, amount: Decimal) -> Option<pb::Money> {
+        let mut tidy = amount.normalize();
+        if tidy.scale() < self.scale {
+            tidy.rescale(self.scale);
+        }
+        Some(money(self.code, tidy))
+    }
+}
+
 fn percent(p: Option<Percent>) -> String {
     p.map(|p| p.display_2dp().to_string()).unwrap_or_default()
 }
 
-fn totals(currency: &str, t: &Totals) -> pb::Totals {
+fn totals(m: &QuoteMoney<'_>, t: &Totals) -> pb::Totals {
     pb::Totals {
-        list: Some(money(currency, t.list)),
-        discount: Some(money(currency, t.discount)),
-        net: Some(money(currency, t.net)),
-        cost: Some(money(currency, t.cost)),
-        margin: Some(money(currency, t.margin)),
+        list: m.of(t.list),
+        discount: m.of(t.discount),
+        net: m.of(t.net),
+        cost: m.of(t.cost),
+        margin: m.of(t.margin),
         discount_percent: percent(t.discount_percent),
         margin_percent: percent(t.margin_percent),
     }
 }
 
-fn step(currency: &str, s: &WaterfallStep) -> pb::WaterfallStep {
+fn step(m: &QuoteMoney<'_>, s: &WaterfallStep<'_>) -> pb::WaterfallStep {
     pb::WaterfallStep {
         step: s.step.name().to_owned(),
-        rule_id: s.rule_id.clone(),
-        explanation: s.explanation.clone(),
-        amount: Some(money(currency, s.amount)),
-        running_total: Some(money(currency, s.running_total)),
+        rule_id: s.rule_id.to_owned(),
+        explanation: s.explanation(),
+        amount: m.of(s.amount),
+        running_total: m.of(s.running_total),
     }
 }
 
-fn line(currency: &str, l: &PricedLine) -> pb::PricedLine {
+fn line(m: &QuoteMoney<'_>, l: &PricedLine<'_>) -> pb::PricedLine {
     pb::PricedLine {
         line_id: l.line_id.clone(),
-        sku: l.sku.clone(),
-        name: l.name.clone(),
-        product_line: l.product_line.clone(),
+        sku: l.sku.to_owned(),
+        name: l.name.to_owned(),
+        product_line: l.product_line.to_owned(),
         quantity: l.quantity.normalize().to_string(),
-        list_unit_price: Some(money(currency, l.list_unit_price)),
-        list_extended: Some(money(currency, l.list_extended)),
-        net_unit_price: Some(money(currency, l.net_unit_price)),
-        net_extended: Some(money(currency, l.net_extended)),
-        cost_extended: Some(money(currency, l.cost_extended)),
+        list_unit_price: m.of(l.list_unit_price),
+        list_extended: m.of(l.list_extended),
+        net_unit_price: m.of(l.net_unit_price),
+        net_extended: m.of(l.net_extended),
+        cost_extended: m.of(l.cost_extended),
         discount_percent: percent(l.discount_percent),
         margin_percent: percent(l.margin_percent),
-        waterfall: l.waterfall.iter().map(|s| step(currency, s)).collect(),
+        waterfall: l.waterfall.iter().map(|s| step(m, s)).collect(),
+        rep_discount_percent: percent(l.rep_discount_percent),
     }
 }
 
@@ -205,26 +223,29 @@ fn approval(a: &ApprovalOutcome) -> pb::Approval {
     }
 }
 
-impl From<&PricedQuote> for pb::PriceQuoteResponse {
-    fn from(q: &PricedQuote) -> Self {
-        let c = q.currency.as_str();
+impl From<&PricedQuote<'_>> for pb::PriceQuoteResponse {
+    fn from(q: &PricedQuote<'_>) -> Self {
+        let m = QuoteMoney {
+            code: q.currency.as_str(),
+            scale: q.currency_scale,
+        };
         Self {
-            currency_code: c.to_owned(),
+            currency_code: m.code.to_owned(),
             price_date: q.price_date.to_string(),
             segment: q.segment.clone().unwrap_or_default(),
             region: q.region.clone().unwrap_or_default(),
-            lines: q.lines.iter().map(|l| line(c, l)).collect(),
-            totals: Some(totals(c, &q.totals)),
+            lines: q.lines.iter().map(|l| line(&m, l)).collect(),
+            totals: Some(totals(&m, &q.totals)),
             subtotals: q
                 .subtotals
                 .iter()
                 .map(|(pl, t)| pb::ProductLineSubtotal {
-                    product_line: pl.clone(),
-                    totals: Some(totals(c, t)),
+                    product_line: (*pl).to_owned(),
+                    totals: Some(totals(&m, t)),
                 })
                 .collect(),
             approval: Some(approval(&q.approval)),
-            price_book_id: q.price_book_id.clone(),
+            price_book_id: q.price_book_id.to_owned(),
         }
     }
 }

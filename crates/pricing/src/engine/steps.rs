@@ -5,118 +5,120 @@ use std::collections::HashMap;
 
 use quotecast_model::{
     BundleBenefit, ContractParty, FloorAction, FloorKind, Percent, QuantityAggregation, TierBasis,
-    TierMethod,
 };
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::{Context, Line};
-use crate::{ManualDiscount, RejectReason, Rejection, StepKind, tier_discount};
+use crate::{
+    ManualDiscount, RejectReason, Rejection, StepKind,
+    result::{RepDiscount, StepDetail},
+    tier_discount,
+};
 
 /// Step 2: a contracted unit price replaces the list price; an account's
 /// contract wins over its segment's.
-pub(crate) fn contract_prices(ctx: &Context<'_>, lines: &mut [Line<'_, '_>]) {
+pub(crate) fn contract_prices<'r>(ctx: &Context<'r>, lines: &mut [Line<'_, 'r>]) {
     for line in lines.iter_mut() {
-        let best = ctx
+        let best = line
             .rules
-            .contract_prices(&line.product.sku)
+            .contracts
             .iter()
             .filter(|c| c.currency == ctx.currency.code && c.valid.contains(ctx.date))
             .filter_map(|c| match &c.party {
                 ContractParty::Account(a) if ctx.account.is_some_and(|acc| acc.id == *a) => {
                     Some((2, c))
                 }
-                ContractParty::Segment(s) if ctx.segment == Some(s.as_str()) => Some((1, c)),
+                ContractParty::Segment(s) if ctx.segment.as_deref() == Some(s.as_str()) => {
+                    Some((1, c))
+                }
                 _ => None,
             })
             .max_by(|(ra, a), (rb, b)| ra.cmp(rb).then_with(|| b.id.cmp(&a.id)));
         if let Some((_, contract)) = best {
-            let party = match &contract.party {
-                ContractParty::Account(a) => format!("account {a}"),
-                ContractParty::Segment(s) => format!("segment {s}"),
-            };
-            let quantity = line.request.quantity;
+            let new_running = contract.price * line.request.quantity;
             line.apply(
                 StepKind::ContractPrice,
                 &contract.id,
-                || format!("contract price {} for {party}", contract.price),
-                contract.price * quantity,
+                StepDetail::ContractPrice(contract),
+                new_running,
             );
         }
     }
 }
 
+/// Which lines a schedule measures together: one line, all lines of a
+/// product, or all lines of a product line (by ordinal).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Group {
+    Line(usize),
+    Product(usize),
+    ProductLine(usize),
+}
+
 /// Step 3: volume schedules. Lines that count together (by the schedule's
-/// aggregation) share one measure; the discount it earns applies to each.
-pub(crate) fn volume_discounts(ctx: &Context<'_>, lines: &mut [Line<'_, '_>]) {
-    let group_key = |line: &Line<'_, '_>| -> Option<(String, String)> {
-        let schedule = ctx.rules.schedule_for(&line.product.sku)?;
-        let within = match schedule.aggregation {
-            QuantityAggregation::Line => format!("#{}", line.index),
-            QuantityAggregation::Product => line.product.sku.clone(),
-            QuantityAggregation::ProductLine => line.product.product_line.clone(),
-        };
-        Some((schedule.id.clone(), within))
+/// aggregation) share one measure; the discount it earns, computed once per
+/// group, applies to each.
+pub(crate) fn volume_discounts<'r>(ctx: &Context<'r>, lines: &mut [Line<'_, 'r>]) {
+    let key = |line: &Line<'_, 'r>| {
+        line.rules.schedule.map(|(index, schedule)| {
+            let group = match schedule.aggregation {
+                QuantityAggregation::Line => Group::Line(line.index),
+                QuantityAggregation::Product => Group::Product(line.rules.ordinal),
+                QuantityAggregation::ProductLine => Group::ProductLine(line.rules.line_ordinal),
+            };
+            (index, schedule, group)
+        })
     };
-    let mut measures: HashMap<(String, String), Decimal> = HashMap::new();
+    let mut groups: HashMap<(usize, Group), (Decimal, Percent)> = HashMap::new();
     for line in lines.iter() {
-        if let (Some(key), Some(schedule)) =
-            (group_key(line), ctx.rules.schedule_for(&line.product.sku))
-        {
+        if let Some((index, schedule, group)) = key(line) {
             let measure = match schedule.basis {
                 TierBasis::Quantity => line.request.quantity,
                 TierBasis::Amount => line.running,
             };
-            *measures.entry(key).or_default() += measure;
+            groups.entry((index, group)).or_default().0 += measure;
         }
     }
+    if groups.is_empty() {
+        return;
+    }
+    let schedules = ctx.rules.schedules();
+    for ((index, _), (measure, discount)) in groups.iter_mut() {
+        let schedule = &schedules[*index];
+        let scale = bound_scale(ctx, schedule.basis);
+        *discount = tier_discount(&schedule.tiers, schedule.method, *measure, scale).0;
+    }
     for line in lines.iter_mut() {
-        let (Some(key), Some(schedule)) =
-            (group_key(line), ctx.rules.schedule_for(&line.product.sku))
-        else {
+        let Some((index, schedule, group)) = key(line) else {
             continue;
         };
-        let measure = measures[&key];
-        let bound_scale = match schedule.basis {
-            TierBasis::Quantity => Decimal::ONE,
-            TierBasis::Amount => ctx.currency.per_corporate,
+        let (measure, discount) = groups[&(index, group)];
+        let new_running = line.running - discount.of(line.running);
+        let scope = match group {
+            Group::Line(_) => None,
+            Group::Product(_) => Some(line.product.sku.as_str()),
+            Group::ProductLine(_) => Some(line.product.product_line.as_str()),
         };
-        let (percent, parts) = tier_discount(&schedule.tiers, schedule.method, measure, bound_scale);
-        let new_running = line.running - percent.of(line.running);
         line.apply(
             StepKind::VolumeDiscount,
             &schedule.id,
-            || {
-                let what = match schedule.basis {
-                    TierBasis::Quantity => format!("{} units", measure.normalize()),
-                    TierBasis::Amount => format!("{} {}", measure.normalize(), ctx.currency.code),
-                };
-                let scope = match schedule.aggregation {
-                    QuantityAggregation::Line => "on this line".to_owned(),
-                    QuantityAggregation::Product => format!("of {} on the quote", key.1),
-                    QuantityAggregation::ProductLine => {
-                        format!("in product line {} on the quote", key.1)
-                    }
-                };
-                let detail = match schedule.method {
-                    TierMethod::Range => format!("range tier reached: {percent} off"),
-                    TierMethod::Slab => {
-                        let slabs: Vec<String> = parts
-                            .iter()
-                            .map(|(i, part)| {
-                                format!("{} at {}", part.normalize(), schedule.tiers[*i].discount)
-                            })
-                            .collect();
-                        format!(
-                            "slabs {} = {}% blended",
-                            slabs.join(", "),
-                            percent.0.round_dp(4).normalize()
-                        )
-                    }
-                };
-                format!("{what} {scope}; {detail}")
+            StepDetail::VolumeDiscount {
+                schedule,
+                measure,
+                bound_scale: bound_scale(ctx, schedule.basis),
+                scope,
+                discount,
+                currency: &ctx.currency.code,
             },
             new_running,
         );
+    }
+}
+
+fn bound_scale(ctx: &Context<'_>, basis: TierBasis) -> Decimal {
+    match basis {
+        TierBasis::Quantity => Decimal::ONE,
+        TierBasis::Amount => ctx.currency.per_corporate,
     }
 }
 
@@ -125,66 +127,53 @@ pub(crate) fn volume_discounts(ctx: &Context<'_>, lines: &mut [Line<'_, '_>]) {
 /// that allowance, every line of the component gets the same share, so the
 /// result does not depend on line order. Rules apply in id order, each to
 /// the units earlier rules left.
-pub(crate) fn bundles(ctx: &Context<'_>, lines: &mut [Line<'_, '_>]) {
-    let mut quantity_by_sku: HashMap<&str, Decimal> = HashMap::new();
-    for line in lines.iter() {
-        *quantity_by_sku.entry(line.product.sku.as_str()).or_default() += line.request.quantity;
-    }
-    let mut shares: Vec<Vec<(usize, Decimal)>> = vec![Vec::new(); lines.len()];
-    let mut any = false;
-    for (i, line) in lines.iter().enumerate() {
-        let rules = ctx.rules.bundles_for_component(&line.product.sku);
-        let component_total = quantity_by_sku[line.product.sku.as_str()];
-        let mut remaining = Decimal::ONE;
-        for (r, rule) in rules.iter().enumerate() {
-            let Some(parents) = quantity_by_sku.get(rule.parent_sku.as_str()) else {
-                continue;
-            };
-            let share = remaining.min(*parents * rule.per_parent / component_total);
-            if share > Decimal::ZERO {
-                remaining -= share;
-                shares[i].push((r, share));
-                any = true;
-            }
-        }
-    }
-    if !any {
+pub(crate) fn bundles<'r>(ctx: &Context<'r>, lines: &mut [Line<'_, 'r>]) {
+    if lines.iter().all(|l| l.rules.bundles.is_empty()) {
         return;
     }
-    for (line, shares) in lines.iter_mut().zip(shares) {
-        let rules = ctx.rules.bundles_for_component(&line.product.sku);
-        for (r, share) in shares {
-            let rule = &rules[r];
+    let mut quantity_by_product = vec![Decimal::ZERO; ctx.rules.product_count()];
+    for line in lines.iter() {
+        quantity_by_product[line.rules.ordinal] += line.request.quantity;
+    }
+    for line in lines.iter_mut() {
+        let component_total = quantity_by_product[line.rules.ordinal];
+        let mut remaining = Decimal::ONE;
+        for rule in line.rules.bundles {
+            let parents = match ctx.rules.product_rules(&rule.parent_sku) {
+                Some(parent) if !quantity_by_product[parent.ordinal].is_zero() => {
+                    quantity_by_product[parent.ordinal]
+                }
+                _ => continue,
+            };
+            let share = remaining.min(parents * rule.per_parent / component_total);
+            if share <= Decimal::ZERO {
+                continue;
+            }
+            remaining -= share;
             let quantity = line.request.quantity;
             let units = quantity * share;
             let unit_price = line.running / quantity;
-            let (new_running, what) = match &rule.benefit {
-                BundleBenefit::PercentOff(p) => (
-                    line.running - p.of(unit_price * units),
-                    format!("{p} off"),
-                ),
+            let (new_running, fixed_price) = match &rule.benefit {
+                BundleBenefit::PercentOff(p) => (line.running - p.of(unit_price * units), None),
                 BundleBenefit::FixedPrice(prices) => match prices.get(&ctx.currency.code) {
-                    Some(price) if *price < unit_price => (
-                        line.running - (unit_price - price) * units,
-                        format!("at {price} each"),
-                    ),
+                    Some(price) if *price < unit_price => {
+                        (line.running - (unit_price - price) * units, Some(*price))
+                    }
                     _ => continue,
                 },
                 BundleBenefit::Included => {
                     line.included_units += units;
-                    (line.running - unit_price * units, "included at zero".into())
+                    (line.running - unit_price * units, None)
                 }
             };
             line.apply(
                 StepKind::Bundle,
                 &rule.id,
-                || {
-                    format!(
-                        "{} of {} units bought with {}: {what}",
-                        units.round_dp(4).normalize(),
-                        quantity.normalize(),
-                        rule.parent_sku
-                    )
+                StepDetail::Bundle {
+                    rule,
+                    units,
+                    quantity,
+                    fixed_price,
                 },
                 new_running,
             );
@@ -195,71 +184,81 @@ pub(crate) fn bundles(ctx: &Context<'_>, lines: &mut [Line<'_, '_>]) {
 /// Step 5: promotions. The eligible promotions of a line run highest
 /// priority first; an exclusive one at the top applies alone, otherwise the
 /// stackable ones compound and lower exclusive ones are passed over.
-pub(crate) fn promotions(ctx: &Context<'_>, lines: &mut [Line<'_, '_>]) {
+pub(crate) fn promotions<'r>(ctx: &Context<'r>, lines: &mut [Line<'_, 'r>]) {
     let promotions = ctx.rules.promotions();
     if promotions.is_empty() {
         return;
     }
     let quote_total: Decimal = lines.iter().map(|l| l.running).sum();
-    for line in lines.iter_mut() {
-        let mut eligible = promotions.iter().filter(|p| {
+    let segment = ctx.segment.as_deref();
+    let region = ctx.region.as_deref();
+    // Conditions on the quote as a whole are checked once per promotion.
+    let quote_eligible: Vec<bool> = promotions
+        .iter()
+        .map(|p| {
             let c = &p.conditions;
             p.valid.contains(ctx.date)
-                && (c.segments.is_empty() || ctx.segment.is_some_and(|s| c.segments.iter().any(|x| x == s)))
-                && (c.regions.is_empty() || ctx.region.is_some_and(|r| c.regions.iter().any(|x| x == r)))
-                && c.products.matches(line.product)
-                && c.min_line_quantity.is_none_or(|q| line.request.quantity >= q)
-                && c
-                    .min_quote_total
+                && (c.segments.is_empty() || segment.is_some_and(|s| c.segments.iter().any(|x| x == s)))
+                && (c.regions.is_empty() || region.is_some_and(|r| c.regions.iter().any(|x| x == r)))
+                && c.min_quote_total
                     .is_none_or(|t| quote_total >= ctx.currency.from_corporate(t))
-        });
+        })
+        .collect();
+    if !quote_eligible.contains(&true) {
+        return;
+    }
+    for line in lines.iter_mut() {
+        // The SKU's promotions (product condition met), in priority order.
+        let mut eligible = line.rules.promotions.iter().map(|&i| &promotions[i]).zip(
+            line.rules.promotions.iter().map(|&i| quote_eligible[i]),
+        )
+        .filter(|(p, quote_ok)| {
+            *quote_ok
+                && p.conditions
+                    .min_line_quantity
+                    .is_none_or(|q| line.request.quantity >= q)
+        })
+        .map(|(p, _)| p);
         let Some(first) = eligible.next() else {
             continue;
         };
-        let chosen: Vec<_> = if first.exclusive {
-            vec![first]
-        } else {
-            std::iter::once(first)
-                .chain(eligible.filter(|p| !p.exclusive))
-                .collect()
-        };
-        for promotion in chosen {
+        let apply = |line: &mut Line<'_, 'r>, promotion: &'r quotecast_model::Promotion| {
             let new_running = line.running - promotion.discount.of(line.running);
-            let kind = if promotion.exclusive {
-                "exclusive"
-            } else {
-                "stackable"
-            };
             line.apply(
                 StepKind::Promotion,
                 &promotion.id,
-                || {
-                    format!(
-                        "{}: {} off ({kind}, priority {})",
-                        promotion.name, promotion.discount, promotion.priority
-                    )
-                },
+                StepDetail::Promotion(promotion),
                 new_running,
             );
+        };
+        apply(line, first);
+        if !first.exclusive {
+            for promotion in eligible.filter(|p| !p.exclusive) {
+                apply(line, promotion);
+            }
         }
     }
 }
 
+fn rep_discount(discount: &ManualDiscount) -> RepDiscount {
+    match discount {
+        ManualDiscount::Percent(p) => RepDiscount::Percent(*p),
+        ManualDiscount::Amount { amount, .. } => RepDiscount::Amount(*amount),
+    }
+}
+
 /// Step 6a: the rep's discount on each line.
-pub(crate) fn manual_discounts(
-    ctx: &Context<'_>,
-    lines: &mut [Line<'_, '_>],
+pub(crate) fn manual_discounts<'r>(
+    ctx: &Context<'r>,
+    lines: &mut [Line<'_, 'r>],
     rejections: &mut Vec<Rejection>,
 ) {
     for line in lines.iter_mut() {
         line.before_manual = line.running;
-        let Some(discount) = &line.request.discount else {
-            continue;
-        };
-        let off = match discount {
-            ManualDiscount::Percent(p) => Percent(*p).of(line.running),
-            ManualDiscount::Amount { amount, .. } => {
-                if *amount > line.running {
+        if let Some(discount) = &line.request.discount {
+            let off = match discount {
+                ManualDiscount::Percent(p) => Percent(*p).of(line.running),
+                ManualDiscount::Amount { amount, .. } if *amount > line.running => {
                     rejections.push(Rejection::new(
                         line.field("discount.amount.amount"),
                         RejectReason::DiscountExceedsAmount,
@@ -271,21 +270,20 @@ pub(crate) fn manual_discounts(
                     ));
                     continue;
                 }
-                *amount
-            }
-        };
-        let new_running = line.running - off;
-        line.apply(
-            StepKind::ManualDiscount,
-            "manual",
-            || match discount {
-                ManualDiscount::Percent(p) => format!("rep discount {}%", p.normalize()),
-                ManualDiscount::Amount { amount, currency } => {
-                    format!("rep discount {amount} {currency}")
-                }
-            },
-            new_running,
-        );
+                ManualDiscount::Amount { amount, .. } => *amount,
+            };
+            let new_running = line.running - off;
+            line.apply(
+                StepKind::ManualDiscount,
+                "manual",
+                StepDetail::ManualDiscount {
+                    discount: rep_discount(discount),
+                    currency: &ctx.currency.code,
+                },
+                new_running,
+            );
+        }
+        line.after_manual = line.running;
     }
 }
 
@@ -293,24 +291,18 @@ pub(crate) fn manual_discounts(
 /// amount is spread in proportion to the lines' amounts, shares rounded to
 /// the minor unit and the remainder given to the largest line (ties: the
 /// lowest line id), so the shares add up to the amount exactly.
-pub(crate) fn header_discount(
-    ctx: &Context<'_>,
-    lines: &mut [Line<'_, '_>],
+pub(crate) fn header_discount<'r>(
+    ctx: &Context<'r>,
+    lines: &mut [Line<'_, 'r>],
     discount: &ManualDiscount,
     rejections: &mut Vec<Rejection>,
 ) {
-    match discount {
-        ManualDiscount::Percent(p) => {
-            for line in lines.iter_mut() {
-                let new_running = line.running - Percent(*p).of(line.running);
-                line.apply(
-                    StepKind::HeaderDiscount,
-                    "manual",
-                    || format!("quote discount {}%", p.normalize()),
-                    new_running,
-                );
-            }
-        }
+    let detail = StepDetail::HeaderDiscount {
+        discount: rep_discount(discount),
+        currency: &ctx.currency.code,
+    };
+    let shares: Vec<Decimal> = match discount {
+        ManualDiscount::Percent(p) => lines.iter().map(|l| Percent(*p).of(l.running)).collect(),
         ManualDiscount::Amount { amount, currency } => {
             let total: Decimal = lines.iter().map(|l| l.running).sum();
             if *amount > total {
@@ -340,16 +332,13 @@ pub(crate) fn header_discount(
             }) {
                 shares[largest] += remainder;
             }
-            for (line, share) in lines.iter_mut().zip(shares) {
-                let new_running = line.running - share;
-                line.apply(
-                    StepKind::HeaderDiscount,
-                    "manual",
-                    || format!("share of quote discount {amount} {currency}"),
-                    new_running,
-                );
-            }
+            shares
         }
+    };
+    for (line, share) in lines.iter_mut().zip(shares) {
+        let new_running = line.running - share;
+        line.apply(StepKind::HeaderDiscount, "manual", detail, new_running);
+        line.after_manual = line.running;
     }
 }
 
@@ -358,57 +347,67 @@ pub(crate) fn header_discount(
 /// bundle). A line whose rounded amount falls below a rule's floor is
 /// rejected if any such rule says reject, else raised to the highest
 /// floor, rounded up to the minor unit so rounding cannot undercut it.
-pub(crate) fn floor_guard(
-    ctx: &Context<'_>,
-    lines: &mut [Line<'_, '_>],
+pub(crate) fn floor_guard<'r>(
+    ctx: &Context<'r>,
+    lines: &mut [Line<'_, 'r>],
     rejections: &mut Vec<Rejection>,
 ) {
     for line in lines.iter_mut() {
+        let mut floors = line.rules.floors().peekable();
+        if floors.peek().is_none() {
+            continue;
+        }
         let chargeable = line.request.quantity - line.included_units;
         let rounded = ctx.currency.round(line.running);
-        let mut highest: Option<(Decimal, &str)> = None;
-        let mut rejecting: Option<(Decimal, &str)> = None;
-        for rule in ctx.rules.floors_for(&line.product.sku) {
-            let unit_floor = match rule.kind {
-                FloorKind::PercentOfList(p) => p.of(line.list_unit),
+        let mut highest: Option<(Decimal, &'r quotecast_model::FloorRule)> = None;
+        let mut rejecting: Option<(Decimal, &'r quotecast_model::FloorRule)> = None;
+        for rule in floors {
+            // Compare without dividing; compute the floor only when broken.
+            let floor = match rule.kind {
+                FloorKind::PercentOfList(p) => {
+                    let floor = p.of(line.list_unit) * chargeable;
+                    if rounded >= floor {
+                        continue;
+                    }
+                    floor
+                }
                 FloorKind::MinMarginPercent(m) => {
-                    ctx.currency.from_corporate(line.product.cost)
-                        / (Decimal::ONE - m.0 / Decimal::ONE_HUNDRED)
+                    let keep = Decimal::ONE - m.0 / Decimal::ONE_HUNDRED;
+                    let cost = ctx.currency.from_corporate(line.product.cost) * chargeable;
+                    if rounded * keep >= cost {
+                        continue;
+                    }
+                    cost / keep
                 }
             };
-            let floor = unit_floor * chargeable;
-            if rounded >= floor {
-                continue;
-            }
             if rule.action == FloorAction::Reject && rejecting.is_none() {
-                rejecting = Some((floor, &rule.id));
+                rejecting = Some((floor, rule));
             }
             if highest.is_none_or(|(h, _)| floor > h) {
-                highest = Some((floor, &rule.id));
+                highest = Some((floor, rule));
             }
         }
-        if let Some((floor, rule_id)) = rejecting {
+        if let Some((floor, rule)) = rejecting {
             rejections.push(Rejection::new(
                 line.field("discount"),
                 RejectReason::BelowFloor,
                 format!(
-                    "line `{}` ({}) nets {} {}, below the floor {} set by rule `{rule_id}`",
+                    "line `{}` ({}) nets {} {}, below the floor {} set by rule `{}`",
                     line.request.line_id,
                     line.product.sku,
                     rounded,
                     ctx.currency.code,
-                    ctx.currency.round(floor)
+                    ctx.currency.round(floor),
+                    rule.id
                 ),
             ));
-        } else if let Some((floor, rule_id)) = highest {
-            let raised = floor.round_dp_with_strategy(
-                ctx.currency.scale,
-                rust_decimal::RoundingStrategy::AwayFromZero,
-            );
+        } else if let Some((floor, rule)) = highest {
+            let raised =
+                floor.round_dp_with_strategy(ctx.currency.scale, RoundingStrategy::AwayFromZero);
             line.apply(
                 StepKind::FloorGuard,
-                rule_id,
-                || format!("raised to the floor {raised}"),
+                &rule.id,
+                StepDetail::FloorGuard { rule, floor: raised },
                 raised,
             );
         }
