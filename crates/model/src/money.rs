@@ -135,7 +135,14 @@ impl Percent {
     /// The share of `amount` this percentage stands for (exact: a product
     /// with 0.01, no division).
     pub fn of(self, amount: Decimal) -> Decimal {
-        amount * self.0 * Decimal::new(1, 2)
+        let mut share = amount * self.0;
+        // Dividing by 100 is a shift of the decimal point: exact and cheap
+        // while the scale has room, which it has for all but extreme inputs.
+        if share.scale() + 2 <= 28 && share.set_scale(share.scale() + 2).is_ok() {
+            share
+        } else {
+            amount * self.0 / Decimal::ONE_HUNDRED
+        }
     }
 
     /// `part / whole` as a percentage, or `None` when `whole` is zero.
@@ -216,6 +223,16 @@ mod tests {
         assert_eq!(usd(RoundingMode::HalfUp).round(d("-0.125")), d("-0.13"));
         // Always carries the currency's scale, so "5" prints as "5.00".
         assert_eq!(usd(RoundingMode::HalfUp).round(d("5")).to_string(), "5.00");
+    }
+
+    #[test]
+    fn percent_of_is_exact() {
+        assert_eq!(Percent(d("12.5")).of(d("80")), d("10"));
+        assert_eq!(Percent(d("7")).of(d("0.01")), d("0.0007"));
+        assert_eq!(Percent(d("100")).of(d("-3.3")), d("-3.3"));
+        // At the edge of the scale it still divides exactly.
+        let tiny = Decimal::new(1, 28);
+        assert_eq!(Percent(d("50")).of(tiny * Decimal::TWO), tiny);
     }
 
     #[test]

@@ -4,32 +4,38 @@ use rust_decimal::Decimal;
 
 use crate::{
     engine::Context,
-    result::{ApprovalOutcome, PricedLine, Totals, TriggeredApproval},
+    result::{ApprovalOutcome, PricedLine, Totals, TriggeredApproval, share_exceeds},
 };
 
 fn pct(p: Percent) -> String {
     format!("{}%", p.display_2dp())
 }
 
-/// The line with the largest value of `measure`, and that value.
-fn max_line<'a, 'r>(
+/// Of the lines whose share `part / whole` exceeds `limit` (checked without
+/// dividing), the one with the largest share, and that share.
+fn max_line_above<'a, 'r>(
     lines: &'a [PricedLine<'r>],
-    measure: impl Fn(&PricedLine<'r>) -> Option<Percent>,
+    limit: Percent,
+    share: impl Fn(&PricedLine<'r>) -> (Decimal, Decimal),
 ) -> Option<(&'a PricedLine<'r>, Percent)> {
     lines
         .iter()
-        .filter_map(|l| measure(l).map(|m| (l, m)))
+        .filter_map(|l| {
+            let (part, whole) = share(l);
+            share_exceeds(part, whole, limit)
+                .then(|| Percent::ratio(part, whole).map(|p| (l, p)))
+                .flatten()
+        })
         .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.line_id.cmp(&a.0.line_id)))
 }
 
 pub(crate) fn approve(ctx: &Context<'_>, lines: &[PricedLine<'_>], totals: &Totals) -> ApprovalOutcome {
     let mut triggered = Vec::new();
-    let max_discount = max_line(lines, |l| l.discount_percent);
-    let max_rep = max_line(lines, |l| l.rep_discount_percent);
+    let off_list = |l: &PricedLine<'_>| (l.list_extended - l.net_extended, l.list_extended);
+    let by_rep = |l: &PricedLine<'_>| (l.before_rep_discount - l.after_rep_discount, l.before_rep_discount);
     for rule in ctx.rules.approval_rules() {
         let reason = match &rule.condition {
-            ApprovalCondition::LineDiscountAbove(limit) => max_discount
-                .filter(|(_, d)| d > limit)
+            ApprovalCondition::LineDiscountAbove(limit) => max_line_above(lines, *limit, off_list)
                 .map(|(l, d)| {
                     format!(
                         "line {} ({}) is {} off list, above {}",
@@ -39,8 +45,7 @@ pub(crate) fn approve(ctx: &Context<'_>, lines: &[PricedLine<'_>], totals: &Tota
                         pct(*limit)
                     )
                 }),
-            ApprovalCondition::ManualDiscountAbove(limit) => max_rep
-                .filter(|(_, d)| d > limit)
+            ApprovalCondition::ManualDiscountAbove(limit) => max_line_above(lines, *limit, by_rep)
                 .map(|(l, d)| {
                     format!(
                         "line {} ({}) has a rep discount of {}, above {}",

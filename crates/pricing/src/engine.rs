@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use quotecast_model::{Account, Currency, PriceBook, Percent, Product, ProductRules, RuleSet};
+use quotecast_model::{Account, Currency, PriceBook, Product, ProductRules, RuleSet};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::{
@@ -136,13 +136,8 @@ fn finish<'r>(ctx: Context<'r>, request: &QuoteRequest, lines: Vec<Line<'_, 'r>>
                 net_unit_price: currency.round(net_extended / quantity),
                 net_extended,
                 cost_extended,
-                discount_percent: Percent::ratio(list_extended - net_extended, list_extended),
-                margin_percent: Percent::ratio(net_extended - cost_extended, net_extended),
-                rep_discount_percent: if line.after_manual == line.before_manual {
-                    Some(Percent::ZERO)
-                } else {
-                    Percent::ratio(line.before_manual - line.after_manual, line.before_manual)
-                },
+                before_rep_discount: line.before_manual,
+                after_rep_discount: line.after_manual,
                 waterfall: line.steps,
             };
             totals.add_line(&priced);
@@ -293,7 +288,8 @@ fn validate<'q, 'r>(
                 format!("quantity must be positive, got {}", line.quantity),
             );
         } else if line.quantity > crate::MAX_QUANTITY
-            || line.quantity.normalize().scale() > crate::MAX_QUANTITY_SCALE
+            || (line.quantity.scale() > crate::MAX_QUANTITY_SCALE
+                && line.quantity.normalize().scale() > crate::MAX_QUANTITY_SCALE)
         {
             reject(
                 &mut rejections,

@@ -124,14 +124,41 @@ pub struct PricedLine<'r> {
     /// The authoritative line amount, rounded to the currency.
     pub net_extended: Decimal,
     pub cost_extended: Decimal,
-    /// Discount off list; `None` when list is zero.
-    pub discount_percent: Option<Percent>,
-    /// (net − cost) / net; `None` when net is zero.
-    pub margin_percent: Option<Percent>,
-    /// The rep's manual and header discounts as a share of the line's
-    /// amount before them; `None` when that amount is zero.
-    pub rep_discount_percent: Option<Percent>,
+    /// The line's amount before the rep's manual and header discounts.
+    pub before_rep_discount: Decimal,
+    /// The line's amount after them (before the floor guard).
+    pub after_rep_discount: Decimal,
     pub waterfall: Vec<WaterfallStep<'r>>,
+}
+
+/// Whether `part / whole` exceeds `limit`, by cross-multiplication (exact,
+/// no division); false when `whole` is not positive.
+pub(crate) fn share_exceeds(part: Decimal, whole: Decimal, limit: Percent) -> bool {
+    whole > Decimal::ZERO && part * Decimal::ONE_HUNDRED > limit.0 * whole
+}
+
+impl PricedLine<'_> {
+    /// Discount off list; `None` when list is zero.
+    pub fn discount_percent(&self) -> Option<Percent> {
+        Percent::ratio(self.list_extended - self.net_extended, self.list_extended)
+    }
+
+    /// (net − cost) / net; `None` when net is zero.
+    pub fn margin_percent(&self) -> Option<Percent> {
+        Percent::ratio(self.net_extended - self.cost_extended, self.net_extended)
+    }
+
+    /// The rep's manual and header discounts as a share of the line's amount
+    /// before them; `None` when that amount is zero.
+    pub fn rep_discount_percent(&self) -> Option<Percent> {
+        if self.before_rep_discount == self.after_rep_discount {
+            return Some(Percent::ZERO);
+        }
+        Percent::ratio(
+            self.before_rep_discount - self.after_rep_discount,
+            self.before_rep_discount,
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -201,10 +201,10 @@ fn line(m: &QuoteMoney<'_>, l: &PricedLine<'_>) -> pb::PricedLine {
         net_unit_price: m.of(l.net_unit_price),
         net_extended: m.of(l.net_extended),
         cost_extended: m.of(l.cost_extended),
-        discount_percent: percent(l.discount_percent),
-        margin_percent: percent(l.margin_percent),
+        discount_percent: percent(l.discount_percent()),
+        margin_percent: percent(l.margin_percent()),
         waterfall: l.waterfall.iter().map(|s| step(m, s)).collect(),
-        rep_discount_percent: percent(l.rep_discount_percent),
+        rep_discount_percent: percent(l.rep_discount_percent()),
     }
 }
 

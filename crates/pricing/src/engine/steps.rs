@@ -372,12 +372,13 @@ pub(crate) fn floor_guard<'r>(
                     floor
                 }
                 FloorKind::MinMarginPercent(m) => {
-                    let keep = Decimal::ONE - m.0 / Decimal::ONE_HUNDRED;
+                    // margin >= m  <=>  net × (100 - m) >= cost × 100
+                    let keep = Decimal::ONE_HUNDRED - m.0;
                     let cost = ctx.currency.from_corporate(line.product.cost) * chargeable;
-                    if rounded * keep >= cost {
+                    if rounded * keep >= cost * Decimal::ONE_HUNDRED {
                         continue;
                     }
-                    cost / keep
+                    cost * Decimal::ONE_HUNDRED / keep
                 }
             };
             if rule.action == FloorAction::Reject && rejecting.is_none() {
