@@ -17,10 +17,15 @@ use clap::Parser;
 use quotecast_benches::{example_rules, quote_with_lines};
 use quotecast_server::{
     AppState,
-    pb::{PriceQuoteRequest, quote_service_client::QuoteServiceClient},
+    pb::{PriceQuoteRequest, PriceQuoteView, quote_service_client::QuoteServiceClient},
 };
 use tonic::transport::Channel;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+// The same allocator as the quotecast binary, so the server measured here
+// is the server that ships.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(about = "PriceQuote vs health-check throughput and latency over loopback")]
@@ -44,8 +49,22 @@ struct Args {
 
 #[derive(Clone, Copy)]
 enum Rpc {
-    PriceQuote,
+    /// PriceQuote with the default (full, explained) view.
+    QuoteFull,
+    /// PriceQuote with view = SUMMARY (no waterfall).
+    QuoteSummary,
+    /// grpc.health.v1 Check: the no-op baseline.
     Health,
+}
+
+impl Rpc {
+    fn name(self) -> &'static str {
+        match self {
+            Self::QuoteFull => "PriceQuote (full)",
+            Self::QuoteSummary => "PriceQuote (summary)",
+            Self::Health => "Health.Check (no-op)",
+        }
+    }
 }
 
 struct Measurement {
@@ -58,10 +77,16 @@ struct Measurement {
 
 async fn call(rpc: Rpc, channel: &Channel, quote: &PriceQuoteRequest) -> bool {
     match rpc {
-        Rpc::PriceQuote => QuoteServiceClient::new(channel.clone())
-            .price_quote(quote.clone())
-            .await
-            .is_ok(),
+        Rpc::QuoteFull | Rpc::QuoteSummary => {
+            let mut request = quote.clone();
+            if matches!(rpc, Rpc::QuoteSummary) {
+                request.view = PriceQuoteView::Summary as i32;
+            }
+            QuoteServiceClient::new(channel.clone())
+                .price_quote(request)
+                .await
+                .is_ok()
+        }
         Rpc::Health => HealthClient::new(channel.clone())
             .check(HealthCheckRequest { service: String::new() })
             .await
@@ -165,35 +190,39 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot connect to {url}"))?;
     anyhow::ensure!(
-        call(Rpc::PriceQuote, &channel, &quote).await,
+        call(Rpc::QuoteFull, &channel, &quote).await,
         "the generated quote does not price"
     );
     println!(
-        "server {url}; {}-line PriceQuote vs grpc.health.v1 Check; {:.0}s per cell after {:.0}s warm-up",
+        "server {url}; {}-line quotes; {:.0} s per cell after {:.0} s warm-up",
         args.lines, args.seconds, args.warmup
     );
     println!(
-        "{:>11} | {:>10} {:>9} {:>9} | {:>10} {:>9} {:>9} | {:>12}",
-        "concurrency", "quote rps", "p50 ms", "p99 ms", "health rps", "p50 ms", "p99 ms", "quote/health"
+        "{:>11}  {:<22} {:>9} {:>9} {:>9} {:>11}",
+        "concurrency", "rpc", "req/s", "p50 ms", "p99 ms", "vs no-op"
     );
     let warmup = Duration::from_secs_f64(args.warmup);
     let window = Duration::from_secs_f64(args.seconds);
     for &c in &args.concurrency {
-        let q = measure(Rpc::PriceQuote, &channel, quote.clone(), c, warmup, window).await;
-        let h = measure(Rpc::Health, &channel, quote.clone(), c, warmup, window).await;
+        let mut rows = Vec::new();
+        for rpc in [Rpc::Health, Rpc::QuoteFull, Rpc::QuoteSummary] {
+            let m = measure(rpc, &channel, quote.clone(), c, warmup, window).await;
+            anyhow::ensure!(m.errors == 0, "{} errors on {}", m.errors, rpc.name());
+            rows.push((rpc, m));
+        }
         let rps = |m: &Measurement| m.requests as f64 / m.elapsed.as_secs_f64();
-        println!(
-            "{:>11} | {:>10.0} {:>9} {:>9} | {:>10.0} {:>9} {:>9} | {:>12.2}",
-            c,
-            rps(&q),
-            ms(q.p50),
-            ms(q.p99),
-            rps(&h),
-            ms(h.p50),
-            ms(h.p99),
-            rps(&q) / rps(&h)
-        );
-        anyhow::ensure!(q.errors == 0 && h.errors == 0, "{} quote and {} health errors", q.errors, h.errors);
+        let baseline = rps(&rows[0].1);
+        for (rpc, m) in &rows {
+            println!(
+                "{:>11}  {:<22} {:>9.0} {:>9} {:>9} {:>10.2}x",
+                c,
+                rpc.name(),
+                rps(m),
+                ms(m.p50),
+                ms(m.p99),
+                rps(m) / baseline
+            );
+        }
     }
     Ok(())
 }

@@ -6,6 +6,10 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use quotecast_benches::{example_rules, quote_with_lines};
 use quotecast_pricing::price_quote;
 
+// The allocator of the quotecast binary, so this measures what ships.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn price(c: &mut Criterion) {
     let rules = example_rules();
     let today = chrono::NaiveDate::from_ymd_opt(2026, 5, 12).expect("valid date");

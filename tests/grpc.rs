@@ -4,7 +4,8 @@
 
 use quotecast_server::pb::{
     GetProductRequest, ListProductsRequest, ManualDiscount, Money, PriceQuoteRequest,
-    ProductKind, QuoteLineInput, catalog_service_client::CatalogServiceClient, manual_discount,
+    ProductKind, QuoteLineInput, WaterfallStepKind, catalog_service_client::CatalogServiceClient,
+    manual_discount,
     quote_service_client::QuoteServiceClient,
 };
 use quotecast_tests::TestServer;
@@ -29,8 +30,8 @@ fn request(currency: &str, on: &str, lines: Vec<QuoteLineInput>) -> PriceQuoteRe
     }
 }
 
-fn amount(m: &Option<Money>) -> &str {
-    &m.as_ref().unwrap().amount
+fn amount(s: &str) -> &str {
+    s
 }
 
 #[tokio::test]
@@ -47,13 +48,16 @@ async fn price_quote_returns_the_explained_waterfall() {
     assert_eq!(l.line_id, "1");
     assert_eq!(amount(&l.net_extended), "2298.00");
     assert_eq!(amount(&l.net_unit_price), "1149.00");
-    assert_eq!(l.net_extended.as_ref().unwrap().currency_code, "USD");
-    let steps: Vec<(&str, &str)> = l.waterfall.iter().map(|s| (s.step.as_str(), s.rule_id.as_str())).collect();
+    let steps: Vec<(WaterfallStepKind, &str)> = l
+        .waterfall
+        .iter()
+        .map(|s| (s.step(), s.rule_id.as_str()))
+        .collect();
     assert_eq!(
         steps,
         [
-            ("list_price", "usd:LT-14-PRO@2026-01-01"),
-            ("contract_price", "ctr-acme-lt14pro-2026")
+            (WaterfallStepKind::ListPrice, "usd:LT-14-PRO@2026-01-01"),
+            (WaterfallStepKind::ContractPrice, "ctr-acme-lt14pro-2026")
         ]
     );
     assert_eq!(amount(&l.waterfall[1].amount), "-300.00");
@@ -63,6 +67,25 @@ async fn price_quote_returns_the_explained_waterfall() {
     assert_eq!(totals.margin_percent, "31.24");
     assert_eq!(res.approval.unwrap().level, "none");
     server.stop().await;
+}
+
+#[tokio::test]
+async fn the_summary_view_leaves_out_the_waterfall_only() {
+    let server = TestServer::start().await;
+    let mut client = QuoteServiceClient::new(server.channel().await);
+    let mut req = request("USD", "2026-03-01", vec![line("LT-14-PRO", "2"), line("DSP-24", "3")]);
+    req.account_id = "acme".into();
+    let full = client.price_quote(req.clone()).await.unwrap().into_inner();
+    req.view = quotecast_server::pb::PriceQuoteView::Summary as i32;
+    let summary = client.price_quote(req.clone()).await.unwrap().into_inner();
+    assert!(full.lines.iter().all(|l| !l.waterfall.is_empty()));
+    assert!(summary.lines.iter().all(|l| l.waterfall.is_empty()));
+    let mut stripped = full.clone();
+    stripped.lines.iter_mut().for_each(|l| l.waterfall.clear());
+    assert_eq!(stripped, summary, "the same figures, less detail");
+    req.view = 42;
+    let status = client.price_quote(req).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ mod pricing_rules;
 mod rule_set;
 
 pub use catalog::{Account, Product, ProductKind, ProductLine, Region, Segment};
-pub use money::{Currency, CurrencyCode, DateRange, Percent, RoundingMode};
+pub use money::{Currency, CurrencyCode, DateRange, Percent, RoundingMode, Trimmed};
 pub use pricing_rules::{
     ApprovalCondition, ApprovalLevel, ApprovalRule, BundleBenefit, BundleRule, ContractParty,
     ContractPrice, DiscountSchedule, FloorAction, FloorKind, FloorRule, PriceBook, PriceEntry,

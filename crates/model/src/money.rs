@@ -162,7 +162,68 @@ impl Percent {
 
 impl fmt::Display for Percent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}%", self.0.normalize())
+        write!(f, "{}%", Trimmed(self.0, 0))
+    }
+}
+
+/// A decimal as text with trailing zeros dropped down to `min_scale`
+/// decimals (and padded up to it): `Trimmed(18096.000000, 2)` prints
+/// "18096.00", `Trimmed(0.0825, 2)` prints "0.0825", `Trimmed(5, 0)` "5".
+/// Exact, and much cheaper than `normalize()` followed by `Display`.
+#[derive(Debug, Clone, Copy)]
+pub struct Trimmed(pub Decimal, pub u32);
+
+impl fmt::Display for Trimmed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Trimmed(value, min_scale) = *self;
+        let mut scale = value.scale();
+        let mut m = value.mantissa().unsigned_abs();
+        while scale > min_scale && m % 10 == 0 {
+            m /= 10;
+            scale -= 1;
+        }
+        // Digits, least significant first, into a stack buffer: a Decimal
+        // mantissa has at most 29 digits; pad to the scale plus a leading 0.
+        let mut buf = [b'0'; 64];
+        let mut len = 0;
+        loop {
+            buf[len] = b'0' + (m % 10) as u8;
+            m /= 10;
+            len += 1;
+            if m == 0 {
+                break;
+            }
+        }
+        let scale = scale as usize;
+        let len = len.max(scale + 1);
+        let negative = value.is_sign_negative() && buf[..len].iter().any(|&d| d != b'0');
+        let mut out = [0u8; 96];
+        let mut n = 0;
+        if negative {
+            out[n] = b'-';
+            n += 1;
+        }
+        for i in (0..len).rev() {
+            out[n] = buf[i];
+            n += 1;
+            if i == scale && scale > 0 {
+                out[n] = b'.';
+                n += 1;
+            }
+        }
+        let pad = (min_scale as usize).saturating_sub(scale);
+        if pad > 0 {
+            if scale == 0 {
+                out[n] = b'.';
+                n += 1;
+            }
+            for _ in 0..pad {
+                out[n] = b'0';
+                n += 1;
+            }
+        }
+        // Only ASCII digits, '-' and '.' were written.
+        f.write_str(std::str::from_utf8(&out[..n]).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -223,6 +284,25 @@ mod tests {
         assert_eq!(usd(RoundingMode::HalfUp).round(d("-0.125")), d("-0.13"));
         // Always carries the currency's scale, so "5" prints as "5.00".
         assert_eq!(usd(RoundingMode::HalfUp).round(d("5")).to_string(), "5.00");
+    }
+
+    #[test]
+    fn trimmed_text_is_exact() {
+        let t = |v: &str, s: u32| Trimmed(d(v), s).to_string();
+        assert_eq!(t("18096.000000", 2), "18096.00");
+        assert_eq!(t("0.0825", 2), "0.0825");
+        assert_eq!(t("5", 2), "5.00");
+        assert_eq!(t("5", 0), "5");
+        assert_eq!(t("-0.005", 2), "-0.005");
+        assert_eq!(t("-12.50", 0), "-12.5");
+        assert_eq!(t("0.000", 0), "0");
+        assert_eq!(t("1234.5", 2), "1234.50");
+        assert_eq!(t("0.01", 2), "0.01");
+        // Agrees with normalize() + Display on values of every shape.
+        for v in ["100", "1e-6", "3.14159", "-7.0700", "79228162514264337593543950335"] {
+            let x = if v.contains('e') { Decimal::from_scientific(v).unwrap() } else { d(v) };
+            assert_eq!(Trimmed(x, 0).to_string(), x.normalize().to_string(), "{v}");
+        }
     }
 
     #[test]

@@ -1,32 +1,49 @@
 //! The sentence that explains each waterfall step, rendered on demand from
-//! the step's typed detail.
-use quotecast_model::{BundleBenefit, ContractParty, QuantityAggregation, TierBasis, TierMethod};
+//! the step's typed detail, straight into one buffer.
+use std::fmt::{self, Write};
+
+use quotecast_model::{
+    BundleBenefit, ContractParty, QuantityAggregation, TierBasis, TierMethod, Trimmed,
+};
 
 use crate::{
     result::{RepDiscount, StepDetail, WaterfallStep},
     tier_discount,
 };
 
-fn rep(discount: RepDiscount, currency: &str) -> String {
+fn rep(out: &mut impl Write, discount: RepDiscount, currency: &str) -> fmt::Result {
     match discount {
-        RepDiscount::Percent(p) => format!("{}%", p.normalize()),
-        RepDiscount::Amount(a) => format!("{} {currency}", a.normalize()),
+        RepDiscount::Percent(p) => write!(out, "{}%", Trimmed(p, 0)),
+        RepDiscount::Amount(a) => write!(out, "{} {currency}", Trimmed(a, 0)),
     }
 }
 
 impl WaterfallStep<'_> {
     /// What this step did and why, in a sentence.
     pub fn explanation(&self) -> String {
+        let mut out = String::with_capacity(96);
+        // Writing into a String cannot fail.
+        let _ = self.write_explanation(&mut out);
+        out
+    }
+
+    /// Writes [`Self::explanation`] into `out`.
+    pub fn write_explanation(&self, out: &mut impl Write) -> fmt::Result {
         match self.detail {
-            StepDetail::ListPrice { entry, quantity } => {
-                format!("{} × {} list price ({})", quantity.normalize(), entry.price, entry.valid)
-            }
+            StepDetail::ListPrice { entry, quantity } => write!(
+                out,
+                "{} × {} list price ({})",
+                Trimmed(quantity, 0),
+                entry.price,
+                entry.valid
+            ),
             StepDetail::ContractPrice(c) => {
-                let party = match &c.party {
-                    ContractParty::Account(a) => format!("account {a}"),
-                    ContractParty::Segment(s) => format!("segment {s}"),
-                };
-                format!("contract price {} for {party} ({})", c.price, c.valid)
+                write!(out, "contract price {} for ", c.price)?;
+                match &c.party {
+                    ContractParty::Account(a) => write!(out, "account {a}")?,
+                    ContractParty::Segment(s) => write!(out, "segment {s}")?,
+                }
+                write!(out, " ({})", c.valid)
             }
             StepDetail::VolumeDiscount {
                 schedule,
@@ -36,36 +53,32 @@ impl WaterfallStep<'_> {
                 discount,
                 currency,
             } => {
-                let what = match schedule.basis {
-                    TierBasis::Quantity => format!("{} units", measure.normalize()),
-                    TierBasis::Amount => format!("{} {currency}", measure.normalize()),
-                };
-                let scope = match (schedule.aggregation, scope) {
-                    (QuantityAggregation::Product, Some(s)) => format!("of {s} on the quote"),
+                match schedule.basis {
+                    TierBasis::Quantity => write!(out, "{} units ", Trimmed(measure, 0))?,
+                    TierBasis::Amount => write!(out, "{} {currency} ", Trimmed(measure, 0))?,
+                }
+                match (schedule.aggregation, scope) {
+                    (QuantityAggregation::Product, Some(s)) => write!(out, "of {s} on the quote")?,
                     (QuantityAggregation::ProductLine, Some(s)) => {
-                        format!("in product line {s} on the quote")
+                        write!(out, "in product line {s} on the quote")?
                     }
-                    _ => "on this line".to_owned(),
-                };
-                let how = match schedule.method {
-                    TierMethod::Range => format!("range tier reached: {discount} off"),
+                    _ => out.write_str("on this line")?,
+                }
+                match schedule.method {
+                    TierMethod::Range => write!(out, "; range tier reached: {discount} off"),
                     TierMethod::Slab => {
+                        out.write_str("; slabs ")?;
                         let (_, parts) =
                             tier_discount(&schedule.tiers, schedule.method, measure, bound_scale);
-                        let slabs: Vec<String> = parts
-                            .iter()
-                            .map(|(i, part)| {
-                                format!("{} at {}", part.normalize(), schedule.tiers[*i].discount)
-                            })
-                            .collect();
-                        format!(
-                            "slabs {} = {}% blended",
-                            slabs.join(", "),
-                            discount.0.round_dp(4).normalize()
-                        )
+                        for (n, (i, part)) in parts.iter().enumerate() {
+                            if n > 0 {
+                                out.write_str(", ")?;
+                            }
+                            write!(out, "{} at {}", Trimmed(*part, 0), schedule.tiers[*i].discount)?;
+                        }
+                        write!(out, " = {}% blended", Trimmed(discount.0.round_dp(4), 0))
                     }
-                };
-                format!("{what} {scope}; {how}")
+                }
             }
             StepDetail::Bundle {
                 rule,
@@ -73,41 +86,46 @@ impl WaterfallStep<'_> {
                 quantity,
                 fixed_price,
             } => {
-                let benefit = match (&rule.benefit, fixed_price) {
-                    (BundleBenefit::PercentOff(p), _) => format!("{p} off"),
-                    (BundleBenefit::FixedPrice(_), Some(price)) => format!("at {price} each"),
-                    (BundleBenefit::FixedPrice(_), None) => "at the bundle price".to_owned(),
-                    (BundleBenefit::Included, _) => "included at zero".to_owned(),
-                };
-                format!(
-                    "{} of {} units bought with {}: {benefit}",
-                    units.round_dp(4).normalize(),
-                    quantity.normalize(),
+                write!(
+                    out,
+                    "{} of {} units bought with {}: ",
+                    Trimmed(units.round_dp(4), 0),
+                    Trimmed(quantity, 0),
                     rule.parent_sku
-                )
+                )?;
+                match (&rule.benefit, fixed_price) {
+                    (BundleBenefit::PercentOff(p), _) => write!(out, "{p} off"),
+                    (BundleBenefit::FixedPrice(_), Some(price)) => write!(out, "at {price} each"),
+                    (BundleBenefit::FixedPrice(_), None) => out.write_str("at the bundle price"),
+                    (BundleBenefit::Included, _) => out.write_str("included at zero"),
+                }
             }
             StepDetail::Promotion(p) => {
                 let kind = if p.exclusive { "exclusive" } else { "stackable" };
-                format!("{}: {} off ({kind}, priority {})", p.name, p.discount, p.priority)
+                write!(
+                    out,
+                    "{}: {} off ({kind}, priority {})",
+                    p.name, p.discount, p.priority
+                )
             }
             StepDetail::ManualDiscount { discount, currency } => {
-                format!("rep discount {}", rep(discount, currency.as_str()))
+                out.write_str("rep discount ")?;
+                rep(out, discount, currency.as_str())
             }
-            StepDetail::HeaderDiscount { discount, currency } => match discount {
-                RepDiscount::Percent(_) => {
-                    format!("quote discount {}", rep(discount, currency.as_str()))
-                }
-                RepDiscount::Amount(_) => format!(
-                    "share of quote discount {}",
-                    rep(discount, currency.as_str())
-                ),
-            },
+            StepDetail::HeaderDiscount { discount, currency } => {
+                out.write_str(match discount {
+                    RepDiscount::Percent(_) => "quote discount ",
+                    RepDiscount::Amount(_) => "share of quote discount ",
+                })?;
+                rep(out, discount, currency.as_str())
+            }
             StepDetail::FloorGuard { rule, floor } => {
-                format!("raised to the floor {floor} ({})", rule.name)
+                write!(out, "raised to the floor {floor} ({})", rule.name)
             }
-            StepDetail::Rounding { exact, scale, mode } => format!(
+            StepDetail::Rounding { exact, scale, mode } => write!(
+                out,
                 "rounded {} to {scale} decimals ({})",
-                exact.normalize(),
+                Trimmed(exact, 0),
                 mode.name()
             ),
         }

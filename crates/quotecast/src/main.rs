@@ -16,6 +16,12 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 
+// A gRPC service builds and drops many small strings per request; mimalloc
+// handles that far better than the system allocator (measured in
+// benches/loadgen.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "quotecast", version, about = "CPQ pricing and pipeline forecasting over gRPC")]
 struct Cli {

@@ -3,16 +3,22 @@
 //! the same.
 use std::fmt::Write;
 
-use quotecast_server::pb::{Money, PriceQuoteResponse, Totals};
+use quotecast_server::pb::{PriceQuoteResponse, Totals, WaterfallStepKind};
 use serde_json::{Value, json};
 
-fn amount(m: &Option<Money>) -> &str {
-    m.as_ref().map_or("", |m| m.amount.as_str())
+fn signed(a: &str) -> String {
+    if a.starts_with('-') { a.to_owned() } else { format!("+{a}") }
 }
 
-fn signed(m: &Option<Money>) -> String {
-    let a = amount(m);
-    if a.starts_with('-') { a.to_owned() } else { format!("+{a}") }
+/// "list_price" for WATERFALL_STEP_KIND_LIST_PRICE.
+pub fn step_name(step: i32) -> String {
+    WaterfallStepKind::try_from(step)
+        .map(|k| {
+            k.as_str_name()
+                .trim_start_matches("WATERFALL_STEP_KIND_")
+                .to_lowercase()
+        })
+        .unwrap_or_else(|_| format!("step_{step}"))
 }
 
 fn pct(p: &str) -> String {
@@ -22,12 +28,12 @@ fn pct(p: &str) -> String {
 fn totals_line(t: &Totals) -> String {
     format!(
         "list {}  discount {} ({})  net {}  cost {}  margin {} ({})",
-        amount(&t.list),
-        amount(&t.discount),
+        t.list,
+        t.discount,
         pct(&t.discount_percent),
-        amount(&t.net),
-        amount(&t.cost),
-        amount(&t.margin),
+        t.net,
+        t.cost,
+        t.margin,
         pct(&t.margin_percent)
     )
 }
@@ -55,18 +61,18 @@ pub fn waterfall_table(q: &PriceQuoteResponse) -> String {
             let _ = writeln!(
                 out,
                 "  {:<16} {:<rule_width$}  {:>14}  {:>14}  {}",
-                s.step,
+                step_name(s.step),
                 s.rule_id,
                 signed(&s.amount),
-                amount(&s.running_total),
+                s.running_total,
                 s.explanation
             );
         }
         let _ = writeln!(
             out,
             "  = net {} each, {} total · {} off list · margin {}",
-            amount(&line.net_unit_price),
-            amount(&line.net_extended),
+            line.net_unit_price,
+            line.net_extended,
             pct(&line.discount_percent),
             pct(&line.margin_percent)
         );
@@ -92,27 +98,22 @@ fn or_dash(s: &str) -> &str {
     if s.is_empty() { "-" } else { s }
 }
 
-fn money_json(m: &Option<Money>) -> Value {
-    m.as_ref()
-        .map_or(Value::Null, |m| json!({"currency_code": m.currency_code, "amount": m.amount}))
-}
-
 fn totals_json(t: &Option<Totals>) -> Value {
     t.as_ref().map_or(Value::Null, |t| {
         json!({
-            "list": money_json(&t.list),
-            "discount": money_json(&t.discount),
-            "net": money_json(&t.net),
-            "cost": money_json(&t.cost),
-            "margin": money_json(&t.margin),
+            "list": t.list,
+            "discount": t.discount,
+            "net": t.net,
+            "cost": t.cost,
+            "margin": t.margin,
             "discount_percent": t.discount_percent,
             "margin_percent": t.margin_percent,
         })
     })
 }
 
-/// The response as JSON, field names as in the proto, money as decimal
-/// strings.
+/// The response as JSON, field names as in the proto, amounts as decimal
+/// strings in `currency_code`.
 pub fn json(q: &PriceQuoteResponse) -> Value {
     json!({
         "currency_code": q.currency_code,
@@ -126,19 +127,20 @@ pub fn json(q: &PriceQuoteResponse) -> Value {
             "name": l.name,
             "product_line": l.product_line,
             "quantity": l.quantity,
-            "list_unit_price": money_json(&l.list_unit_price),
-            "list_extended": money_json(&l.list_extended),
-            "net_unit_price": money_json(&l.net_unit_price),
-            "net_extended": money_json(&l.net_extended),
-            "cost_extended": money_json(&l.cost_extended),
+            "list_unit_price": l.list_unit_price,
+            "list_extended": l.list_extended,
+            "net_unit_price": l.net_unit_price,
+            "net_extended": l.net_extended,
+            "cost_extended": l.cost_extended,
             "discount_percent": l.discount_percent,
             "margin_percent": l.margin_percent,
+            "rep_discount_percent": l.rep_discount_percent,
             "waterfall": l.waterfall.iter().map(|s| json!({
-                "step": s.step,
+                "step": step_name(s.step),
                 "rule_id": s.rule_id,
                 "explanation": s.explanation,
-                "amount": money_json(&s.amount),
-                "running_total": money_json(&s.running_total),
+                "amount": s.amount,
+                "running_total": s.running_total,
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "totals": totals_json(&q.totals),

@@ -73,9 +73,9 @@ fn quote_price_json_is_machine_readable() {
     assert_eq!(v["lines"].as_array().unwrap().len(), 6);
     // The header discount of 1500.00 is spread exactly: net + discount = list.
     let totals = &v["totals"];
-    let list: rust_decimal::Decimal = totals["list"]["amount"].as_str().unwrap().parse().unwrap();
-    let net: rust_decimal::Decimal = totals["net"]["amount"].as_str().unwrap().parse().unwrap();
-    let discount: rust_decimal::Decimal = totals["discount"]["amount"].as_str().unwrap().parse().unwrap();
+    let list: rust_decimal::Decimal = totals["list"].as_str().unwrap().parse().unwrap();
+    let net: rust_decimal::Decimal = totals["net"].as_str().unwrap().parse().unwrap();
+    let discount: rust_decimal::Decimal = totals["discount"].as_str().unwrap().parse().unwrap();
     assert_eq!(list - discount, net);
 }
 

@@ -4,10 +4,10 @@
 use std::str::FromStr;
 
 use chrono::NaiveDate;
-use quotecast_model::{Percent, Product, ProductKind, RuleSet};
+use quotecast_model::{Percent, Product, ProductKind, RuleSet, Trimmed};
 use quotecast_pricing::{
-    ApprovalOutcome, LineRequest, ManualDiscount, PricedLine, PricedQuote, QuoteRequest, Totals,
-    WaterfallStep,
+    ApprovalOutcome, LineRequest, ManualDiscount, PricedLine, PricedQuote, QuoteRequest, StepKind,
+    Totals, WaterfallStep,
 };
 use crate::pb;
 use rust_decimal::Decimal;
@@ -146,28 +146,24 @@ pub fn money(currency: &str, amount: Decimal) -> pb::Money {
     }
 }
 
-/// A quote's money: trailing zeros beyond the currency's scale dropped
-/// ("18096.000000" is sent as "18096.00"), the value unchanged.
-struct QuoteMoney<'a> {
-    code: &'a str,
+/// An amount of the quote's currency as a decimal string, trailing zeros
+/// beyond the currency's scale dropped ("18096.000000" is sent as
+/// "18096.00"); the value is unchanged.
+struct QuoteMoney {
     scale: u32,
 }
 
-impl QuoteMoney<'_> {
-    fn of(&self, amount: Decimal) -> Option<pb::Money> {
-        let mut tidy = amount.normalize();
-        if tidy.scale() < self.scale {
-            tidy.rescale(self.scale);
-        }
-        Some(money(self.code, tidy))
+impl QuoteMoney {
+    fn of(&self, amount: Decimal) -> String {
+        Trimmed(amount, self.scale).to_string()
     }
 }
 
 fn percent(p: Option<Percent>) -> String {
-    p.map(|p| p.display_2dp().to_string()).unwrap_or_default()
+    p.map(|p| Trimmed(p.display_2dp(), 2).to_string()).unwrap_or_default()
 }
 
-fn totals(m: &QuoteMoney<'_>, t: &Totals) -> pb::Totals {
+fn totals(m: &QuoteMoney, t: &Totals) -> pb::Totals {
     pb::Totals {
         list: m.of(t.list),
         discount: m.of(t.discount),
@@ -179,9 +175,9 @@ fn totals(m: &QuoteMoney<'_>, t: &Totals) -> pb::Totals {
     }
 }
 
-fn step(m: &QuoteMoney<'_>, s: &WaterfallStep<'_>) -> pb::WaterfallStep {
+fn step(m: &QuoteMoney, s: &WaterfallStep<'_>) -> pb::WaterfallStep {
     pb::WaterfallStep {
-        step: s.step.name().to_owned(),
+        step: pb::WaterfallStepKind::from(s.step) as i32,
         rule_id: s.rule_id.to_owned(),
         explanation: s.explanation(),
         amount: m.of(s.amount),
@@ -189,13 +185,13 @@ fn step(m: &QuoteMoney<'_>, s: &WaterfallStep<'_>) -> pb::WaterfallStep {
     }
 }
 
-fn line(m: &QuoteMoney<'_>, l: &PricedLine<'_>) -> pb::PricedLine {
+fn line(m: &QuoteMoney, l: &PricedLine<'_>, waterfall: bool) -> pb::PricedLine {
     pb::PricedLine {
         line_id: l.line_id.clone(),
         sku: l.sku.to_owned(),
         name: l.name.to_owned(),
         product_line: l.product_line.to_owned(),
-        quantity: l.quantity.normalize().to_string(),
+        quantity: Trimmed(l.quantity, 0).to_string(),
         list_unit_price: m.of(l.list_unit_price),
         list_extended: m.of(l.list_extended),
         net_unit_price: m.of(l.net_unit_price),
@@ -203,7 +199,11 @@ fn line(m: &QuoteMoney<'_>, l: &PricedLine<'_>) -> pb::PricedLine {
         cost_extended: m.of(l.cost_extended),
         discount_percent: percent(l.discount_percent()),
         margin_percent: percent(l.margin_percent()),
-        waterfall: l.waterfall.iter().map(|s| step(m, s)).collect(),
+        waterfall: if waterfall {
+            l.waterfall.iter().map(|s| step(m, s)).collect()
+        } else {
+            Vec::new()
+        },
         rep_discount_percent: percent(l.rep_discount_percent()),
     }
 }
@@ -223,18 +223,34 @@ fn approval(a: &ApprovalOutcome) -> pb::Approval {
     }
 }
 
+/// A priced quote with the view the client asked for.
+pub struct QuoteResponse<'a, 'r> {
+    pub quote: &'a PricedQuote<'r>,
+    pub view: pb::PriceQuoteView,
+}
+
 impl From<&PricedQuote<'_>> for pb::PriceQuoteResponse {
-    fn from(q: &PricedQuote<'_>) -> Self {
+    fn from(quote: &PricedQuote<'_>) -> Self {
+        Self::from(QuoteResponse {
+            quote,
+            view: pb::PriceQuoteView::Full,
+        })
+    }
+}
+
+impl From<QuoteResponse<'_, '_>> for pb::PriceQuoteResponse {
+    fn from(response: QuoteResponse<'_, '_>) -> Self {
+        let q = response.quote;
+        let waterfall = response.view != pb::PriceQuoteView::Summary;
         let m = QuoteMoney {
-            code: q.currency.as_str(),
             scale: q.currency_scale,
         };
         Self {
-            currency_code: m.code.to_owned(),
+            currency_code: q.currency.to_string(),
             price_date: q.price_date.to_string(),
             segment: q.segment.clone().unwrap_or_default(),
             region: q.region.clone().unwrap_or_default(),
-            lines: q.lines.iter().map(|l| line(&m, l)).collect(),
+            lines: q.lines.iter().map(|l| line(&m, l, waterfall)).collect(),
             totals: Some(totals(&m, &q.totals)),
             subtotals: q
                 .subtotals
@@ -246,6 +262,22 @@ impl From<&PricedQuote<'_>> for pb::PriceQuoteResponse {
                 .collect(),
             approval: Some(approval(&q.approval)),
             price_book_id: q.price_book_id.to_owned(),
+        }
+    }
+}
+
+impl From<StepKind> for pb::WaterfallStepKind {
+    fn from(kind: StepKind) -> Self {
+        match kind {
+            StepKind::ListPrice => Self::ListPrice,
+            StepKind::ContractPrice => Self::ContractPrice,
+            StepKind::VolumeDiscount => Self::VolumeDiscount,
+            StepKind::Bundle => Self::Bundle,
+            StepKind::Promotion => Self::Promotion,
+            StepKind::ManualDiscount => Self::ManualDiscount,
+            StepKind::HeaderDiscount => Self::HeaderDiscount,
+            StepKind::FloorGuard => Self::FloorGuard,
+            StepKind::Rounding => Self::Rounding,
         }
     }
 }
@@ -337,6 +369,7 @@ impl From<&quotecast_rules::QuoteInput> for pb::PriceQuoteRequest {
                 q.header_discount_percent,
                 q.header_discount_amount,
             ),
+            view: pb::PriceQuoteView::Full as i32,
         }
     }
 }

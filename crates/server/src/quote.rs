@@ -3,7 +3,11 @@ use quotecast_pricing::{QuoteRequest, price_quote};
 use crate::pb::{PriceQuoteRequest, PriceQuoteResponse, quote_service_server::QuoteService};
 use tonic::{Request, Response, Status};
 
-use crate::{AppState, ServerError, convert::PriceQuoteInput};
+use crate::{
+    AppState, ServerError,
+    convert::{PriceQuoteInput, QuoteResponse},
+    pb::PriceQuoteView,
+};
 
 pub(crate) struct QuoteApi {
     state: AppState,
@@ -22,11 +26,17 @@ impl QuoteService for QuoteApi {
         &self,
         request: Request<PriceQuoteRequest>,
     ) -> Result<Response<PriceQuoteResponse>, Status> {
+        let view = PriceQuoteView::try_from(request.get_ref().view).map_err(|_| {
+            ServerError::invalid("view", format!("unknown view {}", request.get_ref().view))
+        })?;
         let domain = QuoteRequest::try_from(PriceQuoteInput {
             request: request.get_ref(),
             today: (self.state.today)(),
         })?;
         let priced = price_quote(&self.state.rules, &domain).map_err(ServerError::from)?;
-        Ok(Response::new(PriceQuoteResponse::from(&priced)))
+        Ok(Response::new(PriceQuoteResponse::from(QuoteResponse {
+            quote: &priced,
+            view,
+        })))
     }
 }
