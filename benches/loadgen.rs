@@ -88,7 +88,9 @@ async fn call(rpc: Rpc, channel: &Channel, quote: &PriceQuoteRequest) -> bool {
                 .is_ok()
         }
         Rpc::Health => HealthClient::new(channel.clone())
-            .check(HealthCheckRequest { service: String::new() })
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
             .await
             .is_ok(),
     }
@@ -161,7 +163,9 @@ fn ms(d: Duration) -> String {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let rules = example_rules();
-    let quote = Arc::new(PriceQuoteRequest::from(&quote_with_lines(&rules, args.lines)));
+    let quote = Arc::new(PriceQuoteRequest::from(&quote_with_lines(
+        &rules, args.lines,
+    )));
     let (url, _server) = match &args.addr {
         Some(addr) => {
             let host: SocketAddr = addr

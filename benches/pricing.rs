@@ -21,9 +21,11 @@ fn price(c: &mut Criterion) {
         // Fails loudly rather than benchmarking an error path.
         price_quote(&rules, &request).expect("generated quote prices");
         group.throughput(Throughput::Elements(lines as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(lines), &request, |b, request| {
-            b.iter(|| price_quote(black_box(&rules), black_box(request)))
-        });
+        group.bench_with_input(
+            BenchmarkId::from_parameter(lines),
+            &request,
+            |b, request| b.iter(|| price_quote(black_box(&rules), black_box(request))),
+        );
     }
     group.finish();
 }

@@ -3,7 +3,9 @@
 //! files (price books, rates, tiers), never copied from the engine.
 #![allow(clippy::unwrap_used)]
 
-use quotecast_pricing::{PricedLine, PricedQuote, PricingError, RejectReason, StepKind, price_quote};
+use quotecast_pricing::{
+    PricedLine, PricedQuote, PricingError, RejectReason, StepKind, price_quote,
+};
 use quotecast_tests::*;
 
 fn rules() -> &'static quotecast_model::RuleSet {
@@ -24,7 +26,11 @@ fn steps(l: &PricedLine<'_>) -> Vec<StepKind> {
 }
 
 fn step_amount(l: &PricedLine<'_>, kind: StepKind) -> rust_decimal::Decimal {
-    l.waterfall.iter().filter(|s| s.step == kind).map(|s| s.amount).sum()
+    l.waterfall
+        .iter()
+        .filter(|s| s.step == kind)
+        .map(|s| s.amount)
+        .sum()
 }
 
 #[test]
@@ -47,7 +53,11 @@ fn account_contract_replaces_list_price() {
     // acme has LT-14-PRO at 1149.00 USD in 2026. 2 × 1299.00 = 2598.00 list,
     // 2 × 1149.00 = 2298.00 contract: a -300.00 step. 2 laptops stay in the
     // 0 % volume tier; the Q2 promotion starts on 2026-04-01.
-    let q = price(&quote("USD", "2026-03-01").account("acme").line("LT-14-PRO", "2"));
+    let q = price(
+        &quote("USD", "2026-03-01")
+            .account("acme")
+            .line("LT-14-PRO", "2"),
+    );
     let l = line(&q, "1");
     assert_eq!(steps(l), [StepKind::ListPrice, StepKind::ContractPrice]);
     assert_eq!(step_amount(l, StepKind::ContractPrice), dec("-300.00"));
@@ -56,7 +66,11 @@ fn account_contract_replaces_list_price() {
     // Margin: cost 2 × 790 = 1580; (2298 - 1580) / 2298 = 31.24 %: no approval.
     assert_eq!(q.approval.level, "none");
     // Another account pays list.
-    let other = price(&quote("USD", "2026-03-01").account("initech").line("LT-14-PRO", "2"));
+    let other = price(
+        &quote("USD", "2026-03-01")
+            .account("initech")
+            .line("LT-14-PRO", "2"),
+    );
     assert_eq!(line(&other, "1").net_extended, dec("2598.00"));
 }
 
@@ -64,11 +78,19 @@ fn account_contract_replaces_list_price() {
 fn segment_contract_then_segment_promotion() {
     // northstate is in segment education: LT-14-STD contract 799.00 (list
     // 899.00), then promo-education 8 %: 799 × 0.08 = 63.92 -> 735.08.
-    let q = price(&quote("USD", "2026-03-01").account("northstate").line("LT-14-STD", "1"));
+    let q = price(
+        &quote("USD", "2026-03-01")
+            .account("northstate")
+            .line("LT-14-STD", "1"),
+    );
     let l = line(&q, "1");
     assert_eq!(
         steps(l),
-        [StepKind::ListPrice, StepKind::ContractPrice, StepKind::Promotion]
+        [
+            StepKind::ListPrice,
+            StepKind::ContractPrice,
+            StepKind::Promotion
+        ]
     );
     assert_eq!(step_amount(l, StepKind::ContractPrice), dec("-100.00"));
     assert_eq!(step_amount(l, StepKind::Promotion), dec("-63.92"));
@@ -87,12 +109,19 @@ fn range_volume_tier_counts_the_whole_product_line() {
             .line("LT-14-STD", "6")
             .line("LT-16-WS", "6"),
     );
-    assert_eq!(step_amount(line(&q, "1"), StepKind::VolumeDiscount), dec("-215.76"));
+    assert_eq!(
+        step_amount(line(&q, "1"), StepKind::VolumeDiscount),
+        dec("-215.76")
+    );
     assert_eq!(line(&q, "1").net_extended, dec("5178.24"));
     assert_eq!(line(&q, "2").net_extended, dec("12666.24"));
     assert_eq!(q.totals.net, dec("17844.48"));
     // 6 laptops alone stay in the 0 % tier.
-    let alone = price(&quote("USD", "2026-03-01").account("initech").line("LT-14-STD", "6"));
+    let alone = price(
+        &quote("USD", "2026-03-01")
+            .account("initech")
+            .line("LT-14-STD", "6"),
+    );
     assert_eq!(line(&alone, "1").net_extended, dec("5394.00"));
 }
 
@@ -116,8 +145,15 @@ fn slab_volume_tier_per_line() {
     // vol-displays: per-line slabs. 120 × DSP-27-4K at 429.00 = 51480.00.
     // 20 at 0 %, 80 at 6 %, 20 at 12 %: (480 + 240) / 120 = 6 % blended;
     // 51480 × 6 % = 3088.80 -> 48391.20.
-    let q = price(&quote("USD", "2026-03-01").account("initech").line("DSP-27-4K", "120"));
-    assert_eq!(step_amount(line(&q, "1"), StepKind::VolumeDiscount), dec("-3088.80"));
+    let q = price(
+        &quote("USD", "2026-03-01")
+            .account("initech")
+            .line("DSP-27-4K", "120"),
+    );
+    assert_eq!(
+        step_amount(line(&q, "1"), StepKind::VolumeDiscount),
+        dec("-3088.80")
+    );
     assert_eq!(line(&q, "1").net_extended, dec("48391.20"));
     assert_eq!(line(&q, "1").net_unit_price, dec("403.26"));
 }
@@ -170,7 +206,10 @@ fn bundle_percent_off_and_fixed_price() {
             .line("LT-14-STD", "1")
             .line("ACC-BAG", "1"),
     );
-    assert_eq!(step_amount(line(&eur, "2"), StepKind::Bundle), dec("-29.00"));
+    assert_eq!(
+        step_amount(line(&eur, "2"), StepKind::Bundle),
+        dec("-29.00")
+    );
     assert_eq!(line(&eur, "2").net_extended, dec("27.00"));
 }
 
@@ -180,7 +219,11 @@ fn stackable_promotions_compound_in_priority_order() {
     // 8 % (priority 20) then promo-q2-laptops 5 % (priority 10), both
     // stackable. 1299 × 0.92 = 1195.08; × 0.95 = 1135.326 -> 1135.33
     // (USD rounds half up).
-    let q = price(&quote("USD", "2026-05-01").account("northstate").line("LT-14-PRO", "1"));
+    let q = price(
+        &quote("USD", "2026-05-01")
+            .account("northstate")
+            .line("LT-14-PRO", "1"),
+    );
     let l = line(&q, "1");
     let promos: Vec<&str> = l
         .waterfall
@@ -197,13 +240,21 @@ fn exclusive_promotion_applies_alone() {
     // unilyon (education, emea), 12 × DSP-24 at 180.00 EUR = 2160.00.
     // promo-emea-displays (exclusive, priority 30, needs 10+ units) outranks
     // promo-education: only 10 % -> 1944.00.
-    let q = price(&quote("EUR", "2026-05-01").account("unilyon").line("DSP-24", "12"));
+    let q = price(
+        &quote("EUR", "2026-05-01")
+            .account("unilyon")
+            .line("DSP-24", "12"),
+    );
     let l = line(&q, "1");
     assert_eq!(step_amount(l, StepKind::Promotion), dec("-216.00"));
     assert_eq!(l.net_extended, dec("1944.00"));
     // With 5 units the exclusive deal is out of reach: education 8 % of
     // 900.00 = 72.00 -> 828.00.
-    let few = price(&quote("EUR", "2026-05-01").account("unilyon").line("DSP-24", "5"));
+    let few = price(
+        &quote("EUR", "2026-05-01")
+            .account("unilyon")
+            .line("DSP-24", "5"),
+    );
     assert_eq!(line(&few, "1").net_extended, dec("828.00"));
 }
 
@@ -232,8 +283,16 @@ fn manual_line_discount_and_the_approvals_it_triggers() {
     );
     assert_eq!(line(&q, "1").net_extended, dec("974.25"));
     assert_eq!(q.approval.level, "director");
-    let fired: Vec<&str> = q.approval.triggered.iter().map(|t| t.rule_id.as_str()).collect();
-    assert_eq!(fired, ["appr-manual-10", "appr-manual-20", "appr-margin-25"]);
+    let fired: Vec<&str> = q
+        .approval
+        .triggered
+        .iter()
+        .map(|t| t.rule_id.as_str())
+        .collect();
+    assert_eq!(
+        fired,
+        ["appr-manual-10", "appr-manual-20", "appr-margin-25"]
+    );
 }
 
 #[test]
@@ -266,7 +325,10 @@ fn header_percent_applies_to_every_line() {
     );
     assert_eq!(line(&q, "1").net_extended, dec("359.10"));
     assert_eq!(line(&q, "2").net_extended, dec("65.55"));
-    assert_eq!(step_amount(line(&q, "2"), StepKind::HeaderDiscount), dec("-3.45"));
+    assert_eq!(
+        step_amount(line(&q, "2"), StepKind::HeaderDiscount),
+        dec("-3.45")
+    );
 }
 
 #[test]
@@ -353,12 +415,19 @@ fn large_deals_need_the_vp() {
     let q = price(&quote("USD", "2026-03-01").line("SRV-CPU-64C", "100"));
     assert_eq!(q.totals.net, dec("572300.00"));
     assert_eq!(q.approval.level, "vp");
-    assert!(q.approval.triggered.iter().any(|t| t.rule_id == "appr-deal-500k"));
+    assert!(
+        q.approval
+            .triggered
+            .iter()
+            .any(|t| t.rule_id == "appr-deal-500k")
+    );
 }
 
 fn rejected(request: quotecast_pricing::QuoteRequest) -> Vec<(String, RejectReason)> {
     match price_quote(rules(), &request) {
-        Err(PricingError::InvalidRequest(r)) => r.into_iter().map(|r| (r.field, r.reason)).collect(),
+        Err(PricingError::InvalidRequest(r)) => {
+            r.into_iter().map(|r| (r.field, r.reason)).collect()
+        }
         other => panic!("expected an invalid request, got {other:?}"),
     }
 }
@@ -377,33 +446,65 @@ fn every_bad_input_is_named_by_field() {
     );
     assert_eq!(
         rejected(quote("USD", on).line("DSP-24", "1").line("DSP-24", "0")),
-        [("lines[1].quantity".into(), RejectReason::NonPositiveQuantity)]
+        [(
+            "lines[1].quantity".into(),
+            RejectReason::NonPositiveQuantity
+        )]
     );
     assert_eq!(
-        rejected(quote("USD", on).line("DSP-24", "1").line_discount(percent("100.5"))),
-        [("lines[0].discount.percent".into(), RejectReason::DiscountOutOfRange)]
+        rejected(
+            quote("USD", on)
+                .line("DSP-24", "1")
+                .line_discount(percent("100.5"))
+        ),
+        [(
+            "lines[0].discount.percent".into(),
+            RejectReason::DiscountOutOfRange
+        )]
     );
     assert_eq!(
-        rejected(quote("USD", on).line("DSP-24", "1").header(amount("EUR", "5"))),
-        [("header_discount.amount.currency_code".into(), RejectReason::CurrencyMismatch)]
+        rejected(
+            quote("USD", on)
+                .line("DSP-24", "1")
+                .header(amount("EUR", "5"))
+        ),
+        [(
+            "header_discount.amount.currency_code".into(),
+            RejectReason::CurrencyMismatch
+        )]
     );
     assert_eq!(
         rejected(quote("JPY", on).line("DSP-24", "1")),
         [("currency_code".into(), RejectReason::UnknownCurrency)]
     );
     assert_eq!(
-        rejected(quote("USD", on).account("acme").segment("smb", "na").line("DSP-24", "1")),
+        rejected(
+            quote("USD", on)
+                .account("acme")
+                .segment("smb", "na")
+                .line("DSP-24", "1")
+        ),
         [("segment".into(), RejectReason::ConflictsWithAccount)]
     );
     assert_eq!(
-        rejected(quote("USD", on).line("DSP-24", "1").line_discount(amount("USD", "190"))),
-        [("lines[0].discount.amount.amount".into(), RejectReason::DiscountExceedsAmount)]
+        rejected(
+            quote("USD", on)
+                .line("DSP-24", "1")
+                .line_discount(amount("USD", "190"))
+        ),
+        [(
+            "lines[0].discount.amount.amount".into(),
+            RejectReason::DiscountExceedsAmount
+        )]
     );
     assert_eq!(
         rejected(quote("USD", on).line("DSP-24", "2000000000")),
         [("lines[0].quantity".into(), RejectReason::QuantityOutOfRange)]
     );
-    assert_eq!(rejected(quote("USD", on)), [("lines".into(), RejectReason::MissingField)]);
+    assert_eq!(
+        rejected(quote("USD", on)),
+        [("lines".into(), RejectReason::MissingField)]
+    );
 }
 
 #[test]

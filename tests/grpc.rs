@@ -3,10 +3,9 @@
 #![allow(clippy::unwrap_used)]
 
 use quotecast_server::pb::{
-    GetProductRequest, ListProductsRequest, ManualDiscount, Money, PriceQuoteRequest,
-    ProductKind, QuoteLineInput, WaterfallStepKind, catalog_service_client::CatalogServiceClient,
-    manual_discount,
-    quote_service_client::QuoteServiceClient,
+    GetProductRequest, ListProductsRequest, ManualDiscount, Money, PriceQuoteRequest, ProductKind,
+    QuoteLineInput, WaterfallStepKind, catalog_service_client::CatalogServiceClient,
+    manual_discount, quote_service_client::QuoteServiceClient,
 };
 use quotecast_tests::TestServer;
 use tonic::Code;
@@ -73,7 +72,11 @@ async fn price_quote_returns_the_explained_waterfall() {
 async fn the_summary_view_leaves_out_the_waterfall_only() {
     let server = TestServer::start().await;
     let mut client = QuoteServiceClient::new(server.channel().await);
-    let mut req = request("USD", "2026-03-01", vec![line("LT-14-PRO", "2"), line("DSP-24", "3")]);
+    let mut req = request(
+        "USD",
+        "2026-03-01",
+        vec![line("LT-14-PRO", "2"), line("DSP-24", "3")],
+    );
     req.account_id = "acme".into();
     let full = client.price_quote(req.clone()).await.unwrap().into_inner();
     req.view = quotecast_server::pb::PriceQuoteView::Summary as i32;
@@ -110,7 +113,12 @@ async fn refused(req: PriceQuoteRequest) -> (Code, Vec<(String, String)>) {
     let status = client.price_quote(req).await.unwrap_err();
     let violations = status
         .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| (v.field, v.description)).collect())
+        .map(|b| {
+            b.field_violations
+                .into_iter()
+                .map(|v| (v.field, v.description))
+                .collect()
+        })
         .unwrap_or_default();
     (status.code(), violations)
 }
@@ -122,51 +130,93 @@ fn fields(v: &[(String, String)]) -> Vec<&str> {
 #[tokio::test]
 async fn bad_input_is_invalid_argument_naming_line_and_field() {
     let on = "2026-03-01";
-    let (code, v) = refused(request("USD", on, vec![line("DSP-24", "1"), line("NOPE", "1")])).await;
+    let (code, v) = refused(request(
+        "USD",
+        on,
+        vec![line("DSP-24", "1"), line("NOPE", "1")],
+    ))
+    .await;
     assert_eq!(code, Code::InvalidArgument);
     assert_eq!(fields(&v), ["lines[1].sku"]);
     assert!(v[0].1.starts_with("UNKNOWN_SKU"), "{}", v[0].1);
 
     let (code, v) = refused(request("USD", "2027-02-01", vec![line("LT-14-STD", "1")])).await;
-    assert_eq!((code, fields(&v)), (Code::InvalidArgument, vec!["lines[0].sku"]));
+    assert_eq!(
+        (code, fields(&v)),
+        (Code::InvalidArgument, vec!["lines[0].sku"])
+    );
     assert!(v[0].1.starts_with("NOT_IN_PRICE_BOOK"), "{}", v[0].1);
 
     let (code, v) = refused(request("USD", on, vec![line("DSP-24", "0")])).await;
-    assert_eq!((code, fields(&v)), (Code::InvalidArgument, vec!["lines[0].quantity"]));
+    assert_eq!(
+        (code, fields(&v)),
+        (Code::InvalidArgument, vec!["lines[0].quantity"])
+    );
 
     let (code, v) = refused(request("USD", on, vec![line("DSP-24", "three")])).await;
-    assert_eq!((code, fields(&v)), (Code::InvalidArgument, vec!["lines[0].quantity"]));
+    assert_eq!(
+        (code, fields(&v)),
+        (Code::InvalidArgument, vec!["lines[0].quantity"])
+    );
     assert!(v[0].1.contains("not a decimal"), "{}", v[0].1);
 
     let mut over = line("DSP-24", "1");
-    over.discount = Some(ManualDiscount { kind: Some(manual_discount::Kind::Percent("120".into())) });
+    over.discount = Some(ManualDiscount {
+        kind: Some(manual_discount::Kind::Percent("120".into())),
+    });
     let (code, v) = refused(request("USD", on, vec![over])).await;
-    assert_eq!((code, fields(&v)), (Code::InvalidArgument, vec!["lines[0].discount.percent"]));
+    assert_eq!(
+        (code, fields(&v)),
+        (Code::InvalidArgument, vec!["lines[0].discount.percent"])
+    );
 
     let mut foreign = request("USD", on, vec![line("DSP-24", "1")]);
     foreign.header_discount = Some(ManualDiscount {
-        kind: Some(manual_discount::Kind::Amount(Money { currency_code: "EUR".into(), amount: "5".into() })),
+        kind: Some(manual_discount::Kind::Amount(Money {
+            currency_code: "EUR".into(),
+            amount: "5".into(),
+        })),
     });
     let (code, v) = refused(foreign).await;
-    assert_eq!((code, fields(&v)), (Code::InvalidArgument, vec!["header_discount.amount.currency_code"]));
+    assert_eq!(
+        (code, fields(&v)),
+        (
+            Code::InvalidArgument,
+            vec!["header_discount.amount.currency_code"]
+        )
+    );
     assert!(v[0].1.starts_with("CURRENCY_MISMATCH"), "{}", v[0].1);
 
     let (code, v) = refused(request("JPY", on, vec![line("DSP-24", "1")])).await;
-    assert_eq!((code, fields(&v)), (Code::InvalidArgument, vec!["currency_code"]));
+    assert_eq!(
+        (code, fields(&v)),
+        (Code::InvalidArgument, vec!["currency_code"])
+    );
 
     let (code, v) = refused(request("USD", "01/03/2026", vec![line("DSP-24", "1")])).await;
-    assert_eq!((code, fields(&v)), (Code::InvalidArgument, vec!["price_date"]));
+    assert_eq!(
+        (code, fields(&v)),
+        (Code::InvalidArgument, vec!["price_date"])
+    );
 }
 
 #[tokio::test]
 async fn a_rejecting_floor_is_failed_precondition_with_the_line() {
     let mut l = line("SVC-INST-RACK", "1");
-    l.discount = Some(ManualDiscount { kind: Some(manual_discount::Kind::Percent("40".into())) });
+    l.discount = Some(ManualDiscount {
+        kind: Some(manual_discount::Kind::Percent("40".into())),
+    });
     let server = TestServer::start().await;
     let mut client = QuoteServiceClient::new(server.channel().await);
-    let status = client.price_quote(request("USD", "2026-03-01", vec![l])).await.unwrap_err();
+    let status = client
+        .price_quote(request("USD", "2026-03-01", vec![l]))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
-    assert_eq!(status.get_details_error_info().unwrap().reason, "BELOW_FLOOR");
+    assert_eq!(
+        status.get_details_error_info().unwrap().reason,
+        "BELOW_FLOOR"
+    );
     let pf = status.get_details_precondition_failure().unwrap();
     assert_eq!(pf.violations[0].subject, "lines[0].discount");
     assert!(pf.violations[0].description.contains("floor-services-list"));
@@ -181,7 +231,12 @@ async fn list_products_pages_through_the_whole_catalog() {
     let mut pages = 0;
     loop {
         let res = client
-            .list_products(ListProductsRequest { page_size: 10, page_token: token.clone(), price_date: "2026-03-01".into(), ..Default::default() })
+            .list_products(ListProductsRequest {
+                page_size: 10,
+                page_token: token.clone(),
+                price_date: "2026-03-01".into(),
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner();
@@ -207,7 +262,11 @@ async fn list_products_filters() {
     let server = TestServer::start().await;
     let mut client = CatalogServiceClient::new(server.channel().await);
     let servers = client
-        .list_products(ListProductsRequest { product_line: "servers".into(), kind: ProductKind::Base as i32, ..Default::default() })
+        .list_products(ListProductsRequest {
+            product_line: "servers".into(),
+            kind: ProductKind::Base as i32,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -215,17 +274,26 @@ async fn list_products_filters() {
     assert_eq!(skus, ["SRV-1U", "SRV-2U", "SRV-TWR"]);
     assert_eq!(servers.product_lines.len(), 4);
     let memory = client
-        .list_products(ListProductsRequest { query: "rdimm".into(), ..Default::default() })
+        .list_products(ListProductsRequest {
+            query: "rdimm".into(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(memory.total_size, 3);
     let status = client
-        .list_products(ListProductsRequest { product_line: "phones".into(), ..Default::default() })
+        .list_products(ListProductsRequest {
+            product_line: "phones".into(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert_eq!(status.get_details_bad_request().unwrap().field_violations[0].field, "product_line");
+    assert_eq!(
+        status.get_details_bad_request().unwrap().field_violations[0].field,
+        "product_line"
+    );
 }
 
 #[tokio::test]
@@ -233,7 +301,10 @@ async fn get_product_carries_its_sku_and_list_prices() {
     let server = TestServer::start().await;
     let mut client = CatalogServiceClient::new(server.channel().await);
     let p = client
-        .get_product(GetProductRequest { sku: "SRV-MEM-64".into(), price_date: "2026-08-01".into() })
+        .get_product(GetProductRequest {
+            sku: "SRV-MEM-64".into(),
+            price_date: "2026-08-01".into(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -241,15 +312,26 @@ async fn get_product_carries_its_sku_and_list_prices() {
         .unwrap();
     assert_eq!(p.sku, "SRV-MEM-64");
     assert_eq!(p.option_group, "memory");
-    let prices: Vec<(String, String)> = p.list_prices.into_iter().map(|m| (m.currency_code, m.amount)).collect();
+    let prices: Vec<(String, String)> = p
+        .list_prices
+        .into_iter()
+        .map(|m| (m.currency_code, m.amount))
+        .collect();
     // H2 prices: USD 430.00; EUR 430 × 0.95 = 408.50 -> 409.00;
     // CNY 430 × 7.10 = 3053 -> 3050.00.
     assert_eq!(
         prices,
-        [("CNY".into(), "3050.00".into()), ("EUR".into(), "409.00".into()), ("USD".into(), "430.00".into())]
+        [
+            ("CNY".into(), "3050.00".into()),
+            ("EUR".into(), "409.00".into()),
+            ("USD".into(), "430.00".into())
+        ]
     );
     let missing = client
-        .get_product(GetProductRequest { sku: "NOPE".into(), price_date: String::new() })
+        .get_product(GetProductRequest {
+            sku: "NOPE".into(),
+            price_date: String::new(),
+        })
         .await
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
@@ -257,12 +339,20 @@ async fn get_product_carries_its_sku_and_list_prices() {
 
 #[tokio::test]
 async fn health_reports_serving() {
-    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
     let server = TestServer::start().await;
     let mut health = HealthClient::new(server.channel().await);
-    for service in ["", "quotecast.v1.QuoteService", "quotecast.v1.CatalogService"] {
+    for service in [
+        "",
+        "quotecast.v1.QuoteService",
+        "quotecast.v1.CatalogService",
+    ] {
         let res = health
-            .check(HealthCheckRequest { service: service.into() })
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
             .await
             .unwrap()
             .into_inner();
@@ -279,10 +369,15 @@ async fn reflection_lists_and_describes_the_services() {
     let server = TestServer::start().await;
     let mut client = ServerReflectionClient::new(server.channel().await);
     let requests = vec![
-        ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) },
         ServerReflectionRequest {
             host: String::new(),
-            message_request: Some(MessageRequest::FileContainingSymbol("quotecast.v1.QuoteService".into())),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        },
+        ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::FileContainingSymbol(
+                "quotecast.v1.QuoteService".into(),
+            )),
         },
     ];
     let mut responses = client
@@ -290,14 +385,25 @@ async fn reflection_lists_and_describes_the_services() {
         .await
         .unwrap()
         .into_inner();
-    let Some(MessageResponse::ListServicesResponse(list)) = responses.message().await.unwrap().unwrap().message_response else {
+    let Some(MessageResponse::ListServicesResponse(list)) =
+        responses.message().await.unwrap().unwrap().message_response
+    else {
         panic!("expected a service list");
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    for expected in ["quotecast.v1.QuoteService", "quotecast.v1.CatalogService", "grpc.health.v1.Health"] {
-        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+    for expected in [
+        "quotecast.v1.QuoteService",
+        "quotecast.v1.CatalogService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
     }
-    let Some(MessageResponse::FileDescriptorResponse(files)) = responses.message().await.unwrap().unwrap().message_response else {
+    let Some(MessageResponse::FileDescriptorResponse(files)) =
+        responses.message().await.unwrap().unwrap().message_response
+    else {
         panic!("expected file descriptors");
     };
     use prost::Message;
@@ -327,7 +433,14 @@ async fn reflection_lists_and_describes_the_services() {
             service: Vec<Service>,
         }
         let f = File::decode(bytes).unwrap();
-        (f.name, f.service.into_iter().flat_map(|s| s.method).map(|m| m.name).collect())
+        (
+            f.name,
+            f.service
+                .into_iter()
+                .flat_map(|s| s.method)
+                .map(|m| m.name)
+                .collect(),
+        )
     }
 }
 

@@ -18,7 +18,9 @@ pub fn rules_dir() -> PathBuf {
 
 /// The example rules, loaded and validated.
 pub fn example_rules() -> RuleSet {
-    quotecast_rules::load_dir(&rules_dir()).expect("example rules load").0
+    quotecast_rules::load_dir(&rules_dir())
+        .expect("example rules load")
+        .0
 }
 
 pub fn dec(s: &str) -> Decimal {

@@ -103,11 +103,18 @@ fn price_or_refusal(q: &QuoteRequest) -> Option<PricedQuote<'static>> {
     match price_quote(rules(), q) {
         Ok(p) => Some(p),
         Err(PricingError::RuleViolation(r)) => {
-            assert!(r.iter().all(|r| r.reason == RejectReason::BelowFloor), "{r:?}");
+            assert!(
+                r.iter().all(|r| r.reason == RejectReason::BelowFloor),
+                "{r:?}"
+            );
             None
         }
         Err(PricingError::InvalidRequest(r)) => {
-            assert!(r.iter().all(|r| r.reason == RejectReason::DiscountExceedsAmount), "{r:?}");
+            assert!(
+                r.iter()
+                    .all(|r| r.reason == RejectReason::DiscountExceedsAmount),
+                "{r:?}"
+            );
             None
         }
     }
@@ -245,5 +252,8 @@ fn most_generated_quotes_price_so_the_properties_are_not_vacuous() {
             price_or_refusal(&q).is_some()
         })
         .count();
-    assert!(priced >= 140, "only {priced} of 200 generated quotes priced");
+    assert!(
+        priced >= 140,
+        "only {priced} of 200 generated quotes priced"
+    );
 }

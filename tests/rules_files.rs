@@ -13,11 +13,16 @@ fn example_rules_cover_the_catalog_the_issue_asks_for() {
     let rules = example_rules();
     assert!(rules.products().count() >= 40);
     assert!(rules.product_lines().count() >= 3);
-    let currencies: Vec<String> = rules.price_books().map(|b| b.currency.to_string()).collect();
+    let currencies: Vec<String> = rules
+        .price_books()
+        .map(|b| b.currency.to_string())
+        .collect();
     assert_eq!(currencies, ["CNY", "EUR", "USD"]);
     for group in ["cpu", "memory", "storage", "warranty", "installation"] {
         assert!(
-            rules.products().any(|p| p.option_group.as_deref() == Some(group)),
+            rules
+                .products()
+                .any(|p| p.option_group.as_deref() == Some(group)),
             "no option group {group}"
         );
     }
@@ -46,7 +51,10 @@ fn a_wrong_expectation_is_reported_with_expected_and_actual() {
     let outcome = run_case(&rules, &case);
     assert_eq!(outcome.mismatches.len(), 1);
     let m = &outcome.mismatches[0];
-    assert_eq!((m.what.as_str(), m.expected.as_str(), m.actual.as_str()), ("net total", "2300.00", "2298.00"));
+    assert_eq!(
+        (m.what.as_str(), m.expected.as_str(), m.actual.as_str()),
+        ("net total", "2300.00", "2298.00")
+    );
 }
 
 /// The example rules with one file's text edited.
@@ -92,62 +100,129 @@ fn assert_single_issue(sources: &[Source], file: &str, line_text: &str, needle: 
 
 #[test]
 fn unknown_sku_in_a_price_book() {
-    let s = with_edit("price_books/usd.toml", |t| t.replacen("sku = \"SRV-1U\"", "sku = \"SRV-1X\"", 1));
-    assert_single_issue(&s, "price_books/usd.toml", "book = \"usd\"", "unknown SKU `SRV-1X`");
+    let s = with_edit("price_books/usd.toml", |t| {
+        t.replacen("sku = \"SRV-1U\"", "sku = \"SRV-1X\"", 1)
+    });
+    assert_single_issue(
+        &s,
+        "price_books/usd.toml",
+        "book = \"usd\"",
+        "unknown SKU `SRV-1X`",
+    );
 }
 
 #[test]
 fn overlapping_tiers() {
     let s = with_edit("pricing/volume.toml", |t| {
-        t.replacen("{ from = 10, to = 50, percent = \"4\" }", "{ from = 8, to = 50, percent = \"4\" }", 1)
+        t.replacen(
+            "{ from = 10, to = 50, percent = \"4\" }",
+            "{ from = 8, to = 50, percent = \"4\" }",
+            1,
+        )
     });
-    assert_single_issue(&s, "pricing/volume.toml", "id = \"vol-laptops\"", "tier 2 (from 8) overlaps tier 1 (to 10)");
+    assert_single_issue(
+        &s,
+        "pricing/volume.toml",
+        "id = \"vol-laptops\"",
+        "tier 2 (from 8) overlaps tier 1 (to 10)",
+    );
 }
 
 #[test]
 fn gaps_between_tiers() {
     let s = with_edit("pricing/volume.toml", |t| {
-        t.replacen("{ from = 10, to = 50, percent = \"4\" }", "{ from = 12, to = 50, percent = \"4\" }", 1)
+        t.replacen(
+            "{ from = 10, to = 50, percent = \"4\" }",
+            "{ from = 12, to = 50, percent = \"4\" }",
+            1,
+        )
     });
-    assert_single_issue(&s, "pricing/volume.toml", "id = \"vol-laptops\"", "gap between tier 1");
+    assert_single_issue(
+        &s,
+        "pricing/volume.toml",
+        "id = \"vol-laptops\"",
+        "gap between tier 1",
+    );
 }
 
 #[test]
 fn overlapping_dates_within_a_price_book() {
     let s = with_edit("price_books/eur.toml", |t| {
-        format!("{t}\n[[price]]\nbook = \"eur\"\nsku = \"DSP-24\"\nprice = \"175.00\"\nfrom = \"2026-09-01\"\n")
+        format!(
+            "{t}\n[[price]]\nbook = \"eur\"\nsku = \"DSP-24\"\nprice = \"175.00\"\nfrom = \"2026-09-01\"\n"
+        )
     });
-    assert_single_issue(&s, "price_books/eur.toml", "book = \"eur\"", "overlap the entry (from 2026-01-01)");
+    assert_single_issue(
+        &s,
+        "price_books/eur.toml",
+        "book = \"eur\"",
+        "overlap the entry (from 2026-01-01)",
+    );
 }
 
 #[test]
 fn duplicate_ids() {
-    let s = with_edit("pricing/promotions.toml", |t| t.replacen("id = \"promo-education\"", "id = \"promo-q2-laptops\"", 1));
-    assert_single_issue(&s, "pricing/promotions.toml", "id = \"promo-q2-laptops\"", "duplicate promotion id");
+    let s = with_edit("pricing/promotions.toml", |t| {
+        t.replacen("id = \"promo-education\"", "id = \"promo-q2-laptops\"", 1)
+    });
+    assert_single_issue(
+        &s,
+        "pricing/promotions.toml",
+        "id = \"promo-q2-laptops\"",
+        "duplicate promotion id",
+    );
 }
 
 #[test]
 fn money_written_as_a_float() {
-    let s = with_edit("catalog/servers.toml", |t| t.replacen("cost = \"1450.00\"", "cost = 1450.5", 1));
-    assert_single_issue(&s, "catalog/servers.toml", "cost = 1450.5", "write decimals as strings");
+    let s = with_edit("catalog/servers.toml", |t| {
+        t.replacen("cost = \"1450.00\"", "cost = 1450.5", 1)
+    });
+    assert_single_issue(
+        &s,
+        "catalog/servers.toml",
+        "cost = 1450.5",
+        "write decimals as strings",
+    );
 }
 
 #[test]
 fn more_decimals_than_the_currency_has() {
-    let s = with_edit("price_books/cny.toml", |t| t.replacen("price = \"6380.00\"", "price = \"6380.005\"", 1));
-    assert_single_issue(&s, "price_books/cny.toml", "book = \"cny\"", "more decimals than CNY allows (2)");
+    let s = with_edit("price_books/cny.toml", |t| {
+        t.replacen("price = \"6380.00\"", "price = \"6380.005\"", 1)
+    });
+    assert_single_issue(
+        &s,
+        "price_books/cny.toml",
+        "book = \"cny\"",
+        "more decimals than CNY allows (2)",
+    );
 }
 
 #[test]
 fn unknown_setting_names_the_allowed_words() {
-    let s = with_edit("pricing/floors.toml", |t| t.replacen("\naction = \"reject\"", "\naction = \"warn\"", 1));
-    assert_single_issue(&s, "pricing/floors.toml", "id = \"floor-services-list\"", "`warn` is not one of clamp, reject");
+    let s = with_edit("pricing/floors.toml", |t| {
+        t.replacen("\naction = \"reject\"", "\naction = \"warn\"", 1)
+    });
+    assert_single_issue(
+        &s,
+        "pricing/floors.toml",
+        "id = \"floor-services-list\"",
+        "`warn` is not one of clamp, reject",
+    );
 }
 
 #[test]
 fn misspelt_keys_are_not_ignored() {
-    let s = with_edit("pricing/promotions.toml", |t| t.replacen("exclusive = true", "exclusiv = true", 1));
-    assert_single_issue(&s, "pricing/promotions.toml", "exclusiv = true", "unknown field `exclusiv`");
+    let s = with_edit("pricing/promotions.toml", |t| {
+        t.replacen("exclusive = true", "exclusiv = true", 1)
+    });
+    assert_single_issue(
+        &s,
+        "pricing/promotions.toml",
+        "exclusiv = true",
+        "unknown field `exclusiv`",
+    );
 }
 
 #[test]
@@ -159,7 +234,12 @@ fn equally_specific_schedules_are_ambiguous() {
     });
     let found = issues(&s);
     assert!(!found.is_empty());
-    assert!(found.iter().all(|i| i.message.contains("both apply to SKU")), "{found:#?}");
+    assert!(
+        found
+            .iter()
+            .all(|i| i.message.contains("both apply to SKU")),
+        "{found:#?}"
+    );
 }
 
 #[test]

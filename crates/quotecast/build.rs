@@ -21,13 +21,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut files = Vec::new();
     collect(&root, &mut files)?;
     files.sort();
-    let mut code = String::from("/// (path relative to rules/, contents) of every example rule file.\npub const EMBEDDED_RULES: &[(&str, &str)] = &[\n");
+    let mut code = String::from(
+        "/// (path relative to rules/, contents) of every example rule file.\npub const EMBEDDED_RULES: &[(&str, &str)] = &[\n",
+    );
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
-        let relative = file.strip_prefix(&root)?.to_string_lossy().replace('\\', "/");
-        code.push_str(&format!("    ({relative:?}, include_str!({:?})),\n", file.display().to_string()));
+        let relative = file
+            .strip_prefix(&root)?
+            .to_string_lossy()
+            .replace('\\', "/");
+        code.push_str(&format!(
+            "    ({relative:?}, include_str!({:?})),\n",
+            file.display().to_string()
+        ));
     }
     code.push_str("];\n");
-    fs::write(Path::new(&env::var("OUT_DIR")?).join("embedded_rules.rs"), code)?;
+    fs::write(
+        Path::new(&env::var("OUT_DIR")?).join("embedded_rules.rs"),
+        code,
+    )?;
     Ok(())
 }

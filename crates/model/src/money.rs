@@ -299,8 +299,18 @@ mod tests {
         assert_eq!(t("1234.5", 2), "1234.50");
         assert_eq!(t("0.01", 2), "0.01");
         // Agrees with normalize() + Display on values of every shape.
-        for v in ["100", "1e-6", "3.14159", "-7.0700", "79228162514264337593543950335"] {
-            let x = if v.contains('e') { Decimal::from_scientific(v).unwrap() } else { d(v) };
+        for v in [
+            "100",
+            "1e-6",
+            "3.14159",
+            "-7.0700",
+            "79228162514264337593543950335",
+        ] {
+            let x = if v.contains('e') {
+                Decimal::from_scientific(v).unwrap()
+            } else {
+                d(v)
+            };
             assert_eq!(Trimmed(x, 0).to_string(), x.normalize().to_string(), "{v}");
         }
     }

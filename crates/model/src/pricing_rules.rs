@@ -18,7 +18,10 @@ impl ProductSelector {
     pub fn matches(&self, product: &Product) -> bool {
         (self.skus.is_empty() && self.product_lines.is_empty())
             || self.skus.iter().any(|s| *s == product.sku)
-            || self.product_lines.iter().any(|l| *l == product.product_line)
+            || self
+                .product_lines
+                .iter()
+                .any(|l| *l == product.product_line)
     }
 
     /// 2 for a SKU match, 1 for a product-line match, 0 for match-all; the
@@ -26,7 +29,11 @@ impl ProductSelector {
     pub fn specificity(&self, product: &Product) -> u8 {
         if self.skus.iter().any(|s| *s == product.sku) {
             2
-        } else if self.product_lines.iter().any(|l| *l == product.product_line) {
+        } else if self
+            .product_lines
+            .iter()
+            .any(|l| *l == product.product_line)
+        {
             1
         } else {
             0

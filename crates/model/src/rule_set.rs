@@ -6,8 +6,8 @@ use rustc_hash::FxHashMap;
 
 use crate::{
     Account, ApprovalLevel, ApprovalRule, BundleRule, ContractParty, ContractPrice, Currency,
-    CurrencyCode, DiscountSchedule, FloorRule, ModelError, PriceBook, PriceEntry, Product, ProductLine,
-    Promotion, Region, Segment,
+    CurrencyCode, DiscountSchedule, FloorRule, ModelError, PriceBook, PriceEntry, Product,
+    ProductLine, Promotion, Region, Segment,
 };
 
 /// Everything the rule files define, before indexing.
@@ -63,7 +63,10 @@ impl<'r> ProductRules<'r> {
     /// The list price in force on `date` in the price book at position
     /// `book` (see [`RuleSet::price_book_position`]).
     pub fn price_on(&self, book: usize, date: chrono::NaiveDate) -> Option<&'r PriceEntry> {
-        self.prices.get(book)?.iter().find(|e| e.valid.contains(date))
+        self.prices
+            .get(book)?
+            .iter()
+            .find(|e| e.valid.contains(date))
     }
 }
 
@@ -136,14 +139,15 @@ fn require(
 
 impl RuleSet {
     pub fn new(parts: RuleSetParts) -> Result<Self, ModelError> {
-        let corporate_currency = parts
-            .corporate_currency
-            .ok_or_else(|| ModelError::UnknownReference {
-                kind: "rule set",
-                id: "currencies".into(),
-                target: "corporate currency",
-                reference: String::new(),
-            })?;
+        let corporate_currency =
+            parts
+                .corporate_currency
+                .ok_or_else(|| ModelError::UnknownReference {
+                    kind: "rule set",
+                    id: "currencies".into(),
+                    target: "corporate currency",
+                    reference: String::new(),
+                })?;
         let mut currencies = BTreeMap::new();
         for currency in parts.currencies {
             let code = currency.code.clone();
@@ -226,7 +230,10 @@ impl RuleSet {
             .values()
             .enumerate()
             .map(|(ordinal, p)| {
-                let line_ordinal = line_ordinals.get(p.product_line.as_str()).copied().unwrap_or(0);
+                let line_ordinal = line_ordinals
+                    .get(p.product_line.as_str())
+                    .copied()
+                    .unwrap_or(0);
                 (
                     p.sku.clone(),
                     ProductIndex {
@@ -239,12 +246,20 @@ impl RuleSet {
             .collect();
         for c in parts.contract_prices {
             match &c.party {
-                ContractParty::Account(a) => {
-                    require(accounts.contains_key(a), "contract price", &c.id, "account", a)?
-                }
-                ContractParty::Segment(s) => {
-                    require(segments.contains_key(s), "contract price", &c.id, "segment", s)?
-                }
+                ContractParty::Account(a) => require(
+                    accounts.contains_key(a),
+                    "contract price",
+                    &c.id,
+                    "account",
+                    a,
+                )?,
+                ContractParty::Segment(s) => require(
+                    segments.contains_key(s),
+                    "contract price",
+                    &c.id,
+                    "segment",
+                    s,
+                )?,
             }
             match index.get_mut(&c.sku) {
                 Some(entry) => entry.contracts.push(c),
@@ -266,7 +281,13 @@ impl RuleSet {
         let mut bundles = parts.bundles;
         bundles.sort_by(|a, b| a.id.cmp(&b.id));
         for b in bundles {
-            require(products.contains_key(&b.parent_sku), "bundle", &b.id, "SKU", &b.parent_sku)?;
+            require(
+                products.contains_key(&b.parent_sku),
+                "bundle",
+                &b.id,
+                "SKU",
+                &b.parent_sku,
+            )?;
             match index.get_mut(&b.component_sku) {
                 Some(entry) => entry.bundles.push(b),
                 None => require(false, "bundle", &b.id, "SKU", &b.component_sku)?,

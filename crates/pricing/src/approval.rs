@@ -29,10 +29,19 @@ fn max_line_above<'a, 'r>(
         .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.line_id.cmp(&a.0.line_id)))
 }
 
-pub(crate) fn approve(ctx: &Context<'_>, lines: &[PricedLine<'_>], totals: &Totals) -> ApprovalOutcome {
+pub(crate) fn approve(
+    ctx: &Context<'_>,
+    lines: &[PricedLine<'_>],
+    totals: &Totals,
+) -> ApprovalOutcome {
     let mut triggered = Vec::new();
     let off_list = |l: &PricedLine<'_>| (l.list_extended - l.net_extended, l.list_extended);
-    let by_rep = |l: &PricedLine<'_>| (l.before_rep_discount - l.after_rep_discount, l.before_rep_discount);
+    let by_rep = |l: &PricedLine<'_>| {
+        (
+            l.before_rep_discount - l.after_rep_discount,
+            l.before_rep_discount,
+        )
+    };
     for rule in ctx.rules.approval_rules() {
         let reason = match &rule.condition {
             ApprovalCondition::LineDiscountAbove(limit) => max_line_above(lines, *limit, off_list)

@@ -53,9 +53,16 @@ pub(crate) struct Line<'q, 'r> {
 impl<'r> Line<'_, 'r> {
     /// Moves the running amount to `new_running` and records why; a step
     /// that changes nothing is not recorded.
-    pub fn apply(&mut self, step: StepKind, rule_id: &'r str, detail: StepDetail<'r>, new_running: Decimal) {
+    pub fn apply(
+        &mut self,
+        step: StepKind,
+        rule_id: &'r str,
+        detail: StepDetail<'r>,
+        new_running: Decimal,
+    ) {
         let new_running = if new_running.scale() > INTERNAL_SCALE {
-            new_running.round_dp_with_strategy(INTERNAL_SCALE, RoundingStrategy::MidpointNearestEven)
+            new_running
+                .round_dp_with_strategy(INTERNAL_SCALE, RoundingStrategy::MidpointNearestEven)
         } else {
             new_running
         };
@@ -82,7 +89,10 @@ impl<'r> Line<'_, 'r> {
 /// product-line subtotals and the approval level.
 ///
 /// Every problem in the request is reported at once, each naming its field.
-pub fn price_quote<'r>(rules: &'r RuleSet, request: &QuoteRequest) -> Result<PricedQuote<'r>, PricingError> {
+pub fn price_quote<'r>(
+    rules: &'r RuleSet,
+    request: &QuoteRequest,
+) -> Result<PricedQuote<'r>, PricingError> {
     let (ctx, mut lines) = validate(rules, request)?;
     steps::contract_prices(&ctx, &mut lines);
     steps::volume_discounts(&ctx, &mut lines);
@@ -103,7 +113,11 @@ pub fn price_quote<'r>(rules: &'r RuleSet, request: &QuoteRequest) -> Result<Pri
     Ok(finish(ctx, request, lines))
 }
 
-fn finish<'r>(ctx: Context<'r>, request: &QuoteRequest, lines: Vec<Line<'_, 'r>>) -> PricedQuote<'r> {
+fn finish<'r>(
+    ctx: Context<'r>,
+    request: &QuoteRequest,
+    lines: Vec<Line<'_, 'r>>,
+) -> PricedQuote<'r> {
     let currency = ctx.currency;
     let mut totals = Totals::default();
     let mut subtotals: BTreeMap<&'r str, Totals> = BTreeMap::new();
@@ -124,7 +138,8 @@ fn finish<'r>(ctx: Context<'r>, request: &QuoteRequest, lines: Vec<Line<'_, 'r>>
                 net_extended,
             );
             let list_extended = currency.round(line.list_unit * quantity);
-            let cost_extended = currency.round(currency.from_corporate(line.product.cost) * quantity);
+            let cost_extended =
+                currency.round(currency.from_corporate(line.product.cost) * quantity);
             let priced = PricedLine {
                 line_id: line.request.line_id.clone(),
                 sku: &line.product.sku,
@@ -141,7 +156,10 @@ fn finish<'r>(ctx: Context<'r>, request: &QuoteRequest, lines: Vec<Line<'_, 'r>>
                 waterfall: line.steps,
             };
             totals.add_line(&priced);
-            subtotals.entry(priced.product_line).or_default().add_line(&priced);
+            subtotals
+                .entry(priced.product_line)
+                .or_default()
+                .add_line(&priced);
             priced
         })
         .collect();
@@ -157,7 +175,10 @@ fn finish<'r>(ctx: Context<'r>, request: &QuoteRequest, lines: Vec<Line<'_, 'r>>
         region: ctx.region,
         lines: priced,
         totals,
-        subtotals: subtotals.into_iter().map(|(line, t)| (line, t.finish())).collect(),
+        subtotals: subtotals
+            .into_iter()
+            .map(|(line, t)| (line, t.finish()))
+            .collect(),
         approval,
     }
 }
@@ -219,7 +240,10 @@ fn validate<'q, 'r>(
     let book = currency.and_then(|c| rules.price_book(&c.code));
     let book_position = currency.and_then(|c| rules.price_book_position(&c.code));
     if book.is_none() {
-        let known: Vec<String> = rules.price_books().map(|b| b.currency.to_string()).collect();
+        let known: Vec<String> = rules
+            .price_books()
+            .map(|b| b.currency.to_string())
+            .collect();
         reject(
             &mut rejections,
             "currency_code",

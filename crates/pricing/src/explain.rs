@@ -3,7 +3,7 @@
 use std::fmt::{self, Write};
 
 use quotecast_model::{
-    BundleBenefit, ContractParty, QuantityAggregation, TierBasis, TierMethod, Trimmed,
+    BundleBenefit, ContractParty, Currency, QuantityAggregation, TierBasis, TierMethod, Trimmed,
 };
 
 use crate::{
@@ -11,10 +11,10 @@ use crate::{
     tier_discount,
 };
 
-fn rep(out: &mut impl Write, discount: RepDiscount, currency: &str) -> fmt::Result {
+fn rep(out: &mut impl Write, discount: RepDiscount, currency: &Currency) -> fmt::Result {
     match discount {
         RepDiscount::Percent(p) => write!(out, "{}%", Trimmed(p, 0)),
-        RepDiscount::Amount(a) => write!(out, "{} {currency}", Trimmed(a, 0)),
+        RepDiscount::Amount(a) => write!(out, "{} {}", Trimmed(a, currency.scale), currency.code),
     }
 }
 
@@ -55,7 +55,12 @@ impl WaterfallStep<'_> {
             } => {
                 match schedule.basis {
                     TierBasis::Quantity => write!(out, "{} units ", Trimmed(measure, 0))?,
-                    TierBasis::Amount => write!(out, "{} {currency} ", Trimmed(measure, 0))?,
+                    TierBasis::Amount => write!(
+                        out,
+                        "{} {} ",
+                        Trimmed(measure, currency.scale),
+                        currency.code
+                    )?,
                 }
                 match (schedule.aggregation, scope) {
                     (QuantityAggregation::Product, Some(s)) => write!(out, "of {s} on the quote")?,
@@ -74,7 +79,12 @@ impl WaterfallStep<'_> {
                             if n > 0 {
                                 out.write_str(", ")?;
                             }
-                            write!(out, "{} at {}", Trimmed(*part, 0), schedule.tiers[*i].discount)?;
+                            write!(
+                                out,
+                                "{} at {}",
+                                Trimmed(*part, 0),
+                                schedule.tiers[*i].discount
+                            )?;
                         }
                         write!(out, " = {}% blended", Trimmed(discount.0.round_dp(4), 0))
                     }
@@ -101,7 +111,11 @@ impl WaterfallStep<'_> {
                 }
             }
             StepDetail::Promotion(p) => {
-                let kind = if p.exclusive { "exclusive" } else { "stackable" };
+                let kind = if p.exclusive {
+                    "exclusive"
+                } else {
+                    "stackable"
+                };
                 write!(
                     out,
                     "{}: {} off ({kind}, priority {})",
@@ -110,14 +124,14 @@ impl WaterfallStep<'_> {
             }
             StepDetail::ManualDiscount { discount, currency } => {
                 out.write_str("rep discount ")?;
-                rep(out, discount, currency.as_str())
+                rep(out, discount, currency)
             }
             StepDetail::HeaderDiscount { discount, currency } => {
                 out.write_str(match discount {
                     RepDiscount::Percent(_) => "quote discount ",
                     RepDiscount::Amount(_) => "share of quote discount ",
                 })?;
-                rep(out, discount, currency.as_str())
+                rep(out, discount, currency)
             }
             StepDetail::FloorGuard { rule, floor } => {
                 write!(out, "raised to the floor {floor} ({})", rule.name)

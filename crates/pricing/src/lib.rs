@@ -25,7 +25,8 @@ pub use tiers::tier_discount;
 
 /// The largest quantity a line may have; with rule amounts bounded too, no
 /// product or sum in the waterfall can overflow `Decimal`.
-pub const MAX_QUANTITY: rust_decimal::Decimal = rust_decimal::Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+pub const MAX_QUANTITY: rust_decimal::Decimal =
+    rust_decimal::Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
 /// Most decimals a quantity may have.
 pub const MAX_QUANTITY_SCALE: u32 = 6;
 /// The largest manual discount amount accepted.

@@ -4,8 +4,8 @@
 //! sentence explaining a step is rendered only when asked for.
 use chrono::NaiveDate;
 use quotecast_model::{
-    BundleRule, ContractPrice, CurrencyCode, DiscountSchedule, FloorRule, Percent, PriceEntry,
-    Promotion, RoundingMode,
+    BundleRule, ContractPrice, Currency, CurrencyCode, DiscountSchedule, FloorRule, Percent,
+    PriceEntry, Promotion, RoundingMode,
 };
 use rust_decimal::Decimal;
 
@@ -64,7 +64,7 @@ pub enum StepDetail<'r> {
         /// The SKU or product line measured together; `None` for one line.
         scope: Option<&'r str>,
         discount: Percent,
-        currency: &'r CurrencyCode,
+        currency: &'r Currency,
     },
     Bundle {
         rule: &'r BundleRule,
@@ -77,11 +77,11 @@ pub enum StepDetail<'r> {
     Promotion(&'r Promotion),
     ManualDiscount {
         discount: RepDiscount,
-        currency: &'r CurrencyCode,
+        currency: &'r Currency,
     },
     HeaderDiscount {
         discount: RepDiscount,
-        currency: &'r CurrencyCode,
+        currency: &'r Currency,
     },
     FloorGuard {
         rule: &'r FloorRule,

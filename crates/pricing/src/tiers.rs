@@ -82,7 +82,10 @@ mod tests {
     #[test]
     fn bounds_are_what_their_docs_say() {
         assert_eq!(crate::MAX_QUANTITY, Decimal::from(1_000_000_000u64));
-        assert_eq!(crate::MAX_DISCOUNT_AMOUNT, Decimal::from(1_000_000_000_000_000u64));
+        assert_eq!(
+            crate::MAX_DISCOUNT_AMOUNT,
+            Decimal::from(1_000_000_000_000_000u64)
+        );
     }
 
     #[test]
@@ -111,9 +114,19 @@ mod tests {
     #[test]
     fn amount_bounds_scale_with_the_currency_rate() {
         // Bounds 10 and 50 corporate units at 7 per unit become 70 and 350.
-        let (p, _) = tier_discount(&tiers(), TierMethod::Range, Decimal::from(69), Decimal::from(7));
+        let (p, _) = tier_discount(
+            &tiers(),
+            TierMethod::Range,
+            Decimal::from(69),
+            Decimal::from(7),
+        );
         assert_eq!(p, Percent::ZERO);
-        let (p, _) = tier_discount(&tiers(), TierMethod::Range, Decimal::from(70), Decimal::from(7));
+        let (p, _) = tier_discount(
+            &tiers(),
+            TierMethod::Range,
+            Decimal::from(70),
+            Decimal::from(7),
+        );
         assert_eq!(p, Percent(Decimal::from(5)));
     }
 }

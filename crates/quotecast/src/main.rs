@@ -23,7 +23,11 @@ use clap::{Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "quotecast", version, about = "CPQ pricing and pipeline forecasting over gRPC")]
+#[command(
+    name = "quotecast",
+    version,
+    about = "CPQ pricing and pipeline forecasting over gRPC"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -5,9 +5,7 @@ use anyhow::Context;
 use clap::Args;
 use quotecast_pricing::price_quote;
 use quotecast_rules::QuoteInput;
-use quotecast_server::pb::{
-    self, PriceQuoteResponse, quote_service_client::QuoteServiceClient,
-};
+use quotecast_server::pb::{self, PriceQuoteResponse, quote_service_client::QuoteServiceClient};
 use tonic_types::StatusExt;
 
 use crate::{config::RulesSource, render};
@@ -42,11 +40,10 @@ fn describe_status(status: &tonic::Status) -> String {
 }
 
 fn read_quote(path: &PathBuf) -> anyhow::Result<QuoteInput> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| {
-        anyhow::anyhow!("{}:{}:{}: {e}", path.display(), e.line(), e.column())
-    })
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))
 }
 
 pub fn price(args: PriceArgs) -> anyhow::Result<ExitCode> {
@@ -74,9 +71,9 @@ pub fn price(args: PriceArgs) -> anyhow::Result<ExitCode> {
         }
         None => {
             let source = RulesSource::choose(args.rules.clone());
-            let (rules, _) = source
-                .load()
-                .map_err(|e| anyhow::anyhow!("cannot load rules from {}: {e}", source.describe()))?;
+            let (rules, _) = source.load().map_err(|e| {
+                anyhow::anyhow!("cannot load rules from {}: {e}", source.describe())
+            })?;
             let today = chrono::Utc::now().date_naive();
             let request = match input.to_request(today) {
                 Ok(r) => r,
@@ -99,7 +96,10 @@ pub fn price(args: PriceArgs) -> anyhow::Result<ExitCode> {
         }
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&render::json(&response))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&render::json(&response))?
+        );
     } else {
         print!("{}", render::waterfall_table(&response));
     }

@@ -7,7 +7,11 @@ use quotecast_server::pb::{PriceQuoteResponse, Totals, WaterfallStepKind};
 use serde_json::{Value, json};
 
 fn signed(a: &str) -> String {
-    if a.starts_with('-') { a.to_owned() } else { format!("+{a}") }
+    if a.starts_with('-') {
+        a.to_owned()
+    } else {
+        format!("+{a}")
+    }
 }
 
 /// "list_price" for WATERFALL_STEP_KIND_LIST_PRICE.
@@ -22,7 +26,11 @@ pub fn step_name(step: i32) -> String {
 }
 
 fn pct(p: &str) -> String {
-    if p.is_empty() { "n/a".to_owned() } else { format!("{p}%") }
+    if p.is_empty() {
+        "n/a".to_owned()
+    } else {
+        format!("{p}%")
+    }
 }
 
 fn totals_line(t: &Totals) -> String {
@@ -56,7 +64,12 @@ pub fn waterfall_table(q: &PriceQuoteResponse) -> String {
             "\nline {}  {}  {}  × {}",
             line.line_id, line.sku, line.name, line.quantity
         );
-        let rule_width = line.waterfall.iter().map(|s| s.rule_id.len()).max().unwrap_or(0);
+        let rule_width = line
+            .waterfall
+            .iter()
+            .map(|s| s.rule_id.len())
+            .max()
+            .unwrap_or(0);
         for s in &line.waterfall {
             let _ = writeln!(
                 out,

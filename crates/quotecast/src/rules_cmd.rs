@@ -61,5 +61,9 @@ pub fn test(dir: &Path) -> anyhow::Result<ExitCode> {
         }
     }
     println!("{} passed, {} failed", cases.len() - failed, failed);
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -28,8 +28,11 @@ pub struct ServeArgs {
 }
 
 fn init_logging(format: &str) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_from_env("QUOTECAST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        EnvFilter::try_from_env("QUOTECAST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         "json" => builder.json().init(),
         "text" => builder.init(),
@@ -67,7 +70,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
     };
-    let log_format = args.log_format.or(file.log_format).unwrap_or_else(|| "text".into());
+    let log_format = args
+        .log_format
+        .or(file.log_format)
+        .unwrap_or_else(|| "text".into());
     init_logging(&log_format)?;
     let addr: SocketAddr = args
         .addr
@@ -75,7 +81,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| DEFAULT_ADDR.into())
         .parse()
         .context("--addr must be HOST:PORT, such as 127.0.0.1:50051")?;
-    let data = args.data.or(file.data).unwrap_or_else(|| DEFAULT_DATA.into());
+    let data = args
+        .data
+        .or(file.data)
+        .unwrap_or_else(|| DEFAULT_DATA.into());
     std::fs::create_dir_all(&data)
         .with_context(|| format!("cannot create data directory {}", data.display()))?;
     let source = RulesSource::choose(args.rules.or(file.rules));
@@ -91,7 +100,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        quotecast_server::serve(listener, AppState::new(Arc::new(rules)), shutdown_signal()).await?;
+        quotecast_server::serve(listener, AppState::new(Arc::new(rules)), shutdown_signal())
+            .await?;
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })

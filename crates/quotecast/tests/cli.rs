@@ -32,7 +32,11 @@ fn stderr(o: &Output) -> String {
 fn rules_check_accepts_the_example_rules() {
     let o = quotecast(&["rules", "check", "rules"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("ok (17 files, 42 products, 3 price books"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("ok (17 files, 42 products, 3 price books"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -51,7 +55,11 @@ fn rules_check_names_file_and_line_and_fails() {
 fn rules_test_runs_the_regression_cases() {
     let o = quotecast(&["rules", "test", "rules"]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-    assert!(stdout(&o).contains("PASS acme-contract-laptops"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("PASS acme-contract-laptops"),
+        "{}",
+        stdout(&o)
+    );
     assert!(stdout(&o).contains(", 0 failed"), "{}", stdout(&o));
 }
 
@@ -60,13 +68,21 @@ fn quote_price_prints_the_waterfall() {
     let o = quotecast(&["quote", "price", "examples/quotes/acme-server-refresh.json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("contract_price   ctr-acme-lt14pro-2026"), "{out}");
+    assert!(
+        out.contains("contract_price   ctr-acme-lt14pro-2026"),
+        "{out}"
+    );
     assert!(out.contains("Approval required: manager"), "{out}");
 }
 
 #[test]
 fn quote_price_json_is_machine_readable() {
-    let o = quotecast(&["quote", "price", "--json", "examples/quotes/acme-server-refresh.json"]);
+    let o = quotecast(&[
+        "quote",
+        "price",
+        "--json",
+        "examples/quotes/acme-server-refresh.json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["currency_code"], "USD");
@@ -84,25 +100,51 @@ fn quote_price_reports_bad_lines_by_field() {
     let dir = std::env::temp_dir().join(format!("quotecast-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("bad.json");
-    std::fs::write(&file, r#"{"currency":"USD","date":"2026-03-01","lines":[{"sku":"NOPE","quantity":1}]}"#).unwrap();
+    std::fs::write(
+        &file,
+        r#"{"currency":"USD","date":"2026-03-01","lines":[{"sku":"NOPE","quantity":1}]}"#,
+    )
+    .unwrap();
     let o = quotecast(&["quote", "price", file.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("lines[0].sku: unknown SKU `NOPE`"), "{}", stderr(&o));
-    std::fs::write(&file, r#"{"currency":"USD","lines":[{"sku":"DSP-24","quantity":1.5}]}"#).unwrap();
+    assert!(
+        stderr(&o).contains("lines[0].sku: unknown SKU `NOPE`"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(
+        &file,
+        r#"{"currency":"USD","lines":[{"sku":"DSP-24","quantity":1.5}]}"#,
+    )
+    .unwrap();
     let o = quotecast(&["quote", "price", file.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("bad.json:1:"), "{}", stderr(&o));
-    assert!(stderr(&o).contains("write decimals as strings"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("write decimals as strings"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// `serve` on a free port, a quote priced through it with `--server`, then
 /// SIGTERM: the server shuts down gracefully and exits 0.
 #[test]
 fn serve_prices_over_grpc_and_stops_on_sigterm() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let data = std::env::temp_dir().join(format!("quotecast-data-{}", std::process::id()));
     let mut child = Command::new(env!("CARGO_BIN_EXE_quotecast"))
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--data", data.to_str().unwrap()])
+        .args([
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--data",
+            data.to_str().unwrap(),
+        ])
         .current_dir(repo())
         .stderr(Stdio::piped())
         .spawn()
@@ -113,7 +155,10 @@ fn serve_prices_over_grpc_and_stops_on_sigterm() {
     while !line.contains("quotecast serving") {
         line.clear();
         assert!(log.read_line(&mut line).unwrap() > 0, "server exited early");
-        assert!(start.elapsed() < Duration::from_secs(30), "server did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "server did not start"
+        );
     }
     assert!(data.is_dir(), "the data directory is created");
     let o = quotecast(&[
@@ -125,11 +170,21 @@ fn serve_prices_over_grpc_and_stops_on_sigterm() {
     ]);
     let local = quotecast(&["quote", "price", "examples/quotes/acme-server-refresh.json"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(stdout(&o), stdout(&local), "server and in-process pricing agree");
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert_eq!(
+        stdout(&o),
+        stdout(&local),
+        "server and in-process pricing agree"
+    );
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
     let rest: Vec<String> = log.lines().map_while(Result::ok).collect();
-    assert!(rest.iter().any(|l| l.contains("shutdown requested")), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("shutdown requested")),
+        "{rest:?}"
+    );
 }

@@ -7,11 +7,7 @@ use quotecast_pricing::{PricedQuote, price_quote};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use crate::{
-    QuoteInput, RuleIssue, RulesError,
-    decimal::exact_opt,
-    source::Source,
-};
+use crate::{QuoteInput, RuleIssue, RulesError, decimal::exact_opt, source::Source};
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -119,7 +115,10 @@ pub fn load_cases(dir: &Path) -> Result<Vec<RegressionCase>, RulesError> {
             path: path.clone(),
             source,
         })?;
-        let source = Source { path: path.clone(), text };
+        let source = Source {
+            path: path.clone(),
+            text,
+        };
         match toml::from_str::<CaseFile>(&source.text) {
             Ok(file) => {
                 if file.quote.date.is_none() {
@@ -181,13 +180,17 @@ pub fn run_case<'r>(rules: &'r RuleSet, case: &RegressionCase) -> CaseOutcome<'r
                 expected: "a valid quote".into(),
                 actual: problems.join("; "),
             });
-            return CaseOutcome { mismatches, priced: None };
+            return CaseOutcome {
+                mismatches,
+                priced: None,
+            };
         }
     };
     let e = &case.expect;
     let priced = match price_quote(rules, &request) {
         Err(err) => {
-            let mut fields: Vec<String> = err.rejections().iter().map(|r| r.field.clone()).collect();
+            let mut fields: Vec<String> =
+                err.rejections().iter().map(|r| r.field.clone()).collect();
             fields.sort();
             let mut expected = e.rejected_fields.clone();
             expected.sort();
@@ -198,7 +201,10 @@ pub fn run_case<'r>(rules: &'r RuleSet, case: &RegressionCase) -> CaseOutcome<'r
                     actual: format!("{fields:?} ({err})"),
                 });
             }
-            return CaseOutcome { mismatches, priced: None };
+            return CaseOutcome {
+                mismatches,
+                priced: None,
+            };
         }
         Ok(priced) => priced,
     };
@@ -210,15 +216,45 @@ pub fn run_case<'r>(rules: &'r RuleSet, case: &RegressionCase) -> CaseOutcome<'r
         });
     }
     let t = &priced.totals;
-    compare(&mut mismatches, || "approval level".into(), e.approval.clone(), priced.approval.level.clone());
+    compare(
+        &mut mismatches,
+        || "approval level".into(),
+        e.approval.clone(),
+        priced.approval.level.clone(),
+    );
     if let Some(expected) = &e.approval_rules {
-        let actual: Vec<String> = priced.approval.triggered.iter().map(|t| t.rule_id.clone()).collect();
-        compare(&mut mismatches, || "approval rules".into(), Some(format!("{expected:?}")), format!("{actual:?}"));
+        let actual: Vec<String> = priced
+            .approval
+            .triggered
+            .iter()
+            .map(|t| t.rule_id.clone())
+            .collect();
+        compare(
+            &mut mismatches,
+            || "approval rules".into(),
+            Some(format!("{expected:?}")),
+            format!("{actual:?}"),
+        );
     }
-    compare(&mut mismatches, || "list total".into(), e.list_total, t.list);
-    compare(&mut mismatches, || "discount total".into(), e.discount_total, t.discount);
+    compare(
+        &mut mismatches,
+        || "list total".into(),
+        e.list_total,
+        t.list,
+    );
+    compare(
+        &mut mismatches,
+        || "discount total".into(),
+        e.discount_total,
+        t.discount,
+    );
     compare(&mut mismatches, || "net total".into(), e.net_total, t.net);
-    compare(&mut mismatches, || "cost total".into(), e.cost_total, t.cost);
+    compare(
+        &mut mismatches,
+        || "cost total".into(),
+        e.cost_total,
+        t.cost,
+    );
     compare(
         &mut mismatches,
         || "margin percent".into(),
@@ -235,13 +271,38 @@ pub fn run_case<'r>(rules: &'r RuleSet, case: &RegressionCase) -> CaseOutcome<'r
             continue;
         };
         let id = &expected.id;
-        compare(&mut mismatches, || format!("line {id} list_unit"), expected.list_unit, line.list_unit_price);
-        compare(&mut mismatches, || format!("line {id} list_extended"), expected.list_extended, line.list_extended);
-        compare(&mut mismatches, || format!("line {id} net_unit"), expected.net_unit, line.net_unit_price);
-        compare(&mut mismatches, || format!("line {id} net_extended"), expected.net_extended, line.net_extended);
+        compare(
+            &mut mismatches,
+            || format!("line {id} list_unit"),
+            expected.list_unit,
+            line.list_unit_price,
+        );
+        compare(
+            &mut mismatches,
+            || format!("line {id} list_extended"),
+            expected.list_extended,
+            line.list_extended,
+        );
+        compare(
+            &mut mismatches,
+            || format!("line {id} net_unit"),
+            expected.net_unit,
+            line.net_unit_price,
+        );
+        compare(
+            &mut mismatches,
+            || format!("line {id} net_extended"),
+            expected.net_extended,
+            line.net_extended,
+        );
         if let Some(steps) = &expected.steps {
             let actual: Vec<&str> = line.waterfall.iter().map(|s| s.step.name()).collect();
-            compare(&mut mismatches, || format!("line {id} steps"), Some(steps.join(", ")), actual.join(", "));
+            compare(
+                &mut mismatches,
+                || format!("line {id} steps"),
+                Some(steps.join(", ")),
+                actual.join(", "),
+            );
         }
         for rule in &expected.rules {
             if !line.waterfall.iter().any(|s| s.rule_id == *rule) {

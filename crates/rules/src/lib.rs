@@ -83,7 +83,10 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Source>, RulesError> {
         .into_iter()
         .map(|path| {
             std::fs::read_to_string(&path)
-                .map(|text| Source { path: path.clone(), text })
+                .map(|text| Source {
+                    path: path.clone(),
+                    text,
+                })
                 .map_err(|source| RulesError::Io { path, source })
         })
         .collect()

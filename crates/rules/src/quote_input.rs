@@ -17,10 +17,18 @@ pub struct LineInput {
     pub sku: String,
     #[serde(deserialize_with = "exact")]
     pub quantity: Decimal,
-    #[serde(default, deserialize_with = "exact_opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "exact_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub discount_percent: Option<Decimal>,
     /// Amount off the line, in the quote's currency.
-    #[serde(default, deserialize_with = "exact_opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "exact_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub discount_amount: Option<Decimal>,
 }
 
@@ -39,9 +47,17 @@ pub struct QuoteInput {
     #[serde(default)]
     pub region: Option<String>,
     pub lines: Vec<LineInput>,
-    #[serde(default, deserialize_with = "exact_opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "exact_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub header_discount_percent: Option<Decimal>,
-    #[serde(default, deserialize_with = "exact_opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "exact_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub header_discount_amount: Option<Decimal>,
 }
 

@@ -1,9 +1,9 @@
 //! `CatalogService`: products and product lines, paged and filtered.
-use quotecast_model::ProductKind;
 use crate::pb::{
     GetProductRequest, GetProductResponse, ListProductsRequest, ListProductsResponse,
     catalog_service_server::CatalogService,
 };
+use quotecast_model::ProductKind;
 use tonic::{Request, Response, Status};
 
 use crate::pb;
@@ -42,7 +42,9 @@ impl CatalogService for CatalogApi {
         let rules = &self.state.rules;
         let date = price_date(&r.price_date, (self.state.today)())?;
         let page_size = match r.page_size {
-            n if n < 0 => return Err(ServerError::invalid("page_size", "must not be negative").into()),
+            n if n < 0 => {
+                return Err(ServerError::invalid("page_size", "must not be negative").into());
+            }
             0 => DEFAULT_PAGE_SIZE,
             n => (n as usize).min(MAX_PAGE_SIZE),
         };
@@ -50,7 +52,11 @@ impl CatalogService for CatalogApi {
             let known: Vec<&str> = rules.product_lines().map(|l| l.id.as_str()).collect();
             return Err(ServerError::invalid(
                 "product_line",
-                format!("unknown product line `{}`; known: {}", r.product_line, known.join(", ")),
+                format!(
+                    "unknown product line `{}`; known: {}",
+                    r.product_line,
+                    known.join(", ")
+                ),
             )
             .into());
         }
@@ -84,7 +90,13 @@ impl CatalogService for CatalogApi {
         Ok(Response::new(ListProductsResponse {
             products: page
                 .into_iter()
-                .map(|product| pb::Product::from(ProductOn { rules, product, date }))
+                .map(|product| {
+                    pb::Product::from(ProductOn {
+                        rules,
+                        product,
+                        date,
+                    })
+                })
                 .collect(),
             next_page_token,
             total_size: i32::try_from(matching.len()).unwrap_or(i32::MAX),
@@ -108,12 +120,18 @@ impl CatalogService for CatalogApi {
         }
         let date = price_date(&r.price_date, (self.state.today)())?;
         let rules = &self.state.rules;
-        let product = rules.product(r.sku.trim()).ok_or_else(|| ServerError::NotFound {
-            kind: "product",
-            name: r.sku.clone(),
-        })?;
+        let product = rules
+            .product(r.sku.trim())
+            .ok_or_else(|| ServerError::NotFound {
+                kind: "product",
+                name: r.sku.clone(),
+            })?;
         Ok(Response::new(GetProductResponse {
-            product: Some(pb::Product::from(ProductOn { rules, product, date })),
+            product: Some(pb::Product::from(ProductOn {
+                rules,
+                product,
+                date,
+            })),
         }))
     }
 }

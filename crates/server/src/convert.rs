@@ -3,13 +3,13 @@
 //! through `From`.
 use std::str::FromStr;
 
+use crate::pb;
 use chrono::NaiveDate;
 use quotecast_model::{Percent, Product, ProductKind, RuleSet, Trimmed};
 use quotecast_pricing::{
     ApprovalOutcome, LineRequest, ManualDiscount, PricedLine, PricedQuote, QuoteRequest, StepKind,
     Totals, WaterfallStep,
 };
-use crate::pb;
 use rust_decimal::Decimal;
 
 use crate::error::{FieldViolation, ServerError};
@@ -25,13 +25,19 @@ fn violation(field: &str, description: String) -> FieldViolation {
 pub fn parse_decimal(field: &str, text: &str, out: &mut Vec<FieldViolation>) -> Option<Decimal> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
-        out.push(violation(field, "is required: a decimal string such as \"3\" or \"12.50\"".into()));
+        out.push(violation(
+            field,
+            "is required: a decimal string such as \"3\" or \"12.50\"".into(),
+        ));
         return None;
     }
     match Decimal::from_str(trimmed) {
         Ok(d) => Some(d),
         Err(_) => {
-            out.push(violation(field, format!("`{text}` is not a decimal number")));
+            out.push(violation(
+                field,
+                format!("`{text}` is not a decimal number"),
+            ));
             None
         }
     }
@@ -50,7 +56,10 @@ pub fn parse_date(
     match NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
         Ok(d) => Some(d),
         Err(_) => {
-            out.push(violation(field, format!("`{text}` is not a date in the form YYYY-MM-DD")));
+            out.push(violation(
+                field,
+                format!("`{text}` is not a date in the form YYYY-MM-DD"),
+            ));
             None
         }
     }
@@ -90,7 +99,10 @@ impl TryFrom<PriceQuoteInput<'_>> for QuoteRequest {
         let r = input.request;
         let mut out = Vec::new();
         if r.currency_code.trim().is_empty() {
-            out.push(violation("currency_code", "is required: an ISO 4217 code such as USD".into()));
+            out.push(violation(
+                "currency_code",
+                "is required: an ISO 4217 code such as USD".into(),
+            ));
         }
         let price_date = parse_date("price_date", &r.price_date, input.today, &mut out);
         let lines = r
@@ -101,7 +113,8 @@ impl TryFrom<PriceQuoteInput<'_>> for QuoteRequest {
                 if l.sku.trim().is_empty() {
                     out.push(violation(&format!("lines[{i}].sku"), "is required".into()));
                 }
-                let quantity = parse_decimal(&format!("lines[{i}].quantity"), &l.quantity, &mut out);
+                let quantity =
+                    parse_decimal(&format!("lines[{i}].quantity"), &l.quantity, &mut out);
                 let discount = l
                     .discount
                     .as_ref()
@@ -160,7 +173,8 @@ impl QuoteMoney {
 }
 
 fn percent(p: Option<Percent>) -> String {
-    p.map(|p| Trimmed(p.display_2dp(), 2).to_string()).unwrap_or_default()
+    p.map(|p| Trimmed(p.display_2dp(), 2).to_string())
+        .unwrap_or_default()
 }
 
 fn totals(m: &QuoteMoney, t: &Totals) -> pb::Totals {
@@ -335,7 +349,11 @@ impl From<ProductOn<'_>> for pb::Product {
     }
 }
 
-fn discount_to_proto(currency: &str, percent: Option<Decimal>, amount: Option<Decimal>) -> Option<pb::ManualDiscount> {
+fn discount_to_proto(
+    currency: &str,
+    percent: Option<Decimal>,
+    amount: Option<Decimal>,
+) -> Option<pb::ManualDiscount> {
     let kind = match (percent, amount) {
         (Some(p), _) => pb::manual_discount::Kind::Percent(p.to_string()),
         (None, Some(a)) => pb::manual_discount::Kind::Amount(money(currency, a)),

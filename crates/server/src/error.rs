@@ -76,7 +76,9 @@ impl From<ServerError> for Status {
                 // The request is well-formed but a pricing rule refuses it:
                 // FAILED_PRECONDITION, with the fields to change.
                 let mut details = ErrorDetails::new();
-                let first = rejections.first().map_or("RULE_VIOLATION", |r| reason_code(r.reason));
+                let first = rejections
+                    .first()
+                    .map_or("RULE_VIOLATION", |r| reason_code(r.reason));
                 details.set_error_info(first, "quotecast", std::collections::HashMap::new());
                 for r in &rejections {
                     details.add_precondition_failure_violation(

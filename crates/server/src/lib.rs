@@ -25,10 +25,8 @@ mod quote;
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use chrono::{NaiveDate, Utc};
+use pb::{catalog_service_server::CatalogServiceServer, quote_service_server::QuoteServiceServer};
 use quotecast_model::RuleSet;
-use pb::{
-    catalog_service_server::CatalogServiceServer, quote_service_server::QuoteServiceServer,
-};
 use tokio::net::TcpListener;
 use tonic::transport::{Server, server::TcpIncoming};
 
@@ -82,7 +80,9 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(CatalogServiceServer::new(catalog::CatalogApi::new(state.clone())))
+        .add_service(CatalogServiceServer::new(catalog::CatalogApi::new(
+            state.clone(),
+        )))
         .add_service(QuoteServiceServer::new(quote::QuoteApi::new(state)))
         // NODELAY: a response of several segments must not wait for the
         // peer's delayed ACK (a 40 ms stall per call otherwise).

@@ -1,6 +1,6 @@
 //! `QuoteService`: prices quotes.
-use quotecast_pricing::{QuoteRequest, price_quote};
 use crate::pb::{PriceQuoteRequest, PriceQuoteResponse, quote_service_server::QuoteService};
+use quotecast_pricing::{QuoteRequest, price_quote};
 use tonic::{Request, Response, Status};
 
 use crate::{

@@ -108,7 +108,7 @@ pub(crate) fn volume_discounts<'r>(ctx: &Context<'r>, lines: &mut [Line<'_, 'r>]
                 bound_scale: bound_scale(ctx, schedule.basis),
                 scope,
                 discount,
-                currency: &ctx.currency.code,
+                currency: ctx.currency,
             },
             new_running,
         );
@@ -198,8 +198,10 @@ pub(crate) fn promotions<'r>(ctx: &Context<'r>, lines: &mut [Line<'_, 'r>]) {
         .map(|p| {
             let c = &p.conditions;
             p.valid.contains(ctx.date)
-                && (c.segments.is_empty() || segment.is_some_and(|s| c.segments.iter().any(|x| x == s)))
-                && (c.regions.is_empty() || region.is_some_and(|r| c.regions.iter().any(|x| x == r)))
+                && (c.segments.is_empty()
+                    || segment.is_some_and(|s| c.segments.iter().any(|x| x == s)))
+                && (c.regions.is_empty()
+                    || region.is_some_and(|r| c.regions.iter().any(|x| x == r)))
                 && c.min_quote_total
                     .is_none_or(|t| quote_total >= ctx.currency.from_corporate(t))
         })
@@ -209,16 +211,19 @@ pub(crate) fn promotions<'r>(ctx: &Context<'r>, lines: &mut [Line<'_, 'r>]) {
     }
     for line in lines.iter_mut() {
         // The SKU's promotions (product condition met), in priority order.
-        let mut eligible = line.rules.promotions.iter().map(|&i| &promotions[i]).zip(
-            line.rules.promotions.iter().map(|&i| quote_eligible[i]),
-        )
-        .filter(|(p, quote_ok)| {
-            *quote_ok
-                && p.conditions
-                    .min_line_quantity
-                    .is_none_or(|q| line.request.quantity >= q)
-        })
-        .map(|(p, _)| p);
+        let mut eligible = line
+            .rules
+            .promotions
+            .iter()
+            .map(|&i| &promotions[i])
+            .zip(line.rules.promotions.iter().map(|&i| quote_eligible[i]))
+            .filter(|(p, quote_ok)| {
+                *quote_ok
+                    && p.conditions
+                        .min_line_quantity
+                        .is_none_or(|q| line.request.quantity >= q)
+            })
+            .map(|(p, _)| p);
         let Some(first) = eligible.next() else {
             continue;
         };
@@ -278,7 +283,7 @@ pub(crate) fn manual_discounts<'r>(
                 "manual",
                 StepDetail::ManualDiscount {
                     discount: rep_discount(discount),
-                    currency: &ctx.currency.code,
+                    currency: ctx.currency,
                 },
                 new_running,
             );
@@ -299,7 +304,7 @@ pub(crate) fn header_discount<'r>(
 ) {
     let detail = StepDetail::HeaderDiscount {
         discount: rep_discount(discount),
-        currency: &ctx.currency.code,
+        currency: ctx.currency,
     };
     let shares: Vec<Decimal> = match discount {
         ManualDiscount::Percent(p) => lines.iter().map(|l| Percent(*p).of(l.running)).collect(),
@@ -408,7 +413,10 @@ pub(crate) fn floor_guard<'r>(
             line.apply(
                 StepKind::FloorGuard,
                 &rule.id,
-                StepDetail::FloorGuard { rule, floor: raised },
+                StepDetail::FloorGuard {
+                    rule,
+                    floor: raised,
+                },
                 raised,
             );
         }

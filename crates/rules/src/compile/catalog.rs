@@ -29,7 +29,9 @@ fn gather(c: &mut Compiler<'_>, files: &[ParsedFile<'_>]) {
     for f in files {
         for r in &f.currencies {
             if c.define(f, r.line, "currency", &r.value.code) {
-                c.known.currencies.insert(r.value.code.clone(), r.value.scale);
+                c.known
+                    .currencies
+                    .insert(r.value.code.clone(), r.value.scale);
             }
         }
         for r in &f.product_lines {
@@ -88,10 +90,21 @@ pub(super) fn compile(c: &mut Compiler<'_>, files: &[ParsedFile<'_>], parts: &mu
             let p = &r.value;
             let owner = format!("product `{}`", p.sku);
             let line_known = c.known.product_lines.contains(&p.product_line);
-            c.check_ref(f, r.line, &owner, "product line", &p.product_line, line_known);
+            c.check_ref(
+                f,
+                r.line,
+                &owner,
+                "product line",
+                &p.product_line,
+                line_known,
+            );
             let kind = c.choice(f, r.line, &owner, "kind", &p.kind, KINDS);
             if kind == Some(ProductKind::Option) && p.option_group.is_none() {
-                c.report(f, r.line, format!("{owner}: an option needs an option_group"));
+                c.report(
+                    f,
+                    r.line,
+                    format!("{owner}: an option needs an option_group"),
+                );
             }
             c.non_negative(f, r.line, &owner, p.cost.0);
             if let Some(kind) = kind {
@@ -154,17 +167,30 @@ fn currencies(c: &mut Compiler<'_>, files: &[ParsedFile<'_>], parts: &mut RuleSe
             let d = &r.value;
             let owner = format!("currency `{}`", d.code);
             let Ok(code) = CurrencyCode::new(&d.code) else {
-                c.report(f, r.line, format!("{owner}: a currency code is three upper-case letters"));
+                c.report(
+                    f,
+                    r.line,
+                    format!("{owner}: a currency code is three upper-case letters"),
+                );
                 continue;
             };
             if d.scale > 6 {
-                c.report(f, r.line, format!("{owner}: scale {} is more than 6 decimals", d.scale));
+                c.report(
+                    f,
+                    r.line,
+                    format!("{owner}: scale {} is more than 6 decimals", d.scale),
+                );
             }
             if d.per_corporate.0 <= Decimal::ZERO || d.per_corporate.0 > Decimal::from(1_000_000) {
-                c.report(f, r.line, format!("{owner}: per_corporate must be above 0 and at most 1000000"));
+                c.report(
+                    f,
+                    r.line,
+                    format!("{owner}: per_corporate must be above 0 and at most 1000000"),
+                );
                 continue;
             }
-            let Some(rounding) = c.choice(f, r.line, &owner, "rounding", &d.rounding, ROUNDING) else {
+            let Some(rounding) = c.choice(f, r.line, &owner, "rounding", &d.rounding, ROUNDING)
+            else {
                 continue;
             };
             parts.currencies.push(Currency {
@@ -183,8 +209,16 @@ fn currencies(c: &mut Compiler<'_>, files: &[ParsedFile<'_>], parts: &mut RuleSe
             }
         }
         Some((code, f, line)) => {
-            match parts.currencies.iter().find(|cur| cur.code.as_str() == code) {
-                None => c.report(f, line, format!("corporate_currency `{code}` is not a defined currency")),
+            match parts
+                .currencies
+                .iter()
+                .find(|cur| cur.code.as_str() == code)
+            {
+                None => c.report(
+                    f,
+                    line,
+                    format!("corporate_currency `{code}` is not a defined currency"),
+                ),
                 Some(cur) if cur.per_corporate != Decimal::ONE => c.report(
                     f,
                     line,
@@ -219,7 +253,9 @@ fn price_books(c: &mut Compiler<'_>, files: &[ParsedFile<'_>], parts: &mut RuleS
                 b.currency.clone(),
                 (b.id.clone(), f.source.path.display().to_string(), r.line),
             );
-            let Ok(currency) = CurrencyCode::new(&b.currency) else { continue };
+            let Ok(currency) = CurrencyCode::new(&b.currency) else {
+                continue;
+            };
             books.insert(
                 b.id.clone(),
                 PriceBook {
@@ -245,8 +281,15 @@ fn price_books(c: &mut Compiler<'_>, files: &[ParsedFile<'_>], parts: &mut RuleS
             let Some(valid) = c.range(f, r.line, &owner, &p.from, p.to.as_deref()) else {
                 continue;
             };
-            let Some(book) = books.get_mut(&p.book) else { continue };
-            let scale = c.known.currencies.get(book.currency.as_str()).copied().unwrap_or(0);
+            let Some(book) = books.get_mut(&p.book) else {
+                continue;
+            };
+            let scale = c
+                .known
+                .currencies
+                .get(book.currency.as_str())
+                .copied()
+                .unwrap_or(0);
             if p.price.0.normalize().scale() > scale {
                 c.report(
                     f,

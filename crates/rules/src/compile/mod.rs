@@ -63,8 +63,7 @@ impl Compiler<'_> {
             self.report(file, line, message);
             return false;
         }
-        self.defined
-            .insert(key, (file.source.path.clone(), line));
+        self.defined.insert(key, (file.source.path.clone(), line));
         true
     }
 
@@ -79,12 +78,22 @@ impl Compiler<'_> {
         known: bool,
     ) -> bool {
         if !known {
-            self.report(file, line, format!("{owner} refers to unknown {what} `{reference}`"));
+            self.report(
+                file,
+                line,
+                format!("{owner} refers to unknown {what} `{reference}`"),
+            );
         }
         known
     }
 
-    fn date(&mut self, file: &ParsedFile<'_>, line: usize, owner: &str, text: &str) -> Option<NaiveDate> {
+    fn date(
+        &mut self,
+        file: &ParsedFile<'_>,
+        line: usize,
+        owner: &str,
+        text: &str,
+    ) -> Option<NaiveDate> {
         match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
             Ok(d) => Some(d),
             Err(_) => {
@@ -115,7 +124,10 @@ impl Compiler<'_> {
             self.report(
                 file,
                 line,
-                format!("{owner}: ends ({}) before it starts ({from})", to.unwrap_or(from)),
+                format!(
+                    "{owner}: ends ({}) before it starts ({from})",
+                    to.unwrap_or(from)
+                ),
             );
             return None;
         }
@@ -123,7 +135,13 @@ impl Compiler<'_> {
     }
 
     /// A percentage that must lie in `0..=100`.
-    fn percent(&mut self, file: &ParsedFile<'_>, line: usize, owner: &str, value: Decimal) -> Option<Percent> {
+    fn percent(
+        &mut self,
+        file: &ParsedFile<'_>,
+        line: usize,
+        owner: &str,
+        value: Decimal,
+    ) -> Option<Percent> {
         if value < Decimal::ZERO || value > Decimal::ONE_HUNDRED {
             self.report(
                 file,
@@ -136,7 +154,13 @@ impl Compiler<'_> {
     }
 
     /// A money amount: not negative and at most [`MAX_RULE_AMOUNT`].
-    fn non_negative(&mut self, file: &ParsedFile<'_>, line: usize, owner: &str, value: Decimal) -> bool {
+    fn non_negative(
+        &mut self,
+        file: &ParsedFile<'_>,
+        line: usize,
+        owner: &str,
+        value: Decimal,
+    ) -> bool {
         if value < Decimal::ZERO {
             self.report(file, line, format!("{owner}: amount {value} is negative"));
             return false;
@@ -153,7 +177,13 @@ impl Compiler<'_> {
     }
 
     /// A selector whose SKUs and product lines all exist.
-    fn selector(&mut self, file: &ParsedFile<'_>, line: usize, owner: &str, def: &SelectorDef) -> ProductSelector {
+    fn selector(
+        &mut self,
+        file: &ParsedFile<'_>,
+        line: usize,
+        owner: &str,
+        def: &SelectorDef,
+    ) -> ProductSelector {
         for sku in &def.skus {
             let known = self.known.products.contains_key(sku);
             self.check_ref(file, line, owner, "SKU", sku, known);
@@ -178,7 +208,10 @@ impl Compiler<'_> {
         value: &str,
         allowed: &[(&str, T)],
     ) -> Option<T> {
-        let found = allowed.iter().find(|(name, _)| *name == value).map(|(_, v)| *v);
+        let found = allowed
+            .iter()
+            .find(|(name, _)| *name == value)
+            .map(|(_, v)| *v);
         if found.is_none() {
             let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
             self.report(

@@ -13,13 +13,19 @@ use super::Compiler;
 use crate::format::{ParsedFile, ScheduleDef};
 
 const METHODS: &[(&str, TierMethod)] = &[("slab", TierMethod::Slab), ("range", TierMethod::Range)];
-const BASES: &[(&str, TierBasis)] = &[("quantity", TierBasis::Quantity), ("amount", TierBasis::Amount)];
+const BASES: &[(&str, TierBasis)] = &[
+    ("quantity", TierBasis::Quantity),
+    ("amount", TierBasis::Amount),
+];
 const AGGREGATIONS: &[(&str, QuantityAggregation)] = &[
     ("line", QuantityAggregation::Line),
     ("product", QuantityAggregation::Product),
     ("product_line", QuantityAggregation::ProductLine),
 ];
-const ACTIONS: &[(&str, FloorAction)] = &[("clamp", FloorAction::Clamp), ("reject", FloorAction::Reject)];
+const ACTIONS: &[(&str, FloorAction)] = &[
+    ("clamp", FloorAction::Clamp),
+    ("reject", FloorAction::Reject),
+];
 
 pub(super) fn compile(c: &mut Compiler<'_>, files: &[ParsedFile<'_>], parts: &mut RuleSetParts) {
     let mut schedule_lines = BTreeMap::new();
@@ -61,7 +67,11 @@ fn contracts(c: &mut Compiler<'_>, f: &ParsedFile<'_>, parts: &mut RuleSetParts)
                     .then(|| ContractParty::Segment(s.clone()))
             }
             _ => {
-                c.report(f, r.line, format!("{owner}: name exactly one of account or segment"));
+                c.report(
+                    f,
+                    r.line,
+                    format!("{owner}: name exactly one of account or segment"),
+                );
                 None
             }
         };
@@ -71,9 +81,12 @@ fn contracts(c: &mut Compiler<'_>, f: &ParsedFile<'_>, parts: &mut RuleSetParts)
         c.check_ref(f, r.line, &owner, "currency", &d.currency, cur_known);
         c.non_negative(f, r.line, &owner, d.price.0);
         let valid = c.range(f, r.line, &owner, &d.from, d.to.as_deref());
-        if let (Some(party), Some(valid), Ok(currency), true) =
-            (party, valid, CurrencyCode::new(&d.currency), sku_known && cur_known)
-        {
+        if let (Some(party), Some(valid), Ok(currency), true) = (
+            party,
+            valid,
+            CurrencyCode::new(&d.currency),
+            sku_known && cur_known,
+        ) {
             parts.contract_prices.push(ContractPrice {
                 id: d.id.clone(),
                 party,
@@ -86,7 +99,12 @@ fn contracts(c: &mut Compiler<'_>, f: &ParsedFile<'_>, parts: &mut RuleSetParts)
     }
 }
 
-fn schedule(c: &mut Compiler<'_>, f: &ParsedFile<'_>, line: usize, d: &ScheduleDef) -> Option<DiscountSchedule> {
+fn schedule(
+    c: &mut Compiler<'_>,
+    f: &ParsedFile<'_>,
+    line: usize,
+    d: &ScheduleDef,
+) -> Option<DiscountSchedule> {
     let owner = format!("volume schedule `{}`", d.id);
     let method = c.choice(f, line, &owner, "method", &d.method, METHODS);
     let basis = c.choice(f, line, &owner, "basis", &d.basis, BASES);
@@ -105,13 +123,24 @@ fn schedule(c: &mut Compiler<'_>, f: &ParsedFile<'_>, line: usize, d: &ScheduleD
             ok &= c.non_negative(f, line, &format!("{owner} tier {n}"), bound.0);
         }
         if i == 0 && t.from.0 != Decimal::ZERO {
-            c.report(f, line, format!("{owner}: tier 1 must start at 0 so every quantity falls in a tier"));
+            c.report(
+                f,
+                line,
+                format!("{owner}: tier 1 must start at 0 so every quantity falls in a tier"),
+            );
             ok = false;
         }
         if let Some(to) = t.to
             && to.0 <= t.from.0
         {
-            c.report(f, line, format!("{owner}: tier {n} ends ({}) at or before it starts ({})", to.0, t.from.0));
+            c.report(
+                f,
+                line,
+                format!(
+                    "{owner}: tier {n} ends ({}) at or before it starts ({})",
+                    to.0, t.from.0
+                ),
+            );
             ok = false;
         }
         match (i.checked_sub(1).map(|p| &d.tiers[p]), t.to) {
@@ -120,7 +149,10 @@ fn schedule(c: &mut Compiler<'_>, f: &ParsedFile<'_>, line: usize, d: &ScheduleD
                     c.report(
                         f,
                         line,
-                        format!("{owner}: tier {n} (from {}) overlaps tier {i} (to {})", t.from.0, prev_to.0),
+                        format!(
+                            "{owner}: tier {n} (from {}) overlaps tier {i} (to {})",
+                            t.from.0, prev_to.0
+                        ),
                     );
                     ok = false;
                 }
@@ -128,12 +160,19 @@ fn schedule(c: &mut Compiler<'_>, f: &ParsedFile<'_>, line: usize, d: &ScheduleD
                     c.report(
                         f,
                         line,
-                        format!("{owner}: gap between tier {i} (to {}) and tier {n} (from {})", prev_to.0, t.from.0),
+                        format!(
+                            "{owner}: gap between tier {i} (to {}) and tier {n} (from {})",
+                            prev_to.0, t.from.0
+                        ),
                     );
                     ok = false;
                 }
                 None => {
-                    c.report(f, line, format!("{owner}: tier {i} is open-ended but tier {n} follows it"));
+                    c.report(
+                        f,
+                        line,
+                        format!("{owner}: tier {i} is open-ended but tier {n} follows it"),
+                    );
                     ok = false;
                 }
                 _ => {}
@@ -151,7 +190,11 @@ fn schedule(c: &mut Compiler<'_>, f: &ParsedFile<'_>, line: usize, d: &ScheduleD
         }
     }
     if d.tiers.last().is_some_and(|t| t.to.is_some()) {
-        c.report(f, line, format!("{owner}: the last tier must be open-ended (no `to`)"));
+        c.report(
+            f,
+            line,
+            format!("{owner}: the last tier must be open-ended (no `to`)"),
+        );
         ok = false;
     }
     Some(DiscountSchedule {
@@ -174,7 +217,11 @@ fn ambiguous_schedules(
 ) {
     for product in &parts.products {
         let mut best: Option<(u8, &DiscountSchedule)> = None;
-        for s in parts.schedules.iter().filter(|s| s.applies_to.matches(product)) {
+        for s in parts
+            .schedules
+            .iter()
+            .filter(|s| s.applies_to.matches(product))
+        {
             let spec = s.applies_to.specificity(product);
             match best {
                 Some((b, other)) if b == spec => {
@@ -205,14 +252,20 @@ fn bundles(c: &mut Compiler<'_>, f: &ParsedFile<'_>, parts: &mut RuleSetParts) {
         c.check_ref(f, r.line, &owner, "parent SKU", &d.parent, parent);
         c.check_ref(f, r.line, &owner, "component SKU", &d.component, component);
         if d.parent == d.component {
-            c.report(f, r.line, format!("{owner}: a SKU cannot be bundled with itself"));
+            c.report(
+                f,
+                r.line,
+                format!("{owner}: a SKU cannot be bundled with itself"),
+            );
         }
         let per_parent = d.per_parent.map_or(Decimal::ONE, |p| p.0);
         if per_parent <= Decimal::ZERO || !c.non_negative(f, r.line, &owner, per_parent) {
             c.report(f, r.line, format!("{owner}: per_parent must be positive"));
         }
         let benefit = match (&d.percent_off, &d.fixed_price, d.included) {
-            (Some(p), None, false) => c.percent(f, r.line, &owner, p.0).map(BundleBenefit::PercentOff),
+            (Some(p), None, false) => c
+                .percent(f, r.line, &owner, p.0)
+                .map(BundleBenefit::PercentOff),
             (None, Some(prices), false) => {
                 let mut map = BTreeMap::new();
                 for (code, price) in prices {
@@ -230,12 +283,15 @@ fn bundles(c: &mut Compiler<'_>, f: &ParsedFile<'_>, parts: &mut RuleSetParts) {
                 c.report(
                     f,
                     r.line,
-                    format!("{owner}: give exactly one of percent_off, fixed_price or included = true"),
+                    format!(
+                        "{owner}: give exactly one of percent_off, fixed_price or included = true"
+                    ),
                 );
                 None
             }
         };
-        if let (Some(benefit), true) = (benefit, parent && component && per_parent > Decimal::ZERO) {
+        if let (Some(benefit), true) = (benefit, parent && component && per_parent > Decimal::ZERO)
+        {
             parts.bundles.push(BundleRule {
                 id: d.id.clone(),
                 name: d.name.clone(),
@@ -264,7 +320,10 @@ fn promotions(c: &mut Compiler<'_>, f: &ParsedFile<'_>, parts: &mut RuleSetParts
             c.check_ref(f, r.line, &owner, "region", reg, known);
         }
         let products = c.selector(f, r.line, &owner, &d.applies_to);
-        for bound in [d.min_line_quantity, d.min_quote_total].into_iter().flatten() {
+        for bound in [d.min_line_quantity, d.min_quote_total]
+            .into_iter()
+            .flatten()
+        {
             c.non_negative(f, r.line, &owner, bound.0);
         }
         let discount = c.percent(f, r.line, &owner, d.percent.0);
@@ -299,9 +358,15 @@ fn floors(c: &mut Compiler<'_>, f: &ParsedFile<'_>, parts: &mut RuleSetParts) {
         let applies_to = c.selector(f, r.line, &owner, &d.applies_to);
         let action = c.choice(f, r.line, &owner, "action", &d.action, ACTIONS);
         let kind = match (d.min_percent_of_list, d.min_margin_percent) {
-            (Some(p), None) => c.percent(f, r.line, &owner, p.0).map(FloorKind::PercentOfList),
+            (Some(p), None) => c
+                .percent(f, r.line, &owner, p.0)
+                .map(FloorKind::PercentOfList),
             (None, Some(m)) if m.0 >= Decimal::ONE_HUNDRED || m.0 < Decimal::ZERO => {
-                c.report(f, r.line, format!("{owner}: min_margin_percent must be at least 0 and below 100"));
+                c.report(
+                    f,
+                    r.line,
+                    format!("{owner}: min_margin_percent must be at least 0 and below 100"),
+                );
                 None
             }
             (None, Some(m)) => Some(FloorKind::MinMarginPercent(Percent(m.0))),
@@ -309,7 +374,9 @@ fn floors(c: &mut Compiler<'_>, f: &ParsedFile<'_>, parts: &mut RuleSetParts) {
                 c.report(
                     f,
                     r.line,
-                    format!("{owner}: give exactly one of min_percent_of_list or min_margin_percent"),
+                    format!(
+                        "{owner}: give exactly one of min_percent_of_list or min_margin_percent"
+                    ),
                 );
                 None
             }
@@ -330,7 +397,10 @@ fn approvals(c: &mut Compiler<'_>, f: &ParsedFile<'_>, parts: &mut RuleSetParts)
     for r in &f.approval_levels {
         let d = &r.value;
         if let Some(other) = parts.approval_levels.iter().find(|l| l.rank == d.rank) {
-            let message = format!("approval level `{}` has the same rank {} as `{}`", d.id, d.rank, other.id);
+            let message = format!(
+                "approval level `{}` has the same rank {} as `{}`",
+                d.id, d.rank, other.id
+            );
             c.report(f, r.line, message);
             continue;
         }
@@ -358,7 +428,8 @@ fn approvals(c: &mut Compiler<'_>, f: &ParsedFile<'_>, parts: &mut RuleSetParts)
             d.quote_discount_above
                 .and_then(|p| c.percent(f, r.line, &owner, p.0))
                 .map(ApprovalCondition::QuoteDiscountAbove),
-            d.margin_below.map(|p| ApprovalCondition::MarginBelow(Percent(p.0))),
+            d.margin_below
+                .map(|p| ApprovalCondition::MarginBelow(Percent(p.0))),
             d.net_total_above
                 .filter(|a| c.non_negative(f, r.line, &owner, a.0))
                 .map(|a| ApprovalCondition::NetTotalAbove(a.0)),
