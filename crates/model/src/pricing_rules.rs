@@ -17,23 +17,16 @@ pub struct ProductSelector {
 impl ProductSelector {
     pub fn matches(&self, product: &Product) -> bool {
         (self.skus.is_empty() && self.product_lines.is_empty())
-            || self.skus.iter().any(|s| *s == product.sku)
-            || self
-                .product_lines
-                .iter()
-                .any(|l| *l == product.product_line)
+            || self.skus.contains(&product.sku)
+            || self.product_lines.contains(&product.product_line)
     }
 
     /// 2 for a SKU match, 1 for a product-line match, 0 for match-all; the
     /// more specific rule wins where several could apply.
     pub fn specificity(&self, product: &Product) -> u8 {
-        if self.skus.iter().any(|s| *s == product.sku) {
+        if self.skus.contains(&product.sku) {
             2
-        } else if self
-            .product_lines
-            .iter()
-            .any(|l| *l == product.product_line)
-        {
+        } else if self.product_lines.contains(&product.product_line) {
             1
         } else {
             0

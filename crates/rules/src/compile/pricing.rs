@@ -143,8 +143,8 @@ fn schedule(
             );
             ok = false;
         }
-        match (i.checked_sub(1).map(|p| &d.tiers[p]), t.to) {
-            (Some(prev), _) => match prev.to {
+        if let (Some(prev), _) = (i.checked_sub(1).map(|p| &d.tiers[p]), t.to) {
+            match prev.to {
                 Some(prev_to) if t.from.0 < prev_to.0 => {
                     c.report(
                         f,
@@ -176,8 +176,7 @@ fn schedule(
                     ok = false;
                 }
                 _ => {}
-            },
-            (None, _) => {}
+            }
         }
         if let Some(discount) = discount {
             tiers.push(Tier {
