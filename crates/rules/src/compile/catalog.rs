@@ -8,7 +8,7 @@ use quotecast_model::{
 use rust_decimal::Decimal;
 
 use super::Compiler;
-use crate::format::ParsedFile;
+use crate::format::{At, ParsedFile};
 
 const ROUNDING: &[(&str, RoundingMode)] = &[
     ("half_up", RoundingMode::HalfUp),
@@ -24,54 +24,49 @@ const KINDS: &[(&str, ProductKind)] = &[
     ("service", ProductKind::Service),
 ];
 
+/// The records of one kind whose ids are new (duplicates are reported).
+fn newly_defined<'a, T>(
+    c: &mut Compiler<'_>,
+    f: &ParsedFile<'_>,
+    records: &'a [At<T>],
+    kind: &'static str,
+    id: impl Fn(&T) -> &str,
+) -> Vec<&'a T> {
+    records
+        .iter()
+        .filter(|r| c.define(f, r.line, kind, id(&r.value)))
+        .map(|r| &r.value)
+        .collect()
+}
+
 /// First pass: every id any file defines, with duplicates reported.
 fn gather(c: &mut Compiler<'_>, files: &[ParsedFile<'_>]) {
     for f in files {
-        for r in &f.currencies {
-            if c.define(f, r.line, "currency", &r.value.code) {
-                c.known
-                    .currencies
-                    .insert(r.value.code.clone(), r.value.scale);
-            }
+        for d in newly_defined(c, f, &f.currencies, "currency", |d| &d.code) {
+            c.known.currencies.insert(d.code.clone(), d.scale);
         }
-        for r in &f.product_lines {
-            if c.define(f, r.line, "product line", &r.value.id) {
-                c.known.product_lines.insert(r.value.id.clone());
-            }
+        for d in newly_defined(c, f, &f.product_lines, "product line", |d| &d.id) {
+            c.known.product_lines.insert(d.id.clone());
         }
-        for r in &f.products {
-            if c.define(f, r.line, "product", &r.value.sku) {
-                c.known
-                    .products
-                    .insert(r.value.sku.clone(), r.value.product_line.clone());
-            }
+        for d in newly_defined(c, f, &f.products, "product", |d| &d.sku) {
+            c.known
+                .products
+                .insert(d.sku.clone(), d.product_line.clone());
         }
-        for r in &f.segments {
-            if c.define(f, r.line, "segment", &r.value.id) {
-                c.known.segments.insert(r.value.id.clone());
-            }
+        for d in newly_defined(c, f, &f.segments, "segment", |d| &d.id) {
+            c.known.segments.insert(d.id.clone());
         }
-        for r in &f.regions {
-            if c.define(f, r.line, "region", &r.value.id) {
-                c.known.regions.insert(r.value.id.clone());
-            }
+        for d in newly_defined(c, f, &f.regions, "region", |d| &d.id) {
+            c.known.regions.insert(d.id.clone());
         }
-        for r in &f.accounts {
-            if c.define(f, r.line, "account", &r.value.id) {
-                c.known.accounts.insert(r.value.id.clone());
-            }
+        for d in newly_defined(c, f, &f.accounts, "account", |d| &d.id) {
+            c.known.accounts.insert(d.id.clone());
         }
-        for r in &f.price_books {
-            if c.define(f, r.line, "price book", &r.value.id) {
-                c.known
-                    .price_books
-                    .insert(r.value.id.clone(), r.value.currency.clone());
-            }
+        for d in newly_defined(c, f, &f.price_books, "price book", |d| &d.id) {
+            c.known.price_books.insert(d.id.clone(), d.currency.clone());
         }
-        for r in &f.approval_levels {
-            if c.define(f, r.line, "approval level", &r.value.id) {
-                c.known.approval_levels.insert(r.value.id.clone());
-            }
+        for d in newly_defined(c, f, &f.approval_levels, "approval level", |d| &d.id) {
+            c.known.approval_levels.insert(d.id.clone());
         }
     }
 }
