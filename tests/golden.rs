@@ -498,7 +498,7 @@ fn every_bad_input_is_named_by_field() {
         )]
     );
     assert_eq!(
-        rejected(quote("USD", on).line("DSP-24", "2000000000")),
+        rejected(quote("USD", on).line("DSP-24", "200000000")),
         [("lines[0].quantity".into(), RejectReason::QuantityOutOfRange)]
     );
     assert_eq!(

@@ -257,3 +257,111 @@ fn most_generated_quotes_price_so_the_properties_are_not_vacuous() {
         "only {priced} of 200 generated quotes priced"
     );
 }
+
+/// Rules at the allowed maxima: prices and costs of 10^11, a currency at
+/// 10^5 per corporate unit, amount tiers, floors, bundles and thresholds.
+fn extreme_rules() -> &'static RuleSet {
+    static RULES: OnceLock<RuleSet> = OnceLock::new();
+    RULES.get_or_init(|| {
+        let text = r#"
+corporate_currency = "USD"
+currency = [
+  { code = "USD", name = "US dollar", scale = 2, rounding = "half_up", per_corporate = "1" },
+  { code = "IDR", name = "Rupiah", scale = 0, rounding = "half_even", per_corporate = "100000" },
+]
+product_line = [{ id = "big", name = "Big" }]
+segment = [{ id = "s", name = "S" }]
+region = [{ id = "r", name = "R" }]
+account = [{ id = "a", name = "A", segment = "s", region = "r" }]
+product = [
+  { sku = "MAX", name = "Max", product_line = "big", kind = "base", cost = "100000000000" },
+  { sku = "PART", name = "Part", product_line = "big", kind = "option", option_group = "g", cost = "99999999999.99" },
+]
+price_book = [
+  { id = "usd", name = "USD", currency = "USD" },
+  { id = "idr", name = "IDR", currency = "IDR" },
+]
+price = [
+  { book = "usd", sku = "MAX", price = "100000000000", from = "2026-01-01" },
+  { book = "usd", sku = "PART", price = "99999999999.99", from = "2026-01-01" },
+  { book = "idr", sku = "MAX", price = "100000000000", from = "2026-01-01" },
+  { book = "idr", sku = "PART", price = "1", from = "2026-01-01" },
+]
+contract_price = [{ id = "c", account = "a", sku = "PART", currency = "USD", price = "99999999999", from = "2026-01-01" }]
+volume_schedule = [{ id = "v", name = "V", method = "slab", basis = "amount", aggregate = "product_line", tiers = [
+  { from = 0, to = "99999999999", percent = "1" }, { from = "99999999999", percent = "99.9999" } ] }]
+bundle = [{ id = "b", name = "B", parent = "MAX", component = "PART", per_parent = "100000000000", included = true }]
+promotion = [{ id = "p", name = "P", from = "2026-01-01", percent = "0.0001", min_quote_total = "100000000000" }]
+floor = [{ id = "f", name = "F", min_margin_percent = "99", action = "clamp" }]
+approval_level = [{ id = "none", name = "None", rank = 0 }, { id = "vp", name = "VP", rank = 1 }]
+approval_rule = [
+  { id = "n", name = "N", level = "vp", net_total_above = "100000000000" },
+  { id = "m", name = "M", level = "vp", margin_below = "100" },
+  { id = "d", name = "D", level = "vp", manual_discount_above = "0" },
+]
+"#;
+        let source = quotecast_rules::Source { path: "extreme.toml".into(), text: text.into() };
+        quotecast_rules::compile_sources(&[source]).expect("extreme rules are valid").0
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// Extreme but allowed inputs never panic: the largest quantities, odd
+    /// scales, tiny and huge discounts, many lines of the priciest SKUs.
+    #[test]
+    fn extreme_inputs_are_priced_or_refused_never_panic(
+        currency in prop::sample::select(&["USD", "IDR"][..]),
+        lines in prop::collection::vec(
+            (
+                prop::sample::select(vec!["MAX", "PART"]),
+                prop_oneof![
+                    Just(quotecast_pricing::MAX_QUANTITY),
+                    Just(Decimal::new(1, 6)),
+                    (1u64..=100_000_000).prop_map(Decimal::from),
+                    (1i64..=i64::MAX).prop_map(|m| Decimal::new(m, 6)),
+                ],
+                prop_oneof![
+                    Just(None),
+                    Just(Some(ManualDiscount::Percent(Decimal::new(999_999, 4)))),
+                    Just(Some(ManualDiscount::Amount { currency: String::new(), amount: quotecast_pricing::MAX_DISCOUNT_AMOUNT })),
+                    (0i64..=i64::MAX).prop_map(|m| Some(ManualDiscount::Percent(Decimal::new(m, 18)))),
+                ],
+            ),
+            1..40,
+        ),
+        header in prop_oneof![
+            Just(None),
+            Just(Some(quotecast_pricing::MAX_DISCOUNT_AMOUNT)),
+            (0i64..=i64::MAX).prop_map(|m| Some(Decimal::new(m, 3))),
+        ],
+    ) {
+        let q = QuoteRequest {
+            currency: currency.into(),
+            price_date: date("2026-05-01"),
+            account: Some("a".into()),
+            segment: None,
+            region: None,
+            lines: lines
+                .into_iter()
+                .enumerate()
+                .map(|(i, (sku, quantity, discount))| LineRequest {
+                    line_id: i.to_string(),
+                    sku: sku.into(),
+                    quantity,
+                    // Amount discounts in the quote's own currency.
+                    discount: discount.map(|d| match d {
+                        ManualDiscount::Amount { amount, .. } => {
+                            ManualDiscount::Amount { currency: currency.into(), amount }
+                        }
+                        other => other,
+                    }),
+                })
+                .collect(),
+            header_discount: header.map(|amount| ManualDiscount::Amount { currency: currency.into(), amount }),
+        };
+        // Either result is fine; a panic (an overflow) fails the test.
+        let _ = price_quote(extreme_rules(), &q);
+    }
+}

@@ -145,9 +145,12 @@ impl Percent {
         }
     }
 
-    /// `part / whole` as a percentage, or `None` when `whole` is zero.
+    /// `part / whole` as a percentage, or `None` when `whole` is zero (or
+    /// the percentage is beyond what a Decimal holds).
     pub fn ratio(part: Decimal, whole: Decimal) -> Option<Percent> {
-        (!whole.is_zero()).then(|| Percent(part * Decimal::ONE_HUNDRED / whole))
+        part.checked_div(whole)?
+            .checked_mul(Decimal::ONE_HUNDRED)
+            .map(Percent)
     }
 
     /// Rounded to two decimals (half away from zero) for display.

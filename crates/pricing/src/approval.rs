@@ -72,9 +72,10 @@ pub(crate) fn approve(
                 Some(m) if m < *limit => {
                     Some(format!("quote margin {} is below {}", pct(m), pct(*limit)))
                 }
-                None if totals.cost > Decimal::ZERO => {
-                    Some("quote nets zero against a positive cost".to_owned())
-                }
+                None if totals.cost > Decimal::ZERO => Some(format!(
+                    "quote margin cannot be stated (net {} against cost {})",
+                    totals.net, totals.cost
+                )),
                 _ => None,
             },
             ApprovalCondition::NetTotalAbove(limit) => {

@@ -291,6 +291,18 @@ fn validate<'q, 'r>(
             RejectReason::MissingField,
             "a quote needs at least one line".into(),
         );
+    } else if request.lines.len() > crate::MAX_LINES {
+        reject(
+            &mut rejections,
+            "lines",
+            RejectReason::TooManyLines,
+            format!(
+                "{} lines; a quote has at most {}",
+                request.lines.len(),
+                crate::MAX_LINES
+            ),
+        );
+        return Err(PricingError::InvalidRequest(rejections));
     }
     let mut lines = Vec::with_capacity(request.lines.len());
     let mut seen_ids = std::collections::HashSet::with_capacity(request.lines.len());

@@ -23,13 +23,20 @@ pub use result::{
 };
 pub use tiers::tier_discount;
 
-/// The largest quantity a line may have; with rule amounts bounded too, no
-/// product or sum in the waterfall can overflow `Decimal`.
+// Input bounds. With rule amounts at most 10^11 and rates at most 10^5
+// (enforced by quotecast-rules), a line's amount stays below 10^19 and its
+// cost below 10^24, a quote's sums below 10^28, and every product formed in
+// the waterfall (tiers, ratios, floors, shares) below Decimal's 7.9 * 10^28:
+// no arithmetic on input can overflow, so nothing panics.
+
+/// The largest quantity a line may have (10^8).
 pub const MAX_QUANTITY: rust_decimal::Decimal =
-    rust_decimal::Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+    rust_decimal::Decimal::from_parts(100_000_000, 0, 0, false, 0);
 /// Most decimals a quantity may have.
 pub const MAX_QUANTITY_SCALE: u32 = 6;
-/// The largest manual discount amount accepted.
+/// The most lines a quote may have.
+pub const MAX_LINES: usize = 10_000;
+/// The largest manual discount amount accepted (10^15).
 pub const MAX_DISCOUNT_AMOUNT: rust_decimal::Decimal =
     rust_decimal::Decimal::from_parts(0xA4C6_8000, 0x38D7E, 0, false, 0);
 
@@ -50,6 +57,7 @@ pub enum RejectReason {
     UnknownRegion,
     ConflictsWithAccount,
     DuplicateLineId,
+    TooManyLines,
     BelowFloor,
 }
 

@@ -81,7 +81,7 @@ mod tests {
 
     #[test]
     fn bounds_are_what_their_docs_say() {
-        assert_eq!(crate::MAX_QUANTITY, Decimal::from(1_000_000_000u64));
+        assert_eq!(crate::MAX_QUANTITY, Decimal::from(100_000_000u64));
         assert_eq!(
             crate::MAX_DISCOUNT_AMOUNT,
             Decimal::from(1_000_000_000_000_000u64)

@@ -47,6 +47,7 @@ fn reason_code(reason: RejectReason) -> &'static str {
         RejectReason::UnknownRegion => "UNKNOWN_REGION",
         RejectReason::ConflictsWithAccount => "CONFLICTS_WITH_ACCOUNT",
         RejectReason::DuplicateLineId => "DUPLICATE_LINE_ID",
+        RejectReason::TooManyLines => "TOO_MANY_LINES",
         RejectReason::BelowFloor => "BELOW_FLOOR",
     }
 }

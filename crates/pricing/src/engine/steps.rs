@@ -324,9 +324,11 @@ pub(crate) fn header_discount<'r>(
             if total.is_zero() {
                 return;
             }
+            // The ratio first: amount × ratio stays within the amount, where
+            // amount × running could overflow.
             let mut shares: Vec<Decimal> = lines
                 .iter()
-                .map(|l| ctx.currency.round(*amount * l.running / total))
+                .map(|l| ctx.currency.round(*amount * (l.running / total)))
                 .collect();
             let remainder = *amount - shares.iter().copied().sum::<Decimal>();
             if let Some(largest) = (0..lines.len()).max_by(|&a, &b| {

@@ -176,11 +176,16 @@ fn currencies(c: &mut Compiler<'_>, files: &[ParsedFile<'_>], parts: &mut RuleSe
                     format!("{owner}: scale {} is more than 6 decimals", d.scale),
                 );
             }
-            if d.per_corporate.0 <= Decimal::ZERO || d.per_corporate.0 > Decimal::from(1_000_000) {
+            if d.per_corporate.0 <= Decimal::ZERO
+                || d.per_corporate.0 > Decimal::from(super::MAX_RATE)
+            {
                 c.report(
                     f,
                     r.line,
-                    format!("{owner}: per_corporate must be above 0 and at most 1000000"),
+                    format!(
+                        "{owner}: per_corporate must be above 0 and at most {}",
+                        super::MAX_RATE
+                    ),
                 );
                 continue;
             }

@@ -16,9 +16,13 @@ use crate::{
 mod catalog;
 mod pricing;
 
-/// The largest amount a rule may state (a price, a cost, a threshold); with
-/// quantities bounded by the engine, no waterfall arithmetic can overflow.
-const MAX_RULE_AMOUNT: Decimal = Decimal::from_parts(0xD4A5_1000, 0xE8, 0, false, 0);
+/// The largest amount a rule may state (a price, a cost, a threshold):
+/// 10^11. With the engine's bounds on quantities and lines (see
+/// `quotecast_pricing::MAX_QUANTITY`), no waterfall arithmetic can overflow.
+const MAX_RULE_AMOUNT: Decimal = Decimal::from_parts(0x4876_E800, 0x17, 0, false, 0);
+/// The largest `per_corporate` rate: 10^5 (units of a currency per unit of
+/// the corporate currency).
+pub(crate) const MAX_RATE: u32 = 100_000;
 
 /// Where a record was defined, for "first defined at" messages.
 type Origin = (PathBuf, usize);

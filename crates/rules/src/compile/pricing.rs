@@ -360,11 +360,13 @@ fn floors(c: &mut Compiler<'_>, f: &ParsedFile<'_>, parts: &mut RuleSetParts) {
             (Some(p), None) => c
                 .percent(f, r.line, &owner, p.0)
                 .map(FloorKind::PercentOfList),
-            (None, Some(m)) if m.0 >= Decimal::ONE_HUNDRED || m.0 < Decimal::ZERO => {
+            // At most 99 %: the floor is cost × 100 / (100 - m), so this
+            // bounds it to 100 times the cost.
+            (None, Some(m)) if m.0 > Decimal::from(99) || m.0 < Decimal::ZERO => {
                 c.report(
                     f,
                     r.line,
-                    format!("{owner}: min_margin_percent must be at least 0 and below 100"),
+                    format!("{owner}: min_margin_percent must be from 0 to 99"),
                 );
                 None
             }
