@@ -5,6 +5,13 @@
 //! By default it starts quotecast in-process on 127.0.0.1:0 with the example
 //! rules; `--addr http://HOST:PORT` targets a running server instead (only
 //! loopback addresses are accepted). Every run is bounded by `--seconds`.
+//!
+//! Client and server share the machine's cores, so by default the client
+//! does as little as it can, the same for every RPC: it sends requests
+//! encoded once up front and checks each response by its status and size
+//! without decoding the body (as h2load does). The server does all its work.
+//! `--decode` makes the client decode every response into the generated
+//! types instead, as an application would.
 
 use std::{
     net::SocketAddr,
@@ -14,6 +21,10 @@ use std::{
 
 use anyhow::Context;
 use clap::Parser;
+use prost::{
+    Message,
+    bytes::{Buf, BufMut, Bytes},
+};
 use quotecast_benches::{example_rules, quote_with_lines};
 use quotecast_server::{
     AppState,
@@ -45,7 +56,99 @@ struct Args {
     /// Lines per quote.
     #[arg(long, default_value_t = 10)]
     lines: usize,
+    /// Decode every response into the generated types (client CPU counted).
+    #[arg(long)]
+    decode: bool,
 }
+
+/// Sends pre-encoded request bytes and takes the response body's length,
+/// leaving its bytes undecoded.
+#[derive(Clone, Copy, Default)]
+struct RawCodec;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = usize;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl tonic::codec::Encoder for RawCodec {
+    type Item = Bytes;
+    type Error = tonic::Status;
+    fn encode(
+        &mut self,
+        item: Bytes,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawCodec {
+    type Item = usize;
+    type Error = tonic::Status;
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<usize>, tonic::Status> {
+        let size = src.remaining();
+        src.advance(size);
+        Ok(Some(size))
+    }
+}
+
+/// What one worker sends: the decoded request and its encoding per RPC.
+struct Requests {
+    quote: PriceQuoteRequest,
+    quote_full: Bytes,
+    quote_summary: Bytes,
+    health: Bytes,
+    decode: bool,
+}
+
+impl Requests {
+    fn new(quote: PriceQuoteRequest, decode: bool) -> Self {
+        let mut summary = quote.clone();
+        summary.view = PriceQuoteView::Summary as i32;
+        Self {
+            quote_full: Bytes::from(quote.encode_to_vec()),
+            quote_summary: Bytes::from(summary.encode_to_vec()),
+            health: Bytes::from(
+                HealthCheckRequest {
+                    service: String::new(),
+                }
+                .encode_to_vec(),
+            ),
+            quote,
+            decode,
+        }
+    }
+}
+
+async fn call_raw(channel: &Channel, path: &'static str, body: Bytes) -> bool {
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    if grpc.ready().await.is_err() {
+        return false;
+    }
+    grpc.unary(
+        tonic::Request::new(body),
+        tonic::codegen::http::uri::PathAndQuery::from_static(path),
+        RawCodec,
+    )
+    .await
+    .is_ok_and(|size| *size.get_ref() > 0 || path.ends_with("Check"))
+}
+
+const QUOTE_PATH: &str = "/quotecast.v1.QuoteService/PriceQuote";
+const HEALTH_PATH: &str = "/grpc.health.v1.Health/Check";
 
 #[derive(Clone, Copy)]
 enum Rpc {
@@ -75,7 +178,17 @@ struct Measurement {
     errors: usize,
 }
 
-async fn call(rpc: Rpc, channel: &Channel, quote: &PriceQuoteRequest) -> bool {
+async fn call(rpc: Rpc, channel: &Channel, requests: &Requests) -> bool {
+    if !requests.decode {
+        return match rpc {
+            Rpc::QuoteFull => call_raw(channel, QUOTE_PATH, requests.quote_full.clone()).await,
+            Rpc::QuoteSummary => {
+                call_raw(channel, QUOTE_PATH, requests.quote_summary.clone()).await
+            }
+            Rpc::Health => call_raw(channel, HEALTH_PATH, requests.health.clone()).await,
+        };
+    }
+    let quote = &requests.quote;
     match rpc {
         Rpc::QuoteFull | Rpc::QuoteSummary => {
             let mut request = quote.clone();
@@ -99,7 +212,7 @@ async fn call(rpc: Rpc, channel: &Channel, quote: &PriceQuoteRequest) -> bool {
 async fn measure(
     rpc: Rpc,
     channel: &Channel,
-    quote: Arc<PriceQuoteRequest>,
+    requests: Arc<Requests>,
     concurrency: usize,
     warmup: Duration,
     window: Duration,
@@ -110,7 +223,7 @@ async fn measure(
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
             let channel = channel.clone();
-            let quote = quote.clone();
+            let requests = requests.clone();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut errors = 0;
@@ -119,7 +232,7 @@ async fn measure(
                     if t0 >= deadline {
                         break;
                     }
-                    let ok = call(rpc, &channel, &quote).await;
+                    let ok = call(rpc, &channel, &requests).await;
                     if t0 >= measure_from {
                         if ok {
                             latencies.push(t0.elapsed());
@@ -163,9 +276,10 @@ fn ms(d: Duration) -> String {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let rules = example_rules();
-    let quote = Arc::new(PriceQuoteRequest::from(&quote_with_lines(
-        &rules, args.lines,
-    )));
+    let requests = Arc::new(Requests::new(
+        PriceQuoteRequest::from(&quote_with_lines(&rules, args.lines)),
+        args.decode,
+    ));
     let (url, _server) = match &args.addr {
         Some(addr) => {
             let host: SocketAddr = addr
@@ -193,13 +307,19 @@ async fn main() -> anyhow::Result<()> {
         .connect()
         .await
         .with_context(|| format!("cannot connect to {url}"))?;
-    anyhow::ensure!(
-        call(Rpc::QuoteFull, &channel, &quote).await,
-        "the generated quote does not price"
-    );
+    for rpc in [Rpc::QuoteFull, Rpc::QuoteSummary, Rpc::Health] {
+        anyhow::ensure!(call(rpc, &channel, &requests).await, "{} fails", rpc.name());
+    }
     println!(
-        "server {url}; {}-line quotes; {:.0} s per cell after {:.0} s warm-up",
-        args.lines, args.seconds, args.warmup
+        "server {url}; {}-line quotes; {:.0} s per cell after {:.0} s warm-up; client {}",
+        args.lines,
+        args.seconds,
+        args.warmup,
+        if args.decode {
+            "decodes every response"
+        } else {
+            "sends pre-encoded requests, checks status and size"
+        }
     );
     println!(
         "{:>11}  {:<22} {:>9} {:>9} {:>9} {:>11}",
@@ -210,7 +330,7 @@ async fn main() -> anyhow::Result<()> {
     for &c in &args.concurrency {
         let mut rows = Vec::new();
         for rpc in [Rpc::Health, Rpc::QuoteFull, Rpc::QuoteSummary] {
-            let m = measure(rpc, &channel, quote.clone(), c, warmup, window).await;
+            let m = measure(rpc, &channel, requests.clone(), c, warmup, window).await;
             anyhow::ensure!(m.errors == 0, "{} errors on {}", m.errors, rpc.name());
             rows.push((rpc, m));
         }
