@@ -59,6 +59,23 @@ struct Args {
     /// Decode every response into the generated types (client CPU counted).
     #[arg(long)]
     decode: bool,
+    /// With --addr: the server's process id, to report the server's own CPU
+    /// time per request (from /proc/PID/stat) for each cell.
+    #[arg(long, requires = "addr")]
+    server_pid: Option<u32>,
+}
+
+/// User plus system CPU time of a process so far, from /proc/PID/stat.
+fn process_cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which is in parentheses and may hold
+    // spaces): state is field 3, utime field 14, stime field 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // Linux reports these in USER_HZ, which is 100 on every mainstream
+    // configuration.
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// Sends pre-encoded request bytes and takes the response body's length,
@@ -171,6 +188,10 @@ impl Rpc {
 }
 
 struct Measurement {
+    /// Server CPU time over the whole cell (warm-up included), if known.
+    server_cpu: Option<Duration>,
+    /// Requests completed over the whole cell (warm-up included).
+    all_requests: usize,
     requests: usize,
     elapsed: Duration,
     p50: Duration,
@@ -216,7 +237,9 @@ async fn measure(
     concurrency: usize,
     warmup: Duration,
     window: Duration,
+    server_pid: Option<u32>,
 ) -> Measurement {
+    let cpu_before = server_pid.and_then(process_cpu);
     let start = Instant::now();
     let measure_from = start + warmup;
     let deadline = measure_from + window;
@@ -227,12 +250,14 @@ async fn measure(
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut errors = 0;
+                let mut total = 0;
                 loop {
                     let t0 = Instant::now();
                     if t0 >= deadline {
                         break;
                     }
                     let ok = call(rpc, &channel, &requests).await;
+                    total += 1;
                     if t0 >= measure_from {
                         if ok {
                             latencies.push(t0.elapsed());
@@ -241,18 +266,23 @@ async fn measure(
                         }
                     }
                 }
-                (latencies, errors)
+                (latencies, errors, total)
             })
         })
         .collect();
     let mut all = Vec::new();
     let mut errors = 0;
+    let mut all_requests = 0;
     for w in workers {
-        if let Ok((l, e)) = w.await {
+        if let Ok((l, e, t)) = w.await {
             all.extend(l);
             errors += e;
+            all_requests += t;
         }
     }
+    let server_cpu = cpu_before
+        .zip(server_pid.and_then(process_cpu))
+        .map(|(before, after)| after.saturating_sub(before));
     all.sort();
     let pick = |q: f64| {
         all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
@@ -260,6 +290,8 @@ async fn measure(
             .unwrap_or_default()
     };
     Measurement {
+        server_cpu,
+        all_requests,
         requests: all.len(),
         elapsed: window,
         p50: pick(0.50),
@@ -322,29 +354,45 @@ async fn main() -> anyhow::Result<()> {
         }
     );
     println!(
-        "{:>11}  {:<22} {:>9} {:>9} {:>9} {:>11}",
-        "concurrency", "rpc", "req/s", "p50 ms", "p99 ms", "vs no-op"
+        "{:>11}  {:<22} {:>9} {:>9} {:>9} {:>11} {:>16}",
+        "concurrency", "rpc", "req/s", "p50 ms", "p99 ms", "vs no-op", "server µs/req"
     );
     let warmup = Duration::from_secs_f64(args.warmup);
     let window = Duration::from_secs_f64(args.seconds);
     for &c in &args.concurrency {
         let mut rows = Vec::new();
         for rpc in [Rpc::Health, Rpc::QuoteFull, Rpc::QuoteSummary] {
-            let m = measure(rpc, &channel, requests.clone(), c, warmup, window).await;
+            let m = measure(
+                rpc,
+                &channel,
+                requests.clone(),
+                c,
+                warmup,
+                window,
+                args.server_pid,
+            )
+            .await;
             anyhow::ensure!(m.errors == 0, "{} errors on {}", m.errors, rpc.name());
             rows.push((rpc, m));
         }
         let rps = |m: &Measurement| m.requests as f64 / m.elapsed.as_secs_f64();
         let baseline = rps(&rows[0].1);
         for (rpc, m) in &rows {
+            let server = m
+                .server_cpu
+                .filter(|_| m.all_requests > 0)
+                .map_or("-".to_owned(), |cpu| {
+                    format!("{:.1}", cpu.as_secs_f64() * 1e6 / m.all_requests as f64)
+                });
             println!(
-                "{:>11}  {:<22} {:>9.0} {:>9} {:>9} {:>10.2}x",
+                "{:>11}  {:<22} {:>9.0} {:>9} {:>9} {:>10.2}x {:>16}",
                 c,
                 rpc.name(),
                 rps(m),
                 ms(m.p50),
                 ms(m.p99),
-                rps(m) / baseline
+                rps(m) / baseline,
+                server
             );
         }
     }

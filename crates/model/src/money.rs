@@ -176,26 +176,45 @@ impl fmt::Display for Percent {
 #[derive(Debug, Clone, Copy)]
 pub struct Trimmed(pub Decimal, pub u32);
 
+/// Writes the digits of `m` (least significant first) into `buf`, after
+/// dropping trailing zeros while `scale` is above `min_scale`.
+fn trimmed_digits<T>(mut m: T, scale: &mut u32, min_scale: u32, buf: &mut [u8; 64], len: &mut usize)
+where
+    T: Copy + PartialEq + From<u8> + std::ops::Rem<Output = T> + std::ops::Div<Output = T>,
+    u8: TryFrom<T>,
+{
+    let (zero, ten) = (T::from(0), T::from(10));
+    while *scale > min_scale && m % ten == zero {
+        m = m / ten;
+        *scale -= 1;
+        if m == zero {
+            *scale = (*scale).min(min_scale);
+        }
+    }
+    loop {
+        buf[*len] = b'0' + u8::try_from(m % ten).unwrap_or(0);
+        m = m / ten;
+        *len += 1;
+        if m == zero {
+            break;
+        }
+    }
+}
+
 impl fmt::Display for Trimmed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Trimmed(value, min_scale) = *self;
         let mut scale = value.scale();
-        let mut m = value.mantissa().unsigned_abs();
-        while scale > min_scale && m % 10 == 0 {
-            m /= 10;
-            scale -= 1;
-        }
         // Digits, least significant first, into a stack buffer: a Decimal
         // mantissa has at most 29 digits; pad to the scale plus a leading 0.
         let mut buf = [b'0'; 64];
-        let mut len = 0;
-        loop {
-            buf[len] = b'0' + (m % 10) as u8;
-            m /= 10;
-            len += 1;
-            if m == 0 {
-                break;
-            }
+        let mut len = 0usize;
+        let wide = value.mantissa().unsigned_abs();
+        // Money fits 64 bits; 128-bit division is done in software and
+        // costs tens of nanoseconds a digit.
+        match u64::try_from(wide) {
+            Ok(narrow) => trimmed_digits(narrow, &mut scale, min_scale, &mut buf, &mut len),
+            Err(_) => trimmed_digits(wide, &mut scale, min_scale, &mut buf, &mut len),
         }
         let scale = scale as usize;
         let len = len.max(scale + 1);
