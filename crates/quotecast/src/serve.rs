@@ -27,12 +27,29 @@ pub struct ServeArgs {
     log_format: Option<String>,
 }
 
+/// Standard error for logs, never failing: a log line that cannot be
+/// written (say, the log pipe's reader went away) is dropped, and the
+/// service goes on.
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+}
+
 fn init_logging(format: &str) -> anyhow::Result<()> {
     let filter =
         EnvFilter::try_from_env("QUOTECAST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(|| LogWriter);
     match format {
         "json" => builder.json().init(),
         "text" => builder.init(),

@@ -127,24 +127,27 @@ fn quote_price_reports_bad_lines_by_field() {
     );
 }
 
-/// `serve` on a free port, a quote priced through it with `--server`, then
-/// SIGTERM: the server shuts down gracefully and exits 0.
-#[test]
-fn serve_prices_over_grpc_and_stops_on_sigterm() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
-    let data = std::env::temp_dir().join(format!("quotecast-data-{}", std::process::id()));
+        .port()
+}
+
+type Server = (
+    std::process::Child,
+    BufReader<std::process::ChildStderr>,
+    String,
+);
+
+/// Starts `quotecast serve` with `args` and `env`, waits until it serves,
+/// and returns it with its log and the log line that says where it serves.
+fn start_server(args: &[&str], env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_quotecast"))
-        .args([
-            "serve",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-            "--data",
-            data.to_str().unwrap(),
-        ])
+        .arg("serve")
+        .args(args)
+        .envs(env.iter().copied())
         .current_dir(repo())
         .stderr(Stdio::piped())
         .spawn()
@@ -160,21 +163,11 @@ fn serve_prices_over_grpc_and_stops_on_sigterm() {
             "server did not start"
         );
     }
-    assert!(data.is_dir(), "the data directory is created");
-    let o = quotecast(&[
-        "quote",
-        "price",
-        "--server",
-        &format!("http://127.0.0.1:{port}"),
-        "examples/quotes/acme-server-refresh.json",
-    ]);
-    let local = quotecast(&["quote", "price", "examples/quotes/acme-server-refresh.json"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(
-        stdout(&o),
-        stdout(&local),
-        "server and in-process pricing agree"
-    );
+    (child, log, line)
+}
+
+/// SIGTERM, then the exit status must be success (graceful shutdown).
+fn stop(child: &mut std::process::Child) {
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -182,6 +175,103 @@ fn serve_prices_over_grpc_and_stops_on_sigterm() {
     assert!(killed.success());
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
+}
+
+/// Flags win over the environment, which wins over the config file.
+#[test]
+fn serve_settings_precedence() {
+    let dir = std::env::temp_dir().join(format!("quotecast-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (from_file, from_env, from_flag) = (free_port(), free_port(), free_port());
+    let config = dir.join("quotecast.toml");
+    let data = dir.join("data-from-file");
+    std::fs::write(
+        &config,
+        format!(
+            "addr = \"127.0.0.1:{from_file}\"\ndata = {:?}\nlog_format = \"json\"\n",
+            data.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let config_arg = config.to_str().unwrap();
+    // The file alone: its address, its data directory, JSON logs.
+    let (mut child, _, line) = start_server(&["--config", config_arg], &[]);
+    assert!(line.contains(&format!("127.0.0.1:{from_file}")), "{line}");
+    assert!(
+        line.trim_start().starts_with('{'),
+        "JSON log expected: {line}"
+    );
+    assert!(data.is_dir());
+    stop(&mut child);
+    // The environment overrides the file. (Here and below the log reader is
+    // dropped at once: the server must survive its log pipe closing, and
+    // still shut down with status 0.)
+    let env_addr = format!("127.0.0.1:{from_env}");
+    let (mut child, _, line) =
+        start_server(&["--config", config_arg], &[("QUOTECAST_ADDR", &env_addr)]);
+    assert!(line.contains(&env_addr), "{line}");
+    stop(&mut child);
+    // A flag overrides both.
+    let flag_addr = format!("127.0.0.1:{from_flag}");
+    let (mut child, _, line) = start_server(
+        &["--config", config_arg, "--addr", &flag_addr],
+        &[("QUOTECAST_ADDR", &env_addr)],
+    );
+    assert!(line.contains(&flag_addr), "{line}");
+    stop(&mut child);
+    // A broken config file is reported with its line.
+    std::fs::write(&config, "addr = \"127.0.0.1:1\"\nport = 9\n").unwrap();
+    let o = quotecast(&["serve", "--config", config_arg]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("quotecast.toml:2:"), "{}", stderr(&o));
+}
+
+/// `serve` on a free port, quotes priced through it with `--server` (the
+/// same output as in-process; refusals name the field), then SIGTERM: the
+/// server shuts down gracefully and exits 0.
+#[test]
+fn serve_prices_over_grpc_and_stops_on_sigterm() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let data = std::env::temp_dir().join(format!("quotecast-data-{}", std::process::id()));
+    let (mut child, log, _) = start_server(
+        &[
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(data.is_dir(), "the data directory is created");
+    let example = "examples/quotes/acme-server-refresh.json";
+    let remote = quotecast(&["quote", "price", "--server", &url, example]);
+    let local = quotecast(&["quote", "price", example]);
+    assert!(remote.status.success(), "{}", stderr(&remote));
+    assert_eq!(
+        stdout(&remote),
+        stdout(&local),
+        "server and in-process pricing agree"
+    );
+    let bad = data.join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"currency":"USD","date":"2026-03-01","lines":[{"sku":"NOPE","quantity":1}]}"#,
+    )
+    .unwrap();
+    let refused = quotecast(&["quote", "price", "--server", &url, bad.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("InvalidArgument"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(
+        stderr(&refused).contains("lines[0].sku: UNKNOWN_SKU"),
+        "{}",
+        stderr(&refused)
+    );
+    stop(&mut child);
     let rest: Vec<String> = log.lines().map_while(Result::ok).collect();
     assert!(
         rest.iter().any(|l| l.contains("shutdown requested")),
