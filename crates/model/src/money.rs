@@ -201,12 +201,13 @@ where
     }
 }
 
-impl fmt::Display for Trimmed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Trimmed(value, min_scale) = *self;
+impl Trimmed {
+    /// Writes the text into `out` and returns its length (at most 96 bytes:
+    /// 29 digits, a sign, a point and up to 28 zeros of padding, with room).
+    fn render(self, out: &mut [u8; 96]) -> usize {
+        let Trimmed(value, min_scale) = self;
         let mut scale = value.scale();
-        // Digits, least significant first, into a stack buffer: a Decimal
-        // mantissa has at most 29 digits; pad to the scale plus a leading 0.
+        // Digits, least significant first: a Decimal mantissa has at most 29.
         let mut buf = [b'0'; 64];
         let mut len = 0usize;
         let wide = value.mantissa().unsigned_abs();
@@ -219,7 +220,6 @@ impl fmt::Display for Trimmed {
         let scale = scale as usize;
         let len = len.max(scale + 1);
         let negative = value.is_sign_negative() && buf[..len].iter().any(|&d| d != b'0');
-        let mut out = [0u8; 96];
         let mut n = 0;
         if negative {
             out[n] = b'-';
@@ -239,12 +239,25 @@ impl fmt::Display for Trimmed {
                 out[n] = b'.';
                 n += 1;
             }
-            for _ in 0..pad {
-                out[n] = b'0';
-                n += 1;
-            }
+            out[n..n + pad].fill(b'0');
+            n += pad;
         }
+        n
+    }
+
+    /// The text as a `String`, without going through `fmt`.
+    pub fn to_text(self) -> String {
+        let mut out = [0u8; 96];
+        let n = self.render(&mut out);
         // Only ASCII digits, '-' and '.' were written.
+        String::from_utf8_lossy(&out[..n]).into_owned()
+    }
+}
+
+impl fmt::Display for Trimmed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = [0u8; 96];
+        let n = self.render(&mut out);
         f.write_str(std::str::from_utf8(&out[..n]).map_err(|_| fmt::Error)?)
     }
 }
@@ -310,7 +323,11 @@ mod tests {
 
     #[test]
     fn trimmed_text_is_exact() {
-        let t = |v: &str, s: u32| Trimmed(d(v), s).to_string();
+        let t = |v: &str, s: u32| {
+            let text = Trimmed(d(v), s).to_text();
+            assert_eq!(text, Trimmed(d(v), s).to_string());
+            text
+        };
         assert_eq!(t("18096.000000", 2), "18096.00");
         assert_eq!(t("0.0825", 2), "0.0825");
         assert_eq!(t("5", 2), "5.00");

@@ -168,12 +168,12 @@ struct QuoteMoney {
 
 impl QuoteMoney {
     fn of(&self, amount: Decimal) -> String {
-        Trimmed(amount, self.scale).to_string()
+        Trimmed(amount, self.scale).to_text()
     }
 }
 
 fn percent(p: Option<Percent>) -> String {
-    p.map(|p| Trimmed(p.display_2dp(), 2).to_string())
+    p.map(|p| Trimmed(p.display_2dp(), 2).to_text())
         .unwrap_or_default()
 }
 
@@ -205,7 +205,7 @@ fn line(m: &QuoteMoney, l: &PricedLine<'_>, waterfall: bool) -> pb::PricedLine {
         sku: l.sku.to_owned(),
         name: l.name.to_owned(),
         product_line: l.product_line.to_owned(),
-        quantity: Trimmed(l.quantity, 0).to_string(),
+        quantity: Trimmed(l.quantity, 0).to_text(),
         list_unit_price: m.of(l.list_unit_price),
         list_extended: m.of(l.list_extended),
         net_unit_price: m.of(l.net_unit_price),
