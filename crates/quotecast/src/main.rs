@@ -78,6 +78,15 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader of our output went away (`quotecast ... | head`): stop
+        // quietly, as command-line tools do.
+        Err(error)
+            if error
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             // Not eprintln!: it panics when standard error is closed.
             let _ = writeln!(std::io::stderr(), "error: {error:#}");

@@ -1,5 +1,9 @@
 //! `quotecast quote price FILE.json`.
-use std::{path::PathBuf, process::ExitCode};
+use std::{
+    io::{Write, stderr, stdout},
+    path::PathBuf,
+    process::ExitCode,
+};
 
 use anyhow::Context;
 use clap::Args;
@@ -64,7 +68,12 @@ pub fn price(args: PriceArgs) -> anyhow::Result<ExitCode> {
             match result {
                 Ok(response) => response.into_inner(),
                 Err(status) => {
-                    eprintln!("{}: {}", args.file.display(), describe_status(&status));
+                    writeln!(
+                        stderr(),
+                        "{}: {}",
+                        args.file.display(),
+                        describe_status(&status)
+                    )?;
                     return Ok(ExitCode::FAILURE);
                 }
             }
@@ -79,7 +88,7 @@ pub fn price(args: PriceArgs) -> anyhow::Result<ExitCode> {
                 Ok(r) => r,
                 Err(problems) => {
                     for p in problems {
-                        eprintln!("{}: {p}", args.file.display());
+                        writeln!(stderr(), "{}: {p}", args.file.display())?;
                     }
                     return Ok(ExitCode::FAILURE);
                 }
@@ -88,7 +97,13 @@ pub fn price(args: PriceArgs) -> anyhow::Result<ExitCode> {
                 Ok(priced) => PriceQuoteResponse::from(&priced),
                 Err(error) => {
                     for r in error.rejections() {
-                        eprintln!("{}: {}: {}", args.file.display(), r.field, r.message);
+                        writeln!(
+                            stderr(),
+                            "{}: {}: {}",
+                            args.file.display(),
+                            r.field,
+                            r.message
+                        )?;
                     }
                     return Ok(ExitCode::FAILURE);
                 }
@@ -96,12 +111,13 @@ pub fn price(args: PriceArgs) -> anyhow::Result<ExitCode> {
         }
     };
     if args.json {
-        println!(
+        writeln!(
+            stdout(),
             "{}",
             serde_json::to_string_pretty(&render::json(&response))?
-        );
+        )?;
     } else {
-        print!("{}", render::waterfall_table(&response));
+        write!(stdout(), "{}", render::waterfall_table(&response))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,66 +1,72 @@
 //! `quotecast rules check` and `quotecast rules test`.
-use std::{path::Path, process::ExitCode};
+use std::{
+    io::{Write, stderr, stdout},
+    path::Path,
+    process::ExitCode,
+};
 
 use quotecast_rules::{RulesError, load_cases, load_dir, run_case};
 
 use crate::render;
 
-fn report(error: &RulesError) -> ExitCode {
+fn report(error: &RulesError) -> anyhow::Result<ExitCode> {
+    let mut err = stderr().lock();
     match error {
         RulesError::Invalid(issues) => {
             for issue in issues {
-                eprintln!("{issue}");
+                writeln!(err, "{issue}")?;
             }
-            eprintln!("{} problem(s) found", issues.len());
+            writeln!(err, "{} problem(s) found", issues.len())?;
         }
-        RulesError::Io { .. } => eprintln!("error: {error}"),
+        RulesError::Io { .. } => writeln!(err, "error: {error}")?,
     }
-    ExitCode::FAILURE
+    Ok(ExitCode::FAILURE)
 }
 
 pub fn check(dir: &Path) -> anyhow::Result<ExitCode> {
     match load_dir(dir) {
         Ok((_, summary)) => {
-            println!("{}: ok ({summary})", dir.display());
+            writeln!(stdout(), "{}: ok ({summary})", dir.display())?;
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => Ok(report(&e)),
+        Err(e) => report(&e),
     }
 }
 
 pub fn test(dir: &Path) -> anyhow::Result<ExitCode> {
     let rules = match load_dir(dir) {
         Ok((rules, _)) => rules,
-        Err(e) => return Ok(report(&e)),
+        Err(e) => return report(&e),
     };
     let cases = match load_cases(&dir.join("tests")) {
         Ok(cases) => cases,
-        Err(e) => return Ok(report(&e)),
+        Err(e) => return report(&e),
     };
+    let mut out = stdout().lock();
     let mut failed = 0;
     for case in &cases {
         let outcome = run_case(&rules, case);
         if outcome.passed() {
-            println!("PASS {} ({})", case.id, case.path.display());
+            writeln!(out, "PASS {} ({})", case.id, case.path.display())?;
             continue;
         }
         failed += 1;
-        println!("FAIL {} ({})", case.id, case.path.display());
+        writeln!(out, "FAIL {} ({})", case.id, case.path.display())?;
         if !case.description.is_empty() {
-            println!("     {}", case.description);
+            writeln!(out, "     {}", case.description)?;
         }
         for m in &outcome.mismatches {
-            println!("  - {}: expected {}", m.what, m.expected);
-            println!("    + {}: actual   {}", m.what, m.actual);
+            writeln!(out, "  - {}: expected {}", m.what, m.expected)?;
+            writeln!(out, "    + {}: actual   {}", m.what, m.actual)?;
         }
         if let Some(priced) = &outcome.priced {
             let response = quotecast_server::pb::PriceQuoteResponse::from(priced);
             for line in render::waterfall_table(&response).lines() {
-                println!("    | {line}");
+                writeln!(out, "    | {line}")?;
             }
         }
     }
-    println!("{} passed, {} failed", cases.len() - failed, failed);
+    writeln!(out, "{} passed, {} failed", cases.len() - failed, failed)?;
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {

@@ -278,3 +278,36 @@ fn serve_prices_over_grpc_and_stops_on_sigterm() {
         "{rest:?}"
     );
 }
+
+/// A reader that goes away (`quotecast ... | head`) ends the command quietly,
+/// never with a panic.
+#[test]
+fn a_closed_output_pipe_is_not_a_crash() {
+    for args in [
+        &[
+            "quote",
+            "price",
+            "--json",
+            "examples/quotes/acme-server-refresh.json",
+        ][..],
+        &["rules", "test", "rules"][..],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_quotecast"))
+            .args(args)
+            .current_dir(repo())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the read end before the command has written anything.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            output.status.success(),
+            "{args:?}: {:?} {err}",
+            output.status
+        );
+    }
+}
