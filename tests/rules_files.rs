@@ -262,3 +262,66 @@ fn broken_fixture_directory_reports_every_problem() {
         .collect();
     assert_eq!(suffixes, expected);
 }
+
+fn warnings(sources: &[Source]) -> Vec<RuleIssue> {
+    compile_sources(sources).unwrap().1.warnings
+}
+
+#[test]
+fn the_example_rules_have_no_warnings() {
+    let sources = quotecast_rules::read_dir(&rules_dir()).unwrap();
+    assert_eq!(warnings(&sources), []);
+}
+
+#[test]
+fn a_sku_missing_from_a_price_book_is_a_warning_not_an_error() {
+    // Drop ACC-BAG's entry from the EUR book.
+    let s = with_edit("price_books/eur.toml", |t| {
+        t.replacen(
+            "[[price]]\nbook = \"eur\"\nsku = \"ACC-BAG\"\nprice = \"56.00\"\nfrom = \"2026-01-01\"\n",
+            "",
+            1,
+        )
+    });
+    let found = warnings(&s);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].file, rules_dir().join("price_books/eur.toml"));
+    assert!(
+        found[0]
+            .message
+            .contains("no price for 1 SKU(s), which cannot be quoted in EUR: ACC-BAG"),
+        "{}",
+        found[0].message
+    );
+}
+
+#[test]
+fn a_gap_between_dated_prices_is_a_warning() {
+    // The second-half memory price now starts on 2026-07-05, not 07-01.
+    let s = with_edit("price_books/usd.toml", |t| {
+        t.replacen(
+            "sku = \"SRV-MEM-32\"\nprice = \"230.00\"\nfrom = \"2026-07-01\"",
+            "sku = \"SRV-MEM-32\"\nprice = \"230.00\"\nfrom = \"2026-07-05\"",
+            1,
+        )
+    });
+    let found = warnings(&s);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0]
+            .message
+            .contains("`SRV-MEM-32` has no price in book `usd` from 2026-07-01 to 2026-07-04"),
+        "{}",
+        found[0].message
+    );
+    let text = &s.iter().find(|x| x.path == found[0].file).unwrap().text;
+    let record: Vec<&str> = text
+        .lines()
+        .skip(found[0].line - 1)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    assert!(
+        record.iter().any(|l| l.contains("2026-07-05")),
+        "{record:?}"
+    );
+}

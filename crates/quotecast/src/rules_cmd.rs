@@ -5,7 +5,7 @@ use std::{
     process::ExitCode,
 };
 
-use quotecast_rules::{RulesError, load_cases, load_dir, run_case};
+use quotecast_rules::{RuleIssue, RulesError, load_cases, load_dir, run_case};
 
 use crate::render;
 
@@ -26,6 +26,14 @@ fn report(error: &RulesError) -> anyhow::Result<ExitCode> {
 pub fn check(dir: &Path) -> anyhow::Result<ExitCode> {
     match load_dir(dir) {
         Ok((_, summary)) => {
+            for warning in &summary.warnings {
+                let RuleIssue {
+                    file,
+                    line,
+                    message,
+                } = warning;
+                writeln!(stderr(), "{}:{line}: warning: {message}", file.display())?;
+            }
             writeln!(stdout(), "{}: ok ({summary})", dir.display())?;
             Ok(ExitCode::SUCCESS)
         }

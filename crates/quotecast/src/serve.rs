@@ -112,6 +112,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (rules, summary) = source
         .load()
         .map_err(|e| anyhow::anyhow!("cannot load rules from {}: {e}", source.describe()))?;
+    for warning in &summary.warnings {
+        tracing::warn!(%warning, "rule warning");
+    }
     tracing::info!(rules = %source.describe(), %summary, data = %data.display(), "rules loaded");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

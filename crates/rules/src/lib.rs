@@ -62,6 +62,8 @@ pub struct LoadSummary {
     pub products: usize,
     pub price_books: usize,
     pub rules: usize,
+    /// Valid rules that look unintended, with file and line.
+    pub warnings: Vec<RuleIssue>,
 }
 
 impl fmt::Display for LoadSummary {
@@ -70,7 +72,11 @@ impl fmt::Display for LoadSummary {
             f,
             "{} files, {} products, {} price books, {} pricing and approval rules",
             self.files, self.products, self.price_books, self.rules
-        )
+        )?;
+        if !self.warnings.is_empty() {
+            write!(f, ", {} warning(s)", self.warnings.len())?;
+        }
+        Ok(())
     }
 }
 
@@ -123,7 +129,8 @@ pub fn compile_sources(sources: &[Source]) -> Result<(RuleSet, LoadSummary), Rul
         // report the parse errors alone, as a compiler stops after syntax.
         return Err(RulesError::Invalid(issues));
     }
-    let parts = compile::compile(&files, &mut issues);
+    let (parts, mut warnings) = compile::compile(&files, &mut issues);
+    warnings.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     if !issues.is_empty() {
         issues.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
         issues.dedup();
@@ -139,6 +146,7 @@ pub fn compile_sources(sources: &[Source]) -> Result<(RuleSet, LoadSummary), Rul
             + parts.promotions.len()
             + parts.floors.len()
             + parts.approval_rules.len(),
+        warnings,
     };
     let rule_set = quotecast_model::RuleSet::new(parts).map_err(|e| {
         RulesError::Invalid(vec![RuleIssue {

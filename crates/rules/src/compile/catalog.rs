@@ -326,5 +326,76 @@ fn price_books(c: &mut Compiler<'_>, files: &[ParsedFile<'_>], parts: &mut RuleS
             });
         }
     }
+    warn_about_coverage(c, files, &books, &parts.products, &origins);
     parts.price_books.extend(books.into_values());
+}
+
+/// Warnings about price books that are valid but look unintended: a SKU
+/// missing from a book (it cannot be quoted in that currency), and a gap
+/// between two dated entries of a SKU (no price on those days).
+fn warn_about_coverage(
+    c: &mut Compiler<'_>,
+    files: &[ParsedFile<'_>],
+    books: &BTreeMap<String, PriceBook>,
+    products: &[quotecast_model::Product],
+    origins: &BTreeMap<String, (String, usize)>,
+) {
+    for book in books.values() {
+        let Some((f, line)) = files.iter().find_map(|f| {
+            f.price_books
+                .iter()
+                .find(|r| r.value.id == book.id)
+                .map(|r| (f, r.line))
+        }) else {
+            continue;
+        };
+        let missing: Vec<&str> = products
+            .iter()
+            .filter(|p| !book.entries.contains_key(&p.sku))
+            .map(|p| p.sku.as_str())
+            .collect();
+        if !missing.is_empty() {
+            c.warn(
+                f,
+                line,
+                format!(
+                    "price book `{}` has no price for {} SKU(s), which cannot be quoted in {}: {}",
+                    book.id,
+                    missing.len(),
+                    book.currency,
+                    missing.join(", ")
+                ),
+            );
+        }
+        for entries in book.entries.values() {
+            let mut sorted: Vec<&PriceEntry> = entries.iter().collect();
+            sorted.sort_by_key(|e| e.valid.from);
+            for pair in sorted.windows(2) {
+                let (earlier, later) = (pair[0], pair[1]);
+                let Some(end) = earlier.valid.to else {
+                    continue;
+                };
+                let Some(next_day) = end.succ_opt() else {
+                    continue;
+                };
+                if next_day < later.valid.from {
+                    let gap_end = later.valid.from.pred_opt().unwrap_or(later.valid.from);
+                    let (file, line) = origins.get(&later.id).cloned().unwrap_or_default();
+                    if let Some(f) = files
+                        .iter()
+                        .find(|f| f.source.path.display().to_string() == file)
+                    {
+                        c.warn(
+                            f,
+                            line,
+                            format!(
+                                "`{}` has no price in book `{}` from {next_day} to {gap_end}",
+                                later.sku, book.id
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

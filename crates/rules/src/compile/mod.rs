@@ -43,6 +43,8 @@ struct Known {
 
 struct Compiler<'i> {
     issues: &'i mut Vec<RuleIssue>,
+    /// Valid but probably unintended: reported, not refused.
+    warnings: Vec<RuleIssue>,
     known: Known,
     defined: HashMap<(&'static str, String), Origin>,
 }
@@ -50,6 +52,10 @@ struct Compiler<'i> {
 impl Compiler<'_> {
     fn report(&mut self, file: &ParsedFile<'_>, line: usize, message: impl Into<String>) {
         self.issues.push(file.issue(line, message));
+    }
+
+    fn warn(&mut self, file: &ParsedFile<'_>, line: usize, message: impl Into<String>) {
+        self.warnings.push(file.issue(line, message));
     }
 
     /// Records a definition; a second one with the same id is reported.
@@ -231,14 +237,19 @@ impl Compiler<'_> {
     }
 }
 
-pub(crate) fn compile(files: &[ParsedFile<'_>], issues: &mut Vec<RuleIssue>) -> RuleSetParts {
+/// The compiled parts and the warnings (valid rules that look unintended).
+pub(crate) fn compile(
+    files: &[ParsedFile<'_>],
+    issues: &mut Vec<RuleIssue>,
+) -> (RuleSetParts, Vec<RuleIssue>) {
     let mut compiler = Compiler {
         issues,
+        warnings: Vec::new(),
         known: Known::default(),
         defined: HashMap::new(),
     };
     let mut parts = RuleSetParts::default();
     catalog::compile(&mut compiler, files, &mut parts);
     pricing::compile(&mut compiler, files, &mut parts);
-    parts
+    (parts, compiler.warnings)
 }
