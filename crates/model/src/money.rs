@@ -111,12 +111,6 @@ impl Currency {
         amount * self.per_corporate
     }
 
-    /// Converts an amount of this currency into the corporate currency
-    /// (exact to 28 significant digits, not rounded).
-    pub fn to_corporate(&self, amount: Decimal) -> Decimal {
-        amount / self.per_corporate
-    }
-
     /// The smallest amount of this currency, e.g. 0.01.
     pub fn minor_unit(&self) -> Decimal {
         Decimal::new(1, self.scale)

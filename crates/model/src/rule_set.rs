@@ -1,6 +1,6 @@
 //! The compiled, cross-checked rule set with the look-up indexes the pricing
 //! engine needs on its hot path.
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
@@ -80,6 +80,78 @@ struct ProductIndex {
     floors: Vec<usize>,
     promotions: Vec<usize>,
     prices: Vec<Vec<PriceEntry>>,
+}
+
+/// The sorted rules the per-SKU index points into.
+struct Resolved<'a> {
+    price_books: &'a BTreeMap<CurrencyCode, PriceBook>,
+    schedules: &'a [DiscountSchedule],
+    promotions: &'a [Promotion],
+    floors: &'a [FloorRule],
+}
+
+/// Resolves, for every SKU, everything that applies to it, so that pricing
+/// a line takes one look-up. References were checked by the caller.
+fn build_index(
+    products: &BTreeMap<String, Product>,
+    product_lines: &BTreeMap<String, ProductLine>,
+    rules: Resolved<'_>,
+    contracts: Vec<ContractPrice>,
+    mut bundles: Vec<BundleRule>,
+) -> FxHashMap<String, ProductIndex> {
+    let positions = |matches: &dyn Fn(usize) -> bool, count: usize| -> Vec<usize> {
+        (0..count).filter(|&i| matches(i)).collect()
+    };
+    let mut index: FxHashMap<String, ProductIndex> = products
+        .values()
+        .enumerate()
+        .map(|(ordinal, product)| {
+            // The most specific schedule wins; ties go to the lowest id.
+            let schedule = rules
+                .schedules
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.applies_to.matches(product))
+                .max_by_key(|(i, s)| (s.applies_to.specificity(product), std::cmp::Reverse(*i)))
+                .map(|(i, _)| i);
+            let entry = ProductIndex {
+                ordinal,
+                line_ordinal: product_lines
+                    .keys()
+                    .position(|id| *id == product.product_line)
+                    .unwrap_or(0),
+                schedule,
+                contracts: Vec::new(),
+                bundles: Vec::new(),
+                floors: positions(
+                    &|i| rules.floors[i].applies_to.matches(product),
+                    rules.floors.len(),
+                ),
+                promotions: positions(
+                    &|i| rules.promotions[i].conditions.products.matches(product),
+                    rules.promotions.len(),
+                ),
+                prices: rules
+                    .price_books
+                    .values()
+                    .map(|book| book.entries.get(&product.sku).cloned().unwrap_or_default())
+                    .collect(),
+            };
+            (product.sku.clone(), entry)
+        })
+        .collect();
+    for contract in contracts {
+        if let Some(entry) = index.get_mut(&contract.sku) {
+            entry.contracts.push(contract);
+        }
+    }
+    bundles.sort_by(|a, b| a.id.cmp(&b.id));
+    for bundle in bundles {
+        if let Some(entry) = index.get_mut(&bundle.component_sku) {
+            entry.bundles.push(bundle);
+        }
+    }
+    index
 }
 
 /// A complete, consistent rule set. Built once at load time and shared
@@ -221,106 +293,43 @@ impl RuleSet {
                 });
             }
         }
-        let line_ordinals: HashMap<&str, usize> = product_lines
-            .keys()
-            .enumerate()
-            .map(|(i, id)| (id.as_str(), i))
-            .collect();
-        let mut index: FxHashMap<String, ProductIndex> = products
-            .values()
-            .enumerate()
-            .map(|(ordinal, p)| {
-                let line_ordinal = line_ordinals
-                    .get(p.product_line.as_str())
-                    .copied()
-                    .unwrap_or(0);
-                (
-                    p.sku.clone(),
-                    ProductIndex {
-                        ordinal,
-                        line_ordinal,
-                        ..ProductIndex::default()
-                    },
-                )
-            })
-            .collect();
-        for c in parts.contract_prices {
-            match &c.party {
-                ContractParty::Account(a) => require(
-                    accounts.contains_key(a),
-                    "contract price",
-                    &c.id,
-                    "account",
-                    a,
-                )?,
-                ContractParty::Segment(s) => require(
-                    segments.contains_key(s),
-                    "contract price",
-                    &c.id,
-                    "segment",
-                    s,
-                )?,
-            }
-            match index.get_mut(&c.sku) {
-                Some(entry) => entry.contracts.push(c),
-                None => require(false, "contract price", &c.id, "SKU", &c.sku)?,
+        for c in &parts.contract_prices {
+            let (known, target, reference) = match &c.party {
+                ContractParty::Account(a) => (accounts.contains_key(a), "account", a),
+                ContractParty::Segment(s) => (segments.contains_key(s), "segment", s),
+            };
+            require(known, "contract price", &c.id, target, reference)?;
+            require(
+                products.contains_key(&c.sku),
+                "contract price",
+                &c.id,
+                "SKU",
+                &c.sku,
+            )?;
+        }
+        for b in &parts.bundles {
+            for sku in [&b.parent_sku, &b.component_sku] {
+                require(products.contains_key(sku), "bundle", &b.id, "SKU", sku)?;
             }
         }
         let mut schedules = parts.schedules;
         schedules.sort_by(|a, b| a.id.cmp(&b.id));
-        for product in products.values() {
-            let best = schedules
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.applies_to.matches(product))
-                .max_by_key(|(i, s)| (s.applies_to.specificity(product), std::cmp::Reverse(*i)));
-            if let (Some((i, _)), Some(entry)) = (best, index.get_mut(&product.sku)) {
-                entry.schedule = Some(i);
-            }
-        }
-        let mut bundles = parts.bundles;
-        bundles.sort_by(|a, b| a.id.cmp(&b.id));
-        for b in bundles {
-            require(
-                products.contains_key(&b.parent_sku),
-                "bundle",
-                &b.id,
-                "SKU",
-                &b.parent_sku,
-            )?;
-            match index.get_mut(&b.component_sku) {
-                Some(entry) => entry.bundles.push(b),
-                None => require(false, "bundle", &b.id, "SKU", &b.component_sku)?,
-            }
-        }
         let mut promotions = parts.promotions;
         promotions.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
         let mut floors = parts.floors;
         floors.sort_by(|a, b| a.id.cmp(&b.id));
-        for product in products.values() {
-            if let Some(entry) = index.get_mut(&product.sku) {
-                entry.floors = floors
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, f)| f.applies_to.matches(product))
-                    .map(|(i, _)| i)
-                    .collect();
-            }
-        }
-        for product in products.values() {
-            if let Some(entry) = index.get_mut(&product.sku) {
-                entry.promotions = promotions
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, p)| p.conditions.products.matches(product))
-                    .map(|(i, _)| i)
-                    .collect();
-                entry.prices = price_books
-                    .values()
-                    .map(|book| book.entries.get(&product.sku).cloned().unwrap_or_default())
-                    .collect();
-            }
-        }
+        let index = build_index(
+            &products,
+            &product_lines,
+            Resolved {
+                price_books: &price_books,
+                schedules: &schedules,
+                promotions: &promotions,
+                floors: &floors,
+            },
+            parts.contract_prices,
+            parts.bundles,
+        );
         let mut approval_levels = parts.approval_levels;
         approval_levels.sort_by_key(|l| l.rank);
         for rule in &parts.approval_rules {
@@ -431,19 +440,8 @@ impl RuleSet {
         self.index.get(sku).map_or(&[], |e| e.contracts.as_slice())
     }
 
-    /// The volume schedule that governs a SKU: the most specific match,
-    /// ties broken by id.
-    pub fn schedule_for(&self, sku: &str) -> Option<&DiscountSchedule> {
-        self.product_rules(sku)?.schedule.map(|(_, s)| s)
-    }
-
     pub fn schedules(&self) -> &[DiscountSchedule] {
         &self.schedules
-    }
-
-    /// Bundle rules whose component is `sku`, in id order.
-    pub fn bundles_for_component(&self, sku: &str) -> &[BundleRule] {
-        self.index.get(sku).map_or(&[], |e| e.bundles.as_slice())
     }
 
     /// Floor rules that apply to a SKU.
@@ -454,11 +452,6 @@ impl RuleSet {
     /// Number of products (ordinals run from 0 to this).
     pub fn product_count(&self) -> usize {
         self.products.len()
-    }
-
-    /// Number of product lines (line ordinals run from 0 to this).
-    pub fn product_line_count(&self) -> usize {
-        self.product_lines.len()
     }
 
     /// Promotions, highest priority first, ties by id.
