@@ -3,8 +3,13 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use prost::Message;
 use quotecast_benches::{example_rules, quote_with_lines};
 use quotecast_pricing::price_quote;
+use quotecast_server::{
+    convert::QuoteResponse,
+    pb::{PriceQuoteResponse, PriceQuoteView},
+};
 
 // The allocator of the quotecast binary, so this measures what ships.
 #[global_allocator]
@@ -30,5 +35,30 @@ fn price(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, price);
+/// What the server does for one 10-line PriceQuote besides HTTP/2: price,
+/// build the response for each view, encode it.
+fn respond(c: &mut Criterion) {
+    let rules = example_rules();
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 5, 12).expect("valid date");
+    let request = quote_with_lines(&rules, 10)
+        .to_request(today)
+        .expect("generated quote is valid");
+    let mut group = c.benchmark_group("price_quote_response_10_lines");
+    for view in [PriceQuoteView::Full, PriceQuoteView::Summary] {
+        group.bench_function(view.as_str_name(), |b| {
+            b.iter(|| {
+                let priced = price_quote(black_box(&rules), black_box(&request))
+                    .expect("generated quote prices");
+                PriceQuoteResponse::from(QuoteResponse {
+                    quote: &priced,
+                    view,
+                })
+                .encode_to_vec()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, price, respond);
 criterion_main!(benches);

@@ -518,3 +518,41 @@ fn all_problems_are_reported_at_once() {
     );
     assert_eq!(r.len(), 3, "{r:?}");
 }
+
+#[test]
+fn each_step_is_explained_in_a_sentence() {
+    let sentences = |q: &PricedQuote<'static>| -> Vec<String> {
+        line(q, "1")
+            .waterfall
+            .iter()
+            .map(|s| s.explanation())
+            .collect()
+    };
+    // usd.toml: DSP-27-4K at 429.00 from 2026-01-01, open-ended;
+    // vol-displays: slabs 0-20 at 0 %, 20-100 at 6 %, 100+ at 12 %.
+    let displays = price(
+        &quote("USD", "2026-03-01")
+            .account("initech")
+            .line("DSP-27-4K", "120"),
+    );
+    assert_eq!(
+        sentences(&displays),
+        [
+            "120 × 429.00 list price (from 2026-01-01)",
+            "120 units on this line; slabs 20 at 0%, 80 at 6%, 20 at 12% = 6% blended",
+        ]
+    );
+    // contracts.toml: acme pays 1149.00 for LT-14-PRO through 2026.
+    let laptops = price(
+        &quote("USD", "2026-03-01")
+            .account("acme")
+            .line("LT-14-PRO", "2"),
+    );
+    assert_eq!(
+        sentences(&laptops),
+        [
+            "2 × 1299.00 list price (from 2026-01-01)",
+            "contract price 1149.00 for account acme (2026-01-01 to 2026-12-31)",
+        ]
+    );
+}

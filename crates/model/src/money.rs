@@ -1,7 +1,7 @@
 //! Currencies, exact rounding, percentages and effective-date ranges.
 use std::fmt;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
@@ -157,9 +157,19 @@ impl Percent {
     }
 }
 
+impl Percent {
+    /// Appends the percentage as text, e.g. "12.5%".
+    pub fn push_to(self, out: &mut String) {
+        Trimmed(self.0, 0).push_to(out);
+        out.push('%');
+    }
+}
+
 impl fmt::Display for Percent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}%", Trimmed(self.0, 0))
+        let mut text = String::with_capacity(16);
+        self.push_to(&mut text);
+        f.write_str(&text)
     }
 }
 
@@ -239,20 +249,27 @@ impl Trimmed {
         n
     }
 
-    /// The text as a `String`, without going through `fmt`.
+    /// Appends the text to `out`, without going through `fmt`.
+    pub fn push_to(self, out: &mut String) {
+        let mut text = [0u8; 96];
+        let n = self.render(&mut text);
+        // Only ASCII digits, '-' and '.' were written, one byte a char.
+        out.extend(text[..n].iter().map(|&b| char::from(b)));
+    }
+
+    /// The text as a `String` of exactly its length.
     pub fn to_text(self) -> String {
-        let mut out = [0u8; 96];
-        let n = self.render(&mut out);
-        // Only ASCII digits, '-' and '.' were written.
-        String::from_utf8_lossy(&out[..n]).into_owned()
+        let mut text = [0u8; 96];
+        let n = self.render(&mut text);
+        let mut out = String::with_capacity(n);
+        out.extend(text[..n].iter().map(|&b| char::from(b)));
+        out
     }
 }
 
 impl fmt::Display for Trimmed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = [0u8; 96];
-        let n = self.render(&mut out);
-        f.write_str(std::str::from_utf8(&out[..n]).map_err(|_| fmt::Error)?)
+        f.write_str(&self.to_text())
     }
 }
 
@@ -276,12 +293,47 @@ impl DateRange {
     }
 }
 
+/// Appends `value` as exactly `width` decimal digits, zero-padded.
+fn push_digits(out: &mut String, value: u32, width: u32) {
+    for place in (0..width).rev() {
+        let digit = (value / 10u32.pow(place)) % 10;
+        out.push(char::from(b'0' + digit as u8));
+    }
+}
+
+/// Appends a date as YYYY-MM-DD (the form `NaiveDate` displays for years 0
+/// to 9999), without going through `fmt`.
+fn push_date(date: NaiveDate, out: &mut String) {
+    push_digits(out, date.year().clamp(0, 9999).unsigned_abs(), 4);
+    out.push('-');
+    push_digits(out, date.month(), 2);
+    out.push('-');
+    push_digits(out, date.day(), 2);
+}
+
+impl DateRange {
+    /// Appends the range as text: "2026-01-01 to 2026-06-30" or
+    /// "from 2026-07-01".
+    pub fn push_to(&self, out: &mut String) {
+        match self.to {
+            Some(to) => {
+                push_date(self.from, out);
+                out.push_str(" to ");
+                push_date(to, out);
+            }
+            None => {
+                out.push_str("from ");
+                push_date(self.from, out);
+            }
+        }
+    }
+}
+
 impl fmt::Display for DateRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.to {
-            Some(to) => write!(f, "{} to {}", self.from, to),
-            None => write!(f, "from {}", self.from),
-        }
+        let mut text = String::with_capacity(24);
+        self.push_to(&mut text);
+        f.write_str(&text)
     }
 }
 
@@ -383,5 +435,12 @@ mod tests {
         assert!(!h1.overlaps(&h2));
         assert!(h1.overlaps(&mid) && h2.overlaps(&mid));
         assert!(h2.contains(day("2030-01-01")) && !h1.contains(day("2026-07-01")));
+        assert_eq!(h1.to_string(), "2026-01-01 to 2026-06-30");
+        assert_eq!(h2.to_string(), "from 2026-07-01");
+        let early = DateRange {
+            from: day("0999-02-03"),
+            to: None,
+        };
+        assert_eq!(early.to_string(), format!("from {}", day("0999-02-03")));
     }
 }

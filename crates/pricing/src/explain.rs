@@ -1,20 +1,58 @@
 //! The sentence that explains each waterfall step, rendered on demand from
 //! the step's typed detail, straight into one buffer.
-use std::fmt::{self, Write};
-
 use quotecast_model::{
-    BundleBenefit, ContractParty, Currency, QuantityAggregation, TierBasis, TierMethod, Trimmed,
+    BundleBenefit, ContractParty, Currency, DateRange, Percent, QuantityAggregation, TierBasis,
+    TierMethod, Trimmed,
 };
+use rust_decimal::Decimal;
 
 use crate::{
     result::{RepDiscount, StepDetail, WaterfallStep},
     tier_discount,
 };
 
-fn rep(out: &mut impl Write, discount: RepDiscount, currency: &Currency) -> fmt::Result {
-    match discount {
-        RepDiscount::Percent(p) => write!(out, "{}%", Trimmed(p, 0)),
-        RepDiscount::Amount(a) => write!(out, "{} {}", Trimmed(a, currency.scale), currency.code),
+/// A sentence under construction: appends text and figures straight into
+/// one `String`, without going through `fmt`.
+struct Sentence<'a>(&'a mut String);
+
+impl Sentence<'_> {
+    fn text(&mut self, text: &str) -> &mut Self {
+        self.0.push_str(text);
+        self
+    }
+
+    /// A decimal with trailing zeros dropped down to `min_scale` decimals.
+    fn num(&mut self, value: Decimal, min_scale: u32) -> &mut Self {
+        Trimmed(value, min_scale).push_to(self.0);
+        self
+    }
+
+    /// A decimal exactly as written in the rules ("1299.00" stays so).
+    fn exact(&mut self, value: Decimal) -> &mut Self {
+        self.num(value, value.scale())
+    }
+
+    fn percent(&mut self, value: Percent) -> &mut Self {
+        value.push_to(self.0);
+        self
+    }
+
+    fn dates(&mut self, valid: DateRange) -> &mut Self {
+        valid.push_to(self.0);
+        self
+    }
+
+    fn money(&mut self, amount: Decimal, currency: &Currency) -> &mut Self {
+        self.num(amount, currency.scale)
+            .text(" ")
+            .text(currency.code.as_str())
+    }
+
+    fn rep(&mut self, discount: RepDiscount, currency: &Currency) -> &mut Self {
+        match discount {
+            RepDiscount::Percent(p) => self.num(p, 0).text("%"),
+            RepDiscount::Amount(a) => self.money(a, currency),
+        }
     }
 }
 
@@ -22,28 +60,29 @@ impl WaterfallStep<'_> {
     /// What this step did and why, in a sentence.
     pub fn explanation(&self) -> String {
         let mut out = String::with_capacity(96);
-        // Writing into a String cannot fail.
-        let _ = self.write_explanation(&mut out);
+        self.push_explanation(&mut out);
         out
     }
 
-    /// Writes [`Self::explanation`] into `out`.
-    pub fn write_explanation(&self, out: &mut impl Write) -> fmt::Result {
+    /// Appends [`Self::explanation`] to `out`.
+    pub fn push_explanation(&self, out: &mut String) {
+        let s = &mut Sentence(out);
         match self.detail {
-            StepDetail::ListPrice { entry, quantity } => write!(
-                out,
-                "{} × {} list price ({})",
-                Trimmed(quantity, 0),
-                entry.price,
-                entry.valid
-            ),
+            StepDetail::ListPrice { entry, quantity } => {
+                s.num(quantity, 0)
+                    .text(" × ")
+                    .exact(entry.price)
+                    .text(" list price (")
+                    .dates(entry.valid)
+                    .text(")");
+            }
             StepDetail::ContractPrice(c) => {
-                write!(out, "contract price {} for ", c.price)?;
+                s.text("contract price ").exact(c.price).text(" for ");
                 match &c.party {
-                    ContractParty::Account(a) => write!(out, "account {a}")?,
-                    ContractParty::Segment(s) => write!(out, "segment {s}")?,
-                }
-                write!(out, " ({})", c.valid)
+                    ContractParty::Account(a) => s.text("account ").text(a),
+                    ContractParty::Segment(seg) => s.text("segment ").text(seg),
+                };
+                s.text(" (").dates(c.valid).text(")");
             }
             StepDetail::VolumeDiscount {
                 schedule,
@@ -54,39 +93,39 @@ impl WaterfallStep<'_> {
                 currency,
             } => {
                 match schedule.basis {
-                    TierBasis::Quantity => write!(out, "{} units ", Trimmed(measure, 0))?,
-                    TierBasis::Amount => write!(
-                        out,
-                        "{} {} ",
-                        Trimmed(measure, currency.scale),
-                        currency.code
-                    )?,
-                }
+                    TierBasis::Quantity => s.num(measure, 0).text(" units "),
+                    TierBasis::Amount => s.money(measure, currency).text(" "),
+                };
                 match (schedule.aggregation, scope) {
-                    (QuantityAggregation::Product, Some(s)) => write!(out, "of {s} on the quote")?,
-                    (QuantityAggregation::ProductLine, Some(s)) => {
-                        write!(out, "in product line {s} on the quote")?
+                    (QuantityAggregation::Product, Some(sku)) => {
+                        s.text("of ").text(sku).text(" on the quote")
                     }
-                    _ => out.write_str("on this line")?,
-                }
+                    (QuantityAggregation::ProductLine, Some(line)) => {
+                        s.text("in product line ").text(line).text(" on the quote")
+                    }
+                    _ => s.text("on this line"),
+                };
                 match schedule.method {
-                    TierMethod::Range => write!(out, "; range tier reached: {discount} off"),
+                    TierMethod::Range => {
+                        s.text("; range tier reached: ")
+                            .percent(discount)
+                            .text(" off");
+                    }
                     TierMethod::Slab => {
-                        out.write_str("; slabs ")?;
+                        s.text("; slabs ");
                         let (_, parts) =
                             tier_discount(&schedule.tiers, schedule.method, measure, bound_scale);
                         for (n, (i, part)) in parts.iter().enumerate() {
                             if n > 0 {
-                                out.write_str(", ")?;
+                                s.text(", ");
                             }
-                            write!(
-                                out,
-                                "{} at {}",
-                                Trimmed(*part, 0),
-                                schedule.tiers[*i].discount
-                            )?;
+                            s.num(*part, 0)
+                                .text(" at ")
+                                .percent(schedule.tiers[*i].discount);
                         }
-                        write!(out, " = {}% blended", Trimmed(discount.0.round_dp(4), 0))
+                        s.text(" = ")
+                            .num(discount.0.round_dp(4), 0)
+                            .text("% blended");
                     }
                 }
             }
@@ -96,19 +135,20 @@ impl WaterfallStep<'_> {
                 quantity,
                 fixed_price,
             } => {
-                write!(
-                    out,
-                    "{} of {} units bought with {}: ",
-                    Trimmed(units.round_dp(4), 0),
-                    Trimmed(quantity, 0),
-                    rule.parent_sku
-                )?;
+                s.num(units.round_dp(4), 0)
+                    .text(" of ")
+                    .num(quantity, 0)
+                    .text(" units bought with ")
+                    .text(&rule.parent_sku)
+                    .text(": ");
                 match (&rule.benefit, fixed_price) {
-                    (BundleBenefit::PercentOff(p), _) => write!(out, "{p} off"),
-                    (BundleBenefit::FixedPrice(_), Some(price)) => write!(out, "at {price} each"),
-                    (BundleBenefit::FixedPrice(_), None) => out.write_str("at the bundle price"),
-                    (BundleBenefit::Included, _) => out.write_str("included at zero"),
-                }
+                    (BundleBenefit::PercentOff(p), _) => s.percent(*p).text(" off"),
+                    (BundleBenefit::FixedPrice(_), Some(price)) => {
+                        s.text("at ").exact(price).text(" each")
+                    }
+                    (BundleBenefit::FixedPrice(_), None) => s.text("at the bundle price"),
+                    (BundleBenefit::Included, _) => s.text("included at zero"),
+                };
             }
             StepDetail::Promotion(p) => {
                 let kind = if p.exclusive {
@@ -116,32 +156,41 @@ impl WaterfallStep<'_> {
                 } else {
                     "stackable"
                 };
-                write!(
-                    out,
-                    "{}: {} off ({kind}, priority {})",
-                    p.name, p.discount, p.priority
-                )
+                s.text(&p.name)
+                    .text(": ")
+                    .percent(p.discount)
+                    .text(" off (")
+                    .text(kind)
+                    .text(", priority ")
+                    .num(Decimal::from(p.priority), 0)
+                    .text(")");
             }
             StepDetail::ManualDiscount { discount, currency } => {
-                out.write_str("rep discount ")?;
-                rep(out, discount, currency)
+                s.text("rep discount ").rep(discount, currency);
             }
             StepDetail::HeaderDiscount { discount, currency } => {
-                out.write_str(match discount {
+                s.text(match discount {
                     RepDiscount::Percent(_) => "quote discount ",
                     RepDiscount::Amount(_) => "share of quote discount ",
-                })?;
-                rep(out, discount, currency)
+                })
+                .rep(discount, currency);
             }
             StepDetail::FloorGuard { rule, floor } => {
-                write!(out, "raised to the floor {floor} ({})", rule.name)
+                s.text("raised to the floor ")
+                    .exact(floor)
+                    .text(" (")
+                    .text(&rule.name)
+                    .text(")");
             }
-            StepDetail::Rounding { exact, scale, mode } => write!(
-                out,
-                "rounded {} to {scale} decimals ({})",
-                Trimmed(exact, 0),
-                mode.name()
-            ),
+            StepDetail::Rounding { exact, scale, mode } => {
+                s.text("rounded ")
+                    .num(exact, 0)
+                    .text(" to ")
+                    .num(Decimal::from(scale), 0)
+                    .text(" decimals (")
+                    .text(mode.name())
+                    .text(")");
+            }
         }
     }
 }

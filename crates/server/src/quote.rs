@@ -21,7 +21,7 @@ impl QuoteApi {
 
 #[tonic::async_trait]
 impl QuoteService for QuoteApi {
-    #[tracing::instrument(skip_all, fields(lines = request.get_ref().lines.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(lines = request.get_ref().lines.len()))]
     async fn price_quote(
         &self,
         request: Request<PriceQuoteRequest>,

@@ -1,7 +1,7 @@
 //! Steps 2 to 7 of the waterfall. Each takes all lines because several
 //! steps look across the quote (aggregated tiers, bundles, quote totals,
 //! header discounts); each records its effect on every line it changes.
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use quotecast_model::{
     BundleBenefit, ContractParty, FloorAction, FloorKind, Percent, QuantityAggregation, TierBasis,
@@ -69,7 +69,7 @@ pub(crate) fn volume_discounts<'r>(ctx: &Context<'r>, lines: &mut [Line<'_, 'r>]
             (index, schedule, group)
         })
     };
-    let mut groups: HashMap<(usize, Group), (Decimal, Percent)> = HashMap::new();
+    let mut groups: FxHashMap<(usize, Group), (Decimal, Percent)> = FxHashMap::default();
     for line in lines.iter() {
         if let Some((index, schedule, group)) = key(line) {
             let measure = match schedule.basis {
