@@ -5,11 +5,15 @@
 //! `quotecast-rules`; computing prices is the job of `quotecast-pricing`.
 
 mod catalog;
+mod configuration;
 mod money;
 mod pricing_rules;
 mod rule_set;
 
 pub use catalog::{Account, Product, ProductKind, ProductLine, Region, Segment};
+pub use configuration::{
+    ConfigDefault, ConfigModel, ConfigOption, ConfigRule, ConfigRuleKind, OptionGroup,
+};
 pub use money::{Currency, CurrencyCode, DateRange, Percent, RoundingMode, Trimmed};
 pub use pricing_rules::{
     ApprovalCondition, ApprovalLevel, ApprovalRule, BundleBenefit, BundleRule, ContractParty,

@@ -1,0 +1,272 @@
+//! From a model to constraints (one BDD each, for explanations) and their
+//! conjunction (one BDD, flattened for the per-click passes).
+use biodivine_lib_bdd::{Bdd, BddVariableSet};
+use quotecast_model::{ConfigModel, ConfigRuleKind};
+
+use crate::{
+    ConfigError,
+    diagram::Diagram,
+    layout::Layout,
+    linear::{at_least, at_most},
+};
+
+/// A constraint the engine enforces, as an explanation names it: a rule of
+/// the model or a group's cardinality.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConstraintRef {
+    pub id: String,
+    pub description: String,
+}
+
+pub(crate) struct Constraint {
+    pub name: ConstraintRef,
+    pub bdd: Bdd,
+    /// Options the constraint mentions.
+    pub scope: Vec<usize>,
+}
+
+/// A model compiled for configuration: build once when rules load, then
+/// answer any number of clicks.
+pub struct CompiledModel {
+    pub(crate) model: ConfigModel,
+    pub(crate) layout: Layout,
+    pub(crate) vars: BddVariableSet,
+    pub(crate) constraints: Vec<Constraint>,
+    /// Every option within its largest quantity.
+    pub(crate) domain: Bdd,
+    pub(crate) diagram: Diagram,
+    /// Per option, the constraints that mention it.
+    pub(crate) touching: Vec<Vec<usize>>,
+}
+
+impl std::fmt::Debug for CompiledModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledModel")
+            .field("sku", &self.model.sku)
+            .field("options", &self.model.options.len())
+            .field("constraints", &self.constraints.len())
+            .field("nodes", &self.diagram.len())
+            .finish()
+    }
+}
+
+struct Build<'a> {
+    model: &'a ConfigModel,
+    layout: &'a Layout,
+    vars: &'a BddVariableSet,
+}
+
+impl Build<'_> {
+    /// At least one unit of `option`.
+    fn chosen(&self, option: usize) -> Bdd {
+        self.layout
+            .bits_of(option)
+            .fold(self.vars.mk_false(), |any, (var, _)| {
+                any.or(&self.vars.mk_var(var))
+            })
+    }
+
+    fn not_both(&self, a: usize, b: usize) -> Bdd {
+        self.chosen(a).and(&self.chosen(b)).not()
+    }
+
+    fn all<I: IntoIterator<Item = Bdd>>(&self, parts: I) -> Bdd {
+        parts
+            .into_iter()
+            .fold(self.vars.mk_true(), |all, part| all.and(&part))
+    }
+
+    fn rule(&self, kind: &ConfigRuleKind) -> (Bdd, Vec<usize>) {
+        let layout = self.layout;
+        match kind {
+            ConfigRuleKind::Requires { option, any_of } => {
+                let any = any_of
+                    .iter()
+                    .fold(self.vars.mk_false(), |any, &o| any.or(&self.chosen(o)));
+                let mut scope = vec![*option];
+                scope.extend(any_of);
+                (self.chosen(*option).imp(&any), scope)
+            }
+            ConfigRuleKind::Excludes { option, options } => {
+                let bdd = self.all(options.iter().map(|&o| self.not_both(*option, o)));
+                let mut scope = vec![*option];
+                scope.extend(options);
+                (bdd, scope)
+            }
+            ConfigRuleKind::PerUnit {
+                option,
+                needs,
+                quantity,
+            } => {
+                let terms = [(*option, i64::from(*quantity)), (*needs, -1)];
+                (at_most(self.vars, layout, &terms, 0), vec![*option, *needs])
+            }
+            ConfigRuleKind::Adds {
+                when,
+                add,
+                quantity,
+            } => {
+                let enough = at_least(self.vars, layout, &[(*add, 1)], i64::from(*quantity));
+                (self.chosen(*when).imp(&enough), vec![*when, *add])
+            }
+            ConfigRuleKind::Resource { consumes, provides } => {
+                let mut terms = Vec::new();
+                for (index, option) in self.model.options.iter().enumerate() {
+                    let used = option.numbers.get(consumes).copied().unwrap_or(0);
+                    let given = option.numbers.get(provides).copied().unwrap_or(0);
+                    if used != given {
+                        terms.push((index, used - given));
+                    }
+                }
+                let base = self.model.provides.get(provides).copied().unwrap_or(0);
+                let scope = terms.iter().map(|(o, _)| *o).collect();
+                (at_most(self.vars, layout, &terms, base), scope)
+            }
+            ConfigRuleKind::SameValue { group, attribute } => {
+                let members = &self.model.groups[*group].options;
+                let value = |o: usize| self.model.options[o].categories.get(attribute);
+                let mut parts = Vec::new();
+                for (i, &a) in members.iter().enumerate() {
+                    for &b in &members[i + 1..] {
+                        if value(a) != value(b) {
+                            parts.push(self.not_both(a, b));
+                        }
+                    }
+                }
+                (self.all(parts), members.clone())
+            }
+            ConfigRuleKind::Compatible { left, right, pairs } => {
+                let lefts = &self.model.groups[*left].options;
+                let rights = &self.model.groups[*right].options;
+                let mut parts = Vec::new();
+                for &a in lefts {
+                    for &b in rights {
+                        if !pairs.contains(&(a, b)) {
+                            parts.push(self.not_both(a, b));
+                        }
+                    }
+                }
+                let mut scope = lefts.clone();
+                scope.extend(rights);
+                (self.all(parts), scope)
+            }
+        }
+    }
+}
+
+/// Compiles `model`. Fails when no configuration satisfies it at all,
+/// naming a smallest set of constraints that cannot hold together.
+pub fn compile(model: ConfigModel) -> Result<CompiledModel, ConfigError> {
+    let layout = Layout::new(&model);
+    let count = u16::try_from(layout.variables()).map_err(|_| ConfigError::TooLarge {
+        sku: model.sku.clone(),
+        bits: layout.variables(),
+    })?;
+    let vars = BddVariableSet::new_anonymous(count);
+    let build = Build {
+        model: &model,
+        layout: &layout,
+        vars: &vars,
+    };
+    // Quantities within their maxima: not a rule anyone can change, so a
+    // premise of every explanation rather than part of one.
+    let mut domain = vars.mk_true();
+    for (index, option) in model.options.iter().enumerate() {
+        if option.max_quantity > crate::MAX_OPTION_QUANTITY {
+            return Err(ConfigError::TooManyUnits {
+                sku: option.sku.clone(),
+                max: option.max_quantity,
+            });
+        }
+        // Only when the bits can write more than the maximum.
+        if !(option.max_quantity + 1).is_power_of_two() {
+            domain = domain.and(&at_most(
+                &vars,
+                &layout,
+                &[(index, 1)],
+                i64::from(option.max_quantity),
+            ));
+        }
+    }
+    let mut constraints = Vec::new();
+    for group in &model.groups {
+        let terms: Vec<(usize, i64)> = group.options.iter().map(|&o| (o, 1)).collect();
+        let bdd = at_most(&vars, &layout, &terms, i64::from(group.max)).and(&at_least(
+            &vars,
+            &layout,
+            &terms,
+            i64::from(group.min),
+        ));
+        let description = if group.min == group.max {
+            format!("{}: exactly {}", group.name, group.min)
+        } else {
+            format!("{}: {} to {}", group.name, group.min, group.max)
+        };
+        constraints.push(Constraint {
+            name: ConstraintRef {
+                id: format!("group:{}", group.id),
+                description,
+            },
+            bdd,
+            scope: group.options.clone(),
+        });
+    }
+    for rule in &model.rules {
+        let (bdd, scope) = build.rule(&rule.kind);
+        constraints.push(Constraint {
+            name: ConstraintRef {
+                id: rule.id.clone(),
+                description: rule.description.clone(),
+            },
+            bdd,
+            scope,
+        });
+    }
+    let mut all = domain.clone();
+    for (index, constraint) in constraints.iter().enumerate() {
+        all = all.and(&constraint.bdd);
+        if all.is_false() {
+            let core = crate::explain::minimal_rules(
+                &constraints[..=index],
+                domain,
+                (0..=index).collect(),
+            );
+            return Err(ConfigError::Unsatisfiable {
+                sku: model.sku.clone(),
+                rules: core
+                    .into_iter()
+                    .map(|k| constraints[k].name.clone())
+                    .collect(),
+            });
+        }
+    }
+    let diagram = Diagram::new(&all, layout.variables());
+    let mut touching = vec![Vec::new(); model.options.len()];
+    for (k, constraint) in constraints.iter().enumerate() {
+        for &o in &constraint.scope {
+            if touching[o].last() != Some(&k) {
+                touching[o].push(k);
+            }
+        }
+    }
+    Ok(CompiledModel {
+        touching,
+        model,
+        layout,
+        vars,
+        constraints,
+        domain,
+        diagram,
+    })
+}
+
+impl CompiledModel {
+    pub fn model(&self) -> &ConfigModel {
+        &self.model
+    }
+
+    /// Nodes of the compiled diagram (its size).
+    pub fn size(&self) -> usize {
+        self.diagram.len()
+    }
+}

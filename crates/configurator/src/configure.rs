@@ -1,0 +1,284 @@
+//! One click: the state of every option given the rep's choices, the
+//! defaults that apply, the configuration they add up to, and, for a
+//! contradictory selection, the conflict and how to repair it.
+use crate::{
+    Choice, ConfigError, Explanation, compile::CompiledModel, diagram::Values, explain::Goal,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptionStatus {
+    /// The rep chose this quantity.
+    Chosen,
+    /// Not chosen, but every valid configuration holds at least
+    /// [`OptionState::quantities`]`[0]` units: added automatically.
+    Added(Explanation),
+    /// No valid configuration holds any unit of it.
+    Excluded(Explanation),
+    /// Still the rep's decision.
+    Open,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionState {
+    pub option: usize,
+    pub status: OptionStatus,
+    /// Quantities some complete valid configuration gives this option
+    /// together with the choices, ascending.
+    pub quantities: Vec<u32>,
+    /// Units in the proposed configuration: the choice, the default, or
+    /// the least quantity possible.
+    pub quantity: u32,
+    /// The default rule that proposed [`Self::quantity`], if one did.
+    pub default: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// A smallest set of choices and rules that cannot hold together.
+    pub explanation: Explanation,
+    /// Ways out: each is a set of choices whose removal makes the
+    /// selection consistent, smallest first.
+    pub repairs: Vec<Vec<Choice>>,
+    /// Choices left out (the later of conflicting choices) so the rest
+    /// could be propagated.
+    pub set_aside: Vec<Choice>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Configuration {
+    /// The choices can be completed to a valid configuration.
+    pub valid: bool,
+    /// The proposed configuration (choices, defaults, added items, nothing
+    /// else) is valid as it stands: it can be ordered.
+    pub complete: bool,
+    /// Every option of the model, in model order.
+    pub options: Vec<OptionState>,
+    /// Groups whose minimum the proposed configuration does not reach.
+    pub missing: Vec<usize>,
+    pub conflict: Option<Conflict>,
+}
+
+fn list(values: Values) -> Vec<u32> {
+    (0..Values::BITS)
+        .filter(|q| values & (1 << q) != 0)
+        .collect()
+}
+
+impl CompiledModel {
+    /// The choice of `quantity` units of the option with this SKU.
+    pub fn choice(&self, sku: &str, quantity: u32) -> Result<Choice, ConfigError> {
+        let option = self
+            .model
+            .option_index(sku)
+            .ok_or_else(|| ConfigError::UnknownOption {
+                product: self.model.sku.clone(),
+                sku: sku.to_owned(),
+            })?;
+        let max = self.model.options[option].max_quantity;
+        if quantity > max {
+            return Err(ConfigError::QuantityAboveMax {
+                sku: sku.to_owned(),
+                quantity,
+                max,
+            });
+        }
+        Ok(Choice { option, quantity })
+    }
+
+    /// The state after `choices` (in the order the rep made them).
+    /// `explain`: also say why each excluded or added option is so (costs
+    /// a few more passes per such option).
+    pub fn configure(
+        &self,
+        choices: &[Choice],
+        explain: bool,
+    ) -> Result<Configuration, ConfigError> {
+        let mut seen = vec![false; self.model.options.len()];
+        for c in choices {
+            let option =
+                self.model
+                    .options
+                    .get(c.option)
+                    .ok_or_else(|| ConfigError::UnknownOption {
+                        product: self.model.sku.clone(),
+                        sku: format!("#{}", c.option),
+                    })?;
+            if c.quantity > option.max_quantity {
+                return Err(ConfigError::QuantityAboveMax {
+                    sku: option.sku.clone(),
+                    quantity: c.quantity,
+                    max: option.max_quantity,
+                });
+            }
+            if std::mem::replace(&mut seen[c.option], true) {
+                return Err(ConfigError::DuplicateChoice {
+                    sku: option.sku.clone(),
+                });
+            }
+        }
+        let conflict = self.conflict(choices);
+        let kept: Vec<Choice> = match &conflict {
+            Some(c) => choices
+                .iter()
+                .filter(|x| !c.set_aside.contains(x))
+                .copied()
+                .collect(),
+            None => choices.to_vec(),
+        };
+        let values = self
+            .diagram
+            .values(&self.layout, &self.fixed(&kept))
+            .unwrap_or_default();
+        let chosen = |o: usize| kept.iter().find(|c| c.option == o).map(|c| c.quantity);
+        let mut options: Vec<OptionState> = (0..self.model.options.len())
+            .map(|o| {
+                let v = values.get(o).copied().unwrap_or(0);
+                let least = v.trailing_zeros();
+                let status = if chosen(o).is_some() {
+                    OptionStatus::Chosen
+                } else if v == 1 && self.model.options[o].max_quantity > 0 {
+                    let why = Goal {
+                        option: o,
+                        values: !1,
+                    };
+                    OptionStatus::Excluded(self.why(explain, &kept, why))
+                } else if least > 0 && least < Values::BITS {
+                    let why = Goal {
+                        option: o,
+                        values: (1 << least) - 1,
+                    };
+                    OptionStatus::Added(self.why(explain, &kept, why))
+                } else {
+                    OptionStatus::Open
+                };
+                OptionState {
+                    option: o,
+                    status,
+                    quantities: list(v),
+                    quantity: chosen(o).unwrap_or(least.min(Values::BITS - 1)),
+                    default: None,
+                }
+            })
+            .collect();
+        self.apply_defaults(&kept, &values, &mut options);
+        let proposal: Vec<Choice> = options
+            .iter()
+            .map(|s| Choice {
+                option: s.option,
+                quantity: s.quantity,
+            })
+            .collect();
+        let complete = conflict.is_none() && !self.rules_out(&proposal, None);
+        let missing = self
+            .model
+            .groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.options.iter().map(|&o| options[o].quantity).sum::<u32>() < g.min)
+            .map(|(i, _)| i)
+            .collect();
+        Ok(Configuration {
+            valid: conflict.is_none(),
+            complete,
+            options,
+            missing,
+            conflict,
+        })
+    }
+
+    fn why(&self, explain: bool, choices: &[Choice], goal: Goal) -> Explanation {
+        if explain {
+            self.explain(choices, Some(goal))
+        } else {
+            Explanation::default()
+        }
+    }
+
+    /// `None` when the choices can be completed; otherwise what conflicts,
+    /// how to repair it, and which choices to set aside meanwhile.
+    fn conflict(&self, choices: &[Choice]) -> Option<Conflict> {
+        if !self.rules_out(choices, None) {
+            return None;
+        }
+        let explanation = self.explain(choices, None);
+        let mut repairs: Vec<Vec<Choice>> = choices
+            .iter()
+            .filter(|c| {
+                let rest: Vec<Choice> = choices.iter().filter(|x| x != c).copied().collect();
+                !self.rules_out(&rest, None)
+            })
+            .map(|c| vec![*c])
+            .collect();
+        // Keep choices in the order made, each only if it fits with those
+        // kept before it.
+        let mut kept: Vec<Choice> = Vec::new();
+        let mut set_aside = Vec::new();
+        for c in choices {
+            kept.push(*c);
+            if self.rules_out(&kept, None) {
+                kept.pop();
+                set_aside.push(*c);
+            }
+        }
+        if repairs.is_empty() {
+            repairs.push(set_aside.clone());
+        }
+        Some(Conflict {
+            explanation,
+            repairs,
+            set_aside,
+        })
+    }
+
+    /// Applies each default whose conditions hold, in model order, when
+    /// its option's group holds no chosen unit, it is still open at that
+    /// quantity, and it fits with the choices and the defaults before it.
+    /// Then settles the added items of the configuration so proposed.
+    fn apply_defaults(&self, choices: &[Choice], values: &[Values], options: &mut [OptionState]) {
+        let mut with_defaults = choices.to_vec();
+        for default in &self.model.defaults {
+            let target = default.option;
+            let group = self.model.options[target].group;
+            let group_chosen = self.model.groups[group]
+                .options
+                .iter()
+                .any(|&o| choices.iter().any(|c| c.option == o && c.quantity > 0));
+            let conditions = default.when.iter().all(|&o| options[o].quantity > 0);
+            let offered = values
+                .get(target)
+                .is_some_and(|v| v & (1 << default.quantity) != 0);
+            if group_chosen
+                || !conditions
+                || !offered
+                || options[target].status != OptionStatus::Open
+            {
+                continue;
+            }
+            let trial = Choice {
+                option: target,
+                quantity: default.quantity,
+            };
+            with_defaults.push(trial);
+            if self.rules_out(&with_defaults, None) {
+                with_defaults.pop();
+                continue;
+            }
+            options[target].quantity = default.quantity;
+            options[target].default = Some(default.id.clone());
+        }
+        if with_defaults.len() == choices.len() {
+            return;
+        }
+        // Items the defaults bring in (a default rack kit adds rails).
+        if let Some(after) = self
+            .diagram
+            .values(&self.layout, &self.fixed(&with_defaults))
+        {
+            for state in options.iter_mut() {
+                if state.status == OptionStatus::Open && state.default.is_none() {
+                    state.quantity = after[state.option].trailing_zeros().min(Values::BITS - 1);
+                }
+            }
+        }
+    }
+}
