@@ -159,7 +159,10 @@ fn arb_model() -> impl Strategy<Value = ConfigModel> {
                         max_quantity: *max_q,
                         numbers: BTreeMap::from([
                             ("uses".to_owned(), uses),
-                            ("budget".to_owned(), if index % 3 == 0 { gives } else { 0 }),
+                            (
+                                "budget".to_owned(),
+                                if index.is_multiple_of(3) { gives } else { 0 },
+                            ),
                         ]),
                         categories: BTreeMap::from([("colour".to_owned(), colour.to_string())]),
                     });
