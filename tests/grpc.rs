@@ -241,7 +241,7 @@ async fn list_products_pages_through_the_whole_catalog() {
             .unwrap()
             .into_inner();
         assert!(res.products.len() <= 10);
-        assert_eq!(res.total_size, 42);
+        assert_eq!(res.total_size, 49);
         skus.extend(res.products.into_iter().map(|p| p.sku));
         pages += 1;
         if res.next_page_token.is_empty() {
@@ -254,7 +254,7 @@ async fn list_products_pages_through_the_whole_catalog() {
     sorted.sort();
     sorted.dedup();
     assert_eq!(skus, sorted, "pages are in SKU order without repeats");
-    assert_eq!(skus.len(), 42);
+    assert_eq!(skus.len(), 49);
 }
 
 #[tokio::test]

@@ -325,3 +325,77 @@ fn a_gap_between_dated_prices_is_a_warning() {
         "{record:?}"
     );
 }
+
+#[test]
+fn configuration_rule_naming_an_unknown_option() {
+    let s = with_edit("configuration/laptops.toml", |t| {
+        t.replacen(
+            "option = \"LT-CPU-I9\", any_of",
+            "option = \"LT-CPU-I3\", any_of",
+            1,
+        )
+    });
+    assert_single_issue(
+        &s,
+        "configuration/laptops.toml",
+        "id = \"lt14pro-i9-memory\"",
+        "unknown option of `LT-14-PRO` `LT-CPU-I3`",
+    );
+}
+
+#[test]
+fn configuration_rule_with_two_kinds() {
+    let s = with_edit("configuration/laptops.toml", |t| {
+        t.replacen(
+            "excludes = { option = \"LT-CPU-I5\", options = [\"LT-MEM-64\"] }",
+            "excludes = { option = \"LT-CPU-I5\", options = [\"LT-MEM-64\"] }\nrequires = { option = \"LT-CPU-I5\", any_of = [\"LT-MEM-16\"] }",
+            1,
+        )
+    });
+    assert_single_issue(
+        &s,
+        "configuration/laptops.toml",
+        "id = \"lt14pro-i5-memory\"",
+        "exactly one of requires, excludes",
+    );
+}
+
+#[test]
+fn an_option_no_configuration_can_hold_is_reported_with_its_rules() {
+    // The i5 excludes 64 GB; a rule requiring 64 GB with the i5 makes the
+    // i5 impossible: it needs what it excludes. Rules in file order.
+    let s = with_edit("configuration/laptops.toml", |t| {
+        t.replacen(
+            "any_of = [\"LT-MEM-32\", \"LT-MEM-64\"] }",
+            "any_of = [\"LT-MEM-32\", \"LT-MEM-64\"] }\n\n[[config_rule]]\nid = \"lt14pro-i5-needs-64\"\nproduct = \"LT-14-PRO\"\ndescription = \"test\"\nrequires = { option = \"LT-CPU-I5\", any_of = [\"LT-MEM-64\"] }",
+            1,
+        )
+    });
+    assert_single_issue(
+        &s,
+        "configuration/laptops.toml",
+        "LT-CPU-I5",
+        "option `LT-CPU-I5` of `LT-14-PRO` can never be chosen: `lt14pro-i5-needs-64`, `lt14pro-i5-memory` rule it out",
+    );
+}
+
+#[test]
+fn a_product_with_no_valid_configuration_is_reported_with_a_minimal_conflict() {
+    // Every drive needs four bay units, the chassis has eight, and at
+    // least three drives are required.
+    let s = with_edit("configuration/servers.toml", |t| {
+        t.replacen(
+            "id = \"storage\"\nname = \"Drives\"\nmin = 1",
+            "id = \"storage\"\nname = \"Drives\"\nmin = 3",
+            1,
+        )
+        .replace("bays = 1 }", "bays = 4 }")
+        .replace("bays = 2 }", "bays = 4 }")
+    });
+    assert_single_issue(
+        &s,
+        "configuration/servers.toml",
+        "product = \"SRV-2U\"",
+        "`SRV-2U` has no valid configuration: `group:storage`, `srv2u-drive-bays` cannot all hold",
+    );
+}

@@ -4,7 +4,7 @@
 //! first; `Σ weight × quantity <= bound` becomes a pseudo-Boolean
 //! constraint over those bits, built bottom-up with one node per distinct
 //! (bit, partial sum) that can still go either way.
-use biodivine_lib_bdd::{Bdd, BddVariable, BddVariableSet};
+use biodivine_lib_bdd::{Bdd, BddNode, BddPointer, BddVariable, BddVariableSet};
 use rustc_hash::FxHashMap;
 
 use crate::layout::Layout;
@@ -42,13 +42,25 @@ pub(crate) fn at_most(
         most[i] = most[i + 1].saturating_add(w.max(0));
     }
     let mut builder = Builder {
-        vars,
         bits: &bits,
         least: &least,
         most: &most,
         memo: FxHashMap::default(),
+        unique: FxHashMap::default(),
+        nodes: vec![
+            BddNode::mk_zero(vars.num_vars()),
+            BddNode::mk_one(vars.num_vars()),
+        ],
     };
-    builder.node(0, bound)
+    let root = builder.node(0, bound);
+    if root == BddPointer::zero() {
+        return vars.mk_false();
+    }
+    if root == BddPointer::one() {
+        return vars.mk_true();
+    }
+    // Built children first, so the root is the last node, as a Bdd's is.
+    Bdd::from_nodes(&builder.nodes).unwrap_or_else(|_| vars.mk_false())
 }
 
 /// `Σ weight × quantity >= bound`.
@@ -62,31 +74,41 @@ pub(crate) fn at_least(
     at_most(vars, layout, &negated, bound.saturating_neg())
 }
 
+/// Builds the reduced diagram node by node: one node per distinct
+/// (bit, slack) still undecided, shared through a unique table.
 struct Builder<'a> {
-    vars: &'a BddVariableSet,
     bits: &'a [(BddVariable, i64)],
     least: &'a [i64],
     most: &'a [i64],
-    memo: FxHashMap<(usize, i64), Bdd>,
+    memo: FxHashMap<(usize, i64), BddPointer>,
+    unique: FxHashMap<(BddVariable, BddPointer, BddPointer), BddPointer>,
+    nodes: Vec<BddNode>,
 }
 
 impl Builder<'_> {
     /// The constraint on bits `i..` given `slack` left under the bound.
-    fn node(&mut self, i: usize, slack: i64) -> Bdd {
+    fn node(&mut self, i: usize, slack: i64) -> BddPointer {
         if self.most[i] <= slack {
-            return self.vars.mk_true();
+            return BddPointer::one();
         }
         if self.least[i] > slack {
-            return self.vars.mk_false();
+            return BddPointer::zero();
         }
         if let Some(done) = self.memo.get(&(i, slack)) {
-            return done.clone();
+            return *done;
         }
         let (var, weight) = self.bits[i];
         let high = self.node(i + 1, slack.saturating_sub(weight));
         let low = self.node(i + 1, slack);
-        let result = Bdd::if_then_else(&self.vars.mk_var(var), &high, &low);
-        self.memo.insert((i, slack), result.clone());
+        let result = if high == low {
+            low
+        } else {
+            *self.unique.entry((var, low, high)).or_insert_with(|| {
+                self.nodes.push(BddNode::mk_node(var, low, high));
+                BddPointer::from_index(self.nodes.len() - 1)
+            })
+        };
+        self.memo.insert((i, slack), result);
         result
     }
 }

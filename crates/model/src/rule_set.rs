@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 
 use crate::{
-    Account, ApprovalLevel, ApprovalRule, BundleRule, ContractParty, ContractPrice, Currency,
-    CurrencyCode, DiscountSchedule, FloorRule, ModelError, PriceBook, PriceEntry, Product,
-    ProductLine, Promotion, Region, Segment,
+    Account, ApprovalLevel, ApprovalRule, BundleRule, ConfigModel, ContractParty, ContractPrice,
+    Currency, CurrencyCode, DiscountSchedule, FloorRule, ModelError, PriceBook, PriceEntry,
+    Product, ProductLine, Promotion, Region, Segment,
 };
 
 /// Everything the rule files define, before indexing.
@@ -28,6 +28,7 @@ pub struct RuleSetParts {
     pub floors: Vec<FloorRule>,
     pub approval_levels: Vec<ApprovalLevel>,
     pub approval_rules: Vec<ApprovalRule>,
+    pub configurations: Vec<ConfigModel>,
 }
 
 /// Everything that applies to one SKU, resolved once at load time so that
@@ -173,6 +174,8 @@ pub struct RuleSet {
     floors: Vec<FloorRule>,
     approval_levels: Vec<ApprovalLevel>,
     approval_rules: Vec<ApprovalRule>,
+    /// Configuration models by base product SKU.
+    configurations: BTreeMap<String, ConfigModel>,
 }
 
 fn index_unique<T>(
@@ -341,7 +344,33 @@ impl RuleSet {
                 &rule.level,
             )?;
         }
+        let mut configurations = BTreeMap::new();
+        for model in parts.configurations {
+            require(
+                products.contains_key(&model.sku),
+                "configuration",
+                &model.sku,
+                "SKU",
+                &model.sku,
+            )?;
+            for option in &model.options {
+                require(
+                    products.contains_key(&option.sku),
+                    "configuration",
+                    &model.sku,
+                    "SKU",
+                    &option.sku,
+                )?;
+            }
+            if let Some(first) = configurations.insert(model.sku.clone(), model) {
+                return Err(ModelError::Duplicate {
+                    kind: "configuration",
+                    id: first.sku,
+                });
+            }
+        }
         Ok(Self {
+            configurations,
             corporate_currency,
             currencies,
             product_lines,
@@ -470,5 +499,15 @@ impl RuleSet {
 
     pub fn approval_rules(&self) -> &[ApprovalRule] {
         &self.approval_rules
+    }
+
+    /// The configuration model of a base product, if it is configurable.
+    pub fn configuration(&self, sku: &str) -> Option<&ConfigModel> {
+        self.configurations.get(sku)
+    }
+
+    /// Configuration models in SKU order.
+    pub fn configurations(&self) -> impl Iterator<Item = &ConfigModel> {
+        self.configurations.values()
     }
 }

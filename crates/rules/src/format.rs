@@ -1,5 +1,7 @@
 //! The TOML shapes of rule files, as written by people. Each record keeps
 //! its span so problems can be reported with a line number.
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -30,6 +32,10 @@ pub(crate) struct ParsedFile<'s> {
     pub floors: Vec<At<FloorDef>>,
     pub approval_levels: Vec<At<ApprovalLevelDef>>,
     pub approval_rules: Vec<At<ApprovalRuleDef>>,
+    pub configurables: Vec<At<ConfigurableDef>>,
+    pub config_groups: Vec<At<ConfigGroupDef>>,
+    pub config_rules: Vec<At<ConfigRuleDef>>,
+    pub config_defaults: Vec<At<ConfigDefaultDef>>,
 }
 
 impl ParsedFile<'_> {
@@ -76,6 +82,14 @@ struct RawFile {
     approval_level: Vec<Spanned<ApprovalLevelDef>>,
     #[serde(default)]
     approval_rule: Vec<Spanned<ApprovalRuleDef>>,
+    #[serde(default)]
+    configurable: Vec<Spanned<ConfigurableDef>>,
+    #[serde(default)]
+    config_group: Vec<Spanned<ConfigGroupDef>>,
+    #[serde(default)]
+    config_rule: Vec<Spanned<ConfigRuleDef>>,
+    #[serde(default)]
+    config_default: Vec<Spanned<ConfigDefaultDef>>,
 }
 
 #[derive(Deserialize)]
@@ -251,7 +265,126 @@ pub(crate) struct ApprovalRuleDef {
     pub net_total_above: Option<ExactDecimal>,
 }
 
-fn located<T>(source: &Source, items: Vec<Spanned<T>>) -> Vec<At<T>> {
+/// A base product that is configured from option groups.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConfigurableDef {
+    pub product: String,
+    /// Numeric attributes of the base unit itself: slots, bays, watts.
+    #[serde(default)]
+    pub provides: BTreeMap<String, i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConfigOptionDef {
+    pub sku: String,
+    #[serde(default = "one")]
+    pub max: u32,
+    #[serde(default)]
+    pub numbers: BTreeMap<String, i64>,
+    #[serde(default)]
+    pub categories: BTreeMap<String, String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConfigGroupDef {
+    pub product: String,
+    pub id: String,
+    pub name: String,
+    pub min: u32,
+    pub max: u32,
+    pub options: Vec<Spanned<ConfigOptionDef>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RequiresDef {
+    pub option: String,
+    pub any_of: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExcludesDef {
+    pub option: String,
+    pub options: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PerUnitDef {
+    pub option: String,
+    pub needs: String,
+    #[serde(default = "one")]
+    pub quantity: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AddsDef {
+    pub when: String,
+    pub add: String,
+    #[serde(default = "one")]
+    pub quantity: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResourceDef {
+    pub consumes: String,
+    pub provides: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SameValueDef {
+    pub group: String,
+    pub attribute: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CompatibleDef {
+    pub left: String,
+    pub right: String,
+    pub pairs: Vec<(String, String)>,
+}
+
+/// One configuration rule: exactly one of the kinds.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConfigRuleDef {
+    pub id: String,
+    pub product: String,
+    pub description: String,
+    pub requires: Option<RequiresDef>,
+    pub excludes: Option<ExcludesDef>,
+    pub per_unit: Option<PerUnitDef>,
+    pub adds: Option<AddsDef>,
+    pub resource: Option<ResourceDef>,
+    pub same_value: Option<SameValueDef>,
+    pub compatible: Option<CompatibleDef>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConfigDefaultDef {
+    pub id: String,
+    pub product: String,
+    pub option: String,
+    #[serde(default = "one")]
+    pub quantity: u32,
+    #[serde(default)]
+    pub when: Vec<String>,
+}
+
+pub(crate) fn located<T>(source: &Source, items: Vec<Spanned<T>>) -> Vec<At<T>> {
     items
         .into_iter()
         .map(|s| At {
@@ -296,5 +429,9 @@ pub(crate) fn parse<'s>(source: &'s Source, issues: &mut Vec<RuleIssue>) -> Opti
         floors: located(source, raw.floor),
         approval_levels: located(source, raw.approval_level),
         approval_rules: located(source, raw.approval_rule),
+        configurables: located(source, raw.configurable),
+        config_groups: located(source, raw.config_group),
+        config_rules: located(source, raw.config_rule),
+        config_defaults: located(source, raw.config_default),
     })
 }

@@ -62,6 +62,9 @@ pub struct LoadSummary {
     pub products: usize,
     pub price_books: usize,
     pub rules: usize,
+    /// Configurable products and their configuration rules.
+    pub configurable: usize,
+    pub configuration_rules: usize,
     /// Valid rules that look unintended, with file and line.
     pub warnings: Vec<RuleIssue>,
 }
@@ -70,8 +73,13 @@ impl fmt::Display for LoadSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} files, {} products, {} price books, {} pricing and approval rules",
-            self.files, self.products, self.price_books, self.rules
+            "{} files, {} products, {} price books, {} pricing and approval rules, {} configurable products with {} configuration rules",
+            self.files,
+            self.products,
+            self.price_books,
+            self.rules,
+            self.configurable,
+            self.configuration_rules
         )?;
         if !self.warnings.is_empty() {
             write!(f, ", {} warning(s)", self.warnings.len())?;
@@ -146,6 +154,8 @@ pub fn compile_sources(sources: &[Source]) -> Result<(RuleSet, LoadSummary), Rul
             + parts.promotions.len()
             + parts.floors.len()
             + parts.approval_rules.len(),
+        configurable: parts.configurations.len(),
+        configuration_rules: parts.configurations.iter().map(|m| m.rules.len()).sum(),
         warnings,
     };
     let rule_set = quotecast_model::RuleSet::new(parts).map_err(|e| {

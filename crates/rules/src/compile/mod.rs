@@ -14,6 +14,7 @@ use crate::{
 };
 
 mod catalog;
+mod configuration;
 mod pricing;
 
 /// The largest amount a rule may state (a price, a cost, a threshold):
@@ -251,5 +252,6 @@ pub(crate) fn compile(
     let mut parts = RuleSetParts::default();
     catalog::compile(&mut compiler, files, &mut parts);
     pricing::compile(&mut compiler, files, &mut parts);
+    configuration::compile_models(&mut compiler, files, &mut parts);
     (parts, compiler.warnings)
 }

@@ -1,0 +1,408 @@
+//! Configuration models: configurable products, their option groups, rules
+//! and defaults. Every reference is resolved here; then each model is
+//! compiled once to catch models with no valid configuration and options
+//! no configuration can hold.
+use std::collections::{BTreeMap, HashMap};
+
+use quotecast_configurator::{ConfigError, OptionStatus, compile};
+use quotecast_model::{
+    ConfigDefault, ConfigModel, ConfigOption, ConfigRule, ConfigRuleKind, OptionGroup, RuleSetParts,
+};
+
+use super::Compiler;
+use crate::format::{ConfigRuleDef, ParsedFile};
+
+/// A model under construction with where its parts were written.
+struct Draft {
+    model: ConfigModel,
+    origin: (usize, usize),
+    /// File and line of each option, by position.
+    option_origin: Vec<(usize, usize)>,
+}
+
+impl Draft {
+    fn option(&self, sku: &str) -> Option<usize> {
+        self.model.option_index(sku)
+    }
+
+    fn group(&self, id: &str) -> Option<usize> {
+        self.model.groups.iter().position(|g| g.id == id)
+    }
+}
+
+/// Resolves the SKUs and group ids a rule names within one draft; each
+/// unknown one is reported.
+struct Resolver<'a, 'c, 'i> {
+    c: &'c mut Compiler<'i>,
+    f: &'a ParsedFile<'a>,
+    line: usize,
+    owner: String,
+    draft: &'a Draft,
+}
+
+impl Resolver<'_, '_, '_> {
+    fn option(&mut self, sku: &str) -> Option<usize> {
+        let found = self.draft.option(sku);
+        let what = format!("option of `{}`", self.draft.model.sku);
+        self.c
+            .check_ref(self.f, self.line, &self.owner, &what, sku, found.is_some());
+        found
+    }
+
+    fn options(&mut self, skus: &[String]) -> Option<Vec<usize>> {
+        let found: Vec<Option<usize>> = skus.iter().map(|s| self.option(s)).collect();
+        found.into_iter().collect()
+    }
+
+    fn group(&mut self, id: &str) -> Option<usize> {
+        let found = self.draft.group(id);
+        let what = format!("option group of `{}`", self.draft.model.sku);
+        self.c
+            .check_ref(self.f, self.line, &self.owner, &what, id, found.is_some());
+        found
+    }
+
+    fn numeric(&mut self, attribute: &str, on_base: bool) -> bool {
+        let model = &self.draft.model;
+        let known = model
+            .options
+            .iter()
+            .any(|o| o.numbers.contains_key(attribute))
+            || (on_base && model.provides.contains_key(attribute));
+        self.c.check_ref(
+            self.f,
+            self.line,
+            &self.owner,
+            "numeric attribute",
+            attribute,
+            known,
+        )
+    }
+
+    fn kind(&mut self, def: &ConfigRuleDef) -> Option<ConfigRuleKind> {
+        let kinds = [
+            def.requires.is_some(),
+            def.excludes.is_some(),
+            def.per_unit.is_some(),
+            def.adds.is_some(),
+            def.resource.is_some(),
+            def.same_value.is_some(),
+            def.compatible.is_some(),
+        ];
+        if kinds.iter().filter(|k| **k).count() != 1 {
+            let message = format!(
+                "{} must state exactly one of requires, excludes, per_unit, adds, resource, same_value, compatible",
+                self.owner
+            );
+            self.c.report(self.f, self.line, message);
+            return None;
+        }
+        if let Some(r) = &def.requires {
+            return Some(ConfigRuleKind::Requires {
+                option: self.option(&r.option)?,
+                any_of: self.options(&r.any_of)?,
+            });
+        }
+        if let Some(r) = &def.excludes {
+            return Some(ConfigRuleKind::Excludes {
+                option: self.option(&r.option)?,
+                options: self.options(&r.options)?,
+            });
+        }
+        if let Some(r) = &def.per_unit {
+            return Some(ConfigRuleKind::PerUnit {
+                option: self.option(&r.option)?,
+                needs: self.option(&r.needs)?,
+                quantity: r.quantity,
+            });
+        }
+        if let Some(r) = &def.adds {
+            return Some(ConfigRuleKind::Adds {
+                when: self.option(&r.when)?,
+                add: self.option(&r.add)?,
+                quantity: r.quantity,
+            });
+        }
+        if let Some(r) = &def.resource {
+            let known = self.numeric(&r.consumes, false) & self.numeric(&r.provides, true);
+            return known.then(|| ConfigRuleKind::Resource {
+                consumes: r.consumes.clone(),
+                provides: r.provides.clone(),
+            });
+        }
+        if let Some(r) = &def.same_value {
+            let group = self.group(&r.group)?;
+            let model = &self.draft.model;
+            let missing: Vec<&str> = model.groups[group]
+                .options
+                .iter()
+                .map(|&o| &model.options[o])
+                .filter(|o| !o.categories.contains_key(&r.attribute))
+                .map(|o| o.sku.as_str())
+                .collect();
+            if !missing.is_empty() {
+                let message = format!(
+                    "{}: options {} have no `{}` attribute",
+                    self.owner,
+                    missing.join(", "),
+                    r.attribute
+                );
+                self.c.report(self.f, self.line, message);
+                return None;
+            }
+            return Some(ConfigRuleKind::SameValue {
+                group,
+                attribute: r.attribute.clone(),
+            });
+        }
+        let r = def.compatible.as_ref()?;
+        let (left, right) = (self.group(&r.left)?, self.group(&r.right)?);
+        let mut pairs = Vec::new();
+        for (a, b) in &r.pairs {
+            let (a, b) = (self.option(a)?, self.option(b)?);
+            let model = &self.draft.model;
+            if model.options[a].group != left || model.options[b].group != right {
+                let message = format!(
+                    "{}: pair ({}, {}) is not a `{}` option with a `{}` option",
+                    self.owner, model.options[a].sku, model.options[b].sku, r.left, r.right
+                );
+                self.c.report(self.f, self.line, message);
+                return None;
+            }
+            pairs.push((a, b));
+        }
+        Some(ConfigRuleKind::Compatible { left, right, pairs })
+    }
+}
+
+pub(super) fn compile_models(
+    c: &mut Compiler<'_>,
+    files: &[ParsedFile<'_>],
+    parts: &mut RuleSetParts,
+) {
+    let mut drafts: BTreeMap<String, Draft> = BTreeMap::new();
+    for (fi, f) in files.iter().enumerate() {
+        for r in &f.configurables {
+            let d = &r.value;
+            if !c.define(f, r.line, "configurable product", &d.product) {
+                continue;
+            }
+            let base = c.known.products.contains_key(&d.product);
+            if !c.check_ref(f, r.line, "configurable", "SKU", &d.product, base) {
+                continue;
+            }
+            let model = ConfigModel {
+                sku: d.product.clone(),
+                groups: Vec::new(),
+                options: Vec::new(),
+                provides: d.provides.clone(),
+                rules: Vec::new(),
+                defaults: Vec::new(),
+            };
+            let origin = (fi, r.line);
+            let option_origin = Vec::new();
+            drafts.insert(
+                d.product.clone(),
+                Draft {
+                    model,
+                    origin,
+                    option_origin,
+                },
+            );
+        }
+    }
+    for (fi, f) in files.iter().enumerate() {
+        for r in &f.config_groups {
+            let d = &r.value;
+            let owner = format!("option group `{}`", d.id);
+            let known = drafts.contains_key(&d.product);
+            if !c.check_ref(f, r.line, &owner, "configurable product", &d.product, known)
+                || !c.define(
+                    f,
+                    r.line,
+                    "option group",
+                    &format!("{}/{}", d.product, d.id),
+                )
+            {
+                continue;
+            }
+            if d.min > d.max {
+                c.report(
+                    f,
+                    r.line,
+                    format!("{owner}: min {} is above max {}", d.min, d.max),
+                );
+            }
+            let Some(draft) = drafts.get_mut(&d.product) else {
+                continue;
+            };
+            let group = draft.model.groups.len();
+            let mut members = Vec::new();
+            for o in &d.options {
+                let line = f.source.line_of(o.span().start);
+                let o = o.get_ref();
+                let known = c.known.products.contains_key(&o.sku);
+                if !c.check_ref(f, line, &owner, "SKU", &o.sku, known) {
+                    continue;
+                }
+                if draft.option(&o.sku).is_some() {
+                    let message = format!("`{}` is an option of `{}` twice", o.sku, d.product);
+                    c.report(f, line, message);
+                    continue;
+                }
+                if o.max == 0 || o.max > quotecast_configurator::MAX_OPTION_QUANTITY {
+                    let message = format!(
+                        "option `{}`: max {} is outside 1 to {}",
+                        o.sku,
+                        o.max,
+                        quotecast_configurator::MAX_OPTION_QUANTITY
+                    );
+                    c.report(f, line, message);
+                    continue;
+                }
+                members.push(draft.model.options.len());
+                draft.option_origin.push((fi, line));
+                draft.model.options.push(ConfigOption {
+                    sku: o.sku.clone(),
+                    group,
+                    max_quantity: o.max,
+                    numbers: o.numbers.clone(),
+                    categories: o.categories.clone(),
+                });
+            }
+            draft.model.groups.push(OptionGroup {
+                id: d.id.clone(),
+                name: d.name.clone(),
+                min: d.min,
+                max: d.max,
+                options: members,
+            });
+        }
+    }
+    let mut rules: HashMap<String, Vec<ConfigRule>> = HashMap::new();
+    let mut defaults: HashMap<String, Vec<ConfigDefault>> = HashMap::new();
+    for f in files {
+        for r in &f.config_rules {
+            let d = &r.value;
+            let owner = format!("configuration rule `{}`", d.id);
+            let Some(draft) = drafts.get(&d.product) else {
+                c.check_ref(f, r.line, &owner, "configurable product", &d.product, false);
+                continue;
+            };
+            if !c.define(f, r.line, "configuration rule", &d.id) {
+                continue;
+            }
+            let mut resolver = Resolver {
+                c: &mut *c,
+                f,
+                line: r.line,
+                owner,
+                draft,
+            };
+            if let Some(kind) = resolver.kind(d) {
+                rules
+                    .entry(d.product.clone())
+                    .or_default()
+                    .push(ConfigRule {
+                        id: d.id.clone(),
+                        description: d.description.clone(),
+                        kind,
+                    });
+            }
+        }
+        for r in &f.config_defaults {
+            let d = &r.value;
+            let owner = format!("default `{}`", d.id);
+            let Some(draft) = drafts.get(&d.product) else {
+                c.check_ref(f, r.line, &owner, "configurable product", &d.product, false);
+                continue;
+            };
+            if !c.define(f, r.line, "configuration default", &d.id) {
+                continue;
+            }
+            let mut resolver = Resolver {
+                c: &mut *c,
+                f,
+                line: r.line,
+                owner: owner.clone(),
+                draft,
+            };
+            let (Some(option), Some(when)) =
+                (resolver.option(&d.option), resolver.options(&d.when))
+            else {
+                continue;
+            };
+            let max = draft.model.options[option].max_quantity;
+            if d.quantity > max {
+                let message = format!(
+                    "{owner}: quantity {} is above the option's max {max}",
+                    d.quantity
+                );
+                c.report(f, r.line, message);
+                continue;
+            }
+            defaults
+                .entry(d.product.clone())
+                .or_default()
+                .push(ConfigDefault {
+                    id: d.id.clone(),
+                    when,
+                    option,
+                    quantity: d.quantity,
+                });
+        }
+    }
+    for (sku, mut draft) in drafts {
+        draft.model.rules = rules.remove(&sku).unwrap_or_default();
+        draft.model.defaults = defaults.remove(&sku).unwrap_or_default();
+        if check(c, files, &draft) {
+            parts.configurations.push(draft.model);
+        }
+    }
+}
+
+/// Compiles a model to find what only solving can: no valid configuration
+/// at all, and options that no valid configuration holds.
+fn check(c: &mut Compiler<'_>, files: &[ParsedFile<'_>], draft: &Draft) -> bool {
+    if !c.issues.is_empty() {
+        // References are broken somewhere; the model may be incomplete.
+        return false;
+    }
+    let (fi, line) = draft.origin;
+    let compiled = match compile(draft.model.clone()) {
+        Ok(compiled) => compiled,
+        Err(ConfigError::Unsatisfiable { rules, .. }) => {
+            let names: Vec<String> = rules.iter().map(|r| format!("`{}`", r.id)).collect();
+            let message = format!(
+                "`{}` has no valid configuration: {} cannot all hold",
+                draft.model.sku,
+                names.join(", ")
+            );
+            c.report(&files[fi], line, message);
+            return false;
+        }
+        Err(other) => {
+            c.report(&files[fi], line, other.to_string());
+            return false;
+        }
+    };
+    let Ok(state) = compiled.configure(&[], true) else {
+        return false;
+    };
+    let mut ok = true;
+    for option in &state.options {
+        if let OptionStatus::Excluded(why) = &option.status {
+            let (fi, line) = draft.option_origin[option.option];
+            let names: Vec<String> = why.rules.iter().map(|r| format!("`{}`", r.id)).collect();
+            let message = format!(
+                "option `{}` of `{}` can never be chosen: {} rule it out",
+                draft.model.options[option.option].sku,
+                draft.model.sku,
+                names.join(", ")
+            );
+            c.report(&files[fi], line, message);
+            ok = false;
+        }
+    }
+    ok
+}
