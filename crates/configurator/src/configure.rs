@@ -37,7 +37,8 @@ pub struct Conflict {
     /// A smallest set of choices and rules that cannot hold together.
     pub explanation: Explanation,
     /// Ways out: each is a set of choices whose removal makes the
-    /// selection consistent, smallest first.
+    /// selection consistent: every single choice that does, else every
+    /// pair that does, else the choices set aside.
     pub repairs: Vec<Vec<Choice>>,
     /// Choices left out (the later of conflicting choices) so the rest
     /// could be propagated.
@@ -201,14 +202,29 @@ impl CompiledModel {
             return None;
         }
         let explanation = self.explain(choices, None);
+        // Smallest repairs: single choices to drop, else pairs.
+        let fixes = |drop: &[Choice]| {
+            let rest: Vec<Choice> = choices
+                .iter()
+                .filter(|x| !drop.contains(x))
+                .copied()
+                .collect();
+            !self.rules_out(&rest, None)
+        };
         let mut repairs: Vec<Vec<Choice>> = choices
             .iter()
-            .filter(|c| {
-                let rest: Vec<Choice> = choices.iter().filter(|x| x != c).copied().collect();
-                !self.rules_out(&rest, None)
-            })
+            .filter(|c| fixes(&[**c]))
             .map(|c| vec![*c])
             .collect();
+        if repairs.is_empty() {
+            for (i, a) in choices.iter().enumerate() {
+                for b in &choices[i + 1..] {
+                    if fixes(&[*a, *b]) {
+                        repairs.push(vec![*a, *b]);
+                    }
+                }
+            }
+        }
         // Keep choices in the order made, each only if it fits with those
         // kept before it.
         let mut kept: Vec<Choice> = Vec::new();

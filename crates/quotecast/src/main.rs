@@ -4,9 +4,12 @@
 //! * `quotecast rules check|test` validates rule files and runs the quote
 //!   regression cases;
 //! * `quotecast quote price FILE.json` prices a quote, in-process or through
-//!   a running server.
+//!   a running server;
+//! * `quotecast configure PRODUCT --select SKU[=QTY]` shows a product's
+//!   configuration state after the given choices.
 
 mod config;
+mod configure_cmd;
 mod quote_cmd;
 mod render;
 mod rules_cmd;
@@ -43,6 +46,9 @@ enum Command {
     /// Work with quotes.
     #[command(subcommand)]
     Quote(QuoteCommand),
+    /// Show what can still be chosen for a configurable product after the
+    /// given choices, with what was added or excluded and why.
+    Configure(configure_cmd::ConfigureArgs),
 }
 
 #[derive(Subcommand)]
@@ -75,6 +81,7 @@ fn main() -> ExitCode {
         Command::Rules(RulesCommand::Check { dir }) => rules_cmd::check(&dir),
         Command::Rules(RulesCommand::Test { dir }) => rules_cmd::test(&dir),
         Command::Quote(QuoteCommand::Price(args)) => quote_cmd::price(args),
+        Command::Configure(args) => configure_cmd::configure(args),
     };
     match result {
         Ok(code) => code,

@@ -311,3 +311,64 @@ fn a_closed_output_pipe_is_not_a_crash() {
         );
     }
 }
+
+#[test]
+fn configure_shows_added_excluded_and_defaulted_options_with_reasons() {
+    let o = quotecast(&[
+        "configure",
+        "SRV-2U",
+        "--select",
+        "SRV-CPU-64C=2",
+        "--select",
+        "SRV-GPU-L4",
+        "--select",
+        "SRV-RACK-KIT",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let row = |sku: &str| -> String {
+        out.lines()
+            .find(|l| l.contains(&format!("] {sku} ")))
+            .unwrap_or_else(|| panic!("no row for {sku} in\n{out}"))
+            .to_owned()
+    };
+    assert!(out.starts_with("SRV-2U: valid, complete"), "{out}");
+    // 64-core CPUs fit only the SP6 board: SP5 excluded, SP6 added.
+    assert!(row("SRV-BRD-SP5").contains("[-]") && row("SRV-BRD-SP5").contains("srv2u-cpu-board"));
+    assert!(row("SRV-BRD-SP6").contains("[+] SRV-BRD-SP6    ×1"));
+    // A GPU brings its riser; the rack kit its rails; HDDs are out.
+    assert!(row("SRV-RISER-X16").contains("srv2u-gpu-riser"));
+    assert!(
+        row("SRV-RAIL-KIT").contains("[+]") && row("SRV-RAIL-KIT").contains("srv2u-rack-rails")
+    );
+    assert!(row("SRV-HDD-8T").contains("srv2u-hdd-airflow"));
+    // With a GPU the default supplies are two 1600 W units.
+    assert!(row("SRV-PSU-1600").contains("[d] SRV-PSU-1600   ×2"));
+}
+
+#[test]
+fn configure_reports_a_conflict_with_repairs_and_fails() {
+    let o = quotecast(&[
+        "configure",
+        "LT-14-PRO",
+        "--select",
+        "LT-CPU-I5",
+        "--select",
+        "LT-MEM-64",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let out = stdout(&o);
+    assert!(
+        out.contains("conflict: you chose LT-CPU-I5 ×1, LT-MEM-64 ×1; lt14pro-i5-memory"),
+        "{out}"
+    );
+    assert!(out.contains("repair: drop LT-CPU-I5 ×1"), "{out}");
+    assert!(out.contains("repair: drop LT-MEM-64 ×1"), "{out}");
+    let bad = quotecast(&["configure", "LT-14-PRO", "--select", "LT-CPU-I5=x"]);
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("`x` is not a whole number"),
+        "{}",
+        stderr(&bad)
+    );
+}
