@@ -110,8 +110,8 @@ impl TestServer {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let state = AppState {
-            rules: Arc::new(example_rules()),
             today: || NaiveDate::from_ymd_opt(2026, 5, 12).unwrap(),
+            ..AppState::new(Arc::new(example_rules()))
         };
         let handle = tokio::spawn(async move {
             quotecast_server::serve(listener, state, async {

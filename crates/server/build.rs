@@ -9,6 +9,7 @@ const PROTOS: &[&str] = &[
     "quotecast/v1/money.proto",
     "quotecast/v1/catalog.proto",
     "quotecast/v1/quote.proto",
+    "quotecast/v1/configurator.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -17,33 +17,59 @@ pub mod pb {
 }
 
 mod catalog;
+mod configurator;
 pub mod convert;
+mod convert_config;
 mod error;
 pub use error::FieldViolation;
 mod quote;
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{collections::BTreeMap, future::Future, net::SocketAddr, sync::Arc};
 
 use chrono::{NaiveDate, Utc};
-use pb::{catalog_service_server::CatalogServiceServer, quote_service_server::QuoteServiceServer};
+use pb::{
+    catalog_service_server::CatalogServiceServer,
+    configurator_service_server::ConfiguratorServiceServer,
+    quote_service_server::QuoteServiceServer,
+};
+use quotecast_configurator::{CompiledModel, compile};
 use quotecast_model::RuleSet;
 use tokio::net::TcpListener;
 use tonic::transport::{Server, server::TcpIncoming};
 
 pub use error::ServerError;
 
-/// What every handler shares: the loaded rules and the clock.
+/// Configuration models compiled for clicks, by base product SKU.
+pub type Configurators = BTreeMap<String, CompiledModel>;
+
+/// What every handler shares: the loaded rules, their compiled
+/// configuration models and the clock.
 #[derive(Clone)]
 pub struct AppState {
     pub rules: Arc<RuleSet>,
+    pub configurators: Arc<Configurators>,
     /// Today's date for requests that leave the pricing date empty.
     pub today: fn() -> NaiveDate,
 }
 
 impl AppState {
+    /// Compiles every configuration model of `rules` (loading the rules
+    /// has already checked that each compiles; one that does not is
+    /// logged and left out).
     pub fn new(rules: Arc<RuleSet>) -> Self {
+        let configurators = rules
+            .configurations()
+            .filter_map(|model| match compile(model.clone()) {
+                Ok(compiled) => Some((model.sku.clone(), compiled)),
+                Err(error) => {
+                    tracing::error!(%error, sku = %model.sku, "configuration model left out");
+                    None
+                }
+            })
+            .collect();
         Self {
             rules,
+            configurators: Arc::new(configurators),
             today: || Utc::now().date_naive(),
         }
     }
@@ -64,6 +90,9 @@ pub async fn serve(
     health_reporter
         .set_serving::<CatalogServiceServer<catalog::CatalogApi>>()
         .await;
+    health_reporter
+        .set_serving::<ConfiguratorServiceServer<configurator::ConfiguratorApi>>()
+        .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -83,6 +112,9 @@ pub async fn serve(
         .add_service(CatalogServiceServer::new(catalog::CatalogApi::new(
             state.clone(),
         )))
+        .add_service(ConfiguratorServiceServer::new(
+            configurator::ConfiguratorApi::new(state.clone()),
+        ))
         .add_service(QuoteServiceServer::new(quote::QuoteApi::new(state)))
         // NODELAY: a response of several segments must not wait for the
         // peer's delayed ACK (a 40 ms stall per call otherwise).

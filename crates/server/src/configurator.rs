@@ -1,0 +1,78 @@
+//! `ConfiguratorService`: configuration state per selection, one request at
+//! a time or as a session of clicks on one stream.
+use std::pin::Pin;
+
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::{
+    AppState, ServerError,
+    convert_config::{ConfigureInput, StateOf},
+    pb::{ConfigureRequest, ConfigureResponse, configurator_service_server::ConfiguratorService},
+};
+
+pub(crate) struct ConfiguratorApi {
+    state: AppState,
+}
+
+impl ConfiguratorApi {
+    pub(crate) fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+/// One selection in, the whole state out.
+fn configure(
+    state: &AppState,
+    request: &ConfigureRequest,
+) -> Result<ConfigureResponse, ServerError> {
+    let sku = request.product_sku.trim();
+    if sku.is_empty() {
+        return Err(ServerError::invalid(
+            "product_sku",
+            "is required: the SKU of a configurable product such as SRV-2U",
+        ));
+    }
+    let model = state
+        .configurators
+        .get(sku)
+        .ok_or_else(|| ServerError::NotFound {
+            kind: "configurable product",
+            name: sku.to_owned(),
+        })?;
+    let input = ConfigureInput::try_from((model, request))?;
+    let configuration = model
+        .configure(&input.choices, !request.skip_explanations)
+        .map_err(|e| ServerError::invalid("choices", e.to_string()))?;
+    Ok(ConfigureResponse::from(StateOf {
+        model,
+        configuration: &configuration,
+    }))
+}
+
+type ResponseStream = Pin<Box<dyn Stream<Item = Result<ConfigureResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl ConfiguratorService for ConfiguratorApi {
+    async fn configure(
+        &self,
+        request: Request<ConfigureRequest>,
+    ) -> Result<Response<ConfigureResponse>, Status> {
+        Ok(Response::new(configure(&self.state, request.get_ref())?))
+    }
+
+    type ConfigureSessionStream = ResponseStream;
+
+    async fn configure_session(
+        &self,
+        request: Request<Streaming<ConfigureRequest>>,
+    ) -> Result<Response<Self::ConfigureSessionStream>, Status> {
+        let state = self.state.clone();
+        // Answers each click in order; a bad click ends the session with
+        // its status, as any gRPC stream error does.
+        let answers = request.into_inner().map(move |click| {
+            click.and_then(|request| configure(&state, &request).map_err(Status::from))
+        });
+        Ok(Response::new(Box::pin(answers)))
+    }
+}
