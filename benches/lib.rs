@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+pub mod generated_config;
+
 use quotecast_model::RuleSet;
 use quotecast_rules::{LineInput, QuoteInput};
 use rust_decimal::Decimal;

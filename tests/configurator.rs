@@ -72,7 +72,10 @@ async fn a_session_of_clicks_on_the_example_server() {
     assert_eq!(status(s, "SRV-BRD-SP6"), OptionStatus::Added);
     assert_eq!(option(s, "SRV-CPU-32C").quantities, [0, 1]);
     assert_eq!(status(s, "SRV-CPU-16C"), OptionStatus::Excluded);
-    assert_eq!(option(s, "SRV-MEM-32").default_rule_id, "srv2u-default-memory");
+    assert_eq!(
+        option(s, "SRV-MEM-32").default_rule_id,
+        "srv2u-default-memory"
+    );
     assert_eq!(option(s, "SRV-MEM-32").quantity, 4);
     assert_eq!(option(s, "SRV-PSU-1100").quantity, 2);
     // 16 DIMM slots on SP6, all memory one speed: up to 16 of any one size.
@@ -104,9 +107,11 @@ async fn a_session_of_clicks_on_the_example_server() {
     assert_eq!(why.choices, [pick("SRV-GPU-L4", 2), pick("SRV-HDD-8T", 1)]);
     let rules: Vec<&str> = why.rules.iter().map(|r| r.rule_id.as_str()).collect();
     assert_eq!(rules, ["srv2u-hdd-airflow"]);
-    let repairs: Vec<Vec<OptionChoice>> =
-        conflict.repairs.iter().map(|r| r.drop.clone()).collect();
-    assert_eq!(repairs, [vec![pick("SRV-GPU-L4", 2)], vec![pick("SRV-HDD-8T", 1)]]);
+    let repairs: Vec<Vec<OptionChoice>> = conflict.repairs.iter().map(|r| r.drop.clone()).collect();
+    assert_eq!(
+        repairs,
+        [vec![pick("SRV-GPU-L4", 2)], vec![pick("SRV-HDD-8T", 1)]]
+    );
     assert_eq!(conflict.set_aside, [pick("SRV-HDD-8T", 1)]);
 
     // 4. Eight 128 GB modules (5600) exclude the 4800 modules
@@ -133,7 +138,12 @@ async fn bad_configure_requests_name_the_field() {
             .map(|v| v.field)
             .collect()
     };
-    let bad = click(&[("SRV-CPU-64C", 3), ("SRV-NOPE", 1), ("SRV-GPU-L4", 1), ("SRV-GPU-L4", 2)]);
+    let bad = click(&[
+        ("SRV-CPU-64C", 3),
+        ("SRV-NOPE", 1),
+        ("SRV-GPU-L4", 1),
+        ("SRV-GPU-L4", 2),
+    ]);
     let status = client.configure(bad).await.unwrap_err();
     assert_eq!(
         violations(status),
@@ -141,7 +151,10 @@ async fn bad_configure_requests_name_the_field() {
     );
     let mut empty = click(&[]);
     empty.product_sku = String::new();
-    assert_eq!(violations(client.configure(empty).await.unwrap_err()), ["product_sku"]);
+    assert_eq!(
+        violations(client.configure(empty).await.unwrap_err()),
+        ["product_sku"]
+    );
     let mut unknown = click(&[]);
     unknown.product_sku = "SRV-1U".into();
     let status = client.configure(unknown).await.unwrap_err();

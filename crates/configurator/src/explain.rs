@@ -16,41 +16,50 @@ use crate::{
 /// Indices of `candidates` (in `constraints`) that, with `base`, cannot all
 /// hold, none of them superfluous. `candidates` in order of preference;
 /// together with `base` they must conflict.
+///
+/// Insertion-based: conjoin candidates in order until the conjunction
+/// fails; the one that failed it is necessary. Start again from the base
+/// and the necessary ones over the candidates before it, until the
+/// necessary ones alone fail. About (size of the result) × (prefix length)
+/// conjunctions, rather than the square of the prefix that deletion costs.
 pub(crate) fn minimal_rules(
     constraints: &[Constraint],
     base: Bdd,
     candidates: Vec<usize>,
 ) -> Vec<usize> {
-    let conflicts = |set: &[usize]| {
-        let mut all = base.clone();
-        for &k in set {
-            all = all.and(&constraints[k].bdd);
-            if all.is_false() {
-                return true;
-            }
-        }
-        false
-    };
-    let mut acc = base.clone();
-    let mut kept = Vec::new();
-    for k in candidates {
-        acc = acc.and(&constraints[k].bdd);
-        kept.push(k);
+    // Most often one rule alone does it.
+    if let Some(&k) = candidates
+        .iter()
+        .take(32)
+        .find(|&&k| base.and(&constraints[k].bdd).is_false())
+    {
+        return vec![k];
+    }
+    let mut necessary: Vec<usize> = Vec::new();
+    let mut pool = candidates;
+    loop {
+        let mut acc = necessary
+            .iter()
+            .fold(base.clone(), |acc, &k| acc.and(&constraints[k].bdd));
         if acc.is_false() {
             break;
         }
-    }
-    let mut j = kept.len();
-    while j > 0 {
-        j -= 1;
-        let mut trial = kept.clone();
-        trial.remove(j);
-        if conflicts(&trial) {
-            kept = trial;
+        let mut failed_at = None;
+        for (j, &k) in pool.iter().enumerate() {
+            acc = acc.and(&constraints[k].bdd);
+            if acc.is_false() {
+                failed_at = Some(j);
+                break;
+            }
         }
+        // The candidates all together conflict, so one always fails it;
+        // without one (a caller's mistake) return what is known.
+        let Some(j) = failed_at else { break };
+        necessary.push(pool[j]);
+        pool.truncate(j);
     }
-    kept.sort_unstable();
-    kept
+    necessary.sort_unstable();
+    necessary
 }
 
 /// Something that must not happen: `option` taking one of `values`.
@@ -124,6 +133,7 @@ impl CompiledModel {
         let mut order = Vec::with_capacity(self.constraints.len());
         while !frontier.is_empty() {
             let mut next = Vec::new();
+            let start = order.len();
             for o in frontier {
                 for &k in &self.touching[o] {
                     if taken[k] {
@@ -139,6 +149,9 @@ impl CompiledModel {
                     }
                 }
             }
+            // Within one distance, small constraints first: cheaper to
+            // conjoin, and a conflict among them is the likelier story.
+            order[start..].sort_by_key(|&k| self.constraints[k].bdd.size());
             frontier = next;
         }
         // Constraints over no option at all come last.

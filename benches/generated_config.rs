@@ -1,0 +1,174 @@
+//! A generated configuration model of any size with rules of every kind,
+//! in which every option can be chosen, by construction: `per_group`
+//! witness configurations are fixed first (witness j takes the j-th option
+//! of every group), and only rules all witnesses satisfy are kept.
+use std::collections::BTreeMap;
+
+use quotecast_model::{ConfigModel, ConfigOption, ConfigRule, ConfigRuleKind, OptionGroup};
+
+/// A small deterministic generator (64-bit LCG), so runs are reproducible
+/// without a dependency.
+pub struct Lcg(u64);
+
+impl Lcg {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) as usize) % n.max(1)
+    }
+}
+
+/// `groups` groups of `per_group` options and `rules` rules, each between
+/// options at most three groups apart (real catalogs relate neighbouring
+/// choices: CPU and board, memory and slots), and five resources each
+/// shared by every fifth group (power, slots, bays across the product).
+pub fn generated_model(groups: usize, per_group: usize, rules: usize, seed: u64) -> ConfigModel {
+    let mut rng = Lcg::new(seed);
+    let mut model = ConfigModel {
+        sku: "GEN".into(),
+        groups: Vec::new(),
+        options: Vec::new(),
+        provides: BTreeMap::new(),
+        rules: Vec::new(),
+        defaults: Vec::new(),
+    };
+    let mut witnesses = vec![Vec::new(); per_group];
+    for g in 0..groups {
+        let min = rng.below(2) as u32;
+        let max = min + 1 + rng.below(2) as u32;
+        let mut members = Vec::new();
+        for k in 0..per_group {
+            let index = model.options.len();
+            let max_quantity = if rng.below(4) == 0 { 3 } else { 1 };
+            model.options.push(ConfigOption {
+                sku: format!("G{g}-O{k}"),
+                group: g,
+                max_quantity,
+                numbers: BTreeMap::from([(format!("r{}", g % 5), 1 + rng.below(20) as i64)]),
+                categories: BTreeMap::from([("colour".to_owned(), rng.below(3).to_string())]),
+            });
+            members.push(index);
+            for (j, w) in witnesses.iter_mut().enumerate() {
+                w.push(u32::from(k == j));
+            }
+        }
+        model.groups.push(OptionGroup {
+            id: format!("g{g}"),
+            name: format!("Group {g}"),
+            min,
+            max,
+            options: members,
+        });
+    }
+    // Resource capacities: what the hungriest witness uses plus headroom.
+    for r in 0..5 {
+        let attribute = format!("r{r}");
+        let used = witnesses
+            .iter()
+            .map(|w| {
+                model
+                    .options
+                    .iter()
+                    .zip(w)
+                    .map(|(o, q)| o.numbers.get(&attribute).copied().unwrap_or(0) * i64::from(*q))
+                    .sum::<i64>()
+            })
+            .max()
+            .unwrap_or(0);
+        model.provides.insert(format!("cap{r}"), used + 15);
+    }
+    let on = |o: usize, w: &[u32]| w[o] > 0;
+    let mut made = 0;
+    while made < rules {
+        let a = rng.below(model.options.len());
+        let ga = model.options[a].group;
+        let gb = ga + 1 + rng.below(3);
+        if gb >= groups {
+            continue;
+        }
+        let b = gb * per_group + rng.below(per_group);
+        let kind = match rng.below(10) {
+            0..=2 => ConfigRuleKind::Requires {
+                option: a,
+                any_of: vec![b, gb * per_group + rng.below(per_group)],
+            },
+            3..=5 => ConfigRuleKind::Excludes {
+                option: a,
+                options: vec![b],
+            },
+            6 => ConfigRuleKind::PerUnit {
+                option: a,
+                needs: b,
+                quantity: 1,
+            },
+            7 => ConfigRuleKind::Adds {
+                when: a,
+                add: b,
+                quantity: 1,
+            },
+            8 => ConfigRuleKind::Compatible {
+                left: ga,
+                right: gb,
+                pairs: model.groups[ga]
+                    .options
+                    .iter()
+                    .flat_map(|&x| model.groups[gb].options.iter().map(move |&y| (x, y)))
+                    .filter(|&(x, y)| x % per_group == y % per_group || rng.below(3) > 0)
+                    .collect(),
+            },
+            _ if made < 5 => ConfigRuleKind::Resource {
+                consumes: format!("r{made}"),
+                provides: format!("cap{made}"),
+            },
+            _ => ConfigRuleKind::SameValue {
+                group: ga,
+                attribute: "colour".into(),
+            },
+        };
+        let holds = witnesses.iter().all(|w| match &kind {
+            ConfigRuleKind::Requires { option, any_of } => {
+                !on(*option, w) || any_of.iter().any(|&o| on(o, w))
+            }
+            ConfigRuleKind::Excludes { option, options } => {
+                !on(*option, w) || options.iter().all(|&o| !on(o, w))
+            }
+            ConfigRuleKind::PerUnit {
+                option,
+                needs,
+                quantity,
+            } => w[*needs] >= quantity * w[*option],
+            ConfigRuleKind::Adds {
+                when,
+                add,
+                quantity,
+            } => !on(*when, w) || w[*add] >= *quantity,
+            // One option per group in the witness: always one value.
+            ConfigRuleKind::SameValue { .. } | ConfigRuleKind::Resource { .. } => true,
+            ConfigRuleKind::Compatible { pairs, .. } => {
+                let chosen: Vec<usize> = (0..w.len()).filter(|&o| on(o, w)).collect();
+                chosen.iter().all(|&x| {
+                    chosen.iter().all(|&y| {
+                        model.options[x].group != ga
+                            || model.options[y].group != gb
+                            || pairs.contains(&(x, y))
+                    })
+                })
+            }
+        });
+        if holds {
+            model.rules.push(ConfigRule {
+                id: format!("rule{made}"),
+                description: format!("generated rule {made}"),
+                kind,
+            });
+            made += 1;
+        }
+    }
+    model
+}
