@@ -117,19 +117,25 @@ impl CompiledModel {
                 });
             }
         }
-        let conflict = self.conflict(choices);
-        let kept: Vec<Choice> = match &conflict {
-            Some(c) => choices
-                .iter()
-                .filter(|x| !c.set_aside.contains(x))
-                .copied()
-                .collect(),
-            None => choices.to_vec(),
+        // The valid domains say whether the choices are consistent; only
+        // a conflict costs more passes.
+        let (conflict, kept, values) = match self.diagram.values(&self.layout, &self.fixed(choices))
+        {
+            Some(values) => (None, choices.to_vec(), values),
+            None => {
+                let conflict = self.conflict(choices);
+                let kept: Vec<Choice> = choices
+                    .iter()
+                    .filter(|x| !conflict.set_aside.contains(x))
+                    .copied()
+                    .collect();
+                let values = self
+                    .diagram
+                    .values(&self.layout, &self.fixed(&kept))
+                    .unwrap_or_default();
+                (Some(conflict), kept, values)
+            }
         };
-        let values = self
-            .diagram
-            .values(&self.layout, &self.fixed(&kept))
-            .unwrap_or_default();
         let chosen = |o: usize| kept.iter().find(|c| c.option == o).map(|c| c.quantity);
         let mut options: Vec<OptionState> = (0..self.model.options.len())
             .map(|o| {
@@ -195,12 +201,9 @@ impl CompiledModel {
         }
     }
 
-    /// `None` when the choices can be completed; otherwise what conflicts,
-    /// how to repair it, and which choices to set aside meanwhile.
-    fn conflict(&self, choices: &[Choice]) -> Option<Conflict> {
-        if !self.rules_out(choices, None) {
-            return None;
-        }
+    /// What conflicts among choices that cannot be completed, how to
+    /// repair it, and which choices to set aside meanwhile.
+    fn conflict(&self, choices: &[Choice]) -> Conflict {
         let explanation = self.explain(choices, None);
         // Smallest repairs: single choices to drop, else pairs.
         let fixes = |drop: &[Choice]| {
@@ -239,11 +242,11 @@ impl CompiledModel {
         if repairs.is_empty() {
             repairs.push(set_aside.clone());
         }
-        Some(Conflict {
+        Conflict {
             explanation,
             repairs,
             set_aside,
-        })
+        }
     }
 
     /// Applies each default whose conditions hold, in model order, when

@@ -40,7 +40,36 @@ struct Resolver<'a, 'c, 'i> {
     draft: &'a Draft,
 }
 
-impl Resolver<'_, '_, '_> {
+impl<'a, 'c, 'i> Resolver<'a, 'c, 'i> {
+    /// A resolver for the record `id` of `kind` on `product`, or `None`
+    /// (with the problem reported) when the product is not configurable or
+    /// the id is taken.
+    fn open(
+        c: &'c mut Compiler<'i>,
+        f: &'a ParsedFile<'a>,
+        line: usize,
+        kind: &'static str,
+        id: &str,
+        product: &str,
+        drafts: &'a BTreeMap<String, Draft>,
+    ) -> Option<Self> {
+        let owner = format!("{kind} `{id}`");
+        let Some(draft) = drafts.get(product) else {
+            c.check_ref(f, line, &owner, "configurable product", product, false);
+            return None;
+        };
+        if !c.define(f, line, kind, id) {
+            return None;
+        }
+        Some(Resolver {
+            c,
+            f,
+            line,
+            owner,
+            draft,
+        })
+    }
+
     fn option(&mut self, sku: &str) -> Option<usize> {
         let found = self.draft.option(sku);
         let what = format!("option of `{}`", self.draft.model.sku);
@@ -284,20 +313,10 @@ pub(super) fn compile_models(
     for f in files {
         for r in &f.config_rules {
             let d = &r.value;
-            let owner = format!("configuration rule `{}`", d.id);
-            let Some(draft) = drafts.get(&d.product) else {
-                c.check_ref(f, r.line, &owner, "configurable product", &d.product, false);
+            let kind = "configuration rule";
+            let Some(mut resolver) = Resolver::open(c, f, r.line, kind, &d.id, &d.product, &drafts)
+            else {
                 continue;
-            };
-            if !c.define(f, r.line, "configuration rule", &d.id) {
-                continue;
-            }
-            let mut resolver = Resolver {
-                c: &mut *c,
-                f,
-                line: r.line,
-                owner,
-                draft,
             };
             if let Some(kind) = resolver.kind(d) {
                 rules
@@ -312,21 +331,12 @@ pub(super) fn compile_models(
         }
         for r in &f.config_defaults {
             let d = &r.value;
-            let owner = format!("default `{}`", d.id);
-            let Some(draft) = drafts.get(&d.product) else {
-                c.check_ref(f, r.line, &owner, "configurable product", &d.product, false);
+            let kind = "configuration default";
+            let Some(mut resolver) = Resolver::open(c, f, r.line, kind, &d.id, &d.product, &drafts)
+            else {
                 continue;
             };
-            if !c.define(f, r.line, "configuration default", &d.id) {
-                continue;
-            }
-            let mut resolver = Resolver {
-                c: &mut *c,
-                f,
-                line: r.line,
-                owner: owner.clone(),
-                draft,
-            };
+            let (owner, draft) = (resolver.owner.clone(), resolver.draft);
             let (Some(option), Some(when)) =
                 (resolver.option(&d.option), resolver.options(&d.when))
             else {
