@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use quotecast_benches::{
     example_rules,
-    generated_config::{Lcg, generated_model},
+    generated_config::{Lcg, Shape, generated_model},
 };
 use quotecast_configurator::{Choice, CompiledModel, OptionStatus, compile};
 use quotecast_model::ConfigModel;
@@ -28,11 +28,12 @@ struct Args {
     groups: usize,
     #[arg(long, default_value_t = 5)]
     per_group: usize,
-    /// Rules of the generated model. The issue's target size is 2,000;
-    /// with every option live that model does not yet compile in minutes
-    /// (BDD size; see the issue note), so the default is smaller.
-    #[arg(long, default_value_t = 100)]
+    /// Rules of the generated model, resource rules included.
+    #[arg(long, default_value_t = 2000)]
     rules: usize,
+    /// Add one power budget shared by every option of the generated model.
+    #[arg(long)]
+    power_budget: bool,
     /// Also time clicks with explanations on the generated model (slow).
     #[arg(long)]
     explain_generated: bool,
@@ -132,7 +133,13 @@ fn main() {
             true,
         );
     }
-    let generated = generated_model(args.groups, args.per_group, args.rules, 42);
+    let shape = Shape {
+        groups: args.groups,
+        per_group: args.per_group,
+        rules: args.rules,
+        power_budget: args.power_budget,
+    };
+    let generated = generated_model(shape, 42);
     let name = format!("generated, {} rules", generated.rules.len());
     // Explaining every excluded option of the generated model takes
     // seconds (see the closing note); only propagation is timed there.

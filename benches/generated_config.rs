@@ -24,11 +24,27 @@ impl Lcg {
     }
 }
 
-/// `groups` groups of `per_group` options and `rules` rules, each between
-/// options at most three groups apart (real catalogs relate neighbouring
-/// choices: CPU and board, memory and slots), and five resources each
-/// shared by every fifth group (power, slots, bays across the product).
-pub fn generated_model(groups: usize, per_group: usize, rules: usize, seed: u64) -> ConfigModel {
+/// How the generated model is shaped.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub groups: usize,
+    pub per_group: usize,
+    /// Rules in all, resource rules included.
+    pub rules: usize,
+    /// Also one power budget over every option (watts in steps of 25), as
+    /// a server's power supply is; without it, resources stay local.
+    pub power_budget: bool,
+}
+
+/// Groups of options and rules, each between options at most three
+/// groups apart (real catalogs relate neighbouring choices: CPU and board,
+/// memory and slots), one local resource per four neighbouring groups
+/// (slots on a board, bays in a cage) and, when asked, one power budget
+/// shared by all.
+pub fn generated_model(shape: Shape, seed: u64) -> ConfigModel {
+    let Shape {
+        groups, per_group, ..
+    } = shape;
     let mut rng = Lcg::new(seed);
     let mut model = ConfigModel {
         sku: "GEN".into(),
@@ -37,6 +53,7 @@ pub fn generated_model(groups: usize, per_group: usize, rules: usize, seed: u64)
         provides: BTreeMap::new(),
         rules: Vec::new(),
         defaults: Vec::new(),
+        required: true,
     };
     let mut witnesses = vec![Vec::new(); per_group];
     for g in 0..groups {
@@ -46,11 +63,16 @@ pub fn generated_model(groups: usize, per_group: usize, rules: usize, seed: u64)
         for k in 0..per_group {
             let index = model.options.len();
             let max_quantity = if rng.below(4) == 0 { 3 } else { 1 };
+            let mut numbers =
+                BTreeMap::from([(format!("slots{}", g / 4), 1 + rng.below(4) as i64)]);
+            if shape.power_budget {
+                numbers.insert("watts".into(), 25 * (1 + rng.below(8) as i64));
+            }
             model.options.push(ConfigOption {
                 sku: format!("G{g}-O{k}"),
                 group: g,
                 max_quantity,
-                numbers: BTreeMap::from([(format!("r{}", g % 5), 1 + rng.below(20) as i64)]),
+                numbers,
                 categories: BTreeMap::from([("colour".to_owned(), rng.below(3).to_string())]),
             });
             members.push(index);
@@ -66,9 +88,14 @@ pub fn generated_model(groups: usize, per_group: usize, rules: usize, seed: u64)
             options: members,
         });
     }
-    // Resource capacities: what the hungriest witness uses plus headroom.
-    for r in 0..5 {
-        let attribute = format!("r{r}");
+    // Capacities: what the hungriest witness uses plus some headroom.
+    let mut resources: Vec<String> = (0..groups.div_ceil(4))
+        .map(|b| format!("slots{b}"))
+        .collect();
+    if shape.power_budget {
+        resources.push("watts".into());
+    }
+    for attribute in resources {
         let used = witnesses
             .iter()
             .map(|w| {
@@ -81,10 +108,22 @@ pub fn generated_model(groups: usize, per_group: usize, rules: usize, seed: u64)
             })
             .max()
             .unwrap_or(0);
-        model.provides.insert(format!("cap{r}"), used + 15);
+        let capacity = format!("{attribute}-capacity");
+        model.provides.insert(capacity.clone(), used + used / 4);
+        if model.rules.len() < shape.rules {
+            model.rules.push(ConfigRule {
+                id: format!("rule{}", model.rules.len()),
+                description: format!("{attribute} used within capacity"),
+                kind: ConfigRuleKind::Resource {
+                    consumes: attribute,
+                    provides: capacity,
+                },
+            });
+        }
     }
+    let rules = shape.rules;
     let on = |o: usize, w: &[u32]| w[o] > 0;
-    let mut made = 0;
+    let mut made = model.rules.len();
     while made < rules {
         let a = rng.below(model.options.len());
         let ga = model.options[a].group;
@@ -121,10 +160,6 @@ pub fn generated_model(groups: usize, per_group: usize, rules: usize, seed: u64)
                     .flat_map(|&x| model.groups[gb].options.iter().map(move |&y| (x, y)))
                     .filter(|&(x, y)| x % per_group == y % per_group || rng.below(3) > 0)
                     .collect(),
-            },
-            _ if made < 5 => ConfigRuleKind::Resource {
-                consumes: format!("r{made}"),
-                provides: format!("cap{made}"),
             },
             _ => ConfigRuleKind::SameValue {
                 group: ga,

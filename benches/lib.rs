@@ -16,10 +16,15 @@ pub fn example_rules() -> RuleSet {
 }
 
 /// A USD quote for account acme with `lines` lines cycling through the
-/// whole catalog: varied quantities, a rep discount on every fifth line and
-/// a header discount, so every waterfall step is exercised.
+/// whole catalog (but the products sold only configured): varied
+/// quantities, a rep discount on every fifth line and a header discount,
+/// so every waterfall step is exercised.
 pub fn quote_with_lines(rules: &RuleSet, lines: usize) -> QuoteInput {
-    let skus: Vec<&str> = rules.products().map(|p| p.sku.as_str()).collect();
+    let skus: Vec<&str> = rules
+        .products()
+        .filter(|p| !rules.configuration(&p.sku).is_some_and(|m| m.required))
+        .map(|p| p.sku.as_str())
+        .collect();
     QuoteInput {
         currency: "USD".into(),
         date: Some("2026-05-12".into()),
@@ -33,6 +38,7 @@ pub fn quote_with_lines(rules: &RuleSet, lines: usize) -> QuoteInput {
                 quantity: Decimal::from(1 + (i * 7) % 40),
                 discount_percent: (i % 5 == 0).then(|| Decimal::from(5)),
                 discount_amount: None,
+                configuration: None,
             })
             .collect(),
         header_discount_percent: Some(Decimal::from(2)),

@@ -5,6 +5,7 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use prost::Message;
 use quotecast_benches::{example_rules, quote_with_lines};
+use quotecast_configurator::compile_all;
 use quotecast_pricing::price_quote;
 use quotecast_server::{
     convert::QuoteResponse,
@@ -17,6 +18,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn price(c: &mut Criterion) {
     let rules = example_rules();
+    let (models, _) = compile_all(&rules);
     let today = chrono::NaiveDate::from_ymd_opt(2026, 5, 12).expect("valid date");
     let mut group = c.benchmark_group("price_quote");
     for lines in [10usize, 1_000, 10_000] {
@@ -24,12 +26,12 @@ fn price(c: &mut Criterion) {
             .to_request(today)
             .expect("generated quote is valid");
         // Fails loudly rather than benchmarking an error path.
-        price_quote(&rules, &request).expect("generated quote prices");
+        price_quote(&rules, &models, &request).expect("generated quote prices");
         group.throughput(Throughput::Elements(lines as u64));
         group.bench_with_input(
             BenchmarkId::from_parameter(lines),
             &request,
-            |b, request| b.iter(|| price_quote(black_box(&rules), black_box(request))),
+            |b, request| b.iter(|| price_quote(black_box(&rules), &models, black_box(request))),
         );
     }
     group.finish();
@@ -39,6 +41,7 @@ fn price(c: &mut Criterion) {
 /// build the response for each view, encode it.
 fn respond(c: &mut Criterion) {
     let rules = example_rules();
+    let (models, _) = compile_all(&rules);
     let today = chrono::NaiveDate::from_ymd_opt(2026, 5, 12).expect("valid date");
     let request = quote_with_lines(&rules, 10)
         .to_request(today)
@@ -47,7 +50,7 @@ fn respond(c: &mut Criterion) {
     for view in [PriceQuoteView::Full, PriceQuoteView::Summary] {
         group.bench_function(view.as_str_name(), |b| {
             b.iter(|| {
-                let priced = price_quote(black_box(&rules), black_box(&request))
+                let priced = price_quote(black_box(&rules), &models, black_box(&request))
                     .expect("generated quote prices");
                 PriceQuoteResponse::from(QuoteResponse {
                     quote: &priced,

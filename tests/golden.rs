@@ -14,7 +14,7 @@ fn rules() -> &'static quotecast_model::RuleSet {
 }
 
 fn price(request: &quotecast_pricing::QuoteRequest) -> PricedQuote<'static> {
-    price_quote(rules(), request).unwrap()
+    price_quote(rules(), example_configurators(), request).unwrap()
 }
 
 fn line<'q>(q: &'q PricedQuote<'static>, id: &str) -> &'q PricedLine<'static> {
@@ -356,7 +356,7 @@ fn floor_rejects_services_below_seventy_percent_of_list() {
     let request = quote("USD", "2026-03-01")
         .line("SVC-INST-RACK", "1")
         .line_discount(percent("40"));
-    let err = price_quote(rules(), &request).unwrap_err();
+    let err = price_quote(rules(), example_configurators(), &request).unwrap_err();
     assert!(matches!(err, PricingError::RuleViolation(_)));
     assert_eq!(err.rejections()[0].field, "lines[0].discount");
     assert_eq!(err.rejections()[0].reason, RejectReason::BelowFloor);
@@ -424,7 +424,7 @@ fn large_deals_need_the_vp() {
 }
 
 fn rejected(request: quotecast_pricing::QuoteRequest) -> Vec<(String, RejectReason)> {
-    match price_quote(rules(), &request) {
+    match price_quote(rules(), example_configurators(), &request) {
         Err(PricingError::InvalidRequest(r)) => {
             r.into_iter().map(|r| (r.field, r.reason)).collect()
         }

@@ -3,9 +3,10 @@
 #![allow(clippy::unwrap_used)]
 
 use quotecast_server::pb::{
-    GetProductRequest, ListProductsRequest, ManualDiscount, Money, PriceQuoteRequest, ProductKind,
-    QuoteLineInput, WaterfallStepKind, catalog_service_client::CatalogServiceClient,
-    manual_discount, quote_service_client::QuoteServiceClient,
+    ConfiguredBy, ConfiguredOption, GetProductRequest, ListProductsRequest, ManualDiscount, Money,
+    PriceQuoteRequest, ProductKind, QuoteLineInput, WaterfallStepKind,
+    catalog_service_client::CatalogServiceClient, manual_discount,
+    quote_service_client::QuoteServiceClient,
 };
 use quotecast_tests::TestServer;
 use tonic::Code;
@@ -17,6 +18,7 @@ fn line(sku: &str, quantity: &str) -> QuoteLineInput {
         sku: sku.into(),
         quantity: quantity.into(),
         discount: None,
+        configuration: Vec::new(),
     }
 }
 
@@ -454,4 +456,86 @@ async fn shutdown_finishes_cleanly() {
         .unwrap();
     // stop() waits for serve() to return Ok after the shutdown signal.
     server.stop().await;
+}
+
+fn configured(sku: &str, quantity: &str, options: &[(&str, u32)]) -> QuoteLineInput {
+    QuoteLineInput {
+        configuration: options
+            .iter()
+            .map(|(sku, quantity)| ConfiguredOption {
+                sku: (*sku).into(),
+                quantity: *quantity,
+            })
+            .collect(),
+        ..line(sku, quantity)
+    }
+}
+
+#[tokio::test]
+async fn a_configured_line_comes_back_as_its_options() {
+    let server = TestServer::start().await;
+    let mut client = QuoteServiceClient::new(server.channel().await);
+    let lines = vec![configured("SRV-2U", "1", &[("SRV-CPU-16C", 1)])];
+    let res = client
+        .price_quote(request("USD", "2026-03-01", lines))
+        .await
+        .unwrap()
+        .into_inner();
+    // Base, then the options in model order; 3600 + 690 + 1400 + 4 × 210
+    // + 2 × 260 + 2 × 180 = 7410.00 (tests/configured_pricing.rs derives
+    // the same configuration with a discount).
+    let got: Vec<(&str, &str, ConfiguredBy, &str)> = res
+        .lines
+        .iter()
+        .map(|l| {
+            (
+                l.sku.as_str(),
+                l.parent_line_id.as_str(),
+                l.configured_by(),
+                l.configured_by_rule.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("SRV-2U", "", ConfiguredBy::Unspecified, ""),
+            // A 16-core CPU fits only the SP5 board: the rules add it.
+            ("SRV-BRD-SP5", "1", ConfiguredBy::Added, ""),
+            ("SRV-CPU-16C", "1", ConfiguredBy::Chosen, ""),
+            (
+                "SRV-MEM-32",
+                "1",
+                ConfiguredBy::Default,
+                "srv2u-default-memory"
+            ),
+            (
+                "SRV-SSD-960",
+                "1",
+                ConfiguredBy::Default,
+                "srv2u-default-drives"
+            ),
+            (
+                "SRV-PSU-1100",
+                "1",
+                ConfiguredBy::Default,
+                "srv2u-default-psu"
+            ),
+        ]
+    );
+    assert_eq!(amount(&res.totals.unwrap().net), "7410.00");
+}
+
+#[tokio::test]
+async fn a_contradictory_configuration_is_invalid_argument_with_its_explanation() {
+    let lines = vec![configured(
+        "SRV-2U",
+        "1",
+        &[("SRV-CPU-16C", 1), ("SRV-HDD-8T", 1), ("SRV-GPU-L4", 1)],
+    )];
+    let (code, v) = refused(request("USD", "2026-03-01", lines)).await;
+    assert_eq!(code, Code::InvalidArgument);
+    assert_eq!(fields(&v), ["lines[0].configuration"]);
+    assert!(v[0].1.contains("srv2u-hdd-airflow"), "{v:?}");
+    assert!(v[0].1.contains("drop SRV-HDD-8T ×1"), "{v:?}");
 }

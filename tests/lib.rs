@@ -6,7 +6,7 @@ use std::{path::PathBuf, str::FromStr, sync::Arc};
 
 use chrono::NaiveDate;
 use quotecast_model::RuleSet;
-use quotecast_pricing::{LineRequest, ManualDiscount, QuoteRequest};
+use quotecast_pricing::{Configurators, LineRequest, ManualDiscount, OptionChoice, QuoteRequest};
 use quotecast_server::AppState;
 use rust_decimal::Decimal;
 use tokio::sync::oneshot;
@@ -21,6 +21,16 @@ pub fn example_rules() -> RuleSet {
     quotecast_rules::load_dir(&rules_dir())
         .expect("example rules load")
         .0
+}
+
+/// The example rules' configuration models, compiled once per test binary.
+pub fn example_configurators() -> &'static Configurators {
+    static MODELS: std::sync::OnceLock<Configurators> = std::sync::OnceLock::new();
+    MODELS.get_or_init(|| {
+        let (models, failed) = quotecast_configurator::compile_all(&example_rules());
+        assert!(failed.is_empty(), "{failed:?}");
+        models
+    })
 }
 
 pub fn dec(s: &str) -> Decimal {
@@ -50,6 +60,8 @@ pub trait QuoteBuilder {
     fn line(self, sku: &str, quantity: &str) -> Self;
     fn line_discount(self, discount: ManualDiscount) -> Self;
     fn header(self, discount: ManualDiscount) -> Self;
+    /// Configures the last line added with these options per unit.
+    fn configured(self, options: &[(&str, u32)]) -> Self;
 }
 
 impl QuoteBuilder for QuoteRequest {
@@ -69,7 +81,21 @@ impl QuoteBuilder for QuoteRequest {
             sku: sku.into(),
             quantity: dec(quantity),
             discount: None,
+            configuration: None,
+            part_of: None,
         });
+        self
+    }
+    fn configured(mut self, options: &[(&str, u32)]) -> Self {
+        self.lines.last_mut().unwrap().configuration = Some(
+            options
+                .iter()
+                .map(|(sku, quantity)| OptionChoice {
+                    sku: (*sku).into(),
+                    quantity: *quantity,
+                })
+                .collect(),
+        );
         self
     }
     /// Sets the discount of the last line added.

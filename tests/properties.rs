@@ -14,6 +14,11 @@ use quotecast_pricing::{
 use quotecast_tests::{date, example_rules};
 use rust_decimal::Decimal;
 
+/// Properties of the waterfall over plain lines: no configuration models.
+fn no_models() -> quotecast_pricing::Configurators {
+    quotecast_pricing::Configurators::new()
+}
+
 fn rules() -> &'static RuleSet {
     static RULES: OnceLock<RuleSet> = OnceLock::new();
     RULES.get_or_init(example_rules)
@@ -90,6 +95,8 @@ fn quote_strategy(sku_pool: Vec<String>) -> impl Strategy<Value = QuoteRequest> 
                                 Decimal::from(qty)
                             },
                             discount,
+                            configuration: None,
+                            part_of: None,
                         })
                         .collect(),
                     header_discount: header,
@@ -100,7 +107,7 @@ fn quote_strategy(sku_pool: Vec<String>) -> impl Strategy<Value = QuoteRequest> 
 /// Prices, or checks that a refusal is one the rules allow (a rejecting
 /// floor or a discount larger than the amount it applies to).
 fn price_or_refusal(q: &QuoteRequest) -> Option<PricedQuote<'static>> {
-    match price_quote(rules(), q) {
+    match price_quote(rules(), &no_models(), q) {
         Ok(p) => Some(p),
         Err(PricingError::RuleViolation(r)) => {
             assert!(
@@ -152,8 +159,8 @@ proptest! {
             let j = (state % (i as u64 + 1)) as usize;
             shuffled.lines.swap(i, j);
         }
-        let a = price_quote(rules(), &q);
-        let b = price_quote(rules(), &shuffled);
+        let a = price_quote(rules(), &no_models(), &q);
+        let b = price_quote(rules(), &no_models(), &shuffled);
         match (a, b) {
             (Ok(a), Ok(b)) => {
                 prop_assert_eq!(&a.totals, &b.totals);
@@ -357,11 +364,13 @@ proptest! {
                         }
                         other => other,
                     }),
+                    configuration: None,
+                    part_of: None,
                 })
                 .collect(),
             header_discount: header.map(|amount| ManualDiscount::Amount { currency: currency.into(), amount }),
         };
         // Either result is fine; a panic (an overflow) fails the test.
-        let _ = price_quote(extreme_rules(), &q);
+        let _ = price_quote(extreme_rules(), &no_models(), &q);
     }
 }

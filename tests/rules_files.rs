@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use quotecast_rules::{RuleIssue, RulesError, Source, compile_sources, load_cases, run_case};
-use quotecast_tests::{example_rules, rules_dir};
+use quotecast_tests::{example_configurators, example_rules, rules_dir};
 
 #[test]
 fn example_rules_cover_the_catalog_the_issue_asks_for() {
@@ -34,7 +34,7 @@ fn example_regression_cases_all_pass() {
     let cases = load_cases(&rules_dir().join("tests")).unwrap();
     assert!(cases.len() >= 5);
     for case in &cases {
-        let outcome = run_case(&rules, case);
+        let outcome = run_case(&rules, example_configurators(), case);
         assert!(outcome.passed(), "{}: {:?}", case.id, outcome.mismatches);
     }
 }
@@ -48,7 +48,7 @@ fn a_wrong_expectation_is_reported_with_expected_and_actual() {
         .find(|c| c.id == "acme-contract-laptops")
         .unwrap();
     case.expect.net_total = Some("2300.00".parse().unwrap());
-    let outcome = run_case(&rules, &case);
+    let outcome = run_case(&rules, example_configurators(), &case);
     assert_eq!(outcome.mismatches.len(), 1);
     let m = &outcome.mismatches[0];
     assert_eq!(

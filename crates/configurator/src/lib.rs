@@ -13,6 +13,7 @@
 //! Pure library: no I/O, no async, no wire types.
 mod compile;
 mod configure;
+mod describe;
 mod diagram;
 mod explain;
 mod layout;
@@ -20,6 +21,7 @@ mod linear;
 
 pub use compile::{CompiledModel, ConstraintRef, compile};
 pub use configure::{Configuration, Conflict, OptionState, OptionStatus};
+pub use describe::{Configurators, compile_all};
 
 /// The most units of one option a model may allow.
 pub const MAX_OPTION_QUANTITY: u32 = 63;

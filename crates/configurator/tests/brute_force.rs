@@ -146,6 +146,7 @@ fn arb_model() -> impl Strategy<Value = ConfigModel> {
                 provides: BTreeMap::from([("budget".to_owned(), base)]),
                 rules: vec![],
                 defaults: vec![],
+                required: false,
             };
             for (g, (count, max_q)) in shapes.iter().enumerate() {
                 let (min, extra) = cards[g];

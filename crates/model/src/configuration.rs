@@ -100,6 +100,9 @@ pub struct ConfigModel {
     pub provides: BTreeMap<String, i64>,
     pub rules: Vec<ConfigRule>,
     pub defaults: Vec<ConfigDefault>,
+    /// The product is never sold unconfigured: a quote line for it is
+    /// always configured (with no choices, its defaults must complete it).
+    pub required: bool,
 }
 
 impl ConfigModel {

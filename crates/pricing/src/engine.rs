@@ -3,12 +3,14 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+use quotecast_configurator::Configurators;
 use quotecast_model::{Account, Currency, PriceBook, Product, ProductRules, RuleSet};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::{
     PricingError, RejectReason, Rejection,
     approval::approve,
+    configured,
     request::{LineRequest, ManualDiscount, QuoteRequest},
     result::{PricedLine, PricedQuote, StepDetail, StepKind, Totals, WaterfallStep},
 };
@@ -91,6 +93,18 @@ impl<'r> Line<'_, 'r> {
 /// Every problem in the request is reported at once, each naming its field.
 pub fn price_quote<'r>(
     rules: &'r RuleSet,
+    configurators: &Configurators,
+    request: &QuoteRequest,
+) -> Result<PricedQuote<'r>, PricingError> {
+    match configured::expand(configurators, request)? {
+        None => price_lines(rules, request),
+        Some(expanded) => price_lines(rules, &expanded.request).map_err(|e| expanded.remap(e)),
+    }
+}
+
+/// The waterfall over lines that are all plain SKUs.
+fn price_lines<'r>(
+    rules: &'r RuleSet,
     request: &QuoteRequest,
 ) -> Result<PricedQuote<'r>, PricingError> {
     let (ctx, mut lines) = validate(rules, request)?;
@@ -142,6 +156,7 @@ fn finish<'r>(
                 currency.round(currency.from_corporate(line.product.cost) * quantity);
             let priced = PricedLine {
                 line_id: line.request.line_id.clone(),
+                part_of: line.request.part_of.clone(),
                 sku: &line.product.sku,
                 name: &line.product.name,
                 product_line: &line.product.product_line,

@@ -9,6 +9,7 @@
 //! an input.
 
 mod approval;
+mod configured;
 mod engine;
 mod explain;
 mod request;
@@ -16,7 +17,8 @@ mod result;
 mod tiers;
 
 pub use engine::{INTERNAL_SCALE, price_quote};
-pub use request::{LineRequest, ManualDiscount, QuoteRequest};
+pub use quotecast_configurator::Configurators;
+pub use request::{ConfiguredBy, LineRequest, ManualDiscount, OptionChoice, PartOf, QuoteRequest};
 pub use result::{
     ApprovalOutcome, PricedLine, PricedQuote, RepDiscount, StepDetail, StepKind, Totals,
     TriggeredApproval, WaterfallStep,
@@ -59,6 +61,14 @@ pub enum RejectReason {
     DuplicateLineId,
     TooManyLines,
     BelowFloor,
+    /// A configuration given for a product that has no model.
+    NotConfigurable,
+    /// A chosen option the product's model does not have.
+    UnknownOption,
+    /// Choices that no valid configuration holds together.
+    InvalidConfiguration,
+    /// Valid choices that do not yet make an orderable product.
+    IncompleteConfiguration,
 }
 
 /// One precise reason a request was refused, naming the request field

@@ -13,6 +13,34 @@ pub enum ManualDiscount {
     Amount { currency: String, amount: Decimal },
 }
 
+/// `quantity` units of one option of a configurable product, per unit of
+/// the line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionChoice {
+    pub sku: String,
+    pub quantity: u32,
+}
+
+/// How an option came to be in a configured line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfiguredBy {
+    /// The rep chose it.
+    Chosen,
+    /// A default of the model proposed it (the default's id).
+    Default(String),
+    /// The rules require it given the rest of the configuration.
+    Added,
+}
+
+/// The configured line a sub-line belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartOf {
+    pub line_id: String,
+    pub configured_by: ConfiguredBy,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineRequest {
     pub line_id: String,
@@ -20,6 +48,13 @@ pub struct LineRequest {
     pub quantity: Decimal,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discount: Option<ManualDiscount>,
+    /// The rep's choices for a configurable product; `None` prices the
+    /// SKU alone (unless its model says it must be configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<Vec<OptionChoice>>,
+    /// Set by pricing on the sub-lines a configured line expands into.
+    #[serde(skip)]
+    pub part_of: Option<PartOf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,6 +9,8 @@ use quotecast_model::{
 };
 use rust_decimal::Decimal;
 
+use crate::PartOf;
+
 /// The steps of the price waterfall, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum StepKind {
@@ -113,6 +115,9 @@ pub struct WaterfallStep<'r> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PricedLine<'r> {
     pub line_id: String,
+    /// For an option of a configured line: that line and how the option
+    /// got into its configuration.
+    pub part_of: Option<PartOf>,
     pub sku: &'r str,
     pub name: &'r str,
     pub product_line: &'r str,

@@ -9,9 +9,7 @@ use std::{
 
 use anyhow::{Context, anyhow};
 use clap::Args;
-use quotecast_configurator::{
-    Choice, CompiledModel, Configuration, Explanation, OptionStatus, compile,
-};
+use quotecast_configurator::{Choice, CompiledModel, Configuration, OptionStatus, compile};
 
 use crate::config::RulesSource;
 
@@ -74,23 +72,6 @@ pub fn configure(args: ConfigureArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn choice_text(model: &CompiledModel, c: &Choice) -> String {
-    format!("{} ×{}", model.model().options[c.option].sku, c.quantity)
-}
-
-/// "because you chose A ×1, B ×2 and rules r1 (…), r2 (…)".
-fn because(model: &CompiledModel, why: &Explanation) -> String {
-    let mut parts = Vec::new();
-    if !why.choices.is_empty() {
-        let chosen: Vec<String> = why.choices.iter().map(|c| choice_text(model, c)).collect();
-        parts.push(format!("you chose {}", chosen.join(", ")));
-    }
-    for rule in &why.rules {
-        parts.push(format!("{} ({})", rule.id, rule.description));
-    }
-    parts.join("; ")
-}
-
 /// The state as a table, one group at a time.
 pub fn render(model: &CompiledModel, state: &Configuration) -> String {
     let m = model.model();
@@ -102,15 +83,15 @@ pub fn render(model: &CompiledModel, state: &Configuration) -> String {
     };
     let _ = writeln!(out, "{}: {verdict}", m.sku);
     if let Some(conflict) = &state.conflict {
-        let _ = writeln!(out, "  conflict: {}", because(model, &conflict.explanation));
+        let _ = writeln!(out, "  conflict: {}", model.describe(&conflict.explanation));
         for repair in &conflict.repairs {
-            let drop: Vec<String> = repair.iter().map(|c| choice_text(model, c)).collect();
+            let drop: Vec<String> = repair.iter().map(|c| model.describe_choice(c)).collect();
             let _ = writeln!(out, "  repair: drop {}", drop.join(" and "));
         }
         let aside: Vec<String> = conflict
             .set_aside
             .iter()
-            .map(|c| choice_text(model, c))
+            .map(|c| model.describe_choice(c))
             .collect();
         let _ = writeln!(out, "  set aside to show the rest: {}", aside.join(", "));
     }
@@ -131,8 +112,8 @@ pub fn render(model: &CompiledModel, state: &Configuration) -> String {
             let sku = &m.options[o].sku;
             let (mark, note) = match &s.status {
                 OptionStatus::Chosen => ("x", "chosen".to_owned()),
-                OptionStatus::Added(why) => ("+", format!("added: {}", because(model, why))),
-                OptionStatus::Excluded(why) => ("-", format!("excluded: {}", because(model, why))),
+                OptionStatus::Added(why) => ("+", format!("added: {}", model.describe(why))),
+                OptionStatus::Excluded(why) => ("-", format!("excluded: {}", model.describe(why))),
                 OptionStatus::Open => match &s.default {
                     Some(rule) => ("d", format!("default ({rule})")),
                     None => (" ", "open".to_owned()),

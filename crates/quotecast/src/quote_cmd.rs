@@ -93,7 +93,8 @@ pub fn price(args: PriceArgs) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::FAILURE);
                 }
             };
-            match price_quote(&rules, &request) {
+            let (configurators, _) = quotecast_configurator::compile_all(&rules);
+            match price_quote(&rules, &configurators, &request) {
                 Ok(priced) => PriceQuoteResponse::from(&priced),
                 Err(error) => {
                     for r in error.rejections() {

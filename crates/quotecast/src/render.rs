@@ -3,7 +3,9 @@
 //! the same.
 use std::fmt::Write;
 
-use quotecast_server::pb::{PriceQuoteResponse, Totals, WaterfallStepKind};
+use quotecast_server::pb::{
+    ConfiguredBy, PriceQuoteResponse, PricedLine, Totals, WaterfallStepKind,
+};
 use serde_json::{Value, json};
 
 fn signed(a: &str) -> String {
@@ -61,8 +63,12 @@ pub fn waterfall_table(q: &PriceQuoteResponse) -> String {
     for line in &q.lines {
         let _ = writeln!(
             out,
-            "\nline {}  {}  {}  × {}",
-            line.line_id, line.sku, line.name, line.quantity
+            "\nline {}  {}  {}  × {}{}",
+            line.line_id,
+            line.sku,
+            line.name,
+            line.quantity,
+            part_of(line)
         );
         let rule_width = line
             .waterfall
@@ -107,6 +113,29 @@ pub fn waterfall_table(q: &PriceQuoteResponse) -> String {
     out
 }
 
+/// "  (option of line 1, chosen)" for a sub-line of a configured line.
+fn part_of(line: &PricedLine) -> String {
+    if line.parent_line_id.is_empty() {
+        return String::new();
+    }
+    let how = match ConfiguredBy::try_from(line.configured_by) {
+        Ok(ConfiguredBy::Chosen) => "chosen".to_owned(),
+        Ok(ConfiguredBy::Default) => format!("default {}", line.configured_by_rule),
+        Ok(ConfiguredBy::Added) => "added by the rules".to_owned(),
+        _ => "configured".to_owned(),
+    };
+    format!("  (option of line {}, {how})", line.parent_line_id)
+}
+
+fn configured_by_name(line: &PricedLine) -> &'static str {
+    match ConfiguredBy::try_from(line.configured_by) {
+        Ok(ConfiguredBy::Chosen) => "chosen",
+        Ok(ConfiguredBy::Default) => "default",
+        Ok(ConfiguredBy::Added) => "added",
+        _ => "",
+    }
+}
+
 fn or_dash(s: &str) -> &str {
     if s.is_empty() { "-" } else { s }
 }
@@ -148,6 +177,9 @@ pub fn json(q: &PriceQuoteResponse) -> Value {
             "discount_percent": l.discount_percent,
             "margin_percent": l.margin_percent,
             "rep_discount_percent": l.rep_discount_percent,
+            "parent_line_id": l.parent_line_id,
+            "configured_by": configured_by_name(l),
+            "configured_by_rule": l.configured_by_rule,
             "waterfall": l.waterfall.iter().map(|s| json!({
                 "step": step_name(s.step),
                 "rule_id": s.rule_id,

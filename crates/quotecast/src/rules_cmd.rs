@@ -50,10 +50,11 @@ pub fn test(dir: &Path) -> anyhow::Result<ExitCode> {
         Ok(cases) => cases,
         Err(e) => return report(&e),
     };
+    let (configurators, _) = quotecast_configurator::compile_all(&rules);
     let mut out = stdout().lock();
     let mut failed = 0;
     for case in &cases {
-        let outcome = run_case(&rules, case);
+        let outcome = run_case(&rules, &configurators, case);
         if outcome.passed() {
             writeln!(out, "PASS {} ({})", case.id, case.path.display())?;
             continue;

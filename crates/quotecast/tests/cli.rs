@@ -72,7 +72,16 @@ fn quote_price_prints_the_waterfall() {
         out.contains("contract_price   ctr-acme-lt14pro-2026"),
         "{out}"
     );
-    assert!(out.contains("Approval required: manager"), "{out}");
+    // The configured server: its options as sub-lines, with how each got in.
+    assert!(
+        out.contains("line 1/SRV-BRD-SP6  SRV-BRD-SP6  Server mainboard, socket SP6, 16 DIMM slots  × 4  (option of line 1, added by the rules)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("× 8  (option of line 1, default srv2u-default-psu)"),
+        "{out}"
+    );
+    assert!(out.contains("Approval required: none"), "{out}");
 }
 
 #[test]
@@ -86,7 +95,12 @@ fn quote_price_json_is_machine_readable() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["currency_code"], "USD");
-    assert_eq!(v["lines"].as_array().unwrap().len(), 6);
+    // SRV-2U and its 7 options, then the laptops and the warranty.
+    assert_eq!(v["lines"].as_array().unwrap().len(), 10);
+    assert_eq!(v["lines"][2]["sku"], "SRV-CPU-32C");
+    assert_eq!(v["lines"][2]["parent_line_id"], "1");
+    assert_eq!(v["lines"][2]["configured_by"], "chosen");
+    assert_eq!(v["lines"][8]["parent_line_id"], "");
     // The header discount of 1500.00 is spread exactly: net + discount = list.
     let totals = &v["totals"];
     let list: rust_decimal::Decimal = totals["list"].as_str().unwrap().parse().unwrap();

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use quotecast_model::RuleSet;
-use quotecast_pricing::{PricedQuote, price_quote};
+use quotecast_pricing::{Configurators, PricedQuote, price_quote};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
@@ -169,7 +169,11 @@ fn compare<T: PartialEq + ToString>(
 }
 
 /// Prices the case's quote and compares every expected figure.
-pub fn run_case<'r>(rules: &'r RuleSet, case: &RegressionCase) -> CaseOutcome<'r> {
+pub fn run_case<'r>(
+    rules: &'r RuleSet,
+    configurators: &Configurators,
+    case: &RegressionCase,
+) -> CaseOutcome<'r> {
     let mut mismatches = Vec::new();
     let fallback_date = chrono::NaiveDate::MIN;
     let request = match case.quote.to_request(fallback_date) {
@@ -187,7 +191,7 @@ pub fn run_case<'r>(rules: &'r RuleSet, case: &RegressionCase) -> CaseOutcome<'r
         }
     };
     let e = &case.expect;
-    let priced = match price_quote(rules, &request) {
+    let priced = match price_quote(rules, configurators, &request) {
         Err(err) => {
             let mut fields: Vec<String> =
                 err.rejections().iter().map(|r| r.field.clone()).collect();

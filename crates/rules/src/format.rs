@@ -273,6 +273,9 @@ pub(crate) struct ConfigurableDef {
     /// Numeric attributes of the base unit itself: slots, bays, watts.
     #[serde(default)]
     pub provides: BTreeMap<String, i64>,
+    /// Quote lines for the product must be configured.
+    #[serde(default)]
+    pub required: bool,
 }
 
 #[derive(Deserialize)]

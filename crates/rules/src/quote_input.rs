@@ -1,7 +1,7 @@
 //! The quote file format people write by hand (JSON for the CLI, TOML in
 //! regression cases) and its conversion into a pricing request.
 use chrono::NaiveDate;
-use quotecast_pricing::{LineRequest, ManualDiscount, QuoteRequest};
+use quotecast_pricing::{LineRequest, ManualDiscount, OptionChoice, QuoteRequest};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +30,10 @@ pub struct LineInput {
         skip_serializing_if = "Option::is_none"
     )]
     pub discount_amount: Option<Decimal>,
+    /// Options of a configurable product, per unit of the line:
+    /// `[{ sku = "SRV-CPU-32C", quantity = 2 }]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<Vec<OptionChoice>>,
 }
 
 /// A quote as written in a file.
@@ -116,6 +120,8 @@ impl QuoteInput {
                     l.discount_amount,
                     &mut problems,
                 ),
+                configuration: l.configuration.clone(),
+                part_of: None,
             })
             .collect();
         let header_discount = discount(

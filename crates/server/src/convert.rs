@@ -7,8 +7,8 @@ use crate::pb;
 use chrono::NaiveDate;
 use quotecast_model::{Percent, Product, ProductKind, RuleSet, Trimmed};
 use quotecast_pricing::{
-    ApprovalOutcome, LineRequest, ManualDiscount, PricedLine, PricedQuote, QuoteRequest, StepKind,
-    Totals, WaterfallStep,
+    ApprovalOutcome, ConfiguredBy, LineRequest, ManualDiscount, OptionChoice, PricedLine,
+    PricedQuote, QuoteRequest, StepKind, Totals, WaterfallStep,
 };
 use rust_decimal::Decimal;
 
@@ -130,6 +130,16 @@ impl TryFrom<PriceQuoteInput<'_>> for QuoteRequest {
                     sku: l.sku.trim().to_owned(),
                     quantity: quantity.unwrap_or_default(),
                     discount,
+                    configuration: (!l.configuration.is_empty()).then(|| {
+                        l.configuration
+                            .iter()
+                            .map(|o| OptionChoice {
+                                sku: o.sku.trim().to_owned(),
+                                quantity: o.quantity,
+                            })
+                            .collect()
+                    }),
+                    part_of: None,
                 }
             })
             .collect();
@@ -221,6 +231,21 @@ fn line(m: &QuoteMoney, l: &PricedLine<'_>, waterfall: bool) -> pb::PricedLine {
             Vec::new()
         },
         rep_discount_percent: percent(l.rep_discount_percent()),
+        parent_line_id: l
+            .part_of
+            .as_ref()
+            .map(|p| p.line_id.clone())
+            .unwrap_or_default(),
+        configured_by: match l.part_of.as_ref().map(|p| &p.configured_by) {
+            None => pb::ConfiguredBy::Unspecified,
+            Some(ConfiguredBy::Chosen) => pb::ConfiguredBy::Chosen,
+            Some(ConfiguredBy::Default(_)) => pb::ConfiguredBy::Default,
+            Some(ConfiguredBy::Added) => pb::ConfiguredBy::Added,
+        } as i32,
+        configured_by_rule: match l.part_of.as_ref().map(|p| &p.configured_by) {
+            Some(ConfiguredBy::Default(rule)) => rule.clone(),
+            _ => String::new(),
+        },
     }
 }
 
@@ -382,6 +407,15 @@ impl From<&quotecast_rules::QuoteInput> for pb::PriceQuoteRequest {
                     sku: l.sku.clone(),
                     quantity: l.quantity.to_string(),
                     discount: discount_to_proto(&q.currency, l.discount_percent, l.discount_amount),
+                    configuration: l
+                        .configuration
+                        .iter()
+                        .flatten()
+                        .map(|o| pb::ConfiguredOption {
+                            sku: o.sku.clone(),
+                            quantity: o.quantity,
+                        })
+                        .collect(),
                 })
                 .collect(),
             header_discount: discount_to_proto(

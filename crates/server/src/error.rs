@@ -49,6 +49,10 @@ fn reason_code(reason: RejectReason) -> &'static str {
         RejectReason::DuplicateLineId => "DUPLICATE_LINE_ID",
         RejectReason::TooManyLines => "TOO_MANY_LINES",
         RejectReason::BelowFloor => "BELOW_FLOOR",
+        RejectReason::NotConfigurable => "NOT_CONFIGURABLE",
+        RejectReason::UnknownOption => "UNKNOWN_OPTION",
+        RejectReason::InvalidConfiguration => "INVALID_CONFIGURATION",
+        RejectReason::IncompleteConfiguration => "INCOMPLETE_CONFIGURATION",
     }
 }
 

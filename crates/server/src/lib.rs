@@ -24,7 +24,7 @@ mod error;
 pub use error::FieldViolation;
 mod quote;
 
-use std::{collections::BTreeMap, future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use chrono::{NaiveDate, Utc};
 use pb::{
@@ -32,15 +32,13 @@ use pb::{
     configurator_service_server::ConfiguratorServiceServer,
     quote_service_server::QuoteServiceServer,
 };
-use quotecast_configurator::{CompiledModel, compile};
+pub use quotecast_configurator::Configurators;
+use quotecast_configurator::compile_all;
 use quotecast_model::RuleSet;
 use tokio::net::TcpListener;
 use tonic::transport::{Server, server::TcpIncoming};
 
 pub use error::ServerError;
-
-/// Configuration models compiled for clicks, by base product SKU.
-pub type Configurators = BTreeMap<String, CompiledModel>;
 
 /// What every handler shares: the loaded rules, their compiled
 /// configuration models and the clock.
@@ -57,16 +55,10 @@ impl AppState {
     /// has already checked that each compiles; one that does not is
     /// logged and left out).
     pub fn new(rules: Arc<RuleSet>) -> Self {
-        let configurators = rules
-            .configurations()
-            .filter_map(|model| match compile(model.clone()) {
-                Ok(compiled) => Some((model.sku.clone(), compiled)),
-                Err(error) => {
-                    tracing::error!(%error, sku = %model.sku, "configuration model left out");
-                    None
-                }
-            })
-            .collect();
+        let (configurators, failed) = compile_all(&rules);
+        for (sku, error) in failed {
+            tracing::error!(%error, %sku, "configuration model left out");
+        }
         Self {
             rules,
             configurators: Arc::new(configurators),

@@ -33,7 +33,8 @@ impl QuoteService for QuoteApi {
             request: request.get_ref(),
             today: (self.state.today)(),
         })?;
-        let priced = price_quote(&self.state.rules, &domain).map_err(ServerError::from)?;
+        let priced = price_quote(&self.state.rules, &self.state.configurators, &domain)
+            .map_err(ServerError::from)?;
         Ok(Response::new(PriceQuoteResponse::from(QuoteResponse {
             quote: &priced,
             view,

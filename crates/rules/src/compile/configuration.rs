@@ -227,6 +227,7 @@ pub(super) fn compile_models(
                 provides: d.provides.clone(),
                 rules: Vec::new(),
                 defaults: Vec::new(),
+                required: d.required,
             };
             let origin = (fi, r.line);
             let option_origin = Vec::new();
