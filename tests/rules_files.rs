@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use quotecast_rules::{RuleIssue, RulesError, Source, compile_sources, load_cases, run_case};
-use quotecast_tests::{example_configurators, example_rules, rules_dir};
+use quotecast_tests::{dec, example_configurators, example_rules, rules_dir};
 
 #[test]
 fn example_rules_cover_the_catalog_the_issue_asks_for() {
@@ -397,5 +397,90 @@ fn a_product_with_no_valid_configuration_is_reported_with_a_minimal_conflict() {
         "configuration/servers.toml",
         "product = \"SRV-2U\"",
         "`SRV-2U` has no valid configuration: `group:storage`, `srv2u-drive-bays` cannot all hold",
+    );
+}
+
+#[test]
+fn the_example_funnel_has_open_stages_then_won_and_lost() {
+    let rules = example_rules();
+    let ids: Vec<&str> = rules.stages().iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "qualify",
+            "discover",
+            "sponsor",
+            "propose",
+            "negotiate",
+            "won",
+            "lost"
+        ]
+    );
+    let sponsor = rules.stage("sponsor").unwrap();
+    assert_eq!(sponsor.win_rate.0, dec("50"));
+    assert_eq!(sponsor.time_limit_days, Some(30));
+}
+
+#[test]
+fn an_open_stage_without_a_time_limit() {
+    let s = with_edit("pipeline/stages.toml", |t| {
+        t.replacen("time_limit_days = 30\n", "", 1)
+    });
+    assert_single_issue(
+        &s,
+        "pipeline/stages.toml",
+        "id = \"discover\"",
+        "stage `discover`: an open stage needs time_limit_days",
+    );
+}
+
+#[test]
+fn a_stage_order_taken_twice() {
+    let s = with_edit("pipeline/stages.toml", |t| {
+        t.replacen("order = 40", "order = 30", 1)
+    });
+    assert_single_issue(
+        &s,
+        "pipeline/stages.toml",
+        "id = \"propose\"",
+        "order 30 is already taken by stage `sponsor`",
+    );
+}
+
+#[test]
+fn a_won_stage_below_certainty_and_an_unknown_category() {
+    let s = with_edit("pipeline/stages.toml", |t| {
+        t.replacen("win_rate = \"100\"", "win_rate = \"95\"", 1)
+    });
+    assert_single_issue(
+        &s,
+        "pipeline/stages.toml",
+        "id = \"won\"",
+        "the won stage's win_rate must be 100",
+    );
+    let s = with_edit("pipeline/stages.toml", |t| {
+        t.replacen("category = \"commit\"", "category = \"upside\"", 1)
+    });
+    assert_single_issue(
+        &s,
+        "pipeline/stages.toml",
+        "id = \"negotiate\"",
+        "category `upside` is not one of omitted, pipeline, best_case, commit, closed",
+    );
+}
+
+#[test]
+fn a_later_stage_that_wins_less_is_a_warning() {
+    let s = with_edit("pipeline/stages.toml", |t| {
+        t.replacen("win_rate = \"80\"", "win_rate = \"60\"", 1)
+    });
+    let found = warnings(&s);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].message.contains(
+            "stage `negotiate` wins less often (60 %) than the earlier stage `propose` (65 %)"
+        ),
+        "{}",
+        found[0].message
     );
 }

@@ -7,6 +7,7 @@
 mod catalog;
 mod configuration;
 mod money;
+mod pipeline;
 mod pricing_rules;
 mod rule_set;
 
@@ -15,6 +16,7 @@ pub use configuration::{
     ConfigDefault, ConfigModel, ConfigOption, ConfigRule, ConfigRuleKind, OptionGroup,
 };
 pub use money::{Currency, CurrencyCode, DateRange, Percent, RoundingMode, Trimmed};
+pub use pipeline::{ForecastCategory, Stage, StageOutcome};
 pub use pricing_rules::{
     ApprovalCondition, ApprovalLevel, ApprovalRule, BundleBenefit, BundleRule, ContractParty,
     ContractPrice, DiscountSchedule, FloorAction, FloorKind, FloorRule, PriceBook, PriceEntry,

@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap;
 use crate::{
     Account, ApprovalLevel, ApprovalRule, BundleRule, ConfigModel, ContractParty, ContractPrice,
     Currency, CurrencyCode, DiscountSchedule, FloorRule, ModelError, PriceBook, PriceEntry,
-    Product, ProductLine, Promotion, Region, Segment,
+    Product, ProductLine, Promotion, Region, Segment, Stage,
 };
 
 /// Everything the rule files define, before indexing.
@@ -29,6 +29,8 @@ pub struct RuleSetParts {
     pub approval_levels: Vec<ApprovalLevel>,
     pub approval_rules: Vec<ApprovalRule>,
     pub configurations: Vec<ConfigModel>,
+    /// The funnel's stages, in any order.
+    pub stages: Vec<Stage>,
 }
 
 /// Everything that applies to one SKU, resolved once at load time so that
@@ -176,6 +178,8 @@ pub struct RuleSet {
     approval_rules: Vec<ApprovalRule>,
     /// Configuration models by base product SKU.
     configurations: BTreeMap<String, ConfigModel>,
+    /// In funnel order.
+    stages: Vec<Stage>,
 }
 
 fn index_unique<T>(
@@ -369,7 +373,11 @@ impl RuleSet {
                 });
             }
         }
+        let mut stages = parts.stages;
+        stages.sort_by_key(|s| s.order);
+        index_unique(stages.clone(), "stage", |s| s.id.clone())?;
         Ok(Self {
+            stages,
             configurations,
             corporate_currency,
             currencies,
@@ -509,5 +517,14 @@ impl RuleSet {
     /// Configuration models in SKU order.
     pub fn configurations(&self) -> impl Iterator<Item = &ConfigModel> {
         self.configurations.values()
+    }
+
+    /// The funnel's stages in order, open stages first.
+    pub fn stages(&self) -> &[Stage] {
+        &self.stages
+    }
+
+    pub fn stage(&self, id: &str) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.id == id)
     }
 }

@@ -36,6 +36,7 @@ pub(crate) struct ParsedFile<'s> {
     pub config_groups: Vec<At<ConfigGroupDef>>,
     pub config_rules: Vec<At<ConfigRuleDef>>,
     pub config_defaults: Vec<At<ConfigDefaultDef>>,
+    pub stages: Vec<At<StageDef>>,
 }
 
 impl ParsedFile<'_> {
@@ -90,6 +91,23 @@ struct RawFile {
     config_rule: Vec<Spanned<ConfigRuleDef>>,
     #[serde(default)]
     config_default: Vec<Spanned<ConfigDefaultDef>>,
+    #[serde(default)]
+    stage: Vec<Spanned<StageDef>>,
+}
+
+/// A stage of the sales funnel.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StageDef {
+    pub id: String,
+    pub name: String,
+    pub order: u32,
+    /// Percent.
+    pub win_rate: ExactDecimal,
+    pub category: String,
+    pub time_limit_days: Option<u32>,
+    /// `won` or `lost` for closed stages.
+    pub outcome: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -436,5 +454,6 @@ pub(crate) fn parse<'s>(source: &'s Source, issues: &mut Vec<RuleIssue>) -> Opti
         config_groups: located(source, raw.config_group),
         config_rules: located(source, raw.config_rule),
         config_defaults: located(source, raw.config_default),
+        stages: located(source, raw.stage),
     })
 }

@@ -65,6 +65,8 @@ pub struct LoadSummary {
     /// Configurable products and their configuration rules.
     pub configurable: usize,
     pub configuration_rules: usize,
+    /// Stages of the sales funnel.
+    pub stages: usize,
     /// Valid rules that look unintended, with file and line.
     pub warnings: Vec<RuleIssue>,
 }
@@ -73,13 +75,14 @@ impl fmt::Display for LoadSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} files, {} products, {} price books, {} pricing and approval rules, {} configurable products with {} configuration rules",
+            "{} files, {} products, {} price books, {} pricing and approval rules, {} configurable products with {} configuration rules, {} funnel stages",
             self.files,
             self.products,
             self.price_books,
             self.rules,
             self.configurable,
-            self.configuration_rules
+            self.configuration_rules,
+            self.stages
         )?;
         if !self.warnings.is_empty() {
             write!(f, ", {} warning(s)", self.warnings.len())?;
@@ -156,6 +159,7 @@ pub fn compile_sources(sources: &[Source]) -> Result<(RuleSet, LoadSummary), Rul
             + parts.approval_rules.len(),
         configurable: parts.configurations.len(),
         configuration_rules: parts.configurations.iter().map(|m| m.rules.len()).sum(),
+        stages: parts.stages.len(),
         warnings,
     };
     let rule_set = quotecast_model::RuleSet::new(parts).map_err(|e| {

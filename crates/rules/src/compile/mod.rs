@@ -15,6 +15,7 @@ use crate::{
 
 mod catalog;
 mod configuration;
+mod pipeline;
 mod pricing;
 
 /// The largest amount a rule may state (a price, a cost, a threshold):
@@ -253,5 +254,6 @@ pub(crate) fn compile(
     catalog::compile(&mut compiler, files, &mut parts);
     pricing::compile(&mut compiler, files, &mut parts);
     configuration::compile_models(&mut compiler, files, &mut parts);
+    pipeline::compile(&mut compiler, files, &mut parts);
     (parts, compiler.warnings)
 }

@@ -1,0 +1,157 @@
+//! The sales funnel's stages. A funnel the forecast can rely on has open
+//! stages with time limits, exactly one won stage at 100 % and at least one
+//! lost stage at 0 %; orders and ids are unique.
+use std::collections::HashMap;
+
+use quotecast_model::{ForecastCategory, Percent, RuleSetParts, Stage, StageOutcome};
+use rust_decimal::Decimal;
+
+use super::Compiler;
+use crate::format::{ParsedFile, StageDef};
+
+const OUTCOMES: &[(&str, StageOutcome)] =
+    &[("won", StageOutcome::Won), ("lost", StageOutcome::Lost)];
+
+pub(super) fn compile(c: &mut Compiler<'_>, files: &[ParsedFile<'_>], parts: &mut RuleSetParts) {
+    // order -> (file, line, id) of the stage that took it first.
+    let mut orders: HashMap<u32, (std::path::PathBuf, usize, String)> = HashMap::new();
+    let mut won = 0;
+    let mut last_open_rate: Option<(Decimal, String)> = None;
+    let mut defined = Vec::new();
+    let mut rejected = false;
+    for f in files {
+        for at in &f.stages {
+            let Some(stage) = stage(c, f, at.line, &at.value) else {
+                rejected = true;
+                continue;
+            };
+            if let Some((file, line, id)) = orders.get(&stage.order) {
+                let message = format!(
+                    "stage `{}`: order {} is already taken by stage `{id}` at {}:{line}",
+                    stage.id,
+                    stage.order,
+                    file.display()
+                );
+                c.report(f, at.line, message);
+                continue;
+            }
+            orders.insert(
+                stage.order,
+                (f.source.path.clone(), at.line, stage.id.clone()),
+            );
+            if stage.outcome == Some(StageOutcome::Won) {
+                won += 1;
+            }
+            defined.push((f, at.line, stage));
+        }
+    }
+    defined.sort_by_key(|(_, _, s)| s.order);
+    let mut open_after_closed = false;
+    for (f, line, stage) in &defined {
+        if stage.is_open() {
+            if open_after_closed {
+                let message = format!(
+                    "stage `{}` is open but comes after a closed stage: open stages come first",
+                    stage.id
+                );
+                c.report(f, *line, message);
+            }
+            if let Some((rate, earlier)) = &last_open_rate
+                && stage.win_rate.0 < *rate
+            {
+                let message = format!(
+                    "stage `{}` wins less often ({} %) than the earlier stage `{earlier}` ({rate} %)",
+                    stage.id, stage.win_rate.0
+                );
+                c.warn(f, *line, message);
+            }
+            last_open_rate = Some((stage.win_rate.0, stage.id.clone()));
+        } else {
+            open_after_closed = true;
+        }
+    }
+    // A funnel-level check over a funnel with a rejected stage would only
+    // repeat that stage's problem.
+    if !defined.is_empty() && !rejected {
+        let (f, line, _) = defined[0];
+        if won != 1 {
+            let message = format!(
+                "the funnel needs exactly one stage with outcome = \"won\", found {}",
+                won
+            );
+            c.report(f, line, message);
+        }
+        if !defined
+            .iter()
+            .any(|(_, _, s)| s.outcome == Some(StageOutcome::Lost))
+        {
+            c.report(f, line, "the funnel needs a stage with outcome = \"lost\"");
+        }
+    }
+    parts.stages = defined.into_iter().map(|(_, _, s)| s).collect();
+}
+
+/// One stage with its values checked; `None` after reporting a problem.
+fn stage(c: &mut Compiler<'_>, f: &ParsedFile<'_>, line: usize, d: &StageDef) -> Option<Stage> {
+    if !c.define(f, line, "stage", &d.id) {
+        return None;
+    }
+    let owner = format!("stage `{}`", d.id);
+    let win_rate = c.percent(f, line, &owner, d.win_rate.0)?;
+    let category = match ForecastCategory::parse(&d.category) {
+        Some(category) => category,
+        None => {
+            let names: Vec<_> = ForecastCategory::ALL.iter().map(|c| c.name()).collect();
+            let message = format!(
+                "{owner}: category `{}` is not one of {}",
+                d.category,
+                names.join(", ")
+            );
+            c.report(f, line, message);
+            return None;
+        }
+    };
+    let outcome = match &d.outcome {
+        Some(word) => Some(c.choice(f, line, &owner, "outcome", word, OUTCOMES)?),
+        None => None,
+    };
+    let problem = match (outcome, d.time_limit_days) {
+        (None, None) => Some("an open stage needs time_limit_days (the days a deal may stay)"),
+        (None, Some(0)) => Some("time_limit_days must be at least 1"),
+        (Some(_), Some(_)) => Some("a closed stage has no time limit: remove time_limit_days"),
+        (Some(StageOutcome::Won), _) if win_rate != Percent::HUNDRED => {
+            Some("the won stage's win_rate must be 100")
+        }
+        (Some(StageOutcome::Won), _) if category != ForecastCategory::Closed => {
+            Some("the won stage's category must be `closed`")
+        }
+        (Some(StageOutcome::Lost), _) if win_rate != Percent::ZERO => {
+            Some("a lost stage's win_rate must be 0")
+        }
+        (Some(StageOutcome::Lost), _) if category != ForecastCategory::Omitted => {
+            Some("a lost stage's category must be `omitted`")
+        }
+        (None, _)
+            if matches!(
+                category,
+                ForecastCategory::Closed | ForecastCategory::Omitted
+            ) =>
+        {
+            Some("an open stage's category is pipeline, best_case or commit")
+        }
+        _ => None,
+    };
+    if let Some(problem) = problem {
+        c.report(f, line, format!("{owner}: {problem}"));
+        return None;
+    }
+    Some(Stage {
+        id: d.id.clone(),
+        name: d.name.clone(),
+        order: d.order,
+        win_rate,
+        category,
+        time_limit_days: d.time_limit_days,
+        outcome,
+    })
+}
