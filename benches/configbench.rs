@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use quotecast_benches::{
     example_rules,
+    export::{self, RecordedClick},
     generated_config::{Lcg, Shape, generated_model},
 };
 use quotecast_configurator::{Choice, CompiledModel, OptionStatus, compile};
@@ -37,6 +38,13 @@ struct Args {
     /// Also time clicks with explanations on the generated model (slow).
     #[arg(long)]
     explain_generated: bool,
+    /// Write the generated model and its first `--export-sessions`
+    /// sessions (choices, offered quantities, our time per click) as JSON
+    /// for the solver baseline, benches/baseline/cpsat_configure.py.
+    #[arg(long)]
+    export: Option<std::path::PathBuf>,
+    #[arg(long, default_value_t = 3)]
+    export_sessions: usize,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -44,17 +52,32 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-/// Runs the sessions; returns click latencies without and (when `explain`)
-/// with explanations.
-fn clicks(model: &CompiledModel, args: &Args, explain: bool) -> (Vec<Duration>, Vec<Duration>) {
+struct Timings {
+    bare: Vec<Duration>,
+    explained: Vec<Duration>,
+    /// The first `record` sessions' clicks, for the solver baseline.
+    recorded: Vec<RecordedClick>,
+}
+
+/// Runs the sessions, timing each click without and (when `explain`) with
+/// explanations; records the first `record` sessions.
+fn clicks(model: &CompiledModel, args: &Args, explain: bool, record: usize) -> Timings {
     let mut rng = Lcg::new(7);
-    let (mut bare, mut explained) = (Vec::new(), Vec::new());
-    for _ in 0..args.sessions {
+    let (mut bare, mut explained, mut recorded) = (Vec::new(), Vec::new(), Vec::new());
+    for session in 0..args.sessions {
         let mut choices: Vec<Choice> = Vec::new();
         for _ in 0..args.clicks {
             let start = Instant::now();
             let state = model.configure(&choices, false).expect("valid click");
-            bare.push(start.elapsed());
+            let took = start.elapsed();
+            bare.push(took);
+            if session < record {
+                recorded.push(RecordedClick {
+                    choices: choices.iter().map(|c| (c.option, c.quantity)).collect(),
+                    offered: state.options.iter().map(|o| o.quantities.clone()).collect(),
+                    micros: took.as_secs_f64() * 1e6,
+                });
+            }
             if explain {
                 let start = Instant::now();
                 std::hint::black_box(model.configure(&choices, true).expect("valid click"));
@@ -79,10 +102,20 @@ fn clicks(model: &CompiledModel, args: &Args, explain: bool) -> (Vec<Duration>, 
     }
     bare.sort();
     explained.sort();
-    (bare, explained)
+    Timings {
+        bare,
+        explained,
+        recorded,
+    }
 }
 
-fn report(name: &str, model: ConfigModel, args: &Args, explain: bool) {
+fn report(
+    name: &str,
+    model: ConfigModel,
+    args: &Args,
+    explain: bool,
+    export: Option<&std::path::Path>,
+) {
     let start = Instant::now();
     let compiled = compile(model).expect("the model is satisfiable");
     let compile_time = start.elapsed();
@@ -93,7 +126,21 @@ fn report(name: &str, model: ConfigModel, args: &Args, explain: bool) {
         .iter()
         .filter(|o| o.quantities.iter().any(|&q| q > 0))
         .count();
-    let (bare, explained) = clicks(&compiled, args, explain);
+    let record = if export.is_some() {
+        args.export_sessions
+    } else {
+        0
+    };
+    let Timings {
+        bare,
+        explained,
+        recorded,
+    } = clicks(&compiled, args, explain, record);
+    if let Some(path) = export {
+        let json = export::export(compiled.model(), &recorded);
+        std::fs::write(path, json.to_string()).expect("export file written");
+        println!("wrote {} clicks to {}", recorded.len(), path.display());
+    }
     let why = |p: f64| {
         if explained.is_empty() {
             "-".to_owned()
@@ -131,6 +178,7 @@ fn main() {
             model.clone(),
             &args,
             true,
+            None,
         );
     }
     let shape = Shape {
@@ -143,5 +191,11 @@ fn main() {
     let name = format!("generated, {} rules", generated.rules.len());
     // Explaining every excluded option of the generated model takes
     // seconds (see the closing note); only propagation is timed there.
-    report(&name, generated, &args, args.explain_generated);
+    report(
+        &name,
+        generated,
+        &args,
+        args.explain_generated,
+        args.export.as_deref(),
+    );
 }

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+pub mod export;
 pub mod generated_config;
 
 use quotecast_model::RuleSet;
