@@ -6,10 +6,12 @@
 //! * `quotecast quote price FILE.json` prices a quote, in-process or through
 //!   a running server;
 //! * `quotecast configure PRODUCT --select SKU[=QTY]` shows a product's
-//!   configuration state after the given choices.
+//!   configuration state after the given choices;
+//! * `quotecast gen-pipeline` writes a synthetic pipeline and its history.
 
 mod config;
 mod configure_cmd;
+mod gen_cmd;
 mod quote_cmd;
 mod render;
 mod rules_cmd;
@@ -49,6 +51,9 @@ enum Command {
     /// Show what can still be chosen for a configurable product after the
     /// given choices, with what was added or excluded and why.
     Configure(configure_cmd::ConfigureArgs),
+    /// Write a seeded synthetic pipeline snapshot and its history (stage
+    /// changes, outcomes, past snapshots) with a known truth.
+    GenPipeline(gen_cmd::GenArgs),
 }
 
 #[derive(Subcommand)]
@@ -82,6 +87,7 @@ fn main() -> ExitCode {
         Command::Rules(RulesCommand::Test { dir }) => rules_cmd::test(&dir),
         Command::Quote(QuoteCommand::Price(args)) => quote_cmd::price(args),
         Command::Configure(args) => configure_cmd::configure(args),
+        Command::GenPipeline(args) => gen_cmd::run(args),
     };
     match result {
         Ok(code) => code,

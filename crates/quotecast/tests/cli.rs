@@ -386,3 +386,44 @@ fn configure_reports_a_conflict_with_repairs_and_fails() {
         stderr(&bad)
     );
 }
+
+#[test]
+fn gen_pipeline_writes_the_same_files_for_the_same_seed() {
+    let dir = std::env::temp_dir().join(format!("quotecast-gen-{}", std::process::id()));
+    let run = |out: &str| {
+        let out = dir.join(out);
+        let o = quotecast(&[
+            "gen-pipeline",
+            "--opportunities",
+            "300",
+            "--seed",
+            "5",
+            "--snapshots",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stdout(&o).contains("300 open opportunities"),
+            "{}",
+            stdout(&o)
+        );
+        out
+    };
+    let (a, b) = (run("a"), run("b"));
+    for file in [
+        "pipeline.parquet",
+        "history/stage_events.parquet",
+        "history/outcomes.parquet",
+        "history/snapshots.parquet",
+    ] {
+        let read = |d: &Path| std::fs::read(d.join(file)).unwrap();
+        assert_eq!(
+            read(&a),
+            read(&b),
+            "{file} differs between two runs with seed 5"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
