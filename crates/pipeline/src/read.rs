@@ -119,7 +119,16 @@ pub fn read_snapshot(path: &Path, vocabulary: &Vocabulary) -> Result<DataFrame, 
                 ),
             });
         }
-        let value = col(s.name).cast(s.kind.dtype());
+        let value = if s.kind == Kind::Date && dtype == &DataType::String {
+            col(s.name).str().to_date(StrptimeOptions {
+                format: Some("%Y-%m-%d".into()),
+                strict: false,
+                exact: true,
+                cache: true,
+            })
+        } else {
+            col(s.name).cast(s.kind.dtype())
+        };
         // A value that was there but did not convert: flagged while the
         // file's own value is still at hand.
         let flag = check_name(checks.len());

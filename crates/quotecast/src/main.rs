@@ -7,10 +7,12 @@
 //!   a running server;
 //! * `quotecast configure PRODUCT --select SKU[=QTY]` shows a product's
 //!   configuration state after the given choices;
-//! * `quotecast gen-pipeline` writes a synthetic pipeline and its history.
+//! * `quotecast gen-pipeline` writes a synthetic pipeline and its history;
+//! * `quotecast forecast run` forecasts a pipeline file.
 
 mod config;
 mod configure_cmd;
+mod forecast_cmd;
 mod gen_cmd;
 mod quote_cmd;
 mod render;
@@ -54,6 +56,9 @@ enum Command {
     /// Write a seeded synthetic pipeline snapshot and its history (stage
     /// changes, outcomes, past snapshots) with a known truth.
     GenPipeline(gen_cmd::GenArgs),
+    /// Forecast batch jobs over pipeline files.
+    #[command(subcommand)]
+    Forecast(forecast_cmd::ForecastCommand),
 }
 
 #[derive(Subcommand)]
@@ -88,6 +93,7 @@ fn main() -> ExitCode {
         Command::Quote(QuoteCommand::Price(args)) => quote_cmd::price(args),
         Command::Configure(args) => configure_cmd::configure(args),
         Command::GenPipeline(args) => gen_cmd::run(args),
+        Command::Forecast(command) => forecast_cmd::run(command),
     };
     match result {
         Ok(code) => code,

@@ -427,3 +427,69 @@ fn gen_pipeline_writes_the_same_files_for_the_same_seed() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn forecast_run_summarises_a_generated_pipeline_and_writes_its_tables() {
+    let dir = std::env::temp_dir().join(format!("quotecast-fc-{}", std::process::id()));
+    let d = dir.to_str().unwrap();
+    let o = quotecast(&[
+        "gen-pipeline",
+        "--opportunities",
+        "400",
+        "--no-history",
+        "--format",
+        "csv",
+        "--out",
+        d,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pipeline = dir.join("pipeline.csv");
+    let out = dir.join("forecast.parquet");
+    let o = quotecast(&[
+        "forecast",
+        "run",
+        "--pipeline",
+        pipeline.to_str().unwrap(),
+        "--as-of",
+        "2026-11-20",
+        "--by",
+        "team,product_line",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("400 open opportunities"), "{text}");
+    assert!(text.contains("win rates (the rules' stage defaults): qualify 10 %, discover 20 %, sponsor 50 %, propose 65 %, negotiate 80 %"), "{text}");
+    assert!(text.contains("bucket      team"), "{text}");
+    for file in [
+        "forecast.parquet",
+        "forecast.quantities.parquet",
+        "forecast.overdue.parquet",
+    ] {
+        assert!(dir.join(file).is_file(), "{file} missing");
+    }
+    // A broken row is named by file, row and column, and nothing is written.
+    let mut csv = std::fs::read_to_string(&pipeline).unwrap();
+    csv = csv.replacen(",USD,", ",XYZ,", 1);
+    std::fs::write(&pipeline, csv).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    let o = quotecast(&[
+        "forecast",
+        "run",
+        "--pipeline",
+        pipeline.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("pipeline.csv: 1 bad row(s):")
+            && stderr(&o)
+                .contains("column `currency`: is not a currency of the rules (CNY, EUR, USD)"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

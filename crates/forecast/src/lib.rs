@@ -1,0 +1,46 @@
+//! The forecast engine: from a pipeline snapshot (one row per opportunity
+//! line, see `quotecast_pipeline::columns`) to a stage-weighted forecast
+//! per period bucket and any grouping, computed with polars.
+//!
+//! Pure: the caller hands in a [`LazyFrame`] (a validated snapshot, or a
+//! scan of one) and typed settings, and gets data frames back with an
+//! [`Explanation`] of how they were reached. Collecting is CPU work, so the
+//! server runs these functions on a blocking thread.
+//!
+//! Money in the snapshot is exact decimal; the forecast's figures are
+//! expected values, computed in `f64` in the reporting currency and
+//! reported rounded to its minor unit.
+mod overdue;
+mod spec;
+mod weighted;
+
+pub use overdue::overdue;
+pub use polars::prelude::{DataFrame, IntoLazy, LazyFrame};
+pub use spec::{Bucket, Dimension, ForecastSpec, RateTable, WinRates};
+pub use weighted::{Explanation, Forecast, forecast};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ForecastError {
+    #[error("the funnel has no stages: define them in rules/pipeline/stages.toml")]
+    NoStages,
+    #[error("no rate for currency {0} to the reporting currency")]
+    NoRate(String),
+    #[error(transparent)]
+    Polars(#[from] polars::error::PolarsError),
+}
+
+/// Collects several plans over the same input in one run, so that polars
+/// can share the work they have in common (one scan of the snapshot).
+pub(crate) fn collect_together(
+    plans: Vec<LazyFrame>,
+) -> Result<Vec<DataFrame>, polars::error::PolarsError> {
+    let opt = plans
+        .first()
+        .map(|p| p.get_current_optimizations())
+        .unwrap_or_default();
+    LazyFrame::collect_all_with_engine(
+        plans.into_iter().map(|p| p.logical_plan).collect(),
+        polars::prelude::Engine::Auto,
+        opt,
+    )
+}

@@ -1,0 +1,98 @@
+//! Opportunities past their stage's time limit: each goes back to its
+//! owner's supervisor, who keeps, returns or reassigns it.
+use polars::prelude::*;
+use quotecast_pipeline::columns as col;
+
+use crate::{
+    ForecastError, ForecastSpec,
+    weighted::{IS_OPEN, VALUE, prepared},
+};
+
+pub const DAYS_IN_STAGE: &str = "days_in_stage";
+pub const TIME_LIMIT_DAYS: &str = "time_limit_days";
+pub const DAYS_OVER: &str = "days_over";
+const LIMIT: &str = "__limit";
+
+/// Overdue opportunities, most overdue first: `opportunity_id, owner,
+/// team, stage, stage_entered, days_in_stage, time_limit_days, days_over,
+/// amount` (reporting currency); and per team and owner the count and
+/// amount overdue. Opportunities without a `stage_entered` date cannot be
+/// judged and are left out.
+pub fn overdue(
+    snapshot: LazyFrame,
+    spec: &ForecastSpec,
+) -> Result<(DataFrame, DataFrame), ForecastError> {
+    let (lines, _) = prepared(snapshot, spec)?;
+    let limits = DataFrame::new(
+        spec.stages.len(),
+        vec![
+            Column::new(
+                col::STAGE.into(),
+                spec.stages
+                    .iter()
+                    .map(|s| s.id.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                LIMIT.into(),
+                spec.stages
+                    .iter()
+                    .map(|s| s.time_limit_days.map(i64::from))
+                    .collect::<Vec<_>>(),
+            ),
+        ],
+    )?;
+    let as_of = lit(spec.as_of).cast(DataType::Date);
+    let days_in_stage = (as_of - col(col::STAGE_ENTERED)).dt().total_days(false);
+    let per_opportunity = lines
+        .filter(col(IS_OPEN))
+        .group_by([
+            col(col::OPPORTUNITY_ID),
+            col(col::OWNER),
+            col(col::TEAM),
+            col(col::STAGE),
+            col(col::STAGE_ENTERED),
+        ])
+        .agg([col(VALUE).sum().alias(col::AMOUNT)])
+        .join(
+            limits.lazy(),
+            [col(col::STAGE)],
+            [col(col::STAGE)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column(days_in_stage.alias(DAYS_IN_STAGE))
+        .with_column((col(DAYS_IN_STAGE) - col(LIMIT)).alias(DAYS_OVER))
+        .filter(col(DAYS_OVER).gt(lit(0)))
+        .select([
+            col(col::OPPORTUNITY_ID),
+            col(col::OWNER),
+            col(col::TEAM),
+            col(col::STAGE),
+            col(col::STAGE_ENTERED),
+            col(DAYS_IN_STAGE),
+            col(LIMIT).alias(TIME_LIMIT_DAYS),
+            col(DAYS_OVER),
+            col(col::AMOUNT).round(spec.rates.scale, RoundMode::HalfToEven),
+        ])
+        .sort_by_exprs(
+            [col(DAYS_OVER), col(col::OPPORTUNITY_ID)],
+            SortMultipleOptions::default().with_order_descending_multi([true, false]),
+        );
+    let by_owner = per_opportunity
+        .clone()
+        .group_by([col(col::TEAM), col(col::OWNER)])
+        .agg([
+            len().alias("overdue"),
+            col(col::AMOUNT)
+                .sum()
+                .round(spec.rates.scale, RoundMode::HalfToEven),
+            col(DAYS_OVER).max().alias("most_days_over"),
+        ])
+        .sort_by_exprs(
+            [col(col::TEAM), col(col::OWNER)],
+            SortMultipleOptions::default(),
+        );
+    let mut frames = crate::collect_together(vec![per_opportunity, by_owner])?;
+    let by_owner = frames.pop().unwrap_or_default();
+    Ok((frames.pop().unwrap_or_default(), by_owner))
+}

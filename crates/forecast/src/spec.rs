@@ -1,0 +1,112 @@
+//! What a forecast is asked for: the date it is made on, the period
+//! buckets, the grouping, the currency and the win rates.
+use std::fmt;
+
+use chrono::NaiveDate;
+use quotecast_model::Stage;
+use quotecast_pipeline::columns as col;
+
+/// The period a forecast figure belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    Week,
+    Month,
+    Quarter,
+}
+
+impl Bucket {
+    /// The polars duration that truncates a date to the bucket's start
+    /// (weeks start on Monday).
+    pub(crate) fn every(self) -> &'static str {
+        match self {
+            Bucket::Week => "1w",
+            Bucket::Month => "1mo",
+            Bucket::Quarter => "1q",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Bucket> {
+        match word {
+            "week" => Some(Bucket::Week),
+            "month" => Some(Bucket::Month),
+            "quarter" => Some(Bucket::Quarter),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Bucket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Bucket::Week => "week",
+            Bucket::Month => "month",
+            Bucket::Quarter => "quarter",
+        })
+    }
+}
+
+/// A column a forecast can be grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dimension {
+    Team,
+    Region,
+    Owner,
+    ProductLine,
+    Sku,
+}
+
+impl Dimension {
+    pub const ALL: [Dimension; 5] = [
+        Dimension::Team,
+        Dimension::Region,
+        Dimension::Owner,
+        Dimension::ProductLine,
+        Dimension::Sku,
+    ];
+
+    /// The snapshot column it groups by (also its name in results).
+    pub fn column(self) -> &'static str {
+        match self {
+            Dimension::Team => col::TEAM,
+            Dimension::Region => col::REGION,
+            Dimension::Owner => col::OWNER,
+            Dimension::ProductLine => col::PRODUCT_LINE,
+            Dimension::Sku => col::SKU,
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Dimension> {
+        Self::ALL.into_iter().find(|d| d.column() == word)
+    }
+}
+
+/// Exchange rates to the reporting currency: units of each currency per
+/// unit of the reporting currency.
+#[derive(Debug, Clone)]
+pub struct RateTable {
+    pub reporting_currency: String,
+    /// Minor-unit digits of the reporting currency, for rounding results.
+    pub scale: u32,
+    pub per_reporting: Vec<(String, f64)>,
+}
+
+/// Where the probability that an open deal is won comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WinRates {
+    /// Each stage's default win rate from the rules.
+    StageDefaults,
+}
+
+/// A forecast request.
+#[derive(Debug, Clone)]
+pub struct ForecastSpec {
+    /// The day the forecast is made; open deals whose expected close has
+    /// passed are counted in the bucket holding this day.
+    pub as_of: NaiveDate,
+    pub bucket: Bucket,
+    pub group_by: Vec<Dimension>,
+    pub rates: RateTable,
+    pub win_rates: WinRates,
+    /// The funnel, from the rules.
+    pub stages: Vec<Stage>,
+}

@@ -1,0 +1,278 @@
+//! The stage-weighted forecast: per bucket and group, what has closed, the
+//! open amounts by forecast category, and the weighted (expected) amount
+//! and quantities.
+use polars::prelude::*;
+use quotecast_model::{ForecastCategory, StageOutcome};
+use quotecast_pipeline::columns as col;
+
+use crate::{ForecastError, ForecastSpec, WinRates};
+
+/// Result columns.
+pub const BUCKET: &str = "bucket";
+pub const OPPORTUNITIES: &str = "opportunities";
+pub const CLOSED_WON: &str = "closed_won";
+pub const WEIGHTED: &str = "weighted";
+pub const EXPECTED_QUANTITY: &str = "expected_quantity";
+pub const OPEN_QUANTITY: &str = "open_quantity";
+pub const WON_QUANTITY: &str = "won_quantity";
+const WIN_RATE: &str = "__win_rate";
+const CATEGORY: &str = "__category";
+pub(crate) const RATE: &str = "__rate";
+pub(crate) const VALUE: &str = "__value";
+pub(crate) const IS_OPEN: &str = "__open";
+const IS_WON: &str = "__won";
+
+/// How the figures were reached.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    pub lines: u64,
+    pub open_opportunities: u64,
+    /// Open opportunities whose expected close date had passed, counted in
+    /// the bucket holding the forecast date.
+    pub past_due_moved: u64,
+    /// Won opportunities in the snapshot, counted at their close date.
+    pub won_opportunities: u64,
+    /// Lost or omitted opportunities, left out.
+    pub left_out_opportunities: u64,
+    /// The win rate used per stage, in funnel order, 0 to 1.
+    pub win_rates: Vec<(String, f64)>,
+    pub win_rate_source: String,
+}
+
+/// A forecast: per bucket and group, `opportunities`, `closed_won`, one
+/// column per open forecast category (`commit`, `best_case`, `pipeline`:
+/// amounts of open deals in that category, not cumulative) and
+/// `weighted` (each open amount times its win rate, plus closed won); all
+/// in the reporting currency. `quantities` has, per bucket, group and SKU,
+/// `open_quantity`, `expected_quantity` (quantity times win rate) and
+/// `won_quantity`.
+#[derive(Debug, Clone)]
+pub struct Forecast {
+    pub amounts: DataFrame,
+    pub quantities: DataFrame,
+    pub explanation: Explanation,
+}
+
+/// The open forecast categories, most certain first, as result columns.
+pub const OPEN_CATEGORIES: [ForecastCategory; 3] = [
+    ForecastCategory::Commit,
+    ForecastCategory::BestCase,
+    ForecastCategory::Pipeline,
+];
+
+fn win_rates(spec: &ForecastSpec) -> Vec<(String, f64)> {
+    match spec.win_rates {
+        WinRates::StageDefaults => spec
+            .stages
+            .iter()
+            .map(|s| {
+                let percent: f64 = s.win_rate.0.try_into().unwrap_or(0.0);
+                (s.id.clone(), percent / 100.0)
+            })
+            .collect(),
+    }
+}
+
+/// The funnel as a small frame to join on: stage, win rate, category and
+/// whether it is open or won.
+fn stage_frame(spec: &ForecastSpec, rates: &[(String, f64)]) -> PolarsResult<DataFrame> {
+    let stages = &spec.stages;
+    DataFrame::new(
+        stages.len(),
+        vec![
+            Column::new(
+                col::STAGE.into(),
+                stages.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                WIN_RATE.into(),
+                rates.iter().map(|r| r.1).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                CATEGORY.into(),
+                stages.iter().map(|s| s.category.name()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                IS_OPEN.into(),
+                stages.iter().map(|s| s.is_open()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                IS_WON.into(),
+                stages
+                    .iter()
+                    .map(|s| s.outcome == Some(StageOutcome::Won))
+                    .collect::<Vec<_>>(),
+            ),
+        ],
+    )
+}
+
+/// The snapshot's lines with, per line: the win rate, the effective
+/// forecast category, whether the deal is open or won, its value in the
+/// reporting currency, and its bucket.
+pub(crate) fn prepared(
+    snapshot: LazyFrame,
+    spec: &ForecastSpec,
+) -> Result<(LazyFrame, Vec<(String, f64)>), ForecastError> {
+    if spec.stages.is_empty() {
+        return Err(ForecastError::NoStages);
+    }
+    let rates = win_rates(spec);
+    let stages = stage_frame(spec, &rates)?;
+    let fx = &spec.rates.per_reporting;
+    let fx = DataFrame::new(
+        fx.len(),
+        vec![
+            Column::new(
+                col::CURRENCY.into(),
+                fx.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(RATE.into(), fx.iter().map(|r| r.1).collect::<Vec<_>>()),
+        ],
+    )?;
+    let as_of = lit(spec.as_of).cast(DataType::Date);
+    let close = when(col(IS_OPEN).and(col(col::EXPECTED_CLOSE).lt(as_of.clone())))
+        .then(as_of)
+        .otherwise(col(col::EXPECTED_CLOSE));
+    let frame = snapshot
+        .join(
+            stages.lazy(),
+            [col(col::STAGE)],
+            [col(col::STAGE)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .join(
+            fx.lazy(),
+            [col(col::CURRENCY)],
+            [col(col::CURRENCY)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([
+            (col(col::AMOUNT).cast(DataType::Float64) / col(RATE)).alias(VALUE),
+            col(col::FORECAST_CATEGORY)
+                .fill_null(col(CATEGORY))
+                .alias(CATEGORY),
+            close.dt().truncate(lit(spec.bucket.every())).alias(BUCKET),
+        ]);
+    Ok((frame, rates))
+}
+
+fn sum_where(condition: Expr, value: Expr) -> Expr {
+    when(condition).then(value).otherwise(lit(0.0)).sum()
+}
+
+/// The stage-weighted forecast of `snapshot` (see [`Forecast`]).
+pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, ForecastError> {
+    let (lines, rates) = prepared(snapshot, spec)?;
+    let mut keys = vec![col(BUCKET)];
+    keys.extend(spec.group_by.iter().map(|d| col(d.column())));
+    let open = col(IS_OPEN);
+    let won = col(IS_WON);
+    let mut amount_aggs = vec![
+        col(col::OPPORTUNITY_ID)
+            .filter(open.clone().or(won.clone()))
+            .n_unique()
+            .alias(OPPORTUNITIES),
+        sum_where(won.clone(), col(VALUE)).alias(CLOSED_WON),
+    ];
+    for category in OPEN_CATEGORIES {
+        amount_aggs.push(
+            sum_where(
+                open.clone().and(col(CATEGORY).eq(lit(category.name()))),
+                col(VALUE),
+            )
+            .alias(category.name()),
+        );
+    }
+    amount_aggs.push(
+        (sum_where(open.clone(), col(VALUE) * col(WIN_RATE)) + sum_where(won.clone(), col(VALUE)))
+            .alias(WEIGHTED),
+    );
+    let scale = spec.rates.scale;
+    let money: Vec<Expr> = [CLOSED_WON, WEIGHTED]
+        .into_iter()
+        .chain(OPEN_CATEGORIES.iter().map(|c| c.name()))
+        .map(|c| col(c).round(scale, RoundMode::HalfToEven))
+        .collect();
+    let counted = lines.clone().filter(open.clone().or(won.clone()));
+    let amounts = counted
+        .clone()
+        .group_by(keys.clone())
+        .agg(amount_aggs)
+        .with_columns(money)
+        .sort_by_exprs(keys.clone(), SortMultipleOptions::default());
+    let mut sku_keys = keys.clone();
+    if !spec.group_by.contains(&crate::Dimension::Sku) {
+        sku_keys.push(col(col::SKU));
+    }
+    let quantity = col(col::QUANTITY).cast(DataType::Float64);
+    let quantities = counted
+        .filter(col(col::SKU).is_not_null())
+        .group_by(sku_keys.clone())
+        .agg([
+            sum_where(open.clone(), quantity.clone()).alias(OPEN_QUANTITY),
+            (sum_where(open.clone(), quantity.clone() * col(WIN_RATE)))
+                .round(2, RoundMode::HalfToEven)
+                .alias(EXPECTED_QUANTITY),
+            sum_where(won.clone(), quantity).alias(WON_QUANTITY),
+        ])
+        .sort_by_exprs(sku_keys, SortMultipleOptions::default());
+    let counts = lines.group_by([lit(1).alias("__all")]).agg([
+        len().alias("lines"),
+        col(col::OPPORTUNITY_ID)
+            .filter(open.clone())
+            .n_unique()
+            .alias("open"),
+        col(col::OPPORTUNITY_ID)
+            .filter(
+                open.clone()
+                    .and(col(col::EXPECTED_CLOSE).lt(lit(spec.as_of).cast(DataType::Date))),
+            )
+            .n_unique()
+            .alias("past_due"),
+        col(col::OPPORTUNITY_ID).filter(won).n_unique().alias("won"),
+        col(col::OPPORTUNITY_ID)
+            .filter(open.not().and(col(IS_WON).not()))
+            .n_unique()
+            .alias("left_out"),
+        col(RATE).is_null().sum().alias("no_rate"),
+        col(CATEGORY).is_null().sum().alias("no_stage"),
+    ]);
+    let mut frames = crate::collect_together(vec![amounts, quantities, counts])?;
+    let counts = frames.pop().unwrap_or_default();
+    let quantities = frames.pop().unwrap_or_default();
+    let amounts = frames.pop().unwrap_or_default();
+    let count = |name: &str| -> u64 {
+        counts
+            .column(name)
+            .ok()
+            .and_then(|c| c.cast(&DataType::UInt64).ok())
+            .and_then(|c| c.u64().ok().and_then(|c| c.get(0)))
+            .unwrap_or(0)
+    };
+    if count("no_rate") > 0 {
+        let known: Vec<&str> = spec
+            .rates
+            .per_reporting
+            .iter()
+            .map(|r| r.0.as_str())
+            .collect();
+        return Err(ForecastError::NoRate(format!(
+            "of the snapshot (rates are known for {})",
+            known.join(", ")
+        )));
+    }
+    Ok(Forecast {
+        amounts,
+        quantities,
+        explanation: Explanation {
+            lines: count("lines"),
+            open_opportunities: count("open"),
+            past_due_moved: count("past_due"),
+            won_opportunities: count("won"),
+            left_out_opportunities: count("left_out"),
+            win_rates: rates,
+            win_rate_source: "the rules' stage defaults".into(),
+        },
+    })
+}

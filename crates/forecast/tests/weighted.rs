@@ -1,0 +1,245 @@
+//! The stage-weighted forecast on a hand-made snapshot, every figure
+//! derived by hand from the example rules' funnel (qualify 10 %, discover
+//! 20 %, sponsor 50 %, propose 65 %, negotiate 80 %) and rates (1 USD =
+//! 0.92 EUR = 7.20 CNY).
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use quotecast_forecast::{Bucket, Dimension, ForecastSpec, RateTable, WinRates, forecast, overdue};
+use quotecast_pipeline::read::{Vocabulary, read_snapshot};
+
+const SNAPSHOT: &str = "\
+opportunity_id,owner,team,region,stage,stage_entered,created,expected_close,forecast_category,currency,sku,product_line,quantity,amount
+O-1,ann,A,na,negotiate,2026-10-20,2026-08-01,2026-12-10,,USD,SRV-1U,servers,2,8000.00
+O-1,ann,A,na,negotiate,2026-10-20,2026-08-01,2026-12-10,,USD,SVC-INSTALL,services,2,600.00
+O-2,ann,A,emea,qualify,2026-11-15,2026-11-10,2026-12-20,,EUR,LT-14,laptops,1,920.00
+O-3,bob,B,na,propose,2026-11-01,2026-09-01,2026-11-05,,USD,DSP-27,displays,4,2000.00
+O-4,bob,B,na,won,2026-11-02,2026-07-01,2026-11-02,,USD,SRV-1U,servers,1,5000.00
+O-5,bob,B,na,lost,2026-11-10,2026-07-01,2026-11-10,,USD,SRV-1U,servers,3,7000.00
+O-6,cho,A,apac,sponsor,2026-09-01,2026-08-15,2027-01-15,commit,CNY,SRV-2U,servers,1,7200.00
+";
+
+fn rules() -> quotecast_model::RuleSet {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
+    quotecast_rules::load_dir(&dir).unwrap().0
+}
+
+fn spec(group_by: Vec<Dimension>) -> ForecastSpec {
+    let rules = rules();
+    ForecastSpec {
+        as_of: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+        bucket: Bucket::Month,
+        group_by,
+        rates: RateTable {
+            reporting_currency: "USD".into(),
+            scale: 2,
+            per_reporting: vec![
+                ("USD".into(), 1.0),
+                ("EUR".into(), 0.92),
+                ("CNY".into(), 7.2),
+            ],
+        },
+        win_rates: WinRates::StageDefaults,
+        stages: rules.stages().to_vec(),
+    }
+}
+
+fn snapshot() -> LazyFrame {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.csv");
+    std::fs::write(&path, SNAPSHOT).unwrap();
+    let rules = rules();
+    let vocabulary = Vocabulary {
+        stages: rules.stages().iter().map(|s| s.id.clone()).collect(),
+        currencies: vec!["USD".into(), "EUR".into(), "CNY".into()],
+        forecast_categories: ["omitted", "pipeline", "best_case", "commit", "closed"]
+            .map(String::from)
+            .to_vec(),
+    };
+    read_snapshot(&path, &vocabulary).unwrap().lazy()
+}
+
+/// (bucket, group, column) -> value, for the cells a test checks.
+fn cell(frame: &DataFrame, row: usize, column: &str) -> String {
+    frame
+        .column(column)
+        .unwrap()
+        .get(row)
+        .unwrap()
+        .str_value()
+        .into_owned()
+}
+
+#[test]
+fn amounts_per_month_and_team() {
+    let f = forecast(snapshot(), &spec(vec![Dimension::Team])).unwrap();
+    let a = &f.amounts;
+    let rows: Vec<Vec<String>> = (0..a.height())
+        .map(|r| {
+            [
+                "bucket",
+                "team",
+                "opportunities",
+                "closed_won",
+                "commit",
+                "best_case",
+                "pipeline",
+                "weighted",
+            ]
+            .iter()
+            .map(|c| cell(a, r, c))
+            .collect()
+        })
+        .collect();
+    let expect = [
+        // November, B: O-3 propose 2,000 is past due (expected 5 Nov), so it
+        // counts in November: best case 2,000, weighted 0.65 × 2,000 = 1,300;
+        // O-4 won 5,000 on 2 Nov. Weighted 1,300 + 5,000 = 6,300. O-5 lost:
+        // left out.
+        [
+            "2026-11-01",
+            "B",
+            "2",
+            "5000.0",
+            "0.0",
+            "2000.0",
+            "0.0",
+            "6300.0",
+        ],
+        // December, A: O-1 negotiate (commit) 8,000 + 600 = 8,600, weighted
+        // 0.8 × 8,600 = 6,880; O-2 qualify (pipeline) 920 EUR / 0.92 =
+        // 1,000 USD, weighted 0.1 × 1,000 = 100. Weighted 6,980.
+        [
+            "2026-12-01",
+            "A",
+            "2",
+            "0.0",
+            "8600.0",
+            "0.0",
+            "1000.0",
+            "6980.0",
+        ],
+        // January, A: O-6 sponsor (50 %) overridden to commit, 7,200 CNY /
+        // 7.20 = 1,000 USD, weighted 500.
+        [
+            "2027-01-01",
+            "A",
+            "1",
+            "0.0",
+            "1000.0",
+            "0.0",
+            "0.0",
+            "500.0",
+        ],
+    ];
+    let expect: Vec<Vec<String>> = expect
+        .iter()
+        .map(|r| r.iter().map(|s| s.to_string()).collect())
+        .collect();
+    assert_eq!(rows, expect);
+    let e = &f.explanation;
+    assert_eq!(
+        (
+            e.lines,
+            e.open_opportunities,
+            e.past_due_moved,
+            e.won_opportunities,
+            e.left_out_opportunities
+        ),
+        (7, 4, 1, 1, 1)
+    );
+}
+
+#[test]
+fn expected_quantities_per_sku() {
+    let f = forecast(snapshot(), &spec(vec![])).unwrap();
+    let q = &f.quantities;
+    let rows: Vec<String> = (0..q.height())
+        .map(|r| {
+            [
+                "bucket",
+                "sku",
+                "open_quantity",
+                "expected_quantity",
+                "won_quantity",
+            ]
+            .iter()
+            .map(|c| cell(q, r, c))
+            .collect::<Vec<_>>()
+            .join(" ")
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            // O-3: 4 displays at 65 % = 2.6.
+            "2026-11-01 DSP-27 4.0 2.6 0.0",
+            // O-4 won one server.
+            "2026-11-01 SRV-1U 0.0 0.0 1.0",
+            // O-2: one laptop at 10 %.
+            "2026-12-01 LT-14 1.0 0.1 0.0",
+            // O-1: 2 servers and 2 installations at 80 % = 1.6 each.
+            "2026-12-01 SRV-1U 2.0 1.6 0.0",
+            "2026-12-01 SVC-INSTALL 2.0 1.6 0.0",
+            // O-6: one 2U server at 50 %.
+            "2027-01-01 SRV-2U 1.0 0.5 0.0",
+        ]
+    );
+}
+
+#[test]
+fn group_sums_equal_the_totals() {
+    let total = forecast(snapshot(), &spec(vec![])).unwrap().amounts;
+    let by_owner = forecast(
+        snapshot(),
+        &spec(vec![Dimension::Owner, Dimension::ProductLine]),
+    )
+    .unwrap()
+    .amounts;
+    for column in ["closed_won", "commit", "best_case", "pipeline", "weighted"] {
+        let sum = |f: &DataFrame| {
+            f.column(column)
+                .unwrap()
+                .as_materialized_series()
+                .sum::<f64>()
+                .unwrap()
+        };
+        assert!((sum(&total) - sum(&by_owner)).abs() < 1e-6, "{column}");
+    }
+}
+
+#[test]
+fn overdue_deals_by_days_over() {
+    let (list, by_owner) = overdue(snapshot(), &spec(vec![])).unwrap();
+    let rows: Vec<String> = (0..list.height())
+        .map(|r| {
+            [
+                "opportunity_id",
+                "owner",
+                "stage",
+                "days_in_stage",
+                "time_limit_days",
+                "days_over",
+                "amount",
+            ]
+            .iter()
+            .map(|c| cell(&list, r, c))
+            .collect::<Vec<_>>()
+            .join(" ")
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            // O-6 entered sponsor on 1 Sep: 80 days by 20 Nov, limit 30.
+            "O-6 cho sponsor 80 30 50 1000.0",
+            // O-1 entered negotiate on 20 Oct: 31 days, limit 14.
+            "O-1 ann negotiate 31 14 17 8600.0",
+        ]
+    );
+    // O-3 (19 of 21 days in propose) and O-2 (5 of 21) are not overdue.
+    assert_eq!(by_owner.height(), 2);
+}

@@ -1,0 +1,244 @@
+//! `quotecast forecast run`: an analyst's batch job over a pipeline file —
+//! the stage-weighted forecast per bucket and grouping, written to Parquet
+//! or CSV, with a readable summary and the overdue deals.
+use std::{fmt::Write as _, io::Write, path::PathBuf, process::ExitCode, time::Instant};
+
+use anyhow::{Context, anyhow};
+use chrono::NaiveDate;
+use clap::{Args, Subcommand};
+use quotecast_forecast::{
+    Bucket, DataFrame, Dimension, ForecastSpec, IntoLazy, RateTable, WinRates, forecast, overdue,
+};
+use quotecast_model::{ForecastCategory, RuleSet};
+use quotecast_pipeline::{
+    read::{Vocabulary, read_snapshot},
+    write::write_table,
+};
+use rust_decimal::prelude::ToPrimitive;
+
+use crate::config::RulesSource;
+
+#[derive(Subcommand)]
+pub enum ForecastCommand {
+    /// The stage-weighted forecast of a pipeline snapshot.
+    Run(RunArgs),
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The pipeline snapshot (.parquet or .csv), one row per opportunity line.
+    #[arg(long)]
+    pipeline: PathBuf,
+    /// Period buckets: week, month or quarter.
+    #[arg(long, default_value = "month", value_parser = parse_bucket)]
+    bucket: Bucket,
+    /// Group by any of team, region, owner, product_line, sku
+    /// (comma-separated).
+    #[arg(long, value_delimiter = ',', value_parser = parse_dimension)]
+    by: Vec<Dimension>,
+    /// The day the forecast is made [default: today].
+    #[arg(long)]
+    as_of: Option<NaiveDate>,
+    /// Write the forecast (.parquet or .csv); quantities per SKU go next to
+    /// it as NAME.quantities.EXT and overdue deals as NAME.overdue.EXT.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Rules directory [default: ./rules, else the embedded example rules].
+    #[arg(long)]
+    rules: Option<PathBuf>,
+}
+
+fn parse_bucket(word: &str) -> Result<Bucket, String> {
+    Bucket::parse(word).ok_or_else(|| format!("`{word}` is not week, month or quarter"))
+}
+
+fn parse_dimension(word: &str) -> Result<Dimension, String> {
+    Dimension::parse(word)
+        .ok_or_else(|| format!("`{word}` is not one of team, region, owner, product_line, sku"))
+}
+
+pub fn run(command: ForecastCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ForecastCommand::Run(args) => run_forecast(args),
+    }
+}
+
+/// The codes a snapshot's columns may hold, from the rules.
+pub fn vocabulary(rules: &RuleSet) -> Vocabulary {
+    Vocabulary {
+        stages: rules.stages().iter().map(|s| s.id.clone()).collect(),
+        currencies: rules.currencies().map(|c| c.code.to_string()).collect(),
+        forecast_categories: ForecastCategory::ALL
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect(),
+    }
+}
+
+/// Rates to the corporate currency, from the rules.
+pub fn rate_table(rules: &RuleSet) -> RateTable {
+    let corporate = rules.corporate_currency();
+    RateTable {
+        reporting_currency: corporate.code.to_string(),
+        scale: corporate.scale,
+        per_reporting: rules
+            .currencies()
+            .map(|c| {
+                (
+                    c.code.to_string(),
+                    c.per_corporate.to_f64().unwrap_or(f64::NAN),
+                )
+            })
+            .collect(),
+    }
+}
+
+fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let source = RulesSource::choose(args.rules);
+    let (rules, _) = source
+        .load()
+        .with_context(|| format!("loading rules from {}", source.describe()))?;
+    if rules.stages().is_empty() {
+        return Err(anyhow!(
+            "the rules in {} define no funnel stages",
+            source.describe()
+        ));
+    }
+    let started = Instant::now();
+    let snapshot = read_snapshot(&args.pipeline, &vocabulary(&rules))?;
+    let read_took = started.elapsed();
+    let spec = ForecastSpec {
+        as_of: args
+            .as_of
+            .unwrap_or_else(|| chrono::Local::now().date_naive()),
+        bucket: args.bucket,
+        group_by: args.by,
+        rates: rate_table(&rules),
+        win_rates: WinRates::StageDefaults,
+        stages: rules.stages().to_vec(),
+    };
+    let result = forecast(snapshot.clone().lazy(), &spec)?;
+    let (overdue_list, overdue_by_owner) = overdue(snapshot.lazy(), &spec)?;
+    let took = started.elapsed();
+    let mut out = String::new();
+    let e = &result.explanation;
+    writeln!(
+        out,
+        "{}: {} lines, {} open opportunities ({} past their expected close, counted in the current {}), {} won, {} lost or omitted left out",
+        args.pipeline.display(),
+        e.lines,
+        e.open_opportunities,
+        e.past_due_moved,
+        spec.bucket,
+        e.won_opportunities,
+        e.left_out_opportunities
+    )?;
+    let rates: Vec<String> = e
+        .win_rates
+        .iter()
+        .filter(|(id, _)| rules.stage(id).is_some_and(|s| s.is_open()))
+        .map(|(id, p)| format!("{id} {:.0} %", p * 100.0))
+        .collect();
+    writeln!(
+        out,
+        "win rates ({}): {}",
+        e.win_rate_source,
+        rates.join(", ")
+    )?;
+    writeln!(
+        out,
+        "as of {}, amounts in {} (expected values, rounded to {} decimals)\n",
+        spec.as_of, spec.rates.reporting_currency, spec.rates.scale
+    )?;
+    out.push_str(&table(&result.amounts, 40)?);
+    writeln!(
+        out,
+        "\noverdue: {} opportunities past their stage's time limit; by owner, most first:",
+        overdue_list.height()
+    )?;
+    let by_count = overdue_by_owner.sort(
+        ["overdue", "owner"],
+        polars::prelude::SortMultipleOptions::default().with_order_descending_multi([true, false]),
+    )?;
+    out.push_str(&table(&by_count, 10)?);
+    if let Some(path) = &args.out {
+        let sibling = |kind: &str| {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let ext = path
+                .extension()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            path.with_file_name(format!("{stem}.{kind}.{ext}"))
+        };
+        write_table(path, &result.amounts)?;
+        write_table(&sibling("quantities"), &result.quantities)?;
+        write_table(&sibling("overdue"), &overdue_list)?;
+        writeln!(
+            out,
+            "\nwrote {}, {} and {}",
+            path.display(),
+            sibling("quantities").display(),
+            sibling("overdue").display()
+        )?;
+    }
+    writeln!(
+        out,
+        "took {:.2} s (reading and checking {:.2} s)",
+        took.as_secs_f64(),
+        read_took.as_secs_f64()
+    )?;
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A plain-text table of the first `limit` rows, numbers right-aligned.
+fn table(frame: &DataFrame, limit: usize) -> anyhow::Result<String> {
+    let columns = frame.columns();
+    let rows = frame.height().min(limit);
+    let cells: Vec<Vec<String>> = columns
+        .iter()
+        .map(|c| {
+            let mut cells = vec![c.name().to_string()];
+            for r in 0..rows {
+                let value = c.get(r)?;
+                cells.push(match value {
+                    polars::prelude::AnyValue::Float64(v) => format!("{v:.2}"),
+                    polars::prelude::AnyValue::Null => String::new(),
+                    other => other.str_value().into_owned(),
+                });
+            }
+            Ok(cells)
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let numeric: Vec<bool> = columns
+        .iter()
+        .map(|c| c.dtype().is_primitive_numeric())
+        .collect();
+    let widths: Vec<usize> = cells
+        .iter()
+        .map(|c| c.iter().map(|s| s.chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in 0..=rows {
+        let line: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .zip(&numeric)
+            .map(|((c, &w), &n)| {
+                if n {
+                    format!("{:>w$}", c[r])
+                } else {
+                    format!("{:<w$}", c[r])
+                }
+            })
+            .collect();
+        writeln!(out, "{}", line.join("  ").trim_end())?;
+    }
+    if frame.height() > rows {
+        writeln!(out, "... {} more rows", frame.height() - rows)?;
+    }
+    Ok(out)
+}
