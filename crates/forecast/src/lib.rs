@@ -10,10 +10,12 @@
 //! Money in the snapshot is exact decimal; the forecast's figures are
 //! expected values, computed in `f64` in the reporting currency and
 //! reported rounded to its minor unit.
+mod calibrate;
 mod overdue;
 mod spec;
 mod weighted;
 
+pub use calibrate::{CalibratedRates, Calibration, calibrate};
 pub use overdue::overdue;
 pub use polars::prelude::{DataFrame, IntoLazy, LazyFrame};
 pub use spec::{Bucket, Dimension, ForecastSpec, RateTable, WinRates};

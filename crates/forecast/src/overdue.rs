@@ -5,13 +5,12 @@ use quotecast_pipeline::columns as col;
 
 use crate::{
     ForecastError, ForecastSpec,
-    weighted::{IS_OPEN, VALUE, prepared},
+    weighted::{IS_OPEN, LIMIT, VALUE, prepared},
 };
 
 pub const DAYS_IN_STAGE: &str = "days_in_stage";
 pub const TIME_LIMIT_DAYS: &str = "time_limit_days";
 pub const DAYS_OVER: &str = "days_over";
-const LIMIT: &str = "__limit";
 
 /// Overdue opportunities, most overdue first: `opportunity_id, owner,
 /// team, stage, stage_entered, days_in_stage, time_limit_days, days_over,
@@ -23,25 +22,6 @@ pub fn overdue(
     spec: &ForecastSpec,
 ) -> Result<(DataFrame, DataFrame), ForecastError> {
     let (lines, _) = prepared(snapshot, spec)?;
-    let limits = DataFrame::new(
-        spec.stages.len(),
-        vec![
-            Column::new(
-                col::STAGE.into(),
-                spec.stages
-                    .iter()
-                    .map(|s| s.id.as_str())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                LIMIT.into(),
-                spec.stages
-                    .iter()
-                    .map(|s| s.time_limit_days.map(i64::from))
-                    .collect::<Vec<_>>(),
-            ),
-        ],
-    )?;
     let as_of = lit(spec.as_of).cast(DataType::Date);
     let days_in_stage = (as_of - col(col::STAGE_ENTERED)).dt().total_days(false);
     let per_opportunity = lines
@@ -52,14 +32,9 @@ pub fn overdue(
             col(col::TEAM),
             col(col::STAGE),
             col(col::STAGE_ENTERED),
+            col(LIMIT),
         ])
         .agg([col(VALUE).sum().alias(col::AMOUNT)])
-        .join(
-            limits.lazy(),
-            [col(col::STAGE)],
-            [col(col::STAGE)],
-            JoinArgs::new(JoinType::Left),
-        )
         .with_column(days_in_stage.alias(DAYS_IN_STAGE))
         .with_column((col(DAYS_IN_STAGE) - col(LIMIT)).alias(DAYS_OVER))
         .filter(col(DAYS_OVER).gt(lit(0)))

@@ -91,10 +91,14 @@ pub struct RateTable {
 }
 
 /// Where the probability that an open deal is won comes from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum WinRates {
     /// Each stage's default win rate from the rules.
     StageDefaults,
+    /// Calibrated from history per team and stage (a team or stage the
+    /// history lacks falls back to the company's rate, then the rules'),
+    /// times the stage's stale factor for a deal past its time limit.
+    Calibrated(Box<crate::CalibratedRates>),
 }
 
 /// A forecast request.

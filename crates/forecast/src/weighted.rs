@@ -5,7 +5,10 @@ use polars::prelude::*;
 use quotecast_model::{ForecastCategory, StageOutcome};
 use quotecast_pipeline::columns as col;
 
-use crate::{ForecastError, ForecastSpec, WinRates};
+use crate::{
+    ForecastError, ForecastSpec, WinRates,
+    calibrate::{CALIBRATED, COMPANY_RATE, STALE_FACTOR},
+};
 
 /// Result columns.
 pub const BUCKET: &str = "bucket";
@@ -21,6 +24,7 @@ pub(crate) const RATE: &str = "__rate";
 pub(crate) const VALUE: &str = "__value";
 pub(crate) const IS_OPEN: &str = "__open";
 const IS_WON: &str = "__won";
+pub(crate) const LIMIT: &str = "__limit";
 
 /// How the figures were reached.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,17 +64,63 @@ pub const OPEN_CATEGORIES: [ForecastCategory; 3] = [
     ForecastCategory::Pipeline,
 ];
 
+/// The rules' default win rate per stage, 0 to 1.
 fn win_rates(spec: &ForecastSpec) -> Vec<(String, f64)> {
-    match spec.win_rates {
-        WinRates::StageDefaults => spec
-            .stages
-            .iter()
-            .map(|s| {
-                let percent: f64 = s.win_rate.0.try_into().unwrap_or(0.0);
-                (s.id.clone(), percent / 100.0)
-            })
-            .collect(),
-    }
+    spec.stages
+        .iter()
+        .map(|s| {
+            let percent: f64 = s.win_rate.0.try_into().unwrap_or(0.0);
+            (s.id.clone(), percent / 100.0)
+        })
+        .collect()
+}
+
+/// Replaces the default win rate by the calibrated one where history has
+/// it, lowered for deals past their stage's time limit.
+fn calibrated(lines: LazyFrame, spec: &ForecastSpec) -> LazyFrame {
+    let WinRates::Calibrated(rates) = &spec.win_rates else {
+        return lines;
+    };
+    let team_rates =
+        rates
+            .table
+            .clone()
+            .lazy()
+            .select([col(col::TEAM), col(col::STAGE), col(CALIBRATED)]);
+    let company = rates
+        .table
+        .clone()
+        .lazy()
+        .group_by([col(col::STAGE)])
+        .agg([col(COMPANY_RATE).first(), col(STALE_FACTOR).first()]);
+    let as_of = lit(spec.as_of).cast(DataType::Date);
+    let stale = (as_of - col(col::STAGE_ENTERED))
+        .dt()
+        .total_days(false)
+        .gt(col(LIMIT))
+        .fill_null(lit(false));
+    lines
+        .join(
+            team_rates,
+            [col(col::TEAM), col(col::STAGE)],
+            [col(col::TEAM), col(col::STAGE)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .join(
+            company,
+            [col(col::STAGE)],
+            [col(col::STAGE)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column(
+            (col(CALIBRATED)
+                .fill_null(col(COMPANY_RATE))
+                .fill_null(col(WIN_RATE))
+                * when(stale)
+                    .then(col(STALE_FACTOR).fill_null(lit(1.0)))
+                    .otherwise(lit(1.0)))
+            .alias(WIN_RATE),
+        )
 }
 
 /// The funnel as a small frame to join on: stage, win rate, category and
@@ -95,6 +145,13 @@ fn stage_frame(spec: &ForecastSpec, rates: &[(String, f64)]) -> PolarsResult<Dat
             Column::new(
                 IS_OPEN.into(),
                 stages.iter().map(|s| s.is_open()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                LIMIT.into(),
+                stages
+                    .iter()
+                    .map(|s| s.time_limit_days.map(i64::from))
+                    .collect::<Vec<_>>(),
             ),
             Column::new(
                 IS_WON.into(),
@@ -154,7 +211,7 @@ pub(crate) fn prepared(
                 .alias(CATEGORY),
             close.dt().truncate(lit(spec.bucket.every())).alias(BUCKET),
         ]);
-    Ok((frame, rates))
+    Ok((calibrated(frame, spec), rates))
 }
 
 fn sum_where(condition: Expr, value: Expr) -> Expr {
@@ -271,8 +328,46 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
             past_due_moved: count("past_due"),
             won_opportunities: count("won"),
             left_out_opportunities: count("left_out"),
-            win_rates: rates,
-            win_rate_source: "the rules' stage defaults".into(),
+            win_rate_source: match &spec.win_rates {
+                WinRates::StageDefaults => "the rules' stage defaults".into(),
+                WinRates::Calibrated(c) => format!(
+                    "calibrated from {} matured stage entries, per team, shrunk to the company rate with prior strength {:.1}; company rates shown; deals past the stage's time limit times its stale factor",
+                    c.matured_entries, c.prior_strength
+                ),
+            },
+            win_rates: match &spec.win_rates {
+                WinRates::StageDefaults => rates,
+                WinRates::Calibrated(c) => company_rates(c, rates),
+            },
         },
     })
+}
+
+/// The company's calibrated rate per stage, in funnel order; stages the
+/// history lacks keep the rules' default.
+fn company_rates(c: &crate::CalibratedRates, defaults: Vec<(String, f64)>) -> Vec<(String, f64)> {
+    let stages = c
+        .table
+        .column(col::STAGE)
+        .ok()
+        .and_then(|s| s.str().ok().cloned());
+    let company = c
+        .table
+        .column(COMPANY_RATE)
+        .ok()
+        .and_then(|s| s.f64().ok().cloned());
+    let (Some(stages), Some(company)) = (stages, company) else {
+        return defaults;
+    };
+    defaults
+        .into_iter()
+        .map(|(stage, default)| {
+            let found = stages
+                .iter()
+                .zip(company.iter())
+                .find(|(s, _)| *s == Some(stage.as_str()))
+                .and_then(|(_, r)| r);
+            (stage, found.unwrap_or(default))
+        })
+        .collect()
 }

@@ -290,3 +290,39 @@ fn report_bad_rows(
         total,
     })
 }
+
+/// Scans the history directory `gen-pipeline` writes (and a CRM export can
+/// fill): `stage_events` (`opportunity_id, stage, at`) and `outcomes`
+/// (`opportunity_id, team, outcome, closed, currency, amount`), each as
+/// `.parquet` or `.csv`. Dates are converted from text where needed.
+pub fn scan_history(dir: &Path) -> Result<(LazyFrame, LazyFrame), PipelineError> {
+    let table = |name: &str, date: &str| -> Result<LazyFrame, PipelineError> {
+        let parquet = dir.join(format!("{name}.parquet"));
+        let csv = dir.join(format!("{name}.csv"));
+        let path = if parquet.is_file() { parquet } else { csv };
+        let frame = scan(&path)?;
+        let schema = frame
+            .clone()
+            .collect_schema()
+            .map_err(|e| format_error(&path, e))?;
+        match schema.get(date) {
+            Some(DataType::Date) => Ok(frame),
+            Some(DataType::String) => {
+                Ok(frame.with_column(col(date).str().to_date(StrptimeOptions {
+                    format: Some("%Y-%m-%d".into()),
+                    strict: true,
+                    exact: true,
+                    cache: true,
+                })))
+            }
+            _ => Err(PipelineError::Format {
+                path,
+                message: format!("no column `{date}` holding dates"),
+            }),
+        }
+    };
+    Ok((
+        table("stage_events", col::AT)?,
+        table("outcomes", col::CLOSED)?,
+    ))
+}

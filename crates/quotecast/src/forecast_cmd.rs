@@ -7,11 +7,12 @@ use anyhow::{Context, anyhow};
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use quotecast_forecast::{
-    Bucket, DataFrame, Dimension, ForecastSpec, IntoLazy, RateTable, WinRates, forecast, overdue,
+    Bucket, Calibration, DataFrame, Dimension, ForecastSpec, IntoLazy, RateTable, WinRates,
+    calibrate, forecast, overdue,
 };
 use quotecast_model::{ForecastCategory, RuleSet};
 use quotecast_pipeline::{
-    read::{Vocabulary, read_snapshot},
+    read::{Vocabulary, read_snapshot, scan_history},
     write::write_table,
 };
 use rust_decimal::prelude::ToPrimitive;
@@ -39,6 +40,15 @@ pub struct RunArgs {
     /// The day the forecast is made [default: today].
     #[arg(long)]
     as_of: Option<NaiveDate>,
+    /// Calibrate win rates per team and stage from this history directory
+    /// (stage_events and outcomes, as `gen-pipeline` writes them) instead
+    /// of using the rules' stage defaults.
+    #[arg(long)]
+    history: Option<PathBuf>,
+    /// Prior strength of the company rate when calibrating [default:
+    /// estimated from the spread between teams].
+    #[arg(long)]
+    prior_strength: Option<f64>,
     /// Write the forecast (.parquet or .csv); quantities per SKU go next to
     /// it as NAME.quantities.EXT and overdue deals as NAME.overdue.EXT.
     #[arg(long)]
@@ -107,14 +117,27 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let snapshot = read_snapshot(&args.pipeline, &vocabulary(&rules))?;
     let read_took = started.elapsed();
+    let as_of = args
+        .as_of
+        .unwrap_or_else(|| chrono::Local::now().date_naive());
+    let win_rates = match &args.history {
+        None => WinRates::StageDefaults,
+        Some(dir) => {
+            let (events, outcomes) = scan_history(dir)?;
+            let how = Calibration {
+                as_of,
+                maturity_days: 180,
+                prior_strength: args.prior_strength,
+            };
+            WinRates::Calibrated(Box::new(calibrate(events, outcomes, rules.stages(), &how)?))
+        }
+    };
     let spec = ForecastSpec {
-        as_of: args
-            .as_of
-            .unwrap_or_else(|| chrono::Local::now().date_naive()),
+        as_of,
         bucket: args.bucket,
         group_by: args.by,
         rates: rate_table(&rules),
-        win_rates: WinRates::StageDefaults,
+        win_rates,
         stages: rules.stages().to_vec(),
     };
     let result = forecast(snapshot.clone().lazy(), &spec)?;

@@ -436,7 +436,6 @@ fn forecast_run_summarises_a_generated_pipeline_and_writes_its_tables() {
         "gen-pipeline",
         "--opportunities",
         "400",
-        "--no-history",
         "--format",
         "csv",
         "--out",
@@ -469,6 +468,22 @@ fn forecast_run_summarises_a_generated_pipeline_and_writes_its_tables() {
     ] {
         assert!(dir.join(file).is_file(), "{file} missing");
     }
+    let o = quotecast(&[
+        "forecast",
+        "run",
+        "--pipeline",
+        pipeline.to_str().unwrap(),
+        "--as-of",
+        "2026-11-20",
+        "--history",
+        dir.join("history").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("win rates (calibrated from "),
+        "{}",
+        stdout(&o)
+    );
     // A broken row is named by file, row and column, and nothing is written.
     let mut csv = std::fs::read_to_string(&pipeline).unwrap();
     csv = csv.replacen(",USD,", ",XYZ,", 1);
