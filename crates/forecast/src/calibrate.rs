@@ -99,7 +99,9 @@ pub fn calibrate(
             JoinArgs::new(JoinType::Inner),
         )
         .join(
-            outcomes.select([col(col::OPPORTUNITY_ID), col(col::TEAM), col(col::OUTCOME)]),
+            outcomes
+                .filter(col(col::CLOSED).lt_eq(lit(how.as_of).cast(DataType::Date)))
+                .select([col(col::OPPORTUNITY_ID), col(col::TEAM), col(col::OUTCOME)]),
             [col(col::OPPORTUNITY_ID)],
             [col(col::OPPORTUNITY_ID)],
             JoinArgs::new(JoinType::Inner),

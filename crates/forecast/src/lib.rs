@@ -10,11 +10,16 @@
 //! Money in the snapshot is exact decimal; the forecast's figures are
 //! expected values, computed in `f64` in the reporting currency and
 //! reported rounded to its minor unit.
+mod accuracy;
+mod backtest;
 mod calibrate;
+mod corrected;
 mod overdue;
 mod spec;
 mod weighted;
 
+pub use accuracy::{Correction, Learning, learn_correction};
+pub use backtest::{Backtest, BacktestResult, MODELS, backtest};
 pub use calibrate::{CalibratedRates, Calibration, calibrate};
 pub use overdue::overdue;
 pub use polars::prelude::{DataFrame, IntoLazy, LazyFrame};
@@ -27,6 +32,8 @@ pub enum ForecastError {
     NoStages,
     #[error("no rate for currency {0} to the reporting currency")]
     NoRate(String),
+    #[error("not enough history: {0}")]
+    NoHistory(String),
     #[error(transparent)]
     Polars(#[from] polars::error::PolarsError),
 }

@@ -25,6 +25,29 @@ impl Bucket {
         }
     }
 
+    /// The first day of the bucket holding `day`.
+    pub fn start_of(self, day: NaiveDate) -> NaiveDate {
+        use chrono::Datelike;
+        let first_of_month =
+            |month0: u32| NaiveDate::from_ymd_opt(day.year(), month0 + 1, 1).unwrap_or(day);
+        match self {
+            Bucket::Week => {
+                day - chrono::TimeDelta::days(i64::from(day.weekday().num_days_from_monday()))
+            }
+            Bucket::Month => first_of_month(day.month0()),
+            Bucket::Quarter => first_of_month(day.month0() / 3 * 3),
+        }
+    }
+
+    /// The first day of the bucket after the one starting on `start`.
+    pub fn next(self, start: NaiveDate) -> NaiveDate {
+        match self {
+            Bucket::Week => start + chrono::TimeDelta::days(7),
+            Bucket::Month => start + chrono::Months::new(1),
+            Bucket::Quarter => start + chrono::Months::new(3),
+        }
+    }
+
     pub fn parse(word: &str) -> Option<Bucket> {
         match word {
             "week" => Some(Bucket::Week),
@@ -113,4 +136,7 @@ pub struct ForecastSpec {
     pub win_rates: WinRates,
     /// The funnel, from the rules.
     pub stages: Vec<Stage>,
+    /// The team accuracy correction and slippage, when learned: adds the
+    /// `corrected` column next to the raw `weighted` one.
+    pub correction: Option<Box<crate::Correction>>,
 }

@@ -8,6 +8,7 @@ use quotecast_pipeline::columns as col;
 use crate::{
     ForecastError, ForecastSpec, WinRates,
     calibrate::{CALIBRATED, COMPANY_RATE, STALE_FACTOR},
+    corrected::CORRECTED,
 };
 
 /// Result columns.
@@ -18,12 +19,15 @@ pub const WEIGHTED: &str = "weighted";
 pub const EXPECTED_QUANTITY: &str = "expected_quantity";
 pub const OPEN_QUANTITY: &str = "open_quantity";
 pub const WON_QUANTITY: &str = "won_quantity";
-const WIN_RATE: &str = "__win_rate";
+pub(crate) const WIN_RATE: &str = "__win_rate";
 const CATEGORY: &str = "__category";
 pub(crate) const RATE: &str = "__rate";
 pub(crate) const VALUE: &str = "__value";
 pub(crate) const IS_OPEN: &str = "__open";
-const IS_WON: &str = "__won";
+pub(crate) const IS_WON: &str = "__won";
+/// The day an open deal is expected to close (not before the forecast
+/// date), or a won deal closed.
+pub(crate) const CLOSE: &str = "__close";
 pub(crate) const LIMIT: &str = "__limit";
 
 /// How the figures were reached.
@@ -176,17 +180,7 @@ pub(crate) fn prepared(
     }
     let rates = win_rates(spec);
     let stages = stage_frame(spec, &rates)?;
-    let fx = &spec.rates.per_reporting;
-    let fx = DataFrame::new(
-        fx.len(),
-        vec![
-            Column::new(
-                col::CURRENCY.into(),
-                fx.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
-            ),
-            Column::new(RATE.into(), fx.iter().map(|r| r.1).collect::<Vec<_>>()),
-        ],
-    )?;
+    let fx = fx_frame(spec)?;
     let as_of = lit(spec.as_of).cast(DataType::Date);
     let close = when(col(IS_OPEN).and(col(col::EXPECTED_CLOSE).lt(as_of.clone())))
         .then(as_of)
@@ -209,9 +203,31 @@ pub(crate) fn prepared(
             col(col::FORECAST_CATEGORY)
                 .fill_null(col(CATEGORY))
                 .alias(CATEGORY),
-            close.dt().truncate(lit(spec.bucket.every())).alias(BUCKET),
-        ]);
+            close.alias(CLOSE),
+        ])
+        .with_column(
+            col(CLOSE)
+                .dt()
+                .truncate(lit(spec.bucket.every()))
+                .alias(BUCKET),
+        );
     Ok((calibrated(frame, spec), rates))
+}
+
+/// Units of each currency per unit of the reporting currency, to join on
+/// `currency`.
+pub(crate) fn fx_frame(spec: &ForecastSpec) -> PolarsResult<DataFrame> {
+    let fx = &spec.rates.per_reporting;
+    DataFrame::new(
+        fx.len(),
+        vec![
+            Column::new(
+                col::CURRENCY.into(),
+                fx.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(RATE.into(), fx.iter().map(|r| r.1).collect::<Vec<_>>()),
+        ],
+    )
 }
 
 fn sum_where(condition: Expr, value: Expr) -> Expr {
@@ -246,16 +262,33 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
             .alias(WEIGHTED),
     );
     let scale = spec.rates.scale;
-    let money: Vec<Expr> = [CLOSED_WON, WEIGHTED]
+    let mut money: Vec<Expr> = [CLOSED_WON, WEIGHTED]
         .into_iter()
         .chain(OPEN_CATEGORIES.iter().map(|c| c.name()))
         .map(|c| col(c).round(scale, RoundMode::HalfToEven))
         .collect();
     let counted = lines.clone().filter(open.clone().or(won.clone()));
-    let amounts = counted
-        .clone()
-        .group_by(keys.clone())
-        .agg(amount_aggs)
+    let mut amounts = counted.clone().group_by(keys.clone()).agg(amount_aggs);
+    if spec.correction.is_some() {
+        // Slippage may move value into buckets the raw forecast has not.
+        let corrected = crate::corrected::corrected(lines.clone(), spec, &keys)?;
+        let mut filled: Vec<Expr> = [OPPORTUNITIES, CLOSED_WON, WEIGHTED]
+            .into_iter()
+            .chain(OPEN_CATEGORIES.iter().map(|c| c.name()))
+            .map(|c| col(c).fill_null(lit(0)))
+            .collect();
+        filled.push(col(CORRECTED).fill_null(lit(0.0)));
+        amounts = amounts
+            .join(
+                corrected,
+                keys.clone(),
+                keys.clone(),
+                JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+            )
+            .with_columns(filled);
+        money.push(col(CORRECTED).round(scale, RoundMode::HalfToEven));
+    }
+    let amounts = amounts
         .with_columns(money)
         .sort_by_exprs(keys.clone(), SortMultipleOptions::default());
     let mut sku_keys = keys.clone();

@@ -2,76 +2,18 @@
 //! hidden per-team truth.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
+mod common;
 
-use chrono::NaiveDate;
-use polars::prelude::*;
 use quotecast_forecast::{Calibration, calibrate};
-use quotecast_pipeline::{
-    epoch_days,
-    synthetic::{
-        CatalogItem, CurrencyRate, Funnel, FunnelStage, GenSpec, STALE_FACTOR, World, generate,
-    },
-};
-use rust_decimal::Decimal;
-
-fn rules() -> quotecast_model::RuleSet {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
-    quotecast_rules::load_dir(&dir).unwrap().0
-}
+use quotecast_pipeline::synthetic::STALE_FACTOR;
 
 #[test]
 fn calibrated_rates_recover_each_teams_true_win_rate() {
-    let rules = rules();
-    let open: Vec<FunnelStage> = rules
-        .stages()
-        .iter()
-        .filter(|s| s.is_open())
-        .map(|s| FunnelStage {
-            id: s.id.clone(),
-            win_rate: f64::try_from(s.win_rate.0).unwrap() / 100.0,
-            time_limit_days: s.time_limit_days.unwrap(),
-        })
-        .collect();
-    let world = World::new(
-        11,
-        Funnel {
-            open,
-            won: "won".into(),
-            lost: "lost".into(),
-        },
-        vec![CatalogItem {
-            sku: "SRV-1U".into(),
-            product_line: "servers".into(),
-            unit_price: Decimal::new(4000, 0),
-            is_base: true,
-        }],
-        vec![CurrencyRate {
-            code: "USD".into(),
-            per_corporate: Decimal::ONE,
-        }],
-    )
-    .unwrap();
-    let as_of = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
-    let spec = GenSpec {
-        seed: 11,
-        open_opportunities: 3_000,
-        as_of: epoch_days(as_of),
-        history_days: 730,
-        with_history: true,
-        snapshots: 0,
-        snapshot_every_days: 28,
-    };
-    let (mut events, mut outcomes) = (Vec::new(), Vec::new());
-    generate(&world, &spec, |b| {
-        let h = b.history.unwrap();
-        events.push(h.stage_events.lazy());
-        outcomes.push(h.outcomes.lazy());
-        Ok(())
-    })
-    .unwrap();
-    let events = concat(events, UnionArgs::default()).unwrap();
-    let outcomes = concat(outcomes, UnionArgs::default()).unwrap();
+    let rules = common::rules();
+    let world = common::world(11);
+    let as_of = common::as_of();
+    let data = common::generated(&world, 11, 3_000, 0);
+    let (events, outcomes) = (data.stage_events, data.outcomes);
     let how = Calibration {
         as_of,
         maturity_days: 180,

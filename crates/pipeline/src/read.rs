@@ -2,7 +2,7 @@
 //! one canonical set of types whatever the file held; every bad value is
 //! reported with its row and column, and nothing is read past a file with
 //! bad rows.
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
@@ -291,38 +291,65 @@ fn report_bad_rows(
     })
 }
 
-/// Scans the history directory `gen-pipeline` writes (and a CRM export can
-/// fill): `stage_events` (`opportunity_id, stage, at`) and `outcomes`
-/// (`opportunity_id, team, outcome, closed, currency, amount`), each as
-/// `.parquet` or `.csv`. Dates are converted from text where needed.
-pub fn scan_history(dir: &Path) -> Result<(LazyFrame, LazyFrame), PipelineError> {
-    let table = |name: &str, date: &str| -> Result<LazyFrame, PipelineError> {
+/// A history directory as `gen-pipeline` writes it (and a CRM export can
+/// fill), scanned lazily.
+pub struct History {
+    /// `opportunity_id, stage, at`: the day a deal entered a stage.
+    pub stage_events: LazyFrame,
+    /// `opportunity_id, team, outcome, closed, currency, amount`.
+    pub outcomes: LazyFrame,
+    /// Past snapshots: the snapshot columns after `snapshot_date`; absent
+    /// when the directory has no `snapshots` file.
+    pub snapshots: Option<LazyFrame>,
+}
+
+/// Scans the history directory: `stage_events`, `outcomes` and, when
+/// present, `snapshots`, each as `.parquet` or `.csv`. Dates are converted
+/// from text where needed.
+pub fn scan_history(dir: &Path) -> Result<History, PipelineError> {
+    let find = |name: &str| -> Option<PathBuf> {
         let parquet = dir.join(format!("{name}.parquet"));
         let csv = dir.join(format!("{name}.csv"));
-        let path = if parquet.is_file() { parquet } else { csv };
-        let frame = scan(&path)?;
+        [parquet, csv].into_iter().find(|p| p.is_file())
+    };
+    let table = |name: &str, dates: &[&str]| -> Result<LazyFrame, PipelineError> {
+        let path = find(name).unwrap_or_else(|| dir.join(format!("{name}.parquet")));
+        let mut frame = scan(&path)?;
         let schema = frame
             .clone()
             .collect_schema()
             .map_err(|e| format_error(&path, e))?;
-        match schema.get(date) {
-            Some(DataType::Date) => Ok(frame),
-            Some(DataType::String) => {
-                Ok(frame.with_column(col(date).str().to_date(StrptimeOptions {
-                    format: Some("%Y-%m-%d".into()),
-                    strict: true,
-                    exact: true,
-                    cache: true,
-                })))
+        for &date in dates {
+            match schema.get(date) {
+                Some(DataType::Date) => {}
+                Some(DataType::String) => {
+                    frame = frame.with_column(col(date).str().to_date(StrptimeOptions {
+                        format: Some("%Y-%m-%d".into()),
+                        strict: true,
+                        exact: true,
+                        cache: true,
+                    }));
+                }
+                _ => {
+                    return Err(PipelineError::Format {
+                        path,
+                        message: format!("no column `{date}` holding dates"),
+                    });
+                }
             }
-            _ => Err(PipelineError::Format {
-                path,
-                message: format!("no column `{date}` holding dates"),
-            }),
         }
+        Ok(frame)
     };
-    Ok((
-        table("stage_events", col::AT)?,
-        table("outcomes", col::CLOSED)?,
-    ))
+    let snapshots = match find("snapshots") {
+        Some(_) => Some(table(
+            "snapshots",
+            &[col::SNAPSHOT_DATE, col::EXPECTED_CLOSE, col::STAGE_ENTERED],
+        )?),
+        None => None,
+    };
+    Ok(History {
+        stage_events: table("stage_events", &[col::AT])?,
+        outcomes: table("outcomes", &[col::CLOSED])?,
+        snapshots,
+    })
 }

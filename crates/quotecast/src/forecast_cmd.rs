@@ -7,8 +7,8 @@ use anyhow::{Context, anyhow};
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use quotecast_forecast::{
-    Bucket, Calibration, DataFrame, Dimension, ForecastSpec, IntoLazy, RateTable, WinRates,
-    calibrate, forecast, overdue,
+    Bucket, Calibration, DataFrame, Dimension, ForecastSpec, IntoLazy, Learning, RateTable,
+    WinRates, calibrate, forecast, learn_correction, overdue,
 };
 use quotecast_model::{ForecastCategory, RuleSet};
 use quotecast_pipeline::{
@@ -23,6 +23,8 @@ use crate::config::RulesSource;
 pub enum ForecastCommand {
     /// The stage-weighted forecast of a pipeline snapshot.
     Run(RunArgs),
+    /// Score the forecast models on past snapshots against what closed.
+    Backtest(crate::backtest_cmd::BacktestArgs),
 }
 
 #[derive(Args)]
@@ -58,7 +60,11 @@ pub struct RunArgs {
     rules: Option<PathBuf>,
 }
 
-fn parse_bucket(word: &str) -> Result<Bucket, String> {
+/// History younger than this is not used to learn from: its deals have
+/// not been decided yet.
+pub const MATURITY_DAYS: u32 = 180;
+
+pub fn parse_bucket(word: &str) -> Result<Bucket, String> {
     Bucket::parse(word).ok_or_else(|| format!("`{word}` is not week, month or quarter"))
 }
 
@@ -70,6 +76,7 @@ fn parse_dimension(word: &str) -> Result<Dimension, String> {
 pub fn run(command: ForecastCommand) -> anyhow::Result<ExitCode> {
     match command {
         ForecastCommand::Run(args) => run_forecast(args),
+        ForecastCommand::Backtest(args) => crate::backtest_cmd::run(args),
     }
 }
 
@@ -103,8 +110,9 @@ pub fn rate_table(rules: &RuleSet) -> RateTable {
     }
 }
 
-fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let source = RulesSource::choose(args.rules);
+/// The rules, which must define the funnel.
+pub fn funnel_rules(dir: Option<PathBuf>) -> anyhow::Result<RuleSet> {
+    let source = RulesSource::choose(dir);
     let (rules, _) = source
         .load()
         .with_context(|| format!("loading rules from {}", source.describe()))?;
@@ -114,32 +122,52 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
             source.describe()
         ));
     }
+    Ok(rules)
+}
+
+fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let rules = funnel_rules(args.rules)?;
     let started = Instant::now();
     let snapshot = read_snapshot(&args.pipeline, &vocabulary(&rules))?;
     let read_took = started.elapsed();
     let as_of = args
         .as_of
         .unwrap_or_else(|| chrono::Local::now().date_naive());
-    let win_rates = match &args.history {
-        None => WinRates::StageDefaults,
-        Some(dir) => {
-            let (events, outcomes) = scan_history(dir)?;
-            let how = Calibration {
-                as_of,
-                maturity_days: 180,
-                prior_strength: args.prior_strength,
-            };
-            WinRates::Calibrated(Box::new(calibrate(events, outcomes, rules.stages(), &how)?))
-        }
-    };
-    let spec = ForecastSpec {
+    let mut spec = ForecastSpec {
         as_of,
         bucket: args.bucket,
         group_by: args.by,
         rates: rate_table(&rules),
-        win_rates,
+        win_rates: WinRates::StageDefaults,
         stages: rules.stages().to_vec(),
+        correction: None,
     };
+    if let Some(dir) = &args.history {
+        let history = scan_history(dir)?;
+        let how = Calibration {
+            as_of,
+            maturity_days: MATURITY_DAYS,
+            prior_strength: args.prior_strength,
+        };
+        spec.win_rates = WinRates::Calibrated(Box::new(calibrate(
+            history.stage_events,
+            history.outcomes.clone(),
+            rules.stages(),
+            &how,
+        )?));
+        if let Some(snapshots) = history.snapshots {
+            let how = Learning {
+                as_of,
+                maturity_days: MATURITY_DAYS,
+            };
+            spec.correction = Some(Box::new(learn_correction(
+                snapshots,
+                history.outcomes,
+                &spec,
+                &how,
+            )?));
+        }
+    }
     let result = forecast(snapshot.clone().lazy(), &spec)?;
     let (overdue_list, overdue_by_owner) = overdue(snapshot.lazy(), &spec)?;
     let took = started.elapsed();
@@ -173,6 +201,25 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
         "as of {}, amounts in {} (expected values, rounded to {} decimals)\n",
         spec.as_of, spec.rates.reporting_currency, spec.rates.scale
     )?;
+    if let Some(c) = &spec.correction {
+        let days: Vec<String> = c.snapshots_used.iter().map(|d| d.to_string()).collect();
+        writeln!(
+            out,
+            "team accuracy (realised / forecast on {} past snapshots: {}), shrunk to the company ratio by credibility:",
+            days.len(),
+            days.join(", ")
+        )?;
+        out.push_str(&table(&c.accuracy, 40)?);
+        writeln!(
+            out,
+            "\nslippage (won deals closing after their stated date; `*` is the company):"
+        )?;
+        out.push_str(&table(&c.slippage, 40)?);
+        writeln!(
+            out,
+            "\n`weighted` is the raw forecast, `corrected` applies each team's factor and slippage\n"
+        )?;
+    }
     out.push_str(&table(&result.amounts, 40)?);
     writeln!(
         out,
@@ -185,17 +232,7 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
     )?;
     out.push_str(&table(&by_count, 10)?);
     if let Some(path) = &args.out {
-        let sibling = |kind: &str| {
-            let stem = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let ext = path
-                .extension()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            path.with_file_name(format!("{stem}.{kind}.{ext}"))
-        };
+        let sibling = |kind: &str| sibling(path, kind);
         write_table(path, &result.amounts)?;
         write_table(&sibling("quantities"), &result.quantities)?;
         write_table(&sibling("overdue"), &overdue_list)?;
@@ -217,8 +254,21 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// NAME.KIND.EXT next to NAME.EXT.
+pub fn sibling(path: &std::path::Path, kind: &str) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!("{stem}.{kind}.{ext}"))
+}
+
 /// A plain-text table of the first `limit` rows, numbers right-aligned.
-fn table(frame: &DataFrame, limit: usize) -> anyhow::Result<String> {
+pub fn table(frame: &DataFrame, limit: usize) -> anyhow::Result<String> {
     let columns = frame.columns();
     let rows = frame.height().min(limit);
     let cells: Vec<Vec<String>> = columns

@@ -38,7 +38,7 @@ pub struct GenArgs {
     #[arg(long, default_value_t = 730)]
     history_days: u32,
     /// Past snapshots in the history, and the days between them.
-    #[arg(long, default_value_t = 13)]
+    #[arg(long, default_value_t = 24)]
     snapshots: u32,
     #[arg(long, default_value_t = 28)]
     snapshot_every_days: u32,

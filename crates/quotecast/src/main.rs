@@ -8,8 +8,10 @@
 //! * `quotecast configure PRODUCT --select SKU[=QTY]` shows a product's
 //!   configuration state after the given choices;
 //! * `quotecast gen-pipeline` writes a synthetic pipeline and its history;
-//! * `quotecast forecast run` forecasts a pipeline file.
+//! * `quotecast forecast run|backtest` forecasts a pipeline file, or scores
+//!   the forecast models on past snapshots.
 
+mod backtest_cmd;
 mod config;
 mod configure_cmd;
 mod forecast_cmd;

@@ -34,7 +34,7 @@ mod tables;
 mod world;
 
 use rand::SeedableRng;
-use rand_pcg::Pcg64Mcg;
+use rand_pcg::Pcg64;
 use rayon::prelude::*;
 
 use polars::prelude::DataFrame;
@@ -124,7 +124,7 @@ fn run_chunk(
     k: u64,
     limit: Option<u64>,
 ) -> Result<Batch, PipelineError> {
-    let mut rng = Pcg64Mcg::seed_from_u64(spec.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ k);
+    let mut rng = Pcg64::seed_from_u64(spec.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ k);
     let created_from = spec.as_of - spec.history_days as i32;
     let quarter_start = quarter_start(spec.as_of);
     let snapshot_days: Vec<i32> = (1..=spec.snapshots)

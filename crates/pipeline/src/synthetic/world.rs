@@ -3,7 +3,7 @@
 //! they sell through. Tests compare what the forecast learns with the
 //! truth kept here.
 use rand::{RngExt, SeedableRng};
-use rand_pcg::Pcg64Mcg;
+use rand_pcg::Pcg64;
 use rust_decimal::Decimal;
 
 use crate::PipelineError;
@@ -127,7 +127,7 @@ impl World {
             ));
         }
         let company: Vec<f64> = rates.windows(2).map(|w| (w[0] / w[1]).min(1.0)).collect();
-        let mut rng = Pcg64Mcg::seed_from_u64(seed ^ 0x7EA5_0000_0000_0001);
+        let mut rng = Pcg64::seed_from_u64(seed ^ 0x7EA5_0000_0000_0001);
         let teams: Vec<Team> = TEAMS
             .iter()
             .map(|(id, region, code)| Team {

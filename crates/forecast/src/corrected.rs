@@ -1,0 +1,126 @@
+//! Applying a learned [`Correction`] to a snapshot's lines: each open
+//! line's expected value times its team's accuracy factor, spread over
+//! the team's slippage points (each moves the expected close by its
+//! shift, never before the forecast date); won lines count as booked.
+use polars::prelude::*;
+use quotecast_pipeline::columns as col;
+
+use crate::{
+    ForecastSpec,
+    accuracy::{COMPANY, COMPANY_RATIO, Correction, FACTOR, SHIFT_DAYS, SLIP_POINTS},
+    weighted::{BUCKET, CLOSE, IS_OPEN, IS_WON, VALUE, WIN_RATE},
+};
+
+/// Result column: the corrected expected amount.
+pub const CORRECTED: &str = "corrected";
+/// Per row of [`expected_rows`]: the deal's win probability and the value
+/// it books if won (accuracy factor applied), and the share of the line
+/// the row carries.
+pub(crate) const PROBABILITY: &str = "__probability";
+pub(crate) const IF_WON: &str = "__if_won";
+pub(crate) const SHARE: &str = "__share";
+const SLIP_TEAM: &str = "__slip_team";
+
+/// The company's ratio, for teams the correction has not seen.
+fn company_ratio(correction: &Correction) -> f64 {
+    correction
+        .accuracy
+        .column(COMPANY_RATIO)
+        .ok()
+        .and_then(|c| c.f64().ok().and_then(|c| c.get(0)))
+        .unwrap_or(1.0)
+}
+
+/// One row per open line and slippage point (and one per won line) with
+/// its bucket after slippage, [`PROBABILITY`], [`IF_WON`] and [`SHARE`].
+/// Without a correction, one row per line in its own bucket.
+pub(crate) fn expected_rows(lines: LazyFrame, spec: &ForecastSpec) -> PolarsResult<LazyFrame> {
+    let won = lines.clone().filter(col(IS_WON)).with_columns([
+        lit(1.0).alias(PROBABILITY),
+        col(VALUE).alias(IF_WON),
+        lit(1.0).alias(SHARE),
+    ]);
+    let open = lines.filter(col(IS_OPEN));
+    let Some(correction) = &spec.correction else {
+        let open = open.with_columns([
+            col(WIN_RATE).alias(PROBABILITY),
+            col(VALUE).alias(IF_WON),
+            lit(1.0).alias(SHARE),
+        ]);
+        return concat([won, open], UnionArgs::default());
+    };
+    let factors = correction
+        .accuracy
+        .clone()
+        .lazy()
+        .select([col(col::TEAM), col(FACTOR)]);
+    let slip_teams = correction
+        .slip_points
+        .clone()
+        .lazy()
+        .select([col(col::TEAM).unique().alias(SLIP_TEAM)])
+        .with_column(col(SLIP_TEAM).alias(col::TEAM));
+    let as_of = lit(spec.as_of).cast(DataType::Date);
+    let shifted = (col(CLOSE).cast(DataType::Int32) + col(SHIFT_DAYS).cast(DataType::Int32))
+        .cast(DataType::Date);
+    let open = open
+        .join(
+            factors,
+            [col(col::TEAM)],
+            [col(col::TEAM)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .join(
+            slip_teams,
+            [col(col::TEAM)],
+            [col(col::TEAM)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column(col(SLIP_TEAM).fill_null(lit(COMPANY)))
+        .join(
+            correction
+                .slip_points
+                .clone()
+                .lazy()
+                .select([col(col::TEAM).alias(SLIP_TEAM), col(SHIFT_DAYS)]),
+            [col(SLIP_TEAM)],
+            [col(SLIP_TEAM)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column(col(SHIFT_DAYS).fill_null(lit(0i64)))
+        .with_column(
+            when(shifted.clone().lt(as_of.clone()))
+                .then(as_of)
+                .otherwise(shifted)
+                .alias(CLOSE),
+        )
+        .with_columns([
+            col(CLOSE)
+                .dt()
+                .truncate(lit(spec.bucket.every()))
+                .alias(BUCKET),
+            col(WIN_RATE).alias(PROBABILITY),
+            (col(VALUE) * col(FACTOR).fill_null(lit(company_ratio(correction)))).alias(IF_WON),
+            lit(1.0 / f64::from(SLIP_POINTS)).alias(SHARE),
+        ]);
+    let columns = |frame: LazyFrame| -> PolarsResult<Vec<Expr>> {
+        let schema = frame.clone().collect_schema()?;
+        Ok(schema.iter_names().map(|n| col(n.clone())).collect())
+    };
+    let keep = columns(won.clone())?;
+    concat([won, open.select(keep)], UnionArgs::default())
+}
+
+/// The corrected expected amount per `keys`: booked amounts plus open
+/// rows' probability times value if won times share.
+pub(crate) fn corrected(
+    lines: LazyFrame,
+    spec: &ForecastSpec,
+    keys: &[Expr],
+) -> PolarsResult<LazyFrame> {
+    Ok(expected_rows(lines, spec)?
+        .group_by(keys)
+        .agg([(col(PROBABILITY) * col(IF_WON) * col(SHARE))
+            .sum()
+            .alias(CORRECTED)]))
+}

@@ -1,0 +1,170 @@
+//! The team accuracy correction and slippage learned from past snapshots
+//! recover the generator's hidden per-team bias, and the corrected
+//! forecast beats the naive one in backtest.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use polars::prelude::*;
+use quotecast_forecast::{
+    Backtest, Bucket, Calibration, ForecastSpec, Learning, RateTable, WinRates, backtest,
+    calibrate, learn_correction,
+};
+
+fn show(frame: &DataFrame) -> String {
+    let mut out = Vec::new();
+    CsvWriter::new(&mut out).finish(&mut frame.clone()).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+fn spec(rates: WinRates) -> ForecastSpec {
+    ForecastSpec {
+        as_of: common::as_of(),
+        bucket: Bucket::Month,
+        group_by: vec![],
+        rates: RateTable {
+            reporting_currency: "USD".into(),
+            scale: 2,
+            per_reporting: vec![("USD".into(), 1.0)],
+        },
+        win_rates: rates,
+        stages: common::rules().stages().to_vec(),
+        correction: None,
+    }
+}
+
+#[test]
+fn team_factors_and_slippage_are_learned_and_the_corrected_forecast_wins_the_backtest() {
+    let world = common::world(5);
+    let data = common::generated(&world, 5, 4_000, 24);
+    let calibrated = calibrate(
+        data.stage_events.clone(),
+        data.outcomes.clone(),
+        &spec(WinRates::StageDefaults).stages,
+        &Calibration {
+            as_of: common::as_of(),
+            maturity_days: 180,
+            prior_strength: None,
+        },
+    )
+    .unwrap();
+    let spec = spec(WinRates::Calibrated(Box::new(calibrated)));
+    let c = learn_correction(
+        data.snapshots.clone(),
+        data.outcomes.clone(),
+        &spec,
+        &Learning {
+            as_of: common::as_of(),
+            maturity_days: 180,
+        },
+    )
+    .unwrap();
+    // Each team's factor is its realised / forecast ratio: the team's
+    // amount bias 1 / (1 + b) times what the win rates themselves miss,
+    // which is common to all teams. So factor × (1 + b) should be nearly
+    // the same for every team.
+    let accuracy = &c.accuracy;
+    let mut unbiased = Vec::new();
+    for r in 0..accuracy.height() {
+        let team = text(accuracy, "team", r);
+        let t = world.teams.iter().find(|t| t.id == team).unwrap();
+        assert!(number(accuracy, "observations", r) > 5_000.0, "{team}");
+        unbiased.push((team, number(accuracy, "factor", r) * (1.0 + t.amount_bias)));
+    }
+    let mean = unbiased.iter().map(|u| u.1).sum::<f64>() / unbiased.len() as f64;
+    for (team, u) in &unbiased {
+        assert!(
+            (u / mean - 1.0).abs() < 0.12,
+            "{team}: factor × (1 + bias) = {u:.3}, the teams' mean {mean:.3}\n{}",
+            show(accuracy)
+        );
+    }
+    // Slippage: the team with the most optimistic close dates is learned
+    // as the latest, the least optimistic among the earliest.
+    let slippage = &c.slippage;
+    let delay = |team: &str| {
+        (0..slippage.height())
+            .find(|&r| text(slippage, "team", r) == team)
+            .map(|r| number(slippage, "median_delay_days", r))
+            .unwrap()
+    };
+    let mut by_optimism = world.teams.clone();
+    by_optimism.sort_by(|a, b| a.optimism_days.total_cmp(&b.optimism_days));
+    let most = by_optimism.last().unwrap();
+    for t in &world.teams {
+        assert!(
+            delay(&most.id) >= delay(&t.id),
+            "{}\n{}",
+            t.id,
+            show(slippage)
+        );
+    }
+    assert!(delay(&by_optimism[0].id) <= delay(&most.id) - 10.0);
+
+    let b = backtest(
+        data.stage_events,
+        data.outcomes,
+        data.snapshots,
+        &spec,
+        &Backtest {
+            as_of: common::as_of(),
+            maturity_days: 180,
+            horizon: 3,
+            prior_strength: None,
+        },
+    )
+    .unwrap();
+    let summary = &b.summary;
+    let models: Vec<String> = (0..summary.height())
+        .map(|r| text(summary, "model", r))
+        .collect();
+    assert_eq!(models, ["rules", "calibrated", "corrected"]);
+    let wape: Vec<f64> = (0..3).map(|r| number(summary, "wape", r)).collect();
+    let bias: Vec<f64> = (0..3).map(|r| number(summary, "bias", r)).collect();
+    let brier: Vec<f64> = (0..3).map(|r| number(summary, "brier", r)).collect();
+    let all = show(summary);
+    // The corrected forecast beats the calibrated one, which beats the
+    // naive rules forecast; the correction removes most of the bias.
+    assert!(wape[2] < wape[1] && wape[1] < wape[0], "{all}");
+    assert!(wape[0] - wape[2] > 0.3, "{all}");
+    assert!(bias[2].abs() < 0.1 && bias[0] > 0.3, "{all}");
+    assert!(brier[1] < brier[0], "{all}");
+    assert!(number(summary, "fva_points", 2) > 30.0, "{all}");
+    // Every model is scored on the same deals.
+    let deals: Vec<f64> = (0..3).map(|r| number(summary, "deals", r)).collect();
+    assert!(deals[0] == deals[1] && deals[1] == deals[2], "{all}");
+    // Reliability: the rules' 80 % stage wins far less often; the
+    // calibrated bins are within 0.15 of their mean probability.
+    let reliability = &b.reliability;
+    for r in 0..reliability.height() {
+        let (model, p, won) = (
+            text(reliability, "model", r),
+            number(reliability, "mean_probability", r),
+            number(reliability, "won_share", r),
+        );
+        if model == "calibrated" && number(reliability, "deals", r) > 500.0 {
+            assert!((p - won).abs() < 0.15, "{}", show(reliability));
+        }
+    }
+    eprintln!("{all}");
+}
+
+fn text(frame: &DataFrame, column: &str, row: usize) -> String {
+    frame
+        .column(column)
+        .unwrap()
+        .get(row)
+        .unwrap()
+        .str_value()
+        .into_owned()
+}
+
+fn number(frame: &DataFrame, column: &str, row: usize) -> f64 {
+    frame
+        .column(column)
+        .unwrap()
+        .get(row)
+        .unwrap()
+        .extract::<f64>()
+        .unwrap()
+}

@@ -1,0 +1,124 @@
+//! `quotecast forecast backtest`: the forecast models scored on past
+//! snapshots against what their deals actually booked.
+use std::{fmt::Write as _, io::Write, path::PathBuf, process::ExitCode, time::Instant};
+
+use chrono::NaiveDate;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use quotecast_forecast::{Backtest, Bucket, ForecastSpec, WinRates, backtest};
+use quotecast_pipeline::{read::scan_history, write::write_table};
+
+use crate::forecast_cmd::{MATURITY_DAYS, funnel_rules, parse_bucket, rate_table, sibling, table};
+
+#[derive(Args)]
+pub struct BacktestArgs {
+    /// The history directory (stage_events, outcomes and snapshots, as
+    /// `gen-pipeline` writes them).
+    #[arg(long)]
+    history: PathBuf,
+    /// Period buckets: week, month or quarter.
+    #[arg(long, default_value = "month", value_parser = parse_bucket)]
+    bucket: Bucket,
+    /// Buckets scored from each snapshot date, its own first.
+    #[arg(long, default_value_t = 3)]
+    horizon: u32,
+    /// Today: outcomes up to here are known [default: today].
+    #[arg(long)]
+    as_of: Option<NaiveDate>,
+    /// Prior strength of the company rate when calibrating [default:
+    /// estimated from the spread between teams].
+    #[arg(long)]
+    prior_strength: Option<f64>,
+    /// Write the scores per date (.parquet or .csv); the summary and the
+    /// reliability table go next to it as NAME.summary.EXT and
+    /// NAME.reliability.EXT.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Rules directory [default: ./rules, else the embedded example rules].
+    #[arg(long)]
+    rules: Option<PathBuf>,
+}
+
+pub fn run(args: BacktestArgs) -> anyhow::Result<ExitCode> {
+    let rules = funnel_rules(args.rules)?;
+    let started = Instant::now();
+    let history = scan_history(&args.history)?;
+    let Some(snapshots) = history.snapshots else {
+        anyhow::bail!(
+            "{}: no snapshots file (past pipeline snapshots are what the backtest forecasts from)",
+            args.history.display()
+        );
+    };
+    let as_of = args
+        .as_of
+        .unwrap_or_else(|| chrono::Local::now().date_naive());
+    let spec = ForecastSpec {
+        as_of,
+        bucket: args.bucket,
+        group_by: vec![],
+        rates: rate_table(&rules),
+        win_rates: WinRates::StageDefaults,
+        stages: rules.stages().to_vec(),
+        correction: None,
+    };
+    let how = Backtest {
+        as_of,
+        maturity_days: MATURITY_DAYS,
+        horizon: args.horizon,
+        prior_strength: args.prior_strength,
+    };
+    let spinner = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    spinner.set_message("calibrating, learning and forecasting on every past snapshot");
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let result = backtest(
+        history.stage_events,
+        history.outcomes,
+        snapshots,
+        &spec,
+        &how,
+    );
+    spinner.finish_and_clear();
+    let result = result?;
+    let mut out = String::new();
+    let days: Vec<String> = result.dates.iter().map(|d| d.to_string()).collect();
+    writeln!(
+        out,
+        "backtest on {} past snapshots ({}), each scored over {} {}s from its date, in {}:",
+        days.len(),
+        days.join(", "),
+        how.horizon,
+        spec.bucket,
+        spec.rates.reporting_currency
+    )?;
+    writeln!(
+        out,
+        "  rules: the rules' stage win rates; calibrated: win rates from the history known on the date;\n  corrected: calibrated, times each team's accuracy factor, spread by its slippage\n  wape = Σ|forecast − actual| / Σ actual per {} × team; bias = Σ(forecast − actual) / Σ actual;\n  brier = mean (win probability − won)² per deal; fva_points = the rules' wape less the model's, × 100\n",
+        spec.bucket
+    )?;
+    out.push_str(&table(&result.summary, 10)?);
+    writeln!(out, "\nper snapshot date:")?;
+    out.push_str(&table(&result.by_date, 60)?);
+    writeln!(
+        out,
+        "\nreliability (deals binned by the win probability they were given):"
+    )?;
+    out.push_str(&table(&result.reliability, 40)?);
+    if let Some(path) = &args.out {
+        write_table(path, &result.by_date)?;
+        write_table(&sibling(path, "summary"), &result.summary)?;
+        write_table(&sibling(path, "reliability"), &result.reliability)?;
+        writeln!(
+            out,
+            "\nwrote {}, {} and {}",
+            path.display(),
+            sibling(path, "summary").display(),
+            sibling(path, "reliability").display()
+        )?;
+    }
+    writeln!(out, "took {:.2} s", started.elapsed().as_secs_f64())?;
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
