@@ -22,8 +22,10 @@ pub const CALIBRATED: &str = "calibrated";
 /// Multiplies the calibrated rate of a deal past the stage's time limit.
 pub const STALE_FACTOR: &str = "stale_factor";
 const STALE: &str = "__stale";
-const WON: &str = "__won";
-const LEFT: &str = "__left";
+pub(crate) const WON: &str = "__won";
+pub(crate) const LEFT: &str = "__left";
+pub(crate) const NEXT: &str = "__next";
+pub(crate) const ORDER: &str = "__order";
 
 /// How history is turned into win rates.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,70 +57,10 @@ pub fn calibrate(
     stages: &[Stage],
     how: &Calibration,
 ) -> Result<CalibratedRates, ForecastError> {
-    let open: Vec<&Stage> = stages.iter().filter(|s| s.is_open()).collect();
-    if open.is_empty() {
-        return Err(ForecastError::NoStages);
-    }
-    let limits = DataFrame::new(
-        open.len(),
-        vec![
-            Column::new(
-                col::STAGE.into(),
-                open.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
-            ),
-            Column::new("__order".into(), (0..open.len() as u32).collect::<Vec<_>>()),
-            Column::new(
-                "__limit".into(),
-                open.iter()
-                    .map(|s| i64::from(s.time_limit_days.unwrap_or(u32::MAX)))
-                    .collect::<Vec<_>>(),
-            ),
-        ],
-    )?;
-    let cutoff = how.as_of - chrono::TimeDelta::days(i64::from(how.maturity_days));
-    // The day each entry was left: the next event of the same deal.
-    let entries = stage_events
-        .sort_by_exprs(
-            [col(col::OPPORTUNITY_ID), col(col::AT)],
-            SortMultipleOptions::default(),
-        )
-        .with_column(
-            when(
-                col(col::OPPORTUNITY_ID)
-                    .shift(lit(-1))
-                    .eq(col(col::OPPORTUNITY_ID)),
-            )
-            .then(col(col::AT).shift(lit(-1)))
-            .otherwise(lit(NULL).cast(DataType::Date))
-            .alias(LEFT),
-        )
-        .join(
-            limits.lazy(),
-            [col(col::STAGE)],
-            [col(col::STAGE)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .join(
-            outcomes
-                .filter(col(col::CLOSED).lt_eq(lit(how.as_of).cast(DataType::Date)))
-                .select([col(col::OPPORTUNITY_ID), col(col::TEAM), col(col::OUTCOME)]),
-            [col(col::OPPORTUNITY_ID)],
-            [col(col::OPPORTUNITY_ID)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .filter(col(col::AT).lt_eq(lit(cutoff).cast(DataType::Date)))
-        .with_columns([
-            col(col::OUTCOME).eq(lit("won")).alias(WON),
-            ((col(LEFT) - col(col::AT))
-                .dt()
-                .total_days(false)
-                .gt(col("__limit")))
-            .fill_null(lit(false))
-            .alias(STALE),
-        ]);
+    let entries = matured_entries(stage_events, outcomes, stages, how)?;
     let per_team = entries
         .clone()
-        .group_by([col(col::TEAM), col(col::STAGE), col("__order")])
+        .group_by([col(col::TEAM), col(col::STAGE), col(ORDER)])
         .agg([
             len().cast(DataType::Float64).alias(ENTRIES),
             col(WON).cast(DataType::Float64).sum().alias(WINS),
@@ -155,10 +97,7 @@ pub fn calibrate(
                 / (col(ENTRIES) + lit(prior_strength)))
             .alias(CALIBRATED),
         )
-        .sort_by_exprs(
-            [col(col::TEAM), col("__order")],
-            SortMultipleOptions::default(),
-        )
+        .sort_by_exprs([col(col::TEAM), col(ORDER)], SortMultipleOptions::default())
         .select([
             col(col::TEAM),
             col(col::STAGE),
@@ -180,6 +119,83 @@ pub fn calibrate(
         prior_strength,
         matured_entries,
     })
+}
+
+/// Matured entries into open stages of deals decided by `how.as_of`: one
+/// row per entry with `opportunity_id, stage, at`, `__order` (the stage's
+/// place in the funnel), the day it was left (`__left`) and the stage the
+/// deal went to (`__next`, null if none yet), the deal's `team` and
+/// `outcome`, whether it was won (`__won`) and whether it outstayed the
+/// stage's time limit (`__stale`).
+pub(crate) fn matured_entries(
+    stage_events: LazyFrame,
+    outcomes: LazyFrame,
+    stages: &[Stage],
+    how: &Calibration,
+) -> Result<LazyFrame, ForecastError> {
+    let open: Vec<&Stage> = stages.iter().filter(|s| s.is_open()).collect();
+    if open.is_empty() {
+        return Err(ForecastError::NoStages);
+    }
+    let limits = DataFrame::new(
+        open.len(),
+        vec![
+            Column::new(
+                col::STAGE.into(),
+                open.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(ORDER.into(), (0..open.len() as u32).collect::<Vec<_>>()),
+            Column::new(
+                "__limit".into(),
+                open.iter()
+                    .map(|s| i64::from(s.time_limit_days.unwrap_or(u32::MAX)))
+                    .collect::<Vec<_>>(),
+            ),
+        ],
+    )?;
+    let cutoff = how.as_of - chrono::TimeDelta::days(i64::from(how.maturity_days));
+    let same_deal_next = col(col::OPPORTUNITY_ID)
+        .shift(lit(-1))
+        .eq(col(col::OPPORTUNITY_ID));
+    Ok(stage_events
+        .sort_by_exprs(
+            [col(col::OPPORTUNITY_ID), col(col::AT)],
+            SortMultipleOptions::default(),
+        )
+        .with_columns([
+            when(same_deal_next.clone())
+                .then(col(col::AT).shift(lit(-1)))
+                .otherwise(lit(NULL).cast(DataType::Date))
+                .alias(LEFT),
+            when(same_deal_next)
+                .then(col(col::STAGE).shift(lit(-1)))
+                .otherwise(lit(NULL).cast(DataType::String))
+                .alias(NEXT),
+        ])
+        .join(
+            limits.lazy(),
+            [col(col::STAGE)],
+            [col(col::STAGE)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .join(
+            outcomes
+                .filter(col(col::CLOSED).lt_eq(lit(how.as_of).cast(DataType::Date)))
+                .select([col(col::OPPORTUNITY_ID), col(col::TEAM), col(col::OUTCOME)]),
+            [col(col::OPPORTUNITY_ID)],
+            [col(col::OPPORTUNITY_ID)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .filter(col(col::AT).lt_eq(lit(cutoff).cast(DataType::Date)))
+        .with_columns([
+            col(col::OUTCOME).eq(lit("won")).alias(WON),
+            ((col(LEFT) - col(col::AT))
+                .dt()
+                .total_days(false)
+                .gt(col("__limit")))
+            .fill_null(lit(false))
+            .alias(STALE),
+        ]))
 }
 
 /// Method-of-moments prior strength: with team rates spread by variance

@@ -7,7 +7,7 @@ use quotecast_pipeline::columns as col;
 
 use crate::{
     ForecastSpec,
-    accuracy::{COMPANY, COMPANY_RATIO, Correction, FACTOR, SHIFT_DAYS, SLIP_POINTS},
+    accuracy::{COMPANY, COMPANY_RATIO, Correction, FACTOR, POINT, SHIFT_DAYS, SLIP_POINTS},
     weighted::{BUCKET, CLOSE, IS_OPEN, IS_WON, VALUE, WIN_RATE},
 };
 
@@ -39,6 +39,7 @@ pub(crate) fn expected_rows(lines: LazyFrame, spec: &ForecastSpec) -> PolarsResu
         lit(1.0).alias(PROBABILITY),
         col(VALUE).alias(IF_WON),
         lit(1.0).alias(SHARE),
+        lit(0u32).cast(DataType::UInt32).alias(POINT),
     ]);
     let open = lines.filter(col(IS_OPEN));
     let Some(correction) = &spec.correction else {
@@ -46,6 +47,7 @@ pub(crate) fn expected_rows(lines: LazyFrame, spec: &ForecastSpec) -> PolarsResu
             col(WIN_RATE).alias(PROBABILITY),
             col(VALUE).alias(IF_WON),
             lit(1.0).alias(SHARE),
+            lit(0u32).cast(DataType::UInt32).alias(POINT),
         ]);
         return concat([won, open], UnionArgs::default());
     };
@@ -78,16 +80,19 @@ pub(crate) fn expected_rows(lines: LazyFrame, spec: &ForecastSpec) -> PolarsResu
         )
         .with_column(col(SLIP_TEAM).fill_null(lit(COMPANY)))
         .join(
-            correction
-                .slip_points
-                .clone()
-                .lazy()
-                .select([col(col::TEAM).alias(SLIP_TEAM), col(SHIFT_DAYS)]),
+            correction.slip_points.clone().lazy().select([
+                col(col::TEAM).alias(SLIP_TEAM),
+                col(SHIFT_DAYS),
+                col(POINT).cast(DataType::UInt32),
+            ]),
             [col(SLIP_TEAM)],
             [col(SLIP_TEAM)],
             JoinArgs::new(JoinType::Left),
         )
-        .with_column(col(SHIFT_DAYS).fill_null(lit(0i64)))
+        .with_columns([
+            col(SHIFT_DAYS).fill_null(lit(0i64)),
+            col(POINT).fill_null(lit(0u32)).cast(DataType::UInt32),
+        ])
         .with_column(
             when(shifted.clone().lt(as_of.clone()))
                 .then(as_of)

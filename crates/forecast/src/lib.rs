@@ -14,6 +14,8 @@ mod accuracy;
 mod backtest;
 mod calibrate;
 mod corrected;
+mod funnel;
+mod montecarlo;
 mod overdue;
 mod spec;
 mod weighted;
@@ -21,6 +23,8 @@ mod weighted;
 pub use accuracy::{Correction, Learning, learn_correction};
 pub use backtest::{Backtest, BacktestResult, MODELS, backtest};
 pub use calibrate::{CalibratedRates, Calibration, calibrate};
+pub use funnel::{FunnelReport, funnel};
+pub use montecarlo::{Simulation, Uncertainty, simulate};
 pub use overdue::overdue;
 pub use polars::prelude::{DataFrame, IntoLazy, LazyFrame};
 pub use spec::{Bucket, Dimension, ForecastSpec, RateTable, WinRates};
@@ -32,6 +36,8 @@ pub enum ForecastError {
     NoStages,
     #[error("no rate for currency {0} to the reporting currency")]
     NoRate(String),
+    #[error("too large to simulate: {0}")]
+    TooLarge(String),
     #[error("not enough history: {0}")]
     NoHistory(String),
     #[error(transparent)]

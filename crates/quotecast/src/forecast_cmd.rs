@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use quotecast_forecast::{
     Bucket, Calibration, DataFrame, Dimension, ForecastSpec, IntoLazy, Learning, RateTable,
-    WinRates, calibrate, forecast, learn_correction, overdue,
+    Simulation, WinRates, calibrate, forecast, learn_correction, overdue, simulate,
 };
 use quotecast_model::{ForecastCategory, RuleSet};
 use quotecast_pipeline::{
@@ -25,6 +25,9 @@ pub enum ForecastCommand {
     Run(RunArgs),
     /// Score the forecast models on past snapshots against what closed.
     Backtest(crate::backtest_cmd::BacktestArgs),
+    /// Stage-to-stage conversion and days in stage per team, and where
+    /// each team leaks against the company.
+    Funnel(crate::funnel_cmd::FunnelArgs),
 }
 
 #[derive(Args)]
@@ -51,8 +54,15 @@ pub struct RunArgs {
     /// estimated from the spread between teams].
     #[arg(long)]
     prior_strength: Option<f64>,
+    /// Monte Carlo trials for P10 / P50 / P90 per bucket and group (0: none).
+    #[arg(long, default_value_t = 10_000)]
+    trials: u32,
+    /// Seed of the Monte Carlo: the same seed gives the same percentiles.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
     /// Write the forecast (.parquet or .csv); quantities per SKU go next to
-    /// it as NAME.quantities.EXT and overdue deals as NAME.overdue.EXT.
+    /// it as NAME.quantities.EXT, overdue deals as NAME.overdue.EXT and the
+    /// Monte Carlo percentiles as NAME.uncertainty.EXT.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Rules directory [default: ./rules, else the embedded example rules].
@@ -77,6 +87,7 @@ pub fn run(command: ForecastCommand) -> anyhow::Result<ExitCode> {
     match command {
         ForecastCommand::Run(args) => run_forecast(args),
         ForecastCommand::Backtest(args) => crate::backtest_cmd::run(args),
+        ForecastCommand::Funnel(args) => crate::funnel_cmd::run(args),
     }
 }
 
@@ -169,7 +180,16 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let result = forecast(snapshot.clone().lazy(), &spec)?;
-    let (overdue_list, overdue_by_owner) = overdue(snapshot.lazy(), &spec)?;
+    let (overdue_list, overdue_by_owner) = overdue(snapshot.clone().lazy(), &spec)?;
+    let uncertainty = if args.trials > 0 {
+        let how = Simulation {
+            trials: args.trials,
+            seed: args.seed,
+        };
+        Some(simulate(snapshot.lazy(), &spec, &how)?)
+    } else {
+        None
+    };
     let took = started.elapsed();
     let mut out = String::new();
     let e = &result.explanation;
@@ -221,6 +241,22 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
         )?;
     }
     out.push_str(&table(&result.amounts, 40)?);
+    if let Some(u) = &uncertainty {
+        writeln!(
+            out,
+            "\nuncertainty: {} trials (seed {}) over {} open opportunities, each won whole with its win probability{}; per {}, all groups:",
+            u.trials,
+            args.seed,
+            u.open_opportunities,
+            if spec.correction.is_some() {
+                ", booking its corrected value in a bucket drawn from its team's slippage"
+            } else {
+                ""
+            },
+            spec.bucket
+        )?;
+        out.push_str(&table(&u.by_bucket, 40)?);
+    }
     writeln!(
         out,
         "\noverdue: {} opportunities past their stage's time limit; by owner, most first:",
@@ -236,12 +272,20 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
         write_table(path, &result.amounts)?;
         write_table(&sibling("quantities"), &result.quantities)?;
         write_table(&sibling("overdue"), &overdue_list)?;
+        if let Some(u) = &uncertainty {
+            write_table(&sibling("uncertainty"), &u.by_group)?;
+        }
         writeln!(
             out,
-            "\nwrote {}, {} and {}",
+            "\nwrote {}, {}, {}{}",
             path.display(),
             sibling("quantities").display(),
-            sibling("overdue").display()
+            sibling("overdue").display(),
+            if uncertainty.is_some() {
+                format!(" and {}", sibling("uncertainty").display())
+            } else {
+                String::new()
+            }
         )?;
     }
     writeln!(

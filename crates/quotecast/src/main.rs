@@ -8,13 +8,14 @@
 //! * `quotecast configure PRODUCT --select SKU[=QTY]` shows a product's
 //!   configuration state after the given choices;
 //! * `quotecast gen-pipeline` writes a synthetic pipeline and its history;
-//! * `quotecast forecast run|backtest` forecasts a pipeline file, or scores
-//!   the forecast models on past snapshots.
+//! * `quotecast forecast run|backtest|funnel` forecasts a pipeline file,
+//!   scores the forecast models on past snapshots, or reports the funnel.
 
 mod backtest_cmd;
 mod config;
 mod configure_cmd;
 mod forecast_cmd;
+mod funnel_cmd;
 mod gen_cmd;
 mod quote_cmd;
 mod render;

@@ -1,0 +1,383 @@
+//! Uncertainty: a seeded Monte Carlo over the open deals.
+//!
+//! In each trial every open deal is won with its win probability, as a
+//! whole (all its lines together); a won deal books its value (times its
+//! team's accuracy factor when a correction is given) in the bucket of one
+//! of its team's slippage points, drawn uniformly. Deals already won count
+//! in every trial. Per bucket and group, and per bucket over all groups,
+//! the trials give the mean and the 10th, 50th and 90th percentiles
+//! (linear interpolation between order statistics).
+//!
+//! Each trial has its own random stream derived from the seed and the
+//! trial's number, so results do not depend on the number of threads.
+//! Win draws compare 32 random bits with the probability scaled to 2³²
+//! for deals booked in one cell (the common case; probabilities resolve to
+//! 2⁻³²), 64 bits otherwise.
+use polars::prelude::*;
+use rand::{Rng, RngExt, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+use rayon::prelude::*;
+
+use crate::{
+    ForecastError, ForecastSpec,
+    accuracy::POINT,
+    corrected::{IF_WON, PROBABILITY, SHARE, expected_rows},
+    weighted::{BUCKET, prepared},
+};
+use quotecast_pipeline::columns as col;
+
+pub const MEAN: &str = "mean";
+pub const P10: &str = "p10";
+pub const P50: &str = "p50";
+pub const P90: &str = "p90";
+const CELL: &str = "__cell";
+/// Trials per chunk of work.
+const CHUNK: u32 = 50;
+/// The most trial × cell figures kept in memory (8 bytes each).
+pub const MAX_FIGURES: u64 = 200_000_000;
+
+/// How to simulate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Simulation {
+    pub trials: u32,
+    pub seed: u64,
+}
+
+/// Monte Carlo results, in the reporting currency, rounded to its scale.
+#[derive(Debug, Clone)]
+pub struct Uncertainty {
+    /// Per bucket and group: `mean`, `p10`, `p50`, `p90`.
+    pub by_group: DataFrame,
+    /// Per bucket over all groups: `mean`, `p10`, `p50`, `p90`.
+    pub by_bucket: DataFrame,
+    pub trials: u32,
+    pub open_opportunities: u64,
+}
+
+/// The deals as the trials need them: per deal its win threshold, its
+/// number of slippage points and where its rows start; per row (ordered by
+/// deal, point, line) its cell and value.
+struct Deals {
+    /// Deals with one row (no slippage, one cell): drawn without a branch.
+    simple: Vec<SimpleDeal>,
+    threshold: Vec<u64>,
+    points: Vec<u32>,
+    start: Vec<u32>,
+    cell: Vec<u32>,
+    value: Vec<f64>,
+    /// Each row's slippage point.
+    point: Vec<u32>,
+    /// What deals already won add to each cell in every trial.
+    booked: Vec<f64>,
+}
+
+/// Simulates `how.trials` outcomes of the snapshot's open deals.
+pub fn simulate(
+    snapshot: LazyFrame,
+    spec: &ForecastSpec,
+    how: &Simulation,
+) -> Result<Uncertainty, ForecastError> {
+    let (lines, _) = prepared(snapshot, spec)?;
+    let mut keys = vec![col(BUCKET)];
+    keys.extend(spec.group_by.iter().map(|d| col(d.column())));
+    let rows = expected_rows(lines, spec)?;
+    let cells = rows
+        .clone()
+        .select(keys.clone())
+        .unique(None, UniqueKeepStrategy::First)
+        .sort_by_exprs(keys.clone(), SortMultipleOptions::default())
+        .with_row_index(CELL, None);
+    let ordered = rows
+        .join(
+            cells.clone(),
+            keys.clone(),
+            keys.clone(),
+            JoinArgs::new(JoinType::Left),
+        )
+        // A deal's lines in the same cell (and slippage point) add up
+        // before the trials: fewer additions per won deal.
+        .group_by([col(col::OPPORTUNITY_ID), col(POINT), col(CELL)])
+        .agg([
+            col(PROBABILITY).first(),
+            col(IF_WON).sum(),
+            col(SHARE).first(),
+        ])
+        .sort(
+            [col::OPPORTUNITY_ID, POINT, CELL],
+            SortMultipleOptions::default(),
+        );
+    let mut frames = crate::collect_together(vec![cells, ordered])?;
+    let ordered = frames.pop().unwrap_or_default();
+    let cells = frames.pop().unwrap_or_default();
+    let n_cells = cells.height();
+    let figures = u64::from(how.trials) * n_cells as u64;
+    if figures > MAX_FIGURES {
+        return Err(ForecastError::TooLarge(format!(
+            "{} trials × {n_cells} bucket-group cells is more than {MAX_FIGURES} figures: use fewer trials, a coarser bucket or fewer groups",
+            how.trials
+        )));
+    }
+    let deals = deals(&ordered, n_cells)?;
+    let open = (deals.simple.len() + deals.threshold.len()) as u64;
+    let chunks: Vec<u32> = (0..how.trials.div_ceil(CHUNK)).collect();
+    let results: Vec<Vec<f64>> = chunks
+        .par_iter()
+        .map(|&k| {
+            let trials = CHUNK.min(how.trials - k * CHUNK);
+            run_chunk(&deals, n_cells, u64::from(k * CHUNK), trials, how.seed)
+        })
+        .collect();
+    // Trial-major: figure (trial, cell) at trial * n_cells + cell.
+    let totals: Vec<f64> = results.concat();
+    let scale = spec.rates.scale;
+    let by_group = summarise(&cells, &totals, n_cells, scale)?;
+    // Per bucket: add up the cells of each bucket within each trial.
+    let buckets = cells.column(BUCKET)?.as_materialized_series().clone();
+    let mut bucket_of = Vec::with_capacity(n_cells);
+    let mut bucket_values = Vec::new();
+    for i in 0..n_cells {
+        let b = buckets.get(i)?.into_static();
+        if bucket_values.last() != Some(&b) {
+            bucket_values.push(b);
+        }
+        bucket_of.push(bucket_values.len() - 1);
+    }
+    let n_buckets = bucket_values.len();
+    let mut bucket_totals = vec![0.0; how.trials as usize * n_buckets];
+    for t in 0..how.trials as usize {
+        for c in 0..n_cells {
+            bucket_totals[t * n_buckets + bucket_of[c]] += totals[t * n_cells + c];
+        }
+    }
+    let bucket_frame = DataFrame::new(
+        n_buckets,
+        vec![Series::from_any_values(BUCKET.into(), &bucket_values, true)?.into_column()],
+    )?;
+    let by_bucket = summarise(&bucket_frame, &bucket_totals, n_buckets, scale)?;
+    Ok(Uncertainty {
+        by_group: by_group.drop(CELL)?,
+        by_bucket,
+        trials: how.trials,
+        open_opportunities: open,
+    })
+}
+
+fn deals(ordered: &DataFrame, n_cells: usize) -> Result<Deals, ForecastError> {
+    let ids = ordered.column(col::OPPORTUNITY_ID)?.str()?;
+    let cell = ordered.column(CELL)?.cast(&DataType::UInt32)?;
+    let cell = cell.u32()?;
+    let probability = ordered.column(PROBABILITY)?.f64()?;
+    let value = ordered.column(IF_WON)?.f64()?;
+    let share = ordered.column(SHARE)?.f64()?;
+    let point = ordered.column(POINT)?.u32()?;
+    let mut d = Deals {
+        simple: Vec::new(),
+        threshold: Vec::new(),
+        points: Vec::new(),
+        start: Vec::new(),
+        cell: Vec::new(),
+        value: Vec::new(),
+        point: Vec::new(),
+        booked: vec![0.0; n_cells],
+    };
+    let mut previous: Option<&str> = None;
+    for row in 0..ordered.height() {
+        let id = ids.get(row);
+        let p = probability.get(row).unwrap_or(0.0);
+        let v = value.get(row).unwrap_or(0.0);
+        let c = cell.get(row).unwrap_or(0);
+        if p >= 1.0 {
+            // Won for certain: its slippage points share its value.
+            d.booked[c as usize] += v * share.get(row).unwrap_or(1.0);
+            previous = None;
+            continue;
+        }
+        if id != previous || previous.is_none() {
+            d.threshold.push(threshold(p));
+            d.points
+                .push((1.0 / share.get(row).unwrap_or(1.0)).round().max(1.0) as u32);
+            d.start.push(d.cell.len() as u32);
+            previous = id;
+        }
+        d.cell.push(c);
+        d.value.push(v);
+        d.point.push(point.get(row).unwrap_or(0));
+    }
+    d.start.push(d.cell.len() as u32);
+    Ok(split_simple(d))
+}
+
+#[derive(Clone, Copy)]
+struct SimpleDeal {
+    threshold: u64,
+    cell: u32,
+    value: f64,
+}
+
+/// Moves the deals with a single row and no slippage into `simple`.
+fn split_simple(d: Deals) -> Deals {
+    let mut out = Deals {
+        simple: Vec::new(),
+        threshold: Vec::new(),
+        points: Vec::new(),
+        start: Vec::new(),
+        cell: Vec::new(),
+        value: Vec::new(),
+        point: Vec::new(),
+        booked: d.booked,
+    };
+    for i in 0..d.threshold.len() {
+        let (from, to) = (d.start[i] as usize, d.start[i + 1] as usize);
+        if to - from == 1 && d.points[i] == 1 {
+            out.simple.push(SimpleDeal {
+                threshold: d.threshold[i],
+                cell: d.cell[from],
+                value: d.value[from],
+            });
+            continue;
+        }
+        out.threshold.push(d.threshold[i]);
+        out.points.push(d.points[i]);
+        out.start.push(out.cell.len() as u32);
+        out.cell.extend_from_slice(&d.cell[from..to]);
+        out.value.extend_from_slice(&d.value[from..to]);
+        out.point.extend_from_slice(&d.point[from..to]);
+    }
+    out.start.push(out.cell.len() as u32);
+    out
+}
+
+/// `p` as a threshold on a uniform 64-bit draw.
+fn threshold(p: f64) -> u64 {
+    if p <= 0.0 {
+        0
+    } else {
+        (p * 2f64.powi(64)).min(u64::MAX as f64) as u64
+    }
+}
+
+/// Trials drawn side by side: independent random streams let the
+/// processor overlap their work.
+const LANES: usize = 4;
+
+/// The random stream of trial `t`.
+fn trial_rng(seed: u64, t: u64) -> Pcg64Mcg {
+    Pcg64Mcg::seed_from_u64(seed ^ (t + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// Trials `first..first + trials`, each with its own random stream.
+fn run_chunk(deals: &Deals, n_cells: usize, first: u64, trials: u32, seed: u64) -> Vec<f64> {
+    let mut out = Vec::with_capacity(trials as usize * n_cells);
+    let mut t = 0usize;
+    while t < trials as usize {
+        let lanes = LANES.min(trials as usize - t);
+        let mut rngs: [Pcg64Mcg; LANES] =
+            std::array::from_fn(|j| trial_rng(seed, first + (t + j) as u64));
+        let base = out.len();
+        for _ in 0..lanes {
+            out.extend_from_slice(&deals.booked);
+        }
+        let block = &mut out[base..];
+        if lanes == LANES {
+            // One 64-bit draw decides two trials: its halves are compared
+            // with the 32-bit threshold.
+            let (left, right) = block.split_at_mut(2 * n_cells);
+            let (acc0, acc1) = left.split_at_mut(n_cells);
+            let (acc2, acc3) = right.split_at_mut(n_cells);
+            let [rng_a, rng_b, ..] = &mut rngs;
+            for deal in &deals.simple {
+                let c = deal.cell as usize;
+                let threshold = (deal.threshold >> 32) as u32;
+                let (a, b) = (rng_a.next_u64(), rng_b.next_u64());
+                let pick = |draw: u32| if draw < threshold { deal.value } else { 0.0 };
+                acc0[c] += pick(a as u32);
+                acc1[c] += pick((a >> 32) as u32);
+                acc2[c] += pick(b as u32);
+                acc3[c] += pick((b >> 32) as u32);
+            }
+        } else {
+            for deal in &deals.simple {
+                let c = deal.cell as usize;
+                for (j, rng) in rngs.iter_mut().take(lanes).enumerate() {
+                    let won = rng.next_u64() < deal.threshold;
+                    block[j * n_cells + c] += if won { deal.value } else { 0.0 };
+                }
+            }
+        }
+        for (j, rng) in rngs.iter_mut().take(lanes).enumerate() {
+            general_deals(deals, &mut block[j * n_cells..(j + 1) * n_cells], rng);
+        }
+        t += lanes;
+    }
+    out
+}
+
+/// One trial of the deals with several rows or slippage points.
+fn general_deals(deals: &Deals, acc: &mut [f64], rng: &mut Pcg64Mcg) {
+    for (i, &threshold) in deals.threshold.iter().enumerate() {
+        if rng.next_u64() >= threshold {
+            continue;
+        }
+        let (from, to) = (deals.start[i] as usize, deals.start[i + 1] as usize);
+        let points = deals.points[i];
+        if points > 1 {
+            let chosen = rng.random_range(0..points);
+            for r in from..to {
+                if deals.point[r] == chosen {
+                    acc[deals.cell[r] as usize] += deals.value[r];
+                }
+            }
+        } else {
+            for r in from..to {
+                acc[deals.cell[r] as usize] += deals.value[r];
+            }
+        }
+    }
+}
+
+/// `keys` with the mean and percentiles of each column of the trial-major
+/// `totals`.
+fn summarise(
+    keys: &DataFrame,
+    totals: &[f64],
+    n_cells: usize,
+    scale: u32,
+) -> Result<DataFrame, ForecastError> {
+    let trials = totals.len().checked_div(n_cells).unwrap_or(0);
+    let mut stats: [Vec<f64>; 4] = std::array::from_fn(|_| Vec::with_capacity(n_cells));
+    let mut column = Vec::with_capacity(trials);
+    for c in 0..n_cells {
+        column.clear();
+        column.extend((0..trials).map(|t| totals[t * n_cells + c]));
+        column.sort_by(f64::total_cmp);
+        let mean = column.iter().sum::<f64>() / trials.max(1) as f64;
+        stats[0].push(mean);
+        stats[1].push(percentile(&column, 0.1));
+        stats[2].push(percentile(&column, 0.5));
+        stats[3].push(percentile(&column, 0.9));
+    }
+    let mut columns = keys.columns().to_vec();
+    for (name, values) in [MEAN, P10, P50, P90].into_iter().zip(stats) {
+        columns.push(Column::new(name.into(), values));
+    }
+    let rounded: Vec<Expr> = [MEAN, P10, P50, P90]
+        .into_iter()
+        .map(|c| col(c).round(scale, RoundMode::HalfToEven))
+        .collect();
+    Ok(DataFrame::new(n_cells, columns)?
+        .lazy()
+        .with_columns(rounded)
+        .collect()?)
+}
+
+/// The `q` quantile of sorted values, interpolating linearly.
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        n => {
+            let at = q * (n - 1) as f64;
+            let (low, high) = (at.floor() as usize, at.ceil() as usize);
+            sorted[low] + (sorted[high] - sorted[low]) * (at - low as f64)
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The Monte Carlo agrees with the weighted forecast on average, orders
+//! its percentiles, adds up across groups and is reproducible by seed.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use polars::prelude::*;
+use quotecast_forecast::{
+    Bucket, Calibration, Dimension, ForecastSpec, Learning, RateTable, Simulation, WinRates,
+    calibrate, forecast, learn_correction, simulate,
+};
+
+fn spec() -> ForecastSpec {
+    ForecastSpec {
+        as_of: common::as_of(),
+        bucket: Bucket::Month,
+        group_by: vec![Dimension::Team],
+        rates: RateTable {
+            reporting_currency: "USD".into(),
+            scale: 2,
+            per_reporting: vec![("USD".into(), 1.0)],
+        },
+        win_rates: WinRates::StageDefaults,
+        stages: common::rules().stages().to_vec(),
+        correction: None,
+    }
+}
+
+fn sum(frame: &DataFrame, column: &str) -> f64 {
+    frame
+        .column(column)
+        .unwrap()
+        .as_materialized_series()
+        .sum::<f64>()
+        .unwrap()
+}
+
+fn floats(frame: &DataFrame, column: &str) -> Vec<f64> {
+    frame
+        .column(column)
+        .unwrap()
+        .f64()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap())
+        .collect()
+}
+
+#[test]
+fn simulated_mean_matches_the_weighted_and_corrected_forecasts() {
+    let world = common::world(7);
+    let data = common::generated(&world, 7, 2_000, 24);
+    let how = Simulation {
+        trials: 4_000,
+        seed: 42,
+    };
+    let mut spec = spec();
+    let weighted = forecast(data.pipeline.clone(), &spec).unwrap();
+    let mc = simulate(data.pipeline.clone(), &spec, &how).unwrap();
+    assert_eq!(mc.open_opportunities, 2_000);
+    let expected = sum(&weighted.amounts, "weighted");
+    let simulated = sum(&mc.by_bucket, "mean");
+    // 4,000 trials: the standard error of the total is well under 1 %.
+    assert!(
+        (simulated / expected - 1.0).abs() < 0.01,
+        "simulated {simulated}, weighted {expected}"
+    );
+    // Groups add up to their bucket; percentiles are ordered.
+    assert!((sum(&mc.by_group, "mean") - simulated).abs() < 1.0);
+    for frame in [&mc.by_group, &mc.by_bucket] {
+        let (p10, p50, p90) = (
+            floats(frame, "p10"),
+            floats(frame, "p50"),
+            floats(frame, "p90"),
+        );
+        for i in 0..p10.len() {
+            assert!(p10[i] <= p50[i] && p50[i] <= p90[i]);
+        }
+    }
+    // The month holding the forecast date is uncertain: a real spread.
+    let p10 = floats(&mc.by_bucket, "p10");
+    let p90 = floats(&mc.by_bucket, "p90");
+    let widest = (0..p10.len()).map(|i| p90[i] - p10[i]).fold(0.0, f64::max);
+    assert!(widest > 0.05 * simulated, "{widest} of {simulated}");
+    // Reproducible by seed.
+    let again = simulate(data.pipeline.clone(), &spec, &how).unwrap();
+    assert_eq!(again.by_group, mc.by_group);
+    let other = simulate(
+        data.pipeline.clone(),
+        &spec,
+        &Simulation { seed: 43, ..how },
+    )
+    .unwrap();
+    assert_ne!(other.by_group, mc.by_group);
+
+    // With the correction: the mean follows the corrected column.
+    let rates = calibrate(
+        data.stage_events,
+        data.outcomes.clone(),
+        &spec.stages,
+        &Calibration {
+            as_of: common::as_of(),
+            maturity_days: 180,
+            prior_strength: None,
+        },
+    )
+    .unwrap();
+    spec.win_rates = WinRates::Calibrated(Box::new(rates));
+    let correction = learn_correction(
+        data.snapshots,
+        data.outcomes,
+        &spec,
+        &Learning {
+            as_of: common::as_of(),
+            maturity_days: 180,
+        },
+    )
+    .unwrap();
+    spec.correction = Some(Box::new(correction));
+    let corrected = forecast(data.pipeline.clone(), &spec).unwrap();
+    let mc = simulate(data.pipeline, &spec, &how).unwrap();
+    let expected = sum(&corrected.amounts, "corrected");
+    let simulated = sum(&mc.by_bucket, "mean");
+    assert!(
+        (simulated / expected - 1.0).abs() < 0.01,
+        "simulated {simulated}, corrected {expected}"
+    );
+    // Slippage spreads value over as many buckets as the corrected column.
+    assert_eq!(
+        mc.by_bucket.height(),
+        corrected
+            .amounts
+            .column("bucket")
+            .unwrap()
+            .n_unique()
+            .unwrap()
+    );
+}
