@@ -325,7 +325,7 @@ async fn main() -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let url = format!("http://{}", listener.local_addr()?);
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let state = AppState::new(Arc::new(rules));
+            let state = AppState::new(Arc::new(rules), &std::env::temp_dir());
             tokio::spawn(async move {
                 let _ = quotecast_server::serve(listener, state, async {
                     let _ = stopped.await;

@@ -34,17 +34,21 @@ def main() -> int:
     request_class = message_factory.GetMessageClass(method.input_type)
     response_class = message_factory.GetMessageClass(method.output_type)
     request = json_format.Parse(sys.argv[3] if len(sys.argv) > 3 else "{}", request_class())
-    call = channel.unary_unary(
+    # A server-streaming method prints each message as it comes, as
+    # grpcurl does.
+    make = channel.unary_stream if method.server_streaming else channel.unary_unary
+    call = make(
         f"/{service_name}/{method_name}",
         request_serializer=request_class.SerializeToString,
         response_deserializer=response_class.FromString,
     )
     try:
-        response = call(request)
+        responses = call(request) if method.server_streaming else [call(request)]
+        for response in responses:
+            print(json.dumps(json_format.MessageToDict(response), indent=2, ensure_ascii=False))
     except grpc.RpcError as error:
         print(f"ERROR:\n  Code: {error.code().name}\n  Message: {error.details()}", file=sys.stderr)
         return 1
-    print(json.dumps(json_format.MessageToDict(response), indent=2, ensure_ascii=False))
     return 0
 
 

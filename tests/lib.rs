@@ -124,6 +124,8 @@ pub fn amount(currency: &str, a: &str) -> ManualDiscount {
 /// dropped.
 pub struct TestServer {
     pub url: String,
+    /// The server's data directory, removed when the server is dropped.
+    pub data: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
 }
@@ -132,12 +134,20 @@ impl TestServer {
     /// Serves the example rules; "today" is fixed at 2026-05-12 so tests
     /// that leave the date empty are reproducible.
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Like [`TestServer::start`], with `prepare` run on the empty data
+    /// directory first (to store pipelines there).
+    pub async fn start_with(prepare: impl FnOnce(&std::path::Path)) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        prepare(data.path());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let state = AppState {
             today: || NaiveDate::from_ymd_opt(2026, 5, 12).unwrap(),
-            ..AppState::new(Arc::new(example_rules()))
+            ..AppState::new(Arc::new(example_rules()), data.path())
         };
         let handle = tokio::spawn(async move {
             quotecast_server::serve(listener, state, async {
@@ -148,6 +158,7 @@ impl TestServer {
         });
         Self {
             url,
+            data,
             stop: Some(stop),
             handle: Some(handle),
         }

@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "quotecast/v1/catalog.proto",
     "quotecast/v1/quote.proto",
     "quotecast/v1/configurator.proto",
+    "quotecast/v1/forecast.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

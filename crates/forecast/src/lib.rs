@@ -17,6 +17,7 @@ mod corrected;
 mod funnel;
 mod montecarlo;
 mod overdue;
+mod report;
 mod spec;
 mod weighted;
 
@@ -27,6 +28,10 @@ pub use funnel::{FunnelReport, funnel};
 pub use montecarlo::{Simulation, Uncertainty, simulate};
 pub use overdue::overdue;
 pub use polars::prelude::{DataFrame, IntoLazy, LazyFrame};
+pub use report::{
+    BacktestOptions, ForecastOptions, ForecastReport, MATURITY_DAYS, MONEY_COLUMNS,
+    backtest_report, forecast_report, funnel_report, rules_spec, vocabulary,
+};
 pub use spec::{Bucket, Dimension, ForecastSpec, RateTable, WinRates};
 pub use weighted::{Explanation, Forecast, forecast};
 

@@ -113,6 +113,27 @@ pub struct RateTable {
     pub per_reporting: Vec<(String, f64)>,
 }
 
+impl RateTable {
+    /// Rates to the rules' corporate currency.
+    pub fn from_rules(rules: &quotecast_model::RuleSet) -> RateTable {
+        use rust_decimal::prelude::ToPrimitive;
+        let corporate = rules.corporate_currency();
+        RateTable {
+            reporting_currency: corporate.code.to_string(),
+            scale: corporate.scale,
+            per_reporting: rules
+                .currencies()
+                .map(|c| {
+                    (
+                        c.code.to_string(),
+                        c.per_corporate.to_f64().unwrap_or(f64::NAN),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Where the probability that an open deal is won comes from.
 #[derive(Debug, Clone)]
 pub enum WinRates {

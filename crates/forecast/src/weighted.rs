@@ -29,6 +29,12 @@ pub(crate) const IS_WON: &str = "__won";
 /// date), or a won deal closed.
 pub(crate) const CLOSE: &str = "__close";
 pub(crate) const LIMIT: &str = "__limit";
+/// What an opportunity is to the explanation's counts.
+const KIND: &str = "__kind";
+const KIND_OPEN: u32 = 0;
+const KIND_PAST_DUE: u32 = 1;
+const KIND_WON: u32 = 2;
+const KIND_LEFT_OUT: u32 = 3;
 
 /// How the figures were reached.
 #[derive(Debug, Clone, PartialEq)]
@@ -307,40 +313,50 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
             sum_where(won.clone(), quantity).alias(WON_QUANTITY),
         ])
         .sort_by_exprs(sku_keys, SortMultipleOptions::default());
-    let counts = lines.group_by([lit(1).alias("__all")]).agg([
-        len().alias("lines"),
+    // Each opportunity's kind, so that one distinct count per kind (a
+    // single hashing pass over the ids) gives every count of the
+    // explanation.
+    let past_due = col(col::EXPECTED_CLOSE).lt(lit(spec.as_of).cast(DataType::Date));
+    let kind = when(open.clone().and(past_due))
+        .then(lit(KIND_PAST_DUE))
+        .when(open.clone())
+        .then(lit(KIND_OPEN))
+        .when(won)
+        .then(lit(KIND_WON))
+        .otherwise(lit(KIND_LEFT_OUT))
+        .cast(DataType::UInt32)
+        .alias(KIND);
+    let counts = lines.with_column(kind).group_by([col(KIND)]).agg([
+        len().cast(DataType::UInt64).alias("lines"),
         col(col::OPPORTUNITY_ID)
-            .filter(open.clone())
             .n_unique()
-            .alias("open"),
-        col(col::OPPORTUNITY_ID)
-            .filter(
-                open.clone()
-                    .and(col(col::EXPECTED_CLOSE).lt(lit(spec.as_of).cast(DataType::Date))),
-            )
-            .n_unique()
-            .alias("past_due"),
-        col(col::OPPORTUNITY_ID).filter(won).n_unique().alias("won"),
-        col(col::OPPORTUNITY_ID)
-            .filter(open.not().and(col(IS_WON).not()))
-            .n_unique()
-            .alias("left_out"),
-        col(RATE).is_null().sum().alias("no_rate"),
-        col(CATEGORY).is_null().sum().alias("no_stage"),
+            .cast(DataType::UInt64)
+            .alias("opportunities"),
+        col(RATE)
+            .is_null()
+            .sum()
+            .cast(DataType::UInt64)
+            .alias("no_rate"),
     ]);
     let mut frames = crate::collect_together(vec![amounts, quantities, counts])?;
     let counts = frames.pop().unwrap_or_default();
     let quantities = frames.pop().unwrap_or_default();
     let amounts = frames.pop().unwrap_or_default();
-    let count = |name: &str| -> u64 {
-        counts
-            .column(name)
-            .ok()
-            .and_then(|c| c.cast(&DataType::UInt64).ok())
-            .and_then(|c| c.u64().ok().and_then(|c| c.get(0)))
-            .unwrap_or(0)
+    // `column` summed over the kinds given (all when `kinds` is empty).
+    let count = |column: &str, kinds: &[u32]| -> u64 {
+        let (Ok(kind), Ok(values)) = (counts.column(KIND), counts.column(column)) else {
+            return 0;
+        };
+        let (Ok(kind), Ok(values)) = (kind.u32(), values.u64()) else {
+            return 0;
+        };
+        kind.iter()
+            .zip(values.iter())
+            .filter(|(k, _)| kinds.is_empty() || k.is_some_and(|k| kinds.contains(&k)))
+            .map(|(_, v)| v.unwrap_or(0))
+            .sum()
     };
-    if count("no_rate") > 0 {
+    if count("no_rate", &[]) > 0 {
         let known: Vec<&str> = spec
             .rates
             .per_reporting
@@ -356,11 +372,11 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
         amounts,
         quantities,
         explanation: Explanation {
-            lines: count("lines"),
-            open_opportunities: count("open"),
-            past_due_moved: count("past_due"),
-            won_opportunities: count("won"),
-            left_out_opportunities: count("left_out"),
+            lines: count("lines", &[]),
+            open_opportunities: count("opportunities", &[KIND_OPEN, KIND_PAST_DUE]),
+            past_due_moved: count("opportunities", &[KIND_PAST_DUE]),
+            won_opportunities: count("opportunities", &[KIND_WON]),
+            left_out_opportunities: count("opportunities", &[KIND_LEFT_OUT]),
             win_rate_source: match &spec.win_rates {
                 WinRates::StageDefaults => "the rules' stage defaults".into(),
                 WinRates::Calibrated(c) => format!(

@@ -4,6 +4,7 @@
 //! the seeded synthetic generator ([`synthetic`]).
 pub mod columns;
 pub mod read;
+pub mod store;
 pub mod synthetic;
 pub mod write;
 
@@ -47,10 +48,37 @@ pub enum PipelineError {
         /// How many bad values there are in all.
         total: u64,
     },
+    #[error("{0}")]
+    Name(String),
+    #[error("{0} is not stored")]
+    NotStored(String),
     #[error("cannot generate the pipeline: {0}")]
     Generator(String),
     #[error(transparent)]
     Polars(#[from] polars::error::PolarsError),
+}
+
+impl PipelineError {
+    /// The same error about the file shown as `path` (an upload's stored
+    /// name rather than its temporary file).
+    pub fn with_path(self, shown: &std::path::Path) -> Self {
+        match self {
+            PipelineError::Io { source, .. } => PipelineError::Io {
+                path: shown.to_path_buf(),
+                source,
+            },
+            PipelineError::Format { message, .. } => PipelineError::Format {
+                path: shown.to_path_buf(),
+                message,
+            },
+            PipelineError::BadRows { rows, total, .. } => PipelineError::BadRows {
+                path: shown.to_path_buf(),
+                rows,
+                total,
+            },
+            other => other,
+        }
+    }
 }
 
 const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");

@@ -197,7 +197,10 @@ fn check_name(i: usize) -> String {
     format!("__check{i}")
 }
 
-fn scan(path: &Path) -> Result<LazyFrame, PipelineError> {
+/// A lazy scan of a Parquet or CSV file as it is, unchecked (CSV columns
+/// as text). [`read_snapshot`] is the checked way in; a benchmark or a
+/// trusted Parquet file may take this one.
+pub fn scan(path: &Path) -> Result<LazyFrame, PipelineError> {
     if !path.is_file() {
         return Err(PipelineError::Io {
             path: path.to_path_buf(),
@@ -314,31 +317,7 @@ pub fn scan_history(dir: &Path) -> Result<History, PipelineError> {
     };
     let table = |name: &str, dates: &[&str]| -> Result<LazyFrame, PipelineError> {
         let path = find(name).unwrap_or_else(|| dir.join(format!("{name}.parquet")));
-        let mut frame = scan(&path)?;
-        let schema = frame
-            .clone()
-            .collect_schema()
-            .map_err(|e| format_error(&path, e))?;
-        for &date in dates {
-            match schema.get(date) {
-                Some(DataType::Date) => {}
-                Some(DataType::String) => {
-                    frame = frame.with_column(col(date).str().to_date(StrptimeOptions {
-                        format: Some("%Y-%m-%d".into()),
-                        strict: true,
-                        exact: true,
-                        cache: true,
-                    }));
-                }
-                _ => {
-                    return Err(PipelineError::Format {
-                        path,
-                        message: format!("no column `{date}` holding dates"),
-                    });
-                }
-            }
-        }
-        Ok(frame)
+        scan_table(&path, dates)
     };
     let snapshots = match find("snapshots") {
         Some(_) => Some(table(
@@ -352,4 +331,44 @@ pub fn scan_history(dir: &Path) -> Result<History, PipelineError> {
         outcomes: table("outcomes", &[col::CLOSED])?,
         snapshots,
     })
+}
+
+/// Scans one history table, converting the `dates` columns from text
+/// where needed; a missing date column is an error.
+pub fn scan_table(path: &Path, dates: &[&str]) -> Result<LazyFrame, PipelineError> {
+    let mut frame = scan(path)?;
+    let schema = frame
+        .clone()
+        .collect_schema()
+        .map_err(|e| format_error(path, e))?;
+    for &date in dates {
+        match schema.get(date) {
+            Some(DataType::Date) => {}
+            Some(DataType::String) => {
+                frame = frame.with_column(col(date).str().to_date(StrptimeOptions {
+                    format: Some("%Y-%m-%d".into()),
+                    strict: true,
+                    exact: true,
+                    cache: true,
+                }));
+            }
+            _ => {
+                return Err(PipelineError::Format {
+                    path: path.to_path_buf(),
+                    message: format!("no column `{date}` holding dates"),
+                });
+            }
+        }
+    }
+    Ok(frame)
+}
+
+/// The number of data rows of a Parquet or CSV file.
+pub fn count_rows(path: &Path) -> Result<u64, PipelineError> {
+    let counted = scan(path)?
+        .select([len().alias("rows")])
+        .collect()
+        .map_err(|e| format_error(path, e))?;
+    let rows = counted.column("rows")?.cast(&DataType::UInt64)?;
+    Ok(rows.u64()?.get(0).unwrap_or(0))
 }

@@ -5,10 +5,10 @@ use std::{fmt::Write as _, io::Write, path::PathBuf, process::ExitCode, time::In
 use chrono::NaiveDate;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use quotecast_forecast::{Backtest, Bucket, ForecastSpec, WinRates, backtest};
+use quotecast_forecast::{BacktestOptions, Bucket, backtest_report};
 use quotecast_pipeline::{read::scan_history, write::write_table};
 
-use crate::forecast_cmd::{MATURITY_DAYS, funnel_rules, parse_bucket, rate_table, sibling, table};
+use crate::forecast_cmd::{funnel_rules, parse_bucket, sibling, table};
 
 #[derive(Args)]
 pub struct BacktestArgs {
@@ -43,27 +43,18 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<ExitCode> {
     let rules = funnel_rules(args.rules)?;
     let started = Instant::now();
     let history = scan_history(&args.history)?;
-    let Some(snapshots) = history.snapshots else {
+    if history.snapshots.is_none() {
         anyhow::bail!(
             "{}: no snapshots file (past pipeline snapshots are what the backtest forecasts from)",
             args.history.display()
         );
-    };
+    }
     let as_of = args
         .as_of
         .unwrap_or_else(|| chrono::Local::now().date_naive());
-    let spec = ForecastSpec {
+    let how = BacktestOptions {
         as_of,
         bucket: args.bucket,
-        group_by: vec![],
-        rates: rate_table(&rules),
-        win_rates: WinRates::StageDefaults,
-        stages: rules.stages().to_vec(),
-        correction: None,
-    };
-    let how = Backtest {
-        as_of,
-        maturity_days: MATURITY_DAYS,
         horizon: args.horizon,
         prior_strength: args.prior_strength,
     };
@@ -73,13 +64,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<ExitCode> {
     );
     spinner.set_message("calibrating, learning and forecasting on every past snapshot");
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-    let result = backtest(
-        history.stage_events,
-        history.outcomes,
-        snapshots,
-        &spec,
-        &how,
-    );
+    let result = backtest_report(history, &rules, &how);
     spinner.finish_and_clear();
     let result = result?;
     let mut out = String::new();
@@ -90,13 +75,13 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<ExitCode> {
         days.len(),
         days.join(", "),
         how.horizon,
-        spec.bucket,
-        spec.rates.reporting_currency
+        how.bucket,
+        rules.corporate_currency().code
     )?;
     writeln!(
         out,
         "  rules: the rules' stage win rates; calibrated: win rates from the history known on the date;\n  corrected: calibrated, times each team's accuracy factor, spread by its slippage\n  wape = Σ|forecast − actual| / Σ actual per {} × team; bias = Σ(forecast − actual) / Σ actual;\n  brier = mean (win probability − won)² per deal; fva_points = the rules' wape less the model's, × 100\n",
-        spec.bucket
+        how.bucket
     )?;
     out.push_str(&table(&result.summary, 10)?);
     writeln!(out, "\nper snapshot date:")?;

@@ -17,6 +17,7 @@ pub struct FileConfig {
     pub rules: Option<PathBuf>,
     pub data: Option<PathBuf>,
     pub log_format: Option<String>,
+    pub forecast_jobs: Option<usize>,
 }
 
 impl FileConfig {

@@ -7,15 +7,13 @@ use anyhow::{Context, anyhow};
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use quotecast_forecast::{
-    Bucket, Calibration, DataFrame, Dimension, ForecastSpec, IntoLazy, Learning, RateTable,
-    Simulation, WinRates, calibrate, forecast, learn_correction, overdue, simulate,
+    Bucket, DataFrame, Dimension, ForecastOptions, Simulation, forecast_report, vocabulary,
 };
-use quotecast_model::{ForecastCategory, RuleSet};
+use quotecast_model::RuleSet;
 use quotecast_pipeline::{
-    read::{Vocabulary, read_snapshot, scan_history},
+    read::{read_snapshot, scan_history},
     write::write_table,
 };
-use rust_decimal::prelude::ToPrimitive;
 
 use crate::config::RulesSource;
 
@@ -65,14 +63,14 @@ pub struct RunArgs {
     /// Monte Carlo percentiles as NAME.uncertainty.EXT.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Draw the P10–P90 fan chart per bucket (all groups) as SVG; needs
+    /// --trials above 0.
+    #[arg(long)]
+    chart: Option<PathBuf>,
     /// Rules directory [default: ./rules, else the embedded example rules].
     #[arg(long)]
     rules: Option<PathBuf>,
 }
-
-/// History younger than this is not used to learn from: its deals have
-/// not been decided yet.
-pub const MATURITY_DAYS: u32 = 180;
 
 pub fn parse_bucket(word: &str) -> Result<Bucket, String> {
     Bucket::parse(word).ok_or_else(|| format!("`{word}` is not week, month or quarter"))
@@ -88,36 +86,6 @@ pub fn run(command: ForecastCommand) -> anyhow::Result<ExitCode> {
         ForecastCommand::Run(args) => run_forecast(args),
         ForecastCommand::Backtest(args) => crate::backtest_cmd::run(args),
         ForecastCommand::Funnel(args) => crate::funnel_cmd::run(args),
-    }
-}
-
-/// The codes a snapshot's columns may hold, from the rules.
-pub fn vocabulary(rules: &RuleSet) -> Vocabulary {
-    Vocabulary {
-        stages: rules.stages().iter().map(|s| s.id.clone()).collect(),
-        currencies: rules.currencies().map(|c| c.code.to_string()).collect(),
-        forecast_categories: ForecastCategory::ALL
-            .iter()
-            .map(|c| c.name().to_owned())
-            .collect(),
-    }
-}
-
-/// Rates to the corporate currency, from the rules.
-pub fn rate_table(rules: &RuleSet) -> RateTable {
-    let corporate = rules.corporate_currency();
-    RateTable {
-        reporting_currency: corporate.code.to_string(),
-        scale: corporate.scale,
-        per_reporting: rules
-            .currencies()
-            .map(|c| {
-                (
-                    c.code.to_string(),
-                    c.per_corporate.to_f64().unwrap_or(f64::NAN),
-                )
-            })
-            .collect(),
     }
 }
 
@@ -138,58 +106,31 @@ pub fn funnel_rules(dir: Option<PathBuf>) -> anyhow::Result<RuleSet> {
 
 fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
     let rules = funnel_rules(args.rules)?;
+    if args.chart.is_some() && args.trials == 0 {
+        anyhow::bail!("--chart draws the Monte Carlo percentiles: give --trials above 0");
+    }
     let started = Instant::now();
     let snapshot = read_snapshot(&args.pipeline, &vocabulary(&rules))?;
     let read_took = started.elapsed();
     let as_of = args
         .as_of
         .unwrap_or_else(|| chrono::Local::now().date_naive());
-    let mut spec = ForecastSpec {
+    let history = args.history.as_deref().map(scan_history).transpose()?;
+    let options = ForecastOptions {
         as_of,
         bucket: args.bucket,
         group_by: args.by,
-        rates: rate_table(&rules),
-        win_rates: WinRates::StageDefaults,
-        stages: rules.stages().to_vec(),
-        correction: None,
-    };
-    if let Some(dir) = &args.history {
-        let history = scan_history(dir)?;
-        let how = Calibration {
-            as_of,
-            maturity_days: MATURITY_DAYS,
-            prior_strength: args.prior_strength,
-        };
-        spec.win_rates = WinRates::Calibrated(Box::new(calibrate(
-            history.stage_events,
-            history.outcomes.clone(),
-            rules.stages(),
-            &how,
-        )?));
-        if let Some(snapshots) = history.snapshots {
-            let how = Learning {
-                as_of,
-                maturity_days: MATURITY_DAYS,
-            };
-            spec.correction = Some(Box::new(learn_correction(
-                snapshots,
-                history.outcomes,
-                &spec,
-                &how,
-            )?));
-        }
-    }
-    let result = forecast(snapshot.clone().lazy(), &spec)?;
-    let (overdue_list, overdue_by_owner) = overdue(snapshot.clone().lazy(), &spec)?;
-    let uncertainty = if args.trials > 0 {
-        let how = Simulation {
+        prior_strength: args.prior_strength,
+        simulation: Simulation {
             trials: args.trials,
             seed: args.seed,
-        };
-        Some(simulate(snapshot.lazy(), &spec, &how)?)
-    } else {
-        None
+        },
     };
+    let report = forecast_report(snapshot, history, &rules, &options)?;
+    let spec = &report.spec;
+    let result = &report.forecast;
+    let (overdue_list, overdue_by_owner) = (&report.overdue, &report.overdue_by_owner);
+    let uncertainty = &report.uncertainty;
     let took = started.elapsed();
     let mut out = String::new();
     let e = &result.explanation;
@@ -271,7 +212,7 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
         let sibling = |kind: &str| sibling(path, kind);
         write_table(path, &result.amounts)?;
         write_table(&sibling("quantities"), &result.quantities)?;
-        write_table(&sibling("overdue"), &overdue_list)?;
+        write_table(&sibling("overdue"), overdue_list)?;
         if let Some(u) = &uncertainty {
             write_table(&sibling("uncertainty"), &u.by_group)?;
         }
@@ -287,6 +228,19 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
                 String::new()
             }
         )?;
+    }
+    if let (Some(path), Some(u)) = (&args.chart, uncertainty) {
+        let title = format!(
+            "Forecast as of {}: {} per {}, P10–P90 of {} trials",
+            spec.as_of, spec.rates.reporting_currency, spec.bucket, u.trials
+        );
+        crate::chart::fan_chart(
+            path,
+            &title,
+            &spec.rates.reporting_currency,
+            &crate::chart::fan_points(&u.by_bucket)?,
+        )?;
+        writeln!(out, "drew {}", path.display())?;
     }
     writeln!(
         out,

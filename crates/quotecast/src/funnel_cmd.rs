@@ -4,10 +4,10 @@ use std::{fmt::Write as _, io::Write, path::PathBuf, process::ExitCode, time::In
 
 use chrono::NaiveDate;
 use clap::Args;
-use quotecast_forecast::{Calibration, funnel};
+use quotecast_forecast::{MATURITY_DAYS, funnel_report};
 use quotecast_pipeline::{read::scan_history, write::write_table};
 
-use crate::forecast_cmd::{MATURITY_DAYS, funnel_rules, sibling, table};
+use crate::forecast_cmd::{funnel_rules, sibling, table};
 
 #[derive(Args)]
 pub struct FunnelArgs {
@@ -23,6 +23,10 @@ pub struct FunnelArgs {
     /// NAME.leaks.EXT.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Draw the company funnel (deals entering each stage, conversion,
+    /// days in stage) as SVG.
+    #[arg(long)]
+    chart: Option<PathBuf>,
     /// Rules directory [default: ./rules, else the embedded example rules].
     #[arg(long)]
     rules: Option<PathBuf>,
@@ -35,12 +39,7 @@ pub fn run(args: FunnelArgs) -> anyhow::Result<ExitCode> {
     let as_of = args
         .as_of
         .unwrap_or_else(|| chrono::Local::now().date_naive());
-    let how = Calibration {
-        as_of,
-        maturity_days: MATURITY_DAYS,
-        prior_strength: None,
-    };
-    let report = funnel(history.stage_events, history.outcomes, rules.stages(), &how)?;
+    let report = funnel_report(history, &rules, as_of)?;
     let mut out = String::new();
     writeln!(
         out,
@@ -65,6 +64,11 @@ pub fn run(args: FunnelArgs) -> anyhow::Result<ExitCode> {
             sibling(path, "company").display(),
             sibling(path, "leaks").display()
         )?;
+    }
+    if let Some(path) = &args.chart {
+        let title = format!("Funnel as of {as_of}: stage entries decided by then");
+        crate::chart::funnel_chart(path, &title, &crate::chart::funnel_steps(&report.company)?)?;
+        writeln!(out, "drew {}", path.display())?;
     }
     writeln!(out, "took {:.2} s", started.elapsed().as_secs_f64())?;
     std::io::stdout().write_all(out.as_bytes())?;

@@ -2,17 +2,15 @@
 //! its history, drawn from the rules' catalog, currencies and funnel.
 use std::{path::PathBuf, process::ExitCode, time::Instant};
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use quotecast_model::{ProductKind, RuleSet, StageOutcome};
 use quotecast_pipeline::{
     epoch_days,
-    synthetic::{CatalogItem, CurrencyRate, Funnel, FunnelStage, GenSpec, World, generate},
-    write::TableWriter,
+    synthetic::{GenSpec, World, write_dir},
+    write::FileFormat,
 };
-use rust_decimal::prelude::ToPrimitive;
 
 use crate::config::RulesSource;
 
@@ -55,67 +53,12 @@ pub struct GenArgs {
     rules: Option<PathBuf>,
 }
 
-/// The generator's world from the rules: the funnel, the products with a
-/// list price in the corporate currency on the snapshot date, and the
-/// currencies.
-fn world_from_rules(rules: &RuleSet, seed: u64, as_of: NaiveDate) -> anyhow::Result<World> {
-    let stage = |outcome| {
-        rules
-            .stages()
-            .iter()
-            .find(|s| s.outcome == Some(outcome))
-            .map(|s| s.id.clone())
-            .ok_or_else(|| {
-                anyhow!("the rules define no funnel stages (rules/pipeline/stages.toml)")
-            })
-    };
-    let funnel = Funnel {
-        open: rules
-            .stages()
-            .iter()
-            .filter(|s| s.is_open())
-            .map(|s| FunnelStage {
-                id: s.id.clone(),
-                win_rate: s.win_rate.0.to_f64().unwrap_or(0.0) / 100.0,
-                time_limit_days: s.time_limit_days.unwrap_or(30),
-            })
-            .collect(),
-        won: stage(StageOutcome::Won)?,
-        lost: stage(StageOutcome::Lost)?,
-    };
-    let corporate = &rules.corporate_currency().code;
-    let book = rules
-        .price_book_position(corporate)
-        .ok_or_else(|| anyhow!("no price book in the corporate currency {corporate}"))?;
-    let catalog = rules
-        .products()
-        .filter(|p| p.kind != ProductKind::Option)
-        .filter_map(|p| {
-            let price = rules.product_rules(&p.sku)?.price_on(book, as_of)?;
-            Some(CatalogItem {
-                sku: p.sku.clone(),
-                product_line: p.product_line.clone(),
-                unit_price: price.price,
-                is_base: p.kind == ProductKind::Base,
-            })
-        })
-        .collect();
-    let currencies = rules
-        .currencies()
-        .map(|c| CurrencyRate {
-            code: c.code.to_string(),
-            per_corporate: c.per_corporate,
-        })
-        .collect();
-    Ok(World::new(seed, funnel, catalog, currencies)?)
-}
-
 pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
     let source = RulesSource::choose(args.rules);
     let (rules, _) = source
         .load()
         .with_context(|| format!("loading rules from {}", source.describe()))?;
-    let world = world_from_rules(&rules, args.seed, args.as_of)?;
+    let world = World::from_rules(&rules, args.seed, args.as_of)?;
     let spec = GenSpec {
         seed: args.seed,
         open_opportunities: args.opportunities,
@@ -125,20 +68,9 @@ pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
         snapshots: args.snapshots,
         snapshot_every_days: args.snapshot_every_days,
     };
-    let ext = match args.format {
-        Format::Parquet => "parquet",
-        Format::Csv => "csv",
-    };
-    let path = |name: &str| args.out.join(format!("{name}.{ext}"));
-    let mut pipeline = TableWriter::create(&path("pipeline"))?;
-    let mut history = if spec.with_history {
-        Some([
-            TableWriter::create(&path("history/stage_events"))?,
-            TableWriter::create(&path("history/outcomes"))?,
-            TableWriter::create(&path("history/snapshots"))?,
-        ])
-    } else {
-        None
+    let format = match args.format {
+        Format::Parquet => FileFormat::Parquet,
+        Format::Csv => FileFormat::Csv,
     };
     let bar = ProgressBar::new(args.opportunities).with_style(
         ProgressStyle::with_template(
@@ -148,36 +80,18 @@ pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
     );
     bar.set_message("generating");
     let started = Instant::now();
-    generate(&world, &spec, |batch| {
-        pipeline.write(&batch.pipeline)?;
-        if let (Some(writers), Some(h)) = (history.as_mut(), batch.history) {
-            writers[0].write(&h.stage_events)?;
-            writers[1].write(&h.outcomes)?;
-            writers[2].write(&h.snapshots)?;
-        }
-        bar.inc(batch.open);
-        Ok(())
-    })?;
+    let written = write_dir(&world, &spec, &args.out, format, |open| bar.inc(open))?;
     bar.finish_and_clear();
-    let rows = pipeline.finish(None)?;
     println!(
-        "{}: {} open opportunities, {rows} rows (seed {}, as of {})",
-        path("pipeline").display(),
+        "{}: {} open opportunities, {} rows (seed {}, as of {})",
+        written[0].0.display(),
         args.opportunities,
+        written[0].1,
         args.seed,
         args.as_of
     );
-    if let Some(writers) = history {
-        for (writer, name) in writers
-            .into_iter()
-            .zip(["stage_events", "outcomes", "snapshots"])
-        {
-            let rows = writer.finish(None)?;
-            println!(
-                "{}: {rows} rows",
-                path(&format!("history/{name}")).display()
-            );
-        }
+    for (path, rows) in &written[1..] {
+        println!("{}: {rows} rows", path.display());
     }
     println!("took {:.1} s", started.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)

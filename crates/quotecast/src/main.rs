@@ -12,6 +12,7 @@
 //!   scores the forecast models on past snapshots, or reports the funnel.
 
 mod backtest_cmd;
+mod chart;
 mod config;
 mod configure_cmd;
 mod forecast_cmd;

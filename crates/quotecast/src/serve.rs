@@ -25,6 +25,9 @@ pub struct ServeArgs {
     /// Log format: text or json [default: text].
     #[arg(long, env = "QUOTECAST_LOG_FORMAT")]
     log_format: Option<String>,
+    /// Forecast, funnel and backtest jobs run at once; more wait [default: 2].
+    #[arg(long, env = "QUOTECAST_FORECAST_JOBS")]
+    forecast_jobs: Option<usize>,
 }
 
 /// Standard error for logs, never failing: a log line that cannot be
@@ -108,6 +111,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| DEFAULT_DATA.into());
     std::fs::create_dir_all(&data)
         .with_context(|| format!("cannot create data directory {}", data.display()))?;
+    let forecast_jobs = args
+        .forecast_jobs
+        .or(file.forecast_jobs)
+        .unwrap_or(quotecast_server::DEFAULT_FORECAST_JOBS);
+    if forecast_jobs == 0 {
+        anyhow::bail!("--forecast-jobs must be at least 1");
+    }
     let source = RulesSource::choose(args.rules.or(file.rules));
     let (rules, summary) = source
         .load()
@@ -125,7 +135,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let shutdown = shutdown_signal()?;
-        quotecast_server::serve(listener, AppState::new(Arc::new(rules)), shutdown).await?;
+        let state = AppState {
+            forecast_jobs: Arc::new(tokio::sync::Semaphore::new(forecast_jobs)),
+            ..AppState::new(Arc::new(rules), &data)
+        };
+        quotecast_server::serve(listener, state, shutdown).await?;
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })

@@ -1,4 +1,6 @@
 //! Server errors and how they reach clients as `tonic::Status`.
+use quotecast_forecast::ForecastError;
+use quotecast_pipeline::PipelineError;
 use quotecast_pricing::{PricingError, RejectReason};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -20,6 +22,39 @@ pub enum ServerError {
     NotFound { kind: &'static str, name: String },
     #[error("server failed: {0}")]
     Startup(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// A file sent with `UploadPipeline` that does not hold what it must.
+    #[error("upload refused: {0}")]
+    BadUpload(PipelineError),
+    /// A stored pipeline that cannot be read or is not there.
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error(transparent)]
+    Forecast(#[from] ForecastError),
+    #[error("too large: {0}")]
+    TooLarge(String),
+    #[error("busy: {0}")]
+    Busy(String),
+}
+
+/// The field violations naming each bad row and column of a data file.
+fn bad_row_details(error: &PipelineError, field: &str) -> ErrorDetails {
+    let mut details = ErrorDetails::new();
+    match error {
+        PipelineError::BadRows { rows, .. } => {
+            for r in rows {
+                details.add_bad_request_violation(
+                    format!("{field}.rows[{}].{}", r.row, r.column),
+                    r.reason.clone(),
+                );
+            }
+        }
+        other => {
+            details.add_bad_request_violation(field, other.to_string());
+        }
+    }
+    details
 }
 
 impl ServerError {
@@ -100,7 +135,36 @@ impl From<ServerError> for Status {
                 details.set_resource_info(kind, name, "", message.clone());
                 Status::with_error_details(Code::NotFound, message, details)
             }
-            ServerError::Startup(_) => Status::internal(message),
+            ServerError::Startup(_) | ServerError::Internal(_) => Status::internal(message),
+            ServerError::BadUpload(e) => Status::with_error_details(
+                Code::InvalidArgument,
+                message,
+                bad_row_details(&e, "chunk"),
+            ),
+            ServerError::Pipeline(PipelineError::NotStored(what)) => {
+                let mut details = ErrorDetails::new();
+                details.set_resource_info("pipeline", what, "", message.clone());
+                Status::with_error_details(Code::NotFound, message, details)
+            }
+            ServerError::Pipeline(PipelineError::Name(_)) => {
+                Status::with_error_details(Code::InvalidArgument, message.clone(), {
+                    let mut details = ErrorDetails::new();
+                    details.add_bad_request_violation("pipeline", message);
+                    details
+                })
+            }
+            // A stored file that is not readable: it has to be replaced.
+            ServerError::Pipeline(e) => Status::with_error_details(
+                Code::FailedPrecondition,
+                message,
+                bad_row_details(&e, "pipeline"),
+            ),
+            ServerError::Forecast(ForecastError::Polars(_)) => Status::internal(message),
+            ServerError::Forecast(ForecastError::TooLarge(_)) | ServerError::TooLarge(_) => {
+                Status::resource_exhausted(message)
+            }
+            ServerError::Forecast(_) => Status::failed_precondition(message),
+            ServerError::Busy(_) => Status::unavailable(message),
         }
     }
 }

@@ -20,32 +20,43 @@ mod catalog;
 mod configurator;
 pub mod convert;
 mod convert_config;
+mod convert_forecast;
 mod error;
+mod forecast;
 pub use error::FieldViolation;
 mod quote;
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, net::SocketAddr, path::Path, sync::Arc};
 
 use chrono::{NaiveDate, Utc};
 use pb::{
     catalog_service_server::CatalogServiceServer,
     configurator_service_server::ConfiguratorServiceServer,
-    quote_service_server::QuoteServiceServer,
+    forecast_service_server::ForecastServiceServer, quote_service_server::QuoteServiceServer,
 };
 pub use quotecast_configurator::Configurators;
 use quotecast_configurator::compile_all;
 use quotecast_model::RuleSet;
-use tokio::net::TcpListener;
+use quotecast_pipeline::store::PipelineStore;
+use tokio::{net::TcpListener, sync::Semaphore};
 use tonic::transport::{Server, server::TcpIncoming};
 
 pub use error::ServerError;
 
+/// Forecast jobs run at once unless the server is told otherwise.
+pub const DEFAULT_FORECAST_JOBS: usize = 2;
+
 /// What every handler shares: the loaded rules, their compiled
-/// configuration models and the clock.
+/// configuration models, the stored pipelines, the bound on concurrent
+/// forecast jobs and the clock.
 #[derive(Clone)]
 pub struct AppState {
     pub rules: Arc<RuleSet>,
     pub configurators: Arc<Configurators>,
+    /// Pipelines under `<data>/pipelines`.
+    pub pipelines: PipelineStore,
+    /// One permit per forecast job that may run at once.
+    pub forecast_jobs: Arc<Semaphore>,
     /// Today's date for requests that leave the pricing date empty.
     pub today: fn() -> NaiveDate,
 }
@@ -54,7 +65,7 @@ impl AppState {
     /// Compiles every configuration model of `rules` (loading the rules
     /// has already checked that each compiles; one that does not is
     /// logged and left out).
-    pub fn new(rules: Arc<RuleSet>) -> Self {
+    pub fn new(rules: Arc<RuleSet>, data_dir: &Path) -> Self {
         let (configurators, failed) = compile_all(&rules);
         for (sku, error) in failed {
             tracing::error!(%error, %sku, "configuration model left out");
@@ -62,6 +73,8 @@ impl AppState {
         Self {
             rules,
             configurators: Arc::new(configurators),
+            pipelines: PipelineStore::new(data_dir),
+            forecast_jobs: Arc::new(Semaphore::new(DEFAULT_FORECAST_JOBS)),
             today: || Utc::now().date_naive(),
         }
     }
@@ -85,6 +98,9 @@ pub async fn serve(
     health_reporter
         .set_serving::<ConfiguratorServiceServer<configurator::ConfiguratorApi>>()
         .await;
+    health_reporter
+        .set_serving::<ForecastServiceServer<forecast::ForecastApi>>()
+        .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -107,6 +123,9 @@ pub async fn serve(
         .add_service(ConfiguratorServiceServer::new(
             configurator::ConfiguratorApi::new(state.clone()),
         ))
+        .add_service(ForecastServiceServer::new(forecast::ForecastApi::new(
+            state.clone(),
+        )))
         .add_service(QuoteServiceServer::new(quote::QuoteApi::new(state)))
         // NODELAY: a response of several segments must not wait for the
         // peer's delayed ACK (a 40 ms stall per call otherwise).

@@ -29,6 +29,7 @@
 //! The stream is cut into chunks, each with its own random stream derived
 //! from the seed and the chunk's number, so the output does not depend on
 //! the number of threads.
+mod from_rules;
 mod simulate;
 mod tables;
 mod world;
@@ -39,6 +40,7 @@ use rayon::prelude::*;
 
 use polars::prelude::DataFrame;
 
+pub use from_rules::write_dir;
 pub use world::{CatalogItem, CurrencyRate, Funnel, FunnelStage, STALE_FACTOR, Team, World};
 
 use crate::PipelineError;

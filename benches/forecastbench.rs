@@ -1,0 +1,166 @@
+//! Forecast benchmark: the stage-weighted forecast of a pipeline Parquet
+//! file per month × team × product line, timed from the scan to the
+//! collected result, with the process's peak memory. Compare with
+//! `baseline/forecast_query.py` (DuckDB and pandas) on the same file.
+//!
+//! `cargo run --release -p quotecast-benches --bin forecastbench -- --pipeline FILE [--runs R] [--python PYTHON]`
+//!
+//! With `--python`, the same run then starts the baseline once per engine
+//! (each in its own process, so each peak memory is its own) and prints
+//! the best times side by side with their ratios.
+use std::{path::PathBuf, time::Instant};
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use clap::Parser;
+use quotecast_forecast::{Bucket, Dimension, forecast, rules_spec};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+struct Args {
+    /// A pipeline snapshot in Parquet (`quotecast gen-pipeline --no-history`).
+    #[arg(long)]
+    pipeline: PathBuf,
+    #[arg(long, default_value_t = 3)]
+    runs: u32,
+    #[arg(long, default_value = "2026-11-20")]
+    as_of: NaiveDate,
+    #[arg(long, default_value = "rules")]
+    rules: PathBuf,
+    /// A Python with `benches/baseline/requirements.txt` installed: run
+    /// the DuckDB and pandas baselines too.
+    #[arg(long)]
+    python: Option<PathBuf>,
+}
+
+/// One engine's best run and its peak memory.
+struct Measured {
+    engine: String,
+    best_s: f64,
+    peak_mib: f64,
+    weighted: f64,
+}
+
+/// Runs the Python baseline for `engine` and reads its result lines
+/// (`ENGINE run N: T s, G groups, weighted W, peak P MiB`).
+fn baseline(python: &std::path::Path, args: &Args, engine: &str) -> anyhow::Result<Measured> {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("baseline/forecast_query.py");
+    let output = std::process::Command::new(python)
+        .arg(&script)
+        .arg(&args.pipeline)
+        .args(["--engine", engine, "--runs", &args.runs.to_string()])
+        .args(["--as-of", &args.as_of.to_string()])
+        .arg("--rules")
+        .arg(&args.rules)
+        .output()
+        .with_context(|| format!("running {}", python.display()))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    print!("{text}");
+    if !output.status.success() {
+        anyhow::bail!(
+            "{engine} baseline failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let mut best = f64::INFINITY;
+    let (mut peak, mut weighted) = (0.0f64, 0.0);
+    for line in text.lines() {
+        let field = |after: &str, before: &str| -> Option<f64> {
+            let start = line.find(after)? + after.len();
+            let rest = &line[start..];
+            rest[..rest.find(before)?].trim().parse().ok()
+        };
+        if let Some(t) = field(": ", " s,") {
+            best = best.min(t);
+        }
+        if let Some(p) = field("peak ", " MiB") {
+            peak = peak.max(p);
+        }
+        if let Some(w) = field("weighted ", ", peak") {
+            weighted = w;
+        }
+    }
+    Ok(Measured {
+        engine: engine.into(),
+        best_s: best,
+        peak_mib: peak,
+        weighted,
+    })
+}
+
+/// The process's peak resident memory so far, in MiB (Linux).
+fn peak_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let (rules, _) = quotecast_rules::load_dir(&args.rules)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("loading rules")?;
+    let mut spec = rules_spec(&rules, args.as_of, Bucket::Month);
+    spec.group_by = vec![Dimension::Team, Dimension::ProductLine];
+    // The baselines run first, while this process is still small: a child
+    // shares the machine's memory with it.
+    let others = match &args.python {
+        Some(python) => Some([
+            baseline(python, &args, "duckdb")?,
+            baseline(python, &args, "pandas")?,
+        ]),
+        None => None,
+    };
+    let mut best = f64::INFINITY;
+    let mut total = 0.0;
+    for run in 1..=args.runs {
+        let started = Instant::now();
+        let scan = quotecast_pipeline::read::scan(&args.pipeline)?;
+        let result = forecast(scan, &spec)?;
+        let took = started.elapsed();
+        best = best.min(took.as_secs_f64());
+        let weighted: f64 = result
+            .amounts
+            .column("weighted")?
+            .as_materialized_series()
+            .sum()?;
+        total = weighted;
+        println!(
+            "run {run}: {:.3} s, {} lines, {} groups, weighted {:.2}, peak {:.0} MiB",
+            took.as_secs_f64(),
+            result.explanation.lines,
+            result.amounts.height(),
+            weighted,
+            peak_mib().unwrap_or(f64::NAN)
+        );
+    }
+    let Some(others) = others else {
+        return Ok(());
+    };
+    let ours = Measured {
+        engine: "quotecast (polars)".into(),
+        best_s: best,
+        peak_mib: peak_mib().unwrap_or(f64::NAN),
+        weighted: total,
+    };
+    println!("\nbest of {} runs, month × team × product line:", args.runs);
+    println!(
+        "{:<20} {:>9} {:>10} {:>12} {:>18}",
+        "engine", "best s", "peak MiB", "vs quotecast", "weighted"
+    );
+    for m in std::iter::once(&ours).chain(&others) {
+        println!(
+            "{:<20} {:>9.3} {:>10.0} {:>11.2}x {:>18.2}",
+            m.engine,
+            m.best_s,
+            m.peak_mib,
+            m.best_s / ours.best_s,
+            m.weighted
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! A whole forecast job as the CLI and the server run it: the spec built
+//! from the rules and the options, win rates calibrated and the team
+//! correction learned when history is given, then the forecast, the
+//! overdue deals and the Monte Carlo. One place, so that a batch job and
+//! a `ForecastService` call on the same files give the same figures.
+use chrono::NaiveDate;
+use polars::prelude::*;
+use quotecast_model::RuleSet;
+use quotecast_pipeline::read::History;
+
+use crate::{
+    Bucket, Calibration, Dimension, Forecast, ForecastError, ForecastSpec, Learning, RateTable,
+    Simulation, Uncertainty, WinRates, calibrate, forecast, learn_correction, overdue, simulate,
+};
+
+/// History younger than this is not learned from: its deals have not been
+/// decided yet.
+pub const MATURITY_DAYS: u32 = 180;
+
+/// What a forecast job is asked for.
+#[derive(Debug, Clone)]
+pub struct ForecastOptions {
+    pub as_of: NaiveDate,
+    pub bucket: Bucket,
+    pub group_by: Vec<Dimension>,
+    /// Prior strength of the company rate when calibrating (`None`:
+    /// estimated from the spread between teams).
+    pub prior_strength: Option<f64>,
+    /// Monte Carlo trials (0: none) and their seed.
+    pub simulation: Simulation,
+}
+
+/// Everything a forecast job produces.
+#[derive(Debug, Clone)]
+pub struct ForecastReport {
+    /// The spec the figures were computed with (win rates, correction).
+    pub spec: ForecastSpec,
+    pub forecast: Forecast,
+    /// Every open deal past its stage's time limit.
+    pub overdue: DataFrame,
+    /// Overdue deals per owner and team.
+    pub overdue_by_owner: DataFrame,
+    pub uncertainty: Option<Uncertainty>,
+}
+
+/// The spec for `rules` with the rules' stage win rates and no correction.
+pub fn rules_spec(rules: &RuleSet, as_of: NaiveDate, bucket: Bucket) -> ForecastSpec {
+    ForecastSpec {
+        as_of,
+        bucket,
+        group_by: vec![],
+        rates: RateTable::from_rules(rules),
+        win_rates: WinRates::StageDefaults,
+        stages: rules.stages().to_vec(),
+        correction: None,
+    }
+}
+
+/// Runs the whole job on a checked snapshot. With `history`, win rates
+/// are calibrated on its stage events and outcomes, and when it has past
+/// snapshots the team accuracy correction and slippage are learned too.
+pub fn forecast_report(
+    snapshot: DataFrame,
+    history: Option<History>,
+    rules: &RuleSet,
+    options: &ForecastOptions,
+) -> Result<ForecastReport, ForecastError> {
+    if rules.stages().is_empty() {
+        return Err(ForecastError::NoStages);
+    }
+    let mut spec = rules_spec(rules, options.as_of, options.bucket);
+    spec.group_by = options.group_by.clone();
+    if let Some(history) = history {
+        let how = Calibration {
+            as_of: options.as_of,
+            maturity_days: MATURITY_DAYS,
+            prior_strength: options.prior_strength,
+        };
+        spec.win_rates = WinRates::Calibrated(Box::new(calibrate(
+            history.stage_events,
+            history.outcomes.clone(),
+            rules.stages(),
+            &how,
+        )?));
+        if let Some(snapshots) = history.snapshots {
+            let how = Learning {
+                as_of: options.as_of,
+                maturity_days: MATURITY_DAYS,
+            };
+            spec.correction = Some(Box::new(learn_correction(
+                snapshots,
+                history.outcomes,
+                &spec,
+                &how,
+            )?));
+        }
+    }
+    let result = forecast(snapshot.clone().lazy(), &spec)?;
+    let (overdue_list, overdue_by_owner) = overdue(snapshot.clone().lazy(), &spec)?;
+    let uncertainty = if options.simulation.trials > 0 {
+        Some(simulate(snapshot.lazy(), &spec, &options.simulation)?)
+    } else {
+        None
+    };
+    Ok(ForecastReport {
+        spec,
+        forecast: result,
+        overdue: overdue_list,
+        overdue_by_owner,
+        uncertainty,
+    })
+}
+
+/// The funnel of a history as of `as_of`, with entries that have had
+/// [`MATURITY_DAYS`] to be decided.
+pub fn funnel_report(
+    history: History,
+    rules: &RuleSet,
+    as_of: NaiveDate,
+) -> Result<crate::FunnelReport, ForecastError> {
+    let how = Calibration {
+        as_of,
+        maturity_days: MATURITY_DAYS,
+        prior_strength: None,
+    };
+    crate::funnel(history.stage_events, history.outcomes, rules.stages(), &how)
+}
+
+/// What a backtest is asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BacktestOptions {
+    pub as_of: NaiveDate,
+    pub bucket: Bucket,
+    /// Buckets scored from each snapshot date, its own first.
+    pub horizon: u32,
+    pub prior_strength: Option<f64>,
+}
+
+/// The backtest of a history, which must hold past snapshots.
+pub fn backtest_report(
+    history: History,
+    rules: &RuleSet,
+    options: &BacktestOptions,
+) -> Result<crate::BacktestResult, ForecastError> {
+    let Some(snapshots) = history.snapshots else {
+        return Err(ForecastError::NoHistory(
+            "no past snapshots (they are what the backtest forecasts from)".into(),
+        ));
+    };
+    if rules.stages().is_empty() {
+        return Err(ForecastError::NoStages);
+    }
+    let spec = rules_spec(rules, options.as_of, options.bucket);
+    let how = crate::Backtest {
+        as_of: options.as_of,
+        maturity_days: MATURITY_DAYS,
+        horizon: options.horizon,
+        prior_strength: options.prior_strength,
+    };
+    crate::backtest(
+        history.stage_events,
+        history.outcomes,
+        snapshots,
+        &spec,
+        &how,
+    )
+}
+
+/// The codes a snapshot's columns may hold, from the rules.
+pub fn vocabulary(rules: &RuleSet) -> quotecast_pipeline::read::Vocabulary {
+    quotecast_pipeline::read::Vocabulary {
+        stages: rules.stages().iter().map(|s| s.id.clone()).collect(),
+        currencies: rules.currencies().map(|c| c.code.to_string()).collect(),
+        forecast_categories: quotecast_model::ForecastCategory::ALL
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect(),
+    }
+}
+
+/// Columns of the result tables that are money in the reporting currency.
+pub const MONEY_COLUMNS: &[&str] = &[
+    crate::weighted::CLOSED_WON,
+    "commit",
+    "best_case",
+    "pipeline",
+    crate::weighted::WEIGHTED,
+    crate::corrected::CORRECTED,
+    crate::montecarlo::MEAN,
+    crate::montecarlo::P10,
+    crate::montecarlo::P50,
+    crate::montecarlo::P90,
+    quotecast_pipeline::columns::AMOUNT,
+    crate::accuracy::FORECAST,
+    crate::accuracy::REALISED,
+    crate::backtest::ACTUAL,
+];

@@ -1,0 +1,331 @@
+//! Pipelines stored by name in a data directory, as the server keeps them:
+//! `<data>/pipelines/<name>/pipeline.parquet|csv` and, optionally,
+//! `<data>/pipelines/<name>/history/{stage_events,outcomes,snapshots}.EXT`
+//! (the layout `quotecast gen-pipeline --out` writes). A name is a plain
+//! word, so no request can reach a path outside the store.
+//!
+//! Files arrive through [`Upload`]: written to a hidden temporary file
+//! next to their place, checked in full, and only then renamed over the
+//! stored file, so a bad upload never loses what was stored.
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+use polars::prelude::*;
+
+use crate::{
+    PipelineError,
+    read::{Vocabulary, read_snapshot, scan_table},
+    write::FileFormat,
+};
+
+/// The longest pipeline name.
+pub const MAX_NAME: usize = 64;
+
+/// The files a stored pipeline can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PipelineFile {
+    Snapshot,
+    StageEvents,
+    Outcomes,
+    Snapshots,
+}
+
+impl PipelineFile {
+    /// The file's stem and its place under the pipeline's directory.
+    fn relative(self) -> &'static str {
+        match self {
+            PipelineFile::Snapshot => "pipeline",
+            PipelineFile::StageEvents => "history/stage_events",
+            PipelineFile::Outcomes => "history/outcomes",
+            PipelineFile::Snapshots => "history/snapshots",
+        }
+    }
+
+    /// Columns a history file must have, and which of them hold dates.
+    fn required(self) -> (&'static [&'static str], &'static [&'static str]) {
+        use crate::columns as col;
+        match self {
+            PipelineFile::Snapshot => (&[], &[]),
+            PipelineFile::StageEvents => (&[col::OPPORTUNITY_ID, col::STAGE, col::AT], &[col::AT]),
+            PipelineFile::Outcomes => (
+                &[
+                    col::OPPORTUNITY_ID,
+                    col::TEAM,
+                    col::OUTCOME,
+                    col::CLOSED,
+                    col::CURRENCY,
+                    col::AMOUNT,
+                ],
+                &[col::CLOSED],
+            ),
+            PipelineFile::Snapshots => (
+                &[
+                    col::SNAPSHOT_DATE,
+                    col::OPPORTUNITY_ID,
+                    col::TEAM,
+                    col::STAGE,
+                    col::EXPECTED_CLOSE,
+                    col::CURRENCY,
+                    col::AMOUNT,
+                ],
+                &[col::SNAPSHOT_DATE, col::EXPECTED_CLOSE],
+            ),
+        }
+    }
+}
+
+/// What a stored pipeline holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPipeline {
+    pub name: String,
+    pub has_history: bool,
+    pub has_snapshots: bool,
+}
+
+/// What a checked upload held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    pub bytes: u64,
+    pub rows: u64,
+    /// Distinct opportunities (a snapshot only, else 0).
+    pub opportunities: u64,
+}
+
+/// Pipelines under `<data>/pipelines`.
+#[derive(Debug, Clone)]
+pub struct PipelineStore {
+    root: PathBuf,
+}
+
+/// Whether `name` may name a pipeline: 1 to 64 ASCII letters, digits, `-`
+/// or `_`.
+pub fn check_name(name: &str) -> Result<(), PipelineError> {
+    let fine = !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if fine {
+        Ok(())
+    } else {
+        Err(PipelineError::Name(format!(
+            "`{name}` is not a pipeline name (1 to {MAX_NAME} letters, digits, `-` or `_`)"
+        )))
+    }
+}
+
+impl PipelineStore {
+    pub fn new(data_dir: &Path) -> Self {
+        Self {
+            root: data_dir.join("pipelines"),
+        }
+    }
+
+    fn dir(&self, name: &str) -> Result<PathBuf, PipelineError> {
+        check_name(name)?;
+        Ok(self.root.join(name))
+    }
+
+    /// The stored file, whichever format it is in.
+    fn find(&self, name: &str, file: PipelineFile) -> Result<Option<PathBuf>, PipelineError> {
+        let base = self.dir(name)?.join(file.relative());
+        Ok(["parquet", "csv"]
+            .into_iter()
+            .map(|ext| base.with_extension(ext))
+            .find(|p| p.is_file()))
+    }
+
+    /// The snapshot of pipeline `name`.
+    pub fn snapshot(&self, name: &str) -> Result<PathBuf, PipelineError> {
+        self.find(name, PipelineFile::Snapshot)?
+            .ok_or_else(|| PipelineError::NotStored(format!("pipeline `{name}`")))
+    }
+
+    /// The history directory of pipeline `name` (it must hold stage
+    /// events and outcomes).
+    pub fn history(&self, name: &str) -> Result<PathBuf, PipelineError> {
+        for file in [PipelineFile::StageEvents, PipelineFile::Outcomes] {
+            if self.find(name, file)?.is_none() {
+                return Err(PipelineError::NotStored(format!(
+                    "history of pipeline `{name}` ({})",
+                    file.relative()
+                )));
+            }
+        }
+        Ok(self.dir(name)?.join("history"))
+    }
+
+    /// Every stored pipeline with a snapshot or a history, by name.
+    pub fn list(&self) -> Result<Vec<StoredPipeline>, PipelineError> {
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(source) => {
+                return Err(PipelineError::Io {
+                    path: self.root.clone(),
+                    source,
+                });
+            }
+        };
+        let mut found = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if check_name(&name).is_err() {
+                continue;
+            }
+            let has = |file| self.find(&name, file).ok().flatten().is_some();
+            let has_history = has(PipelineFile::StageEvents) && has(PipelineFile::Outcomes);
+            let has_snapshots = has(PipelineFile::Snapshots);
+            if has(PipelineFile::Snapshot) || has_history {
+                found.push(StoredPipeline {
+                    name,
+                    has_history,
+                    has_snapshots,
+                });
+            }
+        }
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(found)
+    }
+
+    /// Starts an upload of one file of pipeline `name`.
+    pub fn upload(
+        &self,
+        name: &str,
+        file: PipelineFile,
+        format: FileFormat,
+    ) -> Result<Upload, PipelineError> {
+        let target = self.dir(name)?.join(file.relative());
+        let parent = target
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.root.clone());
+        std::fs::create_dir_all(&parent).map_err(|source| PipelineError::Io {
+            path: parent.clone(),
+            source,
+        })?;
+        let ext = match format {
+            FileFormat::Parquet => "parquet",
+            FileFormat::Csv => "csv",
+        };
+        let temp = tempfile::Builder::new()
+            .prefix(".upload-")
+            .suffix(&format!(".{ext}"))
+            .tempfile_in(&parent)
+            .map_err(|source| PipelineError::Io {
+                path: parent.clone(),
+                source,
+            })?;
+        Ok(Upload {
+            temp,
+            target: target.with_extension(ext),
+            other: target.with_extension(if ext == "csv" { "parquet" } else { "csv" }),
+            file,
+            bytes: 0,
+        })
+    }
+}
+
+/// A file being uploaded: bytes go to a temporary file that [`Upload::store`]
+/// checks and moves into place. Dropped without storing, it is removed.
+pub struct Upload {
+    temp: tempfile::NamedTempFile,
+    target: PathBuf,
+    /// The same file in the other format, removed once this one is stored.
+    other: PathBuf,
+    file: PipelineFile,
+    bytes: u64,
+}
+
+impl Upload {
+    pub fn write(&mut self, chunk: &[u8]) -> Result<(), PipelineError> {
+        self.temp
+            .write_all(chunk)
+            .map_err(|source| PipelineError::Io {
+                path: self.target.clone(),
+                source,
+            })?;
+        self.bytes += chunk.len() as u64;
+        Ok(())
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Checks the whole file (a snapshot against `vocabulary`, row by row;
+    /// a history file for its columns and dates) and puts it in place.
+    /// Errors name the upload's target path's file name, not the
+    /// temporary one.
+    pub fn store(mut self, vocabulary: &Vocabulary) -> Result<Stored, PipelineError> {
+        self.temp.flush().map_err(|source| PipelineError::Io {
+            path: self.target.clone(),
+            source,
+        })?;
+        let shown = PathBuf::from(self.target.file_name().unwrap_or_default());
+        let checked =
+            check_file(self.temp.path(), self.file, vocabulary).map_err(|e| e.with_path(&shown))?;
+        self.temp
+            .persist(&self.target)
+            .map_err(|e| PipelineError::Io {
+                path: self.target.clone(),
+                source: e.error,
+            })?;
+        if self.other.is_file() {
+            let _ = std::fs::remove_file(&self.other);
+        }
+        Ok(Stored {
+            bytes: self.bytes,
+            ..checked
+        })
+    }
+}
+
+fn check_file(
+    path: &Path,
+    file: PipelineFile,
+    vocabulary: &Vocabulary,
+) -> Result<Stored, PipelineError> {
+    if file == PipelineFile::Snapshot {
+        let snapshot = read_snapshot(path, vocabulary)?;
+        let opportunities = snapshot
+            .column(crate::columns::OPPORTUNITY_ID)?
+            .n_unique()? as u64;
+        return Ok(Stored {
+            bytes: 0,
+            rows: snapshot.height() as u64,
+            opportunities,
+        });
+    }
+    let (required, dates) = file.required();
+    let frame = scan_table(path, dates)?;
+    let schema = frame
+        .clone()
+        .collect_schema()
+        .map_err(|e| PipelineError::Format {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    if let Some(missing) = required.iter().find(|c| schema.get(c).is_none()) {
+        return Err(PipelineError::Format {
+            path: path.to_path_buf(),
+            message: format!("no column `{missing}`"),
+        });
+    }
+    let names: Vec<Expr> = required.iter().map(|c| col(*c)).collect();
+    let rows = frame
+        .select(names)
+        .collect()
+        .map_err(|e| PipelineError::Format {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?
+        .height() as u64;
+    Ok(Stored {
+        bytes: 0,
+        rows,
+        opportunities: 0,
+    })
+}

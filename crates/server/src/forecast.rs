@@ -1,0 +1,385 @@
+//! `ForecastService`: pipelines stored by name (uploaded in chunks), and
+//! the forecast, funnel and backtest over them. Every polars job runs on a
+//! blocking thread, at most `forecast_jobs` at once; the tokio workers only
+//! move bytes.
+use std::pin::Pin;
+
+use quotecast_forecast::{
+    BacktestResult, ForecastReport, FunnelReport, MONEY_COLUMNS, backtest_report, forecast_report,
+    funnel_report, vocabulary,
+};
+use quotecast_pipeline::{
+    PipelineError,
+    read::{read_snapshot, scan_history},
+    store::PipelineFile,
+    write::FileFormat,
+};
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::{
+    AppState, ServerError,
+    convert_forecast::{ForecastJob, WireTable, backtest_job, funnel_job},
+    pb::{
+        self, BacktestRequest, BacktestResponse, ForecastRequest, ForecastResponse, FunnelRequest,
+        FunnelResponse, ListPipelinesRequest, ListPipelinesResponse, UploadPipelineRequest,
+        UploadPipelineResponse, forecast_service_server::ForecastService,
+        upload_pipeline_request::Part,
+    },
+};
+
+/// The largest file `UploadPipeline` takes.
+pub const MAX_UPLOAD_BYTES: u64 = 8 << 30;
+
+pub(crate) struct ForecastApi {
+    state: AppState,
+}
+
+impl ForecastApi {
+    pub(crate) fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+/// Runs `job` on a blocking thread once one of the forecast job permits
+/// is free.
+async fn run_job<T: Send + 'static>(
+    state: &AppState,
+    job: impl FnOnce(&AppState) -> Result<T, ServerError> + Send + 'static,
+) -> Result<T, ServerError> {
+    let permit = state
+        .forecast_jobs
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ServerError::Busy("the server is shutting down".into()))?;
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        job(&state)
+    })
+    .await
+    .map_err(|e| ServerError::Internal(format!("forecast job failed: {e}")))?
+}
+
+/// A table's header and rows as stream parts of any of the responses.
+fn table_parts<R>(
+    table: WireTable<'_>,
+    header: impl Fn(pb::TableHeader) -> R,
+    rows: impl Fn(pb::RowBatch) -> R,
+    out: &mut Vec<R>,
+) -> Result<(), ServerError> {
+    let (h, batches) = table.parts()?;
+    out.push(header(h));
+    out.extend(batches.into_iter().map(rows));
+    Ok(())
+}
+
+/// Tables named with their frames, in the reporting currency of `rules`.
+fn tables<'a, R>(
+    state: &AppState,
+    frames: &[(&'a str, &'a quotecast_forecast::DataFrame)],
+    header: impl Fn(pb::TableHeader) -> R + Copy,
+    rows: impl Fn(pb::RowBatch) -> R + Copy,
+    out: &mut Vec<R>,
+) -> Result<(), ServerError> {
+    let corporate = state.rules.corporate_currency();
+    for (name, frame) in frames {
+        let table = WireTable {
+            name,
+            frame,
+            money: MONEY_COLUMNS,
+            currency: corporate.code.as_str(),
+            scale: corporate.scale,
+        };
+        table_parts(table, header, rows, out)?;
+    }
+    Ok(())
+}
+
+fn forecast_parts(
+    state: &AppState,
+    report: &ForecastReport,
+) -> Result<Vec<ForecastResponse>, ServerError> {
+    use pb::forecast_response::Part as P;
+    let e = &report.forecast.explanation;
+    let spec = &report.spec;
+    let summary = pb::ForecastSummary {
+        lines: e.lines,
+        open_opportunities: e.open_opportunities,
+        past_due_moved: e.past_due_moved,
+        won_opportunities: e.won_opportunities,
+        left_out_opportunities: e.left_out_opportunities,
+        win_rate_source: e.win_rate_source.clone(),
+        stage_win_rates: e
+            .win_rates
+            .iter()
+            .filter(|(id, _)| state.rules.stage(id).is_some_and(|s| s.is_open()))
+            .map(|(id, p)| (id.clone(), crate::convert_forecast::probability(*p)))
+            .collect(),
+        reporting_currency: spec.rates.reporting_currency.clone(),
+        as_of: spec.as_of.to_string(),
+        correction_snapshots: spec
+            .correction
+            .iter()
+            .flat_map(|c| c.snapshots_used.iter().map(|d| d.to_string()))
+            .collect(),
+        trials: report.uncertainty.as_ref().map_or(0, |u| u.trials),
+    };
+    let mut out = vec![ForecastResponse {
+        part: Some(P::Summary(summary)),
+    }];
+    let mut frames = vec![
+        ("amounts", &report.forecast.amounts),
+        ("quantities", &report.forecast.quantities),
+    ];
+    if let Some(u) = &report.uncertainty {
+        frames.push(("uncertainty", &u.by_group));
+        frames.push(("uncertainty_by_bucket", &u.by_bucket));
+    }
+    frames.push(("overdue", &report.overdue));
+    frames.push(("overdue_by_owner", &report.overdue_by_owner));
+    if let Some(c) = &spec.correction {
+        frames.push(("team_accuracy", &c.accuracy));
+        frames.push(("slippage", &c.slippage));
+    }
+    let header = |h| ForecastResponse {
+        part: Some(P::Table(h)),
+    };
+    let rows = |r| ForecastResponse {
+        part: Some(P::Rows(r)),
+    };
+    tables(state, &frames, header, rows, &mut out)?;
+    Ok(out)
+}
+
+fn funnel_parts(
+    state: &AppState,
+    report: &FunnelReport,
+) -> Result<Vec<FunnelResponse>, ServerError> {
+    use pb::funnel_response::Part as P;
+    let mut out = Vec::new();
+    let frames = [
+        ("company", &report.company),
+        ("leaks", &report.leaks),
+        ("by_team", &report.by_team),
+    ];
+    let header = |h| FunnelResponse {
+        part: Some(P::Table(h)),
+    };
+    let rows = |r| FunnelResponse {
+        part: Some(P::Rows(r)),
+    };
+    tables(state, &frames, header, rows, &mut out)?;
+    Ok(out)
+}
+
+fn backtest_parts(
+    state: &AppState,
+    result: &BacktestResult,
+) -> Result<Vec<BacktestResponse>, ServerError> {
+    use pb::backtest_response::Part as P;
+    let mut out = Vec::new();
+    let frames = [
+        ("summary", &result.summary),
+        ("by_date", &result.by_date),
+        ("reliability", &result.reliability),
+    ];
+    let header = |h| BacktestResponse {
+        part: Some(P::Table(h)),
+    };
+    let rows = |r| BacktestResponse {
+        part: Some(P::Rows(r)),
+    };
+    tables(state, &frames, header, rows, &mut out)?;
+    Ok(out)
+}
+
+type PartStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+fn stream<T: Send + 'static>(parts: Vec<T>) -> Response<PartStream<T>> {
+    Response::new(Box::pin(tokio_stream::iter(parts.into_iter().map(Ok))))
+}
+
+/// The file and format an upload header names.
+fn upload_target(h: &pb::UploadHeader) -> Result<(String, PipelineFile, FileFormat), ServerError> {
+    let mut violations = Vec::new();
+    let name = h.pipeline.trim().to_owned();
+    if let Err(e) = quotecast_pipeline::store::check_name(&name) {
+        violations.push(crate::FieldViolation {
+            field: "header.pipeline".into(),
+            description: e.to_string(),
+        });
+    }
+    let file = match pb::PipelineFile::try_from(h.file) {
+        Ok(pb::PipelineFile::Snapshot) => Some(PipelineFile::Snapshot),
+        Ok(pb::PipelineFile::StageEvents) => Some(PipelineFile::StageEvents),
+        Ok(pb::PipelineFile::Outcomes) => Some(PipelineFile::Outcomes),
+        Ok(pb::PipelineFile::Snapshots) => Some(PipelineFile::Snapshots),
+        _ => None,
+    };
+    let format = match pb::FileFormat::try_from(h.format) {
+        Ok(pb::FileFormat::Parquet) => Some(FileFormat::Parquet),
+        Ok(pb::FileFormat::Csv) => Some(FileFormat::Csv),
+        _ => None,
+    };
+    if file.is_none() {
+        violations.push(crate::FieldViolation {
+            field: "header.file".into(),
+            description: "must say which file: snapshot, stage events, outcomes or snapshots"
+                .into(),
+        });
+    }
+    if format.is_none() {
+        violations.push(crate::FieldViolation {
+            field: "header.format".into(),
+            description: "must be Parquet or CSV".into(),
+        });
+    }
+    match (file, format) {
+        (Some(file), Some(format)) if violations.is_empty() => Ok((name, file, format)),
+        _ => Err(ServerError::InvalidArgument(violations)),
+    }
+}
+
+#[tonic::async_trait]
+impl ForecastService for ForecastApi {
+    async fn upload_pipeline(
+        &self,
+        request: Request<Streaming<UploadPipelineRequest>>,
+    ) -> Result<Response<UploadPipelineResponse>, Status> {
+        let mut incoming = request.into_inner();
+        let header = match incoming.message().await?.and_then(|m| m.part) {
+            Some(Part::Header(h)) => h,
+            _ => {
+                return Err(ServerError::invalid(
+                    "header",
+                    "the first message of an upload must be its header",
+                )
+                .into());
+            }
+        };
+        let (name, file, format) = upload_target(&header)?;
+        let mut upload = self
+            .state
+            .pipelines
+            .upload(&name, file, format)
+            .map_err(ServerError::from)?;
+        while let Some(message) = incoming.message().await? {
+            match message.part {
+                Some(Part::Chunk(bytes)) => {
+                    if upload.bytes() + bytes.len() as u64 > MAX_UPLOAD_BYTES {
+                        return Err(ServerError::TooLarge(format!(
+                            "an upload may hold at most {MAX_UPLOAD_BYTES} bytes"
+                        ))
+                        .into());
+                    }
+                    upload.write(&bytes).map_err(ServerError::from)?;
+                }
+                Some(Part::Header(_)) => {
+                    return Err(ServerError::invalid("header", "sent more than once").into());
+                }
+                None => {}
+            }
+        }
+        let stored = run_job(&self.state, move |state| {
+            upload
+                .store(&vocabulary(&state.rules))
+                .map_err(|e| match e {
+                    e @ PipelineError::Io { .. } => ServerError::Internal(e.to_string()),
+                    e => ServerError::BadUpload(e),
+                })
+        })
+        .await?;
+        tracing::info!(pipeline = %name, ?file, bytes = stored.bytes, rows = stored.rows, "pipeline file stored");
+        Ok(Response::new(UploadPipelineResponse {
+            pipeline: name,
+            file: header.file,
+            bytes: stored.bytes,
+            rows: stored.rows,
+            opportunities: stored.opportunities,
+        }))
+    }
+
+    async fn list_pipelines(
+        &self,
+        _request: Request<ListPipelinesRequest>,
+    ) -> Result<Response<ListPipelinesResponse>, Status> {
+        let pipelines = run_job(&self.state, |state| {
+            let stored = state.pipelines.list()?;
+            Ok(stored
+                .into_iter()
+                .map(|p| {
+                    let rows = state
+                        .pipelines
+                        .snapshot(&p.name)
+                        .ok()
+                        .and_then(|path| quotecast_pipeline::read::count_rows(&path).ok())
+                        .unwrap_or(0);
+                    pb::StoredPipeline {
+                        name: p.name,
+                        rows,
+                        has_history: p.has_history,
+                        has_snapshots: p.has_snapshots,
+                    }
+                })
+                .collect())
+        })
+        .await?;
+        Ok(Response::new(ListPipelinesResponse { pipelines }))
+    }
+
+    type ForecastStream = PartStream<ForecastResponse>;
+
+    async fn forecast(
+        &self,
+        request: Request<ForecastRequest>,
+    ) -> Result<Response<Self::ForecastStream>, Status> {
+        let job = ForecastJob::try_from((request.get_ref(), (self.state.today)()))?;
+        let parts = run_job(&self.state, move |state| {
+            let rules = &state.rules;
+            let path = state.pipelines.snapshot(&job.pipeline)?;
+            let snapshot = read_snapshot(&path, &vocabulary(rules))?;
+            let history = match &job.history {
+                Some(name) => Some(scan_history(&state.pipelines.history(name)?)?),
+                None => None,
+            };
+            let report = forecast_report(snapshot, history, rules, &job.options)?;
+            forecast_parts(state, &report)
+        })
+        .await?;
+        Ok(stream(parts))
+    }
+
+    type FunnelStream = PartStream<FunnelResponse>;
+
+    async fn funnel(
+        &self,
+        request: Request<FunnelRequest>,
+    ) -> Result<Response<Self::FunnelStream>, Status> {
+        let (pipeline, as_of) = funnel_job(request.get_ref(), (self.state.today)())?;
+        let parts = run_job(&self.state, move |state| {
+            let history = scan_history(&state.pipelines.history(&pipeline)?)?;
+            let report = funnel_report(history, &state.rules, as_of)?;
+            funnel_parts(state, &report)
+        })
+        .await?;
+        Ok(stream(parts))
+    }
+
+    type BacktestStream = PartStream<BacktestResponse>;
+
+    async fn backtest(
+        &self,
+        request: Request<BacktestRequest>,
+    ) -> Result<Response<Self::BacktestStream>, Status> {
+        let (pipeline, options) = backtest_job(request.get_ref(), (self.state.today)())?;
+        let parts = run_job(&self.state, move |state| {
+            let history = scan_history(&state.pipelines.history(&pipeline)?)?;
+            let result = backtest_report(history, &state.rules, &options)?;
+            backtest_parts(state, &result)
+        })
+        .await?;
+        Ok(stream(parts))
+    }
+}

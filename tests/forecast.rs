@@ -1,0 +1,440 @@
+//! `ForecastService` end to end: a generated pipeline uploaded in chunks,
+//! forecast, funnel and backtest over gRPC, the same figures as the batch
+//! job computes in-process, and bad input refused without losing what is
+//! stored.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{collections::HashMap, path::Path, str::FromStr};
+
+use chrono::NaiveDate;
+use quotecast_forecast::{ForecastOptions, Simulation, forecast_report, vocabulary};
+use quotecast_pipeline::{
+    read::{read_snapshot, scan_history},
+    synthetic::{GenSpec, World, write_dir},
+    write::FileFormat,
+};
+use quotecast_server::pb::{
+    BacktestRequest, Bucket, ForecastRequest, FunnelRequest, ListPipelinesRequest, PipelineFile,
+    UploadHeader, UploadPipelineRequest, backtest_response, forecast_response,
+    forecast_service_client::ForecastServiceClient, funnel_response, upload_pipeline_request::Part,
+};
+use quotecast_tests::{TestServer, example_rules};
+use rust_decimal::Decimal;
+use tonic::{Code, transport::Channel};
+use tonic_types::StatusExt;
+
+const AS_OF: &str = "2026-11-20";
+
+fn as_of() -> NaiveDate {
+    NaiveDate::from_str(AS_OF).unwrap()
+}
+
+/// A generated pipeline with two years of history and 20 past snapshots
+/// under `dir`.
+fn generated(dir: &Path, format: FileFormat) {
+    let world = World::from_rules(&example_rules(), 11, as_of()).unwrap();
+    let spec = GenSpec {
+        seed: 11,
+        open_opportunities: 1_500,
+        as_of: quotecast_pipeline::epoch_days(as_of()),
+        history_days: 730,
+        with_history: true,
+        snapshots: 20,
+        snapshot_every_days: 28,
+    };
+    write_dir(&world, &spec, dir, format, |_| {}).unwrap();
+}
+
+/// Sends `path` as file `file` of pipeline `name`, in 64 KiB chunks.
+async fn upload(
+    client: &mut ForecastServiceClient<Channel>,
+    name: &str,
+    file: PipelineFile,
+    path: &Path,
+) -> Result<quotecast_server::pb::UploadPipelineResponse, tonic::Status> {
+    let format = if path.extension().unwrap() == "csv" {
+        quotecast_server::pb::FileFormat::Csv
+    } else {
+        quotecast_server::pb::FileFormat::Parquet
+    };
+    let bytes = std::fs::read(path).unwrap();
+    let mut messages = vec![UploadPipelineRequest {
+        part: Some(Part::Header(UploadHeader {
+            pipeline: name.into(),
+            file: file as i32,
+            format: format as i32,
+        })),
+    }];
+    for chunk in bytes.chunks(64 * 1024) {
+        messages.push(UploadPipelineRequest {
+            part: Some(Part::Chunk(chunk.to_vec())),
+        });
+    }
+    client
+        .upload_pipeline(tokio_stream::iter(messages))
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// A streamed table: its columns and rows of text.
+#[derive(Debug, Default)]
+struct Table {
+    columns: Vec<(String, i32, String)>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn column(&self, name: &str) -> usize {
+        self.columns
+            .iter()
+            .position(|(c, _, _)| c == name)
+            .unwrap_or_else(|| panic!("no column {name} in {:?}", self.columns))
+    }
+
+    fn sum(&self, name: &str) -> Decimal {
+        let i = self.column(name);
+        self.rows
+            .iter()
+            .map(|r| Decimal::from_str(&r[i]).unwrap())
+            .sum()
+    }
+}
+
+/// Reassembles streamed headers and row batches into tables by name.
+fn assemble(
+    parts: Vec<(
+        Option<quotecast_server::pb::TableHeader>,
+        Option<quotecast_server::pb::RowBatch>,
+    )>,
+) -> HashMap<String, Table> {
+    let mut tables: HashMap<String, Table> = HashMap::new();
+    let mut current = String::new();
+    for (header, rows) in parts {
+        if let Some(h) = header {
+            current = h.name.clone();
+            tables.insert(
+                h.name,
+                Table {
+                    columns: h
+                        .columns
+                        .into_iter()
+                        .map(|c| (c.name, c.kind, c.unit))
+                        .collect(),
+                    rows: vec![],
+                },
+            );
+        }
+        if let Some(batch) = rows {
+            let table = tables.get_mut(&current).expect("rows after a header");
+            table.rows.extend(batch.rows.into_iter().map(|r| r.values));
+        }
+    }
+    tables
+}
+
+async fn stored_demo() -> (TestServer, tempfile::TempDir) {
+    let source = tempfile::tempdir().unwrap();
+    generated(source.path(), FileFormat::Parquet);
+    let server = TestServer::start().await;
+    let mut client = ForecastServiceClient::new(server.channel().await);
+    let files = [
+        (PipelineFile::Snapshot, "pipeline.parquet"),
+        (PipelineFile::StageEvents, "history/stage_events.parquet"),
+        (PipelineFile::Outcomes, "history/outcomes.parquet"),
+        (PipelineFile::Snapshots, "history/snapshots.parquet"),
+    ];
+    for (file, name) in files {
+        let path = source.path().join(name);
+        let stored = upload(&mut client, "demo", file, &path).await.unwrap();
+        assert_eq!(stored.bytes, std::fs::metadata(&path).unwrap().len());
+        assert!(stored.rows > 0, "{name}: no rows stored");
+    }
+    (server, source)
+}
+
+async fn forecast_tables(
+    client: &mut ForecastServiceClient<Channel>,
+    request: ForecastRequest,
+) -> (
+    quotecast_server::pb::ForecastSummary,
+    HashMap<String, Table>,
+) {
+    let mut stream = client.forecast(request).await.unwrap().into_inner();
+    let mut summary = None;
+    let mut parts = Vec::new();
+    while let Some(message) = stream.message().await.unwrap() {
+        match message.part.unwrap() {
+            forecast_response::Part::Summary(s) => {
+                assert!(parts.is_empty(), "the summary comes first");
+                summary = Some(s);
+            }
+            forecast_response::Part::Table(h) => parts.push((Some(h), None)),
+            forecast_response::Part::Rows(r) => parts.push((None, Some(r))),
+        }
+    }
+    (summary.expect("a summary"), assemble(parts))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uploaded_pipeline_forecasts_as_the_batch_job_does() {
+    let (server, source) = stored_demo().await;
+    let mut client = ForecastServiceClient::new(server.channel().await);
+    let listed = client
+        .list_pipelines(ListPipelinesRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.pipelines.len(), 1);
+    assert_eq!(listed.pipelines[0].name, "demo");
+    assert!(listed.pipelines[0].has_history && listed.pipelines[0].has_snapshots);
+
+    let request = ForecastRequest {
+        pipeline: "demo".into(),
+        history: "demo".into(),
+        bucket: Bucket::Month as i32,
+        group_by: vec!["team".into()],
+        as_of: AS_OF.into(),
+        trials: 500,
+        seed: 3,
+        prior_strength: 0.0,
+    };
+    let (summary, tables) = forecast_tables(&mut client, request).await;
+    assert_eq!(summary.reporting_currency, "USD");
+    assert!(summary.open_opportunities >= 1_500);
+    assert!(
+        !summary.correction_snapshots.is_empty(),
+        "a correction was learned"
+    );
+    for name in [
+        "amounts",
+        "quantities",
+        "uncertainty",
+        "overdue",
+        "team_accuracy",
+    ] {
+        assert!(
+            tables.contains_key(name),
+            "{name} missing: {:?}",
+            tables.keys()
+        );
+    }
+    let amounts = &tables["amounts"];
+    let weighted = amounts.column("weighted");
+    assert_eq!(
+        amounts.columns[weighted].2, "USD",
+        "money carries its currency"
+    );
+
+    // The same job in-process on the source files, as `forecast run` does.
+    let rules = example_rules();
+    let snapshot =
+        read_snapshot(&source.path().join("pipeline.parquet"), &vocabulary(&rules)).unwrap();
+    let history = scan_history(&source.path().join("history")).unwrap();
+    let options = ForecastOptions {
+        as_of: as_of(),
+        bucket: quotecast_forecast::Bucket::Month,
+        group_by: vec![quotecast_forecast::Dimension::Team],
+        prior_strength: None,
+        simulation: Simulation {
+            trials: 500,
+            seed: 3,
+        },
+    };
+    // Polars may block on its own runtime: off the async workers, as the
+    // server runs it.
+    let report = tokio::task::spawn_blocking(move || {
+        forecast_report(snapshot, Some(history), &rules, &options).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(report.forecast.amounts.height(), amounts.rows.len());
+    let direct: f64 = report
+        .forecast
+        .amounts
+        .column("corrected")
+        .unwrap()
+        .as_materialized_series()
+        .sum()
+        .unwrap();
+    let wire = amounts.sum("corrected");
+    let cents = Decimal::from_f64_retain(direct).unwrap().round_dp(2);
+    // Each wire figure is rounded to the cent: at most half a cent apart
+    // per row.
+    let tolerance = Decimal::new(5, 3) * Decimal::from(amounts.rows.len());
+    assert!(
+        (wire - cents).abs() <= tolerance,
+        "wire {wire} vs in-process {cents}"
+    );
+
+    // The Monte Carlo mean of each bucket is the corrected expected value.
+    let by_bucket = &tables["uncertainty_by_bucket"];
+    let mean = by_bucket.sum("mean");
+    let relative = ((mean - wire) / wire).abs();
+    assert!(
+        relative < Decimal::new(3, 2),
+        "MC mean {mean} vs corrected {wire}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn funnel_and_backtest_stream_their_tables() {
+    let (server, _source) = stored_demo().await;
+    let mut client = ForecastServiceClient::new(server.channel().await);
+    let mut stream = client
+        .funnel(FunnelRequest {
+            pipeline: "demo".into(),
+            as_of: AS_OF.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut parts = Vec::new();
+    while let Some(m) = stream.message().await.unwrap() {
+        match m.part.unwrap() {
+            funnel_response::Part::Table(h) => parts.push((Some(h), None)),
+            funnel_response::Part::Rows(r) => parts.push((None, Some(r))),
+        }
+    }
+    let funnel = assemble(parts);
+    let company = &funnel["company"];
+    let conversion = company.column("conversion");
+    assert_eq!(company.columns[conversion].2, "probability");
+    for row in &company.rows {
+        let c = Decimal::from_str(&row[conversion]).unwrap();
+        assert!(c >= Decimal::ZERO && c <= Decimal::ONE, "conversion {c}");
+    }
+    assert!(!funnel["leaks"].rows.is_empty());
+
+    let mut stream = client
+        .backtest(BacktestRequest {
+            pipeline: "demo".into(),
+            bucket: Bucket::Month as i32,
+            horizon: 2,
+            as_of: AS_OF.into(),
+            prior_strength: 0.0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut parts = Vec::new();
+    while let Some(m) = stream.message().await.unwrap() {
+        match m.part.unwrap() {
+            backtest_response::Part::Table(h) => parts.push((Some(h), None)),
+            backtest_response::Part::Rows(r) => parts.push((None, Some(r))),
+        }
+    }
+    let backtest = assemble(parts);
+    let summary = &backtest["summary"];
+    let model = summary.column("model");
+    let models: Vec<&str> = summary.rows.iter().map(|r| r[model].as_str()).collect();
+    assert_eq!(models, ["rules", "calibrated", "corrected"]);
+    server.stop().await;
+}
+
+fn violations(status: &tonic::Status) -> Vec<(String, String)> {
+    status
+        .get_details_bad_request()
+        .map(|b| {
+            b.field_violations
+                .into_iter()
+                .map(|v| (v.field, v.description))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_upload_is_refused_by_row_and_column_and_keeps_the_stored_file() {
+    let (server, source) = stored_demo().await;
+    let mut client = ForecastServiceClient::new(server.channel().await);
+    // The same pipeline as CSV, with row 3's amount spoiled.
+    let csv_dir = tempfile::tempdir().unwrap();
+    generated(csv_dir.path(), FileFormat::Csv);
+    let path = csv_dir.path().join("pipeline.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let amount = header.iter().position(|c| *c == "amount").unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let mut cells: Vec<String> = lines[3].split(',').map(str::to_owned).collect();
+    cells[amount] = "twelve".into();
+    lines[3] = cells.join(",");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+
+    let status = upload(&mut client, "demo", PipelineFile::Snapshot, &path)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let v = violations(&status);
+    assert!(
+        v.iter().any(|(f, _)| f == "chunk.rows[3].amount"),
+        "violations: {v:?}"
+    );
+    // The Parquet snapshot stored before is still there and still used.
+    let stored = server.data.path().join("pipelines/demo/pipeline.parquet");
+    assert_eq!(
+        std::fs::read(&stored).unwrap(),
+        std::fs::read(source.path().join("pipeline.parquet")).unwrap()
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(stored.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with(".upload-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn names_are_checked_and_unknown_pipelines_are_not_found() {
+    let server = TestServer::start().await;
+    let mut client = ForecastServiceClient::new(server.channel().await);
+    let request = |pipeline: &str| ForecastRequest {
+        pipeline: pipeline.into(),
+        as_of: AS_OF.into(),
+        ..Default::default()
+    };
+    for name in ["../../etc", "a/b", "", "x".repeat(65).as_str()] {
+        let status = client.forecast(request(name)).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{name}");
+        assert!(
+            violations(&status).iter().any(|(f, _)| f == "pipeline"),
+            "{name}"
+        );
+    }
+    let status = client.forecast(request("nowhere")).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+
+    let bad = ForecastRequest {
+        pipeline: "demo".into(),
+        group_by: vec!["team".into(), "colour".into()],
+        as_of: "20/11/2026".into(),
+        trials: 1_000_000,
+        ..Default::default()
+    };
+    let status = client.forecast(bad).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let fields: Vec<String> = violations(&status).into_iter().map(|(f, _)| f).collect();
+    for field in ["group_by[1]", "as_of", "trials"] {
+        assert!(
+            fields.iter().any(|f| f == field),
+            "{field} not in {fields:?}"
+        );
+    }
+
+    let header_only = vec![UploadPipelineRequest {
+        part: Some(Part::Header(UploadHeader {
+            pipeline: "demo".into(),
+            file: PipelineFile::Unspecified as i32,
+            format: 0,
+        })),
+    }];
+    let status = client
+        .upload_pipeline(tokio_stream::iter(header_only))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let fields: Vec<String> = violations(&status).into_iter().map(|(f, _)| f).collect();
+    assert_eq!(fields, ["header.file", "header.format"]);
+    server.stop().await;
+}
