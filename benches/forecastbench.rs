@@ -60,10 +60,20 @@ fn baseline(python: &std::path::Path, args: &Args, engine: &str) -> anyhow::Resu
     let text = String::from_utf8_lossy(&output.stdout);
     print!("{text}");
     if !output.status.success() {
-        anyhow::bail!(
-            "{engine} baseline failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        use std::os::unix::process::ExitStatusExt;
+        // A killed baseline (the machine's memory ran out) is a result too.
+        let why = match output.status.signal() {
+            Some(9) => "killed (signal 9: out of memory?)".to_owned(),
+            Some(signal) => format!("killed by signal {signal}"),
+            None => String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        };
+        println!("{engine}: did not finish: {why}");
+        return Ok(Measured {
+            engine: format!("{engine} (did not finish)"),
+            best_s: f64::NAN,
+            peak_mib: f64::NAN,
+            weighted: f64::NAN,
+        });
     }
     let mut best = f64::INFINITY;
     let (mut peak, mut weighted) = (0.0f64, 0.0);
@@ -130,9 +140,14 @@ fn main() -> anyhow::Result<()> {
             .sum()?;
         total = weighted;
         println!(
-            "run {run}: {:.3} s, {} lines, {} groups, weighted {:.2}, peak {:.0} MiB",
+            "run {run}: {:.3} s, {} lines{}, {} groups, weighted {:.2}, peak {:.0} MiB",
             took.as_secs_f64(),
             result.explanation.lines,
+            if result.explanation.in_opportunity_order {
+                ""
+            } else {
+                " (not in opportunity order: counted by hashing)"
+            },
             result.amounts.height(),
             weighted,
             peak_mib().unwrap_or(f64::NAN)

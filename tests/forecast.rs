@@ -18,10 +18,9 @@ use quotecast_server::pb::{
     UploadHeader, UploadPipelineRequest, backtest_response, forecast_response,
     forecast_service_client::ForecastServiceClient, funnel_response, upload_pipeline_request::Part,
 };
-use quotecast_tests::{TestServer, example_rules};
+use quotecast_tests::{TestServer, example_rules, field_violations as violations};
 use rust_decimal::Decimal;
 use tonic::{Code, transport::Channel};
-use tonic_types::StatusExt;
 
 const AS_OF: &str = "2026-11-20";
 
@@ -130,6 +129,24 @@ fn assemble(
         }
     }
     tables
+}
+
+/// A streamed header or row batch.
+type TablePart = (
+    Option<quotecast_server::pb::TableHeader>,
+    Option<quotecast_server::pb::RowBatch>,
+);
+
+/// Every message of `stream`, split into its part, as tables.
+async fn tables_of<T>(
+    mut stream: tonic::Streaming<T>,
+    split: impl Fn(T) -> TablePart,
+) -> HashMap<String, Table> {
+    let mut parts = Vec::new();
+    while let Some(message) = stream.message().await.unwrap() {
+        parts.push(split(message));
+    }
+    assemble(parts)
 }
 
 async fn stored_demo() -> (TestServer, tempfile::TempDir) {
@@ -281,7 +298,7 @@ async fn an_uploaded_pipeline_forecasts_as_the_batch_job_does() {
 async fn funnel_and_backtest_stream_their_tables() {
     let (server, _source) = stored_demo().await;
     let mut client = ForecastServiceClient::new(server.channel().await);
-    let mut stream = client
+    let stream = client
         .funnel(FunnelRequest {
             pipeline: "demo".into(),
             as_of: AS_OF.into(),
@@ -289,14 +306,11 @@ async fn funnel_and_backtest_stream_their_tables() {
         .await
         .unwrap()
         .into_inner();
-    let mut parts = Vec::new();
-    while let Some(m) = stream.message().await.unwrap() {
-        match m.part.unwrap() {
-            funnel_response::Part::Table(h) => parts.push((Some(h), None)),
-            funnel_response::Part::Rows(r) => parts.push((None, Some(r))),
-        }
-    }
-    let funnel = assemble(parts);
+    let funnel = tables_of(stream, |m| match m.part.unwrap() {
+        funnel_response::Part::Table(h) => (Some(h), None),
+        funnel_response::Part::Rows(r) => (None, Some(r)),
+    })
+    .await;
     let company = &funnel["company"];
     let conversion = company.column("conversion");
     assert_eq!(company.columns[conversion].2, "probability");
@@ -306,7 +320,7 @@ async fn funnel_and_backtest_stream_their_tables() {
     }
     assert!(!funnel["leaks"].rows.is_empty());
 
-    let mut stream = client
+    let stream = client
         .backtest(BacktestRequest {
             pipeline: "demo".into(),
             bucket: Bucket::Month as i32,
@@ -317,31 +331,16 @@ async fn funnel_and_backtest_stream_their_tables() {
         .await
         .unwrap()
         .into_inner();
-    let mut parts = Vec::new();
-    while let Some(m) = stream.message().await.unwrap() {
-        match m.part.unwrap() {
-            backtest_response::Part::Table(h) => parts.push((Some(h), None)),
-            backtest_response::Part::Rows(r) => parts.push((None, Some(r))),
-        }
-    }
-    let backtest = assemble(parts);
+    let backtest = tables_of(stream, |m| match m.part.unwrap() {
+        backtest_response::Part::Table(h) => (Some(h), None),
+        backtest_response::Part::Rows(r) => (None, Some(r)),
+    })
+    .await;
     let summary = &backtest["summary"];
     let model = summary.column("model");
     let models: Vec<&str> = summary.rows.iter().map(|r| r[model].as_str()).collect();
     assert_eq!(models, ["rules", "calibrated", "corrected"]);
     server.stop().await;
-}
-
-fn violations(status: &tonic::Status) -> Vec<(String, String)> {
-    status
-        .get_details_bad_request()
-        .map(|b| {
-            b.field_violations
-                .into_iter()
-                .map(|v| (v.field, v.description))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

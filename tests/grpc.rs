@@ -113,16 +113,7 @@ async fn refused(req: PriceQuoteRequest) -> (Code, Vec<(String, String)>) {
     let server = TestServer::start().await;
     let mut client = QuoteServiceClient::new(server.channel().await);
     let status = client.price_quote(req).await.unwrap_err();
-    let violations = status
-        .get_details_bad_request()
-        .map(|b| {
-            b.field_violations
-                .into_iter()
-                .map(|v| (v.field, v.description))
-                .collect()
-        })
-        .unwrap_or_default();
-    (status.code(), violations)
+    (status.code(), quotecast_tests::field_violations(&status))
 }
 
 fn fields(v: &[(String, String)]) -> Vec<&str> {

@@ -120,6 +120,20 @@ pub fn amount(currency: &str, a: &str) -> ManualDiscount {
     }
 }
 
+/// The `BadRequest` field violations of a refused call, as (field, why).
+pub fn field_violations(status: &tonic::Status) -> Vec<(String, String)> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .map(|b| {
+            b.field_violations
+                .into_iter()
+                .map(|v| (v.field, v.description))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A running server on 127.0.0.1 with an ephemeral port; stops when
 /// dropped.
 pub struct TestServer {

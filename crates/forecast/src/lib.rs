@@ -14,6 +14,7 @@ mod accuracy;
 mod backtest;
 mod calibrate;
 mod corrected;
+mod distinct;
 mod funnel;
 mod montecarlo;
 mod overdue;

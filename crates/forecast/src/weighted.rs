@@ -9,6 +9,9 @@ use crate::{
     ForecastError, ForecastSpec, WinRates,
     calibrate::{CALIBRATED, COMPANY_RATE, STALE_FACTOR},
     corrected::CORRECTED,
+    distinct::{
+        OPPORTUNITY_START, OUT_OF_ORDER, RUN_START, counted_exactly, runs_where, with_run_flags,
+    },
 };
 
 /// Result columns.
@@ -30,11 +33,15 @@ pub(crate) const IS_WON: &str = "__won";
 pub(crate) const CLOSE: &str = "__close";
 pub(crate) const LIMIT: &str = "__limit";
 /// What an opportunity is to the explanation's counts.
-const KIND: &str = "__kind";
+pub(crate) const KIND: &str = "__kind";
 const KIND_OPEN: u32 = 0;
 const KIND_PAST_DUE: u32 = 1;
 const KIND_WON: u32 = 2;
 const KIND_LEFT_OUT: u32 = 3;
+/// Per-cell sums of the one pass over the snapshot.
+const LINES: &str = "lines";
+const DEALS: &str = "__deals";
+const NO_RATE: &str = "__no_rate";
 
 /// How the figures were reached.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +58,9 @@ pub struct Explanation {
     /// The win rate used per stage, in funnel order, 0 to 1.
     pub win_rates: Vec<(String, f64)>,
     pub win_rate_source: String,
+    /// Whether the rows came in opportunity order, so that opportunities
+    /// were counted by runs of rows (else by hashing their ids).
+    pub in_opportunity_order: bool,
 }
 
 /// A forecast: per bucket and group, `opportunities`, `closed_won`, one
@@ -242,20 +252,42 @@ fn sum_where(condition: Expr, value: Expr) -> Expr {
 
 /// The stage-weighted forecast of `snapshot` (see [`Forecast`]).
 pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, ForecastError> {
-    let (lines, rates) = prepared(snapshot, spec)?;
+    let (lines, rates) = prepared(with_run_flags(snapshot, spec), spec)?;
     let mut keys = vec![col(BUCKET)];
     keys.extend(spec.group_by.iter().map(|d| col(d.column())));
     let open = col(IS_OPEN);
     let won = col(IS_WON);
-    let mut amount_aggs = vec![
-        col(col::OPPORTUNITY_ID)
-            .filter(open.clone().or(won.clone()))
-            .n_unique()
-            .alias(OPPORTUNITIES),
+    let past_due = col(col::EXPECTED_CLOSE).lt(lit(spec.as_of).cast(DataType::Date));
+    let kind = when(open.clone().and(past_due))
+        .then(lit(KIND_PAST_DUE))
+        .when(open.clone())
+        .then(lit(KIND_OPEN))
+        .when(won.clone())
+        .then(lit(KIND_WON))
+        .otherwise(lit(KIND_LEFT_OUT))
+        .cast(DataType::UInt32)
+        .alias(KIND);
+    let lines = lines.with_column(kind);
+    let mut sku_keys = keys.clone();
+    if !spec.group_by.contains(&crate::Dimension::Sku) {
+        sku_keys.push(col(col::SKU));
+    }
+    // One pass over the snapshot: per cell (bucket, group, SKU and kind of
+    // deal) every sum the amounts, quantities and counts are made of; they
+    // are then summed from the few thousand cells.
+    let mut cell_keys = sku_keys.clone();
+    cell_keys.push(col(KIND));
+    let quantity = col(col::QUANTITY).cast(DataType::Float64);
+    let mut sums = vec![
         sum_where(won.clone(), col(VALUE)).alias(CLOSED_WON),
+        (sum_where(open.clone(), col(VALUE) * col(WIN_RATE)) + sum_where(won.clone(), col(VALUE)))
+            .alias(WEIGHTED),
+        sum_where(open.clone(), quantity.clone()).alias(OPEN_QUANTITY),
+        sum_where(open.clone(), quantity.clone() * col(WIN_RATE)).alias(EXPECTED_QUANTITY),
+        sum_where(won, quantity).alias(WON_QUANTITY),
     ];
     for category in OPEN_CATEGORIES {
-        amount_aggs.push(
+        sums.push(
             sum_where(
                 open.clone().and(col(CATEGORY).eq(lit(category.name()))),
                 col(VALUE),
@@ -263,21 +295,49 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
             .alias(category.name()),
         );
     }
-    amount_aggs.push(
-        (sum_where(open.clone(), col(VALUE) * col(WIN_RATE)) + sum_where(won.clone(), col(VALUE)))
-            .alias(WEIGHTED),
-    );
+    let mut cell_aggs = vec![
+        len().cast(DataType::UInt64).alias(LINES),
+        runs_where(OPPORTUNITY_START, None).alias(DEALS),
+        runs_where(RUN_START, None).alias(OPPORTUNITIES),
+        col(RATE)
+            .is_null()
+            .sum()
+            .cast(DataType::UInt64)
+            .alias(NO_RATE),
+        col(OUT_OF_ORDER)
+            .sum()
+            .cast(DataType::UInt64)
+            .alias(OUT_OF_ORDER),
+    ];
+    cell_aggs.extend(sums);
+    let cells = lines.clone().group_by(cell_keys).agg(cell_aggs);
+    let corrected = match spec.correction {
+        Some(_) => Some(crate::corrected::corrected(lines.clone(), spec, &keys)?),
+        None => None,
+    };
+    let mut plans = vec![cells];
+    plans.extend(corrected);
+    let mut frames = crate::collect_together(plans)?;
+    let corrected = if frames.len() > 1 { frames.pop() } else { None };
+    let cells = frames.pop().unwrap_or_default().lazy();
+
+    let counted_kinds = Series::new("k".into(), [KIND_OPEN, KIND_PAST_DUE, KIND_WON]);
+    let counted = cells
+        .clone()
+        .filter(col(KIND).is_in(lit(counted_kinds).implode(false), false));
+    let sum_of = |c: &str| col(c).sum().alias(c);
+    let mut amount_sums = vec![sum_of(OPPORTUNITIES), sum_of(CLOSED_WON)];
+    amount_sums.extend(OPEN_CATEGORIES.iter().map(|c| sum_of(c.name())));
+    amount_sums.push(sum_of(WEIGHTED));
     let scale = spec.rates.scale;
     let mut money: Vec<Expr> = [CLOSED_WON, WEIGHTED]
         .into_iter()
         .chain(OPEN_CATEGORIES.iter().map(|c| c.name()))
         .map(|c| col(c).round(scale, RoundMode::HalfToEven))
         .collect();
-    let counted = lines.clone().filter(open.clone().or(won.clone()));
-    let mut amounts = counted.clone().group_by(keys.clone()).agg(amount_aggs);
-    if spec.correction.is_some() {
+    let mut amounts = counted.clone().group_by(keys.clone()).agg(amount_sums);
+    if let Some(corrected) = corrected {
         // Slippage may move value into buckets the raw forecast has not.
-        let corrected = crate::corrected::corrected(lines.clone(), spec, &keys)?;
         let mut filled: Vec<Expr> = [OPPORTUNITIES, CLOSED_WON, WEIGHTED]
             .into_iter()
             .chain(OPEN_CATEGORIES.iter().map(|c| c.name()))
@@ -286,7 +346,7 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
         filled.push(col(CORRECTED).fill_null(lit(0.0)));
         amounts = amounts
             .join(
-                corrected,
+                corrected.lazy(),
                 keys.clone(),
                 keys.clone(),
                 JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
@@ -297,52 +357,35 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
     let amounts = amounts
         .with_columns(money)
         .sort_by_exprs(keys.clone(), SortMultipleOptions::default());
-    let mut sku_keys = keys.clone();
-    if !spec.group_by.contains(&crate::Dimension::Sku) {
-        sku_keys.push(col(col::SKU));
-    }
-    let quantity = col(col::QUANTITY).cast(DataType::Float64);
     let quantities = counted
         .filter(col(col::SKU).is_not_null())
         .group_by(sku_keys.clone())
         .agg([
-            sum_where(open.clone(), quantity.clone()).alias(OPEN_QUANTITY),
-            (sum_where(open.clone(), quantity.clone() * col(WIN_RATE)))
-                .round(2, RoundMode::HalfToEven)
-                .alias(EXPECTED_QUANTITY),
-            sum_where(won.clone(), quantity).alias(WON_QUANTITY),
+            sum_of(OPEN_QUANTITY),
+            sum_of(EXPECTED_QUANTITY).round(2, RoundMode::HalfToEven),
+            sum_of(WON_QUANTITY),
         ])
         .sort_by_exprs(sku_keys, SortMultipleOptions::default());
-    // Each opportunity's kind, so that one distinct count per kind (a
-    // single hashing pass over the ids) gives every count of the
-    // explanation.
-    let past_due = col(col::EXPECTED_CLOSE).lt(lit(spec.as_of).cast(DataType::Date));
-    let kind = when(open.clone().and(past_due))
-        .then(lit(KIND_PAST_DUE))
-        .when(open.clone())
-        .then(lit(KIND_OPEN))
-        .when(won)
-        .then(lit(KIND_WON))
-        .otherwise(lit(KIND_LEFT_OUT))
-        .cast(DataType::UInt32)
-        .alias(KIND);
-    let counts = lines.with_column(kind).group_by([col(KIND)]).agg([
-        len().cast(DataType::UInt64).alias("lines"),
-        col(col::OPPORTUNITY_ID)
-            .n_unique()
-            .cast(DataType::UInt64)
-            .alias("opportunities"),
-        col(RATE)
-            .is_null()
-            .sum()
-            .cast(DataType::UInt64)
-            .alias("no_rate"),
+    let counts = cells.group_by([col(KIND)]).agg([
+        sum_of(LINES),
+        sum_of(DEALS).alias("opportunities"),
+        sum_of(NO_RATE),
+        sum_of(OUT_OF_ORDER),
     ]);
     let mut frames = crate::collect_together(vec![amounts, quantities, counts])?;
-    let counts = frames.pop().unwrap_or_default();
+    let mut counts = frames.pop().unwrap_or_default();
     let quantities = frames.pop().unwrap_or_default();
-    let amounts = frames.pop().unwrap_or_default();
-    // `column` summed over the kinds given (all when `kinds` is empty).
+    let mut amounts = frames.pop().unwrap_or_default();
+    let out_of_order = counts
+        .column(OUT_OF_ORDER)
+        .ok()
+        .and_then(|c| c.as_materialized_series().sum::<u64>().ok())
+        .unwrap_or(0);
+    if out_of_order > 0 {
+        // Not in opportunity order: count again by hashing the ids.
+        let counted = lines.clone().filter(col(IS_OPEN).or(col(IS_WON)));
+        (amounts, counts) = counted_exactly(amounts, counts, counted, lines, &keys)?;
+    }
     let count = |column: &str, kinds: &[u32]| -> u64 {
         let (Ok(kind), Ok(values)) = (counts.column(KIND), counts.column(column)) else {
             return 0;
@@ -356,7 +399,7 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
             .map(|(_, v)| v.unwrap_or(0))
             .sum()
     };
-    if count("no_rate", &[]) > 0 {
+    if count(NO_RATE, &[]) > 0 {
         let known: Vec<&str> = spec
             .rates
             .per_reporting
@@ -372,11 +415,12 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
         amounts,
         quantities,
         explanation: Explanation {
-            lines: count("lines", &[]),
+            lines: count(LINES, &[]),
             open_opportunities: count("opportunities", &[KIND_OPEN, KIND_PAST_DUE]),
             past_due_moved: count("opportunities", &[KIND_PAST_DUE]),
             won_opportunities: count("opportunities", &[KIND_WON]),
             left_out_opportunities: count("opportunities", &[KIND_LEFT_OUT]),
+            in_opportunity_order: out_of_order == 0,
             win_rate_source: match &spec.win_rates {
                 WinRates::StageDefaults => "the rules' stage defaults".into(),
                 WinRates::Calibrated(c) => format!(

@@ -177,7 +177,8 @@ pub fn funnel_chart(path: &Path, title: &str, steps: &[FunnelStep]) -> anyhow::R
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 22))
         .margin(16)
-        .build_cartesian_2d(-widest * 0.75..widest * 0.75, 0f64..rows)
+        // Bars centred on 0; the labels sit in the left part.
+        .build_cartesian_2d(-widest * 1.35..widest * 0.55, 0f64..rows)
         .map_err(drawing_error)?;
     let bars = steps.iter().enumerate().map(|(i, s)| {
         let y = rows - i as f64;
@@ -202,8 +203,8 @@ pub fn funnel_chart(path: &Path, title: &str, steps: &[FunnelStep]) -> anyhow::R
                 s.entered,
                 s.conversion * 100.0
             ),
-            (-widest * 0.72, y),
-            ("sans-serif", 15).into_font().color(&BLACK),
+            (-widest * 1.32, y),
+            ("sans-serif", 14).into_font().color(&BLACK),
         )
     });
     chart.draw_series(labels).map_err(drawing_error)?;

@@ -4,7 +4,7 @@
 use polars::prelude::*;
 
 use super::{
-    simulate::SimOpportunity,
+    simulate::{SimLine, SimOpportunity},
     world::{CatalogItem, World},
 };
 use crate::columns as col;
@@ -56,7 +56,14 @@ impl SnapshotRows {
             (&world.funnel.lost, o.decided, o.decided)
         };
         let id = opportunity_id(o.number);
-        for (n, l) in o.lines.iter().enumerate() {
+        // Lines in product line and SKU order, as an "opportunities with
+        // products" export lists them (and the forecast counts fastest).
+        let mut lines: Vec<&SimLine> = o.lines.iter().collect();
+        lines.sort_by_key(|l| {
+            let item = &world.catalog[l.item as usize];
+            (item.product_line.as_str(), item.sku.as_str())
+        });
+        for (n, l) in lines.into_iter().enumerate() {
             let item: &CatalogItem = &world.catalog[l.item as usize];
             self.snapshot_date.push(day);
             self.opportunity_id.push(id.clone());
