@@ -317,7 +317,7 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
     };
     let mut plans = vec![cells];
     plans.extend(corrected);
-    let mut frames = crate::collect_together(plans)?;
+    let mut frames = crate::collect_streaming(plans)?;
     let corrected = if frames.len() > 1 { frames.pop() } else { None };
     let cells = frames.pop().unwrap_or_default().lazy();
 
