@@ -11,7 +11,7 @@ use std::{
 
 use chrono::NaiveDate;
 use polars::prelude::*;
-use quotecast_forecast::{Bucket, Dimension, ForecastSpec, RateTable, WinRates, forecast};
+use quotecast_forecast::{Bucket, Dimension, forecast, rules_spec};
 use quotecast_pipeline::read::{Vocabulary, read_snapshot};
 
 const HEADER: &str = "opportunity_id,owner,team,region,stage,created,expected_close,currency,sku,product_line,quantity,amount";
@@ -95,19 +95,12 @@ fn forecast_of(text: &str, group_by: Vec<Dimension>) -> (DataFrame, bool) {
         forecast_categories: vec![],
     };
     let snapshot = read_snapshot(&path, &vocabulary).unwrap();
-    let spec = ForecastSpec {
-        as_of: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
-        bucket: Bucket::Quarter,
-        group_by,
-        rates: RateTable {
-            reporting_currency: "USD".into(),
-            scale: 2,
-            per_reporting: vec![("USD".into(), 1.0)],
-        },
-        win_rates: WinRates::StageDefaults,
-        stages: rules.stages().to_vec(),
-        correction: None,
-    };
+    let mut spec = rules_spec(
+        &rules,
+        NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+        Bucket::Quarter,
+    );
+    spec.group_by = group_by;
     let result = forecast(snapshot.lazy(), &spec).unwrap();
     (result.amounts, result.explanation.in_opportunity_order)
 }
