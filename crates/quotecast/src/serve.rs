@@ -19,7 +19,7 @@ pub struct ServeArgs {
     /// Data directory, created if missing [default: ./data].
     #[arg(long, env = "QUOTECAST_DATA")]
     data: Option<PathBuf>,
-    /// Config file (TOML with addr, rules, data, log_format).
+    /// Config file (TOML with addr, rules, data, log_format, forecast_jobs).
     #[arg(long, env = "QUOTECAST_CONFIG")]
     config: Option<PathBuf>,
     /// Log format: text or json [default: text].
