@@ -62,25 +62,41 @@ async fn run_job<T: Send + 'static>(
     .map_err(|e| ServerError::Internal(format!("forecast job failed: {e}")))?
 }
 
-/// A table's header and rows as stream parts of any of the responses.
-fn table_parts<R>(
-    table: WireTable<'_>,
-    header: impl Fn(pb::TableHeader) -> R,
-    rows: impl Fn(pb::RowBatch) -> R,
-    out: &mut Vec<R>,
-) -> Result<(), ServerError> {
-    let (h, batches) = table.parts()?;
-    out.push(header(h));
-    out.extend(batches.into_iter().map(rows));
-    Ok(())
+/// A streamed response that carries table headers and row batches.
+trait TablePart: Sized {
+    fn header(header: pb::TableHeader) -> Self;
+    fn rows(rows: pb::RowBatch) -> Self;
 }
 
-/// Tables named with their frames, in the reporting currency of `rules`.
-fn tables<'a, R>(
+/// One impl per response type: each has `Table` and `Rows` parts.
+macro_rules! table_part {
+    ($response:ident, $part:path) => {
+        impl TablePart for $response {
+            fn header(header: pb::TableHeader) -> Self {
+                use $part as P;
+                $response {
+                    part: Some(P::Table(header)),
+                }
+            }
+            fn rows(rows: pb::RowBatch) -> Self {
+                use $part as P;
+                $response {
+                    part: Some(P::Rows(rows)),
+                }
+            }
+        }
+    };
+}
+
+table_part!(ForecastResponse, pb::forecast_response::Part);
+table_part!(FunnelResponse, pb::funnel_response::Part);
+table_part!(BacktestResponse, pb::backtest_response::Part);
+
+/// Each frame as a table header and its row batches, in the reporting
+/// currency of the rules, appended to `out`.
+fn tables<R: TablePart>(
     state: &AppState,
-    frames: &[(&'a str, &'a quotecast_forecast::DataFrame)],
-    header: impl Fn(pb::TableHeader) -> R + Copy,
-    rows: impl Fn(pb::RowBatch) -> R + Copy,
+    frames: &[(&str, &quotecast_forecast::DataFrame)],
     out: &mut Vec<R>,
 ) -> Result<(), ServerError> {
     let corporate = state.rules.corporate_currency();
@@ -92,7 +108,9 @@ fn tables<'a, R>(
             currency: corporate.code.as_str(),
             scale: corporate.scale,
         };
-        table_parts(table, header, rows, out)?;
+        let (header, batches) = table.parts()?;
+        out.push(R::header(header));
+        out.extend(batches.into_iter().map(R::rows));
     }
     Ok(())
 }
@@ -143,13 +161,7 @@ fn forecast_parts(
         frames.push(("team_accuracy", &c.accuracy));
         frames.push(("slippage", &c.slippage));
     }
-    let header = |h| ForecastResponse {
-        part: Some(P::Table(h)),
-    };
-    let rows = |r| ForecastResponse {
-        part: Some(P::Rows(r)),
-    };
-    tables(state, &frames, header, rows, &mut out)?;
+    tables(state, &frames, &mut out)?;
     Ok(out)
 }
 
@@ -157,20 +169,13 @@ fn funnel_parts(
     state: &AppState,
     report: &FunnelReport,
 ) -> Result<Vec<FunnelResponse>, ServerError> {
-    use pb::funnel_response::Part as P;
     let mut out = Vec::new();
     let frames = [
         ("company", &report.company),
         ("leaks", &report.leaks),
         ("by_team", &report.by_team),
     ];
-    let header = |h| FunnelResponse {
-        part: Some(P::Table(h)),
-    };
-    let rows = |r| FunnelResponse {
-        part: Some(P::Rows(r)),
-    };
-    tables(state, &frames, header, rows, &mut out)?;
+    tables(state, &frames, &mut out)?;
     Ok(out)
 }
 
@@ -178,20 +183,13 @@ fn backtest_parts(
     state: &AppState,
     result: &BacktestResult,
 ) -> Result<Vec<BacktestResponse>, ServerError> {
-    use pb::backtest_response::Part as P;
     let mut out = Vec::new();
     let frames = [
         ("summary", &result.summary),
         ("by_date", &result.by_date),
         ("reliability", &result.reliability),
     ];
-    let header = |h| BacktestResponse {
-        part: Some(P::Table(h)),
-    };
-    let rows = |r| BacktestResponse {
-        part: Some(P::Rows(r)),
-    };
-    tables(state, &frames, header, rows, &mut out)?;
+    tables(state, &frames, &mut out)?;
     Ok(out)
 }
 
