@@ -18,7 +18,7 @@ use quotecast_pipeline::columns as col;
 
 use crate::{
     Dimension, ForecastError, ForecastSpec,
-    weighted::{KIND, OPPORTUNITIES},
+    weighted::{KIND, LINES, OPPORTUNITIES},
 };
 
 /// True on the first row of a run of the same opportunity.
@@ -74,6 +74,53 @@ pub(crate) fn with_run_flags(snapshot: LazyFrame, spec: &ForecastSpec) -> LazyFr
         run_start.alias(RUN_START),
         out_of_order.alias(OUT_OF_ORDER),
     ])
+}
+
+/// Per rows taken as a whole: `lines`, runs of one opportunity id
+/// (`opportunities`) and rows whose id sorts before the previous one's.
+pub(crate) fn opportunity_runs(rows: LazyFrame) -> LazyFrame {
+    let id = col(col::OPPORTUNITY_ID);
+    rows.select([
+        len().cast(DataType::UInt64).alias(LINES),
+        id.clone()
+            .neq_missing(previous(id.clone()))
+            .sum()
+            .cast(DataType::UInt64)
+            .alias(OPPORTUNITIES),
+        id.clone()
+            .lt(previous(id))
+            .fill_null(lit(false))
+            .sum()
+            .cast(DataType::UInt64)
+            .alias(OUT_OF_ORDER),
+    ])
+}
+
+/// Lines and distinct opportunities from the [`opportunity_runs`] of
+/// `rows`; when the rows were out of order, the opportunities are counted
+/// again by hashing their ids.
+pub(crate) fn counted_runs(runs: &DataFrame, rows: LazyFrame) -> Result<(u64, u64), ForecastError> {
+    let get = |name: &str| -> u64 {
+        runs.column(name)
+            .ok()
+            .and_then(|c| c.u64().ok().and_then(|v| v.get(0)))
+            .unwrap_or(0)
+    };
+    let (lines, mut opportunities) = (get(LINES), get(OPPORTUNITIES));
+    if get(OUT_OF_ORDER) > 0 {
+        let exact = rows
+            .select([col(col::OPPORTUNITY_ID)
+                .n_unique()
+                .cast(DataType::UInt64)
+                .alias(OPPORTUNITIES)])
+            .collect()?;
+        opportunities = exact
+            .column(OPPORTUNITIES)
+            .ok()
+            .and_then(|c| c.u64().ok().and_then(|v| v.get(0)))
+            .unwrap_or(0);
+    }
+    Ok((lines, opportunities))
 }
 
 /// The number of runs starting in a group (rows filtered as `condition`).

@@ -39,7 +39,7 @@ const KIND_PAST_DUE: u32 = 1;
 const KIND_WON: u32 = 2;
 const KIND_LEFT_OUT: u32 = 3;
 /// Per-cell sums of the one pass over the snapshot.
-const LINES: &str = "lines";
+pub(crate) const LINES: &str = "lines";
 const DEALS: &str = "__deals";
 const NO_RATE: &str = "__no_rate";
 
@@ -246,13 +246,38 @@ pub(crate) fn fx_frame(spec: &ForecastSpec) -> PolarsResult<DataFrame> {
     )
 }
 
+/// The snapshot's rows of open and won deals, and those of the rest (lost,
+/// or in a stage the funnel does not have).
+fn by_stage_outcome(snapshot: LazyFrame, spec: &ForecastSpec) -> (LazyFrame, LazyFrame) {
+    let counted: Vec<&str> = spec
+        .stages
+        .iter()
+        .filter(|s| s.is_open() || s.outcome == Some(StageOutcome::Won))
+        .map(|s| s.id.as_str())
+        .collect();
+    let in_forecast = col(col::STAGE)
+        .is_in(
+            lit(Series::new("stages".into(), counted)).implode(false),
+            false,
+        )
+        .fill_null(lit(false));
+    (
+        snapshot.clone().filter(in_forecast.clone()),
+        snapshot.filter(in_forecast.not()),
+    )
+}
+
 fn sum_where(condition: Expr, value: Expr) -> Expr {
     when(condition).then(value).otherwise(lit(0.0)).sum()
 }
 
 /// The stage-weighted forecast of `snapshot` (see [`Forecast`]).
 pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, ForecastError> {
-    let (lines, rates) = prepared(with_run_flags(snapshot, spec), spec)?;
+    // Lost deals are only counted: the scan decodes the rest of their rows
+    // not at all (the stage filter goes down into the Parquet reader), and
+    // whole opportunities stay together, so runs of rows stay runs.
+    let (counted, left_out) = by_stage_outcome(snapshot.clone(), spec);
+    let (lines, rates) = prepared(with_run_flags(counted, spec), spec)?;
     let mut keys = vec![col(BUCKET)];
     keys.extend(spec.group_by.iter().map(|d| col(d.column())));
     let open = col(IS_OPEN);
@@ -315,11 +340,12 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
         Some(_) => Some(crate::corrected::corrected(lines.clone(), spec, &keys)?),
         None => None,
     };
-    let mut plans = vec![cells];
+    let mut plans = vec![crate::distinct::opportunity_runs(left_out), cells];
     plans.extend(corrected);
-    let mut frames = crate::collect_streaming(plans)?;
-    let corrected = if frames.len() > 1 { frames.pop() } else { None };
-    let cells = frames.pop().unwrap_or_default().lazy();
+    let mut frames = crate::collect_streaming(plans)?.into_iter();
+    let left_out = frames.next().unwrap_or_default();
+    let cells = frames.next().unwrap_or_default().lazy();
+    let corrected = frames.next();
 
     let counted_kinds = Series::new("k".into(), [KIND_OPEN, KIND_PAST_DUE, KIND_WON]);
     let counted = cells
@@ -383,9 +409,10 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
         .unwrap_or(0);
     if out_of_order > 0 {
         // Not in opportunity order: count again by hashing the ids.
-        let counted = lines.clone().filter(col(IS_OPEN).or(col(IS_WON)));
-        (amounts, counts) = counted_exactly(amounts, counts, counted, lines, &keys)?;
+        (amounts, counts) = counted_exactly(amounts, counts, lines.clone(), lines, &keys)?;
     }
+    let (left_out_lines, left_out) =
+        crate::distinct::counted_runs(&left_out, by_stage_outcome(snapshot, spec).1)?;
     let count = |column: &str, kinds: &[u32]| -> u64 {
         let (Ok(kind), Ok(values)) = (counts.column(KIND), counts.column(column)) else {
             return 0;
@@ -415,11 +442,11 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
         amounts,
         quantities,
         explanation: Explanation {
-            lines: count(LINES, &[]),
+            lines: count(LINES, &[]) + left_out_lines,
             open_opportunities: count("opportunities", &[KIND_OPEN, KIND_PAST_DUE]),
             past_due_moved: count("opportunities", &[KIND_PAST_DUE]),
             won_opportunities: count("opportunities", &[KIND_WON]),
-            left_out_opportunities: count("opportunities", &[KIND_LEFT_OUT]),
+            left_out_opportunities: left_out,
             in_opportunity_order: out_of_order == 0,
             win_rate_source: match &spec.win_rates {
                 WinRates::StageDefaults => "the rules' stage defaults".into(),

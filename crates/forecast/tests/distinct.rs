@@ -83,8 +83,12 @@ fn rules() -> quotecast_model::RuleSet {
     quotecast_rules::load_dir(&dir).unwrap().0
 }
 
-/// The amounts, and whether the rows were found in opportunity order.
-fn forecast_of(text: &str, group_by: Vec<Dimension>) -> (DataFrame, bool) {
+/// The explanation's counts: lines, open, won and left-out opportunities.
+type Counted = (u64, u64, u64, u64);
+
+/// The amounts, whether the rows were found in opportunity order, and the
+/// explanation's counts.
+fn forecast_of(text: &str, group_by: Vec<Dimension>) -> (DataFrame, bool, Counted) {
     let rules = rules();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.csv");
@@ -102,7 +106,14 @@ fn forecast_of(text: &str, group_by: Vec<Dimension>) -> (DataFrame, bool) {
     );
     spec.group_by = group_by;
     let result = forecast(snapshot.lazy(), &spec).unwrap();
-    (result.amounts, result.explanation.in_opportunity_order)
+    let e = &result.explanation;
+    let counted = (
+        e.lines,
+        e.open_opportunities,
+        e.won_opportunities,
+        e.left_out_opportunities,
+    );
+    (result.amounts, e.in_opportunity_order, counted)
 }
 
 /// `opportunities` per product line, as (product line, count).
@@ -154,11 +165,30 @@ fn counts_do_not_depend_on_row_order() {
         .into_iter()
         .map(|(l, s)| (l, s.len() as u64))
         .collect();
+    // And the explanation's counts: every line, and the distinct open, won
+    // and lost deals (lost ones are left out of the figures).
+    let deals_in = |stages: &[&str]| -> u64 {
+        let ids: BTreeSet<&String> = in_file_order
+            .iter()
+            .filter(|r| stages.contains(&r.2))
+            .map(|r| &r.0)
+            .collect();
+        ids.len() as u64
+    };
+    let expected_counts = (
+        in_file_order.len() as u64,
+        deals_in(&STAGES[..5]),
+        deals_in(&["won"]),
+        deals_in(&["lost"]),
+    );
 
     let by = || vec![Dimension::Team, Dimension::ProductLine, Dimension::Sku];
-    let (from_sorted, by_runs) = forecast_of(&csv(&sorted), by());
-    let (from_file, file_by_runs) = forecast_of(&csv(&in_file_order), by());
-    let (from_shuffled, shuffled_by_runs) = forecast_of(&csv(&shuffled), by());
+    let (from_sorted, by_runs, sorted_counts) = forecast_of(&csv(&sorted), by());
+    let (from_file, file_by_runs, file_counts) = forecast_of(&csv(&in_file_order), by());
+    let (from_shuffled, shuffled_by_runs, shuffled_counts) = forecast_of(&csv(&shuffled), by());
+    assert_eq!(sorted_counts, expected_counts);
+    assert_eq!(file_counts, expected_counts);
+    assert_eq!(shuffled_counts, expected_counts);
     assert!(by_runs, "sorted by opportunity, product line and SKU: runs");
     assert!(
         !file_by_runs,
@@ -171,10 +201,10 @@ fn counts_do_not_depend_on_row_order() {
     // Grouped by product line alone, so that each count is one cell; and
     // by team alone, where lines in any order within a deal still count
     // by runs.
-    let (sorted_by_line, _) = forecast_of(&csv(&sorted), vec![Dimension::ProductLine]);
-    let (shuffled_by_line, _) = forecast_of(&csv(&shuffled), vec![Dimension::ProductLine]);
+    let (sorted_by_line, _, _) = forecast_of(&csv(&sorted), vec![Dimension::ProductLine]);
+    let (shuffled_by_line, _, _) = forecast_of(&csv(&shuffled), vec![Dimension::ProductLine]);
     assert_eq!(counts(&sorted_by_line), expected);
     assert_eq!(counts(&shuffled_by_line), expected);
-    let (_, team_by_runs) = forecast_of(&csv(&in_file_order), vec![Dimension::Team]);
+    let (_, team_by_runs, _) = forecast_of(&csv(&in_file_order), vec![Dimension::Team]);
     assert!(team_by_runs);
 }
