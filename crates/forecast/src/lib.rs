@@ -13,6 +13,7 @@
 mod accuracy;
 mod backtest;
 mod calibrate;
+mod cells;
 mod corrected;
 mod distinct;
 mod funnel;
@@ -20,6 +21,10 @@ mod montecarlo;
 mod overdue;
 mod report;
 mod spec;
+/// The integration tests' generated organisation, for unit tests too.
+#[cfg(test)]
+#[path = "../tests/common/mod.rs"]
+mod test_common;
 mod weighted;
 
 pub use accuracy::{Correction, Learning, learn_correction};

@@ -9,9 +9,7 @@ use crate::{
     ForecastError, ForecastSpec, WinRates,
     calibrate::{CALIBRATED, COMPANY_RATE, STALE_FACTOR},
     corrected::CORRECTED,
-    distinct::{
-        OPPORTUNITY_START, OUT_OF_ORDER, RUN_START, counted_exactly, runs_where, with_run_flags,
-    },
+    distinct::{OUT_OF_ORDER, counted_exactly, with_run_flags},
 };
 
 /// Result columns.
@@ -23,7 +21,7 @@ pub const EXPECTED_QUANTITY: &str = "expected_quantity";
 pub const OPEN_QUANTITY: &str = "open_quantity";
 pub const WON_QUANTITY: &str = "won_quantity";
 pub(crate) const WIN_RATE: &str = "__win_rate";
-const CATEGORY: &str = "__category";
+pub(crate) const CATEGORY: &str = "__category";
 pub(crate) const RATE: &str = "__rate";
 pub(crate) const VALUE: &str = "__value";
 pub(crate) const IS_OPEN: &str = "__open";
@@ -40,7 +38,7 @@ const KIND_WON: u32 = 2;
 const KIND_LEFT_OUT: u32 = 3;
 /// Per-cell sums of the one pass over the snapshot.
 pub(crate) const LINES: &str = "lines";
-const DEALS: &str = "__deals";
+pub(crate) const DEALS: &str = "__deals";
 const NO_RATE: &str = "__no_rate";
 
 /// How the figures were reached.
@@ -85,7 +83,7 @@ pub const OPEN_CATEGORIES: [ForecastCategory; 3] = [
 ];
 
 /// The rules' default win rate per stage, 0 to 1.
-fn win_rates(spec: &ForecastSpec) -> Vec<(String, f64)> {
+pub(crate) fn win_rates(spec: &ForecastSpec) -> Vec<(String, f64)> {
     spec.stages
         .iter()
         .map(|s| {
@@ -97,7 +95,7 @@ fn win_rates(spec: &ForecastSpec) -> Vec<(String, f64)> {
 
 /// Replaces the default win rate by the calibrated one where history has
 /// it, lowered for deals past their stage's time limit.
-fn calibrated(lines: LazyFrame, spec: &ForecastSpec) -> LazyFrame {
+pub(crate) fn calibrated(lines: LazyFrame, spec: &ForecastSpec, stale: Expr) -> LazyFrame {
     let WinRates::Calibrated(rates) = &spec.win_rates else {
         return lines;
     };
@@ -113,12 +111,6 @@ fn calibrated(lines: LazyFrame, spec: &ForecastSpec) -> LazyFrame {
         .lazy()
         .group_by([col(col::STAGE)])
         .agg([col(COMPANY_RATE).first(), col(STALE_FACTOR).first()]);
-    let as_of = lit(spec.as_of).cast(DataType::Date);
-    let stale = (as_of - col(col::STAGE_ENTERED))
-        .dt()
-        .total_days(false)
-        .gt(col(LIMIT))
-        .fill_null(lit(false));
     lines
         .join(
             team_rates,
@@ -145,7 +137,7 @@ fn calibrated(lines: LazyFrame, spec: &ForecastSpec) -> LazyFrame {
 
 /// The funnel as a small frame to join on: stage, win rate, category and
 /// whether it is open or won.
-fn stage_frame(spec: &ForecastSpec, rates: &[(String, f64)]) -> PolarsResult<DataFrame> {
+pub(crate) fn stage_frame(spec: &ForecastSpec, rates: &[(String, f64)]) -> PolarsResult<DataFrame> {
     let stages = &spec.stages;
     DataFrame::new(
         stages.len(),
@@ -227,7 +219,10 @@ pub(crate) fn prepared(
                 .truncate(lit(spec.bucket.every()))
                 .alias(BUCKET),
         );
-    Ok((calibrated(frame, spec), rates))
+    Ok((
+        calibrated(frame, spec, crate::cells::past_time_limit(spec)),
+        rates,
+    ))
 }
 
 /// Units of each currency per unit of the reporting currency, to join on
@@ -267,6 +262,24 @@ fn by_stage_outcome(snapshot: LazyFrame, spec: &ForecastSpec) -> (LazyFrame, Laz
     )
 }
 
+fn as_of(spec: &ForecastSpec) -> Expr {
+    lit(spec.as_of).cast(DataType::Date)
+}
+
+/// What a row or cell is to the explanation's counts, as [`KIND`].
+fn kind(past_due: Expr) -> Expr {
+    let open = col(IS_OPEN);
+    when(open.clone().and(past_due))
+        .then(lit(KIND_PAST_DUE))
+        .when(open)
+        .then(lit(KIND_OPEN))
+        .when(col(IS_WON))
+        .then(lit(KIND_WON))
+        .otherwise(lit(KIND_LEFT_OUT))
+        .cast(DataType::UInt32)
+        .alias(KIND)
+}
+
 fn sum_where(condition: Expr, value: Expr) -> Expr {
     when(condition).then(value).otherwise(lit(0.0)).sum()
 }
@@ -277,32 +290,35 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
     // not at all (the stage filter goes down into the Parquet reader), and
     // whole opportunities stay together, so runs of rows stay runs.
     let (counted, left_out) = by_stage_outcome(snapshot.clone(), spec);
-    let (lines, rates) = prepared(with_run_flags(counted, spec), spec)?;
+    let rows = with_run_flags(counted, spec);
     let mut keys = vec![col(BUCKET)];
     keys.extend(spec.group_by.iter().map(|d| col(d.column())));
-    let open = col(IS_OPEN);
-    let won = col(IS_WON);
-    let past_due = col(col::EXPECTED_CLOSE).lt(lit(spec.as_of).cast(DataType::Date));
-    let kind = when(open.clone().and(past_due))
-        .then(lit(KIND_PAST_DUE))
-        .when(open.clone())
-        .then(lit(KIND_OPEN))
-        .when(won.clone())
-        .then(lit(KIND_WON))
-        .otherwise(lit(KIND_LEFT_OUT))
-        .cast(DataType::UInt32)
-        .alias(KIND);
-    let lines = lines.with_column(kind);
     let mut sku_keys = keys.clone();
     if !spec.group_by.contains(&crate::Dimension::Sku) {
         sku_keys.push(col(col::SKU));
     }
-    // One pass over the snapshot: per cell (bucket, group, SKU and kind of
-    // deal) every sum the amounts, quantities and counts are made of; they
-    // are then summed from the few thousand cells.
+    // One pass over the snapshot into cells (see `cells`); per cell of the
+    // result (bucket, group, SKU and kind of deal) every sum the amounts,
+    // quantities and counts are made of is then taken from those.
+    let summed = crate::cells::summed(rows.clone(), spec, &sku_keys[1..]);
+    let (lines, rates) = prepared(rows, spec)?;
+    let lines = lines.with_column(kind(col(col::EXPECTED_CLOSE).lt(as_of(spec))));
+    let corrected = match spec.correction {
+        Some(_) => Some(crate::corrected::corrected(lines.clone(), spec, &keys)?),
+        None => None,
+    };
+    let mut plans = vec![crate::distinct::opportunity_runs(left_out), summed];
+    plans.extend(corrected);
+    let mut frames = crate::collect_streaming(plans)?.into_iter();
+    let left_out = frames.next().unwrap_or_default();
+    let summed = frames.next().unwrap_or_default();
+    let corrected = frames.next();
+
+    let open = col(IS_OPEN);
+    let won = col(IS_WON);
     let mut cell_keys = sku_keys.clone();
     cell_keys.push(col(KIND));
-    let quantity = col(col::QUANTITY).cast(DataType::Float64);
+    let quantity = col(col::QUANTITY);
     let mut sums = vec![
         sum_where(won.clone(), col(VALUE)).alias(CLOSED_WON),
         (sum_where(open.clone(), col(VALUE) * col(WIN_RATE)) + sum_where(won.clone(), col(VALUE)))
@@ -320,32 +336,23 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
             .alias(category.name()),
         );
     }
+    let total = |c: &str| col(c).sum().alias(c);
     let mut cell_aggs = vec![
-        len().cast(DataType::UInt64).alias(LINES),
-        runs_where(OPPORTUNITY_START, None).alias(DEALS),
-        runs_where(RUN_START, None).alias(OPPORTUNITIES),
-        col(RATE)
-            .is_null()
+        total(LINES),
+        total(DEALS),
+        total(OPPORTUNITIES),
+        when(col(RATE).is_null())
+            .then(col(LINES))
+            .otherwise(lit(0u64))
             .sum()
-            .cast(DataType::UInt64)
             .alias(NO_RATE),
-        col(OUT_OF_ORDER)
-            .sum()
-            .cast(DataType::UInt64)
-            .alias(OUT_OF_ORDER),
+        total(OUT_OF_ORDER),
     ];
     cell_aggs.extend(sums);
-    let cells = lines.clone().group_by(cell_keys).agg(cell_aggs);
-    let corrected = match spec.correction {
-        Some(_) => Some(crate::corrected::corrected(lines.clone(), spec, &keys)?),
-        None => None,
-    };
-    let mut plans = vec![crate::distinct::opportunity_runs(left_out), cells];
-    plans.extend(corrected);
-    let mut frames = crate::collect_streaming(plans)?.into_iter();
-    let left_out = frames.next().unwrap_or_default();
-    let cells = frames.next().unwrap_or_default().lazy();
-    let corrected = frames.next();
+    let cells = crate::cells::looked_up(summed, spec)?
+        .with_column(kind(col(crate::cells::PAST_DUE)))
+        .group_by(cell_keys)
+        .agg(cell_aggs);
 
     let counted_kinds = Series::new("k".into(), [KIND_OPEN, KIND_PAST_DUE, KIND_WON]);
     let counted = cells

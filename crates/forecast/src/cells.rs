@@ -1,0 +1,236 @@
+//! The forecast's one pass over a snapshot: rows summed into cells before
+//! anything is looked up.
+//!
+//! Everything the forecast needs from the funnel (win rate, forecast
+//! category, open or won) and from the currency table (the rate) depends
+//! on a row only through its stage and currency, and every figure is a sum
+//! of amounts or quantities. So the pass groups the rows by what the
+//! result is grouped by plus stage, currency, forecast-category override,
+//! the bucket of the expected close date and whether that date has
+//! passed, and sums amounts and quantities per cell; the lookups are then
+//! joins on a few thousand cells instead of on every row. An amount's
+//! conversion is linear, so converting a cell's sum is converting its rows.
+use polars::prelude::*;
+use quotecast_pipeline::columns as col;
+
+use crate::{
+    ForecastSpec, WinRates,
+    distinct::{OPPORTUNITY_START, OUT_OF_ORDER, RUN_START, runs_where},
+    weighted::{
+        BUCKET, CATEGORY, DEALS, IS_OPEN, LINES, OPPORTUNITIES, RATE, VALUE, calibrated, fx_frame,
+        stage_frame, win_rates,
+    },
+};
+
+/// Per cell: the bucket of the expected close date, and whether that date
+/// is before the forecast date.
+const CLOSE_BUCKET: &str = "__close_bucket";
+pub(crate) const PAST_DUE: &str = "__past_due";
+/// Per cell (calibrated win rates only): the deal is past its stage's time
+/// limit.
+pub(crate) const STALE: &str = "__stale";
+
+/// Whether a row's deal has been in its stage longer than the stage's time
+/// limit on the forecast date (false for a stage without one).
+pub(crate) fn past_time_limit(spec: &ForecastSpec) -> Expr {
+    let as_of = lit(spec.as_of).cast(DataType::Date);
+    let days = (as_of - col(col::STAGE_ENTERED)).dt().total_days(false);
+    let mut limit = lit(NULL).cast(DataType::Int64);
+    for stage in spec.stages.iter().rev() {
+        if let Some(days) = stage.time_limit_days {
+            limit = when(col(col::STAGE).eq(lit(stage.id.as_str())))
+                .then(lit(i64::from(days)))
+                .otherwise(limit);
+        }
+    }
+    days.gt(limit).fill_null(lit(false))
+}
+
+/// The plan of the pass: `rows` (with their run flags) summed per cell.
+/// `line_keys` are the result's keys without the bucket, SKU included.
+pub(crate) fn summed(rows: LazyFrame, spec: &ForecastSpec, line_keys: &[Expr]) -> LazyFrame {
+    let as_of = lit(spec.as_of).cast(DataType::Date);
+    let mut keys = vec![
+        col(col::EXPECTED_CLOSE)
+            .dt()
+            .truncate(lit(spec.bucket.every()))
+            .alias(CLOSE_BUCKET),
+        col(col::EXPECTED_CLOSE).lt(as_of).alias(PAST_DUE),
+        col(col::STAGE),
+        col(col::CURRENCY),
+        col(col::FORECAST_CATEGORY),
+    ];
+    keys.extend(line_keys.iter().cloned());
+    if matches!(spec.win_rates, WinRates::Calibrated(_)) {
+        // Calibrated rates are per team and lowered for stale deals.
+        if !spec.group_by.contains(&crate::Dimension::Team) {
+            keys.push(col(col::TEAM));
+        }
+        keys.push(past_time_limit(spec).alias(STALE));
+    }
+    rows.group_by(keys).agg([
+        len().cast(DataType::UInt64).alias(LINES),
+        runs_where(OPPORTUNITY_START, None).alias(DEALS),
+        runs_where(RUN_START, None).alias(OPPORTUNITIES),
+        col(OUT_OF_ORDER)
+            .sum()
+            .cast(DataType::UInt64)
+            .alias(OUT_OF_ORDER),
+        col(col::AMOUNT).cast(DataType::Float64).sum().alias(VALUE),
+        col(col::QUANTITY)
+            .cast(DataType::Float64)
+            .sum()
+            .alias(col::QUANTITY),
+    ])
+}
+
+/// The summed cells with what the funnel and the rates say of them, as
+/// `prepared` has it per row: win rate, category, open or won, value in
+/// the reporting currency (null rate where the currency has none) and
+/// bucket (an open deal past its date in the forecast date's bucket).
+pub(crate) fn looked_up(cells: DataFrame, spec: &ForecastSpec) -> PolarsResult<LazyFrame> {
+    let stages = stage_frame(spec, &win_rates(spec))?;
+    let fx = fx_frame(spec)?;
+    let as_of_bucket = lit(spec.as_of)
+        .cast(DataType::Date)
+        .dt()
+        .truncate(lit(spec.bucket.every()));
+    let frame = cells
+        .lazy()
+        .join(
+            stages.lazy(),
+            [col(col::STAGE)],
+            [col(col::STAGE)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .join(
+            fx.lazy(),
+            [col(col::CURRENCY)],
+            [col(col::CURRENCY)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([
+            (col(VALUE) / col(RATE)).alias(VALUE),
+            col(col::FORECAST_CATEGORY)
+                .fill_null(col(CATEGORY))
+                .alias(CATEGORY),
+            when(col(IS_OPEN).and(col(PAST_DUE)))
+                .then(as_of_bucket)
+                .otherwise(col(CLOSE_BUCKET))
+                .alias(BUCKET),
+        ]);
+    Ok(calibrated(frame, spec, col(STALE)))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    //! The pass over cells gives what the per-row path (`prepared`, which
+    //! the Monte Carlo and the correction use) gives, row by row summed.
+    use polars::prelude::*;
+    use quotecast_pipeline::columns as col;
+
+    use crate::{
+        Bucket, Calibration, Dimension, ForecastSpec, RateTable, WinRates, calibrate, forecast,
+        test_common as common,
+        weighted::{BUCKET, IS_OPEN, IS_WON, VALUE, WEIGHTED, WIN_RATE, prepared},
+    };
+
+    /// Weighted amount per (bucket, region) from `prepared` rows.
+    fn per_row(pipeline: LazyFrame, spec: &ForecastSpec) -> Vec<(i32, String, f64)> {
+        let (rows, _) = prepared(pipeline, spec).unwrap();
+        let frame = rows
+            .filter(col(IS_OPEN).or(col(IS_WON)))
+            .with_column(
+                when(col(IS_WON))
+                    .then(col(VALUE))
+                    .otherwise(col(VALUE) * col(WIN_RATE))
+                    .alias(WEIGHTED),
+            )
+            .group_by([col(BUCKET), col(col::REGION)])
+            .agg([col(WEIGHTED).sum()])
+            .sort([BUCKET, col::REGION], SortMultipleOptions::default())
+            .collect()
+            .unwrap();
+        rows_of(&frame)
+    }
+
+    fn rows_of(frame: &DataFrame) -> Vec<(i32, String, f64)> {
+        let bucket = frame
+            .column(BUCKET)
+            .unwrap()
+            .date()
+            .unwrap()
+            .physical()
+            .clone();
+        let region = frame.column(col::REGION).unwrap().str().unwrap().clone();
+        let weighted = frame.column(WEIGHTED).unwrap().f64().unwrap().clone();
+        (0..frame.height())
+            .map(|i| {
+                (
+                    bucket.get(i).unwrap(),
+                    region.get(i).unwrap().to_owned(),
+                    weighted.get(i).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    fn assert_same(cells: &[(i32, String, f64)], rows: &[(i32, String, f64)]) {
+        assert_eq!(cells.len(), rows.len());
+        for (c, r) in cells.iter().zip(rows) {
+            assert_eq!((c.0, &c.1), (r.0, &r.1));
+            // The cells' figure is rounded to the cent.
+            assert!(
+                (c.2 - r.2).abs() <= 0.005 + 1e-9 * r.2.abs(),
+                "{c:?} vs {r:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn cells_agree_with_rows_for_default_and_calibrated_win_rates() {
+        let world = common::world(11);
+        let data = common::generated(&world, 11, 3_000, 0);
+        let rules = common::rules();
+        let mut spec = ForecastSpec {
+            as_of: common::as_of(),
+            bucket: Bucket::Month,
+            // Not by team: calibrated rates still differ per team.
+            group_by: vec![Dimension::Region],
+            rates: RateTable {
+                reporting_currency: "USD".into(),
+                scale: 2,
+                per_reporting: vec![("USD".into(), 1.0)],
+            },
+            win_rates: WinRates::StageDefaults,
+            stages: rules.stages().to_vec(),
+            correction: None,
+        };
+        let by_cells = |spec: &ForecastSpec| {
+            let f = forecast(data.pipeline.clone(), spec).unwrap();
+            rows_of(&f.amounts)
+        };
+        let defaults = by_cells(&spec);
+        assert_same(&defaults, &per_row(data.pipeline.clone(), &spec));
+
+        let rates = calibrate(
+            data.stage_events.clone(),
+            data.outcomes.clone(),
+            &spec.stages,
+            &Calibration {
+                as_of: common::as_of(),
+                maturity_days: 180,
+                prior_strength: None,
+            },
+        )
+        .unwrap();
+        spec.win_rates = WinRates::Calibrated(Box::new(rates));
+        let calibrated = by_cells(&spec);
+        assert_same(&calibrated, &per_row(data.pipeline.clone(), &spec));
+        // The calibration changed the figures (so the comparison above
+        // covered the per-team and stale-deal lookups).
+        let total = |v: &[(i32, String, f64)]| v.iter().map(|r| r.2).sum::<f64>();
+        assert!((total(&calibrated) / total(&defaults) - 1.0).abs() > 0.01);
+    }
+}
