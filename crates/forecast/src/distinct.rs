@@ -64,10 +64,12 @@ pub(crate) fn with_run_flags(snapshot: LazyFrame, spec: &ForecastSpec) -> LazyFr
             .lt(previous(key.clone()))
             .or(key.clone().eq(previous(key.clone())).and(keys_before));
     }
+    // Each comparison of two ids is a string comparison over the whole
+    // snapshot: "the same as the row above" is the negation of the start.
     let out_of_order = id
         .clone()
-        .lt(previous(id.clone()))
-        .or(id.clone().eq(previous(id)).and(keys_before))
+        .lt(previous(id))
+        .or(opportunity_start.clone().not().and(keys_before))
         .fill_null(lit(false));
     snapshot.with_columns([
         opportunity_start.alias(OPPORTUNITY_START),
