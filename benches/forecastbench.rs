@@ -35,9 +35,11 @@ struct Args {
     python: Option<PathBuf>,
 }
 
-/// One engine's best run and its peak memory.
+/// One engine's best run and its peak memory (NaN figures for a baseline
+/// that did not finish, with `why`).
 struct Measured {
     engine: String,
+    why: Option<String>,
     best_s: f64,
     peak_mib: f64,
     weighted: f64,
@@ -69,7 +71,8 @@ fn baseline(python: &std::path::Path, args: &Args, engine: &str) -> anyhow::Resu
         };
         println!("{engine}: did not finish: {why}");
         return Ok(Measured {
-            engine: format!("{engine} (did not finish)"),
+            engine: engine.into(),
+            why: Some(why),
             best_s: f64::NAN,
             peak_mib: f64::NAN,
             weighted: f64::NAN,
@@ -95,6 +98,7 @@ fn baseline(python: &std::path::Path, args: &Args, engine: &str) -> anyhow::Resu
     }
     Ok(Measured {
         engine: engine.into(),
+        why: None,
         best_s: best,
         peak_mib: peak,
         weighted,
@@ -158,6 +162,7 @@ fn main() -> anyhow::Result<()> {
     };
     let ours = Measured {
         engine: "quotecast (polars)".into(),
+        why: None,
         best_s: best,
         peak_mib: peak_mib().unwrap_or(f64::NAN),
         weighted: total,
@@ -168,6 +173,10 @@ fn main() -> anyhow::Result<()> {
         "engine", "best s", "peak MiB", "vs quotecast", "weighted"
     );
     for m in std::iter::once(&ours).chain(&others) {
+        if let Some(why) = &m.why {
+            println!("{:<20} did not finish: {why}", m.engine);
+            continue;
+        }
         println!(
             "{:<20} {:>9.3} {:>10.0} {:>11.2}x {:>18.2}",
             m.engine,
