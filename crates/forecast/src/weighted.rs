@@ -286,9 +286,9 @@ fn sum_where(condition: Expr, value: Expr) -> Expr {
 
 /// The stage-weighted forecast of `snapshot` (see [`Forecast`]).
 pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, ForecastError> {
-    // Lost deals are only counted: the scan decodes the rest of their rows
-    // not at all (the stage filter goes down into the Parquet reader), and
-    // whole opportunities stay together, so runs of rows stay runs.
+    // Lost deals are only counted: the stage filter goes down into the
+    // Parquet reader, which skips their rows in the other columns; whole
+    // opportunities stay together, so runs of rows stay runs.
     let (counted, left_out) = by_stage_outcome(snapshot.clone(), spec);
     let rows = with_run_flags(counted, spec);
     let mut keys = vec![col(BUCKET)];

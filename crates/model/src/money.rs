@@ -147,6 +147,29 @@ impl Percent {
             .map(Percent)
     }
 
+    /// `part / whole` as a percentage rounded to two decimals, half away
+    /// from zero: what [`Percent::ratio`] then [`Percent::display_2dp`]
+    /// give, in integers when the amounts fit 64 bits (a Decimal division
+    /// carries 28 digits only to drop 26 of them).
+    pub fn ratio_2dp(part: Decimal, whole: Decimal) -> Option<Decimal> {
+        if whole.is_zero() {
+            return None;
+        }
+        let scale = part.scale().max(whole.scale());
+        let aligned = |d: Decimal| -> Option<i128> {
+            let m = i64::try_from(d.mantissa()).ok()?;
+            Some(i128::from(m) * 10i128.checked_pow(scale - d.scale())?)
+        };
+        let exact = aligned(part).zip(aligned(whole)).and_then(|(p, w)| {
+            // Basis points of a percent: part × 100 × 100 / whole.
+            let (q, r) = (p.checked_mul(10_000)? / w, p.checked_mul(10_000)? % w);
+            let up = r.unsigned_abs() * 2 >= w.unsigned_abs();
+            let q = if up { q + (p.signum() * w.signum()) } else { q };
+            Decimal::try_from_i128_with_scale(q, 2).ok()
+        });
+        exact.or_else(|| Percent::ratio(part, whole).map(Percent::display_2dp))
+    }
+
     /// Rounded to two decimals (half away from zero) for display.
     pub fn display_2dp(self) -> Decimal {
         let mut d = self
@@ -180,89 +203,70 @@ impl fmt::Display for Percent {
 #[derive(Debug, Clone, Copy)]
 pub struct Trimmed(pub Decimal, pub u32);
 
-/// Writes the digits of `m` (least significant first) into `buf`, after
-/// dropping trailing zeros while `scale` is above `min_scale`.
-fn trimmed_digits<T>(mut m: T, scale: &mut u32, min_scale: u32, buf: &mut [u8; 64], len: &mut usize)
+/// `m` with trailing zeros dropped while `scale` is above `min_scale` (a
+/// zero takes `min_scale` at most).
+fn trimmed<T>(mut m: T, scale: &mut u32, min_scale: u32) -> T
 where
     T: Copy + PartialEq + From<u8> + std::ops::Rem<Output = T> + std::ops::Div<Output = T>,
-    u8: TryFrom<T>,
 {
     let (zero, ten) = (T::from(0), T::from(10));
+    if m == zero {
+        *scale = (*scale).min(min_scale);
+        return m;
+    }
     while *scale > min_scale && m % ten == zero {
         m = m / ten;
         *scale -= 1;
-        if m == zero {
-            *scale = (*scale).min(min_scale);
-        }
     }
-    loop {
-        buf[*len] = b'0' + u8::try_from(m % ten).unwrap_or(0);
-        m = m / ten;
-        *len += 1;
-        if m == zero {
-            break;
-        }
-    }
+    m
+}
+
+fn push_zeros(out: &mut String, n: usize) {
+    out.extend(std::iter::repeat_n('0', n));
 }
 
 impl Trimmed {
-    /// Writes the text into `out` and returns its length (at most 96 bytes:
-    /// 29 digits, a sign, a point and up to 28 zeros of padding, with room).
-    fn render(self, out: &mut [u8; 96]) -> usize {
+    /// Appends the text to `out`, without going through `fmt`.
+    pub fn push_to(self, out: &mut String) {
         let Trimmed(value, min_scale) = self;
         let mut scale = value.scale();
-        // Digits, least significant first: a Decimal mantissa has at most 29.
-        let mut buf = [b'0'; 64];
-        let mut len = 0usize;
         let wide = value.mantissa().unsigned_abs();
+        let mut buffer = itoa::Buffer::new();
         // Money fits 64 bits; 128-bit division is done in software and
         // costs tens of nanoseconds a digit.
-        match u64::try_from(wide) {
-            Ok(narrow) => trimmed_digits(narrow, &mut scale, min_scale, &mut buf, &mut len),
-            Err(_) => trimmed_digits(wide, &mut scale, min_scale, &mut buf, &mut len),
+        let digits = match u64::try_from(wide) {
+            Ok(narrow) => buffer.format(trimmed(narrow, &mut scale, min_scale)),
+            Err(_) => buffer.format(trimmed(wide, &mut scale, min_scale)),
+        };
+        if value.is_sign_negative() && digits != "0" {
+            out.push('-');
         }
         let scale = scale as usize;
-        let len = len.max(scale + 1);
-        let negative = value.is_sign_negative() && buf[..len].iter().any(|&d| d != b'0');
-        let mut n = 0;
-        if negative {
-            out[n] = b'-';
-            n += 1;
-        }
-        for i in (0..len).rev() {
-            out[n] = buf[i];
-            n += 1;
-            if i == scale && scale > 0 {
-                out[n] = b'.';
-                n += 1;
+        if digits.len() > scale {
+            let (whole, fraction) = digits.split_at(digits.len() - scale);
+            out.push_str(whole);
+            if scale > 0 {
+                out.push('.');
+                out.push_str(fraction);
             }
+        } else {
+            out.push_str("0.");
+            push_zeros(out, scale - digits.len());
+            out.push_str(digits);
         }
         let pad = (min_scale as usize).saturating_sub(scale);
         if pad > 0 {
             if scale == 0 {
-                out[n] = b'.';
-                n += 1;
+                out.push('.');
             }
-            out[n..n + pad].fill(b'0');
-            n += pad;
+            push_zeros(out, pad);
         }
-        n
     }
 
-    /// Appends the text to `out`, without going through `fmt`.
-    pub fn push_to(self, out: &mut String) {
-        let mut text = [0u8; 96];
-        let n = self.render(&mut text);
-        // Only ASCII digits, '-' and '.' were written, one byte a char.
-        out.extend(text[..n].iter().map(|&b| char::from(b)));
-    }
-
-    /// The text as a `String` of exactly its length.
+    /// The text as a `String`.
     pub fn to_text(self) -> String {
-        let mut text = [0u8; 96];
-        let n = self.render(&mut text);
-        let mut out = String::with_capacity(n);
-        out.extend(text[..n].iter().map(|&b| char::from(b)));
+        let mut out = String::with_capacity(24);
+        self.push_to(&mut out);
         out
     }
 }
@@ -398,6 +402,84 @@ mod tests {
             };
             assert_eq!(Trimmed(x, 0).to_string(), x.normalize().to_string(), "{v}");
         }
+    }
+
+    #[test]
+    fn trimmed_text_agrees_with_rust_decimal_over_a_sweep() {
+        // Mantissas of every length, both signs, every scale, with and
+        // without trailing zeros; the reference is rust_decimal's own
+        // normalize, rescale and Display.
+        let mut mantissas = vec![0i128, 1, 7, 10, 100, 1005, 120000];
+        let mut m: i128 = 3;
+        while m < 10i128.pow(28) {
+            mantissas.push(m);
+            mantissas.push(m * 10);
+            m = m * 7 + 1;
+        }
+        mantissas.push(79_228_162_514_264_337_593_543_950_335);
+        for &m in &mantissas {
+            for scale in 0..=28u32 {
+                for min_scale in 0..=4u32 {
+                    for sign in [1i128, -1] {
+                        let Ok(x) = Decimal::try_from_i128_with_scale(sign * m, scale) else {
+                            continue;
+                        };
+                        let mut expected = x.normalize();
+                        if expected.scale() < min_scale {
+                            expected.rescale(min_scale);
+                        }
+                        if expected.scale() < min_scale {
+                            // Too many digits for rust_decimal to pad.
+                            continue;
+                        }
+                        assert_eq!(
+                            Trimmed(x, min_scale).to_text(),
+                            expected.to_string(),
+                            "{x} at {min_scale}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ratio_to_two_decimals_agrees_with_the_decimal_division() {
+        let amounts = [
+            "0",
+            "1",
+            "-1",
+            "3",
+            "7",
+            "0.01",
+            "-0.01",
+            "2.5",
+            "12.345",
+            "100",
+            "999.99",
+            "-4321.05",
+            "0.000001",
+            "1234567.891",
+            "33.333333",
+            "6",
+            "0.005",
+        ];
+        for part in amounts {
+            for whole in amounts {
+                let (p, w) = (d(part), d(whole));
+                assert_eq!(
+                    Percent::ratio_2dp(p, w),
+                    Percent::ratio(p, w).map(Percent::display_2dp),
+                    "{part} / {whole}"
+                );
+            }
+        }
+        // Halves round away from zero: 1/8 = 12.5 %, 1/800 = 0.125 %.
+        assert_eq!(Percent::ratio_2dp(d("1"), d("800")), Some(d("0.13")));
+        assert_eq!(Percent::ratio_2dp(d("-1"), d("800")), Some(d("-0.13")));
+        // Beyond 64 bits it still answers, through the division.
+        let big = Decimal::MAX / Decimal::TWO;
+        assert_eq!(Percent::ratio_2dp(big, big), Some(d("100.00")));
     }
 
     #[test]

@@ -142,24 +142,26 @@ pub(crate) fn share_exceeds(part: Decimal, whole: Decimal, limit: Percent) -> bo
     whole > Decimal::ZERO && part * Decimal::ONE_HUNDRED > limit.0 * whole
 }
 
+/// The line's percentages are for display: each is rounded to two decimals
+/// (half away from zero), exactly, from the line's amounts.
 impl PricedLine<'_> {
     /// Discount off list; `None` when list is zero.
-    pub fn discount_percent(&self) -> Option<Percent> {
-        Percent::ratio(self.list_extended - self.net_extended, self.list_extended)
+    pub fn discount_percent(&self) -> Option<Decimal> {
+        Percent::ratio_2dp(self.list_extended - self.net_extended, self.list_extended)
     }
 
     /// (net − cost) / net; `None` when net is zero.
-    pub fn margin_percent(&self) -> Option<Percent> {
-        Percent::ratio(self.net_extended - self.cost_extended, self.net_extended)
+    pub fn margin_percent(&self) -> Option<Decimal> {
+        Percent::ratio_2dp(self.net_extended - self.cost_extended, self.net_extended)
     }
 
     /// The rep's manual and header discounts as a share of the line's amount
     /// before them; `None` when that amount is zero.
-    pub fn rep_discount_percent(&self) -> Option<Percent> {
+    pub fn rep_discount_percent(&self) -> Option<Decimal> {
         if self.before_rep_discount == self.after_rep_discount {
-            return Some(Percent::ZERO);
+            return Some(Decimal::ZERO);
         }
-        Percent::ratio(
+        Percent::ratio_2dp(
             self.before_rep_discount - self.after_rep_discount,
             self.before_rep_discount,
         )

@@ -185,8 +185,12 @@ impl QuoteMoney {
 }
 
 fn percent(p: Option<Percent>) -> String {
-    p.map(|p| Trimmed(p.display_2dp(), 2).to_text())
-        .unwrap_or_default()
+    percent_2dp(p.map(Percent::display_2dp))
+}
+
+/// A percentage already rounded to two decimals.
+fn percent_2dp(p: Option<Decimal>) -> String {
+    p.map(|p| Trimmed(p, 2).to_text()).unwrap_or_default()
 }
 
 fn totals(m: &QuoteMoney, t: &Totals) -> pb::Totals {
@@ -223,14 +227,14 @@ fn line(m: &QuoteMoney, l: &PricedLine<'_>, waterfall: bool) -> pb::PricedLine {
         net_unit_price: m.of(l.net_unit_price),
         net_extended: m.of(l.net_extended),
         cost_extended: m.of(l.cost_extended),
-        discount_percent: percent(l.discount_percent()),
-        margin_percent: percent(l.margin_percent()),
+        discount_percent: percent_2dp(l.discount_percent()),
+        margin_percent: percent_2dp(l.margin_percent()),
         waterfall: if waterfall {
             l.waterfall.iter().map(|s| step(m, s)).collect()
         } else {
             Vec::new()
         },
-        rep_discount_percent: percent(l.rep_discount_percent()),
+        rep_discount_percent: percent_2dp(l.rep_discount_percent()),
         parent_line_id: l
             .part_of
             .as_ref()
