@@ -17,8 +17,8 @@ use crate::{
     ForecastSpec, WinRates,
     distinct::{OPPORTUNITY_START, OUT_OF_ORDER, RUN_START, runs_where},
     weighted::{
-        BUCKET, CATEGORY, DEALS, IS_OPEN, LINES, OPPORTUNITIES, RATE, VALUE, calibrated, fx_frame,
-        stage_frame, win_rates,
+        BUCKET, DEALS, IS_OPEN, LINES, OPPORTUNITIES, RATE, VALUE, calibrated, win_rates,
+        with_funnel_and_rates,
     },
 };
 
@@ -89,36 +89,17 @@ pub(crate) fn summed(rows: LazyFrame, spec: &ForecastSpec, line_keys: &[Expr]) -
 /// the reporting currency (null rate where the currency has none) and
 /// bucket (an open deal past its date in the forecast date's bucket).
 pub(crate) fn looked_up(cells: DataFrame, spec: &ForecastSpec) -> PolarsResult<LazyFrame> {
-    let stages = stage_frame(spec, &win_rates(spec))?;
-    let fx = fx_frame(spec)?;
     let as_of_bucket = lit(spec.as_of)
         .cast(DataType::Date)
         .dt()
         .truncate(lit(spec.bucket.every()));
-    let frame = cells
-        .lazy()
-        .join(
-            stages.lazy(),
-            [col(col::STAGE)],
-            [col(col::STAGE)],
-            JoinArgs::new(JoinType::Left),
-        )
-        .join(
-            fx.lazy(),
-            [col(col::CURRENCY)],
-            [col(col::CURRENCY)],
-            JoinArgs::new(JoinType::Left),
-        )
-        .with_columns([
-            (col(VALUE) / col(RATE)).alias(VALUE),
-            col(col::FORECAST_CATEGORY)
-                .fill_null(col(CATEGORY))
-                .alias(CATEGORY),
-            when(col(IS_OPEN).and(col(PAST_DUE)))
-                .then(as_of_bucket)
-                .otherwise(col(CLOSE_BUCKET))
-                .alias(BUCKET),
-        ]);
+    let frame = with_funnel_and_rates(cells.lazy(), spec, &win_rates(spec))?.with_columns([
+        (col(VALUE) / col(RATE)).alias(VALUE),
+        when(col(IS_OPEN).and(col(PAST_DUE)))
+            .then(as_of_bucket)
+            .otherwise(col(CLOSE_BUCKET))
+            .alias(BUCKET),
+    ]);
     Ok(calibrated(frame, spec, col(STALE)))
 }
 

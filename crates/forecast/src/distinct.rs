@@ -102,25 +102,22 @@ pub(crate) fn opportunity_runs(rows: LazyFrame) -> LazyFrame {
 /// `rows`; when the rows were out of order, the opportunities are counted
 /// again by hashing their ids.
 pub(crate) fn counted_runs(runs: &DataFrame, rows: LazyFrame) -> Result<(u64, u64), ForecastError> {
-    let get = |name: &str| -> u64 {
-        runs.column(name)
+    let first = |frame: &DataFrame, name: &str| -> u64 {
+        frame
+            .column(name)
             .ok()
             .and_then(|c| c.u64().ok().and_then(|v| v.get(0)))
             .unwrap_or(0)
     };
-    let (lines, mut opportunities) = (get(LINES), get(OPPORTUNITIES));
-    if get(OUT_OF_ORDER) > 0 {
+    let (lines, mut opportunities) = (first(runs, LINES), first(runs, OPPORTUNITIES));
+    if first(runs, OUT_OF_ORDER) > 0 {
         let exact = rows
             .select([col(col::OPPORTUNITY_ID)
                 .n_unique()
                 .cast(DataType::UInt64)
                 .alias(OPPORTUNITIES)])
             .collect()?;
-        opportunities = exact
-            .column(OPPORTUNITIES)
-            .ok()
-            .and_then(|c| c.u64().ok().and_then(|v| v.get(0)))
-            .unwrap_or(0);
+        opportunities = first(&exact, OPPORTUNITIES);
     }
     Ok((lines, opportunities))
 }
@@ -140,8 +137,7 @@ pub(crate) fn runs_where(flag: &str, condition: Option<Expr>) -> Expr {
 pub(crate) fn counted_exactly(
     amounts: DataFrame,
     counts: DataFrame,
-    counted: LazyFrame,
-    kinds: LazyFrame,
+    lines: LazyFrame,
     keys: &[Expr],
 ) -> Result<(DataFrame, DataFrame), ForecastError> {
     let distinct = || {
@@ -150,8 +146,8 @@ pub(crate) fn counted_exactly(
             .cast(DataType::UInt64)
             .alias(OPPORTUNITIES)
     };
-    let per_group = counted.group_by(keys).agg([distinct()]);
-    let per_kind = kinds
+    let per_group = lines.clone().group_by(keys).agg([distinct()]);
+    let per_kind = lines
         .group_by([col(KIND)])
         .agg([distinct().alias("opportunities")]);
     let mut exact = crate::collect_together(vec![per_group, per_kind])?;

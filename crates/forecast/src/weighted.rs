@@ -137,7 +137,7 @@ pub(crate) fn calibrated(lines: LazyFrame, spec: &ForecastSpec, stale: Expr) -> 
 
 /// The funnel as a small frame to join on: stage, win rate, category and
 /// whether it is open or won.
-pub(crate) fn stage_frame(spec: &ForecastSpec, rates: &[(String, f64)]) -> PolarsResult<DataFrame> {
+fn stage_frame(spec: &ForecastSpec, rates: &[(String, f64)]) -> PolarsResult<DataFrame> {
     let stages = &spec.stages;
     DataFrame::new(
         stages.len(),
@@ -187,30 +187,13 @@ pub(crate) fn prepared(
         return Err(ForecastError::NoStages);
     }
     let rates = win_rates(spec);
-    let stages = stage_frame(spec, &rates)?;
-    let fx = fx_frame(spec)?;
     let as_of = lit(spec.as_of).cast(DataType::Date);
     let close = when(col(IS_OPEN).and(col(col::EXPECTED_CLOSE).lt(as_of.clone())))
         .then(as_of)
         .otherwise(col(col::EXPECTED_CLOSE));
-    let frame = snapshot
-        .join(
-            stages.lazy(),
-            [col(col::STAGE)],
-            [col(col::STAGE)],
-            JoinArgs::new(JoinType::Left),
-        )
-        .join(
-            fx.lazy(),
-            [col(col::CURRENCY)],
-            [col(col::CURRENCY)],
-            JoinArgs::new(JoinType::Left),
-        )
+    let frame = with_funnel_and_rates(snapshot, spec, &rates)?
         .with_columns([
             (col(col::AMOUNT).cast(DataType::Float64) / col(RATE)).alias(VALUE),
-            col(col::FORECAST_CATEGORY)
-                .fill_null(col(CATEGORY))
-                .alias(CATEGORY),
             close.alias(CLOSE),
         ])
         .with_column(
@@ -223,6 +206,37 @@ pub(crate) fn prepared(
         calibrated(frame, spec, crate::cells::past_time_limit(spec)),
         rates,
     ))
+}
+
+/// `frame` (snapshot rows, or cells of them) with what the funnel says of
+/// its stage (win rate, open, won, time limit), its currency's [`RATE`],
+/// and [`CATEGORY`]: the row's forecast-category override, else its
+/// stage's.
+pub(crate) fn with_funnel_and_rates(
+    frame: LazyFrame,
+    spec: &ForecastSpec,
+    rates: &[(String, f64)],
+) -> PolarsResult<LazyFrame> {
+    let stages = stage_frame(spec, rates)?;
+    let fx = fx_frame(spec)?;
+    Ok(frame
+        .join(
+            stages.lazy(),
+            [col(col::STAGE)],
+            [col(col::STAGE)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .join(
+            fx.lazy(),
+            [col(col::CURRENCY)],
+            [col(col::CURRENCY)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column(
+            col(col::FORECAST_CATEGORY)
+                .fill_null(col(CATEGORY))
+                .alias(CATEGORY),
+        ))
 }
 
 /// Units of each currency per unit of the reporting currency, to join on
@@ -416,7 +430,7 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
         .unwrap_or(0);
     if out_of_order > 0 {
         // Not in opportunity order: count again by hashing the ids.
-        (amounts, counts) = counted_exactly(amounts, counts, lines.clone(), lines, &keys)?;
+        (amounts, counts) = counted_exactly(amounts, counts, lines, &keys)?;
     }
     let (left_out_lines, left_out) =
         crate::distinct::counted_runs(&left_out, by_stage_outcome(snapshot, spec).1)?;
