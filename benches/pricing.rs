@@ -3,14 +3,10 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use prost::Message;
 use quotecast_benches::{example_rules, quote_with_lines};
 use quotecast_configurator::compile_all;
 use quotecast_pricing::price_quote;
-use quotecast_server::{
-    convert::QuoteResponse,
-    pb::{PriceQuoteResponse, PriceQuoteView},
-};
+use quotecast_server::{convert::QuoteResponse, pb::PriceQuoteView};
 
 // The allocator of the quotecast binary, so this measures what ships.
 #[global_allocator]
@@ -52,11 +48,11 @@ fn respond(c: &mut Criterion) {
             b.iter(|| {
                 let priced = price_quote(black_box(&rules), &models, black_box(&request))
                     .expect("generated quote prices");
-                PriceQuoteResponse::from(QuoteResponse {
+                QuoteResponse {
                     quote: &priced,
                     view,
-                })
-                .encode_to_vec()
+                }
+                .to_bytes()
             })
         });
     }

@@ -9,7 +9,10 @@ use anyhow::Context;
 use clap::Args;
 use quotecast_pricing::price_quote;
 use quotecast_rules::QuoteInput;
-use quotecast_server::pb::{self, PriceQuoteResponse, quote_service_client::QuoteServiceClient};
+use quotecast_server::{
+    convert::QuoteResponse,
+    pb::{self, PriceQuoteResponse, quote_service_client::QuoteServiceClient},
+};
 use tonic_types::StatusExt;
 
 use crate::{config::RulesSource, render};
@@ -95,7 +98,10 @@ pub fn price(args: PriceArgs) -> anyhow::Result<ExitCode> {
             };
             let (configurators, _) = quotecast_configurator::compile_all(&rules);
             match price_quote(&rules, &configurators, &request) {
-                Ok(priced) => PriceQuoteResponse::from(&priced),
+                Ok(priced) => PriceQuoteResponse::try_from(QuoteResponse {
+                    quote: &priced,
+                    view: pb::PriceQuoteView::Full,
+                })?,
                 Err(error) => {
                     for r in error.rejections() {
                         writeln!(

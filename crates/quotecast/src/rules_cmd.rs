@@ -7,6 +7,8 @@ use std::{
 
 use quotecast_rules::{RuleIssue, RulesError, load_cases, load_dir, run_case};
 
+use quotecast_server::{convert::QuoteResponse, pb};
+
 use crate::render;
 
 fn report(error: &RulesError) -> anyhow::Result<ExitCode> {
@@ -69,7 +71,10 @@ pub fn test(dir: &Path) -> anyhow::Result<ExitCode> {
             writeln!(out, "    + {}: actual   {}", m.what, m.actual)?;
         }
         if let Some(priced) = &outcome.priced {
-            let response = quotecast_server::pb::PriceQuoteResponse::from(priced);
+            let response = pb::PriceQuoteResponse::try_from(QuoteResponse {
+                quote: priced,
+                view: pb::PriceQuoteView::Full,
+            })?;
             for line in render::waterfall_table(&response).lines() {
                 writeln!(out, "    | {line}")?;
             }

@@ -1,14 +1,14 @@
 //! proto ⇄ domain. Requests become domain values through `TryFrom`, with
 //! every unparsable field reported by name; results become responses
-//! through `From`.
+//! through `From`, except a priced quote, which `quote_wire` writes as
+//! bytes.
 use std::str::FromStr;
 
 use crate::pb;
 use chrono::NaiveDate;
-use quotecast_model::{Percent, Product, ProductKind, RuleSet, Trimmed};
+use quotecast_model::{Product, ProductKind, RuleSet};
 use quotecast_pricing::{
-    ApprovalOutcome, ConfiguredBy, LineRequest, ManualDiscount, OptionChoice, PricedLine,
-    PricedQuote, QuoteRequest, StepKind, Totals, WaterfallStep,
+    LineRequest, ManualDiscount, OptionChoice, PricedQuote, QuoteRequest, StepKind,
 };
 use rust_decimal::Decimal;
 
@@ -21,23 +21,28 @@ fn violation(field: &str, description: String) -> FieldViolation {
     }
 }
 
-/// A decimal string such as "12.50"; no exponent, no separators.
-pub fn parse_decimal(field: &str, text: &str, out: &mut Vec<FieldViolation>) -> Option<Decimal> {
+/// A decimal string such as "12.50"; no exponent, no separators. `field`
+/// names the field, and is only called when the text is wrong.
+pub fn parse_decimal(
+    field: impl FnOnce() -> String,
+    text: &str,
+    out: &mut Vec<FieldViolation>,
+) -> Option<Decimal> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
-        out.push(violation(
-            field,
-            "is required: a decimal string such as \"3\" or \"12.50\"".into(),
-        ));
+        out.push(FieldViolation {
+            field: field(),
+            description: "is required: a decimal string such as \"3\" or \"12.50\"".into(),
+        });
         return None;
     }
     match Decimal::from_str(trimmed) {
         Ok(d) => Some(d),
         Err(_) => {
-            out.push(violation(
-                field,
-                format!("`{text}` is not a decimal number"),
-            ));
+            out.push(FieldViolation {
+                field: field(),
+                description: format!("`{text}` is not a decimal number"),
+            });
             None
         }
     }
@@ -68,17 +73,17 @@ pub fn parse_date(
 }
 
 fn discount(
-    field: &str,
+    field: impl Fn() -> String,
     d: &pb::ManualDiscount,
     out: &mut Vec<FieldViolation>,
 ) -> Option<ManualDiscount> {
     match &d.kind {
         None => None,
         Some(pb::manual_discount::Kind::Percent(p)) => {
-            parse_decimal(&format!("{field}.percent"), p, out).map(ManualDiscount::Percent)
+            parse_decimal(|| format!("{}.percent", field()), p, out).map(ManualDiscount::Percent)
         }
         Some(pb::manual_discount::Kind::Amount(m)) => {
-            let amount = parse_decimal(&format!("{field}.amount.amount"), &m.amount, out)?;
+            let amount = parse_decimal(|| format!("{}.amount.amount", field()), &m.amount, out)?;
             Some(ManualDiscount::Amount {
                 currency: m.currency_code.clone(),
                 amount,
@@ -89,15 +94,25 @@ fn discount(
 
 /// A `PriceQuoteRequest` together with the date that stands in for an
 /// empty pricing date.
-pub struct PriceQuoteInput<'a> {
-    pub request: &'a pb::PriceQuoteRequest,
+pub struct PriceQuoteInput {
+    pub request: pb::PriceQuoteRequest,
     pub today: NaiveDate,
 }
 
-impl TryFrom<PriceQuoteInput<'_>> for QuoteRequest {
+/// `text` without surrounding white space, reusing its buffer when it has
+/// none.
+fn trimmed_owned(text: String) -> String {
+    if text.trim().len() == text.len() {
+        text
+    } else {
+        text.trim().to_owned()
+    }
+}
+
+impl TryFrom<PriceQuoteInput> for QuoteRequest {
     type Error = ServerError;
 
-    fn try_from(input: PriceQuoteInput<'_>) -> Result<Self, Self::Error> {
+    fn try_from(input: PriceQuoteInput) -> Result<Self, Self::Error> {
         let r = input.request;
         let mut out = Vec::new();
         if r.currency_code.trim().is_empty() {
@@ -109,32 +124,32 @@ impl TryFrom<PriceQuoteInput<'_>> for QuoteRequest {
         let price_date = parse_date("price_date", &r.price_date, input.today, &mut out);
         let lines = r
             .lines
-            .iter()
+            .into_iter()
             .enumerate()
             .map(|(i, l)| {
                 if l.sku.trim().is_empty() {
                     out.push(violation(&format!("lines[{i}].sku"), "is required".into()));
                 }
                 let quantity =
-                    parse_decimal(&format!("lines[{i}].quantity"), &l.quantity, &mut out);
+                    parse_decimal(|| format!("lines[{i}].quantity"), &l.quantity, &mut out);
                 let discount = l
                     .discount
                     .as_ref()
-                    .and_then(|d| discount(&format!("lines[{i}].discount"), d, &mut out));
+                    .and_then(|d| discount(|| format!("lines[{i}].discount"), d, &mut out));
                 LineRequest {
                     line_id: if l.line_id.is_empty() {
                         (i + 1).to_string()
                     } else {
-                        l.line_id.clone()
+                        l.line_id
                     },
-                    sku: l.sku.trim().to_owned(),
+                    sku: trimmed_owned(l.sku),
                     quantity: quantity.unwrap_or_default(),
                     discount,
                     configuration: (!l.configuration.is_empty()).then(|| {
                         l.configuration
-                            .iter()
+                            .into_iter()
                             .map(|o| OptionChoice {
-                                sku: o.sku.trim().to_owned(),
+                                sku: trimmed_owned(o.sku),
                                 quantity: o.quantity,
                             })
                             .collect()
@@ -146,17 +161,17 @@ impl TryFrom<PriceQuoteInput<'_>> for QuoteRequest {
         let header_discount = r
             .header_discount
             .as_ref()
-            .and_then(|d| discount("header_discount", d, &mut out));
+            .and_then(|d| discount(|| "header_discount".to_owned(), d, &mut out));
         if !out.is_empty() {
             return Err(ServerError::InvalidArgument(out));
         }
-        let non_empty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
+        let non_empty = |s: String| (!s.trim().is_empty()).then(|| trimmed_owned(s));
         Ok(QuoteRequest {
-            currency: r.currency_code.trim().to_owned(),
+            currency: trimmed_owned(r.currency_code),
             price_date: price_date.unwrap_or(input.today),
-            account: non_empty(&r.account_id),
-            segment: non_empty(&r.segment),
-            region: non_empty(&r.region),
+            account: non_empty(r.account_id),
+            segment: non_empty(r.segment),
+            region: non_empty(r.region),
             lines,
             header_discount,
         })
@@ -171,144 +186,10 @@ pub fn money(currency: &str, amount: Decimal) -> pb::Money {
     }
 }
 
-/// An amount of the quote's currency as a decimal string, trailing zeros
-/// beyond the currency's scale dropped ("18096.000000" is sent as
-/// "18096.00"); the value is unchanged.
-struct QuoteMoney {
-    scale: u32,
-}
-
-impl QuoteMoney {
-    fn of(&self, amount: Decimal) -> String {
-        Trimmed(amount, self.scale).to_text()
-    }
-}
-
-fn percent(p: Option<Percent>) -> String {
-    percent_2dp(p.map(Percent::display_2dp))
-}
-
-/// A percentage already rounded to two decimals.
-fn percent_2dp(p: Option<Decimal>) -> String {
-    p.map(|p| Trimmed(p, 2).to_text()).unwrap_or_default()
-}
-
-fn totals(m: &QuoteMoney, t: &Totals) -> pb::Totals {
-    pb::Totals {
-        list: m.of(t.list),
-        discount: m.of(t.discount),
-        net: m.of(t.net),
-        cost: m.of(t.cost),
-        margin: m.of(t.margin),
-        discount_percent: percent(t.discount_percent),
-        margin_percent: percent(t.margin_percent),
-    }
-}
-
-fn step(m: &QuoteMoney, s: &WaterfallStep<'_>) -> pb::WaterfallStep {
-    pb::WaterfallStep {
-        step: pb::WaterfallStepKind::from(s.step) as i32,
-        rule_id: s.rule_id.to_owned(),
-        explanation: s.explanation(),
-        amount: m.of(s.amount),
-        running_total: m.of(s.running_total),
-    }
-}
-
-fn line(m: &QuoteMoney, l: &PricedLine<'_>, waterfall: bool) -> pb::PricedLine {
-    pb::PricedLine {
-        line_id: l.line_id.clone(),
-        sku: l.sku.to_owned(),
-        name: l.name.to_owned(),
-        product_line: l.product_line.to_owned(),
-        quantity: Trimmed(l.quantity, 0).to_text(),
-        list_unit_price: m.of(l.list_unit_price),
-        list_extended: m.of(l.list_extended),
-        net_unit_price: m.of(l.net_unit_price),
-        net_extended: m.of(l.net_extended),
-        cost_extended: m.of(l.cost_extended),
-        discount_percent: percent_2dp(l.discount_percent()),
-        margin_percent: percent_2dp(l.margin_percent()),
-        waterfall: if waterfall {
-            l.waterfall.iter().map(|s| step(m, s)).collect()
-        } else {
-            Vec::new()
-        },
-        rep_discount_percent: percent_2dp(l.rep_discount_percent()),
-        parent_line_id: l
-            .part_of
-            .as_ref()
-            .map(|p| p.line_id.clone())
-            .unwrap_or_default(),
-        configured_by: match l.part_of.as_ref().map(|p| &p.configured_by) {
-            None => pb::ConfiguredBy::Unspecified,
-            Some(ConfiguredBy::Chosen) => pb::ConfiguredBy::Chosen,
-            Some(ConfiguredBy::Default(_)) => pb::ConfiguredBy::Default,
-            Some(ConfiguredBy::Added) => pb::ConfiguredBy::Added,
-        } as i32,
-        configured_by_rule: match l.part_of.as_ref().map(|p| &p.configured_by) {
-            Some(ConfiguredBy::Default(rule)) => rule.clone(),
-            _ => String::new(),
-        },
-    }
-}
-
-fn approval(a: &ApprovalOutcome) -> pb::Approval {
-    pb::Approval {
-        level: a.level.clone(),
-        triggered: a
-            .triggered
-            .iter()
-            .map(|t| pb::TriggeredApprovalRule {
-                rule_id: t.rule_id.clone(),
-                level: t.level.clone(),
-                reason: t.reason.clone(),
-            })
-            .collect(),
-    }
-}
-
 /// A priced quote with the view the client asked for.
 pub struct QuoteResponse<'a, 'r> {
     pub quote: &'a PricedQuote<'r>,
     pub view: pb::PriceQuoteView,
-}
-
-impl From<&PricedQuote<'_>> for pb::PriceQuoteResponse {
-    fn from(quote: &PricedQuote<'_>) -> Self {
-        Self::from(QuoteResponse {
-            quote,
-            view: pb::PriceQuoteView::Full,
-        })
-    }
-}
-
-impl From<QuoteResponse<'_, '_>> for pb::PriceQuoteResponse {
-    fn from(response: QuoteResponse<'_, '_>) -> Self {
-        let q = response.quote;
-        let waterfall = response.view != pb::PriceQuoteView::Summary;
-        let m = QuoteMoney {
-            scale: q.currency_scale,
-        };
-        Self {
-            currency_code: q.currency.to_string(),
-            price_date: q.price_date.to_string(),
-            segment: q.segment.clone().unwrap_or_default(),
-            region: q.region.clone().unwrap_or_default(),
-            lines: q.lines.iter().map(|l| line(&m, l, waterfall)).collect(),
-            totals: Some(totals(&m, &q.totals)),
-            subtotals: q
-                .subtotals
-                .iter()
-                .map(|(pl, t)| pb::ProductLineSubtotal {
-                    product_line: (*pl).to_owned(),
-                    totals: Some(totals(&m, t)),
-                })
-                .collect(),
-            approval: Some(approval(&q.approval)),
-            price_book_id: q.price_book_id.to_owned(),
-        }
-    }
 }
 
 impl From<StepKind> for pb::WaterfallStepKind {

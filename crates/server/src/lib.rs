@@ -18,6 +18,7 @@ pub mod pb {
 
 mod catalog;
 mod configurator;
+mod consolidated;
 pub mod convert;
 mod convert_config;
 mod convert_forecast;
@@ -25,20 +26,23 @@ mod error;
 mod forecast;
 pub use error::FieldViolation;
 mod quote;
+mod quote_wire;
 
 use std::{future::Future, net::SocketAddr, path::Path, sync::Arc};
 
 use chrono::{NaiveDate, Utc};
+use consolidated::Consolidated;
 use pb::{
     catalog_service_server::CatalogServiceServer,
     configurator_service_server::ConfiguratorServiceServer,
-    forecast_service_server::ForecastServiceServer, quote_service_server::QuoteServiceServer,
+    forecast_service_server::ForecastServiceServer,
 };
 pub use quotecast_configurator::Configurators;
 use quotecast_configurator::compile_all;
 use quotecast_model::RuleSet;
 use quotecast_pipeline::store::PipelineStore;
 use tokio::{net::TcpListener, sync::Semaphore};
+use tokio_stream::StreamExt;
 use tonic::transport::{Server, server::TcpIncoming};
 
 pub use error::ServerError;
@@ -89,9 +93,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<QuoteServiceServer<quote::QuoteApi>>()
-        .await;
+    health_reporter.set_serving::<quote::QuoteApi>().await;
     health_reporter
         .set_serving::<CatalogServiceServer<catalog::CatalogApi>>()
         .await;
@@ -126,11 +128,14 @@ pub async fn serve(
         .add_service(ForecastServiceServer::new(forecast::ForecastApi::new(
             state.clone(),
         )))
-        .add_service(QuoteServiceServer::new(quote::QuoteApi::new(state)))
+        .add_service(quote::QuoteApi::new(state))
         // NODELAY: a response of several segments must not wait for the
-        // peer's delayed ACK (a 40 ms stall per call otherwise).
+        // peer's delayed ACK (a 40 ms stall per call otherwise). Writes are
+        // gathered per poll of a connection instead (see `consolidated`).
         .serve_with_incoming_shutdown(
-            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            TcpIncoming::from(listener)
+                .with_nodelay(Some(true))
+                .map(|conn| conn.map(Consolidated::new)),
             shutdown,
         )
         .await
