@@ -21,15 +21,13 @@ use std::{
 
 use anyhow::Context;
 use clap::Parser;
-use prost::{
-    Message,
-    bytes::{Buf, BufMut, Bytes},
-};
+use prost::{Message, bytes::Bytes};
 use quotecast_benches::{example_rules, quote_with_lines};
 use quotecast_server::{
     AppState,
     pb::{PriceQuoteRequest, PriceQuoteView, quote_service_client::QuoteServiceClient},
 };
+use quotecast_tests::raw_call;
 use tonic::transport::Channel;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
@@ -78,50 +76,6 @@ fn process_cpu(pid: u32) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
-/// Sends pre-encoded request bytes and takes the response body's length,
-/// leaving its bytes undecoded.
-#[derive(Clone, Copy, Default)]
-struct RawCodec;
-
-impl tonic::codec::Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = usize;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-impl tonic::codec::Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-    fn encode(
-        &mut self,
-        item: Bytes,
-        dst: &mut tonic::codec::EncodeBuf<'_>,
-    ) -> Result<(), tonic::Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl tonic::codec::Decoder for RawCodec {
-    type Item = usize;
-    type Error = tonic::Status;
-    fn decode(
-        &mut self,
-        src: &mut tonic::codec::DecodeBuf<'_>,
-    ) -> Result<Option<usize>, tonic::Status> {
-        let size = src.remaining();
-        src.advance(size);
-        Ok(Some(size))
-    }
-}
-
 /// What one worker sends: the decoded request and its encoding per RPC.
 struct Requests {
     quote: PriceQuoteRequest,
@@ -151,17 +105,9 @@ impl Requests {
 }
 
 async fn call_raw(channel: &Channel, path: &'static str, body: Bytes) -> bool {
-    let mut grpc = tonic::client::Grpc::new(channel.clone());
-    if grpc.ready().await.is_err() {
-        return false;
-    }
-    grpc.unary(
-        tonic::Request::new(body),
-        tonic::codegen::http::uri::PathAndQuery::from_static(path),
-        RawCodec,
-    )
-    .await
-    .is_ok_and(|size| *size.get_ref() > 0 || path.ends_with("Check"))
+    raw_call(channel.clone(), path, body)
+        .await
+        .is_ok_and(|size| size > 0 || path.ends_with("Check"))
 }
 
 const QUOTE_PATH: &str = "/quotecast.v1.QuoteService/PriceQuote";
@@ -190,6 +136,9 @@ impl Rpc {
 struct Measurement {
     /// Server CPU time over the whole cell (warm-up included), if known.
     server_cpu: Option<Duration>,
+    /// This process's CPU time over the whole cell, when the server runs
+    /// in a process of its own (`--server-pid`).
+    client_cpu: Option<Duration>,
     /// Requests completed over the whole cell (warm-up included).
     all_requests: usize,
     requests: usize,
@@ -240,6 +189,7 @@ async fn measure(
     server_pid: Option<u32>,
 ) -> Measurement {
     let cpu_before = server_pid.and_then(process_cpu);
+    let own_before = server_pid.and_then(|_| process_cpu(std::process::id()));
     let start = Instant::now();
     let measure_from = start + warmup;
     let deadline = measure_from + window;
@@ -283,6 +233,9 @@ async fn measure(
     let server_cpu = cpu_before
         .zip(server_pid.and_then(process_cpu))
         .map(|(before, after)| after.saturating_sub(before));
+    let client_cpu = own_before
+        .zip(process_cpu(std::process::id()))
+        .map(|(before, after)| after.saturating_sub(before));
     all.sort();
     let pick = |q: f64| {
         all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
@@ -291,6 +244,7 @@ async fn measure(
     };
     Measurement {
         server_cpu,
+        client_cpu,
         all_requests,
         requests: all.len(),
         elapsed: window,
@@ -354,8 +308,15 @@ async fn main() -> anyhow::Result<()> {
         }
     );
     println!(
-        "{:>11}  {:<22} {:>9} {:>9} {:>9} {:>11} {:>16}",
-        "concurrency", "rpc", "req/s", "p50 ms", "p99 ms", "vs no-op", "server µs/req"
+        "{:>11}  {:<22} {:>9} {:>9} {:>9} {:>11} {:>16} {:>16}",
+        "concurrency",
+        "rpc",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "vs no-op",
+        "server µs/req",
+        "client µs/req"
     );
     let warmup = Duration::from_secs_f64(args.warmup);
     let window = Duration::from_secs_f64(args.seconds);
@@ -378,21 +339,22 @@ async fn main() -> anyhow::Result<()> {
         let rps = |m: &Measurement| m.requests as f64 / m.elapsed.as_secs_f64();
         let baseline = rps(&rows[0].1);
         for (rpc, m) in &rows {
-            let server = m
-                .server_cpu
-                .filter(|_| m.all_requests > 0)
-                .map_or("-".to_owned(), |cpu| {
-                    format!("{:.1}", cpu.as_secs_f64() * 1e6 / m.all_requests as f64)
-                });
+            let per_request = |cpu: Option<Duration>| {
+                cpu.filter(|_| m.all_requests > 0)
+                    .map_or("-".to_owned(), |cpu| {
+                        format!("{:.1}", cpu.as_secs_f64() * 1e6 / m.all_requests as f64)
+                    })
+            };
             println!(
-                "{:>11}  {:<22} {:>9.0} {:>9} {:>9} {:>10.2}x {:>16}",
+                "{:>11}  {:<22} {:>9.0} {:>9} {:>9} {:>10.2}x {:>16} {:>16}",
                 c,
                 rpc.name(),
                 rps(m),
                 ms(m.p50),
                 ms(m.p99),
                 rps(m) / baseline,
-                server
+                per_request(m.server_cpu),
+                per_request(m.client_cpu)
             );
         }
     }

@@ -2,13 +2,14 @@
 //! the generated clients, health and reflection as generic tools use them.
 #![allow(clippy::unwrap_used)]
 
+use prost::bytes::Bytes;
 use quotecast_server::pb::{
     ConfiguredBy, ConfiguredOption, GetProductRequest, ListProductsRequest, ManualDiscount, Money,
     PriceQuoteRequest, ProductKind, QuoteLineInput, WaterfallStepKind,
     catalog_service_client::CatalogServiceClient, manual_discount,
     quote_service_client::QuoteServiceClient,
 };
-use quotecast_tests::TestServer;
+use quotecast_tests::{TestServer, raw_call};
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -330,74 +331,22 @@ async fn get_product_carries_its_sku_and_list_prices() {
     assert_eq!(missing.code(), Code::NotFound);
 }
 
-/// A client built on raw bytes, to send what the generated client cannot.
-async fn raw_call(
-    server: &TestServer,
-    path: &'static str,
-    body: Vec<u8>,
-) -> Result<usize, tonic::Status> {
-    use prost::bytes::{Buf, BufMut};
-    #[derive(Clone, Copy, Default)]
-    struct Raw;
-    impl tonic::codec::Codec for Raw {
-        type Encode = Vec<u8>;
-        type Decode = usize;
-        type Encoder = Raw;
-        type Decoder = Raw;
-        fn encoder(&mut self) -> Raw {
-            Raw
-        }
-        fn decoder(&mut self) -> Raw {
-            Raw
-        }
-    }
-    impl tonic::codec::Encoder for Raw {
-        type Item = Vec<u8>;
-        type Error = tonic::Status;
-        fn encode(
-            &mut self,
-            item: Vec<u8>,
-            dst: &mut tonic::codec::EncodeBuf<'_>,
-        ) -> Result<(), tonic::Status> {
-            dst.put_slice(&item);
-            Ok(())
-        }
-    }
-    impl tonic::codec::Decoder for Raw {
-        type Item = usize;
-        type Error = tonic::Status;
-        fn decode(
-            &mut self,
-            src: &mut tonic::codec::DecodeBuf<'_>,
-        ) -> Result<Option<usize>, tonic::Status> {
-            let n = src.remaining();
-            src.advance(n);
-            Ok(Some(n))
-        }
-    }
-    let mut grpc = tonic::client::Grpc::new(server.channel().await);
-    grpc.ready().await.unwrap();
-    grpc.unary(
-        tonic::Request::new(body),
-        tonic::codegen::http::uri::PathAndQuery::from_static(path),
-        Raw,
-    )
-    .await
-    .map(|r| r.into_inner())
-}
-
 #[tokio::test]
 async fn the_quote_service_refuses_unknown_methods_and_undecodable_requests() {
     let server = TestServer::start().await;
-    let unknown = raw_call(&server, "/quotecast.v1.QuoteService/Nope", Vec::new())
-        .await
-        .unwrap_err();
+    let unknown = raw_call(
+        server.channel().await,
+        "/quotecast.v1.QuoteService/Nope",
+        Bytes::new(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(unknown.code(), Code::Unimplemented);
     // Field 6 (lines) as a varint: the wrong wire type.
     let garbage = raw_call(
-        &server,
+        server.channel().await,
         "/quotecast.v1.QuoteService/PriceQuote",
-        vec![0x30, 0x01],
+        Bytes::from_static(&[0x30, 0x01]),
     )
     .await
     .unwrap_err();

@@ -204,3 +204,68 @@ impl Drop for TestServer {
         }
     }
 }
+
+/// A gRPC codec on raw bytes: sends an already encoded request as it is and
+/// takes the response body's size, leaving it undecoded. For what the
+/// generated clients cannot send, and for load without client-side decoding.
+#[derive(Clone, Copy, Default)]
+pub struct RawCodec;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = prost::bytes::Bytes;
+    type Decode = usize;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl tonic::codec::Encoder for RawCodec {
+    type Item = prost::bytes::Bytes;
+    type Error = tonic::Status;
+    fn encode(
+        &mut self,
+        item: prost::bytes::Bytes,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        prost::bytes::BufMut::put_slice(dst, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawCodec {
+    type Item = usize;
+    type Error = tonic::Status;
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<usize>, tonic::Status> {
+        let size = prost::bytes::Buf::remaining(src);
+        prost::bytes::Buf::advance(src, size);
+        Ok(Some(size))
+    }
+}
+
+/// One unary call of `path` with `body` as the encoded request; the size of
+/// the response body.
+pub async fn raw_call(
+    channel: tonic::transport::Channel,
+    path: &'static str,
+    body: prost::bytes::Bytes,
+) -> Result<usize, tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready()
+        .await
+        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+    grpc.unary(
+        tonic::Request::new(body),
+        tonic::codegen::http::uri::PathAndQuery::from_static(path),
+        RawCodec,
+    )
+    .await
+    .map(tonic::Response::into_inner)
+}

@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 
 use prost::{
     Message,
-    encoding::{WireType, encode_key, encode_varint, encoded_len_varint},
+    encoding::{WireType, encode_varint, encoded_len_varint},
 };
 use quotecast_model::{Percent, Trimmed};
 use quotecast_pricing::{ApprovalOutcome, ConfiguredBy, PricedLine, Totals, WaterfallStep};
@@ -30,12 +30,25 @@ struct Writer {
 }
 
 impl Writer {
+    /// A varint; almost every key and length here fits one byte.
+    fn varint(&mut self, value: u64) {
+        if value < 0x80 {
+            self.out.push(value as u8);
+        } else {
+            encode_varint(value, &mut self.out);
+        }
+    }
+
+    fn key(&mut self, tag: u32, wire_type: WireType) {
+        self.varint(u64::from(tag << 3 | wire_type as u32));
+    }
+
     fn string(&mut self, tag: u32, text: &str) {
         if text.is_empty() {
             return;
         }
-        encode_key(tag, WireType::LengthDelimited, &mut self.out);
-        encode_varint(text.len() as u64, &mut self.out);
+        self.key(tag, WireType::LengthDelimited);
+        self.varint(text.len() as u64);
         self.out.extend_from_slice(text.as_bytes());
     }
 
@@ -61,15 +74,15 @@ impl Writer {
 
     fn enumeration(&mut self, tag: u32, value: i32) {
         if value != 0 {
-            encode_key(tag, WireType::Varint, &mut self.out);
-            encode_varint(i64::from(value) as u64, &mut self.out);
+            self.key(tag, WireType::Varint);
+            self.varint(i64::from(value) as u64);
         }
     }
 
     /// A nested message; its length is known only once `body` has run, so
     /// one byte is kept for it and the body moved when it needs more.
     fn message(&mut self, tag: u32, body: impl FnOnce(&mut Self)) {
-        encode_key(tag, WireType::LengthDelimited, &mut self.out);
+        self.key(tag, WireType::LengthDelimited);
         let at = self.out.len();
         self.out.push(0);
         body(self);
