@@ -54,6 +54,10 @@ struct Args {
     /// Lines per quote.
     #[arg(long, default_value_t = 10)]
     lines: usize,
+    /// HTTP/2 connections the requests in flight are spread over (as
+    /// several CRM front ends would open), like ghz's `--connections`.
+    #[arg(long, default_value_t = 1)]
+    connections: usize,
     /// Decode every response into the generated types (client CPU counted).
     #[arg(long)]
     decode: bool,
@@ -181,7 +185,7 @@ async fn call(rpc: Rpc, channel: &Channel, requests: &Requests) -> bool {
 
 async fn measure(
     rpc: Rpc,
-    channel: &Channel,
+    channels: &[Channel],
     requests: Arc<Requests>,
     concurrency: usize,
     warmup: Duration,
@@ -194,8 +198,8 @@ async fn measure(
     let measure_from = start + warmup;
     let deadline = measure_from + window;
     let workers: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let channel = channel.clone();
+        .map(|worker| {
+            let channel = channels[worker % channels.len()].clone();
             let requests = requests.clone();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
@@ -289,15 +293,29 @@ async fn main() -> anyhow::Result<()> {
             (url, Some(stop))
         }
     };
-    let channel = tonic::transport::Endpoint::from_shared(url.clone())?
-        .connect()
-        .await
-        .with_context(|| format!("cannot connect to {url}"))?;
+    anyhow::ensure!(args.connections > 0, "--connections must be at least 1");
+    let mut channels = Vec::with_capacity(args.connections);
+    for _ in 0..args.connections {
+        channels.push(
+            tonic::transport::Endpoint::from_shared(url.clone())?
+                .connect()
+                .await
+                .with_context(|| format!("cannot connect to {url}"))?,
+        );
+    }
+    let channel = channels[0].clone();
     for rpc in [Rpc::QuoteFull, Rpc::QuoteSummary, Rpc::Health] {
         anyhow::ensure!(call(rpc, &channel, &requests).await, "{} fails", rpc.name());
     }
+    let size = |body: &Bytes| raw_call(channel.clone(), QUOTE_PATH, body.clone());
+    let (full_bytes, summary_bytes) = (
+        size(&requests.quote_full).await?,
+        size(&requests.quote_summary).await?,
+    );
     println!(
-        "server {url}; {}-line quotes; {:.0} s per cell after {:.0} s warm-up; client {}",
+        "server {url} over {} HTTP/2 connection(s); {}-line quotes ({full_bytes} B response \
+         in full, {summary_bytes} B in summary); {:.0} s per cell after {:.0} s warm-up; client {}",
+        args.connections,
         args.lines,
         args.seconds,
         args.warmup,
@@ -325,7 +343,7 @@ async fn main() -> anyhow::Result<()> {
         for rpc in [Rpc::Health, Rpc::QuoteFull, Rpc::QuoteSummary] {
             let m = measure(
                 rpc,
-                &channel,
+                &channels,
                 requests.clone(),
                 c,
                 warmup,

@@ -332,7 +332,7 @@ async fn get_product_carries_its_sku_and_list_prices() {
 }
 
 #[tokio::test]
-async fn the_quote_service_refuses_unknown_methods_and_undecodable_requests() {
+async fn the_quote_service_refuses_unknown_methods_undecodable_and_oversized_requests() {
     let server = TestServer::start().await;
     let unknown = raw_call(
         server.channel().await,
@@ -351,6 +351,16 @@ async fn the_quote_service_refuses_unknown_methods_and_undecodable_requests() {
     .await
     .unwrap_err();
     assert_eq!(garbage.code(), Code::InvalidArgument, "{garbage:?}");
+    // A request past the 4 MiB limit is refused, not buffered whole.
+    let huge = raw_call(
+        server.channel().await,
+        "/quotecast.v1.QuoteService/PriceQuote",
+        Bytes::from(vec![0u8; 5 << 20]),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(huge.code(), Code::ResourceExhausted, "{huge:?}");
+    assert!(huge.message().contains("larger than"), "{huge:?}");
     // The connection and the service are fine afterwards.
     let ok = QuoteServiceClient::new(server.channel().await)
         .price_quote(request("USD", "2026-03-01", vec![line("LT-14-PRO", "2")]))

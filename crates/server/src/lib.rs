@@ -27,6 +27,7 @@ mod forecast;
 pub use error::FieldViolation;
 mod quote;
 mod quote_wire;
+mod unary;
 
 use std::{future::Future, net::SocketAddr, path::Path, sync::Arc};
 

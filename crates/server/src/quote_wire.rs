@@ -167,14 +167,27 @@ fn approval(w: &mut Writer, a: &ApprovalOutcome) {
 }
 
 impl QuoteResponse<'_, '_> {
+    /// Room the encoded response is likely to need, in bytes.
+    pub fn size_hint(&self) -> usize {
+        let lines = self.quote.lines.len();
+        let steps: usize = self.quote.lines.iter().map(|l| l.waterfall.len()).sum();
+        256 + 160 * lines + 120 * steps
+    }
+
     /// The encoded `PriceQuoteResponse`.
     pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.size_hint());
+        self.write_to(&mut out);
+        out
+    }
+
+    /// Appends the encoded `PriceQuoteResponse` to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
         let q = self.quote;
         let waterfall = self.view != pb::PriceQuoteView::Summary;
         let scale = q.currency_scale;
-        let steps: usize = q.lines.iter().map(|l| l.waterfall.len()).sum();
         let mut w = Writer {
-            out: Vec::with_capacity(256 + 160 * q.lines.len() + 120 * steps),
+            out: std::mem::take(out),
             scratch: String::with_capacity(128),
         };
         w.string(1, q.currency.as_str());
@@ -195,7 +208,7 @@ impl QuoteResponse<'_, '_> {
         }
         w.message(8, |w| approval(w, &q.approval));
         w.string(9, q.price_book_id);
-        w.out
+        *out = w.out;
     }
 }
 
