@@ -161,8 +161,15 @@ impl Percent {
             Some(i128::from(m) * 10i128.checked_pow(scale - d.scale())?)
         };
         let exact = aligned(part).zip(aligned(whole)).and_then(|(p, w)| {
-            // Basis points of a percent: part × 100 × 100 / whole.
-            let (q, r) = (p.checked_mul(10_000)? / w, p.checked_mul(10_000)? % w);
+            // Basis points of a percent: part × 100 × 100 / whole, with the
+            // machine's 64-bit division when both fit (128-bit division is
+            // done in software).
+            let scaled = p.checked_mul(10_000)?;
+            let narrow = i64::try_from(scaled).ok().zip(i64::try_from(w).ok());
+            let (q, r) = match narrow.and_then(|(p, w)| p.checked_div(w).zip(p.checked_rem(w))) {
+                Some((q, r)) => (i128::from(q), i128::from(r)),
+                None => (scaled / w, scaled % w),
+            };
             let up = r.unsigned_abs() * 2 >= w.unsigned_abs();
             let q = if up { q + (p.signum() * w.signum()) } else { q };
             Decimal::try_from_i128_with_scale(q, 2).ok()

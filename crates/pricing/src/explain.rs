@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 
 use crate::{
     result::{RepDiscount, StepDetail, WaterfallStep},
-    tier_discount,
+    slab_parts,
 };
 
 /// A sentence under construction: appends text and figures straight into
@@ -113,15 +113,14 @@ impl WaterfallStep<'_> {
                     }
                     TierMethod::Slab => {
                         s.text("; slabs ");
-                        let (_, parts) =
-                            tier_discount(&schedule.tiers, schedule.method, measure, bound_scale);
-                        for (n, (i, part)) in parts.iter().enumerate() {
+                        let parts = slab_parts(&schedule.tiers, measure, bound_scale);
+                        for (n, (i, part)) in parts.enumerate() {
                             if n > 0 {
                                 s.text(", ");
                             }
-                            s.num(*part, 0)
+                            s.num(part, 0)
                                 .text(" at ")
-                                .percent(schedule.tiers[*i].discount);
+                                .percent(schedule.tiers[i].discount);
                         }
                         s.text(" = ")
                             .num(discount.0.round_dp(4), 0)

@@ -23,7 +23,7 @@ pub use result::{
     ApprovalOutcome, PricedLine, PricedQuote, RepDiscount, StepDetail, StepKind, Totals,
     TriggeredApproval, WaterfallStep,
 };
-pub use tiers::tier_discount;
+pub use tiers::{slab_parts, tier_discount};
 
 // Input bounds. With rule amounts at most 10^11 and rates at most 10^5
 // (enforced by quotecast-rules), a line's amount stays below 10^19 and its

@@ -2,6 +2,16 @@
 use quotecast_model::{Percent, Tier, TierMethod};
 use rust_decimal::Decimal;
 
+/// `bound * bound_scale`, without the multiplication for quantity tiers
+/// (whose scale is 1).
+fn scaled(bound: Decimal, bound_scale: Decimal) -> Decimal {
+    if bound_scale == Decimal::ONE {
+        bound
+    } else {
+        bound * bound_scale
+    }
+}
+
 /// The discount a measure earns under `tiers`, whose bounds are multiplied
 /// by `bound_scale` first (1 for quantities; the currency's rate for
 /// amounts written in the corporate currency).
@@ -9,49 +19,56 @@ use rust_decimal::Decimal;
 /// * Range: everything at the percent of the tier `[from, to)` that holds
 ///   the measure.
 /// * Slab: the measure is cut at the tier bounds and each part gets its
-///   tier's percent; the result is the blended percent over the whole
-///   measure, so that applied to the line's amount it prices every unit at
-///   its own tier.
-///
-/// Returns the percent and the parts `(tier index, part of the measure)`
-/// that explain it.
+///   tier's percent ([`slab_parts`]); the result is the blended percent over
+///   the whole measure, so that applied to the line's amount it prices every
+///   unit at its own tier.
 pub fn tier_discount(
     tiers: &[Tier],
     method: TierMethod,
     measure: Decimal,
     bound_scale: Decimal,
-) -> (Percent, Vec<(usize, Decimal)>) {
+) -> Percent {
     if measure <= Decimal::ZERO {
-        return (Percent::ZERO, Vec::new());
+        return Percent::ZERO;
     }
     match method {
         TierMethod::Range => tiers
             .iter()
-            .enumerate()
-            .find(|(_, t)| {
-                measure >= t.from * bound_scale && t.to.is_none_or(|to| measure < to * bound_scale)
+            .find(|t| {
+                measure >= scaled(t.from, bound_scale)
+                    && t.to.is_none_or(|to| measure < scaled(to, bound_scale))
             })
-            .map_or((Percent::ZERO, Vec::new()), |(i, t)| {
-                (t.discount, vec![(i, measure)])
-            }),
+            .map_or(Percent::ZERO, |t| t.discount),
         TierMethod::Slab => {
-            let mut parts = Vec::new();
-            let mut weighted = Decimal::ZERO;
-            for (i, tier) in tiers.iter().enumerate() {
-                let from = tier.from * bound_scale;
-                if measure <= from {
-                    break;
-                }
-                let upper = tier.to.map_or(measure, |to| measure.min(to * bound_scale));
-                let part = upper - from;
-                if part > Decimal::ZERO {
-                    weighted += part * tier.discount.0;
-                    parts.push((i, part));
-                }
-            }
-            (Percent(weighted / measure), parts)
+            let weighted = slab_parts(tiers, measure, bound_scale)
+                .fold(Decimal::ZERO, |sum, (i, part)| {
+                    sum + part * tiers[i].discount.0
+                });
+            Percent(weighted / measure)
         }
     }
+}
+
+/// The parts a slab schedule cuts `measure` into: `(tier index, part)` in
+/// tier order, for the tiers the measure reaches.
+pub fn slab_parts(
+    tiers: &[Tier],
+    measure: Decimal,
+    bound_scale: Decimal,
+) -> impl Iterator<Item = (usize, Decimal)> + '_ {
+    tiers
+        .iter()
+        .enumerate()
+        .map_while(move |(i, tier)| {
+            let from = scaled(tier.from, bound_scale);
+            (measure > from).then(|| {
+                let upper = tier
+                    .to
+                    .map_or(measure, |to| measure.min(scaled(to, bound_scale)));
+                (i, upper - from)
+            })
+        })
+        .filter(|(_, part)| *part > Decimal::ZERO)
 }
 
 #[cfg(test)]
@@ -90,19 +107,19 @@ mod tests {
 
     #[test]
     fn range_gives_everything_the_reached_tier() {
-        let (p, _) = tier_discount(&tiers(), TierMethod::Range, Decimal::from(60), Decimal::ONE);
+        let p = tier_discount(&tiers(), TierMethod::Range, Decimal::from(60), Decimal::ONE);
         assert_eq!(p, Percent(Decimal::from(10)));
-        let (p, _) = tier_discount(&tiers(), TierMethod::Range, Decimal::from(10), Decimal::ONE);
+        let p = tier_discount(&tiers(), TierMethod::Range, Decimal::from(10), Decimal::ONE);
         assert_eq!(p, Percent(Decimal::from(5)));
     }
 
     #[test]
     fn slab_prices_each_part_at_its_tier() {
         // 60 units: 10 at 0 %, 40 at 5 %, 10 at 10 % -> (0 + 200 + 100) / 60 = 5 %
-        let (p, parts) = tier_discount(&tiers(), TierMethod::Slab, Decimal::from(60), Decimal::ONE);
+        let p = tier_discount(&tiers(), TierMethod::Slab, Decimal::from(60), Decimal::ONE);
         assert_eq!(p, Percent(Decimal::from(5)));
         assert_eq!(
-            parts,
+            slab_parts(&tiers(), Decimal::from(60), Decimal::ONE).collect::<Vec<_>>(),
             vec![
                 (0, Decimal::from(10)),
                 (1, Decimal::from(40)),
@@ -114,14 +131,14 @@ mod tests {
     #[test]
     fn amount_bounds_scale_with_the_currency_rate() {
         // Bounds 10 and 50 corporate units at 7 per unit become 70 and 350.
-        let (p, _) = tier_discount(
+        let p = tier_discount(
             &tiers(),
             TierMethod::Range,
             Decimal::from(69),
             Decimal::from(7),
         );
         assert_eq!(p, Percent::ZERO);
-        let (p, _) = tier_discount(
+        let p = tier_discount(
             &tiers(),
             TierMethod::Range,
             Decimal::from(70),

@@ -86,7 +86,7 @@ pub(crate) fn volume_discounts<'r>(ctx: &Context<'r>, lines: &mut [Line<'_, 'r>]
     for ((index, _), (measure, discount)) in groups.iter_mut() {
         let schedule = &schedules[*index];
         let scale = bound_scale(ctx, schedule.basis);
-        *discount = tier_discount(&schedule.tiers, schedule.method, *measure, scale).0;
+        *discount = tier_discount(&schedule.tiers, schedule.method, *measure, scale);
     }
     for line in lines.iter_mut() {
         let Some((index, schedule, group)) = key(line) else {
