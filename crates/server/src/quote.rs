@@ -24,7 +24,7 @@ use crate::{
     AppState, ServerError,
     convert::{PriceQuoteInput, QuoteResponse},
     pb::{PriceQuoteRequest, PriceQuoteView},
-    unary::{ResponseMessage, request_message},
+    unary::{ResponseMessage, refusal, request_message},
 };
 
 #[derive(Clone)]
@@ -97,7 +97,7 @@ where
                 Ok(request) => api.price_quote(request),
                 Err(status) => Err(status),
             };
-            Ok(response.unwrap_or_else(Status::into_http))
+            Ok(response.unwrap_or_else(refusal))
         })
     }
 }

@@ -87,6 +87,17 @@ fn unframe(mut body: Bytes) -> Result<Bytes, Status> {
     Ok(body)
 }
 
+/// A status-only response. It names the one encoding this service takes
+/// (`identity`), so that a client refused for compressing knows what to send.
+pub(crate) fn refusal(status: Status) -> http::Response<Body> {
+    let mut response: http::Response<Body> = status.into_http();
+    response.headers_mut().insert(
+        "grpc-accept-encoding",
+        http::HeaderValue::from_static("identity"),
+    );
+    response
+}
+
 /// A response message being written after room for its frame header.
 pub(crate) struct ResponseMessage(Vec<u8>);
 
@@ -139,6 +150,14 @@ mod tests {
         let message = unframe(frame(0, 3, b"abc")).expect("one whole message");
         assert_eq!(&message[..], b"abc");
         assert!(unframe(frame(0, 0, b"")).expect("empty message").is_empty());
+    }
+
+    #[test]
+    fn a_refusal_carries_its_status_and_the_accepted_encoding() {
+        let response = refusal(Status::unimplemented("compressed"));
+        let header = |name: &str| response.headers().get(name).map(|v| v.as_bytes().to_vec());
+        assert_eq!(header("grpc-status"), Some(b"12".to_vec()));
+        assert_eq!(header("grpc-accept-encoding"), Some(b"identity".to_vec()));
     }
 
     #[test]
