@@ -2,16 +2,6 @@
 use quotecast_model::{Percent, Tier, TierMethod};
 use rust_decimal::Decimal;
 
-/// `bound * bound_scale`, without the multiplication for quantity tiers
-/// (whose scale is 1).
-fn scaled(bound: Decimal, bound_scale: Decimal) -> Decimal {
-    if bound_scale == Decimal::ONE {
-        bound
-    } else {
-        bound * bound_scale
-    }
-}
-
 /// The discount a measure earns under `tiers`, whose bounds are multiplied
 /// by `bound_scale` first (1 for quantities; the currency's rate for
 /// amounts written in the corporate currency).
@@ -35,8 +25,7 @@ pub fn tier_discount(
         TierMethod::Range => tiers
             .iter()
             .find(|t| {
-                measure >= scaled(t.from, bound_scale)
-                    && t.to.is_none_or(|to| measure < scaled(to, bound_scale))
+                measure >= t.from * bound_scale && t.to.is_none_or(|to| measure < to * bound_scale)
             })
             .map_or(Percent::ZERO, |t| t.discount),
         TierMethod::Slab => {
@@ -60,11 +49,9 @@ pub fn slab_parts(
         .iter()
         .enumerate()
         .map_while(move |(i, tier)| {
-            let from = scaled(tier.from, bound_scale);
+            let from = tier.from * bound_scale;
             (measure > from).then(|| {
-                let upper = tier
-                    .to
-                    .map_or(measure, |to| measure.min(scaled(to, bound_scale)));
+                let upper = tier.to.map_or(measure, |to| measure.min(to * bound_scale));
                 (i, upper - from)
             })
         })
