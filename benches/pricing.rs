@@ -1,4 +1,5 @@
-//! In-process pricing of 10-, 1,000- and 10,000-line quotes.
+//! In-process pricing of 10-, 1,000- and 10,000-line quotes, and the
+//! response of a 10-line quote: priced and written, and written alone.
 //! Target (issue 2): 1,000 lines in at most 2 ms on a 2-core machine.
 use std::hint::black_box;
 
@@ -59,5 +60,29 @@ fn respond(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, price, respond);
+/// Writing the response alone, from an already priced 10-line quote.
+fn encode(c: &mut Criterion) {
+    let rules = example_rules();
+    let (models, _) = compile_all(&rules);
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 5, 12).expect("valid date");
+    let request = quote_with_lines(&rules, 10)
+        .to_request(today)
+        .expect("generated quote is valid");
+    let priced = price_quote(&rules, &models, &request).expect("generated quote prices");
+    let mut group = c.benchmark_group("encode_response_10_lines");
+    for view in [PriceQuoteView::Full, PriceQuoteView::Summary] {
+        group.bench_function(view.as_str_name(), |b| {
+            b.iter(|| {
+                QuoteResponse {
+                    quote: black_box(&priced),
+                    view,
+                }
+                .to_bytes()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, price, respond, encode);
 criterion_main!(benches);

@@ -1,7 +1,7 @@
 //! The quotecast domain model: what the rule files describe, as typed values.
 //!
 //! Everything here is plain data plus small, pure helpers (rounding, date
-//! ranges, selectors). Loading and validating files is the job of
+//! ranges, selectors, figures as text). Loading and validating files is the job of
 //! `quotecast-rules`; computing prices is the job of `quotecast-pricing`.
 
 mod catalog;
@@ -10,12 +10,13 @@ mod money;
 mod pipeline;
 mod pricing_rules;
 mod rule_set;
+mod text;
 
 pub use catalog::{Account, Product, ProductKind, ProductLine, Region, Segment};
 pub use configuration::{
     ConfigDefault, ConfigModel, ConfigOption, ConfigRule, ConfigRuleKind, OptionGroup,
 };
-pub use money::{Currency, CurrencyCode, DateRange, Percent, RoundingMode, Trimmed};
+pub use money::{Currency, CurrencyCode, DateRange, Percent, RoundingMode};
 pub use pipeline::{ForecastCategory, Stage, StageOutcome};
 pub use pricing_rules::{
     ApprovalCondition, ApprovalLevel, ApprovalRule, BundleBenefit, BundleRule, ContractParty,
@@ -24,6 +25,7 @@ pub use pricing_rules::{
     TierMethod,
 };
 pub use rule_set::{ProductRules, RuleSet, RuleSetParts};
+pub use text::{TextOut, Trimmed, push_date};
 
 /// Errors raised while assembling a [`RuleSet`] from parts whose
 /// cross-references do not hold. The rules crate reports these with file and

@@ -1,7 +1,7 @@
 //! Currencies, exact rounding, percentages and effective-date ranges.
 use std::fmt;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
@@ -187,103 +187,6 @@ impl Percent {
     }
 }
 
-impl Percent {
-    /// Appends the percentage as text, e.g. "12.5%".
-    pub fn push_to(self, out: &mut String) {
-        Trimmed(self.0, 0).push_to(out);
-        out.push('%');
-    }
-}
-
-impl fmt::Display for Percent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut text = String::with_capacity(16);
-        self.push_to(&mut text);
-        f.write_str(&text)
-    }
-}
-
-/// A decimal as text with trailing zeros dropped down to `min_scale`
-/// decimals (and padded up to it): `Trimmed(18096.000000, 2)` prints
-/// "18096.00", `Trimmed(0.0825, 2)` prints "0.0825", `Trimmed(5, 0)` "5".
-/// Exact, and much cheaper than `normalize()` followed by `Display`.
-#[derive(Debug, Clone, Copy)]
-pub struct Trimmed(pub Decimal, pub u32);
-
-/// `m` with trailing zeros dropped while `scale` is above `min_scale` (a
-/// zero takes `min_scale` at most).
-fn trimmed<T>(mut m: T, scale: &mut u32, min_scale: u32) -> T
-where
-    T: Copy + PartialEq + From<u8> + std::ops::Rem<Output = T> + std::ops::Div<Output = T>,
-{
-    let (zero, ten) = (T::from(0), T::from(10));
-    if m == zero {
-        *scale = (*scale).min(min_scale);
-        return m;
-    }
-    while *scale > min_scale && m % ten == zero {
-        m = m / ten;
-        *scale -= 1;
-    }
-    m
-}
-
-fn push_zeros(out: &mut String, n: usize) {
-    out.extend(std::iter::repeat_n('0', n));
-}
-
-impl Trimmed {
-    /// Appends the text to `out`, without going through `fmt`.
-    pub fn push_to(self, out: &mut String) {
-        let Trimmed(value, min_scale) = self;
-        let mut scale = value.scale();
-        let wide = value.mantissa().unsigned_abs();
-        let mut buffer = itoa::Buffer::new();
-        // Money fits 64 bits; 128-bit division is done in software and
-        // costs tens of nanoseconds a digit.
-        let digits = match u64::try_from(wide) {
-            Ok(narrow) => buffer.format(trimmed(narrow, &mut scale, min_scale)),
-            Err(_) => buffer.format(trimmed(wide, &mut scale, min_scale)),
-        };
-        if value.is_sign_negative() && digits != "0" {
-            out.push('-');
-        }
-        let scale = scale as usize;
-        if digits.len() > scale {
-            let (whole, fraction) = digits.split_at(digits.len() - scale);
-            out.push_str(whole);
-            if scale > 0 {
-                out.push('.');
-                out.push_str(fraction);
-            }
-        } else {
-            out.push_str("0.");
-            push_zeros(out, scale - digits.len());
-            out.push_str(digits);
-        }
-        let pad = (min_scale as usize).saturating_sub(scale);
-        if pad > 0 {
-            if scale == 0 {
-                out.push('.');
-            }
-            push_zeros(out, pad);
-        }
-    }
-
-    /// The text as a `String`.
-    pub fn to_text(self) -> String {
-        let mut out = String::with_capacity(24);
-        self.push_to(&mut out);
-        out
-    }
-}
-
-impl fmt::Display for Trimmed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_text())
-    }
-}
-
 /// An effective-date range; both ends inclusive, `to: None` is open-ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DateRange {
@@ -301,50 +204,6 @@ impl DateRange {
         let starts_before_other_ends = other.to.is_none_or(|to| self.from <= to);
         let other_starts_before_self_ends = self.to.is_none_or(|to| other.from <= to);
         starts_before_other_ends && other_starts_before_self_ends
-    }
-}
-
-/// Appends `value` as exactly `width` decimal digits, zero-padded.
-fn push_digits(out: &mut String, value: u32, width: u32) {
-    for place in (0..width).rev() {
-        let digit = (value / 10u32.pow(place)) % 10;
-        out.push(char::from(b'0' + digit as u8));
-    }
-}
-
-/// Appends a date as YYYY-MM-DD (the form `NaiveDate` displays for years 0
-/// to 9999), without going through `fmt`.
-fn push_date(date: NaiveDate, out: &mut String) {
-    push_digits(out, date.year().clamp(0, 9999).unsigned_abs(), 4);
-    out.push('-');
-    push_digits(out, date.month(), 2);
-    out.push('-');
-    push_digits(out, date.day(), 2);
-}
-
-impl DateRange {
-    /// Appends the range as text: "2026-01-01 to 2026-06-30" or
-    /// "from 2026-07-01".
-    pub fn push_to(&self, out: &mut String) {
-        match self.to {
-            Some(to) => {
-                push_date(self.from, out);
-                out.push_str(" to ");
-                push_date(to, out);
-            }
-            None => {
-                out.push_str("from ");
-                push_date(self.from, out);
-            }
-        }
-    }
-}
-
-impl fmt::Display for DateRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut text = String::with_capacity(24);
-        self.push_to(&mut text);
-        f.write_str(&text)
     }
 }
 
@@ -376,78 +235,6 @@ mod tests {
         assert_eq!(usd(RoundingMode::HalfUp).round(d("-0.125")), d("-0.13"));
         // Always carries the currency's scale, so "5" prints as "5.00".
         assert_eq!(usd(RoundingMode::HalfUp).round(d("5")).to_string(), "5.00");
-    }
-
-    #[test]
-    fn trimmed_text_is_exact() {
-        let t = |v: &str, s: u32| {
-            let text = Trimmed(d(v), s).to_text();
-            assert_eq!(text, Trimmed(d(v), s).to_string());
-            text
-        };
-        assert_eq!(t("18096.000000", 2), "18096.00");
-        assert_eq!(t("0.0825", 2), "0.0825");
-        assert_eq!(t("5", 2), "5.00");
-        assert_eq!(t("5", 0), "5");
-        assert_eq!(t("-0.005", 2), "-0.005");
-        assert_eq!(t("-12.50", 0), "-12.5");
-        assert_eq!(t("0.000", 0), "0");
-        assert_eq!(t("1234.5", 2), "1234.50");
-        assert_eq!(t("0.01", 2), "0.01");
-        // Agrees with normalize() + Display on values of every shape.
-        for v in [
-            "100",
-            "1e-6",
-            "3.14159",
-            "-7.0700",
-            "79228162514264337593543950335",
-        ] {
-            let x = if v.contains('e') {
-                Decimal::from_scientific(v).unwrap()
-            } else {
-                d(v)
-            };
-            assert_eq!(Trimmed(x, 0).to_string(), x.normalize().to_string(), "{v}");
-        }
-    }
-
-    #[test]
-    fn trimmed_text_agrees_with_rust_decimal_over_a_sweep() {
-        // Mantissas of every length, both signs, every scale, with and
-        // without trailing zeros; the reference is rust_decimal's own
-        // normalize, rescale and Display.
-        let mut mantissas = vec![0i128, 1, 7, 10, 100, 1005, 120000];
-        let mut m: i128 = 3;
-        while m < 10i128.pow(28) {
-            mantissas.push(m);
-            mantissas.push(m * 10);
-            m = m * 7 + 1;
-        }
-        mantissas.push(79_228_162_514_264_337_593_543_950_335);
-        for &m in &mantissas {
-            for scale in 0..=28u32 {
-                for min_scale in 0..=4u32 {
-                    for sign in [1i128, -1] {
-                        let Ok(x) = Decimal::try_from_i128_with_scale(sign * m, scale) else {
-                            continue;
-                        };
-                        let mut expected = x.normalize();
-                        if expected.scale() < min_scale {
-                            expected.rescale(min_scale);
-                        }
-                        if expected.scale() < min_scale {
-                            // Too many digits for rust_decimal to pad.
-                            continue;
-                        }
-                        assert_eq!(
-                            Trimmed(x, min_scale).to_text(),
-                            expected.to_string(),
-                            "{x} at {min_scale}"
-                        );
-                    }
-                }
-            }
-        }
     }
 
     #[test]

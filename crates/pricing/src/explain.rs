@@ -1,8 +1,8 @@
 //! The sentence that explains each waterfall step, rendered on demand from
 //! the step's typed detail, straight into one buffer.
 use quotecast_model::{
-    BundleBenefit, ContractParty, Currency, DateRange, Percent, QuantityAggregation, TierBasis,
-    TierMethod, Trimmed,
+    BundleBenefit, ContractParty, Currency, DateRange, Percent, QuantityAggregation, TextOut,
+    TierBasis, TierMethod, Trimmed,
 };
 use rust_decimal::Decimal;
 
@@ -12,10 +12,10 @@ use crate::{
 };
 
 /// A sentence under construction: appends text and figures straight into
-/// one `String`, without going through `fmt`.
-struct Sentence<'a>(&'a mut String);
+/// one buffer, without going through `fmt`.
+struct Sentence<'a, O: ?Sized>(&'a mut O);
 
-impl Sentence<'_> {
+impl<O: TextOut + ?Sized> Sentence<'_, O> {
     fn text(&mut self, text: &str) -> &mut Self {
         self.0.push_str(text);
         self
@@ -65,7 +65,7 @@ impl WaterfallStep<'_> {
     }
 
     /// Appends [`Self::explanation`] to `out`.
-    pub fn push_explanation(&self, out: &mut String) {
+    pub fn push_explanation(&self, out: &mut (impl TextOut + ?Sized)) {
         let s = &mut Sentence(out);
         match self.detail {
             StepDetail::ListPrice { entry, quantity } => {

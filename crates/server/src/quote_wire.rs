@@ -4,33 +4,32 @@
 //! This is the one mapping of a priced quote to the API. It does not build
 //! the generated structs first: a fully explained 10-line quote is some 300
 //! short strings, and allocating, encoding and freeing them cost twice the
-//! pricing itself. Here every decimal and sentence is written once, through
-//! one scratch string, into the output. Where a caller wants the generated
-//! message (the CLI's tables), it decodes these bytes.
+//! pricing itself. Here every decimal and sentence is written once,
+//! straight into the output, with a one-byte length kept ahead of it and
+//! filled in after. Where a caller wants the generated message (the CLI's
+//! tables), it decodes these bytes.
 //!
 //! Fields are written in tag order and left out when they hold the default
 //! value, as prost writes them, so decoding and re-encoding gives back the
 //! same bytes; `tests` checks that, and that every field of the response's
 //! messages is written for a quote that uses them all.
-use std::fmt::Write as _;
-
 use prost::{
     Message,
     encoding::{WireType, encode_varint, encoded_len_varint},
 };
-use quotecast_model::{Percent, Trimmed};
+use quotecast_model::{Percent, Trimmed, push_date};
 use quotecast_pricing::{ApprovalOutcome, ConfiguredBy, PricedLine, Totals, WaterfallStep};
 
 use crate::{convert::QuoteResponse, pb};
 
-/// Protobuf output with one reused buffer for the text of a field.
+/// Protobuf output, written in place: text lands straight in the message.
 struct Writer {
     out: Vec<u8>,
-    scratch: String,
 }
 
 impl Writer {
     /// A varint; almost every key and length here fits one byte.
+    #[inline]
     fn varint(&mut self, value: u64) {
         if value < 0x80 {
             self.out.push(value as u8);
@@ -39,6 +38,7 @@ impl Writer {
         }
     }
 
+    #[inline]
     fn key(&mut self, tag: u32, wire_type: WireType) {
         self.varint(u64::from(tag << 3 | wire_type as u32));
     }
@@ -52,17 +52,39 @@ impl Writer {
         self.out.extend_from_slice(text.as_bytes());
     }
 
-    /// A string field whose text `write` produces.
-    fn text(&mut self, tag: u32, write: impl FnOnce(&mut String)) {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        write(&mut scratch);
-        self.string(tag, &scratch);
-        self.scratch = scratch;
+    /// A length-delimited field whose bytes `body` appends; returns their
+    /// length. The length is known only once `body` has run, so one byte
+    /// is kept for it and the body moved in the rare case it needs more.
+    #[inline]
+    fn delimited(&mut self, tag: u32, body: impl FnOnce(&mut Self)) -> usize {
+        self.key(tag, WireType::LengthDelimited);
+        let at = self.out.len();
+        self.out.push(0);
+        body(self);
+        let len = self.out.len() - at - 1;
+        if len < 0x80 {
+            self.out[at] = len as u8;
+        } else {
+            let mut prefix = [0u8; 10];
+            let width = encoded_len_varint(len as u64);
+            encode_varint(len as u64, &mut &mut prefix[..]);
+            self.out.splice(at..at + 1, prefix[..width].iter().copied());
+        }
+        len
     }
 
+    /// A string field whose text `write` appends; left out when empty.
+    #[inline]
+    fn text(&mut self, tag: u32, write: impl FnOnce(&mut Vec<u8>)) {
+        let before = self.out.len();
+        if self.delimited(tag, |w| write(&mut w.out)) == 0 {
+            self.out.truncate(before);
+        }
+    }
+
+    #[inline]
     fn decimal(&mut self, tag: u32, value: Trimmed) {
-        self.text(tag, |s| value.push_to(s));
+        self.text(tag, |out| value.push_to(out));
     }
 
     /// A percentage with two decimals; empty when there is none.
@@ -79,22 +101,9 @@ impl Writer {
         }
     }
 
-    /// A nested message; its length is known only once `body` has run, so
-    /// one byte is kept for it and the body moved when it needs more.
+    /// A nested message (written even when empty, as prost does).
     fn message(&mut self, tag: u32, body: impl FnOnce(&mut Self)) {
-        self.key(tag, WireType::LengthDelimited);
-        let at = self.out.len();
-        self.out.push(0);
-        body(self);
-        let len = (self.out.len() - at - 1) as u64;
-        let width = encoded_len_varint(len);
-        let mut prefix = [0u8; 10];
-        encode_varint(len, &mut &mut prefix[..]);
-        if width == 1 {
-            self.out[at] = prefix[0];
-        } else {
-            self.out.splice(at..at + 1, prefix[..width].iter().copied());
-        }
+        self.delimited(tag, body);
     }
 }
 
@@ -188,12 +197,9 @@ impl QuoteResponse<'_, '_> {
         let scale = q.currency_scale;
         let mut w = Writer {
             out: std::mem::take(out),
-            scratch: String::with_capacity(128),
         };
         w.string(1, q.currency.as_str());
-        w.text(2, |out| {
-            let _ = write!(out, "{}", q.price_date);
-        });
+        w.text(2, |out| push_date(q.price_date, out));
         w.string(3, q.segment.as_deref().unwrap_or_default());
         w.string(4, q.region.as_deref().unwrap_or_default());
         for l in &q.lines {
