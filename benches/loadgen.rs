@@ -4,7 +4,9 @@
 //!
 //! By default it starts quotecast in-process on 127.0.0.1:0 with the example
 //! rules; `--addr http://HOST:PORT` targets a running server instead (only
-//! loopback addresses are accepted). Every run is bounded by `--seconds`.
+//! loopback addresses are accepted). Every run is bounded by `--seconds`
+//! and `--rounds`: each round measures the no-op, the full and the summary
+//! quote in turn, and the column `per round` gives the spread of the ratio.
 //!
 //! Client and server share the machine's cores, so by default the client
 //! does as little as it can, the same for every RPC: it sends requests
@@ -45,9 +47,14 @@ struct Args {
     /// Concurrent requests in flight, one measurement per value.
     #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
     concurrency: Vec<usize>,
-    /// Seconds measured per RPC and concurrency level.
-    #[arg(long, default_value_t = 5.0)]
+    /// Seconds measured per RPC, concurrency level and round.
+    #[arg(long, default_value_t = 3.0)]
     seconds: f64,
+    /// Rounds per concurrency level: each measures the no-op, the full and
+    /// the summary quote in turn, so that a slow spell of the machine falls
+    /// on all three; a row sums its rounds.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Seconds of warm-up before each measurement.
     #[arg(long, default_value_t = 1.0)]
     warmup: f64,
@@ -137,6 +144,7 @@ impl Rpc {
     }
 }
 
+#[derive(Default)]
 struct Measurement {
     /// Server CPU time over the whole cell (warm-up included), if known.
     server_cpu: Option<Duration>,
@@ -145,11 +153,37 @@ struct Measurement {
     client_cpu: Option<Duration>,
     /// Requests completed over the whole cell (warm-up included).
     all_requests: usize,
-    requests: usize,
+    /// Latency of each request completed in the measured window.
+    latencies: Vec<Duration>,
     elapsed: Duration,
-    p50: Duration,
-    p99: Duration,
     errors: usize,
+}
+
+impl Measurement {
+    fn per_second(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Another round of the same cell, added in.
+    fn add(&mut self, round: Measurement) {
+        let sum = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        self.server_cpu = sum(self.server_cpu, round.server_cpu);
+        self.client_cpu = sum(self.client_cpu, round.client_cpu);
+        self.all_requests += round.all_requests;
+        self.latencies.extend(round.latencies);
+        self.elapsed += round.elapsed;
+        self.errors += round.errors;
+    }
+
+    fn percentile(&mut self, q: f64) -> Duration {
+        self.latencies.sort_unstable();
+        let at = ((self.latencies.len() as f64 * q) as usize)
+            .min(self.latencies.len().saturating_sub(1));
+        self.latencies.get(at).copied().unwrap_or_default()
+    }
 }
 
 async fn call(rpc: Rpc, channel: &Channel, requests: &Requests) -> bool {
@@ -240,20 +274,12 @@ async fn measure(
     let client_cpu = own_before
         .zip(process_cpu(std::process::id()))
         .map(|(before, after)| after.saturating_sub(before));
-    all.sort();
-    let pick = |q: f64| {
-        all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
     Measurement {
         server_cpu,
         client_cpu,
         all_requests,
-        requests: all.len(),
+        latencies: all,
         elapsed: window,
-        p50: pick(0.50),
-        p99: pick(0.99),
         errors,
     }
 }
@@ -294,6 +320,7 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     anyhow::ensure!(args.connections > 0, "--connections must be at least 1");
+    anyhow::ensure!(args.rounds > 0, "--rounds must be at least 1");
     let mut channels = Vec::with_capacity(args.connections);
     for _ in 0..args.connections {
         channels.push(
@@ -314,9 +341,11 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "server {url} over {} HTTP/2 connection(s); {}-line quotes ({full_bytes} B response \
-         in full, {summary_bytes} B in summary); {:.0} s per cell after {:.0} s warm-up; client {}",
+         in full, {summary_bytes} B in summary); {} round(s) of {:.0} s per cell after {:.0} s \
+         warm-up; client {}",
         args.connections,
         args.lines,
+        args.rounds,
         args.seconds,
         args.warmup,
         if args.decode {
@@ -326,51 +355,64 @@ async fn main() -> anyhow::Result<()> {
         }
     );
     println!(
-        "{:>11}  {:<22} {:>9} {:>9} {:>9} {:>11} {:>16} {:>16}",
+        "{:>11}  {:<22} {:>9} {:>9} {:>9} {:>11} {:>13} {:>16} {:>16}",
         "concurrency",
         "rpc",
         "req/s",
         "p50 ms",
         "p99 ms",
         "vs no-op",
+        "per round",
         "server µs/req",
         "client µs/req"
     );
     let warmup = Duration::from_secs_f64(args.warmup);
     let window = Duration::from_secs_f64(args.seconds);
+    let rpcs = [Rpc::Health, Rpc::QuoteFull, Rpc::QuoteSummary];
     for &c in &args.concurrency {
-        let mut rows = Vec::new();
-        for rpc in [Rpc::Health, Rpc::QuoteFull, Rpc::QuoteSummary] {
-            let m = measure(
-                rpc,
-                &channels,
-                requests.clone(),
-                c,
-                warmup,
-                window,
-                args.server_pid,
-            )
-            .await;
-            anyhow::ensure!(m.errors == 0, "{} errors on {}", m.errors, rpc.name());
-            rows.push((rpc, m));
+        let mut rows: Vec<Measurement> = rpcs.iter().map(|_| Measurement::default()).collect();
+        // Each round's throughput against that round's no-op.
+        let mut round_ratios = vec![Vec::new(); rpcs.len()];
+        for _ in 0..args.rounds {
+            let mut baseline = None;
+            for (i, &rpc) in rpcs.iter().enumerate() {
+                let m = measure(
+                    rpc,
+                    &channels,
+                    requests.clone(),
+                    c,
+                    warmup,
+                    window,
+                    args.server_pid,
+                )
+                .await;
+                anyhow::ensure!(m.errors == 0, "{} errors on {}", m.errors, rpc.name());
+                let baseline = *baseline.get_or_insert(m.per_second());
+                round_ratios[i].push(m.per_second() / baseline);
+                rows[i].add(m);
+            }
         }
-        let rps = |m: &Measurement| m.requests as f64 / m.elapsed.as_secs_f64();
-        let baseline = rps(&rows[0].1);
-        for (rpc, m) in &rows {
+        let baseline = rows[0].per_second();
+        for ((rpc, m), ratios) in rpcs.iter().zip(&mut rows).zip(&round_ratios) {
+            let (p50, p99) = (m.percentile(0.50), m.percentile(0.99));
             let per_request = |cpu: Option<Duration>| {
                 cpu.filter(|_| m.all_requests > 0)
                     .map_or("-".to_owned(), |cpu| {
                         format!("{:.1}", cpu.as_secs_f64() * 1e6 / m.all_requests as f64)
                     })
             };
+            let (low, high) = ratios
+                .iter()
+                .fold((f64::INFINITY, 0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
             println!(
-                "{:>11}  {:<22} {:>9.0} {:>9} {:>9} {:>10.2}x {:>16} {:>16}",
+                "{:>11}  {:<22} {:>9.0} {:>9} {:>9} {:>10.2}x {:>13} {:>16} {:>16}",
                 c,
                 rpc.name(),
-                rps(m),
-                ms(m.p50),
-                ms(m.p99),
-                rps(m) / baseline,
+                m.per_second(),
+                ms(p50),
+                ms(p99),
+                m.per_second() / baseline,
+                format!("{low:.2}–{high:.2}"),
                 per_request(m.server_cpu),
                 per_request(m.client_cpu)
             );
