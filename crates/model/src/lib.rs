@@ -16,7 +16,7 @@ pub use catalog::{Account, Product, ProductKind, ProductLine, Region, Segment};
 pub use configuration::{
     ConfigDefault, ConfigModel, ConfigOption, ConfigRule, ConfigRuleKind, OptionGroup,
 };
-pub use money::{Currency, CurrencyCode, DateRange, Percent, RoundingMode};
+pub use money::{Currency, CurrencyCode, DateRange, Percent, RoundingMode, round_dp};
 pub use pipeline::{ForecastCategory, Stage, StageOutcome};
 pub use pricing_rules::{
     ApprovalCondition, ApprovalLevel, ApprovalRule, BundleBenefit, BundleRule, ContractParty,

@@ -79,6 +79,40 @@ impl RoundingMode {
     }
 }
 
+/// `value` rounded to `dp` decimals with `strategy`: exactly what
+/// `Decimal::round_dp_with_strategy` gives, in 64-bit integers when the
+/// mantissa fits them (the usual case for money and quantities), where
+/// rust_decimal works on 96 bits whatever the value.
+pub fn round_dp(value: Decimal, dp: u32, strategy: RoundingStrategy) -> Decimal {
+    let scale = value.scale();
+    if scale <= dp {
+        return value;
+    }
+    let narrow = u64::try_from(value.mantissa().unsigned_abs())
+        .ok()
+        .filter(|&m| m <= i64::MAX as u64);
+    let unit = 10u64.checked_pow(scale - dp);
+    let (Some(m), Some(unit)) = (narrow, unit) else {
+        return value.round_dp_with_strategy(dp, strategy);
+    };
+    let (q, r) = (m / unit, m % unit);
+    let half = unit / 2;
+    let up = match strategy {
+        RoundingStrategy::ToZero => false,
+        RoundingStrategy::AwayFromZero => r != 0,
+        RoundingStrategy::MidpointAwayFromZero => r >= half,
+        RoundingStrategy::MidpointNearestEven => r > half || (r == half && q % 2 == 1),
+        _ => return value.round_dp_with_strategy(dp, strategy),
+    };
+    // q + 1 fits: q is at most i64::MAX / 10.
+    let magnitude = (q + u64::from(up)) as i64;
+    let mut rounded = Decimal::new(magnitude, dp);
+    // A value that rounds to zero is zero, not minus zero, as in
+    // rust_decimal.
+    rounded.set_sign_negative(value.is_sign_negative() && magnitude != 0);
+    rounded
+}
+
 /// A currency the rules price in, with its rounding and its rate against
 /// the corporate currency (in which costs, amount tiers and thresholds are
 /// written once for all currencies).
@@ -99,7 +133,7 @@ impl Currency {
         let mut rounded = if amount.scale() <= self.scale {
             amount
         } else {
-            amount.round_dp_with_strategy(self.scale, self.rounding.strategy())
+            round_dp(amount, self.scale, self.rounding.strategy())
         };
         rounded.rescale(self.scale);
         rounded
@@ -179,9 +213,7 @@ impl Percent {
 
     /// Rounded to two decimals (half away from zero) for display.
     pub fn display_2dp(self) -> Decimal {
-        let mut d = self
-            .0
-            .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+        let mut d = round_dp(self.0, 2, RoundingStrategy::MidpointAwayFromZero);
         d.rescale(2);
         d
     }
@@ -235,6 +267,50 @@ mod tests {
         assert_eq!(usd(RoundingMode::HalfUp).round(d("-0.125")), d("-0.13"));
         // Always carries the currency's scale, so "5" prints as "5.00".
         assert_eq!(usd(RoundingMode::HalfUp).round(d("5")).to_string(), "5.00");
+    }
+
+    #[test]
+    fn rounding_in_integers_agrees_with_rust_decimal() {
+        let strategies = [
+            RoundingStrategy::ToZero,
+            RoundingStrategy::AwayFromZero,
+            RoundingStrategy::MidpointAwayFromZero,
+            RoundingStrategy::MidpointNearestEven,
+            RoundingStrategy::MidpointTowardZero,
+            RoundingStrategy::ToNegativeInfinity,
+        ];
+        // Mantissas of every length around the 64-bit edge, halves and
+        // near-halves, both signs, every scale and target.
+        let mut mantissas = vec![0i128, 1, 5, 15, 25, 125, 135, 994999, 995000, 995001];
+        let mut m: i128 = 3;
+        while m < 10i128.pow(28) {
+            mantissas.extend([m, m * 10 + 5, m * 100 + 50]);
+            m = m * 7 + 1;
+        }
+        mantissas.extend([
+            i64::MAX as i128,
+            i64::MAX as i128 + 1,
+            u64::MAX as i128,
+            79_228_162_514_264_337_593_543_950_335,
+        ]);
+        for &m in &mantissas {
+            for scale in 0..=28u32 {
+                for sign in [1i128, -1] {
+                    let Ok(x) = Decimal::try_from_i128_with_scale(sign * m, scale) else {
+                        continue;
+                    };
+                    for dp in 0..=8u32 {
+                        for strategy in strategies {
+                            let ours = round_dp(x, dp, strategy);
+                            let theirs = x.round_dp_with_strategy(dp, strategy);
+                            assert_eq!(ours, theirs, "{x} to {dp} by {strategy:?}");
+                            assert_eq!(ours.scale(), theirs.scale(), "{x} to {dp}");
+                            assert_eq!(ours.to_string(), theirs.to_string(), "{x} to {dp}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use quotecast_configurator::Configurators;
-use quotecast_model::{Account, Currency, PriceBook, Product, ProductRules, RuleSet};
+use quotecast_model::{Account, Currency, PriceBook, Product, ProductRules, RuleSet, round_dp};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::{
@@ -63,8 +63,11 @@ impl<'r> Line<'_, 'r> {
         new_running: Decimal,
     ) {
         let new_running = if new_running.scale() > INTERNAL_SCALE {
-            new_running
-                .round_dp_with_strategy(INTERNAL_SCALE, RoundingStrategy::MidpointNearestEven)
+            round_dp(
+                new_running,
+                INTERNAL_SCALE,
+                RoundingStrategy::MidpointNearestEven,
+            )
         } else {
             new_running
         };

@@ -5,6 +5,7 @@ use rustc_hash::FxHashMap;
 
 use quotecast_model::{
     BundleBenefit, ContractParty, FloorAction, FloorKind, Percent, QuantityAggregation, TierBasis,
+    round_dp,
 };
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -410,8 +411,7 @@ pub(crate) fn floor_guard<'r>(
                 ),
             ));
         } else if let Some((floor, rule)) = highest {
-            let raised =
-                floor.round_dp_with_strategy(ctx.currency.scale, RoundingStrategy::AwayFromZero);
+            let raised = round_dp(floor, ctx.currency.scale, RoundingStrategy::AwayFromZero);
             line.apply(
                 StepKind::FloorGuard,
                 &rule.id,
