@@ -402,7 +402,10 @@ fn totals_subtotals_and_margin() {
     assert_eq!(q.totals.list, dec("1334.00"));
     assert_eq!(q.totals.cost, dec("802.00"));
     assert_eq!(q.totals.margin, dec("532.00"));
-    assert_eq!(q.totals.margin_percent.unwrap().display_2dp(), dec("39.88"));
+    assert_eq!(
+        q.totals.margin_percent().unwrap().display_2dp(),
+        dec("39.88")
+    );
     let lines: Vec<&str> = q.subtotals.iter().map(|(l, _)| *l).collect();
     assert_eq!(lines, ["laptops", "services"]);
     assert_eq!(q.subtotals[1].1.net, dec("35.00"));

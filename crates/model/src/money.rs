@@ -130,13 +130,56 @@ pub struct Currency {
 impl Currency {
     /// Rounds an amount to this currency's minor unit with its mode.
     pub fn round(&self, amount: Decimal) -> Decimal {
-        let mut rounded = if amount.scale() <= self.scale {
-            amount
-        } else {
-            round_dp(amount, self.scale, self.rounding.strategy())
+        match amount.scale().cmp(&self.scale) {
+            std::cmp::Ordering::Equal => amount,
+            std::cmp::Ordering::Greater => {
+                let mut rounded = round_dp(amount, self.scale, self.rounding.strategy());
+                if rounded.scale() != self.scale {
+                    rounded.rescale(self.scale);
+                }
+                rounded
+            }
+            std::cmp::Ordering::Less => {
+                let mut padded = amount;
+                padded.rescale(self.scale);
+                padded
+            }
+        }
+    }
+
+    /// `amount / quantity` rounded to this currency with its mode, as
+    /// `round(amount / quantity)` but exact: a whole quantity dividing an
+    /// amount that fits 64 bits is one integer division, rounded once
+    /// from the true remainder (a Decimal division first cuts the quotient
+    /// to 28 digits, which can land on a false half).
+    pub fn round_quotient(&self, amount: Decimal, quantity: Decimal) -> Decimal {
+        let whole_quantity = (quantity.scale() == 0)
+            .then(|| u64::try_from(quantity.mantissa()).ok())
+            .flatten()
+            .filter(|&q| q > 0);
+        let lifted = (amount.scale() <= self.scale)
+            .then(|| 10i64.checked_pow(self.scale - amount.scale()))
+            .flatten()
+            .and_then(|by| i64::try_from(amount.mantissa()).ok()?.checked_mul(by));
+        let (Some(q), Some(m)) = (whole_quantity, lifted) else {
+            return self.round(amount / quantity);
         };
-        rounded.rescale(self.scale);
-        rounded
+        let (whole, rest) = (m.unsigned_abs() / q, m.unsigned_abs() % q);
+        // Compare twice the remainder with the divisor for halves.
+        let twice = u128::from(rest) * 2;
+        let up = match self.rounding {
+            RoundingMode::Down => false,
+            RoundingMode::Up => rest != 0,
+            RoundingMode::HalfUp => twice >= u128::from(q),
+            RoundingMode::HalfEven => {
+                twice > u128::from(q) || (twice == u128::from(q) && whole % 2 == 1)
+            }
+        };
+        // At most |m|, so it fits.
+        let magnitude = (whole + u64::from(up)) as i64;
+        let mut unit = Decimal::new(magnitude, self.scale);
+        unit.set_sign_negative(m < 0 && magnitude != 0);
+        unit
     }
 
     /// Converts an amount written in the corporate currency into this one
@@ -267,6 +310,73 @@ mod tests {
         assert_eq!(usd(RoundingMode::HalfUp).round(d("-0.125")), d("-0.13"));
         // Always carries the currency's scale, so "5" prints as "5.00".
         assert_eq!(usd(RoundingMode::HalfUp).round(d("5")).to_string(), "5.00");
+    }
+
+    #[test]
+    fn a_unit_price_is_the_amount_over_the_quantity_rounded_once() {
+        let modes = [
+            RoundingMode::HalfUp,
+            RoundingMode::HalfEven,
+            RoundingMode::Down,
+            RoundingMode::Up,
+        ];
+        assert_eq!(
+            usd(RoundingMode::HalfUp)
+                .round_quotient(d("100"), d("8"))
+                .to_string(),
+            "12.50"
+        );
+        // 0.25 / 2 = 0.125: a true half, rounded by the mode.
+        assert_eq!(
+            usd(RoundingMode::HalfUp).round_quotient(d("0.25"), d("2")),
+            d("0.13")
+        );
+        assert_eq!(
+            usd(RoundingMode::HalfEven).round_quotient(d("0.25"), d("2")),
+            d("0.12")
+        );
+        assert_eq!(
+            usd(RoundingMode::Down).round_quotient(d("-0.29"), d("2")),
+            d("-0.14")
+        );
+        assert_eq!(
+            usd(RoundingMode::Up).round_quotient(d("-0.29"), d("2")),
+            d("-0.15")
+        );
+        assert_eq!(
+            usd(RoundingMode::HalfUp)
+                .round_quotient(d("-0.001"), d("3"))
+                .to_string(),
+            "0.00"
+        );
+        // Agrees with dividing then rounding wherever the quotient's 28
+        // digits hold no false half; fractional quantities and amounts with
+        // more decimals than the currency take that path.
+        let amounts = [
+            "0",
+            "0.01",
+            "1",
+            "7.77",
+            "-12.34",
+            "99999.99",
+            "1234567890123.45",
+            "0.005",
+            "3.333333",
+        ];
+        let quantities = [
+            "1", "2", "3", "7", "12", "40", "999", "65537", "0.5", "2.25",
+        ];
+        for mode in modes {
+            let c = usd(mode);
+            for a in amounts {
+                for q in quantities {
+                    let (a, q) = (d(a), d(q));
+                    let ours = c.round_quotient(a, q);
+                    assert_eq!(ours, c.round(a / q), "{a} / {q} {mode:?}");
+                    assert_eq!(ours.scale(), 2, "{a} / {q}");
+                }
+            }
+        }
     }
 
     #[test]

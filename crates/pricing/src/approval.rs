@@ -65,10 +65,10 @@ pub(crate) fn approve(
                     )
                 }),
             ApprovalCondition::QuoteDiscountAbove(limit) => totals
-                .discount_percent
+                .discount_percent()
                 .filter(|d| d > limit)
                 .map(|d| format!("quote is {} off list, above {}", pct(d), pct(*limit))),
-            ApprovalCondition::MarginBelow(limit) => match totals.margin_percent {
+            ApprovalCondition::MarginBelow(limit) => match totals.margin_percent() {
                 Some(m) if m < *limit => {
                     Some(format!("quote margin {} is below {}", pct(m), pct(*limit)))
                 }

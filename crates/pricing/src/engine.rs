@@ -133,14 +133,16 @@ fn price_lines<'r>(
 fn finish<'r>(
     ctx: Context<'r>,
     request: &QuoteRequest,
-    lines: Vec<Line<'_, 'r>>,
+    mut lines: Vec<Line<'_, 'r>>,
 ) -> PricedQuote<'r> {
     let currency = ctx.currency;
     let mut totals = Totals::default();
     let mut subtotals: BTreeMap<&'r str, Totals> = BTreeMap::new();
+    // Lines are finished in place: a `Line` is large, and moving each out
+    // of the vector showed in profiles.
     let priced: Vec<PricedLine<'r>> = lines
-        .into_iter()
-        .map(|mut line| {
+        .iter_mut()
+        .map(|line| {
             let quantity = line.request.quantity;
             let exact = line.running;
             let net_extended = currency.round(exact);
@@ -166,12 +168,12 @@ fn finish<'r>(
                 quantity,
                 list_unit_price: line.list_unit,
                 list_extended,
-                net_unit_price: currency.round(net_extended / quantity),
+                net_unit_price: currency.round_quotient(net_extended, quantity),
                 net_extended,
                 cost_extended,
                 before_rep_discount: line.before_manual,
                 after_rep_discount: line.after_manual,
-                waterfall: line.steps,
+                waterfall: std::mem::take(&mut line.steps),
             };
             totals.add_line(&priced);
             subtotals

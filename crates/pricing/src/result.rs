@@ -175,8 +175,6 @@ pub struct Totals {
     pub net: Decimal,
     pub cost: Decimal,
     pub margin: Decimal,
-    pub discount_percent: Option<Percent>,
-    pub margin_percent: Option<Percent>,
 }
 
 impl Totals {
@@ -189,9 +187,28 @@ impl Totals {
     pub(crate) fn finish(mut self) -> Self {
         self.discount = self.list - self.net;
         self.margin = self.net - self.cost;
-        self.discount_percent = Percent::ratio(self.discount, self.list);
-        self.margin_percent = Percent::ratio(self.margin, self.net);
         self
+    }
+
+    /// Discount off list, exact; `None` when list is zero. Computed when
+    /// asked: a quote's subtotals need it only for display.
+    pub fn discount_percent(&self) -> Option<Percent> {
+        Percent::ratio(self.discount, self.list)
+    }
+
+    /// Margin on net, exact; `None` when net is zero.
+    pub fn margin_percent(&self) -> Option<Percent> {
+        Percent::ratio(self.margin, self.net)
+    }
+
+    /// [`Self::discount_percent`] rounded to two decimals for display.
+    pub fn discount_percent_2dp(&self) -> Option<Decimal> {
+        Percent::ratio_2dp(self.discount, self.list)
+    }
+
+    /// [`Self::margin_percent`] rounded to two decimals for display.
+    pub fn margin_percent_2dp(&self) -> Option<Decimal> {
+        Percent::ratio_2dp(self.margin, self.net)
     }
 }
 

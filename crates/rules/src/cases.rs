@@ -263,7 +263,7 @@ pub fn run_case<'r>(
         &mut mismatches,
         || "margin percent".into(),
         e.margin_percent,
-        t.margin_percent.map_or(Decimal::ZERO, |m| m.display_2dp()),
+        t.margin_percent_2dp().unwrap_or_default(),
     );
     for expected in &e.lines {
         let Some(line) = priced.lines.iter().find(|l| l.line_id == expected.id) else {

@@ -17,7 +17,7 @@ use prost::{
     Message,
     encoding::{WireType, encode_varint, encoded_len_varint},
 };
-use quotecast_model::{Percent, Trimmed, push_date};
+use quotecast_model::{Trimmed, push_date};
 use quotecast_pricing::{ApprovalOutcome, ConfiguredBy, PricedLine, Totals, WaterfallStep};
 
 use crate::{convert::QuoteResponse, pb};
@@ -119,8 +119,8 @@ fn totals(w: &mut Writer, scale: u32, t: &Totals) {
     money(w, scale, 3, t.net);
     money(w, scale, 4, t.cost);
     money(w, scale, 5, t.margin);
-    w.percent(6, t.discount_percent.map(Percent::display_2dp));
-    w.percent(7, t.margin_percent.map(Percent::display_2dp));
+    w.percent(6, t.discount_percent_2dp());
+    w.percent(7, t.margin_percent_2dp());
 }
 
 fn step(w: &mut Writer, scale: u32, s: &WaterfallStep<'_>) {
