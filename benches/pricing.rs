@@ -5,8 +5,9 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use quotecast_benches::{example_rules, quote_with_lines};
-use quotecast_configurator::compile_all;
-use quotecast_pricing::price_quote;
+use quotecast_configurator::{Configurators, compile_all};
+use quotecast_model::RuleSet;
+use quotecast_pricing::{QuoteRequest, price_quote};
 use quotecast_server::{convert::QuoteResponse, pb::PriceQuoteView};
 
 // The allocator of the quotecast binary, so this measures what ships.
@@ -34,15 +35,21 @@ fn price(c: &mut Criterion) {
     group.finish();
 }
 
-/// What the server does for one 10-line PriceQuote besides HTTP/2: price,
-/// build the response for each view, encode it.
-fn respond(c: &mut Criterion) {
+/// The example rules, their configuration models and a 10-line quote.
+fn ten_line_quote() -> (RuleSet, Configurators, QuoteRequest) {
     let rules = example_rules();
     let (models, _) = compile_all(&rules);
     let today = chrono::NaiveDate::from_ymd_opt(2026, 5, 12).expect("valid date");
     let request = quote_with_lines(&rules, 10)
         .to_request(today)
         .expect("generated quote is valid");
+    (rules, models, request)
+}
+
+/// What the server does for one 10-line PriceQuote besides HTTP/2: price,
+/// build the response for each view, encode it.
+fn respond(c: &mut Criterion) {
+    let (rules, models, request) = ten_line_quote();
     let mut group = c.benchmark_group("price_quote_response_10_lines");
     for view in [PriceQuoteView::Full, PriceQuoteView::Summary] {
         group.bench_function(view.as_str_name(), |b| {
@@ -62,12 +69,7 @@ fn respond(c: &mut Criterion) {
 
 /// Writing the response alone, from an already priced 10-line quote.
 fn encode(c: &mut Criterion) {
-    let rules = example_rules();
-    let (models, _) = compile_all(&rules);
-    let today = chrono::NaiveDate::from_ymd_opt(2026, 5, 12).expect("valid date");
-    let request = quote_with_lines(&rules, 10)
-        .to_request(today)
-        .expect("generated quote is valid");
+    let (rules, models, request) = ten_line_quote();
     let priced = price_quote(&rules, &models, &request).expect("generated quote prices");
     let mut group = c.benchmark_group("encode_response_10_lines");
     for view in [PriceQuoteView::Full, PriceQuoteView::Summary] {
