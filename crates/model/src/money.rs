@@ -96,21 +96,37 @@ pub fn round_dp(value: Decimal, dp: u32, strategy: RoundingStrategy) -> Decimal 
         return value.round_dp_with_strategy(dp, strategy);
     };
     let (q, r) = (m / unit, m % unit);
-    let half = unit / 2;
-    let up = match strategy {
+    match rounds_up(q, r, unit, strategy) {
+        // q + 1 fits: q is at most i64::MAX / 10.
+        Some(up) => signed(q + u64::from(up), dp, value.is_sign_negative()),
+        None => value.round_dp_with_strategy(dp, strategy),
+    }
+}
+
+/// Whether a magnitude cut to `whole`, with `rest` left over out of
+/// `divisor`, rounds away from zero; `None` for the strategies left to
+/// rust_decimal. Halves are found by comparing twice the rest with the
+/// divisor, so odd divisors work too.
+fn rounds_up(whole: u64, rest: u64, divisor: u64, strategy: RoundingStrategy) -> Option<bool> {
+    let (twice, divisor) = (u128::from(rest) * 2, u128::from(divisor));
+    Some(match strategy {
         RoundingStrategy::ToZero => false,
-        RoundingStrategy::AwayFromZero => r != 0,
-        RoundingStrategy::MidpointAwayFromZero => r >= half,
-        RoundingStrategy::MidpointNearestEven => r > half || (r == half && q % 2 == 1),
-        _ => return value.round_dp_with_strategy(dp, strategy),
-    };
-    // q + 1 fits: q is at most i64::MAX / 10.
-    let magnitude = (q + u64::from(up)) as i64;
-    let mut rounded = Decimal::new(magnitude, dp);
-    // A value that rounds to zero is zero, not minus zero, as in
-    // rust_decimal.
-    rounded.set_sign_negative(value.is_sign_negative() && magnitude != 0);
-    rounded
+        RoundingStrategy::AwayFromZero => rest != 0,
+        RoundingStrategy::MidpointAwayFromZero => twice >= divisor,
+        RoundingStrategy::MidpointNearestEven => {
+            twice > divisor || (twice == divisor && whole % 2 == 1)
+        }
+        _ => return None,
+    })
+}
+
+/// A rounded magnitude (at most `i64::MAX`) at `scale` decimals with its
+/// sign; one that rounds to zero is zero, not minus zero, as in
+/// rust_decimal.
+fn signed(magnitude: u64, scale: u32, negative: bool) -> Decimal {
+    let mut value = Decimal::new(magnitude as i64, scale);
+    value.set_sign_negative(negative && magnitude != 0);
+    value
 }
 
 /// A currency the rules price in, with its rounding and its rate against
@@ -160,26 +176,18 @@ impl Currency {
         let lifted = (amount.scale() <= self.scale)
             .then(|| 10i64.checked_pow(self.scale - amount.scale()))
             .flatten()
-            .and_then(|by| i64::try_from(amount.mantissa()).ok()?.checked_mul(by));
+            .and_then(|by| i64::try_from(amount.mantissa()).ok()?.checked_mul(by))
+            // So that |m| fits i64.
+            .filter(|&m| m != i64::MIN);
         let (Some(q), Some(m)) = (whole_quantity, lifted) else {
             return self.round(amount / quantity);
         };
         let (whole, rest) = (m.unsigned_abs() / q, m.unsigned_abs() % q);
-        // Compare twice the remainder with the divisor for halves.
-        let twice = u128::from(rest) * 2;
-        let up = match self.rounding {
-            RoundingMode::Down => false,
-            RoundingMode::Up => rest != 0,
-            RoundingMode::HalfUp => twice >= u128::from(q),
-            RoundingMode::HalfEven => {
-                twice > u128::from(q) || (twice == u128::from(q) && whole % 2 == 1)
-            }
-        };
-        // At most |m|, so it fits.
-        let magnitude = (whole + u64::from(up)) as i64;
-        let mut unit = Decimal::new(magnitude, self.scale);
-        unit.set_sign_negative(m < 0 && magnitude != 0);
-        unit
+        match rounds_up(whole, rest, q, self.rounding.strategy()) {
+            // At most |m|, so it fits.
+            Some(up) => signed(whole + u64::from(up), self.scale, m < 0),
+            None => self.round(amount / quantity),
+        }
     }
 
     /// Converts an amount written in the corporate currency into this one
@@ -362,6 +370,7 @@ mod tests {
             "1234567890123.45",
             "0.005",
             "3.333333",
+            "-92233720368547758.08",
         ];
         let quantities = [
             "1", "2", "3", "7", "12", "40", "999", "65537", "0.5", "2.25",
