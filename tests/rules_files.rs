@@ -484,3 +484,115 @@ fn a_later_stage_that_wins_less_is_a_warning() {
         found[0].message
     );
 }
+
+#[test]
+fn a_bom_cycle_is_named() {
+    let s = with_edit("planning/bom.toml", |t| {
+        format!(
+            "{t}\n[[bom]]\nparent = \"ASM-KB-MODULE\"\ncomponent = \"ASM-LT14-CHASSIS\"\nquantity = \"1\"\n"
+        )
+    });
+    let found = issues(&s);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].file, rules_dir().join("planning/bom.toml"));
+    let m = &found[0].message;
+    assert!(
+        m.contains("BOM cycle: ")
+            && (m.contains("ASM-KB-MODULE → ASM-LT14-CHASSIS → ASM-KB-MODULE")
+                || m.contains("ASM-LT14-CHASSIS → ASM-KB-MODULE → ASM-LT14-CHASSIS")),
+        "{m}"
+    );
+}
+
+#[test]
+fn bom_lines_with_unknown_items_or_no_quantity() {
+    let s = with_edit("planning/bom.toml", |t| {
+        t.replacen(
+            "component = \"CMP-CPU-LT-24C\"",
+            "component = \"CMP-CPU-LT-99C\"",
+            1,
+        )
+    });
+    assert_single_issue(
+        &s,
+        "planning/bom.toml",
+        "parent = \"LT-16-WS\"",
+        "unknown item `CMP-CPU-LT-99C`",
+    );
+    let s = with_edit("planning/bom.toml", |t| {
+        t.replacen(
+            "parent = \"ASM-DOC-PACK\"\ncomponent = \"CMP-MANUAL\"\nquantity = \"1\"",
+            "parent = \"ASM-DOC-PACK\"\ncomponent = \"CMP-MANUAL\"\nquantity = \"0\"",
+            1,
+        )
+    });
+    assert_single_issue(
+        &s,
+        "planning/bom.toml",
+        "component = \"CMP-MANUAL\"",
+        "quantity 0 must be above 0",
+    );
+}
+
+#[test]
+fn an_option_without_a_bom_where_its_product_has_one() {
+    let s = with_edit("planning/bom.toml", |t| {
+        t.replacen(
+            "[[bom]]\nparent = \"LT-CPU-I9\"\ncomponent = \"CMP-CPU-LT-24C\"\nquantity = \"1\"\n",
+            "",
+            1,
+        )
+    });
+    let found = issues(&s);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].message.contains("its option LT-CPU-I9 has none"),
+        "{}",
+        found[0].message
+    );
+}
+
+#[test]
+fn attach_rates_that_no_mix_of_configurations_can_have() {
+    let s = with_edit("planning/attach_rates.toml", |t| {
+        t.replacen(
+            "option = \"LT-CPU-I9\"\npercent = \"15\"",
+            "option = \"LT-CPU-I9\"\npercent = \"25\"",
+            1,
+        )
+    });
+    let found = issues(&s);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0]
+            .message
+            .contains("group `cpu` is exactly-one, but its rates sum to 110 %"),
+        "{}",
+        found[0].message
+    );
+    // The i9 needs 32 or 64 GB: at 15 % it cannot ride on 10 % of them.
+    let s = with_edit("planning/attach_rates.toml", |t| {
+        t.replacen(
+            "option = \"LT-MEM-16\"\npercent = \"45\"",
+            "option = \"LT-MEM-16\"\npercent = \"90\"",
+            1,
+        )
+        .replacen(
+            "option = \"LT-MEM-32\"\npercent = \"40\"",
+            "option = \"LT-MEM-32\"\npercent = \"5\"",
+            1,
+        )
+        .replacen(
+            "option = \"LT-MEM-64\"\npercent = \"15\"",
+            "option = \"LT-MEM-64\"\npercent = \"5\"",
+            1,
+        )
+    });
+    let found = issues(&s);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].message.contains("break rule `lt14pro-i9-memory`"),
+        "{}",
+        found[0].message
+    );
+}

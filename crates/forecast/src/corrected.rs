@@ -129,3 +129,45 @@ pub(crate) fn corrected(
             .sum()
             .alias(CORRECTED)]))
 }
+
+/// Columns of [`demand_lines`].
+pub const NEED_DATE: &str = "need_date";
+pub const QUANTITY_IF_WON: &str = "quantity_if_won";
+pub const WIN_PROBABILITY: &str = "probability";
+pub const SLIP_POINT: &str = "point";
+pub const SLIP_POINTS_OF_DEAL: &str = "points";
+
+/// What the demand roll-down needs of a snapshot: one row per open line
+/// and slippage point (and one per won line) with the opportunity, SKU,
+/// the quantity it books if won (times its team's accuracy factor when
+/// the spec has a correction, as the corrected forecast's amounts are),
+/// the day it is expected after slippage ([`NEED_DATE`], never before the
+/// forecast date for open deals), its deal's win probability, and which
+/// of its deal's equally likely slippage points the row is.
+pub fn demand_lines(
+    snapshot: LazyFrame,
+    spec: &ForecastSpec,
+) -> Result<DataFrame, crate::ForecastError> {
+    let (lines, _) = crate::weighted::prepared(snapshot, spec)?;
+    let factor = when(col(VALUE).gt(lit(0.0)))
+        .then(col(IF_WON) / col(VALUE))
+        .otherwise(lit(1.0));
+    Ok(expected_rows(lines, spec)?
+        .select([
+            col(col::OPPORTUNITY_ID),
+            col(col::SKU),
+            (col(col::QUANTITY).cast(DataType::Float64) * factor).alias(QUANTITY_IF_WON),
+            col(CLOSE).alias(NEED_DATE),
+            col(PROBABILITY).alias(WIN_PROBABILITY),
+            col(POINT).alias(SLIP_POINT),
+            (lit(1.0) / col(SHARE))
+                .round(0, RoundMode::HalfToEven)
+                .cast(DataType::UInt32)
+                .alias(SLIP_POINTS_OF_DEAL),
+        ])
+        .sort(
+            [col::OPPORTUNITY_ID, SLIP_POINT, col::SKU],
+            SortMultipleOptions::default(),
+        )
+        .collect()?)
+}

@@ -30,6 +30,9 @@ mod weighted;
 pub use accuracy::{Correction, Learning, learn_correction};
 pub use backtest::{Backtest, BacktestResult, MODELS, backtest};
 pub use calibrate::{CalibratedRates, Calibration, calibrate};
+pub use corrected::{
+    NEED_DATE, QUANTITY_IF_WON, SLIP_POINT, SLIP_POINTS_OF_DEAL, WIN_PROBABILITY, demand_lines,
+};
 pub use funnel::{FunnelReport, funnel};
 pub use montecarlo::{Simulation, Uncertainty, simulate};
 pub use overdue::overdue;

@@ -8,6 +8,7 @@ mod catalog;
 mod configuration;
 mod money;
 mod pipeline;
+mod planning;
 mod pricing_rules;
 mod rule_set;
 mod text;
@@ -18,6 +19,7 @@ pub use configuration::{
 };
 pub use money::{Currency, CurrencyCode, DateRange, Percent, RoundingMode, round_dp};
 pub use pipeline::{ForecastCategory, Stage, StageOutcome};
+pub use planning::{AttachRate, BomLine, Item, PlanningData, SafetyStock, Supply};
 pub use pricing_rules::{
     ApprovalCondition, ApprovalLevel, ApprovalRule, BundleBenefit, BundleRule, ContractParty,
     ContractPrice, DiscountSchedule, FloorAction, FloorKind, FloorRule, PriceBook, PriceEntry,

@@ -6,8 +6,8 @@ use rustc_hash::FxHashMap;
 
 use crate::{
     Account, ApprovalLevel, ApprovalRule, BundleRule, ConfigModel, ContractParty, ContractPrice,
-    Currency, CurrencyCode, DiscountSchedule, FloorRule, ModelError, PriceBook, PriceEntry,
-    Product, ProductLine, Promotion, Region, Segment, Stage,
+    Currency, CurrencyCode, DiscountSchedule, FloorRule, ModelError, PlanningData, PriceBook,
+    PriceEntry, Product, ProductLine, Promotion, Region, Segment, Stage,
 };
 
 /// Everything the rule files define, before indexing.
@@ -31,6 +31,8 @@ pub struct RuleSetParts {
     pub configurations: Vec<ConfigModel>,
     /// The funnel's stages, in any order.
     pub stages: Vec<Stage>,
+    /// Items, BOMs and attach rates for the demand roll-down.
+    pub planning: PlanningData,
 }
 
 /// Everything that applies to one SKU, resolved once at load time so that
@@ -180,6 +182,7 @@ pub struct RuleSet {
     configurations: BTreeMap<String, ConfigModel>,
     /// In funnel order.
     stages: Vec<Stage>,
+    planning: PlanningData,
 }
 
 fn index_unique<T>(
@@ -376,8 +379,24 @@ impl RuleSet {
         let mut stages = parts.stages;
         stages.sort_by_key(|s| s.order);
         index_unique(stages.clone(), "stage", |s| s.id.clone())?;
+        let items: std::collections::HashSet<&str> =
+            parts.planning.items.iter().map(|i| i.id.as_str()).collect();
+        for line in &parts.planning.bom {
+            let parent_known =
+                products.contains_key(&line.parent) || items.contains(line.parent.as_str());
+            require(
+                parent_known,
+                "BOM line",
+                &line.parent,
+                "parent",
+                &line.parent,
+            )?;
+            let known = items.contains(line.component.as_str());
+            require(known, "BOM line", &line.parent, "item", &line.component)?;
+        }
         Ok(Self {
             stages,
+            planning: parts.planning.sorted(),
             configurations,
             corporate_currency,
             currencies,
@@ -517,6 +536,11 @@ impl RuleSet {
     /// Configuration models in SKU order.
     pub fn configurations(&self) -> impl Iterator<Item = &ConfigModel> {
         self.configurations.values()
+    }
+
+    /// Items, bills of materials and attach rates (sorted for look-ups).
+    pub fn planning(&self) -> &PlanningData {
+        &self.planning
     }
 
     /// The funnel's stages in order, open stages first.

@@ -37,6 +37,9 @@ pub(crate) struct ParsedFile<'s> {
     pub config_rules: Vec<At<ConfigRuleDef>>,
     pub config_defaults: Vec<At<ConfigDefaultDef>>,
     pub stages: Vec<At<StageDef>>,
+    pub items: Vec<At<ItemDef>>,
+    pub bom: Vec<At<BomDef>>,
+    pub attach_rates: Vec<At<AttachRateDef>>,
 }
 
 impl ParsedFile<'_> {
@@ -93,6 +96,65 @@ struct RawFile {
     config_default: Vec<Spanned<ConfigDefaultDef>>,
     #[serde(default)]
     stage: Vec<Spanned<StageDef>>,
+    #[serde(default)]
+    item: Vec<Spanned<ItemDef>>,
+    #[serde(default)]
+    bom: Vec<Spanned<BomDef>>,
+    #[serde(default)]
+    attach_rate: Vec<Spanned<AttachRateDef>>,
+}
+
+/// A planned item and its supply data.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ItemDef {
+    pub id: String,
+    /// Optional for an item that is a catalog SKU (its product's name).
+    pub name: Option<String>,
+    /// `buy`, `make`, `phantom` or `service`.
+    pub supply: String,
+    #[serde(default = "default_unit")]
+    pub unit: String,
+    pub lead_time_days: Option<u32>,
+    pub min_order: Option<ExactDecimal>,
+    pub order_multiple: Option<ExactDecimal>,
+    pub supplier: Option<String>,
+    /// A quantity, or `"computed"`.
+    pub safety_stock: Option<ExactOrWord>,
+    pub skill: Option<String>,
+    pub cost: Option<ExactDecimal>,
+}
+
+/// A decimal, or a word such as `"computed"`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(crate) enum ExactOrWord {
+    Number(ExactDecimal),
+    Word(String),
+}
+
+/// One line of a bill of materials.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BomDef {
+    pub parent: String,
+    pub component: String,
+    pub quantity: ExactDecimal,
+    pub scrap_percent: Option<ExactDecimal>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// A planning percentage of an option of a configurable product.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AttachRateDef {
+    pub product: String,
+    pub option: String,
+    pub percent: ExactDecimal,
+    /// Units of the option on a product unit that has it (default 1).
+    pub units: Option<ExactDecimal>,
+    pub weight: Option<u32>,
 }
 
 /// A stage of the sales funnel.
@@ -455,5 +517,8 @@ pub(crate) fn parse<'s>(source: &'s Source, issues: &mut Vec<RuleIssue>) -> Opti
         config_rules: located(source, raw.config_rule),
         config_defaults: located(source, raw.config_default),
         stages: located(source, raw.stage),
+        items: located(source, raw.item),
+        bom: located(source, raw.bom),
+        attach_rates: located(source, raw.attach_rate),
     })
 }

@@ -67,6 +67,9 @@ pub struct LoadSummary {
     pub configuration_rules: usize,
     /// Stages of the sales funnel.
     pub stages: usize,
+    /// Planned items and BOM lines.
+    pub items: usize,
+    pub bom_lines: usize,
     /// Valid rules that look unintended, with file and line.
     pub warnings: Vec<RuleIssue>,
 }
@@ -75,14 +78,16 @@ impl fmt::Display for LoadSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} files, {} products, {} price books, {} pricing and approval rules, {} configurable products with {} configuration rules, {} funnel stages",
+            "{} files, {} products, {} price books, {} pricing and approval rules, {} configurable products with {} configuration rules, {} funnel stages, {} planned items with {} BOM lines",
             self.files,
             self.products,
             self.price_books,
             self.rules,
             self.configurable,
             self.configuration_rules,
-            self.stages
+            self.stages,
+            self.items,
+            self.bom_lines
         )?;
         if !self.warnings.is_empty() {
             write!(f, ", {} warning(s)", self.warnings.len())?;
@@ -160,6 +165,8 @@ pub fn compile_sources(sources: &[Source]) -> Result<(RuleSet, LoadSummary), Rul
         configurable: parts.configurations.len(),
         configuration_rules: parts.configurations.iter().map(|m| m.rules.len()).sum(),
         stages: parts.stages.len(),
+        items: parts.planning.items.len(),
+        bom_lines: parts.planning.bom.len(),
         warnings,
     };
     let rule_set = quotecast_model::RuleSet::new(parts).map_err(|e| {

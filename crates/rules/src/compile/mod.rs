@@ -16,6 +16,7 @@ use crate::{
 mod catalog;
 mod configuration;
 mod pipeline;
+mod planning;
 mod pricing;
 
 /// The largest amount a rule may state (a price, a cost, a threshold):
@@ -255,5 +256,6 @@ pub(crate) fn compile(
     pricing::compile(&mut compiler, files, &mut parts);
     configuration::compile_models(&mut compiler, files, &mut parts);
     pipeline::compile(&mut compiler, files, &mut parts);
+    planning::compile(&mut compiler, files, &mut parts);
     (parts, compiler.warnings)
 }

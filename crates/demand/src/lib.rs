@@ -1,0 +1,269 @@
+//! The demand roll-down (the Dell step): from the pipeline's expected
+//! deal lines to the components they use, when, with what uncertainty,
+//! and what to buy or build against stock on hand and open receipts.
+//!
+//! Pure: the caller hands in the deal lines the forecast expects (each
+//! with its win probability and the day it is needed after slippage), the
+//! rule set (items, BOMs, attach rates, configuration models) and an
+//! inventory state, and gets back typed tables with an [`Explanation`].
+//!
+//! 1. **Planning BOM** (`prepare.rs`, `mix.rs`): a deal line of a
+//!    configurable product is exploded through the option lines its deal
+//!    carries; each option group the deal chose nothing in is given the
+//!    product's attach rates (rules, updated by the won configurations
+//!    among the lines) or the model's default.
+//! 2. **Component demand** (`trials.rs`): the explosion is linear, so
+//!    expected demand per item and bucket is the sum over (SKU, bucket)
+//!    cells of the cell's expected quantity × units per use, each use
+//!    offset by the lead times above it. The Monte Carlo draws per trial
+//!    which deals are won (whole), their slippage point and the option
+//!    mixes, and explodes the same way: P10/P50/P90 per item and bucket,
+//!    demand over each item's cumulative lead time and the safety stock
+//!    that covers it at the service level. Items sharing products stay
+//!    correlated because every item is computed from the same trials.
+//! 3. **MRP** (`mrp.rs`): items in low-level-code order; gross = demand
+//!    from the pipeline + components of the parents' planned orders;
+//!    netted against on hand and receipts to safety stock; lot-for-lot
+//!    with minimum and multiple; released lead time before need, as late
+//!    as possible; releases before the plan date flagged `expedite`;
+//!    pegged to the deals behind the demand each order covers.
+mod calendar;
+mod mix;
+mod mrp;
+mod prepare;
+mod structure;
+mod trials;
+#[cfg(test)]
+mod trials_tests;
+/// The integration tests' rule helpers, for unit tests too (they name
+/// this crate by its name).
+#[cfg(test)]
+extern crate self as quotecast_demand;
+#[cfg(test)]
+#[path = "../tests/common/mod.rs"]
+mod test_common;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+pub use calendar::{Calendar, MAX_BUCKETS, Period, Placement};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemandError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("too large to simulate: {0}")]
+    TooLarge(String),
+}
+
+/// One line of an expected deal as the forecast sees it: `quantity` of
+/// `sku` needed on `need_date` if the deal is won, with probability
+/// `probability`. A deal whose close may slip has one row per slippage
+/// point (`point` of `points`, each equally likely); rows of one deal
+/// share its probability and points.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemandLine {
+    pub deal: String,
+    pub sku: String,
+    pub quantity: f64,
+    pub need_date: NaiveDate,
+    pub probability: f64,
+    pub point: u32,
+    pub points: u32,
+}
+
+/// On hand and open receipts of items.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Inventory {
+    /// The stored version this state is (named by the plan).
+    pub version: String,
+    pub on_hand: Vec<(String, Decimal)>,
+    pub receipts: Vec<Receipt>,
+}
+
+/// An open purchase or assembly order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Receipt {
+    pub item: String,
+    pub due: NaiveDate,
+    pub quantity: Decimal,
+    pub reference: String,
+}
+
+/// How to plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanOptions {
+    pub calendar: Calendar,
+    /// Probability that demand over an item's cumulative lead time is
+    /// covered by its suggested safety stock (0.5 to 0.9999).
+    pub service_level: f64,
+    /// Monte Carlo trials (0: expected values only).
+    pub trials: u32,
+    pub seed: u64,
+    /// Identities of inputs the engine does not see whole (the pipeline
+    /// file's checksum, the rules' hash), hashed into the plan id.
+    pub fingerprints: Vec<String>,
+}
+
+/// Expected and simulated demand of one item in one bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComponentDemand {
+    pub item: String,
+    pub bucket: NaiveDate,
+    pub expected: f64,
+    /// Part of `expected` needed before the plan date (lead times that
+    /// have already run out).
+    pub past_due: f64,
+    /// P10/P50/P90 over the trials (`None` without trials).
+    pub percentiles: Option<[f64; 3]>,
+}
+
+/// A suggested purchase or assembly order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedOrder {
+    /// `item@need date`.
+    pub id: String,
+    pub item: String,
+    /// `buy` or `make`.
+    pub supply: &'static str,
+    pub supplier: Option<String>,
+    pub quantity: Decimal,
+    /// The net requirement it covers before lot sizing.
+    pub net_requirement: Decimal,
+    pub need_date: NaiveDate,
+    pub release_date: NaiveDate,
+    /// The release date has passed: order now and ask for it sooner.
+    pub expedite: bool,
+    /// Quantity × unit cost, corporate currency (unrounded).
+    pub value: Decimal,
+}
+
+/// A deal behind a planned order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Peg {
+    pub order: String,
+    pub deal: String,
+    /// The deal's line SKU the demand comes from.
+    pub sku: String,
+    /// Expected units of the order's item the deal needs in the buckets
+    /// the order covers.
+    pub expected_units: f64,
+    /// Its share of the pegged demand of the order.
+    pub share: f64,
+    pub probability: f64,
+}
+
+/// Projected stock of a planned item per bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Projection {
+    pub item: String,
+    pub bucket: NaiveDate,
+    pub gross: f64,
+    pub receipts: f64,
+    pub planned_receipts: f64,
+    pub on_hand: f64,
+    pub safety_stock: f64,
+}
+
+/// Demand over an item's cumulative lead time and what covers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SafetyStockRow {
+    pub item: String,
+    pub cumulative_lead_days: u32,
+    pub mean: f64,
+    pub percentiles: [f64; 3],
+    /// Service-level quantile minus the mean (not below zero).
+    pub suggested: f64,
+    /// z · σ(bucket demand) · √(lead time in buckets), for comparison.
+    pub textbook: f64,
+    /// The safety stock the plan netted to.
+    pub used: f64,
+}
+
+/// Service hours per skill and bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Capacity {
+    pub skill: String,
+    pub bucket: NaiveDate,
+    pub expected_hours: f64,
+    pub p90_hours: Option<f64>,
+}
+
+/// How the plan was reached.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Explanation {
+    pub deals: usize,
+    pub lines: usize,
+    /// Lines of configurable products whose deal carries option lines
+    /// for them (exploded through those, group by group).
+    pub configured_lines: usize,
+    /// Lines of configurable products given attach rates for the option
+    /// groups their deal did not choose in.
+    pub attach_rate_lines: usize,
+    /// Each attach rate used: product, option, expected units per product
+    /// unit, where it came from.
+    pub attach_rates: Vec<(String, String, f64, String)>,
+    /// Required groups with no rate and no default: not planned.
+    pub unplanned_groups: Vec<(String, String)>,
+    /// SKUs with no BOM and no supply data, with their lines.
+    pub unplanned_skus: Vec<(String, usize)>,
+    /// Lines needed after the horizon.
+    pub beyond_horizon: usize,
+    /// Inventory rows naming no planned item.
+    pub unknown_inventory: Vec<String>,
+    pub items_planned: usize,
+    pub levels: u32,
+    pub trials: u32,
+}
+
+/// A whole plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Hash of every input (lines, rules' planning data, inventory,
+    /// options, fingerprints): the same inputs give the same id.
+    pub id: String,
+    pub inventory_version: String,
+    pub component_demand: Vec<ComponentDemand>,
+    pub planned_orders: Vec<PlannedOrder>,
+    pub pegging: Vec<Peg>,
+    pub projections: Vec<Projection>,
+    pub safety_stock: Vec<SafetyStockRow>,
+    pub capacity: Vec<Capacity>,
+    pub explanation: Explanation,
+}
+
+/// Plans `lines` against `inventory` with the rules' items and BOMs.
+pub fn plan(
+    rules: &quotecast_model::RuleSet,
+    lines: Vec<DemandLine>,
+    inventory: &Inventory,
+    options: &PlanOptions,
+) -> Result<Plan, DemandError> {
+    if !(0.5..=0.9999).contains(&options.service_level) {
+        return Err(DemandError::Invalid(format!(
+            "the service level must be 0.5 to 0.9999, not {}",
+            options.service_level
+        )));
+    }
+    let structure = structure::Structure::new(rules.planning())?;
+    let prepared = prepare::prepare(rules, &structure, lines, &options.calendar)?;
+    let id = prepare::plan_id(rules, &prepared, inventory, options);
+    let demand = trials::component_demand(&structure, &prepared, options)?;
+    let planned = mrp::run(&structure, &prepared, &demand, inventory, options);
+    let mut explanation = prepared.explanation.clone();
+    explanation.unknown_inventory = planned.unknown_inventory;
+    explanation.items_planned = planned.items_planned;
+    explanation.levels = structure.level.iter().copied().max().unwrap_or(0) + 1;
+    explanation.trials = options.trials;
+    Ok(Plan {
+        id,
+        inventory_version: inventory.version.clone(),
+        component_demand: demand.rows,
+        planned_orders: planned.orders,
+        pegging: planned.pegging,
+        projections: planned.projections,
+        safety_stock: planned.safety_stock,
+        capacity: demand.capacity,
+        explanation,
+    })
+}

@@ -1,0 +1,285 @@
+//! MRP on the expected demand: items in low-level-code order, so each is
+//! planned once, after all its parents. Gross requirements are the
+//! pipeline's own demand for the first planned items below each SKU plus
+//! the components of parents' planned orders; projected on hand = on
+//! hand + receipts − gross; where it would fall below safety stock an
+//! order brings it back: at least the minimum, a whole multiple, due the
+//! earliest day the bucket's requirements are needed and released its
+//! lead time earlier (as late as possible). A release before the plan date is flagged `expedite`.
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::NaiveDate;
+use quotecast_model::{SafetyStock, Supply};
+use rust_decimal::{Decimal, RoundingStrategy, prelude::FromPrimitive, prelude::ToPrimitive};
+
+use crate::{
+    Inventory, Peg, PlanOptions, PlannedOrder, Projection, SafetyStockRow,
+    calendar::Placement,
+    prepare::Prepared,
+    structure::{Node, Structure, Use},
+    trials::Demand,
+};
+
+/// Quantities within this of a threshold count as meeting it (the
+/// expected requirements are sums of products of f64).
+const EPSILON: f64 = 1e-9;
+
+pub(crate) struct Planned {
+    pub orders: Vec<PlannedOrder>,
+    pub pegging: Vec<Peg>,
+    pub projections: Vec<Projection>,
+    pub safety_stock: Vec<SafetyStockRow>,
+    pub unknown_inventory: Vec<String>,
+    pub items_planned: usize,
+}
+
+/// A quantity as an exact decimal, rounded up at 6 places.
+fn up(q: f64) -> Decimal {
+    Decimal::from_f64(q.max(0.0))
+        .unwrap_or(Decimal::MAX)
+        .round_dp_with_strategy(6, RoundingStrategy::AwayFromZero)
+        .normalize()
+}
+
+/// The order for a net requirement: at least the minimum, a whole
+/// multiple of the order multiple.
+pub(crate) fn lot_size(net: Decimal, min_order: Decimal, multiple: Decimal) -> Decimal {
+    let q = net.max(min_order);
+    if multiple > Decimal::ZERO {
+        ((q / multiple).ceil() * multiple).normalize()
+    } else {
+        q.normalize()
+    }
+}
+
+pub(crate) fn run(
+    s: &Structure<'_>,
+    p: &Prepared,
+    demand: &Demand,
+    inventory: &Inventory,
+    options: &PlanOptions,
+) -> Planned {
+    let calendar = &options.calendar;
+    let buckets = calendar.buckets();
+    let mut gross = vec![vec![0.0; buckets]; s.len()];
+    // The earliest day each (item, bucket)'s requirements are needed: an
+    // order is due then, not at the bucket's start (as late as possible).
+    let mut first_need: Vec<Vec<Option<NaiveDate>>> = vec![vec![None; buckets]; s.len()];
+    let mut past_due = vec![false; s.len()];
+    let mut uses: Vec<Use> = Vec::new();
+    let add = |gross: &mut Vec<Vec<f64>>,
+               first_need: &mut Vec<Vec<Option<NaiveDate>>>,
+               past_due: &mut Vec<bool>,
+               u: &Use,
+               qty: f64| {
+        let (b, day) = match calendar.place(u.date) {
+            Placement::PastDue => {
+                past_due[u.node as usize] = true;
+                (0, calendar.as_of)
+            }
+            Placement::In(b) => (b, u.date),
+            Placement::Beyond => return,
+        };
+        gross[u.node as usize][b] += qty * u.per;
+        let first = &mut first_need[u.node as usize][b];
+        *first = Some(first.map_or(day, |f| f.min(day)));
+    };
+    for (cell, qty) in p.expected_cells().into_iter().enumerate() {
+        if qty <= 0.0 {
+            continue;
+        }
+        let (node, bucket) = p.cells[cell];
+        uses.clear();
+        s.first_planned(node, calendar.need_date(bucket), &mut uses);
+        for u in &uses {
+            add(&mut gross, &mut first_need, &mut past_due, u, qty);
+        }
+    }
+    let mut on_hand = vec![0.0; s.len()];
+    let mut receipts = vec![vec![0.0; buckets]; s.len()];
+    let mut unknown = BTreeSet::new();
+    for (item, q) in &inventory.on_hand {
+        match s.node(item).filter(|&n| s.is_planned(n)) {
+            Some(n) => on_hand[n as usize] += q.to_f64().unwrap_or(0.0),
+            None => {
+                unknown.insert(item.clone());
+            }
+        }
+    }
+    for r in &inventory.receipts {
+        match s.node(&r.item).filter(|&n| s.is_planned(n)) {
+            Some(n) => {
+                if let Some(b) = calendar.bucket_of(r.due) {
+                    receipts[n as usize][b] += r.quantity.to_f64().unwrap_or(0.0);
+                }
+            }
+            None => {
+                unknown.insert(r.item.clone());
+            }
+        }
+    }
+    // Each cell's rows: (deal, row).
+    let mut cell_rows: Vec<Vec<(u32, u32)>> = vec![Vec::new(); p.cells.len()];
+    for (d, deal) in p.deals.iter().enumerate() {
+        for r in deal.start..deal.end {
+            cell_rows[p.rows[r as usize].cell as usize].push((d as u32, r));
+        }
+    }
+    let mut planned = Planned {
+        orders: Vec::new(),
+        pegging: Vec::new(),
+        projections: Vec::new(),
+        safety_stock: Vec::new(),
+        unknown_inventory: unknown.into_iter().collect(),
+        items_planned: 0,
+    };
+    for &n in &s.order {
+        let Some(item) = s.item(n).filter(|_| s.is_planned(n)) else {
+            continue;
+        };
+        let stats = demand.stats.get(&n);
+        let safety = match item.safety_stock {
+            Some(SafetyStock::Fixed(q)) => q.to_f64().unwrap_or(0.0),
+            Some(SafetyStock::Computed) => stats.map_or(0.0, |st| st.suggested.ceil()),
+            None => 0.0,
+        };
+        if let Some(st) = stats {
+            planned.safety_stock.push(SafetyStockRow {
+                item: item.id.clone(),
+                cumulative_lead_days: st.cumulative_lead_days,
+                mean: st.window_mean,
+                percentiles: st.window_percentiles,
+                suggested: st.suggested,
+                textbook: st.textbook,
+                used: safety,
+            });
+        }
+        let touched = gross[n as usize].iter().any(|&g| g > 0.0)
+            || receipts[n as usize].iter().any(|&r| r > 0.0)
+            || on_hand[n as usize] > 0.0;
+        if !touched && safety <= 0.0 {
+            continue;
+        }
+        planned.items_planned += 1;
+        if item.supply == Supply::Service {
+            // Hours are capacity (see `Capacity`), not orders.
+            continue;
+        }
+        let (min_order, multiple) = s.lot(n);
+        let mut projected = on_hand[n as usize];
+        let mut orders_here: Vec<(usize, usize)> = Vec::new();
+        for b in 0..buckets {
+            let g = gross[n as usize][b];
+            let r = receipts[n as usize][b];
+            projected += r - g;
+            let mut planned_receipt = 0.0;
+            if projected < safety - EPSILON {
+                let net = up(safety - projected);
+                let qty = lot_size(net, min_order, multiple);
+                let need_date = first_need[n as usize][b].unwrap_or(calendar.need_date(b));
+                let release_date = s.start_of(n, need_date);
+                let expedite = release_date < calendar.as_of || (b == 0 && past_due[n as usize]);
+                let q = qty.to_f64().unwrap_or(0.0);
+                planned_receipt = q;
+                projected += q;
+                orders_here.push((planned.orders.len(), b));
+                planned.orders.push(PlannedOrder {
+                    id: format!("{}@{need_date}", item.id),
+                    item: item.id.clone(),
+                    supply: item.supply.name(),
+                    supplier: item.supplier.clone(),
+                    quantity: qty,
+                    net_requirement: net,
+                    need_date,
+                    release_date,
+                    expedite,
+                    value: qty * item.unit_cost,
+                });
+                // The components of this order, needed when it is released.
+                uses.clear();
+                s.components(n, need_date, &mut uses);
+                for u in &uses {
+                    add(&mut gross, &mut first_need, &mut past_due, u, q);
+                }
+            }
+            if g > 0.0 || r > 0.0 || planned_receipt > 0.0 || projected != 0.0 {
+                planned.projections.push(Projection {
+                    item: item.id.clone(),
+                    bucket: calendar.start(b),
+                    gross: g,
+                    receipts: r,
+                    planned_receipts: planned_receipt,
+                    on_hand: projected,
+                    safety_stock: safety,
+                });
+            }
+        }
+        peg(
+            p,
+            &cell_rows,
+            demand,
+            n,
+            &orders_here,
+            buckets,
+            &mut planned,
+        );
+    }
+    planned
+}
+
+/// Pegs each order of node `n` to the deals whose expected demand for
+/// `n` falls in the buckets it covers (its own up to the next order's).
+fn peg(
+    p: &Prepared,
+    cell_rows: &[Vec<(u32, u32)>],
+    demand: &Demand,
+    n: Node,
+    orders: &[(usize, usize)],
+    buckets: usize,
+    planned: &mut Planned,
+) {
+    let entries = &demand.entries[n as usize];
+    if entries.is_empty() || orders.is_empty() {
+        return;
+    }
+    // Units of `n` per unit of each cell, in the order's buckets.
+    let mut by_cell: BTreeMap<u32, f64> = BTreeMap::new();
+    for (k, &(order, from)) in orders.iter().enumerate() {
+        let to = orders.get(k + 1).map_or(buckets, |&(_, b)| b);
+        by_cell.clear();
+        for e in entries {
+            let b = e.bucket as usize;
+            if b >= from && b < to {
+                *by_cell.entry(e.cell).or_default() += e.per;
+            }
+        }
+        if by_cell.is_empty() {
+            continue;
+        }
+        let mut driven: HashMap<(usize, u32), f64> = HashMap::new();
+        for (&cell, per) in &by_cell {
+            for &(d, r) in &cell_rows[cell as usize] {
+                let (deal, row) = (&p.deals[d as usize], &p.rows[r as usize]);
+                *driven.entry((d as usize, row.sku)).or_default() += p.expected(deal, row) * per;
+            }
+        }
+        let mut pegs: Vec<((usize, u32), f64)> = driven.into_iter().collect();
+        pegs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        // Summed in that order: the same figures for any input order.
+        let total: f64 = pegs.iter().map(|(_, units)| units).sum();
+        if total <= 0.0 {
+            continue;
+        }
+        let order_id = planned.orders[order].id.clone();
+        for ((d, sku), units) in pegs {
+            planned.pegging.push(Peg {
+                order: order_id.clone(),
+                deal: p.deals[d].id.clone(),
+                sku: p.skus[sku as usize].clone(),
+                expected_units: units,
+                share: units / total,
+                probability: p.deals[d].probability,
+            });
+        }
+    }
+}

@@ -1,0 +1,433 @@
+//! Component demand: expected, and over Monte Carlo trials.
+//!
+//! Each (SKU, bucket) cell is exploded once into the planned items it
+//! uses and the buckets they are needed in. Expected demand is then a sum
+//! over cells. A trial draws every deal (won whole with its probability,
+//! at one of its slippage points) and every option mix, adds up the won
+//! quantity per cell, and explodes the same way; trial `t` draws from its
+//! own stream seeded by `(seed, t)`, so results do not depend on threads.
+//! Every item's trial series comes from the same cell totals, so items
+//! used by the same products stay correlated.
+use std::collections::BTreeMap;
+
+use quotecast_model::Supply;
+use rand::{RngExt, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+use rayon::prelude::*;
+
+use crate::{
+    Capacity, ComponentDemand, DemandError, PlanOptions,
+    calendar::Placement,
+    prepare::{NO_SLOT, Prepared},
+    structure::{Structure, Use},
+};
+
+/// The most trial × cell figures kept (8 bytes each).
+pub const MAX_FIGURES: u64 = 400_000_000;
+
+/// One use of an item by a cell: `per` units per unit of the cell, in
+/// `bucket` (`past_due` when needed before the plan date).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry {
+    pub cell: u32,
+    pub per: f64,
+    pub bucket: u32,
+    pub past_due: bool,
+}
+
+/// Per-item statistics the MRP needs.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ItemStats {
+    pub cumulative_lead_days: u32,
+    pub window_mean: f64,
+    pub window_percentiles: [f64; 3],
+    pub suggested: f64,
+    pub textbook: f64,
+}
+
+pub(crate) struct Demand {
+    pub rows: Vec<crate::ComponentDemand>,
+    pub capacity: Vec<Capacity>,
+    /// Per node: its uses by cells (empty for nodes no cell reaches).
+    pub entries: Vec<Vec<Entry>>,
+    /// Per node with trials: demand over its cumulative lead time.
+    pub stats: BTreeMap<u32, ItemStats>,
+}
+
+/// The random stream of trial `t`.
+fn trial_rng(seed: u64, t: u64) -> Pcg64Mcg {
+    Pcg64Mcg::seed_from_u64(seed ^ (t + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// The won quantity per cell in one trial.
+fn trial(p: &Prepared, rng: &mut Pcg64Mcg, mix: &mut Vec<f64>, acc: &mut [f64]) {
+    p.mix.draw(rng, mix);
+    for deal in &p.deals {
+        let won = deal.probability >= 1.0 || rng.random::<f64>() < deal.probability;
+        if !won {
+            continue;
+        }
+        let point = if deal.points > 1 {
+            rng.random_range(0..deal.points)
+        } else {
+            0
+        };
+        for row in &p.rows[deal.start as usize..deal.end as usize] {
+            if row.point != point {
+                continue;
+            }
+            let units = if row.slot == NO_SLOT {
+                1.0
+            } else {
+                mix[row.slot as usize]
+            };
+            acc[row.cell as usize] += row.quantity * units;
+        }
+    }
+}
+
+/// The q quantile of sorted values, interpolating linearly.
+pub(crate) fn quantile(sorted: &[f64], q: f64) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        n => {
+            let at = q * (n - 1) as f64;
+            let (low, high) = (at.floor() as usize, at.ceil() as usize);
+            sorted[low] + (sorted[high] - sorted[low]) * (at - low as f64)
+        }
+    }
+}
+
+/// The standard normal quantile (Acklam's rational approximation,
+/// relative error below 1.2e-9).
+pub(crate) fn normal_quantile(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969_683_028_665_376e1,
+        2.209_460_984_245_205e2,
+        -2.759_285_104_469_687e2,
+        1.383_577_518_672_69e2,
+        -3.066_479_806_614_716e1,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] = [
+        -5.447_609_879_822_406e1,
+        1.615_858_368_580_409e2,
+        -1.556_989_798_598_866e2,
+        6.680_131_188_771_972e1,
+        -1.328_068_155_288_572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784_894_002_430_293e-3,
+        -3.223_964_580_411_365e-1,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] = [
+        7.784_695_709_041_462e-3,
+        3.224_671_290_700_398e-1,
+        2.445_134_137_142_996,
+        3.754_408_661_907_416,
+    ];
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    if p < 0.02425 {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - 0.02425 {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
+}
+
+/// Every cell's uses, per planned item.
+fn entries(s: &Structure<'_>, p: &Prepared, options: &PlanOptions) -> Vec<Vec<Entry>> {
+    let calendar = &options.calendar;
+    let mut out: Vec<Vec<Entry>> = vec![Vec::new(); s.len()];
+    let mut uses: Vec<Use> = Vec::new();
+    for (cell, &(node, bucket)) in p.cells.iter().enumerate() {
+        uses.clear();
+        s.explode_all(node, calendar.need_date(bucket), &mut uses);
+        for u in &uses {
+            let (bucket, past_due) = match calendar.place(u.date) {
+                Placement::PastDue => (0, true),
+                Placement::In(b) => (b as u32, false),
+                Placement::Beyond => continue,
+            };
+            out[u.node as usize].push(Entry {
+                cell: cell as u32,
+                per: u.per,
+                bucket,
+                past_due,
+            });
+        }
+    }
+    out
+}
+
+/// Trial-major won quantities per cell: figure (t, cell) at t × cells + cell.
+fn run_trials(p: &Prepared, options: &PlanOptions) -> Result<Vec<f64>, DemandError> {
+    let n_cells = p.cells.len();
+    let figures = u64::from(options.trials) * n_cells as u64;
+    if figures > MAX_FIGURES {
+        return Err(DemandError::TooLarge(format!(
+            "{} trials × {n_cells} SKU-bucket cells is more than {MAX_FIGURES} figures: use fewer trials or a shorter horizon",
+            options.trials
+        )));
+    }
+    let mut totals = vec![0.0; figures as usize];
+    if n_cells == 0 {
+        return Ok(totals);
+    }
+    totals
+        .par_chunks_mut(n_cells)
+        .enumerate()
+        .for_each_init(Vec::new, |mix, (t, acc)| {
+            let mut rng = trial_rng(options.seed, t as u64);
+            trial(p, &mut rng, mix, acc);
+        });
+    Ok(totals)
+}
+
+/// The trial series (trial-major, `buckets` per trial) of a set of entries.
+fn series(
+    entries: &[Entry],
+    totals: &[f64],
+    n_cells: usize,
+    trials: usize,
+    buckets: usize,
+) -> Vec<f64> {
+    let mut out = vec![0.0; trials * buckets];
+    for t in 0..trials {
+        let cells = &totals[t * n_cells..(t + 1) * n_cells];
+        let row = &mut out[t * buckets..(t + 1) * buckets];
+        for e in entries {
+            row[e.bucket as usize] += cells[e.cell as usize] * e.per;
+        }
+    }
+    out
+}
+
+/// P10/P50/P90 of bucket `b` of a series.
+fn bucket_percentiles(
+    series: &[f64],
+    trials: usize,
+    buckets: usize,
+    b: usize,
+    scratch: &mut Vec<f64>,
+) -> [f64; 3] {
+    scratch.clear();
+    scratch.extend((0..trials).map(|t| series[t * buckets + b]));
+    scratch.sort_by(f64::total_cmp);
+    [
+        quantile(scratch, 0.1),
+        quantile(scratch, 0.5),
+        quantile(scratch, 0.9),
+    ]
+}
+
+/// Expected demand per entry set and bucket: (expected, past due part).
+fn expected_by_bucket(entries: &[Entry], cells: &[f64], buckets: usize) -> Vec<(f64, f64)> {
+    let mut out = vec![(0.0, 0.0); buckets];
+    for e in entries {
+        let q = cells[e.cell as usize] * e.per;
+        out[e.bucket as usize].0 += q;
+        if e.past_due {
+            out[e.bucket as usize].1 += q;
+        }
+    }
+    out
+}
+
+pub(crate) fn component_demand(
+    s: &Structure<'_>,
+    p: &Prepared,
+    options: &PlanOptions,
+) -> Result<Demand, DemandError> {
+    let calendar = &options.calendar;
+    let buckets = calendar.buckets();
+    let trials = options.trials as usize;
+    let n_cells = p.cells.len();
+    let entries = entries(s, p, options);
+    let expected_cells = p.expected_cells();
+    let totals = run_trials(p, options)?;
+    let clt = s.cumulative_lead_days();
+    let z = normal_quantile(options.service_level);
+    let nodes: Vec<u32> = (0..s.len() as u32)
+        .filter(|&n| !entries[n as usize].is_empty())
+        .collect();
+    let per_item: Vec<(Vec<ComponentDemand>, Option<ItemStats>)> = nodes
+        .par_iter()
+        .map(|&n| {
+            let e = &entries[n as usize];
+            let expected = expected_by_bucket(e, &expected_cells, buckets);
+            let series = (trials > 0).then(|| series(e, &totals, n_cells, trials, buckets));
+            let mut scratch = Vec::with_capacity(trials);
+            let mut rows = Vec::new();
+            for (b, &(mean, past_due)) in expected.iter().enumerate() {
+                let percentiles = series
+                    .as_ref()
+                    .map(|sr| bucket_percentiles(sr, trials, buckets, b, &mut scratch));
+                if mean <= 0.0 && percentiles.is_none_or(|q| q[2] <= 0.0) {
+                    continue;
+                }
+                rows.push(ComponentDemand {
+                    item: s.ids[n as usize].to_owned(),
+                    bucket: calendar.start(b),
+                    expected: mean,
+                    past_due,
+                    percentiles,
+                });
+            }
+            let stats = series.map(|sr| {
+                window_stats(
+                    &sr,
+                    trials,
+                    buckets,
+                    clt[n as usize],
+                    calendar,
+                    z,
+                    options.service_level,
+                )
+            });
+            (rows, stats)
+        })
+        .collect();
+    let mut rows = Vec::new();
+    let mut stats = BTreeMap::new();
+    for (&n, (r, st)) in nodes.iter().zip(per_item) {
+        rows.extend(r);
+        if let Some(st) = st {
+            stats.insert(n, st);
+        }
+    }
+    let capacity = capacity(s, &entries, &expected_cells, &totals, options);
+    Ok(Demand {
+        rows,
+        capacity,
+        entries,
+        stats,
+    })
+}
+
+/// Demand over the cumulative lead time from the plan date: the buckets
+/// starting before `as_of + clt` (the first always).
+#[allow(clippy::too_many_arguments)]
+fn window_stats(
+    series: &[f64],
+    trials: usize,
+    buckets: usize,
+    clt: u32,
+    calendar: &crate::Calendar,
+    z: f64,
+    service_level: f64,
+) -> ItemStats {
+    let end = calendar
+        .as_of
+        .checked_add_days(chrono::Days::new(u64::from(clt)))
+        .unwrap_or(calendar.as_of);
+    let window = (1..buckets)
+        .take_while(|&b| calendar.start(b) < end)
+        .count()
+        + 1;
+    let mut sums: Vec<f64> = (0..trials)
+        .map(|t| series[t * buckets..t * buckets + window].iter().sum())
+        .collect();
+    sums.sort_by(f64::total_cmp);
+    let mean = sums.iter().sum::<f64>() / trials.max(1) as f64;
+    // σ of one bucket's demand, averaged (as variance) over the window.
+    let mut variance = 0.0;
+    for b in 0..window {
+        let m = (0..trials).map(|t| series[t * buckets + b]).sum::<f64>() / trials.max(1) as f64;
+        variance += (0..trials)
+            .map(|t| (series[t * buckets + b] - m).powi(2))
+            .sum::<f64>()
+            / (trials.max(2) - 1) as f64;
+    }
+    let sigma = (variance / window as f64).sqrt();
+    let lead_buckets = f64::from(clt) / calendar.period.days();
+    ItemStats {
+        cumulative_lead_days: clt,
+        window_mean: mean,
+        window_percentiles: [
+            quantile(&sums, 0.1),
+            quantile(&sums, 0.5),
+            quantile(&sums, 0.9),
+        ],
+        suggested: (quantile(&sums, service_level) - mean).max(0.0),
+        textbook: z * sigma * lead_buckets.sqrt(),
+    }
+}
+
+/// Service hours per skill and bucket: expected, and the P90 of the
+/// skill's total (its items summed within each trial).
+fn capacity(
+    s: &Structure<'_>,
+    entries: &[Vec<Entry>],
+    expected_cells: &[f64],
+    totals: &[f64],
+    options: &PlanOptions,
+) -> Vec<Capacity> {
+    let buckets = options.calendar.buckets();
+    let trials = options.trials as usize;
+    let mut by_skill: BTreeMap<&str, Vec<Entry>> = BTreeMap::new();
+    for (n, uses) in entries.iter().enumerate() {
+        if let Some(item) = s.item(n as u32)
+            && item.supply == Supply::Service
+            && let Some(skill) = &item.skill
+        {
+            by_skill.entry(skill).or_default().extend(uses);
+        }
+    }
+    let mut out = Vec::new();
+    let mut scratch = Vec::new();
+    for (skill, e) in by_skill {
+        let expected = expected_by_bucket(&e, expected_cells, buckets);
+        let sr = (trials > 0).then(|| series(&e, totals, expected_cells.len(), trials, buckets));
+        for (b, &(mean, _)) in expected.iter().enumerate() {
+            if mean <= 0.0 {
+                continue;
+            }
+            out.push(Capacity {
+                skill: skill.to_owned(),
+                bucket: options.calendar.start(b),
+                expected_hours: mean,
+                p90_hours: sr
+                    .as_ref()
+                    .map(|sr| bucket_percentiles(sr, trials, buckets, b, &mut scratch)[2]),
+            });
+        }
+    }
+    out
+}
+
+/// A trial's won quantities per cell, for tests of the draws.
+#[cfg(test)]
+pub(crate) fn trial_totals(p: &Prepared, options: &PlanOptions) -> Result<Vec<f64>, DemandError> {
+    run_trials(p, options)
+}
+
+#[cfg(test)]
+pub(crate) fn item_series(
+    s: &Structure<'_>,
+    p: &Prepared,
+    options: &PlanOptions,
+    totals: &[f64],
+    item: &str,
+) -> Vec<f64> {
+    let e = entries(s, p, options);
+    let n = s.node(item).map_or(0, |n| n as usize);
+    series(
+        &e[n],
+        totals,
+        p.cells.len(),
+        options.trials as usize,
+        options.calendar.buckets(),
+    )
+}
