@@ -39,7 +39,7 @@ pub use overdue::overdue;
 pub use polars::prelude::{DataFrame, IntoLazy, LazyFrame};
 pub use report::{
     BacktestOptions, ForecastOptions, ForecastReport, MATURITY_DAYS, MONEY_COLUMNS,
-    backtest_report, forecast_report, funnel_report, rules_spec, vocabulary,
+    backtest_report, forecast_report, forecast_spec, funnel_report, rules_spec, vocabulary,
 };
 pub use spec::{Bucket, Dimension, ForecastSpec, RateTable, WinRates};
 pub use weighted::{Explanation, Forecast, forecast};

@@ -56,15 +56,15 @@ pub fn rules_spec(rules: &RuleSet, as_of: NaiveDate, bucket: Bucket) -> Forecast
     }
 }
 
-/// Runs the whole job on a checked snapshot. With `history`, win rates
-/// are calibrated on its stage events and outcomes, and when it has past
-/// snapshots the team accuracy correction and slippage are learned too.
-pub fn forecast_report(
-    snapshot: DataFrame,
+/// The spec of a forecast job: the rules' stage rates, or with `history`
+/// win rates calibrated on its stage events and outcomes and, when it has
+/// past snapshots, the team accuracy correction and slippage learned too.
+/// The demand roll-down plans from the same spec as the forecast.
+pub fn forecast_spec(
     history: Option<History>,
     rules: &RuleSet,
     options: &ForecastOptions,
-) -> Result<ForecastReport, ForecastError> {
+) -> Result<ForecastSpec, ForecastError> {
     if rules.stages().is_empty() {
         return Err(ForecastError::NoStages);
     }
@@ -95,6 +95,18 @@ pub fn forecast_report(
             )?));
         }
     }
+    Ok(spec)
+}
+
+/// Runs the whole job on a checked snapshot: [`forecast_spec`], then the
+/// forecast, the overdue deals and the Monte Carlo.
+pub fn forecast_report(
+    snapshot: DataFrame,
+    history: Option<History>,
+    rules: &RuleSet,
+    options: &ForecastOptions,
+) -> Result<ForecastReport, ForecastError> {
+    let spec = forecast_spec(history, rules, options)?;
     let result = forecast(snapshot.clone().lazy(), &spec)?;
     let (overdue_list, overdue_by_owner) = overdue(snapshot.clone().lazy(), &spec)?;
     let uncertainty = if options.simulation.trials > 0 {

@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use quotecast_pipeline::{
     epoch_days,
-    synthetic::{GenSpec, World, write_dir},
+    synthetic::{GenSpec, World, inventory_for, write_dir, write_inventory},
     write::FileFormat,
 };
 
@@ -45,7 +45,8 @@ pub struct GenArgs {
     no_history: bool,
     #[arg(long, value_enum, default_value_t = Format::Parquet)]
     format: Format,
-    /// Directory to write pipeline.EXT and history/*.EXT into.
+    /// Directory to write pipeline.EXT, history/*.EXT and (when the rules
+    /// plan items) inventory/{on_hand,receipts}.csv into.
     #[arg(long)]
     out: PathBuf,
     /// Rules directory [default: ./rules, else the embedded example rules].
@@ -92,6 +93,17 @@ pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
     );
     for (path, rows) in &written[1..] {
         println!("{}: {rows} rows", path.display());
+    }
+    if !rules.planning().items.is_empty() {
+        let state = inventory_for(&rules, args.seed, args.as_of);
+        let dir = args.out.join("inventory");
+        write_inventory(&dir, &state)?;
+        println!(
+            "{}: on hand of {} items, {} open receipts",
+            dir.display(),
+            state.on_hand.len(),
+            state.receipts.len()
+        );
     }
     println!("took {:.1} s", started.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)

@@ -9,12 +9,17 @@
 //!   configuration state after the given choices;
 //! * `quotecast gen-pipeline` writes a synthetic pipeline and its history;
 //! * `quotecast forecast run|backtest|funnel` forecasts a pipeline file,
-//!   scores the forecast models on past snapshots, or reports the funnel.
+//!   scores the forecast models on past snapshots, or reports the funnel;
+//! * `quotecast demand plan` rolls a pipeline's forecast down to component
+//!   demand, a purchase and assembly plan, safety stock and capacity.
 
 mod backtest_cmd;
 mod chart;
 mod config;
 mod configure_cmd;
+mod demand_chart;
+mod demand_cmd;
+mod demand_tables;
 mod forecast_cmd;
 mod funnel_cmd;
 mod gen_cmd;
@@ -63,6 +68,9 @@ enum Command {
     /// Forecast batch jobs over pipeline files.
     #[command(subcommand)]
     Forecast(forecast_cmd::ForecastCommand),
+    /// Roll the forecast down to component demand and a purchase plan.
+    #[command(subcommand)]
+    Demand(demand_cmd::DemandCommand),
 }
 
 #[derive(Subcommand)]
@@ -98,6 +106,7 @@ fn main() -> ExitCode {
         Command::Configure(args) => configure_cmd::configure(args),
         Command::GenPipeline(args) => gen_cmd::run(args),
         Command::Forecast(command) => forecast_cmd::run(command),
+        Command::Demand(command) => demand_cmd::run(command),
     };
     match result {
         Ok(code) => code,

@@ -508,3 +508,106 @@ fn forecast_run_summarises_a_generated_pipeline_and_writes_its_tables() {
     assert!(!out.exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn demand_plan_rolls_a_generated_pipeline_down_to_a_purchase_plan() {
+    let dir = std::env::temp_dir().join(format!("quotecast-demand-{}", std::process::id()));
+    let d = dir.to_str().unwrap();
+    let o = quotecast(&[
+        "gen-pipeline",
+        "--opportunities",
+        "300",
+        "--snapshots",
+        "10",
+        "--out",
+        d,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("inventory: on hand of"),
+        "{}",
+        stdout(&o)
+    );
+    let plan = |out: &str| {
+        let o = quotecast(&[
+            "demand",
+            "plan",
+            "--pipeline",
+            dir.join("pipeline.parquet").to_str().unwrap(),
+            "--history",
+            dir.join("history").to_str().unwrap(),
+            "--inventory",
+            dir.join("inventory").to_str().unwrap(),
+            "--as-of",
+            "2026-11-20",
+            "--horizon",
+            "26",
+            "--trials",
+            "200",
+            "--out",
+            dir.join(out).to_str().unwrap(),
+            "--chart",
+            dir.join(out).join("chart.svg").to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let text = plan("a");
+    assert!(
+        text.contains("as of 2026-11-20 (26 weeks), inventory inv-"),
+        "{text}"
+    );
+    assert!(text.contains("top items by planned value:"), "{text}");
+    assert!(text.contains("service hours over the horizon"), "{text}");
+    for file in [
+        "component_demand.csv",
+        "planned_orders.csv",
+        "pegging.csv",
+        "safety_stock.csv",
+        "capacity.csv",
+        "projected.csv",
+        "chart.svg",
+    ] {
+        let path = dir.join("a").join(file);
+        assert!(
+            std::fs::metadata(&path).unwrap().len() > 200,
+            "{file} is missing or empty"
+        );
+    }
+    let orders = std::fs::read_to_string(dir.join("a/planned_orders.csv")).unwrap();
+    assert!(orders.starts_with(
+        "order,item,supply,supplier,quantity,net_requirement,release_date,need_date,expedite,value"
+    ));
+    // The same inputs give the same plan id and the same figures.
+    let again = plan("b");
+    let id = |t: &str| t.split_whitespace().nth(1).unwrap().to_owned();
+    assert_eq!(id(&text), id(&again));
+    assert_eq!(
+        orders,
+        std::fs::read_to_string(dir.join("b/planned_orders.csv")).unwrap()
+    );
+    // A bad inventory file is refused with its row and column.
+    std::fs::write(
+        dir.join("inventory/on_hand.csv"),
+        "item,on_hand\nCMP-FAN-60,ten\n",
+    )
+    .unwrap();
+    let o = quotecast(&[
+        "demand",
+        "plan",
+        "--pipeline",
+        dir.join("pipeline.parquet").to_str().unwrap(),
+        "--inventory",
+        dir.join("inventory").to_str().unwrap(),
+        "--out",
+        dir.join("c").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("row 1, column `on_hand`"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.join("c").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -30,6 +30,7 @@
 //! from the seed and the chunk's number, so the output does not depend on
 //! the number of threads.
 mod from_rules;
+mod inventory;
 mod simulate;
 mod tables;
 mod world;
@@ -41,6 +42,7 @@ use rayon::prelude::*;
 use polars::prelude::DataFrame;
 
 pub use from_rules::write_dir;
+pub use inventory::{inventory_for, write_inventory};
 pub use world::{CatalogItem, CurrencyRate, Funnel, FunnelStage, STALE_FACTOR, Team, World};
 
 use crate::PipelineError;

@@ -1,0 +1,364 @@
+//! `quotecast demand plan`: the roll-down of a pipeline file to component
+//! demand, a purchase and assembly plan with pegging, safety stock and
+//! service capacity, written to Parquet or CSV with a readable summary.
+use std::{
+    fmt::Write as _,
+    io::Write,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Instant,
+};
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use clap::{Args, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use quotecast_demand::{Calendar, DemandLine, Inventory, Period, Plan, PlanOptions, Receipt};
+use quotecast_forecast::{
+    Bucket, DataFrame, ForecastOptions, IntoLazy, NEED_DATE, QUANTITY_IF_WON, SLIP_POINT,
+    SLIP_POINTS_OF_DEAL, Simulation, WIN_PROBABILITY, demand_lines, forecast_spec, vocabulary,
+};
+use quotecast_pipeline::{
+    columns as col, from_epoch_days,
+    inventory::read_inventory,
+    read::{read_snapshot, scan_history},
+    write::write_table,
+};
+use rust_decimal::Decimal;
+
+#[derive(Subcommand)]
+pub enum DemandCommand {
+    /// Roll the pipeline's forecast down to components, lead times and a
+    /// purchase plan.
+    Plan(PlanArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Parquet,
+    Csv,
+}
+
+#[derive(Args)]
+pub struct PlanArgs {
+    /// The pipeline snapshot (.parquet or .csv), one row per opportunity line.
+    #[arg(long)]
+    pipeline: PathBuf,
+    /// History directory (as `gen-pipeline` writes it): win rates are
+    /// calibrated per team and stage, and with past snapshots each team's
+    /// accuracy factor and slippage move and scale its deals' demand.
+    #[arg(long)]
+    history: Option<PathBuf>,
+    /// Inventory directory: on_hand.{csv,parquet} (item, on_hand) and
+    /// optionally receipts.{csv,parquet} (item, due, quantity, reference).
+    #[arg(long)]
+    inventory: Option<PathBuf>,
+    /// The day the plan is made [default: today].
+    #[arg(long)]
+    as_of: Option<NaiveDate>,
+    /// Buckets to plan.
+    #[arg(long, default_value_t = 52)]
+    horizon: u32,
+    /// Bucket length: week or month.
+    #[arg(long, default_value = "week", value_parser = parse_period)]
+    bucket: Period,
+    /// Monte Carlo trials for P10/P50/P90 and computed safety stock (0: none).
+    #[arg(long, default_value_t = 1000)]
+    trials: u32,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Probability that demand over an item's cumulative lead time is
+    /// covered by its suggested safety stock.
+    #[arg(long, default_value_t = 0.95)]
+    service_level: f64,
+    /// Directory for component_demand, planned_orders, pegging,
+    /// safety_stock, capacity and projected.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    format: Format,
+    /// Draw demand P10–P90 against projected on hand and receipts as SVG.
+    #[arg(long)]
+    chart: Option<PathBuf>,
+    /// Items to chart [default: the five with the most planned value].
+    #[arg(long)]
+    component: Vec<String>,
+    /// Rules directory [default: ./rules, else the embedded example rules].
+    #[arg(long)]
+    rules: Option<PathBuf>,
+}
+
+fn parse_period(word: &str) -> Result<Period, String> {
+    Period::parse(word).ok_or_else(|| format!("`{word}` is not week or month"))
+}
+
+pub fn run(command: DemandCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        DemandCommand::Plan(args) => plan(args),
+    }
+}
+
+/// The forecast's demand rows as the roll-down's lines.
+pub fn lines_of(frame: &DataFrame) -> anyhow::Result<Vec<DemandLine>> {
+    let ids = frame.column(col::OPPORTUNITY_ID)?.str()?;
+    let skus = frame.column(col::SKU)?.str()?;
+    let quantity = frame.column(QUANTITY_IF_WON)?.f64()?;
+    let need = frame
+        .column(NEED_DATE)?
+        .cast(&polars::prelude::DataType::Int32)?;
+    let need = need.i32()?;
+    let probability = frame.column(WIN_PROBABILITY)?.f64()?;
+    let point = frame.column(SLIP_POINT)?.u32()?;
+    let points = frame.column(SLIP_POINTS_OF_DEAL)?.u32()?;
+    let mut out = Vec::with_capacity(frame.height());
+    for r in 0..frame.height() {
+        let (Some(deal), Some(sku), Some(days)) = (ids.get(r), skus.get(r), need.get(r)) else {
+            continue;
+        };
+        out.push(DemandLine {
+            deal: deal.to_owned(),
+            sku: sku.to_owned(),
+            quantity: quantity.get(r).unwrap_or(0.0),
+            need_date: from_epoch_days(days),
+            probability: probability.get(r).unwrap_or(0.0).clamp(0.0, 1.0),
+            point: point.get(r).unwrap_or(0),
+            points: points.get(r).unwrap_or(1).max(1),
+        });
+    }
+    Ok(out)
+}
+
+fn inventory(dir: Option<&Path>) -> anyhow::Result<Inventory> {
+    let Some(dir) = dir else {
+        return Ok(Inventory {
+            version: "none (nothing on hand)".into(),
+            ..Inventory::default()
+        });
+    };
+    let state = read_inventory(dir)?;
+    Ok(Inventory {
+        version: state.version,
+        on_hand: state.on_hand,
+        receipts: state
+            .receipts
+            .into_iter()
+            .map(|r| Receipt {
+                item: r.item,
+                due: r.due,
+                quantity: r.quantity,
+                reference: r.reference,
+            })
+            .collect(),
+    })
+}
+
+fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let rules = crate::forecast_cmd::funnel_rules(args.rules)?;
+    let started = Instant::now();
+    let bar = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar.set_message("reading the pipeline");
+    let snapshot = read_snapshot(&args.pipeline, &vocabulary(&rules))?;
+    let as_of = args
+        .as_of
+        .unwrap_or_else(|| chrono::Local::now().date_naive());
+    bar.set_message("learning from history");
+    let history = args.history.as_deref().map(scan_history).transpose()?;
+    let forecast = ForecastOptions {
+        as_of,
+        bucket: Bucket::Week,
+        group_by: vec![],
+        prior_strength: None,
+        simulation: Simulation { trials: 0, seed: 0 },
+    };
+    let spec = forecast_spec(history, &rules, &forecast)?;
+    bar.set_message("expected deal lines");
+    let lines = lines_of(&demand_lines(snapshot.lazy(), &spec)?)?;
+    let inventory = inventory(args.inventory.as_deref())?;
+    let options = PlanOptions {
+        calendar: Calendar::new(as_of, args.bucket, args.horizon)?,
+        service_level: args.service_level,
+        trials: args.trials,
+        seed: args.seed,
+        // The lines carry the calibrated rates, team factors and
+        // slippage; the file's hash names the pipeline itself.
+        fingerprints: vec![file_fingerprint(&args.pipeline)?],
+    };
+    bar.set_message(format!(
+        "planning {} lines, {} trials",
+        lines.len(),
+        args.trials
+    ));
+    let plan = quotecast_demand::plan(&rules, lines, &inventory, &options)?;
+    bar.set_message("writing");
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let ext = match args.format {
+        Format::Parquet => "parquet",
+        Format::Csv => "csv",
+    };
+    let mut written = Vec::new();
+    for (name, table) in crate::demand_tables::tables(&plan)? {
+        let path = args.out.join(format!("{name}.{ext}"));
+        let rows = write_table(&path, &table)?;
+        written.push(format!("{} ({rows} rows)", path.display()));
+    }
+    if let Some(path) = &args.chart {
+        let chosen = crate::demand_chart::chosen(&plan, &args.component);
+        crate::demand_chart::draw(path, &plan, &chosen, &rules)?;
+        written.push(format!(
+            "{} (chart of {})",
+            path.display(),
+            chosen.join(", ")
+        ));
+    }
+    bar.finish_and_clear();
+    let mut out = summary(&plan, &options, &rules)?;
+    for w in written {
+        writeln!(out, "wrote {w}")?;
+    }
+    writeln!(out, "took {:.2} s", started.elapsed().as_secs_f64())?;
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The file's size and a hash of its bytes.
+fn file_fingerprint(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(format!("{}:{}", bytes.len(), blake3::hash(&bytes).to_hex()))
+}
+
+/// The readable summary: what was planned from what, then the top
+/// components by expedite and by planned value.
+fn summary(
+    plan: &Plan,
+    options: &PlanOptions,
+    rules: &quotecast_model::RuleSet,
+) -> anyhow::Result<String> {
+    let e = &plan.explanation;
+    let corporate = rules.corporate_currency();
+    let mut out = String::new();
+    writeln!(
+        out,
+        "plan {} as of {} ({} {}s), inventory {}",
+        plan.id,
+        options.calendar.as_of,
+        options.calendar.buckets(),
+        options.calendar.period.name(),
+        plan.inventory_version
+    )?;
+    writeln!(
+        out,
+        "{} deals, {} lines: {} configurable lines with their own options, {} given attach rates; {} after the horizon left out",
+        e.deals, e.lines, e.configured_lines, e.attach_rate_lines, e.beyond_horizon
+    )?;
+    if !e.unplanned_skus.is_empty() {
+        let skus: Vec<String> = e
+            .unplanned_skus
+            .iter()
+            .map(|(s, n)| format!("{s} ({n} lines)"))
+            .collect();
+        writeln!(
+            out,
+            "no BOM or supply data, not planned: {}",
+            skus.join(", ")
+        )?;
+    }
+    for (product, group) in &e.unplanned_groups {
+        writeln!(
+            out,
+            "{product}: group `{group}` has no attach rate or default, not planned"
+        )?;
+    }
+    if !e.unknown_inventory.is_empty() {
+        writeln!(
+            out,
+            "inventory rows naming no planned item (ignored): {}",
+            e.unknown_inventory.join(", ")
+        )?;
+    }
+    writeln!(
+        out,
+        "{} items planned over {} BOM levels; {} trials (seed {}), safety stock at {} % service\n",
+        e.items_planned,
+        e.levels,
+        e.trials,
+        options.seed,
+        options.service_level * 100.0
+    )?;
+    let orders = &plan.planned_orders;
+    let value: Decimal = orders.iter().map(|o| o.value).sum();
+    let expedite: Vec<_> = orders.iter().filter(|o| o.expedite).collect();
+    writeln!(
+        out,
+        "{} planned orders worth {} {}; {} to expedite (release date already passed)",
+        orders.len(),
+        corporate.round(value),
+        corporate.code,
+        expedite.len()
+    )?;
+    let mut by_value: std::collections::BTreeMap<&str, (Decimal, Decimal, usize)> =
+        std::collections::BTreeMap::new();
+    for o in orders {
+        let entry = by_value.entry(o.item.as_str()).or_default();
+        entry.0 += o.value;
+        entry.1 += o.quantity;
+        entry.2 += usize::from(o.expedite);
+    }
+    let mut ranked: Vec<_> = by_value.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(b.0)));
+    writeln!(out, "\ntop items by planned value:")?;
+    writeln!(
+        out,
+        "{:<20} {:>12} {:>14} {:>9}",
+        "item", "quantity", "value", "expedite"
+    )?;
+    for (item, (v, q, x)) in ranked.iter().take(10) {
+        writeln!(
+            out,
+            "{item:<20} {:>12} {:>14} {x:>9}",
+            q.normalize(),
+            corporate.round(*v)
+        )?;
+    }
+    let mut late: Vec<_> = expedite.clone();
+    late.sort_by(|a, b| a.release_date.cmp(&b.release_date).then(a.id.cmp(&b.id)));
+    if !late.is_empty() {
+        writeln!(out, "\nmost overdue releases:")?;
+        writeln!(
+            out,
+            "{:<32} {:>10} {:>12} {:>12}",
+            "order", "quantity", "release", "need"
+        )?;
+        for o in late.iter().take(10) {
+            writeln!(
+                out,
+                "{:<32} {:>10} {:>12} {:>12}",
+                o.id,
+                o.quantity.normalize(),
+                o.release_date,
+                o.need_date
+            )?;
+        }
+    }
+    if !plan.capacity.is_empty() {
+        let mut hours: std::collections::BTreeMap<&str, (f64, f64)> = Default::default();
+        for c in &plan.capacity {
+            let h = hours.entry(c.skill.as_str()).or_default();
+            h.0 += c.expected_hours;
+            h.1 = h.1.max(c.p90_hours.unwrap_or(0.0));
+        }
+        writeln!(
+            out,
+            "\nservice hours over the horizon (expected; highest bucket P90):"
+        )?;
+        for (skill, (total, p90)) in hours {
+            writeln!(out, "{skill:<20} {total:>10.1} h {p90:>10.1} h")?;
+        }
+    }
+    writeln!(out)?;
+    Ok(out)
+}

@@ -1,0 +1,136 @@
+//! A demand plan's tables as data frames, for Parquet or CSV files.
+//! Exact quantities and values are decimals (scale 6 and 2); statistics
+//! (expected demand, percentiles, shares) are floating point rounded to 4
+//! decimals, in units of the item.
+use polars::prelude::*;
+use quotecast_demand::Plan;
+use rust_decimal::Decimal;
+
+/// Decimal columns hold this many places.
+const QUANTITY_SCALE: u32 = 6;
+const MONEY_SCALE: u32 = 2;
+
+fn decimal(name: &str, values: impl Iterator<Item = Decimal>, scale: u32) -> Column {
+    let mantissas: Vec<i128> = values
+        .map(|v| {
+            let mut v = v.round_dp(scale);
+            v.rescale(scale);
+            v.mantissa()
+        })
+        .collect();
+    Int128Chunked::from_vec(name.into(), mantissas)
+        .into_decimal_unchecked(38, scale as usize)
+        .into_column()
+}
+
+fn stat(name: &str, values: impl Iterator<Item = f64>) -> Column {
+    let values: Vec<f64> = values.map(|v| (v * 1e4).round() / 1e4).collect();
+    Column::new(name.into(), values)
+}
+
+fn text<'a>(name: &str, values: impl Iterator<Item = &'a str>) -> Column {
+    Column::new(name.into(), values.collect::<Vec<&str>>())
+}
+
+fn dates(name: &str, values: impl Iterator<Item = chrono::NaiveDate>) -> PolarsResult<Column> {
+    let days: Vec<i32> = values.map(quotecast_pipeline::epoch_days).collect();
+    Column::new(name.into(), days).cast(&DataType::Date)
+}
+
+fn frame(columns: Vec<Column>) -> PolarsResult<DataFrame> {
+    let height = columns.first().map_or(0, Column::len);
+    DataFrame::new(height, columns)
+}
+
+/// Each table with its file name (without extension).
+pub fn tables(plan: &Plan) -> PolarsResult<Vec<(&'static str, DataFrame)>> {
+    let d = &plan.component_demand;
+    let pct = |i: usize| {
+        d.iter()
+            .map(move |r| r.percentiles.map_or(f64::NAN, |p| p[i]))
+    };
+    let component_demand = frame(vec![
+        text("item", d.iter().map(|r| r.item.as_str())),
+        dates("bucket", d.iter().map(|r| r.bucket))?,
+        stat("expected", d.iter().map(|r| r.expected)),
+        stat("past_due", d.iter().map(|r| r.past_due)),
+        stat("p10", pct(0)),
+        stat("p50", pct(1)),
+        stat("p90", pct(2)),
+    ])?;
+    let o = &plan.planned_orders;
+    let planned_orders = frame(vec![
+        text("order", o.iter().map(|r| r.id.as_str())),
+        text("item", o.iter().map(|r| r.item.as_str())),
+        text("supply", o.iter().map(|r| r.supply)),
+        text(
+            "supplier",
+            o.iter().map(|r| r.supplier.as_deref().unwrap_or("")),
+        ),
+        decimal("quantity", o.iter().map(|r| r.quantity), QUANTITY_SCALE),
+        decimal(
+            "net_requirement",
+            o.iter().map(|r| r.net_requirement),
+            QUANTITY_SCALE,
+        ),
+        dates("release_date", o.iter().map(|r| r.release_date))?,
+        dates("need_date", o.iter().map(|r| r.need_date))?,
+        Column::new(
+            "expedite".into(),
+            o.iter().map(|r| r.expedite).collect::<Vec<_>>(),
+        ),
+        decimal("value", o.iter().map(|r| r.value), MONEY_SCALE),
+    ])?;
+    let g = &plan.pegging;
+    let pegging = frame(vec![
+        text("order", g.iter().map(|r| r.order.as_str())),
+        text("opportunity_id", g.iter().map(|r| r.deal.as_str())),
+        text("sku", g.iter().map(|r| r.sku.as_str())),
+        stat("expected_units", g.iter().map(|r| r.expected_units)),
+        stat("share", g.iter().map(|r| r.share)),
+        stat("probability", g.iter().map(|r| r.probability)),
+    ])?;
+    let s = &plan.safety_stock;
+    let safety_stock = frame(vec![
+        text("item", s.iter().map(|r| r.item.as_str())),
+        Column::new(
+            "cumulative_lead_days".into(),
+            s.iter().map(|r| r.cumulative_lead_days).collect::<Vec<_>>(),
+        ),
+        stat("demand_mean", s.iter().map(|r| r.mean)),
+        stat("demand_p10", s.iter().map(|r| r.percentiles[0])),
+        stat("demand_p50", s.iter().map(|r| r.percentiles[1])),
+        stat("demand_p90", s.iter().map(|r| r.percentiles[2])),
+        stat("suggested", s.iter().map(|r| r.suggested)),
+        stat("textbook_z_sigma_sqrt_lt", s.iter().map(|r| r.textbook)),
+        stat("used", s.iter().map(|r| r.used)),
+    ])?;
+    let c = &plan.capacity;
+    let capacity = frame(vec![
+        text("skill", c.iter().map(|r| r.skill.as_str())),
+        dates("bucket", c.iter().map(|r| r.bucket))?,
+        stat("expected_hours", c.iter().map(|r| r.expected_hours)),
+        stat(
+            "p90_hours",
+            c.iter().map(|r| r.p90_hours.unwrap_or(f64::NAN)),
+        ),
+    ])?;
+    let p = &plan.projections;
+    let projected = frame(vec![
+        text("item", p.iter().map(|r| r.item.as_str())),
+        dates("bucket", p.iter().map(|r| r.bucket))?,
+        stat("gross", p.iter().map(|r| r.gross)),
+        stat("receipts", p.iter().map(|r| r.receipts)),
+        stat("planned_receipts", p.iter().map(|r| r.planned_receipts)),
+        stat("on_hand", p.iter().map(|r| r.on_hand)),
+        stat("safety_stock", p.iter().map(|r| r.safety_stock)),
+    ])?;
+    Ok(vec![
+        ("component_demand", component_demand),
+        ("planned_orders", planned_orders),
+        ("pegging", pegging),
+        ("safety_stock", safety_stock),
+        ("capacity", capacity),
+        ("projected", projected),
+    ])
+}
