@@ -18,7 +18,9 @@ use quotecast_server::pb::{
     UploadHeader, UploadPipelineRequest, backtest_response, forecast_response,
     forecast_service_client::ForecastServiceClient, funnel_response, upload_pipeline_request::Part,
 };
-use quotecast_tests::{TestServer, example_rules, field_violations as violations};
+use quotecast_tests::{
+    Table, TestServer, assemble, example_rules, field_violations as violations, tables_of,
+};
 use rust_decimal::Decimal;
 use tonic::{Code, transport::Channel};
 
@@ -73,80 +75,6 @@ async fn upload(
         .upload_pipeline(tokio_stream::iter(messages))
         .await
         .map(|r| r.into_inner())
-}
-
-/// A streamed table: its columns and rows of text.
-#[derive(Debug, Default)]
-struct Table {
-    columns: Vec<(String, i32, String)>,
-    rows: Vec<Vec<String>>,
-}
-
-impl Table {
-    fn column(&self, name: &str) -> usize {
-        self.columns
-            .iter()
-            .position(|(c, _, _)| c == name)
-            .unwrap_or_else(|| panic!("no column {name} in {:?}", self.columns))
-    }
-
-    fn sum(&self, name: &str) -> Decimal {
-        let i = self.column(name);
-        self.rows
-            .iter()
-            .map(|r| Decimal::from_str(&r[i]).unwrap())
-            .sum()
-    }
-}
-
-/// Reassembles streamed headers and row batches into tables by name.
-fn assemble(
-    parts: Vec<(
-        Option<quotecast_server::pb::TableHeader>,
-        Option<quotecast_server::pb::RowBatch>,
-    )>,
-) -> HashMap<String, Table> {
-    let mut tables: HashMap<String, Table> = HashMap::new();
-    let mut current = String::new();
-    for (header, rows) in parts {
-        if let Some(h) = header {
-            current = h.name.clone();
-            tables.insert(
-                h.name,
-                Table {
-                    columns: h
-                        .columns
-                        .into_iter()
-                        .map(|c| (c.name, c.kind, c.unit))
-                        .collect(),
-                    rows: vec![],
-                },
-            );
-        }
-        if let Some(batch) = rows {
-            let table = tables.get_mut(&current).expect("rows after a header");
-            table.rows.extend(batch.rows.into_iter().map(|r| r.values));
-        }
-    }
-    tables
-}
-
-/// A streamed header or row batch.
-type TablePart = (
-    Option<quotecast_server::pb::TableHeader>,
-    Option<quotecast_server::pb::RowBatch>,
-);
-
-/// Every message of `stream`, split into its part, as tables.
-async fn tables_of<T>(
-    mut stream: tonic::Streaming<T>,
-    split: impl Fn(T) -> TablePart,
-) -> HashMap<String, Table> {
-    let mut parts = Vec::new();
-    while let Some(message) = stream.message().await.unwrap() {
-        parts.push(split(message));
-    }
-    assemble(parts)
 }
 
 async fn stored_demo() -> (TestServer, tempfile::TempDir) {

@@ -269,3 +269,77 @@ pub async fn raw_call(
     .await
     .map(tonic::Response::into_inner)
 }
+
+/// A streamed table: its columns and rows of text.
+#[derive(Debug, Default)]
+pub struct Table {
+    pub columns: Vec<(String, i32, String)>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> usize {
+        self.columns
+            .iter()
+            .position(|(c, _, _)| c == name)
+            .unwrap_or_else(|| panic!("no column {name} in {:?}", self.columns))
+    }
+
+    pub fn sum(&self, name: &str) -> Decimal {
+        let i = self.column(name);
+        self.rows
+            .iter()
+            .map(|r| <Decimal as std::str::FromStr>::from_str(&r[i]).unwrap())
+            .sum()
+    }
+}
+
+/// Reassembles streamed headers and row batches into tables by name.
+pub fn assemble(
+    parts: Vec<(
+        Option<quotecast_server::pb::TableHeader>,
+        Option<quotecast_server::pb::RowBatch>,
+    )>,
+) -> std::collections::HashMap<String, Table> {
+    let mut tables: std::collections::HashMap<String, Table> = std::collections::HashMap::new();
+    let mut current = String::new();
+    for (header, rows) in parts {
+        if let Some(h) = header {
+            current = h.name.clone();
+            tables.insert(
+                h.name,
+                Table {
+                    columns: h
+                        .columns
+                        .into_iter()
+                        .map(|c| (c.name, c.kind, c.unit))
+                        .collect(),
+                    rows: vec![],
+                },
+            );
+        }
+        if let Some(batch) = rows {
+            let table = tables.get_mut(&current).expect("rows after a header");
+            table.rows.extend(batch.rows.into_iter().map(|r| r.values));
+        }
+    }
+    tables
+}
+
+/// A streamed header or row batch.
+pub type TablePart = (
+    Option<quotecast_server::pb::TableHeader>,
+    Option<quotecast_server::pb::RowBatch>,
+);
+
+/// Every message of `stream`, split into its part, as tables.
+pub async fn tables_of<T>(
+    mut stream: tonic::Streaming<T>,
+    split: impl Fn(T) -> TablePart,
+) -> std::collections::HashMap<String, Table> {
+    let mut parts = Vec::new();
+    while let Some(message) = stream.message().await.unwrap() {
+        parts.push(split(message));
+    }
+    assemble(parts)
+}

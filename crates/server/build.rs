@@ -11,6 +11,7 @@ const PROTOS: &[&str] = &[
     "quotecast/v1/quote.proto",
     "quotecast/v1/configurator.proto",
     "quotecast/v1/forecast.proto",
+    "quotecast/v1/demand.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

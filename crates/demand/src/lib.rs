@@ -6,6 +6,9 @@
 //! with its win probability and the day it is needed after slippage), the
 //! rule set (items, BOMs, attach rates, configuration models) and an
 //! inventory state, and gets back typed tables with an [`Explanation`].
+//! [`plan_pipeline`] is the whole job from a checked snapshot and its
+//! history, as the CLI and the server run it; [`tables`] gives the plan
+//! as data frames for files and the wire.
 //!
 //! 1. **Planning BOM** (`prepare.rs`, `mix.rs`): a deal line of a
 //!    configurable product is exploded through the option lines its deal
@@ -31,7 +34,9 @@ mod calendar;
 mod mix;
 mod mrp;
 mod prepare;
+mod report;
 mod structure;
+mod tables;
 mod trials;
 #[cfg(test)]
 mod trials_tests;
@@ -47,6 +52,8 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 pub use calendar::{Calendar, MAX_BUCKETS, Period, Placement};
+pub use report::{lines_of, plan_pipeline};
+pub use tables::{TABLES, tables, unit_of};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemandError {
@@ -54,6 +61,10 @@ pub enum DemandError {
     Invalid(String),
     #[error("too large to simulate: {0}")]
     TooLarge(String),
+    #[error(transparent)]
+    Forecast(#[from] quotecast_forecast::ForecastError),
+    #[error(transparent)]
+    Polars(#[from] polars::error::PolarsError),
 }
 
 /// One line of an expected deal as the forecast sees it: `quantity` of

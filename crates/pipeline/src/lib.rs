@@ -3,6 +3,7 @@
 //! reported by row and column ([`read`]), writing them ([`write`]), and
 //! the seeded synthetic generator ([`synthetic`]).
 pub mod columns;
+pub mod demand_store;
 pub mod inventory;
 pub mod read;
 pub mod store;

@@ -13,13 +13,9 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use quotecast_demand::{Calendar, DemandLine, Inventory, Period, Plan, PlanOptions, Receipt};
-use quotecast_forecast::{
-    Bucket, DataFrame, ForecastOptions, IntoLazy, NEED_DATE, QUANTITY_IF_WON, SLIP_POINT,
-    SLIP_POINTS_OF_DEAL, Simulation, WIN_PROBABILITY, demand_lines, forecast_spec, vocabulary,
-};
+use quotecast_demand::{Calendar, Inventory, Period, Plan, PlanOptions, plan_pipeline};
+use quotecast_forecast::vocabulary;
 use quotecast_pipeline::{
-    columns as col, from_epoch_days,
     inventory::read_inventory,
     read::{read_snapshot, scan_history},
     write::write_table,
@@ -98,36 +94,6 @@ pub fn run(command: DemandCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The forecast's demand rows as the roll-down's lines.
-pub fn lines_of(frame: &DataFrame) -> anyhow::Result<Vec<DemandLine>> {
-    let ids = frame.column(col::OPPORTUNITY_ID)?.str()?;
-    let skus = frame.column(col::SKU)?.str()?;
-    let quantity = frame.column(QUANTITY_IF_WON)?.f64()?;
-    let need = frame
-        .column(NEED_DATE)?
-        .cast(&polars::prelude::DataType::Int32)?;
-    let need = need.i32()?;
-    let probability = frame.column(WIN_PROBABILITY)?.f64()?;
-    let point = frame.column(SLIP_POINT)?.u32()?;
-    let points = frame.column(SLIP_POINTS_OF_DEAL)?.u32()?;
-    let mut out = Vec::with_capacity(frame.height());
-    for r in 0..frame.height() {
-        let (Some(deal), Some(sku), Some(days)) = (ids.get(r), skus.get(r), need.get(r)) else {
-            continue;
-        };
-        out.push(DemandLine {
-            deal: deal.to_owned(),
-            sku: sku.to_owned(),
-            quantity: quantity.get(r).unwrap_or(0.0),
-            need_date: from_epoch_days(days),
-            probability: probability.get(r).unwrap_or(0.0).clamp(0.0, 1.0),
-            point: point.get(r).unwrap_or(0),
-            points: points.get(r).unwrap_or(1).max(1),
-        });
-    }
-    Ok(out)
-}
-
 fn inventory(dir: Option<&Path>) -> anyhow::Result<Inventory> {
     let Some(dir) = dir else {
         return Ok(Inventory {
@@ -135,21 +101,7 @@ fn inventory(dir: Option<&Path>) -> anyhow::Result<Inventory> {
             ..Inventory::default()
         });
     };
-    let state = read_inventory(dir)?;
-    Ok(Inventory {
-        version: state.version,
-        on_hand: state.on_hand,
-        receipts: state
-            .receipts
-            .into_iter()
-            .map(|r| Receipt {
-                item: r.item,
-                due: r.due,
-                quantity: r.quantity,
-                reference: r.reference,
-            })
-            .collect(),
-    })
+    Ok(Inventory::from(read_inventory(dir)?))
 }
 
 fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
@@ -165,18 +117,7 @@ fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let as_of = args
         .as_of
         .unwrap_or_else(|| chrono::Local::now().date_naive());
-    bar.set_message("learning from history");
     let history = args.history.as_deref().map(scan_history).transpose()?;
-    let forecast = ForecastOptions {
-        as_of,
-        bucket: Bucket::Week,
-        group_by: vec![],
-        prior_strength: None,
-        simulation: Simulation { trials: 0, seed: 0 },
-    };
-    let spec = forecast_spec(history, &rules, &forecast)?;
-    bar.set_message("expected deal lines");
-    let lines = lines_of(&demand_lines(snapshot.lazy(), &spec)?)?;
     let inventory = inventory(args.inventory.as_deref())?;
     let options = PlanOptions {
         calendar: Calendar::new(as_of, args.bucket, args.horizon)?,
@@ -188,11 +129,10 @@ fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         fingerprints: vec![file_fingerprint(&args.pipeline)?],
     };
     bar.set_message(format!(
-        "planning {} lines, {} trials",
-        lines.len(),
+        "learning from history, planning with {} trials",
         args.trials
     ));
-    let plan = quotecast_demand::plan(&rules, lines, &inventory, &options)?;
+    let plan = plan_pipeline(snapshot, history, &rules, &inventory, &options)?;
     bar.set_message("writing");
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
@@ -201,7 +141,7 @@ fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         Format::Csv => "csv",
     };
     let mut written = Vec::new();
-    for (name, table) in crate::demand_tables::tables(&plan)? {
+    for (name, table) in quotecast_demand::tables(&plan)? {
         let path = args.out.join(format!("{name}.{ext}"));
         let rows = write_table(&path, &table)?;
         written.push(format!("{} ({rows} rows)", path.display()));

@@ -19,7 +19,6 @@ mod config;
 mod configure_cmd;
 mod demand_chart;
 mod demand_cmd;
-mod demand_tables;
 mod forecast_cmd;
 mod funnel_cmd;
 mod gen_cmd;

@@ -27,7 +27,7 @@ fn violation(field: &str, description: impl Into<String>) -> FieldViolation {
 }
 
 /// A pipeline name from a request field (required).
-fn pipeline_name(field: &str, name: &str, out: &mut Vec<FieldViolation>) -> String {
+pub(crate) fn pipeline_name(field: &str, name: &str, out: &mut Vec<FieldViolation>) -> String {
     let name = name.trim();
     if name.is_empty() {
         out.push(violation(
@@ -170,7 +170,7 @@ pub fn backtest_job(
 
 /// How a result column is reported: money in the reporting currency, or
 /// a number with its unit.
-fn number_unit(column: &str) -> &'static str {
+pub(crate) fn number_unit(column: &str) -> &'static str {
     if column.contains("days") {
         "days"
     } else if column.contains("quantity") {
@@ -204,6 +204,8 @@ pub struct WireTable<'a> {
     pub money: &'a [&'a str],
     pub currency: &'a str,
     pub scale: u32,
+    /// The unit of a number column, by its name.
+    pub unit_of: fn(&str) -> &'static str,
 }
 
 fn column_kind(dtype: &DataType, money: bool) -> ColumnKind {
@@ -261,7 +263,7 @@ impl WireTable<'_> {
             let kind = column_kind(c.dtype(), is_money);
             let unit = match kind {
                 ColumnKind::Amount => self.currency,
-                ColumnKind::Number => number_unit(name),
+                ColumnKind::Number => (self.unit_of)(name),
                 _ => "",
             };
             places.push(if is_money { self.scale } else { NUMBER_PLACES });

@@ -1,4 +1,5 @@
 //! Server errors and how they reach clients as `tonic::Status`.
+use quotecast_demand::DemandError;
 use quotecast_forecast::ForecastError;
 use quotecast_pipeline::PipelineError;
 use quotecast_pricing::{PricingError, RejectReason};
@@ -32,6 +33,8 @@ pub enum ServerError {
     Pipeline(#[from] PipelineError),
     #[error(transparent)]
     Forecast(#[from] ForecastError),
+    #[error(transparent)]
+    Demand(#[from] quotecast_demand::DemandError),
     #[error("too large: {0}")]
     TooLarge(String),
     #[error("busy: {0}")]
@@ -164,6 +167,11 @@ impl From<ServerError> for Status {
                 Status::resource_exhausted(message)
             }
             ServerError::Forecast(_) => Status::failed_precondition(message),
+            ServerError::Demand(DemandError::TooLarge(_)) => Status::resource_exhausted(message),
+            ServerError::Demand(DemandError::Invalid(_)) => Status::invalid_argument(message),
+            ServerError::Demand(DemandError::Forecast(ForecastError::Polars(_)))
+            | ServerError::Demand(DemandError::Polars(_)) => Status::internal(message),
+            ServerError::Demand(DemandError::Forecast(_)) => Status::failed_precondition(message),
             ServerError::Busy(_) => Status::unavailable(message),
         }
     }

@@ -19,11 +19,11 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
     AppState, ServerError,
-    convert_forecast::{ForecastJob, WireTable, backtest_job, funnel_job},
+    convert_forecast::{ForecastJob, WireTable, backtest_job, funnel_job, number_unit},
     pb::{
         self, BacktestRequest, BacktestResponse, ForecastRequest, ForecastResponse, FunnelRequest,
-        FunnelResponse, ListPipelinesRequest, ListPipelinesResponse, UploadPipelineRequest,
-        UploadPipelineResponse, forecast_service_server::ForecastService,
+        FunnelResponse, ListPipelinesRequest, ListPipelinesResponse, PlanTableResponse,
+        UploadPipelineRequest, UploadPipelineResponse, forecast_service_server::ForecastService,
         upload_pipeline_request::Part,
     },
 };
@@ -42,8 +42,8 @@ impl ForecastApi {
 }
 
 /// Runs `job` on a blocking thread once one of the forecast job permits
-/// is free.
-async fn run_job<T: Send + 'static>(
+/// is free (demand plans share them).
+pub(crate) async fn run_job<T: Send + 'static>(
     state: &AppState,
     job: impl FnOnce(&AppState) -> Result<T, ServerError> + Send + 'static,
 ) -> Result<T, ServerError> {
@@ -63,7 +63,7 @@ async fn run_job<T: Send + 'static>(
 }
 
 /// A streamed response that carries table headers and row batches.
-trait TablePart: Sized {
+pub(crate) trait TablePart: Sized {
     fn header(header: pb::TableHeader) -> Self;
     fn rows(rows: pb::RowBatch) -> Self;
 }
@@ -91,6 +91,7 @@ macro_rules! table_part {
 table_part!(ForecastResponse, pb::forecast_response::Part);
 table_part!(FunnelResponse, pb::funnel_response::Part);
 table_part!(BacktestResponse, pb::backtest_response::Part);
+table_part!(PlanTableResponse, pb::plan_table_response::Part);
 
 /// Each frame as a table header and its row batches, in the reporting
 /// currency of the rules, appended to `out`.
@@ -99,14 +100,27 @@ fn tables<R: TablePart>(
     frames: &[(&str, &quotecast_forecast::DataFrame)],
     out: &mut Vec<R>,
 ) -> Result<(), ServerError> {
+    wire_tables(state, frames, MONEY_COLUMNS, number_unit, out)
+}
+
+/// Each frame as a table header and its row batches: `money` columns in
+/// the corporate currency, other numbers with the unit `unit_of` gives.
+pub(crate) fn wire_tables<R: TablePart>(
+    state: &AppState,
+    frames: &[(&str, &quotecast_forecast::DataFrame)],
+    money: &[&str],
+    unit_of: fn(&str) -> &'static str,
+    out: &mut Vec<R>,
+) -> Result<(), ServerError> {
     let corporate = state.rules.corporate_currency();
     for (name, frame) in frames {
         let table = WireTable {
             name,
             frame,
-            money: MONEY_COLUMNS,
+            money,
             currency: corporate.code.as_str(),
             scale: corporate.scale,
+            unit_of,
         };
         let (header, batches) = table.parts()?;
         out.push(R::header(header));
@@ -193,9 +207,9 @@ fn backtest_parts(
     Ok(out)
 }
 
-type PartStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+pub(crate) type PartStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
-fn stream<T: Send + 'static>(parts: Vec<T>) -> Response<PartStream<T>> {
+pub(crate) fn stream<T: Send + 'static>(parts: Vec<T>) -> Response<PartStream<T>> {
     Response::new(Box::pin(tokio_stream::iter(parts.into_iter().map(Ok))))
 }
 

@@ -21,7 +21,9 @@ mod configurator;
 mod consolidated;
 pub mod convert;
 mod convert_config;
+mod convert_demand;
 mod convert_forecast;
+mod demand;
 mod error;
 mod forecast;
 pub use error::FieldViolation;
@@ -36,12 +38,12 @@ use consolidated::Consolidated;
 use pb::{
     catalog_service_server::CatalogServiceServer,
     configurator_service_server::ConfiguratorServiceServer,
-    forecast_service_server::ForecastServiceServer,
+    demand_service_server::DemandServiceServer, forecast_service_server::ForecastServiceServer,
 };
 pub use quotecast_configurator::Configurators;
 use quotecast_configurator::compile_all;
 use quotecast_model::RuleSet;
-use quotecast_pipeline::store::PipelineStore;
+use quotecast_pipeline::{demand_store::DemandStore, store::PipelineStore};
 use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_stream::StreamExt;
 use tonic::transport::{Server, server::TcpIncoming};
@@ -60,6 +62,8 @@ pub struct AppState {
     pub configurators: Arc<Configurators>,
     /// Pipelines under `<data>/pipelines`.
     pub pipelines: PipelineStore,
+    /// Inventory versions and demand plans under `<data>`.
+    pub demand: DemandStore,
     /// One permit per forecast job that may run at once.
     pub forecast_jobs: Arc<Semaphore>,
     /// Today's date for requests that leave the pricing date empty.
@@ -79,6 +83,7 @@ impl AppState {
             rules,
             configurators: Arc::new(configurators),
             pipelines: PipelineStore::new(data_dir),
+            demand: DemandStore::new(data_dir),
             forecast_jobs: Arc::new(Semaphore::new(DEFAULT_FORECAST_JOBS)),
             today: || Utc::now().date_naive(),
         }
@@ -104,6 +109,9 @@ pub async fn serve(
     health_reporter
         .set_serving::<ForecastServiceServer<forecast::ForecastApi>>()
         .await;
+    health_reporter
+        .set_serving::<DemandServiceServer<demand::DemandApi>>()
+        .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -127,6 +135,9 @@ pub async fn serve(
             configurator::ConfiguratorApi::new(state.clone()),
         ))
         .add_service(ForecastServiceServer::new(forecast::ForecastApi::new(
+            state.clone(),
+        )))
+        .add_service(DemandServiceServer::new(demand::DemandApi::new(
             state.clone(),
         )))
         .add_service(quote::QuoteApi::new(state))

@@ -2,8 +2,8 @@
 //! Exact quantities and values are decimals (scale 6 and 2); statistics
 //! (expected demand, percentiles, shares) are floating point rounded to 4
 //! decimals, in units of the item.
+use crate::Plan;
 use polars::prelude::*;
-use quotecast_demand::Plan;
 use rust_decimal::Decimal;
 
 /// Decimal columns hold this many places.
@@ -33,8 +33,13 @@ fn text<'a>(name: &str, values: impl Iterator<Item = &'a str>) -> Column {
 }
 
 fn dates(name: &str, values: impl Iterator<Item = chrono::NaiveDate>) -> PolarsResult<Column> {
-    let days: Vec<i32> = values.map(quotecast_pipeline::epoch_days).collect();
+    let days: Vec<i32> = values.map(epoch_days).collect();
     Column::new(name.into(), days).cast(&DataType::Date)
+}
+
+/// Days since 1970-01-01, as Parquet and polars store dates.
+fn epoch_days(date: chrono::NaiveDate) -> i32 {
+    (date - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days() as i32
 }
 
 fn frame(columns: Vec<Column>) -> PolarsResult<DataFrame> {
@@ -42,8 +47,13 @@ fn frame(columns: Vec<Column>) -> PolarsResult<DataFrame> {
     DataFrame::new(height, columns)
 }
 
-/// Each table with its file name (without extension).
-pub fn tables(plan: &Plan) -> PolarsResult<Vec<(&'static str, DataFrame)>> {
+/// Each table with its name (the file name without extension), in the
+/// order of [`TABLES`].
+pub fn tables(plan: &Plan) -> Result<Vec<(&'static str, DataFrame)>, crate::DemandError> {
+    Ok(frames(plan)?)
+}
+
+fn frames(plan: &Plan) -> PolarsResult<Vec<(&'static str, DataFrame)>> {
     let d = &plan.component_demand;
     let pct = |i: usize| {
         d.iter()
@@ -133,4 +143,24 @@ pub fn tables(plan: &Plan) -> PolarsResult<Vec<(&'static str, DataFrame)>> {
         ("capacity", capacity),
         ("projected", projected),
     ])
+}
+
+/// The tables' names, in the order [`tables`] gives them.
+pub const TABLES: [&str; 6] = [
+    "component_demand",
+    "planned_orders",
+    "pegging",
+    "safety_stock",
+    "capacity",
+    "projected",
+];
+
+/// The unit of a table's number column.
+pub fn unit_of(column: &str) -> &'static str {
+    match column {
+        "share" | "probability" => "probability",
+        "cumulative_lead_days" => "days",
+        c if c.contains("hours") => "hours",
+        _ => "units",
+    }
 }

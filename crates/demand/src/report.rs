@@ -1,0 +1,94 @@
+//! A whole roll-down job as the CLI and the server both run it: the
+//! forecast's spec (calibrated win rates, team correction and slippage
+//! when history is given), the snapshot's expected deal lines, then the
+//! plan. One place, so a batch job and a `DemandService` call on the same
+//! files give the same plan (and the same plan id).
+use polars::prelude::{DataFrame, DataType, IntoLazy};
+use quotecast_forecast::{
+    Bucket, ForecastOptions, NEED_DATE, QUANTITY_IF_WON, SLIP_POINT, SLIP_POINTS_OF_DEAL,
+    Simulation, WIN_PROBABILITY, demand_lines, forecast_spec,
+};
+use quotecast_model::RuleSet;
+use quotecast_pipeline::{
+    columns as col, from_epoch_days, inventory::InventoryState, read::History,
+};
+
+use crate::{DemandError, DemandLine, Inventory, Plan, PlanOptions, Receipt, plan};
+
+/// Probabilities and quantities are rounded to this many decimals: the
+/// forecast's learned rates are sums polars may add in any order, so
+/// their last bits vary between runs; rounded, the same inputs give the
+/// same lines (and the same plan id).
+const PLACES: f64 = 1e9;
+
+fn rounded(value: f64) -> f64 {
+    (value * PLACES).round() / PLACES
+}
+
+/// The forecast's demand rows as the roll-down's lines (rows without a
+/// SKU are left out: they carry no product).
+pub fn lines_of(frame: &DataFrame) -> Result<Vec<DemandLine>, DemandError> {
+    let ids = frame.column(col::OPPORTUNITY_ID)?.str()?;
+    let skus = frame.column(col::SKU)?.str()?;
+    let quantity = frame.column(QUANTITY_IF_WON)?.f64()?;
+    let need = frame.column(NEED_DATE)?.cast(&DataType::Int32)?;
+    let need = need.i32()?;
+    let probability = frame.column(WIN_PROBABILITY)?.f64()?;
+    let point = frame.column(SLIP_POINT)?.u32()?;
+    let points = frame.column(SLIP_POINTS_OF_DEAL)?.u32()?;
+    let mut out = Vec::with_capacity(frame.height());
+    for r in 0..frame.height() {
+        let (Some(deal), Some(sku), Some(days)) = (ids.get(r), skus.get(r), need.get(r)) else {
+            continue;
+        };
+        out.push(DemandLine {
+            deal: deal.to_owned(),
+            sku: sku.to_owned(),
+            quantity: rounded(quantity.get(r).unwrap_or(0.0)),
+            need_date: from_epoch_days(days),
+            probability: rounded(probability.get(r).unwrap_or(0.0)).clamp(0.0, 1.0),
+            point: point.get(r).unwrap_or(0),
+            points: points.get(r).unwrap_or(1).max(1),
+        });
+    }
+    Ok(out)
+}
+
+/// Plans a checked snapshot with its history against `inventory`.
+pub fn plan_pipeline(
+    snapshot: DataFrame,
+    history: Option<History>,
+    rules: &RuleSet,
+    inventory: &Inventory,
+    options: &PlanOptions,
+) -> Result<Plan, DemandError> {
+    let forecast = ForecastOptions {
+        as_of: options.calendar.as_of,
+        bucket: Bucket::Week,
+        group_by: vec![],
+        prior_strength: None,
+        simulation: Simulation { trials: 0, seed: 0 },
+    };
+    let spec = forecast_spec(history, rules, &forecast)?;
+    let lines = lines_of(&demand_lines(snapshot.lazy(), &spec)?)?;
+    plan(rules, lines, inventory, options)
+}
+
+impl From<InventoryState> for Inventory {
+    fn from(state: InventoryState) -> Self {
+        Inventory {
+            version: state.version,
+            on_hand: state.on_hand,
+            receipts: state
+                .receipts
+                .into_iter()
+                .map(|r| Receipt {
+                    item: r.item,
+                    due: r.due,
+                    quantity: r.quantity,
+                    reference: r.reference,
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! `DemandService`: plans run from stored pipelines and inventory
+//! versions, stored under their id, and their tables streamed. Plans run
+//! on a blocking thread under the forecast job permits; inventory pushes
+//! are checked whole before a version is stored.
+use quotecast_demand::{Inventory, TABLES, plan_pipeline, tables, unit_of};
+use quotecast_forecast::vocabulary;
+use quotecast_pipeline::{
+    demand_store::DemandStore,
+    inventory::InventoryState,
+    read::{read_snapshot, scan_history},
+};
+use rust_decimal::Decimal;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::{
+    AppState, ServerError,
+    convert_demand::{PlanJob, PushedRows},
+    forecast::{PartStream, run_job, stream, wire_tables},
+    pb::{
+        self, ListInventoryVersionsRequest, ListInventoryVersionsResponse, PlanTableRequest,
+        PlanTableResponse, PushInventoryRequest, PushInventoryResponse, RunPlanRequest,
+        RunPlanResponse, demand_service_server::DemandService,
+    },
+};
+
+pub(crate) struct DemandApi {
+    state: AppState,
+}
+
+impl DemandApi {
+    pub(crate) fn new(state: AppState) -> Self {
+        Self { state }
+    }
+
+    fn store(&self) -> DemandStore {
+        self.state.demand.clone()
+    }
+
+    /// The named tables of a stored plan, streamed.
+    async fn plan_tables(
+        &self,
+        request: &PlanTableRequest,
+        names: &'static [&'static str],
+    ) -> Result<Response<PartStream<PlanTableResponse>>, Status> {
+        let id = request.plan_id.trim().to_owned();
+        if id.is_empty() {
+            return Err(
+                ServerError::invalid("plan_id", "is required: the id RunPlan returned").into(),
+            );
+        }
+        let store = self.store();
+        let parts = run_job(&self.state, move |state| {
+            let mut frames = Vec::new();
+            for name in names {
+                frames.push((*name, store.plan_table(&id, name)?));
+            }
+            let borrowed: Vec<(&str, &quotecast_forecast::DataFrame)> =
+                frames.iter().map(|(n, f)| (*n, f)).collect();
+            let mut out = Vec::new();
+            wire_tables(state, &borrowed, &["value"], unit_of, &mut out)?;
+            Ok(out)
+        })
+        .await?;
+        Ok(stream(parts))
+    }
+
+    /// Reads a pushed stream whole, checks it and stores it as a version
+    /// (`with_on_hand`: keep the latest version's on hand, take the pushed
+    /// receipts).
+    async fn push(
+        &self,
+        request: Request<Streaming<PushInventoryRequest>>,
+        receipts_only: bool,
+    ) -> Result<Response<PushInventoryResponse>, Status> {
+        let mut incoming = request.into_inner();
+        let mut rows = PushedRows::default();
+        while let Some(message) = incoming.message().await? {
+            if let Some(r) = message.rows {
+                rows.add(r)?;
+            }
+        }
+        if rows.is_empty() {
+            return Err(ServerError::invalid("rows", "the push holds no rows").into());
+        }
+        let mut state = InventoryState::try_from(rows)?;
+        if receipts_only && !state.on_hand.is_empty() {
+            return Err(ServerError::invalid(
+                "rows.on_hand",
+                "PushReceipts takes receipts only: push on hand with PushInventory",
+            )
+            .into());
+        }
+        let store = self.store();
+        let stored = run_job(&self.state, move |_| {
+            if receipts_only {
+                let latest = store.inventory(None)?.unwrap_or_default();
+                state.on_hand = latest.on_hand;
+            }
+            let version = store.store_inventory(&state)?;
+            Ok((version, state.on_hand.len(), state.receipts.len()))
+        })
+        .await?;
+        tracing::info!(version = %stored.0, on_hand = stored.1, receipts = stored.2, "inventory stored");
+        Ok(Response::new(PushInventoryResponse {
+            version: stored.0,
+            on_hand_rows: stored.1 as u64,
+            receipt_rows: stored.2 as u64,
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl DemandService for DemandApi {
+    async fn run_plan(
+        &self,
+        request: Request<RunPlanRequest>,
+    ) -> Result<Response<RunPlanResponse>, Status> {
+        let mut job = PlanJob::try_from((request.get_ref(), (self.state.today)()))?;
+        let store = self.store();
+        let response = run_job(&self.state, move |state| {
+            let rules = &state.rules;
+            let path = state.pipelines.snapshot(&job.pipeline)?;
+            let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            job.options
+                .fingerprints
+                .push(format!("{}:{bytes}", job.pipeline));
+            let snapshot = read_snapshot(&path, &vocabulary(rules))?;
+            let history = match &job.history {
+                Some(name) => Some(scan_history(&state.pipelines.history(name)?)?),
+                None => None,
+            };
+            let inventory = match store.inventory(job.inventory_version.as_deref())? {
+                Some(s) => Inventory::from(s),
+                None => Inventory {
+                    version: "none".into(),
+                    ..Inventory::default()
+                },
+            };
+            let plan = plan_pipeline(snapshot, history, rules, &inventory, &job.options)?;
+            store.store_plan(&plan.id, &tables(&plan)?)?;
+            let corporate = rules.corporate_currency();
+            let value: Decimal = plan.planned_orders.iter().map(|o| o.value).sum();
+            let e = &plan.explanation;
+            Ok(RunPlanResponse {
+                plan_id: plan.id.clone(),
+                inventory_version: plan.inventory_version.clone(),
+                as_of: job.options.calendar.as_of.to_string(),
+                deals: e.deals as u64,
+                lines: e.lines as u64,
+                configured_lines: e.configured_lines as u64,
+                attach_rate_lines: e.attach_rate_lines as u64,
+                items_planned: e.items_planned as u64,
+                levels: e.levels,
+                planned_orders: plan.planned_orders.len() as u64,
+                expedite_orders: plan.planned_orders.iter().filter(|o| o.expedite).count() as u64,
+                planned_value: corporate.round(value).to_string(),
+                currency: corporate.code.to_string(),
+                unplanned_skus: e.unplanned_skus.iter().map(|(s, _)| s.clone()).collect(),
+                unknown_inventory_items: e.unknown_inventory.clone(),
+                trials: e.trials,
+            })
+        })
+        .await?;
+        tracing::info!(plan = %response.plan_id, orders = response.planned_orders, "plan stored");
+        Ok(Response::new(response))
+    }
+
+    type ComponentDemandStream = PartStream<PlanTableResponse>;
+
+    async fn component_demand(
+        &self,
+        request: Request<PlanTableRequest>,
+    ) -> Result<Response<Self::ComponentDemandStream>, Status> {
+        self.plan_tables(request.get_ref(), &TABLES[0..1]).await
+    }
+
+    type PlannedOrdersStream = PartStream<PlanTableResponse>;
+
+    async fn planned_orders(
+        &self,
+        request: Request<PlanTableRequest>,
+    ) -> Result<Response<Self::PlannedOrdersStream>, Status> {
+        self.plan_tables(request.get_ref(), &TABLES[1..3]).await
+    }
+
+    type CapacityStream = PartStream<PlanTableResponse>;
+
+    async fn capacity(
+        &self,
+        request: Request<PlanTableRequest>,
+    ) -> Result<Response<Self::CapacityStream>, Status> {
+        self.plan_tables(request.get_ref(), &TABLES[4..5]).await
+    }
+
+    type SafetyStockStream = PartStream<PlanTableResponse>;
+
+    async fn safety_stock(
+        &self,
+        request: Request<PlanTableRequest>,
+    ) -> Result<Response<Self::SafetyStockStream>, Status> {
+        static NAMES: [&str; 2] = [TABLES[3], TABLES[5]];
+        self.plan_tables(request.get_ref(), &NAMES).await
+    }
+
+    async fn push_inventory(
+        &self,
+        request: Request<Streaming<PushInventoryRequest>>,
+    ) -> Result<Response<PushInventoryResponse>, Status> {
+        self.push(request, false).await
+    }
+
+    async fn push_receipts(
+        &self,
+        request: Request<Streaming<PushInventoryRequest>>,
+    ) -> Result<Response<PushInventoryResponse>, Status> {
+        self.push(request, true).await
+    }
+
+    async fn list_inventory_versions(
+        &self,
+        _request: Request<ListInventoryVersionsRequest>,
+    ) -> Result<Response<ListInventoryVersionsResponse>, Status> {
+        let store = self.store();
+        let versions = run_job(&self.state, move |_| Ok(store.inventory_versions()?)).await?;
+        Ok(Response::new(ListInventoryVersionsResponse {
+            versions: versions
+                .into_iter()
+                .map(|v| pb::InventoryVersion {
+                    version: v.version,
+                    on_hand_rows: v.on_hand_rows,
+                    receipt_rows: v.receipt_rows,
+                    latest: v.latest,
+                })
+                .collect(),
+        }))
+    }
+}

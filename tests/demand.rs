@@ -1,0 +1,220 @@
+//! `DemandService` as an ERP uses it: push an inventory state (a bad one
+//! is refused whole, by field, and the stored one kept), run a plan on a
+//! stored pipeline with its history, pull its tables; every request field
+//! checked.
+#![allow(clippy::unwrap_used)]
+
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use quotecast_pipeline::{
+    synthetic::{GenSpec, World, write_dir},
+    write::FileFormat,
+};
+use quotecast_server::pb::{
+    InventoryRows, ListInventoryVersionsRequest, OnHand, OpenReceipt, PlanBucket, PlanTableRequest,
+    PushInventoryRequest, RunPlanRequest, demand_service_client::DemandServiceClient,
+    plan_table_response::Part,
+};
+use quotecast_tests::{TestServer, example_rules, field_violations, tables_of};
+use rust_decimal::Decimal;
+use tonic::Code;
+
+const AS_OF: &str = "2026-11-20";
+
+/// A generated pipeline stored as `demo` in the server's data directory.
+fn store_pipeline(data: &std::path::Path) {
+    let as_of = NaiveDate::from_str(AS_OF).unwrap();
+    let world = World::from_rules(&example_rules(), 3, as_of).unwrap();
+    let spec = GenSpec {
+        seed: 3,
+        open_opportunities: 400,
+        as_of: quotecast_pipeline::epoch_days(as_of),
+        history_days: 730,
+        with_history: true,
+        snapshots: 10,
+        snapshot_every_days: 28,
+    };
+    write_dir(
+        &world,
+        &spec,
+        &data.join("pipelines/demo"),
+        FileFormat::Parquet,
+        |_| {},
+    )
+    .unwrap();
+}
+
+fn push(on_hand: &[(&str, &str)], receipts: &[(&str, &str, &str)]) -> Vec<PushInventoryRequest> {
+    vec![PushInventoryRequest {
+        rows: Some(InventoryRows {
+            on_hand: on_hand
+                .iter()
+                .map(|(i, q)| OnHand {
+                    item: (*i).into(),
+                    quantity: (*q).into(),
+                })
+                .collect(),
+            receipts: receipts
+                .iter()
+                .map(|(i, due, q)| OpenReceipt {
+                    item: (*i).into(),
+                    due: (*due).into(),
+                    quantity: (*q).into(),
+                    reference: "PO-7".into(),
+                })
+                .collect(),
+        }),
+    }]
+}
+
+#[tokio::test]
+async fn an_erp_pushes_inventory_runs_a_plan_and_pulls_its_tables() {
+    let server = TestServer::start_with(store_pipeline).await;
+    let mut client = DemandServiceClient::new(server.channel().await);
+    let good = push(
+        &[("CMP-FAN-60", "400"), ("ASM-FAN-MODULE", "20")],
+        &[("CMP-GPU-L4", "2026-12-01", "16")],
+    );
+    let first = client
+        .push_inventory(tokio_stream::iter(good))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((first.on_hand_rows, first.receipt_rows), (2, 1));
+    // A bad push is refused whole, each bad value by field.
+    let bad = push(
+        &[("CMP-FAN-60", "-3"), ("", "1")],
+        &[("CMP-GPU-L4", "2026-13-01", "x")],
+    );
+    let e = client
+        .push_inventory(tokio_stream::iter(bad))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    let fields: Vec<String> = field_violations(&e).into_iter().map(|(f, _)| f).collect();
+    assert_eq!(
+        fields,
+        [
+            "on_hand[0].quantity",
+            "on_hand[1].item",
+            "receipts[0].due",
+            "receipts[0].quantity"
+        ]
+    );
+    let versions = client
+        .list_inventory_versions(ListInventoryVersionsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .versions;
+    assert_eq!(versions.len(), 1);
+    assert!(versions[0].latest && versions[0].version == first.version);
+    // Receipts pushed alone keep the latest on hand.
+    let receipts = push(&[], &[("CMP-CPU-SRV-64C", "2026-12-10", "40")]);
+    let second = client
+        .push_receipts(tokio_stream::iter(receipts))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((second.on_hand_rows, second.receipt_rows), (2, 1));
+
+    let request = RunPlanRequest {
+        pipeline: "demo".into(),
+        history: "demo".into(),
+        as_of: AS_OF.into(),
+        horizon: 26,
+        bucket: PlanBucket::Week as i32,
+        trials: 200,
+        seed: 4,
+        ..RunPlanRequest::default()
+    };
+    let plan = client.run_plan(request.clone()).await.unwrap().into_inner();
+    assert_eq!(plan.inventory_version, second.version);
+    assert!(plan.planned_orders > 0 && plan.levels >= 4, "{plan:?}");
+    assert_eq!(plan.currency, "USD");
+    let again = client.run_plan(request.clone()).await.unwrap().into_inner();
+    assert_eq!(plan.plan_id, again.plan_id);
+    // An older inventory version gives another plan.
+    let older = RunPlanRequest {
+        inventory_version: first.version.clone(),
+        ..request.clone()
+    };
+    let older = client.run_plan(older).await.unwrap().into_inner();
+    assert_ne!(older.plan_id, plan.plan_id);
+
+    let table = PlanTableRequest {
+        plan_id: plan.plan_id.clone(),
+    };
+    let split = |m: quotecast_server::pb::PlanTableResponse| match m.part.unwrap() {
+        Part::Table(h) => (Some(h), None),
+        Part::Rows(r) => (None, Some(r)),
+    };
+    let stream = client
+        .planned_orders(table.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let tables = tables_of(stream, split).await;
+    let orders = &tables["planned_orders"];
+    assert_eq!(orders.rows.len() as u64, plan.planned_orders);
+    let value = orders.sum("value");
+    assert_eq!(value.round_dp(2).to_string(), plan.planned_value);
+    let value_column = &orders.columns[orders.column("value")];
+    assert_eq!((value_column.2.as_str()), "USD");
+    let quantity = orders.column("quantity");
+    assert!(
+        orders
+            .rows
+            .iter()
+            .all(|r| Decimal::from_str(&r[quantity]).unwrap() > Decimal::ZERO)
+    );
+    assert!(!tables["pegging"].rows.is_empty());
+    let stream = client
+        .component_demand(table.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let demand = tables_of(stream, split).await;
+    let d = &demand["component_demand"];
+    assert_eq!(d.columns[d.column("p90")].2, "units");
+    let stream = client.capacity(table.clone()).await.unwrap().into_inner();
+    assert!(!tables_of(stream, split).await["capacity"].rows.is_empty());
+    let stream = client.safety_stock(table).await.unwrap().into_inner();
+    let ss = tables_of(stream, split).await;
+    assert!(ss.contains_key("safety_stock") && ss.contains_key("projected"));
+
+    // Every field checked.
+    let bad = RunPlanRequest {
+        pipeline: "../etc".into(),
+        as_of: "2026-02-30".into(),
+        horizon: 10_000,
+        service_level: 1.5,
+        trials: 10_000_000,
+        ..RunPlanRequest::default()
+    };
+    let e = client.run_plan(bad).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    let fields: Vec<String> = field_violations(&e).into_iter().map(|(f, _)| f).collect();
+    assert_eq!(
+        fields,
+        ["pipeline", "as_of", "horizon", "service_level", "trials"]
+    );
+    let missing = client
+        .planned_orders(PlanTableRequest {
+            plan_id: "plan-0000000000000000".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    let missing = client
+        .run_plan(RunPlanRequest {
+            pipeline: "demo".into(),
+            inventory_version: "inv-0".into(),
+            ..RunPlanRequest::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    server.stop().await;
+}
