@@ -148,15 +148,6 @@ impl<'r> Structure<'r> {
             .unwrap_or(NaiveDate::MIN)
     }
 
-    /// Every planned item one unit of `n` needed on `need` uses, on every
-    /// level, each with the day it is needed: phantoms and SKUs without
-    /// supply data are exploded through at once; a planned parent's
-    /// components are needed when its lead time starts. BOM lines count
-    /// when in force on the day their parent is needed.
-    pub fn explode_all(&self, n: Node, need: NaiveDate, out: &mut Vec<Use>) {
-        self.walk(n, 1.0, need, true, out);
-    }
-
     /// The first planned items below `n` (its components, through
     /// phantoms) for a unit of `n` needed on `need`: needed when its lead
     /// time starts.
@@ -164,7 +155,7 @@ impl<'r> Structure<'r> {
         let start = self.start_of(n, need);
         for child in &self.children[n as usize] {
             if child.effective.contains(need) {
-                self.walk(child.node, child.per, start, false, out);
+                self.walk(child.node, child.per, start, out);
             }
         }
     }
@@ -172,25 +163,25 @@ impl<'r> Structure<'r> {
     /// The first planned items a unit of `n` needed on `need` reaches: `n`
     /// itself when planned, else through phantoms.
     pub fn first_planned(&self, n: Node, need: NaiveDate, out: &mut Vec<Use>) {
-        self.walk(n, 1.0, need, false, out);
+        self.walk(n, 1.0, need, out);
     }
 
-    fn walk(&self, n: Node, per: f64, need: NaiveDate, all: bool, out: &mut Vec<Use>) {
+    /// Through phantoms (and SKUs without supply data) down to the first
+    /// planned items, each needed when its parent's lead time starts.
+    fn walk(&self, n: Node, per: f64, need: NaiveDate, out: &mut Vec<Use>) {
         if self.is_planned(n) {
             out.push(Use {
                 node: n,
                 per,
                 date: need,
             });
-            if !all {
-                return;
-            }
+            return;
         }
         let start = self.start_of(n, need);
         for child in &self.children[n as usize] {
             // Effectivity by the day the parent is needed.
             if child.effective.contains(need) {
-                self.walk(child.node, per * child.per, start, all, out);
+                self.walk(child.node, per * child.per, start, out);
             }
         }
     }

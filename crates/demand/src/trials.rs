@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 
 use quotecast_model::Supply;
+use chrono::NaiveDate;
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use rayon::prelude::*;
@@ -19,7 +20,7 @@ use crate::{
     Capacity, ComponentDemand, DemandError, PlanOptions,
     calendar::Placement,
     prepare::{NO_SLOT, Prepared},
-    structure::{Structure, Use},
+    structure::Structure,
 };
 
 /// The most trial × cell figures kept (8 bytes each).
@@ -146,26 +147,64 @@ pub(crate) fn normal_quantile(p: f64) -> f64 {
     }
 }
 
-/// Every cell's uses, per planned item.
-fn entries(s: &Structure<'_>, p: &Prepared, options: &PlanOptions) -> Vec<Vec<Entry>> {
+/// Every cell's uses, per planned item, merged by (cell, bucket): the
+/// sum over every BOM path of the units one unit of the cell needs, each
+/// path offset by the lead times above it.
+///
+/// Computed level by level (low-level codes: every parent before its
+/// components) rather than path by path, so a structure with many shared
+/// paths costs its edges × the distinct (cell, day) pairs reaching each
+/// node, not the number of paths. The same figures as walking each path:
+/// a BOM line counts when in force on the day its parent is needed.
+pub(crate) fn entries(s: &Structure<'_>, p: &Prepared, options: &PlanOptions) -> Vec<Vec<Entry>> {
     let calendar = &options.calendar;
     let mut out: Vec<Vec<Entry>> = vec![Vec::new(); s.len()];
-    let mut uses: Vec<Use> = Vec::new();
+    // Per node, uses still to pass on: (cell, day needed, units).
+    let mut pending: Vec<Vec<(u32, NaiveDate, f64)>> = vec![Vec::new(); s.len()];
     for (cell, &(node, bucket)) in p.cells.iter().enumerate() {
-        uses.clear();
-        s.explode_all(node, calendar.need_date(bucket), &mut uses);
-        for u in &uses {
-            let (bucket, past_due) = match calendar.place(u.date) {
-                Placement::PastDue => (0, true),
-                Placement::In(b) => (b as u32, false),
-                Placement::Beyond => continue,
-            };
-            out[u.node as usize].push(Entry {
-                cell: cell as u32,
-                per: u.per,
-                bucket,
-                past_due,
-            });
+        pending[node as usize].push((cell as u32, calendar.need_date(bucket), 1.0));
+    }
+    for &n in &s.order {
+        let mut uses = std::mem::take(&mut pending[n as usize]);
+        if uses.is_empty() {
+            continue;
+        }
+        uses.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        uses.dedup_by(|later, first| {
+            let same = (later.0, later.1) == (first.0, first.1);
+            if same {
+                first.2 += later.2;
+            }
+            same
+        });
+        if s.is_planned(n) {
+            let entries = &mut out[n as usize];
+            for &(cell, day, per) in &uses {
+                let (bucket, past_due) = match calendar.place(day) {
+                    Placement::PastDue => (0, true),
+                    Placement::In(b) => (b as u32, false),
+                    Placement::Beyond => continue,
+                };
+                match entries.last_mut() {
+                    Some(e) if e.cell == cell && e.bucket == bucket && e.past_due == past_due => {
+                        e.per += per;
+                    }
+                    _ => entries.push(Entry {
+                        cell,
+                        per,
+                        bucket,
+                        past_due,
+                    }),
+                }
+            }
+        }
+        for child in &s.children[n as usize] {
+            let target = &mut pending[child.node as usize];
+            for &(cell, day, per) in &uses {
+                if child.effective.contains(day) {
+                    target.push((cell, s.start_of(n, day), per * child.per));
+                }
+            }
         }
     }
     out

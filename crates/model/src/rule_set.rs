@@ -543,6 +543,15 @@ impl RuleSet {
         &self.planning
     }
 
+    /// The same rules planning with `planning` instead (benchmarks plan
+    /// generated structures with the example catalog's other rules). Its
+    /// references are not checked here: the roll-down refuses BOM lines
+    /// naming unknown items.
+    pub fn with_planning(mut self, planning: PlanningData) -> Self {
+        self.planning = planning.sorted();
+        self
+    }
+
     /// The funnel's stages in order, open stages first.
     pub fn stages(&self) -> &[Stage] {
         &self.stages
