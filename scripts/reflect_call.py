@@ -35,15 +35,26 @@ def main() -> int:
     response_class = message_factory.GetMessageClass(method.output_type)
     request = json_format.Parse(sys.argv[3] if len(sys.argv) > 3 else "{}", request_class())
     # A server-streaming method prints each message as it comes, as
-    # grpcurl does.
-    make = channel.unary_stream if method.server_streaming else channel.unary_unary
+    # grpcurl does; a client-streaming one is sent the request as a stream
+    # of one message.
+    if method.client_streaming:
+        make = channel.stream_unary
+    elif method.server_streaming:
+        make = channel.unary_stream
+    else:
+        make = channel.unary_unary
     call = make(
         f"/{service_name}/{method_name}",
         request_serializer=request_class.SerializeToString,
         response_deserializer=response_class.FromString,
     )
     try:
-        responses = call(request) if method.server_streaming else [call(request)]
+        if method.client_streaming:
+            responses = [call(iter([request]))]
+        elif method.server_streaming:
+            responses = call(request)
+        else:
+            responses = [call(request)]
         for response in responses:
             print(json.dumps(json_format.MessageToDict(response), indent=2, ensure_ascii=False))
     except grpc.RpcError as error:

@@ -10,8 +10,8 @@
 //! used by the same products stay correlated.
 use std::collections::BTreeMap;
 
-use quotecast_model::Supply;
 use chrono::NaiveDate;
+use quotecast_model::Supply;
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use rayon::prelude::*;
@@ -169,7 +169,7 @@ pub(crate) fn entries(s: &Structure<'_>, p: &Prepared, options: &PlanOptions) ->
         if uses.is_empty() {
             continue;
         }
-        uses.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        uses.sort_by_key(|u| (u.0, u.1));
         uses.dedup_by(|later, first| {
             let same = (later.0, later.1) == (first.0, first.1);
             if same {

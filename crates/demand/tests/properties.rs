@@ -24,7 +24,10 @@ struct Structure {
 
 fn structure() -> impl Strategy<Value = Structure> {
     (3usize..8).prop_flat_map(|n| {
-        let items = prop::collection::vec((0u8..4, 0u32..20, 0u32..50, 1u32..10, 0u32..15, 0u32..40), n);
+        let items = prop::collection::vec(
+            (0u8..4, 0u32..20, 0u32..50, 1u32..10, 0u32..15, 0u32..40),
+            n,
+        );
         let lines = prop::collection::vec((0..n, 0..n, 1u32..40), 1..(2 * n));
         (items, lines).prop_map(|(items, lines)| {
             let mut seen = std::collections::HashSet::new();
@@ -46,7 +49,9 @@ fn toml(s: &Structure) -> String {
             2 if i > 1 => "phantom",
             _ => "make",
         };
-        out.push_str(&format!("[[item]]\nid = \"I{i}\"\nname = \"Item {i}\"\nsupply = \"{supply}\"\n"));
+        out.push_str(&format!(
+            "[[item]]\nid = \"I{i}\"\nname = \"Item {i}\"\nsupply = \"{supply}\"\n"
+        ));
         if supply != "phantom" {
             out.push_str(&format!(
                 "lead_time_days = {lead}\nmin_order = \"{moq}\"\norder_multiple = \"{multiple}\"\nsafety_stock = \"{safety}\"\n"
@@ -93,7 +98,13 @@ fn lines_of(deals: &[(usize, u32, u32, u32)]) -> Vec<DemandLine> {
         .iter()
         .enumerate()
         .map(|(k, (item, q, day, p))| {
-            let mut l = line(&format!("D{k:02}"), &format!("I{item}"), f64::from(*q), AS_OF, f64::from(*p) / 100.0);
+            let mut l = line(
+                &format!("D{k:02}"),
+                &format!("I{item}"),
+                f64::from(*q),
+                AS_OF,
+                f64::from(*p) / 100.0,
+            );
             l.need_date = d(AS_OF) + chrono::Days::new(u64::from(*day));
             l
         })
@@ -107,7 +118,10 @@ fn inventory_of(s: &Structure) -> Inventory {
         .enumerate()
         .map(|(i, it)| (format!("I{i}"), it.5.to_string()))
         .collect();
-    let refs: Vec<(&str, &str)> = on_hand.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let refs: Vec<(&str, &str)> = on_hand
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     inventory(&refs, &[])
 }
 

@@ -1,0 +1,508 @@
+//! Demand roll-down benchmarks on generated structures (the three
+//! targets), each run `--runs` times with the wall time of every run and
+//! the process's peak memory:
+//!
+//! - `regen`: full regeneration of 200,000 items on 7 BOM levels, 52
+//!   weekly buckets (explosion, netting at every level, lot sizing,
+//!   pegging), no Monte Carlo;
+//! - `mc`: the Monte Carlo roll-down, 1,000 trials × 2,000 components ×
+//!   52 buckets;
+//! - `coverage`: on a `gen-pipeline` directory with history, plans from
+//!   each matured past snapshot with only what was known then, and counts
+//!   how often the realised component demand (the deals that were won,
+//!   exploded at the day they closed) falls within the plan's P10–P90;
+//! - `duckdb`: 1M forecast lines through a 3-level BOM with 2,000
+//!   components; quotecast's explosion and netting, then the same data
+//!   written to Parquet for `baseline/demand_query.py` (DuckDB recursive
+//!   CTE), run in the same invocation with `--python`.
+//!
+//! `cargo run --release -p quotecast-benches --bin demandbench -- --scenario regen|mc|duckdb [--runs R] [--python PYTHON]`
+use std::{path::PathBuf, time::Instant};
+
+use anyhow::Context;
+use chrono::{Days, NaiveDate};
+use clap::Parser;
+use polars::prelude::*;
+use quotecast_demand::{Calendar, DemandLine, Inventory, Period, PlanOptions, plan};
+use quotecast_model::{BomLine, DateRange, Item, Percent, PlanningData, Supply};
+use rand::{RngExt, SeedableRng};
+use rand_pcg::Pcg64;
+use rust_decimal::Decimal;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, default_value = "regen")]
+    scenario: String,
+    #[arg(long, default_value_t = 3)]
+    runs: u32,
+    /// Python with duckdb and pyarrow, for the `duckdb` scenario's baseline.
+    #[arg(long)]
+    python: Option<PathBuf>,
+    /// A `gen-pipeline` directory, for the `coverage` scenario.
+    #[arg(long)]
+    pipeline: Option<PathBuf>,
+    /// The day the generated pipeline was taken (`coverage`).
+    #[arg(long, default_value = "2026-11-20")]
+    as_of: NaiveDate,
+    #[arg(long, default_value = "rules")]
+    rules: PathBuf,
+}
+
+const AS_OF: NaiveDate = match NaiveDate::from_ymd_opt(2026, 11, 16) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+
+/// A generated structure: `levels[l]` items on level `l`; each item above
+/// the last level has `children` components, mostly on the next level,
+/// one in four on a deeper one (shared across levels); the last level is
+/// bought.
+fn structure(levels: &[usize], children: usize, seed: u64) -> PlanningData {
+    let mut rng = Pcg64::seed_from_u64(seed);
+    let id = |l: usize, i: usize| format!("L{l}-{i:06}");
+    let mut items = Vec::new();
+    let mut bom = Vec::new();
+    let always = DateRange {
+        from: NaiveDate::MIN,
+        to: None,
+    };
+    for (l, &n) in levels.iter().enumerate() {
+        let last = l + 1 == levels.len();
+        for i in 0..n {
+            items.push(Item {
+                id: id(l, i),
+                name: id(l, i),
+                supply: if last { Supply::Buy } else { Supply::Make },
+                unit: "each".into(),
+                lead_time_days: if last {
+                    rng.random_range(7..60)
+                } else {
+                    rng.random_range(1..10)
+                },
+                min_order: Decimal::from(if last { rng.random_range(0..200) } else { 0 }),
+                order_multiple: Decimal::from(if last { rng.random_range(1..50) } else { 1 }),
+                supplier: last.then(|| format!("S{}", i % 97)),
+                safety_stock: None,
+                skill: None,
+                unit_cost: Decimal::new(rng.random_range(100..100_000), 2),
+            });
+            if last {
+                continue;
+            }
+            let mut chosen = std::collections::HashSet::new();
+            for _ in 0..children {
+                let deeper = l + 2 < levels.len() && rng.random_bool(0.25);
+                let target = if deeper {
+                    rng.random_range(l + 2..levels.len())
+                } else {
+                    l + 1
+                };
+                let c = rng.random_range(0..levels[target]);
+                if chosen.insert((target, c)) {
+                    bom.push(BomLine {
+                        parent: id(l, i),
+                        component: id(target, c),
+                        quantity_per: Decimal::from(rng.random_range(1..5)),
+                        scrap: Percent::ZERO,
+                        effective: always,
+                    });
+                }
+            }
+        }
+    }
+    PlanningData {
+        items,
+        bom,
+        attach_rates: vec![],
+    }
+}
+
+/// `n` deal lines on the first-level items, over 52 weeks.
+fn lines(products: usize, n: usize, seed: u64) -> Vec<DemandLine> {
+    let mut rng = Pcg64::seed_from_u64(seed);
+    (0..n)
+        .map(|k| DemandLine {
+            deal: format!("D{:07}", k / 3),
+            sku: format!("L0-{:06}", rng.random_range(0..products)),
+            quantity: f64::from(rng.random_range(1u32..50)),
+            need_date: AS_OF + Days::new(rng.random_range(0..364)),
+            probability: rng.random_range(0.05..1.0),
+            point: 0,
+            points: 1,
+        })
+        .collect()
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+fn options(trials: u32) -> anyhow::Result<PlanOptions> {
+    Ok(PlanOptions {
+        calendar: Calendar::new(AS_OF, Period::Week, 52)?,
+        service_level: 0.95,
+        trials,
+        seed: 1,
+        fingerprints: vec![],
+    })
+}
+
+fn run(
+    args: &Args,
+    planning: PlanningData,
+    lines: Vec<DemandLine>,
+    trials: u32,
+) -> anyhow::Result<quotecast_demand::Plan> {
+    let (rules, _) = quotecast_rules::load_dir(&args.rules)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("loading rules")?;
+    let rules = rules.with_planning(planning);
+    let options = options(trials)?;
+    let mut last = None;
+    for r in 0..args.runs {
+        let started = Instant::now();
+        let plan = plan(&rules, lines.clone(), &Inventory::default(), &options)?;
+        println!(
+            "run {}: {:.2} s ({} items planned, {} planned orders, {} pegs, {} demand rows)",
+            r + 1,
+            started.elapsed().as_secs_f64(),
+            plan.explanation.items_planned,
+            plan.planned_orders.len(),
+            plan.pegging.len(),
+            plan.component_demand.len()
+        );
+        last = Some(plan);
+    }
+    println!("peak memory {:.0} MiB", peak_rss_mib());
+    last.context("no runs")
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    match args.scenario.as_str() {
+        "regen" => {
+            // 200,000 items on 7 levels; 2,000 end products.
+            let levels = [2_000, 6_000, 14_000, 26_000, 40_000, 52_000, 60_000];
+            let planning = structure(&levels, 4, 1);
+            println!(
+                "regen: {} items, {} BOM lines, 7 levels, 52 weekly buckets, 100,000 deal lines, no trials",
+                planning.items.len(),
+                planning.bom.len()
+            );
+            run(&args, planning, lines(2_000, 100_000, 2), 0)?;
+        }
+        "mc" => {
+            // 2,000 components under 200 products on 3 levels.
+            let levels = [200, 600, 1_200];
+            let planning = structure(&levels, 5, 3);
+            println!(
+                "mc: {} items, {} BOM lines, 1,000 trials, 52 weekly buckets, 20,000 deal lines",
+                planning.items.len(),
+                planning.bom.len()
+            );
+            run(&args, planning, lines(200, 20_000, 4), 1_000)?;
+        }
+        "duckdb" => duckdb(&args)?,
+        "coverage" => coverage(&args)?,
+        other => anyhow::bail!("unknown scenario `{other}`: regen, mc, duckdb or coverage"),
+    }
+    Ok(())
+}
+
+/// 1M lines through 3 levels with 2,000 components; the same data for the
+/// DuckDB baseline.
+fn duckdb(args: &Args) -> anyhow::Result<()> {
+    let levels = [500, 1_000, 2_000];
+    let planning = structure(&levels, 6, 5);
+    let lines = lines(500, 1_000_000, 6);
+    println!(
+        "duckdb: {} items ({} components on the last level), {} BOM lines, 1,000,000 deal lines, 52 weekly buckets",
+        planning.items.len(),
+        levels[2],
+        planning.bom.len()
+    );
+    let dir = std::env::temp_dir().join("quotecast-demandbench");
+    std::fs::create_dir_all(&dir)?;
+    write_inputs(&dir, &planning, &lines)?;
+    let plan = run(args, planning, lines, 0)?;
+    let leaf_total: f64 = plan
+        .component_demand
+        .iter()
+        .filter(|r| r.item.starts_with("L2-"))
+        .map(|r| r.expected)
+        .sum();
+    let orders: Decimal = plan
+        .planned_orders
+        .iter()
+        .filter(|o| o.item.starts_with("L2-"))
+        .map(|o| o.quantity)
+        .sum();
+    println!("quotecast: last-level demand {leaf_total:.1} units, planned {orders} units");
+    if let Some(python) = &args.python {
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("baseline/demand_query.py");
+        let status = std::process::Command::new(python)
+            .arg(&script)
+            .arg(&dir)
+            .args([
+                "--runs",
+                &args.runs.to_string(),
+                "--as-of",
+                &AS_OF.to_string(),
+            ])
+            .status()
+            .with_context(|| format!("running {}", python.display()))?;
+        anyhow::ensure!(status.success(), "the baseline failed");
+    }
+    Ok(())
+}
+
+fn write_inputs(
+    dir: &std::path::Path,
+    planning: &PlanningData,
+    lines: &[DemandLine],
+) -> anyhow::Result<()> {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN);
+    let mut demand = DataFrame::new(
+        lines.len(),
+        vec![
+            Column::new(
+                "sku".into(),
+                lines.iter().map(|l| l.sku.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "quantity".into(),
+                lines.iter().map(|l| l.quantity).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "probability".into(),
+                lines.iter().map(|l| l.probability).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "need_date".into(),
+                lines
+                    .iter()
+                    .map(|l| (l.need_date - epoch).num_days() as i32)
+                    .collect::<Vec<_>>(),
+            )
+            .cast(&DataType::Date)?,
+        ],
+    )?;
+    let lead = |id: &str| planning.item(id).map_or(0, |i| i.lead_time_days as i32);
+    let mut bom = DataFrame::new(
+        planning.bom.len(),
+        vec![
+            Column::new(
+                "parent".into(),
+                planning
+                    .bom
+                    .iter()
+                    .map(|b| b.parent.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "component".into(),
+                planning
+                    .bom
+                    .iter()
+                    .map(|b| b.component.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "quantity_per".into(),
+                planning
+                    .bom
+                    .iter()
+                    .map(|b| f64::try_from(b.quantity_per).unwrap_or(0.0))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "parent_lead_days".into(),
+                planning
+                    .bom
+                    .iter()
+                    .map(|b| lead(&b.parent))
+                    .collect::<Vec<_>>(),
+            ),
+        ],
+    )?;
+    let mut items = DataFrame::new(
+        planning.items.len(),
+        vec![
+            Column::new(
+                "item".into(),
+                planning
+                    .items
+                    .iter()
+                    .map(|i| i.id.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "lead_days".into(),
+                planning
+                    .items
+                    .iter()
+                    .map(|i| i.lead_time_days as i32)
+                    .collect::<Vec<_>>(),
+            ),
+        ],
+    )?;
+    for (name, frame) in [
+        ("demand", &mut demand),
+        ("bom", &mut bom),
+        ("items", &mut items),
+    ] {
+        let path = dir.join(format!("{name}.parquet"));
+        let file = std::fs::File::create(&path)?;
+        ParquetWriter::new(file).finish(frame)?;
+    }
+    Ok(())
+}
+
+/// Realised against forecast component demand over past snapshots.
+fn coverage(args: &Args) -> anyhow::Result<()> {
+    use quotecast_forecast::{Bucket, ForecastOptions, Simulation, demand_lines, forecast_spec};
+    use quotecast_pipeline::{columns as col, read::scan_history};
+    let dir = args
+        .pipeline
+        .clone()
+        .context("--pipeline DIR (a gen-pipeline directory)")?;
+    let (rules, _) = quotecast_rules::load_dir(&args.rules)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("loading rules")?;
+    let history = scan_history(&dir.join("history"))?;
+    let snapshots = history
+        .snapshots
+        .clone()
+        .context("the history has no snapshots")?
+        .collect()?;
+    let outcomes = history.outcomes.clone().collect()?;
+    let mut closed: std::collections::HashMap<String, (bool, NaiveDate)> = Default::default();
+    {
+        let ids = outcomes.column(col::OPPORTUNITY_ID)?.str()?;
+        let outcome = outcomes.column(col::OUTCOME)?.str()?;
+        let day = outcomes.column(col::CLOSED)?.cast(&DataType::Int32)?;
+        let day = day.i32()?;
+        for r in 0..outcomes.height() {
+            if let (Some(id), Some(o), Some(d)) = (ids.get(r), outcome.get(r), day.get(r)) {
+                closed.insert(
+                    id.to_owned(),
+                    (o == "won", quotecast_pipeline::from_epoch_days(d)),
+                );
+            }
+        }
+    }
+    let weeks = 13u32;
+    let dates = snapshots
+        .column(col::SNAPSHOT_DATE)?
+        .cast(&DataType::Int32)?;
+    let mut dates: Vec<i32> = dates.i32()?.iter().flatten().collect();
+    dates.sort_unstable();
+    dates.dedup();
+    let matured: Vec<NaiveDate> = dates
+        .into_iter()
+        .map(quotecast_pipeline::from_epoch_days)
+        .filter(|d| *d + Days::new(7 * u64::from(weeks)) <= args.as_of)
+        .collect();
+    let (mut inside, mut cells, mut below, mut above) = (0u64, 0u64, 0u64, 0u64);
+    for &day in matured.iter().rev().take(8) {
+        let snap = snapshots
+            .clone()
+            .lazy()
+            .filter(col(col::SNAPSHOT_DATE).eq(lit(day).cast(DataType::Date)))
+            .collect()?;
+        let forecast = ForecastOptions {
+            as_of: day,
+            bucket: Bucket::Week,
+            group_by: vec![],
+            prior_strength: None,
+            simulation: Simulation { trials: 0, seed: 0 },
+        };
+        let history = scan_history(&dir.join("history"))?;
+        let spec = forecast_spec(Some(history), &rules, &forecast)?;
+        let lines = quotecast_demand::lines_of(&demand_lines(snap.clone().lazy(), &spec)?)?;
+        let options = PlanOptions {
+            calendar: Calendar::new(day, Period::Week, weeks)?,
+            service_level: 0.95,
+            trials: 1_000,
+            seed: 1,
+            fingerprints: vec![],
+        };
+        let planned = plan(&rules, lines, &Inventory::default(), &options)?;
+        // What was won: each line once, needed the day its deal closed.
+        let ids = snap.column(col::OPPORTUNITY_ID)?.str()?;
+        let skus = snap.column(col::SKU)?.str()?;
+        let quantity = snap.column(col::QUANTITY)?.cast(&DataType::Float64)?;
+        let quantity = quantity.f64()?;
+        let mut realised = Vec::new();
+        for r in 0..snap.height() {
+            let (Some(id), Some(sku)) = (ids.get(r), skus.get(r)) else {
+                continue;
+            };
+            if let Some((true, on)) = closed.get(id) {
+                realised.push(DemandLine {
+                    deal: id.to_owned(),
+                    sku: sku.to_owned(),
+                    quantity: quantity.get(r).unwrap_or(0.0),
+                    need_date: *on,
+                    probability: 1.0,
+                    point: 0,
+                    points: 1,
+                });
+            }
+        }
+        let actual = plan(
+            &rules,
+            realised,
+            &Inventory::default(),
+            &PlanOptions {
+                trials: 0,
+                ..options
+            },
+        )?;
+        let mut truth: std::collections::HashMap<(String, NaiveDate), f64> = Default::default();
+        for r in &actual.component_demand {
+            *truth.entry((r.item.clone(), r.bucket)).or_default() += r.expected;
+        }
+        let (mut i, mut n) = (0, 0);
+        for r in &planned.component_demand {
+            let Some([p10, _, p90]) = r.percentiles else {
+                continue;
+            };
+            let real = truth.remove(&(r.item.clone(), r.bucket)).unwrap_or(0.0);
+            n += 1;
+            if real + 1e-9 >= p10 && real <= p90 + 1e-9 {
+                i += 1;
+            } else if real < p10 {
+                below += 1;
+            } else {
+                above += 1;
+            }
+        }
+        // Realised demand where the plan expected none: outside.
+        let missed = truth.values().filter(|v| **v > 0.0).count() as u64;
+        above += missed;
+        n += missed;
+        println!(
+            "snapshot {day}: {i} of {n} item-week cells within P10–P90 ({:.0} %)",
+            100.0 * i as f64 / n.max(1) as f64
+        );
+        inside += i;
+        cells += n;
+    }
+    println!(
+        "coverage: {inside} of {cells} item-week cells ({:.1} %) within P10–P90; {below} below P10, {above} above P90",
+        100.0 * inside as f64 / cells.max(1) as f64
+    );
+    Ok(())
+}
