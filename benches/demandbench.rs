@@ -120,18 +120,28 @@ fn structure(levels: &[usize], children: usize, seed: u64) -> PlanningData {
     }
 }
 
-/// `n` deal lines on the first-level items, over 52 weeks.
+/// `n` deal lines on the first-level items, three per deal (one win
+/// probability and close date per deal), over 52 weeks.
 fn lines(products: usize, n: usize, seed: u64) -> Vec<DemandLine> {
     let mut rng = Pcg64::seed_from_u64(seed);
+    let mut deal = (0.5, AS_OF);
     (0..n)
-        .map(|k| DemandLine {
-            deal: format!("D{:07}", k / 3),
-            sku: format!("L0-{:06}", rng.random_range(0..products)),
-            quantity: f64::from(rng.random_range(1u32..50)),
-            need_date: AS_OF + Days::new(rng.random_range(0..364)),
-            probability: rng.random_range(0.05..1.0),
-            point: 0,
-            points: 1,
+        .map(|k| {
+            if k % 3 == 0 {
+                deal = (
+                    rng.random_range(0.05..1.0),
+                    AS_OF + Days::new(rng.random_range(0..364)),
+                );
+            }
+            DemandLine {
+                deal: format!("D{:07}", k / 3),
+                sku: format!("L0-{:06}", rng.random_range(0..products)),
+                quantity: f64::from(rng.random_range(1u32..50)),
+                need_date: deal.1,
+                probability: deal.0,
+                point: 0,
+                points: 1,
+            }
         })
         .collect()
 }

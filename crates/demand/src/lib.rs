@@ -149,7 +149,9 @@ pub struct PlannedOrder {
     pub value: Decimal,
 }
 
-/// A deal behind a planned order.
+/// A deal behind a planned order (at most 20 per order, largest first;
+/// then one row `(other N deal lines)` for the rest, with their
+/// units-weighted probability).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Peg {
     pub order: String,
@@ -225,6 +227,9 @@ pub struct Explanation {
     pub items_planned: usize,
     pub levels: u32,
     pub trials: u32,
+    /// Set when the structure was too large to follow each SKU-bucket cell
+    /// through it: why, and what is left out (percentiles, pegging).
+    pub expected_only: Option<String>,
 }
 
 /// A whole plan.
@@ -266,6 +271,7 @@ pub fn plan(
     explanation.items_planned = planned.items_planned;
     explanation.levels = structure.level.iter().copied().max().unwrap_or(0) + 1;
     explanation.trials = options.trials;
+    explanation.expected_only = demand.without_cells.clone();
     Ok(Plan {
         id,
         inventory_version: inventory.version.clone(),

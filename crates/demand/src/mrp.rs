@@ -6,7 +6,7 @@
 //! order brings it back: at least the minimum, a whole multiple, due the
 //! earliest day the bucket's requirements are needed and released its
 //! lead time earlier (as late as possible). A release before the plan date is flagged `expedite`.
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use quotecast_model::{SafetyStock, Supply};
@@ -118,13 +118,7 @@ pub(crate) fn run(
             }
         }
     }
-    // Each cell's rows: (deal, row).
-    let mut cell_rows: Vec<Vec<(u32, u32)>> = vec![Vec::new(); p.cells.len()];
-    for (d, deal) in p.deals.iter().enumerate() {
-        for r in deal.start..deal.end {
-            cell_rows[p.rows[r as usize].cell as usize].push((d as u32, r));
-        }
-    }
+    let cell_rows = cell_rows(p);
     let mut planned = Planned {
         orders: Vec::new(),
         pegging: Vec::new(),
@@ -227,11 +221,46 @@ pub(crate) fn run(
     planned
 }
 
+/// The most deal lines listed per planned order; the rest are summed in
+/// one `(other N deal lines)` row with their units-weighted probability.
+pub const PEGS_PER_ORDER: usize = 20;
+
+/// Each cell's deal rows with their expected quantity, largest first;
+/// and per cell the sum of expected quantities and of expected quantity
+/// × win probability.
+pub(crate) struct CellRows {
+    rows: Vec<Vec<(u32, u32, f64)>>,
+    sums: Vec<(f64, f64)>,
+}
+
+pub(crate) fn cell_rows(p: &Prepared) -> CellRows {
+    let mut out: Vec<Vec<(u32, u32, f64)>> = vec![Vec::new(); p.cells.len()];
+    for (d, deal) in p.deals.iter().enumerate() {
+        for r in deal.start..deal.end {
+            let row = &p.rows[r as usize];
+            out[row.cell as usize].push((d as u32, r, p.expected(deal, row)));
+        }
+    }
+    let mut sums = Vec::with_capacity(out.len());
+    for rows in &mut out {
+        rows.sort_by(|a, b| b.2.total_cmp(&a.2).then((a.0, a.1).cmp(&(b.0, b.1))));
+        let total: f64 = rows.iter().map(|r| r.2).sum();
+        let weighted: f64 = rows
+            .iter()
+            .map(|r| r.2 * p.deals[r.0 as usize].probability)
+            .sum();
+        sums.push((total, weighted));
+    }
+    CellRows { rows: out, sums }
+}
+
 /// Pegs each order of node `n` to the deals whose expected demand for
-/// `n` falls in the buckets it covers (its own up to the next order's).
+/// `n` falls in the buckets it covers (its own up to the next order's):
+/// the [`PEGS_PER_ORDER`] deal lines that drive most of it, found by
+/// merging the cells' lines largest first, then one row for the rest.
 fn peg(
     p: &Prepared,
-    cell_rows: &[Vec<(u32, u32)>],
+    cell_rows: &CellRows,
     demand: &Demand,
     n: Node,
     orders: &[(usize, usize)],
@@ -253,33 +282,84 @@ fn peg(
                 *by_cell.entry(e.cell).or_default() += e.per;
             }
         }
-        if by_cell.is_empty() {
-            continue;
-        }
-        let mut driven: HashMap<(usize, u32), f64> = HashMap::new();
-        for (&cell, per) in &by_cell {
-            for &(d, r) in &cell_rows[cell as usize] {
-                let (deal, row) = (&p.deals[d as usize], &p.rows[r as usize]);
-                *driven.entry((d as usize, row.sku)).or_default() += p.expected(deal, row) * per;
+        let (mut total, mut weighted) = (0.0, 0.0);
+        let mut lines = 0usize;
+        // A max-heap of each cell's next line: (units, cell, position).
+        let mut heap = std::collections::BinaryHeap::new();
+        for (&cell, &per) in &by_cell {
+            let rows = &cell_rows.rows[cell as usize];
+            let (t, w) = cell_rows.sums[cell as usize];
+            total += t * per;
+            weighted += w * per;
+            lines += rows.len();
+            if let Some(first) = rows.first() {
+                heap.push((Units(first.2 * per), std::cmp::Reverse(cell), 0usize));
             }
         }
-        let mut pegs: Vec<((usize, u32), f64)> = driven.into_iter().collect();
-        pegs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        // Summed in that order: the same figures for any input order.
-        let total: f64 = pegs.iter().map(|(_, units)| units).sum();
         if total <= 0.0 {
             continue;
         }
+        let mut top: Vec<((u32, u32), f64)> = Vec::new();
+        while let Some((Units(units), std::cmp::Reverse(cell), at)) = heap.pop() {
+            if top.len() >= PEGS_PER_ORDER {
+                break;
+            }
+            let rows = &cell_rows.rows[cell as usize];
+            let (d, r, _) = rows[at];
+            let key = (d, p.rows[r as usize].sku);
+            match top.iter_mut().find(|(k, _)| *k == key) {
+                Some(t) => t.1 += units,
+                None => top.push((key, units)),
+            }
+            if let Some(next) = rows.get(at + 1) {
+                let per = by_cell.get(&cell).copied().unwrap_or(0.0);
+                heap.push((Units(next.2 * per), std::cmp::Reverse(cell), at + 1));
+            }
+        }
         let order_id = planned.orders[order].id.clone();
-        for ((d, sku), units) in pegs {
+        let (mut listed, mut listed_weighted) = (0.0, 0.0);
+        for ((d, sku), units) in &top {
+            listed += units;
+            listed_weighted += units * p.deals[*d as usize].probability;
             planned.pegging.push(Peg {
                 order: order_id.clone(),
-                deal: p.deals[d].id.clone(),
-                sku: p.skus[sku as usize].clone(),
-                expected_units: units,
+                deal: p.deals[*d as usize].id.clone(),
+                sku: p.skus[*sku as usize].clone(),
+                expected_units: *units,
                 share: units / total,
-                probability: p.deals[d].probability,
+                probability: p.deals[*d as usize].probability,
             });
         }
+        let rest = total - listed;
+        if lines > top.len() && rest > total * 1e-12 {
+            planned.pegging.push(Peg {
+                order: order_id,
+                deal: format!("(other {} deal lines)", lines - top.len()),
+                sku: String::new(),
+                expected_units: rest,
+                share: rest / total,
+                // Their win probability weighted by their units.
+                probability: ((weighted - listed_weighted) / rest).clamp(0.0, 1.0),
+            });
+        }
+    }
+}
+
+/// Expected units, ordered for the merge heap (never NaN: sums of
+/// products of finite figures).
+#[derive(Clone, Copy, PartialEq)]
+struct Units(f64);
+
+impl Eq for Units {}
+
+impl PartialOrd for Units {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Units {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
     }
 }

@@ -4,6 +4,7 @@
 //! each row in a (SKU, bucket) cell.
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use chrono::Datelike;
 use quotecast_model::RuleSet;
 
 use crate::{
@@ -277,7 +278,7 @@ pub(crate) fn plan_id(
         field(l.deal.as_bytes());
         field(l.sku.as_bytes());
         field(&l.quantity.to_bits().to_le_bytes());
-        field(l.need_date.to_string().as_bytes());
+        field(&l.need_date.num_days_from_ce().to_le_bytes());
         field(&l.probability.to_bits().to_le_bytes());
         field(&[l.point, l.points].map(u32::to_le_bytes).concat());
     }

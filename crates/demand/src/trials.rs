@@ -25,6 +25,9 @@ use crate::{
 
 /// The most trial × cell figures kept (8 bytes each).
 pub const MAX_FIGURES: u64 = 400_000_000;
+/// The most (cell, day) uses kept while exploding per cell (for the Monte
+/// Carlo and pegging), about 24 bytes each.
+pub const MAX_ENTRIES: usize = 30_000_000;
 
 /// One use of an item by a cell: `per` units per unit of the cell, in
 /// `bucket` (`past_due` when needed before the plan date).
@@ -49,8 +52,11 @@ pub(crate) struct ItemStats {
 pub(crate) struct Demand {
     pub rows: Vec<crate::ComponentDemand>,
     pub capacity: Vec<Capacity>,
-    /// Per node: its uses by cells (empty for nodes no cell reaches).
+    /// Per node: its uses by cells (empty for nodes no cell reaches; all
+    /// empty when the structure has more than [`MAX_ENTRIES`] uses).
     pub entries: Vec<Vec<Entry>>,
+    /// Why uses per cell were not kept (no pegging), if they were not.
+    pub without_cells: Option<String>,
     /// Per node with trials: demand over its cumulative lead time.
     pub stats: BTreeMap<u32, ItemStats>,
 }
@@ -156,9 +162,17 @@ pub(crate) fn normal_quantile(p: f64) -> f64 {
 /// paths costs its edges × the distinct (cell, day) pairs reaching each
 /// node, not the number of paths. The same figures as walking each path:
 /// a BOM line counts when in force on the day its parent is needed.
-pub(crate) fn entries(s: &Structure<'_>, p: &Prepared, options: &PlanOptions) -> Vec<Vec<Entry>> {
+///
+/// `None` when they would be more than [`MAX_ENTRIES`]: a structure with
+/// that many distinct uses is planned on expected values alone.
+pub(crate) fn entries(
+    s: &Structure<'_>,
+    p: &Prepared,
+    options: &PlanOptions,
+) -> Option<Vec<Vec<Entry>>> {
     let calendar = &options.calendar;
     let mut out: Vec<Vec<Entry>> = vec![Vec::new(); s.len()];
+    let mut held = 0usize;
     // Per node, uses still to pass on: (cell, day needed, units).
     let mut pending: Vec<Vec<(u32, NaiveDate, f64)>> = vec![Vec::new(); s.len()];
     for (cell, &(node, bucket)) in p.cells.iter().enumerate() {
@@ -203,6 +217,69 @@ pub(crate) fn entries(s: &Structure<'_>, p: &Prepared, options: &PlanOptions) ->
             for &(cell, day, per) in &uses {
                 if child.effective.contains(day) {
                     target.push((cell, s.start_of(n, day), per * child.per));
+                }
+            }
+            held += uses.len();
+        }
+        held += out[n as usize].len();
+        if held > MAX_ENTRIES {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// Expected demand per planned item and bucket, (expected, past due),
+/// propagated level by level by day without following cells: what a
+/// structure too large for [`entries`] is planned with.
+pub(crate) fn expected_by_day(
+    s: &Structure<'_>,
+    p: &Prepared,
+    options: &PlanOptions,
+) -> Vec<Vec<(usize, f64, f64)>> {
+    let calendar = &options.calendar;
+    let mut out: Vec<Vec<(usize, f64, f64)>> = vec![Vec::new(); s.len()];
+    let mut pending: Vec<Vec<(NaiveDate, f64)>> = vec![Vec::new(); s.len()];
+    for (&(node, bucket), qty) in p.cells.iter().zip(p.expected_cells()) {
+        if qty > 0.0 {
+            pending[node as usize].push((calendar.need_date(bucket), qty));
+        }
+    }
+    for &n in &s.order {
+        let mut uses = std::mem::take(&mut pending[n as usize]);
+        if uses.is_empty() {
+            continue;
+        }
+        uses.sort_by_key(|u| u.0);
+        uses.dedup_by(|later, first| {
+            let same = later.0 == first.0;
+            if same {
+                first.1 += later.1;
+            }
+            same
+        });
+        if s.is_planned(n) {
+            let rows = &mut out[n as usize];
+            for &(day, qty) in &uses {
+                let (bucket, past_due) = match calendar.place(day) {
+                    Placement::PastDue => (0, qty),
+                    Placement::In(b) => (b, 0.0),
+                    Placement::Beyond => continue,
+                };
+                match rows.last_mut() {
+                    Some(r) if r.0 == bucket => {
+                        r.1 += qty;
+                        r.2 += past_due;
+                    }
+                    _ => rows.push((bucket, qty, past_due)),
+                }
+            }
+        }
+        for child in &s.children[n as usize] {
+            let target = &mut pending[child.node as usize];
+            for &(day, qty) in &uses {
+                if child.effective.contains(day) {
+                    target.push((s.start_of(n, day), qty * child.per));
                 }
             }
         }
@@ -293,7 +370,14 @@ pub(crate) fn component_demand(
     let buckets = calendar.buckets();
     let trials = options.trials as usize;
     let n_cells = p.cells.len();
-    let entries = entries(s, p, options);
+    let Some(entries) = entries(s, p, options) else {
+        if trials > 0 {
+            return Err(DemandError::TooLarge(format!(
+                "the structure has more than {MAX_ENTRIES} distinct uses of items by SKU-bucket cells: plan it without trials"
+            )));
+        }
+        return Ok(expected_only(s, p, options));
+    };
     let expected_cells = p.expected_cells();
     let totals = run_trials(p, options)?;
     let clt = s.cumulative_lead_days();
@@ -351,8 +435,55 @@ pub(crate) fn component_demand(
         rows,
         capacity,
         entries,
+        without_cells: None,
         stats,
     })
+}
+
+/// Component demand and capacity from expected values alone.
+pub(crate) fn expected_only(s: &Structure<'_>, p: &Prepared, options: &PlanOptions) -> Demand {
+    let calendar = &options.calendar;
+    let by_node = expected_by_day(s, p, options);
+    let mut rows = Vec::new();
+    let mut hours: BTreeMap<(&str, usize), f64> = BTreeMap::new();
+    for (n, buckets) in by_node.iter().enumerate() {
+        let item = s.item(n as u32);
+        for &(b, mean, past_due) in buckets {
+            if mean <= 0.0 {
+                continue;
+            }
+            rows.push(ComponentDemand {
+                item: s.ids[n].to_owned(),
+                bucket: calendar.start(b),
+                expected: mean,
+                past_due,
+                percentiles: None,
+            });
+            if let Some(i) = item
+                && i.supply == Supply::Service
+                && let Some(skill) = &i.skill
+            {
+                *hours.entry((skill.as_str(), b)).or_default() += mean;
+            }
+        }
+    }
+    Demand {
+        rows,
+        capacity: hours
+            .into_iter()
+            .map(|((skill, b), h)| Capacity {
+                skill: skill.to_owned(),
+                bucket: calendar.start(b),
+                expected_hours: h,
+                p90_hours: None,
+            })
+            .collect(),
+        entries: vec![Vec::new(); s.len()],
+        without_cells: Some(format!(
+            "more than {MAX_ENTRIES} distinct uses of items by SKU-bucket cells: demand is expected values only and orders are not pegged"
+        )),
+        stats: BTreeMap::new(),
+    }
 }
 
 /// Demand over the cumulative lead time from the plan date: the buckets
@@ -460,7 +591,7 @@ pub(crate) fn item_series(
     totals: &[f64],
     item: &str,
 ) -> Vec<f64> {
-    let e = entries(s, p, options);
+    let e = entries(s, p, options).unwrap_or_default();
     let n = s.node(item).map_or(0, |n| n as usize);
     series(
         &e[n],

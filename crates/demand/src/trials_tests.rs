@@ -223,3 +223,26 @@ fn the_same_inputs_in_another_order_give_the_same_plan() {
     let c = plan(&rules, deals(), &Inventory::default(), &other).unwrap();
     assert_ne!(a.id, c.id);
 }
+
+#[test]
+fn the_expected_only_path_gives_the_figures_of_the_per_cell_path() {
+    let rules = rules_with(TWO_PRODUCTS);
+    let opts = options(12, 0);
+    let s = Structure::new(rules.planning()).unwrap();
+    let p = prepare(&rules, &s, deals(), &opts.calendar).unwrap();
+    let full = crate::trials::component_demand(&s, &p, &opts).unwrap();
+    let light = crate::trials::expected_only(&s, &p, &opts);
+    assert!(light.without_cells.is_some() && full.without_cells.is_none());
+    assert_eq!(full.rows.len(), light.rows.len());
+    for (a, b) in full.rows.iter().zip(&light.rows) {
+        assert_eq!((&a.item, a.bucket), (&b.item, b.bucket));
+        assert!(
+            (a.expected - b.expected).abs() < 1e-9 * a.expected.max(1.0),
+            "{a:?} {b:?}"
+        );
+        assert!(
+            (a.past_due - b.past_due).abs() < 1e-9 * a.past_due.max(1.0),
+            "{a:?} {b:?}"
+        );
+    }
+}

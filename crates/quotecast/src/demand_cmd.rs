@@ -213,6 +213,9 @@ fn summary(
             "{product}: group `{group}` has no attach rate or default, not planned"
         )?;
     }
+    if let Some(note) = &e.expected_only {
+        writeln!(out, "note: {note}")?;
+    }
     if !e.unknown_inventory.is_empty() {
         writeln!(
             out,
