@@ -267,20 +267,23 @@ fn peg(
     buckets: usize,
     planned: &mut Planned,
 ) {
-    let entries = &demand.entries[n as usize];
-    if entries.is_empty() || orders.is_empty() {
+    if demand.entries[n as usize].is_empty() || orders.is_empty() {
         return;
     }
+    // The node's uses by bucket, so each order reads only its window.
+    let mut entries = demand.entries[n as usize].clone();
+    entries.sort_by_key(|e| (e.bucket, e.cell));
     // Units of `n` per unit of each cell, in the order's buckets.
     let mut by_cell: BTreeMap<u32, f64> = BTreeMap::new();
     for (k, &(order, from)) in orders.iter().enumerate() {
         let to = orders.get(k + 1).map_or(buckets, |&(_, b)| b);
         by_cell.clear();
-        for e in entries {
-            let b = e.bucket as usize;
-            if b >= from && b < to {
-                *by_cell.entry(e.cell).or_default() += e.per;
-            }
+        let start = entries.partition_point(|e| (e.bucket as usize) < from);
+        for e in entries[start..]
+            .iter()
+            .take_while(|e| (e.bucket as usize) < to)
+        {
+            *by_cell.entry(e.cell).or_default() += e.per;
         }
         let (mut total, mut weighted) = (0.0, 0.0);
         let mut lines = 0usize;
