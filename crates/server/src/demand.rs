@@ -158,6 +158,7 @@ impl DemandService for DemandApi {
                 unplanned_skus: e.unplanned_skus.iter().map(|(s, _)| s.clone()).collect(),
                 unknown_inventory_items: e.unknown_inventory.clone(),
                 trials: e.trials,
+                expected_only: e.expected_only.clone().unwrap_or_default(),
             })
         })
         .await?;
