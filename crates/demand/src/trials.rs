@@ -11,8 +11,9 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+use quotecast_forecast::{percentile as quantile, trial_rng};
 use quotecast_model::Supply;
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 use rand_pcg::Pcg64Mcg;
 use rayon::prelude::*;
 
@@ -61,11 +62,6 @@ pub(crate) struct Demand {
     pub stats: BTreeMap<u32, ItemStats>,
 }
 
-/// The random stream of trial `t`.
-fn trial_rng(seed: u64, t: u64) -> Pcg64Mcg {
-    Pcg64Mcg::seed_from_u64(seed ^ (t + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
-}
-
 /// The won quantity per cell in one trial.
 fn trial(p: &Prepared, rng: &mut Pcg64Mcg, mix: &mut Vec<f64>, acc: &mut [f64]) {
     p.mix.draw(rng, mix);
@@ -89,18 +85,6 @@ fn trial(p: &Prepared, rng: &mut Pcg64Mcg, mix: &mut Vec<f64>, acc: &mut [f64]) 
                 mix[row.slot as usize]
             };
             acc[row.cell as usize] += row.quantity * units;
-        }
-    }
-}
-
-/// The q quantile of sorted values, interpolating linearly.
-pub(crate) fn quantile(sorted: &[f64], q: f64) -> f64 {
-    match sorted.len() {
-        0 => 0.0,
-        n => {
-            let at = q * (n - 1) as f64;
-            let (low, high) = (at.floor() as usize, at.ceil() as usize);
-            sorted[low] + (sorted[high] - sorted[low]) * (at - low as f64)
         }
     }
 }

@@ -154,7 +154,7 @@ fn items_of_one_product_move_together_and_a_shared_part_is_not_the_sum_of_p90s()
     // the P90 of A's share plus the P90 of B's share.
     let p90 = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
-        crate::trials::quantile(&v, 0.9)
+        quotecast_forecast::percentile(&v, 0.9)
     };
     let from_a: Vec<f64> = per_trial("SUB-X").iter().map(|x| x * 3.0).collect();
     let both = per_trial("CMP-P");

@@ -34,7 +34,7 @@ pub use corrected::{
     NEED_DATE, QUANTITY_IF_WON, SLIP_POINT, SLIP_POINTS_OF_DEAL, WIN_PROBABILITY, demand_lines,
 };
 pub use funnel::{FunnelReport, funnel};
-pub use montecarlo::{Simulation, Uncertainty, simulate};
+pub use montecarlo::{Simulation, Uncertainty, percentile, simulate, trial_rng};
 pub use overdue::overdue;
 pub use polars::prelude::{DataFrame, IntoLazy, LazyFrame};
 pub use report::{

@@ -260,8 +260,9 @@ fn threshold(p: f64) -> u64 {
 /// processor overlap their work.
 const LANES: usize = 4;
 
-/// The random stream of trial `t`.
-fn trial_rng(seed: u64, t: u64) -> Pcg64Mcg {
+/// The random stream of trial `t` (the demand roll-down draws its trials
+/// the same way).
+pub fn trial_rng(seed: u64, t: u64) -> Pcg64Mcg {
     Pcg64Mcg::seed_from_u64(seed ^ (t + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
@@ -371,7 +372,7 @@ fn summarise(
 }
 
 /// The `q` quantile of sorted values, interpolating linearly.
-fn percentile(sorted: &[f64], q: f64) -> f64 {
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     match sorted.len() {
         0 => 0.0,
         n => {

@@ -39,7 +39,7 @@ pub struct InventoryState {
 }
 
 /// The largest quantity a row may hold (as rule amounts are bounded).
-const MAX_QUANTITY: Decimal = Decimal::from_parts(0x4876_E800, 0x17, 0, false, 0);
+pub const MAX_QUANTITY: Decimal = Decimal::from_parts(0x4876_E800, 0x17, 0, false, 0);
 
 fn find(dir: &Path, name: &str) -> Option<PathBuf> {
     ["parquet", "csv"]
@@ -147,25 +147,27 @@ fn required(
     }
 }
 
+/// An on-hand or receipt quantity from text: a decimal from 0 to
+/// [`MAX_QUANTITY`]; the error says what is wrong. Files and pushes from
+/// an ERP are checked by this one rule.
+pub fn parse_quantity(text: &str) -> Result<Decimal, String> {
+    match text.trim().parse::<Decimal>() {
+        Ok(q) if q >= Decimal::ZERO && q <= MAX_QUANTITY => Ok(q),
+        Ok(q) => Err(format!("{q} is outside 0 to {MAX_QUANTITY}")),
+        Err(_) => Err("is not a decimal quantity".to_owned()),
+    }
+}
+
 fn quantity(
     value: &Option<String>,
     row: u64,
     column: &str,
     bad: &mut Vec<BadRow>,
 ) -> Option<Decimal> {
-    let parsed = value.as_deref().map(|t| t.trim().parse::<Decimal>());
-    match parsed {
-        Some(Ok(q)) if q >= Decimal::ZERO && q <= MAX_QUANTITY => Some(q),
-        Some(Ok(q)) => {
-            bad.push(bad_row(
-                row,
-                column,
-                &format!("{q} is outside 0 to {MAX_QUANTITY}"),
-            ));
-            None
-        }
-        _ => {
-            bad.push(bad_row(row, column, "is not a decimal quantity"));
+    match parse_quantity(value.as_deref().unwrap_or("")) {
+        Ok(q) => Some(q),
+        Err(reason) => {
+            bad.push(bad_row(row, column, &reason));
             None
         }
     }

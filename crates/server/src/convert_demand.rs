@@ -2,7 +2,7 @@
 //! a checked inventory state (every bad value named by its field).
 use chrono::NaiveDate;
 use quotecast_demand::{Calendar, MAX_BUCKETS, Period, PlanOptions};
-use quotecast_pipeline::inventory::{InventoryState, ReceiptRow};
+use quotecast_pipeline::inventory::{InventoryState, ReceiptRow, parse_quantity};
 use rust_decimal::Decimal;
 
 use crate::{
@@ -12,8 +12,6 @@ use crate::{
     pb,
 };
 
-/// The largest on-hand or receipt quantity (as rule amounts are bounded).
-const MAX_QUANTITY: Decimal = Decimal::from_parts(0x4876_E800, 0x17, 0, false, 0);
 /// The most rows one push may hold.
 pub const MAX_PUSH_ROWS: usize = 1_000_000;
 
@@ -133,23 +131,10 @@ impl PushedRows {
 }
 
 fn quantity(field: String, text: &str, v: &mut Vec<FieldViolation>) -> Decimal {
-    match text.trim().parse::<Decimal>() {
-        Ok(q) if q >= Decimal::ZERO && q <= MAX_QUANTITY => q,
-        Ok(q) => {
-            v.push(violation(
-                field,
-                format!("{q} is outside 0 to {MAX_QUANTITY}"),
-            ));
-            Decimal::ZERO
-        }
-        Err(_) => {
-            v.push(violation(
-                field,
-                format!("`{text}` is not a decimal quantity"),
-            ));
-            Decimal::ZERO
-        }
-    }
+    parse_quantity(text).unwrap_or_else(|reason| {
+        v.push(violation(field, reason));
+        Decimal::ZERO
+    })
 }
 
 fn item(field: String, text: &str, v: &mut Vec<FieldViolation>) -> String {
