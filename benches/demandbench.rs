@@ -116,7 +116,7 @@ fn structure(levels: &[usize], children: usize, seed: u64) -> PlanningData {
     PlanningData {
         items,
         bom,
-        attach_rates: vec![],
+        ..PlanningData::default()
     }
 }
 
@@ -135,9 +135,12 @@ fn lines(products: usize, n: usize, seed: u64) -> Vec<DemandLine> {
             }
             DemandLine {
                 deal: format!("D{:07}", k / 3),
+                account: String::new(),
+                product_line: String::new(),
                 sku: format!("L0-{:06}", rng.random_range(0..products)),
                 quantity: f64::from(rng.random_range(1u32..50)),
-                need_date: deal.1,
+                amount: 0.0,
+                close_date: deal.1,
                 probability: deal.0,
                 point: 0,
                 points: 1,
@@ -302,7 +305,7 @@ fn write_inputs(
                 "need_date".into(),
                 lines
                     .iter()
-                    .map(|l| (l.need_date - epoch).num_days() as i32)
+                    .map(|l| (l.close_date - epoch).num_days() as i32)
                     .collect::<Vec<_>>(),
             )
             .cast(&DataType::Date)?,
@@ -462,9 +465,12 @@ fn coverage(args: &Args) -> anyhow::Result<()> {
             if let Some((true, on)) = closed.get(id) {
                 realised.push(DemandLine {
                     deal: id.to_owned(),
+                    account: String::new(),
+                    product_line: String::new(),
                     sku: sku.to_owned(),
                     quantity: quantity.get(r).unwrap_or(0.0),
-                    need_date: *on,
+                    amount: 0.0,
+                    close_date: *on,
                     probability: 1.0,
                     point: 0,
                     points: 1,

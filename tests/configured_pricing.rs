@@ -197,3 +197,43 @@ fn an_option_missing_from_the_price_book_is_named_in_the_configuration() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn quantities_beyond_any_decimal_product_are_refused_not_panicked_on() {
+    // The largest decimal, and 1 followed by 26 zeros: on a plain line
+    // and on a configured line (whose options multiply the quantity).
+    for quantity in [
+        "79228162514264337593543950335",
+        "100000000000000000000000000",
+        "-79228162514264337593543950335",
+    ] {
+        let errors = refused(&server_quote().line("DSP-24", quantity));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].0, "lines[0].quantity");
+        let errors = refused(
+            &server_quote()
+                .line("SRV-2U", quantity)
+                .configured(&[("SRV-CPU-32C", 2)]),
+        );
+        assert!(
+            errors.iter().all(|e| e.0.starts_with("lines[0]")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.0 == "lines[0].quantity"),
+            "{errors:?}"
+        );
+    }
+}
+
+#[test]
+fn too_many_configured_lines_are_refused_before_any_is_expanded() {
+    let mut request = server_quote();
+    for _ in 0..(quotecast_pricing::MAX_LINES + 1) {
+        request = request.line("SRV-2U", "1");
+    }
+    let errors = refused(&request);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].1, RejectReason::TooManyLines);
+    assert!(errors[0].2.starts_with("10001 lines"), "{}", errors[0].2);
+}

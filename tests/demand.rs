@@ -180,9 +180,35 @@ async fn an_erp_pushes_inventory_runs_a_plan_and_pulls_its_tables() {
     assert_eq!(d.columns[d.column("p90")].2, "units");
     let stream = client.capacity(table.clone()).await.unwrap().into_inner();
     assert!(!tables_of(stream, split).await["capacity"].rows.is_empty());
-    let stream = client.safety_stock(table).await.unwrap().into_inner();
+    let stream = client
+        .safety_stock(table.clone())
+        .await
+        .unwrap()
+        .into_inner();
     let ss = tables_of(stream, split).await;
     assert!(ss.contains_key("safety_stock") && ss.contains_key("projected"));
+    // Cash-in through the example payment terms, in dollars and cents.
+    let stream = client.cash(table).await.unwrap().into_inner();
+    let cash = &tables_of(stream, split).await["cash"];
+    assert!(!cash.rows.is_empty());
+    assert_eq!(cash.columns[cash.column("p90")].2, "USD");
+    let expected = cash.sum("expected");
+    let total = Decimal::from_str(&plan.expected_cash).unwrap();
+    let slack = Decimal::new(cash.rows.len() as i64, 2);
+    assert!((expected - total).abs() <= slack, "{expected} vs {total}");
+    assert!(total > Decimal::ZERO, "{plan:?}");
+    let (p10, p90) = (cash.column("p10"), cash.column("p90"));
+    for row in &cash.rows {
+        assert!(
+            row[p10]
+                .split('.')
+                .nth(1)
+                .is_some_and(|cents| cents.len() == 2)
+        );
+        let low = Decimal::from_str(&row[p10]).unwrap();
+        let high = Decimal::from_str(&row[p90]).unwrap();
+        assert!(low <= high, "{row:?}");
+    }
 
     // Every field checked.
     let bad = RunPlanRequest {

@@ -596,3 +596,75 @@ fn attach_rates_that_no_mix_of_configurations_can_have() {
         found[0].message
     );
 }
+
+#[test]
+fn payment_terms_must_sum_to_100_percent_and_name_known_things() {
+    let file = "planning/payment_terms.toml";
+    let s = with_edit(file, |t| {
+        t.replacen(
+            "{ percent = 30, at = \"signing\" }",
+            "{ percent = 20, at = \"signing\" }",
+            1,
+        )
+    });
+    assert_single_issue(
+        &s,
+        file,
+        "id = \"server_milestones\"",
+        "payment terms `server_milestones`: the installments sum to 90 %, not 100 %",
+    );
+    let s = with_edit(file, |t| {
+        t.replacen("at = \"signing\" }", "at = \"shipping\" }", 1)
+    });
+    assert_single_issue(
+        &s,
+        file,
+        "id = \"server_milestones\"",
+        "installment 1: at `shipping` is not one of signing, delivery",
+    );
+    let s = with_edit(file, |t| {
+        t.replacen("account = \"northstate\"", "account = \"nobody\"", 1)
+    });
+    assert_single_issue(
+        &s,
+        file,
+        "account = \"nobody\"",
+        "account terms of `nobody` refers to unknown account `nobody`",
+    );
+    let s = with_edit(file, |t| {
+        t.replacen("terms = \"prepaid\"", "terms = \"cash_on_delivery\"", 1)
+    });
+    assert_single_issue(
+        &s,
+        file,
+        "terms = \"cash_on_delivery\"",
+        "refers to unknown payment terms `cash_on_delivery`",
+    );
+}
+
+#[test]
+fn every_product_line_needs_default_terms_and_only_one() {
+    let file = "planning/payment_terms.toml";
+    let s = with_edit(file, |t| {
+        t.replacen("product_lines = [\"services\"]", "product_lines = []", 1)
+    });
+    assert_single_issue(
+        &s,
+        file,
+        "id = \"hardware_standard\"",
+        "no default terms for product line(s) services",
+    );
+    let s = with_edit(file, |t| {
+        t.replacen(
+            "product_lines = [\"servers\"]",
+            "product_lines = [\"servers\", \"laptops\"]",
+            1,
+        )
+    });
+    assert_single_issue(
+        &s,
+        file,
+        "id = \"server_milestones\"",
+        "product line `laptops` already has default terms",
+    );
+}

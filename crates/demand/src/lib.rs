@@ -31,6 +31,7 @@
 //!    as possible; releases before the plan date flagged `expedite`;
 //!    pegged to the deals behind the demand each order covers.
 mod calendar;
+mod cash;
 mod mix;
 mod mrp;
 mod prepare;
@@ -68,16 +69,23 @@ pub enum DemandError {
 }
 
 /// One line of an expected deal as the forecast sees it: `quantity` of
-/// `sku` needed on `need_date` if the deal is won, with probability
-/// `probability`. A deal whose close may slip has one row per slippage
-/// point (`point` of `points`, each equally likely); rows of one deal
-/// share its probability and points.
+/// `sku`, worth `amount`, signed on `close_date` if the deal is won, with
+/// probability `probability`. Its products are needed on delivery, the
+/// product line's delivery days after signing. A deal whose close may
+/// slip has one row per slippage point (`point` of `points`, each equally
+/// likely); rows of one deal share its probability and points.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DemandLine {
     pub deal: String,
+    pub account: String,
+    /// Its product line (empty: the SKU's, from the catalog).
+    pub product_line: String,
+    /// Empty for a line with no product (it still brings cash).
     pub sku: String,
     pub quantity: f64,
-    pub need_date: NaiveDate,
+    /// What the line books if won, corporate currency (for cash-in).
+    pub amount: f64,
+    pub close_date: NaiveDate,
     pub probability: f64,
     pub point: u32,
     pub points: u32,
@@ -202,6 +210,18 @@ pub struct Capacity {
     pub p90_hours: Option<f64>,
 }
 
+/// Cash expected in one bucket through the payment terms of won orders
+/// and of the pipeline's deals, corporate currency (unrounded).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CashIn {
+    pub bucket: NaiveDate,
+    pub expected: f64,
+    /// Of `expected`, what deals already won bring.
+    pub from_won: f64,
+    /// P10/P50/P90 over the trials (`None` without trials).
+    pub percentiles: Option<[f64; 3]>,
+}
+
 /// How the plan was reached.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Explanation {
@@ -227,6 +247,14 @@ pub struct Explanation {
     pub items_planned: usize,
     pub levels: u32,
     pub trials: u32,
+    /// Lines with an amount whose account and product line have no
+    /// payment terms (left out of cash).
+    pub lines_without_terms: usize,
+    /// Expected cash due before the plan date (won orders' installments
+    /// already collected or overdue): not in any bucket.
+    pub cash_before_plan_date: f64,
+    /// Expected cash due after the horizon.
+    pub cash_beyond_horizon: f64,
     /// Set when the structure was too large to follow each SKU-bucket cell
     /// through it: why, and what is left out (percentiles, pegging).
     pub expected_only: Option<String>,
@@ -239,12 +267,15 @@ pub struct Plan {
     /// options, fingerprints): the same inputs give the same id.
     pub id: String,
     pub inventory_version: String,
+    /// The corporate currency: values and cash are in it, rounded to it.
+    pub currency: quotecast_model::Currency,
     pub component_demand: Vec<ComponentDemand>,
     pub planned_orders: Vec<PlannedOrder>,
     pub pegging: Vec<Peg>,
     pub projections: Vec<Projection>,
     pub safety_stock: Vec<SafetyStockRow>,
     pub capacity: Vec<Capacity>,
+    pub cash: Vec<CashIn>,
     pub explanation: Explanation,
 }
 
@@ -275,12 +306,14 @@ pub fn plan(
     Ok(Plan {
         id,
         inventory_version: inventory.version.clone(),
+        currency: rules.corporate_currency().clone(),
         component_demand: demand.rows,
         planned_orders: planned.orders,
         pegging: planned.pegging,
         projections: planned.projections,
         safety_stock: planned.safety_stock,
         capacity: demand.capacity,
+        cash: demand.cash,
         explanation,
     })
 }

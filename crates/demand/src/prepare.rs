@@ -10,6 +10,7 @@ use quotecast_model::RuleSet;
 use crate::{
     Calendar, DemandError, DemandLine, Explanation, Inventory, PlanOptions,
     calendar::Placement,
+    cash::{Payment, payments},
     mix::{Evidence, Mix},
     structure::{Node, Structure},
 };
@@ -24,6 +25,9 @@ pub(crate) struct Deal {
     /// Its rows: `rows[start..end]`.
     pub start: u32,
     pub end: u32,
+    /// Its payments: `payments[pay_start..pay_end]`.
+    pub pay_start: u32,
+    pub pay_end: u32,
 }
 
 #[derive(Clone, Copy)]
@@ -43,6 +47,7 @@ pub(crate) struct Prepared {
     pub cells: Vec<(Node, usize)>,
     pub deals: Vec<Deal>,
     pub rows: Vec<Row>,
+    pub payments: Vec<Payment>,
     pub skus: Vec<String>,
     pub mix: Mix,
     /// Expected units per product unit of each slot.
@@ -79,6 +84,8 @@ impl Prepared {
 fn check(line: &DemandLine, row: usize) -> Result<(), DemandError> {
     let bad = if !(line.quantity.is_finite() && line.quantity >= 0.0) {
         Some("quantity is not a finite number of at least 0")
+    } else if !line.amount.is_finite() {
+        Some("amount is not a finite number")
     } else if !(0.0..=1.0).contains(&line.probability) {
         Some("probability is outside 0 to 1")
     } else if line.points == 0 || line.point >= line.points {
@@ -101,13 +108,33 @@ pub(crate) fn prepare(
     mut lines: Vec<DemandLine>,
     calendar: &Calendar,
 ) -> Result<Prepared, DemandError> {
-    for (i, line) in lines.iter().enumerate() {
+    for (i, line) in lines.iter_mut().enumerate() {
         check(line, i)?;
+        if line.product_line.is_empty()
+            && let Some(product) = rules.product(&line.sku)
+        {
+            line.product_line = product.product_line.clone();
+        }
     }
     lines.sort_by(|a, b| {
-        (&a.deal, a.point, &a.sku, a.need_date)
-            .cmp(&(&b.deal, b.point, &b.sku, b.need_date))
+        (
+            &a.deal,
+            a.point,
+            &a.sku,
+            a.close_date,
+            &a.account,
+            &a.product_line,
+        )
+            .cmp(&(
+                &b.deal,
+                b.point,
+                &b.sku,
+                b.close_date,
+                &b.account,
+                &b.product_line,
+            ))
             .then(a.quantity.total_cmp(&b.quantity))
+            .then(a.amount.total_cmp(&b.amount))
     });
     let mut explanation = Explanation {
         lines: lines.len(),
@@ -160,6 +187,7 @@ pub(crate) fn prepare(
     let mut unplanned: BTreeMap<String, usize> = BTreeMap::new();
     let mut deals = Vec::new();
     let mut rows = Vec::new();
+    let mut cash = Vec::new();
     let mut cell = |node: Node, bucket: usize| -> u32 {
         *cell_of.entry((node, bucket)).or_insert_with(|| {
             cells.push((node, bucket));
@@ -173,8 +201,30 @@ pub(crate) fn prepare(
             continue;
         }
         let start = rows.len() as u32;
+        let pay_start = cash.len() as u32;
+        let weight = first.probability / f64::from(first.points.max(1));
         for line in deal_lines {
-            let bucket = match calendar.place(line.need_date) {
+            let delivery = line
+                .close_date
+                .checked_add_days(chrono::Days::new(u64::from(
+                    rules
+                        .product_line(&line.product_line)
+                        .map_or(0, |l| l.delivery_days),
+                )))
+                .unwrap_or(chrono::NaiveDate::MAX);
+            payments(
+                rules,
+                line,
+                delivery,
+                calendar,
+                weight,
+                &mut explanation,
+                &mut cash,
+            );
+            if line.sku.is_empty() {
+                continue;
+            }
+            let bucket = match calendar.place(delivery) {
                 Placement::PastDue => 0,
                 Placement::In(b) => b,
                 Placement::Beyond => {
@@ -234,6 +284,8 @@ pub(crate) fn prepare(
             points: first.points,
             start,
             end: rows.len() as u32,
+            pay_start,
+            pay_end: cash.len() as u32,
         });
     }
     explanation.unplanned_skus = unplanned.into_iter().collect();
@@ -254,6 +306,7 @@ pub(crate) fn prepare(
         cells,
         deals,
         rows,
+        payments: cash,
         skus,
         mix,
         expected_mix,
@@ -276,13 +329,22 @@ pub(crate) fn plan_id(
     };
     for l in &prepared.lines {
         field(l.deal.as_bytes());
+        field(l.account.as_bytes());
+        field(l.product_line.as_bytes());
         field(l.sku.as_bytes());
         field(&l.quantity.to_bits().to_le_bytes());
-        field(&l.need_date.num_days_from_ce().to_le_bytes());
+        field(&l.amount.to_bits().to_le_bytes());
+        field(&l.close_date.num_days_from_ce().to_le_bytes());
         field(&l.probability.to_bits().to_le_bytes());
         field(&[l.point, l.points].map(u32::to_le_bytes).concat());
     }
     field(format!("{:?}", rules.planning()).as_bytes());
+    let mut delivery: Vec<(&str, u32)> = rules
+        .product_lines()
+        .map(|l| (l.id.as_str(), l.delivery_days))
+        .collect();
+    delivery.sort_unstable();
+    field(format!("{delivery:?}").as_bytes());
     let mut models: Vec<String> = rules.configurations().map(|m| format!("{m:?}")).collect();
     models.sort();
     for m in models {

@@ -5,8 +5,8 @@
 //! files give the same plan (and the same plan id).
 use polars::prelude::{DataFrame, DataType, IntoLazy};
 use quotecast_forecast::{
-    Bucket, ForecastOptions, NEED_DATE, QUANTITY_IF_WON, SLIP_POINT, SLIP_POINTS_OF_DEAL,
-    Simulation, WIN_PROBABILITY, demand_lines, forecast_spec,
+    AMOUNT_IF_WON, Bucket, CLOSE_DATE, ForecastOptions, QUANTITY_IF_WON, SLIP_POINT,
+    SLIP_POINTS_OF_DEAL, Simulation, WIN_PROBABILITY, demand_lines, forecast_spec,
 };
 use quotecast_model::RuleSet;
 use quotecast_pipeline::{
@@ -25,27 +25,33 @@ fn rounded(value: f64) -> f64 {
     (value * PLACES).round() / PLACES
 }
 
-/// The forecast's demand rows as the roll-down's lines (rows without a
-/// SKU are left out: they carry no product).
+/// The forecast's demand rows as the roll-down's lines (a row without a
+/// SKU keeps an empty one: it carries no product, but brings cash).
 pub fn lines_of(frame: &DataFrame) -> Result<Vec<DemandLine>, DemandError> {
     let ids = frame.column(col::OPPORTUNITY_ID)?.str()?;
+    let accounts = frame.column(col::ACCOUNT)?.str()?;
+    let product_lines = frame.column(col::PRODUCT_LINE)?.str()?;
     let skus = frame.column(col::SKU)?.str()?;
     let quantity = frame.column(QUANTITY_IF_WON)?.f64()?;
-    let need = frame.column(NEED_DATE)?.cast(&DataType::Int32)?;
-    let need = need.i32()?;
+    let amount = frame.column(AMOUNT_IF_WON)?.f64()?;
+    let close = frame.column(CLOSE_DATE)?.cast(&DataType::Int32)?;
+    let close = close.i32()?;
     let probability = frame.column(WIN_PROBABILITY)?.f64()?;
     let point = frame.column(SLIP_POINT)?.u32()?;
     let points = frame.column(SLIP_POINTS_OF_DEAL)?.u32()?;
     let mut out = Vec::with_capacity(frame.height());
     for r in 0..frame.height() {
-        let (Some(deal), Some(sku), Some(days)) = (ids.get(r), skus.get(r), need.get(r)) else {
+        let (Some(deal), Some(days)) = (ids.get(r), close.get(r)) else {
             continue;
         };
         out.push(DemandLine {
             deal: deal.to_owned(),
-            sku: sku.to_owned(),
+            account: accounts.get(r).unwrap_or_default().to_owned(),
+            product_line: product_lines.get(r).unwrap_or_default().to_owned(),
+            sku: skus.get(r).unwrap_or_default().to_owned(),
             quantity: rounded(quantity.get(r).unwrap_or(0.0)),
-            need_date: from_epoch_days(days),
+            amount: rounded(amount.get(r).unwrap_or(0.0)),
+            close_date: from_epoch_days(days),
             probability: rounded(probability.get(r).unwrap_or(0.0)).clamp(0.0, 1.0),
             point: point.get(r).unwrap_or(0),
             points: points.get(r).unwrap_or(1).max(1),

@@ -1,14 +1,15 @@
 //! A demand plan's tables as data frames, for Parquet or CSV files.
-//! Exact quantities and values are decimals (scale 6 and 2); statistics
-//! (expected demand, percentiles, shares) are floating point rounded to 4
-//! decimals, in units of the item.
+//! Exact quantities are decimals of scale 6; money (order values, cash)
+//! is decimal in the corporate currency, rounded to its minor unit with
+//! its rounding mode; other statistics (expected demand, percentiles,
+//! shares) are floating point rounded to 4 decimals, in units of the item.
 use crate::Plan;
 use polars::prelude::*;
-use rust_decimal::Decimal;
+use quotecast_model::Currency;
+use rust_decimal::{Decimal, prelude::FromPrimitive};
 
-/// Decimal columns hold this many places.
+/// Decimal columns of quantities hold this many places.
 const QUANTITY_SCALE: u32 = 6;
-const MONEY_SCALE: u32 = 2;
 
 fn decimal(name: &str, values: impl Iterator<Item = Decimal>, scale: u32) -> Column {
     let mantissas: Vec<i128> = values
@@ -21,6 +22,27 @@ fn decimal(name: &str, values: impl Iterator<Item = Decimal>, scale: u32) -> Col
     Int128Chunked::from_vec(name.into(), mantissas)
         .into_decimal_unchecked(38, scale as usize)
         .into_column()
+}
+
+/// Amounts rounded to `currency` (null for a missing or non-finite one).
+fn money(name: &str, values: impl Iterator<Item = Option<Decimal>>, currency: &Currency) -> Column {
+    let mantissas: Vec<Option<i128>> = values
+        .map(|v| {
+            v.map(|v| {
+                let mut v = currency.round(v);
+                v.rescale(currency.scale);
+                v.mantissa()
+            })
+        })
+        .collect();
+    Int128Chunked::from_iter_options(name.into(), mantissas.into_iter())
+        .into_decimal_unchecked(38, currency.scale as usize)
+        .into_column()
+}
+
+/// An expected amount (a statistic) as money.
+fn expected_money(v: f64) -> Option<Decimal> {
+    Decimal::from_f64(v)
 }
 
 fn stat(name: &str, values: impl Iterator<Item = f64>) -> Column {
@@ -89,7 +111,7 @@ fn frames(plan: &Plan) -> PolarsResult<Vec<(&'static str, DataFrame)>> {
             "expedite".into(),
             o.iter().map(|r| r.expedite).collect::<Vec<_>>(),
         ),
-        decimal("value", o.iter().map(|r| r.value), MONEY_SCALE),
+        money("value", o.iter().map(|r| Some(r.value)), &plan.currency),
     ])?;
     let g = &plan.pegging;
     let pegging = frame(vec![
@@ -135,6 +157,27 @@ fn frames(plan: &Plan) -> PolarsResult<Vec<(&'static str, DataFrame)>> {
         stat("on_hand", p.iter().map(|r| r.on_hand)),
         stat("safety_stock", p.iter().map(|r| r.safety_stock)),
     ])?;
+    let c = &plan.cash;
+    let cash_pct = |i: usize| {
+        c.iter()
+            .map(move |r| r.percentiles.and_then(|p| expected_money(p[i])))
+    };
+    let cash = frame(vec![
+        dates("bucket", c.iter().map(|r| r.bucket))?,
+        money(
+            "expected",
+            c.iter().map(|r| expected_money(r.expected)),
+            &plan.currency,
+        ),
+        money(
+            "from_won",
+            c.iter().map(|r| expected_money(r.from_won)),
+            &plan.currency,
+        ),
+        money("p10", cash_pct(0), &plan.currency),
+        money("p50", cash_pct(1), &plan.currency),
+        money("p90", cash_pct(2), &plan.currency),
+    ])?;
     Ok(vec![
         ("component_demand", component_demand),
         ("planned_orders", planned_orders),
@@ -142,17 +185,19 @@ fn frames(plan: &Plan) -> PolarsResult<Vec<(&'static str, DataFrame)>> {
         ("safety_stock", safety_stock),
         ("capacity", capacity),
         ("projected", projected),
+        ("cash", cash),
     ])
 }
 
 /// The tables' names, in the order [`tables`] gives them.
-pub const TABLES: [&str; 6] = [
+pub const TABLES: [&str; 7] = [
     "component_demand",
     "planned_orders",
     "pegging",
     "safety_stock",
     "capacity",
     "projected",
+    "cash",
 ];
 
 /// The unit of a table's number column.

@@ -20,6 +20,7 @@ use rayon::prelude::*;
 use crate::{
     Capacity, ComponentDemand, DemandError, PlanOptions,
     calendar::Placement,
+    cash::{add_payments, cash_in},
     prepare::{NO_SLOT, Prepared},
     structure::Structure,
 };
@@ -53,6 +54,7 @@ pub(crate) struct ItemStats {
 pub(crate) struct Demand {
     pub rows: Vec<crate::ComponentDemand>,
     pub capacity: Vec<Capacity>,
+    pub cash: Vec<crate::CashIn>,
     /// Per node: its uses by cells (empty for nodes no cell reaches; all
     /// empty when the structure has more than [`MAX_ENTRIES`] uses).
     pub entries: Vec<Vec<Entry>>,
@@ -62,8 +64,8 @@ pub(crate) struct Demand {
     pub stats: BTreeMap<u32, ItemStats>,
 }
 
-/// The won quantity per cell in one trial.
-fn trial(p: &Prepared, rng: &mut Pcg64Mcg, mix: &mut Vec<f64>, acc: &mut [f64]) {
+/// The won quantity per cell and the cash per bucket in one trial.
+fn trial(p: &Prepared, rng: &mut Pcg64Mcg, mix: &mut Vec<f64>, acc: &mut [f64], cash: &mut [f64]) {
     p.mix.draw(rng, mix);
     for deal in &p.deals {
         let won = deal.probability >= 1.0 || rng.random::<f64>() < deal.probability;
@@ -75,6 +77,11 @@ fn trial(p: &Prepared, rng: &mut Pcg64Mcg, mix: &mut Vec<f64>, acc: &mut [f64]) 
         } else {
             0
         };
+        add_payments(
+            &p.payments[deal.pay_start as usize..deal.pay_end as usize],
+            point,
+            cash,
+        );
         for row in &p.rows[deal.start as usize..deal.end as usize] {
             if row.point != point {
                 continue;
@@ -271,28 +278,39 @@ pub(crate) fn expected_by_day(
     out
 }
 
-/// Trial-major won quantities per cell: figure (t, cell) at t × cells + cell.
-fn run_trials(p: &Prepared, options: &PlanOptions) -> Result<Vec<f64>, DemandError> {
+/// What the trials drew, trial-major.
+pub(crate) struct Trials {
+    /// Won quantity of cell `c` in trial `t` at `t × cells + c`.
+    pub cells: Vec<f64>,
+    /// Cash in bucket `b` in trial `t` at `t × buckets + b`.
+    pub cash: Vec<f64>,
+}
+
+fn run_trials(p: &Prepared, options: &PlanOptions) -> Result<Trials, DemandError> {
     let n_cells = p.cells.len();
-    let figures = u64::from(options.trials) * n_cells as u64;
+    let buckets = options.calendar.buckets();
+    let figures = u64::from(options.trials) * (n_cells + buckets) as u64;
     if figures > MAX_FIGURES {
         return Err(DemandError::TooLarge(format!(
             "{} trials × {n_cells} SKU-bucket cells is more than {MAX_FIGURES} figures: use fewer trials or a shorter horizon",
             options.trials
         )));
     }
-    let mut totals = vec![0.0; figures as usize];
-    if n_cells == 0 {
-        return Ok(totals);
-    }
-    totals
-        .par_chunks_mut(n_cells)
+    let trials = options.trials as usize;
+    // A trial's cells in a chunk of at least one figure (chunks of none
+    // cannot be split), unused when there are no cells.
+    let mut cells = vec![0.0; trials * n_cells.max(1)];
+    let mut cash = vec![0.0; trials * buckets.max(1)];
+    cells
+        .par_chunks_mut(n_cells.max(1))
+        .zip(cash.par_chunks_mut(buckets.max(1)))
         .enumerate()
-        .for_each_init(Vec::new, |mix, (t, acc)| {
+        .for_each_init(Vec::new, |mix, (t, (acc, cash))| {
             let mut rng = trial_rng(options.seed, t as u64);
-            trial(p, &mut rng, mix, acc);
+            trial(p, &mut rng, mix, acc, cash);
         });
-    Ok(totals)
+    cells.truncate(trials * n_cells);
+    Ok(Trials { cells, cash })
 }
 
 /// The trial series (trial-major, `buckets` per trial) of a set of entries.
@@ -315,7 +333,7 @@ fn series(
 }
 
 /// P10/P50/P90 of bucket `b` of a series.
-fn bucket_percentiles(
+pub(crate) fn bucket_percentiles(
     series: &[f64],
     trials: usize,
     buckets: usize,
@@ -363,7 +381,10 @@ pub(crate) fn component_demand(
         return Ok(expected_only(s, p, options));
     };
     let expected_cells = p.expected_cells();
-    let totals = run_trials(p, options)?;
+    let Trials {
+        cells: totals,
+        cash,
+    } = run_trials(p, options)?;
     let clt = s.cumulative_lead_days();
     let z = normal_quantile(options.service_level);
     let nodes: Vec<u32> = (0..s.len() as u32)
@@ -418,6 +439,7 @@ pub(crate) fn component_demand(
     Ok(Demand {
         rows,
         capacity,
+        cash: cash_in(p, &cash, options),
         entries,
         without_cells: None,
         stats,
@@ -462,6 +484,7 @@ pub(crate) fn expected_only(s: &Structure<'_>, p: &Prepared, options: &PlanOptio
                 p90_hours: None,
             })
             .collect(),
+        cash: cash_in(p, &[], options),
         entries: vec![Vec::new(); s.len()],
         without_cells: Some(format!(
             "more than {MAX_ENTRIES} distinct uses of items by SKU-bucket cells: demand is expected values only and orders are not pegged"
@@ -564,7 +587,7 @@ fn capacity(
 /// A trial's won quantities per cell, for tests of the draws.
 #[cfg(test)]
 pub(crate) fn trial_totals(p: &Prepared, options: &PlanOptions) -> Result<Vec<f64>, DemandError> {
-    run_trials(p, options)
+    Ok(run_trials(p, options)?.cells)
 }
 
 #[cfg(test)]

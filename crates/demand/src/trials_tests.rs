@@ -82,7 +82,7 @@ fn deals() -> Vec<crate::DemandLine> {
                 "2026-03-02",
                 probability,
             );
-            l.need_date = date + chrono::Days::new(u64::from(point) * 10);
+            l.close_date = date + chrono::Days::new(u64::from(point) * 10);
             l.point = point;
             l.points = points;
             lines.push(l);

@@ -105,7 +105,7 @@ fn lines_of(deals: &[(usize, u32, u32, u32)]) -> Vec<DemandLine> {
                 AS_OF,
                 f64::from(*p) / 100.0,
             );
-            l.need_date = d(AS_OF) + chrono::Days::new(u64::from(*day));
+            l.close_date = d(AS_OF) + chrono::Days::new(u64::from(*day));
             l
         })
         .collect()

@@ -131,17 +131,20 @@ pub(crate) fn corrected(
 }
 
 /// Columns of [`demand_lines`].
-pub const NEED_DATE: &str = "need_date";
+pub const CLOSE_DATE: &str = "close_date";
 pub const QUANTITY_IF_WON: &str = "quantity_if_won";
+pub const AMOUNT_IF_WON: &str = "amount_if_won";
 pub const WIN_PROBABILITY: &str = "probability";
 pub const SLIP_POINT: &str = "point";
 pub const SLIP_POINTS_OF_DEAL: &str = "points";
 
 /// What the demand roll-down needs of a snapshot: one row per open line
-/// and slippage point (and one per won line) with the opportunity, SKU,
-/// the quantity it books if won (times its team's accuracy factor when
-/// the spec has a correction, as the corrected forecast's amounts are),
-/// the day it is expected after slippage ([`NEED_DATE`], never before the
+/// and slippage point (and one per won line) with the opportunity, its
+/// account, the line's product line and SKU, the quantity and the amount
+/// (corporate currency) it books if won (times its team's accuracy
+/// factor when the spec has a correction, as the corrected forecast's
+/// amounts are),
+/// the day it is expected after slippage ([`CLOSE_DATE`], never before the
 /// forecast date for open deals), its deal's win probability, and which
 /// of its deal's equally likely slippage points the row is.
 pub fn demand_lines(
@@ -155,9 +158,12 @@ pub fn demand_lines(
     Ok(expected_rows(lines, spec)?
         .select([
             col(col::OPPORTUNITY_ID),
+            col(col::ACCOUNT),
+            col(col::PRODUCT_LINE),
             col(col::SKU),
             (col(col::QUANTITY).cast(DataType::Float64) * factor).alias(QUANTITY_IF_WON),
-            col(CLOSE).alias(NEED_DATE),
+            col(IF_WON).alias(AMOUNT_IF_WON),
+            col(CLOSE).alias(CLOSE_DATE),
             col(PROBABILITY).alias(WIN_PROBABILITY),
             col(POINT).alias(SLIP_POINT),
             (lit(1.0) / col(SHARE))

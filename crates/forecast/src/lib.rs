@@ -31,7 +31,8 @@ pub use accuracy::{Correction, Learning, learn_correction};
 pub use backtest::{Backtest, BacktestResult, MODELS, backtest};
 pub use calibrate::{CalibratedRates, Calibration, calibrate};
 pub use corrected::{
-    NEED_DATE, QUANTITY_IF_WON, SLIP_POINT, SLIP_POINTS_OF_DEAL, WIN_PROBABILITY, demand_lines,
+    AMOUNT_IF_WON, CLOSE_DATE, QUANTITY_IF_WON, SLIP_POINT, SLIP_POINTS_OF_DEAL, WIN_PROBABILITY,
+    demand_lines,
 };
 pub use funnel::{FunnelReport, funnel};
 pub use montecarlo::{Simulation, Uncertainty, percentile, simulate, trial_rng};

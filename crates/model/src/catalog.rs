@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 pub struct ProductLine {
     pub id: String,
     pub name: String,
+    /// Days from signing to delivery of the line's products (the demand
+    /// roll-down needs them on the delivery day; payment terms count from
+    /// it).
+    pub delivery_days: u32,
 }
 
 /// What a SKU is in the catalog.

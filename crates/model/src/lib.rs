@@ -19,7 +19,10 @@ pub use configuration::{
 };
 pub use money::{Currency, CurrencyCode, DateRange, Percent, RoundingMode, round_dp};
 pub use pipeline::{ForecastCategory, Stage, StageOutcome};
-pub use planning::{AttachRate, BomLine, Item, PlanningData, SafetyStock, Supply};
+pub use planning::{
+    AccountTerms, AttachRate, BomLine, Installment, Item, Milestone, PaymentTerms, PlanningData,
+    SafetyStock, Supply,
+};
 pub use pricing_rules::{
     ApprovalCondition, ApprovalLevel, ApprovalRule, BundleBenefit, BundleRule, ContractParty,
     ContractPrice, DiscountSchedule, FloorAction, FloorKind, FloorRule, PriceBook, PriceEntry,

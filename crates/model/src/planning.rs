@@ -132,6 +132,54 @@ pub struct PlanningData {
     pub bom: Vec<BomLine>,
     /// In (product, option) order.
     pub attach_rates: Vec<AttachRate>,
+    /// In id order.
+    pub payment_terms: Vec<PaymentTerms>,
+    /// In (account, product line) order, account-wide terms first.
+    pub account_terms: Vec<AccountTerms>,
+}
+
+/// When an installment's days start counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Milestone {
+    /// The day the deal is won.
+    Signing,
+    /// The day its products are delivered (signing + the product line's
+    /// delivery days).
+    Delivery,
+}
+
+impl Milestone {
+    pub const ALL: [(&'static str, Milestone); 2] = [
+        ("signing", Milestone::Signing),
+        ("delivery", Milestone::Delivery),
+    ];
+}
+
+/// `percent` of a won line's amount, paid `net_days` after `at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Installment {
+    pub percent: Percent,
+    pub at: Milestone,
+    pub net_days: u32,
+}
+
+/// How a won deal's amount is paid: installments summing to 100 %.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentTerms {
+    pub id: String,
+    pub name: String,
+    pub installments: Vec<Installment>,
+    /// The product lines these are the default terms of.
+    pub product_lines: Vec<String>,
+}
+
+/// An account's own terms for one product line (or, without one, for all
+/// its lines).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountTerms {
+    pub account: String,
+    pub product_line: Option<String>,
+    pub terms: String,
 }
 
 impl PlanningData {
@@ -160,8 +208,45 @@ impl PlanningData {
         &self.attach_rates[start..end]
     }
 
+    pub fn terms(&self, id: &str) -> Option<&PaymentTerms> {
+        self.payment_terms
+            .binary_search_by(|t| t.id.as_str().cmp(id))
+            .ok()
+            .map(|at| &self.payment_terms[at])
+    }
+
+    /// The terms a line of `product_line` sold to `account` is paid on:
+    /// the account's terms for the line, else its terms for all lines,
+    /// else the line's default.
+    pub fn terms_for(&self, account: &str, product_line: &str) -> Option<&PaymentTerms> {
+        let start = self
+            .account_terms
+            .partition_point(|a| a.account.as_str() < account);
+        let own = self.account_terms[start..]
+            .iter()
+            .take_while(|a| a.account == account);
+        let mut whole_account = None;
+        for a in own {
+            match &a.product_line {
+                Some(line) if line == product_line => return self.terms(&a.terms),
+                None => whole_account = Some(a.terms.as_str()),
+                Some(_) => {}
+            }
+        }
+        match whole_account {
+            Some(terms) => self.terms(terms),
+            None => self
+                .payment_terms
+                .iter()
+                .find(|t| t.product_lines.iter().any(|l| l == product_line)),
+        }
+    }
+
     /// Sorts the records into the orders the look-ups rely on.
     pub fn sorted(mut self) -> Self {
+        self.payment_terms.sort_by(|a, b| a.id.cmp(&b.id));
+        self.account_terms
+            .sort_by(|a, b| (&a.account, &a.product_line).cmp(&(&b.account, &b.product_line)));
         self.items.sort_by(|a, b| a.id.cmp(&b.id));
         self.bom.sort_by(|a, b| {
             (&a.parent, &a.component, a.effective.from).cmp(&(

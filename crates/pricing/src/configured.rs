@@ -42,10 +42,13 @@ pub(crate) fn expand(
     configurators: &Configurators,
     request: &QuoteRequest,
 ) -> Result<Option<Expanded>, PricingError> {
-    if !request
-        .lines
-        .iter()
-        .any(|l| is_configured(configurators, l))
+    // Too many lines is refused (with the caller's count) before any
+    // line is expanded.
+    if request.lines.len() > crate::MAX_LINES
+        || !request
+            .lines
+            .iter()
+            .any(|l| is_configured(configurators, l))
     {
         return Ok(None);
     }
@@ -97,7 +100,11 @@ pub(crate) fn expand(
             lines.push(LineRequest {
                 line_id: format!("{}/{sku}", line.line_id),
                 sku,
-                quantity: line.quantity * Decimal::from(units),
+                // An overflow is out of range, which pricing refuses.
+                quantity: line
+                    .quantity
+                    .checked_mul(Decimal::from(units))
+                    .unwrap_or(Decimal::MAX),
                 discount: line.discount.clone(),
                 configuration: None,
                 part_of: Some(PartOf {

@@ -336,6 +336,10 @@ fn validate<'q, 'r>(
                 format!("line id `{}` is used by an earlier line", line.line_id),
             );
         }
+        let quantity_ok = line.quantity > Decimal::ZERO
+            && line.quantity <= crate::MAX_QUANTITY
+            && (line.quantity.scale() <= crate::MAX_QUANTITY_SCALE
+                || line.quantity.normalize().scale() <= crate::MAX_QUANTITY_SCALE);
         if line.quantity <= Decimal::ZERO {
             reject(
                 &mut rejections,
@@ -386,6 +390,10 @@ fn validate<'q, 'r>(
             );
             continue;
         };
+        if !quantity_ok {
+            // Refused above; pricing it could overflow.
+            continue;
+        }
         let mut priced = Line {
             index,
             request: line,

@@ -20,7 +20,7 @@ use quotecast_pipeline::{
     read::{read_snapshot, scan_history},
     write::write_table,
 };
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, prelude::FromPrimitive};
 
 #[derive(Subcommand)]
 pub enum DemandCommand {
@@ -68,7 +68,7 @@ pub struct PlanArgs {
     #[arg(long, default_value_t = 0.95)]
     service_level: f64,
     /// Directory for component_demand, planned_orders, pegging,
-    /// safety_stock, capacity and projected.
+    /// safety_stock, capacity, projected and cash.
     #[arg(long)]
     out: PathBuf,
     #[arg(long, value_enum, default_value_t = Format::Csv)]
@@ -302,6 +302,55 @@ fn summary(
             writeln!(out, "{skill:<20} {total:>10.1} h {p90:>10.1} h")?;
         }
     }
+    cash_summary(&mut out, plan, corporate)?;
     writeln!(out)?;
     Ok(out)
+}
+
+/// Cash-in over the horizon and in its first buckets.
+fn cash_summary(
+    out: &mut String,
+    plan: &Plan,
+    corporate: &quotecast_model::Currency,
+) -> anyhow::Result<()> {
+    let e = &plan.explanation;
+    let amount = |v: f64| corporate.round(Decimal::from_f64(v).unwrap_or_default());
+    let total: f64 = plan.cash.iter().map(|c| c.expected).sum();
+    let won: f64 = plan.cash.iter().map(|c| c.from_won).sum();
+    writeln!(
+        out,
+        "\ncash-in over the horizon: {} {} expected, {} of it from deals already won; {} due before the plan date (collected or overdue)",
+        amount(total),
+        corporate.code,
+        amount(won),
+        amount(e.cash_before_plan_date),
+    )?;
+    if e.lines_without_terms > 0 {
+        writeln!(
+            out,
+            "{} lines have no payment terms (left out of cash)",
+            e.lines_without_terms
+        )?;
+    }
+    if plan.cash.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<12} {:>14} {:>14} {:>14} {:>14}",
+        "bucket", "expected", "from won", "P10", "P90"
+    )?;
+    for c in plan.cash.iter().take(6) {
+        let (p10, p90) = c.percentiles.map_or((String::new(), String::new()), |p| {
+            (amount(p[0]).to_string(), amount(p[2]).to_string())
+        });
+        writeln!(
+            out,
+            "{:<12} {:>14} {:>14} {p10:>14} {p90:>14}",
+            c.bucket.to_string(),
+            amount(c.expected),
+            amount(c.from_won)
+        )?;
+    }
+    Ok(())
 }

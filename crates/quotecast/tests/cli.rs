@@ -33,7 +33,7 @@ fn rules_check_accepts_the_example_rules() {
     let o = quotecast(&["rules", "check", "rules"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stdout(&o).contains("ok (23 files, 49 products, 3 price books, 25 pricing and approval rules, 2 configurable products with 11 configuration rules, 7 funnel stages, 105 planned items with 169 BOM lines)"),
+        stdout(&o).contains("ok (24 files, 49 products, 3 price books, 25 pricing and approval rules, 2 configurable products with 11 configuration rules, 7 funnel stages, 105 planned items with 169 BOM lines)"),
         "{}",
         stdout(&o)
     );
@@ -559,7 +559,9 @@ fn demand_plan_rolls_a_generated_pipeline_down_to_a_purchase_plan() {
     );
     assert!(text.contains("top items by planned value:"), "{text}");
     assert!(text.contains("service hours over the horizon"), "{text}");
+    assert!(text.contains("cash-in over the horizon: "), "{text}");
     for file in [
+        "cash.csv",
         "component_demand.csv",
         "planned_orders.csv",
         "pegging.csv",

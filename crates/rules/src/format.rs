@@ -18,7 +18,7 @@ pub(crate) struct ParsedFile<'s> {
     pub source: &'s Source,
     pub corporate_currency: Option<At<String>>,
     pub currencies: Vec<At<CurrencyDef>>,
-    pub product_lines: Vec<At<NamedDef>>,
+    pub product_lines: Vec<At<ProductLineDef>>,
     pub products: Vec<At<ProductDef>>,
     pub segments: Vec<At<NamedDef>>,
     pub regions: Vec<At<NamedDef>>,
@@ -40,6 +40,8 @@ pub(crate) struct ParsedFile<'s> {
     pub items: Vec<At<ItemDef>>,
     pub bom: Vec<At<BomDef>>,
     pub attach_rates: Vec<At<AttachRateDef>>,
+    pub payment_terms: Vec<At<PaymentTermsDef>>,
+    pub account_terms: Vec<At<AccountTermsDef>>,
 }
 
 impl ParsedFile<'_> {
@@ -59,7 +61,7 @@ struct RawFile {
     #[serde(default)]
     currency: Vec<Spanned<CurrencyDef>>,
     #[serde(default)]
-    product_line: Vec<Spanned<NamedDef>>,
+    product_line: Vec<Spanned<ProductLineDef>>,
     #[serde(default)]
     product: Vec<Spanned<ProductDef>>,
     #[serde(default)]
@@ -102,6 +104,10 @@ struct RawFile {
     bom: Vec<Spanned<BomDef>>,
     #[serde(default)]
     attach_rate: Vec<Spanned<AttachRateDef>>,
+    #[serde(default)]
+    payment_terms: Vec<Spanned<PaymentTermsDef>>,
+    #[serde(default)]
+    account_terms: Vec<Spanned<AccountTermsDef>>,
 }
 
 /// A planned item and its supply data.
@@ -155,6 +161,48 @@ pub(crate) struct AttachRateDef {
     /// Units of the option on a product unit that has it (default 1).
     pub units: Option<ExactDecimal>,
     pub weight: Option<u32>,
+}
+
+/// How a won deal's amount is paid, and the product lines it is the
+/// default for.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PaymentTermsDef {
+    pub id: String,
+    pub name: String,
+    pub installments: Vec<InstallmentDef>,
+    #[serde(default)]
+    pub product_lines: Vec<String>,
+}
+
+/// One installment: `percent` of the amount, due `net_days` after the
+/// milestone `at` (`signing` or `delivery`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct InstallmentDef {
+    pub percent: ExactDecimal,
+    pub at: String,
+    #[serde(default)]
+    pub net_days: u32,
+}
+
+/// An account's own terms, for one product line or all of them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AccountTermsDef {
+    pub account: String,
+    pub product_line: Option<String>,
+    pub terms: String,
+}
+
+/// A product line and the days from signing to delivery of its products.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProductLineDef {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub delivery_days: u32,
 }
 
 /// A stage of the sales funnel.
@@ -520,5 +568,7 @@ pub(crate) fn parse<'s>(source: &'s Source, issues: &mut Vec<RuleIssue>) -> Opti
         items: located(source, raw.item),
         bom: located(source, raw.bom),
         attach_rates: located(source, raw.attach_rate),
+        payment_terms: located(source, raw.payment_terms),
+        account_terms: located(source, raw.account_terms),
     })
 }

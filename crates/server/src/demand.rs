@@ -9,7 +9,7 @@ use quotecast_pipeline::{
     inventory::InventoryState,
     read::{read_snapshot, scan_history},
 };
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, prelude::FromPrimitive};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
@@ -27,6 +27,14 @@ pub(crate) struct DemandApi {
     state: AppState,
 }
 
+/// An expected amount rounded to the currency, as a decimal string.
+fn money_of(amount: f64, currency: &quotecast_model::Currency) -> String {
+    let amount = Decimal::from_f64(amount).unwrap_or_default();
+    let mut rounded = currency.round(amount);
+    rounded.rescale(currency.scale);
+    rounded.to_string()
+}
+
 impl DemandApi {
     pub(crate) fn new(state: AppState) -> Self {
         Self { state }
@@ -41,6 +49,7 @@ impl DemandApi {
         &self,
         request: &PlanTableRequest,
         names: &'static [&'static str],
+        money: &'static [&'static str],
     ) -> Result<Response<PartStream<PlanTableResponse>>, Status> {
         let id = request.plan_id.trim().to_owned();
         if id.is_empty() {
@@ -57,7 +66,7 @@ impl DemandApi {
             let borrowed: Vec<(&str, &quotecast_forecast::DataFrame)> =
                 frames.iter().map(|(n, f)| (*n, f)).collect();
             let mut out = Vec::new();
-            wire_tables(state, &borrowed, &["value"], unit_of, &mut out)?;
+            wire_tables(state, &borrowed, money, unit_of, &mut out)?;
             Ok(out)
         })
         .await?;
@@ -159,6 +168,9 @@ impl DemandService for DemandApi {
                 unknown_inventory_items: e.unknown_inventory.clone(),
                 trials: e.trials,
                 expected_only: e.expected_only.clone().unwrap_or_default(),
+                expected_cash: money_of(plan.cash.iter().map(|c| c.expected).sum(), corporate),
+                cash_before_plan_date: money_of(e.cash_before_plan_date, corporate),
+                lines_without_terms: e.lines_without_terms as u64,
             })
         })
         .await?;
@@ -172,7 +184,8 @@ impl DemandService for DemandApi {
         &self,
         request: Request<PlanTableRequest>,
     ) -> Result<Response<Self::ComponentDemandStream>, Status> {
-        self.plan_tables(request.get_ref(), &TABLES[0..1]).await
+        self.plan_tables(request.get_ref(), &TABLES[0..1], &[])
+            .await
     }
 
     type PlannedOrdersStream = PartStream<PlanTableResponse>;
@@ -181,7 +194,8 @@ impl DemandService for DemandApi {
         &self,
         request: Request<PlanTableRequest>,
     ) -> Result<Response<Self::PlannedOrdersStream>, Status> {
-        self.plan_tables(request.get_ref(), &TABLES[1..3]).await
+        self.plan_tables(request.get_ref(), &TABLES[1..3], &["value"])
+            .await
     }
 
     type CapacityStream = PartStream<PlanTableResponse>;
@@ -190,7 +204,8 @@ impl DemandService for DemandApi {
         &self,
         request: Request<PlanTableRequest>,
     ) -> Result<Response<Self::CapacityStream>, Status> {
-        self.plan_tables(request.get_ref(), &TABLES[4..5]).await
+        self.plan_tables(request.get_ref(), &TABLES[4..5], &[])
+            .await
     }
 
     type SafetyStockStream = PartStream<PlanTableResponse>;
@@ -200,7 +215,18 @@ impl DemandService for DemandApi {
         request: Request<PlanTableRequest>,
     ) -> Result<Response<Self::SafetyStockStream>, Status> {
         static NAMES: [&str; 2] = [TABLES[3], TABLES[5]];
-        self.plan_tables(request.get_ref(), &NAMES).await
+        self.plan_tables(request.get_ref(), &NAMES, &[]).await
+    }
+
+    type CashStream = PartStream<PlanTableResponse>;
+
+    async fn cash(
+        &self,
+        request: Request<PlanTableRequest>,
+    ) -> Result<Response<Self::CashStream>, Status> {
+        static MONEY: [&str; 5] = ["expected", "from_won", "p10", "p50", "p90"];
+        self.plan_tables(request.get_ref(), &TABLES[6..7], &MONEY)
+            .await
     }
 
     async fn push_inventory(

@@ -7,7 +7,7 @@ use quotecast_model::{
 };
 use rust_decimal::Decimal;
 
-use super::Compiler;
+use super::{Compiler, MAX_DELIVERY_DAYS};
 use crate::format::{At, ParsedFile};
 
 const ROUNDING: &[(&str, RoundingMode)] = &[
@@ -76,9 +76,17 @@ pub(super) fn compile(c: &mut Compiler<'_>, files: &[ParsedFile<'_>], parts: &mu
     currencies(c, files, parts);
     for f in files {
         for r in &f.product_lines {
+            if r.value.delivery_days > MAX_DELIVERY_DAYS {
+                let message = format!(
+                    "product line `{}`: delivery_days {} is more than {MAX_DELIVERY_DAYS}",
+                    r.value.id, r.value.delivery_days
+                );
+                c.report(f, r.line, message);
+            }
             parts.product_lines.push(ProductLine {
                 id: r.value.id.clone(),
                 name: r.value.name.clone(),
+                delivery_days: r.value.delivery_days.min(MAX_DELIVERY_DAYS),
             });
         }
         for r in &f.products {

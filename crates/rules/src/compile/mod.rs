@@ -15,9 +15,13 @@ use crate::{
 
 mod catalog;
 mod configuration;
+mod payment;
 mod pipeline;
 mod planning;
 mod pricing;
+
+/// The most days from signing to delivery, and the longest net days.
+const MAX_DELIVERY_DAYS: u32 = 3650;
 
 /// The largest amount a rule may state (a price, a cost, a threshold):
 /// 10^11. With the engine's bounds on quantities and lines (see
@@ -257,5 +261,6 @@ pub(crate) fn compile(
     configuration::compile_models(&mut compiler, files, &mut parts);
     pipeline::compile(&mut compiler, files, &mut parts);
     planning::compile(&mut compiler, files, &mut parts);
+    payment::compile(&mut compiler, files, &mut parts);
     (parts, compiler.warnings)
 }

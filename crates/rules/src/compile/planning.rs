@@ -106,6 +106,7 @@ pub(super) fn compile(c: &mut Compiler<'_>, files: &[ParsedFile<'_>], parts: &mu
         items,
         bom: lines.into_iter().map(|(l, _, _)| l).collect(),
         attach_rates: rates,
+        ..PlanningData::default()
     }
     .sorted();
 }

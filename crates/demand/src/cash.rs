@@ -1,0 +1,111 @@
+//! Cash-in: each won line's amount through its payment terms (the
+//! account's own for its product line, else the account's, else the
+//! line's default), installment by installment, on the day each falls due
+//! (signing or delivery, plus net days). The Monte Carlo adds up the
+//! payments of the deals each trial wins, at the slippage point it drew,
+//! so cash comes from the same trials as component demand.
+use chrono::{Days, NaiveDate};
+use quotecast_model::{Milestone, RuleSet};
+
+use crate::{
+    CashIn, DemandLine, Explanation, PlanOptions,
+    calendar::{Calendar, Placement},
+    prepare::Prepared,
+    trials::bucket_percentiles,
+};
+
+/// One installment of a line: `amount` in `bucket` if its deal is won at
+/// `point`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Payment {
+    pub point: u32,
+    pub bucket: u32,
+    pub amount: f64,
+}
+
+/// Appends the installments of `line` (signed on its close date,
+/// delivered on `delivery`) that fall in the horizon; counts those before
+/// the plan date and after the horizon, weighted by `weight` (the chance
+/// the line is won at its point), in `explanation`.
+pub(crate) fn payments(
+    rules: &RuleSet,
+    line: &DemandLine,
+    delivery: NaiveDate,
+    calendar: &Calendar,
+    weight: f64,
+    explanation: &mut Explanation,
+    out: &mut Vec<Payment>,
+) {
+    if line.amount == 0.0 {
+        return;
+    }
+    let Some(terms) = rules
+        .planning()
+        .terms_for(&line.account, &line.product_line)
+    else {
+        explanation.lines_without_terms += 1;
+        return;
+    };
+    for installment in &terms.installments {
+        let from = match installment.at {
+            Milestone::Signing => line.close_date,
+            Milestone::Delivery => delivery,
+        };
+        let due = from
+            .checked_add_days(Days::new(u64::from(installment.net_days)))
+            .unwrap_or(NaiveDate::MAX);
+        let share: f64 = installment.percent.0.try_into().unwrap_or(0.0);
+        let amount = line.amount * share / 100.0;
+        match calendar.place(due) {
+            Placement::PastDue => explanation.cash_before_plan_date += weight * amount,
+            Placement::Beyond => explanation.cash_beyond_horizon += weight * amount,
+            Placement::In(b) => out.push(Payment {
+                point: line.point,
+                bucket: b as u32,
+                amount,
+            }),
+        }
+    }
+}
+
+/// The won payments of one trial, per bucket.
+pub(crate) fn add_payments(payments: &[Payment], point: u32, acc: &mut [f64]) {
+    for p in payments.iter().filter(|p| p.point == point) {
+        acc[p.bucket as usize] += p.amount;
+    }
+}
+
+/// Cash-in per bucket: expected (and the part from won deals) and, with
+/// trials, P10/P50/P90 of the trial-major `trials` series.
+pub(crate) fn cash_in(p: &Prepared, trials: &[f64], options: &PlanOptions) -> Vec<CashIn> {
+    let calendar = &options.calendar;
+    let buckets = calendar.buckets();
+    let n_trials = options.trials as usize;
+    let mut expected = vec![(0.0, 0.0); buckets];
+    for deal in &p.deals {
+        let weight = deal.probability / f64::from(deal.points.max(1));
+        for pay in &p.payments[deal.pay_start as usize..deal.pay_end as usize] {
+            let e = &mut expected[pay.bucket as usize];
+            e.0 += weight * pay.amount;
+            if deal.probability >= 1.0 {
+                e.1 += pay.amount;
+            }
+        }
+    }
+    let mut scratch = Vec::with_capacity(n_trials);
+    let mut out = Vec::new();
+    for (b, &(mean, won)) in expected.iter().enumerate() {
+        let percentiles = (n_trials > 0 && trials.len() >= n_trials * buckets)
+            .then(|| bucket_percentiles(trials, n_trials, buckets, b, &mut scratch));
+        if mean <= 0.0 && percentiles.is_none_or(|q| q[2] <= 0.0) {
+            continue;
+        }
+        out.push(CashIn {
+            bucket: calendar.start(b),
+            expected: mean,
+            from_won: won,
+            percentiles,
+        });
+    }
+    out
+}
