@@ -154,15 +154,24 @@ impl TestServer {
     /// Like [`TestServer::start`], with `prepare` run on the empty data
     /// directory first (to store pipelines there).
     pub async fn start_with(prepare: impl FnOnce(&std::path::Path)) -> Self {
+        Self::start_with_state(prepare, |s| s).await
+    }
+
+    /// Like [`TestServer::start_with`], with the state changed by `adjust`
+    /// (fewer job permits, say).
+    pub async fn start_with_state(
+        prepare: impl FnOnce(&std::path::Path),
+        adjust: impl FnOnce(AppState) -> AppState,
+    ) -> Self {
         let data = tempfile::tempdir().unwrap();
         prepare(data.path());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let state = AppState {
+        let state = adjust(AppState {
             today: || NaiveDate::from_ymd_opt(2026, 5, 12).unwrap(),
             ..AppState::new(Arc::new(example_rules()), data.path())
-        };
+        });
         let handle = tokio::spawn(async move {
             quotecast_server::serve(listener, state, async {
                 let _ = stopped.await;

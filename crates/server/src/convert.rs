@@ -5,7 +5,7 @@
 use std::str::FromStr;
 
 use crate::pb;
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use quotecast_model::{Product, ProductKind, RuleSet};
 use quotecast_pricing::{
     LineRequest, ManualDiscount, OptionChoice, PricedQuote, QuoteRequest, StepKind,
@@ -58,19 +58,51 @@ pub fn parse_date(
     if text.trim().is_empty() {
         return Some(today);
     }
-    // `FromStr` reads exactly the ISO form; much cheaper than a strftime
-    // pattern.
-    match NaiveDate::from_str(text.trim()) {
-        Ok(d) => Some(d),
-        Err(_) => {
+    // `FromStr` reads exactly the ISO form (much cheaper than a strftime
+    // pattern), but also signed and five-digit years: only YYYY-MM-DD in
+    // [`DATE_YEARS`] is a date here, so no date arithmetic can overflow.
+    let text = text.trim();
+    let iso = text.len() == 10 && text.as_bytes()[..4].iter().all(u8::is_ascii_digit);
+    match NaiveDate::from_str(text) {
+        Ok(d) if iso && DATE_YEARS.contains(&d.year()) => Some(d),
+        Ok(_) if iso => {
             out.push(violation(
                 field,
-                format!("`{text}` is not a date in the form YYYY-MM-DD"),
+                format!(
+                    "`{text}` is outside the years {} to {}",
+                    DATE_YEARS.start(),
+                    DATE_YEARS.end()
+                ),
+            ));
+            None
+        }
+        _ => {
+            out.push(violation(
+                field,
+                format!("`{}` is not a date in the form YYYY-MM-DD", clip(text)),
             ));
             None
         }
     }
 }
+
+/// The years a date on the API may fall in.
+pub const DATE_YEARS: std::ops::RangeInclusive<i32> = 1900..=2199;
+
+/// At most [`ECHO_CHARS`] characters of a caller's value, for messages.
+pub fn clip(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(ECHO_CHARS) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((at, _)) => std::borrow::Cow::Owned(format!(
+            "{}… ({} characters)",
+            &text[..at],
+            text.chars().count()
+        )),
+    }
+}
+
+/// The most characters of a caller's value an error message repeats.
+pub const ECHO_CHARS: usize = 200;
 
 fn discount(
     field: impl Fn() -> String,
@@ -119,6 +151,12 @@ impl TryFrom<PriceQuoteInput> for QuoteRequest {
             out.push(violation(
                 "currency_code",
                 "is required: an ISO 4217 code such as USD".into(),
+            ));
+        }
+        if r.lines.is_empty() {
+            out.push(violation(
+                "lines",
+                "is required: a quote needs at least one line".into(),
             ));
         }
         let price_date = parse_date("price_date", &r.price_date, input.today, &mut out);

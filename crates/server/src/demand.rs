@@ -15,7 +15,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::{
     AppState, ServerError,
     convert_demand::{PlanJob, PushedRows},
-    forecast::{PartStream, run_job, stream, wire_tables},
+    forecast::{PartStream, run_job, run_with_permit, stream, wire_tables},
     pb::{
         self, ListInventoryVersionsRequest, ListInventoryVersionsResponse, PlanTableRequest,
         PlanTableResponse, PushInventoryRequest, PushInventoryResponse, RunPlanRequest,
@@ -100,7 +100,8 @@ impl DemandApi {
             .into());
         }
         let store = self.store();
-        let stored = run_job(&self.state, move |_| {
+        let uploads = self.state.upload_jobs.clone();
+        let stored = run_with_permit(&self.state, Some(&uploads), move |_| {
             if receipts_only {
                 let latest = store.inventory(None)?.unwrap_or_default();
                 state.on_hand = latest.on_hand;
@@ -248,7 +249,8 @@ impl DemandService for DemandApi {
         _request: Request<ListInventoryVersionsRequest>,
     ) -> Result<Response<ListInventoryVersionsResponse>, Status> {
         let store = self.store();
-        let versions = run_job(&self.state, move |_| Ok(store.inventory_versions()?)).await?;
+        let versions =
+            run_with_permit(&self.state, None, move |_| Ok(store.inventory_versions()?)).await?;
         Ok(Response::new(ListInventoryVersionsResponse {
             versions: versions
                 .into_iter()

@@ -41,21 +41,57 @@ pub enum ServerError {
     Busy(String),
 }
 
+/// The most field violations an error carries; the rest are counted in
+/// one last violation.
+pub const MAX_VIOLATIONS: usize = 100;
+/// The most characters of an error's message (and of each violation's
+/// description): a client must be able to read the error it is sent.
+pub const MAX_MESSAGE_CHARS: usize = 1000;
+
+/// `text` cut to `limit` characters, saying how long it was.
+fn capped(text: String, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        None => text,
+        Some((at, _)) => format!("{}… ({} characters)", &text[..at], text.chars().count()),
+    }
+}
+
+/// Adds at most [`MAX_VIOLATIONS`] field violations (each description
+/// capped), then one that counts the rest.
+fn add_violations(
+    details: &mut ErrorDetails,
+    violations: impl IntoIterator<Item = (String, String)>,
+) {
+    let mut left_out = 0usize;
+    for (i, (field, description)) in violations.into_iter().enumerate() {
+        if i < MAX_VIOLATIONS {
+            details.add_bad_request_violation(
+                capped(field, MAX_MESSAGE_CHARS / 4),
+                capped(description, MAX_MESSAGE_CHARS / 2),
+            );
+        } else {
+            left_out += 1;
+        }
+    }
+    if left_out > 0 {
+        details.add_bad_request_violation("", format!("and {left_out} more"));
+    }
+}
+
 /// The field violations naming each bad row and column of a data file.
 fn bad_row_details(error: &PipelineError, field: &str) -> ErrorDetails {
     let mut details = ErrorDetails::new();
     match error {
-        PipelineError::BadRows { rows, .. } => {
-            for r in rows {
-                details.add_bad_request_violation(
+        PipelineError::BadRows { rows, .. } => add_violations(
+            &mut details,
+            rows.iter().map(|r| {
+                (
                     format!("{field}.rows[{}].{}", r.row, r.column),
                     r.reason.clone(),
-                );
-            }
-        }
-        other => {
-            details.add_bad_request_violation(field, other.to_string());
-        }
+                )
+            }),
+        ),
+        other => add_violations(&mut details, [(field.to_owned(), other.to_string())]),
     }
     details
 }
@@ -96,23 +132,27 @@ fn reason_code(reason: RejectReason) -> &'static str {
 
 impl From<ServerError> for Status {
     fn from(error: ServerError) -> Self {
-        let message = error.to_string();
+        let message = capped(error.to_string(), MAX_MESSAGE_CHARS);
         match error {
             ServerError::InvalidArgument(violations) => {
                 let mut details = ErrorDetails::new();
-                for v in violations {
-                    details.add_bad_request_violation(v.field, v.description);
-                }
+                add_violations(
+                    &mut details,
+                    violations.into_iter().map(|v| (v.field, v.description)),
+                );
                 Status::with_error_details(Code::InvalidArgument, message, details)
             }
             ServerError::Pricing(PricingError::InvalidRequest(rejections)) => {
                 let mut details = ErrorDetails::new();
-                for r in &rejections {
-                    details.add_bad_request_violation(
-                        r.field.clone(),
-                        format!("{}: {}", reason_code(r.reason), r.message),
-                    );
-                }
+                add_violations(
+                    &mut details,
+                    rejections.iter().map(|r| {
+                        (
+                            r.field.clone(),
+                            format!("{}: {}", reason_code(r.reason), r.message),
+                        )
+                    }),
+                );
                 Status::with_error_details(Code::InvalidArgument, message, details)
             }
             ServerError::Pricing(PricingError::RuleViolation(rejections)) => {
@@ -123,19 +163,24 @@ impl From<ServerError> for Status {
                     .first()
                     .map_or("RULE_VIOLATION", |r| reason_code(r.reason));
                 details.set_error_info(first, "quotecast", std::collections::HashMap::new());
-                for r in &rejections {
+                for r in rejections.iter().take(MAX_VIOLATIONS) {
                     details.add_precondition_failure_violation(
                         reason_code(r.reason),
                         r.field.clone(),
-                        r.message.clone(),
+                        capped(r.message.clone(), MAX_MESSAGE_CHARS / 2),
                     );
-                    details.add_bad_request_violation(r.field.clone(), r.message.clone());
                 }
+                add_violations(
+                    &mut details,
+                    rejections
+                        .iter()
+                        .map(|r| (r.field.clone(), r.message.clone())),
+                );
                 Status::with_error_details(Code::FailedPrecondition, message, details)
             }
             ServerError::NotFound { kind, name } => {
                 let mut details = ErrorDetails::new();
-                details.set_resource_info(kind, name, "", message.clone());
+                details.set_resource_info(kind, capped(name, 200), "", message.clone());
                 Status::with_error_details(Code::NotFound, message, details)
             }
             ServerError::Startup(_) | ServerError::Internal(_) => Status::internal(message),
@@ -146,13 +191,13 @@ impl From<ServerError> for Status {
             ),
             ServerError::Pipeline(PipelineError::NotStored(what)) => {
                 let mut details = ErrorDetails::new();
-                details.set_resource_info("pipeline", what, "", message.clone());
+                details.set_resource_info("pipeline", capped(what, 200), "", message.clone());
                 Status::with_error_details(Code::NotFound, message, details)
             }
             ServerError::Pipeline(PipelineError::Name(_)) => {
                 Status::with_error_details(Code::InvalidArgument, message.clone(), {
                     let mut details = ErrorDetails::new();
-                    details.add_bad_request_violation("pipeline", message);
+                    add_violations(&mut details, [("pipeline".to_owned(), message)]);
                     details
                 })
             }

@@ -47,19 +47,32 @@ pub(crate) async fn run_job<T: Send + 'static>(
     state: &AppState,
     job: impl FnOnce(&AppState) -> Result<T, ServerError> + Send + 'static,
 ) -> Result<T, ServerError> {
-    let permit = state
-        .forecast_jobs
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| ServerError::Busy("the server is shutting down".into()))?;
+    run_with_permit(state, Some(&state.forecast_jobs), job).await
+}
+
+/// Runs `job` on a blocking thread, after taking a permit of `permits`
+/// when given (metadata reads take none: they never wait behind jobs).
+pub(crate) async fn run_with_permit<T: Send + 'static>(
+    state: &AppState,
+    permits: Option<&std::sync::Arc<tokio::sync::Semaphore>>,
+    job: impl FnOnce(&AppState) -> Result<T, ServerError> + Send + 'static,
+) -> Result<T, ServerError> {
+    let permit = match permits {
+        Some(p) => Some(
+            p.clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| ServerError::Busy("the server is shutting down".into()))?,
+        ),
+        None => None,
+    };
     let state = state.clone();
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
         job(&state)
     })
     .await
-    .map_err(|e| ServerError::Internal(format!("forecast job failed: {e}")))?
+    .map_err(|e| ServerError::Internal(format!("job failed: {e}")))?
 }
 
 /// A streamed response that carries table headers and row batches.
@@ -294,7 +307,8 @@ impl ForecastService for ForecastApi {
                 None => {}
             }
         }
-        let stored = run_job(&self.state, move |state| {
+        let uploads = self.state.upload_jobs.clone();
+        let stored = run_with_permit(&self.state, Some(&uploads), move |state| {
             upload
                 .store(&vocabulary(&state.rules))
                 .map_err(|e| match e {
@@ -317,7 +331,7 @@ impl ForecastService for ForecastApi {
         &self,
         _request: Request<ListPipelinesRequest>,
     ) -> Result<Response<ListPipelinesResponse>, Status> {
-        let pipelines = run_job(&self.state, |state| {
+        let pipelines = run_with_permit(&self.state, None, |state| {
             let stored = state.pipelines.list()?;
             Ok(stored
                 .into_iter()

@@ -52,6 +52,8 @@ pub use error::ServerError;
 
 /// Forecast jobs run at once unless the server is told otherwise.
 pub const DEFAULT_FORECAST_JOBS: usize = 2;
+/// Uploads checked at once (apart from forecast jobs).
+pub const UPLOAD_JOBS: usize = 2;
 
 /// What every handler shares: the loaded rules, their compiled
 /// configuration models, the stored pipelines, the bound on concurrent
@@ -66,6 +68,9 @@ pub struct AppState {
     pub demand: DemandStore,
     /// One permit per forecast job that may run at once.
     pub forecast_jobs: Arc<Semaphore>,
+    /// One permit per upload being checked at once: uploads never wait
+    /// behind forecasts, nor forecasts behind uploads.
+    pub upload_jobs: Arc<Semaphore>,
     /// Today's date for requests that leave the pricing date empty.
     pub today: fn() -> NaiveDate,
 }
@@ -85,6 +90,7 @@ impl AppState {
             pipelines: PipelineStore::new(data_dir),
             demand: DemandStore::new(data_dir),
             forecast_jobs: Arc::new(Semaphore::new(DEFAULT_FORECAST_JOBS)),
+            upload_jobs: Arc::new(Semaphore::new(UPLOAD_JOBS)),
             today: || Utc::now().date_naive(),
         }
     }

@@ -1,0 +1,179 @@
+//! A hostile client: values no decimal or date can hold, errors that
+//! would be megabytes long, requests too large to expand. Each call is
+//! refused with a well-formed, readable status; nothing panics.
+#![allow(clippy::unwrap_used)]
+
+use std::{sync::Arc, time::Duration};
+
+use quotecast_server::pb::{
+    BacktestRequest, ConfiguredOption, ForecastRequest, FunnelRequest,
+    ListInventoryVersionsRequest, ListPipelinesRequest, PriceQuoteRequest, QuoteLineInput,
+    demand_service_client::DemandServiceClient, forecast_service_client::ForecastServiceClient,
+    quote_service_client::QuoteServiceClient,
+};
+use quotecast_tests::{TestServer, field_violations};
+use tonic::Code;
+
+fn line(sku: &str, quantity: &str) -> QuoteLineInput {
+    QuoteLineInput {
+        line_id: String::new(),
+        sku: sku.into(),
+        quantity: quantity.into(),
+        discount: None,
+        configuration: Vec::new(),
+    }
+}
+
+fn quote(lines: Vec<QuoteLineInput>) -> PriceQuoteRequest {
+    PriceQuoteRequest {
+        currency_code: "USD".into(),
+        price_date: "2026-03-01".into(),
+        lines,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn quantities_no_decimal_can_multiply_are_invalid_arguments() {
+    let server = TestServer::start().await;
+    let mut client = QuoteServiceClient::new(server.channel().await);
+    for quantity in [
+        "100000000000000000000000000",
+        "79228162514264337593543950335",
+        "-79228162514264337593543950335",
+    ] {
+        let plain = quote(vec![line("DSP-24", quantity)]);
+        let e = client.price_quote(plain).await.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+        assert_eq!(field_violations(&e)[0].0, "lines[0].quantity");
+        let mut configured = line("SRV-2U", quantity);
+        configured.configuration = vec![ConfiguredOption {
+            sku: "SRV-CPU-32C".into(),
+            quantity: 2,
+        }];
+        let e = client
+            .price_quote(quote(vec![configured]))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    }
+    // The server still answers.
+    let ok = client
+        .price_quote(quote(vec![line("DSP-24", "2")]))
+        .await
+        .unwrap();
+    assert!(!ok.into_inner().lines.is_empty());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn errors_stay_readable_however_much_is_wrong() {
+    let server = TestServer::start().await;
+    let mut client = QuoteServiceClient::new(server.channel().await);
+    // 5,000 unknown SKUs: at most 100 violations, then one counting the rest.
+    let lines = (0..5000).map(|i| line(&format!("NOPE-{i}"), "1")).collect();
+    let e = client.price_quote(quote(lines)).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    let violations = field_violations(&e);
+    assert_eq!(violations.len(), 101);
+    assert_eq!(violations[100].1, "and 4900 more");
+    assert!(e.message().chars().count() < 1100, "{}", e.message().len());
+    // A 3 MB SKU is not echoed whole.
+    let huge = "X".repeat(3_000_000);
+    let e = client
+        .price_quote(quote(vec![line(&huge, "1")]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().len() < 2000, "{}", e.message().len());
+    assert!(field_violations(&e).iter().all(|(_, d)| d.len() < 1000));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_empty_quote_names_every_missing_field() {
+    let server = TestServer::start().await;
+    let mut client = QuoteServiceClient::new(server.channel().await);
+    let e = client
+        .price_quote(PriceQuoteRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    let fields: Vec<String> = field_violations(&e).into_iter().map(|(f, _)| f).collect();
+    assert!(fields.contains(&"currency_code".to_owned()), "{fields:?}");
+    assert!(fields.contains(&"lines".to_owned()), "{fields:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn dates_outside_sane_years_are_invalid_arguments_on_every_call() {
+    let server = TestServer::start().await;
+    let mut client = ForecastServiceClient::new(server.channel().await);
+    for as_of in [
+        "-262143-01-01",
+        "+262142-12-31",
+        "0001-01-01",
+        "99999-01-01",
+    ] {
+        let forecast = ForecastRequest {
+            pipeline: "demo".into(),
+            as_of: as_of.into(),
+            ..Default::default()
+        };
+        let e = client.forecast(forecast).await.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{as_of}: {e:?}");
+        assert_eq!(field_violations(&e)[0].0, "as_of");
+        let funnel = FunnelRequest {
+            pipeline: "demo".into(),
+            as_of: as_of.into(),
+        };
+        let e = client.funnel(funnel).await.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{as_of}: {e:?}");
+        let backtest = BacktestRequest {
+            pipeline: "demo".into(),
+            as_of: as_of.into(),
+            ..Default::default()
+        };
+        let e = client.backtest(backtest).await.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{as_of}: {e:?}");
+    }
+    let mut quotes = QuoteServiceClient::new(server.channel().await);
+    let mut far = quote(vec![line("DSP-24", "1")]);
+    far.price_date = "-262143-01-01".into();
+    let e = quotes.price_quote(far).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn listing_never_waits_behind_forecast_jobs() {
+    // No forecast permit is ever free: every job waits. Listing pipelines
+    // and inventory versions answers all the same.
+    let server = TestServer::start_with_state(
+        |_| {},
+        |state| quotecast_server::AppState {
+            forecast_jobs: Arc::new(tokio::sync::Semaphore::new(0)),
+            ..state
+        },
+    )
+    .await;
+    let mut forecasts = ForecastServiceClient::new(server.channel().await);
+    let listed = tokio::time::timeout(
+        Duration::from_secs(10),
+        forecasts.list_pipelines(ListPipelinesRequest {}),
+    )
+    .await
+    .expect("ListPipelines waited behind the forecast jobs")
+    .unwrap();
+    assert!(listed.into_inner().pipelines.is_empty());
+    let mut demand = DemandServiceClient::new(server.channel().await);
+    let versions = tokio::time::timeout(
+        Duration::from_secs(10),
+        demand.list_inventory_versions(ListInventoryVersionsRequest {}),
+    )
+    .await
+    .expect("ListInventoryVersions waited behind the forecast jobs")
+    .unwrap();
+    assert!(versions.into_inner().versions.is_empty());
+    server.stop().await;
+}
