@@ -177,3 +177,42 @@ async fn listing_never_waits_behind_forecast_jobs() {
     assert!(versions.into_inner().versions.is_empty());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn temporaries_a_killed_server_left_are_removed_at_start() {
+    let server = TestServer::start_with(|data| {
+        let pipeline = data.join("pipelines/demo");
+        std::fs::create_dir_all(pipeline.join("history")).unwrap();
+        std::fs::write(pipeline.join(".upload-a1b2.csv"), "half a file").unwrap();
+        std::fs::write(pipeline.join("history/.upload-c3d4.parquet"), "x").unwrap();
+        std::fs::create_dir_all(data.join("plans/.staging-e5f6")).unwrap();
+        std::fs::write(pipeline.join("keep.txt"), "not ours to remove").unwrap();
+    })
+    .await;
+    // A call is answered only once serving has begun.
+    let mut demand = DemandServiceClient::new(server.channel().await);
+    demand
+        .list_inventory_versions(ListInventoryVersionsRequest {})
+        .await
+        .unwrap();
+    let root = server.data.path();
+    let left: Vec<String> = walk(root)
+        .into_iter()
+        .filter(|p| p.contains(".upload-") || p.contains(".staging-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(root.join("pipelines/demo/keep.txt").is_file());
+    server.stop().await;
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        out.push(path.display().to_string());
+        if path.is_dir() {
+            out.extend(walk(&path));
+        }
+    }
+    out
+}

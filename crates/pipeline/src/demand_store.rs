@@ -70,6 +70,13 @@ impl DemandStore {
         }
     }
 
+    /// Removes the `.staging-*` directories a killed server left; returns
+    /// how many.
+    pub fn remove_leftovers(&self) -> usize {
+        crate::remove_leftovers(&self.inventory, ".staging-", 1)
+            + crate::remove_leftovers(&self.plans, ".staging-", 1)
+    }
+
     /// Stores `state` (already checked) as a new version and makes it the
     /// latest; returns its version.
     pub fn store_inventory(&self, state: &InventoryState) -> Result<String, PipelineError> {

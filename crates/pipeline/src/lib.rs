@@ -94,3 +94,29 @@ pub fn epoch_days(date: NaiveDate) -> i32 {
 pub fn from_epoch_days(days: i32) -> NaiveDate {
     EPOCH + chrono::TimeDelta::days(i64::from(days))
 }
+
+/// Removes what a killed process left under `root`: files and directories
+/// whose names start with `prefix` (the temporaries uploads and stores
+/// write before renaming into place), at most `depth` levels down.
+/// Returns how many were removed; what cannot be read or removed is left.
+pub fn remove_leftovers(root: &std::path::Path, prefix: &str, depth: u32) -> usize {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if entry.file_name().to_string_lossy().starts_with(prefix) {
+            let gone = if is_dir {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            removed += usize::from(gone.is_ok());
+        } else if is_dir && depth > 0 {
+            removed += remove_leftovers(&path, prefix, depth - 1);
+        }
+    }
+    removed
+}

@@ -123,6 +123,12 @@ impl PipelineStore {
         }
     }
 
+    /// Removes the `.upload-*` temporaries a killed server left; returns
+    /// how many.
+    pub fn remove_leftovers(&self) -> usize {
+        crate::remove_leftovers(&self.root, ".upload-", 3)
+    }
+
     fn dir(&self, name: &str) -> Result<PathBuf, PipelineError> {
         check_name(name)?;
         Ok(self.root.join(name))

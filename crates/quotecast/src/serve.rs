@@ -105,6 +105,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| DEFAULT_ADDR.into())
         .parse()
         .context("--addr must be HOST:PORT, such as 127.0.0.1:50051")?;
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "listening beyond this machine without TLS: quotes and forecasts travel in clear text"
+        );
+    }
     let data = args
         .data
         .or(file.data)

@@ -104,6 +104,18 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
+    let stores = (state.pipelines.clone(), state.demand.clone());
+    let removed = tokio::task::spawn_blocking(move || {
+        stores.0.remove_leftovers() + stores.1.remove_leftovers()
+    })
+    .await
+    .unwrap_or(0);
+    if removed > 0 {
+        tracing::warn!(
+            removed,
+            "removed temporary files a stopped server left behind"
+        );
+    }
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<quote::QuoteApi>().await;
     health_reporter
