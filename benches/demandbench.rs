@@ -167,6 +167,7 @@ fn options(trials: u32) -> anyhow::Result<PlanOptions> {
         trials,
         seed: 1,
         fingerprints: vec![],
+        won_before: vec![],
     })
 }
 
@@ -450,6 +451,7 @@ fn coverage(args: &Args) -> anyhow::Result<()> {
             trials: 1_000,
             seed: 1,
             fingerprints: vec![],
+            won_before: vec![],
         };
         let planned = plan(&rules, lines, &Inventory::default(), &options)?;
         // What was won: each line once, needed the day its deal closed.

@@ -122,6 +122,10 @@ pub struct PlanOptions {
     /// Identities of inputs the engine does not see whole (the pipeline
     /// file's checksum, the rules' hash), hashed into the plan id.
     pub fingerprints: Vec<String>,
+    /// The SKUs of each deal won before the plan (from history): their
+    /// configurations teach the attach rates, as the won deals among the
+    /// lines do.
+    pub won_before: Vec<Vec<String>>,
 }
 
 /// Expected and simulated demand of one item in one bucket.
@@ -236,6 +240,9 @@ pub struct Explanation {
     /// Each attach rate used: product, option, expected units per product
     /// unit, where it came from.
     pub attach_rates: Vec<(String, String, f64, String)>,
+    /// Deals the history saw won whose configurations taught the attach
+    /// rates (besides the won deals among the lines).
+    pub won_before: usize,
     /// Required groups with no rate and no default: not planned.
     pub unplanned_groups: Vec<(String, String)>,
     /// SKUs with no BOM and no supply data, with their lines.
@@ -293,7 +300,13 @@ pub fn plan(
         )));
     }
     let structure = structure::Structure::new(rules.planning())?;
-    let prepared = prepare::prepare(rules, &structure, lines, &options.calendar)?;
+    let prepared = prepare::prepare(
+        rules,
+        &structure,
+        lines,
+        &options.calendar,
+        &options.won_before,
+    )?;
     let id = prepare::plan_id(rules, &prepared, inventory, options);
     let demand = trials::component_demand(&structure, &prepared, options)?;
     let planned = mrp::run(&structure, &prepared, &demand, inventory, options);
@@ -302,6 +315,7 @@ pub fn plan(
     explanation.items_planned = planned.items_planned;
     explanation.levels = structure.level.iter().copied().max().unwrap_or(0) + 1;
     explanation.trials = options.trials;
+    explanation.won_before = options.won_before.len();
     explanation.expected_only = demand.without_cells.clone();
     Ok(Plan {
         id,

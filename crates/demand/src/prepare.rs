@@ -81,6 +81,41 @@ impl Prepared {
     }
 }
 
+/// Each configurable product among a deal's `skus` with the option
+/// groups the deal chose in; a won deal's choices counted in `evidence`.
+fn chosen_groups<'s>(
+    rules: &RuleSet,
+    skus: &HashSet<&'s str>,
+    mut evidence: Option<&mut Evidence>,
+) -> Vec<(&'s str, HashSet<String>)> {
+    let mut out = Vec::new();
+    for &sku in skus {
+        let Some(model) = rules.configuration(sku) else {
+            continue;
+        };
+        let mut groups = HashSet::new();
+        for option in model
+            .options
+            .iter()
+            .filter(|o| skus.contains(o.sku.as_str()))
+        {
+            groups.insert(model.groups[option.group].id.clone());
+            if let Some(e) = evidence.as_deref_mut() {
+                *e.chose
+                    .entry((sku.to_owned(), option.sku.clone()))
+                    .or_default() += 1;
+            }
+        }
+        if let Some(e) = evidence.as_deref_mut() {
+            for group in &groups {
+                *e.deals.entry((sku.to_owned(), group.clone())).or_default() += 1;
+            }
+        }
+        out.push((sku, groups));
+    }
+    out
+}
+
 fn check(line: &DemandLine, row: usize) -> Result<(), DemandError> {
     let bad = if !(line.quantity.is_finite() && line.quantity >= 0.0) {
         Some("quantity is not a finite number of at least 0")
@@ -107,6 +142,7 @@ pub(crate) fn prepare(
     structure: &Structure<'_>,
     mut lines: Vec<DemandLine>,
     calendar: &Calendar,
+    won_before: &[Vec<String>],
 ) -> Result<Prepared, DemandError> {
     for (i, line) in lines.iter_mut().enumerate() {
         check(line, i)?;
@@ -147,35 +183,16 @@ pub(crate) fn prepare(
     let mut configurable = BTreeSet::new();
     for deal in lines.chunk_by(|a, b| a.deal == b.deal) {
         let skus: HashSet<&str> = deal.iter().map(|l| l.sku.as_str()).collect();
-        for sku in &skus {
-            let Some(model) = rules.configuration(sku) else {
-                continue;
-            };
-            configurable.insert((*sku).to_owned());
-            let mut groups = HashSet::new();
-            for option in model
-                .options
-                .iter()
-                .filter(|o| skus.contains(o.sku.as_str()))
-            {
-                let group = &model.groups[option.group].id;
-                groups.insert(group.clone());
-                if deal[0].probability >= 1.0 {
-                    *evidence
-                        .chose
-                        .entry(((*sku).to_owned(), option.sku.clone()))
-                        .or_default() += 1;
-                }
-            }
-            if deal[0].probability >= 1.0 {
-                for group in &groups {
-                    *evidence
-                        .deals
-                        .entry(((*sku).to_owned(), group.clone()))
-                        .or_default() += 1;
-                }
-            }
-            chosen.insert((deal[0].deal.as_str(), *sku), groups);
+        let won = deal[0].probability >= 1.0;
+        for (sku, groups) in chosen_groups(rules, &skus, won.then_some(&mut evidence)) {
+            configurable.insert(sku.to_owned());
+            chosen.insert((deal[0].deal.as_str(), sku), groups);
+        }
+    }
+    for deal in won_before {
+        let skus: HashSet<&str> = deal.iter().map(String::as_str).collect();
+        for (sku, _) in chosen_groups(rules, &skus, Some(&mut evidence)) {
+            configurable.insert(sku.to_owned());
         }
     }
     let mix = Mix::new(rules, structure, &configurable, &evidence);
@@ -369,6 +386,19 @@ pub(crate) fn plan_id(
     field(&options.seed.to_le_bytes());
     for f in &options.fingerprints {
         field(f.as_bytes());
+    }
+    let mut won_before: Vec<Vec<&str>> = options
+        .won_before
+        .iter()
+        .map(|d| {
+            let mut skus: Vec<&str> = d.iter().map(String::as_str).collect();
+            skus.sort_unstable();
+            skus
+        })
+        .collect();
+    won_before.sort_unstable();
+    for deal in won_before {
+        field(deal.join("\u{1f}").as_bytes());
     }
     let hex = h.finalize().to_hex();
     format!("plan-{}", &hex.as_str()[..16])

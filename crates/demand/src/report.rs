@@ -3,7 +3,7 @@
 //! when history is given), the snapshot's expected deal lines, then the
 //! plan. One place, so a batch job and a `DemandService` call on the same
 //! files give the same plan (and the same plan id).
-use polars::prelude::{DataFrame, DataType, IntoLazy};
+use polars::prelude::*;
 use quotecast_forecast::{
     AMOUNT_IF_WON, Bucket, CLOSE_DATE, ForecastOptions, QUANTITY_IF_WON, SLIP_POINT,
     SLIP_POINTS_OF_DEAL, Simulation, WIN_PROBABILITY, demand_lines, forecast_spec,
@@ -60,7 +60,80 @@ pub fn lines_of(frame: &DataFrame) -> Result<Vec<DemandLine>, DemandError> {
     Ok(out)
 }
 
-/// Plans a checked snapshot with its history against `inventory`.
+/// The SKUs of each deal the history's outcomes say was won before
+/// `as_of`, as its last past snapshot before then lists them (empty
+/// without past snapshots). Sorted by deal, so the result is the same
+/// however the files are ordered.
+pub fn won_before(
+    history: &History,
+    as_of: chrono::NaiveDate,
+) -> Result<Vec<Vec<String>>, DemandError> {
+    let Some(snapshots) = &history.snapshots else {
+        return Ok(Vec::new());
+    };
+    let as_of = lit(as_of).cast(DataType::Date);
+    let won = history
+        .outcomes
+        .clone()
+        .filter(
+            col(col::OUTCOME)
+                .eq(lit("won"))
+                .and(col(col::CLOSED).lt(as_of.clone())),
+        )
+        .select([col(col::OPPORTUNITY_ID)])
+        .unique(None, UniqueKeepStrategy::First);
+    let seen = snapshots
+        .clone()
+        .filter(col(col::SNAPSHOT_DATE).lt(as_of))
+        .select([
+            col(col::OPPORTUNITY_ID),
+            col(col::SNAPSHOT_DATE),
+            col(col::SKU),
+        ])
+        .join(
+            won,
+            [col(col::OPPORTUNITY_ID)],
+            [col(col::OPPORTUNITY_ID)],
+            JoinArgs::new(JoinType::Inner),
+        );
+    let last = seen
+        .clone()
+        .group_by([col(col::OPPORTUNITY_ID)])
+        .agg([col(col::SNAPSHOT_DATE).max()]);
+    let frame = seen
+        .join(
+            last,
+            [col(col::OPPORTUNITY_ID), col(col::SNAPSHOT_DATE)],
+            [col(col::OPPORTUNITY_ID), col(col::SNAPSHOT_DATE)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .select([col(col::OPPORTUNITY_ID), col(col::SKU)])
+        .sort(
+            [col::OPPORTUNITY_ID, col::SKU],
+            SortMultipleOptions::default(),
+        )
+        .collect()?;
+    let ids = frame.column(col::OPPORTUNITY_ID)?.str()?;
+    let skus = frame.column(col::SKU)?.str()?;
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut current: Option<&str> = None;
+    for r in 0..frame.height() {
+        let (Some(id), Some(sku)) = (ids.get(r), skus.get(r)) else {
+            continue;
+        };
+        if current != Some(id) {
+            out.push(Vec::new());
+            current = Some(id);
+        }
+        if let Some(deal) = out.last_mut() {
+            deal.push(sku.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// Plans a checked snapshot with its history against `inventory`; the
+/// configurations of deals the history saw won teach the attach rates.
 pub fn plan_pipeline(
     snapshot: DataFrame,
     history: Option<History>,
@@ -68,6 +141,11 @@ pub fn plan_pipeline(
     inventory: &Inventory,
     options: &PlanOptions,
 ) -> Result<Plan, DemandError> {
+    let mut options = options.clone();
+    if let Some(h) = &history {
+        options.won_before = won_before(h, options.calendar.as_of)?;
+    }
+    let options = &options;
     let forecast = ForecastOptions {
         as_of: options.calendar.as_of,
         bucket: Bucket::Week,

@@ -108,7 +108,7 @@ fn the_mean_over_trials_matches_the_expected_explosion_within_one_percent() {
     let rules = rules_with(TWO_PRODUCTS);
     let opts = options(12, 4000);
     let s = Structure::new(rules.planning()).unwrap();
-    let p = prepare(&rules, &s, deals(), &opts.calendar).unwrap();
+    let p = prepare(&rules, &s, deals(), &opts.calendar, &[]).unwrap();
     let totals = trial_totals(&p, &opts).unwrap();
     let result = plan(&rules, deals(), &Inventory::default(), &opts).unwrap();
     for item in ["FG-A", "SUB-X", "CMP-P", "CMP-Q"] {
@@ -144,7 +144,7 @@ fn items_of_one_product_move_together_and_a_shared_part_is_not_the_sum_of_p90s()
     let rules = rules_with(TWO_PRODUCTS);
     let opts = options(12, 2000);
     let s = Structure::new(rules.planning()).unwrap();
-    let p = prepare(&rules, &s, deals(), &opts.calendar).unwrap();
+    let p = prepare(&rules, &s, deals(), &opts.calendar, &[]).unwrap();
     let totals = trial_totals(&p, &opts).unwrap();
     let per_trial = |item| totals_per_trial(&item_series(&s, &p, &opts, &totals, item), 2000);
     // SUB-X and CMP-Q come only from FG-A: the same trials drive both.
@@ -229,7 +229,7 @@ fn the_expected_only_path_gives_the_figures_of_the_per_cell_path() {
     let rules = rules_with(TWO_PRODUCTS);
     let opts = options(12, 0);
     let s = Structure::new(rules.planning()).unwrap();
-    let p = prepare(&rules, &s, deals(), &opts.calendar).unwrap();
+    let p = prepare(&rules, &s, deals(), &opts.calendar, &[]).unwrap();
     let full = crate::trials::component_demand(&s, &p, &opts).unwrap();
     let light = crate::trials::expected_only(&s, &p, &opts);
     assert!(light.without_cells.is_some() && full.without_cells.is_none());

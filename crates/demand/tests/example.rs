@@ -126,3 +126,42 @@ fn configured_and_unconfigured_deals_on_the_example_catalog() {
             .any(|g| g.order == cpu.id && g.deal == "W1")
     );
 }
+
+#[test]
+fn configurations_won_before_teach_the_attach_rates() {
+    let rules = example_rules();
+    let lines = vec![line("D1", "LT-14-PRO", 10.0, "2026-04-06", 0.5)];
+    let i9 = |plan: &quotecast_demand::Plan| {
+        plan.explanation
+            .attach_rates
+            .iter()
+            .find(|(p, o, _, _)| p == "LT-14-PRO" && o == "LT-CPU-I9")
+            .cloned()
+            .unwrap()
+    };
+    let before = plan(
+        &rules,
+        lines.clone(),
+        &Inventory::default(),
+        &options(12, 0),
+    )
+    .unwrap();
+    let (_, _, rate, source) = i9(&before);
+    assert!((rate - 0.15).abs() < 1e-9, "{rate}");
+    assert_eq!(source, "rules");
+    // Forty laptops won with an i9 and 32 GB: the i9's share moves from
+    // the rules' 15 % (worth 20 configurations) toward them.
+    let won: Vec<Vec<String>> = (0..40)
+        .map(|_| vec!["LT-14-PRO".into(), "LT-CPU-I9".into(), "LT-MEM-32".into()])
+        .collect();
+    let options = quotecast_demand::PlanOptions {
+        won_before: won,
+        ..options(12, 0)
+    };
+    let after = plan(&rules, lines, &Inventory::default(), &options).unwrap();
+    let (_, _, rate, source) = i9(&after);
+    assert!((rate - (0.15 * 20.0 + 40.0) / 60.0).abs() < 1e-6, "{rate}");
+    assert_eq!(source, "rules + 40 won configurations");
+    assert_eq!(after.explanation.won_before, 40);
+    assert_ne!(before.id, after.id);
+}

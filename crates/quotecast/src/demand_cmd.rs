@@ -127,6 +127,7 @@ fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         // The lines carry the calibrated rates, team factors and
         // slippage; the file's hash names the pipeline itself.
         fingerprints: vec![file_fingerprint(&args.pipeline)?],
+        won_before: vec![],
     };
     bar.set_message(format!(
         "learning from history, planning with {} trials",
@@ -192,8 +193,8 @@ fn summary(
     )?;
     writeln!(
         out,
-        "{} deals, {} lines: {} configurable lines with their own options, {} given attach rates; {} after the horizon left out",
-        e.deals, e.lines, e.configured_lines, e.attach_rate_lines, e.beyond_horizon
+        "{} deals, {} lines: {} configurable lines with their own options, {} given attach rates (learned with {} deals won before); {} after the horizon left out",
+        e.deals, e.lines, e.configured_lines, e.attach_rate_lines, e.won_before, e.beyond_horizon
     )?;
     if !e.unplanned_skus.is_empty() {
         let skus: Vec<String> = e

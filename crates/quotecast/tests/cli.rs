@@ -560,6 +560,14 @@ fn demand_plan_rolls_a_generated_pipeline_down_to_a_purchase_plan() {
     assert!(text.contains("top items by planned value:"), "{text}");
     assert!(text.contains("service hours over the horizon"), "{text}");
     assert!(text.contains("cash-in over the horizon: "), "{text}");
+    // The history's won deals teach the attach rates.
+    let learned: u32 = text
+        .split("(learned with ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(learned > 0, "{text}");
     for file in [
         "cash.csv",
         "component_demand.csv",

@@ -99,6 +99,7 @@ impl TryFrom<(&pb::RunPlanRequest, NaiveDate)> for PlanJob {
                     trials: r.trials,
                     seed: r.seed,
                     fingerprints: vec![],
+                    won_before: vec![],
                 },
             }),
             _ => Err(ServerError::InvalidArgument(v)),

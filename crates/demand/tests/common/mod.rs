@@ -55,6 +55,7 @@ pub fn options(weeks: u32, trials: u32) -> PlanOptions {
         trials,
         seed: 7,
         fingerprints: vec![],
+        won_before: vec![],
     }
 }
 
