@@ -216,3 +216,50 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     out
 }
+
+#[tokio::test]
+async fn a_full_queue_refuses_at_once_and_cancelled_waiters_leave_it() {
+    // No permit is ever free: every forecast waits in the queue.
+    let server = TestServer::start_with_state(
+        |_| {},
+        |state| quotecast_server::AppState {
+            forecast_jobs: Arc::new(tokio::sync::Semaphore::new(0)),
+            ..state
+        },
+    )
+    .await;
+    let channel = server.channel().await;
+    let request = || ForecastRequest {
+        pipeline: "demo".into(),
+        as_of: "2026-11-20".into(),
+        ..Default::default()
+    };
+    let waiting: Vec<_> = (0..quotecast_server::MAX_QUEUED_JOBS)
+        .map(|_| {
+            let mut client = ForecastServiceClient::new(channel.clone());
+            let r = request();
+            tokio::spawn(async move { client.forecast(r).await })
+        })
+        .collect();
+    // Let them all reach the queue; the next is refused at once.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut client = ForecastServiceClient::new(channel.clone());
+    let refused = tokio::time::timeout(Duration::from_secs(5), client.forecast(request()))
+        .await
+        .expect("a full queue must refuse at once")
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(
+        refused.message().contains("waiting"),
+        "{}",
+        refused.message()
+    );
+    // Callers that give up leave the queue: a new one waits again.
+    for w in waiting {
+        w.abort();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let queued = tokio::time::timeout(Duration::from_millis(500), client.forecast(request())).await;
+    assert!(queued.is_err(), "the request should wait for a permit");
+    server.stop().await;
+}

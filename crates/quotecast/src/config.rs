@@ -18,6 +18,7 @@ pub struct FileConfig {
     pub data: Option<PathBuf>,
     pub log_format: Option<String>,
     pub forecast_jobs: Option<usize>,
+    pub shutdown_grace: Option<u64>,
 }
 
 impl FileConfig {

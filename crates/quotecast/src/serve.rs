@@ -19,7 +19,8 @@ pub struct ServeArgs {
     /// Data directory, created if missing [default: ./data].
     #[arg(long, env = "QUOTECAST_DATA")]
     data: Option<PathBuf>,
-    /// Config file (TOML with addr, rules, data, log_format, forecast_jobs).
+    /// Config file (TOML with addr, rules, data, log_format, forecast_jobs,
+    /// shutdown_grace).
     #[arg(long, env = "QUOTECAST_CONFIG")]
     config: Option<PathBuf>,
     /// Log format: text or json [default: text].
@@ -28,7 +29,14 @@ pub struct ServeArgs {
     /// Forecast, funnel and backtest jobs run at once; more wait [default: 2].
     #[arg(long, env = "QUOTECAST_FORECAST_JOBS")]
     forecast_jobs: Option<usize>,
+    /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C;
+    /// then (or at a second signal) the server stops anyway [default: 30].
+    #[arg(long, env = "QUOTECAST_SHUTDOWN_GRACE")]
+    shutdown_grace: Option<u64>,
 }
+
+/// Seconds in-flight requests get after a shutdown signal.
+const DEFAULT_SHUTDOWN_GRACE: u64 = 30;
 
 /// Standard error for logs, never failing: a log line that cannot be
 /// written (say, the log pipe's reader went away) is dropped, and the
@@ -64,28 +72,38 @@ fn init_logging(format: &str) -> anyhow::Result<()> {
 /// Installs the SIGTERM and Ctrl-C handlers now — before the server says it
 /// is serving, so a signal sent from then on is never lost to the default
 /// action — and returns the future that completes on the first of them.
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+/// SIGTERM and Ctrl-C, as many as come.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut terminate =
-            signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
-        let mut interrupt =
-            signal(SignalKind::interrupt()).context("cannot install the Ctrl-C handler")?;
-        Ok(async move {
-            tokio::select! {
-                _ = terminate.recv() => {},
-                _ = interrupt.recv() => {},
-            }
-            tracing::info!("shutdown requested; finishing in-flight requests");
-        })
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                terminate: signal(SignalKind::terminate())
+                    .context("cannot install the SIGTERM handler")?,
+                interrupt: signal(SignalKind::interrupt())
+                    .context("cannot install the Ctrl-C handler")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
     }
-    #[cfg(not(unix))]
-    {
-        Ok(async {
-            let _ = tokio::signal::ctrl_c().await;
-            tracing::info!("shutdown requested; finishing in-flight requests");
-        })
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.terminate.recv() => {},
+            _ = self.interrupt.recv() => {},
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -124,6 +142,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if forecast_jobs == 0 {
         anyhow::bail!("--forecast-jobs must be at least 1");
     }
+    let grace = std::time::Duration::from_secs(
+        args.shutdown_grace
+            .or(file.shutdown_grace)
+            .unwrap_or(DEFAULT_SHUTDOWN_GRACE),
+    );
     let source = RulesSource::choose(args.rules.or(file.rules));
     let (rules, summary) = source
         .load()
@@ -136,17 +159,52 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    let code = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        let shutdown = shutdown_signal()?;
+        let mut signals = Signals::install()?;
         let state = AppState {
             forecast_jobs: Arc::new(tokio::sync::Semaphore::new(forecast_jobs)),
             ..AppState::new(Arc::new(rules), &data)
         };
-        quotecast_server::serve(listener, state, shutdown).await?;
-        tracing::info!("stopped");
+        let (jobs, uploads) = (state.forecast_jobs.clone(), state.upload_jobs.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = quotecast_server::serve(listener, state, async {
+            let _ = stopped.await;
+        });
+        tokio::pin!(serving);
+        tokio::select! {
+            served = &mut serving => {
+                served?;
+                tracing::info!("stopped");
+                return Ok(ExitCode::SUCCESS);
+            }
+            () = signals.next() => {}
+        }
+        tracing::info!(
+            grace_seconds = grace.as_secs(),
+            "shutdown requested; finishing in-flight requests, refusing queued jobs"
+        );
+        // Jobs still waiting for a permit are refused (UNAVAILABLE).
+        jobs.close();
+        uploads.close();
+        let _ = stop.send(());
+        tokio::select! {
+            served = &mut serving => {
+                served?;
+                tracing::info!("stopped");
+            }
+            () = tokio::time::sleep(grace) => {
+                tracing::warn!("requests still open after the grace period: stopping now");
+            }
+            () = signals.next() => {
+                tracing::warn!("second shutdown signal: stopping now");
+            }
+        }
         Ok(ExitCode::SUCCESS)
-    })
+    });
+    // Jobs still running on blocking threads are not waited for.
+    runtime.shutdown_background();
+    code
 }

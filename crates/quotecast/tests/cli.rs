@@ -621,3 +621,54 @@ fn demand_plan_rolls_a_generated_pipeline_down_to_a_purchase_plan() {
     assert!(!dir.join("c").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A peer that never speaks and one that stops after the HTTP/2 preface
+/// cannot hold the server past its shutdown grace.
+#[test]
+fn shutdown_ends_within_the_grace_period_despite_silent_peers() {
+    use std::io::Write;
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let data = std::env::temp_dir().join(format!("quotecast-grace-{}", std::process::id()));
+    let (mut child, _log, _) = start_server(
+        &[
+            "--addr",
+            &addr,
+            "--data",
+            data.to_str().unwrap(),
+            "--shutdown-grace",
+            "2",
+        ],
+        &[],
+    );
+    let silent = std::net::TcpStream::connect(&addr).unwrap();
+    let mut preface = std::net::TcpStream::connect(&addr).unwrap();
+    preface
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let asked = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if asked.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("the server did not stop within 20 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        asked.elapsed()
+    );
+    drop((silent, preface));
+    let _ = std::fs::remove_dir_all(&data);
+}

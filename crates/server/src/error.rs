@@ -39,6 +39,9 @@ pub enum ServerError {
     TooLarge(String),
     #[error("busy: {0}")]
     Busy(String),
+    /// Too many jobs already waiting.
+    #[error("overloaded: {0}")]
+    Overloaded(String),
 }
 
 /// The most field violations an error carries; the rest are counted in
@@ -218,6 +221,7 @@ impl From<ServerError> for Status {
             | ServerError::Demand(DemandError::Polars(_)) => Status::internal(message),
             ServerError::Demand(DemandError::Forecast(_)) => Status::failed_precondition(message),
             ServerError::Busy(_) => Status::unavailable(message),
+            ServerError::Overloaded(_) => Status::resource_exhausted(message),
         }
     }
 }

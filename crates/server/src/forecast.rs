@@ -58,12 +58,19 @@ pub(crate) async fn run_with_permit<T: Send + 'static>(
     job: impl FnOnce(&AppState) -> Result<T, ServerError> + Send + 'static,
 ) -> Result<T, ServerError> {
     let permit = match permits {
-        Some(p) => Some(
-            p.clone()
-                .acquire_owned()
-                .await
-                .map_err(|_| ServerError::Busy("the server is shutting down".into()))?,
-        ),
+        Some(p) => Some(match p.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(tokio::sync::TryAcquireError::Closed) => {
+                return Err(ServerError::Busy("the server is shutting down".into()));
+            }
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                let _waiting = Waiting::enter(state)?;
+                p.clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| ServerError::Busy("the server is shutting down".into()))?
+            }
+        }),
         None => None,
     };
     let state = state.clone();
@@ -73,6 +80,30 @@ pub(crate) async fn run_with_permit<T: Send + 'static>(
     })
     .await
     .map_err(|e| ServerError::Internal(format!("job failed: {e}")))?
+}
+
+/// A request counted among the jobs waiting for a permit while it lives
+/// (dropped when the permit comes or the caller goes away).
+struct Waiting(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Waiting {
+    fn enter(state: &AppState) -> Result<Self, ServerError> {
+        use std::sync::atomic::Ordering;
+        let queued = state.queued_jobs.fetch_add(1, Ordering::SeqCst);
+        let waiting = Waiting(state.queued_jobs.clone());
+        if queued >= crate::MAX_QUEUED_JOBS {
+            return Err(ServerError::Overloaded(format!(
+                "{queued} jobs are already waiting; try again later"
+            )));
+        }
+        Ok(waiting)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// A streamed response that carries table headers and row batches.

@@ -54,6 +54,9 @@ pub use error::ServerError;
 pub const DEFAULT_FORECAST_JOBS: usize = 2;
 /// Uploads checked at once (apart from forecast jobs).
 pub const UPLOAD_JOBS: usize = 2;
+/// Jobs that may wait for a permit; beyond, a request is refused at once
+/// with RESOURCE_EXHAUSTED rather than queued behind minutes of work.
+pub const MAX_QUEUED_JOBS: usize = 32;
 
 /// What every handler shares: the loaded rules, their compiled
 /// configuration models, the stored pipelines, the bound on concurrent
@@ -71,6 +74,8 @@ pub struct AppState {
     /// One permit per upload being checked at once: uploads never wait
     /// behind forecasts, nor forecasts behind uploads.
     pub upload_jobs: Arc<Semaphore>,
+    /// Jobs waiting for a permit now.
+    pub queued_jobs: Arc<std::sync::atomic::AtomicUsize>,
     /// Today's date for requests that leave the pricing date empty.
     pub today: fn() -> NaiveDate,
 }
@@ -91,6 +96,7 @@ impl AppState {
             demand: DemandStore::new(data_dir),
             forecast_jobs: Arc::new(Semaphore::new(DEFAULT_FORECAST_JOBS)),
             upload_jobs: Arc::new(Semaphore::new(UPLOAD_JOBS)),
+            queued_jobs: Arc::default(),
             today: || Utc::now().date_naive(),
         }
     }

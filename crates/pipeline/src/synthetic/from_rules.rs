@@ -73,7 +73,50 @@ impl World {
                 per_corporate: c.per_corporate,
             })
             .collect();
-        World::new(seed, funnel, catalog, currencies)
+        let world = World::new(seed, funnel, catalog, currencies)?;
+        // Configurable base products: their models, compiled, and their
+        // options with list prices and the rules' attach rates.
+        let mut configurable = Vec::new();
+        for (base, item) in world.catalog.iter().enumerate() {
+            let Some(model) = rules.configuration(&item.sku) else {
+                continue;
+            };
+            let rates = rules.planning().attach_rates_of(&item.sku);
+            let options = model
+                .options
+                .iter()
+                .map(|o| {
+                    let price = rules
+                        .product_rules(&o.sku)
+                        .and_then(|r| r.price_on(book, as_of))
+                        .map_or(rust_decimal::Decimal::ZERO, |p| p.price);
+                    let rate = rates
+                        .iter()
+                        .find(|r| r.option == o.sku)
+                        .map(|r| r.percent.0.to_f64().unwrap_or(0.0) / 100.0);
+                    let product_line = rules
+                        .product(&o.sku)
+                        .map_or(item.product_line.clone(), |p| p.product_line.clone());
+                    let option = CatalogItem {
+                        sku: o.sku.clone(),
+                        product_line,
+                        unit_price: price,
+                        is_base: false,
+                    };
+                    (option, rate)
+                })
+                .collect();
+            match quotecast_configurator::compile(model.clone()) {
+                Ok(compiled) => configurable.push((base, compiled, options)),
+                Err(e) => {
+                    return Err(PipelineError::Generator(format!(
+                        "the configuration model of {} does not compile: {e}",
+                        item.sku
+                    )));
+                }
+            }
+        }
+        Ok(world.with_configurations(configurable))
     }
 }
 

@@ -16,7 +16,13 @@
 //!    outstayed the stage's time limit (stale deals win less), or is lost.
 //!    Lines: one base product (quantity 1 + exponential, mean 20 for
 //!    enterprise and 5 for commercial teams) and up to two services or
-//!    accessories, at list less 0–20 %, in the team's currency.
+//!    accessories, at list less 0–20 %, in the team's currency. About
+//!    40 % of the deals for a configurable base carry a configuration:
+//!    its option lines (base units × option units, at the base line's
+//!    discount) from a pool of valid, complete configurations drawn
+//!    through the configurator by the rules' attach rates
+//!    (`configure.rs`; each deal picks from its own stream, so the other
+//!    figures do not change with it).
 //! 4. The owner's expected close date is the decision day less the team's
 //!    optimism (± 7 days); once that date has passed while the deal is
 //!    still open, the owner pushes it 1 to 14 days ahead (slippage).
@@ -29,6 +35,7 @@
 //! The stream is cut into chunks, each with its own random stream derived
 //! from the seed and the chunk's number, so the output does not depend on
 //! the number of threads.
+mod configure;
 mod from_rules;
 mod inventory;
 mod simulate;

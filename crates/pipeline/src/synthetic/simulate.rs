@@ -6,7 +6,10 @@ use rand::{Rng, RngExt};
 use rand_distr::{Distribution, Exp};
 use rust_decimal::prelude::ToPrimitive;
 
-use super::world::{STALE_FACTOR, World};
+use super::{
+    configure::draw,
+    world::{STALE_FACTOR, World},
+};
 
 /// Accounts per team the generator draws customers from.
 pub(crate) const ACCOUNTS_PER_TEAM: u32 = 2_000;
@@ -104,12 +107,13 @@ pub(crate) fn simulate(
         won,
         optimism,
         push: rng.random_range(1..=14),
-        lines: lines(world, rng, t),
+        lines: lines(world, rng, t, number),
     }
 }
 
-/// One base product line, then up to two service or accessory lines.
-fn lines(world: &World, rng: &mut impl Rng, t: usize) -> Vec<SimLine> {
+/// One base product line (with its options when deal `number` is
+/// configured), then up to two service or accessory lines.
+fn lines(world: &World, rng: &mut impl Rng, t: usize, number: u64) -> Vec<SimLine> {
     let rate = world.currencies[world.teams[t].currency]
         .per_corporate
         .to_f64()
@@ -118,26 +122,53 @@ fn lines(world: &World, rng: &mut impl Rng, t: usize) -> Vec<SimLine> {
     let (bases, others) = (&world.base_items, &world.other_items);
     let mean_quantity = if enterprise { 20.0 } else { 5.0 };
     let base_quantity = (1.0 + exponential(rng, mean_quantity)).min(500.0) as u32;
-    let mut picks = vec![(bases[rng.random_range(0..bases.len())], base_quantity)];
+    let base = bases[rng.random_range(0..bases.len())];
+    let mut picks = vec![(base, base_quantity)];
     if !others.is_empty() {
         for _ in 0..rng.random_range(0..=2) {
             let item = others[rng.random_range(0..others.len())];
             picks.push((item, rng.random_range(1..=base_quantity)));
         }
     }
-    picks
+    let line = |item: usize, quantity: u32, discount: f64| {
+        let unit = world.catalog[item].unit_price.to_f64().unwrap_or(0.0);
+        let value = f64::from(quantity) * unit * (1.0 - discount) * rate;
+        SimLine {
+            item: item as u32,
+            quantity,
+            true_cents: (value * 100.0).round() as i64,
+        }
+    };
+    let mut base_discount = 0.0;
+    let mut out: Vec<SimLine> = picks
         .into_iter()
-        .map(|(item, quantity)| {
-            let unit = world.catalog[item].unit_price.to_f64().unwrap_or(0.0);
+        .enumerate()
+        .map(|(k, (item, quantity))| {
             let discount = rng.random_range(0.0..0.2);
-            let value = f64::from(quantity) * unit * (1.0 - discount) * rate;
-            SimLine {
-                item: item as u32,
-                quantity,
-                true_cents: (value * 100.0).round() as i64,
+            if k == 0 {
+                base_discount = discount;
             }
+            line(item, quantity, discount)
         })
-        .collect()
+        .collect();
+    // The options of a configured base line, at its discount (drawn from
+    // the deal's own stream: the other figures stay as they were).
+    if let Some(config) = world.configurations.iter().find(|c| c.base == base) {
+        let options = draw(config, world.configuration_seed, number);
+        if !options.is_empty() {
+            // What the model offers comes from the configuration, not
+            // from lines of its own.
+            out.retain(|l| !config.options.iter().any(|o| o.0 == l.item as usize));
+        }
+        for (item, units) in options {
+            out.push(line(
+                item,
+                base_quantity.saturating_mul(units),
+                base_discount,
+            ));
+        }
+    }
+    out
 }
 
 fn exponential(rng: &mut impl Rng, mean: f64) -> f64 {

@@ -6,7 +6,9 @@ use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 use rust_decimal::Decimal;
 
+use super::configure::GenConfiguration;
 use crate::PipelineError;
+use quotecast_configurator::CompiledModel;
 
 /// A product the generator may put on an opportunity line.
 #[derive(Debug, Clone)]
@@ -79,6 +81,11 @@ const MEAN_DWELL_DAYS: &[f64] = &[14.0, 20.0, 20.0, 15.0, 10.0];
 /// often: stale deals win less.
 pub const STALE_FACTOR: f64 = 0.5;
 
+/// A configurable base product for [`World::with_configurations`]: its
+/// position in the catalog, its compiled model, and per model option the
+/// option as a catalog item with its attach rate (a probability).
+pub type ConfigurableProduct = (usize, CompiledModel, Vec<(CatalogItem, Option<f64>)>);
+
 /// The whole synthetic organisation. Everything is drawn from the seed.
 #[derive(Debug, Clone)]
 pub struct World {
@@ -93,6 +100,11 @@ pub struct World {
     /// Positions in `catalog` of the base products and of the rest.
     pub(crate) base_items: Vec<usize>,
     pub(crate) other_items: Vec<usize>,
+    /// Configurable base products whose deals may carry a configuration
+    /// (none unless [`World::with_configurations`] gives them).
+    pub(crate) configurations: std::sync::Arc<Vec<GenConfiguration>>,
+    /// The seed of the configurations' draws.
+    pub(crate) configuration_seed: u64,
 }
 
 impl World {
@@ -151,6 +163,8 @@ impl World {
         Ok(World {
             base_items,
             other_items,
+            configurations: std::sync::Arc::new(Vec::new()),
+            configuration_seed: seed ^ 0xC0F1_6000_0000_0003,
             teams,
             funnel,
             catalog,
@@ -158,6 +172,35 @@ impl World {
             advance,
             mean_dwell_days,
         })
+    }
+
+    /// The same world with configurable products: `options` of each
+    /// (SKU, list price, attach rate) are appended to the catalog (never
+    /// sold on their own) and part of the deals for its base carry a
+    /// configuration drawn by its compiled model.
+    pub fn with_configurations(mut self, products: Vec<ConfigurableProduct>) -> World {
+        let mut configurations = Vec::new();
+        for (base, model, options) in products {
+            let mut positions = Vec::with_capacity(options.len());
+            for (item, rate) in options {
+                let at = match self.catalog.iter().position(|c| c.sku == item.sku) {
+                    Some(at) => at,
+                    None => {
+                        self.catalog.push(item);
+                        self.catalog.len() - 1
+                    }
+                };
+                positions.push((at, rate));
+            }
+            configurations.push(GenConfiguration::new(
+                base,
+                model,
+                positions,
+                self.configuration_seed,
+            ));
+        }
+        self.configurations = std::sync::Arc::new(configurations);
+        self
     }
 
     /// Chance that a deal outstays stage `s`'s time limit (dwell times are
