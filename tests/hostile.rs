@@ -263,3 +263,57 @@ async fn a_full_queue_refuses_at_once_and_cancelled_waiters_leave_it() {
     assert!(queued.is_err(), "the request should wait for a permit");
     server.stop().await;
 }
+
+/// Every method of the API.
+const METHODS: [&str; 19] = [
+    "/quotecast.v1.QuoteService/PriceQuote",
+    "/quotecast.v1.CatalogService/ListProducts",
+    "/quotecast.v1.CatalogService/GetProduct",
+    "/quotecast.v1.ConfiguratorService/Configure",
+    "/quotecast.v1.ConfiguratorService/ConfigureSession",
+    "/quotecast.v1.ForecastService/UploadPipeline",
+    "/quotecast.v1.ForecastService/ListPipelines",
+    "/quotecast.v1.ForecastService/Forecast",
+    "/quotecast.v1.ForecastService/Funnel",
+    "/quotecast.v1.ForecastService/Backtest",
+    "/quotecast.v1.DemandService/RunPlan",
+    "/quotecast.v1.DemandService/ComponentDemand",
+    "/quotecast.v1.DemandService/PlannedOrders",
+    "/quotecast.v1.DemandService/Capacity",
+    "/quotecast.v1.DemandService/SafetyStock",
+    "/quotecast.v1.DemandService/Cash",
+    "/quotecast.v1.DemandService/PushInventory",
+    "/quotecast.v1.DemandService/PushReceipts",
+    "/quotecast.v1.DemandService/ListInventoryVersions",
+];
+
+#[tokio::test]
+async fn undecodable_and_oversize_messages_get_the_same_codes_on_every_method() {
+    use prost::bytes::Bytes;
+    use quotecast_tests::raw_call;
+    let server = TestServer::start().await;
+    for method in METHODS {
+        // Field 1 with a length running past the end of the message.
+        let garbage = raw_call(
+            server.channel().await,
+            method,
+            Bytes::from_static(&[0x0a, 0x7f, 0x01]),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            garbage.code(),
+            Code::InvalidArgument,
+            "{method}: {garbage:?}"
+        );
+        let huge = raw_call(
+            server.channel().await,
+            method,
+            Bytes::from(vec![0u8; 5 << 20]),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(huge.code(), Code::ResourceExhausted, "{method}: {huge:?}");
+    }
+    server.stop().await;
+}

@@ -28,6 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        .codec_path("crate::codec::StrictCodec")
         .compile_fds(descriptors)
         .map_err(|e: io::Error| -> Box<dyn std::error::Error> { Box::new(e) })?;
     Ok(())

@@ -71,7 +71,9 @@ impl ConfiguratorService for ConfiguratorApi {
         // Answers each click in order; a bad click ends the session with
         // its status, as any gRPC stream error does.
         let answers = request.into_inner().map(move |click| {
-            click.and_then(|request| configure(&state, &request).map_err(Status::from))
+            click
+                .map_err(crate::codec::inbound)
+                .and_then(|request| configure(&state, &request).map_err(Status::from))
         });
         Ok(Response::new(Box::pin(answers)))
     }

@@ -83,7 +83,7 @@ impl DemandApi {
     ) -> Result<Response<PushInventoryResponse>, Status> {
         let mut incoming = request.into_inner();
         let mut rows = PushedRows::default();
-        while let Some(message) = incoming.message().await? {
+        while let Some(message) = incoming.message().await.map_err(crate::codec::inbound)? {
             if let Some(r) = message.rows {
                 rows.add(r)?;
             }

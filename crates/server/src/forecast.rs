@@ -305,7 +305,12 @@ impl ForecastService for ForecastApi {
         request: Request<Streaming<UploadPipelineRequest>>,
     ) -> Result<Response<UploadPipelineResponse>, Status> {
         let mut incoming = request.into_inner();
-        let header = match incoming.message().await?.and_then(|m| m.part) {
+        let header = match incoming
+            .message()
+            .await
+            .map_err(crate::codec::inbound)?
+            .and_then(|m| m.part)
+        {
             Some(Part::Header(h)) => h,
             _ => {
                 return Err(ServerError::invalid(
@@ -321,7 +326,7 @@ impl ForecastService for ForecastApi {
             .pipelines
             .upload(&name, file, format)
             .map_err(ServerError::from)?;
-        while let Some(message) = incoming.message().await? {
+        while let Some(message) = incoming.message().await.map_err(crate::codec::inbound)? {
             match message.part {
                 Some(Part::Chunk(bytes)) => {
                     if upload.bytes() + bytes.len() as u64 > MAX_UPLOAD_BYTES {

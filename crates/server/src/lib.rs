@@ -17,6 +17,7 @@ pub mod pb {
 }
 
 mod catalog;
+pub mod codec;
 mod configurator;
 mod consolidated;
 pub mod convert;
@@ -46,6 +47,7 @@ use quotecast_model::RuleSet;
 use quotecast_pipeline::{demand_store::DemandStore, store::PipelineStore};
 use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_stream::StreamExt;
+use tonic::codegen::http;
 use tonic::transport::{Server, server::TcpIncoming};
 
 pub use error::ServerError;
@@ -149,6 +151,9 @@ pub async fn serve(
     let local: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(addr = ?local, "quotecast serving");
     Server::builder()
+        .layer(tower::util::MapResponseLayer::new(
+            over_size_is_resource_exhausted,
+        ))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -176,4 +181,19 @@ pub async fn serve(
         )
         .await
         .map_err(|e| ServerError::Startup(e.to_string()))
+}
+
+/// tonic refuses a request message over the size limit with OUT_OF_RANGE;
+/// a message too large for the server is RESOURCE_EXHAUSTED, as gRPC's
+/// status codes have it (and as PriceQuote's own framing says).
+fn over_size_is_resource_exhausted<B>(mut response: http::Response<B>) -> http::Response<B> {
+    let headers = response.headers_mut();
+    let too_large = headers
+        .get("grpc-message")
+        .and_then(|m| m.to_str().ok())
+        .is_some_and(|m| codec::is_over_size(tonic::Code::OutOfRange, &m.replace("%20", " ")));
+    if too_large && headers.get("grpc-status").is_some_and(|s| s == "11") {
+        headers.insert("grpc-status", http::HeaderValue::from_static("8"));
+    }
+    response
 }
