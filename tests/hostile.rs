@@ -317,3 +317,43 @@ async fn undecodable_and_oversize_messages_get_the_same_codes_on_every_method() 
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn silent_peers_are_closed_and_connections_beyond_the_cap_refused() {
+    use tokio::io::AsyncReadExt;
+    let server = TestServer::start_with_state(
+        |_| {},
+        |state| quotecast_server::AppState {
+            max_connections: 3,
+            handshake_timeout: Duration::from_millis(500),
+            ..state
+        },
+    )
+    .await;
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    // A peer that never speaks is closed after the handshake timeout.
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut byte = [0u8; 1];
+    let closed = tokio::time::timeout(Duration::from_secs(5), silent.read(&mut byte))
+        .await
+        .expect("the silent peer was not closed");
+    assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+    // Three silent peers take every place: a fourth is closed at once...
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut fourth = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let refused = tokio::time::timeout(Duration::from_millis(400), fourth.read(&mut byte))
+        .await
+        .expect("a connection over the cap must be closed at once");
+    assert!(matches!(refused, Ok(0) | Err(_)), "{refused:?}");
+    // ... and once their time is up, the places are free again.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut client = QuoteServiceClient::new(server.channel().await);
+    let ok = client.price_quote(quote(vec![line("DSP-24", "1")])).await;
+    assert!(ok.is_ok(), "{ok:?}");
+    drop(held);
+    server.stop().await;
+}

@@ -14,6 +14,7 @@
 //! No byte waits longer than one turn of the scheduler, and a connection
 //! with nothing else to do is polled again at once.
 use std::{
+    future::Future,
     io,
     pin::Pin,
     task::{Context, Poll, ready},
@@ -25,6 +26,10 @@ use tonic::transport::server::{Connected, TcpConnectInfo};
 /// Above this many bytes waiting, a write first sends what is waiting.
 const MAX_WAITING: usize = 256 * 1024;
 
+/// Bytes a peer must send before its handshake deadline: the HTTP/2
+/// preface (24) and one frame header (9), its SETTINGS.
+const HANDSHAKE_BYTES: usize = 33;
+
 /// A connection whose writes wait for the next flush but one.
 pub struct Consolidated<T> {
     io: T,
@@ -33,6 +38,12 @@ pub struct Consolidated<T> {
     sent: usize,
     /// A flush has found bytes waiting and asked to be polled again.
     deferred: bool,
+    /// Until the peer has sent [`HANDSHAKE_BYTES`]: the moment its
+    /// connection is closed if it has not (a silent peer holds nothing).
+    handshake: Option<Pin<Box<tokio::time::Sleep>>>,
+    received: usize,
+    /// The connection's place among those the server takes at once.
+    _place: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl<T> Consolidated<T> {
@@ -42,6 +53,23 @@ impl<T> Consolidated<T> {
             waiting: Vec::new(),
             sent: 0,
             deferred: false,
+            handshake: None,
+            received: 0,
+            _place: None,
+        }
+    }
+
+    /// Closes the connection unless the peer has sent its preface and
+    /// first frame within `timeout`; `place` is held while it lives.
+    pub fn guarded(
+        io: T,
+        timeout: std::time::Duration,
+        place: tokio::sync::OwnedSemaphorePermit,
+    ) -> Self {
+        Self {
+            handshake: Some(Box::pin(tokio::time::sleep(timeout))),
+            _place: Some(place),
+            ..Self::new(io)
         }
     }
 }
@@ -129,7 +157,21 @@ impl<T: AsyncRead + Unpin> AsyncRead for Consolidated<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let read = Pin::new(&mut this.io).poll_read(cx, buf);
+        if let Some(deadline) = &mut this.handshake {
+            this.received += buf.filled().len() - before;
+            if this.received >= HANDSHAKE_BYTES {
+                this.handshake = None;
+            } else if read.is_pending() && deadline.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the peer did not start HTTP/2 in time",
+                )));
+            }
+        }
+        read
     }
 }
 

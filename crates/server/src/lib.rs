@@ -56,6 +56,14 @@ pub use error::ServerError;
 pub const DEFAULT_FORECAST_JOBS: usize = 2;
 /// Uploads checked at once (apart from forecast jobs).
 pub const UPLOAD_JOBS: usize = 2;
+/// Connections served at once; beyond, new ones are closed at once (and
+/// logged) rather than left to time out.
+pub const MAX_CONNECTIONS: usize = 4096;
+/// Requests in flight on one connection; more wait in the client.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 1024;
+/// A peer has this long to send the HTTP/2 preface and its first frame.
+pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Jobs that may wait for a permit; beyond, a request is refused at once
 /// with RESOURCE_EXHAUSTED rather than queued behind minutes of work.
 pub const MAX_QUEUED_JOBS: usize = 32;
@@ -78,6 +86,9 @@ pub struct AppState {
     pub upload_jobs: Arc<Semaphore>,
     /// Jobs waiting for a permit now.
     pub queued_jobs: Arc<std::sync::atomic::AtomicUsize>,
+    /// Connections served at once, and how long a new one has to start.
+    pub max_connections: usize,
+    pub handshake_timeout: std::time::Duration,
     /// Today's date for requests that leave the pricing date empty.
     pub today: fn() -> NaiveDate,
 }
@@ -99,6 +110,8 @@ impl AppState {
             forecast_jobs: Arc::new(Semaphore::new(DEFAULT_FORECAST_JOBS)),
             upload_jobs: Arc::new(Semaphore::new(UPLOAD_JOBS)),
             queued_jobs: Arc::default(),
+            max_connections: MAX_CONNECTIONS,
+            handshake_timeout: HANDSHAKE_TIMEOUT,
             today: || Utc::now().date_naive(),
         }
     }
@@ -112,6 +125,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
+    let listener_addr = listener.local_addr().ok();
     let stores = (state.pipelines.clone(), state.demand.clone());
     let removed = tokio::task::spawn_blocking(move || {
         stores.0.remove_leftovers() + stores.1.remove_leftovers()
@@ -148,9 +162,39 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .map_err(|e| ServerError::Startup(e.to_string()))?;
-    let local: Option<SocketAddr> = listener.local_addr().ok();
+    let max_connections = state.max_connections;
+    let places = Arc::new(Semaphore::new(max_connections));
+    let handshake = state.handshake_timeout;
+    let refused = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let incoming = TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .filter_map(move |conn| match conn {
+            Ok(stream) => match places.clone().try_acquire_owned() {
+                Ok(place) => Some(Ok(Consolidated::guarded(stream, handshake, place))),
+                Err(_) => {
+                    // Closed at once; logged on the first and every 1000th.
+                    let n = refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if n.is_multiple_of(1000) {
+                        tracing::warn!(
+                            refused = n + 1,
+                            limit = max_connections,
+                            "connection limit reached: closing new connections"
+                        );
+                    }
+                    None
+                }
+            },
+            Err(e) => Some(Err(e)),
+        });
+    let local: Option<SocketAddr> = listener_addr;
     tracing::info!(addr = ?local, "quotecast serving");
     Server::builder()
+        // Streams in flight per connection (advertised in SETTINGS), and
+        // pings that find a peer gone quiet.
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
+        .http2_max_header_list_size(64 * 1024)
         .layer(tower::util::MapResponseLayer::new(
             over_size_is_resource_exhausted,
         ))
@@ -173,12 +217,7 @@ pub async fn serve(
         // NODELAY: a response of several segments must not wait for the
         // peer's delayed ACK (a 40 ms stall per call otherwise). Writes are
         // gathered per poll of a connection instead (see `consolidated`).
-        .serve_with_incoming_shutdown(
-            TcpIncoming::from(listener)
-                .with_nodelay(Some(true))
-                .map(|conn| conn.map(Consolidated::new)),
-            shutdown,
-        )
+        .serve_with_incoming_shutdown(incoming, shutdown)
         .await
         .map_err(|e| ServerError::Startup(e.to_string()))
 }
