@@ -132,6 +132,14 @@ async fn an_uploaded_pipeline_forecasts_as_the_batch_job_does() {
     assert_eq!(listed.pipelines.len(), 1);
     assert_eq!(listed.pipelines[0].name, "demo");
     assert!(listed.pipelines[0].has_history && listed.pipelines[0].has_snapshots);
+    // Listing reads the row count kept at upload, not the whole file.
+    let rows = quotecast_pipeline::read::count_rows(&source.path().join("pipeline.parquet"));
+    assert_eq!(listed.pipelines[0].rows, rows.unwrap());
+    let kept = server.data.path().join("pipelines/demo/pipeline.rows");
+    assert_eq!(
+        std::fs::read_to_string(kept).unwrap(),
+        listed.pipelines[0].rows.to_string()
+    );
 
     let request = ForecastRequest {
         pipeline: "demo".into(),
@@ -363,5 +371,52 @@ async fn names_are_checked_and_unknown_pipelines_are_not_found() {
     assert_eq!(status.code(), Code::InvalidArgument);
     let fields: Vec<String> = violations(&status).into_iter().map(|(f, _)| f).collect();
     assert_eq!(fields, ["header.file", "header.format"]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn history_uploads_are_checked_against_the_rules_vocabulary() {
+    let server = TestServer::start().await;
+    let mut client = ForecastServiceClient::new(server.channel().await);
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("stage_events.csv");
+    std::fs::write(
+        &events,
+        "opportunity_id,stage,at\nOPP-1,qualify,2026-01-05\nOPP-1,bogus,2026-01-19\nOPP-2,qualify,2026-13-40\n",
+    )
+    .unwrap();
+    let status = upload(&mut client, "h", PipelineFile::StageEvents, &events)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let fields: Vec<String> = violations(&status).into_iter().map(|(f, _)| f).collect();
+    assert_eq!(
+        fields,
+        ["chunk.rows[2].stage", "chunk.rows[3].at"],
+        "{status:?}"
+    );
+    let outcomes = dir.path().join("outcomes.csv");
+    std::fs::write(
+        &outcomes,
+        "opportunity_id,team,outcome,closed,currency,amount\nOPP-1,na-enterprise,maybe,2026-02-01,USD,100.00\nOPP-2,na-enterprise,won,2026-02-01,XXX,100.00\n",
+    )
+    .unwrap();
+    let status = upload(&mut client, "h", PipelineFile::Outcomes, &outcomes)
+        .await
+        .unwrap_err();
+    let fields: Vec<String> = violations(&status).into_iter().map(|(f, _)| f).collect();
+    assert_eq!(
+        fields,
+        ["chunk.rows[1].outcome", "chunk.rows[2].currency"],
+        "{status:?}"
+    );
+    // Nothing was stored.
+    let history = server.data.path().join("pipelines/h/history");
+    let stored: Vec<_> = std::fs::read_dir(&history)
+        .into_iter()
+        .flatten()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(stored.is_empty(), "{stored:?}");
     server.stop().await;
 }

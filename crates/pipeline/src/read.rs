@@ -336,6 +336,16 @@ pub fn scan_history(dir: &Path) -> Result<History, PipelineError> {
 /// Scans one history table, converting the `dates` columns from text
 /// where needed; a missing date column is an error.
 pub fn scan_table(path: &Path, dates: &[&str]) -> Result<LazyFrame, PipelineError> {
+    scan_dates(path, dates, true)
+}
+
+/// Like [`scan_table`], with text that is not a date read as null (for a
+/// check that names each bad row).
+pub(crate) fn scan_dates(
+    path: &Path,
+    dates: &[&str],
+    strict: bool,
+) -> Result<LazyFrame, PipelineError> {
     let mut frame = scan(path)?;
     let schema = frame
         .clone()
@@ -347,7 +357,7 @@ pub fn scan_table(path: &Path, dates: &[&str]) -> Result<LazyFrame, PipelineErro
             Some(DataType::String) => {
                 frame = frame.with_column(col(date).str().to_date(StrptimeOptions {
                     format: Some("%Y-%m-%d".into()),
-                    strict: true,
+                    strict,
                     exact: true,
                     cache: true,
                 }));

@@ -15,8 +15,8 @@ use std::{
 use polars::prelude::*;
 
 use crate::{
-    PipelineError,
-    read::{Vocabulary, read_snapshot, scan_table},
+    BadRow, PipelineError,
+    read::{Vocabulary, read_snapshot, scan_dates},
     write::FileFormat,
 };
 
@@ -147,6 +147,24 @@ impl PipelineStore {
     pub fn snapshot(&self, name: &str) -> Result<PathBuf, PipelineError> {
         self.find(name, PipelineFile::Snapshot)?
             .ok_or_else(|| PipelineError::NotStored(format!("pipeline `{name}`")))
+    }
+
+    /// The data rows of pipeline `name`'s snapshot: as counted when it
+    /// was uploaded (kept beside it), else counted now (a file placed or
+    /// replaced by hand).
+    pub fn snapshot_rows(&self, name: &str) -> Result<u64, PipelineError> {
+        let path = self.snapshot(name)?;
+        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let kept = rows_file(&path);
+        if let (Some(file), Some(count)) = (modified(&path), modified(&kept))
+            && count >= file
+            && let Some(rows) = std::fs::read_to_string(&kept)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+        {
+            return Ok(rows);
+        }
+        crate::read::count_rows(&path)
     }
 
     /// The history directory of pipeline `name` (it must hold stage
@@ -282,6 +300,10 @@ impl Upload {
         if self.other.is_file() {
             let _ = std::fs::remove_file(&self.other);
         }
+        // The row count, for listings (written after the file, so it is
+        // never older than the file it counts; a failure only costs a
+        // count later).
+        let _ = std::fs::write(rows_file(&self.target), checked.rows.to_string());
         Ok(Stored {
             bytes: self.bytes,
             ..checked
@@ -306,7 +328,7 @@ fn check_file(
         });
     }
     let (required, dates) = file.required();
-    let frame = scan_table(path, dates)?;
+    let frame = scan_dates(path, dates, false)?;
     let schema = frame
         .clone()
         .collect_schema()
@@ -321,17 +343,101 @@ fn check_file(
         });
     }
     let names: Vec<Expr> = required.iter().map(|c| col(*c)).collect();
-    let rows = frame
+    let frame = frame
         .select(names)
         .collect()
         .map_err(|e| PipelineError::Format {
             path: path.to_path_buf(),
             message: e.to_string(),
-        })?
-        .height() as u64;
+        })?;
+    check_history_values(path, &frame, required, dates, vocabulary)?;
     Ok(Stored {
         bytes: 0,
-        rows,
+        rows: frame.height() as u64,
         opportunities: 0,
+    })
+}
+
+/// Where the row count of a stored file is kept: `pipeline.rows` beside
+/// `pipeline.parquet`.
+fn rows_file(path: &Path) -> PathBuf {
+    path.with_extension("rows")
+}
+
+/// The most bad values an error lists (all are counted).
+const MAX_BAD_ROWS: usize = 100;
+
+/// A history file's stages, outcomes and currencies must be the rules'
+/// (as a snapshot's are), its ids present and its dates dates: each bad
+/// value named by row and column.
+fn check_history_values(
+    path: &Path,
+    frame: &DataFrame,
+    required: &[&str],
+    dates: &[&str],
+    vocabulary: &Vocabulary,
+) -> Result<(), PipelineError> {
+    use crate::columns as c;
+    let outcomes = ["won".to_owned(), "lost".to_owned()];
+    let words: [(&str, &[String]); 3] = [
+        (c::STAGE, &vocabulary.stages),
+        (c::OUTCOME, &outcomes),
+        (c::CURRENCY, &vocabulary.currencies),
+    ];
+    let mut bad: Vec<BadRow> = Vec::new();
+    let mut total = 0u64;
+    let mut report = |row: usize, column: &str, reason: String| {
+        total += 1;
+        if bad.len() < MAX_BAD_ROWS {
+            bad.push(BadRow {
+                row: row as u64 + 1,
+                column: column.to_owned(),
+                reason,
+            });
+        }
+    };
+    for (column, allowed) in words {
+        if !required.contains(&column) {
+            continue;
+        }
+        let values = frame.column(column)?.cast(&DataType::String)?;
+        for (r, v) in values.str()?.iter().enumerate() {
+            if !v.is_some_and(|v| allowed.iter().any(|a| a == v)) {
+                let shown: String = v.unwrap_or("").chars().take(64).collect();
+                report(
+                    r,
+                    column,
+                    format!("`{shown}` is not one of {}", allowed.join(", ")),
+                );
+            }
+        }
+    }
+    for &column in dates.iter().chain([c::OPPORTUNITY_ID].iter()) {
+        if !required.contains(&column) {
+            continue;
+        }
+        let values = frame.column(column)?;
+        if values.null_count() == 0 {
+            continue;
+        }
+        let missing = values.is_null();
+        for (r, m) in missing.iter().enumerate() {
+            if m == Some(true) {
+                report(
+                    r,
+                    column,
+                    "is missing or not a date in the form YYYY-MM-DD".into(),
+                );
+            }
+        }
+    }
+    if total == 0 {
+        return Ok(());
+    }
+    bad.sort_by_key(|b| b.row);
+    Err(PipelineError::BadRows {
+        path: path.to_path_buf(),
+        rows: bad,
+        total,
     })
 }

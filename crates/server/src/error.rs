@@ -204,6 +204,17 @@ impl From<ServerError> for Status {
                     details
                 })
             }
+            // Storage failed: the path goes to the log, not to the caller.
+            ServerError::Pipeline(PipelineError::Io { path, source }) => {
+                tracing::error!(path = %path.display(), error = %source, "storage failed");
+                if source.raw_os_error() == Some(28)
+                    || source.kind() == std::io::ErrorKind::StorageFull
+                {
+                    Status::resource_exhausted("the data directory is full: nothing was stored")
+                } else {
+                    Status::internal("storage failed: see the server log")
+                }
+            }
             // A stored file that is not readable: it has to be replaced.
             ServerError::Pipeline(e) => Status::with_error_details(
                 Code::FailedPrecondition,
@@ -223,5 +234,45 @@ impl From<ServerError> for Status {
             ServerError::Busy(_) => Status::unavailable(message),
             ServerError::Overloaded(_) => Status::resource_exhausted(message),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(code: i32) -> ServerError {
+        ServerError::Pipeline(PipelineError::Io {
+            path: "/srv/secret/pipelines/demo/.upload-1.csv".into(),
+            source: std::io::Error::from_raw_os_error(code),
+        })
+    }
+
+    #[test]
+    fn a_full_disk_is_resource_exhausted_and_no_error_shows_a_server_path() {
+        let full = Status::from(io(28));
+        assert_eq!(full.code(), Code::ResourceExhausted);
+        let denied = Status::from(io(13));
+        assert_eq!(denied.code(), Code::Internal);
+        for status in [full, denied] {
+            assert!(!status.message().contains("/srv"), "{}", status.message());
+        }
+    }
+
+    #[test]
+    fn errors_are_cut_to_a_readable_size() {
+        let violations = (0..5000)
+            .map(|i| FieldViolation {
+                field: format!("lines[{i}].sku"),
+                description: "x".repeat(10_000),
+            })
+            .collect();
+        let status = Status::from(ServerError::InvalidArgument(violations));
+        assert!(status.message().chars().count() <= MAX_MESSAGE_CHARS + 40);
+        assert!(
+            status.details().len() < 200_000,
+            "{}",
+            status.details().len()
+        );
     }
 }

@@ -348,7 +348,7 @@ impl ForecastService for ForecastApi {
             upload
                 .store(&vocabulary(&state.rules))
                 .map_err(|e| match e {
-                    e @ PipelineError::Io { .. } => ServerError::Internal(e.to_string()),
+                    e @ PipelineError::Io { .. } => ServerError::Pipeline(e),
                     e => ServerError::BadUpload(e),
                 })
         })
@@ -372,12 +372,7 @@ impl ForecastService for ForecastApi {
             Ok(stored
                 .into_iter()
                 .map(|p| {
-                    let rows = state
-                        .pipelines
-                        .snapshot(&p.name)
-                        .ok()
-                        .and_then(|path| quotecast_pipeline::read::count_rows(&path).ok())
-                        .unwrap_or(0);
+                    let rows = state.pipelines.snapshot_rows(&p.name).unwrap_or(0);
                     pb::StoredPipeline {
                         name: p.name,
                         rows,
