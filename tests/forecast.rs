@@ -420,3 +420,26 @@ async fn history_uploads_are_checked_against_the_rules_vocabulary() {
     assert!(stored.is_empty(), "{stored:?}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_monte_carlo_beyond_the_memory_budget_is_refused_before_it_runs() {
+    let (server, _source) = stored_demo().await;
+    let mut client = ForecastServiceClient::new(server.channel().await);
+    // 100,000 trials over every SKU and week: far beyond 512 MiB.
+    let request = ForecastRequest {
+        pipeline: "demo".into(),
+        bucket: Bucket::Week as i32,
+        group_by: vec!["sku".into(), "team".into()],
+        as_of: AS_OF.into(),
+        trials: 100_000,
+        ..Default::default()
+    };
+    let status = client.forecast(request).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(
+        status.message().contains("use fewer trials"),
+        "{}",
+        status.message()
+    );
+    server.stop().await;
+}

@@ -357,3 +357,42 @@ async fn silent_peers_are_closed_and_connections_beyond_the_cap_refused() {
     drop(held);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_idle_configuration_session_is_ended() {
+    use quotecast_server::pb::{
+        ConfigureRequest, configurator_service_client::ConfiguratorServiceClient,
+    };
+    let server = TestServer::start_with_state(
+        |_| {},
+        |state| quotecast_server::AppState {
+            session_idle: Duration::from_millis(300),
+            ..state
+        },
+    )
+    .await;
+    let mut client = ConfiguratorServiceClient::new(server.channel().await);
+    let (clicks, rx) = tokio::sync::mpsc::channel::<ConfigureRequest>(4);
+    let mut answers = client
+        .configure_session(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    clicks
+        .send(ConfigureRequest {
+            product_sku: "SRV-2U".into(),
+            choices: vec![],
+            skip_explanations: true,
+        })
+        .await
+        .unwrap();
+    assert!(answers.message().await.unwrap().is_some());
+    // No further click: the session ends on its own, the sender still open.
+    let ended = tokio::time::timeout(Duration::from_secs(5), answers.message())
+        .await
+        .expect("the idle session was not ended")
+        .unwrap_err();
+    assert_eq!(ended.code(), Code::DeadlineExceeded, "{ended:?}");
+    drop(clicks);
+    server.stop().await;
+}

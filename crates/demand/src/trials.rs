@@ -25,8 +25,10 @@ use crate::{
     structure::Structure,
 };
 
-/// The most trial × cell figures kept (8 bytes each).
-pub const MAX_FIGURES: u64 = 400_000_000;
+/// The most trial × cell figures kept (8 bytes each): a plan's memory
+/// budget of 512 MiB for its trials. Beyond, the plan is refused before
+/// anything is allocated.
+pub const MAX_FIGURES: u64 = 64 * 1024 * 1024;
 /// The most (cell, day) uses kept while exploding per cell (for the Monte
 /// Carlo and pegging), about 24 bytes each.
 pub const MAX_ENTRIES: usize = 30_000_000;

@@ -33,8 +33,10 @@ pub const P90: &str = "p90";
 const CELL: &str = "__cell";
 /// Trials per chunk of work.
 const CHUNK: u32 = 50;
-/// The most trial × cell figures kept in memory (8 bytes each).
-pub const MAX_FIGURES: u64 = 200_000_000;
+/// The most trial × cell figures kept in memory (8 bytes each): a job's
+/// memory budget of 512 MiB. Beyond, the request is refused before
+/// anything is allocated.
+pub const MAX_FIGURES: u64 = 64 * 1024 * 1024;
 
 /// How to simulate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -68,13 +68,22 @@ impl ConfiguratorService for ConfiguratorApi {
         request: Request<Streaming<ConfigureRequest>>,
     ) -> Result<Response<Self::ConfigureSessionStream>, Status> {
         let state = self.state.clone();
+        let idle = state.session_idle;
         // Answers each click in order; a bad click ends the session with
-        // its status, as any gRPC stream error does.
-        let answers = request.into_inner().map(move |click| {
-            click
-                .map_err(crate::codec::inbound)
-                .and_then(|request| configure(&state, &request).map_err(Status::from))
-        });
+        // its status, as any gRPC stream error does, and so does a
+        // session left idle (it holds a stream and its model state).
+        let answers = request
+            .into_inner()
+            .timeout(idle)
+            .map(move |click| match click {
+                Err(_) => Err(Status::deadline_exceeded(format!(
+                    "the session was idle for {} s: start a new one",
+                    idle.as_secs()
+                ))),
+                Ok(click) => click
+                    .map_err(crate::codec::inbound)
+                    .and_then(|request| configure(&state, &request).map_err(Status::from)),
+            });
         Ok(Response::new(Box::pin(answers)))
     }
 }

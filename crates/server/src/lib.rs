@@ -59,6 +59,9 @@ pub const UPLOAD_JOBS: usize = 2;
 /// Connections served at once; beyond, new ones are closed at once (and
 /// logged) rather than left to time out.
 pub const MAX_CONNECTIONS: usize = 4096;
+/// A configuration session with no click for this long is ended
+/// (DEADLINE_EXCEEDED).
+pub const SESSION_IDLE: std::time::Duration = std::time::Duration::from_secs(600);
 /// Requests in flight on one connection; more wait in the client.
 pub const MAX_STREAMS_PER_CONNECTION: u32 = 1024;
 /// A peer has this long to send the HTTP/2 preface and its first frame.
@@ -89,6 +92,8 @@ pub struct AppState {
     /// Connections served at once, and how long a new one has to start.
     pub max_connections: usize,
     pub handshake_timeout: std::time::Duration,
+    /// A configuration session with no click for this long is ended.
+    pub session_idle: std::time::Duration,
     /// Today's date for requests that leave the pricing date empty.
     pub today: fn() -> NaiveDate,
 }
@@ -112,6 +117,7 @@ impl AppState {
             queued_jobs: Arc::default(),
             max_connections: MAX_CONNECTIONS,
             handshake_timeout: HANDSHAKE_TIMEOUT,
+            session_idle: SESSION_IDLE,
             today: || Utc::now().date_naive(),
         }
     }
