@@ -396,3 +396,21 @@ async fn an_idle_configuration_session_is_ended() {
     drop(clicks);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn shutdown_closes_peers_that_never_started_at_once() {
+    let server = TestServer::start().await;
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut preface = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut preface, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Without a grace period to cut it short, stopping waits for every
+    // connection: the two that never started must not hold it.
+    tokio::time::timeout(Duration::from_secs(3), server.stop())
+        .await
+        .expect("the server waited for peers that never started HTTP/2");
+    drop((silent, preface));
+}

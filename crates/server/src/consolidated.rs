@@ -30,6 +30,11 @@ const MAX_WAITING: usize = 256 * 1024;
 /// preface (24) and one frame header (9), its SETTINGS.
 const HANDSHAKE_BYTES: usize = 33;
 
+/// When a connection still in its handshake is closed: a timer, and the
+/// server's shutdown.
+type Deadline = Pin<Box<tokio::time::Sleep>>;
+type Stopping = Pin<Box<tokio::sync::futures::OwnedNotified>>;
+
 /// A connection whose writes wait for the next flush but one.
 pub struct Consolidated<T> {
     io: T,
@@ -39,8 +44,9 @@ pub struct Consolidated<T> {
     /// A flush has found bytes waiting and asked to be polled again.
     deferred: bool,
     /// Until the peer has sent [`HANDSHAKE_BYTES`]: the moment its
-    /// connection is closed if it has not (a silent peer holds nothing).
-    handshake: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// connection is closed if it has not (a silent peer holds nothing),
+    /// and the server's shutdown, which closes it at once.
+    handshake: Option<(Deadline, Stopping)>,
     received: usize,
     /// The connection's place among those the server takes at once.
     _place: Option<tokio::sync::OwnedSemaphorePermit>,
@@ -60,14 +66,19 @@ impl<T> Consolidated<T> {
     }
 
     /// Closes the connection unless the peer has sent its preface and
-    /// first frame within `timeout`; `place` is held while it lives.
+    /// first frame within `timeout` (or before `shutdown` is notified);
+    /// `place` is held while it lives.
     pub fn guarded(
         io: T,
         timeout: std::time::Duration,
+        shutdown: std::sync::Arc<tokio::sync::Notify>,
         place: tokio::sync::OwnedSemaphorePermit,
     ) -> Self {
         Self {
-            handshake: Some(Box::pin(tokio::time::sleep(timeout))),
+            handshake: Some((
+                Box::pin(tokio::time::sleep(timeout)),
+                Box::pin(shutdown.notified_owned()),
+            )),
             _place: Some(place),
             ..Self::new(io)
         }
@@ -160,11 +171,13 @@ impl<T: AsyncRead + Unpin> AsyncRead for Consolidated<T> {
         let this = self.get_mut();
         let before = buf.filled().len();
         let read = Pin::new(&mut this.io).poll_read(cx, buf);
-        if let Some(deadline) = &mut this.handshake {
+        if let Some((deadline, shutdown)) = &mut this.handshake {
             this.received += buf.filled().len() - before;
             if this.received >= HANDSHAKE_BYTES {
                 this.handshake = None;
-            } else if read.is_pending() && deadline.as_mut().poll(cx).is_ready() {
+            } else if read.is_pending()
+                && (deadline.as_mut().poll(cx).is_ready() || shutdown.as_mut().poll(cx).is_ready())
+            {
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     "the peer did not start HTTP/2 in time",

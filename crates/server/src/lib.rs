@@ -168,6 +168,16 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .map_err(|e| ServerError::Startup(e.to_string()))?;
+    // Connections still in their handshake are closed when shutdown
+    // begins (they have no request to finish).
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let shutdown = {
+        let stopping = stopping.clone();
+        async move {
+            shutdown.await;
+            stopping.notify_waiters();
+        }
+    };
     let max_connections = state.max_connections;
     let places = Arc::new(Semaphore::new(max_connections));
     let handshake = state.handshake_timeout;
@@ -176,7 +186,12 @@ pub async fn serve(
         .with_nodelay(Some(true))
         .filter_map(move |conn| match conn {
             Ok(stream) => match places.clone().try_acquire_owned() {
-                Ok(place) => Some(Ok(Consolidated::guarded(stream, handshake, place))),
+                Ok(place) => Some(Ok(Consolidated::guarded(
+                    stream,
+                    handshake,
+                    stopping.clone(),
+                    place,
+                ))),
                 Err(_) => {
                     // Closed at once; logged on the first and every 1000th.
                     let n = refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
