@@ -166,7 +166,10 @@ fn every_method_survives_arbitrary_input_with_a_clean_status() {
         });
     }
     // The inputs reached the handlers both ways.
-    assert!(refused.get() > 100 && answered.get() > 10, "{refused:?} {answered:?}");
+    assert!(
+        refused.get() > 100 && answered.get() > 10,
+        "{refused:?} {answered:?}"
+    );
     // Still serving.
     let alive = runtime.block_on(raw_call(
         channel,

@@ -414,3 +414,52 @@ async fn shutdown_closes_peers_that_never_started_at_once() {
         .expect("the server waited for peers that never started HTTP/2");
     drop((silent, preface));
 }
+
+#[tokio::test]
+async fn an_upload_that_stalls_halfway_is_ended_and_stores_nothing() {
+    use quotecast_server::pb::{
+        PipelineFile, UploadHeader, UploadPipelineRequest, upload_pipeline_request::Part,
+    };
+    let server = TestServer::start_with_state(
+        |_| {},
+        |state| quotecast_server::AppState {
+            body_idle: Duration::from_millis(300),
+            ..state
+        },
+    )
+    .await;
+    let mut client = ForecastServiceClient::new(server.channel().await);
+    let (send, rx) = tokio::sync::mpsc::channel::<UploadPipelineRequest>(4);
+    send.send(UploadPipelineRequest {
+        part: Some(Part::Header(UploadHeader {
+            pipeline: "stalled".into(),
+            file: PipelineFile::Snapshot as i32,
+            format: quotecast_server::pb::FileFormat::Csv as i32,
+        })),
+    })
+    .await
+    .unwrap();
+    send.send(UploadPipelineRequest {
+        part: Some(Part::Chunk(b"opportunity_id,account\n".to_vec())),
+    })
+    .await
+    .unwrap();
+    // The sender stays open and silent.
+    let ended = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.upload_pipeline(tokio_stream::wrappers::ReceiverStream::new(rx)),
+    )
+    .await
+    .expect("the stalled upload was not ended")
+    .unwrap_err();
+    assert_eq!(ended.code(), Code::DeadlineExceeded, "{ended:?}");
+    let stored = server.data.path().join("pipelines/stalled");
+    let files: Vec<_> = std::fs::read_dir(&stored)
+        .into_iter()
+        .flatten()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(files.is_empty(), "{files:?}");
+    drop(send);
+    server.stop().await;
+}

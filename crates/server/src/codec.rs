@@ -72,3 +72,19 @@ pub(crate) fn inbound(status: Status) -> Status {
         status
     }
 }
+
+/// The next message of a client's stream; a stream with no message for
+/// `idle` is ended (DEADLINE_EXCEEDED): a peer that stalls halfway holds
+/// nothing for long.
+pub(crate) async fn next_message<T: prost::Message + Default>(
+    incoming: &mut tonic::Streaming<T>,
+    idle: std::time::Duration,
+) -> Result<Option<T>, Status> {
+    match tokio::time::timeout(idle, incoming.message()).await {
+        Ok(message) => message.map_err(inbound),
+        Err(_) => Err(Status::deadline_exceeded(format!(
+            "no data for {} s: the stream was ended",
+            idle.as_secs()
+        ))),
+    }
+}

@@ -83,7 +83,9 @@ impl DemandApi {
     ) -> Result<Response<PushInventoryResponse>, Status> {
         let mut incoming = request.into_inner();
         let mut rows = PushedRows::default();
-        while let Some(message) = incoming.message().await.map_err(crate::codec::inbound)? {
+        while let Some(message) =
+            crate::codec::next_message(&mut incoming, self.state.body_idle).await?
+        {
             if let Some(r) = message.rows {
                 rows.add(r)?;
             }

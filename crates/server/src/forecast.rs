@@ -305,10 +305,8 @@ impl ForecastService for ForecastApi {
         request: Request<Streaming<UploadPipelineRequest>>,
     ) -> Result<Response<UploadPipelineResponse>, Status> {
         let mut incoming = request.into_inner();
-        let header = match incoming
-            .message()
-            .await
-            .map_err(crate::codec::inbound)?
+        let header = match crate::codec::next_message(&mut incoming, self.state.body_idle)
+            .await?
             .and_then(|m| m.part)
         {
             Some(Part::Header(h)) => h,
@@ -326,7 +324,9 @@ impl ForecastService for ForecastApi {
             .pipelines
             .upload(&name, file, format)
             .map_err(ServerError::from)?;
-        while let Some(message) = incoming.message().await.map_err(crate::codec::inbound)? {
+        while let Some(message) =
+            crate::codec::next_message(&mut incoming, self.state.body_idle).await?
+        {
             match message.part {
                 Some(Part::Chunk(bytes)) => {
                     if upload.bytes() + bytes.len() as u64 > MAX_UPLOAD_BYTES {

@@ -62,6 +62,12 @@ pub const MAX_CONNECTIONS: usize = 4096;
 /// A configuration session with no click for this long is ended
 /// (DEADLINE_EXCEEDED).
 pub const SESSION_IDLE: std::time::Duration = std::time::Duration::from_secs(600);
+/// An upload or inventory push with no message for this long is ended
+/// (DEADLINE_EXCEEDED).
+pub const BODY_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+/// Any request still without its response after this long is ended: the
+/// backstop for a peer that stalls a unary request halfway.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 /// Requests in flight on one connection; more wait in the client.
 pub const MAX_STREAMS_PER_CONNECTION: u32 = 1024;
 /// A peer has this long to send the HTTP/2 preface and its first frame.
@@ -94,6 +100,8 @@ pub struct AppState {
     pub handshake_timeout: std::time::Duration,
     /// A configuration session with no click for this long is ended.
     pub session_idle: std::time::Duration,
+    /// An upload or push with no message for this long is ended.
+    pub body_idle: std::time::Duration,
     /// Today's date for requests that leave the pricing date empty.
     pub today: fn() -> NaiveDate,
 }
@@ -118,6 +126,7 @@ impl AppState {
             max_connections: MAX_CONNECTIONS,
             handshake_timeout: HANDSHAKE_TIMEOUT,
             session_idle: SESSION_IDLE,
+            body_idle: BODY_IDLE,
             today: || Utc::now().date_naive(),
         }
     }
@@ -216,6 +225,7 @@ pub async fn serve(
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
         .http2_max_header_list_size(64 * 1024)
+        .timeout(REQUEST_TIMEOUT)
         .layer(tower::util::MapResponseLayer::new(
             over_size_is_resource_exhausted,
         ))
