@@ -168,6 +168,7 @@ fn options(trials: u32) -> anyhow::Result<PlanOptions> {
         seed: 1,
         fingerprints: vec![],
         won_before: vec![],
+        cancel: Default::default(),
     })
 }
 
@@ -440,7 +441,7 @@ fn coverage(args: &Args) -> anyhow::Result<()> {
             bucket: Bucket::Week,
             group_by: vec![],
             prior_strength: None,
-            simulation: Simulation { trials: 0, seed: 0 },
+            simulation: Simulation::default(),
         };
         let history = scan_history(&dir.join("history"))?;
         let spec = forecast_spec(Some(history), &rules, &forecast)?;
@@ -452,6 +453,7 @@ fn coverage(args: &Args) -> anyhow::Result<()> {
             seed: 1,
             fingerprints: vec![],
             won_before: vec![],
+            cancel: Default::default(),
         };
         let planned = plan(&rules, lines, &Inventory::default(), &options)?;
         // What was won: each line once, needed the day its deal closed.

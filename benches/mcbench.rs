@@ -119,6 +119,7 @@ fn main() -> anyhow::Result<()> {
         let how = Simulation {
             trials: args.trials,
             seed: u64::from(run),
+            ..Simulation::default()
         };
         let started = Instant::now();
         let u = simulate(pipeline.clone().lazy(), &spec, &how)?;

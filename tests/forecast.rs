@@ -191,6 +191,7 @@ async fn an_uploaded_pipeline_forecasts_as_the_batch_job_does() {
         simulation: Simulation {
             trials: 500,
             seed: 3,
+            ..Simulation::default()
         },
     };
     // Polars may block on its own runtime: off the async workers, as the

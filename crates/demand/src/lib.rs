@@ -62,6 +62,8 @@ pub enum DemandError {
     Invalid(String),
     #[error("too large to simulate: {0}")]
     TooLarge(String),
+    #[error("cancelled: the caller went away")]
+    Cancelled,
     #[error(transparent)]
     Forecast(#[from] quotecast_forecast::ForecastError),
     #[error(transparent)]
@@ -126,6 +128,8 @@ pub struct PlanOptions {
     /// configurations teach the attach rates, as the won deals among the
     /// lines do.
     pub won_before: Vec<Vec<String>>,
+    /// Set by the caller to stop the trials early (not part of the plan).
+    pub cancel: quotecast_forecast::Cancel,
 }
 
 /// Expected and simulated demand of one item in one bucket.

@@ -151,7 +151,7 @@ pub fn plan_pipeline(
         bucket: Bucket::Week,
         group_by: vec![],
         prior_strength: None,
-        simulation: Simulation { trials: 0, seed: 0 },
+        simulation: Simulation::default(),
     };
     let spec = forecast_spec(history, rules, &forecast)?;
     let lines = lines_of(&demand_lines(snapshot.lazy(), &spec)?)?;

@@ -308,9 +308,15 @@ fn run_trials(p: &Prepared, options: &PlanOptions) -> Result<Trials, DemandError
         .zip(cash.par_chunks_mut(buckets.max(1)))
         .enumerate()
         .for_each_init(Vec::new, |mix, (t, (acc, cash))| {
+            if options.cancel.is_cancelled() {
+                return;
+            }
             let mut rng = trial_rng(options.seed, t as u64);
             trial(p, &mut rng, mix, acc, cash);
         });
+    if options.cancel.is_cancelled() {
+        return Err(DemandError::Cancelled);
+    }
     cells.truncate(trials * n_cells);
     Ok(Trials { cells, cash })
 }

@@ -165,3 +165,17 @@ fn configurations_won_before_teach_the_attach_rates() {
     assert_eq!(after.explanation.won_before, 40);
     assert_ne!(before.id, after.id);
 }
+
+#[test]
+fn a_cancelled_plan_stops_with_cancelled() {
+    let rules = example_rules();
+    let lines = vec![line("D1", "LT-14-PRO", 10.0, "2026-04-06", 0.5)];
+    let options = options(12, 500);
+    options.cancel.cancel();
+    let outcome = plan(&rules, lines, &Inventory::default(), &options);
+    assert!(
+        matches!(outcome, Err(quotecast_demand::DemandError::Cancelled)),
+        "{:?}",
+        outcome.map(|p| p.id)
+    );
+}

@@ -35,7 +35,7 @@ pub use corrected::{
     demand_lines,
 };
 pub use funnel::{FunnelReport, funnel};
-pub use montecarlo::{Simulation, Uncertainty, percentile, simulate, trial_rng};
+pub use montecarlo::{Cancel, Simulation, Uncertainty, percentile, simulate, trial_rng};
 pub use overdue::overdue;
 pub use polars::prelude::{DataFrame, IntoLazy, LazyFrame};
 pub use report::{
@@ -55,6 +55,8 @@ pub enum ForecastError {
     TooLarge(String),
     #[error("not enough history: {0}")]
     NoHistory(String),
+    #[error("cancelled: the caller went away")]
+    Cancelled,
     #[error(transparent)]
     Polars(#[from] polars::error::PolarsError),
 }

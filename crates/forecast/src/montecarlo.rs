@@ -39,11 +39,37 @@ const CHUNK: u32 = 50;
 pub const MAX_FIGURES: u64 = 64 * 1024 * 1024;
 
 /// How to simulate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Simulation {
     pub trials: u32,
     pub seed: u64,
+    /// Set by the caller to stop the trials early (its client went away):
+    /// the simulation then ends with [`ForecastError::Cancelled`].
+    pub cancel: Cancel,
 }
+
+/// A flag a job's owner sets to stop it; checked between chunks of work.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Flags never make two simulations differ.
+impl PartialEq for Cancel {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Cancel {}
 
 /// Monte Carlo results, in the reporting currency, rounded to its scale.
 #[derive(Debug, Clone)]
@@ -125,10 +151,16 @@ pub fn simulate(
     let results: Vec<Vec<f64>> = chunks
         .par_iter()
         .map(|&k| {
+            if how.cancel.is_cancelled() {
+                return Vec::new();
+            }
             let trials = CHUNK.min(how.trials - k * CHUNK);
             run_chunk(&deals, n_cells, u64::from(k * CHUNK), trials, how.seed)
         })
         .collect();
+    if how.cancel.is_cancelled() {
+        return Err(ForecastError::Cancelled);
+    }
     // Trial-major: figure (trial, cell) at trial * n_cells + cell.
     let totals: Vec<f64> = results.concat();
     let scale = spec.rates.scale;

@@ -53,6 +53,7 @@ fn simulated_mean_matches_the_weighted_and_corrected_forecasts() {
     let how = Simulation {
         trials: 4_000,
         seed: 42,
+        ..Simulation::default()
     };
     let mut spec = spec();
     let weighted = forecast(data.pipeline.clone(), &spec).unwrap();
@@ -88,7 +89,10 @@ fn simulated_mean_matches_the_weighted_and_corrected_forecasts() {
     let other = simulate(
         data.pipeline.clone(),
         &spec,
-        &Simulation { seed: 43, ..how },
+        &Simulation {
+            seed: 43,
+            ..how.clone()
+        },
     )
     .unwrap();
     assert_ne!(other.by_group, mc.by_group);
@@ -134,5 +138,23 @@ fn simulated_mean_matches_the_weighted_and_corrected_forecasts() {
             .unwrap()
             .n_unique()
             .unwrap()
+    );
+}
+
+#[test]
+fn a_cancelled_simulation_stops_with_cancelled() {
+    let world = common::world(7);
+    let data = common::generated(&world, 7, 500, 12);
+    let how = Simulation {
+        trials: 2_000,
+        seed: 1,
+        ..Simulation::default()
+    };
+    how.cancel.cancel();
+    let outcome = simulate(data.pipeline.clone(), &spec(), &how);
+    assert!(
+        matches!(outcome, Err(quotecast_forecast::ForecastError::Cancelled)),
+        "{:?}",
+        outcome.map(|u| u.open_opportunities)
     );
 }

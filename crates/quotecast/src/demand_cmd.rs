@@ -128,6 +128,7 @@ fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         // slippage; the file's hash names the pipeline itself.
         fingerprints: vec![file_fingerprint(&args.pipeline)?],
         won_before: vec![],
+        cancel: Default::default(),
     };
     bar.set_message(format!(
         "learning from history, planning with {} trials",

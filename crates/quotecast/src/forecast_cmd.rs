@@ -124,6 +124,7 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
         simulation: Simulation {
             trials: args.trials,
             seed: args.seed,
+            ..Simulation::default()
         },
     };
     let report = forecast_report(snapshot, history, &rules, &options)?;

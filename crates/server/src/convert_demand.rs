@@ -100,6 +100,7 @@ impl TryFrom<(&pb::RunPlanRequest, NaiveDate)> for PlanJob {
                     seed: r.seed,
                     fingerprints: vec![],
                     won_before: vec![],
+                    cancel: Default::default(),
                 },
             }),
             _ => Err(ServerError::InvalidArgument(v)),

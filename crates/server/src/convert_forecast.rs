@@ -117,6 +117,7 @@ impl TryFrom<(&pb::ForecastRequest, NaiveDate)> for ForecastJob {
             simulation: Simulation {
                 trials: r.trials,
                 seed: r.seed,
+                ..Simulation::default()
             },
         };
         done(

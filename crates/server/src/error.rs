@@ -225,6 +225,11 @@ impl From<ServerError> for Status {
             ServerError::Forecast(ForecastError::TooLarge(_)) | ServerError::TooLarge(_) => {
                 Status::resource_exhausted(message)
             }
+            ServerError::Forecast(ForecastError::Cancelled)
+            | ServerError::Demand(DemandError::Cancelled)
+            | ServerError::Demand(DemandError::Forecast(ForecastError::Cancelled)) => {
+                Status::cancelled(message)
+            }
             ServerError::Forecast(_) => Status::failed_precondition(message),
             ServerError::Demand(DemandError::TooLarge(_)) => Status::resource_exhausted(message),
             ServerError::Demand(DemandError::Invalid(_)) => Status::invalid_argument(message),

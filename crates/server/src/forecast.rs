@@ -82,6 +82,17 @@ pub(crate) async fn run_with_permit<T: Send + 'static>(
     .map_err(|e| ServerError::Internal(format!("job failed: {e}")))?
 }
 
+/// Stops a job's trials when the request's handler is dropped: its
+/// caller cancelled or its deadline passed (or it finished, when there is
+/// nothing left to stop).
+pub(crate) struct CancelOnDrop(pub quotecast_forecast::Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
 /// A request counted among the jobs waiting for a permit while it lives
 /// (dropped when the permit comes or the caller goes away).
 struct Waiting(std::sync::Arc<std::sync::atomic::AtomicUsize>);
@@ -393,6 +404,7 @@ impl ForecastService for ForecastApi {
         request: Request<ForecastRequest>,
     ) -> Result<Response<Self::ForecastStream>, Status> {
         let job = ForecastJob::try_from((request.get_ref(), (self.state.today)()))?;
+        let _stop = CancelOnDrop(job.options.simulation.cancel.clone());
         let parts = run_job(&self.state, move |state| {
             let rules = &state.rules;
             let path = state.pipelines.snapshot(&job.pipeline)?;

@@ -56,6 +56,7 @@ pub fn options(weeks: u32, trials: u32) -> PlanOptions {
         seed: 7,
         fingerprints: vec![],
         won_before: vec![],
+        cancel: Default::default(),
     }
 }
 
