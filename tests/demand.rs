@@ -169,6 +169,15 @@ async fn an_erp_pushes_inventory_runs_a_plan_and_pulls_its_tables() {
             .iter()
             .all(|r| Decimal::from_str(&r[quantity]).unwrap() > Decimal::ZERO)
     );
+    // Exact quantities without trailing zeros.
+    assert!(
+        orders
+            .rows
+            .iter()
+            .all(|r| !r[quantity].ends_with('0') || !r[quantity].contains('.')),
+        "{:?}",
+        &orders.rows[0]
+    );
     assert!(!tables["pegging"].rows.is_empty());
     let stream = client
         .component_demand(table.clone())

@@ -237,14 +237,29 @@ pub fn probability(value: f64) -> f64 {
     (value * 10_000.0).round() / 10_000.0
 }
 
-fn cell(value: AnyValue<'_>, places: u32) -> String {
+/// How a column's values are written: floats rounded to `places`; exact
+/// decimals that are not money without trailing zeros (`124`, not
+/// `124.000000`).
+#[derive(Clone, Copy)]
+struct CellFormat {
+    places: u32,
+    trim: bool,
+}
+
+fn cell(value: AnyValue<'_>, format: CellFormat) -> String {
     match value {
         AnyValue::Null => String::new(),
-        AnyValue::Float64(v) => rounded(v, places),
-        AnyValue::Float32(v) => rounded(f64::from(v), places),
+        AnyValue::Float64(v) => rounded(v, format.places),
+        AnyValue::Float32(v) => rounded(f64::from(v), format.places),
         AnyValue::String(s) => s.to_owned(),
         AnyValue::StringOwned(s) => s.to_string(),
-        other => other.str_value().into_owned(),
+        other => {
+            let text = other.str_value();
+            match format.trim.then(|| text.parse::<Decimal>().ok()).flatten() {
+                Some(exact) => exact.normalize().to_string(),
+                None => text.into_owned(),
+            }
+        }
     }
 }
 
@@ -267,7 +282,10 @@ impl WireTable<'_> {
                 ColumnKind::Number => (self.unit_of)(name),
                 _ => "",
             };
-            places.push(if is_money { self.scale } else { NUMBER_PLACES });
+            places.push(CellFormat {
+                places: if is_money { self.scale } else { NUMBER_PLACES },
+                trim: !is_money && matches!(c.dtype(), DataType::Decimal(..)),
+            });
             header.columns.push(pb::Column {
                 name: name.to_owned(),
                 kind: kind as i32,
