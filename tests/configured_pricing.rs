@@ -237,3 +237,49 @@ fn too_many_configured_lines_are_refused_before_any_is_expanded() {
     assert_eq!(errors[0].1, RejectReason::TooManyLines);
     assert!(errors[0].2.starts_with("10001 lines"), "{}", errors[0].2);
 }
+
+/// The rail kit line's net when `r1` SRV-1U, `r2` configured SRV-2U and
+/// `rails` rail kits are quoted together.
+fn rails_net(r1: u32, r2: u32, rails: u32) -> Decimal {
+    let mut request = server_quote();
+    if r1 > 0 {
+        request = request.line("SRV-1U", &r1.to_string());
+    }
+    if r2 > 0 {
+        request = request
+            .line("SRV-2U", &r2.to_string())
+            .configured(&[("SRV-CPU-16C", 1)]);
+    }
+    request = request.line("SRV-RAIL-KIT", &rails.to_string());
+    let q = price(&request);
+    q.lines
+        .iter()
+        .filter(|l| l.sku == "SRV-RAIL-KIT" && l.part_of.is_none())
+        .map(|l| l.net_extended)
+        .sum()
+}
+
+#[test]
+fn two_bundles_covering_one_component_count_each_unit_once() {
+    // One rail kit comes free with each server: two servers, two kits.
+    assert_eq!(rails_net(1, 1, 2), Decimal::ZERO);
+    let one_kit = rails_net(0, 0, 1);
+    assert!(one_kit > Decimal::ZERO);
+    for r1 in 0..4u32 {
+        for r2 in 0..4u32 {
+            for rails in 1..8u32 {
+                let net = rails_net(r1, r2, rails);
+                // Covered units are free; the rest cost what a lone kit does.
+                let paid = rails.saturating_sub(r1 + r2);
+                assert_eq!(
+                    net,
+                    one_kit * Decimal::from(paid),
+                    "{r1} × 1U, {r2} × 2U, {rails} kits"
+                );
+                // Adding either parent never raises the kits' price.
+                assert!(rails_net(r1 + 1, r2, rails) <= net);
+                assert!(rails_net(r1, r2 + 1, rails) <= net);
+            }
+        }
+    }
+}

@@ -138,6 +138,13 @@ pub(crate) fn bundles<'r>(ctx: &Context<'r>, lines: &mut [Line<'_, 'r>]) {
     }
     for line in lines.iter_mut() {
         let component_total = quantity_by_product[line.rules.ordinal];
+        // Each bundle covers its own share of the line's units, at their
+        // amount before any bundle: a unit is covered by one bundle at
+        // most (`remaining`), in the order the rules list them, and the
+        // second bundle's units are not priced at what the first left.
+        let before = line.running;
+        let quantity = line.request.quantity;
+        let unit_price = before / quantity;
         let mut remaining = Decimal::ONE;
         for rule in line.rules.bundles {
             let parents = match ctx.rules.product_rules(&rule.parent_sku) {
@@ -151,20 +158,20 @@ pub(crate) fn bundles<'r>(ctx: &Context<'r>, lines: &mut [Line<'_, 'r>]) {
                 continue;
             }
             remaining -= share;
-            let quantity = line.request.quantity;
             let units = quantity * share;
-            let unit_price = line.running / quantity;
+            // The covered units' amount before bundles.
+            let covered = before * share;
             let (new_running, fixed_price) = match &rule.benefit {
-                BundleBenefit::PercentOff(p) => (line.running - p.of(unit_price * units), None),
+                BundleBenefit::PercentOff(p) => (line.running - p.of(covered), None),
                 BundleBenefit::FixedPrice(prices) => match prices.get(&ctx.currency.code) {
                     Some(price) if *price < unit_price => {
-                        (line.running - (unit_price - price) * units, Some(*price))
+                        (line.running - (covered - price * units), Some(*price))
                     }
                     _ => continue,
                 },
                 BundleBenefit::Included => {
                     line.included_units += units;
-                    (line.running - unit_price * units, None)
+                    (line.running - covered, None)
                 }
             };
             line.apply(
