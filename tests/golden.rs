@@ -370,20 +370,22 @@ fn floor_rejects_services_below_seventy_percent_of_list() {
 
 #[test]
 fn rounding_follows_each_currencys_mode() {
-    // A discount of 0.055 leaves 188.945 USD and 179.945 EUR.
-    // USD rounds half up -> 188.95; EUR half to even -> 179.94.
+    // 0.5 % off 189.00 USD leaves 188.055; 0.075 % off 180.00 EUR leaves
+    // 179.865. USD rounds half up -> 188.06; EUR half to even -> 179.86.
+    // (Discount amounts finer than the currency are refused, so the half
+    // cents come from percentages.)
     let usd = price(
         &quote("USD", "2026-03-01")
             .line("DSP-24", "1")
-            .line_discount(amount("USD", "0.055")),
+            .line_discount(percent("0.5")),
     );
     let eur = price(
         &quote("EUR", "2026-03-01")
             .line("DSP-24", "1")
-            .line_discount(amount("EUR", "0.055")),
+            .line_discount(percent("0.075")),
     );
-    assert_eq!(line(&usd, "1").net_extended, dec("188.95"));
-    assert_eq!(line(&eur, "1").net_extended, dec("179.94"));
+    assert_eq!(line(&usd, "1").net_extended, dec("188.06"));
+    assert_eq!(line(&eur, "1").net_extended, dec("179.86"));
     let rounding = |q: &PricedQuote<'static>| step_amount(line(q, "1"), StepKind::Rounding);
     assert_eq!(rounding(&usd), dec("0.005"));
     assert_eq!(rounding(&eur), dec("-0.005"));
@@ -557,5 +559,32 @@ fn each_step_is_explained_in_a_sentence() {
             "2 × 1299.00 list price (from 2026-01-01)",
             "contract price 1149.00 for account acme (2026-01-01 to 2026-12-31)",
         ]
+    );
+}
+
+#[test]
+fn discount_amounts_need_their_currency_and_its_precision() {
+    let on = "2026-03-01";
+    assert_eq!(
+        rejected(
+            quote("USD", on)
+                .line("DSP-24", "1")
+                .line_discount(amount("", "10"))
+        ),
+        [(
+            "lines[0].discount.amount.currency_code".into(),
+            RejectReason::MissingField
+        )]
+    );
+    assert_eq!(
+        rejected(
+            quote("USD", on)
+                .line("DSP-24", "1")
+                .line_discount(amount("USD", "1.005"))
+        ),
+        [(
+            "lines[0].discount.amount.amount".into(),
+            RejectReason::DiscountOutOfRange
+        )]
     );
 }

@@ -463,3 +463,29 @@ async fn an_upload_that_stalls_halfway_is_ended_and_stores_nothing() {
     drop(send);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn decimals_in_any_form_but_the_documented_one_are_refused_by_field() {
+    let server = TestServer::start().await;
+    let mut client = QuoteServiceClient::new(server.channel().await);
+    for quantity in [
+        "1e3",
+        "1E1",
+        "+5",
+        ".5",
+        "5.",
+        " 5",
+        "5 ",
+        "1_0",
+        "1.00000000000000000000000000001",
+    ] {
+        let e = client
+            .price_quote(quote(vec![line("DSP-24", quantity)]))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "`{quantity}`: {e:?}");
+        let v = field_violations(&e);
+        assert_eq!(v[0].0, "lines[0].quantity", "`{quantity}`: {v:?}");
+    }
+    server.stop().await;
+}

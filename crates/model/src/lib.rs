@@ -17,7 +17,9 @@ pub use catalog::{Account, Product, ProductKind, ProductLine, Region, Segment};
 pub use configuration::{
     ConfigDefault, ConfigModel, ConfigOption, ConfigRule, ConfigRuleKind, OptionGroup,
 };
-pub use money::{Currency, CurrencyCode, DateRange, Percent, RoundingMode, round_dp};
+pub use money::{
+    Currency, CurrencyCode, DateRange, Percent, RoundingMode, parse_strict_decimal, round_dp,
+};
 pub use pipeline::{ForecastCategory, Stage, StageOutcome};
 pub use planning::{
     AccountTerms, AttachRate, BomLine, Installment, Item, Milestone, PaymentTerms, PlanningData,

@@ -515,3 +515,65 @@ mod tests {
         assert_eq!(early.to_string(), format!("from {}", day("0999-02-03")));
     }
 }
+
+/// The one form a decimal is written in on the API and in rule and quote
+/// files: digits, an optional `-`, an optional point with digits on both
+/// sides (`12`, `-3`, `1299.00`). No `+`, exponent, bare point, digit
+/// separator or surrounding space; and no more digits than a decimal holds
+/// exactly (nothing is rounded away). The error says what is wrong.
+pub fn parse_strict_decimal(text: &str) -> Result<Decimal, String> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = match digits.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (digits, None),
+    };
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(whole) || fraction.is_some_and(|f| !all_digits(f)) {
+        let shown: String = text.chars().take(40).collect();
+        return Err(format!(
+            "`{shown}` is not a decimal in the form 12, -3 or 1299.00 (digits with an optional - and point; no +, exponent, spaces or separators)"
+        ));
+    }
+    Decimal::from_str_exact(text).map_err(|_| {
+        let shown: String = text.chars().take(40).collect();
+        format!("`{shown}` has more digits than a decimal holds exactly (28)")
+    })
+}
+
+#[cfg(test)]
+mod strict_decimal_tests {
+    use super::parse_strict_decimal;
+
+    #[test]
+    fn only_plain_decimals_are_read_and_nothing_is_rounded_away() {
+        for ok in [
+            "0",
+            "12",
+            "-3",
+            "1299.00",
+            "0.333",
+            "79228162514264337593543950335",
+        ] {
+            assert_eq!(parse_strict_decimal(ok).unwrap().to_string(), ok, "{ok}");
+        }
+        for bad in [
+            "",
+            " 1",
+            "1 ",
+            "+5",
+            ".5",
+            "5.",
+            "1e3",
+            "1E1",
+            "1_0",
+            "1,5",
+            "--1",
+            "-",
+            "0x10",
+            "1.00000000000000000000000000001",
+            "792281625142643375935439503350",
+        ] {
+            assert!(parse_strict_decimal(bad).is_err(), "`{bad}` was accepted");
+        }
+    }
+}

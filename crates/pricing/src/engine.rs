@@ -224,13 +224,32 @@ pub(crate) fn check_discount(
             currency: code,
             amount,
         } => {
-            if code != currency.code.as_str() {
+            if code.trim().is_empty() {
+                rejections.push(Rejection::new(
+                    format!("{field}.amount.currency_code"),
+                    RejectReason::MissingField,
+                    format!(
+                        "currency is missing: the discount must be in the quote's currency, {}",
+                        currency.code
+                    ),
+                ));
+            } else if code != currency.code.as_str() {
                 rejections.push(Rejection::new(
                     format!("{field}.amount.currency_code"),
                     RejectReason::CurrencyMismatch,
                     format!(
                         "discount is in {code} but the quote is in {}",
                         currency.code
+                    ),
+                ));
+            }
+            if amount.normalize().scale() > currency.scale {
+                rejections.push(Rejection::new(
+                    format!("{field}.amount.amount"),
+                    RejectReason::DiscountOutOfRange,
+                    format!(
+                        "discount amount {amount} has more decimals than {} has ({})",
+                        currency.code, currency.scale
                     ),
                 ));
             }

@@ -1,6 +1,6 @@
 //! Exact decimals from text: money and percentages are written as strings
 //! ("1299.00") or integers, never as binary floating point.
-use std::{fmt, str::FromStr};
+use std::fmt;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, de};
@@ -19,9 +19,9 @@ impl<'de> Deserialize<'de> for ExactDecimal {
                 f.write_str("a decimal written as a string, such as \"1299.00\", or an integer")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Decimal::from_str(v.trim())
+                quotecast_model::parse_strict_decimal(v)
                     .map(ExactDecimal)
-                    .map_err(|_| E::custom(format!("`{v}` is not a decimal number")))
+                    .map_err(E::custom)
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
                 Ok(ExactDecimal(Decimal::from(v)))

@@ -28,20 +28,19 @@ pub fn parse_decimal(
     text: &str,
     out: &mut Vec<FieldViolation>,
 ) -> Option<Decimal> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
+    if text.is_empty() {
         out.push(FieldViolation {
             field: field(),
             description: "is required: a decimal string such as \"3\" or \"12.50\"".into(),
         });
         return None;
     }
-    match Decimal::from_str(trimmed) {
+    match quotecast_model::parse_strict_decimal(text) {
         Ok(d) => Some(d),
-        Err(_) => {
+        Err(why) => {
             out.push(FieldViolation {
                 field: field(),
-                description: format!("`{text}` is not a decimal number"),
+                description: why,
             });
             None
         }
