@@ -588,3 +588,23 @@ fn discount_amounts_need_their_currency_and_its_precision() {
         )]
     );
 }
+
+#[test]
+fn a_floor_between_cents_is_met_at_the_next_cent_up() {
+    // 0.125 × SVC-IMG (35.00) lists at 4.375; its 70 % floor is 3.0625.
+    // 30 % off nets 3.0625, which rounds to 3.06: below the floor, and the
+    // message says the floor as it decides and the least net, 3.07.
+    let at_floor = quote("USD", "2026-03-01")
+        .line("SVC-IMG", "0.125")
+        .line_discount(percent("30"));
+    let err = price_quote(rules(), example_configurators(), &at_floor).unwrap_err();
+    let message = &err.rejections()[0].message;
+    assert!(message.contains("nets 3.06 USD"), "{message}");
+    assert!(message.contains("below the floor 3.0625"), "{message}");
+    assert!(message.contains("at least 3.07 USD"), "{message}");
+    // 29.8 % off nets 3.07125, rounding to 3.07: it prices.
+    let above = quote("USD", "2026-03-01")
+        .line("SVC-IMG", "0.125")
+        .line_discount(percent("29.8"));
+    assert_eq!(price(&above).totals.net, dec("3.07"));
+}

@@ -357,6 +357,14 @@ pub(crate) fn header_discount<'r>(
     }
 }
 
+/// The least net at the currency's precision that meets `floor`: the
+/// floor rounded up to the minor unit.
+fn least_net(floor: Decimal, scale: u32) -> Decimal {
+    let mut least = round_dp(floor, scale, RoundingStrategy::AwayFromZero);
+    least.rescale(scale);
+    least
+}
+
 /// Step 7: the floor guard. Of the floor rules that apply to a line, each
 /// sets a lowest net (per unit, times the units not included free by a
 /// bundle). A line whose rounded amount falls below a rule's floor is
@@ -408,17 +416,19 @@ pub(crate) fn floor_guard<'r>(
                 line.field("discount"),
                 RejectReason::BelowFloor,
                 format!(
-                    "line `{}` ({}) nets {} {}, below the floor {} set by rule `{}`",
+                    "line `{}` ({}) nets {} {}, below the floor {} set by rule `{}`: the floor is compared with the rounded net, so the line must net at least {} {}",
                     line.request.line_id,
                     line.product.sku,
                     rounded,
                     ctx.currency.code,
-                    ctx.currency.round(floor),
-                    rule.id
+                    floor.normalize(),
+                    rule.id,
+                    least_net(floor, ctx.currency.scale),
+                    ctx.currency.code,
                 ),
             ));
         } else if let Some((floor, rule)) = highest {
-            let raised = round_dp(floor, ctx.currency.scale, RoundingStrategy::AwayFromZero);
+            let raised = least_net(floor, ctx.currency.scale);
             line.apply(
                 StepKind::FloorGuard,
                 &rule.id,
