@@ -116,6 +116,20 @@ fn range_volume_tier_counts_the_whole_product_line() {
     assert_eq!(line(&q, "1").net_extended, dec("5178.24"));
     assert_eq!(line(&q, "2").net_extended, dec("12666.24"));
     assert_eq!(q.totals.net, dec("17844.48"));
+    // The sentence says what was counted: the schedule's lines of the
+    // product line, not every line of it.
+    let volume = line(&q, "1")
+        .waterfall
+        .iter()
+        .find(|s| s.step == StepKind::VolumeDiscount)
+        .unwrap()
+        .explanation();
+    assert!(
+        volume.contains(
+            "12 units on the quote's lines of product line laptops that this schedule prices"
+        ),
+        "{volume}"
+    );
     // 6 laptops alone stay in the 0 % tier.
     let alone = price(
         &quote("USD", "2026-03-01")

@@ -100,9 +100,10 @@ impl WaterfallStep<'_> {
                     (QuantityAggregation::Product, Some(sku)) => {
                         s.text("of ").text(sku).text(" on the quote")
                     }
-                    (QuantityAggregation::ProductLine, Some(line)) => {
-                        s.text("in product line ").text(line).text(" on the quote")
-                    }
+                    (QuantityAggregation::ProductLine, Some(line)) => s
+                        .text("on the quote's lines of product line ")
+                        .text(line)
+                        .text(" that this schedule prices"),
                     _ => s.text("on this line"),
                 };
                 match schedule.method {
