@@ -412,12 +412,7 @@ async fn history_uploads_are_checked_against_the_rules_vocabulary() {
         "{status:?}"
     );
     // Nothing was stored.
-    let history = server.data.path().join("pipelines/h/history");
-    let stored: Vec<_> = std::fs::read_dir(&history)
-        .into_iter()
-        .flatten()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let stored = quotecast_tests::files_in(&server.data.path().join("pipelines/h/history"));
     assert!(stored.is_empty(), "{stored:?}");
     server.stop().await;
 }

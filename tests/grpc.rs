@@ -9,19 +9,9 @@ use quotecast_server::pb::{
     catalog_service_client::CatalogServiceClient, manual_discount,
     quote_service_client::QuoteServiceClient,
 };
-use quotecast_tests::{TestServer, raw_call};
+use quotecast_tests::{TestServer, pb_line as line, raw_call};
 use tonic::Code;
 use tonic_types::StatusExt;
-
-fn line(sku: &str, quantity: &str) -> QuoteLineInput {
-    QuoteLineInput {
-        line_id: String::new(),
-        sku: sku.into(),
-        quantity: quantity.into(),
-        discount: None,
-        configuration: Vec::new(),
-    }
-}
 
 fn request(currency: &str, on: &str, lines: Vec<QuoteLineInput>) -> PriceQuoteRequest {
     PriceQuoteRequest {

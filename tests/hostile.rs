@@ -11,18 +11,8 @@ use quotecast_server::pb::{
     demand_service_client::DemandServiceClient, forecast_service_client::ForecastServiceClient,
     quote_service_client::QuoteServiceClient,
 };
-use quotecast_tests::{TestServer, field_violations};
+use quotecast_tests::{TestServer, field_violations, pb_line as line};
 use tonic::Code;
-
-fn line(sku: &str, quantity: &str) -> QuoteLineInput {
-    QuoteLineInput {
-        line_id: String::new(),
-        sku: sku.into(),
-        quantity: quantity.into(),
-        discount: None,
-        configuration: Vec::new(),
-    }
-}
 
 fn quote(lines: Vec<QuoteLineInput>) -> PriceQuoteRequest {
     PriceQuoteRequest {
@@ -453,12 +443,7 @@ async fn an_upload_that_stalls_halfway_is_ended_and_stores_nothing() {
     .expect("the stalled upload was not ended")
     .unwrap_err();
     assert_eq!(ended.code(), Code::DeadlineExceeded, "{ended:?}");
-    let stored = server.data.path().join("pipelines/stalled");
-    let files: Vec<_> = std::fs::read_dir(&stored)
-        .into_iter()
-        .flatten()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let files = quotecast_tests::files_in(&server.data.path().join("pipelines/stalled"));
     assert!(files.is_empty(), "{files:?}");
     drop(send);
     server.stop().await;

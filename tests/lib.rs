@@ -120,6 +120,27 @@ pub fn amount(currency: &str, a: &str) -> ManualDiscount {
     }
 }
 
+/// A quote line as the wire has it: `quantity` of `sku`, no discount.
+pub fn pb_line(sku: &str, quantity: &str) -> quotecast_server::pb::QuoteLineInput {
+    quotecast_server::pb::QuoteLineInput {
+        line_id: String::new(),
+        sku: sku.into(),
+        quantity: quantity.into(),
+        discount: None,
+        configuration: Vec::new(),
+    }
+}
+
+/// The names of the entries of `dir` (none when it does not exist).
+pub fn files_in(dir: &std::path::Path) -> Vec<std::ffi::OsString> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect()
+}
+
 /// The `BadRequest` field violations of a refused call, as (field, why).
 pub fn field_violations(status: &tonic::Status) -> Vec<(String, String)> {
     use tonic_types::StatusExt;

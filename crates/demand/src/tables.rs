@@ -6,7 +6,7 @@
 use crate::Plan;
 use polars::prelude::*;
 use quotecast_model::Currency;
-use rust_decimal::{Decimal, prelude::FromPrimitive};
+use rust_decimal::Decimal;
 
 /// Decimal columns of quantities hold this many places.
 const QUANTITY_SCALE: u32 = 6;
@@ -38,11 +38,6 @@ fn money(name: &str, values: impl Iterator<Item = Option<Decimal>>, currency: &C
     Int128Chunked::from_iter_options(name.into(), mantissas.into_iter())
         .into_decimal_unchecked(38, currency.scale as usize)
         .into_column()
-}
-
-/// An expected amount (a statistic) as money.
-fn expected_money(v: f64) -> Option<Decimal> {
-    Decimal::from_f64(v)
 }
 
 fn stat(name: &str, values: impl Iterator<Item = f64>) -> Column {
@@ -158,20 +153,21 @@ fn frames(plan: &Plan) -> PolarsResult<Vec<(&'static str, DataFrame)>> {
         stat("safety_stock", p.iter().map(|r| r.safety_stock)),
     ])?;
     let c = &plan.cash;
+    let statistic = |v: f64| plan.currency.round_statistic(v);
     let cash_pct = |i: usize| {
         c.iter()
-            .map(move |r| r.percentiles.and_then(|p| expected_money(p[i])))
+            .map(move |r| r.percentiles.and_then(|p| statistic(p[i])))
     };
     let cash = frame(vec![
         dates("bucket", c.iter().map(|r| r.bucket))?,
         money(
             "expected",
-            c.iter().map(|r| expected_money(r.expected)),
+            c.iter().map(|r| statistic(r.expected)),
             &plan.currency,
         ),
         money(
             "from_won",
-            c.iter().map(|r| expected_money(r.from_won)),
+            c.iter().map(|r| statistic(r.from_won)),
             &plan.currency,
         ),
         money("p10", cash_pct(0), &plan.currency),

@@ -190,6 +190,16 @@ impl Currency {
         }
     }
 
+    /// A statistic in this currency (an expected amount, a percentile),
+    /// computed in floating point, as money: rounded to the minor unit
+    /// with this currency's mode, at its scale. `None` for a value that is
+    /// not a finite number a decimal can hold.
+    pub fn round_statistic(&self, value: f64) -> Option<Decimal> {
+        let mut rounded = self.round(rust_decimal::prelude::FromPrimitive::from_f64(value)?);
+        rounded.rescale(self.scale);
+        Some(rounded)
+    }
+
     /// Converts an amount written in the corporate currency into this one
     /// (exact, not rounded).
     pub fn from_corporate(&self, amount: Decimal) -> Decimal {

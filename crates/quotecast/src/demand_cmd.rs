@@ -20,7 +20,7 @@ use quotecast_pipeline::{
     read::{read_snapshot, scan_history},
     write::write_table,
 };
-use rust_decimal::{Decimal, prelude::FromPrimitive};
+use rust_decimal::Decimal;
 
 #[derive(Subcommand)]
 pub enum DemandCommand {
@@ -316,7 +316,7 @@ fn cash_summary(
     corporate: &quotecast_model::Currency,
 ) -> anyhow::Result<()> {
     let e = &plan.explanation;
-    let amount = |v: f64| corporate.round(Decimal::from_f64(v).unwrap_or_default());
+    let amount = |v: f64| corporate.round_statistic(v).unwrap_or_default();
     let total: f64 = plan.cash.iter().map(|c| c.expected).sum();
     let won: f64 = plan.cash.iter().map(|c| c.from_won).sum();
     writeln!(

@@ -78,7 +78,10 @@ pub fn parse_date(
         _ => {
             out.push(violation(
                 field,
-                format!("`{}` is not a date in the form YYYY-MM-DD", clip(text)),
+                format!(
+                    "`{}` is not a date in the form YYYY-MM-DD",
+                    crate::error::capped(text.to_owned(), crate::error::ECHO_CHARS)
+                ),
             ));
             None
         }
@@ -87,21 +90,6 @@ pub fn parse_date(
 
 /// The years a date on the API may fall in.
 pub const DATE_YEARS: std::ops::RangeInclusive<i32> = 1900..=2199;
-
-/// At most [`ECHO_CHARS`] characters of a caller's value, for messages.
-pub fn clip(text: &str) -> std::borrow::Cow<'_, str> {
-    match text.char_indices().nth(ECHO_CHARS) {
-        None => std::borrow::Cow::Borrowed(text),
-        Some((at, _)) => std::borrow::Cow::Owned(format!(
-            "{}… ({} characters)",
-            &text[..at],
-            text.chars().count()
-        )),
-    }
-}
-
-/// The most characters of a caller's value an error message repeats.
-pub const ECHO_CHARS: usize = 200;
 
 fn discount(
     field: impl Fn() -> String,

@@ -9,7 +9,7 @@ use quotecast_pipeline::{
     inventory::InventoryState,
     read::{read_snapshot, scan_history},
 };
-use rust_decimal::{Decimal, prelude::FromPrimitive};
+use rust_decimal::Decimal;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
@@ -25,14 +25,6 @@ use crate::{
 
 pub(crate) struct DemandApi {
     state: AppState,
-}
-
-/// An expected amount rounded to the currency, as a decimal string.
-fn money_of(amount: f64, currency: &quotecast_model::Currency) -> String {
-    let amount = Decimal::from_f64(amount).unwrap_or_default();
-    let mut rounded = currency.round(amount);
-    rounded.rescale(currency.scale);
-    rounded.to_string()
 }
 
 impl DemandApi {
@@ -153,6 +145,7 @@ impl DemandService for DemandApi {
             store.store_plan(&plan.id, &tables(&plan)?)?;
             let corporate = rules.corporate_currency();
             let value: Decimal = plan.planned_orders.iter().map(|o| o.value).sum();
+            let statistic = |v: f64| corporate.round_statistic(v).unwrap_or_default().to_string();
             let e = &plan.explanation;
             Ok(RunPlanResponse {
                 plan_id: plan.id.clone(),
@@ -172,8 +165,8 @@ impl DemandService for DemandApi {
                 unknown_inventory_items: e.unknown_inventory.clone(),
                 trials: e.trials,
                 expected_only: e.expected_only.clone().unwrap_or_default(),
-                expected_cash: money_of(plan.cash.iter().map(|c| c.expected).sum(), corporate),
-                cash_before_plan_date: money_of(e.cash_before_plan_date, corporate),
+                expected_cash: statistic(plan.cash.iter().map(|c| c.expected).sum()),
+                cash_before_plan_date: statistic(e.cash_before_plan_date),
                 lines_without_terms: e.lines_without_terms as u64,
             })
         })

@@ -51,8 +51,12 @@ pub const MAX_VIOLATIONS: usize = 100;
 /// description): a client must be able to read the error it is sent.
 pub const MAX_MESSAGE_CHARS: usize = 1000;
 
+/// The most characters of a caller's value (a name, a date) an error
+/// repeats.
+pub const ECHO_CHARS: usize = 200;
+
 /// `text` cut to `limit` characters, saying how long it was.
-fn capped(text: String, limit: usize) -> String {
+pub(crate) fn capped(text: String, limit: usize) -> String {
     match text.char_indices().nth(limit) {
         None => text,
         Some((at, _)) => format!("{}… ({} characters)", &text[..at], text.chars().count()),
@@ -183,7 +187,7 @@ impl From<ServerError> for Status {
             }
             ServerError::NotFound { kind, name } => {
                 let mut details = ErrorDetails::new();
-                details.set_resource_info(kind, capped(name, 200), "", message.clone());
+                details.set_resource_info(kind, capped(name, ECHO_CHARS), "", message.clone());
                 Status::with_error_details(Code::NotFound, message, details)
             }
             ServerError::Startup(_) | ServerError::Internal(_) => Status::internal(message),
@@ -194,7 +198,12 @@ impl From<ServerError> for Status {
             ),
             ServerError::Pipeline(PipelineError::NotStored(what)) => {
                 let mut details = ErrorDetails::new();
-                details.set_resource_info("pipeline", capped(what, 200), "", message.clone());
+                details.set_resource_info(
+                    "pipeline",
+                    capped(what, ECHO_CHARS),
+                    "",
+                    message.clone(),
+                );
                 Status::with_error_details(Code::NotFound, message, details)
             }
             ServerError::Pipeline(PipelineError::Name(_)) => {
