@@ -387,7 +387,7 @@ fn write_inputs(
 /// Realised against forecast component demand over past snapshots.
 fn coverage(args: &Args) -> anyhow::Result<()> {
     use quotecast_forecast::{Bucket, ForecastOptions, Simulation, demand_lines, forecast_spec};
-    use quotecast_pipeline::{columns as col, read::scan_history};
+    use quotecast_pipeline::{columns as col, read::read_history};
     let dir = args
         .pipeline
         .clone()
@@ -395,7 +395,10 @@ fn coverage(args: &Args) -> anyhow::Result<()> {
     let (rules, _) = quotecast_rules::load_dir(&args.rules)
         .map_err(|e| anyhow::anyhow!("{e}"))
         .context("loading rules")?;
-    let history = scan_history(&dir.join("history"))?;
+    let history = read_history(
+        &dir.join("history"),
+        &quotecast_forecast::vocabulary(&rules),
+    )?;
     let snapshots = history
         .snapshots
         .clone()
@@ -443,8 +446,11 @@ fn coverage(args: &Args) -> anyhow::Result<()> {
             prior_strength: None,
             simulation: Simulation::default(),
         };
-        let history = scan_history(&dir.join("history"))?;
-        let spec = forecast_spec(Some(history), &rules, &forecast)?;
+        let history = read_history(
+            &dir.join("history"),
+            &quotecast_forecast::vocabulary(&rules),
+        )?;
+        let (spec, _) = forecast_spec(Some(history), &rules, &forecast)?;
         let lines = quotecast_demand::lines_of(&demand_lines(snap.clone().lazy(), &spec)?)?;
         let options = PlanOptions {
             calendar: Calendar::new(day, Period::Week, weeks)?,

@@ -9,7 +9,7 @@ use std::{collections::HashMap, path::Path, str::FromStr};
 use chrono::NaiveDate;
 use quotecast_forecast::{ForecastOptions, Simulation, forecast_report, vocabulary};
 use quotecast_pipeline::{
-    read::{read_snapshot, scan_history},
+    read::{read_history, read_snapshot},
     synthetic::{GenSpec, World, write_dir},
     write::FileFormat,
 };
@@ -182,7 +182,7 @@ async fn an_uploaded_pipeline_forecasts_as_the_batch_job_does() {
     let rules = example_rules();
     let snapshot =
         read_snapshot(&source.path().join("pipeline.parquet"), &vocabulary(&rules)).unwrap();
-    let history = scan_history(&source.path().join("history")).unwrap();
+    let history = read_history(&source.path().join("history"), &vocabulary(&rules)).unwrap();
     let options = ForecastOptions {
         as_of: as_of(),
         bucket: quotecast_forecast::Bucket::Month,
@@ -393,7 +393,11 @@ async fn history_uploads_are_checked_against_the_rules_vocabulary() {
     let fields: Vec<String> = violations(&status).into_iter().map(|(f, _)| f).collect();
     assert_eq!(
         fields,
-        ["chunk.rows[2].stage", "chunk.rows[3].at"],
+        [
+            "chunk.columns.stage",
+            "chunk.rows[2].stage",
+            "chunk.rows[3].at"
+        ],
         "{status:?}"
     );
     let outcomes = dir.path().join("outcomes.csv");
@@ -408,7 +412,12 @@ async fn history_uploads_are_checked_against_the_rules_vocabulary() {
     let fields: Vec<String> = violations(&status).into_iter().map(|(f, _)| f).collect();
     assert_eq!(
         fields,
-        ["chunk.rows[1].outcome", "chunk.rows[2].currency"],
+        [
+            "chunk.columns.currency",
+            "chunk.columns.outcome",
+            "chunk.rows[1].outcome",
+            "chunk.rows[2].currency"
+        ],
         "{status:?}"
     );
     // Nothing was stored.

@@ -435,6 +435,34 @@ fn an_open_stage_without_a_time_limit() {
 }
 
 #[test]
+fn a_crm_label_names_one_stage() {
+    // A label given to two stages.
+    let s = with_edit("pipeline/stages.toml", |t| {
+        t.replacen(
+            "labels = [\"Proposal/Price Quote\"]",
+            "labels = [\"Qualification\"]",
+            1,
+        )
+    });
+    assert_single_issue(
+        &s,
+        "pipeline/stages.toml",
+        "id = \"propose\"",
+        "stage `propose`: label `Qualification` already names stage `qualify`",
+    );
+    // A label that is another stage's id.
+    let s = with_edit("pipeline/stages.toml", |t| {
+        t.replacen("labels = [\"Closed Lost\"", "labels = [\"won\"", 1)
+    });
+    assert_single_issue(
+        &s,
+        "pipeline/stages.toml",
+        "id = \"lost\"",
+        "stage `lost`: label `won` is the id of stage `won`",
+    );
+}
+
+#[test]
 fn a_stage_order_taken_twice() {
     let s = with_edit("pipeline/stages.toml", |t| {
         t.replacen("order = 40", "order = 30", 1)

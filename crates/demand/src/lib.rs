@@ -269,6 +269,9 @@ pub struct Explanation {
     /// Set when the structure was too large to follow each SKU-bucket cell
     /// through it: why, and what is left out (percentiles, pegging).
     pub expected_only: Option<String>,
+    /// What the history was too young to teach the forecast the plan is
+    /// rolled down from (the rules' win rates kept, no team correction).
+    pub forecast_notes: Vec<String>,
 }
 
 /// A whole plan.

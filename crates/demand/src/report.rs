@@ -153,9 +153,11 @@ pub fn plan_pipeline(
         prior_strength: None,
         simulation: Simulation::default(),
     };
-    let spec = forecast_spec(history, rules, &forecast)?;
+    let (spec, notes) = forecast_spec(history, rules, &forecast)?;
     let lines = lines_of(&demand_lines(snapshot.lazy(), &spec)?)?;
-    plan(rules, lines, inventory, options)
+    let mut plan = plan(rules, lines, inventory, options)?;
+    plan.explanation.forecast_notes = notes;
+    Ok(plan)
 }
 
 impl From<InventoryState> for Inventory {

@@ -27,7 +27,7 @@ use crate::{
     calibrate,
     corrected::{IF_WON, PROBABILITY, SHARE, expected_rows},
     learn_correction,
-    weighted::{BUCKET, prepared},
+    weighted::{BUCKET, IS_OPEN, prepared},
 };
 
 pub const SNAPSHOT_DATE: &str = col::SNAPSHOT_DATE;
@@ -117,6 +117,9 @@ pub fn backtest(
     let known = decided(outcomes.clone(), spec, how.as_of)?;
     let mut deal_frames = Vec::new();
     let mut cell_frames = Vec::new();
+    // The deals open on each date: the ones scored (a deal already won or
+    // lost then is neither forecast nor counted as actual).
+    let mut open_frames = Vec::new();
     for &day in &dates {
         let taken = snapshots
             .clone()
@@ -152,7 +155,16 @@ pub fn backtest(
         }
         for (model, model_spec) in models {
             let (lines, _) = prepared(taken.clone(), &model_spec)?;
-            let rows = expected_rows(lines, &model_spec)?;
+            let open = lines.filter(col(IS_OPEN));
+            if model == MODELS[0] {
+                open_frames.push(
+                    open.clone()
+                        .group_by([col(col::OPPORTUNITY_ID)])
+                        .agg([col(col::TEAM).first()])
+                        .with_column(lit(day).cast(DataType::Date).alias(SNAPSHOT_DATE)),
+                );
+            }
+            let rows = expected_rows(open, &model_spec)?;
             let tag = |frame: LazyFrame| {
                 frame.with_columns([
                     lit(day).cast(DataType::Date).alias(SNAPSHOT_DATE),
@@ -172,16 +184,7 @@ pub fn backtest(
     }
     let window = horizon_frame(&dates, spec.bucket, how.horizon)?;
     // What the deals open on each date actually booked, per bucket and team.
-    let open_deals = snapshots
-        .clone()
-        .join(
-            window.clone().lazy().select([col(SNAPSHOT_DATE)]),
-            [col(SNAPSHOT_DATE)],
-            [col(SNAPSHOT_DATE)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .group_by([col(col::SNAPSHOT_DATE), col(col::OPPORTUNITY_ID)])
-        .agg([col(col::TEAM).first()]);
+    let open_deals = concat(open_frames, UnionArgs::default())?;
     let outcomes_of_open = open_deals.join(
         known,
         [col(col::OPPORTUNITY_ID)],

@@ -35,6 +35,8 @@ pub struct ForecastOptions {
 pub struct ForecastReport {
     /// The spec the figures were computed with (win rates, correction).
     pub spec: ForecastSpec,
+    /// What the history was too young to teach (see [`forecast_spec`]).
+    pub notes: Vec<String>,
     pub forecast: Forecast,
     /// Every open deal past its stage's time limit.
     pub overdue: DataFrame,
@@ -58,44 +60,69 @@ pub fn rules_spec(rules: &RuleSet, as_of: NaiveDate, bucket: Bucket) -> Forecast
 
 /// The spec of a forecast job: the rules' stage rates, or with `history`
 /// win rates calibrated on its stage events and outcomes and, when it has
-/// past snapshots, the team accuracy correction and slippage learned too.
-/// The demand roll-down plans from the same spec as the forecast.
+/// past snapshots, the team accuracy correction and slippage learned too;
+/// and notes on what the history was too young to teach (the rules' rates
+/// kept, or no correction yet, with the days until there is one). The
+/// demand roll-down plans from the same spec as the forecast.
 pub fn forecast_spec(
     history: Option<History>,
     rules: &RuleSet,
     options: &ForecastOptions,
-) -> Result<ForecastSpec, ForecastError> {
+) -> Result<(ForecastSpec, Vec<String>), ForecastError> {
     if rules.stages().is_empty() {
         return Err(ForecastError::NoStages);
     }
     let mut spec = rules_spec(rules, options.as_of, options.bucket);
     spec.group_by = options.group_by.clone();
-    if let Some(history) = history {
-        let how = Calibration {
-            as_of: options.as_of,
-            maturity_days: MATURITY_DAYS,
-            prior_strength: options.prior_strength,
-        };
-        spec.win_rates = WinRates::Calibrated(Box::new(calibrate(
-            history.stage_events,
-            history.outcomes.clone(),
-            rules.stages(),
-            &how,
-        )?));
-        if let Some(snapshots) = history.snapshots {
-            let how = Learning {
-                as_of: options.as_of,
-                maturity_days: MATURITY_DAYS,
-            };
-            spec.correction = Some(Box::new(learn_correction(
-                snapshots,
-                history.outcomes,
-                &spec,
-                &how,
-            )?));
-        }
+    let mut notes = Vec::new();
+    let Some(history) = history else {
+        return Ok((spec, notes));
+    };
+    let matured_before = options.as_of - chrono::TimeDelta::days(i64::from(MATURITY_DAYS));
+    let how = Calibration {
+        as_of: options.as_of,
+        maturity_days: MATURITY_DAYS,
+        prior_strength: options.prior_strength,
+    };
+    let rates = calibrate(
+        history.stage_events,
+        history.outcomes.clone(),
+        rules.stages(),
+        &how,
+    )?;
+    if rates.matured_entries == 0 {
+        notes.push(format!(
+            "no stage entry of the history was made by {matured_before} ({MATURITY_DAYS} days before {}) and decided since: the rules' stage win rates are used",
+            options.as_of
+        ));
+    } else {
+        spec.win_rates = WinRates::Calibrated(Box::new(rates));
     }
-    Ok(spec)
+    let Some(snapshots) = history.snapshots else {
+        notes.push(
+            "no past snapshots in the history: no team accuracy correction or slippage".into(),
+        );
+        return Ok((spec, notes));
+    };
+    let how = Learning {
+        as_of: options.as_of,
+        maturity_days: MATURITY_DAYS,
+    };
+    match learn_correction(snapshots.clone(), history.outcomes, &spec, &how) {
+        Ok(correction) => spec.correction = Some(Box::new(correction)),
+        Err(ForecastError::NoHistory(_)) => {
+            let oldest = crate::accuracy::snapshot_dates(snapshots)?.first().copied();
+            notes.push(match oldest {
+                Some(day) => format!(
+                    "the team accuracy correction and slippage learn from past snapshots at least {MATURITY_DAYS} days old; the oldest is of {day}, so they need {} more days of snapshot history",
+                    (day - matured_before).num_days()
+                ),
+                None => "the past snapshots file holds no snapshot: no team accuracy correction or slippage".into(),
+            });
+        }
+        Err(e) => return Err(e),
+    }
+    Ok((spec, notes))
 }
 
 /// Runs the whole job on a checked snapshot: [`forecast_spec`], then the
@@ -106,7 +133,7 @@ pub fn forecast_report(
     rules: &RuleSet,
     options: &ForecastOptions,
 ) -> Result<ForecastReport, ForecastError> {
-    let spec = forecast_spec(history, rules, options)?;
+    let (spec, notes) = forecast_spec(history, rules, options)?;
     let result = forecast(snapshot.clone().lazy(), &spec)?;
     let (overdue_list, overdue_by_owner) = overdue(snapshot.clone().lazy(), &spec)?;
     let uncertainty = if options.simulation.trials > 0 {
@@ -116,6 +143,7 @@ pub fn forecast_report(
     };
     Ok(ForecastReport {
         spec,
+        notes,
         forecast: result,
         overdue: overdue_list,
         overdue_by_owner,
@@ -180,13 +208,34 @@ pub fn backtest_report(
 
 /// The codes a snapshot's columns may hold, from the rules.
 pub fn vocabulary(rules: &RuleSet) -> quotecast_pipeline::read::Vocabulary {
+    let stages = rules.stages();
+    let stage_labels = stages
+        .iter()
+        .flat_map(|s| s.labels.iter().map(|l| (l.clone(), s.id.clone())))
+        .collect();
+    let outcome_labels = stages
+        .iter()
+        .filter_map(|s| Some((s, s.outcome?)))
+        .flat_map(|(s, outcome)| {
+            let word = match outcome {
+                quotecast_model::StageOutcome::Won => "won",
+                quotecast_model::StageOutcome::Lost => "lost",
+            };
+            std::iter::once(&s.id)
+                .chain(&s.labels)
+                .filter(move |l| l.as_str() != word)
+                .map(move |l| (l.clone(), word.to_owned()))
+        })
+        .collect();
     quotecast_pipeline::read::Vocabulary {
-        stages: rules.stages().iter().map(|s| s.id.clone()).collect(),
-        currencies: rules.currencies().map(|c| c.code.to_string()).collect(),
+        stages: stages.iter().map(|s| s.id.clone()).collect(),
+        currencies: rules.currencies().cloned().collect(),
         forecast_categories: quotecast_model::ForecastCategory::ALL
             .iter()
             .map(|c| c.name().to_owned())
             .collect(),
+        stage_labels,
+        outcome_labels,
     }
 }
 

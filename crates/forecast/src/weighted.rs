@@ -211,7 +211,8 @@ pub(crate) fn prepared(
 /// `frame` (snapshot rows, or cells of them) with what the funnel says of
 /// its stage (win rate, open, won, time limit), its currency's [`RATE`],
 /// and [`CATEGORY`]: the row's forecast-category override, else its
-/// stage's.
+/// stage's. A row its owner marked `omitted` is neither open nor won: it
+/// is left out like a lost one.
 pub(crate) fn with_funnel_and_rates(
     frame: LazyFrame,
     spec: &ForecastSpec,
@@ -236,6 +237,14 @@ pub(crate) fn with_funnel_and_rates(
             col(col::FORECAST_CATEGORY)
                 .fill_null(col(CATEGORY))
                 .alias(CATEGORY),
+        )
+        .with_columns(
+            // An owner's `omitted` takes the deal out of the forecast.
+            [IS_OPEN, IS_WON].map(|flag| {
+                col(flag)
+                    .and(col(CATEGORY).neq(lit(ForecastCategory::Omitted.name())))
+                    .alias(flag)
+            }),
         ))
 }
 
@@ -467,7 +476,8 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
             open_opportunities: count("opportunities", &[KIND_OPEN, KIND_PAST_DUE]),
             past_due_moved: count("opportunities", &[KIND_PAST_DUE]),
             won_opportunities: count("opportunities", &[KIND_WON]),
-            left_out_opportunities: left_out,
+            // Lost deals, and open or won ones their owners marked omitted.
+            left_out_opportunities: left_out + count("opportunities", &[KIND_LEFT_OUT]),
             in_opportunity_order: out_of_order == 0,
             win_rate_source: match &spec.win_rates {
                 WinRates::StageDefaults => "the rules' stage defaults".into(),

@@ -12,7 +12,7 @@ use std::{
 use chrono::NaiveDate;
 use polars::prelude::*;
 use quotecast_forecast::{Bucket, Dimension, forecast, rules_spec};
-use quotecast_pipeline::read::{Vocabulary, read_snapshot};
+use quotecast_pipeline::read::read_snapshot;
 
 const HEADER: &str = "opportunity_id,owner,team,region,stage,created,expected_close,currency,sku,product_line,quantity,amount";
 const STAGES: [&str; 7] = [
@@ -93,11 +93,7 @@ fn forecast_of(text: &str, group_by: Vec<Dimension>) -> (DataFrame, bool, Counte
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.csv");
     std::fs::write(&path, text).unwrap();
-    let vocabulary = Vocabulary {
-        stages: rules.stages().iter().map(|s| s.id.clone()).collect(),
-        currencies: vec!["USD".into()],
-        forecast_categories: vec![],
-    };
+    let vocabulary = quotecast_forecast::vocabulary(&rules);
     let snapshot = read_snapshot(&path, &vocabulary).unwrap();
     let mut spec = rules_spec(
         &rules,

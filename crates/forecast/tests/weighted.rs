@@ -9,7 +9,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 use polars::prelude::*;
 use quotecast_forecast::{Bucket, Dimension, ForecastSpec, RateTable, WinRates, forecast, overdue};
-use quotecast_pipeline::read::{Vocabulary, read_snapshot};
+use quotecast_pipeline::read::read_snapshot;
 
 const SNAPSHOT: &str = "\
 opportunity_id,owner,team,region,stage,stage_entered,created,expected_close,forecast_category,currency,sku,product_line,quantity,amount
@@ -49,17 +49,15 @@ fn spec(group_by: Vec<Dimension>) -> ForecastSpec {
 }
 
 fn snapshot() -> LazyFrame {
+    snapshot_of(SNAPSHOT)
+}
+
+fn snapshot_of(text: &str) -> LazyFrame {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.csv");
-    std::fs::write(&path, SNAPSHOT).unwrap();
+    std::fs::write(&path, text).unwrap();
     let rules = rules();
-    let vocabulary = Vocabulary {
-        stages: rules.stages().iter().map(|s| s.id.clone()).collect(),
-        currencies: vec!["USD".into(), "EUR".into(), "CNY".into()],
-        forecast_categories: ["omitted", "pipeline", "best_case", "commit", "closed"]
-            .map(String::from)
-            .to_vec(),
-    };
+    let vocabulary = quotecast_forecast::vocabulary(&rules);
     read_snapshot(&path, &vocabulary).unwrap().lazy()
 }
 
@@ -151,6 +149,32 @@ fn amounts_per_month_and_team() {
             e.left_out_opportunities
         ),
         (7, 4, 1, 1, 1)
+    );
+}
+
+#[test]
+fn a_deal_its_owner_marks_omitted_leaves_the_forecast() {
+    // O-2 (qualify, 1,000 USD in December) marked `omitted` by its owner.
+    let text = SNAPSHOT.replace("2026-12-20,,EUR", "2026-12-20,omitted,EUR");
+    let f = forecast(snapshot_of(&text), &spec(vec![Dimension::Team])).unwrap();
+    let a = &f.amounts;
+    let december = (0..a.height())
+        .find(|&r| cell(a, r, "bucket") == "2026-12-01")
+        .unwrap();
+    assert_eq!(
+        ["opportunities", "pipeline", "weighted"].map(|c| cell(a, december, c)),
+        ["1", "0.0", "6880.0"]
+    );
+    let e = &f.explanation;
+    assert_eq!(
+        (e.open_opportunities, e.left_out_opportunities),
+        (3, 2),
+        "omitted is left out like lost"
+    );
+    let q = &f.quantities;
+    assert!(
+        (0..q.height()).all(|r| cell(q, r, "sku") != "LT-14"),
+        "its quantities leave too"
     );
 }
 

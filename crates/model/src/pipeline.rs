@@ -71,6 +71,11 @@ pub struct Stage {
     pub time_limit_days: Option<u32>,
     /// `Some` for the closed stages.
     pub outcome: Option<StageOutcome>,
+    /// A CRM's own names for this stage (`Qualification`, `Closed Won`):
+    /// snapshot and history files may use them, and they are read as the
+    /// stage's id. A closed stage's labels also name its outcome in an
+    /// outcomes file.
+    pub labels: Vec<String>,
 }
 
 impl Stage {

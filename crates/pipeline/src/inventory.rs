@@ -183,6 +183,7 @@ fn refuse(path: &Path, mut bad: Vec<BadRow>) -> Result<(), PipelineError> {
         path: path.to_path_buf(),
         rows: bad,
         total,
+        columns: Vec::new(),
     })
 }
 
@@ -242,7 +243,7 @@ mod tests {
         )
         .unwrap();
         let e = read_inventory(dir.path()).unwrap_err().to_string();
-        assert!(e.contains("3 bad row(s)"), "{e}");
+        assert!(e.contains("3 bad value(s)"), "{e}");
         assert!(e.contains("row 2, column `item`: is empty"), "{e}");
         assert!(e.contains("row 3, column `on_hand`: -1 is outside"), "{e}");
         assert!(

@@ -33,6 +33,23 @@ impl std::fmt::Display for BadRow {
     }
 }
 
+/// A column of a data file holding values the rules do not know, with
+/// the distinct values found and those expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadColumn {
+    pub column: String,
+    pub message: String,
+}
+
+fn listed(rows: &[BadRow], columns: &[BadColumn]) -> String {
+    columns
+        .iter()
+        .map(|c| format!("  column `{}`: {}", c.column, c.message))
+        .chain(rows.iter().map(|r| format!("  {r}")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error("{}: {source}", path.display())]
@@ -42,13 +59,15 @@ pub enum PipelineError {
     },
     #[error("{}: {message}", path.display())]
     Format { path: PathBuf, message: String },
-    #[error("{}: {} bad row(s):\n{}", path.display(), total, rows.iter().map(|r| format!("  {r}")).collect::<Vec<_>>().join("\n"))]
+    #[error("{}: {} bad value(s){}:\n{}", path.display(), total, if rows.len() < *total as usize { format!(", the first {}", rows.len()) } else { String::new() }, listed(rows, columns))]
     BadRows {
         path: PathBuf,
         /// The first bad values, in row order.
         rows: Vec<BadRow>,
         /// How many bad values there are in all.
         total: u64,
+        /// Columns of coded values holding values the rules do not know.
+        columns: Vec<BadColumn>,
     },
     #[error("{0}")]
     Name(String),
@@ -73,10 +92,16 @@ impl PipelineError {
                 path: shown.to_path_buf(),
                 message,
             },
-            PipelineError::BadRows { rows, total, .. } => PipelineError::BadRows {
+            PipelineError::BadRows {
+                rows,
+                total,
+                columns,
+                ..
+            } => PipelineError::BadRows {
                 path: shown.to_path_buf(),
                 rows,
                 total,
+                columns,
             },
             other => other,
         }

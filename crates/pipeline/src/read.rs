@@ -1,63 +1,23 @@
-//! Reading a pipeline snapshot from Parquet or CSV. Columns come out in
-//! one canonical set of types whatever the file held; every bad value is
-//! reported with its row and column, and nothing is read past a file with
-//! bad rows.
-use std::path::{Path, PathBuf};
+//! Reading pipeline files (a snapshot, and the history of stage changes,
+//! outcomes and past snapshots) from Parquet or CSV, as a CRM exports
+//! them. Columns come out in one canonical set of types whatever the file
+//! held (see [`convert`]); every bad value is reported with its row and
+//! column, and nothing is read past a file with bad rows.
+use std::{
+    io::Read,
+    path::{Path, PathBuf},
+};
 
 use polars::prelude::*;
 
-use crate::{BadRow, PipelineError, columns as col, write::FileFormat};
+use crate::{PipelineError, columns as col, write::FileFormat};
 
-/// How many bad values an error lists (the count covers all of them).
-const LISTED_BAD_ROWS: usize = 20;
+mod bad;
+mod convert;
+
+use convert::{Kind, Spec, spec};
+
 const ROW: &str = "__row";
-
-/// What a column must hold.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Text,
-    Date,
-    Count,
-    Amount,
-}
-
-impl Kind {
-    fn dtype(self) -> DataType {
-        match self {
-            Kind::Text => DataType::String,
-            Kind::Date => DataType::Date,
-            Kind::Count => DataType::UInt32,
-            Kind::Amount => DataType::Decimal(col::AMOUNT_PRECISION, col::AMOUNT_SCALE),
-        }
-    }
-
-    fn describe(self) -> &'static str {
-        match self {
-            Kind::Text => "text",
-            Kind::Date => "a date (YYYY-MM-DD)",
-            Kind::Count => "a whole number of units",
-            Kind::Amount => "a decimal amount with at most 2 decimals",
-        }
-    }
-}
-
-/// A snapshot column: its kind, whether the file must have it, and
-/// whether every row must have a value.
-struct Spec {
-    name: &'static str,
-    kind: Kind,
-    column_required: bool,
-    value_required: bool,
-}
-
-const fn spec(name: &'static str, kind: Kind, column: bool, value: bool) -> Spec {
-    Spec {
-        name,
-        kind,
-        column_required: column,
-        value_required: value,
-    }
-}
 
 const SNAPSHOT: &[Spec] = &[
     spec(col::OPPORTUNITY_ID, Kind::Text, true, true),
@@ -79,122 +39,160 @@ const SNAPSHOT: &[Spec] = &[
     spec(col::QUOTE_REF, Kind::Text, false, false),
 ];
 
-/// The values a snapshot's coded columns may take.
+/// The values a file's coded columns may take, and how a CRM's own
+/// labels and floating-point amounts are read.
 #[derive(Debug, Clone, Default)]
 pub struct Vocabulary {
     pub stages: Vec<String>,
-    pub currencies: Vec<String>,
+    /// The rules' currencies: their codes, and the minor unit and rounding
+    /// a floating-point amount is rounded with.
+    pub currencies: Vec<quotecast_model::Currency>,
     pub forecast_categories: Vec<String>,
+    /// A CRM's stage labels and the stage id each stands for.
+    pub stage_labels: Vec<(String, String)>,
+    /// Words an outcomes file may use beyond `won` and `lost` (a closed
+    /// stage's id or label), and the outcome each stands for.
+    pub outcome_labels: Vec<(String, String)>,
+}
+
+/// A snapshot as read, with what the reader did that the user should be
+/// told (floating-point amounts rounded), once.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub frame: DataFrame,
+    pub notes: Vec<String>,
+}
+
+/// A file opened for reading: its scan with row numbers from 1, and the
+/// typed columns and checks of its specs.
+struct Table {
+    path: PathBuf,
+    raw: LazyFrame,
+    typed: convert::Typed,
+}
+
+impl Table {
+    fn open(path: &Path, specs: &[Spec], vocabulary: &Vocabulary) -> Result<Self, PipelineError> {
+        let raw = scan(path)?;
+        let schema = raw
+            .clone()
+            .collect_schema()
+            .map_err(|e| format_error(path, e))?;
+        let typed = convert::typed(path, &schema, specs, vocabulary)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            raw: raw.with_row_index(ROW, Some(1)),
+            typed,
+        })
+    }
+
+    /// Adds a check over the typed columns.
+    fn check(&mut self, column: &'static str, reason: &str, flag: Expr) {
+        self.typed.checks.push(convert::Check {
+            column,
+            reason: reason.to_owned(),
+            flag,
+            vocabulary: None,
+        });
+    }
+
+    /// The typed columns with [`ROW`] and every check's flag.
+    fn flagged(&self) -> LazyFrame {
+        let mut select = vec![col(ROW)];
+        select.extend(self.typed.columns.iter().cloned());
+        select.extend(self.typed.conversion_flags.iter().cloned());
+        let later: Vec<Expr> = self
+            .typed
+            .checks
+            .iter()
+            .enumerate()
+            .skip(self.typed.conversion_flags.len())
+            .map(|(i, c)| {
+                c.flag
+                    .clone()
+                    .fill_null(lit(false))
+                    .alias(convert::flag_name(i))
+            })
+            .collect();
+        self.raw.clone().select(select).with_columns(later)
+    }
+
+    /// Fails naming every bad value of `flagged`; else the row count.
+    fn refuse_bad(&self, flagged: LazyFrame) -> Result<u64, PipelineError> {
+        bad::refuse_bad_values(&self.path, flagged, self.raw.clone(), &self.typed.checks)
+    }
+
+    /// The typed columns, unchecked (after [`Table::refuse_bad`]).
+    fn values(&self) -> LazyFrame {
+        self.raw.clone().select(self.typed.columns.clone())
+    }
+}
+
+/// The checks a snapshot's lines have beyond their types.
+fn line_checks(table: &mut Table) {
+    table.check(
+        col::QUANTITY,
+        "must be at least 1 on a line with a SKU",
+        col(col::SKU).is_not_null().and(
+            col(col::QUANTITY)
+                .is_null()
+                .or(col(col::QUANTITY).eq(lit(0u32))),
+        ),
+    );
+    table.check(col::AMOUNT, "is negative", col(col::AMOUNT).lt(lit(0)));
 }
 
 /// Reads and checks a pipeline snapshot (`.parquet` or `.csv`); the frame
 /// has every column of [`col`] in its canonical type (missing optional
 /// columns are added empty), in file order.
 pub fn read_snapshot(path: &Path, vocabulary: &Vocabulary) -> Result<DataFrame, PipelineError> {
+    Ok(read_snapshot_noted(path, vocabulary)?.frame)
+}
+
+/// [`read_snapshot`] with the reader's notes.
+pub fn read_snapshot_noted(
+    path: &Path,
+    vocabulary: &Vocabulary,
+) -> Result<Snapshot, PipelineError> {
+    let mut table = Table::open(path, SNAPSHOT, vocabulary)?;
+    line_checks(&mut table);
+    let frame = table
+        .flagged()
+        .collect()
+        .map_err(|e| format_error(path, e))?;
+    table.refuse_bad(frame.clone().lazy())?;
+    let names: Vec<PlSmallStr> = SNAPSHOT.iter().map(|s| s.name.into()).collect();
+    Ok(Snapshot {
+        frame: frame.select(names)?,
+        notes: table.typed.notes,
+    })
+}
+
+/// The `snapshot_date` a snapshot file holds, when it has that column and
+/// one date in it (a CRM's snapshot export): the day the forecast is as
+/// of.
+pub fn snapshot_date(path: &Path) -> Result<Option<chrono::NaiveDate>, PipelineError> {
     let raw = scan(path)?;
     let schema = raw
         .clone()
         .collect_schema()
         .map_err(|e| format_error(path, e))?;
-    let mut typed = vec![col(ROW)];
-    let mut checks: Vec<(String, Expr)> = Vec::new();
-    for s in SNAPSHOT {
-        let Some(dtype) = schema.get(s.name) else {
-            if s.column_required {
-                return Err(PipelineError::Format {
-                    path: path.to_path_buf(),
-                    message: format!("no column `{}` ({})", s.name, s.kind.describe()),
-                });
-            }
-            typed.push(lit(NULL).cast(s.kind.dtype()).alias(s.name));
-            continue;
-        };
-        if !convertible(dtype, s.kind) {
-            return Err(PipelineError::Format {
-                path: path.to_path_buf(),
-                message: format!(
-                    "column `{}` holds {dtype}, not {}",
-                    s.name,
-                    s.kind.describe()
-                ),
-            });
-        }
-        let value = if s.kind == Kind::Date && dtype == &DataType::String {
-            col(s.name).str().to_date(StrptimeOptions {
-                format: Some("%Y-%m-%d".into()),
-                strict: false,
-                exact: true,
-                cache: true,
-            })
-        } else {
-            col(s.name).cast(s.kind.dtype())
-        };
-        // A value that was there but did not convert: flagged while the
-        // file's own value is still at hand.
-        let flag = check_name(checks.len());
-        checks.push((
-            format!("{}|is not {}", s.name, s.kind.describe()),
-            col(&flag),
-        ));
-        typed.push(
-            col(s.name)
-                .is_not_null()
-                .and(value.clone().is_null())
-                .alias(flag.as_str()),
-        );
-        typed.push(value.alias(s.name));
-        if s.value_required {
-            let empty = col(s.name).is_null().and(col(&flag).not());
-            checks.push((format!("{}|is empty", s.name), empty));
-        }
+    let specs = [spec(col::SNAPSHOT_DATE, Kind::Date, false, false)];
+    let typed = convert::typed(path, &schema, &specs, &Vocabulary::default())?;
+    if schema.get(col::SNAPSHOT_DATE).is_none() {
+        return Ok(None);
     }
-    let known = |name: &'static str, words: &[String], what: &str| {
-        let list = Series::new("known".into(), words.to_vec());
-        (
-            format!("{name}|is not a {what} of the rules ({})", words.join(", ")),
-            col(name)
-                .is_not_null()
-                .and(col(name).is_in(lit(list).implode(false), false).not()),
-        )
-    };
-    checks.push(known(col::STAGE, &vocabulary.stages, "stage"));
-    checks.push(known(col::CURRENCY, &vocabulary.currencies, "currency"));
-    checks.push(known(
-        col::FORECAST_CATEGORY,
-        &vocabulary.forecast_categories,
-        "forecast category",
-    ));
-    checks.push((
-        format!("{}|must be at least 1 on a line with a SKU", col::QUANTITY),
-        col(col::SKU).is_not_null().and(
-            col(col::QUANTITY)
-                .is_null()
-                .or(col(col::QUANTITY).eq(lit(0u32))),
-        ),
-    ));
-    checks.push((
-        format!("{}|is negative", col::AMOUNT),
-        col(col::AMOUNT).lt(lit(0)),
-    ));
-    let flags: Vec<Expr> = checks
-        .iter()
-        .enumerate()
-        .map(|(i, (_, e))| e.clone().fill_null(lit(false)).alias(check_name(i)))
-        .collect();
-    let mut frame = raw
-        .with_row_index(ROW, Some(1))
-        .select(typed)
-        .with_columns(flags)
+    let days = raw
+        .select(typed.columns)
+        .select([col(col::SNAPSHOT_DATE).drop_nulls().unique()])
         .collect()
         .map_err(|e| format_error(path, e))?;
-    report_bad_rows(path, &frame, &checks)?;
-    let names: Vec<PlSmallStr> = SNAPSHOT.iter().map(|s| s.name.into()).collect();
-    frame = frame.select(names)?;
-    Ok(frame)
-}
-
-fn check_name(i: usize) -> String {
-    format!("__check{i}")
+    let days = days.column(col::SNAPSHOT_DATE)?.cast(&DataType::Int32)?;
+    let days: Vec<i32> = days.i32()?.iter().flatten().collect();
+    match days.as_slice() {
+        [day] => Ok(Some(crate::from_epoch_days(*day))),
+        _ => Ok(None),
+    }
 }
 
 /// A lazy scan of a Parquet or CSV file as it is, unchecked (CSV columns
@@ -215,10 +213,38 @@ pub fn scan(path: &Path) -> Result<LazyFrame, PipelineError> {
         // whole read.
         FileFormat::Csv => LazyCsvReader::new(pl_path)
             .with_has_header(true)
+            .with_separator(separator(path))
             .with_infer_schema_length(Some(0))
             .finish(),
     };
     frame.map_err(|e| format_error(path, e))
+}
+
+/// The separator of a CSV file: whichever of `,`, `;` and tab its header
+/// line holds most often outside quotes (`,` when it cannot be read).
+fn separator(path: &Path) -> u8 {
+    use std::io::BufRead;
+    let mut header = Vec::new();
+    if let Ok(file) = std::fs::File::open(path) {
+        let mut reader = std::io::BufReader::new(file).take(64 * 1024);
+        let _ = reader.read_until(b'\n', &mut header);
+    }
+    let mut counts = [0usize; 3];
+    let mut quoted = false;
+    for byte in header {
+        match byte {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => counts[0] += 1,
+            b';' if !quoted => counts[1] += 1,
+            b'\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let candidates = [b',', b';', b'\t'];
+    let best = (0..3)
+        .max_by_key(|&i| (counts[i], usize::from(i == 0)))
+        .unwrap_or(0);
+    candidates[best]
 }
 
 fn format_error(path: &Path, e: PolarsError) -> PipelineError {
@@ -228,74 +254,97 @@ fn format_error(path: &Path, e: PolarsError) -> PipelineError {
     }
 }
 
-/// Whether a file column of type `dtype` can be read as `kind`.
-fn convertible(dtype: &DataType, kind: Kind) -> bool {
-    match kind {
-        Kind::Text => matches!(dtype, DataType::String | DataType::Null),
-        Kind::Date => matches!(
-            dtype,
-            DataType::Date | DataType::Datetime(..) | DataType::String | DataType::Null
-        ),
-        Kind::Count => dtype.is_integer() || matches!(dtype, DataType::String | DataType::Null),
-        Kind::Amount => {
-            dtype.is_integer()
-                || matches!(
-                    dtype,
-                    DataType::Decimal(..) | DataType::String | DataType::Null
-                )
+/// The tables of a history directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryTable {
+    /// `opportunity_id, stage, at`: the day a deal entered a stage.
+    StageEvents,
+    /// `opportunity_id, team, outcome, closed, currency, amount`: one row
+    /// per decided deal.
+    Outcomes,
+    /// Past snapshots: `snapshot_date` and the snapshot's columns.
+    Snapshots,
+}
+
+impl HistoryTable {
+    /// The file's stem in a history directory.
+    pub fn stem(self) -> &'static str {
+        match self {
+            HistoryTable::StageEvents => "stage_events",
+            HistoryTable::Outcomes => "outcomes",
+            HistoryTable::Snapshots => "snapshots",
+        }
+    }
+
+    fn specs(self) -> Vec<Spec> {
+        match self {
+            HistoryTable::StageEvents => vec![
+                spec(col::OPPORTUNITY_ID, Kind::Text, true, true),
+                spec(col::STAGE, Kind::Text, true, true),
+                spec(col::AT, Kind::Date, true, true),
+            ],
+            HistoryTable::Outcomes => vec![
+                spec(col::OPPORTUNITY_ID, Kind::Text, true, true),
+                spec(col::TEAM, Kind::Text, true, true),
+                spec(col::OUTCOME, Kind::Text, true, true),
+                spec(col::CLOSED, Kind::Date, true, true),
+                spec(col::CURRENCY, Kind::Text, true, true),
+                spec(col::AMOUNT, Kind::Amount, true, true),
+            ],
+            HistoryTable::Snapshots => {
+                let mut specs = vec![spec(col::SNAPSHOT_DATE, Kind::Date, true, true)];
+                specs.extend(SNAPSHOT.iter().copied());
+                specs
+            }
         }
     }
 }
 
-/// Every hit of a check becomes a [`BadRow`].
-fn report_bad_rows(
+/// A checked history table: its typed columns (scanned lazily), its rows
+/// and the reader's notes.
+pub struct HistoryFile {
+    pub frame: LazyFrame,
+    pub rows: u64,
+    pub notes: Vec<String>,
+}
+
+/// Checks one history table in full, in bounded memory: every column's
+/// type, the rules' stages, outcomes and currencies (a CRM's labels read
+/// as the rules' ids), one outcome per deal, no negative amount. Each bad
+/// value is named by row and column; a column of unknown codes also by
+/// the distinct values found and those expected.
+pub fn read_history_table(
     path: &Path,
-    frame: &DataFrame,
-    checks: &[(String, Expr)],
-) -> Result<(), PipelineError> {
-    let mut any: Option<BooleanChunked> = None;
-    for i in 0..checks.len() {
-        let flag = frame.column(&check_name(i))?.bool()?.clone();
-        any = Some(match any {
-            Some(a) => &a | &flag,
-            None => flag,
-        });
-    }
-    let Some(any) = any.filter(|a| a.any()) else {
-        return Ok(());
-    };
-    let hits = frame.filter(&any)?;
-    let rows = hits.column(ROW)?.cast(&DataType::UInt64)?;
-    let rows = rows.u64()?;
-    let mut bad = Vec::new();
-    let mut total = 0u64;
-    for (i, (label, _)) in checks.iter().enumerate() {
-        let flag = hits.column(&check_name(i))?.bool()?.clone();
-        let (column, reason) = label.split_once('|').unwrap_or((label, ""));
-        for (row, hit) in rows.iter().zip(flag.iter()) {
-            if hit == Some(true) {
-                total += 1;
-                if bad.len() < LISTED_BAD_ROWS * checks.len() {
-                    bad.push(BadRow {
-                        row: row.unwrap_or(0),
-                        column: column.to_owned(),
-                        reason: reason.to_owned(),
-                    });
-                }
-            }
+    table: HistoryTable,
+    vocabulary: &Vocabulary,
+) -> Result<HistoryFile, PipelineError> {
+    let specs = table.specs();
+    let mut checked = Table::open(path, &specs, vocabulary)?;
+    match table {
+        HistoryTable::StageEvents => {}
+        HistoryTable::Outcomes => {
+            checked.check(
+                col::OPPORTUNITY_ID,
+                "has more than one outcome (one row per decided deal)",
+                col(col::OPPORTUNITY_ID)
+                    .count()
+                    .over([col(col::OPPORTUNITY_ID)])
+                    .map_or(lit(false), |n| n.gt(lit(1))),
+            );
+            checked.check(col::AMOUNT, "is negative", col(col::AMOUNT).lt(lit(0)));
         }
+        HistoryTable::Snapshots => line_checks(&mut checked),
     }
-    bad.sort_by(|a, b| (a.row, &a.column).cmp(&(b.row, &b.column)));
-    bad.truncate(LISTED_BAD_ROWS);
-    Err(PipelineError::BadRows {
-        path: path.to_path_buf(),
-        rows: bad,
-        total,
+    let rows = checked.refuse_bad(checked.flagged())?;
+    Ok(HistoryFile {
+        frame: checked.values(),
+        rows,
+        notes: checked.typed.notes,
     })
 }
 
 /// A history directory as `gen-pipeline` writes it (and a CRM export can
-/// fill), scanned lazily.
+/// fill), checked and scanned lazily.
 pub struct History {
     /// `opportunity_id, stage, at`: the day a deal entered a stage.
     pub stage_events: LazyFrame,
@@ -304,73 +353,43 @@ pub struct History {
     /// Past snapshots: the snapshot columns after `snapshot_date`; absent
     /// when the directory has no `snapshots` file.
     pub snapshots: Option<LazyFrame>,
+    /// What the reader did that the user should be told, once.
+    pub notes: Vec<String>,
 }
 
-/// Scans the history directory: `stage_events`, `outcomes` and, when
-/// present, `snapshots`, each as `.parquet` or `.csv`. Dates are converted
-/// from text where needed.
-pub fn scan_history(dir: &Path) -> Result<History, PipelineError> {
-    let find = |name: &str| -> Option<PathBuf> {
-        let parquet = dir.join(format!("{name}.parquet"));
-        let csv = dir.join(format!("{name}.csv"));
-        [parquet, csv].into_iter().find(|p| p.is_file())
+/// Reads the history directory: `stage_events`, `outcomes` and, when
+/// present, `snapshots`, each as `.parquet` or `.csv`, each checked in
+/// full by [`read_history_table`].
+pub fn read_history(dir: &Path, vocabulary: &Vocabulary) -> Result<History, PipelineError> {
+    let find = |table: HistoryTable| -> Option<PathBuf> {
+        ["parquet", "csv"]
+            .into_iter()
+            .map(|ext| dir.join(format!("{}.{ext}", table.stem())))
+            .find(|p| p.is_file())
     };
-    let table = |name: &str, dates: &[&str]| -> Result<LazyFrame, PipelineError> {
-        let path = find(name).unwrap_or_else(|| dir.join(format!("{name}.parquet")));
-        scan_table(&path, dates)
+    let mut notes = Vec::new();
+    let mut read = |table: HistoryTable| -> Result<LazyFrame, PipelineError> {
+        let path = find(table).unwrap_or_else(|| dir.join(format!("{}.parquet", table.stem())));
+        let file = read_history_table(&path, table, vocabulary)?;
+        notes.extend(
+            file.notes
+                .into_iter()
+                .map(|n| format!("{}: {n}", path.display())),
+        );
+        Ok(file.frame)
     };
-    let snapshots = match find("snapshots") {
-        Some(_) => Some(table(
-            "snapshots",
-            &[col::SNAPSHOT_DATE, col::EXPECTED_CLOSE, col::STAGE_ENTERED],
-        )?),
+    let stage_events = read(HistoryTable::StageEvents)?;
+    let outcomes = read(HistoryTable::Outcomes)?;
+    let snapshots = match find(HistoryTable::Snapshots) {
+        Some(_) => Some(read(HistoryTable::Snapshots)?),
         None => None,
     };
     Ok(History {
-        stage_events: table("stage_events", &[col::AT])?,
-        outcomes: table("outcomes", &[col::CLOSED])?,
+        stage_events,
+        outcomes,
         snapshots,
+        notes,
     })
-}
-
-/// Scans one history table, converting the `dates` columns from text
-/// where needed; a missing date column is an error.
-pub fn scan_table(path: &Path, dates: &[&str]) -> Result<LazyFrame, PipelineError> {
-    scan_dates(path, dates, true)
-}
-
-/// Like [`scan_table`], with text that is not a date read as null (for a
-/// check that names each bad row).
-pub(crate) fn scan_dates(
-    path: &Path,
-    dates: &[&str],
-    strict: bool,
-) -> Result<LazyFrame, PipelineError> {
-    let mut frame = scan(path)?;
-    let schema = frame
-        .clone()
-        .collect_schema()
-        .map_err(|e| format_error(path, e))?;
-    for &date in dates {
-        match schema.get(date) {
-            Some(DataType::Date) => {}
-            Some(DataType::String) => {
-                frame = frame.with_column(col(date).str().to_date(StrptimeOptions {
-                    format: Some("%Y-%m-%d".into()),
-                    strict,
-                    exact: true,
-                    cache: true,
-                }));
-            }
-            _ => {
-                return Err(PipelineError::Format {
-                    path: path.to_path_buf(),
-                    message: format!("no column `{date}` holding dates"),
-                });
-            }
-        }
-    }
-    Ok(frame)
 }
 
 /// The number of data rows of a Parquet or CSV file.

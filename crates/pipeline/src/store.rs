@@ -12,11 +12,9 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use polars::prelude::*;
-
 use crate::{
-    BadRow, PipelineError,
-    read::{Vocabulary, read_snapshot, scan_dates},
+    PipelineError,
+    read::{HistoryTable, Vocabulary, read_history_table, read_snapshot},
     write::FileFormat,
 };
 
@@ -43,35 +41,13 @@ impl PipelineFile {
         }
     }
 
-    /// Columns a history file must have, and which of them hold dates.
-    fn required(self) -> (&'static [&'static str], &'static [&'static str]) {
-        use crate::columns as col;
+    /// The history table the file is (none for the snapshot).
+    fn history_table(self) -> Option<HistoryTable> {
         match self {
-            PipelineFile::Snapshot => (&[], &[]),
-            PipelineFile::StageEvents => (&[col::OPPORTUNITY_ID, col::STAGE, col::AT], &[col::AT]),
-            PipelineFile::Outcomes => (
-                &[
-                    col::OPPORTUNITY_ID,
-                    col::TEAM,
-                    col::OUTCOME,
-                    col::CLOSED,
-                    col::CURRENCY,
-                    col::AMOUNT,
-                ],
-                &[col::CLOSED],
-            ),
-            PipelineFile::Snapshots => (
-                &[
-                    col::SNAPSHOT_DATE,
-                    col::OPPORTUNITY_ID,
-                    col::TEAM,
-                    col::STAGE,
-                    col::EXPECTED_CLOSE,
-                    col::CURRENCY,
-                    col::AMOUNT,
-                ],
-                &[col::SNAPSHOT_DATE, col::EXPECTED_CLOSE],
-            ),
+            PipelineFile::Snapshot => None,
+            PipelineFile::StageEvents => Some(HistoryTable::StageEvents),
+            PipelineFile::Outcomes => Some(HistoryTable::Outcomes),
+            PipelineFile::Snapshots => Some(HistoryTable::Snapshots),
         }
     }
 }
@@ -316,7 +292,7 @@ fn check_file(
     file: PipelineFile,
     vocabulary: &Vocabulary,
 ) -> Result<Stored, PipelineError> {
-    if file == PipelineFile::Snapshot {
+    let Some(table) = file.history_table() else {
         let snapshot = read_snapshot(path, vocabulary)?;
         let opportunities = snapshot
             .column(crate::columns::OPPORTUNITY_ID)?
@@ -326,34 +302,11 @@ fn check_file(
             rows: snapshot.height() as u64,
             opportunities,
         });
-    }
-    let (required, dates) = file.required();
-    let frame = scan_dates(path, dates, false)?;
-    let schema = frame
-        .clone()
-        .collect_schema()
-        .map_err(|e| PipelineError::Format {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-    if let Some(missing) = required.iter().find(|c| schema.get(c).is_none()) {
-        return Err(PipelineError::Format {
-            path: path.to_path_buf(),
-            message: format!("no column `{missing}`"),
-        });
-    }
-    let names: Vec<Expr> = required.iter().map(|c| col(*c)).collect();
-    let frame = frame
-        .select(names)
-        .collect()
-        .map_err(|e| PipelineError::Format {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-    check_history_values(path, &frame, required, dates, vocabulary)?;
+    };
+    let checked = read_history_table(path, table, vocabulary)?;
     Ok(Stored {
         bytes: 0,
-        rows: frame.height() as u64,
+        rows: checked.rows,
         opportunities: 0,
     })
 }
@@ -362,82 +315,4 @@ fn check_file(
 /// `pipeline.parquet`.
 fn rows_file(path: &Path) -> PathBuf {
     path.with_extension("rows")
-}
-
-/// The most bad values an error lists (all are counted).
-const MAX_BAD_ROWS: usize = 100;
-
-/// A history file's stages, outcomes and currencies must be the rules'
-/// (as a snapshot's are), its ids present and its dates dates: each bad
-/// value named by row and column.
-fn check_history_values(
-    path: &Path,
-    frame: &DataFrame,
-    required: &[&str],
-    dates: &[&str],
-    vocabulary: &Vocabulary,
-) -> Result<(), PipelineError> {
-    use crate::columns as c;
-    let outcomes = ["won".to_owned(), "lost".to_owned()];
-    let words: [(&str, &[String]); 3] = [
-        (c::STAGE, &vocabulary.stages),
-        (c::OUTCOME, &outcomes),
-        (c::CURRENCY, &vocabulary.currencies),
-    ];
-    let mut bad: Vec<BadRow> = Vec::new();
-    let mut total = 0u64;
-    let mut report = |row: usize, column: &str, reason: String| {
-        total += 1;
-        if bad.len() < MAX_BAD_ROWS {
-            bad.push(BadRow {
-                row: row as u64 + 1,
-                column: column.to_owned(),
-                reason,
-            });
-        }
-    };
-    for (column, allowed) in words {
-        if !required.contains(&column) {
-            continue;
-        }
-        let values = frame.column(column)?.cast(&DataType::String)?;
-        for (r, v) in values.str()?.iter().enumerate() {
-            if !v.is_some_and(|v| allowed.iter().any(|a| a == v)) {
-                let shown: String = v.unwrap_or("").chars().take(64).collect();
-                report(
-                    r,
-                    column,
-                    format!("`{shown}` is not one of {}", allowed.join(", ")),
-                );
-            }
-        }
-    }
-    for &column in dates.iter().chain([c::OPPORTUNITY_ID].iter()) {
-        if !required.contains(&column) {
-            continue;
-        }
-        let values = frame.column(column)?;
-        if values.null_count() == 0 {
-            continue;
-        }
-        let missing = values.is_null();
-        for (r, m) in missing.iter().enumerate() {
-            if m == Some(true) {
-                report(
-                    r,
-                    column,
-                    "is missing or not a date in the form YYYY-MM-DD".into(),
-                );
-            }
-        }
-    }
-    if total == 0 {
-        return Ok(());
-    }
-    bad.sort_by_key(|b| b.row);
-    Err(PipelineError::BadRows {
-        path: path.to_path_buf(),
-        rows: bad,
-        total,
-    })
 }

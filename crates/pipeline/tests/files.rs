@@ -88,8 +88,19 @@ fn vocabulary() -> Vocabulary {
     let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect();
     Vocabulary {
         stages: words(&["qualify", "propose", "negotiate", "won", "lost"]),
-        currencies: words(&["USD", "EUR"]),
+        currencies: ["USD", "EUR"].map(currency).to_vec(),
         forecast_categories: words(&["omitted", "pipeline", "best_case", "commit", "closed"]),
+        ..Vocabulary::default()
+    }
+}
+
+fn currency(code: &str) -> quotecast_model::Currency {
+    quotecast_model::Currency {
+        code: quotecast_model::CurrencyCode::new(code).unwrap(),
+        name: code.into(),
+        scale: 2,
+        rounding: quotecast_model::RoundingMode::HalfUp,
+        per_corporate: rust_decimal::Decimal::ONE,
     }
 }
 
@@ -159,20 +170,16 @@ fn a_malformed_csv_is_refused_with_row_and_column() {
     std::fs::write(&path, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
     let found = bad_rows(&path);
     let expect = [
-        (2, "expected_close", "is not a date (YYYY-MM-DD)"),
         (
-            3,
-            "stage",
-            "is not a stage of the rules (qualify, propose, negotiate, won, lost)",
+            2,
+            "expected_close",
+            "`2026-13-45` is not a date (YYYY-MM-DD, or YYYY-MM-DD HH:MM:SS)",
         ),
-        (4, "amount", "is negative"),
-        (4, "currency", "is not a currency of the rules (USD, EUR)"),
-        (4, "quantity", "must be at least 1 on a line with a SKU"),
-        (
-            5,
-            "amount",
-            "is not a decimal amount with at most 2 decimals",
-        ),
+        (3, "stage", "`closing` is not a stage of the rules"),
+        (4, "amount", "`-5.00` is negative"),
+        (4, "currency", "`GBP` is not a currency of the rules"),
+        (4, "quantity", "`0` must be at least 1 on a line with a SKU"),
+        (5, "amount", "`12.5x` is not a decimal amount"),
         (5, "owner", "is empty"),
     ];
     let found: Vec<(u64, &str, &str)> = found

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use quotecast_forecast::{BacktestOptions, Bucket, backtest_report};
-use quotecast_pipeline::{read::scan_history, write::write_table};
+use quotecast_pipeline::write::write_table;
 
 use crate::forecast_cmd::{funnel_rules, parse_bucket, sibling, table};
 
@@ -23,7 +23,7 @@ pub struct BacktestArgs {
     #[arg(long, default_value_t = 3)]
     horizon: u32,
     /// Today: outcomes up to here are known [default: today].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::inputs::parse_date)]
     as_of: Option<NaiveDate>,
     /// Prior strength of the company rate when calibrating [default:
     /// estimated from the spread between teams].
@@ -42,16 +42,14 @@ pub struct BacktestArgs {
 pub fn run(args: BacktestArgs) -> anyhow::Result<ExitCode> {
     let rules = funnel_rules(args.rules)?;
     let started = Instant::now();
-    let history = scan_history(&args.history)?;
+    let history = crate::inputs::read_history_dir(&args.history, &rules)?;
     if history.snapshots.is_none() {
         anyhow::bail!(
             "{}: no snapshots file (past pipeline snapshots are what the backtest forecasts from)",
             args.history.display()
         );
     }
-    let as_of = args
-        .as_of
-        .unwrap_or_else(|| chrono::Local::now().date_naive());
+    let as_of = crate::inputs::as_of(args.as_of, None)?;
     let how = BacktestOptions {
         as_of,
         bucket: args.bucket,

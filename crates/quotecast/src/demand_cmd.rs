@@ -14,12 +14,7 @@ use chrono::NaiveDate;
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use quotecast_demand::{Calendar, Inventory, Period, Plan, PlanOptions, plan_pipeline};
-use quotecast_forecast::vocabulary;
-use quotecast_pipeline::{
-    inventory::read_inventory,
-    read::{read_snapshot, scan_history},
-    write::write_table,
-};
+use quotecast_pipeline::{inventory::read_inventory, write::write_table};
 use rust_decimal::Decimal;
 
 #[derive(Subcommand)]
@@ -50,7 +45,7 @@ pub struct PlanArgs {
     #[arg(long)]
     inventory: Option<PathBuf>,
     /// The day the plan is made [default: today].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::inputs::parse_date)]
     as_of: Option<NaiveDate>,
     /// Buckets to plan.
     #[arg(long, default_value_t = 52)]
@@ -113,11 +108,13 @@ fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar.set_message("reading the pipeline");
-    let snapshot = read_snapshot(&args.pipeline, &vocabulary(&rules))?;
-    let as_of = args
-        .as_of
-        .unwrap_or_else(|| chrono::Local::now().date_naive());
-    let history = args.history.as_deref().map(scan_history).transpose()?;
+    let snapshot = crate::inputs::read_pipeline(&args.pipeline, &rules)?;
+    let as_of = crate::inputs::as_of(args.as_of, Some(&args.pipeline))?;
+    let history = args
+        .history
+        .as_deref()
+        .map(|dir| crate::inputs::read_history_dir(dir, &rules))
+        .transpose()?;
     let inventory = inventory(args.inventory.as_deref())?;
     let options = PlanOptions {
         calendar: Calendar::new(as_of, args.bucket, args.horizon)?,
@@ -216,6 +213,9 @@ fn summary(
         )?;
     }
     if let Some(note) = &e.expected_only {
+        writeln!(out, "note: {note}")?;
+    }
+    for note in &e.forecast_notes {
         writeln!(out, "note: {note}")?;
     }
     if !e.unknown_inventory.is_empty() {

@@ -7,13 +7,10 @@ use anyhow::{Context, anyhow};
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use quotecast_forecast::{
-    Bucket, DataFrame, Dimension, ForecastOptions, Simulation, forecast_report, vocabulary,
+    Bucket, DataFrame, Dimension, ForecastOptions, Simulation, forecast_report,
 };
 use quotecast_model::RuleSet;
-use quotecast_pipeline::{
-    read::{read_snapshot, scan_history},
-    write::write_table,
-};
+use quotecast_pipeline::write::write_table;
 
 use crate::config::RulesSource;
 
@@ -41,7 +38,7 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',', value_parser = parse_dimension)]
     by: Vec<Dimension>,
     /// The day the forecast is made [default: today].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::inputs::parse_date)]
     as_of: Option<NaiveDate>,
     /// Calibrate win rates per team and stage from this history directory
     /// (stage_events and outcomes, as `gen-pipeline` writes them) instead
@@ -110,12 +107,14 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--chart draws the Monte Carlo percentiles: give --trials above 0");
     }
     let started = Instant::now();
-    let snapshot = read_snapshot(&args.pipeline, &vocabulary(&rules))?;
+    let snapshot = crate::inputs::read_pipeline(&args.pipeline, &rules)?;
     let read_took = started.elapsed();
-    let as_of = args
-        .as_of
-        .unwrap_or_else(|| chrono::Local::now().date_naive());
-    let history = args.history.as_deref().map(scan_history).transpose()?;
+    let as_of = crate::inputs::as_of(args.as_of, Some(&args.pipeline))?;
+    let history = args
+        .history
+        .as_deref()
+        .map(|dir| crate::inputs::read_history_dir(dir, &rules))
+        .transpose()?;
     let options = ForecastOptions {
         as_of,
         bucket: args.bucket,
@@ -158,6 +157,9 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
         e.win_rate_source,
         rates.join(", ")
     )?;
+    for note in &report.notes {
+        writeln!(out, "note: {note}")?;
+    }
     writeln!(
         out,
         "as of {}, amounts in {} (expected values, rounded to {} decimals)\n",

@@ -5,7 +5,7 @@ use std::{fmt::Write as _, io::Write, path::PathBuf, process::ExitCode, time::In
 use chrono::NaiveDate;
 use clap::Args;
 use quotecast_forecast::{MATURITY_DAYS, funnel_report};
-use quotecast_pipeline::{read::scan_history, write::write_table};
+use quotecast_pipeline::write::write_table;
 
 use crate::forecast_cmd::{funnel_rules, sibling, table};
 
@@ -16,7 +16,7 @@ pub struct FunnelArgs {
     #[arg(long)]
     history: PathBuf,
     /// Today [default: today]; entries younger than 180 days are left out.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::inputs::parse_date)]
     as_of: Option<NaiveDate>,
     /// Write the funnel per team and stage (.parquet or .csv); the company
     /// funnel and the leaks go next to it as NAME.company.EXT and
@@ -35,10 +35,8 @@ pub struct FunnelArgs {
 pub fn run(args: FunnelArgs) -> anyhow::Result<ExitCode> {
     let rules = funnel_rules(args.rules)?;
     let started = Instant::now();
-    let history = scan_history(&args.history)?;
-    let as_of = args
-        .as_of
-        .unwrap_or_else(|| chrono::Local::now().date_naive());
+    let history = crate::inputs::read_history_dir(&args.history, &rules)?;
+    let as_of = crate::inputs::as_of(args.as_of, None)?;
     let report = funnel_report(history, &rules, as_of)?;
     let mut out = String::new();
     writeln!(

@@ -22,6 +22,7 @@ mod demand_cmd;
 mod forecast_cmd;
 mod funnel_cmd;
 mod gen_cmd;
+mod inputs;
 mod quote_cmd;
 mod render;
 mod rules_cmd;

@@ -499,14 +499,58 @@ fn forecast_run_summarises_a_generated_pipeline_and_writes_its_tables() {
     ]);
     assert!(!o.status.success());
     assert!(
-        stderr(&o).contains("pipeline.csv: 1 bad row(s):")
+        stderr(&o).contains("pipeline.csv: 1 bad value(s):")
+            && stderr(&o).contains("column `currency`: `XYZ` is not a currency of the rules")
             && stderr(&o)
-                .contains("column `currency`: is not a currency of the rules (CNY, EUR, USD)"),
+                .contains("`XYZ` (1 row) is not a currency of the rules; expected CNY, EUR, USD"),
         "{}",
         stderr(&o)
     );
     assert!(!out.exists());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn forecast_run_is_as_of_the_snapshots_own_date_and_names_a_bad_date_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("crm.csv");
+    std::fs::write(
+        &snapshot,
+        "snapshot_date;opportunity_id;owner;team;region;stage;created;expected_close;currency;amount\n\
+         2026-06-30 00:00:00;O-1;ann;east;na;Qualification;2026-06-01;2026-07-15;USD;1000.00\n\
+         2026-06-30 00:00:00;O-2;ann;east;na;Negotiation/Review;2026-05-01;2026-08-15;USD;500.00\n",
+    )
+    .unwrap();
+    let path = snapshot.to_str().unwrap();
+    let o = quotecast(&["forecast", "run", "--pipeline", path, "--trials", "0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("note: as of 2026-06-30, the snapshot_date"),
+        "{}",
+        stderr(&o)
+    );
+    // Salesforce's stage names, read through the rules' labels: qualify
+    // 10 % of 1,000 in July and negotiate 80 % of 500 in August.
+    let out = stdout(&o);
+    assert!(out.contains("as of 2026-06-30"), "{out}");
+    assert!(
+        out.contains("2 open opportunities") && out.contains("100.00") && out.contains("400.00"),
+        "{out}"
+    );
+    let o = quotecast(&[
+        "forecast",
+        "run",
+        "--pipeline",
+        path,
+        "--as-of",
+        "30/06/2026",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("`30/06/2026` is not a date in the form YYYY-MM-DD"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -218,6 +218,9 @@ pub(crate) struct StageDef {
     pub time_limit_days: Option<u32>,
     /// `won` or `lost` for closed stages.
     pub outcome: Option<String>,
+    /// A CRM's own names for the stage.
+    #[serde(default)]
+    pub labels: Vec<String>,
 }
 
 #[derive(Deserialize)]

@@ -7,7 +7,7 @@ use quotecast_forecast::vocabulary;
 use quotecast_pipeline::{
     demand_store::DemandStore,
     inventory::InventoryState,
-    read::{read_snapshot, scan_history},
+    read::{read_history, read_snapshot},
 };
 use rust_decimal::Decimal;
 use tonic::{Request, Response, Status, Streaming};
@@ -131,7 +131,10 @@ impl DemandService for DemandApi {
                 .push(format!("{}:{bytes}", job.pipeline));
             let snapshot = read_snapshot(&path, &vocabulary(rules))?;
             let history = match &job.history {
-                Some(name) => Some(scan_history(&state.pipelines.history(name)?)?),
+                Some(name) => Some(read_history(
+                    &state.pipelines.history(name)?,
+                    &vocabulary(rules),
+                )?),
                 None => None,
             };
             let inventory = match store.inventory(job.inventory_version.as_deref())? {

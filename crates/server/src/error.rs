@@ -89,14 +89,17 @@ fn add_violations(
 fn bad_row_details(error: &PipelineError, field: &str) -> ErrorDetails {
     let mut details = ErrorDetails::new();
     match error {
-        PipelineError::BadRows { rows, .. } => add_violations(
+        PipelineError::BadRows { rows, columns, .. } => add_violations(
             &mut details,
-            rows.iter().map(|r| {
-                (
-                    format!("{field}.rows[{}].{}", r.row, r.column),
-                    r.reason.clone(),
-                )
-            }),
+            columns
+                .iter()
+                .map(|c| (format!("{field}.columns.{}", c.column), c.message.clone()))
+                .chain(rows.iter().map(|r| {
+                    (
+                        format!("{field}.rows[{}].{}", r.row, r.column),
+                        r.reason.clone(),
+                    )
+                })),
         ),
         other => add_violations(&mut details, [(field.to_owned(), other.to_string())]),
     }

@@ -10,7 +10,7 @@ use quotecast_forecast::{
 };
 use quotecast_pipeline::{
     PipelineError,
-    read::{read_snapshot, scan_history},
+    read::{read_history, read_snapshot},
     store::PipelineFile,
     write::FileFormat,
 };
@@ -212,6 +212,7 @@ fn forecast_parts(
             .flat_map(|c| c.snapshots_used.iter().map(|d| d.to_string()))
             .collect(),
         trials: report.uncertainty.as_ref().map_or(0, |u| u.trials),
+        notes: report.notes.clone(),
     };
     let mut out = vec![ForecastResponse {
         part: Some(P::Summary(summary)),
@@ -410,7 +411,10 @@ impl ForecastService for ForecastApi {
             let path = state.pipelines.snapshot(&job.pipeline)?;
             let snapshot = read_snapshot(&path, &vocabulary(rules))?;
             let history = match &job.history {
-                Some(name) => Some(scan_history(&state.pipelines.history(name)?)?),
+                Some(name) => Some(read_history(
+                    &state.pipelines.history(name)?,
+                    &vocabulary(rules),
+                )?),
                 None => None,
             };
             let report = forecast_report(snapshot, history, rules, &job.options)?;
@@ -428,7 +432,10 @@ impl ForecastService for ForecastApi {
     ) -> Result<Response<Self::FunnelStream>, Status> {
         let (pipeline, as_of) = funnel_job(request.get_ref(), (self.state.today)())?;
         let parts = run_job(&self.state, move |state| {
-            let history = scan_history(&state.pipelines.history(&pipeline)?)?;
+            let history = read_history(
+                &state.pipelines.history(&pipeline)?,
+                &vocabulary(&state.rules),
+            )?;
             let report = funnel_report(history, &state.rules, as_of)?;
             funnel_parts(state, &report)
         })
@@ -444,7 +451,10 @@ impl ForecastService for ForecastApi {
     ) -> Result<Response<Self::BacktestStream>, Status> {
         let (pipeline, options) = backtest_job(request.get_ref(), (self.state.today)())?;
         let parts = run_job(&self.state, move |state| {
-            let history = scan_history(&state.pipelines.history(&pipeline)?)?;
+            let history = read_history(
+                &state.pipelines.history(&pipeline)?,
+                &vocabulary(&state.rules),
+            )?;
             let result = backtest_report(history, &state.rules, &options)?;
             backtest_parts(state, &result)
         })

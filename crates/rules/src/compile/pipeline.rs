@@ -46,6 +46,7 @@ pub(super) fn compile(c: &mut Compiler<'_>, files: &[ParsedFile<'_>], parts: &mu
         }
     }
     defined.sort_by_key(|(_, _, s)| s.order);
+    check_labels(c, &defined);
     let mut open_after_closed = false;
     for (f, line, stage) in &defined {
         if stage.is_open() {
@@ -89,6 +90,43 @@ pub(super) fn compile(c: &mut Compiler<'_>, files: &[ParsedFile<'_>], parts: &mu
         }
     }
     parts.stages = defined.into_iter().map(|(_, _, s)| s).collect();
+}
+
+/// A label names one stage: it is not empty, not another stage's id and
+/// not given twice.
+fn check_labels(c: &mut Compiler<'_>, defined: &[(&ParsedFile<'_>, usize, Stage)]) {
+    let mut named: HashMap<&str, &str> = defined
+        .iter()
+        .map(|(_, _, s)| (s.id.as_str(), s.id.as_str()))
+        .collect();
+    for (f, line, stage) in defined {
+        for label in &stage.labels {
+            let problem = if label.trim().is_empty() || label.trim() != label {
+                Some(format!(
+                    "stage `{}`: label `{label}` is empty or has spaces around it",
+                    stage.id
+                ))
+            } else {
+                match named.get(label.as_str()) {
+                    Some(other) if *other == label.as_str() => Some(format!(
+                        "stage `{}`: label `{label}` is the id of stage `{other}`",
+                        stage.id
+                    )),
+                    Some(other) => Some(format!(
+                        "stage `{}`: label `{label}` already names stage `{other}`",
+                        stage.id
+                    )),
+                    None => None,
+                }
+            };
+            match problem {
+                Some(problem) => c.report(f, *line, problem),
+                None => {
+                    named.insert(label.as_str(), stage.id.as_str());
+                }
+            }
+        }
+    }
 }
 
 /// One stage with its values checked; `None` after reporting a problem.
@@ -153,5 +191,6 @@ fn stage(c: &mut Compiler<'_>, f: &ParsedFile<'_>, line: usize, d: &StageDef) ->
         category,
         time_limit_days: d.time_limit_days,
         outcome,
+        labels: d.labels.clone(),
     })
 }

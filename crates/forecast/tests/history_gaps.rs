@@ -1,0 +1,190 @@
+//! History as it comes: a backtest scores only the deals open on each
+//! snapshot date (closed deals in a snapshot change nothing), and history
+//! too young to learn from gives the rules' rates and says what it lacks
+//! instead of failing or pretending.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use polars::prelude::*;
+use quotecast_forecast::{
+    Backtest, Bucket, ForecastOptions, RateTable, Simulation, WinRates, backtest, forecast_report,
+};
+use quotecast_pipeline::{columns as col, read::History};
+
+fn spec() -> quotecast_forecast::ForecastSpec {
+    quotecast_forecast::ForecastSpec {
+        as_of: common::as_of(),
+        bucket: Bucket::Month,
+        group_by: vec![],
+        rates: RateTable {
+            reporting_currency: "USD".into(),
+            scale: 2,
+            per_reporting: vec![("USD".into(), 1.0)],
+        },
+        win_rates: WinRates::StageDefaults,
+        stages: common::rules().stages().to_vec(),
+        correction: None,
+    }
+}
+
+fn numbers(frame: &DataFrame, column: &str) -> Vec<f64> {
+    frame
+        .column(column)
+        .unwrap()
+        .cast(&DataType::Float64)
+        .unwrap()
+        .f64()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap_or(f64::NAN))
+        .collect()
+}
+
+/// Each snapshot date gains a large deal already won that day, in the
+/// snapshot and in the outcomes.
+fn with_closed_deals(snapshots: LazyFrame, outcomes: LazyFrame) -> (LazyFrame, LazyFrame) {
+    let one_per_date = snapshots
+        .clone()
+        .filter(col(col::LINE).eq(lit(1u32)))
+        .sort(
+            [col::SNAPSHOT_DATE, col::OPPORTUNITY_ID],
+            SortMultipleOptions::default(),
+        )
+        .group_by_stable([col(col::SNAPSHOT_DATE)])
+        .head(Some(1))
+        .with_columns([
+            (lit("CLOSED-") + col(col::SNAPSHOT_DATE).cast(DataType::String))
+                .alias(col::OPPORTUNITY_ID),
+            lit("won").alias(col::STAGE),
+            col(col::SNAPSHOT_DATE).alias(col::EXPECTED_CLOSE),
+            (col(col::AMOUNT) * lit(1000)).alias(col::AMOUNT),
+        ]);
+    let snapshot_columns: Vec<Expr> = snapshots
+        .clone()
+        .collect_schema()
+        .unwrap()
+        .iter_names()
+        .map(|n| col(n.clone()))
+        .collect();
+    let outcome_columns: Vec<Expr> = outcomes
+        .clone()
+        .collect_schema()
+        .unwrap()
+        .iter_names()
+        .map(|n| col(n.clone()))
+        .collect();
+    let extra_outcomes = one_per_date
+        .clone()
+        .with_columns([
+            lit("won").alias(col::OUTCOME),
+            col(col::SNAPSHOT_DATE).alias(col::CLOSED),
+        ])
+        .select(outcome_columns.clone());
+    let collected = |parts: [LazyFrame; 2]| {
+        concat(parts, UnionArgs::default())
+            .unwrap()
+            .collect()
+            .unwrap()
+            .lazy()
+    };
+    (
+        collected([snapshots, one_per_date.select(snapshot_columns)]),
+        collected([outcomes.select(outcome_columns), extra_outcomes]),
+    )
+}
+
+#[test]
+fn deals_already_closed_on_a_snapshot_date_change_no_backtest_figure() {
+    let world = common::world(11);
+    let data = common::generated(&world, 11, 1_500, 14);
+    let how = Backtest {
+        as_of: common::as_of(),
+        maturity_days: 180,
+        horizon: 3,
+        prior_strength: None,
+    };
+    let plain = backtest(
+        data.stage_events.clone(),
+        data.outcomes.clone(),
+        data.snapshots.clone(),
+        &spec(),
+        &how,
+    )
+    .unwrap();
+    let (snapshots, outcomes) = with_closed_deals(data.snapshots, data.outcomes);
+    let padded = backtest(data.stage_events, outcomes, snapshots, &spec(), &how).unwrap();
+    for column in ["forecast", "actual", "wape", "bias", "deals"] {
+        let (a, b) = (
+            numbers(&plain.by_date, column),
+            numbers(&padded.by_date, column),
+        );
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            assert!(
+                (x - y).abs() <= 1e-6 * x.abs().max(1.0),
+                "{column}: {a:?}\n{b:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn history_too_young_to_learn_from_keeps_the_rules_rates_and_says_what_it_needs() {
+    let world = common::world(12);
+    let data = common::generated(&world, 12, 600, 6);
+    let rules = common::rules();
+    // As of a day when no stage entry and no past snapshot is 180 days old.
+    let as_of = data
+        .snapshots
+        .clone()
+        .select([col(col::SNAPSHOT_DATE).min()])
+        .collect()
+        .unwrap()
+        .column(col::SNAPSHOT_DATE)
+        .unwrap()
+        .cast(&DataType::Int32)
+        .unwrap()
+        .i32()
+        .unwrap()
+        .get(0)
+        .map(quotecast_pipeline::from_epoch_days)
+        .unwrap()
+        + chrono::TimeDelta::days(30);
+    let young = |frame: LazyFrame, column: &str| {
+        frame.filter(col(column).gt(lit(as_of - chrono::TimeDelta::days(60)).cast(DataType::Date)))
+    };
+    let history = History {
+        stage_events: young(data.stage_events, col::AT),
+        outcomes: data.outcomes,
+        snapshots: Some(data.snapshots),
+        notes: vec![],
+    };
+    let options = ForecastOptions {
+        as_of,
+        bucket: Bucket::Month,
+        group_by: vec![],
+        prior_strength: None,
+        simulation: Simulation {
+            trials: 0,
+            ..Simulation::default()
+        },
+    };
+    let snapshot = data.pipeline.collect().unwrap();
+    let report = forecast_report(snapshot, Some(history), &rules, &options).unwrap();
+    assert!(matches!(report.spec.win_rates, WinRates::StageDefaults));
+    assert!(report.spec.correction.is_none());
+    let notes = report.notes.join("\n");
+    assert!(
+        notes.contains("the rules' stage win rates are used"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("so they need 150 more days of snapshot history"),
+        "{notes}"
+    );
+    assert_eq!(
+        report.forecast.explanation.win_rate_source,
+        "the rules' stage defaults"
+    );
+}

@@ -1,0 +1,376 @@
+//! From a file's columns, typed as its writer chose, to quotecast's
+//! canonical types: dates from dates, timestamps or text with or without
+//! a time of day; amounts from decimals, integers, text or floating point;
+//! a CRM's stage and outcome labels to the rules' ids. Every value that
+//! does not convert is flagged, so that it can be named by row and column.
+use std::str::FromStr;
+
+use polars::prelude::*;
+use quotecast_model::Currency;
+use rust_decimal::Decimal;
+
+use super::Vocabulary;
+use crate::{PipelineError, columns as col};
+
+/// What a column must hold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Text,
+    Date,
+    Count,
+    Amount,
+}
+
+impl Kind {
+    pub(crate) fn dtype(self) -> DataType {
+        match self {
+            Kind::Text => DataType::String,
+            Kind::Date => DataType::Date,
+            Kind::Count => DataType::UInt32,
+            Kind::Amount => DataType::Decimal(col::AMOUNT_PRECISION, col::AMOUNT_SCALE),
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Kind::Text => "text",
+            Kind::Date => "a date (YYYY-MM-DD, or YYYY-MM-DD HH:MM:SS)",
+            Kind::Count => "a whole number of units",
+            Kind::Amount => "a decimal amount",
+        }
+    }
+}
+
+/// A column: its kind, whether the file must have it, and whether every
+/// row must have a value.
+#[derive(Clone, Copy)]
+pub(crate) struct Spec {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub column_required: bool,
+    pub value_required: bool,
+}
+
+pub(crate) const fn spec(name: &'static str, kind: Kind, column: bool, value: bool) -> Spec {
+    Spec {
+        name,
+        kind,
+        column_required: column,
+        value_required: value,
+    }
+}
+
+/// One check over a column: the rows where `flag` holds are bad for
+/// `reason`. A vocabulary check also lists the distinct values it found,
+/// followed by its text (`a stage of the rules; expected ...`).
+pub(crate) struct Check {
+    pub column: &'static str,
+    pub reason: String,
+    pub flag: Expr,
+    pub vocabulary: Option<String>,
+}
+
+/// The typed columns of a table, what to check, and what the reader did
+/// that a user should be told once (floating-point amounts rounded).
+pub(crate) struct Typed {
+    /// Expressions over the file's columns, each aliased to its name.
+    pub columns: Vec<Expr>,
+    /// Flags computed alongside [`Typed::columns`] (a value that was there
+    /// but did not convert), named [`flag_name`]`(i)` for check `i`.
+    pub conversion_flags: Vec<Expr>,
+    /// Every check; those past the conversion flags are over the typed
+    /// columns.
+    pub checks: Vec<Check>,
+    pub notes: Vec<String>,
+}
+
+impl Typed {
+    /// A check over the file's own values, computed alongside the typed
+    /// columns.
+    fn raw_check(&mut self, column: &'static str, reason: String, flag: Expr) {
+        let i = self.checks.len();
+        self.conversion_flags.push(flag.alias(flag_name(i)));
+        self.checks.push(Check {
+            column,
+            reason,
+            flag: col(flag_name(i)),
+            vocabulary: None,
+        });
+    }
+}
+
+pub(crate) fn flag_name(i: usize) -> String {
+    format!("__check{i}")
+}
+
+/// The date formats read from text, tried in this order.
+const DATE_FORMATS: [&str; 3] = ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"];
+
+/// Builds the typed columns and checks of `specs` over a file whose schema
+/// is `schema`.
+pub(crate) fn typed(
+    path: &std::path::Path,
+    schema: &Schema,
+    specs: &[Spec],
+    vocabulary: &Vocabulary,
+) -> Result<Typed, PipelineError> {
+    let mut typed = Typed {
+        columns: Vec::new(),
+        conversion_flags: Vec::new(),
+        checks: Vec::new(),
+        notes: Vec::new(),
+    };
+    let mut later: Vec<Check> = Vec::new();
+    for s in specs {
+        let Some(dtype) = schema.get(s.name) else {
+            if s.column_required {
+                let found: Vec<String> = schema
+                    .iter_names()
+                    .take(40)
+                    .map(|n| format!("`{}`", n.chars().take(64).collect::<String>()))
+                    .collect();
+                return Err(PipelineError::Format {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "no column `{}` ({}); the file's columns are {}",
+                        s.name,
+                        s.kind.describe(),
+                        found.join(", ")
+                    ),
+                });
+            }
+            typed
+                .columns
+                .push(lit(NULL).cast(s.kind.dtype()).alias(s.name));
+            continue;
+        };
+        if !convertible(dtype, s.kind) {
+            return Err(PipelineError::Format {
+                path: path.to_path_buf(),
+                message: format!(
+                    "column `{}` holds {dtype}, not {}",
+                    s.name,
+                    s.kind.describe()
+                ),
+            });
+        }
+        let (value, precision) = converted(s, dtype, vocabulary, &mut typed.notes);
+        let unconverted = col(s.name).is_not_null().and(value.clone().is_null());
+        typed.raw_check(s.name, format!("is not {}", s.kind.describe()), unconverted);
+        if let Some((reason, flag)) = precision {
+            typed.raw_check(s.name, reason, flag);
+        }
+        typed.columns.push(value.alias(s.name));
+        if s.value_required {
+            typed.raw_check(s.name, "is empty".into(), col(s.name).is_null());
+        }
+    }
+    let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
+    let outcomes: Vec<String> = ["won", "lost"].map(String::from).to_vec();
+    let currencies: Vec<String> = vocabulary
+        .currencies
+        .iter()
+        .map(|c| c.code.as_str().to_owned())
+        .collect();
+    let labels = "or a label that rules/pipeline/stages.toml gives a stage";
+    let words: [(&'static str, &[String], &str, &str); 4] = [
+        (
+            col::STAGE,
+            &vocabulary.stages,
+            "a stage of the rules",
+            labels,
+        ),
+        (col::CURRENCY, &currencies, "a currency of the rules", ""),
+        (
+            col::FORECAST_CATEGORY,
+            &vocabulary.forecast_categories,
+            "a forecast category",
+            "",
+        ),
+        (
+            col::OUTCOME,
+            &outcomes,
+            "an outcome",
+            "or a label that rules/pipeline/stages.toml gives a closed stage",
+        ),
+    ];
+    for (name, known, what, or) in words {
+        if !names.contains(&name) {
+            continue;
+        }
+        let expected = format!(
+            "{}{}{or}",
+            known.join(", "),
+            if or.is_empty() { "" } else { ", " }
+        );
+        let list = Series::new("known".into(), known.to_vec());
+        later.push(Check {
+            column: name,
+            reason: format!("is not {what}"),
+            flag: col(name)
+                .is_not_null()
+                .and(col(name).is_in(lit(list).implode(false), false).not()),
+            vocabulary: Some(format!("{what}; expected {expected}")),
+        });
+    }
+    typed.checks.extend(later);
+    Ok(typed)
+}
+
+/// Whether a file column of type `dtype` can be read as `kind`.
+fn convertible(dtype: &DataType, kind: Kind) -> bool {
+    let blank = matches!(dtype, DataType::String | DataType::Null);
+    match kind {
+        Kind::Text => blank,
+        Kind::Date => blank || matches!(dtype, DataType::Date | DataType::Datetime(..)),
+        Kind::Count | Kind::Amount => {
+            blank || dtype.is_integer() || dtype.is_float() || dtype.is_decimal()
+        }
+    }
+}
+
+/// The expression reading column `s` of type `dtype` as its kind, and
+/// for exact amounts the check that none has more decimals than its
+/// currency (over the file's values).
+fn converted(
+    s: &Spec,
+    dtype: &DataType,
+    vocabulary: &Vocabulary,
+    notes: &mut Vec<String>,
+) -> (Expr, Option<(String, Expr)>) {
+    let raw = col(s.name);
+    let value = match s.kind {
+        Kind::Text if s.name == col::STAGE => relabelled(raw, &vocabulary.stage_labels),
+        Kind::Text if s.name == col::OUTCOME => relabelled(raw, &vocabulary.outcome_labels),
+        Kind::Text => raw,
+        Kind::Date if dtype == &DataType::String => {
+            let tries: Vec<Expr> = DATE_FORMATS
+                .iter()
+                .map(|format| {
+                    raw.clone().str().to_date(StrptimeOptions {
+                        format: Some((*format).into()),
+                        strict: false,
+                        exact: true,
+                        cache: true,
+                    })
+                })
+                .collect();
+            coalesce(&tries)
+        }
+        Kind::Date => raw.cast(DataType::Date),
+        Kind::Count if dtype.is_float() => when(raw.clone().eq(raw.clone().floor()))
+            .then(raw.strict_cast(DataType::UInt32))
+            .otherwise(lit(NULL).cast(DataType::UInt32)),
+        Kind::Count => raw.cast(DataType::UInt32),
+        Kind::Amount if dtype.is_float() => {
+            notes.push(rounding_note(s.name, &vocabulary.currencies));
+            rounded_floats(s.name, &vocabulary.currencies)
+        }
+        Kind::Amount => {
+            let reason = format!(
+                "has more decimals than its currency has ({})",
+                currency_scales(&vocabulary.currencies)
+            );
+            let flag = too_precise(s.name, &vocabulary.currencies);
+            return (raw.cast(s.kind.dtype()), Some((reason, flag)));
+        }
+    };
+    (value, None)
+}
+
+/// Each label replaced by the id it stands for; other values unchanged.
+fn relabelled(raw: Expr, labels: &[(String, String)]) -> Expr {
+    labels.iter().rev().fold(raw.clone(), |rest, (label, id)| {
+        when(raw.clone().eq(lit(label.as_str())))
+            .then(lit(id.as_str()))
+            .otherwise(rest)
+    })
+}
+
+/// The decimals a file may give an amount in `currency`: its minor unit,
+/// at most the file format's 2.
+fn allowed_decimals(currency: &Currency) -> u32 {
+    currency.scale.min(col::AMOUNT_SCALE as u32)
+}
+
+fn currency_scales(currencies: &[Currency]) -> String {
+    currencies
+        .iter()
+        .map(|c| format!("{} {}", c.code.as_str(), allowed_decimals(c)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An exact amount (text, decimal, integer) with more decimals than its
+/// currency's minor unit: compared with itself cut to those decimals.
+fn too_precise(name: &str, currencies: &[Currency]) -> Expr {
+    let wide = || col(name).cast(DataType::Decimal(38, 12));
+    let mut flag = lit(false);
+    for currency in currencies {
+        let cut = wide()
+            .cast(DataType::Decimal(38, allowed_decimals(currency) as usize))
+            .cast(DataType::Decimal(38, 12));
+        flag = flag.or(col(col::CURRENCY)
+            .eq(lit(currency.code.as_str()))
+            .and(wide().neq(cut)));
+    }
+    flag
+}
+
+fn rounding_note(name: &str, currencies: &[Currency]) -> String {
+    let rules: Vec<String> = currencies
+        .iter()
+        .map(|c| {
+            format!(
+                "{} to {} decimals {}",
+                c.code.as_str(),
+                allowed_decimals(c),
+                c.rounding.name()
+            )
+        })
+        .collect();
+    format!(
+        "column `{name}` holds floating-point numbers: each was read as the shortest decimal that prints it and rounded to its currency's minor unit ({})",
+        rules.join(", ")
+    )
+}
+
+/// Floating-point amounts rounded per row to their currency's minor unit
+/// with the currency's rounding; an unknown currency gives null (refused
+/// by the currency check).
+fn rounded_floats(name: &str, currencies: &[Currency]) -> Expr {
+    let amount = DataType::Decimal(col::AMOUNT_PRECISION, col::AMOUNT_SCALE);
+    currencies
+        .iter()
+        .rev()
+        .fold(lit(NULL).cast(amount.clone()), |rest, currency| {
+            let value = col(name)
+                .cast(DataType::Float64)
+                .map(round_with(currency.clone()), |_, field| {
+                    Ok(Field::new(field.name().clone(), DataType::String))
+                })
+                .cast(amount.clone());
+            when(col(col::CURRENCY).eq(lit(currency.code.as_str())))
+                .then(value)
+                .otherwise(rest)
+        })
+}
+
+/// The column's floats as decimal text rounded for `currency` (null for
+/// NaN, infinities and values too large).
+fn round_with(currency: Currency) -> impl Fn(Column) -> PolarsResult<Column> + Send + Sync {
+    move |column: Column| {
+        let floats = column.f64()?;
+        let texts: StringChunked = floats
+            .iter()
+            .map(|v| {
+                let v = v.filter(|v| v.is_finite())?;
+                let exact = Decimal::from_str(&v.to_string()).ok()?;
+                let mut rounded = currency.round(exact);
+                rounded.rescale(allowed_decimals(&currency));
+                Some(rounded.to_string())
+            })
+            .collect();
+        Ok(texts.with_name(column.name().clone()).into_column())
+    }
+}

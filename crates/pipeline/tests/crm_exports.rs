@@ -1,0 +1,246 @@
+//! Files as CRMs export them: their own stage and outcome labels,
+//! timestamps for dates, floating-point amounts, `;` separators. Each is
+//! read as the rules mean it, or refused naming the file, row, column,
+//! the values found and those expected; never read wrong in silence.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+use polars::prelude::*;
+use quotecast_model::{Currency, CurrencyCode, RoundingMode};
+use quotecast_pipeline::{
+    PipelineError, columns as col,
+    read::{HistoryTable, Vocabulary, read_history, read_history_table, read_snapshot_noted},
+    write::write_table,
+};
+use rust_decimal::Decimal;
+
+fn currency(code: &str, rounding: RoundingMode) -> Currency {
+    Currency {
+        code: CurrencyCode::new(code).unwrap(),
+        name: code.into(),
+        scale: 2,
+        rounding,
+        per_corporate: Decimal::ONE,
+    }
+}
+
+fn vocabulary() -> Vocabulary {
+    let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect();
+    let pairs = |w: &[(&str, &str)]| {
+        w.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    Vocabulary {
+        stages: words(&["qualify", "propose", "won", "lost"]),
+        currencies: vec![
+            currency("USD", RoundingMode::HalfUp),
+            currency("EUR", RoundingMode::HalfEven),
+        ],
+        forecast_categories: words(&["omitted", "pipeline", "best_case", "commit", "closed"]),
+        stage_labels: pairs(&[
+            ("Qualification", "qualify"),
+            ("Proposal/Price Quote", "propose"),
+            ("Closed Won", "won"),
+        ]),
+        outcome_labels: pairs(&[("Closed Won", "won"), ("Closed Lost", "lost")]),
+    }
+}
+
+fn texts(frame: &DataFrame, name: &str) -> Vec<String> {
+    frame
+        .column(name)
+        .unwrap()
+        .cast(&DataType::String)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap_or("").to_owned())
+        .collect()
+}
+
+fn bad(result: Result<impl std::fmt::Debug, PipelineError>) -> String {
+    match result {
+        Err(e @ PipelineError::BadRows { .. }) | Err(e @ PipelineError::Format { .. }) => {
+            e.to_string()
+        }
+        other => panic!("expected the file to be refused, got {other:?}"),
+    }
+}
+
+const SNAPSHOT_HEADER: &str =
+    "opportunity_id,owner,team,region,stage,created,expected_close,currency,amount";
+
+#[test]
+fn a_crms_labels_timestamps_and_semicolons_are_read_as_the_rules_mean_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.csv");
+    let rows = [
+        "O-1;ann;east;na;Qualification;2026-10-01 09:30:00;2026-12-15T00:00:00;USD;100.50",
+        "O-2;bob;east;na;Proposal/Price Quote;2026-10-02;2026-12-20 17:05:59.250;EUR;7",
+        "O-3;bob;east;na;Closed Won;2026-10-03;2026-11-01;USD;20.00",
+    ];
+    let header = SNAPSHOT_HEADER.replace(',', ";");
+    std::fs::write(&path, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+    let frame = read.frame;
+    assert_eq!(texts(&frame, col::STAGE), ["qualify", "propose", "won"]);
+    assert_eq!(
+        texts(&frame, col::CREATED),
+        ["2026-10-01", "2026-10-02", "2026-10-03"]
+    );
+    assert_eq!(
+        texts(&frame, col::EXPECTED_CLOSE),
+        ["2026-12-15", "2026-12-20", "2026-11-01"]
+    );
+    assert_eq!(texts(&frame, col::AMOUNT), ["100.50", "7.00", "20.00"]);
+    assert!(read.notes.is_empty(), "{:?}", read.notes);
+}
+
+#[test]
+fn floating_point_amounts_are_rounded_per_currency_and_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pandas.parquet");
+    let mut frame = df!(
+        col::OPPORTUNITY_ID => ["O-1", "O-2", "O-3", "O-4"],
+        col::OWNER => ["ann"; 4],
+        col::TEAM => ["east"; 4],
+        col::REGION => ["na"; 4],
+        col::STAGE => ["qualify"; 4],
+        col::CREATED => ["2026-10-01"; 4],
+        col::EXPECTED_CLOSE => ["2026-12-01"; 4],
+        col::CURRENCY => ["USD", "EUR", "EUR", "USD"],
+        // 2.675 and 0.125 are halves as written, though no binary float
+        // holds them exactly; 0.1 + 0.2 is what pandas sums to.
+        col::AMOUNT => [2.675f64, 0.125, 0.135, 0.1 + 0.2],
+    )
+    .unwrap();
+    // Timestamps, as pandas writes datetime64 columns.
+    for name in [col::CREATED, col::EXPECTED_CLOSE] {
+        let stamps = frame
+            .column(name)
+            .unwrap()
+            .str()
+            .unwrap()
+            .as_datetime(
+                Some("%Y-%m-%d"),
+                TimeUnit::Microseconds,
+                false,
+                false,
+                None,
+                &StringChunked::from_iter(std::iter::once(Some("raise"))),
+            )
+            .unwrap();
+        frame.with_column(stamps.into_column()).unwrap();
+    }
+    write_table(&path, &frame).unwrap();
+    let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+    assert_eq!(
+        texts(&read.frame, col::AMOUNT),
+        ["2.68", "0.12", "0.14", "0.30"],
+        "USD rounds half up, EUR half to even"
+    );
+    assert_eq!(texts(&read.frame, col::CREATED)[0], "2026-10-01");
+    assert_eq!(read.notes.len(), 1, "{:?}", read.notes);
+    assert!(
+        read.notes[0].contains("floating-point")
+            && read.notes[0].contains("EUR to 2 decimals half_even"),
+        "{:?}",
+        read.notes
+    );
+}
+
+#[test]
+fn exact_amounts_with_more_decimals_than_their_currency_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.csv");
+    let rows = [
+        "O-1,ann,east,na,qualify,2026-10-01,2026-12-15,USD,1.005",
+        "O-2,ann,east,na,qualify,2026-10-01,2026-12-15,USD,1.50",
+    ];
+    std::fs::write(&path, format!("{SNAPSHOT_HEADER}\n{}\n", rows.join("\n"))).unwrap();
+    let message = bad(read_snapshot_noted(&path, &vocabulary()));
+    assert!(
+        message.contains(
+            "row 1, column `amount`: `1.005` has more decimals than its currency has (USD 2, EUR 2)"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("1 bad value(s)"), "{message}");
+}
+
+fn history_dir(stage_events: &str, outcomes: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("stage_events.csv"), stage_events).unwrap();
+    std::fs::write(dir.path().join("outcomes.csv"), outcomes).unwrap();
+    dir
+}
+
+#[test]
+fn history_labels_and_timestamps_are_read_and_unknown_words_refused_by_name() {
+    let dir = history_dir(
+        "opportunity_id,stage,at\nO-1,Qualification,2026-01-02 10:00:00\nO-1,Closed Won,2026-02-01 16:30:00\n",
+        "opportunity_id,team,outcome,closed,currency,amount\nO-1,east,Closed Won,2026-02-01 16:30:00,USD,10.00\nO-2,east,Closed Lost,2026-02-03,USD,0\n",
+    );
+    let history = read_history(dir.path(), &vocabulary()).unwrap();
+    let events = history.stage_events.collect().unwrap();
+    assert_eq!(texts(&events, col::STAGE), ["qualify", "won"]);
+    assert_eq!(texts(&events, col::AT), ["2026-01-02", "2026-02-01"]);
+    let outcomes = history.outcomes.collect().unwrap();
+    assert_eq!(texts(&outcomes, col::OUTCOME), ["won", "lost"]);
+    assert!(history.snapshots.is_none());
+
+    // `Won` and `Qualify` are not the rules' words nor labels of theirs.
+    let dir = history_dir(
+        "opportunity_id,stage,at\nO-1,Qualify,2026-01-02\nO-1,Qualify,2026-01-03\nO-1,Demo,2026-01-04\n",
+        "opportunity_id,team,outcome,closed,currency,amount\nO-1,east,Won,2026-02-01,USD,10.00\n",
+    );
+    let message = bad(read_history(dir.path(), &vocabulary()).map(|_| ()));
+    assert!(
+        message.contains("stage_events.csv: 3 bad value(s)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("`Qualify` (2 rows), `Demo` (1 row) are not a stage of the rules; expected qualify, propose, won, lost"),
+        "{message}"
+    );
+    assert!(
+        message.contains("row 3, column `stage`: `Demo` is not a stage of the rules"),
+        "{message}"
+    );
+    let outcomes = dir.path().join("outcomes.csv");
+    let message =
+        bad(read_history_table(&outcomes, HistoryTable::Outcomes, &vocabulary()).map(|_| ()));
+    assert!(
+        message.contains("`Won` (1 row) is not an outcome; expected won, lost"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_deal_with_two_outcomes_and_a_missing_column_are_named() {
+    let dir = history_dir(
+        "opportunity_id,stage,at\nO-1,qualify,2026-01-02\n",
+        "opportunity_id,team,outcome,closed,currency,amount\nO-1,east,won,2026-02-01,USD,10.00\nO-2,east,lost,2026-02-01,USD,0\nO-1,east,lost,2026-03-01,USD,0\n",
+    );
+    let message = bad(read_history(dir.path(), &vocabulary()).map(|_| ()));
+    assert!(
+        message.contains("row 1, column `opportunity_id`: `O-1` has more than one outcome")
+            && message.contains("row 3, column `opportunity_id`: `O-1` has more than one outcome")
+            && !message.contains("row 2,"),
+        "{message}"
+    );
+    let path = dir.path().join("stage_events.csv");
+    std::fs::write(&path, "deal,stage,at\nO-1,qualify,2026-01-02\n").unwrap();
+    let message =
+        bad(
+            read_history_table(Path::new(&path), HistoryTable::StageEvents, &vocabulary())
+                .map(|_| ()),
+        );
+    assert!(
+        message.contains("stage_events.csv: no column `opportunity_id` (text); the file's columns are `deal`, `stage`, `at`"),
+        "{message}"
+    );
+}
