@@ -264,6 +264,7 @@ async fn funnel_and_backtest_stream_their_tables() {
             horizon: 2,
             as_of: AS_OF.into(),
             prior_strength: 0.0,
+            trials: 100,
         })
         .await
         .unwrap()
@@ -276,7 +277,31 @@ async fn funnel_and_backtest_stream_their_tables() {
     let summary = &backtest["summary"];
     let model = summary.column("model");
     let models: Vec<&str> = summary.rows.iter().map(|r| r[model].as_str()).collect();
-    assert_eq!(models, ["rules", "calibrated", "corrected"]);
+    assert_eq!(
+        models,
+        [
+            "rules",
+            "calibrated",
+            "corrected",
+            "pipeline_ratio",
+            "same_point_of_quarter",
+            "last_year"
+        ]
+    );
+    // Ranges are scored for the Monte Carlo models, per horizon too.
+    let coverage = summary.column("coverage_p10_p90");
+    assert!(
+        summary.rows[2][coverage].parse::<f64>().is_ok(),
+        "{:?}",
+        summary.rows[2]
+    );
+    assert!(
+        summary.rows[0][coverage].is_empty(),
+        "{:?}",
+        summary.rows[0]
+    );
+    let horizons = &backtest["by_horizon"];
+    assert_eq!(horizons.rows.len(), 6 * 2);
     server.stop().await;
 }
 

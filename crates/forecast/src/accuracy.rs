@@ -36,6 +36,9 @@ pub const TEAM_RATIO: &str = "team_ratio";
 pub const COMPANY_RATIO: &str = "company_ratio";
 pub const CREDIBILITY: &str = "credibility";
 pub const FACTOR: &str = "factor";
+/// The variance of a team's true factor given its history (credibility
+/// theory: τ²σ²ₜ / (τ² + σ²ₜ)), in squared ratio units.
+pub const FACTOR_VARIANCE: &str = "factor_variance";
 pub const WON_OBSERVATIONS: &str = "won_observations";
 pub const LATE_SHARE: &str = "late_share";
 pub const MEDIAN_DELAY_DAYS: &str = "median_delay_days";
@@ -78,6 +81,16 @@ pub struct Correction {
     pub snapshots_used: Vec<NaiveDate>,
     /// The variance of the true team ratios (τ²).
     pub between_teams_variance: f64,
+    /// How much a team's realised over forecast moves from one snapshot
+    /// to the next beyond its deals' own wins and losses: the relative
+    /// variance of a shock all deals of a team share in a period (0 to
+    /// 1). The Monte Carlo draws it per team and trial.
+    pub shock_variance: f64,
+    /// Per team (and `*` for the company) and horizon: `deals`,
+    /// `forecast`, `realised`, `ratio` and the `calendar_factor` applied
+    /// to the open deals' value in that horizon (see [`crate::calendar`]);
+    /// empty when no snapshot is old enough for a whole bucket.
+    pub calendar: DataFrame,
 }
 
 /// Learns the correction from past snapshots (the snapshot columns plus
@@ -120,6 +133,7 @@ pub fn learn_correction(
     }
     let forecasts = concat(per_snapshot, UnionArgs::default())?;
     let realised = decided(outcomes, spec, how.as_of)?;
+    let known = realised.clone();
     let observed = forecasts
         .join(
             realised,
@@ -133,11 +147,38 @@ pub fn learn_correction(
                 .total_days(false)
                 .alias(DELAY),
         );
+    // Sums are rounded (to cents, squares to units) so that the same
+    // history gives the same factors to the bit, whatever order polars
+    // added the rows in: a plan's id hashes the values they scale.
     let per_team = observed.clone().group_by([col(col::TEAM)]).agg([
         len().cast(DataType::UInt64).alias(OBSERVATIONS),
-        col(FORECAST).sum(),
-        col(REALISED).sum(),
+        col(FORECAST).sum().round(2, RoundMode::HalfToEven),
+        col(REALISED).sum().round(2, RoundMode::HalfToEven),
     ]);
+    let team_ratio = per_team.clone().select([
+        col(col::TEAM),
+        (col(REALISED) / col(FORECAST)).alias(TEAM_RATIO),
+    ]);
+    let periods = observed
+        .clone()
+        .join(
+            team_ratio,
+            [col(col::TEAM)],
+            [col(col::TEAM)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column((col(REALISED) - col(TEAM_RATIO) * col(FORECAST)).alias(RESIDUAL))
+        .group_by([col(col::TEAM), col(SNAPSHOT)])
+        .agg([
+            col(RESIDUAL).sum().pow(2).alias("__period_squared"),
+            col(RESIDUAL).pow(2).sum().alias("__deal_squares"),
+            (col(TEAM_RATIO).first() * col(FORECAST).sum())
+                .pow(2)
+                .alias("__expected_squared"),
+        ])
+        .select([((col("__period_squared") - col("__deal_squares")).sum()
+            / col("__expected_squared").sum())
+        .alias("__shock")]);
     // Residuals against the team's ratio, summed per deal.
     let residuals = observed
         .clone()
@@ -155,7 +196,7 @@ pub fn learn_correction(
             .sum()
             .alias(RESIDUAL)])
         .group_by([col(col::TEAM)])
-        .agg([col(RESIDUAL).pow(2).sum()]);
+        .agg([col(RESIDUAL).pow(2).sum().round(0, RoundMode::HalfToEven)]);
     let won = observed.filter(col(WON));
     let points: Vec<Expr> = (0..SLIP_POINTS)
         .map(|k| {
@@ -187,7 +228,15 @@ pub fn learn_correction(
         .select([lit(COMPANY).alias(col::TEAM), col(DELAY), col(WON)])
         .group_by([col(col::TEAM)])
         .agg(slip_aggs);
-    let mut frames = crate::collect_together(vec![per_team, residuals, team_slip, company_slip])?;
+    let mut frames =
+        crate::collect_together(vec![per_team, residuals, team_slip, company_slip, periods])?;
+    let shock_variance = frames
+        .pop()
+        .and_then(|f| f.column("__shock").ok()?.f64().ok()?.get(0))
+        .filter(|v| v.is_finite())
+        .map(|v| (v * 1e6).round() / 1e6)
+        .unwrap_or(0.0)
+        .clamp(0.0, 1.0);
     let company_slip = frames.pop().unwrap_or_default();
     let team_slip = frames.pop().unwrap_or_default();
     let residuals = frames.pop().unwrap_or_default();
@@ -204,13 +253,20 @@ pub fn learn_correction(
             col(MEDIAN_DELAY_DAYS),
         ])
         .collect()?;
-    Ok(Correction {
+    let mut correction = Correction {
         accuracy,
         slippage,
         slip_points,
         snapshots_used: used,
         between_teams_variance,
-    })
+        shock_variance,
+        calendar: DataFrame::empty(),
+    };
+    let mut corrected = spec.clone();
+    corrected.correction = Some(Box::new(correction.clone()));
+    correction.calendar =
+        crate::calendar::learn_calendar(&snapshots, known, &corrected, &correction.snapshots_used)?;
+    Ok(correction)
 }
 
 /// The percentile slippage point `k` stands for: 5 %, 15 %, ..., 95 %.
@@ -336,6 +392,19 @@ fn credibility(
         .zip(&credibility)
         .map(|(r, z)| z * r + (1.0 - z) * company)
         .collect();
+    // What is left unknown of the true factor: Zσ², or τ² with no credible
+    // history of its own.
+    let factor_variance: Vec<f64> = sampling
+        .iter()
+        .zip(&credibility)
+        .map(|(s, z)| {
+            if s.is_finite() && *z > 0.0 {
+                z * s
+            } else {
+                tau2
+            }
+        })
+        .collect();
     let n = joined.height();
     let table = DataFrame::new(
         n,
@@ -348,6 +417,7 @@ fn credibility(
             Column::new(COMPANY_RATIO.into(), vec![company; n]),
             Column::new(CREDIBILITY.into(), credibility),
             Column::new(FACTOR.into(), factor),
+            Column::new(FACTOR_VARIANCE.into(), factor_variance),
         ],
     )?;
     Ok((table, tau2))

@@ -8,34 +8,36 @@
 //! * `calibrated`: win rates calibrated from the history known on `d`;
 //! * `corrected`: calibrated, with the team accuracy correction and
 //!   slippage learned from the snapshots that had matured by `d`
-//!   (skipped on dates with none).
+//!   (skipped on dates with none);
 //!
+//! beside the three baselines a planner would use (see [`crate::baselines`]).
 //! Nothing after `d` feeds a model: calibration and correction are made
-//! as of `d`. Scores: WAPE (Σ|forecast − actual| / Σ actual over bucket ×
-//! team cells), bias (Σ(forecast − actual) / Σ actual), the Brier score
-//! of each deal's win probability against its outcome, a reliability
-//! table (deals binned by probability: mean probability against the
-//! share won), and the forecast value added: the rules model's WAPE less
-//! the model's, in points.
+//! as of `d`. Scores ([`crate::scores`]): WAPE (Σ|forecast − actual| /
+//! Σ actual over bucket × team cells), bias (Σ(forecast − actual) /
+//! Σ actual), CRPS over actual, and for the calibrated and corrected
+//! models' Monte Carlo the share of cells whose actual fell within P10–P90
+//! and P5–P95, all per model and per horizon; the Brier score of each
+//! deal's win probability against its outcome, a reliability table (deals
+//! binned by probability: mean probability against the share won), and
+//! the forecast value added: the rules model's WAPE less the model's, and
+//! the best baseline's WAPE less the model's, in points.
 use chrono::NaiveDate;
 use polars::prelude::*;
 use quotecast_pipeline::columns as col;
 
 use crate::{
-    Bucket, Calibration, ForecastError, ForecastSpec, Learning, WinRates,
+    Bucket, Calibration, ForecastError, ForecastSpec, Learning, Simulation, WinRates,
     accuracy::{REALISED, decided},
+    baselines::{BASELINES, HORIZON, snapshot_bookings},
     calibrate,
     corrected::{IF_WON, PROBABILITY, SHARE, expected_rows},
     learn_correction,
+    scores::{ACTUAL, CELL_FORECAST, WAPE, error_aggs, quantiles, with_cell_scores},
     weighted::{BUCKET, IS_OPEN, prepared},
 };
 
 pub const SNAPSHOT_DATE: &str = col::SNAPSHOT_DATE;
 pub const MODEL: &str = "model";
-pub const FORECAST: &str = "forecast";
-pub const ACTUAL: &str = "actual";
-pub const WAPE: &str = "wape";
-pub const BIAS: &str = "bias";
 pub const BRIER: &str = "brier";
 pub const FVA: &str = "fva_points";
 pub const DEALS: &str = "deals";
@@ -43,12 +45,12 @@ pub const BIN: &str = "probability_bin";
 pub const MEAN_PROBABILITY: &str = "mean_probability";
 pub const WON_SHARE: &str = "won_share";
 const WON: &str = "__won";
-const CELL_FORECAST: &str = "__cell_forecast";
-const FROM: &str = "__from";
-const UNTIL: &str = "__until";
 
 /// The models compared, naive first.
 pub const MODELS: [&str; 3] = ["rules", "calibrated", "corrected"];
+pub const FVA_BASELINE: &str = "fva_vs_best_baseline";
+/// The seed of the backtest's Monte Carlo.
+const SEED: u64 = 1;
 
 /// How to backtest.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +65,9 @@ pub struct Backtest {
     pub horizon: u32,
     /// As [`Calibration::prior_strength`].
     pub prior_strength: Option<f64>,
+    /// Monte Carlo trials per date for the calibrated and corrected
+    /// models' ranges (0: no range scores).
+    pub trials: u32,
 }
 
 /// Backtest results.
@@ -72,8 +77,12 @@ pub struct BacktestResult {
     /// `brier`, `deals`.
     pub by_date: DataFrame,
     /// Per model over all dates: `forecast`, `actual`, `wape`, `bias`,
-    /// `brier`, `deals`, `fva_points`.
+    /// `crps` (over actual), `coverage_p10_p90`, `coverage_p5_p95`,
+    /// `cells`, `brier`, `deals`, `fva_points` (over the rules model) and
+    /// `fva_vs_best_baseline`.
     pub summary: DataFrame,
+    /// The same per model and horizon (0: the bucket holding the date).
+    pub by_horizon: DataFrame,
     /// Per model and probability bin (0.0, 0.1, ... 0.9): `deals`,
     /// `mean_probability`, `won_share`.
     pub reliability: DataFrame,
@@ -91,11 +100,11 @@ pub fn backtest(
     how: &Backtest,
 ) -> Result<BacktestResult, ForecastError> {
     let cutoff = how.as_of - chrono::TimeDelta::days(i64::from(how.maturity_days));
-    let dates: Vec<NaiveDate> = crate::accuracy::snapshot_dates(snapshots.clone())?
+    let matured: Vec<NaiveDate> = crate::accuracy::snapshot_dates(snapshots.clone())?
         .into_iter()
         .filter(|d| *d <= cutoff)
         .collect();
-    if dates.is_empty() {
+    if matured.is_empty() {
         return Err(ForecastError::NoHistory(format!(
             "no past snapshot is at least {} days older than {}",
             how.maturity_days, how.as_of
@@ -104,60 +113,37 @@ pub fn backtest(
     // Score every model on the same dates: those with a matured snapshot
     // to learn the correction from, when there are any.
     let maturity = chrono::TimeDelta::days(i64::from(how.maturity_days));
-    let correctable: Vec<NaiveDate> = dates
+    let correctable: Vec<NaiveDate> = matured
         .iter()
         .copied()
-        .filter(|d| dates.first().is_some_and(|first| *first <= *d - maturity))
+        .filter(|d| matured.first().is_some_and(|first| *first <= *d - maturity))
         .collect();
     let dates = if correctable.is_empty() {
-        dates
+        matured.clone()
     } else {
         correctable
     };
     let known = decided(outcomes.clone(), spec, how.as_of)?;
-    let mut deal_frames = Vec::new();
-    let mut cell_frames = Vec::new();
-    // The deals open on each date: the ones scored (a deal already won or
-    // lost then is neither forecast nor counted as actual).
-    let mut open_frames = Vec::new();
+    let mut rules = spec.clone();
+    rules.win_rates = WinRates::StageDefaults;
+    rules.correction = None;
+    let bookings = snapshot_bookings(&snapshots, known.clone(), &rules, &matured)?;
+    let window = horizon_frame(&dates, spec.bucket, how.horizon)?;
+    let mut all = Frames::default();
     for &day in &dates {
+        let mut frames = Frames::default();
         let taken = snapshots
             .clone()
             .filter(col(col::SNAPSHOT_DATE).eq(lit(day).cast(DataType::Date)));
-        let mut rules = spec.clone();
-        rules.as_of = day;
-        rules.win_rates = WinRates::StageDefaults;
-        rules.correction = None;
-        let mut calibrated = rules.clone();
-        calibrated.win_rates = WinRates::Calibrated(Box::new(calibrate(
-            stage_events.clone(),
-            outcomes.clone(),
-            &spec.stages,
-            &Calibration {
-                as_of: day,
-                maturity_days: how.maturity_days,
-                prior_strength: how.prior_strength,
-            },
-        )?));
-        let mut models = vec![(MODELS[0], rules), (MODELS[1], calibrated.clone())];
-        let learning = Learning {
-            as_of: day,
-            maturity_days: how.maturity_days,
-        };
-        match learn_correction(snapshots.clone(), outcomes.clone(), &calibrated, &learning) {
-            Ok(correction) => {
-                let mut corrected = calibrated;
-                corrected.correction = Some(Box::new(correction));
-                models.push((MODELS[2], corrected));
-            }
-            Err(ForecastError::NoHistory(_)) => {}
-            Err(e) => return Err(e),
-        }
-        for (model, model_spec) in models {
+        for (model, model_spec) in
+            models_on(day, &stage_events, &outcomes, &snapshots, &rules, how)?
+        {
             let (lines, _) = prepared(taken.clone(), &model_spec)?;
-            let open = lines.filter(col(IS_OPEN));
+            // The open lines of the date, computed once per model: later
+            // plans start from them rather than from the whole scan.
+            let open = lines.filter(col(IS_OPEN)).collect()?.lazy();
             if model == MODELS[0] {
-                open_frames.push(
+                frames.open.push(
                     open.clone()
                         .group_by([col(col::OPPORTUNITY_ID)])
                         .agg([col(col::TEAM).first()])
@@ -171,21 +157,160 @@ pub fn backtest(
                     lit(model).alias(MODEL),
                 ])
             };
-            deal_frames.push(tag(rows
+            frames.deals.push(tag(rows
                 .clone()
                 .group_by([col(col::OPPORTUNITY_ID)])
                 .agg([col(PROBABILITY).first()])));
-            cell_frames.push(tag(rows.group_by([col(BUCKET), col(col::TEAM)]).agg([
-                (col(PROBABILITY) * col(IF_WON) * col(SHARE))
-                    .sum()
-                    .alias(CELL_FORECAST),
-            ])));
+            if model != MODELS[0] && how.trials > 0 {
+                let simulation = Simulation {
+                    trials: how.trials,
+                    seed: SEED,
+                    ..Simulation::default()
+                };
+                let trials = crate::montecarlo::trials(
+                    rows.clone(),
+                    vec![col(BUCKET), col(col::TEAM)],
+                    &simulation,
+                    model_spec.correction.as_deref(),
+                )?;
+                frames
+                    .quantiles
+                    .push(tag(quantiles(&trials)?.drop("__cell")?.lazy()));
+            }
+            frames
+                .cells
+                .push(tag(rows.group_by([col(BUCKET), col(col::TEAM)]).agg([
+                    (col(PROBABILITY) * col(IF_WON) * col(SHARE))
+                        .sum()
+                        .alias(CELL_FORECAST),
+                ])));
         }
+        for (model, cells) in BASELINES
+            .into_iter()
+            .zip(bookings.forecasts(day, how.maturity_days))
+        {
+            let day_window = window
+                .clone()
+                .lazy()
+                .filter(col(SNAPSHOT_DATE).eq(lit(day).cast(DataType::Date)));
+            frames.cells.push(
+                cells
+                    .join(
+                        day_window,
+                        [col(HORIZON)],
+                        [col(HORIZON)],
+                        JoinArgs::new(JoinType::Inner),
+                    )
+                    .select([col(BUCKET), col(col::TEAM), col(CELL_FORECAST)])
+                    .with_columns([
+                        lit(day).cast(DataType::Date).alias(SNAPSHOT_DATE),
+                        lit(model).alias(MODEL),
+                    ]),
+            );
+        }
+        // Each date's frames are computed now: the plans stay shallow and
+        // each date's share of the work is done once.
+        all.absorb(frames)?;
     }
-    let window = horizon_frame(&dates, spec.bucket, how.horizon)?;
+    debug_assert_eq!(bookings.bucket(), spec.bucket);
+    scored(all, known, window, spec, dates)
+}
+
+/// The models made on `day`: the rules' rates, the rates calibrated on the
+/// history known then, and with the correction learned by then when a
+/// snapshot had matured.
+fn models_on(
+    day: NaiveDate,
+    stage_events: &LazyFrame,
+    outcomes: &LazyFrame,
+    snapshots: &LazyFrame,
+    rules: &ForecastSpec,
+    how: &Backtest,
+) -> Result<Vec<(&'static str, ForecastSpec)>, ForecastError> {
+    let mut rules = rules.clone();
+    rules.as_of = day;
+    let mut calibrated = rules.clone();
+    calibrated.win_rates = WinRates::Calibrated(Box::new(calibrate(
+        stage_events.clone(),
+        outcomes.clone(),
+        &rules.stages,
+        &Calibration {
+            as_of: day,
+            maturity_days: how.maturity_days,
+            prior_strength: how.prior_strength,
+        },
+    )?));
+    let mut models = vec![(MODELS[0], rules), (MODELS[1], calibrated.clone())];
+    let learning = Learning {
+        as_of: day,
+        maturity_days: how.maturity_days,
+    };
+    match learn_correction(snapshots.clone(), outcomes.clone(), &calibrated, &learning) {
+        Ok(correction) => {
+            let mut corrected = calibrated;
+            corrected.correction = Some(Box::new(correction));
+            models.push((MODELS[2], corrected));
+        }
+        Err(ForecastError::NoHistory(_)) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(models)
+}
+
+/// What each date and model contributes to the scores.
+#[derive(Default)]
+struct Frames {
+    /// Per model, date, bucket and team: the forecast.
+    cells: Vec<LazyFrame>,
+    /// Per model, date and deal: its win probability.
+    deals: Vec<LazyFrame>,
+    /// Per date: the deals open then, with their team.
+    open: Vec<LazyFrame>,
+    /// Per Monte Carlo model, date, bucket and team: the quantiles.
+    quantiles: Vec<LazyFrame>,
+}
+
+impl Frames {
+    /// Adds `day`'s frames, collected.
+    fn absorb(&mut self, day: Frames) -> Result<(), ForecastError> {
+        let sizes = [
+            day.cells.len(),
+            day.deals.len(),
+            day.open.len(),
+            day.quantiles.len(),
+        ];
+        let plans: Vec<LazyFrame> = [day.cells, day.deals, day.open, day.quantiles]
+            .into_iter()
+            .flatten()
+            .collect();
+        let mut collected = crate::collect_together(plans)?
+            .into_iter()
+            .map(|f| f.lazy());
+        for (target, size) in [
+            &mut self.cells,
+            &mut self.deals,
+            &mut self.open,
+            &mut self.quantiles,
+        ]
+        .into_iter()
+        .zip(sizes)
+        {
+            target.extend(collected.by_ref().take(size));
+        }
+        Ok(())
+    }
+}
+
+/// The scores of every model's cells and deals.
+fn scored(
+    frames: Frames,
+    known: LazyFrame,
+    window: DataFrame,
+    spec: &ForecastSpec,
+    dates: Vec<NaiveDate>,
+) -> Result<BacktestResult, ForecastError> {
     // What the deals open on each date actually booked, per bucket and team.
-    let open_deals = concat(open_frames, UnionArgs::default())?;
-    let outcomes_of_open = open_deals.join(
+    let outcomes_of_open = concat(frames.open, UnionArgs::default())?.join(
         known,
         [col(col::OPPORTUNITY_ID)],
         [col(col::OPPORTUNITY_ID)],
@@ -202,7 +327,7 @@ pub fn backtest(
         )
         .group_by([col(SNAPSHOT_DATE), col(BUCKET), col(col::TEAM)])
         .agg([col(REALISED).sum().alias(ACTUAL)]);
-    let cells = concat(cell_frames, UnionArgs::default())?;
+    let cells = concat(frames.cells, UnionArgs::default())?;
     let models = cells
         .clone()
         .select([col(SNAPSHOT_DATE), col(MODEL)])
@@ -214,7 +339,7 @@ pub fn backtest(
         JoinArgs::new(JoinType::Inner),
     );
     let keys = [col(SNAPSHOT_DATE), col(MODEL), col(BUCKET), col(col::TEAM)];
-    let scored_cells = cells
+    let mut scored_cells = cells
         .join(
             actual_per_model,
             keys.clone(),
@@ -223,16 +348,30 @@ pub fn backtest(
         )
         .join(
             window.lazy(),
-            [col(SNAPSHOT_DATE)],
-            [col(SNAPSHOT_DATE)],
+            [col(SNAPSHOT_DATE), col(BUCKET)],
+            [col(SNAPSHOT_DATE), col(BUCKET)],
             JoinArgs::new(JoinType::Inner),
         )
-        .filter(col(BUCKET).gt_eq(col(FROM)).and(col(BUCKET).lt(col(UNTIL))))
         .with_columns([
             col(CELL_FORECAST).fill_null(lit(0.0)),
             col(ACTUAL).fill_null(lit(0.0)),
         ]);
-    let deals = concat(deal_frames, UnionArgs::default())?
+    let simulated = if frames.quantiles.is_empty() {
+        lit(false)
+    } else {
+        scored_cells = scored_cells.join(
+            concat(frames.quantiles, UnionArgs::default())?,
+            keys.clone(),
+            keys,
+            JoinArgs::new(JoinType::Left),
+        );
+        col(MODEL).is_in(
+            lit(Series::new("simulated".into(), [MODELS[1], MODELS[2]])).implode(false),
+            false,
+        )
+    };
+    let scored_cells = with_cell_scores(scored_cells, simulated);
+    let deals = concat(frames.deals, UnionArgs::default())?
         .join(
             outcomes_of_open.select([col(SNAPSHOT_DATE), col(col::OPPORTUNITY_ID), col(WON)]),
             [col(SNAPSHOT_DATE), col(col::OPPORTUNITY_ID)],
@@ -240,14 +379,6 @@ pub fn backtest(
             JoinArgs::new(JoinType::Inner),
         )
         .with_column(col(WON).cast(DataType::Float64));
-    let error_aggs = || {
-        [
-            col(CELL_FORECAST).sum().alias(FORECAST),
-            col(ACTUAL).sum(),
-            (absolute(col(CELL_FORECAST) - col(ACTUAL)).sum() / col(ACTUAL).sum()).alias(WAPE),
-            ((col(CELL_FORECAST) - col(ACTUAL)).sum() / col(ACTUAL).sum()).alias(BIAS),
-        ]
-    };
     let brier_aggs = || {
         [
             (col(PROBABILITY) - col(WON)).pow(2).mean().alias(BRIER),
@@ -271,10 +402,16 @@ pub fn backtest(
     )
     .sort([SNAPSHOT_DATE, MODEL], SortMultipleOptions::default());
     let summary = join_on(
-        scored_cells.group_by([col(MODEL)]).agg(error_aggs()),
+        scored_cells
+            .clone()
+            .group_by([col(MODEL)])
+            .agg(error_aggs()),
         deals.clone().group_by([col(MODEL)]).agg(brier_aggs()),
         &[MODEL],
     );
+    let by_horizon = scored_cells
+        .group_by([col(MODEL), col(HORIZON)])
+        .agg(error_aggs());
     let reliability = deals
         .with_column(
             ((col(PROBABILITY) * lit(10.0))
@@ -290,73 +427,59 @@ pub fn backtest(
             col(WON).mean().alias(WON_SHARE),
         ])
         .sort([MODEL, BIN], SortMultipleOptions::default());
-    let mut frames = crate::collect_together(vec![by_date, summary, reliability])?;
+    let mut frames = crate::collect_together(vec![by_date, summary, by_horizon, reliability])?;
     let reliability = frames.pop().unwrap_or_default();
-    let summary = order_models(frames.pop().unwrap_or_default())?;
+    let by_horizon = in_model_order(frames.pop().unwrap_or_default(), &[HORIZON])?;
+    let summary = with_value_added(in_model_order(frames.pop().unwrap_or_default(), &[])?)?;
     let by_date = frames.pop().unwrap_or_default();
     Ok(BacktestResult {
         by_date,
         summary,
+        by_horizon,
         reliability,
         dates,
     })
 }
 
-fn absolute(x: Expr) -> Expr {
-    when(x.clone().lt(lit(0.0))).then(-x.clone()).otherwise(x)
-}
-
-/// Per snapshot date, the scored window of buckets: from the start of the
-/// bucket holding it until `horizon` buckets later.
+/// Per snapshot date, the scored buckets with their horizon: the one
+/// holding the date (0) and the `horizon − 1` after it.
 fn horizon_frame(dates: &[NaiveDate], bucket: Bucket, horizon: u32) -> PolarsResult<DataFrame> {
-    let (mut from, mut until) = (Vec::new(), Vec::new());
+    let (mut days, mut starts, mut places) = (Vec::new(), Vec::new(), Vec::new());
     for &day in dates {
-        let start = bucket.start_of(day);
-        let mut end = start;
-        for _ in 0..horizon.max(1) {
-            end = bucket.next(end);
+        let mut start = bucket.start_of(day);
+        for k in 0..horizon.max(1) {
+            days.push(quotecast_pipeline::epoch_days(day));
+            starts.push(quotecast_pipeline::epoch_days(start));
+            places.push(k as i32);
+            start = bucket.next(start);
         }
-        from.push(quotecast_pipeline::epoch_days(start));
-        until.push(quotecast_pipeline::epoch_days(end));
     }
-    let days: Vec<i32> = dates
-        .iter()
-        .map(|d| quotecast_pipeline::epoch_days(*d))
-        .collect();
     DataFrame::new(
-        dates.len(),
+        days.len(),
         vec![
             Column::new(SNAPSHOT_DATE.into(), days).cast(&DataType::Date)?,
-            Column::new(FROM.into(), from).cast(&DataType::Date)?,
-            Column::new(UNTIL.into(), until).cast(&DataType::Date)?,
+            Column::new(BUCKET.into(), starts).cast(&DataType::Date)?,
+            Column::new(HORIZON.into(), places),
         ],
     )
 }
 
-/// The summary in [`MODELS`] order with the forecast value added over the
-/// rules model.
-fn order_models(summary: DataFrame) -> Result<DataFrame, ForecastError> {
-    let naive = summary
-        .clone()
-        .lazy()
-        .filter(col(MODEL).eq(lit(MODELS[0])))
-        .select([col(WAPE).first()])
-        .collect()?
-        .column(WAPE)?
-        .f64()?
-        .get(0)
-        .unwrap_or(f64::NAN);
+/// `frame` sorted by model ([`MODELS`], then [`BASELINES`]) and `then`.
+fn in_model_order(frame: DataFrame, then: &[&str]) -> Result<DataFrame, ForecastError> {
+    let names: Vec<&str> = MODELS.iter().chain(BASELINES.iter()).copied().collect();
     let order = DataFrame::new(
-        MODELS.len(),
+        names.len(),
         vec![
-            Column::new(MODEL.into(), MODELS.to_vec()),
+            Column::new(MODEL.into(), names.clone()),
             Column::new(
                 "__order".into(),
-                (0..MODELS.len() as u32).collect::<Vec<_>>(),
+                (0..names.len() as u32).collect::<Vec<_>>(),
             ),
         ],
     )?;
-    Ok(summary
+    let mut by = vec!["__order"];
+    by.extend_from_slice(then);
+    Ok(frame
         .lazy()
         .join(
             order.lazy(),
@@ -364,17 +487,34 @@ fn order_models(summary: DataFrame) -> Result<DataFrame, ForecastError> {
             [col(MODEL)],
             JoinArgs::new(JoinType::Left),
         )
-        .sort(["__order"], SortMultipleOptions::default())
-        .with_column(((lit(naive) - col(WAPE)) * lit(100.0)).alias(FVA))
-        .select([
-            col(MODEL),
-            col(FORECAST),
-            col(ACTUAL),
-            col(WAPE),
-            col(BIAS),
-            col(BRIER),
-            col(DEALS),
-            col(FVA),
+        .sort(by, SortMultipleOptions::default())
+        .drop(cols(["__order"]))
+        .collect()?)
+}
+
+/// The summary with the forecast value added over the rules model and
+/// over the best baseline (the one with the lowest WAPE).
+fn with_value_added(summary: DataFrame) -> Result<DataFrame, ForecastError> {
+    let wape_of = |models: &[&str]| -> Result<f64, ForecastError> {
+        let list = Series::new("models".into(), models.to_vec());
+        Ok(summary
+            .clone()
+            .lazy()
+            .filter(col(MODEL).is_in(lit(list).implode(false), false))
+            .select([col(WAPE).min()])
+            .collect()?
+            .column(WAPE)?
+            .f64()?
+            .get(0)
+            .unwrap_or(f64::NAN))
+    };
+    let naive = wape_of(&MODELS[..1])?;
+    let best_baseline = wape_of(&BASELINES)?;
+    Ok(summary
+        .lazy()
+        .with_columns([
+            ((lit(naive) - col(WAPE)) * lit(100.0)).alias(FVA),
+            ((lit(best_baseline) - col(WAPE)) * lit(100.0)).alias(FVA_BASELINE),
         ])
         .collect()?)
 }

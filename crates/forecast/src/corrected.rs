@@ -1,13 +1,15 @@
 //! Applying a learned [`Correction`] to a snapshot's lines: each open
 //! line's expected value times its team's accuracy factor, spread over
 //! the team's slippage points (each moves the expected close by its
-//! shift, never before the forecast date); won lines count as booked.
+//! shift, never before the forecast date) and times its team's calendar
+//! factor for the horizon it lands in; won lines count as booked.
 use polars::prelude::*;
 use quotecast_pipeline::columns as col;
 
 use crate::{
     ForecastSpec,
     accuracy::{COMPANY, COMPANY_RATIO, Correction, FACTOR, POINT, SHIFT_DAYS, SLIP_POINTS},
+    calendar::{CALENDAR_FACTOR, HORIZON, horizon_of},
     weighted::{BUCKET, CLOSE, IS_OPEN, IS_WON, VALUE, WIN_RATE},
 };
 
@@ -108,12 +110,50 @@ pub(crate) fn expected_rows(lines: LazyFrame, spec: &ForecastSpec) -> PolarsResu
             (col(VALUE) * col(FACTOR).fill_null(lit(company_ratio(correction)))).alias(IF_WON),
             lit(1.0 / f64::from(SLIP_POINTS)).alias(SHARE),
         ]);
+    let open = with_calendar(open, spec, correction);
     let columns = |frame: LazyFrame| -> PolarsResult<Vec<Expr>> {
         let schema = frame.clone().collect_schema()?;
         Ok(schema.iter_names().map(|n| col(n.clone())).collect())
     };
     let keep = columns(won.clone())?;
     concat([won, open.select(keep)], UnionArgs::default())
+}
+
+/// Open rows' value if won times the calendar factor of their team (else
+/// the company's) for the horizon their bucket is at.
+fn with_calendar(open: LazyFrame, spec: &ForecastSpec, correction: &Correction) -> LazyFrame {
+    let calendar = &correction.calendar;
+    if calendar.height() == 0 {
+        return open;
+    }
+    let factors =
+        calendar
+            .clone()
+            .lazy()
+            .select([col(col::TEAM), col(HORIZON), col(CALENDAR_FACTOR)]);
+    let company = factors
+        .clone()
+        .filter(col(col::TEAM).eq(lit(COMPANY)))
+        .select([
+            col(HORIZON),
+            col(CALENDAR_FACTOR).alias("__company_calendar"),
+        ]);
+    let keys = [col(col::TEAM), col(HORIZON)];
+    open.with_column(horizon_of(spec))
+        .join(factors, keys.clone(), keys, JoinArgs::new(JoinType::Left))
+        .join(
+            company,
+            [col(HORIZON)],
+            [col(HORIZON)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column(
+            (col(IF_WON)
+                * col(CALENDAR_FACTOR)
+                    .fill_null(col("__company_calendar"))
+                    .fill_null(lit(1.0)))
+            .alias(IF_WON),
+        )
 }
 
 /// The corrected expected amount per `keys`: booked amounts plus open

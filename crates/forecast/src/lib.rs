@@ -12,6 +12,8 @@
 //! reported rounded to its minor unit.
 mod accuracy;
 mod backtest;
+mod baselines;
+mod calendar;
 mod calibrate;
 mod cells;
 mod corrected;
@@ -20,6 +22,7 @@ mod funnel;
 mod montecarlo;
 mod overdue;
 mod report;
+mod scores;
 mod spec;
 /// The integration tests' generated organisation, for unit tests too.
 #[cfg(test)]
@@ -29,6 +32,7 @@ mod weighted;
 
 pub use accuracy::{Correction, Learning, learn_correction};
 pub use backtest::{Backtest, BacktestResult, MODELS, backtest};
+pub use baselines::BASELINES;
 pub use calibrate::{CalibratedRates, Calibration, calibrate};
 pub use corrected::{
     AMOUNT_IF_WON, CLOSE_DATE, QUANTITY_IF_WON, SLIP_POINT, SLIP_POINTS_OF_DEAL, WIN_PROBABILITY,

@@ -3,8 +3,13 @@
 //! In each trial every open deal is won with its win probability, as a
 //! whole (all its lines together); a won deal books its value (times its
 //! team's accuracy factor when a correction is given) in the bucket of one
-//! of its team's slippage points, drawn uniformly. Deals already won count
-//! in every trial. Per bucket and group, and per bucket over all groups,
+//! of its team's slippage points, drawn uniformly. With a correction, the
+//! deals of one team also move together: each trial draws one multiplier
+//! per team (gamma, mean 1) whose variance is what the history leaves
+//! unknown of the team's factor plus the shock a team's deals shared from
+//! one snapshot to the next ([`crate::Correction::shock_variance`]), and
+//! multiplies its won deals' values by it. Deals already won count in
+//! every trial. Per bucket and group, and per bucket over all groups,
 //! the trials give the mean and the 10th, 50th and 90th percentiles
 //! (linear interpolation between order statistics).
 //!
@@ -19,8 +24,8 @@ use rand_pcg::Pcg64Mcg;
 use rayon::prelude::*;
 
 use crate::{
-    ForecastError, ForecastSpec,
-    accuracy::POINT,
+    Correction, ForecastError, ForecastSpec,
+    accuracy::{COMPANY_RATIO, FACTOR, FACTOR_VARIANCE, POINT},
     corrected::{IF_WON, PROBABILITY, SHARE, expected_rows},
     weighted::{BUCKET, prepared},
 };
@@ -95,6 +100,11 @@ struct Deals {
     value: Vec<f64>,
     /// Each row's slippage point.
     point: Vec<u32>,
+    /// Each deal's team, as an index into `spread`.
+    team: Vec<u32>,
+    /// Per team: the variance of the multiplier its deals share in a
+    /// trial (all 0 without a correction).
+    spread: Vec<f64>,
     /// What deals already won add to each cell in every trial.
     booked: Vec<f64>,
 }
@@ -108,61 +118,17 @@ pub fn simulate(
     let (lines, _) = prepared(snapshot, spec)?;
     let mut keys = vec![col(BUCKET)];
     keys.extend(spec.group_by.iter().map(|d| col(d.column())));
-    let rows = expected_rows(lines, spec)?;
-    let cells = rows
-        .clone()
-        .select(keys.clone())
-        .unique(None, UniqueKeepStrategy::First)
-        .sort_by_exprs(keys.clone(), SortMultipleOptions::default())
-        .with_row_index(CELL, None);
-    let ordered = rows
-        .join(
-            cells.clone(),
-            keys.clone(),
-            keys.clone(),
-            JoinArgs::new(JoinType::Left),
-        )
-        // A deal's lines in the same cell (and slippage point) add up
-        // before the trials: fewer additions per won deal.
-        .group_by([col(col::OPPORTUNITY_ID), col(POINT), col(CELL)])
-        .agg([
-            col(PROBABILITY).first(),
-            col(IF_WON).sum(),
-            col(SHARE).first(),
-        ])
-        .sort(
-            [col::OPPORTUNITY_ID, POINT, CELL],
-            SortMultipleOptions::default(),
-        );
-    let mut frames = crate::collect_together(vec![cells, ordered])?;
-    let ordered = frames.pop().unwrap_or_default();
-    let cells = frames.pop().unwrap_or_default();
+    let Trials {
+        cells,
+        totals,
+        open,
+    } = trials(
+        expected_rows(lines, spec)?,
+        keys,
+        how,
+        spec.correction.as_deref(),
+    )?;
     let n_cells = cells.height();
-    let figures = u64::from(how.trials) * n_cells as u64;
-    if figures > MAX_FIGURES {
-        return Err(ForecastError::TooLarge(format!(
-            "{} trials × {n_cells} bucket-group cells is more than {MAX_FIGURES} figures: use fewer trials, a coarser bucket or fewer groups",
-            how.trials
-        )));
-    }
-    let deals = deals(&ordered, n_cells)?;
-    let open = (deals.simple.len() + deals.threshold.len()) as u64;
-    let chunks: Vec<u32> = (0..how.trials.div_ceil(CHUNK)).collect();
-    let results: Vec<Vec<f64>> = chunks
-        .par_iter()
-        .map(|&k| {
-            if how.cancel.is_cancelled() {
-                return Vec::new();
-            }
-            let trials = CHUNK.min(how.trials - k * CHUNK);
-            run_chunk(&deals, n_cells, u64::from(k * CHUNK), trials, how.seed)
-        })
-        .collect();
-    if how.cancel.is_cancelled() {
-        return Err(ForecastError::Cancelled);
-    }
-    // Trial-major: figure (trial, cell) at trial * n_cells + cell.
-    let totals: Vec<f64> = results.concat();
     let scale = spec.rates.scale;
     let by_group = summarise(&cells, &totals, n_cells, scale)?;
     // Per bucket: add up the cells of each bucket within each trial.
@@ -196,8 +162,135 @@ pub fn simulate(
     })
 }
 
-fn deals(ordered: &DataFrame, n_cells: usize) -> Result<Deals, ForecastError> {
+/// The outcome of each trial per cell.
+pub(crate) struct Trials {
+    /// One row per cell: its `keys` and [`CELL`], in key order.
+    pub cells: DataFrame,
+    /// Trial-major: the figure of trial `t` and cell `c` is at
+    /// `t * cells.height() + c`.
+    pub totals: Vec<f64>,
+    /// Open deals drawn.
+    pub open: u64,
+}
+
+/// Runs `how.trials` trials of the rows of [`expected_rows`], summed per
+/// cell of `keys`.
+pub(crate) fn trials(
+    rows: LazyFrame,
+    keys: Vec<Expr>,
+    how: &Simulation,
+    correction: Option<&Correction>,
+) -> Result<Trials, ForecastError> {
+    let cells = rows
+        .clone()
+        .select(keys.clone())
+        .unique(None, UniqueKeepStrategy::First)
+        .sort_by_exprs(keys.clone(), SortMultipleOptions::default())
+        .with_row_index(CELL, None);
+    let ordered = rows
+        .join(
+            cells.clone(),
+            keys.clone(),
+            keys.clone(),
+            JoinArgs::new(JoinType::Left),
+        )
+        // A deal's lines in the same cell (and slippage point) add up
+        // before the trials: fewer additions per won deal.
+        .group_by([col(col::OPPORTUNITY_ID), col(POINT), col(CELL)])
+        .agg([
+            col(PROBABILITY).first(),
+            col(IF_WON).sum(),
+            col(SHARE).first(),
+            col(col::TEAM).first(),
+        ])
+        .sort(
+            [col::OPPORTUNITY_ID, POINT, CELL],
+            SortMultipleOptions::default(),
+        );
+    let mut frames = crate::collect_together(vec![cells, ordered])?;
+    let ordered = frames.pop().unwrap_or_default();
+    let cells = frames.pop().unwrap_or_default();
+    let n_cells = cells.height();
+    let figures = u64::from(how.trials) * n_cells as u64;
+    if figures > MAX_FIGURES {
+        return Err(ForecastError::TooLarge(format!(
+            "{} trials × {n_cells} bucket-group cells is more than {MAX_FIGURES} figures: use fewer trials, a coarser bucket or fewer groups",
+            how.trials
+        )));
+    }
+    let deals = deals(&ordered, n_cells, correction)?;
+    let open = (deals.simple.len() + deals.threshold.len()) as u64;
+    let chunks: Vec<u32> = (0..how.trials.div_ceil(CHUNK)).collect();
+    let results: Vec<Vec<f64>> = chunks
+        .par_iter()
+        .map(|&k| {
+            if how.cancel.is_cancelled() {
+                return Vec::new();
+            }
+            let trials = CHUNK.min(how.trials - k * CHUNK);
+            run_chunk(&deals, n_cells, u64::from(k * CHUNK), trials, how.seed)
+        })
+        .collect();
+    if how.cancel.is_cancelled() {
+        return Err(ForecastError::Cancelled);
+    }
+    Ok(Trials {
+        cells,
+        totals: results.concat(),
+        open,
+    })
+}
+
+/// Per team in `teams`: the variance of its trial multiplier.
+fn team_spread(teams: &[String], correction: Option<&Correction>) -> Vec<f64> {
+    let Some(c) = correction else {
+        return vec![0.0; teams.len()];
+    };
+    let column = |name: &str| -> Vec<f64> {
+        c.accuracy
+            .column(name)
+            .ok()
+            .and_then(|col| {
+                col.f64()
+                    .ok()
+                    .map(|v| v.iter().map(|x| x.unwrap_or(0.0)).collect())
+            })
+            .unwrap_or_default()
+    };
+    let names: Vec<String> = c
+        .accuracy
+        .column(col::TEAM)
+        .ok()
+        .and_then(|col| {
+            col.str()
+                .ok()
+                .map(|v| v.iter().map(|x| x.unwrap_or("").to_owned()).collect())
+        })
+        .unwrap_or_default();
+    let (factor, variance) = (column(FACTOR), column(FACTOR_VARIANCE));
+    let company = column(COMPANY_RATIO).first().copied().unwrap_or(1.0);
+    teams
+        .iter()
+        .map(|team| {
+            let relative = match names.iter().position(|n| n == team) {
+                Some(i) if factor[i] > 0.0 => variance[i] / (factor[i] * factor[i]),
+                _ if company > 0.0 => c.between_teams_variance / (company * company),
+                _ => 0.0,
+            };
+            (c.shock_variance + relative).clamp(0.0, 1.0)
+        })
+        .collect()
+}
+
+fn deals(
+    ordered: &DataFrame,
+    n_cells: usize,
+    correction: Option<&Correction>,
+) -> Result<Deals, ForecastError> {
     let ids = ordered.column(col::OPPORTUNITY_ID)?.str()?;
+    let team_names = ordered.column(col::TEAM)?.str()?;
+    let mut teams: Vec<String> = Vec::new();
+    let mut team_of = std::collections::HashMap::new();
     let cell = ordered.column(CELL)?.cast(&DataType::UInt32)?;
     let cell = cell.u32()?;
     let probability = ordered.column(PROBABILITY)?.f64()?;
@@ -212,6 +305,8 @@ fn deals(ordered: &DataFrame, n_cells: usize) -> Result<Deals, ForecastError> {
         cell: Vec::new(),
         value: Vec::new(),
         point: Vec::new(),
+        team: Vec::new(),
+        spread: Vec::new(),
         booked: vec![0.0; n_cells],
     };
     let mut previous: Option<&str> = None;
@@ -231,6 +326,13 @@ fn deals(ordered: &DataFrame, n_cells: usize) -> Result<Deals, ForecastError> {
             d.points
                 .push((1.0 / share.get(row).unwrap_or(1.0)).round().max(1.0) as u32);
             d.start.push(d.cell.len() as u32);
+            let name = team_names.get(row).unwrap_or("");
+            let next = teams.len() as u32;
+            let index = *team_of.entry(name.to_owned()).or_insert(next);
+            if index == next {
+                teams.push(name.to_owned());
+            }
+            d.team.push(index);
             previous = id;
         }
         d.cell.push(c);
@@ -238,6 +340,7 @@ fn deals(ordered: &DataFrame, n_cells: usize) -> Result<Deals, ForecastError> {
         d.point.push(point.get(row).unwrap_or(0));
     }
     d.start.push(d.cell.len() as u32);
+    d.spread = team_spread(&teams, correction);
     Ok(split_simple(d))
 }
 
@@ -246,6 +349,7 @@ struct SimpleDeal {
     threshold: u64,
     cell: u32,
     value: f64,
+    team: u32,
 }
 
 /// Moves the deals with a single row and no slippage into `simple`.
@@ -258,6 +362,8 @@ fn split_simple(d: Deals) -> Deals {
         cell: Vec::new(),
         value: Vec::new(),
         point: Vec::new(),
+        team: Vec::new(),
+        spread: d.spread,
         booked: d.booked,
     };
     for i in 0..d.threshold.len() {
@@ -267,10 +373,12 @@ fn split_simple(d: Deals) -> Deals {
                 threshold: d.threshold[i],
                 cell: d.cell[from],
                 value: d.value[from],
+                team: d.team[i],
             });
             continue;
         }
         out.threshold.push(d.threshold[i]);
+        out.team.push(d.team[i]);
         out.points.push(d.points[i]);
         out.start.push(out.cell.len() as u32);
         out.cell.extend_from_slice(&d.cell[from..to]);
@@ -300,14 +408,33 @@ pub fn trial_rng(seed: u64, t: u64) -> Pcg64Mcg {
     Pcg64Mcg::seed_from_u64(seed ^ (t + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
+/// Each team's multiplier for one trial: gamma with mean 1 and the team's
+/// variance (1 where that is 0).
+fn multipliers(spread: &[f64], rng: &mut Pcg64Mcg, out: &mut Vec<f64>) {
+    out.clear();
+    out.extend(spread.iter().map(|&v| {
+        if v <= 0.0 {
+            return 1.0;
+        }
+        rand_distr::Gamma::new(1.0 / v, v).map_or(1.0, |g| rng.sample(g))
+    }));
+}
+
 /// Trials `first..first + trials`, each with its own random stream.
 fn run_chunk(deals: &Deals, n_cells: usize, first: u64, trials: u32, seed: u64) -> Vec<f64> {
     let mut out = Vec::with_capacity(trials as usize * n_cells);
+    let shocks = deals.spread.iter().any(|v| *v > 0.0);
+    let mut m: [Vec<f64>; LANES] = std::array::from_fn(|_| vec![1.0; deals.spread.len()]);
     let mut t = 0usize;
     while t < trials as usize {
         let lanes = LANES.min(trials as usize - t);
         let mut rngs: [Pcg64Mcg; LANES] =
             std::array::from_fn(|j| trial_rng(seed, first + (t + j) as u64));
+        if shocks {
+            for (rng, m) in rngs.iter_mut().zip(m.iter_mut()).take(lanes) {
+                multipliers(&deals.spread, rng, m);
+            }
+        }
         let base = out.len();
         for _ in 0..lanes {
             out.extend_from_slice(&deals.booked);
@@ -320,51 +447,59 @@ fn run_chunk(deals: &Deals, n_cells: usize, first: u64, trials: u32, seed: u64) 
             let (acc0, acc1) = left.split_at_mut(n_cells);
             let (acc2, acc3) = right.split_at_mut(n_cells);
             let [rng_a, rng_b, ..] = &mut rngs;
+            let [m0, m1, m2, m3] = &m;
             for deal in &deals.simple {
-                let c = deal.cell as usize;
+                let (c, k) = (deal.cell as usize, deal.team as usize);
                 let threshold = (deal.threshold >> 32) as u32;
                 let (a, b) = (rng_a.next_u64(), rng_b.next_u64());
                 let pick = |draw: u32| if draw < threshold { deal.value } else { 0.0 };
-                acc0[c] += pick(a as u32);
-                acc1[c] += pick((a >> 32) as u32);
-                acc2[c] += pick(b as u32);
-                acc3[c] += pick((b >> 32) as u32);
+                acc0[c] += pick(a as u32) * m0[k];
+                acc1[c] += pick((a >> 32) as u32) * m1[k];
+                acc2[c] += pick(b as u32) * m2[k];
+                acc3[c] += pick((b >> 32) as u32) * m3[k];
             }
         } else {
             for deal in &deals.simple {
-                let c = deal.cell as usize;
+                let (c, k) = (deal.cell as usize, deal.team as usize);
                 for (j, rng) in rngs.iter_mut().take(lanes).enumerate() {
                     let won = rng.next_u64() < deal.threshold;
-                    block[j * n_cells + c] += if won { deal.value } else { 0.0 };
+                    block[j * n_cells + c] += if won { deal.value * m[j][k] } else { 0.0 };
                 }
             }
         }
         for (j, rng) in rngs.iter_mut().take(lanes).enumerate() {
-            general_deals(deals, &mut block[j * n_cells..(j + 1) * n_cells], rng);
+            general_deals(
+                deals,
+                &mut block[j * n_cells..(j + 1) * n_cells],
+                rng,
+                &m[j],
+            );
         }
         t += lanes;
     }
     out
 }
 
-/// One trial of the deals with several rows or slippage points.
-fn general_deals(deals: &Deals, acc: &mut [f64], rng: &mut Pcg64Mcg) {
+/// One trial of the deals with several rows or slippage points, each won
+/// deal's value times its team's multiplier `m`.
+fn general_deals(deals: &Deals, acc: &mut [f64], rng: &mut Pcg64Mcg, m: &[f64]) {
     for (i, &threshold) in deals.threshold.iter().enumerate() {
         if rng.next_u64() >= threshold {
             continue;
         }
         let (from, to) = (deals.start[i] as usize, deals.start[i + 1] as usize);
         let points = deals.points[i];
+        let scale = m[deals.team[i] as usize];
         if points > 1 {
             let chosen = rng.random_range(0..points);
             for r in from..to {
                 if deals.point[r] == chosen {
-                    acc[deals.cell[r] as usize] += deals.value[r];
+                    acc[deals.cell[r] as usize] += deals.value[r] * scale;
                 }
             }
         } else {
             for r in from..to {
-                acc[deals.cell[r] as usize] += deals.value[r];
+                acc[deals.cell[r] as usize] += deals.value[r] * scale;
             }
         }
     }

@@ -174,6 +174,8 @@ pub struct BacktestOptions {
     /// Buckets scored from each snapshot date, its own first.
     pub horizon: u32,
     pub prior_strength: Option<f64>,
+    /// Monte Carlo trials per date for the range scores (0: none).
+    pub trials: u32,
 }
 
 /// The backtest of a history, which must hold past snapshots.
@@ -196,6 +198,7 @@ pub fn backtest_report(
         maturity_days: MATURITY_DAYS,
         horizon: options.horizon,
         prior_strength: options.prior_strength,
+        trials: options.trials,
     };
     crate::backtest(
         history.stage_events,
@@ -254,5 +257,5 @@ pub const MONEY_COLUMNS: &[&str] = &[
     quotecast_pipeline::columns::AMOUNT,
     crate::accuracy::FORECAST,
     crate::accuracy::REALISED,
-    crate::backtest::ACTUAL,
+    crate::scores::ACTUAL,
 ];

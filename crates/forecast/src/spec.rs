@@ -3,6 +3,7 @@
 use std::fmt;
 
 use chrono::NaiveDate;
+use polars::prelude::*;
 use quotecast_model::Stage;
 use quotecast_pipeline::columns as col;
 
@@ -45,6 +46,23 @@ impl Bucket {
             Bucket::Week => start + chrono::TimeDelta::days(7),
             Bucket::Month => start + chrono::Months::new(1),
             Bucket::Quarter => start + chrono::Months::new(3),
+        }
+    }
+
+    /// The number of the bucket holding each date of `date` (consecutive
+    /// buckets have consecutive numbers).
+    pub(crate) fn index(self, date: Expr) -> Expr {
+        match self {
+            Bucket::Week => ((date.cast(DataType::Int32) + lit(3)).cast(DataType::Float64)
+                / lit(7.0))
+            .floor()
+            .cast(DataType::Int32),
+            Bucket::Month => {
+                date.clone().dt().year() * lit(12) + date.dt().month().cast(DataType::Int32)
+            }
+            Bucket::Quarter => {
+                date.clone().dt().year() * lit(4) + date.dt().quarter().cast(DataType::Int32)
+            }
         }
     }
 

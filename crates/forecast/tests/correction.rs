@@ -111,13 +111,12 @@ fn team_factors_and_slippage_are_learned_and_the_corrected_forecast_wins_the_bac
             maturity_days: 180,
             horizon: 3,
             prior_strength: None,
+            trials: 200,
         },
     )
     .unwrap();
     let summary = &b.summary;
-    let models: Vec<String> = (0..summary.height())
-        .map(|r| text(summary, "model", r))
-        .collect();
+    let models: Vec<String> = (0..3).map(|r| text(summary, "model", r)).collect();
     assert_eq!(models, ["rules", "calibrated", "corrected"]);
     let wape: Vec<f64> = (0..3).map(|r| number(summary, "wape", r)).collect();
     let bias: Vec<f64> = (0..3).map(|r| number(summary, "bias", r)).collect();
@@ -130,6 +129,23 @@ fn team_factors_and_slippage_are_learned_and_the_corrected_forecast_wins_the_bac
     assert!(bias[2].abs() < 0.1 && bias[0] > 0.3, "{all}");
     assert!(brier[1] < brier[0], "{all}");
     assert!(number(summary, "fva_points", 2) > 30.0, "{all}");
+    // The baselines a planner would use come after the models, and the
+    // corrected forecast beats the best of them.
+    let baselines: Vec<String> = (3..summary.height())
+        .map(|r| text(summary, "model", r))
+        .collect();
+    assert_eq!(
+        baselines,
+        ["pipeline_ratio", "same_point_of_quarter", "last_year"]
+    );
+    // As a distribution, the corrected forecast scores better than the best
+    // baseline's point forecast (whose CRPS is its WAPE).
+    let best_baseline = (3..6)
+        .map(|r| number(summary, "wape", r))
+        .fold(f64::INFINITY, f64::min);
+    assert!(number(summary, "crps", 2) < best_baseline, "{all}");
+    let coverage = number(summary, "coverage_p10_p90", 2);
+    assert!((0.0..=1.0).contains(&coverage), "{all}");
     // Every model is scored on the same deals.
     let deals: Vec<f64> = (0..3).map(|r| number(summary, "deals", r)).collect();
     assert!(deals[0] == deals[1] && deals[1] == deals[2], "{all}");

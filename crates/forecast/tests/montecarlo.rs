@@ -120,14 +120,39 @@ fn simulated_mean_matches_the_weighted_and_corrected_forecasts() {
         },
     )
     .unwrap();
+    // The generator's teams share no shock beyond their deals' own draws.
+    assert!(
+        correction.shock_variance < 0.02,
+        "{}",
+        correction.shock_variance
+    );
     spec.correction = Some(Box::new(correction));
     let corrected = forecast(data.pipeline.clone(), &spec).unwrap();
-    let mc = simulate(data.pipeline, &spec, &how).unwrap();
+    let mc = simulate(data.pipeline.clone(), &spec, &how).unwrap();
     let expected = sum(&corrected.amounts, "corrected");
     let simulated = sum(&mc.by_bucket, "mean");
     assert!(
         (simulated / expected - 1.0).abs() < 0.01,
         "simulated {simulated}, corrected {expected}"
+    );
+    // Teams whose deals move together: the same mean, wider ranges.
+    let mut shocked = spec.clone();
+    if let Some(c) = shocked.correction.as_mut() {
+        c.shock_variance = 0.2;
+    }
+    let wide = simulate(data.pipeline, &shocked, &how).unwrap();
+    let total = |u: &quotecast_forecast::Uncertainty, c: &str| sum(&u.by_bucket, c);
+    assert!(
+        (total(&wide, "mean") / expected - 1.0).abs() < 0.02,
+        "{} against {expected}",
+        total(&wide, "mean")
+    );
+    let spread = |u: &quotecast_forecast::Uncertainty| total(u, "p90") - total(u, "p10");
+    assert!(
+        spread(&wide) > 1.5 * spread(&mc),
+        "{} against {}",
+        spread(&wide),
+        spread(&mc)
     );
     // Slippage spreads value over as many buckets as the corrected column.
     assert_eq!(

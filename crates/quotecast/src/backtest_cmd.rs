@@ -29,9 +29,13 @@ pub struct BacktestArgs {
     /// estimated from the spread between teams].
     #[arg(long)]
     prior_strength: Option<f64>,
-    /// Write the scores per date (.parquet or .csv); the summary and the
-    /// reliability table go next to it as NAME.summary.EXT and
-    /// NAME.reliability.EXT.
+    /// Monte Carlo trials per snapshot date for the calibrated and
+    /// corrected models' range scores (coverage, CRPS); 0: none.
+    #[arg(long, default_value_t = 500)]
+    trials: u32,
+    /// Write the scores per date (.parquet or .csv); the summary, the
+    /// scores per horizon and the reliability table go next to it as
+    /// NAME.summary.EXT, NAME.horizon.EXT and NAME.reliability.EXT.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Rules directory [default: ./rules, else the embedded example rules].
@@ -55,6 +59,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<ExitCode> {
         bucket: args.bucket,
         horizon: args.horizon,
         prior_strength: args.prior_strength,
+        trials: args.trials,
     };
     let spinner = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} {msg} {elapsed}")
@@ -78,10 +83,15 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<ExitCode> {
     )?;
     writeln!(
         out,
-        "  rules: the rules' stage win rates; calibrated: win rates from the history known on the date;\n  corrected: calibrated, times each team's accuracy factor, spread by its slippage\n  wape = Σ|forecast − actual| / Σ actual per {} × team; bias = Σ(forecast − actual) / Σ actual;\n  brier = mean (win probability − won)² per deal; fva_points = the rules' wape less the model's, × 100\n",
-        how.bucket
+        "  rules: the rules' stage win rates; calibrated: win rates from the history known on the date;\n  corrected: calibrated, times each team's accuracy factor, spread by its slippage;\n  baselines: pipeline_ratio (per team and horizon, booked per unit of open amount on past snapshots,\n  times today's), same_point_of_quarter (the same from snapshots at the same point of their quarter),\n  last_year (what the pipeline of a year before booked)\n  wape = Σ|forecast − actual| / Σ actual per {} × team; bias = Σ(forecast − actual) / Σ actual;\n  crps = continuous ranked probability score / Σ actual (a point forecast's is its wape);\n  coverage = share of cells whose actual fell within P10–P90 / P5–P95 ({} trials per date);\n  brier = mean (win probability − won)² per deal; fva_points = the rules' wape less the model's, × 100;\n  fva_vs_best_baseline = the best baseline's wape less the model's, × 100\n",
+        how.bucket, how.trials
     )?;
     out.push_str(&table(&result.summary, 10)?);
+    writeln!(
+        out,
+        "\nper horizon (0: the bucket holding the snapshot date):"
+    )?;
+    out.push_str(&table(&result.by_horizon, 60)?);
     writeln!(out, "\nper snapshot date:")?;
     out.push_str(&table(&result.by_date, 60)?);
     writeln!(
@@ -92,12 +102,14 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.out {
         write_table(path, &result.by_date)?;
         write_table(&sibling(path, "summary"), &result.summary)?;
+        write_table(&sibling(path, "horizon"), &result.by_horizon)?;
         write_table(&sibling(path, "reliability"), &result.reliability)?;
         writeln!(
             out,
-            "\nwrote {}, {} and {}",
+            "\nwrote {}, {}, {} and {}",
             path.display(),
             sibling(path, "summary").display(),
+            sibling(path, "horizon").display(),
             sibling(path, "reliability").display()
         )?;
     }

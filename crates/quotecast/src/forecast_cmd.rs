@@ -176,6 +176,19 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
         out.push_str(&table(&c.accuracy, 40)?);
         writeln!(
             out,
+            "a team's deals move together by a shock of relative variance {:.4} per period (what its realised over forecast varied between snapshots beyond its deals' own wins and losses); the Monte Carlo draws it, and each factor_variance, per team and trial",
+            c.shock_variance
+        )?;
+        if c.calendar.height() > 0 {
+            writeln!(
+                out,
+                "\ncalendar (per team and horizon, 0 the {} holding the forecast date: what past snapshots' deals booked there over the corrected forecast; calendar_factor shrunk to the company's `*` by deals):",
+                spec.bucket
+            )?;
+            out.push_str(&table(&c.calendar, 60)?);
+        }
+        writeln!(
+            out,
             "\nslippage (won deals closing after their stated date; `*` is the company):"
         )?;
         out.push_str(&table(&c.slippage, 40)?);

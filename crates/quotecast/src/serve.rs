@@ -107,6 +107,9 @@ impl Signals {
     }
 }
 
+/// The stack of the runtime's threads, blocking job threads included.
+const JOB_STACK_BYTES: usize = 16 * 1024 * 1024;
+
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let file = match &args.config {
         Some(path) => FileConfig::load(path)?,
@@ -157,6 +160,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     tracing::info!(rules = %source.describe(), %summary, data = %data.display(), "rules loaded");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Jobs run polars plans on blocking threads; deep plans (a
+        // backtest over many snapshots) recurse deeply.
+        .thread_stack_size(JOB_STACK_BYTES)
         .build()
         .context("cannot start the async runtime")?;
     let code = runtime.block_on(async {

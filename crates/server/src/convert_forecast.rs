@@ -14,6 +14,9 @@ use crate::{
 
 /// The most Monte Carlo trials a request may ask for.
 pub const MAX_TRIALS: u32 = 100_000;
+/// A backtest's Monte Carlo trials per date: the default and the most.
+pub const BACKTEST_TRIALS: u32 = 500;
+pub const MAX_BACKTEST_TRIALS: u32 = 10_000;
 /// Rows per streamed batch.
 pub const ROWS_PER_BATCH: usize = 1_000;
 /// Decimal places of non-money figures.
@@ -160,11 +163,23 @@ pub fn backtest_job(
         }
         h => h,
     };
+    let trials = match r.trials {
+        0 => BACKTEST_TRIALS,
+        t if t > MAX_BACKTEST_TRIALS => {
+            v.push(violation(
+                "trials",
+                format!("{t} is more than the {MAX_BACKTEST_TRIALS} allowed per date"),
+            ));
+            BACKTEST_TRIALS
+        }
+        t => t,
+    };
     let options = BacktestOptions {
         as_of: parse_date("as_of", &r.as_of, today, &mut v).unwrap_or(today),
         bucket: bucket("bucket", r.bucket, &mut v),
         horizon,
         prior_strength: prior_strength("prior_strength", r.prior_strength, &mut v),
+        trials,
     };
     done((pipeline, options), v)
 }

@@ -256,6 +256,7 @@ fn backtest_parts(
     let mut out = Vec::new();
     let frames = [
         ("summary", &result.summary),
+        ("by_horizon", &result.by_horizon),
         ("by_date", &result.by_date),
         ("reliability", &result.reliability),
     ];

@@ -1,0 +1,268 @@
+//! The forecasts a planner would make without quotecast, from the same
+//! files, for the backtest to beat:
+//!
+//! * `pipeline_ratio`: per team and horizon (the bucket holding the date,
+//!   the next one, ...), what the deals open on past snapshots booked in
+//!   that bucket per unit of the amount they were expected to close there,
+//!   times the amount open today; teams without history take the
+//!   company's ratio;
+//! * `same_point_of_quarter`: the same ratio from the past snapshots taken
+//!   within two weeks of the same day of their quarter (all of them when
+//!   none is);
+//! * `last_year`: what the deals open on the snapshot nearest a year back
+//!   (within three weeks) booked in the corresponding buckets; the
+//!   pipeline ratio where there is no such snapshot.
+//!
+//! Like the models, a baseline made on day `d` learns only from snapshots
+//! `maturity_days` older and outcomes known on `d`; and like the backtest's
+//! actuals, it counts only deals open on the snapshot dates.
+use chrono::NaiveDate;
+use polars::prelude::*;
+use quotecast_pipeline::columns as col;
+
+use crate::{
+    Bucket, ForecastError, ForecastSpec,
+    accuracy::REALISED,
+    weighted::{BUCKET, IS_OPEN, VALUE, prepared},
+};
+
+pub const BASELINES: [&str; 3] = ["pipeline_ratio", "same_point_of_quarter", "last_year"];
+/// The bucket's place from the snapshot date's own (0).
+pub const HORIZON: &str = "horizon";
+pub(crate) const CELL_FORECAST: &str = "__cell_forecast";
+const OPEN_VALUE: &str = "__open_value";
+const BOOKED: &str = "__booked";
+const SNAPSHOT_DATE: &str = col::SNAPSHOT_DATE;
+const SAME_POINT_DAYS: i64 = 14;
+const LAST_YEAR_DAYS: i64 = 364;
+const LAST_YEAR_WITHIN_DAYS: i64 = 21;
+
+/// What each past snapshot's open deals were expected to close and what
+/// they booked, per team and horizon.
+pub(crate) struct SnapshotBookings {
+    /// `snapshot_date, team, horizon, __open_value`.
+    open: DataFrame,
+    /// `snapshot_date, team, horizon, closed, __booked` (won deals).
+    booked: DataFrame,
+    dates: Vec<NaiveDate>,
+    bucket: Bucket,
+}
+
+/// Gathers [`SnapshotBookings`] from every snapshot on `dates`, with
+/// `known` outcomes (see `accuracy::decided`).
+pub(crate) fn snapshot_bookings(
+    snapshots: &LazyFrame,
+    known: LazyFrame,
+    spec: &ForecastSpec,
+    dates: &[NaiveDate],
+) -> Result<SnapshotBookings, ForecastError> {
+    let mut open = Vec::with_capacity(dates.len());
+    for &day in dates {
+        let mut then = spec.clone();
+        then.as_of = day;
+        then.correction = None;
+        let taken = snapshots
+            .clone()
+            .filter(col(col::SNAPSHOT_DATE).eq(lit(day).cast(DataType::Date)));
+        let (lines, _) = prepared(taken, &then)?;
+        let start = lit(spec.bucket.start_of(day)).cast(DataType::Date);
+        open.push(
+            lines
+                .filter(col(IS_OPEN))
+                .select([
+                    col(col::OPPORTUNITY_ID),
+                    col(col::TEAM),
+                    (spec.bucket.index(col(BUCKET)) - spec.bucket.index(start.clone()))
+                        .alias(HORIZON),
+                    col(VALUE),
+                    start.alias("__start"),
+                ])
+                .with_column(lit(day).cast(DataType::Date).alias(SNAPSHOT_DATE)),
+        );
+    }
+    // Collected date by date: shallow plans, each snapshot prepared once.
+    let deals = concat(
+        crate::collect_together(open)?
+            .into_iter()
+            .map(|f| f.lazy())
+            .collect::<Vec<_>>(),
+        UnionArgs::default(),
+    )?;
+    let per_team = deals
+        .clone()
+        .group_by([col(SNAPSHOT_DATE), col(col::TEAM), col(HORIZON)])
+        .agg([col(VALUE).sum().alias(OPEN_VALUE)]);
+    let booked = deals
+        .group_by([col(SNAPSHOT_DATE), col(col::OPPORTUNITY_ID)])
+        .agg([col(col::TEAM).first(), col("__start").first()])
+        .join(
+            known.filter(col("__won")),
+            [col(col::OPPORTUNITY_ID)],
+            [col(col::OPPORTUNITY_ID)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .select([
+            col(SNAPSHOT_DATE),
+            col(col::TEAM),
+            (spec
+                .bucket
+                .index(col(col::CLOSED).dt().truncate(lit(spec.bucket.every())))
+                - spec.bucket.index(col("__start")))
+            .alias(HORIZON),
+            col(col::CLOSED),
+            col(REALISED).alias(BOOKED),
+        ]);
+    let mut frames = crate::collect_together(vec![per_team, booked])?;
+    let booked = frames.pop().unwrap_or_default();
+    let open = frames.pop().unwrap_or_default();
+    Ok(SnapshotBookings {
+        open,
+        booked,
+        dates: dates.to_vec(),
+        bucket: spec.bucket,
+    })
+}
+
+fn date_list(dates: &[NaiveDate]) -> Expr {
+    let days: Vec<i32> = dates
+        .iter()
+        .map(|d| quotecast_pipeline::epoch_days(*d))
+        .collect();
+    lit(Series::new("dates".into(), days)
+        .cast(&DataType::Date)
+        .unwrap_or_default())
+    .implode(false)
+}
+
+fn in_dates(dates: &[NaiveDate]) -> Expr {
+    col(SNAPSHOT_DATE).is_in(date_list(dates), false)
+}
+
+/// The days since the start of the quarter holding `day`.
+fn day_of_quarter(day: NaiveDate) -> i64 {
+    (day - Bucket::Quarter.start_of(day)).num_days()
+}
+
+impl SnapshotBookings {
+    /// Per team and horizon: booked over open value on the `learn` dates,
+    /// counting bookings known on `day`.
+    fn ratios(&self, learn: &[NaiveDate], day: NaiveDate) -> LazyFrame {
+        let open = self
+            .open
+            .clone()
+            .lazy()
+            .filter(in_dates(learn))
+            .group_by([col(col::TEAM), col(HORIZON)])
+            .agg([col(OPEN_VALUE).sum()]);
+        let booked = self
+            .booked
+            .clone()
+            .lazy()
+            .filter(in_dates(learn).and(col(col::CLOSED).lt_eq(lit(day).cast(DataType::Date))))
+            .group_by([col(col::TEAM), col(HORIZON)])
+            .agg([col(BOOKED).sum()]);
+        let keys = [col(col::TEAM), col(HORIZON)];
+        let team = open.join(booked, keys.clone(), keys, JoinArgs::new(JoinType::Left));
+        let company = team
+            .clone()
+            .group_by([col(HORIZON)])
+            .agg([(col(BOOKED).sum() / col(OPEN_VALUE).sum()).alias("__company_ratio")]);
+        team.join(
+            company,
+            [col(HORIZON)],
+            [col(HORIZON)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .select([
+            col(col::TEAM),
+            col(HORIZON),
+            (col(BOOKED).fill_null(lit(0.0)) / col(OPEN_VALUE)).alias("__ratio"),
+            col("__company_ratio"),
+        ])
+    }
+
+    /// The amount open on `day` per team and horizon, times `ratios`.
+    fn times_open(&self, ratios: LazyFrame, day: NaiveDate) -> LazyFrame {
+        let keys = [col(col::TEAM), col(HORIZON)];
+        let company = ratios
+            .clone()
+            .group_by([col(HORIZON)])
+            .agg([col("__company_ratio").first()]);
+        self.open
+            .clone()
+            .lazy()
+            .filter(col(SNAPSHOT_DATE).eq(lit(day).cast(DataType::Date)))
+            .join(
+                ratios.select([col(col::TEAM), col(HORIZON), col("__ratio")]),
+                keys.clone(),
+                keys,
+                JoinArgs::new(JoinType::Left),
+            )
+            .join(
+                company,
+                [col(HORIZON)],
+                [col(HORIZON)],
+                JoinArgs::new(JoinType::Left),
+            )
+            .select([
+                col(col::TEAM),
+                col(HORIZON),
+                (col(OPEN_VALUE)
+                    * col("__ratio")
+                        .fill_null(col("__company_ratio"))
+                        .fill_null(lit(0.0)))
+                .alias(CELL_FORECAST),
+            ])
+    }
+
+    /// The three baselines made on `day` from snapshots `maturity_days`
+    /// older: `team, horizon, __cell_forecast` per baseline, in
+    /// [`BASELINES`] order.
+    pub(crate) fn forecasts(&self, day: NaiveDate, maturity_days: u32) -> Vec<LazyFrame> {
+        let cutoff = day - chrono::TimeDelta::days(i64::from(maturity_days));
+        let learn: Vec<NaiveDate> = self
+            .dates
+            .iter()
+            .copied()
+            .filter(|d| *d <= cutoff)
+            .collect();
+        let point = day_of_quarter(day);
+        let same_point: Vec<NaiveDate> = learn
+            .iter()
+            .copied()
+            .filter(|d| (day_of_quarter(*d) - point).abs() <= SAME_POINT_DAYS)
+            .collect();
+        let same_point = if same_point.is_empty() {
+            learn.clone()
+        } else {
+            same_point
+        };
+        let ratio = self.times_open(self.ratios(&learn, day), day);
+        let at_same_point = self.times_open(self.ratios(&same_point, day), day);
+        let year_back = day - chrono::TimeDelta::days(LAST_YEAR_DAYS);
+        let last_year = learn
+            .iter()
+            .copied()
+            .filter(|d| (*d - year_back).num_days().abs() <= LAST_YEAR_WITHIN_DAYS)
+            .min_by_key(|d| (*d - year_back).num_days().abs());
+        let last_year = match last_year {
+            Some(then) => self
+                .booked
+                .clone()
+                .lazy()
+                .filter(
+                    col(SNAPSHOT_DATE)
+                        .eq(lit(then).cast(DataType::Date))
+                        .and(col(col::CLOSED).lt_eq(lit(day).cast(DataType::Date))),
+                )
+                .group_by([col(col::TEAM), col(HORIZON)])
+                .agg([col(BOOKED).sum().alias(CELL_FORECAST)]),
+            None => ratio.clone(),
+        };
+        vec![ratio, at_same_point, last_year]
+    }
+
+    pub(crate) fn bucket(&self) -> Bucket {
+        self.bucket
+    }
+}
