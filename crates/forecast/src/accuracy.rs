@@ -125,7 +125,7 @@ pub fn learn_correction(
                 .filter(col(IS_OPEN))
                 .group_by([col(col::OPPORTUNITY_ID), col(col::TEAM)])
                 .agg([
-                    (col(VALUE) * col(WIN_RATE)).sum().alias(FORECAST),
+                    crate::exact_sum(col(VALUE) * col(WIN_RATE)).alias(FORECAST),
                     col(col::EXPECTED_CLOSE).first(),
                 ])
                 .with_column(lit(day).cast(DataType::Date).alias(SNAPSHOT)),
@@ -152,8 +152,8 @@ pub fn learn_correction(
     // added the rows in: a plan's id hashes the values they scale.
     let per_team = observed.clone().group_by([col(col::TEAM)]).agg([
         len().cast(DataType::UInt64).alias(OBSERVATIONS),
-        col(FORECAST).sum().round(2, RoundMode::HalfToEven),
-        col(REALISED).sum().round(2, RoundMode::HalfToEven),
+        crate::exact_sum(col(FORECAST)).round(2, RoundMode::HalfToEven),
+        crate::exact_sum(col(REALISED)).round(2, RoundMode::HalfToEven),
     ]);
     let team_ratio = per_team.clone().select([
         col(col::TEAM),
@@ -170,15 +170,19 @@ pub fn learn_correction(
         .with_column((col(REALISED) - col(TEAM_RATIO) * col(FORECAST)).alias(RESIDUAL))
         .group_by([col(col::TEAM), col(SNAPSHOT)])
         .agg([
-            col(RESIDUAL).sum().pow(2).alias("__period_squared"),
-            col(RESIDUAL).pow(2).sum().alias("__deal_squares"),
-            (col(TEAM_RATIO).first() * col(FORECAST).sum())
+            crate::exact_sum(col(RESIDUAL))
+                .pow(2)
+                .alias("__period_squared"),
+            crate::exact_sum(col(RESIDUAL).pow(2)).alias("__deal_squares"),
+            (col(TEAM_RATIO).first() * crate::exact_sum(col(FORECAST)))
                 .pow(2)
                 .alias("__expected_squared"),
         ])
-        .select([((col("__period_squared") - col("__deal_squares")).sum()
-            / col("__expected_squared").sum())
-        .alias("__shock")]);
+        .select([
+            (crate::exact_sum(col("__period_squared") - col("__deal_squares"))
+                / crate::exact_sum(col("__expected_squared")))
+            .alias("__shock"),
+        ]);
     // Residuals against the team's ratio, summed per deal.
     let residuals = observed
         .clone()
@@ -192,11 +196,9 @@ pub fn learn_correction(
             JoinArgs::new(JoinType::Left),
         )
         .group_by([col(col::TEAM), col(col::OPPORTUNITY_ID)])
-        .agg([(col(REALISED) - col(TEAM_RATIO) * col(FORECAST))
-            .sum()
-            .alias(RESIDUAL)])
+        .agg([crate::exact_sum(col(REALISED) - col(TEAM_RATIO) * col(FORECAST)).alias(RESIDUAL)])
         .group_by([col(col::TEAM)])
-        .agg([col(RESIDUAL).pow(2).sum().round(0, RoundMode::HalfToEven)]);
+        .agg([crate::exact_sum(col(RESIDUAL).pow(2)).round(0, RoundMode::HalfToEven)]);
     let won = observed.filter(col(WON));
     let points: Vec<Expr> = (0..SLIP_POINTS)
         .map(|k| {

@@ -103,8 +103,7 @@ pub(crate) fn learn_calendar(
             .filter(col(HORIZON).lt(lit(complete)))
             .group_by([col(col::TEAM), col(HORIZON)])
             .agg([
-                (col(PROBABILITY) * col(IF_WON) * col(SHARE))
-                    .sum()
+                crate::exact_sum(col(PROBABILITY) * col(IF_WON) * col(SHARE))
                     .round(CENTS, RoundMode::HalfToEven)
                     .alias(FORECAST),
                 col(col::OPPORTUNITY_ID)
@@ -137,7 +136,7 @@ pub(crate) fn learn_calendar(
                     .and(col(HORIZON).lt(lit(complete))),
             )
             .group_by([col(col::TEAM), col(HORIZON)])
-            .agg([col(REALISED).sum().round(CENTS, RoundMode::HalfToEven)]);
+            .agg([crate::exact_sum(col(REALISED)).round(CENTS, RoundMode::HalfToEven)]);
         let keys = [col(col::TEAM), col(HORIZON)];
         per_date.push(
             forecast

@@ -86,6 +86,8 @@ pub fn calibrate(
             JoinArgs::new(JoinType::Left),
         )
         .with_column((col(WINS) / col(ENTRIES)).alias(TEAM_RATE))
+        // In a fixed order: the prior strength sums over these rows.
+        .sort([col::STAGE, col::TEAM], SortMultipleOptions::default())
         .collect()?;
     let prior_strength = how
         .prior_strength

@@ -65,6 +65,13 @@ pub enum ForecastError {
     Polars(#[from] polars::error::PolarsError),
 }
 
+/// The sum of `values` in sorted order: the same values give the same sum
+/// to the bit whatever order polars gathered them in (a plan's id hashes
+/// the figures learned from such sums).
+pub(crate) fn exact_sum(values: polars::prelude::Expr) -> polars::prelude::Expr {
+    values.sort(polars::prelude::SortOptions::default()).sum()
+}
+
 /// Collects several plans over the same input in one run, so that polars
 /// can share the work they have in common (one scan of the snapshot).
 pub(crate) fn collect_together(
