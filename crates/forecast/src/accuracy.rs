@@ -116,9 +116,7 @@ pub fn learn_correction(
         let mut then = spec.clone();
         then.as_of = day;
         then.correction = None;
-        let taken = snapshots
-            .clone()
-            .filter(col(col::SNAPSHOT_DATE).eq(lit(day).cast(DataType::Date)));
+        let taken = crate::accuracy::taken_on(&snapshots, day);
         let (lines, _) = prepared(taken, &then)?;
         per_snapshot.push(
             lines
@@ -274,6 +272,13 @@ pub fn learn_correction(
 /// The percentile slippage point `k` stands for: 5 %, 15 %, ..., 95 %.
 fn slip_quantile(k: u32) -> f64 {
     (f64::from(k) + 0.5) / f64::from(SLIP_POINTS)
+}
+
+/// The rows of the past snapshot taken on `day`.
+pub(crate) fn taken_on(snapshots: &LazyFrame, day: NaiveDate) -> LazyFrame {
+    snapshots
+        .clone()
+        .filter(col(col::SNAPSHOT_DATE).eq(lit(day).cast(DataType::Date)))
 }
 
 /// The distinct snapshot dates, oldest first.

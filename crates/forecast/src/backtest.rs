@@ -132,9 +132,7 @@ pub fn backtest(
     let mut all = Frames::default();
     for &day in &dates {
         let mut frames = Frames::default();
-        let taken = snapshots
-            .clone()
-            .filter(col(col::SNAPSHOT_DATE).eq(lit(day).cast(DataType::Date)));
+        let taken = crate::accuracy::taken_on(&snapshots, day);
         for (model, model_spec) in
             models_on(day, &stage_events, &outcomes, &snapshots, &rules, how)?
         {

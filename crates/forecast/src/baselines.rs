@@ -61,9 +61,7 @@ pub(crate) fn snapshot_bookings(
         let mut then = spec.clone();
         then.as_of = day;
         then.correction = None;
-        let taken = snapshots
-            .clone()
-            .filter(col(col::SNAPSHOT_DATE).eq(lit(day).cast(DataType::Date)));
+        let taken = crate::accuracy::taken_on(snapshots, day);
         let (lines, _) = prepared(taken, &then)?;
         let start = lit(spec.bucket.start_of(day)).cast(DataType::Date);
         open.push(

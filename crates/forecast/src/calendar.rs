@@ -93,9 +93,7 @@ pub(crate) fn learn_calendar(
             continue;
         }
         let weight = lit(position_weight(spec.bucket, day, spec.as_of));
-        let taken = snapshots
-            .clone()
-            .filter(col(col::SNAPSHOT_DATE).eq(lit(day).cast(DataType::Date)));
+        let taken = crate::accuracy::taken_on(snapshots, day);
         let (lines, _) = prepared(taken, &then)?;
         let open = lines.filter(col(IS_OPEN)).collect()?.lazy();
         let forecast = expected_rows(open.clone(), &then)?
