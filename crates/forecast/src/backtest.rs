@@ -169,7 +169,7 @@ pub fn backtest(
                     rows.clone(),
                     vec![col(BUCKET), col(col::TEAM)],
                     &simulation,
-                    model_spec.correction.as_deref(),
+                    &model_spec,
                 )?;
                 frames
                     .quantiles

@@ -15,6 +15,15 @@
 //! [`SHRINK_DEALS`])); horizons the
 //! history cannot have seen complete (their bucket ends after the forecast
 //! date) get no factor, and the forecast leaves them as they are.
+//!
+//! The same cells give each horizon its bucket shock: how much more a
+//! team's bookings in one bucket varied around the factor's forecast than
+//! the deal-level trials allow (each deal won or lost on its own, its
+//! slippage, the team's multiplier). Deals of one team in one bucket move
+//! together (a push at quarter end, a budget freeze, a key rep leaving),
+//! so the Monte Carlo draws a multiplier per team and bucket with that
+//! relative variance; without it the P10–P90 ranges hold the actual far
+//! less often than 80 % of the time.
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
@@ -23,7 +32,7 @@ use quotecast_pipeline::columns as col;
 
 use crate::{
     ForecastError, ForecastSpec,
-    accuracy::{COMPANY, REALISED},
+    accuracy::{COMPANY, POINT, REALISED},
     corrected::{IF_WON, PROBABILITY, SHARE, expected_rows},
     weighted::{BUCKET, IS_OPEN, prepared},
 };
@@ -33,6 +42,15 @@ pub const DEALS: &str = "deals";
 pub const FORECAST: &str = "forecast";
 pub const RATIO: &str = "ratio";
 pub const CALENDAR_FACTOR: &str = "calendar_factor";
+/// The horizon's bucket shock: the relative variance of a multiplier the
+/// deals of one team share in one bucket (see [`bucket_shocks`]).
+pub const SHOCK_VARIANCE: &str = "shock_variance";
+/// The horizon's company shock: the relative variance of a multiplier
+/// the deals of all teams share in one bucket.
+pub const COMPANY_SHOCK_VARIANCE: &str = "company_shock_variance";
+/// The variance of a cell's bookings under the deal-level model.
+const VARIANCE: &str = "__variance";
+const WEIGHT: &str = "__weight";
 /// Deals at which a team's own ratio gets half the weight.
 pub const SHRINK_DEALS: f64 = 200.0;
 /// The width of the kernel on the place in the bucket (share of it gone).
@@ -76,6 +94,7 @@ pub(crate) fn learn_calendar(
     used: &[NaiveDate],
 ) -> Result<DataFrame, ForecastError> {
     let mut per_date = Vec::with_capacity(used.len());
+    let mut days = Vec::with_capacity(used.len());
     for &day in used {
         let mut then = spec.clone();
         then.as_of = day;
@@ -96,18 +115,36 @@ pub(crate) fn learn_calendar(
         let taken = crate::accuracy::taken_on(snapshots, day);
         let (lines, _) = prepared(taken, &then)?;
         let open = lines.filter(col(IS_OPEN)).collect()?.lazy();
+        // Per deal and horizon, the mean and the variance of what it
+        // books there: its slippage points are exclusive, so E[X²] is the
+        // sum over its points of probability × share × value².
         let forecast = expected_rows(open.clone(), &then)?
             .with_column(horizon_of(&then))
             .filter(col(HORIZON).lt(lit(complete)))
+            .group_by([
+                col(col::OPPORTUNITY_ID),
+                col(col::TEAM),
+                col(HORIZON),
+                col(POINT),
+            ])
+            .agg([
+                (col(PROBABILITY) * col(SHARE)).first().alias("__chance"),
+                crate::exact_sum(col(IF_WON)).alias("__value"),
+            ])
+            .group_by([col(col::OPPORTUNITY_ID), col(col::TEAM), col(HORIZON)])
+            .agg([
+                crate::exact_sum(col("__chance") * col("__value")).alias("__mean"),
+                crate::exact_sum(col("__chance") * col("__value").pow(2)).alias("__square"),
+            ])
             .group_by([col(col::TEAM), col(HORIZON)])
             .agg([
-                crate::exact_sum(col(PROBABILITY) * col(IF_WON) * col(SHARE))
+                crate::exact_sum(col("__mean"))
                     .round(CENTS, RoundMode::HalfToEven)
                     .alias(FORECAST),
-                col(col::OPPORTUNITY_ID)
-                    .n_unique()
-                    .cast(DataType::Float64)
-                    .alias(DEALS),
+                crate::exact_sum(col("__square") - col("__mean").pow(2))
+                    .round(0, RoundMode::HalfToEven)
+                    .alias(VARIANCE),
+                len().cast(DataType::Float64).alias(DEALS),
             ]);
         let start = lit(spec.bucket.start_of(day)).cast(DataType::Date);
         let booked = open
@@ -136,6 +173,7 @@ pub(crate) fn learn_calendar(
             .group_by([col(col::TEAM), col(HORIZON)])
             .agg([crate::exact_sum(col(REALISED)).round(CENTS, RoundMode::HalfToEven)]);
         let keys = [col(col::TEAM), col(HORIZON)];
+        days.push(day);
         per_date.push(
             forecast
                 .join(
@@ -145,44 +183,212 @@ pub(crate) fn learn_calendar(
                     JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
                 )
                 .with_columns([
-                    col(FORECAST).fill_null(lit(0.0)) * weight.clone(),
-                    col(REALISED).fill_null(lit(0.0)) * weight.clone(),
-                    col(DEALS).fill_null(lit(0.0)) * weight,
-                ]),
+                    col(FORECAST).fill_null(lit(0.0)),
+                    col(REALISED).fill_null(lit(0.0)),
+                    col(DEALS).fill_null(lit(0.0)),
+                    col(VARIANCE).fill_null(lit(0.0)),
+                    weight.alias(WEIGHT),
+                ])
+                // In key order: the company's sums add the teams' figures
+                // in the same order on every run.
+                .sort([col::TEAM, HORIZON], SortMultipleOptions::default()),
         );
     }
     // Summed in Rust, date by date in order: the same history gives the
     // same factors to the bit (a plan's id hashes the values they scale).
     let mut sums: BTreeMap<(String, i32), [f64; 3]> = BTreeMap::new();
-    for frame in crate::collect_together(per_date)? {
+    let mut cells = Vec::new();
+    for (frame, day) in crate::collect_together(per_date)?.into_iter().zip(days) {
         let teams = frame.column(col::TEAM)?.str()?.clone();
         let horizons = frame.column(HORIZON)?.cast(&DataType::Int32)?;
         let horizons = horizons.i32()?;
-        let figures = [DEALS, FORECAST, REALISED]
+        let figures = [DEALS, FORECAST, REALISED, VARIANCE, WEIGHT]
             .map(|name| frame.column(name).and_then(|c| c.f64().cloned()));
-        let [deals, forecast, realised] = figures;
-        let (deals, forecast, realised) = (deals?, forecast?, realised?);
+        let [deals, forecast, realised, variance, weight] = figures;
+        let (deals, forecast, realised, variance, weight) =
+            (deals?, forecast?, realised?, variance?, weight?);
         for row in 0..frame.height() {
-            let key = (
-                teams.get(row).unwrap_or("").to_owned(),
-                horizons.get(row).unwrap_or(0),
-            );
-            let figures =
-                [deals.get(row), forecast.get(row), realised.get(row)].map(|v| v.unwrap_or(0.0));
+            let horizon = horizons.get(row).unwrap_or(0);
+            let mut ends = spec.bucket.next(spec.bucket.start_of(day));
+            for _ in 0..horizon {
+                ends = spec.bucket.next(ends);
+            }
+            let cell = Cell {
+                day,
+                ends,
+                team: teams.get(row).unwrap_or("").to_owned(),
+                horizon,
+                weight: weight.get(row).unwrap_or(0.0),
+                deals: deals.get(row).unwrap_or(0.0),
+                forecast: forecast.get(row).unwrap_or(0.0),
+                realised: realised.get(row).unwrap_or(0.0),
+                variance: variance.get(row).unwrap_or(0.0),
+            };
+            let figures = [cell.deals, cell.forecast, cell.realised].map(|v| v * cell.weight);
             for company in [false, true] {
                 let key = if company {
-                    (COMPANY.to_owned(), key.1)
+                    (COMPANY.to_owned(), cell.horizon)
                 } else {
-                    key.clone()
+                    (cell.team.clone(), cell.horizon)
                 };
                 let sum = sums.entry(key).or_insert([0.0; 3]);
                 for (s, v) in sum.iter_mut().zip(figures) {
                     *s += v;
                 }
             }
+            cells.push(cell);
         }
     }
-    Ok(factors(&sums)?)
+    let table = factors(&sums)?;
+    let model = crate::shocks::ShockModel::new(spec.correction.as_deref());
+    let spread = |team: &str| model.team(team);
+    let shocks = bucket_shocks(&cells, &spread)?;
+    Ok(table
+        .lazy()
+        .join(
+            shocks.lazy(),
+            [col(HORIZON)],
+            [col(HORIZON)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([
+            col(SHOCK_VARIANCE).fill_null(lit(0.0)),
+            col(COMPANY_SHOCK_VARIANCE).fill_null(lit(0.0)),
+        ])
+        .collect()?)
+}
+
+/// One team's figures in one horizon on one past snapshot.
+struct Cell {
+    day: NaiveDate,
+    /// The day its bucket ended: from then on it could be learned from.
+    ends: NaiveDate,
+    team: String,
+    horizon: i32,
+    weight: f64,
+    deals: f64,
+    forecast: f64,
+    realised: f64,
+    /// The variance of what the cell books under the deal-level model.
+    variance: f64,
+}
+
+/// Per horizon, the relative variance of a shock the deals of a team
+/// share in one bucket, by the method of moments on forecasts made as
+/// they would have been: each past snapshot's cells are forecast with the
+/// calendar factors of the cells whose bucket had ended by then (the ones
+/// a forecast made then could have learned from), and what their
+/// squared errors exceed the variance the trials already draw (each
+/// deal's own win or loss and slippage, and the team's multiplier of
+/// `spread`) is set over their squared forecasts, each cell weighted as
+/// for its factor. So the shock holds how far the factors drift, not only
+/// how cells scatter around them. A horizon with fewer than
+/// [`SHRINK_DEALS`] deals so forecast takes the nearest shorter one's.
+/// The same done on each day's cells added up gives the part all teams
+/// share (a company-wide shock: the company's total misses together);
+/// the team's own part is the rest. Each between 0 and 1, rounded to
+/// 10⁻⁶.
+fn bucket_shocks(cells: &[Cell], spread: &dyn Fn(&str) -> f64) -> PolarsResult<DataFrame> {
+    let mut days: Vec<NaiveDate> = cells.iter().map(|c| c.day).collect();
+    days.dedup();
+    // Per horizon: the cells' excess, squared forecasts and deals; the
+    // company's excess and squared forecasts.
+    let mut moments: BTreeMap<i32, [f64; 5]> = BTreeMap::new();
+    for &day in &days {
+        let mut sums: BTreeMap<(String, i32), [f64; 3]> = BTreeMap::new();
+        for cell in cells.iter().filter(|c| c.ends <= day) {
+            let figures = [cell.deals, cell.forecast, cell.realised].map(|v| v * cell.weight);
+            for team in [cell.team.as_str(), COMPANY] {
+                let sum = sums
+                    .entry((team.to_owned(), cell.horizon))
+                    .or_insert([0.0; 3]);
+                for (s, v) in sum.iter_mut().zip(figures) {
+                    *s += v;
+                }
+            }
+        }
+        if sums.is_empty() {
+            continue;
+        }
+        let table = factors(&sums)?;
+        let teams = table.column(col::TEAM)?.str()?;
+        let horizons = table.column(HORIZON)?.i32()?;
+        let factor = table.column(CALENDAR_FACTOR)?.f64()?;
+        let mut learned: BTreeMap<(&str, i32), f64> = BTreeMap::new();
+        for row in 0..table.height() {
+            if let (Some(t), Some(h), Some(f)) =
+                (teams.get(row), horizons.get(row), factor.get(row))
+            {
+                learned.insert((t, h), f);
+            }
+        }
+        let mut totals: BTreeMap<i32, [f64; 4]> = BTreeMap::new();
+        for cell in cells.iter().filter(|c| c.day == day) {
+            let Some(&c) = learned
+                .get(&(cell.team.as_str(), cell.horizon))
+                .or_else(|| learned.get(&(COMPANY, cell.horizon)))
+            else {
+                continue;
+            };
+            let expected = c * cell.forecast;
+            let drawn = c * c * cell.variance + expected * expected * spread(&cell.team);
+            let m = moments.entry(cell.horizon).or_insert([0.0; 5]);
+            m[0] += cell.weight * ((cell.realised - expected).powi(2) - drawn);
+            m[1] += cell.weight * expected * expected;
+            m[2] += cell.weight * cell.deals;
+            let t = totals.entry(cell.horizon).or_insert([0.0; 4]);
+            for (t, v) in t
+                .iter_mut()
+                .zip([expected, cell.realised, drawn, cell.weight])
+            {
+                *t += v;
+            }
+        }
+        // The company's cells of the day together: what all teams missed
+        // by at once.
+        for (h, [expected, realised, drawn, weight]) in totals {
+            let m = moments.entry(h).or_insert([0.0; 5]);
+            m[3] += weight * ((realised - expected).powi(2) - drawn);
+            m[4] += weight * expected * expected;
+        }
+    }
+    let relative = |excess: f64, squares: f64| {
+        let v = excess / squares;
+        if v.is_finite() {
+            v.clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    };
+    let (mut horizon, mut own, mut shared) = (Vec::new(), Vec::<f64>::new(), Vec::<f64>::new());
+    let last = cells.iter().map(|c| c.horizon).max().unwrap_or(-1);
+    for h in 0..=last {
+        let [excess, squares, deals, company_excess, company_squares] =
+            moments.get(&h).copied().unwrap_or_default();
+        let (cell, company) = if deals < SHRINK_DEALS {
+            (
+                own.last().copied().unwrap_or(0.0) + shared.last().copied().unwrap_or(0.0),
+                shared.last().copied().unwrap_or(0.0),
+            )
+        } else {
+            (
+                relative(excess, squares),
+                relative(company_excess, company_squares),
+            )
+        };
+        let company = company.min(cell);
+        horizon.push(h);
+        own.push(((cell - company) * 1e6).round() / 1e6);
+        shared.push((company * 1e6).round() / 1e6);
+    }
+    DataFrame::new(
+        horizon.len(),
+        vec![
+            Column::new(HORIZON.into(), horizon),
+            Column::new(SHOCK_VARIANCE.into(), own),
+            Column::new(COMPANY_SHOCK_VARIANCE.into(), shared),
+        ],
+    )
 }
 
 /// The table of [`learn_calendar`] from the summed deals, forecast and
@@ -239,4 +445,68 @@ fn factors(sums: &BTreeMap<(String, i32), [f64; 3]>) -> PolarsResult<DataFrame> 
             ),
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Four teams over 24 monthly snapshots, each forecast 1,000,000 in
+    /// horizon 0 with no deal-level variance; `miss(day, team)` is the
+    /// relative amount they booked above or below it.
+    fn cells(miss: impl Fn(usize, usize) -> f64) -> Vec<Cell> {
+        let start = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or_default();
+        let mut out = Vec::new();
+        for d in 0..24 {
+            let day = start + chrono::Months::new(d as u32);
+            for t in 0..4 {
+                out.push(Cell {
+                    day,
+                    ends: day + chrono::TimeDelta::days(30),
+                    team: format!("team-{t}"),
+                    horizon: 0,
+                    weight: 1.0,
+                    deals: 100.0,
+                    forecast: 1_000_000.0,
+                    realised: 1_000_000.0 * (1.0 + miss(d, t)),
+                    variance: 0.0,
+                });
+            }
+        }
+        out
+    }
+
+    fn shocks(cells: &[Cell]) -> (f64, f64) {
+        let table = bucket_shocks(cells, &|_| 0.0).unwrap();
+        let value = |name: &str| table.column(name).unwrap().f64().unwrap().get(0).unwrap();
+        (value(SHOCK_VARIANCE), value(COMPANY_SHOCK_VARIANCE))
+    }
+
+    #[test]
+    fn teams_missing_together_is_a_company_shock() {
+        // Every team 30 % over or under in the same months.
+        let (own, company) = shocks(&cells(|d, _| if d.is_multiple_of(2) { 0.3 } else { -0.3 }));
+        assert!((company - 0.09).abs() < 0.02, "company {company}");
+        assert!(own < 0.01, "own {own}");
+    }
+
+    #[test]
+    fn teams_missing_apart_is_their_own_shock() {
+        // Half the teams over, half under, every month: the company's
+        // total is right every time.
+        let miss = |d: usize, t: usize| if (d + t).is_multiple_of(2) { 0.3 } else { -0.3 };
+        let (own, company) = shocks(&cells(miss));
+        assert!((own - 0.09).abs() < 0.02, "own {own}");
+        assert!(company < 0.01, "company {company}");
+    }
+
+    #[test]
+    fn a_model_that_already_draws_the_misses_adds_no_shock() {
+        // Misses of 10 % where the deal-level draws already vary 20 %.
+        let mut cells = cells(|d, _| if d.is_multiple_of(2) { 0.1 } else { -0.1 });
+        for c in &mut cells {
+            c.variance = (0.2 * c.forecast).powi(2);
+        }
+        assert_eq!(shocks(&cells), (0.0, 0.0));
+    }
 }

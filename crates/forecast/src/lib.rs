@@ -23,6 +23,7 @@ mod montecarlo;
 mod overdue;
 mod report;
 mod scores;
+mod shocks;
 mod spec;
 /// The integration tests' generated organisation, for unit tests too.
 #[cfg(test)]
@@ -46,6 +47,7 @@ pub use report::{
     BacktestOptions, ForecastOptions, ForecastReport, MATURITY_DAYS, MONEY_COLUMNS,
     backtest_report, forecast_report, forecast_spec, funnel_report, rules_spec, vocabulary,
 };
+pub use shocks::{ShockModel, ShockVariances, Shocks};
 pub use spec::{Bucket, Dimension, ForecastSpec, RateTable, WinRates};
 pub use weighted::{Explanation, Forecast, forecast};
 

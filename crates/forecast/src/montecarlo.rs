@@ -3,15 +3,14 @@
 //! In each trial every open deal is won with its win probability, as a
 //! whole (all its lines together); a won deal books its value (times its
 //! team's accuracy factor when a correction is given) in the bucket of one
-//! of its team's slippage points, drawn uniformly. With a correction, the
-//! deals of one team also move together: each trial draws one multiplier
-//! per team (gamma, mean 1) whose variance is what the history leaves
-//! unknown of the team's factor plus the shock a team's deals shared from
-//! one snapshot to the next ([`crate::Correction::shock_variance`]), and
-//! multiplies its won deals' values by it. Deals already won count in
-//! every trial. Per bucket and group, and per bucket over all groups,
-//! the trials give the mean and the 10th, 50th and 90th percentiles
-//! (linear interpolation between order statistics).
+//! of its team's slippage points, drawn uniformly. With a correction,
+//! deals also move together: each trial draws a multiplier per team, per
+//! bucket and per team and bucket ([`crate::Shocks`], with the variances
+//! the correction learned), and multiplies each won deal's value in a
+//! bucket by its three. Deals already won count in every trial. Per
+//! bucket and group, and per bucket over all groups, the trials give the
+//! mean and the 10th, 50th and 90th percentiles (linear interpolation
+//! between order statistics).
 //!
 //! Each trial has its own random stream derived from the seed and the
 //! trial's number, so results do not depend on the number of threads.
@@ -25,8 +24,10 @@ use rayon::prelude::*;
 
 use crate::{
     Correction, ForecastError, ForecastSpec,
-    accuracy::{COMPANY_RATIO, FACTOR, FACTOR_VARIANCE, POINT},
+    accuracy::POINT,
+    calendar::{HORIZON, horizon_of},
     corrected::{IF_WON, PROBABILITY, SHARE, expected_rows},
+    shocks::{ShockModel, Shocks},
     weighted::{BUCKET, prepared},
 };
 use quotecast_pipeline::columns as col;
@@ -100,11 +101,9 @@ struct Deals {
     value: Vec<f64>,
     /// Each row's slippage point.
     point: Vec<u32>,
-    /// Each deal's team, as an index into `spread`.
-    team: Vec<u32>,
-    /// Per team: the variance of the multiplier its deals share in a
-    /// trial (all 0 without a correction).
-    spread: Vec<f64>,
+    /// Each row's shock group (its team and bucket).
+    group: Vec<u32>,
+    shocks: Shocks,
     /// What deals already won add to each cell in every trial.
     booked: Vec<f64>,
 }
@@ -122,12 +121,7 @@ pub fn simulate(
         cells,
         totals,
         open,
-    } = trials(
-        expected_rows(lines, spec)?,
-        keys,
-        how,
-        spec.correction.as_deref(),
-    )?;
+    } = trials(expected_rows(lines, spec)?, keys, how, spec)?;
     let n_cells = cells.height();
     let scale = spec.rates.scale;
     let by_group = summarise(&cells, &totals, n_cells, scale)?;
@@ -179,8 +173,9 @@ pub(crate) fn trials(
     rows: LazyFrame,
     keys: Vec<Expr>,
     how: &Simulation,
-    correction: Option<&Correction>,
+    spec: &ForecastSpec,
 ) -> Result<Trials, ForecastError> {
+    let correction = spec.correction.as_deref();
     let cells = rows
         .clone()
         .select(keys.clone())
@@ -218,7 +213,8 @@ pub(crate) fn trials(
             how.trials
         )));
     }
-    let deals = deals(&ordered, n_cells, correction)?;
+    let horizons = cell_horizons(&cells, spec)?;
+    let deals = deals(&ordered, &horizons, correction)?;
     let open = (deals.simple.len() + deals.threshold.len()) as u64;
     let chunks: Vec<u32> = (0..how.trials.div_ceil(CHUNK)).collect();
     let results: Vec<Vec<f64>> = chunks
@@ -241,56 +237,34 @@ pub(crate) fn trials(
     })
 }
 
-/// Per team in `teams`: the variance of its trial multiplier.
-fn team_spread(teams: &[String], correction: Option<&Correction>) -> Vec<f64> {
-    let Some(c) = correction else {
-        return vec![0.0; teams.len()];
-    };
-    let column = |name: &str| -> Vec<f64> {
-        c.accuracy
-            .column(name)
-            .ok()
-            .and_then(|col| {
-                col.f64()
-                    .ok()
-                    .map(|v| v.iter().map(|x| x.unwrap_or(0.0)).collect())
-            })
-            .unwrap_or_default()
-    };
-    let names: Vec<String> = c
-        .accuracy
-        .column(col::TEAM)
-        .ok()
-        .and_then(|col| {
-            col.str()
-                .ok()
-                .map(|v| v.iter().map(|x| x.unwrap_or("").to_owned()).collect())
-        })
-        .unwrap_or_default();
-    let (factor, variance) = (column(FACTOR), column(FACTOR_VARIANCE));
-    let company = column(COMPANY_RATIO).first().copied().unwrap_or(1.0);
-    teams
+/// Each cell's horizon (0 the bucket holding the forecast date), all 0
+/// when the cells have no bucket or the correction no calendar.
+fn cell_horizons(cells: &DataFrame, spec: &ForecastSpec) -> Result<Vec<i32>, ForecastError> {
+    let calendar = spec.correction.as_ref().map_or(0, |c| c.calendar.height());
+    if calendar == 0 || cells.column(BUCKET).is_err() {
+        return Ok(vec![0; cells.height()]);
+    }
+    let frame = cells
+        .clone()
+        .lazy()
+        .select([horizon_of(spec).cast(DataType::Int32)])
+        .collect()?;
+    Ok(frame
+        .column(HORIZON)?
+        .i32()?
         .iter()
-        .map(|team| {
-            let relative = match names.iter().position(|n| n == team) {
-                Some(i) if factor[i] > 0.0 => variance[i] / (factor[i] * factor[i]),
-                _ if company > 0.0 => c.between_teams_variance / (company * company),
-                _ => 0.0,
-            };
-            (c.shock_variance + relative).clamp(0.0, 1.0)
-        })
-        .collect()
+        .map(|h| h.unwrap_or(0))
+        .collect())
 }
 
 fn deals(
     ordered: &DataFrame,
-    n_cells: usize,
+    horizons: &[i32],
     correction: Option<&Correction>,
 ) -> Result<Deals, ForecastError> {
     let ids = ordered.column(col::OPPORTUNITY_ID)?.str()?;
     let team_names = ordered.column(col::TEAM)?.str()?;
-    let mut teams: Vec<String> = Vec::new();
-    let mut team_of = std::collections::HashMap::new();
+    let model = ShockModel::new(correction);
     let cell = ordered.column(CELL)?.cast(&DataType::UInt32)?;
     let cell = cell.u32()?;
     let probability = ordered.column(PROBABILITY)?.f64()?;
@@ -305,11 +279,12 @@ fn deals(
         cell: Vec::new(),
         value: Vec::new(),
         point: Vec::new(),
-        team: Vec::new(),
-        spread: Vec::new(),
-        booked: vec![0.0; n_cells],
+        group: Vec::new(),
+        shocks: Shocks::default(),
+        booked: vec![0.0; horizons.len()],
     };
     let mut previous: Option<&str> = None;
+    let mut team = "";
     for row in 0..ordered.height() {
         let id = ids.get(row);
         let p = probability.get(row).unwrap_or(0.0);
@@ -326,21 +301,19 @@ fn deals(
             d.points
                 .push((1.0 / share.get(row).unwrap_or(1.0)).round().max(1.0) as u32);
             d.start.push(d.cell.len() as u32);
-            let name = team_names.get(row).unwrap_or("");
-            let next = teams.len() as u32;
-            let index = *team_of.entry(name.to_owned()).or_insert(next);
-            if index == next {
-                teams.push(name.to_owned());
-            }
-            d.team.push(index);
+            team = team_names.get(row).unwrap_or("");
             previous = id;
         }
+        let horizon = horizons.get(c as usize).copied().unwrap_or(0);
+        let group = d
+            .shocks
+            .group(team, horizon, model.variances(team, horizon));
         d.cell.push(c);
         d.value.push(v);
         d.point.push(point.get(row).unwrap_or(0));
+        d.group.push(group);
     }
     d.start.push(d.cell.len() as u32);
-    d.spread = team_spread(&teams, correction);
     Ok(split_simple(d))
 }
 
@@ -349,7 +322,7 @@ struct SimpleDeal {
     threshold: u64,
     cell: u32,
     value: f64,
-    team: u32,
+    group: u32,
 }
 
 /// Moves the deals with a single row and no slippage into `simple`.
@@ -362,8 +335,8 @@ fn split_simple(d: Deals) -> Deals {
         cell: Vec::new(),
         value: Vec::new(),
         point: Vec::new(),
-        team: Vec::new(),
-        spread: d.spread,
+        group: Vec::new(),
+        shocks: d.shocks,
         booked: d.booked,
     };
     for i in 0..d.threshold.len() {
@@ -373,17 +346,17 @@ fn split_simple(d: Deals) -> Deals {
                 threshold: d.threshold[i],
                 cell: d.cell[from],
                 value: d.value[from],
-                team: d.team[i],
+                group: d.group[from],
             });
             continue;
         }
         out.threshold.push(d.threshold[i]);
-        out.team.push(d.team[i]);
         out.points.push(d.points[i]);
         out.start.push(out.cell.len() as u32);
         out.cell.extend_from_slice(&d.cell[from..to]);
         out.value.extend_from_slice(&d.value[from..to]);
         out.point.extend_from_slice(&d.point[from..to]);
+        out.group.extend_from_slice(&d.group[from..to]);
     }
     out.start.push(out.cell.len() as u32);
     out
@@ -408,23 +381,12 @@ pub fn trial_rng(seed: u64, t: u64) -> Pcg64Mcg {
     Pcg64Mcg::seed_from_u64(seed ^ (t + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
-/// Each team's multiplier for one trial: gamma with mean 1 and the team's
-/// variance (1 where that is 0).
-fn multipliers(spread: &[f64], rng: &mut Pcg64Mcg, out: &mut Vec<f64>) {
-    out.clear();
-    out.extend(spread.iter().map(|&v| {
-        if v <= 0.0 {
-            return 1.0;
-        }
-        rand_distr::Gamma::new(1.0 / v, v).map_or(1.0, |g| rng.sample(g))
-    }));
-}
-
 /// Trials `first..first + trials`, each with its own random stream.
 fn run_chunk(deals: &Deals, n_cells: usize, first: u64, trials: u32, seed: u64) -> Vec<f64> {
     let mut out = Vec::with_capacity(trials as usize * n_cells);
-    let shocks = deals.spread.iter().any(|v| *v > 0.0);
-    let mut m: [Vec<f64>; LANES] = std::array::from_fn(|_| vec![1.0; deals.spread.len()]);
+    let shocks = deals.shocks.vary();
+    let mut m: [Vec<f64>; LANES] = std::array::from_fn(|_| vec![1.0; deals.shocks.len()]);
+    let mut scratch = [Vec::new(), Vec::new()];
     let mut t = 0usize;
     while t < trials as usize {
         let lanes = LANES.min(trials as usize - t);
@@ -432,7 +394,7 @@ fn run_chunk(deals: &Deals, n_cells: usize, first: u64, trials: u32, seed: u64) 
             std::array::from_fn(|j| trial_rng(seed, first + (t + j) as u64));
         if shocks {
             for (rng, m) in rngs.iter_mut().zip(m.iter_mut()).take(lanes) {
-                multipliers(&deals.spread, rng, m);
+                deals.shocks.draw(rng, &mut scratch, m);
             }
         }
         let base = out.len();
@@ -449,7 +411,7 @@ fn run_chunk(deals: &Deals, n_cells: usize, first: u64, trials: u32, seed: u64) 
             let [rng_a, rng_b, ..] = &mut rngs;
             let [m0, m1, m2, m3] = &m;
             for deal in &deals.simple {
-                let (c, k) = (deal.cell as usize, deal.team as usize);
+                let (c, k) = (deal.cell as usize, deal.group as usize);
                 let threshold = (deal.threshold >> 32) as u32;
                 let (a, b) = (rng_a.next_u64(), rng_b.next_u64());
                 let pick = |draw: u32| if draw < threshold { deal.value } else { 0.0 };
@@ -460,7 +422,7 @@ fn run_chunk(deals: &Deals, n_cells: usize, first: u64, trials: u32, seed: u64) 
             }
         } else {
             for deal in &deals.simple {
-                let (c, k) = (deal.cell as usize, deal.team as usize);
+                let (c, k) = (deal.cell as usize, deal.group as usize);
                 for (j, rng) in rngs.iter_mut().take(lanes).enumerate() {
                     let won = rng.next_u64() < deal.threshold;
                     block[j * n_cells + c] += if won { deal.value * m[j][k] } else { 0.0 };
@@ -481,7 +443,7 @@ fn run_chunk(deals: &Deals, n_cells: usize, first: u64, trials: u32, seed: u64) 
 }
 
 /// One trial of the deals with several rows or slippage points, each won
-/// deal's value times its team's multiplier `m`.
+/// row's value times its shock group's multiplier in `m`.
 fn general_deals(deals: &Deals, acc: &mut [f64], rng: &mut Pcg64Mcg, m: &[f64]) {
     for (i, &threshold) in deals.threshold.iter().enumerate() {
         if rng.next_u64() >= threshold {
@@ -489,17 +451,17 @@ fn general_deals(deals: &Deals, acc: &mut [f64], rng: &mut Pcg64Mcg, m: &[f64]) 
         }
         let (from, to) = (deals.start[i] as usize, deals.start[i + 1] as usize);
         let points = deals.points[i];
-        let scale = m[deals.team[i] as usize];
+        let scale = |r: usize| deals.value[r] * m[deals.group[r] as usize];
         if points > 1 {
             let chosen = rng.random_range(0..points);
             for r in from..to {
                 if deals.point[r] == chosen {
-                    acc[deals.cell[r] as usize] += deals.value[r] * scale;
+                    acc[deals.cell[r] as usize] += scale(r);
                 }
             }
         } else {
             for r in from..to {
-                acc[deals.cell[r] as usize] += deals.value[r] * scale;
+                acc[deals.cell[r] as usize] += scale(r);
             }
         }
     }

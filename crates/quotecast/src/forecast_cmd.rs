@@ -182,7 +182,7 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
         if c.calendar.height() > 0 {
             writeln!(
                 out,
-                "\ncalendar (per team and horizon, 0 the {} holding the forecast date: what past snapshots' deals booked there over the corrected forecast; calendar_factor shrunk to the company's `*` by deals):",
+                "\ncalendar (per team and horizon, 0 the {} holding the forecast date: what past snapshots' deals booked there over the corrected forecast; calendar_factor shrunk to the company's `*` by deals; shock_variance the relative variance of a multiplier a team's deals share in one bucket of that horizon, drawn per team, bucket and trial):",
                 spec.bucket
             )?;
             out.push_str(&table(&c.calendar, 60)?);
