@@ -144,6 +144,7 @@ fn lines(products: usize, n: usize, seed: u64) -> Vec<DemandLine> {
                 probability: deal.0,
                 point: 0,
                 points: 1,
+                ..DemandLine::default()
             }
         })
         .collect()
@@ -451,7 +452,10 @@ fn coverage(args: &Args) -> anyhow::Result<()> {
             &quotecast_forecast::vocabulary(&rules),
         )?;
         let (spec, _) = forecast_spec(Some(history), &rules, &forecast)?;
-        let lines = quotecast_demand::lines_of(&demand_lines(snap.clone().lazy(), &spec)?)?;
+        let lines = quotecast_demand::lines_of(
+            &demand_lines(snap.clone().lazy(), &spec)?,
+            &quotecast_forecast::ShockModel::new(spec.correction.as_deref()),
+        )?;
         let options = PlanOptions {
             calendar: Calendar::new(day, Period::Week, weeks)?,
             service_level: 0.95,
@@ -484,6 +488,7 @@ fn coverage(args: &Args) -> anyhow::Result<()> {
                     probability: 1.0,
                     point: 0,
                     points: 1,
+                    ..DemandLine::default()
                 });
             }
         }

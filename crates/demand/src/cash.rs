@@ -21,6 +21,9 @@ pub(crate) struct Payment {
     pub point: u32,
     pub bucket: u32,
     pub amount: f64,
+    /// The shock group of its line (given by the caller, which knows
+    /// the groups).
+    pub group: u32,
 }
 
 /// Appends the installments of `line` (signed on its close date,
@@ -63,15 +66,17 @@ pub(crate) fn payments(
                 point: line.point,
                 bucket: b as u32,
                 amount,
+                group: 0,
             }),
         }
     }
 }
 
-/// The won payments of one trial, per bucket.
-pub(crate) fn add_payments(payments: &[Payment], point: u32, acc: &mut [f64]) {
+/// The won payments of one trial, per bucket, each times its shock
+/// group's multiplier in `m`.
+pub(crate) fn add_payments(payments: &[Payment], point: u32, m: &[f64], acc: &mut [f64]) {
     for p in payments.iter().filter(|p| p.point == point) {
-        acc[p.bucket as usize] += p.amount;
+        acc[p.bucket as usize] += p.amount * m[p.group as usize];
     }
 }
 

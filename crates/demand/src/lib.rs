@@ -50,6 +50,7 @@ extern crate self as quotecast_demand;
 mod test_common;
 
 use chrono::NaiveDate;
+pub use quotecast_forecast::ShockVariances;
 use rust_decimal::Decimal;
 
 pub use calendar::{Calendar, MAX_BUCKETS, Period, Placement};
@@ -76,7 +77,7 @@ pub enum DemandError {
 /// product line's delivery days after signing. A deal whose close may
 /// slip has one row per slippage point (`point` of `points`, each equally
 /// likely); rows of one deal share its probability and points.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct DemandLine {
     pub deal: String,
     pub account: String,
@@ -91,6 +92,12 @@ pub struct DemandLine {
     pub probability: f64,
     pub point: u32,
     pub points: u32,
+    /// Its deal's team and the forecast bucket its close falls in (0 the
+    /// one holding the forecast date), and the variances of the shocks its
+    /// quantity and amount are drawn with there (all 0: drawn alone).
+    pub team: String,
+    pub horizon: i32,
+    pub shocks: ShockVariances,
 }
 
 /// On hand and open receipts of items.

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::Datelike;
+use quotecast_forecast::Shocks;
 use quotecast_model::RuleSet;
 
 use crate::{
@@ -40,6 +41,8 @@ pub(crate) struct Row {
     pub slot: u32,
     /// Position of the line's own SKU in `skus` (for pegging).
     pub sku: u32,
+    /// Its shock group (team and bucket) in `Prepared::shocks`.
+    pub group: u32,
 }
 
 pub(crate) struct Prepared {
@@ -55,6 +58,8 @@ pub(crate) struct Prepared {
     pub explanation: Explanation,
     /// Canonical lines, for the plan id.
     pub lines: Vec<DemandLine>,
+    /// The shock groups of the rows and payments.
+    pub shocks: Shocks,
 }
 
 impl Prepared {
@@ -205,6 +210,7 @@ pub(crate) fn prepare(
     let mut deals = Vec::new();
     let mut rows = Vec::new();
     let mut cash = Vec::new();
+    let mut shocks = Shocks::default();
     let mut cell = |node: Node, bucket: usize| -> u32 {
         *cell_of.entry((node, bucket)).or_insert_with(|| {
             cells.push((node, bucket));
@@ -221,6 +227,8 @@ pub(crate) fn prepare(
         let pay_start = cash.len() as u32;
         let weight = first.probability / f64::from(first.points.max(1));
         for line in deal_lines {
+            let group = shocks.group(&line.team, line.horizon, line.shocks);
+            let paid = cash.len();
             let delivery = line
                 .close_date
                 .checked_add_days(chrono::Days::new(u64::from(
@@ -238,6 +246,9 @@ pub(crate) fn prepare(
                 &mut explanation,
                 &mut cash,
             );
+            for payment in &mut cash[paid..] {
+                payment.group = group;
+            }
             if line.sku.is_empty() {
                 continue;
             }
@@ -281,6 +292,7 @@ pub(crate) fn prepare(
                         quantity: line.quantity,
                         slot: s as u32,
                         sku,
+                        group,
                     });
                 }
             }
@@ -291,6 +303,7 @@ pub(crate) fn prepare(
                     quantity: line.quantity,
                     slot: NO_SLOT,
                     sku,
+                    group,
                 }),
                 None => *unplanned.entry(line.sku.clone()).or_default() += 1,
             }
@@ -329,6 +342,7 @@ pub(crate) fn prepare(
         expected_mix,
         explanation,
         lines,
+        shocks,
     })
 }
 
@@ -354,6 +368,14 @@ pub(crate) fn plan_id(
         field(&l.close_date.num_days_from_ce().to_le_bytes());
         field(&l.probability.to_bits().to_le_bytes());
         field(&[l.point, l.points].map(u32::to_le_bytes).concat());
+        field(l.team.as_bytes());
+        field(&l.horizon.to_le_bytes());
+        let v = l.shocks;
+        field(
+            &[v.team, v.company, v.own]
+                .map(|x| x.to_bits().to_le_bytes())
+                .concat(),
+        );
     }
     field(format!("{:?}", rules.planning()).as_bytes());
     let mut delivery: Vec<(&str, u32)> = rules

@@ -5,8 +5,8 @@
 //! files give the same plan (and the same plan id).
 use polars::prelude::*;
 use quotecast_forecast::{
-    AMOUNT_IF_WON, Bucket, CLOSE_DATE, ForecastOptions, QUANTITY_IF_WON, SLIP_POINT,
-    SLIP_POINTS_OF_DEAL, Simulation, WIN_PROBABILITY, demand_lines, forecast_spec,
+    AMOUNT_IF_WON, Bucket, CLOSE_DATE, ForecastOptions, HORIZON, QUANTITY_IF_WON, SLIP_POINT,
+    SLIP_POINTS_OF_DEAL, ShockModel, Simulation, WIN_PROBABILITY, demand_lines, forecast_spec,
 };
 use quotecast_model::RuleSet;
 use quotecast_pipeline::{
@@ -26,8 +26,9 @@ fn rounded(value: f64) -> f64 {
 }
 
 /// The forecast's demand rows as the roll-down's lines (a row without a
-/// SKU keeps an empty one: it carries no product, but brings cash).
-pub fn lines_of(frame: &DataFrame) -> Result<Vec<DemandLine>, DemandError> {
+/// SKU keeps an empty one: it carries no product, but brings cash), each
+/// with the shocks `shocks` gives its team and horizon.
+pub fn lines_of(frame: &DataFrame, shocks: &ShockModel) -> Result<Vec<DemandLine>, DemandError> {
     let ids = frame.column(col::OPPORTUNITY_ID)?.str()?;
     let accounts = frame.column(col::ACCOUNT)?.str()?;
     let product_lines = frame.column(col::PRODUCT_LINE)?.str()?;
@@ -39,6 +40,8 @@ pub fn lines_of(frame: &DataFrame) -> Result<Vec<DemandLine>, DemandError> {
     let probability = frame.column(WIN_PROBABILITY)?.f64()?;
     let point = frame.column(SLIP_POINT)?.u32()?;
     let points = frame.column(SLIP_POINTS_OF_DEAL)?.u32()?;
+    let teams = frame.column(col::TEAM)?.str()?;
+    let horizons = frame.column(HORIZON)?.i32()?;
     let mut out = Vec::with_capacity(frame.height());
     for r in 0..frame.height() {
         let (Some(deal), Some(days)) = (ids.get(r), close.get(r)) else {
@@ -55,6 +58,12 @@ pub fn lines_of(frame: &DataFrame) -> Result<Vec<DemandLine>, DemandError> {
             probability: rounded(probability.get(r).unwrap_or(0.0)).clamp(0.0, 1.0),
             point: point.get(r).unwrap_or(0),
             points: points.get(r).unwrap_or(1).max(1),
+            team: teams.get(r).unwrap_or_default().to_owned(),
+            horizon: horizons.get(r).unwrap_or(0),
+            shocks: shocks.variances(
+                teams.get(r).unwrap_or_default(),
+                horizons.get(r).unwrap_or(0),
+            ),
         });
     }
     Ok(out)
@@ -154,7 +163,8 @@ pub fn plan_pipeline(
         simulation: Simulation::default(),
     };
     let (spec, notes) = forecast_spec(history, rules, &forecast)?;
-    let lines = lines_of(&demand_lines(snapshot.lazy(), &spec)?)?;
+    let shocks = ShockModel::new(spec.correction.as_deref());
+    let lines = lines_of(&demand_lines(snapshot.lazy(), &spec)?, &shocks)?;
     let mut plan = plan(rules, lines, inventory, options)?;
     plan.explanation.forecast_notes = notes;
     Ok(plan)

@@ -66,9 +66,20 @@ pub(crate) struct Demand {
     pub stats: BTreeMap<u32, ItemStats>,
 }
 
+/// What one trial draws besides the deals: the option mix and the shock
+/// groups' multipliers (with the team and bucket draws behind them).
+#[derive(Default)]
+struct Draws {
+    mix: Vec<f64>,
+    shocks: Vec<f64>,
+    shared: [Vec<f64>; 2],
+}
+
 /// The won quantity per cell and the cash per bucket in one trial.
-fn trial(p: &Prepared, rng: &mut Pcg64Mcg, mix: &mut Vec<f64>, acc: &mut [f64], cash: &mut [f64]) {
-    p.mix.draw(rng, mix);
+fn trial(p: &Prepared, rng: &mut Pcg64Mcg, draws: &mut Draws, acc: &mut [f64], cash: &mut [f64]) {
+    p.mix.draw(rng, &mut draws.mix);
+    p.shocks.draw(rng, &mut draws.shared, &mut draws.shocks);
+    let (mix, m) = (&draws.mix, &draws.shocks);
     for deal in &p.deals {
         let won = deal.probability >= 1.0 || rng.random::<f64>() < deal.probability;
         if !won {
@@ -82,6 +93,7 @@ fn trial(p: &Prepared, rng: &mut Pcg64Mcg, mix: &mut Vec<f64>, acc: &mut [f64], 
         add_payments(
             &p.payments[deal.pay_start as usize..deal.pay_end as usize],
             point,
+            m,
             cash,
         );
         for row in &p.rows[deal.start as usize..deal.end as usize] {
@@ -93,7 +105,7 @@ fn trial(p: &Prepared, rng: &mut Pcg64Mcg, mix: &mut Vec<f64>, acc: &mut [f64], 
             } else {
                 mix[row.slot as usize]
             };
-            acc[row.cell as usize] += row.quantity * units;
+            acc[row.cell as usize] += row.quantity * units * m[row.group as usize];
         }
     }
 }
@@ -307,12 +319,12 @@ fn run_trials(p: &Prepared, options: &PlanOptions) -> Result<Trials, DemandError
         .par_chunks_mut(n_cells.max(1))
         .zip(cash.par_chunks_mut(buckets.max(1)))
         .enumerate()
-        .for_each_init(Vec::new, |mix, (t, (acc, cash))| {
+        .for_each_init(Draws::default, |draws, (t, (acc, cash))| {
             if options.cancel.is_cancelled() {
                 return;
             }
             let mut rng = trial_rng(options.seed, t as u64);
-            trial(p, &mut rng, mix, acc, cash);
+            trial(p, &mut rng, draws, acc, cash);
         });
     if options.cancel.is_cancelled() {
         return Err(DemandError::Cancelled);

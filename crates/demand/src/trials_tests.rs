@@ -246,3 +246,65 @@ fn the_expected_only_path_gives_the_figures_of_the_per_cell_path() {
         );
     }
 }
+
+/// `deals()` split over two teams, every line drawn with `shocks`.
+fn shocked(shocks: crate::ShockVariances) -> Vec<crate::DemandLine> {
+    deals()
+        .into_iter()
+        .map(|mut l| {
+            let i: u32 = l.deal[1..].parse().unwrap();
+            l.team = if i.is_multiple_of(2) { "east" } else { "west" }.to_owned();
+            l.shocks = shocks;
+            l
+        })
+        .collect()
+}
+
+#[test]
+fn shared_shocks_keep_the_mean_and_widen_the_range() {
+    let rules = rules_with(TWO_PRODUCTS);
+    let opts = options(12, 4000);
+    let s = Structure::new(rules.planning()).unwrap();
+    let per_trial = |lines: Vec<crate::DemandLine>, item| {
+        let p = prepare(&rules, &s, lines, &opts.calendar, &[]).unwrap();
+        let totals = trial_totals(&p, &opts).unwrap();
+        totals_per_trial(&item_series(&s, &p, &opts, &totals, item), 4000)
+    };
+    let sd =
+        |v: &[f64]| (v.iter().map(|x| (x - mean(v)).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
+    let alone = per_trial(shocked(crate::ShockVariances::default()), "CMP-P");
+    let company = crate::ShockVariances {
+        company: 0.09,
+        ..Default::default()
+    };
+    let together = per_trial(shocked(company), "CMP-P");
+    // The same expected demand within 2 %, a wider spread: a 30 % company
+    // shock on the total.
+    assert!(
+        (mean(&together) / mean(&alone) - 1.0).abs() < 0.02,
+        "{} vs {}",
+        mean(&together),
+        mean(&alone)
+    );
+    assert!(
+        sd(&together) > 2.0 * sd(&alone),
+        "{} vs {}",
+        sd(&together),
+        sd(&alone)
+    );
+    let relative = sd(&together) / mean(&together);
+    assert!((0.2..0.4).contains(&relative), "relative spread {relative}");
+    // A team's own shock moves only its deals: the total spreads less
+    // than with the same variance shared by both teams.
+    let own = crate::ShockVariances {
+        own: 0.09,
+        ..Default::default()
+    };
+    let apart = per_trial(shocked(own), "CMP-P");
+    assert!(
+        sd(&apart) < 0.85 * sd(&together),
+        "{} vs {}",
+        sd(&apart),
+        sd(&together)
+    );
+}

@@ -186,7 +186,10 @@ pub const SLIP_POINTS_OF_DEAL: &str = "points";
 /// amounts are),
 /// the day it is expected after slippage ([`CLOSE_DATE`], never before the
 /// forecast date for open deals), its deal's win probability, and which
-/// of its deal's equally likely slippage points the row is.
+/// of its deal's equally likely slippage points the row is, and its team
+/// and [`HORIZON`] (the buckets of `spec` from the one holding the
+/// forecast date: with the team, the shocks its value is drawn with, see
+/// [`crate::ShockModel`]).
 pub fn demand_lines(
     snapshot: LazyFrame,
     spec: &ForecastSpec,
@@ -204,6 +207,8 @@ pub fn demand_lines(
             (col(col::QUANTITY).cast(DataType::Float64) * factor).alias(QUANTITY_IF_WON),
             col(IF_WON).alias(AMOUNT_IF_WON),
             col(CLOSE).alias(CLOSE_DATE),
+            col(col::TEAM),
+            horizon_of(spec).cast(DataType::Int32),
             col(PROBABILITY).alias(WIN_PROBABILITY),
             col(POINT).alias(SLIP_POINT),
             (lit(1.0) / col(SHARE))

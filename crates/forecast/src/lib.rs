@@ -34,6 +34,7 @@ mod weighted;
 pub use accuracy::{Correction, Learning, learn_correction};
 pub use backtest::{Backtest, BacktestResult, MODELS, backtest};
 pub use baselines::BASELINES;
+pub use calendar::HORIZON;
 pub use calibrate::{CalibratedRates, Calibration, calibrate};
 pub use corrected::{
     AMOUNT_IF_WON, CLOSE_DATE, QUANTITY_IF_WON, SLIP_POINT, SLIP_POINTS_OF_DEAL, WIN_PROBABILITY,

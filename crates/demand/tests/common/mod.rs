@@ -72,6 +72,7 @@ pub fn line(deal: &str, sku: &str, quantity: f64, need: &str, probability: f64) 
         probability,
         point: 0,
         points: 1,
+        ..DemandLine::default()
     }
 }
 
