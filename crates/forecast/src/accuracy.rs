@@ -104,6 +104,11 @@ pub fn learn_correction(
 ) -> Result<Correction, ForecastError> {
     let cutoff = how.as_of - chrono::TimeDelta::days(i64::from(how.maturity_days));
     let dates = snapshot_dates(snapshots.clone())?;
+    // The calendar learns from every earlier snapshot whose bucket has
+    // ended: a quarter that closed last month already says how that
+    // quarter's pipeline booked, so a team that changed is followed within
+    // a quarter rather than after the maturity wait.
+    let recent: Vec<NaiveDate> = dates.iter().copied().filter(|d| *d < how.as_of).collect();
     let used: Vec<NaiveDate> = dates.into_iter().filter(|d| *d <= cutoff).collect();
     if used.is_empty() {
         return Err(ForecastError::NoHistory(format!(
@@ -264,8 +269,7 @@ pub fn learn_correction(
     };
     let mut corrected = spec.clone();
     corrected.correction = Some(Box::new(correction.clone()));
-    correction.calendar =
-        crate::calendar::learn_calendar(&snapshots, known, &corrected, &correction.snapshots_used)?;
+    correction.calendar = crate::calendar::learn_calendar(&snapshots, known, &corrected, &recent)?;
     Ok(correction)
 }
 

@@ -184,3 +184,84 @@ fn number(frame: &DataFrame, column: &str, row: usize) -> f64 {
         .extract::<f64>()
         .unwrap()
 }
+
+/// The calendar factor of `team` in horizon 0.
+fn current_factor(c: &quotecast_forecast::Correction, team: &str) -> f64 {
+    let rows = c
+        .calendar
+        .clone()
+        .lazy()
+        .filter(col("team").eq(lit(team)).and(col("horizon").eq(lit(0))))
+        .collect()
+        .unwrap();
+    rows.column("calendar_factor")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .get(0)
+        .unwrap()
+}
+
+#[test]
+fn a_team_that_stopped_winning_last_quarter_is_followed_without_the_maturity_wait() {
+    let world = common::world(5);
+    let data = common::generated(&world, 5, 2_000, 24);
+    let spec = spec(WinRates::StageDefaults);
+    let learn = |outcomes: LazyFrame| {
+        learn_correction(
+            data.snapshots.clone(),
+            outcomes,
+            &spec,
+            &Learning {
+                as_of: common::as_of(),
+                maturity_days: 180,
+            },
+        )
+        .unwrap()
+    };
+    let before = learn(data.outcomes.clone());
+    let team = before
+        .accuracy
+        .column("team")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_owned();
+    // The team lost every deal that closed in the last 90 days: younger
+    // than the 180 days the accuracy factors wait for.
+    let recently = lit(common::as_of() - chrono::Days::new(90));
+    let changed = data.outcomes.clone().with_column(
+        when(
+            col("team")
+                .eq(lit(team.as_str()))
+                .and(col("closed").gt(recently)),
+        )
+        .then(lit("lost"))
+        .otherwise(col("outcome"))
+        .alias("outcome"),
+    );
+    let after = learn(changed);
+    let (was, now) = (
+        current_factor(&before, &team),
+        current_factor(&after, &team),
+    );
+    assert!(now < 0.95 * was, "{team}: calendar factor {was} then {now}");
+    // Another team is left as it was (its factor only moves through the
+    // company's, towards which it is shrunk).
+    let other = before
+        .accuracy
+        .column("team")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(1)
+        .unwrap()
+        .to_owned();
+    let (was, now) = (
+        current_factor(&before, &other),
+        current_factor(&after, &other),
+    );
+    assert!((now / was - 1.0).abs() < 0.1, "{other}: {was} then {now}");
+}
