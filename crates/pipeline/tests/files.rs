@@ -2,7 +2,7 @@
 //! malformed file is refused with every bad row and column named.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
+use std::{ops::Rem, path::Path};
 
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -204,4 +204,119 @@ fn a_missing_column_or_a_wrong_type_is_named() {
     write_table(&path, &frame).unwrap();
     let e = read_snapshot(&path, &vocabulary()).unwrap_err().to_string();
     assert!(e.contains("column `stage` holds i64, not text"), "{e}");
+}
+
+/// The outcomes (team, outcome, closed) of a generated history.
+fn outcomes_of(world: &World, seed: u64) -> DataFrame {
+    let mut spec = spec(seed, 3_000);
+    spec.with_history = true;
+    let mut frames = Vec::new();
+    generate(world, &spec, |b| {
+        if let Some(h) = b.history {
+            frames.push(h.outcomes.lazy());
+        }
+        Ok(())
+    })
+    .unwrap();
+    concat(frames, UnionArgs::default())
+        .unwrap()
+        .collect()
+        .unwrap()
+}
+
+/// Per team (in the world's order), the share of deals won among those
+/// decided before and after `split`.
+fn won_share_by_half(outcomes: &DataFrame, split: NaiveDate) -> Vec<(String, f64, f64)> {
+    let split = lit(split).cast(DataType::Date);
+    let won = col(col::OUTCOME).eq(lit("won")).cast(DataType::Float64);
+    let frame = outcomes
+        .clone()
+        .lazy()
+        .group_by([col(col::TEAM)])
+        .agg([
+            won.clone()
+                .filter(col(col::CLOSED).lt(split.clone()))
+                .mean()
+                .alias("before"),
+            won.filter(col(col::CLOSED).gt_eq(split))
+                .mean()
+                .alias("after"),
+        ])
+        .sort([col::TEAM], SortMultipleOptions::default())
+        .collect()
+        .unwrap();
+    let teams = frame.column(col::TEAM).unwrap().str().unwrap().clone();
+    let before = frame.column("before").unwrap().f64().unwrap().clone();
+    let after = frame.column("after").unwrap().f64().unwrap().clone();
+    (0..frame.height())
+        .map(|i| {
+            (
+                teams.get(i).unwrap().to_owned(),
+                before.get(i).unwrap(),
+                after.get(i).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The share of won deals closed in the last five days of a quarter.
+fn quarter_end_share(outcomes: &DataFrame) -> f64 {
+    let closed = col(col::CLOSED);
+    let last_days = closed
+        .clone()
+        .dt()
+        .month()
+        .cast(DataType::Int32)
+        .rem(lit(3))
+        .eq(lit(0))
+        .and(closed.dt().day().cast(DataType::Int32).gt_eq(lit(27)));
+    let frame = outcomes
+        .clone()
+        .lazy()
+        .filter(col(col::OUTCOME).eq(lit("won")))
+        .select([last_days.cast(DataType::Float64).mean().alias("share")])
+        .collect()
+        .unwrap();
+    frame
+        .column("share")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .get(0)
+        .unwrap()
+}
+
+#[test]
+fn a_shifting_world_has_teams_that_change_and_a_quarter_end_push() {
+    let steady = world(5);
+    let shape = quotecast_pipeline::synthetic::Shape::shifting(5, steady.teams.len());
+    let shifting = world(5).with_shape(shape.clone());
+    let split = NaiveDate::from_ymd_opt(2026, 5, 20).unwrap();
+    let (calm, moved) = (outcomes_of(&steady, 5), outcomes_of(&shifting, 5));
+    let (calm_end, pushed_end) = (quarter_end_share(&calm), quarter_end_share(&moved));
+    let teams: Vec<String> = steady.teams.iter().map(|t| t.id.clone()).collect();
+    // Per team, later over earlier won share, against the same team in
+    // the steady world (deals closed early in the window are mostly quick
+    // losses in both); averaged over the teams that improve and those
+    // that decline (single teams win too few deals for a firm ratio).
+    let ratios = |outcomes: &DataFrame| -> Vec<f64> {
+        let mut by_team = vec![0.0; teams.len()];
+        for (team, before, after) in won_share_by_half(outcomes, split) {
+            let t = teams.iter().position(|id| *id == team).unwrap();
+            by_team[t] = after / before;
+        }
+        by_team
+    };
+    let (calm_ratios, moved_ratios) = (ratios(&calm), ratios(&moved));
+    let relative = |improving: bool| -> f64 {
+        let chosen: Vec<f64> = (0..teams.len())
+            .filter(|&t| (shape.drift[t] > 0.0) == improving)
+            .map(|t| moved_ratios[t] / calm_ratios[t])
+            .collect();
+        chosen.iter().sum::<f64>() / chosen.len() as f64
+    };
+    let (improving, declining) = (relative(true), relative(false));
+    assert!(improving > 1.15, "improving teams: {improving}");
+    assert!(declining < 0.9, "declining teams: {declining}");
+    assert!(pushed_end > 1.5 * calm_end, "{calm_end} then {pushed_end}");
 }

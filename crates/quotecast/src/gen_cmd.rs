@@ -8,11 +8,22 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use quotecast_pipeline::{
     epoch_days,
-    synthetic::{GenSpec, World, inventory_for, write_dir, write_inventory},
+    synthetic::{GenSpec, Shape, World, inventory_for, write_dir, write_inventory},
     write::FileFormat,
 };
 
 use crate::config::RulesSource;
+
+/// How the synthetic organisation changes over time.
+#[derive(Clone, Copy, ValueEnum)]
+enum ShapeArg {
+    /// Teams keep their habits.
+    Steady,
+    /// Teams drift (half improve, half decline, 10-25 % per stage over the
+    /// history) and half the deals won early in a quarter are pushed into
+    /// the quarter before's last days.
+    Shifting,
+}
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
@@ -43,6 +54,9 @@ pub struct GenArgs {
     /// Write only the snapshot, no history.
     #[arg(long)]
     no_history: bool,
+    /// How the organisation changes over the history window.
+    #[arg(long, value_enum, default_value_t = ShapeArg::Steady)]
+    shape: ShapeArg,
     #[arg(long, value_enum, default_value_t = Format::Parquet)]
     format: Format,
     /// Directory to write pipeline.EXT, history/*.EXT and (when the rules
@@ -59,7 +73,11 @@ pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
     let (rules, _) = source
         .load()
         .with_context(|| format!("loading rules from {}", source.describe()))?;
-    let world = World::from_rules(&rules, args.seed, args.as_of)?;
+    let mut world = World::from_rules(&rules, args.seed, args.as_of)?;
+    if let ShapeArg::Shifting = args.shape {
+        let teams = world.teams.len();
+        world = world.with_shape(Shape::shifting(args.seed, teams));
+    }
     let spec = GenSpec {
         seed: args.seed,
         open_opportunities: args.opportunities,

@@ -26,7 +26,11 @@
 //! 4. The owner's expected close date is the decision day less the team's
 //!    optimism (± 7 days); once that date has passed while the deal is
 //!    still open, the owner pushes it 1 to 14 days ahead (slippage).
-//! 5. The stream of opportunities runs until the snapshot holds the asked
+//! 5. With the shifting shape ([`Shape::shifting`]), each team's chances
+//!    drift over the history window (half the teams improve, half
+//!    decline) and half the deals won in the first three weeks of a
+//!    quarter are pulled into the last days of the quarter before.
+//! 6. The stream of opportunities runs until the snapshot holds the asked
 //!    number of open ones. The snapshot (as of `as_of`) holds them plus
 //!    the deals closed since the start of the quarter; the history holds
 //!    every stage change and outcome up to `as_of` and past snapshots
@@ -50,7 +54,7 @@ use polars::prelude::DataFrame;
 
 pub use from_rules::write_dir;
 pub use inventory::{inventory_for, write_inventory};
-pub use world::{CatalogItem, CurrencyRate, Funnel, FunnelStage, STALE_FACTOR, Team, World};
+pub use world::{CatalogItem, CurrencyRate, Funnel, FunnelStage, STALE_FACTOR, Shape, Team, World};
 
 use crate::PipelineError;
 use simulate::{SimOpportunity, simulate};
@@ -182,7 +186,7 @@ fn run_chunk(
 }
 
 /// The first day of the calendar quarter holding `day`.
-fn quarter_start(day: i32) -> i32 {
+pub(crate) fn quarter_start(day: i32) -> i32 {
     use chrono::{Datelike, NaiveDate};
     let date = crate::from_epoch_days(day);
     NaiveDate::from_ymd_opt(date.year(), date.month0() / 3 * 3 + 1, 1)

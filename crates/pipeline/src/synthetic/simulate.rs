@@ -80,6 +80,7 @@ pub(crate) fn simulate(
     let t = rng.random_range(0..world.teams.len());
     let team = &world.teams[t];
     let created = rng.random_range(created_from..=as_of);
+    let window = f64::from((as_of - created_from).max(1));
     let mut day = f64::from(created);
     let mut entries = Vec::with_capacity(world.funnel.open.len());
     let mut won = false;
@@ -87,14 +88,22 @@ pub(crate) fn simulate(
         entries.push(day.floor() as i32);
         let dwell = exponential(rng, world.mean_dwell_days[s]);
         let stale = dwell > f64::from(stage.time_limit_days);
-        let chance = world.advance[t][s] * if stale { STALE_FACTOR } else { 1.0 };
+        let skill = world
+            .shape
+            .skill_at(t, (day - f64::from(created_from)) / window);
+        let chance =
+            (world.advance[t][s] * skill).min(0.97) * if stale { STALE_FACTOR } else { 1.0 };
         day += dwell;
         if rng.random::<f64>() >= chance {
             break;
         }
         won = s + 1 == world.funnel.open.len();
     }
-    let decided = (day.floor() as i32).max(entries.last().copied().unwrap_or(created) + 1);
+    let first_day = entries.last().copied().unwrap_or(created) + 1;
+    let mut decided = (day.floor() as i32).max(first_day);
+    if won && world.shape.quarter_end_push > 0.0 {
+        decided = pushed_into_quarter_end(world, rng, decided, first_day);
+    }
     let optimism = (team.optimism_days + 7.0 * normal(rng)).round().max(0.0) as i32;
     SimOpportunity {
         number,
@@ -169,6 +178,18 @@ fn lines(world: &World, rng: &mut impl Rng, t: usize, number: u64) -> Vec<SimLin
         }
     }
     out
+}
+
+/// A deal won in the first three weeks of a quarter is, with the shape's
+/// chance, closed in the last five days of the quarter before instead
+/// (never before `first_day`).
+fn pushed_into_quarter_end(world: &World, rng: &mut impl Rng, decided: i32, first_day: i32) -> i32 {
+    let start = super::quarter_start(decided);
+    if decided - start >= 21 || rng.random::<f64>() >= world.shape.quarter_end_push {
+        return decided;
+    }
+    let pulled = start - 1 - rng.random_range(0..5);
+    if pulled >= first_day { pulled } else { decided }
 }
 
 fn exponential(rng: &mut impl Rng, mean: f64) -> f64 {

@@ -105,6 +105,50 @@ pub struct World {
     pub(crate) configurations: std::sync::Arc<Vec<GenConfiguration>>,
     /// The seed of the configurations' draws.
     pub(crate) configuration_seed: u64,
+    /// How the organisation changes over time (steady unless
+    /// [`World::with_shape`] says otherwise).
+    pub shape: Shape,
+}
+
+/// How the synthetic organisation changes over the history window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Shape {
+    /// Per team: how much its chance of moving a deal on changes from the
+    /// start of the history to the snapshot (−0.2: a fifth less at the
+    /// end than at the start, each stage). Empty: no team changes.
+    pub drift: Vec<f64>,
+    /// The chance that a deal won in the first three weeks of a quarter
+    /// is pulled into the last days of the quarter before (a quarter-end
+    /// push).
+    pub quarter_end_push: f64,
+}
+
+impl Shape {
+    /// Teams that change (half improving, half declining, by 10 to 25 %
+    /// per stage over the history) and a quarter-end push on half the
+    /// deals that could be pulled in, drawn from `seed`.
+    pub fn shifting(seed: u64, teams: usize) -> Shape {
+        let mut rng = Pcg64::seed_from_u64(seed ^ 0x5A1F_7000_0000_0005);
+        let drift = (0..teams)
+            .map(|t| {
+                let size = rng.random_range(0.1..0.25);
+                if t % 2 == 0 { size } else { -size }
+            })
+            .collect();
+        Shape {
+            drift,
+            quarter_end_push: 0.5,
+        }
+    }
+
+    /// Team `t`'s multiplier on its chances at `progress` (0 at the start
+    /// of the history window, 1 at the snapshot): 1 when it does not
+    /// change.
+    pub fn skill_at(&self, t: usize, progress: f64) -> f64 {
+        self.drift
+            .get(t)
+            .map_or(1.0, |d| 1.0 + d * (progress - 0.5))
+    }
 }
 
 impl World {
@@ -165,6 +209,7 @@ impl World {
             other_items,
             configurations: std::sync::Arc::new(Vec::new()),
             configuration_seed: seed ^ 0xC0F1_6000_0000_0003,
+            shape: Shape::default(),
             teams,
             funnel,
             catalog,
@@ -200,6 +245,12 @@ impl World {
             ));
         }
         self.configurations = std::sync::Arc::new(configurations);
+        self
+    }
+
+    /// The same world changing over time as `shape` says.
+    pub fn with_shape(mut self, shape: Shape) -> World {
+        self.shape = shape;
         self
     }
 
