@@ -163,7 +163,9 @@ async fn an_uploaded_pipeline_forecasts_as_the_batch_job_does() {
         "quantities",
         "uncertainty",
         "overdue",
+        "team_win_rates",
         "team_accuracy",
+        "calendar",
     ] {
         assert!(
             tables.contains_key(name),
@@ -171,6 +173,19 @@ async fn an_uploaded_pipeline_forecasts_as_the_batch_job_does() {
             tables.keys()
         );
     }
+    // Every team's own calibrated rates, not only the company's.
+    let rates = &tables["team_win_rates"];
+    let calibrated = rates.column("calibrated");
+    assert_eq!(rates.columns[calibrated].2, "probability");
+    let teams: std::collections::BTreeSet<&str> = rates
+        .rows
+        .iter()
+        .map(|r| r[rates.column("team")].as_str())
+        .collect();
+    assert!(teams.len() >= 2, "{teams:?}");
+    let calendar = &tables["calendar"];
+    let shock = calendar.column("company_shock_variance");
+    assert_eq!(calendar.columns[shock].2, "relative variance");
     let amounts = &tables["amounts"];
     let weighted = amounts.column("weighted");
     assert_eq!(

@@ -7,7 +7,7 @@ use anyhow::{Context, anyhow};
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use quotecast_forecast::{
-    Bucket, DataFrame, Dimension, ForecastOptions, Simulation, forecast_report,
+    Bucket, DataFrame, Dimension, ForecastOptions, Simulation, WinRates, forecast_report,
 };
 use quotecast_model::RuleSet;
 use quotecast_pipeline::write::write_table;
@@ -157,6 +157,13 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
         e.win_rate_source,
         rates.join(", ")
     )?;
+    if let WinRates::Calibrated(r) = &spec.win_rates {
+        writeln!(
+            out,
+            "calibrated win rates per team and stage (entries and wins of matured stage entries; team_rate raw, calibrated shrunk to company_rate; stale_factor for deals past the stage's time limit):"
+        )?;
+        out.push_str(&table(&r.table, 60)?);
+    }
     for note in &report.notes {
         writeln!(out, "note: {note}")?;
     }

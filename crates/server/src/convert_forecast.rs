@@ -195,6 +195,10 @@ pub(crate) fn number_unit(column: &str) -> &'static str {
         "points"
     } else if column.contains("deals") {
         "deals"
+    } else if column == "entries" || column == "wins" {
+        "stage entries"
+    } else if column.contains("variance") {
+        "relative variance"
     } else if [
         "probability",
         "conversion",

@@ -227,9 +227,13 @@ fn forecast_parts(
     }
     frames.push(("overdue", &report.overdue));
     frames.push(("overdue_by_owner", &report.overdue_by_owner));
+    if let quotecast_forecast::WinRates::Calibrated(rates) = &spec.win_rates {
+        frames.push(("team_win_rates", &rates.table));
+    }
     if let Some(c) = &spec.correction {
         frames.push(("team_accuracy", &c.accuracy));
         frames.push(("slippage", &c.slippage));
+        frames.push(("calendar", &c.calendar));
     }
     tables(state, &frames, &mut out)?;
     Ok(out)
