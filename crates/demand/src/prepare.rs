@@ -227,7 +227,7 @@ pub(crate) fn prepare(
         let pay_start = cash.len() as u32;
         let weight = first.probability / f64::from(first.points.max(1));
         for line in deal_lines {
-            let group = shocks.group(&line.team, line.horizon, line.shocks);
+            let group = shocks.group(&line.team, line.horizon, || line.shocks);
             let paid = cash.len();
             let delivery = line
                 .close_date

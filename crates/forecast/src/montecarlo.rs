@@ -307,7 +307,7 @@ fn deals(
         let horizon = horizons.get(c as usize).copied().unwrap_or(0);
         let group = d
             .shocks
-            .group(team, horizon, model.variances(team, horizon));
+            .group(team, horizon, || model.variances(team, horizon));
         d.cell.push(c);
         d.value.push(v);
         d.point.push(point.get(row).unwrap_or(0));

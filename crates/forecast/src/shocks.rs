@@ -168,25 +168,35 @@ pub struct Shocks {
 }
 
 impl Shocks {
-    /// The group of `team` in the bucket at `horizon`, added with
-    /// `variances` when new (a team's and a bucket's first variances
-    /// stand for all their groups).
-    pub fn group(&mut self, team: &str, horizon: i32, variances: ShockVariances) -> u32 {
+    /// The group of `team` in the bucket at `horizon`, added with the
+    /// `variances` asked for only when new (a team's and a bucket's first
+    /// variances stand for all their groups). Called once per row: a
+    /// known group costs two lookups and no allocation.
+    pub fn group(
+        &mut self,
+        team: &str,
+        horizon: i32,
+        variances: impl FnOnce() -> ShockVariances,
+    ) -> u32 {
+        if let Some(&t) = self.team_of.get(team)
+            && let Some(&g) = self.group_of.get(&(t, horizon))
+        {
+            return g;
+        }
+        let v = variances();
         let next = self.teams.len() as u32;
         let t = *self.team_of.entry(team.to_owned()).or_insert(next);
         if t == next {
-            self.teams.push(variances.team);
+            self.teams.push(v.team);
         }
         let next = self.buckets.len() as u32;
         let b = *self.bucket_of.entry(horizon).or_insert(next);
         if b == next {
-            self.buckets.push(variances.company);
+            self.buckets.push(v.company);
         }
-        let next = self.groups.len() as u32;
-        let g = *self.group_of.entry((t, horizon)).or_insert(next);
-        if g == next {
-            self.groups.push((t, b, variances.own));
-        }
+        let g = self.groups.len() as u32;
+        self.group_of.insert((t, horizon), g);
+        self.groups.push((t, b, v.own));
         g
     }
 
