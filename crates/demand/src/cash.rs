@@ -26,26 +26,24 @@ pub(crate) struct Payment {
     pub group: u32,
 }
 
-/// Appends the installments of `line` (signed on its close date,
-/// delivered on `delivery`) that fall in the horizon; counts those before
-/// the plan date and after the horizon, weighted by `weight` (the chance
-/// the line is won at its point), in `explanation`.
+/// Appends the installments of `line` (of `product_line`, signed on its
+/// close date, delivered on `delivery`) that fall in the horizon; counts those before
+/// the plan date and after the horizon, weighted by the chance the line
+/// is won at its point, in `explanation`.
 pub(crate) fn payments(
     rules: &RuleSet,
     line: &DemandLine,
+    product_line: &str,
     delivery: NaiveDate,
     calendar: &Calendar,
-    weight: f64,
     explanation: &mut Explanation,
     out: &mut Vec<Payment>,
 ) {
     if line.amount == 0.0 {
         return;
     }
-    let Some(terms) = rules
-        .planning()
-        .terms_for(&line.account, &line.product_line)
-    else {
+    let weight = line.probability / f64::from(line.points.max(1));
+    let Some(terms) = rules.planning().terms_for(&line.account, product_line) else {
         explanation.lines_without_terms += 1;
         return;
     };

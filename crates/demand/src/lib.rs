@@ -49,6 +49,8 @@ extern crate self as quotecast_demand;
 #[path = "../tests/common/mod.rs"]
 mod test_common;
 
+use std::borrow::Cow;
+
 use chrono::NaiveDate;
 pub use quotecast_forecast::ShockVariances;
 use rust_decimal::Decimal;
@@ -173,20 +175,29 @@ pub struct PlannedOrder {
 }
 
 /// A deal behind a planned order (at most 20 per order, largest first;
-/// then one row `(other N deal lines)` for the rest, with their
-/// units-weighted probability).
+/// then one row for the rest, with their units-weighted probability).
+/// Names are positions in the plan's tables: [`Plan::peg_order`],
+/// [`Plan::peg_deal`] and [`Plan::peg_sku`] give them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Peg {
-    pub order: String,
-    pub deal: String,
-    /// The deal's line SKU the demand comes from.
-    pub sku: String,
+    /// Position of the order in [`Plan::planned_orders`].
+    pub order: u32,
+    pub pegged: Pegged,
     /// Expected units of the order's item the deal needs in the buckets
     /// the order covers.
     pub expected_units: f64,
     /// Its share of the pegged demand of the order.
     pub share: f64,
     pub probability: f64,
+}
+
+/// What a [`Peg`] points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pegged {
+    /// A deal's line: positions in [`Plan::deals`] and [`Plan::skus`].
+    Line { deal: u32, sku: u32 },
+    /// The order's other deal lines, summed.
+    Others { lines: u32 },
 }
 
 /// Projected stock of a planned item per bucket.
@@ -293,11 +304,41 @@ pub struct Plan {
     pub component_demand: Vec<ComponentDemand>,
     pub planned_orders: Vec<PlannedOrder>,
     pub pegging: Vec<Peg>,
+    /// The deals of the lines, in canonical order (named by pegs).
+    pub deals: Vec<String>,
+    /// The SKUs of the lines (named by pegs).
+    pub skus: Vec<String>,
     pub projections: Vec<Projection>,
     pub safety_stock: Vec<SafetyStockRow>,
     pub capacity: Vec<Capacity>,
     pub cash: Vec<CashIn>,
     pub explanation: Explanation,
+}
+
+impl Plan {
+    /// The order a peg is for.
+    pub fn peg_order(&self, peg: &Peg) -> Option<&PlannedOrder> {
+        self.planned_orders.get(peg.order as usize)
+    }
+
+    /// The deal a peg names, or `(other N deal lines)`.
+    pub fn peg_deal(&self, peg: &Peg) -> Cow<'_, str> {
+        match peg.pegged {
+            Pegged::Line { deal, .. } => self
+                .deals
+                .get(deal as usize)
+                .map_or(Cow::Borrowed(""), |d| Cow::Borrowed(d.as_str())),
+            Pegged::Others { lines } => Cow::Owned(format!("(other {lines} deal lines)")),
+        }
+    }
+
+    /// The SKU of the deal line a peg names (empty for the others).
+    pub fn peg_sku(&self, peg: &Peg) -> &str {
+        match peg.pegged {
+            Pegged::Line { sku, .. } => self.skus.get(sku as usize).map_or("", String::as_str),
+            Pegged::Others { .. } => "",
+        }
+    }
 }
 
 /// Plans `lines` against `inventory` with the rules' items and BOMs.
@@ -338,6 +379,8 @@ pub fn plan(
         component_demand: demand.rows,
         planned_orders: planned.orders,
         pegging: planned.pegging,
+        deals: prepared.deals.into_iter().map(|d| d.id).collect(),
+        skus: prepared.skus,
         projections: planned.projections,
         safety_stock: planned.safety_stock,
         capacity: demand.capacity,

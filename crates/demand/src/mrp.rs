@@ -10,10 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use quotecast_model::{SafetyStock, Supply};
+use rayon::iter::{IntoParallelRefIterator, ParallelIterator};
 use rust_decimal::{Decimal, RoundingStrategy, prelude::FromPrimitive, prelude::ToPrimitive};
 
 use crate::{
-    Inventory, Peg, PlanOptions, PlannedOrder, Projection, SafetyStockRow,
+    Inventory, Peg, Pegged, PlanOptions, PlannedOrder, Projection, SafetyStockRow,
     calendar::Placement,
     prepare::Prepared,
     structure::{Node, Structure, Use},
@@ -118,7 +119,7 @@ pub(crate) fn run(
             }
         }
     }
-    let cell_rows = cell_rows(p);
+    let mut to_peg: Vec<(Node, Vec<(usize, usize)>)> = Vec::new();
     let mut planned = Planned {
         orders: Vec::new(),
         pegging: Vec::new(),
@@ -208,15 +209,20 @@ pub(crate) fn run(
                 });
             }
         }
-        peg(
-            p,
-            &cell_rows,
-            demand,
-            n,
-            &orders_here,
-            buckets,
-            &mut planned,
-        );
+        if !orders_here.is_empty() {
+            to_peg.push((n, orders_here));
+        }
+    }
+    // Pegging reads only the finished orders: item by item in parallel,
+    // kept in planning order.
+    let cell_rows = cell_rows(p);
+    let pegs: Vec<Vec<Peg>> = to_peg
+        .par_iter()
+        .map(|(n, orders)| peg(&cell_rows, demand, *n, orders, buckets))
+        .collect();
+    planned.pegging = Vec::with_capacity(pegs.iter().map(Vec::len).sum());
+    for item in pegs {
+        planned.pegging.extend(item);
     }
     planned
 }
@@ -225,33 +231,71 @@ pub(crate) fn run(
 /// one `(other N deal lines)` row with their units-weighted probability.
 pub const PEGS_PER_ORDER: usize = 20;
 
-/// Each cell's deal rows with their expected quantity, largest first;
-/// and per cell the sum of expected quantities and of expected quantity
-/// × win probability.
+/// One deal line's expected units in a cell, with what a peg shows of it.
+#[derive(Clone, Copy)]
+struct CellLine {
+    deal: u32,
+    sku: u32,
+    units: f64,
+    probability: f64,
+}
+
+/// Each cell's deal lines, largest first, laid out cell after cell
+/// (`lines[start[c]..start[c + 1]]`); and per cell the sum of expected
+/// quantities and of expected quantity × win probability.
 pub(crate) struct CellRows {
-    rows: Vec<Vec<(u32, u32, f64)>>,
+    lines: Vec<CellLine>,
+    start: Vec<u32>,
     sums: Vec<(f64, f64)>,
 }
 
+impl CellRows {
+    fn of(&self, cell: u32) -> &[CellLine] {
+        let c = cell as usize;
+        &self.lines[self.start[c] as usize..self.start[c + 1] as usize]
+    }
+}
+
 pub(crate) fn cell_rows(p: &Prepared) -> CellRows {
-    let mut out: Vec<Vec<(u32, u32, f64)>> = vec![Vec::new(); p.cells.len()];
+    let mut start = vec![0u32; p.cells.len() + 1];
+    for row in &p.rows {
+        start[row.cell as usize + 1] += 1;
+    }
+    for c in 0..p.cells.len() {
+        start[c + 1] += start[c];
+    }
+    let mut next = start.clone();
+    let mut lines = vec![
+        CellLine {
+            deal: 0,
+            sku: 0,
+            units: 0.0,
+            probability: 0.0,
+        };
+        p.rows.len()
+    ];
     for (d, deal) in p.deals.iter().enumerate() {
-        for r in deal.start..deal.end {
-            let row = &p.rows[r as usize];
-            out[row.cell as usize].push((d as u32, r, p.expected(deal, row)));
+        for row in &p.rows[deal.start as usize..deal.end as usize] {
+            let at = &mut next[row.cell as usize];
+            lines[*at as usize] = CellLine {
+                deal: d as u32,
+                sku: row.sku,
+                units: p.expected(deal, row),
+                probability: deal.probability,
+            };
+            *at += 1;
         }
     }
-    let mut sums = Vec::with_capacity(out.len());
-    for rows in &mut out {
-        rows.sort_by(|a, b| b.2.total_cmp(&a.2).then((a.0, a.1).cmp(&(b.0, b.1))));
-        let total: f64 = rows.iter().map(|r| r.2).sum();
-        let weighted: f64 = rows
-            .iter()
-            .map(|r| r.2 * p.deals[r.0 as usize].probability)
-            .sum();
+    let mut sums = Vec::with_capacity(p.cells.len());
+    for c in 0..p.cells.len() {
+        let cell = &mut lines[start[c] as usize..start[c + 1] as usize];
+        // Deal order breaks ties: lines were placed in deal order.
+        cell.sort_by(|a, b| b.units.total_cmp(&a.units));
+        let total: f64 = cell.iter().map(|r| r.units).sum();
+        let weighted: f64 = cell.iter().map(|r| r.units * r.probability).sum();
         sums.push((total, weighted));
     }
-    CellRows { rows: out, sums }
+    CellRows { lines, start, sums }
 }
 
 /// Pegs each order of node `n` to the deals whose expected demand for
@@ -259,22 +303,23 @@ pub(crate) fn cell_rows(p: &Prepared) -> CellRows {
 /// the [`PEGS_PER_ORDER`] deal lines that drive most of it, found by
 /// merging the cells' lines largest first, then one row for the rest.
 fn peg(
-    p: &Prepared,
     cell_rows: &CellRows,
     demand: &Demand,
     n: Node,
     orders: &[(usize, usize)],
     buckets: usize,
-    planned: &mut Planned,
-) {
+) -> Vec<Peg> {
+    let mut pegging = Vec::new();
     if demand.entries[n as usize].is_empty() || orders.is_empty() {
-        return;
+        return pegging;
     }
     // The node's uses by bucket, so each order reads only its window.
     let mut entries = demand.entries[n as usize].clone();
     entries.sort_by_key(|e| (e.bucket, e.cell));
     // Units of `n` per unit of each cell, in the order's buckets.
     let mut by_cell: BTreeMap<u32, f64> = BTreeMap::new();
+    let mut heap = std::collections::BinaryHeap::new();
+    let mut top: Vec<((u32, u32), f64, f64)> = Vec::new();
     for (k, &(order, from)) in orders.iter().enumerate() {
         let to = orders.get(k + 1).map_or(buckets, |&(_, b)| b);
         by_cell.clear();
@@ -288,57 +333,56 @@ fn peg(
         let (mut total, mut weighted) = (0.0, 0.0);
         let mut lines = 0usize;
         // A max-heap of each cell's next line: (units, cell, position).
-        let mut heap = std::collections::BinaryHeap::new();
+        heap.clear();
         for (&cell, &per) in &by_cell {
-            let rows = &cell_rows.rows[cell as usize];
+            let rows = cell_rows.of(cell);
             let (t, w) = cell_rows.sums[cell as usize];
             total += t * per;
             weighted += w * per;
             lines += rows.len();
             if let Some(first) = rows.first() {
-                heap.push((Units(first.2 * per), std::cmp::Reverse(cell), 0usize));
+                heap.push((Units(first.units * per), std::cmp::Reverse(cell), 0usize));
             }
         }
         if total <= 0.0 {
             continue;
         }
-        let mut top: Vec<((u32, u32), f64)> = Vec::new();
+        top.clear();
         while let Some((Units(units), std::cmp::Reverse(cell), at)) = heap.pop() {
             if top.len() >= PEGS_PER_ORDER {
                 break;
             }
-            let rows = &cell_rows.rows[cell as usize];
-            let (d, r, _) = rows[at];
-            let key = (d, p.rows[r as usize].sku);
-            match top.iter_mut().find(|(k, _)| *k == key) {
+            let rows = cell_rows.of(cell);
+            let line = rows[at];
+            let key = (line.deal, line.sku);
+            match top.iter_mut().find(|(k, _, _)| *k == key) {
                 Some(t) => t.1 += units,
-                None => top.push((key, units)),
+                None => top.push((key, units, line.probability)),
             }
             if let Some(next) = rows.get(at + 1) {
                 let per = by_cell.get(&cell).copied().unwrap_or(0.0);
-                heap.push((Units(next.2 * per), std::cmp::Reverse(cell), at + 1));
+                heap.push((Units(next.units * per), std::cmp::Reverse(cell), at + 1));
             }
         }
-        let order_id = planned.orders[order].id.clone();
         let (mut listed, mut listed_weighted) = (0.0, 0.0);
-        for ((d, sku), units) in &top {
+        for &((deal, sku), units, probability) in &top {
             listed += units;
-            listed_weighted += units * p.deals[*d as usize].probability;
-            planned.pegging.push(Peg {
-                order: order_id.clone(),
-                deal: p.deals[*d as usize].id.clone(),
-                sku: p.skus[*sku as usize].clone(),
-                expected_units: *units,
+            listed_weighted += units * probability;
+            pegging.push(Peg {
+                order: order as u32,
+                pegged: Pegged::Line { deal, sku },
+                expected_units: units,
                 share: units / total,
-                probability: p.deals[*d as usize].probability,
+                probability,
             });
         }
         let rest = total - listed;
         if lines > top.len() && rest > total * 1e-12 {
-            planned.pegging.push(Peg {
-                order: order_id,
-                deal: format!("(other {} deal lines)", lines - top.len()),
-                sku: String::new(),
+            pegging.push(Peg {
+                order: order as u32,
+                pegged: Pegged::Others {
+                    lines: (lines - top.len()) as u32,
+                },
                 expected_units: rest,
                 share: rest / total,
                 // Their win probability weighted by their units.
@@ -346,6 +390,7 @@ fn peg(
             });
         }
     }
+    pegging
 }
 
 /// Expected units, ordered for the merge heap (never NaN: sums of

@@ -2,11 +2,16 @@
 //! canonical order (results do not depend on input order), configurable
 //! products sold without a configuration given their attach-rate options,
 //! each row in a (SKU, bucket) cell.
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::{
+    cmp::Ordering,
+    collections::{BTreeMap, BTreeSet, HashSet},
+};
 
 use chrono::Datelike;
 use quotecast_forecast::Shocks;
 use quotecast_model::RuleSet;
+use rayon::slice::ParallelSliceMut;
+use rustc_hash::FxHashMap;
 
 use crate::{
     Calendar, DemandError, DemandLine, Explanation, Inventory, PlanOptions,
@@ -56,8 +61,8 @@ pub(crate) struct Prepared {
     /// Expected units per product unit of each slot.
     pub expected_mix: Vec<f64>,
     pub explanation: Explanation,
-    /// Canonical lines, for the plan id.
-    pub lines: Vec<DemandLine>,
+    /// The lines hashed in canonical order: the plan id goes on from it.
+    pub lines: blake3::Hasher,
     /// The shock groups of the rows and payments.
     pub shocks: Shocks,
 }
@@ -142,73 +147,289 @@ fn check(line: &DemandLine, row: usize) -> Result<(), DemandError> {
     }
 }
 
+/// The canonical order of lines: every field, so equal keys are equal
+/// lines.
+fn canonical(a: &DemandLine, b: &DemandLine) -> Ordering {
+    (
+        &a.deal,
+        a.point,
+        &a.sku,
+        a.close_date,
+        &a.account,
+        &a.product_line,
+    )
+        .cmp(&(
+            &b.deal,
+            b.point,
+            &b.sku,
+            b.close_date,
+            &b.account,
+            &b.product_line,
+        ))
+        .then(a.quantity.total_cmp(&b.quantity))
+        .then(a.amount.total_cmp(&b.amount))
+        .then(a.probability.total_cmp(&b.probability))
+        .then((a.points, &a.team, a.horizon).cmp(&(b.points, &b.team, b.horizon)))
+        .then_with(|| {
+            let (x, y) = (a.shocks, b.shocks);
+            x.team
+                .total_cmp(&y.team)
+                .then(x.company.total_cmp(&y.company))
+                .then(x.own.total_cmp(&y.own))
+        })
+}
+
+/// The first 16 bytes of `s`, zero-padded, as a number that orders as
+/// the string does whenever two prefixes differ.
+fn prefix(s: &str) -> u128 {
+    let mut bytes = [0u8; 16];
+    let n = s.len().min(16);
+    bytes[..n].copy_from_slice(&s.as_bytes()[..n]);
+    u128::from_be_bytes(bytes)
+}
+
+/// `lines` in [`canonical`] order. Sorted by compact keys (the deal's and
+/// SKU's prefixes, the slippage point) and compared whole only on equal
+/// keys, then moved once into place: sorting the lines themselves
+/// compares through scattered memory.
+fn canonical_order(mut lines: Vec<DemandLine>) -> Vec<DemandLine> {
+    if lines.is_sorted_by(|a, b| canonical(a, b) != Ordering::Greater) {
+        return lines;
+    }
+    let mut keys: Vec<(u128, u32, u128, u32)> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (prefix(&l.deal), l.point, prefix(&l.sku), i as u32))
+        .collect();
+    keys.par_sort_unstable_by(|a, b| {
+        (a.0, a.1, a.2)
+            .cmp(&(b.0, b.1, b.2))
+            .then_with(|| canonical(&lines[a.3 as usize], &lines[b.3 as usize]))
+    });
+    keys.iter()
+        .map(|k| std::mem::take(&mut lines[k.3 as usize]))
+        .collect()
+}
+
+/// What the roll-down needs of one distinct SKU, looked up once.
+struct SkuFacts<'r> {
+    node: Option<Node>,
+    /// The catalog's product line of the SKU and its delivery days (for
+    /// lines that name no product line).
+    product_line: &'r str,
+    delivery_days: u32,
+    configurable: bool,
+}
+
+/// A line's product line (its SKU's when it names none) and that line's
+/// delivery days.
+fn effective<'a>(rules: &RuleSet, line: &'a DemandLine, sku: &SkuFacts<'a>) -> (&'a str, u32) {
+    if line.product_line.is_empty() {
+        (sku.product_line, sku.delivery_days)
+    } else {
+        let days = rules
+            .product_line(&line.product_line)
+            .map_or(0, |l| l.delivery_days);
+        (line.product_line.as_str(), days)
+    }
+}
+
+/// Each line's fields, length-prefixed, into one hasher through a buffer
+/// (one `update` per 64 KiB rather than per field).
+struct Fields {
+    hasher: blake3::Hasher,
+    buffer: Vec<u8>,
+}
+
+impl Fields {
+    fn new() -> Self {
+        Self {
+            hasher: blake3::Hasher::new(),
+            buffer: Vec::with_capacity(1 << 16),
+        }
+    }
+
+    fn field(&mut self, bytes: &[u8]) {
+        self.buffer
+            .extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        self.buffer.extend_from_slice(bytes);
+        if self.buffer.len() >= 1 << 16 {
+            self.hasher.update(&self.buffer);
+            self.buffer.clear();
+        }
+    }
+
+    fn finish(mut self) -> blake3::Hasher {
+        self.hasher.update(&self.buffer);
+        self.hasher
+    }
+}
+
+/// The lines in canonical order, each with its effective product line.
+fn hash_lines<'a>(
+    sorted: &[DemandLine],
+    product_lines: impl Iterator<Item = &'a str>,
+) -> blake3::Hasher {
+    let mut h = Fields::new();
+    for (l, product_line) in sorted.iter().zip(product_lines) {
+        h.field(l.deal.as_bytes());
+        h.field(l.account.as_bytes());
+        h.field(product_line.as_bytes());
+        h.field(l.sku.as_bytes());
+        h.field(&l.quantity.to_bits().to_le_bytes());
+        h.field(&l.amount.to_bits().to_le_bytes());
+        h.field(&l.close_date.num_days_from_ce().to_le_bytes());
+        h.field(&l.probability.to_bits().to_le_bytes());
+        h.field(&[l.point, l.points].map(u32::to_le_bytes).concat());
+        h.field(l.team.as_bytes());
+        h.field(&l.horizon.to_le_bytes());
+        let v = l.shocks;
+        h.field(
+            &[v.team, v.company, v.own]
+                .map(|x| x.to_bits().to_le_bytes())
+                .concat(),
+        );
+    }
+    h.finish()
+}
+
+/// The lines in canonical order with each distinct SKU looked up once.
+struct Sorted<'l, 'r> {
+    lines: &'l [DemandLine],
+    /// Per line, its SKU's position in `facts` and `skus`.
+    sku_at: Vec<u32>,
+    facts: Vec<SkuFacts<'r>>,
+    facts_of: FxHashMap<&'l str, u32>,
+    skus: Vec<String>,
+}
+
+impl<'l, 'r> Sorted<'l, 'r> {
+    fn new(rules: &'r RuleSet, structure: &Structure<'_>, lines: &'l [DemandLine]) -> Self {
+        let mut facts_of: FxHashMap<&str, u32> = FxHashMap::default();
+        let mut facts: Vec<SkuFacts> = Vec::new();
+        let mut skus: Vec<String> = Vec::new();
+        let sku_at: Vec<u32> = lines
+            .iter()
+            .map(|line| {
+                *facts_of.entry(line.sku.as_str()).or_insert_with(|| {
+                    let product = rules.product(&line.sku);
+                    let product_line = product.map_or("", |p| p.product_line.as_str());
+                    facts.push(SkuFacts {
+                        node: structure.node(&line.sku),
+                        product_line,
+                        delivery_days: rules
+                            .product_line(product_line)
+                            .map_or(0, |l| l.delivery_days),
+                        configurable: rules.configuration(&line.sku).is_some(),
+                    });
+                    skus.push(line.sku.clone());
+                    (skus.len() - 1) as u32
+                })
+            })
+            .collect();
+        Self {
+            lines,
+            sku_at,
+            facts,
+            facts_of,
+            skus,
+        }
+    }
+}
+
 pub(crate) fn prepare(
     rules: &RuleSet,
     structure: &Structure<'_>,
-    mut lines: Vec<DemandLine>,
+    lines: Vec<DemandLine>,
     calendar: &Calendar,
     won_before: &[Vec<String>],
 ) -> Result<Prepared, DemandError> {
-    for (i, line) in lines.iter_mut().enumerate() {
+    for (i, line) in lines.iter().enumerate() {
         check(line, i)?;
-        if line.product_line.is_empty()
-            && let Some(product) = rules.product(&line.sku)
-        {
-            line.product_line = product.product_line.clone();
-        }
     }
-    lines.sort_by(|a, b| {
-        (
-            &a.deal,
-            a.point,
-            &a.sku,
-            a.close_date,
-            &a.account,
-            &a.product_line,
-        )
-            .cmp(&(
-                &b.deal,
-                b.point,
-                &b.sku,
-                b.close_date,
-                &b.account,
-                &b.product_line,
-            ))
-            .then(a.quantity.total_cmp(&b.quantity))
-            .then(a.amount.total_cmp(&b.amount))
-    });
+    let lines = canonical_order(lines);
+    let sorted = Sorted::new(rules, structure, &lines);
+    // The id's hash of the lines and the rest are independent.
+    let (hasher, prepared) = rayon::join(
+        || {
+            hash_lines(
+                &lines,
+                lines
+                    .iter()
+                    .zip(&sorted.sku_at)
+                    .map(|(l, &k)| effective(rules, l, &sorted.facts[k as usize]).0),
+            )
+        },
+        || assemble(rules, structure, &sorted, calendar, won_before),
+    );
+    let mut prepared = prepared?;
+    prepared.lines = hasher;
+    Ok(prepared)
+}
+
+/// Deals, rows, cells and payments of the sorted lines.
+fn assemble(
+    rules: &RuleSet,
+    structure: &Structure<'_>,
+    sorted: &Sorted<'_, '_>,
+    calendar: &Calendar,
+    won_before: &[Vec<String>],
+) -> Result<Prepared, DemandError> {
+    let Sorted {
+        lines,
+        sku_at,
+        facts,
+        facts_of,
+        skus,
+    } = sorted;
     let mut explanation = Explanation {
         lines: lines.len(),
         ..Explanation::default()
     };
-    // Per deal and configurable product: the option groups its option
-    // lines choose in (those groups are not given attach rates).
-    let mut chosen: HashMap<(&str, &str), HashSet<String>> = HashMap::new();
+    // The deals (their span of `lines`) and, per deal and configurable
+    // product, the option groups its option lines choose in (those
+    // groups are not given attach rates).
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    let mut chosen: FxHashMap<(u32, u32), HashSet<String>> = FxHashMap::default();
     let mut evidence = Evidence::default();
     let mut configurable = BTreeSet::new();
     for deal in lines.chunk_by(|a, b| a.deal == b.deal) {
-        let skus: HashSet<&str> = deal.iter().map(|l| l.sku.as_str()).collect();
+        let start = spans.last().map_or(0, |s| s.1);
+        let end = start + deal.len();
+        let ordinal = spans.len() as u32;
+        spans.push((start, end));
+        if !sku_at[start..end]
+            .iter()
+            .any(|&k| facts[k as usize].configurable)
+        {
+            continue;
+        }
+        let names: HashSet<&str> = deal.iter().map(|l| l.sku.as_str()).collect();
         let won = deal[0].probability >= 1.0;
-        for (sku, groups) in chosen_groups(rules, &skus, won.then_some(&mut evidence)) {
+        for (sku, groups) in chosen_groups(rules, &names, won.then_some(&mut evidence)) {
             configurable.insert(sku.to_owned());
-            chosen.insert((deal[0].deal.as_str(), sku), groups);
+            if let Some(&k) = facts_of.get(sku) {
+                chosen.insert((ordinal, k), groups);
+            }
         }
     }
     for deal in won_before {
-        let skus: HashSet<&str> = deal.iter().map(String::as_str).collect();
-        for (sku, _) in chosen_groups(rules, &skus, Some(&mut evidence)) {
+        let names: HashSet<&str> = deal.iter().map(String::as_str).collect();
+        for (sku, _) in chosen_groups(rules, &names, Some(&mut evidence)) {
             configurable.insert(sku.to_owned());
         }
     }
     let mix = Mix::new(rules, structure, &configurable, &evidence);
     let expected_mix = mix.expected();
+    let slots_of: Vec<&[usize]> = skus
+        .iter()
+        .map(|sku| mix.by_product.get(sku).map_or(&[][..], Vec::as_slice))
+        .collect();
     let mut cells: Vec<(Node, usize)> = Vec::new();
-    let mut cell_of: HashMap<(Node, usize), u32> = HashMap::new();
-    let mut skus: Vec<String> = Vec::new();
-    let mut sku_of: HashMap<&str, u32> = HashMap::new();
+    let mut cell_of: FxHashMap<(Node, usize), u32> = FxHashMap::default();
     let mut unplanned: BTreeMap<String, usize> = BTreeMap::new();
-    let mut deals = Vec::new();
-    let mut rows = Vec::new();
+    let mut deals = Vec::with_capacity(spans.len());
+    let mut rows = Vec::with_capacity(lines.len());
     let mut cash = Vec::new();
     let mut shocks = Shocks::default();
     let mut cell = |node: Node, bucket: usize| -> u32 {
@@ -217,32 +438,28 @@ pub(crate) fn prepare(
             (cells.len() - 1) as u32
         })
     };
-    for deal_lines in lines.chunk_by(|a, b| a.deal == b.deal) {
-        let first = &deal_lines[0];
+    for (ordinal, &(start, end)) in spans.iter().enumerate() {
+        let first = &lines[start];
         explanation.deals += 1;
         if first.probability <= 0.0 {
             continue;
         }
-        let start = rows.len() as u32;
+        let first_row = rows.len() as u32;
         let pay_start = cash.len() as u32;
-        let weight = first.probability / f64::from(first.points.max(1));
-        for line in deal_lines {
+        for (line, &k) in lines[start..end].iter().zip(&sku_at[start..end]) {
             let group = shocks.group(&line.team, line.horizon, || line.shocks);
-            let paid = cash.len();
+            let (product_line, delivery_days) = effective(rules, line, &facts[k as usize]);
             let delivery = line
                 .close_date
-                .checked_add_days(chrono::Days::new(u64::from(
-                    rules
-                        .product_line(&line.product_line)
-                        .map_or(0, |l| l.delivery_days),
-                )))
+                .checked_add_days(chrono::Days::new(u64::from(delivery_days)))
                 .unwrap_or(chrono::NaiveDate::MAX);
+            let paid = cash.len();
             payments(
                 rules,
                 line,
+                product_line,
                 delivery,
                 calendar,
-                weight,
                 &mut explanation,
                 &mut cash,
             );
@@ -260,49 +477,36 @@ pub(crate) fn prepare(
                     continue;
                 }
             };
-            let sku = *sku_of.entry(line.sku.as_str()).or_insert_with(|| {
-                skus.push(line.sku.clone());
-                (skus.len() - 1) as u32
-            });
-            let node = structure.node(&line.sku);
-            let groups = chosen.get(&(first.deal.as_str(), line.sku.as_str()));
-            if groups.is_some_and(|g| !g.is_empty()) {
+            let groups = chosen.get(&(ordinal as u32, k)).filter(|g| !g.is_empty());
+            if groups.is_some() {
                 explanation.configured_lines += 1;
             }
-            let open_slots: Vec<usize> = mix
-                .by_product
-                .get(&line.sku)
-                .into_iter()
-                .flatten()
-                .copied()
-                .filter(|&s| match groups {
-                    Some(g) if !g.is_empty() => {
-                        mix.slots[s].required && !g.contains(&mix.slots[s].group)
-                    }
-                    _ => true,
-                })
-                .collect();
-            if !open_slots.is_empty() {
-                explanation.attach_rate_lines += 1;
-                for s in open_slots {
-                    let slot = &mix.slots[s];
+            let mut given = false;
+            for &s in slots_of[k as usize] {
+                let slot = &mix.slots[s];
+                let open = groups.is_none_or(|g| slot.required && !g.contains(&slot.group));
+                if open {
+                    given = true;
                     rows.push(Row {
                         point: line.point,
                         cell: cell(slot.option_node, bucket),
                         quantity: line.quantity,
                         slot: s as u32,
-                        sku,
+                        sku: k,
                         group,
                     });
                 }
             }
-            match node {
+            if given {
+                explanation.attach_rate_lines += 1;
+            }
+            match facts[k as usize].node {
                 Some(node) => rows.push(Row {
                     point: line.point,
                     cell: cell(node, bucket),
                     quantity: line.quantity,
                     slot: NO_SLOT,
-                    sku,
+                    sku: k,
                     group,
                 }),
                 None => *unplanned.entry(line.sku.clone()).or_default() += 1,
@@ -312,7 +516,7 @@ pub(crate) fn prepare(
             id: first.deal.clone(),
             probability: first.probability,
             points: first.points,
-            start,
+            start: first_row,
             end: rows.len() as u32,
             pay_start,
             pay_end: cash.len() as u32,
@@ -332,16 +536,17 @@ pub(crate) fn prepare(
             )
         })
         .collect();
+    drop(slots_of);
     Ok(Prepared {
         cells,
         deals,
         rows,
         payments: cash,
-        skus,
+        skus: skus.clone(),
         mix,
         expected_mix,
         explanation,
-        lines,
+        lines: blake3::Hasher::new(),
         shocks,
     })
 }
@@ -353,30 +558,11 @@ pub(crate) fn plan_id(
     inventory: &Inventory,
     options: &PlanOptions,
 ) -> String {
-    let mut h = blake3::Hasher::new();
+    let mut h = prepared.lines.clone();
     let mut field = |bytes: &[u8]| {
         h.update(&(bytes.len() as u64).to_le_bytes());
         h.update(bytes);
     };
-    for l in &prepared.lines {
-        field(l.deal.as_bytes());
-        field(l.account.as_bytes());
-        field(l.product_line.as_bytes());
-        field(l.sku.as_bytes());
-        field(&l.quantity.to_bits().to_le_bytes());
-        field(&l.amount.to_bits().to_le_bytes());
-        field(&l.close_date.num_days_from_ce().to_le_bytes());
-        field(&l.probability.to_bits().to_le_bytes());
-        field(&[l.point, l.points].map(u32::to_le_bytes).concat());
-        field(l.team.as_bytes());
-        field(&l.horizon.to_le_bytes());
-        let v = l.shocks;
-        field(
-            &[v.team, v.company, v.own]
-                .map(|x| x.to_bits().to_le_bytes())
-                .concat(),
-        );
-    }
     field(format!("{:?}", rules.planning()).as_bytes());
     let mut delivery: Vec<(&str, u32)> = rules
         .product_lines()

@@ -45,8 +45,8 @@ fn stat(name: &str, values: impl Iterator<Item = f64>) -> Column {
     Column::new(name.into(), values)
 }
 
-fn text<'a>(name: &str, values: impl Iterator<Item = &'a str>) -> Column {
-    Column::new(name.into(), values.collect::<Vec<&str>>())
+fn text<S: AsRef<str>>(name: &str, values: impl Iterator<Item = S>) -> Column {
+    StringChunked::from_iter_values(name.into(), values).into_column()
 }
 
 fn dates(name: &str, values: impl Iterator<Item = chrono::NaiveDate>) -> PolarsResult<Column> {
@@ -110,9 +110,13 @@ fn frames(plan: &Plan) -> PolarsResult<Vec<(&'static str, DataFrame)>> {
     ])?;
     let g = &plan.pegging;
     let pegging = frame(vec![
-        text("order", g.iter().map(|r| r.order.as_str())),
-        text("opportunity_id", g.iter().map(|r| r.deal.as_str())),
-        text("sku", g.iter().map(|r| r.sku.as_str())),
+        text(
+            "order",
+            g.iter()
+                .map(|r| plan.peg_order(r).map_or("", |o| o.id.as_str())),
+        ),
+        text("opportunity_id", g.iter().map(|r| plan.peg_deal(r))),
+        text("sku", g.iter().map(|r| plan.peg_sku(r))),
         stat("expected_units", g.iter().map(|r| r.expected_units)),
         stat("share", g.iter().map(|r| r.share)),
         stat("probability", g.iter().map(|r| r.probability)),

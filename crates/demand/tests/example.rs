@@ -123,7 +123,7 @@ fn configured_and_unconfigured_deals_on_the_example_catalog() {
     assert!(
         p.pegging
             .iter()
-            .any(|g| g.order == cpu.id && g.deal == "W1")
+            .any(|g| p.peg_order(g).is_some_and(|o| o.id == cpu.id) && p.peg_deal(g) == "W1")
     );
 }
 

@@ -201,14 +201,18 @@ fn every_order_is_pegged_to_the_deals_behind_it() {
     let o = orders(&p, "CMP-P")[0];
     // Expected: 10 + 15 FG-A, so 70 + 105 = 175 CMP-P.
     assert_eq!(o.quantity.to_string(), "175");
-    let pegs: Vec<_> = p.pegging.iter().filter(|g| g.order == o.id).collect();
+    let pegs: Vec<_> = p
+        .pegging
+        .iter()
+        .filter(|g| p.peg_order(g).is_some_and(|x| x.id == o.id))
+        .collect();
     assert_eq!(pegs.len(), 2);
-    assert_eq!(pegs[0].deal, "D2");
+    assert_eq!(p.peg_deal(pegs[0]), "D2");
     assert!((pegs[0].expected_units - 105.0).abs() < 1e-9);
     assert!((pegs[0].share - 0.6).abs() < 1e-9);
     assert_eq!(pegs[0].probability, 0.5);
     assert_eq!(
-        (pegs[1].deal.as_str(), pegs[1].sku.as_str()),
+        (p.peg_deal(pegs[1]).as_ref(), p.peg_sku(pegs[1])),
         ("D1", "FG-A")
     );
 }

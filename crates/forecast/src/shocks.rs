@@ -13,7 +13,7 @@
 //! [`crate::Correction::shock_variance`] and [`crate::calendar`]); without
 //! one every variance is 0 and nothing is drawn. The forecast's Monte
 //! Carlo and the demand roll-down's trials use the same groups and draws.
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use rand::RngExt;
 use rand_pcg::Pcg64Mcg;
