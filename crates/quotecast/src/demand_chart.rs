@@ -44,6 +44,48 @@ struct Series {
     p90: Vec<f64>,
     on_hand: Vec<f64>,
     receipts: Vec<f64>,
+    /// Of the first bucket's expected demand, what is needed before the
+    /// plan date (lead times already run out).
+    past_due: f64,
+}
+
+impl Series {
+    /// The top of the y axis: the largest value drawn, except that a
+    /// first bucket more than twice any other (demand overdue or due now:
+    /// deliveries already late, lead times already run out) does not set
+    /// the scale; it is drawn cut at the top, its figures written beside.
+    fn top(&self) -> f64 {
+        let largest = |from: usize| {
+            [&self.p90, &self.on_hand, &self.receipts]
+                .iter()
+                .flat_map(|v| v[from.min(v.len())..].iter())
+                .copied()
+                .fold(1.0, f64::max)
+        };
+        let rest = largest(1);
+        let all = largest(0);
+        if self.buckets.len() > 1 && all > 2.0 * rest {
+            rest * 1.1
+        } else {
+            all * 1.1
+        }
+    }
+
+    /// The buckets worth drawing: up to the last with demand or receipts,
+    /// and a few after (stock that only sits there is not drawn on).
+    fn shown(&self) -> usize {
+        let last = (0..self.buckets.len())
+            .rev()
+            .find(|&i| self.p90[i] > 0.0 || self.expected[i] > 0.0 || self.receipts[i] > 0.0)
+            .unwrap_or(0);
+        (last + 4).min(self.buckets.len())
+    }
+
+    /// Whether the first bucket is drawn cut at `top`.
+    fn first_cut(&self, top: f64) -> bool {
+        self.p90.first().is_some_and(|&v| v > top)
+            || self.receipts.first().is_some_and(|&v| v > top)
+    }
 }
 
 fn series(plan: &Plan, item: &str) -> Series {
@@ -70,10 +112,14 @@ fn series(plan: &Plan, item: &str) -> Series {
         on_hand: vec![f64::NAN; n],
         receipts: vec![0.0; n],
         buckets: buckets.clone(),
+        past_due: 0.0,
     };
     for r in plan.component_demand.iter().filter(|r| r.item == item) {
         let i = at(r.bucket);
         s.expected[i] = r.expected;
+        if i == 0 {
+            s.past_due = r.past_due;
+        }
         let [p10, _, p90] = r.percentiles.unwrap_or([r.expected; 3]);
         s.p10[i] = p10;
         s.p90[i] = p90;
@@ -114,16 +160,10 @@ pub fn draw(path: &Path, plan: &Plan, items: &[String], rules: &RuleSet) -> anyh
             .planning()
             .item(item)
             .map_or(item.as_str(), |i| i.name.as_str());
-        let top = s
-            .p90
-            .iter()
-            .chain(&s.on_hand)
-            .chain(&s.receipts)
-            .copied()
-            .fold(1.0, f64::max)
-            * 1.1;
+        let top = s.top();
+        let cut = |v: f64| v.min(top);
         let bottom = s.on_hand.iter().copied().fold(0.0, f64::min);
-        let last = s.buckets.len() - 1;
+        let last = s.shown() - 1;
         let mut chart = ChartBuilder::on(panel)
             .caption(format!("{item}: {name}"), ("sans-serif", 18))
             .margin(10)
@@ -131,7 +171,7 @@ pub fn draw(path: &Path, plan: &Plan, items: &[String], rules: &RuleSet) -> anyh
             .y_label_area_size(70)
             .build_cartesian_2d(-0.5f64..last as f64 + 0.5, bottom..top)
             .map_err(drawing_error)?;
-        let labels = s.buckets.clone();
+        let labels = s.buckets[..=last].to_vec();
         chart
             .configure_mesh()
             .x_labels(labels.len().min(13))
@@ -149,9 +189,9 @@ pub fn draw(path: &Path, plan: &Plan, items: &[String], rules: &RuleSet) -> anyh
             .y_desc("units")
             .draw()
             .map_err(drawing_error)?;
-        let band: Vec<(f64, f64)> = (0..s.buckets.len())
-            .map(|i| (i as f64, s.p90[i]))
-            .chain((0..s.buckets.len()).rev().map(|i| (i as f64, s.p10[i])))
+        let band: Vec<(f64, f64)> = (0..=last)
+            .map(|i| (i as f64, cut(s.p90[i])))
+            .chain((0..=last).rev().map(|i| (i as f64, cut(s.p10[i]))))
             .collect();
         chart
             .draw_series(std::iter::once(Polygon::new(band, BAND.mix(0.6).filled())))
@@ -160,7 +200,10 @@ pub fn draw(path: &Path, plan: &Plan, items: &[String], rules: &RuleSet) -> anyh
             .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], BAND.filled()));
         chart
             .draw_series(LineSeries::new(
-                s.expected.iter().enumerate().map(|(i, v)| (i as f64, *v)),
+                s.expected[..=last]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (i as f64, cut(*v))),
                 EXPECTED.stroke_width(2),
             ))
             .map_err(drawing_error)?
@@ -168,7 +211,10 @@ pub fn draw(path: &Path, plan: &Plan, items: &[String], rules: &RuleSet) -> anyh
             .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], EXPECTED.stroke_width(2)));
         chart
             .draw_series(LineSeries::new(
-                s.on_hand.iter().enumerate().map(|(i, v)| (i as f64, *v)),
+                s.on_hand[..=last]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (i as f64, cut(*v))),
                 ON_HAND.stroke_width(2),
             ))
             .map_err(drawing_error)?
@@ -176,13 +222,13 @@ pub fn draw(path: &Path, plan: &Plan, items: &[String], rules: &RuleSet) -> anyh
             .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], ON_HAND.stroke_width(2)));
         chart
             .draw_series(
-                s.receipts
+                s.receipts[..=last]
                     .iter()
                     .enumerate()
                     .filter(|(_, r)| **r > 0.0)
                     .map(|(i, r)| {
                         Rectangle::new(
-                            [(i as f64 - 0.3, 0.0), (i as f64 + 0.3, *r)],
+                            [(i as f64 - 0.3, 0.0), (i as f64 + 0.3, cut(*r))],
                             RECEIPT.mix(0.5).filled(),
                         )
                     }),
@@ -192,6 +238,19 @@ pub fn draw(path: &Path, plan: &Plan, items: &[String], rules: &RuleSet) -> anyh
             .legend(|(x, y)| {
                 Rectangle::new([(x, y - 5), (x + 16, y + 5)], RECEIPT.mix(0.5).filled())
             });
+        if s.first_cut(top) {
+            let note = format!(
+                "first bucket cut at the top (overdue and due now): expected {:.0}, P90 {:.0}, receipts {:.0} units; {:.0} past due",
+                s.expected[0], s.p90[0], s.receipts[0], s.past_due
+            );
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    note,
+                    (0.0, top * 0.97),
+                    ("sans-serif", 13).into_font().color(&BLACK),
+                )))
+                .map_err(drawing_error)?;
+        }
         chart
             .configure_series_labels()
             .background_style(WHITE.mix(0.8))
