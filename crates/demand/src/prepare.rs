@@ -188,12 +188,17 @@ fn prefix(s: &str) -> u128 {
     u128::from_be_bytes(bytes)
 }
 
-/// `lines` in [`canonical`] order. Sorted by compact keys (the deal's and
-/// SKU's prefixes, the slippage point) and compared whole only on equal
+/// `lines` in [`canonical`] order. Lines listed deal by deal in id order
+/// (as exports and the forecast list them) only need each deal's few
+/// lines sorted, in place. Others are sorted by compact keys (the deal's
+/// and SKU's prefixes, the slippage point), compared whole only on equal
 /// keys, then moved once into place: sorting the lines themselves
 /// compares through scattered memory.
 fn canonical_order(mut lines: Vec<DemandLine>) -> Vec<DemandLine> {
-    if lines.is_sorted_by(|a, b| canonical(a, b) != Ordering::Greater) {
+    if lines.is_sorted_by(|a, b| a.deal <= b.deal) {
+        for deal in lines.chunk_by_mut(|a, b| a.deal == b.deal) {
+            deal.sort_unstable_by(canonical);
+        }
         return lines;
     }
     let mut keys: Vec<(u128, u32, u128, u32)> = lines
