@@ -14,7 +14,9 @@
 //! - `duckdb`: 1M forecast lines through a 3-level BOM with 2,000
 //!   components; quotecast's explosion and netting, then the same data
 //!   written to Parquet for `baseline/demand_query.py` (DuckDB recursive
-//!   CTE), run in the same invocation with `--python`.
+//!   CTE), run in the same invocation with `--python`: explosion and
+//!   netting alone, then with pegging kept per deal line as quotecast's
+//!   plan does (the 20 largest lines per item-week).
 //!
 //! `cargo run --release -p quotecast-benches --bin demandbench -- --scenario regen|mc|duckdb [--runs R] [--python PYTHON]`
 use std::{path::PathBuf, time::Instant};
@@ -277,6 +279,7 @@ fn duckdb(args: &Args) -> anyhow::Result<()> {
                 &args.runs.to_string(),
                 "--as-of",
                 &AS_OF.to_string(),
+                "--pegging",
             ])
             .status()
             .with_context(|| format!("running {}", python.display()))?;
@@ -294,6 +297,10 @@ fn write_inputs(
     let mut demand = DataFrame::new(
         lines.len(),
         vec![
+            Column::new(
+                "deal".into(),
+                lines.iter().map(|l| l.deal.as_str()).collect::<Vec<_>>(),
+            ),
             Column::new(
                 "sku".into(),
                 lines.iter().map(|l| l.sku.as_str()).collect::<Vec<_>>(),
@@ -436,6 +443,8 @@ fn coverage(args: &Args) -> anyhow::Result<()> {
         .filter(|d| *d + Days::new(7 * u64::from(weeks)) <= args.as_of)
         .collect();
     let (mut inside, mut cells, mut below, mut above) = (0u64, 0u64, 0u64, 0u64);
+    // Per week ahead: cells below P10, within, above P90.
+    let mut by_week: std::collections::BTreeMap<i64, [u64; 3]> = Default::default();
     for &day in matured.iter().rev().take(8) {
         let snap = snapshots
             .clone()
@@ -514,12 +523,17 @@ fn coverage(args: &Args) -> anyhow::Result<()> {
             };
             let real = truth.remove(&(r.item.clone(), r.bucket)).unwrap_or(0.0);
             n += 1;
+            let w = (r.bucket - day).num_days() / 7;
+            let e = by_week.entry(w).or_default();
             if real + 1e-9 >= p10 && real <= p90 + 1e-9 {
                 i += 1;
+                e[1] += 1;
             } else if real < p10 {
                 below += 1;
+                e[0] += 1;
             } else {
                 above += 1;
+                e[2] += 1;
             }
         }
         // Realised demand where the plan expected none: outside.
@@ -532,6 +546,10 @@ fn coverage(args: &Args) -> anyhow::Result<()> {
         );
         inside += i;
         cells += n;
+    }
+    println!("weeks ahead  below  within  above");
+    for (w, [b, i, a]) in &by_week {
+        println!("{w:>11}  {b:>5}  {i:>6}  {a:>5}");
     }
     println!(
         "coverage: {inside} of {cells} item-week cells ({:.1} %) within P10–P90; {below} below P10, {above} above P90",
