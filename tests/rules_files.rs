@@ -383,20 +383,68 @@ fn an_option_no_configuration_can_hold_is_reported_with_its_rules() {
 fn a_product_with_no_valid_configuration_is_reported_with_a_minimal_conflict() {
     // Every drive needs four bay units, the chassis has eight, and at
     // least three drives are required.
-    let s = with_edit("configuration/servers.toml", |t| {
-        t.replacen(
-            "id = \"storage\"\nname = \"Drives\"\nmin = 1",
-            "id = \"storage\"\nname = \"Drives\"\nmin = 3",
-            1,
-        )
-        .replace("bays = 1 }", "bays = 4 }")
-        .replace("bays = 2 }", "bays = 4 }")
-    });
+    let s = with_edit("configuration/servers.toml", unsatisfiable_servers);
     assert_single_issue(
         &s,
         "configuration/servers.toml",
         "product = \"SRV-2U\"",
         "`SRV-2U` has no valid configuration: `group:storage`, `srv2u-drive-bays` cannot all hold",
+    );
+}
+
+/// Makes `SRV-2U` unsatisfiable: at least three drives of four bay units
+/// each in a chassis with eight.
+fn unsatisfiable_servers(t: &str) -> String {
+    t.replacen(
+        "id = \"storage\"\nname = \"Drives\"\nmin = 1",
+        "id = \"storage\"\nname = \"Drives\"\nmin = 3",
+        1,
+    )
+    .replace("bays = 1 }", "bays = 4 }")
+    .replace("bays = 2 }", "bays = 4 }")
+}
+
+#[test]
+fn every_problem_is_reported_even_when_other_files_have_problems_too() {
+    // A price book naming an unknown SKU, a laptop rule naming an unknown
+    // option, and a server model with no valid configuration: the first
+    // two once stopped the solving of every model, hiding the third.
+    let mut sources = with_edit("configuration/servers.toml", unsatisfiable_servers);
+    for (file, from, to) in [
+        (
+            "price_books/usd.toml",
+            "sku = \"SRV-1U\"",
+            "sku = \"SRV-1X\"",
+        ),
+        (
+            "configuration/laptops.toml",
+            "option = \"LT-CPU-I9\", any_of",
+            "option = \"LT-CPU-I11\", any_of",
+        ),
+    ] {
+        let source = sources
+            .iter_mut()
+            .find(|s| s.path == rules_dir().join(file))
+            .unwrap();
+        assert!(source.text.contains(from), "{file}");
+        source.text = source.text.replacen(from, to, 1);
+    }
+    let found = issues(&sources);
+    let messages: Vec<&str> = found.iter().map(|i| i.message.as_str()).collect();
+    assert_eq!(found.len(), 3, "{messages:#?}");
+    assert!(
+        messages.iter().any(|m| m.contains("SRV-1X")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("LT-CPU-I11")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("`SRV-2U` has no valid configuration")),
+        "{messages:#?}"
     );
 }
 

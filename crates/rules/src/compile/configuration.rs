@@ -2,7 +2,7 @@
 //! and defaults. Every reference is resolved here; then each model is
 //! compiled once to catch models with no valid configuration and options
 //! no configuration can hold.
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use quotecast_configurator::{ConfigError, OptionStatus, compile};
 use quotecast_model::{
@@ -210,6 +210,10 @@ pub(super) fn compile_models(
     parts: &mut RuleSetParts,
 ) {
     let mut drafts: BTreeMap<String, Draft> = BTreeMap::new();
+    // Each group, rule and default's product with the number of problems
+    // reported before it: a model with a problem of its own may be
+    // incomplete and is not solved; the others still are.
+    let mut marks: Vec<(String, usize)> = Vec::new();
     for (fi, f) in files.iter().enumerate() {
         for r in &f.configurables {
             let d = &r.value;
@@ -244,6 +248,7 @@ pub(super) fn compile_models(
     for (fi, f) in files.iter().enumerate() {
         for r in &f.config_groups {
             let d = &r.value;
+            marks.push((d.product.clone(), c.issues.len()));
             let owner = format!("option group `{}`", d.id);
             let known = drafts.contains_key(&d.product);
             if !c.check_ref(f, r.line, &owner, "configurable product", &d.product, known)
@@ -314,6 +319,7 @@ pub(super) fn compile_models(
     for f in files {
         for r in &f.config_rules {
             let d = &r.value;
+            marks.push((d.product.clone(), c.issues.len()));
             let kind = "configuration rule";
             let Some(mut resolver) = Resolver::open(c, f, r.line, kind, &d.id, &d.product, &drafts)
             else {
@@ -332,6 +338,7 @@ pub(super) fn compile_models(
         }
         for r in &f.config_defaults {
             let d = &r.value;
+            marks.push((d.product.clone(), c.issues.len()));
             let kind = "configuration default";
             let Some(mut resolver) = Resolver::open(c, f, r.line, kind, &d.id, &d.product, &drafts)
             else {
@@ -363,10 +370,19 @@ pub(super) fn compile_models(
                 });
         }
     }
+    let broken: HashSet<&str> = marks
+        .iter()
+        .enumerate()
+        .filter(|(k, (_, before))| {
+            let after = marks.get(k + 1).map_or(c.issues.len(), |m| m.1);
+            after > *before
+        })
+        .map(|(_, (product, _))| product.as_str())
+        .collect();
     for (sku, mut draft) in drafts {
         draft.model.rules = rules.remove(&sku).unwrap_or_default();
         draft.model.defaults = defaults.remove(&sku).unwrap_or_default();
-        if check(c, files, &draft) {
+        if !broken.contains(sku.as_str()) && check(c, files, &draft) {
             parts.configurations.push(draft.model);
         }
     }
@@ -375,10 +391,6 @@ pub(super) fn compile_models(
 /// Compiles a model to find what only solving can: no valid configuration
 /// at all, and options that no valid configuration holds.
 fn check(c: &mut Compiler<'_>, files: &[ParsedFile<'_>], draft: &Draft) -> bool {
-    if !c.issues.is_empty() {
-        // References are broken somewhere; the model may be incomplete.
-        return false;
-    }
     let (fi, line) = draft.origin;
     let compiled = match compile(draft.model.clone()) {
         Ok(compiled) => compiled,
