@@ -605,20 +605,58 @@ fn discount_amounts_need_their_currency_and_its_precision() {
 
 #[test]
 fn a_floor_between_cents_is_met_at_the_next_cent_up() {
-    // 0.125 × SVC-IMG (35.00) lists at 4.375; its 70 % floor is 3.0625.
-    // 30 % off nets 3.0625, which rounds to 3.06: below the floor, and the
-    // message says the floor as it decides and the least net, 3.07.
+    // 0.125 × SVC-IMG (35.00) = 4.375 lists at 4.38; its 70 % floor, of
+    // the list unit price, is 3.0625. 30.2 % off nets 3.05724, which
+    // rounds to 3.06: below the floor, and the message says the floor as
+    // it decides and the least net, 3.07.
     let at_floor = quote("USD", "2026-03-01")
         .line("SVC-IMG", "0.125")
-        .line_discount(percent("30"));
+        .line_discount(percent("30.2"));
     let err = price_quote(rules(), example_configurators(), &at_floor).unwrap_err();
     let message = &err.rejections()[0].message;
     assert!(message.contains("nets 3.06 USD"), "{message}");
     assert!(message.contains("below the floor 3.0625"), "{message}");
     assert!(message.contains("at least 3.07 USD"), "{message}");
-    // 29.8 % off nets 3.07125, rounding to 3.07: it prices.
+    // 29.8 % off nets 3.07476, rounding to 3.07: it prices.
     let above = quote("USD", "2026-03-01")
         .line("SVC-IMG", "0.125")
         .line_discount(percent("29.8"));
     assert_eq!(price(&above).totals.net, dec("3.07"));
+}
+
+#[test]
+fn a_fractional_quantity_lists_its_extended_amount_and_never_nets_above_list() {
+    // 0.333 × 1299.00 = 432.567: the list step is the list extended amount
+    // itself, 432.57, so nothing is left to round; at 0 % off the net per
+    // unit is the list unit price, not 432.57 / 0.333 = 1299.01.
+    let q = price(
+        &quote("USD", "2026-03-02")
+            .segment("mid_market", "na")
+            .line("LT-14-PRO", "0.333"),
+    );
+    let l = line(&q, "1");
+    assert_eq!(steps(l), [StepKind::ListPrice]);
+    assert_eq!(step_amount(l, StepKind::ListPrice), l.list_extended);
+    assert_eq!(l.list_extended, dec("432.57"));
+    assert_eq!(l.net_extended, dec("432.57"));
+    assert_eq!(l.net_unit_price, dec("1299.00"));
+    assert!(
+        l.waterfall[0]
+            .explanation()
+            .contains("= 432.567, rounded to the currency"),
+        "{}",
+        l.waterfall[0].explanation()
+    );
+    // 10 % off: 432.57 − 43.257 = 389.313 → 389.31; per unit 1299.00 ×
+    // 389.31 / 432.57 = 1169.09, below the list unit price.
+    let q = price(
+        &quote("USD", "2026-03-02")
+            .segment("mid_market", "na")
+            .line("LT-14-PRO", "0.333")
+            .line_discount(percent("10")),
+    );
+    let l = line(&q, "1");
+    assert_eq!(l.net_extended, dec("389.31"));
+    assert_eq!(l.net_unit_price, dec("1169.09"));
+    assert!(l.net_unit_price < l.list_unit_price);
 }

@@ -156,7 +156,17 @@ fn finish<'r>(
                 },
                 net_extended,
             );
-            let list_extended = currency.round(line.list_unit * quantity);
+            let exact_list = line.list_unit * quantity;
+            let list_extended = currency.round(exact_list);
+            // Net per unit: the net over the quantity; where the list
+            // extended amount was rounded (a fractional quantity), the list
+            // unit price scaled by net over list, so that no discount
+            // shows the list unit price and none shows more.
+            let net_unit_price = if exact_list == list_extended || list_extended.is_zero() {
+                currency.round_quotient(net_extended, quantity)
+            } else {
+                currency.round_quotient(line.list_unit * net_extended, list_extended)
+            };
             let cost_extended =
                 currency.round(currency.from_corporate(line.product.cost) * quantity);
             let priced = PricedLine {
@@ -168,7 +178,7 @@ fn finish<'r>(
                 quantity,
                 list_unit_price: line.list_unit,
                 list_extended,
-                net_unit_price: currency.round_quotient(net_extended, quantity),
+                net_unit_price,
                 net_extended,
                 cost_extended,
                 before_rep_discount: line.before_manual,
@@ -427,14 +437,19 @@ fn validate<'q, 'r>(
             // floor, rounding: nine at most without stacked promotions.
             steps: Vec::with_capacity(9),
         };
+        // The step is the list extended amount itself: rounded to the
+        // currency (only a fractional quantity can need it).
+        let exact = entry.price * line.quantity;
+        let extended = currency.map_or(exact, |c| c.round(exact));
         priced.apply(
             StepKind::ListPrice,
             &entry.id,
             StepDetail::ListPrice {
                 entry,
                 quantity: line.quantity,
+                rounded_from: (extended != exact).then_some(exact),
             },
-            entry.price * line.quantity,
+            extended,
         );
         lines.push(priced);
     }

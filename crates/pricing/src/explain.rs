@@ -68,13 +68,22 @@ impl WaterfallStep<'_> {
     pub fn push_explanation(&self, out: &mut (impl TextOut + ?Sized)) {
         let s = &mut Sentence(out);
         match self.detail {
-            StepDetail::ListPrice { entry, quantity } => {
+            StepDetail::ListPrice {
+                entry,
+                quantity,
+                rounded_from,
+            } => {
                 s.num(quantity, 0)
                     .text(" × ")
                     .exact(entry.price)
                     .text(" list price (")
                     .dates(entry.valid)
                     .text(")");
+                if let Some(exact) = rounded_from {
+                    s.text(" = ")
+                        .exact(exact.normalize())
+                        .text(", rounded to the currency");
+                }
             }
             StepDetail::ContractPrice(c) => {
                 s.text("contract price ").exact(c.price).text(" for ");

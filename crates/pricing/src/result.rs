@@ -54,6 +54,9 @@ pub enum StepDetail<'r> {
     ListPrice {
         entry: &'r PriceEntry,
         quantity: Decimal,
+        /// Price × quantity before rounding to the currency, where it had
+        /// more decimals (a fractional quantity).
+        rounded_from: Option<Decimal>,
     },
     ContractPrice(&'r ContractPrice),
     VolumeDiscount {

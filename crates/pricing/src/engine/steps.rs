@@ -36,7 +36,8 @@ pub(crate) fn contract_prices<'r>(ctx: &Context<'r>, lines: &mut [Line<'_, 'r>])
             })
             .max_by(|(ra, a), (rb, b)| ra.cmp(rb).then_with(|| b.id.cmp(&a.id)));
         if let Some((_, contract)) = best {
-            let new_running = contract.price * line.request.quantity;
+            // Like the list step: the extended amount, rounded.
+            let new_running = ctx.currency.round(contract.price * line.request.quantity);
             line.apply(
                 StepKind::ContractPrice,
                 &contract.id,
