@@ -190,10 +190,10 @@ fn prefix(s: &str) -> u128 {
 
 /// `lines` in [`canonical`] order. Lines listed deal by deal in id order
 /// (as exports and the forecast list them) only need each deal's few
-/// lines sorted, in place. Others are sorted by compact keys (the deal's
-/// and SKU's prefixes, the slippage point), compared whole only on equal
-/// keys, then moved once into place: sorting the lines themselves
-/// compares through scattered memory.
+/// lines sorted, in place. Others are sorted by a compact key (the deal
+/// id's prefix), compared whole only where two prefixes are equal (a
+/// deal's own lines, ids longer than the prefix), then moved once into
+/// place: sorting the lines themselves compares through scattered memory.
 fn canonical_order(mut lines: Vec<DemandLine>) -> Vec<DemandLine> {
     if lines.is_sorted_by(|a, b| a.deal <= b.deal) {
         for deal in lines.chunk_by_mut(|a, b| a.deal == b.deal) {
@@ -201,18 +201,17 @@ fn canonical_order(mut lines: Vec<DemandLine>) -> Vec<DemandLine> {
         }
         return lines;
     }
-    let mut keys: Vec<(u128, u32, u128, u32)> = lines
+    let mut keys: Vec<(u128, u32)> = lines
         .iter()
         .enumerate()
-        .map(|(i, l)| (prefix(&l.deal), l.point, prefix(&l.sku), i as u32))
+        .map(|(i, l)| (prefix(&l.deal), i as u32))
         .collect();
     keys.par_sort_unstable_by(|a, b| {
-        (a.0, a.1, a.2)
-            .cmp(&(b.0, b.1, b.2))
-            .then_with(|| canonical(&lines[a.3 as usize], &lines[b.3 as usize]))
+        a.0.cmp(&b.0)
+            .then_with(|| canonical(&lines[a.1 as usize], &lines[b.1 as usize]))
     });
     keys.iter()
-        .map(|k| std::mem::take(&mut lines[k.3 as usize]))
+        .map(|k| std::mem::take(&mut lines[k.1 as usize]))
         .collect()
 }
 
@@ -615,4 +614,38 @@ pub(crate) fn plan_id(
     }
     let hex = h.finalize().to_hex();
     format!("plan-{}", &hex.as_str()[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_ids_sharing_a_prefix_are_ordered_as_the_lines_themselves() {
+        // Ids alike in their first 16 bytes, points against the id order:
+        // a key that compared the point after only the prefix would put
+        // `...-b` point 0 before `...-a` point 5.
+        let line = |deal: &str, point: u32, sku: &str| DemandLine {
+            deal: deal.to_owned(),
+            sku: sku.to_owned(),
+            point,
+            points: 6,
+            ..DemandLine::default()
+        };
+        let lines = vec![
+            line("OPPORTUNITY-2026-EMEA-b", 0, "X"),
+            line("OPPORTUNITY-2026-EMEA-a", 5, "Y"),
+            line("OPPORTUNITY-2026-EMEA-a", 5, "X"),
+            line("OPP-1", 3, "X"),
+            line("OPPORTUNITY-2026-EMEA-b", 2, "A"),
+            line("OPPORTUNITY-2026-EMEA-a", 1, "Z"),
+        ];
+        let mut expected = lines.clone();
+        expected.sort_by(canonical);
+        for rotation in 0..lines.len() {
+            let mut input = lines.clone();
+            input.rotate_left(rotation);
+            assert_eq!(canonical_order(input), expected, "rotation {rotation}");
+        }
+    }
 }
