@@ -25,73 +25,27 @@ use polars::prelude::*;
 use quotecast_pipeline::columns as col;
 
 use crate::{
-    ForecastError, ForecastSpec,
-    weighted::{IS_OPEN, RATE, VALUE, WIN_RATE, prepared},
+    Correction, ForecastError, ForecastSpec, Learning,
+    columns::{
+        COMPANY, COMPANY_RATIO, FACTOR, FACTOR_VARIANCE, IS_OPEN, IS_WON, POINT, REALISED,
+        SHIFT_DAYS, SLIP_POINTS, VALUE, WIN_RATE,
+    },
+    frames::{collect_together, exact_sum, snapshot_dates, taken_on},
+    prepare::{decided, prepared},
 };
 
 pub const OBSERVATIONS: &str = "observations";
 pub const FORECAST: &str = "forecast";
-pub const REALISED: &str = "realised";
 pub const TEAM_RATIO: &str = "team_ratio";
-pub const COMPANY_RATIO: &str = "company_ratio";
 pub const CREDIBILITY: &str = "credibility";
-pub const FACTOR: &str = "factor";
-/// The variance of a team's true factor given its history (credibility
-/// theory: τ²σ²ₜ / (τ² + σ²ₜ)), in squared ratio units.
-pub const FACTOR_VARIANCE: &str = "factor_variance";
 pub const WON_OBSERVATIONS: &str = "won_observations";
 pub const LATE_SHARE: &str = "late_share";
 pub const MEDIAN_DELAY_DAYS: &str = "median_delay_days";
-pub const POINT: &str = "point";
-pub const SHIFT_DAYS: &str = "shift_days";
-/// The team key of the company's slippage points.
-pub const COMPANY: &str = "*";
 /// Teams with fewer won observations than this use the company's slippage.
 pub const MIN_SLIP_OBSERVATIONS: u64 = 40;
-/// Slippage points per team, each carrying this share of a deal.
-pub const SLIP_POINTS: u32 = 10;
 const SNAPSHOT: &str = "__snapshot";
 const DELAY: &str = "__delay";
 const RESIDUAL: &str = "__residual";
-const WON: &str = "__won";
-
-/// How past snapshots are turned into a correction.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Learning {
-    /// The forecast date: outcomes after it are not known.
-    pub as_of: NaiveDate,
-    /// Past snapshots younger than this are left out (default 180 days).
-    pub maturity_days: u32,
-}
-
-/// A learned correction: per-team accuracy factors and slippage.
-#[derive(Debug, Clone)]
-pub struct Correction {
-    /// One row per team: `observations` (deal-snapshot pairs),
-    /// `forecast`, `realised` (reporting currency), `team_ratio`,
-    /// `company_ratio`, `credibility` (0 to 1) and `factor`.
-    pub accuracy: DataFrame,
-    /// One row per team with `won_observations`, `late_share` (won deals
-    /// closing after their stated date, 0 to 1) and `median_delay_days`.
-    pub slippage: DataFrame,
-    /// `team` (or `*` for the company), `point`, `shift_days`: the
-    /// slippage points applied to open deals.
-    pub slip_points: DataFrame,
-    /// The past snapshots learned from.
-    pub snapshots_used: Vec<NaiveDate>,
-    /// The variance of the true team ratios (τ²).
-    pub between_teams_variance: f64,
-    /// How much a team's realised over forecast moves from one snapshot
-    /// to the next beyond its deals' own wins and losses: the relative
-    /// variance of a shock all deals of a team share in a period (0 to
-    /// 1). The Monte Carlo draws it per team and trial.
-    pub shock_variance: f64,
-    /// Per team (and `*` for the company) and horizon: `deals`,
-    /// `forecast`, `realised`, `ratio` and the `calendar_factor` applied
-    /// to the open deals' value in that horizon (see [`crate::calendar`]);
-    /// empty when no snapshot is old enough for a whole bucket.
-    pub calendar: DataFrame,
-}
 
 /// Learns the correction from past snapshots (the snapshot columns plus
 /// `snapshot_date`) and outcomes, with the win rates and funnel of
@@ -121,14 +75,14 @@ pub fn learn_correction(
         let mut then = spec.clone();
         then.as_of = day;
         then.correction = None;
-        let taken = crate::accuracy::taken_on(&snapshots, day);
+        let taken = taken_on(&snapshots, day);
         let (lines, _) = prepared(taken, &then)?;
         per_snapshot.push(
             lines
                 .filter(col(IS_OPEN))
                 .group_by([col(col::OPPORTUNITY_ID), col(col::TEAM)])
                 .agg([
-                    crate::exact_sum(col(VALUE) * col(WIN_RATE)).alias(FORECAST),
+                    exact_sum(col(VALUE) * col(WIN_RATE)).alias(FORECAST),
                     col(col::EXPECTED_CLOSE).first(),
                 ])
                 .with_column(lit(day).cast(DataType::Date).alias(SNAPSHOT)),
@@ -155,8 +109,8 @@ pub fn learn_correction(
     // added the rows in: a plan's id hashes the values they scale.
     let per_team = observed.clone().group_by([col(col::TEAM)]).agg([
         len().cast(DataType::UInt64).alias(OBSERVATIONS),
-        crate::exact_sum(col(FORECAST)).round(2, RoundMode::HalfToEven),
-        crate::exact_sum(col(REALISED)).round(2, RoundMode::HalfToEven),
+        exact_sum(col(FORECAST)).round(2, RoundMode::HalfToEven),
+        exact_sum(col(REALISED)).round(2, RoundMode::HalfToEven),
     ]);
     let team_ratio = per_team.clone().select([
         col(col::TEAM),
@@ -173,19 +127,15 @@ pub fn learn_correction(
         .with_column((col(REALISED) - col(TEAM_RATIO) * col(FORECAST)).alias(RESIDUAL))
         .group_by([col(col::TEAM), col(SNAPSHOT)])
         .agg([
-            crate::exact_sum(col(RESIDUAL))
-                .pow(2)
-                .alias("__period_squared"),
-            crate::exact_sum(col(RESIDUAL).pow(2)).alias("__deal_squares"),
-            (col(TEAM_RATIO).first() * crate::exact_sum(col(FORECAST)))
+            exact_sum(col(RESIDUAL)).pow(2).alias("__period_squared"),
+            exact_sum(col(RESIDUAL).pow(2)).alias("__deal_squares"),
+            (col(TEAM_RATIO).first() * exact_sum(col(FORECAST)))
                 .pow(2)
                 .alias("__expected_squared"),
         ])
-        .select([
-            (crate::exact_sum(col("__period_squared") - col("__deal_squares"))
-                / crate::exact_sum(col("__expected_squared")))
-            .alias("__shock"),
-        ]);
+        .select([(exact_sum(col("__period_squared") - col("__deal_squares"))
+            / exact_sum(col("__expected_squared")))
+        .alias("__shock")]);
     // Residuals against the team's ratio, summed per deal.
     let residuals = observed
         .clone()
@@ -199,10 +149,10 @@ pub fn learn_correction(
             JoinArgs::new(JoinType::Left),
         )
         .group_by([col(col::TEAM), col(col::OPPORTUNITY_ID)])
-        .agg([crate::exact_sum(col(REALISED) - col(TEAM_RATIO) * col(FORECAST)).alias(RESIDUAL)])
+        .agg([exact_sum(col(REALISED) - col(TEAM_RATIO) * col(FORECAST)).alias(RESIDUAL)])
         .group_by([col(col::TEAM)])
-        .agg([crate::exact_sum(col(RESIDUAL).pow(2)).round(0, RoundMode::HalfToEven)]);
-    let won = observed.filter(col(WON));
+        .agg([exact_sum(col(RESIDUAL).pow(2)).round(0, RoundMode::HalfToEven)]);
+    let won = observed.filter(col(IS_WON));
     let points: Vec<Expr> = (0..SLIP_POINTS)
         .map(|k| {
             col(DELAY)
@@ -230,11 +180,10 @@ pub fn learn_correction(
         .agg(slip_aggs.clone())
         .sort([col::TEAM], SortMultipleOptions::default());
     let company_slip = won
-        .select([lit(COMPANY).alias(col::TEAM), col(DELAY), col(WON)])
+        .select([lit(COMPANY).alias(col::TEAM), col(DELAY), col(IS_WON)])
         .group_by([col(col::TEAM)])
         .agg(slip_aggs);
-    let mut frames =
-        crate::collect_together(vec![per_team, residuals, team_slip, company_slip, periods])?;
+    let mut frames = collect_together(vec![per_team, residuals, team_slip, company_slip, periods])?;
     let shock_variance = frames
         .pop()
         .and_then(|f| f.column("__shock").ok()?.f64().ok()?.get(0))
@@ -276,58 +225,6 @@ pub fn learn_correction(
 /// The percentile slippage point `k` stands for: 5 %, 15 %, ..., 95 %.
 fn slip_quantile(k: u32) -> f64 {
     (f64::from(k) + 0.5) / f64::from(SLIP_POINTS)
-}
-
-/// The rows of the past snapshot taken on `day`.
-pub(crate) fn taken_on(snapshots: &LazyFrame, day: NaiveDate) -> LazyFrame {
-    snapshots
-        .clone()
-        .filter(col(col::SNAPSHOT_DATE).eq(lit(day).cast(DataType::Date)))
-}
-
-/// The distinct snapshot dates, oldest first.
-pub(crate) fn snapshot_dates(snapshots: LazyFrame) -> Result<Vec<NaiveDate>, ForecastError> {
-    let frame = snapshots
-        .select([col(col::SNAPSHOT_DATE)
-            .unique()
-            .sort(SortOptions::default())])
-        .collect()?;
-    let days = frame
-        .column(col::SNAPSHOT_DATE)?
-        .cast(&DataType::Int32)?
-        .i32()?
-        .iter()
-        .flatten()
-        .map(quotecast_pipeline::from_epoch_days)
-        .collect();
-    Ok(days)
-}
-
-/// Outcomes known by `as_of`, with the booked value in the reporting
-/// currency (`realised`, 0 for a lost deal).
-pub(crate) fn decided(
-    outcomes: LazyFrame,
-    spec: &ForecastSpec,
-    as_of: NaiveDate,
-) -> Result<LazyFrame, ForecastError> {
-    let fx = crate::weighted::fx_frame(spec)?;
-    Ok(outcomes
-        .filter(col(col::CLOSED).lt_eq(lit(as_of).cast(DataType::Date)))
-        .join(
-            fx.lazy(),
-            [col(col::CURRENCY)],
-            [col(col::CURRENCY)],
-            JoinArgs::new(JoinType::Left),
-        )
-        .select([
-            col(col::OPPORTUNITY_ID),
-            col(col::CLOSED),
-            col(col::OUTCOME).eq(lit("won")).alias(WON),
-            when(col(col::OUTCOME).eq(lit("won")))
-                .then(col(col::AMOUNT).cast(DataType::Float64) / col(RATE))
-                .otherwise(lit(0.0))
-                .alias(REALISED),
-        ]))
 }
 
 /// Per team: ratio, company ratio, credibility and factor; and τ².

@@ -27,13 +27,16 @@ use quotecast_pipeline::columns as col;
 
 use crate::{
     Bucket, Calibration, ForecastError, ForecastSpec, Learning, Simulation, WinRates,
-    accuracy::{REALISED, decided},
-    baselines::{BASELINES, HORIZON, snapshot_bookings},
+    baselines::{BASELINES, snapshot_bookings},
     calibrate,
-    corrected::{IF_WON, PROBABILITY, SHARE, expected_rows},
+    columns::{
+        BUCKET, CELL_FORECAST, HORIZON, IF_WON, IS_OPEN, IS_WON, PROBABILITY, REALISED, SHARE,
+    },
+    corrected::expected_rows,
+    frames::{collect_together, snapshot_dates, taken_on},
     learn_correction,
-    scores::{ACTUAL, CELL_FORECAST, WAPE, error_aggs, quantiles, with_cell_scores},
-    weighted::{BUCKET, IS_OPEN, prepared},
+    prepare::{decided, prepared},
+    scores::{ACTUAL, WAPE, error_aggs, quantiles, with_cell_scores},
 };
 
 pub const SNAPSHOT_DATE: &str = col::SNAPSHOT_DATE;
@@ -44,7 +47,6 @@ pub const DEALS: &str = "deals";
 pub const BIN: &str = "probability_bin";
 pub const MEAN_PROBABILITY: &str = "mean_probability";
 pub const WON_SHARE: &str = "won_share";
-const WON: &str = "__won";
 
 /// The models compared, naive first.
 pub const MODELS: [&str; 3] = ["rules", "calibrated", "corrected"];
@@ -100,7 +102,7 @@ pub fn backtest(
     how: &Backtest,
 ) -> Result<BacktestResult, ForecastError> {
     let cutoff = how.as_of - chrono::TimeDelta::days(i64::from(how.maturity_days));
-    let matured: Vec<NaiveDate> = crate::accuracy::snapshot_dates(snapshots.clone())?
+    let matured: Vec<NaiveDate> = snapshot_dates(snapshots.clone())?
         .into_iter()
         .filter(|d| *d <= cutoff)
         .collect();
@@ -132,7 +134,7 @@ pub fn backtest(
     let mut all = Frames::default();
     for &day in &dates {
         let mut frames = Frames::default();
-        let taken = crate::accuracy::taken_on(&snapshots, day);
+        let taken = taken_on(&snapshots, day);
         for (model, model_spec) in
             models_on(day, &stage_events, &outcomes, &snapshots, &rules, how)?
         {
@@ -281,9 +283,7 @@ impl Frames {
             .into_iter()
             .flatten()
             .collect();
-        let mut collected = crate::collect_together(plans)?
-            .into_iter()
-            .map(|f| f.lazy());
+        let mut collected = collect_together(plans)?.into_iter().map(|f| f.lazy());
         for (target, size) in [
             &mut self.cells,
             &mut self.deals,
@@ -316,7 +316,7 @@ fn scored(
     );
     let actual = outcomes_of_open
         .clone()
-        .filter(col(WON))
+        .filter(col(IS_WON))
         .with_column(
             col(col::CLOSED)
                 .dt()
@@ -371,15 +371,15 @@ fn scored(
     let scored_cells = with_cell_scores(scored_cells, simulated);
     let deals = concat(frames.deals, UnionArgs::default())?
         .join(
-            outcomes_of_open.select([col(SNAPSHOT_DATE), col(col::OPPORTUNITY_ID), col(WON)]),
+            outcomes_of_open.select([col(SNAPSHOT_DATE), col(col::OPPORTUNITY_ID), col(IS_WON)]),
             [col(SNAPSHOT_DATE), col(col::OPPORTUNITY_ID)],
             [col(SNAPSHOT_DATE), col(col::OPPORTUNITY_ID)],
             JoinArgs::new(JoinType::Inner),
         )
-        .with_column(col(WON).cast(DataType::Float64));
+        .with_column(col(IS_WON).cast(DataType::Float64));
     let brier_aggs = || {
         [
-            (col(PROBABILITY) - col(WON)).pow(2).mean().alias(BRIER),
+            (col(PROBABILITY) - col(IS_WON)).pow(2).mean().alias(BRIER),
             len().cast(DataType::UInt64).alias(DEALS),
         ]
     };
@@ -422,10 +422,10 @@ fn scored(
         .agg([
             len().cast(DataType::UInt64).alias(DEALS),
             col(PROBABILITY).mean().alias(MEAN_PROBABILITY),
-            col(WON).mean().alias(WON_SHARE),
+            col(IS_WON).mean().alias(WON_SHARE),
         ])
         .sort([MODEL, BIN], SortMultipleOptions::default());
-    let mut frames = crate::collect_together(vec![by_date, summary, by_horizon, reliability])?;
+    let mut frames = collect_together(vec![by_date, summary, by_horizon, reliability])?;
     let reliability = frames.pop().unwrap_or_default();
     let by_horizon = in_model_order(frames.pop().unwrap_or_default(), &[HORIZON])?;
     let summary = with_value_added(in_model_order(frames.pop().unwrap_or_default(), &[])?)?;

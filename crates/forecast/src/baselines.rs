@@ -22,14 +22,12 @@ use quotecast_pipeline::columns as col;
 
 use crate::{
     Bucket, ForecastError, ForecastSpec,
-    accuracy::REALISED,
-    weighted::{BUCKET, IS_OPEN, VALUE, prepared},
+    columns::{BUCKET, CELL_FORECAST, HORIZON, IS_OPEN, REALISED, VALUE},
+    frames::{collect_together, taken_on},
+    prepare::prepared,
 };
 
 pub const BASELINES: [&str; 3] = ["pipeline_ratio", "same_point_of_quarter", "last_year"];
-/// The bucket's place from the snapshot date's own (0).
-pub const HORIZON: &str = "horizon";
-pub(crate) const CELL_FORECAST: &str = "__cell_forecast";
 const OPEN_VALUE: &str = "__open_value";
 const BOOKED: &str = "__booked";
 const SNAPSHOT_DATE: &str = col::SNAPSHOT_DATE;
@@ -61,7 +59,7 @@ pub(crate) fn snapshot_bookings(
         let mut then = spec.clone();
         then.as_of = day;
         then.correction = None;
-        let taken = crate::accuracy::taken_on(snapshots, day);
+        let taken = taken_on(snapshots, day);
         let (lines, _) = prepared(taken, &then)?;
         let start = lit(spec.bucket.start_of(day)).cast(DataType::Date);
         open.push(
@@ -80,7 +78,7 @@ pub(crate) fn snapshot_bookings(
     }
     // Collected date by date: shallow plans, each snapshot prepared once.
     let deals = concat(
-        crate::collect_together(open)?
+        collect_together(open)?
             .into_iter()
             .map(|f| f.lazy())
             .collect::<Vec<_>>(),
@@ -110,7 +108,7 @@ pub(crate) fn snapshot_bookings(
             col(col::CLOSED),
             col(REALISED).alias(BOOKED),
         ]);
-    let mut frames = crate::collect_together(vec![per_team, booked])?;
+    let mut frames = collect_together(vec![per_team, booked])?;
     let booked = frames.pop().unwrap_or_default();
     let open = frames.pop().unwrap_or_default();
     Ok(SnapshotBookings {

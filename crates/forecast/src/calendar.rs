@@ -32,22 +32,19 @@ use quotecast_pipeline::columns as col;
 
 use crate::{
     ForecastError, ForecastSpec,
-    accuracy::{COMPANY, POINT, REALISED},
-    corrected::{IF_WON, PROBABILITY, SHARE, expected_rows},
-    weighted::{BUCKET, IS_OPEN, prepared},
+    columns::{
+        CALENDAR_FACTOR, COMPANY, COMPANY_SHOCK_VARIANCE, HORIZON, IF_WON, IS_OPEN, POINT,
+        PROBABILITY, REALISED, SHARE, SHOCK_VARIANCE,
+    },
+    corrected::expected_rows,
+    frames::{collect_together, exact_sum, taken_on},
+    prepare::{horizon_of, prepared},
+    shocks::ShockModel,
 };
 
-pub const HORIZON: &str = crate::baselines::HORIZON;
 pub const DEALS: &str = "deals";
 pub const FORECAST: &str = "forecast";
 pub const RATIO: &str = "ratio";
-pub const CALENDAR_FACTOR: &str = "calendar_factor";
-/// The horizon's bucket shock: the relative variance of a multiplier the
-/// deals of one team share in one bucket (see [`bucket_shocks`]).
-pub const SHOCK_VARIANCE: &str = "shock_variance";
-/// The horizon's company shock: the relative variance of a multiplier
-/// the deals of all teams share in one bucket.
-pub const COMPANY_SHOCK_VARIANCE: &str = "company_shock_variance";
 /// The variance of a cell's bookings under the deal-level model.
 const VARIANCE: &str = "__variance";
 const WEIGHT: &str = "__weight";
@@ -91,12 +88,6 @@ fn recency_weight(day: NaiveDate, as_of: NaiveDate) -> f64 {
     0.5f64.powf(age / HALF_LIFE_DAYS)
 }
 
-/// The horizon of each row's `bucket` from the bucket holding `as_of`.
-pub(crate) fn horizon_of(spec: &ForecastSpec) -> Expr {
-    let start = lit(spec.bucket.start_of(spec.as_of)).cast(DataType::Date);
-    (spec.bucket.index(col(BUCKET)) - spec.bucket.index(start)).alias(HORIZON)
-}
-
 /// Learns the factors from the past snapshots on `used` (their deals'
 /// outcomes in `decided`, known on `spec.as_of`), with `spec`'s win rates
 /// and correction (whose own calendar is left out).
@@ -126,7 +117,7 @@ pub(crate) fn learn_calendar(
         }
         let weight =
             lit(position_weight(spec.bucket, day, spec.as_of) * recency_weight(day, spec.as_of));
-        let taken = crate::accuracy::taken_on(snapshots, day);
+        let taken = taken_on(snapshots, day);
         let (lines, _) = prepared(taken, &then)?;
         let open = lines.filter(col(IS_OPEN)).collect()?.lazy();
         // Per deal and horizon, the mean and the variance of what it
@@ -143,19 +134,19 @@ pub(crate) fn learn_calendar(
             ])
             .agg([
                 (col(PROBABILITY) * col(SHARE)).first().alias("__chance"),
-                crate::exact_sum(col(IF_WON)).alias("__value"),
+                exact_sum(col(IF_WON)).alias("__value"),
             ])
             .group_by([col(col::OPPORTUNITY_ID), col(col::TEAM), col(HORIZON)])
             .agg([
-                crate::exact_sum(col("__chance") * col("__value")).alias("__mean"),
-                crate::exact_sum(col("__chance") * col("__value").pow(2)).alias("__square"),
+                exact_sum(col("__chance") * col("__value")).alias("__mean"),
+                exact_sum(col("__chance") * col("__value").pow(2)).alias("__square"),
             ])
             .group_by([col(col::TEAM), col(HORIZON)])
             .agg([
-                crate::exact_sum(col("__mean"))
+                exact_sum(col("__mean"))
                     .round(CENTS, RoundMode::HalfToEven)
                     .alias(FORECAST),
-                crate::exact_sum(col("__square") - col("__mean").pow(2))
+                exact_sum(col("__square") - col("__mean").pow(2))
                     .round(0, RoundMode::HalfToEven)
                     .alias(VARIANCE),
                 len().cast(DataType::Float64).alias(DEALS),
@@ -185,7 +176,7 @@ pub(crate) fn learn_calendar(
                     .and(col(HORIZON).lt(lit(complete))),
             )
             .group_by([col(col::TEAM), col(HORIZON)])
-            .agg([crate::exact_sum(col(REALISED)).round(CENTS, RoundMode::HalfToEven)]);
+            .agg([exact_sum(col(REALISED)).round(CENTS, RoundMode::HalfToEven)]);
         let keys = [col(col::TEAM), col(HORIZON)];
         days.push(day);
         per_date.push(
@@ -212,7 +203,7 @@ pub(crate) fn learn_calendar(
     // same factors to the bit (a plan's id hashes the values they scale).
     let mut sums: BTreeMap<(String, i32), [f64; 3]> = BTreeMap::new();
     let mut cells = Vec::new();
-    for (frame, day) in crate::collect_together(per_date)?.into_iter().zip(days) {
+    for (frame, day) in collect_together(per_date)?.into_iter().zip(days) {
         let teams = frame.column(col::TEAM)?.str()?.clone();
         let horizons = frame.column(HORIZON)?.cast(&DataType::Int32)?;
         let horizons = horizons.i32()?;
@@ -254,7 +245,7 @@ pub(crate) fn learn_calendar(
         }
     }
     let table = factors(&sums)?;
-    let model = crate::shocks::ShockModel::new(spec.correction.as_deref());
+    let model = ShockModel::new(spec.correction.as_deref());
     let spread = |team: &str| model.team(team);
     let shocks = bucket_shocks(&cells, &spread)?;
     Ok(table

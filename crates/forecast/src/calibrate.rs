@@ -12,15 +12,15 @@ use polars::prelude::*;
 use quotecast_model::Stage;
 use quotecast_pipeline::columns as col;
 
-use crate::ForecastError;
+use crate::{
+    ForecastError,
+    columns::{CALIBRATED, COMPANY_RATE, STALE_FACTOR},
+    frames::collect_together,
+};
 
 pub const ENTRIES: &str = "entries";
 pub const WINS: &str = "wins";
 pub const TEAM_RATE: &str = "team_rate";
-pub const COMPANY_RATE: &str = "company_rate";
-pub const CALIBRATED: &str = "calibrated";
-/// Multiplies the calibrated rate of a deal past the stage's time limit.
-pub const STALE_FACTOR: &str = "stale_factor";
 const STALE: &str = "__stale";
 pub(crate) const WON: &str = "__won";
 pub(crate) const LEFT: &str = "__left";
@@ -74,7 +74,7 @@ pub fn calibrate(
         .clip_max(lit(1.0))
         .alias(STALE_FACTOR),
     ]);
-    let mut frames = crate::collect_together(vec![per_team, company])?;
+    let mut frames = collect_together(vec![per_team, company])?;
     let company = frames.pop().unwrap_or_default();
     let per_team = frames.pop().unwrap_or_default();
     let joined = per_team

@@ -15,11 +15,9 @@ use quotecast_pipeline::columns as col;
 
 use crate::{
     ForecastSpec, WinRates,
+    columns::{BUCKET, DEALS, IS_OPEN, LINES, OPPORTUNITIES, RATE, VALUE},
     distinct::{OPPORTUNITY_START, OUT_OF_ORDER, RUN_START, runs_where},
-    weighted::{
-        BUCKET, DEALS, IS_OPEN, LINES, OPPORTUNITIES, RATE, VALUE, calibrated, win_rates,
-        with_funnel_and_rates,
-    },
+    prepare::{calibrated, past_time_limit, win_rates, with_funnel_and_rates},
 };
 
 /// Per cell: the bucket of the expected close date, and whether that date
@@ -29,22 +27,6 @@ pub(crate) const PAST_DUE: &str = "__past_due";
 /// Per cell (calibrated win rates only): the deal is past its stage's time
 /// limit.
 pub(crate) const STALE: &str = "__stale";
-
-/// Whether a row's deal has been in its stage longer than the stage's time
-/// limit on the forecast date (false for a stage without one).
-pub(crate) fn past_time_limit(spec: &ForecastSpec) -> Expr {
-    let as_of = lit(spec.as_of).cast(DataType::Date);
-    let days = (as_of - col(col::STAGE_ENTERED)).dt().total_days(false);
-    let mut limit = lit(NULL).cast(DataType::Int64);
-    for stage in spec.stages.iter().rev() {
-        if let Some(days) = stage.time_limit_days {
-            limit = when(col(col::STAGE).eq(lit(stage.id.as_str())))
-                .then(lit(i64::from(days)))
-                .otherwise(limit);
-        }
-    }
-    days.gt(limit).fill_null(lit(false))
-}
 
 /// The plan of the pass: `rows` (with their run flags) summed per cell.
 /// `line_keys` are the result's keys without the bucket, SKU included.
@@ -112,9 +94,12 @@ mod tests {
     use quotecast_pipeline::columns as col;
 
     use crate::{
-        Bucket, Calibration, Dimension, ForecastSpec, RateTable, WinRates, calibrate, forecast,
+        Bucket, Calibration, Dimension, ForecastSpec, RateTable, WinRates, calibrate,
+        columns::{BUCKET, IS_OPEN, IS_WON, VALUE, WIN_RATE},
+        forecast,
+        prepare::prepared,
         test_common as common,
-        weighted::{BUCKET, IS_OPEN, IS_WON, VALUE, WEIGHTED, WIN_RATE, prepared},
+        weighted::WEIGHTED,
     };
 
     /// Weighted amount per (bucket, region) from `prepared` rows.

@@ -7,20 +7,14 @@ use polars::prelude::*;
 use quotecast_pipeline::columns as col;
 
 use crate::{
-    ForecastSpec,
-    accuracy::{COMPANY, COMPANY_RATIO, Correction, FACTOR, POINT, SHIFT_DAYS, SLIP_POINTS},
-    calendar::{CALENDAR_FACTOR, HORIZON, horizon_of},
-    weighted::{BUCKET, CLOSE, IS_OPEN, IS_WON, VALUE, WIN_RATE},
+    Correction, ForecastSpec,
+    columns::{
+        BUCKET, CALENDAR_FACTOR, CLOSE, COMPANY, COMPANY_RATIO, CORRECTED, FACTOR, HORIZON, IF_WON,
+        IS_OPEN, IS_WON, POINT, PROBABILITY, SHARE, SHIFT_DAYS, SLIP_POINTS, VALUE, WIN_RATE,
+    },
+    prepare::{horizon_of, prepared},
 };
 
-/// Result column: the corrected expected amount.
-pub const CORRECTED: &str = "corrected";
-/// Per row of [`expected_rows`]: the deal's win probability and the value
-/// it books if won (accuracy factor applied), and the share of the line
-/// the row carries.
-pub(crate) const PROBABILITY: &str = "__probability";
-pub(crate) const IF_WON: &str = "__if_won";
-pub(crate) const SHARE: &str = "__share";
 const SLIP_TEAM: &str = "__slip_team";
 
 /// The company's ratio, for teams the correction has not seen.
@@ -194,7 +188,7 @@ pub fn demand_lines(
     snapshot: LazyFrame,
     spec: &ForecastSpec,
 ) -> Result<DataFrame, crate::ForecastError> {
-    let (lines, _) = crate::weighted::prepared(snapshot, spec)?;
+    let (lines, _) = prepared(snapshot, spec)?;
     let factor = when(col(VALUE).gt(lit(0.0)))
         .then(col(IF_WON) / col(VALUE))
         .otherwise(lit(1.0));

@@ -18,7 +18,8 @@ use quotecast_pipeline::columns as col;
 
 use crate::{
     Dimension, ForecastError, ForecastSpec,
-    weighted::{KIND, LINES, OPPORTUNITIES},
+    columns::{KIND, LINES, OPPORTUNITIES},
+    frames::collect_together,
 };
 
 /// True on the first row of a run of the same opportunity.
@@ -150,7 +151,7 @@ pub(crate) fn counted_exactly(
     let per_kind = lines
         .group_by([col(KIND)])
         .agg([distinct().alias("opportunities")]);
-    let mut exact = crate::collect_together(vec![per_group, per_kind])?;
+    let mut exact = collect_together(vec![per_group, per_kind])?;
     let per_kind = exact.pop().unwrap_or_default();
     let per_group = exact.pop().unwrap_or_default();
     let order: Vec<PlSmallStr> = amounts.get_column_names_owned();

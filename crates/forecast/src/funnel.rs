@@ -13,6 +13,7 @@ use quotecast_pipeline::columns as col;
 use crate::{
     Calibration, ForecastError,
     calibrate::{LEFT, NEXT, ORDER, matured_entries},
+    frames::collect_together,
 };
 
 pub const ENTERED: &str = "entered";
@@ -134,7 +135,7 @@ pub fn funnel(
         [LEAKED_DEALS],
         SortMultipleOptions::default().with_order_descending(true),
     );
-    let mut frames = crate::collect_together(vec![by_team, company, leaks])?;
+    let mut frames = collect_together(vec![by_team, company, leaks])?;
     let leaks = frames.pop().unwrap_or_default();
     let company = frames.pop().unwrap_or_default();
     let by_team = frames.pop().unwrap_or_default();

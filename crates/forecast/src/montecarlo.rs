@@ -24,11 +24,11 @@ use rayon::prelude::*;
 
 use crate::{
     Correction, ForecastError, ForecastSpec,
-    accuracy::POINT,
-    calendar::{HORIZON, horizon_of},
-    corrected::{IF_WON, PROBABILITY, SHARE, expected_rows},
+    columns::{BUCKET, HORIZON, IF_WON, POINT, PROBABILITY, SHARE},
+    corrected::expected_rows,
+    frames::collect_together,
+    prepare::{horizon_of, prepared},
     shocks::{ShockModel, Shocks},
-    weighted::{BUCKET, prepared},
 };
 use quotecast_pipeline::columns as col;
 
@@ -202,7 +202,7 @@ pub(crate) fn trials(
             [col::OPPORTUNITY_ID, POINT, CELL],
             SortMultipleOptions::default(),
         );
-    let mut frames = crate::collect_together(vec![cells, ordered])?;
+    let mut frames = collect_together(vec![cells, ordered])?;
     let ordered = frames.pop().unwrap_or_default();
     let cells = frames.pop().unwrap_or_default();
     let n_cells = cells.height();

@@ -5,7 +5,9 @@ use quotecast_pipeline::columns as col;
 
 use crate::{
     ForecastError, ForecastSpec,
-    weighted::{IS_OPEN, LIMIT, VALUE, prepared},
+    columns::{IS_OPEN, LIMIT, VALUE},
+    frames::collect_together,
+    prepare::prepared,
 };
 
 pub const DAYS_IN_STAGE: &str = "days_in_stage";
@@ -67,7 +69,7 @@ pub fn overdue(
             [col(col::TEAM), col(col::OWNER)],
             SortMultipleOptions::default(),
         );
-    let mut frames = crate::collect_together(vec![per_opportunity, by_owner])?;
+    let mut frames = collect_together(vec![per_opportunity, by_owner])?;
     let by_owner = frames.pop().unwrap_or_default();
     Ok((frames.pop().unwrap_or_default(), by_owner))
 }

@@ -10,7 +10,8 @@ use quotecast_pipeline::read::History;
 
 use crate::{
     Bucket, Calibration, Dimension, Forecast, ForecastError, ForecastSpec, Learning, RateTable,
-    Simulation, Uncertainty, WinRates, calibrate, forecast, learn_correction, overdue, simulate,
+    Simulation, Uncertainty, WinRates, calibrate, forecast, frames::snapshot_dates,
+    learn_correction, overdue, simulate,
 };
 
 /// History younger than this is not learned from: its deals have not been
@@ -111,7 +112,7 @@ pub fn forecast_spec(
     match learn_correction(snapshots.clone(), history.outcomes, &spec, &how) {
         Ok(correction) => spec.correction = Some(Box::new(correction)),
         Err(ForecastError::NoHistory(_)) => {
-            let oldest = crate::accuracy::snapshot_dates(snapshots)?.first().copied();
+            let oldest = snapshot_dates(snapshots)?.first().copied();
             notes.push(match oldest {
                 Some(day) => format!(
                     "the team accuracy correction and slippage learn from past snapshots at least {MATURITY_DAYS} days old; the oldest is of {day}, so they need {} more days of snapshot history",
@@ -249,13 +250,13 @@ pub const MONEY_COLUMNS: &[&str] = &[
     "best_case",
     "pipeline",
     crate::weighted::WEIGHTED,
-    crate::corrected::CORRECTED,
+    crate::columns::CORRECTED,
     crate::montecarlo::MEAN,
     crate::montecarlo::P10,
     crate::montecarlo::P50,
     crate::montecarlo::P90,
     quotecast_pipeline::columns::AMOUNT,
     crate::accuracy::FORECAST,
-    crate::accuracy::REALISED,
+    crate::columns::REALISED,
     crate::scores::ACTUAL,
 ];

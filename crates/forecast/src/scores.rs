@@ -6,7 +6,10 @@
 //! absolute error, so CRPS over actual compares with WAPE across models.
 use polars::prelude::*;
 
-use crate::montecarlo::{Trials, percentile};
+use crate::{
+    columns::CELL_FORECAST,
+    montecarlo::{Trials, percentile},
+};
 
 pub const FORECAST: &str = "forecast";
 pub const ACTUAL: &str = "actual";
@@ -16,7 +19,6 @@ pub const CRPS: &str = "crps";
 pub const COVERAGE_80: &str = "coverage_p10_p90";
 pub const COVERAGE_90: &str = "coverage_p5_p95";
 pub const CELLS: &str = "cells";
-pub(crate) const CELL_FORECAST: &str = crate::baselines::CELL_FORECAST;
 /// The quantile levels kept per cell: 5 %, 10 %, ..., 95 %.
 const LEVELS: usize = 19;
 const CELL_CRPS: &str = "__crps";

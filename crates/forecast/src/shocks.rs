@@ -20,8 +20,10 @@ use rand_pcg::Pcg64Mcg;
 
 use crate::{
     Correction,
-    accuracy::{COMPANY, COMPANY_RATIO, FACTOR, FACTOR_VARIANCE},
-    calendar::{COMPANY_SHOCK_VARIANCE, HORIZON, SHOCK_VARIANCE},
+    columns::{
+        COMPANY, COMPANY_RATIO, COMPANY_SHOCK_VARIANCE, FACTOR, FACTOR_VARIANCE, HORIZON,
+        SHOCK_VARIANCE,
+    },
 };
 use quotecast_pipeline::columns as col;
 

@@ -7,38 +7,25 @@ use quotecast_pipeline::columns as col;
 
 use crate::{
     ForecastError, ForecastSpec, WinRates,
-    calibrate::{CALIBRATED, COMPANY_RATE, STALE_FACTOR},
-    corrected::CORRECTED,
+    columns::{
+        BUCKET, CATEGORY, COMPANY_RATE, CORRECTED, DEALS, IS_OPEN, IS_WON, KIND, LINES,
+        OPPORTUNITIES, RATE, VALUE, WIN_RATE,
+    },
     distinct::{OUT_OF_ORDER, counted_exactly, with_run_flags},
+    frames::collect_together,
+    prepare::prepared,
 };
 
 /// Result columns.
-pub const BUCKET: &str = "bucket";
-pub const OPPORTUNITIES: &str = "opportunities";
 pub const CLOSED_WON: &str = "closed_won";
 pub const WEIGHTED: &str = "weighted";
 pub const EXPECTED_QUANTITY: &str = "expected_quantity";
 pub const OPEN_QUANTITY: &str = "open_quantity";
 pub const WON_QUANTITY: &str = "won_quantity";
-pub(crate) const WIN_RATE: &str = "__win_rate";
-pub(crate) const CATEGORY: &str = "__category";
-pub(crate) const RATE: &str = "__rate";
-pub(crate) const VALUE: &str = "__value";
-pub(crate) const IS_OPEN: &str = "__open";
-pub(crate) const IS_WON: &str = "__won";
-/// The day an open deal is expected to close (not before the forecast
-/// date), or a won deal closed.
-pub(crate) const CLOSE: &str = "__close";
-pub(crate) const LIMIT: &str = "__limit";
-/// What an opportunity is to the explanation's counts.
-pub(crate) const KIND: &str = "__kind";
 const KIND_OPEN: u32 = 0;
 const KIND_PAST_DUE: u32 = 1;
 const KIND_WON: u32 = 2;
 const KIND_LEFT_OUT: u32 = 3;
-/// Per-cell sums of the one pass over the snapshot.
-pub(crate) const LINES: &str = "lines";
-pub(crate) const DEALS: &str = "__deals";
 const NO_RATE: &str = "__no_rate";
 
 /// How the figures were reached.
@@ -81,188 +68,6 @@ pub const OPEN_CATEGORIES: [ForecastCategory; 3] = [
     ForecastCategory::BestCase,
     ForecastCategory::Pipeline,
 ];
-
-/// The rules' default win rate per stage, 0 to 1.
-pub(crate) fn win_rates(spec: &ForecastSpec) -> Vec<(String, f64)> {
-    spec.stages
-        .iter()
-        .map(|s| {
-            let percent: f64 = s.win_rate.0.try_into().unwrap_or(0.0);
-            (s.id.clone(), percent / 100.0)
-        })
-        .collect()
-}
-
-/// Replaces the default win rate by the calibrated one where history has
-/// it, lowered for deals past their stage's time limit.
-pub(crate) fn calibrated(lines: LazyFrame, spec: &ForecastSpec, stale: Expr) -> LazyFrame {
-    let WinRates::Calibrated(rates) = &spec.win_rates else {
-        return lines;
-    };
-    let team_rates =
-        rates
-            .table
-            .clone()
-            .lazy()
-            .select([col(col::TEAM), col(col::STAGE), col(CALIBRATED)]);
-    let company = rates
-        .table
-        .clone()
-        .lazy()
-        .group_by([col(col::STAGE)])
-        .agg([col(COMPANY_RATE).first(), col(STALE_FACTOR).first()]);
-    lines
-        .join(
-            team_rates,
-            [col(col::TEAM), col(col::STAGE)],
-            [col(col::TEAM), col(col::STAGE)],
-            JoinArgs::new(JoinType::Left),
-        )
-        .join(
-            company,
-            [col(col::STAGE)],
-            [col(col::STAGE)],
-            JoinArgs::new(JoinType::Left),
-        )
-        .with_column(
-            (col(CALIBRATED)
-                .fill_null(col(COMPANY_RATE))
-                .fill_null(col(WIN_RATE))
-                * when(stale)
-                    .then(col(STALE_FACTOR).fill_null(lit(1.0)))
-                    .otherwise(lit(1.0)))
-            .alias(WIN_RATE),
-        )
-}
-
-/// The funnel as a small frame to join on: stage, win rate, category and
-/// whether it is open or won.
-fn stage_frame(spec: &ForecastSpec, rates: &[(String, f64)]) -> PolarsResult<DataFrame> {
-    let stages = &spec.stages;
-    DataFrame::new(
-        stages.len(),
-        vec![
-            Column::new(
-                col::STAGE.into(),
-                stages.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                WIN_RATE.into(),
-                rates.iter().map(|r| r.1).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                CATEGORY.into(),
-                stages.iter().map(|s| s.category.name()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                IS_OPEN.into(),
-                stages.iter().map(|s| s.is_open()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                LIMIT.into(),
-                stages
-                    .iter()
-                    .map(|s| s.time_limit_days.map(i64::from))
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                IS_WON.into(),
-                stages
-                    .iter()
-                    .map(|s| s.outcome == Some(StageOutcome::Won))
-                    .collect::<Vec<_>>(),
-            ),
-        ],
-    )
-}
-
-/// The snapshot's lines with, per line: the win rate, the effective
-/// forecast category, whether the deal is open or won, its value in the
-/// reporting currency, and its bucket.
-pub(crate) fn prepared(
-    snapshot: LazyFrame,
-    spec: &ForecastSpec,
-) -> Result<(LazyFrame, Vec<(String, f64)>), ForecastError> {
-    if spec.stages.is_empty() {
-        return Err(ForecastError::NoStages);
-    }
-    let rates = win_rates(spec);
-    let as_of = lit(spec.as_of).cast(DataType::Date);
-    let close = when(col(IS_OPEN).and(col(col::EXPECTED_CLOSE).lt(as_of.clone())))
-        .then(as_of)
-        .otherwise(col(col::EXPECTED_CLOSE));
-    let frame = with_funnel_and_rates(snapshot, spec, &rates)?
-        .with_columns([
-            (col(col::AMOUNT).cast(DataType::Float64) / col(RATE)).alias(VALUE),
-            close.alias(CLOSE),
-        ])
-        .with_column(
-            col(CLOSE)
-                .dt()
-                .truncate(lit(spec.bucket.every()))
-                .alias(BUCKET),
-        );
-    Ok((
-        calibrated(frame, spec, crate::cells::past_time_limit(spec)),
-        rates,
-    ))
-}
-
-/// `frame` (snapshot rows, or cells of them) with what the funnel says of
-/// its stage (win rate, open, won, time limit), its currency's [`RATE`],
-/// and [`CATEGORY`]: the row's forecast-category override, else its
-/// stage's. A row its owner marked `omitted` is neither open nor won: it
-/// is left out like a lost one.
-pub(crate) fn with_funnel_and_rates(
-    frame: LazyFrame,
-    spec: &ForecastSpec,
-    rates: &[(String, f64)],
-) -> PolarsResult<LazyFrame> {
-    let stages = stage_frame(spec, rates)?;
-    let fx = fx_frame(spec)?;
-    Ok(frame
-        .join(
-            stages.lazy(),
-            [col(col::STAGE)],
-            [col(col::STAGE)],
-            JoinArgs::new(JoinType::Left),
-        )
-        .join(
-            fx.lazy(),
-            [col(col::CURRENCY)],
-            [col(col::CURRENCY)],
-            JoinArgs::new(JoinType::Left),
-        )
-        .with_column(
-            col(col::FORECAST_CATEGORY)
-                .fill_null(col(CATEGORY))
-                .alias(CATEGORY),
-        )
-        .with_columns(
-            // An owner's `omitted` takes the deal out of the forecast.
-            [IS_OPEN, IS_WON].map(|flag| {
-                col(flag)
-                    .and(col(CATEGORY).neq(lit(ForecastCategory::Omitted.name())))
-                    .alias(flag)
-            }),
-        ))
-}
-
-/// Units of each currency per unit of the reporting currency, to join on
-/// `currency`.
-pub(crate) fn fx_frame(spec: &ForecastSpec) -> PolarsResult<DataFrame> {
-    let fx = &spec.rates.per_reporting;
-    DataFrame::new(
-        fx.len(),
-        vec![
-            Column::new(
-                col::CURRENCY.into(),
-                fx.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
-            ),
-            Column::new(RATE.into(), fx.iter().map(|r| r.1).collect::<Vec<_>>()),
-        ],
-    )
-}
 
 /// The snapshot's rows of open and won deals, and those of the rest (lost,
 /// or in a stage the funnel does not have).
@@ -332,7 +137,7 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
     };
     let mut plans = vec![crate::distinct::opportunity_runs(left_out), summed];
     plans.extend(corrected);
-    let mut frames = crate::collect_streaming(plans)?.into_iter();
+    let mut frames = crate::frames::collect_streaming(plans)?.into_iter();
     let left_out = frames.next().unwrap_or_default();
     let summed = frames.next().unwrap_or_default();
     let corrected = frames.next();
@@ -428,7 +233,7 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
         sum_of(NO_RATE),
         sum_of(OUT_OF_ORDER),
     ]);
-    let mut frames = crate::collect_together(vec![amounts, quantities, counts])?;
+    let mut frames = collect_together(vec![amounts, quantities, counts])?;
     let mut counts = frames.pop().unwrap_or_default();
     let quantities = frames.pop().unwrap_or_default();
     let mut amounts = frames.pop().unwrap_or_default();

@@ -1,0 +1,44 @@
+//! What the forecast learns from past snapshots to correct itself, as
+//! data: per-team accuracy factors, slippage points and calendar factors
+//! (learned by [`crate::learn_correction`], applied by the corrected
+//! forecast, its Monte Carlo and the demand roll-down). Types only.
+use chrono::NaiveDate;
+use polars::prelude::DataFrame;
+
+/// How past snapshots are turned into a correction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Learning {
+    /// The forecast date: outcomes after it are not known.
+    pub as_of: NaiveDate,
+    /// Past snapshots younger than this are left out (default 180 days).
+    pub maturity_days: u32,
+}
+
+/// A learned correction: per-team accuracy factors and slippage.
+#[derive(Debug, Clone)]
+pub struct Correction {
+    /// One row per team: `observations` (deal-snapshot pairs),
+    /// `forecast`, `realised` (reporting currency), `team_ratio`,
+    /// `company_ratio`, `credibility` (0 to 1) and `factor`.
+    pub accuracy: DataFrame,
+    /// One row per team with `won_observations`, `late_share` (won deals
+    /// closing after their stated date, 0 to 1) and `median_delay_days`.
+    pub slippage: DataFrame,
+    /// `team` (or `*` for the company), `point`, `shift_days`: the
+    /// slippage points applied to open deals.
+    pub slip_points: DataFrame,
+    /// The past snapshots learned from.
+    pub snapshots_used: Vec<NaiveDate>,
+    /// The variance of the true team ratios (τ²).
+    pub between_teams_variance: f64,
+    /// How much a team's realised over forecast moves from one snapshot
+    /// to the next beyond its deals' own wins and losses: the relative
+    /// variance of a shock all deals of a team share in a period (0 to
+    /// 1). The Monte Carlo draws it per team and trial.
+    pub shock_variance: f64,
+    /// Per team (and `*` for the company) and horizon: `deals`,
+    /// `forecast`, `realised`, `ratio` and the `calendar_factor` applied
+    /// to the open deals' value in that horizon (see [`crate::calendar`]);
+    /// empty when no snapshot is old enough for a whole bucket.
+    pub calendar: DataFrame,
+}

@@ -1,0 +1,246 @@
+//! A snapshot's lines made ready for every model: each line's stage facts
+//! from the funnel (win rate, forecast category, open or won, time limit),
+//! its value in the reporting currency, its close date and bucket, and its
+//! calibrated win rate where history has one; and past deals' outcomes in
+//! the reporting currency. Uses only the leaves ([`crate::columns`],
+//! [`crate::frames`]) and the specification.
+use chrono::NaiveDate;
+use polars::prelude::*;
+use quotecast_model::{ForecastCategory, StageOutcome};
+use quotecast_pipeline::columns as col;
+
+use crate::{
+    ForecastError, ForecastSpec, WinRates,
+    columns::{
+        BUCKET, CALIBRATED, CATEGORY, CLOSE, COMPANY_RATE, HORIZON, IS_OPEN, IS_WON, LIMIT, RATE,
+        REALISED, STALE_FACTOR, VALUE, WIN_RATE,
+    },
+};
+
+/// The rules' default win rate per stage, 0 to 1.
+pub(crate) fn win_rates(spec: &ForecastSpec) -> Vec<(String, f64)> {
+    spec.stages
+        .iter()
+        .map(|s| {
+            let percent: f64 = s.win_rate.0.try_into().unwrap_or(0.0);
+            (s.id.clone(), percent / 100.0)
+        })
+        .collect()
+}
+
+/// Replaces the default win rate by the calibrated one where history has
+/// it, lowered for deals past their stage's time limit.
+pub(crate) fn calibrated(lines: LazyFrame, spec: &ForecastSpec, stale: Expr) -> LazyFrame {
+    let WinRates::Calibrated(rates) = &spec.win_rates else {
+        return lines;
+    };
+    let team_rates =
+        rates
+            .table
+            .clone()
+            .lazy()
+            .select([col(col::TEAM), col(col::STAGE), col(CALIBRATED)]);
+    let company = rates
+        .table
+        .clone()
+        .lazy()
+        .group_by([col(col::STAGE)])
+        .agg([col(COMPANY_RATE).first(), col(STALE_FACTOR).first()]);
+    lines
+        .join(
+            team_rates,
+            [col(col::TEAM), col(col::STAGE)],
+            [col(col::TEAM), col(col::STAGE)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .join(
+            company,
+            [col(col::STAGE)],
+            [col(col::STAGE)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column(
+            (col(CALIBRATED)
+                .fill_null(col(COMPANY_RATE))
+                .fill_null(col(WIN_RATE))
+                * when(stale)
+                    .then(col(STALE_FACTOR).fill_null(lit(1.0)))
+                    .otherwise(lit(1.0)))
+            .alias(WIN_RATE),
+        )
+}
+
+/// The funnel as a small frame to join on: stage, win rate, category and
+/// whether it is open or won.
+fn stage_frame(spec: &ForecastSpec, rates: &[(String, f64)]) -> PolarsResult<DataFrame> {
+    let stages = &spec.stages;
+    DataFrame::new(
+        stages.len(),
+        vec![
+            Column::new(
+                col::STAGE.into(),
+                stages.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                WIN_RATE.into(),
+                rates.iter().map(|r| r.1).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                CATEGORY.into(),
+                stages.iter().map(|s| s.category.name()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                IS_OPEN.into(),
+                stages.iter().map(|s| s.is_open()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                LIMIT.into(),
+                stages
+                    .iter()
+                    .map(|s| s.time_limit_days.map(i64::from))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                IS_WON.into(),
+                stages
+                    .iter()
+                    .map(|s| s.outcome == Some(StageOutcome::Won))
+                    .collect::<Vec<_>>(),
+            ),
+        ],
+    )
+}
+
+/// The snapshot's lines with, per line: the win rate, the effective
+/// forecast category, whether the deal is open or won, its value in the
+/// reporting currency, and its bucket.
+pub(crate) fn prepared(
+    snapshot: LazyFrame,
+    spec: &ForecastSpec,
+) -> Result<(LazyFrame, Vec<(String, f64)>), ForecastError> {
+    if spec.stages.is_empty() {
+        return Err(ForecastError::NoStages);
+    }
+    let rates = win_rates(spec);
+    let as_of = lit(spec.as_of).cast(DataType::Date);
+    let close = when(col(IS_OPEN).and(col(col::EXPECTED_CLOSE).lt(as_of.clone())))
+        .then(as_of)
+        .otherwise(col(col::EXPECTED_CLOSE));
+    let frame = with_funnel_and_rates(snapshot, spec, &rates)?
+        .with_columns([
+            (col(col::AMOUNT).cast(DataType::Float64) / col(RATE)).alias(VALUE),
+            close.alias(CLOSE),
+        ])
+        .with_column(
+            col(CLOSE)
+                .dt()
+                .truncate(lit(spec.bucket.every()))
+                .alias(BUCKET),
+        );
+    Ok((calibrated(frame, spec, past_time_limit(spec)), rates))
+}
+
+/// `frame` (snapshot rows, or cells of them) with what the funnel says of
+/// its stage (win rate, open, won, time limit), its currency's [`RATE`],
+/// and [`CATEGORY`]: the row's forecast-category override, else its
+/// stage's. A row its owner marked `omitted` is neither open nor won: it
+/// is left out like a lost one.
+pub(crate) fn with_funnel_and_rates(
+    frame: LazyFrame,
+    spec: &ForecastSpec,
+    rates: &[(String, f64)],
+) -> PolarsResult<LazyFrame> {
+    let stages = stage_frame(spec, rates)?;
+    let fx = fx_frame(spec)?;
+    Ok(frame
+        .join(
+            stages.lazy(),
+            [col(col::STAGE)],
+            [col(col::STAGE)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .join(
+            fx.lazy(),
+            [col(col::CURRENCY)],
+            [col(col::CURRENCY)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column(
+            col(col::FORECAST_CATEGORY)
+                .fill_null(col(CATEGORY))
+                .alias(CATEGORY),
+        )
+        .with_columns(
+            // An owner's `omitted` takes the deal out of the forecast.
+            [IS_OPEN, IS_WON].map(|flag| {
+                col(flag)
+                    .and(col(CATEGORY).neq(lit(ForecastCategory::Omitted.name())))
+                    .alias(flag)
+            }),
+        ))
+}
+
+/// Units of each currency per unit of the reporting currency, to join on
+/// `currency`.
+pub(crate) fn fx_frame(spec: &ForecastSpec) -> PolarsResult<DataFrame> {
+    let fx = &spec.rates.per_reporting;
+    DataFrame::new(
+        fx.len(),
+        vec![
+            Column::new(
+                col::CURRENCY.into(),
+                fx.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(RATE.into(), fx.iter().map(|r| r.1).collect::<Vec<_>>()),
+        ],
+    )
+}
+
+/// Whether a row's deal has been in its stage longer than the stage's time
+/// limit on the forecast date (false for a stage without one).
+pub(crate) fn past_time_limit(spec: &ForecastSpec) -> Expr {
+    let as_of = lit(spec.as_of).cast(DataType::Date);
+    let days = (as_of - col(col::STAGE_ENTERED)).dt().total_days(false);
+    let mut limit = lit(NULL).cast(DataType::Int64);
+    for stage in spec.stages.iter().rev() {
+        if let Some(days) = stage.time_limit_days {
+            limit = when(col(col::STAGE).eq(lit(stage.id.as_str())))
+                .then(lit(i64::from(days)))
+                .otherwise(limit);
+        }
+    }
+    days.gt(limit).fill_null(lit(false))
+}
+
+/// The horizon of each row's `bucket` from the bucket holding `as_of`.
+pub(crate) fn horizon_of(spec: &ForecastSpec) -> Expr {
+    let start = lit(spec.bucket.start_of(spec.as_of)).cast(DataType::Date);
+    (spec.bucket.index(col(BUCKET)) - spec.bucket.index(start)).alias(HORIZON)
+}
+
+/// Outcomes known by `as_of`, with the booked value in the reporting
+/// currency (`realised`, 0 for a lost deal).
+pub(crate) fn decided(
+    outcomes: LazyFrame,
+    spec: &ForecastSpec,
+    as_of: NaiveDate,
+) -> Result<LazyFrame, ForecastError> {
+    let fx = fx_frame(spec)?;
+    Ok(outcomes
+        .filter(col(col::CLOSED).lt_eq(lit(as_of).cast(DataType::Date)))
+        .join(
+            fx.lazy(),
+            [col(col::CURRENCY)],
+            [col(col::CURRENCY)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .select([
+            col(col::OPPORTUNITY_ID),
+            col(col::CLOSED),
+            col(col::OUTCOME).eq(lit("won")).alias(IS_WON),
+            when(col(col::OUTCOME).eq(lit("won")))
+                .then(col(col::AMOUNT).cast(DataType::Float64) / col(RATE))
+                .otherwise(lit(0.0))
+                .alias(REALISED),
+        ]))
+}
