@@ -69,10 +69,8 @@ fn references(source: &str) -> Vec<String> {
                     }
                     _ => {}
                 }
-                if depth > 0 || in_path || c == ',' {
-                    if !name.is_empty() {
-                        names.push(std::mem::take(&mut name));
-                    }
+                if (depth > 0 || in_path || c == ',') && !name.is_empty() {
+                    names.push(std::mem::take(&mut name));
                 }
             }
             if !name.is_empty() {
