@@ -70,13 +70,59 @@ pub fn learn_correction(
             how.maturity_days, how.as_of
         )));
     }
+    let known = decided(outcomes, spec, how.as_of)?;
+    let observed = observed_deals(&snapshots, known.clone(), spec, &used)?;
+    let (per_team, residuals, periods) = ratio_plans(observed.clone());
+    let (team_slip, company_slip) = slip_plans(observed);
+    let mut frames = collect_together(vec![per_team, residuals, team_slip, company_slip, periods])?;
+    let shock_variance = frames.pop().map_or(0.0, |f| shock_variance(&f));
+    let company_slip = frames.pop().unwrap_or_default();
+    let team_slip = frames.pop().unwrap_or_default();
+    let residuals = frames.pop().unwrap_or_default();
+    let per_team = frames.pop().unwrap_or_default();
+    let (accuracy, between_teams_variance) = credibility(&per_team, &residuals)?;
+    let slip_points = slip_points(&team_slip, &company_slip)?;
+    let slippage = team_slip
+        .vstack(&company_slip)?
+        .lazy()
+        .select([
+            col(col::TEAM),
+            col(WON_OBSERVATIONS),
+            col(LATE_SHARE),
+            col(MEDIAN_DELAY_DAYS),
+        ])
+        .collect()?;
+    let mut correction = Correction {
+        accuracy,
+        slippage,
+        slip_points,
+        snapshots_used: used,
+        between_teams_variance,
+        shock_variance,
+        calendar: DataFrame::empty(),
+    };
+    let mut corrected = spec.clone();
+    corrected.correction = Some(Box::new(correction.clone()));
+    correction.calendar = crate::calendar::learn_calendar(&snapshots, known, &corrected, &recent)?;
+    Ok(correction)
+}
+
+/// Every deal open on a past snapshot taken on one of `used` and decided
+/// since (in `known`): its forecast then (value times win rate, with
+/// `spec`'s win rates and no correction), what it realised and how many
+/// days after its stated expected close it did.
+fn observed_deals(
+    snapshots: &LazyFrame,
+    known: LazyFrame,
+    spec: &ForecastSpec,
+    used: &[NaiveDate],
+) -> Result<LazyFrame, ForecastError> {
     let mut per_snapshot = Vec::with_capacity(used.len());
-    for &day in &used {
+    for &day in used {
         let mut then = spec.clone();
         then.as_of = day;
         then.correction = None;
-        let taken = taken_on(&snapshots, day);
-        let (lines, _) = prepared(taken, &then)?;
+        let (lines, _) = prepared(taken_on(snapshots, day), &then)?;
         per_snapshot.push(
             lines
                 .filter(col(IS_OPEN))
@@ -88,12 +134,9 @@ pub fn learn_correction(
                 .with_column(lit(day).cast(DataType::Date).alias(SNAPSHOT)),
         );
     }
-    let forecasts = concat(per_snapshot, UnionArgs::default())?;
-    let realised = decided(outcomes, spec, how.as_of)?;
-    let known = realised.clone();
-    let observed = forecasts
+    Ok(concat(per_snapshot, UnionArgs::default())?
         .join(
-            realised,
+            known,
             [col(col::OPPORTUNITY_ID)],
             [col(col::OPPORTUNITY_ID)],
             JoinArgs::new(JoinType::Inner),
@@ -103,28 +146,36 @@ pub fn learn_correction(
                 .dt()
                 .total_days(false)
                 .alias(DELAY),
-        );
-    // Sums are rounded (to cents, squares to units) so that the same
-    // history gives the same factors to the bit, whatever order polars
-    // added the rows in: a plan's id hashes the values they scale.
+        ))
+}
+
+/// The plans of the accuracy ratios from the observed deals: per team its
+/// observations, forecast and realised; per team the squared residuals
+/// against its ratio, summed per deal first; and the team shock (the
+/// share of the squared period residuals beyond the deals' own).
+///
+/// Sums are rounded (to cents, squares to units) so that the same history
+/// gives the same factors to the bit, whatever order polars added the rows
+/// in: a plan's id hashes the values they scale.
+fn ratio_plans(observed: LazyFrame) -> (LazyFrame, LazyFrame, LazyFrame) {
     let per_team = observed.clone().group_by([col(col::TEAM)]).agg([
         len().cast(DataType::UInt64).alias(OBSERVATIONS),
         exact_sum(col(FORECAST)).round(2, RoundMode::HalfToEven),
         exact_sum(col(REALISED)).round(2, RoundMode::HalfToEven),
     ]);
-    let team_ratio = per_team.clone().select([
-        col(col::TEAM),
-        (col(REALISED) / col(FORECAST)).alias(TEAM_RATIO),
-    ]);
-    let periods = observed
-        .clone()
+    let with_residual = observed
         .join(
-            team_ratio,
+            per_team.clone().select([
+                col(col::TEAM),
+                (col(REALISED) / col(FORECAST)).alias(TEAM_RATIO),
+            ]),
             [col(col::TEAM)],
             [col(col::TEAM)],
             JoinArgs::new(JoinType::Left),
         )
-        .with_column((col(REALISED) - col(TEAM_RATIO) * col(FORECAST)).alias(RESIDUAL))
+        .with_column((col(REALISED) - col(TEAM_RATIO) * col(FORECAST)).alias(RESIDUAL));
+    let periods = with_residual
+        .clone()
         .group_by([col(col::TEAM), col(SNAPSHOT)])
         .agg([
             exact_sum(col(RESIDUAL)).pow(2).alias("__period_squared"),
@@ -136,22 +187,30 @@ pub fn learn_correction(
         .select([(exact_sum(col("__period_squared") - col("__deal_squares"))
             / exact_sum(col("__expected_squared")))
         .alias("__shock")]);
-    // Residuals against the team's ratio, summed per deal.
-    let residuals = observed
-        .clone()
-        .join(
-            per_team.clone().select([
-                col(col::TEAM),
-                (col(REALISED) / col(FORECAST)).alias(TEAM_RATIO),
-            ]),
-            [col(col::TEAM)],
-            [col(col::TEAM)],
-            JoinArgs::new(JoinType::Left),
-        )
+    let residuals = with_residual
         .group_by([col(col::TEAM), col(col::OPPORTUNITY_ID)])
-        .agg([exact_sum(col(REALISED) - col(TEAM_RATIO) * col(FORECAST)).alias(RESIDUAL)])
+        .agg([exact_sum(col(RESIDUAL)).alias(RESIDUAL)])
         .group_by([col(col::TEAM)])
         .agg([exact_sum(col(RESIDUAL).pow(2)).round(0, RoundMode::HalfToEven)]);
+    (per_team, residuals, periods)
+}
+
+/// The team shock variance from its plan's one value, within 0 to 1.
+fn shock_variance(frame: &DataFrame) -> f64 {
+    frame
+        .column("__shock")
+        .ok()
+        .and_then(|c| c.f64().ok()?.get(0))
+        .filter(|v| v.is_finite())
+        .map(|v| (v * 1e6).round() / 1e6)
+        .unwrap_or(0.0)
+        .clamp(0.0, 1.0)
+}
+
+/// The slippage plans of the observed won deals, per team and for the
+/// company: observations, late share, median delay and the slippage
+/// points' delays.
+fn slip_plans(observed: LazyFrame) -> (LazyFrame, LazyFrame) {
     let won = observed.filter(col(IS_WON));
     let points: Vec<Expr> = (0..SLIP_POINTS)
         .map(|k| {
@@ -183,43 +242,7 @@ pub fn learn_correction(
         .select([lit(COMPANY).alias(col::TEAM), col(DELAY), col(IS_WON)])
         .group_by([col(col::TEAM)])
         .agg(slip_aggs);
-    let mut frames = collect_together(vec![per_team, residuals, team_slip, company_slip, periods])?;
-    let shock_variance = frames
-        .pop()
-        .and_then(|f| f.column("__shock").ok()?.f64().ok()?.get(0))
-        .filter(|v| v.is_finite())
-        .map(|v| (v * 1e6).round() / 1e6)
-        .unwrap_or(0.0)
-        .clamp(0.0, 1.0);
-    let company_slip = frames.pop().unwrap_or_default();
-    let team_slip = frames.pop().unwrap_or_default();
-    let residuals = frames.pop().unwrap_or_default();
-    let per_team = frames.pop().unwrap_or_default();
-    let (accuracy, between_teams_variance) = credibility(&per_team, &residuals)?;
-    let slip_points = slip_points(&team_slip, &company_slip)?;
-    let slippage = team_slip
-        .vstack(&company_slip)?
-        .lazy()
-        .select([
-            col(col::TEAM),
-            col(WON_OBSERVATIONS),
-            col(LATE_SHARE),
-            col(MEDIAN_DELAY_DAYS),
-        ])
-        .collect()?;
-    let mut correction = Correction {
-        accuracy,
-        slippage,
-        slip_points,
-        snapshots_used: used,
-        between_teams_variance,
-        shock_variance,
-        calendar: DataFrame::empty(),
-    };
-    let mut corrected = spec.clone();
-    corrected.correction = Some(Box::new(correction.clone()));
-    correction.calendar = crate::calendar::learn_calendar(&snapshots, known, &corrected, &recent)?;
-    Ok(correction)
+    (team_slip, company_slip)
 }
 
 /// The percentile slippage point `k` stands for: 5 %, 15 %, ..., 95 %.
@@ -252,67 +275,8 @@ fn credibility(
             .map(|v| v.unwrap_or(0.0))
             .collect())
     };
-    let (forecast, realised, squares) = (floats(FORECAST)?, floats(REALISED)?, floats(RESIDUAL)?);
-    let total_forecast: f64 = forecast.iter().sum();
-    let company = if total_forecast > 0.0 {
-        realised.iter().sum::<f64>() / total_forecast
-    } else {
-        1.0
-    };
-    let ratio: Vec<f64> = forecast
-        .iter()
-        .zip(&realised)
-        .map(|(f, r)| if *f > 0.0 { r / f } else { company })
-        .collect();
-    let sampling: Vec<f64> = forecast
-        .iter()
-        .zip(&squares)
-        .map(|(f, s)| if *f > 0.0 { s / (f * f) } else { f64::INFINITY })
-        .collect();
-    let weights: Vec<f64> = forecast
-        .iter()
-        .map(|f| f / total_forecast.max(f64::MIN_POSITIVE))
-        .collect();
-    let spread: f64 = ratio
-        .iter()
-        .zip(&weights)
-        .map(|(r, w)| w * (r - company).powi(2))
-        .sum();
-    let mean_sampling: f64 = sampling
-        .iter()
-        .zip(&weights)
-        .filter(|(s, _)| s.is_finite())
-        .map(|(s, w)| w * s)
-        .sum();
-    let tau2 = (spread - mean_sampling).max(0.0);
-    let credibility: Vec<f64> = sampling
-        .iter()
-        .map(|s| {
-            if tau2 > 0.0 && s.is_finite() {
-                tau2 / (tau2 + s)
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let factor: Vec<f64> = ratio
-        .iter()
-        .zip(&credibility)
-        .map(|(r, z)| z * r + (1.0 - z) * company)
-        .collect();
-    // What is left unknown of the true factor: Zσ², or τ² with no credible
-    // history of its own.
-    let factor_variance: Vec<f64> = sampling
-        .iter()
-        .zip(&credibility)
-        .map(|(s, z)| {
-            if s.is_finite() && *z > 0.0 {
-                z * s
-            } else {
-                tau2
-            }
-        })
-        .collect();
+    let (forecast, realised) = (floats(FORECAST)?, floats(REALISED)?);
+    let f = CredibleFactors::new(&forecast, &realised, &floats(RESIDUAL)?);
     let n = joined.height();
     let table = DataFrame::new(
         n,
@@ -321,14 +285,98 @@ fn credibility(
             joined.column(OBSERVATIONS)?.clone(),
             Column::new(FORECAST.into(), forecast),
             Column::new(REALISED.into(), realised),
-            Column::new(TEAM_RATIO.into(), ratio),
-            Column::new(COMPANY_RATIO.into(), vec![company; n]),
-            Column::new(CREDIBILITY.into(), credibility),
-            Column::new(FACTOR.into(), factor),
-            Column::new(FACTOR_VARIANCE.into(), factor_variance),
+            Column::new(TEAM_RATIO.into(), f.ratio),
+            Column::new(COMPANY_RATIO.into(), vec![f.company; n]),
+            Column::new(CREDIBILITY.into(), f.credibility),
+            Column::new(FACTOR.into(), f.factor),
+            Column::new(FACTOR_VARIANCE.into(), f.factor_variance),
         ],
     )?;
-    Ok((table, tau2))
+    Ok((table, f.between_teams))
+}
+
+/// Credibility weighting of the teams' ratios (see the module's notes).
+struct CredibleFactors {
+    /// Realised over forecast, all teams together.
+    company: f64,
+    /// Per team: realised over forecast (the company's without forecast).
+    ratio: Vec<f64>,
+    /// Per team: the weight of its own ratio, 0 to 1.
+    credibility: Vec<f64>,
+    /// Per team: the credibility-weighted factor.
+    factor: Vec<f64>,
+    /// Per team: what is left unknown of its true factor: Zσ², or τ² with
+    /// no credible history of its own.
+    factor_variance: Vec<f64>,
+    /// τ², the variance of the true team ratios.
+    between_teams: f64,
+}
+
+impl CredibleFactors {
+    /// From each team's forecast, realised and squared residuals (summed
+    /// per deal).
+    fn new(forecast: &[f64], realised: &[f64], squares: &[f64]) -> Self {
+        let total_forecast: f64 = forecast.iter().sum();
+        let company = if total_forecast > 0.0 {
+            realised.iter().sum::<f64>() / total_forecast
+        } else {
+            1.0
+        };
+        let ratio: Vec<f64> = forecast
+            .iter()
+            .zip(realised)
+            .map(|(f, r)| if *f > 0.0 { r / f } else { company })
+            .collect();
+        let sampling: Vec<f64> = forecast
+            .iter()
+            .zip(squares)
+            .map(|(f, s)| if *f > 0.0 { s / (f * f) } else { f64::INFINITY })
+            .collect();
+        let weights: Vec<f64> = forecast
+            .iter()
+            .map(|f| f / total_forecast.max(f64::MIN_POSITIVE))
+            .collect();
+        let spread: f64 = ratio
+            .iter()
+            .zip(&weights)
+            .map(|(r, w)| w * (r - company).powi(2))
+            .sum();
+        let mean_sampling: f64 = sampling
+            .iter()
+            .zip(&weights)
+            .filter(|(s, _)| s.is_finite())
+            .map(|(s, w)| w * s)
+            .sum();
+        let tau2 = (spread - mean_sampling).max(0.0);
+        let credibility: Vec<f64> = sampling
+            .iter()
+            .map(|s| match tau2 > 0.0 && s.is_finite() {
+                true => tau2 / (tau2 + s),
+                false => 0.0,
+            })
+            .collect();
+        let factor = ratio
+            .iter()
+            .zip(&credibility)
+            .map(|(r, z)| z * r + (1.0 - z) * company)
+            .collect();
+        let factor_variance = sampling
+            .iter()
+            .zip(&credibility)
+            .map(|(s, z)| match s.is_finite() && *z > 0.0 {
+                true => z * s,
+                false => tau2,
+            })
+            .collect();
+        CredibleFactors {
+            company,
+            ratio,
+            credibility,
+            factor,
+            factor_variance,
+            between_teams: tau2,
+        }
+    }
 }
 
 /// The long table of slippage points: each team with enough won

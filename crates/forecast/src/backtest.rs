@@ -101,10 +101,10 @@ pub fn backtest(
     spec: &ForecastSpec,
     how: &Backtest,
 ) -> Result<BacktestResult, ForecastError> {
-    let cutoff = how.as_of - chrono::TimeDelta::days(i64::from(how.maturity_days));
+    let maturity = chrono::TimeDelta::days(i64::from(how.maturity_days));
     let matured: Vec<NaiveDate> = snapshot_dates(snapshots.clone())?
         .into_iter()
-        .filter(|d| *d <= cutoff)
+        .filter(|d| *d <= how.as_of - maturity)
         .collect();
     if matured.is_empty() {
         return Err(ForecastError::NoHistory(format!(
@@ -114,7 +114,6 @@ pub fn backtest(
     }
     // Score every model on the same dates: those with a matured snapshot
     // to learn the correction from, when there are any.
-    let maturity = chrono::TimeDelta::days(i64::from(how.maturity_days));
     let correctable: Vec<NaiveDate> = matured
         .iter()
         .copied()
@@ -130,6 +129,7 @@ pub fn backtest(
     rules.win_rates = WinRates::StageDefaults;
     rules.correction = None;
     let bookings = snapshot_bookings(&snapshots, known.clone(), &rules, &matured)?;
+    debug_assert_eq!(bookings.bucket(), spec.bucket);
     let window = horizon_frame(&dates, spec.bucket, how.horizon)?;
     let mut all = Frames::default();
     for &day in &dates {
@@ -138,82 +138,42 @@ pub fn backtest(
         for (model, model_spec) in
             models_on(day, &stage_events, &outcomes, &snapshots, &rules, how)?
         {
-            let (lines, _) = prepared(taken.clone(), &model_spec)?;
-            // The open lines of the date, computed once per model: later
-            // plans start from them rather than from the whole scan.
-            let open = lines.filter(col(IS_OPEN)).collect()?.lazy();
-            if model == MODELS[0] {
-                frames.open.push(
-                    open.clone()
-                        .group_by([col(col::OPPORTUNITY_ID)])
-                        .agg([col(col::TEAM).first()])
-                        .with_column(lit(day).cast(DataType::Date).alias(SNAPSHOT_DATE)),
-                );
-            }
-            let rows = expected_rows(open, &model_spec)?;
-            let tag = |frame: LazyFrame| {
-                frame.with_columns([
-                    lit(day).cast(DataType::Date).alias(SNAPSHOT_DATE),
-                    lit(model).alias(MODEL),
-                ])
-            };
-            frames.deals.push(tag(rows
-                .clone()
-                .group_by([col(col::OPPORTUNITY_ID)])
-                .agg([col(PROBABILITY).first()])));
-            if model != MODELS[0] && how.trials > 0 {
-                let simulation = Simulation {
-                    trials: how.trials,
-                    seed: SEED,
-                    ..Simulation::default()
-                };
-                let trials = crate::montecarlo::trials(
-                    rows.clone(),
-                    vec![col(BUCKET), col(col::TEAM)],
-                    &simulation,
-                    &model_spec,
-                )?;
-                frames
-                    .quantiles
-                    .push(tag(quantiles(&trials)?.drop("__cell")?.lazy()));
-            }
-            frames
-                .cells
-                .push(tag(rows.group_by([col(BUCKET), col(col::TEAM)]).agg([
-                    (col(PROBABILITY) * col(IF_WON) * col(SHARE))
-                        .sum()
-                        .alias(CELL_FORECAST),
-                ])));
+            frames.add_model(day, model, &model_spec, taken.clone(), how.trials)?;
         }
+        let day_window = window
+            .clone()
+            .lazy()
+            .filter(col(SNAPSHOT_DATE).eq(lit(day).cast(DataType::Date)));
         for (model, cells) in BASELINES
             .into_iter()
             .zip(bookings.forecasts(day, how.maturity_days))
         {
-            let day_window = window
-                .clone()
-                .lazy()
-                .filter(col(SNAPSHOT_DATE).eq(lit(day).cast(DataType::Date)));
-            frames.cells.push(
+            frames.cells.push(tagged(
                 cells
                     .join(
-                        day_window,
+                        day_window.clone(),
                         [col(HORIZON)],
                         [col(HORIZON)],
                         JoinArgs::new(JoinType::Inner),
                     )
-                    .select([col(BUCKET), col(col::TEAM), col(CELL_FORECAST)])
-                    .with_columns([
-                        lit(day).cast(DataType::Date).alias(SNAPSHOT_DATE),
-                        lit(model).alias(MODEL),
-                    ]),
-            );
+                    .select([col(BUCKET), col(col::TEAM), col(CELL_FORECAST)]),
+                day,
+                model,
+            ));
         }
         // Each date's frames are computed now: the plans stay shallow and
         // each date's share of the work is done once.
         all.absorb(frames)?;
     }
-    debug_assert_eq!(bookings.bucket(), spec.bucket);
     scored(all, known, window, spec, dates)
+}
+
+/// `frame` with the snapshot date and the model (or baseline) it is of.
+fn tagged(frame: LazyFrame, day: NaiveDate, model: &str) -> LazyFrame {
+    frame.with_columns([
+        lit(day).cast(DataType::Date).alias(SNAPSHOT_DATE),
+        lit(model).alias(MODEL),
+    ])
 }
 
 /// The models made on `day`: the rules' rates, the rates calibrated on the
@@ -271,6 +231,62 @@ struct Frames {
 }
 
 impl Frames {
+    /// `model`'s frames on `day`: its cells' forecasts, its deals' win
+    /// probabilities, its Monte Carlo quantiles (`trials` per date, not for
+    /// the rules' model) and, once per date, the deals open then.
+    fn add_model(
+        &mut self,
+        day: NaiveDate,
+        model: &'static str,
+        spec: &ForecastSpec,
+        taken: LazyFrame,
+        trials: u32,
+    ) -> Result<(), ForecastError> {
+        let (lines, _) = prepared(taken, spec)?;
+        // The open lines of the date, computed once per model: later
+        // plans start from them rather than from the whole scan.
+        let open = lines.filter(col(IS_OPEN)).collect()?.lazy();
+        if model == MODELS[0] {
+            self.open.push(
+                open.clone()
+                    .group_by([col(col::OPPORTUNITY_ID)])
+                    .agg([col(col::TEAM).first()])
+                    .with_column(lit(day).cast(DataType::Date).alias(SNAPSHOT_DATE)),
+            );
+        }
+        let rows = expected_rows(open, spec)?;
+        self.deals.push(tagged(
+            rows.clone()
+                .group_by([col(col::OPPORTUNITY_ID)])
+                .agg([col(PROBABILITY).first()]),
+            day,
+            model,
+        ));
+        if model != MODELS[0] && trials > 0 {
+            let simulation = Simulation {
+                trials,
+                seed: SEED,
+                ..Simulation::default()
+            };
+            let keys = vec![col(BUCKET), col(col::TEAM)];
+            let trials = crate::montecarlo::trials(rows.clone(), keys, &simulation, spec)?;
+            self.quantiles.push(tagged(
+                quantiles(&trials)?.drop("__cell")?.lazy(),
+                day,
+                model,
+            ));
+        }
+        self.cells.push(tagged(
+            rows.group_by([col(BUCKET), col(col::TEAM)])
+                .agg([(col(PROBABILITY) * col(IF_WON) * col(SHARE))
+                    .sum()
+                    .alias(CELL_FORECAST)]),
+            day,
+            model,
+        ));
+        Ok(())
+    }
+
     /// Adds `day`'s frames, collected.
     fn absorb(&mut self, day: Frames) -> Result<(), ForecastError> {
         let sizes = [
@@ -325,50 +341,7 @@ fn scored(
         )
         .group_by([col(SNAPSHOT_DATE), col(BUCKET), col(col::TEAM)])
         .agg([col(REALISED).sum().alias(ACTUAL)]);
-    let cells = concat(frames.cells, UnionArgs::default())?;
-    let models = cells
-        .clone()
-        .select([col(SNAPSHOT_DATE), col(MODEL)])
-        .unique(None, UniqueKeepStrategy::First);
-    let actual_per_model = actual.join(
-        models,
-        [col(SNAPSHOT_DATE)],
-        [col(SNAPSHOT_DATE)],
-        JoinArgs::new(JoinType::Inner),
-    );
-    let keys = [col(SNAPSHOT_DATE), col(MODEL), col(BUCKET), col(col::TEAM)];
-    let mut scored_cells = cells
-        .join(
-            actual_per_model,
-            keys.clone(),
-            keys.clone(),
-            JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
-        )
-        .join(
-            window.lazy(),
-            [col(SNAPSHOT_DATE), col(BUCKET)],
-            [col(SNAPSHOT_DATE), col(BUCKET)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .with_columns([
-            col(CELL_FORECAST).fill_null(lit(0.0)),
-            col(ACTUAL).fill_null(lit(0.0)),
-        ]);
-    let simulated = if frames.quantiles.is_empty() {
-        lit(false)
-    } else {
-        scored_cells = scored_cells.join(
-            concat(frames.quantiles, UnionArgs::default())?,
-            keys.clone(),
-            keys,
-            JoinArgs::new(JoinType::Left),
-        );
-        col(MODEL).is_in(
-            lit(Series::new("simulated".into(), [MODELS[1], MODELS[2]])).implode(false),
-            false,
-        )
-    };
-    let scored_cells = with_cell_scores(scored_cells, simulated);
+    let scored_cells = scored_cells(frames.cells, frames.quantiles, actual, window)?;
     let deals = concat(frames.deals, UnionArgs::default())?
         .join(
             outcomes_of_open.select([col(SNAPSHOT_DATE), col(col::OPPORTUNITY_ID), col(IS_WON)]),
@@ -410,7 +383,80 @@ fn scored(
     let by_horizon = scored_cells
         .group_by([col(MODEL), col(HORIZON)])
         .agg(error_aggs());
-    let reliability = deals
+    let plans = vec![by_date, summary, by_horizon, reliability(deals)];
+    let mut frames = collect_together(plans)?;
+    let reliability = frames.pop().unwrap_or_default();
+    let by_horizon = in_model_order(frames.pop().unwrap_or_default(), &[HORIZON])?;
+    let summary = with_value_added(in_model_order(frames.pop().unwrap_or_default(), &[])?)?;
+    let by_date = frames.pop().unwrap_or_default();
+    Ok(BacktestResult {
+        by_date,
+        summary,
+        by_horizon,
+        reliability,
+        dates,
+    })
+}
+
+/// Every model's and baseline's cells (date, bucket, team) within the
+/// scored window, beside what booked there (0 where nothing did) and,
+/// for the simulated models, their quantiles; with each cell's scores.
+fn scored_cells(
+    cells: Vec<LazyFrame>,
+    quantiles: Vec<LazyFrame>,
+    actual: LazyFrame,
+    window: DataFrame,
+) -> Result<LazyFrame, ForecastError> {
+    let cells = concat(cells, UnionArgs::default())?;
+    let models = cells
+        .clone()
+        .select([col(SNAPSHOT_DATE), col(MODEL)])
+        .unique(None, UniqueKeepStrategy::First);
+    let actual_per_model = actual.join(
+        models,
+        [col(SNAPSHOT_DATE)],
+        [col(SNAPSHOT_DATE)],
+        JoinArgs::new(JoinType::Inner),
+    );
+    let keys = [col(SNAPSHOT_DATE), col(MODEL), col(BUCKET), col(col::TEAM)];
+    let mut scored = cells
+        .join(
+            actual_per_model,
+            keys.clone(),
+            keys.clone(),
+            JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+        )
+        .join(
+            window.lazy(),
+            [col(SNAPSHOT_DATE), col(BUCKET)],
+            [col(SNAPSHOT_DATE), col(BUCKET)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .with_columns([
+            col(CELL_FORECAST).fill_null(lit(0.0)),
+            col(ACTUAL).fill_null(lit(0.0)),
+        ]);
+    let simulated = if quantiles.is_empty() {
+        lit(false)
+    } else {
+        scored = scored.join(
+            concat(quantiles, UnionArgs::default())?,
+            keys.clone(),
+            keys,
+            JoinArgs::new(JoinType::Left),
+        );
+        col(MODEL).is_in(
+            lit(Series::new("simulated".into(), [MODELS[1], MODELS[2]])).implode(false),
+            false,
+        )
+    };
+    Ok(with_cell_scores(scored, simulated))
+}
+
+/// Per model and tenth of win probability: deals, their mean probability
+/// and the share won.
+fn reliability(deals: LazyFrame) -> LazyFrame {
+    deals
         .with_column(
             ((col(PROBABILITY) * lit(10.0))
                 .floor()
@@ -424,19 +470,7 @@ fn scored(
             col(PROBABILITY).mean().alias(MEAN_PROBABILITY),
             col(IS_WON).mean().alias(WON_SHARE),
         ])
-        .sort([MODEL, BIN], SortMultipleOptions::default());
-    let mut frames = collect_together(vec![by_date, summary, by_horizon, reliability])?;
-    let reliability = frames.pop().unwrap_or_default();
-    let by_horizon = in_model_order(frames.pop().unwrap_or_default(), &[HORIZON])?;
-    let summary = with_value_added(in_model_order(frames.pop().unwrap_or_default(), &[])?)?;
-    let by_date = frames.pop().unwrap_or_default();
-    Ok(BacktestResult {
-        by_date,
-        summary,
-        by_horizon,
-        reliability,
-        dates,
-    })
+        .sort([MODEL, BIN], SortMultipleOptions::default())
 }
 
 /// Per snapshot date, the scored buckets with their horizon: the one

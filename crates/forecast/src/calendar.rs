@@ -33,7 +33,7 @@ use quotecast_pipeline::columns as col;
 use crate::{
     ForecastError, ForecastSpec,
     columns::{
-        CALENDAR_FACTOR, COMPANY, COMPANY_SHOCK_VARIANCE, HORIZON, IF_WON, IS_OPEN, POINT,
+        CALENDAR_FACTOR, COMPANY, COMPANY_SHOCK_VARIANCE, HORIZON, IF_WON, IS_OPEN, IS_WON, POINT,
         PROBABILITY, REALISED, SHARE, SHOCK_VARIANCE,
     },
     corrected::expected_rows,
@@ -100,147 +100,20 @@ pub(crate) fn learn_calendar(
     let mut per_date = Vec::with_capacity(used.len());
     let mut days = Vec::with_capacity(used.len());
     for &day in used {
-        let mut then = spec.clone();
-        then.as_of = day;
-        if let Some(c) = then.correction.as_mut() {
-            c.calendar = DataFrame::empty();
-        }
         // Only horizons whose bucket had ended by the forecast date.
-        let mut complete = 0i32;
-        let mut end = spec.bucket.next(spec.bucket.start_of(day));
-        while end <= spec.as_of {
-            complete += 1;
-            end = spec.bucket.next(end);
+        let complete = complete_horizons(spec.bucket, day, spec.as_of);
+        if complete > 0 {
+            per_date.push(snapshot_cells(snapshots, &decided, spec, day, complete)?);
+            days.push(day);
         }
-        if complete == 0 {
-            continue;
-        }
-        let weight =
-            lit(position_weight(spec.bucket, day, spec.as_of) * recency_weight(day, spec.as_of));
-        let taken = taken_on(snapshots, day);
-        let (lines, _) = prepared(taken, &then)?;
-        let open = lines.filter(col(IS_OPEN)).collect()?.lazy();
-        // Per deal and horizon, the mean and the variance of what it
-        // books there: its slippage points are exclusive, so E[X²] is the
-        // sum over its points of probability × share × value².
-        let forecast = expected_rows(open.clone(), &then)?
-            .with_column(horizon_of(&then))
-            .filter(col(HORIZON).lt(lit(complete)))
-            .group_by([
-                col(col::OPPORTUNITY_ID),
-                col(col::TEAM),
-                col(HORIZON),
-                col(POINT),
-            ])
-            .agg([
-                (col(PROBABILITY) * col(SHARE)).first().alias("__chance"),
-                exact_sum(col(IF_WON)).alias("__value"),
-            ])
-            .group_by([col(col::OPPORTUNITY_ID), col(col::TEAM), col(HORIZON)])
-            .agg([
-                exact_sum(col("__chance") * col("__value")).alias("__mean"),
-                exact_sum(col("__chance") * col("__value").pow(2)).alias("__square"),
-            ])
-            .group_by([col(col::TEAM), col(HORIZON)])
-            .agg([
-                exact_sum(col("__mean"))
-                    .round(CENTS, RoundMode::HalfToEven)
-                    .alias(FORECAST),
-                exact_sum(col("__square") - col("__mean").pow(2))
-                    .round(0, RoundMode::HalfToEven)
-                    .alias(VARIANCE),
-                len().cast(DataType::Float64).alias(DEALS),
-            ]);
-        let start = lit(spec.bucket.start_of(day)).cast(DataType::Date);
-        let booked = open
-            .group_by([col(col::OPPORTUNITY_ID)])
-            .agg([col(col::TEAM).first()])
-            .join(
-                decided.clone().filter(col("__won")),
-                [col(col::OPPORTUNITY_ID)],
-                [col(col::OPPORTUNITY_ID)],
-                JoinArgs::new(JoinType::Inner),
-            )
-            .select([
-                col(col::TEAM),
-                (spec
-                    .bucket
-                    .index(col(col::CLOSED).dt().truncate(lit(spec.bucket.every())))
-                    - spec.bucket.index(start))
-                .alias(HORIZON),
-                col(REALISED),
-            ])
-            .filter(
-                col(HORIZON)
-                    .gt_eq(lit(0))
-                    .and(col(HORIZON).lt(lit(complete))),
-            )
-            .group_by([col(col::TEAM), col(HORIZON)])
-            .agg([exact_sum(col(REALISED)).round(CENTS, RoundMode::HalfToEven)]);
-        let keys = [col(col::TEAM), col(HORIZON)];
-        days.push(day);
-        per_date.push(
-            forecast
-                .join(
-                    booked,
-                    keys.clone(),
-                    keys,
-                    JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
-                )
-                .with_columns([
-                    col(FORECAST).fill_null(lit(0.0)),
-                    col(REALISED).fill_null(lit(0.0)),
-                    col(DEALS).fill_null(lit(0.0)),
-                    col(VARIANCE).fill_null(lit(0.0)),
-                    weight.alias(WEIGHT),
-                ])
-                // In key order: the company's sums add the teams' figures
-                // in the same order on every run.
-                .sort([col::TEAM, HORIZON], SortMultipleOptions::default()),
-        );
     }
     // Summed in Rust, date by date in order: the same history gives the
     // same factors to the bit (a plan's id hashes the values they scale).
     let mut sums: BTreeMap<(String, i32), [f64; 3]> = BTreeMap::new();
     let mut cells = Vec::new();
     for (frame, day) in collect_together(per_date)?.into_iter().zip(days) {
-        let teams = frame.column(col::TEAM)?.str()?.clone();
-        let horizons = frame.column(HORIZON)?.cast(&DataType::Int32)?;
-        let horizons = horizons.i32()?;
-        let figures = [DEALS, FORECAST, REALISED, VARIANCE, WEIGHT]
-            .map(|name| frame.column(name).and_then(|c| c.f64().cloned()));
-        let [deals, forecast, realised, variance, weight] = figures;
-        let (deals, forecast, realised, variance, weight) =
-            (deals?, forecast?, realised?, variance?, weight?);
-        for row in 0..frame.height() {
-            let horizon = horizons.get(row).unwrap_or(0);
-            let mut ends = spec.bucket.next(spec.bucket.start_of(day));
-            for _ in 0..horizon {
-                ends = spec.bucket.next(ends);
-            }
-            let cell = Cell {
-                day,
-                ends,
-                team: teams.get(row).unwrap_or("").to_owned(),
-                horizon,
-                weight: weight.get(row).unwrap_or(0.0),
-                deals: deals.get(row).unwrap_or(0.0),
-                forecast: forecast.get(row).unwrap_or(0.0),
-                realised: realised.get(row).unwrap_or(0.0),
-                variance: variance.get(row).unwrap_or(0.0),
-            };
-            let figures = [cell.deals, cell.forecast, cell.realised].map(|v| v * cell.weight);
-            for company in [false, true] {
-                let key = if company {
-                    (COMPANY.to_owned(), cell.horizon)
-                } else {
-                    (cell.team.clone(), cell.horizon)
-                };
-                let sum = sums.entry(key).or_insert([0.0; 3]);
-                for (s, v) in sum.iter_mut().zip(figures) {
-                    *s += v;
-                }
-            }
+        for cell in cells_of(&frame, day, spec.bucket)? {
+            add_to_sums(&mut sums, &cell);
             cells.push(cell);
         }
     }
@@ -261,6 +134,142 @@ pub(crate) fn learn_calendar(
             col(COMPANY_SHOCK_VARIANCE).fill_null(lit(0.0)),
         ])
         .collect()?)
+}
+
+/// How many buckets from the one holding `day` had ended by `as_of`.
+fn complete_horizons(bucket: crate::Bucket, day: NaiveDate, as_of: NaiveDate) -> i32 {
+    let mut complete = 0i32;
+    let mut end = bucket.next(bucket.start_of(day));
+    while end <= as_of {
+        complete += 1;
+        end = bucket.next(end);
+    }
+    complete
+}
+
+/// The plan of one past snapshot's cells: per team and complete horizon,
+/// what its open deals were forecast to book there (with `spec`'s
+/// correction as it stood, its calendar left out), the variance of that
+/// under the deal-level model, and what they booked; weighted by the
+/// snapshot's place in its bucket and its age.
+fn snapshot_cells(
+    snapshots: &LazyFrame,
+    decided: &LazyFrame,
+    spec: &ForecastSpec,
+    day: NaiveDate,
+    complete: i32,
+) -> Result<LazyFrame, ForecastError> {
+    let mut then = spec.clone();
+    then.as_of = day;
+    if let Some(c) = then.correction.as_mut() {
+        c.calendar = DataFrame::empty();
+    }
+    let (lines, _) = prepared(taken_on(snapshots, day), &then)?;
+    let open = lines.filter(col(IS_OPEN)).collect()?.lazy();
+    let within = |horizon: Expr| horizon.clone().gt_eq(lit(0)).and(horizon.lt(lit(complete)));
+    // Per deal and horizon, the mean and the variance of what it books
+    // there: its slippage points are exclusive, so E[X²] is the sum over
+    // its points of probability × share × value².
+    let forecast = expected_rows(open.clone(), &then)?
+        .with_column(horizon_of(&then))
+        .filter(col(HORIZON).lt(lit(complete)))
+        .group_by([
+            col(col::OPPORTUNITY_ID),
+            col(col::TEAM),
+            col(HORIZON),
+            col(POINT),
+        ])
+        .agg([
+            (col(PROBABILITY) * col(SHARE)).first().alias("__chance"),
+            exact_sum(col(IF_WON)).alias("__value"),
+        ])
+        .group_by([col(col::OPPORTUNITY_ID), col(col::TEAM), col(HORIZON)])
+        .agg([
+            exact_sum(col("__chance") * col("__value")).alias("__mean"),
+            exact_sum(col("__chance") * col("__value").pow(2)).alias("__square"),
+        ])
+        .group_by([col(col::TEAM), col(HORIZON)])
+        .agg([
+            exact_sum(col("__mean"))
+                .round(CENTS, RoundMode::HalfToEven)
+                .alias(FORECAST),
+            exact_sum(col("__square") - col("__mean").pow(2))
+                .round(0, RoundMode::HalfToEven)
+                .alias(VARIANCE),
+            len().cast(DataType::Float64).alias(DEALS),
+        ]);
+    let start = lit(spec.bucket.start_of(day)).cast(DataType::Date);
+    let booked = open
+        .group_by([col(col::OPPORTUNITY_ID)])
+        .agg([col(col::TEAM).first()])
+        .join(
+            decided.clone().filter(col(IS_WON)),
+            [col(col::OPPORTUNITY_ID)],
+            [col(col::OPPORTUNITY_ID)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .select([
+            col(col::TEAM),
+            (spec
+                .bucket
+                .index(col(col::CLOSED).dt().truncate(lit(spec.bucket.every())))
+                - spec.bucket.index(start))
+            .alias(HORIZON),
+            col(REALISED),
+        ])
+        .filter(within(col(HORIZON)))
+        .group_by([col(col::TEAM), col(HORIZON)])
+        .agg([exact_sum(col(REALISED)).round(CENTS, RoundMode::HalfToEven)]);
+    let weight = position_weight(spec.bucket, day, spec.as_of) * recency_weight(day, spec.as_of);
+    let keys = [col(col::TEAM), col(HORIZON)];
+    Ok(forecast
+        .join(
+            booked,
+            keys.clone(),
+            keys,
+            JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+        )
+        .with_columns([
+            col(FORECAST).fill_null(lit(0.0)),
+            col(REALISED).fill_null(lit(0.0)),
+            col(DEALS).fill_null(lit(0.0)),
+            col(VARIANCE).fill_null(lit(0.0)),
+            lit(weight).alias(WEIGHT),
+        ])
+        // In key order: the company's sums add the teams' figures in the
+        // same order on every run.
+        .sort([col::TEAM, HORIZON], SortMultipleOptions::default()))
+}
+
+/// The cells of the snapshot taken on `day`, read from its collected
+/// plan (see [`snapshot_cells`]).
+fn cells_of(frame: &DataFrame, day: NaiveDate, bucket: crate::Bucket) -> PolarsResult<Vec<Cell>> {
+    let teams = frame.column(col::TEAM)?.str()?;
+    let horizons = frame.column(HORIZON)?.cast(&DataType::Int32)?;
+    let horizons = horizons.i32()?;
+    let figure = |name: &str| frame.column(name).and_then(|c| c.f64().cloned());
+    let (deals, forecast, realised) = (figure(DEALS)?, figure(FORECAST)?, figure(REALISED)?);
+    let (variance, weight) = (figure(VARIANCE)?, figure(WEIGHT)?);
+    Ok((0..frame.height())
+        .map(|row| {
+            let horizon = horizons.get(row).unwrap_or(0);
+            let mut ends = bucket.next(bucket.start_of(day));
+            for _ in 0..horizon {
+                ends = bucket.next(ends);
+            }
+            Cell {
+                day,
+                ends,
+                team: teams.get(row).unwrap_or("").to_owned(),
+                horizon,
+                weight: weight.get(row).unwrap_or(0.0),
+                deals: deals.get(row).unwrap_or(0.0),
+                forecast: forecast.get(row).unwrap_or(0.0),
+                realised: realised.get(row).unwrap_or(0.0),
+                variance: variance.get(row).unwrap_or(0.0),
+            }
+        })
+        .collect())
 }
 
 /// One team's figures in one horizon on one past snapshot.
@@ -300,38 +309,14 @@ fn bucket_shocks(cells: &[Cell], spread: &dyn Fn(&str) -> f64) -> PolarsResult<D
     // company's excess and squared forecasts.
     let mut moments: BTreeMap<i32, [f64; 5]> = BTreeMap::new();
     for &day in &days {
-        let mut sums: BTreeMap<(String, i32), [f64; 3]> = BTreeMap::new();
-        for cell in cells.iter().filter(|c| c.ends <= day) {
-            let figures = [cell.deals, cell.forecast, cell.realised].map(|v| v * cell.weight);
-            for team in [cell.team.as_str(), COMPANY] {
-                let sum = sums
-                    .entry((team.to_owned(), cell.horizon))
-                    .or_insert([0.0; 3]);
-                for (s, v) in sum.iter_mut().zip(figures) {
-                    *s += v;
-                }
-            }
-        }
-        if sums.is_empty() {
+        let Some(learned) = factors_known_on(cells, day)? else {
             continue;
-        }
-        let table = factors(&sums)?;
-        let teams = table.column(col::TEAM)?.str()?;
-        let horizons = table.column(HORIZON)?.i32()?;
-        let factor = table.column(CALENDAR_FACTOR)?.f64()?;
-        let mut learned: BTreeMap<(&str, i32), f64> = BTreeMap::new();
-        for row in 0..table.height() {
-            if let (Some(t), Some(h), Some(f)) =
-                (teams.get(row), horizons.get(row), factor.get(row))
-            {
-                learned.insert((t, h), f);
-            }
-        }
+        };
         let mut totals: BTreeMap<i32, [f64; 4]> = BTreeMap::new();
         for cell in cells.iter().filter(|c| c.day == day) {
             let Some(&c) = learned
-                .get(&(cell.team.as_str(), cell.horizon))
-                .or_else(|| learned.get(&(COMPANY, cell.horizon)))
+                .get(&(cell.team.clone(), cell.horizon))
+                .or_else(|| learned.get(&(COMPANY.to_owned(), cell.horizon)))
             else {
                 continue;
             };
@@ -357,6 +342,54 @@ fn bucket_shocks(cells: &[Cell], spread: &dyn Fn(&str) -> f64) -> PolarsResult<D
             m[4] += weight * expected * expected;
         }
     }
+    let last = cells.iter().map(|c| c.horizon).max().unwrap_or(-1);
+    shock_table(&moments, last)
+}
+
+/// Adds `cell`'s weighted deals, forecast and realised to its team's and
+/// the company's sums at its horizon.
+fn add_to_sums(sums: &mut BTreeMap<(String, i32), [f64; 3]>, cell: &Cell) {
+    let figures = [cell.deals, cell.forecast, cell.realised].map(|v| v * cell.weight);
+    for team in [cell.team.as_str(), COMPANY] {
+        let sum = sums
+            .entry((team.to_owned(), cell.horizon))
+            .or_insert([0.0; 3]);
+        for (s, v) in sum.iter_mut().zip(figures) {
+            *s += v;
+        }
+    }
+}
+
+/// The calendar factors per team (and company) and horizon as they could
+/// be learned on `day`: from the cells whose bucket had ended by then.
+fn factors_known_on(
+    cells: &[Cell],
+    day: NaiveDate,
+) -> PolarsResult<Option<BTreeMap<(String, i32), f64>>> {
+    let mut sums = BTreeMap::new();
+    for cell in cells.iter().filter(|c| c.ends <= day) {
+        add_to_sums(&mut sums, cell);
+    }
+    if sums.is_empty() {
+        return Ok(None);
+    }
+    let table = factors(&sums)?;
+    let teams = table.column(col::TEAM)?.str()?;
+    let horizons = table.column(HORIZON)?.i32()?;
+    let factor = table.column(CALENDAR_FACTOR)?.f64()?;
+    let mut learned = BTreeMap::new();
+    for row in 0..table.height() {
+        if let (Some(t), Some(h), Some(f)) = (teams.get(row), horizons.get(row), factor.get(row)) {
+            learned.insert((t.to_owned(), h), f);
+        }
+    }
+    Ok(Some(learned))
+}
+
+/// Per horizon 0 to `last`, the team and company shock variances from the
+/// method-of-moments sums; a horizon with too few deals keeps the one
+/// before it.
+fn shock_table(moments: &BTreeMap<i32, [f64; 5]>, last: i32) -> PolarsResult<DataFrame> {
     let relative = |excess: f64, squares: f64| {
         let v = excess / squares;
         if v.is_finite() {
@@ -366,7 +399,6 @@ fn bucket_shocks(cells: &[Cell], spread: &dyn Fn(&str) -> f64) -> PolarsResult<D
         }
     };
     let (mut horizon, mut own, mut shared) = (Vec::new(), Vec::<f64>::new(), Vec::<f64>::new());
-    let last = cells.iter().map(|c| c.horizon).max().unwrap_or(-1);
     for h in 0..=last {
         let [excess, squares, deals, company_excess, company_squares] =
             moments.get(&h).copied().unwrap_or_default();

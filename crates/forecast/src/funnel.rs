@@ -66,6 +66,47 @@ pub fn funnel(
             .cast(DataType::Float64)
             .alias(DAYS),
     ]);
+    let (company, by_team, leaks) = conversion_plans(entries);
+    let rounded = |frame: LazyFrame, columns: &[&str]| {
+        frame.with_columns(
+            columns
+                .iter()
+                .map(|c| col(*c).round(3, RoundMode::HalfToEven))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let by_team = rounded(
+        by_team,
+        &[
+            CONVERSION,
+            MEAN_DAYS,
+            COMPANY_CONVERSION,
+            COMPANY_MEAN_DAYS,
+            GAP_POINTS,
+            LEAKED_DEALS,
+        ],
+    )
+    .drop(cols([ORDER]));
+    let company = rounded(company, &[CONVERSION, MEAN_DAYS]).drop(cols([ORDER]));
+    let leaks = rounded(leaks, &[GAP_POINTS, LEAKED_DEALS]).sort(
+        [LEAKED_DEALS],
+        SortMultipleOptions::default().with_order_descending(true),
+    );
+    let mut frames = collect_together(vec![by_team, company, leaks])?;
+    let leaks = frames.pop().unwrap_or_default();
+    let company = frames.pop().unwrap_or_default();
+    let by_team = frames.pop().unwrap_or_default();
+    Ok(FunnelReport {
+        by_team,
+        company,
+        leaks,
+    })
+}
+
+/// From the matured stage entries (with whether each moved on and its
+/// days in stage): the company's conversion per stage, each team's beside
+/// it with the gap and the deals it leaked, and each team's worst stage.
+fn conversion_plans(entries: LazyFrame) -> (LazyFrame, LazyFrame, LazyFrame) {
     let aggs = || {
         [
             len().cast(DataType::UInt64).alias(ENTERED),
@@ -110,38 +151,5 @@ pub fn funnel(
             col(GAP_POINTS).first(),
             col(LEAKED_DEALS).first(),
         ]);
-    let rounded = |frame: LazyFrame, columns: &[&str]| {
-        frame.with_columns(
-            columns
-                .iter()
-                .map(|c| col(*c).round(3, RoundMode::HalfToEven))
-                .collect::<Vec<_>>(),
-        )
-    };
-    let by_team = rounded(
-        by_team,
-        &[
-            CONVERSION,
-            MEAN_DAYS,
-            COMPANY_CONVERSION,
-            COMPANY_MEAN_DAYS,
-            GAP_POINTS,
-            LEAKED_DEALS,
-        ],
-    )
-    .drop(cols([ORDER]));
-    let company = rounded(company, &[CONVERSION, MEAN_DAYS]).drop(cols([ORDER]));
-    let leaks = rounded(leaks, &[GAP_POINTS, LEAKED_DEALS]).sort(
-        [LEAKED_DEALS],
-        SortMultipleOptions::default().with_order_descending(true),
-    );
-    let mut frames = collect_together(vec![by_team, company, leaks])?;
-    let leaks = frames.pop().unwrap_or_default();
-    let company = frames.pop().unwrap_or_default();
-    let by_team = frames.pop().unwrap_or_default();
-    Ok(FunnelReport {
-        by_team,
-        company,
-        leaks,
-    })
+    (company, by_team, leaks)
 }

@@ -142,12 +142,74 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
     let summed = frames.next().unwrap_or_default();
     let corrected = frames.next();
 
-    let open = col(IS_OPEN);
-    let won = col(IS_WON);
     let mut cell_keys = sku_keys.clone();
     cell_keys.push(col(KIND));
+    let cells = crate::cells::looked_up(summed, spec)?
+        .with_column(kind(col(crate::cells::PAST_DUE)))
+        .group_by(cell_keys)
+        .agg(cell_sums());
+    let counted_kinds = Series::new("k".into(), [KIND_OPEN, KIND_PAST_DUE, KIND_WON]);
+    let counted = cells
+        .clone()
+        .filter(col(KIND).is_in(lit(counted_kinds).implode(false), false));
+    let amounts = amounts_plan(counted.clone(), &keys, corrected, spec.rates.scale);
+    let quantities = counted
+        .filter(col(col::SKU).is_not_null())
+        .group_by(sku_keys.clone())
+        .agg([
+            sum_of(OPEN_QUANTITY),
+            sum_of(EXPECTED_QUANTITY).round(2, RoundMode::HalfToEven),
+            sum_of(WON_QUANTITY),
+        ])
+        .sort_by_exprs(sku_keys, SortMultipleOptions::default());
+    let counts = cells.group_by([col(KIND)]).agg([
+        sum_of(LINES),
+        sum_of(DEALS).alias(OPPORTUNITIES),
+        sum_of(NO_RATE),
+        sum_of(OUT_OF_ORDER),
+    ]);
+    let mut frames = collect_together(vec![amounts, quantities, counts])?;
+    let mut counts = Counts(frames.pop().unwrap_or_default());
+    let quantities = frames.pop().unwrap_or_default();
+    let mut amounts = frames.pop().unwrap_or_default();
+    let out_of_order = counts.count(OUT_OF_ORDER, &[]);
+    if out_of_order > 0 {
+        // Not in opportunity order: count again by hashing the ids.
+        let exact;
+        (amounts, exact) = counted_exactly(amounts, counts.0, lines, &keys)?;
+        counts = Counts(exact);
+    }
+    if counts.count(NO_RATE, &[]) > 0 {
+        return Err(no_rate(spec));
+    }
+    let left_out = crate::distinct::counted_runs(&left_out, by_stage_outcome(snapshot, spec).1)?;
+    Ok(Forecast {
+        amounts,
+        quantities,
+        explanation: explanation(spec, rates, &counts, left_out, out_of_order == 0),
+    })
+}
+
+fn sum_of(c: &str) -> Expr {
+    col(c).sum().alias(c)
+}
+
+/// Per cell of the result (bucket, group, SKU, kind): the counts and
+/// every sum the amounts and quantities are made of.
+fn cell_sums() -> Vec<Expr> {
+    let open = col(IS_OPEN);
+    let won = col(IS_WON);
     let quantity = col(col::QUANTITY);
     let mut sums = vec![
+        sum_of(LINES),
+        sum_of(DEALS),
+        sum_of(OPPORTUNITIES),
+        when(col(RATE).is_null())
+            .then(col(LINES))
+            .otherwise(lit(0u64))
+            .sum()
+            .alias(NO_RATE),
+        sum_of(OUT_OF_ORDER),
         sum_where(won.clone(), col(VALUE)).alias(CLOSED_WON),
         (sum_where(open.clone(), col(VALUE) * col(WIN_RATE)) + sum_where(won.clone(), col(VALUE)))
             .alias(WEIGHTED),
@@ -164,39 +226,27 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
             .alias(category.name()),
         );
     }
-    let total = |c: &str| col(c).sum().alias(c);
-    let mut cell_aggs = vec![
-        total(LINES),
-        total(DEALS),
-        total(OPPORTUNITIES),
-        when(col(RATE).is_null())
-            .then(col(LINES))
-            .otherwise(lit(0u64))
-            .sum()
-            .alias(NO_RATE),
-        total(OUT_OF_ORDER),
-    ];
-    cell_aggs.extend(sums);
-    let cells = crate::cells::looked_up(summed, spec)?
-        .with_column(kind(col(crate::cells::PAST_DUE)))
-        .group_by(cell_keys)
-        .agg(cell_aggs);
+    sums
+}
 
-    let counted_kinds = Series::new("k".into(), [KIND_OPEN, KIND_PAST_DUE, KIND_WON]);
-    let counted = cells
-        .clone()
-        .filter(col(KIND).is_in(lit(counted_kinds).implode(false), false));
-    let sum_of = |c: &str| col(c).sum().alias(c);
+/// The amounts per bucket and group from the counted cells, with the
+/// corrected forecast beside them when there is one, money rounded to the
+/// reporting currency's `scale`.
+fn amounts_plan(
+    counted: LazyFrame,
+    keys: &[Expr],
+    corrected: Option<DataFrame>,
+    scale: u32,
+) -> LazyFrame {
     let mut amount_sums = vec![sum_of(OPPORTUNITIES), sum_of(CLOSED_WON)];
     amount_sums.extend(OPEN_CATEGORIES.iter().map(|c| sum_of(c.name())));
     amount_sums.push(sum_of(WEIGHTED));
-    let scale = spec.rates.scale;
     let mut money: Vec<Expr> = [CLOSED_WON, WEIGHTED]
         .into_iter()
         .chain(OPEN_CATEGORIES.iter().map(|c| c.name()))
         .map(|c| col(c).round(scale, RoundMode::HalfToEven))
         .collect();
-    let mut amounts = counted.clone().group_by(keys.clone()).agg(amount_sums);
+    let mut amounts = counted.group_by(keys).agg(amount_sums);
     if let Some(corrected) = corrected {
         // Slippage may move value into buckets the raw forecast has not.
         let mut filled: Vec<Expr> = [OPPORTUNITIES, CLOSED_WON, WEIGHTED]
@@ -208,48 +258,31 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
         amounts = amounts
             .join(
                 corrected.lazy(),
-                keys.clone(),
-                keys.clone(),
+                keys.to_vec(),
+                keys.to_vec(),
                 JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
             )
             .with_columns(filled);
         money.push(col(CORRECTED).round(scale, RoundMode::HalfToEven));
     }
-    let amounts = amounts
+    amounts
         .with_columns(money)
-        .sort_by_exprs(keys.clone(), SortMultipleOptions::default());
-    let quantities = counted
-        .filter(col(col::SKU).is_not_null())
-        .group_by(sku_keys.clone())
-        .agg([
-            sum_of(OPEN_QUANTITY),
-            sum_of(EXPECTED_QUANTITY).round(2, RoundMode::HalfToEven),
-            sum_of(WON_QUANTITY),
-        ])
-        .sort_by_exprs(sku_keys, SortMultipleOptions::default());
-    let counts = cells.group_by([col(KIND)]).agg([
-        sum_of(LINES),
-        sum_of(DEALS).alias("opportunities"),
-        sum_of(NO_RATE),
-        sum_of(OUT_OF_ORDER),
-    ]);
-    let mut frames = collect_together(vec![amounts, quantities, counts])?;
-    let mut counts = frames.pop().unwrap_or_default();
-    let quantities = frames.pop().unwrap_or_default();
-    let mut amounts = frames.pop().unwrap_or_default();
-    let out_of_order = counts
-        .column(OUT_OF_ORDER)
-        .ok()
-        .and_then(|c| c.as_materialized_series().sum::<u64>().ok())
-        .unwrap_or(0);
-    if out_of_order > 0 {
-        // Not in opportunity order: count again by hashing the ids.
-        (amounts, counts) = counted_exactly(amounts, counts, lines, &keys)?;
-    }
-    let (left_out_lines, left_out) =
-        crate::distinct::counted_runs(&left_out, by_stage_outcome(snapshot, spec).1)?;
-    let count = |column: &str, kinds: &[u32]| -> u64 {
-        let (Ok(kind), Ok(values)) = (counts.column(KIND), counts.column(column)) else {
+        .sort_by_exprs(keys, SortMultipleOptions::default())
+}
+
+/// Per kind of deal: lines, opportunities, lines without a currency rate
+/// and rows out of opportunity order.
+struct Counts(DataFrame);
+
+impl Counts {
+    /// The sum of `column` over the `kinds` given (all when empty).
+    fn count(&self, column: &str, kinds: &[u32]) -> u64 {
+        let (Ok(kind), Ok(values)) = (
+            self.0.column(KIND),
+            self.0
+                .column(column)
+                .and_then(|c| c.cast(&DataType::UInt64)),
+        ) else {
             return 0;
         };
         let (Ok(kind), Ok(values)) = (kind.u32(), values.u64()) else {
@@ -260,47 +293,53 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
             .filter(|(k, _)| kinds.is_empty() || k.is_some_and(|k| kinds.contains(&k)))
             .map(|(_, v)| v.unwrap_or(0))
             .sum()
-    };
-    if count(NO_RATE, &[]) > 0 {
-        let known: Vec<&str> = spec
-            .rates
-            .per_reporting
-            .iter()
-            .map(|r| r.0.as_str())
-            .collect();
-        return Err(ForecastError::NoRate(format!(
-            "of the snapshot (rates are known for {})",
-            known.join(", ")
-        )));
     }
-    Ok(Forecast {
-        amounts,
-        quantities,
-        explanation: Explanation {
-            lines: count(LINES, &[]) + left_out_lines,
-            open_opportunities: count("opportunities", &[KIND_OPEN, KIND_PAST_DUE]),
-            past_due_moved: count("opportunities", &[KIND_PAST_DUE]),
-            won_opportunities: count("opportunities", &[KIND_WON]),
-            // Lost deals, and open or won ones their owners marked omitted.
-            left_out_opportunities: left_out + count("opportunities", &[KIND_LEFT_OUT]),
-            in_opportunity_order: out_of_order == 0,
-            win_rate_source: match &spec.win_rates {
-                WinRates::StageDefaults => "the rules' stage defaults".into(),
-                WinRates::Calibrated(c) => format!(
-                    "calibrated from {} matured stage entries, per team, shrunk to the company rate with prior strength {:.1}; company rates shown; deals past the stage's time limit times its stale factor",
-                    c.matured_entries, c.prior_strength
-                ),
-            },
-            win_rates: match &spec.win_rates {
-                WinRates::StageDefaults => rates,
-                WinRates::Calibrated(c) => company_rates(c, rates),
-            },
-        },
-    })
 }
 
-/// The company's calibrated rate per stage, in funnel order; stages the
-/// history lacks keep the rules' default.
+fn no_rate(spec: &ForecastSpec) -> ForecastError {
+    let known: Vec<&str> = spec
+        .rates
+        .per_reporting
+        .iter()
+        .map(|r| r.0.as_str())
+        .collect();
+    ForecastError::NoRate(format!(
+        "of the snapshot (rates are known for {})",
+        known.join(", ")
+    ))
+}
+
+/// How the figures were reached, from the counts per kind of deal and the
+/// (lines, opportunities) left out by stage.
+fn explanation(
+    spec: &ForecastSpec,
+    rates: Vec<(String, f64)>,
+    counts: &Counts,
+    (left_out_lines, left_out): (u64, u64),
+    in_opportunity_order: bool,
+) -> Explanation {
+    Explanation {
+        lines: counts.count(LINES, &[]) + left_out_lines,
+        open_opportunities: counts.count(OPPORTUNITIES, &[KIND_OPEN, KIND_PAST_DUE]),
+        past_due_moved: counts.count(OPPORTUNITIES, &[KIND_PAST_DUE]),
+        won_opportunities: counts.count(OPPORTUNITIES, &[KIND_WON]),
+        // Lost deals, and open or won ones their owners marked omitted.
+        left_out_opportunities: left_out + counts.count(OPPORTUNITIES, &[KIND_LEFT_OUT]),
+        in_opportunity_order,
+        win_rate_source: match &spec.win_rates {
+            WinRates::StageDefaults => "the rules' stage defaults".into(),
+            WinRates::Calibrated(c) => format!(
+                "calibrated from {} matured stage entries, per team, shrunk to the company rate with prior strength {:.1}; company rates shown; deals past the stage's time limit times its stale factor",
+                c.matured_entries, c.prior_strength
+            ),
+        },
+        win_rates: match &spec.win_rates {
+            WinRates::StageDefaults => rates,
+            WinRates::Calibrated(c) => company_rates(c, rates),
+        },
+    }
+}
+
 fn company_rates(c: &crate::CalibratedRates, defaults: Vec<(String, f64)>) -> Vec<(String, f64)> {
     let stages = c
         .table
