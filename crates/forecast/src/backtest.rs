@@ -36,7 +36,7 @@ use crate::{
     frames::{collect_together, snapshot_dates, taken_on},
     learn_correction,
     prepare::{decided, prepared},
-    scores::{ACTUAL, WAPE, error_aggs, quantiles, with_cell_scores},
+    scores::{ACTUAL, WAPE, error_aggs, quantiles, with_cell_scores, without_quantiles},
 };
 
 pub const SNAPSHOT_DATE: &str = col::SNAPSHOT_DATE;
@@ -437,6 +437,7 @@ fn scored_cells(
             col(ACTUAL).fill_null(lit(0.0)),
         ]);
     let simulated = if quantiles.is_empty() {
+        scored = without_quantiles(scored);
         lit(false)
     } else {
         scored = scored.join(

@@ -60,6 +60,16 @@ pub(crate) fn quantiles(trials: &Trials) -> PolarsResult<DataFrame> {
 /// Monte Carlo, the quantile columns (null for the others; `simulated`
 /// says which rows are a Monte Carlo's, whose missing quantiles are 0: no
 /// open deal in the cell).
+/// `cells` with empty quantile columns, for a backtest run without trials:
+/// their scores are then the point forecast's.
+pub(crate) fn without_quantiles(cells: LazyFrame) -> LazyFrame {
+    cells.with_columns(
+        (0..LEVELS)
+            .map(|i| lit(NULL).cast(DataType::Float64).alias(quantile_name(i)))
+            .collect::<Vec<_>>(),
+    )
+}
+
 pub(crate) fn with_cell_scores(cells: LazyFrame, simulated: Expr) -> LazyFrame {
     let q = |i: usize| col(quantile_name(i));
     let filled: Vec<Expr> = (0..LEVELS)

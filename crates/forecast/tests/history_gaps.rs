@@ -129,6 +129,50 @@ fn deals_already_closed_on_a_snapshot_date_change_no_backtest_figure() {
 }
 
 #[test]
+fn a_backtest_without_trials_scores_the_same_point_forecasts_and_no_ranges() {
+    let world = common::world(13);
+    let data = common::generated(&world, 13, 800, 12);
+    let mut how = Backtest {
+        as_of: common::as_of(),
+        maturity_days: 180,
+        horizon: 2,
+        prior_strength: None,
+        trials: 100,
+    };
+    let run = |how: &Backtest| {
+        backtest(
+            data.stage_events.clone(),
+            data.outcomes.clone(),
+            data.snapshots.clone(),
+            &spec(),
+            how,
+        )
+        .unwrap()
+    };
+    let ranged = run(&how);
+    how.trials = 0;
+    let point = run(&how);
+    for column in ["forecast", "actual", "wape", "bias"] {
+        let (a, b) = (
+            numbers(&ranged.summary, column),
+            numbers(&point.summary, column),
+        );
+        let same = a.len() == b.len()
+            && a.iter()
+                .zip(&b)
+                .all(|(x, y)| (x - y).abs() <= 1e-9 * x.abs().max(1.0));
+        assert!(same, "{column}: {a:?}\n{b:?}");
+    }
+    let coverage = numbers(&point.summary, "coverage_p10_p90");
+    assert!(coverage.iter().all(|c| c.is_nan()), "{coverage:?}");
+    assert!(
+        numbers(&ranged.summary, "coverage_p10_p90")
+            .iter()
+            .any(|c| c.is_finite())
+    );
+}
+
+#[test]
 fn history_too_young_to_learn_from_keeps_the_rules_rates_and_says_what_it_needs() {
     let world = common::world(12);
     let data = common::generated(&world, 12, 600, 6);
