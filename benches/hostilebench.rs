@@ -1,9 +1,11 @@
 //! What a hostile client costs the server, measured on a real
 //! `quotecast serve` process: its idle RSS, its RSS holding 4,000 idle
 //! configuration sessions, the time to refuse a 100,000-line quote, and
-//! how long SIGTERM takes with a silent peer connected.
+//! how long SIGTERM takes with a silent peer connected; with `--upload
+//! FILE.csv|.parquet`, the server's peak RSS while it checks that file
+//! uploaded as a pipeline snapshot.
 //!
-//! `cargo run --release -p quotecast-benches --bin hostilebench -- --quotecast target/release/quotecast`
+//! `cargo run --release -p quotecast-benches --bin hostilebench -- --quotecast target/release/quotecast [--upload FILE]`
 use std::{
     io::{BufRead, BufReader},
     path::PathBuf,
@@ -33,14 +35,22 @@ struct Args {
     /// Seconds the server gives in-flight work after SIGTERM.
     #[arg(long, default_value_t = 5)]
     grace: u64,
+    /// A snapshot file to upload first, reporting the server's peak RSS.
+    #[arg(long)]
+    upload: Option<PathBuf>,
 }
 
 fn rss_mib(pid: u32) -> f64 {
+    status_mib(pid, "VmRSS:")
+}
+
+/// A memory figure of `/proc/PID/status` (`VmRSS:`, `VmHWM:`), in MiB.
+fn status_mib(pid: u32, field: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
@@ -73,6 +83,9 @@ async fn main() -> anyhow::Result<()> {
     let url = format!("http://{addr}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     println!("idle RSS: {:.1} MiB", rss_mib(pid));
+    if let Some(file) = &args.upload {
+        upload(&url, pid, file).await?;
+    }
 
     // Idle sessions: one click each, then silence, over connections of at
     // most 1,000 streams.
@@ -161,6 +174,66 @@ async fn main() -> anyhow::Result<()> {
     );
     drop(silent);
     let _ = std::fs::remove_dir_all(&data);
+    Ok(())
+}
+
+/// Uploads `file` as the snapshot of pipeline `big` and reports the time
+/// and the server's peak RSS (its high-water mark, taken before anything
+/// else ran) against the file's size.
+async fn upload(url: &str, pid: u32, file: &std::path::Path) -> anyhow::Result<()> {
+    use quotecast_server::pb::{
+        FileFormat, PipelineFile, UploadHeader, UploadPipelineRequest,
+        forecast_service_client::ForecastServiceClient, upload_pipeline_request::Part,
+    };
+    let format = match file.extension().and_then(|e| e.to_str()) {
+        Some("csv") => FileFormat::Csv,
+        _ => FileFormat::Parquet,
+    };
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let size_mib = bytes.len() as f64 / (1024.0 * 1024.0);
+    let mut parts = vec![UploadPipelineRequest {
+        part: Some(Part::Header(UploadHeader {
+            pipeline: "big".into(),
+            file: PipelineFile::Snapshot as i32,
+            format: format as i32,
+        })),
+    }];
+    parts.extend(bytes.chunks(1 << 20).map(|c| UploadPipelineRequest {
+        part: Some(Part::Chunk(c.to_vec())),
+    }));
+    drop(bytes);
+    let mut client = ForecastServiceClient::connect(url.to_string()).await?;
+    // The heap's peak, sampled: RSS also counts the file's pages the
+    // reader maps, which the kernel reclaims at will.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0.0f64;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(status_mib(pid, "RssAnon:"));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            peak
+        })
+    };
+    let started = Instant::now();
+    let stored = client
+        .upload_pipeline(tokio_stream::iter(parts))
+        .await?
+        .into_inner();
+    let took = started.elapsed();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let anon = sampler.join().unwrap_or(f64::NAN);
+    let hwm = status_mib(pid, "VmHWM:");
+    println!(
+        "upload of {size_mib:.0} MiB ({} rows, {} opportunities): {:.1} s, server peak RSS {hwm:.0} MiB ({:.2}x the file) of which heap {anon:.0} MiB ({:.2}x)",
+        stored.rows,
+        stored.opportunities,
+        took.as_secs_f64(),
+        hwm / size_mib,
+        anon / size_mib
+    );
     Ok(())
 }
 

@@ -168,6 +168,55 @@ pub fn read_snapshot_noted(
     })
 }
 
+/// What a snapshot file holds, checked as [`read_snapshot`] checks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotCount {
+    pub rows: u64,
+    pub opportunities: u64,
+}
+
+/// Checks a snapshot file in full as [`read_snapshot`] does, without
+/// holding it: each pass runs on polars' streaming engine, so a file of
+/// any size is checked in bounded memory (what grows is one 64-bit hash
+/// per distinct opportunity). Every bad value is named by row and column.
+pub fn check_snapshot(
+    path: &Path,
+    vocabulary: &Vocabulary,
+) -> Result<SnapshotCount, PipelineError> {
+    let mut table = Table::open(path, SNAPSHOT, vocabulary)?;
+    line_checks(&mut table);
+    let rows = table.refuse_bad(table.flagged())?;
+    // Distinct ids counted by their 64-bit hashes: 8 bytes an opportunity
+    // rather than its id (a collision among a million ids has a chance of
+    // about 1 in 30 million).
+    let hashed = col(col::OPPORTUNITY_ID).map(
+        |ids| {
+            let hashes: UInt64Chunked = ids.str()?.iter().map(|id| id.map(id_hash)).collect();
+            Ok(hashes.into_column())
+        },
+        |_, field| Ok(Field::new(field.name().clone(), DataType::UInt64)),
+    );
+    let counted = bad::streamed(
+        table.values().select([hashed
+            .n_unique()
+            .cast(DataType::UInt64)
+            .alias("opportunities")]),
+    )
+    .map_err(|e| format_error(path, e))?;
+    let opportunities = counted.column("opportunities")?.u64()?.get(0).unwrap_or(0);
+    Ok(SnapshotCount {
+        rows,
+        opportunities,
+    })
+}
+
+fn id_hash(id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut hasher);
+    hasher.finish()
+}
+
 /// The `snapshot_date` a snapshot file holds, when it has that column and
 /// one date in it (a CRM's snapshot export): the day the forecast is as
 /// of.

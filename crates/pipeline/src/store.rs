@@ -14,7 +14,7 @@ use std::{
 
 use crate::{
     PipelineError,
-    read::{HistoryTable, Vocabulary, read_history_table, read_snapshot},
+    read::{HistoryTable, Vocabulary, check_snapshot, read_history_table},
     write::FileFormat,
 };
 
@@ -293,14 +293,11 @@ fn check_file(
     vocabulary: &Vocabulary,
 ) -> Result<Stored, PipelineError> {
     let Some(table) = file.history_table() else {
-        let snapshot = read_snapshot(path, vocabulary)?;
-        let opportunities = snapshot
-            .column(crate::columns::OPPORTUNITY_ID)?
-            .n_unique()? as u64;
+        let counted = check_snapshot(path, vocabulary)?;
         return Ok(Stored {
             bytes: 0,
-            rows: snapshot.height() as u64,
-            opportunities,
+            rows: counted.rows,
+            opportunities: counted.opportunities,
         });
     };
     let checked = read_history_table(path, table, vocabulary)?;

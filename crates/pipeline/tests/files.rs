@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use quotecast_pipeline::{
     PipelineError, columns as col, epoch_days,
-    read::{Vocabulary, read_snapshot},
+    read::{SnapshotCount, Vocabulary, check_snapshot, read_snapshot},
     synthetic::{CatalogItem, CurrencyRate, Funnel, FunnelStage, GenSpec, World, generate},
     write::write_table,
 };
@@ -142,17 +142,32 @@ fn parquet_and_csv_read_back_as_written() {
         write_table(&path, &frame).unwrap();
         let read = read_snapshot(&path, &vocabulary()).unwrap();
         assert!(read.equals_missing(&frame), "{name}: {read:?}\n{frame:?}");
+        // The upload check, which never holds the file, counts the same.
+        let opportunities = frame.column(col::OPPORTUNITY_ID).unwrap().n_unique();
+        assert_eq!(
+            check_snapshot(&path, &vocabulary()).unwrap(),
+            SnapshotCount {
+                rows: frame.height() as u64,
+                opportunities: opportunities.unwrap() as u64,
+            }
+        );
     }
 }
 
+/// The bad rows [`read_snapshot`] names, which the upload check
+/// ([`check_snapshot`]) names alike.
 fn bad_rows(path: &Path) -> Vec<(u64, String, String)> {
-    match read_snapshot(path, &vocabulary()) {
-        Err(PipelineError::BadRows { rows, .. }) => rows
+    let listed = |e: PipelineError| match e {
+        PipelineError::BadRows { rows, .. } => rows
             .into_iter()
             .map(|r| (r.row, r.column, r.reason))
-            .collect(),
+            .collect::<Vec<_>>(),
         other => panic!("expected bad rows, got {other:?}"),
-    }
+    };
+    let read = listed(read_snapshot(path, &vocabulary()).unwrap_err());
+    let checked = listed(check_snapshot(path, &vocabulary()).unwrap_err());
+    assert_eq!(read, checked);
+    read
 }
 
 #[test]

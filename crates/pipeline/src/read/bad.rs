@@ -86,7 +86,7 @@ pub(crate) fn refuse_bad_values(
 
 /// Collects on polars' streaming engine (a pass over a whole file in
 /// bounded memory).
-fn streamed(plan: LazyFrame) -> PolarsResult<DataFrame> {
+pub(crate) fn streamed(plan: LazyFrame) -> PolarsResult<DataFrame> {
     let opt = plan.get_current_optimizations();
     LazyFrame::collect_all_with_engine(vec![plan.logical_plan], Engine::Streaming, opt)?
         .into_iter()
