@@ -474,3 +474,99 @@ async fn decimals_in_any_form_but_the_documented_one_are_refused_by_field() {
     }
     server.stop().await;
 }
+
+/// A snapshot CSV of `rows` valid lines (about 80 bytes each).
+fn snapshot_csv(rows: usize) -> Vec<u8> {
+    let mut csv = String::from(
+        "opportunity_id,owner,team,region,stage,created,expected_close,currency,sku,product_line,quantity,amount\n",
+    );
+    for i in 0..rows {
+        csv.push_str(&format!(
+            "O-{i:04},ann,na-east,na,qualify,2026-10-01,2026-12-15,USD,SRV-1U,servers,2,8000.00\n"
+        ));
+    }
+    csv.into_bytes()
+}
+
+async fn send_file(
+    client: &mut ForecastServiceClient<tonic::transport::Channel>,
+    pipeline: &str,
+    file: quotecast_server::pb::PipelineFile,
+    bytes: &[u8],
+) -> Result<quotecast_server::pb::UploadPipelineResponse, tonic::Status> {
+    use quotecast_server::pb::{
+        UploadHeader, UploadPipelineRequest, upload_pipeline_request::Part,
+    };
+    let mut messages = vec![UploadPipelineRequest {
+        part: Some(Part::Header(UploadHeader {
+            pipeline: pipeline.into(),
+            file: file as i32,
+            format: quotecast_server::pb::FileFormat::Csv as i32,
+        })),
+    }];
+    messages.extend(bytes.chunks(1000).map(|c| UploadPipelineRequest {
+        part: Some(Part::Chunk(c.to_vec())),
+    }));
+    client
+        .upload_pipeline(tokio_stream::iter(messages))
+        .await
+        .map(|r| r.into_inner())
+}
+
+#[tokio::test]
+async fn uploads_over_a_quota_are_refused_and_keep_what_is_stored() {
+    use quotecast_pipeline::quota::Quotas;
+    use quotecast_server::pb::PipelineFile;
+    let quotas = Quotas {
+        file_bytes: 5_000,
+        pipeline_bytes: 6_000,
+        data_bytes: 8_000,
+    };
+    let server = TestServer::start_with_state(
+        |_| {},
+        |state| quotecast_server::AppState {
+            pipelines: state.pipelines.clone().with_quotas(quotas),
+            ..state
+        },
+    )
+    .await;
+    let mut client = ForecastServiceClient::new(server.channel().await);
+    let small = snapshot_csv(20);
+    let stored = send_file(&mut client, "a", PipelineFile::Snapshot, &small)
+        .await
+        .unwrap();
+    assert_eq!(stored.rows, 20);
+    let refused = |status: tonic::Status, setting: &str| {
+        assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+        assert!(status.message().contains(setting), "{}", status.message());
+        let details = tonic_types::StatusExt::get_error_details(&status);
+        let quota = details.quota_failure().expect("a QuotaFailure detail");
+        assert_eq!(quota.violations[0].subject, setting);
+    };
+    // One file over the file quota.
+    let e = send_file(&mut client, "a", PipelineFile::Snapshot, &vec![b'x'; 6_000]).await;
+    refused(e.unwrap_err(), "max_upload_bytes");
+    // A history file the pipeline's quota has no room for beside its snapshot.
+    let e = send_file(&mut client, "a", PipelineFile::Outcomes, &vec![b'x'; 4_900]).await;
+    refused(e.unwrap_err(), "max_pipeline_bytes");
+    // The file an upload replaces is not counted against it.
+    let large = snapshot_csv(55);
+    assert!(large.len() < 5_000 && small.len() + large.len() > 6_000);
+    let stored = send_file(&mut client, "a", PipelineFile::Snapshot, &large)
+        .await
+        .unwrap();
+    assert_eq!(stored.rows, 55);
+    // Another pipeline as large would take the data directory over.
+    let e = send_file(&mut client, "b", PipelineFile::Snapshot, &large).await;
+    refused(e.unwrap_err(), "max_data_bytes");
+    // What was stored is intact and nothing half-written is left.
+    let dir = server.data.path().join("pipelines");
+    assert_eq!(std::fs::read(dir.join("a/pipeline.csv")).unwrap(), large);
+    let left: Vec<_> = ["a", "b", "a/history"]
+        .iter()
+        .flat_map(|d| quotecast_tests::files_in(&dir.join(d)))
+        .filter(|f| f.to_string_lossy().starts_with(".upload-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    server.stop().await;
+}

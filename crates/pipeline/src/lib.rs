@@ -5,6 +5,7 @@
 pub mod columns;
 pub mod demand_store;
 pub mod inventory;
+pub mod quota;
 pub mod read;
 pub mod store;
 pub mod synthetic;
@@ -71,6 +72,12 @@ pub enum PipelineError {
     },
     #[error("{0}")]
     Name(String),
+    /// An upload would go over a quota; nothing stored changed.
+    #[error("over quota: {message}")]
+    OverQuota {
+        kind: quota::QuotaKind,
+        message: String,
+    },
     #[error("{0} is not stored")]
     NotStored(String),
     #[error("cannot generate the pipeline: {0}")]

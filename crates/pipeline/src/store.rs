@@ -14,6 +14,7 @@ use std::{
 
 use crate::{
     PipelineError,
+    quota::{Allowance, Quotas, bytes_under},
     read::{HistoryTable, Vocabulary, check_snapshot, read_history_table},
     write::FileFormat,
 };
@@ -73,6 +74,9 @@ pub struct Stored {
 #[derive(Debug, Clone)]
 pub struct PipelineStore {
     root: PathBuf,
+    /// The data directory the data quota counts.
+    data: PathBuf,
+    quotas: Quotas,
 }
 
 /// Whether `name` may name a pipeline: 1 to 64 ASCII letters, digits, `-`
@@ -96,7 +100,18 @@ impl PipelineStore {
     pub fn new(data_dir: &Path) -> Self {
         Self {
             root: data_dir.join("pipelines"),
+            data: data_dir.to_path_buf(),
+            quotas: Quotas::default(),
         }
+    }
+
+    /// The same store with other quotas.
+    pub fn with_quotas(self, quotas: Quotas) -> Self {
+        Self { quotas, ..self }
+    }
+
+    pub fn quotas(&self) -> Quotas {
+        self.quotas
     }
 
     /// Removes the `.upload-*` temporaries a killed server left; returns
@@ -190,7 +205,9 @@ impl PipelineStore {
         Ok(found)
     }
 
-    /// Starts an upload of one file of pipeline `name`.
+    /// Starts an upload of one file of pipeline `name`, allowed what the
+    /// quotas leave once the file it replaces (in either format) is
+    /// counted out.
     pub fn upload(
         &self,
         name: &str,
@@ -218,12 +235,21 @@ impl PipelineStore {
                 path: parent.clone(),
                 source,
             })?;
+        let target = target.with_extension(ext);
+        let other = target.with_extension(if ext == "csv" { "parquet" } else { "csv" });
+        let replaced = [target.as_path(), other.as_path(), temp.path()];
+        let allowance = Allowance::new(
+            &self.quotas,
+            bytes_under(&self.dir(name)?, &replaced),
+            bytes_under(&self.data, &replaced),
+        );
         Ok(Upload {
             temp,
-            target: target.with_extension(ext),
-            other: target.with_extension(if ext == "csv" { "parquet" } else { "csv" }),
+            target,
+            other,
             file,
             bytes: 0,
+            allowance,
         })
     }
 }
@@ -237,10 +263,14 @@ pub struct Upload {
     other: PathBuf,
     file: PipelineFile,
     bytes: u64,
+    allowance: Allowance,
 }
 
 impl Upload {
+    /// Appends `chunk`, or refuses it (and so the upload) when it would
+    /// take the upload over its quota.
     pub fn write(&mut self, chunk: &[u8]) -> Result<(), PipelineError> {
+        self.allowance.check(self.bytes + chunk.len() as u64)?;
         self.temp
             .write_all(chunk)
             .map_err(|source| PipelineError::Io {

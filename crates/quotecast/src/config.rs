@@ -19,6 +19,42 @@ pub struct FileConfig {
     pub log_format: Option<String>,
     pub forecast_jobs: Option<usize>,
     pub shutdown_grace: Option<u64>,
+    pub max_upload_bytes: Option<Size>,
+    pub max_pipeline_bytes: Option<Size>,
+    pub max_data_bytes: Option<Size>,
+}
+
+/// A size in the config file: bytes, or text such as `"8GiB"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size(pub u64);
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Written;
+        impl serde::de::Visitor<'_> for Written {
+            type Value = Size;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a size: bytes, or text such as \"8GiB\"")
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, bytes: i64) -> Result<Size, E> {
+                match u64::try_from(bytes) {
+                    Ok(b) if b > 0 => Ok(Size(b)),
+                    _ => Err(E::custom(format!(
+                        "{bytes}: a size must be at least 1 byte"
+                    ))),
+                }
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Size, E> {
+                quotecast_pipeline::quota::parse_size(text)
+                    .map(Size)
+                    .map_err(E::custom)
+            }
+        }
+        d.deserialize_any(Written)
+    }
 }
 
 impl FileConfig {

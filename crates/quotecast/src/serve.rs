@@ -3,6 +3,7 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc};
 
 use anyhow::Context;
 use clap::Args;
+use quotecast_pipeline::quota::{Quotas, parse_size};
 use quotecast_server::AppState;
 use tracing_subscriber::EnvFilter;
 
@@ -20,7 +21,8 @@ pub struct ServeArgs {
     #[arg(long, env = "QUOTECAST_DATA")]
     data: Option<PathBuf>,
     /// Config file (TOML with addr, rules, data, log_format, forecast_jobs,
-    /// shutdown_grace).
+    /// shutdown_grace, max_upload_bytes, max_pipeline_bytes,
+    /// max_data_bytes).
     #[arg(long, env = "QUOTECAST_CONFIG")]
     config: Option<PathBuf>,
     /// Log format: text or json [default: text].
@@ -33,6 +35,16 @@ pub struct ServeArgs {
     /// then (or at a second signal) the server stops anyway [default: 30].
     #[arg(long, env = "QUOTECAST_SHUTDOWN_GRACE")]
     shutdown_grace: Option<u64>,
+    /// The largest file an upload may hold, such as 500MiB [default: 8GiB].
+    #[arg(long, env = "QUOTECAST_MAX_UPLOAD_BYTES", value_parser = parse_size)]
+    max_upload_bytes: Option<u64>,
+    /// The most a pipeline's files may hold together [default: 32GiB].
+    #[arg(long, env = "QUOTECAST_MAX_PIPELINE_BYTES", value_parser = parse_size)]
+    max_pipeline_bytes: Option<u64>,
+    /// The most the data directory may hold; uploads that would take it
+    /// over are refused [default: 256GiB].
+    #[arg(long, env = "QUOTECAST_MAX_DATA_BYTES", value_parser = parse_size)]
+    max_data_bytes: Option<u64>,
 }
 
 /// Seconds in-flight requests get after a shutdown signal.
@@ -150,6 +162,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .or(file.shutdown_grace)
             .unwrap_or(DEFAULT_SHUTDOWN_GRACE),
     );
+    let defaults = Quotas::default();
+    let quotas = Quotas {
+        file_bytes: args
+            .max_upload_bytes
+            .or(file.max_upload_bytes.map(|s| s.0))
+            .unwrap_or(defaults.file_bytes),
+        pipeline_bytes: args
+            .max_pipeline_bytes
+            .or(file.max_pipeline_bytes.map(|s| s.0))
+            .unwrap_or(defaults.pipeline_bytes),
+        data_bytes: args
+            .max_data_bytes
+            .or(file.max_data_bytes.map(|s| s.0))
+            .unwrap_or(defaults.data_bytes),
+    };
     let source = RulesSource::choose(args.rules.or(file.rules));
     let (rules, summary) = source
         .load()
@@ -170,9 +197,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let mut signals = Signals::install()?;
+        let state = AppState::new(Arc::new(rules), &data);
         let state = AppState {
             forecast_jobs: Arc::new(tokio::sync::Semaphore::new(forecast_jobs)),
-            ..AppState::new(Arc::new(rules), &data)
+            pipelines: state.pipelines.clone().with_quotas(quotas),
+            ..state
         };
         let (jobs, uploads) = (state.forecast_jobs.clone(), state.upload_jobs.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

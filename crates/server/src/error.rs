@@ -216,6 +216,11 @@ impl From<ServerError> for Status {
                     details
                 })
             }
+            ServerError::Pipeline(PipelineError::OverQuota { kind, .. }) => {
+                let mut details = ErrorDetails::new();
+                details.add_quota_failure_violation(kind.setting(), message.clone());
+                Status::with_error_details(Code::ResourceExhausted, message, details)
+            }
             // Storage failed: the path goes to the log, not to the caller.
             ServerError::Pipeline(PipelineError::Io { path, source }) => {
                 tracing::error!(path = %path.display(), error = %source, "storage failed");

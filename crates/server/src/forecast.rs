@@ -28,9 +28,6 @@ use crate::{
     },
 };
 
-/// The largest file `UploadPipeline` takes.
-pub const MAX_UPLOAD_BYTES: u64 = 8 << 30;
-
 pub(crate) struct ForecastApi {
     state: AppState,
 }
@@ -346,12 +343,8 @@ impl ForecastService for ForecastApi {
         {
             match message.part {
                 Some(Part::Chunk(bytes)) => {
-                    if upload.bytes() + bytes.len() as u64 > MAX_UPLOAD_BYTES {
-                        return Err(ServerError::TooLarge(format!(
-                            "an upload may hold at most {MAX_UPLOAD_BYTES} bytes"
-                        ))
-                        .into());
-                    }
+                    // Over a quota, the upload ends here: its temporary
+                    // file goes, and what was stored stays.
                     upload.write(&bytes).map_err(ServerError::from)?;
                 }
                 Some(Part::Header(_)) => {
