@@ -160,9 +160,13 @@ pub fn plan_pipeline(
         bucket: Bucket::Week,
         group_by: vec![],
         prior_strength: None,
-        simulation: Simulation::default(),
+        simulation: Simulation {
+            cancel: options.cancel.clone(),
+            ..Simulation::default()
+        },
     };
     let (spec, notes) = forecast_spec(history, rules, &forecast)?;
+    options.cancel.check()?;
     let shocks = ShockModel::new(spec.correction.as_deref());
     let lines = lines_of(&demand_lines(snapshot.lazy(), &spec)?, &shocks)?;
     let mut plan = plan(rules, lines, inventory, options)?;

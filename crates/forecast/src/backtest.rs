@@ -70,6 +70,8 @@ pub struct Backtest {
     /// Monte Carlo trials per date for the calibrated and corrected
     /// models' ranges (0: no range scores).
     pub trials: u32,
+    /// Stops the backtest between its dates and phases (and its trials).
+    pub cancel: crate::Cancel,
 }
 
 /// Backtest results.
@@ -133,12 +135,14 @@ pub fn backtest(
     let window = horizon_frame(&dates, spec.bucket, how.horizon)?;
     let mut all = Frames::default();
     for &day in &dates {
+        how.cancel.check()?;
         let mut frames = Frames::default();
         let taken = taken_on(&snapshots, day);
         for (model, model_spec) in
             models_on(day, &stage_events, &outcomes, &snapshots, &rules, how)?
         {
-            frames.add_model(day, model, &model_spec, taken.clone(), how.trials)?;
+            how.cancel.check()?;
+            frames.add_model(day, model, &model_spec, taken.clone(), how)?;
         }
         let day_window = window
             .clone()
@@ -200,6 +204,7 @@ fn models_on(
             prior_strength: how.prior_strength,
         },
     )?));
+    how.cancel.check()?;
     let mut models = vec![(MODELS[0], rules), (MODELS[1], calibrated.clone())];
     let learning = Learning {
         as_of: day,
@@ -232,15 +237,15 @@ struct Frames {
 
 impl Frames {
     /// `model`'s frames on `day`: its cells' forecasts, its deals' win
-    /// probabilities, its Monte Carlo quantiles (`trials` per date, not for
-    /// the rules' model) and, once per date, the deals open then.
+    /// probabilities, its Monte Carlo quantiles (`how.trials` per date, not
+    /// for the rules' model) and, once per date, the deals open then.
     fn add_model(
         &mut self,
         day: NaiveDate,
         model: &'static str,
         spec: &ForecastSpec,
         taken: LazyFrame,
-        trials: u32,
+        how: &Backtest,
     ) -> Result<(), ForecastError> {
         let (lines, _) = prepared(taken, spec)?;
         // The open lines of the date, computed once per model: later
@@ -262,10 +267,11 @@ impl Frames {
             day,
             model,
         ));
-        if model != MODELS[0] && trials > 0 {
+        if model != MODELS[0] && how.trials > 0 {
             let simulation = Simulation {
-                trials,
+                trials: how.trials,
                 seed: SEED,
+                cancel: how.cancel.clone(),
                 ..Simulation::default()
             };
             let keys = vec![col(BUCKET), col(col::TEAM)];

@@ -66,6 +66,16 @@ impl Cancel {
     pub fn is_cancelled(&self) -> bool {
         self.0.load(std::sync::atomic::Ordering::Relaxed)
     }
+
+    /// [`ForecastError::Cancelled`] once the job's owner has cancelled:
+    /// checked between the phases of a job (reading, calibrating,
+    /// learning the correction, each backtest date).
+    pub fn check(&self) -> Result<(), ForecastError> {
+        match self.is_cancelled() {
+            true => Err(ForecastError::Cancelled),
+            false => Ok(()),
+        }
+    }
 }
 
 /// Flags never make two simulations differ.

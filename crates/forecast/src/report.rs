@@ -85,12 +85,15 @@ pub fn forecast_spec(
         maturity_days: MATURITY_DAYS,
         prior_strength: options.prior_strength,
     };
+    let cancel = &options.simulation.cancel;
+    cancel.check()?;
     let rates = calibrate(
         history.stage_events,
         history.outcomes.clone(),
         rules.stages(),
         &how,
     )?;
+    cancel.check()?;
     if rates.matured_entries == 0 {
         notes.push(format!(
             "no stage entry of the history was made by {matured_before} ({MATURITY_DAYS} days before {}) and decided since: the rules' stage win rates are used",
@@ -123,6 +126,7 @@ pub fn forecast_spec(
         }
         Err(e) => return Err(e),
     }
+    cancel.check()?;
     Ok((spec, notes))
 }
 
@@ -135,8 +139,11 @@ pub fn forecast_report(
     options: &ForecastOptions,
 ) -> Result<ForecastReport, ForecastError> {
     let (spec, notes) = forecast_spec(history, rules, options)?;
+    let cancel = &options.simulation.cancel;
     let result = forecast(snapshot.clone().lazy(), &spec)?;
+    cancel.check()?;
     let (overdue_list, overdue_by_owner) = overdue(snapshot.clone().lazy(), &spec)?;
+    cancel.check()?;
     let uncertainty = if options.simulation.trials > 0 {
         Some(simulate(snapshot.lazy(), &spec, &options.simulation)?)
     } else {
@@ -177,6 +184,8 @@ pub struct BacktestOptions {
     pub prior_strength: Option<f64>,
     /// Monte Carlo trials per date for the range scores (0: none).
     pub trials: u32,
+    /// Stops the backtest between its dates and phases.
+    pub cancel: crate::Cancel,
 }
 
 /// The backtest of a history, which must hold past snapshots.
@@ -200,6 +209,7 @@ pub fn backtest_report(
         horizon: options.horizon,
         prior_strength: options.prior_strength,
         trials: options.trials,
+        cancel: options.cancel.clone(),
     };
     crate::backtest(
         history.stage_events,

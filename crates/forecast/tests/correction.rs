@@ -112,6 +112,7 @@ fn team_factors_and_slippage_are_learned_and_the_corrected_forecast_wins_the_bac
             horizon: 3,
             prior_strength: None,
             trials: 200,
+            cancel: Default::default(),
         },
     )
     .unwrap();

@@ -9,6 +9,7 @@ mod common;
 use polars::prelude::*;
 use quotecast_forecast::{
     Backtest, Bucket, ForecastOptions, RateTable, Simulation, WinRates, backtest, forecast_report,
+    forecast_spec,
 };
 use quotecast_pipeline::{columns as col, read::History};
 
@@ -104,6 +105,7 @@ fn deals_already_closed_on_a_snapshot_date_change_no_backtest_figure() {
         horizon: 3,
         prior_strength: None,
         trials: 200,
+        cancel: Default::default(),
     };
     let plain = backtest(
         data.stage_events.clone(),
@@ -138,6 +140,7 @@ fn a_backtest_without_trials_scores_the_same_point_forecasts_and_no_ranges() {
         horizon: 2,
         prior_strength: None,
         trials: 100,
+        cancel: Default::default(),
     };
     let run = |how: &Backtest| {
         backtest(
@@ -229,5 +232,58 @@ fn history_too_young_to_learn_from_keeps_the_rules_rates_and_says_what_it_needs(
     assert_eq!(
         report.forecast.explanation.win_rate_source,
         "the rules' stage defaults"
+    );
+}
+
+#[test]
+fn a_cancelled_backtest_stops_with_cancelled_before_its_first_date() {
+    let world = common::world(14);
+    let data = common::generated(&world, 14, 300, 10);
+    let how = Backtest {
+        as_of: common::as_of(),
+        maturity_days: 180,
+        horizon: 2,
+        prior_strength: None,
+        trials: 100,
+        cancel: Default::default(),
+    };
+    how.cancel.cancel();
+    let outcome = backtest(
+        data.stage_events,
+        data.outcomes,
+        data.snapshots,
+        &spec(),
+        &how,
+    );
+    assert!(
+        matches!(outcome, Err(quotecast_forecast::ForecastError::Cancelled)),
+        "{:?}",
+        outcome.map(|r| r.dates)
+    );
+}
+
+#[test]
+fn a_forecast_with_history_stops_with_cancelled_before_learning() {
+    let world = common::world(15);
+    let data = common::generated(&world, 15, 300, 10);
+    let history = History {
+        stage_events: data.stage_events,
+        outcomes: data.outcomes,
+        snapshots: Some(data.snapshots),
+        notes: vec![],
+    };
+    let options = ForecastOptions {
+        as_of: common::as_of(),
+        bucket: Bucket::Quarter,
+        group_by: vec![],
+        prior_strength: None,
+        simulation: Simulation::default(),
+    };
+    options.simulation.cancel.cancel();
+    let outcome = forecast_spec(Some(history), &common::rules(), &options);
+    assert!(
+        matches!(outcome, Err(quotecast_forecast::ForecastError::Cancelled)),
+        "{:?}",
+        outcome.map(|(_, notes)| notes)
     );
 }

@@ -60,6 +60,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<ExitCode> {
         horizon: args.horizon,
         prior_strength: args.prior_strength,
         trials: args.trials,
+        cancel: Default::default(),
     };
     let spinner = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} {msg} {elapsed}")

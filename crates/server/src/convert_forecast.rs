@@ -180,6 +180,7 @@ pub fn backtest_job(
         horizon,
         prior_strength: prior_strength("prior_strength", r.prior_strength, &mut v),
         trials,
+        cancel: Default::default(),
     };
     done((pipeline, options), v)
 }

@@ -403,11 +403,13 @@ impl ForecastService for ForecastApi {
         request: Request<ForecastRequest>,
     ) -> Result<Response<Self::ForecastStream>, Status> {
         let job = ForecastJob::try_from((request.get_ref(), (self.state.today)()))?;
-        let _stop = CancelOnDrop(job.options.simulation.cancel.clone());
+        let cancel = job.options.simulation.cancel.clone();
+        let _stop = CancelOnDrop(cancel.clone());
         let parts = run_job(&self.state, move |state| {
             let rules = &state.rules;
             let path = state.pipelines.snapshot(&job.pipeline)?;
             let snapshot = read_snapshot(&path, &vocabulary(rules))?;
+            cancel.check()?;
             let history = match &job.history {
                 Some(name) => Some(read_history(
                     &state.pipelines.history(name)?,
@@ -415,6 +417,7 @@ impl ForecastService for ForecastApi {
                 )?),
                 None => None,
             };
+            cancel.check()?;
             let report = forecast_report(snapshot, history, rules, &job.options)?;
             forecast_parts(state, &report)
         })
@@ -448,11 +451,13 @@ impl ForecastService for ForecastApi {
         request: Request<BacktestRequest>,
     ) -> Result<Response<Self::BacktestStream>, Status> {
         let (pipeline, options) = backtest_job(request.get_ref(), (self.state.today)())?;
+        let _stop = CancelOnDrop(options.cancel.clone());
         let parts = run_job(&self.state, move |state| {
             let history = read_history(
                 &state.pipelines.history(&pipeline)?,
                 &vocabulary(&state.rules),
             )?;
+            options.cancel.check()?;
             let result = backtest_report(history, &state.rules, &options)?;
             backtest_parts(state, &result)
         })
