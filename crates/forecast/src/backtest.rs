@@ -272,7 +272,6 @@ impl Frames {
                 trials: how.trials,
                 seed: SEED,
                 cancel: how.cancel.clone(),
-                ..Simulation::default()
             };
             let keys = vec![col(BUCKET), col(col::TEAM)];
             let trials = crate::montecarlo::trials(rows.clone(), keys, &simulation, spec)?;
