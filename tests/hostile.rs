@@ -1,6 +1,8 @@
 //! A hostile client: values no decimal or date can hold, errors that
-//! would be megabytes long, requests too large to expand. Each call is
-//! refused with a well-formed, readable status; nothing panics.
+//! would be megabytes long, requests too large to expand, uploads over a
+//! quota, and raw HTTP/2 streams sent halfway or reset. Each call is
+//! refused with a well-formed, readable status; nothing panics, and the
+//! server serves on.
 #![allow(clippy::unwrap_used)]
 
 use std::{sync::Arc, time::Duration};
@@ -11,7 +13,9 @@ use quotecast_server::pb::{
     demand_service_client::DemandServiceClient, forecast_service_client::ForecastServiceClient,
     quote_service_client::QuoteServiceClient,
 };
+use bytes::Bytes;
 use quotecast_tests::{TestServer, field_violations, pb_line as line};
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use tonic::Code;
 
 fn quote(lines: Vec<QuoteLineInput>) -> PriceQuoteRequest {
@@ -569,4 +573,118 @@ async fn uploads_over_a_quota_are_refused_and_keep_what_is_stored() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
     server.stop().await;
+}
+
+/// A raw HTTP/2 connection to `server`, with the server's SETTINGS
+/// received (a health check is sent and answered first); the connection
+/// is driven on its own task.
+async fn raw_h2(server: &TestServer) -> (h2::client::SendRequest<Bytes>, usize) {
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut client, mut connection) = h2::client::handshake(tcp).await.unwrap();
+    let health = grpc_request("/grpc.health.v1.Health/Check");
+    let (answer, _) = client.send_request(health, true).unwrap();
+    let answered = async {
+        let response = answer.await.unwrap();
+        let mut body = response.into_body();
+        while body.data().await.is_some() {}
+    };
+    tokio::select! {
+        _ = &mut connection => panic!("the connection ended"),
+        () = answered => {}
+    }
+    let streams = connection.max_concurrent_send_streams();
+    tokio::spawn(connection);
+    (client, streams)
+}
+
+fn grpc_request(path: &str) -> http::Request<()> {
+    http::Request::builder()
+        .method("POST")
+        .uri(format!("http://localhost{path}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap()
+}
+
+/// The `grpc-status` of a response: in its headers (trailers-only) or its
+/// trailers.
+async fn grpc_status(response: http::Response<h2::RecvStream>) -> Option<String> {
+    if let Some(status) = response.headers().get("grpc-status") {
+        return status.to_str().ok().map(str::to_owned);
+    }
+    let mut body = response.into_body();
+    while body.data().await.is_some() {}
+    let trailers = body.trailers().await.ok()??;
+    trailers
+        .get("grpc-status")
+        .and_then(|s| s.to_str().ok())
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn the_server_advertises_its_stream_limit() {
+    let server = TestServer::start().await;
+    let (_, streams) = raw_h2(&server).await;
+    assert_eq!(streams, quotecast_server::MAX_STREAMS_PER_CONNECTION as usize);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn requests_whose_body_stops_halfway_are_ended_and_the_server_serves_on() {
+    let server = TestServer::start_with_state(
+        |_| {},
+        |state| quotecast_server::AppState {
+            body_idle: Duration::from_millis(300),
+            ..state
+        },
+    )
+    .await;
+    let (mut client, _) = raw_h2(&server).await;
+    // A gRPC message that says 100 bytes and sends 10; headers with no body
+    // at all; on the hand-framed PriceQuote and a generated service alike.
+    let mut pending = Vec::new();
+    for path in [
+        "/quotecast.v1.QuoteService/PriceQuote",
+        "/quotecast.v1.CatalogService/GetProduct",
+        "/quotecast.v1.ConfiguratorService/Configure",
+    ] {
+        for body in [Some(half_message()), None] {
+            let (answer, mut send) = client.send_request(grpc_request(path), false).unwrap();
+            if let Some(bytes) = body {
+                send.send_data(bytes, false).unwrap();
+            }
+            pending.push((path, answer, send));
+        }
+    }
+    for (path, answer, _send) in pending {
+        let response = tokio::time::timeout(Duration::from_secs(10), answer)
+            .await
+            .unwrap_or_else(|_| panic!("{path}: a half-sent request was held"))
+            .unwrap();
+        let status = grpc_status(response).await;
+        assert_eq!(status.as_deref(), Some("4"), "{path}: DEADLINE_EXCEEDED");
+    }
+    // A stream the peer resets halfway leaves the connection serving.
+    let (answer, mut send) = client
+        .send_request(grpc_request("/quotecast.v1.QuoteService/PriceQuote"), false)
+        .unwrap();
+    send.send_data(half_message(), false).unwrap();
+    send.send_reset(h2::Reason::CANCEL);
+    drop(answer);
+    let mut health = HealthClient::new(server.channel().await);
+    health
+        .check(HealthCheckRequest::default())
+        .await
+        .expect("the server still serves");
+    server.stop().await;
+}
+
+/// The start of a gRPC message: its 5-byte prefix says 100 bytes follow;
+/// 10 do.
+fn half_message() -> Bytes {
+    let mut bytes = vec![0u8, 0, 0, 0, 100];
+    bytes.extend([0x0a; 10]);
+    Bytes::from(bytes)
 }

@@ -27,6 +27,7 @@ mod convert_forecast;
 mod demand;
 mod error;
 mod forecast;
+mod idle;
 pub use error::FieldViolation;
 mod quote;
 mod quote_wire;
@@ -62,8 +63,9 @@ pub const MAX_CONNECTIONS: usize = 4096;
 /// A configuration session with no click for this long is ended
 /// (DEADLINE_EXCEEDED).
 pub const SESSION_IDLE: std::time::Duration = std::time::Duration::from_secs(600);
-/// An upload or inventory push with no message for this long is ended
-/// (DEADLINE_EXCEEDED).
+/// A request whose body stops arriving for this long is ended
+/// (DEADLINE_EXCEEDED): a unary request sent halfway, an upload or an
+/// inventory push gone silent.
 pub const BODY_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
 /// Any request still without its response after this long is ended: the
 /// backstop for a peer that stalls a unary request halfway.
@@ -187,6 +189,7 @@ pub async fn serve(
             stopping.notify_waiters();
         }
     };
+    let (body_idle, session_idle) = (state.body_idle, state.session_idle);
     let max_connections = state.max_connections;
     let places = Arc::new(Semaphore::new(max_connections));
     let handshake = state.handshake_timeout;
@@ -228,6 +231,12 @@ pub async fn serve(
         .timeout(REQUEST_TIMEOUT)
         .layer(tower::util::MapResponseLayer::new(
             over_size_is_resource_exhausted,
+        ))
+        // A request whose body stops arriving is ended (see `idle`).
+        .layer(tower::util::MapRequestLayer::new(
+            move |request: http::Request<tonic::body::Body>| {
+                idle::with_idle_limit(request, body_idle, session_idle)
+            },
         ))
         .add_service(health_service)
         .add_service(reflection_v1)

@@ -46,6 +46,9 @@ where
                 Status::resource_exhausted(format!(
                     "the request is larger than {MAX_REQUEST_BYTES} bytes"
                 ))
+            } else if let Some(status) = e.downcast_ref::<Status>() {
+                // The body's own verdict (it stopped arriving: see `idle`).
+                status.clone()
             } else {
                 Status::unknown(format!("reading the request: {e}"))
             }
