@@ -7,16 +7,16 @@
 
 use std::{sync::Arc, time::Duration};
 
+use bytes::Bytes;
 use quotecast_server::pb::{
     BacktestRequest, ConfiguredOption, ForecastRequest, FunnelRequest,
     ListInventoryVersionsRequest, ListPipelinesRequest, PriceQuoteRequest, QuoteLineInput,
     demand_service_client::DemandServiceClient, forecast_service_client::ForecastServiceClient,
     quote_service_client::QuoteServiceClient,
 };
-use bytes::Bytes;
 use quotecast_tests::{TestServer, field_violations, pb_line as line};
-use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use tonic::Code;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 fn quote(lines: Vec<QuoteLineInput>) -> PriceQuoteRequest {
     PriceQuoteRequest {
@@ -627,7 +627,10 @@ async fn grpc_status(response: http::Response<h2::RecvStream>) -> Option<String>
 async fn the_server_advertises_its_stream_limit() {
     let server = TestServer::start().await;
     let (_, streams) = raw_h2(&server).await;
-    assert_eq!(streams, quotecast_server::MAX_STREAMS_PER_CONNECTION as usize);
+    assert_eq!(
+        streams,
+        quotecast_server::MAX_STREAMS_PER_CONNECTION as usize
+    );
     server.stop().await;
 }
 

@@ -666,8 +666,43 @@ fn demand_plan_rolls_a_generated_pipeline_down_to_a_purchase_plan() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// A peer that never speaks and one that stops after the HTTP/2 preface
-/// cannot hold the server past its shutdown grace.
+/// An open configuration session whose stream has gone quiet: the
+/// runtime that drives it and what keeps it open.
+fn idle_session(addr: &str) -> (tokio::runtime::Runtime, Box<dyn std::any::Any>) {
+    use quotecast_server::pb::{
+        ConfigureRequest, configurator_service_client::ConfiguratorServiceClient,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = format!("http://{addr}");
+    let held = runtime.block_on(async move {
+        let mut client = ConfiguratorServiceClient::connect(url).await.unwrap();
+        let (clicks, rx) = tokio::sync::mpsc::channel::<ConfigureRequest>(1);
+        clicks
+            .send(ConfigureRequest {
+                product_sku: "SRV-2U".into(),
+                choices: vec![],
+                skip_explanations: true,
+            })
+            .await
+            .unwrap();
+        let clicked = tokio_stream::wrappers::ReceiverStream::new(rx);
+        let mut answers = client
+            .configure_session(clicked)
+            .await
+            .unwrap()
+            .into_inner();
+        answers.message().await.unwrap().expect("the first answer");
+        (clicks, answers, client)
+    });
+    (runtime, Box::new(held))
+}
+
+/// A peer that never speaks, one that stops after the HTTP/2 preface and
+/// an open configuration session gone quiet cannot hold the server past
+/// its shutdown grace.
 #[test]
 fn shutdown_ends_within_the_grace_period_despite_silent_peers() {
     use std::io::Write;
@@ -690,6 +725,7 @@ fn shutdown_ends_within_the_grace_period_despite_silent_peers() {
     preface
         .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
         .unwrap();
+    let (runtime, session) = idle_session(&addr);
     std::thread::sleep(Duration::from_millis(300));
     let asked = Instant::now();
     let killed = Command::new("kill")
@@ -713,6 +749,7 @@ fn shutdown_ends_within_the_grace_period_despite_silent_peers() {
         "{:?}",
         asked.elapsed()
     );
-    drop((silent, preface));
+    drop((silent, preface, session));
+    runtime.shutdown_background();
     let _ = std::fs::remove_dir_all(&data);
 }

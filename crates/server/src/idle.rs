@@ -74,13 +74,13 @@ impl Body for IdleBody {
                     self.deadline.as_mut().reset(next);
                 }
                 match self.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(tonic::Status::deadline_exceeded(
-                    format!(
-                        "the request's body stopped arriving: nothing for {} s",
-                        self.idle.as_secs_f64()
-                    ),
-                )))),
-                Poll::Pending => Poll::Pending,
+                    Poll::Ready(()) => {
+                        Poll::Ready(Some(Err(tonic::Status::deadline_exceeded(format!(
+                            "the request's body stopped arriving: nothing for {} s",
+                            self.idle.as_secs_f64()
+                        )))))
+                    }
+                    Poll::Pending => Poll::Pending,
                 }
             }
         }
