@@ -24,6 +24,7 @@
 use chrono::NaiveDate;
 use polars::prelude::*;
 use quotecast_pipeline::columns as col;
+use rayon::prelude::*;
 
 use crate::{
     Bucket, Calibration, ForecastError, ForecastSpec, Learning, Simulation, WinRates,
@@ -133,8 +134,9 @@ pub fn backtest(
     let bookings = snapshot_bookings(&snapshots, known.clone(), &rules, &matured)?;
     debug_assert_eq!(bookings.bucket(), spec.bucket);
     let window = horizon_frame(&dates, spec.bucket, how.horizon)?;
-    let mut all = Frames::default();
-    for &day in &dates {
+    // Dates are independent: each is learned, forecast and collected on
+    // its own, in parallel, then gathered in date order.
+    let one_date = |day: NaiveDate| -> Result<Frames, ForecastError> {
         how.cancel.check()?;
         let mut frames = Frames::default();
         let taken = taken_on(&snapshots, day);
@@ -167,7 +169,15 @@ pub fn backtest(
         }
         // Each date's frames are computed now: the plans stay shallow and
         // each date's share of the work is done once.
-        all.absorb(frames)?;
+        Frames::default().absorbed(frames)
+    };
+    let per_date: Vec<Frames> = dates
+        .par_iter()
+        .map(|day| one_date(*day))
+        .collect::<Result<_, _>>()?;
+    let mut all = Frames::default();
+    for frames in per_date {
+        all.extend(frames);
     }
     scored(all, known, window, spec, dates)
 }
@@ -292,8 +302,8 @@ impl Frames {
         Ok(())
     }
 
-    /// Adds `day`'s frames, collected.
-    fn absorb(&mut self, day: Frames) -> Result<(), ForecastError> {
+    /// These frames and `day`'s, collected.
+    fn absorbed(mut self, day: Frames) -> Result<Self, ForecastError> {
         let sizes = [
             day.cells.len(),
             day.deals.len(),
@@ -316,7 +326,14 @@ impl Frames {
         {
             target.extend(collected.by_ref().take(size));
         }
-        Ok(())
+        Ok(self)
+    }
+
+    fn extend(&mut self, other: Frames) {
+        self.cells.extend(other.cells);
+        self.deals.extend(other.deals);
+        self.open.extend(other.open);
+        self.quantiles.extend(other.quantiles);
     }
 }
 
