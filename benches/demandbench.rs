@@ -172,6 +172,7 @@ fn options(trials: u32) -> anyhow::Result<PlanOptions> {
         fingerprints: vec![],
         won_before: vec![],
         cancel: Default::default(),
+        budget: Default::default(),
     })
 }
 
@@ -475,6 +476,7 @@ fn coverage(args: &Args) -> anyhow::Result<()> {
             fingerprints: vec![],
             won_before: vec![],
             cancel: Default::default(),
+            budget: Default::default(),
         };
         let planned = plan(&rules, lines, &Inventory::default(), &options)?;
         // What was won: each line once, needed the day its deal closed.

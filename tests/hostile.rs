@@ -691,3 +691,37 @@ fn half_message() -> Bytes {
     bytes.extend([0x0a; 10]);
     Bytes::from(bytes)
 }
+
+#[tokio::test]
+async fn trials_beyond_the_memory_budget_are_refused_before_they_start() {
+    use quotecast_server::pb::PipelineFile;
+    let server = TestServer::start_with_state(
+        |_| {},
+        |state| quotecast_server::AppState {
+            trial_budget: quotecast_forecast::TrialBudget { bytes: 64 << 10 },
+            ..state
+        },
+    )
+    .await;
+    let mut client = ForecastServiceClient::new(server.channel().await);
+    send_file(&mut client, "p", PipelineFile::Snapshot, &snapshot_csv(20))
+        .await
+        .unwrap();
+    let request = |trials| ForecastRequest {
+        pipeline: "p".into(),
+        as_of: "2026-11-20".into(),
+        trials,
+        ..Default::default()
+    };
+    // One cell (every deal closes in the same bucket, no grouping): 8,192
+    // trials fit in 64 KiB, 10,000 do not.
+    let refused = client.forecast(request(10_000)).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(
+        refused.message().contains("max_trial_memory"),
+        "{}",
+        refused.message()
+    );
+    client.forecast(request(8_000)).await.unwrap();
+    server.stop().await;
+}

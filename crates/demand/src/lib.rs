@@ -139,6 +139,8 @@ pub struct PlanOptions {
     pub won_before: Vec<Vec<String>>,
     /// Set by the caller to stop the trials early (not part of the plan).
     pub cancel: quotecast_forecast::Cancel,
+    /// The memory the trials may keep (not part of the plan).
+    pub budget: quotecast_forecast::TrialBudget,
 }
 
 /// Expected and simulated demand of one item in one bucket.

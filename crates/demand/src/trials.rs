@@ -25,10 +25,6 @@ use crate::{
     structure::Structure,
 };
 
-/// The most trial × cell figures kept (8 bytes each): a plan's memory
-/// budget of 512 MiB for its trials. Beyond, the plan is refused before
-/// anything is allocated.
-pub const MAX_FIGURES: u64 = 64 * 1024 * 1024;
 /// The most (cell, day) uses kept while exploding per cell (for the Monte
 /// Carlo and pegging), about 24 bytes each.
 pub const MAX_ENTRIES: usize = 30_000_000;
@@ -303,13 +299,14 @@ pub(crate) struct Trials {
 fn run_trials(p: &Prepared, options: &PlanOptions) -> Result<Trials, DemandError> {
     let n_cells = p.cells.len();
     let buckets = options.calendar.buckets();
-    let figures = u64::from(options.trials) * (n_cells + buckets) as u64;
-    if figures > MAX_FIGURES {
-        return Err(DemandError::TooLarge(format!(
-            "{} trials × {n_cells} SKU-bucket cells is more than {MAX_FIGURES} figures: use fewer trials or a shorter horizon",
-            options.trials
-        )));
-    }
+    options
+        .budget
+        .check(
+            options.trials,
+            n_cells + buckets,
+            "SKU-bucket and cash cells (a shorter horizon needs fewer)",
+        )
+        .map_err(DemandError::TooLarge)?;
     let trials = options.trials as usize;
     // A trial's cells in a chunk of at least one figure (chunks of none
     // cannot be split), unused when there are no cells.

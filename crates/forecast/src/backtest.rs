@@ -282,6 +282,7 @@ impl Frames {
                 trials: how.trials,
                 seed: SEED,
                 cancel: how.cancel.clone(),
+                budget: Default::default(),
             };
             let keys = vec![col(BUCKET), col(col::TEAM)];
             let trials = crate::montecarlo::trials(rows.clone(), keys, &simulation, spec)?;

@@ -48,7 +48,9 @@ pub use corrected::{
 pub use correction::{Correction, Learning};
 pub use error::ForecastError;
 pub use funnel::{FunnelReport, funnel};
-pub use montecarlo::{Cancel, Simulation, Uncertainty, percentile, simulate, trial_rng};
+pub use montecarlo::{
+    Cancel, Simulation, TrialBudget, Uncertainty, percentile, simulate, trial_rng,
+};
 pub use overdue::overdue;
 pub use polars::prelude::{DataFrame, IntoLazy, LazyFrame};
 pub use report::{

@@ -39,10 +39,41 @@ pub const P90: &str = "p90";
 const CELL: &str = "__cell";
 /// Trials per chunk of work.
 const CHUNK: u32 = 50;
-/// The most trial × cell figures kept in memory (8 bytes each): a job's
-/// memory budget of 512 MiB. Beyond, the request is refused before
-/// anything is allocated.
+/// The most trial × cell figures kept in memory (8 bytes each) unless the
+/// job is given another [`TrialBudget`]: 512 MiB.
 pub const MAX_FIGURES: u64 = 64 * 1024 * 1024;
+
+/// How much memory a job's trials may keep; a simulation that would keep
+/// more is refused before anything is allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrialBudget {
+    pub bytes: u64,
+}
+
+impl Default for TrialBudget {
+    fn default() -> Self {
+        TrialBudget {
+            bytes: MAX_FIGURES * 8,
+        }
+    }
+}
+
+impl TrialBudget {
+    /// Refuses `trials` × `cells` figures (of `what`) beyond the budget.
+    pub fn check(&self, trials: u32, cells: usize, what: &str) -> Result<(), String> {
+        let bytes = u64::from(trials)
+            .saturating_mul(cells as u64)
+            .saturating_mul(8);
+        if bytes <= self.bytes {
+            return Ok(());
+        }
+        Err(format!(
+            "{trials} trials × {cells} {what} need {} MiB, more than the {} MiB a job's trials may keep (max_trial_memory): use fewer trials",
+            bytes.div_ceil(1 << 20),
+            self.bytes >> 20
+        ))
+    }
+}
 
 /// How to simulate.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,6 +83,7 @@ pub struct Simulation {
     /// Set by the caller to stop the trials early (its client went away):
     /// the simulation then ends with [`ForecastError::Cancelled`].
     pub cancel: Cancel,
+    pub budget: TrialBudget,
 }
 
 /// A flag a job's owner sets to stop it; checked between chunks of work.
@@ -216,13 +248,13 @@ pub(crate) fn trials(
     let ordered = frames.pop().unwrap_or_default();
     let cells = frames.pop().unwrap_or_default();
     let n_cells = cells.height();
-    let figures = u64::from(how.trials) * n_cells as u64;
-    if figures > MAX_FIGURES {
-        return Err(ForecastError::TooLarge(format!(
-            "{} trials × {n_cells} bucket-group cells is more than {MAX_FIGURES} figures: use fewer trials, a coarser bucket or fewer groups",
-            how.trials
-        )));
-    }
+    how.budget
+        .check(
+            how.trials,
+            n_cells,
+            "bucket-group cells (a coarser bucket or fewer groups need fewer)",
+        )
+        .map_err(ForecastError::TooLarge)?;
     let horizons = cell_horizons(&cells, spec)?;
     let deals = deals(&ordered, &horizons, correction)?;
     let open = (deals.simple.len() + deals.threshold.len()) as u64;

@@ -22,6 +22,7 @@ pub struct FileConfig {
     pub max_upload_bytes: Option<Size>,
     pub max_pipeline_bytes: Option<Size>,
     pub max_data_bytes: Option<Size>,
+    pub max_trial_memory: Option<Size>,
 }
 
 /// A size in the config file: bytes, or text such as `"8GiB"`.

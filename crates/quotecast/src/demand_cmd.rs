@@ -126,6 +126,7 @@ fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         fingerprints: vec![file_fingerprint(&args.pipeline)?],
         won_before: vec![],
         cancel: Default::default(),
+        budget: Default::default(),
     };
     bar.set_message(format!(
         "learning from history, planning with {} trials",

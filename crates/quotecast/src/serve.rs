@@ -22,7 +22,7 @@ pub struct ServeArgs {
     data: Option<PathBuf>,
     /// Config file (TOML with addr, rules, data, log_format, forecast_jobs,
     /// shutdown_grace, max_upload_bytes, max_pipeline_bytes,
-    /// max_data_bytes).
+    /// max_data_bytes, max_trial_memory).
     #[arg(long, env = "QUOTECAST_CONFIG")]
     config: Option<PathBuf>,
     /// Log format: text or json [default: text].
@@ -45,6 +45,11 @@ pub struct ServeArgs {
     /// over are refused [default: 256GiB].
     #[arg(long, env = "QUOTECAST_MAX_DATA_BYTES", value_parser = parse_size)]
     max_data_bytes: Option<u64>,
+    /// The memory one forecast's or plan's Monte Carlo trials may keep; a
+    /// request that needs more is refused before it starts [default:
+    /// 512MiB].
+    #[arg(long, env = "QUOTECAST_MAX_TRIAL_MEMORY", value_parser = parse_size)]
+    max_trial_memory: Option<u64>,
 }
 
 /// Seconds in-flight requests get after a shutdown signal.
@@ -177,6 +182,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .or(file.max_data_bytes.map(|s| s.0))
             .unwrap_or(defaults.data_bytes),
     };
+    let trial_budget = quotecast_forecast::TrialBudget {
+        bytes: args
+            .max_trial_memory
+            .or(file.max_trial_memory.map(|s| s.0))
+            .unwrap_or(quotecast_forecast::TrialBudget::default().bytes),
+    };
     let source = RulesSource::choose(args.rules.or(file.rules));
     let (rules, summary) = source
         .load()
@@ -201,6 +212,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let state = AppState {
             forecast_jobs: Arc::new(tokio::sync::Semaphore::new(forecast_jobs)),
             pipelines: state.pipelines.clone().with_quotas(quotas),
+            trial_budget,
             ..state
         };
         let (jobs, uploads) = (state.forecast_jobs.clone(), state.upload_jobs.clone());

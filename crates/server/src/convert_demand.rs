@@ -101,6 +101,7 @@ impl TryFrom<(&pb::RunPlanRequest, NaiveDate)> for PlanJob {
                     fingerprints: vec![],
                     won_before: vec![],
                     cancel: Default::default(),
+                    budget: Default::default(),
                 },
             }),
             _ => Err(ServerError::InvalidArgument(v)),

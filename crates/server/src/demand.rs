@@ -120,6 +120,7 @@ impl DemandService for DemandApi {
         request: Request<RunPlanRequest>,
     ) -> Result<Response<RunPlanResponse>, Status> {
         let mut job = PlanJob::try_from((request.get_ref(), (self.state.today)()))?;
+        job.options.budget = self.state.trial_budget;
         let _stop = crate::forecast::CancelOnDrop(job.options.cancel.clone());
         let store = self.store();
         let response = run_job(&self.state, move |state| {

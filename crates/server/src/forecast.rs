@@ -402,7 +402,8 @@ impl ForecastService for ForecastApi {
         &self,
         request: Request<ForecastRequest>,
     ) -> Result<Response<Self::ForecastStream>, Status> {
-        let job = ForecastJob::try_from((request.get_ref(), (self.state.today)()))?;
+        let mut job = ForecastJob::try_from((request.get_ref(), (self.state.today)()))?;
+        job.options.simulation.budget = self.state.trial_budget;
         let cancel = job.options.simulation.cancel.clone();
         let _stop = CancelOnDrop(cancel.clone());
         let parts = run_job(&self.state, move |state| {

@@ -104,6 +104,8 @@ pub struct AppState {
     pub session_idle: std::time::Duration,
     /// An upload or push with no message for this long is ended.
     pub body_idle: std::time::Duration,
+    /// The memory each forecast's or plan's trials may keep.
+    pub trial_budget: quotecast_forecast::TrialBudget,
     /// Today's date for requests that leave the pricing date empty.
     pub today: fn() -> NaiveDate,
 }
@@ -129,6 +131,7 @@ impl AppState {
             handshake_timeout: HANDSHAKE_TIMEOUT,
             session_idle: SESSION_IDLE,
             body_idle: BODY_IDLE,
+            trial_budget: Default::default(),
             today: || Utc::now().date_naive(),
         }
     }

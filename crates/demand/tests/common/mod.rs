@@ -57,6 +57,7 @@ pub fn options(weeks: u32, trials: u32) -> PlanOptions {
         fingerprints: vec![],
         won_before: vec![],
         cancel: Default::default(),
+        budget: Default::default(),
     }
 }
 
