@@ -57,6 +57,9 @@ pub fn learn_correction(
     how: &Learning,
 ) -> Result<Correction, ForecastError> {
     let cutoff = how.as_of - chrono::TimeDelta::days(i64::from(how.maturity_days));
+    // Read once: every snapshot date below is a filter over it, where
+    // each would otherwise scan the file again.
+    let snapshots = snapshots.collect()?.lazy();
     let dates = snapshot_dates(snapshots.clone())?;
     // The calendar learns from every earlier snapshot whose bucket has
     // ended: a quarter that closed last month already says how that
@@ -71,7 +74,10 @@ pub fn learn_correction(
         )));
     }
     let known = decided(outcomes, spec, how.as_of)?;
-    let observed = observed_deals(&snapshots, known.clone(), spec, &used)?;
+    // Collected once: the five plans below all start from it.
+    let observed = observed_deals(&snapshots, known.clone(), spec, &used)?
+        .collect()?
+        .lazy();
     let (per_team, residuals, periods) = ratio_plans(observed.clone());
     let (team_slip, company_slip) = slip_plans(observed);
     let mut frames = collect_together(vec![per_team, residuals, team_slip, company_slip, periods])?;

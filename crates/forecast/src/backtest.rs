@@ -105,6 +105,8 @@ pub fn backtest(
     how: &Backtest,
 ) -> Result<BacktestResult, ForecastError> {
     let maturity = chrono::TimeDelta::days(i64::from(how.maturity_days));
+    // Read once: every date's models filter it rather than scan the file.
+    let snapshots = snapshots.collect()?.lazy();
     let matured: Vec<NaiveDate> = snapshot_dates(snapshots.clone())?
         .into_iter()
         .filter(|d| *d <= how.as_of - maturity)
