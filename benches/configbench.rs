@@ -7,7 +7,7 @@ use clap::Parser;
 use quotecast_benches::{
     example_rules,
     export::{self, RecordedClick},
-    generated_config::{Lcg, Shape, generated_model},
+    generated_config::{Lcg, Shape, generated_model, shuffled},
 };
 use quotecast_configurator::{Choice, CompiledModel, OptionStatus, compile};
 use quotecast_model::ConfigModel;
@@ -38,6 +38,12 @@ struct Args {
     /// Also time clicks with explanations on the generated model (slow).
     #[arg(long)]
     explain_generated: bool,
+    /// List the generated model's options in a random order.
+    #[arg(long)]
+    shuffle: bool,
+    /// Only the generated model (not the example catalog's).
+    #[arg(long)]
+    generated_only: bool,
     /// Write the generated model and its first `--export-sessions`
     /// sessions (choices, offered quantities, our time per click) as JSON
     /// for the solver baseline, benches/baseline/cpsat_configure.py.
@@ -137,7 +143,11 @@ fn report(
         recorded,
     } = clicks(&compiled, args, explain, record);
     if let Some(path) = export {
-        let json = export::export(compiled.model(), &recorded);
+        let json = export::export(
+            compiled.model(),
+            compile_time.as_secs_f64() * 1e3,
+            &recorded,
+        );
         std::fs::write(path, json.to_string()).expect("export file written");
         println!("wrote {} clicks to {}", recorded.len(), path.display());
     }
@@ -172,7 +182,7 @@ fn main() {
         "model", "live/opts", "build ms", "nodes", "p50", "p99", "p50 +why", "p99 +why"
     );
     let rules = example_rules();
-    for model in rules.configurations() {
+    for model in rules.configurations().filter(|_| !args.generated_only) {
         report(
             &format!("example {}", model.sku),
             model.clone(),
@@ -187,8 +197,15 @@ fn main() {
         rules: args.rules,
         power_budget: args.power_budget,
     };
-    let generated = generated_model(shape, 42);
-    let name = format!("generated, {} rules", generated.rules.len());
+    let mut generated = generated_model(shape, 42);
+    if args.shuffle {
+        generated = shuffled(&generated, 9);
+    }
+    let name = format!(
+        "generated, {} rules{}",
+        generated.rules.len(),
+        if args.shuffle { ", shuffled" } else { "" }
+    );
     // Explaining every excluded option of the generated model takes
     // seconds (see the closing note); only propagation is timed there.
     report(

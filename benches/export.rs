@@ -81,10 +81,11 @@ fn constraint(model: &ConfigModel, kind: &ConfigRuleKind) -> Value {
     }
 }
 
-/// The model and the clicks as one JSON document.
-pub fn export(model: &ConfigModel, clicks: &[RecordedClick]) -> Value {
+/// The model, our compile time and the clicks as one JSON document.
+pub fn export(model: &ConfigModel, compile_ms: f64, clicks: &[RecordedClick]) -> Value {
     json!({
         "sku": model.sku,
+        "compile_ms": compile_ms,
         "options": model.options.iter().map(|o| json!({ "sku": o.sku, "max": o.max_quantity })).collect::<Vec<_>>(),
         "groups": model.groups.iter().map(|g| json!({ "min": g.min, "max": g.max, "options": g.options })).collect::<Vec<_>>(),
         "constraints": model.rules.iter().map(|r| constraint(model, &r.kind)).collect::<Vec<_>>(),

@@ -207,3 +207,70 @@ pub fn generated_model(shape: Shape, seed: u64) -> ConfigModel {
     }
     model
 }
+
+/// The same model with its options listed in a random order (groups,
+/// rules and defaults renumbered to match), as a catalog written without
+/// the constraints' structure in mind would list them.
+pub fn shuffled(model: &ConfigModel, seed: u64) -> ConfigModel {
+    let mut rng = Lcg::new(seed);
+    let n = model.options.len();
+    // new position of each old option (Fisher-Yates over positions)
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        order.swap(i, rng.below(i + 1));
+    }
+    let mut at = vec![0; n];
+    for (new, &old) in order.iter().enumerate() {
+        at[old] = new;
+    }
+    let map = |o: &usize| at[*o];
+    let mut out = model.clone();
+    out.options = order
+        .iter()
+        .map(|&old| model.options[old].clone())
+        .collect();
+    for group in &mut out.groups {
+        group.options = group.options.iter().map(map).collect();
+    }
+    for rule in &mut out.rules {
+        rule.kind = match &rule.kind {
+            ConfigRuleKind::Requires { option, any_of } => ConfigRuleKind::Requires {
+                option: map(option),
+                any_of: any_of.iter().map(map).collect(),
+            },
+            ConfigRuleKind::Excludes { option, options } => ConfigRuleKind::Excludes {
+                option: map(option),
+                options: options.iter().map(map).collect(),
+            },
+            ConfigRuleKind::PerUnit {
+                option,
+                needs,
+                quantity,
+            } => ConfigRuleKind::PerUnit {
+                option: map(option),
+                needs: map(needs),
+                quantity: *quantity,
+            },
+            ConfigRuleKind::Adds {
+                when,
+                add,
+                quantity,
+            } => ConfigRuleKind::Adds {
+                when: map(when),
+                add: map(add),
+                quantity: *quantity,
+            },
+            ConfigRuleKind::Compatible { left, right, pairs } => ConfigRuleKind::Compatible {
+                left: *left,
+                right: *right,
+                pairs: pairs.iter().map(|(a, b)| (map(a), map(b))).collect(),
+            },
+            other => other.clone(),
+        };
+    }
+    for default in &mut out.defaults {
+        default.option = map(&default.option);
+        default.when = default.when.iter().map(map).collect();
+    }
+    out
+}

@@ -5,9 +5,11 @@ use quotecast_model::{ConfigModel, ConfigRuleKind};
 
 use crate::{
     ConfigError,
+    conjoin::{FALSE, TRUE, Table},
     diagram::Diagram,
     layout::Layout,
     linear::{at_least, at_most},
+    order::variable_order,
 };
 
 /// A constraint the engine enforces, as an explanation names it: a rule of
@@ -76,22 +78,17 @@ impl Build<'_> {
             .fold(self.vars.mk_true(), |all, part| all.and(&part))
     }
 
-    fn rule(&self, kind: &ConfigRuleKind) -> (Bdd, Vec<usize>) {
+    fn rule(&self, kind: &ConfigRuleKind) -> Bdd {
         let layout = self.layout;
         match kind {
             ConfigRuleKind::Requires { option, any_of } => {
                 let any = any_of
                     .iter()
                     .fold(self.vars.mk_false(), |any, &o| any.or(&self.chosen(o)));
-                let mut scope = vec![*option];
-                scope.extend(any_of);
-                (self.chosen(*option).imp(&any), scope)
+                self.chosen(*option).imp(&any)
             }
             ConfigRuleKind::Excludes { option, options } => {
-                let bdd = self.all(options.iter().map(|&o| self.not_both(*option, o)));
-                let mut scope = vec![*option];
-                scope.extend(options);
-                (bdd, scope)
+                self.all(options.iter().map(|&o| self.not_both(*option, o)))
             }
             ConfigRuleKind::PerUnit {
                 option,
@@ -99,7 +96,7 @@ impl Build<'_> {
                 quantity,
             } => {
                 let terms = [(*option, i64::from(*quantity)), (*needs, -1)];
-                (at_most(self.vars, layout, &terms, 0), vec![*option, *needs])
+                at_most(self.vars, layout, &terms, 0)
             }
             ConfigRuleKind::Adds {
                 when,
@@ -107,20 +104,12 @@ impl Build<'_> {
                 quantity,
             } => {
                 let enough = at_least(self.vars, layout, &[(*add, 1)], i64::from(*quantity));
-                (self.chosen(*when).imp(&enough), vec![*when, *add])
+                self.chosen(*when).imp(&enough)
             }
             ConfigRuleKind::Resource { consumes, provides } => {
-                let mut terms = Vec::new();
-                for (index, option) in self.model.options.iter().enumerate() {
-                    let used = option.numbers.get(consumes).copied().unwrap_or(0);
-                    let given = option.numbers.get(provides).copied().unwrap_or(0);
-                    if used != given {
-                        terms.push((index, used - given));
-                    }
-                }
+                let terms = resource_terms(self.model, consumes, provides);
                 let base = self.model.provides.get(provides).copied().unwrap_or(0);
-                let scope = terms.iter().map(|(o, _)| *o).collect();
-                (at_most(self.vars, layout, &terms, base), scope)
+                at_most(self.vars, layout, &terms, base)
             }
             ConfigRuleKind::SameValue { group, attribute } => {
                 let members = &self.model.groups[*group].options;
@@ -133,7 +122,7 @@ impl Build<'_> {
                         }
                     }
                 }
-                (self.all(parts), members.clone())
+                self.all(parts)
             }
             ConfigRuleKind::Compatible { left, right, pairs } => {
                 let lefts = &self.model.groups[*left].options;
@@ -146,10 +135,48 @@ impl Build<'_> {
                         }
                     }
                 }
-                let mut scope = lefts.clone();
-                scope.extend(rights);
-                (self.all(parts), scope)
+                self.all(parts)
             }
+        }
+    }
+}
+
+/// (option, net use) of a resource: what each option consumes less what
+/// it provides, options with none left out.
+fn resource_terms(model: &ConfigModel, consumes: &str, provides: &str) -> Vec<(usize, i64)> {
+    let mut terms = Vec::new();
+    for (index, option) in model.options.iter().enumerate() {
+        let used = option.numbers.get(consumes).copied().unwrap_or(0);
+        let given = option.numbers.get(provides).copied().unwrap_or(0);
+        if used != given {
+            terms.push((index, used - given));
+        }
+    }
+    terms
+}
+
+/// The options a rule mentions.
+fn scope(model: &ConfigModel, kind: &ConfigRuleKind) -> Vec<usize> {
+    match kind {
+        ConfigRuleKind::Requires { option, any_of } => std::iter::once(*option)
+            .chain(any_of.iter().copied())
+            .collect(),
+        ConfigRuleKind::Excludes { option, options } => std::iter::once(*option)
+            .chain(options.iter().copied())
+            .collect(),
+        ConfigRuleKind::PerUnit { option, needs, .. } => vec![*option, *needs],
+        ConfigRuleKind::Adds { when, add, .. } => vec![*when, *add],
+        ConfigRuleKind::Resource { consumes, provides } => {
+            resource_terms(model, consumes, provides)
+                .into_iter()
+                .map(|(o, _)| o)
+                .collect()
+        }
+        ConfigRuleKind::SameValue { group, .. } => model.groups[*group].options.clone(),
+        ConfigRuleKind::Compatible { left, right, .. } => {
+            let mut scope = model.groups[*left].options.clone();
+            scope.extend(&model.groups[*right].options);
+            scope
         }
     }
 }
@@ -157,7 +184,13 @@ impl Build<'_> {
 /// Compiles `model`. Fails when no configuration satisfies it at all,
 /// naming a smallest set of constraints that cannot hold together.
 pub fn compile(model: ConfigModel) -> Result<CompiledModel, ConfigError> {
-    let layout = Layout::new(&model);
+    let scopes: Vec<Vec<usize>> = model
+        .groups
+        .iter()
+        .map(|g| g.options.clone())
+        .chain(model.rules.iter().map(|r| scope(&model, &r.kind)))
+        .collect();
+    let layout = Layout::new(&model, variable_order(model.options.len(), &scopes));
     let count = u16::try_from(layout.variables()).map_err(|_| ConfigError::TooLarge {
         sku: model.sku.clone(),
         bits: layout.variables(),
@@ -170,7 +203,7 @@ pub fn compile(model: ConfigModel) -> Result<CompiledModel, ConfigError> {
     };
     // Quantities within their maxima: not a rule anyone can change, so a
     // premise of every explanation rather than part of one.
-    let mut domain = vars.mk_true();
+    let mut domain_parts = Vec::new();
     for (index, option) in model.options.iter().enumerate() {
         if option.max_quantity > crate::MAX_OPTION_QUANTITY {
             return Err(ConfigError::TooManyUnits {
@@ -180,7 +213,7 @@ pub fn compile(model: ConfigModel) -> Result<CompiledModel, ConfigError> {
         }
         // Only when the bits can write more than the maximum.
         if !(option.max_quantity + 1).is_power_of_two() {
-            domain = domain.and(&at_most(
+            domain_parts.push(at_most(
                 &vars,
                 &layout,
                 &[(index, 1)],
@@ -188,7 +221,11 @@ pub fn compile(model: ConfigModel) -> Result<CompiledModel, ConfigError> {
             ));
         }
     }
+    let domain = domain_parts
+        .iter()
+        .fold(vars.mk_true(), |all, part| all.and(part));
     let mut constraints = Vec::new();
+    let mut scopes = scopes.into_iter();
     for group in &model.groups {
         let terms: Vec<(usize, i64)> = group.options.iter().map(|&o| (o, 1)).collect();
         let bdd = at_most(&vars, &layout, &terms, i64::from(group.max)).and(&at_least(
@@ -208,29 +245,23 @@ pub fn compile(model: ConfigModel) -> Result<CompiledModel, ConfigError> {
                 description,
             },
             bdd,
-            scope: group.options.clone(),
+            scope: scopes.next().unwrap_or_default(),
         });
     }
     for rule in &model.rules {
-        let (bdd, scope) = build.rule(&rule.kind);
         constraints.push(Constraint {
             name: ConstraintRef {
                 id: rule.id.clone(),
                 description: rule.description.clone(),
             },
-            bdd,
-            scope,
+            bdd: build.rule(&rule.kind),
+            scope: scopes.next().unwrap_or_default(),
         });
     }
-    let mut all = domain.clone();
-    for (index, constraint) in constraints.iter().enumerate() {
-        all = all.and(&constraint.bdd);
-        if all.is_false() {
-            let core = crate::explain::minimal_rules(
-                &constraints[..=index],
-                domain,
-                (0..=index).collect(),
-            );
+    let diagram = match conjoin_all(&layout, &domain_parts, &constraints) {
+        Ok(diagram) => diagram,
+        Err(conjoined) => {
+            let core = crate::explain::minimal_rules(&constraints, domain, conjoined);
             return Err(ConfigError::Unsatisfiable {
                 sku: model.sku.clone(),
                 rules: core
@@ -239,8 +270,7 @@ pub fn compile(model: ConfigModel) -> Result<CompiledModel, ConfigError> {
                     .collect(),
             });
         }
-    }
-    let diagram = Diagram::new(&all, layout.variables());
+    };
     let mut touching = vec![Vec::new(); model.options.len()];
     for (k, constraint) in constraints.iter().enumerate() {
         for &o in &constraint.scope {
@@ -258,6 +288,41 @@ pub fn compile(model: ConfigModel) -> Result<CompiledModel, ConfigError> {
         domain,
         diagram,
     })
+}
+
+/// Conjoins the domain and every constraint bottom-up (deepest top
+/// variable first) over one node table. When they cannot all hold, the
+/// constraints conjoined up to the contradiction, in that order.
+fn conjoin_all(
+    layout: &Layout,
+    domain: &[Bdd],
+    constraints: &[Constraint],
+) -> Result<Diagram, Vec<usize>> {
+    let mut table = Table::new(layout.variables());
+    // (top variable, constraint or None for a domain part, root)
+    let mut parts: Vec<(u32, Option<usize>, u32)> = domain
+        .iter()
+        .map(|bdd| (None, bdd))
+        .chain(
+            constraints
+                .iter()
+                .enumerate()
+                .map(|(k, c)| (Some(k), &c.bdd)),
+        )
+        .map(|(k, bdd)| {
+            let root = table.import(bdd);
+            (table.var(root), k, root)
+        })
+        .collect();
+    parts.sort_by_key(|&(top, k, _)| (std::cmp::Reverse(top), k));
+    let mut all = TRUE;
+    for (done, &(_, _, root)) in parts.iter().enumerate() {
+        all = table.and(all, root);
+        if all == FALSE {
+            return Err(parts[..=done].iter().filter_map(|p| p.1).collect());
+        }
+    }
+    Ok(Diagram::new(&table, all, layout))
 }
 
 impl CompiledModel {

@@ -59,10 +59,13 @@ pub struct Configuration {
     pub conflict: Option<Conflict>,
 }
 
-fn list(values: Values) -> Vec<u32> {
-    (0..Values::BITS)
-        .filter(|q| values & (1 << q) != 0)
-        .collect()
+fn list(mut values: Values) -> Vec<u32> {
+    let mut out = Vec::with_capacity(values.count_ones() as usize);
+    while values != 0 {
+        out.push(values.trailing_zeros());
+        values &= values - 1;
+    }
+    out
 }
 
 impl CompiledModel {
@@ -175,7 +178,8 @@ impl CompiledModel {
                 quantity: s.quantity,
             })
             .collect();
-        let complete = conflict.is_none() && !self.rules_out(&proposal, None);
+        // Every option has a quantity: one walk down the diagram.
+        let complete = conflict.is_none() && self.diagram.accepts(&self.fixed(&proposal));
         let missing = self
             .model
             .groups

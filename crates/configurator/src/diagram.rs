@@ -6,224 +6,187 @@
 //! 2. top-down from the root along edges that do: the values each option
 //!    takes on some path, which are exactly the values some complete valid
 //!    configuration extending the selection gives it.
-use biodivine_lib_bdd::{Bdd, BddPointer};
-
-use crate::layout::Layout;
-
-const FALSE: u32 = 0;
-const TRUE: u32 = 1;
-
-#[derive(Debug, Clone, Copy)]
-struct Node {
-    var: u32,
-    low: u32,
-    high: u32,
-}
+use crate::{
+    conjoin::{FALSE, Node, TRUE, Table},
+    layout::Layout,
+};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Diagram {
     /// 0 is `false`, 1 is `true`; every other node's children come before it.
-    nodes: Vec<Node>,
+    nodes: Vec<Step>,
     root: u32,
-    /// Variable index the terminals sit at (one past the last variable).
-    end: u32,
+}
+
+/// A node with the rank of its option's block (terminals: one past the
+/// last), so the passes need no lookups through the layout, and a child's
+/// fields share one cache line.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    var: u32,
+    low: u32,
+    high: u32,
+    block: u32,
 }
 
 /// Values of one option as a bit set: bit q set when q units are possible.
 pub(crate) type Values = u64;
 
+/// Per variable, the edges the fixed bits allow: 1 the low one, 2 the
+/// high one, 3 both.
+fn allowed(fixed: &[Option<bool>]) -> Vec<u8> {
+    fixed
+        .iter()
+        .map(|f| match f {
+            None => 3,
+            Some(false) => 1,
+            Some(true) => 2,
+        })
+        .collect()
+}
+
 impl Diagram {
-    pub fn new(bdd: &Bdd, variables: usize) -> Self {
-        let end = variables as u32;
-        let terminal = Node {
-            var: end,
-            low: FALSE,
-            high: FALSE,
-        };
-        if let Some(value) = bdd.as_bool() {
-            return Diagram {
-                nodes: vec![terminal, terminal],
-                root: if value { TRUE } else { FALSE },
-                end,
-            };
-        }
-        // Children sit at deeper variables than their parents, so ordering
-        // inner nodes by decreasing variable puts children first.
-        let mut order: Vec<BddPointer> = bdd.pointers().filter(|p| !p.is_terminal()).collect();
-        order.sort_by_key(|p| std::cmp::Reverse(bdd.var_of(*p).to_index()));
-        let mut position = vec![0u32; bdd.size()];
-        position[BddPointer::one().to_index()] = TRUE;
-        let mut nodes = vec![terminal, terminal];
-        for p in order {
-            position[p.to_index()] = nodes.len() as u32;
-            nodes.push(Node {
-                var: bdd.var_of(p).to_index() as u32,
-                low: position[bdd.low_link_of(p).to_index()],
-                high: position[bdd.high_link_of(p).to_index()],
-            });
-        }
-        let root = position[bdd.root_pointer().to_index()];
-        Diagram { nodes, root, end }
+    /// The diagram below `root` in `table`, flattened.
+    pub fn new(table: &Table, root: u32, layout: &Layout) -> Self {
+        let (nodes, root) = table.extract(root);
+        let nodes = nodes
+            .iter()
+            .map(|n: &Node| Step {
+                var: n.var,
+                low: n.low,
+                high: n.high,
+                block: match layout.owner.get(n.var as usize) {
+                    Some(&option) => layout.rank[option] as u32,
+                    None => layout.by_rank.len() as u32,
+                },
+            })
+            .collect();
+        Diagram { nodes, root }
     }
 
     pub fn len(&self) -> usize {
         self.nodes.len()
     }
 
-    /// Pass 1: `alive[n]` when node `n` reaches `true` through edges the
-    /// fixed bits allow.
-    fn alive(&self, fixed: &[Option<bool>]) -> Vec<bool> {
-        let mut alive = vec![false; self.nodes.len()];
-        alive[TRUE as usize] = true;
+    /// Pass 1: per node, its live edges: bit 1 the low one, bit 2 the
+    /// high one, each set when the fixed bits allow it and it reaches
+    /// `true`. A node with none is dead.
+    fn live(&self, allow: &[u8]) -> Vec<u8> {
+        let mut live = vec![0u8; self.nodes.len()];
+        live[TRUE as usize] = 3;
         for i in 2..self.nodes.len() {
             let n = self.nodes[i];
-            alive[i] = match fixed[n.var as usize] {
-                Some(false) => alive[n.low as usize],
-                Some(true) => alive[n.high as usize],
-                None => alive[n.low as usize] || alive[n.high as usize],
-            };
+            let a = allow[n.var as usize];
+            let low = u8::from(live[n.low as usize] != 0);
+            let high = u8::from(live[n.high as usize] != 0) << 1;
+            live[i] = a & (low | high);
         }
-        alive
+        live
     }
 
     /// Whether some complete configuration agrees with the fixed bits.
     pub fn consistent(&self, fixed: &[Option<bool>]) -> bool {
-        self.root == TRUE || (self.root != FALSE && self.alive(fixed)[self.root as usize])
+        self.root == TRUE
+            || (self.root != FALSE && self.live(&allowed(fixed))[self.root as usize] != 0)
+    }
+
+    /// Whether the complete assignment `fixed` (every bit set) is a valid
+    /// configuration: one walk from the root.
+    pub fn accepts(&self, fixed: &[Option<bool>]) -> bool {
+        let mut at = self.root;
+        while at > TRUE {
+            let n = self.nodes[at as usize];
+            at = match fixed[n.var as usize] {
+                Some(true) => n.high,
+                Some(false) => n.low,
+                None => return self.consistent(fixed),
+            };
+        }
+        at == TRUE
     }
 
     /// Pass 2: per option, the quantities some valid configuration agreeing
     /// with `fixed` gives it; `None` when there is none.
+    ///
+    /// Top-down over the live edges, each node carries the quantities of
+    /// its option that some path to it allows so far (bits its option's
+    /// block skipped before it are free); an edge leaving the block hands
+    /// them, narrowed by its own bit, to the option. Options whose whole
+    /// block an edge skips take every value that agrees with the fixed
+    /// bits, marked as ranges of blocks with a difference array.
     pub fn values(&self, layout: &Layout, fixed: &[Option<bool>]) -> Option<Vec<Values>> {
-        let options = layout.max.len();
-        let mut values = vec![0 as Values; options];
-        // Options skipped wholly by some live edge take every value; marked
-        // as ranges of options with a difference array.
-        let mut skipped = vec![0i32; options + 1];
-        let mut skip = |from_var: i64, to_var: u32| {
-            // Options whose whole block lies strictly between the two.
-            let first = match usize::try_from(from_var) {
-                Ok(v) => layout.owner[v] + 1,
-                Err(_) => 0,
-            };
-            // The option the edge lands in is enumerated from its node
-            // (leading bits free when it lands mid-block).
-            let last = if to_var >= self.end {
-                options
-            } else {
-                layout.owner[to_var as usize]
-            };
-            if first < last {
-                skipped[first] += 1;
-                skipped[last] -= 1;
-            }
-        };
+        let blocks = layout.by_rank.len();
+        // By rank until the end.
+        let agreeing: Vec<Values> = layout
+            .by_rank
+            .iter()
+            .map(|&o| layout.agreeing(fixed, o))
+            .collect();
+        let mut values = vec![0 as Values; blocks];
+        let mut skipped = vec![0i32; blocks + 1];
+        let root = self.root as usize;
         if self.root == FALSE {
             return None;
         }
         if self.root == TRUE {
-            skip(-1, self.end);
+            skipped[0] += 1;
+            skipped[blocks] -= 1;
         } else {
-            let alive = self.alive(fixed);
-            if !alive[self.root as usize] {
+            let live = self.live(&allowed(fixed));
+            if live[root] == 0 {
                 return None;
             }
-            let mut reached = vec![false; self.nodes.len()];
-            let mut entry = vec![false; self.nodes.len()];
-            reached[self.root as usize] = true;
-            entry[self.root as usize] = true;
-            skip(-1, self.nodes[self.root as usize].var);
+            // Quantities of the node's option some path to it allows; 0:
+            // not reached.
+            let mut partial = vec![0 as Values; self.nodes.len()];
+            let root_block = self.nodes[root].block as usize;
+            partial[root] = agreeing[root_block];
+            skipped[0] += 1;
+            skipped[root_block] -= 1;
             for i in (2..self.nodes.len()).rev() {
-                if !reached[i] {
+                let here = partial[i];
+                if here == 0 {
                     continue;
                 }
                 let n = self.nodes[i];
-                let block = layout.owner[n.var as usize];
-                for (bit, child) in [(false, n.low), (true, n.high)] {
-                    if fixed[n.var as usize].is_some_and(|f| f != bit) || !alive[child as usize] {
+                let block = n.block;
+                let edges = live[i];
+                let ones = layout.ones[n.var as usize];
+                for (edge, child, with) in [(1, n.low, !ones), (2, n.high, ones)] {
+                    if edges & edge == 0 {
                         continue;
                     }
-                    reached[child as usize] = true;
-                    let to = self.nodes[child as usize].var;
-                    skip(i64::from(n.var), to);
-                    if to < self.end && layout.owner[to as usize] != block {
-                        entry[child as usize] = true;
+                    let child = child as usize;
+                    let here = here & with;
+                    let to = self.nodes[child].block;
+                    if to == block {
+                        partial[child] |= here;
+                        continue;
+                    }
+                    values[block as usize] |= here;
+                    // Blocks strictly between this one and the child's.
+                    if block + 1 < to {
+                        skipped[block as usize + 1] += 1;
+                        skipped[to as usize] -= 1;
+                    }
+                    if (to as usize) < blocks {
+                        partial[child] |= agreeing[to as usize];
                     }
                 }
-            }
-            for (i, _) in entry.iter().enumerate().filter(|(_, e)| **e) {
-                self.enumerate(layout, fixed, &alive, i as u32, &mut values);
             }
         }
         let mut running = 0;
-        for option in 0..options {
-            running += skipped[option];
+        for (rank, value) in values.iter_mut().enumerate() {
+            running += skipped[rank];
             if running > 0 {
-                values[option] |= all_patterns(layout, fixed, option);
+                *value |= agreeing[rank];
             }
         }
-        Some(values)
-    }
-
-    /// The values of the option whose block node `start` is in, over the
-    /// live paths from `start` until they leave the block.
-    fn enumerate(
-        &self,
-        layout: &Layout,
-        fixed: &[Option<bool>],
-        alive: &[bool],
-        start: u32,
-        values: &mut [Values],
-    ) {
-        let option = layout.owner[self.nodes[start as usize].var as usize];
-        let first = layout.first[option];
-        let width = layout.width[option];
-        // (node, bits decided on the path: mask and values, by position k)
-        let mut stack = vec![(start, 0u64, 0u64)];
-        while let Some((at, mask, bits)) = stack.pop() {
-            let n = self.nodes[at as usize];
-            let k = n.var as usize - first;
-            for (bit, child) in [(false, n.low), (true, n.high)] {
-                if fixed[n.var as usize].is_some_and(|f| f != bit) || !alive[child as usize] {
-                    continue;
-                }
-                let mask = mask | (1 << k);
-                let bits = bits | (u64::from(bit) << k);
-                let to = self.nodes[child as usize].var;
-                if to < self.end && layout.owner[to as usize] == option {
-                    stack.push((child, mask, bits));
-                } else {
-                    values[option] |= matching(layout, fixed, option, width, mask, bits);
-                }
-            }
+        // By option.
+        let mut by_option = vec![0 as Values; blocks];
+        for (rank, &option) in layout.by_rank.iter().enumerate() {
+            by_option[option] = values[rank];
         }
+        Some(by_option)
     }
-}
-
-/// Quantities of `option` whose bits agree with `bits` where `mask` is set
-/// and with the fixed bits.
-fn matching(
-    layout: &Layout,
-    fixed: &[Option<bool>],
-    option: usize,
-    width: usize,
-    mask: u64,
-    bits: u64,
-) -> Values {
-    let first = layout.first[option];
-    let mut out = 0;
-    for quantity in 0..=layout.max[option] {
-        let fits = (0..width).all(|k| {
-            let bit = layout.bit(option, quantity, k);
-            let path = mask & (1 << k) == 0 || ((bits >> k) & 1 == 1) == bit;
-            path && fixed[first + k].is_none_or(|f| f == bit)
-        });
-        if fits {
-            out |= 1 << quantity;
-        }
-    }
-    out
-}
-
-fn all_patterns(layout: &Layout, fixed: &[Option<bool>], option: usize) -> Values {
-    matching(layout, fixed, option, layout.width[option], 0, 0)
 }

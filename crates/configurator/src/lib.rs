@@ -13,11 +13,13 @@
 //! Pure library: no I/O, no async, no wire types.
 mod compile;
 mod configure;
+mod conjoin;
 mod describe;
 mod diagram;
 mod explain;
 mod layout;
 mod linear;
+mod order;
 
 pub use compile::{CompiledModel, ConstraintRef, compile};
 pub use configure::{Configuration, Conflict, OptionState, OptionStatus};
