@@ -9,7 +9,10 @@ use quotecast_benches::{
     export::{self, RecordedClick},
     generated_config::{Lcg, Shape, generated_model, shuffled},
 };
-use quotecast_configurator::{Choice, CompiledModel, OptionStatus, compile};
+use quotecast_configurator::{
+    CLICK_BUDGET, CLICK_SEARCHES, Choice, CompiledModel, Explaining, ExplanationMemory,
+    OptionStatus, compile,
+};
 use quotecast_model::ConfigModel;
 
 #[global_allocator]
@@ -35,7 +38,7 @@ struct Args {
     /// Add one power budget shared by every option of the generated model.
     #[arg(long)]
     power_budget: bool,
-    /// Also time clicks with explanations on the generated model (slow).
+    /// Also time clicks with explanations on the generated model.
     #[arg(long)]
     explain_generated: bool,
     /// List the generated model's options in a random order.
@@ -63,6 +66,10 @@ struct Timings {
     explained: Vec<Duration>,
     /// The first `record` sessions' clicks, for the solver baseline.
     recorded: Vec<RecordedClick>,
+    /// Excluded or added options over the explained clicks, and how many
+    /// of their explanations were deferred past the click's budget.
+    explained_options: usize,
+    deferred: usize,
 }
 
 /// Runs the sessions, timing each click without and (when `explain`) with
@@ -70,8 +77,11 @@ struct Timings {
 fn clicks(model: &CompiledModel, args: &Args, explain: bool, record: usize) -> Timings {
     let mut rng = Lcg::new(7);
     let (mut bare, mut explained, mut recorded) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut explained_options, mut deferred) = (0usize, 0usize);
     for session in 0..args.sessions {
         let mut choices: Vec<Choice> = Vec::new();
+        // What the server keeps per session.
+        let mut memory = ExplanationMemory::default();
         for _ in 0..args.clicks {
             let start = Instant::now();
             let state = model.configure(&choices, false).expect("valid click");
@@ -86,8 +96,25 @@ fn clicks(model: &CompiledModel, args: &Args, explain: bool, record: usize) -> T
             }
             if explain {
                 let start = Instant::now();
-                std::hint::black_box(model.configure(&choices, true).expect("valid click"));
+                let state = model
+                    .configure_with(
+                        &choices,
+                        Explaining {
+                            on: true,
+                            budget: Some(CLICK_BUDGET),
+                            searches: Some(CLICK_SEARCHES),
+                            in_full: &[],
+                            memory: Some(&mut memory),
+                        },
+                    )
+                    .expect("valid click");
                 explained.push(start.elapsed());
+                for option in &state.options {
+                    if let OptionStatus::Excluded(why) | OptionStatus::Added(why) = &option.status {
+                        explained_options += 1;
+                        deferred += usize::from(why.deferred);
+                    }
+                }
             }
             assert!(state.valid, "an offered pick led to a dead end");
             let open: Vec<_> = state
@@ -112,6 +139,8 @@ fn clicks(model: &CompiledModel, args: &Args, explain: bool, record: usize) -> T
         bare,
         explained,
         recorded,
+        explained_options,
+        deferred,
     }
 }
 
@@ -141,6 +170,8 @@ fn report(
         bare,
         explained,
         recorded,
+        explained_options,
+        deferred,
     } = clicks(&compiled, args, explain, record);
     if let Some(path) = export {
         let json = export::export(
@@ -159,7 +190,7 @@ fn report(
         }
     };
     println!(
-        "{name:<28} {:>10} {:>8.1} {:>8} {:>9.1} {:>9.1} {:>11} {:>11}  ({} clicks)",
+        "{name:<28} {:>10} {:>8.1} {:>8} {:>9.1} {:>9.1} {:>11} {:>11}  ({} clicks{})",
         format!("{live}/{}", compiled.model().options.len()),
         compile_time.as_secs_f64() * 1e3,
         compiled.size(),
@@ -168,6 +199,11 @@ fn report(
         why(0.5),
         why(0.99),
         bare.len(),
+        if explained.is_empty() {
+            String::new()
+        } else {
+            format!("; {deferred} of {explained_options} explanations deferred")
+        },
     );
 }
 

@@ -103,6 +103,7 @@ async fn main() -> anyhow::Result<()> {
                     product_sku: "SRV-2U".into(),
                     choices: vec![],
                     skip_explanations: true,
+                    explain_skus: vec![],
                 })
                 .await?;
             let mut answers = client

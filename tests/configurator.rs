@@ -23,6 +23,7 @@ fn click(choices: &[(&str, u32)]) -> ConfigureRequest {
         product_sku: "SRV-2U".into(),
         choices: choices.iter().map(|(s, q)| pick(s, *q)).collect(),
         skip_explanations: false,
+        explain_skus: vec![],
     }
 }
 

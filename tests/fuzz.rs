@@ -35,6 +35,7 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
         product_sku: "SRV-2U".into(),
         choices: vec![],
         skip_explanations: false,
+        explain_skus: vec![],
     };
     let forecast = pb::ForecastRequest {
         pipeline: "demo".into(),

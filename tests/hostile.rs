@@ -377,6 +377,7 @@ async fn an_idle_configuration_session_is_ended() {
             product_sku: "SRV-2U".into(),
             choices: vec![],
             skip_explanations: true,
+            explain_skus: vec![],
         })
         .await
         .unwrap();

@@ -261,7 +261,13 @@ pub fn compile(model: ConfigModel) -> Result<CompiledModel, ConfigError> {
     let diagram = match conjoin_all(&layout, &domain_parts, &constraints) {
         Ok(diagram) => diagram,
         Err(conjoined) => {
-            let core = crate::explain::minimal_rules(&constraints, domain, conjoined);
+            let core = crate::minimal::minimal_rules(
+                |k| constraints[k].bdd.clone(),
+                domain,
+                conjoined.clone(),
+                None,
+            )
+            .unwrap_or(conjoined);
             return Err(ConfigError::Unsatisfiable {
                 sku: model.sku.clone(),
                 rules: core

@@ -1,9 +1,46 @@
 //! One click: the state of every option given the rep's choices, the
 //! defaults that apply, the configuration they add up to, and, for a
 //! contradictory selection, the conflict and how to repair it.
+use rustc_hash::FxHashMap;
+
 use crate::{
     Choice, ConfigError, Explanation, compile::CompiledModel, diagram::Values, explain::Goal,
 };
+
+/// How a click explains the options it excludes or adds.
+#[derive(Debug, Default)]
+pub struct Explaining<'a> {
+    /// Explain at all.
+    pub on: bool,
+    /// Constraints (closest first) an explanation may search before it is
+    /// deferred; `None`: no limit.
+    pub budget: Option<usize>,
+    /// New explanations this click may search for (those remembered from
+    /// earlier clicks cost nothing); the rest are deferred. `None`: all.
+    pub searches: Option<usize>,
+    /// Options explained in full whatever the budget (asked for by name).
+    pub in_full: &'a [usize],
+    /// Explanations of the session's earlier clicks, reused while their
+    /// choices are all still made, and kept for the next click.
+    pub memory: Option<&'a mut ExplanationMemory>,
+}
+
+/// The budget the server gives each explanation of a click: the closest
+/// 64 constraints (most explanations take one or two).
+pub const CLICK_BUDGET: usize = 64;
+
+/// New explanations the server searches for per click; a click that rules
+/// out hundreds of options explains the rest over the next clicks, or at
+/// once for the options asked for by name.
+pub const CLICK_SEARCHES: usize = 16;
+
+/// Explanations a session has worked out, by option and what they rule
+/// out. An explanation stays true while its choices are all made, so
+/// later clicks reuse it instead of searching again.
+#[derive(Debug, Default)]
+pub struct ExplanationMemory {
+    known: FxHashMap<(usize, Values), Explanation>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OptionStatus {
@@ -90,12 +127,28 @@ impl CompiledModel {
     }
 
     /// The state after `choices` (in the order the rep made them).
-    /// `explain`: also say why each excluded or added option is so (costs
-    /// a few more passes per such option).
+    /// `explain`: also say why each excluded or added option is so, in
+    /// full however long that takes (a click of a session that must stay
+    /// interactive uses [`Self::configure_with`]).
     pub fn configure(
         &self,
         choices: &[Choice],
         explain: bool,
+    ) -> Result<Configuration, ConfigError> {
+        self.configure_with(
+            choices,
+            Explaining {
+                on: explain,
+                ..Explaining::default()
+            },
+        )
+    }
+
+    /// The state after `choices`, explained as `explaining` says.
+    pub fn configure_with(
+        &self,
+        choices: &[Choice],
+        mut explaining: Explaining<'_>,
     ) -> Result<Configuration, ConfigError> {
         let mut seen = vec![false; self.model.options.len()];
         for c in choices {
@@ -140,6 +193,10 @@ impl CompiledModel {
             }
         };
         let chosen = |o: usize| kept.iter().find(|c| c.option == o).map(|c| c.quantity);
+        // Options the selection narrows, where explanations look first.
+        let narrowed: Vec<bool> = (0..self.model.options.len())
+            .map(|o| values.get(o).is_some_and(|&v| v != self.layout.all(o)))
+            .collect();
         let mut options: Vec<OptionState> = (0..self.model.options.len())
             .map(|o| {
                 let v = values.get(o).copied().unwrap_or(0);
@@ -151,13 +208,13 @@ impl CompiledModel {
                         option: o,
                         values: !1,
                     };
-                    OptionStatus::Excluded(self.why(explain, &kept, why))
+                    OptionStatus::Excluded(self.why(&mut explaining, &kept, why, &narrowed))
                 } else if least > 0 && least < Values::BITS {
                     let why = Goal {
                         option: o,
                         values: (1 << least) - 1,
                     };
-                    OptionStatus::Added(self.why(explain, &kept, why))
+                    OptionStatus::Added(self.why(&mut explaining, &kept, why, &narrowed))
                 } else {
                     OptionStatus::Open
                 };
@@ -197,18 +254,54 @@ impl CompiledModel {
         })
     }
 
-    fn why(&self, explain: bool, choices: &[Choice], goal: Goal) -> Explanation {
-        if explain {
-            self.explain(choices, Some(goal))
-        } else {
-            Explanation::default()
+    fn why(
+        &self,
+        explaining: &mut Explaining<'_>,
+        choices: &[Choice],
+        goal: Goal,
+        narrowed: &[bool],
+    ) -> Explanation {
+        if !explaining.on {
+            return Explanation::default();
         }
+        let key = (goal.option, goal.values);
+        if let Some(known) = explaining.memory.as_ref().and_then(|m| m.known.get(&key)) {
+            // Still a reason: its choices are all still made.
+            if known.choices.iter().all(|c| choices.contains(c)) {
+                return known.clone();
+            }
+        }
+        let budget = if explaining.in_full.contains(&goal.option) {
+            None
+        } else {
+            explaining.budget
+        };
+        if budget.is_some() {
+            // This click's searches are spent: later clicks will find it.
+            match &mut explaining.searches {
+                Some(0) => {
+                    return Explanation {
+                        deferred: true,
+                        ..Explanation::default()
+                    };
+                }
+                Some(left) => *left -= 1,
+                None => {}
+            }
+        }
+        let why = self.explain(choices, Some(goal), Some(narrowed), budget);
+        if let Some(memory) = explaining.memory.as_deref_mut()
+            && !why.deferred
+        {
+            memory.known.insert(key, why.clone());
+        }
+        why
     }
 
     /// What conflicts among choices that cannot be completed, how to
     /// repair it, and which choices to set aside meanwhile.
     fn conflict(&self, choices: &[Choice]) -> Conflict {
-        let explanation = self.explain(choices, None);
+        let explanation = self.explain(choices, None, None, None);
         // Smallest repairs: single choices to drop, else pairs.
         let fixes = |drop: &[Choice]| {
             let rest: Vec<Choice> = choices

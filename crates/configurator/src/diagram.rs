@@ -84,10 +84,35 @@ impl Diagram {
         live
     }
 
-    /// Whether some complete configuration agrees with the fixed bits.
+    /// Whether some complete configuration agrees with the fixed bits:
+    /// depth first from the root, stopping at the first path to `true`
+    /// (nodes found dead are not entered twice).
     pub fn consistent(&self, fixed: &[Option<bool>]) -> bool {
-        self.root == TRUE
-            || (self.root != FALSE && self.live(&allowed(fixed))[self.root as usize] != 0)
+        if self.root <= TRUE {
+            return self.root == TRUE;
+        }
+        let mut dead = vec![false; self.nodes.len()];
+        dead[FALSE as usize] = true;
+        let mut stack = vec![self.root];
+        while let Some(&at) = stack.last() {
+            if at == TRUE {
+                return true;
+            }
+            let n = self.nodes[at as usize];
+            let next = [(false, n.low), (true, n.high)]
+                .into_iter()
+                .find(|&(bit, child)| {
+                    fixed[n.var as usize].is_none_or(|f| f == bit) && !dead[child as usize]
+                });
+            match next {
+                Some((_, child)) => stack.push(child),
+                None => {
+                    dead[at as usize] = true;
+                    stack.pop();
+                }
+            }
+        }
+        false
     }
 
     /// Whether the complete assignment `fixed` (every bit set) is a valid

@@ -2,65 +2,17 @@
 //! together, rule something out; dropping any one of them would let it in.
 //!
 //! Choices are minimised first, by deletion against the whole compiled
-//! diagram (one linear pass per test); then rules, by growing a set in
-//! order of closeness to the options involved until it conflicts and
-//! shrinking it by deletion. Every element of the result is necessary.
-use biodivine_lib_bdd::Bdd;
+//! diagram (one linear pass per test); then rules, among the constraints
+//! with the kept choices' bits fixed, in order of closeness to the options
+//! involved ([`crate::minimal`]). Every element of the result is necessary.
+use biodivine_lib_bdd::{Bdd, BddVariable};
 
 use crate::{
     Choice, Explanation,
-    compile::{CompiledModel, Constraint},
+    compile::CompiledModel,
     diagram::Values,
+    minimal::{conflicts, minimal_rules},
 };
-
-/// Indices of `candidates` (in `constraints`) that, with `base`, cannot all
-/// hold, none of them superfluous. `candidates` in order of preference;
-/// together with `base` they must conflict.
-///
-/// Insertion-based: conjoin candidates in order until the conjunction
-/// fails; the one that failed it is necessary. Start again from the base
-/// and the necessary ones over the candidates before it, until the
-/// necessary ones alone fail. About (size of the result) × (prefix length)
-/// conjunctions, rather than the square of the prefix that deletion costs.
-pub(crate) fn minimal_rules(
-    constraints: &[Constraint],
-    base: Bdd,
-    candidates: Vec<usize>,
-) -> Vec<usize> {
-    // Most often one rule alone does it.
-    if let Some(&k) = candidates
-        .iter()
-        .take(32)
-        .find(|&&k| base.and(&constraints[k].bdd).is_false())
-    {
-        return vec![k];
-    }
-    let mut necessary: Vec<usize> = Vec::new();
-    let mut pool = candidates;
-    loop {
-        let mut acc = necessary
-            .iter()
-            .fold(base.clone(), |acc, &k| acc.and(&constraints[k].bdd));
-        if acc.is_false() {
-            break;
-        }
-        let mut failed_at = None;
-        for (j, &k) in pool.iter().enumerate() {
-            acc = acc.and(&constraints[k].bdd);
-            if acc.is_false() {
-                failed_at = Some(j);
-                break;
-            }
-        }
-        // The candidates all together conflict, so one always fails it;
-        // without one (a caller's mistake) return what is known.
-        let Some(j) = failed_at else { break };
-        necessary.push(pool[j]);
-        pool.truncate(j);
-    }
-    necessary.sort_unstable();
-    necessary
-}
 
 /// Something that must not happen: `option` taking one of `values`.
 #[derive(Debug, Clone, Copy)]
@@ -93,7 +45,8 @@ impl CompiledModel {
         }
     }
 
-    fn cube(&self, choices: &[Choice]) -> Bdd {
+    /// The bits the choices fix.
+    fn literals(&self, choices: &[Choice]) -> Vec<(BddVariable, bool)> {
         let mut literals = Vec::new();
         for c in choices {
             for (k, (var, _)) in self.layout.bits_of(c.option).enumerate() {
@@ -101,6 +54,10 @@ impl CompiledModel {
             }
         }
         literals
+    }
+
+    fn cube(&self, choices: &[Choice]) -> Bdd {
+        self.literals(choices)
             .iter()
             .fold(self.vars.mk_true(), |all, &(var, value)| {
                 all.and(&self.vars.mk_literal(var, value))
@@ -119,19 +76,51 @@ impl CompiledModel {
     }
 
     /// Constraints ordered by closeness to `seeds` in the graph where a
-    /// constraint links the options it mentions.
-    fn by_closeness(&self, seeds: impl IntoIterator<Item = usize>) -> Vec<usize> {
-        let mut option_seen = vec![false; self.model.options.len()];
+    /// constraint links the options it mentions. With `narrowed` (options
+    /// the selection has fixed, excluded, added or limited), first those
+    /// reached through narrowed options only: a chain of consequences runs
+    /// through options it narrowed, and the whole graph is reached within
+    /// a few steps.
+    /// `limit`: only the closest this many.
+    fn by_closeness(
+        &self,
+        seeds: &[usize],
+        narrowed: Option<&[bool]>,
+        limit: Option<usize>,
+    ) -> Vec<usize> {
+        let limit = limit.unwrap_or(usize::MAX);
         let mut taken = vec![false; self.constraints.len()];
+        let mut order = Vec::new();
+        if let Some(narrowed) = narrowed {
+            self.breadth_first(seeds, |o| narrowed[o], &mut taken, &mut order, limit);
+        }
+        self.breadth_first(seeds, |_| true, &mut taken, &mut order, limit);
+        // Constraints over no option at all come last.
+        order.extend((0..self.constraints.len()).filter(|&k| !taken[k]));
+        order.truncate(limit);
+        order
+    }
+
+    /// Appends to `order` the constraints not yet `taken` that touch the
+    /// seeds, then those that touch options they reach through options
+    /// `through` allows, level by level.
+    fn breadth_first(
+        &self,
+        seeds: &[usize],
+        through: impl Fn(usize) -> bool,
+        taken: &mut [bool],
+        order: &mut Vec<usize>,
+        limit: usize,
+    ) {
+        let mut option_seen = vec![false; self.model.options.len()];
         let mut frontier: Vec<usize> = Vec::new();
-        for o in seeds {
+        for &o in seeds {
             if !option_seen[o] {
                 option_seen[o] = true;
                 frontier.push(o);
             }
         }
-        let mut order = Vec::with_capacity(self.constraints.len());
-        while !frontier.is_empty() {
+        while !frontier.is_empty() && order.len() < limit {
             let mut next = Vec::new();
             let start = order.len();
             for o in frontier {
@@ -142,7 +131,7 @@ impl CompiledModel {
                     taken[k] = true;
                     order.push(k);
                     for &p in &self.constraints[k].scope {
-                        if !option_seen[p] {
+                        if !option_seen[p] && through(p) {
                             option_seen[p] = true;
                             next.push(p);
                         }
@@ -154,15 +143,88 @@ impl CompiledModel {
             order[start..].sort_by_key(|&k| self.constraints[k].bdd.size());
             frontier = next;
         }
-        // Constraints over no option at all come last.
-        order.extend((0..self.constraints.len()).filter(|&k| !taken[k]));
-        order
     }
 
     /// A minimal explanation of why `choices` rule out `goal` (or, without
     /// a goal, conflict among themselves). The caller has checked that they
-    /// do.
-    pub(crate) fn explain(&self, choices: &[Choice], goal: Option<Goal>) -> Explanation {
+    /// do. `narrowed`: the options the choices narrow, when known.
+    /// `budget`: give up (a deferred explanation) when the closest this
+    /// many constraints do not explain it.
+    pub(crate) fn explain(
+        &self,
+        choices: &[Choice],
+        goal: Option<Goal>,
+        narrowed: Option<&[bool]>,
+        budget: Option<usize>,
+    ) -> Explanation {
+        let deferred = Explanation {
+            deferred: true,
+            ..Explanation::default()
+        };
+        if let (Some(limit), Some(goal)) = (budget, goal) {
+            // First the cheap test: with every choice made, do the closest
+            // constraints rule it out at all?
+            let literals = self.literals(choices);
+            let base = self.domain.restrict(&literals).and(&self.goal_bdd(goal));
+            let seeds: Vec<usize> = choices
+                .iter()
+                .map(|c| c.option)
+                .chain([goal.option])
+                .collect();
+            let closest: Vec<Bdd> = self
+                .by_closeness(&seeds, narrowed, Some(limit))
+                .into_iter()
+                .map(|k| self.constraints[k].bdd.restrict(&literals))
+                .collect();
+            if !conflicts(&base, &closest) {
+                return deferred;
+            }
+        }
+        let kept = self.fewest_choices(choices, goal);
+        // Constraints with the kept choices' bits fixed: smaller, and
+        // those the choices already satisfy become `true`.
+        let literals = self.literals(&kept);
+        let mut base = self.domain.restrict(&literals);
+        if let Some(goal) = goal {
+            base = base.and(&self.goal_bdd(goal));
+        }
+        let seeds = kept
+            .iter()
+            .map(|c| c.option)
+            .chain(goal.map(|g| g.option))
+            .collect::<Vec<_>>();
+        let rules = minimal_rules(
+            |k| self.constraints[k].bdd.restrict(&literals),
+            base,
+            self.by_closeness(&seeds, narrowed, None),
+            budget,
+        );
+        match rules {
+            Some(rules) => Explanation {
+                choices: kept,
+                rules: rules
+                    .into_iter()
+                    .map(|k| self.constraints[k].name.clone())
+                    .collect(),
+                deferred: false,
+            },
+            None => deferred,
+        }
+    }
+
+    /// A minimal subset of `choices` that still rules out `goal`: none
+    /// when the rules alone do, one choice alone when one does (the latest first: what a click just
+    /// ruled out, its choice usually explains), else by deletion, earliest
+    /// first.
+    fn fewest_choices(&self, choices: &[Choice], goal: Option<Goal>) -> Vec<Choice> {
+        if goal.is_some() {
+            if self.rules_out(&[], goal) {
+                return Vec::new();
+            }
+            if let Some(c) = choices.iter().rev().find(|c| self.rules_out(&[**c], goal)) {
+                return vec![*c];
+            }
+        }
         let mut kept = choices.to_vec();
         let mut j = 0;
         while j < kept.len() {
@@ -174,22 +236,6 @@ impl CompiledModel {
                 j += 1;
             }
         }
-        let mut base = self.cube(&kept).and(&self.domain);
-        if let Some(goal) = goal {
-            base = base.and(&self.goal_bdd(goal));
-        }
-        let seeds = kept
-            .iter()
-            .map(|c| c.option)
-            .chain(goal.map(|g| g.option))
-            .collect::<Vec<_>>();
-        let rules = minimal_rules(&self.constraints, base, self.by_closeness(seeds));
-        Explanation {
-            choices: kept,
-            rules: rules
-                .into_iter()
-                .map(|k| self.constraints[k].name.clone())
-                .collect(),
-        }
+        kept
     }
 }

@@ -19,10 +19,14 @@ mod diagram;
 mod explain;
 mod layout;
 mod linear;
+mod minimal;
 mod order;
 
 pub use compile::{CompiledModel, ConstraintRef, compile};
-pub use configure::{Configuration, Conflict, OptionState, OptionStatus};
+pub use configure::{
+    CLICK_BUDGET, CLICK_SEARCHES, Configuration, Conflict, Explaining, ExplanationMemory,
+    OptionState, OptionStatus,
+};
 pub use describe::{Configurators, compile_all};
 
 /// The most units of one option a model may allow.
@@ -42,6 +46,10 @@ pub struct Choice {
 pub struct Explanation {
     pub choices: Vec<Choice>,
     pub rules: Vec<ConstraintRef>,
+    /// Not worked out within a click's budget (the consequence of a long
+    /// chain of rules); empty until asked for by option
+    /// ([`Explaining::in_full`]); its choices and rules are empty.
+    pub deferred: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

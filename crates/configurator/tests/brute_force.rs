@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use quotecast_configurator::{
-    Choice, CompiledModel, ConfigError, Explanation, OptionStatus, compile,
+    Choice, CompiledModel, ConfigError, Explaining, Explanation, ExplanationMemory, OptionStatus,
+    compile,
 };
 use quotecast_model::{ConfigModel, ConfigOption, ConfigRule, ConfigRuleKind, OptionGroup};
 
@@ -293,6 +294,7 @@ fn compile_or_skip(model: &ConfigModel) -> Option<CompiledModel> {
                 &Explanation {
                     choices: vec![],
                     rules,
+                    deferred: false,
                 },
                 |_| true,
             );
@@ -335,6 +337,7 @@ proptest! {
             prop_assert_eq!(&option.quantities, &expected, "option {}", option.option);
             match &option.status {
                 OptionStatus::Excluded(why) => {
+                    prop_assert!(!why.deferred, "explained in full");
                     check_minimal(&model, &all, why, |q| q[option.option] > 0);
                 }
                 OptionStatus::Added(why) => {
@@ -348,5 +351,45 @@ proptest! {
         let proposal: Vec<u32> = state.options.iter().map(|o| o.quantity).collect();
         let proposal_valid = ids.iter().all(|id| holds(&model, id, &proposal)) && agrees(&proposal, &kept);
         prop_assert_eq!(state.complete, proposal_valid && state.valid);
+    }
+
+    /// A session's clicks on a small budget: what is deferred is only
+    /// deferred, what is explained (found now or remembered from an
+    /// earlier click) is a minimal explanation under the current choices.
+    #[test]
+    fn budgeted_session_explanations_are_minimal_or_deferred((model, raw) in arb_case()) {
+        let Some(compiled) = compile_or_skip(&model) else { return Ok(()) };
+        let all = assignments(&model);
+        let mut memory = ExplanationMemory::default();
+        let choices: Vec<Choice> = raw.iter().map(|&(option, quantity)| Choice { option, quantity }).collect();
+        for made in 0..=choices.len() {
+            let state = compiled.configure_with(&choices[..made], Explaining {
+                on: true,
+                budget: Some(2),
+                searches: Some(2),
+                in_full: &[0],
+                memory: Some(&mut memory),
+            }).unwrap();
+            if state.conflict.is_some() {
+                break;
+            }
+            for option in &state.options {
+                match &option.status {
+                    OptionStatus::Excluded(why) if !why.deferred => {
+                        prop_assert!(why.choices.iter().all(|c| choices[..made].contains(c)));
+                        check_minimal(&model, &all, why, |q| q[option.option] > 0);
+                    }
+                    OptionStatus::Added(why) if !why.deferred => {
+                        let least = option.quantities[0];
+                        check_minimal(&model, &all, why, |q| q[option.option] < least);
+                    }
+                    OptionStatus::Excluded(why) | OptionStatus::Added(why) => {
+                        prop_assert!(option.option != 0, "asked for in full");
+                        prop_assert!(why.choices.is_empty() && why.rules.is_empty());
+                    }
+                    _ => {}
+                }
+            }
+        }
     }
 }

@@ -685,6 +685,7 @@ fn idle_session(addr: &str) -> (tokio::runtime::Runtime, Box<dyn std::any::Any>)
                 product_sku: "SRV-2U".into(),
                 choices: vec![],
                 skip_explanations: true,
+                explain_skus: vec![],
             })
             .await
             .unwrap();

@@ -2,6 +2,7 @@
 //! a time or as a session of clicks on one stream.
 use std::pin::Pin;
 
+use quotecast_configurator::{CLICK_BUDGET, CLICK_SEARCHES, Explaining, ExplanationMemory};
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
@@ -21,10 +22,12 @@ impl ConfiguratorApi {
     }
 }
 
-/// One selection in, the whole state out.
+/// One selection in, the whole state out. `memory`: the explanations of a
+/// session's earlier clicks (for this product).
 fn configure(
     state: &AppState,
     request: &ConfigureRequest,
+    memory: Option<&mut ExplanationMemory>,
 ) -> Result<ConfigureResponse, ServerError> {
     let sku = request.product_sku.trim();
     if sku.is_empty() {
@@ -41,8 +44,15 @@ fn configure(
             name: sku.to_owned(),
         })?;
     let input = ConfigureInput::try_from((model, request))?;
+    let explaining = Explaining {
+        on: !request.skip_explanations,
+        budget: Some(CLICK_BUDGET),
+        searches: Some(CLICK_SEARCHES),
+        in_full: &input.explain,
+        memory,
+    };
     let configuration = model
-        .configure(&input.choices, !request.skip_explanations)
+        .configure_with(&input.choices, explaining)
         .map_err(|e| ServerError::invalid("choices", e.to_string()))?;
     Ok(ConfigureResponse::from(StateOf {
         model,
@@ -58,7 +68,11 @@ impl ConfiguratorService for ConfiguratorApi {
         &self,
         request: Request<ConfigureRequest>,
     ) -> Result<Response<ConfigureResponse>, Status> {
-        Ok(Response::new(configure(&self.state, request.get_ref())?))
+        Ok(Response::new(configure(
+            &self.state,
+            request.get_ref(),
+            None,
+        )?))
     }
 
     type ConfigureSessionStream = ResponseStream;
@@ -69,6 +83,8 @@ impl ConfiguratorService for ConfiguratorApi {
     ) -> Result<Response<Self::ConfigureSessionStream>, Status> {
         let state = self.state.clone();
         let idle = state.session_idle;
+        // Explanations outlive the click that found them, per product.
+        let mut memory: Option<(String, ExplanationMemory)> = None;
         // Answers each click in order; a bad click ends the session with
         // its status, as any gRPC stream error does, and so does a
         // session left idle (it holds a stream and its model state).
@@ -80,9 +96,14 @@ impl ConfiguratorService for ConfiguratorApi {
                     "the session was idle for {} s: start a new one",
                     idle.as_secs()
                 ))),
-                Ok(click) => click
-                    .map_err(crate::codec::inbound)
-                    .and_then(|request| configure(&state, &request).map_err(Status::from)),
+                Ok(click) => click.map_err(crate::codec::inbound).and_then(|request| {
+                    let product = request.product_sku.trim();
+                    if memory.as_ref().is_none_or(|(sku, _)| sku != product) {
+                        memory = Some((product.to_owned(), ExplanationMemory::default()));
+                    }
+                    let memory = memory.as_mut().map(|(_, m)| m);
+                    configure(&state, &request, memory).map_err(Status::from)
+                }),
             });
         Ok(Response::new(Box::pin(answers)))
     }

@@ -11,6 +11,8 @@ use crate::{
 /// A request's choices resolved against a model.
 pub struct ConfigureInput {
     pub choices: Vec<Choice>,
+    /// Options to explain in full.
+    pub explain: Vec<usize>,
 }
 
 impl TryFrom<(&CompiledModel, &pb::ConfigureRequest)> for ConfigureInput {
@@ -40,8 +42,18 @@ impl TryFrom<(&CompiledModel, &pb::ConfigureRequest)> for ConfigureInput {
                 }),
             }
         }
+        let mut explain = Vec::with_capacity(request.explain_skus.len());
+        for (i, sku) in request.explain_skus.iter().enumerate() {
+            match model.model().option_index(sku.trim()) {
+                Some(option) => explain.push(option),
+                None => violations.push(FieldViolation {
+                    field: format!("explain_skus[{i}]"),
+                    description: format!("`{sku}` is not an option of `{}`", model.model().sku),
+                }),
+            }
+        }
         if violations.is_empty() {
-            Ok(Self { choices })
+            Ok(Self { choices, explain })
         } else {
             Err(ServerError::InvalidArgument(violations))
         }
@@ -66,6 +78,7 @@ fn explanation(model: &CompiledModel, e: &Explanation) -> pb::Explanation {
                 description: r.description.clone(),
             })
             .collect(),
+        deferred: e.deferred,
     }
 }
 
