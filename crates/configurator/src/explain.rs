@@ -14,6 +14,9 @@ use crate::{
     minimal::{conflicts, minimal_rules},
 };
 
+/// The largest constraint diagram a click's budgeted search uses.
+const BUDGET_NODES: usize = 4096;
+
 /// Something that must not happen: `option` taking one of `values`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Goal {
@@ -172,8 +175,10 @@ impl CompiledModel {
                 .chain([goal.option])
                 .collect();
             let closest: Vec<Bdd> = self
-                .by_closeness(&seeds, narrowed, Some(limit))
+                .by_closeness(&seeds, narrowed, None)
                 .into_iter()
+                .filter(|&k| self.within_budget(k))
+                .take(limit)
                 .map(|k| self.constraints[k].bdd.restrict(&literals))
                 .collect();
             if !conflicts(&base, &closest) {
@@ -193,10 +198,14 @@ impl CompiledModel {
             .map(|c| c.option)
             .chain(goal.map(|g| g.option))
             .collect::<Vec<_>>();
+        let mut candidates = self.by_closeness(&seeds, narrowed, None);
+        if budget.is_some() {
+            candidates.retain(|&k| self.within_budget(k));
+        }
         let rules = minimal_rules(
             |k| self.constraints[k].bdd.restrict(&literals),
             base,
-            self.by_closeness(&seeds, narrowed, None),
+            candidates,
             budget,
         );
         match rules {
@@ -210,6 +219,14 @@ impl CompiledModel {
             },
             None => deferred,
         }
+    }
+
+    /// Whether a click's budgeted search may use constraint `k`: not one
+    /// whose own diagram is large (a power budget over the whole product),
+    /// which would cost more than the click. An explanation that needs it
+    /// is deferred.
+    fn within_budget(&self, k: usize) -> bool {
+        self.constraints[k].bdd.size() <= BUDGET_NODES
     }
 
     /// A minimal subset of `choices` that still rules out `goal`: none
