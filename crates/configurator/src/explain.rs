@@ -84,15 +84,22 @@ impl CompiledModel {
     /// reached through narrowed options only: a chain of consequences runs
     /// through options it narrowed, and the whole graph is reached within
     /// a few steps.
-    /// `limit`: only the closest this many.
+    /// `limit`: only the closest this many, of those a budgeted search
+    /// may use ([`Self::within_budget`]; the others neither count nor
+    /// link options).
     fn by_closeness(
         &self,
         seeds: &[usize],
         narrowed: Option<&[bool]>,
         limit: Option<usize>,
     ) -> Vec<usize> {
-        let limit = limit.unwrap_or(usize::MAX);
         let mut taken = vec![false; self.constraints.len()];
+        if limit.is_some() {
+            for (k, taken) in taken.iter_mut().enumerate() {
+                *taken = !self.within_budget(k);
+            }
+        }
+        let limit = limit.unwrap_or(usize::MAX);
         let mut order = Vec::new();
         if let Some(narrowed) = narrowed {
             self.breadth_first(seeds, |o| narrowed[o], &mut taken, &mut order, limit);
@@ -106,7 +113,7 @@ impl CompiledModel {
 
     /// Appends to `order` the constraints not yet `taken` that touch the
     /// seeds, then those that touch options they reach through options
-    /// `through` allows, level by level.
+    /// `through` allows, level by level, until `order` holds `limit`.
     fn breadth_first(
         &self,
         seeds: &[usize],
@@ -175,10 +182,8 @@ impl CompiledModel {
                 .chain([goal.option])
                 .collect();
             let closest: Vec<Bdd> = self
-                .by_closeness(&seeds, narrowed, None)
+                .by_closeness(&seeds, narrowed, Some(limit))
                 .into_iter()
-                .filter(|&k| self.within_budget(k))
-                .take(limit)
                 .map(|k| self.constraints[k].bdd.restrict(&literals))
                 .collect();
             if !conflicts(&base, &closest) {
@@ -198,14 +203,10 @@ impl CompiledModel {
             .map(|c| c.option)
             .chain(goal.map(|g| g.option))
             .collect::<Vec<_>>();
-        let mut candidates = self.by_closeness(&seeds, narrowed, None);
-        if budget.is_some() {
-            candidates.retain(|&k| self.within_budget(k));
-        }
         let rules = minimal_rules(
             |k| self.constraints[k].bdd.restrict(&literals),
             base,
-            candidates,
+            self.by_closeness(&seeds, narrowed, budget),
             budget,
         );
         match rules {

@@ -91,7 +91,7 @@ pub(crate) fn conflicts(base: &Bdd, parts: &[Bdd]) -> bool {
 /// cannot all hold, none of them superfluous; sorted. `candidates` in order
 /// of preference; together with `base` they must conflict (if they do not,
 /// all of them come back). `budget`: `None` when the first this many
-/// candidates do not conflict.
+/// candidates (or all, when fewer) do not conflict.
 pub(crate) fn minimal_rules(
     bdd: impl Fn(usize) -> Bdd,
     base: Bdd,
@@ -107,7 +107,7 @@ pub(crate) fn minimal_rules(
     let mut tests = Tests::new(&base, &bdds);
     let positions: Vec<usize> = (0..within).collect();
     if !tests.conflict(&positions) {
-        return (within == candidates.len()).then_some(candidates);
+        return budget.is_none().then_some(candidates);
     }
     // The shortest conflicting prefix, to a factor of two.
     let mut length = 8.min(within);
