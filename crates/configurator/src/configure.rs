@@ -1,7 +1,7 @@
 //! One click: the state of every option given the rep's choices, the
 //! defaults that apply, the configuration they add up to, and, for a
 //! contradictory selection, the conflict and how to repair it.
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::{
     Choice, ConfigError, Explanation, compile::CompiledModel, diagram::Values, explain::Goal,
@@ -40,6 +40,9 @@ pub const CLICK_SEARCHES: usize = 16;
 #[derive(Debug, Default)]
 pub struct ExplanationMemory {
     known: FxHashMap<(usize, Values), Explanation>,
+    /// Searched for within a click's budget and not found: searched again
+    /// only when the budget has room after the others.
+    failed: FxHashSet<(usize, Values)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,6 +200,8 @@ impl CompiledModel {
         let narrowed: Vec<bool> = (0..self.model.options.len())
             .map(|o| values.get(o).is_some_and(|&v| v != self.layout.all(o)))
             .collect();
+        // Excluded and added options, explained once every state is known.
+        let mut pending: Vec<Goal> = Vec::new();
         let mut options: Vec<OptionState> = (0..self.model.options.len())
             .map(|o| {
                 let v = values.get(o).copied().unwrap_or(0);
@@ -208,13 +213,15 @@ impl CompiledModel {
                         option: o,
                         values: !1,
                     };
-                    OptionStatus::Excluded(self.why(&mut explaining, &kept, why, &narrowed))
+                    pending.push(why);
+                    OptionStatus::Excluded(Explanation::default())
                 } else if least > 0 && least < Values::BITS {
                     let why = Goal {
                         option: o,
                         values: (1 << least) - 1,
                     };
-                    OptionStatus::Added(self.why(&mut explaining, &kept, why, &narrowed))
+                    pending.push(why);
+                    OptionStatus::Added(Explanation::default())
                 } else {
                     OptionStatus::Open
                 };
@@ -227,6 +234,26 @@ impl CompiledModel {
                 }
             })
             .collect();
+        if explaining.on {
+            // Searches go first to options this session has not yet
+            // failed to explain, so a click's budget is not spent on the
+            // same long chains every time.
+            let failed = |goal: &Goal| {
+                explaining
+                    .memory
+                    .as_ref()
+                    .is_some_and(|m| m.failed.contains(&(goal.option, goal.values)))
+            };
+            pending.sort_by_key(|goal| (failed(goal), goal.option));
+            for goal in pending {
+                let why = self.why(&mut explaining, &kept, goal, &narrowed);
+                if let OptionStatus::Excluded(e) | OptionStatus::Added(e) =
+                    &mut options[goal.option].status
+                {
+                    *e = why;
+                }
+            }
+        }
         self.apply_defaults(&kept, &values, &mut options);
         let proposal: Vec<Choice> = options
             .iter()
@@ -290,10 +317,13 @@ impl CompiledModel {
             }
         }
         let why = self.explain(choices, Some(goal), Some(narrowed), budget);
-        if let Some(memory) = explaining.memory.as_deref_mut()
-            && !why.deferred
-        {
-            memory.known.insert(key, why.clone());
+        if let Some(memory) = explaining.memory.as_deref_mut() {
+            if why.deferred {
+                memory.failed.insert(key);
+            } else {
+                memory.failed.remove(&key);
+                memory.known.insert(key, why.clone());
+            }
         }
         why
     }
