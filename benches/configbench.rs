@@ -14,6 +14,7 @@ use quotecast_configurator::{
     OptionStatus, compile,
 };
 use quotecast_model::ConfigModel;
+use quotecast_rules::{ModelCache, ModelCompiler};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -144,6 +145,22 @@ fn clicks(model: &CompiledModel, args: &Args, explain: bool, record: usize) -> T
     }
 }
 
+/// How long a restart takes to get the compiled model back from the
+/// server's cache of compiled models (written by a first start).
+fn restart(model: &ConfigModel) -> Duration {
+    let dir = std::env::temp_dir().join(format!("configbench-{}", std::process::id()));
+    ModelCache::new(&dir)
+        .compile(model)
+        .expect("the model is satisfiable");
+    let cache = ModelCache::new(&dir);
+    let start = Instant::now();
+    cache.compile(model).expect("the model is satisfiable");
+    let took = start.elapsed();
+    assert_eq!(cache.report().read, 1, "read back, not compiled");
+    let _ = std::fs::remove_dir_all(&dir);
+    took
+}
+
 fn report(
     name: &str,
     model: ConfigModel,
@@ -152,8 +169,9 @@ fn report(
     export: Option<&std::path::Path>,
 ) {
     let start = Instant::now();
-    let compiled = compile(model).expect("the model is satisfiable");
+    let compiled = compile(model.clone()).expect("the model is satisfiable");
     let compile_time = start.elapsed();
+    let restart_time = restart(&model);
     let live = compiled
         .configure(&[], false)
         .expect("no choices")
@@ -190,9 +208,10 @@ fn report(
         }
     };
     println!(
-        "{name:<28} {:>10} {:>8.1} {:>8} {:>9.1} {:>9.1} {:>11} {:>11}  ({} clicks{})",
+        "{name:<28} {:>10} {:>8.1} {:>8.1} {:>8} {:>9.1} {:>9.1} {:>11} {:>11}  ({} clicks{})",
         format!("{live}/{}", compiled.model().options.len()),
         compile_time.as_secs_f64() * 1e3,
+        restart_time.as_secs_f64() * 1e3,
         compiled.size(),
         percentile(&bare, 0.5).as_secs_f64() * 1e6,
         percentile(&bare, 0.99).as_secs_f64() * 1e6,
@@ -214,8 +233,8 @@ fn main() {
         args.sessions, args.clicks
     );
     println!(
-        "{:<28} {:>10} {:>8} {:>8} {:>9} {:>9} {:>11} {:>11}",
-        "model", "live/opts", "build ms", "nodes", "p50", "p99", "p50 +why", "p99 +why"
+        "{:<28} {:>10} {:>8} {:>8} {:>8} {:>9} {:>9} {:>11} {:>11}",
+        "model", "live/opts", "build ms", "read ms", "nodes", "p50", "p99", "p50 +why", "p99 +why"
     );
     let rules = example_rules();
     for model in rules.configurations().filter(|_| !args.generated_only) {

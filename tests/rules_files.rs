@@ -744,3 +744,85 @@ fn every_product_line_needs_default_terms_and_only_one() {
         "product line `laptops` already has default terms",
     );
 }
+
+/// Every click of every example model, as the rep sees it.
+fn clicks(configurators: &quotecast_configurator::Configurators) -> Vec<String> {
+    let mut out = Vec::new();
+    for (sku, model) in configurators {
+        for option in 0..model.model().options.len() {
+            let choice = quotecast_configurator::Choice {
+                option,
+                quantity: 1,
+            };
+            out.push(format!(
+                "{sku} {option}: {:?}",
+                model.configure(&[choice], true)
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn compiled_models_are_read_back_from_the_cache_with_the_same_answers() {
+    use quotecast_rules::{ModelCache, load_dir_with};
+    let dir = tempfile::tempdir().unwrap();
+    let cache_dir = dir.path().join("configurators");
+    let first = ModelCache::new(&cache_dir);
+    let cold = load_dir_with(&rules_dir(), &first).unwrap();
+    let models = cold.configurators.len();
+    assert!(models >= 2);
+    assert_eq!(first.report().compiled, models);
+    assert_eq!(first.report().read, 0);
+    assert_eq!(first.report().unwritable, None);
+
+    let second = ModelCache::new(&cache_dir);
+    let warm = load_dir_with(&rules_dir(), &second).unwrap();
+    assert_eq!(second.report().read, models);
+    assert_eq!(second.report().compiled, 0);
+    assert_eq!(clicks(&warm.configurators), clicks(&cold.configurators));
+    assert_eq!(clicks(&cold.configurators), clicks(example_configurators()));
+
+    // A torn file and an altered one are compiled again, never trusted.
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&cache_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let torn = std::fs::read(&files[0]).unwrap();
+    std::fs::write(&files[0], &torn[..torn.len() / 2]).unwrap();
+    let mut altered = std::fs::read(&files[1]).unwrap();
+    let middle = altered.len() / 2;
+    altered[middle] ^= 1;
+    std::fs::write(&files[1], altered).unwrap();
+    let third = ModelCache::new(&cache_dir);
+    let repaired = load_dir_with(&rules_dir(), &third).unwrap();
+    assert_eq!(third.report().refused, 2);
+    assert_eq!(third.report().compiled, 2);
+    assert_eq!(clicks(&repaired.configurators), clicks(&cold.configurators));
+
+    // A model no longer loaded leaves its file behind until pruned.
+    std::fs::write(
+        cache_dir.join("0123456789abcdef0123456789abcdef.qccm"),
+        b"old",
+    )
+    .unwrap();
+    assert_eq!(third.prune().unwrap(), 1);
+    assert_eq!(std::fs::read_dir(&cache_dir).unwrap().count(), models);
+}
+
+#[test]
+fn a_cache_that_cannot_be_written_still_loads_the_rules() {
+    use quotecast_rules::{ModelCache, load_dir_with};
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the cache directory should be.
+    let blocked = dir.path().join("configurators");
+    std::fs::write(&blocked, b"not a directory").unwrap();
+    let cache = ModelCache::new(&blocked);
+    let loaded = load_dir_with(&rules_dir(), &cache).unwrap();
+    assert_eq!(
+        clicks(&loaded.configurators),
+        clicks(example_configurators())
+    );
+    assert!(cache.report().unwritable.is_some());
+}

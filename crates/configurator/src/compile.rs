@@ -181,21 +181,70 @@ fn scope(model: &ConfigModel, kind: &ConfigRuleKind) -> Vec<usize> {
     }
 }
 
-/// Compiles `model`. Fails when no configuration satisfies it at all,
-/// naming a smallest set of constraints that cannot hold together.
-pub fn compile(model: ConfigModel) -> Result<CompiledModel, ConfigError> {
-    let scopes: Vec<Vec<usize>> = model
+/// The options each constraint mentions: the groups', then the rules'.
+fn scopes(model: &ConfigModel) -> Vec<Vec<usize>> {
+    model
         .groups
         .iter()
         .map(|g| g.options.clone())
-        .chain(model.rules.iter().map(|r| scope(&model, &r.kind)))
-        .collect();
-    let layout = Layout::new(&model, variable_order(model.options.len(), &scopes));
+        .chain(model.rules.iter().map(|r| scope(model, &r.kind)))
+        .collect()
+}
+
+/// The names explanations give the constraints, in [`scopes`]' order.
+fn constraint_names(model: &ConfigModel) -> Vec<ConstraintRef> {
+    let groups = model.groups.iter().map(|group| {
+        let description = if group.min == group.max {
+            format!("{}: exactly {}", group.name, group.min)
+        } else {
+            format!("{}: {} to {}", group.name, group.min, group.max)
+        };
+        ConstraintRef {
+            id: format!("group:{}", group.id),
+            description,
+        }
+    });
+    let rules = model.rules.iter().map(|rule| ConstraintRef {
+        id: rule.id.clone(),
+        description: rule.description.clone(),
+    });
+    groups.chain(rules).collect()
+}
+
+/// Refuses options allowing more units than a block can hold.
+pub(crate) fn within_units(model: &ConfigModel) -> Result<(), ConfigError> {
+    match model
+        .options
+        .iter()
+        .find(|o| o.max_quantity > crate::MAX_OPTION_QUANTITY)
+    {
+        Some(option) => Err(ConfigError::TooManyUnits {
+            sku: option.sku.clone(),
+            max: option.max_quantity,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The BDD variables of `layout`, refusing models too large to compile.
+pub(crate) fn variables(
+    model: &ConfigModel,
+    layout: &Layout,
+) -> Result<BddVariableSet, ConfigError> {
     let count = u16::try_from(layout.variables()).map_err(|_| ConfigError::TooLarge {
         sku: model.sku.clone(),
         bits: layout.variables(),
     })?;
-    let vars = BddVariableSet::new_anonymous(count);
+    Ok(BddVariableSet::new_anonymous(count))
+}
+
+/// Compiles `model`. Fails when no configuration satisfies it at all,
+/// naming a smallest set of constraints that cannot hold together.
+pub fn compile(model: ConfigModel) -> Result<CompiledModel, ConfigError> {
+    within_units(&model)?;
+    let scopes = scopes(&model);
+    let layout = Layout::new(&model, variable_order(model.options.len(), &scopes));
+    let vars = variables(&model, &layout)?;
     let build = Build {
         model: &model,
         layout: &layout,
@@ -205,12 +254,6 @@ pub fn compile(model: ConfigModel) -> Result<CompiledModel, ConfigError> {
     // premise of every explanation rather than part of one.
     let mut domain_parts = Vec::new();
     for (index, option) in model.options.iter().enumerate() {
-        if option.max_quantity > crate::MAX_OPTION_QUANTITY {
-            return Err(ConfigError::TooManyUnits {
-                sku: option.sku.clone(),
-                max: option.max_quantity,
-            });
-        }
         // Only when the bits can write more than the maximum.
         if !(option.max_quantity + 1).is_power_of_two() {
             domain_parts.push(at_most(
@@ -224,87 +267,82 @@ pub fn compile(model: ConfigModel) -> Result<CompiledModel, ConfigError> {
     let domain = domain_parts
         .iter()
         .fold(vars.mk_true(), |all, part| all.and(part));
-    let mut constraints = Vec::new();
-    let mut scopes = scopes.into_iter();
+    let mut bdds = Vec::new();
     for group in &model.groups {
         let terms: Vec<(usize, i64)> = group.options.iter().map(|&o| (o, 1)).collect();
-        let bdd = at_most(&vars, &layout, &terms, i64::from(group.max)).and(&at_least(
-            &vars,
-            &layout,
-            &terms,
-            i64::from(group.min),
-        ));
-        let description = if group.min == group.max {
-            format!("{}: exactly {}", group.name, group.min)
-        } else {
-            format!("{}: {} to {}", group.name, group.min, group.max)
-        };
-        constraints.push(Constraint {
-            name: ConstraintRef {
-                id: format!("group:{}", group.id),
-                description,
-            },
-            bdd,
-            scope: scopes.next().unwrap_or_default(),
-        });
+        bdds.push(
+            at_most(&vars, &layout, &terms, i64::from(group.max)).and(&at_least(
+                &vars,
+                &layout,
+                &terms,
+                i64::from(group.min),
+            )),
+        );
     }
-    for rule in &model.rules {
-        constraints.push(Constraint {
-            name: ConstraintRef {
-                id: rule.id.clone(),
-                description: rule.description.clone(),
-            },
-            bdd: build.rule(&rule.kind),
-            scope: scopes.next().unwrap_or_default(),
-        });
-    }
-    let diagram = match conjoin_all(&layout, &domain_parts, &constraints) {
-        Ok(diagram) => diagram,
-        Err(conjoined) => {
-            let core = crate::minimal::minimal_rules(
-                |k| constraints[k].bdd.clone(),
-                domain,
-                conjoined.clone(),
-                None,
-            )
-            .unwrap_or(conjoined);
-            return Err(ConfigError::Unsatisfiable {
-                sku: model.sku.clone(),
-                rules: core
-                    .into_iter()
-                    .map(|k| constraints[k].name.clone())
-                    .collect(),
-            });
+    bdds.extend(model.rules.iter().map(|rule| build.rule(&rule.kind)));
+    let mut table = Table::new(layout.variables());
+    match conjoin_all(&mut table, &domain_parts, &bdds) {
+        Ok(root) => {
+            let diagram = Diagram::new(&table, root, &layout);
+            Ok(CompiledModel::assemble(
+                model, layout, vars, bdds, domain, diagram,
+            ))
         }
-    };
-    let mut touching = vec![Vec::new(); model.options.len()];
-    for (k, constraint) in constraints.iter().enumerate() {
-        for &o in &constraint.scope {
-            if touching[o].last() != Some(&k) {
-                touching[o].push(k);
+        Err(conjoined) => {
+            let core =
+                crate::minimal::minimal_rules(|k| bdds[k].clone(), domain, conjoined.clone(), None)
+                    .unwrap_or(conjoined);
+            let names = constraint_names(&model);
+            Err(ConfigError::Unsatisfiable {
+                sku: model.sku.clone(),
+                rules: core.into_iter().map(|k| names[k].clone()).collect(),
+            })
+        }
+    }
+}
+
+impl CompiledModel {
+    /// A compiled model from its parts: `bdds` are the constraints' in
+    /// [`scopes`]' order.
+    pub(crate) fn assemble(
+        model: ConfigModel,
+        layout: Layout,
+        vars: BddVariableSet,
+        bdds: Vec<Bdd>,
+        domain: Bdd,
+        diagram: Diagram,
+    ) -> Self {
+        let constraints: Vec<Constraint> = constraint_names(&model)
+            .into_iter()
+            .zip(scopes(&model))
+            .zip(bdds)
+            .map(|((name, scope), bdd)| Constraint { name, bdd, scope })
+            .collect();
+        let mut touching = vec![Vec::new(); model.options.len()];
+        for (k, constraint) in constraints.iter().enumerate() {
+            for &o in &constraint.scope {
+                if touching[o].last() != Some(&k) {
+                    touching[o].push(k);
+                }
             }
         }
+        CompiledModel {
+            touching,
+            model,
+            layout,
+            vars,
+            constraints,
+            domain,
+            diagram,
+        }
     }
-    Ok(CompiledModel {
-        touching,
-        model,
-        layout,
-        vars,
-        constraints,
-        domain,
-        diagram,
-    })
 }
 
 /// Conjoins the domain and every constraint bottom-up (deepest top
-/// variable first) over one node table. When they cannot all hold, the
-/// constraints conjoined up to the contradiction, in that order.
-fn conjoin_all(
-    layout: &Layout,
-    domain: &[Bdd],
-    constraints: &[Constraint],
-) -> Result<Diagram, Vec<usize>> {
-    let mut table = Table::new(layout.variables());
+/// variable first) over `table`, giving the root of the conjunction. When
+/// they cannot all hold, the constraints conjoined up to the
+/// contradiction, in that order.
+fn conjoin_all(table: &mut Table, domain: &[Bdd], constraints: &[Bdd]) -> Result<u32, Vec<usize>> {
     // (top variable, constraint or None for a domain part, root)
     let mut parts: Vec<(u32, Option<usize>, u32)> = domain
         .iter()
@@ -313,7 +351,7 @@ fn conjoin_all(
             constraints
                 .iter()
                 .enumerate()
-                .map(|(k, c)| (Some(k), &c.bdd)),
+                .map(|(k, bdd)| (Some(k), bdd)),
         )
         .map(|(k, bdd)| {
             let root = table.import(bdd);
@@ -328,7 +366,7 @@ fn conjoin_all(
             return Err(parts[..=done].iter().filter_map(|p| p.1).collect());
         }
     }
-    Ok(Diagram::new(&table, all, layout))
+    Ok(all)
 }
 
 impl CompiledModel {

@@ -49,9 +49,13 @@ impl Diagram {
     /// The diagram below `root` in `table`, flattened.
     pub fn new(table: &Table, root: u32, layout: &Layout) -> Self {
         let (nodes, root) = table.extract(root);
+        Self::with_blocks(&nodes, root, layout)
+    }
+
+    fn with_blocks(nodes: &[Node], root: u32, layout: &Layout) -> Self {
         let nodes = nodes
             .iter()
-            .map(|n: &Node| Step {
+            .map(|n| Step {
                 var: n.var,
                 low: n.low,
                 high: n.high,
@@ -62,6 +66,40 @@ impl Diagram {
             })
             .collect();
         Diagram { nodes, root }
+    }
+
+    /// A diagram read back from [`Self::nodes`] and [`Self::root`];
+    /// `None` unless it is well formed over `layout`'s variables: the two
+    /// terminals first, then nodes whose children come before them and
+    /// decide later variables.
+    pub fn from_nodes(nodes: &[Node], root: u32, layout: &Layout) -> Option<Self> {
+        let end = layout.variables() as u32;
+        let terminal = Node {
+            var: end,
+            low: FALSE,
+            high: FALSE,
+        };
+        let well_formed = nodes.len() >= 2
+            && nodes[..2].iter().all(|&n| n == terminal)
+            && (root as usize) < nodes.len()
+            && nodes.iter().enumerate().skip(2).all(|(i, n)| {
+                let below = |child: u32| (child as usize) < i && nodes[child as usize].var > n.var;
+                n.var < end && n.low != n.high && below(n.low) && below(n.high)
+            });
+        well_formed.then(|| Self::with_blocks(nodes, root, layout))
+    }
+
+    /// The nodes without their blocks, for [`Self::from_nodes`].
+    pub fn nodes(&self) -> impl Iterator<Item = Node> + '_ {
+        self.nodes.iter().map(|s| Node {
+            var: s.var,
+            low: s.low,
+            high: s.high,
+        })
+    }
+
+    pub fn root(&self) -> u32 {
+        self.root
     }
 
     pub fn len(&self) -> usize {
@@ -91,8 +129,12 @@ impl Diagram {
         if self.root <= TRUE {
             return self.root == TRUE;
         }
-        let mut dead = vec![false; self.nodes.len()];
-        dead[FALSE as usize] = true;
+        // One bit per node: a click's tests run this many times, and a
+        // bit set stays small enough to be allocated without zeroing
+        // fresh pages each time.
+        let mut dead = vec![0u64; self.nodes.len().div_ceil(64)];
+        let is_dead = |dead: &[u64], n: u32| dead[n as usize / 64] & (1 << (n % 64)) != 0;
+        dead[0] |= 1 << FALSE;
         let mut stack = vec![self.root];
         while let Some(&at) = stack.last() {
             if at == TRUE {
@@ -102,12 +144,12 @@ impl Diagram {
             let next = [(false, n.low), (true, n.high)]
                 .into_iter()
                 .find(|&(bit, child)| {
-                    fixed[n.var as usize].is_none_or(|f| f == bit) && !dead[child as usize]
+                    fixed[n.var as usize].is_none_or(|f| f == bit) && !is_dead(&dead, child)
                 });
             match next {
                 Some((_, child)) => stack.push(child),
                 None => {
-                    dead[at as usize] = true;
+                    dead[at as usize / 64] |= 1 << (at % 64);
                     stack.pop();
                 }
             }

@@ -21,6 +21,7 @@ mod layout;
 mod linear;
 mod minimal;
 mod order;
+mod stored;
 
 pub use compile::{CompiledModel, ConstraintRef, compile};
 pub use configure::{
@@ -73,6 +74,8 @@ pub enum ConfigError {
     },
     #[error("`{sku}` is chosen more than once")]
     DuplicateChoice { sku: String },
+    #[error("a stored compiled model is refused: {reason}")]
+    Stored { reason: &'static str },
 }
 
 fn names(rules: &[ConstraintRef]) -> String {

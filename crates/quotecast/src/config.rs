@@ -99,8 +99,17 @@ impl RulesSource {
         &self,
     ) -> Result<(quotecast_model::RuleSet, quotecast_rules::LoadSummary), quotecast_rules::RulesError>
     {
+        self.load_with(&quotecast_rules::Fresh)
+            .map(|loaded| (loaded.rules, loaded.summary))
+    }
+
+    /// The rules with every configuration model compiled by `models`.
+    pub fn load_with(
+        &self,
+        models: &dyn quotecast_rules::ModelCompiler,
+    ) -> Result<quotecast_rules::Loaded, quotecast_rules::RulesError> {
         match self {
-            Self::Dir(dir) => quotecast_rules::load_dir(dir),
+            Self::Dir(dir) => quotecast_rules::load_dir_with(dir, models),
             Self::Embedded => {
                 let sources: Vec<quotecast_rules::Source> = embedded::EMBEDDED_RULES
                     .iter()
@@ -110,7 +119,7 @@ impl RulesSource {
                         text: (*text).to_owned(),
                     })
                     .collect();
-                quotecast_rules::compile_sources(&sources)
+                quotecast_rules::compile_sources_with(&sources, models)
             }
         }
     }

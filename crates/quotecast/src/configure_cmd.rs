@@ -9,7 +9,7 @@ use std::{
 
 use anyhow::{Context, anyhow};
 use clap::Args;
-use quotecast_configurator::{Choice, CompiledModel, Configuration, OptionStatus, compile};
+use quotecast_configurator::{Choice, CompiledModel, Configuration, OptionStatus};
 
 use crate::config::RulesSource;
 
@@ -45,18 +45,17 @@ fn parse_choice(model: &CompiledModel, text: &str) -> anyhow::Result<Choice> {
 
 pub fn configure(args: ConfigureArgs) -> anyhow::Result<ExitCode> {
     let source = RulesSource::choose(args.rules);
-    let (rules, _) = source
-        .load()
+    let mut loaded = source
+        .load_with(&quotecast_rules::Fresh)
         .with_context(|| format!("cannot load rules from {}", source.describe()))?;
-    let model = rules.configuration(&args.product).ok_or_else(|| {
-        let known: Vec<&str> = rules.configurations().map(|m| m.sku.as_str()).collect();
+    let compiled = loaded.configurators.remove(&args.product).ok_or_else(|| {
+        let known: Vec<&str> = loaded.configurators.keys().map(String::as_str).collect();
         anyhow!(
             "`{}` is not a configurable product; configurable: {}",
             args.product,
             known.join(", ")
         )
     })?;
-    let compiled = compile(model.clone())?;
     let choices = args
         .select
         .iter()

@@ -83,9 +83,10 @@ pub fn price(args: PriceArgs) -> anyhow::Result<ExitCode> {
         }
         None => {
             let source = RulesSource::choose(args.rules.clone());
-            let (rules, _) = source.load().map_err(|e| {
+            let loaded = source.load_with(&quotecast_rules::Fresh).map_err(|e| {
                 anyhow::anyhow!("cannot load rules from {}: {e}", source.describe())
             })?;
+            let (rules, configurators) = (loaded.rules, loaded.configurators);
             let today = chrono::Utc::now().date_naive();
             let request = match input.to_request(today) {
                 Ok(r) => r,
@@ -96,7 +97,6 @@ pub fn price(args: PriceArgs) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::FAILURE);
                 }
             };
-            let (configurators, _) = quotecast_configurator::compile_all(&rules);
             match price_quote(&rules, &configurators, &request) {
                 Ok(priced) => PriceQuoteResponse::try_from(QuoteResponse {
                     quote: &priced,

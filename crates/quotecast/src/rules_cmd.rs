@@ -5,7 +5,9 @@ use std::{
     process::ExitCode,
 };
 
-use quotecast_rules::{RuleIssue, RulesError, load_cases, load_dir, run_case};
+use quotecast_rules::{
+    Fresh, RuleIssue, RulesError, load_cases, load_dir, load_dir_with, run_case,
+};
 
 use quotecast_server::{convert::QuoteResponse, pb};
 
@@ -44,15 +46,15 @@ pub fn check(dir: &Path) -> anyhow::Result<ExitCode> {
 }
 
 pub fn test(dir: &Path) -> anyhow::Result<ExitCode> {
-    let rules = match load_dir(dir) {
-        Ok((rules, _)) => rules,
+    let loaded = match load_dir_with(dir, &Fresh) {
+        Ok(loaded) => loaded,
         Err(e) => return report(&e),
     };
+    let (rules, configurators) = (loaded.rules, loaded.configurators);
     let cases = match load_cases(&dir.join("tests")) {
         Ok(cases) => cases,
         Err(e) => return report(&e),
     };
-    let (configurators, _) = quotecast_configurator::compile_all(&rules);
     let mut out = stdout().lock();
     let mut failed = 0;
     for case in &cases {

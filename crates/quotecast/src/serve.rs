@@ -127,6 +127,30 @@ impl Signals {
 /// The stack of the runtime's threads, blocking job threads included.
 const JOB_STACK_BYTES: usize = 16 * 1024 * 1024;
 
+/// Where compiled configuration models are kept, under the data directory.
+const COMPILED_MODELS_DIR: &str = "configurators";
+
+/// What loading did with the compiled-model cache; models no longer in
+/// the rules are removed from it.
+fn log_compiled_models(cache: &quotecast_rules::ModelCache, took: std::time::Duration) {
+    let report = cache.report();
+    tracing::info!(
+        read = report.read,
+        compiled = report.compiled,
+        refused = report.refused,
+        load_ms = took.as_millis() as u64,
+        "configuration models ready"
+    );
+    if let Some(error) = report.unwritable {
+        tracing::warn!(%error, "compiled configuration models cannot be kept; a restart compiles them again");
+    }
+    match cache.prune() {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "compiled models of rules no longer loaded removed"),
+        Err(error) => tracing::warn!(%error, "cannot prune compiled configuration models"),
+    }
+}
+
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let file = match &args.config {
         Some(path) => FileConfig::load(path)?,
@@ -189,13 +213,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or(quotecast_forecast::TrialBudget::default().bytes),
     };
     let source = RulesSource::choose(args.rules.or(file.rules));
-    let (rules, summary) = source
-        .load()
+    let cache = quotecast_rules::ModelCache::new(data.join(COMPILED_MODELS_DIR));
+    let started = std::time::Instant::now();
+    let loaded = source
+        .load_with(&cache)
         .map_err(|e| anyhow::anyhow!("cannot load rules from {}: {e}", source.describe()))?;
+    let (rules, summary, configurators) = (loaded.rules, loaded.summary, loaded.configurators);
     for warning in &summary.warnings {
         tracing::warn!(%warning, "rule warning");
     }
     tracing::info!(rules = %source.describe(), %summary, data = %data.display(), "rules loaded");
+    log_compiled_models(&cache, started.elapsed());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // Jobs run polars plans on blocking threads; deep plans (a
@@ -208,7 +236,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let mut signals = Signals::install()?;
-        let state = AppState::new(Arc::new(rules), &data);
+        let state = AppState::with_configurators(Arc::new(rules), configurators, &data);
         let state = AppState {
             forecast_jobs: Arc::new(tokio::sync::Semaphore::new(forecast_jobs)),
             pipelines: state.pipelines.clone().with_quotas(quotas),

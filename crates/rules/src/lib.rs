@@ -11,6 +11,7 @@ mod cases;
 mod compile;
 mod decimal;
 mod format;
+mod model_cache;
 mod quote_input;
 mod source;
 
@@ -20,10 +21,38 @@ use std::{
 };
 
 pub use cases::{CaseOutcome, Mismatch, RegressionCase, load_cases, run_case};
+pub use model_cache::{CacheReport, ModelCache};
 pub use quote_input::{LineInput, QuoteInput};
 pub use source::Source;
 
-use quotecast_model::RuleSet;
+use quotecast_configurator::{CompiledModel, ConfigError, Configurators};
+use quotecast_model::{ConfigModel, RuleSet};
+
+/// How loading gets each configuration model compiled. Every model is
+/// compiled while the rules load (to report one with no valid
+/// configuration), and the compiled models come back with the rules
+/// ([`Loaded::configurators`]), so nothing compiles them twice.
+pub trait ModelCompiler: Sync {
+    fn compile(&self, model: &ConfigModel) -> Result<CompiledModel, ConfigError>;
+}
+
+/// Compiles every model afresh.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fresh;
+
+impl ModelCompiler for Fresh {
+    fn compile(&self, model: &ConfigModel) -> Result<CompiledModel, ConfigError> {
+        quotecast_configurator::compile(model.clone())
+    }
+}
+
+/// The rules, what was loaded, and every configuration model compiled.
+#[derive(Debug)]
+pub struct Loaded {
+    pub rules: RuleSet,
+    pub summary: LoadSummary,
+    pub configurators: Configurators,
+}
 
 /// One problem in a rule file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +164,15 @@ fn collect_toml(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), R
 /// Parses, validates and compiles rule sources. All problems are reported
 /// together, in file and line order.
 pub fn compile_sources(sources: &[Source]) -> Result<(RuleSet, LoadSummary), RulesError> {
+    compile_sources_with(sources, &Fresh).map(|l| (l.rules, l.summary))
+}
+
+/// [`compile_sources`], with the configuration models compiled by
+/// `models` and returned.
+pub fn compile_sources_with(
+    sources: &[Source],
+    models: &dyn ModelCompiler,
+) -> Result<Loaded, RulesError> {
     let mut issues = Vec::new();
     let files: Vec<_> = sources
         .iter()
@@ -145,7 +183,7 @@ pub fn compile_sources(sources: &[Source]) -> Result<(RuleSet, LoadSummary), Rul
         // report the parse errors alone, as a compiler stops after syntax.
         return Err(RulesError::Invalid(issues));
     }
-    let (parts, mut warnings) = compile::compile(&files, &mut issues);
+    let (parts, mut warnings, configurators) = compile::compile(&files, &mut issues, models);
     warnings.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     if !issues.is_empty() {
         issues.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
@@ -176,10 +214,20 @@ pub fn compile_sources(sources: &[Source]) -> Result<(RuleSet, LoadSummary), Rul
             message: e.to_string(),
         }])
     })?;
-    Ok((rule_set, summary))
+    Ok(Loaded {
+        rules: rule_set,
+        summary,
+        configurators,
+    })
 }
 
 /// Loads and compiles the rules directory.
 pub fn load_dir(dir: &Path) -> Result<(RuleSet, LoadSummary), RulesError> {
     compile_sources(&read_dir(dir)?)
+}
+
+/// [`load_dir`], with the configuration models compiled by `models` and
+/// returned.
+pub fn load_dir_with(dir: &Path, models: &dyn ModelCompiler) -> Result<Loaded, RulesError> {
+    compile_sources_with(&read_dir(dir)?, models)
 }

@@ -119,6 +119,16 @@ impl AppState {
         for (sku, error) in failed {
             tracing::error!(%error, %sku, "configuration model left out");
         }
+        Self::with_configurators(rules, configurators, data_dir)
+    }
+
+    /// With the configuration models the rules were loaded with
+    /// (`quotecast_rules::Loaded::configurators`), compiled once.
+    pub fn with_configurators(
+        rules: Arc<RuleSet>,
+        configurators: Configurators,
+        data_dir: &Path,
+    ) -> Self {
         Self {
             rules,
             configurators: Arc::new(configurators),

@@ -3,14 +3,18 @@
 //! compiled once to catch models with no valid configuration and options
 //! no configuration can hold.
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use quotecast_configurator::{ConfigError, OptionStatus, compile};
+use quotecast_configurator::{CompiledModel, ConfigError, ConstraintRef, OptionStatus};
 use quotecast_model::{
     ConfigDefault, ConfigModel, ConfigOption, ConfigRule, ConfigRuleKind, OptionGroup, RuleSetParts,
 };
 
 use super::Compiler;
-use crate::format::{ConfigRuleDef, ParsedFile};
+use crate::{
+    ModelCompiler,
+    format::{ConfigRuleDef, ParsedFile},
+};
 
 /// A model under construction with where its parts were written.
 struct Draft {
@@ -379,21 +383,97 @@ pub(super) fn compile_models(
         })
         .map(|(_, (product, _))| product.as_str())
         .collect();
+    let mut ready = Vec::new();
     for (sku, mut draft) in drafts {
         draft.model.rules = rules.remove(&sku).unwrap_or_default();
         draft.model.defaults = defaults.remove(&sku).unwrap_or_default();
-        if !broken.contains(sku.as_str()) && check(c, files, &draft) {
+        if !broken.contains(sku.as_str()) {
+            ready.push(draft);
+        }
+    }
+    let solved = solve_all(c.models, &ready);
+    for (draft, solved) in ready.into_iter().zip(solved) {
+        if let Some(compiled) = check(c, files, &draft, solved) {
+            c.compiled.insert(draft.model.sku.clone(), compiled);
             parts.configurations.push(draft.model);
         }
     }
 }
 
-/// Compiles a model to find what only solving can: no valid configuration
-/// at all, and options that no valid configuration holds.
-fn check(c: &mut Compiler<'_>, files: &[ParsedFile<'_>], draft: &Draft) -> bool {
+/// A model compiled, with the options no configuration can hold and the
+/// constraints that rule each out.
+type Solved = Result<(CompiledModel, Vec<(usize, Vec<ConstraintRef>)>), ConfigError>;
+
+/// Compiles the models (as many at once as the machine has cores) to find
+/// what only solving can: no valid configuration at all, and options no
+/// valid configuration holds.
+fn solve_all(models: &dyn ModelCompiler, drafts: &[Draft]) -> Vec<Solved> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(drafts.len());
+    if workers <= 1 {
+        return drafts.iter().map(|d| solve(models, &d.model)).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut solved: Vec<(usize, Solved)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(draft) = drafts.get(k) else {
+                            return done;
+                        };
+                        done.push((k, solve(models, &draft.model)));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    solved.sort_by_key(|(k, _)| *k);
+    solved.into_iter().map(|(_, s)| s).collect()
+}
+
+fn solve(models: &dyn ModelCompiler, model: &ConfigModel) -> Solved {
+    let compiled = models.compile(model)?;
+    // Explained (in full, however long) only when some option is out.
+    let quick = compiled.configure(&[], false)?;
+    let excluded = |state: &quotecast_configurator::Configuration| {
+        state
+            .options
+            .iter()
+            .filter_map(|o| match &o.status {
+                OptionStatus::Excluded(why) => Some((o.option, why.rules.clone())),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    if excluded(&quick).is_empty() {
+        return Ok((compiled, Vec::new()));
+    }
+    let explained = compiled.configure(&[], true)?;
+    let out = excluded(&explained);
+    Ok((compiled, out))
+}
+
+/// Reports what solving found; the compiled model when it is sound.
+fn check(
+    c: &mut Compiler<'_>,
+    files: &[ParsedFile<'_>],
+    draft: &Draft,
+    solved: Solved,
+) -> Option<CompiledModel> {
     let (fi, line) = draft.origin;
-    let compiled = match compile(draft.model.clone()) {
-        Ok(compiled) => compiled,
+    let (compiled, excluded) = match solved {
+        Ok(solved) => solved,
         Err(ConfigError::Unsatisfiable { rules, .. }) => {
             let names: Vec<String> = rules.iter().map(|r| format!("`{}`", r.id)).collect();
             let message = format!(
@@ -402,30 +482,23 @@ fn check(c: &mut Compiler<'_>, files: &[ParsedFile<'_>], draft: &Draft) -> bool 
                 names.join(", ")
             );
             c.report(&files[fi], line, message);
-            return false;
+            return None;
         }
         Err(other) => {
             c.report(&files[fi], line, other.to_string());
-            return false;
+            return None;
         }
     };
-    let Ok(state) = compiled.configure(&[], true) else {
-        return false;
-    };
-    let mut ok = true;
-    for option in &state.options {
-        if let OptionStatus::Excluded(why) = &option.status {
-            let (fi, line) = draft.option_origin[option.option];
-            let names: Vec<String> = why.rules.iter().map(|r| format!("`{}`", r.id)).collect();
-            let message = format!(
-                "option `{}` of `{}` can never be chosen: {} rule it out",
-                draft.model.options[option.option].sku,
-                draft.model.sku,
-                names.join(", ")
-            );
-            c.report(&files[fi], line, message);
-            ok = false;
-        }
+    for (option, rules) in &excluded {
+        let (fi, line) = draft.option_origin[*option];
+        let names: Vec<String> = rules.iter().map(|r| format!("`{}`", r.id)).collect();
+        let message = format!(
+            "option `{}` of `{}` can never be chosen: {} rule it out",
+            draft.model.options[*option].sku,
+            draft.model.sku,
+            names.join(", ")
+        );
+        c.report(&files[fi], line, message);
     }
-    ok
+    excluded.is_empty().then_some(compiled)
 }

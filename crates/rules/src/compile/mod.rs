@@ -8,8 +8,10 @@ use chrono::NaiveDate;
 use quotecast_model::{DateRange, Percent, ProductSelector, RuleSetParts};
 use rust_decimal::Decimal;
 
+use quotecast_configurator::Configurators;
+
 use crate::{
-    RuleIssue,
+    ModelCompiler, RuleIssue,
     format::{ParsedFile, SelectorDef},
 };
 
@@ -50,6 +52,10 @@ struct Known {
 
 struct Compiler<'i> {
     issues: &'i mut Vec<RuleIssue>,
+    /// How configuration models get compiled (afresh, or from a cache).
+    models: &'i dyn ModelCompiler,
+    /// The configuration models compiled while checking them.
+    compiled: Configurators,
     /// Valid but probably unintended: reported, not refused.
     warnings: Vec<RuleIssue>,
     known: Known,
@@ -244,13 +250,17 @@ impl Compiler<'_> {
     }
 }
 
-/// The compiled parts and the warnings (valid rules that look unintended).
+/// The compiled parts, the warnings (valid rules that look unintended)
+/// and the configuration models compiled for clicks.
 pub(crate) fn compile(
     files: &[ParsedFile<'_>],
     issues: &mut Vec<RuleIssue>,
-) -> (RuleSetParts, Vec<RuleIssue>) {
+    models: &dyn ModelCompiler,
+) -> (RuleSetParts, Vec<RuleIssue>, Configurators) {
     let mut compiler = Compiler {
         issues,
+        models,
+        compiled: Configurators::new(),
         warnings: Vec::new(),
         known: Known::default(),
         defined: HashMap::new(),
@@ -262,5 +272,5 @@ pub(crate) fn compile(
     pipeline::compile(&mut compiler, files, &mut parts);
     planning::compile(&mut compiler, files, &mut parts);
     payment::compile(&mut compiler, files, &mut parts);
-    (parts, compiler.warnings)
+    (parts, compiler.warnings, compiler.compiled)
 }
