@@ -71,6 +71,8 @@ struct Timings {
     /// of their explanations were deferred past the click's budget.
     explained_options: usize,
     deferred: usize,
+    /// Clicks that also explain one deferred option in full.
+    asked: Vec<Duration>,
 }
 
 /// Runs the sessions, timing each click without and (when `explain`) with
@@ -79,6 +81,7 @@ fn clicks(model: &CompiledModel, args: &Args, explain: bool, record: usize) -> T
     let mut rng = Lcg::new(7);
     let (mut bare, mut explained, mut recorded) = (Vec::new(), Vec::new(), Vec::new());
     let (mut explained_options, mut deferred) = (0usize, 0usize);
+    let mut asked = Vec::new();
     for session in 0..args.sessions {
         let mut choices: Vec<Choice> = Vec::new();
         // What the server keeps per session.
@@ -110,11 +113,33 @@ fn clicks(model: &CompiledModel, args: &Args, explain: bool, record: usize) -> T
                     )
                     .expect("valid click");
                 explained.push(start.elapsed());
+                let mut first_deferred = None;
                 for option in &state.options {
                     if let OptionStatus::Excluded(why) | OptionStatus::Added(why) = &option.status {
                         explained_options += 1;
                         deferred += usize::from(why.deferred);
+                        if why.deferred && first_deferred.is_none() {
+                            first_deferred = Some(option.option);
+                        }
                     }
+                }
+                // The rep asks why about one deferred option (the server's
+                // `explain_skus`), on every fifth click.
+                if let Some(option) = first_deferred.filter(|_| choices.len() % 5 == 4) {
+                    let start = Instant::now();
+                    model
+                        .configure_with(
+                            &choices,
+                            Explaining {
+                                on: true,
+                                budget: Some(CLICK_BUDGET),
+                                searches: Some(CLICK_SEARCHES),
+                                in_full: &[option],
+                                memory: Some(&mut memory),
+                            },
+                        )
+                        .expect("valid click");
+                    asked.push(start.elapsed());
                 }
             }
             assert!(state.valid, "an offered pick led to a dead end");
@@ -136,12 +161,14 @@ fn clicks(model: &CompiledModel, args: &Args, explain: bool, record: usize) -> T
     }
     bare.sort();
     explained.sort();
+    asked.sort();
     Timings {
         bare,
         explained,
         recorded,
         explained_options,
         deferred,
+        asked,
     }
 }
 
@@ -190,6 +217,7 @@ fn report(
         recorded,
         explained_options,
         deferred,
+        asked,
     } = clicks(&compiled, args, explain, record);
     if let Some(path) = export {
         let json = export::export(
@@ -224,6 +252,17 @@ fn report(
             format!("; {deferred} of {explained_options} explanations deferred")
         },
     );
+    if !asked.is_empty() {
+        let ms = |p: f64| percentile(&asked, p).as_secs_f64() * 1e3;
+        println!(
+            "{:<28} one deferred option asked for by SKU: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} clicks)",
+            "",
+            ms(0.5),
+            ms(0.99),
+            ms(1.0),
+            asked.len()
+        );
+    }
 }
 
 fn main() {

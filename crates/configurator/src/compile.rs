@@ -39,6 +39,9 @@ pub struct CompiledModel {
     pub(crate) diagram: Diagram,
     /// Per option, the constraints that mention it.
     pub(crate) touching: Vec<Vec<usize>>,
+    /// Per constraint, whether it is too large for a click's budgeted
+    /// explanation ([`crate::explain::BUDGET_NODES`]).
+    pub(crate) over_budget: Vec<bool>,
 }
 
 impl std::fmt::Debug for CompiledModel {
@@ -289,9 +292,14 @@ pub fn compile(model: ConfigModel) -> Result<CompiledModel, ConfigError> {
             ))
         }
         Err(conjoined) => {
-            let core =
-                crate::minimal::minimal_rules(|k| bdds[k].clone(), domain, conjoined.clone(), None)
-                    .unwrap_or(conjoined);
+            let core = crate::minimal::minimal_rules(
+                |k| &bdds[k],
+                &[&domain],
+                &[],
+                conjoined.clone(),
+                None,
+            )
+            .unwrap_or(conjoined);
             let names = constraint_names(&model);
             Err(ConfigError::Unsatisfiable {
                 sku: model.sku.clone(),
@@ -326,8 +334,13 @@ impl CompiledModel {
                 }
             }
         }
+        let over_budget = constraints
+            .iter()
+            .map(|c| c.bdd.size() > crate::explain::BUDGET_NODES)
+            .collect();
         CompiledModel {
             touching,
+            over_budget,
             model,
             layout,
             vars,

@@ -70,6 +70,14 @@ impl Table {
 
     /// Brings a standalone diagram into the table.
     pub fn import(&mut self, bdd: &Bdd) -> u32 {
+        self.import_restricted(bdd, &[])
+    }
+
+    /// Brings a standalone diagram into the table with the variables
+    /// `fixed` holds (by index; missing or `None` are free) set to their
+    /// values: one pass over its nodes, each fixed one replaced by the
+    /// child its value selects.
+    pub fn import_restricted(&mut self, bdd: &Bdd, fixed: &[Option<bool>]) -> u32 {
         if let Some(value) = bdd.as_bool() {
             return if value { TRUE } else { FALSE };
         }
@@ -80,11 +88,14 @@ impl Table {
         let mut position = vec![FALSE; bdd.size()];
         position[BddPointer::one().to_index()] = TRUE;
         for p in order {
-            position[p.to_index()] = self.make(
-                bdd.var_of(p).to_index() as u32,
-                position[bdd.low_link_of(p).to_index()],
-                position[bdd.high_link_of(p).to_index()],
-            );
+            let var = bdd.var_of(p).to_index();
+            let low = position[bdd.low_link_of(p).to_index()];
+            let high = position[bdd.high_link_of(p).to_index()];
+            position[p.to_index()] = match fixed.get(var).copied().flatten() {
+                Some(true) => high,
+                Some(false) => low,
+                None => self.make(var as u32, low, high),
+            };
         }
         position[bdd.root_pointer().to_index()]
     }

@@ -14,8 +14,11 @@ use crate::{
     minimal::{conflicts, minimal_rules},
 };
 
-/// The largest constraint diagram a click's budgeted search uses.
-const BUDGET_NODES: usize = 4096;
+/// The largest constraint diagram a click's budgeted search uses: not one
+/// whose own diagram is larger (a power budget over the whole product),
+/// which would cost more than the click. An explanation that needs it is
+/// deferred.
+pub(crate) const BUDGET_NODES: usize = 4096;
 
 /// Something that must not happen: `option` taking one of `values`.
 #[derive(Debug, Clone, Copy)]
@@ -85,7 +88,7 @@ impl CompiledModel {
     /// through options it narrowed, and the whole graph is reached within
     /// a few steps.
     /// `limit`: only the closest this many, of those a budgeted search
-    /// may use ([`Self::within_budget`]; the others neither count nor
+    /// may use ([`BUDGET_NODES`]; the others neither count nor
     /// link options).
     fn by_closeness(
         &self,
@@ -93,20 +96,20 @@ impl CompiledModel {
         narrowed: Option<&[bool]>,
         limit: Option<usize>,
     ) -> Vec<usize> {
-        let mut taken = vec![false; self.constraints.len()];
-        if limit.is_some() {
-            for (k, taken) in taken.iter_mut().enumerate() {
-                *taken = !self.within_budget(k);
-            }
-        }
+        let mut taken = match limit {
+            Some(_) => self.over_budget.clone(),
+            None => vec![false; self.constraints.len()],
+        };
         let limit = limit.unwrap_or(usize::MAX);
         let mut order = Vec::new();
         if let Some(narrowed) = narrowed {
             self.breadth_first(seeds, |o| narrowed[o], &mut taken, &mut order, limit);
         }
         self.breadth_first(seeds, |_| true, &mut taken, &mut order, limit);
-        // Constraints over no option at all come last.
-        order.extend((0..self.constraints.len()).filter(|&k| !taken[k]));
+        if order.len() < limit {
+            // Constraints over no option at all come last.
+            order.extend((0..self.constraints.len()).filter(|&k| !taken[k]));
+        }
         order.truncate(limit);
         order
     }
@@ -171,41 +174,43 @@ impl CompiledModel {
             deferred: true,
             ..Explanation::default()
         };
+        let goal_option = goal.map(|g| g.option);
         if let (Some(limit), Some(goal)) = (budget, goal) {
             // First the cheap test: with every choice made, do the closest
             // constraints rule it out at all?
-            let literals = self.literals(choices);
-            let base = self.domain.restrict(&literals).and(&self.goal_bdd(goal));
+            let fixed = self.fixed(choices);
+            let goal = self.goal_bdd(goal);
             let seeds: Vec<usize> = choices
                 .iter()
                 .map(|c| c.option)
-                .chain([goal.option])
+                .chain(goal_option)
                 .collect();
-            let closest: Vec<Bdd> = self
+            let closest: Vec<&Bdd> = self
                 .by_closeness(&seeds, narrowed, Some(limit))
                 .into_iter()
-                .map(|k| self.constraints[k].bdd.restrict(&literals))
+                .map(|k| &self.constraints[k].bdd)
                 .collect();
-            if !conflicts(&base, &closest) {
+            if !conflicts(&[&self.domain, &goal], &closest, &fixed) {
                 return deferred;
             }
         }
         let kept = self.fewest_choices(choices, goal);
         // Constraints with the kept choices' bits fixed: smaller, and
         // those the choices already satisfy become `true`.
-        let literals = self.literals(&kept);
-        let mut base = self.domain.restrict(&literals);
-        if let Some(goal) = goal {
-            base = base.and(&self.goal_bdd(goal));
-        }
+        let fixed = self.fixed(&kept);
+        let goal_bdd = goal.map(|g| self.goal_bdd(g));
+        let base: Vec<&Bdd> = std::iter::once(&self.domain)
+            .chain(goal_bdd.as_ref())
+            .collect();
         let seeds = kept
             .iter()
             .map(|c| c.option)
-            .chain(goal.map(|g| g.option))
+            .chain(goal_option)
             .collect::<Vec<_>>();
         let rules = minimal_rules(
-            |k| self.constraints[k].bdd.restrict(&literals),
-            base,
+            |k| &self.constraints[k].bdd,
+            &base,
+            &fixed,
             self.by_closeness(&seeds, narrowed, budget),
             budget,
         );
@@ -220,14 +225,6 @@ impl CompiledModel {
             },
             None => deferred,
         }
-    }
-
-    /// Whether a click's budgeted search may use constraint `k`: not one
-    /// whose own diagram is large (a power budget over the whole product),
-    /// which would cost more than the click. An explanation that needs it
-    /// is deferred.
-    fn within_budget(&self, k: usize) -> bool {
-        self.constraints[k].bdd.size() <= BUDGET_NODES
     }
 
     /// A minimal subset of `choices` that still rules out `goal`: none

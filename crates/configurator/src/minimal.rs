@@ -14,7 +14,9 @@ use crate::conjoin::{FALSE, TRUE, Table};
 
 struct Tests<'c> {
     /// The candidates' constraints.
-    bdds: &'c [Bdd],
+    bdds: &'c [&'c Bdd],
+    /// Bits the tests hold fixed (by variable; `None` free).
+    fixed: &'c [Option<bool>],
     table: Table,
     base: u32,
     /// Each candidate's root in the table and its top variable, once
@@ -22,14 +24,21 @@ struct Tests<'c> {
     imported: Vec<Option<(u32, u32)>>,
 }
 
-impl Tests<'_> {
-    fn new<'c>(base: &Bdd, bdds: &'c [Bdd]) -> Tests<'c> {
-        let mut table = Table::new(base.num_vars() as usize);
-        let base = table.import(base);
+impl<'c> Tests<'c> {
+    /// `base`: parts that always hold, conjoined.
+    fn new(base: &[&Bdd], bdds: &'c [&'c Bdd], fixed: &'c [Option<bool>]) -> Tests<'c> {
+        let variables = base.first().map_or(0, |b| b.num_vars() as usize);
+        let mut table = Table::new(variables);
+        let mut root = TRUE;
+        for part in base {
+            let part = table.import_restricted(part, fixed);
+            root = table.and(root, part);
+        }
         Tests {
             bdds,
+            fixed,
             table,
-            base,
+            base: root,
             imported: vec![None; bdds.len()],
         }
     }
@@ -38,7 +47,7 @@ impl Tests<'_> {
         if let Some(done) = self.imported[i] {
             return done;
         }
-        let root = self.table.import(&self.bdds[i]);
+        let root = self.table.import_restricted(self.bdds[i], self.fixed);
         let done = (self.table.var(root), root);
         self.imported[i] = Some(done);
         done
@@ -81,30 +90,33 @@ impl Tests<'_> {
     }
 }
 
-/// Whether `base` and all of `parts` cannot hold together.
-pub(crate) fn conflicts(base: &Bdd, parts: &[Bdd]) -> bool {
+/// Whether the `base` parts and all of `parts`, with the `fixed` bits
+/// set, cannot hold together.
+pub(crate) fn conflicts(base: &[&Bdd], parts: &[&Bdd], fixed: &[Option<bool>]) -> bool {
     let all: Vec<usize> = (0..parts.len()).collect();
-    Tests::new(base, parts).conflict(&all)
+    Tests::new(base, parts, fixed).conflict(&all)
 }
 
-/// Indices of `candidates` (constraints given by `bdd`) that, with `base`,
-/// cannot all hold, none of them superfluous; sorted. `candidates` in order
-/// of preference; together with `base` they must conflict (if they do not,
-/// all of them come back). `budget`: `None` when the first this many
-/// candidates (or all, when fewer) do not conflict.
-pub(crate) fn minimal_rules(
-    bdd: impl Fn(usize) -> Bdd,
-    base: Bdd,
+/// Indices of `candidates` (constraints given by `bdd`) that, with the
+/// `base` parts and the `fixed` bits set, cannot all hold, none of them
+/// superfluous; sorted. `candidates` in order of preference; together
+/// with `base` they must conflict (if they do not, all of them come back).
+/// `budget`: `None` when the first this many candidates (or all, when
+/// fewer) do not conflict.
+pub(crate) fn minimal_rules<'c>(
+    bdd: impl Fn(usize) -> &'c Bdd,
+    base: &[&Bdd],
+    fixed: &[Option<bool>],
     candidates: Vec<usize>,
     budget: Option<usize>,
 ) -> Option<Vec<usize>> {
     let within = budget.map_or(candidates.len(), |b| b.min(candidates.len()));
-    let bdds: Vec<Bdd> = candidates[..within].iter().map(|&k| bdd(k)).collect();
+    let bdds: Vec<&Bdd> = candidates[..within].iter().map(|&k| bdd(k)).collect();
+    let mut tests = Tests::new(base, &bdds, fixed);
     // Most often one rule alone does it.
-    if let Some(i) = bdds.iter().take(32).position(|b| base.and(b).is_false()) {
+    if let Some(i) = (0..within.min(32)).find(|&i| tests.conflict(&[i])) {
         return Some(vec![candidates[i]]);
     }
-    let mut tests = Tests::new(&base, &bdds);
     let positions: Vec<usize> = (0..within).collect();
     if !tests.conflict(&positions) {
         return budget.is_none().then_some(candidates);

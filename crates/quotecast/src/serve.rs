@@ -75,8 +75,11 @@ impl std::io::Write for LogWriter {
 fn init_logging(format: &str) -> anyhow::Result<()> {
     let filter =
         EnvFilter::try_from_env("QUOTECAST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a person at a terminal: a log file or collector
+    // gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(|| LogWriter);
     match format {
         "json" => builder.json().init(),

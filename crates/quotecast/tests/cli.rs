@@ -156,7 +156,8 @@ type Server = (
 );
 
 /// Starts `quotecast serve` with `args` and `env`, waits until it serves,
-/// and returns it with its log and the log line that says where it serves.
+/// and returns it with its log and the log lines up to the one that says
+/// where it serves.
 fn start_server(args: &[&str], env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_quotecast"))
         .arg("serve")
@@ -168,16 +169,18 @@ fn start_server(args: &[&str], env: &[(&str, &str)]) -> Server {
         .unwrap();
     let mut log = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
+    let mut startup = String::new();
     let start = Instant::now();
     while !line.contains("quotecast serving") {
         line.clear();
         assert!(log.read_line(&mut line).unwrap() > 0, "server exited early");
+        startup.push_str(&line);
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "server did not start"
         );
     }
-    (child, log, line)
+    (child, log, startup)
 }
 
 /// SIGTERM, then the exit status must be success (graceful shutdown).
@@ -248,16 +251,22 @@ fn serve_prices_over_grpc_and_stops_on_sigterm() {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let data = std::env::temp_dir().join(format!("quotecast-data-{}", std::process::id()));
-    let (mut child, log, _) = start_server(
-        &[
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-            "--data",
-            data.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let args = [
+        "--addr",
+        &format!("127.0.0.1:{port}"),
+        "--data",
+        data.to_str().unwrap(),
+    ];
+    let (mut child, log, startup) = start_server(&args, &[]);
     assert!(data.is_dir(), "the data directory is created");
+    assert!(startup.contains("read=0"), "{startup}");
+    assert!(
+        std::fs::read_dir(data.join("configurators"))
+            .unwrap()
+            .count()
+            >= 2,
+        "compiled configuration models are kept"
+    );
     let example = "examples/quotes/acme-server-refresh.json";
     let remote = quotecast(&["quote", "price", "--server", &url, example]);
     let local = quotecast(&["quote", "price", example]);
@@ -291,6 +300,10 @@ fn serve_prices_over_grpc_and_stops_on_sigterm() {
         rest.iter().any(|l| l.contains("shutdown requested")),
         "{rest:?}"
     );
+    // A restart reads the compiled models back instead of compiling.
+    let (mut child, _, startup) = start_server(&args, &[]);
+    assert!(startup.contains("compiled=0"), "{startup}");
+    stop(&mut child);
 }
 
 /// A reader that goes away (`quotecast ... | head`) ends the command quietly,
