@@ -10,8 +10,8 @@ use quotecast_benches::{
     generated_config::{Lcg, Shape, generated_model, shuffled},
 };
 use quotecast_configurator::{
-    CLICK_BUDGET, CLICK_SEARCHES, Choice, CompiledModel, Explaining, ExplanationMemory,
-    OptionStatus, compile,
+    CLICK_BUDGET, CLICK_SEARCHES, Choice, CompiledModel, Configuration, Explaining,
+    ExplanationMemory, OptionStatus, compile,
 };
 use quotecast_model::ConfigModel;
 use quotecast_rules::{ModelCache, ModelCompiler};
@@ -75,6 +75,30 @@ struct Timings {
     asked: Vec<Duration>,
 }
 
+/// A click with explanations as the server makes it (a click's budget,
+/// the session's memory, `in_full` asked for by SKU), and how long it took.
+fn server_click(
+    model: &CompiledModel,
+    choices: &[Choice],
+    in_full: &[usize],
+    memory: &mut ExplanationMemory,
+) -> (Configuration, Duration) {
+    let start = Instant::now();
+    let state = model
+        .configure_with(
+            choices,
+            Explaining {
+                on: true,
+                budget: Some(CLICK_BUDGET),
+                searches: Some(CLICK_SEARCHES),
+                in_full,
+                memory: Some(memory),
+            },
+        )
+        .expect("valid click");
+    (state, start.elapsed())
+}
+
 /// Runs the sessions, timing each click without and (when `explain`) with
 /// explanations; records the first `record` sessions.
 fn clicks(model: &CompiledModel, args: &Args, explain: bool, record: usize) -> Timings {
@@ -99,20 +123,8 @@ fn clicks(model: &CompiledModel, args: &Args, explain: bool, record: usize) -> T
                 });
             }
             if explain {
-                let start = Instant::now();
-                let state = model
-                    .configure_with(
-                        &choices,
-                        Explaining {
-                            on: true,
-                            budget: Some(CLICK_BUDGET),
-                            searches: Some(CLICK_SEARCHES),
-                            in_full: &[],
-                            memory: Some(&mut memory),
-                        },
-                    )
-                    .expect("valid click");
-                explained.push(start.elapsed());
+                let (state, took) = server_click(model, &choices, &[], &mut memory);
+                explained.push(took);
                 let mut first_deferred = None;
                 for option in &state.options {
                     if let OptionStatus::Excluded(why) | OptionStatus::Added(why) = &option.status {
@@ -126,20 +138,7 @@ fn clicks(model: &CompiledModel, args: &Args, explain: bool, record: usize) -> T
                 // The rep asks why about one deferred option (the server's
                 // `explain_skus`), on every fifth click.
                 if let Some(option) = first_deferred.filter(|_| choices.len() % 5 == 4) {
-                    let start = Instant::now();
-                    model
-                        .configure_with(
-                            &choices,
-                            Explaining {
-                                on: true,
-                                budget: Some(CLICK_BUDGET),
-                                searches: Some(CLICK_SEARCHES),
-                                in_full: &[option],
-                                memory: Some(&mut memory),
-                            },
-                        )
-                        .expect("valid click");
-                    asked.push(start.elapsed());
+                    asked.push(server_click(model, &choices, &[option], &mut memory).1);
                 }
             }
             assert!(state.valid, "an offered pick led to a dead end");

@@ -20,6 +20,10 @@ use crate::{
 /// deferred.
 pub(crate) const BUDGET_NODES: usize = 4096;
 
+/// The budgets an explanation without one tries before searching every
+/// constraint.
+const ESCALATION: [usize; 2] = [64, 512];
+
 /// Something that must not happen: `option` taking one of `values`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Goal {
@@ -162,13 +166,38 @@ impl CompiledModel {
     /// a goal, conflict among themselves). The caller has checked that they
     /// do. `narrowed`: the options the choices narrow, when known.
     /// `budget`: give up (a deferred explanation) when the closest this
-    /// many constraints do not explain it.
+    /// many constraints do not explain it. Without a budget, the closest
+    /// [`ESCALATION`] constraints are searched first, then all: a search
+    /// costs about the size of what it searches, and most explanations
+    /// lie close by.
     pub(crate) fn explain(
         &self,
         choices: &[Choice],
         goal: Option<Goal>,
         narrowed: Option<&[bool]>,
         budget: Option<usize>,
+    ) -> Explanation {
+        let mut kept = None;
+        if budget.is_none() && goal.is_some() {
+            for limit in ESCALATION {
+                let why = self.explain_within(choices, goal, narrowed, Some(limit), &mut kept);
+                if !why.deferred {
+                    return why;
+                }
+            }
+        }
+        self.explain_within(choices, goal, narrowed, budget, &mut kept)
+    }
+
+    /// [`Self::explain`] within one budget; `kept`: the choices that
+    /// explain it, once worked out.
+    fn explain_within(
+        &self,
+        choices: &[Choice],
+        goal: Option<Goal>,
+        narrowed: Option<&[bool]>,
+        budget: Option<usize>,
+        kept: &mut Option<Vec<Choice>>,
     ) -> Explanation {
         let deferred = Explanation {
             deferred: true,
@@ -194,7 +223,9 @@ impl CompiledModel {
                 return deferred;
             }
         }
-        let kept = self.fewest_choices(choices, goal);
+        let kept = kept
+            .get_or_insert_with(|| self.fewest_choices(choices, goal))
+            .clone();
         // Constraints with the kept choices' bits fixed: smaller, and
         // those the choices already satisfy become `true`.
         let fixed = self.fixed(&kept);

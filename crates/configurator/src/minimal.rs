@@ -12,6 +12,10 @@ use biodivine_lib_bdd::Bdd;
 
 use crate::conjoin::{FALSE, TRUE, Table};
 
+/// Conflicting prefixes longer than this are minimised carrying the
+/// background's conjunction ([`Tests::explain_carried`]).
+const CARRY_FROM: usize = 64;
+
 struct Tests<'c> {
     /// The candidates' constraints.
     bdds: &'c [&'c Bdd],
@@ -53,23 +57,31 @@ impl<'c> Tests<'c> {
         done
     }
 
-    /// Whether the base and the candidates at positions `subset` conflict.
-    fn conflict(&mut self, subset: &[usize]) -> bool {
+    /// `root` conjoined with the candidates at positions `subset`, all of
+    /// them bottom-up (deepest top variable first).
+    fn and_all(&mut self, root: u32, subset: &[usize]) -> u32 {
         let mut roots: Vec<(u32, u32)> = subset.iter().map(|&i| self.root(i)).collect();
-        roots.push((self.table.var(self.base), self.base));
+        roots.push((self.table.var(root), root));
         roots.sort_unstable_by_key(|&(top, root)| (std::cmp::Reverse(top), root));
         let mut all = TRUE;
-        for (_, root) in roots {
-            all = self.table.and(all, root);
+        for (_, part) in roots {
+            all = self.table.and(all, part);
             if all == FALSE {
-                return true;
+                return FALSE;
             }
         }
-        false
+        all
+    }
+
+    /// Whether the base and the candidates at positions `subset` conflict.
+    fn conflict(&mut self, subset: &[usize]) -> bool {
+        self.and_all(self.base, subset) == FALSE
     }
 
     /// QuickXplain: the minimal part of `pool` that conflicts with
-    /// `background` (which together with all of `pool` conflicts).
+    /// `background` (which together with all of `pool` conflicts). Each
+    /// test conjoins its whole background afresh, bottom-up: cheapest
+    /// while backgrounds are small.
     fn explain(&mut self, background: &mut Vec<usize>, added: bool, pool: &[usize]) -> Vec<usize> {
         if added && self.conflict(background) {
             return Vec::new();
@@ -85,6 +97,27 @@ impl<'c> Tests<'c> {
         background.extend_from_slice(&from_second);
         let from_first = self.explain(background, !from_second.is_empty(), first);
         background.truncate(mark);
+        from_second.extend(from_first);
+        from_second
+    }
+
+    /// [`Self::explain`] with the background conjoined at `background`:
+    /// each step conjoins onto the background's root instead of
+    /// conjoining the whole background again. Cheaper when backgrounds
+    /// grow long (a chain of hundreds of candidates), dearer when they
+    /// stay short (every conjunction walks the background's diagram).
+    fn explain_carried(&mut self, background: u32, added: bool, pool: &[usize]) -> Vec<usize> {
+        if added && background == FALSE {
+            return Vec::new();
+        }
+        if pool.len() <= 1 {
+            return pool.to_vec();
+        }
+        let (first, second) = pool.split_at(pool.len() / 2);
+        let with_first = self.and_all(background, first);
+        let mut from_second = self.explain_carried(with_first, true, second);
+        let with_second = self.and_all(background, &from_second);
+        let from_first = self.explain_carried(with_second, !from_second.is_empty(), first);
         from_second.extend(from_first);
         from_second
     }
@@ -121,12 +154,26 @@ pub(crate) fn minimal_rules<'c>(
     if !tests.conflict(&positions) {
         return budget.is_none().then_some(candidates);
     }
-    // The shortest conflicting prefix, to a factor of two.
+    // The shortest conflicting prefix, to a factor of two. Among many
+    // candidates, each longer prefix is conjoined onto the shorter one.
+    let carry = within > CARRY_FROM;
     let mut length = 8.min(within);
-    while !tests.conflict(&positions[..length]) {
-        length = (length * 2).min(within);
+    let mut prefix = tests.and_all(tests.base, &positions[..length]);
+    while prefix != FALSE && length < within {
+        let longer = (length * 2).min(within);
+        prefix = if carry {
+            tests.and_all(prefix, &positions[length..longer])
+        } else {
+            tests.and_all(tests.base, &positions[..longer])
+        };
+        length = longer;
     }
-    let found = tests.explain(&mut Vec::new(), false, &positions[..length]);
+    let found = if carry {
+        let base = tests.base;
+        tests.explain_carried(base, false, &positions[..length])
+    } else {
+        tests.explain(&mut Vec::new(), false, &positions[..length])
+    };
     let mut out: Vec<usize> = found.into_iter().map(|i| candidates[i]).collect();
     out.sort_unstable();
     Some(out)
