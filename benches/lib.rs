@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 pub mod export;
-pub mod generated_config;
+pub use quotecast_tests::generated_config;
 
 use quotecast_model::RuleSet;
 use quotecast_rules::{LineInput, QuoteInput};

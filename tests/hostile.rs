@@ -726,3 +726,131 @@ async fn trials_beyond_the_memory_budget_are_refused_before_they_start() {
     client.forecast(request(8_000)).await.unwrap();
     server.stop().await;
 }
+
+/// A click that asks for every explanation it may on a model with a power
+/// budget over every option (where explanations run into whole-product
+/// conjunctions), and one that contradicts itself there, are answered
+/// within the server's work limit: the states are exact, what the limit
+/// cut short is marked deferred, the session goes on; a click asking for
+/// more explanations in full than allowed is refused by field.
+#[tokio::test]
+async fn clicks_asking_for_unbounded_explanations_are_answered_within_the_work_limit() {
+    use quotecast_configurator::compile;
+    use quotecast_server::pb::{
+        ConfigureRequest, ConfigureResponse, OptionChoice, OptionStatus,
+        configurator_service_client::ConfiguratorServiceClient,
+    };
+    use quotecast_tests::generated_config::{Shape, generated_model};
+    let shape = Shape {
+        groups: 40,
+        per_group: 5,
+        rules: 600,
+        power_budget: true,
+    };
+    let model = generated_model(shape, 42);
+    let sku = model.sku.clone();
+    let compiled = compile(model).unwrap();
+    let server = TestServer::start_with_state(
+        |_| {},
+        |state| quotecast_server::AppState {
+            configurators: Arc::new([(sku.clone(), compiled)].into()),
+            click_work: 20_000,
+            ..state
+        },
+    )
+    .await;
+    let mut client = ConfiguratorServiceClient::new(server.channel().await);
+    let request = |choices: &[OptionChoice], explain: Vec<String>| ConfigureRequest {
+        product_sku: sku.clone(),
+        choices: choices.to_vec(),
+        skip_explanations: false,
+        explain_skus: explain,
+    };
+    let narrowed = |state: &ConfigureResponse| -> Vec<String> {
+        state
+            .options
+            .iter()
+            .filter(|o| {
+                o.status == OptionStatus::Excluded as i32 || o.status == OptionStatus::Added as i32
+            })
+            .map(|o| o.sku.clone())
+            .collect()
+    };
+    // Clicks a rep could make: the most power-hungry quantity offered.
+    let mut choices: Vec<OptionChoice> = Vec::new();
+    let mut state = client
+        .configure(request(&choices, vec![]))
+        .await
+        .unwrap()
+        .into_inner();
+    while choices.len() < 12 {
+        let Some(open) = state
+            .options
+            .iter()
+            .find(|o| o.status == OptionStatus::Open as i32 && o.quantities.iter().any(|&q| q > 0))
+        else {
+            break;
+        };
+        choices.push(OptionChoice {
+            sku: open.sku.clone(),
+            quantity: *open.quantities.iter().max().unwrap(),
+        });
+        state = client
+            .configure(request(&choices, vec![]))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(state.valid);
+    }
+    let asked: Vec<String> = narrowed(&state).into_iter().take(16).collect();
+    assert!(!asked.is_empty(), "the clicks narrowed nothing");
+    let answered = client
+        .configure(request(&choices, asked.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut cut_short = 0;
+    for o in answered.options.iter().filter(|o| asked.contains(&o.sku)) {
+        let why = o.explanation.as_ref().unwrap();
+        if why.deferred {
+            assert!(why.rules.is_empty() && why.choices.is_empty(), "{why:?}");
+            cut_short += 1;
+        } else {
+            assert!(!why.rules.is_empty() || !why.choices.is_empty(), "{why:?}");
+        }
+    }
+    assert!(cut_short > 0, "the work limit never applied");
+    // The same states as without explanations.
+    let plain = client
+        .configure(ConfigureRequest {
+            skip_explanations: true,
+            ..request(&choices, vec![])
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    for (a, b) in answered.options.iter().zip(&plain.options) {
+        assert_eq!((a.status, &a.quantities), (b.status, &b.quantities));
+    }
+    // Contradicting itself: every option chosen at once.
+    let all: Vec<OptionChoice> = plain
+        .options
+        .iter()
+        .map(|o| OptionChoice {
+            sku: o.sku.clone(),
+            quantity: 1,
+        })
+        .collect();
+    let conflicted = client
+        .configure(request(&all, vec![]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!conflicted.valid);
+    // More explanations in full than a click may ask for.
+    let too_many: Vec<String> = plain.options.iter().map(|o| o.sku.clone()).collect();
+    let e = client.configure(request(&[], too_many)).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    assert_eq!(field_violations(&e)[0].0, "explain_skus");
+    server.stop().await;
+}

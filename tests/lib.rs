@@ -11,6 +11,8 @@ use quotecast_server::AppState;
 use rust_decimal::Decimal;
 use tokio::sync::oneshot;
 
+pub mod generated_config;
+
 /// The repository's `rules/` directory.
 pub fn rules_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules")

@@ -292,12 +292,14 @@ pub fn compile(model: ConfigModel) -> Result<CompiledModel, ConfigError> {
             ))
         }
         Err(conjoined) => {
+            let mut unlimited = u64::MAX;
             let core = crate::minimal::minimal_rules(
                 |k| &bdds[k],
                 &[&domain],
                 &[],
                 conjoined.clone(),
                 None,
+                &mut unlimited,
             )
             .unwrap_or(conjoined);
             let names = constraint_names(&model);

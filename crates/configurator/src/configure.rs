@@ -23,11 +23,27 @@ pub struct Explaining<'a> {
     /// Explanations of the session's earlier clicks, reused while their
     /// choices are all still made, and kept for the next click.
     pub memory: Option<&'a mut ExplanationMemory>,
+    /// Conjunction steps all of this click's searches together may take
+    /// (a conflict's explanation and those asked for in full included);
+    /// past them the rest are deferred. `None`: no limit. What a client
+    /// can make the server work for one click.
+    pub work: Option<u64>,
 }
 
 /// The budget the server gives each explanation of a click: the closest
 /// 64 constraints (most explanations take one or two).
 pub const CLICK_BUDGET: usize = 64;
+
+/// Conjunction steps the server lets one click's explanations take in
+/// all, whatever the click asks for: at most about 2 s and 200 MB on one
+/// core of the reference machine (a model with a power budget over 500
+/// options). Explanations asked for by SKU rarely need more (1 of 80 on
+/// the 2,000-option benchmark model); those that do are deferred.
+pub const CLICK_WORK: u64 = 8_000_000;
+
+/// Choices beyond which a conflict's repairs are not searched pair by
+/// pair (pairs cost the square of the choices).
+const PAIR_REPAIRS_UP_TO: usize = 64;
 
 /// New explanations the server searches for per click; a click that rules
 /// out hundreds of options explains the rest over the next clicks, or at
@@ -97,6 +113,17 @@ pub struct Configuration {
     /// Groups whose minimum the proposed configuration does not reach.
     pub missing: Vec<usize>,
     pub conflict: Option<Conflict>,
+}
+
+/// Runs `search` with the steps `work` allows (all, when `None`), and
+/// takes those it took from `work`.
+fn spending<T>(work: &mut Option<u64>, search: impl FnOnce(&mut u64) -> T) -> T {
+    let mut left = work.unwrap_or(u64::MAX);
+    let found = search(&mut left);
+    if let Some(work) = work {
+        *work = left;
+    }
+    found
 }
 
 fn list(mut values: Values) -> Vec<u32> {
@@ -182,7 +209,7 @@ impl CompiledModel {
         {
             Some(values) => (None, choices.to_vec(), values),
             None => {
-                let conflict = self.conflict(choices);
+                let conflict = self.conflict(choices, &mut explaining.work);
                 let kept: Vec<Choice> = choices
                     .iter()
                     .filter(|x| !conflict.set_aside.contains(x))
@@ -316,7 +343,9 @@ impl CompiledModel {
                 None => {}
             }
         }
-        let why = self.explain(choices, Some(goal), Some(narrowed), budget);
+        let why = spending(&mut explaining.work, |work| {
+            self.explain(choices, Some(goal), Some(narrowed), budget, work)
+        });
         if let Some(memory) = explaining.memory.as_deref_mut() {
             if why.deferred {
                 memory.failed.insert(key);
@@ -330,8 +359,9 @@ impl CompiledModel {
 
     /// What conflicts among choices that cannot be completed, how to
     /// repair it, and which choices to set aside meanwhile.
-    fn conflict(&self, choices: &[Choice]) -> Conflict {
-        let explanation = self.explain(choices, None, None, None);
+    /// `work`: as [`Explaining::work`], less what the explanation took.
+    fn conflict(&self, choices: &[Choice], work: &mut Option<u64>) -> Conflict {
+        let explanation = spending(work, |work| self.explain(choices, None, None, None, work));
         // Smallest repairs: single choices to drop, else pairs.
         let fixes = |drop: &[Choice]| {
             let rest: Vec<Choice> = choices
@@ -346,7 +376,7 @@ impl CompiledModel {
             .filter(|c| fixes(&[**c]))
             .map(|c| vec![*c])
             .collect();
-        if repairs.is_empty() {
+        if repairs.is_empty() && choices.len() <= PAIR_REPAIRS_UP_TO {
             for (i, a) in choices.iter().enumerate() {
                 for b in &choices[i + 1..] {
                     if fixes(&[*a, *b]) {

@@ -27,6 +27,12 @@ pub(crate) struct Table {
     unique: FxHashMap<Node, u32>,
     /// Conjunctions computed during the current [`Table::and`].
     memo: FxHashMap<(u32, u32), u32>,
+    /// Pairs [`Table::and`] has visited, and how many it may visit: past
+    /// the limit it stops and every later conjunction answers `true`, so
+    /// the caller must check [`Table::exhausted`] before trusting any
+    /// answer (time and memory both grow with the visits).
+    pub steps: u64,
+    limit: u64,
 }
 
 enum Task {
@@ -48,7 +54,23 @@ impl Table {
             nodes: vec![terminal, terminal],
             unique: FxHashMap::default(),
             memo: FxHashMap::default(),
+            steps: 0,
+            limit: u64::MAX,
         }
+    }
+
+    /// A table whose conjunctions stop after `limit` visits in all.
+    pub fn with_limit(variables: usize, limit: u64) -> Self {
+        Table {
+            limit,
+            ..Table::new(variables)
+        }
+    }
+
+    /// Whether a conjunction ran past the limit (its answers since are
+    /// meaningless).
+    pub fn exhausted(&self) -> bool {
+        self.steps > self.limit
     }
 
     pub fn var(&self, node: u32) -> u32 {
@@ -103,12 +125,19 @@ impl Table {
     /// `a ∧ b`, without recursion (a diagram may have tens of thousands
     /// of levels).
     pub fn and(&mut self, a: u32, b: u32) -> u32 {
+        if self.exhausted() {
+            return TRUE;
+        }
         self.memo.clear();
         let mut tasks = vec![Task::Visit(a, b)];
         let mut results: Vec<u32> = Vec::new();
         while let Some(task) = tasks.pop() {
             match task {
                 Task::Visit(a, b) => {
+                    self.steps += 1;
+                    if self.steps > self.limit {
+                        return TRUE;
+                    }
                     let done = if a == FALSE || b == FALSE {
                         Some(FALSE)
                     } else if a == TRUE || a == b {

@@ -169,24 +169,27 @@ impl CompiledModel {
     /// many constraints do not explain it. Without a budget, the closest
     /// [`ESCALATION`] constraints are searched first, then all: a search
     /// costs about the size of what it searches, and most explanations
-    /// lie close by.
+    /// lie close by. `work`: the conjunction steps the search may still
+    /// take (less those it took); past them it is deferred.
     pub(crate) fn explain(
         &self,
         choices: &[Choice],
         goal: Option<Goal>,
         narrowed: Option<&[bool]>,
         budget: Option<usize>,
+        work: &mut u64,
     ) -> Explanation {
         let mut kept = None;
         if budget.is_none() && goal.is_some() {
             for limit in ESCALATION {
-                let why = self.explain_within(choices, goal, narrowed, Some(limit), &mut kept);
+                let why =
+                    self.explain_within(choices, goal, narrowed, Some(limit), &mut kept, work);
                 if !why.deferred {
                     return why;
                 }
             }
         }
-        self.explain_within(choices, goal, narrowed, budget, &mut kept)
+        self.explain_within(choices, goal, narrowed, budget, &mut kept, work)
     }
 
     /// [`Self::explain`] within one budget; `kept`: the choices that
@@ -198,11 +201,15 @@ impl CompiledModel {
         narrowed: Option<&[bool]>,
         budget: Option<usize>,
         kept: &mut Option<Vec<Choice>>,
+        work: &mut u64,
     ) -> Explanation {
         let deferred = Explanation {
             deferred: true,
             ..Explanation::default()
         };
+        if *work == 0 {
+            return deferred;
+        }
         let goal_option = goal.map(|g| g.option);
         if let (Some(limit), Some(goal)) = (budget, goal) {
             // First the cheap test: with every choice made, do the closest
@@ -219,7 +226,7 @@ impl CompiledModel {
                 .into_iter()
                 .map(|k| &self.constraints[k].bdd)
                 .collect();
-            if !conflicts(&[&self.domain, &goal], &closest, &fixed) {
+            if conflicts(&[&self.domain, &goal], &closest, &fixed, work) != Some(true) {
                 return deferred;
             }
         }
@@ -244,6 +251,7 @@ impl CompiledModel {
             &fixed,
             self.by_closeness(&seeds, narrowed, budget),
             budget,
+            work,
         );
         match rules {
             Some(rules) => Explanation {

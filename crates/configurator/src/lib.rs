@@ -25,8 +25,8 @@ mod stored;
 
 pub use compile::{CompiledModel, ConstraintRef, compile};
 pub use configure::{
-    CLICK_BUDGET, CLICK_SEARCHES, Configuration, Conflict, Explaining, ExplanationMemory,
-    OptionState, OptionStatus,
+    CLICK_BUDGET, CLICK_SEARCHES, CLICK_WORK, Configuration, Conflict, Explaining,
+    ExplanationMemory, OptionState, OptionStatus,
 };
 pub use describe::{Configurators, compile_all};
 

@@ -30,9 +30,10 @@ struct Tests<'c> {
 
 impl<'c> Tests<'c> {
     /// `base`: parts that always hold, conjoined.
-    fn new(base: &[&Bdd], bdds: &'c [&'c Bdd], fixed: &'c [Option<bool>]) -> Tests<'c> {
+    /// `work`: the conjunction steps the tests may take.
+    fn new(base: &[&Bdd], bdds: &'c [&'c Bdd], fixed: &'c [Option<bool>], work: u64) -> Tests<'c> {
         let variables = base.first().map_or(0, |b| b.num_vars() as usize);
-        let mut table = Table::new(variables);
+        let mut table = Table::with_limit(variables, work);
         let mut root = TRUE;
         for part in base {
             let part = table.import_restricted(part, fixed);
@@ -78,12 +79,24 @@ impl<'c> Tests<'c> {
         self.and_all(self.base, subset) == FALSE
     }
 
+    /// Takes the steps the tests took from `work`; whether they stayed
+    /// within it (else every answer is void and `work` is spent).
+    fn settle(&self, work: &mut u64) -> bool {
+        if self.table.exhausted() {
+            *work = 0;
+            false
+        } else {
+            *work = work.saturating_sub(self.table.steps);
+            true
+        }
+    }
+
     /// QuickXplain: the minimal part of `pool` that conflicts with
     /// `background` (which together with all of `pool` conflicts). Each
     /// test conjoins its whole background afresh, bottom-up: cheapest
     /// while backgrounds are small.
     fn explain(&mut self, background: &mut Vec<usize>, added: bool, pool: &[usize]) -> Vec<usize> {
-        if added && self.conflict(background) {
+        if self.table.exhausted() || added && self.conflict(background) {
             return Vec::new();
         }
         if pool.len() <= 1 {
@@ -107,7 +120,7 @@ impl<'c> Tests<'c> {
     /// grow long (a chain of hundreds of candidates), dearer when they
     /// stay short (every conjunction walks the background's diagram).
     fn explain_carried(&mut self, background: u32, added: bool, pool: &[usize]) -> Vec<usize> {
-        if added && background == FALSE {
+        if self.table.exhausted() || added && background == FALSE {
             return Vec::new();
         }
         if pool.len() <= 1 {
@@ -124,10 +137,18 @@ impl<'c> Tests<'c> {
 }
 
 /// Whether the `base` parts and all of `parts`, with the `fixed` bits
-/// set, cannot hold together.
-pub(crate) fn conflicts(base: &[&Bdd], parts: &[&Bdd], fixed: &[Option<bool>]) -> bool {
+/// set, cannot hold together; `None` when finding out takes more than
+/// `work` steps (then spent).
+pub(crate) fn conflicts(
+    base: &[&Bdd],
+    parts: &[&Bdd],
+    fixed: &[Option<bool>],
+    work: &mut u64,
+) -> Option<bool> {
     let all: Vec<usize> = (0..parts.len()).collect();
-    Tests::new(base, parts, fixed).conflict(&all)
+    let mut tests = Tests::new(base, parts, fixed, *work);
+    let conflict = tests.conflict(&all);
+    tests.settle(work).then_some(conflict)
 }
 
 /// Indices of `candidates` (constraints given by `bdd`) that, with the
@@ -135,17 +156,30 @@ pub(crate) fn conflicts(base: &[&Bdd], parts: &[&Bdd], fixed: &[Option<bool>]) -
 /// superfluous; sorted. `candidates` in order of preference; together
 /// with `base` they must conflict (if they do not, all of them come back).
 /// `budget`: `None` when the first this many candidates (or all, when
-/// fewer) do not conflict.
+/// fewer) do not conflict. `work`: the conjunction steps the search may
+/// take, less those it took; `None` past them.
 pub(crate) fn minimal_rules<'c>(
     bdd: impl Fn(usize) -> &'c Bdd,
     base: &[&Bdd],
     fixed: &[Option<bool>],
     candidates: Vec<usize>,
     budget: Option<usize>,
+    work: &mut u64,
 ) -> Option<Vec<usize>> {
     let within = budget.map_or(candidates.len(), |b| b.min(candidates.len()));
     let bdds: Vec<&Bdd> = candidates[..within].iter().map(|&k| bdd(k)).collect();
-    let mut tests = Tests::new(base, &bdds, fixed);
+    let mut tests = Tests::new(base, &bdds, fixed, *work);
+    let found = search(&mut tests, candidates, budget);
+    if tests.settle(work) { found } else { None }
+}
+
+/// [`minimal_rules`] over `tests`, its candidates in order.
+fn search(
+    tests: &mut Tests<'_>,
+    candidates: Vec<usize>,
+    budget: Option<usize>,
+) -> Option<Vec<usize>> {
+    let within = tests.bdds.len();
     // Most often one rule alone does it.
     if let Some(i) = (0..within.min(32)).find(|&i| tests.conflict(&[i])) {
         return Some(vec![candidates[i]]);

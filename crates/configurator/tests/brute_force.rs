@@ -369,6 +369,7 @@ proptest! {
                 searches: Some(2),
                 in_full: &[0],
                 memory: Some(&mut memory),
+                work: None,
             }).unwrap();
             if state.conflict.is_some() {
                 break;
@@ -389,6 +390,61 @@ proptest! {
                     }
                     _ => {}
                 }
+            }
+        }
+    }
+
+    /// A click whose explanations may take only so many steps (what the
+    /// server allows a client) answers the same states and quantities as
+    /// one without explanations; each explanation, a conflict's included,
+    /// is minimal or deferred, and nothing it could not finish is passed
+    /// off as found.
+    #[test]
+    fn work_limited_clicks_answer_the_same_and_explain_minimally_or_defer(
+        (model, raw) in arb_case(),
+        work in 0u64..400,
+    ) {
+        let Some(compiled) = compile_or_skip(&model) else { return Ok(()) };
+        let all = assignments(&model);
+        let choices: Vec<Choice> = raw.iter().map(|&(option, quantity)| Choice { option, quantity }).collect();
+        let in_full: Vec<usize> = (0..model.options.len()).collect();
+        let limited = compiled.configure_with(&choices, Explaining {
+            on: true,
+            in_full: &in_full,
+            work: Some(work),
+            ..Explaining::default()
+        }).unwrap();
+        let plain = compiled.configure(&choices, false).unwrap();
+        prop_assert_eq!(limited.valid, plain.valid);
+        prop_assert_eq!(limited.complete, plain.complete);
+        if let (Some(limited), Some(plain)) = (&limited.conflict, &plain.conflict) {
+            prop_assert_eq!(&limited.set_aside, &plain.set_aside);
+            prop_assert_eq!(&limited.repairs, &plain.repairs);
+            if limited.explanation.deferred {
+                prop_assert!(limited.explanation.rules.is_empty());
+            } else {
+                check_minimal(&model, &all, &limited.explanation, |_| true);
+            }
+        }
+        for (option, same) in limited.options.iter().zip(&plain.options) {
+            prop_assert_eq!(&option.quantities, &same.quantities);
+            prop_assert_eq!(option.quantity, same.quantity);
+            prop_assert_eq!(
+                std::mem::discriminant(&option.status),
+                std::mem::discriminant(&same.status)
+            );
+            match &option.status {
+                OptionStatus::Excluded(why) | OptionStatus::Added(why) if why.deferred => {
+                    prop_assert!(why.choices.is_empty() && why.rules.is_empty());
+                }
+                OptionStatus::Excluded(why) => {
+                    check_minimal(&model, &all, why, |q| q[option.option] > 0);
+                }
+                OptionStatus::Added(why) => {
+                    let least = option.quantities[0];
+                    check_minimal(&model, &all, why, |q| q[option.option] < least);
+                }
+                _ => {}
             }
         }
     }

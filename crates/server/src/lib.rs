@@ -57,6 +57,13 @@ pub use error::ServerError;
 pub const DEFAULT_FORECAST_JOBS: usize = 2;
 /// Uploads checked at once (apart from forecast jobs).
 pub const UPLOAD_JOBS: usize = 2;
+/// Configuration clicks worked on at once: one per core (clicks are
+/// short; a click whose explanations run to the work limit holds its
+/// core for about a second, and the others wait their turn).
+pub fn click_jobs() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
+}
+
 /// Connections served at once; beyond, new ones are closed at once (and
 /// logged) rather than left to time out.
 pub const MAX_CONNECTIONS: usize = 4096;
@@ -95,6 +102,12 @@ pub struct AppState {
     /// One permit per upload being checked at once: uploads never wait
     /// behind forecasts, nor forecasts behind uploads.
     pub upload_jobs: Arc<Semaphore>,
+    /// One permit per configuration click worked on at once (on blocking
+    /// threads, each within [`quotecast_configurator::CLICK_WORK`]).
+    pub click_jobs: Arc<Semaphore>,
+    /// The conjunction steps one click's explanations may take in all
+    /// ([`quotecast_configurator::CLICK_WORK`] unless told otherwise).
+    pub click_work: u64,
     /// Jobs waiting for a permit now.
     pub queued_jobs: Arc<std::sync::atomic::AtomicUsize>,
     /// Connections served at once, and how long a new one has to start.
@@ -136,6 +149,8 @@ impl AppState {
             demand: DemandStore::new(data_dir),
             forecast_jobs: Arc::new(Semaphore::new(DEFAULT_FORECAST_JOBS)),
             upload_jobs: Arc::new(Semaphore::new(UPLOAD_JOBS)),
+            click_jobs: Arc::new(Semaphore::new(click_jobs())),
+            click_work: quotecast_configurator::CLICK_WORK,
             queued_jobs: Arc::default(),
             max_connections: MAX_CONNECTIONS,
             handshake_timeout: HANDSHAKE_TIMEOUT,
