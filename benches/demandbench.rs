@@ -446,6 +446,10 @@ fn coverage(args: &Args) -> anyhow::Result<()> {
     let (mut inside, mut cells, mut below, mut above) = (0u64, 0u64, 0u64, 0u64);
     // Per week ahead: cells below P10, within, above P90.
     let mut by_week: std::collections::BTreeMap<i64, [u64; 3]> = Default::default();
+    // Per week ahead: expected and realised units of every item (by need
+    // week), to tell a centre that is off from ranges that are narrow.
+    let mut units: std::collections::BTreeMap<i64, [f64; 2]> = Default::default();
+    let week_of = |day: NaiveDate, on: NaiveDate| (on - day).num_days().div_euclid(7);
     for &day in matured.iter().rev().take(8) {
         let snap = snapshots
             .clone()
@@ -517,6 +521,10 @@ fn coverage(args: &Args) -> anyhow::Result<()> {
         let mut truth: std::collections::HashMap<(String, NaiveDate), f64> = Default::default();
         for r in &actual.component_demand {
             *truth.entry((r.item.clone(), r.bucket)).or_default() += r.expected;
+            units.entry(week_of(day, r.bucket)).or_default()[1] += r.expected;
+        }
+        for r in &planned.component_demand {
+            units.entry(week_of(day, r.bucket)).or_default()[0] += r.expected;
         }
         let (mut i, mut n) = (0, 0);
         for r in &planned.component_demand {
@@ -549,9 +557,13 @@ fn coverage(args: &Args) -> anyhow::Result<()> {
         inside += i;
         cells += n;
     }
-    println!("weeks ahead  below  within  above");
+    println!("weeks ahead  below  within  above  realised / expected units");
     for (w, [b, i, a]) in &by_week {
-        println!("{w:>11}  {b:>5}  {i:>6}  {a:>5}");
+        let ratio = units
+            .get(w)
+            .filter(|[e, _]| *e > 0.0)
+            .map_or("-".to_owned(), |[e, r]| format!("{:.2}", r / e));
+        println!("{w:>11}  {b:>5}  {i:>6}  {a:>5}  {ratio:>24}");
     }
     println!(
         "coverage: {inside} of {cells} item-week cells ({:.1} %) within P10–P90; {below} below P10, {above} above P90",
