@@ -1,0 +1,156 @@
+//! Stored quotes: every save is a new immutable version of its quote, read
+//! back whole at any version; a change names the version it starts from,
+//! and of two concurrent changes exactly one wins (the other is told the
+//! current version). SQLite in the data directory by default (WAL,
+//! `synchronous=FULL`: an acknowledged save survives a killed process),
+//! PostgreSQL by connection URL for several replicas; one SQL text for
+//! both through sqlx's `Any` driver, migrations per backend.
+//!
+//! The store keeps the pricing request and priced result as the caller
+//! encodes them (the server: protobuf) and never interprets them, so a
+//! version reads back byte for byte what was priced.
+mod migrate;
+mod quotes;
+mod status;
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    AnyPool, Executor,
+    any::{AnyPoolOptions, install_default_drivers},
+};
+
+pub use migrate::SCHEMA_VERSION;
+pub use quotes::{ListQuotes, QuoteContent, QuoteSummary, QuoteVersion};
+pub use status::QuoteStatus;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(
+        "the database's schema is version {found}, newer than this build knows ({known}): \
+         run a newer quotecast, or point it at another database"
+    )]
+    NewerSchema { found: i64, known: i64 },
+    #[error("`{0}` is not a database URL this build knows: sqlite://PATH or postgres://…")]
+    BadUrl(String),
+    #[error("quote {number}{} not found", version.map(|v| format!(" version {v}")).unwrap_or_default())]
+    NotFound { number: i64, version: Option<i64> },
+    #[error(
+        "quote {number} is at version {current}, not {base}: read it again and apply the change to version {current}"
+    )]
+    Stale {
+        number: i64,
+        base: i64,
+        current: i64,
+    },
+    #[error("quote {number} is {from}: it cannot become {to}")]
+    IllegalTransition {
+        number: i64,
+        from: QuoteStatus,
+        to: QuoteStatus,
+    },
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// Which database a store writes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn of(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::BadUrl(url.to_owned()))
+        }
+    }
+}
+
+/// How long a writer waits for SQLite's lock before giving up.
+const SQLITE_BUSY: Duration = Duration::from_secs(10);
+
+/// A quote store: a connection pool on a migrated database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens (and creates, for SQLite) the database at `url`, bringing its
+    /// schema up to date; refuses a schema newer than this build's.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        install_default_drivers();
+        let backend = Backend::of(url)?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                let url = if url.contains('?') {
+                    url.to_owned()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                // One writer at a time is SQLite's own rule; one connection
+                // keeps writers from meeting as "database is locked".
+                AnyPoolOptions::new()
+                    .max_connections(1)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA synchronous = FULL").await?;
+                            conn.execute(
+                                format!("PRAGMA busy_timeout = {}", SQLITE_BUSY.as_millis())
+                                    .as_str(),
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .connect(url)
+                    .await?
+            }
+        };
+        migrate::migrate(&pool, backend).await?;
+        Ok(Self { pool, backend })
+    }
+
+    /// The SQLite database `quotes.sqlite` in `data_dir`.
+    pub async fn open_in(data_dir: &std::path::Path) -> Result<Self, StoreError> {
+        Self::open(&sqlite_url(data_dir)).await
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes the pool, waiting for connections in use.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The URL of the default database in `data_dir`.
+pub fn sqlite_url(data_dir: &std::path::Path) -> String {
+    format!("sqlite://{}", data_dir.join("quotes.sqlite").display())
+}
+
+impl FromStr for Backend {
+    type Err = StoreError;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        Backend::of(url)
+    }
+}

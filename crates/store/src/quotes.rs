@@ -1,0 +1,326 @@
+//! Saving, revising, reading and listing quotes.
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{Row, any::AnyRow};
+
+use crate::{QuoteStatus, Store, StoreError};
+
+/// What one version of a quote holds besides its number and status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuoteContent {
+    pub account: String,
+    pub currency: String,
+    /// The priced net total, a decimal string (for lists).
+    pub total: String,
+    pub valid_until: NaiveDate,
+    /// The rule set it was priced with ([`quotecast_model`'s fingerprint]).
+    pub rules_fingerprint: String,
+    /// The pricing request as the caller encoded it.
+    pub request: Vec<u8>,
+    /// The priced result as the caller encoded it.
+    pub priced: Vec<u8>,
+}
+
+/// One stored version of a quote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuoteVersion {
+    pub tenant: String,
+    pub number: i64,
+    pub version: i64,
+    pub status: QuoteStatus,
+    pub saved_by: String,
+    pub saved_at: DateTime<Utc>,
+    pub content: QuoteContent,
+}
+
+/// A quote as lists show it: its latest version's figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuoteSummary {
+    pub number: i64,
+    pub account: String,
+    pub status: QuoteStatus,
+    pub version: i64,
+    pub currency: String,
+    pub total: String,
+    pub valid_until: NaiveDate,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Which quotes to list: of a tenant, optionally of one account or status,
+/// by number, those after `after` (the last number of the previous page).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListQuotes {
+    pub tenant: String,
+    pub account: Option<String>,
+    pub status: Option<QuoteStatus>,
+    pub after: Option<i64>,
+    /// Newest first (by number) instead of oldest first.
+    pub newest_first: bool,
+    pub limit: u32,
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+fn status_of(row: &AnyRow) -> Result<QuoteStatus, StoreError> {
+    let s: String = row.try_get("status")?;
+    QuoteStatus::parse(&s).ok_or_else(|| corrupt(format!("unknown status `{s}`")))
+}
+
+fn date_of(row: &AnyRow, column: &str) -> Result<NaiveDate, StoreError> {
+    let s: String = row.try_get(column)?;
+    s.parse()
+        .map_err(|_| corrupt(format!("`{s}` in {column} is not a date")))
+}
+
+fn time_of(row: &AnyRow, column: &str) -> Result<DateTime<Utc>, StoreError> {
+    let s: String = row.try_get(column)?;
+    DateTime::parse_from_rfc3339(&s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| corrupt(format!("`{s}` in {column} is not a time")))
+}
+
+fn stamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+impl Store {
+    /// Saves a new quote as version 1, draft, under the tenant's next
+    /// quote number.
+    pub async fn create(
+        &self,
+        tenant: &str,
+        saved_by: &str,
+        content: QuoteContent,
+        now: DateTime<Utc>,
+    ) -> Result<QuoteVersion, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let number: i64 = sqlx::query(
+            "INSERT INTO quote_numbers (tenant, last) VALUES ($1, 1) \
+             ON CONFLICT (tenant) DO UPDATE SET last = quote_numbers.last + 1 RETURNING last",
+        )
+        .bind(tenant)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("last")?;
+        let saved = QuoteVersion {
+            tenant: tenant.to_owned(),
+            number,
+            version: 1,
+            status: QuoteStatus::Draft,
+            saved_by: saved_by.to_owned(),
+            saved_at: now,
+            content,
+        };
+        sqlx::query(
+            "INSERT INTO quotes (tenant, number, account, status, version, currency, total, \
+             valid_until, created_at, updated_at) VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $8)",
+        )
+        .bind(tenant)
+        .bind(number)
+        .bind(&saved.content.account)
+        .bind(saved.status.as_str())
+        .bind(&saved.content.currency)
+        .bind(&saved.content.total)
+        .bind(saved.content.valid_until.to_string())
+        .bind(stamp(now))
+        .execute(&mut *tx)
+        .await?;
+        insert_version(&mut tx, &saved).await?;
+        tx.commit().await?;
+        Ok(saved)
+    }
+
+    /// Saves `content` as the next version of quote `number`, back to
+    /// draft, if the quote is still at `base` and may be edited.
+    pub async fn revise(
+        &self,
+        tenant: &str,
+        number: i64,
+        base: i64,
+        saved_by: &str,
+        content: QuoteContent,
+        now: DateTime<Utc>,
+    ) -> Result<QuoteVersion, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let (current, status) = current(&mut tx, tenant, number).await?;
+        if current != base {
+            return Err(StoreError::Stale {
+                number,
+                base,
+                current,
+            });
+        }
+        if !status.is_editable() {
+            return Err(StoreError::IllegalTransition {
+                number,
+                from: status,
+                to: QuoteStatus::Draft,
+            });
+        }
+        let saved = QuoteVersion {
+            tenant: tenant.to_owned(),
+            number,
+            version: base + 1,
+            status: QuoteStatus::Draft,
+            saved_by: saved_by.to_owned(),
+            saved_at: now,
+            content,
+        };
+        // The version in the WHERE clause makes the change conditional in
+        // the database itself: a concurrent writer that got there first
+        // leaves no row to update.
+        let updated = sqlx::query(
+            "UPDATE quotes SET account = $1, status = $2, version = $3, currency = $4, total = $5, \
+             valid_until = $6, updated_at = $7 WHERE tenant = $8 AND number = $9 AND version = $10",
+        )
+        .bind(&saved.content.account)
+        .bind(saved.status.as_str())
+        .bind(saved.version)
+        .bind(&saved.content.currency)
+        .bind(&saved.content.total)
+        .bind(saved.content.valid_until.to_string())
+        .bind(stamp(now))
+        .bind(tenant)
+        .bind(number)
+        .bind(base)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            drop(tx);
+            let latest = self.get(tenant, number, None).await?;
+            return Err(StoreError::Stale {
+                number,
+                base,
+                current: latest.version,
+            });
+        }
+        insert_version(&mut tx, &saved).await?;
+        tx.commit().await?;
+        Ok(saved)
+    }
+
+    /// Version `version` of quote `number` (the latest when `None`).
+    pub async fn get(
+        &self,
+        tenant: &str,
+        number: i64,
+        version: Option<i64>,
+    ) -> Result<QuoteVersion, StoreError> {
+        let not_found = || StoreError::NotFound { number, version };
+        let version = match version {
+            Some(v) => v,
+            None => {
+                let mut conn = self.pool.acquire().await?;
+                current(&mut conn, tenant, number).await?.0
+            }
+        };
+        let row = sqlx::query(
+            "SELECT version, status, saved_by, saved_at, valid_until, rules_fingerprint, \
+             request, priced, account, currency, total FROM quote_versions \
+             WHERE tenant = $1 AND number = $2 AND version = $3",
+        )
+        .bind(tenant)
+        .bind(number)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(not_found)?;
+        Ok(QuoteVersion {
+            tenant: tenant.to_owned(),
+            number,
+            version: row.try_get("version")?,
+            status: status_of(&row)?,
+            saved_by: row.try_get("saved_by")?,
+            saved_at: time_of(&row, "saved_at")?,
+            content: QuoteContent {
+                account: row.try_get("account")?,
+                currency: row.try_get("currency")?,
+                total: row.try_get("total")?,
+                valid_until: date_of(&row, "valid_until")?,
+                rules_fingerprint: row.try_get("rules_fingerprint")?,
+                request: row.try_get("request")?,
+                priced: row.try_get("priced")?,
+            },
+        })
+    }
+
+    /// Quotes matching `query`, at most `query.limit`, by number.
+    pub async fn list(&self, query: &ListQuotes) -> Result<Vec<QuoteSummary>, StoreError> {
+        let order = if query.newest_first { "DESC" } else { "ASC" };
+        let after = if query.newest_first { "<" } else { ">" };
+        let sql = format!(
+            "SELECT number, account, status, version, currency, total, valid_until, updated_at \
+             FROM quotes WHERE tenant = $1 AND ($2 = '' OR account = $2) \
+             AND ($3 = '' OR status = $3) AND ($4 = 0 OR number {after} $4) \
+             ORDER BY number {order} LIMIT $5"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(&query.tenant)
+            .bind(query.account.as_deref().unwrap_or(""))
+            .bind(query.status.map_or("", QuoteStatus::as_str))
+            .bind(query.after.unwrap_or(0))
+            .bind(i64::from(query.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(QuoteSummary {
+                    number: row.try_get("number")?,
+                    account: row.try_get("account")?,
+                    status: status_of(row)?,
+                    version: row.try_get("version")?,
+                    currency: row.try_get("currency")?,
+                    total: row.try_get("total")?,
+                    valid_until: date_of(row, "valid_until")?,
+                    updated_at: time_of(row, "updated_at")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The latest version and status of quote `number`.
+async fn current(
+    conn: &mut sqlx::AnyConnection,
+    tenant: &str,
+    number: i64,
+) -> Result<(i64, QuoteStatus), StoreError> {
+    let row = sqlx::query("SELECT version, status FROM quotes WHERE tenant = $1 AND number = $2")
+        .bind(tenant)
+        .bind(number)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound {
+            number,
+            version: None,
+        })?;
+    Ok((row.try_get("version")?, status_of(&row)?))
+}
+
+async fn insert_version(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    saved: &QuoteVersion,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO quote_versions (tenant, number, version, status, rules_fingerprint, \
+         saved_by, saved_at, valid_until, request, priced, account, currency, total) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(&saved.tenant)
+    .bind(saved.number)
+    .bind(saved.version)
+    .bind(saved.status.as_str())
+    .bind(&saved.content.rules_fingerprint)
+    .bind(&saved.saved_by)
+    .bind(stamp(saved.saved_at))
+    .bind(saved.content.valid_until.to_string())
+    .bind(&saved.content.request)
+    .bind(&saved.content.priced)
+    .bind(&saved.content.account)
+    .bind(&saved.content.currency)
+    .bind(&saved.content.total)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,319 @@
+//! The quote store against SQLite, and against PostgreSQL when
+//! `QUOTECAST_TEST_POSTGRES` names a server to create throw-away
+//! databases on (`.ci/run` starts one); each test on a fresh database.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use quotecast_store::{ListQuotes, QuoteContent, QuoteStatus, Store, StoreError};
+
+/// A fresh store of each backend available, with what keeps it alive.
+async fn stores() -> Vec<(Store, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut out = vec![(Store::open_in(dir.path()).await.unwrap(), Some(dir))];
+    match std::env::var("QUOTECAST_TEST_POSTGRES") {
+        Ok(base) => out.push((fresh_postgres(&base).await, None)),
+        Err(_) => say_skipped(),
+    }
+    out
+}
+
+/// Says once, past the test harness's capture, that PostgreSQL was not
+/// tried.
+fn say_skipped() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "quote store: QUOTECAST_TEST_POSTGRES is not set, so the PostgreSQL runs are skipped \
+             (SQLite only; .ci/run starts a PostgreSQL for them)"
+        );
+    });
+}
+
+/// A new, empty database on the server at `base`.
+async fn fresh_postgres(base: &str) -> Store {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    use sqlx::{Connection, Executor};
+    let name = format!(
+        "qc_test_{}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst),
+        Utc::now().timestamp_micros()
+    );
+    sqlx::any::install_default_drivers();
+    let mut admin = sqlx::AnyConnection::connect(base).await.unwrap();
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let (server, _) = base.rsplit_once('/').unwrap();
+    Store::open(&format!("{server}/{name}")).await.unwrap()
+}
+
+fn content(account: &str, total: &str) -> QuoteContent {
+    QuoteContent {
+        account: account.into(),
+        currency: "USD".into(),
+        total: total.into(),
+        valid_until: NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+        rules_fingerprint: "rules-0123".into(),
+        request: vec![1, 2, 3, 0, 255],
+        priced: total.as_bytes().to_vec(),
+    }
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+#[tokio::test]
+async fn every_save_is_a_version_read_back_whole() {
+    for (store, _keep) in stores().await {
+        let first = store
+            .create(
+                "acme-co",
+                "rep@acme",
+                content("acme", "100.00"),
+                at("2026-05-01T10:00:00Z"),
+            )
+            .await
+            .unwrap();
+        assert_eq!((first.number, first.version), (1, 1));
+        assert_eq!(first.status, QuoteStatus::Draft);
+        let other = store
+            .create(
+                "acme-co",
+                "rep@acme",
+                content("globex", "5.00"),
+                at("2026-05-01T10:01:00Z"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(other.number, 2);
+        // Another tenant counts its own quotes.
+        let elsewhere = store
+            .create(
+                "initech",
+                "rep@initech",
+                content("x", "1.00"),
+                at("2026-05-01T10:02:00Z"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(elsewhere.number, 1);
+        let second = store
+            .revise(
+                "acme-co",
+                1,
+                1,
+                "rep2@acme",
+                content("acme", "90.00"),
+                at("2026-05-02T09:00:00Z"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(second.version, 2);
+        assert_eq!(store.get("acme-co", 1, None).await.unwrap(), second);
+        assert_eq!(store.get("acme-co", 1, Some(1)).await.unwrap(), first);
+        assert_eq!(store.get("initech", 1, None).await.unwrap(), elsewhere);
+        // A change from a version that is no longer the latest.
+        let stale = store
+            .revise(
+                "acme-co",
+                1,
+                1,
+                "rep@acme",
+                content("acme", "80.00"),
+                at("2026-05-02T09:30:00Z"),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                stale,
+                StoreError::Stale {
+                    base: 1,
+                    current: 2,
+                    ..
+                }
+            ),
+            "{stale:?}"
+        );
+        assert_eq!(store.get("acme-co", 1, None).await.unwrap(), second);
+        for missing in [
+            store.get("acme-co", 9, None).await,
+            store.get("acme-co", 1, Some(3)).await,
+        ] {
+            assert!(
+                matches!(missing, Err(StoreError::NotFound { .. })),
+                "{missing:?}"
+            );
+        }
+        let gone = store
+            .revise(
+                "acme-co",
+                9,
+                1,
+                "rep@acme",
+                content("acme", "1.00"),
+                at("2026-05-02T09:30:00Z"),
+            )
+            .await;
+        assert!(matches!(gone, Err(StoreError::NotFound { .. })), "{gone:?}");
+    }
+}
+
+#[tokio::test]
+async fn of_concurrent_revisions_exactly_one_wins_each_round() {
+    for (store, _keep) in stores().await {
+        let quote = store
+            .create(
+                "t",
+                "rep",
+                content("acme", "0.00"),
+                at("2026-05-01T10:00:00Z"),
+            )
+            .await
+            .unwrap();
+        for (round, version) in (quote.version..quote.version + 5).enumerate() {
+            let tasks: Vec<_> = (0..12)
+                .map(|writer| {
+                    let store = store.clone();
+                    tokio::spawn(async move {
+                        store
+                            .revise(
+                                "t",
+                                quote.number,
+                                version,
+                                &format!("writer-{writer}"),
+                                content("acme", &format!("{round}.{writer:02}")),
+                                at("2026-05-02T10:00:00Z"),
+                            )
+                            .await
+                    })
+                })
+                .collect();
+            let mut winners = Vec::new();
+            for task in tasks {
+                match task.await.unwrap() {
+                    Ok(saved) => winners.push(saved),
+                    Err(StoreError::Stale { current, .. }) => assert_eq!(current, version + 1),
+                    Err(other) => panic!("{other:?}"),
+                }
+            }
+            assert_eq!(winners.len(), 1, "round {round}");
+            // What is stored is the winner's change, nobody else's.
+            assert_eq!(
+                store.get("t", quote.number, None).await.unwrap(),
+                winners[0]
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn lists_filter_and_page_by_number() {
+    for (store, _keep) in stores().await {
+        for i in 0..7 {
+            let account = if i % 2 == 0 { "acme" } else { "globex" };
+            store
+                .create(
+                    "t",
+                    "rep",
+                    content(account, &format!("{i}.00")),
+                    at("2026-05-01T10:00:00Z"),
+                )
+                .await
+                .unwrap();
+        }
+        let page = |after, account: Option<&str>, newest_first| ListQuotes {
+            tenant: "t".into(),
+            account: account.map(str::to_owned),
+            status: None,
+            after,
+            newest_first,
+            limit: 3,
+        };
+        let numbers = |quotes: Vec<quotecast_store::QuoteSummary>| {
+            quotes.into_iter().map(|q| q.number).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            numbers(store.list(&page(None, None, false)).await.unwrap()),
+            [1, 2, 3]
+        );
+        assert_eq!(
+            numbers(store.list(&page(Some(3), None, false)).await.unwrap()),
+            [4, 5, 6]
+        );
+        assert_eq!(
+            numbers(store.list(&page(Some(6), None, false)).await.unwrap()),
+            [7]
+        );
+        assert_eq!(
+            numbers(store.list(&page(None, None, true)).await.unwrap()),
+            [7, 6, 5]
+        );
+        assert_eq!(
+            numbers(store.list(&page(Some(5), None, true)).await.unwrap()),
+            [4, 3, 2]
+        );
+        assert_eq!(
+            numbers(
+                store
+                    .list(&page(None, Some("globex"), false))
+                    .await
+                    .unwrap()
+            ),
+            [2, 4, 6]
+        );
+        let drafts = ListQuotes {
+            status: Some(QuoteStatus::Sent),
+            ..page(None, None, false)
+        };
+        assert!(store.list(&drafts).await.unwrap().is_empty());
+        let other_tenant = ListQuotes {
+            tenant: "u".into(),
+            ..page(None, None, false)
+        };
+        assert!(store.list(&other_tenant).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_reopened_database_keeps_every_version_and_a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_in(dir.path()).await.unwrap();
+    let saved = store
+        .create(
+            "t",
+            "rep",
+            content("acme", "1.00"),
+            at("2026-05-01T10:00:00Z"),
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    let again = Store::open_in(dir.path()).await.unwrap();
+    assert_eq!(again.get("t", saved.number, None).await.unwrap(), saved);
+    // A later build's schema.
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    again.close().await;
+    let mut conn = sqlx::AnyConnection::connect(&quotecast_store::sqlite_url(dir.path()))
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO quotecast_schema (version) VALUES (99)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let refused = Store::open_in(dir.path()).await.unwrap_err();
+    assert!(
+        matches!(refused, StoreError::NewerSchema { found: 99, .. }),
+        "{refused:?}"
+    );
+    assert!(refused.to_string().contains("newer than this build knows"));
+}
