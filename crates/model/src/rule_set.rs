@@ -183,6 +183,10 @@ pub struct RuleSet {
     /// In funnel order.
     stages: Vec<Stage>,
     planning: PlanningData,
+    /// Identifies the rule files it was loaded from (empty when built
+    /// otherwise): what a stored quote names as the rules it was priced
+    /// with.
+    fingerprint: String,
 }
 
 fn index_unique<T>(
@@ -412,7 +416,22 @@ impl RuleSet {
             floors,
             approval_levels,
             approval_rules: parts.approval_rules,
+            fingerprint: String::new(),
         })
+    }
+
+    /// The same rules, identified by `fingerprint`.
+    pub fn with_fingerprint(self, fingerprint: String) -> Self {
+        Self {
+            fingerprint,
+            ..self
+        }
+    }
+
+    /// Identifies the rule files this set was loaded from (empty when it
+    /// was not loaded from files).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     pub fn corporate_currency(&self) -> &Currency {

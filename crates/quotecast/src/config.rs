@@ -16,6 +16,7 @@ pub struct FileConfig {
     pub addr: Option<String>,
     pub rules: Option<PathBuf>,
     pub data: Option<PathBuf>,
+    pub database: Option<String>,
     pub log_format: Option<String>,
     pub forecast_jobs: Option<usize>,
     pub shutdown_grace: Option<u64>,

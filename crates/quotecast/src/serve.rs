@@ -20,7 +20,11 @@ pub struct ServeArgs {
     /// Data directory, created if missing [default: ./data].
     #[arg(long, env = "QUOTECAST_DATA")]
     data: Option<PathBuf>,
-    /// Config file (TOML with addr, rules, data, log_format, forecast_jobs,
+    /// Database for stored quotes: sqlite://PATH or postgres://USER@HOST/DB
+    /// [default: sqlite in the data directory, quotes.sqlite].
+    #[arg(long, env = "QUOTECAST_DATABASE")]
+    database: Option<String>,
+    /// Config file (TOML with addr, rules, data, database, log_format, forecast_jobs,
     /// shutdown_grace, max_upload_bytes, max_pipeline_bytes,
     /// max_data_bytes, max_trial_memory).
     #[arg(long, env = "QUOTECAST_CONFIG")]
@@ -154,6 +158,18 @@ fn log_compiled_models(cache: &quotecast_rules::ModelCache, took: std::time::Dur
     }
 }
 
+/// A database URL without its password, for logs and errors.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let user = &url[scheme + 3..at];
+            let user = user.split(':').next().unwrap_or("");
+            format!("{}{user}{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let file = match &args.config {
         Some(path) => FileConfig::load(path)?,
@@ -215,6 +231,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .or(file.max_trial_memory.map(|s| s.0))
             .unwrap_or(quotecast_forecast::TrialBudget::default().bytes),
     };
+    let database = args.database.or(file.database);
     let source = RulesSource::choose(args.rules.or(file.rules));
     let cache = quotecast_rules::ModelCache::new(data.join(COMPILED_MODELS_DIR));
     let started = std::time::Instant::now();
@@ -240,7 +257,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot listen on {addr}"))?;
         let mut signals = Signals::install()?;
         let state = AppState::with_configurators(Arc::new(rules), configurators, &data);
+        // Open (and migrate) the quote store now: a database that cannot
+        // be used stops the start, not the first save.
+        let database = database.unwrap_or_else(|| state.quotes.url().to_owned());
+        let store = quotecast_store::Store::open(&database)
+            .await
+            .with_context(|| format!("cannot open the quote database {}", redacted(&database)))?;
+        tracing::info!(database = %redacted(&database), "quote store open");
         let state = AppState {
+            quotes: quotecast_server::QuoteDb::opened(database, store),
             forecast_jobs: Arc::new(tokio::sync::Semaphore::new(forecast_jobs)),
             pipelines: state.pipelines.clone().with_quotas(quotas),
             trial_budget,

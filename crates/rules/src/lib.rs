@@ -215,10 +215,28 @@ pub fn compile_sources_with(
         }])
     })?;
     Ok(Loaded {
-        rules: rule_set,
+        rules: rule_set.with_fingerprint(fingerprint(sources)),
         summary,
         configurators,
     })
+}
+
+/// `rules-` and 16 hex digits of BLAKE3 over the files' texts, each
+/// hashed alone and the hashes taken in order: the same files give the
+/// same fingerprint wherever they lie (a directory, the embedded copy)
+/// and whatever they are named.
+pub fn fingerprint(sources: &[Source]) -> String {
+    let mut texts: Vec<[u8; 32]> = sources
+        .iter()
+        .map(|s| *blake3::hash(s.text.as_bytes()).as_bytes())
+        .collect();
+    texts.sort_unstable();
+    let mut all = blake3::Hasher::new();
+    for text in &texts {
+        all.update(text);
+    }
+    let hex = all.finalize().to_hex();
+    format!("rules-{}", &hex[..16])
 }
 
 /// Loads and compiles the rules directory.

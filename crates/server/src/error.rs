@@ -42,6 +42,8 @@ pub enum ServerError {
     /// Too many jobs already waiting.
     #[error("overloaded: {0}")]
     Overloaded(String),
+    #[error(transparent)]
+    Store(#[from] quotecast_store::StoreError),
 }
 
 /// The most field violations an error carries; the rest are counted in
@@ -137,6 +139,50 @@ fn reason_code(reason: RejectReason) -> &'static str {
         RejectReason::UnknownOption => "UNKNOWN_OPTION",
         RejectReason::InvalidConfiguration => "INVALID_CONFIGURATION",
         RejectReason::IncompleteConfiguration => "INCOMPLETE_CONFIGURATION",
+    }
+}
+
+/// A stored quote's error: what the caller can do about it.
+fn store_status(error: quotecast_store::StoreError, message: String) -> Status {
+    use quotecast_store::StoreError;
+    match error {
+        StoreError::NotFound { number, .. } => {
+            let mut details = ErrorDetails::new();
+            details.set_resource_info("quote", number.to_string(), "", message.clone());
+            Status::with_error_details(Code::NotFound, message, details)
+        }
+        // A concurrent change got there first: read again and retry.
+        StoreError::Stale { current, .. } => {
+            let mut details = ErrorDetails::new();
+            details.set_error_info(
+                "STALE_VERSION",
+                "quotecast",
+                std::collections::HashMap::from([(
+                    "current_version".to_owned(),
+                    current.to_string(),
+                )]),
+            );
+            Status::with_error_details(Code::Aborted, message, details)
+        }
+        StoreError::IllegalTransition { from, to, .. } => {
+            let mut details = ErrorDetails::new();
+            details.add_precondition_failure_violation(
+                "ILLEGAL_TRANSITION",
+                format!("{from} → {to}"),
+                message.clone(),
+            );
+            Status::with_error_details(Code::FailedPrecondition, message, details)
+        }
+        // The database is down or refused: nothing was stored; the
+        // details go to the log.
+        StoreError::Database(e) => {
+            tracing::error!(error = %e, "quote store failed");
+            Status::unavailable("the quote store is unavailable: nothing was stored")
+        }
+        StoreError::NewerSchema { .. } | StoreError::BadUrl(_) | StoreError::Corrupt(_) => {
+            tracing::error!(%message, "quote store unusable");
+            Status::internal(message)
+        }
     }
 }
 
@@ -255,6 +301,7 @@ impl From<ServerError> for Status {
             ServerError::Demand(DemandError::Forecast(_)) => Status::failed_precondition(message),
             ServerError::Busy(_) => Status::unavailable(message),
             ServerError::Overloaded(_) => Status::resource_exhausted(message),
+            ServerError::Store(e) => store_status(e, message),
         }
     }
 }

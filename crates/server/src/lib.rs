@@ -31,6 +31,7 @@ mod idle;
 pub use error::FieldViolation;
 mod quote;
 mod quote_wire;
+mod stored_quotes;
 mod unary;
 
 use std::{future::Future, net::SocketAddr, path::Path, sync::Arc};
@@ -52,6 +53,7 @@ use tonic::codegen::http;
 use tonic::transport::{Server, server::TcpIncoming};
 
 pub use error::ServerError;
+pub use stored_quotes::QuoteDb;
 
 /// Forecast jobs run at once unless the server is told otherwise.
 pub const DEFAULT_FORECAST_JOBS: usize = 2;
@@ -97,6 +99,9 @@ pub struct AppState {
     pub pipelines: PipelineStore,
     /// Inventory versions and demand plans under `<data>`.
     pub demand: DemandStore,
+    /// Stored quotes: `<data>/quotes.sqlite` unless the server is given a
+    /// database.
+    pub quotes: QuoteDb,
     /// One permit per forecast job that may run at once.
     pub forecast_jobs: Arc<Semaphore>,
     /// One permit per upload being checked at once: uploads never wait
@@ -147,6 +152,7 @@ impl AppState {
             configurators: Arc::new(configurators),
             pipelines: PipelineStore::new(data_dir),
             demand: DemandStore::new(data_dir),
+            quotes: QuoteDb::new(quotecast_store::sqlite_url(data_dir)),
             forecast_jobs: Arc::new(Semaphore::new(DEFAULT_FORECAST_JOBS)),
             upload_jobs: Arc::new(Semaphore::new(UPLOAD_JOBS)),
             click_jobs: Arc::new(Semaphore::new(click_jobs())),

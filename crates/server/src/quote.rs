@@ -23,18 +23,22 @@ use tonic::{
 use crate::{
     AppState, ServerError,
     convert::{PriceQuoteInput, QuoteResponse},
-    pb::{PriceQuoteRequest, PriceQuoteView},
+    pb::{PriceQuoteRequest, PriceQuoteView, quote_service_server::QuoteServiceServer},
+    stored_quotes::StoredQuotesApi,
     unary::{ResponseMessage, refusal, request_message},
 };
 
 #[derive(Clone)]
 pub(crate) struct QuoteApi {
     state: Arc<AppState>,
+    /// The other methods (stored quotes), through the generated server.
+    stored: QuoteServiceServer<StoredQuotesApi>,
 }
 
 impl QuoteApi {
     pub(crate) fn new(state: AppState) -> Self {
         Self {
+            stored: QuoteServiceServer::new(StoredQuotesApi::new(state.clone())),
             state: Arc::new(state),
         }
     }
@@ -87,7 +91,7 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         if request.uri().path() != PRICE_QUOTE {
-            return Box::pin(async { Ok(Status::unimplemented("").into_http()) });
+            return self.stored.call(request);
         }
         let api = self.clone();
         Box::pin(async move {

@@ -1,5 +1,5 @@
 //! Saving, revising, reading and listing quotes.
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use sqlx::{Row, any::AnyRow};
 
 use crate::{QuoteStatus, Store, StoreError};
@@ -94,6 +94,8 @@ impl Store {
         content: QuoteContent,
         now: DateTime<Utc>,
     ) -> Result<QuoteVersion, StoreError> {
+        // Kept to the microsecond: what is returned is what reads back.
+        let now = now.trunc_subsecs(6);
         let mut tx = self.pool.begin().await?;
         let number: i64 = sqlx::query(
             "INSERT INTO quote_numbers (tenant, last) VALUES ($1, 1) \
@@ -142,6 +144,7 @@ impl Store {
         content: QuoteContent,
         now: DateTime<Utc>,
     ) -> Result<QuoteVersion, StoreError> {
+        let now = now.trunc_subsecs(6);
         let mut tx = self.pool.begin().await?;
         let (current, status) = current(&mut tx, tenant, number).await?;
         if current != base {

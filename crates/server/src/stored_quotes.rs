@@ -1,0 +1,369 @@
+//! `QuoteService`'s stored quotes: SaveQuote prices a quote exactly as
+//! PriceQuote does and stores the request and the whole priced result as a
+//! new version; GetQuote and ListQuotes read them back. Reached through
+//! the generated `QuoteServiceServer` for every method but PriceQuote,
+//! which [`crate::quote::QuoteApi`] answers itself.
+use chrono::{Days, NaiveDate, Utc};
+use prost::Message;
+use quotecast_pricing::{QuoteRequest, price_quote};
+use quotecast_store::{ListQuotes, QuoteContent, QuoteStatus, QuoteVersion, Store};
+use tonic::{Request, Response, Status};
+
+use crate::{
+    AppState, ServerError,
+    convert::{PriceQuoteInput, QuoteResponse},
+    error::FieldViolation,
+    pb::{self, quote_service_server::QuoteService},
+};
+
+/// The tenant and caller every save records until callers are
+/// authenticated.
+pub const TENANT: &str = "default";
+pub const ANONYMOUS: &str = "anonymous";
+/// How long a quote's offer holds when the save does not say.
+pub const DEFAULT_VALIDITY_DAYS: u64 = 30;
+/// Quotes per page of ListQuotes unless asked, and at most.
+pub const DEFAULT_PAGE: u32 = 50;
+pub const MAX_PAGE: u32 = 500;
+
+/// The quote store, opened on first use (a server started with a
+/// database opens it at start instead, to fail there).
+#[derive(Clone)]
+pub struct QuoteDb {
+    url: String,
+    store: std::sync::Arc<tokio::sync::OnceCell<Store>>,
+}
+
+impl QuoteDb {
+    /// The database at `url`, opened when first used.
+    pub fn new(url: String) -> Self {
+        Self {
+            url,
+            store: Default::default(),
+        }
+    }
+
+    /// An already opened store.
+    pub fn opened(url: String, store: Store) -> Self {
+        Self {
+            url,
+            store: std::sync::Arc::new(tokio::sync::OnceCell::new_with(Some(store))),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub async fn store(&self) -> Result<&Store, ServerError> {
+        Ok(self
+            .store
+            .get_or_try_init(|| Store::open(&self.url))
+            .await?)
+    }
+}
+
+pub(crate) struct StoredQuotesApi {
+    state: AppState,
+}
+
+impl StoredQuotesApi {
+    pub(crate) fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+/// The embedded quote's fields, named under `quote.` in errors.
+fn under_quote(error: ServerError) -> ServerError {
+    use quotecast_pricing::PricingError;
+    let prefix = |field: String| format!("quote.{field}");
+    match error {
+        ServerError::InvalidArgument(violations) => ServerError::InvalidArgument(
+            violations
+                .into_iter()
+                .map(|v| FieldViolation {
+                    field: prefix(v.field),
+                    description: v.description,
+                })
+                .collect(),
+        ),
+        ServerError::Pricing(PricingError::InvalidRequest(mut rejections)) => {
+            rejections
+                .iter_mut()
+                .for_each(|r| r.field = prefix(std::mem::take(&mut r.field)));
+            ServerError::Pricing(PricingError::InvalidRequest(rejections))
+        }
+        ServerError::Pricing(PricingError::RuleViolation(mut rejections)) => {
+            rejections
+                .iter_mut()
+                .for_each(|r| r.field = prefix(std::mem::take(&mut r.field)));
+            ServerError::Pricing(PricingError::RuleViolation(rejections))
+        }
+        other => other,
+    }
+}
+
+/// Prices `request` under the loaded rules: what a version stores.
+fn priced_content(
+    state: &AppState,
+    mut request: pb::PriceQuoteRequest,
+    valid_until: &str,
+) -> Result<QuoteContent, ServerError> {
+    request.view = pb::PriceQuoteView::Full as i32;
+    let domain = QuoteRequest::try_from(PriceQuoteInput {
+        request: request.clone(),
+        today: (state.today)(),
+    })
+    .map_err(under_quote)?;
+    let priced = price_quote(&state.rules, &state.configurators, &domain)
+        .map_err(|e| under_quote(ServerError::from(e)))?;
+    let valid_until = match valid_until.trim() {
+        "" => domain.price_date + Days::new(DEFAULT_VALIDITY_DAYS),
+        text => {
+            let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+                ServerError::invalid("valid_until", format!("`{text}` is not a date YYYY-MM-DD"))
+            })?;
+            if date < domain.price_date {
+                return Err(ServerError::invalid(
+                    "valid_until",
+                    format!("{date} is before the pricing date {}", domain.price_date),
+                ));
+            }
+            date
+        }
+    };
+    Ok(QuoteContent {
+        account: domain.account.clone().unwrap_or_default(),
+        currency: priced.currency.to_string(),
+        total: priced.totals.net.to_string(),
+        valid_until,
+        rules_fingerprint: state.rules.fingerprint().to_owned(),
+        request: request.encode_to_vec(),
+        priced: QuoteResponse {
+            quote: &priced,
+            view: pb::PriceQuoteView::Full,
+        }
+        .to_bytes(),
+    })
+}
+
+fn status_of(status: QuoteStatus) -> pb::QuoteStatus {
+    match status {
+        QuoteStatus::Draft => pb::QuoteStatus::Draft,
+        QuoteStatus::PendingApproval => pb::QuoteStatus::PendingApproval,
+        QuoteStatus::Approved => pb::QuoteStatus::Approved,
+        QuoteStatus::Rejected => pb::QuoteStatus::Rejected,
+        QuoteStatus::Sent => pb::QuoteStatus::Sent,
+        QuoteStatus::Accepted => pb::QuoteStatus::Accepted,
+        QuoteStatus::Lost => pb::QuoteStatus::Lost,
+        QuoteStatus::Expired => pb::QuoteStatus::Expired,
+    }
+}
+
+fn stored(state: &AppState, version: QuoteVersion) -> Result<pb::StoredQuote, ServerError> {
+    let unreadable = |what: &str, e: prost::DecodeError| {
+        ServerError::Internal(format!(
+            "quote {} version {}: its stored {what} is unreadable: {e}",
+            version.number, version.version
+        ))
+    };
+    let quote = pb::PriceQuoteRequest::decode(version.content.request.as_slice())
+        .map_err(|e| unreadable("request", e))?;
+    let priced = pb::PriceQuoteResponse::decode(version.content.priced.as_slice())
+        .map_err(|e| unreadable("priced result", e))?;
+    let fingerprint = version.content.rules_fingerprint;
+    Ok(pb::StoredQuote {
+        quote_number: version.number,
+        version: version.version,
+        status: status_of(version.status) as i32,
+        account_id: version.content.account,
+        valid_until: version.content.valid_until.to_string(),
+        rules_loaded: !fingerprint.is_empty() && fingerprint == state.rules.fingerprint(),
+        rules_fingerprint: fingerprint,
+        saved_by: version.saved_by,
+        saved_at: version
+            .saved_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        quote: Some(quote),
+        priced: Some(priced),
+    })
+}
+
+#[tonic::async_trait]
+impl QuoteService for StoredQuotesApi {
+    /// Not reached in the server ([`crate::quote::QuoteApi`] answers
+    /// PriceQuote on its own path); the same figures, decoded.
+    async fn price_quote(
+        &self,
+        request: Request<pb::PriceQuoteRequest>,
+    ) -> Result<Response<pb::PriceQuoteResponse>, Status> {
+        let content = priced_content(&self.state, request.into_inner(), "")?;
+        pb::PriceQuoteResponse::decode(content.priced.as_slice())
+            .map(Response::new)
+            .map_err(|e| Status::internal(e.to_string()))
+    }
+
+    async fn save_quote(
+        &self,
+        request: Request<pb::SaveQuoteRequest>,
+    ) -> Result<Response<pb::StoredQuote>, Status> {
+        let request = request.into_inner();
+        let mut violations = Vec::new();
+        if request.quote_number < 0 {
+            violations.push((
+                "quote_number",
+                "must be 0 (a new quote) or a quote's number",
+            ));
+        }
+        match (request.quote_number, request.base_version) {
+            (0, 0) => {}
+            (0, _) => violations.push(("base_version", "must be 0 for a new quote")),
+            (_, v) if v < 1 => violations.push((
+                "base_version",
+                "is required: the version the change was made from",
+            )),
+            _ => {}
+        }
+        let Some(quote) = request.quote else {
+            violations.push(("quote", "is required: the quote to price and store"));
+            return Err(invalid(violations).into());
+        };
+        if !violations.is_empty() {
+            return Err(invalid(violations).into());
+        }
+        let content = priced_content(&self.state, quote, &request.valid_until)?;
+        let store = self.state.quotes.store().await?;
+        let now = Utc::now();
+        let saved = if request.quote_number == 0 {
+            store.create(TENANT, ANONYMOUS, content, now).await
+        } else {
+            store
+                .revise(
+                    TENANT,
+                    request.quote_number,
+                    request.base_version,
+                    ANONYMOUS,
+                    content,
+                    now,
+                )
+                .await
+        }
+        .map_err(ServerError::from)?;
+        tracing::info!(quote = saved.number, version = saved.version, "quote saved");
+        Ok(Response::new(stored(&self.state, saved)?))
+    }
+
+    async fn get_quote(
+        &self,
+        request: Request<pb::GetQuoteRequest>,
+    ) -> Result<Response<pb::StoredQuote>, Status> {
+        let request = request.into_inner();
+        let mut violations = Vec::new();
+        if request.quote_number < 1 {
+            violations.push(("quote_number", "is required: a quote's number"));
+        }
+        if request.version < 0 {
+            violations.push(("version", "must be 0 (the latest) or a version"));
+        }
+        if !violations.is_empty() {
+            return Err(invalid(violations).into());
+        }
+        let store = self.state.quotes.store().await?;
+        let version = store
+            .get(
+                TENANT,
+                request.quote_number,
+                (request.version > 0).then_some(request.version),
+            )
+            .await
+            .map_err(ServerError::from)?;
+        Ok(Response::new(stored(&self.state, version)?))
+    }
+
+    async fn list_quotes(
+        &self,
+        request: Request<pb::ListQuotesRequest>,
+    ) -> Result<Response<pb::ListQuotesResponse>, Status> {
+        let request = request.into_inner();
+        let mut violations = Vec::new();
+        let limit = match u32::try_from(request.page_size) {
+            Ok(0) => DEFAULT_PAGE,
+            Ok(n) if n <= MAX_PAGE => n,
+            _ => {
+                violations.push(("page_size", "must be 0 (50) to 500"));
+                DEFAULT_PAGE
+            }
+        };
+        let after = match request.page_token.trim() {
+            "" => None,
+            token => match token.parse::<i64>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    violations.push((
+                        "page_token",
+                        "is not a token ListQuotes gave: leave it empty for the first page",
+                    ));
+                    None
+                }
+            },
+        };
+        let status = match pb::QuoteStatus::try_from(request.status) {
+            Ok(pb::QuoteStatus::Unspecified) => None,
+            Ok(s) => QuoteStatus::ALL.into_iter().find(|x| status_of(*x) == s),
+            Err(_) => {
+                violations.push(("status", "is not a quote status"));
+                None
+            }
+        };
+        if !violations.is_empty() {
+            return Err(invalid(violations).into());
+        }
+        let account = request.account_id.trim();
+        let store = self.state.quotes.store().await?;
+        let quotes = store
+            .list(&ListQuotes {
+                tenant: TENANT.to_owned(),
+                account: (!account.is_empty()).then(|| account.to_owned()),
+                status,
+                after,
+                newest_first: request.newest_first,
+                limit,
+            })
+            .await
+            .map_err(ServerError::from)?;
+        let next_page_token = match quotes.last() {
+            Some(last) if quotes.len() == limit as usize => last.number.to_string(),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListQuotesResponse {
+            quotes: quotes
+                .into_iter()
+                .map(|q| pb::QuoteSummary {
+                    quote_number: q.number,
+                    version: q.version,
+                    status: status_of(q.status) as i32,
+                    account_id: q.account,
+                    currency_code: q.currency,
+                    net_total: q.total,
+                    valid_until: q.valid_until.to_string(),
+                    updated_at: q
+                        .updated_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                })
+                .collect(),
+            next_page_token,
+        }))
+    }
+}
+
+fn invalid(violations: Vec<(&str, &str)>) -> ServerError {
+    ServerError::InvalidArgument(
+        violations
+            .into_iter()
+            .map(|(field, description)| FieldViolation {
+                field: field.to_owned(),
+                description: description.to_owned(),
+            })
+            .collect(),
+    )
+}
