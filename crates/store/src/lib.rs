@@ -142,6 +142,32 @@ impl Store {
     }
 }
 
+/// Creates the empty PostgreSQL database `name` on the server that
+/// `server_url` (any database of it) reaches, and returns its URL: a new
+/// deployment's database, or a test's own.
+pub async fn create_postgres_database(server_url: &str, name: &str) -> Result<String, StoreError> {
+    use sqlx::Connection;
+    install_default_drivers();
+    if Backend::of(server_url)? != Backend::Postgres
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(StoreError::BadUrl(format!(
+            "{server_url} (database {name})"
+        )));
+    }
+    let mut admin = sqlx::AnyConnection::connect(server_url).await?;
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await?;
+    admin.close().await?;
+    let (server, _) = server_url
+        .split_once('?')
+        .map_or(server_url, |(u, _)| u)
+        .rsplit_once('/')
+        .ok_or_else(|| StoreError::BadUrl(server_url.to_owned()))?;
+    Ok(format!("{server}/{name}"))
+}
+
 /// The URL of the default database in `data_dir`.
 pub fn sqlite_url(data_dir: &std::path::Path) -> String {
     format!("sqlite://{}", data_dir.join("quotes.sqlite").display())

@@ -36,21 +36,16 @@ fn say_skipped() {
 /// A new, empty database on the server at `base`.
 async fn fresh_postgres(base: &str) -> Store {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    use sqlx::{Connection, Executor};
     let name = format!(
         "qc_test_{}_{}_{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::SeqCst),
         Utc::now().timestamp_micros()
     );
-    sqlx::any::install_default_drivers();
-    let mut admin = sqlx::AnyConnection::connect(base).await.unwrap();
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
+    let url = quotecast_store::create_postgres_database(base, &name)
         .await
         .unwrap();
-    let (server, _) = base.rsplit_once('/').unwrap();
-    Store::open(&format!("{server}/{name}")).await.unwrap()
+    Store::open(&url).await.unwrap()
 }
 
 fn content(account: &str, total: &str) -> QuoteContent {
