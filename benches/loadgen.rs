@@ -27,7 +27,10 @@ use prost::{Message, bytes::Bytes};
 use quotecast_benches::{example_rules, quote_with_lines};
 use quotecast_server::{
     AppState,
-    pb::{PriceQuoteRequest, PriceQuoteView, quote_service_client::QuoteServiceClient},
+    pb::{
+        PriceQuoteRequest, PriceQuoteView, SaveQuoteRequest,
+        quote_service_client::QuoteServiceClient,
+    },
 };
 use quotecast_tests::raw_call;
 use tonic::transport::Channel;
@@ -72,6 +75,13 @@ struct Args {
     /// time per request (from /proc/PID/stat) for each cell.
     #[arg(long, requires = "addr")]
     server_pid: Option<u32>,
+    /// Also SaveQuote (each call a new stored quote) beside PriceQuote.
+    #[arg(long)]
+    save: bool,
+    /// The in-process server's quote database [default: SQLite in a
+    /// fresh temporary data directory].
+    #[arg(long, conflicts_with = "addr")]
+    database: Option<String>,
 }
 
 /// User plus system CPU time of a process so far, from /proc/PID/stat.
@@ -92,6 +102,7 @@ struct Requests {
     quote: PriceQuoteRequest,
     quote_full: Bytes,
     quote_summary: Bytes,
+    save: Bytes,
     health: Bytes,
     decode: bool,
 }
@@ -103,6 +114,7 @@ impl Requests {
         Self {
             quote_full: Bytes::from(quote.encode_to_vec()),
             quote_summary: Bytes::from(summary.encode_to_vec()),
+            save: Bytes::from(save_request(&quote).encode_to_vec()),
             health: Bytes::from(
                 HealthCheckRequest {
                     service: String::new(),
@@ -115,6 +127,14 @@ impl Requests {
     }
 }
 
+/// A new quote of `quote` to store.
+fn save_request(quote: &PriceQuoteRequest) -> SaveQuoteRequest {
+    SaveQuoteRequest {
+        quote: Some(quote.clone()),
+        ..Default::default()
+    }
+}
+
 async fn call_raw(channel: &Channel, path: &'static str, body: Bytes) -> bool {
     raw_call(channel.clone(), path, body)
         .await
@@ -123,6 +143,7 @@ async fn call_raw(channel: &Channel, path: &'static str, body: Bytes) -> bool {
 
 const QUOTE_PATH: &str = "/quotecast.v1.QuoteService/PriceQuote";
 const HEALTH_PATH: &str = "/grpc.health.v1.Health/Check";
+const SAVE_PATH: &str = "/quotecast.v1.QuoteService/SaveQuote";
 
 #[derive(Clone, Copy)]
 enum Rpc {
@@ -132,6 +153,8 @@ enum Rpc {
     QuoteSummary,
     /// grpc.health.v1 Check: the no-op baseline.
     Health,
+    /// SaveQuote of a new quote: priced, stored, acknowledged.
+    Save,
 }
 
 impl Rpc {
@@ -140,6 +163,7 @@ impl Rpc {
             Self::QuoteFull => "PriceQuote (full)",
             Self::QuoteSummary => "PriceQuote (summary)",
             Self::Health => "Health.Check (no-op)",
+            Self::Save => "SaveQuote (new quote)",
         }
     }
 }
@@ -194,6 +218,7 @@ async fn call(rpc: Rpc, channel: &Channel, requests: &Requests) -> bool {
                 call_raw(channel, QUOTE_PATH, requests.quote_summary.clone()).await
             }
             Rpc::Health => call_raw(channel, HEALTH_PATH, requests.health.clone()).await,
+            Rpc::Save => call_raw(channel, SAVE_PATH, requests.save.clone()).await,
         };
     }
     let quote = &requests.quote;
@@ -208,6 +233,10 @@ async fn call(rpc: Rpc, channel: &Channel, requests: &Requests) -> bool {
                 .await
                 .is_ok()
         }
+        Rpc::Save => QuoteServiceClient::new(channel.clone())
+            .save_quote(save_request(quote))
+            .await
+            .is_ok(),
         Rpc::Health => HealthClient::new(channel.clone())
             .check(HealthCheckRequest {
                 service: String::new(),
@@ -296,6 +325,8 @@ async fn main() -> anyhow::Result<()> {
         PriceQuoteRequest::from(&quote_with_lines(&rules, args.lines)),
         args.decode,
     ));
+    // The in-process server's data directory, removed at the end.
+    let data = std::env::temp_dir().join(format!("quotecast-loadgen-{}", std::process::id()));
     let (url, _server) = match &args.addr {
         Some(addr) => {
             let host: SocketAddr = addr
@@ -309,7 +340,15 @@ async fn main() -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let url = format!("http://{}", listener.local_addr()?);
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let state = AppState::new(Arc::new(rules), &std::env::temp_dir());
+            std::fs::create_dir_all(&data)?;
+            let state = AppState::new(Arc::new(rules), &data);
+            let state = match &args.database {
+                Some(url) => AppState {
+                    quotes: quotecast_server::QuoteDb::new(url.clone()),
+                    ..state
+                },
+                None => state,
+            };
             tokio::spawn(async move {
                 let _ = quotecast_server::serve(listener, state, async {
                     let _ = stopped.await;
@@ -331,7 +370,11 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let channel = channels[0].clone();
-    for rpc in [Rpc::QuoteFull, Rpc::QuoteSummary, Rpc::Health] {
+    let mut rpcs = vec![Rpc::Health, Rpc::QuoteFull, Rpc::QuoteSummary];
+    if args.save {
+        rpcs.push(Rpc::Save);
+    }
+    for &rpc in &rpcs {
         anyhow::ensure!(call(rpc, &channel, &requests).await, "{} fails", rpc.name());
     }
     let size = |body: &Bytes| raw_call(channel.clone(), QUOTE_PATH, body.clone());
@@ -368,7 +411,6 @@ async fn main() -> anyhow::Result<()> {
     );
     let warmup = Duration::from_secs_f64(args.warmup);
     let window = Duration::from_secs_f64(args.seconds);
-    let rpcs = [Rpc::Health, Rpc::QuoteFull, Rpc::QuoteSummary];
     for &c in &args.concurrency {
         let mut rows: Vec<Measurement> = rpcs.iter().map(|_| Measurement::default()).collect();
         // Each round's throughput against that round's no-op.
@@ -417,6 +459,24 @@ async fn main() -> anyhow::Result<()> {
                 per_request(m.client_cpu)
             );
         }
+        if args.save {
+            // Saving against pricing alone, in the same rounds.
+            let (full, save) = (
+                &mut rows[1].latencies.clone(),
+                &mut rows[3].latencies.clone(),
+            );
+            full.sort_unstable();
+            save.sort_unstable();
+            let p99 = |l: &Vec<Duration>| l.get(l.len() * 99 / 100).copied().unwrap_or_default();
+            println!(
+                "{:>11}  SaveQuote against PriceQuote (full): {:.2}x the time per request by throughput, p99 {} against {} ms",
+                c,
+                rows[1].per_second() / rows[3].per_second(),
+                ms(p99(save)),
+                ms(p99(full)),
+            );
+        }
     }
+    let _ = std::fs::remove_dir_all(&data);
     Ok(())
 }

@@ -5,8 +5,9 @@
 #![allow(clippy::unwrap_used)]
 
 use quotecast_server::pb::{
-    GetQuoteRequest, ListQuotesRequest, PriceQuoteRequest, QuoteLineInput, QuoteStatus,
-    SaveQuoteRequest, quote_service_client::QuoteServiceClient,
+    DiffQuoteVersionsRequest, GetQuoteRequest, LineChangeKind, ListQuotesRequest,
+    PriceQuoteRequest, QuoteLineInput, QuoteStatus, SaveQuoteRequest,
+    quote_service_client::QuoteServiceClient,
 };
 use quotecast_tests::{TestServer, field_violations, pb_line as line};
 use tonic::{Code, transport::Channel};
@@ -217,5 +218,65 @@ async fn bad_saves_name_their_fields_and_store_nothing() {
         .unwrap()
         .into_inner();
     assert!(all.quotes.is_empty());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_diff_names_each_line_and_figure_that_moved_between_versions() {
+    let server = TestServer::start().await;
+    let mut client = client(&server).await;
+    let mut first = quote("acme", vec![line("DSP-24", "10"), line("LT-14-PRO", "3")]);
+    first.lines[0].line_id = "displays".into();
+    first.lines[1].line_id = "laptops".into();
+    client.save_quote(save(0, 0, first.clone())).await.unwrap();
+    let mut second = first.clone();
+    second.lines[0].quantity = "12".into();
+    second.lines.remove(1);
+    client.save_quote(save(1, 1, second)).await.unwrap();
+    let diff = client
+        .diff_quote_versions(DiffQuoteVersionsRequest {
+            quote_number: 1,
+            from_version: 1,
+            to_version: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((diff.from_version, diff.to_version), (1, 2));
+    let kinds: Vec<(String, i32)> = diff
+        .lines
+        .iter()
+        .map(|l| (l.line_id.clone(), l.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("displays".to_owned(), LineChangeKind::Changed as i32),
+            ("laptops".to_owned(), LineChangeKind::Removed as i32),
+        ]
+    );
+    let quantity = diff.lines[0]
+        .figures
+        .iter()
+        .find(|f| f.figure == "quantity")
+        .unwrap();
+    assert_eq!(
+        (quantity.before.as_str(), quantity.after.as_str()),
+        ("10", "12")
+    );
+    let net = diff.totals.iter().find(|f| f.figure == "net").unwrap();
+    assert_eq!(
+        (net.before.as_str(), net.after.as_str()),
+        ("5337.00", "2268.00")
+    );
+    let e = client
+        .diff_quote_versions(DiffQuoteVersionsRequest {
+            quote_number: 1,
+            from_version: 5,
+            to_version: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "{e:?}");
     server.stop().await;
 }

@@ -30,6 +30,7 @@ mod forecast;
 mod idle;
 pub use error::FieldViolation;
 mod quote;
+mod quote_diff;
 mod quote_wire;
 mod stored_quotes;
 mod unary;

@@ -268,16 +268,40 @@ impl QuoteService for StoredQuotesApi {
         if !violations.is_empty() {
             return Err(invalid(violations).into());
         }
-        let store = self.state.quotes.store().await?;
-        let version = store
-            .get(
-                TENANT,
+        let version = (request.version > 0).then_some(request.version);
+        Ok(Response::new(
+            self.read(request.quote_number, version).await?,
+        ))
+    }
+
+    async fn diff_quote_versions(
+        &self,
+        request: Request<pb::DiffQuoteVersionsRequest>,
+    ) -> Result<Response<pb::QuoteDiff>, Status> {
+        let request = request.into_inner();
+        let mut violations = Vec::new();
+        if request.quote_number < 1 {
+            violations.push(("quote_number", "is required: a quote's number"));
+        }
+        if request.from_version < 1 {
+            violations.push(("from_version", "is required: the version compared from"));
+        }
+        if request.to_version < 0 {
+            violations.push(("to_version", "must be 0 (the latest) or a version"));
+        }
+        if !violations.is_empty() {
+            return Err(invalid(violations).into());
+        }
+        let from = self
+            .read(request.quote_number, Some(request.from_version))
+            .await?;
+        let to = self
+            .read(
                 request.quote_number,
-                (request.version > 0).then_some(request.version),
+                (request.to_version > 0).then_some(request.to_version),
             )
-            .await
-            .map_err(ServerError::from)?;
-        Ok(Response::new(stored(&self.state, version)?))
+            .await?;
+        Ok(Response::new(crate::quote_diff::diff(&from, &to)))
     }
 
     async fn list_quotes(
@@ -353,6 +377,20 @@ impl QuoteService for StoredQuotesApi {
                 .collect(),
             next_page_token,
         }))
+    }
+}
+
+impl StoredQuotesApi {
+    /// Version `version` of quote `number` as the wire shows it (`None`:
+    /// the latest).
+    async fn read(
+        &self,
+        number: i64,
+        version: Option<i64>,
+    ) -> Result<pb::StoredQuote, ServerError> {
+        let store = self.state.quotes.store().await?;
+        let found = store.get(TENANT, number, version).await?;
+        stored(&self.state, found)
     }
 }
 
