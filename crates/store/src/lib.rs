@@ -12,6 +12,7 @@
 mod migrate;
 mod quotes;
 mod status;
+mod writer;
 
 use std::{str::FromStr, time::Duration};
 
@@ -77,11 +78,13 @@ impl Backend {
 /// How long a writer waits for SQLite's lock before giving up.
 const SQLITE_BUSY: Duration = Duration::from_secs(10);
 
-/// A quote store: a connection pool on a migrated database.
+/// A quote store: a connection pool on a migrated database (and, on
+/// SQLite, the task that group-commits its writes).
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    writer: Option<writer::Writer>,
 }
 
 impl Store {
@@ -97,10 +100,11 @@ impl Store {
                 } else {
                     format!("{url}?mode=rwc")
                 };
-                // One writer at a time is SQLite's own rule; one connection
-                // keeps writers from meeting as "database is locked".
+                // One writer at a time is SQLite's own rule: the writer
+                // task holds one connection, readers the other (WAL lets
+                // them read while it writes).
                 AnyPoolOptions::new()
-                    .max_connections(1)
+                    .max_connections(2)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             conn.execute("PRAGMA journal_mode = WAL").await?;
@@ -124,7 +128,25 @@ impl Store {
             }
         };
         migrate::migrate(&pool, backend).await?;
-        Ok(Self { pool, backend })
+        let writer = (backend == Backend::Sqlite).then(|| writer::Writer::start(pool.clone()));
+        Ok(Self {
+            pool,
+            backend,
+            writer,
+        })
+    }
+
+    /// Writes one version: through the group-committing writer on SQLite,
+    /// in a transaction of its own on PostgreSQL (whose concurrent commits
+    /// share their flushes by themselves).
+    async fn write(&self, save: quotes::Save) -> Result<QuoteVersion, StoreError> {
+        if let Some(writer) = &self.writer {
+            return writer.write(save).await;
+        }
+        let mut tx = self.pool.begin().await?;
+        let saved = quotes::apply(&mut tx, save).await?;
+        tx.commit().await?;
+        Ok(saved)
     }
 
     /// The SQLite database `quotes.sqlite` in `data_dir`.

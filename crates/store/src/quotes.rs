@@ -94,43 +94,14 @@ impl Store {
         content: QuoteContent,
         now: DateTime<Utc>,
     ) -> Result<QuoteVersion, StoreError> {
-        // Kept to the microsecond: what is returned is what reads back.
-        let now = now.trunc_subsecs(6);
-        let mut tx = self.pool.begin().await?;
-        let number: i64 = sqlx::query(
-            "INSERT INTO quote_numbers (tenant, last) VALUES ($1, 1) \
-             ON CONFLICT (tenant) DO UPDATE SET last = quote_numbers.last + 1 RETURNING last",
-        )
-        .bind(tenant)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("last")?;
-        let saved = QuoteVersion {
+        self.write(Save {
             tenant: tenant.to_owned(),
-            number,
-            version: 1,
-            status: QuoteStatus::Draft,
             saved_by: saved_by.to_owned(),
-            saved_at: now,
             content,
-        };
-        sqlx::query(
-            "INSERT INTO quotes (tenant, number, account, status, version, currency, total, \
-             valid_until, created_at, updated_at) VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $8)",
-        )
-        .bind(tenant)
-        .bind(number)
-        .bind(&saved.content.account)
-        .bind(saved.status.as_str())
-        .bind(&saved.content.currency)
-        .bind(&saved.content.total)
-        .bind(saved.content.valid_until.to_string())
-        .bind(stamp(now))
-        .execute(&mut *tx)
-        .await?;
-        insert_version(&mut tx, &saved).await?;
-        tx.commit().await?;
-        Ok(saved)
+            now,
+            revise: None,
+        })
+        .await
     }
 
     /// Saves `content` as the next version of quote `number`, back to
@@ -144,63 +115,14 @@ impl Store {
         content: QuoteContent,
         now: DateTime<Utc>,
     ) -> Result<QuoteVersion, StoreError> {
-        let now = now.trunc_subsecs(6);
-        let mut tx = self.pool.begin().await?;
-        let (current, status) = current(&mut tx, tenant, number).await?;
-        if current != base {
-            return Err(StoreError::Stale {
-                number,
-                base,
-                current,
-            });
-        }
-        if !status.is_editable() {
-            return Err(StoreError::IllegalTransition {
-                number,
-                from: status,
-                to: QuoteStatus::Draft,
-            });
-        }
-        let saved = QuoteVersion {
+        self.write(Save {
             tenant: tenant.to_owned(),
-            number,
-            version: base + 1,
-            status: QuoteStatus::Draft,
             saved_by: saved_by.to_owned(),
-            saved_at: now,
             content,
-        };
-        // The version in the WHERE clause makes the change conditional in
-        // the database itself: a concurrent writer that got there first
-        // leaves no row to update.
-        let updated = sqlx::query(
-            "UPDATE quotes SET account = $1, status = $2, version = $3, currency = $4, total = $5, \
-             valid_until = $6, updated_at = $7 WHERE tenant = $8 AND number = $9 AND version = $10",
-        )
-        .bind(&saved.content.account)
-        .bind(saved.status.as_str())
-        .bind(saved.version)
-        .bind(&saved.content.currency)
-        .bind(&saved.content.total)
-        .bind(saved.content.valid_until.to_string())
-        .bind(stamp(now))
-        .bind(tenant)
-        .bind(number)
-        .bind(base)
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 0 {
-            drop(tx);
-            let latest = self.get(tenant, number, None).await?;
-            return Err(StoreError::Stale {
-                number,
-                base,
-                current: latest.version,
-            });
-        }
-        insert_version(&mut tx, &saved).await?;
-        tx.commit().await?;
-        Ok(saved)
+            now,
+            revise: Some((number, base)),
+        })
+        .await
     }
 
     /// Version `version` of quote `number` (the latest when `None`).
@@ -283,6 +205,115 @@ impl Store {
     }
 }
 
+/// One version to write: a new quote, or the next version of quote
+/// `revise.0` made from version `revise.1`.
+#[derive(Debug)]
+pub(crate) struct Save {
+    pub tenant: String,
+    pub saved_by: String,
+    pub content: QuoteContent,
+    pub now: DateTime<Utc>,
+    pub revise: Option<(i64, i64)>,
+}
+
+/// Writes `save` on `conn`, inside the caller's transaction.
+pub(crate) async fn apply(
+    conn: &mut sqlx::AnyConnection,
+    save: Save,
+) -> Result<QuoteVersion, StoreError> {
+    // Kept to the microsecond: what is returned is what reads back.
+    let now = save.now.trunc_subsecs(6);
+    let tenant = save.tenant.as_str();
+    let Some((number, base)) = save.revise else {
+        let number: i64 = sqlx::query(
+            "INSERT INTO quote_numbers (tenant, last) VALUES ($1, 1) \
+             ON CONFLICT (tenant) DO UPDATE SET last = quote_numbers.last + 1 RETURNING last",
+        )
+        .bind(tenant)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("last")?;
+        let saved = QuoteVersion {
+            tenant: save.tenant.clone(),
+            number,
+            version: 1,
+            status: QuoteStatus::Draft,
+            saved_by: save.saved_by,
+            saved_at: now,
+            content: save.content,
+        };
+        sqlx::query(
+            "INSERT INTO quotes (tenant, number, account, status, version, currency, total, \
+             valid_until, created_at, updated_at) VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $8)",
+        )
+        .bind(tenant)
+        .bind(number)
+        .bind(&saved.content.account)
+        .bind(saved.status.as_str())
+        .bind(&saved.content.currency)
+        .bind(&saved.content.total)
+        .bind(saved.content.valid_until.to_string())
+        .bind(stamp(now))
+        .execute(&mut *conn)
+        .await?;
+        insert_version(conn, &saved).await?;
+        return Ok(saved);
+    };
+    let (current_version, status) = current(conn, tenant, number).await?;
+    if current_version != base {
+        return Err(StoreError::Stale {
+            number,
+            base,
+            current: current_version,
+        });
+    }
+    if !status.is_editable() {
+        return Err(StoreError::IllegalTransition {
+            number,
+            from: status,
+            to: QuoteStatus::Draft,
+        });
+    }
+    let saved = QuoteVersion {
+        tenant: save.tenant.clone(),
+        number,
+        version: base + 1,
+        status: QuoteStatus::Draft,
+        saved_by: save.saved_by,
+        saved_at: now,
+        content: save.content,
+    };
+    // The version in the WHERE clause makes the change conditional in
+    // the database itself: a concurrent writer that got there first
+    // leaves no row to update.
+    let updated = sqlx::query(
+        "UPDATE quotes SET account = $1, status = $2, version = $3, currency = $4, total = $5, \
+         valid_until = $6, updated_at = $7 WHERE tenant = $8 AND number = $9 AND version = $10",
+    )
+    .bind(&saved.content.account)
+    .bind(saved.status.as_str())
+    .bind(saved.version)
+    .bind(&saved.content.currency)
+    .bind(&saved.content.total)
+    .bind(saved.content.valid_until.to_string())
+    .bind(stamp(now))
+    .bind(tenant)
+    .bind(number)
+    .bind(base)
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() == 0 {
+        let (current_version, _) = current(conn, tenant, number).await?;
+        return Err(StoreError::Stale {
+            number,
+            base,
+            current: current_version,
+        });
+    }
+    insert_version(conn, &saved).await?;
+    Ok(saved)
+}
+
 /// The latest version and status of quote `number`.
 async fn current(
     conn: &mut sqlx::AnyConnection,
@@ -302,7 +333,7 @@ async fn current(
 }
 
 async fn insert_version(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    conn: &mut sqlx::AnyConnection,
     saved: &QuoteVersion,
 ) -> Result<(), StoreError> {
     sqlx::query(
@@ -323,7 +354,7 @@ async fn insert_version(
     .bind(&saved.content.account)
     .bind(&saved.content.currency)
     .bind(&saved.content.total)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }

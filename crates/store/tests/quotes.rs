@@ -191,7 +191,28 @@ async fn of_concurrent_revisions_exactly_one_wins_each_round() {
                     })
                 })
                 .collect();
+            // New quotes saved at the same moment (on SQLite, committed in
+            // the same group as the refused revisions) are all stored.
+            let creates: Vec<_> = (0..3)
+                .map(|k| {
+                    let store = store.clone();
+                    tokio::spawn(async move {
+                        store
+                            .create(
+                                "t",
+                                "other",
+                                content("globex", &format!("{k}.00")),
+                                at("2026-05-02T10:00:00Z"),
+                            )
+                            .await
+                    })
+                })
+                .collect();
             let mut winners = Vec::new();
+            for created in creates {
+                let created = created.await.unwrap().unwrap();
+                assert_eq!(store.get("t", created.number, None).await.unwrap(), created);
+            }
             for task in tasks {
                 match task.await.unwrap() {
                     Ok(saved) => winners.push(saved),
