@@ -11,7 +11,8 @@
 //! * `quotecast forecast run|backtest|funnel` forecasts a pipeline file,
 //!   scores the forecast models on past snapshots, or reports the funnel;
 //! * `quotecast demand plan` rolls a pipeline's forecast down to component
-//!   demand, a purchase and assembly plan, safety stock and capacity.
+//!   demand, a purchase and assembly plan, safety stock and capacity;
+//! * `quotecast quotes list|show|diff` reads the stored quotes.
 
 mod backtest_cmd;
 mod chart;
@@ -24,6 +25,7 @@ mod funnel_cmd;
 mod gen_cmd;
 mod inputs;
 mod quote_cmd;
+mod quotes_cmd;
 mod render;
 mod rules_cmd;
 mod serve;
@@ -71,6 +73,9 @@ enum Command {
     /// Roll the forecast down to component demand and a purchase plan.
     #[command(subcommand)]
     Demand(demand_cmd::DemandCommand),
+    /// Stored quotes: list them, show a version, diff two versions.
+    #[command(subcommand)]
+    Quotes(quotes_cmd::QuotesCommand),
 }
 
 #[derive(Subcommand)]
@@ -107,6 +112,7 @@ fn main() -> ExitCode {
         Command::GenPipeline(args) => gen_cmd::run(args),
         Command::Forecast(command) => forecast_cmd::run(command),
         Command::Demand(command) => demand_cmd::run(command),
+        Command::Quotes(command) => quotes_cmd::run(command),
     };
     match result {
         Ok(code) => code,

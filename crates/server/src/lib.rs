@@ -30,7 +30,7 @@ mod forecast;
 mod idle;
 pub use error::FieldViolation;
 mod quote;
-mod quote_diff;
+pub mod quote_diff;
 mod quote_wire;
 mod stored_quotes;
 mod unary;
@@ -54,7 +54,7 @@ use tonic::codegen::http;
 use tonic::transport::{Server, server::TcpIncoming};
 
 pub use error::ServerError;
-pub use stored_quotes::QuoteDb;
+pub use stored_quotes::{QuoteDb, stored_quote};
 
 /// Forecast jobs run at once unless the server is told otherwise.
 pub const DEFAULT_FORECAST_JOBS: usize = 2;

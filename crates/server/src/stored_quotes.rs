@@ -161,6 +161,12 @@ fn status_of(status: QuoteStatus) -> pb::QuoteStatus {
 }
 
 fn stored(state: &AppState, version: QuoteVersion) -> Result<pb::StoredQuote, ServerError> {
+    stored_quote(state.rules.fingerprint(), version)
+}
+
+/// A stored version as the wire shows it; `loaded`: the fingerprint of
+/// the rules loaded now.
+pub fn stored_quote(loaded: &str, version: QuoteVersion) -> Result<pb::StoredQuote, ServerError> {
     let unreadable = |what: &str, e: prost::DecodeError| {
         ServerError::Internal(format!(
             "quote {} version {}: its stored {what} is unreadable: {e}",
@@ -178,7 +184,7 @@ fn stored(state: &AppState, version: QuoteVersion) -> Result<pb::StoredQuote, Se
         status: status_of(version.status) as i32,
         account_id: version.content.account,
         valid_until: version.content.valid_until.to_string(),
-        rules_loaded: !fingerprint.is_empty() && fingerprint == state.rules.fingerprint(),
+        rules_loaded: !fingerprint.is_empty() && fingerprint == loaded,
         rules_fingerprint: fingerprint,
         saved_by: version.saved_by,
         saved_at: version

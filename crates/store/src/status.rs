@@ -75,7 +75,7 @@ impl QuoteStatus {
 
 impl fmt::Display for QuoteStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
