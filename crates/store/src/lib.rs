@@ -138,10 +138,17 @@ impl Store {
 
     /// Writes one version: through the group-committing writer on SQLite,
     /// in a transaction of its own on PostgreSQL (whose concurrent commits
-    /// share their flushes by themselves).
-    async fn write(&self, save: quotes::Save) -> Result<QuoteVersion, StoreError> {
+    /// share their flushes by themselves). There a new quote takes its
+    /// number first, on its own: the tenant's counter row is locked only
+    /// for that statement, not until the save commits (a save that then
+    /// fails leaves its number unused, as a sequence does).
+    async fn write(&self, mut save: quotes::Save) -> Result<QuoteVersion, StoreError> {
         if let Some(writer) = &self.writer {
             return writer.write(save).await;
+        }
+        if save.revise.is_none() {
+            let mut conn = self.pool.acquire().await?;
+            save.number = Some(quotes::next_number(&mut conn, &save.tenant).await?);
         }
         let mut tx = self.pool.begin().await?;
         let saved = quotes::apply(&mut tx, save).await?;
