@@ -4,14 +4,10 @@ use std::{fmt::Write as _, io::Write, path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use quotecast_server::{pb, stored_quote};
+use quotecast_server::{TENANT, pb, stored_quote};
 use quotecast_store::{ListQuotes, QuoteStatus, Store};
 
 use crate::config::DEFAULT_DATA;
-
-/// The tenant the server stores quotes under until callers are
-/// authenticated.
-const TENANT: &str = "default";
 
 #[derive(Subcommand)]
 pub enum QuotesCommand {

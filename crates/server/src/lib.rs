@@ -54,7 +54,7 @@ use tonic::codegen::http;
 use tonic::transport::{Server, server::TcpIncoming};
 
 pub use error::ServerError;
-pub use stored_quotes::{QuoteDb, stored_quote};
+pub use stored_quotes::{QuoteDb, TENANT, stored_quote};
 
 /// Forecast jobs run at once unless the server is told otherwise.
 pub const DEFAULT_FORECAST_JOBS: usize = 2;

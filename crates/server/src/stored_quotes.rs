@@ -110,8 +110,10 @@ fn priced_content(
     valid_until: &str,
 ) -> Result<QuoteContent, ServerError> {
     request.view = pb::PriceQuoteView::Full as i32;
+    // Kept as sent; the conversion then takes the request itself.
+    let encoded = request.encode_to_vec();
     let domain = QuoteRequest::try_from(PriceQuoteInput {
-        request: request.clone(),
+        request,
         today: (state.today)(),
     })
     .map_err(under_quote)?;
@@ -138,7 +140,7 @@ fn priced_content(
         total: priced.totals.net.to_string(),
         valid_until,
         rules_fingerprint: state.rules.fingerprint().to_owned(),
-        request: request.encode_to_vec(),
+        request: encoded,
         priced: QuoteResponse {
             quote: &priced,
             view: pb::PriceQuoteView::Full,
