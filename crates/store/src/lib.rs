@@ -9,6 +9,8 @@
 //! The store keeps the pricing request and priced result as the caller
 //! encodes them (the server: protobuf) and never interprets them, so a
 //! version reads back byte for byte what was priced.
+mod audit;
+mod change;
 mod migrate;
 mod quotes;
 mod status;
@@ -21,8 +23,10 @@ use sqlx::{
     any::{AnyPoolOptions, install_default_drivers},
 };
 
+pub use audit::{Actor, AuditCheck, AuditEntry};
+pub use change::{Changed, Expired, StatusChange};
 pub use migrate::SCHEMA_VERSION;
-pub use quotes::{ListQuotes, QuoteContent, QuoteSummary, QuoteVersion};
+pub use quotes::{ListQuotes, QuoteContent, QuoteSummary, QuoteVersion, content_hash};
 pub use status::QuoteStatus;
 
 #[derive(Debug, thiserror::Error)]

@@ -1,16 +1,22 @@
 //! Schema versions, applied in order on open, each in its own transaction.
 //! A database whose schema is newer than this build knows is refused: an
 //! older server must not write into tables it does not understand.
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyPool, Executor, Row};
 
 use crate::{Backend, StoreError};
 
 /// The migrations of each backend, in order: version N is entry N − 1.
-const SQLITE: &[&str] = &[include_str!("../migrations/sqlite/0001_quotes.sql")];
-const POSTGRES: &[&str] = &[include_str!("../migrations/postgres/0001_quotes.sql")];
+const SQLITE: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_quotes.sql"),
+    include_str!("../migrations/sqlite/0002_audit.sql"),
+];
+const POSTGRES: &[&str] = &[
+    include_str!("../migrations/postgres/0001_quotes.sql"),
+    include_str!("../migrations/postgres/0002_audit.sql"),
+];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 fn migrations(backend: Backend) -> &'static [&'static str] {
     match backend {
@@ -41,15 +47,9 @@ pub(crate) async fn migrate(pool: &AnyPool, backend: Backend) -> Result<i64, Sto
             continue;
         }
         let mut tx = pool.begin().await?;
-        // Comment lines out first: they may hold a `;` themselves.
-        let code: String = script
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("--"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        for statement in code.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-            sqlx::query(statement).execute(&mut *tx).await?;
-        }
+        // Whole, unprepared: both databases take a script of several
+        // statements that way, trigger bodies with their own `;` included.
+        (&mut *tx).execute(*script).await?;
         sqlx::query("INSERT INTO quotecast_schema (version) VALUES ($1)")
             .bind(version)
             .execute(&mut *tx)

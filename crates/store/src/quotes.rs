@@ -2,7 +2,10 @@
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use sqlx::{Row, any::AnyRow};
 
-use crate::{QuoteStatus, Store, StoreError};
+use crate::{
+    Actor, QuoteStatus, Store, StoreError,
+    audit::{self, Record},
+};
 
 /// What one version of a quote holds besides its number and status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +32,11 @@ pub struct QuoteVersion {
     pub status: QuoteStatus,
     pub saved_by: String,
     pub saved_at: DateTime<Utc>,
+    /// What made this version: `save`, `revise`, or the status change
+    /// (`submit`, `approve`, …).
+    pub action: String,
+    /// The comment given with it.
+    pub comment: String,
     pub content: QuoteContent,
 }
 
@@ -73,14 +81,14 @@ fn date_of(row: &AnyRow, column: &str) -> Result<NaiveDate, StoreError> {
         .map_err(|_| corrupt(format!("`{s}` in {column} is not a date")))
 }
 
-fn time_of(row: &AnyRow, column: &str) -> Result<DateTime<Utc>, StoreError> {
+pub(crate) fn time_of(row: &AnyRow, column: &str) -> Result<DateTime<Utc>, StoreError> {
     let s: String = row.try_get(column)?;
     DateTime::parse_from_rfc3339(&s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| corrupt(format!("`{s}` in {column} is not a time")))
 }
 
-fn stamp(at: DateTime<Utc>) -> String {
+pub(crate) fn stamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
@@ -90,13 +98,13 @@ impl Store {
     pub async fn create(
         &self,
         tenant: &str,
-        saved_by: &str,
+        by: &Actor,
         content: QuoteContent,
         now: DateTime<Utc>,
     ) -> Result<QuoteVersion, StoreError> {
         self.write(Save {
             tenant: tenant.to_owned(),
-            saved_by: saved_by.to_owned(),
+            by: by.clone(),
             content,
             now,
             revise: None,
@@ -112,13 +120,13 @@ impl Store {
         tenant: &str,
         number: i64,
         base: i64,
-        saved_by: &str,
+        by: &Actor,
         content: QuoteContent,
         now: DateTime<Utc>,
     ) -> Result<QuoteVersion, StoreError> {
         self.write(Save {
             tenant: tenant.to_owned(),
-            saved_by: saved_by.to_owned(),
+            by: by.clone(),
             content,
             now,
             revise: Some((number, base)),
@@ -143,8 +151,8 @@ impl Store {
             }
         };
         let row = sqlx::query(
-            "SELECT version, status, saved_by, saved_at, valid_until, rules_fingerprint, \
-             request, priced, account, currency, total FROM quote_versions \
+            "SELECT version, status, saved_by, saved_at, action, comment, valid_until, \
+             rules_fingerprint, request, priced, account, currency, total FROM quote_versions \
              WHERE tenant = $1 AND number = $2 AND version = $3",
         )
         .bind(tenant)
@@ -160,6 +168,8 @@ impl Store {
             status: status_of(&row)?,
             saved_by: row.try_get("saved_by")?,
             saved_at: time_of(&row, "saved_at")?,
+            action: row.try_get("action")?,
+            comment: row.try_get("comment")?,
             content: QuoteContent {
                 account: row.try_get("account")?,
                 currency: row.try_get("currency")?,
@@ -212,7 +222,7 @@ impl Store {
 #[derive(Debug)]
 pub(crate) struct Save {
     pub tenant: String,
-    pub saved_by: String,
+    pub by: Actor,
     pub content: QuoteContent,
     pub now: DateTime<Utc>,
     pub revise: Option<(i64, i64)>,
@@ -253,8 +263,10 @@ pub(crate) async fn apply(
             number,
             version: 1,
             status: QuoteStatus::Draft,
-            saved_by: save.saved_by,
+            saved_by: save.by.name.clone(),
             saved_at: now,
+            action: "save".to_owned(),
+            comment: String::new(),
             content: save.content,
         };
         sqlx::query(
@@ -272,6 +284,7 @@ pub(crate) async fn apply(
         .execute(&mut *conn)
         .await?;
         insert_version(conn, &saved).await?;
+        audit_save(conn, &saved, &save.by).await?;
         return Ok(saved);
     };
     let (current_version, status) = current(conn, tenant, number).await?;
@@ -294,8 +307,10 @@ pub(crate) async fn apply(
         number,
         version: base + 1,
         status: QuoteStatus::Draft,
-        saved_by: save.saved_by,
+        saved_by: save.by.name.clone(),
         saved_at: now,
+        action: "revise".to_owned(),
+        comment: String::new(),
         content: save.content,
     };
     // The version in the WHERE clause makes the change conditional in
@@ -326,11 +341,51 @@ pub(crate) async fn apply(
         });
     }
     insert_version(conn, &saved).await?;
+    audit_save(conn, &saved, &save.by).await?;
     Ok(saved)
 }
 
+/// BLAKE3 of what was priced and its result, as the audit log keeps it.
+pub fn content_hash(c: &QuoteContent) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(&(c.request.len() as u64).to_le_bytes());
+    h.update(&c.request);
+    h.update(&c.priced);
+    h.finalize().to_hex().to_string()
+}
+
+/// Records a saved version in the audit log with the figures it holds.
+async fn audit_save(
+    conn: &mut sqlx::AnyConnection,
+    saved: &QuoteVersion,
+    by: &Actor,
+) -> Result<(), StoreError> {
+    let c = &saved.content;
+    let detail = serde_json::json!({
+        "account": c.account,
+        "currency": c.currency,
+        "total": c.total,
+        "valid_until": c.valid_until.to_string(),
+        "rules": c.rules_fingerprint,
+        "content_hash": content_hash(c),
+    });
+    audit::append(
+        conn,
+        Record {
+            at: saved.saved_at,
+            tenant: &saved.tenant,
+            actor: by,
+            action: &saved.action,
+            quote_number: saved.number,
+            quote_version: saved.version,
+            detail: detail.to_string(),
+        },
+    )
+    .await
+}
+
 /// The latest version and status of quote `number`.
-async fn current(
+pub(crate) async fn current(
     conn: &mut sqlx::AnyConnection,
     tenant: &str,
     number: i64,
@@ -353,8 +408,8 @@ async fn insert_version(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO quote_versions (tenant, number, version, status, rules_fingerprint, \
-         saved_by, saved_at, valid_until, request, priced, account, currency, total) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         saved_by, saved_at, valid_until, request, priced, account, currency, total, action, \
+         comment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(&saved.tenant)
     .bind(saved.number)
@@ -369,6 +424,8 @@ async fn insert_version(
     .bind(&saved.content.account)
     .bind(&saved.content.currency)
     .bind(&saved.content.total)
+    .bind(&saved.action)
+    .bind(&saved.comment)
     .execute(&mut *conn)
     .await?;
     Ok(())

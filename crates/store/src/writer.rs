@@ -8,7 +8,8 @@ use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
-    QuoteVersion, StoreError,
+    Changed, QuoteVersion, StatusChange, StoreError,
+    change::apply_change,
     quotes::{Save, apply},
 };
 
@@ -17,11 +18,53 @@ pub(crate) const MAX_BATCH: usize = 256;
 /// Saves waiting for the writer at most; more wait to be queued.
 const QUEUE: usize = 4096;
 
-pub(crate) type Reply = oneshot::Sender<Result<QuoteVersion, StoreError>>;
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
-/// Hands saves to the writer task.
+/// One write waiting for the writer, with where its answer goes.
+#[derive(Debug)]
+pub(crate) enum Op {
+    Save(Save, Reply<QuoteVersion>),
+    Change(StatusChange, Reply<Changed>),
+}
+
+/// An answer held until the commit decides it.
+enum Answer {
+    Saved(Result<QuoteVersion, StoreError>, Reply<QuoteVersion>),
+    Changed(Result<Changed, StoreError>, Reply<Changed>),
+}
+
+impl Answer {
+    fn failed(&self) -> bool {
+        match self {
+            Answer::Saved(r, _) => r.is_err(),
+            Answer::Changed(r, _) => r.is_err(),
+        }
+    }
+
+    /// Sends the answer; when the commit failed, what succeeded in the
+    /// transaction fails with it (what failed on its own keeps its reason).
+    fn send(self, commit_failed: Option<&str>) {
+        let lost = |m: &str| StoreError::Database(sqlx::Error::Protocol(m.to_owned()));
+        match self {
+            Answer::Saved(r, reply) => {
+                let _ = reply.send(match (r, commit_failed) {
+                    (Ok(_), Some(m)) => Err(lost(m)),
+                    (r, _) => r,
+                });
+            }
+            Answer::Changed(r, reply) => {
+                let _ = reply.send(match (r, commit_failed) {
+                    (Ok(_), Some(m)) => Err(lost(m)),
+                    (r, _) => r,
+                });
+            }
+        }
+    }
+}
+
+/// Hands writes to the writer task.
 #[derive(Debug, Clone)]
-pub(crate) struct Writer(mpsc::Sender<(Save, Reply)>);
+pub(crate) struct Writer(mpsc::Sender<Op>);
 
 impl Writer {
     /// Starts the writer task on the current runtime.
@@ -33,13 +76,26 @@ impl Writer {
 
     pub(crate) async fn write(&self, save: Save) -> Result<QuoteVersion, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let stopped = || StoreError::Database(sqlx::Error::PoolClosed);
-        self.0.send((save, reply)).await.map_err(|_| stopped())?;
+        self.send(Op::Save(save, reply)).await?;
         answer.await.map_err(|_| stopped())?
+    }
+
+    pub(crate) async fn change(&self, change: StatusChange) -> Result<Changed, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Op::Change(change, reply)).await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    async fn send(&self, op: Op) -> Result<(), StoreError> {
+        self.0.send(op).await.map_err(|_| stopped())
     }
 }
 
-async fn run(pool: AnyPool, mut saves: mpsc::Receiver<(Save, Reply)>) {
+fn stopped() -> StoreError {
+    StoreError::Database(sqlx::Error::PoolClosed)
+}
+
+async fn run(pool: AnyPool, mut saves: mpsc::Receiver<Op>) {
     while let Some(first) = saves.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -52,59 +108,54 @@ async fn run(pool: AnyPool, mut saves: mpsc::Receiver<(Save, Reply)>) {
     }
 }
 
-/// Writes `batch` in one transaction and answers each save.
-async fn commit(pool: &AnyPool, batch: Vec<(Save, Reply)>) {
-    let mut results = Vec::with_capacity(batch.len());
+/// Writes `batch` in one transaction and answers each write.
+async fn commit(pool: &AnyPool, batch: Vec<Op>) {
+    let mut answers = Vec::with_capacity(batch.len());
     let outcome: Result<(), StoreError> = async {
         let mut tx = pool.begin().await?;
-        for (save, reply) in batch {
+        for op in batch {
             // A new quote writes nothing before the statements that could
-            // fail, and fails only with the database; a revision may be
-            // refused after it has read, so it gets a savepoint.
-            let guarded = save.revise.is_some();
+            // fail, and fails only with the database; a revision or a
+            // status change may be refused after it has read, so it gets
+            // a savepoint.
+            let guarded = !matches!(&op, Op::Save(save, _) if save.revise.is_none());
             if guarded {
-                sqlx::query("SAVEPOINT save").execute(&mut *tx).await?;
+                sqlx::query("SAVEPOINT write").execute(&mut *tx).await?;
             }
-            let result = apply(&mut tx, save).await;
+            let answer = match op {
+                Op::Save(save, reply) => Answer::Saved(apply(&mut tx, save).await, reply),
+                Op::Change(change, reply) => {
+                    Answer::Changed(apply_change(&mut tx, &change).await, reply)
+                }
+            };
+            let failed = answer.failed();
+            answers.push(answer);
             if guarded {
-                if result.is_err() {
-                    sqlx::query("ROLLBACK TO SAVEPOINT save")
+                if failed {
+                    sqlx::query("ROLLBACK TO SAVEPOINT write")
                         .execute(&mut *tx)
                         .await?;
                 }
-                sqlx::query("RELEASE SAVEPOINT save")
+                sqlx::query("RELEASE SAVEPOINT write")
                     .execute(&mut *tx)
                     .await?;
-            } else if let Err(error) = result {
+            } else if failed {
                 // The transaction may hold half of it: none of the batch
                 // is stored.
-                results.push((Err(error), reply));
                 return Err(StoreError::Corrupt(
                     "a new quote could not be written".to_owned(),
                 ));
             }
-            results.push((result, reply));
         }
         tx.commit().await?;
         Ok(())
     }
     .await;
-    match outcome {
-        Ok(()) => {
-            for (result, reply) in results {
-                let _ = reply.send(result);
-            }
-        }
-        Err(error) => {
-            tracing::error!(%error, saves = results.len(), "a group commit failed: none stored");
-            let message = error.to_string();
-            for (result, reply) in results {
-                // What failed on its own keeps its reason.
-                let _ = reply.send(match result {
-                    Err(own) => Err(own),
-                    Ok(_) => Err(StoreError::Database(sqlx::Error::Protocol(message.clone()))),
-                });
-            }
-        }
+    let failure = outcome.err().map(|error| {
+        tracing::error!(%error, writes = answers.len(), "a group commit failed: none stored");
+        error.to_string()
+    });
+    for answer in answers {
+        answer.send(failure.as_deref());
     }
 }

@@ -3,66 +3,10 @@
 //! databases on (`.ci/run` starts one); each test on a fresh database.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
-use chrono::{DateTime, NaiveDate, Utc};
-use quotecast_store::{ListQuotes, QuoteContent, QuoteStatus, Store, StoreError};
-
-/// A fresh store of each backend available, with what keeps it alive.
-async fn stores() -> Vec<(Store, Option<tempfile::TempDir>)> {
-    let dir = tempfile::tempdir().unwrap();
-    let mut out = vec![(Store::open_in(dir.path()).await.unwrap(), Some(dir))];
-    match std::env::var("QUOTECAST_TEST_POSTGRES") {
-        Ok(base) => out.push((fresh_postgres(&base).await, None)),
-        Err(_) => say_skipped(),
-    }
-    out
-}
-
-/// Says once, past the test harness's capture, that PostgreSQL was not
-/// tried.
-fn say_skipped() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "quote store: QUOTECAST_TEST_POSTGRES is not set, so the PostgreSQL runs are skipped \
-             (SQLite only; .ci/run starts a PostgreSQL for them)"
-        );
-    });
-}
-
-/// A new, empty database on the server at `base`.
-async fn fresh_postgres(base: &str) -> Store {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let name = format!(
-        "qc_test_{}_{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst),
-        Utc::now().timestamp_micros()
-    );
-    let url = quotecast_store::create_postgres_database(base, &name)
-        .await
-        .unwrap();
-    Store::open(&url).await.unwrap()
-}
-
-fn content(account: &str, total: &str) -> QuoteContent {
-    QuoteContent {
-        account: account.into(),
-        currency: "USD".into(),
-        total: total.into(),
-        valid_until: NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
-        rules_fingerprint: "rules-0123".into(),
-        request: vec![1, 2, 3, 0, 255],
-        priced: total.as_bytes().to_vec(),
-    }
-}
-
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
+use common::{at, by, content, stores};
+use quotecast_store::{ListQuotes, QuoteStatus, Store, StoreError};
 
 #[tokio::test]
 async fn every_save_is_a_version_read_back_whole() {
@@ -70,7 +14,7 @@ async fn every_save_is_a_version_read_back_whole() {
         let first = store
             .create(
                 "acme-co",
-                "rep@acme",
+                &by("rep@acme"),
                 content("acme", "100.00"),
                 at("2026-05-01T10:00:00Z"),
             )
@@ -81,7 +25,7 @@ async fn every_save_is_a_version_read_back_whole() {
         let other = store
             .create(
                 "acme-co",
-                "rep@acme",
+                &by("rep@acme"),
                 content("globex", "5.00"),
                 at("2026-05-01T10:01:00Z"),
             )
@@ -92,7 +36,7 @@ async fn every_save_is_a_version_read_back_whole() {
         let elsewhere = store
             .create(
                 "initech",
-                "rep@initech",
+                &by("rep@initech"),
                 content("x", "1.00"),
                 at("2026-05-01T10:02:00Z"),
             )
@@ -104,7 +48,7 @@ async fn every_save_is_a_version_read_back_whole() {
                 "acme-co",
                 1,
                 1,
-                "rep2@acme",
+                &by("rep2@acme"),
                 content("acme", "90.00"),
                 at("2026-05-02T09:00:00Z"),
             )
@@ -120,7 +64,7 @@ async fn every_save_is_a_version_read_back_whole() {
                 "acme-co",
                 1,
                 1,
-                "rep@acme",
+                &by("rep@acme"),
                 content("acme", "80.00"),
                 at("2026-05-02T09:30:00Z"),
             )
@@ -152,7 +96,7 @@ async fn every_save_is_a_version_read_back_whole() {
                 "acme-co",
                 9,
                 1,
-                "rep@acme",
+                &by("rep@acme"),
                 content("acme", "1.00"),
                 at("2026-05-02T09:30:00Z"),
             )
@@ -167,7 +111,7 @@ async fn of_concurrent_revisions_exactly_one_wins_each_round() {
         let quote = store
             .create(
                 "t",
-                "rep",
+                &by("rep"),
                 content("acme", "0.00"),
                 at("2026-05-01T10:00:00Z"),
             )
@@ -183,7 +127,7 @@ async fn of_concurrent_revisions_exactly_one_wins_each_round() {
                                 "t",
                                 quote.number,
                                 version,
-                                &format!("writer-{writer}"),
+                                &by(&format!("writer-{writer}")),
                                 content("acme", &format!("{round}.{writer:02}")),
                                 at("2026-05-02T10:00:00Z"),
                             )
@@ -200,7 +144,7 @@ async fn of_concurrent_revisions_exactly_one_wins_each_round() {
                         store
                             .create(
                                 "t",
-                                "other",
+                                &by("other"),
                                 content("globex", &format!("{k}.00")),
                                 at("2026-05-02T10:00:00Z"),
                             )
@@ -238,7 +182,7 @@ async fn lists_filter_and_page_by_number() {
             store
                 .create(
                     "t",
-                    "rep",
+                    &by("rep"),
                     content(account, &format!("{i}.00")),
                     at("2026-05-01T10:00:00Z"),
                 )
@@ -305,7 +249,7 @@ async fn a_reopened_database_keeps_every_version_and_a_newer_schema_is_refused()
     let saved = store
         .create(
             "t",
-            "rep",
+            &by("rep"),
             content("acme", "1.00"),
             at("2026-05-01T10:00:00Z"),
         )

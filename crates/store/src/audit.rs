@@ -1,0 +1,258 @@
+//! The audit log: every action appended, in the transaction of the change
+//! it records, to one hash chain. An entry's hash covers its own fields and
+//! the hash of the entry before it, so an entry altered, removed or
+//! inserted behind the store's back shows as the first entry whose hash no
+//! longer follows. No API changes or deletes entries; triggers refuse it in
+//! the database too.
+use chrono::{DateTime, Utc};
+use sqlx::{Row, any::AnyRow};
+
+use crate::{Store, StoreError, quotes::stamp, quotes::time_of};
+
+/// Who acts: a principal's name and the role it acted in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub name: String,
+    pub role: String,
+}
+
+impl Actor {
+    pub fn new(name: impl Into<String>, role: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            role: role.into(),
+        }
+    }
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Position in the chain, from 1.
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub tenant: String,
+    pub actor: String,
+    pub role: String,
+    /// save, revise, submit, approve, reject, recall, send, accept, lose,
+    /// expire.
+    pub action: String,
+    pub quote_number: i64,
+    /// The quote version the action made.
+    pub quote_version: i64,
+    /// What the action carried (JSON: figures, comment, from and to).
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl AuditEntry {
+    /// The hash this entry must carry: BLAKE3 over the previous hash and
+    /// every field, each length-prefixed so no two entries encode alike.
+    pub fn expected_hash(&self) -> String {
+        let mut h = blake3::Hasher::new();
+        let at = stamp(self.at);
+        let seq = self.seq.to_string();
+        let number = self.quote_number.to_string();
+        let version = self.quote_version.to_string();
+        for field in [
+            self.prev_hash.as_str(),
+            &seq,
+            &at,
+            &self.tenant,
+            &self.actor,
+            &self.role,
+            &self.action,
+            &number,
+            &version,
+            &self.detail,
+        ] {
+            h.update(&(field.len() as u64).to_le_bytes());
+            h.update(field.as_bytes());
+        }
+        h.finalize().to_hex().to_string()
+    }
+}
+
+/// What an action appends (the chain supplies sequence and hashes).
+#[derive(Debug, Clone)]
+pub(crate) struct Record<'a> {
+    pub at: DateTime<Utc>,
+    pub tenant: &'a str,
+    pub actor: &'a Actor,
+    pub action: &'a str,
+    pub quote_number: i64,
+    pub quote_version: i64,
+    pub detail: String,
+}
+
+/// Appends `record` on `conn`, inside the caller's transaction. Taking the
+/// head row orders concurrent writers (PostgreSQL holds its lock to the
+/// commit), so callers append last, just before they commit.
+pub(crate) async fn append(
+    conn: &mut sqlx::AnyConnection,
+    record: Record<'_>,
+) -> Result<(), StoreError> {
+    let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut entry = AuditEntry {
+        seq: head.try_get("seq")?,
+        at: record.at,
+        tenant: record.tenant.to_owned(),
+        actor: record.actor.name.clone(),
+        role: record.actor.role.clone(),
+        action: record.action.to_owned(),
+        quote_number: record.quote_number,
+        quote_version: record.quote_version,
+        detail: record.detail,
+        prev_hash: head.try_get("hash")?,
+        hash: String::new(),
+    };
+    entry.hash = entry.expected_hash();
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at, tenant, actor, role, action, quote_number, \
+         quote_version, detail, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(entry.seq)
+    .bind(stamp(entry.at))
+    .bind(&entry.tenant)
+    .bind(&entry.actor)
+    .bind(&entry.role)
+    .bind(&entry.action)
+    .bind(entry.quote_number)
+    .bind(entry.quote_version)
+    .bind(&entry.detail)
+    .bind(&entry.prev_hash)
+    .bind(&entry.hash)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+        .bind(&entry.hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The outcome of checking the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCheck {
+    /// Entries read.
+    pub entries: u64,
+    /// The first entry that does not follow, and why; `None` when the
+    /// whole chain holds.
+    pub broken: Option<(i64, String)>,
+}
+
+/// Entries read per query while verifying or exporting.
+const PAGE: i64 = 10_000;
+
+fn entry_of(row: &AnyRow) -> Result<AuditEntry, StoreError> {
+    Ok(AuditEntry {
+        seq: row.try_get("seq")?,
+        at: time_of(row, "at")?,
+        tenant: row.try_get("tenant")?,
+        actor: row.try_get("actor")?,
+        role: row.try_get("role")?,
+        action: row.try_get("action")?,
+        quote_number: row.try_get("quote_number")?,
+        quote_version: row.try_get("quote_version")?,
+        detail: row.try_get("detail")?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+impl Store {
+    /// Up to `limit` entries after sequence number `after`, in order; of
+    /// one tenant when `tenant` is given.
+    pub async fn audit_entries(
+        &self,
+        tenant: Option<&str>,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, at, tenant, actor, role, action, quote_number, quote_version, detail, \
+             prev_hash, hash FROM audit_log WHERE seq > $1 AND ($2 = '' OR tenant = $2) \
+             ORDER BY seq LIMIT $3",
+        )
+        .bind(after)
+        .bind(tenant.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(entry_of).collect()
+    }
+
+    /// Walks the whole chain as far as the head was when it began (later
+    /// appends are left for the next check): every entry must follow the
+    /// one before it (sequence without gaps, its `prev_hash` that entry's
+    /// hash, its own hash what its fields give) and the last must be the
+    /// head.
+    pub async fn verify_audit(&self) -> Result<AuditCheck, StoreError> {
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        let (head_seq, head_hash): (i64, String) = (head.try_get("seq")?, head.try_get("hash")?);
+        let mut entries = 0u64;
+        let (mut seq, mut hash) = (0i64, String::new());
+        let broken = |entries, at, why: String| {
+            Ok(AuditCheck {
+                entries,
+                broken: Some((at, why)),
+            })
+        };
+        'pages: while seq < head_seq {
+            let page = match self
+                .audit_entries(None, seq, PAGE.min(head_seq - seq))
+                .await
+            {
+                Ok(page) => page,
+                // An unreadable row is a break in itself.
+                Err(StoreError::Corrupt(why)) => return broken(entries, seq + 1, why),
+                Err(other) => return Err(other),
+            };
+            if page.is_empty() {
+                break 'pages;
+            }
+            for entry in page {
+                entries += 1;
+                if entry.seq != seq + 1 {
+                    return broken(entries, seq + 1, "is missing".to_owned());
+                }
+                if entry.prev_hash != hash {
+                    return broken(
+                        entries,
+                        entry.seq,
+                        "does not follow the entry before it".to_owned(),
+                    );
+                }
+                if entry.hash != entry.expected_hash() {
+                    return broken(
+                        entries,
+                        entry.seq,
+                        "was changed after it was written".to_owned(),
+                    );
+                }
+                seq = entry.seq;
+                hash = entry.hash;
+            }
+        }
+        if seq != head_seq {
+            return broken(
+                entries,
+                seq + 1,
+                format!("is missing: the log ends at {seq} but {head_seq} entries were written"),
+            );
+        }
+        if hash != head_hash {
+            return broken(entries, seq, "was changed after it was written".to_owned());
+        }
+        Ok(AuditCheck {
+            entries,
+            broken: None,
+        })
+    }
+}

@@ -1,0 +1,189 @@
+//! Status changes (submit, approve, reject, recall, send, accept, lose,
+//! expire): each makes a new version holding the same content in the new
+//! status, only from the version the caller names and only along a legal
+//! move, and is appended to the audit log in the same transaction.
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use sqlx::Row;
+
+use crate::{
+    Actor, QuoteStatus, Store, StoreError,
+    audit::{self, Record},
+    quotes::{current, stamp},
+};
+
+/// One status change asked for.
+#[derive(Debug, Clone)]
+pub struct StatusChange {
+    pub tenant: String,
+    pub number: i64,
+    /// The version the change starts from.
+    pub base: i64,
+    pub to: QuoteStatus,
+    /// What the caller did: `submit`, `approve`, `expire`, …
+    pub action: String,
+    pub by: Actor,
+    pub comment: String,
+    pub now: DateTime<Utc>,
+}
+
+/// A status change made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    pub number: i64,
+    pub version: i64,
+    pub from: QuoteStatus,
+    pub status: QuoteStatus,
+    pub at: DateTime<Utc>,
+}
+
+/// Makes `change` on `conn`, inside the caller's transaction.
+pub(crate) async fn apply_change(
+    conn: &mut sqlx::AnyConnection,
+    change: &StatusChange,
+) -> Result<Changed, StoreError> {
+    let now = change.now.trunc_subsecs(6);
+    let (tenant, number, base) = (change.tenant.as_str(), change.number, change.base);
+    let (version, from) = current(conn, tenant, number).await?;
+    if version != base {
+        return Err(StoreError::Stale {
+            number,
+            base,
+            current: version,
+        });
+    }
+    if !from.can_become(change.to) {
+        return Err(StoreError::IllegalTransition {
+            number,
+            from,
+            to: change.to,
+        });
+    }
+    let updated = sqlx::query(
+        "UPDATE quotes SET status = $1, version = $2, updated_at = $3 \
+         WHERE tenant = $4 AND number = $5 AND version = $6",
+    )
+    .bind(change.to.as_str())
+    .bind(base + 1)
+    .bind(stamp(now))
+    .bind(tenant)
+    .bind(number)
+    .bind(base)
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() == 0 {
+        let (current, _) = current(conn, tenant, number).await?;
+        return Err(StoreError::Stale {
+            number,
+            base,
+            current,
+        });
+    }
+    // The new version is the old one's content in the new status, copied
+    // inside the database.
+    sqlx::query(
+        "INSERT INTO quote_versions (tenant, number, version, status, rules_fingerprint, \
+         saved_by, saved_at, valid_until, request, priced, account, currency, total, action, \
+         comment) SELECT tenant, number, $1, $2, rules_fingerprint, $3, $4, valid_until, \
+         request, priced, account, currency, total, $5, $6 FROM quote_versions \
+         WHERE tenant = $7 AND number = $8 AND version = $9",
+    )
+    .bind(base + 1)
+    .bind(change.to.as_str())
+    .bind(&change.by.name)
+    .bind(stamp(now))
+    .bind(&change.action)
+    .bind(&change.comment)
+    .bind(tenant)
+    .bind(number)
+    .bind(base)
+    .execute(&mut *conn)
+    .await?;
+    let detail = serde_json::json!({
+        "from": from.as_str(),
+        "to": change.to.as_str(),
+        "comment": change.comment,
+    });
+    audit::append(
+        conn,
+        Record {
+            at: now,
+            tenant,
+            actor: &change.by,
+            action: &change.action,
+            quote_number: number,
+            quote_version: base + 1,
+            detail: detail.to_string(),
+        },
+    )
+    .await?;
+    Ok(Changed {
+        number,
+        version: base + 1,
+        from,
+        status: change.to,
+        at: now,
+    })
+}
+
+/// A quote the expiry sweep found past its validity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expired {
+    pub tenant: String,
+    pub changed: Changed,
+}
+
+impl Store {
+    /// Changes a quote's status (a new version), if it is still at
+    /// `change.base` and the move is legal.
+    pub async fn change_status(&self, change: StatusChange) -> Result<Changed, StoreError> {
+        if let Some(writer) = &self.writer {
+            return writer.change(change).await;
+        }
+        let mut tx = self.pool.begin().await?;
+        let changed = apply_change(&mut tx, &change).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// Expires every open quote, of every tenant, whose validity ended
+    /// before `today`: each a status change by `by` at `now`. A quote
+    /// changed by someone else meanwhile is left for the next sweep.
+    pub async fn expire_due(
+        &self,
+        today: NaiveDate,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Expired>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT tenant, number, version, valid_until FROM quotes WHERE valid_until < $1 \
+             AND status NOT IN ($2, $3, $4) ORDER BY tenant, number",
+        )
+        .bind(today.to_string())
+        .bind(QuoteStatus::Accepted.as_str())
+        .bind(QuoteStatus::Lost.as_str())
+        .bind(QuoteStatus::Expired.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut expired = Vec::new();
+        for row in rows {
+            let tenant: String = row.try_get("tenant")?;
+            let valid_until: String = row.try_get("valid_until")?;
+            let change = StatusChange {
+                tenant: tenant.clone(),
+                number: row.try_get("number")?,
+                base: row.try_get("version")?,
+                to: QuoteStatus::Expired,
+                action: "expire".to_owned(),
+                by: by.clone(),
+                comment: format!("valid until {valid_until}; swept on {today}"),
+                now,
+            };
+            match self.change_status(change).await {
+                Ok(changed) => expired.push(Expired { tenant, changed }),
+                Err(StoreError::Stale { .. } | StoreError::IllegalTransition { .. }) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(expired)
+    }
+}
