@@ -17,6 +17,8 @@ pub struct FileConfig {
     pub rules: Option<PathBuf>,
     pub data: Option<PathBuf>,
     pub database: Option<String>,
+    pub auth: Option<PathBuf>,
+    pub sweep_every: Option<u64>,
     pub log_format: Option<String>,
     pub forecast_jobs: Option<usize>,
     pub shutdown_grace: Option<u64>,

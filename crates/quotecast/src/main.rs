@@ -14,6 +14,8 @@
 //!   demand, a purchase and assembly plan, safety stock and capacity;
 //! * `quotecast quotes list|show|diff` reads the stored quotes.
 
+mod audit_cmd;
+mod auth_cmd;
 mod backtest_cmd;
 mod chart;
 mod config;
@@ -73,9 +75,22 @@ enum Command {
     /// Roll the forecast down to component demand and a purchase plan.
     #[command(subcommand)]
     Demand(demand_cmd::DemandCommand),
-    /// Stored quotes: list them, show a version, diff two versions.
+    /// Stored quotes: list them, show a version, diff two versions, expire
+    /// those past their validity.
     #[command(subcommand)]
     Quotes(quotes_cmd::QuotesCommand),
+    /// The audit log of stored quotes: verify its hash chain, export it.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
+    /// Callers: make an API key for the auth file.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+}
+
+#[derive(Subcommand)]
+enum AuthCommand {
+    /// Print a new random API key and the hash the auth file keeps of it.
+    NewKey,
 }
 
 #[derive(Subcommand)]
@@ -113,6 +128,8 @@ fn main() -> ExitCode {
         Command::Forecast(command) => forecast_cmd::run(command),
         Command::Demand(command) => demand_cmd::run(command),
         Command::Quotes(command) => quotes_cmd::run(command),
+        Command::Audit(command) => audit_cmd::run(command),
+        Command::Auth(AuthCommand::NewKey) => auth_cmd::new_key(),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
-//! `quotecast quotes list|show|diff`: the stored quotes of a data
-//! directory (or a database), read directly from the store.
+//! `quotecast quotes list|show|diff|sweep`: the stored quotes of a data
+//! directory (or a database), read directly from the store; the sweep
+//! expires those past their validity.
 use std::{fmt::Write as _, io::Write, path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
@@ -17,6 +18,18 @@ pub enum QuotesCommand {
     Show(ShowArgs),
     /// What changed between two versions of a quote.
     Diff(DiffArgs),
+    /// Expire every open quote (of every tenant) whose validity ended
+    /// before today; each is a new version and an audit entry.
+    Sweep(SweepArgs),
+}
+
+#[derive(Args)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    db: Database,
+    /// The day the sweep takes as today, YYYY-MM-DD [default: today, UTC].
+    #[arg(long)]
+    today: Option<chrono::NaiveDate>,
 }
 
 #[derive(Args)]
@@ -27,6 +40,9 @@ pub struct Database {
     /// The database instead (sqlite://PATH or postgres://…).
     #[arg(long, env = "QUOTECAST_DATABASE")]
     database: Option<String>,
+    /// Whose quotes (the tenant of the auth file's principals).
+    #[arg(long, default_value = TENANT)]
+    pub tenant: String,
 }
 
 #[derive(Args)]
@@ -67,7 +83,8 @@ pub struct DiffArgs {
     to: Option<i64>,
 }
 
-fn open(db: &Database) -> anyhow::Result<(tokio::runtime::Runtime, Store)> {
+/// A current-thread runtime and the store `db` names.
+pub fn open(db: &Database) -> anyhow::Result<(tokio::runtime::Runtime, Store)> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -96,6 +113,7 @@ pub fn run(command: QuotesCommand) -> anyhow::Result<ExitCode> {
         QuotesCommand::List(args) => list(args)?,
         QuotesCommand::Show(args) => show(args)?,
         QuotesCommand::Diff(args) => diff(args)?,
+        QuotesCommand::Sweep(args) => sweep(args)?,
     };
     std::io::stdout().write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
@@ -111,7 +129,7 @@ fn list(args: ListArgs) -> anyhow::Result<String> {
     };
     let (runtime, store) = open(&args.db)?;
     let quotes = runtime.block_on(store.list(&ListQuotes {
-        tenant: TENANT.into(),
+        tenant: args.db.tenant.clone(),
         account: args.account.clone(),
         status,
         after: None,
@@ -147,20 +165,21 @@ fn list(args: ListArgs) -> anyhow::Result<String> {
 fn read(
     store: &Store,
     runtime: &tokio::runtime::Runtime,
+    tenant: &str,
     number: i64,
     version: Option<i64>,
 ) -> anyhow::Result<pb::StoredQuote> {
-    let found = runtime.block_on(store.get(TENANT, number, version))?;
+    let found = runtime.block_on(store.get(tenant, number, version))?;
     // The CLI loads no rules: whether they are loaded is not its to say.
     Ok(stored_quote("", found)?)
 }
 
 fn show(args: ShowArgs) -> anyhow::Result<String> {
     let (runtime, store) = open(&args.db)?;
-    let q = read(&store, &runtime, args.number, args.version)?;
+    let q = read(&store, &runtime, &args.db.tenant, args.number, args.version)?;
     let priced = q.priced.clone().unwrap_or_default();
     let mut out = format!(
-        "quote {} version {} ({}), account {}, {} priced {}, valid until {}\nrules {}, saved by {} at {}\n\n",
+        "quote {} version {} ({}), account {}, {} priced {}, valid until {}\nrules {}, {} by {} at {}{}\n\n",
         q.quote_number,
         q.version,
         status_name(q.status),
@@ -173,8 +192,18 @@ fn show(args: ShowArgs) -> anyhow::Result<String> {
         priced.price_date,
         q.valid_until,
         q.rules_fingerprint,
+        if q.action.is_empty() {
+            "saved"
+        } else {
+            &q.action
+        },
         q.saved_by,
-        q.saved_at
+        q.saved_at,
+        if q.comment.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", q.comment)
+        }
     );
     let _ = writeln!(
         out,
@@ -214,8 +243,9 @@ fn status_name(status: i32) -> String {
 
 fn diff(args: DiffArgs) -> anyhow::Result<String> {
     let (runtime, store) = open(&args.db)?;
-    let from = read(&store, &runtime, args.number, Some(args.from))?;
-    let to = read(&store, &runtime, args.number, args.to)?;
+    let tenant = &args.db.tenant;
+    let from = read(&store, &runtime, tenant, args.number, Some(args.from))?;
+    let to = read(&store, &runtime, tenant, args.number, args.to)?;
     let d = quotecast_server::quote_diff::diff(&from, &to);
     let mut out = format!(
         "quote {}: version {} → {}\n",
@@ -258,5 +288,24 @@ fn diff(args: DiffArgs) -> anyhow::Result<String> {
     if d.header.is_empty() && d.lines.is_empty() && d.totals.is_empty() {
         let _ = writeln!(out, "  no change");
     }
+    Ok(out)
+}
+
+fn sweep(args: SweepArgs) -> anyhow::Result<String> {
+    let (runtime, store) = open(&args.db)?;
+    let today = args
+        .today
+        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let sweeper = quotecast_store::Actor::new("expiry sweep", "system");
+    let expired = runtime.block_on(store.expire_due(today, &sweeper, chrono::Utc::now()))?;
+    let mut out = String::new();
+    for e in &expired {
+        let _ = writeln!(
+            out,
+            "expired: tenant {} quote {} ({} → expired, version {})",
+            e.tenant, e.changed.number, e.changed.from, e.changed.version
+        );
+    }
+    let _ = writeln!(out, "{} quote(s) expired as of {today}", expired.len());
     Ok(out)
 }

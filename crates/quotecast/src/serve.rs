@@ -24,7 +24,16 @@ pub struct ServeArgs {
     /// [default: sqlite in the data directory, quotes.sqlite].
     #[arg(long, env = "QUOTECAST_DATABASE")]
     database: Option<String>,
-    /// Config file (TOML with addr, rules, data, database, log_format, forecast_jobs,
+    /// Auth file: the principals (API key hashes, roles, tenants, approval
+    /// limits) and token issuers. Without one the server runs in
+    /// development mode: every call is the anonymous admin, loopback only.
+    #[arg(long, env = "QUOTECAST_AUTH")]
+    auth: Option<PathBuf>,
+    /// Seconds between expiry sweeps of stored quotes; 0: none [default:
+    /// 3600].
+    #[arg(long, env = "QUOTECAST_SWEEP_EVERY")]
+    sweep_every: Option<u64>,
+    /// Config file (TOML with addr, rules, data, database, auth, sweep_every, log_format, forecast_jobs,
     /// shutdown_grace, max_upload_bytes, max_pipeline_bytes,
     /// max_data_bytes, max_trial_memory).
     #[arg(long, env = "QUOTECAST_CONFIG")]
@@ -55,6 +64,9 @@ pub struct ServeArgs {
     #[arg(long, env = "QUOTECAST_MAX_TRIAL_MEMORY", value_parser = parse_size)]
     max_trial_memory: Option<u64>,
 }
+
+/// Seconds between expiry sweeps unless told.
+const DEFAULT_SWEEP_EVERY: u64 = 3600;
 
 /// Seconds in-flight requests get after a shutdown signal.
 const DEFAULT_SHUTDOWN_GRACE: u64 = 30;
@@ -232,6 +244,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or(quotecast_forecast::TrialBudget::default().bytes),
     };
     let database = args.database.or(file.database);
+    let auth_file = args.auth.or(file.auth);
+    let sweep_every = args
+        .sweep_every
+        .or(file.sweep_every)
+        .unwrap_or(DEFAULT_SWEEP_EVERY);
     let source = RulesSource::choose(args.rules.or(file.rules));
     let cache = quotecast_rules::ModelCache::new(data.join(COMPILED_MODELS_DIR));
     let started = std::time::Instant::now();
@@ -244,6 +261,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     tracing::info!(rules = %source.describe(), %summary, data = %data.display(), "rules loaded");
     log_compiled_models(&cache, started.elapsed());
+    let auth = match &auth_file {
+        Some(path) => {
+            let auth = quotecast_server::auth::Authenticator::load(path, &rules)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            tracing::info!(auth = %path.display(), "callers authenticated by the auth file");
+            auth
+        }
+        None => quotecast_server::auth::Authenticator::development(&rules),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // Jobs run polars plans on blocking threads; deep plans (a
@@ -269,8 +295,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             forecast_jobs: Arc::new(tokio::sync::Semaphore::new(forecast_jobs)),
             pipelines: state.pipelines.clone().with_quotas(quotas),
             trial_budget,
+            auth: Arc::new(auth),
             ..state
         };
+        if sweep_every > 0 {
+            let store = state.quotes.store().await?.clone();
+            tokio::spawn(quotecast_server::expiry_sweeps(
+                store,
+                std::time::Duration::from_secs(sweep_every),
+                state.today,
+            ));
+        }
         let (jobs, uploads) = (state.forecast_jobs.clone(), state.upload_jobs.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = quotecast_server::serve(listener, state, async {

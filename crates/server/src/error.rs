@@ -44,6 +44,12 @@ pub enum ServerError {
     Overloaded(String),
     #[error(transparent)]
     Store(#[from] quotecast_store::StoreError),
+    /// The caller is who it says, but may not do this.
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+    /// The thing acted on is not in a state that allows the action.
+    #[error("{0}")]
+    FailedPrecondition(String),
 }
 
 /// The most field violations an error carries; the rest are counted in
@@ -240,6 +246,8 @@ impl From<ServerError> for Status {
                 Status::with_error_details(Code::NotFound, message, details)
             }
             ServerError::Startup(_) | ServerError::Internal(_) => Status::internal(message),
+            ServerError::PermissionDenied(_) => Status::permission_denied(message),
+            ServerError::FailedPrecondition(_) => Status::failed_precondition(message),
             ServerError::BadUpload(e) => Status::with_error_details(
                 Code::InvalidArgument,
                 message,

@@ -16,6 +16,8 @@ pub mod pb {
         include_bytes!(concat!(env!("OUT_DIR"), "/quotecast_descriptor.bin"));
 }
 
+pub mod auth;
+pub mod auth_layer;
 mod catalog;
 pub mod codec;
 mod configurator;
@@ -30,6 +32,7 @@ mod forecast;
 mod idle;
 pub use error::FieldViolation;
 mod quote;
+mod quote_actions;
 pub mod quote_diff;
 mod quote_wire;
 mod stored_quotes;
@@ -127,6 +130,9 @@ pub struct AppState {
     pub trial_budget: quotecast_forecast::TrialBudget,
     /// Today's date for requests that leave the pricing date empty.
     pub today: fn() -> NaiveDate,
+    /// Who calls: the auth file's principals, or development mode's
+    /// anonymous caller.
+    pub auth: Arc<auth::Authenticator>,
 }
 
 impl AppState {
@@ -149,7 +155,6 @@ impl AppState {
         data_dir: &Path,
     ) -> Self {
         Self {
-            rules,
             configurators: Arc::new(configurators),
             pipelines: PipelineStore::new(data_dir),
             demand: DemandStore::new(data_dir),
@@ -165,6 +170,8 @@ impl AppState {
             body_idle: BODY_IDLE,
             trial_budget: Default::default(),
             today: || Utc::now().date_naive(),
+            auth: Arc::new(auth::Authenticator::development(&rules)),
+            rules,
         }
     }
 }
@@ -178,6 +185,19 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
     let listener_addr = listener.local_addr().ok();
+    if state.auth.is_development() {
+        if !listener_addr.is_some_and(|a| a.ip().is_loopback()) {
+            return Err(ServerError::Startup(format!(
+                "no auth file, and {} is not a loopback address: give the server an auth file \
+                 (--auth) to listen beyond this machine",
+                listener_addr.map_or("the address".to_owned(), |a| a.to_string())
+            )));
+        }
+        tracing::warn!(
+            "DEVELOPMENT MODE: no auth file, so every call is the anonymous admin of tenant \
+             `default` (loopback only); give --auth FILE to authenticate callers"
+        );
+    }
     let stores = (state.pipelines.clone(), state.demand.clone());
     let removed = tokio::task::spawn_blocking(move || {
         stores.0.remove_leftovers() + stores.1.remove_leftovers()
@@ -273,6 +293,8 @@ pub async fn serve(
                 idle::with_idle_limit(request, body_idle, session_idle)
             },
         ))
+        // Who calls, and whether they may (health and reflection stay open).
+        .layer(auth_layer::AuthLayer(state.auth.clone()))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -295,6 +317,31 @@ pub async fn serve(
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
         .map_err(|e| ServerError::Startup(e.to_string()))
+}
+
+/// Expires stored quotes past their validity every `every` (the first
+/// sweep at once), taking the date from `today`; a failed sweep is logged
+/// and the next one tries again.
+pub async fn expiry_sweeps(
+    store: quotecast_store::Store,
+    every: std::time::Duration,
+    today: fn() -> NaiveDate,
+) {
+    let sweeper = quotecast_store::Actor::new("expiry sweep", "system");
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match store.expire_due(today(), &sweeper, Utc::now()).await {
+            Ok(expired) if expired.is_empty() => {}
+            Ok(expired) => {
+                tracing::info!(quotes = expired.len(), "expired quotes past their validity")
+            }
+            Err(error) => {
+                tracing::error!(%error, "the expiry sweep failed; the next one tries again")
+            }
+        }
+    }
 }
 
 /// tonic refuses a request message over the size limit with OUT_OF_RANGE;

@@ -11,13 +11,15 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     AppState, ServerError,
+    auth_layer::principal,
     convert::{PriceQuoteInput, QuoteResponse},
     error::FieldViolation,
     pb::{self, quote_service_server::QuoteService},
+    quote_actions::{Action, act},
 };
 
-/// The tenant and caller every save records until callers are
-/// authenticated.
+/// The tenant and name of development mode's caller (a server without an
+/// auth file).
 pub const TENANT: &str = "default";
 pub const ANONYMOUS: &str = "anonymous";
 /// How long a quote's offer holds when the save does not say.
@@ -149,7 +151,7 @@ fn priced_content(
     })
 }
 
-fn status_of(status: QuoteStatus) -> pb::QuoteStatus {
+pub(crate) fn status_of(status: QuoteStatus) -> pb::QuoteStatus {
     match status {
         QuoteStatus::Draft => pb::QuoteStatus::Draft,
         QuoteStatus::PendingApproval => pb::QuoteStatus::PendingApproval,
@@ -194,6 +196,8 @@ pub fn stored_quote(loaded: &str, version: QuoteVersion) -> Result<pb::StoredQuo
             .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         quote: Some(quote),
         priced: Some(priced),
+        action: version.action,
+        comment: version.comment,
     })
 }
 
@@ -215,6 +219,7 @@ impl QuoteService for StoredQuotesApi {
         &self,
         request: Request<pb::SaveQuoteRequest>,
     ) -> Result<Response<pb::StoredQuote>, Status> {
+        let caller = principal(&request)?;
         let request = request.into_inner();
         let mut violations = Vec::new();
         if request.quote_number < 0 {
@@ -242,15 +247,16 @@ impl QuoteService for StoredQuotesApi {
         let content = priced_content(&self.state, quote, &request.valid_until)?;
         let store = self.state.quotes.store().await?;
         let now = Utc::now();
+        let by = caller.actor();
         let saved = if request.quote_number == 0 {
-            store.create(TENANT, ANONYMOUS, content, now).await
+            store.create(&caller.tenant, &by, content, now).await
         } else {
             store
                 .revise(
-                    TENANT,
+                    &caller.tenant,
                     request.quote_number,
                     request.base_version,
-                    ANONYMOUS,
+                    &by,
                     content,
                     now,
                 )
@@ -265,6 +271,7 @@ impl QuoteService for StoredQuotesApi {
         &self,
         request: Request<pb::GetQuoteRequest>,
     ) -> Result<Response<pb::StoredQuote>, Status> {
+        let caller = principal(&request)?;
         let request = request.into_inner();
         let mut violations = Vec::new();
         if request.quote_number < 1 {
@@ -278,7 +285,8 @@ impl QuoteService for StoredQuotesApi {
         }
         let version = (request.version > 0).then_some(request.version);
         Ok(Response::new(
-            self.read(request.quote_number, version).await?,
+            self.read(&caller.tenant, request.quote_number, version)
+                .await?,
         ))
     }
 
@@ -286,6 +294,7 @@ impl QuoteService for StoredQuotesApi {
         &self,
         request: Request<pb::DiffQuoteVersionsRequest>,
     ) -> Result<Response<pb::QuoteDiff>, Status> {
+        let caller = principal(&request)?;
         let request = request.into_inner();
         let mut violations = Vec::new();
         if request.quote_number < 1 {
@@ -301,10 +310,15 @@ impl QuoteService for StoredQuotesApi {
             return Err(invalid(violations).into());
         }
         let from = self
-            .read(request.quote_number, Some(request.from_version))
+            .read(
+                &caller.tenant,
+                request.quote_number,
+                Some(request.from_version),
+            )
             .await?;
         let to = self
             .read(
+                &caller.tenant,
                 request.quote_number,
                 (request.to_version > 0).then_some(request.to_version),
             )
@@ -316,6 +330,7 @@ impl QuoteService for StoredQuotesApi {
         &self,
         request: Request<pb::ListQuotesRequest>,
     ) -> Result<Response<pb::ListQuotesResponse>, Status> {
+        let caller = principal(&request)?;
         let request = request.into_inner();
         let mut violations = Vec::new();
         let limit = match u32::try_from(request.page_size) {
@@ -354,7 +369,7 @@ impl QuoteService for StoredQuotesApi {
         let store = self.state.quotes.store().await?;
         let quotes = store
             .list(&ListQuotes {
-                tenant: TENANT.to_owned(),
+                tenant: caller.tenant.clone(),
                 account: (!account.is_empty()).then(|| account.to_owned()),
                 status,
                 after,
@@ -386,18 +401,79 @@ impl QuoteService for StoredQuotesApi {
             next_page_token,
         }))
     }
+
+    async fn submit(
+        &self,
+        request: Request<pb::QuoteActionRequest>,
+    ) -> Result<Response<pb::QuoteActionResponse>, Status> {
+        self.act(Action::Submit, request).await
+    }
+
+    async fn recall(
+        &self,
+        request: Request<pb::QuoteActionRequest>,
+    ) -> Result<Response<pb::QuoteActionResponse>, Status> {
+        self.act(Action::Recall, request).await
+    }
+
+    async fn approve(
+        &self,
+        request: Request<pb::QuoteActionRequest>,
+    ) -> Result<Response<pb::QuoteActionResponse>, Status> {
+        self.act(Action::Approve, request).await
+    }
+
+    async fn reject(
+        &self,
+        request: Request<pb::QuoteActionRequest>,
+    ) -> Result<Response<pb::QuoteActionResponse>, Status> {
+        self.act(Action::Reject, request).await
+    }
+
+    async fn mark_sent(
+        &self,
+        request: Request<pb::QuoteActionRequest>,
+    ) -> Result<Response<pb::QuoteActionResponse>, Status> {
+        self.act(Action::Send, request).await
+    }
+
+    async fn mark_accepted(
+        &self,
+        request: Request<pb::QuoteActionRequest>,
+    ) -> Result<Response<pb::QuoteActionResponse>, Status> {
+        self.act(Action::Accept, request).await
+    }
+
+    async fn mark_lost(
+        &self,
+        request: Request<pb::QuoteActionRequest>,
+    ) -> Result<Response<pb::QuoteActionResponse>, Status> {
+        self.act(Action::Lose, request).await
+    }
 }
 
 impl StoredQuotesApi {
+    async fn act(
+        &self,
+        action: Action,
+        request: Request<pb::QuoteActionRequest>,
+    ) -> Result<Response<pb::QuoteActionResponse>, Status> {
+        let caller = principal(&request)?;
+        Ok(Response::new(
+            act(&self.state, &caller, action, request.into_inner()).await?,
+        ))
+    }
+
     /// Version `version` of quote `number` as the wire shows it (`None`:
     /// the latest).
     async fn read(
         &self,
+        tenant: &str,
         number: i64,
         version: Option<i64>,
     ) -> Result<pb::StoredQuote, ServerError> {
         let store = self.state.quotes.store().await?;
-        let found = store.get(TENANT, number, version).await?;
+        let found = store.get(tenant, number, version).await?;
         stored(&self.state, found)
     }
 }

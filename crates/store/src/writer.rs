@@ -27,7 +27,9 @@ pub(crate) enum Op {
     Change(StatusChange, Reply<Changed>),
 }
 
-/// An answer held until the commit decides it.
+/// An answer held until the commit decides it (held for one batch: its
+/// size does not matter).
+#[allow(clippy::large_enum_variant)]
 enum Answer {
     Saved(Result<QuoteVersion, StoreError>, Reply<QuoteVersion>),
     Changed(Result<Changed, StoreError>, Reply<Changed>),
