@@ -5,6 +5,7 @@ cannot be installed.
 
     python3 scripts/reflect_call.py 127.0.0.1:50051 quotecast.v1.QuoteService/PriceQuote '{"currencyCode": "USD", ...}'
     python3 scripts/reflect_call.py 127.0.0.1:50051 list
+    python3 scripts/reflect_call.py -H 'authorization: Bearer KEY' 127.0.0.1:50051 SERVICE/METHOD '{...}'
 
 Needs: pip install grpcio grpcio-reflection protobuf
 """
@@ -19,6 +20,12 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 
 
 def main() -> int:
+    # Headers, as grpcurl's -H: each `-H 'name: value'` before the address.
+    metadata = []
+    while len(sys.argv) > 2 and sys.argv[1] == "-H":
+        name, _, value = sys.argv[2].partition(":")
+        metadata.append((name.strip().lower(), value.strip()))
+        del sys.argv[1:3]
     if len(sys.argv) < 3:
         print(__doc__, file=sys.stderr)
         return 2
@@ -50,11 +57,11 @@ def main() -> int:
     )
     try:
         if method.client_streaming:
-            responses = [call(iter([request]))]
+            responses = [call(iter([request]), metadata=metadata)]
         elif method.server_streaming:
-            responses = call(request)
+            responses = call(request, metadata=metadata)
         else:
-            responses = [call(request)]
+            responses = [call(request, metadata=metadata)]
         for response in responses:
             print(json.dumps(json_format.MessageToDict(response), indent=2, ensure_ascii=False))
     except grpc.RpcError as error:

@@ -192,11 +192,7 @@ fn show(args: ShowArgs) -> anyhow::Result<String> {
         priced.price_date,
         q.valid_until,
         q.rules_fingerprint,
-        if q.action.is_empty() {
-            "saved"
-        } else {
-            &q.action
-        },
+        done(&q.action),
         q.saved_by,
         q.saved_at,
         if q.comment.is_empty() {
@@ -229,6 +225,23 @@ fn show(args: ShowArgs) -> anyhow::Result<String> {
         priced.approval.map(|a| a.level).unwrap_or_default()
     );
     Ok(out)
+}
+
+/// What a version's action did, as a sentence says it.
+fn done(action: &str) -> &str {
+    match action {
+        "" | "save" => "saved",
+        "revise" => "revised",
+        "submit" => "submitted",
+        "recall" => "recalled",
+        "approve" => "approved",
+        "reject" => "rejected",
+        "send" => "sent",
+        "accept" => "accepted",
+        "lose" => "lost",
+        "expire" => "expired",
+        other => other,
+    }
 }
 
 fn status_name(status: i32) -> String {
