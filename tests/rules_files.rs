@@ -826,3 +826,38 @@ fn a_cache_that_cannot_be_written_still_loads_the_rules() {
     );
     assert!(cache.report().unwritable.is_some());
 }
+
+#[test]
+fn an_approval_route_to_an_unknown_group_is_named_with_its_line() {
+    let s = with_edit("approval_chains.toml", |t| {
+        t.replacen("groups = [\"finance\"]", "groups = [\"treasury\"]", 1)
+    });
+    assert_single_issue(
+        &s,
+        "approval_chains.toml",
+        "rule = \"appr-margin-15\"",
+        "unknown approver group `treasury`",
+    );
+}
+
+#[test]
+fn an_approver_group_must_say_how_it_decides_in_known_words() {
+    let s = with_edit("approval_chains.toml", |t| {
+        t.replacen("decide = \"all\"", "decide = \"most\"", 1)
+    });
+    assert_single_issue(
+        &s,
+        "approval_chains.toml",
+        "id = \"deal-desk\"",
+        "decide `most` is not one of first, all",
+    );
+    let s = with_edit("approval_chains.toml", |t| {
+        t.replacen("rule = \"appr-margin-15\"", "rule = \"appr-margin-5\"", 1)
+    });
+    assert_single_issue(
+        &s,
+        "approval_chains.toml",
+        "rule = \"appr-margin-5\"",
+        "unknown approval rule `appr-margin-5`",
+    );
+}

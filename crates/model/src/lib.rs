@@ -4,6 +4,7 @@
 //! ranges, selectors, figures as text). Loading and validating files is the job of
 //! `quotecast-rules`; computing prices is the job of `quotecast-pricing`.
 
+mod approval_chain;
 mod catalog;
 mod configuration;
 mod money;
@@ -13,6 +14,7 @@ mod pricing_rules;
 mod rule_set;
 mod text;
 
+pub use approval_chain::{ApprovalRoute, ApproverGroup, Decide, RouteFor};
 pub use catalog::{Account, Product, ProductKind, ProductLine, Region, Segment};
 pub use configuration::{
     ConfigDefault, ConfigModel, ConfigOption, ConfigRule, ConfigRuleKind, OptionGroup,

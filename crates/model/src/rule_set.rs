@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 
 use crate::{
-    Account, ApprovalLevel, ApprovalRule, BundleRule, ConfigModel, ContractParty, ContractPrice,
-    Currency, CurrencyCode, DiscountSchedule, FloorRule, ModelError, PlanningData, PriceBook,
-    PriceEntry, Product, ProductLine, Promotion, Region, Segment, Stage,
+    Account, ApprovalLevel, ApprovalRoute, ApprovalRule, ApproverGroup, BundleRule, ConfigModel,
+    ContractParty, ContractPrice, Currency, CurrencyCode, DiscountSchedule, FloorRule, ModelError,
+    PlanningData, PriceBook, PriceEntry, Product, ProductLine, Promotion, Region, RouteFor,
+    Segment, Stage,
 };
 
 /// Everything the rule files define, before indexing.
@@ -28,6 +29,9 @@ pub struct RuleSetParts {
     pub floors: Vec<FloorRule>,
     pub approval_levels: Vec<ApprovalLevel>,
     pub approval_rules: Vec<ApprovalRule>,
+    /// Who decides approvals, and which rules go to whom.
+    pub approver_groups: Vec<ApproverGroup>,
+    pub approval_routes: Vec<ApprovalRoute>,
     pub configurations: Vec<ConfigModel>,
     /// The funnel's stages, in any order.
     pub stages: Vec<Stage>,
@@ -178,6 +182,8 @@ pub struct RuleSet {
     floors: Vec<FloorRule>,
     approval_levels: Vec<ApprovalLevel>,
     approval_rules: Vec<ApprovalRule>,
+    approver_groups: Vec<ApproverGroup>,
+    approval_routes: Vec<ApprovalRoute>,
     /// Configuration models by base product SKU.
     configurations: BTreeMap<String, ConfigModel>,
     /// In funnel order.
@@ -416,6 +422,8 @@ impl RuleSet {
             floors,
             approval_levels,
             approval_rules: parts.approval_rules,
+            approver_groups: parts.approver_groups,
+            approval_routes: parts.approval_routes,
             fingerprint: String::new(),
         })
     }
@@ -545,6 +553,30 @@ impl RuleSet {
 
     pub fn approval_rules(&self) -> &[ApprovalRule] {
         &self.approval_rules
+    }
+
+    pub fn approval_rule(&self, id: &str) -> Option<&ApprovalRule> {
+        self.approval_rules.iter().find(|r| r.id == id)
+    }
+
+    pub fn approver_groups(&self) -> &[ApproverGroup] {
+        &self.approver_groups
+    }
+
+    pub fn approver_group(&self, id: &str) -> Option<&ApproverGroup> {
+        self.approver_groups.iter().find(|g| g.id == id)
+    }
+
+    /// The groups a triggered rule goes to: its own route, else its
+    /// level's; `None` when neither has one (approval limits decide).
+    pub fn approval_route(&self, rule: &str, level: &str) -> Option<&[String]> {
+        let find = |key: &RouteFor| {
+            self.approval_routes
+                .iter()
+                .find(|r| &r.applies_to == key)
+                .map(|r| r.groups.as_slice())
+        };
+        find(&RouteFor::Rule(rule.to_owned())).or_else(|| find(&RouteFor::Level(level.to_owned())))
     }
 
     /// The configuration model of a base product, if it is configurable.

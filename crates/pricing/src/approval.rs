@@ -43,61 +43,79 @@ pub(crate) fn approve(
         )
     };
     for rule in ctx.rules.approval_rules() {
-        let reason = match &rule.condition {
+        let found: Option<(String, Option<Decimal>)> = match &rule.condition {
             ApprovalCondition::LineDiscountAbove(limit) => max_line_above(lines, *limit, off_list)
                 .map(|(l, d)| {
-                    format!(
-                        "line {} ({}) is {} off list, above {}",
-                        l.line_id,
-                        l.sku,
-                        pct(d),
-                        pct(*limit)
+                    (
+                        format!(
+                            "line {} ({}) is {} off list, above {}",
+                            l.line_id,
+                            l.sku,
+                            pct(d),
+                            pct(*limit)
+                        ),
+                        Some(d.display_2dp()),
                     )
                 }),
             ApprovalCondition::ManualDiscountAbove(limit) => max_line_above(lines, *limit, by_rep)
                 .map(|(l, d)| {
-                    format!(
-                        "line {} ({}) has a rep discount of {}, above {}",
-                        l.line_id,
-                        l.sku,
-                        pct(d),
-                        pct(*limit)
+                    (
+                        format!(
+                            "line {} ({}) has a rep discount of {}, above {}",
+                            l.line_id,
+                            l.sku,
+                            pct(d),
+                            pct(*limit)
+                        ),
+                        Some(d.display_2dp()),
                     )
                 }),
-            ApprovalCondition::QuoteDiscountAbove(limit) => totals
-                .discount_percent()
-                .filter(|d| d > limit)
-                .map(|d| format!("quote is {} off list, above {}", pct(d), pct(*limit))),
+            ApprovalCondition::QuoteDiscountAbove(limit) => {
+                totals.discount_percent().filter(|d| d > limit).map(|d| {
+                    (
+                        format!("quote is {} off list, above {}", pct(d), pct(*limit)),
+                        Some(d.display_2dp()),
+                    )
+                })
+            }
             ApprovalCondition::MarginBelow(limit) => match totals.margin_percent() {
-                Some(m) if m < *limit => {
-                    Some(format!("quote margin {} is below {}", pct(m), pct(*limit)))
-                }
-                None if totals.cost > Decimal::ZERO => Some(format!(
-                    "quote margin cannot be stated (net {} against cost {})",
-                    totals.net, totals.cost
+                Some(m) if m < *limit => Some((
+                    format!("quote margin {} is below {}", pct(m), pct(*limit)),
+                    Some(m.display_2dp()),
+                )),
+                None if totals.cost > Decimal::ZERO => Some((
+                    format!(
+                        "quote margin cannot be stated (net {} against cost {})",
+                        totals.net, totals.cost
+                    ),
+                    None,
                 )),
                 _ => None,
             },
             ApprovalCondition::NetTotalAbove(limit) => {
                 let threshold = ctx.currency.from_corporate(*limit);
                 (totals.net > threshold).then(|| {
-                    format!(
-                        "net total {} {} is above {} {} ({} {})",
-                        totals.net,
-                        ctx.currency.code,
-                        ctx.currency.round(threshold),
-                        ctx.currency.code,
-                        limit,
-                        ctx.rules.corporate_currency().code
+                    (
+                        format!(
+                            "net total {} {} is above {} {} ({} {})",
+                            totals.net,
+                            ctx.currency.code,
+                            ctx.currency.round(threshold),
+                            ctx.currency.code,
+                            limit,
+                            ctx.rules.corporate_currency().code
+                        ),
+                        Some(totals.net),
                     )
                 })
             }
         };
-        if let Some(reason) = reason {
+        if let Some((reason, figure)) = found {
             triggered.push(TriggeredApproval {
                 rule_id: rule.id.clone(),
                 level: rule.level.clone(),
                 reason,
+                figure,
             });
         }
     }

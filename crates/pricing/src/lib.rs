@@ -9,6 +9,7 @@
 //! an input.
 
 mod approval;
+pub mod approval_chain;
 mod configured;
 mod engine;
 mod explain;

@@ -220,6 +220,10 @@ pub struct TriggeredApproval {
     pub rule_id: String,
     pub level: String,
     pub reason: String,
+    /// The figure the rule compared, as the reason shows it: a percent
+    /// (two decimals) or the net total in the quote's currency; `None`
+    /// when it cannot be stated (a margin without a net).
+    pub figure: Option<Decimal>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

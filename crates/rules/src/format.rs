@@ -32,6 +32,8 @@ pub(crate) struct ParsedFile<'s> {
     pub floors: Vec<At<FloorDef>>,
     pub approval_levels: Vec<At<ApprovalLevelDef>>,
     pub approval_rules: Vec<At<ApprovalRuleDef>>,
+    pub approver_groups: Vec<At<ApproverGroupDef>>,
+    pub approval_routes: Vec<At<ApprovalRouteDef>>,
     pub configurables: Vec<At<ConfigurableDef>>,
     pub config_groups: Vec<At<ConfigGroupDef>>,
     pub config_rules: Vec<At<ConfigRuleDef>>,
@@ -88,6 +90,10 @@ struct RawFile {
     approval_level: Vec<Spanned<ApprovalLevelDef>>,
     #[serde(default)]
     approval_rule: Vec<Spanned<ApprovalRuleDef>>,
+    #[serde(default)]
+    approver_group: Vec<Spanned<ApproverGroupDef>>,
+    #[serde(default)]
+    approval_route: Vec<Spanned<ApprovalRouteDef>>,
     #[serde(default)]
     configurable: Vec<Spanned<ConfigurableDef>>,
     #[serde(default)]
@@ -396,6 +402,29 @@ pub(crate) struct ApprovalRuleDef {
     pub net_total_above: Option<ExactDecimal>,
 }
 
+/// A group of approvers (principals' names).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ApproverGroupDef {
+    pub id: String,
+    pub name: String,
+    pub members: Vec<String>,
+    /// `first` (the first member's decision counts, the default) or `all`.
+    pub decide: Option<String>,
+    pub escalate_after_days: Option<u32>,
+    pub escalate_to: Option<String>,
+}
+
+/// Which groups decide when an approval rule (or any rule of a level)
+/// triggers.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ApprovalRouteDef {
+    pub rule: Option<String>,
+    pub level: Option<String>,
+    pub groups: Vec<String>,
+}
+
 /// A base product that is configured from option groups.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -563,6 +592,8 @@ pub(crate) fn parse<'s>(source: &'s Source, issues: &mut Vec<RuleIssue>) -> Opti
         floors: located(source, raw.floor),
         approval_levels: located(source, raw.approval_level),
         approval_rules: located(source, raw.approval_rule),
+        approver_groups: located(source, raw.approver_group),
+        approval_routes: located(source, raw.approval_route),
         configurables: located(source, raw.configurable),
         config_groups: located(source, raw.config_group),
         config_rules: located(source, raw.config_rule),

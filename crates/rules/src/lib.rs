@@ -91,6 +91,9 @@ pub struct LoadSummary {
     pub products: usize,
     pub price_books: usize,
     pub rules: usize,
+    /// Approver groups, and the routes that send approval rules to them.
+    pub approver_groups: usize,
+    pub approval_routes: usize,
     /// Configurable products and their configuration rules.
     pub configurable: usize,
     pub configuration_rules: usize,
@@ -107,11 +110,13 @@ impl fmt::Display for LoadSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} files, {} products, {} price books, {} pricing and approval rules, {} configurable products with {} configuration rules, {} funnel stages, {} planned items with {} BOM lines",
+            "{} files, {} products, {} price books, {} pricing and approval rules, {} approver groups with {} routes, {} configurable products with {} configuration rules, {} funnel stages, {} planned items with {} BOM lines",
             self.files,
             self.products,
             self.price_books,
             self.rules,
+            self.approver_groups,
+            self.approval_routes,
             self.configurable,
             self.configuration_rules,
             self.stages,
@@ -200,6 +205,8 @@ pub fn compile_sources_with(
             + parts.promotions.len()
             + parts.floors.len()
             + parts.approval_rules.len(),
+        approver_groups: parts.approver_groups.len(),
+        approval_routes: parts.approval_routes.len(),
         configurable: parts.configurations.len(),
         configuration_rules: parts.configurations.iter().map(|m| m.rules.len()).sum(),
         stages: parts.stages.len(),

@@ -171,6 +171,9 @@ fn approval(w: &mut Writer, a: &ApprovalOutcome) {
             w.string(1, &t.rule_id);
             w.string(2, &t.level);
             w.string(3, &t.reason);
+            if let Some(figure) = t.figure {
+                w.string(4, &figure.to_string());
+            }
         });
     }
 }

@@ -15,6 +15,7 @@ use crate::{
     format::{ParsedFile, SelectorDef},
 };
 
+mod approval_chains;
 mod catalog;
 mod configuration;
 mod payment;
@@ -268,6 +269,7 @@ pub(crate) fn compile(
     let mut parts = RuleSetParts::default();
     catalog::compile(&mut compiler, files, &mut parts);
     pricing::compile(&mut compiler, files, &mut parts);
+    approval_chains::compile(&mut compiler, files, &mut parts);
     configuration::compile_models(&mut compiler, files, &mut parts);
     pipeline::compile(&mut compiler, files, &mut parts);
     planning::compile(&mut compiler, files, &mut parts);
