@@ -22,9 +22,19 @@ use tonic::{Code, Request, Status, metadata::MetadataValue, transport::Channel};
 
 const SECRET: &str = "a shared secret of the test CRM, 32+ bytes long";
 
-/// The API key of each principal of the test's auth file.
+/// The API key of each principal of the test's auth file (by first name).
 fn key(name: &str) -> String {
     format!("qc_test_key_of_{name}")
+}
+
+/// A principal's name: the approver groups of rules/approval_chains.toml
+/// name acme's people so.
+fn who(name: &str) -> String {
+    if name == "zed" {
+        "zed@globex.example".to_owned()
+    } else {
+        format!("{name}@acme.example")
+    }
 }
 
 /// An auth file: reps, approvers with limits, an admin, a service, a rep
@@ -34,7 +44,10 @@ fn write_auth(dir: &Path) -> std::path::PathBuf {
         ("ana", "acme", "rep", None),
         ("ben", "acme", "rep", None),
         ("mia", "acme", "approver", Some("manager")),
+        ("max", "acme", "approver", Some("manager")),
         ("val", "acme", "approver", Some("vp")),
+        ("fay", "acme", "approver", Some("director")),
+        ("cfo", "acme", "approver", Some("vp")),
         ("ada", "acme", "admin", Some("vp")),
         ("erp", "acme", "service", None),
         ("zed", "globex", "rep", None),
@@ -42,8 +55,9 @@ fn write_auth(dir: &Path) -> std::path::PathBuf {
     let mut text = String::from("# the test's callers\n");
     for (name, tenant, role, limit) in principals {
         text += &format!(
-            "\n[[principal]]\nname = \"{name}\"\ntenant = \"{tenant}\"\nrole = \"{role}\"\n\
+            "\n[[principal]]\nname = \"{}\"\ntenant = \"{tenant}\"\nrole = \"{role}\"\n\
              api_key_blake3 = [\"{}\"]\n",
+            who(name),
             key_hash(&key(name))
         );
         if let Some(limit) = limit {
@@ -91,7 +105,7 @@ fn as_<T>(credential: &str, message: T) -> Request<T> {
 fn token(alg: Algorithm, iss: &str, sub: &str, exp_in: i64, aud: &str) -> String {
     let claims = serde_json::json!({
         "iss": iss,
-        "sub": sub,
+        "sub": who(sub),
         "aud": aud,
         "exp": chrono::Utc::now().timestamp() + exp_in,
     });
@@ -106,13 +120,22 @@ fn token(alg: Algorithm, iss: &str, sub: &str, exp_in: i64, aud: &str) -> String
     jsonwebtoken::encode(&Header::new(alg), &claims, &key).unwrap()
 }
 
-/// DSP-24 × 10 at `discount` % off: 0 needs no approval, 12 a manager,
-/// 22 a director (rules/approvals.toml).
-fn quote(discount: &str) -> SaveQuoteRequest {
-    let mut line = pb_line("DSP-24", "10");
+fn discounted(sku: &str, quantity: &str, discount: &str) -> quotecast_server::pb::QuoteLineInput {
+    let mut line = pb_line(sku, quantity);
     line.discount = Some(ManualDiscount {
         kind: Some(manual_discount::Kind::Percent(discount.into())),
     });
+    line
+}
+
+/// DSP-24 × 10 at `discount` % off: 0 needs no approval, 12 a manager
+/// (rep discount above 10 %), 22 a director (above 20 %, and a margin of
+/// 24.03 % below 25 %); see rules/approvals.toml.
+fn quote(discount: &str) -> SaveQuoteRequest {
+    quote_of(vec![discounted("DSP-24", "10", discount)])
+}
+
+fn quote_of(lines: Vec<quotecast_server::pb::QuoteLineInput>) -> SaveQuoteRequest {
     SaveQuoteRequest {
         quote_number: 0,
         base_version: 0,
@@ -120,11 +143,20 @@ fn quote(discount: &str) -> SaveQuoteRequest {
             currency_code: "USD".into(),
             price_date: "2026-03-02".into(),
             account_id: "initech".into(),
-            lines: vec![line],
+            lines,
             ..Default::default()
         }),
-        valid_until: String::new(),
+        // Past any sweep the tests run.
+        valid_until: "2099-12-31".into(),
     }
+}
+
+/// The seats a response says the quote waits for, as `seat (members)`.
+fn waiting(r: &QuoteActionResponse) -> Vec<String> {
+    r.waiting_for
+        .iter()
+        .map(|s| format!("{} ({})", s.seat, s.members.join(", ")))
+        .collect()
 }
 
 fn act(number: i64, base: i64, comment: &str) -> QuoteActionRequest {
@@ -174,7 +206,7 @@ async fn callers_are_who_their_keys_and_tokens_say_or_are_refused() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(saved.saved_by, "ana");
+    assert_eq!(saved.saved_by, who("ana"));
     let rs = token(Algorithm::RS256, "erp-idp", "erp", 300, "");
     client.price_quote(as_(&rs, price())).await.unwrap();
     // Expired, for another audience, from an unknown issuer, for nobody
@@ -262,19 +294,20 @@ async fn every_role_is_allowed_exactly_the_methods_of_the_permission_matrix() {
 }
 
 #[tokio::test]
-async fn a_quote_moves_from_draft_to_accepted_with_approvals_only_from_who_may_give_them() {
+async fn a_quote_moves_from_draft_to_accepted_through_its_approval_chain() {
     let (server, _dir) = start().await;
     let mut client = QuoteServiceClient::new(server.channel().await);
-    let (ana, mia, val, ada, zed) = (key("ana"), key("mia"), key("val"), key("ada"), key("zed"));
+    let [ana, ben, mia, max, val, fay, ada, zed] =
+        ["ana", "ben", "mia", "max", "val", "fay", "ada", "zed"].map(key);
 
-    // Ana saves a quote that needs a director.
+    // Ana saves a quote that needs a manager, then a director and finance.
     let saved = client
         .save_quote(as_(&ana, quote("22")))
         .await
         .unwrap()
         .into_inner();
     let n = saved.quote_number;
-    assert_eq!(saved.saved_by, "ana");
+    assert_eq!(saved.saved_by, who("ana"));
     // It cannot go to the customer before approval.
     let early = client
         .mark_sent(as_(&ana, act(n, 1, "")))
@@ -296,22 +329,32 @@ async fn a_quote_moves_from_draft_to_accepted_with_approvals_only_from_who_may_g
         "{:?}",
         submitted.approval_reasons
     );
-    // A rep cannot approve; a manager's limit is too low; another tenant
-    // does not see the quote; a rejection needs its reason.
-    let rep = client
-        .approve(as_(&key("ben"), act(n, 2, "")))
-        .await
-        .unwrap_err();
+    assert_eq!(
+        waiting(&submitted),
+        [format!(
+            "group:sales-managers ({}, {})",
+            who("mia"),
+            who("max")
+        )]
+    );
+    assert_eq!(submitted.waiting_for[0].rules, ["appr-manual-10: 22.00"]);
+    // A rep cannot approve; finance is not asked yet; another tenant does
+    // not see the quote; a rejection needs its reason.
+    let rep = client.approve(as_(&ben, act(n, 2, ""))).await.unwrap_err();
     assert_eq!(rep.code(), Code::PermissionDenied);
-    let low = client
-        .approve(as_(&mia, act(n, 2, "ok")))
+    let early_finance = client
+        .approve(as_(&fay, act(n, 2, "ok")))
         .await
         .unwrap_err();
-    assert_eq!(low.code(), Code::PermissionDenied);
-    assert!(low.message().contains("director"), "{}", low.message());
+    assert_eq!(early_finance.code(), Code::PermissionDenied);
+    assert!(
+        early_finance.message().contains("group:sales-managers"),
+        "{}",
+        early_finance.message()
+    );
     let stranger = client.submit(as_(&zed, act(n, 2, ""))).await.unwrap_err();
     assert_eq!(stranger.code(), Code::NotFound);
-    let silent = client.reject(as_(&val, act(n, 2, " "))).await.unwrap_err();
+    let silent = client.reject(as_(&mia, act(n, 2, " "))).await.unwrap_err();
     assert_eq!(silent.code(), Code::InvalidArgument);
     assert_eq!(field_violations(&silent)[0].0, "comment");
     // None of that changed anything.
@@ -333,21 +376,49 @@ async fn a_quote_moves_from_draft_to_accepted_with_approvals_only_from_who_may_g
             .version,
         2
     );
-    // The VP approves; a second approval from the same version is stale.
+    // The first manager to answer decides for the group; then the
+    // director and finance, in parallel.
+    let managed = client
+        .approve(as_(&max, act(n, 2, "ok from sales")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status(&managed), QuoteStatus::PendingApproval);
+    assert_eq!(
+        waiting(&managed),
+        [
+            format!("group:finance ({})", who("fay")),
+            format!("group:sales-directors ({})", who("val")),
+        ]
+    );
+    let too_late = client.approve(as_(&mia, act(n, 3, ""))).await.unwrap_err();
+    assert_eq!(
+        too_late.code(),
+        Code::PermissionDenied,
+        "the managers' seat is taken"
+    );
+    let directed = client
+        .approve(as_(&val, act(n, 3, "strategic account")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        waiting(&directed),
+        [format!("group:finance ({})", who("fay"))]
+    );
+    // A decision from a version that is no longer current is stale.
+    let stale = client.approve(as_(&fay, act(n, 3, ""))).await.unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted, "{stale:?}");
     let approved = client
-        .approve(as_(&val, act(n, 2, "strategic account")))
+        .approve(as_(&fay, act(n, 4, "margin accepted")))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(status(&approved), QuoteStatus::Approved);
-    let again = client
-        .approve(as_(&ada, act(n, 2, "me too")))
-        .await
-        .unwrap_err();
-    assert_eq!(again.code(), Code::Aborted, "{again:?}");
+    assert!(approved.waiting_for.is_empty());
     // Sent, accepted; then nothing more.
     let sent = client
-        .mark_sent(as_(&ana, act(n, 3, "")))
+        .mark_sent(as_(&ana, act(n, approved.version, "")))
         .await
         .unwrap()
         .into_inner();
@@ -363,37 +434,29 @@ async fn a_quote_moves_from_draft_to_accepted_with_approvals_only_from_who_may_g
         .unwrap_err();
     assert_eq!(closed.code(), Code::FailedPrecondition);
     // Each version says who did what, with the figures unchanged.
-    let v3 = client.get_quote(get(&ana, 3)).await.unwrap().into_inner();
+    let v4 = client.get_quote(get(&ana, 4)).await.unwrap().into_inner();
     assert_eq!(
-        (v3.action.as_str(), v3.saved_by.as_str()),
-        ("approve", "val")
+        (v4.action.as_str(), v4.saved_by.as_str()),
+        ("approve", who("val").as_str())
     );
-    assert_eq!(v3.comment, "strategic account");
-    assert_eq!(v3.priced, saved.priced);
+    assert_eq!(v4.comment, "strategic account");
+    assert_eq!(v4.priced, saved.priced);
 
-    // An admin does not approve a quote it submitted itself.
+    // An admin does not approve a quote it submitted itself; only the
+    // submitter (or an admin) recalls; a manager approves.
     let own = client
         .save_quote(as_(&ada, quote("12")))
         .await
         .unwrap()
         .into_inner();
-    client
-        .submit(as_(&ada, act(own.quote_number, 1, "")))
-        .await
-        .unwrap();
-    let self_approval = client
-        .approve(as_(&ada, act(own.quote_number, 2, "")))
-        .await
-        .unwrap_err();
+    let on = own.quote_number;
+    client.submit(as_(&ada, act(on, 1, ""))).await.unwrap();
+    let self_approval = client.approve(as_(&ada, act(on, 2, ""))).await.unwrap_err();
     assert_eq!(self_approval.code(), Code::PermissionDenied);
-    // Only the submitter (or an admin) recalls it; the manager approves.
-    let recall = client
-        .recall(as_(&ana, act(own.quote_number, 2, "")))
-        .await
-        .unwrap_err();
+    let recall = client.recall(as_(&ana, act(on, 2, ""))).await.unwrap_err();
     assert_eq!(recall.code(), Code::PermissionDenied);
     let ok = client
-        .approve(as_(&mia, act(own.quote_number, 2, "")))
+        .approve(as_(&mia, act(on, 2, "")))
         .await
         .unwrap()
         .into_inner();
@@ -432,21 +495,226 @@ async fn a_quote_moves_from_draft_to_accepted_with_approvals_only_from_who_may_g
         .await
         .unwrap();
     let check = store.verify_audit().await.unwrap();
-    assert_eq!((check.entries, check.broken), (11, None));
+    assert_eq!((check.entries, check.broken), (13, None));
     let entries = store.audit_entries(Some("acme"), 0, 100).await.unwrap();
     let trail: Vec<(&str, &str, &str)> = entries
         .iter()
-        .take(5)
+        .take(7)
         .map(|e| (e.action.as_str(), e.actor.as_str(), e.role.as_str()))
         .collect();
+    let names = ["ana", "max", "val", "fay"].map(who);
     assert_eq!(
         trail,
         [
-            ("save", "ana", "rep"),
-            ("submit", "ana", "rep"),
-            ("approve", "val", "approver"),
-            ("send", "ana", "rep"),
-            ("accept", "ana", "rep"),
+            ("save", names[0].as_str(), "rep"),
+            ("submit", names[0].as_str(), "rep"),
+            ("approve", names[1].as_str(), "approver"),
+            ("approve", names[2].as_str(), "approver"),
+            ("approve", names[3].as_str(), "approver"),
+            ("send", names[0].as_str(), "rep"),
+            ("accept", names[0].as_str(), "rep"),
         ]
     );
+}
+
+#[tokio::test]
+async fn edits_are_approved_again_only_where_a_figure_moved_and_waiting_work_reaches_stand_ins() {
+    use quotecast_server::pb::{
+        DelegateRequest, ListPendingApprovalsRequest,
+        approval_service_client::ApprovalServiceClient,
+    };
+    let (server, _dir) = start().await;
+    let mut client = QuoteServiceClient::new(server.channel().await);
+    let mut approvals = ApprovalServiceClient::new(server.channel().await);
+    let [ana, mia, max, val, fay] = ["ana", "mia", "max", "val", "fay"].map(key);
+    let pending_for = |credential: &str| as_(credential, ListPendingApprovalsRequest::default());
+
+    // Round 1: the whole chain approves 22 % off.
+    let n = client
+        .save_quote(as_(&ana, quote("22")))
+        .await
+        .unwrap()
+        .into_inner()
+        .quote_number;
+    client.submit(as_(&ana, act(n, 1, ""))).await.unwrap();
+    for (version, approver) in [(2, &max), (3, &val), (4, &fay)] {
+        client
+            .approve(as_(approver, act(n, version, "")))
+            .await
+            .unwrap();
+    }
+    // Ana adds two laptops at 21 %: the largest rep discount is still 22 %
+    // but the margin falls from 24.03 % to 23.44 %.
+    let mut edit = quote_of(vec![
+        discounted("DSP-24", "10", "22"),
+        discounted("LT-14-PRO", "2", "21"),
+    ]);
+    edit.quote_number = n;
+    edit.base_version = 5;
+    client.save_quote(as_(&ana, edit)).await.unwrap();
+    let again = client
+        .submit(as_(&ana, act(n, 6, "two laptops more")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status(&again), QuoteStatus::PendingApproval);
+    assert_eq!(
+        again.carried_over,
+        [format!("group:sales-managers by {}", who("max"))]
+    );
+    assert_eq!(
+        waiting(&again),
+        [
+            format!("group:finance ({})", who("fay")),
+            format!("group:sales-directors ({})", who("val")),
+        ]
+    );
+    // What waits for whom.
+    let for_val = approvals
+        .list_pending_approvals(pending_for(&val))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(for_val.approvals.len(), 1);
+    let item = &for_val.approvals[0];
+    assert_eq!((item.quote_number, item.version), (n, 7));
+    assert_eq!(item.seat.as_ref().unwrap().seat, "group:sales-directors");
+    assert_eq!(item.on_behalf_of, who("val"));
+    assert_eq!(item.submitted_by, who("ana"));
+    assert!(
+        approvals
+            .list_pending_approvals(pending_for(&mia))
+            .await
+            .unwrap()
+            .into_inner()
+            .approvals
+            .is_empty()
+    );
+    let rep = approvals
+        .list_pending_approvals(pending_for(&ana))
+        .await
+        .unwrap_err();
+    assert_eq!(rep.code(), Code::PermissionDenied);
+    client.approve(as_(&val, act(n, 7, ""))).await.unwrap();
+    let done = client
+        .approve(as_(&fay, act(n, 8, "")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status(&done), QuoteStatus::Approved);
+    // Back to 21 % on the display alone: every figure is better than
+    // approved, so the submit is approved at once.
+    let mut better = quote("21");
+    better.quote_number = n;
+    better.base_version = 9;
+    client.save_quote(as_(&ana, better)).await.unwrap();
+    let at_once = client
+        .submit(as_(&ana, act(n, 10, "")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status(&at_once), QuoteStatus::Approved);
+    assert_eq!(at_once.carried_over.len(), 3, "{:?}", at_once.carried_over);
+
+    // Val is away for a week and hands her approvals to Mia; Mia may not
+    // hand on someone else's.
+    let week = |from: &str, to: &str| DelegateRequest {
+        from: from.into(),
+        to: to.into(),
+        starts: "2026-05-10".into(),
+        ends: "2026-05-16".into(),
+    };
+    let foreign = approvals
+        .delegate(as_(&mia, week(&who("fay"), &who("max"))))
+        .await
+        .unwrap_err();
+    assert_eq!(foreign.code(), Code::PermissionDenied);
+    let nobody = approvals
+        .delegate(as_(&val, week("", "nobody@acme.example")))
+        .await
+        .unwrap_err();
+    assert_eq!(field_violations(&nobody)[0].0, "to");
+    approvals
+        .delegate(as_(&val, week("", &who("mia"))))
+        .await
+        .unwrap();
+    let m = client
+        .save_quote(as_(&ana, quote("22")))
+        .await
+        .unwrap()
+        .into_inner()
+        .quote_number;
+    client.submit(as_(&ana, act(m, 1, ""))).await.unwrap();
+    client.approve(as_(&max, act(m, 2, ""))).await.unwrap();
+    let for_mia = approvals
+        .list_pending_approvals(pending_for(&mia))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(for_mia.approvals[0].on_behalf_of, who("val"));
+    let stood_in = client
+        .approve(as_(&mia, act(m, 3, "for Val")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        waiting(&stood_in),
+        [format!("group:finance ({})", who("fay"))]
+    );
+
+    // The managers leave a 12 % quote waiting: after two days the sweep
+    // lets the directors decide for them.
+    let e = client
+        .save_quote(as_(&ana, quote("12")))
+        .await
+        .unwrap()
+        .into_inner()
+        .quote_number;
+    client.submit(as_(&ana, act(e, 1, ""))).await.unwrap();
+    let store = quotecast_store::Store::open_in(server.data.path())
+        .await
+        .unwrap();
+    let rules = quotecast_tests::example_rules();
+    let today = chrono::Utc::now().date_naive();
+    let soon = quotecast_server::sweep(
+        &store,
+        &rules,
+        today + chrono::Days::new(1),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert!(soon.escalated.is_empty());
+    let not_yet = client.approve(as_(&val, act(e, 2, ""))).await.unwrap_err();
+    assert_eq!(not_yet.code(), Code::PermissionDenied);
+    let later = quotecast_server::sweep(
+        &store,
+        &rules,
+        today + chrono::Days::new(3),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(later.escalated, [("acme".to_owned(), e)]);
+    let for_val = approvals
+        .list_pending_approvals(pending_for(&val))
+        .await
+        .unwrap()
+        .into_inner();
+    let escalated = for_val
+        .approvals
+        .iter()
+        .find(|a| a.quote_number == e)
+        .unwrap();
+    assert_eq!(
+        (escalated.version, escalated.on_behalf_of.as_str()),
+        (3, "escalated")
+    );
+    let decided = client
+        .approve(as_(&val, act(e, 3, "managers away")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status(&decided), QuoteStatus::Approved);
+    assert_eq!(store.verify_audit().await.unwrap().broken, None);
 }

@@ -9,6 +9,7 @@ const PROTOS: &[&str] = &[
     "quotecast/v1/money.proto",
     "quotecast/v1/catalog.proto",
     "quotecast/v1/quote.proto",
+    "quotecast/v1/approval.proto",
     "quotecast/v1/configurator.proto",
     "quotecast/v1/forecast.proto",
     "quotecast/v1/demand.proto",

@@ -19,7 +19,9 @@ pub enum QuotesCommand {
     /// What changed between two versions of a quote.
     Diff(DiffArgs),
     /// Expire every open quote (of every tenant) whose validity ended
-    /// before today; each is a new version and an audit entry.
+    /// before today, and escalate approval seats left waiting past their
+    /// group's escalate_after_days; each is a new version and an audit
+    /// entry.
     Sweep(SweepArgs),
 }
 
@@ -30,6 +32,10 @@ pub struct SweepArgs {
     /// The day the sweep takes as today, YYYY-MM-DD [default: today, UTC].
     #[arg(long)]
     today: Option<chrono::NaiveDate>,
+    /// Rules directory (approval chains) [default: ./rules, else the
+    /// embedded example rules].
+    #[arg(long, env = "QUOTECAST_RULES")]
+    rules: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -305,20 +311,36 @@ fn diff(args: DiffArgs) -> anyhow::Result<String> {
 }
 
 fn sweep(args: SweepArgs) -> anyhow::Result<String> {
+    let source = crate::config::RulesSource::choose(args.rules.clone());
+    let (rules, _) = source
+        .load()
+        .with_context(|| format!("loading rules from {}", source.describe()))?;
     let (runtime, store) = open(&args.db)?;
     let today = args
         .today
         .unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let sweeper = quotecast_store::Actor::new("expiry sweep", "system");
-    let expired = runtime.block_on(store.expire_due(today, &sweeper, chrono::Utc::now()))?;
+    let report = runtime.block_on(quotecast_server::sweep(
+        &store,
+        &rules,
+        today,
+        chrono::Utc::now(),
+    ))?;
     let mut out = String::new();
-    for e in &expired {
+    for e in &report.expired {
         let _ = writeln!(
             out,
             "expired: tenant {} quote {} ({} → expired, version {})",
             e.tenant, e.changed.number, e.changed.from, e.changed.version
         );
     }
-    let _ = writeln!(out, "{} quote(s) expired as of {today}", expired.len());
+    for (tenant, number) in &report.escalated {
+        let _ = writeln!(out, "escalated: tenant {tenant} quote {number}");
+    }
+    let _ = writeln!(
+        out,
+        "{} quote(s) expired, {} escalated as of {today}",
+        report.expired.len(),
+        report.escalated.len()
+    );
     Ok(out)
 }

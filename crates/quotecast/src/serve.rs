@@ -266,6 +266,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let auth = quotecast_server::auth::Authenticator::load(path, &rules)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             tracing::info!(auth = %path.display(), "callers authenticated by the auth file");
+            for member in auth.unknown_members(&rules) {
+                tracing::warn!(
+                    %member,
+                    "an approver group's member is no principal of the auth file: it cannot decide"
+                );
+            }
             auth
         }
         None => quotecast_server::auth::Authenticator::development(&rules),
@@ -302,6 +308,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let store = state.quotes.store().await?.clone();
             tokio::spawn(quotecast_server::expiry_sweeps(
                 store,
+                state.rules.clone(),
                 std::time::Duration::from_secs(sweep_every),
                 state.today,
             ));

@@ -166,6 +166,32 @@ impl Authenticator {
         self.anonymous.is_some()
     }
 
+    /// The principal named `name` (development mode's anonymous caller by
+    /// its name).
+    pub fn principal(&self, name: &str) -> Option<Arc<Principal>> {
+        self.by_name
+            .get(name)
+            .cloned()
+            .or_else(|| self.anonymous.as_ref().filter(|a| a.name == name).cloned())
+    }
+
+    /// Names of approver-group members of `rules` that are no principal of
+    /// this file (they can never decide): for a warning at start.
+    pub fn unknown_members<'r>(&self, rules: &'r RuleSet) -> Vec<&'r str> {
+        if self.is_development() {
+            return Vec::new();
+        }
+        let mut unknown: Vec<&str> = rules
+            .approver_groups()
+            .iter()
+            .flat_map(|g| g.members.iter().map(String::as_str))
+            .filter(|m| !self.by_name.contains_key(*m))
+            .collect();
+        unknown.sort_unstable();
+        unknown.dedup();
+        unknown
+    }
+
     /// Reads the auth file at `path`; every problem names the file and
     /// line. Approval limits must be approval levels of `rules`.
     pub fn load(path: &Path, rules: &RuleSet) -> Result<Self, ServerError> {

@@ -45,6 +45,11 @@ pub const PERMISSIONS: &[(&str, &[Role])] = &[
     ("quotecast.v1.QuoteService/MarkSent", SELLERS),
     ("quotecast.v1.QuoteService/MarkAccepted", SELLERS),
     ("quotecast.v1.QuoteService/MarkLost", SELLERS),
+    (
+        "quotecast.v1.ApprovalService/ListPendingApprovals",
+        APPROVERS,
+    ),
+    ("quotecast.v1.ApprovalService/Delegate", APPROVERS),
     ("quotecast.v1.ForecastService/UploadPipeline", FEEDERS),
     ("quotecast.v1.ForecastService/ListPipelines", EVERYONE),
     ("quotecast.v1.ForecastService/Forecast", EVERYONE),

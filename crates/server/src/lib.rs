@@ -16,6 +16,8 @@ pub mod pb {
         include_bytes!(concat!(env!("OUT_DIR"), "/quotecast_descriptor.bin"));
 }
 
+mod approval_state;
+mod approvals;
 pub mod auth;
 pub mod auth_layer;
 mod catalog;
@@ -56,6 +58,7 @@ use tokio_stream::StreamExt;
 use tonic::codegen::http;
 use tonic::transport::{Server, server::TcpIncoming};
 
+pub use approval_state::{SweepReport, sweep};
 pub use error::ServerError;
 pub use stored_quotes::{QuoteDb, TENANT, stored_quote};
 
@@ -310,6 +313,9 @@ pub async fn serve(
         .add_service(DemandServiceServer::new(demand::DemandApi::new(
             state.clone(),
         )))
+        .add_service(pb::approval_service_server::ApprovalServiceServer::new(
+            approvals::ApprovalsApi::new(state.clone()),
+        ))
         .add_service(quote::QuoteApi::new(state))
         // NODELAY: a response of several segments must not wait for the
         // peer's delayed ACK (a 40 ms stall per call otherwise). Writes are
@@ -319,27 +325,28 @@ pub async fn serve(
         .map_err(|e| ServerError::Startup(e.to_string()))
 }
 
-/// Expires stored quotes past their validity every `every` (the first
-/// sweep at once), taking the date from `today`; a failed sweep is logged
+/// Sweeps stored quotes every `every` (the first sweep at once): expires
+/// those past their validity and escalates approval seats left waiting
+/// ([`sweep`]), taking the date from `today`; a failed sweep is logged
 /// and the next one tries again.
 pub async fn expiry_sweeps(
     store: quotecast_store::Store,
+    rules: Arc<RuleSet>,
     every: std::time::Duration,
     today: fn() -> NaiveDate,
 ) {
-    let sweeper = quotecast_store::Actor::new("expiry sweep", "system");
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        match store.expire_due(today(), &sweeper, Utc::now()).await {
-            Ok(expired) if expired.is_empty() => {}
-            Ok(expired) => {
-                tracing::info!(quotes = expired.len(), "expired quotes past their validity")
-            }
-            Err(error) => {
-                tracing::error!(%error, "the expiry sweep failed; the next one tries again")
-            }
+        match sweep(&store, &rules, today(), Utc::now()).await {
+            Ok(report) if report == SweepReport::default() => {}
+            Ok(report) => tracing::info!(
+                expired = report.expired.len(),
+                escalated = report.escalated.len(),
+                "swept stored quotes"
+            ),
+            Err(error) => tracing::error!(%error, "the sweep failed; the next one tries again"),
         }
     }
 }

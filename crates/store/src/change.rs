@@ -24,6 +24,34 @@ pub struct StatusChange {
     pub by: Actor,
     pub comment: String,
     pub now: DateTime<Utc>,
+    /// Approval decisions this change records (with them, a pending quote
+    /// may stay pending: a decision that completes no chain yet).
+    pub decisions: Vec<NewDecision>,
+}
+
+/// An approval decision to record with a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDecision {
+    /// The version the round's submit made.
+    pub round: i64,
+    pub seat: String,
+    pub member: String,
+    pub approver: String,
+    pub role: String,
+    /// `approve`, `reject` or `carried`.
+    pub decision: String,
+    /// JSON: the figure of each rule the seat decided.
+    pub figures: String,
+    pub currency: String,
+    pub comment: String,
+}
+
+/// A decision as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDecision {
+    pub version: i64,
+    pub at: DateTime<Utc>,
+    pub decision: NewDecision,
 }
 
 /// A status change made.
@@ -51,7 +79,10 @@ pub(crate) async fn apply_change(
             current: version,
         });
     }
-    if !from.can_become(change.to) {
+    let decides = !change.decisions.is_empty()
+        && from == QuoteStatus::PendingApproval
+        && change.to == QuoteStatus::PendingApproval;
+    if !decides && !from.can_become(change.to) {
         return Err(StoreError::IllegalTransition {
             number,
             from,
@@ -98,10 +129,46 @@ pub(crate) async fn apply_change(
     .bind(base)
     .execute(&mut *conn)
     .await?;
+    for d in &change.decisions {
+        sqlx::query(
+            "INSERT INTO approval_decisions (tenant, number, round, version, seat, member, \
+             approver, role, decision, figures, currency, comment, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(tenant)
+        .bind(number)
+        .bind(d.round)
+        .bind(base + 1)
+        .bind(&d.seat)
+        .bind(&d.member)
+        .bind(&d.approver)
+        .bind(&d.role)
+        .bind(&d.decision)
+        .bind(&d.figures)
+        .bind(&d.currency)
+        .bind(&d.comment)
+        .bind(stamp(now))
+        .execute(&mut *conn)
+        .await?;
+    }
+    let decisions: Vec<serde_json::Value> = change
+        .decisions
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "seat": d.seat,
+                "member": d.member,
+                "approver": d.approver,
+                "decision": d.decision,
+                "figures": d.figures,
+            })
+        })
+        .collect();
     let detail = serde_json::json!({
         "from": from.as_str(),
         "to": change.to.as_str(),
         "comment": change.comment,
+        "decisions": decisions,
     });
     audit::append(
         conn,
@@ -177,6 +244,7 @@ impl Store {
                 by: by.clone(),
                 comment: format!("valid until {valid_until}; swept on {today}"),
                 now,
+                decisions: Vec::new(),
             };
             match self.change_status(change).await {
                 Ok(changed) => expired.push(Expired { tenant, changed }),
@@ -185,5 +253,92 @@ impl Store {
             }
         }
         Ok(expired)
+    }
+}
+
+impl Store {
+    /// Every approval decision on quote `number`, in the order taken.
+    pub async fn decisions(
+        &self,
+        tenant: &str,
+        number: i64,
+    ) -> Result<Vec<StoredDecision>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT round, version, seat, member, approver, role, decision, figures, currency, \
+             comment, at FROM approval_decisions WHERE tenant = $1 AND number = $2 \
+             ORDER BY version, seat, member",
+        )
+        .bind(tenant)
+        .bind(number)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredDecision {
+                    version: row.try_get("version")?,
+                    at: crate::quotes::time_of(row, "at")?,
+                    decision: NewDecision {
+                        round: row.try_get("round")?,
+                        seat: row.try_get("seat")?,
+                        member: row.try_get("member")?,
+                        approver: row.try_get("approver")?,
+                        role: row.try_get("role")?,
+                        decision: row.try_get("decision")?,
+                        figures: row.try_get("figures")?,
+                        currency: row.try_get("currency")?,
+                        comment: row.try_get("comment")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// The version the latest submit of quote `number` made (the current
+    /// approval round), with when it was made.
+    pub async fn round(
+        &self,
+        tenant: &str,
+        number: i64,
+    ) -> Result<Option<(i64, DateTime<Utc>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT version, saved_at FROM quote_versions WHERE tenant = $1 AND number = $2 \
+             AND action = 'submit' ORDER BY version DESC LIMIT 1",
+        )
+        .bind(tenant)
+        .bind(number)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok((
+                r.try_get("version")?,
+                crate::quotes::time_of(&r, "saved_at")?,
+            ))
+        })
+        .transpose()
+    }
+}
+
+impl Store {
+    /// Every quote of every tenant in `status`: its tenant, number and
+    /// version (for the sweep).
+    pub async fn all_in_status(
+        &self,
+        status: QuoteStatus,
+    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT tenant, number, version FROM quotes WHERE status = $1 ORDER BY tenant, number",
+        )
+        .bind(status.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("tenant")?,
+                    r.try_get("number")?,
+                    r.try_get("version")?,
+                ))
+            })
+            .collect()
     }
 }

@@ -11,6 +11,7 @@
 //! version reads back byte for byte what was priced.
 mod audit;
 mod change;
+mod delegation;
 mod migrate;
 mod quotes;
 mod status;
@@ -24,7 +25,8 @@ use sqlx::{
 };
 
 pub use audit::{Actor, AuditCheck, AuditEntry};
-pub use change::{Changed, Expired, StatusChange};
+pub use change::{Changed, Expired, NewDecision, StatusChange, StoredDecision};
+pub use delegation::Delegation;
 pub use migrate::SCHEMA_VERSION;
 pub use quotes::{ListQuotes, QuoteContent, QuoteSummary, QuoteVersion, content_hash};
 pub use status::QuoteStatus;

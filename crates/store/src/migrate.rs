@@ -9,14 +9,16 @@ use crate::{Backend, StoreError};
 const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0001_quotes.sql"),
     include_str!("../migrations/sqlite/0002_audit.sql"),
+    include_str!("../migrations/sqlite/0003_approvals.sql"),
 ];
 const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_quotes.sql"),
     include_str!("../migrations/postgres/0002_audit.sql"),
+    include_str!("../migrations/postgres/0003_approvals.sql"),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 fn migrations(backend: Backend) -> &'static [&'static str] {
     match backend {

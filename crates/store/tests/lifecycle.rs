@@ -19,6 +19,7 @@ fn change(number: i64, base: i64, to: QuoteStatus, action: &str, who: &Actor) ->
         by: who.clone(),
         comment: format!("{action} by {}", who.name),
         now: at("2026-05-03T09:30:00Z"),
+        decisions: Vec::new(),
     }
 }
 
@@ -405,4 +406,106 @@ async fn a_database_of_the_first_schema_is_brought_up_to_date_with_its_quotes() 
         .unwrap();
     assert_eq!(next.number, 2);
     assert_eq!(store.verify_audit().await.unwrap().broken, None);
+}
+
+#[tokio::test]
+async fn decisions_and_delegations_are_kept_with_their_round_and_dates() {
+    use quotecast_store::{Delegation, NewDecision};
+    for db in databases().await {
+        let store = &db.store;
+        let rep = by("rep");
+        let mia = Actor::new("mia", "approver");
+        let q = store
+            .create(
+                "t",
+                &rep,
+                content("acme", "1.00"),
+                at("2026-05-01T10:00:00Z"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.round("t", q.number).await.unwrap(), None);
+        store
+            .change_status(change(
+                q.number,
+                1,
+                QuoteStatus::PendingApproval,
+                "submit",
+                &rep,
+            ))
+            .await
+            .unwrap();
+        let (round, _) = store.round("t", q.number).await.unwrap().unwrap();
+        assert_eq!(round, 2);
+        let decision = NewDecision {
+            round,
+            seat: "group:managers".into(),
+            member: "mia".into(),
+            approver: "mia".into(),
+            role: "approver".into(),
+            decision: "approve".into(),
+            figures: r#"{"appr-manual-10":"12.00"}"#.into(),
+            currency: "USD".into(),
+            comment: "fine".into(),
+        };
+        // A decision that completes nothing keeps the quote pending.
+        let mut step = change(q.number, 2, QuoteStatus::PendingApproval, "approve", &mia);
+        step.decisions = vec![decision.clone()];
+        let changed = store.change_status(step.clone()).await.unwrap();
+        assert_eq!(
+            (changed.version, changed.status),
+            (3, QuoteStatus::PendingApproval)
+        );
+        // Without a decision, pending → pending is no move at all.
+        let mut empty = change(q.number, 3, QuoteStatus::PendingApproval, "approve", &mia);
+        empty.decisions.clear();
+        assert!(matches!(
+            store.change_status(empty).await.unwrap_err(),
+            StoreError::IllegalTransition { .. }
+        ));
+        let stored = store.decisions("t", q.number).await.unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!((stored[0].version, &stored[0].decision), (3, &decision));
+        // Mia hands her approvals to Ben for a week.
+        let day = |d| NaiveDate::from_ymd_opt(2026, 5, d).unwrap();
+        let week = Delegation {
+            tenant: "t".into(),
+            from: "mia".into(),
+            to: "ben".into(),
+            starts: day(4),
+            ends: day(10),
+        };
+        store
+            .delegate(&week, &mia, at("2026-05-03T12:00:00Z"))
+            .await
+            .unwrap();
+        for (d, expect) in [(3, 0), (4, 1), (10, 1), (11, 0)] {
+            assert_eq!(
+                store
+                    .delegations_to("t", "ben", day(d))
+                    .await
+                    .unwrap()
+                    .len(),
+                expect,
+                "day {d}"
+            );
+        }
+        assert!(
+            store
+                .delegations_to("u", "ben", day(5))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let check = store.verify_audit().await.unwrap();
+        assert_eq!((check.entries, check.broken), (4, None));
+        let actions: Vec<String> = store
+            .audit_entries(None, 0, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(actions, ["save", "submit", "approve", "delegate"]);
+    }
 }
