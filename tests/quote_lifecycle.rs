@@ -428,6 +428,69 @@ async fn a_quote_moves_from_draft_to_accepted_through_its_approval_chain() {
         .unwrap()
         .into_inner();
     assert_eq!(status(&accepted), QuoteStatus::Accepted);
+    // The accepted quote is a won order with its exact lines, for the ERP.
+    {
+        use quotecast_server::pb::{ListOrdersRequest, order_service_client::OrderServiceClient};
+        let mut orders = OrderServiceClient::new(server.channel().await);
+        let list = |credential: &str, product_line: &str, from: &str| {
+            as_(
+                credential,
+                ListOrdersRequest {
+                    product_line: product_line.into(),
+                    accepted_from: from.into(),
+                    ..Default::default()
+                },
+            )
+        };
+        let erp = key("erp");
+        let won = orders
+            .list_orders(list(&erp, "", ""))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(won.orders.len(), 1);
+        let order = &won.orders[0];
+        assert_eq!((order.order_number, order.quote_version), (n, 6));
+        assert_eq!(order.account_id, "initech");
+        assert_eq!(order.accepted_by, who("ana"));
+        assert_eq!(
+            order.priced, saved.priced,
+            "the figures approved and accepted"
+        );
+        assert_eq!(order.quote.as_ref().unwrap().lines[0].sku, "DSP-24");
+        let displays = orders
+            .list_orders(list(&erp, "displays", ""))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(displays.orders.len(), 1);
+        let servers = orders
+            .list_orders(list(&erp, "servers", ""))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(servers.orders.is_empty());
+        let future = orders
+            .list_orders(list(&erp, "", "2099-01-01"))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(future.orders.is_empty());
+        let elsewhere = orders
+            .list_orders(list(&zed, "", ""))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            elsewhere.orders.is_empty(),
+            "another tenant's orders are not listed"
+        );
+        let bad = orders
+            .list_orders(list(&erp, "", "May 1"))
+            .await
+            .unwrap_err();
+        assert_eq!(field_violations(&bad)[0].0, "accepted_from");
+    }
     let closed = client
         .mark_lost(as_(&ana, act(n, accepted.version, "")))
         .await

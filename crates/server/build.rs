@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "quotecast/v1/catalog.proto",
     "quotecast/v1/quote.proto",
     "quotecast/v1/approval.proto",
+    "quotecast/v1/order.proto",
     "quotecast/v1/configurator.proto",
     "quotecast/v1/forecast.proto",
     "quotecast/v1/demand.proto",

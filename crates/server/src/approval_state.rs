@@ -299,6 +299,7 @@ pub async fn sweep(
             comment,
             now,
             decisions: marks,
+            order_lines: Vec::new(),
         };
         match store.change_status(change).await {
             Ok(_) => report.escalated.push((tenant, number)),
@@ -307,4 +308,24 @@ pub async fn sweep(
         }
     }
     Ok(report)
+}
+
+/// The lines of a stored version's priced quote, as a won order keeps
+/// them (configured lines' options included).
+pub(crate) fn order_lines(
+    version: &QuoteVersion,
+) -> Result<Vec<quotecast_store::OrderLine>, ServerError> {
+    let priced = pb::PriceQuoteResponse::decode(version.content.priced.as_slice())
+        .map_err(|e| ServerError::Internal(format!("quote {}: {e}", version.number)))?;
+    Ok(priced
+        .lines
+        .into_iter()
+        .map(|l| quotecast_store::OrderLine {
+            line_id: l.line_id,
+            sku: l.sku,
+            product_line: l.product_line,
+            quantity: l.quantity,
+            net: l.net_extended,
+        })
+        .collect())
 }

@@ -50,6 +50,7 @@ pub const PERMISSIONS: &[(&str, &[Role])] = &[
         APPROVERS,
     ),
     ("quotecast.v1.ApprovalService/Delegate", APPROVERS),
+    ("quotecast.v1.OrderService/ListOrders", EVERYONE),
     ("quotecast.v1.ForecastService/UploadPipeline", FEEDERS),
     ("quotecast.v1.ForecastService/ListPipelines", EVERYONE),
     ("quotecast.v1.ForecastService/Forecast", EVERYONE),

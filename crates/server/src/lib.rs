@@ -32,6 +32,7 @@ mod demand;
 mod error;
 mod forecast;
 mod idle;
+mod orders;
 pub use error::FieldViolation;
 mod quote;
 mod quote_actions;
@@ -315,6 +316,9 @@ pub async fn serve(
         )))
         .add_service(pb::approval_service_server::ApprovalServiceServer::new(
             approvals::ApprovalsApi::new(state.clone()),
+        ))
+        .add_service(pb::order_service_server::OrderServiceServer::new(
+            orders::OrdersApi::new(state.clone()),
         ))
         .add_service(quote::QuoteApi::new(state))
         // NODELAY: a response of several segments must not wait for the

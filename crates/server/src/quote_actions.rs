@@ -14,7 +14,9 @@ use quotecast_store::{
 
 use crate::{
     AppState, ServerError,
-    approval_state::{acting, all_decisions, figures_json, outcome_of, round, waiting_for},
+    approval_state::{
+        acting, all_decisions, figures_json, order_lines, outcome_of, round, waiting_for,
+    },
     auth::{Principal, Role},
     pb,
     stored_quotes::status_of,
@@ -153,6 +155,7 @@ impl On<'_, '_> {
             comment,
             now: Utc::now(),
             decisions,
+            order_lines: Vec::new(),
         }
     }
 
@@ -398,16 +401,19 @@ pub(crate) async fn act(
                 }
                 _ => {}
             }
-            let changed = store
-                .change_status(on.change(
-                    request.base_version,
-                    action.target(),
-                    action.name(),
-                    principal.actor(),
-                    on.comment(),
-                    Vec::new(),
-                ))
-                .await?;
+            let mut change = on.change(
+                request.base_version,
+                action.target(),
+                action.name(),
+                principal.actor(),
+                on.comment(),
+                Vec::new(),
+            );
+            if action == Action::Accept {
+                // The won order: the version accepted, line by line.
+                change.order_lines = order_lines(&current)?;
+            }
+            let changed = store.change_status(change).await?;
             Answer {
                 changed,
                 waiting_for: Vec::new(),

@@ -27,6 +27,8 @@ pub struct StatusChange {
     /// Approval decisions this change records (with them, a pending quote
     /// may stay pending: a decision that completes no chain yet).
     pub decisions: Vec<NewDecision>,
+    /// For an acceptance: the lines of the won order it writes.
+    pub order_lines: Vec<crate::OrderLine>,
 }
 
 /// An approval decision to record with a change.
@@ -129,6 +131,18 @@ pub(crate) async fn apply_change(
     .bind(base)
     .execute(&mut *conn)
     .await?;
+    if change.to == QuoteStatus::Accepted {
+        crate::orders::insert_order(
+            conn,
+            tenant,
+            number,
+            base,
+            &change.by.name,
+            now,
+            &change.order_lines,
+        )
+        .await?;
+    }
     for d in &change.decisions {
         sqlx::query(
             "INSERT INTO approval_decisions (tenant, number, round, version, seat, member, \
@@ -245,6 +259,7 @@ impl Store {
                 comment: format!("valid until {valid_until}; swept on {today}"),
                 now,
                 decisions: Vec::new(),
+                order_lines: Vec::new(),
             };
             match self.change_status(change).await {
                 Ok(changed) => expired.push(Expired { tenant, changed }),

@@ -13,6 +13,7 @@ mod audit;
 mod change;
 mod delegation;
 mod migrate;
+mod orders;
 mod quotes;
 mod status;
 mod writer;
@@ -28,6 +29,7 @@ pub use audit::{Actor, AuditCheck, AuditEntry};
 pub use change::{Changed, Expired, NewDecision, StatusChange, StoredDecision};
 pub use delegation::Delegation;
 pub use migrate::SCHEMA_VERSION;
+pub use orders::{ListOrders as ListOrdersQuery, Order, OrderLine};
 pub use quotes::{ListQuotes, QuoteContent, QuoteSummary, QuoteVersion, content_hash};
 pub use status::QuoteStatus;
 

@@ -10,15 +10,17 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0001_quotes.sql"),
     include_str!("../migrations/sqlite/0002_audit.sql"),
     include_str!("../migrations/sqlite/0003_approvals.sql"),
+    include_str!("../migrations/sqlite/0004_orders.sql"),
 ];
 const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_quotes.sql"),
     include_str!("../migrations/postgres/0002_audit.sql"),
     include_str!("../migrations/postgres/0003_approvals.sql"),
+    include_str!("../migrations/postgres/0004_orders.sql"),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 fn migrations(backend: Backend) -> &'static [&'static str] {
     match backend {

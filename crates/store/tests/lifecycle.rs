@@ -20,6 +20,7 @@ fn change(number: i64, base: i64, to: QuoteStatus, action: &str, who: &Actor) ->
         comment: format!("{action} by {}", who.name),
         now: at("2026-05-03T09:30:00Z"),
         decisions: Vec::new(),
+        order_lines: Vec::new(),
     }
 }
 
@@ -92,6 +93,26 @@ async fn status_moves_only_along_legal_paths_each_a_version_of_the_same_content(
             // The figures are those that were saved, byte for byte.
             assert_eq!(version.content, saved.content);
         }
+        // The acceptance wrote the won order from the version accepted; it
+        // is never changed.
+        let orders = store
+            .list_orders(&quotecast_store::ListOrdersQuery {
+                tenant: "t".into(),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(orders.len(), 1);
+        assert_eq!((orders[0].number, orders[0].quote_version), (n, 6));
+        assert_eq!(orders[0].priced, saved.content.priced);
+        assert_eq!(orders[0].accepted_by, "rep@acme");
+        let mut conn = raw(&db.url).await;
+        let refused = sqlx::query("UPDATE orders SET total = '1.00'")
+            .execute(&mut conn)
+            .await;
+        assert!(refused.is_err(), "a won order was changed");
+        conn.close().await.unwrap();
         // Closed: no edit and no further move.
         let edit = store
             .revise(

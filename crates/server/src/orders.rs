@@ -1,0 +1,124 @@
+//! `OrderService`: won orders for ERP pulls.
+use chrono::NaiveDate;
+use prost::Message;
+use quotecast_store::ListOrdersQuery;
+use tonic::{Request, Response, Status};
+
+use crate::{
+    AppState, FieldViolation, ServerError,
+    auth_layer::principal,
+    pb::{self, order_service_server::OrderService},
+    stored_quotes::{DEFAULT_PAGE, MAX_PAGE},
+};
+
+pub(crate) struct OrdersApi {
+    state: AppState,
+}
+
+impl OrdersApi {
+    pub(crate) fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+#[tonic::async_trait]
+impl OrderService for OrdersApi {
+    async fn list_orders(
+        &self,
+        request: Request<pb::ListOrdersRequest>,
+    ) -> Result<Response<pb::ListOrdersResponse>, Status> {
+        let caller = principal(&request)?;
+        let request = request.into_inner();
+        let mut violations = Vec::new();
+        let mut date = |field: &str, text: &str| match text.trim() {
+            "" => None,
+            t => match NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+                Ok(d) => Some(d),
+                Err(_) => {
+                    violations.push(FieldViolation {
+                        field: field.to_owned(),
+                        description: format!("`{t}` is not a date YYYY-MM-DD"),
+                    });
+                    None
+                }
+            },
+        };
+        let from = date("accepted_from", &request.accepted_from);
+        let to = date("accepted_to", &request.accepted_to);
+        let limit = match u32::try_from(request.page_size) {
+            Ok(0) => DEFAULT_PAGE,
+            Ok(n) if n <= MAX_PAGE => n,
+            _ => {
+                violations.push(FieldViolation {
+                    field: "page_size".into(),
+                    description: "must be 0 (50) to 500".into(),
+                });
+                DEFAULT_PAGE
+            }
+        };
+        let after = match request.page_token.trim() {
+            "" => None,
+            token => match token.parse::<i64>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    violations.push(FieldViolation {
+                        field: "page_token".into(),
+                        description: "is not a token ListOrders gave".into(),
+                    });
+                    None
+                }
+            },
+        };
+        if !violations.is_empty() {
+            return Err(ServerError::InvalidArgument(violations).into());
+        }
+        let text = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
+        let store = self.state.quotes.store().await?;
+        let orders = store
+            .list_orders(&ListOrdersQuery {
+                tenant: caller.tenant.clone(),
+                from,
+                to,
+                account: text(&request.account_id),
+                product_line: text(&request.product_line),
+                after,
+                limit,
+            })
+            .await
+            .map_err(ServerError::from)?;
+        let next_page_token = match orders.last() {
+            Some(last) if orders.len() == limit as usize => last.number.to_string(),
+            _ => String::new(),
+        };
+        let unreadable = |n: i64, e: prost::DecodeError| {
+            ServerError::Internal(format!("order {n}: its stored quote is unreadable: {e}"))
+        };
+        let orders = orders
+            .into_iter()
+            .map(|o| {
+                Ok(pb::Order {
+                    order_number: o.number,
+                    quote_version: o.quote_version,
+                    account_id: o.account,
+                    accepted_on: o.accepted_on.to_string(),
+                    accepted_by: o.accepted_by,
+                    currency_code: o.currency,
+                    net_total: o.total,
+                    rules_fingerprint: o.rules_fingerprint,
+                    quote: Some(
+                        pb::PriceQuoteRequest::decode(o.request.as_slice())
+                            .map_err(|e| unreadable(o.number, e))?,
+                    ),
+                    priced: Some(
+                        pb::PriceQuoteResponse::decode(o.priced.as_slice())
+                            .map_err(|e| unreadable(o.number, e))?,
+                    ),
+                })
+            })
+            .collect::<Result<Vec<_>, ServerError>>()?;
+        Ok(Response::new(pb::ListOrdersResponse {
+            orders,
+            next_page_token,
+        }))
+    }
+}
