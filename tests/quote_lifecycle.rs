@@ -781,3 +781,49 @@ async fn edits_are_approved_again_only_where_a_figure_moved_and_waiting_work_rea
     assert_eq!(status(&decided), QuoteStatus::Approved);
     assert_eq!(store.verify_audit().await.unwrap().broken, None);
 }
+
+#[tokio::test]
+async fn of_parallel_approvers_deciding_from_one_version_exactly_one_wins_each_round() {
+    let (server, _dir) = start().await;
+    let channel = server.channel().await;
+    let mut client = QuoteServiceClient::new(channel.clone());
+    let [ana, max, val, fay] = ["ana", "max", "val", "fay"].map(key);
+    for round in 0..8 {
+        let n = client
+            .save_quote(as_(&ana, quote("22")))
+            .await
+            .unwrap()
+            .into_inner()
+            .quote_number;
+        client.submit(as_(&ana, act(n, 1, ""))).await.unwrap();
+        client.approve(as_(&max, act(n, 2, ""))).await.unwrap();
+        // Finance and the director decide at once, from version 3.
+        let tasks: Vec<_> = [val.clone(), fay.clone()]
+            .into_iter()
+            .map(|credential| {
+                let mut client = QuoteServiceClient::new(channel.clone());
+                tokio::spawn(async move { client.approve(as_(&credential, act(n, 3, ""))).await })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for task in tasks {
+            outcomes.push(task.await.unwrap());
+        }
+        let won: Vec<_> = outcomes.iter().filter(|o| o.is_ok()).collect();
+        assert_eq!(won.len(), 1, "round {round}: {outcomes:?}");
+        let lost = outcomes.iter().find_map(|o| o.as_ref().err()).unwrap();
+        assert_eq!(lost.code(), Code::Aborted, "round {round}");
+        // The loser reads the current version and decides again.
+        let loser = if outcomes[0].is_err() { &val } else { &fay };
+        let last = client
+            .approve(as_(loser, act(n, 4, "")))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(status(&last), QuoteStatus::Approved, "round {round}");
+    }
+    let store = quotecast_store::Store::open_in(server.data.path())
+        .await
+        .unwrap();
+    assert_eq!(store.verify_audit().await.unwrap().broken, None);
+}
