@@ -86,18 +86,47 @@ pub(crate) struct Record<'a> {
     pub detail: String,
 }
 
-/// Appends `record` on `conn`, inside the caller's transaction. Taking the
-/// head row orders concurrent writers (PostgreSQL holds its lock to the
-/// commit), so callers append last, just before they commit.
-pub(crate) async fn append(
-    conn: &mut sqlx::AnyConnection,
-    record: Record<'_>,
-) -> Result<(), StoreError> {
-    let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+/// Where the chain stands: its last entry's sequence number and hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Chain {
+    pub seq: i64,
+    pub hash: String,
+}
+
+/// The chain's head as stored.
+pub(crate) async fn head(conn: &mut sqlx::AnyConnection) -> Result<Chain, StoreError> {
+    let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
         .fetch_one(&mut *conn)
         .await?;
+    Ok(Chain {
+        seq: row.try_get("seq")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+/// Stores `chain` as the head.
+pub(crate) async fn set_head(
+    conn: &mut sqlx::AnyConnection,
+    chain: &Chain,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(chain.seq)
+        .bind(&chain.hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Appends `record` after `chain` and moves `chain` on (only when the
+/// entry was written). The head row is the caller's to store: the SQLite
+/// writer holds the chain for a whole group commit and stores it once.
+pub(crate) async fn append_to(
+    conn: &mut sqlx::AnyConnection,
+    record: Record<'_>,
+    chain: &mut Chain,
+) -> Result<(), StoreError> {
     let mut entry = AuditEntry {
-        seq: head.try_get("seq")?,
+        seq: chain.seq + 1,
         at: record.at,
         tenant: record.tenant.to_owned(),
         actor: record.actor.name.clone(),
@@ -106,7 +135,7 @@ pub(crate) async fn append(
         quote_number: record.quote_number,
         quote_version: record.quote_version,
         detail: record.detail,
-        prev_hash: head.try_get("hash")?,
+        prev_hash: chain.hash.clone(),
         hash: String::new(),
     };
     entry.hash = entry.expected_hash();
@@ -128,11 +157,34 @@ pub(crate) async fn append(
     .bind(&entry.hash)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-        .bind(&entry.hash)
-        .execute(&mut *conn)
-        .await?;
+    *chain = Chain {
+        seq: entry.seq,
+        hash: entry.hash,
+    };
     Ok(())
+}
+
+/// Appends `record` on `conn`, inside the caller's transaction, when the
+/// caller holds no chain: taking the head row (`UPDATE … RETURNING`)
+/// orders concurrent writers (PostgreSQL holds its lock to the commit), so
+/// callers append last, just before they commit.
+pub(crate) async fn append(
+    conn: &mut sqlx::AnyConnection,
+    record: Record<'_>,
+    held: Option<&mut Chain>,
+) -> Result<(), StoreError> {
+    if let Some(chain) = held {
+        return append_to(conn, record, chain).await;
+    }
+    let taken = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut chain = Chain {
+        seq: taken.try_get("seq")?,
+        hash: taken.try_get("hash")?,
+    };
+    append_to(conn, record, &mut chain).await?;
+    set_head(conn, &chain).await
 }
 
 /// The outcome of checking the chain.

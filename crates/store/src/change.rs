@@ -70,6 +70,7 @@ pub struct Changed {
 pub(crate) async fn apply_change(
     conn: &mut sqlx::AnyConnection,
     change: &StatusChange,
+    chain: Option<&mut audit::Chain>,
 ) -> Result<Changed, StoreError> {
     let now = change.now.trunc_subsecs(6);
     let (tenant, number, base) = (change.tenant.as_str(), change.number, change.base);
@@ -195,6 +196,7 @@ pub(crate) async fn apply_change(
             quote_version: base + 1,
             detail: detail.to_string(),
         },
+        chain,
     )
     .await?;
     Ok(Changed {
@@ -221,7 +223,7 @@ impl Store {
             return writer.change(change).await;
         }
         let mut tx = self.pool.begin().await?;
-        let changed = apply_change(&mut tx, &change).await?;
+        let changed = apply_change(&mut tx, &change, None).await?;
         tx.commit().await?;
         Ok(changed)
     }

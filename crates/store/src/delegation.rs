@@ -69,6 +69,7 @@ impl Store {
                 quote_version: 0,
                 detail: detail.to_string(),
             },
+            None,
         )
         .await?;
         tx.commit().await?;

@@ -159,7 +159,7 @@ impl Store {
             save.number = Some(quotes::next_number(&mut conn, &save.tenant).await?);
         }
         let mut tx = self.pool.begin().await?;
-        let saved = quotes::apply(&mut tx, save).await?;
+        let saved = quotes::apply(&mut tx, save, None).await?;
         tx.commit().await?;
         Ok(saved)
     }

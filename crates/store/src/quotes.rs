@@ -249,6 +249,7 @@ pub(crate) async fn next_number(
 pub(crate) async fn apply(
     conn: &mut sqlx::AnyConnection,
     save: Save,
+    chain: Option<&mut audit::Chain>,
 ) -> Result<QuoteVersion, StoreError> {
     // Kept to the microsecond: what is returned is what reads back.
     let now = save.now.trunc_subsecs(6);
@@ -284,7 +285,7 @@ pub(crate) async fn apply(
         .execute(&mut *conn)
         .await?;
         insert_version(conn, &saved).await?;
-        audit_save(conn, &saved, &save.by).await?;
+        audit_save(conn, &saved, &save.by, chain).await?;
         return Ok(saved);
     };
     let (current_version, status) = current(conn, tenant, number).await?;
@@ -341,7 +342,7 @@ pub(crate) async fn apply(
         });
     }
     insert_version(conn, &saved).await?;
-    audit_save(conn, &saved, &save.by).await?;
+    audit_save(conn, &saved, &save.by, chain).await?;
     Ok(saved)
 }
 
@@ -359,6 +360,7 @@ async fn audit_save(
     conn: &mut sqlx::AnyConnection,
     saved: &QuoteVersion,
     by: &Actor,
+    chain: Option<&mut audit::Chain>,
 ) -> Result<(), StoreError> {
     let c = &saved.content;
     let detail = serde_json::json!({
@@ -380,6 +382,7 @@ async fn audit_save(
             quote_version: saved.version,
             detail: detail.to_string(),
         },
+        chain,
     )
     .await
 }

@@ -8,7 +8,7 @@ use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
-    Changed, QuoteVersion, StatusChange, StoreError,
+    Changed, QuoteVersion, StatusChange, StoreError, audit,
     change::apply_change,
     quotes::{Save, apply},
 };
@@ -115,6 +115,9 @@ async fn commit(pool: &AnyPool, batch: Vec<Op>) {
     let mut answers = Vec::with_capacity(batch.len());
     let outcome: Result<(), StoreError> = async {
         let mut tx = pool.begin().await?;
+        // The writer is the only one appending on SQLite: it holds the
+        // chain for the batch and stores the head once.
+        let mut chain = audit::head(&mut tx).await?;
         for op in batch {
             // A new quote writes nothing before the statements that could
             // fail, and fails only with the database; a revision or a
@@ -124,13 +127,20 @@ async fn commit(pool: &AnyPool, batch: Vec<Op>) {
             if guarded {
                 sqlx::query("SAVEPOINT write").execute(&mut *tx).await?;
             }
+            let before = chain.clone();
             let answer = match op {
-                Op::Save(save, reply) => Answer::Saved(apply(&mut tx, save).await, reply),
-                Op::Change(change, reply) => {
-                    Answer::Changed(apply_change(&mut tx, &change).await, reply)
+                Op::Save(save, reply) => {
+                    Answer::Saved(apply(&mut tx, save, Some(&mut chain)).await, reply)
                 }
+                Op::Change(change, reply) => Answer::Changed(
+                    apply_change(&mut tx, &change, Some(&mut chain)).await,
+                    reply,
+                ),
             };
             let failed = answer.failed();
+            if failed {
+                chain = before;
+            }
             answers.push(answer);
             if guarded {
                 if failed {
@@ -149,6 +159,7 @@ async fn commit(pool: &AnyPool, batch: Vec<Op>) {
                 ));
             }
         }
+        audit::set_head(&mut tx, &chain).await?;
         tx.commit().await?;
         Ok(())
     }
