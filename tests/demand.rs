@@ -253,3 +253,115 @@ async fn an_erp_pushes_inventory_runs_a_plan_and_pulls_its_tables() {
     assert_eq!(missing.code(), Code::NotFound);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_won_order_is_planned_as_firm_demand_through_its_exact_configuration() {
+    use quotecast_server::pb::{
+        ConfiguredOption, PriceQuoteRequest, QuoteActionRequest, QuoteLineInput, SaveQuoteRequest,
+        quote_service_client::QuoteServiceClient,
+    };
+    let server = TestServer::start_with(store_pipeline).await;
+    let mut quotes = QuoteServiceClient::new(server.channel().await);
+    let mut client = DemandServiceClient::new(server.channel().await);
+    // Two R2 2U servers with two 32-core CPUs each, accepted today.
+    let saved = quotes
+        .save_quote(SaveQuoteRequest {
+            quote: Some(PriceQuoteRequest {
+                currency_code: "USD".into(),
+                price_date: "2026-03-01".into(),
+                segment: "mid_market".into(),
+                region: "na".into(),
+                lines: vec![QuoteLineInput {
+                    sku: "SRV-2U".into(),
+                    quantity: "2".into(),
+                    configuration: vec![
+                        ConfiguredOption {
+                            sku: "SRV-CPU-32C".into(),
+                            quantity: 2,
+                        },
+                        ConfiguredOption {
+                            sku: "SRV-RACK-KIT".into(),
+                            quantity: 1,
+                        },
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            valid_until: "2099-12-31".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let n = saved.quote_number;
+    let act = |base| QuoteActionRequest {
+        quote_number: n,
+        base_version: base,
+        comment: String::new(),
+    };
+    let approved = quotes.submit(act(1)).await.unwrap().into_inner();
+    let sent = quotes
+        .mark_sent(act(approved.version))
+        .await
+        .unwrap()
+        .into_inner();
+    quotes.mark_accepted(act(sent.version)).await.unwrap();
+
+    let today = chrono::Utc::now().date_naive().to_string();
+    let request = |won_orders| RunPlanRequest {
+        pipeline: "demo".into(),
+        as_of: today.clone(),
+        horizon: 26,
+        won_orders,
+        ..RunPlanRequest::default()
+    };
+    let without = client.run_plan(request(false)).await.unwrap().into_inner();
+    let with = client.run_plan(request(true)).await.unwrap().into_inner();
+    let priced_lines = saved.priced.as_ref().unwrap().lines.len() as u64;
+    assert_eq!((with.won_orders, with.won_order_lines), (1, priced_lines));
+    assert_eq!((without.won_orders, without.won_order_lines), (0, 0));
+    assert_eq!(with.deals, without.deals + 1);
+    assert_eq!(with.lines, without.lines + priced_lines);
+    assert_ne!(with.plan_id, without.plan_id);
+    // Exactly its configuration: the CPU chips planned for the order are
+    // its 2 servers × 2 CPUs, one chip each.
+    let split = |m: quotecast_server::pb::PlanTableResponse| match m.part.unwrap() {
+        Part::Table(h) => (Some(h), None),
+        Part::Rows(r) => (None, Some(r)),
+    };
+    let stream = client
+        .planned_orders(PlanTableRequest {
+            plan_id: with.plan_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let tables = tables_of(stream, split).await;
+    let (orders, pegging) = (&tables["planned_orders"], &tables["pegging"]);
+    let (id, item) = (orders.column("order"), orders.column("item"));
+    let cpu_orders: Vec<&str> = orders
+        .rows
+        .iter()
+        .filter(|r| r[item] == "CMP-CPU-SRV-32C")
+        .map(|r| r[id].as_str())
+        .collect();
+    let (order, deal, sku, units) = (
+        pegging.column("order"),
+        pegging.column("opportunity_id"),
+        pegging.column("sku"),
+        pegging.column("expected_units"),
+    );
+    let pegged: Vec<(&str, f64)> = pegging
+        .rows
+        .iter()
+        .filter(|r| cpu_orders.contains(&r[order].as_str()) && r[deal] == format!("order-{n}"))
+        .map(|r| (r[sku].as_str(), r[units].parse::<f64>().unwrap()))
+        .collect();
+    assert!(
+        pegged.iter().all(|(s, _)| *s == "SRV-CPU-32C"),
+        "{pegged:?}"
+    );
+    let total: f64 = pegged.iter().map(|(_, u)| u).sum();
+    assert!((total - 4.0).abs() < 1e-6, "{pegged:?}");
+}

@@ -34,6 +34,7 @@ mod calendar;
 mod cash;
 mod mix;
 mod mrp;
+mod orders;
 mod prepare;
 mod report;
 mod structure;
@@ -56,7 +57,8 @@ pub use quotecast_forecast::ShockVariances;
 use rust_decimal::Decimal;
 
 pub use calendar::{Calendar, MAX_BUCKETS, Period, Placement};
-pub use report::{lines_of, plan_pipeline};
+pub use orders::{FirmDemand, WonOrder, WonOrderLine, firm_demand};
+pub use report::{lines_of, plan_pipeline, plan_with_orders};
 pub use tables::{TABLES, tables, unit_of};
 
 #[derive(Debug, thiserror::Error)]

@@ -13,6 +13,7 @@ use quotecast_pipeline::{
     columns as col, from_epoch_days, inventory::InventoryState, read::History,
 };
 
+use crate::orders::FirmDemand;
 use crate::{DemandError, DemandLine, Inventory, Plan, PlanOptions, Receipt, plan};
 
 /// Probabilities and quantities are rounded to this many decimals: the
@@ -150,10 +151,32 @@ pub fn plan_pipeline(
     inventory: &Inventory,
     options: &PlanOptions,
 ) -> Result<Plan, DemandError> {
+    plan_with_orders(
+        snapshot,
+        history,
+        rules,
+        inventory,
+        options,
+        FirmDemand::default(),
+    )
+}
+
+/// [`plan_pipeline`] with won orders besides the pipeline: their lines not
+/// yet delivered as firm demand, their configurations as won deals for
+/// the attach rates.
+pub fn plan_with_orders(
+    snapshot: DataFrame,
+    history: Option<History>,
+    rules: &RuleSet,
+    inventory: &Inventory,
+    options: &PlanOptions,
+    firm: FirmDemand,
+) -> Result<Plan, DemandError> {
     let mut options = options.clone();
     if let Some(h) = &history {
         options.won_before = won_before(h, options.calendar.as_of)?;
     }
+    options.won_before.extend(firm.won);
     let options = &options;
     let forecast = ForecastOptions {
         as_of: options.calendar.as_of,
@@ -168,7 +191,8 @@ pub fn plan_pipeline(
     let (spec, notes) = forecast_spec(history, rules, &forecast)?;
     options.cancel.check()?;
     let shocks = ShockModel::new(spec.correction.as_deref());
-    let lines = lines_of(&demand_lines(snapshot.lazy(), &spec)?, &shocks)?;
+    let mut lines = lines_of(&demand_lines(snapshot.lazy(), &spec)?, &shocks)?;
+    lines.extend(firm.lines);
     let mut plan = plan(rules, lines, inventory, options)?;
     plan.explanation.forecast_notes = notes;
     Ok(plan)

@@ -28,6 +28,8 @@ pub struct PlanJob {
     pub history: Option<String>,
     pub inventory_version: Option<String>,
     pub options: PlanOptions,
+    /// Plan the store's won orders too.
+    pub won_orders: bool,
 }
 
 impl TryFrom<(&pb::RunPlanRequest, NaiveDate)> for PlanJob {
@@ -103,6 +105,7 @@ impl TryFrom<(&pb::RunPlanRequest, NaiveDate)> for PlanJob {
                     cancel: Default::default(),
                     budget: Default::default(),
                 },
+                won_orders: r.won_orders,
             }),
             _ => Err(ServerError::InvalidArgument(v)),
         }

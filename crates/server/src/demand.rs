@@ -2,7 +2,9 @@
 //! versions, stored under their id, and their tables streamed. Plans run
 //! on a blocking thread under the forecast job permits; inventory pushes
 //! are checked whole before a version is stored.
-use quotecast_demand::{Inventory, TABLES, plan_pipeline, tables, unit_of};
+use quotecast_demand::{
+    Inventory, TABLES, WonOrder, WonOrderLine, firm_demand, plan_with_orders, tables, unit_of,
+};
 use quotecast_forecast::vocabulary;
 use quotecast_pipeline::{
     demand_store::DemandStore,
@@ -119,8 +121,15 @@ impl DemandService for DemandApi {
         &self,
         request: Request<RunPlanRequest>,
     ) -> Result<Response<RunPlanResponse>, Status> {
+        let caller = crate::auth_layer::principal(&request)?;
         let mut job = PlanJob::try_from((request.get_ref(), (self.state.today)()))?;
         job.options.budget = self.state.trial_budget;
+        let orders = if job.won_orders {
+            won_orders(&self.state, &caller.tenant, job.options.calendar.as_of).await?
+        } else {
+            Vec::new()
+        };
+        let orders_read = orders.len() as u64;
         let _stop = crate::forecast::CancelOnDrop(job.options.cancel.clone());
         let store = self.store();
         let response = run_job(&self.state, move |state| {
@@ -145,7 +154,9 @@ impl DemandService for DemandApi {
                     ..Inventory::default()
                 },
             };
-            let plan = plan_pipeline(snapshot, history, rules, &inventory, &job.options)?;
+            let firm = firm_demand(rules, &orders, job.options.calendar.as_of);
+            let won_order_lines = firm.lines.len() as u64;
+            let plan = plan_with_orders(snapshot, history, rules, &inventory, &job.options, firm)?;
             store.store_plan(&plan.id, &tables(&plan)?)?;
             let corporate = rules.corporate_currency();
             let value: Decimal = plan.planned_orders.iter().map(|o| o.value).sum();
@@ -172,6 +183,8 @@ impl DemandService for DemandApi {
                 expected_cash: statistic(plan.cash.iter().map(|c| c.expected).sum()),
                 cash_before_plan_date: statistic(e.cash_before_plan_date),
                 lines_without_terms: e.lines_without_terms as u64,
+                won_orders: orders_read,
+                won_order_lines,
             })
         })
         .await?;
@@ -263,4 +276,65 @@ impl DemandService for DemandApi {
                 .collect(),
         }))
     }
+}
+
+/// The won orders of `tenant` accepted on or before `as_of`, with their
+/// lines, read from the quote store.
+async fn won_orders(
+    state: &AppState,
+    tenant: &str,
+    as_of: chrono::NaiveDate,
+) -> Result<Vec<WonOrder>, ServerError> {
+    let store = state.quotes.store().await?;
+    let mut orders = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_orders(&quotecast_store::ListOrdersQuery {
+                tenant: tenant.to_owned(),
+                to: Some(as_of),
+                after,
+                limit: 500,
+                ..Default::default()
+            })
+            .await?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = Some(last.number);
+        for order in &page {
+            let lines = store
+                .order_lines(tenant, order.number)
+                .await?
+                .into_iter()
+                .map(|l| {
+                    let number = |text: &str| {
+                        text.parse::<Decimal>().map_err(|_| {
+                            ServerError::Internal(format!(
+                                "order {}: `{text}` is not a number",
+                                order.number
+                            ))
+                        })
+                    };
+                    Ok(WonOrderLine {
+                        quantity: number(&l.quantity)?,
+                        net: number(&l.net)?,
+                        sku: l.sku,
+                        product_line: l.product_line,
+                    })
+                })
+                .collect::<Result<Vec<_>, ServerError>>()?;
+            orders.push(WonOrder {
+                number: order.number,
+                account: order.account.clone(),
+                currency: order.currency.clone(),
+                accepted_on: order.accepted_on,
+                lines,
+            });
+        }
+        if page.len() < 500 {
+            break;
+        }
+    }
+    Ok(orders)
 }
