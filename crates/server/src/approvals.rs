@@ -10,7 +10,7 @@ use crate::{
     auth::Role,
     auth_layer::principal,
     pb::{self, approval_service_server::ApprovalService},
-    stored_quotes::{DEFAULT_PAGE, MAX_PAGE},
+    stored_quotes::{MAX_PAGE, page},
 };
 
 pub(crate) struct ApprovalsApi {
@@ -42,11 +42,8 @@ impl ApprovalService for ApprovalsApi {
         request: Request<pb::ListPendingApprovalsRequest>,
     ) -> Result<Response<pb::ListPendingApprovalsResponse>, Status> {
         let caller = principal(&request)?;
-        let limit = match u32::try_from(request.get_ref().page_size) {
-            Ok(0) => DEFAULT_PAGE,
-            Ok(n) if n <= MAX_PAGE => n,
-            _ => return Err(invalid("page_size", "must be 0 (50) to 500").into()),
-        };
+        let (limit, _) = page(request.get_ref().page_size, "")
+            .map_err(|wrong| invalid(wrong[0].0, wrong[0].1))?;
         let state = &self.state;
         let store = state.quotes.store().await?;
         let today = (state.today)();

@@ -8,7 +8,7 @@ use crate::{
     AppState, FieldViolation, ServerError,
     auth_layer::principal,
     pb::{self, order_service_server::OrderService},
-    stored_quotes::{DEFAULT_PAGE, MAX_PAGE},
+    stored_quotes::{DEFAULT_PAGE, page},
 };
 
 pub(crate) struct OrdersApi {
@@ -45,30 +45,19 @@ impl OrderService for OrdersApi {
         };
         let from = date("accepted_from", &request.accepted_from);
         let to = date("accepted_to", &request.accepted_to);
-        let limit = match u32::try_from(request.page_size) {
-            Ok(0) => DEFAULT_PAGE,
-            Ok(n) if n <= MAX_PAGE => n,
-            _ => {
-                violations.push(FieldViolation {
-                    field: "page_size".into(),
-                    description: "must be 0 (50) to 500".into(),
-                });
-                DEFAULT_PAGE
-            }
-        };
-        let after = match request.page_token.trim() {
-            "" => None,
-            token => match token.parse::<i64>() {
-                Ok(n) if n > 0 => Some(n),
-                _ => {
-                    violations.push(FieldViolation {
-                        field: "page_token".into(),
-                        description: "is not a token ListOrders gave".into(),
-                    });
-                    None
+        let (limit, after) =
+            match page(request.page_size, &request.page_token) {
+                Ok(page) => page,
+                Err(wrong) => {
+                    violations.extend(wrong.into_iter().map(|(field, description)| {
+                        FieldViolation {
+                            field: field.into(),
+                            description: description.into(),
+                        }
+                    }));
+                    (DEFAULT_PAGE, None)
                 }
-            },
-        };
+            };
         if !violations.is_empty() {
             return Err(ServerError::InvalidArgument(violations).into());
         }

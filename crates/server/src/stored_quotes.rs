@@ -333,26 +333,12 @@ impl QuoteService for StoredQuotesApi {
         let caller = principal(&request)?;
         let request = request.into_inner();
         let mut violations = Vec::new();
-        let limit = match u32::try_from(request.page_size) {
-            Ok(0) => DEFAULT_PAGE,
-            Ok(n) if n <= MAX_PAGE => n,
-            _ => {
-                violations.push(("page_size", "must be 0 (50) to 500"));
-                DEFAULT_PAGE
+        let (limit, after) = match page(request.page_size, &request.page_token) {
+            Ok(page) => page,
+            Err(wrong) => {
+                violations.extend(wrong);
+                (DEFAULT_PAGE, None)
             }
-        };
-        let after = match request.page_token.trim() {
-            "" => None,
-            token => match token.parse::<i64>() {
-                Ok(n) if n > 0 => Some(n),
-                _ => {
-                    violations.push((
-                        "page_token",
-                        "is not a token ListQuotes gave: leave it empty for the first page",
-                    ));
-                    None
-                }
-            },
         };
         let status = match pb::QuoteStatus::try_from(request.status) {
             Ok(pb::QuoteStatus::Unspecified) => None,
@@ -475,6 +461,42 @@ impl StoredQuotesApi {
         let store = self.state.quotes.store().await?;
         let found = store.get(tenant, number, version).await?;
         stored(&self.state, found)
+    }
+}
+
+/// A request's fields that are wrong, and why.
+pub(crate) type Wrong = Vec<(&'static str, &'static str)>;
+
+/// A list's page size (0: [`DEFAULT_PAGE`]) and where it starts: after
+/// the number in a `page_token` the list gave; else each field that is
+/// wrong and why.
+pub(crate) fn page(page_size: i32, page_token: &str) -> Result<(u32, Option<i64>), Wrong> {
+    let mut wrong = Vec::new();
+    let limit = match u32::try_from(page_size) {
+        Ok(0) => DEFAULT_PAGE,
+        Ok(n) if n <= MAX_PAGE => n,
+        _ => {
+            wrong.push(("page_size", "must be 0 (50) to 500"));
+            DEFAULT_PAGE
+        }
+    };
+    let after = match page_token.trim() {
+        "" => None,
+        token => match token.parse::<i64>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                wrong.push((
+                    "page_token",
+                    "is not a token the list gave: leave it empty for the first page",
+                ));
+                None
+            }
+        },
+    };
+    if wrong.is_empty() {
+        Ok((limit, after))
+    } else {
+        Err(wrong)
     }
 }
 

@@ -8,7 +8,7 @@ use sqlx::Row;
 use crate::{
     Actor, QuoteStatus, Store, StoreError,
     audit::{self, Record},
-    quotes::{current, stamp},
+    quotes::{current, stale, stamp},
 };
 
 /// One status change asked for.
@@ -105,12 +105,7 @@ pub(crate) async fn apply_change(
     .execute(&mut *conn)
     .await?;
     if updated.rows_affected() == 0 {
-        let (current, _) = current(conn, tenant, number).await?;
-        return Err(StoreError::Stale {
-            number,
-            base,
-            current,
-        });
+        return Err(stale(conn, tenant, number, base).await);
     }
     // The new version is the old one's content in the new status, copied
     // inside the database.

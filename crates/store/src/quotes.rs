@@ -334,12 +334,7 @@ pub(crate) async fn apply(
     .execute(&mut *conn)
     .await?;
     if updated.rows_affected() == 0 {
-        let (current_version, _) = current(conn, tenant, number).await?;
-        return Err(StoreError::Stale {
-            number,
-            base,
-            current: current_version,
-        });
+        return Err(stale(conn, tenant, number, base).await);
     }
     insert_version(conn, &saved).await?;
     audit_save(conn, &saved, &save.by, chain).await?;
@@ -385,6 +380,24 @@ async fn audit_save(
         chain,
     )
     .await
+}
+
+/// The refusal of a change from `base` that a concurrent writer beat:
+/// naming the version it made (or why that could not be read).
+pub(crate) async fn stale(
+    conn: &mut sqlx::AnyConnection,
+    tenant: &str,
+    number: i64,
+    base: i64,
+) -> StoreError {
+    match current(conn, tenant, number).await {
+        Ok((current, _)) => StoreError::Stale {
+            number,
+            base,
+            current,
+        },
+        Err(error) => error,
+    }
 }
 
 /// The latest version and status of quote `number`.
