@@ -861,3 +861,61 @@ fn an_approver_group_must_say_how_it_decides_in_known_words() {
         "unknown approval rule `appr-margin-5`",
     );
 }
+
+#[test]
+fn approvals_can_ask_for_lines_below_their_floor_and_for_a_product_line() {
+    use quotecast_tests::{QuoteBuilder, percent, quote};
+    let s = with_edit("approvals.toml", |t| {
+        format!(
+            "{t}\n[[approval_rule]]\nid = \"appr-below-floor\"\nname = \"Asked below a floor\"\n\
+             level = \"director\"\nline_below_floor = true\n\n[[approval_rule]]\n\
+             id = \"appr-servers\"\nname = \"Server deals\"\nlevel = \"manager\"\n\
+             product_line_present = \"servers\"\n"
+        )
+    });
+    let (rules, _) = compile_sources(&s).unwrap();
+    // 35 % off a laptop hits its floor (897.73: asked 844.35, 5.95 % below).
+    let q = quote("USD", "2026-03-01")
+        .account("initech")
+        .line("LT-14-PRO", "1")
+        .line_discount(percent("35"))
+        .line("SRV-1U", "2");
+    let priced = quotecast_pricing::price_quote(&rules, example_configurators(), &q).unwrap();
+    let found: Vec<(&str, Option<String>)> = priced
+        .approval
+        .triggered
+        .iter()
+        .filter(|t| t.rule_id == "appr-below-floor" || t.rule_id == "appr-servers")
+        .map(|t| (t.rule_id.as_str(), t.figure.map(|f| f.to_string())))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("appr-below-floor", Some("5.95".to_owned())),
+            ("appr-servers", Some("4800.00".to_owned())),
+        ],
+        "{:#?}",
+        priced.approval.triggered
+    );
+    // Nothing below a floor, no server: neither asks.
+    let plain = quote("USD", "2026-03-01").line("LT-14-PRO", "1");
+    let priced = quotecast_pricing::price_quote(&rules, example_configurators(), &plain).unwrap();
+    assert!(
+        priced.approval.triggered.is_empty(),
+        "{:?}",
+        priced.approval
+    );
+    // An unknown product line is named with its line.
+    let s = with_edit("approvals.toml", |t| {
+        format!(
+            "{t}\n[[approval_rule]]\nid = \"appr-boats\"\nname = \"Boats\"\nlevel = \"manager\"\n\
+             product_line_present = \"boats\"\n"
+        )
+    });
+    assert_single_issue(
+        &s,
+        "approvals.toml",
+        "id = \"appr-boats\"",
+        "unknown product line `boats`",
+    );
+}

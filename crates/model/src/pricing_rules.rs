@@ -228,6 +228,10 @@ pub enum ApprovalCondition {
     MarginBelow(Percent),
     /// The net total exceeds this amount of the corporate currency.
     NetTotalAbove(Decimal),
+    /// Some line was asked below its price floor (a floor rule raised it).
+    LineBelowFloor,
+    /// The quote holds a line of this product line.
+    ProductLinePresent(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,7 @@ use rust_decimal::Decimal;
 
 use crate::{
     engine::Context,
-    result::{ApprovalOutcome, PricedLine, Totals, TriggeredApproval, share_exceeds},
+    result::{ApprovalOutcome, PricedLine, StepKind, Totals, TriggeredApproval, share_exceeds},
 };
 
 fn pct(p: Percent) -> String {
@@ -106,6 +106,41 @@ pub(crate) fn approve(
                             ctx.rules.corporate_currency().code
                         ),
                         Some(totals.net),
+                    )
+                })
+            }
+            ApprovalCondition::LineBelowFloor => lines
+                .iter()
+                .flat_map(|l| l.waterfall.iter().map(move |s| (l, s)))
+                .filter(|(_, s)| s.step == StepKind::FloorGuard && s.running_total > Decimal::ZERO)
+                .filter_map(|(l, s)| Percent::ratio(s.amount, s.running_total).map(|p| (l, s, p)))
+                .max_by(|a, b| a.2.cmp(&b.2).then_with(|| b.0.line_id.cmp(&a.0.line_id)))
+                .map(|(l, s, p)| {
+                    (
+                        format!(
+                            "line {} ({}) was asked {} below its floor ({})",
+                            l.line_id,
+                            l.sku,
+                            pct(p),
+                            s.rule_id
+                        ),
+                        Some(p.display_2dp()),
+                    )
+                }),
+            ApprovalCondition::ProductLinePresent(product_line) => {
+                let held: Vec<&PricedLine<'_>> = lines
+                    .iter()
+                    .filter(|l| l.product_line == product_line)
+                    .collect();
+                (!held.is_empty()).then(|| {
+                    let net: Decimal = held.iter().map(|l| l.net_extended).sum();
+                    (
+                        format!(
+                            "the quote holds {product_line}: {} line(s), net {net} {}",
+                            held.len(),
+                            ctx.currency.code
+                        ),
+                        Some(net),
                     )
                 })
             }

@@ -400,6 +400,10 @@ pub(crate) struct ApprovalRuleDef {
     pub quote_discount_above: Option<ExactDecimal>,
     pub margin_below: Option<ExactDecimal>,
     pub net_total_above: Option<ExactDecimal>,
+    /// `true`: some line was asked below its price floor.
+    pub line_below_floor: Option<bool>,
+    /// A product line the quote holds a line of.
+    pub product_line_present: Option<String>,
 }
 
 /// A group of approvers (principals' names).

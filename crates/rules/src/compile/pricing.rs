@@ -419,6 +419,7 @@ fn approvals(c: &mut Compiler<'_>, f: &ParsedFile<'_>, parts: &mut RuleSetParts)
         let owner = format!("approval rule `{}`", d.id);
         let known = c.known.approval_levels.contains(&d.level);
         c.check_ref(f, r.line, &owner, "approval level", &d.level, known);
+        let mut refs_known = known;
         let conditions: Vec<Option<ApprovalCondition>> = vec![
             d.line_discount_above
                 .and_then(|p| c.percent(f, r.line, &owner, p.0))
@@ -434,6 +435,14 @@ fn approvals(c: &mut Compiler<'_>, f: &ParsedFile<'_>, parts: &mut RuleSetParts)
             d.net_total_above
                 .filter(|a| c.non_negative(f, r.line, &owner, a.0))
                 .map(|a| ApprovalCondition::NetTotalAbove(a.0)),
+            d.line_below_floor
+                .filter(|below| *below)
+                .map(|_| ApprovalCondition::LineBelowFloor),
+            d.product_line_present.as_ref().map(|pl| {
+                let pl_known = c.known.product_lines.contains(pl);
+                refs_known &= c.check_ref(f, r.line, &owner, "product line", pl, pl_known);
+                ApprovalCondition::ProductLinePresent(pl.clone())
+            }),
         ];
         let given: Vec<ApprovalCondition> = conditions.into_iter().flatten().collect();
         if given.len() != 1 {
@@ -441,12 +450,12 @@ fn approvals(c: &mut Compiler<'_>, f: &ParsedFile<'_>, parts: &mut RuleSetParts)
                 f,
                 r.line,
                 format!(
-                    "{owner}: give exactly one condition (line_discount_above, manual_discount_above, quote_discount_above, margin_below or net_total_above)"
+                    "{owner}: give exactly one condition (line_discount_above, manual_discount_above, quote_discount_above, margin_below, net_total_above, line_below_floor = true or product_line_present)"
                 ),
             );
             continue;
         }
-        if known && let Some(condition) = given.into_iter().next() {
+        if refs_known && let Some(condition) = given.into_iter().next() {
             parts.approval_rules.push(ApprovalRule {
                 id: d.id.clone(),
                 name: d.name.clone(),
