@@ -31,6 +31,11 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
         lines: vec![line],
         ..Default::default()
     };
+    let action = pb::QuoteActionRequest {
+        quote_number: 1,
+        base_version: 1,
+        comment: "fuzz".into(),
+    };
     let configure = pb::ConfigureRequest {
         product_sku: "SRV-2U".into(),
         choices: vec![],
@@ -104,6 +109,58 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
         (
             "/quotecast.v1.DemandService/PushInventory",
             push.encode_to_vec(),
+        ),
+        (
+            "/quotecast.v1.QuoteService/SaveQuote",
+            pb::SaveQuoteRequest {
+                quote: Some(quote.clone()),
+                valid_until: "2026-12-31".into(),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        ),
+        (
+            "/quotecast.v1.QuoteService/ListQuotes",
+            pb::ListQuotesRequest {
+                page_size: 10,
+                page_token: "3".into(),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        ),
+        (
+            "/quotecast.v1.QuoteService/DiffQuoteVersions",
+            pb::DiffQuoteVersionsRequest {
+                quote_number: 1,
+                from_version: 1,
+                to_version: 2,
+            }
+            .encode_to_vec(),
+        ),
+        ("/quotecast.v1.QuoteService/Submit", action.encode_to_vec()),
+        ("/quotecast.v1.QuoteService/Approve", action.encode_to_vec()),
+        (
+            "/quotecast.v1.ApprovalService/ListPendingApprovals",
+            pb::ListPendingApprovalsRequest { page_size: 5 }.encode_to_vec(),
+        ),
+        (
+            "/quotecast.v1.ApprovalService/Delegate",
+            pb::DelegateRequest {
+                from: String::new(),
+                to: "mia@acme.example".into(),
+                starts: "2026-05-01".into(),
+                ends: "2026-05-09".into(),
+            }
+            .encode_to_vec(),
+        ),
+        (
+            "/quotecast.v1.OrderService/ListOrders",
+            pb::ListOrdersRequest {
+                accepted_from: "2026-01-01".into(),
+                product_line: "servers".into(),
+                ..Default::default()
+            }
+            .encode_to_vec(),
         ),
     ]
 }
