@@ -93,11 +93,15 @@ pub(crate) struct Chain {
     pub hash: String,
 }
 
-/// The chain's head as stored.
-pub(crate) async fn head(conn: &mut sqlx::AnyConnection) -> Result<Chain, StoreError> {
-    let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-        .fetch_one(&mut *conn)
-        .await?;
+/// The chain's head as stored; `lock`: held until the caller's
+/// transaction ends (PostgreSQL: other writers wait for it).
+pub(crate) async fn head(conn: &mut sqlx::AnyConnection, lock: bool) -> Result<Chain, StoreError> {
+    let sql = if lock {
+        "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
+    } else {
+        "SELECT seq, hash FROM audit_head WHERE id = 1"
+    };
+    let row = sqlx::query(sql).fetch_one(&mut *conn).await?;
     Ok(Chain {
         seq: row.try_get("seq")?,
         hash: row.try_get("hash")?,

@@ -214,13 +214,7 @@ impl Store {
     /// Changes a quote's status (a new version), if it is still at
     /// `change.base` and the move is legal.
     pub async fn change_status(&self, change: StatusChange) -> Result<Changed, StoreError> {
-        if let Some(writer) = &self.writer {
-            return writer.change(change).await;
-        }
-        let mut tx = self.pool.begin().await?;
-        let changed = apply_change(&mut tx, &change, None).await?;
-        tx.commit().await?;
-        Ok(changed)
+        self.writer.change(change).await
     }
 
     /// Expires every open quote, of every tenant, whose validity ended

@@ -92,7 +92,7 @@ const SQLITE_BUSY: Duration = Duration::from_secs(10);
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    writer: Option<writer::Writer>,
+    writer: writer::Writer,
 }
 
 impl Store {
@@ -136,7 +136,7 @@ impl Store {
             }
         };
         migrate::migrate(&pool, backend).await?;
-        let writer = (backend == Backend::Sqlite).then(|| writer::Writer::start(pool.clone()));
+        let writer = writer::Writer::start(pool.clone(), backend);
         Ok(Self {
             pool,
             backend,
@@ -144,24 +144,12 @@ impl Store {
         })
     }
 
-    /// Writes one version: through the group-committing writer on SQLite,
-    /// in a transaction of its own on PostgreSQL (whose concurrent commits
-    /// share their flushes by themselves). There a new quote takes its
-    /// number first, on its own: the tenant's counter row is locked only
-    /// for that statement, not until the save commits (a save that then
-    /// fails leaves its number unused, as a sequence does).
-    async fn write(&self, mut save: quotes::Save) -> Result<QuoteVersion, StoreError> {
-        if let Some(writer) = &self.writer {
-            return writer.write(save).await;
-        }
-        if save.revise.is_none() {
-            let mut conn = self.pool.acquire().await?;
-            save.number = Some(quotes::next_number(&mut conn, &save.tenant).await?);
-        }
-        let mut tx = self.pool.begin().await?;
-        let saved = quotes::apply(&mut tx, save, None).await?;
-        tx.commit().await?;
-        Ok(saved)
+    /// Writes one version through the group-committing writer: saves
+    /// waiting together share one transaction and one flush, on SQLite as
+    /// on PostgreSQL (where a transaction per save queued on the audit
+    /// chain's head row until its commit).
+    async fn write(&self, save: quotes::Save) -> Result<QuoteVersion, StoreError> {
+        self.writer.write(save).await
     }
 
     /// The SQLite database `quotes.sqlite` in `data_dir`.

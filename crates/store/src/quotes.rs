@@ -108,7 +108,6 @@ impl Store {
             content,
             now,
             revise: None,
-            number: None,
         })
         .await
     }
@@ -130,7 +129,6 @@ impl Store {
             content,
             now,
             revise: Some((number, base)),
-            number: None,
         })
         .await
     }
@@ -226,15 +224,10 @@ pub(crate) struct Save {
     pub content: QuoteContent,
     pub now: DateTime<Utc>,
     pub revise: Option<(i64, i64)>,
-    /// A new quote's number, when taken before the transaction.
-    pub number: Option<i64>,
 }
 
 /// Takes the tenant's next quote number on `conn`.
-pub(crate) async fn next_number(
-    conn: &mut sqlx::AnyConnection,
-    tenant: &str,
-) -> Result<i64, StoreError> {
+async fn next_number(conn: &mut sqlx::AnyConnection, tenant: &str) -> Result<i64, StoreError> {
     Ok(sqlx::query(
         "INSERT INTO quote_numbers (tenant, last) VALUES ($1, 1) \
          ON CONFLICT (tenant) DO UPDATE SET last = quote_numbers.last + 1 RETURNING last",
@@ -255,10 +248,7 @@ pub(crate) async fn apply(
     let now = save.now.trunc_subsecs(6);
     let tenant = save.tenant.as_str();
     let Some((number, base)) = save.revise else {
-        let number = match save.number {
-            Some(number) => number,
-            None => next_number(conn, tenant).await?,
-        };
+        let number = next_number(conn, tenant).await?;
         let saved = QuoteVersion {
             tenant: save.tenant.clone(),
             number,

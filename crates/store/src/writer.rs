@@ -1,4 +1,4 @@
-//! Group commit for SQLite: one task owns the writes, takes every save
+//! Group commit: one task owns the writes, takes every save
 //! waiting when it is free (up to [`MAX_BATCH`]) and commits them in one
 //! transaction, so one fsync acknowledges them all. Each save runs under
 //! its own savepoint: one that fails (a stale version) is rolled back
@@ -8,7 +8,7 @@ use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
-    Changed, QuoteVersion, StatusChange, StoreError, audit,
+    Backend, Changed, QuoteVersion, StatusChange, StoreError, audit,
     change::apply_change,
     quotes::{Save, apply},
 };
@@ -70,9 +70,9 @@ pub(crate) struct Writer(mpsc::Sender<Op>);
 
 impl Writer {
     /// Starts the writer task on the current runtime.
-    pub(crate) fn start(pool: AnyPool) -> Self {
+    pub(crate) fn start(pool: AnyPool, backend: Backend) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, receiver));
+        tokio::spawn(run(pool, backend, receiver));
         Self(sender)
     }
 
@@ -97,7 +97,7 @@ fn stopped() -> StoreError {
     StoreError::Database(sqlx::Error::PoolClosed)
 }
 
-async fn run(pool: AnyPool, mut saves: mpsc::Receiver<Op>) {
+async fn run(pool: AnyPool, backend: Backend, mut saves: mpsc::Receiver<Op>) {
     while let Some(first) = saves.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -106,18 +106,19 @@ async fn run(pool: AnyPool, mut saves: mpsc::Receiver<Op>) {
                 Err(_) => break,
             }
         }
-        commit(&pool, batch).await;
+        commit(&pool, backend, batch).await;
     }
 }
 
 /// Writes `batch` in one transaction and answers each write.
-async fn commit(pool: &AnyPool, batch: Vec<Op>) {
+async fn commit(pool: &AnyPool, backend: Backend, batch: Vec<Op>) {
     let mut answers = Vec::with_capacity(batch.len());
     let outcome: Result<(), StoreError> = async {
         let mut tx = pool.begin().await?;
-        // The writer is the only one appending on SQLite: it holds the
-        // chain for the batch and stores the head once.
-        let mut chain = audit::head(&mut tx).await?;
+        // The writer holds the chain for the batch and stores the head
+        // once; on PostgreSQL it locks the head row first, so the writers
+        // of other replicas append after its commit.
+        let mut chain = audit::head(&mut tx, backend == Backend::Postgres).await?;
         for op in batch {
             // A new quote writes nothing before the statements that could
             // fail, and fails only with the database; a revision or a
