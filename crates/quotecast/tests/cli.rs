@@ -714,3 +714,47 @@ fn shutdown_ends_within_the_grace_period_despite_silent_peers() {
     runtime.shutdown_background();
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[test]
+fn serve_without_an_auth_file_stays_on_loopback_and_a_bad_auth_file_is_named_by_line() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let open = quotecast(&["serve", "--addr", "0.0.0.0:0", "--data", data_dir]);
+    assert!(!open.status.success());
+    assert!(
+        stderr(&open).contains("give the server an auth file"),
+        "{}",
+        stderr(&open)
+    );
+    let auth = data.path().join("auth.toml");
+    std::fs::write(
+        &auth,
+        "[[principal]]\nname = \"ana@acme.example\"\ntenant = \"acme\"\nrole = \"boss\"\n",
+    )
+    .unwrap();
+    let bad = quotecast(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--data",
+        data_dir,
+        "--auth",
+        auth.to_str().unwrap(),
+    ]);
+    assert!(!bad.status.success());
+    let said = stderr(&bad);
+    assert!(
+        said.contains("auth.toml:4: role `boss` is not one of rep, approver, admin, service"),
+        "{said}"
+    );
+    let keyed = quotecast(&["auth", "new-key"]);
+    let out = stdout(&keyed);
+    let key = out
+        .split_whitespace()
+        .find(|w| w.starts_with("qc_"))
+        .unwrap();
+    assert!(
+        out.contains(&quotecast_server::auth::key_hash(key)),
+        "the printed hash is the key's: {out}"
+    );
+}
