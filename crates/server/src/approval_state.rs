@@ -174,22 +174,22 @@ pub(crate) fn waiting_for(p: &Progress<'_, '_>) -> Vec<pb::ApprovalSeat> {
     }
 }
 
-/// How `principal` may act on `round` today: its limit, who delegated to
-/// it, and the escalated seats whose escalation group it belongs to.
-pub(crate) async fn acting<'p>(
+/// The rank of an approval limit (a level id) under the loaded rules.
+fn limit_rank(state: &crate::AppState, limit: Option<&str>) -> Option<u32> {
+    limit
+        .and_then(|id| state.rules.approval_level(id))
+        .map(|l| l.rank)
+}
+
+/// Who delegated their decisions to `principal` for `today`, with their
+/// limits' ranks.
+pub(crate) async fn delegated_by(
     state: &crate::AppState,
     store: &Store,
-    principal: &'p Principal,
-    open: &[OpenSeat<'_, '_>],
-    round: &Round,
+    principal: &Principal,
     today: NaiveDate,
-) -> Result<Acting<'p>, ServerError> {
-    let rank = |limit: Option<&str>| {
-        limit
-            .and_then(|id| state.rules.approval_level(id))
-            .map(|l| l.rank)
-    };
-    let delegated_by = store
+) -> Result<Vec<(String, Option<u32>)>, ServerError> {
+    Ok(store
         .delegations_to(&principal.tenant, &principal.name, today)
         .await?
         .into_iter()
@@ -197,10 +197,22 @@ pub(crate) async fn acting<'p>(
             let limit = state
                 .auth
                 .principal(&d.from)
-                .and_then(|p| rank(p.approval_limit.as_deref()));
+                .and_then(|p| limit_rank(state, p.approval_limit.as_deref()));
             (d.from, limit)
         })
-        .collect();
+        .collect())
+}
+
+/// How `principal` may act on `round`: its limit, those who delegated to
+/// it ([`delegated_by`]), and the escalated seats whose escalation group
+/// it belongs to.
+pub(crate) fn acting<'p>(
+    state: &crate::AppState,
+    principal: &'p Principal,
+    open: &[OpenSeat<'_, '_>],
+    round: &Round,
+    delegated_by: Vec<(String, Option<u32>)>,
+) -> Acting<'p> {
     let escalated_for = open
         .iter()
         .filter(|o| round.escalated.contains(&o.seat.key))
@@ -214,12 +226,12 @@ pub(crate) async fn acting<'p>(
             SeatHolder::Limit => None,
         })
         .collect();
-    Ok(Acting {
+    Acting {
         name: &principal.name,
-        limit_rank: rank(principal.approval_limit.as_deref()),
+        limit_rank: limit_rank(state, principal.approval_limit.as_deref()),
         delegated_by,
         escalated_for,
-    })
+    }
 }
 
 /// What one sweep did.

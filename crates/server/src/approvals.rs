@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     AppState, FieldViolation, ServerError,
-    approval_state::{acting, outcome_of, round, seat_view},
+    approval_state::{acting, delegated_by, outcome_of, round, seat_view},
     auth::Role,
     auth_layer::principal,
     pb::{self, approval_service_server::ApprovalService},
@@ -46,7 +46,8 @@ impl ApprovalService for ApprovalsApi {
             .map_err(|wrong| invalid(wrong[0].0, wrong[0].1))?;
         let state = &self.state;
         let store = state.quotes.store().await?;
-        let today = (state.today)();
+        // Who delegated to the caller: read once, not per quote.
+        let delegated = delegated_by(state, store, &caller, (state.today)()).await?;
         let mut approvals = Vec::new();
         let mut after = None;
         // Page through the tenant's pending quotes until the page is full.
@@ -82,7 +83,7 @@ impl ApprovalService for ApprovalsApi {
                 let Progress::Waiting { open, .. } = progress(&chain, &round.decisions) else {
                     continue;
                 };
-                let who = acting(state, store, &caller, &open, &round, today).await?;
+                let who = acting(state, &caller, &open, &round, delegated.clone());
                 if let Some((seat, member)) =
                     open.iter().find_map(|o| may_take(o, &who).map(|m| (o, m)))
                 {

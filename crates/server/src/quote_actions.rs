@@ -15,7 +15,8 @@ use quotecast_store::{
 use crate::{
     AppState, ServerError,
     approval_state::{
-        acting, all_decisions, figures_json, order_lines, outcome_of, round, waiting_for,
+        acting, all_decisions, delegated_by, figures_json, order_lines, outcome_of, round,
+        waiting_for,
     },
     auth::{Principal, Role},
     pb,
@@ -281,8 +282,8 @@ async fn decide(on: &On<'_, '_>, approve: bool) -> Result<Answer, ServerError> {
             current.number
         )));
     };
-    let today = (state.today)();
-    let who = acting(state, store, principal, &open, &round, today).await?;
+    let delegated = delegated_by(state, store, principal, (state.today)()).await?;
+    let who = acting(state, principal, &open, &round, delegated);
     let Some((seat, member)) = open.iter().find_map(|o| may_take(o, &who).map(|m| (o, m))) else {
         let seats: Vec<String> = open
             .iter()
@@ -380,8 +381,7 @@ pub(crate) async fn act(
             match action {
                 Action::Recall
                     if current.status == QuoteStatus::PendingApproval
-                        && principal.role != Role::Admin
-                        && principal.name != current.saved_by =>
+                        && principal.role != Role::Admin =>
                 {
                     let submitter = round(store, &principal.tenant, current.number)
                         .await?
