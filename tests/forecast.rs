@@ -150,6 +150,7 @@ async fn an_uploaded_pipeline_forecasts_as_the_batch_job_does() {
         trials: 500,
         seed: 3,
         prior_strength: 0.0,
+        ..Default::default()
     };
     let (summary, tables) = forecast_tables(&mut client, request).await;
     assert_eq!(summary.reporting_currency, "USD");
@@ -486,5 +487,134 @@ async fn a_monte_carlo_beyond_the_memory_budget_is_refused_before_it_runs() {
         "{}",
         status.message()
     );
+    server.stop().await;
+}
+
+/// Saves a quote for two servers, then submits, sends and accepts it:
+/// its number and net total.
+async fn a_won_quote(server: &TestServer) -> (i64, Decimal) {
+    use quotecast_server::pb::{
+        PriceQuoteRequest, QuoteActionRequest, QuoteLineInput, SaveQuoteRequest,
+        quote_service_client::QuoteServiceClient,
+    };
+    let mut quotes = QuoteServiceClient::new(server.channel().await);
+    let saved = quotes
+        .save_quote(SaveQuoteRequest {
+            quote: Some(PriceQuoteRequest {
+                currency_code: "USD".into(),
+                price_date: "2026-03-01".into(),
+                segment: "mid_market".into(),
+                region: "na".into(),
+                lines: vec![QuoteLineInput {
+                    sku: "SRV-1U".into(),
+                    quantity: "2".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            valid_until: "2099-12-31".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let n = saved.quote_number;
+    let act = |base| QuoteActionRequest {
+        quote_number: n,
+        base_version: base,
+        comment: String::new(),
+    };
+    let approved = quotes.submit(act(1)).await.unwrap().into_inner();
+    let sent = quotes.mark_sent(act(approved.version)).await.unwrap();
+    quotes
+        .mark_accepted(act(sent.into_inner().version))
+        .await
+        .unwrap();
+    let net = saved.priced.unwrap().totals.unwrap().net;
+    (n, Decimal::from_str(&net).unwrap())
+}
+
+#[tokio::test]
+async fn a_won_order_closes_the_opportunity_that_carried_its_quote() {
+    let server = TestServer::start().await;
+    let (number, net) = a_won_quote(&server).await;
+    let today = chrono::Utc::now().date_naive();
+    let day = |offset: i64| (today + chrono::Duration::days(offset)).to_string();
+    // O-1 carries the quote (as the CRM shows its number); O-2 does not.
+    let snapshot = format!(
+        "opportunity_id,owner,team,region,stage,stage_entered,created,expected_close,\
+         forecast_category,currency,sku,product_line,quantity,amount,quote_ref\n\
+         O-1,ann,A,na,negotiate,{a},{b},{c},,USD,SRV-1U,servers,2,9999.00,Q-{number:05}\n\
+         O-2,bob,B,na,propose,{a},{b},{c},,USD,DSP-27,displays,4,2000.00,\n",
+        a = day(-10),
+        b = day(-60),
+        c = day(20),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pipeline.csv");
+    std::fs::write(&path, snapshot).unwrap();
+    let mut client = ForecastServiceClient::new(server.channel().await);
+    upload(&mut client, "crm", PipelineFile::Snapshot, &path)
+        .await
+        .unwrap();
+    let request = |won_orders| ForecastRequest {
+        pipeline: "crm".into(),
+        as_of: today.to_string(),
+        won_orders,
+        ..Default::default()
+    };
+    let (without, plain) = forecast_tables(&mut client, request(false)).await;
+    let (with, booked) = forecast_tables(&mut client, request(true)).await;
+    assert_eq!(
+        (without.open_opportunities, without.won_opportunities),
+        (2, 0)
+    );
+    assert_eq!((with.open_opportunities, with.won_opportunities), (1, 1));
+    assert_eq!(
+        (with.opportunities_closed_by_orders, with.orders_added),
+        (1, 0)
+    );
+    // Closed won is the order's exact net, once; the 9,999 the CRM still
+    // showed for O-1 is gone.
+    assert_eq!(plain["amounts"].sum("closed_won"), Decimal::ZERO);
+    assert_eq!(booked["amounts"].sum("closed_won"), net);
+    assert_eq!(
+        booked["amounts"].sum("best_case") + booked["amounts"].sum("commit"),
+        Decimal::from(2000)
+    );
+
+    // The roll-down leaves O-1 out too: the order brings its demand, once.
+    let mut demand = quotecast_server::pb::demand_service_client::DemandServiceClient::new(
+        server.channel().await,
+    );
+    let plan = |won_orders| quotecast_server::pb::RunPlanRequest {
+        pipeline: "crm".into(),
+        as_of: today.to_string(),
+        won_orders,
+        ..Default::default()
+    };
+    let plain = demand.run_plan(plan(false)).await.unwrap().into_inner();
+    let ordered = demand.run_plan(plan(true)).await.unwrap().into_inner();
+    assert_eq!((plain.deals, plain.opportunities_ordered), (2, 0));
+    assert_eq!(
+        (
+            ordered.deals,
+            ordered.opportunities_ordered,
+            ordered.won_orders
+        ),
+        (2, 1, 1)
+    );
+
+    // The window is checked: it may not start after the forecast's day, and
+    // is only read with won_orders.
+    let mut late = request(true);
+    late.won_orders_since = day(1);
+    let refused = client.forecast(late).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(violations(&refused)[0].0, "won_orders_since");
+    let mut alone = request(false);
+    alone.won_orders_since = day(-1);
+    let refused = client.forecast(alone).await.unwrap_err();
+    assert_eq!(violations(&refused)[0].0, "won_orders_since");
     server.stop().await;
 }

@@ -5,30 +5,11 @@
 //! delivered by the plan date are left out; every order counts once as a
 //! won deal for the attach rates.
 use chrono::{Days, NaiveDate};
+pub use quotecast_forecast::{WonOrder, WonOrderLine};
 use quotecast_model::RuleSet;
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 
 use crate::DemandLine;
-
-/// One line of a won order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WonOrderLine {
-    pub sku: String,
-    pub product_line: String,
-    pub quantity: Decimal,
-    /// The line's net amount, in the order's currency.
-    pub net: Decimal,
-}
-
-/// A won order (an accepted quote).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WonOrder {
-    pub number: i64,
-    pub account: String,
-    pub currency: String,
-    pub accepted_on: NaiveDate,
-    pub lines: Vec<WonOrderLine>,
-}
 
 /// What won orders bring to a plan.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -99,6 +80,7 @@ mod tests {
         WonOrder {
             number,
             account: "acme".into(),
+            owner: "ana".into(),
             currency: currency.into(),
             accepted_on: d(accepted_on),
             lines: vec![

@@ -24,6 +24,7 @@ mod error;
 mod frames;
 mod funnel;
 mod montecarlo;
+mod orders;
 mod overdue;
 mod prepare;
 mod report;
@@ -50,6 +51,9 @@ pub use error::ForecastError;
 pub use funnel::{FunnelReport, funnel};
 pub use montecarlo::{
     Cancel, Simulation, TrialBudget, Uncertainty, percentile, simulate, trial_rng,
+};
+pub use orders::{
+    Booked, UNASSIGNED, WonOrder, WonOrderLine, book_won_orders, quote_number_of, without_ordered,
 };
 pub use overdue::overdue;
 pub use polars::prelude::{DataFrame, IntoLazy, LazyFrame};

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 /// Lowest first. Modules of one layer do not use each other.
 const LAYERS: &[&[&str]] = &[
     &["columns", "correction", "error"],
-    &["frames"],
+    &["frames", "orders"],
     &["calibrate"],
     &["spec"],
     &["prepare", "distinct", "shocks", "funnel"],

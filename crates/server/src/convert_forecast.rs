@@ -79,6 +79,9 @@ pub struct ForecastJob {
     pub pipeline: String,
     pub history: Option<String>,
     pub options: ForecastOptions,
+    /// Book the won orders accepted from this day to `as_of` as closed
+    /// won.
+    pub won_orders_since: Option<NaiveDate>,
 }
 
 impl TryFrom<(&pb::ForecastRequest, NaiveDate)> for ForecastJob {
@@ -123,15 +126,45 @@ impl TryFrom<(&pb::ForecastRequest, NaiveDate)> for ForecastJob {
                 ..Simulation::default()
             },
         };
+        let since = r.won_orders_since.trim();
+        let won_orders_since = match (r.won_orders, since.is_empty()) {
+            (false, true) => None,
+            (false, false) => {
+                v.push(violation(
+                    "won_orders_since",
+                    "is only read with won_orders set",
+                ));
+                None
+            }
+            (true, _) => {
+                let start = quarter_start(options.as_of);
+                let day = parse_date("won_orders_since", since, start, &mut v).unwrap_or(start);
+                if day > options.as_of {
+                    v.push(violation(
+                        "won_orders_since",
+                        format!("{day} is after as_of {}", options.as_of),
+                    ));
+                }
+                Some(day)
+            }
+        };
         done(
             ForecastJob {
                 pipeline,
                 history,
                 options,
+                won_orders_since,
             },
             v,
         )
     }
+}
+
+/// The first day of the calendar quarter `day` is in.
+fn quarter_start(day: NaiveDate) -> NaiveDate {
+    use chrono::Datelike;
+    let month = (day.month0() / 3) * 3 + 1;
+    NaiveDate::from_ymd_opt(day.year(), month, 1).unwrap_or(day)
 }
 
 /// A checked `FunnelRequest`: the pipeline and the day.

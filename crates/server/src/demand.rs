@@ -2,10 +2,8 @@
 //! versions, stored under their id, and their tables streamed. Plans run
 //! on a blocking thread under the forecast job permits; inventory pushes
 //! are checked whole before a version is stored.
-use quotecast_demand::{
-    Inventory, TABLES, WonOrder, WonOrderLine, firm_demand, plan_with_orders, tables, unit_of,
-};
-use quotecast_forecast::vocabulary;
+use quotecast_demand::{Inventory, TABLES, firm_demand, plan_with_orders, tables, unit_of};
+use quotecast_forecast::{vocabulary, without_ordered};
 use quotecast_pipeline::{
     demand_store::DemandStore,
     inventory::InventoryState,
@@ -125,7 +123,13 @@ impl DemandService for DemandApi {
         let mut job = PlanJob::try_from((request.get_ref(), (self.state.today)()))?;
         job.options.budget = self.state.trial_budget;
         let orders = if job.won_orders {
-            won_orders(&self.state, &caller.tenant, job.options.calendar.as_of).await?
+            crate::orders::won_orders(
+                &self.state,
+                &caller.tenant,
+                None,
+                job.options.calendar.as_of,
+            )
+            .await?
         } else {
             Vec::new()
         };
@@ -140,6 +144,7 @@ impl DemandService for DemandApi {
                 .fingerprints
                 .push(format!("{}:{bytes}", job.pipeline));
             let snapshot = read_snapshot(&path, &vocabulary(rules))?;
+            let (snapshot, ordered) = without_ordered(snapshot, &orders)?;
             let history = match &job.history {
                 Some(name) => Some(read_history(
                     &state.pipelines.history(name)?,
@@ -185,6 +190,7 @@ impl DemandService for DemandApi {
                 lines_without_terms: e.lines_without_terms as u64,
                 won_orders: orders_read,
                 won_order_lines,
+                opportunities_ordered: ordered as u64,
             })
         })
         .await?;
@@ -276,65 +282,4 @@ impl DemandService for DemandApi {
                 .collect(),
         }))
     }
-}
-
-/// The won orders of `tenant` accepted on or before `as_of`, with their
-/// lines, read from the quote store.
-async fn won_orders(
-    state: &AppState,
-    tenant: &str,
-    as_of: chrono::NaiveDate,
-) -> Result<Vec<WonOrder>, ServerError> {
-    let store = state.quotes.store().await?;
-    let mut orders = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store
-            .list_orders(&quotecast_store::ListOrdersQuery {
-                tenant: tenant.to_owned(),
-                to: Some(as_of),
-                after,
-                limit: 500,
-                ..Default::default()
-            })
-            .await?;
-        let Some(last) = page.last() else {
-            break;
-        };
-        after = Some(last.number);
-        for order in &page {
-            let lines = store
-                .order_lines(tenant, order.number)
-                .await?
-                .into_iter()
-                .map(|l| {
-                    let number = |text: &str| {
-                        text.parse::<Decimal>().map_err(|_| {
-                            ServerError::Internal(format!(
-                                "order {}: `{text}` is not a number",
-                                order.number
-                            ))
-                        })
-                    };
-                    Ok(WonOrderLine {
-                        quantity: number(&l.quantity)?,
-                        net: number(&l.net)?,
-                        sku: l.sku,
-                        product_line: l.product_line,
-                    })
-                })
-                .collect::<Result<Vec<_>, ServerError>>()?;
-            orders.push(WonOrder {
-                number: order.number,
-                account: order.account.clone(),
-                currency: order.currency.clone(),
-                accepted_on: order.accepted_on,
-                lines,
-            });
-        }
-        if page.len() < 500 {
-            break;
-        }
-    }
-    Ok(orders)
 }

@@ -5,8 +5,8 @@
 use std::pin::Pin;
 
 use quotecast_forecast::{
-    BacktestResult, ForecastReport, FunnelReport, MONEY_COLUMNS, backtest_report, forecast_report,
-    funnel_report, vocabulary,
+    BacktestResult, Booked, ForecastReport, FunnelReport, MONEY_COLUMNS, backtest_report,
+    book_won_orders, forecast_report, funnel_report, vocabulary,
 };
 use quotecast_pipeline::{
     PipelineError,
@@ -184,6 +184,7 @@ pub(crate) fn wire_tables<R: TablePart>(
 fn forecast_parts(
     state: &AppState,
     report: &ForecastReport,
+    booked: &Booked,
 ) -> Result<Vec<ForecastResponse>, ServerError> {
     use pb::forecast_response::Part as P;
     let e = &report.forecast.explanation;
@@ -210,6 +211,8 @@ fn forecast_parts(
             .collect(),
         trials: report.uncertainty.as_ref().map_or(0, |u| u.trials),
         notes: report.notes.clone(),
+        opportunities_closed_by_orders: booked.closed as u64,
+        orders_added: booked.added as u64,
     };
     let mut out = vec![ForecastResponse {
         part: Some(P::Summary(summary)),
@@ -402,14 +405,31 @@ impl ForecastService for ForecastApi {
         &self,
         request: Request<ForecastRequest>,
     ) -> Result<Response<Self::ForecastStream>, Status> {
+        let caller = crate::auth_layer::principal(&request)?;
         let mut job = ForecastJob::try_from((request.get_ref(), (self.state.today)()))?;
         job.options.simulation.budget = self.state.trial_budget;
+        let orders = match job.won_orders_since {
+            Some(since) => Some(
+                crate::orders::won_orders(
+                    &self.state,
+                    &caller.tenant,
+                    Some(since),
+                    job.options.as_of,
+                )
+                .await?,
+            ),
+            None => None,
+        };
         let cancel = job.options.simulation.cancel.clone();
         let _stop = CancelOnDrop(cancel.clone());
         let parts = run_job(&self.state, move |state| {
             let rules = &state.rules;
             let path = state.pipelines.snapshot(&job.pipeline)?;
             let snapshot = read_snapshot(&path, &vocabulary(rules))?;
+            let (snapshot, booked) = match &orders {
+                Some(orders) => book_won_orders(snapshot, orders, rules)?,
+                None => (snapshot, Booked::default()),
+            };
             cancel.check()?;
             let history = match &job.history {
                 Some(name) => Some(read_history(
@@ -420,7 +440,7 @@ impl ForecastService for ForecastApi {
             };
             cancel.check()?;
             let report = forecast_report(snapshot, history, rules, &job.options)?;
-            forecast_parts(state, &report)
+            forecast_parts(state, &report, &booked)
         })
         .await?;
         Ok(stream(parts))

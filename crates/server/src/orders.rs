@@ -1,7 +1,9 @@
 //! `OrderService`: won orders for ERP pulls.
 use chrono::NaiveDate;
 use prost::Message;
+use quotecast_forecast::{WonOrder, WonOrderLine};
 use quotecast_store::ListOrdersQuery;
+use rust_decimal::Decimal;
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -91,6 +93,7 @@ impl OrderService for OrdersApi {
                     account_id: o.account,
                     accepted_on: o.accepted_on.to_string(),
                     accepted_by: o.accepted_by,
+                    quote_owner: o.owner,
                     currency_code: o.currency,
                     net_total: o.total,
                     rules_fingerprint: o.rules_fingerprint,
@@ -110,4 +113,68 @@ impl OrderService for OrdersApi {
             next_page_token,
         }))
     }
+}
+
+/// The won orders of `tenant` accepted from `from` (when given) to `to`,
+/// with their lines, read from the quote store.
+pub(crate) async fn won_orders(
+    state: &AppState,
+    tenant: &str,
+    from: Option<NaiveDate>,
+    to: NaiveDate,
+) -> Result<Vec<WonOrder>, ServerError> {
+    let store = state.quotes.store().await?;
+    let mut orders = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_orders(&quotecast_store::ListOrdersQuery {
+                tenant: tenant.to_owned(),
+                from,
+                to: Some(to),
+                after,
+                limit: 500,
+                ..Default::default()
+            })
+            .await?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = Some(last.number);
+        for order in &page {
+            let lines = store
+                .order_lines(tenant, order.number)
+                .await?
+                .into_iter()
+                .map(|l| {
+                    let number = |text: &str| {
+                        text.parse::<Decimal>().map_err(|_| {
+                            ServerError::Internal(format!(
+                                "order {}: `{text}` is not a number",
+                                order.number
+                            ))
+                        })
+                    };
+                    Ok(WonOrderLine {
+                        quantity: number(&l.quantity)?,
+                        net: number(&l.net)?,
+                        sku: l.sku,
+                        product_line: l.product_line,
+                    })
+                })
+                .collect::<Result<Vec<_>, ServerError>>()?;
+            orders.push(WonOrder {
+                number: order.number,
+                account: order.account.clone(),
+                owner: order.owner.clone(),
+                currency: order.currency.clone(),
+                accepted_on: order.accepted_on,
+                lines,
+            });
+        }
+        if page.len() < 500 {
+            break;
+        }
+    }
+    Ok(orders)
 }

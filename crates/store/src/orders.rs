@@ -34,6 +34,8 @@ pub struct Order {
     pub accepted_on: NaiveDate,
     pub accepted_at: DateTime<Utc>,
     pub accepted_by: String,
+    /// Who made the quote (saved its first version).
+    pub owner: String,
     pub rules_fingerprint: String,
     pub request: Vec<u8>,
     pub priced: Vec<u8>,
@@ -111,6 +113,7 @@ fn order_of(tenant: &str, row: &AnyRow) -> Result<Order, StoreError> {
             .map_err(|_| StoreError::Corrupt(format!("`{accepted_on}` is not a date")))?,
         accepted_at: time_of(row, "accepted_at")?,
         accepted_by: row.try_get("accepted_by")?,
+        owner: row.try_get("owner")?,
         rules_fingerprint: row.try_get("rules_fingerprint")?,
         request: row.try_get("request")?,
         priced: row.try_get("priced")?,
@@ -122,7 +125,9 @@ impl Store {
     pub async fn list_orders(&self, query: &ListOrders) -> Result<Vec<Order>, StoreError> {
         let rows = sqlx::query(
             "SELECT number, quote_version, account, currency, total, accepted_on, accepted_at, \
-             accepted_by, rules_fingerprint, request, priced FROM orders o \
+             accepted_by, rules_fingerprint, request, priced, \
+             (SELECT v.saved_by FROM quote_versions v WHERE v.tenant = o.tenant \
+             AND v.number = o.number AND v.version = 1) AS owner FROM orders o \
              WHERE tenant = $1 AND ($2 = '' OR accepted_on >= $2) \
              AND ($3 = '' OR accepted_on <= $3) AND ($4 = '' OR account = $4) \
              AND ($5 = '' OR EXISTS (SELECT 1 FROM order_lines l WHERE l.tenant = o.tenant \

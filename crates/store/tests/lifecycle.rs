@@ -76,7 +76,8 @@ async fn status_moves_only_along_legal_paths_each_a_version_of_the_same_content(
             (QuoteStatus::PendingApproval, "submit", &rep),
             (QuoteStatus::Approved, "approve", &boss),
             (QuoteStatus::Sent, "send", &rep),
-            (QuoteStatus::Accepted, "accept", &rep),
+            // The customer's signature is entered by someone else.
+            (QuoteStatus::Accepted, "accept", &boss),
         ];
         for (i, (to, action, who)) in path.into_iter().enumerate() {
             let base = i as i64 + 1;
@@ -106,7 +107,9 @@ async fn status_moves_only_along_legal_paths_each_a_version_of_the_same_content(
         assert_eq!(orders.len(), 1);
         assert_eq!((orders[0].number, orders[0].quote_version), (n, 6));
         assert_eq!(orders[0].priced, saved.content.priced);
-        assert_eq!(orders[0].accepted_by, "rep@acme");
+        assert_eq!(orders[0].accepted_by, "boss@acme");
+        // The deal stays the rep's who made the quote.
+        assert_eq!(orders[0].owner, "rep@acme");
         let mut conn = raw(&db.url).await;
         let refused = sqlx::query("UPDATE orders SET total = '1.00'")
             .execute(&mut conn)
