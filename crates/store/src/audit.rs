@@ -129,6 +129,19 @@ pub(crate) async fn append_to(
     record: Record<'_>,
     chain: &mut Chain,
 ) -> Result<(), StoreError> {
+    let mut moved = chain.clone();
+    let entry = chained(record, &mut moved);
+    // One row: numbered parameters serve both backends.
+    let sql = entries_sql(1, crate::Backend::Postgres);
+    bind_entries(sqlx::query(&sql), std::slice::from_ref(&entry))
+        .execute(&mut *conn)
+        .await?;
+    *chain = moved;
+    Ok(())
+}
+
+/// The entry `record` makes after `chain`, and `chain` moved on to it.
+pub(crate) fn chained(record: Record<'_>, chain: &mut Chain) -> AuditEntry {
     let mut entry = AuditEntry {
         seq: chain.seq + 1,
         at: record.at,
@@ -139,33 +152,46 @@ pub(crate) async fn append_to(
         quote_number: record.quote_number,
         quote_version: record.quote_version,
         detail: record.detail,
-        prev_hash: chain.hash.clone(),
+        prev_hash: std::mem::take(&mut chain.hash),
         hash: String::new(),
     };
     entry.hash = entry.expected_hash();
-    sqlx::query(
-        "INSERT INTO audit_log (seq, at, tenant, actor, role, action, quote_number, \
-         quote_version, detail, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(entry.seq)
-    .bind(stamp(entry.at))
-    .bind(&entry.tenant)
-    .bind(&entry.actor)
-    .bind(&entry.role)
-    .bind(&entry.action)
-    .bind(entry.quote_number)
-    .bind(entry.quote_version)
-    .bind(&entry.detail)
-    .bind(&entry.prev_hash)
-    .bind(&entry.hash)
-    .execute(&mut *conn)
-    .await?;
     *chain = Chain {
         seq: entry.seq,
-        hash: entry.hash,
+        hash: entry.hash.clone(),
     };
-    Ok(())
+    entry
+}
+
+/// Inserts `rows` entries into `audit_log`.
+pub(crate) fn entries_sql(rows: usize, backend: crate::Backend) -> String {
+    format!(
+        "INSERT INTO audit_log (seq, at, tenant, actor, role, action, quote_number, \
+         quote_version, detail, prev_hash, hash) VALUES {}",
+        crate::rows::placeholders(rows, 11, backend)
+    )
+}
+
+/// Binds `entries` as `audit_log` rows.
+pub(crate) fn bind_entries<'q>(
+    mut query: crate::quotes::AnyQuery<'q>,
+    entries: &'q [AuditEntry],
+) -> crate::quotes::AnyQuery<'q> {
+    for entry in entries {
+        query = query
+            .bind(entry.seq)
+            .bind(stamp(entry.at))
+            .bind(entry.tenant.as_str())
+            .bind(entry.actor.as_str())
+            .bind(entry.role.as_str())
+            .bind(entry.action.as_str())
+            .bind(entry.quote_number)
+            .bind(entry.quote_version)
+            .bind(entry.detail.as_str())
+            .bind(entry.prev_hash.as_str())
+            .bind(entry.hash.as_str());
+    }
+    query
 }
 
 /// Appends `record` on `conn`, inside the caller's transaction, when the

@@ -15,6 +15,7 @@ mod delegation;
 mod migrate;
 mod orders;
 mod quotes;
+mod rows;
 mod status;
 mod writer;
 

@@ -3,7 +3,7 @@ use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use sqlx::{Row, any::AnyRow};
 
 use crate::{
-    Actor, QuoteStatus, Store, StoreError,
+    Actor, Backend, QuoteStatus, Store, StoreError,
     audit::{self, Record},
 };
 
@@ -226,58 +226,151 @@ pub(crate) struct Save {
     pub revise: Option<(i64, i64)>,
 }
 
-/// Takes the tenant's next quote number on `conn`.
-async fn next_number(conn: &mut sqlx::AnyConnection, tenant: &str) -> Result<i64, StoreError> {
+/// Takes the next `count` quote numbers of `tenant` on `conn`: the last
+/// of them.
+async fn take_numbers(
+    conn: &mut sqlx::AnyConnection,
+    tenant: &str,
+    count: i64,
+) -> Result<i64, StoreError> {
     Ok(sqlx::query(
-        "INSERT INTO quote_numbers (tenant, last) VALUES ($1, 1) \
-         ON CONFLICT (tenant) DO UPDATE SET last = quote_numbers.last + 1 RETURNING last",
+        "INSERT INTO quote_numbers (tenant, last) VALUES ($1, $2) \
+         ON CONFLICT (tenant) DO UPDATE SET last = quote_numbers.last + $2 RETURNING last",
     )
     .bind(tenant)
+    .bind(count)
     .fetch_one(&mut *conn)
     .await?
     .try_get("last")?)
+}
+
+/// Writes `saves`, all new quotes, on `conn` inside the caller's
+/// transaction: numbers taken once per tenant, rows inserted many to a
+/// statement, audit entries chained after `chain` in the order given.
+pub(crate) async fn create_all(
+    conn: &mut sqlx::AnyConnection,
+    saves: Vec<Save>,
+    chain: &mut audit::Chain,
+    backend: Backend,
+) -> Result<Vec<QuoteVersion>, StoreError> {
+    let mut counts: Vec<(&str, i64)> = Vec::new();
+    for save in &saves {
+        match counts.iter_mut().find(|(t, _)| *t == save.tenant) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((&save.tenant, 1)),
+        }
+    }
+    // The first number each tenant's saves take, in the order given.
+    let mut next: Vec<(String, i64)> = Vec::with_capacity(counts.len());
+    for (tenant, count) in counts {
+        let last = take_numbers(conn, tenant, count).await?;
+        next.push((tenant.to_owned(), last - count + 1));
+    }
+    let mut saved = Vec::with_capacity(saves.len());
+    let mut entries = Vec::with_capacity(saves.len());
+    for save in saves {
+        let slot = next
+            .iter_mut()
+            .find(|(t, _)| *t == save.tenant)
+            .map(|(_, n)| n)
+            .ok_or_else(|| StoreError::Corrupt("a save's tenant took no number".into()))?;
+        let number = *slot;
+        *slot += 1;
+        let version = QuoteVersion {
+            number,
+            version: 1,
+            status: QuoteStatus::Draft,
+            saved_by: save.by.name.clone(),
+            // Kept to the microsecond: what is returned is what reads back.
+            saved_at: save.now.trunc_subsecs(6),
+            action: "save".to_owned(),
+            comment: String::new(),
+            tenant: save.tenant,
+            content: save.content,
+        };
+        entries.push(audit::chained(audit_record(&version, &save.by), chain));
+        saved.push(version);
+    }
+    // As many entries as versions: their chunks pair up.
+    for (rows, entries) in crate::rows::chunks(&saved).zip(crate::rows::chunks(&entries)) {
+        let n = rows.len();
+        let [quotes, versions, audit] = [
+            quotes_sql(n, backend),
+            versions_sql(n, backend),
+            audit::entries_sql(n, backend),
+        ];
+        match backend {
+            // SQLite runs a text of several statements in one round trip
+            // to its connection's thread, each taking its `?` in turn.
+            Backend::Sqlite => {
+                let sql = format!("{quotes}; {versions}; {audit}");
+                let query = bind_quotes(sqlx::query(&sql), rows);
+                let query = audit::bind_entries(bind_versions(query, rows), entries);
+                query.execute(&mut *conn).await?;
+            }
+            Backend::Postgres => {
+                bind_quotes(sqlx::query(&quotes), rows)
+                    .execute(&mut *conn)
+                    .await?;
+                bind_versions(sqlx::query(&versions), rows)
+                    .execute(&mut *conn)
+                    .await?;
+                audit::bind_entries(sqlx::query(&audit), entries)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+    }
+    Ok(saved)
+}
+
+/// A statement being bound.
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Inserts `rows` new quotes' rows into `quotes`.
+fn quotes_sql(rows: usize, backend: Backend) -> String {
+    format!(
+        "INSERT INTO quotes (tenant, number, account, status, version, currency, total, \
+         valid_until, created_at, updated_at) VALUES {}",
+        crate::rows::placeholders(rows, 10, backend)
+    )
+}
+
+/// Binds the `quotes` rows of new quotes `saved`.
+fn bind_quotes<'q>(mut query: AnyQuery<'q>, saved: &'q [QuoteVersion]) -> AnyQuery<'q> {
+    for v in saved {
+        let at = stamp(v.saved_at);
+        query = query
+            .bind(v.tenant.as_str())
+            .bind(v.number)
+            .bind(v.content.account.as_str())
+            .bind(v.status.as_str())
+            .bind(v.version)
+            .bind(v.content.currency.as_str())
+            .bind(v.content.total.as_str())
+            .bind(v.content.valid_until.to_string())
+            .bind(at.clone())
+            .bind(at);
+    }
+    query
 }
 
 /// Writes `save` on `conn`, inside the caller's transaction.
 pub(crate) async fn apply(
     conn: &mut sqlx::AnyConnection,
     save: Save,
-    chain: Option<&mut audit::Chain>,
+    chain: &mut audit::Chain,
+    backend: Backend,
 ) -> Result<QuoteVersion, StoreError> {
+    let Some((number, base)) = save.revise else {
+        return create_all(conn, vec![save], chain, backend)
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("a new quote was not written".into()));
+    };
     // Kept to the microsecond: what is returned is what reads back.
     let now = save.now.trunc_subsecs(6);
     let tenant = save.tenant.as_str();
-    let Some((number, base)) = save.revise else {
-        let number = next_number(conn, tenant).await?;
-        let saved = QuoteVersion {
-            tenant: save.tenant.clone(),
-            number,
-            version: 1,
-            status: QuoteStatus::Draft,
-            saved_by: save.by.name.clone(),
-            saved_at: now,
-            action: "save".to_owned(),
-            comment: String::new(),
-            content: save.content,
-        };
-        sqlx::query(
-            "INSERT INTO quotes (tenant, number, account, status, version, currency, total, \
-             valid_until, created_at, updated_at) VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $8)",
-        )
-        .bind(tenant)
-        .bind(number)
-        .bind(&saved.content.account)
-        .bind(saved.status.as_str())
-        .bind(&saved.content.currency)
-        .bind(&saved.content.total)
-        .bind(saved.content.valid_until.to_string())
-        .bind(stamp(now))
-        .execute(&mut *conn)
-        .await?;
-        insert_version(conn, &saved).await?;
-        audit_save(conn, &saved, &save.by, chain).await?;
-        return Ok(saved);
-    };
     let (current_version, status) = current(conn, tenant, number).await?;
     if current_version != base {
         return Err(StoreError::Stale {
@@ -326,8 +419,11 @@ pub(crate) async fn apply(
     if updated.rows_affected() == 0 {
         return Err(stale(conn, tenant, number, base).await);
     }
-    insert_version(conn, &saved).await?;
-    audit_save(conn, &saved, &save.by, chain).await?;
+    let one = std::slice::from_ref(&saved);
+    bind_versions(sqlx::query(&versions_sql(1, backend)), one)
+        .execute(&mut *conn)
+        .await?;
+    audit::append_to(conn, audit_record(&saved, &save.by), chain).await?;
     Ok(saved)
 }
 
@@ -340,13 +436,8 @@ pub fn content_hash(c: &QuoteContent) -> String {
     h.finalize().to_hex().to_string()
 }
 
-/// Records a saved version in the audit log with the figures it holds.
-async fn audit_save(
-    conn: &mut sqlx::AnyConnection,
-    saved: &QuoteVersion,
-    by: &Actor,
-    chain: Option<&mut audit::Chain>,
-) -> Result<(), StoreError> {
+/// The audit record of a saved version, with the figures it holds.
+fn audit_record<'a>(saved: &'a QuoteVersion, by: &'a Actor) -> Record<'a> {
     let c = &saved.content;
     let detail = serde_json::json!({
         "account": c.account,
@@ -356,20 +447,15 @@ async fn audit_save(
         "rules": c.rules_fingerprint,
         "content_hash": content_hash(c),
     });
-    audit::append(
-        conn,
-        Record {
-            at: saved.saved_at,
-            tenant: &saved.tenant,
-            actor: by,
-            action: &saved.action,
-            quote_number: saved.number,
-            quote_version: saved.version,
-            detail: detail.to_string(),
-        },
-        chain,
-    )
-    .await
+    Record {
+        at: saved.saved_at,
+        tenant: &saved.tenant,
+        actor: by,
+        action: &saved.action,
+        quote_number: saved.number,
+        quote_version: saved.version,
+        detail: detail.to_string(),
+    }
 }
 
 /// The refusal of a change from `base` that a concurrent writer beat:
@@ -408,31 +494,35 @@ pub(crate) async fn current(
     Ok((row.try_get("version")?, status_of(&row)?))
 }
 
-async fn insert_version(
-    conn: &mut sqlx::AnyConnection,
-    saved: &QuoteVersion,
-) -> Result<(), StoreError> {
-    sqlx::query(
+/// Inserts `rows` versions into `quote_versions`.
+fn versions_sql(rows: usize, backend: Backend) -> String {
+    format!(
         "INSERT INTO quote_versions (tenant, number, version, status, rules_fingerprint, \
          saved_by, saved_at, valid_until, request, priced, account, currency, total, action, \
-         comment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         comment) VALUES {}",
+        crate::rows::placeholders(rows, 15, backend)
     )
-    .bind(&saved.tenant)
-    .bind(saved.number)
-    .bind(saved.version)
-    .bind(saved.status.as_str())
-    .bind(&saved.content.rules_fingerprint)
-    .bind(&saved.saved_by)
-    .bind(stamp(saved.saved_at))
-    .bind(saved.content.valid_until.to_string())
-    .bind(&saved.content.request)
-    .bind(&saved.content.priced)
-    .bind(&saved.content.account)
-    .bind(&saved.content.currency)
-    .bind(&saved.content.total)
-    .bind(&saved.action)
-    .bind(&saved.comment)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+}
+
+/// Binds the `quote_versions` rows of `saved`.
+fn bind_versions<'q>(mut query: AnyQuery<'q>, saved: &'q [QuoteVersion]) -> AnyQuery<'q> {
+    for v in saved {
+        query = query
+            .bind(v.tenant.as_str())
+            .bind(v.number)
+            .bind(v.version)
+            .bind(v.status.as_str())
+            .bind(v.content.rules_fingerprint.as_str())
+            .bind(v.saved_by.as_str())
+            .bind(stamp(v.saved_at))
+            .bind(v.content.valid_until.to_string())
+            .bind(v.content.request.as_slice())
+            .bind(v.content.priced.as_slice())
+            .bind(v.content.account.as_str())
+            .bind(v.content.currency.as_str())
+            .bind(v.content.total.as_str())
+            .bind(v.action.as_str())
+            .bind(v.comment.as_str());
+    }
+    query
 }

@@ -277,3 +277,53 @@ async fn a_reopened_database_keeps_every_version_and_a_newer_schema_is_refused()
     );
     assert!(refused.to_string().contains("newer than this build knows"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saves_from_many_tasks_take_every_number_once_per_tenant_and_chain_the_audit() {
+    for (store, _keep) in stores().await {
+        // 300 saves at once over two tenants: the writer commits them in
+        // groups, many rows to a statement.
+        let tasks: Vec<_> = (0..300)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let tenant = if i % 3 == 0 { "initech" } else { "acme-co" };
+                    let total = format!("{i}.00");
+                    let saved = store
+                        .create(
+                            tenant,
+                            &by("rep@acme"),
+                            content("acme", &total),
+                            at("2026-05-01T10:00:00Z"),
+                        )
+                        .await
+                        .unwrap();
+                    (tenant, saved.number, total)
+                })
+            })
+            .collect();
+        let mut numbers: Vec<(&str, i64, String)> = Vec::new();
+        for task in tasks {
+            numbers.push(task.await.unwrap());
+        }
+        for (tenant, count) in [("acme-co", 200), ("initech", 100)] {
+            let mut taken: Vec<i64> = numbers
+                .iter()
+                .filter(|(t, _, _)| *t == tenant)
+                .map(|(_, n, _)| *n)
+                .collect();
+            taken.sort_unstable();
+            assert_eq!(taken, (1..=count).collect::<Vec<i64>>(), "{tenant}");
+        }
+        // Each number holds the save that was told it.
+        for (tenant, number, total) in &numbers {
+            let read = store.get(tenant, *number, None).await.unwrap();
+            assert_eq!(&read.content.total, total);
+        }
+        let audit = store.verify_audit().await.unwrap();
+        assert_eq!((audit.entries, audit.broken), (300, None));
+        let entries = store.audit_entries(None, 0, 1000).await.unwrap();
+        let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=300).collect::<Vec<i64>>());
+    }
+}
