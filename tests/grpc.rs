@@ -560,3 +560,35 @@ async fn a_contradictory_configuration_is_invalid_argument_with_its_explanation(
     assert!(v[0].1.contains("srv2u-hdd-airflow"), "{v:?}");
     assert!(v[0].1.contains("drop SRV-HDD-8T ×1"), "{v:?}");
 }
+
+#[tokio::test]
+async fn server_info_names_the_rules_every_priced_quote_carries() {
+    use quotecast_server::pb::{GetServerInfoRequest, server_service_client::ServerServiceClient};
+    let server = TestServer::start().await;
+    let info = ServerServiceClient::new(server.channel().await)
+        .get_server_info(GetServerInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let rules = quotecast_tests::example_rules();
+    assert_eq!(info.rules_version, rules.fingerprint());
+    assert!(info.rules_version.starts_with("rules-"), "{info:?}");
+    assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
+    assert!(!info.git_revision.is_empty());
+    assert!(info.development_mode);
+    let loaded = chrono::DateTime::parse_from_rfc3339(&info.rules_loaded_at).unwrap();
+    let started = chrono::DateTime::parse_from_rfc3339(&info.started_at).unwrap();
+    assert!(loaded <= chrono::Utc::now() && started <= chrono::Utc::now());
+    // The quote says which rules priced it, in both views.
+    let mut client = QuoteServiceClient::new(server.channel().await);
+    for view in [
+        quotecast_server::pb::PriceQuoteView::Full,
+        quotecast_server::pb::PriceQuoteView::Summary,
+    ] {
+        let mut req = request("USD", "2026-03-01", vec![line("LT-14-PRO", "2")]);
+        req.view = view as i32;
+        let priced = client.price_quote(req).await.unwrap().into_inner();
+        assert_eq!(priced.rules_version, info.rules_version, "{view:?}");
+    }
+    server.stop().await;
+}

@@ -200,6 +200,7 @@ fn finish<'r>(
         currency_scale: currency.scale,
         price_date: request.price_date,
         price_book_id: &ctx.book.id,
+        rules_version: ctx.rules.fingerprint(),
         account: ctx.account.map(|a| a.id.as_str()),
         segment: ctx.segment,
         region: ctx.region,

@@ -241,6 +241,8 @@ pub struct PricedQuote<'r> {
     pub currency_scale: u32,
     pub price_date: NaiveDate,
     pub price_book_id: &'r str,
+    /// The fingerprint of the rule files it was priced with.
+    pub rules_version: &'r str,
     pub account: Option<&'r str>,
     pub segment: Option<String>,
     pub region: Option<String>,

@@ -51,6 +51,7 @@ pub const PERMISSIONS: &[(&str, &[Role])] = &[
     ),
     ("quotecast.v1.ApprovalService/Delegate", APPROVERS),
     ("quotecast.v1.OrderService/ListOrders", EVERYONE),
+    ("quotecast.v1.ServerService/GetServerInfo", EVERYONE),
     ("quotecast.v1.ForecastService/UploadPipeline", FEEDERS),
     ("quotecast.v1.ForecastService/ListPipelines", EVERYONE),
     ("quotecast.v1.ForecastService/Forecast", EVERYONE),

@@ -38,6 +38,7 @@ mod quote;
 mod quote_actions;
 pub mod quote_diff;
 mod quote_wire;
+pub mod server_info;
 mod stored_quotes;
 mod unary;
 
@@ -137,6 +138,9 @@ pub struct AppState {
     /// Who calls: the auth file's principals, or development mode's
     /// anonymous caller.
     pub auth: Arc<auth::Authenticator>,
+    /// When the rules were loaded, and when the server started.
+    pub rules_loaded_at: chrono::DateTime<Utc>,
+    pub started_at: chrono::DateTime<Utc>,
 }
 
 impl AppState {
@@ -176,6 +180,8 @@ impl AppState {
             today: || Utc::now().date_naive(),
             auth: Arc::new(auth::Authenticator::development(&rules)),
             rules,
+            rules_loaded_at: Utc::now(),
+            started_at: Utc::now(),
         }
     }
 }
@@ -319,6 +325,9 @@ pub async fn serve(
         ))
         .add_service(pb::order_service_server::OrderServiceServer::new(
             orders::OrdersApi::new(state.clone()),
+        ))
+        .add_service(pb::server_service_server::ServerServiceServer::new(
+            server_info::ServerInfoApi::new(state.clone()),
         ))
         .add_service(quote::QuoteApi::new(state))
         // NODELAY: a response of several segments must not wait for the

@@ -217,6 +217,7 @@ impl QuoteResponse<'_, '_> {
         }
         w.message(8, |w| approval(w, &q.approval));
         w.string(9, q.price_book_id);
+        w.string(10, q.rules_version);
         *out = w.out;
     }
 }
