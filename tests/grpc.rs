@@ -592,3 +592,32 @@ async fn server_info_names_the_rules_every_priced_quote_carries() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_request_id_comes_back_with_the_response_and_one_is_made_when_missing() {
+    let server = TestServer::start().await;
+    let mut client = QuoteServiceClient::new(server.channel().await);
+    let mut sent = tonic::Request::new(request("USD", "2026-03-01", vec![line("LT-14-PRO", "1")]));
+    sent.metadata_mut()
+        .insert("x-request-id", "crm-7f3a".parse().unwrap());
+    let answered = client.price_quote(sent).await.unwrap();
+    assert_eq!(answered.metadata().get("x-request-id").unwrap(), "crm-7f3a");
+    // Refused calls carry it too; without one the server makes one, each
+    // different.
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let refused = client
+            .price_quote(request("USD", "2026-03-01", vec![line("NOPE", "1")]))
+            .await
+            .unwrap_err();
+        let id = refused
+            .metadata()
+            .get("x-request-id")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        ids.push(id.to_owned());
+    }
+    assert!(!ids[0].is_empty() && ids[0] != ids[1], "{ids:?}");
+    server.stop().await;
+}

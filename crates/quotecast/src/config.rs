@@ -14,6 +14,7 @@ pub const DEFAULT_DATA: &str = "data";
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub addr: Option<String>,
+    pub metrics_addr: Option<String>,
     pub rules: Option<PathBuf>,
     pub data: Option<PathBuf>,
     pub database: Option<String>,

@@ -14,6 +14,10 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:50051].
     #[arg(long, env = "QUOTECAST_ADDR")]
     addr: Option<String>,
+    /// Address of the Prometheus metrics listener (plain HTTP, GET
+    /// /metrics), such as 127.0.0.1:9090 [default: none].
+    #[arg(long, env = "QUOTECAST_METRICS_ADDR")]
+    metrics_addr: Option<String>,
     /// Rules directory [default: ./rules, else the embedded example rules].
     #[arg(long, env = "QUOTECAST_RULES")]
     rules: Option<PathBuf>,
@@ -33,7 +37,7 @@ pub struct ServeArgs {
     /// 3600].
     #[arg(long, env = "QUOTECAST_SWEEP_EVERY")]
     sweep_every: Option<u64>,
-    /// Config file (TOML with addr, rules, data, database, auth, sweep_every, log_format, forecast_jobs,
+    /// Config file (TOML with addr, metrics_addr, rules, data, database, auth, sweep_every, log_format, forecast_jobs,
     /// shutdown_grace, max_upload_bytes, max_pipeline_bytes,
     /// max_data_bytes, max_trial_memory).
     #[arg(long, env = "QUOTECAST_CONFIG")]
@@ -182,6 +186,22 @@ fn redacted(url: &str) -> String {
     }
 }
 
+/// `text` as a socket address: HOST:PORT with an IP address or a host
+/// name (the first address it resolves to); `source` names where it was
+/// given (a flag, or a config file's key).
+fn socket_addr(text: &str, source: &str) -> anyhow::Result<SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let resolved = text
+        .to_socket_addrs()
+        .with_context(|| {
+            format!(
+                "{source} `{text}`: must be HOST:PORT, such as 127.0.0.1:50051 or localhost:50051"
+            )
+        })?
+        .next();
+    resolved.with_context(|| format!("{source} `{text}`: the host name resolves to no address"))
+}
+
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let file = match &args.config {
         Some(path) => FileConfig::load(path)?,
@@ -192,12 +212,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .or(file.log_format)
         .unwrap_or_else(|| "text".into());
     init_logging(&log_format)?;
-    let addr: SocketAddr = args
-        .addr
-        .or(file.addr)
-        .unwrap_or_else(|| DEFAULT_ADDR.into())
-        .parse()
-        .context("--addr must be HOST:PORT, such as 127.0.0.1:50051")?;
+    let config_key = |key: &str| {
+        args.config
+            .as_ref()
+            .map_or_else(|| key.to_owned(), |f| format!("{}: {key}", f.display()))
+    };
+    let addr = match (args.addr, file.addr) {
+        (Some(text), _) => socket_addr(&text, "--addr")?,
+        (None, Some(text)) => socket_addr(&text, &config_key("addr"))?,
+        (None, None) => socket_addr(DEFAULT_ADDR, "--addr")?,
+    };
+    let metrics_addr = match (args.metrics_addr, file.metrics_addr) {
+        (Some(text), _) => Some(socket_addr(&text, "--metrics-addr")?),
+        (None, Some(text)) => Some(socket_addr(&text, &config_key("metrics_addr"))?),
+        (None, None) => None,
+    };
     if !addr.ip().is_loopback() {
         tracing::warn!(
             %addr,
@@ -299,6 +328,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let state = AppState {
             quotes: quotecast_server::QuoteDb::opened(database, store),
             forecast_jobs: Arc::new(tokio::sync::Semaphore::new(forecast_jobs)),
+            forecast_job_slots: forecast_jobs,
             pipelines: state.pipelines.clone().with_quotas(quotas),
             trial_budget,
             auth: Arc::new(auth),
@@ -311,6 +341,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 state.rules.clone(),
                 std::time::Duration::from_secs(sweep_every),
                 state.today,
+            ));
+        }
+        if let Some(metrics_addr) = metrics_addr {
+            let listener = tokio::net::TcpListener::bind(metrics_addr)
+                .await
+                .with_context(|| format!("cannot listen on {metrics_addr} for metrics"))?;
+            // Ends with the runtime, after the service has stopped.
+            tokio::spawn(quotecast_server::metrics::serve_metrics(
+                listener,
+                state.clone(),
+                std::future::pending(),
             ));
         }
         let (jobs, uploads) = (state.forecast_jobs.clone(), state.upload_jobs.clone());

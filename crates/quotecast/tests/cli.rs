@@ -183,6 +183,20 @@ fn serve_settings_precedence() {
     );
     assert!(line.contains(&flag_addr), "{line}");
     stop(&mut child);
+    // A host name serves as well as an address.
+    let named = format!("localhost:{}", free_port());
+    let (mut child, _, line) = start_server(&["--addr", &named], &[]);
+    assert!(line.contains("quotecast serving"), "{line}");
+    stop(&mut child);
+    // A bad value in the file names the file and its key, not a flag.
+    std::fs::write(&config, "addr = \"nowhere\"\n").unwrap();
+    let o = quotecast(&["serve", "--config", config_arg]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("quotecast.toml: addr `nowhere`"),
+        "{}",
+        stderr(&o)
+    );
     // A broken config file is reported with its line.
     std::fs::write(&config, "addr = \"127.0.0.1:1\"\nport = 9\n").unwrap();
     let o = quotecast(&["serve", "--config", config_arg]);
@@ -198,11 +212,14 @@ fn serve_prices_over_grpc_and_stops_on_sigterm() {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let data = std::env::temp_dir().join(format!("quotecast-data-{}", std::process::id()));
+    let metrics_port = free_port();
     let args = [
         "--addr",
         &format!("127.0.0.1:{port}"),
         "--data",
         data.to_str().unwrap(),
+        "--metrics-addr",
+        &format!("127.0.0.1:{metrics_port}"),
     ];
     let (mut child, log, startup) = start_server(&args, &[]);
     assert!(data.is_dir(), "the data directory is created");
@@ -241,12 +258,50 @@ fn serve_prices_over_grpc_and_stops_on_sigterm() {
         "{}",
         stderr(&refused)
     );
+    // The metrics count both calls by code and time them.
+    let metrics = http_get(metrics_port, "/metrics");
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    for expected in [
+        "quotecast_requests_total{code=\"OK\",method=\"quotecast.v1.QuoteService/PriceQuote\"} 1",
+        "quotecast_requests_total{code=\"INVALID_ARGUMENT\",method=\"quotecast.v1.QuoteService/PriceQuote\"} 1",
+        "quotecast_request_duration_seconds_count{method=\"quotecast.v1.QuoteService/PriceQuote\"} 2",
+        "quotecast_rules_info{version=\"rules-",
+        "quotecast_jobs_running 0",
+        "quotecast_configure_sessions_open 0",
+        "quotecast_process_resident_memory_bytes",
+    ] {
+        assert!(metrics.contains(expected), "{expected} in {metrics}");
+    }
+    assert!(http_get(metrics_port, "/").starts_with("HTTP/1.1 404"));
     stop(&mut child);
     let rest: Vec<String> = log.lines().map_while(Result::ok).collect();
     assert!(
         rest.iter().any(|l| l.contains("shutdown requested")),
         "{rest:?}"
     );
+    // One access-log line per call: values, not `Some(...)`, and no
+    // colour codes into a pipe.
+    let access: Vec<&String> = rest
+        .iter()
+        .filter(|l| l.contains("quotecast::access"))
+        .collect();
+    assert_eq!(access.len(), 2, "{rest:?}");
+    for (line, status) in access.iter().zip(["OK", "INVALID_ARGUMENT"]) {
+        for field in [
+            "method=quotecast.v1.QuoteService/PriceQuote",
+            &format!("status={status}"),
+            "principal=anonymous",
+            "peer=127.0.0.1:",
+            "request_id=",
+            "duration_ms=",
+        ] {
+            assert!(line.contains(field), "{field} in {line}");
+        }
+        assert!(
+            !line.contains("Some(") && !line.contains('\u{1b}'),
+            "{line}"
+        );
+    }
     // A restart reads the compiled models back instead of compiling.
     let (mut child, _, startup) = start_server(&args, &[]);
     assert!(startup.contains("compiled=0"), "{startup}");
@@ -757,4 +812,18 @@ fn serve_without_an_auth_file_stays_on_loopback_and_a_bad_auth_file_is_named_by_
         out.contains(&quotecast_server::auth::key_hash(key)),
         "the printed hash is the key's: {out}"
     );
+}
+
+/// The response to `GET path` on the loopback port, as text.
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
 }

@@ -152,6 +152,9 @@ where
                     .join(", ")
             )));
         }
+        if let Some(slot) = request.extensions().get::<crate::observe::CallerSlot>() {
+            let _ = slot.0.set(principal.name.clone());
+        }
         request.extensions_mut().insert(principal);
         Box::pin(self.inner.call(request))
     }

@@ -141,11 +141,14 @@ impl ConfiguratorService for ConfiguratorApi {
         let idle = state.session_idle;
         // Explanations outlive the click that found them, per product.
         let memory: Memory = Arc::default();
+        // Counted open while the stream lives.
+        let open = crate::metrics::SessionOpen::new(state.metrics.clone());
         // Answers each click in order; a bad click ends the session with
         // its status, as any gRPC stream error does, and so does a
         // session left idle (it holds a stream and its model state).
         let answers = request.into_inner().timeout(idle).then(move |click_in| {
             let (state, memory) = (state.clone(), memory.clone());
+            let _open = &open;
             async move {
                 match click_in {
                     Err(_) => Err(Status::deadline_exceeded(format!(

@@ -192,6 +192,18 @@ fn store_status(error: quotecast_store::StoreError, message: String) -> Status {
     }
 }
 
+impl ServerError {
+    /// Whether a job stopped because its caller went away.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(
+            self,
+            ServerError::Forecast(ForecastError::Cancelled)
+                | ServerError::Demand(DemandError::Cancelled)
+                | ServerError::Demand(DemandError::Forecast(ForecastError::Cancelled))
+        )
+    }
+}
+
 impl From<ServerError> for Status {
     fn from(error: ServerError) -> Self {
         let message = capped(error.to_string(), MAX_MESSAGE_CHARS);

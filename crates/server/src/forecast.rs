@@ -73,7 +73,11 @@ pub(crate) async fn run_with_permit<T: Send + 'static>(
     let state = state.clone();
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        job(&state)
+        let done = job(&state);
+        if done.as_ref().is_err_and(ServerError::is_cancelled) {
+            state.metrics.job_cancelled();
+        }
+        done
     })
     .await
     .map_err(|e| ServerError::Internal(format!("job failed: {e}")))?

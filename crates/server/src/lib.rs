@@ -32,6 +32,8 @@ mod demand;
 mod error;
 mod forecast;
 mod idle;
+pub mod metrics;
+pub mod observe;
 mod orders;
 pub use error::FieldViolation;
 mod quote;
@@ -138,6 +140,10 @@ pub struct AppState {
     /// Who calls: the auth file's principals, or development mode's
     /// anonymous caller.
     pub auth: Arc<auth::Authenticator>,
+    /// How many forecast jobs may run at once (`forecast_jobs`' permits).
+    pub forecast_job_slots: usize,
+    /// The request, job and session metrics (`metrics::serve_metrics`).
+    pub metrics: Arc<metrics::Metrics>,
     /// When the rules were loaded, and when the server started.
     pub rules_loaded_at: chrono::DateTime<Utc>,
     pub started_at: chrono::DateTime<Utc>,
@@ -180,6 +186,8 @@ impl AppState {
             today: || Utc::now().date_naive(),
             auth: Arc::new(auth::Authenticator::development(&rules)),
             rules,
+            forecast_job_slots: DEFAULT_FORECAST_JOBS,
+            metrics: Arc::default(),
             rules_loaded_at: Utc::now(),
             started_at: Utc::now(),
         }
@@ -294,6 +302,8 @@ pub async fn serve(
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
         .http2_max_header_list_size(64 * 1024)
         .timeout(REQUEST_TIMEOUT)
+        // One access-log line and the metrics of every call.
+        .layer(observe::ObserveLayer::new(state.metrics.clone()))
         .layer(tower::util::MapResponseLayer::new(
             over_size_is_resource_exhausted,
         ))
