@@ -621,3 +621,67 @@ async fn a_request_id_comes_back_with_the_response_and_one_is_made_when_missing(
     assert!(!ids[0].is_empty() && ids[0] != ids[1], "{ids:?}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn gzip_and_zstd_are_taken_and_offered_on_every_service() {
+    use quotecast_server::pb::{ListProductsRequest, catalog_service_client::CatalogServiceClient};
+    use tonic::codec::CompressionEncoding::{Gzip, Zstd};
+    let server = TestServer::start().await;
+    let plain = QuoteServiceClient::new(server.channel().await)
+        .price_quote(request("USD", "2026-03-01", vec![line("LT-14-PRO", "2")]))
+        .await
+        .unwrap()
+        .into_inner();
+    for encoding in [Gzip, Zstd] {
+        let name = encoding.to_string();
+        // The hand-framed PriceQuote: the same figures both ways.
+        let mut quotes = QuoteServiceClient::new(server.channel().await)
+            .send_compressed(encoding)
+            .accept_compressed(encoding);
+        let priced = quotes
+            .price_quote(request("USD", "2026-03-01", vec![line("LT-14-PRO", "2")]))
+            .await
+            .unwrap();
+        assert_eq!(
+            priced.metadata().get("grpc-encoding").unwrap(),
+            name.as_str()
+        );
+        assert_eq!(priced.into_inner(), plain, "{name}");
+        // A refusal still reads.
+        let refused = quotes
+            .price_quote(request("USD", "2026-03-01", vec![line("NOPE", "1")]))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{name}");
+        // A generated service.
+        let mut catalog = CatalogServiceClient::new(server.channel().await)
+            .send_compressed(encoding)
+            .accept_compressed(encoding);
+        let listed = catalog
+            .list_products(ListProductsRequest::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            listed.metadata().get("grpc-encoding").unwrap(),
+            name.as_str()
+        );
+        assert!(!listed.into_inner().products.is_empty());
+    }
+    // An encoding the server does not take: UNIMPLEMENTED, naming those it
+    // does.
+    let mut unknown =
+        tonic::Request::new(request("USD", "2026-03-01", vec![line("LT-14-PRO", "2")]));
+    unknown
+        .metadata_mut()
+        .insert("grpc-encoding", "snappy".parse().unwrap());
+    let refused = QuoteServiceClient::new(server.channel().await)
+        .price_quote(unknown)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unimplemented);
+    assert!(
+        refused.message().contains("zstd,gzip,identity"),
+        "{refused:?}"
+    );
+    server.stop().await;
+}

@@ -194,6 +194,20 @@ impl AppState {
     }
 }
 
+/// A generated service taking and offering gzip and zstd, as the
+/// hand-framed `PriceQuote` does (see `unary`).
+#[macro_export]
+macro_rules! compressed {
+    ($server:expr) => {{
+        use tonic::codec::CompressionEncoding::{Gzip, Zstd};
+        $server
+            .accept_compressed(Gzip)
+            .accept_compressed(Zstd)
+            .send_compressed(Zstd)
+            .send_compressed(Gzip)
+    }};
+}
+
 /// Serves the quotecast API, the gRPC health service and server reflection
 /// (v1 and v1alpha) on `listener` until `shutdown` completes; in-flight
 /// requests are finished first.
@@ -318,26 +332,32 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(CatalogServiceServer::new(catalog::CatalogApi::new(
-            state.clone(),
+        .add_service(compressed!(CatalogServiceServer::new(
+            catalog::CatalogApi::new(state.clone())
         )))
-        .add_service(ConfiguratorServiceServer::new(
-            configurator::ConfiguratorApi::new(state.clone()),
-        ))
-        .add_service(ForecastServiceServer::new(forecast::ForecastApi::new(
-            state.clone(),
+        .add_service(compressed!(ConfiguratorServiceServer::new(
+            configurator::ConfiguratorApi::new(state.clone())
         )))
-        .add_service(DemandServiceServer::new(demand::DemandApi::new(
-            state.clone(),
+        .add_service(compressed!(ForecastServiceServer::new(
+            forecast::ForecastApi::new(state.clone())
         )))
-        .add_service(pb::approval_service_server::ApprovalServiceServer::new(
-            approvals::ApprovalsApi::new(state.clone()),
+        .add_service(compressed!(DemandServiceServer::new(
+            demand::DemandApi::new(state.clone())
+        )))
+        .add_service(compressed!(
+            pb::approval_service_server::ApprovalServiceServer::new(approvals::ApprovalsApi::new(
+                state.clone()
+            ))
         ))
-        .add_service(pb::order_service_server::OrderServiceServer::new(
-            orders::OrdersApi::new(state.clone()),
+        .add_service(compressed!(
+            pb::order_service_server::OrderServiceServer::new(orders::OrdersApi::new(
+                state.clone()
+            ))
         ))
-        .add_service(pb::server_service_server::ServerServiceServer::new(
-            server_info::ServerInfoApi::new(state.clone()),
+        .add_service(compressed!(
+            pb::server_service_server::ServerServiceServer::new(server_info::ServerInfoApi::new(
+                state.clone()
+            ))
         ))
         .add_service(quote::QuoteApi::new(state))
         // NODELAY: a response of several segments must not wait for the

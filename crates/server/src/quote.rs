@@ -25,7 +25,7 @@ use crate::{
     convert::{PriceQuoteInput, QuoteResponse},
     pb::{PriceQuoteRequest, PriceQuoteView, quote_service_server::QuoteServiceServer},
     stored_quotes::StoredQuotesApi,
-    unary::{ResponseMessage, refusal, request_message},
+    unary::{Encoding, ResponseMessage, refusal, request_message},
 };
 
 #[derive(Clone)]
@@ -38,13 +38,19 @@ pub(crate) struct QuoteApi {
 impl QuoteApi {
     pub(crate) fn new(state: AppState) -> Self {
         Self {
-            stored: QuoteServiceServer::new(StoredQuotesApi::new(state.clone())),
+            stored: crate::compressed!(QuoteServiceServer::new(StoredQuotesApi::new(
+                state.clone()
+            ))),
             state: Arc::new(state),
         }
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(lines = request.lines.len()))]
-    fn price_quote(&self, request: PriceQuoteRequest) -> Result<http::Response<Body>, Status> {
+    fn price_quote(
+        &self,
+        request: PriceQuoteRequest,
+        encoding: Encoding,
+    ) -> Result<http::Response<Body>, Status> {
         let view = PriceQuoteView::try_from(request.view)
             .map_err(|_| ServerError::invalid("view", format!("unknown view {}", request.view)))?;
         let domain = QuoteRequest::try_from(PriceQuoteInput {
@@ -59,7 +65,7 @@ impl QuoteApi {
         };
         let mut message = ResponseMessage::with_capacity(response.size_hint());
         response.write_to(message.buffer());
-        message.into_response()
+        message.into_response(encoding)
     }
 }
 
@@ -97,8 +103,10 @@ where
         Box::pin(async move {
             // Pricing does no I/O and takes microseconds: it runs on the
             // request's own task.
-            let response = match request_message(request).await.and_then(decode) {
-                Ok(request) => api.price_quote(request),
+            let response = match request_message(request).await {
+                Ok((message, encoding)) => {
+                    decode(message).and_then(|request| api.price_quote(request, encoding))
+                }
                 Err(status) => Err(status),
             };
             Ok(response.unwrap_or_else(refusal))

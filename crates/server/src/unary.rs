@@ -8,6 +8,14 @@
 //! (compressed or not), a 4-byte big-endian length and the bytes; the
 //! status travels in the trailers. Everything else (routing, timeouts,
 //! error responses) is still tonic's.
+//!
+//! Compression is what tonic's generated services do with gzip and zstd
+//! enabled: a request compressed with either (`grpc-encoding`) is read, a
+//! client that accepts one (`grpc-accept-encoding`) gets its response so
+//! compressed (zstd first), any other encoding is UNIMPLEMENTED naming
+//! those taken.
+use std::io::Read;
+
 use prost::bytes::{Buf, Bytes};
 use tonic::{
     Status,
@@ -20,21 +28,114 @@ pub(crate) const MAX_REQUEST_BYTES: usize = 4 << 20;
 
 const HEADER_BYTES: usize = 5;
 
-/// The one message of a unary request, still encoded.
-pub(crate) async fn request_message<B>(request: http::Request<B>) -> Result<Bytes, Status>
+/// The encodings taken and offered, as `grpc-accept-encoding` lists them.
+const ACCEPTED: &str = "zstd,gzip,identity";
+
+/// How a message is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Encoding {
+    Identity,
+    Gzip,
+    Zstd,
+}
+
+impl Encoding {
+    fn name(self) -> &'static str {
+        match self {
+            Encoding::Identity => "identity",
+            Encoding::Gzip => "gzip",
+            Encoding::Zstd => "zstd",
+        }
+    }
+
+    /// The request's `grpc-encoding`.
+    fn of_request(headers: &http::HeaderMap) -> Result<Self, Status> {
+        match headers.get("grpc-encoding").map(|v| v.as_bytes()) {
+            None | Some(b"identity") => Ok(Encoding::Identity),
+            Some(b"gzip") => Ok(Encoding::Gzip),
+            Some(b"zstd") => Ok(Encoding::Zstd),
+            Some(other) => Err(Status::unimplemented(format!(
+                "the request is compressed with `{}`; this server takes {ACCEPTED}",
+                String::from_utf8_lossy(other)
+            ))),
+        }
+    }
+
+    /// The encoding the response gets: the best the client accepts.
+    fn for_response(headers: &http::HeaderMap) -> Self {
+        let accepted: Vec<&str> = headers
+            .get_all("grpc-accept-encoding")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        if accepted.contains(&"zstd") {
+            Encoding::Zstd
+        } else if accepted.contains(&"gzip") {
+            Encoding::Gzip
+        } else {
+            Encoding::Identity
+        }
+    }
+
+    /// `message` decompressed, refused past [`MAX_REQUEST_BYTES`].
+    fn decompress(self, message: Bytes) -> Result<Bytes, Status> {
+        let limit = MAX_REQUEST_BYTES as u64 + 1;
+        let mut out = Vec::new();
+        let read = match self {
+            Encoding::Identity => return Ok(message),
+            Encoding::Gzip => flate2::read::GzDecoder::new(&message[..])
+                .take(limit)
+                .read_to_end(&mut out),
+            Encoding::Zstd => zstd::stream::read::Decoder::new(&message[..])
+                .and_then(|d| d.take(limit).read_to_end(&mut out)),
+        };
+        read.map_err(|e| {
+            Status::internal(format!(
+                "the request message is not valid {}: {e}",
+                self.name()
+            ))
+        })?;
+        if out.len() > MAX_REQUEST_BYTES {
+            return Err(Status::resource_exhausted(format!(
+                "the request is larger than {MAX_REQUEST_BYTES} bytes once decompressed"
+            )));
+        }
+        Ok(Bytes::from(out))
+    }
+
+    /// `message` compressed.
+    fn compress(self, message: &[u8]) -> Result<Vec<u8>, Status> {
+        use std::io::Write;
+        let failed = |e: std::io::Error| Status::internal(format!("compressing the response: {e}"));
+        match self {
+            Encoding::Identity => Ok(message.to_vec()),
+            Encoding::Gzip => {
+                let mut encoder = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(message.len() / 4),
+                    flate2::Compression::fast(),
+                );
+                encoder.write_all(message).map_err(failed)?;
+                encoder.finish().map_err(failed)
+            }
+            Encoding::Zstd => zstd::bulk::compress(message, 1).map_err(failed),
+        }
+    }
+}
+
+/// The one message of a unary request, decoded from its encoding, and the
+/// encoding its response is to get.
+pub(crate) async fn request_message<B>(
+    request: http::Request<B>,
+) -> Result<(Bytes, Encoding), Status>
 where
     B: HttpBody + Send + 'static,
     B::Data: Send,
     B::Error: Into<StdError> + Send + 'static,
 {
-    if let Some(encoding) = request.headers().get("grpc-encoding")
-        && encoding != "identity"
-    {
-        return Err(Status::unimplemented(format!(
-            "the request is compressed with `{}`; this server accepts only uncompressed requests",
-            String::from_utf8_lossy(encoding.as_bytes())
-        )));
-    }
+    let encoding = Encoding::of_request(request.headers())?;
+    let respond_with = Encoding::for_response(request.headers());
     let limited =
         http_body_util::Limited::new(request.into_body(), HEADER_BYTES + MAX_REQUEST_BYTES);
     let body = http_body_util::BodyExt::collect(limited)
@@ -54,29 +155,36 @@ where
             }
         })?
         .to_bytes();
-    unframe(body)
-}
-
-/// The message inside one gRPC frame, which must be the whole body.
-fn unframe(mut body: Bytes) -> Result<Bytes, Status> {
-    if body.len() < HEADER_BYTES {
-        return Err(Status::internal("the request holds no message"));
-    }
-    let compressed = body.get_u8();
-    let length = body.get_u32() as usize;
-    match compressed {
-        0 => {}
-        1 => {
+    let (compressed, message) = unframe(body)?;
+    let message = match (compressed, encoding) {
+        (false, _) => message,
+        (true, Encoding::Identity) => {
             return Err(Status::internal(
                 "the request message is marked compressed but no grpc-encoding was given",
             ));
         }
+        (true, encoding) => encoding.decompress(message)?,
+    };
+    Ok((message, respond_with))
+}
+
+/// The message inside one gRPC frame, which must be the whole body, and
+/// whether it is compressed.
+fn unframe(mut body: Bytes) -> Result<(bool, Bytes), Status> {
+    if body.len() < HEADER_BYTES {
+        return Err(Status::internal("the request holds no message"));
+    }
+    let flag = body.get_u8();
+    let length = body.get_u32() as usize;
+    let compressed = match flag {
+        0 => false,
+        1 => true,
         flag => {
             return Err(Status::internal(format!(
                 "the request message has an invalid compression flag {flag}"
             )));
         }
-    }
+    };
     if body.len() != length {
         return Err(Status::internal(if body.len() < length {
             format!(
@@ -87,16 +195,16 @@ fn unframe(mut body: Bytes) -> Result<Bytes, Status> {
             "a unary request holds exactly one message".to_owned()
         }));
     }
-    Ok(body)
+    Ok((compressed, body))
 }
 
-/// A status-only response. It names the one encoding this service takes
-/// (`identity`), so that a client refused for compressing knows what to send.
+/// A status-only response. It names the encodings this service takes, so
+/// that a client refused for its compression knows what to send.
 pub(crate) fn refusal(status: Status) -> http::Response<Body> {
     let mut response: http::Response<Body> = status.into_http();
     response.headers_mut().insert(
         "grpc-accept-encoding",
-        http::HeaderValue::from_static("identity"),
+        http::HeaderValue::from_static(ACCEPTED),
     );
     response
 }
@@ -116,9 +224,18 @@ impl ResponseMessage {
         &mut self.0
     }
 
-    /// The OK response carrying the message.
-    pub(crate) fn into_response(self) -> Result<http::Response<Body>, Status> {
-        let mut frame = self.0;
+    /// The OK response carrying the message in `encoding`.
+    pub(crate) fn into_response(self, encoding: Encoding) -> Result<http::Response<Body>, Status> {
+        let mut frame = match encoding {
+            Encoding::Identity => self.0,
+            encoding => {
+                let packed = encoding.compress(&self.0[HEADER_BYTES..])?;
+                let mut frame = Vec::with_capacity(HEADER_BYTES + packed.len());
+                frame.extend_from_slice(&[1, 0, 0, 0, 0]);
+                frame.extend_from_slice(&packed);
+                frame
+            }
+        };
         let length = u32::try_from(frame.len() - HEADER_BYTES)
             .map_err(|_| Status::resource_exhausted("the response exceeds 4 GiB"))?;
         frame[1..HEADER_BYTES].copy_from_slice(&length.to_be_bytes());
@@ -129,10 +246,21 @@ impl ResponseMessage {
             std::future::ready(Some(Ok(trailers))),
         );
         let mut response = http::Response::new(Body::new(body));
-        response.headers_mut().insert(
+        let headers = response.headers_mut();
+        headers.insert(
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("application/grpc"),
         );
+        headers.insert(
+            "grpc-accept-encoding",
+            http::HeaderValue::from_static(ACCEPTED),
+        );
+        if encoding != Encoding::Identity {
+            headers.insert(
+                "grpc-encoding",
+                http::HeaderValue::from_static(encoding.name()),
+            );
+        }
         Ok(response)
     }
 }
@@ -150,9 +278,15 @@ mod tests {
 
     #[test]
     fn a_frame_gives_back_exactly_its_message() {
-        let message = unframe(frame(0, 3, b"abc")).expect("one whole message");
-        assert_eq!(&message[..], b"abc");
-        assert!(unframe(frame(0, 0, b"")).expect("empty message").is_empty());
+        let (compressed, message) = unframe(frame(0, 3, b"abc")).expect("one whole message");
+        assert_eq!((compressed, &message[..]), (false, &b"abc"[..]));
+        assert!(
+            unframe(frame(0, 0, b""))
+                .expect("empty message")
+                .1
+                .is_empty()
+        );
+        assert!(unframe(frame(1, 3, b"abc")).expect("compressed").0);
     }
 
     #[test]
@@ -160,7 +294,29 @@ mod tests {
         let response = refusal(Status::unimplemented("compressed"));
         let header = |name: &str| response.headers().get(name).map(|v| v.as_bytes().to_vec());
         assert_eq!(header("grpc-status"), Some(b"12".to_vec()));
-        assert_eq!(header("grpc-accept-encoding"), Some(b"identity".to_vec()));
+        assert_eq!(
+            header("grpc-accept-encoding"),
+            Some(b"zstd,gzip,identity".to_vec())
+        );
+    }
+
+    #[test]
+    fn compressed_messages_read_back_and_a_bomb_is_refused() {
+        for encoding in [Encoding::Gzip, Encoding::Zstd] {
+            let packed = encoding.compress(b"a priced quote").expect("compresses");
+            let read = encoding.decompress(Bytes::from(packed)).expect("reads");
+            assert_eq!(&read[..], b"a priced quote");
+            let bomb = encoding
+                .compress(&vec![0u8; MAX_REQUEST_BYTES + 1])
+                .expect("compresses");
+            assert!(bomb.len() < 64 * 1024, "{encoding:?}: {}", bomb.len());
+            let refused = encoding
+                .decompress(Bytes::from(bomb))
+                .expect_err("too large");
+            assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+            let broken = encoding.decompress(Bytes::from_static(b"not packed"));
+            assert_eq!(broken.expect_err("broken").code(), tonic::Code::Internal);
+        }
     }
 
     #[test]
@@ -168,7 +324,6 @@ mod tests {
         let cases = [
             (frame(0, 5, b"abc"), "cut short: 3 of 5"),
             (frame(0, 2, b"abc"), "exactly one message"),
-            (frame(1, 3, b"abc"), "marked compressed"),
             (frame(7, 3, b"abc"), "compression flag 7"),
             (Bytes::from_static(b"\0\0"), "no message"),
         ];
