@@ -15,6 +15,7 @@ pub const DEFAULT_DATA: &str = "data";
 pub struct FileConfig {
     pub addr: Option<String>,
     pub metrics_addr: Option<String>,
+    pub cors_origins: Option<Vec<String>>,
     pub rules: Option<PathBuf>,
     pub data: Option<PathBuf>,
     pub database: Option<String>,

@@ -25,6 +25,7 @@ mod demand_cmd;
 mod forecast_cmd;
 mod funnel_cmd;
 mod gen_cmd;
+mod health_cmd;
 mod inputs;
 mod quote_cmd;
 mod quotes_cmd;
@@ -82,6 +83,9 @@ enum Command {
     /// The audit log of stored quotes: verify its hash chain, export it.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// Ask a running server whether it is serving (gRPC health); exits 0
+    /// when it is.
+    Health(health_cmd::HealthArgs),
     /// Callers: make an API key for the auth file.
     #[command(subcommand)]
     Auth(AuthCommand),
@@ -130,6 +134,7 @@ fn main() -> ExitCode {
         Command::Quotes(command) => quotes_cmd::run(command),
         Command::Audit(command) => audit_cmd::run(command),
         Command::Auth(AuthCommand::NewKey) => auth_cmd::new_key(),
+        Command::Health(args) => health_cmd::run(args),
     };
     match result {
         Ok(code) => code,

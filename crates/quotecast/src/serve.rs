@@ -18,6 +18,14 @@ pub struct ServeArgs {
     /// /metrics), such as 127.0.0.1:9090 [default: none].
     #[arg(long, env = "QUOTECAST_METRICS_ADDR")]
     metrics_addr: Option<String>,
+    /// A browser origin allowed to call the API across origins (CORS),
+    /// such as https://crm.example.com; repeat for more [default: none].
+    #[arg(
+        long = "cors-origin",
+        env = "QUOTECAST_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    cors_origins: Vec<String>,
     /// Rules directory [default: ./rules, else the embedded example rules].
     #[arg(long, env = "QUOTECAST_RULES")]
     rules: Option<PathBuf>,
@@ -37,7 +45,7 @@ pub struct ServeArgs {
     /// 3600].
     #[arg(long, env = "QUOTECAST_SWEEP_EVERY")]
     sweep_every: Option<u64>,
-    /// Config file (TOML with addr, metrics_addr, rules, data, database, auth, sweep_every, log_format, forecast_jobs,
+    /// Config file (TOML with addr, metrics_addr, cors_origins, rules, data, database, auth, sweep_every, log_format, forecast_jobs,
     /// shutdown_grace, max_upload_bytes, max_pipeline_bytes,
     /// max_data_bytes, max_trial_memory).
     #[arg(long, env = "QUOTECAST_CONFIG")]
@@ -222,6 +230,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         (None, Some(text)) => socket_addr(&text, &config_key("addr"))?,
         (None, None) => socket_addr(DEFAULT_ADDR, "--addr")?,
     };
+    let cors_origins = if args.cors_origins.is_empty() {
+        file.cors_origins.clone().unwrap_or_default()
+    } else {
+        args.cors_origins.clone()
+    };
+    for origin in &cors_origins {
+        let ok = (origin.starts_with("http://") || origin.starts_with("https://"))
+            && tonic::codegen::http::HeaderValue::from_str(origin).is_ok();
+        if !ok {
+            anyhow::bail!(
+                "cors origin `{origin}`: must be a browser origin such as https://crm.example.com"
+            );
+        }
+    }
     let metrics_addr = match (args.metrics_addr, file.metrics_addr) {
         (Some(text), _) => Some(socket_addr(&text, "--metrics-addr")?),
         (None, Some(text)) => Some(socket_addr(&text, &config_key("metrics_addr"))?),
@@ -329,6 +351,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             quotes: quotecast_server::QuoteDb::opened(database, store),
             forecast_jobs: Arc::new(tokio::sync::Semaphore::new(forecast_jobs)),
             forecast_job_slots: forecast_jobs,
+            cors_origins: cors_origins.clone(),
             pipelines: state.pipelines.clone().with_quotas(quotas),
             trial_budget,
             auth: Arc::new(auth),

@@ -231,6 +231,9 @@ fn serve_prices_over_grpc_and_stops_on_sigterm() {
             >= 2,
         "compiled configuration models are kept"
     );
+    let health = quotecast(&["health", "--server", &url]);
+    assert!(health.status.success(), "{}", stderr(&health));
+    assert_eq!(stdout(&health).trim(), "SERVING");
     let example = "examples/quotes/acme-server-refresh.json";
     let remote = quotecast(&["quote", "price", "--server", &url, example]);
     let local = quotecast(&["quote", "price", example]);
@@ -274,6 +277,14 @@ fn serve_prices_over_grpc_and_stops_on_sigterm() {
     }
     assert!(http_get(metrics_port, "/").starts_with("HTTP/1.1 404"));
     stop(&mut child);
+    // Stopped: the health check fails, saying why.
+    let health = quotecast(&["health", "--server", &url, "--timeout", "2"]);
+    assert_eq!(health.status.code(), Some(1));
+    assert!(
+        stderr(&health).contains("cannot connect"),
+        "{}",
+        stderr(&health)
+    );
     let rest: Vec<String> = log.lines().map_while(Result::ok).collect();
     assert!(
         rest.iter().any(|l| l.contains("shutdown requested")),
@@ -283,9 +294,16 @@ fn serve_prices_over_grpc_and_stops_on_sigterm() {
     // colour codes into a pipe.
     let access: Vec<&String> = rest
         .iter()
-        .filter(|l| l.contains("quotecast::access"))
+        .filter(|l| l.contains("quotecast::access") && l.contains("PriceQuote"))
         .collect();
     assert_eq!(access.len(), 2, "{rest:?}");
+    // The health check is logged too; health is open, so without a
+    // principal.
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("method=grpc.health.v1.Health/Check") && l.contains("principal=-")),
+        "{rest:?}"
+    );
     for (line, status) in access.iter().zip(["OK", "INVALID_ARGUMENT"]) {
         for field in [
             "method=quotecast.v1.QuoteService/PriceQuote",

@@ -20,6 +20,7 @@ mod approval_state;
 mod approvals;
 pub mod auth;
 pub mod auth_layer;
+mod browser;
 mod catalog;
 pub mod codec;
 mod configurator;
@@ -140,6 +141,8 @@ pub struct AppState {
     /// Who calls: the auth file's principals, or development mode's
     /// anonymous caller.
     pub auth: Arc<auth::Authenticator>,
+    /// Browser origins allowed to call across origins (CORS).
+    pub cors_origins: Vec<String>,
     /// How many forecast jobs may run at once (`forecast_jobs`' permits).
     pub forecast_job_slots: usize,
     /// The request, job and session metrics (`metrics::serve_metrics`).
@@ -186,6 +189,7 @@ impl AppState {
             today: || Utc::now().date_naive(),
             auth: Arc::new(auth::Authenticator::development(&rules)),
             rules,
+            cors_origins: Vec::new(),
             forecast_job_slots: DEFAULT_FORECAST_JOBS,
             metrics: Arc::default(),
             rules_loaded_at: Utc::now(),
@@ -316,8 +320,13 @@ pub async fn serve(
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
         .http2_max_header_list_size(64 * 1024)
         .timeout(REQUEST_TIMEOUT)
+        // Browsers speak gRPC-Web, over HTTP/1.1 too.
+        .accept_http1(true)
         // One access-log line and the metrics of every call.
         .layer(observe::ObserveLayer::new(state.metrics.clone()))
+        .layer(browser::cors(&state.cors_origins))
+        .layer(browser::GrpcOnlyLayer)
+        .layer(tonic_web::GrpcWebLayer::new())
         .layer(tower::util::MapResponseLayer::new(
             over_size_is_resource_exhausted,
         ))

@@ -241,10 +241,14 @@ impl ResponseMessage {
         frame[1..HEADER_BYTES].copy_from_slice(&length.to_be_bytes());
         let mut trailers = http::HeaderMap::with_capacity(1);
         trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
-        let body = http_body_util::BodyExt::with_trailers(
-            http_body_util::Full::new(Bytes::from(frame)),
-            std::future::ready(Some(Ok(trailers))),
-        );
+        // Two frames and no size: a body of known size would be sent with
+        // a content length, and a gRPC-Web translation (which puts the
+        // trailers in the body) would be cut off before them.
+        let frames: [Result<http_body::Frame<Bytes>, Status>; 2] = [
+            Ok(http_body::Frame::data(Bytes::from(frame))),
+            Ok(http_body::Frame::trailers(trailers)),
+        ];
+        let body = http_body_util::StreamBody::new(tokio_stream::iter(frames));
         let mut response = http::Response::new(Body::new(body));
         let headers = response.headers_mut();
         headers.insert(

@@ -1,0 +1,239 @@
+//! What a browser sends: gRPC-Web over HTTP/1.1 (binary and base64 text),
+//! CORS preflights from allowed and other origins, and a request that is
+//! not gRPC at all (HTTP 415).
+#![allow(clippy::unwrap_used)]
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use prost::Message;
+use quotecast_server::pb::{
+    ListProductsRequest, ListProductsResponse, PriceQuoteRequest, PriceQuoteResponse,
+    quote_service_client::QuoteServiceClient,
+};
+use quotecast_tests::{TestServer, pb_line};
+
+/// One HTTP/1.1 exchange: status, headers and the whole body.
+async fn http1(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, http::HeaderMap, Bytes) {
+    let authority = server.url.trim_start_matches("http://").to_owned();
+    let stream = tokio::net::TcpStream::connect(&authority).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", authority);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = sender
+        .send_request(request.body(Full::new(Bytes::from(body))).unwrap())
+        .await
+        .unwrap();
+    let (parts, body) = response.into_parts();
+    (
+        parts.status.as_u16(),
+        parts.headers,
+        body.collect().await.unwrap().to_bytes(),
+    )
+}
+
+fn frame(message: &impl Message) -> Vec<u8> {
+    let bytes = message.encode_to_vec();
+    let mut out = vec![0];
+    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    out.extend_from_slice(&bytes);
+    out
+}
+
+/// A gRPC-Web body's frames: the messages, and the trailers as text.
+fn frames(mut body: &[u8]) -> (Vec<Vec<u8>>, String) {
+    let (mut messages, mut trailers) = (Vec::new(), String::new());
+    while body.len() >= 5 {
+        let flag = body[0];
+        let length = u32::from_be_bytes(body[1..5].try_into().unwrap()) as usize;
+        let payload = &body[5..5 + length];
+        if flag & 0x80 != 0 {
+            trailers.push_str(&String::from_utf8_lossy(payload));
+        } else {
+            messages.push(payload.to_vec());
+        }
+        body = &body[5 + length..];
+    }
+    (messages, trailers)
+}
+
+fn quote() -> PriceQuoteRequest {
+    PriceQuoteRequest {
+        currency_code: "USD".into(),
+        price_date: "2026-03-01".into(),
+        lines: vec![pb_line("LT-14-PRO", "2")],
+        ..Default::default()
+    }
+}
+
+const WEB: &[(&str, &str)] = &[
+    ("content-type", "application/grpc-web+proto"),
+    ("x-grpc-web", "1"),
+];
+
+#[tokio::test]
+async fn grpc_web_over_http1_prices_as_grpc_does() {
+    let server = TestServer::start().await;
+    let plain = QuoteServiceClient::new(server.channel().await)
+        .price_quote(quote())
+        .await
+        .unwrap()
+        .into_inner();
+    // The hand-framed PriceQuote.
+    let path = "/quotecast.v1.QuoteService/PriceQuote";
+    let (status, headers, body) = http1(&server, "POST", path, WEB, frame(&quote())).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/grpc-web+proto");
+    let (messages, trailers) = frames(&body);
+    assert!(trailers.contains("grpc-status:0"), "{trailers}");
+    assert_eq!(PriceQuoteResponse::decode(&messages[0][..]).unwrap(), plain);
+    // A refusal comes as a status, with its field violations.
+    let mut bad = quote();
+    bad.lines[0].sku = "NOPE".into();
+    let (status, headers, body) = http1(&server, "POST", path, WEB, frame(&bad)).await;
+    assert_eq!(status, 200);
+    let trailers = frames(&body).1;
+    let status_of = headers
+        .get("grpc-status")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert!(
+        status_of.as_deref() == Some("3") || trailers.contains("grpc-status:3"),
+        "{headers:?} {trailers}"
+    );
+    // The text form (base64), as browsers without binary streams send it.
+    use base64::Engine;
+    let text = base64::engine::general_purpose::STANDARD.encode(frame(&quote()));
+    let (status, headers, body) = http1(
+        &server,
+        "POST",
+        path,
+        &[
+            ("content-type", "application/grpc-web-text"),
+            ("accept", "application/grpc-web-text"),
+            ("x-grpc-web", "1"),
+        ],
+        text.into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/grpc-web-text+proto");
+    // Each frame is encoded on its own (padded): decode quantum by
+    // quantum.
+    let decoded: Vec<u8> = body
+        .chunks(4)
+        .flat_map(|quantum| {
+            base64::engine::general_purpose::STANDARD
+                .decode(quantum)
+                .unwrap()
+        })
+        .collect();
+    let (messages, trailers) = frames(&decoded);
+    assert!(trailers.contains("grpc-status:0"), "{trailers}");
+    assert_eq!(PriceQuoteResponse::decode(&messages[0][..]).unwrap(), plain);
+    // A generated service.
+    let (status, _, body) = http1(
+        &server,
+        "POST",
+        "/quotecast.v1.CatalogService/ListProducts",
+        WEB,
+        frame(&ListProductsRequest::default()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (messages, _) = frames(&body);
+    assert!(
+        !ListProductsResponse::decode(&messages[0][..])
+            .unwrap()
+            .products
+            .is_empty()
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_that_is_not_grpc_is_http_415() {
+    let server = TestServer::start().await;
+    let (status, _, body) = http1(
+        &server,
+        "POST",
+        "/quotecast.v1.QuoteService/PriceQuote",
+        &[("content-type", "application/json")],
+        br#"{"currencyCode":"USD"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 415);
+    assert!(
+        String::from_utf8_lossy(&body).contains("application/json is not gRPC"),
+        "{body:?}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn cors_answers_allowed_origins_only() {
+    let server = TestServer::start_with_state(
+        |_| {},
+        |state| quotecast_server::AppState {
+            cors_origins: vec!["https://crm.example.com".into()],
+            ..state
+        },
+    )
+    .await;
+    let preflight = |origin: &'static str| {
+        [
+            ("origin", origin),
+            ("access-control-request-method", "POST"),
+            (
+                "access-control-request-headers",
+                "content-type,x-grpc-web,x-api-key",
+            ),
+        ]
+    };
+    let path = "/quotecast.v1.QuoteService/PriceQuote";
+    let (status, headers, _) = http1(
+        &server,
+        "OPTIONS",
+        path,
+        &preflight("https://crm.example.com"),
+        Vec::new(),
+    )
+    .await;
+    assert!(status == 200 || status == 204, "{status}");
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://crm.example.com"
+    );
+    let allowed = headers["access-control-allow-headers"].to_str().unwrap();
+    assert!(allowed.contains("x-api-key"), "{allowed}");
+    let (_, headers, _) = http1(
+        &server,
+        "OPTIONS",
+        path,
+        &preflight("https://evil.example"),
+        Vec::new(),
+    )
+    .await;
+    assert!(headers.get("access-control-allow-origin").is_none());
+    // The call itself exposes the status headers to the page.
+    let mut call = WEB.to_vec();
+    call.push(("origin", "https://crm.example.com"));
+    let (status, headers, _) = http1(&server, "POST", path, &call, frame(&quote())).await;
+    assert_eq!(status, 200);
+    let exposed = headers["access-control-expose-headers"].to_str().unwrap();
+    assert!(exposed.contains("grpc-status"), "{exposed}");
+    server.stop().await;
+}
