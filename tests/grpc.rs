@@ -685,3 +685,90 @@ async fn gzip_and_zstd_are_taken_and_offered_on_every_service() {
     );
     server.stop().await;
 }
+
+/// `from` copied whole into `to`.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn rules_reload_live_and_an_invalid_set_leaves_the_old_one_in_service() {
+    use quotecast_server::pb::{
+        GetServerInfoRequest, ReloadRulesRequest, server_service_client::ServerServiceClient,
+    };
+    let rules = tempfile::tempdir().unwrap();
+    copy_dir(&quotecast_tests::rules_dir(), rules.path());
+    let dir = rules.path().to_owned();
+    let server = TestServer::start_with_state(
+        |_| {},
+        move |state| quotecast_server::AppState {
+            reloader: Some(std::sync::Arc::new(move || {
+                let loaded = quotecast_rules::load_dir_with(&dir, &quotecast_rules::Fresh)
+                    .map_err(|e| e.to_string())?;
+                Ok((
+                    loaded.rules,
+                    loaded.configurators,
+                    loaded.summary.to_string(),
+                ))
+            })),
+            ..state
+        },
+    )
+    .await;
+    let mut admin = ServerServiceClient::new(server.channel().await);
+    let mut quotes = QuoteServiceClient::new(server.channel().await);
+    let list_price =
+        |q: &quotecast_server::pb::PriceQuoteResponse| q.lines[0].list_unit_price.clone();
+    let price = || request("USD", "2026-03-01", vec![line("LT-14-PRO", "2")]);
+    let before = quotes.price_quote(price()).await.unwrap().into_inner();
+    assert_eq!(list_price(&before), "1299.00");
+    let first = admin
+        .get_server_info(GetServerInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    // The pricing team raises the laptop's list price.
+    let book = rules.path().join("price_books/usd.toml");
+    let text = std::fs::read_to_string(&book).unwrap();
+    std::fs::write(&book, text.replacen("\"1299.00\"", "\"1399.00\"", 1)).unwrap();
+    let reloaded = admin
+        .reload_rules(ReloadRulesRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reloaded.previous_rules_version, first.rules_version);
+    assert_ne!(reloaded.rules_version, first.rules_version);
+    let after = quotes.price_quote(price()).await.unwrap().into_inner();
+    assert_eq!(list_price(&after), "1399.00");
+    assert_eq!(after.rules_version, reloaded.rules_version);
+    // A broken file: refused with its file and line; the new prices stay.
+    let broken = rules.path().join("currencies.toml");
+    let mut text = std::fs::read_to_string(&broken).unwrap();
+    text.push_str("\n[[currency]]\ncode = 7\n");
+    std::fs::write(&broken, text).unwrap();
+    let refused = admin.reload_rules(ReloadRulesRequest {}).await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(
+        refused.message().contains("currencies.toml:"),
+        "{}",
+        refused.message()
+    );
+    let still = quotes.price_quote(price()).await.unwrap().into_inner();
+    assert_eq!(list_price(&still), "1399.00");
+    let info = admin
+        .get_server_info(GetServerInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.rules_version, reloaded.rules_version);
+    server.stop().await;
+}

@@ -347,7 +347,19 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot open the quote database {}", redacted(&database)))?;
         tracing::info!(database = %redacted(&database), "quote store open");
+        let reload_source = source.clone();
+        let reload_models = data.join(COMPILED_MODELS_DIR);
+        let reloader: quotecast_server::reload::Reloader = Arc::new(move || {
+            let cache = quotecast_rules::ModelCache::new(reload_models.clone());
+            let loaded = reload_source.load_with(&cache).map_err(|e| e.to_string())?;
+            Ok((
+                loaded.rules,
+                loaded.configurators,
+                loaded.summary.to_string(),
+            ))
+        });
         let state = AppState {
+            reloader: Some(reloader),
             quotes: quotecast_server::QuoteDb::opened(database, store),
             forecast_jobs: Arc::new(tokio::sync::Semaphore::new(forecast_jobs)),
             forecast_job_slots: forecast_jobs,
@@ -361,7 +373,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let store = state.quotes.store().await?.clone();
             tokio::spawn(quotecast_server::expiry_sweeps(
                 store,
-                state.rules.clone(),
+                state.live.clone(),
                 std::time::Duration::from_secs(sweep_every),
                 state.today,
             ));
@@ -376,6 +388,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 state.clone(),
                 std::future::pending(),
             ));
+        }
+        // SIGHUP reloads the rules (refused whole when invalid).
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut hangups =
+                signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
+            let state = state.clone();
+            tokio::spawn(async move {
+                while hangups.recv().await.is_some() {
+                    // Both outcomes are logged by the reload itself.
+                    let _ = quotecast_server::reload::reload_rules(&state).await;
+                }
+            });
         }
         let (jobs, uploads) = (state.forecast_jobs.clone(), state.upload_jobs.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -276,6 +276,13 @@ fn serve_prices_over_grpc_and_stops_on_sigterm() {
         assert!(metrics.contains(expected), "{expected} in {metrics}");
     }
     assert!(http_get(metrics_port, "/").starts_with("HTTP/1.1 404"));
+    // SIGHUP reloads the rules (the same files: the same version).
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    std::thread::sleep(std::time::Duration::from_millis(1500));
     stop(&mut child);
     // Stopped: the health check fails, saying why.
     let health = quotecast(&["health", "--server", &url, "--timeout", "2"]);
@@ -288,6 +295,10 @@ fn serve_prices_over_grpc_and_stops_on_sigterm() {
     let rest: Vec<String> = log.lines().map_while(Result::ok).collect();
     assert!(
         rest.iter().any(|l| l.contains("shutdown requested")),
+        "{rest:?}"
+    );
+    assert!(
+        rest.iter().any(|l| l.contains("rules reloaded")),
         "{rest:?}"
     );
     // One access-log line per call: values, not `Some(...)`, and no

@@ -44,7 +44,7 @@ impl ApprovalService for ApprovalsApi {
         let caller = principal(&request)?;
         let (limit, _) = page(request.get_ref().page_size, "")
             .map_err(|wrong| invalid(wrong[0].0, wrong[0].1))?;
-        let state = &self.state;
+        let state = &self.state.current();
         let store = state.quotes.store().await?;
         // Who delegated to the caller: read once, not per quote.
         let delegated = delegated_by(state, store, &caller, (state.today)()).await?;

@@ -22,6 +22,8 @@ const SELLERS: &[Role] = &[Role::Rep, Role::Admin];
 const APPROVERS: &[Role] = &[Role::Approver, Role::Admin];
 /// Who feeds the server from an ERP or CRM.
 const FEEDERS: &[Role] = &[Role::Service, Role::Admin];
+/// Who may change what the whole server runs on.
+const ADMINS: &[Role] = &[Role::Admin];
 
 /// The permission matrix: each method of the API and the roles that may
 /// call it (the README shows the same table; a test holds them together).
@@ -52,6 +54,7 @@ pub const PERMISSIONS: &[(&str, &[Role])] = &[
     ("quotecast.v1.ApprovalService/Delegate", APPROVERS),
     ("quotecast.v1.OrderService/ListOrders", EVERYONE),
     ("quotecast.v1.ServerService/GetServerInfo", EVERYONE),
+    ("quotecast.v1.ServerService/ReloadRules", ADMINS),
     ("quotecast.v1.ForecastService/UploadPipeline", FEEDERS),
     ("quotecast.v1.ForecastService/ListPipelines", EVERYONE),
     ("quotecast.v1.ForecastService/Forecast", EVERYONE),

@@ -39,7 +39,8 @@ impl CatalogService for CatalogApi {
         request: Request<ListProductsRequest>,
     ) -> Result<Response<ListProductsResponse>, Status> {
         let r = request.into_inner();
-        let rules = &self.state.rules;
+        let live = self.state.live.current();
+        let rules = &live.rules;
         let date = price_date(&r.price_date, (self.state.today)())?;
         let page_size = match r.page_size {
             n if n < 0 => {
@@ -119,7 +120,8 @@ impl CatalogService for CatalogApi {
             return Err(ServerError::invalid("sku", "is required").into());
         }
         let date = price_date(&r.price_date, (self.state.today)())?;
-        let rules = &self.state.rules;
+        let live = self.state.live.current();
+        let rules = &live.rules;
         let product = rules
             .product(r.sku.trim())
             .ok_or_else(|| ServerError::NotFound {

@@ -127,7 +127,7 @@ impl ConfiguratorService for ConfiguratorApi {
         request: Request<ConfigureRequest>,
     ) -> Result<Response<ConfigureResponse>, Status> {
         Ok(Response::new(
-            click(&self.state, request.into_inner(), None).await?,
+            click(&self.state.current(), request.into_inner(), None).await?,
         ))
     }
 
@@ -137,7 +137,8 @@ impl ConfiguratorService for ConfiguratorApi {
         &self,
         request: Request<Streaming<ConfigureRequest>>,
     ) -> Result<Response<Self::ConfigureSessionStream>, Status> {
-        let state = self.state.clone();
+        // A session keeps the rules it started on for its life.
+        let state = self.state.current();
         let idle = state.session_idle;
         // Explanations outlive the click that found them, per product.
         let memory: Memory = Arc::default();

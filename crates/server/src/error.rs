@@ -50,6 +50,9 @@ pub enum ServerError {
     /// The thing acted on is not in a state that allows the action.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// A reload found the rule files invalid; the rules in service stay.
+    #[error("the rules on disk are refused; the rules in service stay:\n{0}")]
+    RulesRefused(String),
 }
 
 /// The most field violations an error carries; the rest are counted in
@@ -259,7 +262,9 @@ impl From<ServerError> for Status {
             }
             ServerError::Startup(_) | ServerError::Internal(_) => Status::internal(message),
             ServerError::PermissionDenied(_) => Status::permission_denied(message),
-            ServerError::FailedPrecondition(_) => Status::failed_precondition(message),
+            ServerError::FailedPrecondition(_) | ServerError::RulesRefused(_) => {
+                Status::failed_precondition(message)
+            }
             ServerError::BadUpload(e) => Status::with_error_details(
                 Code::InvalidArgument,
                 message,

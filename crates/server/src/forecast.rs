@@ -70,7 +70,8 @@ pub(crate) async fn run_with_permit<T: Send + 'static>(
         }),
         None => None,
     };
-    let state = state.clone();
+    // The job runs on the rules in service when it started.
+    let state = state.current();
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let done = job(&state);

@@ -41,6 +41,7 @@ mod quote;
 mod quote_actions;
 pub mod quote_diff;
 mod quote_wire;
+pub mod reload;
 pub mod server_info;
 mod stored_quotes;
 mod unary;
@@ -150,6 +151,13 @@ pub struct AppState {
     /// When the rules were loaded, and when the server started.
     pub rules_loaded_at: chrono::DateTime<Utc>,
     pub started_at: chrono::DateTime<Utc>,
+    /// The rules in service now, swapped whole by a reload; `rules`,
+    /// `configurators` and `rules_loaded_at` above are a request's copy of
+    /// them (see [`AppState::current`]).
+    pub live: Arc<reload::LiveRules>,
+    /// Loads the rules again from where they came from (the server's
+    /// `--rules`); `None`: they cannot be reloaded.
+    pub reloader: Option<reload::Reloader>,
 }
 
 impl AppState {
@@ -171,8 +179,10 @@ impl AppState {
         configurators: Configurators,
         data_dir: &Path,
     ) -> Self {
+        let configurators = Arc::new(configurators);
+        let now = Utc::now();
         Self {
-            configurators: Arc::new(configurators),
+            configurators: configurators.clone(),
             pipelines: PipelineStore::new(data_dir),
             demand: DemandStore::new(data_dir),
             quotes: QuoteDb::new(quotecast_store::sqlite_url(data_dir)),
@@ -188,12 +198,18 @@ impl AppState {
             trial_budget: Default::default(),
             today: || Utc::now().date_naive(),
             auth: Arc::new(auth::Authenticator::development(&rules)),
-            rules,
+            rules: rules.clone(),
             cors_origins: Vec::new(),
             forecast_job_slots: DEFAULT_FORECAST_JOBS,
             metrics: Arc::default(),
-            rules_loaded_at: Utc::now(),
-            started_at: Utc::now(),
+            live: Arc::new(reload::LiveRules::new(reload::Rules {
+                rules,
+                configurators,
+                loaded_at: now,
+            })),
+            reloader: None,
+            rules_loaded_at: now,
+            started_at: now,
         }
     }
 }
@@ -383,7 +399,7 @@ pub async fn serve(
 /// and the next one tries again.
 pub async fn expiry_sweeps(
     store: quotecast_store::Store,
-    rules: Arc<RuleSet>,
+    live: Arc<reload::LiveRules>,
     every: std::time::Duration,
     today: fn() -> NaiveDate,
 ) {
@@ -391,6 +407,7 @@ pub async fn expiry_sweeps(
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
+        let rules = live.current().rules.clone();
         match sweep(&store, &rules, today(), Utc::now()).await {
             Ok(report) if report == SweepReport::default() => {}
             Ok(report) => tracing::info!(

@@ -253,7 +253,7 @@ fn page(state: &AppState, request: &Request<Incoming>) -> Response<Full<Bytes>> 
         ("GET", "/metrics") => response(
             200,
             "text/plain; version=0.0.4; charset=utf-8",
-            state.metrics.render(state),
+            state.metrics.render(&state.current()),
         ),
         _ => response(
             404,

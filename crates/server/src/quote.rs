@@ -57,8 +57,9 @@ impl QuoteApi {
             request,
             today: (self.state.today)(),
         })?;
-        let priced = price_quote(&self.state.rules, &self.state.configurators, &domain)
-            .map_err(ServerError::from)?;
+        let live = self.state.live.current();
+        let priced =
+            price_quote(&live.rules, &live.configurators, &domain).map_err(ServerError::from)?;
         let response = QuoteResponse {
             quote: &priced,
             view,

@@ -209,7 +209,7 @@ impl QuoteService for StoredQuotesApi {
         &self,
         request: Request<pb::PriceQuoteRequest>,
     ) -> Result<Response<pb::PriceQuoteResponse>, Status> {
-        let content = priced_content(&self.state, request.into_inner(), "")?;
+        let content = priced_content(&self.state.current(), request.into_inner(), "")?;
         pb::PriceQuoteResponse::decode(content.priced.as_slice())
             .map(Response::new)
             .map_err(|e| Status::internal(e.to_string()))
@@ -244,7 +244,7 @@ impl QuoteService for StoredQuotesApi {
         if !violations.is_empty() {
             return Err(invalid(violations).into());
         }
-        let content = priced_content(&self.state, quote, &request.valid_until)?;
+        let content = priced_content(&self.state.current(), quote, &request.valid_until)?;
         let store = self.state.quotes.store().await?;
         let now = Utc::now();
         let by = caller.actor();
@@ -264,7 +264,7 @@ impl QuoteService for StoredQuotesApi {
         }
         .map_err(ServerError::from)?;
         tracing::info!(quote = saved.number, version = saved.version, "quote saved");
-        Ok(Response::new(stored(&self.state, saved)?))
+        Ok(Response::new(stored(&self.state.current(), saved)?))
     }
 
     async fn get_quote(
@@ -446,7 +446,7 @@ impl StoredQuotesApi {
     ) -> Result<Response<pb::QuoteActionResponse>, Status> {
         let caller = principal(&request)?;
         Ok(Response::new(
-            act(&self.state, &caller, action, request.into_inner()).await?,
+            act(&self.state.current(), &caller, action, request.into_inner()).await?,
         ))
     }
 
@@ -460,7 +460,7 @@ impl StoredQuotesApi {
     ) -> Result<pb::StoredQuote, ServerError> {
         let store = self.state.quotes.store().await?;
         let found = store.get(tenant, number, version).await?;
-        stored(&self.state, found)
+        stored(&self.state.current(), found)
     }
 }
 
