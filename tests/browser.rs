@@ -1,6 +1,6 @@
-//! What a browser sends: gRPC-Web over HTTP/1.1 (binary and base64 text),
-//! CORS preflights from allowed and other origins, and a request that is
-//! not gRPC at all (HTTP 415).
+//! Every transport path: gRPC-Web over HTTP/1.1 (binary and base64 text),
+//! CORS preflights from allowed and other origins, a request that is not
+//! gRPC at all (HTTP 415), and TLS with and without client certificates.
 #![allow(clippy::unwrap_used)]
 
 use http_body_util::{BodyExt, Full};
@@ -235,5 +235,120 @@ async fn cors_answers_allowed_origins_only() {
     assert_eq!(status, 200);
     let exposed = headers["access-control-expose-headers"].to_str().unwrap();
     assert!(exposed.contains("grpc-status"), "{exposed}");
+    server.stop().await;
+}
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/tls")
+        .join(name)
+}
+
+/// A server over TLS with `client_ca` required of clients when given.
+async fn tls_server(
+    client_ca: Option<&str>,
+) -> (TestServer, std::sync::Arc<quotecast_server::tls::Tls>) {
+    let tls = std::sync::Arc::new(
+        quotecast_server::tls::Tls::load(quotecast_server::tls::TlsFiles {
+            cert: fixture("server.pem"),
+            key: fixture("server.key"),
+            client_ca: client_ca.map(fixture),
+        })
+        .unwrap(),
+    );
+    let given = tls.clone();
+    let server = TestServer::start_with_state(
+        |_| {},
+        move |state| quotecast_server::AppState {
+            tls: Some(given),
+            ..state
+        },
+    )
+    .await;
+    (server, tls)
+}
+
+/// A TLS channel to `server` trusting the test CA, with `identity` as the
+/// client certificate when given.
+async fn tls_channel(
+    server: &TestServer,
+    identity: Option<&str>,
+) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+    let read = |name: &str| std::fs::read(fixture(name)).unwrap();
+    let mut config = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(read("ca.pem")))
+        .domain_name("localhost");
+    if let Some(who) = identity {
+        config = config.identity(Identity::from_pem(
+            read(&format!("{who}.pem")),
+            read(&format!("{who}.key")),
+        ));
+    }
+    let url = server.url.replace("http://", "https://");
+    Endpoint::from_shared(url)
+        .unwrap()
+        .tls_config(config)?
+        .connect()
+        .await
+}
+
+#[tokio::test]
+async fn over_tls_quotes_price_and_clear_text_is_not_served() {
+    let (server, tls) = tls_server(None).await;
+    let channel = tls_channel(&server, None).await.unwrap();
+    let priced = QuoteServiceClient::new(channel.clone())
+        .price_quote(quote())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(priced.totals.unwrap().list, "2598.00");
+    // Clear text gets no answer.
+    let clear = tonic::transport::Endpoint::from_shared(server.url.clone())
+        .unwrap()
+        .connect()
+        .await;
+    let refused = match clear {
+        Ok(channel) => QuoteServiceClient::new(channel)
+            .price_quote(quote())
+            .await
+            .is_err(),
+        Err(_) => true,
+    };
+    assert!(refused);
+    // A reload that cannot read its files keeps the certificates in
+    // service; one that can swaps them.
+    let broken = quotecast_server::tls::Tls::load(quotecast_server::tls::TlsFiles {
+        cert: fixture("server.pem"),
+        key: fixture("other.key"),
+        client_ca: None,
+    });
+    assert!(broken.is_err(), "a certificate with another key is refused");
+    tls.reload().unwrap();
+    let again = tls_channel(&server, None).await.unwrap();
+    assert!(
+        QuoteServiceClient::new(again)
+            .price_quote(quote())
+            .await
+            .is_ok()
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn with_a_client_ca_only_its_certificates_get_in() {
+    let (server, _tls) = tls_server(Some("ca.pem")).await;
+    let call = |channel: Result<tonic::transport::Channel, tonic::transport::Error>| async move {
+        match channel {
+            Ok(channel) => QuoteServiceClient::new(channel)
+                .price_quote(quote())
+                .await
+                .is_ok(),
+            Err(_) => false,
+        }
+    };
+    assert!(call(tls_channel(&server, Some("client")).await).await);
+    assert!(!call(tls_channel(&server, None).await).await);
+    assert!(!call(tls_channel(&server, Some("other")).await).await);
     server.stop().await;
 }

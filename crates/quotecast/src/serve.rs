@@ -26,6 +26,16 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     cors_origins: Vec<String>,
+    /// TLS: the server's certificate chain (PEM); with --tls-key, the
+    /// service is served over TLS only [default: clear text].
+    #[arg(long, env = "QUOTECAST_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS: the certificate's private key (PEM).
+    #[arg(long, env = "QUOTECAST_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// TLS: require client certificates issued by this CA (PEM).
+    #[arg(long, env = "QUOTECAST_TLS_CLIENT_CA", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
     /// Rules directory [default: ./rules, else the embedded example rules].
     #[arg(long, env = "QUOTECAST_RULES")]
     rules: Option<PathBuf>,
@@ -45,7 +55,8 @@ pub struct ServeArgs {
     /// 3600].
     #[arg(long, env = "QUOTECAST_SWEEP_EVERY")]
     sweep_every: Option<u64>,
-    /// Config file (TOML with addr, metrics_addr, cors_origins, rules, data, database, auth, sweep_every, log_format, forecast_jobs,
+    /// Config file (TOML with addr, metrics_addr, cors_origins, tls_cert,
+    /// tls_key, tls_client_ca, rules, data, database, auth, sweep_every, log_format, forecast_jobs,
     /// shutdown_grace, max_upload_bytes, max_pipeline_bytes,
     /// max_data_bytes, max_trial_memory).
     #[arg(long, env = "QUOTECAST_CONFIG")]
@@ -249,7 +260,30 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         (None, Some(text)) => Some(socket_addr(&text, &config_key("metrics_addr"))?),
         (None, None) => None,
     };
-    if !addr.ip().is_loopback() {
+    let tls = match (
+        args.tls_cert.or(file.tls_cert),
+        args.tls_key.or(file.tls_key),
+        args.tls_client_ca.or(file.tls_client_ca),
+    ) {
+        (Some(cert), Some(key), client_ca) => {
+            let files = quotecast_server::tls::TlsFiles {
+                cert,
+                key,
+                client_ca,
+            };
+            let tls = quotecast_server::tls::Tls::load(files.clone())
+                .map_err(|e| anyhow::anyhow!("TLS: {e}"))?;
+            tracing::info!(
+                cert = %files.cert.display(),
+                client_certificates = files.client_ca.is_some(),
+                "serving over TLS"
+            );
+            Some(Arc::new(tls))
+        }
+        (None, None, None) => None,
+        _ => anyhow::bail!("TLS needs both a certificate and its key (tls_cert and tls_key)"),
+    };
+    if tls.is_none() && !addr.ip().is_loopback() {
         tracing::warn!(
             %addr,
             "listening beyond this machine without TLS: quotes and forecasts travel in clear text"
@@ -360,6 +394,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         });
         let state = AppState {
             reloader: Some(reloader),
+            tls,
             quotes: quotecast_server::QuoteDb::opened(database, store),
             forecast_jobs: Arc::new(tokio::sync::Semaphore::new(forecast_jobs)),
             forecast_job_slots: forecast_jobs,
@@ -389,7 +424,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 std::future::pending(),
             ));
         }
-        // SIGHUP reloads the rules (refused whole when invalid).
+        // SIGHUP reloads the rules (refused whole when invalid) and the
+        // TLS certificates.
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -400,6 +436,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 while hangups.recv().await.is_some() {
                     // Both outcomes are logged by the reload itself.
                     let _ = quotecast_server::reload::reload_rules(&state).await;
+                    if let Some(tls) = &state.tls {
+                        match tls.reload() {
+                            Ok(()) => tracing::info!("TLS certificates reloaded"),
+                            Err(error) => tracing::error!(
+                                %error,
+                                "TLS certificates refused; those in service stay"
+                            ),
+                        }
+                    }
                 }
             });
         }

@@ -44,6 +44,7 @@ mod quote_wire;
 pub mod reload;
 pub mod server_info;
 mod stored_quotes;
+pub mod tls;
 mod unary;
 
 use std::{future::Future, net::SocketAddr, path::Path, sync::Arc};
@@ -155,6 +156,8 @@ pub struct AppState {
     /// `configurators` and `rules_loaded_at` above are a request's copy of
     /// them (see [`AppState::current`]).
     pub live: Arc<reload::LiveRules>,
+    /// TLS settings: certificate, key, client CA (none: clear text).
+    pub tls: Option<Arc<tls::Tls>>,
     /// Loads the rules again from where they came from (the server's
     /// `--rules`); `None`: they cannot be reloaded.
     pub reloader: Option<reload::Reloader>,
@@ -208,6 +211,7 @@ impl AppState {
                 loaded_at: now,
             })),
             reloader: None,
+            tls: None,
             rules_loaded_at: now,
             started_at: now,
         }
@@ -300,32 +304,14 @@ pub async fn serve(
     let max_connections = state.max_connections;
     let places = Arc::new(Semaphore::new(max_connections));
     let handshake = state.handshake_timeout;
-    let refused = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let incoming = TcpIncoming::from(listener)
-        .with_nodelay(Some(true))
-        .filter_map(move |conn| match conn {
-            Ok(stream) => match places.clone().try_acquire_owned() {
-                Ok(place) => Some(Ok(Consolidated::guarded(
-                    stream,
-                    handshake,
-                    stopping.clone(),
-                    place,
-                ))),
-                Err(_) => {
-                    // Closed at once; logged on the first and every 1000th.
-                    let n = refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if n.is_multiple_of(1000) {
-                        tracing::warn!(
-                            refused = n + 1,
-                            limit = max_connections,
-                            "connection limit reached: closing new connections"
-                        );
-                    }
-                    None
-                }
-            },
-            Err(e) => Some(Err(e)),
-        });
+    let incoming = accepted(
+        listener,
+        state.tls.clone(),
+        places,
+        handshake,
+        stopping,
+        max_connections,
+    );
     let local: Option<SocketAddr> = listener_addr;
     tracing::info!(addr = ?local, "quotecast serving");
     Server::builder()
@@ -418,6 +404,79 @@ pub async fn expiry_sweeps(
             Err(error) => tracing::error!(%error, "the sweep failed; the next one tries again"),
         }
     }
+}
+
+/// The connections accepted on `listener`, within `places`, each through
+/// its TLS handshake first when `tls` is given (on its own task, so that a
+/// slow handshake holds up no other). Accepting stops when the server no
+/// longer takes connections.
+fn accepted(
+    listener: TcpListener,
+    tls: Option<Arc<tls::Tls>>,
+    places: Arc<Semaphore>,
+    handshake: std::time::Duration,
+    stopping: Arc<tokio::sync::Notify>,
+    max_connections: usize,
+) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<Consolidated<tls::Conn>>> {
+    let (found, incoming) = tokio::sync::mpsc::channel(256);
+    tokio::spawn(async move {
+        let mut tcp = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let mut refused: u64 = 0;
+        loop {
+            let conn = tokio::select! {
+                conn = tcp.next() => conn,
+                () = found.closed() => break,
+            };
+            let stream = match conn {
+                Some(Ok(stream)) => stream,
+                Some(Err(error)) => {
+                    if found.send(Err(error)).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                None => break,
+            };
+            let Ok(place) = places.clone().try_acquire_owned() else {
+                // Closed at once; logged on the first and every 1000th.
+                if refused.is_multiple_of(1000) {
+                    tracing::warn!(
+                        refused = refused + 1,
+                        limit = max_connections,
+                        "connection limit reached: closing new connections"
+                    );
+                }
+                refused += 1;
+                continue;
+            };
+            match &tls {
+                None => {
+                    let conn = Consolidated::guarded(
+                        tls::Conn::Plain(stream),
+                        handshake,
+                        stopping.clone(),
+                        place,
+                    );
+                    if found.send(Ok(conn)).await.is_err() {
+                        break;
+                    }
+                }
+                Some(tls) => {
+                    let (tls, found, stopping) = (tls.clone(), found.clone(), stopping.clone());
+                    tokio::spawn(async move {
+                        match tls.accept(stream, handshake).await {
+                            Ok(conn) => {
+                                let conn = Consolidated::guarded(conn, handshake, stopping, place);
+                                let _ = found.send(Ok(conn)).await;
+                            }
+                            Err(error) => tracing::debug!(%error, "TLS handshake failed"),
+                        }
+                    });
+                }
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(incoming)
 }
 
 /// tonic refuses a request message over the size limit with OUT_OF_RANGE;
