@@ -256,58 +256,37 @@ async fn an_erp_pushes_inventory_runs_a_plan_and_pulls_its_tables() {
 
 #[tokio::test]
 async fn a_won_order_is_planned_as_firm_demand_through_its_exact_configuration() {
-    use quotecast_server::pb::{
-        ConfiguredOption, PriceQuoteRequest, QuoteActionRequest, QuoteLineInput, SaveQuoteRequest,
-        quote_service_client::QuoteServiceClient,
-    };
+    use quotecast_server::pb::{ConfiguredOption, PriceQuoteRequest, QuoteLineInput};
     let server = TestServer::start_with(store_pipeline).await;
-    let mut quotes = QuoteServiceClient::new(server.channel().await);
     let mut client = DemandServiceClient::new(server.channel().await);
     // Two R2 2U servers with two 32-core CPUs each, accepted today.
-    let saved = quotes
-        .save_quote(SaveQuoteRequest {
-            quote: Some(PriceQuoteRequest {
-                currency_code: "USD".into(),
-                price_date: "2026-03-01".into(),
-                segment: "mid_market".into(),
-                region: "na".into(),
-                lines: vec![QuoteLineInput {
-                    sku: "SRV-2U".into(),
-                    quantity: "2".into(),
-                    configuration: vec![
-                        ConfiguredOption {
-                            sku: "SRV-CPU-32C".into(),
-                            quantity: 2,
-                        },
-                        ConfiguredOption {
-                            sku: "SRV-RACK-KIT".into(),
-                            quantity: 1,
-                        },
-                    ],
-                    ..Default::default()
-                }],
+    let saved = quotecast_tests::won_quote(
+        server.channel().await,
+        PriceQuoteRequest {
+            currency_code: "USD".into(),
+            price_date: "2026-03-01".into(),
+            segment: "mid_market".into(),
+            region: "na".into(),
+            lines: vec![QuoteLineInput {
+                sku: "SRV-2U".into(),
+                quantity: "2".into(),
+                configuration: vec![
+                    ConfiguredOption {
+                        sku: "SRV-CPU-32C".into(),
+                        quantity: 2,
+                    },
+                    ConfiguredOption {
+                        sku: "SRV-RACK-KIT".into(),
+                        quantity: 1,
+                    },
+                ],
                 ..Default::default()
-            }),
-            valid_until: "2099-12-31".into(),
+            }],
             ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+        },
+    )
+    .await;
     let n = saved.quote_number;
-    let act = |base| QuoteActionRequest {
-        quote_number: n,
-        base_version: base,
-        comment: String::new(),
-    };
-    let approved = quotes.submit(act(1)).await.unwrap().into_inner();
-    let sent = quotes
-        .mark_sent(act(approved.version))
-        .await
-        .unwrap()
-        .into_inner();
-    quotes.mark_accepted(act(sent.version)).await.unwrap();
-
     let today = chrono::Utc::now().date_naive().to_string();
     let request = |won_orders| RunPlanRequest {
         pipeline: "demo".into(),

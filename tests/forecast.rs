@@ -490,48 +490,22 @@ async fn a_monte_carlo_beyond_the_memory_budget_is_refused_before_it_runs() {
     server.stop().await;
 }
 
-/// Saves a quote for two servers, then submits, sends and accepts it:
-/// its number and net total.
+/// A won quote for two servers: its number and net total.
 async fn a_won_quote(server: &TestServer) -> (i64, Decimal) {
-    use quotecast_server::pb::{
-        PriceQuoteRequest, QuoteActionRequest, QuoteLineInput, SaveQuoteRequest,
-        quote_service_client::QuoteServiceClient,
-    };
-    let mut quotes = QuoteServiceClient::new(server.channel().await);
-    let saved = quotes
-        .save_quote(SaveQuoteRequest {
-            quote: Some(PriceQuoteRequest {
-                currency_code: "USD".into(),
-                price_date: "2026-03-01".into(),
-                segment: "mid_market".into(),
-                region: "na".into(),
-                lines: vec![QuoteLineInput {
-                    sku: "SRV-1U".into(),
-                    quantity: "2".into(),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-            valid_until: "2099-12-31".into(),
+    let saved = quotecast_tests::won_quote(
+        server.channel().await,
+        quotecast_server::pb::PriceQuoteRequest {
+            currency_code: "USD".into(),
+            price_date: "2026-03-01".into(),
+            segment: "mid_market".into(),
+            region: "na".into(),
+            lines: vec![quotecast_tests::pb_line("SRV-1U", "2")],
             ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let n = saved.quote_number;
-    let act = |base| QuoteActionRequest {
-        quote_number: n,
-        base_version: base,
-        comment: String::new(),
-    };
-    let approved = quotes.submit(act(1)).await.unwrap().into_inner();
-    let sent = quotes.mark_sent(act(approved.version)).await.unwrap();
-    quotes
-        .mark_accepted(act(sent.into_inner().version))
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     let net = saved.priced.unwrap().totals.unwrap().net;
-    (n, Decimal::from_str(&net).unwrap())
+    (saved.quote_number, Decimal::from_str(&net).unwrap())
 }
 
 #[tokio::test]

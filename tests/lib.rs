@@ -375,3 +375,37 @@ pub async fn tables_of<T>(
     }
     assemble(parts)
 }
+
+/// Saves `quote` (valid to 2099), then submits, sends and accepts it, as
+/// the development mode's admin: the saved version, whose quote is now a
+/// won order.
+pub async fn won_quote(
+    channel: tonic::transport::Channel,
+    quote: quotecast_server::pb::PriceQuoteRequest,
+) -> quotecast_server::pb::StoredQuote {
+    use quotecast_server::pb::{
+        QuoteActionRequest, SaveQuoteRequest, quote_service_client::QuoteServiceClient,
+    };
+    let mut quotes = QuoteServiceClient::new(channel);
+    let saved = quotes
+        .save_quote(SaveQuoteRequest {
+            quote: Some(quote),
+            valid_until: "2099-12-31".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let act = |base| QuoteActionRequest {
+        quote_number: saved.quote_number,
+        base_version: base,
+        comment: String::new(),
+    };
+    let approved = quotes.submit(act(1)).await.unwrap().into_inner();
+    let sent = quotes.mark_sent(act(approved.version)).await.unwrap();
+    quotes
+        .mark_accepted(act(sent.into_inner().version))
+        .await
+        .unwrap();
+    saved
+}

@@ -2,12 +2,9 @@
 //! HTTP/1.1 as well as HTTP/2, binary and base64 text), CORS for the
 //! origins allowed (`serve --cors-origin`), and a plain HTTP refusal of a
 //! request that is not gRPC at all.
-use std::{
-    pin::Pin,
-    task::{Context, Poll},
-};
+use std::task::{Context, Poll};
 
-use tonic::codegen::http;
+use tonic::codegen::{BoxFuture, http};
 use tower::Service;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -73,8 +70,6 @@ impl<S> tower::Layer<S> for GrpcOnlyLayer {
 
 #[derive(Clone)]
 pub(crate) struct GrpcOnly<S>(S);
-
-type BoxFuture<T, E> = Pin<Box<dyn std::future::Future<Output = Result<T, E>> + Send>>;
 
 /// Whether `request` may go on to the gRPC routes.
 fn is_grpc<B>(request: &http::Request<B>) -> bool {

@@ -17,7 +17,7 @@ use std::{
 
 use http_body::{Body, Frame, SizeHint};
 use tonic::{
-    codegen::{Bytes, http},
+    codegen::{BoxFuture, Bytes, http},
     transport::server::TcpConnectInfo,
 };
 use tower::Service;
@@ -70,8 +70,6 @@ pub struct Observed<S> {
     layer: ObserveLayer,
     inner: S,
 }
-
-type BoxFuture<T, E> = Pin<Box<dyn std::future::Future<Output = Result<T, E>> + Send>>;
 
 impl<S, B> Service<http::Request<B>> for Observed<S>
 where
