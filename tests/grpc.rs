@@ -99,12 +99,26 @@ async fn an_empty_price_date_means_today() {
     assert_eq!(amount(&res.lines[0].net_extended), "1234.05");
 }
 
-/// The status of a refused request and its field violations.
+/// The status of a refused request and its field violations, each as
+/// (field, "REASON: description"): the machine-readable reason travels in
+/// its own field, never inside the description.
 async fn refused(req: PriceQuoteRequest) -> (Code, Vec<(String, String)>) {
     let server = TestServer::start().await;
     let mut client = QuoteServiceClient::new(server.channel().await);
     let status = client.price_quote(req).await.unwrap_err();
-    (status.code(), quotecast_tests::field_violations(&status))
+    let violations = status
+        .get_details_bad_request()
+        .map(|b| b.field_violations)
+        .unwrap_or_default();
+    let shown = violations
+        .into_iter()
+        .map(|v| {
+            assert!(!v.reason.is_empty(), "{v:?}");
+            assert!(!v.description.starts_with(&v.reason), "{v:?}");
+            (v.field, format!("{}: {}", v.reason, v.description))
+        })
+        .collect();
+    (status.code(), shown)
 }
 
 fn fields(v: &[(String, String)]) -> Vec<&str> {

@@ -40,7 +40,10 @@ fn describe_status(status: &tonic::Status) -> String {
     let mut out = format!("{:?}: {}", status.code(), status.message());
     if let Some(bad_request) = status.get_details_bad_request() {
         for v in bad_request.field_violations {
-            out.push_str(&format!("\n  {}: {}", v.field, v.description));
+            match v.reason.as_str() {
+                "" => out.push_str(&format!("\n  {}: {}", v.field, v.description)),
+                reason => out.push_str(&format!("\n  {}: {reason}: {}", v.field, v.description)),
+            }
         }
     }
     out

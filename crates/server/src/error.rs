@@ -78,22 +78,29 @@ pub(crate) fn capped(text: String, limit: usize) -> String {
 /// capped), then one that counts the rest.
 fn add_violations(
     details: &mut ErrorDetails,
-    violations: impl IntoIterator<Item = (String, String)>,
+    violations: impl IntoIterator<Item = (String, String, &'static str)>,
 ) {
+    let mut kept = Vec::new();
     let mut left_out = 0usize;
-    for (i, (field, description)) in violations.into_iter().enumerate() {
+    for (i, (field, description, reason)) in violations.into_iter().enumerate() {
         if i < MAX_VIOLATIONS {
-            details.add_bad_request_violation(
-                capped(field, MAX_MESSAGE_CHARS / 4),
-                capped(description, MAX_MESSAGE_CHARS / 2),
-            );
+            kept.push(tonic_types::FieldViolation {
+                field: capped(field, MAX_MESSAGE_CHARS / 4),
+                description: capped(description, MAX_MESSAGE_CHARS / 2),
+                reason: reason.to_owned(),
+                localized_message: None,
+            });
         } else {
             left_out += 1;
         }
     }
     if left_out > 0 {
-        details.add_bad_request_violation("", format!("and {left_out} more"));
+        kept.push(tonic_types::FieldViolation::new(
+            "",
+            format!("and {left_out} more"),
+        ));
     }
+    details.set_bad_request(kept);
 }
 
 /// The field violations naming each bad row and column of a data file.
@@ -104,15 +111,25 @@ fn bad_row_details(error: &PipelineError, field: &str) -> ErrorDetails {
             &mut details,
             columns
                 .iter()
-                .map(|c| (format!("{field}.columns.{}", c.column), c.message.clone()))
+                .map(|c| {
+                    (
+                        format!("{field}.columns.{}", c.column),
+                        c.message.clone(),
+                        "BAD_COLUMN",
+                    )
+                })
                 .chain(rows.iter().map(|r| {
                     (
                         format!("{field}.rows[{}].{}", r.row, r.column),
                         r.reason.clone(),
+                        "BAD_VALUE",
                     )
                 })),
         ),
-        other => add_violations(&mut details, [(field.to_owned(), other.to_string())]),
+        other => add_violations(
+            &mut details,
+            [(field.to_owned(), other.to_string(), "BAD_FILE")],
+        ),
     }
     details
 }
@@ -215,20 +232,26 @@ impl From<ServerError> for Status {
                 let mut details = ErrorDetails::new();
                 add_violations(
                     &mut details,
-                    violations.into_iter().map(|v| (v.field, v.description)),
+                    violations
+                        .into_iter()
+                        .map(|v| (v.field, v.description, "INVALID_VALUE")),
                 );
                 Status::with_error_details(Code::InvalidArgument, message, details)
             }
             ServerError::Pricing(PricingError::InvalidRequest(rejections)) => {
                 let mut details = ErrorDetails::new();
+                if let Some(first) = rejections.first() {
+                    details.set_error_info(
+                        reason_code(first.reason),
+                        "quotecast",
+                        std::collections::HashMap::new(),
+                    );
+                }
                 add_violations(
                     &mut details,
-                    rejections.iter().map(|r| {
-                        (
-                            r.field.clone(),
-                            format!("{}: {}", reason_code(r.reason), r.message),
-                        )
-                    }),
+                    rejections
+                        .iter()
+                        .map(|r| (r.field.clone(), r.message.clone(), reason_code(r.reason))),
                 );
                 Status::with_error_details(Code::InvalidArgument, message, details)
             }
@@ -251,7 +274,7 @@ impl From<ServerError> for Status {
                     &mut details,
                     rejections
                         .iter()
-                        .map(|r| (r.field.clone(), r.message.clone())),
+                        .map(|r| (r.field.clone(), r.message.clone(), reason_code(r.reason))),
                 );
                 Status::with_error_details(Code::FailedPrecondition, message, details)
             }
@@ -283,7 +306,7 @@ impl From<ServerError> for Status {
             ServerError::Pipeline(PipelineError::Name(_)) => {
                 Status::with_error_details(Code::InvalidArgument, message.clone(), {
                     let mut details = ErrorDetails::new();
-                    add_violations(&mut details, [("pipeline".to_owned(), message)]);
+                    add_violations(&mut details, [("pipeline".to_owned(), message, "BAD_NAME")]);
                     details
                 })
             }
