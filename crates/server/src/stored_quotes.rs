@@ -244,7 +244,10 @@ impl QuoteService for StoredQuotesApi {
         if !violations.is_empty() {
             return Err(invalid(violations).into());
         }
-        let content = priced_content(&self.state.current(), quote, &request.valid_until)?;
+        // Priced and reported on one rule set, whatever a reload swaps in
+        // meanwhile.
+        let state = self.state.current();
+        let content = priced_content(&state, quote, &request.valid_until)?;
         let store = self.state.quotes.store().await?;
         let now = Utc::now();
         let by = caller.actor();
@@ -264,7 +267,7 @@ impl QuoteService for StoredQuotesApi {
         }
         .map_err(ServerError::from)?;
         tracing::info!(quote = saved.number, version = saved.version, "quote saved");
-        Ok(Response::new(stored(&self.state.current(), saved)?))
+        Ok(Response::new(stored(&state, saved)?))
     }
 
     async fn get_quote(
