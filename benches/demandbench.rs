@@ -467,7 +467,7 @@ fn coverage(args: &Args) -> anyhow::Result<()> {
             &dir.join("history"),
             &quotecast_forecast::vocabulary(&rules),
         )?;
-        let (spec, _) = forecast_spec(Some(history), &rules, &forecast)?;
+        let (spec, _) = forecast_spec(Some(history), Some(snap.clone().lazy()), &rules, &forecast)?;
         let lines = quotecast_demand::lines_of(
             &demand_lines(snap.clone().lazy(), &spec)?,
             &quotecast_forecast::ShockModel::new(spec.correction.as_deref()),

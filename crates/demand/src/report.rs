@@ -188,7 +188,7 @@ pub fn plan_with_orders(
             ..Simulation::default()
         },
     };
-    let (spec, notes) = forecast_spec(history, rules, &forecast)?;
+    let (spec, notes) = forecast_spec(history, Some(snapshot.clone().lazy()), rules, &forecast)?;
     options.cancel.check()?;
     let shocks = ShockModel::new(spec.correction.as_deref());
     let mut lines = lines_of(&demand_lines(snapshot.lazy(), &spec)?, &shocks)?;

@@ -206,9 +206,14 @@ fn models_on(
     let mut rules = rules.clone();
     rules.as_of = day;
     let mut calibrated = rules.clone();
+    // The teams of deals open on the day, from the snapshots known then.
+    let teams = snapshots
+        .clone()
+        .filter(col(SNAPSHOT_DATE).lt_eq(lit(day).cast(DataType::Date)));
     calibrated.win_rates = WinRates::Calibrated(Box::new(calibrate(
         stage_events.clone(),
         outcomes.clone(),
+        vec![teams],
         &rules.stages,
         &Calibration {
             as_of: day,

@@ -1,12 +1,20 @@
-//! Win rates calibrated from history: P(win | the deal entered stage s),
-//! per team where its history suffices, shrunk towards the company's rate
-//! otherwise (empirical Bayes with a beta prior), and lowered for deals
-//! that have outstayed the stage's time limit where history shows stale
-//! deals win less.
+//! Win rates calibrated from history: P(win | the deal has been in stage s
+//! for at least d days), per team where its history suffices, shrunk
+//! towards the company's rate otherwise (empirical Bayes with a beta
+//! prior). The bands of days in stage (`DAYS_IN_STAGE_FROM` and each
+//! stage's time limit) let the rates fall as deals age in a stage, as
+//! history shows they do, where a single stale factor past the limit
+//! could not.
 //!
-//! Only matured entries count: a deal that entered a stage at least
-//! `maturity_days` before the forecast date and has been won or lost since.
-//! Counting recent entries would favour the deals that resolved fast.
+//! Every entry made by the forecast date counts, decided or not: entries
+//! still open are right-censored at their age (see `incidence`), so recent
+//! entries inform the rates at once without favouring deals that resolve
+//! fast, and each entry is weighted by its age, halved every
+//! [`RATE_HALF_LIFE_DAYS`], so a team whose conversion moves is followed.
+//! The rate of band d counts the entries that were still in the stage d
+//! days after entering it (left truncation): an entry younger than d that
+//! is still there says nothing about it yet.
+
 use chrono::NaiveDate;
 use polars::prelude::*;
 use quotecast_model::Stage;
@@ -14,24 +22,38 @@ use quotecast_pipeline::columns as col;
 
 use crate::{
     ForecastError,
-    columns::{CALIBRATED, COMPANY_RATE, STALE_FACTOR},
-    frames::collect_together,
+    banded::{
+        AGE, DECIDED, ENTRIES, Groups, ORDER, REACHED, Row, W_LOST, W_OPEN, W_WON, WEIGHT_UNIT,
+        WINS, moments_strength, rates_table, shrunk,
+    },
+    columns::{COMPANY_RATE, IN_STAGE_FROM},
+    incidence::{Incidence, incidence},
 };
+use std::collections::BTreeMap;
 
-pub const ENTRIES: &str = "entries";
-pub const WINS: &str = "wins";
-pub const TEAM_RATE: &str = "team_rate";
 const STALE: &str = "__stale";
 pub(crate) const WON: &str = "__won";
 pub(crate) const LEFT: &str = "__left";
 pub(crate) const NEXT: &str = "__next";
-pub(crate) const ORDER: &str = "__order";
+/// Where the days-in-stage bands start (each stage's time limit is added):
+/// a deal that has sat in its stage for weeks wins less often than one
+/// that just entered it, and the rates follow that from history.
+pub const DAYS_IN_STAGE_FROM: [i64; 9] = [0, 7, 14, 21, 30, 45, 60, 90, 180];
+const WEIGHT: &str = "__weight";
+
+/// The age at which a stage entry counts half as much as one made on the
+/// forecast date, chosen by backtest (ARCHITECTURE.md has the figures).
+pub const RATE_HALF_LIFE_DAYS: f64 = 365.0;
+/// Decided entries' worth of the previous band's rate each later band of
+/// the company's starts from.
+const BAND_PRIOR_ENTRIES: f64 = 10.0;
 
 /// How history is turned into win rates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Calibration {
     pub as_of: NaiveDate,
-    /// Entries younger than this are left out (default 180 days).
+    /// Entries younger than this are left out of the funnel report
+    /// (default 180 days); the rates use every entry.
     pub maturity_days: u32,
     /// Pseudo-observations of the company rate each team starts from;
     /// `None` estimates it from the spread between teams (method of
@@ -39,107 +61,153 @@ pub struct Calibration {
     pub prior_strength: Option<f64>,
 }
 
-/// Calibrated win rates: one row per team and open stage with `entries`,
-/// `wins`, `team_rate` (raw), `company_rate`, `calibrated` (shrunk) and
-/// `stale_factor`; and the prior strength used.
+/// Calibrated win rates: one row per team, open stage and band of days in
+/// stage (`days_in_stage_from`) with `entries` (made by the forecast date
+/// and still in the stage at the band's start, decided or not), `wins`
+/// (of those, won by then), `evidence`, `team_rate` (raw), `company_rate`
+/// and `calibrated` (shrunk); and the prior strength used.
 #[derive(Debug, Clone)]
 pub struct CalibratedRates {
     pub table: DataFrame,
     pub prior_strength: f64,
-    pub matured_entries: u64,
+    /// Stage entries the rates were estimated from.
+    pub stage_entries: u64,
+    /// Of those, the ones decided by the forecast date.
+    pub decided_entries: u64,
+    /// Where the table's days-in-stage bands start, from 0.
+    pub days_in_stage_from: Vec<i64>,
+    /// Per stage, in funnel order: the share of the company's entries'
+    /// outcome probability still undecided at the oldest age the history
+    /// shows, which the rate splits like the decided (large when the
+    /// history is young).
+    pub undecided: Vec<(String, f64)>,
 }
 
 /// Calibrates from stage-change events (`opportunity_id, stage, at`) and
-/// outcomes (`opportunity_id, team, outcome, closed`).
+/// outcomes (`opportunity_id, team, outcome, closed`). `teams` (frames
+/// with `opportunity_id, team`: the snapshot forecast, past snapshots)
+/// name the team of deals not yet decided; an open entry of a deal whose
+/// team is known nowhere is left out.
 pub fn calibrate(
     stage_events: LazyFrame,
     outcomes: LazyFrame,
+    teams: Vec<LazyFrame>,
     stages: &[Stage],
     how: &Calibration,
 ) -> Result<CalibratedRates, ForecastError> {
-    let entries = matured_entries(stage_events, outcomes, stages, how)?;
-    let per_team = entries
-        .clone()
-        .group_by([col(col::TEAM), col(col::STAGE), col(ORDER)])
-        .agg([
-            len().cast(DataType::Float64).alias(ENTRIES),
-            col(WON).cast(DataType::Float64).sum().alias(WINS),
-        ]);
-    let company = entries.group_by([col(col::STAGE)]).agg([
-        col(WON).cast(DataType::Float64).mean().alias(COMPANY_RATE),
-        (col(WON).filter(col(STALE)).cast(DataType::Float64).mean()
-            / col(WON).cast(DataType::Float64).mean())
-        .fill_nan(lit(1.0))
-        .fill_null(lit(1.0))
-        .clip_max(lit(1.0))
-        .alias(STALE_FACTOR),
-    ]);
-    let mut frames = collect_together(vec![per_team, company])?;
-    let company = frames.pop().unwrap_or_default();
-    let per_team = frames.pop().unwrap_or_default();
-    let joined = per_team
-        .lazy()
-        .join(
-            company.lazy(),
-            [col(col::STAGE)],
-            [col(col::STAGE)],
-            JoinArgs::new(JoinType::Left),
-        )
-        .with_column((col(WINS) / col(ENTRIES)).alias(TEAM_RATE))
-        // In a fixed order: the prior strength sums over these rows.
-        .sort([col::STAGE, col::TEAM], SortMultipleOptions::default())
-        .collect()?;
-    let prior_strength = how
-        .prior_strength
-        .unwrap_or_else(|| moments_strength(&joined));
-    let table = joined
-        .lazy()
-        .with_column(
-            ((col(WINS) + lit(prior_strength) * col(COMPANY_RATE))
-                / (col(ENTRIES) + lit(prior_strength)))
-            .alias(CALIBRATED),
-        )
-        .sort_by_exprs([col(col::TEAM), col(ORDER)], SortMultipleOptions::default())
-        .select([
-            col(col::TEAM),
-            col(col::STAGE),
-            col(ENTRIES).cast(DataType::UInt64),
-            col(WINS).cast(DataType::UInt64),
-            col(TEAM_RATE),
-            col(COMPANY_RATE),
-            col(CALIBRATED),
-            col(STALE_FACTOR),
-        ])
-        .collect()?;
-    let matured_entries = table
-        .column(ENTRIES)?
-        .as_materialized_series()
-        .sum::<u64>()
-        .unwrap_or(0);
+    let bands = band_starts(stages);
+    let tallies = entry_tallies(stage_events, outcomes, teams, stages, &bands, how)?.collect()?;
+    let groups = Groups::read(&tallies)?;
+    let estimates = groups.company(bands.len());
+    let company: BTreeMap<(u32, String), Vec<Option<f64>>> = estimates
+        .iter()
+        .map(|(stage, bands)| (stage.clone(), company_by_band(bands)))
+        .collect();
+    let mut rows = Vec::new();
+    for ((team, order, stage), g) in &groups.teams {
+        let rates = company.get(&(*order, stage.clone()));
+        for (band, &from_days) in bands.iter().enumerate() {
+            rows.push(Row {
+                team: team.clone(),
+                stage: stage.clone(),
+                order: *order,
+                from_days,
+                entries: g.reached(band, |t| t.entries),
+                wins: g.reached(band, |t| t.wins),
+                estimate: incidence(&g.ages_from(band)),
+                company: rates.and_then(|r| r.get(band).copied().flatten()),
+            });
+        }
+    }
+    let prior_strength = how.prior_strength.unwrap_or_else(|| {
+        moments_strength(&rows.iter().filter(|r| r.from_days == 0).collect::<Vec<_>>())
+    });
+    let calibrated = shrunk(&rows, prior_strength);
+    let entered = rows.iter().filter(|r| r.from_days == 0);
+    let undecided = estimates
+        .iter()
+        .filter_map(|((_, stage), bands)| Some((stage.clone(), bands.first()?.undecided)))
+        .collect();
     Ok(CalibratedRates {
-        table,
+        undecided,
+        table: rates_table(&rows, &calibrated)?,
         prior_strength,
-        matured_entries,
+        stage_entries: entered.clone().map(|r| r.entries).sum(),
+        decided_entries: groups.decided,
+        days_in_stage_from: bands,
     })
 }
 
-/// Matured entries into open stages of deals decided by `how.as_of`: one
-/// row per entry with `opportunity_id, stage, at`, `__order` (the stage's
-/// place in the funnel), the day it was left (`__left`) and the stage the
-/// deal went to (`__next`, null if none yet), the deal's `team` and
-/// `outcome`, whether it was won (`__won`) and whether it outstayed the
-/// stage's time limit (`__stale`).
-pub(crate) fn matured_entries(
-    stage_events: LazyFrame,
-    outcomes: LazyFrame,
-    stages: &[Stage],
-    how: &Calibration,
-) -> Result<LazyFrame, ForecastError> {
+impl CalibratedRates {
+    /// The rates of deals just entering their stage: one row per team and
+    /// stage.
+    pub fn on_entering(&self) -> PolarsResult<DataFrame> {
+        self.table
+            .clone()
+            .lazy()
+            .filter(col(IN_STAGE_FROM).eq(lit(0i64)))
+            .drop(cols([IN_STAGE_FROM]))
+            .collect()
+    }
+
+    /// How the company's rate falls with days in stage: per stage and
+    /// band, the company rate and the entries still in the stage then.
+    pub fn company_by_days_in_stage(&self) -> PolarsResult<DataFrame> {
+        self.table
+            .clone()
+            .lazy()
+            .group_by_stable([col(col::STAGE), col(IN_STAGE_FROM)])
+            .agg([col(ENTRIES).sum(), col(COMPANY_RATE).first()])
+            .collect()
+    }
+}
+
+/// The company's rate per band: band 0 as estimated, each later band
+/// shrunk towards the band before it by [`BAND_PRIOR_ENTRIES`], so a band
+/// few deals reach neither jumps nor goes without a rate.
+fn company_by_band(bands: &[Incidence]) -> Vec<Option<f64>> {
+    let mut before: Option<f64> = None;
+    bands
+        .iter()
+        .map(|b| {
+            let rate = match (b.win_rate, before) {
+                (Some(r), Some(prior)) => Some(
+                    (b.evidence * r + BAND_PRIOR_ENTRIES * prior)
+                        / (b.evidence + BAND_PRIOR_ENTRIES),
+                ),
+                (rate, prior) => rate.or(prior),
+            };
+            before = rate;
+            rate
+        })
+        .collect()
+}
+
+/// Where the days-in-stage bands start: every [`DAYS_IN_STAGE_FROM`] and
+/// every stage's time limit, so the deals past a limit have rates of
+/// their own.
+fn band_starts(stages: &[Stage]) -> Vec<i64> {
+    let mut starts: Vec<i64> = DAYS_IN_STAGE_FROM
+        .iter()
+        .copied()
+        .chain(
+            stages
+                .iter()
+                .filter_map(|s| s.time_limit_days.map(i64::from)),
+        )
+        .collect();
+    starts.sort_unstable();
+    starts.dedup();
+    starts
+}
+
+/// The open stages with their place in the funnel and time limit.
+fn open_stages(stages: &[Stage]) -> Result<DataFrame, ForecastError> {
     let open: Vec<&Stage> = stages.iter().filter(|s| s.is_open()).collect();
     if open.is_empty() {
         return Err(ForecastError::NoStages);
     }
-    let limits = DataFrame::new(
+    Ok(DataFrame::new(
         open.len(),
         vec![
             Column::new(
@@ -154,7 +222,136 @@ pub(crate) fn matured_entries(
                     .collect::<Vec<_>>(),
             ),
         ],
-    )?;
+    )?)
+}
+
+/// Every entry into an open stage made by `how.as_of`, with its deal's
+/// team, counted per team, stage and age: the days from the entry to the
+/// deal's decision, or to `as_of` while it is undecided. Weighted sums
+/// (by the entry's age on `as_of`) are integers of [`WEIGHT_UNIT`] parts.
+fn entry_tallies(
+    stage_events: LazyFrame,
+    outcomes: LazyFrame,
+    teams: Vec<LazyFrame>,
+    stages: &[Stage],
+    bands: &[i64],
+    how: &Calibration,
+) -> Result<LazyFrame, ForecastError> {
+    let as_of = lit(how.as_of).cast(DataType::Date);
+    let mut known = vec![
+        outcomes
+            .clone()
+            .select([col(col::OPPORTUNITY_ID), col(col::TEAM)]),
+    ];
+    known.extend(
+        teams
+            .into_iter()
+            .map(|t| t.select([col(col::OPPORTUNITY_ID), col(col::TEAM)])),
+    );
+    let deal_teams = concat(known, UnionArgs::default())?
+        .group_by([col(col::OPPORTUNITY_ID)])
+        .agg([col(col::TEAM).first()]);
+    let decided = outcomes
+        .filter(col(col::CLOSED).lt_eq(as_of.clone()))
+        .select([
+            col(col::OPPORTUNITY_ID),
+            col(col::OUTCOME),
+            col(col::CLOSED),
+        ])
+        .group_by([col(col::OPPORTUNITY_ID)])
+        .agg([col(col::OUTCOME).first(), col(col::CLOSED).first()]);
+    let days = |e: Expr| e.dt().total_days(false);
+    let won = col(col::OUTCOME).eq(lit("won")).fill_null(lit(false));
+    let lost = col(col::OUTCOME).is_not_null().and(won.clone().not());
+    let weighted = |flag: Expr| when(flag).then(col(WEIGHT)).otherwise(lit(0i64)).sum();
+    // Days in the stage: until the deal's next event (a later stage, or
+    // won or lost), or until `as_of` while it is still there.
+    let in_stage = days(col(LEFT).fill_null(as_of.clone()) - col(col::AT));
+    let reached = bands.iter().skip(1).fold(lit(0u32), |n, &from| {
+        n + in_stage.clone().gt_eq(lit(from)).cast(DataType::UInt32)
+    });
+    Ok(stage_events
+        .filter(col(col::AT).lt_eq(as_of.clone()))
+        .sort_by_exprs(
+            [col(col::OPPORTUNITY_ID), col(col::AT)],
+            SortMultipleOptions::default(),
+        )
+        .with_column(
+            when(
+                col(col::OPPORTUNITY_ID)
+                    .shift(lit(-1))
+                    .eq(col(col::OPPORTUNITY_ID)),
+            )
+            .then(col(col::AT).shift(lit(-1)))
+            .otherwise(lit(NULL).cast(DataType::Date))
+            .alias(LEFT),
+        )
+        .join(
+            open_stages(stages)?
+                .lazy()
+                .select([col(col::STAGE), col(ORDER)]),
+            [col(col::STAGE)],
+            [col(col::STAGE)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .join(
+            deal_teams,
+            [col(col::OPPORTUNITY_ID)],
+            [col(col::OPPORTUNITY_ID)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .join(
+            decided,
+            [col(col::OPPORTUNITY_ID)],
+            [col(col::OPPORTUNITY_ID)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([
+            days(col(col::CLOSED).fill_null(as_of.clone()) - col(col::AT))
+                .clip_min(lit(0i64))
+                .alias(AGE),
+            reached.alias(REACHED),
+            (lit(0.5).pow(
+                days(as_of - col(col::AT)).cast(DataType::Float64) / lit(RATE_HALF_LIFE_DAYS),
+            ) * lit(WEIGHT_UNIT))
+            .round(0, RoundMode::HalfToEven)
+            .cast(DataType::Int64)
+            .alias(WEIGHT),
+        ])
+        .group_by([
+            col(col::TEAM),
+            col(col::STAGE),
+            col(ORDER),
+            col(AGE),
+            col(REACHED),
+        ])
+        .agg([
+            len().cast(DataType::UInt64).alias(ENTRIES),
+            won.clone().cast(DataType::UInt64).sum().alias(WINS),
+            col(col::OUTCOME)
+                .is_not_null()
+                .cast(DataType::UInt64)
+                .sum()
+                .alias(DECIDED),
+            weighted(won.clone()).alias(W_WON),
+            weighted(lost.clone()).alias(W_LOST),
+            weighted(won.or(lost).not()).alias(W_OPEN),
+        ]))
+}
+
+/// Matured entries into open stages of deals decided by `how.as_of`: one
+/// row per entry with `opportunity_id, stage, at`, `__order` (the stage's
+/// place in the funnel), the day it was left (`__left`) and the stage the
+/// deal went to (`__next`, null if none yet), the deal's `team` and
+/// `outcome`, whether it was won (`__won`) and whether it outstayed the
+/// stage's time limit (`__stale`).
+pub(crate) fn matured_entries(
+    stage_events: LazyFrame,
+    outcomes: LazyFrame,
+    stages: &[Stage],
+    how: &Calibration,
+) -> Result<LazyFrame, ForecastError> {
+    let limits = open_stages(stages)?;
     let cutoff = how.as_of - chrono::TimeDelta::days(i64::from(how.maturity_days));
     let same_deal_next = col(col::OPPORTUNITY_ID)
         .shift(lit(-1))
@@ -198,66 +395,4 @@ pub(crate) fn matured_entries(
             .fill_null(lit(false))
             .alias(STALE),
         ]))
-}
-
-/// Method-of-moments prior strength: with team rates spread by variance
-/// `v` around the company rate `p` beyond what sampling explains, a beta
-/// prior with mean `p` has strength `p(1 − p)/v − 1`. Averaged over
-/// stages, weighted by entries; within 1 to 10,000.
-fn moments_strength(frame: &DataFrame) -> f64 {
-    let get = |name: &str| -> Vec<f64> {
-        frame
-            .column(name)
-            .ok()
-            .and_then(|c| {
-                c.f64()
-                    .ok()
-                    .map(|c| c.iter().map(|v| v.unwrap_or(0.0)).collect())
-            })
-            .unwrap_or_default()
-    };
-    let (entries, wins, company) = (get(ENTRIES), get(WINS), get(COMPANY_RATE));
-    let stages: Vec<String> = frame
-        .column(col::STAGE)
-        .ok()
-        .and_then(|c| {
-            c.str()
-                .ok()
-                .map(|c| c.iter().map(|v| v.unwrap_or("").to_owned()).collect())
-        })
-        .unwrap_or_default();
-    let mut unique = stages.clone();
-    unique.sort();
-    unique.dedup();
-    let (mut weighted, mut weight) = (0.0, 0.0);
-    for stage in &unique {
-        let rows: Vec<usize> = (0..stages.len())
-            .filter(|&i| &stages[i] == stage && entries[i] > 0.0)
-            .collect();
-        if rows.len() < 2 {
-            continue;
-        }
-        let p = company[rows[0]];
-        let n: f64 = rows.iter().map(|&i| entries[i]).sum();
-        // Between-team variance of the rates, less the sampling variance.
-        let spread: f64 = rows
-            .iter()
-            .map(|&i| entries[i] * (wins[i] / entries[i] - p).powi(2))
-            .sum::<f64>()
-            / n;
-        let sampling = p * (1.0 - p) * rows.len() as f64 / n;
-        let v = spread - sampling;
-        let strength = if v > 0.0 {
-            p * (1.0 - p) / v - 1.0
-        } else {
-            10_000.0
-        };
-        weighted += n * strength.clamp(1.0, 10_000.0);
-        weight += n;
-    }
-    if weight > 0.0 {
-        weighted / weight
-    } else {
-        100.0
-    }
 }

@@ -17,16 +17,16 @@ use crate::{
     ForecastSpec, WinRates,
     columns::{BUCKET, DEALS, IS_OPEN, LINES, OPPORTUNITIES, RATE, VALUE},
     distinct::{OPPORTUNITY_START, OUT_OF_ORDER, RUN_START, runs_where},
-    prepare::{calibrated, past_time_limit, win_rates, with_funnel_and_rates},
+    prepare::{calibrated, in_stage_from, win_rates, with_funnel_and_rates},
 };
 
 /// Per cell: the bucket of the expected close date, and whether that date
 /// is before the forecast date.
 const CLOSE_BUCKET: &str = "__close_bucket";
 pub(crate) const PAST_DUE: &str = "__past_due";
-/// Per cell (calibrated win rates only): the deal is past its stage's time
-/// limit.
-pub(crate) const STALE: &str = "__stale";
+/// Per cell (calibrated win rates only): the band of days in stage its
+/// deals are in.
+pub(crate) const IN_STAGE: &str = "__in_stage_from";
 
 /// The plan of the pass: `rows` (with their run flags) summed per cell.
 /// `line_keys` are the result's keys without the bucket, SKU included.
@@ -44,11 +44,11 @@ pub(crate) fn summed(rows: LazyFrame, spec: &ForecastSpec, line_keys: &[Expr]) -
     ];
     keys.extend(line_keys.iter().cloned());
     if matches!(spec.win_rates, WinRates::Calibrated(_)) {
-        // Calibrated rates are per team and lowered for stale deals.
+        // Calibrated rates are per team and band of days in stage.
         if !spec.group_by.contains(&crate::Dimension::Team) {
             keys.push(col(col::TEAM));
         }
-        keys.push(past_time_limit(spec).alias(STALE));
+        keys.push(in_stage_from(spec).alias(IN_STAGE));
     }
     rows.group_by(keys).agg([
         len().cast(DataType::UInt64).alias(LINES),
@@ -82,7 +82,7 @@ pub(crate) fn looked_up(cells: DataFrame, spec: &ForecastSpec) -> PolarsResult<L
             .otherwise(col(CLOSE_BUCKET))
             .alias(BUCKET),
     ]);
-    Ok(calibrated(frame, spec, col(STALE)))
+    Ok(calibrated(frame, spec, col(IN_STAGE)))
 }
 
 #[cfg(test)]
@@ -183,6 +183,7 @@ mod tests {
         let rates = calibrate(
             data.stage_events.clone(),
             data.outcomes.clone(),
+            vec![data.pipeline.clone()],
             &spec.stages,
             &Calibration {
                 as_of: common::as_of(),

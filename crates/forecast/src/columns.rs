@@ -32,9 +32,10 @@ pub(crate) const KIND: &str = "__kind";
 
 // --- Calibrated win rates (`calibrate`) ---
 pub const COMPANY_RATE: &str = "company_rate";
+/// The calibrated rates' band: the rates of deals in their stage at least
+/// this many days.
+pub const IN_STAGE_FROM: &str = "days_in_stage_from";
 pub const CALIBRATED: &str = "calibrated";
-/// Multiplies the calibrated rate of a deal past the stage's time limit.
-pub const STALE_FACTOR: &str = "stale_factor";
 
 // --- Deal rows of the corrected forecast (`corrected::expected_rows`) ---
 /// Result column: the corrected expected amount.

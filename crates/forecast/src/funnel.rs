@@ -12,7 +12,8 @@ use quotecast_pipeline::columns as col;
 
 use crate::{
     Calibration, ForecastError,
-    calibrate::{LEFT, NEXT, ORDER, matured_entries},
+    banded::ORDER,
+    calibrate::{LEFT, NEXT, matured_entries},
     frames::collect_together,
 };
 

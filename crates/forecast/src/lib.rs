@@ -12,6 +12,7 @@
 //! reported rounded to its minor unit.
 mod accuracy;
 mod backtest;
+mod banded;
 mod baselines;
 mod calendar;
 mod calibrate;
@@ -23,6 +24,7 @@ mod distinct;
 mod error;
 mod frames;
 mod funnel;
+mod incidence;
 mod montecarlo;
 mod orders;
 mod overdue;

@@ -12,8 +12,8 @@ use quotecast_pipeline::columns as col;
 use crate::{
     ForecastError, ForecastSpec, WinRates,
     columns::{
-        BUCKET, CALIBRATED, CATEGORY, CLOSE, COMPANY_RATE, HORIZON, IS_OPEN, IS_WON, LIMIT, RATE,
-        REALISED, STALE_FACTOR, VALUE, WIN_RATE,
+        BUCKET, CALIBRATED, CATEGORY, CLOSE, COMPANY_RATE, HORIZON, IN_STAGE_FROM, IS_OPEN, IS_WON,
+        LIMIT, RATE, REALISED, VALUE, WIN_RATE,
     },
 };
 
@@ -29,44 +29,50 @@ pub(crate) fn win_rates(spec: &ForecastSpec) -> Vec<(String, f64)> {
 }
 
 /// Replaces the default win rate by the calibrated one where history has
-/// it, lowered for deals past their stage's time limit.
-pub(crate) fn calibrated(lines: LazyFrame, spec: &ForecastSpec, stale: Expr) -> LazyFrame {
+/// it: the team's (else the company's) for the stage and the band of days
+/// the deal has been in it, `in_stage_from` (see [`in_stage_from`]).
+pub(crate) fn calibrated(lines: LazyFrame, spec: &ForecastSpec, in_stage_from: Expr) -> LazyFrame {
     let WinRates::Calibrated(rates) = &spec.win_rates else {
         return lines;
     };
-    let team_rates =
-        rates
-            .table
-            .clone()
-            .lazy()
-            .select([col(col::TEAM), col(col::STAGE), col(CALIBRATED)]);
+    let team_rates = rates.table.clone().lazy().select([
+        col(col::TEAM),
+        col(col::STAGE),
+        col(IN_STAGE_FROM),
+        col(CALIBRATED),
+    ]);
     let company = rates
         .table
         .clone()
         .lazy()
-        .group_by([col(col::STAGE)])
-        .agg([col(COMPANY_RATE).first(), col(STALE_FACTOR).first()]);
+        .group_by([col(col::STAGE), col(IN_STAGE_FROM)])
+        .agg([col(COMPANY_RATE).first()]);
+    let keys = |with_team: bool| {
+        let mut keys = vec![col(col::STAGE), col(IN_STAGE_FROM)];
+        if with_team {
+            keys.insert(0, col(col::TEAM));
+        }
+        keys
+    };
     lines
+        .with_column(in_stage_from.alias(IN_STAGE_FROM))
         .join(
             team_rates,
-            [col(col::TEAM), col(col::STAGE)],
-            [col(col::TEAM), col(col::STAGE)],
+            keys(true),
+            keys(true),
             JoinArgs::new(JoinType::Left),
         )
         .join(
             company,
-            [col(col::STAGE)],
-            [col(col::STAGE)],
+            keys(false),
+            keys(false),
             JoinArgs::new(JoinType::Left),
         )
         .with_column(
-            (col(CALIBRATED)
+            col(CALIBRATED)
                 .fill_null(col(COMPANY_RATE))
                 .fill_null(col(WIN_RATE))
-                * when(stale)
-                    .then(col(STALE_FACTOR).fill_null(lit(1.0)))
-                    .otherwise(lit(1.0)))
-            .alias(WIN_RATE),
+                .alias(WIN_RATE),
         )
 }
 
@@ -137,7 +143,7 @@ pub(crate) fn prepared(
                 .truncate(lit(spec.bucket.every()))
                 .alias(BUCKET),
         );
-    Ok((calibrated(frame, spec, past_time_limit(spec)), rates))
+    Ok((calibrated(frame, spec, in_stage_from(spec)), rates))
 }
 
 /// `frame` (snapshot rows, or cells of them) with what the funnel says of
@@ -196,20 +202,24 @@ pub(crate) fn fx_frame(spec: &ForecastSpec) -> PolarsResult<DataFrame> {
     )
 }
 
-/// Whether a row's deal has been in its stage longer than the stage's time
-/// limit on the forecast date (false for a stage without one).
-pub(crate) fn past_time_limit(spec: &ForecastSpec) -> Expr {
+/// The start of the calibrated rates' band of days in stage that a row's
+/// deal is in on the forecast date: 0 without calibrated rates, or when
+/// the snapshot does not say when the deal entered its stage.
+pub(crate) fn in_stage_from(spec: &ForecastSpec) -> Expr {
+    let WinRates::Calibrated(rates) = &spec.win_rates else {
+        return lit(0i64);
+    };
     let as_of = lit(spec.as_of).cast(DataType::Date);
     let days = (as_of - col(col::STAGE_ENTERED)).dt().total_days(false);
-    let mut limit = lit(NULL).cast(DataType::Int64);
-    for stage in spec.stages.iter().rev() {
-        if let Some(days) = stage.time_limit_days {
-            limit = when(col(col::STAGE).eq(lit(stage.id.as_str())))
-                .then(lit(i64::from(days)))
-                .otherwise(limit);
-        }
-    }
-    days.gt(limit).fill_null(lit(false))
+    rates
+        .days_in_stage_from
+        .iter()
+        .skip(1)
+        .fold(lit(0i64), |band, &from| {
+            when(days.clone().gt_eq(lit(from)))
+                .then(lit(from))
+                .otherwise(band)
+        })
 }
 
 /// The horizon of each row's `bucket` from the bucket holding `as_of`.

@@ -59,14 +59,22 @@ pub fn rules_spec(rules: &RuleSet, as_of: NaiveDate, bucket: Bucket) -> Forecast
     }
 }
 
+/// Above this undecided share of a stage's entries (see
+/// [`crate::CalibratedRates::undecided`]) the forecast notes that its rates
+/// extrapolate from a young history.
+const YOUNG_HISTORY_UNDECIDED: f64 = 0.2;
+
 /// The spec of a forecast job: the rules' stage rates, or with `history`
 /// win rates calibrated on its stage events and outcomes and, when it has
 /// past snapshots, the team accuracy correction and slippage learned too;
 /// and notes on what the history was too young to teach (the rules' rates
 /// kept, or no correction yet, with the days until there is one). The
-/// demand roll-down plans from the same spec as the forecast.
+/// demand roll-down plans from the same spec as the forecast. `snapshot`,
+/// the pipeline being forecast, names the teams of deals still open for
+/// the calibration (with the past snapshots).
 pub fn forecast_spec(
     history: Option<History>,
+    snapshot: Option<LazyFrame>,
     rules: &RuleSet,
     options: &ForecastOptions,
 ) -> Result<(ForecastSpec, Vec<String>), ForecastError> {
@@ -80,6 +88,10 @@ pub fn forecast_spec(
         return Ok((spec, notes));
     };
     let matured_before = options.as_of - chrono::TimeDelta::days(i64::from(MATURITY_DAYS));
+    let teams = snapshot
+        .into_iter()
+        .chain(history.snapshots.clone())
+        .collect();
     let how = Calibration {
         as_of: options.as_of,
         maturity_days: MATURITY_DAYS,
@@ -90,16 +102,29 @@ pub fn forecast_spec(
     let rates = calibrate(
         history.stage_events,
         history.outcomes.clone(),
+        teams,
         rules.stages(),
         &how,
     )?;
     cancel.check()?;
-    if rates.matured_entries == 0 {
+    if rates.decided_entries == 0 {
         notes.push(format!(
-            "no stage entry of the history was made by {matured_before} ({MATURITY_DAYS} days before {}) and decided since: the rules' stage win rates are used",
+            "no stage entry of the history made by {} has been decided: the rules' stage win rates are used",
             options.as_of
         ));
     } else {
+        let young: Vec<String> = rates
+            .undecided
+            .iter()
+            .filter(|(_, share)| *share > YOUNG_HISTORY_UNDECIDED)
+            .map(|(stage, share)| format!("{stage} {:.0} %", share * 100.0))
+            .collect();
+        if !young.is_empty() {
+            notes.push(format!(
+                "the history is young: of the deals that entered these stages, this much of their chance is still undecided at the oldest age it shows, and is split between win and loss like the decided: {}",
+                young.join(", ")
+            ));
+        }
         spec.win_rates = WinRates::Calibrated(Box::new(rates));
     }
     let Some(snapshots) = history.snapshots else {
@@ -138,7 +163,7 @@ pub fn forecast_report(
     rules: &RuleSet,
     options: &ForecastOptions,
 ) -> Result<ForecastReport, ForecastError> {
-    let (spec, notes) = forecast_spec(history, rules, options)?;
+    let (spec, notes) = forecast_spec(history, Some(snapshot.clone().lazy()), rules, options)?;
     let cancel = &options.simulation.cancel;
     let result = forecast(snapshot.clone().lazy(), &spec)?;
     cancel.check()?;

@@ -329,8 +329,11 @@ fn explanation(
         win_rate_source: match &spec.win_rates {
             WinRates::StageDefaults => "the rules' stage defaults".into(),
             WinRates::Calibrated(c) => format!(
-                "calibrated from {} matured stage entries, per team, shrunk to the company rate with prior strength {:.1}; company rates shown; deals past the stage's time limit times its stale factor",
-                c.matured_entries, c.prior_strength
+                "calibrated from {} stage entries ({} decided, the rest counted for the days they have been open), weighted by age (half-life {} days), per team and band of days in stage, shrunk to the company rate with prior strength {:.1}; company rates on entering shown",
+                c.stage_entries,
+                c.decided_entries,
+                crate::calibrate::RATE_HALF_LIFE_DAYS,
+                c.prior_strength
             ),
         },
         win_rates: match &spec.win_rates {

@@ -1,5 +1,6 @@
 //! Win rates calibrated from a generated history recover the generator's
-//! hidden per-team truth.
+//! hidden per-team truth, and how it falls for deals that outstay their
+//! stage.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -19,8 +20,8 @@ fn calibrated_rates_recover_each_teams_true_win_rate() {
         maturity_days: 180,
         prior_strength: None,
     };
-    let rates = calibrate(events, outcomes, rules.stages(), &how).unwrap();
-    let t = &rates.table;
+    let rates = calibrate(events, outcomes, vec![data.pipeline], rules.stages(), &how).unwrap();
+    let t = &rates.on_entering().unwrap();
     let text = |c: &str, r: usize| {
         t.column(c)
             .unwrap()
@@ -62,21 +63,49 @@ fn calibrated_rates_recover_each_teams_true_win_rate() {
             number("calibrated", r),
             number("entries", r)
         );
-        // Stale deals: the true factor is the same for every team,
-        // STALE_FACTOR / (1 - q + q STALE_FACTOR) with q the stale chance.
-        let q = world.stale_chance(stage);
-        let stale_truth = STALE_FACTOR / (1.0 - q + q * STALE_FACTOR);
+    }
+    // Deals still in their stage at its time limit (they will outstay it)
+    // win less, by the same factor for every team: STALE_FACTOR /
+    // (1 − q + q STALE_FACTOR) of the rate on entering, q the stale chance.
+    let bands = rates.company_by_days_in_stage().unwrap();
+    let company = |stage: &str, from: i64| -> f64 {
+        (0..bands.height())
+            .find(|&r| {
+                bands.column("stage").unwrap().get(r).unwrap().str_value() == stage
+                    && bands
+                        .column("days_in_stage_from")
+                        .unwrap()
+                        .get(r)
+                        .unwrap()
+                        .extract::<i64>()
+                        == Some(from)
+            })
+            .map(|r| {
+                bands
+                    .column("company_rate")
+                    .unwrap()
+                    .get(r)
+                    .unwrap()
+                    .extract::<f64>()
+                    .unwrap()
+            })
+            .unwrap()
+    };
+    for (s, stage) in world.funnel.open.iter().enumerate() {
+        let q = world.stale_chance(s);
+        let truth = STALE_FACTOR / (1.0 - q + q * STALE_FACTOR);
+        let limit = i64::from(stage.time_limit_days);
+        let found = company(&stage.id, limit) / company(&stage.id, 0);
         assert!(
-            (number("stale_factor", r) - stale_truth).abs() < 0.1,
-            "{}: stale factor {:.3}, truth {stale_truth:.3}",
-            text("stage", r),
-            number("stale_factor", r)
+            (found - truth).abs() < 0.1,
+            "{}: rate at the time limit over rate on entering {found:.3}, truth {truth:.3}",
+            stage.id
         );
     }
     // The teams differ by far more than sampling: the prior is weak.
     assert!(rates.prior_strength < 1_000.0, "{}", rates.prior_strength);
     eprintln!(
-        "worst error {worst:.4}, prior strength {:.1}, {} matured entries",
-        rates.prior_strength, rates.matured_entries
+        "worst error {worst:.4}, prior strength {:.1}, {} stage entries, {} decided",
+        rates.prior_strength, rates.stage_entries, rates.decided_entries
     );
 }

@@ -40,6 +40,7 @@ fn team_factors_and_slippage_are_learned_and_the_corrected_forecast_wins_the_bac
     let calibrated = calibrate(
         data.stage_events.clone(),
         data.outcomes.clone(),
+        vec![data.pipeline.clone()],
         &spec(WinRates::StageDefaults).stages,
         &Calibration {
             as_of: common::as_of(),

@@ -176,7 +176,8 @@ fn a_backtest_without_trials_scores_the_same_point_forecasts_and_no_ranges() {
 }
 
 #[test]
-fn history_too_young_to_learn_from_keeps_the_rules_rates_and_says_what_it_needs() {
+fn history_too_young_to_learn_from_says_what_it_needs_and_keeps_the_rules_rates_until_a_deal_is_decided()
+ {
     let world = common::world(12);
     let data = common::generated(&world, 12, 600, 6);
     let rules = common::rules();
@@ -200,10 +201,10 @@ fn history_too_young_to_learn_from_keeps_the_rules_rates_and_says_what_it_needs(
     let young = |frame: LazyFrame, column: &str| {
         frame.filter(col(column).gt(lit(as_of - chrono::TimeDelta::days(60)).cast(DataType::Date)))
     };
-    let history = History {
-        stage_events: young(data.stage_events, col::AT),
-        outcomes: data.outcomes,
-        snapshots: Some(data.snapshots),
+    let history = |outcomes: LazyFrame| History {
+        stage_events: young(data.stage_events.clone(), col::AT),
+        outcomes,
+        snapshots: Some(data.snapshots.clone()),
         notes: vec![],
     };
     let options = ForecastOptions {
@@ -217,7 +218,24 @@ fn history_too_young_to_learn_from_keeps_the_rules_rates_and_says_what_it_needs(
         },
     };
     let snapshot = data.pipeline.collect().unwrap();
-    let report = forecast_report(snapshot, Some(history), &rules, &options).unwrap();
+    // Sixty days of stage entries, some decided: the rates learn from
+    // them and say how much they extrapolate.
+    let report = forecast_report(
+        snapshot.clone(),
+        Some(history(data.outcomes.clone())),
+        &rules,
+        &options,
+    )
+    .unwrap();
+    assert!(matches!(report.spec.win_rates, WinRates::Calibrated(_)));
+    let notes = report.notes.join("\n");
+    assert!(notes.contains("the history is young"), "{notes}");
+    // None decided by the day: the rules' rates, said so.
+    let undecided = data
+        .outcomes
+        .clone()
+        .filter(col(col::CLOSED).gt(lit(as_of).cast(DataType::Date)));
+    let report = forecast_report(snapshot, Some(history(undecided)), &rules, &options).unwrap();
     assert!(matches!(report.spec.win_rates, WinRates::StageDefaults));
     assert!(report.spec.correction.is_none());
     let notes = report.notes.join("\n");
@@ -280,7 +298,7 @@ fn a_forecast_with_history_stops_with_cancelled_before_learning() {
         simulation: Simulation::default(),
     };
     options.simulation.cancel.cancel();
-    let outcome = forecast_spec(Some(history), &common::rules(), &options);
+    let outcome = forecast_spec(Some(history), None, &common::rules(), &options);
     assert!(
         matches!(outcome, Err(quotecast_forecast::ForecastError::Cancelled)),
         "{:?}",

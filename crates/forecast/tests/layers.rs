@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 /// Lowest first. Modules of one layer do not use each other.
 const LAYERS: &[&[&str]] = &[
-    &["columns", "correction", "error"],
-    &["frames", "orders"],
+    &["columns", "correction", "error", "incidence"],
+    &["frames", "orders", "banded"],
     &["calibrate"],
     &["spec"],
     &["prepare", "distinct", "shocks", "funnel"],

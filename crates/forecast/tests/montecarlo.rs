@@ -101,6 +101,7 @@ fn simulated_mean_matches_the_weighted_and_corrected_forecasts() {
     let rates = calibrate(
         data.stage_events,
         data.outcomes.clone(),
+        vec![data.pipeline.clone()],
         &spec.stages,
         &Calibration {
             as_of: common::as_of(),

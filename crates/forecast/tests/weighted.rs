@@ -268,3 +268,97 @@ fn overdue_deals_by_days_over() {
     // O-3 (19 of 21 days in propose) and O-2 (5 of 21) are not overdue.
     assert_eq!(by_owner.height(), 2);
 }
+
+/// A history where half the deals entering `negotiate` left it within
+/// three days (40 of 50 won) and half sat in it for two months (10 of 50
+/// won): 50 % of entries win, but a deal still there a week later wins
+/// 20 % of the time.
+fn lingering_history() -> quotecast_pipeline::read::History {
+    let (mut events, mut outcomes) = (
+        String::from("opportunity_id,stage,at\n"),
+        String::from("opportunity_id,team,outcome,closed,currency,amount\n"),
+    );
+    for n in 1..=100 {
+        let won = n <= 40 || (51..=60).contains(&n);
+        let outcome = if won { "won" } else { "lost" };
+        let closed = if n <= 50 { "2025-10-04" } else { "2025-11-30" };
+        events.push_str(&format!(
+            "H-{n},negotiate,2025-10-01\nH-{n},{outcome},{closed}\n"
+        ));
+        outcomes.push_str(&format!("H-{n},A,{outcome},{closed},USD,1000.00\n"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("stage_events.csv"), events).unwrap();
+    std::fs::write(dir.path().join("outcomes.csv"), outcomes).unwrap();
+    let vocabulary = quotecast_forecast::vocabulary(&rules());
+    let history = quotecast_pipeline::read::read_history(dir.path(), &vocabulary).unwrap();
+    // Lazy scans read when collected: keep the files for the test's life.
+    std::mem::forget(dir);
+    history
+}
+
+#[test]
+fn a_deal_that_has_sat_in_its_stage_gets_the_lower_rate_history_shows_for_such_deals() {
+    let history = lingering_history();
+    let mut spec = spec(vec![]);
+    let rates = quotecast_forecast::calibrate(
+        history.stage_events,
+        history.outcomes,
+        vec![],
+        &spec.stages,
+        &quotecast_forecast::Calibration {
+            as_of: spec.as_of,
+            maturity_days: 180,
+            prior_strength: None,
+        },
+    )
+    .unwrap();
+    let bands = rates.company_by_days_in_stage().unwrap();
+    let rate_from = |days: i64| -> f64 {
+        (0..bands.height())
+            .find(|&r| {
+                cell(&bands, r, "stage") == "negotiate"
+                    && cell(&bands, r, "days_in_stage_from") == days.to_string()
+            })
+            .map(|r| cell(&bands, r, "company_rate").parse().unwrap())
+            .unwrap()
+    };
+    assert!((rate_from(0) - 0.5).abs() < 1e-9, "{bands}");
+    // Each later band: the 50 lingering deals' 20 %, worth their weight
+    // by age (415 days, half-life 365), shrunk towards the band before by
+    // 10 entries.
+    let evidence = 50.0 * 0.5f64.powf(415.0 / 365.0);
+    let mut before = 0.5;
+    for days in [7, 14, 21, 30, 45] {
+        let expected = (evidence * 0.2 + 10.0 * before) / (evidence + 10.0);
+        assert!((rate_from(days) - expected).abs() < 1e-5, "{days}: {bands}");
+        before = expected;
+    }
+    // Team A's own 20 % is shrunk towards that by the prior strength.
+    let k = rates.prior_strength;
+    let lingering = (evidence * 0.2 + k * rate_from(7)) / (evidence + k);
+    assert!(lingering < 0.3, "{bands}");
+    spec.win_rates = WinRates::Calibrated(Box::new(rates));
+    // Two open deals of team A in negotiate, 1,000 USD each closing in
+    // December: one entered two days ago (50 %), one ten days ago (the
+    // lingering rate above, not 50 %), still within the stage's 14-day limit, so a stale factor past the
+    // limit would not have lowered it.
+    let f = forecast(
+        snapshot_of(
+            "\
+opportunity_id,owner,team,region,stage,stage_entered,created,expected_close,forecast_category,currency,sku,product_line,quantity,amount
+N-1,ann,A,na,negotiate,2026-11-18,2026-09-01,2026-12-10,,USD,SRV-1U,servers,1,1000.00
+N-2,ann,A,na,negotiate,2026-11-10,2026-09-01,2026-12-10,,USD,SRV-1U,servers,1,1000.00
+",
+        ),
+        &spec,
+    )
+    .unwrap();
+    assert_eq!(f.amounts.height(), 1, "{}", f.amounts);
+    let weighted: f64 = cell(&f.amounts, 0, "weighted").parse().unwrap();
+    assert!(
+        (weighted - (500.0 + 1000.0 * lingering)).abs() < 0.01,
+        "{}",
+        f.amounts
+    );
+}

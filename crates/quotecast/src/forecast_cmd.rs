@@ -160,9 +160,14 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let WinRates::Calibrated(r) = &spec.win_rates {
         writeln!(
             out,
-            "calibrated win rates per team and stage (entries and wins of matured stage entries; team_rate raw, calibrated shrunk to company_rate; stale_factor for deals past the stage's time limit):"
+            "calibrated win rates per team and stage on entering it (entries made by the as-of date, decided or not, and wins among them; evidence = decided entries the estimate is worth, open ones counted for the days they have been open; team_rate raw, calibrated shrunk to company_rate):"
         )?;
-        out.push_str(&table(&r.table, 60)?);
+        out.push_str(&table(&r.on_entering()?, 60)?);
+        writeln!(
+            out,
+            "company win rates by days in stage (deals still in the stage that many days after entering it; each team's rate moves with the company's, shrunk as above; --out writes every team's):"
+        )?;
+        out.push_str(&table(&r.company_by_days_in_stage()?, 120)?);
     }
     for note in &report.notes {
         writeln!(out, "note: {note}")?;
@@ -238,6 +243,14 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
         write_table(&sibling("overdue"), overdue_list)?;
         if let Some(u) = &uncertainty {
             write_table(&sibling("uncertainty"), &u.by_group)?;
+        }
+        if let WinRates::Calibrated(r) = &spec.win_rates {
+            write_table(&sibling("win_rates"), &r.table)?;
+            writeln!(
+                out,
+                "\nwrote {} (every team's calibrated rate per stage and days in stage)",
+                sibling("win_rates").display()
+            )?;
         }
         writeln!(
             out,

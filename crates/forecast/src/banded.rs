@@ -1,0 +1,281 @@
+//! The calibrated rates per team, stage and band of days in stage, from
+//! the entry tallies `calibrate` collects: the tallies read back in a
+//! fixed order, the company's estimate per band, each team's shrunk
+//! towards its prior, and the table the forecast joins on.
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+use quotecast_pipeline::columns as col;
+
+use crate::{
+    ForecastError,
+    columns::{CALIBRATED, COMPANY_RATE, IN_STAGE_FROM},
+    incidence::{AtAge, Incidence, incidence},
+};
+
+pub const ENTRIES: &str = "entries";
+pub const WINS: &str = "wins";
+/// Decided entries the team's estimate is worth (see `incidence`).
+pub const EVIDENCE: &str = "evidence";
+pub const TEAM_RATE: &str = "team_rate";
+/// Tally columns: the funnel place, the age at decision (or at the
+/// forecast date), the last band reached, the decided entries, and the
+/// weighted wins, losses and still-open entries.
+pub(crate) const ORDER: &str = "__order";
+pub(crate) const AGE: &str = "__age";
+pub(crate) const REACHED: &str = "__reached";
+pub(crate) const DECIDED: &str = "__decided";
+pub(crate) const W_WON: &str = "__w_won";
+pub(crate) const W_LOST: &str = "__w_lost";
+pub(crate) const W_OPEN: &str = "__w_open";
+/// Weights are summed as integers of this many parts, so sums are exact
+/// whatever order polars adds them in (a plan id hashes the rates).
+pub(crate) const WEIGHT_UNIT: f64 = 1_048_576.0;
+
+/// What one team's entries into one stage did, at one age of decision
+/// (or of the forecast date), by the band of days in stage they reached.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Tally {
+    pub(crate) reached: usize,
+    pub(crate) entries: u64,
+    pub(crate) wins: u64,
+    pub(crate) ages: AtAge,
+}
+
+/// One team's entries into one stage.
+#[derive(Default)]
+pub(crate) struct Group {
+    pub(crate) tallies: Vec<Tally>,
+}
+
+impl Group {
+    /// A count over the entries still in the stage at the band's start.
+    pub(crate) fn reached(&self, band: usize, count: impl Fn(&Tally) -> u64) -> u64 {
+        self.tallies
+            .iter()
+            .filter(|t| t.reached >= band)
+            .map(count)
+            .sum()
+    }
+
+    /// The entries still in the stage at the band's start, by age.
+    pub(crate) fn ages_from(&self, band: usize) -> Vec<AtAge> {
+        self.tallies
+            .iter()
+            .filter(|t| t.reached >= band)
+            .map(|t| t.ages)
+            .collect()
+    }
+}
+
+/// The tallies read back, keyed by (team, funnel place, stage).
+pub(crate) struct Groups {
+    pub(crate) teams: BTreeMap<(String, u32, String), Group>,
+    pub(crate) decided: u64,
+}
+
+impl Groups {
+    pub(crate) fn read(tallies: &DataFrame) -> Result<Self, ForecastError> {
+        let text = |name: &str| -> Result<Vec<String>, ForecastError> {
+            Ok(tallies
+                .column(name)?
+                .str()?
+                .iter()
+                .map(|v| v.unwrap_or_default().to_owned())
+                .collect())
+        };
+        let whole = |name: &str| -> Result<Vec<i64>, ForecastError> {
+            let c = tallies.column(name)?.cast(&DataType::Int64)?;
+            Ok(c.i64()?.iter().map(|v| v.unwrap_or(0)).collect())
+        };
+        let (teams, stages) = (text(col::TEAM)?, text(col::STAGE)?);
+        let (order, age, reached) = (whole(ORDER)?, whole(AGE)?, whole(REACHED)?);
+        let (entries, wins, decided) = (whole(ENTRIES)?, whole(WINS)?, whole(DECIDED)?);
+        let (won, lost, open) = (whole(W_WON)?, whole(W_LOST)?, whole(W_OPEN)?);
+        let mut groups = Groups {
+            teams: BTreeMap::new(),
+            decided: 0,
+        };
+        for i in 0..teams.len() {
+            let key = (teams[i].clone(), order[i] as u32, stages[i].clone());
+            groups.decided += decided[i] as u64;
+            groups.teams.entry(key).or_default().tallies.push(Tally {
+                reached: reached[i] as usize,
+                entries: entries[i] as u64,
+                wins: wins[i] as u64,
+                ages: AtAge {
+                    age_days: age[i],
+                    won: won[i] as f64 / WEIGHT_UNIT,
+                    lost: lost[i] as f64 / WEIGHT_UNIT,
+                    open: open[i] as f64 / WEIGHT_UNIT,
+                },
+            });
+        }
+        for g in groups.teams.values_mut() {
+            g.tallies.sort_by_key(|t| (t.ages.age_days, t.reached));
+        }
+        Ok(groups)
+    }
+
+    /// The company's estimate per stage and band: every team's entries
+    /// together, summed in a fixed order.
+    pub(crate) fn company(&self, bands: usize) -> BTreeMap<(u32, String), Vec<Incidence>> {
+        let mut by_stage: BTreeMap<(u32, String), Vec<BTreeMap<i64, AtAge>>> = BTreeMap::new();
+        for ((_, order, stage), g) in &self.teams {
+            let per_band = by_stage
+                .entry((*order, stage.clone()))
+                .or_insert_with(|| vec![BTreeMap::new(); bands]);
+            for t in &g.tallies {
+                for ages in per_band.iter_mut().take(t.reached + 1) {
+                    let at = ages.entry(t.ages.age_days).or_insert(AtAge {
+                        age_days: t.ages.age_days,
+                        ..AtAge::default()
+                    });
+                    at.won += t.ages.won;
+                    at.lost += t.ages.lost;
+                    at.open += t.ages.open;
+                }
+            }
+        }
+        by_stage
+            .into_iter()
+            .map(|(k, per_band)| {
+                let estimates = per_band
+                    .into_iter()
+                    .map(|ages| incidence(&ages.into_values().collect::<Vec<_>>()))
+                    .collect();
+                (k, estimates)
+            })
+            .collect()
+    }
+}
+
+/// One row of the rates table before shrinkage: a team's entries into a
+/// stage still there `from_days` after entering it.
+pub(crate) struct Row {
+    pub(crate) team: String,
+    pub(crate) stage: String,
+    pub(crate) order: u32,
+    pub(crate) from_days: i64,
+    pub(crate) entries: u64,
+    pub(crate) wins: u64,
+    pub(crate) estimate: Incidence,
+    pub(crate) company: Option<f64>,
+}
+
+/// Each row's rate shrunk by `strength` pseudo-entries towards its prior:
+/// on entering the stage the company's rate; for later bands the
+/// company's rate for the band times the team's ratio to the company on
+/// entering (so a team that converts better keeps its edge when the band
+/// holds few of its deals). `None` where the company has no rate.
+pub(crate) fn shrunk(rows: &[Row], strength: f64) -> Vec<Option<f64>> {
+    let toward = |r: &Row, prior: f64| match r.estimate.win_rate {
+        Some(rate) if r.estimate.evidence > 0.0 => {
+            let n = r.estimate.evidence;
+            (n * rate + strength * prior) / (n + strength)
+        }
+        _ => prior,
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    let mut ratio = 1.0;
+    for r in rows {
+        let Some(company) = r.company else {
+            out.push(None);
+            continue;
+        };
+        if r.from_days == 0 {
+            let entering = toward(r, company);
+            ratio = if company > 0.0 {
+                entering / company
+            } else {
+                1.0
+            };
+            out.push(Some(entering));
+        } else {
+            out.push(Some(toward(r, (company * ratio).min(1.0))));
+        }
+    }
+    out
+}
+
+pub(crate) fn rates_table(rows: &[Row], calibrated: &[Option<f64>]) -> PolarsResult<DataFrame> {
+    DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new(
+                col::TEAM.into(),
+                rows.iter().map(|r| r.team.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                col::STAGE.into(),
+                rows.iter().map(|r| r.stage.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                IN_STAGE_FROM.into(),
+                rows.iter().map(|r| r.from_days).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                ENTRIES.into(),
+                rows.iter().map(|r| r.entries).collect::<Vec<_>>(),
+            ),
+            Column::new(WINS.into(), rows.iter().map(|r| r.wins).collect::<Vec<_>>()),
+            Column::new(
+                EVIDENCE.into(),
+                rows.iter().map(|r| r.estimate.evidence).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                TEAM_RATE.into(),
+                rows.iter().map(|r| r.estimate.win_rate).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                COMPANY_RATE.into(),
+                rows.iter().map(|r| r.company).collect::<Vec<_>>(),
+            ),
+            Column::new(CALIBRATED.into(), calibrated.to_vec()),
+        ],
+    )
+}
+
+/// Method-of-moments prior strength: with team rates spread by variance
+/// `v` around the company rate `p` beyond what sampling explains, a beta
+/// prior with mean `p` has strength `p(1 − p)/v − 1`. Each team counts by
+/// its evidence; averaged over stages, weighted by evidence; within 1 to
+/// 10,000.
+pub(crate) fn moments_strength(rows: &[&Row]) -> f64 {
+    // Per stage: each team's (evidence, rate, company rate).
+    let mut by_stage: BTreeMap<(u32, &str), Vec<[f64; 3]>> = BTreeMap::new();
+    for r in rows {
+        if let (Some(rate), Some(company)) = (r.estimate.win_rate, r.company)
+            && r.estimate.evidence > 0.0
+        {
+            by_stage
+                .entry((r.order, r.stage.as_str()))
+                .or_default()
+                .push([r.estimate.evidence, rate, company]);
+        }
+    }
+    let (mut weighted, mut weight) = (0.0, 0.0);
+    for teams in by_stage.values() {
+        if teams.len() < 2 {
+            continue;
+        }
+        let p = teams[0][2];
+        let n: f64 = teams.iter().map(|t| t[0]).sum();
+        // Between-team variance of the rates, less the sampling variance.
+        let spread: f64 = teams.iter().map(|t| t[0] * (t[1] - p).powi(2)).sum::<f64>() / n;
+        let sampling = p * (1.0 - p) * teams.len() as f64 / n;
+        let v = spread - sampling;
+        let strength = if v > 0.0 {
+            p * (1.0 - p) / v - 1.0
+        } else {
+            10_000.0
+        };
+        weighted += n * strength.clamp(1.0, 10_000.0);
+        weight += n;
+    }
+    if weight > 0.0 {
+        weighted / weight
+    } else {
+        100.0
+    }
+}
