@@ -827,3 +827,124 @@ async fn of_parallel_approvers_deciding_from_one_version_exactly_one_wins_each_r
         .unwrap();
     assert_eq!(store.verify_audit().await.unwrap().broken, None);
 }
+
+/// A small snapshot of two open deals, as a CRM exports it.
+const SNAPSHOT: &str = "\
+opportunity_id,owner,team,region,stage,stage_entered,created,expected_close,forecast_category,currency,sku,product_line,quantity,amount
+O-1,ann,A,na,negotiate,2026-10-20,2026-08-01,2026-12-10,,USD,SRV-1U,servers,2,8000.00
+O-2,ann,A,na,propose,2026-11-01,2026-09-01,2027-01-20,,USD,DSP-27,displays,4,2000.00
+";
+
+#[tokio::test]
+async fn pipelines_inventory_and_plans_are_kept_per_tenant() {
+    use quotecast_server::pb::{
+        FileFormat, InventoryRows, ListInventoryVersionsRequest, ListPipelinesRequest, OnHand,
+        PipelineFile, PlanTableRequest, PushInventoryRequest, RunPlanRequest, UploadHeader,
+        UploadPipelineRequest, demand_service_client::DemandServiceClient,
+        forecast_service_client::ForecastServiceClient, upload_pipeline_request::Part,
+    };
+    let (server, dir) = start().await;
+    let mut forecasts = ForecastServiceClient::new(server.channel().await);
+    let mut demand = DemandServiceClient::new(server.channel().await);
+    // acme's ERP stores pipeline `demo` and an inventory.
+    let upload = vec![
+        UploadPipelineRequest {
+            part: Some(Part::Header(UploadHeader {
+                pipeline: "demo".into(),
+                file: PipelineFile::Snapshot as i32,
+                format: FileFormat::Csv as i32,
+            })),
+        },
+        UploadPipelineRequest {
+            part: Some(Part::Chunk(SNAPSHOT.as_bytes().to_vec())),
+        },
+    ];
+    forecasts
+        .upload_pipeline(as_(&key("erp"), tokio_stream::iter(upload)))
+        .await
+        .unwrap();
+    let pushed = PushInventoryRequest {
+        rows: Some(InventoryRows {
+            on_hand: vec![OnHand {
+                item: "SRV-1U".into(),
+                quantity: "3".into(),
+            }],
+            receipts: vec![],
+        }),
+    };
+    demand
+        .push_inventory(as_(&key("erp"), tokio_stream::iter(vec![pushed])))
+        .await
+        .unwrap();
+    let pipelines = |who: &str| as_(&key(who), ListPipelinesRequest {});
+    let listed = forecasts.list_pipelines(pipelines("ana")).await.unwrap();
+    assert_eq!(listed.get_ref().pipelines.len(), 1, "{listed:?}");
+    let versions = |who: &str| as_(&key(who), ListInventoryVersionsRequest {});
+    let acme = demand
+        .list_inventory_versions(versions("ana"))
+        .await
+        .unwrap();
+    assert_eq!(acme.get_ref().versions.len(), 1);
+    let plan_of = |who: &str| {
+        as_(
+            &key(who),
+            RunPlanRequest {
+                pipeline: "demo".into(),
+                as_of: "2026-11-20".into(),
+                horizon: 13,
+                trials: 50,
+                seed: 1,
+                ..RunPlanRequest::default()
+            },
+        )
+    };
+    let plan = demand.run_plan(plan_of("ana")).await.unwrap().into_inner();
+    assert_eq!(plan.inventory_version, acme.get_ref().versions[0].version);
+
+    // globex sees none of it: no pipeline, no inventory, and acme's plan
+    // and pipeline are not found rather than shown.
+    let listed = forecasts.list_pipelines(pipelines("zed")).await.unwrap();
+    assert!(listed.get_ref().pipelines.is_empty(), "{listed:?}");
+    let globex = demand
+        .list_inventory_versions(versions("zed"))
+        .await
+        .unwrap();
+    assert!(globex.get_ref().versions.is_empty(), "{globex:?}");
+    let refused = demand.run_plan(plan_of("zed")).await.unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound, "{refused:?}");
+    let tables = as_(
+        &key("zed"),
+        PlanTableRequest {
+            plan_id: plan.plan_id.clone(),
+        },
+    );
+    let refused = demand.planned_orders(tables).await.unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound, "{refused:?}");
+    // acme's own caller reads its plan; its files are under its tenant.
+    let tables = as_(
+        &key("ana"),
+        PlanTableRequest {
+            plan_id: plan.plan_id,
+        },
+    );
+    demand.planned_orders(tables).await.unwrap();
+    let data = server.data.path();
+    assert!(data.join("tenants/acme/pipelines/demo").is_dir());
+    assert!(!data.join("pipelines/demo").exists());
+    // A tenant names a directory: an auth file with any other name is
+    // refused at load, by line.
+    let auth = dir.path().join("tenants.toml");
+    std::fs::write(
+        &auth,
+        "[[principal]]\nname = \"ana\"\ntenant = \"../acme\"\nrole = \"rep\"\n",
+    )
+    .unwrap();
+    let Err(refused) = Authenticator::load(&auth, &quotecast_tests::example_rules()) else {
+        panic!("a tenant named `../acme` was accepted");
+    };
+    let refused = refused.to_string();
+    assert!(
+        refused.contains("tenants.toml:3") && refused.contains("`../acme` is not a tenant name"),
+        "{refused}"
+    );
+}

@@ -32,6 +32,8 @@ pub struct StoredInventory {
 pub struct DemandStore {
     inventory: PathBuf,
     plans: PathBuf,
+    /// The data directory, for the tenants' own stores.
+    data: PathBuf,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError + '_ {
@@ -67,7 +69,19 @@ impl DemandStore {
         Self {
             inventory: data_dir.join("inventory"),
             plans: data_dir.join("plans"),
+            data: data_dir.to_path_buf(),
         }
+    }
+
+    /// Tenant `tenant`'s own inventory versions and plans, under
+    /// `<data>/tenants/<tenant>`.
+    pub fn of_tenant(&self, tenant: &str) -> Result<Self, PipelineError> {
+        let dir = crate::store::tenant_dir(&self.data, tenant)?;
+        Ok(Self {
+            inventory: dir.join("inventory"),
+            plans: dir.join("plans"),
+            data: self.data.clone(),
+        })
     }
 
     /// Removes the `.staging-*` directories a killed server left; returns

@@ -70,7 +70,8 @@ pub struct Stored {
     pub opportunities: u64,
 }
 
-/// Pipelines under `<data>/pipelines`.
+/// Pipelines under `<data>/pipelines`, or `<data>/tenants/<tenant>/pipelines`
+/// for a tenant's own (see [`PipelineStore::of_tenant`]).
 #[derive(Debug, Clone)]
 pub struct PipelineStore {
     root: PathBuf,
@@ -78,6 +79,21 @@ pub struct PipelineStore {
     data: PathBuf,
     quotas: Quotas,
 }
+
+/// Where tenant `tenant`'s pipelines, inventory and plans live under the
+/// data directory: `tenants/<tenant>`; the name is checked like a
+/// pipeline's.
+pub fn tenant_dir(data_dir: &Path, tenant: &str) -> Result<PathBuf, PipelineError> {
+    check_name(tenant).map_err(|_| {
+        PipelineError::Name(format!(
+            "`{tenant}` is not a tenant name (1 to {MAX_NAME} letters, digits, `-` or `_`)"
+        ))
+    })?;
+    Ok(data_dir.join(TENANTS).join(tenant))
+}
+
+/// The directory under the data directory that holds each tenant's own.
+pub const TENANTS: &str = "tenants";
 
 /// Whether `name` may name a pipeline: 1 to 64 ASCII letters, digits, `-`
 /// or `_`.
@@ -103,6 +119,31 @@ impl PipelineStore {
             data: data_dir.to_path_buf(),
             quotas: Quotas::default(),
         }
+    }
+
+    /// Tenant `tenant`'s own store, `<data>/tenants/<tenant>/pipelines`,
+    /// with the same quotas (the data quota counts the whole directory).
+    /// A tenant is named like a pipeline, so no name reaches outside.
+    pub fn of_tenant(&self, tenant: &str) -> Result<Self, PipelineError> {
+        Ok(Self {
+            root: tenant_dir(&self.data, tenant)?.join("pipelines"),
+            ..self.clone()
+        })
+    }
+
+    /// The tenants with a directory of their own under the data
+    /// directory, by name.
+    pub fn tenants(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.data.join(TENANTS))
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .filter(|name| check_name(name).is_ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
     }
 
     /// The same store with other quotas.

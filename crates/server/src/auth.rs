@@ -231,6 +231,18 @@ impl Authenticator {
                     return Err(at(value.span().start, format!("{field} is empty")));
                 }
             }
+            // A tenant names a directory of its own under the data
+            // directory: letters, digits, `-` and `_` only.
+            if quotecast_pipeline::store::tenant_dir(Path::new(""), entry.tenant.get_ref()).is_err()
+            {
+                return Err(at(
+                    entry.tenant.span().start,
+                    format!(
+                        "tenant `{}` is not a tenant name (1 to 64 letters, digits, `-` or `_`)",
+                        entry.tenant.get_ref()
+                    ),
+                ));
+            }
             if let Some(limit) = &entry.approval_limit
                 && rules.approval_level(limit.get_ref()).is_none()
             {

@@ -5,7 +5,6 @@
 use quotecast_demand::{Inventory, TABLES, firm_demand, plan_with_orders, tables, unit_of};
 use quotecast_forecast::{vocabulary, without_ordered};
 use quotecast_pipeline::{
-    demand_store::DemandStore,
     inventory::InventoryState,
     read::{read_history, read_snapshot},
 };
@@ -32,25 +31,22 @@ impl DemandApi {
         Self { state }
     }
 
-    fn store(&self) -> DemandStore {
-        self.state.demand.clone()
-    }
-
-    /// The named tables of a stored plan, streamed.
+    /// The named tables of a stored plan of the caller's tenant, streamed.
     async fn plan_tables(
         &self,
-        request: &PlanTableRequest,
+        request: &Request<PlanTableRequest>,
         names: &'static [&'static str],
         money: &'static [&'static str],
     ) -> Result<Response<PartStream<PlanTableResponse>>, Status> {
-        let id = request.plan_id.trim().to_owned();
+        let tenant = self.state.for_caller(request)?;
+        let id = request.get_ref().plan_id.trim().to_owned();
         if id.is_empty() {
             return Err(
                 ServerError::invalid("plan_id", "is required: the id RunPlan returned").into(),
             );
         }
-        let store = self.store();
-        let parts = run_job(&self.state, move |state| {
+        let store = tenant.demand.clone();
+        let parts = run_job(&tenant, move |state| {
             let mut frames = Vec::new();
             for name in names {
                 frames.push((*name, store.plan_table(&id, name)?));
@@ -73,6 +69,7 @@ impl DemandApi {
         request: Request<Streaming<PushInventoryRequest>>,
         receipts_only: bool,
     ) -> Result<Response<PushInventoryResponse>, Status> {
+        let store = self.state.for_caller(&request)?.demand;
         let mut incoming = request.into_inner();
         let mut rows = PushedRows::default();
         while let Some(message) =
@@ -93,7 +90,6 @@ impl DemandApi {
             )
             .into());
         }
-        let store = self.store();
         let uploads = self.state.upload_jobs.clone();
         let stored = run_with_permit(&self.state, Some(&uploads), move |_| {
             if receipts_only {
@@ -135,8 +131,9 @@ impl DemandService for DemandApi {
         };
         let orders_read = orders.len() as u64;
         let _stop = crate::forecast::CancelOnDrop(job.options.cancel.clone());
-        let store = self.store();
-        let response = run_job(&self.state, move |state| {
+        let tenant = self.state.for_tenant(&caller.tenant)?;
+        let store = tenant.demand.clone();
+        let response = run_job(&tenant, move |state| {
             let rules = &state.rules;
             let path = state.pipelines.snapshot(&job.pipeline)?;
             let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -204,8 +201,7 @@ impl DemandService for DemandApi {
         &self,
         request: Request<PlanTableRequest>,
     ) -> Result<Response<Self::ComponentDemandStream>, Status> {
-        self.plan_tables(request.get_ref(), &TABLES[0..1], &[])
-            .await
+        self.plan_tables(&request, &TABLES[0..1], &[]).await
     }
 
     type PlannedOrdersStream = PartStream<PlanTableResponse>;
@@ -214,8 +210,7 @@ impl DemandService for DemandApi {
         &self,
         request: Request<PlanTableRequest>,
     ) -> Result<Response<Self::PlannedOrdersStream>, Status> {
-        self.plan_tables(request.get_ref(), &TABLES[1..3], &["value"])
-            .await
+        self.plan_tables(&request, &TABLES[1..3], &["value"]).await
     }
 
     type CapacityStream = PartStream<PlanTableResponse>;
@@ -224,8 +219,7 @@ impl DemandService for DemandApi {
         &self,
         request: Request<PlanTableRequest>,
     ) -> Result<Response<Self::CapacityStream>, Status> {
-        self.plan_tables(request.get_ref(), &TABLES[4..5], &[])
-            .await
+        self.plan_tables(&request, &TABLES[4..5], &[]).await
     }
 
     type SafetyStockStream = PartStream<PlanTableResponse>;
@@ -235,7 +229,7 @@ impl DemandService for DemandApi {
         request: Request<PlanTableRequest>,
     ) -> Result<Response<Self::SafetyStockStream>, Status> {
         static NAMES: [&str; 2] = [TABLES[3], TABLES[5]];
-        self.plan_tables(request.get_ref(), &NAMES, &[]).await
+        self.plan_tables(&request, &NAMES, &[]).await
     }
 
     type CashStream = PartStream<PlanTableResponse>;
@@ -245,8 +239,7 @@ impl DemandService for DemandApi {
         request: Request<PlanTableRequest>,
     ) -> Result<Response<Self::CashStream>, Status> {
         static MONEY: [&str; 5] = ["expected", "from_won", "p10", "p50", "p90"];
-        self.plan_tables(request.get_ref(), &TABLES[6..7], &MONEY)
-            .await
+        self.plan_tables(&request, &TABLES[6..7], &MONEY).await
     }
 
     async fn push_inventory(
@@ -265,9 +258,9 @@ impl DemandService for DemandApi {
 
     async fn list_inventory_versions(
         &self,
-        _request: Request<ListInventoryVersionsRequest>,
+        request: Request<ListInventoryVersionsRequest>,
     ) -> Result<Response<ListInventoryVersionsResponse>, Status> {
-        let store = self.store();
+        let store = self.state.for_caller(&request)?.demand;
         let versions =
             run_with_permit(&self.state, None, move |_| Ok(store.inventory_versions()?)).await?;
         Ok(Response::new(ListInventoryVersionsResponse {

@@ -326,6 +326,7 @@ impl ForecastService for ForecastApi {
         &self,
         request: Request<Streaming<UploadPipelineRequest>>,
     ) -> Result<Response<UploadPipelineResponse>, Status> {
+        let tenant = self.state.for_caller(&request)?;
         let mut incoming = request.into_inner();
         let header = match crate::codec::next_message(&mut incoming, self.state.body_idle)
             .await?
@@ -341,8 +342,7 @@ impl ForecastService for ForecastApi {
             }
         };
         let (name, file, format) = upload_target(&header)?;
-        let mut upload = self
-            .state
+        let mut upload = tenant
             .pipelines
             .upload(&name, file, format)
             .map_err(ServerError::from)?;
@@ -383,9 +383,10 @@ impl ForecastService for ForecastApi {
 
     async fn list_pipelines(
         &self,
-        _request: Request<ListPipelinesRequest>,
+        request: Request<ListPipelinesRequest>,
     ) -> Result<Response<ListPipelinesResponse>, Status> {
-        let pipelines = run_with_permit(&self.state, None, |state| {
+        let tenant = self.state.for_caller(&request)?;
+        let pipelines = run_with_permit(&tenant, None, |state| {
             let stored = state.pipelines.list()?;
             Ok(stored
                 .into_iter()
@@ -427,7 +428,7 @@ impl ForecastService for ForecastApi {
         };
         let cancel = job.options.simulation.cancel.clone();
         let _stop = CancelOnDrop(cancel.clone());
-        let parts = run_job(&self.state, move |state| {
+        let parts = run_job(&self.state.for_tenant(&caller.tenant)?, move |state| {
             let rules = &state.rules;
             let path = state.pipelines.snapshot(&job.pipeline)?;
             let snapshot = read_snapshot(&path, &vocabulary(rules))?;
@@ -458,7 +459,7 @@ impl ForecastService for ForecastApi {
         request: Request<FunnelRequest>,
     ) -> Result<Response<Self::FunnelStream>, Status> {
         let (pipeline, as_of) = funnel_job(request.get_ref(), (self.state.today)())?;
-        let parts = run_job(&self.state, move |state| {
+        let parts = run_job(&self.state.for_caller(&request)?, move |state| {
             let history = read_history(
                 &state.pipelines.history(&pipeline)?,
                 &vocabulary(&state.rules),
@@ -478,7 +479,7 @@ impl ForecastService for ForecastApi {
     ) -> Result<Response<Self::BacktestStream>, Status> {
         let (pipeline, options) = backtest_job(request.get_ref(), (self.state.today)())?;
         let _stop = CancelOnDrop(options.cancel.clone());
-        let parts = run_job(&self.state, move |state| {
+        let parts = run_job(&self.state.for_caller(&request)?, move |state| {
             let history = read_history(
                 &state.pipelines.history(&pipeline)?,
                 &vocabulary(&state.rules),

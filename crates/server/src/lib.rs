@@ -164,6 +164,27 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The state as tenant `tenant` sees it: its own pipelines, inventory
+    /// versions and plans (under `<data>/tenants/<tenant>`); the default
+    /// tenant (development mode's) keeps `<data>/pipelines` and the rest.
+    pub fn for_tenant(&self, tenant: &str) -> Result<Self, ServerError> {
+        if tenant == stored_quotes::TENANT {
+            return Ok(self.clone());
+        }
+        Ok(Self {
+            pipelines: self.pipelines.of_tenant(tenant)?,
+            demand: self.demand.of_tenant(tenant)?,
+            ..self.clone()
+        })
+    }
+
+    /// The state as the caller of `request` sees it (see
+    /// [`AppState::for_tenant`]).
+    pub fn for_caller<T>(&self, request: &tonic::Request<T>) -> Result<Self, tonic::Status> {
+        let caller = auth_layer::principal(request)?;
+        Ok(self.for_tenant(&caller.tenant)?)
+    }
+
     /// Compiles every configuration model of `rules` (loading the rules
     /// has already checked that each compiles; one that does not is
     /// logged and left out).
@@ -254,9 +275,15 @@ pub async fn serve(
              `default` (loopback only); give --auth FILE to authenticate callers"
         );
     }
-    let stores = (state.pipelines.clone(), state.demand.clone());
+    let stores = state.clone();
     let removed = tokio::task::spawn_blocking(move || {
-        stores.0.remove_leftovers() + stores.1.remove_leftovers()
+        let mut removed = stores.pipelines.remove_leftovers() + stores.demand.remove_leftovers();
+        for tenant in stores.pipelines.tenants() {
+            if let Ok(own) = stores.for_tenant(&tenant) {
+                removed += own.pipelines.remove_leftovers() + own.demand.remove_leftovers();
+            }
+        }
+        removed
     })
     .await
     .unwrap_or(0);
