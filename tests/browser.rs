@@ -3,48 +3,12 @@
 //! gRPC at all (HTTP 415), and TLS with and without client certificates.
 #![allow(clippy::unwrap_used)]
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
 use prost::Message;
 use quotecast_server::pb::{
     ListProductsRequest, ListProductsResponse, PriceQuoteRequest, PriceQuoteResponse,
     quote_service_client::QuoteServiceClient,
 };
-use quotecast_tests::{TestServer, pb_line};
-
-/// One HTTP/1.1 exchange: status, headers and the whole body.
-async fn http1(
-    server: &TestServer,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Vec<u8>,
-) -> (u16, http::HeaderMap, Bytes) {
-    let authority = server.url.trim_start_matches("http://").to_owned();
-    let stream = tokio::net::TcpStream::connect(&authority).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
-    let mut request = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", authority);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = sender
-        .send_request(request.body(Full::new(Bytes::from(body))).unwrap())
-        .await
-        .unwrap();
-    let (parts, body) = response.into_parts();
-    (
-        parts.status.as_u16(),
-        parts.headers,
-        body.collect().await.unwrap().to_bytes(),
-    )
-}
+use quotecast_tests::{TestServer, http1, pb_line};
 
 fn frame(message: &impl Message) -> Vec<u8> {
     let bytes = message.encode_to_vec();
@@ -171,13 +135,13 @@ async fn a_request_that_is_not_grpc_is_http_415() {
         &server,
         "POST",
         "/quotecast.v1.QuoteService/PriceQuote",
-        &[("content-type", "application/json")],
+        &[("content-type", "text/plain")],
         br#"{"currencyCode":"USD"}"#.to_vec(),
     )
     .await;
     assert_eq!(status, 415);
     assert!(
-        String::from_utf8_lossy(&body).contains("application/json is not gRPC"),
+        String::from_utf8_lossy(&body).contains("text/plain is not taken"),
         "{body:?}"
     );
     server.stop().await;

@@ -416,6 +416,13 @@ async fn reflection_lists_and_describes_the_services() {
                 "quotecast.v1.QuoteService".into(),
             )),
         },
+        // The error details a refusal carries are described too.
+        ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::FileContainingSymbol(
+                "google.rpc.BadRequest".into(),
+            )),
+        },
     ];
     let mut responses = client
         .server_reflection_info(tokio_stream::iter(requests))
@@ -447,6 +454,13 @@ async fn reflection_lists_and_describes_the_services() {
     let file = prost_types_from(&files.file_descriptor_proto[0]);
     assert_eq!(file.0, "quotecast/v1/quote.proto");
     assert!(file.1.contains(&"PriceQuote".to_owned()));
+    let Some(MessageResponse::FileDescriptorResponse(files)) =
+        responses.message().await.unwrap().unwrap().message_response
+    else {
+        panic!("expected the error details' file");
+    };
+    let name = prost_types_from(&files.file_descriptor_proto[0]).0;
+    assert!(name.ends_with("error_details.proto"), "{name}");
 
     /// (file name, method names) of an encoded FileDescriptorProto.
     fn prost_types_from(bytes: &[u8]) -> (String, Vec<String>) {

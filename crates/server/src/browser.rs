@@ -1,7 +1,7 @@
 //! What a browser needs to call the API: gRPC-Web (tonic-web, over
 //! HTTP/1.1 as well as HTTP/2, binary and base64 text), CORS for the
 //! origins allowed (`serve --cors-origin`), and a plain HTTP refusal of a
-//! request that is not gRPC at all.
+//! request no protocol takes (Connect is served in `connect`, outside).
 use std::task::{Context, Poll};
 
 use tonic::codegen::{BoxFuture, http};
@@ -18,6 +18,11 @@ const ALLOWED_HEADERS: &[&str] = &[
     "authorization",
     "x-api-key",
     "x-request-id",
+    "connect-protocol-version",
+    "connect-timeout-ms",
+    "connect-content-encoding",
+    "connect-accept-encoding",
+    "content-encoding",
 ];
 
 /// Response headers a browser client may read.
@@ -105,8 +110,10 @@ where
                 String::from_utf8_lossy(v.as_bytes()).into_owned()
             });
         let message = format!(
-            "content type {found} is not gRPC: send application/grpc (or \
-             application/grpc-web, application/grpc-web-text from a browser)\n"
+            "content type {found} is not taken: send application/grpc (or \
+             application/grpc-web, application/grpc-web-text from a browser; or Connect's \
+             application/json, application/proto, application/connect+json, \
+             application/connect+proto)\n"
         );
         let mut response = http::Response::new(tonic::body::Body::new(http_body_util::Full::new(
             tonic::codegen::Bytes::from(message),

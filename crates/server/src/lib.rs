@@ -24,6 +24,7 @@ mod browser;
 mod catalog;
 pub mod codec;
 mod configurator;
+mod connect;
 mod consolidated;
 pub mod convert;
 mod convert_config;
@@ -310,11 +311,15 @@ pub async fn serve(
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        // The error details (google.rpc.BadRequest, ...), so generic
+        // clients can show them.
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| ServerError::Startup(e.to_string()))?;
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .map_err(|e| ServerError::Startup(e.to_string()))?;
     // Connections still in their handshake are closed when shutdown
@@ -341,6 +346,8 @@ pub async fn serve(
     );
     let local: Option<SocketAddr> = listener_addr;
     tracing::info!(addr = ?local, "quotecast serving");
+    let connect =
+        connect::ConnectLayer::new(body_idle, session_idle).map_err(ServerError::Startup)?;
     Server::builder()
         // Streams in flight per connection (advertised in SETTINGS), and
         // pings that find a peer gone quiet.
@@ -351,6 +358,9 @@ pub async fn serve(
         .timeout(REQUEST_TIMEOUT)
         // Browsers speak gRPC-Web, over HTTP/1.1 too.
         .accept_http1(true)
+        // Connect (JSON or protobuf over plain HTTP POSTs), translated
+        // into the gRPC call it stands for before anything else sees it.
+        .layer(connect)
         // One access-log line and the metrics of every call.
         .layer(observe::ObserveLayer::new(state.metrics.clone()))
         .layer(browser::cors(&state.cors_origins))

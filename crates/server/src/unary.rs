@@ -50,7 +50,12 @@ impl Encoding {
 
     /// The request's `grpc-encoding`.
     fn of_request(headers: &http::HeaderMap) -> Result<Self, Status> {
-        match headers.get("grpc-encoding").map(|v| v.as_bytes()) {
+        Self::named(headers.get("grpc-encoding").map(|v| v.as_bytes()))
+    }
+
+    /// The encoding a header names (none: identity).
+    pub(crate) fn named(name: Option<&[u8]>) -> Result<Self, Status> {
+        match name {
             None | Some(b"identity") => Ok(Encoding::Identity),
             Some(b"gzip") => Ok(Encoding::Gzip),
             Some(b"zstd") => Ok(Encoding::Zstd),
@@ -80,7 +85,7 @@ impl Encoding {
     }
 
     /// `message` decompressed, refused past [`MAX_REQUEST_BYTES`].
-    fn decompress(self, message: Bytes) -> Result<Bytes, Status> {
+    pub(crate) fn decompress(self, message: Bytes) -> Result<Bytes, Status> {
         let limit = MAX_REQUEST_BYTES as u64 + 1;
         let mut out = Vec::new();
         let read = match self {
@@ -136,9 +141,30 @@ where
 {
     let encoding = Encoding::of_request(request.headers())?;
     let respond_with = Encoding::for_response(request.headers());
-    let limited =
-        http_body_util::Limited::new(request.into_body(), HEADER_BYTES + MAX_REQUEST_BYTES);
-    let body = http_body_util::BodyExt::collect(limited)
+    let body = collect_limited(request.into_body(), HEADER_BYTES + MAX_REQUEST_BYTES).await?;
+    let (compressed, message) = unframe(body)?;
+    let message = match (compressed, encoding) {
+        (false, _) => message,
+        (true, Encoding::Identity) => {
+            return Err(Status::internal(
+                "the request message is marked compressed but no grpc-encoding was given",
+            ));
+        }
+        (true, encoding) => encoding.decompress(message)?,
+    };
+    Ok((message, respond_with))
+}
+
+/// A whole request body, refused past `limit` bytes (the size named in
+/// the refusal is [`MAX_REQUEST_BYTES`], the message's limit).
+pub(crate) async fn collect_limited<B>(body: B, limit: usize) -> Result<Bytes, Status>
+where
+    B: HttpBody + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    let limited = http_body_util::Limited::new(body, limit);
+    Ok(http_body_util::BodyExt::collect(limited)
         .await
         .map_err(|e| {
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -154,18 +180,7 @@ where
                 Status::unknown(format!("reading the request: {e}"))
             }
         })?
-        .to_bytes();
-    let (compressed, message) = unframe(body)?;
-    let message = match (compressed, encoding) {
-        (false, _) => message,
-        (true, Encoding::Identity) => {
-            return Err(Status::internal(
-                "the request message is marked compressed but no grpc-encoding was given",
-            ));
-        }
-        (true, encoding) => encoding.decompress(message)?,
-    };
-    Ok((message, respond_with))
+        .to_bytes())
 }
 
 /// The message inside one gRPC frame, which must be the whole body, and

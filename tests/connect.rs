@@ -1,0 +1,352 @@
+//! The Connect protocol end to end, as a browser's `fetch` or `curl` calls
+//! it over HTTP/1.1: unary JSON and protobuf (gzip too) pricing exactly as
+//! gRPC does, Connect errors with their HTTP status and field violations,
+//! a client stream uploading a pipeline and a server stream forecasting
+//! it (JSON and protobuf envelopes), refusals by content type, and the
+//! callers' credentials carried as on every other path.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use base64::Engine;
+use prost::Message;
+use quotecast_server::{
+    AppState,
+    auth::{Authenticator, key_hash},
+    pb::{
+        ForecastRequest, ForecastResponse, PriceQuoteRequest, PriceQuoteResponse,
+        forecast_response, forecast_service_client::ForecastServiceClient,
+        quote_service_client::QuoteServiceClient,
+    },
+};
+use quotecast_tests::{TestServer, http1, pb_line};
+use serde_json::{Value, json};
+
+const PRICE: &str = "/quotecast.v1.QuoteService/PriceQuote";
+const UPLOAD: &str = "/quotecast.v1.ForecastService/UploadPipeline";
+const FORECAST: &str = "/quotecast.v1.ForecastService/Forecast";
+const JSON: &[(&str, &str)] = &[
+    ("content-type", "application/json"),
+    ("connect-protocol-version", "1"),
+];
+const STREAM_JSON: &[(&str, &str)] = &[("content-type", "application/connect+json")];
+
+fn quote() -> PriceQuoteRequest {
+    PriceQuoteRequest {
+        currency_code: "USD".into(),
+        price_date: "2026-03-01".into(),
+        lines: vec![pb_line("LT-14-PRO", "2"), pb_line("SVC-WTY-3Y-LT", "2")],
+        ..Default::default()
+    }
+}
+
+fn quote_json(sku: &str) -> Vec<u8> {
+    json!({
+        "currencyCode": "USD",
+        "priceDate": "2026-03-01",
+        "lines": [
+            {"sku": sku, "quantity": "2"},
+            {"sku": "SVC-WTY-3Y-LT", "quantity": "2"},
+        ],
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn envelope(flags: u8, message: &[u8]) -> Vec<u8> {
+    let mut out = vec![flags];
+    out.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    out.extend_from_slice(message);
+    out
+}
+
+/// A Connect stream's messages and its end-of-stream JSON.
+fn envelopes(mut body: &[u8]) -> (Vec<Vec<u8>>, Value) {
+    let (mut messages, mut end) = (Vec::new(), Value::Null);
+    while body.len() >= 5 {
+        let length = u32::from_be_bytes(body[1..5].try_into().unwrap()) as usize;
+        let payload = &body[5..5 + length];
+        if body[0] & 0x02 != 0 {
+            end = serde_json::from_slice(payload).unwrap();
+        } else {
+            messages.push(payload.to_vec());
+        }
+        body = &body[5 + length..];
+    }
+    assert!(body.is_empty(), "a stream ends on a whole envelope");
+    (messages, end)
+}
+
+#[tokio::test]
+async fn connect_json_and_protobuf_price_a_quote_exactly_as_grpc_does() {
+    let server = TestServer::start().await;
+    let plain = QuoteServiceClient::new(server.channel().await)
+        .price_quote(quote())
+        .await
+        .unwrap()
+        .into_inner();
+    let totals = plain.totals.clone().unwrap();
+
+    let (status, headers, body) =
+        http1(&server, "POST", PRICE, JSON, quote_json("LT-14-PRO")).await;
+    assert_eq!(status, 200, "{body:?}");
+    assert_eq!(headers["content-type"], "application/json");
+    assert!(headers.contains_key("x-request-id"));
+    let priced: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(priced["totals"]["net"], totals.net.as_str());
+    assert_eq!(
+        priced["totals"]["marginPercent"],
+        totals.margin_percent.as_str()
+    );
+    assert_eq!(priced["lines"].as_array().unwrap().len(), plain.lines.len());
+    assert_eq!(priced["rulesVersion"], plain.rules_version.as_str());
+
+    // Protobuf, and JSON compressed with gzip.
+    let proto = [("content-type", "application/proto")];
+    let (status, _, body) = http1(&server, "POST", PRICE, &proto, quote().encode_to_vec()).await;
+    assert_eq!(status, 200);
+    assert_eq!(PriceQuoteResponse::decode(&body[..]).unwrap(), plain);
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gzip, &quote_json("LT-14-PRO")).unwrap();
+    let headers = [
+        ("content-type", "application/json"),
+        ("content-encoding", "gzip"),
+    ];
+    let (status, _, body) = http1(&server, "POST", PRICE, &headers, gzip.finish().unwrap()).await;
+    assert_eq!(status, 200, "{body:?}");
+    let priced: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(priced["totals"]["net"], totals.net.as_str());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn connect_errors_carry_their_code_http_status_and_field_violations() {
+    let server = TestServer::start().await;
+    let call = |body: Vec<u8>| http1(&server, "POST", PRICE, JSON, body);
+
+    // The engine's refusal: 400 with the BadRequest as bytes and as JSON.
+    let (status, headers, body) = call(quote_json("NOPE")).await;
+    assert_eq!(status, 400);
+    assert_eq!(headers["content-type"], "application/json");
+    let error: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(error["code"], "invalid_argument");
+    let details = error["details"].as_array().unwrap();
+    let detail = details
+        .iter()
+        .find(|d| d["type"] == "google.rpc.BadRequest")
+        .unwrap_or_else(|| panic!("no BadRequest in {error}"));
+    assert!(!detail["value"].as_str().unwrap().is_empty());
+    let violation = &detail["debug"]["fieldViolations"][0];
+    assert!(
+        violation["field"].as_str().unwrap().contains("lines[0]"),
+        "{error}"
+    );
+    assert!(
+        violation["description"].as_str().unwrap().contains("NOPE"),
+        "{error}"
+    );
+
+    // JSON that is not the message: named by field, line and column.
+    let (status, _, body) = call(br#"{"currencyCode": "USD", "colour": "red"}"#.to_vec()).await;
+    assert_eq!(status, 400);
+    let error: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(error["code"], "invalid_argument");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("colour") && message.contains("column"),
+        "{message}"
+    );
+    let (status, _, body) = call(br#"{"lines": 5"#.to_vec()).await;
+    assert_eq!(status, 400, "{body:?}");
+
+    // No such method; a unary content type on a streaming method; a body
+    // no encoding this server knows.
+    let (status, _, body) = http1(
+        &server,
+        "POST",
+        "/quotecast.v1.QuoteService/Nope",
+        JSON,
+        b"{}".to_vec(),
+    )
+    .await;
+    let error: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (501, Some("unimplemented"))
+    );
+    let (status, _, body) = http1(&server, "POST", FORECAST, JSON, b"{}".to_vec()).await;
+    assert_eq!(status, 415);
+    assert!(String::from_utf8_lossy(&body).contains("application/connect+json"));
+    let brotli = [
+        ("content-type", "application/json"),
+        ("content-encoding", "br"),
+    ];
+    let (status, _, body) = http1(&server, "POST", PRICE, &brotli, b"{}".to_vec()).await;
+    let error: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (501, Some("unimplemented"))
+    );
+    assert!(error["message"].as_str().unwrap().contains("gzip"));
+    let gzip = [
+        ("content-type", "application/json"),
+        ("content-encoding", "gzip"),
+    ];
+    let (status, _, body) = http1(&server, "POST", PRICE, &gzip, b"not gzip".to_vec()).await;
+    let error: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (400, Some("invalid_argument"))
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn connect_streams_upload_a_pipeline_and_stream_its_forecast() {
+    let server = TestServer::start().await;
+    let mut csv = String::from(
+        "opportunity_id,owner,team,region,stage,created,expected_close,currency,sku,product_line,quantity,amount\n",
+    );
+    for i in 0..40 {
+        let stage = ["qualify", "propose", "negotiate"][i % 3];
+        csv += &format!(
+            "O-{i:03},ann,na-east,na,{stage},2026-03-01,2026-06-{:02},USD,SRV-1U,servers,2,8000.00\n",
+            1 + i % 28
+        );
+    }
+    let chunks: Vec<&[u8]> = csv.as_bytes().chunks(700).collect();
+    let mut upload = envelope(
+        0,
+        json!({"header": {"pipeline": "web", "file": "PIPELINE_FILE_SNAPSHOT", "format": "FILE_FORMAT_CSV"}})
+            .to_string()
+            .as_bytes(),
+    );
+    for chunk in &chunks {
+        let chunk = base64::engine::general_purpose::STANDARD.encode(chunk);
+        upload.extend(envelope(
+            0,
+            json!({ "chunk": chunk }).to_string().as_bytes(),
+        ));
+    }
+    let (status, headers, body) = http1(&server, "POST", UPLOAD, STREAM_JSON, upload).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/connect+json");
+    let (messages, end) = envelopes(&body);
+    assert_eq!(
+        end,
+        json!({}),
+        "a stream that went well ends without an error"
+    );
+    let stored: Value = serde_json::from_slice(&messages[0]).unwrap();
+    assert_eq!(stored["pipeline"], "web");
+    assert_eq!(stored["rows"], "40", "64-bit integers are JSON strings");
+    assert_eq!(stored["bytes"], csv.len().to_string());
+
+    // The forecast streamed over Connect is the one gRPC streams.
+    let request = ForecastRequest {
+        pipeline: "web".into(),
+        as_of: "2026-05-12".into(),
+        ..Default::default()
+    };
+    let mut grpc = ForecastServiceClient::new(server.channel().await)
+        .forecast(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let mut expected = Vec::new();
+    while let Some(message) = grpc.message().await.unwrap() {
+        expected.push(message);
+    }
+    let summary_of = |m: &ForecastResponse| match &m.part {
+        Some(forecast_response::Part::Summary(s)) => s.clone(),
+        other => panic!("the first message is the summary, not {other:?}"),
+    };
+    let body = envelope(
+        0,
+        json!({"pipeline": "web", "asOf": "2026-05-12"})
+            .to_string()
+            .as_bytes(),
+    );
+    let (status, _, body) = http1(&server, "POST", FORECAST, STREAM_JSON, body).await;
+    assert_eq!(status, 200);
+    let (messages, end) = envelopes(&body);
+    assert_eq!(end, json!({}));
+    assert_eq!(messages.len(), expected.len());
+    let summary: Value = serde_json::from_slice(&messages[0]).unwrap();
+    let want = summary_of(&expected[0]);
+    assert_eq!(
+        summary["summary"]["openOpportunities"],
+        want.open_opportunities.to_string()
+    );
+    assert_eq!(summary["summary"]["asOf"], "2026-05-12");
+    let proto = [("content-type", "application/connect+proto")];
+    let (status, _, body) = http1(
+        &server,
+        "POST",
+        FORECAST,
+        &proto,
+        envelope(0, &request.encode_to_vec()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (messages, _) = envelopes(&body);
+    let decoded: Vec<ForecastResponse> = messages
+        .iter()
+        .map(|m| ForecastResponse::decode(&m[..]).unwrap())
+        .collect();
+    assert_eq!(decoded.len(), expected.len());
+    assert_eq!(summary_of(&decoded[0]), want);
+
+    // A stream's error comes in its end-of-stream message, after HTTP 200.
+    let body = envelope(0, json!({"pipeline": "nowhere"}).to_string().as_bytes());
+    let (status, _, body) = http1(&server, "POST", FORECAST, STREAM_JSON, body).await;
+    assert_eq!(status, 200);
+    let (messages, end) = envelopes(&body);
+    assert!(messages.is_empty());
+    assert_eq!(end["error"]["code"], "not_found", "{end}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn connect_calls_carry_the_callers_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[[principal]]\nname = \"web@acme.example\"\ntenant = \"acme\"\nrole = \"rep\"\n\
+             api_key_blake3 = [\"{}\"]\n",
+            key_hash("qc_web_console_key")
+        ),
+    )
+    .unwrap();
+    let server = TestServer::start_with_state(
+        |_| {},
+        |s| AppState {
+            auth: Arc::new(Authenticator::load(&path, &s.rules).unwrap()),
+            ..s
+        },
+    )
+    .await;
+    let (status, _, body) = http1(&server, "POST", PRICE, JSON, quote_json("LT-14-PRO")).await;
+    let error: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (401, Some("unauthenticated"))
+    );
+    let with_key = [
+        ("content-type", "application/json"),
+        ("x-api-key", "qc_web_console_key"),
+    ];
+    let (status, _, _) = http1(&server, "POST", PRICE, &with_key, quote_json("LT-14-PRO")).await;
+    assert_eq!(status, 200);
+    // A rep may not reload the rules: 403.
+    let reload = "/quotecast.v1.ServerService/ReloadRules";
+    let (status, _, body) = http1(&server, "POST", reload, &with_key, b"{}".to_vec()).await;
+    let error: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (403, Some("permission_denied"))
+    );
+    server.stop().await;
+}
