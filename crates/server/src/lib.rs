@@ -25,6 +25,7 @@ mod catalog;
 pub mod codec;
 mod configurator;
 mod connect;
+mod console;
 mod consolidated;
 pub mod convert;
 mod convert_config;
@@ -358,6 +359,8 @@ pub async fn serve(
         .timeout(REQUEST_TIMEOUT)
         // Browsers speak gRPC-Web, over HTTP/1.1 too.
         .accept_http1(true)
+        // The web console's static files at /ui/ (GET only).
+        .layer(console::ConsoleLayer)
         // Connect (JSON or protobuf over plain HTTP POSTs), translated
         // into the gRPC call it stands for before anything else sees it.
         .layer(connect)
