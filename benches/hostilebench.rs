@@ -16,7 +16,7 @@ use std::{
 use anyhow::Context;
 use clap::Parser;
 use quotecast_server::pb::{
-    ConfigureRequest, PriceQuoteRequest, QuoteLineInput,
+    ConfigureSessionRequest, PriceQuoteRequest, QuoteLineInput,
     configurator_service_client::ConfiguratorServiceClient,
     quote_service_client::QuoteServiceClient,
 };
@@ -97,9 +97,9 @@ async fn main() -> anyhow::Result<()> {
             .await?;
         for _ in (c * 1000)..((c + 1) * 1000).min(args.sessions) {
             let mut client = ConfiguratorServiceClient::new(channel.clone());
-            let (clicks, rx) = tokio::sync::mpsc::channel::<ConfigureRequest>(1);
+            let (clicks, rx) = tokio::sync::mpsc::channel::<ConfigureSessionRequest>(1);
             clicks
-                .send(ConfigureRequest {
+                .send(ConfigureSessionRequest {
                     product_sku: "SRV-2U".into(),
                     choices: vec![],
                     skip_explanations: true,

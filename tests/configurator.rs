@@ -51,13 +51,13 @@ async fn a_session_of_clicks_on_the_example_server() {
         click(&[("SRV-CPU-64C", 1), ("SRV-GPU-L4", 2), ("SRV-MEM-128", 8)]),
     ];
     let mut answers = client
-        .configure_session(tokio_stream::iter(clicks))
+        .configure_session(tokio_stream::iter(clicks.into_iter().map(Into::into)))
         .await
         .unwrap()
         .into_inner();
     let mut states = Vec::new();
     while let Some(state) = answers.message().await.unwrap() {
-        states.push(state);
+        states.push(ConfigureResponse::from(state));
     }
     assert_eq!(states.len(), 4);
 

@@ -355,7 +355,7 @@ async fn silent_peers_are_closed_and_connections_beyond_the_cap_refused() {
 #[tokio::test]
 async fn an_idle_configuration_session_is_ended() {
     use quotecast_server::pb::{
-        ConfigureRequest, configurator_service_client::ConfiguratorServiceClient,
+        ConfigureSessionRequest, configurator_service_client::ConfiguratorServiceClient,
     };
     let server = TestServer::start_with_state(
         |_| {},
@@ -366,14 +366,14 @@ async fn an_idle_configuration_session_is_ended() {
     )
     .await;
     let mut client = ConfiguratorServiceClient::new(server.channel().await);
-    let (clicks, rx) = tokio::sync::mpsc::channel::<ConfigureRequest>(4);
+    let (clicks, rx) = tokio::sync::mpsc::channel::<ConfigureSessionRequest>(4);
     let mut answers = client
         .configure_session(tokio_stream::wrappers::ReceiverStream::new(rx))
         .await
         .unwrap()
         .into_inner();
     clicks
-        .send(ConfigureRequest {
+        .send(ConfigureSessionRequest {
             product_sku: "SRV-2U".into(),
             choices: vec![],
             skip_explanations: true,

@@ -714,7 +714,7 @@ fn demand_plan_rolls_a_generated_pipeline_down_to_a_purchase_plan() {
 /// runtime that drives it and what keeps it open.
 fn idle_session(addr: &str) -> (tokio::runtime::Runtime, Box<dyn std::any::Any>) {
     use quotecast_server::pb::{
-        ConfigureRequest, configurator_service_client::ConfiguratorServiceClient,
+        ConfigureSessionRequest, configurator_service_client::ConfiguratorServiceClient,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -723,9 +723,9 @@ fn idle_session(addr: &str) -> (tokio::runtime::Runtime, Box<dyn std::any::Any>)
     let url = format!("http://{addr}");
     let held = runtime.block_on(async move {
         let mut client = ConfiguratorServiceClient::connect(url).await.unwrap();
-        let (clicks, rx) = tokio::sync::mpsc::channel::<ConfigureRequest>(1);
+        let (clicks, rx) = tokio::sync::mpsc::channel::<ConfigureSessionRequest>(1);
         clicks
-            .send(ConfigureRequest {
+            .send(ConfigureSessionRequest {
                 product_sku: "SRV-2U".into(),
                 choices: vec![],
                 skip_explanations: true,

@@ -17,7 +17,10 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::{
     AppState, ServerError,
     convert_config::{ConfigureInput, StateOf},
-    pb::{ConfigureRequest, ConfigureResponse, configurator_service_server::ConfiguratorService},
+    pb::{
+        ConfigureRequest, ConfigureResponse, ConfigureSessionRequest, ConfigureSessionResponse,
+        configurator_service_server::ConfiguratorService,
+    },
 };
 
 /// Options one click may ask to have explained in full.
@@ -118,7 +121,7 @@ fn configure(
     }))
 }
 
-type ResponseStream = Pin<Box<dyn Stream<Item = Result<ConfigureResponse, Status>> + Send>>;
+type ResponseStream = Pin<Box<dyn Stream<Item = Result<ConfigureSessionResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl ConfiguratorService for ConfiguratorApi {
@@ -135,7 +138,7 @@ impl ConfiguratorService for ConfiguratorApi {
 
     async fn configure_session(
         &self,
-        request: Request<Streaming<ConfigureRequest>>,
+        request: Request<Streaming<ConfigureSessionRequest>>,
     ) -> Result<Response<Self::ConfigureSessionStream>, Status> {
         // A session keeps the rules it started on for its life.
         let state = self.state.current();
@@ -157,7 +160,9 @@ impl ConfiguratorService for ConfiguratorApi {
                         idle.as_secs()
                     ))),
                     Ok(Err(status)) => Err(crate::codec::inbound(status)),
-                    Ok(Ok(request)) => Ok(click(&state, request, Some(memory)).await?),
+                    Ok(Ok(request)) => {
+                        Ok(click(&state, request.into(), Some(memory)).await?.into())
+                    }
                 }
             }
         });

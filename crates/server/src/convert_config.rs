@@ -151,3 +151,53 @@ impl From<StateOf<'_>> for pb::ConfigureResponse {
         }
     }
 }
+
+// A session's messages are a one-shot call's under their own names (same
+// fields, same numbers).
+impl From<pb::ConfigureSessionRequest> for pb::ConfigureRequest {
+    fn from(r: pb::ConfigureSessionRequest) -> Self {
+        pb::ConfigureRequest {
+            product_sku: r.product_sku,
+            choices: r.choices,
+            skip_explanations: r.skip_explanations,
+            explain_skus: r.explain_skus,
+        }
+    }
+}
+
+impl From<pb::ConfigureRequest> for pb::ConfigureSessionRequest {
+    fn from(r: pb::ConfigureRequest) -> Self {
+        pb::ConfigureSessionRequest {
+            product_sku: r.product_sku,
+            choices: r.choices,
+            skip_explanations: r.skip_explanations,
+            explain_skus: r.explain_skus,
+        }
+    }
+}
+
+impl From<pb::ConfigureResponse> for pb::ConfigureSessionResponse {
+    fn from(r: pb::ConfigureResponse) -> Self {
+        pb::ConfigureSessionResponse {
+            product_sku: r.product_sku,
+            valid: r.valid,
+            complete: r.complete,
+            groups: r.groups,
+            options: r.options,
+            conflict: r.conflict,
+        }
+    }
+}
+
+impl From<pb::ConfigureSessionResponse> for pb::ConfigureResponse {
+    fn from(r: pb::ConfigureSessionResponse) -> Self {
+        pb::ConfigureResponse {
+            product_sku: r.product_sku,
+            valid: r.valid,
+            complete: r.complete,
+            groups: r.groups,
+            options: r.options,
+            conflict: r.conflict,
+        }
+    }
+}

@@ -127,8 +127,8 @@ def main():
     # 4. A configuration session: each click answered in order.
     configurator = config_grpc.ConfiguratorServiceStub(channel)
     clicks = [
-        config_pb.ConfigureRequest(product_sku="SRV-2U"),
-        config_pb.ConfigureRequest(
+        config_pb.ConfigureSessionRequest(product_sku="SRV-2U"),
+        config_pb.ConfigureSessionRequest(
             product_sku="SRV-2U", choices=[config_pb.OptionChoice(sku="SRV-CPU-16C", quantity=1)]
         ),
     ]
