@@ -99,13 +99,15 @@ pub fn forecast_spec(
     };
     let cancel = &options.simulation.cancel;
     cancel.check()?;
-    let rates = calibrate(
-        history.stage_events,
-        history.outcomes.clone(),
-        teams,
-        rules.stages(),
-        &how,
-    )?;
+    let rates = tracing::info_span!("calibrate").in_scope(|| {
+        calibrate(
+            history.stage_events,
+            history.outcomes.clone(),
+            teams,
+            rules.stages(),
+            &how,
+        )
+    })?;
     cancel.check()?;
     if rates.decided_entries == 0 {
         notes.push(format!(
@@ -137,7 +139,9 @@ pub fn forecast_spec(
         as_of: options.as_of,
         maturity_days: MATURITY_DAYS,
     };
-    match learn_correction(snapshots.clone(), history.outcomes, &spec, &how) {
+    let learned = tracing::info_span!("learn_correction")
+        .in_scope(|| learn_correction(snapshots.clone(), history.outcomes, &spec, &how));
+    match learned {
         Ok(correction) => spec.correction = Some(Box::new(correction)),
         Err(ForecastError::NoHistory(_)) => {
             let oldest = snapshot_dates(snapshots)?.first().copied();
@@ -165,12 +169,18 @@ pub fn forecast_report(
 ) -> Result<ForecastReport, ForecastError> {
     let (spec, notes) = forecast_spec(history, Some(snapshot.clone().lazy()), rules, options)?;
     let cancel = &options.simulation.cancel;
-    let result = forecast(snapshot.clone().lazy(), &spec)?;
+    let result =
+        tracing::info_span!("forecast").in_scope(|| forecast(snapshot.clone().lazy(), &spec))?;
     cancel.check()?;
-    let (overdue_list, overdue_by_owner) = overdue(snapshot.clone().lazy(), &spec)?;
+    let (overdue_list, overdue_by_owner) =
+        tracing::info_span!("overdue").in_scope(|| overdue(snapshot.clone().lazy(), &spec))?;
     cancel.check()?;
     let uncertainty = if options.simulation.trials > 0 {
-        Some(simulate(snapshot.lazy(), &spec, &options.simulation)?)
+        let trials = options.simulation.trials;
+        Some(
+            tracing::info_span!("simulate", trials)
+                .in_scope(|| simulate(snapshot.lazy(), &spec, &options.simulation))?,
+        )
     } else {
         None
     };

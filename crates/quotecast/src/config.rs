@@ -15,6 +15,7 @@ pub const DEFAULT_DATA: &str = "data";
 pub struct FileConfig {
     pub addr: Option<String>,
     pub metrics_addr: Option<String>,
+    pub otlp_endpoint: Option<String>,
     pub cors_origins: Option<Vec<String>>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,

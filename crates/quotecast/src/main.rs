@@ -32,6 +32,7 @@ mod quotes_cmd;
 mod render;
 mod rules_cmd;
 mod serve;
+mod traces;
 
 use std::{io::Write, path::PathBuf, process::ExitCode};
 
@@ -57,7 +58,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the gRPC service.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Validate rule files and run quote regression cases.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -123,7 +124,7 @@ enum QuoteCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Rules(RulesCommand::Check { dir }) => rules_cmd::check(&dir),
         Command::Rules(RulesCommand::Test { dir }) => rules_cmd::test(&dir),
         Command::Quote(QuoteCommand::Price(args)) => quote_cmd::price(args),

@@ -18,6 +18,11 @@ pub struct ServeArgs {
     /// /metrics), such as 127.0.0.1:9090 [default: none].
     #[arg(long, env = "QUOTECAST_METRICS_ADDR")]
     metrics_addr: Option<String>,
+    /// OpenTelemetry: send traces (a span per request, in the caller's
+    /// W3C trace context) to this OTLP/gRPC collector, such as
+    /// http://127.0.0.1:4317 [default: none].
+    #[arg(long, env = "QUOTECAST_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
     /// A browser origin allowed to call the API across origins (CORS),
     /// such as https://crm.example.com; repeat for more [default: none].
     #[arg(
@@ -55,7 +60,7 @@ pub struct ServeArgs {
     /// 3600].
     #[arg(long, env = "QUOTECAST_SWEEP_EVERY")]
     sweep_every: Option<u64>,
-    /// Config file (TOML with addr, metrics_addr, cors_origins, tls_cert,
+    /// Config file (TOML with addr, metrics_addr, otlp_endpoint, cors_origins, tls_cert,
     /// tls_key, tls_client_ca, rules, data, database, auth, sweep_every, log_format, forecast_jobs,
     /// shutdown_grace, max_upload_bytes, max_pipeline_bytes,
     /// max_data_bytes, max_trial_memory).
@@ -111,20 +116,30 @@ impl std::io::Write for LogWriter {
     }
 }
 
-fn init_logging(format: &str) -> anyhow::Result<()> {
+/// Logs to standard error as `format` (text or json) and, with a trace
+/// exporter, spans to it too.
+fn init_logging(
+    format: &str,
+    traces: Option<&opentelemetry_sdk::trace::SdkTracerProvider>,
+) -> anyhow::Result<()> {
+    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
     let filter =
         EnvFilter::try_from_env("QUOTECAST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     // Colours only for a person at a terminal: a log file or collector
     // gets plain text.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let log = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(|| LogWriter);
-    match format {
-        "json" => builder.json().init(),
-        "text" => builder.init(),
+    let log = match format {
+        "json" => log.json().boxed(),
+        "text" => log.boxed(),
         other => anyhow::bail!("--log-format `{other}`: expected text or json"),
-    }
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(log)
+        .with(traces.map(crate::traces::layer))
+        .init();
     Ok(())
 }
 
@@ -230,12 +245,33 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .log_format
         .or(file.log_format)
         .unwrap_or_else(|| "text".into());
-    init_logging(&log_format)?;
     let config_key = |key: &str| {
         args.config
             .as_ref()
             .map_or_else(|| key.to_owned(), |f| format!("{}: {key}", f.display()))
     };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        // Jobs run polars plans on blocking threads; deep plans (a
+        // backtest over many snapshots) recurse deeply.
+        .thread_stack_size(JOB_STACK_BYTES)
+        .build()
+        .context("cannot start the async runtime")?;
+    // The trace exporter's channel lives on the runtime.
+    let traces = match (args.otlp_endpoint.clone(), file.otlp_endpoint.clone()) {
+        (Some(url), _) => Some((url, "--otlp-endpoint".to_owned())),
+        (None, Some(url)) => Some((url, config_key("otlp_endpoint"))),
+        (None, None) => None,
+    }
+    .map(|(url, source)| {
+        let _entered = runtime.enter();
+        crate::traces::provider(&url, &source).map(|p| (p, url))
+    })
+    .transpose()?;
+    init_logging(&log_format, traces.as_ref().map(|(p, _)| p))?;
+    if let Some((_, url)) = &traces {
+        tracing::info!(endpoint = %url, "sending traces over OTLP");
+    }
     let addr = match (args.addr, file.addr) {
         (Some(text), _) => socket_addr(&text, "--addr")?,
         (None, Some(text)) => socket_addr(&text, &config_key("addr"))?,
@@ -361,13 +397,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         None => quotecast_server::auth::Authenticator::development(&rules),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        // Jobs run polars plans on blocking threads; deep plans (a
-        // backtest over many snapshots) recurse deeply.
-        .thread_stack_size(JOB_STACK_BYTES)
-        .build()
-        .context("cannot start the async runtime")?;
     let code = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -399,6 +428,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             forecast_jobs: Arc::new(tokio::sync::Semaphore::new(forecast_jobs)),
             forecast_job_slots: forecast_jobs,
             cors_origins: cors_origins.clone(),
+            traces: traces.is_some(),
             pipelines: state.pipelines.clone().with_quotas(quotas),
             trial_budget,
             auth: Arc::new(auth),
@@ -484,6 +514,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     });
+    // The spans not yet sent go now, while the runtime still runs.
+    if let Some((provider, _)) = traces
+        && let Err(e) = provider.shutdown()
+    {
+        tracing::warn!(error = %e, "traces not all sent");
+    }
     // Jobs still running on blocking threads are not waited for.
     runtime.shutdown_background();
     code

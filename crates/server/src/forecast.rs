@@ -72,9 +72,11 @@ pub(crate) async fn run_with_permit<T: Send + 'static>(
     };
     // The job runs on the rules in service when it started.
     let state = state.current();
+    // The job's spans belong to the request's trace.
+    let span = tracing::info_span!("job");
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let done = job(&state);
+        let done = span.in_scope(|| job(&state));
         if done.as_ref().is_err_and(ServerError::is_cancelled) {
             state.metrics.job_cancelled();
         }

@@ -47,6 +47,7 @@ pub mod reload;
 pub mod server_info;
 mod stored_quotes;
 pub mod tls;
+pub mod traces;
 mod unary;
 
 use std::{future::Future, net::SocketAddr, path::Path, sync::Arc};
@@ -147,6 +148,9 @@ pub struct AppState {
     pub auth: Arc<auth::Authenticator>,
     /// Browser origins allowed to call across origins (CORS).
     pub cors_origins: Vec<String>,
+    /// A span per request, its parent taken from the caller's W3C trace
+    /// context (set when traces are exported; see [`traces`]).
+    pub traces: bool,
     /// How many forecast jobs may run at once (`forecast_jobs`' permits).
     pub forecast_job_slots: usize,
     /// The request, job and session metrics (`metrics::serve_metrics`).
@@ -226,6 +230,7 @@ impl AppState {
             auth: Arc::new(auth::Authenticator::development(&rules)),
             rules: rules.clone(),
             cors_origins: Vec::new(),
+            traces: false,
             forecast_job_slots: DEFAULT_FORECAST_JOBS,
             metrics: Arc::default(),
             live: Arc::new(reload::LiveRules::new(reload::Rules {
@@ -366,6 +371,8 @@ pub async fn serve(
         .layer(connect)
         // One access-log line and the metrics of every call.
         .layer(observe::ObserveLayer::new(state.metrics.clone()))
+        // A span per request, in the caller's trace (when traces are on).
+        .layer(traces::TraceLayer(state.traces))
         .layer(browser::cors(&state.cors_origins))
         .layer(browser::GrpcOnlyLayer)
         .layer(tonic_web::GrpcWebLayer::new())
