@@ -8,14 +8,10 @@ use quotecast_server::pb::{
     ListProductsRequest, ListProductsResponse, PriceQuoteRequest, PriceQuoteResponse,
     quote_service_client::QuoteServiceClient,
 };
-use quotecast_tests::{TestServer, http1, pb_line};
+use quotecast_tests::{TestServer, envelope, http1, pb_line};
 
 fn frame(message: &impl Message) -> Vec<u8> {
-    let bytes = message.encode_to_vec();
-    let mut out = vec![0];
-    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
-    out.extend_from_slice(&bytes);
-    out
+    envelope(0, &message.encode_to_vec())
 }
 
 /// A gRPC-Web body's frames: the messages, and the trailers as text.

@@ -19,7 +19,7 @@ use quotecast_server::{
         quote_service_client::QuoteServiceClient,
     },
 };
-use quotecast_tests::{TestServer, http1, pb_line};
+use quotecast_tests::{TestServer, envelope, http1, pb_line};
 use serde_json::{Value, json};
 
 const PRICE: &str = "/quotecast.v1.QuoteService/PriceQuote";
@@ -51,13 +51,6 @@ fn quote_json(sku: &str) -> Vec<u8> {
     })
     .to_string()
     .into_bytes()
-}
-
-fn envelope(flags: u8, message: &[u8]) -> Vec<u8> {
-    let mut out = vec![flags];
-    out.extend_from_slice(&(message.len() as u32).to_be_bytes());
-    out.extend_from_slice(message);
-    out
 }
 
 /// A Connect stream's messages and its end-of-stream JSON.

@@ -13,10 +13,10 @@
 use std::{path::PathBuf, process::Command};
 
 use quotecast_server::pb::{
-    ConfiguredOption, PriceQuoteRequest, QuoteLineInput,
+    ConfiguredOption, PipelineFile, PriceQuoteRequest, QuoteLineInput,
     forecast_service_client::ForecastServiceClient, quote_service_client::QuoteServiceClient,
 };
-use quotecast_tests::TestServer;
+use quotecast_tests::{TestServer, csv_upload};
 use serde_json::Value;
 
 fn driver_dir() -> PathBuf {
@@ -38,25 +38,6 @@ fn missing() -> Option<String> {
         return Some("puppeteer-core not installed (npm ci in tests/console)".into());
     }
     None
-}
-
-fn upload_request(csv: &str) -> Vec<quotecast_server::pb::UploadPipelineRequest> {
-    use quotecast_server::pb::{
-        FileFormat, PipelineFile, UploadHeader, UploadPipelineRequest,
-        upload_pipeline_request::Part,
-    };
-    vec![
-        UploadPipelineRequest {
-            part: Some(Part::Header(UploadHeader {
-                pipeline: "demo".into(),
-                file: PipelineFile::Snapshot as i32,
-                format: FileFormat::Csv as i32,
-            })),
-        },
-        UploadPipelineRequest {
-            part: Some(Part::Chunk(csv.as_bytes().to_vec())),
-        },
-    ]
 }
 
 #[tokio::test]
@@ -81,7 +62,11 @@ async fn a_rep_configures_prices_and_forecasts_in_the_console() {
         );
     }
     ForecastServiceClient::new(server.channel().await)
-        .upload_pipeline(tokio_stream::iter(upload_request(&csv)))
+        .upload_pipeline(tokio_stream::iter(csv_upload(
+            "demo",
+            PipelineFile::Snapshot,
+            csv.as_bytes(),
+        )))
         .await
         .unwrap();
     let shot = tempfile::tempdir().unwrap();

@@ -450,3 +450,36 @@ pub async fn http1(
             .to_bytes(),
     )
 }
+
+/// One message in the 5-byte envelope gRPC, gRPC-Web and Connect share:
+/// the flags, the big-endian length, the bytes.
+pub fn envelope(flags: u8, message: &[u8]) -> Vec<u8> {
+    let mut out = vec![flags];
+    out.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    out.extend_from_slice(message);
+    out
+}
+
+/// The messages of a CSV upload of `file` to pipeline `pipeline`: the
+/// header, then the bytes in one chunk.
+pub fn csv_upload(
+    pipeline: &str,
+    file: quotecast_server::pb::PipelineFile,
+    csv: &[u8],
+) -> Vec<quotecast_server::pb::UploadPipelineRequest> {
+    use quotecast_server::pb::{
+        FileFormat, UploadHeader, UploadPipelineRequest, upload_pipeline_request::Part,
+    };
+    vec![
+        UploadPipelineRequest {
+            part: Some(Part::Header(UploadHeader {
+                pipeline: pipeline.into(),
+                file: file as i32,
+                format: FileFormat::Csv as i32,
+            })),
+        },
+        UploadPipelineRequest {
+            part: Some(Part::Chunk(csv.to_vec())),
+        },
+    ]
+}

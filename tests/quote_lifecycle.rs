@@ -838,27 +838,15 @@ O-2,ann,A,na,propose,2026-11-01,2026-09-01,2027-01-20,,USD,DSP-27,displays,4,200
 #[tokio::test]
 async fn pipelines_inventory_and_plans_are_kept_per_tenant() {
     use quotecast_server::pb::{
-        FileFormat, InventoryRows, ListInventoryVersionsRequest, ListPipelinesRequest, OnHand,
-        PipelineFile, PlanTableRequest, PushInventoryRequest, RunPlanRequest, UploadHeader,
-        UploadPipelineRequest, demand_service_client::DemandServiceClient,
-        forecast_service_client::ForecastServiceClient, upload_pipeline_request::Part,
+        InventoryRows, ListInventoryVersionsRequest, ListPipelinesRequest, OnHand, PipelineFile,
+        PlanTableRequest, PushInventoryRequest, RunPlanRequest,
+        demand_service_client::DemandServiceClient, forecast_service_client::ForecastServiceClient,
     };
     let (server, dir) = start().await;
     let mut forecasts = ForecastServiceClient::new(server.channel().await);
     let mut demand = DemandServiceClient::new(server.channel().await);
     // acme's ERP stores pipeline `demo` and an inventory.
-    let upload = vec![
-        UploadPipelineRequest {
-            part: Some(Part::Header(UploadHeader {
-                pipeline: "demo".into(),
-                file: PipelineFile::Snapshot as i32,
-                format: FileFormat::Csv as i32,
-            })),
-        },
-        UploadPipelineRequest {
-            part: Some(Part::Chunk(SNAPSHOT.as_bytes().to_vec())),
-        },
-    ];
+    let upload = quotecast_tests::csv_upload("demo", PipelineFile::Snapshot, SNAPSHOT.as_bytes());
     forecasts
         .upload_pipeline(as_(&key("erp"), tokio_stream::iter(upload)))
         .await
