@@ -40,9 +40,16 @@ async function call(service, method, message) {
     headers: headers("application/json"),
     body: JSON.stringify(message),
   });
-  const reply = await response.json();
-  if (!response.ok) throw connectError(reply);
-  return reply;
+  return reply(response);
+}
+
+/** A unary reply: the message, or its Connect error (or a plain HTTP one). */
+async function reply(response) {
+  const json = (response.headers.get("content-type") || "").startsWith("application/json");
+  if (!json) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
+  const body = await response.json();
+  if (!response.ok) throw connectError(body);
+  return body;
 }
 
 function envelope(message) {
@@ -60,6 +67,8 @@ async function stream(service, method, message) {
     headers: headers("application/connect+json"),
     body: envelope(message),
   });
+  // A stream refused before it started answers as a unary call does.
+  if (!response.ok) await reply(response);
   const bytes = new Uint8Array(await response.arrayBuffer());
   const view = new DataView(bytes.buffer);
   const messages = [];
