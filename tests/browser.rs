@@ -8,25 +8,21 @@ use quotecast_server::pb::{
     ListProductsRequest, ListProductsResponse, PriceQuoteRequest, PriceQuoteResponse,
     quote_service_client::QuoteServiceClient,
 };
-use quotecast_tests::{TestServer, envelope, http1, pb_line};
+use quotecast_tests::{TestServer, envelope, envelopes, http1, pb_line};
 
 fn frame(message: &impl Message) -> Vec<u8> {
     envelope(0, &message.encode_to_vec())
 }
 
 /// A gRPC-Web body's frames: the messages, and the trailers as text.
-fn frames(mut body: &[u8]) -> (Vec<Vec<u8>>, String) {
+fn frames(body: &[u8]) -> (Vec<Vec<u8>>, String) {
     let (mut messages, mut trailers) = (Vec::new(), String::new());
-    while body.len() >= 5 {
-        let flag = body[0];
-        let length = u32::from_be_bytes(body[1..5].try_into().unwrap()) as usize;
-        let payload = &body[5..5 + length];
-        if flag & 0x80 != 0 {
-            trailers.push_str(&String::from_utf8_lossy(payload));
+    for (flags, payload) in envelopes(body) {
+        if flags & 0x80 != 0 {
+            trailers.push_str(&String::from_utf8_lossy(&payload));
         } else {
-            messages.push(payload.to_vec());
+            messages.push(payload);
         }
-        body = &body[5 + length..];
     }
     (messages, trailers)
 }

@@ -19,7 +19,7 @@ use quotecast_server::{
         quote_service_client::QuoteServiceClient,
     },
 };
-use quotecast_tests::{TestServer, envelope, http1, pb_line};
+use quotecast_tests::{TestServer, envelope, envelopes, http1, pb_line};
 use serde_json::{Value, json};
 
 const PRICE: &str = "/quotecast.v1.QuoteService/PriceQuote";
@@ -54,19 +54,15 @@ fn quote_json(sku: &str) -> Vec<u8> {
 }
 
 /// A Connect stream's messages and its end-of-stream JSON.
-fn envelopes(mut body: &[u8]) -> (Vec<Vec<u8>>, Value) {
+fn stream_parts(body: &[u8]) -> (Vec<Vec<u8>>, Value) {
     let (mut messages, mut end) = (Vec::new(), Value::Null);
-    while body.len() >= 5 {
-        let length = u32::from_be_bytes(body[1..5].try_into().unwrap()) as usize;
-        let payload = &body[5..5 + length];
-        if body[0] & 0x02 != 0 {
-            end = serde_json::from_slice(payload).unwrap();
+    for (flags, payload) in envelopes(body) {
+        if flags & 0x02 != 0 {
+            end = serde_json::from_slice(&payload).unwrap();
         } else {
-            messages.push(payload.to_vec());
+            messages.push(payload);
         }
-        body = &body[5 + length..];
     }
-    assert!(body.is_empty(), "a stream ends on a whole envelope");
     (messages, end)
 }
 
@@ -224,7 +220,7 @@ async fn connect_streams_upload_a_pipeline_and_stream_its_forecast() {
     let (status, headers, body) = http1(&server, "POST", UPLOAD, STREAM_JSON, upload).await;
     assert_eq!(status, 200);
     assert_eq!(headers["content-type"], "application/connect+json");
-    let (messages, end) = envelopes(&body);
+    let (messages, end) = stream_parts(&body);
     assert_eq!(
         end,
         json!({}),
@@ -262,7 +258,7 @@ async fn connect_streams_upload_a_pipeline_and_stream_its_forecast() {
     );
     let (status, _, body) = http1(&server, "POST", FORECAST, STREAM_JSON, body).await;
     assert_eq!(status, 200);
-    let (messages, end) = envelopes(&body);
+    let (messages, end) = stream_parts(&body);
     assert_eq!(end, json!({}));
     assert_eq!(messages.len(), expected.len());
     let summary: Value = serde_json::from_slice(&messages[0]).unwrap();
@@ -282,7 +278,7 @@ async fn connect_streams_upload_a_pipeline_and_stream_its_forecast() {
     )
     .await;
     assert_eq!(status, 200);
-    let (messages, _) = envelopes(&body);
+    let (messages, _) = stream_parts(&body);
     let decoded: Vec<ForecastResponse> = messages
         .iter()
         .map(|m| ForecastResponse::decode(&m[..]).unwrap())
@@ -294,7 +290,7 @@ async fn connect_streams_upload_a_pipeline_and_stream_its_forecast() {
     let body = envelope(0, json!({"pipeline": "nowhere"}).to_string().as_bytes());
     let (status, _, body) = http1(&server, "POST", FORECAST, STREAM_JSON, body).await;
     assert_eq!(status, 200);
-    let (messages, end) = envelopes(&body);
+    let (messages, end) = stream_parts(&body);
     assert!(messages.is_empty());
     assert_eq!(end["error"]["code"], "not_found", "{end}");
     server.stop().await;

@@ -460,6 +460,19 @@ pub fn envelope(flags: u8, message: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The envelopes of a whole body, each with its flags, in order; a body
+/// must end on a whole envelope.
+pub fn envelopes(mut body: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut out = Vec::new();
+    while body.len() >= 5 {
+        let length = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
+        out.push((body[0], body[5..5 + length].to_vec()));
+        body = &body[5 + length..];
+    }
+    assert!(body.is_empty(), "a body ends on a whole envelope");
+    out
+}
+
 /// The messages of a CSV upload of `file` to pipeline `pipeline`: the
 /// header, then the bytes in one chunk.
 pub fn csv_upload(

@@ -62,15 +62,18 @@ enum Shape {
 
 /// The Connect shape and codec a content type names, if it is Connect's.
 fn connect_kind(headers: &http::HeaderMap) -> Option<(Shape, Codec)> {
+    // Every gRPC request passes here: no allocation on the way.
     let value = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
-    let media = value.split(';').next()?.trim().to_ascii_lowercase();
-    match media.as_str() {
-        "application/proto" => Some((Shape::Unary, Codec::Proto)),
-        "application/json" => Some((Shape::Unary, Codec::Json)),
-        "application/connect+proto" => Some((Shape::Stream, Codec::Proto)),
-        "application/connect+json" => Some((Shape::Stream, Codec::Json)),
-        _ => None,
-    }
+    let media = value.split(';').next()?.trim();
+    [
+        ("application/proto", Shape::Unary, Codec::Proto),
+        ("application/json", Shape::Unary, Codec::Json),
+        ("application/connect+proto", Shape::Stream, Codec::Proto),
+        ("application/connect+json", Shape::Stream, Codec::Json),
+    ]
+    .into_iter()
+    .find(|(name, _, _)| media.eq_ignore_ascii_case(name))
+    .map(|(_, shape, codec)| (shape, codec))
 }
 
 /// The API's descriptors and the limits a Connect request is read with.
@@ -794,6 +797,28 @@ impl HttpBody for ToConnect {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn connect_content_types_are_known_whatever_their_case_and_others_pass_on() {
+        let kind = |value: &'static str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static(value),
+            );
+            connect_kind(&headers)
+        };
+        assert_eq!(
+            kind("Application/JSON; charset=utf-8"),
+            Some((Shape::Unary, Codec::Json))
+        );
+        assert_eq!(
+            kind("application/connect+proto"),
+            Some((Shape::Stream, Codec::Proto))
+        );
+        assert_eq!(kind("application/grpc"), None);
+        assert_eq!(kind("application/grpc-web+proto"), None);
+    }
 
     #[test]
     fn every_code_maps_to_connects_name_and_http_status() {
