@@ -80,7 +80,7 @@ fn alone(figures: Figures, added: bool) -> Vec<FigureChange> {
 }
 
 /// The differences from version `from` to version `to` of one quote.
-pub fn diff(from: &pb::StoredQuote, to: &pb::StoredQuote) -> pb::QuoteDiff {
+pub fn diff(from: &pb::StoredQuote, to: &pb::StoredQuote) -> pb::DiffQuoteVersionsResponse {
     let lines_of = |q: &pb::StoredQuote| q.priced.clone().unwrap_or_default().lines;
     let (before, after) = (lines_of(from), lines_of(to));
     let mut lines = Vec::new();
@@ -117,7 +117,7 @@ pub fn diff(from: &pb::StoredQuote, to: &pb::StoredQuote) -> pb::QuoteDiff {
         });
     }
     let totals_of = |q: &pb::StoredQuote| totals(q.priced.as_ref().and_then(|p| p.totals.as_ref()));
-    pb::QuoteDiff {
+    pb::DiffQuoteVersionsResponse {
         quote_number: to.quote_number,
         from_version: from.version,
         to_version: to.version,

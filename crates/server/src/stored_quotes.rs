@@ -296,7 +296,7 @@ impl QuoteService for StoredQuotesApi {
     async fn diff_quote_versions(
         &self,
         request: Request<pb::DiffQuoteVersionsRequest>,
-    ) -> Result<Response<pb::QuoteDiff>, Status> {
+    ) -> Result<Response<pb::DiffQuoteVersionsResponse>, Status> {
         let caller = principal(&request)?;
         let request = request.into_inner();
         let mut violations = Vec::new();
