@@ -2,7 +2,9 @@
 //! it over HTTP/1.1: unary JSON and protobuf (gzip too) pricing exactly as
 //! gRPC does, Connect errors with their HTTP status and field violations,
 //! a client stream uploading a pipeline and a server stream forecasting
-//! it (JSON and protobuf envelopes), refusals by content type, and the
+//! it (JSON and protobuf envelopes), answers compressed as the caller
+//! accepts, GET for the methods without side effects, refusals by
+//! content type, and the
 //! callers' credentials carried as on every other path.
 #![allow(clippy::unwrap_used)]
 
@@ -105,6 +107,94 @@ async fn connect_json_and_protobuf_price_a_quote_exactly_as_grpc_does() {
     assert_eq!(status, 200, "{body:?}");
     let priced: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(priced["totals"]["net"], totals.net.as_str());
+
+    // The answer is compressed with what the caller accepts, as a
+    // browser's fetch asks by itself, and not where gzip is refused.
+    let (_, _, uncompressed) = http1(&server, "POST", PRICE, JSON, quote_json("LT-14-PRO")).await;
+    let accepting = [JSON, &[("accept-encoding", "br, gzip, deflate")]].concat();
+    let (status, headers, body) =
+        http1(&server, "POST", PRICE, &accepting, quote_json("LT-14-PRO")).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-encoding"], "gzip");
+    assert!(body.len() * 2 < uncompressed.len(), "{} bytes", body.len());
+    assert_eq!(gunzip(&body), uncompressed);
+    let refusing = [JSON, &[("accept-encoding", "gzip;q=0, identity")]].concat();
+    let (_, headers, body) =
+        http1(&server, "POST", PRICE, &refusing, quote_json("LT-14-PRO")).await;
+    assert!(!headers.contains_key("content-encoding"));
+    assert_eq!(body, uncompressed);
+    server.stop().await;
+}
+
+fn gunzip(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(data), &mut out).unwrap();
+    out
+}
+
+#[tokio::test]
+async fn connect_get_calls_the_methods_without_side_effects_and_only_those() {
+    let server = TestServer::start().await;
+    let plain = QuoteServiceClient::new(server.channel().await)
+        .price_quote(quote())
+        .await
+        .unwrap()
+        .into_inner();
+    let get = |path: String| {
+        let server = &server;
+        async move { http1(server, "GET", &path, &[], Vec::new()).await }
+    };
+    // Percent-encoded JSON in the query, as a link would carry it.
+    let (status, headers, body) = get(
+        "/quotecast.v1.CatalogService/GetProduct?connect=v1&encoding=json\
+         &message=%7B%22sku%22%3A%22LT-14-PRO%22%7D"
+            .into(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body:?}");
+    assert_eq!(headers["content-type"], "application/json");
+    let product: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(product["product"]["sku"], "LT-14-PRO", "{product}");
+
+    // Protobuf in base64url; gzip-compressed JSON in base64url.
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let (status, _, body) = get(format!(
+        "{PRICE}?encoding=proto&base64=1&message={}",
+        b64(&quote().encode_to_vec())
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(PriceQuoteResponse::decode(&body[..]).unwrap(), plain);
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gzip, &quote_json("LT-14-PRO")).unwrap();
+    let (status, _, body) = get(format!(
+        "{PRICE}?encoding=json&compression=gzip&base64=1&message={}",
+        b64(&gzip.finish().unwrap())
+    ))
+    .await;
+    assert_eq!(status, 200, "{body:?}");
+    let priced: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(priced["totals"]["net"], plain.totals.unwrap().net.as_str());
+
+    // A method with side effects is POST only; an unknown encoding is 415;
+    // a bad message is Connect's invalid_argument.
+    let (status, headers, _) =
+        get("/quotecast.v1.QuoteService/Submit?encoding=json&message=%7B%7D".into()).await;
+    assert_eq!(status, 405);
+    assert_eq!(headers["allow"], "POST");
+    let (status, _, _) = get(format!("{PRICE}?encoding=xml&message=%3Cq%2F%3E")).await;
+    assert_eq!(status, 415);
+    let (status, _, body) = get(format!(
+        "{PRICE}?encoding=json&message=%7B%22nope%22%3A1%7D"
+    ))
+    .await;
+    assert_eq!(status, 400);
+    let error: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(error["code"], "invalid_argument");
+    assert!(
+        error["message"].as_str().unwrap().contains("nope"),
+        "{error}"
+    );
     server.stop().await;
 }
 
@@ -194,12 +284,12 @@ async fn connect_errors_carry_their_code_http_status_and_field_violations() {
 async fn connect_streams_upload_a_pipeline_and_stream_its_forecast() {
     let server = TestServer::start().await;
     let mut csv = String::from(
-        "opportunity_id,owner,team,region,stage,created,expected_close,currency,sku,product_line,quantity,amount\n",
+        "opportunity_id,owner,team,region,stage,created,stage_entered,expected_close,currency,sku,product_line,quantity,amount\n",
     );
     for i in 0..40 {
         let stage = ["qualify", "propose", "negotiate"][i % 3];
         csv += &format!(
-            "O-{i:03},ann,na-east,na,{stage},2026-03-01,2026-06-{:02},USD,SRV-1U,servers,2,8000.00\n",
+            "O-{i:03},ann,na-east,na,{stage},2026-03-01,2026-03-01,2026-06-{:02},USD,SRV-1U,servers,2,8000.00\n",
             1 + i % 28
         );
     }
@@ -268,6 +358,48 @@ async fn connect_streams_upload_a_pipeline_and_stream_its_forecast() {
         want.open_opportunities.to_string()
     );
     assert_eq!(summary["summary"]["asOf"], "2026-05-12");
+    // A stream compressed per message, as the caller accepts: after the
+    // deals' stage time limits, the overdue table's rows are worth
+    // compressing.
+    let late = envelope(
+        0,
+        json!({"pipeline": "web", "asOf": "2026-07-15"})
+            .to_string()
+            .as_bytes(),
+    );
+    let (_, _, plain) = http1(&server, "POST", FORECAST, STREAM_JSON, late.clone()).await;
+    let accepting = [
+        ("content-type", "application/connect+json"),
+        ("connect-accept-encoding", "gzip"),
+    ];
+    let (status, headers, compressed) = http1(&server, "POST", FORECAST, &accepting, late).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["connect-content-encoding"], "gzip");
+    // Messages of 1 KiB and more are compressed, smaller ones are not.
+    let mut packed = 0;
+    let unpacked: Vec<Value> = envelopes(&compressed)
+        .into_iter()
+        .filter(|(flags, _)| flags & 0x02 == 0)
+        .map(|(flags, m)| {
+            let m = if flags & 0x01 != 0 {
+                packed += 1;
+                let m = gunzip(&m);
+                assert!(m.len() >= 1024, "{} bytes compressed", m.len());
+                m
+            } else {
+                assert!(m.len() < 1024, "{} bytes not compressed", m.len());
+                m
+            };
+            serde_json::from_slice(&m).unwrap()
+        })
+        .collect();
+    assert!(packed > 0, "the overdue rows are compressed");
+    let (plain, _) = stream_parts(&plain);
+    let plain: Vec<Value> = plain
+        .iter()
+        .map(|m| serde_json::from_slice(m).unwrap())
+        .collect();
+    assert_eq!(unpacked, plain);
     let proto = [("content-type", "application/connect+proto")];
     let (status, _, body) = http1(
         &server,

@@ -31,6 +31,7 @@ const EXPOSED_HEADERS: &[&str] = &[
     "grpc-message",
     "grpc-status-details-bin",
     "grpc-encoding",
+    "connect-content-encoding",
     "x-request-id",
 ];
 
@@ -43,7 +44,7 @@ pub(crate) fn cors(origins: &[String]) -> CorsLayer {
         .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([http::Method::POST, http::Method::OPTIONS])
+        .allow_methods([http::Method::GET, http::Method::POST, http::Method::OPTIONS])
         .allow_headers(
             ALLOWED_HEADERS
                 .iter()

@@ -16,8 +16,10 @@
 //! lowerCamelCase names, 64-bit integers as strings, enums by name);
 //! unknown fields are refused, naming them. Requests compressed with gzip
 //! or zstd (`Content-Encoding`, `Connect-Content-Encoding` on streams) are
-//! read; responses go uncompressed. `Connect-Timeout-Ms` becomes the
-//! call's deadline.
+//! read, and responses of at least [`COMPRESS_MIN_BYTES`] are compressed
+//! with the best the caller accepts (`Accept-Encoding`, which browsers
+//! send by themselves; `Connect-Accept-Encoding` on streams, per message).
+//! `Connect-Timeout-Ms` becomes the call's deadline.
 use std::{
     pin::Pin,
     sync::Arc,
@@ -47,6 +49,9 @@ const COMPRESSED: u8 = 0x01;
 /// An envelope's flag: the end-of-stream message.
 const END_STREAM: u8 = 0x02;
 const ENVELOPE_BYTES: usize = 5;
+/// Smaller messages go uncompressed: compressing them saves less than it
+/// costs.
+pub(crate) const COMPRESS_MIN_BYTES: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Codec {
@@ -140,6 +145,10 @@ where
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        if request.method() == http::Method::GET && is_connect_get(request.uri()) {
+            let (inner, api) = (self.inner.clone(), self.api.clone());
+            return Box::pin(async move { api.get(inner, request).await });
+        }
         let kind = if request.method() == http::Method::POST {
             connect_kind(request.headers())
         } else {
@@ -200,55 +209,239 @@ impl Api {
                     .map(|v| v.as_bytes()),
             )?;
             let bytes = collect_limited(body, MAX_REQUEST_BYTES).await?;
-            let message = encoding.decompress(bytes).map_err(caller_sent)?;
-            match codec {
-                Codec::Proto => Ok(message),
-                Codec::Json => from_json(&method.input(), &message),
-            }
+            decoded(
+                encoding.decompress(bytes).map_err(caller_sent)?,
+                codec,
+                &method,
+            )
         };
-        let message = match read.await {
-            Ok(message) => message,
-            Err(status) => return Ok(unary_error(&status, &http::HeaderMap::new())),
-        };
-        let grpc = match grpc_request(parts, Body::new(Full::new(envelope(0, &message)))) {
-            Ok(grpc) => grpc,
-            Err(status) => return Ok(unary_error(&status, &http::HeaderMap::new())),
-        };
-        let (head, body) = inner.oneshot(grpc).await?.into_parts();
-        let (data, trailers) = match body.collect().await {
-            Ok(collected) => {
-                let trailers = collected.trailers().cloned().unwrap_or_default();
-                (collected.to_bytes(), trailers)
-            }
-            Err(e) => {
-                let status = Status::internal(format!("the call broke off: {e}"));
-                return Ok(unary_error(&status, &head.headers));
-            }
-        };
-        let status = status_of(&head.headers, &trailers);
-        if status.code() != Code::Ok {
-            return Ok(unary_error(&status, &head.headers));
-        }
-        let message = match single_message(&data).and_then(|m| match codec {
-            Codec::Proto => Ok(m),
-            Codec::Json => to_json(&method.output(), &m).map(Bytes::from),
-        }) {
-            Ok(message) => message,
-            Err(status) => return Ok(unary_error(&status, &head.headers)),
-        };
-        let mut response = http::Response::new(Body::new(Full::new(message)));
-        copy_metadata(&head.headers, response.headers_mut(), "");
-        copy_metadata(&trailers, response.headers_mut(), "trailer-");
-        set_content_type(
-            response.headers_mut(),
-            match codec {
-                Codec::Proto => "application/proto",
-                Codec::Json => "application/json",
-            },
-        );
-        Ok(response)
+        let message = read.await;
+        unary_call(inner, parts, message, codec, &method).await
     }
 
+    /// A Connect GET (`?encoding=json&message=...`): the unary call of a
+    /// method without side effects, its request in the query, so that it
+    /// can be linked to and cached; 405 for a method with side effects.
+    async fn get<S>(
+        &self,
+        inner: S,
+        request: http::Request<Body>,
+    ) -> Result<http::Response<Body>, S::Error>
+    where
+        S: Service<http::Request<Body>, Response = http::Response<Body>>,
+    {
+        let (parts, _) = request.into_parts();
+        let path = parts.uri.path();
+        let Some(method) = self.method(path) else {
+            let status = Status::unimplemented(format!("this server has no method {path}"));
+            return Ok(unary_error(&status, &http::HeaderMap::new()));
+        };
+        if !self.no_side_effects(&method) {
+            return Ok(not_a_get(path));
+        }
+        let query = GetQuery::parse(parts.uri.query().unwrap_or_default());
+        let codec = match query.as_ref().map(|q| q.codec) {
+            Ok(Some(codec)) => codec,
+            Ok(None) => return Ok(unsupported_get_encoding()),
+            Err(status) => return Ok(unary_error(status, &http::HeaderMap::new())),
+        };
+        let message = query.and_then(|q| {
+            let bytes = q.encoding.decompress(q.message).map_err(caller_sent)?;
+            decoded(bytes, codec, &method)
+        });
+        unary_call(inner, parts, message, codec, &method).await
+    }
+
+    /// Whether the API marks `method` `idempotency_level =
+    /// NO_SIDE_EFFECTS`, which lets it be called with GET.
+    fn no_side_effects(&self, method: &prost_reflect::MethodDescriptor) -> bool {
+        method
+            .method_descriptor_proto()
+            .options
+            .as_ref()
+            .is_some_and(|o| {
+                o.idempotency_level()
+                    == prost_types::method_options::IdempotencyLevel::NoSideEffects
+            })
+    }
+}
+
+/// Whether a GET is a Connect call: a method's path with a query naming
+/// the message or its encoding.
+fn is_connect_get(uri: &http::Uri) -> bool {
+    uri.query().is_some_and(|q| {
+        q.split('&')
+            .any(|p| p.starts_with("message=") || p.starts_with("encoding="))
+    })
+}
+
+/// A Connect GET's query: the request message (percent-encoded, or
+/// base64url with `base64=1`), its `encoding` and `compression`.
+struct GetQuery {
+    message: Bytes,
+    /// None for an encoding Connect does not have.
+    codec: Option<Codec>,
+    encoding: Encoding,
+}
+
+impl GetQuery {
+    fn parse(query: &str) -> Result<GetQuery, Status> {
+        let (mut message, mut codec, mut encoding) = (None, None, Encoding::Identity);
+        let mut base64 = false;
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            match &*key {
+                "message" => message = Some(value.into_owned()),
+                "encoding" => {
+                    codec = Some(match &*value {
+                        "json" => Some(Codec::Json),
+                        "proto" => Some(Codec::Proto),
+                        _ => None,
+                    })
+                }
+                "compression" => encoding = Encoding::named(Some(value.as_bytes()))?,
+                "base64" => base64 = value == "1",
+                "connect" if value != "v1" => {
+                    return Err(Status::invalid_argument(format!(
+                        "connect={value}: this server speaks Connect v1"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        let codec = codec.ok_or_else(|| {
+            Status::invalid_argument("a Connect GET names its encoding: encoding=json or proto")
+        })?;
+        let message = message.ok_or_else(|| {
+            Status::invalid_argument("a Connect GET carries its request in message=")
+        })?;
+        let message = if base64 {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(message.trim_end_matches('='))
+                .map_err(|e| Status::invalid_argument(format!("message= is not base64url: {e}")))?
+        } else {
+            message.into_bytes()
+        };
+        Ok(GetQuery {
+            message: Bytes::from(message),
+            codec,
+            encoding,
+        })
+    }
+}
+
+/// HTTP 405 for a GET of a method with side effects.
+fn not_a_get(path: &str) -> http::Response<Body> {
+    let message =
+        format!("{path} has side effects: call it with POST (GET takes methods that have none)\n");
+    let mut response = plain_text(http::StatusCode::METHOD_NOT_ALLOWED, message);
+    response
+        .headers_mut()
+        .insert(http::header::ALLOW, http::HeaderValue::from_static("POST"));
+    response
+}
+
+/// HTTP 415 for a GET whose encoding is not Connect's.
+fn unsupported_get_encoding() -> http::Response<Body> {
+    plain_text(
+        http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "a Connect GET takes encoding=json or encoding=proto\n".to_owned(),
+    )
+}
+
+fn plain_text(status: http::StatusCode, message: String) -> http::Response<Body> {
+    let mut response = http::Response::new(Body::new(Full::new(Bytes::from(message))));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// A request message as protobuf bytes, from its codec.
+fn decoded(
+    message: Bytes,
+    codec: Codec,
+    method: &prost_reflect::MethodDescriptor,
+) -> Result<Bytes, Status> {
+    match codec {
+        Codec::Proto => Ok(message),
+        Codec::Json => from_json(&method.input(), &message),
+    }
+}
+
+/// A unary Connect call, its request message read (or refused): the gRPC
+/// call it stands for, and the answer as Connect's (the message, in the
+/// best encoding the caller accepts, or the error JSON).
+async fn unary_call<S>(
+    inner: S,
+    parts: http::request::Parts,
+    message: Result<Bytes, Status>,
+    codec: Codec,
+    method: &prost_reflect::MethodDescriptor,
+) -> Result<http::Response<Body>, S::Error>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>>,
+{
+    let respond_with = Encoding::accepted_in(&parts.headers, "accept-encoding");
+    let message = match message {
+        Ok(message) => message,
+        Err(status) => return Ok(unary_error(&status, &http::HeaderMap::new())),
+    };
+    let grpc = match grpc_request(parts, Body::new(Full::new(envelope(0, &message)))) {
+        Ok(grpc) => grpc,
+        Err(status) => return Ok(unary_error(&status, &http::HeaderMap::new())),
+    };
+    let (head, body) = inner.oneshot(grpc).await?.into_parts();
+    let (data, trailers) = match body.collect().await {
+        Ok(collected) => {
+            let trailers = collected.trailers().cloned().unwrap_or_default();
+            (collected.to_bytes(), trailers)
+        }
+        Err(e) => {
+            let status = Status::internal(format!("the call broke off: {e}"));
+            return Ok(unary_error(&status, &head.headers));
+        }
+    };
+    let status = status_of(&head.headers, &trailers);
+    if status.code() != Code::Ok {
+        return Ok(unary_error(&status, &head.headers));
+    }
+    let message = match single_message(&data).and_then(|m| match codec {
+        Codec::Proto => Ok(m),
+        Codec::Json => to_json(&method.output(), &m).map(Bytes::from),
+    }) {
+        Ok(message) => message,
+        Err(status) => return Ok(unary_error(&status, &head.headers)),
+    };
+    let (message, encoding) = match compressed(message, respond_with) {
+        Ok(compressed) => compressed,
+        Err(status) => return Ok(unary_error(&status, &head.headers)),
+    };
+    let mut response = http::Response::new(Body::new(Full::new(message)));
+    copy_metadata(&head.headers, response.headers_mut(), "");
+    copy_metadata(&trailers, response.headers_mut(), "trailer-");
+    response.headers_mut().insert(
+        http::header::VARY,
+        http::HeaderValue::from_static("accept-encoding"),
+    );
+    if encoding != Encoding::Identity {
+        response.headers_mut().insert(
+            http::header::CONTENT_ENCODING,
+            http::HeaderValue::from_static(encoding.name()),
+        );
+    }
+    set_content_type(
+        response.headers_mut(),
+        match codec {
+            Codec::Proto => "application/proto",
+            Codec::Json => "application/json",
+        },
+    );
+    Ok(response)
+}
+
+impl Api {
     async fn stream<S>(
         &self,
         inner: S,
@@ -260,6 +453,7 @@ impl Api {
         S: Service<http::Request<Body>, Response = http::Response<Body>>,
     {
         let (parts, body) = request.into_parts();
+        let respond_with = Encoding::accepted_in(&parts.headers, "connect-accept-encoding");
         let encoding = match Encoding::named(
             parts
                 .headers
@@ -290,11 +484,18 @@ impl Api {
             buffer: BytesMut::new(),
             output: method.output(),
             codec,
+            encoding: respond_with,
             trailers_only,
             done: false,
         }));
         copy_metadata(&head.headers, response.headers_mut(), "");
         set_content_type(response.headers_mut(), stream_content_type(codec));
+        if respond_with != Encoding::Identity {
+            response.headers_mut().insert(
+                "connect-content-encoding",
+                http::HeaderValue::from_static(respond_with.name()),
+            );
+        }
         Ok(response)
     }
 }
@@ -347,7 +548,14 @@ fn grpc_request(parts: http::request::Parts, body: Body) -> Result<http::Request
         .transpose()?;
     let mut request = http::Request::new(body);
     *request.method_mut() = http::Method::POST;
-    *request.uri_mut() = parts.uri;
+    // The path names the method; a GET's query is the request, not the call's.
+    *request.uri_mut() = match parts.uri.query() {
+        None => parts.uri,
+        Some(_) => http::Uri::builder()
+            .path_and_query(parts.uri.path())
+            .build()
+            .map_err(|e| Status::invalid_argument(format!("the path: {e}")))?,
+    };
     *request.version_mut() = http::Version::HTTP_2;
     *request.extensions_mut() = parts.extensions;
     let headers = request.headers_mut();
@@ -412,6 +620,15 @@ fn take_envelope(buffer: &mut BytesMut) -> Result<Option<(u8, Bytes)>, Status> {
     let mut whole = buffer.split_to(ENVELOPE_BYTES + length);
     let message = whole.split_off(ENVELOPE_BYTES).freeze();
     Ok(Some((flags, message)))
+}
+
+/// A response message in `encoding` when it is worth compressing, and the
+/// encoding it is in.
+fn compressed(message: Bytes, encoding: Encoding) -> Result<(Bytes, Encoding), Status> {
+    if encoding == Encoding::Identity || message.len() < COMPRESS_MIN_BYTES {
+        return Ok((message, Encoding::Identity));
+    }
+    Ok((Bytes::from(encoding.compress(&message)?), encoding))
 }
 
 /// The one message of a unary gRPC response body.
@@ -639,13 +856,7 @@ fn wrong_shape(path: &str, streaming: bool) -> http::Response<Body> {
     };
     let kind = if streaming { "streaming" } else { "unary" };
     let message = format!("{path} is a {kind} method: send {wanted} (Connect takes {TAKEN})\n");
-    let mut response = http::Response::new(Body::new(Full::new(Bytes::from(message))));
-    *response.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
+    plain_text(http::StatusCode::UNSUPPORTED_MEDIA_TYPE, message)
 }
 
 /// A Connect request stream as gRPC messages: each envelope decompressed
@@ -718,6 +929,8 @@ struct ToConnect {
     buffer: BytesMut,
     output: MessageDescriptor,
     codec: Codec,
+    /// What each message worth it is compressed with.
+    encoding: Encoding,
     /// The status of a response that had only headers.
     trailers_only: Option<Status>,
     done: bool,
@@ -727,13 +940,18 @@ impl ToConnect {
     /// The whole messages received so far, as Connect envelopes.
     fn messages(&mut self) -> Result<Bytes, Status> {
         let mut out = BytesMut::new();
-        while let Some((flags, message)) = take_envelope(&mut self.buffer)? {
-            match self.codec {
-                Codec::Proto => out.extend_from_slice(&envelope(flags, &message)),
-                Codec::Json => {
-                    out.extend_from_slice(&envelope(0, &to_json(&self.output, &message)?))
-                }
-            }
+        while let Some((_, message)) = take_envelope(&mut self.buffer)? {
+            let message = match self.codec {
+                Codec::Proto => message,
+                Codec::Json => Bytes::from(to_json(&self.output, &message)?),
+            };
+            let (message, encoding) = compressed(message, self.encoding)?;
+            let flags = if encoding == Encoding::Identity {
+                0
+            } else {
+                COMPRESSED
+            };
+            out.extend_from_slice(&envelope(flags, &message));
         }
         Ok(out.freeze())
     }

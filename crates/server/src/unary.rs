@@ -40,7 +40,7 @@ pub(crate) enum Encoding {
 }
 
 impl Encoding {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Encoding::Identity => "identity",
             Encoding::Gzip => "gzip",
@@ -68,16 +68,32 @@ impl Encoding {
 
     /// The encoding the response gets: the best the client accepts.
     fn for_response(headers: &http::HeaderMap) -> Self {
-        let accepted: Vec<&str> = headers
-            .get_all("grpc-accept-encoding")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .collect();
-        if accepted.contains(&"zstd") {
+        Self::accepted_in(headers, "grpc-accept-encoding")
+    }
+
+    /// The best encoding the comma-separated lists of header `name` accept
+    /// (zstd, then gzip, else identity); an entry weighted `q=0` is
+    /// refused, not accepted, as HTTP's `Accept-Encoding` has it.
+    pub(crate) fn accepted_in(headers: &http::HeaderMap, name: &str) -> Self {
+        let accepts = |wanted: &str| {
+            headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .any(|entry| {
+                    let mut parts = entry.split(';').map(str::trim);
+                    parts.next().is_some_and(|e| e.eq_ignore_ascii_case(wanted))
+                        && parts.all(|p| {
+                            p.strip_prefix("q=")
+                                .and_then(|q| q.parse::<f32>().ok())
+                                .is_none_or(|q| q > 0.0)
+                        })
+                })
+        };
+        if accepts("zstd") {
             Encoding::Zstd
-        } else if accepted.contains(&"gzip") {
+        } else if accepts("gzip") {
             Encoding::Gzip
         } else {
             Encoding::Identity
@@ -111,7 +127,7 @@ impl Encoding {
     }
 
     /// `message` compressed.
-    fn compress(self, message: &[u8]) -> Result<Vec<u8>, Status> {
+    pub(crate) fn compress(self, message: &[u8]) -> Result<Vec<u8>, Status> {
         use std::io::Write;
         let failed = |e: std::io::Error| Status::internal(format!("compressing the response: {e}"));
         match self {
@@ -317,6 +333,24 @@ mod tests {
             header("grpc-accept-encoding"),
             Some(b"zstd,gzip,identity".to_vec())
         );
+    }
+
+    #[test]
+    fn the_response_gets_the_best_encoding_accepted_and_never_a_refused_one() {
+        let accepting = |values: &[&str]| {
+            let mut headers = http::HeaderMap::new();
+            for value in values {
+                headers.append("accept-encoding", value.parse().unwrap());
+            }
+            Encoding::accepted_in(&headers, "accept-encoding")
+        };
+        assert_eq!(accepting(&[]), Encoding::Identity);
+        assert_eq!(accepting(&["gzip, deflate, br"]), Encoding::Gzip);
+        assert_eq!(accepting(&["br", "GZIP"]), Encoding::Gzip);
+        assert_eq!(accepting(&["gzip, zstd"]), Encoding::Zstd);
+        assert_eq!(accepting(&["zstd;q=0, gzip;q=0.5"]), Encoding::Gzip);
+        assert_eq!(accepting(&["gzip;q=0"]), Encoding::Identity);
+        assert_eq!(accepting(&["gzipped, xzstd"]), Encoding::Identity);
     }
 
     #[test]
