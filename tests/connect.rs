@@ -14,12 +14,13 @@ use base64::Engine;
 use prost::Message;
 use quotecast_server::{
     AppState,
-    auth::{Authenticator, key_hash},
+    auth::key_hash,
     pb::{
         ForecastRequest, ForecastResponse, PriceQuoteRequest, PriceQuoteResponse,
         forecast_response, forecast_service_client::ForecastServiceClient,
         quote_service_client::QuoteServiceClient,
     },
+    reload::LiveAuth,
 };
 use quotecast_tests::{TestServer, envelope, envelopes, http1, pb_line};
 use serde_json::{Value, json};
@@ -444,7 +445,7 @@ async fn connect_calls_carry_the_callers_credentials() {
     let server = TestServer::start_with_state(
         |_| {},
         |s| AppState {
-            auth: Arc::new(Authenticator::load(&path, &s.rules).unwrap()),
+            auth: Arc::new(LiveAuth::from_file(&path, &s.rules).unwrap()),
             ..s
         },
     )

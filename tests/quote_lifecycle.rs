@@ -10,12 +10,13 @@ use std::{path::Path, sync::Arc};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use quotecast_server::{
     AppState,
-    auth::{Authenticator, Role, key_hash},
+    auth::{Role, key_hash},
     auth_layer::PERMISSIONS,
     pb::{
         ManualDiscount, PriceQuoteRequest, QuoteActionRequest, QuoteActionResponse, QuoteStatus,
         SaveQuoteRequest, manual_discount, quote_service_client::QuoteServiceClient,
     },
+    reload::{LiveAuth, reload_callers},
 };
 use quotecast_tests::{TestServer, field_violations, pb_line, rules_dir};
 use tonic::{Code, Request, Status, metadata::MetadataValue, transport::Channel};
@@ -84,7 +85,7 @@ async fn start() -> (TestServer, tempfile::TempDir) {
     let server = TestServer::start_with_state(
         |_| {},
         |s| AppState {
-            auth: Arc::new(Authenticator::load(&path, &s.rules).unwrap()),
+            auth: Arc::new(LiveAuth::from_file(&path, &s.rules).unwrap()),
             ..s
         },
     )
@@ -927,7 +928,7 @@ async fn pipelines_inventory_and_plans_are_kept_per_tenant() {
         "[[principal]]\nname = \"ana\"\ntenant = \"../acme\"\nrole = \"rep\"\n",
     )
     .unwrap();
-    let Err(refused) = Authenticator::load(&auth, &quotecast_tests::example_rules()) else {
+    let Err(refused) = LiveAuth::from_file(&auth, &quotecast_tests::example_rules()) else {
         panic!("a tenant named `../acme` was accepted");
     };
     let refused = refused.to_string();
@@ -935,4 +936,68 @@ async fn pipelines_inventory_and_plans_are_kept_per_tenant() {
         refused.contains("tenants.toml:3") && refused.contains("`../acme` is not a tenant name"),
         "{refused}"
     );
+}
+
+/// SIGHUP's reload of the callers: a key revoked in the auth file stops
+/// working and a new one starts, without a restart; a file with a mistake
+/// is refused with its line and the callers in service stay.
+#[tokio::test]
+async fn callers_are_reloaded_from_the_auth_file_and_a_broken_file_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_auth(dir.path());
+    let mut kept = None;
+    let server = TestServer::start_with_state(
+        |_| {},
+        |s| {
+            let s = AppState {
+                auth: Arc::new(LiveAuth::from_file(&path, &s.rules).unwrap()),
+                ..s
+            };
+            kept = Some(s.clone());
+            s
+        },
+    )
+    .await;
+    let state = kept.unwrap();
+    let mut client = QuoteServiceClient::new(server.channel().await);
+    let mut price = async |api_key: &str| {
+        let mut request = Request::new(PriceQuoteRequest {
+            currency_code: "USD".into(),
+            lines: vec![pb_line("LT-14-PRO", "1")],
+            ..Default::default()
+        });
+        request
+            .metadata_mut()
+            .insert("x-api-key", api_key.parse().unwrap());
+        client.price_quote(request).await.map(|_| ())
+    };
+    let new_key = "qc_test_key_of_the_new_rep";
+    assert_eq!(
+        price(new_key).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
+    price(&key("ana")).await.unwrap();
+
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(&key_hash(&key("ana")), &key_hash(new_key));
+    std::fs::write(&path, &text).unwrap();
+    assert!(reload_callers(&state).await.unwrap(), "the file was read");
+    price(new_key).await.unwrap();
+    assert_eq!(
+        price(&key("ana")).await.unwrap_err().code(),
+        Code::Unauthenticated,
+        "a revoked key stops working"
+    );
+
+    let broken =
+        format!("{text}\n[[principal]]\nname = \"x\"\ntenant = \"acme\"\nrole = \"boss\"\n");
+    std::fs::write(&path, broken).unwrap();
+    let refused = reload_callers(&state).await.unwrap_err().to_string();
+    assert!(
+        refused.contains("auth.toml:") && refused.contains("role `boss`"),
+        "{refused}"
+    );
+    price(new_key).await.unwrap();
+    server.stop().await;
 }

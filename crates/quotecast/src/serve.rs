@@ -384,10 +384,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     log_compiled_models(&cache, started.elapsed());
     let auth = match &auth_file {
         Some(path) => {
-            let auth = quotecast_server::auth::Authenticator::load(path, &rules)
+            let auth = quotecast_server::reload::LiveAuth::from_file(path, &rules)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             tracing::info!(auth = %path.display(), "callers authenticated by the auth file");
-            for member in auth.unknown_members(&rules) {
+            for member in auth.current().unknown_members(&rules) {
                 tracing::warn!(
                     %member,
                     "an approver group's member is no principal of the auth file: it cannot decide"
@@ -395,7 +395,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             }
             auth
         }
-        None => quotecast_server::auth::Authenticator::development(&rules),
+        None => quotecast_server::reload::LiveAuth::development(&rules),
     };
     let code = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr)
@@ -454,8 +454,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 std::future::pending(),
             ));
         }
-        // SIGHUP reloads the rules (refused whole when invalid) and the
-        // TLS certificates.
+        // SIGHUP reloads the rules (refused whole when invalid), then the
+        // auth file's callers (checked against the rules in service) and
+        // the TLS certificates.
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -466,6 +467,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 while hangups.recv().await.is_some() {
                     // Both outcomes are logged by the reload itself.
                     let _ = quotecast_server::reload::reload_rules(&state).await;
+                    let _ = quotecast_server::reload::reload_callers(&state).await;
                     if let Some(tls) = &state.tls {
                         match tls.reload() {
                             Ok(()) => tracing::info!("TLS certificates reloaded"),

@@ -13,7 +13,10 @@ use tonic::{
     codegen::{BoxFuture, Service, http},
 };
 
-use crate::auth::{Authenticator, Principal, Role};
+use crate::{
+    auth::{Principal, Role},
+    reload::LiveAuth,
+};
 
 const EVERYONE: &[Role] = &Role::ALL;
 /// Who sells: saves quotes and moves them along.
@@ -97,7 +100,7 @@ pub fn allowed(path: &str) -> Option<&'static [Role]> {
 
 /// Wraps the server's routes in [`Authenticated`].
 #[derive(Clone)]
-pub struct AuthLayer(pub Arc<Authenticator>);
+pub struct AuthLayer(pub Arc<LiveAuth>);
 
 impl<S> tower::Layer<S> for AuthLayer {
     type Service = Authenticated<S>;
@@ -112,7 +115,7 @@ impl<S> tower::Layer<S> for AuthLayer {
 
 #[derive(Clone)]
 pub struct Authenticated<S> {
-    auth: Arc<Authenticator>,
+    auth: Arc<LiveAuth>,
     inner: S,
 }
 
@@ -137,6 +140,7 @@ where
         let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
         let principal = match self
             .auth
+            .current()
             .authenticate(header("authorization"), header("x-api-key"))
         {
             Ok(principal) => principal,

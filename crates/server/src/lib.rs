@@ -145,7 +145,7 @@ pub struct AppState {
     pub today: fn() -> NaiveDate,
     /// Who calls: the auth file's principals, or development mode's
     /// anonymous caller.
-    pub auth: Arc<auth::Authenticator>,
+    pub auth: Arc<reload::LiveAuth>,
     /// Browser origins allowed to call across origins (CORS).
     pub cors_origins: Vec<String>,
     /// A span per request, its parent taken from the caller's W3C trace
@@ -227,7 +227,7 @@ impl AppState {
             body_idle: BODY_IDLE,
             trial_budget: Default::default(),
             today: || Utc::now().date_naive(),
-            auth: Arc::new(auth::Authenticator::development(&rules)),
+            auth: Arc::new(reload::LiveAuth::development(&rules)),
             rules: rules.clone(),
             cors_origins: Vec::new(),
             traces: false,

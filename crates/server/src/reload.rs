@@ -6,13 +6,21 @@
 //! finishes on them, whatever is swapped meanwhile; a configuration
 //! session keeps its rules for its life. An invalid set is refused with
 //! the loader's file:line errors and the old rules stay in service.
-use std::sync::{Arc, RwLock};
+//!
+//! The callers (the auth file's principals and token issuers) are swapped
+//! the same way on SIGHUP ([`LiveAuth`]): keys added or revoked take
+//! effect without a restart, and a file with a mistake is refused with
+//! its file:line while the callers in service stay.
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, RwLock},
+};
 
 use chrono::{DateTime, Utc};
 use quotecast_configurator::Configurators;
 use quotecast_model::RuleSet;
 
-use crate::{AppState, ServerError};
+use crate::{AppState, ServerError, auth::Authenticator};
 
 /// One loaded rule set, with its compiled configuration models.
 pub struct Rules {
@@ -26,29 +34,103 @@ pub struct Rules {
 /// (`file:line: what is wrong`).
 pub type Reloader = Arc<dyn Fn() -> Result<(RuleSet, Configurators, String), String> + Send + Sync>;
 
-/// The rules in service, swapped whole.
-pub struct LiveRules(RwLock<Arc<Rules>>);
+/// A value in service, swapped whole: readers take the `Arc` in service
+/// when they start and keep it.
+struct Swapped<T>(RwLock<Arc<T>>);
 
-impl LiveRules {
-    pub fn new(rules: Rules) -> Self {
-        Self(RwLock::new(Arc::new(rules)))
+impl<T> Swapped<T> {
+    fn new(value: T) -> Self {
+        Self(RwLock::new(Arc::new(value)))
     }
 
-    /// The rules in service now.
-    pub fn current(&self) -> Arc<Rules> {
+    fn current(&self) -> Arc<T> {
         match self.0.read() {
-            Ok(rules) => rules.clone(),
+            Ok(value) => value.clone(),
             // A writer that panicked cannot have left a half-swapped Arc.
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 
-    fn replace(&self, rules: Rules) {
-        let rules = Arc::new(rules);
+    fn replace(&self, value: T) {
+        let value = Arc::new(value);
         match self.0.write() {
-            Ok(mut slot) => *slot = rules,
-            Err(poisoned) => *poisoned.into_inner() = rules,
+            Ok(mut slot) => *slot = value,
+            Err(poisoned) => *poisoned.into_inner() = value,
         }
+    }
+}
+
+/// The rules in service, swapped whole.
+pub struct LiveRules(Swapped<Rules>);
+
+impl LiveRules {
+    pub fn new(rules: Rules) -> Self {
+        Self(Swapped::new(rules))
+    }
+
+    /// The rules in service now.
+    pub fn current(&self) -> Arc<Rules> {
+        self.0.current()
+    }
+
+    fn replace(&self, rules: Rules) {
+        self.0.replace(rules)
+    }
+}
+
+/// The callers in service, and the auth file they were read from (none in
+/// development mode, whose anonymous caller never changes).
+pub struct LiveAuth {
+    callers: Swapped<Authenticator>,
+    file: Option<PathBuf>,
+}
+
+impl LiveAuth {
+    /// Development mode: every call is the anonymous admin.
+    pub fn development(rules: &RuleSet) -> Self {
+        Self {
+            callers: Swapped::new(Authenticator::development(rules)),
+            file: None,
+        }
+    }
+
+    /// The callers of the auth file at `path` (errors name its line).
+    pub fn from_file(path: &Path, rules: &RuleSet) -> Result<Self, ServerError> {
+        Ok(Self {
+            callers: Swapped::new(Authenticator::load(path, rules)?),
+            file: Some(path.to_owned()),
+        })
+    }
+
+    /// The callers in service now.
+    pub fn current(&self) -> Arc<Authenticator> {
+        self.callers.current()
+    }
+
+    /// Whether the server runs without an auth file.
+    pub fn is_development(&self) -> bool {
+        self.file.is_none()
+    }
+
+    /// The principal named `name` among the callers in service.
+    pub fn principal(&self, name: &str) -> Option<Arc<crate::auth::Principal>> {
+        self.current().principal(name)
+    }
+
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    /// Reads the auth file again, checked against `rules`, and swaps its
+    /// callers in when it is valid: true when it did, false in
+    /// development mode (nothing to read); the file's errors otherwise,
+    /// the callers in service staying.
+    pub fn reload(&self, rules: &RuleSet) -> Result<bool, ServerError> {
+        let Some(path) = &self.file else {
+            return Ok(false);
+        };
+        self.callers.replace(Authenticator::load(path, rules)?);
+        Ok(true)
     }
 }
 
@@ -67,6 +149,23 @@ impl AppState {
             ..self.clone()
         }
     }
+}
+
+/// Reads the auth file again against the rules in service (off the
+/// request path) and logs what happened; see [`LiveAuth::reload`].
+pub async fn reload_callers(state: &AppState) -> Result<bool, ServerError> {
+    let (auth, live) = (state.auth.clone(), state.live.clone());
+    let reloaded = tokio::task::spawn_blocking(move || auth.reload(&live.current().rules))
+        .await
+        .map_err(|e| ServerError::Internal(format!("the reload failed: {e}")))?;
+    match &reloaded {
+        Ok(true) => tracing::info!("callers reloaded from the auth file"),
+        Ok(false) => {}
+        Err(error) => {
+            tracing::error!(%error, "auth file refused; the callers in service stay")
+        }
+    }
+    reloaded
 }
 
 /// What a reload did.
