@@ -223,6 +223,81 @@ fn redacted(url: &str) -> String {
 /// `text` as a socket address: HOST:PORT with an IP address or a host
 /// name (the first address it resolves to); `source` names where it was
 /// given (a flag, or a config file's key).
+/// The TLS settings of the certificate, key and client CA files given
+/// (none: plain text).
+fn tls_settings(
+    cert: Option<std::path::PathBuf>,
+    key: Option<std::path::PathBuf>,
+    client_ca: Option<std::path::PathBuf>,
+) -> anyhow::Result<Option<Arc<quotecast_server::tls::Tls>>> {
+    match (cert, key, client_ca) {
+        (Some(cert), Some(key), client_ca) => {
+            let files = quotecast_server::tls::TlsFiles {
+                cert,
+                key,
+                client_ca,
+            };
+            let tls = quotecast_server::tls::Tls::load(files.clone())
+                .map_err(|e| anyhow::anyhow!("TLS: {e}"))?;
+            tracing::info!(
+                cert = %files.cert.display(),
+                client_certificates = files.client_ca.is_some(),
+                "serving over TLS"
+            );
+            Ok(Some(Arc::new(tls)))
+        }
+        (None, None, None) => Ok(None),
+        _ => anyhow::bail!("TLS needs both a certificate and its key (tls_cert and tls_key)"),
+    }
+}
+
+/// The callers of the auth file (its approver-group members that are no
+/// principal of it warned about), or development mode without one.
+fn callers(
+    auth_file: Option<&std::path::Path>,
+    rules: &quotecast_model::RuleSet,
+) -> anyhow::Result<quotecast_server::reload::LiveAuth> {
+    let Some(path) = auth_file else {
+        return Ok(quotecast_server::reload::LiveAuth::development(rules));
+    };
+    let auth = quotecast_server::reload::LiveAuth::from_file(path, rules)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    tracing::info!(auth = %path.display(), "callers authenticated by the auth file");
+    for member in auth.current().unknown_members(rules) {
+        tracing::warn!(
+            %member,
+            "an approver group's member is no principal of the auth file: it cannot decide"
+        );
+    }
+    Ok(auth)
+}
+
+/// SIGHUP reloads the rules (refused whole when invalid), then the auth
+/// file's callers (checked against the rules in service) and the TLS
+/// certificates; each outcome is logged.
+#[cfg(unix)]
+fn reload_on_hangup(state: quotecast_server::AppState) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            // Each outcome is logged by the reload itself.
+            let _ = quotecast_server::reload::reload_rules(&state).await;
+            let _ = quotecast_server::reload::reload_callers(&state).await;
+            if let Some(tls) = &state.tls {
+                match tls.reload() {
+                    Ok(()) => tracing::info!("TLS certificates reloaded"),
+                    Err(error) => tracing::error!(
+                        %error,
+                        "TLS certificates refused; those in service stay"
+                    ),
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
 fn socket_addr(text: &str, source: &str) -> anyhow::Result<SocketAddr> {
     use std::net::ToSocketAddrs;
     let resolved = text
@@ -296,29 +371,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         (None, Some(text)) => Some(socket_addr(&text, &config_key("metrics_addr"))?),
         (None, None) => None,
     };
-    let tls = match (
+    let tls = tls_settings(
         args.tls_cert.or(file.tls_cert),
         args.tls_key.or(file.tls_key),
         args.tls_client_ca.or(file.tls_client_ca),
-    ) {
-        (Some(cert), Some(key), client_ca) => {
-            let files = quotecast_server::tls::TlsFiles {
-                cert,
-                key,
-                client_ca,
-            };
-            let tls = quotecast_server::tls::Tls::load(files.clone())
-                .map_err(|e| anyhow::anyhow!("TLS: {e}"))?;
-            tracing::info!(
-                cert = %files.cert.display(),
-                client_certificates = files.client_ca.is_some(),
-                "serving over TLS"
-            );
-            Some(Arc::new(tls))
-        }
-        (None, None, None) => None,
-        _ => anyhow::bail!("TLS needs both a certificate and its key (tls_cert and tls_key)"),
-    };
+    )?;
     if tls.is_none() && !addr.ip().is_loopback() {
         tracing::warn!(
             %addr,
@@ -382,21 +439,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     tracing::info!(rules = %source.describe(), %summary, data = %data.display(), "rules loaded");
     log_compiled_models(&cache, started.elapsed());
-    let auth = match &auth_file {
-        Some(path) => {
-            let auth = quotecast_server::reload::LiveAuth::from_file(path, &rules)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            tracing::info!(auth = %path.display(), "callers authenticated by the auth file");
-            for member in auth.current().unknown_members(&rules) {
-                tracing::warn!(
-                    %member,
-                    "an approver group's member is no principal of the auth file: it cannot decide"
-                );
-            }
-            auth
-        }
-        None => quotecast_server::reload::LiveAuth::development(&rules),
-    };
+    let auth = callers(auth_file.as_deref(), &rules)?;
     let code = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -454,32 +497,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 std::future::pending(),
             ));
         }
-        // SIGHUP reloads the rules (refused whole when invalid), then the
-        // auth file's callers (checked against the rules in service) and
-        // the TLS certificates.
         #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let mut hangups =
-                signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
-            let state = state.clone();
-            tokio::spawn(async move {
-                while hangups.recv().await.is_some() {
-                    // Both outcomes are logged by the reload itself.
-                    let _ = quotecast_server::reload::reload_rules(&state).await;
-                    let _ = quotecast_server::reload::reload_callers(&state).await;
-                    if let Some(tls) = &state.tls {
-                        match tls.reload() {
-                            Ok(()) => tracing::info!("TLS certificates reloaded"),
-                            Err(error) => tracing::error!(
-                                %error,
-                                "TLS certificates refused; those in service stay"
-                            ),
-                        }
-                    }
-                }
-            });
-        }
+        reload_on_hangup(state.clone())?;
         let (jobs, uploads) = (state.forecast_jobs.clone(), state.upload_jobs.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = quotecast_server::serve(listener, state, async {
