@@ -8,6 +8,14 @@
 //! With `--python`, the same run then starts the baseline once per engine
 //! (each in its own process, so each peak memory is its own) and prints
 //! the best times side by side with their ratios.
+//!
+//! With `--history DIR` it also measures the path a forecast job with
+//! history takes (`quotecast forecast run --history DIR`: the files read
+//! and checked, win rates calibrated, the team correction learned, the
+//! forecast and, with `--trials`, the Monte Carlo) against the plain job
+//! on the same file, and the calibration and correction alone against
+//! `baseline/history_query.py` (the same joins in DuckDB SQL) when
+//! `--python` is given.
 use std::{path::PathBuf, time::Instant};
 
 use anyhow::Context;
@@ -33,6 +41,13 @@ struct Args {
     /// the DuckDB and pandas baselines too.
     #[arg(long)]
     python: Option<PathBuf>,
+    /// The pipeline's history directory: also time the forecast job with
+    /// it (see the module).
+    #[arg(long)]
+    history: Option<PathBuf>,
+    /// Monte Carlo trials of the job with history.
+    #[arg(long, default_value_t = 10_000)]
+    trials: u32,
 }
 
 /// One engine's best run and its peak memory (NaN figures for a baseline
@@ -157,6 +172,9 @@ fn main() -> anyhow::Result<()> {
             peak_mib().unwrap_or(f64::NAN)
         );
     }
+    if let Some(history) = &args.history {
+        history_path(&args, &rules, history)?;
+    }
     let Some(others) = others else {
         return Ok(());
     };
@@ -185,6 +203,99 @@ fn main() -> anyhow::Result<()> {
             m.best_s / ours.best_s,
             m.weighted
         );
+    }
+    Ok(())
+}
+
+/// A forecast job as the CLI runs it: the snapshot read and checked, the
+/// history too when given, the report with `trials`; its seconds.
+fn job(
+    args: &Args,
+    rules: &quotecast_model::RuleSet,
+    history: Option<&std::path::Path>,
+    trials: u32,
+) -> anyhow::Result<f64> {
+    use quotecast_forecast::{ForecastOptions, Simulation, forecast_report, vocabulary};
+    let started = Instant::now();
+    let vocabulary = vocabulary(rules);
+    let snapshot = quotecast_pipeline::read::read_snapshot_noted(&args.pipeline, &vocabulary)?;
+    let history = history
+        .map(|dir| quotecast_pipeline::read::read_history(dir, &vocabulary))
+        .transpose()?;
+    let options = ForecastOptions {
+        as_of: args.as_of,
+        bucket: Bucket::Month,
+        group_by: Vec::new(),
+        prior_strength: None,
+        simulation: Simulation {
+            trials,
+            ..Simulation::default()
+        },
+    };
+    forecast_report(snapshot.frame, history, rules, &options)?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// The job with history against the plain one, and its calibration and
+/// correction against DuckDB's (see the module).
+fn history_path(
+    args: &Args,
+    rules: &quotecast_model::RuleSet,
+    history: &std::path::Path,
+) -> anyhow::Result<()> {
+    let plain = job(args, rules, None, 0)?;
+    let peak_plain = peak_mib().unwrap_or(f64::NAN);
+    // The history read and checked, the rates calibrated and the
+    // correction learned: what the DuckDB baseline does.
+    let started = Instant::now();
+    let vocabulary = quotecast_forecast::vocabulary(rules);
+    let read = quotecast_pipeline::read::read_history(history, &vocabulary)?;
+    let snapshot = quotecast_pipeline::read::scan(&args.pipeline)?;
+    let options = quotecast_forecast::ForecastOptions {
+        as_of: args.as_of,
+        bucket: Bucket::Month,
+        group_by: Vec::new(),
+        prior_strength: None,
+        simulation: Default::default(),
+    };
+    quotecast_forecast::forecast_spec(Some(read), Some(snapshot), rules, &options)?;
+    let learned = started.elapsed().as_secs_f64();
+    let without_trials = job(args, rules, Some(history), 0)?;
+    let with_trials = job(args, rules, Some(history), args.trials)?;
+    let peak = peak_mib().unwrap_or(f64::NAN);
+    println!(
+        "\nforecast job on {} (month buckets):",
+        args.pipeline.display()
+    );
+    println!("{:<44} {:>9} {:>10}", "", "seconds", "vs plain");
+    for (name, seconds) in [
+        ("plain (rules' stage rates)", plain),
+        ("history: calibration and correction only", learned),
+        ("with history, no Monte Carlo", without_trials),
+        (
+            &*format!("with history and {} trials", args.trials),
+            with_trials,
+        ),
+    ] {
+        println!("{name:<44} {seconds:>9.2} {:>9.1}x", seconds / plain);
+    }
+    println!("peak memory: {peak_plain:.0} MiB after the plain job, {peak:.0} MiB after all");
+    if let Some(python) = &args.python {
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("baseline/history_query.py");
+        let output = std::process::Command::new(python)
+            .arg(&script)
+            .arg(history)
+            .args(["--runs", "3", "--as-of", &args.as_of.to_string()])
+            .output()
+            .with_context(|| format!("running {}", python.display()))?;
+        print!("{}", String::from_utf8_lossy(&output.stdout));
+        if !output.status.success() {
+            println!(
+                "duckdb history baseline did not finish: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
     }
     Ok(())
 }
