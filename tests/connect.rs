@@ -127,6 +127,30 @@ async fn connect_json_and_protobuf_price_a_quote_exactly_as_grpc_does() {
     server.stop().await;
 }
 
+/// The command line's quote files are the API's JSON: the example file is
+/// a Connect request as it stands, and prices as over gRPC.
+#[tokio::test]
+async fn the_command_lines_quote_file_is_a_connect_request_as_it_stands() {
+    let server = TestServer::start().await;
+    let file = std::fs::read_to_string(
+        quotecast_tests::rules_dir().join("../examples/quotes/acme-server-refresh.json"),
+    )
+    .unwrap();
+    let request: PriceQuoteRequest =
+        quotecast_server::json::from_json("quotecast.v1.PriceQuoteRequest", &file).unwrap();
+    let plain = QuoteServiceClient::new(server.channel().await)
+        .price_quote(request)
+        .await
+        .unwrap()
+        .into_inner();
+    let (status, _, body) = http1(&server, "POST", PRICE, JSON, file.into_bytes()).await;
+    assert_eq!(status, 200, "{body:?}");
+    let priced: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(priced["totals"]["net"], plain.totals.unwrap().net.as_str());
+    assert_eq!(priced["lines"].as_array().unwrap().len(), 10);
+    server.stop().await;
+}
+
 fn gunzip(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(data), &mut out).unwrap();

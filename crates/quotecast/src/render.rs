@@ -6,7 +6,6 @@ use std::fmt::Write;
 use quotecast_server::pb::{
     ConfiguredBy, PriceQuoteResponse, PricedLine, Totals, WaterfallStepKind,
 };
-use serde_json::{Value, json};
 
 fn signed(a: &str) -> String {
     if a.starts_with('-') {
@@ -127,77 +126,6 @@ fn part_of(line: &PricedLine) -> String {
     format!("  (option of line {}, {how})", line.parent_line_id)
 }
 
-fn configured_by_name(line: &PricedLine) -> &'static str {
-    match ConfiguredBy::try_from(line.configured_by) {
-        Ok(ConfiguredBy::Chosen) => "chosen",
-        Ok(ConfiguredBy::Default) => "default",
-        Ok(ConfiguredBy::Added) => "added",
-        _ => "",
-    }
-}
-
 fn or_dash(s: &str) -> &str {
     if s.is_empty() { "-" } else { s }
-}
-
-fn totals_json(t: &Option<Totals>) -> Value {
-    t.as_ref().map_or(Value::Null, |t| {
-        json!({
-            "list": t.list,
-            "discount": t.discount,
-            "net": t.net,
-            "cost": t.cost,
-            "margin": t.margin,
-            "discount_percent": t.discount_percent,
-            "margin_percent": t.margin_percent,
-        })
-    })
-}
-
-/// The response as JSON, field names as in the proto, amounts as decimal
-/// strings in `currency_code`.
-pub fn json(q: &PriceQuoteResponse) -> Value {
-    json!({
-        "currency_code": q.currency_code,
-        "price_date": q.price_date,
-        "segment": q.segment,
-        "region": q.region,
-        "price_book_id": q.price_book_id,
-        "lines": q.lines.iter().map(|l| json!({
-            "line_id": l.line_id,
-            "sku": l.sku,
-            "name": l.name,
-            "product_line": l.product_line,
-            "quantity": l.quantity,
-            "list_unit_price": l.list_unit_price,
-            "list_extended": l.list_extended,
-            "net_unit_price": l.net_unit_price,
-            "net_extended": l.net_extended,
-            "cost_extended": l.cost_extended,
-            "discount_percent": l.discount_percent,
-            "margin_percent": l.margin_percent,
-            "rep_discount_percent": l.rep_discount_percent,
-            "parent_line_id": l.parent_line_id,
-            "configured_by": configured_by_name(l),
-            "configured_by_rule": l.configured_by_rule,
-            "waterfall": l.waterfall.iter().map(|s| json!({
-                "step": step_name(s.step),
-                "rule_id": s.rule_id,
-                "explanation": s.explanation,
-                "amount": s.amount,
-                "running_total": s.running_total,
-            })).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "totals": totals_json(&q.totals),
-        "subtotals": q.subtotals.iter().map(|s| json!({
-            "product_line": s.product_line,
-            "totals": totals_json(&s.totals),
-        })).collect::<Vec<_>>(),
-        "approval": q.approval.as_ref().map(|a| json!({
-            "level": a.level,
-            "triggered": a.triggered.iter().map(|t| json!({
-                "rule_id": t.rule_id, "level": t.level, "reason": t.reason,
-            })).collect::<Vec<_>>(),
-        })),
-    })
 }

@@ -93,20 +93,68 @@ fn quote_price_json_is_machine_readable() {
         "examples/quotes/acme-server-refresh.json",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // The API's JSON (proto3 JSON mapping), as Connect and any gRPC JSON
+    // client write it.
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(v["currency_code"], "USD");
+    assert_eq!(v["currencyCode"], "USD");
     // SRV-2U and its 7 options, then the laptops and the warranty.
     assert_eq!(v["lines"].as_array().unwrap().len(), 10);
     assert_eq!(v["lines"][2]["sku"], "SRV-CPU-32C");
-    assert_eq!(v["lines"][2]["parent_line_id"], "1");
-    assert_eq!(v["lines"][2]["configured_by"], "chosen");
-    assert_eq!(v["lines"][8]["parent_line_id"], "");
+    assert_eq!(v["lines"][2]["parentLineId"], "1");
+    assert_eq!(v["lines"][2]["configuredBy"], "CONFIGURED_BY_CHOSEN");
+    assert!(v["lines"][8].get("parentLineId").is_none());
     // The header discount of 1500.00 is spread exactly: net + discount = list.
     let totals = &v["totals"];
     let list: rust_decimal::Decimal = totals["list"].as_str().unwrap().parse().unwrap();
     let net: rust_decimal::Decimal = totals["net"].as_str().unwrap().parse().unwrap();
     let discount: rust_decimal::Decimal = totals["discount"].as_str().unwrap().parse().unwrap();
     assert_eq!(list - discount, net);
+}
+
+/// A quote file in the old vocabulary still prices, the same as the
+/// API's JSON, with a note naming the new keys; a file in the API's JSON
+/// with a key it does not have is refused at its line.
+#[test]
+fn old_quote_files_price_the_same_with_a_deprecation_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.json");
+    std::fs::write(
+        &old,
+        r#"{"currency": "USD", "date": "2026-05-12", "account": "acme",
+            "lines": [{"id": "1", "sku": "SRV-2U", "quantity": 4, "discount_percent": "5",
+                       "configuration": [{"sku": "SRV-CPU-32C", "quantity": 2},
+                                         {"sku": "SRV-MEM-64", "quantity": 12},
+                                         {"sku": "SRV-SSD-3T8", "quantity": 4},
+                                         {"sku": "SRV-RACK-KIT", "quantity": 1}]},
+                      {"id": "2", "sku": "LT-14-PRO", "quantity": 30},
+                      {"id": "3", "sku": "SVC-WTY-5Y-SRV", "quantity": 4}],
+            "header_discount_amount": "1500.00"}"#,
+    )
+    .unwrap();
+    let from_old = quotecast(&["quote", "price", old.to_str().unwrap()]);
+    assert!(from_old.status.success(), "{}", stderr(&from_old));
+    assert!(
+        stderr(&from_old).contains("deprecated") && stderr(&from_old).contains("currencyCode"),
+        "{}",
+        stderr(&from_old)
+    );
+    let from_new = quotecast(&["quote", "price", "examples/quotes/acme-server-refresh.json"]);
+    assert!(stderr(&from_new).is_empty(), "{}", stderr(&from_new));
+    assert_eq!(stdout(&from_old), stdout(&from_new));
+
+    let wrong = dir.path().join("wrong.json");
+    std::fs::write(
+        &wrong,
+        "{\n  \"currencyCode\": \"USD\",\n  \"priceDay\": \"2026-05-12\"\n}",
+    )
+    .unwrap();
+    let o = quotecast(&["quote", "price", wrong.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("wrong.json:3:") && stderr(&o).contains("priceDay"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -31,7 +31,7 @@ use base64::Engine;
 use http_body::{Body as HttpBody, Frame};
 use http_body_util::{BodyExt, Full};
 use prost::{Message, bytes::BytesMut};
-use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, SerializeOptions};
+use prost_reflect::{DescriptorPool, MessageDescriptor};
 use tonic::{
     Code, Status,
     body::Body,
@@ -96,15 +96,7 @@ impl ConnectLayer {
     /// The layer for this API, reading request bodies with the server's
     /// idle limits (see [`crate::idle`]).
     pub(crate) fn new(body_idle: Duration, session_idle: Duration) -> Result<Self, String> {
-        let mut pool = DescriptorPool::new();
-        for set in [
-            crate::pb::FILE_DESCRIPTOR_SET,
-            tonic_health::pb::FILE_DESCRIPTOR_SET,
-            tonic_types::pb::FILE_DESCRIPTOR_SET,
-        ] {
-            pool.decode_file_descriptor_set(set)
-                .map_err(|e| format!("the API's descriptors: {e}"))?;
-        }
+        let pool = crate::json::pool().map_err(|e| e.to_string())?.clone();
         Ok(ConnectLayer(Arc::new(Api {
             pool,
             body_idle,
@@ -644,44 +636,14 @@ fn single_message(data: &[u8]) -> Result<Bytes, Status> {
 
 /// A JSON message as protobuf bytes (an empty body is the empty message).
 fn from_json(descriptor: &MessageDescriptor, json: &[u8]) -> Result<Bytes, Status> {
-    let json: &[u8] = if json.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        json
-    };
-    let mut reader = serde_json::Deserializer::from_slice(json);
-    let message = DynamicMessage::deserialize(descriptor.clone(), &mut reader)
-        .and_then(|m| reader.end().map(|()| m))
-        .map_err(|e| {
-            let description = format!(
-                "not a valid {} in JSON (line {}, column {}): {e}",
-                descriptor.full_name(),
-                e.line(),
-                e.column()
-            );
-            let mut details = tonic_types::ErrorDetails::new();
-            details.add_bad_request_violation("body", description.clone());
-            <Status as tonic_types::StatusExt>::with_error_details(
-                Code::InvalidArgument,
-                format!("the request body is {description}"),
-                details,
-            )
-        })?;
-    Ok(Bytes::from(message.encode_to_vec()))
+    crate::json::json_to_bytes(descriptor, json)
+        .map(Bytes::from)
+        .map_err(Status::from)
 }
 
 /// Protobuf bytes as a JSON message.
 fn to_json(descriptor: &MessageDescriptor, message: &[u8]) -> Result<Vec<u8>, Status> {
-    let internal = |e: &dyn std::fmt::Display| {
-        Status::internal(format!("writing {} as JSON: {e}", descriptor.full_name()))
-    };
-    let message = DynamicMessage::decode(descriptor.clone(), message).map_err(|e| internal(&e))?;
-    let mut out = Vec::with_capacity(message.encoded_len() * 2);
-    let mut writer = serde_json::Serializer::new(&mut out);
-    message
-        .serialize_with_options(&mut writer, &SerializeOptions::new())
-        .map_err(|e| internal(&e))?;
-    Ok(out)
+    crate::json::bytes_to_json(descriptor, message, false).map_err(Status::from)
 }
 
 /// The status of a gRPC response: in its headers (trailers-only) or its
@@ -769,13 +731,9 @@ fn error_json(status: &Status) -> serde_json::Value {
     error
 }
 
-/// The Google error model's types, to show details as JSON.
-static ERROR_TYPES: std::sync::LazyLock<Option<DescriptorPool>> =
-    std::sync::LazyLock::new(|| DescriptorPool::decode(tonic_types::pb::FILE_DESCRIPTOR_SET).ok());
-
 /// A detail of a type in the Google error model as JSON.
 fn debug_json(type_name: &str, value: &[u8]) -> Option<serde_json::Value> {
-    let descriptor = ERROR_TYPES.as_ref()?.get_message_by_name(type_name)?;
+    let descriptor = crate::json::descriptor(type_name).ok()?;
     let json = to_json(&descriptor, value).ok()?;
     serde_json::from_slice(&json).ok()
 }

@@ -50,6 +50,15 @@ pub enum ServerError {
     /// The thing acted on is not in a state that allows the action.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// A body or file that is not valid JSON of its message (the canonical
+    /// proto3 JSON mapping), with where it went wrong.
+    #[error("not a valid {message} in JSON (line {line}, column {column}): {reason}")]
+    BadJson {
+        message: String,
+        line: usize,
+        column: usize,
+        reason: String,
+    },
     /// A reload found the rule files invalid; the rules in service stay.
     #[error("the rules on disk are refused; the rules in service stay:\n{0}")]
     RulesRefused(String),
@@ -228,6 +237,14 @@ impl From<ServerError> for Status {
     fn from(error: ServerError) -> Self {
         let message = capped(error.to_string(), MAX_MESSAGE_CHARS);
         match error {
+            ServerError::BadJson { .. } => {
+                let mut details = ErrorDetails::new();
+                add_violations(
+                    &mut details,
+                    std::iter::once(("body".to_owned(), message.clone(), "INVALID_JSON")),
+                );
+                Status::with_error_details(Code::InvalidArgument, message, details)
+            }
             ServerError::InvalidArgument(violations) => {
                 let mut details = ErrorDetails::new();
                 add_violations(

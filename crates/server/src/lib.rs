@@ -35,6 +35,7 @@ mod demand;
 mod error;
 mod forecast;
 mod idle;
+pub mod json;
 pub mod metrics;
 pub mod observe;
 mod orders;
