@@ -23,9 +23,10 @@ scan, join and group the same rows, which is what the benchmark compares.
 Prints the time of each run and the process's peak memory.
 """
 import argparse
-import resource
 import time
 from pathlib import Path
+
+from forecast_query import peak_mib
 
 BANDS = [0, 7, 14, 21, 30, 45, 60, 90, 180]
 
@@ -127,13 +128,6 @@ def run(con, history, as_of):
     """).fetchall()
     rates = con.sql("SELECT count(*) FROM win_rates").fetchall()[0][0]
     return rates, accuracy, calendar, slippage
-
-
-def peak_mib():
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024.0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def main():
