@@ -48,6 +48,10 @@ struct Args {
     /// Monte Carlo trials of the job with history.
     #[arg(long, default_value_t = 10_000)]
     trials: u32,
+    /// With `--history`: time only reading, calibrating and learning the
+    /// correction (no whole jobs, no baselines).
+    #[arg(long)]
+    learn_only: bool,
 }
 
 /// One engine's best run and its peak memory (NaN figures for a baseline
@@ -243,7 +247,11 @@ fn history_path(
     rules: &quotecast_model::RuleSet,
     history: &std::path::Path,
 ) -> anyhow::Result<()> {
-    let plain = job(args, rules, None, 0)?;
+    let plain = if args.learn_only {
+        f64::NAN
+    } else {
+        job(args, rules, None, 0)?
+    };
     let peak_plain = peak_mib().unwrap_or(f64::NAN);
     // The history read and checked, the rates calibrated and the
     // correction learned (what the DuckDB baseline does), each timed.
@@ -284,6 +292,13 @@ fn history_path(
     }
     let correction_s = step.elapsed().as_secs_f64();
     let learned = started.elapsed().as_secs_f64();
+    if args.learn_only {
+        println!(
+            "read {read_s:.2} s, calibrated {calibrate_s:.2} s, correction {correction_s:.2} s; peak {:.0} MiB",
+            peak_mib().unwrap_or(f64::NAN)
+        );
+        return Ok(());
+    }
     let without_trials = job(args, rules, Some(history), 0)?;
     let with_trials = job(args, rules, Some(history), args.trials)?;
     let peak = peak_mib().unwrap_or(f64::NAN);

@@ -27,11 +27,11 @@ use quotecast_pipeline::columns as col;
 use crate::{
     Correction, ForecastError, ForecastSpec, Learning,
     columns::{
-        COMPANY, COMPANY_RATIO, FACTOR, FACTOR_VARIANCE, IS_OPEN, IS_WON, POINT, REALISED,
-        SHIFT_DAYS, SLIP_POINTS, VALUE, WIN_RATE,
+        COMPANY, COMPANY_RATIO, FACTOR, FACTOR_VARIANCE, IS_WON, POINT, REALISED, SHIFT_DAYS,
+        SLIP_POINTS, VALUE, WIN_RATE,
     },
-    frames::{collect_together, exact_sum, snapshot_dates, taken_on},
-    prepare::{decided, prepared},
+    frames::{PastSnapshots, collect_together, exact_sum},
+    prepare::{decided, open_deals, prepared},
 };
 
 pub const OBSERVATIONS: &str = "observations";
@@ -44,6 +44,18 @@ pub const MEDIAN_DELAY_DAYS: &str = "median_delay_days";
 /// Teams with fewer won observations than this use the company's slippage.
 pub const MIN_SLIP_OBSERVATIONS: u64 = 40;
 const SNAPSHOT: &str = "__snapshot";
+/// The columns of a past snapshot the correction reads.
+const LEARNED_FROM: [&str; 9] = [
+    col::SNAPSHOT_DATE,
+    col::OPPORTUNITY_ID,
+    col::TEAM,
+    col::STAGE,
+    col::STAGE_ENTERED,
+    col::EXPECTED_CLOSE,
+    col::FORECAST_CATEGORY,
+    col::CURRENCY,
+    col::AMOUNT,
+];
 const DELAY: &str = "__delay";
 const RESIDUAL: &str = "__residual";
 
@@ -56,11 +68,21 @@ pub fn learn_correction(
     spec: &ForecastSpec,
     how: &Learning,
 ) -> Result<Correction, ForecastError> {
+    // Read once and split by day: every model below reads a day at a
+    // time. Only the columns they use are kept (half of a snapshot's).
+    let snapshots = PastSnapshots::read(snapshots.select(LEARNED_FROM.map(col)))?;
+    learn_from(&snapshots, outcomes, spec, how)
+}
+
+/// [`learn_correction`] from snapshots already read.
+pub(crate) fn learn_from(
+    snapshots: &PastSnapshots,
+    outcomes: LazyFrame,
+    spec: &ForecastSpec,
+    how: &Learning,
+) -> Result<Correction, ForecastError> {
     let cutoff = how.as_of - chrono::TimeDelta::days(i64::from(how.maturity_days));
-    // Read once: every snapshot date below is a filter over it, where
-    // each would otherwise scan the file again.
-    let snapshots = snapshots.collect()?.lazy();
-    let dates = snapshot_dates(snapshots.clone())?;
+    let dates = snapshots.dates();
     // The calendar learns from every earlier snapshot whose bucket has
     // ended: a quarter that closed last month already says how that
     // quarter's pipeline booked, so a team that changed is followed within
@@ -75,7 +97,8 @@ pub fn learn_correction(
     }
     let known = decided(outcomes, spec, how.as_of)?;
     // Collected once: the five plans below all start from it.
-    let observed = observed_deals(&snapshots, known.clone(), spec, &used)?
+    let deals = open_deals_on(snapshots, spec, &recent)?;
+    let observed = observed_deals(&deals, known.clone(), &used)?
         .collect()?
         .lazy();
     let (per_team, residuals, periods) = ratio_plans(observed.clone());
@@ -109,7 +132,7 @@ pub fn learn_correction(
     };
     let mut corrected = spec.clone();
     corrected.correction = Some(Box::new(correction.clone()));
-    correction.calendar = crate::calendar::learn_calendar(&snapshots, known, &corrected, &recent)?;
+    correction.calendar = crate::calendar::learn_calendar(&deals, known, &corrected)?;
     Ok(correction)
 }
 
@@ -118,28 +141,24 @@ pub fn learn_correction(
 /// `spec`'s win rates and no correction), what it realised and how many
 /// days after its stated expected close it did.
 fn observed_deals(
-    snapshots: &LazyFrame,
+    deals: &[(NaiveDate, DataFrame)],
     known: LazyFrame,
-    spec: &ForecastSpec,
     used: &[NaiveDate],
 ) -> Result<LazyFrame, ForecastError> {
-    let mut per_snapshot = Vec::with_capacity(used.len());
-    for &day in used {
-        let mut then = spec.clone();
-        then.as_of = day;
-        then.correction = None;
-        let (lines, _) = prepared(taken_on(snapshots, day), &then)?;
-        per_snapshot.push(
-            lines
-                .filter(col(IS_OPEN))
+    let per_snapshot: Vec<LazyFrame> = deals
+        .iter()
+        .filter(|(day, _)| used.contains(day))
+        .map(|(day, open)| {
+            open.clone()
+                .lazy()
                 .group_by([col(col::OPPORTUNITY_ID), col(col::TEAM)])
                 .agg([
                     exact_sum(col(VALUE) * col(WIN_RATE)).alias(FORECAST),
                     col(col::EXPECTED_CLOSE).first(),
                 ])
-                .with_column(lit(day).cast(DataType::Date).alias(SNAPSHOT)),
-        );
-    }
+                .with_column(lit(*day).cast(DataType::Date).alias(SNAPSHOT))
+        })
+        .collect();
     Ok(concat(per_snapshot, UnionArgs::default())?
         .join(
             known,
@@ -153,6 +172,25 @@ fn observed_deals(
                 .total_days(false)
                 .alias(DELAY),
         ))
+}
+
+/// The open deals (see [`open_deals`]) of each past snapshot on `days`,
+/// with `spec`'s win rates as a forecast made that day had them: what the
+/// accuracy, the slippage and the calendar all learn from, prepared once.
+fn open_deals_on(
+    snapshots: &PastSnapshots,
+    spec: &ForecastSpec,
+    days: &[NaiveDate],
+) -> Result<Vec<(NaiveDate, DataFrame)>, ForecastError> {
+    let mut plans = Vec::with_capacity(days.len());
+    for &day in days {
+        let mut then = spec.clone();
+        then.as_of = day;
+        then.correction = None;
+        let (lines, _) = prepared(snapshots.taken_on(day), &then)?;
+        plans.push(open_deals(lines));
+    }
+    Ok(days.iter().copied().zip(collect_together(plans)?).collect())
 }
 
 /// The plans of the accuracy ratios from the observed deals: per team its

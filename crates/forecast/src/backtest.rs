@@ -28,14 +28,14 @@ use rayon::prelude::*;
 
 use crate::{
     Bucket, Calibration, ForecastError, ForecastSpec, Learning, Simulation, WinRates,
+    accuracy::learn_from,
     baselines::{BASELINES, snapshot_bookings},
     calibrate,
     columns::{
         BUCKET, CELL_FORECAST, HORIZON, IF_WON, IS_OPEN, IS_WON, PROBABILITY, REALISED, SHARE,
     },
     corrected::expected_rows,
-    frames::{collect_together, snapshot_dates, taken_on},
-    learn_correction,
+    frames::{PastSnapshots, collect_together},
     prepare::{decided, prepared},
     scores::{ACTUAL, WAPE, error_aggs, quantiles, with_cell_scores, without_quantiles},
 };
@@ -106,8 +106,9 @@ pub fn backtest(
 ) -> Result<BacktestResult, ForecastError> {
     let maturity = chrono::TimeDelta::days(i64::from(how.maturity_days));
     // Read once: every date's models filter it rather than scan the file.
-    let snapshots = snapshots.collect()?.lazy();
-    let matured: Vec<NaiveDate> = snapshot_dates(snapshots.clone())?
+    let snapshots = PastSnapshots::read(snapshots)?;
+    let matured: Vec<NaiveDate> = snapshots
+        .dates()
         .into_iter()
         .filter(|d| *d <= how.as_of - maturity)
         .collect();
@@ -141,7 +142,7 @@ pub fn backtest(
     let one_date = |day: NaiveDate| -> Result<Frames, ForecastError> {
         how.cancel.check()?;
         let mut frames = Frames::default();
-        let taken = taken_on(&snapshots, day);
+        let taken = snapshots.taken_on(day);
         for (model, model_spec) in
             models_on(day, &stage_events, &outcomes, &snapshots, &rules, how)?
         {
@@ -199,7 +200,7 @@ fn models_on(
     day: NaiveDate,
     stage_events: &LazyFrame,
     outcomes: &LazyFrame,
-    snapshots: &LazyFrame,
+    snapshots: &PastSnapshots,
     rules: &ForecastSpec,
     how: &Backtest,
 ) -> Result<Vec<(&'static str, ForecastSpec)>, ForecastError> {
@@ -207,9 +208,7 @@ fn models_on(
     rules.as_of = day;
     let mut calibrated = rules.clone();
     // The teams of deals open on the day, from the snapshots known then.
-    let teams = snapshots
-        .clone()
-        .filter(col(SNAPSHOT_DATE).lt_eq(lit(day).cast(DataType::Date)));
+    let teams = snapshots.up_to(day)?;
     calibrated.win_rates = WinRates::Calibrated(Box::new(calibrate(
         stage_events.clone(),
         outcomes.clone(),
@@ -227,7 +226,7 @@ fn models_on(
         as_of: day,
         maturity_days: how.maturity_days,
     };
-    match learn_correction(snapshots.clone(), outcomes.clone(), &calibrated, &learning) {
+    match learn_from(snapshots, outcomes.clone(), &calibrated, &learning) {
         Ok(correction) => {
             let mut corrected = calibrated;
             corrected.correction = Some(Box::new(correction));

@@ -23,7 +23,7 @@ use quotecast_pipeline::columns as col;
 use crate::{
     Bucket, ForecastError, ForecastSpec,
     columns::{BUCKET, CELL_FORECAST, HORIZON, IS_OPEN, REALISED, VALUE},
-    frames::{collect_together, taken_on},
+    frames::{PastSnapshots, collect_together},
     prepare::prepared,
 };
 
@@ -49,7 +49,7 @@ pub(crate) struct SnapshotBookings {
 /// Gathers [`SnapshotBookings`] from every snapshot on `dates`, with
 /// `known` outcomes (see `accuracy::decided`).
 pub(crate) fn snapshot_bookings(
-    snapshots: &LazyFrame,
+    snapshots: &PastSnapshots,
     known: LazyFrame,
     spec: &ForecastSpec,
     dates: &[NaiveDate],
@@ -59,7 +59,7 @@ pub(crate) fn snapshot_bookings(
         let mut then = spec.clone();
         then.as_of = day;
         then.correction = None;
-        let taken = taken_on(snapshots, day);
+        let taken = snapshots.taken_on(day);
         let (lines, _) = prepared(taken, &then)?;
         let start = lit(spec.bucket.start_of(day)).cast(DataType::Date);
         open.push(

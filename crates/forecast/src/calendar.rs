@@ -33,12 +33,12 @@ use quotecast_pipeline::columns as col;
 use crate::{
     ForecastError, ForecastSpec,
     columns::{
-        CALENDAR_FACTOR, COMPANY, COMPANY_SHOCK_VARIANCE, HORIZON, IF_WON, IS_OPEN, IS_WON, POINT,
-        PROBABILITY, REALISED, SHARE, SHOCK_VARIANCE,
+        BUCKET, CALENDAR_FACTOR, CLOSE, COMPANY, COMPANY_SHOCK_VARIANCE, HORIZON, IF_WON, IS_OPEN,
+        IS_WON, REALISED, SHARE, SHOCK_VARIANCE, VALUE, WIN_RATE,
     },
     corrected::expected_rows,
-    frames::{collect_together, exact_sum, taken_on},
-    prepare::{horizon_of, prepared},
+    frames::{collect_together, exact_sum},
+    prepare::horizon_of,
     shocks::ShockModel,
 };
 
@@ -88,30 +88,40 @@ fn recency_weight(day: NaiveDate, as_of: NaiveDate) -> f64 {
     0.5f64.powf(age / HALF_LIFE_DAYS)
 }
 
-/// Learns the factors from the past snapshots on `used` (their deals'
-/// outcomes in `decided`, known on `spec.as_of`), with `spec`'s win rates
-/// and correction (whose own calendar is left out).
+/// Learns the factors from the open `deals` of past snapshots (see
+/// [`crate::prepare::open_deals`]; their outcomes in `decided`, known on
+/// `spec.as_of`), with `spec`'s win rates and correction (whose own
+/// calendar is left out).
 pub(crate) fn learn_calendar(
-    snapshots: &LazyFrame,
+    deals: &[(NaiveDate, DataFrame)],
     decided: LazyFrame,
     spec: &ForecastSpec,
-    used: &[NaiveDate],
 ) -> Result<DataFrame, ForecastError> {
-    let mut per_date = Vec::with_capacity(used.len());
-    let mut days = Vec::with_capacity(used.len());
-    for &day in used {
-        // Only horizons whose bucket had ended by the forecast date.
-        let complete = complete_horizons(spec.bucket, day, spec.as_of);
+    // Only snapshots with a horizon whose bucket had ended by the
+    // forecast date.
+    let mut days = Vec::with_capacity(deals.len());
+    let mut plans = Vec::with_capacity(deals.len());
+    for (day, open) in deals {
+        let complete = complete_horizons(spec.bucket, *day, spec.as_of);
         if complete > 0 {
-            per_date.push(snapshot_cells(snapshots, &decided, spec, day, complete)?);
-            days.push(day);
+            let then = as_it_stood(spec, *day);
+            let weight =
+                position_weight(spec.bucket, *day, spec.as_of) * recency_weight(*day, spec.as_of);
+            plans.push(snapshot_cells(
+                open.clone().lazy(),
+                &decided,
+                &then,
+                complete,
+                weight,
+            )?);
+            days.push(*day);
         }
     }
     // Summed in Rust, date by date in order: the same history gives the
     // same factors to the bit (a plan's id hashes the values they scale).
     let mut sums: BTreeMap<(String, i32), [f64; 3]> = BTreeMap::new();
     let mut cells = Vec::new();
-    for (frame, day) in collect_together(per_date)?.into_iter().zip(days) {
+    for (frame, day) in collect_together(plans)?.into_iter().zip(days) {
         for cell in cells_of(&frame, day, spec.bucket)? {
             add_to_sums(&mut sums, &cell);
             cells.push(cell);
@@ -136,6 +146,17 @@ pub(crate) fn learn_calendar(
         .collect()?)
 }
 
+/// `spec` as a forecast made on `day` had it: its correction without the
+/// calendar being learned.
+fn as_it_stood(spec: &ForecastSpec, day: NaiveDate) -> ForecastSpec {
+    let mut then = spec.clone();
+    then.as_of = day;
+    if let Some(c) = then.correction.as_mut() {
+        c.calendar = DataFrame::empty();
+    }
+    then
+}
+
 /// How many buckets from the one holding `day` had ended by `as_of`.
 fn complete_horizons(bucket: crate::Bucket, day: NaiveDate, as_of: NaiveDate) -> i32 {
     let mut complete = 0i32;
@@ -147,58 +168,87 @@ fn complete_horizons(bucket: crate::Bucket, day: NaiveDate, as_of: NaiveDate) ->
     complete
 }
 
-/// The plan of one past snapshot's cells: per team and complete horizon,
-/// what its open deals were forecast to book there (with `spec`'s
-/// correction as it stood, its calendar left out), the variance of that
-/// under the deal-level model, and what they booked; weighted by the
-/// snapshot's place in its bucket and its age.
+/// Per close group (see [`snapshot_cells`]): the number of deals, and
+/// the sums over them of p·v, p·v² and (p·v)², with p a deal's win rate
+/// and v its value.
+const GROUP_DEALS: &str = "__group_deals";
+const P_V2: &str = "__p_v2";
+const P2_V2: &str = "__p2_v2";
+/// A close group's own close day (slippage moves [`CLOSE`]).
+const CLOSE_GROUP: &str = "__close_group";
+
+/// The plan of one past snapshot's cells from its `open` deals (see
+/// [`crate::prepare::open_deals`]): per team and complete horizon, what they were
+/// forecast to book there (with the correction as it stood `then`), the
+/// variance of that under the deal-level model, and what they booked;
+/// with the snapshot's `weight` (its place in its bucket and its age).
+///
+/// A deal of value v and win rate p whose slippage points put a share s
+/// of it in a horizon books there p·s·v on average, with variance
+/// p·s·v² − (p·s·v)² (its points exclude each other). Deals of one team
+/// closing on the same day have the same shares, so they are summed into
+/// one close group first (Σp·v, Σp·v², Σ(p·v)², a few thousand groups
+/// where there are a few hundred thousand deals), and only the groups are
+/// spread over the slippage points by [`expected_rows`]: the group's
+/// value there is Σp·v at rate 1, its team's factor f is read back as
+/// what the value became, and the cell sums s·f·Σp·v and
+/// s·f²·Σp·v² − s²·f²·Σ(p·v)². Lines of one deal with different close
+/// days count as deals of their own here.
 fn snapshot_cells(
-    snapshots: &LazyFrame,
+    open: LazyFrame,
     decided: &LazyFrame,
-    spec: &ForecastSpec,
-    day: NaiveDate,
+    then: &ForecastSpec,
     complete: i32,
+    weight: f64,
 ) -> Result<LazyFrame, ForecastError> {
-    let mut then = spec.clone();
-    then.as_of = day;
-    if let Some(c) = then.correction.as_mut() {
-        c.calendar = DataFrame::empty();
-    }
-    let (lines, _) = prepared(taken_on(snapshots, day), &then)?;
-    let open = lines.filter(col(IS_OPEN)).collect()?.lazy();
     let within = |horizon: Expr| horizon.clone().gt_eq(lit(0)).and(horizon.lt(lit(complete)));
-    // Per deal and horizon, the mean and the variance of what it books
-    // there: its slippage points are exclusive, so E[X²] is the sum over
-    // its points of probability × share × value².
-    let forecast = expected_rows(open.clone(), &then)?
-        .with_column(horizon_of(&then))
+    let p_v = col(WIN_RATE) * col(VALUE);
+    let groups = open
+        .clone()
+        .group_by([col(col::TEAM), col(CLOSE), col(BUCKET)])
+        .agg([
+            len().cast(DataType::Float64).alias(GROUP_DEALS),
+            exact_sum(p_v.clone()).alias(VALUE),
+            exact_sum(p_v.clone() * col(VALUE)).alias(P_V2),
+            exact_sum(p_v.pow(2)).alias(P2_V2),
+        ])
+        .with_columns([
+            col(CLOSE).alias(CLOSE_GROUP),
+            lit(1.0).alias(WIN_RATE),
+            lit(true).alias(IS_OPEN),
+            lit(false).alias(IS_WON),
+        ]);
+    let factor = when(col(VALUE).gt(lit(0.0)))
+        .then(col(IF_WON) / col(VALUE))
+        .otherwise(lit(1.0));
+    let forecast = expected_rows(groups, then)?
+        .with_column(horizon_of(then))
         .filter(col(HORIZON).lt(lit(complete)))
-        .group_by([
-            col(col::OPPORTUNITY_ID),
-            col(col::TEAM),
-            col(HORIZON),
-            col(POINT),
-        ])
+        .with_column(factor.alias("__factor"))
+        .group_by([col(col::TEAM), col(CLOSE_GROUP), col(HORIZON)])
         .agg([
-            (col(PROBABILITY) * col(SHARE)).first().alias("__chance"),
-            exact_sum(col(IF_WON)).alias("__value"),
-        ])
-        .group_by([col(col::OPPORTUNITY_ID), col(col::TEAM), col(HORIZON)])
-        .agg([
-            exact_sum(col("__chance") * col("__value")).alias("__mean"),
-            exact_sum(col("__chance") * col("__value").pow(2)).alias("__square"),
+            // Counted, not summed: the same on every run to the bit.
+            (len().cast(DataType::Float64) * col(SHARE).first()).alias("__share"),
+            col("__factor").first(),
+            col(VALUE).first(),
+            col(P_V2).first(),
+            col(P2_V2).first(),
+            col(GROUP_DEALS).first(),
         ])
         .group_by([col(col::TEAM), col(HORIZON)])
         .agg([
-            exact_sum(col("__mean"))
+            exact_sum(col("__share") * col("__factor") * col(VALUE))
                 .round(CENTS, RoundMode::HalfToEven)
                 .alias(FORECAST),
-            exact_sum(col("__square") - col("__mean").pow(2))
-                .round(0, RoundMode::HalfToEven)
-                .alias(VARIANCE),
-            len().cast(DataType::Float64).alias(DEALS),
+            exact_sum(
+                col("__factor").pow(2)
+                    * (col("__share") * col(P_V2) - col("__share").pow(2) * col(P2_V2)),
+            )
+            .round(0, RoundMode::HalfToEven)
+            .alias(VARIANCE),
+            col(GROUP_DEALS).sum().alias(DEALS),
         ]);
-    let start = lit(spec.bucket.start_of(day)).cast(DataType::Date);
+    let start = lit(then.bucket.start_of(then.as_of)).cast(DataType::Date);
     let booked = open
         .group_by([col(col::OPPORTUNITY_ID)])
         .agg([col(col::TEAM).first()])
@@ -210,17 +260,16 @@ fn snapshot_cells(
         )
         .select([
             col(col::TEAM),
-            (spec
+            (then
                 .bucket
-                .index(col(col::CLOSED).dt().truncate(lit(spec.bucket.every())))
-                - spec.bucket.index(start))
+                .index(col(col::CLOSED).dt().truncate(lit(then.bucket.every())))
+                - then.bucket.index(start))
             .alias(HORIZON),
             col(REALISED),
         ])
         .filter(within(col(HORIZON)))
         .group_by([col(col::TEAM), col(HORIZON)])
         .agg([exact_sum(col(REALISED)).round(CENTS, RoundMode::HalfToEven)]);
-    let weight = position_weight(spec.bucket, day, spec.as_of) * recency_weight(day, spec.as_of);
     let keys = [col(col::TEAM), col(HORIZON)];
     Ok(forecast
         .join(

@@ -1,5 +1,5 @@
 //! Frame helpers every module may use: exact sums, collecting several
-//! plans in one run, and reading past snapshots by date. A leaf: it
+//! plans in one run, and past snapshots by date. A leaf: it
 //! imports nothing from the crate but the error type.
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -40,13 +40,6 @@ fn collect_with(plans: Vec<LazyFrame>, engine: Engine) -> Result<Vec<DataFrame>,
     )
 }
 
-/// The rows of the past snapshot taken on `day`.
-pub(crate) fn taken_on(snapshots: &LazyFrame, day: NaiveDate) -> LazyFrame {
-    snapshots
-        .clone()
-        .filter(col(col::SNAPSHOT_DATE).eq(lit(day).cast(DataType::Date)))
-}
-
 /// The distinct snapshot dates, oldest first.
 pub(crate) fn snapshot_dates(snapshots: LazyFrame) -> Result<Vec<NaiveDate>, ForecastError> {
     let frame = snapshots
@@ -63,4 +56,127 @@ pub(crate) fn snapshot_dates(snapshots: LazyFrame) -> Result<Vec<NaiveDate>, For
         .map(quotecast_pipeline::from_epoch_days)
         .collect();
     Ok(days)
+}
+
+/// Past snapshots held in memory, split by the day each was taken: one
+/// pass over the rows, where a filter per day reads them all once per day
+/// (24 monthly snapshots, 12M rows: the filters took longer than the
+/// models they fed).
+#[derive(Clone, Default)]
+pub(crate) struct PastSnapshots {
+    /// Oldest first.
+    days: Vec<(NaiveDate, DataFrame)>,
+    /// The columns of an empty day.
+    schema: Option<SchemaRef>,
+}
+
+impl PastSnapshots {
+    /// Reads `snapshots` (the snapshot columns plus `snapshot_date`). The
+    /// rows are put in date order (exports usually are, and then nothing
+    /// moves) and each day is a slice of them, not a copy.
+    pub(crate) fn read(snapshots: LazyFrame) -> Result<Self, ForecastError> {
+        let mut frame = snapshots.collect()?;
+        let schema = Some(frame.schema().clone());
+        let day_numbers = |frame: &DataFrame| -> Result<Vec<Option<i32>>, ForecastError> {
+            Ok(frame
+                .column(col::SNAPSHOT_DATE)?
+                .cast(&DataType::Int32)?
+                .i32()?
+                .iter()
+                .collect())
+        };
+        let mut numbers = day_numbers(&frame)?;
+        if !numbers.is_sorted() {
+            frame = frame.sort(
+                [col::SNAPSHOT_DATE],
+                SortMultipleOptions::default().with_maintain_order(true),
+            )?;
+            numbers = day_numbers(&frame)?;
+        }
+        let mut days = Vec::new();
+        let mut start = 0;
+        for run in numbers.chunk_by(|a, b| a == b) {
+            if let Some(Some(day)) = run.first() {
+                let day = quotecast_pipeline::from_epoch_days(*day);
+                days.push((day, frame.slice(start as i64, run.len())));
+            }
+            start += run.len();
+        }
+        Ok(PastSnapshots { days, schema })
+    }
+
+    /// The days snapshots were taken, oldest first.
+    pub(crate) fn dates(&self) -> Vec<NaiveDate> {
+        self.days.iter().map(|(day, _)| *day).collect()
+    }
+
+    /// The rows of the snapshot taken on `day` (none if there is none).
+    pub(crate) fn taken_on(&self, day: NaiveDate) -> LazyFrame {
+        match self.days.binary_search_by_key(&day, |(d, _)| *d) {
+            Ok(i) => self.days[i].1.clone().lazy(),
+            Err(_) => self.empty(),
+        }
+    }
+
+    /// The rows of every snapshot taken by `day`.
+    pub(crate) fn up_to(&self, day: NaiveDate) -> Result<LazyFrame, ForecastError> {
+        let parts: Vec<LazyFrame> = self
+            .days
+            .iter()
+            .take_while(|(d, _)| *d <= day)
+            .map(|(_, frame)| frame.clone().lazy())
+            .collect();
+        if parts.is_empty() {
+            return Ok(self.empty());
+        }
+        Ok(concat(parts, UnionArgs::default())?)
+    }
+
+    fn empty(&self) -> LazyFrame {
+        match &self.schema {
+            Some(schema) => DataFrame::empty_with_schema(schema).lazy(),
+            None => DataFrame::empty().lazy(),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn past_snapshots_out_of_date_order_are_split_by_day_oldest_first() {
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
+        // Rows as an export ordered by opportunity has them.
+        let dates = [2, 1, 3, 2, 1, 2].map(|d| quotecast_pipeline::epoch_days(day(d)));
+        let frame = DataFrame::new(
+            6,
+            vec![
+                Column::new(col::SNAPSHOT_DATE.into(), dates)
+                    .cast(&DataType::Date)
+                    .unwrap(),
+                Column::new(
+                    col::OPPORTUNITY_ID.into(),
+                    ["a", "a", "a", "b", "b", "c"],
+                ),
+            ],
+        )
+        .unwrap();
+        let past = PastSnapshots::read(frame.lazy()).unwrap();
+        assert_eq!(past.dates(), vec![day(1), day(2), day(3)]);
+        let ids = |d: u32| -> Vec<String> {
+            let taken = past.taken_on(day(d)).collect().unwrap();
+            let ids = taken.column(col::OPPORTUNITY_ID).unwrap().str().unwrap();
+            ids.iter().map(|s| s.unwrap_or("").to_owned()).collect()
+        };
+        // Each day's rows in the order they were read.
+        assert_eq!(ids(1), ["a", "b"]);
+        assert_eq!(ids(2), ["a", "b", "c"]);
+        assert_eq!(ids(3), ["a"]);
+        // A day without a snapshot has no rows but the same columns.
+        let none = past.taken_on(day(4)).collect().unwrap();
+        assert_eq!((none.height(), none.width()), (0, 2));
+        assert_eq!(past.up_to(day(2)).unwrap().collect().unwrap().height(), 5);
+    }
 }
