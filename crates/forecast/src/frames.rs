@@ -156,10 +156,7 @@ mod tests {
                 Column::new(col::SNAPSHOT_DATE.into(), dates)
                     .cast(&DataType::Date)
                     .unwrap(),
-                Column::new(
-                    col::OPPORTUNITY_ID.into(),
-                    ["a", "a", "a", "b", "b", "c"],
-                ),
+                Column::new(col::OPPORTUNITY_ID.into(), ["a", "a", "a", "b", "b", "c"]),
             ],
         )
         .unwrap();

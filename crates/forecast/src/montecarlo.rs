@@ -24,7 +24,9 @@ use rayon::prelude::*;
 
 use crate::{
     Correction, ForecastError, ForecastSpec,
-    columns::{BUCKET, HORIZON, IF_WON, POINT, PROBABILITY, SHARE},
+    columns::{
+        BUCKET, CLOSE, HORIZON, IF_WON, IS_OPEN, IS_WON, POINT, PROBABILITY, SHARE, VALUE, WIN_RATE,
+    },
     corrected::expected_rows,
     frames::collect_together,
     prepare::{horizon_of, prepared},
@@ -163,7 +165,12 @@ pub fn simulate(
         cells,
         totals,
         open,
-    } = trials(expected_rows(lines, spec)?, keys, how, spec)?;
+    } = trials(
+        expected_rows(deal_rows(lines, spec), spec)?,
+        keys,
+        how,
+        spec,
+    )?;
     let n_cells = cells.height();
     let scale = spec.rates.scale;
     let by_group = summarise(&cells, &totals, n_cells, scale)?;
@@ -196,6 +203,31 @@ pub fn simulate(
         trials: how.trials,
         open_opportunities: open,
     })
+}
+
+/// The open and won `lines` summed per deal and whatever else the
+/// trials tell lines apart by (cell keys, close day, win rate), before
+/// they are spread over the slippage points: a deal has several lines,
+/// and each would otherwise be spread and grouped on its own.
+fn deal_rows(lines: LazyFrame, spec: &ForecastSpec) -> LazyFrame {
+    let mut names = vec![
+        col::OPPORTUNITY_ID,
+        col::TEAM,
+        CLOSE,
+        BUCKET,
+        WIN_RATE,
+        IS_OPEN,
+        IS_WON,
+    ];
+    for dimension in &spec.group_by {
+        if !names.contains(&dimension.column()) {
+            names.push(dimension.column());
+        }
+    }
+    lines
+        .filter(col(IS_OPEN).or(col(IS_WON)))
+        .group_by(names.into_iter().map(col).collect::<Vec<_>>())
+        .agg([col(VALUE).sum()])
 }
 
 /// The outcome of each trial per cell.
@@ -471,39 +503,40 @@ fn run_chunk(deals: &Deals, n_cells: usize, first: u64, trials: u32, seed: u64) 
                 }
             }
         }
-        for (j, rng) in rngs.iter_mut().take(lanes).enumerate() {
-            general_deals(
-                deals,
-                &mut block[j * n_cells..(j + 1) * n_cells],
-                rng,
-                &m[j],
-            );
-        }
+        general_deals(deals, block, &mut rngs[..lanes], &m[..lanes]);
         t += lanes;
     }
     out
 }
 
-/// One trial of the deals with several rows or slippage points, each won
-/// row's value times its shock group's multiplier in `m`.
-fn general_deals(deals: &Deals, acc: &mut [f64], rng: &mut Pcg64Mcg, m: &[f64]) {
+/// The trials of `rngs` (one per lane, each lane's cells one after the
+/// other in `block`) for the deals with several rows or slippage points,
+/// each won row's value times its shock group's multiplier in its lane's
+/// `m`. The lanes go through the deals together, so a deal's rows are
+/// read once for all of them; each lane draws from its own stream in deal
+/// order, as it would alone.
+fn general_deals(deals: &Deals, block: &mut [f64], rngs: &mut [Pcg64Mcg], m: &[Vec<f64>]) {
+    let n_cells = block.len() / rngs.len().max(1);
     for (i, &threshold) in deals.threshold.iter().enumerate() {
-        if rng.next_u64() >= threshold {
-            continue;
-        }
         let (from, to) = (deals.start[i] as usize, deals.start[i + 1] as usize);
         let points = deals.points[i];
-        let scale = |r: usize| deals.value[r] * m[deals.group[r] as usize];
-        if points > 1 {
-            let chosen = rng.random_range(0..points);
-            for r in from..to {
-                if deals.point[r] == chosen {
+        for (j, rng) in rngs.iter_mut().enumerate() {
+            if rng.next_u64() >= threshold {
+                continue;
+            }
+            let acc = &mut block[j * n_cells..(j + 1) * n_cells];
+            let scale = |r: usize| deals.value[r] * m[j][deals.group[r] as usize];
+            if points > 1 {
+                let chosen = rng.random_range(0..points);
+                for r in from..to {
+                    if deals.point[r] == chosen {
+                        acc[deals.cell[r] as usize] += scale(r);
+                    }
+                }
+            } else {
+                for r in from..to {
                     acc[deals.cell[r] as usize] += scale(r);
                 }
-            }
-        } else {
-            for r in from..to {
-                acc[deals.cell[r] as usize] += scale(r);
             }
         }
     }
