@@ -105,7 +105,8 @@ pub fn backtest(
     how: &Backtest,
 ) -> Result<BacktestResult, ForecastError> {
     let maturity = chrono::TimeDelta::days(i64::from(how.maturity_days));
-    // Read once: every date's models filter it rather than scan the file.
+    // Read once and split by day: every date's models read their days
+    // rather than scan the file.
     let snapshots = PastSnapshots::read(snapshots)?;
     let matured: Vec<NaiveDate> = snapshots
         .dates()

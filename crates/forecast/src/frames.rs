@@ -62,7 +62,6 @@ pub(crate) fn snapshot_dates(snapshots: LazyFrame) -> Result<Vec<NaiveDate>, For
 /// pass over the rows, where a filter per day reads them all once per day
 /// (24 monthly snapshots, 12M rows: the filters took longer than the
 /// models they fed).
-#[derive(Clone, Default)]
 pub(crate) struct PastSnapshots {
     /// Oldest first.
     days: Vec<(NaiveDate, DataFrame)>,
