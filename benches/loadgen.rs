@@ -327,6 +327,8 @@ async fn main() -> anyhow::Result<()> {
     ));
     // The in-process server's data directory, removed at the end.
     let data = std::env::temp_dir().join(format!("quotecast-loadgen-{}", std::process::id()));
+    // The in-process server's quote store, to report its group commits.
+    let mut quotes = None;
     let (url, _server) = match &args.addr {
         Some(addr) => {
             let host: SocketAddr = addr
@@ -349,6 +351,7 @@ async fn main() -> anyhow::Result<()> {
                 },
                 None => state,
             };
+            quotes = Some(state.quotes.clone());
             tokio::spawn(async move {
                 let _ = quotecast_server::serve(listener, state, async {
                     let _ = stopped.await;
@@ -411,7 +414,9 @@ async fn main() -> anyhow::Result<()> {
     );
     let warmup = Duration::from_secs_f64(args.warmup);
     let window = Duration::from_secs_f64(args.seconds);
+    let store_stats = || quotes.as_ref()?.if_open().map(|s| s.write_stats());
     for &c in &args.concurrency {
+        let commits_before = store_stats().unwrap_or_default();
         let mut rows: Vec<Measurement> = rpcs.iter().map(|_| Measurement::default()).collect();
         // Each round's throughput against that round's no-op.
         let mut round_ratios = vec![Vec::new(); rpcs.len()];
@@ -475,6 +480,19 @@ async fn main() -> anyhow::Result<()> {
                 ms(p99(save)),
                 ms(p99(full)),
             );
+            // The writer's side of those saves (warm-ups included): how
+            // many shared a commit, and what a commit took.
+            if let Some(after) = store_stats() {
+                let commits = after.batches - commits_before.batches;
+                let per = |x: f64| x / commits.max(1) as f64;
+                println!(
+                    "{:>11}  store: {} group commits, {:.1} writes and {:.3} ms each",
+                    c,
+                    commits,
+                    per((after.writes - commits_before.writes) as f64),
+                    per((after.commit_seconds - commits_before.commit_seconds) * 1000.0),
+                );
+            }
         }
     }
     let _ = std::fs::remove_dir_all(&data);

@@ -280,3 +280,62 @@ async fn a_diff_names_each_line_and_figure_that_moved_between_versions() {
     assert_eq!(e.code(), Code::NotFound, "{e:?}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_metrics_count_the_stores_group_commits_and_their_writes() {
+    let kept = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let keep = kept.clone();
+    let server = TestServer::start_with_state(
+        |_| {},
+        move |state| {
+            *keep.lock().unwrap() = Some(state.clone());
+            state
+        },
+    )
+    .await;
+    let state = kept.lock().unwrap().clone().unwrap();
+    let page = |state: &quotecast_server::AppState| {
+        String::from_utf8(state.metrics.render(state)).unwrap()
+    };
+    // Before any call opens the store: nothing written.
+    assert!(page(&state).contains("quotecast_store_writes_total 0"));
+    let mut client = client(&server).await;
+    let saves: Vec<_> = (0..8)
+        .map(|k| {
+            let mut client = client.clone();
+            tokio::spawn(async move {
+                let quantity = format!("{}", k + 1);
+                client
+                    .save_quote(save(0, 0, quote("acme", vec![line("DSP-24", &quantity)])))
+                    .await
+            })
+        })
+        .collect();
+    for saved in saves {
+        saved.await.unwrap().unwrap();
+    }
+    // A stale revision is a write its commit refuses alone.
+    let stale = client
+        .save_quote(save(1, 7, quote("acme", vec![line("DSP-24", "3")])))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+    let page = page(&state);
+    for expected in [
+        "quotecast_store_writes_total 9",
+        "quotecast_store_failed_commits_total 0",
+    ] {
+        assert!(page.contains(expected), "{expected} in {page}");
+    }
+    let value = |name: &str| -> f64 {
+        page.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap()
+    };
+    let commits = value("quotecast_store_commits_total ");
+    assert!((1.0..=9.0).contains(&commits), "{page}");
+    assert!(
+        value("quotecast_store_commit_seconds_total ") > 0.0,
+        "{page}"
+    );
+}

@@ -2,15 +2,17 @@
 //! plain-HTTP listener (`serve --metrics-addr`): requests by method and
 //! gRPC code, latency per method, forecast and plan jobs (running,
 //! waiting, cancelled), configuration sessions open, the rules version and
-//! when it was loaded, and the process (CPU, memory, open files).
+//! when it was loaded, the quote store's group commits (how many, the
+//! writes they held, their time), and the process (CPU, memory, open
+//! files).
 use std::{convert::Infallible, sync::Arc};
 
 use http_body_util::Full;
 use hyper::{Request, Response, body::Incoming, service::service_fn};
 use hyper_util::rt::TokioIo;
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry, TextEncoder,
+    Counter, Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use tokio::net::TcpListener;
 use tonic::codegen::Bytes;
@@ -39,6 +41,57 @@ struct Kept {
     jobs_waiting: IntGauge,
     rules: IntGaugeVec,
     rules_loaded: Gauge,
+    store: StoreCounters,
+}
+
+/// The quote store writer's counts, brought up to the store's own at each
+/// scrape.
+struct StoreCounters {
+    commits: IntCounter,
+    writes: IntCounter,
+    failed: IntCounter,
+    seconds: Counter,
+}
+
+impl StoreCounters {
+    fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let counters = Self {
+            commits: IntCounter::new(
+                "store_commits_total",
+                "Group commits of the quote store's writer (each one flush)",
+            )?,
+            writes: IntCounter::new(
+                "store_writes_total",
+                "Saves and status changes written by those commits",
+            )?,
+            failed: IntCounter::new(
+                "store_failed_commits_total",
+                "Group commits that failed (none of their writes stored)",
+            )?,
+            seconds: Counter::new(
+                "store_commit_seconds_total",
+                "Time spent in group commits, from the first statement to the commit",
+            )?,
+        };
+        registry.register(Box::new(counters.commits.clone()))?;
+        registry.register(Box::new(counters.writes.clone()))?;
+        registry.register(Box::new(counters.failed.clone()))?;
+        registry.register(Box::new(counters.seconds.clone()))?;
+        Ok(counters)
+    }
+
+    /// Adds what the store counted since the last scrape (the store's
+    /// counts only grow while it is open).
+    fn catch_up(&self, stats: quotecast_store::WriteStats) {
+        let up = |counter: &IntCounter, to: u64| counter.inc_by(to.saturating_sub(counter.get()));
+        up(&self.commits, stats.batches);
+        up(&self.writes, stats.writes);
+        up(&self.failed, stats.failed_batches);
+        let behind = stats.commit_seconds - self.seconds.get();
+        if behind > 0.0 {
+            self.seconds.inc_by(behind);
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -102,6 +155,7 @@ impl Kept {
         registry.register(Box::new(jobs_waiting.clone()))?;
         registry.register(Box::new(rules.clone()))?;
         registry.register(Box::new(rules_loaded.clone()))?;
+        let store = StoreCounters::new(&registry)?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -117,6 +171,7 @@ impl Kept {
             jobs_waiting,
             rules,
             rules_loaded,
+            store,
         })
     }
 }
@@ -182,6 +237,9 @@ impl Kept {
             .set(1);
         self.rules_loaded
             .set(state.rules_loaded_at.timestamp_millis() as f64 / 1000.0);
+        if let Some(store) = state.quotes.if_open() {
+            self.store.catch_up(store.write_stats());
+        }
         let mut out = Vec::new();
         // Encoding into memory fails only on a metric the registry holds
         // in a broken state; then the page says so.

@@ -57,6 +57,11 @@ impl QuoteDb {
         &self.url
     }
 
+    /// The store, if a call has opened it yet.
+    pub fn if_open(&self) -> Option<&Store> {
+        self.store.get()
+    }
+
     pub async fn store(&self) -> Result<&Store, ServerError> {
         Ok(self
             .store

@@ -33,6 +33,7 @@ pub use migrate::SCHEMA_VERSION;
 pub use orders::{ListOrders as ListOrdersQuery, Order, OrderLine};
 pub use quotes::{ListQuotes, QuoteContent, QuoteSummary, QuoteVersion, content_hash};
 pub use status::QuoteStatus;
+pub use writer::WriteStats;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -156,6 +157,11 @@ impl Store {
     /// The SQLite database `quotes.sqlite` in `data_dir`.
     pub async fn open_in(data_dir: &std::path::Path) -> Result<Self, StoreError> {
         Self::open(&sqlite_url(data_dir)).await
+    }
+
+    /// What the group-committing writer has done since the store opened.
+    pub fn write_stats(&self) -> WriteStats {
+        self.writer.stats()
     }
 
     pub fn backend(&self) -> Backend {

@@ -6,6 +6,14 @@
 //! runs under its own savepoint: one that fails (a stale version) is
 //! rolled back alone and the others still commit. Nothing is acknowledged before the
 //! commit that holds it; a commit that fails fails every save in it.
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
@@ -66,16 +74,70 @@ impl Answer {
     }
 }
 
+/// What the writer has done since the store opened: group commits, the
+/// writes they held, and the time spent in them (from the first statement
+/// to the commit's answer). Writes per batch show how well saves share a
+/// flush; seconds per batch what a flush costs.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WriteStats {
+    pub batches: u64,
+    pub writes: u64,
+    /// Batches whose commit failed (none of their writes stored).
+    pub failed_batches: u64,
+    pub commit_seconds: f64,
+}
+
+/// [`WriteStats`] as the writer counts them.
+#[derive(Debug, Default)]
+struct Counters {
+    batches: AtomicU64,
+    writes: AtomicU64,
+    failed_batches: AtomicU64,
+    commit_nanos: AtomicU64,
+}
+
+impl Counters {
+    fn count(&self, writes: usize, failed: bool, took: Duration) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.writes
+            .fetch_add(u64::try_from(writes).unwrap_or(u64::MAX), Ordering::Relaxed);
+        if failed {
+            self.failed_batches.fetch_add(1, Ordering::Relaxed);
+        }
+        self.commit_nanos.fetch_add(
+            u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    fn read(&self) -> WriteStats {
+        WriteStats {
+            batches: self.batches.load(Ordering::Relaxed),
+            writes: self.writes.load(Ordering::Relaxed),
+            failed_batches: self.failed_batches.load(Ordering::Relaxed),
+            commit_seconds: self.commit_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+        }
+    }
+}
+
 /// Hands writes to the writer task.
 #[derive(Debug, Clone)]
-pub(crate) struct Writer(mpsc::Sender<Op>);
+pub(crate) struct Writer {
+    sender: mpsc::Sender<Op>,
+    counters: Arc<Counters>,
+}
 
 impl Writer {
     /// Starts the writer task on the current runtime.
     pub(crate) fn start(pool: AnyPool, backend: Backend) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, backend, receiver));
-        Self(sender)
+        let counters = Arc::new(Counters::default());
+        tokio::spawn(run(pool, backend, receiver, counters.clone()));
+        Self { sender, counters }
+    }
+
+    pub(crate) fn stats(&self) -> WriteStats {
+        self.counters.read()
     }
 
     pub(crate) async fn write(&self, save: Save) -> Result<QuoteVersion, StoreError> {
@@ -91,7 +153,7 @@ impl Writer {
     }
 
     async fn send(&self, op: Op) -> Result<(), StoreError> {
-        self.0.send(op).await.map_err(|_| stopped())
+        self.sender.send(op).await.map_err(|_| stopped())
     }
 }
 
@@ -99,7 +161,12 @@ fn stopped() -> StoreError {
     StoreError::Database(sqlx::Error::PoolClosed)
 }
 
-async fn run(pool: AnyPool, backend: Backend, mut saves: mpsc::Receiver<Op>) {
+async fn run(
+    pool: AnyPool,
+    backend: Backend,
+    mut saves: mpsc::Receiver<Op>,
+    counters: Arc<Counters>,
+) {
     while let Some(first) = saves.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -108,12 +175,15 @@ async fn run(pool: AnyPool, backend: Backend, mut saves: mpsc::Receiver<Op>) {
                 Err(_) => break,
             }
         }
-        commit(&pool, backend, batch).await;
+        let (writes, started) = (batch.len(), Instant::now());
+        let failed = commit(&pool, backend, batch).await;
+        counters.count(writes, failed, started.elapsed());
     }
 }
 
-/// Writes `batch` in one transaction and answers each write.
-async fn commit(pool: &AnyPool, backend: Backend, batch: Vec<Op>) {
+/// Writes `batch` in one transaction and answers each write; true when
+/// the commit failed.
+async fn commit(pool: &AnyPool, backend: Backend, batch: Vec<Op>) -> bool {
     let mut answers = Vec::with_capacity(batch.len());
     let outcome: Result<(), StoreError> = async {
         let mut tx = pool.begin().await?;
@@ -191,7 +261,9 @@ async fn commit(pool: &AnyPool, backend: Backend, batch: Vec<Op>) {
         tracing::error!(%error, writes = answers.len(), "a group commit failed: none stored");
         error.to_string()
     });
+    let failed = failure.is_some();
     for answer in answers {
         answer.send(failure.as_deref());
     }
+    failed
 }

@@ -165,6 +165,14 @@ async fn of_concurrent_revisions_exactly_one_wins_each_round() {
                 }
             }
             assert_eq!(winners.len(), 1, "round {round}");
+            // A refused revision is a write of its batch, not a failed
+            // batch: the others in the batch were stored.
+            let stats = store.write_stats();
+            assert_eq!(
+                (stats.writes, stats.failed_batches),
+                (1 + 15 * (round as u64 + 1), 0),
+                "{stats:?}"
+            );
             // What is stored is the winner's change, nobody else's.
             assert_eq!(
                 store.get("t", quote.number, None).await.unwrap(),
@@ -320,6 +328,15 @@ async fn saves_from_many_tasks_take_every_number_once_per_tenant_and_chain_the_a
             let read = store.get(tenant, *number, None).await.unwrap();
             assert_eq!(&read.content.total, total);
         }
+        // The writer's counts say what it did: every save written once,
+        // in fewer commits than saves (300 waiting together share them),
+        // none failed.
+        let stats = store.write_stats();
+        assert_eq!((stats.writes, stats.failed_batches), (300, 0), "{stats:?}");
+        assert!(
+            (1..300).contains(&stats.batches) && stats.commit_seconds > 0.0,
+            "{stats:?}"
+        );
         let audit = store.verify_audit().await.unwrap();
         assert_eq!((audit.entries, audit.broken), (300, None));
         let entries = store.audit_entries(None, 0, 1000).await.unwrap();
