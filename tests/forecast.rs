@@ -318,6 +318,18 @@ async fn funnel_and_backtest_stream_their_tables() {
     );
     let horizons = &backtest["by_horizon"];
     assert_eq!(horizons.rows.len(), 6 * 2);
+    // Every scored cell, its money as decimal strings in the corporate
+    // currency: the rules' cells without a range, the corrected ones with.
+    let cells = &backtest["cells"];
+    let (model, p90) = (cells.column("model"), cells.column("p90"));
+    assert!(!cells.rows.is_empty());
+    for row in &cells.rows {
+        match row[model].as_str() {
+            "corrected" => assert!(row[p90].parse::<rust_decimal::Decimal>().is_ok(), "{row:?}"),
+            "rules" => assert!(row[p90].is_empty(), "{row:?}"),
+            _ => {}
+        }
+    }
     server.stop().await;
 }
 

@@ -36,8 +36,9 @@ use crate::{
     },
     corrected::expected_rows,
     frames::{PastSnapshots, collect_together},
+    montecarlo::{P10, P50, P90},
     prepare::{decided, prepared},
-    scores::{ACTUAL, WAPE, error_aggs, quantiles, with_cell_scores, without_quantiles},
+    scores::{ACTUAL, WAPE, error_aggs, quantile, quantiles, with_cell_scores, without_quantiles},
 };
 
 pub const SNAPSHOT_DATE: &str = col::SNAPSHOT_DATE;
@@ -91,6 +92,10 @@ pub struct BacktestResult {
     /// Per model and probability bin (0.0, 0.1, ... 0.9): `deals`,
     /// `mean_probability`, `won_share`.
     pub reliability: DataFrame,
+    /// Every scored cell: per snapshot date, model, bucket and team, its
+    /// `horizon`, `forecast` and `actual`, and for the simulated models
+    /// `p10`, `p50`, `p90` (where a miss is, and on which side).
+    pub cells: DataFrame,
     pub dates: Vec<NaiveDate>,
 }
 
@@ -411,10 +416,18 @@ fn scored(
         &[MODEL],
     );
     let by_horizon = scored_cells
+        .clone()
         .group_by([col(MODEL), col(HORIZON)])
         .agg(error_aggs());
-    let plans = vec![by_date, summary, by_horizon, reliability(deals)];
+    let plans = vec![
+        by_date,
+        summary,
+        by_horizon,
+        reliability(deals),
+        cell_table(scored_cells),
+    ];
     let mut frames = collect_together(plans)?;
+    let cells = frames.pop().unwrap_or_default();
     let reliability = frames.pop().unwrap_or_default();
     let by_horizon = in_model_order(frames.pop().unwrap_or_default(), &[HORIZON])?;
     let summary = with_value_added(in_model_order(frames.pop().unwrap_or_default(), &[])?)?;
@@ -424,8 +437,31 @@ fn scored(
         summary,
         by_horizon,
         reliability,
+        cells,
         dates,
     })
+}
+
+/// The scored cells as a reader wants them: keys, horizon, forecast,
+/// actual and the simulated range, in date, model, bucket and team order.
+fn cell_table(scored: LazyFrame) -> LazyFrame {
+    scored
+        .select([
+            col(SNAPSHOT_DATE),
+            col(MODEL),
+            col(BUCKET),
+            col(col::TEAM),
+            col(HORIZON),
+            col(CELL_FORECAST).alias(crate::scores::FORECAST),
+            col(ACTUAL),
+            quantile(1).alias(P10),
+            quantile(9).alias(P50),
+            quantile(17).alias(P90),
+        ])
+        .sort(
+            [SNAPSHOT_DATE, MODEL, BUCKET, col::TEAM],
+            SortMultipleOptions::default(),
+        )
 }
 
 /// Every model's and baseline's cells (date, bucket, team) within the

@@ -33,6 +33,11 @@ fn quantile_name(i: usize) -> String {
     format!("__q{i}")
 }
 
+/// The column of quantile level `i` ((i + 1) × 5 %) of scored cells.
+pub(crate) fn quantile(i: usize) -> Expr {
+    col(quantile_name(i))
+}
+
 /// The 19 quantiles of every cell of `trials` (its key columns and one
 /// column per level).
 pub(crate) fn quantiles(trials: &Trials) -> PolarsResult<DataFrame> {

@@ -148,6 +148,44 @@ fn team_factors_and_slippage_are_learned_and_the_corrected_forecast_wins_the_bac
     assert!(number(summary, "crps", 2) < best_baseline, "{all}");
     let coverage = number(summary, "coverage_p10_p90", 2);
     assert!((0.0..=1.0).contains(&coverage), "{all}");
+    // Every scored cell is listed: per model they add up to the summary's
+    // forecast and actual, and the share of corrected cells inside their
+    // P10–P90 is the summary's coverage.
+    let cells = &b.cells;
+    for (r, model) in models.iter().enumerate() {
+        let mine = cells
+            .clone()
+            .lazy()
+            .filter(col("model").eq(lit(model.as_str())))
+            .collect()
+            .unwrap();
+        for figure in ["forecast", "actual"] {
+            let sum: f64 = mine.column(figure).unwrap().f64().unwrap().sum().unwrap();
+            let expected = number(summary, figure, r);
+            assert!(
+                (sum - expected).abs() <= 1e-6 * expected,
+                "{figure} of {model}"
+            );
+        }
+        let ranges = ["p10", "p50", "p90"].map(|c| mine.column(c).unwrap().f64().unwrap().clone());
+        let actual = mine.column("actual").unwrap().f64().unwrap().clone();
+        let mut inside = 0usize;
+        for i in 0..mine.height() {
+            let [p10, p50, p90] = ranges.clone().map(|c| c.get(i));
+            if model == "rules" {
+                assert!(p10.is_none(), "the rules' model has no Monte Carlo");
+                continue;
+            }
+            let (p10, p50, p90) = (p10.unwrap(), p50.unwrap(), p90.unwrap());
+            assert!(p10 <= p50 && p50 <= p90, "{}", show(&mine));
+            let a = actual.get(i).unwrap();
+            inside += usize::from(p10 <= a && a <= p90);
+        }
+        if model == "corrected" {
+            let share = inside as f64 / mine.height() as f64;
+            assert!((share - coverage).abs() < 1e-9, "{share} against {all}");
+        }
+    }
     // Every model is scored on the same deals.
     let deals: Vec<f64> = (0..3).map(|r| number(summary, "deals", r)).collect();
     assert!(deals[0] == deals[1] && deals[1] == deals[2], "{all}");

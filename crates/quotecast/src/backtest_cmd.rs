@@ -34,8 +34,10 @@ pub struct BacktestArgs {
     #[arg(long, default_value_t = 500)]
     trials: u32,
     /// Write the scores per date (.parquet or .csv); the summary, the
-    /// scores per horizon and the reliability table go next to it as
-    /// NAME.summary.EXT, NAME.horizon.EXT and NAME.reliability.EXT.
+    /// scores per horizon, the reliability table and every scored cell
+    /// (date, model, bucket, team: forecast, actual, P10, P50, P90) go
+    /// next to it as NAME.summary.EXT, NAME.horizon.EXT,
+    /// NAME.reliability.EXT and NAME.cells.EXT.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Rules directory [default: ./rules, else the embedded example rules].
@@ -105,13 +107,15 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<ExitCode> {
         write_table(&sibling(path, "summary"), &result.summary)?;
         write_table(&sibling(path, "horizon"), &result.by_horizon)?;
         write_table(&sibling(path, "reliability"), &result.reliability)?;
+        write_table(&sibling(path, "cells"), &result.cells)?;
         writeln!(
             out,
-            "\nwrote {}, {}, {} and {}",
+            "\nwrote {}, {}, {}, {} and {}",
             path.display(),
             sibling(path, "summary").display(),
             sibling(path, "horizon").display(),
-            sibling(path, "reliability").display()
+            sibling(path, "reliability").display(),
+            sibling(path, "cells").display()
         )?;
     }
     writeln!(out, "took {:.2} s", started.elapsed().as_secs_f64())?;

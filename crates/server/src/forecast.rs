@@ -270,6 +270,7 @@ fn backtest_parts(
         ("by_horizon", &result.by_horizon),
         ("by_date", &result.by_date),
         ("reliability", &result.reliability),
+        ("cells", &result.cells),
     ];
     tables(state, &frames, &mut out)?;
     Ok(out)
