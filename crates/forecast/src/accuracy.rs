@@ -15,34 +15,24 @@
 //!   deal appears in several snapshots) and τ² the variance of the true
 //!   team ratios (the spread between teams less the mean sampling
 //!   variance, at least 0).
-//! * Slippage: per team, the days between a won deal's stated expected
-//!   close and its real close, summarised by ten points (the 5th, 15th,
-//!   ..., 95th percentiles), each carrying a tenth of an open deal's
-//!   expected value. Teams with fewer than [`MIN_SLIP_OBSERVATIONS`] won
-//!   observations use the company's points.
+//! * Slippage: the days between a won deal's stated expected close and
+//!   its real close, per team and stage (see [`crate::slippage`]).
 use chrono::NaiveDate;
 use polars::prelude::*;
 use quotecast_pipeline::columns as col;
 
 use crate::{
     Correction, ForecastError, ForecastSpec, Learning,
-    columns::{
-        COMPANY, COMPANY_RATIO, FACTOR, FACTOR_VARIANCE, IS_WON, POINT, REALISED, SHIFT_DAYS,
-        SLIP_POINTS, VALUE, WIN_RATE,
-    },
+    columns::{COMPANY_RATIO, FACTOR, FACTOR_VARIANCE, IS_WON, REALISED, VALUE, WIN_RATE},
     frames::{PastSnapshots, collect_together, exact_sum},
     prepare::{decided, open_deals, prepared},
+    slippage::{DELAY, slip_plans, slip_tables},
 };
 
 pub const OBSERVATIONS: &str = "observations";
 pub const FORECAST: &str = "forecast";
 pub const TEAM_RATIO: &str = "team_ratio";
 pub const CREDIBILITY: &str = "credibility";
-pub const WON_OBSERVATIONS: &str = "won_observations";
-pub const LATE_SHARE: &str = "late_share";
-pub const MEDIAN_DELAY_DAYS: &str = "median_delay_days";
-/// Teams with fewer won observations than this use the company's slippage.
-pub const MIN_SLIP_OBSERVATIONS: u64 = 40;
 const SNAPSHOT: &str = "__snapshot";
 /// The columns of a past snapshot the correction reads.
 const LEARNED_FROM: [&str; 9] = [
@@ -56,7 +46,6 @@ const LEARNED_FROM: [&str; 9] = [
     col::CURRENCY,
     col::AMOUNT,
 ];
-const DELAY: &str = "__delay";
 const RESIDUAL: &str = "__residual";
 
 /// Learns the correction from past snapshots (the snapshot columns plus
@@ -102,25 +91,15 @@ pub(crate) fn learn_from(
         .collect()?
         .lazy();
     let (per_team, residuals, periods) = ratio_plans(observed.clone());
-    let (team_slip, company_slip) = slip_plans(observed);
-    let mut frames = collect_together(vec![per_team, residuals, team_slip, company_slip, periods])?;
+    let mut plans = vec![per_team, residuals, periods];
+    plans.extend(slip_plans(observed.filter(col(IS_WON))));
+    let mut frames = collect_together(plans)?;
+    let levels = frames.split_off(3);
     let shock_variance = frames.pop().map_or(0.0, |f| shock_variance(&f));
-    let company_slip = frames.pop().unwrap_or_default();
-    let team_slip = frames.pop().unwrap_or_default();
     let residuals = frames.pop().unwrap_or_default();
     let per_team = frames.pop().unwrap_or_default();
     let (accuracy, between_teams_variance) = credibility(&per_team, &residuals)?;
-    let slip_points = slip_points(&team_slip, &company_slip)?;
-    let slippage = team_slip
-        .vstack(&company_slip)?
-        .lazy()
-        .select([
-            col(col::TEAM),
-            col(WON_OBSERVATIONS),
-            col(LATE_SHARE),
-            col(MEDIAN_DELAY_DAYS),
-        ])
-        .collect()?;
+    let (slippage, slip_points) = slip_tables(&levels)?;
     let mut correction = Correction {
         accuracy,
         slippage,
@@ -155,6 +134,7 @@ fn observed_deals(
                 .agg([
                     exact_sum(col(VALUE) * col(WIN_RATE)).alias(FORECAST),
                     col(col::EXPECTED_CLOSE).first(),
+                    col(col::STAGE).first(),
                 ])
                 .with_column(lit(*day).cast(DataType::Date).alias(SNAPSHOT))
         })
@@ -249,49 +229,6 @@ fn shock_variance(frame: &DataFrame) -> f64 {
         .map(|v| (v * 1e6).round() / 1e6)
         .unwrap_or(0.0)
         .clamp(0.0, 1.0)
-}
-
-/// The slippage plans of the observed won deals, per team and for the
-/// company: observations, late share, median delay and the slippage
-/// points' delays.
-fn slip_plans(observed: LazyFrame) -> (LazyFrame, LazyFrame) {
-    let won = observed.filter(col(IS_WON));
-    let points: Vec<Expr> = (0..SLIP_POINTS)
-        .map(|k| {
-            col(DELAY)
-                .cast(DataType::Float64)
-                .quantile(lit(slip_quantile(k)), QuantileMethod::Linear)
-                .alias(format!("__p{k}"))
-        })
-        .collect();
-    let mut slip_aggs = vec![
-        len().cast(DataType::UInt64).alias(WON_OBSERVATIONS),
-        col(DELAY)
-            .gt(lit(0))
-            .cast(DataType::Float64)
-            .mean()
-            .alias(LATE_SHARE),
-        col(DELAY)
-            .cast(DataType::Float64)
-            .median()
-            .alias(MEDIAN_DELAY_DAYS),
-    ];
-    slip_aggs.extend(points);
-    let team_slip = won
-        .clone()
-        .group_by([col(col::TEAM)])
-        .agg(slip_aggs.clone())
-        .sort([col::TEAM], SortMultipleOptions::default());
-    let company_slip = won
-        .select([lit(COMPANY).alias(col::TEAM), col(DELAY), col(IS_WON)])
-        .group_by([col(col::TEAM)])
-        .agg(slip_aggs);
-    (team_slip, company_slip)
-}
-
-/// The percentile slippage point `k` stands for: 5 %, 15 %, ..., 95 %.
-fn slip_quantile(k: u32) -> f64 {
-    (f64::from(k) + 0.5) / f64::from(SLIP_POINTS)
 }
 
 /// Per team: ratio, company ratio, credibility and factor; and τ².
@@ -421,38 +358,4 @@ impl CredibleFactors {
             between_teams: tau2,
         }
     }
-}
-
-/// The long table of slippage points: each team with enough won
-/// observations, and the company (`*`).
-fn slip_points(team: &DataFrame, company: &DataFrame) -> Result<DataFrame, ForecastError> {
-    let (mut teams, mut points, mut shifts) = (Vec::new(), Vec::new(), Vec::new());
-    for frame in [team, company] {
-        let names = frame.column(col::TEAM)?.str()?.clone();
-        let counts = frame.column(WON_OBSERVATIONS)?.u64()?.clone();
-        for row in 0..frame.height() {
-            let name = names.get(row).unwrap_or(COMPANY);
-            if name != COMPANY && counts.get(row).unwrap_or(0) < MIN_SLIP_OBSERVATIONS {
-                continue;
-            }
-            for k in 0..SLIP_POINTS {
-                let shift = frame
-                    .column(&format!("__p{k}"))?
-                    .f64()?
-                    .get(row)
-                    .unwrap_or(0.0);
-                teams.push(name.to_owned());
-                points.push(k);
-                shifts.push(shift.round() as i64);
-            }
-        }
-    }
-    Ok(DataFrame::new(
-        teams.len(),
-        vec![
-            Column::new(col::TEAM.into(), teams),
-            Column::new(POINT.into(), points),
-            Column::new(SHIFT_DAYS.into(), shifts),
-        ],
-    )?)
 }

@@ -186,7 +186,8 @@ const CLOSE_GROUP: &str = "__close_group";
 /// A deal of value v and win rate p whose slippage points put a share s
 /// of it in a horizon books there p·s·v on average, with variance
 /// p·s·v² − (p·s·v)² (its points exclude each other). Deals of one team
-/// closing on the same day have the same shares, so they are summed into
+/// and stage closing on the same day have the same shares (slippage is
+/// learned per team and stage), so they are summed into
 /// one close group first (Σp·v, Σp·v², Σ(p·v)², a few thousand groups
 /// where there are a few hundred thousand deals), and only the groups are
 /// spread over the slippage points by [`expected_rows`]: the group's
@@ -205,7 +206,7 @@ fn snapshot_cells(
     let p_v = col(WIN_RATE) * col(VALUE);
     let groups = open
         .clone()
-        .group_by([col(col::TEAM), col(CLOSE), col(BUCKET)])
+        .group_by([col(col::TEAM), col(col::STAGE), col(CLOSE), col(BUCKET)])
         .agg([
             len().cast(DataType::Float64).alias(GROUP_DEALS),
             exact_sum(p_v.clone()).alias(VALUE),
@@ -225,7 +226,12 @@ fn snapshot_cells(
         .with_column(horizon_of(then))
         .filter(col(HORIZON).lt(lit(complete)))
         .with_column(factor.alias("__factor"))
-        .group_by([col(col::TEAM), col(CLOSE_GROUP), col(HORIZON)])
+        .group_by([
+            col(col::TEAM),
+            col(col::STAGE),
+            col(CLOSE_GROUP),
+            col(HORIZON),
+        ])
         .agg([
             // Counted, not summed: the same on every run to the bit.
             (len().cast(DataType::Float64) * col(SHARE).first()).alias("__share"),

@@ -1,7 +1,8 @@
 //! Applying a learned [`Correction`] to a snapshot's lines: each open
 //! line's expected value times its team's accuracy factor, spread over
-//! the team's slippage points (each moves the expected close by its
-//! shift, never before the forecast date) and times its team's calendar
+//! the slippage points of its team and stage (see [`crate::slippage`]:
+//! each moves the expected close by its shift, never before the forecast
+//! date) and times its team's calendar
 //! factor for the horizon it lands in; won lines count as booked.
 use polars::prelude::*;
 use quotecast_pipeline::columns as col;
@@ -10,12 +11,11 @@ use crate::{
     Correction, ForecastSpec,
     columns::{
         BUCKET, CALENDAR_FACTOR, CLOSE, COMPANY, COMPANY_RATIO, CORRECTED, FACTOR, HORIZON, IF_WON,
-        IS_OPEN, IS_WON, POINT, PROBABILITY, SHARE, SHIFT_DAYS, SLIP_POINTS, VALUE, WIN_RATE,
+        IS_OPEN, IS_WON, POINT, PROBABILITY, SHARE, SHIFT_DAYS, VALUE, WIN_RATE,
     },
     prepare::{horizon_of, prepared},
+    slippage::with_slip_points,
 };
-
-const SLIP_TEAM: &str = "__slip_team";
 
 /// The company's ratio, for teams the correction has not seen.
 fn company_ratio(correction: &Correction) -> f64 {
@@ -52,43 +52,16 @@ pub(crate) fn expected_rows(lines: LazyFrame, spec: &ForecastSpec) -> PolarsResu
         .clone()
         .lazy()
         .select([col(col::TEAM), col(FACTOR)]);
-    let slip_teams = correction
-        .slip_points
-        .clone()
-        .lazy()
-        .select([col(col::TEAM).unique().alias(SLIP_TEAM)])
-        .with_column(col(SLIP_TEAM).alias(col::TEAM));
     let as_of = lit(spec.as_of).cast(DataType::Date);
     let shifted = (col(CLOSE).cast(DataType::Int32) + col(SHIFT_DAYS).cast(DataType::Int32))
         .cast(DataType::Date);
-    let open = open
-        .join(
-            factors,
-            [col(col::TEAM)],
-            [col(col::TEAM)],
-            JoinArgs::new(JoinType::Left),
-        )
-        .join(
-            slip_teams,
-            [col(col::TEAM)],
-            [col(col::TEAM)],
-            JoinArgs::new(JoinType::Left),
-        )
-        .with_column(col(SLIP_TEAM).fill_null(lit(COMPANY)))
-        .join(
-            correction.slip_points.clone().lazy().select([
-                col(col::TEAM).alias(SLIP_TEAM),
-                col(SHIFT_DAYS),
-                col(POINT).cast(DataType::UInt32),
-            ]),
-            [col(SLIP_TEAM)],
-            [col(SLIP_TEAM)],
-            JoinArgs::new(JoinType::Left),
-        )
-        .with_columns([
-            col(SHIFT_DAYS).fill_null(lit(0i64)),
-            col(POINT).fill_null(lit(0u32)).cast(DataType::UInt32),
-        ])
+    let open = open.join(
+        factors,
+        [col(col::TEAM)],
+        [col(col::TEAM)],
+        JoinArgs::new(JoinType::Left),
+    );
+    let open = with_slip_points(open, &correction.slip_points)
         .with_column(
             when(shifted.clone().lt(as_of.clone()))
                 .then(as_of)
@@ -102,7 +75,6 @@ pub(crate) fn expected_rows(lines: LazyFrame, spec: &ForecastSpec) -> PolarsResu
                 .alias(BUCKET),
             col(WIN_RATE).alias(PROBABILITY),
             (col(VALUE) * col(FACTOR).fill_null(lit(company_ratio(correction)))).alias(IF_WON),
-            lit(1.0 / f64::from(SLIP_POINTS)).alias(SHARE),
         ]);
     let open = with_calendar(open, spec, correction);
     let columns = |frame: LazyFrame| -> PolarsResult<Vec<Expr>> {

@@ -32,6 +32,7 @@ mod prepare;
 mod report;
 mod scores;
 mod shocks;
+mod slippage;
 mod spec;
 /// The integration tests' generated organisation, for unit tests too.
 #[cfg(test)]
@@ -64,5 +65,6 @@ pub use report::{
     backtest_report, forecast_report, forecast_spec, funnel_report, rules_spec, vocabulary,
 };
 pub use shocks::{ShockModel, ShockVariances, Shocks};
+pub use slippage::{ANY_STAGE, MIN_SLIP_OBSERVATIONS};
 pub use spec::{Bucket, Dimension, ForecastSpec, RateTable, WinRates};
 pub use weighted::{Explanation, Forecast, forecast};

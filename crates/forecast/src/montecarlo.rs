@@ -213,6 +213,7 @@ fn deal_rows(lines: LazyFrame, spec: &ForecastSpec) -> LazyFrame {
     let mut names = vec![
         col::OPPORTUNITY_ID,
         col::TEAM,
+        col::STAGE,
         CLOSE,
         BUCKET,
         WIN_RATE,

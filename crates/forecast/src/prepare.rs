@@ -147,7 +147,7 @@ pub(crate) fn prepared(
 }
 
 /// The open deals of `prepared` lines: one row per opportunity (with the
-/// team, stated and effective close, bucket and win rate its lines
+/// team, stage, stated and effective close, bucket and win rate its lines
 /// share), its [`VALUE`] the sum of its lines'. The amounts are summed as
 /// the exact decimals they are and converted once, so a deal's value does
 /// not depend on the order its lines were added in. What is computed
@@ -157,6 +157,7 @@ pub(crate) fn open_deals(lines: LazyFrame) -> LazyFrame {
     let shared = [
         col::OPPORTUNITY_ID,
         col::TEAM,
+        col::STAGE,
         col::EXPECTED_CLOSE,
         CLOSE,
         BUCKET,

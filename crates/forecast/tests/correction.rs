@@ -101,6 +101,24 @@ fn team_factors_and_slippage_are_learned_and_the_corrected_forecast_wins_the_bac
         );
     }
     assert!(delay(&by_optimism[0].id) <= delay(&most.id) - 10.0);
+    // Per stage: a deal still being qualified has more stages to pass
+    // than its owner's date allows for, so it slips further than one in
+    // negotiation.
+    let stage_delay = |stage: &str| {
+        (0..slippage.height())
+            .find(|&r| text(slippage, "team", r) == "*" && text(slippage, "stage", r) == stage)
+            .map(|r| number(slippage, "median_delay_days", r))
+            .unwrap_or_else(|| panic!("no company row for {stage}\n{}", show(slippage)))
+    };
+    assert!(
+        stage_delay("qualify") >= stage_delay("negotiate") + 7.0,
+        "{}",
+        show(slippage)
+    );
+    // Points are kept per team and stage where 40 won deals allow, beside
+    // each team's and the company's over all stages.
+    let points = &c.slip_points;
+    assert!(points.height() > 10 * world.teams.len());
 
     let b = backtest(
         data.stage_events,

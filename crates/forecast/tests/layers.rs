@@ -10,7 +10,7 @@ const LAYERS: &[&[&str]] = &[
     &["frames", "orders", "banded"],
     &["calibrate"],
     &["spec"],
-    &["prepare", "distinct", "shocks", "funnel"],
+    &["prepare", "distinct", "shocks", "funnel", "slippage"],
     &["cells", "corrected", "baselines", "overdue"],
     &["calendar", "montecarlo"],
     &["accuracy", "scores", "weighted"],
