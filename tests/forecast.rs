@@ -166,6 +166,7 @@ async fn an_uploaded_pipeline_forecasts_as_the_batch_job_does() {
         "overdue",
         "team_win_rates",
         "team_accuracy",
+        "close_factors",
         "calendar",
     ] {
         assert!(

@@ -23,6 +23,7 @@ use quotecast_pipeline::columns as col;
 
 use crate::{
     Correction, ForecastError, ForecastSpec, Learning,
+    close_dates::{CLOSE_FACTOR, close_factors, tally_plan, with_close_factor},
     columns::{COMPANY_RATIO, FACTOR, FACTOR_VARIANCE, IS_WON, REALISED, VALUE, WIN_RATE},
     frames::{PastSnapshots, collect_together, exact_sum},
     prepare::{decided, open_deals, prepared},
@@ -90,7 +91,12 @@ pub(crate) fn learn_from(
     let observed = observed_deals(&deals, known.clone(), &used)?
         .collect()?
         .lazy();
-    let (per_team, residuals, periods) = ratio_plans(observed.clone());
+    // The close-date factors first: the team ratios are learned on top of
+    // them, as the corrected forecast applies them.
+    let close_factors = close_factors(&tally_plan(observed.clone(), col(SNAPSHOT)).collect()?)?;
+    let adjusted = with_close_factor(observed.clone(), &close_factors, col(SNAPSHOT))
+        .with_column((col(FORECAST) * col(CLOSE_FACTOR)).alias(FORECAST));
+    let (per_team, residuals, periods) = ratio_plans(adjusted);
     let mut plans = vec![per_team, residuals, periods];
     plans.extend(slip_plans(observed.filter(col(IS_WON))));
     let mut frames = collect_together(plans)?;
@@ -104,6 +110,7 @@ pub(crate) fn learn_from(
         accuracy,
         slippage,
         slip_points,
+        close_factors,
         snapshots_used: used,
         between_teams_variance,
         shock_variance,

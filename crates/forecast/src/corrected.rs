@@ -1,5 +1,7 @@
 //! Applying a learned [`Correction`] to a snapshot's lines: each open
-//! line's expected value times its team's accuracy factor, spread over
+//! line's win probability times its close-date factor (see
+//! [`crate::close_dates`]), its value times its team's accuracy factor,
+//! spread over
 //! the slippage points of its team and stage (see [`crate::slippage`]:
 //! each moves the expected close by its shift, never before the forecast
 //! date) and times its team's calendar
@@ -9,6 +11,7 @@ use quotecast_pipeline::columns as col;
 
 use crate::{
     Correction, ForecastSpec,
+    close_dates::adjusted_probability,
     columns::{
         BUCKET, CALENDAR_FACTOR, CLOSE, COMPANY, COMPANY_RATIO, CORRECTED, FACTOR, HORIZON, IF_WON,
         IS_OPEN, IS_WON, POINT, PROBABILITY, SHARE, SHIFT_DAYS, VALUE, WIN_RATE,
@@ -73,7 +76,7 @@ pub(crate) fn expected_rows(lines: LazyFrame, spec: &ForecastSpec) -> PolarsResu
                 .dt()
                 .truncate(lit(spec.bucket.every()))
                 .alias(BUCKET),
-            col(WIN_RATE).alias(PROBABILITY),
+            adjusted_probability().alias(PROBABILITY),
             (col(VALUE) * col(FACTOR).fill_null(lit(company_ratio(correction)))).alias(IF_WON),
         ]);
     let open = with_calendar(open, spec, correction);

@@ -27,6 +27,11 @@ pub struct Correction {
     /// `team` (or `*` for the company), `point`, `shift_days`: the
     /// slippage points applied to open deals.
     pub slip_points: DataFrame,
+    /// Per stage and band of days to the stated close (`days_to_close`):
+    /// `observations`, `forecast`, `realised`, `ratio` and the
+    /// `close_factor` on the win probability of open deals in it (see
+    /// [`crate::close_dates`]); empty: none.
+    pub close_factors: DataFrame,
     /// The past snapshots learned from.
     pub snapshots_used: Vec<NaiveDate>,
     /// The variance of the true team ratios (τ²).

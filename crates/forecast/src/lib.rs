@@ -17,6 +17,7 @@ mod baselines;
 mod calendar;
 mod calibrate;
 mod cells;
+mod close_dates;
 mod columns;
 mod corrected;
 mod correction;

@@ -24,6 +24,7 @@ use rayon::prelude::*;
 
 use crate::{
     Correction, ForecastError, ForecastSpec,
+    close_dates::CLOSE_FACTOR,
     columns::{
         BUCKET, CLOSE, HORIZON, IF_WON, IS_OPEN, IS_WON, POINT, PROBABILITY, SHARE, VALUE, WIN_RATE,
     },
@@ -214,9 +215,11 @@ fn deal_rows(lines: LazyFrame, spec: &ForecastSpec) -> LazyFrame {
         col::OPPORTUNITY_ID,
         col::TEAM,
         col::STAGE,
+        col::EXPECTED_CLOSE,
         CLOSE,
         BUCKET,
         WIN_RATE,
+        CLOSE_FACTOR,
         IS_OPEN,
         IS_WON,
     ];

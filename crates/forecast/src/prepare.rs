@@ -3,7 +3,8 @@
 //! its value in the reporting currency, its close date and bucket, and its
 //! calibrated win rate where history has one; and past deals' outcomes in
 //! the reporting currency. Uses only the leaves ([`crate::columns`],
-//! [`crate::frames`]) and the specification.
+//! [`crate::frames`]), the specification and the correction's close-date
+//! factors ([`crate::close_dates`]).
 use chrono::NaiveDate;
 use polars::prelude::*;
 use quotecast_model::{ForecastCategory, StageOutcome};
@@ -11,6 +12,7 @@ use quotecast_pipeline::columns as col;
 
 use crate::{
     ForecastError, ForecastSpec, WinRates,
+    close_dates::{CLOSE_FACTOR, with_close_factor},
     columns::{
         BUCKET, CALIBRATED, CATEGORY, CLOSE, COMPANY_RATE, HORIZON, IN_STAGE_FROM, IS_OPEN, IS_WON,
         LIMIT, RATE, REALISED, VALUE, WIN_RATE,
@@ -143,6 +145,16 @@ pub(crate) fn prepared(
                 .truncate(lit(spec.bucket.every()))
                 .alias(BUCKET),
         );
+    // The correction's close-date factor of each open line (1 without
+    // one): the corrected forecast's win probability, not the weighted.
+    let frame = match &spec.correction {
+        Some(c) => with_close_factor(
+            frame,
+            &c.close_factors,
+            lit(spec.as_of).cast(DataType::Date),
+        ),
+        None => frame.with_column(lit(1.0).alias(CLOSE_FACTOR)),
+    };
     Ok((calibrated(frame, spec, in_stage_from(spec)), rates))
 }
 
@@ -162,6 +174,7 @@ pub(crate) fn open_deals(lines: LazyFrame) -> LazyFrame {
         CLOSE,
         BUCKET,
         WIN_RATE,
+        CLOSE_FACTOR,
     ]
     .map(col);
     let mut keys = shared.to_vec();

@@ -301,11 +301,19 @@ fn a_team_that_stopped_winning_last_quarter_is_followed_without_the_maturity_wai
         .alias("outcome"),
     );
     let after = learn(changed);
-    let (was, now) = (
-        current_factor(&before, &team),
-        current_factor(&after, &team),
+    // What the corrected forecast applies to the team's deals in the
+    // current quarter: its accuracy factor times its calendar factor.
+    let applied = |c: &quotecast_forecast::Correction, team: &str| {
+        let row = (0..c.accuracy.height())
+            .find(|&r| text(&c.accuracy, "team", r) == team)
+            .unwrap();
+        number(&c.accuracy, "factor", row) * current_factor(c, team)
+    };
+    let (was, now) = (applied(&before, &team), applied(&after, &team));
+    assert!(
+        now < 0.95 * was,
+        "{team}: factor × calendar {was} then {now}"
     );
-    assert!(now < 0.95 * was, "{team}: calendar factor {was} then {now}");
     // Another team is left as it was (its factor only moves through the
     // company's, towards which it is shrunk).
     let other = before
@@ -317,9 +325,6 @@ fn a_team_that_stopped_winning_last_quarter_is_followed_without_the_maturity_wai
         .get(1)
         .unwrap()
         .to_owned();
-    let (was, now) = (
-        current_factor(&before, &other),
-        current_factor(&after, &other),
-    );
+    let (was, now) = (applied(&before, &other), applied(&after, &other));
     assert!((now / was - 1.0).abs() < 0.1, "{other}: {was} then {now}");
 }

@@ -201,12 +201,19 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         writeln!(
             out,
-            "\nslippage (won deals closing after their stated date; `*` is the company):"
+            "\nslippage (won deals closing after their stated date, per team and the stage they were in; `*` is the company or all stages; a deal takes the first of team and stage, company and stage, team, company with 40 won observations):"
         )?;
-        out.push_str(&table(&c.slippage, 40)?);
+        out.push_str(&table(&c.slippage, 60)?);
+        if c.close_factors.height() > 0 {
+            writeln!(
+                out,
+                "\nclose dates (per stage and days from the snapshot to the stated close: what past snapshots' deals realised over their win rates' forecast, over all deals' ratio; close_factor, shrunk to 1 by deals, multiplies the win probability of today's deals in that stage and band):"
+            )?;
+            out.push_str(&table(&c.close_factors, 40)?);
+        }
         writeln!(
             out,
-            "\n`weighted` is the raw forecast, `corrected` applies each team's factor and slippage\n"
+            "\n`weighted` is the raw forecast, `corrected` applies each deal's close-date factor, its team's factor and slippage\n"
         )?;
     }
     out.push_str(&table(&result.amounts, 40)?);

@@ -240,6 +240,7 @@ fn forecast_parts(
     if let Some(c) = &spec.correction {
         frames.push(("team_accuracy", &c.accuracy));
         frames.push(("slippage", &c.slippage));
+        frames.push(("close_factors", &c.close_factors));
         frames.push(("calendar", &c.calendar));
     }
     tables(state, &frames, &mut out)?;
