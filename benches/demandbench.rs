@@ -470,7 +470,8 @@ fn coverage(args: &Args) -> anyhow::Result<()> {
         let (spec, _) = forecast_spec(Some(history), Some(snap.clone().lazy()), &rules, &forecast)?;
         let lines = quotecast_demand::lines_of(
             &demand_lines(snap.clone().lazy(), &spec)?,
-            &quotecast_forecast::ShockModel::new(spec.correction.as_deref()),
+            &quotecast_forecast::ShockModel::new(spec.correction.as_deref())
+                .with_rates(&spec.win_rates),
         )?;
         let options = PlanOptions {
             calendar: Calendar::new(day, Period::Week, weeks)?,

@@ -28,7 +28,7 @@ fn rounded(value: f64) -> f64 {
 
 /// The forecast's demand rows as the roll-down's lines (a row without a
 /// SKU keeps an empty one: it carries no product, but brings cash), each
-/// with the shocks `shocks` gives its team and horizon.
+/// with the shocks `shocks` gives its team, stage and horizon.
 pub fn lines_of(frame: &DataFrame, shocks: &ShockModel) -> Result<Vec<DemandLine>, DemandError> {
     let ids = frame.column(col::OPPORTUNITY_ID)?.str()?;
     let accounts = frame.column(col::ACCOUNT)?.str()?;
@@ -42,6 +42,7 @@ pub fn lines_of(frame: &DataFrame, shocks: &ShockModel) -> Result<Vec<DemandLine
     let point = frame.column(SLIP_POINT)?.u32()?;
     let points = frame.column(SLIP_POINTS_OF_DEAL)?.u32()?;
     let teams = frame.column(col::TEAM)?.str()?;
+    let stages = frame.column(col::STAGE)?.str()?;
     let horizons = frame.column(HORIZON)?.i32()?;
     let mut out = Vec::with_capacity(frame.height());
     for r in 0..frame.height() {
@@ -63,6 +64,7 @@ pub fn lines_of(frame: &DataFrame, shocks: &ShockModel) -> Result<Vec<DemandLine
             horizon: horizons.get(r).unwrap_or(0),
             shocks: shocks.variances(
                 teams.get(r).unwrap_or_default(),
+                stages.get(r).unwrap_or_default(),
                 horizons.get(r).unwrap_or(0),
             ),
         });
@@ -190,7 +192,7 @@ pub fn plan_with_orders(
     };
     let (spec, notes) = forecast_spec(history, Some(snapshot.clone().lazy()), rules, &forecast)?;
     options.cancel.check()?;
-    let shocks = ShockModel::new(spec.correction.as_deref());
+    let shocks = ShockModel::new(spec.correction.as_deref()).with_rates(&spec.win_rates);
     let mut lines = lines_of(&demand_lines(snapshot.lazy(), &spec)?, &shocks)?;
     lines.extend(firm.lines);
     let mut plan = plan(rules, lines, inventory, options)?;

@@ -155,8 +155,8 @@ pub const SLIP_POINTS_OF_DEAL: &str = "points";
 /// amounts are),
 /// the day it is expected after slippage ([`CLOSE_DATE`], never before the
 /// forecast date for open deals), its deal's win probability, and which
-/// of its deal's equally likely slippage points the row is, and its team
-/// and [`HORIZON`] (the buckets of `spec` from the one holding the
+/// of its deal's equally likely slippage points the row is, and its team,
+/// stage and [`HORIZON`] (the buckets of `spec` from the one holding the
 /// forecast date: with the team, the shocks its value is drawn with, see
 /// [`crate::ShockModel`]).
 pub fn demand_lines(
@@ -177,6 +177,7 @@ pub fn demand_lines(
             col(IF_WON).alias(AMOUNT_IF_WON),
             col(CLOSE).alias(CLOSE_DATE),
             col(col::TEAM),
+            col(col::STAGE),
             horizon_of(spec).cast(DataType::Int32),
             col(PROBABILITY).alias(WIN_PROBABILITY),
             col(POINT).alias(SLIP_POINT),

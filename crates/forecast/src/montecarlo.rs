@@ -23,7 +23,7 @@ use rand_pcg::Pcg64Mcg;
 use rayon::prelude::*;
 
 use crate::{
-    Correction, ForecastError, ForecastSpec,
+    ForecastError, ForecastSpec,
     close_dates::CLOSE_FACTOR,
     columns::{
         BUCKET, CLOSE, HORIZON, IF_WON, IS_OPEN, IS_WON, POINT, PROBABILITY, SHARE, VALUE, WIN_RATE,
@@ -275,6 +275,7 @@ pub(crate) fn trials(
             col(IF_WON).sum(),
             col(SHARE).first(),
             col(col::TEAM).first(),
+            col(col::STAGE).first(),
         ])
         .sort(
             [col::OPPORTUNITY_ID, POINT, CELL],
@@ -292,7 +293,8 @@ pub(crate) fn trials(
         )
         .map_err(ForecastError::TooLarge)?;
     let horizons = cell_horizons(&cells, spec)?;
-    let deals = deals(&ordered, &horizons, correction)?;
+    let model = ShockModel::new(correction).with_rates(&spec.win_rates);
+    let deals = deals(&ordered, &horizons, &model)?;
     let open = (deals.simple.len() + deals.threshold.len()) as u64;
     let chunks: Vec<u32> = (0..how.trials.div_ceil(CHUNK)).collect();
     let results: Vec<Vec<f64>> = chunks
@@ -338,11 +340,11 @@ fn cell_horizons(cells: &DataFrame, spec: &ForecastSpec) -> Result<Vec<i32>, For
 fn deals(
     ordered: &DataFrame,
     horizons: &[i32],
-    correction: Option<&Correction>,
+    model: &ShockModel,
 ) -> Result<Deals, ForecastError> {
     let ids = ordered.column(col::OPPORTUNITY_ID)?.str()?;
     let team_names = ordered.column(col::TEAM)?.str()?;
-    let model = ShockModel::new(correction);
+    let stage_names = ordered.column(col::STAGE)?.str()?;
     let cell = ordered.column(CELL)?.cast(&DataType::UInt32)?;
     let cell = cell.u32()?;
     let probability = ordered.column(PROBABILITY)?.f64()?;
@@ -362,7 +364,7 @@ fn deals(
         booked: vec![0.0; horizons.len()],
     };
     let mut previous: Option<&str> = None;
-    let mut team = "";
+    let (mut team, mut stage) = ("", "");
     for row in 0..ordered.height() {
         let id = ids.get(row);
         let p = probability.get(row).unwrap_or(0.0);
@@ -380,12 +382,15 @@ fn deals(
                 .push((1.0 / share.get(row).unwrap_or(1.0)).round().max(1.0) as u32);
             d.start.push(d.cell.len() as u32);
             team = team_names.get(row).unwrap_or("");
+            stage = stage_names.get(row).unwrap_or("");
             previous = id;
         }
         let horizon = horizons.get(c as usize).copied().unwrap_or(0);
         let group = d
             .shocks
-            .group(team, horizon, || model.variances(team, horizon));
+            .group_in(team, Some(model.stage_place(stage)), horizon, || {
+                model.variances(team, stage, horizon)
+            });
         d.cell.push(c);
         d.value.push(v);
         d.point.push(point.get(row).unwrap_or(0));
