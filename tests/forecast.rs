@@ -167,6 +167,7 @@ async fn an_uploaded_pipeline_forecasts_as_the_batch_job_does() {
         "team_win_rates",
         "team_accuracy",
         "close_factors",
+        "size_factors",
         "calendar",
     ] {
         assert!(

@@ -25,6 +25,7 @@ use crate::{
     Correction, ForecastError, ForecastSpec, Learning,
     close_dates::{CLOSE_FACTOR, close_factors, tally_plan, with_close_factor},
     columns::{COMPANY_RATIO, FACTOR, FACTOR_VARIANCE, IS_WON, REALISED, VALUE, WIN_RATE},
+    deal_size::{SIZE_FACTOR, STATED, edges_plan, size_factors, with_size_factor},
     frames::{PastSnapshots, collect_together, exact_sum},
     prepare::{decided, open_deals, prepared},
     slippage::{DELAY, slip_plans, slip_tables},
@@ -95,7 +96,13 @@ pub(crate) fn learn_from(
     // them, as the corrected forecast applies them.
     let close_factors = close_factors(&tally_plan(observed.clone(), col(SNAPSHOT)).collect()?)?;
     let adjusted = with_close_factor(observed.clone(), &close_factors, col(SNAPSHOT))
-        .with_column((col(FORECAST) * col(CLOSE_FACTOR)).alias(FORECAST));
+        .with_column((col(FORECAST) * col(CLOSE_FACTOR)).alias(FORECAST))
+        .collect()?
+        .lazy();
+    // Then the size factors, on top of the close-date factors.
+    let size_factors = size_factors(adjusted.clone(), &edges_plan(adjusted.clone()).collect()?)?;
+    let adjusted = with_size_factor(adjusted, &size_factors, col(STATED))
+        .with_column((col(FORECAST) * col(SIZE_FACTOR)).alias(FORECAST));
     let (per_team, residuals, periods) = ratio_plans(adjusted);
     let mut plans = vec![per_team, residuals, periods];
     plans.extend(slip_plans(observed.filter(col(IS_WON))));
@@ -111,6 +118,7 @@ pub(crate) fn learn_from(
         slippage,
         slip_points,
         close_factors,
+        size_factors,
         snapshots_used: used,
         between_teams_variance,
         shock_variance,
@@ -140,6 +148,7 @@ fn observed_deals(
                 .group_by([col(col::OPPORTUNITY_ID), col(col::TEAM)])
                 .agg([
                     exact_sum(col(VALUE) * col(WIN_RATE)).alias(FORECAST),
+                    exact_sum(col(VALUE)).alias(STATED),
                     col(col::EXPECTED_CLOSE).first(),
                     col(col::STAGE).first(),
                 ])

@@ -32,10 +32,10 @@ use quotecast_pipeline::columns as col;
 
 use crate::{
     ForecastError, ForecastSpec,
-    close_dates::{CLOSE_FACTOR, adjusted_probability, with_close_factor},
+    close_dates::{adjusted_probability, with_deal_factor},
     columns::{
-        BUCKET, CALENDAR_FACTOR, CLOSE, COMPANY, COMPANY_SHOCK_VARIANCE, HORIZON, IF_WON, IS_OPEN,
-        IS_WON, REALISED, SHARE, SHOCK_VARIANCE, VALUE, WIN_RATE,
+        BUCKET, CALENDAR_FACTOR, CLOSE, COMPANY, COMPANY_SHOCK_VARIANCE, DEAL_FACTOR, HORIZON,
+        IF_WON, IS_OPEN, IS_WON, REALISED, SHARE, SHOCK_VARIANCE, VALUE, WIN_RATE,
     },
     corrected::expected_rows,
     frames::{collect_together, exact_sum},
@@ -209,14 +209,11 @@ fn snapshot_cells(
 ) -> Result<LazyFrame, ForecastError> {
     let within = |horizon: Expr| horizon.clone().gt_eq(lit(0)).and(horizon.lt(lit(complete)));
     // Each deal's win probability as the corrected forecast made then
-    // gives it: its close-date factor seen from that day.
-    let close_factors = then
-        .correction
-        .as_ref()
-        .map_or_else(DataFrame::empty, |c| c.close_factors.clone());
+    // gives it: its close-date factor seen from that day, its size factor.
     let day = lit(then.as_of).cast(DataType::Date);
     let p_v = adjusted_probability() * col(VALUE);
-    let groups = with_close_factor(open.clone().drop(cols([CLOSE_FACTOR])), &close_factors, day)
+    let open = open.drop(cols([DEAL_FACTOR]));
+    let groups = with_deal_factor(open.clone(), then.correction.as_deref(), day, col(VALUE))
         .group_by([col(col::TEAM), col(col::STAGE), col(CLOSE), col(BUCKET)])
         .agg([
             len().cast(DataType::Float64).alias(GROUP_DEALS),
@@ -227,7 +224,7 @@ fn snapshot_cells(
         .with_columns([
             col(CLOSE).alias(CLOSE_GROUP),
             lit(1.0).alias(WIN_RATE),
-            lit(1.0).alias(CLOSE_FACTOR),
+            lit(1.0).alias(DEAL_FACTOR),
             lit(true).alias(IS_OPEN),
             lit(false).alias(IS_WON),
         ]);

@@ -18,8 +18,9 @@ use polars::prelude::*;
 use quotecast_pipeline::columns as col;
 
 use crate::{
-    ForecastError,
-    columns::{REALISED, WIN_RATE},
+    Correction, ForecastError,
+    columns::{DEAL_FACTOR, REALISED, WIN_RATE},
+    deal_size::{SIZE_FACTOR, with_size_factor},
 };
 
 /// The band of days from the forecast date to the stated close.
@@ -90,13 +91,32 @@ pub(crate) fn with_close_factor(frame: LazyFrame, factors: &DataFrame, as_of: Ex
         .drop(cols([DAYS_TO_CLOSE]))
 }
 
-/// A row's win probability with its [`CLOSE_FACTOR`]: the win rate where
+/// `frame` (rows with a team, stage and stated expected close, and the
+/// stated value of their deal in `deal_value`) with [`DEAL_FACTOR`]: the
+/// close-date factor seen from `as_of` times the deal-size factor of
+/// `correction` (1 without one).
+pub(crate) fn with_deal_factor(
+    frame: LazyFrame,
+    correction: Option<&Correction>,
+    as_of: Expr,
+    deal_value: Expr,
+) -> LazyFrame {
+    let Some(c) = correction else {
+        return frame.with_column(lit(1.0).alias(DEAL_FACTOR));
+    };
+    let frame = with_close_factor(frame, &c.close_factors, as_of);
+    with_size_factor(frame, &c.size_factors, deal_value)
+        .with_column((col(CLOSE_FACTOR) * col(SIZE_FACTOR)).alias(DEAL_FACTOR))
+        .drop(cols([CLOSE_FACTOR, SIZE_FACTOR]))
+}
+
+/// A row's win probability with its [`DEAL_FACTOR`]: the win rate where
 /// the factor is 1, else their product within 0 and [`MAX_PROBABILITY`].
 pub(crate) fn adjusted_probability() -> Expr {
-    when(col(CLOSE_FACTOR).eq(lit(1.0)))
+    when(col(DEAL_FACTOR).eq(lit(1.0)))
         .then(col(WIN_RATE))
         .otherwise(
-            (col(WIN_RATE) * col(CLOSE_FACTOR))
+            (col(WIN_RATE) * col(DEAL_FACTOR))
                 .clip(lit(0.0), lit(MAX_PROBABILITY))
                 .cast(DataType::Float64),
         )

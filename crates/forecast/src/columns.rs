@@ -46,6 +46,9 @@ pub(crate) const PROBABILITY: &str = "__probability";
 pub(crate) const IF_WON: &str = "__if_won";
 /// The share of the line the row carries (its slippage point's).
 pub(crate) const SHARE: &str = "__share";
+/// The deal's factor on its win probability in the corrected forecast:
+/// its close-date factor times its size factor (1 without a correction).
+pub(crate) const DEAL_FACTOR: &str = "__deal_factor";
 
 // --- A learned correction's tables (`Correction`) ---
 /// What a past deal or cell booked, in the reporting currency.

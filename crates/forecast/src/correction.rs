@@ -32,6 +32,12 @@ pub struct Correction {
     /// `close_factor` on the win probability of open deals in it (see
     /// [`crate::close_dates`]); empty: none.
     pub close_factors: DataFrame,
+    /// Per team (and `*`) and deal size (`small`, `medium`, `large`, from
+    /// `size_from` in the reporting currency): `observations`, `forecast`,
+    /// `realised`, `ratio` and the `size_factor` on the win probability
+    /// of open deals of that team and size (see [`crate::deal_size`]);
+    /// empty: none.
+    pub size_factors: DataFrame,
     /// The past snapshots learned from.
     pub snapshots_used: Vec<NaiveDate>,
     /// The variance of the true team ratios (τ²).

@@ -21,6 +21,7 @@ mod close_dates;
 mod columns;
 mod corrected;
 mod correction;
+mod deal_size;
 mod distinct;
 mod error;
 mod frames;

@@ -24,9 +24,9 @@ use rayon::prelude::*;
 
 use crate::{
     ForecastError, ForecastSpec,
-    close_dates::CLOSE_FACTOR,
     columns::{
-        BUCKET, CLOSE, HORIZON, IF_WON, IS_OPEN, IS_WON, POINT, PROBABILITY, SHARE, VALUE, WIN_RATE,
+        BUCKET, CLOSE, DEAL_FACTOR, HORIZON, IF_WON, IS_OPEN, IS_WON, POINT, PROBABILITY, SHARE,
+        VALUE, WIN_RATE,
     },
     corrected::expected_rows,
     frames::collect_together,
@@ -219,7 +219,7 @@ fn deal_rows(lines: LazyFrame, spec: &ForecastSpec) -> LazyFrame {
         CLOSE,
         BUCKET,
         WIN_RATE,
-        CLOSE_FACTOR,
+        DEAL_FACTOR,
         IS_OPEN,
         IS_WON,
     ];

@@ -12,11 +12,12 @@ use quotecast_pipeline::columns as col;
 
 use crate::{
     ForecastError, ForecastSpec, WinRates,
-    close_dates::{CLOSE_FACTOR, with_close_factor},
+    close_dates::with_deal_factor,
     columns::{
-        BUCKET, CALIBRATED, CATEGORY, CLOSE, COMPANY_RATE, HORIZON, IN_STAGE_FROM, IS_OPEN, IS_WON,
-        LIMIT, RATE, REALISED, VALUE, WIN_RATE,
+        BUCKET, CALIBRATED, CATEGORY, CLOSE, COMPANY_RATE, DEAL_FACTOR, HORIZON, IN_STAGE_FROM,
+        IS_OPEN, IS_WON, LIMIT, RATE, REALISED, VALUE, WIN_RATE,
     },
+    deal_size::STATED,
 };
 
 /// The rules' default win rate per stage, 0 to 1.
@@ -145,15 +146,25 @@ pub(crate) fn prepared(
                 .truncate(lit(spec.bucket.every()))
                 .alias(BUCKET),
         );
-    // The correction's close-date factor of each open line (1 without
-    // one): the corrected forecast's win probability, not the weighted.
-    let frame = match &spec.correction {
-        Some(c) => with_close_factor(
-            frame,
-            &c.close_factors,
-            lit(spec.as_of).cast(DataType::Date),
-        ),
-        None => frame.with_column(lit(1.0).alias(CLOSE_FACTOR)),
+    // The correction's close-date and size factor of each line's deal (1
+    // without one): the corrected forecast's win probability, not the
+    // weighted's. A deal's size is the value of all its lines.
+    let as_of = lit(spec.as_of).cast(DataType::Date);
+    let frame = match spec.correction.as_deref() {
+        Some(c) if c.size_factors.height() > 0 => {
+            let sizes = frame
+                .clone()
+                .group_by([col(col::OPPORTUNITY_ID)])
+                .agg([col(VALUE).sum().alias(STATED)]);
+            let frame = frame.join(
+                sizes,
+                [col(col::OPPORTUNITY_ID)],
+                [col(col::OPPORTUNITY_ID)],
+                JoinArgs::new(JoinType::Left),
+            );
+            with_deal_factor(frame, Some(c), as_of, col(STATED)).drop(cols([STATED]))
+        }
+        correction => with_deal_factor(frame, correction, as_of, col(VALUE)),
     };
     Ok((calibrated(frame, spec, in_stage_from(spec)), rates))
 }
@@ -174,7 +185,7 @@ pub(crate) fn open_deals(lines: LazyFrame) -> LazyFrame {
         CLOSE,
         BUCKET,
         WIN_RATE,
-        CLOSE_FACTOR,
+        DEAL_FACTOR,
     ]
     .map(col);
     let mut keys = shared.to_vec();

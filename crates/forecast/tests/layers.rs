@@ -10,6 +10,7 @@ const LAYERS: &[&[&str]] = &[
     &["frames", "orders", "banded"],
     &["calibrate"],
     &["spec"],
+    &["deal_size"],
     &["close_dates"],
     &["prepare", "distinct", "shocks", "funnel", "slippage"],
     &["cells", "corrected", "baselines", "overdue"],

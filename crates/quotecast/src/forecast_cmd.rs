@@ -211,9 +211,17 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
             )?;
             out.push_str(&table(&c.close_factors, 40)?);
         }
+        if c.size_factors.height() > 0 {
+            writeln!(
+                out,
+                "\ndeal size (per team, `*` the company, and size: small below the company's median deal, large from its 90th percentile, size_from in {}; ratio = realised over forecast against the team's all-size ratio; size_factor, weighted by credibility towards the company's and the company's towards 1 (all 1 where sizes convert alike), multiplies the win probability of today's deals of that team and size):",
+                spec.rates.reporting_currency
+            )?;
+            out.push_str(&table(&c.size_factors, 40)?);
+        }
         writeln!(
             out,
-            "\n`weighted` is the raw forecast, `corrected` applies each deal's close-date factor, its team's factor and slippage\n"
+            "\n`weighted` is the raw forecast, `corrected` applies each deal's close-date and size factors, its team's factor and slippage\n"
         )?;
     }
     out.push_str(&table(&result.amounts, 40)?);

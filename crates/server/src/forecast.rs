@@ -241,6 +241,7 @@ fn forecast_parts(
         frames.push(("team_accuracy", &c.accuracy));
         frames.push(("slippage", &c.slippage));
         frames.push(("close_factors", &c.close_factors));
+        frames.push(("size_factors", &c.size_factors));
         frames.push(("calendar", &c.calendar));
     }
     tables(state, &frames, &mut out)?;
