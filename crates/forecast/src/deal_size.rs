@@ -120,6 +120,16 @@ pub(crate) fn edges_plan(observed: LazyFrame) -> LazyFrame {
 
 const ANY: &str = "*";
 
+/// One team's (or the company's) band: its tallies, its ratio against
+/// its team's over all bands and that ratio's sampling variance.
+struct BandRow {
+    team: String,
+    size: String,
+    tally: Tally,
+    ratio: f64,
+    variance: f64,
+}
+
 /// One cell's observed deals, forecast and realised.
 #[derive(Debug, Clone, Copy, Default)]
 struct Tally {
@@ -135,7 +145,7 @@ fn tallies(
     keys: &[Expr],
 ) -> Result<BTreeMap<(String, String), Tally>, ForecastError> {
     let frame = banded
-        .group_by(keys.to_vec())
+        .group_by(keys)
         .agg([
             len().cast(DataType::Float64).alias(OBSERVATIONS),
             exact_sum(col(FORECAST)).round(2, RoundMode::HalfToEven),
@@ -261,7 +271,7 @@ pub(crate) fn size_factors(
     // of that from the residuals summed per deal (a deal is seen on many
     // snapshots, so its residuals are one draw, not many).
     let squares = residual_squares(banded, &cells)?;
-    let mut rows: Vec<(String, String, Tally, f64, f64)> = Vec::new();
+    let mut rows: Vec<BandRow> = Vec::new();
     for ((team, size), t) in &cells {
         let scale = all(team);
         let r = if scale > 0.0 { ratio(t) / scale } else { 1.0 };
@@ -275,41 +285,41 @@ pub(crate) fn size_factors(
             }
             false => f64::INFINITY,
         };
-        rows.push((team.clone(), size.clone(), *t, r, variance));
+        rows.push(BandRow {
+            team: team.clone(),
+            size: size.clone(),
+            tally: *t,
+            ratio: r,
+            variance,
+        });
     }
     // τ²: how far true band ratios spread beyond their noise (method of
     // moments over every cell, weighted by forecast; at least 0).
-    let weight: f64 = rows
-        .iter()
-        .filter(|r| r.4.is_finite())
-        .map(|r| r.2.forecast)
-        .sum();
-    let moment = |f: &dyn Fn(&(String, String, Tally, f64, f64)) -> f64| {
-        rows.iter()
-            .filter(|r| r.4.is_finite())
-            .map(|r| r.2.forecast * f(r))
-            .sum::<f64>()
-            / weight.max(f64::MIN_POSITIVE)
+    let known = || rows.iter().filter(|r| r.variance.is_finite());
+    let weight: f64 = known().map(|r| r.tally.forecast).sum();
+    let moment = |f: &dyn Fn(&BandRow) -> f64| {
+        known().map(|r| r.tally.forecast * f(r)).sum::<f64>() / weight.max(f64::MIN_POSITIVE)
     };
-    let tau2 = (moment(&|r| (r.3 - 1.0).powi(2)) - moment(&|r| r.4)).max(0.0);
+    let tau2 = (moment(&|r| (r.ratio - 1.0).powi(2)) - moment(&|r| r.variance)).max(0.0);
     let credibility = |v: f64| match tau2 > 0.0 && v.is_finite() {
         true => tau2 / (tau2 + v),
         false => 0.0,
     };
     let company = |size: &str| {
         rows.iter()
-            .find(|r| r.0 == COMPANY && r.1 == size)
-            .map_or(1.0, |r| 1.0 + credibility(r.4) * (r.3 - 1.0))
+            .find(|r| r.team == COMPANY && r.size == size)
+            .map_or(1.0, |r| 1.0 + credibility(r.variance) * (r.ratio - 1.0))
     };
     let size_from = |size: &str| bands.iter().find(|b| b.1 == size).map_or(0.0, |b| b.0);
     // Per row: size_from, deals, forecast, realised, ratio, factor.
     let mut out: [Vec<f64>; 6] = Default::default();
     let (mut out_teams, mut out_sizes) = (Vec::new(), Vec::new());
-    for (team, size, t, r, variance) in &rows {
+    for row in &rows {
+        let (team, size, t, r) = (&row.team, &row.size, &row.tally, row.ratio);
         let toward = company(size);
         let factor = match team.as_str() {
             COMPANY => toward,
-            _ => toward + credibility(*variance) * (r - toward),
+            _ => toward + credibility(row.variance) * (r - toward),
         };
         let factor = match factor.is_finite() {
             true => (factor.clamp(BOUNDS.0, BOUNDS.1) * 1e6).round() / 1e6,
@@ -319,7 +329,7 @@ pub(crate) fn size_factors(
         out_sizes.push(size.clone());
         for (o, v) in
             out.iter_mut()
-                .zip([size_from(size), t.deals, t.forecast, t.realised, *r, factor])
+                .zip([size_from(size), t.deals, t.forecast, t.realised, r, factor])
         {
             o.push(v);
         }
