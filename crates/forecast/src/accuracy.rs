@@ -26,7 +26,7 @@ use crate::{
     close_dates::{CLOSE_FACTOR, close_factors, tally_plan, with_close_factor},
     columns::{COMPANY_RATIO, FACTOR, FACTOR_VARIANCE, IS_WON, REALISED, VALUE, WIN_RATE},
     deal_size::{SIZE_FACTOR, STATED, edges_plan, size_factors, with_size_factor},
-    frames::{PastSnapshots, collect_together, exact_sum},
+    frames::{PastSnapshots, collect_together, exact_sum, floats},
     prepare::{decided, open_deals, prepared},
     slippage::{DELAY, slip_plans, slip_tables},
 };
@@ -263,15 +263,7 @@ fn credibility(
         )
         .sort([col::TEAM], SortMultipleOptions::default())
         .collect()?;
-    let floats = |name: &str| -> Result<Vec<f64>, ForecastError> {
-        Ok(joined
-            .column(name)?
-            .cast(&DataType::Float64)?
-            .f64()?
-            .iter()
-            .map(|v| v.unwrap_or(0.0))
-            .collect())
-    };
+    let floats = |name: &str| floats(&joined, name);
     let (forecast, realised) = (floats(FORECAST)?, floats(REALISED)?);
     let f = CredibleFactors::new(&forecast, &realised, &floats(RESIDUAL)?);
     let n = joined.height();

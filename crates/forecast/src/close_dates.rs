@@ -21,6 +21,7 @@ use crate::{
     Correction, ForecastError,
     columns::{DEAL_FACTOR, REALISED, WIN_RATE},
     deal_size::{SIZE_FACTOR, with_size_factor},
+    frames::{exact_sum, floats},
 };
 
 /// The band of days from the forecast date to the stated close.
@@ -132,8 +133,8 @@ pub(crate) fn tally_plan(observed: LazyFrame, snapshot_day: Expr) -> LazyFrame {
         .group_by([col(col::STAGE), col(DAYS_TO_CLOSE)])
         .agg([
             len().cast(DataType::UInt64).alias(OBSERVATIONS),
-            crate::frames::exact_sum(col(FORECAST)).round(2, RoundMode::HalfToEven),
-            crate::frames::exact_sum(col(REALISED)).round(2, RoundMode::HalfToEven),
+            exact_sum(col(FORECAST)).round(2, RoundMode::HalfToEven),
+            exact_sum(col(REALISED)).round(2, RoundMode::HalfToEven),
         ])
         .sort([col::STAGE, DAYS_TO_CLOSE], SortMultipleOptions::default())
 }
@@ -143,15 +144,7 @@ pub(crate) fn tally_plan(observed: LazyFrame, snapshot_day: Expr) -> LazyFrame {
 /// and [`CLOSE_FACTOR`] (the ratio shrunk towards 1 by deals, within
 /// bounds, rounded to 10⁻⁶ so the same history gives the same factors).
 pub(crate) fn close_factors(tallies: &DataFrame) -> Result<DataFrame, ForecastError> {
-    let floats = |name: &str| -> Result<Vec<f64>, ForecastError> {
-        Ok(tallies
-            .column(name)?
-            .cast(&DataType::Float64)?
-            .f64()?
-            .iter()
-            .map(|v| v.unwrap_or(0.0))
-            .collect())
-    };
+    let floats = |name: &str| floats(tallies, name);
     let (deals, forecast, realised) = (floats(OBSERVATIONS)?, floats(FORECAST)?, floats(REALISED)?);
     let total: f64 = forecast.iter().sum();
     let company = match total > 0.0 {

@@ -139,6 +139,18 @@ impl PastSnapshots {
     }
 }
 
+/// The numbers of column `name` of `frame` as floats, a missing value as
+/// 0.
+pub(crate) fn floats(frame: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
+    Ok(frame
+        .column(name)?
+        .cast(&DataType::Float64)?
+        .f64()?
+        .iter()
+        .map(|v| v.unwrap_or(0.0))
+        .collect())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
