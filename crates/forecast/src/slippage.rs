@@ -5,7 +5,7 @@
 //! Delays are learned per team and per the stage the deal was in on the
 //! snapshot: a deal still being qualified slips further past its stated
 //! date than one in negotiation (on the generated histories the median
-//! won deal's delay is 14 to 27 days from qualify, 0 from negotiate), so
+//! won deal's delay is 18 days from qualify, 0 from negotiate), so
 //! a pooled delay would put early deals' value in the current bucket that
 //! later ones book in the next. Four levels are learned: team and stage,
 //! company and stage, team over all stages, company over all stages. An
