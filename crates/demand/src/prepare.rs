@@ -451,7 +451,7 @@ fn assemble(
         let first_row = rows.len() as u32;
         let pay_start = cash.len() as u32;
         for (line, &k) in lines[start..end].iter().zip(&sku_at[start..end]) {
-            let group = shocks.group(&line.team, line.horizon, || line.shocks);
+            let group = shocks.group(&line.team, line.shocks.stage, line.horizon, || line.shocks);
             let (product_line, delivery_days) = effective(rules, line, &facts[k as usize]);
             let delivery = line
                 .close_date

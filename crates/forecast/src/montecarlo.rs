@@ -386,11 +386,9 @@ fn deals(
             previous = id;
         }
         let horizon = horizons.get(c as usize).copied().unwrap_or(0);
-        let group = d
-            .shocks
-            .group_in(team, Some(model.stage_place(stage)), horizon, || {
-                model.variances(team, stage, horizon)
-            });
+        let group = d.shocks.group(team, model.stage_place(stage), horizon, || {
+            model.variances(team, stage, horizon)
+        });
         d.cell.push(c);
         d.value.push(v);
         d.point.push(point.get(row).unwrap_or(0));

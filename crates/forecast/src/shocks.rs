@@ -303,44 +303,29 @@ pub struct Shocks {
 }
 
 impl Shocks {
-    /// The group of `team` in the bucket at `horizon` (and the stage
-    /// `variances` names), added with the `variances` asked for only when
-    /// new (a team's, a bucket's, a team and bucket's and a team and
-    /// stage's first variances stand for all their groups). Called once
-    /// per row: a known group costs two lookups and no allocation.
+    /// The group of `team`'s deals in the stage at place `stage` (see
+    /// [`ShockModel::stage_place`]) in the bucket at `horizon`, added with
+    /// the `variances` asked for only when new (a team's, a bucket's, a
+    /// team and bucket's and a team and stage's first variances stand for
+    /// all their groups). Called once per row: a known group costs two
+    /// lookups and no allocation.
     pub fn group(
         &mut self,
         team: &str,
-        horizon: i32,
-        variances: impl FnOnce() -> ShockVariances,
-    ) -> u32 {
-        self.group_in(team, None, horizon, variances)
-    }
-
-    /// [`Shocks::group`] for a deal in the stage at place `stage` of the
-    /// model's stages (see [`ShockVariances::stage`]).
-    pub fn group_in(
-        &mut self,
-        team: &str,
-        stage: Option<u32>,
+        stage: u32,
         horizon: i32,
         variances: impl FnOnce() -> ShockVariances,
     ) -> u32 {
         if let Some(&t) = self.team_of.get(team)
-            && let Some(s) = stage
-            && let Some(&g) = self.group_of.get(&(t, horizon, s))
+            && let Some(&g) = self.group_of.get(&(t, horizon, stage))
         {
             return g;
         }
         let v = variances();
-        let stage = stage.unwrap_or(v.stage);
         let next = self.teams.len() as u32;
         let t = *self.team_of.entry(team.to_owned()).or_insert(next);
         if t == next {
             self.teams.push(v.team);
-        }
-        if let Some(&g) = self.group_of.get(&(t, horizon, stage)) {
-            return g;
         }
         let next = self.buckets.len() as u32;
         let b = *self.bucket_of.entry(horizon).or_insert(next);
@@ -481,8 +466,8 @@ mod tests {
         let model = ShockModel::new(None).with_rates(&calibrated(10.0));
         let mut shocks = Shocks::default();
         let mut group = |stage: &str, h: i32| {
-            let place = Some(model.stage_place(stage));
-            shocks.group_in("east", place, h, || model.variances("east", stage, h))
+            let place = model.stage_place(stage);
+            shocks.group("east", place, h, || model.variances("east", stage, h))
         };
         let (now, next, late) = (
             group("qualify", 0),
