@@ -68,15 +68,6 @@ pub(crate) fn with_close_factor(frame: LazyFrame, factors: &DataFrame, as_of: Ex
         return frame.with_column(lit(1.0).alias(CLOSE_FACTOR));
     }
     let keys = [col(col::STAGE), col(DAYS_TO_CLOSE)];
-    let present = frame
-        .clone()
-        .collect_schema()
-        .is_ok_and(|s| s.contains(DAYS_TO_CLOSE));
-    let frame = if present {
-        frame.drop(cols([DAYS_TO_CLOSE]))
-    } else {
-        frame
-    };
     frame
         .with_column(band(col(col::EXPECTED_CLOSE), as_of).alias(DAYS_TO_CLOSE))
         .join(

@@ -71,7 +71,7 @@ fn edges_of(factors: &DataFrame) -> Vec<(f64, String)> {
 /// `value`) with [`SIZE_FACTOR`]: its team's factor for the deal's band in
 /// `factors`, else the company's, else 1 (also when `factors` is empty).
 pub(crate) fn with_size_factor(frame: LazyFrame, factors: &DataFrame, value: Expr) -> LazyFrame {
-    if factors.height() == 0 {
+    if !sizes_matter(factors) {
         return frame.with_column(lit(1.0).alias(SIZE_FACTOR));
     }
     const BAND: &str = "__size_band";
@@ -101,6 +101,16 @@ pub(crate) fn with_size_factor(frame: LazyFrame, factors: &DataFrame, value: Exp
                 .fill_null(lit(1.0)),
         )
         .drop(cols([BAND, COMPANY_FACTOR]))
+}
+
+/// Whether any factor of `factors` differs from 1: where none does
+/// (sizes convert alike, or nothing was learned) deals need no size.
+pub(crate) fn sizes_matter(factors: &DataFrame) -> bool {
+    factors
+        .column(SIZE_FACTOR)
+        .ok()
+        .and_then(|c| c.f64().ok().cloned())
+        .is_some_and(|f| f.iter().any(|v| v.is_some_and(|v| v != 1.0)))
 }
 
 /// The plan of the company's band edges: the [`EDGES`] quantiles of the
@@ -389,15 +399,18 @@ mod tests {
         .lazy()
     }
 
-    fn factors(frame: LazyFrame) -> BTreeMap<(String, String), f64> {
+    /// The factors learned from `frame`, and whether deals then need
+    /// their size at all.
+    fn factors(frame: LazyFrame) -> (BTreeMap<(String, String), f64>, bool) {
         let edges = edges_plan(frame.clone()).collect().unwrap();
         let table = size_factors(frame, &edges).unwrap();
+        let matter = sizes_matter(&table);
         let (teams, sizes) = (
             table.column(col::TEAM).unwrap().str().unwrap().clone(),
             table.column(SIZE).unwrap().str().unwrap().clone(),
         );
         let values = table.column(SIZE_FACTOR).unwrap().f64().unwrap().clone();
-        (0..table.height())
+        let f = (0..table.height())
             .map(|r| {
                 let key = (
                     teams.get(r).unwrap().to_owned(),
@@ -405,13 +418,15 @@ mod tests {
                 );
                 (key, values.get(r).unwrap())
             })
-            .collect()
+            .collect();
+        (f, matter)
     }
 
     #[test]
     fn large_deals_that_book_less_get_a_factor_below_one() {
         // The largest tenth books half its value.
-        let f = factors(observed(|v| if v > 3_600.0 { 0.5 } else { 1.0 }));
+        let (f, matter) = factors(observed(|v| if v > 3_600.0 { 0.5 } else { 1.0 }));
+        assert!(matter);
         let company = |size: &str| f[&(COMPANY.to_owned(), size.to_owned())];
         assert!(company("large") < 0.75, "{f:?}");
         assert!(company("small") > 1.0 && company("medium") > 1.0, "{f:?}");
@@ -422,7 +437,9 @@ mod tests {
 
     #[test]
     fn where_size_says_nothing_every_factor_is_one() {
-        let f = factors(observed(|_| 1.0));
+        let (f, matter) = factors(observed(|_| 1.0));
         assert!(f.values().all(|v| *v == 1.0), "{f:?}");
+        // So the forecast does not size its deals at all.
+        assert!(!matter);
     }
 }

@@ -17,7 +17,7 @@ use crate::{
         BUCKET, CALIBRATED, CATEGORY, CLOSE, COMPANY_RATE, DEAL_FACTOR, HORIZON, IN_STAGE_FROM,
         IS_OPEN, IS_WON, LIMIT, RATE, REALISED, VALUE, WIN_RATE,
     },
-    deal_size::STATED,
+    deal_size::{STATED, sizes_matter},
 };
 
 /// The rules' default win rate per stage, 0 to 1.
@@ -151,7 +151,7 @@ pub(crate) fn prepared(
     // weighted's. A deal's size is the value of all its lines.
     let as_of = lit(spec.as_of).cast(DataType::Date);
     let frame = match spec.correction.as_deref() {
-        Some(c) if c.size_factors.height() > 0 => {
+        Some(c) if sizes_matter(&c.size_factors) => {
             let sizes = frame
                 .clone()
                 .group_by([col(col::OPPORTUNITY_ID)])
