@@ -171,6 +171,46 @@ fn exact_amounts_with_more_decimals_than_their_currency_are_refused() {
     assert!(message.contains("1 bad value(s)"), "{message}");
 }
 
+#[test]
+fn parquet_decimals_are_checked_against_their_currency_only_when_their_scale_could_exceed_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = |scale: usize, cents: [i128; 2]| {
+        let path = dir.path().join(format!("decimal{scale}.parquet"));
+        let mut frame = df!(
+            col::OPPORTUNITY_ID => ["O-1", "O-2"],
+            col::OWNER => ["ann"; 2],
+            col::TEAM => ["east"; 2],
+            col::REGION => ["na"; 2],
+            col::STAGE => ["Qualification"; 2],
+            col::CREATED => ["2026-10-01"; 2],
+            col::EXPECTED_CLOSE => ["2026-12-01"; 2],
+            col::CURRENCY => ["USD", "EUR"],
+        )
+        .unwrap();
+        let amounts = Int128Chunked::from_vec(col::AMOUNT.into(), cents.to_vec())
+            .into_decimal_unchecked(18, scale)
+            .into_column();
+        frame.with_column(amounts).unwrap();
+        write_table(&path, &frame).unwrap();
+        path
+    };
+    // Two places: every value fits both currencies, read as written.
+    let read = read_snapshot_noted(&snapshot(2, [150, 1_000_001]), &vocabulary()).unwrap();
+    assert_eq!(texts(&read.frame, col::AMOUNT), ["1.50", "10000.01"]);
+    assert_eq!(texts(&read.frame, col::STAGE), ["qualify", "qualify"]);
+    // Three places: the value with a third decimal is named, the other
+    // (a whole cent written with three places) is not.
+    let message = bad(read_snapshot_noted(
+        &snapshot(3, [1_500, 1_005]),
+        &vocabulary(),
+    ));
+    assert!(
+        message.contains("row 2, column `amount`: `1.005` has more decimals than its currency has"),
+        "{message}"
+    );
+    assert!(message.contains("1 bad value(s)"), "{message}");
+}
+
 fn history_dir(stage_events: &str, outcomes: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("stage_events.csv"), stage_events).unwrap();

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use polars::prelude::*;
 use quotecast_model::Currency;
 use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
 
 use super::Vocabulary;
 use crate::{PipelineError, columns as col};
@@ -266,6 +267,11 @@ fn converted(
             notes.push(rounding_note(s.name, &vocabulary.currencies));
             rounded_floats(s.name, &vocabulary.currencies)
         }
+        // Integers and decimals with no more places than every currency
+        // allows cannot be too precise: no check over the rows.
+        Kind::Amount if within_every_scale(dtype, &vocabulary.currencies) => {
+            raw.cast(s.kind.dtype())
+        }
         Kind::Amount => {
             let reason = format!(
                 "has more decimals than its currency has ({})",
@@ -278,13 +284,35 @@ fn converted(
     (value, None)
 }
 
-/// Each label replaced by the id it stands for; other values unchanged.
+/// Each label replaced by the id it stands for (the first pair naming a
+/// label wins); other values unchanged. One pass looks each value up; a
+/// column holding no label (a file already in the rules' ids) is
+/// returned as it is, without a copy.
 fn relabelled(raw: Expr, labels: &[(String, String)]) -> Expr {
-    labels.iter().rev().fold(raw.clone(), |rest, (label, id)| {
-        when(raw.clone().eq(lit(label.as_str())))
-            .then(lit(id.as_str()))
-            .otherwise(rest)
-    })
+    if labels.is_empty() {
+        return raw;
+    }
+    let mut ids: FxHashMap<String, String> = FxHashMap::default();
+    for (label, id) in labels {
+        ids.entry(label.clone()).or_insert_with(|| id.clone());
+    }
+    let ids = std::sync::Arc::new(ids);
+    raw.map(
+        move |column: Column| {
+            let Ok(texts) = column.str() else {
+                return Ok(column);
+            };
+            if !texts.iter().flatten().any(|v| ids.contains_key(v)) {
+                return Ok(column);
+            }
+            let out: StringChunked = texts
+                .iter()
+                .map(|v| v.map(|v| ids.get(v).map_or(v, String::as_str)))
+                .collect();
+            Ok(out.with_name(column.name().clone()).into_column())
+        },
+        |_, field| Ok(field.clone()),
+    )
 }
 
 /// The decimals a file may give an amount in `currency`: its minor unit,
@@ -299,6 +327,16 @@ fn currency_scales(currencies: &[Currency]) -> String {
         .map(|c| format!("{} {}", c.code.as_str(), allowed_decimals(c)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Whether every value of type `dtype` has no more decimals than any of
+/// `currencies` allows: integers, and decimals of at most that scale.
+fn within_every_scale(dtype: &DataType, currencies: &[Currency]) -> bool {
+    let fewest = currencies.iter().map(allowed_decimals).min().unwrap_or(0);
+    match dtype {
+        DataType::Decimal(_, scale) => *scale as u32 <= fewest,
+        other => other.is_integer(),
+    }
 }
 
 /// An exact amount (text, decimal, integer) with more decimals than its
