@@ -32,6 +32,8 @@ use crate::{
 use std::collections::BTreeMap;
 
 const STALE: &str = "__stale";
+/// The team a snapshot names for a deal with no outcome.
+const SNAPSHOT_TEAM: &str = "__snapshot_team";
 pub(crate) const WON: &str = "__won";
 pub(crate) const LEFT: &str = "__left";
 pub(crate) const NEXT: &str = "__next";
@@ -84,7 +86,8 @@ pub struct CalibratedRates {
 }
 
 /// Calibrates from stage-change events (`opportunity_id, stage, at`) and
-/// outcomes (`opportunity_id, team, outcome, closed`). `teams` (frames
+/// outcomes (`opportunity_id, team, outcome, closed`; one row per deal, as
+/// the history reader enforces). `teams` (frames
 /// with `opportunity_id, team`: the snapshot forecast, past snapshots)
 /// name the team of deals not yet decided; an open entry of a deal whose
 /// team is known nowhere is left out.
@@ -238,28 +241,46 @@ fn entry_tallies(
     how: &Calibration,
 ) -> Result<LazyFrame, ForecastError> {
     let as_of = lit(how.as_of).cast(DataType::Date);
-    let mut known = vec![
-        outcomes
-            .clone()
-            .select([col(col::OPPORTUNITY_ID), col(col::TEAM)]),
-    ];
-    known.extend(
-        teams
-            .into_iter()
-            .map(|t| t.select([col(col::OPPORTUNITY_ID), col(col::TEAM)])),
-    );
-    let deal_teams = concat(known, UnionArgs::default())?
-        .group_by([col(col::OPPORTUNITY_ID)])
-        .agg([col(col::TEAM).first()]);
-    let decided = outcomes
-        .filter(col(col::CLOSED).lt_eq(as_of.clone()))
-        .select([
-            col(col::OPPORTUNITY_ID),
-            col(col::OUTCOME),
-            col(col::CLOSED),
-        ])
-        .group_by([col(col::OPPORTUNITY_ID)])
-        .agg([col(col::OUTCOME).first(), col(col::CLOSED).first()]);
+    // Every deal's outcome row (one per deal, as the reader enforces)
+    // gives its team; one decided after `as_of` is still open then.
+    let outcome_rows = outcomes.select([
+        col(col::OPPORTUNITY_ID),
+        col(col::TEAM),
+        col(col::OUTCOME),
+        col(col::CLOSED),
+    ]);
+    // The snapshots name the team of deals with no outcome: only their
+    // lines are deduplicated (a group-by over every snapshot line costs
+    // more than the rest of the calibration).
+    let mut named: Vec<LazyFrame> = teams
+        .into_iter()
+        .map(|t| {
+            t.select([
+                col(col::OPPORTUNITY_ID),
+                col(col::TEAM).alias(SNAPSHOT_TEAM),
+            ])
+        })
+        .collect();
+    if named.is_empty() {
+        named.push(
+            DataFrame::new(
+                0,
+                [col::OPPORTUNITY_ID, SNAPSHOT_TEAM]
+                    .map(|name| Column::new_empty(name.into(), &DataType::String))
+                    .to_vec(),
+            )?
+            .lazy(),
+        );
+    }
+    let undecided_teams = concat(named, UnionArgs::default())?
+        .join(
+            outcome_rows.clone().select([col(col::OPPORTUNITY_ID)]),
+            [col(col::OPPORTUNITY_ID)],
+            [col(col::OPPORTUNITY_ID)],
+            JoinArgs::new(JoinType::Anti),
+        )
+        .unique_stable(Some(cols([col::OPPORTUNITY_ID])), UniqueKeepStrategy::First);
+    let decided_by_then = col(col::CLOSED).lt_eq(as_of.clone()).fill_null(lit(false));
     let days = |e: Expr| e.dt().total_days(false);
     let won = col(col::OUTCOME).eq(lit("won")).fill_null(lit(false));
     let lost = col(col::OUTCOME).is_not_null().and(won.clone().not());
@@ -295,17 +316,30 @@ fn entry_tallies(
             JoinArgs::new(JoinType::Inner),
         )
         .join(
-            deal_teams,
-            [col(col::OPPORTUNITY_ID)],
-            [col(col::OPPORTUNITY_ID)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .join(
-            decided,
+            outcome_rows,
             [col(col::OPPORTUNITY_ID)],
             [col(col::OPPORTUNITY_ID)],
             JoinArgs::new(JoinType::Left),
         )
+        .join(
+            undecided_teams,
+            [col(col::OPPORTUNITY_ID)],
+            [col(col::OPPORTUNITY_ID)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([
+            col(col::TEAM).fill_null(col(SNAPSHOT_TEAM)),
+            when(decided_by_then.clone())
+                .then(col(col::OUTCOME))
+                .otherwise(lit(NULL).cast(DataType::String))
+                .alias(col::OUTCOME),
+            when(decided_by_then)
+                .then(col(col::CLOSED))
+                .otherwise(lit(NULL).cast(DataType::Date))
+                .alias(col::CLOSED),
+        ])
+        // An entry of a deal whose team is known nowhere is left out.
+        .filter(col(col::TEAM).is_not_null())
         .with_columns([
             days(col(col::CLOSED).fill_null(as_of.clone()) - col(col::AT))
                 .clip_min(lit(0i64))

@@ -109,3 +109,70 @@ fn calibrated_rates_recover_each_teams_true_win_rate() {
         rates.prior_strength, rates.stage_entries, rates.decided_entries
     );
 }
+
+#[test]
+fn an_entry_counts_for_its_outcomes_team_else_a_snapshots_and_is_left_out_when_neither_names_one() {
+    use polars::prelude::*;
+    let rules = common::rules();
+    let day = |d: &str| d.parse::<chrono::NaiveDate>().unwrap();
+    let dates = |name: &str, ds: &[&str]| {
+        DateChunked::from_naive_date(name.into(), ds.iter().map(|d| day(d)).collect::<Vec<_>>())
+            .into_column()
+    };
+    let events = DataFrame::new(
+        5,
+        vec![
+            Column::new("opportunity_id".into(), ["W", "O", "L", "X", "N"]),
+            Column::new("stage".into(), ["qualify"; 5]),
+            dates("at", &["2026-01-05"; 5]),
+        ],
+    )
+    .unwrap();
+    // W won in March for team A (a snapshot calling it B is overruled);
+    // L lost after the as-of date, so open then, for team A too.
+    let outcomes = DataFrame::new(
+        2,
+        vec![
+            Column::new("opportunity_id".into(), ["W", "L"]),
+            Column::new("team".into(), ["A", "A"]),
+            Column::new("outcome".into(), ["won", "lost"]),
+            dates("closed", &["2026-03-01", "2026-12-01"]),
+        ],
+    )
+    .unwrap();
+    // O and X are open in snapshots: O for team B (twice), X named by no
+    // one; N has no outcome and is in no snapshot, so it is left out.
+    let snapshot = df!(
+        "opportunity_id" => ["W", "O", "O"],
+        "team" => ["B", "B", "B"],
+    )
+    .unwrap();
+    let how = Calibration {
+        as_of: day("2026-06-01"),
+        maturity_days: 180,
+        prior_strength: None,
+    };
+    let rates = calibrate(
+        events.lazy(),
+        outcomes.lazy(),
+        vec![snapshot.lazy()],
+        rules.stages(),
+        &how,
+    )
+    .unwrap();
+    let t = rates.on_entering().unwrap();
+    let counted = |team: &str, what: &str| -> u64 {
+        let teams = t.column("team").unwrap().str().unwrap().clone();
+        let stages = t.column("stage").unwrap().str().unwrap().clone();
+        let values = t.column(what).unwrap().cast(&DataType::UInt64).unwrap();
+        let values = values.u64().unwrap();
+        (0..t.height())
+            .find(|&r| teams.get(r) == Some(team) && stages.get(r) == Some("qualify"))
+            .and_then(|r| values.get(r))
+            .unwrap_or(0)
+    };
+    assert_eq!(counted("A", "entries"), 2, "W and L: {t}");
+    assert_eq!(counted("A", "wins"), 1, "W only (L is undecided then): {t}");
+    assert_eq!(counted("B", "entries"), 1, "O once, not W: {t}");
+    assert_eq!(rates.stage_entries, 3, "X and N are left out: {t}");
+}
