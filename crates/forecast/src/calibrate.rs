@@ -293,9 +293,12 @@ fn entry_tallies(
     });
     Ok(stage_events
         .filter(col(col::AT).lt_eq(as_of.clone()))
+        // A deal's events on one day keep the file's order (an export
+        // lists them as they happened): an unstable sort would let the
+        // rates depend on how the rows were listed.
         .sort_by_exprs(
             [col(col::OPPORTUNITY_ID), col(col::AT)],
-            SortMultipleOptions::default(),
+            SortMultipleOptions::default().with_maintain_order(true),
         )
         .with_column(
             when(
@@ -391,9 +394,12 @@ pub(crate) fn matured_entries(
         .shift(lit(-1))
         .eq(col(col::OPPORTUNITY_ID));
     Ok(stage_events
+        // A deal's events on one day keep the file's order (an export
+        // lists them as they happened): an unstable sort would let the
+        // rates depend on how the rows were listed.
         .sort_by_exprs(
             [col(col::OPPORTUNITY_ID), col(col::AT)],
-            SortMultipleOptions::default(),
+            SortMultipleOptions::default().with_maintain_order(true),
         )
         .with_columns([
             when(same_deal_next.clone())

@@ -176,3 +176,45 @@ fn an_entry_counts_for_its_outcomes_team_else_a_snapshots_and_is_left_out_when_n
     assert_eq!(counted("B", "entries"), 1, "O once, not W: {t}");
     assert_eq!(rates.stage_entries, 3, "X and N are left out: {t}");
 }
+
+#[test]
+fn rates_do_not_depend_on_the_order_events_are_listed_in() {
+    use polars::prelude::*;
+    let rules = common::rules();
+    let world = common::world(12);
+    let data = common::generated(&world, 12, 400, 0);
+    let how = Calibration {
+        as_of: common::as_of(),
+        maturity_days: 180,
+        prior_strength: None,
+    };
+    let in_order = data.stage_events.clone().collect().unwrap();
+    // The same events listed by day, as an event log is (each deal's
+    // events on one day still in their order): a deal's events are no
+    // longer next to each other.
+    let by_day = in_order
+        .clone()
+        .lazy()
+        .sort_by_exprs(
+            [col("at")],
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+        .collect()
+        .unwrap();
+    assert_ne!(
+        in_order.column("opportunity_id").unwrap(),
+        by_day.column("opportunity_id").unwrap()
+    );
+    let rates = |events: DataFrame| {
+        calibrate(
+            events.lazy(),
+            data.outcomes.clone(),
+            vec![data.pipeline.clone()],
+            rules.stages(),
+            &how,
+        )
+        .unwrap()
+        .table
+    };
+    assert_eq!(rates(in_order), rates(by_day));
+}
