@@ -6,7 +6,7 @@
 //! order brings it back: at least the minimum, a whole multiple, due the
 //! earliest day the bucket's requirements are needed and released its
 //! lead time earlier (as late as possible). A release before the plan date is flagged `expedite`.
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 use quotecast_model::{SafetyStock, Supply};
@@ -316,39 +316,59 @@ fn peg(
     // The node's uses by bucket, so each order reads only its window.
     let mut entries = demand.entries[n as usize].clone();
     entries.sort_by_key(|e| (e.bucket, e.cell));
-    // Units of `n` per unit of each cell, in the order's buckets.
-    let mut by_cell: BTreeMap<u32, f64> = BTreeMap::new();
-    let mut heap = std::collections::BinaryHeap::new();
+    // Units of `n` per unit of each cell, in the order's buckets, by cell.
+    let mut by_cell: Vec<(u32, f64)> = Vec::new();
+    let mut heads = Vec::new();
     let mut top: Vec<((u32, u32), f64, f64)> = Vec::new();
     for (k, &(order, from)) in orders.iter().enumerate() {
         let to = orders.get(k + 1).map_or(buckets, |&(_, b)| b);
-        by_cell.clear();
         let start = entries.partition_point(|e| (e.bucket as usize) < from);
-        for e in entries[start..]
-            .iter()
-            .take_while(|e| (e.bucket as usize) < to)
-        {
-            *by_cell.entry(e.cell).or_default() += e.per;
+        by_cell.clear();
+        by_cell.extend(
+            entries[start..]
+                .iter()
+                .take_while(|e| (e.bucket as usize) < to)
+                .map(|e| (e.cell, e.per)),
+        );
+        // One bucket's entries are already in cell order; several
+        // buckets' are merged, each cell's units per unit summed in
+        // bucket order.
+        if !by_cell.is_sorted_by_key(|&(cell, _)| cell) {
+            by_cell.sort_by_key(|&(cell, _)| cell);
         }
+        by_cell.dedup_by(|next, kept| {
+            let same = next.0 == kept.0;
+            if same {
+                kept.1 += next.1;
+            }
+            same
+        });
         let (mut total, mut weighted) = (0.0, 0.0);
         let mut lines = 0usize;
-        // A max-heap of each cell's next line: (units, cell, position).
-        heap.clear();
-        for (&cell, &per) in &by_cell {
+        // A max-heap of each cell's next line: (units, cell, position,
+        // units of `n` per unit of the cell).
+        heads.clear();
+        for &(cell, per) in &by_cell {
             let rows = cell_rows.of(cell);
             let (t, w) = cell_rows.sums[cell as usize];
             total += t * per;
             weighted += w * per;
             lines += rows.len();
             if let Some(first) = rows.first() {
-                heap.push((Units(first.units * per), std::cmp::Reverse(cell), 0usize));
+                heads.push((
+                    Units(first.units * per),
+                    std::cmp::Reverse(cell),
+                    0usize,
+                    Units(per),
+                ));
             }
         }
         if total <= 0.0 {
             continue;
         }
+        let mut heap = std::collections::BinaryHeap::from(std::mem::take(&mut heads));
         top.clear();
-        while let Some((Units(units), std::cmp::Reverse(cell), at)) = heap.pop() {
+        while let Some((Units(units), std::cmp::Reverse(cell), at, Units(per))) = heap.pop() {
             if top.len() >= PEGS_PER_ORDER {
                 break;
             }
@@ -360,10 +380,15 @@ fn peg(
                 None => top.push((key, units, line.probability)),
             }
             if let Some(next) = rows.get(at + 1) {
-                let per = by_cell.get(&cell).copied().unwrap_or(0.0);
-                heap.push((Units(next.units * per), std::cmp::Reverse(cell), at + 1));
+                heap.push((
+                    Units(next.units * per),
+                    std::cmp::Reverse(cell),
+                    at + 1,
+                    Units(per),
+                ));
             }
         }
+        heads = heap.into_vec();
         let (mut listed, mut listed_weighted) = (0.0, 0.0);
         for &((deal, sku), units, probability) in &top {
             listed += units;

@@ -150,26 +150,17 @@ fn check(line: &DemandLine, row: usize) -> Result<(), DemandError> {
 /// The canonical order of lines: every field, so equal keys are equal
 /// lines.
 fn canonical(a: &DemandLine, b: &DemandLine) -> Ordering {
-    (
-        &a.deal,
-        a.point,
-        &a.sku,
-        a.close_date,
-        &a.account,
-        &a.product_line,
-    )
-        .cmp(&(
-            &b.deal,
-            b.point,
-            &b.sku,
-            b.close_date,
-            &b.account,
-            &b.product_line,
-        ))
-        .then(a.quantity.total_cmp(&b.quantity))
-        .then(a.amount.total_cmp(&b.amount))
-        .then(a.probability.total_cmp(&b.probability))
-        .then((a.points, &a.team, a.horizon).cmp(&(b.points, &b.team, b.horizon)))
+    a.deal.cmp(&b.deal).then_with(|| within_deal(a, b))
+}
+
+/// [`canonical`] for two lines of one deal: every field but the deal's id.
+fn within_deal(a: &DemandLine, b: &DemandLine) -> Ordering {
+    (a.point, &a.sku, a.close_date, &a.account, &a.product_line)
+        .cmp(&(b.point, &b.sku, b.close_date, &b.account, &b.product_line))
+        .then_with(|| a.quantity.total_cmp(&b.quantity))
+        .then_with(|| a.amount.total_cmp(&b.amount))
+        .then_with(|| a.probability.total_cmp(&b.probability))
+        .then_with(|| (a.points, &a.team, a.horizon).cmp(&(b.points, &b.team, b.horizon)))
         .then_with(|| {
             let (x, y) = (a.shocks, b.shocks);
             x.team
@@ -197,7 +188,9 @@ fn prefix(s: &str) -> u128 {
 fn canonical_order(mut lines: Vec<DemandLine>) -> Vec<DemandLine> {
     if lines.is_sorted_by(|a, b| a.deal <= b.deal) {
         for deal in lines.chunk_by_mut(|a, b| a.deal == b.deal) {
-            deal.sort_unstable_by(canonical);
+            if !deal.is_sorted_by(|a, b| within_deal(a, b).is_le()) {
+                deal.sort_unstable_by(within_deal);
+            }
         }
         return lines;
     }
@@ -442,6 +435,7 @@ fn assemble(
             (cells.len() - 1) as u32
         })
     };
+    let mut last_group: Option<((&str, u32, i32), u32)> = None;
     for (ordinal, &(start, end)) in spans.iter().enumerate() {
         let first = &lines[start];
         explanation.deals += 1;
@@ -451,7 +445,16 @@ fn assemble(
         let first_row = rows.len() as u32;
         let pay_start = cash.len() as u32;
         for (line, &k) in lines[start..end].iter().zip(&sku_at[start..end]) {
-            let group = shocks.group(&line.team, line.shocks.stage, line.horizon, || line.shocks);
+            // A deal's lines mostly share their team, stage and horizon.
+            let key = (line.team.as_str(), line.shocks.stage, line.horizon);
+            let group = match last_group {
+                Some((k, g)) if k == key => g,
+                _ => {
+                    let g = shocks.group(key.0, key.1, key.2, || line.shocks);
+                    last_group = Some((key, g));
+                    g
+                }
+            };
             let (product_line, delivery_days) = effective(rules, line, &facts[k as usize]);
             let delivery = line
                 .close_date
