@@ -624,6 +624,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn lines_listed_deal_by_deal_are_put_in_the_order_of_every_field() {
+        // Deals in id order, each deal's lines in no order: sorted within
+        // the deal, by point, SKU, then the remaining fields (the same SKU
+        // twice, told apart by quantity, then by team).
+        let line = |deal: &str, point: u32, sku: &str, quantity: f64, team: &str| DemandLine {
+            deal: deal.to_owned(),
+            sku: sku.to_owned(),
+            point,
+            points: 6,
+            quantity,
+            team: team.to_owned(),
+            ..DemandLine::default()
+        };
+        let lines = vec![
+            line("D1", 2, "B", 1.0, "x"),
+            line("D1", 0, "Z", 1.0, "x"),
+            line("D1", 2, "A", 3.0, "x"),
+            line("D1", 2, "A", 1.0, "y"),
+            line("D1", 2, "A", 1.0, "x"),
+            line("D2", 1, "A", 1.0, "x"),
+            line("D3", 0, "C", 2.0, "x"),
+            line("D3", 0, "C", 1.0, "x"),
+        ];
+        let mut expected = lines.clone();
+        expected.sort_by(canonical);
+        let ordered = canonical_order(lines);
+        assert_eq!(ordered, expected);
+        let d1: Vec<(u32, &str, f64, &str)> = ordered[..5]
+            .iter()
+            .map(|l| (l.point, l.sku.as_str(), l.quantity, l.team.as_str()))
+            .collect();
+        assert_eq!(
+            d1,
+            [
+                (0, "Z", 1.0, "x"),
+                (2, "A", 1.0, "x"),
+                (2, "A", 1.0, "y"),
+                (2, "A", 3.0, "x"),
+                (2, "B", 1.0, "x"),
+            ]
+        );
+    }
+
+    #[test]
     fn long_ids_sharing_a_prefix_are_ordered_as_the_lines_themselves() {
         // Ids alike in their first 16 bytes, points against the id order:
         // a key that compared the point after only the prefix would put
