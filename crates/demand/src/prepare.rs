@@ -448,7 +448,7 @@ fn assemble(
             // A deal's lines mostly share their team, stage and horizon.
             let key = (line.team.as_str(), line.shocks.stage, line.horizon);
             let group = match last_group {
-                Some((k, g)) if k == key => g,
+                Some((seen, g)) if seen == key => g,
                 _ => {
                     let g = shocks.group(key.0, key.1, key.2, || line.shocks);
                     last_group = Some((key, g));
