@@ -179,20 +179,46 @@ fn prefix(s: &str) -> u128 {
     u128::from_be_bytes(bytes)
 }
 
-/// `lines` in [`canonical`] order. Lines listed deal by deal in id order
-/// (as exports and the forecast list them) only need each deal's few
-/// lines sorted, in place. Others are sorted by a compact key (the deal
-/// id's prefix), compared whole only where two prefixes are equal (a
-/// deal's own lines, ids longer than the prefix), then moved once into
-/// place: sorting the lines themselves compares through scattered memory.
-fn canonical_order(mut lines: Vec<DemandLine>) -> Vec<DemandLine> {
-    if lines.is_sorted_by(|a, b| a.deal <= b.deal) {
-        for deal in lines.chunk_by_mut(|a, b| a.deal == b.deal) {
+/// Where each deal's lines are: `lines[start..end]`, deal after deal.
+type Spans = Vec<(usize, usize)>;
+
+/// The span of each deal when `lines` are listed deal by deal in id
+/// order (each id compared once with the next); `None` when they are not.
+fn spans_if_listed_by_deal(lines: &[DemandLine]) -> Option<Spans> {
+    let mut spans = Vec::new();
+    let mut start = 0;
+    for (i, pair) in lines.windows(2).enumerate() {
+        match pair[0].deal.cmp(&pair[1].deal) {
+            Ordering::Less => {
+                spans.push((start, i + 1));
+                start = i + 1;
+            }
+            Ordering::Equal => {}
+            Ordering::Greater => return None,
+        }
+    }
+    if !lines.is_empty() {
+        spans.push((start, lines.len()));
+    }
+    Some(spans)
+}
+
+/// `lines` in [`canonical`] order, with each deal's span. Lines listed
+/// deal by deal in id order (as exports and the forecast list them) only
+/// need each deal's few lines sorted, in place. Others are sorted by a
+/// compact key (the deal id's prefix), compared whole only where two
+/// prefixes are equal (a deal's own lines, ids longer than the prefix),
+/// then moved once into place: sorting the lines themselves compares
+/// through scattered memory.
+fn canonical_order(mut lines: Vec<DemandLine>) -> (Vec<DemandLine>, Spans) {
+    if let Some(spans) = spans_if_listed_by_deal(&lines) {
+        for &(start, end) in &spans {
+            let deal = &mut lines[start..end];
             if !deal.is_sorted_by(|a, b| within_deal(a, b).is_le()) {
                 deal.sort_unstable_by(within_deal);
             }
         }
-        return lines;
+        return (lines, spans);
     }
     let mut keys: Vec<(u128, u32)> = lines
         .iter()
@@ -203,9 +229,16 @@ fn canonical_order(mut lines: Vec<DemandLine>) -> Vec<DemandLine> {
         a.0.cmp(&b.0)
             .then_with(|| canonical(&lines[a.1 as usize], &lines[b.1 as usize]))
     });
-    keys.iter()
+    let lines: Vec<DemandLine> = keys
+        .iter()
         .map(|k| std::mem::take(&mut lines[k.1 as usize]))
-        .collect()
+        .collect();
+    let mut spans = Vec::new();
+    for deal in lines.chunk_by(|a, b| a.deal == b.deal) {
+        let start = spans.last().map_or(0, |s: &(usize, usize)| s.1);
+        spans.push((start, start + deal.len()));
+    }
+    (lines, spans)
 }
 
 /// What the roll-down needs of one distinct SKU, looked up once.
@@ -293,6 +326,8 @@ fn hash_lines<'a>(
 /// The lines in canonical order with each distinct SKU looked up once.
 struct Sorted<'l, 'r> {
     lines: &'l [DemandLine],
+    /// Each deal's span of `lines`.
+    spans: Spans,
     /// Per line, its SKU's position in `facts` and `skus`.
     sku_at: Vec<u32>,
     facts: Vec<SkuFacts<'r>>,
@@ -301,7 +336,12 @@ struct Sorted<'l, 'r> {
 }
 
 impl<'l, 'r> Sorted<'l, 'r> {
-    fn new(rules: &'r RuleSet, structure: &Structure<'_>, lines: &'l [DemandLine]) -> Self {
+    fn new(
+        rules: &'r RuleSet,
+        structure: &Structure<'_>,
+        lines: &'l [DemandLine],
+        spans: Spans,
+    ) -> Self {
         let mut facts_of: FxHashMap<&str, u32> = FxHashMap::default();
         let mut facts: Vec<SkuFacts> = Vec::new();
         let mut skus: Vec<String> = Vec::new();
@@ -326,6 +366,7 @@ impl<'l, 'r> Sorted<'l, 'r> {
             .collect();
         Self {
             lines,
+            spans,
             sku_at,
             facts,
             facts_of,
@@ -344,8 +385,8 @@ pub(crate) fn prepare(
     for (i, line) in lines.iter().enumerate() {
         check(line, i)?;
     }
-    let lines = canonical_order(lines);
-    let sorted = Sorted::new(rules, structure, &lines);
+    let (lines, spans) = canonical_order(lines);
+    let sorted = Sorted::new(rules, structure, &lines, spans);
     // The id's hash of the lines and the rest are independent.
     let (hasher, prepared) = rayon::join(
         || {
@@ -374,6 +415,7 @@ fn assemble(
 ) -> Result<Prepared, DemandError> {
     let Sorted {
         lines,
+        spans,
         sku_at,
         facts,
         facts_of,
@@ -386,15 +428,11 @@ fn assemble(
     // The deals (their span of `lines`) and, per deal and configurable
     // product, the option groups its option lines choose in (those
     // groups are not given attach rates).
-    let mut spans: Vec<(usize, usize)> = Vec::new();
     let mut chosen: FxHashMap<(u32, u32), HashSet<String>> = FxHashMap::default();
     let mut evidence = Evidence::default();
     let mut configurable = BTreeSet::new();
-    for deal in lines.chunk_by(|a, b| a.deal == b.deal) {
-        let start = spans.last().map_or(0, |s| s.1);
-        let end = start + deal.len();
-        let ordinal = spans.len() as u32;
-        spans.push((start, end));
+    for (ordinal, &(start, end)) in spans.iter().enumerate() {
+        let (deal, ordinal) = (&lines[start..end], ordinal as u32);
         if !sku_at[start..end]
             .iter()
             .any(|&k| facts[k as usize].configurable)
@@ -649,8 +687,9 @@ mod tests {
         ];
         let mut expected = lines.clone();
         expected.sort_by(canonical);
-        let ordered = canonical_order(lines);
+        let (ordered, spans) = canonical_order(lines);
         assert_eq!(ordered, expected);
+        assert_eq!(spans, [(0, 5), (5, 6), (6, 8)]);
         let d1: Vec<(u32, &str, f64, &str)> = ordered[..5]
             .iter()
             .map(|l| (l.point, l.sku.as_str(), l.quantity, l.team.as_str()))
@@ -692,7 +731,9 @@ mod tests {
         for rotation in 0..lines.len() {
             let mut input = lines.clone();
             input.rotate_left(rotation);
-            assert_eq!(canonical_order(input), expected, "rotation {rotation}");
+            let (ordered, spans) = canonical_order(input);
+            assert_eq!(ordered, expected, "rotation {rotation}");
+            assert_eq!(spans, [(0, 1), (1, 4), (4, 6)], "rotation {rotation}");
         }
     }
 }
