@@ -5,7 +5,7 @@
 //! payments of the deals each trial wins, at the slippage point it drew,
 //! so cash comes from the same trials as component demand.
 use chrono::{Days, NaiveDate};
-use quotecast_model::{Milestone, RuleSet};
+use quotecast_model::{Installment, Milestone, RuleSet};
 
 use crate::{
     CashIn, DemandLine, Explanation, PlanOptions,
@@ -26,14 +26,52 @@ pub(crate) struct Payment {
     pub group: u32,
 }
 
-/// Appends the installments of `line` (of `product_line`, signed on its
-/// close date, delivered on `delivery`) that fall in the horizon; counts those before
-/// the plan date and after the horizon, weighted by the chance the line
-/// is won at its point, in `explanation`.
+/// The payment terms of the last account and product line asked for,
+/// each installment with its percentage as a float: a deal's lines
+/// nearly always share both, so the terms are looked up once per deal.
+#[derive(Default)]
+pub(crate) struct TermsMemo<'a> {
+    asked: Option<(&'a str, &'a str)>,
+    found: Option<&'a [Installment]>,
+    percents: Vec<f64>,
+}
+
+impl<'a> TermsMemo<'a> {
+    /// The installments `account` pays `product_line` in (its own terms,
+    /// else the product line's default) with their percentages, or `None`
+    /// when it has no terms.
+    pub fn of(
+        &mut self,
+        rules: &'a RuleSet,
+        account: &'a str,
+        product_line: &'a str,
+    ) -> Option<(&'a [Installment], &[f64])> {
+        if self.asked != Some((account, product_line)) {
+            self.asked = Some((account, product_line));
+            self.found = rules
+                .planning()
+                .terms_for(account, product_line)
+                .map(|t| t.installments.as_slice());
+            self.percents.clear();
+            self.percents.extend(
+                self.found
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|i| f64::try_from(i.percent.0).unwrap_or(0.0)),
+            );
+        }
+        self.found.map(|found| (found, self.percents.as_slice()))
+    }
+}
+
+/// Appends the installments of `line` (paid by `terms`, signed on its
+/// close date, delivered on `delivery`) that fall in the horizon; counts
+/// those before the plan date and after the horizon, weighted by the
+/// chance the line is won at its point, and lines without terms, in
+/// `explanation`.
 pub(crate) fn payments(
-    rules: &RuleSet,
     line: &DemandLine,
-    product_line: &str,
+    terms: Option<(&[Installment], &[f64])>,
     delivery: NaiveDate,
     calendar: &Calendar,
     explanation: &mut Explanation,
@@ -43,11 +81,11 @@ pub(crate) fn payments(
         return;
     }
     let weight = line.probability / f64::from(line.points.max(1));
-    let Some(terms) = rules.planning().terms_for(&line.account, product_line) else {
+    let Some((installments, percents)) = terms else {
         explanation.lines_without_terms += 1;
         return;
     };
-    for installment in &terms.installments {
+    for (installment, &share) in installments.iter().zip(percents) {
         let from = match installment.at {
             Milestone::Signing => line.close_date,
             Milestone::Delivery => delivery,
@@ -55,7 +93,6 @@ pub(crate) fn payments(
         let due = from
             .checked_add_days(Days::new(u64::from(installment.net_days)))
             .unwrap_or(NaiveDate::MAX);
-        let share: f64 = installment.percent.0.try_into().unwrap_or(0.0);
         let amount = line.amount * share / 100.0;
         match calendar.place(due) {
             Placement::PastDue => explanation.cash_before_plan_date += weight * amount,

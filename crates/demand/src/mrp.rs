@@ -60,6 +60,37 @@ pub(crate) fn run(
     inventory: &Inventory,
     options: &PlanOptions,
 ) -> Planned {
+    // Netting reads the expected demand; the cells' deal lines are laid
+    // out for pegging meanwhile (neither needs the other).
+    let ((mut planned, to_peg), cell_rows) =
+        rayon::join(|| net(s, p, demand, inventory, options), || cell_rows(p));
+    // Pegging reads only the finished orders: item by item in parallel,
+    // kept in planning order.
+    let buckets = options.calendar.buckets();
+    let pegs: Vec<Vec<Peg>> = to_peg
+        .par_iter()
+        .map(|(n, orders)| peg(&cell_rows, demand, *n, orders, buckets))
+        .collect();
+    planned.pegging = Vec::with_capacity(pegs.iter().map(Vec::len).sum());
+    for item in pegs {
+        planned.pegging.extend(item);
+    }
+    planned
+}
+
+/// The orders of one item to peg: its node, and each order's position in
+/// the plan's orders with the bucket it is due in.
+type ToPeg = Vec<(Node, Vec<(usize, usize)>)>;
+
+/// Nets every planned item in low-level-code order: the planned orders,
+/// projections and safety stock, and the orders each item has to peg.
+fn net(
+    s: &Structure<'_>,
+    p: &Prepared,
+    demand: &Demand,
+    inventory: &Inventory,
+    options: &PlanOptions,
+) -> (Planned, ToPeg) {
     let calendar = &options.calendar;
     let buckets = calendar.buckets();
     let mut gross = vec![vec![0.0; buckets]; s.len()];
@@ -119,7 +150,7 @@ pub(crate) fn run(
             }
         }
     }
-    let mut to_peg: Vec<(Node, Vec<(usize, usize)>)> = Vec::new();
+    let mut to_peg: ToPeg = Vec::new();
     let mut planned = Planned {
         orders: Vec::new(),
         pegging: Vec::new(),
@@ -213,18 +244,7 @@ pub(crate) fn run(
             to_peg.push((n, orders_here));
         }
     }
-    // Pegging reads only the finished orders: item by item in parallel,
-    // kept in planning order.
-    let cell_rows = cell_rows(p);
-    let pegs: Vec<Vec<Peg>> = to_peg
-        .par_iter()
-        .map(|(n, orders)| peg(&cell_rows, demand, *n, orders, buckets))
-        .collect();
-    planned.pegging = Vec::with_capacity(pegs.iter().map(Vec::len).sum());
-    for item in pegs {
-        planned.pegging.extend(item);
-    }
-    planned
+    (planned, to_peg)
 }
 
 /// The most deal lines listed per planned order; the rest are summed in

@@ -10,13 +10,16 @@ use std::{
 use chrono::Datelike;
 use quotecast_forecast::Shocks;
 use quotecast_model::RuleSet;
-use rayon::slice::ParallelSliceMut;
+use rayon::{
+    iter::{IndexedParallelIterator, IntoParallelRefIterator},
+    slice::ParallelSliceMut,
+};
 use rustc_hash::FxHashMap;
 
 use crate::{
     Calendar, DemandError, DemandLine, Explanation, Inventory, PlanOptions,
     calendar::Placement,
-    cash::{Payment, payments},
+    cash::{Payment, TermsMemo, payments},
     mix::{Evidence, Mix},
     structure::{Node, Structure},
 };
@@ -126,8 +129,9 @@ fn chosen_groups<'s>(
     out
 }
 
-fn check(line: &DemandLine, row: usize) -> Result<(), DemandError> {
-    let bad = if !(line.quantity.is_finite() && line.quantity >= 0.0) {
+/// What is wrong with `line`, if anything.
+fn problem(line: &DemandLine) -> Option<&'static str> {
+    if !(line.quantity.is_finite() && line.quantity >= 0.0) {
         Some("quantity is not a finite number of at least 0")
     } else if !line.amount.is_finite() {
         Some("amount is not a finite number")
@@ -137,14 +141,21 @@ fn check(line: &DemandLine, row: usize) -> Result<(), DemandError> {
         Some("point is not below points")
     } else {
         None
-    };
-    match bad {
-        Some(problem) => Err(DemandError::Invalid(format!(
-            "demand line {row} (deal {}, {}): {problem}",
-            line.deal, line.sku
-        ))),
-        None => Ok(()),
     }
+}
+
+/// The first bad line of `lines`, named by its row (checked in parallel).
+fn check(lines: &[DemandLine]) -> Result<(), DemandError> {
+    let Some(row) = lines.par_iter().position_first(|l| problem(l).is_some()) else {
+        return Ok(());
+    };
+    let line = &lines[row];
+    Err(DemandError::Invalid(format!(
+        "demand line {row} (deal {}, {}): {}",
+        line.deal,
+        line.sku,
+        problem(line).unwrap_or_default()
+    )))
 }
 
 /// The canonical order of lines: every field, so equal keys are equal
@@ -382,9 +393,7 @@ pub(crate) fn prepare(
     calendar: &Calendar,
     won_before: &[Vec<String>],
 ) -> Result<Prepared, DemandError> {
-    for (i, line) in lines.iter().enumerate() {
-        check(line, i)?;
-    }
+    check(&lines)?;
     let (lines, spans) = canonical_order(lines);
     let sorted = Sorted::new(rules, structure, &lines, spans);
     // The id's hash of the lines and the rest are independent.
@@ -474,6 +483,7 @@ fn assemble(
         })
     };
     let mut last_group: Option<((&str, u32, i32), u32)> = None;
+    let mut terms = TermsMemo::default();
     for (ordinal, &(start, end)) in spans.iter().enumerate() {
         let first = &lines[start];
         explanation.deals += 1;
@@ -499,15 +509,13 @@ fn assemble(
                 .checked_add_days(chrono::Days::new(u64::from(delivery_days)))
                 .unwrap_or(chrono::NaiveDate::MAX);
             let paid = cash.len();
-            payments(
-                rules,
-                line,
-                product_line,
-                delivery,
-                calendar,
-                &mut explanation,
-                &mut cash,
-            );
+            // Asked only for lines that bring cash, as before.
+            let terms = if line.amount == 0.0 {
+                None
+            } else {
+                terms.of(rules, &line.account, product_line)
+            };
+            payments(line, terms, delivery, calendar, &mut explanation, &mut cash);
             for payment in &mut cash[paid..] {
                 payment.group = group;
             }
@@ -660,6 +668,37 @@ pub(crate) fn plan_id(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_bad_line_is_named_by_its_row_whatever_the_threads_reach_first() {
+        let good = |deal: usize| DemandLine {
+            deal: format!("D{deal:05}"),
+            sku: "LT-14".into(),
+            quantity: 1.0,
+            probability: 0.5,
+            points: 1,
+            ..DemandLine::default()
+        };
+        let mut lines: Vec<DemandLine> = (0..50_000).map(good).collect();
+        lines[40_000].probability = 1.5;
+        lines[31_337].quantity = f64::NAN;
+        lines[45_000].points = 0;
+        let Err(DemandError::Invalid(message)) = check(&lines) else {
+            panic!("bad lines passed the check");
+        };
+        assert_eq!(
+            message,
+            "demand line 31337 (deal D31337, LT-14): quantity is not a finite number of at least 0"
+        );
+        lines[31_337].quantity = 2.0;
+        let Err(DemandError::Invalid(message)) = check(&lines) else {
+            panic!("bad lines passed the check");
+        };
+        assert!(message.starts_with("demand line 40000 "), "{message}");
+        lines[40_000].probability = 1.0;
+        lines[45_000].points = 1;
+        assert!(check(&lines).is_ok());
+    }
 
     #[test]
     fn lines_listed_deal_by_deal_are_put_in_the_order_of_every_field() {
