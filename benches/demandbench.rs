@@ -25,7 +25,7 @@ use anyhow::Context;
 use chrono::{Days, NaiveDate};
 use clap::Parser;
 use polars::prelude::*;
-use quotecast_demand::{Calendar, DemandLine, Inventory, Period, PlanOptions, plan};
+use quotecast_demand::{Calendar, DemandLine, Inventory, Name, Names, Period, PlanOptions, plan};
 use quotecast_model::{BomLine, DateRange, Item, Percent, PlanningData, Supply};
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64;
@@ -123,23 +123,25 @@ fn structure(levels: &[usize], children: usize, seed: u64) -> PlanningData {
 }
 
 /// `n` deal lines on the first-level items, three per deal (one win
-/// probability and close date per deal), over 52 weeks.
+/// probability and close date per deal), over 52 weeks; held as
+/// `lines_of` holds the forecast's (a deal's lines share its id, every
+/// SKU is one shared name).
 fn lines(products: usize, n: usize, seed: u64) -> Vec<DemandLine> {
     let mut rng = Pcg64::seed_from_u64(seed);
-    let mut deal = (0.5, AS_OF);
+    let mut names = Names::default();
+    let mut deal: (f64, NaiveDate, Name) = (0.5, AS_OF, Name::default());
     (0..n)
         .map(|k| {
             if k % 3 == 0 {
                 deal = (
                     rng.random_range(0.05..1.0),
                     AS_OF + Days::new(rng.random_range(0..364)),
+                    format!("D{:07}", k / 3).into(),
                 );
             }
             DemandLine {
-                deal: format!("D{:07}", k / 3),
-                account: String::new(),
-                product_line: String::new(),
-                sku: format!("L0-{:06}", rng.random_range(0..products)),
+                deal: deal.2.clone(),
+                sku: names.get(&format!("L0-{:06}", rng.random_range(0..products))),
                 quantity: f64::from(rng.random_range(1u32..50)),
                 amount: 0.0,
                 close_date: deal.1,
@@ -300,11 +302,11 @@ fn write_inputs(
         vec![
             Column::new(
                 "deal".into(),
-                lines.iter().map(|l| l.deal.as_str()).collect::<Vec<_>>(),
+                lines.iter().map(|l| &*l.deal).collect::<Vec<_>>(),
             ),
             Column::new(
                 "sku".into(),
-                lines.iter().map(|l| l.sku.as_str()).collect::<Vec<_>>(),
+                lines.iter().map(|l| &*l.sku).collect::<Vec<_>>(),
             ),
             Column::new(
                 "quantity".into(),
@@ -496,10 +498,8 @@ fn coverage(args: &Args) -> anyhow::Result<()> {
             };
             if let Some((true, on)) = closed.get(id) {
                 realised.push(DemandLine {
-                    deal: id.to_owned(),
-                    account: String::new(),
-                    product_line: String::new(),
-                    sku: sku.to_owned(),
+                    deal: id.into(),
+                    sku: sku.into(),
                     quantity: quantity.get(r).unwrap_or(0.0),
                     amount: 0.0,
                     close_date: *on,

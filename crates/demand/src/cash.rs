@@ -8,7 +8,7 @@ use chrono::{Days, NaiveDate};
 use quotecast_model::{Installment, Milestone, RuleSet};
 
 use crate::{
-    CashIn, DemandLine, Explanation, PlanOptions,
+    CashIn, DemandLine, Explanation, Name, PlanOptions,
     calendar::{Calendar, Placement},
     prepare::Prepared,
     trials::bucket_percentiles,
@@ -31,7 +31,7 @@ pub(crate) struct Payment {
 /// nearly always share both, so the terms are looked up once per deal.
 #[derive(Default)]
 pub(crate) struct TermsMemo<'a> {
-    asked: Option<(&'a str, &'a str)>,
+    asked: Option<(&'a Name, &'a str)>,
     found: Option<&'a [Installment]>,
     percents: Vec<f64>,
 }
@@ -43,7 +43,7 @@ impl<'a> TermsMemo<'a> {
     pub fn of(
         &mut self,
         rules: &'a RuleSet,
-        account: &'a str,
+        account: &'a Name,
         product_line: &'a str,
     ) -> Option<(&'a [Installment], &[f64])> {
         if self.asked != Some((account, product_line)) {

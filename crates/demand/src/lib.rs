@@ -50,7 +50,7 @@ extern crate self as quotecast_demand;
 #[path = "../tests/common/mod.rs"]
 mod test_common;
 
-use std::borrow::Cow;
+use std::{borrow::Cow, collections::HashSet, sync::Arc};
 
 use chrono::NaiveDate;
 pub use quotecast_forecast::ShockVariances;
@@ -75,6 +75,31 @@ pub enum DemandError {
     Polars(#[from] polars::error::PolarsError),
 }
 
+/// A name a line carries (deal, account, product line, SKU, team):
+/// shared, so that lines naming the same deal or team can hold one copy
+/// (see [`Names`]) and are told equal without reading it.
+pub type Name = Arc<str>;
+
+/// Hands out one shared [`Name`] per distinct name: a million lines of a
+/// few hundred SKUs and teams then hold a few hundred strings, and the
+/// plan compares a line's names with the previous line's by address.
+#[derive(Debug, Default)]
+pub struct Names {
+    seen: HashSet<Name>,
+}
+
+impl Names {
+    /// The shared copy of `name`.
+    pub fn get(&mut self, name: &str) -> Name {
+        if let Some(known) = self.seen.get(name) {
+            return known.clone();
+        }
+        let new: Name = name.into();
+        self.seen.insert(new.clone());
+        new
+    }
+}
+
 /// One line of an expected deal as the forecast sees it: `quantity` of
 /// `sku`, worth `amount`, signed on `close_date` if the deal is won, with
 /// probability `probability`. Its products are needed on delivery, the
@@ -83,12 +108,12 @@ pub enum DemandError {
 /// likely); rows of one deal share its probability and points.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DemandLine {
-    pub deal: String,
-    pub account: String,
+    pub deal: Name,
+    pub account: Name,
     /// Its product line (empty: the SKU's, from the catalog).
-    pub product_line: String,
+    pub product_line: Name,
     /// Empty for a line with no product (it still brings cash).
-    pub sku: String,
+    pub sku: Name,
     pub quantity: f64,
     /// What the line books if won, corporate currency (for cash-in).
     pub amount: f64,
@@ -99,7 +124,7 @@ pub struct DemandLine {
     /// Its deal's team and the forecast bucket its close falls in (0 the
     /// one holding the forecast date), and the variances of the shocks its
     /// quantity and amount are drawn with there (all 0: drawn alone).
-    pub team: String,
+    pub team: Name,
     pub horizon: i32,
     pub shocks: ShockVariances,
 }
@@ -391,4 +416,30 @@ pub fn plan(
         cash: demand.cash,
         explanation,
     })
+}
+
+#[cfg(test)]
+mod names_tests {
+    use super::*;
+
+    #[test]
+    fn lines_naming_the_same_sku_or_team_hold_one_shared_copy() {
+        let mut names = Names::default();
+        let skus: Vec<Name> = (0..10_000)
+            .map(|i| names.get(if i % 2 == 0 { "LT-14" } else { "SRV-2U" }))
+            .collect();
+        assert_eq!(&*skus[0], "LT-14");
+        assert_eq!(&*skus[1], "SRV-2U");
+        // Two allocations, each held by half the lines (and the table).
+        assert!(skus.iter().step_by(2).all(|s| Arc::ptr_eq(s, &skus[0])));
+        assert!(
+            skus.iter()
+                .skip(1)
+                .step_by(2)
+                .all(|s| Arc::ptr_eq(s, &skus[1]))
+        );
+        assert_eq!(Arc::strong_count(&skus[0]), 5_001);
+        // A name asked for again after others is still the same copy.
+        assert!(Arc::ptr_eq(&names.get("LT-14"), &skus[0]));
+    }
 }

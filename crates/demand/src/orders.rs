@@ -9,7 +9,7 @@ pub use quotecast_forecast::{WonOrder, WonOrderLine};
 use quotecast_model::RuleSet;
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 
-use crate::DemandLine;
+use crate::{DemandLine, Name, Names};
 
 /// What won orders bring to a plan.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -24,6 +24,7 @@ pub struct FirmDemand {
 /// The firm demand of `orders` accepted on or before `as_of`.
 pub fn firm_demand(rules: &RuleSet, orders: &[WonOrder], as_of: NaiveDate) -> FirmDemand {
     let mut firm = FirmDemand::default();
+    let mut names = Names::default();
     for order in orders.iter().filter(|o| o.accepted_on <= as_of) {
         let delivered = |line: &WonOrderLine| {
             rules
@@ -41,7 +42,7 @@ pub fn firm_demand(rules: &RuleSet, orders: &[WonOrder], as_of: NaiveDate) -> Fi
             .currency(&order.currency)
             .map(|c| c.from_corporate(Decimal::ONE))
             .filter(|r| !r.is_zero());
-        let deal = format!("order-{}", order.number);
+        let deal: Name = format!("order-{}", order.number).into();
         if order.lines.iter().all(delivered) {
             // Delivered: no demand left, but its configuration still
             // teaches the attach rates (an order planned below does so as
@@ -53,9 +54,9 @@ pub fn firm_demand(rules: &RuleSet, orders: &[WonOrder], as_of: NaiveDate) -> Fi
         for line in order.lines.iter().filter(|l| !delivered(l)) {
             firm.lines.push(DemandLine {
                 deal: deal.clone(),
-                account: order.account.clone(),
-                product_line: line.product_line.clone(),
-                sku: line.sku.clone(),
+                account: names.get(&order.account),
+                product_line: names.get(&line.product_line),
+                sku: names.get(&line.sku),
                 quantity: line.quantity.to_f64().unwrap_or(0.0),
                 amount: per_corporate
                     .and_then(|r| (line.net / r).to_f64())
@@ -120,7 +121,7 @@ mod tests {
         let planned: Vec<(&str, &str, f64)> = firm
             .lines
             .iter()
-            .map(|l| (l.deal.as_str(), l.sku.as_str(), l.probability))
+            .map(|l| (&*l.deal, &*l.sku, l.probability))
             .collect();
         assert_eq!(planned, [("order-1", "SRV-2U", 1.0)]);
         assert_eq!(firm.lines[0].quantity, 2.0);

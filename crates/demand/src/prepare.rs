@@ -17,7 +17,7 @@ use rayon::{
 use rustc_hash::FxHashMap;
 
 use crate::{
-    Calendar, DemandError, DemandLine, Explanation, Inventory, PlanOptions,
+    Calendar, DemandError, DemandLine, Explanation, Inventory, Name, PlanOptions,
     calendar::Placement,
     cash::{Payment, TermsMemo, payments},
     mix::{Evidence, Mix},
@@ -199,7 +199,14 @@ fn spans_if_listed_by_deal(lines: &[DemandLine]) -> Option<Spans> {
     let mut spans = Vec::new();
     let mut start = 0;
     for (i, pair) in lines.windows(2).enumerate() {
-        match pair[0].deal.cmp(&pair[1].deal) {
+        // One deal's lines share its id (see [`crate::Names`]): equal by
+        // address, without reading it.
+        let order = if pair[0].deal == pair[1].deal {
+            Ordering::Equal
+        } else {
+            pair[0].deal.cmp(&pair[1].deal)
+        };
+        match order {
             Ordering::Less => {
                 spans.push((start, i + 1));
                 start = i + 1;
@@ -271,7 +278,7 @@ fn effective<'a>(rules: &RuleSet, line: &'a DemandLine, sku: &SkuFacts<'a>) -> (
         let days = rules
             .product_line(&line.product_line)
             .map_or(0, |l| l.delivery_days);
-        (line.product_line.as_str(), days)
+        (&*line.product_line, days)
     }
 }
 
@@ -359,7 +366,7 @@ impl<'l, 'r> Sorted<'l, 'r> {
         let sku_at: Vec<u32> = lines
             .iter()
             .map(|line| {
-                *facts_of.entry(line.sku.as_str()).or_insert_with(|| {
+                *facts_of.entry(&*line.sku).or_insert_with(|| {
                     let product = rules.product(&line.sku);
                     let product_line = product.map_or("", |p| p.product_line.as_str());
                     facts.push(SkuFacts {
@@ -370,7 +377,7 @@ impl<'l, 'r> Sorted<'l, 'r> {
                             .map_or(0, |l| l.delivery_days),
                         configurable: rules.configuration(&line.sku).is_some(),
                     });
-                    skus.push(line.sku.clone());
+                    skus.push(line.sku.to_string());
                     (skus.len() - 1) as u32
                 })
             })
@@ -448,7 +455,7 @@ fn assemble(
         {
             continue;
         }
-        let names: HashSet<&str> = deal.iter().map(|l| l.sku.as_str()).collect();
+        let names: HashSet<&str> = deal.iter().map(|l| &*l.sku).collect();
         let won = deal[0].probability >= 1.0;
         for (sku, groups) in chosen_groups(rules, &names, won.then_some(&mut evidence)) {
             configurable.insert(sku.to_owned());
@@ -482,7 +489,7 @@ fn assemble(
             (cells.len() - 1) as u32
         })
     };
-    let mut last_group: Option<((&str, u32, i32), u32)> = None;
+    let mut last_group: Option<((&Name, u32, i32), u32)> = None;
     let mut terms = TermsMemo::default();
     for (ordinal, &(start, end)) in spans.iter().enumerate() {
         let first = &lines[start];
@@ -494,11 +501,12 @@ fn assemble(
         let pay_start = cash.len() as u32;
         for (line, &k) in lines[start..end].iter().zip(&sku_at[start..end]) {
             // A deal's lines mostly share their team, stage and horizon.
-            let key = (line.team.as_str(), line.shocks.stage, line.horizon);
+            // Shared names compare by address first.
+            let key = (&line.team, line.shocks.stage, line.horizon);
             let group = match last_group {
                 Some((seen, g)) if seen == key => g,
                 _ => {
-                    let g = shocks.group(key.0, key.1, key.2, || line.shocks);
+                    let g = shocks.group(&line.team, key.1, key.2, || line.shocks);
                     last_group = Some((key, g));
                     g
                 }
@@ -562,11 +570,11 @@ fn assemble(
                     sku: k,
                     group,
                 }),
-                None => *unplanned.entry(line.sku.clone()).or_default() += 1,
+                None => *unplanned.entry(line.sku.to_string()).or_default() += 1,
             }
         }
         deals.push(Deal {
-            id: first.deal.clone(),
+            id: first.deal.to_string(),
             probability: first.probability,
             points: first.points,
             start: first_row,
@@ -672,7 +680,7 @@ mod tests {
     #[test]
     fn the_first_bad_line_is_named_by_its_row_whatever_the_threads_reach_first() {
         let good = |deal: usize| DemandLine {
-            deal: format!("D{deal:05}"),
+            deal: format!("D{deal:05}").into(),
             sku: "LT-14".into(),
             quantity: 1.0,
             probability: 0.5,
@@ -706,12 +714,12 @@ mod tests {
         // the deal, by point, SKU, then the remaining fields (the same SKU
         // twice, told apart by quantity, then by team).
         let line = |deal: &str, point: u32, sku: &str, quantity: f64, team: &str| DemandLine {
-            deal: deal.to_owned(),
-            sku: sku.to_owned(),
+            deal: deal.into(),
+            sku: sku.into(),
             point,
             points: 6,
             quantity,
-            team: team.to_owned(),
+            team: team.into(),
             ..DemandLine::default()
         };
         let lines = vec![
@@ -731,7 +739,7 @@ mod tests {
         assert_eq!(spans, [(0, 5), (5, 6), (6, 8)]);
         let d1: Vec<(u32, &str, f64, &str)> = ordered[..5]
             .iter()
-            .map(|l| (l.point, l.sku.as_str(), l.quantity, l.team.as_str()))
+            .map(|l| (l.point, &*l.sku, l.quantity, &*l.team))
             .collect();
         assert_eq!(
             d1,
@@ -751,8 +759,8 @@ mod tests {
         // a key that compared the point after only the prefix would put
         // `...-b` point 0 before `...-a` point 5.
         let line = |deal: &str, point: u32, sku: &str| DemandLine {
-            deal: deal.to_owned(),
-            sku: sku.to_owned(),
+            deal: deal.into(),
+            sku: sku.into(),
             point,
             points: 6,
             ..DemandLine::default()

@@ -14,7 +14,7 @@ use quotecast_pipeline::{
 };
 
 use crate::orders::FirmDemand;
-use crate::{DemandError, DemandLine, Inventory, Plan, PlanOptions, Receipt, plan};
+use crate::{DemandError, DemandLine, Inventory, Names, Plan, PlanOptions, Receipt, plan};
 
 /// Probabilities and quantities are rounded to this many decimals: the
 /// forecast's learned rates are sums polars may add in any order, so
@@ -44,23 +44,30 @@ pub fn lines_of(frame: &DataFrame, shocks: &ShockModel) -> Result<Vec<DemandLine
     let teams = frame.column(col::TEAM)?.str()?;
     let stages = frame.column(col::STAGE)?.str()?;
     let horizons = frame.column(HORIZON)?.i32()?;
-    let mut out = Vec::with_capacity(frame.height());
+    let mut out: Vec<DemandLine> = Vec::with_capacity(frame.height());
+    // Every name shared: a deal's lines hold one copy of its id, all lines
+    // one of each SKU, team, account and product line.
+    let mut names = Names::default();
     for r in 0..frame.height() {
         let (Some(deal), Some(days)) = (ids.get(r), close.get(r)) else {
             continue;
         };
+        let deal = match out.last() {
+            Some(last) if *last.deal == *deal => last.deal.clone(),
+            _ => deal.into(),
+        };
         out.push(DemandLine {
-            deal: deal.to_owned(),
-            account: accounts.get(r).unwrap_or_default().to_owned(),
-            product_line: product_lines.get(r).unwrap_or_default().to_owned(),
-            sku: skus.get(r).unwrap_or_default().to_owned(),
+            deal,
+            account: names.get(accounts.get(r).unwrap_or_default()),
+            product_line: names.get(product_lines.get(r).unwrap_or_default()),
+            sku: names.get(skus.get(r).unwrap_or_default()),
             quantity: rounded(quantity.get(r).unwrap_or(0.0)),
             amount: rounded(amount.get(r).unwrap_or(0.0)),
             close_date: from_epoch_days(days),
             probability: rounded(probability.get(r).unwrap_or(0.0)).clamp(0.0, 1.0),
             point: point.get(r).unwrap_or(0),
             points: points.get(r).unwrap_or(1).max(1),
-            team: teams.get(r).unwrap_or_default().to_owned(),
+            team: names.get(teams.get(r).unwrap_or_default()),
             horizon: horizons.get(r).unwrap_or(0),
             shocks: shocks.variances(
                 teams.get(r).unwrap_or_default(),

@@ -253,7 +253,7 @@ fn shocked(shocks: crate::ShockVariances) -> Vec<crate::DemandLine> {
         .into_iter()
         .map(|mut l| {
             let i: u32 = l.deal[1..].parse().unwrap();
-            l.team = if i.is_multiple_of(2) { "east" } else { "west" }.to_owned();
+            l.team = if i.is_multiple_of(2) { "east" } else { "west" }.into();
             l.shocks = shocks;
             l
         })

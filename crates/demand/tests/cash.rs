@@ -49,8 +49,8 @@ terms = "prepaid"
 fn cash_line(deal: &str, account: &str, product_line: &str, amount: f64, close: i64) -> DemandLine {
     let as_of = d(AS_OF);
     DemandLine {
-        account: account.to_owned(),
-        product_line: product_line.to_owned(),
+        account: account.into(),
+        product_line: product_line.into(),
         amount,
         close_date: if close < 0 {
             as_of - Days::new(close.unsigned_abs())

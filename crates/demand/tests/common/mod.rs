@@ -63,10 +63,8 @@ pub fn options(weeks: u32, trials: u32) -> PlanOptions {
 
 pub fn line(deal: &str, sku: &str, quantity: f64, need: &str, probability: f64) -> DemandLine {
     DemandLine {
-        deal: deal.to_owned(),
-        account: String::new(),
-        product_line: String::new(),
-        sku: sku.to_owned(),
+        deal: deal.into(),
+        sku: sku.into(),
         quantity,
         amount: 0.0,
         close_date: d(need),
