@@ -333,9 +333,9 @@ fn peg(
     if demand.entries[n as usize].is_empty() || orders.is_empty() {
         return pegging;
     }
-    // The node's uses by bucket, so each order reads only its window.
-    let mut entries = demand.entries[n as usize].clone();
-    entries.sort_by_key(|e| (e.bucket, e.cell));
+    // The node's uses by bucket (then cell), so each order reads only
+    // its window.
+    let entries = &demand.entries[n as usize];
     // Units of `n` per unit of each cell, in the order's buckets, by cell.
     let mut by_cell: Vec<(u32, f64)> = Vec::new();
     let mut heads = Vec::new();

@@ -53,8 +53,9 @@ pub(crate) struct Demand {
     pub rows: Vec<crate::ComponentDemand>,
     pub capacity: Vec<Capacity>,
     pub cash: Vec<crate::CashIn>,
-    /// Per node: its uses by cells (empty for nodes no cell reaches; all
-    /// empty when the structure has more than [`MAX_ENTRIES`] uses).
+    /// Per node: its uses by cells, by bucket, each bucket's in cell order
+    /// (empty for nodes no cell reaches; all empty when the structure has
+    /// more than [`MAX_ENTRIES`] uses).
     pub entries: Vec<Vec<Entry>>,
     /// Why uses per cell were not kept (no pegging), if they were not.
     pub without_cells: Option<String>,
@@ -389,7 +390,7 @@ pub(crate) fn component_demand(
     let buckets = calendar.buckets();
     let trials = options.trials as usize;
     let n_cells = p.cells.len();
-    let Some(entries) = entries(s, p, options) else {
+    let Some(mut entries) = entries(s, p, options) else {
         if trials > 0 {
             return Err(DemandError::TooLarge(format!(
                 "the structure has more than {MAX_ENTRIES} distinct uses of items by SKU-bucket cells: plan it without trials"
@@ -397,6 +398,12 @@ pub(crate) fn component_demand(
         }
         return Ok(expected_only(s, p, options));
     };
+    // By bucket, for pegging's windows of buckets. The sort is stable and
+    // a node's uses come in cell order, so every bucket's uses keep the
+    // order they are summed in.
+    entries
+        .par_iter_mut()
+        .for_each(|uses| uses.sort_by_key(|e| e.bucket));
     let expected_cells = p.expected_cells();
     let Trials {
         cells: totals,
