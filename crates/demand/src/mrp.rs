@@ -8,7 +8,7 @@
 //! lead time earlier (as late as possible). A release before the plan date is flagged `expedite`.
 use std::collections::BTreeSet;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use quotecast_model::{SafetyStock, Supply};
 use rayon::iter::{IntoParallelRefIterator, ParallelIterator};
 use rust_decimal::{Decimal, RoundingStrategy, prelude::FromPrimitive, prelude::ToPrimitive};
@@ -42,11 +42,39 @@ fn up(q: f64) -> Decimal {
         .normalize()
 }
 
+/// A planned order's id: its item and due day, `ITEM@YYYY-MM-DD`.
+fn order_id(item: &str, due: NaiveDate) -> String {
+    let (year, month, day) = (due.year(), due.month(), due.day());
+    if !(0..=9999).contains(&year) {
+        return format!("{item}@{due}");
+    }
+    // Digits pushed directly: one id per planned order, and formatting a
+    // date through `Display` cost more than the rest of the order.
+    let mut id = String::with_capacity(item.len() + 11);
+    id.push_str(item);
+    id.push('@');
+    let digits = |id: &mut String, value: u32, width: u32| {
+        for place in (0..width).rev() {
+            let digit = value / 10u32.pow(place) % 10;
+            id.push(char::from(b'0' + digit as u8));
+        }
+    };
+    digits(&mut id, year as u32, 4);
+    id.push('-');
+    digits(&mut id, month, 2);
+    id.push('-');
+    digits(&mut id, day, 2);
+    id
+}
+
 /// The order for a net requirement: at least the minimum, a whole
 /// multiple of the order multiple.
 pub(crate) fn lot_size(net: Decimal, min_order: Decimal, multiple: Decimal) -> Decimal {
     let q = net.max(min_order);
-    if multiple > Decimal::ZERO {
+    if multiple == Decimal::ONE {
+        // Whole units: the same as dividing by one, without the division.
+        q.ceil().normalize()
+    } else if multiple > Decimal::ZERO {
         ((q / multiple).ceil() * multiple).normalize()
     } else {
         q.normalize()
@@ -210,7 +238,7 @@ fn net(
                 projected += q;
                 orders_here.push((planned.orders.len(), b));
                 planned.orders.push(PlannedOrder {
-                    id: format!("{}@{need_date}", item.id),
+                    id: order_id(&item.id, need_date),
                     item: item.id.clone(),
                     supply: item.supply.name(),
                     supplier: item.supplier.clone(),
@@ -454,5 +482,42 @@ impl PartialOrd for Units {
 impl Ord for Units {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.0.total_cmp(&other.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_common::dec;
+
+    #[test]
+    fn order_ids_name_the_item_and_the_due_day_as_dates_print() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert_eq!(order_id("CPU-X", day(2026, 3, 9)), "CPU-X@2026-03-09");
+        let mut d = day(1999, 12, 25);
+        for _ in 0..800 {
+            assert_eq!(order_id("A", d), format!("A@{d}"));
+            d = d.succ_opt().unwrap();
+        }
+        for d in [
+            day(1, 1, 1),
+            day(0, 2, 29),
+            day(9999, 12, 31),
+            day(10000, 1, 1),
+            day(-44, 3, 15),
+        ] {
+            assert_eq!(order_id("PSU", d), format!("PSU@{d}"));
+        }
+    }
+
+    #[test]
+    fn lots_are_at_least_the_minimum_and_whole_multiples() {
+        assert_eq!(lot_size(dec("3.2"), dec("0"), dec("1")), dec("4"));
+        assert_eq!(lot_size(dec("3"), dec("0"), dec("1")).to_string(), "3");
+        assert_eq!(lot_size(dec("3.000001"), dec("0"), dec("1")), dec("4"));
+        assert_eq!(lot_size(dec("3.2"), dec("10"), dec("1")), dec("10"));
+        assert_eq!(lot_size(dec("12"), dec("10"), dec("5")), dec("15"));
+        assert_eq!(lot_size(dec("0.3"), dec("0"), dec("0.25")), dec("0.5"));
+        assert_eq!(lot_size(dec("0.3"), dec("0"), dec("0")), dec("0.3"));
     }
 }
