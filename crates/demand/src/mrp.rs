@@ -491,6 +491,101 @@ mod tests {
     use crate::test_common::dec;
 
     #[test]
+    fn an_order_is_pegged_to_the_deal_lines_a_merge_of_every_cell_would_find() {
+        // 120 cells in one bucket, most lines of three deals repeating
+        // across cells (so finding 20 deal lines takes lines from far
+        // more than 20 cells),
+        // against every line of every cell sorted as the merge takes them.
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as u32
+        };
+        let cells = 120u32;
+        let (mut lines, mut start, mut sums) = (Vec::new(), vec![0u32], Vec::new());
+        for _ in 0..cells {
+            let mut cell: Vec<CellLine> = (0..1 + next() % 5)
+                .map(|_| CellLine {
+                    // Mostly three deals' lines; one in eight of its own.
+                    deal: if next() % 8 == 0 {
+                        100 + next() % 1000
+                    } else {
+                        next() % 3
+                    },
+                    sku: next() % 2,
+                    units: f64::from(1 + next() % 50),
+                    probability: f64::from(next() % 100) / 100.0,
+                })
+                .collect();
+            cell.sort_by(|a, b| b.units.total_cmp(&a.units));
+            let total: f64 = cell.iter().map(|l| l.units).sum();
+            let weighted: f64 = cell.iter().map(|l| l.units * l.probability).sum();
+            sums.push((total, weighted));
+            lines.extend(cell);
+            start.push(lines.len() as u32);
+        }
+        let rows = CellRows { lines, start, sums };
+        let entries: Vec<crate::trials::Entry> = (0..cells)
+            .map(|cell| crate::trials::Entry {
+                cell,
+                per: f64::from(1 + next() % 3),
+                bucket: 0,
+                past_due: false,
+            })
+            .collect();
+        let demand = Demand {
+            rows: vec![],
+            capacity: vec![],
+            cash: vec![],
+            entries: vec![entries.clone()],
+            without_cells: None,
+            stats: Default::default(),
+        };
+        let pegs = peg(&rows, &demand, 0, &[(0, 0)], 1);
+        // Every line of every cell, in the merge's order.
+        let mut all: Vec<(Units, std::cmp::Reverse<u32>, usize, CellLine)> = entries
+            .iter()
+            .flat_map(|e| {
+                rows.of(e.cell)
+                    .iter()
+                    .enumerate()
+                    .map(move |(at, l)| (Units(l.units * e.per), std::cmp::Reverse(e.cell), at, *l))
+            })
+            .collect();
+        all.sort_by_key(|a| std::cmp::Reverse((a.0, a.1, a.2)));
+        let mut expected: Vec<((u32, u32), f64)> = Vec::new();
+        let mut taken = 0;
+        for (Units(units), _, _, line) in &all {
+            if expected.len() >= PEGS_PER_ORDER {
+                break;
+            }
+            taken += 1;
+            match expected
+                .iter_mut()
+                .find(|(k, _)| *k == (line.deal, line.sku))
+            {
+                Some(e) => e.1 += units,
+                None => expected.push(((line.deal, line.sku), *units)),
+            }
+        }
+        assert!(taken > PEGS_PER_ORDER + 1, "no deal line repeated: {taken}");
+        let found: Vec<((u32, u32), f64)> = pegs
+            .iter()
+            .filter_map(|p| match p.pegged {
+                Pegged::Line { deal, sku } => Some(((deal, sku), p.expected_units)),
+                Pegged::Others { .. } => None,
+            })
+            .collect();
+        assert_eq!(found, expected);
+        assert!(matches!(
+            pegs.last().map(|p| p.pegged),
+            Some(Pegged::Others { .. })
+        ));
+    }
+
+    #[test]
     fn order_ids_name_the_item_and_the_due_day_as_dates_print() {
         let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
         assert_eq!(order_id("CPU-X", day(2026, 3, 9)), "CPU-X@2026-03-09");
