@@ -193,32 +193,25 @@ fn prefix(s: &str) -> u128 {
 /// Where each deal's lines are: `lines[start..end]`, deal after deal.
 type Spans = Vec<(usize, usize)>;
 
-/// The span of each deal when `lines` are listed deal by deal in id
-/// order (each id compared once with the next); `None` when they are not.
-fn spans_if_listed_by_deal(lines: &[DemandLine]) -> Option<Spans> {
+/// The span of each run of lines with one deal id, and whether the runs
+/// come in id order (each id compared once with the next).
+fn deal_runs(lines: &[DemandLine]) -> (Spans, bool) {
     let mut spans = Vec::new();
+    let mut in_order = true;
     let mut start = 0;
     for (i, pair) in lines.windows(2).enumerate() {
         // One deal's lines share its id (see [`crate::Names`]): equal by
         // address, without reading it.
-        let order = if pair[0].deal == pair[1].deal {
-            Ordering::Equal
-        } else {
-            pair[0].deal.cmp(&pair[1].deal)
-        };
-        match order {
-            Ordering::Less => {
-                spans.push((start, i + 1));
-                start = i + 1;
-            }
-            Ordering::Equal => {}
-            Ordering::Greater => return None,
+        if pair[0].deal != pair[1].deal {
+            in_order &= pair[0].deal < pair[1].deal;
+            spans.push((start, i + 1));
+            start = i + 1;
         }
     }
     if !lines.is_empty() {
         spans.push((start, lines.len()));
     }
-    Some(spans)
+    (spans, in_order)
 }
 
 /// `lines` in [`canonical`] order, with each deal's span. Lines listed
@@ -229,7 +222,8 @@ fn spans_if_listed_by_deal(lines: &[DemandLine]) -> Option<Spans> {
 /// then moved once into place: sorting the lines themselves compares
 /// through scattered memory.
 fn canonical_order(mut lines: Vec<DemandLine>) -> (Vec<DemandLine>, Spans) {
-    if let Some(spans) = spans_if_listed_by_deal(&lines) {
+    let (spans, in_order) = deal_runs(&lines);
+    if in_order {
         for &(start, end) in &spans {
             let deal = &mut lines[start..end];
             if !deal.is_sorted_by(|a, b| within_deal(a, b).is_le()) {
@@ -251,11 +245,7 @@ fn canonical_order(mut lines: Vec<DemandLine>) -> (Vec<DemandLine>, Spans) {
         .iter()
         .map(|k| std::mem::take(&mut lines[k.1 as usize]))
         .collect();
-    let mut spans = Vec::new();
-    for deal in lines.chunk_by(|a, b| a.deal == b.deal) {
-        let start = spans.last().map_or(0, |s: &(usize, usize)| s.1);
-        spans.push((start, start + deal.len()));
-    }
+    let (spans, _) = deal_runs(&lines);
     (lines, spans)
 }
 
