@@ -7,7 +7,8 @@ use anyhow::{Context, anyhow};
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use quotecast_forecast::{
-    Bucket, DataFrame, Dimension, ForecastOptions, Simulation, WinRates, forecast_report,
+    Bucket, Correction, DataFrame, Dimension, ForecastOptions, ForecastReport, ForecastSpec,
+    Simulation, Uncertainty, WinRates, forecast_report,
 };
 use quotecast_model::RuleSet;
 use quotecast_pipeline::write::write_table;
@@ -102,7 +103,7 @@ pub fn funnel_rules(dir: Option<PathBuf>) -> anyhow::Result<RuleSet> {
 }
 
 fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let rules = funnel_rules(args.rules)?;
+    let rules = funnel_rules(args.rules.clone())?;
     if args.chart.is_some() && args.trials == 0 {
         anyhow::bail!("--chart draws the Monte Carlo percentiles: give --trials above 0");
     }
@@ -118,7 +119,7 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
     let options = ForecastOptions {
         as_of,
         bucket: args.bucket,
-        group_by: args.by,
+        group_by: args.by.clone(),
         prior_strength: args.prior_strength,
         simulation: Simulation {
             trials: args.trials,
@@ -127,13 +128,44 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
         },
     };
     let report = forecast_report(snapshot, history, &rules, &options)?;
-    let spec = &report.spec;
-    let result = &report.forecast;
-    let (overdue_list, overdue_by_owner) = (&report.overdue, &report.overdue_by_owner);
-    let uncertainty = &report.uncertainty;
     let took = started.elapsed();
     let mut out = String::new();
-    let e = &result.explanation;
+    write_inputs(&mut out, &args, &report, &rules)?;
+    if let Some(c) = &report.spec.correction {
+        write_correction(&mut out, c, &report.spec)?;
+    }
+    out.push_str(&table(&report.forecast.amounts, 40)?);
+    if let Some(u) = &report.uncertainty {
+        write_uncertainty(&mut out, u, &report.spec, args.seed)?;
+    }
+    write_overdue(&mut out, &report)?;
+    if let Some(path) = &args.out {
+        write_files(&mut out, path, &report)?;
+    }
+    if let (Some(path), Some(u)) = (&args.chart, &report.uncertainty) {
+        draw_chart(&mut out, path, u, &report.spec)?;
+    }
+    writeln!(
+        out,
+        "took {:.2} s (reading and checking {:.2} s)",
+        took.as_secs_f64(),
+        read_took.as_secs_f64()
+    )?;
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What was read and the win rates used: the counts of lines and deals,
+/// the rates per open stage (and per team when calibrated), the history's
+/// notes and the reporting currency.
+fn write_inputs(
+    out: &mut String,
+    args: &RunArgs,
+    report: &ForecastReport,
+    rules: &RuleSet,
+) -> anyhow::Result<()> {
+    let spec = &report.spec;
+    let e = &report.forecast.explanation;
     writeln!(
         out,
         "{}: {} lines, {} open opportunities ({} past their expected close, counted in the current {}), {} won, {} lost or omitted left out",
@@ -177,130 +209,155 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
         "as of {}, amounts in {} (expected values, rounded to {} decimals)\n",
         spec.as_of, spec.rates.reporting_currency, spec.rates.scale
     )?;
-    if let Some(c) = &spec.correction {
-        let days: Vec<String> = c.snapshots_used.iter().map(|d| d.to_string()).collect();
+    Ok(())
+}
+
+/// The learned correction, each part with what it means: team accuracy,
+/// the team shock, the calendar, slippage, close-date and size factors.
+fn write_correction(out: &mut String, c: &Correction, spec: &ForecastSpec) -> anyhow::Result<()> {
+    let days: Vec<String> = c.snapshots_used.iter().map(|d| d.to_string()).collect();
+    writeln!(
+        out,
+        "team accuracy (realised / forecast on {} past snapshots: {}), shrunk to the company ratio by credibility:",
+        days.len(),
+        days.join(", ")
+    )?;
+    out.push_str(&table(&c.accuracy, 40)?);
+    writeln!(
+        out,
+        "a team's deals move together by a shock of relative variance {:.4} per period (what its realised over forecast varied between snapshots beyond its deals' own wins and losses); the Monte Carlo draws it, and each factor_variance, per team and trial",
+        c.shock_variance
+    )?;
+    if c.calendar.height() > 0 {
         writeln!(
             out,
-            "team accuracy (realised / forecast on {} past snapshots: {}), shrunk to the company ratio by credibility:",
-            days.len(),
-            days.join(", ")
-        )?;
-        out.push_str(&table(&c.accuracy, 40)?);
-        writeln!(
-            out,
-            "a team's deals move together by a shock of relative variance {:.4} per period (what its realised over forecast varied between snapshots beyond its deals' own wins and losses); the Monte Carlo draws it, and each factor_variance, per team and trial",
-            c.shock_variance
-        )?;
-        if c.calendar.height() > 0 {
-            writeln!(
-                out,
-                "\ncalendar (per team and horizon, 0 the {} holding the forecast date: what past snapshots' deals booked there over the corrected forecast; calendar_factor shrunk to the company's `*` by deals; shock_variance the relative variance of a multiplier a team's deals share in one bucket of that horizon, drawn per team, bucket and trial):",
-                spec.bucket
-            )?;
-            out.push_str(&table(&c.calendar, 60)?);
-        }
-        writeln!(
-            out,
-            "\nslippage (won deals closing after their stated date, per team and the stage they were in; `*` is the company or all stages; a deal takes the first of team and stage, company and stage, team, company with 40 won observations):"
-        )?;
-        out.push_str(&table(&c.slippage, 60)?);
-        if c.close_factors.height() > 0 {
-            writeln!(
-                out,
-                "\nclose dates (per stage and days from the snapshot to the stated close: what past snapshots' deals realised over their win rates' forecast, over all deals' ratio; close_factor, shrunk to 1 by deals, multiplies the win probability of today's deals in that stage and band):"
-            )?;
-            out.push_str(&table(&c.close_factors, 40)?);
-        }
-        if c.size_factors.height() > 0 {
-            writeln!(
-                out,
-                "\ndeal size (per team, `*` the company, and size: small below the company's median deal, large from its 90th percentile, size_from in {}; ratio = realised over forecast against the team's all-size ratio; size_factor, weighted by credibility towards the company's and the company's towards 1 (all 1 where sizes convert alike), multiplies the win probability of today's deals of that team and size):",
-                spec.rates.reporting_currency
-            )?;
-            out.push_str(&table(&c.size_factors, 40)?);
-        }
-        writeln!(
-            out,
-            "\n`weighted` is the raw forecast, `corrected` applies each deal's close-date and size factors, its team's factor and slippage\n"
-        )?;
-    }
-    out.push_str(&table(&result.amounts, 40)?);
-    if let Some(u) = &uncertainty {
-        writeln!(
-            out,
-            "\nuncertainty: {} trials (seed {}) over {} open opportunities, each won whole with its win probability{}; per {}, all groups:",
-            u.trials,
-            args.seed,
-            u.open_opportunities,
-            if spec.correction.is_some() {
-                ", booking its corrected value in a bucket drawn from its team's slippage"
-            } else {
-                ""
-            },
+            "\ncalendar (per team and horizon, 0 the {} holding the forecast date: what past snapshots' deals booked there over the corrected forecast; calendar_factor shrunk to the company's `*` by deals; shock_variance the relative variance of a multiplier a team's deals share in one bucket of that horizon, drawn per team, bucket and trial):",
             spec.bucket
         )?;
-        out.push_str(&table(&u.by_bucket, 40)?);
+        out.push_str(&table(&c.calendar, 60)?);
     }
     writeln!(
         out,
-        "\noverdue: {} opportunities past their stage's time limit; by owner, most first:",
-        overdue_list.height()
+        "\nslippage (won deals closing after their stated date, per team and the stage they were in; `*` is the company or all stages; a deal takes the first of team and stage, company and stage, team, company with 40 won observations):"
     )?;
-    let by_count = overdue_by_owner.sort(
+    out.push_str(&table(&c.slippage, 60)?);
+    if c.close_factors.height() > 0 {
+        writeln!(
+            out,
+            "\nclose dates (per stage and days from the snapshot to the stated close: what past snapshots' deals realised over their win rates' forecast, over all deals' ratio; close_factor, shrunk to 1 by deals, multiplies the win probability of today's deals in that stage and band):"
+        )?;
+        out.push_str(&table(&c.close_factors, 40)?);
+    }
+    if c.size_factors.height() > 0 {
+        writeln!(
+            out,
+            "\ndeal size (per team, `*` the company, and size: small below the company's median deal, large from its 90th percentile, size_from in {}; ratio = realised over forecast against the team's all-size ratio; size_factor, weighted by credibility towards the company's and the company's towards 1 (all 1 where sizes convert alike), multiplies the win probability of today's deals of that team and size):",
+            spec.rates.reporting_currency
+        )?;
+        out.push_str(&table(&c.size_factors, 40)?);
+    }
+    writeln!(
+        out,
+        "\n`weighted` is the raw forecast, `corrected` applies each deal's close-date and size factors, its team's factor and slippage\n"
+    )?;
+    Ok(())
+}
+
+/// The Monte Carlo's percentiles per bucket, all groups together.
+fn write_uncertainty(
+    out: &mut String,
+    u: &Uncertainty,
+    spec: &ForecastSpec,
+    seed: u64,
+) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "\nuncertainty: {} trials (seed {}) over {} open opportunities, each won whole with its win probability{}; per {}, all groups:",
+        u.trials,
+        seed,
+        u.open_opportunities,
+        if spec.correction.is_some() {
+            ", booking its corrected value in a bucket drawn from its team's slippage"
+        } else {
+            ""
+        },
+        spec.bucket
+    )?;
+    out.push_str(&table(&u.by_bucket, 40)?);
+    Ok(())
+}
+
+/// The overdue deals counted per owner, most first.
+fn write_overdue(out: &mut String, report: &ForecastReport) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "\noverdue: {} opportunities past their stage's time limit; by owner, most first:",
+        report.overdue.height()
+    )?;
+    let by_count = report.overdue_by_owner.sort(
         ["overdue", "owner"],
         polars::prelude::SortMultipleOptions::default().with_order_descending_multi([true, false]),
     )?;
     out.push_str(&table(&by_count, 10)?);
-    if let Some(path) = &args.out {
-        let sibling = |kind: &str| sibling(path, kind);
-        write_table(path, &result.amounts)?;
-        write_table(&sibling("quantities"), &result.quantities)?;
-        write_table(&sibling("overdue"), overdue_list)?;
-        if let Some(u) = &uncertainty {
-            write_table(&sibling("uncertainty"), &u.by_group)?;
-        }
-        if let WinRates::Calibrated(r) = &spec.win_rates {
-            write_table(&sibling("win_rates"), &r.table)?;
-            writeln!(
-                out,
-                "\nwrote {} (every team's calibrated rate per stage and days in stage)",
-                sibling("win_rates").display()
-            )?;
-        }
+    Ok(())
+}
+
+/// The forecast at `path` and its sibling tables (quantities, overdue,
+/// uncertainty, calibrated win rates), saying what was written.
+fn write_files(
+    out: &mut String,
+    path: &std::path::Path,
+    report: &ForecastReport,
+) -> anyhow::Result<()> {
+    let sibling = |kind: &str| sibling(path, kind);
+    write_table(path, &report.forecast.amounts)?;
+    write_table(&sibling("quantities"), &report.forecast.quantities)?;
+    write_table(&sibling("overdue"), &report.overdue)?;
+    if let Some(u) = &report.uncertainty {
+        write_table(&sibling("uncertainty"), &u.by_group)?;
+    }
+    if let WinRates::Calibrated(r) = &report.spec.win_rates {
+        write_table(&sibling("win_rates"), &r.table)?;
         writeln!(
             out,
-            "\nwrote {}, {}, {}{}",
-            path.display(),
-            sibling("quantities").display(),
-            sibling("overdue").display(),
-            if uncertainty.is_some() {
-                format!(" and {}", sibling("uncertainty").display())
-            } else {
-                String::new()
-            }
+            "\nwrote {} (every team's calibrated rate per stage and days in stage)",
+            sibling("win_rates").display()
         )?;
-    }
-    if let (Some(path), Some(u)) = (&args.chart, uncertainty) {
-        let title = format!(
-            "Forecast as of {}: {} per {}, P10–P90 of {} trials",
-            spec.as_of, spec.rates.reporting_currency, spec.bucket, u.trials
-        );
-        crate::chart::fan_chart(
-            path,
-            &title,
-            &spec.rates.reporting_currency,
-            &crate::chart::fan_points(&u.by_bucket)?,
-        )?;
-        writeln!(out, "drew {}", path.display())?;
     }
     writeln!(
         out,
-        "took {:.2} s (reading and checking {:.2} s)",
-        took.as_secs_f64(),
-        read_took.as_secs_f64()
+        "\nwrote {}, {}, {}{}",
+        path.display(),
+        sibling("quantities").display(),
+        sibling("overdue").display(),
+        if report.uncertainty.is_some() {
+            format!(" and {}", sibling("uncertainty").display())
+        } else {
+            String::new()
+        }
     )?;
-    std::io::stdout().write_all(out.as_bytes())?;
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+/// The P10–P90 fan chart per bucket at `path`.
+fn draw_chart(
+    out: &mut String,
+    path: &std::path::Path,
+    u: &Uncertainty,
+    spec: &ForecastSpec,
+) -> anyhow::Result<()> {
+    let title = format!(
+        "Forecast as of {}: {} per {}, P10–P90 of {} trials",
+        spec.as_of, spec.rates.reporting_currency, spec.bucket, u.trials
+    );
+    crate::chart::fan_chart(
+        path,
+        &title,
+        &spec.rates.reporting_currency,
+        &crate::chart::fan_points(&u.by_bucket)?,
+    )?;
+    writeln!(out, "drew {}", path.display())?;
+    Ok(())
 }
 
 /// NAME.KIND.EXT next to NAME.EXT.
