@@ -58,7 +58,8 @@ pub(crate) fn summed(rows: LazyFrame, spec: &ForecastSpec, line_keys: &[Expr]) -
             .sum()
             .cast(DataType::UInt64)
             .alias(OUT_OF_ORDER),
-        col(col::AMOUNT).cast(DataType::Float64).sum().alias(VALUE),
+        // Amounts are decimals: summed as such, exactly and in any order.
+        col(col::AMOUNT).sum().cast(DataType::Float64).alias(VALUE),
         col(col::QUANTITY)
             .cast(DataType::Float64)
             .sum()

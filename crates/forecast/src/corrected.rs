@@ -16,6 +16,7 @@ use crate::{
         BUCKET, CALENDAR_FACTOR, CLOSE, COMPANY, COMPANY_RATIO, CORRECTED, FACTOR, HORIZON, IF_WON,
         IS_OPEN, IS_WON, POINT, PROBABILITY, SHARE, SHIFT_DAYS, VALUE, WIN_RATE,
     },
+    frames::fixed_sum,
     prepare::{horizon_of, prepared},
     slippage::with_slip_points,
 };
@@ -134,9 +135,7 @@ pub(crate) fn corrected(
 ) -> PolarsResult<LazyFrame> {
     Ok(expected_rows(lines, spec)?
         .group_by(keys)
-        .agg([(col(PROBABILITY) * col(IF_WON) * col(SHARE))
-            .sum()
-            .alias(CORRECTED)]))
+        .agg([fixed_sum(col(PROBABILITY) * col(IF_WON) * col(SHARE)).alias(CORRECTED)]))
 }
 
 /// Columns of [`demand_lines`].

@@ -14,6 +14,23 @@ pub(crate) fn exact_sum(values: Expr) -> Expr {
     values.sort(SortOptions::default()).sum()
 }
 
+/// The sum of float `values` the same to the bit whatever order polars
+/// added them in, without sorting: each value is fixed to a millionth
+/// (of a currency unit or a unit) and the fixed values are added exactly
+/// as 38-digit decimals, whose sum does not depend on the order. For
+/// sums over many rows (a snapshot's lines, or cells the streaming engine
+/// gathers in any order) that are reported rounded to cents: two runs on
+/// the same file must give the same cents.
+pub(crate) fn fixed_sum(values: Expr) -> Expr {
+    values
+        .cast(DataType::Decimal(38, FIXED_DECIMALS))
+        .sum()
+        .cast(DataType::Float64)
+}
+
+/// The decimals [`fixed_sum`] keeps of each value.
+const FIXED_DECIMALS: usize = 6;
+
 /// Collects several plans over the same input in one run, so that polars
 /// can share the work they have in common (one scan of the snapshot).
 pub(crate) fn collect_together(plans: Vec<LazyFrame>) -> Result<Vec<DataFrame>, PolarsError> {

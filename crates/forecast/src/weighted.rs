@@ -12,7 +12,7 @@ use crate::{
         OPPORTUNITIES, RATE, VALUE, WIN_RATE,
     },
     distinct::{OUT_OF_ORDER, counted_exactly, with_run_flags},
-    frames::collect_together,
+    frames::{collect_together, fixed_sum},
     prepare::prepared,
 };
 
@@ -109,7 +109,7 @@ fn kind(past_due: Expr) -> Expr {
 }
 
 fn sum_where(condition: Expr, value: Expr) -> Expr {
-    when(condition).then(value).otherwise(lit(0.0)).sum()
+    fixed_sum(when(condition).then(value).otherwise(lit(0.0)))
 }
 
 /// The stage-weighted forecast of `snapshot` (see [`Forecast`]).
@@ -157,9 +157,9 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
         .filter(col(col::SKU).is_not_null())
         .group_by(sku_keys.clone())
         .agg([
-            sum_of(OPEN_QUANTITY),
-            sum_of(EXPECTED_QUANTITY).round(2, RoundMode::HalfToEven),
-            sum_of(WON_QUANTITY),
+            fixed_sum_of(OPEN_QUANTITY),
+            fixed_sum_of(EXPECTED_QUANTITY).round(2, RoundMode::HalfToEven),
+            fixed_sum_of(WON_QUANTITY),
         ])
         .sort_by_exprs(sku_keys, SortMultipleOptions::default());
     let counts = cells.group_by([col(KIND)]).agg([
@@ -192,6 +192,11 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
 
 fn sum_of(c: &str) -> Expr {
     col(c).sum().alias(c)
+}
+
+/// [`sum_of`] for float figures, the same whatever the cells' order.
+fn fixed_sum_of(c: &str) -> Expr {
+    fixed_sum(col(c)).alias(c)
 }
 
 /// Per cell of the result (bucket, group, SKU, kind): the counts and
@@ -238,9 +243,9 @@ fn amounts_plan(
     corrected: Option<DataFrame>,
     scale: u32,
 ) -> LazyFrame {
-    let mut amount_sums = vec![sum_of(OPPORTUNITIES), sum_of(CLOSED_WON)];
-    amount_sums.extend(OPEN_CATEGORIES.iter().map(|c| sum_of(c.name())));
-    amount_sums.push(sum_of(WEIGHTED));
+    let mut amount_sums = vec![sum_of(OPPORTUNITIES), fixed_sum_of(CLOSED_WON)];
+    amount_sums.extend(OPEN_CATEGORIES.iter().map(|c| fixed_sum_of(c.name())));
+    amount_sums.push(fixed_sum_of(WEIGHTED));
     let mut money: Vec<Expr> = [CLOSED_WON, WEIGHTED]
         .into_iter()
         .chain(OPEN_CATEGORIES.iter().map(|c| c.name()))

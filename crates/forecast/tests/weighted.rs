@@ -152,6 +152,61 @@ fn amounts_per_month_and_team() {
     );
 }
 
+/// 400 won deals in CNY whose amounts add up to 670,556.70 CNY, that is
+/// 93,132.875 USD at 7.20: on the half cent. Listed in `order`.
+fn won_on_the_half_cent(order: &[usize]) -> String {
+    let mut amounts: Vec<u64> = (0..400u64)
+        .map(|i| 1_000 + (i * 7_919 + 13) % 331_097)
+        .collect();
+    let rest = 67_055_670 - amounts[..399].iter().sum::<u64>();
+    amounts[399] = rest;
+    let mut text = String::from(SNAPSHOT.lines().next().unwrap());
+    text.push('\n');
+    for &i in order {
+        let cents = amounts[i];
+        text.push_str(&format!(
+            "W-{i},cho,A,apac,won,2026-11-03,2026-08-01,2026-11-03,,CNY,SRV-1U,servers,1,{}.{:02}\n",
+            cents / 100,
+            cents % 100
+        ));
+    }
+    text
+}
+
+#[test]
+fn money_sums_are_the_same_to_the_cent_whatever_the_order_of_the_rows() {
+    // Added as binary floats, the amounts come out a hair above or below
+    // the half cent depending on the order they are added in, and the
+    // rounding to cents with them: a report that changed by a cent from
+    // one run (or one export's row order) to the next.
+    let mut order: Vec<usize> = (0..400).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for round in 0..24u64 {
+        // A different order each round (a seeded Fisher–Yates shuffle).
+        let mut state = round
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        for i in (1..order.len()).rev() {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            order.swap(i, (state >> 33) as usize % (i + 1));
+        }
+        let f = forecast(
+            snapshot_of(&won_on_the_half_cent(&order)),
+            &spec(vec![Dimension::Team]),
+        )
+        .unwrap();
+        seen.insert((
+            cell(&f.amounts, 0, "closed_won"),
+            cell(&f.amounts, 0, "weighted"),
+        ));
+    }
+    // 93,132.875 rounded half to even.
+    let expected = ("93132.88".to_string(), "93132.88".to_string());
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec![expected]);
+}
+
 #[test]
 fn a_deal_its_owner_marks_omitted_leaves_the_forecast() {
     // O-2 (qualify, 1,000 USD in December) marked `omitted` by its owner.
