@@ -35,7 +35,7 @@ use crate::{
         BUCKET, CELL_FORECAST, HORIZON, IF_WON, IS_OPEN, IS_WON, PROBABILITY, REALISED, SHARE,
     },
     corrected::expected_rows,
-    frames::{PastSnapshots, collect_together},
+    frames::{PastSnapshots, collect_together, fixed_sum},
     montecarlo::{P10, P50, P90},
     prepare::{decided, prepared},
     scores::{ACTUAL, WAPE, error_aggs, quantile, quantiles, with_cell_scores, without_quantiles},
@@ -306,9 +306,7 @@ impl Frames {
         }
         self.cells.push(tagged(
             rows.group_by([col(BUCKET), col(col::TEAM)])
-                .agg([(col(PROBABILITY) * col(IF_WON) * col(SHARE))
-                    .sum()
-                    .alias(CELL_FORECAST)]),
+                .agg([fixed_sum(col(PROBABILITY) * col(IF_WON) * col(SHARE)).alias(CELL_FORECAST)]),
             day,
             model,
         ));
@@ -375,7 +373,7 @@ fn scored(
                 .alias(BUCKET),
         )
         .group_by([col(SNAPSHOT_DATE), col(BUCKET), col(col::TEAM)])
-        .agg([col(REALISED).sum().alias(ACTUAL)]);
+        .agg([fixed_sum(col(REALISED)).alias(ACTUAL)]);
     let scored_cells = scored_cells(frames.cells, frames.quantiles, actual, window)?;
     let deals = concat(frames.deals, UnionArgs::default())?
         .join(

@@ -23,7 +23,7 @@ use quotecast_pipeline::columns as col;
 use crate::{
     Bucket, ForecastError, ForecastSpec,
     columns::{BUCKET, CELL_FORECAST, HORIZON, IS_OPEN, REALISED, VALUE},
-    frames::{PastSnapshots, collect_together},
+    frames::{PastSnapshots, collect_together, fixed_sum},
     prepare::prepared,
 };
 
@@ -87,7 +87,7 @@ pub(crate) fn snapshot_bookings(
     let per_team = deals
         .clone()
         .group_by([col(SNAPSHOT_DATE), col(col::TEAM), col(HORIZON)])
-        .agg([col(VALUE).sum().alias(OPEN_VALUE)]);
+        .agg([fixed_sum(col(VALUE)).alias(OPEN_VALUE)]);
     let booked = deals
         .group_by([col(SNAPSHOT_DATE), col(col::OPPORTUNITY_ID)])
         .agg([col(col::TEAM).first(), col("__start").first()])
@@ -149,20 +149,20 @@ impl SnapshotBookings {
             .lazy()
             .filter(in_dates(learn))
             .group_by([col(col::TEAM), col(HORIZON)])
-            .agg([col(OPEN_VALUE).sum()]);
+            .agg([fixed_sum(col(OPEN_VALUE))]);
         let booked = self
             .booked
             .clone()
             .lazy()
             .filter(in_dates(learn).and(col(col::CLOSED).lt_eq(lit(day).cast(DataType::Date))))
             .group_by([col(col::TEAM), col(HORIZON)])
-            .agg([col(BOOKED).sum()]);
+            .agg([fixed_sum(col(BOOKED))]);
         let keys = [col(col::TEAM), col(HORIZON)];
         let team = open.join(booked, keys.clone(), keys, JoinArgs::new(JoinType::Left));
         let company = team
             .clone()
             .group_by([col(HORIZON)])
-            .agg([(col(BOOKED).sum() / col(OPEN_VALUE).sum()).alias("__company_ratio")]);
+            .agg([(fixed_sum(col(BOOKED)) / fixed_sum(col(OPEN_VALUE))).alias("__company_ratio")]);
         team.join(
             company,
             [col(HORIZON)],
@@ -252,7 +252,7 @@ impl SnapshotBookings {
                         .and(col(col::CLOSED).lt_eq(lit(day).cast(DataType::Date))),
                 )
                 .group_by([col(col::TEAM), col(HORIZON)])
-                .agg([col(BOOKED).sum().alias(CELL_FORECAST)]),
+                .agg([fixed_sum(col(BOOKED)).alias(CELL_FORECAST)]),
             None => ratio.clone(),
         };
         vec![ratio, at_same_point, last_year]

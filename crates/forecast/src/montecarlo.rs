@@ -29,7 +29,7 @@ use crate::{
         VALUE, WIN_RATE,
     },
     corrected::expected_rows,
-    frames::collect_together,
+    frames::{collect_together, fixed_sum},
     prepare::{horizon_of, prepared},
     shocks::{ShockModel, Shocks},
 };
@@ -231,7 +231,7 @@ fn deal_rows(lines: LazyFrame, spec: &ForecastSpec) -> LazyFrame {
     lines
         .filter(col(IS_OPEN).or(col(IS_WON)))
         .group_by(names.into_iter().map(col).collect::<Vec<_>>())
-        .agg([col(VALUE).sum()])
+        .agg([fixed_sum(col(VALUE)).alias(VALUE)])
 }
 
 /// The outcome of each trial per cell.
@@ -272,7 +272,7 @@ pub(crate) fn trials(
         .group_by([col(col::OPPORTUNITY_ID), col(POINT), col(CELL)])
         .agg([
             col(PROBABILITY).first(),
-            col(IF_WON).sum(),
+            fixed_sum(col(IF_WON)).alias(IF_WON),
             col(SHARE).first(),
             col(col::TEAM).first(),
             col(col::STAGE).first(),

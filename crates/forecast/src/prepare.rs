@@ -18,6 +18,7 @@ use crate::{
         IS_OPEN, IS_WON, LIMIT, RATE, REALISED, VALUE, WIN_RATE,
     },
     deal_size::{STATED, sizes_matter},
+    frames::fixed_sum,
 };
 
 /// The rules' default win rate per stage, 0 to 1.
@@ -155,7 +156,7 @@ pub(crate) fn prepared(
             let sizes = frame
                 .clone()
                 .group_by([col(col::OPPORTUNITY_ID)])
-                .agg([col(VALUE).sum().alias(STATED)]);
+                .agg([fixed_sum(col(VALUE)).alias(STATED)]);
             let frame = frame.join(
                 sizes,
                 [col(col::OPPORTUNITY_ID)],

@@ -8,6 +8,7 @@ use polars::prelude::*;
 
 use crate::{
     columns::CELL_FORECAST,
+    frames::fixed_sum,
     montecarlo::{Trials, percentile},
 };
 
@@ -125,11 +126,12 @@ pub(crate) fn absolute(x: Expr) -> Expr {
 /// group of scored cells.
 pub(crate) fn error_aggs() -> [Expr; 8] {
     [
-        col(CELL_FORECAST).sum().alias(FORECAST),
-        col(ACTUAL).sum(),
-        (absolute(col(CELL_FORECAST) - col(ACTUAL)).sum() / col(ACTUAL).sum()).alias(WAPE),
-        ((col(CELL_FORECAST) - col(ACTUAL)).sum() / col(ACTUAL).sum()).alias(BIAS),
-        (col(CELL_CRPS).sum() / col(ACTUAL).sum()).alias(CRPS),
+        fixed_sum(col(CELL_FORECAST)).alias(FORECAST),
+        fixed_sum(col(ACTUAL)).alias(ACTUAL),
+        (fixed_sum(absolute(col(CELL_FORECAST) - col(ACTUAL))) / fixed_sum(col(ACTUAL)))
+            .alias(WAPE),
+        (fixed_sum(col(CELL_FORECAST) - col(ACTUAL)) / fixed_sum(col(ACTUAL))).alias(BIAS),
+        (fixed_sum(col(CELL_CRPS)) / fixed_sum(col(ACTUAL))).alias(CRPS),
         col(INSIDE_80).mean().alias(COVERAGE_80),
         col(INSIDE_90).mean().alias(COVERAGE_90),
         len().cast(DataType::UInt64).alias(CELLS),
