@@ -316,15 +316,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
     };
-    let log_format = args
-        .log_format
-        .or(file.log_format)
-        .unwrap_or_else(|| "text".into());
-    let config_key = |key: &str| {
-        args.config
-            .as_ref()
-            .map_or_else(|| key.to_owned(), |f| format!("{}: {key}", f.display()))
-    };
+    let config_key = config_key(args.config.as_deref());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // Jobs run polars plans on blocking threads; deep plans (a
@@ -343,118 +335,202 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         crate::traces::provider(&url, &source).map(|p| (p, url))
     })
     .transpose()?;
+    let log_format = args
+        .log_format
+        .clone()
+        .or(file.log_format.clone())
+        .unwrap_or_else(|| "text".into());
     init_logging(&log_format, traces.as_ref().map(|(p, _)| p))?;
     if let Some((_, url)) = &traces {
         tracing::info!(endpoint = %url, "sending traces over OTLP");
     }
-    let addr = match (args.addr, file.addr) {
-        (Some(text), _) => socket_addr(&text, "--addr")?,
-        (None, Some(text)) => socket_addr(&text, &config_key("addr"))?,
-        (None, None) => socket_addr(DEFAULT_ADDR, "--addr")?,
-    };
-    let cors_origins = if args.cors_origins.is_empty() {
-        file.cors_origins.clone().unwrap_or_default()
-    } else {
-        args.cors_origins.clone()
-    };
-    for origin in &cors_origins {
-        let ok = (origin.starts_with("http://") || origin.starts_with("https://"))
-            && tonic::codegen::http::HeaderValue::from_str(origin).is_ok();
-        if !ok {
-            anyhow::bail!(
-                "cors origin `{origin}`: must be a browser origin such as https://crm.example.com"
-            );
-        }
-    }
-    let metrics_addr = match (args.metrics_addr, file.metrics_addr) {
-        (Some(text), _) => Some(socket_addr(&text, "--metrics-addr")?),
-        (None, Some(text)) => Some(socket_addr(&text, &config_key("metrics_addr"))?),
-        (None, None) => None,
-    };
-    let tls = tls_settings(
-        args.tls_cert.or(file.tls_cert),
-        args.tls_key.or(file.tls_key),
-        args.tls_client_ca.or(file.tls_client_ca),
-    )?;
-    if tls.is_none() && !addr.ip().is_loopback() {
-        tracing::warn!(
-            %addr,
-            "listening beyond this machine without TLS: quotes and forecasts travel in clear text"
-        );
-    }
-    let data = args
-        .data
-        .or(file.data)
-        .unwrap_or_else(|| DEFAULT_DATA.into());
-    std::fs::create_dir_all(&data)
-        .with_context(|| format!("cannot create data directory {}", data.display()))?;
-    let forecast_jobs = args
-        .forecast_jobs
-        .or(file.forecast_jobs)
-        .unwrap_or(quotecast_server::DEFAULT_FORECAST_JOBS);
-    if forecast_jobs == 0 {
-        anyhow::bail!("--forecast-jobs must be at least 1");
-    }
-    let grace = std::time::Duration::from_secs(
-        args.shutdown_grace
-            .or(file.shutdown_grace)
-            .unwrap_or(DEFAULT_SHUTDOWN_GRACE),
-    );
-    let defaults = Quotas::default();
-    let quotas = Quotas {
-        file_bytes: args
-            .max_upload_bytes
-            .or(file.max_upload_bytes.map(|s| s.0))
-            .unwrap_or(defaults.file_bytes),
-        pipeline_bytes: args
-            .max_pipeline_bytes
-            .or(file.max_pipeline_bytes.map(|s| s.0))
-            .unwrap_or(defaults.pipeline_bytes),
-        data_bytes: args
-            .max_data_bytes
-            .or(file.max_data_bytes.map(|s| s.0))
-            .unwrap_or(defaults.data_bytes),
-    };
-    let trial_budget = quotecast_forecast::TrialBudget {
-        bytes: args
-            .max_trial_memory
-            .or(file.max_trial_memory.map(|s| s.0))
-            .unwrap_or(quotecast_forecast::TrialBudget::default().bytes),
-    };
-    let database = args.database.or(file.database);
-    let auth_file = args.auth.or(file.auth);
-    let sweep_every = args
-        .sweep_every
-        .or(file.sweep_every)
-        .unwrap_or(DEFAULT_SWEEP_EVERY);
-    let source = RulesSource::choose(args.rules.or(file.rules));
-    let cache = quotecast_rules::ModelCache::new(data.join(COMPILED_MODELS_DIR));
+    let settings = Settings::resolve(args, file, &config_key)?;
+    let cache = quotecast_rules::ModelCache::new(settings.data.join(COMPILED_MODELS_DIR));
     let started = std::time::Instant::now();
-    let loaded = source
-        .load_with(&cache)
-        .map_err(|e| anyhow::anyhow!("cannot load rules from {}: {e}", source.describe()))?;
-    let (rules, summary, configurators) = (loaded.rules, loaded.summary, loaded.configurators);
-    for warning in &summary.warnings {
+    let loaded = settings.rules.load_with(&cache).map_err(|e| {
+        anyhow::anyhow!("cannot load rules from {}: {e}", settings.rules.describe())
+    })?;
+    for warning in &loaded.summary.warnings {
         tracing::warn!(%warning, "rule warning");
     }
-    tracing::info!(rules = %source.describe(), %summary, data = %data.display(), "rules loaded");
+    tracing::info!(
+        rules = %settings.rules.describe(),
+        summary = %loaded.summary,
+        data = %settings.data.display(),
+        "rules loaded"
+    );
     log_compiled_models(&cache, started.elapsed());
-    let auth = callers(auth_file.as_deref(), &rules)?;
+    let auth = callers(settings.auth_file.as_deref(), &loaded.rules)?;
     let code = runtime.block_on(async {
+        let addr = settings.addr;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        let mut signals = Signals::install()?;
-        let state = AppState::with_configurators(Arc::new(rules), configurators, &data);
-        // Open (and migrate) the quote store now: a database that cannot
-        // be used stops the start, not the first save.
-        let database = database.unwrap_or_else(|| state.quotes.url().to_owned());
+        let signals = Signals::install()?;
+        let state = settings
+            .app_state(loaded.rules, loaded.configurators, auth, traces.is_some())
+            .await?;
+        serve_until_stopped(listener, signals, state, settings.grace).await
+    });
+    // The spans not yet sent go now, while the runtime still runs.
+    if let Some((provider, _)) = traces
+        && let Err(e) = provider.shutdown()
+    {
+        tracing::warn!(error = %e, "traces not all sent");
+    }
+    // Jobs still running on blocking threads are not waited for.
+    runtime.shutdown_background();
+    code
+}
+
+/// How a setting is named in messages: `FILE: key` when it came from the
+/// configuration file.
+fn config_key(config: Option<&std::path::Path>) -> impl Fn(&str) -> String + use<> {
+    let config = config.map(|f| f.display().to_string());
+    move |key: &str| {
+        config
+            .as_ref()
+            .map_or_else(|| key.to_owned(), |f| format!("{f}: {key}"))
+    }
+}
+
+/// The server's settings, each from its flag, else the configuration
+/// file, else its default; checked before anything starts.
+struct Settings {
+    addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    cors_origins: Vec<String>,
+    tls: Option<Arc<quotecast_server::tls::Tls>>,
+    data: PathBuf,
+    forecast_jobs: usize,
+    grace: std::time::Duration,
+    quotas: Quotas,
+    trial_budget: quotecast_forecast::TrialBudget,
+    database: Option<String>,
+    auth_file: Option<PathBuf>,
+    sweep_every: u64,
+    rules: RulesSource,
+}
+
+impl Settings {
+    fn resolve(
+        args: ServeArgs,
+        file: FileConfig,
+        config_key: &dyn Fn(&str) -> String,
+    ) -> anyhow::Result<Settings> {
+        let addr = match (args.addr, file.addr) {
+            (Some(text), _) => socket_addr(&text, "--addr")?,
+            (None, Some(text)) => socket_addr(&text, &config_key("addr"))?,
+            (None, None) => socket_addr(DEFAULT_ADDR, "--addr")?,
+        };
+        let cors_origins = if args.cors_origins.is_empty() {
+            file.cors_origins.unwrap_or_default()
+        } else {
+            args.cors_origins
+        };
+        for origin in &cors_origins {
+            let ok = (origin.starts_with("http://") || origin.starts_with("https://"))
+                && tonic::codegen::http::HeaderValue::from_str(origin).is_ok();
+            if !ok {
+                anyhow::bail!(
+                    "cors origin `{origin}`: must be a browser origin such as https://crm.example.com"
+                );
+            }
+        }
+        let metrics_addr = match (args.metrics_addr, file.metrics_addr) {
+            (Some(text), _) => Some(socket_addr(&text, "--metrics-addr")?),
+            (None, Some(text)) => Some(socket_addr(&text, &config_key("metrics_addr"))?),
+            (None, None) => None,
+        };
+        let tls = tls_settings(
+            args.tls_cert.or(file.tls_cert),
+            args.tls_key.or(file.tls_key),
+            args.tls_client_ca.or(file.tls_client_ca),
+        )?;
+        if tls.is_none() && !addr.ip().is_loopback() {
+            tracing::warn!(
+                %addr,
+                "listening beyond this machine without TLS: quotes and forecasts travel in clear text"
+            );
+        }
+        let data = args
+            .data
+            .or(file.data)
+            .unwrap_or_else(|| DEFAULT_DATA.into());
+        std::fs::create_dir_all(&data)
+            .with_context(|| format!("cannot create data directory {}", data.display()))?;
+        let forecast_jobs = args
+            .forecast_jobs
+            .or(file.forecast_jobs)
+            .unwrap_or(quotecast_server::DEFAULT_FORECAST_JOBS);
+        if forecast_jobs == 0 {
+            anyhow::bail!("--forecast-jobs must be at least 1");
+        }
+        let defaults = Quotas::default();
+        Ok(Settings {
+            addr,
+            metrics_addr,
+            cors_origins,
+            tls,
+            data,
+            forecast_jobs,
+            grace: std::time::Duration::from_secs(
+                args.shutdown_grace
+                    .or(file.shutdown_grace)
+                    .unwrap_or(DEFAULT_SHUTDOWN_GRACE),
+            ),
+            quotas: Quotas {
+                file_bytes: args
+                    .max_upload_bytes
+                    .or(file.max_upload_bytes.map(|s| s.0))
+                    .unwrap_or(defaults.file_bytes),
+                pipeline_bytes: args
+                    .max_pipeline_bytes
+                    .or(file.max_pipeline_bytes.map(|s| s.0))
+                    .unwrap_or(defaults.pipeline_bytes),
+                data_bytes: args
+                    .max_data_bytes
+                    .or(file.max_data_bytes.map(|s| s.0))
+                    .unwrap_or(defaults.data_bytes),
+            },
+            trial_budget: quotecast_forecast::TrialBudget {
+                bytes: args
+                    .max_trial_memory
+                    .or(file.max_trial_memory.map(|s| s.0))
+                    .unwrap_or(quotecast_forecast::TrialBudget::default().bytes),
+            },
+            database: args.database.or(file.database),
+            auth_file: args.auth.or(file.auth),
+            sweep_every: args
+                .sweep_every
+                .or(file.sweep_every)
+                .unwrap_or(DEFAULT_SWEEP_EVERY),
+            rules: RulesSource::choose(args.rules.or(file.rules)),
+        })
+    }
+
+    /// The service's state: the rules and configurators loaded, the quote
+    /// store opened (and migrated: a database that cannot be used stops
+    /// the start, not the first save), the expiry sweeps, the metrics
+    /// listener and the SIGHUP reload started.
+    async fn app_state(
+        &self,
+        rules: quotecast_model::RuleSet,
+        configurators: quotecast_server::Configurators,
+        auth: quotecast_server::reload::LiveAuth,
+        traces: bool,
+    ) -> anyhow::Result<AppState> {
+        let state = AppState::with_configurators(Arc::new(rules), configurators, &self.data);
+        let database = self
+            .database
+            .clone()
+            .unwrap_or_else(|| state.quotes.url().to_owned());
         let store = quotecast_store::Store::open(&database)
             .await
             .with_context(|| format!("cannot open the quote database {}", redacted(&database)))?;
         tracing::info!(database = %redacted(&database), "quote store open");
-        let reload_source = source.clone();
-        let reload_models = data.join(COMPILED_MODELS_DIR);
+        let reload_source = self.rules.clone();
+        let reload_models = self.data.join(COMPILED_MODELS_DIR);
         let reloader: quotecast_server::reload::Reloader = Arc::new(move || {
             let cache = quotecast_rules::ModelCache::new(reload_models.clone());
             let loaded = reload_source.load_with(&cache).map_err(|e| e.to_string())?;
@@ -466,27 +542,27 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         });
         let state = AppState {
             reloader: Some(reloader),
-            tls,
+            tls: self.tls.clone(),
             quotes: quotecast_server::QuoteDb::opened(database, store),
-            forecast_jobs: Arc::new(tokio::sync::Semaphore::new(forecast_jobs)),
-            forecast_job_slots: forecast_jobs,
-            cors_origins: cors_origins.clone(),
-            traces: traces.is_some(),
-            pipelines: state.pipelines.clone().with_quotas(quotas),
-            trial_budget,
+            forecast_jobs: Arc::new(tokio::sync::Semaphore::new(self.forecast_jobs)),
+            forecast_job_slots: self.forecast_jobs,
+            cors_origins: self.cors_origins.clone(),
+            traces,
+            pipelines: state.pipelines.clone().with_quotas(self.quotas),
+            trial_budget: self.trial_budget,
             auth: Arc::new(auth),
             ..state
         };
-        if sweep_every > 0 {
+        if self.sweep_every > 0 {
             let store = state.quotes.store().await?.clone();
             tokio::spawn(quotecast_server::expiry_sweeps(
                 store,
                 state.live.clone(),
-                std::time::Duration::from_secs(sweep_every),
+                std::time::Duration::from_secs(self.sweep_every),
                 state.today,
             ));
         }
-        if let Some(metrics_addr) = metrics_addr {
+        if let Some(metrics_addr) = self.metrics_addr {
             let listener = tokio::net::TcpListener::bind(metrics_addr)
                 .await
                 .with_context(|| format!("cannot listen on {metrics_addr} for metrics"))?;
@@ -499,49 +575,52 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         #[cfg(unix)]
         reload_on_hangup(state.clone())?;
-        let (jobs, uploads) = (state.forecast_jobs.clone(), state.upload_jobs.clone());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = quotecast_server::serve(listener, state, async {
-            let _ = stopped.await;
-        });
-        tokio::pin!(serving);
-        tokio::select! {
-            served = &mut serving => {
-                served?;
-                tracing::info!("stopped");
-                return Ok(ExitCode::SUCCESS);
-            }
-            () = signals.next() => {}
-        }
-        tracing::info!(
-            grace_seconds = grace.as_secs(),
-            "shutdown requested; finishing in-flight requests, refusing queued jobs"
-        );
-        // Jobs still waiting for a permit are refused (UNAVAILABLE).
-        jobs.close();
-        uploads.close();
-        let _ = stop.send(());
-        tokio::select! {
-            served = &mut serving => {
-                served?;
-                tracing::info!("stopped");
-            }
-            () = tokio::time::sleep(grace) => {
-                tracing::warn!("requests still open after the grace period: stopping now");
-            }
-            () = signals.next() => {
-                tracing::warn!("second shutdown signal: stopping now");
-            }
-        }
-        Ok(ExitCode::SUCCESS)
-    });
-    // The spans not yet sent go now, while the runtime still runs.
-    if let Some((provider, _)) = traces
-        && let Err(e) = provider.shutdown()
-    {
-        tracing::warn!(error = %e, "traces not all sent");
+        Ok(state)
     }
-    // Jobs still running on blocking threads are not waited for.
-    runtime.shutdown_background();
-    code
+}
+
+/// Serves on `listener` until the service stops or a shutdown signal
+/// comes; then refuses queued jobs and gives in-flight requests `grace`
+/// to finish (a second signal stops at once).
+async fn serve_until_stopped(
+    listener: tokio::net::TcpListener,
+    mut signals: Signals,
+    state: AppState,
+    grace: std::time::Duration,
+) -> anyhow::Result<ExitCode> {
+    let (jobs, uploads) = (state.forecast_jobs.clone(), state.upload_jobs.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = quotecast_server::serve(listener, state, async {
+        let _ = stopped.await;
+    });
+    tokio::pin!(serving);
+    tokio::select! {
+        served = &mut serving => {
+            served?;
+            tracing::info!("stopped");
+            return Ok(ExitCode::SUCCESS);
+        }
+        () = signals.next() => {}
+    }
+    tracing::info!(
+        grace_seconds = grace.as_secs(),
+        "shutdown requested; finishing in-flight requests, refusing queued jobs"
+    );
+    // Jobs still waiting for a permit are refused (UNAVAILABLE).
+    jobs.close();
+    uploads.close();
+    let _ = stop.send(());
+    tokio::select! {
+        served = &mut serving => {
+            served?;
+            tracing::info!("stopped");
+        }
+        () = tokio::time::sleep(grace) => {
+            tracing::warn!("requests still open after the grace period: stopping now");
+        }
+        () = signals.next() => {
+            tracing::warn!("second shutdown signal: stopping now");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
