@@ -95,18 +95,24 @@ fn with_closed_deals(snapshots: LazyFrame, outcomes: LazyFrame) -> (LazyFrame, L
     )
 }
 
+/// A backtest as of the generated history's date, on snapshots at least
+/// 180 days old, over `horizon` buckets with `trials` trials per date.
+fn how(horizon: u32, trials: u32) -> Backtest {
+    Backtest {
+        as_of: common::as_of(),
+        maturity_days: 180,
+        horizon,
+        prior_strength: None,
+        trials,
+        cancel: Default::default(),
+    }
+}
+
 #[test]
 fn deals_already_closed_on_a_snapshot_date_change_no_backtest_figure() {
     let world = common::world(11);
     let data = common::generated(&world, 11, 1_500, 14);
-    let how = Backtest {
-        as_of: common::as_of(),
-        maturity_days: 180,
-        horizon: 3,
-        prior_strength: None,
-        trials: 200,
-        cancel: Default::default(),
-    };
+    let how = how(3, 200);
     let plain = backtest(
         data.stage_events.clone(),
         data.outcomes.clone(),
@@ -136,14 +142,7 @@ fn the_same_history_gives_the_same_backtest_to_the_bit() {
     // from one run to the next, and the scores and cells with them.
     let world = common::world(17);
     let data = common::generated(&world, 17, 1_200, 12);
-    let how = Backtest {
-        as_of: common::as_of(),
-        maturity_days: 180,
-        horizon: 2,
-        prior_strength: None,
-        trials: 100,
-        cancel: Default::default(),
-    };
+    let how = how(2, 100);
     let run = || {
         backtest(
             data.stage_events.clone(),
@@ -288,14 +287,7 @@ fn history_too_young_to_learn_from_says_what_it_needs_and_keeps_the_rules_rates_
 fn a_cancelled_backtest_stops_with_cancelled_before_its_first_date() {
     let world = common::world(14);
     let data = common::generated(&world, 14, 300, 10);
-    let how = Backtest {
-        as_of: common::as_of(),
-        maturity_days: 180,
-        horizon: 2,
-        prior_strength: None,
-        trials: 100,
-        cancel: Default::default(),
-    };
+    let how = how(2, 100);
     how.cancel.cancel();
     let outcome = backtest(
         data.stage_events,
