@@ -110,6 +110,105 @@ pub(crate) fn run(
 /// the plan's orders with the bucket it is due in.
 type ToPeg = Vec<(Node, Vec<(usize, usize)>)>;
 
+/// Gross requirements per item and bucket as netting adds them, with the
+/// earliest day each (item, bucket)'s requirements are needed (an order
+/// is due then, not at the bucket's start: as late as possible) and
+/// whether an item has requirements already past due.
+struct Requirements<'c> {
+    calendar: &'c crate::calendar::Calendar,
+    gross: Vec<Vec<f64>>,
+    first_need: Vec<Vec<Option<NaiveDate>>>,
+    past_due: Vec<bool>,
+}
+
+impl<'c> Requirements<'c> {
+    /// The pipeline's own demand: each cell's expected quantity on the
+    /// first planned items below its SKU.
+    fn independent(
+        s: &Structure<'_>,
+        p: &Prepared,
+        calendar: &'c crate::calendar::Calendar,
+    ) -> Self {
+        let buckets = calendar.buckets();
+        let mut r = Requirements {
+            calendar,
+            gross: vec![vec![0.0; buckets]; s.len()],
+            first_need: vec![vec![None; buckets]; s.len()],
+            past_due: vec![false; s.len()],
+        };
+        let mut uses: Vec<Use> = Vec::new();
+        for (cell, qty) in p.expected_cells().into_iter().enumerate() {
+            if qty <= 0.0 {
+                continue;
+            }
+            let (node, bucket) = p.cells[cell];
+            uses.clear();
+            s.first_planned(node, calendar.need_date(bucket), &mut uses);
+            for u in &uses {
+                r.add(u, qty);
+            }
+        }
+        r
+    }
+
+    /// `qty` of a parent used through `u`, in the bucket of its date
+    /// (past-due dates in the first; beyond the horizon left out).
+    fn add(&mut self, u: &Use, qty: f64) {
+        let (b, day) = match self.calendar.place(u.date) {
+            Placement::PastDue => {
+                self.past_due[u.node as usize] = true;
+                (0, self.calendar.as_of)
+            }
+            Placement::In(b) => (b, u.date),
+            Placement::Beyond => return,
+        };
+        self.gross[u.node as usize][b] += qty * u.per;
+        let first = &mut self.first_need[u.node as usize][b];
+        *first = Some(first.map_or(day, |f| f.min(day)));
+    }
+}
+
+/// On hand and scheduled receipts per planned item and bucket, and the
+/// inventory's items the plan does not know (or does not plan).
+struct Stock {
+    on_hand: Vec<f64>,
+    receipts: Vec<Vec<f64>>,
+    unknown: Vec<String>,
+}
+
+impl Stock {
+    fn of(s: &Structure<'_>, inventory: &Inventory, calendar: &crate::calendar::Calendar) -> Self {
+        let mut on_hand = vec![0.0; s.len()];
+        let mut receipts = vec![vec![0.0; calendar.buckets()]; s.len()];
+        let mut unknown = BTreeSet::new();
+        for (item, q) in &inventory.on_hand {
+            match s.node(item).filter(|&n| s.is_planned(n)) {
+                Some(n) => on_hand[n as usize] += q.to_f64().unwrap_or(0.0),
+                None => {
+                    unknown.insert(item.clone());
+                }
+            }
+        }
+        for r in &inventory.receipts {
+            match s.node(&r.item).filter(|&n| s.is_planned(n)) {
+                Some(n) => {
+                    if let Some(b) = calendar.bucket_of(r.due) {
+                        receipts[n as usize][b] += r.quantity.to_f64().unwrap_or(0.0);
+                    }
+                }
+                None => {
+                    unknown.insert(r.item.clone());
+                }
+            }
+        }
+        Stock {
+            on_hand,
+            receipts,
+            unknown: unknown.into_iter().collect(),
+        }
+    }
+}
+
 /// Nets every planned item in low-level-code order: the planned orders,
 /// projections and safety stock, and the orders each item has to peg.
 fn net(
@@ -120,97 +219,25 @@ fn net(
     options: &PlanOptions,
 ) -> (Planned, ToPeg) {
     let calendar = &options.calendar;
-    let buckets = calendar.buckets();
-    let mut gross = vec![vec![0.0; buckets]; s.len()];
-    // The earliest day each (item, bucket)'s requirements are needed: an
-    // order is due then, not at the bucket's start (as late as possible).
-    let mut first_need: Vec<Vec<Option<NaiveDate>>> = vec![vec![None; buckets]; s.len()];
-    let mut past_due = vec![false; s.len()];
-    let mut uses: Vec<Use> = Vec::new();
-    let add = |gross: &mut Vec<Vec<f64>>,
-               first_need: &mut Vec<Vec<Option<NaiveDate>>>,
-               past_due: &mut Vec<bool>,
-               u: &Use,
-               qty: f64| {
-        let (b, day) = match calendar.place(u.date) {
-            Placement::PastDue => {
-                past_due[u.node as usize] = true;
-                (0, calendar.as_of)
-            }
-            Placement::In(b) => (b, u.date),
-            Placement::Beyond => return,
-        };
-        gross[u.node as usize][b] += qty * u.per;
-        let first = &mut first_need[u.node as usize][b];
-        *first = Some(first.map_or(day, |f| f.min(day)));
-    };
-    for (cell, qty) in p.expected_cells().into_iter().enumerate() {
-        if qty <= 0.0 {
-            continue;
-        }
-        let (node, bucket) = p.cells[cell];
-        uses.clear();
-        s.first_planned(node, calendar.need_date(bucket), &mut uses);
-        for u in &uses {
-            add(&mut gross, &mut first_need, &mut past_due, u, qty);
-        }
-    }
-    let mut on_hand = vec![0.0; s.len()];
-    let mut receipts = vec![vec![0.0; buckets]; s.len()];
-    let mut unknown = BTreeSet::new();
-    for (item, q) in &inventory.on_hand {
-        match s.node(item).filter(|&n| s.is_planned(n)) {
-            Some(n) => on_hand[n as usize] += q.to_f64().unwrap_or(0.0),
-            None => {
-                unknown.insert(item.clone());
-            }
-        }
-    }
-    for r in &inventory.receipts {
-        match s.node(&r.item).filter(|&n| s.is_planned(n)) {
-            Some(n) => {
-                if let Some(b) = calendar.bucket_of(r.due) {
-                    receipts[n as usize][b] += r.quantity.to_f64().unwrap_or(0.0);
-                }
-            }
-            None => {
-                unknown.insert(r.item.clone());
-            }
-        }
-    }
+    let mut need = Requirements::independent(s, p, calendar);
+    let stock = Stock::of(s, inventory, calendar);
     let mut to_peg: ToPeg = Vec::new();
     let mut planned = Planned {
         orders: Vec::new(),
         pegging: Vec::new(),
         projections: Vec::new(),
         safety_stock: Vec::new(),
-        unknown_inventory: unknown.into_iter().collect(),
+        unknown_inventory: stock.unknown.clone(),
         items_planned: 0,
     };
     for &n in &s.order {
         let Some(item) = s.item(n).filter(|_| s.is_planned(n)) else {
             continue;
         };
-        let stats = demand.stats.get(&n);
-        let safety = match item.safety_stock {
-            Some(SafetyStock::Fixed(q)) => q.to_f64().unwrap_or(0.0),
-            Some(SafetyStock::Computed) => stats.map_or(0.0, |st| st.suggested.ceil()),
-            None => 0.0,
-        };
-        if let Some(st) = stats {
-            planned.safety_stock.push(SafetyStockRow {
-                item: item.id.clone(),
-                cumulative_lead_days: st.cumulative_lead_days,
-                mean: st.window_mean,
-                percentiles: st.window_percentiles,
-                suggested: st.suggested,
-                textbook: st.textbook,
-                used: safety,
-            });
-        }
-        let touched = gross[n as usize].iter().any(|&g| g > 0.0)
-            || receipts[n as usize].iter().any(|&r| r > 0.0)
-            || on_hand[n as usize] > 0.0;
+        let safety = safety_stock(item, demand.stats.get(&n), &mut planned.safety_stock);
+        let touched = need.gross[n as usize].iter().any(|&g| g > 0.0)
+            || stock.receipts[n as usize].iter().any(|&r| r > 0.0)
+            || stock.on_hand[n as usize] > 0.0;
         if !touched && safety <= 0.0 {
             continue;
         }
@@ -219,60 +246,105 @@ fn net(
             // Hours are capacity (see `Capacity`), not orders.
             continue;
         }
-        let (min_order, multiple) = s.lot(n);
-        let mut projected = on_hand[n as usize];
-        let mut orders_here: Vec<(usize, usize)> = Vec::new();
-        for b in 0..buckets {
-            let g = gross[n as usize][b];
-            let r = receipts[n as usize][b];
-            projected += r - g;
-            let mut planned_receipt = 0.0;
-            if projected < safety - EPSILON {
-                let net = up(safety - projected);
-                let qty = lot_size(net, min_order, multiple);
-                let need_date = first_need[n as usize][b].unwrap_or(calendar.need_date(b));
-                let release_date = s.start_of(n, need_date);
-                let expedite = release_date < calendar.as_of || (b == 0 && past_due[n as usize]);
-                let q = qty.to_f64().unwrap_or(0.0);
-                planned_receipt = q;
-                projected += q;
-                orders_here.push((planned.orders.len(), b));
-                planned.orders.push(PlannedOrder {
-                    id: order_id(&item.id, need_date),
-                    item: item.id.clone(),
-                    supply: item.supply.name(),
-                    supplier: item.supplier.clone(),
-                    quantity: qty,
-                    net_requirement: net,
-                    need_date,
-                    release_date,
-                    expedite,
-                    value: qty * item.unit_cost,
-                });
-                // The components of this order, needed when it is released.
-                uses.clear();
-                s.components(n, need_date, &mut uses);
-                for u in &uses {
-                    add(&mut gross, &mut first_need, &mut past_due, u, q);
-                }
-            }
-            if g > 0.0 || r > 0.0 || planned_receipt > 0.0 || projected != 0.0 {
-                planned.projections.push(Projection {
-                    item: item.id.clone(),
-                    bucket: calendar.start(b),
-                    gross: g,
-                    receipts: r,
-                    planned_receipts: planned_receipt,
-                    on_hand: projected,
-                    safety_stock: safety,
-                });
-            }
-        }
+        let orders_here = net_item(s, n, item, safety, &stock, &mut need, &mut planned);
         if !orders_here.is_empty() {
             to_peg.push((n, orders_here));
         }
     }
     (planned, to_peg)
+}
+
+/// The safety stock an item is planned to: fixed, or suggested from the
+/// trials (rounded up); the trials' figures go in `rows`.
+fn safety_stock(
+    item: &quotecast_model::Item,
+    stats: Option<&crate::trials::ItemStats>,
+    rows: &mut Vec<SafetyStockRow>,
+) -> f64 {
+    let safety = match item.safety_stock {
+        Some(SafetyStock::Fixed(q)) => q.to_f64().unwrap_or(0.0),
+        Some(SafetyStock::Computed) => stats.map_or(0.0, |st| st.suggested.ceil()),
+        None => 0.0,
+    };
+    if let Some(st) = stats {
+        rows.push(SafetyStockRow {
+            item: item.id.clone(),
+            cumulative_lead_days: st.cumulative_lead_days,
+            mean: st.window_mean,
+            percentiles: st.window_percentiles,
+            suggested: st.suggested,
+            textbook: st.textbook,
+            used: safety,
+        });
+    }
+    safety
+}
+
+/// Nets one item bucket by bucket: where projected on hand falls below
+/// `safety`, an order (lot-sized, due the earliest day needed, released
+/// its lead time before) whose components become requirements of the
+/// items below. Returns each order's position in the plan and its bucket.
+fn net_item(
+    s: &Structure<'_>,
+    n: Node,
+    item: &quotecast_model::Item,
+    safety: f64,
+    stock: &Stock,
+    need: &mut Requirements<'_>,
+    planned: &mut Planned,
+) -> Vec<(usize, usize)> {
+    let calendar = need.calendar;
+    let (min_order, multiple) = s.lot(n);
+    let mut projected = stock.on_hand[n as usize];
+    let mut orders_here: Vec<(usize, usize)> = Vec::new();
+    let mut uses: Vec<Use> = Vec::new();
+    for b in 0..calendar.buckets() {
+        let g = need.gross[n as usize][b];
+        let r = stock.receipts[n as usize][b];
+        projected += r - g;
+        let mut planned_receipt = 0.0;
+        if projected < safety - EPSILON {
+            let net = up(safety - projected);
+            let qty = lot_size(net, min_order, multiple);
+            let need_date = need.first_need[n as usize][b].unwrap_or(calendar.need_date(b));
+            let release_date = s.start_of(n, need_date);
+            let expedite = release_date < calendar.as_of || (b == 0 && need.past_due[n as usize]);
+            let q = qty.to_f64().unwrap_or(0.0);
+            planned_receipt = q;
+            projected += q;
+            orders_here.push((planned.orders.len(), b));
+            planned.orders.push(PlannedOrder {
+                id: order_id(&item.id, need_date),
+                item: item.id.clone(),
+                supply: item.supply.name(),
+                supplier: item.supplier.clone(),
+                quantity: qty,
+                net_requirement: net,
+                need_date,
+                release_date,
+                expedite,
+                value: qty * item.unit_cost,
+            });
+            // The components of this order, needed when it is released.
+            uses.clear();
+            s.components(n, need_date, &mut uses);
+            for u in &uses {
+                need.add(u, q);
+            }
+        }
+        if g > 0.0 || r > 0.0 || planned_receipt > 0.0 || projected != 0.0 {
+            planned.projections.push(Projection {
+                item: item.id.clone(),
+                bucket: calendar.start(b),
+                gross: g,
+                receipts: r,
+                planned_receipts: planned_receipt,
+                on_hand: projected,
+                safety_stock: safety,
+            });
+        }
+    }
+    orders_here
 }
 
 /// The most deal lines listed per planned order; the rest are summed in
