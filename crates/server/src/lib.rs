@@ -261,21 +261,15 @@ macro_rules! compressed {
     }};
 }
 
-/// Serves the quotecast API, the gRPC health service and server reflection
-/// (v1 and v1alpha) on `listener` until `shutdown` completes; in-flight
-/// requests are finished first.
-pub async fn serve(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), ServerError> {
-    let listener_addr = listener.local_addr().ok();
+/// Development mode (no auth file: every call the anonymous admin) only
+/// on a loopback address, and said loudly.
+fn allowed_to_listen(state: &AppState, addr: Option<SocketAddr>) -> Result<(), ServerError> {
     if state.auth.is_development() {
-        if !listener_addr.is_some_and(|a| a.ip().is_loopback()) {
+        if !addr.is_some_and(|a| a.ip().is_loopback()) {
             return Err(ServerError::Startup(format!(
                 "no auth file, and {} is not a loopback address: give the server an auth file \
                  (--auth) to listen beyond this machine",
-                listener_addr.map_or("the address".to_owned(), |a| a.to_string())
+                addr.map_or("the address".to_owned(), |a| a.to_string())
             )));
         }
         tracing::warn!(
@@ -283,6 +277,12 @@ pub async fn serve(
              `default` (loopback only); give --auth FILE to authenticate callers"
         );
     }
+    Ok(())
+}
+
+/// Removes the temporary files a stopped server left in the stores (every
+/// tenant's), saying how many.
+async fn remove_leftovers(state: &AppState) {
     let stores = state.clone();
     let removed = tokio::task::spawn_blocking(move || {
         let mut removed = stores.pipelines.remove_leftovers() + stores.demand.remove_leftovers();
@@ -301,6 +301,22 @@ pub async fn serve(
             "removed temporary files a stopped server left behind"
         );
     }
+}
+
+/// The gRPC health service, every API serving, and server reflection v1
+/// and v1alpha over the API, health and error-detail descriptors.
+async fn health_and_reflection() -> Result<
+    (
+        tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
+        tonic_reflection::server::v1::ServerReflectionServer<
+            impl tonic_reflection::server::v1::ServerReflection,
+        >,
+        tonic_reflection::server::v1alpha::ServerReflectionServer<
+            impl tonic_reflection::server::v1alpha::ServerReflection,
+        >,
+    ),
+    ServerError,
+> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<quote::QuoteApi>().await;
     health_reporter
@@ -329,6 +345,21 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .map_err(|e| ServerError::Startup(e.to_string()))?;
+    Ok((health_service, reflection_v1, reflection_v1alpha))
+}
+
+/// Serves the quotecast API, the gRPC health service and server reflection
+/// (v1 and v1alpha) on `listener` until `shutdown` completes; in-flight
+/// requests are finished first.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
+    let listener_addr = listener.local_addr().ok();
+    allowed_to_listen(&state, listener_addr)?;
+    remove_leftovers(&state).await;
+    let (health_service, reflection_v1, reflection_v1alpha) = health_and_reflection().await?;
     // Connections still in their handshake are closed when shutdown
     // begins (they have no request to finish).
     let stopping = Arc::new(tokio::sync::Notify::new());
