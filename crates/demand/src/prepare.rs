@@ -411,6 +411,72 @@ pub(crate) fn prepare(
     Ok(prepared)
 }
 
+/// Per deal (its ordinal) and configurable product line (its SKU's
+/// facts), the option groups its option lines choose in: those groups
+/// are not given attach rates. With the won configurations seen (the
+/// deals' own won ones and `won_before`) as attach-rate evidence, and
+/// every configurable product met.
+fn configurations(
+    rules: &RuleSet,
+    sorted: &Sorted<'_, '_>,
+    won_before: &[Vec<String>],
+) -> Configurations {
+    let mut chosen: FxHashMap<(u32, u32), HashSet<String>> = FxHashMap::default();
+    let mut evidence = Evidence::default();
+    let mut configurable = BTreeSet::new();
+    for (ordinal, &(start, end)) in sorted.spans.iter().enumerate() {
+        let (deal, ordinal) = (&sorted.lines[start..end], ordinal as u32);
+        if !sorted.sku_at[start..end]
+            .iter()
+            .any(|&k| sorted.facts[k as usize].configurable)
+        {
+            continue;
+        }
+        let names: HashSet<&str> = deal.iter().map(|l| &*l.sku).collect();
+        let won = deal[0].probability >= 1.0;
+        for (sku, groups) in chosen_groups(rules, &names, won.then_some(&mut evidence)) {
+            configurable.insert(sku.to_owned());
+            if let Some(&k) = sorted.facts_of.get(sku) {
+                chosen.insert((ordinal, k), groups);
+            }
+        }
+    }
+    for deal in won_before {
+        let names: HashSet<&str> = deal.iter().map(String::as_str).collect();
+        for (sku, _) in chosen_groups(rules, &names, Some(&mut evidence)) {
+            configurable.insert(sku.to_owned());
+        }
+    }
+    Configurations {
+        chosen,
+        evidence,
+        configurable,
+    }
+}
+
+/// What [`configurations`] finds.
+struct Configurations {
+    chosen: FxHashMap<(u32, u32), HashSet<String>>,
+    evidence: Evidence,
+    configurable: BTreeSet<String>,
+}
+
+/// The explanation's attach rates: per slot its product, option,
+/// expected units per unit and where the rate comes from.
+fn attach_rates(mix: &Mix) -> Vec<(String, String, f64, String)> {
+    mix.slots
+        .iter()
+        .map(|s| {
+            (
+                s.product.clone(),
+                s.option.clone(),
+                s.expected_per_unit(),
+                s.source.clone(),
+            )
+        })
+        .collect()
+}
+
 /// Deals, rows, cells and payments of the sorted lines.
 fn assemble(
     rules: &RuleSet,
@@ -424,42 +490,18 @@ fn assemble(
         spans,
         sku_at,
         facts,
-        facts_of,
+        facts_of: _,
         skus,
     } = sorted;
     let mut explanation = Explanation {
         lines: lines.len(),
         ..Explanation::default()
     };
-    // The deals (their span of `lines`) and, per deal and configurable
-    // product, the option groups its option lines choose in (those
-    // groups are not given attach rates).
-    let mut chosen: FxHashMap<(u32, u32), HashSet<String>> = FxHashMap::default();
-    let mut evidence = Evidence::default();
-    let mut configurable = BTreeSet::new();
-    for (ordinal, &(start, end)) in spans.iter().enumerate() {
-        let (deal, ordinal) = (&lines[start..end], ordinal as u32);
-        if !sku_at[start..end]
-            .iter()
-            .any(|&k| facts[k as usize].configurable)
-        {
-            continue;
-        }
-        let names: HashSet<&str> = deal.iter().map(|l| &*l.sku).collect();
-        let won = deal[0].probability >= 1.0;
-        for (sku, groups) in chosen_groups(rules, &names, won.then_some(&mut evidence)) {
-            configurable.insert(sku.to_owned());
-            if let Some(&k) = facts_of.get(sku) {
-                chosen.insert((ordinal, k), groups);
-            }
-        }
-    }
-    for deal in won_before {
-        let names: HashSet<&str> = deal.iter().map(String::as_str).collect();
-        for (sku, _) in chosen_groups(rules, &names, Some(&mut evidence)) {
-            configurable.insert(sku.to_owned());
-        }
-    }
+    let Configurations {
+        chosen,
+        evidence,
+        configurable,
+    } = configurations(rules, sorted, won_before);
     let mix = Mix::new(rules, structure, &configurable, &evidence);
     let expected_mix = mix.expected();
     let slots_of: Vec<&[usize]> = skus
@@ -575,18 +617,7 @@ fn assemble(
     }
     explanation.unplanned_skus = unplanned.into_iter().collect();
     explanation.unplanned_groups = mix.unplanned_groups.clone();
-    explanation.attach_rates = mix
-        .slots
-        .iter()
-        .map(|s| {
-            (
-                s.product.clone(),
-                s.option.clone(),
-                s.expected_per_unit(),
-                s.source.clone(),
-            )
-        })
-        .collect();
+    explanation.attach_rates = attach_rates(&mix);
     drop(slots_of);
     Ok(Prepared {
         cells,
