@@ -278,6 +278,76 @@ pub(crate) fn check_discount(
     }
 }
 
+impl<'q, 'r> Line<'q, 'r> {
+    /// Line `index` of the request at its list price: the list extended
+    /// amount, rounded to `currency` (only a fractional quantity can need
+    /// it), is its first step.
+    fn listed(
+        index: usize,
+        line: &'q LineRequest,
+        product_rules: ProductRules<'r>,
+        entry: &'r quotecast_model::PriceEntry,
+        currency: Option<&'r Currency>,
+    ) -> Self {
+        let mut priced = Line {
+            index,
+            request: line,
+            product: product_rules.product,
+            rules: product_rules,
+            list_unit: entry.price,
+            running: Decimal::ZERO,
+            included_units: Decimal::ZERO,
+            before_manual: Decimal::ZERO,
+            after_manual: Decimal::ZERO,
+            // List, contract, volume, bundle, promotions, manual, header,
+            // floor, rounding: nine at most without stacked promotions.
+            steps: Vec::with_capacity(9),
+        };
+        let exact = entry.price * line.quantity;
+        let extended = currency.map_or(exact, |c| c.round(exact));
+        priced.apply(
+            StepKind::ListPrice,
+            &entry.id,
+            StepDetail::ListPrice {
+                entry,
+                quantity: line.quantity,
+                rounded_from: (extended != exact).then_some(exact),
+            },
+            extended,
+        );
+        priced
+    }
+}
+
+/// Refuses a quantity that is not positive, or beyond
+/// [`crate::MAX_QUANTITY`] or its decimals; whether it can be priced.
+fn check_quantity(quantity: Decimal, field: &str, rejections: &mut Vec<Rejection>) -> bool {
+    let too_fine = quantity.scale() > crate::MAX_QUANTITY_SCALE
+        && quantity.normalize().scale() > crate::MAX_QUANTITY_SCALE;
+    if quantity <= Decimal::ZERO {
+        rejections.push(Rejection::new(
+            field,
+            RejectReason::NonPositiveQuantity,
+            format!("quantity must be positive, got {quantity}"),
+        ));
+        false
+    } else if quantity > crate::MAX_QUANTITY || too_fine {
+        rejections.push(Rejection::new(
+            field,
+            RejectReason::QuantityOutOfRange,
+            format!(
+                "quantity {} is out of range: at most {} with at most {} decimals",
+                quantity,
+                crate::MAX_QUANTITY,
+                crate::MAX_QUANTITY_SCALE
+            ),
+        ));
+        false
+    } else {
+        true
+    }
+}
+
 fn validate<'q, 'r>(
     rules: &'r RuleSet,
     request: &'q QuoteRequest,
@@ -366,33 +436,7 @@ fn validate<'q, 'r>(
                 format!("line id `{}` is used by an earlier line", line.line_id),
             );
         }
-        let quantity_ok = line.quantity > Decimal::ZERO
-            && line.quantity <= crate::MAX_QUANTITY
-            && (line.quantity.scale() <= crate::MAX_QUANTITY_SCALE
-                || line.quantity.normalize().scale() <= crate::MAX_QUANTITY_SCALE);
-        if line.quantity <= Decimal::ZERO {
-            reject(
-                &mut rejections,
-                &field("quantity"),
-                RejectReason::NonPositiveQuantity,
-                format!("quantity must be positive, got {}", line.quantity),
-            );
-        } else if line.quantity > crate::MAX_QUANTITY
-            || (line.quantity.scale() > crate::MAX_QUANTITY_SCALE
-                && line.quantity.normalize().scale() > crate::MAX_QUANTITY_SCALE)
-        {
-            reject(
-                &mut rejections,
-                &field("quantity"),
-                RejectReason::QuantityOutOfRange,
-                format!(
-                    "quantity {} is out of range: at most {} with at most {} decimals",
-                    line.quantity,
-                    crate::MAX_QUANTITY,
-                    crate::MAX_QUANTITY_SCALE
-                ),
-            );
-        }
+        let quantity_ok = check_quantity(line.quantity, &field("quantity"), &mut rejections);
         if let (Some(discount), Some(currency)) = (&line.discount, currency) {
             check_discount(discount, &field("discount"), currency, &mut rejections);
         }
@@ -424,35 +468,7 @@ fn validate<'q, 'r>(
             // Refused above; pricing it could overflow.
             continue;
         }
-        let mut priced = Line {
-            index,
-            request: line,
-            product: product_rules.product,
-            rules: product_rules,
-            list_unit: entry.price,
-            running: Decimal::ZERO,
-            included_units: Decimal::ZERO,
-            before_manual: Decimal::ZERO,
-            after_manual: Decimal::ZERO,
-            // List, contract, volume, bundle, promotions, manual, header,
-            // floor, rounding: nine at most without stacked promotions.
-            steps: Vec::with_capacity(9),
-        };
-        // The step is the list extended amount itself: rounded to the
-        // currency (only a fractional quantity can need it).
-        let exact = entry.price * line.quantity;
-        let extended = currency.map_or(exact, |c| c.round(exact));
-        priced.apply(
-            StepKind::ListPrice,
-            &entry.id,
-            StepDetail::ListPrice {
-                entry,
-                quantity: line.quantity,
-                rounded_from: (extended != exact).then_some(exact),
-            },
-            extended,
-        );
-        lines.push(priced);
+        lines.push(Line::listed(index, line, product_rules, entry, currency));
     }
     if let (Some(discount), Some(currency)) = (&request.header_discount, currency) {
         check_discount(discount, "header_discount", currency, &mut rejections);
