@@ -229,6 +229,178 @@ fn require(
     }
 }
 
+/// The currencies by code, each once, the corporate currency among them.
+fn index_currencies(
+    list: Vec<Currency>,
+    corporate_currency: &CurrencyCode,
+) -> Result<BTreeMap<CurrencyCode, Currency>, ModelError> {
+    let mut currencies = BTreeMap::new();
+    for currency in list {
+        let code = currency.code.clone();
+        if currencies.insert(code.clone(), currency).is_some() {
+            return Err(ModelError::Duplicate {
+                kind: "currency",
+                id: code.to_string(),
+            });
+        }
+    }
+    require(
+        currencies.contains_key(corporate_currency),
+        "rule set",
+        "corporate_currency",
+        "currency",
+        corporate_currency.as_str(),
+    )?;
+    Ok(currencies)
+}
+
+/// Every account's segment and region known.
+fn check_accounts(
+    accounts: &BTreeMap<String, Account>,
+    segments: &BTreeMap<String, Segment>,
+    regions: &BTreeMap<String, Region>,
+) -> Result<(), ModelError> {
+    for a in accounts.values() {
+        require(
+            segments.contains_key(&a.segment),
+            "account",
+            &a.id,
+            "segment",
+            &a.segment,
+        )?;
+        require(
+            regions.contains_key(&a.region),
+            "account",
+            &a.id,
+            "region",
+            &a.region,
+        )?;
+    }
+    Ok(())
+}
+
+/// The price books by currency, one per currency, each in a known
+/// currency and pricing known SKUs only.
+fn index_price_books(
+    books: Vec<PriceBook>,
+    currencies: &BTreeMap<CurrencyCode, Currency>,
+    products: &BTreeMap<String, Product>,
+) -> Result<BTreeMap<CurrencyCode, PriceBook>, ModelError> {
+    let mut price_books = BTreeMap::new();
+    for book in books {
+        require(
+            currencies.contains_key(&book.currency),
+            "price book",
+            &book.id,
+            "currency",
+            book.currency.as_str(),
+        )?;
+        for sku in book.entries.keys() {
+            require(
+                products.contains_key(sku),
+                "price book",
+                &book.id,
+                "SKU",
+                sku,
+            )?;
+        }
+        let currency = book.currency.clone();
+        if let Some(previous) = price_books.insert(currency.clone(), book) {
+            return Err(ModelError::Duplicate {
+                kind: "price book for currency",
+                id: format!("{currency} ({})", previous.id),
+            });
+        }
+    }
+    Ok(price_books)
+}
+
+/// Contract prices for known parties and SKUs; bundles of known SKUs.
+fn check_contracts_and_bundles(
+    contract_prices: &[ContractPrice],
+    bundles: &[BundleRule],
+    (accounts, segments): (&BTreeMap<String, Account>, &BTreeMap<String, Segment>),
+    products: &BTreeMap<String, Product>,
+) -> Result<(), ModelError> {
+    for c in contract_prices {
+        let (known, target, reference) = match &c.party {
+            ContractParty::Account(a) => (accounts.contains_key(a), "account", a),
+            ContractParty::Segment(s) => (segments.contains_key(s), "segment", s),
+        };
+        require(known, "contract price", &c.id, target, reference)?;
+        require(
+            products.contains_key(&c.sku),
+            "contract price",
+            &c.id,
+            "SKU",
+            &c.sku,
+        )?;
+    }
+    for b in bundles {
+        for sku in [&b.parent_sku, &b.component_sku] {
+            require(products.contains_key(sku), "bundle", &b.id, "SKU", sku)?;
+        }
+    }
+    Ok(())
+}
+
+/// The configuration models by base SKU, one each, of known SKUs.
+fn index_configurations(
+    models: Vec<ConfigModel>,
+    products: &BTreeMap<String, Product>,
+) -> Result<BTreeMap<String, ConfigModel>, ModelError> {
+    let mut configurations = BTreeMap::new();
+    for model in models {
+        require(
+            products.contains_key(&model.sku),
+            "configuration",
+            &model.sku,
+            "SKU",
+            &model.sku,
+        )?;
+        for option in &model.options {
+            require(
+                products.contains_key(&option.sku),
+                "configuration",
+                &model.sku,
+                "SKU",
+                &option.sku,
+            )?;
+        }
+        if let Some(first) = configurations.insert(model.sku.clone(), model) {
+            return Err(ModelError::Duplicate {
+                kind: "configuration",
+                id: first.sku,
+            });
+        }
+    }
+    Ok(configurations)
+}
+
+/// Every BOM line's parent a product or planned item, its component a
+/// planned item.
+fn check_bom(
+    planning: &PlanningData,
+    products: &BTreeMap<String, Product>,
+) -> Result<(), ModelError> {
+    let items: std::collections::HashSet<&str> =
+        planning.items.iter().map(|i| i.id.as_str()).collect();
+    for line in &planning.bom {
+        let parent_known =
+            products.contains_key(&line.parent) || items.contains(line.parent.as_str());
+        require(
+            parent_known,
+            "BOM line",
+            &line.parent,
+            "parent",
+            &line.parent,
+        )?;
+        let known = items.contains(line.component.as_str());
+        require(known, "BOM line", &line.parent, "item", &line.component)?;
+    }
+    Ok(())
+}
+
 impl RuleSet {
     pub fn new(parts: RuleSetParts) -> Result<Self, ModelError> {
         let corporate_currency =
@@ -240,23 +412,7 @@ impl RuleSet {
                     target: "corporate currency",
                     reference: String::new(),
                 })?;
-        let mut currencies = BTreeMap::new();
-        for currency in parts.currencies {
-            let code = currency.code.clone();
-            if currencies.insert(code.clone(), currency).is_some() {
-                return Err(ModelError::Duplicate {
-                    kind: "currency",
-                    id: code.to_string(),
-                });
-            }
-        }
-        require(
-            currencies.contains_key(&corporate_currency),
-            "rule set",
-            "corporate_currency",
-            "currency",
-            corporate_currency.as_str(),
-        )?;
+        let currencies = index_currencies(parts.currencies, &corporate_currency)?;
         let product_lines = index_unique(parts.product_lines, "product line", |l| l.id.clone())?;
         let products = index_unique(parts.products, "product", |p| p.sku.clone())?;
         for p in products.values() {
@@ -271,67 +427,14 @@ impl RuleSet {
         let segments = index_unique(parts.segments, "segment", |s| s.id.clone())?;
         let regions = index_unique(parts.regions, "region", |r| r.id.clone())?;
         let accounts = index_unique(parts.accounts, "account", |a| a.id.clone())?;
-        for a in accounts.values() {
-            require(
-                segments.contains_key(&a.segment),
-                "account",
-                &a.id,
-                "segment",
-                &a.segment,
-            )?;
-            require(
-                regions.contains_key(&a.region),
-                "account",
-                &a.id,
-                "region",
-                &a.region,
-            )?;
-        }
-        let mut price_books = BTreeMap::new();
-        for book in parts.price_books {
-            require(
-                currencies.contains_key(&book.currency),
-                "price book",
-                &book.id,
-                "currency",
-                book.currency.as_str(),
-            )?;
-            for sku in book.entries.keys() {
-                require(
-                    products.contains_key(sku),
-                    "price book",
-                    &book.id,
-                    "SKU",
-                    sku,
-                )?;
-            }
-            let currency = book.currency.clone();
-            if let Some(previous) = price_books.insert(currency.clone(), book) {
-                return Err(ModelError::Duplicate {
-                    kind: "price book for currency",
-                    id: format!("{currency} ({})", previous.id),
-                });
-            }
-        }
-        for c in &parts.contract_prices {
-            let (known, target, reference) = match &c.party {
-                ContractParty::Account(a) => (accounts.contains_key(a), "account", a),
-                ContractParty::Segment(s) => (segments.contains_key(s), "segment", s),
-            };
-            require(known, "contract price", &c.id, target, reference)?;
-            require(
-                products.contains_key(&c.sku),
-                "contract price",
-                &c.id,
-                "SKU",
-                &c.sku,
-            )?;
-        }
-        for b in &parts.bundles {
-            for sku in [&b.parent_sku, &b.component_sku] {
-                require(products.contains_key(sku), "bundle", &b.id, "SKU", sku)?;
-            }
-        }
+        check_accounts(&accounts, &segments, &regions)?;
+        let price_books = index_price_books(parts.price_books, &currencies, &products)?;
+        check_contracts_and_bundles(
+            &parts.contract_prices,
+            &parts.bundles,
+            (&accounts, &segments),
+            &products,
+        )?;
         let mut schedules = parts.schedules;
         schedules.sort_by(|a, b| a.id.cmp(&b.id));
         let mut promotions = parts.promotions;
@@ -361,49 +464,11 @@ impl RuleSet {
                 &rule.level,
             )?;
         }
-        let mut configurations = BTreeMap::new();
-        for model in parts.configurations {
-            require(
-                products.contains_key(&model.sku),
-                "configuration",
-                &model.sku,
-                "SKU",
-                &model.sku,
-            )?;
-            for option in &model.options {
-                require(
-                    products.contains_key(&option.sku),
-                    "configuration",
-                    &model.sku,
-                    "SKU",
-                    &option.sku,
-                )?;
-            }
-            if let Some(first) = configurations.insert(model.sku.clone(), model) {
-                return Err(ModelError::Duplicate {
-                    kind: "configuration",
-                    id: first.sku,
-                });
-            }
-        }
+        let configurations = index_configurations(parts.configurations, &products)?;
         let mut stages = parts.stages;
         stages.sort_by_key(|s| s.order);
         index_unique(stages.clone(), "stage", |s| s.id.clone())?;
-        let items: std::collections::HashSet<&str> =
-            parts.planning.items.iter().map(|i| i.id.as_str()).collect();
-        for line in &parts.planning.bom {
-            let parent_known =
-                products.contains_key(&line.parent) || items.contains(line.parent.as_str());
-            require(
-                parent_known,
-                "BOM line",
-                &line.parent,
-                "parent",
-                &line.parent,
-            )?;
-            let known = items.contains(line.component.as_str());
-            require(known, "BOM line", &line.parent, "item", &line.component)?;
-        }
+        check_bom(&parts.planning, &products)?;
         Ok(Self {
             stages,
             planning: parts.planning.sorted(),
