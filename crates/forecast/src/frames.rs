@@ -9,7 +9,12 @@ use crate::ForecastError;
 
 /// The sum of `values` in sorted order: the same values give the same sum
 /// to the bit whatever order polars gathered them in (a plan's id hashes
-/// the figures learned from such sums).
+/// the figures learned from such sums). It costs a sort per group, but
+/// keeps full precision at any magnitude: the learned figures add values
+/// far below a millionth (probabilities' squares, variances) and squared
+/// amounts near what 38 digits hold at six decimals, which [`fixed_sum`]
+/// would round away or lose. Sums of money and quantities over many rows
+/// use [`fixed_sum`].
 pub(crate) fn exact_sum(values: Expr) -> Expr {
     values.sort(SortOptions::default()).sum()
 }
