@@ -35,7 +35,7 @@ use crate::{
         BUCKET, CELL_FORECAST, HORIZON, IF_WON, IS_OPEN, IS_WON, PROBABILITY, REALISED, SHARE,
     },
     corrected::expected_rows,
-    frames::{PastSnapshots, collect_together, fixed_sum},
+    frames::{PastSnapshots, collect_together, exact_mean, fixed_sum},
     montecarlo::{P10, P50, P90},
     prepare::{decided, prepared},
     scores::{ACTUAL, WAPE, error_aggs, quantile, quantiles, with_cell_scores, without_quantiles},
@@ -385,7 +385,7 @@ fn scored(
         .with_column(col(IS_WON).cast(DataType::Float64));
     let brier_aggs = || {
         [
-            (col(PROBABILITY) - col(IS_WON)).pow(2).mean().alias(BRIER),
+            exact_mean((col(PROBABILITY) - col(IS_WON)).pow(2)).alias(BRIER),
             len().cast(DataType::UInt64).alias(DEALS),
         ]
     };
@@ -532,7 +532,7 @@ fn reliability(deals: LazyFrame) -> LazyFrame {
         .group_by([col(MODEL), col(BIN)])
         .agg([
             len().cast(DataType::UInt64).alias(DEALS),
-            col(PROBABILITY).mean().alias(MEAN_PROBABILITY),
+            exact_mean(col(PROBABILITY)).alias(MEAN_PROBABILITY),
             col(IS_WON).mean().alias(WON_SHARE),
         ])
         .sort([MODEL, BIN], SortMultipleOptions::default())

@@ -7,16 +7,30 @@ use quotecast_pipeline::columns as col;
 
 use crate::ForecastError;
 
-/// The sum of `values` in sorted order: the same values give the same sum
-/// to the bit whatever order polars gathered them in (a plan's id hashes
-/// the figures learned from such sums). It costs a sort per group, but
-/// keeps full precision at any magnitude: the learned figures add values
-/// far below a millionth (probabilities' squares, variances) and squared
-/// amounts near what 38 digits hold at six decimals, which [`fixed_sum`]
-/// would round away or lose. Sums of money and quantities over many rows
-/// use [`fixed_sum`].
+/// The sum of `values` added one by one in sorted order: the same values
+/// give the same sum to the bit whatever order or chunks polars gathered
+/// them in (a plan's id hashes the figures learned from such sums).
+/// Polars' own `sum` adds in blocks whose bounds move with the chunks a
+/// group arrives in, so even sorted values summed with it differed in
+/// their last bits under load. It costs a sort per group, but keeps full
+/// precision at any magnitude: the learned figures add values far below
+/// a millionth (probabilities' squares, variances) and squared amounts
+/// near what 38 digits hold at six decimals, which [`fixed_sum`] would
+/// round away or lose. Sums of money and quantities over many rows use
+/// [`fixed_sum`].
 pub(crate) fn exact_sum(values: Expr) -> Expr {
-    values.sort(SortOptions::default()).sum()
+    values
+        .sort(SortOptions::default())
+        .cum_sum(false)
+        .last()
+        .fill_null(lit(0.0))
+}
+
+/// The mean of `values` (nulls left out) from their [`exact_sum`], where
+/// polars' `mean` adds them in whatever order they come (a group-by's
+/// output order varies from run to run under load).
+pub(crate) fn exact_mean(values: Expr) -> Expr {
+    exact_sum(values.clone()) / values.count().cast(DataType::Float64)
 }
 
 /// The sum of float `values` the same to the bit whatever order polars
@@ -177,6 +191,58 @@ pub(crate) fn floats(frame: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exact_sums_and_means_are_the_same_to_the_bit_whatever_the_rows_order_and_chunks() {
+        // Values of very different sizes, so that the order of additions
+        // shows in the last bits; two groups of 700 rows each.
+        let values: Vec<f64> = (0..1400u32)
+            .map(|i| {
+                let x = f64::from((i * 7919) % 1009) + 0.1;
+                x.powi(3) * 1e-7 + 1.0 / x
+            })
+            .collect();
+        let groups: Vec<u32> = (0..1400).map(|i| i % 2).collect();
+        let expected = |group: u32| {
+            let mut own: Vec<f64> = values
+                .iter()
+                .zip(&groups)
+                .filter(|(_, g)| **g == group)
+                .map(|(v, _)| *v)
+                .collect();
+            own.sort_by(f64::total_cmp);
+            let sum = own.iter().fold(0.0, |a, b| a + b);
+            (sum, sum / own.len() as f64)
+        };
+        for (rotation, pieces) in [(0, 1), (333, 3), (901, 7), (1399, 13)] {
+            let (mut v, mut g) = (values.clone(), groups.clone());
+            v.rotate_left(rotation);
+            g.rotate_left(rotation);
+            let whole = df!("group" => g, "value" => v).unwrap();
+            // The same rows in `pieces` chunks, as a join or a concat
+            // hands them on.
+            let step = whole.height().div_ceil(pieces);
+            let parts: Vec<LazyFrame> = (0..pieces)
+                .map(|k| whole.slice((k * step) as i64, step).lazy())
+                .collect();
+            let out = concat(parts, UnionArgs::default())
+                .unwrap()
+                .group_by([col("group")])
+                .agg([
+                    exact_sum(col("value")).alias("sum"),
+                    exact_mean(col("value")).alias("mean"),
+                ])
+                .sort(["group"], SortMultipleOptions::default())
+                .collect()
+                .unwrap();
+            for group in [0u32, 1] {
+                let (sum, mean) = expected(group);
+                let at = group as usize;
+                assert_eq!(floats(&out, "sum").unwrap()[at].to_bits(), sum.to_bits());
+                assert_eq!(floats(&out, "mean").unwrap()[at].to_bits(), mean.to_bits());
+            }
+        }
+    }
 
     #[test]
     fn past_snapshots_out_of_date_order_are_split_by_day_oldest_first() {

@@ -6,7 +6,7 @@ use quotecast_pipeline::columns as col;
 use crate::{
     ForecastError, ForecastSpec,
     columns::{IS_OPEN, LIMIT, VALUE},
-    frames::collect_together,
+    frames::{collect_together, fixed_sum},
     prepare::prepared,
 };
 
@@ -36,7 +36,7 @@ pub fn overdue(
             col(col::STAGE_ENTERED),
             col(LIMIT),
         ])
-        .agg([col(VALUE).sum().alias(col::AMOUNT)])
+        .agg([fixed_sum(col(VALUE)).alias(col::AMOUNT)])
         .with_column(days_in_stage.alias(DAYS_IN_STAGE))
         .with_column((col(DAYS_IN_STAGE) - col(LIMIT)).alias(DAYS_OVER))
         .filter(col(DAYS_OVER).gt(lit(0)))
@@ -60,9 +60,9 @@ pub fn overdue(
         .group_by([col(col::TEAM), col(col::OWNER)])
         .agg([
             len().alias("overdue"),
-            col(col::AMOUNT)
-                .sum()
-                .round(spec.rates.scale, RoundMode::HalfToEven),
+            fixed_sum(col(col::AMOUNT))
+                .round(spec.rates.scale, RoundMode::HalfToEven)
+                .alias(col::AMOUNT),
             col(DAYS_OVER).max().alias("most_days_over"),
         ])
         .sort_by_exprs(
