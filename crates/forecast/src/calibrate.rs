@@ -249,9 +249,38 @@ fn entry_tallies(
         col(col::OUTCOME),
         col(col::CLOSED),
     ]);
-    // The snapshots name the team of deals with no outcome: only their
-    // lines are deduplicated (a group-by over every snapshot line costs
-    // more than the rest of the calibration).
+    let undecided = undecided_teams(teams, outcome_rows.clone())?;
+    let entries = entries_with_exit(stage_events, as_of.clone())
+        .join(
+            open_stages(stages)?
+                .lazy()
+                .select([col(col::STAGE), col(ORDER)]),
+            [col(col::STAGE)],
+            [col(col::STAGE)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .join(
+            outcome_rows,
+            [col(col::OPPORTUNITY_ID)],
+            [col(col::OPPORTUNITY_ID)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .join(
+            undecided,
+            [col(col::OPPORTUNITY_ID)],
+            [col(col::OPPORTUNITY_ID)],
+            JoinArgs::new(JoinType::Left),
+        );
+    Ok(tallied(as_known_on(entries, as_of), bands, how.as_of))
+}
+
+/// The team the snapshots (`teams`) name for each deal without an outcome
+/// row, as `SNAPSHOT_TEAM`: only their lines are deduplicated (a group-by
+/// over every snapshot line costs more than the rest of the calibration).
+fn undecided_teams(
+    teams: Vec<LazyFrame>,
+    outcome_rows: LazyFrame,
+) -> Result<LazyFrame, ForecastError> {
     let mut named: Vec<LazyFrame> = teams
         .into_iter()
         .map(|t| {
@@ -272,64 +301,51 @@ fn entry_tallies(
             .lazy(),
         );
     }
-    let undecided_teams = concat(named, UnionArgs::default())?
+    Ok(concat(named, UnionArgs::default())?
         .join(
-            outcome_rows.clone().select([col(col::OPPORTUNITY_ID)]),
+            outcome_rows.select([col(col::OPPORTUNITY_ID)]),
             [col(col::OPPORTUNITY_ID)],
             [col(col::OPPORTUNITY_ID)],
             JoinArgs::new(JoinType::Anti),
         )
-        .unique_stable(Some(cols([col::OPPORTUNITY_ID])), UniqueKeepStrategy::First);
-    let decided_by_then = col(col::CLOSED).lt_eq(as_of.clone()).fill_null(lit(false));
-    let days = |e: Expr| e.dt().total_days(false);
-    let won = col(col::OUTCOME).eq(lit("won")).fill_null(lit(false));
-    let lost = col(col::OUTCOME).is_not_null().and(won.clone().not());
-    let weighted = |flag: Expr| when(flag).then(col(WEIGHT)).otherwise(lit(0i64)).sum();
-    // Days in the stage: until the deal's next event (a later stage, or
-    // won or lost), or until `as_of` while it is still there.
-    let in_stage = days(col(LEFT).fill_null(as_of.clone()) - col(col::AT));
-    let reached = bands.iter().skip(1).fold(lit(0u32), |n, &from| {
-        n + in_stage.clone().gt_eq(lit(from)).cast(DataType::UInt32)
-    });
-    Ok(stage_events
-        .filter(col(col::AT).lt_eq(as_of.clone()))
-        // A deal's events on one day keep the file's order (an export
-        // lists them as they happened): an unstable sort would let the
-        // rates depend on how the rows were listed.
-        .sort_by_exprs(
-            [col(col::OPPORTUNITY_ID), col(col::AT)],
-            SortMultipleOptions::default().with_maintain_order(true),
-        )
-        .with_column(
-            when(
-                col(col::OPPORTUNITY_ID)
-                    .shift(lit(-1))
-                    .eq(col(col::OPPORTUNITY_ID)),
-            )
-            .then(col(col::AT).shift(lit(-1)))
-            .otherwise(lit(NULL).cast(DataType::Date))
-            .alias(LEFT),
-        )
-        .join(
-            open_stages(stages)?
-                .lazy()
-                .select([col(col::STAGE), col(ORDER)]),
-            [col(col::STAGE)],
-            [col(col::STAGE)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .join(
-            outcome_rows,
-            [col(col::OPPORTUNITY_ID)],
-            [col(col::OPPORTUNITY_ID)],
-            JoinArgs::new(JoinType::Left),
-        )
-        .join(
-            undecided_teams,
-            [col(col::OPPORTUNITY_ID)],
-            [col(col::OPPORTUNITY_ID)],
-            JoinArgs::new(JoinType::Left),
-        )
+        .unique_stable(Some(cols([col::OPPORTUNITY_ID])), UniqueKeepStrategy::First))
+}
+
+/// The stage events made by `as_of`, each with `LEFT`: the day of its
+/// deal's next event (a later stage, or won or lost), null for the last.
+fn entries_with_exit(stage_events: LazyFrame, as_of: Expr) -> LazyFrame {
+    in_deal_order(stage_events.filter(col(col::AT).lt_eq(as_of)))
+        .with_column(next_in_deal(col::AT, DataType::Date).alias(LEFT))
+}
+
+/// Stage events sorted by deal and day. A deal's events on one day keep
+/// the file's order (an export lists them as they happened): an unstable
+/// sort would let the rates depend on how the rows were listed.
+fn in_deal_order(stage_events: LazyFrame) -> LazyFrame {
+    stage_events.sort_by_exprs(
+        [col(col::OPPORTUNITY_ID), col(col::AT)],
+        SortMultipleOptions::default().with_maintain_order(true),
+    )
+}
+
+/// Of events [`in_deal_order`]: `column` of the deal's next event, null
+/// (of `dtype`) on its last.
+fn next_in_deal(column: &str, dtype: DataType) -> Expr {
+    when(
+        col(col::OPPORTUNITY_ID)
+            .shift(lit(-1))
+            .eq(col(col::OPPORTUNITY_ID)),
+    )
+    .then(col(column).shift(lit(-1)))
+    .otherwise(lit(NULL).cast(dtype))
+}
+
+/// `entries` as known on `as_of`: the team from the outcome row or else
+/// the snapshots (an entry whose team is known nowhere is left out), and
+/// the outcome and close date only of deals decided by then.
+fn as_known_on(entries: LazyFrame, as_of: Expr) -> LazyFrame {
+    let decided_by_then = col(col::CLOSED).lt_eq(as_of).fill_null(lit(false));
+    entries
         .with_columns([
             col(col::TEAM).fill_null(col(SNAPSHOT_TEAM)),
             when(decided_by_then.clone())
@@ -341,15 +357,31 @@ fn entry_tallies(
                 .otherwise(lit(NULL).cast(DataType::Date))
                 .alias(col::CLOSED),
         ])
-        // An entry of a deal whose team is known nowhere is left out.
         .filter(col(col::TEAM).is_not_null())
+}
+
+/// Entries counted per team, stage, age and bands reached, with their
+/// wins, decisions and age-weighted outcomes.
+fn tallied(entries: LazyFrame, bands: &[i64], as_of: NaiveDate) -> LazyFrame {
+    let as_of = || lit(as_of).cast(DataType::Date);
+    let days = |e: Expr| e.dt().total_days(false);
+    let won = col(col::OUTCOME).eq(lit("won")).fill_null(lit(false));
+    let lost = col(col::OUTCOME).is_not_null().and(won.clone().not());
+    let weighted = |flag: Expr| when(flag).then(col(WEIGHT)).otherwise(lit(0i64)).sum();
+    // Days in the stage: until the deal's next event, or until `as_of`
+    // while it is still there.
+    let in_stage = days(col(LEFT).fill_null(as_of()) - col(col::AT));
+    let reached = bands.iter().skip(1).fold(lit(0u32), |n, &from| {
+        n + in_stage.clone().gt_eq(lit(from)).cast(DataType::UInt32)
+    });
+    entries
         .with_columns([
-            days(col(col::CLOSED).fill_null(as_of.clone()) - col(col::AT))
+            days(col(col::CLOSED).fill_null(as_of()) - col(col::AT))
                 .clip_min(lit(0i64))
                 .alias(AGE),
             reached.alias(REACHED),
             (lit(0.5).pow(
-                days(as_of - col(col::AT)).cast(DataType::Float64) / lit(RATE_HALF_LIFE_DAYS),
+                days(as_of() - col(col::AT)).cast(DataType::Float64) / lit(RATE_HALF_LIFE_DAYS),
             ) * lit(WEIGHT_UNIT))
             .round(0, RoundMode::HalfToEven)
             .cast(DataType::Int64)
@@ -373,7 +405,7 @@ fn entry_tallies(
             weighted(won.clone()).alias(W_WON),
             weighted(lost.clone()).alias(W_LOST),
             weighted(won.or(lost).not()).alias(W_OPEN),
-        ]))
+        ])
 }
 
 /// Matured entries into open stages of deals decided by `how.as_of`: one
@@ -390,26 +422,10 @@ pub(crate) fn matured_entries(
 ) -> Result<LazyFrame, ForecastError> {
     let limits = open_stages(stages)?;
     let cutoff = how.as_of - chrono::TimeDelta::days(i64::from(how.maturity_days));
-    let same_deal_next = col(col::OPPORTUNITY_ID)
-        .shift(lit(-1))
-        .eq(col(col::OPPORTUNITY_ID));
-    Ok(stage_events
-        // A deal's events on one day keep the file's order (an export
-        // lists them as they happened): an unstable sort would let the
-        // rates depend on how the rows were listed.
-        .sort_by_exprs(
-            [col(col::OPPORTUNITY_ID), col(col::AT)],
-            SortMultipleOptions::default().with_maintain_order(true),
-        )
+    Ok(in_deal_order(stage_events)
         .with_columns([
-            when(same_deal_next.clone())
-                .then(col(col::AT).shift(lit(-1)))
-                .otherwise(lit(NULL).cast(DataType::Date))
-                .alias(LEFT),
-            when(same_deal_next)
-                .then(col(col::STAGE).shift(lit(-1)))
-                .otherwise(lit(NULL).cast(DataType::String))
-                .alias(NEXT),
+            next_in_deal(col::AT, DataType::Date).alias(LEFT),
+            next_in_deal(col::STAGE, DataType::String).alias(NEXT),
         ])
         .join(
             limits.lazy(),
