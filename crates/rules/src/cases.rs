@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use quotecast_model::RuleSet;
-use quotecast_pricing::{Configurators, PricedQuote, price_quote};
+use quotecast_pricing::{Configurators, PricedLine, PricedQuote, price_quote};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
@@ -219,9 +219,28 @@ pub fn run_case<'r>(
             actual: "the quote priced".into(),
         });
     }
+    compare_quote(&mut mismatches, e, &priced);
+    for expected in &e.lines {
+        match priced.lines.iter().find(|l| l.line_id == expected.id) {
+            Some(line) => compare_line(&mut mismatches, expected, line),
+            None => mismatches.push(Mismatch {
+                what: format!("line {}", expected.id),
+                expected: "present".into(),
+                actual: "no such line".into(),
+            }),
+        }
+    }
+    CaseOutcome {
+        mismatches,
+        priced: Some(priced),
+    }
+}
+
+/// The quote's approval and totals against what `e` expects.
+fn compare_quote(mismatches: &mut Vec<Mismatch>, e: &Expect, priced: &PricedQuote) {
     let t = &priced.totals;
     compare(
-        &mut mismatches,
+        mismatches,
         || "approval level".into(),
         e.approval.clone(),
         priced.approval.level.clone(),
@@ -234,92 +253,73 @@ pub fn run_case<'r>(
             .map(|t| t.rule_id.clone())
             .collect();
         compare(
-            &mut mismatches,
+            mismatches,
             || "approval rules".into(),
             Some(format!("{expected:?}")),
             format!("{actual:?}"),
         );
     }
+    compare(mismatches, || "list total".into(), e.list_total, t.list);
     compare(
-        &mut mismatches,
-        || "list total".into(),
-        e.list_total,
-        t.list,
-    );
-    compare(
-        &mut mismatches,
+        mismatches,
         || "discount total".into(),
         e.discount_total,
         t.discount,
     );
-    compare(&mut mismatches, || "net total".into(), e.net_total, t.net);
+    compare(mismatches, || "net total".into(), e.net_total, t.net);
+    compare(mismatches, || "cost total".into(), e.cost_total, t.cost);
     compare(
-        &mut mismatches,
-        || "cost total".into(),
-        e.cost_total,
-        t.cost,
-    );
-    compare(
-        &mut mismatches,
+        mismatches,
         || "margin percent".into(),
         e.margin_percent,
         t.margin_percent_2dp().unwrap_or_default(),
     );
-    for expected in &e.lines {
-        let Some(line) = priced.lines.iter().find(|l| l.line_id == expected.id) else {
-            mismatches.push(Mismatch {
-                what: format!("line {}", expected.id),
-                expected: "present".into(),
-                actual: "no such line".into(),
-            });
-            continue;
-        };
-        let id = &expected.id;
-        compare(
-            &mut mismatches,
-            || format!("line {id} list_unit"),
-            expected.list_unit,
-            line.list_unit_price,
-        );
-        compare(
-            &mut mismatches,
-            || format!("line {id} list_extended"),
-            expected.list_extended,
-            line.list_extended,
-        );
-        compare(
-            &mut mismatches,
-            || format!("line {id} net_unit"),
-            expected.net_unit,
-            line.net_unit_price,
-        );
-        compare(
-            &mut mismatches,
-            || format!("line {id} net_extended"),
-            expected.net_extended,
-            line.net_extended,
-        );
-        if let Some(steps) = &expected.steps {
-            let actual: Vec<&str> = line.waterfall.iter().map(|s| s.step.name()).collect();
-            compare(
-                &mut mismatches,
-                || format!("line {id} steps"),
-                Some(steps.join(", ")),
-                actual.join(", "),
-            );
-        }
-        for rule in &expected.rules {
-            if !line.waterfall.iter().any(|s| s.rule_id == *rule) {
-                mismatches.push(Mismatch {
-                    what: format!("line {id} rules"),
-                    expected: format!("rule `{rule}` fires"),
-                    actual: "it does not".into(),
-                });
-            }
-        }
-    }
-    CaseOutcome {
+}
+
+/// One priced line's prices, steps and rules against what `expected`
+/// says of it.
+fn compare_line(mismatches: &mut Vec<Mismatch>, expected: &ExpectLine, line: &PricedLine) {
+    let id = &expected.id;
+    compare(
         mismatches,
-        priced: Some(priced),
+        || format!("line {id} list_unit"),
+        expected.list_unit,
+        line.list_unit_price,
+    );
+    compare(
+        mismatches,
+        || format!("line {id} list_extended"),
+        expected.list_extended,
+        line.list_extended,
+    );
+    compare(
+        mismatches,
+        || format!("line {id} net_unit"),
+        expected.net_unit,
+        line.net_unit_price,
+    );
+    compare(
+        mismatches,
+        || format!("line {id} net_extended"),
+        expected.net_extended,
+        line.net_extended,
+    );
+    if let Some(steps) = &expected.steps {
+        let actual: Vec<&str> = line.waterfall.iter().map(|s| s.step.name()).collect();
+        compare(
+            mismatches,
+            || format!("line {id} steps"),
+            Some(steps.join(", ")),
+            actual.join(", "),
+        );
+    }
+    for rule in &expected.rules {
+        if !line.waterfall.iter().any(|s| s.rule_id == *rule) {
+            mismatches.push(Mismatch {
+                what: format!("line {id} rules"),
+                expected: format!("rule `{rule}` fires"),
+                actual: "it does not".into(),
+            });
+        }
     }
 }

@@ -213,11 +213,34 @@ pub(super) fn compile_models(
     files: &[ParsedFile<'_>],
     parts: &mut RuleSetParts,
 ) {
-    let mut drafts: BTreeMap<String, Draft> = BTreeMap::new();
+    let mut drafts = drafts(c, files);
     // Each group, rule and default's product with the number of problems
     // reported before it: a model with a problem of its own may be
     // incomplete and is not solved; the others still are.
     let mut marks: Vec<(String, usize)> = Vec::new();
+    add_groups(c, files, &mut drafts, &mut marks);
+    let (mut rules, mut defaults) = rules_and_defaults(c, files, &drafts, &mut marks);
+    let broken = broken_products(&marks, c.issues.len());
+    let mut ready = Vec::new();
+    for (sku, mut draft) in drafts {
+        draft.model.rules = rules.remove(&sku).unwrap_or_default();
+        draft.model.defaults = defaults.remove(&sku).unwrap_or_default();
+        if !broken.contains(sku.as_str()) {
+            ready.push(draft);
+        }
+    }
+    let solved = solve_all(c.models, &ready);
+    for (draft, solved) in ready.into_iter().zip(solved) {
+        if let Some(compiled) = check(c, files, &draft, solved) {
+            c.compiled.insert(draft.model.sku.clone(), compiled);
+            parts.configurations.push(draft.model);
+        }
+    }
+}
+
+/// An empty model per configurable product defined once, of a known SKU.
+fn drafts(c: &mut Compiler<'_>, files: &[ParsedFile<'_>]) -> BTreeMap<String, Draft> {
+    let mut drafts = BTreeMap::new();
     for (fi, f) in files.iter().enumerate() {
         for r in &f.configurables {
             let d = &r.value;
@@ -237,18 +260,26 @@ pub(super) fn compile_models(
                 defaults: Vec::new(),
                 required: d.required,
             };
-            let origin = (fi, r.line);
-            let option_origin = Vec::new();
             drafts.insert(
                 d.product.clone(),
                 Draft {
                     model,
-                    origin,
-                    option_origin,
+                    origin: (fi, r.line),
+                    option_origin: Vec::new(),
                 },
             );
         }
     }
+    drafts
+}
+
+/// Adds every option group, with its options, to its product's draft.
+fn add_groups(
+    c: &mut Compiler<'_>,
+    files: &[ParsedFile<'_>],
+    drafts: &mut BTreeMap<String, Draft>,
+    marks: &mut Vec<(String, usize)>,
+) {
     for (fi, f) in files.iter().enumerate() {
         for r in &f.config_groups {
             let d = &r.value;
@@ -318,14 +349,26 @@ pub(super) fn compile_models(
             });
         }
     }
-    let mut rules: HashMap<String, Vec<ConfigRule>> = HashMap::new();
-    let mut defaults: HashMap<String, Vec<ConfigDefault>> = HashMap::new();
+}
+
+type ByProduct<T> = HashMap<String, Vec<T>>;
+
+/// Every configuration rule and default resolved against its product's
+/// draft, per product.
+fn rules_and_defaults(
+    c: &mut Compiler<'_>,
+    files: &[ParsedFile<'_>],
+    drafts: &BTreeMap<String, Draft>,
+    marks: &mut Vec<(String, usize)>,
+) -> (ByProduct<ConfigRule>, ByProduct<ConfigDefault>) {
+    let mut rules: ByProduct<ConfigRule> = HashMap::new();
+    let mut defaults: ByProduct<ConfigDefault> = HashMap::new();
     for f in files {
         for r in &f.config_rules {
             let d = &r.value;
             marks.push((d.product.clone(), c.issues.len()));
             let kind = "configuration rule";
-            let Some(mut resolver) = Resolver::open(c, f, r.line, kind, &d.id, &d.product, &drafts)
+            let Some(mut resolver) = Resolver::open(c, f, r.line, kind, &d.id, &d.product, drafts)
             else {
                 continue;
             };
@@ -344,7 +387,7 @@ pub(super) fn compile_models(
             let d = &r.value;
             marks.push((d.product.clone(), c.issues.len()));
             let kind = "configuration default";
-            let Some(mut resolver) = Resolver::open(c, f, r.line, kind, &d.id, &d.product, &drafts)
+            let Some(mut resolver) = Resolver::open(c, f, r.line, kind, &d.id, &d.product, drafts)
             else {
                 continue;
             };
@@ -374,30 +417,22 @@ pub(super) fn compile_models(
                 });
         }
     }
-    let broken: HashSet<&str> = marks
+    (rules, defaults)
+}
+
+/// The products a group, rule or default of reported a problem: the
+/// problems reported between its mark and the next (or `issues`, the
+/// count now).
+fn broken_products(marks: &[(String, usize)], issues: usize) -> HashSet<&str> {
+    marks
         .iter()
         .enumerate()
         .filter(|(k, (_, before))| {
-            let after = marks.get(k + 1).map_or(c.issues.len(), |m| m.1);
+            let after = marks.get(k + 1).map_or(issues, |m| m.1);
             after > *before
         })
         .map(|(_, (product, _))| product.as_str())
-        .collect();
-    let mut ready = Vec::new();
-    for (sku, mut draft) in drafts {
-        draft.model.rules = rules.remove(&sku).unwrap_or_default();
-        draft.model.defaults = defaults.remove(&sku).unwrap_or_default();
-        if !broken.contains(sku.as_str()) {
-            ready.push(draft);
-        }
-    }
-    let solved = solve_all(c.models, &ready);
-    for (draft, solved) in ready.into_iter().zip(solved) {
-        if let Some(compiled) = check(c, files, &draft, solved) {
-            c.compiled.insert(draft.model.sku.clone(), compiled);
-            parts.configurations.push(draft.model);
-        }
-    }
+        .collect()
 }
 
 /// A model compiled, with the options no configuration can hold and the
