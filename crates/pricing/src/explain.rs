@@ -1,8 +1,8 @@
 //! The sentence that explains each waterfall step, rendered on demand from
 //! the step's typed detail, straight into one buffer.
 use quotecast_model::{
-    BundleBenefit, ContractParty, Currency, DateRange, Percent, QuantityAggregation, TextOut,
-    TierBasis, TierMethod, Trimmed,
+    BundleBenefit, ContractParty, Currency, DateRange, DiscountSchedule, Percent,
+    QuantityAggregation, TextOut, TierBasis, TierMethod, Trimmed,
 };
 use rust_decimal::Decimal;
 
@@ -56,6 +56,77 @@ impl<O: TextOut + ?Sized> Sentence<'_, O> {
     }
 }
 
+impl<O: TextOut + ?Sized> Sentence<'_, O> {
+    /// What a volume schedule measured: units or an amount, of one SKU or
+    /// product line on the quote, or of this line.
+    fn measured(
+        &mut self,
+        schedule: &DiscountSchedule,
+        measure: Decimal,
+        scope: Option<&str>,
+        currency: &Currency,
+    ) -> &mut Self {
+        match schedule.basis {
+            TierBasis::Quantity => self.num(measure, 0).text(" units "),
+            TierBasis::Amount => self.money(measure, currency).text(" "),
+        };
+        match (schedule.aggregation, scope) {
+            (QuantityAggregation::Product, Some(sku)) => {
+                self.text("of ").text(sku).text(" on the quote")
+            }
+            (QuantityAggregation::ProductLine, Some(line)) => self
+                .text("on the quote's lines of product line ")
+                .text(line)
+                .text(" that this schedule prices"),
+            _ => self.text("on this line"),
+        }
+    }
+
+    /// The tier a range schedule reached, or each slab's part and the
+    /// blended discount.
+    fn tiers_reached(
+        &mut self,
+        schedule: &DiscountSchedule,
+        measure: Decimal,
+        bound_scale: Decimal,
+        discount: Percent,
+    ) -> &mut Self {
+        match schedule.method {
+            TierMethod::Range => self
+                .text("; range tier reached: ")
+                .percent(discount)
+                .text(" off"),
+            TierMethod::Slab => {
+                self.text("; slabs ");
+                let parts = slab_parts(&schedule.tiers, measure, bound_scale);
+                for (n, (i, part)) in parts.enumerate() {
+                    if n > 0 {
+                        self.text(", ");
+                    }
+                    self.num(part, 0)
+                        .text(" at ")
+                        .percent(schedule.tiers[i].discount);
+                }
+                self.text(" = ")
+                    .num(discount.0.round_dp(4), 0)
+                    .text("% blended")
+            }
+        }
+    }
+
+    /// What a bundle gives the units bought with its parent.
+    fn benefit(&mut self, benefit: &BundleBenefit, fixed_price: Option<Decimal>) -> &mut Self {
+        match (benefit, fixed_price) {
+            (BundleBenefit::PercentOff(p), _) => self.percent(*p).text(" off"),
+            (BundleBenefit::FixedPrice(_), Some(price)) => {
+                self.text("at ").exact(price).text(" each")
+            }
+            (BundleBenefit::FixedPrice(_), None) => self.text("at the bundle price"),
+            (BundleBenefit::Included, _) => self.text("included at zero"),
+        }
+    }
+}
+
 impl WaterfallStep<'_> {
     /// What this step did and why, in a sentence.
     pub fn explanation(&self) -> String {
@@ -101,42 +172,8 @@ impl WaterfallStep<'_> {
                 discount,
                 currency,
             } => {
-                match schedule.basis {
-                    TierBasis::Quantity => s.num(measure, 0).text(" units "),
-                    TierBasis::Amount => s.money(measure, currency).text(" "),
-                };
-                match (schedule.aggregation, scope) {
-                    (QuantityAggregation::Product, Some(sku)) => {
-                        s.text("of ").text(sku).text(" on the quote")
-                    }
-                    (QuantityAggregation::ProductLine, Some(line)) => s
-                        .text("on the quote's lines of product line ")
-                        .text(line)
-                        .text(" that this schedule prices"),
-                    _ => s.text("on this line"),
-                };
-                match schedule.method {
-                    TierMethod::Range => {
-                        s.text("; range tier reached: ")
-                            .percent(discount)
-                            .text(" off");
-                    }
-                    TierMethod::Slab => {
-                        s.text("; slabs ");
-                        let parts = slab_parts(&schedule.tiers, measure, bound_scale);
-                        for (n, (i, part)) in parts.enumerate() {
-                            if n > 0 {
-                                s.text(", ");
-                            }
-                            s.num(part, 0)
-                                .text(" at ")
-                                .percent(schedule.tiers[i].discount);
-                        }
-                        s.text(" = ")
-                            .num(discount.0.round_dp(4), 0)
-                            .text("% blended");
-                    }
-                }
+                s.measured(schedule, measure, scope, currency)
+                    .tiers_reached(schedule, measure, bound_scale, discount);
             }
             StepDetail::Bundle {
                 rule,
@@ -150,14 +187,7 @@ impl WaterfallStep<'_> {
                     .text(" units bought with ")
                     .text(&rule.parent_sku)
                     .text(": ");
-                match (&rule.benefit, fixed_price) {
-                    (BundleBenefit::PercentOff(p), _) => s.percent(*p).text(" off"),
-                    (BundleBenefit::FixedPrice(_), Some(price)) => {
-                        s.text("at ").exact(price).text(" each")
-                    }
-                    (BundleBenefit::FixedPrice(_), None) => s.text("at the bundle price"),
-                    (BundleBenefit::Included, _) => s.text("included at zero"),
-                };
+                s.benefit(&rule.benefit, fixed_price);
             }
             StepDetail::Promotion(p) => {
                 let kind = if p.exclusive {
