@@ -178,9 +178,20 @@ fn summary(
     options: &PlanOptions,
     rules: &quotecast_model::RuleSet,
 ) -> anyhow::Result<String> {
-    let e = &plan.explanation;
     let corporate = rules.corporate_currency();
     let mut out = String::new();
+    inputs_summary(&mut out, plan, options)?;
+    orders_summary(&mut out, plan, corporate)?;
+    capacity_summary(&mut out, plan)?;
+    cash_summary(&mut out, plan, corporate)?;
+    writeln!(out)?;
+    Ok(out)
+}
+
+/// What was planned from what: the plan, its deals and lines, what could
+/// not be planned, notes, and the items, levels and trials.
+fn inputs_summary(out: &mut String, plan: &Plan, options: &PlanOptions) -> anyhow::Result<()> {
+    let e = &plan.explanation;
     writeln!(
         out,
         "plan {} as of {} ({} {}s), inventory {}",
@@ -235,6 +246,16 @@ fn summary(
         options.seed,
         options.service_level * 100.0
     )?;
+    Ok(())
+}
+
+/// The planned orders' worth, the top items by planned value and the
+/// most overdue releases.
+fn orders_summary(
+    out: &mut String,
+    plan: &Plan,
+    corporate: &quotecast_model::Currency,
+) -> anyhow::Result<()> {
     let orders = &plan.planned_orders;
     let value: Decimal = orders.iter().map(|o| o.value).sum();
     let expedite: Vec<_> = orders.iter().filter(|o| o.expedite).collect();
@@ -290,6 +311,11 @@ fn summary(
             )?;
         }
     }
+    Ok(())
+}
+
+/// Service hours per skill over the horizon, when the plan has any.
+fn capacity_summary(out: &mut String, plan: &Plan) -> anyhow::Result<()> {
     if !plan.capacity.is_empty() {
         let mut hours: std::collections::BTreeMap<&str, (f64, f64)> = Default::default();
         for c in &plan.capacity {
@@ -305,9 +331,7 @@ fn summary(
             writeln!(out, "{skill:<20} {total:>10.1} h {p90:>10.1} h")?;
         }
     }
-    cash_summary(&mut out, plan, corporate)?;
-    writeln!(out)?;
-    Ok(out)
+    Ok(())
 }
 
 /// Cash-in over the horizon and in its first buckets.
