@@ -74,7 +74,52 @@ pub(crate) async fn apply_change(
 ) -> Result<Changed, StoreError> {
     let now = change.now.trunc_subsecs(6);
     let (tenant, number, base) = (change.tenant.as_str(), change.number, change.base);
-    let (version, from) = current(conn, tenant, number).await?;
+    let from = allowed_from(conn, change).await?;
+    new_version(conn, change, now).await?;
+    if change.to == QuoteStatus::Accepted {
+        crate::orders::insert_order(
+            conn,
+            tenant,
+            number,
+            base,
+            &change.by.name,
+            now,
+            &change.order_lines,
+        )
+        .await?;
+    }
+    insert_decisions(conn, change, now).await?;
+    audit::append(
+        conn,
+        Record {
+            at: now,
+            tenant,
+            actor: &change.by,
+            action: &change.action,
+            quote_number: number,
+            quote_version: base + 1,
+            detail: audit_detail(change, from),
+        },
+        chain,
+    )
+    .await?;
+    Ok(Changed {
+        number,
+        version: base + 1,
+        from,
+        status: change.to,
+        at: now,
+    })
+}
+
+/// The quote's status now, if `change` is made on its current version
+/// and may move it from that status (a decision keeps it pending).
+async fn allowed_from(
+    conn: &mut sqlx::AnyConnection,
+    change: &StatusChange,
+) -> Result<QuoteStatus, StoreError> {
+    let (number, base) = (change.number, change.base);
+    let (version, from) = current(conn, &change.tenant, number).await?;
     if version != base {
         return Err(StoreError::Stale {
             number,
@@ -92,6 +137,18 @@ pub(crate) async fn apply_change(
             to: change.to,
         });
     }
+    Ok(from)
+}
+
+/// The quote moved to its new version and status, and that version
+/// stored: the old one's content in the new status, copied inside the
+/// database.
+async fn new_version(
+    conn: &mut sqlx::AnyConnection,
+    change: &StatusChange,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let (tenant, number, base) = (change.tenant.as_str(), change.number, change.base);
     let updated = sqlx::query(
         "UPDATE quotes SET status = $1, version = $2, updated_at = $3 \
          WHERE tenant = $4 AND number = $5 AND version = $6",
@@ -107,8 +164,6 @@ pub(crate) async fn apply_change(
     if updated.rows_affected() == 0 {
         return Err(stale(conn, tenant, number, base).await);
     }
-    // The new version is the old one's content in the new status, copied
-    // inside the database.
     sqlx::query(
         "INSERT INTO quote_versions (tenant, number, version, status, rules_fingerprint, \
          saved_by, saved_at, valid_until, request, priced, account, currency, total, action, \
@@ -127,28 +182,26 @@ pub(crate) async fn apply_change(
     .bind(base)
     .execute(&mut *conn)
     .await?;
-    if change.to == QuoteStatus::Accepted {
-        crate::orders::insert_order(
-            conn,
-            tenant,
-            number,
-            base,
-            &change.by.name,
-            now,
-            &change.order_lines,
-        )
-        .await?;
-    }
+    Ok(())
+}
+
+/// The approval decisions `change` carries, stored against its new
+/// version.
+async fn insert_decisions(
+    conn: &mut sqlx::AnyConnection,
+    change: &StatusChange,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     for d in &change.decisions {
         sqlx::query(
             "INSERT INTO approval_decisions (tenant, number, round, version, seat, member, \
              approver, role, decision, figures, currency, comment, at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
-        .bind(tenant)
-        .bind(number)
+        .bind(&change.tenant)
+        .bind(change.number)
         .bind(d.round)
-        .bind(base + 1)
+        .bind(change.base + 1)
         .bind(&d.seat)
         .bind(&d.member)
         .bind(&d.approver)
@@ -161,6 +214,12 @@ pub(crate) async fn apply_change(
         .execute(&mut *conn)
         .await?;
     }
+    Ok(())
+}
+
+/// The audit entry's detail of `change`: the statuses, the comment and
+/// the decisions.
+fn audit_detail(change: &StatusChange, from: QuoteStatus) -> String {
     let decisions: Vec<serde_json::Value> = change
         .decisions
         .iter()
@@ -174,33 +233,13 @@ pub(crate) async fn apply_change(
             })
         })
         .collect();
-    let detail = serde_json::json!({
+    serde_json::json!({
         "from": from.as_str(),
         "to": change.to.as_str(),
         "comment": change.comment,
         "decisions": decisions,
-    });
-    audit::append(
-        conn,
-        Record {
-            at: now,
-            tenant,
-            actor: &change.by,
-            action: &change.action,
-            quote_number: number,
-            quote_version: base + 1,
-            detail: detail.to_string(),
-        },
-        chain,
-    )
-    .await?;
-    Ok(Changed {
-        number,
-        version: base + 1,
-        from,
-        status: change.to,
-        at: now,
     })
+    .to_string()
 }
 
 /// A quote the expiry sweep found past its validity.
