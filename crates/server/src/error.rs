@@ -255,46 +255,7 @@ impl From<ServerError> for Status {
                 );
                 Status::with_error_details(Code::InvalidArgument, message, details)
             }
-            ServerError::Pricing(PricingError::InvalidRequest(rejections)) => {
-                let mut details = ErrorDetails::new();
-                if let Some(first) = rejections.first() {
-                    details.set_error_info(
-                        reason_code(first.reason),
-                        "quotecast",
-                        std::collections::HashMap::new(),
-                    );
-                }
-                add_violations(
-                    &mut details,
-                    rejections
-                        .iter()
-                        .map(|r| (r.field.clone(), r.message.clone(), reason_code(r.reason))),
-                );
-                Status::with_error_details(Code::InvalidArgument, message, details)
-            }
-            ServerError::Pricing(PricingError::RuleViolation(rejections)) => {
-                // The request is well-formed but a pricing rule refuses it:
-                // FAILED_PRECONDITION, with the fields to change.
-                let mut details = ErrorDetails::new();
-                let first = rejections
-                    .first()
-                    .map_or("RULE_VIOLATION", |r| reason_code(r.reason));
-                details.set_error_info(first, "quotecast", std::collections::HashMap::new());
-                for r in rejections.iter().take(MAX_VIOLATIONS) {
-                    details.add_precondition_failure_violation(
-                        reason_code(r.reason),
-                        r.field.clone(),
-                        capped(r.message.clone(), MAX_MESSAGE_CHARS / 2),
-                    );
-                }
-                add_violations(
-                    &mut details,
-                    rejections
-                        .iter()
-                        .map(|r| (r.field.clone(), r.message.clone(), reason_code(r.reason))),
-                );
-                Status::with_error_details(Code::FailedPrecondition, message, details)
-            }
+            ServerError::Pricing(e) => pricing_status(e, message),
             ServerError::NotFound { kind, name } => {
                 let mut details = ErrorDetails::new();
                 details.set_resource_info(kind, capped(name, ECHO_CHARS), "", message.clone());
@@ -310,45 +271,7 @@ impl From<ServerError> for Status {
                 message,
                 bad_row_details(&e, "chunk"),
             ),
-            ServerError::Pipeline(PipelineError::NotStored(what)) => {
-                let mut details = ErrorDetails::new();
-                details.set_resource_info(
-                    "pipeline",
-                    capped(what, ECHO_CHARS),
-                    "",
-                    message.clone(),
-                );
-                Status::with_error_details(Code::NotFound, message, details)
-            }
-            ServerError::Pipeline(PipelineError::Name(_)) => {
-                Status::with_error_details(Code::InvalidArgument, message.clone(), {
-                    let mut details = ErrorDetails::new();
-                    add_violations(&mut details, [("pipeline".to_owned(), message, "BAD_NAME")]);
-                    details
-                })
-            }
-            ServerError::Pipeline(PipelineError::OverQuota { kind, .. }) => {
-                let mut details = ErrorDetails::new();
-                details.add_quota_failure_violation(kind.setting(), message.clone());
-                Status::with_error_details(Code::ResourceExhausted, message, details)
-            }
-            // Storage failed: the path goes to the log, not to the caller.
-            ServerError::Pipeline(PipelineError::Io { path, source }) => {
-                tracing::error!(path = %path.display(), error = %source, "storage failed");
-                if source.raw_os_error() == Some(28)
-                    || source.kind() == std::io::ErrorKind::StorageFull
-                {
-                    Status::resource_exhausted("the data directory is full: nothing was stored")
-                } else {
-                    Status::internal("storage failed: see the server log")
-                }
-            }
-            // A stored file that is not readable: it has to be replaced.
-            ServerError::Pipeline(e) => Status::with_error_details(
-                Code::FailedPrecondition,
-                message,
-                bad_row_details(&e, "pipeline"),
-            ),
+            ServerError::Pipeline(e) => pipeline_status(e, message),
             ServerError::Forecast(ForecastError::Polars(_)) => Status::internal(message),
             ServerError::Forecast(ForecastError::TooLarge(_)) | ServerError::TooLarge(_) => {
                 Status::resource_exhausted(message)
@@ -368,6 +291,93 @@ impl From<ServerError> for Status {
             ServerError::Overloaded(_) => Status::resource_exhausted(message),
             ServerError::Store(e) => store_status(e, message),
         }
+    }
+}
+
+/// A pricing refusal: INVALID_ARGUMENT for a malformed request,
+/// FAILED_PRECONDITION for one a rule refuses, with the fields to change.
+fn pricing_status(error: PricingError, message: String) -> Status {
+    match error {
+        PricingError::InvalidRequest(rejections) => {
+            let mut details = ErrorDetails::new();
+            if let Some(first) = rejections.first() {
+                details.set_error_info(
+                    reason_code(first.reason),
+                    "quotecast",
+                    std::collections::HashMap::new(),
+                );
+            }
+            add_violations(
+                &mut details,
+                rejections
+                    .iter()
+                    .map(|r| (r.field.clone(), r.message.clone(), reason_code(r.reason))),
+            );
+            Status::with_error_details(Code::InvalidArgument, message, details)
+        }
+        PricingError::RuleViolation(rejections) => {
+            // The request is well-formed but a pricing rule refuses it:
+            // FAILED_PRECONDITION, with the fields to change.
+            let mut details = ErrorDetails::new();
+            let first = rejections
+                .first()
+                .map_or("RULE_VIOLATION", |r| reason_code(r.reason));
+            details.set_error_info(first, "quotecast", std::collections::HashMap::new());
+            for r in rejections.iter().take(MAX_VIOLATIONS) {
+                details.add_precondition_failure_violation(
+                    reason_code(r.reason),
+                    r.field.clone(),
+                    capped(r.message.clone(), MAX_MESSAGE_CHARS / 2),
+                );
+            }
+            add_violations(
+                &mut details,
+                rejections
+                    .iter()
+                    .map(|r| (r.field.clone(), r.message.clone(), reason_code(r.reason))),
+            );
+            Status::with_error_details(Code::FailedPrecondition, message, details)
+        }
+    }
+}
+
+/// A pipeline store's failure: not stored, a bad name, over quota, the
+/// disk (logged, not told), or a stored file no longer readable.
+fn pipeline_status(error: PipelineError, message: String) -> Status {
+    match error {
+        PipelineError::NotStored(what) => {
+            let mut details = ErrorDetails::new();
+            details.set_resource_info("pipeline", capped(what, ECHO_CHARS), "", message.clone());
+            Status::with_error_details(Code::NotFound, message, details)
+        }
+        PipelineError::Name(_) => {
+            Status::with_error_details(Code::InvalidArgument, message.clone(), {
+                let mut details = ErrorDetails::new();
+                add_violations(&mut details, [("pipeline".to_owned(), message, "BAD_NAME")]);
+                details
+            })
+        }
+        PipelineError::OverQuota { kind, .. } => {
+            let mut details = ErrorDetails::new();
+            details.add_quota_failure_violation(kind.setting(), message.clone());
+            Status::with_error_details(Code::ResourceExhausted, message, details)
+        }
+        // Storage failed: the path goes to the log, not to the caller.
+        PipelineError::Io { path, source } => {
+            tracing::error!(path = %path.display(), error = %source, "storage failed");
+            if source.raw_os_error() == Some(28) || source.kind() == std::io::ErrorKind::StorageFull
+            {
+                Status::resource_exhausted("the data directory is full: nothing was stored")
+            } else {
+                Status::internal("storage failed: see the server log")
+            }
+        }
+        // A stored file that is not readable: it has to be replaced.
+        e => Status::with_error_details(
+            Code::FailedPrecondition,
+            message,
+            bad_row_details(&e, "pipeline"),
+        ),
     }
 }
 
