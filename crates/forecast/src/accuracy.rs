@@ -26,7 +26,7 @@ use crate::{
     close_dates::{CLOSE_FACTOR, close_factors, tally_plan, with_close_factor},
     columns::{COMPANY_RATIO, FACTOR, FACTOR_VARIANCE, IS_WON, REALISED, VALUE, WIN_RATE},
     deal_size::{SIZE_FACTOR, STATED, edges_plan, size_factors, with_size_factor},
-    frames::{PastSnapshots, collect_together, exact_sum, floats},
+    frames::{PastSnapshots, collect_together, exact_sum, fixed_sum, floats},
     prepare::{decided, open_deals, prepared},
     slippage::{DELAY, slip_plans, slip_tables},
 };
@@ -147,8 +147,10 @@ fn observed_deals(
                 .lazy()
                 .group_by([col(col::OPPORTUNITY_ID), col(col::TEAM)])
                 .agg([
-                    exact_sum(col(VALUE) * col(WIN_RATE)).alias(FORECAST),
-                    exact_sum(col(VALUE)).alias(STATED),
+                    // Money over a deal's few lines: a fixed sum, where a
+                    // sort per deal took a quarter of the correction.
+                    fixed_sum(col(VALUE) * col(WIN_RATE)).alias(FORECAST),
+                    fixed_sum(col(VALUE)).alias(STATED),
                     col(col::EXPECTED_CLOSE).first(),
                     col(col::STAGE).first(),
                 ])
@@ -200,8 +202,8 @@ fn open_deals_on(
 fn ratio_plans(observed: LazyFrame) -> (LazyFrame, LazyFrame, LazyFrame) {
     let per_team = observed.clone().group_by([col(col::TEAM)]).agg([
         len().cast(DataType::UInt64).alias(OBSERVATIONS),
-        exact_sum(col(FORECAST)).round(2, RoundMode::HalfToEven),
-        exact_sum(col(REALISED)).round(2, RoundMode::HalfToEven),
+        fixed_sum(col(FORECAST)).round(2, RoundMode::HalfToEven),
+        fixed_sum(col(REALISED)).round(2, RoundMode::HalfToEven),
     ]);
     let with_residual = observed
         .join(
@@ -218,9 +220,9 @@ fn ratio_plans(observed: LazyFrame) -> (LazyFrame, LazyFrame, LazyFrame) {
         .clone()
         .group_by([col(col::TEAM), col(SNAPSHOT)])
         .agg([
-            exact_sum(col(RESIDUAL)).pow(2).alias("__period_squared"),
+            fixed_sum(col(RESIDUAL)).pow(2).alias("__period_squared"),
             exact_sum(col(RESIDUAL).pow(2)).alias("__deal_squares"),
-            (col(TEAM_RATIO).first() * exact_sum(col(FORECAST)))
+            (col(TEAM_RATIO).first() * fixed_sum(col(FORECAST)))
                 .pow(2)
                 .alias("__expected_squared"),
         ])
@@ -229,7 +231,7 @@ fn ratio_plans(observed: LazyFrame) -> (LazyFrame, LazyFrame, LazyFrame) {
         .alias("__shock")]);
     let residuals = with_residual
         .group_by([col(col::TEAM), col(col::OPPORTUNITY_ID)])
-        .agg([exact_sum(col(RESIDUAL)).alias(RESIDUAL)])
+        .agg([fixed_sum(col(RESIDUAL)).alias(RESIDUAL)])
         .group_by([col(col::TEAM)])
         .agg([exact_sum(col(RESIDUAL).pow(2)).round(0, RoundMode::HalfToEven)]);
     (per_team, residuals, periods)

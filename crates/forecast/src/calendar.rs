@@ -38,7 +38,7 @@ use crate::{
         IF_WON, IS_OPEN, IS_WON, REALISED, SHARE, SHOCK_VARIANCE, VALUE, WIN_RATE,
     },
     corrected::expected_rows,
-    frames::{collect_together, exact_sum},
+    frames::{collect_together, exact_sum, fixed_sum},
     prepare::horizon_of,
     shocks::ShockModel,
 };
@@ -217,7 +217,7 @@ fn snapshot_cells(
         .group_by([col(col::TEAM), col(col::STAGE), col(CLOSE), col(BUCKET)])
         .agg([
             len().cast(DataType::Float64).alias(GROUP_DEALS),
-            exact_sum(p_v.clone()).alias(VALUE),
+            fixed_sum(p_v.clone()).alias(VALUE),
             exact_sum(p_v.clone() * col(VALUE)).alias(P_V2),
             exact_sum(p_v.pow(2)).alias(P2_V2),
         ])
@@ -252,7 +252,7 @@ fn snapshot_cells(
         ])
         .group_by([col(col::TEAM), col(HORIZON)])
         .agg([
-            exact_sum(col("__share") * col("__factor") * col(VALUE))
+            fixed_sum(col("__share") * col("__factor") * col(VALUE))
                 .round(CENTS, RoundMode::HalfToEven)
                 .alias(FORECAST),
             exact_sum(
@@ -284,7 +284,7 @@ fn snapshot_cells(
         ])
         .filter(within(col(HORIZON)))
         .group_by([col(col::TEAM), col(HORIZON)])
-        .agg([exact_sum(col(REALISED)).round(CENTS, RoundMode::HalfToEven)]);
+        .agg([fixed_sum(col(REALISED)).round(CENTS, RoundMode::HalfToEven)]);
     let keys = [col(col::TEAM), col(HORIZON)];
     Ok(forecast
         .join(

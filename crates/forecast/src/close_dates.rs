@@ -21,7 +21,7 @@ use crate::{
     Correction, ForecastError,
     columns::{DEAL_FACTOR, REALISED, WIN_RATE},
     deal_size::{SIZE_FACTOR, with_size_factor},
-    frames::{exact_sum, floats},
+    frames::{fixed_sum, floats},
 };
 
 /// The band of days from the forecast date to the stated close.
@@ -124,8 +124,8 @@ pub(crate) fn tally_plan(observed: LazyFrame, snapshot_day: Expr) -> LazyFrame {
         .group_by([col(col::STAGE), col(DAYS_TO_CLOSE)])
         .agg([
             len().cast(DataType::UInt64).alias(OBSERVATIONS),
-            exact_sum(col(FORECAST)).round(2, RoundMode::HalfToEven),
-            exact_sum(col(REALISED)).round(2, RoundMode::HalfToEven),
+            fixed_sum(col(FORECAST)).round(2, RoundMode::HalfToEven),
+            fixed_sum(col(REALISED)).round(2, RoundMode::HalfToEven),
         ])
         .sort([col::STAGE, DAYS_TO_CLOSE], SortMultipleOptions::default())
 }

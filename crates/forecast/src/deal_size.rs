@@ -22,7 +22,7 @@ use quotecast_pipeline::columns as col;
 use crate::{
     ForecastError,
     columns::{COMPANY, REALISED},
-    frames::exact_sum,
+    frames::{exact_sum, fixed_sum},
 };
 
 pub const SIZE: &str = "size";
@@ -158,8 +158,8 @@ fn tallies(
         .group_by(keys)
         .agg([
             len().cast(DataType::Float64).alias(OBSERVATIONS),
-            exact_sum(col(FORECAST)).round(2, RoundMode::HalfToEven),
-            exact_sum(col(REALISED)).round(2, RoundMode::HalfToEven),
+            fixed_sum(col(FORECAST)).round(2, RoundMode::HalfToEven),
+            fixed_sum(col(REALISED)).round(2, RoundMode::HalfToEven),
         ])
         .sort([col::TEAM, SIZE], SortMultipleOptions::default())
         .collect()?;
@@ -222,7 +222,7 @@ fn residual_squares(
             )
             .with_column((col(REALISED) - col(CELL_RATIO) * col(FORECAST)).alias(RESIDUAL))
             .group_by([col(col::TEAM), col(SIZE), col(col::OPPORTUNITY_ID)])
-            .agg([exact_sum(col(RESIDUAL))])
+            .agg([fixed_sum(col(RESIDUAL)).alias(RESIDUAL)])
             .group_by([col(col::TEAM), col(SIZE)])
             .agg([exact_sum(col(RESIDUAL).pow(2)).round(0, RoundMode::HalfToEven)])
             .collect()?;
