@@ -2,7 +2,7 @@
 use quotecast_demand::DemandError;
 use quotecast_forecast::ForecastError;
 use quotecast_pipeline::PipelineError;
-use quotecast_pricing::{PricingError, RejectReason};
+use quotecast_pricing::{PricingError, RejectReason, Rejection};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -307,12 +307,7 @@ fn pricing_status(error: PricingError, message: String) -> Status {
                     std::collections::HashMap::new(),
                 );
             }
-            add_violations(
-                &mut details,
-                rejections
-                    .iter()
-                    .map(|r| (r.field.clone(), r.message.clone(), reason_code(r.reason))),
-            );
+            rejection_violations(&mut details, &rejections);
             Status::with_error_details(Code::InvalidArgument, message, details)
         }
         PricingError::RuleViolation(rejections) => {
@@ -330,15 +325,20 @@ fn pricing_status(error: PricingError, message: String) -> Status {
                     capped(r.message.clone(), MAX_MESSAGE_CHARS / 2),
                 );
             }
-            add_violations(
-                &mut details,
-                rejections
-                    .iter()
-                    .map(|r| (r.field.clone(), r.message.clone(), reason_code(r.reason))),
-            );
+            rejection_violations(&mut details, &rejections);
             Status::with_error_details(Code::FailedPrecondition, message, details)
         }
     }
+}
+
+/// Each rejection as a bad-request field violation, with its reason.
+fn rejection_violations(details: &mut ErrorDetails, rejections: &[Rejection]) {
+    add_violations(
+        details,
+        rejections
+            .iter()
+            .map(|r| (r.field.clone(), r.message.clone(), reason_code(r.reason))),
+    );
 }
 
 /// A pipeline store's failure: not stored, a bad name, over quota, the
