@@ -32,6 +32,8 @@ use crate::{
 use std::collections::BTreeMap;
 
 const STALE: &str = "__stale";
+/// Set on a stage event whose deal has an outcome row.
+const HAS_OUTCOME: &str = "__has_outcome";
 /// The team a snapshot names for a deal with no outcome.
 const SNAPSHOT_TEAM: &str = "__snapshot_team";
 pub(crate) const WON: &str = "__won";
@@ -249,8 +251,7 @@ fn entry_tallies(
         col(col::OUTCOME),
         col(col::CLOSED),
     ]);
-    let undecided = undecided_teams(teams, outcome_rows.clone())?;
-    let entries = entries_with_exit(stage_events, as_of.clone())
+    let with_outcome = entries_with_exit(stage_events, as_of.clone())
         .join(
             open_stages(stages)?
                 .lazy()
@@ -260,27 +261,36 @@ fn entry_tallies(
             JoinArgs::new(JoinType::Inner),
         )
         .join(
-            outcome_rows,
+            outcome_rows.with_column(lit(true).alias(HAS_OUTCOME)),
             [col(col::OPPORTUNITY_ID)],
             [col(col::OPPORTUNITY_ID)],
             JoinArgs::new(JoinType::Left),
         )
-        .join(
-            undecided,
-            [col(col::OPPORTUNITY_ID)],
-            [col(col::OPPORTUNITY_ID)],
-            JoinArgs::new(JoinType::Left),
-        );
+        .collect()?;
+    // Only deals with events and no outcome row need the snapshots' team:
+    // the snapshot lines are matched against those few rather than told
+    // apart from every outcome.
+    let without_outcome = with_outcome
+        .clone()
+        .lazy()
+        .filter(col(HAS_OUTCOME).is_null())
+        .select([col(col::OPPORTUNITY_ID)])
+        .unique(None, UniqueKeepStrategy::Any);
+    let entries = with_outcome.lazy().drop(cols([HAS_OUTCOME])).join(
+        undecided_teams(teams, without_outcome)?,
+        [col(col::OPPORTUNITY_ID)],
+        [col(col::OPPORTUNITY_ID)],
+        JoinArgs::new(JoinType::Left),
+    );
     Ok(tallied(as_known_on(entries, as_of), bands, how.as_of))
 }
 
-/// The team the snapshots (`teams`) name for each deal without an outcome
-/// row, as `SNAPSHOT_TEAM`: only their lines are deduplicated (a group-by
-/// over every snapshot line costs more than the rest of the calibration).
-fn undecided_teams(
-    teams: Vec<LazyFrame>,
-    outcome_rows: LazyFrame,
-) -> Result<LazyFrame, ForecastError> {
+/// The team the snapshots (`teams`) name for each deal of `deals` (its
+/// `opportunity_id`s: deals without an outcome row), as `SNAPSHOT_TEAM`,
+/// the first line naming it: only their lines are deduplicated (a
+/// group-by over every snapshot line costs more than the rest of the
+/// calibration).
+fn undecided_teams(teams: Vec<LazyFrame>, deals: LazyFrame) -> Result<LazyFrame, ForecastError> {
     let mut named: Vec<LazyFrame> = teams
         .into_iter()
         .map(|t| {
@@ -303,10 +313,10 @@ fn undecided_teams(
     }
     Ok(concat(named, UnionArgs::default())?
         .join(
-            outcome_rows.select([col(col::OPPORTUNITY_ID)]),
+            deals,
             [col(col::OPPORTUNITY_ID)],
             [col(col::OPPORTUNITY_ID)],
-            JoinArgs::new(JoinType::Anti),
+            JoinArgs::new(JoinType::Semi),
         )
         .unique_stable(Some(cols([col::OPPORTUNITY_ID])), UniqueKeepStrategy::First))
 }
