@@ -14,6 +14,7 @@ use crate::{PipelineError, columns as col, write::FileFormat};
 
 mod bad;
 mod convert;
+mod noise;
 
 use convert::{Kind, Spec, spec};
 
@@ -101,6 +102,13 @@ impl Table {
         let mut select = vec![col(ROW)];
         select.extend(self.typed.columns.iter().cloned());
         select.extend(self.typed.conversion_flags.iter().cloned());
+        select.extend(
+            self.typed
+                .tallies
+                .iter()
+                .enumerate()
+                .map(|(i, (_, flag))| flag.clone().alias(convert::tally_name(i))),
+        );
         let later: Vec<Expr> = self
             .typed
             .checks
@@ -117,9 +125,22 @@ impl Table {
         self.raw.clone().select(select).with_columns(later)
     }
 
-    /// Fails naming every bad value of `flagged`; else the row count.
-    fn refuse_bad(&self, flagged: LazyFrame) -> Result<u64, PipelineError> {
-        bad::refuse_bad_values(&self.path, flagged, self.raw.clone(), &self.typed.checks)
+    /// Fails naming every bad value of `flagged`; else the row count, and
+    /// each tally that counted rows becomes a note.
+    fn refuse_bad(&mut self, flagged: LazyFrame) -> Result<u64, PipelineError> {
+        let (rows, tallied) = bad::refuse_bad_values(
+            &self.path,
+            flagged,
+            self.raw.clone(),
+            &self.typed.checks,
+            self.typed.tallies.len(),
+        )?;
+        for ((note, _), count) in self.typed.tallies.iter().zip(tallied) {
+            if count > 0 {
+                self.typed.notes.push(format!("{count} {note}"));
+            }
+        }
+        Ok(rows)
     }
 
     /// The typed columns, unchecked (after [`Table::refuse_bad`]).

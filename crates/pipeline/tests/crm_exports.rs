@@ -172,6 +172,80 @@ fn exact_amounts_with_more_decimals_than_their_currency_are_refused() {
 }
 
 #[test]
+fn text_amounts_carrying_a_floats_noise_are_read_as_the_cents_they_stand_for_and_counted() {
+    // pandas writes a sum of cents as its double printed in full; a half
+    // cent written on purpose stays refused.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.csv");
+    let rows = [
+        "O-1,ann,east,na,qualify,2026-10-01,2026-12-15,USD,24878.379999999997",
+        "O-2,ann,east,na,qualify,2026-10-01,2026-12-15,EUR,157559.77000000002",
+        "O-3,ann,east,na,qualify,2026-10-01,2026-12-15,USD,1.50",
+    ];
+    std::fs::write(&path, format!("{SNAPSHOT_HEADER}\n{}\n", rows.join("\n"))).unwrap();
+    let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+    assert_eq!(
+        texts(&read.frame, col::AMOUNT),
+        ["24878.38", "157559.77", "1.50"]
+    );
+    assert_eq!(read.notes.len(), 1, "{:?}", read.notes);
+    assert!(
+        read.notes[0].starts_with("2 value(s) of column `amount` carried a double's binary noise"),
+        "{:?}",
+        read.notes
+    );
+    let half_cent = dir.path().join("h.csv");
+    let rows = [
+        "O-1,ann,east,na,qualify,2026-10-01,2026-12-15,USD,24878.379999999997",
+        "O-2,ann,east,na,qualify,2026-10-01,2026-12-15,USD,1.0050000000000001",
+    ];
+    std::fs::write(
+        &half_cent,
+        format!("{SNAPSHOT_HEADER}\n{}\n", rows.join("\n")),
+    )
+    .unwrap();
+    let message = bad(read_snapshot_noted(&half_cent, &vocabulary()));
+    assert!(
+        message.contains(
+            "row 2, column `amount`: `1.0050000000000001` has more decimals than its currency has"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("1 bad value(s)"), "{message}");
+}
+
+#[test]
+fn whole_counts_written_as_floats_are_counts_and_fractions_are_refused() {
+    // pandas writes a column of counts with a gap as floats.
+    let dir = tempfile::tempdir().unwrap();
+    let header = format!("{SNAPSHOT_HEADER},sku,quantity");
+    let write = |name: &str, quantities: [&str; 3]| {
+        let path = dir.path().join(name);
+        let rows: Vec<String> = quantities
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                format!("O-{i},ann,east,na,qualify,2026-10-01,2026-12-15,USD,10.00,LT-14-PRO,{q}")
+            })
+            .collect();
+        std::fs::write(&path, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+        path
+    };
+    let read =
+        read_snapshot_noted(&write("whole.csv", ["37.0", "2", "1e2"]), &vocabulary()).unwrap();
+    assert_eq!(texts(&read.frame, col::QUANTITY), ["37", "2", "100"]);
+    let message = bad(read_snapshot_noted(
+        &write("fraction.csv", ["37.5", "2", "-1.0"]),
+        &vocabulary(),
+    ));
+    assert!(
+        message.contains("row 1, column `quantity`: `37.5` is not a whole number of units")
+            && message.contains("row 3, column `quantity`: `-1.0` is not a whole number of units"),
+        "{message}"
+    );
+}
+
+#[test]
 fn parquet_decimals_are_checked_against_their_currency_only_when_their_scale_could_exceed_it() {
     let dir = tempfile::tempdir().unwrap();
     let snapshot = |scale: usize, cents: [i128; 2]| {

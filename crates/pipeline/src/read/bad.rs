@@ -6,7 +6,11 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::{ROW, convert::Check, convert::flag_name, format_error};
+use super::{
+    ROW,
+    convert::{Check, flag_name, tally_name},
+    format_error,
+};
 use crate::{BadColumn, BadRow, PipelineError};
 
 /// How many bad values an error lists (the count covers all of them).
@@ -20,16 +24,19 @@ const ROWS: &str = "__rows";
 /// Fails with every bad value of `flagged` (a frame with [`ROW`], the
 /// typed columns and each check's flag) counted, the first ones named
 /// with the file's own value read from `raw` (the file with [`ROW`]).
-/// Returns the number of rows when none is bad.
+/// Returns the number of rows when none is bad, and the rows each of the
+/// `tallies` tally flags ([`tally_name`]) holds on.
 pub(crate) fn refuse_bad_values(
     path: &Path,
     flagged: LazyFrame,
     raw: LazyFrame,
     checks: &[Check],
-) -> Result<u64, PipelineError> {
+    tallies: usize,
+) -> Result<(u64, Vec<u64>), PipelineError> {
     let flags: Vec<Expr> = (0..checks.len()).map(|i| col(flag_name(i))).collect();
     let mut sums: Vec<Expr> = flags
         .iter()
+        .chain(&(0..tallies).map(|i| col(tally_name(i))).collect::<Vec<_>>())
         .map(|f| f.clone().cast(DataType::UInt64).sum())
         .collect();
     sums.push(len().cast(DataType::UInt64).alias(ROWS));
@@ -40,18 +47,18 @@ pub(crate) fn refuse_bad_values(
         .ok()
         .and_then(|c| c.u64().ok().and_then(|c| c.get(0)))
         .unwrap_or(0);
-    let counts: Vec<u64> = (0..checks.len())
-        .map(|i| {
-            counts
-                .column(&flag_name(i))
-                .ok()
-                .and_then(|c| c.u64().ok().and_then(|c| c.get(0)))
-                .unwrap_or(0)
-        })
-        .collect();
+    let sum_of = |name: String| {
+        counts
+            .column(&name)
+            .ok()
+            .and_then(|c| c.u64().ok().and_then(|c| c.get(0)))
+            .unwrap_or(0)
+    };
+    let tallied: Vec<u64> = (0..tallies).map(|i| sum_of(tally_name(i))).collect();
+    let counts: Vec<u64> = (0..checks.len()).map(|i| sum_of(flag_name(i))).collect();
     let total: u64 = counts.iter().sum();
     if total == 0 {
-        return Ok(height);
+        return Ok((height, tallied));
     }
     let any = flags
         .iter()

@@ -10,7 +10,7 @@ use quotecast_model::Currency;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
-use super::Vocabulary;
+use super::{Vocabulary, noise::without_float_noise};
 use crate::{PipelineError, columns as col};
 
 /// What a column must hold.
@@ -83,6 +83,10 @@ pub(crate) struct Typed {
     /// columns.
     pub checks: Vec<Check>,
     pub notes: Vec<String>,
+    /// What the reader changed that the user is told with a count: a note
+    /// and the flag of the rows it changed (over the file's values,
+    /// computed alongside the typed columns, named [`tally_name`]`(i)`).
+    pub tallies: Vec<(String, Expr)>,
 }
 
 impl Typed {
@@ -104,6 +108,10 @@ pub(crate) fn flag_name(i: usize) -> String {
     format!("__check{i}")
 }
 
+pub(crate) fn tally_name(i: usize) -> String {
+    format!("__tally{i}")
+}
+
 /// The date formats read from text, tried in this order.
 const DATE_FORMATS: [&str; 3] = ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"];
 
@@ -120,6 +128,7 @@ pub(crate) fn typed(
         conversion_flags: Vec::new(),
         checks: Vec::new(),
         notes: Vec::new(),
+        tallies: Vec::new(),
     };
     let mut later: Vec<Check> = Vec::new();
     for s in specs {
@@ -155,7 +164,7 @@ pub(crate) fn typed(
                 ),
             });
         }
-        let (value, precision) = converted(s, dtype, vocabulary, &mut typed.notes);
+        let (value, precision) = converted(s, dtype, vocabulary, &mut typed);
         let unconverted = col(s.name).is_not_null().and(value.clone().is_null());
         typed.raw_check(s.name, format!("is not {}", s.kind.describe()), unconverted);
         if let Some((reason, flag)) = precision {
@@ -237,7 +246,7 @@ fn converted(
     s: &Spec,
     dtype: &DataType,
     vocabulary: &Vocabulary,
-    notes: &mut Vec<String>,
+    typed: &mut Typed,
 ) -> (Expr, Option<(String, Expr)>) {
     let raw = col(s.name);
     let value = match s.kind {
@@ -262,9 +271,27 @@ fn converted(
         Kind::Count if dtype.is_float() => when(raw.clone().eq(raw.clone().floor()))
             .then(raw.strict_cast(DataType::UInt32))
             .otherwise(lit(NULL).cast(DataType::UInt32)),
+        // A whole number written as a float (pandas writes a column of
+        // counts with a gap as `37.0`) is the count it names.
+        Kind::Count if dtype == &DataType::String => {
+            let number = raw.clone().cast(DataType::Float64);
+            let whole = number
+                .clone()
+                .eq(number.clone().floor())
+                .and(number.clone().gt_eq(lit(0.0)))
+                .and(number.clone().lt_eq(lit(f64::from(u32::MAX))));
+            coalesce(&[
+                raw.cast(DataType::UInt32),
+                when(whole)
+                    .then(number.cast(DataType::UInt32))
+                    .otherwise(lit(NULL).cast(DataType::UInt32)),
+            ])
+        }
         Kind::Count => raw.cast(DataType::UInt32),
         Kind::Amount if dtype.is_float() => {
-            notes.push(rounding_note(s.name, &vocabulary.currencies));
+            typed
+                .notes
+                .push(rounding_note(s.name, &vocabulary.currencies));
             rounded_floats(s.name, &vocabulary.currencies)
         }
         // Integers and decimals with no more places than every currency
@@ -277,8 +304,21 @@ fn converted(
                 "has more decimals than its currency has ({})",
                 currency_scales(&vocabulary.currencies)
             );
-            let flag = too_precise(s.name, &vocabulary.currencies);
-            return (raw.cast(s.kind.dtype()), Some((reason, flag)));
+            // Text may carry a float's binary noise (pandas writes a sum of
+            // cents as `24878.379999999997`): such values are read as the
+            // amount they stand for, and counted in a note.
+            let amount = if dtype == &DataType::String {
+                let text = noise_rounded(s.name, &vocabulary.currencies);
+                typed.tallies.push((
+                    noise_note(s.name),
+                    raw.clone().is_not_null().and(text.clone().neq(raw)),
+                ));
+                text
+            } else {
+                raw
+            };
+            let flag = too_precise(amount.clone(), &vocabulary.currencies);
+            return (amount.cast(s.kind.dtype()), Some((reason, flag)));
         }
     };
     (value, None)
@@ -341,8 +381,8 @@ fn within_every_scale(dtype: &DataType, currencies: &[Currency]) -> bool {
 
 /// An exact amount (text, decimal, integer) with more decimals than its
 /// currency's minor unit: compared with itself cut to those decimals.
-fn too_precise(name: &str, currencies: &[Currency]) -> Expr {
-    let wide = || col(name).cast(DataType::Decimal(38, 12));
+fn too_precise(amount: Expr, currencies: &[Currency]) -> Expr {
+    let wide = || amount.clone().cast(DataType::Decimal(38, 12));
     let mut flag = lit(false);
     for currency in currencies {
         let cut = wide()
@@ -353,6 +393,50 @@ fn too_precise(name: &str, currencies: &[Currency]) -> Expr {
             .and(wide().neq(cut)));
     }
     flag
+}
+
+/// Column `name`'s text with every value whose extra places are a
+/// double's binary noise (see [`super::noise`]) written at its currency's
+/// places; other values, and values of an unknown currency, as they are.
+fn noise_rounded(name: &str, currencies: &[Currency]) -> Expr {
+    let mut by_places: Vec<(u32, Vec<String>)> = Vec::new();
+    for currency in currencies {
+        let places = allowed_decimals(currency);
+        let code = currency.code.as_str().to_owned();
+        match by_places.iter_mut().find(|(p, _)| *p == places) {
+            Some((_, codes)) => codes.push(code),
+            None => by_places.push((places, vec![code])),
+        }
+    }
+    by_places
+        .into_iter()
+        .rev()
+        .fold(col(name), |rest, (places, codes)| {
+            let codes = Series::new("codes".into(), codes);
+            let value = col(name).map(
+                move |column: Column| {
+                    let texts = column.str()?;
+                    if !texts.iter().flatten().any(|v| v.len() > 16) {
+                        return Ok(column);
+                    }
+                    let out: StringChunked = texts
+                        .iter()
+                        .map(|v| v.map(|v| without_float_noise(v, places).unwrap_or(v.to_owned())))
+                        .collect();
+                    Ok(out.with_name(column.name().clone()).into_column())
+                },
+                |_, field| Ok(field.clone()),
+            );
+            when(col(col::CURRENCY).is_in(lit(codes).implode(false), false))
+                .then(value)
+                .otherwise(rest)
+        })
+}
+
+fn noise_note(name: &str) -> String {
+    format!(
+        "value(s) of column `{name}` carried a double's binary noise past their currency's minor unit (as pandas writes a sum of cents: `24878.379999999997`) and were read as the amount they stand for (24878.38)"
+    )
 }
 
 fn rounding_note(name: &str, currencies: &[Currency]) -> String {

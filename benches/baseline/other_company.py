@@ -1,0 +1,200 @@
+"""A company unlike `gen-pipeline`'s, exported as a Salesforce org would
+export it: the forecast's test against shapes it was not built on.
+
+    python3 benches/baseline/other_company.py OUT [--seed N] [--deals-per-week N]
+
+Writes OUT/pipeline.csv and OUT/history/{stage_events,outcomes,snapshots}.csv
+(`;`-separated, Salesforce's stage labels, `Closed Won`/`Closed Lost`
+outcomes, stage events as `YYYY-MM-DD HH:MM:SS`, amounts as pandas writes
+floats), from its own simulation, which shares nothing with
+`gen-pipeline`'s:
+
+- six teams with their own habits: `east` steady; `west` improving (its
+  conversion rises from 0.7x to 1.3x over the two years); `central`
+  declining (1.3x to 0.7x); `sandbag` states amounts 20 % low and close
+  dates three weeks late, and books more than it stated; `hopeful` states
+  amounts 30 % high and close dates five weeks early; `renewals` enters
+  most deals straight at `Proposal/Price Quote` and wins most of them;
+- a quarter-end push: a win falling in weeks 3 to 10 of a quarter waits,
+  with probability 0.5, for the quarter's last twelve days;
+- deals created 25 % faster each year, a third more in the fourth quarter;
+- 6 % of lost deals re-opened 20 to 90 days later at negotiation;
+- stated close dates that slip 30 days each time they pass;
+- snapshots every 14 days (not 28) for two years.
+
+The snapshot date is 2026-11-20 unless `--as-of` says otherwise. The
+simulation runs 200 days past it, so OUT/truth.csv holds what really booked
+after the snapshot per team and quarter (won amount by close date), for
+scoring the forecast made on that day.
+"""
+import argparse
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+STAGES = ["Qualification", "Needs Analysis", "Id. Decision Makers", "Proposal/Price Quote", "Negotiation/Review"]
+WON, LOST = "Closed Won", "Closed Lost"
+ADVANCE = [0.45, 0.6, 0.7, 0.75, 0.8]  # to the next stage (the last: to won)
+DWELL = [12, 18, 15, 12, 10]  # mean days in each stage
+SKUS = [  # sku, product line, USD list price
+    ("LT-14-STD", "laptops", 890), ("LT-14-PRO", "laptops", 1280), ("LT-16-WS", "laptops", 2140),
+    ("DSP-24", "displays", 186), ("DSP-27-4K", "displays", 418), ("DSP-34-UW", "displays", 682),
+    ("SRV-1U", "servers", 2363), ("SRV-2U", "servers", 3523), ("SRV-TWR", "servers", 1777),
+    ("SVC-SUP-24X7", "services", 1483), ("SVC-INST-RACK", "services", 442),
+]
+# team: region, currency, conversion at start and end of history, amount
+# bias, close-date bias (days, + = stated late), share entering at propose
+TEAMS = {
+    "east": ("na", "USD", 1.0, 1.0, 1.0, 0, 0.05),
+    "west": ("na", "USD", 0.7, 1.3, 1.0, 0, 0.05),
+    "central": ("emea", "EUR", 1.3, 0.7, 1.0, 0, 0.05),
+    "sandbag": ("emea", "EUR", 1.0, 1.0, 0.8, 21, 0.05),
+    "hopeful": ("na", "USD", 1.0, 1.0, 1.3, -35, 0.05),
+    "renewals": ("na", "USD", 1.0, 1.0, 1.0, 0, 0.7),
+}
+EUR_PER_USD = 0.92
+
+
+def quarter_end(day):
+    q = (day.month - 1) // 3
+    first_next = dt.date(day.year + (q == 3), (q * 3 + 3) % 12 + 1, 1)
+    return first_next - dt.timedelta(days=1)
+
+
+def simulate(rng, start, end, deals_per_week):
+    """Every deal's life: lines, stage events, outcome, stated fields."""
+    deals, n = [], 0
+    day = start
+    span = (end - start).days
+    while day < end:
+        t = (day - start).days / span
+        rate = deals_per_week / 7 * 1.25 ** (2 * t) * (1.33 if day.month >= 10 else 1.0)
+        for _ in range(rng.poisson(rate)):
+            team = list(TEAMS)[rng.integers(len(TEAMS))]
+            deals.append(deal(rng, f"006{n:09d}", team, day, t))
+            n += 1
+        day += dt.timedelta(days=1)
+    return deals
+
+
+def deal(rng, oid, team, created, t):
+    region, currency, conv0, conv1, amount_bias, date_bias, renewal = TEAMS[team]
+    conv = conv0 + (conv1 - conv0) * t
+    per_stage = conv ** (1 / 5)
+    first = 3 if rng.random() < renewal else 0
+    lines = []
+    for _ in range(rng.integers(1, 4)):
+        sku, line, price = SKUS[rng.integers(len(SKUS))]
+        qty = int(rng.integers(1, 60))
+        unit = price * (EUR_PER_USD if currency == "EUR" else 1) * rng.uniform(0.8, 1.0)
+        lines.append((sku, line, qty, round(qty * unit, 2)))
+    events, at = [], created
+    outcome, reopened = None, False
+    stage = first
+    while outcome is None:
+        events.append((stage, at))
+        at = at + dt.timedelta(days=max(1, int(rng.gamma(2.0, DWELL[stage] / 2))))
+        p = min(0.97, ADVANCE[stage] * per_stage * (1.25 if first == 3 else 1.0))
+        if rng.random() < p:
+            if stage == 4:
+                outcome = WON
+            else:
+                stage += 1
+        else:
+            outcome = LOST
+            if not reopened and rng.random() < 0.06:
+                events.append((LOST, at))
+                reopened, outcome, stage = True, None, 4
+                at = at + dt.timedelta(days=int(rng.integers(20, 91)))
+    if outcome == WON:
+        qe = quarter_end(at)
+        into_quarter = 92 - (qe - at).days
+        if 14 <= into_quarter <= 70 and rng.random() < 0.5:
+            at = qe - dt.timedelta(days=int(rng.integers(0, 12)))
+    events.append((outcome, at))
+    cycle = sum(DWELL[first:]) * 1.5
+    stated_close = created + dt.timedelta(days=int(cycle + date_bias + rng.normal(0, 10)))
+    estimate = rng.lognormal(0, 0.3)
+    return dict(id=oid, team=team, region=region, currency=currency, created=created,
+                lines=lines, events=events, outcome=outcome, closed=at,
+                stated_close=stated_close, amount_bias=amount_bias, estimate=estimate,
+                account=f"001{rng.integers(3000):06d}", owner=f"{team}-rep-{rng.integers(8):02d}")
+
+
+def state_on(d, day):
+    """The deal as the CRM shows it on `day`, or None before it exists."""
+    if d["created"] > day:
+        return None
+    stage, entered = None, None
+    for s, at in d["events"]:
+        if at <= day:
+            stage, entered = s, at
+    close = d["stated_close"]
+    if isinstance(stage, int):
+        while close < day:
+            close += dt.timedelta(days=30)
+    else:
+        close = entered
+    return stage, entered, close
+
+
+def rows_on(d, day, with_closed):
+    state = state_on(d, day)
+    if state is None:
+        return []
+    stage, entered, close = state
+    if not isinstance(stage, int) and not (with_closed and entered > day - dt.timedelta(days=92)):
+        return []
+    label = STAGES[stage] if isinstance(stage, int) else stage
+    factor = d["amount_bias"] * (d["estimate"] if isinstance(stage, int) and stage < 3 else 1.0)
+    if stage == WON:
+        factor = 1.0
+    return [dict(opportunity_id=d["id"], account=d["account"], owner=d["owner"], team=d["team"],
+                 region=d["region"], stage=label, stage_entered=entered, created=d["created"],
+                 expected_close=close, forecast_category="", currency=d["currency"], line=i + 1,
+                 sku=sku, product_line=pl, quantity=qty, amount=round(amount * factor, 2), quote_ref="")
+            for i, (sku, pl, qty, amount) in enumerate(d["lines"])]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--deals-per-week", type=float, default=60)
+    ap.add_argument("--as-of", default="2026-11-20")
+    a = ap.parse_args()
+    rng = np.random.default_rng(a.seed)
+    as_of = dt.date.fromisoformat(a.as_of)
+    start = as_of - dt.timedelta(days=730)
+    deals = simulate(rng, start, as_of + dt.timedelta(days=200), a.deals_per_week)
+    known = [d for d in deals if d["created"] <= as_of]
+    out = Path(a.out)
+    (out / "history").mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([r for d in known for r in rows_on(d, as_of, True)]).to_csv(out / "pipeline.csv", index=False)
+    snaps = []
+    day = as_of - dt.timedelta(days=14)
+    while day > start + dt.timedelta(days=60):
+        snaps += [dict(snapshot_date=day, **r) for d in known for r in rows_on(d, day, False)]
+        day -= dt.timedelta(days=14)
+    pd.DataFrame(snaps).to_csv(out / "history" / "snapshots.csv", index=False, sep=";")
+    events = [dict(opportunity_id=d["id"], stage=(STAGES[s] if isinstance(s, int) else s),
+                   at=f"{at} {9 + i % 8:02d}:{(7 * i) % 60:02d}:00")
+              for d in known for i, (s, at) in enumerate(d["events"]) if at <= as_of]
+    pd.DataFrame(events).to_csv(out / "history" / "stage_events.csv", index=False, sep=";")
+    outcomes = [dict(opportunity_id=d["id"], team=d["team"], outcome=d["outcome"], closed=d["closed"],
+                     currency=d["currency"],
+                     amount=float(sum(l[3] for l in d["lines"])) if d["outcome"] == WON else 0.0)
+                for d in known if d["closed"] <= as_of]
+    pd.DataFrame(outcomes).to_csv(out / "history" / "outcomes.csv", index=False, sep=";")
+    truth = [dict(team=d["team"], quarter=str(pd.Period(d["closed"], "Q")), currency=d["currency"],
+                  amount=sum(l[3] for l in d["lines"]))
+             for d in deals if d["outcome"] == WON and as_of < d["closed"]]
+    pd.DataFrame(truth).groupby(["team", "quarter", "currency"]).amount.sum().round(2).to_csv(out / "truth.csv")
+    print(f"{out}: {len(known)} deals, {len(snaps)} snapshot rows, {len(events)} stage events, "
+          f"{len(outcomes)} outcomes")
+
+
+if __name__ == "__main__":
+    main()
