@@ -105,7 +105,7 @@ pub(crate) fn learn_from(
         .with_column((col(FORECAST) * col(SIZE_FACTOR)).alias(FORECAST));
     let (per_team, residuals, periods) = ratio_plans(adjusted);
     let mut plans = vec![per_team, residuals, periods];
-    plans.extend(slip_plans(observed.filter(col(IS_WON))));
+    plans.extend(slip_plans(observed.filter(col(IS_WON)), col(SNAPSHOT)));
     let mut frames = collect_together(plans)?;
     let levels = frames.split_off(3);
     let shock_variance = frames.pop().map_or(0.0, |f| shock_variance(&f));

@@ -10,7 +10,11 @@
 //! Snapshots count by how near their place in their bucket is to the
 //! forecast date's (a snapshot in the second week of a quarter teaches the
 //! second week of a quarter most). The company's factor is shrunk
-//! towards 1, and a team's towards the company's, by the (weighted)
+//! towards its ratio over snapshots at every place in their bucket
+//! (weighted by age alone; that ratio is shrunk towards 1): a young or
+//! small history has few deals at the forecast date's place, but what it
+//! says about the horizon as a whole is still better than nothing. A
+//! team's factor is shrunk towards the company's, by the (weighted)
 //! number of deals forecast in that horizon (z = n / (n +
 //! [`SHRINK_DEALS`])); horizons the
 //! history cannot have seen complete (their bucket ends after the forecast
@@ -44,6 +48,8 @@ use crate::{
 };
 
 pub const DEALS: &str = "deals";
+/// The company's sums over snapshots at every place in their bucket.
+const POOLED: &str = "__pooled";
 pub const FORECAST: &str = "forecast";
 pub const RATIO: &str = "ratio";
 /// The variance of a cell's bookings under the deal-level model.
@@ -54,7 +60,11 @@ pub const SHRINK_DEALS: f64 = 200.0;
 /// The width of the kernel on the place in the bucket (share of it gone).
 pub const POSITION_WIDTH: f64 = 0.2;
 /// The least weight a snapshot at another place in its bucket keeps.
-pub const POSITION_FLOOR: f64 = 0.05;
+/// Since the company's factor leans on its ratio over every place in the
+/// bucket (not on 1), snapshots far from the forecast date's place need
+/// little weight: 0.01 against 0.05 gave equal or lower CRPS on ten of
+/// eleven generated companies (ARCHITECTURE.md has the figures).
+pub const POSITION_FLOOR: f64 = 0.01;
 /// A snapshot this many days older than another counts half as much.
 /// Chosen by backtest (quarters, two ahead, with the close-date factors)
 /// on `gen-pipeline --opportunities 5000` with `--seed 1` and with
@@ -127,7 +137,7 @@ pub(crate) fn learn_calendar(
     let mut sums: BTreeMap<(String, i32), [f64; 3]> = BTreeMap::new();
     let mut cells = Vec::new();
     for (frame, day) in collect_together(plans)?.into_iter().zip(days) {
-        for cell in cells_of(&frame, day, spec.bucket)? {
+        for cell in cells_of(&frame, day, spec.bucket, spec.as_of)? {
             add_to_sums(&mut sums, &cell);
             cells.push(cell);
         }
@@ -307,7 +317,12 @@ fn snapshot_cells(
 
 /// The cells of the snapshot taken on `day`, read from its collected
 /// plan (see [`snapshot_cells`]).
-fn cells_of(frame: &DataFrame, day: NaiveDate, bucket: crate::Bucket) -> PolarsResult<Vec<Cell>> {
+fn cells_of(
+    frame: &DataFrame,
+    day: NaiveDate,
+    bucket: crate::Bucket,
+    as_of: NaiveDate,
+) -> PolarsResult<Vec<Cell>> {
     let teams = frame.column(col::TEAM)?.str()?;
     let horizons = frame.column(HORIZON)?.cast(&DataType::Int32)?;
     let horizons = horizons.i32()?;
@@ -327,6 +342,7 @@ fn cells_of(frame: &DataFrame, day: NaiveDate, bucket: crate::Bucket) -> PolarsR
                 team: teams.get(row).unwrap_or("").to_owned(),
                 horizon,
                 weight: weight.get(row).unwrap_or(0.0),
+                recency: recency_weight(day, as_of),
                 deals: deals.get(row).unwrap_or(0.0),
                 forecast: forecast.get(row).unwrap_or(0.0),
                 realised: realised.get(row).unwrap_or(0.0),
@@ -344,6 +360,8 @@ struct Cell {
     team: String,
     horizon: i32,
     weight: f64,
+    /// Its weight by age alone, whatever its place in its bucket.
+    recency: f64,
     deals: f64,
     forecast: f64,
     realised: f64,
@@ -411,15 +429,20 @@ fn bucket_shocks(cells: &[Cell], spread: &dyn Fn(&str) -> f64) -> PolarsResult<D
 }
 
 /// Adds `cell`'s weighted deals, forecast and realised to its team's and
-/// the company's sums at its horizon.
+/// the company's sums at its horizon, and weighted by age alone to the
+/// company's over every place in the bucket ([`POOLED`]).
 fn add_to_sums(sums: &mut BTreeMap<(String, i32), [f64; 3]>, cell: &Cell) {
-    let figures = [cell.deals, cell.forecast, cell.realised].map(|v| v * cell.weight);
-    for team in [cell.team.as_str(), COMPANY] {
+    let figures = [cell.deals, cell.forecast, cell.realised];
+    for (team, weight) in [
+        (cell.team.as_str(), cell.weight),
+        (COMPANY, cell.weight),
+        (POOLED, cell.recency),
+    ] {
         let sum = sums
             .entry((team.to_owned(), cell.horizon))
             .or_insert([0.0; 3]);
         for (s, v) in sum.iter_mut().zip(figures) {
-            *s += v;
+            *s += v * weight;
         }
     }
 }
@@ -497,15 +520,21 @@ fn shock_table(moments: &BTreeMap<i32, [f64; 5]>, last: i32) -> PolarsResult<Dat
 fn factors(sums: &BTreeMap<(String, i32), [f64; 3]>) -> PolarsResult<DataFrame> {
     let shrink = |n: f64| n / (n + SHRINK_DEALS);
     let ratio = |s: &[f64; 3]| if s[1] > 0.0 { s[2] / s[1] } else { 1.0 };
-    // The company's ratio shrunk towards 1, for teams to shrink towards.
-    let company = |h: i32| {
-        sums.get(&(COMPANY.to_owned(), h)).map_or(1.0, |s| {
+    let shrunk = |team: &str, h: i32, towards: f64| {
+        sums.get(&(team.to_owned(), h)).map_or(towards, |s| {
             let z = shrink(s[0]);
-            z * ratio(s) + (1.0 - z)
+            z * ratio(s) + (1.0 - z) * towards
         })
     };
+    // The company's ratio at the forecast date's place in the bucket,
+    // shrunk towards its ratio over every place (itself shrunk towards
+    // 1), for teams to shrink towards.
+    let company = |h: i32| shrunk(COMPANY, h, shrunk(POOLED, h, 1.0));
     let mut rows: Vec<(&str, i32, [f64; 3], f64)> = Vec::new();
-    for ((team, h), s) in sums.iter().filter(|(_, s)| s[1] > 0.0) {
+    for ((team, h), s) in sums
+        .iter()
+        .filter(|((team, _), s)| s[1] > 0.0 && team != POOLED)
+    {
         let factor = if team == COMPANY {
             company(*h)
         } else {
@@ -567,6 +596,7 @@ mod tests {
                     team: format!("team-{t}"),
                     horizon: 0,
                     weight: 1.0,
+                    recency: 1.0,
                     deals: 100.0,
                     forecast: 1_000_000.0,
                     realised: 1_000_000.0 * (1.0 + miss(d, t)),
@@ -609,5 +639,34 @@ mod tests {
             c.variance = (0.2 * c.forecast).powi(2);
         }
         assert_eq!(shocks(&cells), (0.0, 0.0));
+    }
+
+    #[test]
+    fn the_company_factor_leans_on_its_ratio_at_every_place_in_the_bucket_not_on_one() {
+        // Few deals at the forecast date's place in the quarter, many over
+        // every place, all booking half the forecast.
+        let mut sums = BTreeMap::new();
+        sums.insert((COMPANY.to_owned(), 1), [20.0, 1_000_000.0, 500_000.0]);
+        sums.insert(("east".to_owned(), 1), [20.0, 1_000_000.0, 500_000.0]);
+        sums.insert((POOLED.to_owned(), 1), [5_000.0, 9_000_000.0, 4_500_000.0]);
+        let table = factors(&sums).unwrap();
+        let factor = table.column(CALENDAR_FACTOR).unwrap().f64().unwrap();
+        let teams: Vec<Option<&str>> = table
+            .column(col::TEAM)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(
+            teams,
+            [Some(COMPANY), Some("east")],
+            "the pooled sums are not a row"
+        );
+        // Shrunk towards the pooled ratio (0.5 shrunk by 5,000 deals:
+        // 0.519), not towards 1 (which would give 0.95).
+        for f in factor.iter() {
+            assert!((f.unwrap() - 0.52).abs() < 0.01, "{table}");
+        }
     }
 }

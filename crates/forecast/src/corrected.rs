@@ -18,7 +18,7 @@ use crate::{
     },
     frames::fixed_sum,
     prepare::{horizon_of, prepared},
-    slippage::with_slip_points,
+    slippage::{FROM_FORECAST_DATE, with_slip_points},
 };
 
 /// The company's ratio, for teams the correction has not seen.
@@ -57,15 +57,20 @@ pub(crate) fn expected_rows(lines: LazyFrame, spec: &ForecastSpec) -> PolarsResu
         .lazy()
         .select([col(col::TEAM), col(FACTOR)]);
     let as_of = lit(spec.as_of).cast(DataType::Date);
-    let shifted = (col(CLOSE).cast(DataType::Int32) + col(SHIFT_DAYS).cast(DataType::Int32))
-        .cast(DataType::Date);
+    // A level's shifts count from the stated close, or from the forecast
+    // date where its stage's timing did not follow the owners' dates.
+    let anchor = when(col(FROM_FORECAST_DATE))
+        .then(as_of.clone())
+        .otherwise(col(CLOSE));
+    let shifted =
+        (anchor.cast(DataType::Int32) + col(SHIFT_DAYS).cast(DataType::Int32)).cast(DataType::Date);
     let open = open.join(
         factors,
         [col(col::TEAM)],
         [col(col::TEAM)],
         JoinArgs::new(JoinType::Left),
     );
-    let open = with_slip_points(open, &correction.slip_points)
+    let open = with_slip_points(open, &correction.slip_points, col(CLOSE), as_of.clone())
         .with_column(
             when(shifted.clone().lt(as_of.clone()))
                 .then(as_of)

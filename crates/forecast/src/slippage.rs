@@ -3,34 +3,49 @@
 //! delays an open deal is spread over.
 //!
 //! Delays are learned per team and per the stage the deal was in on the
-//! snapshot: a deal still being qualified slips further past its stated
-//! date than one in negotiation (on the generated histories the median
-//! won deal's delay is 18 days from qualify, 0 from negotiate), so
-//! a pooled delay would put early deals' value in the current bucket that
-//! later ones book in the next. Four levels are learned: team and stage,
-//! company and stage, team over all stages, company over all stages. An
-//! open deal takes the first level with at least
-//! [`MIN_SLIP_OBSERVATIONS`] won observations (the company's over all
-//! stages always applies); each level is summarised by [`SLIP_POINTS`]
-//! percentile points (the 5th, 15th, ..., 95th), each carrying an equal
-//! share of the deal's expected value.
+//! snapshot, and within a stage per band of days from the snapshot to the
+//! stated close (those of the close-date factors): a deal still being
+//! qualified slips further past its stated date than one in negotiation
+//! (on the generated histories the median won deal's delay is 18 days
+//! from qualify, 0 from negotiate), and where a stage takes about the same
+//! time whatever the owner wrote, a deal in negotiation whose stated date
+//! is two months away closes weeks before it, which a delay pooled over
+//! the stage's dates would put in the next bucket. Six levels are learned:
+//! team, stage and band; company, stage and band; team and stage; company
+//! and stage; team over all stages; company over all stages. An open deal
+//! takes the first level with at least [`MIN_SLIP_OBSERVATIONS`] won
+//! observations (the company's over all stages always applies); each
+//! level is summarised by [`SLIP_POINTS`] percentile points (the 5th,
+//! 15th, ..., 95th), each carrying an equal share of the deal's expected
+//! value.
 use polars::prelude::*;
 use quotecast_pipeline::columns as col;
 
 use crate::{
     ForecastError,
+    close_dates::band,
     columns::{COMPANY, POINT, SHARE, SHIFT_DAYS, SLIP_POINTS},
 };
 
 pub const WON_OBSERVATIONS: &str = "won_observations";
 pub const LATE_SHARE: &str = "late_share";
 pub const MEDIAN_DELAY_DAYS: &str = "median_delay_days";
+/// What a level's points count from: `stated close` or `snapshot`.
+pub const ANCHOR: &str = "anchor";
+/// Whether a level's shifts count from the forecast date (else from the
+/// stated close).
+pub(crate) const FROM_FORECAST_DATE: &str = "from_forecast_date";
 /// A level with fewer won observations than this gives way to the next.
 pub const MIN_SLIP_OBSERVATIONS: u64 = 40;
 /// The stage of a level learned over all stages.
 pub const ANY_STAGE: &str = "*";
 /// Days from the stated expected close to the real one (won deals).
 pub(crate) const DELAY: &str = "__delay";
+/// Days from the snapshot to the real close (won deals).
+const LEAD: &str = "__lead";
+/// The spread (interquartile range) of a level's delays and leads.
+const DELAY_SPREAD: &str = "__delay_spread";
+const LEAD_SPREAD: &str = "__lead_spread";
 /// The level an open deal's points are taken from.
 const SLIP_TEAM: &str = "__slip_team";
 const SLIP_STAGE: &str = "__slip_stage";
@@ -41,16 +56,28 @@ fn slip_quantile(k: u32) -> f64 {
     (f64::from(k) + 0.5) / f64::from(SLIP_POINTS)
 }
 
-/// The four levels' plans from the won deals of past snapshots (their
-/// team, stage and [`DELAY`]): per level row its observations, late share,
-/// median delay and the points' delays, most specific level first.
-pub(crate) fn slip_plans(won: LazyFrame) -> Vec<LazyFrame> {
-    let points = (0..SLIP_POINTS).map(|k| {
-        col(DELAY)
+/// A stage and band as a level's stage (`negotiate 46-90`).
+fn stage_band(stage: Expr, stated_close: Expr, seen_from: Expr) -> Expr {
+    stage + lit(" ") + band(stated_close, seen_from)
+}
+
+/// The six levels' plans from the won deals of past snapshots (their
+/// team, stage, stated close, snapshot day and [`DELAY`]): per level row
+/// its observations, late share, median delay and the points' delays,
+/// most specific level first.
+pub(crate) fn slip_plans(won: LazyFrame, snapshot_day: Expr) -> Vec<LazyFrame> {
+    let quantile = |days: &str, q: f64| {
+        col(days)
             .cast(DataType::Float64)
-            .quantile(lit(slip_quantile(k)), QuantileMethod::Linear)
-            .alias(format!("__p{k}"))
+            .quantile(lit(q), QuantileMethod::Linear)
+    };
+    let points = (0..SLIP_POINTS).flat_map(|k| {
+        [
+            quantile(DELAY, slip_quantile(k)).alias(format!("__p{k}")),
+            quantile(LEAD, slip_quantile(k)).alias(format!("__l{k}")),
+        ]
     });
+    let spread = |days: &str| quantile(days, 0.75) - quantile(days, 0.25);
     let mut aggs = vec![
         len().cast(DataType::UInt64).alias(WON_OBSERVATIONS),
         col(DELAY)
@@ -64,9 +91,27 @@ pub(crate) fn slip_plans(won: LazyFrame) -> Vec<LazyFrame> {
             .alias(MEDIAN_DELAY_DAYS),
     ];
     aggs.extend(points);
+    aggs.extend([
+        spread(DELAY).alias(DELAY_SPREAD),
+        spread(LEAD).alias(LEAD_SPREAD),
+    ]);
+    let won = won.with_column(
+        (col(col::CLOSED) - snapshot_day.clone())
+            .dt()
+            .total_days(false)
+            .alias(LEAD),
+    );
     let team = || col(col::TEAM);
     let stage = || col(col::STAGE);
+    // A date already past counts from the snapshot day, as an open
+    // deal's does on the forecast date.
+    let stated = when(col(col::EXPECTED_CLOSE).lt(snapshot_day.clone()))
+        .then(snapshot_day.clone())
+        .otherwise(col(col::EXPECTED_CLOSE));
+    let banded = || stage_band(stage(), stated.clone(), snapshot_day.clone());
     [
+        (team(), banded()),
+        (lit(COMPANY), banded()),
         (team(), stage()),
         (lit(COMPANY), stage()),
         (team(), lit(ANY_STAGE)),
@@ -75,7 +120,12 @@ pub(crate) fn slip_plans(won: LazyFrame) -> Vec<LazyFrame> {
     .into_iter()
     .map(|(t, s)| {
         won.clone()
-            .select([t.alias(col::TEAM), s.alias(col::STAGE), col(DELAY)])
+            .select([
+                t.alias(col::TEAM),
+                s.alias(col::STAGE),
+                col(DELAY),
+                col(LEAD),
+            ])
             .group_by([col(col::TEAM), col(col::STAGE)])
             .agg(aggs.clone())
     })
@@ -88,14 +138,15 @@ pub(crate) fn slip_plans(won: LazyFrame) -> Vec<LazyFrame> {
 /// (`team`, `stage`, `point`, `shift_days`) for each level with enough
 /// observations, and always the company's over all stages.
 pub(crate) fn slip_tables(levels: &[DataFrame]) -> Result<(DataFrame, DataFrame), ForecastError> {
-    let (mut teams, mut stages, mut points, mut shifts) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut teams, mut stages, mut points, mut shifts, mut from_forecast_date) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut reported = Vec::with_capacity(levels.len());
     for frame in levels {
         let names = frame.column(col::TEAM)?.str()?.clone();
         let stage_names = frame.column(col::STAGE)?.str()?.clone();
         let counts = frame.column(WON_OBSERVATIONS)?.u64()?.clone();
-        for row in 0..frame.height() {
+        let anchors = snapshot_anchored(frame)?;
+        for (row, &from_snapshot) in anchors.iter().enumerate() {
             let (name, stage) = (
                 names.get(row).unwrap_or(COMPANY),
                 stage_names.get(row).unwrap_or(ANY_STAGE),
@@ -104,9 +155,10 @@ pub(crate) fn slip_tables(levels: &[DataFrame]) -> Result<(DataFrame, DataFrame)
             if !always && counts.get(row).unwrap_or(0) < MIN_SLIP_OBSERVATIONS {
                 continue;
             }
+            let prefix = if from_snapshot { "__l" } else { "__p" };
             for k in 0..SLIP_POINTS {
                 let shift = frame
-                    .column(&format!("__p{k}"))?
+                    .column(&format!("{prefix}{k}"))?
                     .f64()?
                     .get(row)
                     .unwrap_or(0.0);
@@ -114,15 +166,22 @@ pub(crate) fn slip_tables(levels: &[DataFrame]) -> Result<(DataFrame, DataFrame)
                 stages.push(stage.to_owned());
                 points.push(k);
                 shifts.push(shift.round() as i64);
+                from_forecast_date.push(from_snapshot);
             }
         }
-        reported.push(frame.select([
+        let anchor: Vec<&str> = anchors
+            .iter()
+            .map(|&s| if s { "snapshot" } else { "stated close" })
+            .collect();
+        let mut shown = frame.select([
             col::TEAM,
             col::STAGE,
             WON_OBSERVATIONS,
             LATE_SHARE,
             MEDIAN_DELAY_DAYS,
-        ])?);
+        ])?;
+        shown.with_column(Column::new(ANCHOR.into(), anchor))?;
+        reported.push(shown);
     }
     let mut table = reported.pop().unwrap_or_default();
     for frame in reported {
@@ -136,19 +195,42 @@ pub(crate) fn slip_tables(levels: &[DataFrame]) -> Result<(DataFrame, DataFrame)
             Column::new(col::STAGE.into(), stages),
             Column::new(POINT.into(), points),
             Column::new(SHIFT_DAYS.into(), shifts),
+            Column::new(FROM_FORECAST_DATE.into(), from_forecast_date),
         ],
     )?;
     Ok((table, points))
 }
 
-/// `open` deals (with their team and stage) joined to the slippage
-/// points of the first level `points` has for them: one row per deal and
-/// point, with [`POINT`], [`SHIFT_DAYS`] and the point's [`SHARE`] of the
-/// deal (a deal no level covers, when no won deal was ever observed,
-/// keeps one row, shifted by 0, with all of it).
-pub(crate) fn with_slip_points(open: LazyFrame, points: &DataFrame) -> LazyFrame {
+/// Per level row, whether its won deals' closes were tighter around the
+/// snapshot day plus a lead (their stage takes about the same time
+/// whatever the owner wrote) than around the stated close plus a delay
+/// (the owner's date carries the timing): the narrower interquartile range
+/// decides, the stated close on a tie.
+fn snapshot_anchored(frame: &DataFrame) -> Result<Vec<bool>, ForecastError> {
+    let delay = frame.column(DELAY_SPREAD)?.f64()?;
+    let lead = frame.column(LEAD_SPREAD)?.f64()?;
+    Ok(delay
+        .iter()
+        .zip(lead.iter())
+        .map(|(d, l)| matches!((d, l), (Some(d), Some(l)) if l < d))
+        .collect())
+}
+
+/// `open` deals (with their team and stage, their stated close in
+/// `stated_close`, a date past counting as `as_of`, seen from `as_of`) joined to the slippage points of the
+/// first level `points` has for them: one row per deal and point, with
+/// [`POINT`], [`SHIFT_DAYS`] and the point's [`SHARE`] of the deal (a deal
+/// no level covers, when no won deal was ever observed, keeps one row,
+/// shifted by 0, with all of it).
+pub(crate) fn with_slip_points(
+    open: LazyFrame,
+    points: &DataFrame,
+    stated_close: Expr,
+    as_of: Expr,
+) -> LazyFrame {
     const ANY_TEAM_COLUMN: &str = "__company";
     const ANY_STAGE_COLUMN: &str = "__any_stage";
+    const STAGE_BAND_COLUMN: &str = "__stage_band";
     let levels = points
         .clone()
         .lazy()
@@ -158,6 +240,8 @@ pub(crate) fn with_slip_points(open: LazyFrame, points: &DataFrame) -> LazyFrame
         ])
         .unique(None, UniqueKeepStrategy::First);
     let tried = [
+        (col::TEAM, STAGE_BAND_COLUMN),
+        (ANY_TEAM_COLUMN, STAGE_BAND_COLUMN),
         (col::TEAM, col::STAGE),
         (ANY_TEAM_COLUMN, col::STAGE),
         (col::TEAM, ANY_STAGE_COLUMN),
@@ -165,6 +249,7 @@ pub(crate) fn with_slip_points(open: LazyFrame, points: &DataFrame) -> LazyFrame
     let mut keyed = open.with_columns([
         lit(COMPANY).alias(ANY_TEAM_COLUMN),
         lit(ANY_STAGE).alias(ANY_STAGE_COLUMN),
+        stage_band(col(col::STAGE), stated_close, as_of).alias(STAGE_BAND_COLUMN),
     ]);
     let found = |i: usize| format!("{FOUND}{i}");
     for (i, (team, stage)) in tried.into_iter().enumerate() {
@@ -177,16 +262,25 @@ pub(crate) fn with_slip_points(open: LazyFrame, points: &DataFrame) -> LazyFrame
     }
     let pick = |which: fn(&(&'static str, &'static str)) -> &'static str, last: &str| {
         let hit = |i: usize| col(found(i).as_str()).fill_null(lit(false));
-        when(hit(0))
-            .then(col(which(&tried[0])))
-            .when(hit(1))
-            .then(col(which(&tried[1])))
-            .when(hit(2))
-            .then(col(which(&tried[2])))
-            .otherwise(lit(last.to_owned()))
+        tried
+            .iter()
+            .enumerate()
+            .rev()
+            .fold(lit(last.to_owned()), |later, (i, level)| {
+                when(hit(i)).then(col(which(level))).otherwise(later)
+            })
     };
     let mut dropped: Vec<String> = (0..tried.len()).map(found).collect();
-    dropped.extend([ANY_TEAM_COLUMN, ANY_STAGE_COLUMN, SLIP_TEAM, SLIP_STAGE].map(String::from));
+    dropped.extend(
+        [
+            ANY_TEAM_COLUMN,
+            ANY_STAGE_COLUMN,
+            STAGE_BAND_COLUMN,
+            SLIP_TEAM,
+            SLIP_STAGE,
+        ]
+        .map(String::from),
+    );
     keyed
         .with_columns([
             pick(|t| t.0, COMPANY).alias(SLIP_TEAM),
@@ -197,6 +291,7 @@ pub(crate) fn with_slip_points(open: LazyFrame, points: &DataFrame) -> LazyFrame
                 col(col::TEAM).alias(SLIP_TEAM),
                 col(col::STAGE).alias(SLIP_STAGE),
                 col(SHIFT_DAYS),
+                col(FROM_FORECAST_DATE),
                 col(POINT).cast(DataType::UInt32),
             ]),
             [col(SLIP_TEAM), col(SLIP_STAGE)],
@@ -210,6 +305,184 @@ pub(crate) fn with_slip_points(open: LazyFrame, points: &DataFrame) -> LazyFrame
                 .otherwise(lit(1.0 / f64::from(SLIP_POINTS)))
                 .alias(SHARE),
             col(SHIFT_DAYS).fill_null(lit(0i64)),
+            col(FROM_FORECAST_DATE).fill_null(lit(false)),
             col(POINT).fill_null(lit(0u32)).cast(DataType::UInt32),
         ])
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+
+    fn day(d: i64) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::TimeDelta::days(d)
+    }
+
+    /// Won deals of one team seen on snapshots: (stage, snapshot day,
+    /// stated close day, closed day), days from 2026-01-01.
+    fn won(deals: &[(&str, i64, i64, i64)]) -> LazyFrame {
+        let column = |f: fn(&(&str, i64, i64, i64)) -> i64, name: &str| {
+            Column::new(
+                name.into(),
+                deals.iter().map(|d| day(f(d))).collect::<Vec<_>>(),
+            )
+        };
+        DataFrame::new(
+            deals.len(),
+            vec![
+                Column::new(col::TEAM.into(), vec!["east"; deals.len()]),
+                Column::new(
+                    col::STAGE.into(),
+                    deals.iter().map(|d| d.0).collect::<Vec<_>>(),
+                ),
+                column(|d| d.1, "__snapshot"),
+                column(|d| d.2, col::EXPECTED_CLOSE),
+                column(|d| d.3, col::CLOSED),
+            ],
+        )
+        .unwrap()
+        .lazy()
+        .with_column(
+            (col(col::CLOSED) - col(col::EXPECTED_CLOSE))
+                .dt()
+                .total_days(false)
+                .alias(DELAY),
+        )
+    }
+
+    fn tables(deals: &[(&str, i64, i64, i64)]) -> (DataFrame, DataFrame) {
+        let plans = slip_plans(won(deals), col("__snapshot"));
+        let levels: Vec<DataFrame> = plans.into_iter().map(|p| p.collect().unwrap()).collect();
+        slip_tables(&levels).unwrap()
+    }
+
+    fn level(points: &DataFrame, team: &str, stage: &str) -> Vec<(i64, bool)> {
+        let rows = points
+            .clone()
+            .lazy()
+            .filter(
+                col(col::TEAM)
+                    .eq(lit(team))
+                    .and(col(col::STAGE).eq(lit(stage))),
+            )
+            .sort([POINT], SortMultipleOptions::default())
+            .collect()
+            .unwrap();
+        let shifts = rows.column(SHIFT_DAYS).unwrap().i64().unwrap().clone();
+        let anchored = rows
+            .column(FROM_FORECAST_DATE)
+            .unwrap()
+            .bool()
+            .unwrap()
+            .clone();
+        shifts
+            .iter()
+            .zip(anchored.iter())
+            .map(|(s, a)| (s.unwrap(), a.unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn a_stage_that_takes_its_own_time_counts_from_the_forecast_date() {
+        // Negotiations close 8 to 12 days after the snapshot whatever date
+        // the owner wrote (5 to 80 days out); qualifying deals close 3 to
+        // 7 days after the stated date, which is anything from 10 to 120
+        // days out.
+        let mut deals = Vec::new();
+        for i in 0..60 {
+            deals.push(("negotiate", 0, 5 + (i * 5) % 76, 8 + i % 5));
+            let stated = 10 + (i * 7) % 111;
+            deals.push(("qualify", 0, stated, stated + 3 + i % 5));
+        }
+        let (table, points) = tables(&deals);
+        let negotiate = level(&points, COMPANY, "negotiate");
+        assert_eq!(negotiate.len(), SLIP_POINTS as usize);
+        assert!(
+            negotiate
+                .iter()
+                .all(|&(s, from_now)| from_now && (8..=12).contains(&s)),
+            "{negotiate:?}"
+        );
+        let qualify = level(&points, COMPANY, "qualify");
+        assert!(
+            qualify
+                .iter()
+                .all(|&(s, from_now)| !from_now && (3..=7).contains(&s)),
+            "{qualify:?}"
+        );
+        let anchors = table
+            .lazy()
+            .filter(
+                col(col::TEAM)
+                    .eq(lit(COMPANY))
+                    .and(col(col::STAGE).eq(lit("negotiate"))),
+            )
+            .collect()
+            .unwrap();
+        assert_eq!(
+            anchors.column(ANCHOR).unwrap().str().unwrap().get(0),
+            Some("snapshot")
+        );
+    }
+
+    #[test]
+    fn a_deal_takes_the_points_of_its_stage_and_band_of_days_to_its_stated_close() {
+        // Negotiations stated to close within two weeks slip 20 days;
+        // those stated two to three months out close 40 days early.
+        let mut deals = Vec::new();
+        for i in 0..50 {
+            deals.push(("negotiate", 0, 5 + i % 9, 25 + i % 9));
+            deals.push(("negotiate", 0, 50 + i % 40, 10 + i % 40));
+        }
+        let (_, points) = tables(&deals);
+        let near = level(&points, "east", "negotiate 0-14");
+        let far = level(&points, "east", "negotiate 46-90");
+        assert!(
+            near.iter().all(|&(s, from_now)| !from_now && s == 20),
+            "{near:?}"
+        );
+        assert!(
+            far.iter().all(|&(s, from_now)| !from_now && s == -40),
+            "{far:?}"
+        );
+        // Open deals seen from day 0 pick their band's level.
+        let open = DataFrame::new(
+            2,
+            vec![
+                Column::new(col::TEAM.into(), ["east", "east"]),
+                Column::new(col::STAGE.into(), ["negotiate", "negotiate"]),
+                Column::new("__stated".into(), [day(7), day(70)]),
+                Column::new("deal".into(), [1u32, 2]),
+            ],
+        )
+        .unwrap()
+        .lazy();
+        let spread = with_slip_points(open, &points, col("__stated"), lit(day(0)))
+            .group_by([col("deal")])
+            .agg([col(SHIFT_DAYS).mean(), col(SHARE).sum()])
+            .sort(["deal"], SortMultipleOptions::default())
+            .collect()
+            .unwrap();
+        let shifts: Vec<Option<f64>> = spread
+            .column(SHIFT_DAYS)
+            .unwrap()
+            .f64()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(shifts, [Some(20.0), Some(-40.0)]);
+        let shares: Vec<Option<f64>> = spread
+            .column(SHARE)
+            .unwrap()
+            .f64()
+            .unwrap()
+            .iter()
+            .collect();
+        for share in shares {
+            assert!((share.unwrap() - 1.0).abs() < 1e-9);
+        }
+    }
 }

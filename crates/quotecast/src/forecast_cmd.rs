@@ -231,14 +231,14 @@ fn write_correction(out: &mut String, c: &Correction, spec: &ForecastSpec) -> an
     if c.calendar.height() > 0 {
         writeln!(
             out,
-            "\ncalendar (per team and horizon, 0 the {} holding the forecast date: what past snapshots' deals booked there over the corrected forecast; calendar_factor shrunk to the company's `*` by deals; shock_variance the relative variance of a multiplier a team's deals share in one bucket of that horizon, drawn per team, bucket and trial):",
+            "\ncalendar (per team and horizon, 0 the {} holding the forecast date: what past snapshots' deals booked there over the corrected forecast; calendar_factor shrunk to the company's `*` by deals, the company's to its ratio over snapshots at every place in their bucket, that to 1; shock_variance the relative variance of a multiplier a team's deals share in one bucket of that horizon, drawn per team, bucket and trial):",
             spec.bucket
         )?;
         out.push_str(&table(&c.calendar, 60)?);
     }
     writeln!(
         out,
-        "\nslippage (won deals closing after their stated date, per team and the stage they were in; `*` is the company or all stages; a deal takes the first of team and stage, company and stage, team, company with 40 won observations):"
+        "\nslippage (won deals' closes against their stated date, per team, the stage they were in and within it the band of days to that date (`negotiate 15-45`); `*` is the company or all stages; a deal takes the first of team, stage and band; company, stage and band; team and stage; company and stage; team; company with 40 won observations; anchor: what a level's points count from, the stated close (plus a delay) or the forecast date (plus a lead), whichever held its won deals' closes tighter):"
     )?;
     out.push_str(&table(&c.slippage, 60)?);
     if c.close_factors.height() > 0 {
