@@ -246,6 +246,49 @@ fn whole_counts_written_as_floats_are_counts_and_fractions_are_refused() {
 }
 
 #[test]
+fn iso_timestamps_as_apis_export_them_give_the_date_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.csv");
+    let created = [
+        "2026-10-01T10:00:00.000Z",
+        "2026-10-02T10:00:00Z",
+        "2026-10-03T23:30:00-08:00",
+        "2026-10-04T00:30:00.123+0100",
+        "2026-10-05 10:00",
+        "2026-10-06T10:00",
+    ];
+    let rows: Vec<String> = created
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("O-{i},ann,east,na,qualify,{c},2026-12-15,USD,1.50"))
+        .collect();
+    std::fs::write(&path, format!("{SNAPSHOT_HEADER}\n{}\n", rows.join("\n"))).unwrap();
+    let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+    assert_eq!(
+        texts(&read.frame, col::CREATED),
+        [
+            "2026-10-01",
+            "2026-10-02",
+            "2026-10-03",
+            "2026-10-04",
+            "2026-10-05",
+            "2026-10-06"
+        ]
+    );
+    // A day-month order is not guessed.
+    std::fs::write(
+        &path,
+        format!("{SNAPSHOT_HEADER}\nO-1,ann,east,na,qualify,10/03/2026,2026-12-15,USD,1.50\n"),
+    )
+    .unwrap();
+    let message = bad(read_snapshot_noted(&path, &vocabulary()));
+    assert!(
+        message.contains("row 1, column `created`: `10/03/2026` is not a date"),
+        "{message}"
+    );
+}
+
+#[test]
 fn parquet_decimals_are_checked_against_their_currency_only_when_their_scale_could_exceed_it() {
     let dir = tempfile::tempdir().unwrap();
     let snapshot = |scale: usize, cents: [i128; 2]| {

@@ -35,7 +35,9 @@ impl Kind {
     fn describe(self) -> &'static str {
         match self {
             Kind::Text => "text",
-            Kind::Date => "a date (YYYY-MM-DD, or YYYY-MM-DD HH:MM:SS)",
+            Kind::Date => {
+                "a date (YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS], or ISO 8601 with T and Z or an offset)"
+            }
             Kind::Count => "a whole number of units",
             Kind::Amount => "a decimal amount",
         }
@@ -112,8 +114,20 @@ pub(crate) fn tally_name(i: usize) -> String {
     format!("__tally{i}")
 }
 
-/// The date formats read from text, tried in this order.
-const DATE_FORMATS: [&str; 3] = ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"];
+/// The date formats read from text, tried in this order: a date; a date
+/// and time (seconds optional); ISO 8601 as APIs and data loaders export
+/// it, in UTC (`Z`) or with an offset (the date as written, in the
+/// writer's zone).
+const DATE_FORMATS: [&str; 8] = [
+    "%Y-%m-%d",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%dT%H:%M:%S%.fZ",
+    "%Y-%m-%dT%H:%M:%S%.f%:z",
+    "%Y-%m-%dT%H:%M:%S%.f%z",
+];
 
 /// Builds the typed columns and checks of `specs` over a file whose schema
 /// is `schema`.
