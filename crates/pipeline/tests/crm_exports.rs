@@ -73,17 +73,29 @@ fn bad(result: Result<impl std::fmt::Debug, PipelineError>) -> String {
 const SNAPSHOT_HEADER: &str =
     "opportunity_id,owner,team,region,stage,created,expected_close,currency,amount";
 
+/// Writes `rows` under `header` as the CSV file `name` in `dir`.
+fn csv_file<R: AsRef<str>>(
+    dir: &std::path::Path,
+    name: &str,
+    header: &str,
+    rows: &[R],
+) -> std::path::PathBuf {
+    let path = dir.join(name);
+    let rows: Vec<&str> = rows.iter().map(AsRef::as_ref).collect();
+    std::fs::write(&path, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    path
+}
+
 #[test]
 fn a_crms_labels_timestamps_and_semicolons_are_read_as_the_rules_mean_them() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("export.csv");
     let rows = [
         "O-1;ann;east;na;Qualification;2026-10-01 09:30:00;2026-12-15T00:00:00;USD;100.50",
         "O-2;bob;east;na;Proposal/Price Quote;2026-10-02;2026-12-20 17:05:59.250;EUR;7",
         "O-3;bob;east;na;Closed Won;2026-10-03;2026-11-01;USD;20.00",
     ];
     let header = SNAPSHOT_HEADER.replace(',', ";");
-    std::fs::write(&path, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    let path = csv_file(dir.path(), "export.csv", &header, &rows);
     let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
     let frame = read.frame;
     assert_eq!(texts(&frame, col::STAGE), ["qualify", "propose", "won"]);
@@ -155,12 +167,11 @@ fn floating_point_amounts_are_rounded_per_currency_and_said_once() {
 #[test]
 fn exact_amounts_with_more_decimals_than_their_currency_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.csv");
     let rows = [
         "O-1,ann,east,na,qualify,2026-10-01,2026-12-15,USD,1.005",
         "O-2,ann,east,na,qualify,2026-10-01,2026-12-15,USD,1.50",
     ];
-    std::fs::write(&path, format!("{SNAPSHOT_HEADER}\n{}\n", rows.join("\n"))).unwrap();
+    let path = csv_file(dir.path(), "s.csv", SNAPSHOT_HEADER, &rows);
     let message = bad(read_snapshot_noted(&path, &vocabulary()));
     assert!(
         message.contains(
@@ -176,13 +187,12 @@ fn text_amounts_carrying_a_floats_noise_are_read_as_the_cents_they_stand_for_and
     // pandas writes a sum of cents as its double printed in full; a half
     // cent written on purpose stays refused.
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.csv");
     let rows = [
         "O-1,ann,east,na,qualify,2026-10-01,2026-12-15,USD,24878.379999999997",
         "O-2,ann,east,na,qualify,2026-10-01,2026-12-15,EUR,157559.77000000002",
         "O-3,ann,east,na,qualify,2026-10-01,2026-12-15,USD,1.50",
     ];
-    std::fs::write(&path, format!("{SNAPSHOT_HEADER}\n{}\n", rows.join("\n"))).unwrap();
+    let path = csv_file(dir.path(), "s.csv", SNAPSHOT_HEADER, &rows);
     let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
     assert_eq!(
         texts(&read.frame, col::AMOUNT),
@@ -194,16 +204,11 @@ fn text_amounts_carrying_a_floats_noise_are_read_as_the_cents_they_stand_for_and
         "{:?}",
         read.notes
     );
-    let half_cent = dir.path().join("h.csv");
     let rows = [
         "O-1,ann,east,na,qualify,2026-10-01,2026-12-15,USD,24878.379999999997",
         "O-2,ann,east,na,qualify,2026-10-01,2026-12-15,USD,1.0050000000000001",
     ];
-    std::fs::write(
-        &half_cent,
-        format!("{SNAPSHOT_HEADER}\n{}\n", rows.join("\n")),
-    )
-    .unwrap();
+    let half_cent = csv_file(dir.path(), "h.csv", SNAPSHOT_HEADER, &rows);
     let message = bad(read_snapshot_noted(&half_cent, &vocabulary()));
     assert!(
         message.contains(
@@ -220,7 +225,6 @@ fn whole_counts_written_as_floats_are_counts_and_fractions_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let header = format!("{SNAPSHOT_HEADER},sku,quantity");
     let write = |name: &str, quantities: [&str; 3]| {
-        let path = dir.path().join(name);
         let rows: Vec<String> = quantities
             .iter()
             .enumerate()
@@ -228,8 +232,7 @@ fn whole_counts_written_as_floats_are_counts_and_fractions_are_refused() {
                 format!("O-{i},ann,east,na,qualify,2026-10-01,2026-12-15,USD,10.00,LT-14-PRO,{q}")
             })
             .collect();
-        std::fs::write(&path, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
-        path
+        csv_file(dir.path(), name, &header, &rows)
     };
     let read =
         read_snapshot_noted(&write("whole.csv", ["37.0", "2", "1e2"]), &vocabulary()).unwrap();
@@ -248,7 +251,6 @@ fn whole_counts_written_as_floats_are_counts_and_fractions_are_refused() {
 #[test]
 fn iso_timestamps_as_apis_export_them_give_the_date_as_written() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.csv");
     let created = [
         "2026-10-01T10:00:00.000Z",
         "2026-10-02T10:00:00Z",
@@ -262,7 +264,7 @@ fn iso_timestamps_as_apis_export_them_give_the_date_as_written() {
         .enumerate()
         .map(|(i, c)| format!("O-{i},ann,east,na,qualify,{c},2026-12-15,USD,1.50"))
         .collect();
-    std::fs::write(&path, format!("{SNAPSHOT_HEADER}\n{}\n", rows.join("\n"))).unwrap();
+    let path = csv_file(dir.path(), "s.csv", SNAPSHOT_HEADER, &rows);
     let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
     assert_eq!(
         texts(&read.frame, col::CREATED),
@@ -276,11 +278,12 @@ fn iso_timestamps_as_apis_export_them_give_the_date_as_written() {
         ]
     );
     // A day-month order is not guessed.
-    std::fs::write(
-        &path,
-        format!("{SNAPSHOT_HEADER}\nO-1,ann,east,na,qualify,10/03/2026,2026-12-15,USD,1.50\n"),
-    )
-    .unwrap();
+    let path = csv_file(
+        dir.path(),
+        "s.csv",
+        SNAPSHOT_HEADER,
+        &["O-1,ann,east,na,qualify,10/03/2026,2026-12-15,USD,1.50"],
+    );
     let message = bad(read_snapshot_noted(&path, &vocabulary()));
     assert!(
         message.contains("row 1, column `created`: `10/03/2026` is not a date"),
