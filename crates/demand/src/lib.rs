@@ -71,8 +71,16 @@ pub enum DemandError {
     Cancelled,
     #[error(transparent)]
     Forecast(#[from] quotecast_forecast::ForecastError),
-    #[error(transparent)]
-    Polars(#[from] polars::error::PolarsError),
+    /// A computation failed inside polars: a defect. Shown without the
+    /// query plan, and not given as the source (see the forecast's).
+    #[error("the plan's computation failed: {}", quotecast_pipeline::without_plan(.0))]
+    Polars(polars::error::PolarsError),
+}
+
+impl From<polars::error::PolarsError> for DemandError {
+    fn from(error: polars::error::PolarsError) -> Self {
+        DemandError::Polars(error)
+    }
 }
 
 /// A name a line carries (deal, account, product line, SKU, team):

@@ -13,20 +13,17 @@ pub enum ForecastError {
     #[error("cancelled: the caller went away")]
     Cancelled,
     /// A computation failed inside polars: a defect, since every input is
-    /// checked before it gets there. Shown without polars' query plan.
-    #[error("the forecast's computation failed: {}", without_plan(.0))]
-    Polars(#[from] polars::error::PolarsError),
+    /// checked before it gets there. Shown without polars' query plan, and
+    /// not given as the error's source: a caller printing the chain of
+    /// sources (anyhow's `{:#}`) would print the plan.
+    #[error("the forecast's computation failed: {}", quotecast_pipeline::without_plan(.0))]
+    Polars(polars::error::PolarsError),
 }
 
-/// Polars' message up to the query plan it appends to some errors.
-fn without_plan(error: &polars::error::PolarsError) -> String {
-    let message = error.to_string();
-    let cut = ["\n\nResolved plan", "\nResolved plan", "\n\n"]
-        .iter()
-        .filter_map(|marker| message.find(marker))
-        .min()
-        .unwrap_or(message.len());
-    message[..cut].trim_end().to_string()
+impl From<polars::error::PolarsError> for ForecastError {
+    fn from(error: polars::error::PolarsError) -> Self {
+        ForecastError::Polars(error)
+    }
 }
 
 #[cfg(test)]
@@ -44,5 +41,14 @@ mod tests {
         assert!(shown.contains("missing"), "{shown}");
         assert!(!shown.contains("plan"), "{shown}");
         assert!(!shown.contains('\n'), "{shown}");
+        // No source either: a caller printing the chain of sources (as the
+        // CLI does) would print polars' message, plan and all.
+        let error = df!("a" => [1, 2])
+            .unwrap()
+            .lazy()
+            .select([col("missing")])
+            .collect();
+        let error = ForecastError::from(error.unwrap_err());
+        assert!(std::error::Error::source(&error).is_none());
     }
 }

@@ -82,8 +82,29 @@ pub enum PipelineError {
     NotStored(String),
     #[error("cannot generate the pipeline: {0}")]
     Generator(String),
-    #[error(transparent)]
-    Polars(#[from] polars::error::PolarsError),
+    /// A computation failed inside polars; shown without the query plan
+    /// polars appends, and not given as the source (a chain of sources
+    /// printed in full would show it).
+    #[error("reading failed: {}", without_plan(.0))]
+    Polars(polars::error::PolarsError),
+}
+
+impl From<polars::error::PolarsError> for PipelineError {
+    fn from(error: polars::error::PolarsError) -> Self {
+        PipelineError::Polars(error)
+    }
+}
+
+/// Polars' message up to the query plan it appends to some errors: what
+/// failed, on one line.
+pub fn without_plan(error: &polars::error::PolarsError) -> String {
+    let message = error.to_string();
+    let cut = ["\n\nResolved plan", "\nResolved plan", "\n"]
+        .iter()
+        .filter_map(|marker| message.find(marker))
+        .min()
+        .unwrap_or(message.len());
+    message[..cut].trim_end().to_string()
 }
 
 impl PipelineError {
