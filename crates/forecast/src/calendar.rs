@@ -11,7 +11,8 @@
 //! forecast date's (a snapshot in the second week of a quarter teaches the
 //! second week of a quarter most). The company's factor is shrunk
 //! towards its ratio over snapshots at every place in their bucket
-//! (weighted by age alone; that ratio is shrunk towards 1): a young or
+//! (weighted by age alone; by [`COMPANY_SHRINK_DEALS`]; that ratio is
+//! shrunk towards 1): a young or
 //! small history has few deals at the forecast date's place, but what it
 //! says about the horizon as a whole is still better than nothing. A
 //! team's factor is shrunk towards the company's, by the (weighted)
@@ -55,15 +56,22 @@ pub const RATIO: &str = "ratio";
 /// The variance of a cell's bookings under the deal-level model.
 const VARIANCE: &str = "__variance";
 const WEIGHT: &str = "__weight";
-/// Deals at which a team's own ratio gets half the weight.
+/// Deals at which a team's own ratio gets half the weight (and the
+/// company's over every place in the bucket against 1).
 pub const SHRINK_DEALS: f64 = 200.0;
+/// Deals at which the company's ratio at the forecast date's place in the
+/// bucket gets half the weight against its ratio over every place: that
+/// prior already speaks for the company, so it needs fewer deals than 1
+/// would (50 against 200 gave equal or lower CRPS on all eleven generated
+/// companies; the README gives the backtests).
+pub const COMPANY_SHRINK_DEALS: f64 = 50.0;
 /// The width of the kernel on the place in the bucket (share of it gone).
 pub const POSITION_WIDTH: f64 = 0.2;
 /// The least weight a snapshot at another place in its bucket keeps.
 /// Since the company's factor leans on its ratio over every place in the
 /// bucket (not on 1), snapshots far from the forecast date's place need
 /// little weight: 0.01 against 0.05 gave equal or lower CRPS on ten of
-/// eleven generated companies (ARCHITECTURE.md has the figures).
+/// eleven generated companies (the README gives the backtests).
 pub const POSITION_FLOOR: f64 = 0.01;
 /// A snapshot this many days older than another counts half as much.
 /// Chosen by backtest (quarters, two ahead, with the close-date factors)
@@ -518,11 +526,15 @@ fn shock_table(moments: &BTreeMap<i32, [f64; 5]>, last: i32) -> PolarsResult<Dat
 /// The table of [`learn_calendar`] from the summed deals, forecast and
 /// realised per team (and `*`) and horizon.
 fn factors(sums: &BTreeMap<(String, i32), [f64; 3]>) -> PolarsResult<DataFrame> {
-    let shrink = |n: f64| n / (n + SHRINK_DEALS);
     let ratio = |s: &[f64; 3]| if s[1] > 0.0 { s[2] / s[1] } else { 1.0 };
     let shrunk = |team: &str, h: i32, towards: f64| {
+        let deals = if team == COMPANY {
+            COMPANY_SHRINK_DEALS
+        } else {
+            SHRINK_DEALS
+        };
         sums.get(&(team.to_owned(), h)).map_or(towards, |s| {
-            let z = shrink(s[0]);
+            let z = s[0] / (s[0] + deals);
             z * ratio(s) + (1.0 - z) * towards
         })
     };
@@ -538,8 +550,7 @@ fn factors(sums: &BTreeMap<(String, i32), [f64; 3]>) -> PolarsResult<DataFrame> 
         let factor = if team == COMPANY {
             company(*h)
         } else {
-            let z = shrink(s[0]);
-            z * ratio(s) + (1.0 - z) * company(*h)
+            shrunk(team, *h, company(*h))
         };
         let factor = if factor.is_finite() {
             factor.clamp(BOUNDS.0, BOUNDS.1)
