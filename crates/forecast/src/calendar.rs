@@ -44,6 +44,7 @@ use crate::{
     },
     corrected::expected_rows,
     frames::{collect_together, exact_sum, fixed_sum},
+    pipeline_share::{PIPELINE_SHARE, Tally, all_bookings_plan},
     prepare::horizon_of,
     shocks::ShockModel,
 };
@@ -123,7 +124,8 @@ pub(crate) fn learn_calendar(
     // Only snapshots with a horizon whose bucket had ended by the
     // forecast date.
     let mut days = Vec::with_capacity(deals.len());
-    let mut plans = Vec::with_capacity(deals.len());
+    // Per snapshot: its cells, then everything booked after it.
+    let mut plans = Vec::with_capacity(2 * deals.len());
     for (day, open) in deals {
         let complete = complete_horizons(spec.bucket, *day, spec.as_of);
         if complete > 0 {
@@ -137,6 +139,7 @@ pub(crate) fn learn_calendar(
                 complete,
                 weight,
             )?);
+            plans.push(all_bookings_plan(&decided, &then, complete));
             days.push(*day);
         }
     }
@@ -144,13 +147,22 @@ pub(crate) fn learn_calendar(
     // same factors to the bit (a plan's id hashes the values they scale).
     let mut sums: BTreeMap<(String, i32), [f64; 3]> = BTreeMap::new();
     let mut cells = Vec::new();
-    for (frame, day) in collect_together(plans)?.into_iter().zip(days) {
+    let mut tally = Tally::default();
+    let mut frames = collect_together(plans)?.into_iter();
+    for day in days {
+        let (Some(frame), Some(all)) = (frames.next(), frames.next()) else {
+            break;
+        };
+        let mut weight = 0.0;
         for cell in cells_of(&frame, day, spec.bucket, spec.as_of)? {
             add_to_sums(&mut sums, &cell);
+            tally.add_open(cell.horizon, cell.realised, cell.weight);
+            weight = cell.weight;
             cells.push(cell);
         }
+        tally.add_all(&all, weight)?;
     }
-    let table = factors(&sums)?;
+    let table = with_pipeline_share(factors(&sums)?, &tally.shares())?;
     let model = ShockModel::new(spec.correction.as_deref());
     let spread = |team: &str| model.team(team);
     let shocks = bucket_shocks(&cells, &spread)?;
@@ -167,6 +179,26 @@ pub(crate) fn learn_calendar(
             col(COMPANY_SHOCK_VARIANCE).fill_null(lit(0.0)),
         ])
         .collect()?)
+}
+
+/// `table` with [`PIPELINE_SHARE`] on the company's rows (null on the
+/// teams').
+fn with_pipeline_share(
+    mut table: DataFrame,
+    shares: &BTreeMap<i32, f64>,
+) -> PolarsResult<DataFrame> {
+    let teams = table.column(col::TEAM)?.str()?.clone();
+    let horizons = table.column(HORIZON)?.i32()?.clone();
+    let share: Vec<Option<f64>> = teams
+        .iter()
+        .zip(horizons.iter())
+        .map(|(t, h)| match (t, h) {
+            (Some(COMPANY), Some(h)) => shares.get(&h).copied(),
+            _ => None,
+        })
+        .collect();
+    table.with_column(Column::new(PIPELINE_SHARE.into(), share))?;
+    Ok(table)
 }
 
 /// `spec` as a forecast made on `day` had it: its correction without the

@@ -49,7 +49,9 @@ pub struct Correction {
     pub shock_variance: f64,
     /// Per team (and `*` for the company) and horizon: `deals`,
     /// `forecast`, `realised`, `ratio` and the `calendar_factor` applied
-    /// to the open deals' value in that horizon (see [`crate::calendar`]);
-    /// empty when no snapshot is old enough for a whole bucket.
+    /// to the open deals' value in that horizon (see [`crate::calendar`]),
+    /// and on the company's rows `pipeline_share`, the share of all
+    /// bookings after past snapshots in that horizon that deals open on
+    /// them made; empty when no snapshot is old enough for a whole bucket.
     pub calendar: DataFrame,
 }

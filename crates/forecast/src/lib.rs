@@ -30,6 +30,7 @@ mod incidence;
 mod montecarlo;
 mod orders;
 mod overdue;
+mod pipeline_share;
 mod prepare;
 mod report;
 mod scores;
@@ -61,6 +62,7 @@ pub use orders::{
     Booked, UNASSIGNED, WonOrder, WonOrderLine, book_won_orders, quote_number_of, without_ordered,
 };
 pub use overdue::overdue;
+pub use pipeline_share::{PIPELINE_SHARE, pipeline_shares};
 pub use polars::prelude::{DataFrame, IntoLazy, LazyFrame};
 pub use report::{
     BacktestOptions, ForecastOptions, ForecastReport, MATURITY_DAYS, MONEY_COLUMNS,

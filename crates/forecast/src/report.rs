@@ -142,7 +142,10 @@ pub fn forecast_spec(
     let learned = tracing::info_span!("learn_correction")
         .in_scope(|| learn_correction(snapshots.clone(), history.outcomes, &spec, &how));
     match learned {
-        Ok(correction) => spec.correction = Some(Box::new(correction)),
+        Ok(correction) => {
+            notes.extend(pipeline_share_note(&correction, spec.bucket));
+            spec.correction = Some(Box::new(correction));
+        }
         Err(ForecastError::NoHistory(_)) => {
             let oldest = snapshot_dates(snapshots)?.first().copied();
             notes.push(match oldest {
@@ -157,6 +160,20 @@ pub fn forecast_spec(
     }
     cancel.check()?;
     Ok((spec, notes))
+}
+
+/// What share of the bookings that followed past snapshots in the current
+/// and the next bucket came from deals open on them: the part of a
+/// bucket's bookings a forecast of today's pipeline can see.
+fn pipeline_share_note(correction: &crate::Correction, bucket: crate::Bucket) -> Option<String> {
+    let shares = crate::pipeline_share::pipeline_shares(correction);
+    let share = |h: i32| shares.iter().find(|(x, _)| *x == h).map(|(_, s)| *s);
+    let (now, next) = (share(0)?, share(1)?);
+    Some(format!(
+        "on past snapshots, deals already in the pipeline made {:.0} % of what was booked in the rest of the {bucket} and {:.0} % of the next {bucket}'s bookings (pipeline_share in the calendar); the forecast counts today's pipeline and what is already won, not deals yet to be created",
+        now * 100.0,
+        next * 100.0
+    ))
 }
 
 /// Runs the whole job on a checked snapshot: [`forecast_spec`], then the

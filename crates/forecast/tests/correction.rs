@@ -119,6 +119,19 @@ fn team_factors_and_slippage_are_learned_and_the_corrected_forecast_wins_the_bac
     // each team's and the company's over all stages.
     let points = &c.slip_points;
     assert!(points.height() > 10 * world.teams.len());
+    // The generated company creates deals all along: those open on a
+    // snapshot make most of what the rest of its bucket books, and less
+    // the further out a bucket is.
+    let shares = quotecast_forecast::pipeline_shares(&c);
+    let share = |h: i32| shares.iter().find(|s| s.0 == h).map(|s| s.1).unwrap();
+    assert!(
+        share(0) > 0.5
+            && share(0) <= 1.0
+            && shares.windows(2).all(|w| w[1].1 <= w[0].1)
+            && share(2) < share(0) - 0.2,
+        "{shares:?}\n{}",
+        show(&c.calendar)
+    );
 
     let b = backtest(
         data.stage_events,
