@@ -44,7 +44,7 @@ use crate::{
     },
     corrected::expected_rows,
     frames::{collect_together, exact_sum, fixed_sum},
-    pipeline_share::{PIPELINE_SHARE, Tally, all_bookings_plan},
+    pipeline_share::{NOT_YET_IN_PIPELINE, PIPELINE_SHARE, Tally, all_bookings_plan},
     prepare::horizon_of,
     shocks::ShockModel,
 };
@@ -160,9 +160,13 @@ pub(crate) fn learn_calendar(
             weight = cell.weight;
             cells.push(cell);
         }
-        tally.add_all(&all, weight)?;
+        tally.add_all(
+            &all,
+            weight,
+            complete_horizons(spec.bucket, day, spec.as_of),
+        )?;
     }
-    let table = with_pipeline_share(factors(&sums)?, &tally.shares())?;
+    let table = with_pipeline_share(factors(&sums)?, &tally)?;
     let model = ShockModel::new(spec.correction.as_deref());
     let spread = |team: &str| model.team(team);
     let shocks = bucket_shocks(&cells, &spread)?;
@@ -181,23 +185,25 @@ pub(crate) fn learn_calendar(
         .collect()?)
 }
 
-/// `table` with [`PIPELINE_SHARE`] on the company's rows (null on the
-/// teams').
-fn with_pipeline_share(
-    mut table: DataFrame,
-    shares: &BTreeMap<i32, f64>,
-) -> PolarsResult<DataFrame> {
+/// `table` with [`PIPELINE_SHARE`] and [`NOT_YET_IN_PIPELINE`] on the
+/// company's rows (null on the teams').
+fn with_pipeline_share(mut table: DataFrame, tally: &Tally) -> PolarsResult<DataFrame> {
     let teams = table.column(col::TEAM)?.str()?.clone();
     let horizons = table.column(HORIZON)?.i32()?.clone();
-    let share: Vec<Option<f64>> = teams
-        .iter()
-        .zip(horizons.iter())
-        .map(|(t, h)| match (t, h) {
-            (Some(COMPANY), Some(h)) => shares.get(&h).copied(),
-            _ => None,
-        })
-        .collect();
-    table.with_column(Column::new(PIPELINE_SHARE.into(), share))?;
+    for (name, values) in [
+        (PIPELINE_SHARE, tally.shares()),
+        (NOT_YET_IN_PIPELINE, tally.not_yet_in_pipeline()),
+    ] {
+        let column: Vec<Option<f64>> = teams
+            .iter()
+            .zip(horizons.iter())
+            .map(|(t, h)| match (t, h) {
+                (Some(COMPANY), Some(h)) => values.get(&h).copied(),
+                _ => None,
+            })
+            .collect();
+        table.with_column(Column::new(name.into(), column))?;
+    }
     Ok(table)
 }
 

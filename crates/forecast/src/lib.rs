@@ -62,7 +62,9 @@ pub use orders::{
     Booked, UNASSIGNED, WonOrder, WonOrderLine, book_won_orders, quote_number_of, without_ordered,
 };
 pub use overdue::overdue;
-pub use pipeline_share::{PIPELINE_SHARE, pipeline_shares};
+pub use pipeline_share::{
+    NOT_YET_IN_PIPELINE, PIPELINE_SHARE, not_yet_in_pipeline, pipeline_shares,
+};
 pub use polars::prelude::{DataFrame, IntoLazy, LazyFrame};
 pub use report::{
     BacktestOptions, ForecastOptions, ForecastReport, MATURITY_DAYS, MONEY_COLUMNS,

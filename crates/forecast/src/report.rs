@@ -143,7 +143,7 @@ pub fn forecast_spec(
         .in_scope(|| learn_correction(snapshots.clone(), history.outcomes, &spec, &how));
     match learned {
         Ok(correction) => {
-            notes.extend(pipeline_share_note(&correction, spec.bucket));
+            notes.extend(pipeline_share_note(&correction, &spec));
             spec.correction = Some(Box::new(correction));
         }
         Err(ForecastError::NoHistory(_)) => {
@@ -163,16 +163,20 @@ pub fn forecast_spec(
 }
 
 /// What share of the bookings that followed past snapshots in the current
-/// and the next bucket came from deals open on them: the part of a
-/// bucket's bookings a forecast of today's pipeline can see.
-fn pipeline_share_note(correction: &crate::Correction, bucket: crate::Bucket) -> Option<String> {
+/// and the next bucket came from deals open on them, and what deals not
+/// yet in the pipeline booked there: the part of a bucket's bookings a
+/// forecast of today's pipeline can see, and what it leaves out.
+fn pipeline_share_note(correction: &crate::Correction, spec: &ForecastSpec) -> Option<String> {
+    let at = |values: &[(i32, f64)], h: i32| values.iter().find(|(x, _)| *x == h).map(|(_, v)| *v);
     let shares = crate::pipeline_share::pipeline_shares(correction);
-    let share = |h: i32| shares.iter().find(|(x, _)| *x == h).map(|(_, s)| *s);
-    let (now, next) = (share(0)?, share(1)?);
+    let new = crate::pipeline_share::not_yet_in_pipeline(correction);
+    let (bucket, currency) = (spec.bucket, &spec.rates.reporting_currency);
     Some(format!(
-        "on past snapshots, deals already in the pipeline made {:.0} % of what was booked in the rest of the {bucket} and {:.0} % of the next {bucket}'s bookings (pipeline_share in the calendar); the forecast counts today's pipeline and what is already won, not deals yet to be created",
-        now * 100.0,
-        next * 100.0
+        "on past snapshots, deals already in the pipeline made {:.0} % of what was booked in the rest of the {bucket} and {:.0} % of the next {bucket}'s bookings (pipeline_share in the calendar); deals not yet in the pipeline booked {:.0} {currency} and {:.0} {currency} there on average (not_yet_in_pipeline); the forecast counts today's pipeline and what is already won, not deals yet to be created",
+        at(&shares, 0)? * 100.0,
+        at(&shares, 1)? * 100.0,
+        at(&new, 0)?,
+        at(&new, 1)?,
     ))
 }
 

@@ -132,6 +132,15 @@ fn team_factors_and_slippage_are_learned_and_the_corrected_forecast_wins_the_bac
         "{shares:?}\n{}",
         show(&c.calendar)
     );
+    // What that leaves out: deals created after a snapshot book more the
+    // further out a bucket is.
+    let new = quotecast_forecast::not_yet_in_pipeline(&c);
+    let booked = |h: i32| new.iter().find(|s| s.0 == h).map(|s| s.1).unwrap();
+    assert!(
+        booked(0) >= 0.0 && booked(1) > booked(0) && booked(2) > booked(1),
+        "{new:?}\n{}",
+        show(&c.calendar)
+    );
 
     let b = backtest(
         data.stage_events,
