@@ -140,7 +140,7 @@ pub(crate) fn learn_calendar(
                 weight,
             )?);
             plans.push(all_bookings_plan(&decided, &then, complete));
-            days.push(*day);
+            days.push((*day, weight, complete));
         }
     }
     // Summed in Rust, date by date in order: the same history gives the
@@ -149,22 +149,16 @@ pub(crate) fn learn_calendar(
     let mut cells = Vec::new();
     let mut tally = Tally::default();
     let mut frames = collect_together(plans)?.into_iter();
-    for day in days {
+    for (day, weight, complete) in days {
         let (Some(frame), Some(all)) = (frames.next(), frames.next()) else {
             break;
         };
-        let mut weight = 0.0;
         for cell in cells_of(&frame, day, spec.bucket, spec.as_of)? {
             add_to_sums(&mut sums, &cell);
             tally.add_open(cell.horizon, cell.realised, cell.weight);
-            weight = cell.weight;
             cells.push(cell);
         }
-        tally.add_all(
-            &all,
-            weight,
-            complete_horizons(spec.bucket, day, spec.as_of),
-        )?;
+        tally.add_all(&all, weight, complete)?;
     }
     let table = with_pipeline_share(factors(&sums)?, &tally)?;
     let model = ShockModel::new(spec.correction.as_deref());
