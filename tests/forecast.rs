@@ -238,13 +238,20 @@ async fn an_uploaded_pipeline_forecasts_as_the_batch_job_does() {
         "wire {wire} vs in-process {cents}"
     );
 
-    // The Monte Carlo mean of each bucket is the corrected expected value.
+    // The Monte Carlo mean of each bucket is the expected bookings: the
+    // corrected value plus new deals, on the wire as their sum.
+    let expected = amounts.sum("expected_bookings");
+    let parts = wire + amounts.sum("new_deals");
+    assert!(
+        (expected - parts).abs() <= tolerance,
+        "{expected} vs {parts}"
+    );
     let by_bucket = &tables["uncertainty_by_bucket"];
     let mean = by_bucket.sum("mean");
-    let relative = ((mean - wire) / wire).abs();
+    let relative = ((mean - expected) / expected).abs();
     assert!(
         relative < Decimal::new(3, 2),
-        "MC mean {mean} vs corrected {wire}"
+        "MC mean {mean} vs expected bookings {expected}"
     );
     server.stop().await;
 }
@@ -301,9 +308,13 @@ async fn funnel_and_backtest_stream_their_tables() {
             "rules",
             "calibrated",
             "corrected",
+            "with_new_deals",
             "pipeline_ratio",
             "same_point_of_quarter",
-            "last_year"
+            "last_year",
+            "pipeline_ratio_all",
+            "same_point_of_quarter_all",
+            "last_year_all"
         ]
     );
     // Ranges are scored for the Monte Carlo models, per horizon too.
@@ -319,7 +330,7 @@ async fn funnel_and_backtest_stream_their_tables() {
         summary.rows[0]
     );
     let horizons = &backtest["by_horizon"];
-    assert_eq!(horizons.rows.len(), 6 * 2);
+    assert_eq!(horizons.rows.len(), 10 * 2);
     // Every scored cell, its money as decimal strings in the corporate
     // currency: the rules' cells without a range, the corrected ones with.
     let cells = &backtest["cells"];
@@ -327,7 +338,9 @@ async fn funnel_and_backtest_stream_their_tables() {
     assert!(!cells.rows.is_empty());
     for row in &cells.rows {
         match row[model].as_str() {
-            "corrected" => assert!(row[p90].parse::<rust_decimal::Decimal>().is_ok(), "{row:?}"),
+            "corrected" | "with_new_deals" => {
+                assert!(row[p90].parse::<rust_decimal::Decimal>().is_ok(), "{row:?}")
+            }
             "rules" => assert!(row[p90].is_empty(), "{row:?}"),
             _ => {}
         }

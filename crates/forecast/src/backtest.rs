@@ -11,6 +11,11 @@
 //!   (skipped on dates with none);
 //!
 //! beside the three baselines a planner would use (see [`crate::baselines`]).
+//! These are scored against what the deals open on `d` booked. The
+//! corrected model with new deals ([`WITH_NEW_DEALS`], see
+//! [`crate::new_deals`]) and the baselines counting every booking
+//! ([`BASELINES_ALL`]) are scored against everything booked after `d`,
+//! deals created since too: what a sales leader compares a forecast with.
 //! Nothing after `d` feeds a model: calibration and correction are made
 //! as of `d`. Scores ([`crate::scores`]): WAPE (Σ|forecast − actual| /
 //! Σ actual over bucket × team cells), bias (Σ(forecast − actual) /
@@ -20,7 +25,8 @@
 //! deal's win probability against its outcome, a reliability table (deals
 //! binned by probability: mean probability against the share won), and
 //! the forecast value added: the rules model's WAPE less the model's, and
-//! the best baseline's WAPE less the model's, in points.
+//! the best baseline's WAPE less the model's (of the baselines scored
+//! against the same actual), in points.
 use chrono::NaiveDate;
 use polars::prelude::*;
 use quotecast_pipeline::columns as col;
@@ -29,7 +35,7 @@ use rayon::prelude::*;
 use crate::{
     Bucket, Calibration, ForecastError, ForecastSpec, Learning, Simulation, WinRates,
     accuracy::learn_from,
-    baselines::{BASELINES, snapshot_bookings},
+    baselines::{BASELINES, BASELINES_ALL, booked_after, snapshot_bookings},
     calibrate,
     columns::{
         BUCKET, CELL_FORECAST, HORIZON, IF_WON, IS_OPEN, IS_WON, PROBABILITY, REALISED, SHARE,
@@ -37,6 +43,7 @@ use crate::{
     corrected::expected_rows,
     frames::{PastSnapshots, collect_together, exact_mean, fixed_sum},
     montecarlo::{P10, P50, P90},
+    new_deals::{MIX, TEAM_MEAN},
     prepare::{decided, prepared},
     scores::{ACTUAL, WAPE, error_aggs, quantile, quantiles, with_cell_scores, without_quantiles},
 };
@@ -52,6 +59,10 @@ pub const WON_SHARE: &str = "won_share";
 
 /// The models compared, naive first.
 pub const MODELS: [&str; 3] = ["rules", "calibrated", "corrected"];
+/// The corrected model with what deals not yet in the pipeline add (see
+/// [`crate::new_deals`]), scored against everything booked after the
+/// date, beside [`BASELINES_ALL`].
+pub const WITH_NEW_DEALS: &str = "with_new_deals";
 pub const FVA_BASELINE: &str = "fva_vs_best_baseline";
 /// The seed of the backtest's Monte Carlo.
 const SEED: u64 = 1;
@@ -159,10 +170,15 @@ pub fn backtest(
             .clone()
             .lazy()
             .filter(col(SNAPSHOT_DATE).eq(lit(day).cast(DataType::Date)));
-        for (model, cells) in BASELINES
+        let baselines = BASELINES
             .into_iter()
-            .zip(bookings.forecasts(day, how.maturity_days))
-        {
+            .zip(bookings.forecasts(day, how.maturity_days, false))
+            .chain(
+                BASELINES_ALL
+                    .into_iter()
+                    .zip(bookings.forecasts(day, how.maturity_days, true)),
+            );
+        for (model, cells) in baselines {
             frames.cells.push(tagged(
                 cells
                     .join(
@@ -289,24 +305,59 @@ impl Frames {
             day,
             model,
         ));
-        if model != MODELS[0] && how.trials > 0 {
-            let simulation = Simulation {
-                trials: how.trials,
-                seed: SEED,
-                cancel: how.cancel.clone(),
-                budget: Default::default(),
-            };
-            let keys = vec![col(BUCKET), col(col::TEAM)];
-            let trials = crate::montecarlo::trials(rows.clone(), keys, &simulation, spec)?;
-            self.quantiles.push(tagged(
-                quantiles(&trials)?.drop("__cell")?.lazy(),
-                day,
-                model,
-            ));
+        let cells = rows
+            .clone()
+            .group_by([col(BUCKET), col(col::TEAM)])
+            .agg([fixed_sum(col(PROBABILITY) * col(IF_WON) * col(SHARE)).alias(CELL_FORECAST)]);
+        self.simulate(day, model, spec, rows.clone(), None, how)?;
+        self.cells.push(tagged(cells.clone(), day, model));
+        if model != MODELS[2] {
+            return Ok(());
         }
+        // The corrected model with new deals: their pieces per team and
+        // bucket added to its cells and drawn in its trials.
+        let Some(pieces) = crate::new_deals::pieces(rows.clone(), spec)? else {
+            return Ok(());
+        };
+        let new = pieces.clone().select([
+            col(BUCKET),
+            col(col::TEAM),
+            (col(TEAM_MEAN) * col(MIX)).alias(CELL_FORECAST),
+        ]);
         self.cells.push(tagged(
-            rows.group_by([col(BUCKET), col(col::TEAM)])
-                .agg([fixed_sum(col(PROBABILITY) * col(IF_WON) * col(SHARE)).alias(CELL_FORECAST)]),
+            concat([cells, new], UnionArgs::default())?
+                .group_by([col(BUCKET), col(col::TEAM)])
+                .agg([fixed_sum(col(CELL_FORECAST)).alias(CELL_FORECAST)]),
+            day,
+            WITH_NEW_DEALS,
+        ));
+        self.simulate(day, WITH_NEW_DEALS, spec, rows, Some(pieces), how)
+    }
+
+    /// `model`'s Monte Carlo quantiles per bucket and team on `day`
+    /// (none for the rules' model or without trials).
+    fn simulate(
+        &mut self,
+        day: NaiveDate,
+        model: &'static str,
+        spec: &ForecastSpec,
+        rows: LazyFrame,
+        new_deals: Option<LazyFrame>,
+        how: &Backtest,
+    ) -> Result<(), ForecastError> {
+        if model == MODELS[0] || how.trials == 0 {
+            return Ok(());
+        }
+        let simulation = Simulation {
+            trials: how.trials,
+            seed: SEED,
+            cancel: how.cancel.clone(),
+            budget: Default::default(),
+        };
+        let keys = vec![col(BUCKET), col(col::TEAM)];
+        let trials = crate::montecarlo::trials(rows, keys, &simulation, spec, new_deals)?;
+        self.quantiles.push(tagged(
+            quantiles(&trials)?.drop("__cell")?.lazy(),
             day,
             model,
         ));
@@ -358,7 +409,7 @@ fn scored(
 ) -> Result<BacktestResult, ForecastError> {
     // What the deals open on each date actually booked, per bucket and team.
     let outcomes_of_open = concat(frames.open, UnionArgs::default())?.join(
-        known,
+        known.clone(),
         [col(col::OPPORTUNITY_ID)],
         [col(col::OPPORTUNITY_ID)],
         JoinArgs::new(JoinType::Inner),
@@ -374,7 +425,21 @@ fn scored(
         )
         .group_by([col(SNAPSHOT_DATE), col(BUCKET), col(col::TEAM)])
         .agg([fixed_sum(col(REALISED)).alias(ACTUAL)]);
-    let scored_cells = scored_cells(frames.cells, frames.quantiles, actual, window)?;
+    // Everything booked after each date, new deals too.
+    let all_booked = dates
+        .iter()
+        .map(|&day| booked_after(known.clone(), spec.bucket, day))
+        .collect::<Vec<_>>();
+    let actual_all = concat(all_booked, UnionArgs::default())?
+        .with_column(
+            col(col::CLOSED)
+                .dt()
+                .truncate(lit(spec.bucket.every()))
+                .alias(BUCKET),
+        )
+        .group_by([col(SNAPSHOT_DATE), col(BUCKET), col(col::TEAM)])
+        .agg([fixed_sum(col("__booked")).alias(ACTUAL)]);
+    let scored_cells = scored_cells(frames.cells, frames.quantiles, [actual, actual_all], window)?;
     let deals = concat(frames.deals, UnionArgs::default())?
         .join(
             outcomes_of_open.select([col(SNAPSHOT_DATE), col(col::OPPORTUNITY_ID), col(IS_WON)]),
@@ -468,7 +533,7 @@ fn cell_table(scored: LazyFrame) -> LazyFrame {
 fn scored_cells(
     cells: Vec<LazyFrame>,
     quantiles: Vec<LazyFrame>,
-    actual: LazyFrame,
+    [open, all]: [LazyFrame; 2],
     window: DataFrame,
 ) -> Result<LazyFrame, ForecastError> {
     let cells = concat(cells, UnionArgs::default())?;
@@ -476,12 +541,24 @@ fn scored_cells(
         .clone()
         .select([col(SNAPSHOT_DATE), col(MODEL)])
         .unique(None, UniqueKeepStrategy::First);
-    let actual_per_model = actual.join(
-        models,
-        [col(SNAPSHOT_DATE)],
-        [col(SNAPSHOT_DATE)],
-        JoinArgs::new(JoinType::Inner),
-    );
+    // Each model beside the actual it forecasts: what the deals open on
+    // the date booked, or everything booked after it.
+    let of_all = col(MODEL).is_in(lit(all_bookings_models()).implode(false), false);
+    let per_model = |actual: LazyFrame, models: LazyFrame| {
+        actual.join(
+            models,
+            [col(SNAPSHOT_DATE)],
+            [col(SNAPSHOT_DATE)],
+            JoinArgs::new(JoinType::Inner),
+        )
+    };
+    let actual_per_model = concat(
+        [
+            per_model(open, models.clone().filter(of_all.clone().not())),
+            per_model(all, models.filter(of_all)),
+        ],
+        UnionArgs::default(),
+    )?;
     let keys = [col(SNAPSHOT_DATE), col(MODEL), col(BUCKET), col(col::TEAM)];
     let mut scored = cells
         .join(
@@ -511,7 +588,11 @@ fn scored_cells(
             JoinArgs::new(JoinType::Left),
         );
         col(MODEL).is_in(
-            lit(Series::new("simulated".into(), [MODELS[1], MODELS[2]])).implode(false),
+            lit(Series::new(
+                "simulated".into(),
+                [MODELS[1], MODELS[2], WITH_NEW_DEALS],
+            ))
+            .implode(false),
             false,
         )
     };
@@ -561,9 +642,23 @@ fn horizon_frame(dates: &[NaiveDate], bucket: Bucket, horizon: u32) -> PolarsRes
     )
 }
 
-/// `frame` sorted by model ([`MODELS`], then [`BASELINES`]) and `then`.
+/// The models scored against everything booked after the date.
+fn all_bookings_models() -> Series {
+    let mut names = vec![WITH_NEW_DEALS];
+    names.extend(BASELINES_ALL);
+    Series::new("all_bookings".into(), names)
+}
+
+/// `frame` sorted by model ([`MODELS`], [`WITH_NEW_DEALS`], then
+/// [`BASELINES`] and [`BASELINES_ALL`]) and `then`.
 fn in_model_order(frame: DataFrame, then: &[&str]) -> Result<DataFrame, ForecastError> {
-    let names: Vec<&str> = MODELS.iter().chain(BASELINES.iter()).copied().collect();
+    let names: Vec<&str> = MODELS
+        .iter()
+        .chain([WITH_NEW_DEALS].iter())
+        .chain(BASELINES.iter())
+        .chain(BASELINES_ALL.iter())
+        .copied()
+        .collect();
     let order = DataFrame::new(
         names.len(),
         vec![
@@ -607,11 +702,21 @@ fn with_value_added(summary: DataFrame) -> Result<DataFrame, ForecastError> {
     };
     let naive = wape_of(&MODELS[..1])?;
     let best_baseline = wape_of(&BASELINES)?;
+    let best_of_all = wape_of(&BASELINES_ALL)?;
+    // A model forecasting everything booked is held to the baselines
+    // that do, and no rules model forecasts that.
+    let of_all = col(MODEL).is_in(lit(all_bookings_models()).implode(false), false);
     Ok(summary
         .lazy()
         .with_columns([
-            ((lit(naive) - col(WAPE)) * lit(100.0)).alias(FVA),
-            ((lit(best_baseline) - col(WAPE)) * lit(100.0)).alias(FVA_BASELINE),
+            when(of_all.clone())
+                .then(lit(NULL).cast(DataType::Float64))
+                .otherwise((lit(naive) - col(WAPE)) * lit(100.0))
+                .alias(FVA),
+            when(of_all)
+                .then((lit(best_of_all) - col(WAPE)) * lit(100.0))
+                .otherwise((lit(best_baseline) - col(WAPE)) * lit(100.0))
+                .alias(FVA_BASELINE),
         ])
         .collect()?)
 }

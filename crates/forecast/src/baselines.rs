@@ -15,19 +15,29 @@
 //!
 //! Like the models, a baseline made on day `d` learns only from snapshots
 //! `maturity_days` older and outcomes known on `d`; and like the backtest's
-//! actuals, it counts only deals open on the snapshot dates.
+//! actuals, it counts only deals open on the snapshot dates. Each also
+//! comes counting everything booked after the past snapshots, new deals
+//! too ([`BASELINES_ALL`]: a sales leader's spreadsheet of bookings over
+//! pipeline), scored against everything booked after `d` beside the
+//! forecast with new deals.
 use chrono::NaiveDate;
 use polars::prelude::*;
 use quotecast_pipeline::columns as col;
 
 use crate::{
     Bucket, ForecastError, ForecastSpec,
-    columns::{BUCKET, CELL_FORECAST, HORIZON, IS_OPEN, REALISED, VALUE},
+    columns::{BUCKET, CELL_FORECAST, HORIZON, IS_OPEN, IS_WON, REALISED, VALUE},
     frames::{PastSnapshots, collect_together, fixed_sum},
     prepare::prepared,
 };
 
 pub const BASELINES: [&str; 3] = ["pipeline_ratio", "same_point_of_quarter", "last_year"];
+/// [`BASELINES`] counting every booking after the past snapshots.
+pub const BASELINES_ALL: [&str; 3] = [
+    "pipeline_ratio_all",
+    "same_point_of_quarter_all",
+    "last_year_all",
+];
 const OPEN_VALUE: &str = "__open_value";
 const BOOKED: &str = "__booked";
 const SNAPSHOT_DATE: &str = col::SNAPSHOT_DATE;
@@ -42,6 +52,8 @@ pub(crate) struct SnapshotBookings {
     open: DataFrame,
     /// `snapshot_date, team, horizon, closed, __booked` (won deals).
     booked: DataFrame,
+    /// The same for every deal won after the snapshot date.
+    all_booked: DataFrame,
     dates: Vec<NaiveDate>,
     bucket: Bucket,
 }
@@ -55,6 +67,7 @@ pub(crate) fn snapshot_bookings(
     dates: &[NaiveDate],
 ) -> Result<SnapshotBookings, ForecastError> {
     let mut open = Vec::with_capacity(dates.len());
+    let mut all_booked = Vec::with_capacity(dates.len());
     for &day in dates {
         let mut then = spec.clone();
         then.as_of = day;
@@ -75,6 +88,7 @@ pub(crate) fn snapshot_bookings(
                 ])
                 .with_column(lit(day).cast(DataType::Date).alias(SNAPSHOT_DATE)),
         );
+        all_booked.push(booked_after(known.clone(), spec.bucket, day));
     }
     // Collected date by date: shallow plans, each snapshot prepared once.
     let deals = concat(
@@ -92,7 +106,7 @@ pub(crate) fn snapshot_bookings(
         .group_by([col(SNAPSHOT_DATE), col(col::OPPORTUNITY_ID)])
         .agg([col(col::TEAM).first(), col("__start").first()])
         .join(
-            known.filter(col("__won")),
+            known.filter(col(IS_WON)),
             [col(col::OPPORTUNITY_ID)],
             [col(col::OPPORTUNITY_ID)],
             JoinArgs::new(JoinType::Inner),
@@ -108,15 +122,35 @@ pub(crate) fn snapshot_bookings(
             col(col::CLOSED),
             col(REALISED).alias(BOOKED),
         ]);
-    let mut frames = collect_together(vec![per_team, booked])?;
+    let all_booked = concat(all_booked, UnionArgs::default())?;
+    let mut frames = collect_together(vec![per_team, booked, all_booked])?;
+    let all_booked = frames.pop().unwrap_or_default();
     let booked = frames.pop().unwrap_or_default();
     let open = frames.pop().unwrap_or_default();
     Ok(SnapshotBookings {
         open,
         booked,
+        all_booked,
         dates: dates.to_vec(),
         bucket: spec.bucket,
     })
+}
+
+/// Every deal of `known` won after `day`: `snapshot_date` (the day),
+/// `team`, `horizon` (0 the bucket holding the day), `closed`, `__booked`.
+pub(crate) fn booked_after(known: LazyFrame, bucket: Bucket, day: NaiveDate) -> LazyFrame {
+    let start = lit(bucket.start_of(day)).cast(DataType::Date);
+    known
+        .filter(col(IS_WON).and(col(col::CLOSED).gt(lit(day).cast(DataType::Date))))
+        .select([
+            lit(day).cast(DataType::Date).alias(SNAPSHOT_DATE),
+            col(col::TEAM),
+            (bucket.index(col(col::CLOSED).dt().truncate(lit(bucket.every())))
+                - bucket.index(start))
+            .alias(HORIZON),
+            col(col::CLOSED),
+            col(REALISED).alias(BOOKED),
+        ])
 }
 
 fn date_list(dates: &[NaiveDate]) -> Expr {
@@ -140,9 +174,9 @@ fn day_of_quarter(day: NaiveDate) -> i64 {
 }
 
 impl SnapshotBookings {
-    /// Per team and horizon: booked over open value on the `learn` dates,
-    /// counting bookings known on `day`.
-    fn ratios(&self, learn: &[NaiveDate], day: NaiveDate) -> LazyFrame {
+    /// Per team and horizon: `booked` over open value on the `learn`
+    /// dates, counting bookings known on `day`.
+    fn ratios(&self, booked: &DataFrame, learn: &[NaiveDate], day: NaiveDate) -> LazyFrame {
         let open = self
             .open
             .clone()
@@ -150,8 +184,7 @@ impl SnapshotBookings {
             .filter(in_dates(learn))
             .group_by([col(col::TEAM), col(HORIZON)])
             .agg([fixed_sum(col(OPEN_VALUE))]);
-        let booked = self
-            .booked
+        let booked = booked
             .clone()
             .lazy()
             .filter(in_dates(learn).and(col(col::CLOSED).lt_eq(lit(day).cast(DataType::Date))))
@@ -213,8 +246,15 @@ impl SnapshotBookings {
 
     /// The three baselines made on `day` from snapshots `maturity_days`
     /// older: `team, horizon, __cell_forecast` per baseline, in
-    /// [`BASELINES`] order.
-    pub(crate) fn forecasts(&self, day: NaiveDate, maturity_days: u32) -> Vec<LazyFrame> {
+    /// [`BASELINES`] order; counting every booking after the past
+    /// snapshots when `all` ([`BASELINES_ALL`]).
+    pub(crate) fn forecasts(
+        &self,
+        day: NaiveDate,
+        maturity_days: u32,
+        all: bool,
+    ) -> Vec<LazyFrame> {
+        let booked = if all { &self.all_booked } else { &self.booked };
         let cutoff = day - chrono::TimeDelta::days(i64::from(maturity_days));
         let learn: Vec<NaiveDate> = self
             .dates
@@ -233,8 +273,8 @@ impl SnapshotBookings {
         } else {
             same_point
         };
-        let ratio = self.times_open(self.ratios(&learn, day), day);
-        let at_same_point = self.times_open(self.ratios(&same_point, day), day);
+        let ratio = self.times_open(self.ratios(booked, &learn, day), day);
+        let at_same_point = self.times_open(self.ratios(booked, &same_point, day), day);
         let year_back = day - chrono::TimeDelta::days(LAST_YEAR_DAYS);
         let last_year = learn
             .iter()
@@ -242,8 +282,7 @@ impl SnapshotBookings {
             .filter(|d| (*d - year_back).num_days().abs() <= LAST_YEAR_WITHIN_DAYS)
             .min_by_key(|d| (*d - year_back).num_days().abs());
         let last_year = match last_year {
-            Some(then) => self
-                .booked
+            Some(then) => booked
                 .clone()
                 .lazy()
                 .filter(

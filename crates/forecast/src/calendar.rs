@@ -44,7 +44,7 @@ use crate::{
     },
     corrected::expected_rows,
     frames::{collect_together, exact_sum, fixed_sum},
-    pipeline_share::{NOT_YET_IN_PIPELINE, PIPELINE_SHARE, Tally, all_bookings_plan},
+    pipeline_share::{Tally, all_bookings_plan},
     prepare::horizon_of,
     shocks::ShockModel,
 };
@@ -155,17 +155,23 @@ pub(crate) fn learn_calendar(
         };
         for cell in cells_of(&frame, day, spec.bucket, spec.as_of)? {
             add_to_sums(&mut sums, &cell);
-            tally.add_open(cell.horizon, cell.realised, cell.weight);
+            tally.add_open(&cell.team, cell.horizon, cell.realised);
             cells.push(cell);
         }
-        tally.add_all(&all, weight, complete)?;
+        tally.add_all(&all)?;
+        tally.end_snapshot(spec.bucket.start_of(day), weight, complete);
     }
-    let table = with_pipeline_share(factors(&sums)?, &tally)?;
+    let keys = [col(col::TEAM), col(HORIZON)];
+    let table = factors(&sums)?.lazy().join(
+        tally.table()?.lazy(),
+        keys.clone(),
+        keys,
+        JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+    );
     let model = ShockModel::new(spec.correction.as_deref());
     let spread = |team: &str| model.team(team);
     let shocks = bucket_shocks(&cells, &spread)?;
     Ok(table
-        .lazy()
         .join(
             shocks.lazy(),
             [col(HORIZON)],
@@ -176,29 +182,8 @@ pub(crate) fn learn_calendar(
             col(SHOCK_VARIANCE).fill_null(lit(0.0)),
             col(COMPANY_SHOCK_VARIANCE).fill_null(lit(0.0)),
         ])
+        .sort([col::TEAM, HORIZON], SortMultipleOptions::default())
         .collect()?)
-}
-
-/// `table` with [`PIPELINE_SHARE`] and [`NOT_YET_IN_PIPELINE`] on the
-/// company's rows (null on the teams').
-fn with_pipeline_share(mut table: DataFrame, tally: &Tally) -> PolarsResult<DataFrame> {
-    let teams = table.column(col::TEAM)?.str()?.clone();
-    let horizons = table.column(HORIZON)?.i32()?.clone();
-    for (name, values) in [
-        (PIPELINE_SHARE, tally.shares()),
-        (NOT_YET_IN_PIPELINE, tally.not_yet_in_pipeline()),
-    ] {
-        let column: Vec<Option<f64>> = teams
-            .iter()
-            .zip(horizons.iter())
-            .map(|(t, h)| match (t, h) {
-                (Some(COMPANY), Some(h)) => values.get(&h).copied(),
-                _ => None,
-            })
-            .collect();
-        table.with_column(Column::new(name.into(), column))?;
-    }
-    Ok(table)
 }
 
 /// `spec` as a forecast made on `day` had it: its correction without the

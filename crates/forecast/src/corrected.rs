@@ -132,15 +132,19 @@ fn with_calendar(open: LazyFrame, spec: &ForecastSpec, correction: &Correction) 
 }
 
 /// The corrected expected amount per `keys`: booked amounts plus open
-/// rows' probability times value if won times share.
+/// rows' probability times value if won times share; with what deals not
+/// yet in the pipeline add (see [`crate::new_deals`]).
 pub(crate) fn corrected(
     lines: LazyFrame,
     spec: &ForecastSpec,
     keys: &[Expr],
 ) -> PolarsResult<LazyFrame> {
-    Ok(expected_rows(lines, spec)?
+    let rows = expected_rows(lines, spec)?;
+    let corrected = rows
+        .clone()
         .group_by(keys)
-        .agg([fixed_sum(col(PROBABILITY) * col(IF_WON) * col(SHARE)).alias(CORRECTED)]))
+        .agg([fixed_sum(col(PROBABILITY) * col(IF_WON) * col(SHARE)).alias(CORRECTED)]);
+    crate::new_deals::with_new_deals(corrected, rows, spec, keys)
 }
 
 /// Columns of [`demand_lines`].

@@ -50,8 +50,11 @@ pub struct Correction {
     /// Per team (and `*` for the company) and horizon: `deals`,
     /// `forecast`, `realised`, `ratio` and the `calendar_factor` applied
     /// to the open deals' value in that horizon (see [`crate::calendar`]),
-    /// and on the company's rows `pipeline_share`, the share of all
-    /// bookings after past snapshots in that horizon that deals open on
-    /// them made; empty when no snapshot is old enough for a whole bucket.
+    /// `pipeline_share`, the share of all bookings after past snapshots
+    /// in that horizon that deals open on them made, and
+    /// `not_yet_in_pipeline` and `not_yet_in_pipeline_sd`, what the other
+    /// deals booked there per snapshot (mean and spread, the forecast's
+    /// `new_deals`, see [`crate::new_deals`]); empty when no snapshot is
+    /// old enough for a whole bucket.
     pub calendar: DataFrame,
 }

@@ -28,6 +28,7 @@ mod frames;
 mod funnel;
 mod incidence;
 mod montecarlo;
+mod new_deals;
 mod orders;
 mod overdue;
 mod pipeline_share;
@@ -58,12 +59,14 @@ pub use funnel::{FunnelReport, funnel};
 pub use montecarlo::{
     Cancel, Simulation, TrialBudget, Uncertainty, percentile, simulate, trial_rng,
 };
+pub use new_deals::{EXPECTED_BOOKINGS, NEW_DEALS};
 pub use orders::{
     Booked, UNASSIGNED, WonOrder, WonOrderLine, book_won_orders, quote_number_of, without_ordered,
 };
 pub use overdue::overdue;
 pub use pipeline_share::{
-    NOT_YET_IN_PIPELINE, PIPELINE_SHARE, not_yet_in_pipeline, pipeline_shares,
+    NOT_YET_IN_PIPELINE, NOT_YET_IN_PIPELINE_SD, PIPELINE_SHARE, not_yet_in_pipeline,
+    pipeline_shares,
 };
 pub use polars::prelude::{DataFrame, IntoLazy, LazyFrame};
 pub use report::{

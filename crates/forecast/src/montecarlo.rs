@@ -30,6 +30,7 @@ use crate::{
     },
     corrected::expected_rows,
     frames::{collect_together, fixed_sum},
+    new_deals::NewDealDraws,
     prepare::{horizon_of, prepared},
     shocks::{ShockModel, Shocks},
 };
@@ -151,6 +152,8 @@ struct Deals {
     shocks: Shocks,
     /// What deals already won add to each cell in every trial.
     booked: Vec<f64>,
+    /// What deals not yet in the pipeline add, drawn per trial.
+    new_deals: NewDealDraws,
 }
 
 /// Simulates `how.trials` outcomes of the snapshot's open deals.
@@ -166,12 +169,11 @@ pub fn simulate(
         cells,
         totals,
         open,
-    } = trials(
-        expected_rows(deal_rows(lines, spec), spec)?,
-        keys,
-        how,
-        spec,
-    )?;
+    } = {
+        let rows = expected_rows(deal_rows(lines, spec), spec)?;
+        let new_deals = crate::new_deals::pieces(rows.clone(), spec)?;
+        trials(rows, keys, how, spec, new_deals)?
+    };
     let n_cells = cells.height();
     let scale = spec.rates.scale;
     let by_group = summarise(&cells, &totals, n_cells, scale)?;
@@ -246,17 +248,19 @@ pub(crate) struct Trials {
 }
 
 /// Runs `how.trials` trials of the rows of [`expected_rows`], summed per
-/// cell of `keys`.
+/// cell of `keys`, with the deals not yet in the pipeline of `new_deals`
+/// (the [`crate::new_deals::pieces`] of the rows) when given.
 pub(crate) fn trials(
     rows: LazyFrame,
     keys: Vec<Expr>,
     how: &Simulation,
     spec: &ForecastSpec,
+    new_deals: Option<LazyFrame>,
 ) -> Result<Trials, ForecastError> {
     let correction = spec.correction.as_deref();
-    let cells = rows
-        .clone()
-        .select(keys.clone())
+    let mut cell_keys = vec![rows.clone().select(keys.clone())];
+    cell_keys.extend(new_deals.clone().map(|n| n.select(keys.clone())));
+    let cells = concat(cell_keys, UnionArgs::default())?
         .unique(None, UniqueKeepStrategy::First)
         .sort_by_exprs(keys.clone(), SortMultipleOptions::default())
         .with_row_index(CELL, None);
@@ -281,9 +285,23 @@ pub(crate) fn trials(
             [col::OPPORTUNITY_ID, POINT, CELL],
             SortMultipleOptions::default(),
         );
-    let mut frames = collect_together(vec![cells, ordered])?;
-    let ordered = frames.pop().unwrap_or_default();
-    let cells = frames.pop().unwrap_or_default();
+    let mut plans = vec![cells.clone(), ordered];
+    plans.extend(new_deals.map(|n| {
+        n.join(
+            cells,
+            keys.clone(),
+            keys.clone(),
+            JoinArgs::new(JoinType::Left),
+        )
+        .sort([col::TEAM, BUCKET], SortMultipleOptions::default())
+    }));
+    let mut frames = collect_together(plans)?.into_iter();
+    let cells = frames.next().unwrap_or_default();
+    let ordered = frames.next().unwrap_or_default();
+    let new_deals = match frames.next() {
+        Some(pieces) => NewDealDraws::new(&pieces, CELL)?,
+        None => NewDealDraws::default(),
+    };
     let n_cells = cells.height();
     how.budget
         .check(
@@ -294,7 +312,8 @@ pub(crate) fn trials(
         .map_err(ForecastError::TooLarge)?;
     let horizons = cell_horizons(&cells, spec)?;
     let model = ShockModel::new(correction).with_rates(&spec.win_rates);
-    let deals = deals(&ordered, &horizons, &model)?;
+    let mut deals = deals(&ordered, &horizons, &model)?;
+    deals.new_deals = new_deals;
     let open = (deals.simple.len() + deals.threshold.len()) as u64;
     let chunks: Vec<u32> = (0..how.trials.div_ceil(CHUNK)).collect();
     let results: Vec<Vec<f64>> = chunks
@@ -362,6 +381,7 @@ fn deals(
         group: Vec::new(),
         shocks: Shocks::default(),
         booked: vec![0.0; horizons.len()],
+        new_deals: NewDealDraws::default(),
     };
     let mut previous: Option<&str> = None;
     let (mut team, mut stage) = ("", "");
@@ -419,6 +439,7 @@ fn split_simple(d: Deals) -> Deals {
         group: Vec::new(),
         shocks: d.shocks,
         booked: d.booked,
+        new_deals: d.new_deals,
     };
     for i in 0..d.threshold.len() {
         let (from, to) = (d.start[i] as usize, d.start[i + 1] as usize);
@@ -511,6 +532,11 @@ fn run_chunk(deals: &Deals, n_cells: usize, first: u64, trials: u32, seed: u64) 
             }
         }
         general_deals(deals, block, &mut rngs[..lanes], &m[..lanes]);
+        for (j, rng) in rngs.iter_mut().take(lanes).enumerate() {
+            deals
+                .new_deals
+                .add(rng, &mut block[j * n_cells..(j + 1) * n_cells]);
+        }
         t += lanes;
     }
     out

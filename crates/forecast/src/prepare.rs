@@ -304,6 +304,7 @@ pub(crate) fn decided(
         )
         .select([
             col(col::OPPORTUNITY_ID),
+            col(col::TEAM),
             col(col::CLOSED),
             col(col::OUTCOME).eq(lit("won")).alias(IS_WON),
             when(col(col::OUTCOME).eq(lit("won")))

@@ -165,14 +165,14 @@ pub fn forecast_spec(
 /// What share of the bookings that followed past snapshots in the current
 /// and the next bucket came from deals open on them, and what deals not
 /// yet in the pipeline booked there: the part of a bucket's bookings a
-/// forecast of today's pipeline can see, and what it leaves out.
+/// forecast of today's pipeline can see, and what `new_deals` adds.
 fn pipeline_share_note(correction: &crate::Correction, spec: &ForecastSpec) -> Option<String> {
     let at = |values: &[(i32, f64)], h: i32| values.iter().find(|(x, _)| *x == h).map(|(_, v)| *v);
     let shares = crate::pipeline_share::pipeline_shares(correction);
     let new = crate::pipeline_share::not_yet_in_pipeline(correction);
     let (bucket, currency) = (spec.bucket, &spec.rates.reporting_currency);
     Some(format!(
-        "on past snapshots, deals already in the pipeline made {:.0} % of what was booked in the rest of the {bucket} and {:.0} % of the next {bucket}'s bookings (pipeline_share in the calendar); deals not yet in the pipeline booked {:.0} {currency} and {:.0} {currency} there on average (not_yet_in_pipeline); the forecast counts today's pipeline and what is already won, not deals yet to be created",
+        "on past snapshots, deals already in the pipeline made {:.0} % of what was booked in the rest of the {bucket} and {:.0} % of the next {bucket}'s bookings (pipeline_share in the calendar); deals not yet in the pipeline booked {:.0} {currency} and {:.0} {currency} there on average (not_yet_in_pipeline, per team in the calendar); `corrected` counts today's pipeline and what is already won, `new_deals` adds what deals not yet created are expected to book (each team's average per snapshot, spread over groups as its business is today), `expected_bookings` is the two together, and the Monte Carlo draws new deals with the spread history shows",
         at(&shares, 0)? * 100.0,
         at(&shares, 1)? * 100.0,
         at(&new, 0)?,
@@ -317,6 +317,8 @@ pub const MONEY_COLUMNS: &[&str] = &[
     "pipeline",
     crate::weighted::WEIGHTED,
     crate::columns::CORRECTED,
+    crate::new_deals::NEW_DEALS,
+    crate::new_deals::EXPECTED_BOOKINGS,
     crate::montecarlo::MEAN,
     crate::montecarlo::P10,
     crate::montecarlo::P50,

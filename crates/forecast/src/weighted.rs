@@ -13,6 +13,7 @@ use crate::{
     },
     distinct::{OUT_OF_ORDER, counted_exactly, with_run_flags},
     frames::{collect_together, fixed_sum},
+    new_deals::{EXPECTED_BOOKINGS, NEW_DEALS},
     prepare::prepared,
 };
 
@@ -259,7 +260,9 @@ fn amounts_plan(
             .chain(OPEN_CATEGORIES.iter().map(|c| c.name()))
             .map(|c| col(c).fill_null(lit(0)))
             .collect();
-        filled.push(col(CORRECTED).fill_null(lit(0.0)));
+        for c in [CORRECTED, NEW_DEALS, EXPECTED_BOOKINGS] {
+            filled.push(col(c).fill_null(lit(0.0)));
+        }
         amounts = amounts
             .join(
                 corrected.lazy(),
@@ -268,7 +271,9 @@ fn amounts_plan(
                 JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
             )
             .with_columns(filled);
-        money.push(col(CORRECTED).round(scale, RoundMode::HalfToEven));
+        for c in [CORRECTED, NEW_DEALS, EXPECTED_BOOKINGS] {
+            money.push(col(c).round(scale, RoundMode::HalfToEven));
+        }
     }
     amounts
         .with_columns(money)

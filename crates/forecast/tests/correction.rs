@@ -171,21 +171,42 @@ fn team_factors_and_slippage_are_learned_and_the_corrected_forecast_wins_the_bac
     assert!(bias[2].abs() < 0.1 && bias[0] > 0.3, "{all}");
     assert!(brier[1] < brier[0], "{all}");
     assert!(number(summary, "fva_points", 2) > 30.0, "{all}");
-    // The baselines a planner would use come after the models, and the
-    // corrected forecast beats the best of them.
-    let baselines: Vec<String> = (3..summary.height())
+    // The forecast with new deals comes next, then the baselines a
+    // planner would use, of the open deals' bookings and of all bookings.
+    let rest: Vec<String> = (3..summary.height())
         .map(|r| text(summary, "model", r))
         .collect();
     assert_eq!(
-        baselines,
-        ["pipeline_ratio", "same_point_of_quarter", "last_year"]
+        rest,
+        [
+            "with_new_deals",
+            "pipeline_ratio",
+            "same_point_of_quarter",
+            "last_year",
+            "pipeline_ratio_all",
+            "same_point_of_quarter_all",
+            "last_year_all"
+        ]
     );
     // As a distribution, the corrected forecast scores better than the best
     // baseline's point forecast (whose CRPS is its WAPE).
-    let best_baseline = (3..6)
-        .map(|r| number(summary, "wape", r))
-        .fold(f64::INFINITY, f64::min);
-    assert!(number(summary, "crps", 2) < best_baseline, "{all}");
+    let best = |rows: std::ops::Range<usize>| {
+        rows.map(|r| number(summary, "wape", r))
+            .fold(f64::INFINITY, f64::min)
+    };
+    assert!(number(summary, "crps", 2) < best(4..7), "{all}");
+    // Against everything booked after each date (new deals too), the
+    // forecast with new deals beats the best baseline of all bookings by
+    // a fifth, with little bias, and says so in its value added.
+    let actual = |r: usize| number(summary, "actual", r);
+    assert!(actual(3) > actual(2) && actual(3) == actual(7), "{all}");
+    assert!(number(summary, "wape", 3) < 0.8 * best(7..10), "{all}");
+    assert!(number(summary, "bias", 3).abs() < 0.1, "{all}");
+    let fva = number(summary, "fva_vs_best_baseline", 3);
+    assert!(
+        (fva - 100.0 * (best(7..10) - number(summary, "wape", 3))).abs() < 1e-6,
+        "{all}"
+    );
     let coverage = number(summary, "coverage_p10_p90", 2);
     assert!((0.0..=1.0).contains(&coverage), "{all}");
     // Every scored cell is listed: per model they add up to the summary's

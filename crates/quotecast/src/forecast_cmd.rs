@@ -231,7 +231,7 @@ fn write_correction(out: &mut String, c: &Correction, spec: &ForecastSpec) -> an
     if c.calendar.height() > 0 {
         writeln!(
             out,
-            "\ncalendar (per team and horizon, 0 the {} holding the forecast date: what past snapshots' deals booked there over the corrected forecast; calendar_factor shrunk to the company's `*` by deals, the company's to its ratio over snapshots at every place in their bucket, that to 1; pipeline_share on the company's rows the share of all bookings after past snapshots in that horizon that deals open on them made, not_yet_in_pipeline what deals not open on them booked there, per snapshot on average; shock_variance the relative variance of a multiplier a team's deals share in one bucket of that horizon, drawn per team, bucket and trial):",
+            "\ncalendar (per team and horizon, 0 the {} holding the forecast date: what past snapshots' deals booked there over the corrected forecast; calendar_factor shrunk to the company's `*` by deals, the company's to its ratio over snapshots at every place in their bucket, that to 1; pipeline_share the share of all bookings after past snapshots in that horizon that deals open on them made, not_yet_in_pipeline what deals not open on them booked there, per snapshot on average (the forecast's new_deals), not_yet_in_pipeline_sd how much that varied (drawn by the Monte Carlo); shock_variance the relative variance of a multiplier a team's deals share in one bucket of that horizon, drawn per team, bucket and trial):",
             spec.bucket
         )?;
         out.push_str(&table(&c.calendar, 60)?);

@@ -1,0 +1,186 @@
+//! Deals not yet in the pipeline: the forecast adds what they booked on
+//! past snapshots, per team and bucket, and with it comes near what a
+//! later quarter really booked where the pipeline alone falls far short.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use quotecast_forecast::{
+    Bucket, Dimension, EXPECTED_BOOKINGS, ForecastSpec, Learning, NEW_DEALS, RateTable, Simulation,
+    WinRates, forecast, learn_correction, simulate,
+};
+
+fn spec(as_of: NaiveDate, group_by: Vec<Dimension>) -> ForecastSpec {
+    ForecastSpec {
+        as_of,
+        bucket: Bucket::Quarter,
+        group_by,
+        rates: RateTable {
+            reporting_currency: "USD".into(),
+            scale: 2,
+            per_reporting: vec![("USD".into(), 1.0)],
+        },
+        win_rates: WinRates::StageDefaults,
+        stages: common::rules().stages().to_vec(),
+        correction: None,
+    }
+}
+
+fn column(frame: &DataFrame, name: &str) -> Vec<f64> {
+    frame
+        .column(name)
+        .unwrap()
+        .cast(&DataType::Float64)
+        .unwrap()
+        .f64()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap_or(0.0))
+        .collect()
+}
+
+/// The sum of `name` over the rows of `frame` in the bucket starting on
+/// `start`.
+fn in_bucket(frame: &DataFrame, name: &str, start: NaiveDate) -> f64 {
+    let buckets = frame.column("bucket").unwrap().date().unwrap().clone();
+    let day = quotecast_pipeline::epoch_days(start);
+    buckets
+        .physical()
+        .iter()
+        .zip(column(frame, name))
+        .filter(|(b, _)| *b == Some(day))
+        .map(|(_, v)| v)
+        .sum()
+}
+
+#[test]
+fn new_deals_bring_a_later_quarter_near_what_really_booked() {
+    let world = common::world(3);
+    let data = common::generated(&world, 3, 2_000, 24);
+    // Forecast as of a past snapshot whose next quarter has ended by the
+    // generator's last day, learning only from what was known then.
+    let days = data
+        .snapshots
+        .clone()
+        .select([col("snapshot_date")])
+        .unique(None, UniqueKeepStrategy::First)
+        .sort(["snapshot_date"], SortMultipleOptions::default())
+        .collect()
+        .unwrap();
+    let days: Vec<i32> = days
+        .column("snapshot_date")
+        .unwrap()
+        .date()
+        .unwrap()
+        .physical()
+        .iter()
+        .flatten()
+        .collect();
+    let limit = quotecast_pipeline::epoch_days(NaiveDate::from_ymd_opt(2026, 4, 20).unwrap());
+    let day = *days.iter().filter(|d| **d <= limit).max().unwrap();
+    let as_of = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Days::new(day as u64);
+    let mut spec = spec(as_of, vec![Dimension::Team]);
+    let correction = learn_correction(
+        data.snapshots.clone(),
+        data.outcomes.clone(),
+        &spec,
+        &Learning {
+            as_of,
+            maturity_days: 180,
+        },
+    )
+    .unwrap();
+    let calendar = correction.calendar.clone();
+    spec.correction = Some(Box::new(correction));
+    let snapshot = data
+        .snapshots
+        .clone()
+        .filter(col("snapshot_date").eq(lit(as_of).cast(DataType::Date)))
+        .drop(cols(["snapshot_date"]));
+    let f = forecast(snapshot.clone(), &spec).unwrap();
+    let amounts = &f.amounts;
+    // expected_bookings is the corrected forecast plus new deals, cell by
+    // cell.
+    for ((c, n), e) in column(amounts, "corrected")
+        .into_iter()
+        .zip(column(amounts, NEW_DEALS))
+        .zip(column(amounts, EXPECTED_BOOKINGS))
+    {
+        assert!((c + n - e).abs() < 0.011, "{c} + {n} against {e}");
+    }
+    // By team, each team's new deals in the next quarter are the
+    // calendar's figure for it at horizon 1.
+    let next = Bucket::Quarter.next(Bucket::Quarter.start_of(as_of));
+    let learned: f64 = {
+        let teams = calendar.column("team").unwrap().str().unwrap();
+        let horizons = calendar.column("horizon").unwrap().i32().unwrap();
+        let new = column(&calendar, "not_yet_in_pipeline");
+        (0..calendar.height())
+            .filter(|&i| teams.get(i) != Some("*") && horizons.get(i) == Some(1))
+            .map(|i| new[i])
+            .sum()
+    };
+    let added = in_bucket(amounts, NEW_DEALS, next);
+    assert!(
+        learned > 0.0 && (added - learned).abs() < 1.0,
+        "{added} against {learned}"
+    );
+    // Grouped otherwise, the same new deals are spread, not lost.
+    spec.group_by = vec![Dimension::Owner];
+    let by_owner = forecast(snapshot.clone(), &spec).unwrap().amounts;
+    let spread = in_bucket(&by_owner, NEW_DEALS, next);
+    assert!((spread - added).abs() < 1.0, "{spread} against {added}");
+    // What really booked in the next quarter, from the outcomes.
+    let after = Bucket::Quarter.next(next);
+    let booked = data
+        .outcomes
+        .clone()
+        .filter(
+            col("outcome").eq(lit("won")).and(
+                col("closed")
+                    .gt_eq(lit(next))
+                    .and(col("closed").lt(lit(after))),
+            ),
+        )
+        .select([col("amount").cast(DataType::Float64).sum()])
+        .collect()
+        .unwrap();
+    let booked = column(&booked, "amount")[0];
+    let corrected = in_bucket(amounts, "corrected", next);
+    let expected = in_bucket(amounts, EXPECTED_BOOKINGS, next);
+    // The pipeline alone says little of a quarter most of whose deals
+    // are not created yet; with new deals the forecast is near it.
+    assert!(corrected < 0.6 * booked, "{corrected} of {booked}");
+    assert!(
+        (expected - booked).abs() < 0.2 * booked,
+        "{expected} against {booked} (pipeline alone {corrected})"
+    );
+    // The Monte Carlo draws them: its mean is the expected bookings, and
+    // its range is wider than the pipeline's deals alone would make it.
+    spec.group_by = vec![];
+    let u = simulate(
+        snapshot,
+        &spec,
+        &Simulation {
+            trials: 2_000,
+            seed: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mean = in_bucket(&u.by_bucket, "mean", next);
+    let (p10, p90) = (
+        in_bucket(&u.by_bucket, "p10", next),
+        in_bucket(&u.by_bucket, "p90", next),
+    );
+    assert!(
+        (mean - expected).abs() < 0.03 * expected,
+        "{mean} against {expected}"
+    );
+    assert!(
+        p10 < booked && booked < p90,
+        "{p10} to {p90}, booked {booked}"
+    );
+}
