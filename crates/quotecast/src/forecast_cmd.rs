@@ -258,7 +258,7 @@ fn write_correction(out: &mut String, c: &Correction, spec: &ForecastSpec) -> an
     }
     writeln!(
         out,
-        "\n`weighted` is the raw forecast, `corrected` applies each deal's close-date and size factors, its team's factor and slippage\n"
+        "\n`weighted` is the raw forecast, `corrected` applies each deal's close-date and size factors, its team's factor and slippage; `new_deals` is what deals not yet in the pipeline are expected to book (the calendar's not_yet_in_pipeline per team), `expected_bookings` the two together\n"
     )?;
     Ok(())
 }
@@ -277,7 +277,7 @@ fn write_uncertainty(
         seed,
         u.open_opportunities,
         if spec.correction.is_some() {
-            ", booking its corrected value in a bucket drawn from its team's slippage"
+            ", booking its corrected value in a bucket drawn from its team's slippage, and each team's new deals per bucket drawn from their history (mean = expected_bookings)"
         } else {
             ""
         },
