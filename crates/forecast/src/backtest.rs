@@ -414,31 +414,17 @@ fn scored(
         [col(col::OPPORTUNITY_ID)],
         JoinArgs::new(JoinType::Inner),
     );
-    let actual = outcomes_of_open
-        .clone()
-        .filter(col(IS_WON))
-        .with_column(
-            col(col::CLOSED)
-                .dt()
-                .truncate(lit(spec.bucket.every()))
-                .alias(BUCKET),
-        )
-        .group_by([col(SNAPSHOT_DATE), col(BUCKET), col(col::TEAM)])
-        .agg([fixed_sum(col(REALISED)).alias(ACTUAL)]);
+    let actual = per_cell(outcomes_of_open.clone().filter(col(IS_WON)), REALISED, spec);
     // Everything booked after each date, new deals too.
     let all_booked = dates
         .iter()
         .map(|&day| booked_after(known.clone(), spec.bucket, day))
         .collect::<Vec<_>>();
-    let actual_all = concat(all_booked, UnionArgs::default())?
-        .with_column(
-            col(col::CLOSED)
-                .dt()
-                .truncate(lit(spec.bucket.every()))
-                .alias(BUCKET),
-        )
-        .group_by([col(SNAPSHOT_DATE), col(BUCKET), col(col::TEAM)])
-        .agg([fixed_sum(col("__booked")).alias(ACTUAL)]);
+    let actual_all = per_cell(
+        concat(all_booked, UnionArgs::default())?,
+        crate::baselines::BOOKED,
+        spec,
+    );
     let scored_cells = scored_cells(frames.cells, frames.quantiles, [actual, actual_all], window)?;
     let deals = concat(frames.deals, UnionArgs::default())?
         .join(
@@ -503,6 +489,19 @@ fn scored(
         cells,
         dates,
     })
+}
+
+/// What the won deals of `won` booked (their `value`) per snapshot date,
+/// bucket of their close and team: a cell's [`ACTUAL`].
+fn per_cell(won: LazyFrame, value: &str, spec: &ForecastSpec) -> LazyFrame {
+    won.with_column(
+        col(col::CLOSED)
+            .dt()
+            .truncate(lit(spec.bucket.every()))
+            .alias(BUCKET),
+    )
+    .group_by([col(SNAPSHOT_DATE), col(BUCKET), col(col::TEAM)])
+    .agg([fixed_sum(col(value)).alias(ACTUAL)])
 }
 
 /// The scored cells as a reader wants them: keys, horizon, forecast,

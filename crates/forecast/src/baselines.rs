@@ -39,7 +39,7 @@ pub const BASELINES_ALL: [&str; 3] = [
     "last_year_all",
 ];
 const OPEN_VALUE: &str = "__open_value";
-const BOOKED: &str = "__booked";
+pub(crate) const BOOKED: &str = "__booked";
 const SNAPSHOT_DATE: &str = col::SNAPSHOT_DATE;
 const SAME_POINT_DAYS: i64 = 14;
 const LAST_YEAR_DAYS: i64 = 364;

@@ -8,37 +8,23 @@ mod common;
 use chrono::NaiveDate;
 use polars::prelude::*;
 use quotecast_forecast::{
-    Bucket, Dimension, EXPECTED_BOOKINGS, ForecastSpec, Learning, NEW_DEALS, RateTable, Simulation,
-    WinRates, forecast, learn_correction, simulate,
+    Bucket, Dimension, EXPECTED_BOOKINGS, ForecastSpec, Learning, NEW_DEALS, Simulation, forecast,
+    learn_correction, rules_spec, simulate,
 };
 
 fn spec(as_of: NaiveDate, group_by: Vec<Dimension>) -> ForecastSpec {
-    ForecastSpec {
-        as_of,
-        bucket: Bucket::Quarter,
-        group_by,
-        rates: RateTable {
-            reporting_currency: "USD".into(),
-            scale: 2,
-            per_reporting: vec![("USD".into(), 1.0)],
-        },
-        win_rates: WinRates::StageDefaults,
-        stages: common::rules().stages().to_vec(),
-        correction: None,
-    }
+    let mut spec = rules_spec(&common::rules(), as_of, Bucket::Quarter);
+    spec.group_by = group_by;
+    spec
 }
 
 fn column(frame: &DataFrame, name: &str) -> Vec<f64> {
-    frame
+    let values = frame
         .column(name)
         .unwrap()
         .cast(&DataType::Float64)
-        .unwrap()
-        .f64()
-        .unwrap()
-        .iter()
-        .map(|v| v.unwrap_or(0.0))
-        .collect()
+        .unwrap();
+    values.f64().unwrap().into_no_null_iter().collect()
 }
 
 /// The sum of `name` over the rows of `frame` in the bucket starting on
