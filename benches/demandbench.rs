@@ -175,6 +175,7 @@ fn options(trials: u32) -> anyhow::Result<PlanOptions> {
         won_before: vec![],
         cancel: Default::default(),
         budget: Default::default(),
+        pipeline_only: false,
     })
 }
 
@@ -484,6 +485,7 @@ fn coverage(args: &Args) -> anyhow::Result<()> {
             won_before: vec![],
             cancel: Default::default(),
             budget: Default::default(),
+            pipeline_only: false,
         };
         let planned = plan(&rules, lines, &Inventory::default(), &options)?;
         // What was won: each line once, needed the day its deal closed.

@@ -34,6 +34,7 @@ mod calendar;
 mod cash;
 mod mix;
 mod mrp;
+mod new_deals;
 mod orders;
 mod prepare;
 mod report;
@@ -176,6 +177,10 @@ pub struct PlanOptions {
     pub cancel: quotecast_forecast::Cancel,
     /// The memory the trials may keep (not part of the plan).
     pub budget: quotecast_forecast::TrialBudget,
+    /// Plan only the pipeline's deals and won orders, not what deals not
+    /// yet in the pipeline are expected to book (the forecast's
+    /// `new_deals`, planned by default when the history has a calendar).
+    pub pipeline_only: bool,
 }
 
 /// Expected and simulated demand of one item in one bucket.

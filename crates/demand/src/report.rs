@@ -7,6 +7,7 @@ use polars::prelude::*;
 use quotecast_forecast::{
     AMOUNT_IF_WON, Bucket, CLOSE_DATE, ForecastOptions, HORIZON, QUANTITY_IF_WON, SLIP_POINT,
     SLIP_POINTS_OF_DEAL, ShockModel, Simulation, WIN_PROBABILITY, demand_lines, forecast_spec,
+    new_deals_by_team,
 };
 use quotecast_model::RuleSet;
 use quotecast_pipeline::{
@@ -14,7 +15,9 @@ use quotecast_pipeline::{
 };
 
 use crate::orders::FirmDemand;
-use crate::{DemandError, DemandLine, Inventory, Names, Plan, PlanOptions, Receipt, plan};
+use crate::{
+    DemandError, DemandLine, Inventory, Names, Placement, Plan, PlanOptions, Receipt, plan,
+};
 
 /// Probabilities and quantities are rounded to this many decimals: the
 /// forecast's learned rates are sums polars may add in any order, so
@@ -201,6 +204,20 @@ pub fn plan_with_orders(
     options.cancel.check()?;
     let shocks = ShockModel::new(spec.correction.as_deref()).with_rates(&spec.win_rates);
     let mut lines = lines_of(&demand_lines(snapshot.lazy(), &spec)?, &shocks)?;
+    let mut new = match options.pipeline_only {
+        true => Vec::new(),
+        false => crate::new_deals::new_deal_lines(
+            rules,
+            &lines,
+            &new_deals_by_team(&spec),
+            options.calendar.as_of,
+        ),
+    };
+    // Only the buckets the plan covers.
+    new.retain(|l| !matches!(options.calendar.place(l.close_date), Placement::Beyond));
+    let mut notes = notes;
+    notes.extend(crate::new_deals::note(&new, &spec.rates.reporting_currency));
+    lines.extend(new);
     lines.extend(firm.lines);
     let mut plan = plan(rules, lines, inventory, options)?;
     plan.explanation.forecast_notes = notes;

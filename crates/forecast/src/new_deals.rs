@@ -43,44 +43,82 @@ pub(crate) const TEAM_MEAN: &str = "__team_mean";
 pub(crate) const TEAM_SD: &str = "__team_sd";
 const TEAM_VALUE: &str = "__team_value";
 
-/// Per team and bucket, what deals not yet in the pipeline are expected
-/// to book there ([`TEAM_MEAN`], [`TEAM_SD`]): the calendar's figures for
-/// the bucket's horizon. None without a correction or with no such
-/// figure above zero.
-fn by_team_and_bucket(spec: &ForecastSpec) -> Option<DataFrame> {
-    let calendar = &spec.correction.as_ref()?.calendar;
-    let teams = calendar.column(col::TEAM).ok()?.str().ok()?;
-    let horizons = calendar.column(HORIZON).ok()?.i32().ok()?;
-    let means = calendar.column(NOT_YET_IN_PIPELINE).ok()?.f64().ok()?;
-    let sds = calendar.column(NOT_YET_IN_PIPELINE_SD).ok()?.f64().ok()?;
-    let mut columns: (Vec<&str>, Vec<i32>, Vec<f64>, Vec<f64>) = Default::default();
-    for i in 0..calendar.height() {
-        let (Some(team), Some(h), Some(mean)) = (teams.get(i), horizons.get(i), means.get(i))
-        else {
-            continue;
-        };
-        if team == COMPANY || mean <= 0.0 || h < 0 {
-            continue;
+/// What deals not yet in the pipeline are expected to book in one
+/// team's bucket, in the reporting currency: the calendar's figures for
+/// the bucket's horizon.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TeamNewDeals {
+    pub team: String,
+    /// The bucket: its first day, the first day after it, and its
+    /// horizon (0 the bucket holding the forecast date).
+    pub starts: NaiveDate,
+    pub ends: NaiveDate,
+    pub horizon: i32,
+    pub mean: f64,
+    pub sd: f64,
+}
+
+/// Every team's and bucket's new deals with a mean above zero (see
+/// [`TeamNewDeals`]); empty without a correction or a calendar.
+pub fn new_deals_by_team(spec: &ForecastSpec) -> Vec<TeamNewDeals> {
+    let read = || -> Option<Vec<TeamNewDeals>> {
+        let calendar = &spec.correction.as_ref()?.calendar;
+        let teams = calendar.column(col::TEAM).ok()?.str().ok()?;
+        let horizons = calendar.column(HORIZON).ok()?.i32().ok()?;
+        let means = calendar.column(NOT_YET_IN_PIPELINE).ok()?.f64().ok()?;
+        let sds = calendar.column(NOT_YET_IN_PIPELINE_SD).ok()?.f64().ok()?;
+        let mut out = Vec::new();
+        for i in 0..calendar.height() {
+            let (Some(team), Some(horizon), Some(mean)) =
+                (teams.get(i), horizons.get(i), means.get(i))
+            else {
+                continue;
+            };
+            if team == COMPANY || mean <= 0.0 || horizon < 0 {
+                continue;
+            }
+            let starts = bucket_at(spec, horizon);
+            out.push(TeamNewDeals {
+                team: team.to_owned(),
+                starts,
+                ends: spec.bucket.next(starts),
+                horizon,
+                mean,
+                sd: sds.get(i).unwrap_or(0.0),
+            });
         }
-        columns.0.push(team);
-        columns
-            .1
-            .push(quotecast_pipeline::epoch_days(bucket_at(spec, h)));
-        columns.2.push(mean);
-        columns.3.push(sds.get(i).unwrap_or(0.0));
-    }
-    if columns.0.is_empty() {
+        Some(out)
+    };
+    read().unwrap_or_default()
+}
+
+/// Per team and bucket, what deals not yet in the pipeline are expected
+/// to book there ([`TEAM_MEAN`], [`TEAM_SD`]). None when there are none.
+fn by_team_and_bucket(spec: &ForecastSpec) -> Option<DataFrame> {
+    let new = new_deals_by_team(spec);
+    if new.is_empty() {
         return None;
     }
     DataFrame::new(
-        columns.0.len(),
+        new.len(),
         vec![
-            Column::new(col::TEAM.into(), columns.0),
-            Column::new(BUCKET.into(), columns.1)
-                .cast(&DataType::Date)
-                .ok()?,
-            Column::new(TEAM_MEAN.into(), columns.2),
-            Column::new(TEAM_SD.into(), columns.3),
+            Column::new(
+                col::TEAM.into(),
+                new.iter().map(|n| n.team.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                BUCKET.into(),
+                new.iter()
+                    .map(|n| quotecast_pipeline::epoch_days(n.starts))
+                    .collect::<Vec<_>>(),
+            )
+            .cast(&DataType::Date)
+            .ok()?,
+            Column::new(
+                TEAM_MEAN.into(),
+                new.iter().map(|n| n.mean).collect::<Vec<_>>(),
+            ),
+            Column::new(TEAM_SD.into(), new.iter().map(|n| n.sd).collect::<Vec<_>>()),
         ],
     )
     .ok()

@@ -62,6 +62,11 @@ pub struct PlanArgs {
     /// covered by its suggested safety stock.
     #[arg(long, default_value_t = 0.95)]
     service_level: f64,
+    /// Plan only the pipeline's deals, not what deals not yet in it are
+    /// expected to book (the forecast's new_deals, planned by default when
+    /// the history allows).
+    #[arg(long)]
+    pipeline_only: bool,
     /// Directory for component_demand, planned_orders, pegging,
     /// safety_stock, capacity, projected and cash.
     #[arg(long)]
@@ -127,6 +132,7 @@ fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         won_before: vec![],
         cancel: Default::default(),
         budget: Default::default(),
+        pipeline_only: args.pipeline_only,
     };
     bar.set_message(format!(
         "learning from history, planning with {} trials",

@@ -720,6 +720,38 @@ fn demand_plan_rolls_a_generated_pipeline_down_to_a_purchase_plan() {
             "{file} is missing or empty"
         );
     }
+    // Deals not yet in the pipeline are planned too, and pegged by name.
+    assert!(
+        text.contains("deals not yet in the pipeline are planned too"),
+        "{text}"
+    );
+    let pegging = std::fs::read_to_string(dir.join("a/pegging.csv")).unwrap();
+    assert!(pegging.contains("new deals "), "{pegging}");
+    // --pipeline-only plans today's deals alone: fewer orders, none pegged
+    // to deals not yet created.
+    let o = quotecast(&[
+        "demand",
+        "plan",
+        "--pipeline",
+        dir.join("pipeline.parquet").to_str().unwrap(),
+        "--history",
+        dir.join("history").to_str().unwrap(),
+        "--inventory",
+        dir.join("inventory").to_str().unwrap(),
+        "--as-of",
+        "2026-11-20",
+        "--horizon",
+        "26",
+        "--trials",
+        "0",
+        "--pipeline-only",
+        "--out",
+        dir.join("p").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let only = std::fs::read_to_string(dir.join("p/pegging.csv")).unwrap();
+    assert!(!only.contains("new deals ") && only.lines().count() < pegging.lines().count());
+    assert!(!stdout(&o).contains("deals not yet in the pipeline are planned too"));
     let orders = std::fs::read_to_string(dir.join("a/planned_orders.csv")).unwrap();
     assert!(orders.starts_with(
         "order,item,supply,supplier,quantity,net_requirement,release_date,need_date,expedite,value"

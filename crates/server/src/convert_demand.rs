@@ -104,6 +104,7 @@ impl TryFrom<(&pb::RunPlanRequest, NaiveDate)> for PlanJob {
                     won_before: vec![],
                     cancel: Default::default(),
                     budget: Default::default(),
+                    pipeline_only: r.pipeline_only,
                 },
                 won_orders: r.won_orders,
             }),

@@ -58,6 +58,7 @@ pub fn options(weeks: u32, trials: u32) -> PlanOptions {
         won_before: vec![],
         cancel: Default::default(),
         budget: Default::default(),
+        pipeline_only: false,
     }
 }
 
