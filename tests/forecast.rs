@@ -314,7 +314,8 @@ async fn funnel_and_backtest_stream_their_tables() {
             "last_year",
             "pipeline_ratio_all",
             "same_point_of_quarter_all",
-            "last_year_all"
+            "last_year_all",
+            "last_bucket_all"
         ]
     );
     // Ranges are scored for the Monte Carlo models, per horizon too.
@@ -330,7 +331,7 @@ async fn funnel_and_backtest_stream_their_tables() {
         summary.rows[0]
     );
     let horizons = &backtest["by_horizon"];
-    assert_eq!(horizons.rows.len(), 10 * 2);
+    assert_eq!(horizons.rows.len(), 11 * 2);
     // Every scored cell, its money as decimal strings in the corporate
     // currency: the rules' cells without a range, the corrected ones with.
     let cells = &backtest["cells"];

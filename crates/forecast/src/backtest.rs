@@ -172,12 +172,13 @@ pub fn backtest(
             .filter(col(SNAPSHOT_DATE).eq(lit(day).cast(DataType::Date)));
         let baselines = BASELINES
             .into_iter()
-            .zip(bookings.forecasts(day, how.maturity_days, false))
-            .chain(
-                BASELINES_ALL
-                    .into_iter()
-                    .zip(bookings.forecasts(day, how.maturity_days, true)),
-            );
+            .zip(bookings.forecasts(day, how.maturity_days, false, how.horizon)?)
+            .chain(BASELINES_ALL.into_iter().zip(bookings.forecasts(
+                day,
+                how.maturity_days,
+                true,
+                how.horizon,
+            )?));
         for (model, cells) in baselines {
             frames.cells.push(tagged(
                 cells

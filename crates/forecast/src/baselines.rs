@@ -32,11 +32,15 @@ use crate::{
 };
 
 pub const BASELINES: [&str; 3] = ["pipeline_ratio", "same_point_of_quarter", "last_year"];
-/// [`BASELINES`] counting every booking after the past snapshots.
-pub const BASELINES_ALL: [&str; 3] = [
+/// [`BASELINES`] counting every booking after the past snapshots, and
+/// `last_bucket_all`: per team, what the bucket before the date's booked
+/// (for the rest of the date's own bucket: what the bucket before booked
+/// after the same point of it), the planner's "next quarter like the last".
+pub const BASELINES_ALL: [&str; 4] = [
     "pipeline_ratio_all",
     "same_point_of_quarter_all",
     "last_year_all",
+    "last_bucket_all",
 ];
 const OPEN_VALUE: &str = "__open_value";
 pub(crate) const BOOKED: &str = "__booked";
@@ -54,6 +58,8 @@ pub(crate) struct SnapshotBookings {
     booked: DataFrame,
     /// The same for every deal won after the snapshot date.
     all_booked: DataFrame,
+    /// Every deal won: `team, closed, __booked`.
+    won: DataFrame,
     dates: Vec<NaiveDate>,
     bucket: Bucket,
 }
@@ -106,7 +112,7 @@ pub(crate) fn snapshot_bookings(
         .group_by([col(SNAPSHOT_DATE), col(col::OPPORTUNITY_ID)])
         .agg([col(col::TEAM).first(), col("__start").first()])
         .join(
-            known.filter(col(IS_WON)),
+            known.clone().filter(col(IS_WON)),
             [col(col::OPPORTUNITY_ID)],
             [col(col::OPPORTUNITY_ID)],
             JoinArgs::new(JoinType::Inner),
@@ -123,7 +129,13 @@ pub(crate) fn snapshot_bookings(
             col(REALISED).alias(BOOKED),
         ]);
     let all_booked = concat(all_booked, UnionArgs::default())?;
-    let mut frames = collect_together(vec![per_team, booked, all_booked])?;
+    let won = known.filter(col(IS_WON)).select([
+        col(col::TEAM),
+        col(col::CLOSED),
+        col(REALISED).alias(BOOKED),
+    ]);
+    let mut frames = collect_together(vec![per_team, booked, all_booked, won])?;
+    let won = frames.pop().unwrap_or_default();
     let all_booked = frames.pop().unwrap_or_default();
     let booked = frames.pop().unwrap_or_default();
     let open = frames.pop().unwrap_or_default();
@@ -131,6 +143,7 @@ pub(crate) fn snapshot_bookings(
         open,
         booked,
         all_booked,
+        won,
         dates: dates.to_vec(),
         bucket: spec.bucket,
     })
@@ -253,7 +266,8 @@ impl SnapshotBookings {
         day: NaiveDate,
         maturity_days: u32,
         all: bool,
-    ) -> Vec<LazyFrame> {
+        horizons: u32,
+    ) -> PolarsResult<Vec<LazyFrame>> {
         let booked = if all { &self.all_booked } else { &self.booked };
         let cutoff = day - chrono::TimeDelta::days(i64::from(maturity_days));
         let learn: Vec<NaiveDate> = self
@@ -294,7 +308,43 @@ impl SnapshotBookings {
                 .agg([fixed_sum(col(BOOKED)).alias(CELL_FORECAST)]),
             None => ratio.clone(),
         };
-        vec![ratio, at_same_point, last_year]
+        let mut forecasts = vec![ratio, at_same_point, last_year];
+        if all {
+            forecasts.push(self.last_bucket(day, horizons)?);
+        }
+        Ok(forecasts)
+    }
+
+    /// `last_bucket_all` made on `day` over `horizons` buckets (see
+    /// [`BASELINES_ALL`]).
+    fn last_bucket(&self, day: NaiveDate, horizons: u32) -> PolarsResult<LazyFrame> {
+        let start = self.bucket.start_of(day);
+        let before = start - chrono::Days::new(1);
+        let previous = self.bucket.start_of(before);
+        let same_point = (previous + (day - start)).min(before);
+        let booked_from = |from: NaiveDate, after: bool| {
+            let from = lit(from).cast(DataType::Date);
+            let from = if after {
+                col(col::CLOSED).gt(from)
+            } else {
+                col(col::CLOSED).gt_eq(from)
+            };
+            self.won
+                .clone()
+                .lazy()
+                .filter(from.and(col(col::CLOSED).lt(lit(start).cast(DataType::Date))))
+                .group_by([col(col::TEAM)])
+                .agg([fixed_sum(col(BOOKED)).alias(CELL_FORECAST)])
+        };
+        let mut parts = vec![booked_from(same_point, true).with_column(lit(0i32).alias(HORIZON))];
+        for h in 1..horizons.max(1) as i32 {
+            parts.push(booked_from(previous, false).with_column(lit(h).alias(HORIZON)));
+        }
+        Ok(concat(parts, UnionArgs::default())?.select([
+            col(col::TEAM),
+            col(HORIZON),
+            col(CELL_FORECAST),
+        ]))
     }
 
     pub(crate) fn bucket(&self) -> Bucket {

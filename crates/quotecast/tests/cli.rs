@@ -664,29 +664,36 @@ fn demand_plan_rolls_a_generated_pipeline_down_to_a_purchase_plan() {
         "{}",
         stdout(&o)
     );
-    let plan = |out: &str| {
-        let o = quotecast(&[
+    let plan_with = |out: &str, more: &[&str]| {
+        let (pipeline, history) = (dir.join("pipeline.parquet"), dir.join("history"));
+        let (inventory, out) = (dir.join("inventory"), dir.join(out));
+        let mut args = vec![
             "demand",
             "plan",
             "--pipeline",
-            dir.join("pipeline.parquet").to_str().unwrap(),
+            pipeline.to_str().unwrap(),
             "--history",
-            dir.join("history").to_str().unwrap(),
+            history.to_str().unwrap(),
             "--inventory",
-            dir.join("inventory").to_str().unwrap(),
+            inventory.to_str().unwrap(),
             "--as-of",
             "2026-11-20",
             "--horizon",
             "26",
-            "--trials",
-            "200",
             "--out",
-            dir.join(out).to_str().unwrap(),
-            "--chart",
-            dir.join(out).join("chart.svg").to_str().unwrap(),
-        ]);
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(more);
+        let o = quotecast(&args);
         assert!(o.status.success(), "{}", stderr(&o));
         stdout(&o)
+    };
+    let chart = dir.join("a").join("chart.svg");
+    let plan = |out: &str| {
+        plan_with(
+            out,
+            &["--trials", "200", "--chart", chart.to_str().unwrap()],
+        )
     };
     let text = plan("a");
     assert!(
@@ -729,29 +736,10 @@ fn demand_plan_rolls_a_generated_pipeline_down_to_a_purchase_plan() {
     assert!(pegging.contains("new deals "), "{pegging}");
     // --pipeline-only plans today's deals alone: fewer orders, none pegged
     // to deals not yet created.
-    let o = quotecast(&[
-        "demand",
-        "plan",
-        "--pipeline",
-        dir.join("pipeline.parquet").to_str().unwrap(),
-        "--history",
-        dir.join("history").to_str().unwrap(),
-        "--inventory",
-        dir.join("inventory").to_str().unwrap(),
-        "--as-of",
-        "2026-11-20",
-        "--horizon",
-        "26",
-        "--trials",
-        "0",
-        "--pipeline-only",
-        "--out",
-        dir.join("p").to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let text_only = plan_with("p", &["--trials", "0", "--pipeline-only"]);
     let only = std::fs::read_to_string(dir.join("p/pegging.csv")).unwrap();
     assert!(!only.contains("new deals ") && only.lines().count() < pegging.lines().count());
-    assert!(!stdout(&o).contains("deals not yet in the pipeline are planned too"));
+    assert!(!text_only.contains("deals not yet in the pipeline are planned too"));
     let orders = std::fs::read_to_string(dir.join("a/planned_orders.csv")).unwrap();
     assert!(orders.starts_with(
         "order,item,supply,supplier,quantity,net_requirement,release_date,need_date,expedite,value"
