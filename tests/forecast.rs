@@ -189,6 +189,13 @@ async fn an_uploaded_pipeline_forecasts_as_the_batch_job_does() {
     let calendar = &tables["calendar"];
     let shock = calendar.column("company_shock_variance");
     assert_eq!(calendar.columns[shock].2, "relative variance");
+    // What new deals booked is money, in the reporting currency.
+    for name in ["not_yet_in_pipeline", "not_yet_in_pipeline_sd"] {
+        assert_eq!(calendar.columns[calendar.column(name)].2, "USD", "{name}");
+    }
+    let quantities = &tables["quantities"];
+    let units = quantities.column("new_deal_quantity");
+    assert_eq!(quantities.columns[units].2, "units");
     let amounts = &tables["amounts"];
     let weighted = amounts.column("weighted");
     assert_eq!(

@@ -4,7 +4,8 @@
 //! products are not known, so each team's new deals are taken to buy
 //! what its deals of today buy: the team's expected quantity of every
 //! product per unit of its expected value, over the pipeline's lines and
-//! what is won. Option lines are left out of that mix: new deals come
+//! what is won (its won deals' alone where it has any: what they booked
+//! is what a unit sells for). Option lines are left out of that mix: new deals come
 //! unconfigured and the roll-down gives them the attach-rate options of
 //! their products, as it does any deal sold without a configuration.
 //!
@@ -46,26 +47,33 @@ pub(crate) fn new_deal_lines(
         .configurations()
         .flat_map(|m| m.options.iter().map(|o| o.sku.as_str()))
         .collect();
-    // Per team: its expected value, and per product the expected
-    // quantity and amount.
-    let mut mixes: BTreeMap<&str, (f64, Mix)> = BTreeMap::new();
+    // Per team, over its won deals and over all: the value, and per
+    // product the quantity and amount (expected, for open deals).
+    let mut mixes: BTreeMap<&str, [(f64, Mix); 2]> = BTreeMap::new();
     for line in pipeline {
         let weight = line.probability / f64::from(line.points.max(1));
-        let (value, mix) = mixes.entry(&line.team).or_default();
-        *value += weight * line.amount;
-        if options.contains(&*line.sku) {
-            continue;
+        let team = mixes.entry(&line.team).or_default();
+        let won = usize::from(line.probability < 1.0);
+        for (value, mix) in &mut team[won..] {
+            *value += weight * line.amount;
+            if options.contains(&*line.sku) {
+                continue;
+            }
+            let entry = mix
+                .entry((line.product_line.clone(), line.sku.clone()))
+                .or_default();
+            entry.0 += weight * line.quantity;
+            entry.1 += weight * line.amount;
         }
-        let entry = mix
-            .entry((line.product_line.clone(), line.sku.clone()))
-            .or_default();
-        entry.0 += weight * line.quantity;
-        entry.1 += weight * line.amount;
     }
     let mut names = Names::default();
     let mut out = Vec::new();
     for team_new in new {
-        let Some((value, mix)) = mixes.get(team_new.team.as_str()) else {
+        // What the team's won deals bought, where it has any.
+        let Some((value, mix)) = mixes
+            .get(team_new.team.as_str())
+            .and_then(|[won, all]| [won, all].into_iter().find(|(v, _)| *v > 0.0))
+        else {
             continue;
         };
         if *value <= 0.0 || team_new.mean <= 0.0 {
@@ -146,8 +154,8 @@ mod tests {
             amount,
             ..line(deal, sku, quantity, "2026-12-01", p)
         };
-        // Team a expects 0.5 × 40,000 + 1 × 10,000 = 30,000: a half-likely
-        // deal of 10 laptops with a CPU option, and 2 won laptops.
+        // Team a: a half-likely deal of 10 laptops with a CPU option for
+        // 40,000, and 2 laptops won for 10,000.
         let pipeline = [
             with("x", "LT-14-PRO", 10.0, 40_000.0, 0.5),
             with("x", "LT-CPU-I7", 10.0, 0.0, 0.5),
@@ -166,13 +174,20 @@ mod tests {
         let deals: HashSet<&str> = lines.iter().map(|l| &*l.deal).collect();
         assert_eq!(deals.len(), 4);
         assert!(deals.contains("new deals a 2027-01-04 1/4"));
-        // No option line: new deals come unconfigured. Twice the team's
-        // expected value buys twice its expected laptops: 2 × 7 = 14.
+        // No option line: new deals come unconfigured. They buy what the
+        // won deal bought per unit of value: 2 laptops per 10,000, 12 for
+        // 60,000.
         assert!(lines.iter().all(|l| &*l.sku == "LT-14-PRO"));
-        let expected =
-            |f: fn(&DemandLine) -> f64| -> f64 { lines.iter().map(|l| l.probability * f(l)).sum() };
-        assert!((expected(|l| l.quantity) - 14.0).abs() < 1e-9);
-        assert!((expected(|l| l.amount) - 60_000.0).abs() < 1e-6);
+        let expected = |lines: &[DemandLine], f: fn(&DemandLine) -> f64| -> f64 {
+            lines.iter().map(|l| l.probability * f(l)).sum()
+        };
+        assert!((expected(&lines, |l| l.quantity) - 12.0).abs() < 1e-9);
+        assert!((expected(&lines, |l| l.amount) - 60_000.0).abs() < 1e-6);
+        // Without a won deal, the open ones' expected units per expected
+        // value: 5 laptops per 20,000, 15 for 60,000.
+        let open = &pipeline[..2];
+        let without = new_deal_lines(&example_rules(), open, &new, d("2026-11-20"));
+        assert!((expected(&without, |l| l.quantity) - 15.0).abs() < 1e-9);
         // Signed mid-bucket.
         assert!(lines.iter().all(|l| l.close_date == d("2027-01-07")));
         // A team with nothing in the pipeline has no mix: no new deals.

@@ -59,7 +59,9 @@ pub use funnel::{FunnelReport, funnel};
 pub use montecarlo::{
     Cancel, Simulation, TrialBudget, Uncertainty, percentile, simulate, trial_rng,
 };
-pub use new_deals::{EXPECTED_BOOKINGS, NEW_DEALS, TeamNewDeals, new_deals_by_team};
+pub use new_deals::{
+    EXPECTED_BOOKINGS, NEW_DEAL_QUANTITY, NEW_DEALS, TeamNewDeals, new_deals_by_team,
+};
 pub use orders::{
     Booked, UNASSIGNED, WonOrder, WonOrderLine, book_won_orders, quote_number_of, without_ordered,
 };

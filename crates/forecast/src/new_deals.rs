@@ -13,7 +13,10 @@
 //! owners, SKUs, ...) as its expected bookings in today's forecast are,
 //! over all buckets: a new deal is taken to look like the team's current
 //! business. A team with nothing open or won in the snapshot has no such
-//! mix, and its new deals are left out.
+//! mix, and its new deals are left out. The units they buy per SKU
+//! ([`NEW_DEAL_QUANTITY`]) are the team's won deals' units per unit of
+//! what they booked (its open deals' expected units per unit of expected
+//! value where none is won yet).
 //!
 //! The Monte Carlo draws each team's new deals in a bucket once per trial
 //! from a gamma distribution with that mean and standard deviation (they
@@ -26,7 +29,7 @@ use quotecast_pipeline::columns as col;
 
 use crate::{
     ForecastSpec,
-    columns::{BUCKET, COMPANY, CORRECTED, HORIZON, IF_WON, PROBABILITY, SHARE},
+    columns::{BUCKET, COMPANY, CORRECTED, HORIZON, IF_WON, IS_WON, PROBABILITY, SHARE, VALUE},
     frames::fixed_sum,
     pipeline_share::{NOT_YET_IN_PIPELINE, NOT_YET_IN_PIPELINE_SD},
 };
@@ -36,6 +39,9 @@ use crate::{
 pub const NEW_DEALS: &str = "new_deals";
 /// Result column: the corrected forecast plus [`NEW_DEALS`].
 pub const EXPECTED_BOOKINGS: &str = "expected_bookings";
+/// Quantities' column: the units of a SKU deals not yet in the pipeline
+/// are expected to buy in the bucket.
+pub const NEW_DEAL_QUANTITY: &str = "new_deal_quantity";
 /// A piece's share of its team's new deals in its bucket.
 pub(crate) const MIX: &str = "__mix";
 /// A piece's team's new deals in its bucket: mean and standard deviation.
@@ -195,6 +201,83 @@ pub(crate) fn with_new_deals(
                 col(NEW_DEALS).fill_null(lit(0.0)),
             ]),
     ))
+}
+
+/// Per bucket, group and SKU (`keys`, the bucket first), the units deals
+/// not yet in the pipeline are expected to buy ([`NEW_DEAL_QUANTITY`],
+/// rounded to 10⁻²): each team's new deals in the bucket times the units
+/// of the SKU (in the group) it sold per unit of value (see [`per_value`]).
+/// None without new deals.
+pub(crate) fn new_deal_quantities(
+    rows: LazyFrame,
+    spec: &ForecastSpec,
+    keys: &[Expr],
+) -> PolarsResult<Option<LazyFrame>> {
+    let Some(teams) = by_team_and_bucket(spec) else {
+        return Ok(None);
+    };
+    // The team, the result's groups and the SKU (`keys` without the
+    // bucket).
+    let mut by: Vec<Expr> = Vec::new();
+    let names = spec.group_by.iter().map(|d| d.column());
+    for name in std::iter::once(col::TEAM).chain(names).chain([col::SKU]) {
+        if !by.iter().any(|e| e == &col(name)) {
+            by.push(col(name));
+        }
+    }
+    Ok(Some(
+        per_value(rows, by)
+            .join(
+                teams.lazy(),
+                [col(col::TEAM)],
+                [col(col::TEAM)],
+                JoinArgs::new(JoinType::Inner),
+            )
+            .with_column((col(TEAM_MEAN) * col(PER_VALUE)).alias(NEW_DEAL_QUANTITY))
+            .group_by(keys)
+            .agg([fixed_sum(col(NEW_DEAL_QUANTITY)).round(2, RoundMode::HalfToEven)]),
+    ))
+}
+
+const PER_VALUE: &str = "__per_value";
+
+/// Per team and `by` (the team first, the SKU among them), the units of
+/// the SKU the team sold per unit of value ([`PER_VALUE`]): over its deals
+/// already won in `rows`, at what they booked, where it has any; else over
+/// its open deals, expected units over expected stated value.
+fn per_value(rows: LazyFrame, by: Vec<Expr>) -> LazyFrame {
+    let weight = |won: bool| {
+        let mut w = col(PROBABILITY) * col(SHARE);
+        if won {
+            w = when(col(IS_WON)).then(w).otherwise(lit(0.0));
+        }
+        w
+    };
+    let value = rows.clone().group_by([col(col::TEAM)]).agg([
+        fixed_sum(weight(true) * col(VALUE)).alias("__won_value"),
+        fixed_sum(weight(false) * col(VALUE)).alias(TEAM_VALUE),
+    ]);
+    let quantity = || col(col::QUANTITY).cast(DataType::Float64);
+    rows.filter(col(col::SKU).is_not_null())
+        .group_by(by)
+        .agg([
+            fixed_sum(weight(true) * quantity()).alias("__won_units"),
+            fixed_sum(weight(false) * quantity()).alias("__units"),
+        ])
+        .join(
+            value,
+            [col(col::TEAM)],
+            [col(col::TEAM)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .with_column(
+            when(col("__won_value").gt(lit(0.0)))
+                .then(col("__won_units") / col("__won_value"))
+                .when(col(TEAM_VALUE).gt(lit(0.0)))
+                .then(col("__units") / col(TEAM_VALUE))
+                .otherwise(lit(0.0))
+                .alias(PER_VALUE),
+        )
 }
 
 /// Per trial, each source (a team's new deals in one bucket) drawn once

@@ -319,6 +319,8 @@ pub const MONEY_COLUMNS: &[&str] = &[
     crate::columns::CORRECTED,
     crate::new_deals::NEW_DEALS,
     crate::new_deals::EXPECTED_BOOKINGS,
+    crate::pipeline_share::NOT_YET_IN_PIPELINE,
+    crate::pipeline_share::NOT_YET_IN_PIPELINE_SD,
     crate::montecarlo::MEAN,
     crate::montecarlo::P10,
     crate::montecarlo::P50,

@@ -13,7 +13,7 @@ use crate::{
     },
     distinct::{OUT_OF_ORDER, counted_exactly, with_run_flags},
     frames::{collect_together, fixed_sum},
-    new_deals::{EXPECTED_BOOKINGS, NEW_DEALS},
+    new_deals::{EXPECTED_BOOKINGS, NEW_DEAL_QUANTITY, NEW_DEALS},
     prepare::prepared,
 };
 
@@ -55,7 +55,8 @@ pub struct Explanation {
 /// `weighted` (each open amount times its win rate, plus closed won); all
 /// in the reporting currency. `quantities` has, per bucket, group and SKU,
 /// `open_quantity`, `expected_quantity` (quantity times win rate) and
-/// `won_quantity`.
+/// `won_quantity`, and with a correction whose calendar has new deals
+/// `new_deal_quantity` (see [`crate::new_deals`]).
 #[derive(Debug, Clone)]
 pub struct Forecast {
     pub amounts: DataFrame,
@@ -132,16 +133,26 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
     let summed = crate::cells::summed(rows.clone(), spec, &sku_keys[1..]);
     let (lines, rates) = prepared(rows, spec)?;
     let lines = lines.with_column(kind(col(col::EXPECTED_CLOSE).lt(as_of(spec))));
-    let corrected = match spec.correction {
-        Some(_) => Some(crate::corrected::corrected(lines.clone(), spec, &keys)?),
-        None => None,
+    let (corrected, new_units) = match spec.correction {
+        Some(_) => (
+            Some(crate::corrected::corrected(lines.clone(), spec, &keys)?),
+            crate::new_deals::new_deal_quantities(
+                crate::corrected::expected_rows(lines.clone(), spec)?,
+                spec,
+                &sku_keys,
+            )?,
+        ),
+        None => (None, None),
     };
+    let has_new_units = new_units.is_some();
     let mut plans = vec![crate::distinct::opportunity_runs(left_out), summed];
     plans.extend(corrected);
+    plans.extend(new_units);
     let mut frames = crate::frames::collect_streaming(plans)?.into_iter();
     let left_out = frames.next().unwrap_or_default();
     let summed = frames.next().unwrap_or_default();
     let corrected = frames.next();
+    let new_units = if has_new_units { frames.next() } else { None };
 
     let mut cell_keys = sku_keys.clone();
     cell_keys.push(col(KIND));
@@ -161,8 +172,28 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
             fixed_sum_of(OPEN_QUANTITY),
             fixed_sum_of(EXPECTED_QUANTITY).round(2, RoundMode::HalfToEven),
             fixed_sum_of(WON_QUANTITY),
-        ])
-        .sort_by_exprs(sku_keys, SortMultipleOptions::default());
+        ]);
+    let quantities = match new_units {
+        // Units of SKUs only new deals buy in a bucket get rows of their own.
+        Some(new_units) => quantities
+            .join(
+                new_units.lazy(),
+                sku_keys.clone(),
+                sku_keys.clone(),
+                JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+            )
+            .with_columns(
+                [
+                    OPEN_QUANTITY,
+                    EXPECTED_QUANTITY,
+                    WON_QUANTITY,
+                    NEW_DEAL_QUANTITY,
+                ]
+                .map(|c| col(c).fill_null(lit(0.0))),
+            ),
+        None => quantities,
+    }
+    .sort_by_exprs(sku_keys, SortMultipleOptions::default());
     let counts = cells.group_by([col(KIND)]).agg([
         sum_of(LINES),
         sum_of(DEALS).alias(OPPORTUNITIES),

@@ -8,8 +8,8 @@ mod common;
 use chrono::NaiveDate;
 use polars::prelude::*;
 use quotecast_forecast::{
-    Bucket, Dimension, EXPECTED_BOOKINGS, ForecastSpec, Learning, NEW_DEALS, Simulation, forecast,
-    learn_correction, rules_spec, simulate,
+    Bucket, Dimension, EXPECTED_BOOKINGS, ForecastSpec, Learning, NEW_DEAL_QUANTITY, NEW_DEALS,
+    Simulation, forecast, learn_correction, rules_spec, simulate,
 };
 
 fn spec(as_of: NaiveDate, group_by: Vec<Dimension>) -> ForecastSpec {
@@ -112,6 +112,14 @@ fn new_deals_bring_a_later_quarter_near_what_really_booked() {
     assert!(
         learned > 0.0 && (added - learned).abs() < 1.0,
         "{added} against {learned}"
+    );
+    // New deals buy units too: the generated company sells one product
+    // at 4,000 USD a unit (stated amounts off by each team's bias).
+    let units = in_bucket(&f.quantities, NEW_DEAL_QUANTITY, next);
+    let per_unit = added / units;
+    assert!(
+        (3_000.0..5_000.0).contains(&per_unit),
+        "{added} USD for {units} units"
     );
     // Grouped otherwise, the same new deals are spread, not lost.
     spec.group_by = vec![Dimension::Owner];
