@@ -80,7 +80,16 @@ pub(crate) fn new_deal_lines(
             continue;
         }
         let (deals, probability) = split(team_new.mean, team_new.sd);
-        let scale = team_new.mean / (f64::from(deals) * probability) / value;
+        // Each deal's value, its units as the mix's per unit of value, and
+        // its amount shared by its lines as the mix's amounts are (option
+        // lines' amounts go to the products': the deal books its value).
+        let each = team_new.mean / (f64::from(deals) * probability);
+        let scale = each / value;
+        let amounts: f64 = mix.values().map(|(_, a)| a).sum();
+        let share = |amount: f64| match amounts > 0.0 {
+            true => each * amount / amounts,
+            false => 0.0,
+        };
         let half = (team_new.ends - team_new.starts).num_days() / 2;
         let signed = (team_new.starts + chrono::Days::new(half.max(0) as u64)).max(as_of);
         let team = names.get(&team_new.team);
@@ -97,7 +106,7 @@ pub(crate) fn new_deal_lines(
                     product_line: product_line.clone(),
                     sku: sku.clone(),
                     quantity: quantity * scale,
-                    amount: amount * scale,
+                    amount: share(*amount),
                     close_date: signed,
                     probability,
                     point: 0,
@@ -123,7 +132,7 @@ pub(crate) fn note(lines: &[DemandLine], currency: &str) -> Option<String> {
         lines.iter().map(|l| (&*l.team, l.close_date)).collect();
     let value: f64 = lines.iter().map(|l| l.probability * l.amount).sum();
     Some(format!(
-        "deals not yet in the pipeline are planned too: {} deals over {} team-buckets, {value:.0} {currency} expected (the forecast's new_deals), each team's buying what its deals of today buy, options by attach rates; pegged as `new deals TEAM BUCKET k/K`",
+        "deals not yet in the pipeline are planned too: {} deals over {} team-buckets, {value:.0} {currency} expected (the forecast's new_deals), each team's buying per unit of value what its won deals bought (else its open deals), options by attach rates; pegged as `new deals TEAM BUCKET k/K`",
         deals.len(),
         buckets.len(),
     ))
@@ -154,11 +163,11 @@ mod tests {
             amount,
             ..line(deal, sku, quantity, "2026-12-01", p)
         };
-        // Team a: a half-likely deal of 10 laptops with a CPU option for
-        // 40,000, and 2 laptops won for 10,000.
+        // Team a: a half-likely deal of 10 laptops for 40,000 with a CPU
+        // option for 10,000, and 2 laptops won for 10,000.
         let pipeline = [
             with("x", "LT-14-PRO", 10.0, 40_000.0, 0.5),
-            with("x", "LT-CPU-I7", 10.0, 0.0, 0.5),
+            with("x", "LT-CPU-I7", 10.0, 10_000.0, 0.5),
             with("y", "LT-14-PRO", 2.0, 10_000.0, 1.0),
         ];
         let new = [TeamNewDeals {
@@ -184,10 +193,12 @@ mod tests {
         assert!((expected(&lines, |l| l.quantity) - 12.0).abs() < 1e-9);
         assert!((expected(&lines, |l| l.amount) - 60_000.0).abs() < 1e-6);
         // Without a won deal, the open ones' expected units per expected
-        // value: 5 laptops per 20,000, 15 for 60,000.
+        // value, options' amounts included: 5 laptops per 25,000, 12 for
+        // 60,000; the laptops' lines book the whole 60,000.
         let open = &pipeline[..2];
         let without = new_deal_lines(&example_rules(), open, &new, d("2026-11-20"));
-        assert!((expected(&without, |l| l.quantity) - 15.0).abs() < 1e-9);
+        assert!((expected(&without, |l| l.quantity) - 12.0).abs() < 1e-9);
+        assert!((expected(&without, |l| l.amount) - 60_000.0).abs() < 1e-6);
         // Signed mid-bucket.
         assert!(lines.iter().all(|l| l.close_date == d("2027-01-07")));
         // A team with nothing in the pipeline has no mix: no new deals.
