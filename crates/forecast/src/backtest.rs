@@ -35,7 +35,7 @@ use rayon::prelude::*;
 use crate::{
     Bucket, Calibration, ForecastError, ForecastSpec, Learning, Simulation, WinRates,
     accuracy::learn_from,
-    baselines::{BASELINES, BASELINES_ALL, booked_after, snapshot_bookings},
+    baselines::{BASELINES, BASELINES_ALL, snapshot_bookings},
     calibrate,
     columns::{
         BUCKET, CELL_FORECAST, HORIZON, IF_WON, IS_OPEN, IS_WON, PROBABILITY, REALISED, SHARE,
@@ -205,7 +205,7 @@ pub fn backtest(
     for frames in per_date {
         all.extend(frames);
     }
-    scored(all, known, window, spec, dates)
+    scored(all, known, bookings.all_booked(), window, spec, dates)
 }
 
 /// `frame` with the snapshot date and the model (or baseline) it is of.
@@ -404,6 +404,7 @@ impl Frames {
 fn scored(
     frames: Frames,
     known: LazyFrame,
+    all_booked: LazyFrame,
     window: DataFrame,
     spec: &ForecastSpec,
     dates: Vec<NaiveDate>,
@@ -417,15 +418,7 @@ fn scored(
     );
     let actual = per_cell(outcomes_of_open.clone().filter(col(IS_WON)), REALISED, spec);
     // Everything booked after each date, new deals too.
-    let all_booked = dates
-        .iter()
-        .map(|&day| booked_after(known.clone(), spec.bucket, day))
-        .collect::<Vec<_>>();
-    let actual_all = per_cell(
-        concat(all_booked, UnionArgs::default())?,
-        crate::baselines::BOOKED,
-        spec,
-    );
+    let actual_all = per_cell(all_booked, crate::baselines::BOOKED, spec);
     let scored_cells = scored_cells(frames.cells, frames.quantiles, [actual, actual_all], window)?;
     let deals = concat(frames.deals, UnionArgs::default())?
         .join(

@@ -151,7 +151,7 @@ pub(crate) fn snapshot_bookings(
 
 /// Every deal of `known` won after `day`: `snapshot_date` (the day),
 /// `team`, `horizon` (0 the bucket holding the day), `closed`, `__booked`.
-pub(crate) fn booked_after(known: LazyFrame, bucket: Bucket, day: NaiveDate) -> LazyFrame {
+fn booked_after(known: LazyFrame, bucket: Bucket, day: NaiveDate) -> LazyFrame {
     let start = lit(bucket.start_of(day)).cast(DataType::Date);
     known
         .filter(col(IS_WON).and(col(col::CLOSED).gt(lit(day).cast(DataType::Date))))
@@ -345,6 +345,12 @@ impl SnapshotBookings {
             col(HORIZON),
             col(CELL_FORECAST),
         ]))
+    }
+
+    /// Every deal won after each snapshot date (new deals too): what the
+    /// backtest scores the forecasts of all bookings against.
+    pub(crate) fn all_booked(&self) -> LazyFrame {
+        self.all_booked.clone().lazy()
     }
 
     pub(crate) fn bucket(&self) -> Bucket {

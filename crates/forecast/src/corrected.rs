@@ -131,15 +131,15 @@ fn with_calendar(open: LazyFrame, spec: &ForecastSpec, correction: &Correction) 
         )
 }
 
-/// The corrected expected amount per `keys`: booked amounts plus open
-/// rows' probability times value if won times share; with what deals not
-/// yet in the pipeline add (see [`crate::new_deals`]).
+/// The corrected expected amount per `keys` from the [`expected_rows`]
+/// `rows`: booked amounts plus open rows' probability times value if won
+/// times share; with what deals not yet in the pipeline add (see
+/// [`crate::new_deals`]).
 pub(crate) fn corrected(
-    lines: LazyFrame,
+    rows: LazyFrame,
     spec: &ForecastSpec,
     keys: &[Expr],
 ) -> PolarsResult<LazyFrame> {
-    let rows = expected_rows(lines, spec)?;
     let corrected = rows
         .clone()
         .group_by(keys)

@@ -134,14 +134,14 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
     let (lines, rates) = prepared(rows, spec)?;
     let lines = lines.with_column(kind(col(col::EXPECTED_CLOSE).lt(as_of(spec))));
     let (corrected, new_units) = match spec.correction {
-        Some(_) => (
-            Some(crate::corrected::corrected(lines.clone(), spec, &keys)?),
-            crate::new_deals::new_deal_quantities(
-                crate::corrected::expected_rows(lines.clone(), spec)?,
-                spec,
-                &sku_keys,
-            )?,
-        ),
+        Some(_) => {
+            // The expected rows are built once and feed both plans.
+            let rows = crate::corrected::expected_rows(lines.clone(), spec)?;
+            (
+                Some(crate::corrected::corrected(rows.clone(), spec, &keys)?),
+                crate::new_deals::new_deal_quantities(rows, spec, &sku_keys)?,
+            )
+        }
         None => (None, None),
     };
     let has_new_units = new_units.is_some();
