@@ -101,6 +101,7 @@ fn main() -> anyhow::Result<()> {
         win_rates: WinRates::StageDefaults,
         stages: rules.stages().to_vec(),
         correction: None,
+        new_deal_history: None,
     };
     let weighted = forecast(pipeline.clone().lazy(), &spec)?;
     let expected: f64 = weighted

@@ -112,6 +112,12 @@ fn recency_weight(day: NaiveDate, as_of: NaiveDate) -> f64 {
     0.5f64.powf(age / HALF_LIFE_DAYS)
 }
 
+/// How much a snapshot taken on `day` counts for a forecast made on
+/// `as_of`: its place in its bucket, then its age.
+pub(crate) fn snapshot_weight(bucket: crate::Bucket, day: NaiveDate, as_of: NaiveDate) -> f64 {
+    position_weight(bucket, day, as_of) * recency_weight(day, as_of)
+}
+
 /// Learns the factors from the open `deals` of past snapshots (see
 /// [`crate::prepare::open_deals`]; their outcomes in `decided`, known on
 /// `spec.as_of`), with `spec`'s win rates and correction (whose own
@@ -130,8 +136,7 @@ pub(crate) fn learn_calendar(
         let complete = complete_horizons(spec.bucket, *day, spec.as_of);
         if complete > 0 {
             let then = as_it_stood(spec, *day);
-            let weight =
-                position_weight(spec.bucket, *day, spec.as_of) * recency_weight(*day, spec.as_of);
+            let weight = snapshot_weight(spec.bucket, *day, spec.as_of);
             plans.push(snapshot_cells(
                 open.clone().lazy(),
                 &decided,
@@ -198,7 +203,7 @@ fn as_it_stood(spec: &ForecastSpec, day: NaiveDate) -> ForecastSpec {
 }
 
 /// How many buckets from the one holding `day` had ended by `as_of`.
-fn complete_horizons(bucket: crate::Bucket, day: NaiveDate, as_of: NaiveDate) -> i32 {
+pub(crate) fn complete_horizons(bucket: crate::Bucket, day: NaiveDate, as_of: NaiveDate) -> i32 {
     let mut complete = 0i32;
     let mut end = bucket.next(bucket.start_of(day));
     while end <= as_of {

@@ -173,6 +173,7 @@ mod tests {
             win_rates: WinRates::StageDefaults,
             stages: rules.stages().to_vec(),
             correction: None,
+            new_deal_history: None,
         };
         let by_cells = |spec: &ForecastSpec| {
             let f = forecast(data.pipeline.clone(), spec).unwrap();

@@ -24,6 +24,7 @@ mod correction;
 mod deal_size;
 mod distinct;
 mod error;
+mod first_seen;
 mod frames;
 mod funnel;
 mod incidence;

@@ -64,11 +64,21 @@ pub struct TeamNewDeals {
     pub sd: f64,
 }
 
+/// The table new deals are read from: the correction's calendar, else
+/// what the history's stage entries taught (see [`crate::first_seen`]).
+fn learned(spec: &ForecastSpec) -> Option<&DataFrame> {
+    match &spec.correction {
+        Some(correction) => Some(&correction.calendar),
+        None => spec.new_deal_history.as_ref(),
+    }
+}
+
 /// Every team's and bucket's new deals with a mean above zero (see
-/// [`TeamNewDeals`]); empty without a correction or a calendar.
+/// [`TeamNewDeals`]); empty without a calendar or stage entries to learn
+/// them from.
 pub fn new_deals_by_team(spec: &ForecastSpec) -> Vec<TeamNewDeals> {
     let read = || -> Option<Vec<TeamNewDeals>> {
-        let calendar = &spec.correction.as_ref()?.calendar;
+        let calendar = learned(spec)?;
         let teams = calendar.column(col::TEAM).ok()?.str().ok()?;
         let horizons = calendar.column(HORIZON).ok()?.i32().ok()?;
         let means = calendar.column(NOT_YET_IN_PIPELINE).ok()?.f64().ok()?;

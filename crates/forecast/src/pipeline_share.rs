@@ -41,19 +41,19 @@ pub const MIN_BUCKETS: f64 = 3.0;
 /// which deals open on them made (the calendar's [`PIPELINE_SHARE`] on
 /// the company's rows); empty without a calendar.
 pub fn pipeline_shares(correction: &Correction) -> Vec<(i32, f64)> {
-    company_column(correction, PIPELINE_SHARE)
+    company_column(&correction.calendar, PIPELINE_SHARE)
 }
 
 /// Per horizon, what deals not yet in the pipeline booked there after a
 /// past snapshot on average (the calendar's [`NOT_YET_IN_PIPELINE`]);
 /// empty without a calendar.
 pub fn not_yet_in_pipeline(correction: &Correction) -> Vec<(i32, f64)> {
-    company_column(correction, NOT_YET_IN_PIPELINE)
+    company_column(&correction.calendar, NOT_YET_IN_PIPELINE)
 }
 
-/// The calendar's column `name` on the company's rows, per horizon.
-fn company_column(correction: &Correction, name: &str) -> Vec<(i32, f64)> {
-    let calendar = &correction.calendar;
+/// The column `name` of a calendar (or [`Tally::table`]) on the
+/// company's rows, per horizon.
+pub(crate) fn company_column(calendar: &DataFrame, name: &str) -> Vec<(i32, f64)> {
     let read = || -> Option<Vec<(i32, f64)>> {
         let teams = calendar.column(col::TEAM).ok()?.str().ok()?;
         let horizons = calendar.column(HORIZON).ok()?.i32().ok()?;
@@ -136,6 +136,12 @@ impl Tally {
         self.snapshot.entry((team.to_owned(), horizon)).or_default()[0] += booked;
     }
 
+    /// Adds what all of a team's deals won after the snapshot being added
+    /// booked in `horizon`.
+    pub(crate) fn add_booked(&mut self, team: &str, horizon: i32, booked: f64) {
+        self.snapshot.entry((team.to_owned(), horizon)).or_default()[1] += booked;
+    }
+
     /// Adds the snapshot's collected [`all_bookings_plan`].
     pub(crate) fn add_all(&mut self, frame: &DataFrame) -> PolarsResult<()> {
         let teams = frame.column(col::TEAM)?.str()?.clone();
@@ -143,7 +149,7 @@ impl Tally {
         let booked = frame.column(REALISED)?.f64()?.clone();
         for ((t, h), v) in teams.iter().zip(horizons.i32()?.iter()).zip(booked.iter()) {
             if let (Some(t), Some(h), Some(v)) = (t, h, v) {
-                self.snapshot.entry((t.to_owned(), h)).or_default()[1] += v;
+                self.add_booked(t, h, v);
             }
         }
         Ok(())

@@ -56,6 +56,7 @@ pub fn rules_spec(rules: &RuleSet, as_of: NaiveDate, bucket: Bucket) -> Forecast
         win_rates: WinRates::StageDefaults,
         stages: rules.stages().to_vec(),
         correction: None,
+        new_deal_history: None,
     }
 }
 
@@ -101,7 +102,7 @@ pub fn forecast_spec(
     cancel.check()?;
     let rates = tracing::info_span!("calibrate").in_scope(|| {
         calibrate(
-            history.stage_events,
+            history.stage_events.clone(),
             history.outcomes.clone(),
             teams,
             rules.stages(),
@@ -129,10 +130,11 @@ pub fn forecast_spec(
         }
         spec.win_rates = WinRates::Calibrated(Box::new(rates));
     }
-    let Some(snapshots) = history.snapshots else {
+    let Some(snapshots) = history.snapshots.clone() else {
         notes.push(
             "no past snapshots in the history: no team accuracy correction or slippage".into(),
         );
+        notes.extend(new_deals_from_stage_entries(&history, &mut spec)?);
         return Ok((spec, notes));
     };
     let how = Learning {
@@ -140,7 +142,7 @@ pub fn forecast_spec(
         maturity_days: MATURITY_DAYS,
     };
     let learned = tracing::info_span!("learn_correction")
-        .in_scope(|| learn_correction(snapshots.clone(), history.outcomes, &spec, &how));
+        .in_scope(|| learn_correction(snapshots.clone(), history.outcomes.clone(), &spec, &how));
     match learned {
         Ok(correction) => {
             notes.extend(pipeline_share_note(&correction, &spec));
@@ -155,11 +157,47 @@ pub fn forecast_spec(
                 ),
                 None => "the past snapshots file holds no snapshot: no team accuracy correction or slippage".into(),
             });
+            notes.extend(new_deals_from_stage_entries(&history, &mut spec)?);
         }
         Err(e) => return Err(e),
     }
     cancel.check()?;
     Ok((spec, notes))
+}
+
+/// Without a correction: what deals not yet in the pipeline booked, per
+/// team and horizon, learned from the days the history's deals entered
+/// their first stage (see [`crate::first_seen`]) into `spec`; the note
+/// that says so.
+fn new_deals_from_stage_entries(
+    history: &History,
+    spec: &mut ForecastSpec,
+) -> Result<Option<String>, ForecastError> {
+    let learned = tracing::info_span!("new_deals_from_stage_entries").in_scope(|| {
+        crate::first_seen::learn_from_stage_entries(
+            history.stage_events.clone(),
+            history.outcomes.clone(),
+            spec,
+        )
+    })?;
+    let Some((table, days)) = learned else {
+        return Ok(None);
+    };
+    let company =
+        crate::pipeline_share::company_column(&table, crate::pipeline_share::NOT_YET_IN_PIPELINE);
+    spec.new_deal_history = Some(table);
+    let at = |h: i32| {
+        company
+            .iter()
+            .find(|(x, _)| *x == h)
+            .map_or(0.0, |(_, v)| *v)
+    };
+    let (bucket, currency) = (spec.bucket, &spec.rates.reporting_currency);
+    Ok(Some(format!(
+        "new deals without past snapshots: on {days} past days a week apart, deals that had not yet entered a stage booked {:.0} {currency} in the rest of the {bucket} and {:.0} {currency} in the next on average (weighted as snapshots would be); `new_deals` adds that per team, `expected_bookings` is `weighted` plus `new_deals`, and the Monte Carlo draws new deals with the spread those days show",
+        at(0),
+        at(1),
+    )))
 }
 
 /// What share of the bookings that followed past snapshots in the current
@@ -250,7 +288,7 @@ pub fn backtest_report(
     rules: &RuleSet,
     options: &BacktestOptions,
 ) -> Result<crate::BacktestResult, ForecastError> {
-    let Some(snapshots) = history.snapshots else {
+    let Some(snapshots) = history.snapshots.clone() else {
         return Err(ForecastError::NoHistory(
             "no past snapshots (they are what the backtest forecasts from)".into(),
         ));

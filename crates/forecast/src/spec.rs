@@ -178,4 +178,10 @@ pub struct ForecastSpec {
     /// The team accuracy correction and slippage, when learned: adds the
     /// `corrected` column next to the raw `weighted` one.
     pub correction: Option<Box<crate::Correction>>,
+    /// Without a correction (no past snapshots old enough): what deals
+    /// not yet in the pipeline booked per team and horizon, learned from
+    /// the days deals entered their first stage (the calendar's
+    /// `not_yet_in_pipeline` columns, see `crate::first_seen`); the
+    /// forecast adds them as it adds the calendar's.
+    pub new_deal_history: Option<DataFrame>,
 }

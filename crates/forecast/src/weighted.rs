@@ -133,16 +133,20 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
     let summed = crate::cells::summed(rows.clone(), spec, &sku_keys[1..]);
     let (lines, rates) = prepared(rows, spec)?;
     let lines = lines.with_column(kind(col(col::EXPECTED_CLOSE).lt(as_of(spec))));
-    let (corrected, new_units) = match spec.correction {
-        Some(_) => {
-            // The expected rows are built once and feed both plans.
-            let rows = crate::corrected::expected_rows(lines.clone(), spec)?;
-            (
-                Some(crate::corrected::corrected(rows.clone(), spec, &keys)?),
-                crate::new_deals::new_deal_quantities(rows, spec, &sku_keys)?,
-            )
+    let (corrected, new_units) = if spec.correction.is_some() || spec.new_deal_history.is_some() {
+        // The expected rows are built once and feed both plans.
+        let rows = crate::corrected::expected_rows(lines.clone(), spec)?;
+        let mut corrected = crate::corrected::corrected(rows.clone(), spec, &keys)?;
+        if spec.correction.is_none() {
+            // Without a correction the rows' sum is `weighted` again.
+            corrected = corrected.drop(cols([CORRECTED]));
         }
-        None => (None, None),
+        (
+            Some(corrected),
+            crate::new_deals::new_deal_quantities(rows, spec, &sku_keys)?,
+        )
+    } else {
+        (None, None)
     };
     let has_new_units = new_units.is_some();
     let mut plans = vec![crate::distinct::opportunity_runs(left_out), summed];
@@ -291,8 +295,13 @@ fn amounts_plan(
             .chain(OPEN_CATEGORIES.iter().map(|c| c.name()))
             .map(|c| col(c).fill_null(lit(0)))
             .collect();
-        for c in [CORRECTED, NEW_DEALS, EXPECTED_BOOKINGS] {
-            filled.push(col(c).fill_null(lit(0.0)));
+        // `corrected` is there with a correction; new deals may be without.
+        let added: Vec<&str> = [CORRECTED, NEW_DEALS, EXPECTED_BOOKINGS]
+            .into_iter()
+            .filter(|c| corrected.column(c).is_ok())
+            .collect();
+        for c in &added {
+            filled.push(col(*c).fill_null(lit(0.0)));
         }
         amounts = amounts
             .join(
@@ -302,7 +311,7 @@ fn amounts_plan(
                 JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
             )
             .with_columns(filled);
-        for c in [CORRECTED, NEW_DEALS, EXPECTED_BOOKINGS] {
+        for c in added {
             money.push(col(c).round(scale, RoundMode::HalfToEven));
         }
     }

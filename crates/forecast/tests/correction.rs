@@ -30,6 +30,7 @@ fn spec(rates: WinRates) -> ForecastSpec {
         win_rates: rates,
         stages: common::rules().stages().to_vec(),
         correction: None,
+        new_deal_history: None,
     }
 }
 

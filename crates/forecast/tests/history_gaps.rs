@@ -26,6 +26,7 @@ fn spec() -> quotecast_forecast::ForecastSpec {
         win_rates: WinRates::StageDefaults,
         stages: common::rules().stages().to_vec(),
         correction: None,
+        new_deal_history: None,
     }
 }
 

@@ -23,6 +23,7 @@ fn spec() -> ForecastSpec {
         win_rates: WinRates::StageDefaults,
         stages: common::rules().stages().to_vec(),
         correction: None,
+        new_deal_history: None,
     }
 }
 

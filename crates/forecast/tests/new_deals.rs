@@ -8,9 +8,11 @@ mod common;
 use chrono::NaiveDate;
 use polars::prelude::*;
 use quotecast_forecast::{
-    Bucket, Dimension, EXPECTED_BOOKINGS, ForecastSpec, Learning, NEW_DEAL_QUANTITY, NEW_DEALS,
-    Simulation, forecast, learn_correction, rules_spec, simulate,
+    Bucket, Dimension, EXPECTED_BOOKINGS, ForecastOptions, ForecastSpec, Learning,
+    NEW_DEAL_QUANTITY, NEW_DEALS, Simulation, forecast, forecast_spec, learn_correction,
+    new_deals_by_team, rules_spec, simulate,
 };
+use quotecast_pipeline::read::History;
 
 fn spec(as_of: NaiveDate, group_by: Vec<Dimension>) -> ForecastSpec {
     let mut spec = rules_spec(&common::rules(), as_of, Bucket::Quarter);
@@ -41,12 +43,10 @@ fn in_bucket(frame: &DataFrame, name: &str, start: NaiveDate) -> f64 {
         .sum()
 }
 
-#[test]
-fn new_deals_bring_a_later_quarter_near_what_really_booked() {
-    let world = common::world(3);
-    let data = common::generated(&world, 3, 2_000, 24);
-    // Forecast as of a past snapshot whose next quarter has ended by the
-    // generator's last day, learning only from what was known then.
+/// A past snapshot's day whose next quarter has ended by the generator's
+/// last day: a forecast made then, learning only from what was known
+/// then, can be set against what really booked.
+fn past_day(data: &common::Generated) -> NaiveDate {
     let days = data
         .snapshots
         .clone()
@@ -66,7 +66,34 @@ fn new_deals_bring_a_later_quarter_near_what_really_booked() {
         .collect();
     let limit = quotecast_pipeline::epoch_days(NaiveDate::from_ymd_opt(2026, 4, 20).unwrap());
     let day = *days.iter().filter(|d| **d <= limit).max().unwrap();
-    let as_of = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Days::new(day as u64);
+    NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Days::new(day as u64)
+}
+
+/// What really booked in the quarter starting on `start`, from the
+/// outcomes (the generated company books in USD).
+fn booked_in(data: &common::Generated, start: NaiveDate) -> f64 {
+    let after = Bucket::Quarter.next(start);
+    let booked = data
+        .outcomes
+        .clone()
+        .filter(
+            col("outcome").eq(lit("won")).and(
+                col("closed")
+                    .gt_eq(lit(start))
+                    .and(col("closed").lt(lit(after))),
+            ),
+        )
+        .select([col("amount").cast(DataType::Float64).sum()])
+        .collect()
+        .unwrap();
+    column(&booked, "amount")[0]
+}
+
+#[test]
+fn new_deals_bring_a_later_quarter_near_what_really_booked() {
+    let world = common::world(3);
+    let data = common::generated(&world, 3, 2_000, 24);
+    let as_of = past_day(&data);
     let mut spec = spec(as_of, vec![Dimension::Team]);
     let correction = learn_correction(
         data.snapshots.clone(),
@@ -126,22 +153,7 @@ fn new_deals_bring_a_later_quarter_near_what_really_booked() {
     let by_owner = forecast(snapshot.clone(), &spec).unwrap().amounts;
     let spread = in_bucket(&by_owner, NEW_DEALS, next);
     assert!((spread - added).abs() < 1.0, "{spread} against {added}");
-    // What really booked in the next quarter, from the outcomes.
-    let after = Bucket::Quarter.next(next);
-    let booked = data
-        .outcomes
-        .clone()
-        .filter(
-            col("outcome").eq(lit("won")).and(
-                col("closed")
-                    .gt_eq(lit(next))
-                    .and(col("closed").lt(lit(after))),
-            ),
-        )
-        .select([col("amount").cast(DataType::Float64).sum()])
-        .collect()
-        .unwrap();
-    let booked = column(&booked, "amount")[0];
+    let booked = booked_in(&data, next);
     let corrected = in_bucket(amounts, "corrected", next);
     let expected = in_bucket(amounts, EXPECTED_BOOKINGS, next);
     // The pipeline alone says little of a quarter most of whose deals
@@ -177,4 +189,90 @@ fn new_deals_bring_a_later_quarter_near_what_really_booked() {
         p10 < booked && booked < p90,
         "{p10} to {p90}, booked {booked}"
     );
+}
+
+#[test]
+fn without_past_snapshots_new_deals_are_learned_from_when_deals_entered_their_first_stage() {
+    let world = common::world(3);
+    let data = common::generated(&world, 3, 2_000, 24);
+    let as_of = past_day(&data);
+    let options = ForecastOptions {
+        as_of,
+        bucket: Bucket::Quarter,
+        group_by: vec![Dimension::Team],
+        prior_strength: None,
+        simulation: Simulation::default(),
+    };
+    let history = |snapshots: Option<LazyFrame>| History {
+        stage_events: data.stage_events.clone(),
+        outcomes: data.outcomes.clone(),
+        snapshots,
+        notes: vec![],
+    };
+    let snapshot = data
+        .snapshots
+        .clone()
+        .filter(col("snapshot_date").eq(lit(as_of).cast(DataType::Date)))
+        .drop(cols(["snapshot_date"]));
+    let rules = common::rules();
+    let spec_of = |snapshots| {
+        forecast_spec(
+            Some(history(snapshots)),
+            Some(snapshot.clone()),
+            &rules,
+            &options,
+        )
+        .unwrap()
+    };
+    let (with_snapshots, _) = spec_of(Some(data.snapshots.clone()));
+    let (without, notes) = spec_of(None);
+    assert!(without.correction.is_none());
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("new deals without past snapshots")),
+        "{notes:?}"
+    );
+    // Per horizon, what the company's new deals booked: the stage entries
+    // (a day a week) say about what the snapshots (one every four weeks)
+    // say.
+    let company = |spec: &ForecastSpec, horizon: i32| -> f64 {
+        new_deals_by_team(spec)
+            .iter()
+            .filter(|n| n.horizon == horizon)
+            .map(|n| n.mean)
+            .sum()
+    };
+    for horizon in [0, 1] {
+        let (a, b) = (
+            company(&without, horizon),
+            company(&with_snapshots, horizon),
+        );
+        assert!(
+            b > 0.0 && (a - b).abs() < 0.1 * b,
+            "horizon {horizon}: {a} from stage entries, {b} from snapshots"
+        );
+    }
+    // The forecast adds them to the weighted one, and the next quarter
+    // comes near what really booked where the pipeline alone falls short.
+    let f = forecast(snapshot, &without).unwrap();
+    let amounts = &f.amounts;
+    for ((w, n), e) in column(amounts, "weighted")
+        .into_iter()
+        .zip(column(amounts, NEW_DEALS))
+        .zip(column(amounts, EXPECTED_BOOKINGS))
+    {
+        assert!((w + n - e).abs() < 0.011, "{w} + {n} against {e}");
+    }
+    assert!(amounts.column("corrected").is_err());
+    let next = Bucket::Quarter.next(Bucket::Quarter.start_of(as_of));
+    let booked = booked_in(&data, next);
+    let weighted = in_bucket(amounts, "weighted", next);
+    let expected = in_bucket(amounts, EXPECTED_BOOKINGS, next);
+    assert!(weighted < 0.6 * booked, "{weighted} of {booked}");
+    assert!(
+        (expected - booked).abs() < 0.15 * booked,
+        "{expected} against {booked} (pipeline alone {weighted})"
+    );
+    assert!(in_bucket(&f.quantities, NEW_DEAL_QUANTITY, next) > 0.0);
 }

@@ -51,6 +51,7 @@ fn spec() -> ForecastSpec {
         win_rates: WinRates::StageDefaults,
         stages: rules.stages().to_vec(),
         correction: None,
+        new_deal_history: None,
     }
 }
 

@@ -45,6 +45,7 @@ fn spec(group_by: Vec<Dimension>) -> ForecastSpec {
         win_rates: WinRates::StageDefaults,
         stages: rules.stages().to_vec(),
         correction: None,
+        new_deal_history: None,
     }
 }
 

@@ -278,6 +278,8 @@ fn write_uncertainty(
         u.open_opportunities,
         if spec.correction.is_some() {
             ", booking its corrected value in a bucket drawn from its team's slippage, and each team's new deals per bucket drawn from their history (mean = expected_bookings)"
+        } else if spec.new_deal_history.is_some() {
+            ", and each team's new deals per bucket drawn from what the history's stage entries show (mean = expected_bookings)"
         } else {
             ""
         },

@@ -1,0 +1,246 @@
+//! New deals for a history without past snapshots (or none old enough to
+//! learn a correction from). Many CRM exports hold each deal's stage
+//! history and outcome but no weekly snapshots of the pipeline; a
+//! forecast of today's pipeline then misses everything deals not yet
+//! created will book (most of the next quarter's bookings). What they
+//! book does not need a snapshot: a deal was in the pipeline on a day if
+//! it had entered its first stage by then, so on every past day of a
+//! weekly grid the won deals closed after it split into those already in
+//! the pipeline and those not yet in it, per team and horizon, exactly as
+//! past snapshots split them (see [`crate::pipeline_share`]). The days
+//! are weighted as the calendar weighs snapshots (place in the bucket,
+//! then age), and the same [`Tally`] gives the mean and spread of
+//! [`crate::pipeline_share::NOT_YET_IN_PIPELINE`] per team and horizon.
+//! A deal without stage events is left out (when it entered is unknown).
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use quotecast_pipeline::columns as col;
+
+use crate::{
+    ForecastError, ForecastSpec,
+    calendar::{complete_horizons, snapshot_weight},
+    columns::{IS_WON, REALISED},
+    pipeline_share::Tally,
+    prepare::decided,
+};
+
+/// Days between the grid's days.
+pub const GRID_DAYS: u64 = 7;
+const CREATED: &str = "__created";
+
+/// A won deal: its team (position in the team list), the day it entered
+/// its first stage, the day it closed and what it booked.
+struct Won {
+    team: usize,
+    created: NaiveDate,
+    closed: NaiveDate,
+    booked: f64,
+}
+
+/// What deals not yet in the pipeline booked per team and horizon after
+/// the days of a weekly grid back from `spec.as_of` to the first stage
+/// entry of the history (the table of [`Tally::table`]), from
+/// `stage_events` and `outcomes` known on `spec.as_of`; with the number
+/// of days used. None when no day of the grid saw a bucket end or nothing
+/// was won.
+pub(crate) fn learn_from_stage_entries(
+    stage_events: LazyFrame,
+    outcomes: LazyFrame,
+    spec: &ForecastSpec,
+) -> Result<Option<(DataFrame, usize)>, ForecastError> {
+    let as_of = lit(spec.as_of).cast(DataType::Date);
+    let created = stage_events
+        .select([col(col::OPPORTUNITY_ID), col(col::AT).cast(DataType::Date)])
+        .filter(col(col::AT).lt_eq(as_of))
+        .group_by([col(col::OPPORTUNITY_ID)])
+        .agg([col(col::AT).min().alias(CREATED)]);
+    let won = decided(outcomes, spec, spec.as_of)?
+        .filter(col(IS_WON))
+        .join(
+            created,
+            [col(col::OPPORTUNITY_ID)],
+            [col(col::OPPORTUNITY_ID)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .select([
+            col(col::TEAM).cast(DataType::String),
+            col(CREATED),
+            col(col::CLOSED).cast(DataType::Date),
+            col(REALISED),
+        ])
+        .sort([col::CLOSED], SortMultipleOptions::default())
+        .collect()?;
+    let (teams, won) = won_deals(&won)?;
+    let Some(first) = won.iter().map(|w| w.created).min() else {
+        return Ok(None);
+    };
+    let mut tally = Tally::default();
+    let mut days = 0;
+    let mut day = spec.as_of;
+    while let Some(earlier) = day.checked_sub_days(chrono::Days::new(GRID_DAYS)) {
+        day = earlier;
+        if day < first {
+            break;
+        }
+        let complete = complete_horizons(spec.bucket, day, spec.as_of);
+        if complete == 0 {
+            continue;
+        }
+        add_day(&mut tally, &teams, &won, spec, day, complete);
+        days += 1;
+    }
+    if days == 0 {
+        return Ok(None);
+    }
+    Ok(Some((tally.table()?, days)))
+}
+
+/// The won deals of the collected frame, in close order, with the teams
+/// they name.
+fn won_deals(frame: &DataFrame) -> PolarsResult<(Vec<String>, Vec<Won>)> {
+    let teams = frame.column(col::TEAM)?.str()?;
+    let created = frame.column(CREATED)?.date()?;
+    let closed = frame.column(col::CLOSED)?.date()?;
+    let booked = frame.column(REALISED)?.f64()?;
+    let mut names: Vec<String> = Vec::new();
+    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut out = Vec::with_capacity(frame.height());
+    let rows = teams
+        .iter()
+        .zip(created.as_date_iter())
+        .zip(closed.as_date_iter())
+        .zip(booked.iter());
+    for (((team, created), closed), booked) in rows {
+        let (Some(team), Some(created), Some(closed), Some(booked)) =
+            (team, created, closed, booked)
+        else {
+            continue;
+        };
+        let team = *index.entry(team).or_insert_with(|| {
+            names.push(team.to_owned());
+            names.len() - 1
+        });
+        out.push(Won {
+            team,
+            created,
+            closed,
+            booked,
+        });
+    }
+    Ok((names, out))
+}
+
+/// Adds one day of the grid to `tally`: of the deals won after `day` in
+/// the `complete` buckets from the one holding it, per team and horizon,
+/// what all booked and what those already in the pipeline booked.
+fn add_day(
+    tally: &mut Tally,
+    teams: &[String],
+    won: &[Won],
+    spec: &ForecastSpec,
+    day: NaiveDate,
+    complete: i32,
+) {
+    let mut ends = Vec::with_capacity(complete as usize);
+    let mut end = spec.bucket.next(spec.bucket.start_of(day));
+    for _ in 0..complete {
+        ends.push(end);
+        end = spec.bucket.next(end);
+    }
+    // Per team and horizon: [in the pipeline on the day, all].
+    let mut sums = vec![[0.0f64; 2]; teams.len() * ends.len()];
+    let from = won.partition_point(|w| w.closed <= day);
+    // Deals come in close order: the horizon only moves on.
+    let mut horizon = 0;
+    for w in &won[from..] {
+        while horizon < ends.len() && w.closed >= ends[horizon] {
+            horizon += 1;
+        }
+        if horizon == ends.len() {
+            break;
+        }
+        let cell = &mut sums[w.team * ends.len() + horizon];
+        cell[1] += w.booked;
+        if w.created <= day {
+            cell[0] += w.booked;
+        }
+    }
+    for (team, name) in teams.iter().enumerate() {
+        for h in 0..ends.len() {
+            let [open, all] = sums[team * ends.len() + h];
+            if all > 0.0 {
+                tally.add_open(name, h as i32, open);
+                tally.add_booked(name, h as i32, all);
+            }
+        }
+    }
+    tally.end_snapshot(
+        spec.bucket.start_of(day),
+        snapshot_weight(spec.bucket, day, spec.as_of),
+        complete,
+    );
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::{
+        Bucket,
+        columns::{COMPANY, HORIZON},
+        pipeline_share::{NOT_YET_IN_PIPELINE, PIPELINE_SHARE},
+    };
+
+    fn day(m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, m, d).unwrap()
+    }
+
+    #[test]
+    fn a_deal_is_new_on_a_day_before_it_entered_its_first_stage() {
+        let as_of = day(7, 1);
+        let spec = crate::rules_spec(&crate::test_common::rules(), as_of, Bucket::Quarter);
+        let teams = vec!["a".to_owned(), "b".to_owned()];
+        let won = |team, created, closed, booked| Won {
+            team,
+            created,
+            closed,
+            booked,
+        };
+        // In close order, as the frame is sorted.
+        let deals = [
+            // Closed before the day: not counted.
+            won(1, day(2, 1), day(2, 5), 500.0),
+            // In the pipeline on the day, booked in its quarter.
+            won(0, day(1, 5), day(3, 1), 100.0),
+            // Created after the day, booked in the same quarter.
+            won(0, day(2, 20), day(3, 15), 40.0),
+            // Created after the day, booked in the next quarter.
+            won(0, day(3, 1), day(5, 1), 70.0),
+            // Closed in a quarter not ended by the forecast date.
+            won(1, day(2, 11), day(8, 1), 30.0),
+        ];
+        let on = day(2, 10);
+        let complete = complete_horizons(spec.bucket, on, as_of);
+        assert_eq!(complete, 2);
+        let mut tally = Tally::default();
+        add_day(&mut tally, &teams, &deals, &spec, on, complete);
+        let table = tally.table().unwrap();
+        let figure = |column: &str, team: &str, horizon: i32| -> Option<f64> {
+            let t = table.column(col::TEAM).unwrap().str().unwrap();
+            let h = table.column(HORIZON).unwrap().i32().unwrap();
+            let v = table.column(column).unwrap().f64().unwrap();
+            (0..table.height())
+                .find(|&i| t.get(i) == Some(team) && h.get(i) == Some(horizon))
+                .and_then(|i| v.get(i))
+        };
+        assert_eq!(figure(NOT_YET_IN_PIPELINE, "a", 0), Some(40.0));
+        assert_eq!(figure(NOT_YET_IN_PIPELINE, "a", 1), Some(70.0));
+        assert_eq!(figure(NOT_YET_IN_PIPELINE, COMPANY, 0), Some(40.0));
+        let share = figure(PIPELINE_SHARE, "a", 0).unwrap();
+        assert!((share - 100.0 / 140.0).abs() < 1e-4, "{share}");
+        // Team b won nothing counted on that day.
+        assert_eq!(figure(NOT_YET_IN_PIPELINE, "b", 0), None);
+    }
+}
