@@ -194,7 +194,7 @@ fn new_deals_from_stage_entries(
     };
     let (bucket, currency) = (spec.bucket, &spec.rates.reporting_currency);
     Ok(Some(format!(
-        "new deals without past snapshots: on {days} past days a week apart, deals that had not yet entered a stage booked {:.0} {currency} in the rest of the {bucket} and {:.0} {currency} in the next on average (weighted as snapshots would be); `new_deals` adds that per team, `expected_bookings` is `weighted` plus `new_deals`, and the Monte Carlo draws new deals with the spread those days show",
+        "new deals from stage entries (no past snapshot old enough for a correction): on {days} past days a week apart, deals that had not yet entered a stage booked {:.0} {currency} in the rest of the {bucket} and {:.0} {currency} in the next on average (weighted as snapshots would be); `new_deals` adds that per team, `expected_bookings` is `weighted` plus `new_deals`, and the Monte Carlo draws new deals with the spread those days show",
         at(0),
         at(1),
     )))

@@ -230,7 +230,7 @@ fn without_past_snapshots_new_deals_are_learned_from_when_deals_entered_their_fi
     assert!(
         notes
             .iter()
-            .any(|n| n.contains("new deals without past snapshots")),
+            .any(|n| n.contains("new deals from stage entries")),
         "{notes:?}"
     );
     // Per horizon, what the company's new deals booked: the stage entries
