@@ -511,6 +511,39 @@ fn a_crm_label_names_one_stage() {
 }
 
 #[test]
+fn a_crm_column_label_names_a_column_of_the_files_once() {
+    // A column the files do not have.
+    let s = with_edit("pipeline/columns.toml", |t| {
+        t.replacen("id = \"quote_ref\"", "id = \"quote\"", 1)
+    });
+    assert_single_issue(
+        &s,
+        "pipeline/columns.toml",
+        "id = \"quote\"",
+        "column `quote` is not a column of pipeline or history files",
+    );
+    // A label that is a column's own name, and one given twice.
+    let s = with_edit("pipeline/columns.toml", |t| {
+        t.replacen("\"Qty\", \"Units\"", "\"Qty\", \"amount\"", 1)
+    });
+    assert_single_issue(
+        &s,
+        "pipeline/columns.toml",
+        "id = \"quantity\"",
+        "column `quantity`: label `amount` is the name of a column",
+    );
+    let s = with_edit("pipeline/columns.toml", |t| {
+        t.replacen("\"Qty\", \"Units\"", "\"Qty\", \"Qty\"", 1)
+    });
+    assert_single_issue(
+        &s,
+        "pipeline/columns.toml",
+        "id = \"quantity\"",
+        "column `quantity`: label `Qty` is given twice",
+    );
+}
+
+#[test]
 fn a_stage_order_taken_twice() {
     let s = with_edit("pipeline/stages.toml", |t| {
         t.replacen("order = 40", "order = 30", 1)

@@ -344,6 +344,7 @@ pub fn vocabulary(rules: &RuleSet) -> quotecast_pipeline::read::Vocabulary {
             .collect(),
         stage_labels,
         outcome_labels,
+        column_labels: rules.column_labels().to_vec(),
     }
 }
 

@@ -22,7 +22,7 @@ pub use configuration::{
 pub use money::{
     Currency, CurrencyCode, DateRange, Percent, RoundingMode, parse_strict_decimal, round_dp,
 };
-pub use pipeline::{ForecastCategory, Stage, StageOutcome};
+pub use pipeline::{ForecastCategory, PIPELINE_COLUMNS, Stage, StageOutcome};
 pub use planning::{
     AccountTerms, AttachRate, BomLine, Installment, Item, Milestone, PaymentTerms, PlanningData,
     SafetyStock, Supply,

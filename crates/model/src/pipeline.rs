@@ -83,3 +83,30 @@ impl Stage {
         self.outcome.is_none()
     }
 }
+
+/// The columns pipeline snapshots and history files may hold (the
+/// pipeline crate's `columns`): what a rule file's `[[column]]` may give
+/// a CRM's own names for.
+pub const PIPELINE_COLUMNS: &[&str] = &[
+    "opportunity_id",
+    "account",
+    "owner",
+    "team",
+    "region",
+    "stage",
+    "stage_entered",
+    "created",
+    "expected_close",
+    "forecast_category",
+    "currency",
+    "line",
+    "sku",
+    "product_line",
+    "quantity",
+    "amount",
+    "quote_ref",
+    "snapshot_date",
+    "at",
+    "outcome",
+    "closed",
+];

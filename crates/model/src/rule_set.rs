@@ -35,6 +35,9 @@ pub struct RuleSetParts {
     pub configurations: Vec<ConfigModel>,
     /// The funnel's stages, in any order.
     pub stages: Vec<Stage>,
+    /// A CRM's own names for the columns of pipeline and history files:
+    /// (label, column).
+    pub column_labels: Vec<(String, String)>,
     /// Items, BOMs and attach rates for the demand roll-down.
     pub planning: PlanningData,
 }
@@ -188,6 +191,8 @@ pub struct RuleSet {
     configurations: BTreeMap<String, ConfigModel>,
     /// In funnel order.
     stages: Vec<Stage>,
+    /// (label, column), in file order.
+    column_labels: Vec<(String, String)>,
     planning: PlanningData,
     /// Identifies the rule files it was loaded from (empty when built
     /// otherwise): what a stored quote names as the rules it was priced
@@ -471,6 +476,7 @@ impl RuleSet {
         check_bom(&parts.planning, &products)?;
         Ok(Self {
             stages,
+            column_labels: parts.column_labels,
             planning: parts.planning.sorted(),
             configurations,
             corporate_currency,
@@ -671,6 +677,12 @@ impl RuleSet {
     /// The funnel's stages in order, open stages first.
     pub fn stages(&self) -> &[Stage] {
         &self.stages
+    }
+
+    /// A CRM's own names for the columns of pipeline and history files,
+    /// as (label, column).
+    pub fn column_labels(&self) -> &[(String, String)] {
+        &self.column_labels
     }
 
     pub fn stage(&self, id: &str) -> Option<&Stage> {

@@ -14,6 +14,7 @@ use crate::{PipelineError, columns as col, write::FileFormat};
 
 mod bad;
 mod convert;
+mod names;
 mod noise;
 
 use convert::{Kind, Spec, spec};
@@ -54,6 +55,9 @@ pub struct Vocabulary {
     /// Words an outcomes file may use beyond `won` and `lost` (a closed
     /// stage's id or label), and the outcome each stands for.
     pub outcome_labels: Vec<(String, String)>,
+    /// A CRM's column names and the column each stands for (see
+    /// [`names`]).
+    pub column_labels: Vec<(String, String)>,
 }
 
 /// A snapshot as read, with what the reader did that the user should be
@@ -79,7 +83,14 @@ impl Table {
             .clone()
             .collect_schema()
             .map_err(|e| format_error(path, e))?;
-        let typed = convert::typed(path, &schema, specs, vocabulary)?;
+        let renamed = names::renames(path, &schema, specs, &vocabulary.column_labels)?;
+        let raw = names::apply(raw, &renamed);
+        let schema = raw
+            .clone()
+            .collect_schema()
+            .map_err(|e| format_error(path, e))?;
+        let mut typed = convert::typed(path, &schema, specs, vocabulary)?;
+        typed.notes.extend(names::note(&renamed));
         Ok(Self {
             path: path.to_path_buf(),
             raw: raw.with_row_index(ROW, Some(1)),
@@ -241,13 +252,23 @@ fn id_hash(id: &str) -> u64 {
 /// The `snapshot_date` a snapshot file holds, when it has that column and
 /// one date in it (a CRM's snapshot export): the day the forecast is as
 /// of.
-pub fn snapshot_date(path: &Path) -> Result<Option<chrono::NaiveDate>, PipelineError> {
+pub fn snapshot_date(
+    path: &Path,
+    vocabulary: &Vocabulary,
+) -> Result<Option<chrono::NaiveDate>, PipelineError> {
+    let specs = [spec(col::SNAPSHOT_DATE, Kind::Date, false, false)];
     let raw = scan(path)?;
     let schema = raw
         .clone()
         .collect_schema()
         .map_err(|e| format_error(path, e))?;
-    let specs = [spec(col::SNAPSHOT_DATE, Kind::Date, false, false)];
+    // A CRM's name for the column (`As Of Date`) is read as ours.
+    let renamed = names::renames(path, &schema, &specs, &vocabulary.column_labels)?;
+    let raw = names::apply(raw, &renamed);
+    let schema = raw
+        .clone()
+        .collect_schema()
+        .map_err(|e| format_error(path, e))?;
     let typed = convert::typed(path, &schema, &specs, &Vocabulary::default())?;
     if schema.get(col::SNAPSHOT_DATE).is_none() {
         return Ok(None);

@@ -45,6 +45,14 @@ fn vocabulary() -> Vocabulary {
             ("Closed Won", "won"),
         ]),
         outcome_labels: pairs(&[("Closed Won", "won"), ("Closed Lost", "lost")]),
+        column_labels: pairs(&[
+            ("Opportunity Owner", "owner"),
+            ("Sales Team", "team"),
+            ("Created Date", "created"),
+            ("Close Date", "expected_close"),
+            ("Close Date", "closed"),
+            ("Stage", "outcome"),
+        ]),
     }
 }
 
@@ -109,6 +117,50 @@ fn a_crms_labels_timestamps_and_semicolons_are_read_as_the_rules_mean_them() {
     );
     assert_eq!(texts(&frame, col::AMOUNT), ["100.50", "7.00", "20.00"]);
     assert!(read.notes.is_empty(), "{:?}", read.notes);
+}
+
+#[test]
+fn a_crms_own_column_names_are_read_as_ours_and_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // A Salesforce report's headers: labels, and names that are ours
+    // once written in lower case with `_` (`Opportunity ID`, `Region`).
+    let header = "Opportunity ID;Opportunity Owner;Sales Team;Region;Stage;Created Date;Close Date;Currency;Amount";
+    let rows = ["O-1;ann;east;na;Qualification;2026-10-01;2026-12-15;USD;100.50"];
+    let path = csv_file(dir.path(), "report.csv", header, &rows);
+    let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+    assert_eq!(texts(&read.frame, col::OPPORTUNITY_ID), ["O-1"]);
+    assert_eq!(texts(&read.frame, col::OWNER), ["ann"]);
+    assert_eq!(texts(&read.frame, col::STAGE), ["qualify"]);
+    assert_eq!(texts(&read.frame, col::EXPECTED_CLOSE), ["2026-12-15"]);
+    assert_eq!(texts(&read.frame, col::AMOUNT), ["100.50"]);
+    assert_eq!(read.notes.len(), 1, "{:?}", read.notes);
+    assert!(
+        read.notes[0].contains("`Close Date` as `expected_close`")
+            && read.notes[0].contains("`Opportunity ID` as `opportunity_id`"),
+        "{:?}",
+        read.notes
+    );
+    // The same label names another column in the outcomes, and `Stage`
+    // there is the outcome.
+    let header = "Opportunity ID;Sales Team;Stage;Close Date;Currency;Amount";
+    let rows = ["O-1;east;Closed Won;2026-11-02;USD;100.50"];
+    let path = csv_file(dir.path(), "outcomes.csv", header, &rows);
+    let read = read_history_table(&path, HistoryTable::Outcomes, &vocabulary()).unwrap();
+    let frame = read.frame.collect().unwrap();
+    assert_eq!(texts(&frame, col::OUTCOME), ["won"]);
+    assert_eq!(texts(&frame, col::CLOSED), ["2026-11-02"]);
+    // A bad value is named by our column, the note says whose it was.
+    let rows = ["O-1;ann;east;na;Qualification;2026-10-01;someday;USD;100.50"];
+    let path = csv_file(
+        dir.path(),
+        "bad.csv",
+        &SNAPSHOT_HEADER
+            .replace(',', ";")
+            .replace("expected_close", "Close Date"),
+        &rows,
+    );
+    let message = bad(read_snapshot_noted(&path, &vocabulary()));
+    assert!(message.contains("column `expected_close`"), "{message}");
 }
 
 #[test]

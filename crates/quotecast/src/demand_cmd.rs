@@ -114,7 +114,7 @@ fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar.set_message("reading the pipeline");
     let snapshot = crate::inputs::read_pipeline(&args.pipeline, &rules)?;
-    let as_of = crate::inputs::as_of(args.as_of, Some(&args.pipeline))?;
+    let as_of = crate::inputs::as_of(args.as_of, Some((&args.pipeline, &rules)))?;
     let history = args
         .history
         .as_deref()

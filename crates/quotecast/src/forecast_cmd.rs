@@ -110,7 +110,7 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let snapshot = crate::inputs::read_pipeline(&args.pipeline, &rules)?;
     let read_took = started.elapsed();
-    let as_of = crate::inputs::as_of(args.as_of, Some(&args.pipeline))?;
+    let as_of = crate::inputs::as_of(args.as_of, Some((&args.pipeline, &rules)))?;
     let history = args
         .history
         .as_deref()

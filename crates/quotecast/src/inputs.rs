@@ -37,12 +37,15 @@ pub fn read_history_dir(dir: &Path, rules: &RuleSet) -> anyhow::Result<History> 
 /// The day a job is as of: the one given, else the snapshot's own
 /// `snapshot_date` when the file holds one date there, else today, said on
 /// standard error.
-pub fn as_of(given: Option<NaiveDate>, pipeline: Option<&Path>) -> anyhow::Result<NaiveDate> {
+pub fn as_of(
+    given: Option<NaiveDate>,
+    pipeline: Option<(&Path, &RuleSet)>,
+) -> anyhow::Result<NaiveDate> {
     if let Some(day) = given {
         return Ok(day);
     }
-    if let Some(path) = pipeline
-        && let Some(day) = snapshot_date(path)?
+    if let Some((path, rules)) = pipeline
+        && let Some(day) = snapshot_date(path, &vocabulary(rules))?
     {
         eprintln!(
             "note: as of {day}, the snapshot_date {} holds (give --as-of to change it)",

@@ -33,7 +33,7 @@ fn rules_check_accepts_the_example_rules() {
     let o = quotecast(&["rules", "check", "rules"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stdout(&o).contains("ok (25 files, 49 products, 3 price books, 25 pricing and approval rules, 4 approver groups with 5 routes, 2 configurable products with 11 configuration rules, 7 funnel stages, 105 planned items with 169 BOM lines)"),
+        stdout(&o).contains("ok (26 files, 49 products, 3 price books, 25 pricing and approval rules, 4 approver groups with 5 routes, 2 configurable products with 11 configuration rules, 7 funnel stages, 105 planned items with 169 BOM lines)"),
         "{}",
         stdout(&o)
     );

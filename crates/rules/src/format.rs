@@ -39,6 +39,7 @@ pub(crate) struct ParsedFile<'s> {
     pub config_rules: Vec<At<ConfigRuleDef>>,
     pub config_defaults: Vec<At<ConfigDefaultDef>>,
     pub stages: Vec<At<StageDef>>,
+    pub columns: Vec<At<ColumnDef>>,
     pub items: Vec<At<ItemDef>>,
     pub bom: Vec<At<BomDef>>,
     pub attach_rates: Vec<At<AttachRateDef>>,
@@ -104,6 +105,8 @@ struct RawFile {
     config_default: Vec<Spanned<ConfigDefaultDef>>,
     #[serde(default)]
     stage: Vec<Spanned<StageDef>>,
+    #[serde(default)]
+    column: Vec<Spanned<ColumnDef>>,
     #[serde(default)]
     item: Vec<Spanned<ItemDef>>,
     #[serde(default)]
@@ -226,6 +229,15 @@ pub(crate) struct StageDef {
     pub outcome: Option<String>,
     /// A CRM's own names for the stage.
     #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+/// A CRM's own names for a column of pipeline and history files.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ColumnDef {
+    /// The column (`opportunity_id`, `expected_close`, ...).
+    pub id: String,
     pub labels: Vec<String>,
 }
 
@@ -603,6 +615,7 @@ pub(crate) fn parse<'s>(source: &'s Source, issues: &mut Vec<RuleIssue>) -> Opti
         config_rules: located(source, raw.config_rule),
         config_defaults: located(source, raw.config_default),
         stages: located(source, raw.stage),
+        columns: located(source, raw.column),
         items: located(source, raw.item),
         bom: located(source, raw.bom),
         attach_rates: located(source, raw.attach_rate),

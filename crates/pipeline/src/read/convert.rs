@@ -153,10 +153,21 @@ pub(crate) fn typed(
                     .take(40)
                     .map(|n| format!("`{}`", n.chars().take(64).collect::<String>()))
                     .collect();
+                let labels: Vec<String> = vocabulary
+                    .column_labels
+                    .iter()
+                    .filter(|(_, column)| column == s.name)
+                    .map(|(label, _)| format!("`{label}`"))
+                    .collect();
+                let named = if labels.is_empty() {
+                    String::new()
+                } else {
+                    format!(", nor one the rules label it: {}", labels.join(", "))
+                };
                 return Err(PipelineError::Format {
                     path: path.to_path_buf(),
                     message: format!(
-                        "no column `{}` ({}); the file's columns are {}",
+                        "no column `{}` ({}){named}; the file's columns are {}",
                         s.name,
                         s.kind.describe(),
                         found.join(", ")

@@ -3,11 +3,13 @@
 //! lost stage at 0 %; orders and ids are unique.
 use std::collections::HashMap;
 
-use quotecast_model::{ForecastCategory, Percent, RuleSetParts, Stage, StageOutcome};
+use quotecast_model::{
+    ForecastCategory, PIPELINE_COLUMNS, Percent, RuleSetParts, Stage, StageOutcome,
+};
 use rust_decimal::Decimal;
 
 use super::Compiler;
-use crate::format::{ParsedFile, StageDef};
+use crate::format::{ColumnDef, ParsedFile, StageDef};
 
 const OUTCOMES: &[(&str, StageOutcome)] =
     &[("won", StageOutcome::Won), ("lost", StageOutcome::Lost)];
@@ -90,6 +92,59 @@ pub(super) fn compile(c: &mut Compiler<'_>, files: &[ParsedFile<'_>], parts: &mu
         }
     }
     parts.stages = defined.into_iter().map(|(_, _, s)| s).collect();
+    parts.column_labels = columns(c, files);
+}
+
+/// The CRM column names of every `[[column]]`, as (label, column): the
+/// column is one pipeline and history files have, given once; a label is
+/// not empty, not a column's own name and not given twice for it (one
+/// label may name columns of different files, `Close Date` the
+/// snapshot's `expected_close` and the outcomes' `closed`).
+fn columns(c: &mut Compiler<'_>, files: &[ParsedFile<'_>]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut seen: HashMap<String, (std::path::PathBuf, usize)> = HashMap::new();
+    for f in files {
+        for at in &f.columns {
+            let ColumnDef { id, labels } = &at.value;
+            if !PIPELINE_COLUMNS.contains(&id.as_str()) {
+                let message = format!(
+                    "column `{id}` is not a column of pipeline or history files (expected one of {})",
+                    PIPELINE_COLUMNS.join(", ")
+                );
+                c.report(f, at.line, message);
+                continue;
+            }
+            if let Some((file, line)) = seen.get(id) {
+                let message = format!(
+                    "column `{id}` already has its labels at {}:{line}",
+                    file.display()
+                );
+                c.report(f, at.line, message);
+                continue;
+            }
+            seen.insert(id.clone(), (f.source.path.clone(), at.line));
+            for (k, label) in labels.iter().enumerate() {
+                let problem = if label.trim().is_empty() || label.trim() != label {
+                    Some(format!(
+                        "column `{id}`: label `{label}` is empty or has spaces around it"
+                    ))
+                } else if PIPELINE_COLUMNS.contains(&label.as_str()) {
+                    Some(format!(
+                        "column `{id}`: label `{label}` is the name of a column"
+                    ))
+                } else if labels[..k].contains(label) {
+                    Some(format!("column `{id}`: label `{label}` is given twice"))
+                } else {
+                    None
+                };
+                match problem {
+                    Some(message) => c.report(f, at.line, message),
+                    None => out.push((label.clone(), id.clone())),
+                }
+            }
+        }
+    }
+    out
 }
 
 /// A label names one stage: it is not empty, not another stage's id and
