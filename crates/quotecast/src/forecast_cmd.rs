@@ -133,6 +133,17 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
     write_inputs(&mut out, &args, &report, &rules)?;
     if let Some(c) = &report.spec.correction {
         write_correction(&mut out, c, &report.spec)?;
+    } else if let Some(new_deals) = &report.spec.new_deal_history {
+        writeln!(
+            out,
+            "new deals from stage entries (per team and horizon, 0 the {} holding the forecast date, over past days a week apart: pipeline_share the share of what was won after a day in that horizon by deals that had entered a stage by then, not_yet_in_pipeline what the others booked there on average (the forecast's new_deals), not_yet_in_pipeline_sd how much that varied (drawn by the Monte Carlo)):",
+            report.spec.bucket
+        )?;
+        out.push_str(&table(new_deals, 60)?);
+        writeln!(
+            out,
+            "\n`weighted` is the forecast of today's pipeline, `new_deals` what deals not yet in it are expected to book, `expected_bookings` the two together\n"
+        )?;
     }
     out.push_str(&table(&report.forecast.amounts, 40)?);
     if let Some(u) = &report.uncertainty {

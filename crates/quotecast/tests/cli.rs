@@ -646,6 +646,59 @@ fn forecast_run_is_as_of_the_snapshots_own_date_and_names_a_bad_date_format() {
 }
 
 #[test]
+fn forecast_run_reads_a_crm_report_with_its_own_column_names() {
+    // A Salesforce report as exported: its own headers (the example
+    // rules' column labels), its stage names, `Won` outcomes.
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("report.csv");
+    std::fs::write(
+        &snapshot,
+        "As Of Date,Opportunity ID,Opportunity Owner,Sales Team,Region,Stage,Created Date,Close Date,Opportunity Currency,Amount\n\
+         2026-06-30,O-1,ann,east,na,Qualification,2026-06-01,2026-07-15,USD,1000.00\n\
+         2026-06-30,O-2,ann,east,na,Negotiation/Review,2026-05-01,2026-08-15,USD,500.00\n",
+    )
+    .unwrap();
+    let path = snapshot.to_str().unwrap();
+    let o = quotecast(&["forecast", "run", "--pipeline", path, "--trials", "0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("note: as of 2026-06-30")
+            && err.contains("the CRM's columns read as ours")
+            && err.contains("`Close Date` as `expected_close`"),
+        "{err}"
+    );
+    let out = stdout(&o);
+    assert!(
+        out.contains("2 open opportunities") && out.contains("100.00") && out.contains("400.00"),
+        "{out}"
+    );
+    // A column the rules have no label for and no name of ours: named,
+    // with the labels that would stand for it.
+    std::fs::write(
+        &snapshot,
+        "Opportunity ID,Opportunity Owner,Sales Team,Region,Stage,Created Date,Closing,Opportunity Currency,Amount\n\
+         O-1,ann,east,na,Qualification,2026-06-01,2026-07-15,USD,1000.00\n",
+    )
+    .unwrap();
+    let o = quotecast(&[
+        "forecast",
+        "run",
+        "--pipeline",
+        path,
+        "--as-of",
+        "2026-06-30",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("no column `expected_close`")
+            && stderr(&o).contains("nor one the rules label it: `Close Date`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn demand_plan_rolls_a_generated_pipeline_down_to_a_purchase_plan() {
     let dir = std::env::temp_dir().join(format!("quotecast-demand-{}", std::process::id()));
     let d = dir.to_str().unwrap();

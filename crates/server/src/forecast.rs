@@ -244,6 +244,9 @@ fn forecast_parts(
         frames.push(("size_factors", &c.size_factors));
         frames.push(("calendar", &c.calendar));
     }
+    if let Some(new_deals) = &spec.new_deal_history {
+        frames.push(("new_deals", new_deals));
+    }
     tables(state, &frames, &mut out)?;
     Ok(out)
 }
