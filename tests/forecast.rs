@@ -264,6 +264,57 @@ async fn an_uploaded_pipeline_forecasts_as_the_batch_job_does() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_without_snapshots_streams_the_new_deals_its_stage_entries_teach() {
+    let source = tempfile::tempdir().unwrap();
+    generated(source.path(), FileFormat::Parquet);
+    let server = TestServer::start().await;
+    let mut client = ForecastServiceClient::new(server.channel().await);
+    for (file, name) in [
+        (PipelineFile::Snapshot, "pipeline.parquet"),
+        (PipelineFile::StageEvents, "history/stage_events.parquet"),
+        (PipelineFile::Outcomes, "history/outcomes.parquet"),
+    ] {
+        upload(&mut client, "bare", file, &source.path().join(name))
+            .await
+            .unwrap();
+    }
+    let request = ForecastRequest {
+        pipeline: "bare".into(),
+        history: "bare".into(),
+        bucket: Bucket::Quarter as i32,
+        group_by: vec!["team".into()],
+        as_of: AS_OF.into(),
+        trials: 200,
+        seed: 3,
+        ..Default::default()
+    };
+    let (summary, tables) = forecast_tables(&mut client, request).await;
+    assert!(summary.correction_snapshots.is_empty());
+    assert!(
+        summary
+            .notes
+            .iter()
+            .any(|n| n.contains("new deals from stage entries")),
+        "{:?}",
+        summary.notes
+    );
+    let new_deals = &tables["new_deals"];
+    for name in ["not_yet_in_pipeline", "not_yet_in_pipeline_sd"] {
+        assert_eq!(new_deals.columns[new_deals.column(name)].2, "USD", "{name}");
+    }
+    assert!(!tables.contains_key("calendar"));
+    // The amounts add them to the weighted forecast: no `corrected`.
+    let amounts = &tables["amounts"];
+    assert!(amounts.columns.iter().all(|c| c.0 != "corrected"));
+    let added: f64 = amounts
+        .rows
+        .iter()
+        .map(|r| r[amounts.column("new_deals")].parse::<f64>().unwrap())
+        .sum();
+    assert!(added > 0.0, "no new deals");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn funnel_and_backtest_stream_their_tables() {
     let (server, _source) = stored_demo().await;
     let mut client = ForecastServiceClient::new(server.channel().await);
