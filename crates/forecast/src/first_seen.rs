@@ -40,8 +40,9 @@ struct Won {
 }
 
 /// What deals not yet in the pipeline booked per team and horizon after
-/// the days of a weekly grid back from `spec.as_of` to the first stage
-/// entry of the history (the table of [`Tally::table`]), from
+/// the days of a weekly grid back from `spec.as_of` to the day the
+/// earliest won deal entered its first stage (the table of
+/// [`Tally::table`]), from
 /// `stage_events` and `outcomes` known on `spec.as_of`; with the number
 /// of days used. None when no day of the grid saw a bucket end or nothing
 /// was won.
@@ -65,12 +66,18 @@ pub(crate) fn learn_from_stage_entries(
             JoinArgs::new(JoinType::Inner),
         )
         .select([
+            col(col::OPPORTUNITY_ID),
             col(col::TEAM).cast(DataType::String),
             col(CREATED),
             col(col::CLOSED).cast(DataType::Date),
             col(REALISED),
         ])
-        .sort([col::CLOSED], SortMultipleOptions::default())
+        // By close, then id: the same history sums in the same order, so
+        // gives the same figures to the bit (a plan's id hashes them).
+        .sort(
+            [col::CLOSED, col::OPPORTUNITY_ID],
+            SortMultipleOptions::default(),
+        )
         .collect()?;
     let (teams, won) = won_deals(&won)?;
     let Some(first) = won.iter().map(|w| w.created).min() else {

@@ -226,6 +226,17 @@ fn without_past_snapshots_new_deals_are_learned_from_when_deals_entered_their_fi
     };
     let (with_snapshots, _) = spec_of(Some(data.snapshots.clone()));
     let (without, notes) = spec_of(None);
+    // The same history in another row order teaches the same figures to
+    // the bit.
+    let reversed = History {
+        stage_events: data.stage_events.clone().reverse(),
+        outcomes: data.outcomes.clone().reverse(),
+        snapshots: None,
+        notes: vec![],
+    };
+    let (again, _) =
+        forecast_spec(Some(reversed), Some(snapshot.clone()), &rules, &options).unwrap();
+    assert_eq!(new_deals_by_team(&again), new_deals_by_team(&without));
     assert!(without.correction.is_none());
     assert!(
         notes
