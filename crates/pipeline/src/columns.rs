@@ -37,3 +37,37 @@ pub const CLOSED: &str = "closed";
 /// Decimal precision and scale of amounts in Parquet.
 pub const AMOUNT_PRECISION: usize = 18;
 pub const AMOUNT_SCALE: usize = 2;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rules_know_every_column_of_the_files() {
+        // What a rule file's `[[column]]` may label: these columns, no more.
+        let ours = [
+            OPPORTUNITY_ID,
+            ACCOUNT,
+            OWNER,
+            TEAM,
+            REGION,
+            STAGE,
+            STAGE_ENTERED,
+            CREATED,
+            EXPECTED_CLOSE,
+            FORECAST_CATEGORY,
+            CURRENCY,
+            LINE,
+            SKU,
+            PRODUCT_LINE,
+            QUANTITY,
+            AMOUNT,
+            QUOTE_REF,
+            SNAPSHOT_DATE,
+            AT,
+            OUTCOME,
+            CLOSED,
+        ];
+        assert_eq!(quotecast_model::PIPELINE_COLUMNS, ours);
+    }
+}
