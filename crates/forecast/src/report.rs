@@ -186,18 +186,33 @@ fn new_deals_from_stage_entries(
     let company =
         crate::pipeline_share::company_column(&table, crate::pipeline_share::NOT_YET_IN_PIPELINE);
     spec.new_deal_history = Some(table);
-    let at = |h: i32| {
-        company
-            .iter()
-            .find(|(x, _)| *x == h)
-            .map_or(0.0, |(_, v)| *v)
-    };
-    let (bucket, currency) = (spec.bucket, &spec.rates.reporting_currency);
     Ok(Some(format!(
-        "new deals from stage entries (no past snapshot old enough for a correction): on {days} past days a week apart, deals that had not yet entered a stage booked {:.0} {currency} in the rest of the {bucket} and {:.0} {currency} in the next on average (weighted as snapshots would be); `new_deals` adds that per team, `expected_bookings` is `weighted` plus `new_deals`, and the Monte Carlo draws new deals with the spread those days show",
-        at(0),
-        at(1),
+        "new deals from stage entries (no past snapshot old enough for a correction): on {days} past days a week apart, deals that had not yet entered a stage booked {} on average (weighted as snapshots would be); `new_deals` adds that per team, `expected_bookings` is `weighted` plus `new_deals`, and the Monte Carlo draws new deals with the spread those days show",
+        new_deal_amounts(&company, spec),
     )))
+}
+
+/// What new deals booked per horizon (`new`, the company's), as a note
+/// says it: in the rest of the quarter and the next; over the next
+/// quarter's weeks or months, a week or a month being shorter than most
+/// deals take from creation to close.
+fn new_deal_amounts(new: &[(i32, f64)], spec: &ForecastSpec) -> String {
+    let (bucket, currency) = (spec.bucket, &spec.rates.reporting_currency);
+    let sum = |horizons: std::ops::Range<i32>| -> f64 {
+        new.iter()
+            .filter(|(h, _)| horizons.contains(h))
+            .map(|(_, v)| v)
+            .sum()
+    };
+    match bucket {
+        crate::Bucket::Week => format!("{:.0} {currency} over the next 13 weeks", sum(0..13)),
+        crate::Bucket::Month => format!("{:.0} {currency} over the next 3 months", sum(0..3)),
+        crate::Bucket::Quarter => format!(
+            "{:.0} {currency} in the rest of the {bucket} and {:.0} {currency} in the next",
+            sum(0..1),
+            sum(1..2)
+        ),
+    }
 }
 
 /// What share of the bookings that followed past snapshots in the current
@@ -208,13 +223,20 @@ fn pipeline_share_note(correction: &crate::Correction, spec: &ForecastSpec) -> O
     let at = |values: &[(i32, f64)], h: i32| values.iter().find(|(x, _)| *x == h).map(|(_, v)| *v);
     let shares = crate::pipeline_share::pipeline_shares(correction);
     let new = crate::pipeline_share::not_yet_in_pipeline(correction);
-    let (bucket, currency) = (spec.bucket, &spec.rates.reporting_currency);
+    let bucket = spec.bucket;
+    // Shares per week or month say little: most deals take longer.
+    let shares = match bucket {
+        crate::Bucket::Quarter => format!(
+            "deals already in the pipeline made {:.0} % of what was booked in the rest of the {bucket} and {:.0} % of the next {bucket}'s bookings (pipeline_share in the calendar); ",
+            at(&shares, 0)? * 100.0,
+            at(&shares, 1)? * 100.0,
+        ),
+        _ => String::new(),
+    };
+    at(&new, 0)?;
     Some(format!(
-        "on past snapshots, deals already in the pipeline made {:.0} % of what was booked in the rest of the {bucket} and {:.0} % of the next {bucket}'s bookings (pipeline_share in the calendar); deals not yet in the pipeline booked {:.0} {currency} and {:.0} {currency} there on average (not_yet_in_pipeline, per team in the calendar); `corrected` counts today's pipeline and what is already won, `new_deals` adds what deals not yet created are expected to book (each team's average per snapshot, spread over groups as its business is today), `expected_bookings` is the two together, and the Monte Carlo draws new deals with the spread history shows",
-        at(&shares, 0)? * 100.0,
-        at(&shares, 1)? * 100.0,
-        at(&new, 0)?,
-        at(&new, 1)?,
+        "on past snapshots, {shares}deals not yet in the pipeline booked {} on average (not_yet_in_pipeline, per team in the calendar); `corrected` counts today's pipeline and what is already won, `new_deals` adds what deals not yet created are expected to book (each team's average per snapshot, spread over groups as its business is today), `expected_bookings` is the two together, and the Monte Carlo draws new deals with the spread history shows",
+        new_deal_amounts(&new, spec),
     ))
 }
 
