@@ -102,6 +102,7 @@ fn main() -> anyhow::Result<()> {
         stages: rules.stages().to_vec(),
         correction: None,
         new_deal_history: None,
+        timing: None,
     };
     let weighted = forecast(pipeline.clone().lazy(), &spec)?;
     let expected: f64 = weighted

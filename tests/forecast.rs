@@ -303,6 +303,18 @@ async fn a_history_without_snapshots_streams_the_new_deals_its_stage_entries_tea
         assert_eq!(new_deals.columns[new_deals.column(name)].2, "USD", "{name}");
     }
     assert!(!tables.contains_key("calendar"));
+    // When open deals close, by the days won deals in each stage took.
+    let timing = &tables["timing"];
+    let shift = timing.column("shift_days");
+    assert!(
+        !timing.rows.is_empty()
+            && timing
+                .rows
+                .iter()
+                .all(|r| r[shift].parse::<i64>().is_ok_and(|d| d >= 0)),
+        "{:?}",
+        timing.rows
+    );
     // The amounts add them to the weighted forecast: no `corrected`.
     let amounts = &tables["amounts"];
     assert!(amounts.columns.iter().all(|c| c.0 != "corrected"));

@@ -107,7 +107,7 @@ fn position_weight(bucket: crate::Bucket, day: NaiveDate, as_of: NaiveDate) -> f
 
 /// How much a snapshot taken on `day` counts for a forecast made on
 /// `as_of` by its age: halved every [`HALF_LIFE_DAYS`].
-fn recency_weight(day: NaiveDate, as_of: NaiveDate) -> f64 {
+pub(crate) fn recency_weight(day: NaiveDate, as_of: NaiveDate) -> f64 {
     let age = (as_of - day).num_days().max(0) as f64;
     0.5f64.powf(age / HALF_LIFE_DAYS)
 }

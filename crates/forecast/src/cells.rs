@@ -174,6 +174,7 @@ mod tests {
             stages: rules.stages().to_vec(),
             correction: None,
             new_deal_history: None,
+            timing: None,
         };
         let by_cells = |spec: &ForecastSpec| {
             let f = forecast(data.pipeline.clone(), spec).unwrap();

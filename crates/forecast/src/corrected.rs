@@ -43,19 +43,57 @@ pub(crate) fn expected_rows(lines: LazyFrame, spec: &ForecastSpec) -> PolarsResu
     ]);
     let open = lines.filter(col(IS_OPEN));
     let Some(correction) = &spec.correction else {
-        let open = open.with_columns([
-            col(WIN_RATE).alias(PROBABILITY),
-            col(VALUE).alias(IF_WON),
-            lit(1.0).alias(SHARE),
-            lit(0u32).cast(DataType::UInt32).alias(POINT),
-        ]);
-        return concat([won, open], UnionArgs::default());
+        let open = match &spec.timing {
+            // Without a correction, the closes its stage entries teach.
+            Some(points) => slipped(open, points, spec).with_column(
+                col(CLOSE)
+                    .dt()
+                    .truncate(lit(spec.bucket.every()))
+                    .alias(BUCKET),
+            ),
+            None => open.with_columns([
+                lit(1.0).alias(SHARE),
+                lit(0u32).cast(DataType::UInt32).alias(POINT),
+            ]),
+        }
+        .with_columns([col(WIN_RATE).alias(PROBABILITY), col(VALUE).alias(IF_WON)]);
+        let keep = columns(won.clone())?;
+        return concat([won, open.select(keep)], UnionArgs::default());
     };
     let factors = correction
         .accuracy
         .clone()
         .lazy()
         .select([col(col::TEAM), col(FACTOR)]);
+    let open = open.join(
+        factors,
+        [col(col::TEAM)],
+        [col(col::TEAM)],
+        JoinArgs::new(JoinType::Left),
+    );
+    let open = slipped(open, &correction.slip_points, spec).with_columns([
+        col(CLOSE)
+            .dt()
+            .truncate(lit(spec.bucket.every()))
+            .alias(BUCKET),
+        adjusted_probability().alias(PROBABILITY),
+        (col(VALUE) * col(FACTOR).fill_null(lit(company_ratio(correction)))).alias(IF_WON),
+    ]);
+    let open = with_calendar(open, spec, correction);
+    let keep = columns(won.clone())?;
+    concat([won, open.select(keep)], UnionArgs::default())
+}
+
+/// The names of `frame`'s columns, as expressions.
+fn columns(mut frame: LazyFrame) -> PolarsResult<Vec<Expr>> {
+    let schema = frame.collect_schema()?;
+    Ok(schema.iter_names().map(|n| col(n.clone())).collect())
+}
+
+/// Open rows spread over the slippage `points` (see
+/// [`crate::slippage`]), each point's close shifted from the stated close
+/// or from the forecast date, never before the forecast date.
+fn slipped(open: LazyFrame, points: &DataFrame, spec: &ForecastSpec) -> LazyFrame {
     let as_of = lit(spec.as_of).cast(DataType::Date);
     // A level's shifts count from the stated close, or from the forecast
     // date where its stage's timing did not follow the owners' dates.
@@ -64,34 +102,12 @@ pub(crate) fn expected_rows(lines: LazyFrame, spec: &ForecastSpec) -> PolarsResu
         .otherwise(col(CLOSE));
     let shifted =
         (anchor.cast(DataType::Int32) + col(SHIFT_DAYS).cast(DataType::Int32)).cast(DataType::Date);
-    let open = open.join(
-        factors,
-        [col(col::TEAM)],
-        [col(col::TEAM)],
-        JoinArgs::new(JoinType::Left),
-    );
-    let open = with_slip_points(open, &correction.slip_points, col(CLOSE), as_of.clone())
-        .with_column(
-            when(shifted.clone().lt(as_of.clone()))
-                .then(as_of)
-                .otherwise(shifted)
-                .alias(CLOSE),
-        )
-        .with_columns([
-            col(CLOSE)
-                .dt()
-                .truncate(lit(spec.bucket.every()))
-                .alias(BUCKET),
-            adjusted_probability().alias(PROBABILITY),
-            (col(VALUE) * col(FACTOR).fill_null(lit(company_ratio(correction)))).alias(IF_WON),
-        ]);
-    let open = with_calendar(open, spec, correction);
-    let columns = |frame: LazyFrame| -> PolarsResult<Vec<Expr>> {
-        let schema = frame.clone().collect_schema()?;
-        Ok(schema.iter_names().map(|n| col(n.clone())).collect())
-    };
-    let keep = columns(won.clone())?;
-    concat([won, open.select(keep)], UnionArgs::default())
+    with_slip_points(open, points, col(CLOSE), as_of.clone()).with_column(
+        when(shifted.clone().lt(as_of.clone()))
+            .then(as_of)
+            .otherwise(shifted)
+            .alias(CLOSE),
+    )
 }
 
 /// Open rows' value if won times the calendar factor of their team (else

@@ -43,6 +43,7 @@ mod spec;
 #[cfg(test)]
 #[path = "../tests/common/mod.rs"]
 mod test_common;
+mod timing;
 mod weighted;
 
 pub use accuracy::learn_correction;

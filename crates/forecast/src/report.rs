@@ -57,6 +57,7 @@ pub fn rules_spec(rules: &RuleSet, as_of: NaiveDate, bucket: Bucket) -> Forecast
         stages: rules.stages().to_vec(),
         correction: None,
         new_deal_history: None,
+        timing: None,
     }
 }
 
@@ -180,6 +181,11 @@ fn new_deals_from_stage_entries(
             spec,
         )
     })?;
+    let timing = tracing::info_span!("timing_from_stage_entries").in_scope(|| {
+        crate::timing::learn_timing(history.stage_events.clone(), history.outcomes.clone(), spec)
+    })?;
+    let timed = timing.is_some();
+    spec.timing = timing;
     let Some((table, days)) = learned else {
         return Ok(None);
     };
@@ -187,8 +193,13 @@ fn new_deals_from_stage_entries(
         crate::pipeline_share::company_column(&table, crate::pipeline_share::NOT_YET_IN_PIPELINE);
     spec.new_deal_history = Some(table);
     Ok(Some(format!(
-        "new deals from stage entries (no past snapshot old enough for a correction): on {days} past days a week apart, deals that had not yet entered a stage booked {} on average (weighted as snapshots would be); `new_deals` adds that per team, `expected_bookings` is `weighted` plus `new_deals`, and the Monte Carlo draws new deals with the spread those days show",
+        "new deals from stage entries (no past snapshot old enough for a correction): on {days} past days a week apart, deals that had not yet entered a stage booked {} on average (weighted as snapshots would be); `new_deals` adds that per team, `expected_bookings` is {} plus `new_deals`, and the Monte Carlo draws new deals with the spread those days show",
         new_deal_amounts(&company, spec),
+        if timed {
+            "today's pipeline closing when its stage says (the days won deals in each stage took to close from past days a week apart, at least a year old; their stated close dates not used)"
+        } else {
+            "`weighted`"
+        },
     )))
 }
 

@@ -184,4 +184,9 @@ pub struct ForecastSpec {
     /// `not_yet_in_pipeline` columns, see `crate::first_seen`); the
     /// forecast adds them as it adds the calendar's.
     pub new_deal_history: Option<DataFrame>,
+    /// Without a correction: when open deals close, learned from the days
+    /// won deals in each stage took to close (slippage points counted
+    /// from the forecast date, see `crate::first_seen`); their stated
+    /// closes are not used.
+    pub timing: Option<DataFrame>,
 }

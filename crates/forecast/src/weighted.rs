@@ -133,7 +133,8 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
     let summed = crate::cells::summed(rows.clone(), spec, &sku_keys[1..]);
     let (lines, rates) = prepared(rows, spec)?;
     let lines = lines.with_column(kind(col(col::EXPECTED_CLOSE).lt(as_of(spec))));
-    let (corrected, new_units) = if spec.correction.is_some() || spec.new_deal_history.is_some() {
+    let learned = spec.new_deal_history.is_some() || spec.timing.is_some();
+    let (corrected, new_units) = if spec.correction.is_some() || learned {
         // The expected rows are built once and feed both plans.
         let rows = crate::corrected::expected_rows(lines.clone(), spec)?;
         let mut corrected = crate::corrected::corrected(rows.clone(), spec, &keys)?;

@@ -31,6 +31,7 @@ fn spec(rates: WinRates) -> ForecastSpec {
         stages: common::rules().stages().to_vec(),
         correction: None,
         new_deal_history: None,
+        timing: None,
     }
 }
 

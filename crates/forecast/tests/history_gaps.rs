@@ -27,6 +27,7 @@ fn spec() -> quotecast_forecast::ForecastSpec {
         stages: common::rules().stages().to_vec(),
         correction: None,
         new_deal_history: None,
+        timing: None,
     }
 }
 

@@ -23,7 +23,7 @@ const LAYERS: &[&[&str]] = &[
     &["new_deals"],
     &["cells", "corrected", "baselines", "overdue"],
     &["calendar", "montecarlo"],
-    &["accuracy", "first_seen", "scores", "weighted"],
+    &["accuracy", "first_seen", "scores", "timing", "weighted"],
     &["backtest"],
     &["report"],
 ];

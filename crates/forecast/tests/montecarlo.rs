@@ -24,6 +24,7 @@ fn spec() -> ForecastSpec {
         stages: common::rules().stages().to_vec(),
         correction: None,
         new_deal_history: None,
+        timing: None,
     }
 }
 

@@ -264,17 +264,19 @@ fn without_past_snapshots_new_deals_are_learned_from_when_deals_entered_their_fi
             "horizon {horizon}: {a} from stage entries, {b} from snapshots"
         );
     }
-    // The forecast adds them to the weighted one, and the next quarter
-    // comes near what really booked where the pipeline alone falls short.
+    // The forecast adds them to today's pipeline, which closes when its
+    // stages say rather than on the stated dates: moved between buckets,
+    // not lost or made up.
+    assert!(without.timing.is_some());
     let f = forecast(snapshot, &without).unwrap();
     let amounts = &f.amounts;
-    for ((w, n), e) in column(amounts, "weighted")
-        .into_iter()
-        .zip(column(amounts, NEW_DEALS))
-        .zip(column(amounts, EXPECTED_BOOKINGS))
-    {
-        assert!((w + n - e).abs() < 0.011, "{w} + {n} against {e}");
-    }
+    let total = |name: &str| column(amounts, name).iter().sum::<f64>();
+    let pipeline = total(EXPECTED_BOOKINGS) - total(NEW_DEALS);
+    assert!(
+        (pipeline - total("weighted")).abs() < 0.005 * total("weighted"),
+        "{pipeline} against {}",
+        total("weighted")
+    );
     assert!(amounts.column("corrected").is_err());
     let next = Bucket::Quarter.next(Bucket::Quarter.start_of(as_of));
     let booked = booked_in(&data, next);

@@ -52,6 +52,7 @@ fn spec() -> ForecastSpec {
         stages: rules.stages().to_vec(),
         correction: None,
         new_deal_history: None,
+        timing: None,
     }
 }
 

@@ -46,6 +46,7 @@ fn spec(group_by: Vec<Dimension>) -> ForecastSpec {
         stages: rules.stages().to_vec(),
         correction: None,
         new_deal_history: None,
+        timing: None,
     }
 }
 

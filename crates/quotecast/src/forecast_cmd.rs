@@ -140,9 +140,16 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
             report.spec.bucket
         )?;
         out.push_str(&table(new_deals, 60)?);
+        if let Some(timing) = &report.spec.timing {
+            writeln!(
+                out,
+                "\nwhen open deals close (per stage, `*` all stages: the days from a past day to the close of each deal won after it, in the stage it was in that day, past days a week apart and at least a year old; point k is the (10k + 5)th percentile, each carrying a tenth of a deal's expected value, counted from the forecast date):"
+            )?;
+            out.push_str(&table(timing, 120)?);
+        }
         writeln!(
             out,
-            "\n`weighted` is the forecast of today's pipeline, `new_deals` what deals not yet in it are expected to book, `expected_bookings` the two together\n"
+            "\n`weighted` is the forecast of today's pipeline at its stated close dates, `new_deals` what deals not yet in it are expected to book, `expected_bookings` today's pipeline when its stages say it closes plus `new_deals`\n"
         )?;
     }
     out.push_str(&table(&report.forecast.amounts, 40)?);

@@ -247,6 +247,9 @@ fn forecast_parts(
     if let Some(new_deals) = &spec.new_deal_history {
         frames.push(("new_deals", new_deals));
     }
+    if let Some(timing) = &spec.timing {
+        frames.push(("timing", timing));
+    }
     tables(state, &frames, &mut out)?;
     Ok(out)
 }
