@@ -5,7 +5,8 @@
 //! column its name becomes once written as ours are (lower case, words
 //! joined by `_`: `Opportunity ID` is `opportunity_id`), labels compared
 //! the same way. A file column with our own name is always read as is;
-//! two file columns read as one of ours are refused, naming both.
+//! of two file columns read as one of ours the stronger match is read,
+//! and two as strong are refused, naming both.
 use polars::prelude::*;
 
 use super::convert::Spec;
@@ -28,8 +29,20 @@ fn normalized(name: &str) -> String {
     out
 }
 
+/// How a file column names one of ours, strongest first: a label as
+/// written, a label written otherwise, our name written otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Match {
+    Label,
+    LabelLoosely,
+    Name,
+}
+
 /// The file's columns to read as ours: (the file's name, ours), in the
-/// file's order. `labels` are (label, column).
+/// file's order. `labels` are (label, column). Where several file columns
+/// name one of ours, the strongest match is read (a Salesforce report's
+/// `Total Price`, a label of `amount`, rather than its `Amount`, the
+/// opportunity's); two as strong are refused.
 pub(crate) fn renames(
     path: &std::path::Path,
     schema: &Schema,
@@ -37,34 +50,48 @@ pub(crate) fn renames(
     labels: &[(String, String)],
 ) -> Result<Vec<(String, &'static str)>, PipelineError> {
     let ours = |name: &str| specs.iter().any(|s| s.name == name);
-    let mut out: Vec<(String, &'static str)> = Vec::new();
+    let labelled = |name: &str, how: Match| {
+        specs.iter().map(|s| s.name).find(|column| {
+            labels.iter().any(|(label, c)| {
+                c == column
+                    && match how {
+                        Match::Label => label == name,
+                        _ => normalized(label) == normalized(name),
+                    }
+            })
+        })
+    };
+    // (file column, ours, how), in the file's order.
+    let mut found: Vec<(&str, &'static str, Match)> = Vec::new();
     for name in schema.iter_names() {
         let name = name.as_str();
         if ours(name) {
             continue;
         }
-        let labelled = |exact: bool| {
-            specs.iter().map(|s| s.name).find(|column| {
-                labels.iter().any(|(label, c)| {
-                    c == column
-                        && if exact {
-                            label == name
-                        } else {
-                            normalized(label) == normalized(name)
-                        }
-                })
-            })
-        };
-        let target = labelled(true).or_else(|| labelled(false)).or_else(|| {
-            specs
-                .iter()
-                .map(|s| s.name)
-                .find(|column| *column == normalized(name))
-        });
-        let Some(target) = target else {
-            continue;
-        };
-        if schema.contains(target) {
+        let target = labelled(name, Match::Label)
+            .map(|t| (t, Match::Label))
+            .or_else(|| labelled(name, Match::LabelLoosely).map(|t| (t, Match::LabelLoosely)))
+            .or_else(|| {
+                specs
+                    .iter()
+                    .map(|s| s.name)
+                    .find(|column| *column == normalized(name))
+                    .map(|t| (t, Match::Name))
+            });
+        if let Some((target, how)) = target
+            && !schema.contains(target)
+        {
+            found.push((name, target, how));
+        }
+    }
+    let mut out: Vec<(String, &'static str)> = Vec::new();
+    for &(name, target, how) in &found {
+        let strongest = found
+            .iter()
+            .filter(|(_, t, _)| *t == target)
+            .map(|(_, _, h)| *h)
+            .min();
+        if strongest != Some(how) {
             continue;
         }
         if let Some((other, _)) = out.iter().find(|(_, t)| *t == target) {
@@ -164,13 +191,38 @@ mod tests {
         )
         .unwrap();
         assert!(found.is_empty(), "{found:?}");
-        // Two of the file's columns read as one of ours: refused.
-        let clash = renames(path, &schema(&["Deal Stage", "STAGE"]), &specs(), &labels)
+        // A label beats our name written otherwise: a report's line
+        // amount over its opportunity's.
+        let labels_with_price = [
+            labels.clone(),
+            vec![("Total Price".to_owned(), "amount".to_owned())],
+        ]
+        .concat();
+        let found = renames(
+            path,
+            &schema(&["Opportunity ID", "Amount", "Total Price"]),
+            &specs(),
+            &labels_with_price,
+        )
+        .unwrap();
+        assert_eq!(
+            found,
+            vec![
+                ("Opportunity ID".to_owned(), "opportunity_id"),
+                ("Total Price".to_owned(), "amount"),
+            ]
+        );
+        // Two of the file's columns read as one of ours as strongly: refused.
+        let clash = renames(path, &schema(&["STAGE", "Stage-"]), &specs(), &labels)
             .unwrap_err()
             .to_string();
         assert!(
-            clash.contains("`Deal Stage` and `STAGE` would both be read as `stage`"),
+            clash.contains("`STAGE` and `Stage-` would both be read as `stage`"),
             "{clash}"
         );
+        // A weaker match gives way: `Deal Stage` is a label, `STAGE` only
+        // our name written otherwise.
+        let found = renames(path, &schema(&["Deal Stage", "STAGE"]), &specs(), &labels).unwrap();
+        assert_eq!(found, vec![("Deal Stage".to_owned(), "stage")]);
     }
 }
