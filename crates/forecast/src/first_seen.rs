@@ -12,7 +12,7 @@
 //! then age), and the same [`Tally`] gives the mean and spread of
 //! [`crate::pipeline_share::NOT_YET_IN_PIPELINE`] per team and horizon.
 //! A deal without stage events is left out (when it entered is unknown).
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -28,10 +28,120 @@ use crate::{
 
 /// Days between the grid's days.
 pub const GRID_DAYS: u64 = 7;
-const CREATED: &str = "__created";
 
-/// A won deal: its team (position in the team list), the day it entered
-/// its first stage, the day it closed and what it booked.
+/// The won deals known on the forecast date with their stage entries,
+/// collected once for what both learn from them: when each entered the
+/// pipeline (here) and which stage it was in on a past day
+/// ([`crate::timing`]).
+pub(crate) struct WonDeals {
+    pub teams: Vec<String>,
+    pub stages: Vec<String>,
+    /// In deal id order.
+    pub deals: Vec<WonDeal>,
+}
+
+/// A won deal: its team and stage entries (positions in
+/// [`WonDeals::teams`] and [`WonDeals::stages`]; entries by day, none
+/// empty), the day it closed and what it booked.
+pub(crate) struct WonDeal {
+    pub team: u32,
+    pub entries: Vec<(NaiveDate, u32)>,
+    pub closed: NaiveDate,
+    pub booked: f64,
+}
+
+/// The [`WonDeals`] of `stage_events` and `outcomes` known on
+/// `spec.as_of` (a deal without stage entries is left out).
+pub(crate) fn won_deals(
+    stage_events: LazyFrame,
+    outcomes: LazyFrame,
+    spec: &ForecastSpec,
+) -> Result<WonDeals, ForecastError> {
+    let as_of = lit(spec.as_of).cast(DataType::Date);
+    let won = decided(outcomes, spec, spec.as_of)?
+        .filter(col(IS_WON))
+        .select([
+            col(col::OPPORTUNITY_ID),
+            col(col::TEAM).cast(DataType::String),
+            col(col::CLOSED).cast(DataType::Date),
+            col(REALISED),
+        ]);
+    let frame = stage_events
+        .select([
+            col(col::OPPORTUNITY_ID),
+            col(col::STAGE).cast(DataType::String),
+            col(col::AT).cast(DataType::Date),
+        ])
+        .filter(col(col::AT).lt_eq(as_of))
+        .join(
+            won,
+            [col(col::OPPORTUNITY_ID)],
+            [col(col::OPPORTUNITY_ID)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        // By deal and day: the same history gives the same deals in the
+        // same order, so the same figures to the bit.
+        .sort(
+            [col::OPPORTUNITY_ID, col::AT, col::STAGE],
+            SortMultipleOptions::default(),
+        )
+        .collect()?;
+    let ids = frame.column(col::OPPORTUNITY_ID)?.str()?;
+    let teams = frame.column(col::TEAM)?.str()?;
+    let stages = frame.column(col::STAGE)?.str()?;
+    let days = frame.column(col::AT)?.date()?;
+    let closed = frame.column(col::CLOSED)?.date()?;
+    let booked = frame.column(REALISED)?.f64()?;
+    let mut out = WonDeals {
+        teams: Vec::new(),
+        stages: Vec::new(),
+        deals: Vec::new(),
+    };
+    let mut team_of: HashMap<&str, u32> = HashMap::new();
+    let mut stage_of: HashMap<&str, u32> = HashMap::new();
+    let position = |names: &mut Vec<String>, of: &mut HashMap<_, u32>, name| {
+        *of.entry(name).or_insert_with(|| {
+            names.push(String::from(name));
+            (names.len() - 1) as u32
+        })
+    };
+    let mut last: Option<&str> = None;
+    for i in 0..frame.height() {
+        let (Some(id), Some(team), Some(stage), Some(day), Some(closed), Some(booked)) = (
+            ids.get(i),
+            teams.get(i),
+            stages.get(i),
+            days.physical()
+                .get(i)
+                .map(quotecast_pipeline::from_epoch_days),
+            closed
+                .physical()
+                .get(i)
+                .map(quotecast_pipeline::from_epoch_days),
+            booked.get(i),
+        ) else {
+            continue;
+        };
+        let stage = position(&mut out.stages, &mut stage_of, stage);
+        if last != Some(id) {
+            let team = position(&mut out.teams, &mut team_of, team);
+            out.deals.push(WonDeal {
+                team,
+                entries: Vec::new(),
+                closed,
+                booked,
+            });
+            last = Some(id);
+        }
+        if let Some(deal) = out.deals.last_mut() {
+            deal.entries.push((day, stage));
+        }
+    }
+    Ok(out)
+}
+
+/// A won deal as the grid reads it: its team, the day it entered its
+/// first stage, the day it closed and what it booked.
 struct Won {
     team: usize,
     created: NaiveDate,
@@ -42,45 +152,27 @@ struct Won {
 /// What deals not yet in the pipeline booked per team and horizon after
 /// the days of a weekly grid back from `spec.as_of` to the day the
 /// earliest won deal entered its first stage (the table of
-/// [`Tally::table`]), from
-/// `stage_events` and `outcomes` known on `spec.as_of`; with the number
-/// of days used. None when no day of the grid saw a bucket end or nothing
-/// was won.
+/// [`Tally::table`]), with the number of days used. None when no day of
+/// the grid saw a bucket end or nothing was won.
 pub(crate) fn learn_from_stage_entries(
-    stage_events: LazyFrame,
-    outcomes: LazyFrame,
+    won: &WonDeals,
     spec: &ForecastSpec,
 ) -> Result<Option<(DataFrame, usize)>, ForecastError> {
-    let as_of = lit(spec.as_of).cast(DataType::Date);
-    let created = stage_events
-        .select([col(col::OPPORTUNITY_ID), col(col::AT).cast(DataType::Date)])
-        .filter(col(col::AT).lt_eq(as_of))
-        .group_by([col(col::OPPORTUNITY_ID)])
-        .agg([col(col::AT).min().alias(CREATED)]);
-    let won = decided(outcomes, spec, spec.as_of)?
-        .filter(col(IS_WON))
-        .join(
-            created,
-            [col(col::OPPORTUNITY_ID)],
-            [col(col::OPPORTUNITY_ID)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .select([
-            col(col::OPPORTUNITY_ID),
-            col(col::TEAM).cast(DataType::String),
-            col(CREATED),
-            col(col::CLOSED).cast(DataType::Date),
-            col(REALISED),
-        ])
-        // By close, then id: the same history sums in the same order, so
-        // gives the same figures to the bit (a plan's id hashes them).
-        .sort(
-            [col::CLOSED, col::OPPORTUNITY_ID],
-            SortMultipleOptions::default(),
-        )
-        .collect()?;
-    let (teams, won) = won_deals(&won)?;
-    let Some(first) = won.iter().map(|w| w.created).min() else {
+    // In close order (stable: ties stay in id order).
+    let mut deals: Vec<Won> = won
+        .deals
+        .iter()
+        .filter_map(|d| {
+            Some(Won {
+                team: d.team as usize,
+                created: d.entries.first()?.0,
+                closed: d.closed,
+                booked: d.booked,
+            })
+        })
+        .collect();
+    deals.sort_by_key(|w| w.closed);
+    let Some(first) = deals.iter().map(|w| w.created).min() else {
         return Ok(None);
     };
     let mut tally = Tally::default();
@@ -95,48 +187,13 @@ pub(crate) fn learn_from_stage_entries(
         if complete == 0 {
             continue;
         }
-        add_day(&mut tally, &teams, &won, spec, day, complete);
+        add_day(&mut tally, &won.teams, &deals, spec, day, complete);
         days += 1;
     }
     if days == 0 {
         return Ok(None);
     }
     Ok(Some((tally.table()?, days)))
-}
-
-/// The won deals of the collected frame, in close order, with the teams
-/// they name.
-fn won_deals(frame: &DataFrame) -> PolarsResult<(Vec<String>, Vec<Won>)> {
-    let teams = frame.column(col::TEAM)?.str()?;
-    let created = frame.column(CREATED)?.date()?;
-    let closed = frame.column(col::CLOSED)?.date()?;
-    let booked = frame.column(REALISED)?.f64()?;
-    let mut names: Vec<String> = Vec::new();
-    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut out = Vec::with_capacity(frame.height());
-    let rows = teams
-        .iter()
-        .zip(created.as_date_iter())
-        .zip(closed.as_date_iter())
-        .zip(booked.iter());
-    for (((team, created), closed), booked) in rows {
-        let (Some(team), Some(created), Some(closed), Some(booked)) =
-            (team, created, closed, booked)
-        else {
-            continue;
-        };
-        let team = *index.entry(team).or_insert_with(|| {
-            names.push(team.to_owned());
-            names.len() - 1
-        });
-        out.push(Won {
-            team,
-            created,
-            closed,
-            booked,
-        });
-    }
-    Ok((names, out))
 }
 
 /// Adds one day of the grid to `tally`: of the deals won after `day` in

@@ -174,16 +174,12 @@ fn new_deals_from_stage_entries(
     history: &History,
     spec: &mut ForecastSpec,
 ) -> Result<Option<String>, ForecastError> {
-    let learned = tracing::info_span!("new_deals_from_stage_entries").in_scope(|| {
-        crate::first_seen::learn_from_stage_entries(
-            history.stage_events.clone(),
-            history.outcomes.clone(),
-            spec,
-        )
+    // The won deals with their stage entries, read once for both.
+    let won = tracing::info_span!("won_deals_with_stage_entries").in_scope(|| {
+        crate::first_seen::won_deals(history.stage_events.clone(), history.outcomes.clone(), spec)
     })?;
-    let timing = tracing::info_span!("timing_from_stage_entries").in_scope(|| {
-        crate::timing::learn_timing(history.stage_events.clone(), history.outcomes.clone(), spec)
-    })?;
+    let learned = crate::first_seen::learn_from_stage_entries(&won, spec)?;
+    let timing = crate::timing::learn_timing(&won, spec)?;
     let timed = timing.is_some();
     spec.timing = timing;
     let Some((table, days)) = learned else {

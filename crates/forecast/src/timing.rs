@@ -12,65 +12,32 @@
 //! its stage's points instead of putting it at its stated close. Days
 //! are weighted by age as snapshots are; only days at least
 //! [`MATURITY_DAYS`] old count, so that slow deals had time to close.
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
 use polars::prelude::*;
 use quotecast_pipeline::columns as col;
 
 use crate::{
     ForecastError, ForecastSpec,
     calendar::recency_weight,
-    columns::{COMPANY, IS_WON, POINT, SHIFT_DAYS, SLIP_POINTS},
-    prepare::decided,
+    columns::{COMPANY, POINT, SHIFT_DAYS, SLIP_POINTS},
+    first_seen::{GRID_DAYS, WonDeals},
     slippage::{ANY_STAGE, FROM_FORECAST_DATE, MIN_SLIP_OBSERVATIONS},
 };
 
 /// A day of the grid counts once its won deals had this long to close.
 pub const MATURITY_DAYS: u64 = 365;
-/// Days between the grid's days.
-const GRID_DAYS: u64 = 7;
-
-/// A won deal's stage entries (day, stage) in order and its close.
-struct Won {
-    entries: Vec<(NaiveDate, u32)>,
-    closed: NaiveDate,
-}
 
 /// The slippage points (team `*`, per stage and over all stages) of the
-/// days won deals took to close from past days, from `stage_events` and
-/// `outcomes` known on `spec.as_of`; None when no day is old enough or no
-/// stage has [`MIN_SLIP_OBSERVATIONS`] leads.
+/// days the `won` deals took to close from past days a week apart; None
+/// when no day is old enough or fewer than [`MIN_SLIP_OBSERVATIONS`]
+/// leads were seen.
 pub(crate) fn learn_timing(
-    stage_events: LazyFrame,
-    outcomes: LazyFrame,
+    won: &WonDeals,
     spec: &ForecastSpec,
 ) -> Result<Option<DataFrame>, ForecastError> {
-    let won_ids = decided(outcomes, spec, spec.as_of)?
-        .filter(col(IS_WON))
-        .select([
-            col(col::OPPORTUNITY_ID),
-            col(col::CLOSED).cast(DataType::Date),
-        ]);
-    let entries = stage_events
-        .select([
-            col(col::OPPORTUNITY_ID),
-            col(col::STAGE).cast(DataType::String),
-            col(col::AT).cast(DataType::Date),
-        ])
-        .join(
-            won_ids,
-            [col(col::OPPORTUNITY_ID)],
-            [col(col::OPPORTUNITY_ID)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .sort(
-            [col::OPPORTUNITY_ID, col::AT, col::STAGE],
-            SortMultipleOptions::default(),
-        )
-        .collect()?;
-    let (stages, won) = won_deals(&entries)?;
     let Some(first) = won
+        .deals
         .iter()
         .filter_map(|w| w.entries.first())
         .map(|e| e.0)
@@ -79,7 +46,7 @@ pub(crate) fn learn_timing(
         return Ok(None);
     };
     // Per stage: (lead in days, weight) of every won deal open on a day.
-    let mut leads: Vec<Vec<(i64, f64)>> = vec![Vec::new(); stages.len()];
+    let mut leads: Vec<Vec<(i64, f64)>> = vec![Vec::new(); won.stages.len()];
     let mut day = spec.as_of;
     while let Some(earlier) = day.checked_sub_days(chrono::Days::new(GRID_DAYS)) {
         day = earlier;
@@ -90,7 +57,7 @@ pub(crate) fn learn_timing(
             continue;
         }
         let weight = recency_weight(day, spec.as_of);
-        for w in &won {
+        for w in &won.deals {
             if w.closed <= day {
                 continue;
             }
@@ -100,45 +67,7 @@ pub(crate) fn learn_timing(
             }
         }
     }
-    points(&stages, leads)
-}
-
-/// The won deals of the collected stage entries (in deal and day order),
-/// with the stages they name.
-fn won_deals(frame: &DataFrame) -> PolarsResult<(Vec<String>, Vec<Won>)> {
-    let ids = frame.column(col::OPPORTUNITY_ID)?.str()?;
-    let stages = frame.column(col::STAGE)?.str()?;
-    let days = frame.column(col::AT)?.date()?;
-    let closed = frame.column(col::CLOSED)?.date()?;
-    let mut names: Vec<String> = Vec::new();
-    let mut index: HashMap<&str, u32> = HashMap::new();
-    let mut out: Vec<Won> = Vec::new();
-    let mut last: Option<&str> = None;
-    let rows = ids
-        .iter()
-        .zip(stages.iter())
-        .zip(days.as_date_iter())
-        .zip(closed.as_date_iter());
-    for (((id, stage), day), closed) in rows {
-        let (Some(id), Some(stage), Some(day), Some(closed)) = (id, stage, day, closed) else {
-            continue;
-        };
-        let stage = *index.entry(stage).or_insert_with(|| {
-            names.push(stage.to_owned());
-            (names.len() - 1) as u32
-        });
-        if last != Some(id) {
-            out.push(Won {
-                entries: Vec::new(),
-                closed,
-            });
-            last = Some(id);
-        }
-        if let Some(w) = out.last_mut() {
-            w.entries.push((day, stage));
-        }
-    }
-    Ok((names, out))
+    points(&won.stages, leads)
 }
 
 /// The weighted `q` quantile of `values` sorted by value.
@@ -201,6 +130,8 @@ fn points(
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use chrono::NaiveDate;
+
     use super::*;
     use crate::Bucket;
 
@@ -244,9 +175,8 @@ mod tests {
         .unwrap()
         .lazy();
         let spec = crate::rules_spec(&crate::test_common::rules(), day(1200), Bucket::Quarter);
-        let points = learn_timing(stage_events, outcomes, &spec)
-            .unwrap()
-            .unwrap();
+        let won = crate::first_seen::won_deals(stage_events, outcomes, &spec).unwrap();
+        let points = learn_timing(&won, &spec).unwrap().unwrap();
         let shifts = |stage: &str| -> Vec<i64> {
             let stages = points.column(col::STAGE).unwrap().str().unwrap();
             let shifts = points.column(SHIFT_DAYS).unwrap().i64().unwrap();

@@ -23,7 +23,8 @@ const LAYERS: &[&[&str]] = &[
     &["new_deals"],
     &["cells", "corrected", "baselines", "overdue"],
     &["calendar", "montecarlo"],
-    &["accuracy", "first_seen", "scores", "timing", "weighted"],
+    &["first_seen"],
+    &["accuracy", "scores", "timing", "weighted"],
     &["backtest"],
     &["report"],
 ];
