@@ -1,7 +1,7 @@
 """A company unlike `gen-pipeline`'s, exported as a Salesforce org would
 export it: the forecast's test against shapes it was not built on.
 
-    python3 benches/baseline/other_company.py OUT [--seed N] [--deals-per-week N]
+    python3 benches/baseline/other_company.py OUT [--seed N] [--deals-per-week N] [--locale us|de]
 
 Writes OUT/pipeline.csv and OUT/history/{stage_events,outcomes,snapshots}.csv
 (`;`-separated, Salesforce's stage labels, `Closed Won`/`Closed Lost`
@@ -21,6 +21,11 @@ floats), from its own simulation, which shares nothing with
 - 6 % of lost deals re-opened 20 to 90 days later at negotiation;
 - stated close dates that slip 30 days each time they pass;
 - snapshots every 14 days (not 28) for two years.
+
+`--locale us` writes dates and amounts as a US user's report export
+does (`11/20/2026`, `11/20/2026 09:07 AM`, `USD 12,500.00`); `--locale de`
+as a German user's (`20.11.2026`, `12.500,00 EUR`). The figures are the
+same as without it.
 
 The snapshot date is 2026-11-20 unless `--as-of` says otherwise. The
 simulation runs 200 days past it, so OUT/truth.csv holds what really booked
@@ -158,12 +163,39 @@ def rows_on(d, day, with_closed):
             for i, (sku, pl, qty, amount) in enumerate(d["lines"])]
 
 
+DATE_COLUMNS = ("created", "expected_close", "stage_entered", "snapshot_date", "closed", "at")
+
+
+def localized(frame, locale):
+    """`frame` with its dates and amounts written as `locale`'s reports do."""
+    if locale == "iso" or frame.empty:
+        return frame
+    frame = frame.copy()
+    day = "%m/%d/%Y" if locale == "us" else "%d.%m.%Y"
+    for name in DATE_COLUMNS:
+        if name not in frame:
+            continue
+        stamps = pd.to_datetime(frame[name])
+        with_time = name == "at"
+        fmt = day + (" %I:%M %p" if locale == "us" else " %H:%M") if with_time else day
+        frame[name] = stamps.dt.strftime(fmt)
+    if "amount" in frame:
+        def amount(row):
+            text = f"{row['amount']:,.2f}"
+            if locale == "us":
+                return f"{row['currency']} {text}"
+            return text.replace(",", " ").replace(".", ",").replace(" ", ".") + f" {row['currency']}"
+        frame["amount"] = frame.apply(amount, axis=1)
+    return frame
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--deals-per-week", type=float, default=60)
     ap.add_argument("--as-of", default="2026-11-20")
+    ap.add_argument("--locale", choices=("iso", "us", "de"), default="iso")
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
     as_of = dt.date.fromisoformat(a.as_of)
@@ -172,22 +204,22 @@ def main():
     known = [d for d in deals if d["created"] <= as_of]
     out = Path(a.out)
     (out / "history").mkdir(parents=True, exist_ok=True)
-    pd.DataFrame([r for d in known for r in rows_on(d, as_of, True)]).to_csv(out / "pipeline.csv", index=False)
+    localized(pd.DataFrame([r for d in known for r in rows_on(d, as_of, True)]), a.locale).to_csv(out / "pipeline.csv", index=False)
     snaps = []
     day = as_of - dt.timedelta(days=14)
     while day > start + dt.timedelta(days=60):
         snaps += [dict(snapshot_date=day, **r) for d in known for r in rows_on(d, day, False)]
         day -= dt.timedelta(days=14)
-    pd.DataFrame(snaps).to_csv(out / "history" / "snapshots.csv", index=False, sep=";")
+    localized(pd.DataFrame(snaps), a.locale).to_csv(out / "history" / "snapshots.csv", index=False, sep=";")
     events = [dict(opportunity_id=d["id"], stage=(STAGES[s] if isinstance(s, int) else s),
                    at=f"{at} {9 + i % 8:02d}:{(7 * i) % 60:02d}:00")
               for d in known for i, (s, at) in enumerate(d["events"]) if at <= as_of]
-    pd.DataFrame(events).to_csv(out / "history" / "stage_events.csv", index=False, sep=";")
+    localized(pd.DataFrame(events), a.locale).to_csv(out / "history" / "stage_events.csv", index=False, sep=";")
     outcomes = [dict(opportunity_id=d["id"], team=d["team"], outcome=d["outcome"], closed=d["closed"],
                      currency=d["currency"],
                      amount=float(sum(l[3] for l in d["lines"])) if d["outcome"] == WON else 0.0)
                 for d in known if d["closed"] <= as_of]
-    pd.DataFrame(outcomes).to_csv(out / "history" / "outcomes.csv", index=False, sep=";")
+    localized(pd.DataFrame(outcomes), a.locale).to_csv(out / "history" / "outcomes.csv", index=False, sep=";")
     truth = [dict(team=d["team"], quarter=str(pd.Period(d["closed"], "Q")), currency=d["currency"],
                   amount=sum(l[3] for l in d["lines"]))
              for d in deals if d["outcome"] == WON and as_of < d["closed"]]

@@ -16,6 +16,7 @@ mod bad;
 mod convert;
 mod names;
 mod noise;
+mod regional;
 
 use convert::{Kind, Spec, spec};
 

@@ -456,3 +456,96 @@ fn a_deal_with_two_outcomes_and_a_missing_column_are_named() {
         "{message}"
     );
 }
+
+#[test]
+fn report_exports_in_their_users_locale_are_read_as_the_dates_and_amounts_they_show() {
+    let dir = tempfile::tempdir().unwrap();
+    // A US user's Salesforce report: month first, a time with AM/PM,
+    // amounts with their currency code or symbol and grouped digits.
+    let us = |created_first: &str| {
+        [
+            format!("O-1,ann,east,na,qualify,{created_first},11/20/2026,USD,\"USD 12,500.00\""),
+            "O-2,bob,east,na,propose,10/02/2026 9:30 AM,12/01/2026,EUR,\"EUR 1,234.5\"".into(),
+            "O-3,bob,east,na,propose,10/03/2026,1/2/2027,USD,$7".into(),
+        ]
+    };
+    let path = csv_file(dir.path(), "us.csv", SNAPSHOT_HEADER, &us("10/13/2026"));
+    let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+    assert_eq!(
+        texts(&read.frame, col::CREATED),
+        ["2026-10-13", "2026-10-02", "2026-10-03"]
+    );
+    assert_eq!(
+        texts(&read.frame, col::EXPECTED_CLOSE),
+        ["2026-11-20", "2026-12-01", "2027-01-02"]
+    );
+    assert_eq!(
+        texts(&read.frame, col::AMOUNT),
+        ["12500.00", "1234.50", "7.00"]
+    );
+    let notes = read.notes.join("\n");
+    assert!(
+        notes.contains("3 value(s) of column `expected_close` were written with the month first"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("3 value(s) of column `amount` were written as reports format numbers"),
+        "{notes}"
+    );
+    // A column whose days are all 12 or less says nothing: refused, not
+    // guessed.
+    let path = csv_file(dir.path(), "us.csv", SNAPSHOT_HEADER, &us("10/01/2026"));
+    let message = bad(read_snapshot_noted(&path, &vocabulary()));
+    assert!(
+        message.contains("row 1, column `created`: `10/01/2026` is not a date"),
+        "{message}"
+    );
+    // A German user's export: dots, a decimal comma, the euro sign.
+    let rows = [
+        "O-1;ann;east;na;qualify;01.10.2026;20.11.2026;EUR;12.500,00 €",
+        "O-2;bob;east;na;propose;02.10.2026 17:05;01.12.2026;EUR;1.234",
+        "O-3;bob;east;na;propose;03.10.2026;02.01.2027;EUR;7,5",
+    ];
+    let path = csv_file(
+        dir.path(),
+        "de.csv",
+        &SNAPSHOT_HEADER.replace(',', ";"),
+        &rows,
+    );
+    let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+    assert_eq!(
+        texts(&read.frame, col::EXPECTED_CLOSE),
+        ["2026-11-20", "2026-12-01", "2027-01-02"]
+    );
+    assert_eq!(
+        texts(&read.frame, col::AMOUNT),
+        ["12500.00", "1234.00", "7.50"]
+    );
+    // An amount in another currency than its row's is refused.
+    let rows = ["O-1,ann,east,na,qualify,2026-10-01,2026-11-20,USD,\"EUR 12,500.00\""];
+    let path = csv_file(dir.path(), "mixed.csv", SNAPSHOT_HEADER, &rows);
+    let message = bad(read_snapshot_noted(&path, &vocabulary()));
+    assert!(
+        message.contains("`EUR 12,500.00` names a currency other than the row's `currency`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_byte_order_mark_and_windows_line_ends_as_excel_saves_csv_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("excel.csv");
+    let rows = [
+        "O-1,ann,east,na,qualify,2026-10-01,2026-11-20,USD,12.50",
+        "O-2,bob,east,na,propose,2026-10-02,2026-12-01,EUR,7",
+    ];
+    std::fs::write(
+        &path,
+        format!("\u{feff}{SNAPSHOT_HEADER}\r\n{}\r\n", rows.join("\r\n")),
+    )
+    .unwrap();
+    let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+    assert_eq!(texts(&read.frame, col::OPPORTUNITY_ID), ["O-1", "O-2"]);
+    assert_eq!(texts(&read.frame, col::AMOUNT), ["12.50", "7.00"]);
+    assert!(read.notes.is_empty(), "{:?}", read.notes);
+}

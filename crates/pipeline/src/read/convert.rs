@@ -10,7 +10,7 @@ use quotecast_model::Currency;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
-use super::{Vocabulary, noise::without_float_noise};
+use super::{Vocabulary, noise::without_float_noise, regional};
 use crate::{PipelineError, columns as col};
 
 /// What a column must hold.
@@ -36,7 +36,7 @@ impl Kind {
         match self {
             Kind::Text => "text",
             Kind::Date => {
-                "a date (YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS], or ISO 8601 with T and Z or an offset)"
+                "a date (YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS], ISO 8601 with T and Z or an offset, DD.MM.YYYY, or DD/MM/YYYY or MM/DD/YYYY in the order the column's days above 12 show)"
             }
             Kind::Count => "a whole number of units",
             Kind::Amount => "a decimal amount",
@@ -195,6 +195,17 @@ pub(crate) fn typed(
         if let Some((reason, flag)) = precision {
             typed.raw_check(s.name, reason, flag);
         }
+        if s.kind == Kind::Amount && dtype == &DataType::String && schema.contains(col::CURRENCY) {
+            // `EUR 1,200.00` on a row in USD is not read as dollars.
+            let other = regional::codes(col(s.name))
+                .neq(col(col::CURRENCY))
+                .fill_null(lit(false));
+            typed.raw_check(
+                s.name,
+                format!("names a currency other than the row's `{}`", col::CURRENCY),
+                other,
+            );
+        }
         typed.columns.push(value.alias(s.name));
         if s.value_required {
             typed.raw_check(s.name, "is empty".into(), col(s.name).is_null());
@@ -290,6 +301,27 @@ fn converted(
                     })
                 })
                 .collect();
+            let mut tries = tries;
+            tries.push(regional::dates(raw.clone()).str().to_date(StrptimeOptions {
+                format: Some("%Y-%m-%d".into()),
+                strict: false,
+                exact: true,
+                cache: true,
+            }));
+            let orders = regional::date_orders(raw.clone());
+            for order in [regional::DayOrder::DayFirst, regional::DayOrder::MonthFirst] {
+                typed.tallies.push((
+                    format!(
+                        "value(s) of column `{}` were written with the {} and read so (its days above 12 show it)",
+                        s.name,
+                        match order {
+                            regional::DayOrder::DayFirst => "day first (DD/MM/YYYY or DD.MM.YYYY)",
+                            regional::DayOrder::MonthFirst => "month first (MM/DD/YYYY)",
+                        }
+                    ),
+                    orders.clone().eq(lit(order.as_str())).fill_null(lit(false)),
+                ));
+            }
             coalesce(&tries)
         }
         Kind::Date => raw.cast(DataType::Date),
@@ -299,6 +331,7 @@ fn converted(
         // A whole number written as a float (pandas writes a column of
         // counts with a gap as `37.0`) is the count it names.
         Kind::Count if dtype == &DataType::String => {
+            let raw = regional::numbers(raw);
             let number = raw.clone().cast(DataType::Float64);
             let whole = number
                 .clone()
@@ -333,10 +366,17 @@ fn converted(
             // cents as `24878.379999999997`): such values are read as the
             // amount they stand for, and counted in a note.
             let amount = if dtype == &DataType::String {
-                let text = noise_rounded(s.name, &vocabulary.currencies);
+                let written = regional::numbers(raw.clone());
+                typed.tallies.push((
+                    regional_note(s.name),
+                    raw.clone()
+                        .is_not_null()
+                        .and(written.clone().neq(raw.clone())),
+                ));
+                let text = noise_rounded(written.clone(), &vocabulary.currencies);
                 typed.tallies.push((
                     noise_note(s.name),
-                    raw.clone().is_not_null().and(text.clone().neq(raw)),
+                    written.clone().is_not_null().and(text.clone().neq(written)),
                 ));
                 text
             } else {
@@ -423,7 +463,7 @@ fn too_precise(amount: Expr, currencies: &[Currency]) -> Expr {
 /// Column `name`'s text with every value whose extra places are a
 /// double's binary noise (see [`super::noise`]) written at its currency's
 /// places; other values, and values of an unknown currency, as they are.
-fn noise_rounded(name: &str, currencies: &[Currency]) -> Expr {
+fn noise_rounded(input: Expr, currencies: &[Currency]) -> Expr {
     let mut by_places: Vec<(u32, Vec<String>)> = Vec::new();
     for currency in currencies {
         let places = allowed_decimals(currency);
@@ -436,9 +476,9 @@ fn noise_rounded(name: &str, currencies: &[Currency]) -> Expr {
     by_places
         .into_iter()
         .rev()
-        .fold(col(name), |rest, (places, codes)| {
+        .fold(input.clone(), |rest, (places, codes)| {
             let codes = Series::new("codes".into(), codes);
-            let value = col(name).map(
+            let value = input.clone().map(
                 move |column: Column| {
                     let texts = column.str()?;
                     if !texts.iter().flatten().any(|v| v.len() > 16) {
@@ -456,6 +496,12 @@ fn noise_rounded(name: &str, currencies: &[Currency]) -> Expr {
                 .then(value)
                 .otherwise(rest)
         })
+}
+
+fn regional_note(name: &str) -> String {
+    format!(
+        "value(s) of column `{name}` were written as reports format numbers (a currency code or symbol, digits grouped, a decimal comma) and read as the number they show (`USD 12,500.00` as 12500.00, `12.500,00 €` as 12500.00)"
+    )
 }
 
 fn noise_note(name: &str) -> String {

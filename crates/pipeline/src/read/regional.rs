@@ -1,0 +1,389 @@
+//! Dates and numbers as CRM reports write them in their user's locale:
+//! `11/20/2026` (a US user), `20/11/2026` or `20.11.2026` (most others),
+//! with a time of day and `AM`/`PM` or not; `USD 12,500.00`, `$12,500.00`,
+//! `12.500,00 €`, `1 234,56`. Salesforce and Dynamics report exports write
+//! both that way.
+//!
+//! Nothing is guessed from one value. A column's day-month order is the
+//! one its values show: a first number above 12 is a day (day first), a
+//! second above 12 is a day (month first). A column that shows neither
+//! (every day of the month 12 or less), or both, has its slash dates
+//! refused. Likewise a column's decimal separator is the one its values
+//! show (`1,234.50`: the point; `1.234,50` or `12,5`: the comma); a value
+//! such as `1,234` alone says nothing and is read with the column's.
+use polars::prelude::*;
+
+/// A day, month and year read from `d/m/y`, `m/d/y` or `d.m.y` text.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Parts {
+    first: u32,
+    second: u32,
+    year: i32,
+    /// Written with dots: always day first.
+    dotted: bool,
+}
+
+/// The date part of `text` if it is a regional date with an optional
+/// time of day (`HH:MM[:SS]`, optionally `AM`/`PM`), else `None`.
+fn parts(text: &str) -> Option<Parts> {
+    let text = text.trim();
+    let (date, time) = match text.split_once(char::is_whitespace) {
+        Some((date, time)) => (date, Some(time.trim())),
+        None => (text, None),
+    };
+    if let Some(time) = time
+        && !is_time(time)
+    {
+        return None;
+    }
+    let separator = if date.contains('/') {
+        '/'
+    } else if date.contains('.') {
+        '.'
+    } else {
+        return None;
+    };
+    let mut fields = date.split(separator);
+    let (first, second, year) = (fields.next()?, fields.next()?, fields.next()?);
+    if fields.next().is_some() || year.len() != 4 {
+        return None;
+    }
+    let number = |s: &str| {
+        (!s.is_empty() && s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u32>().ok())
+            .flatten()
+    };
+    let parts = Parts {
+        first: number(first)?,
+        second: number(second)?,
+        year: year
+            .parse()
+            .ok()
+            .filter(|_| year.bytes().all(|b| b.is_ascii_digit()))?,
+        dotted: separator == '.',
+    };
+    (parts.first >= 1 && parts.second >= 1 && parts.first.max(parts.second) <= 31).then_some(parts)
+}
+
+/// `HH:MM`, `HH:MM:SS` (fractions allowed), then optionally `AM`/`PM`.
+fn is_time(time: &str) -> bool {
+    let clock = match time.rsplit_once(char::is_whitespace) {
+        Some((clock, "AM" | "PM" | "am" | "pm")) => clock,
+        _ => time,
+    };
+    let mut fields = clock.split(':');
+    let digits = |s: &str| !s.is_empty() && s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit());
+    let (Some(h), Some(m)) = (fields.next(), fields.next()) else {
+        return false;
+    };
+    let seconds_ok = fields.next().is_none_or(|s| {
+        let whole = s.split_once('.').map_or(s, |(w, _)| w);
+        digits(whole)
+    });
+    digits(h) && digits(m) && seconds_ok && fields.next().is_none()
+}
+
+/// The day-month order a column's slash dates are read in.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum DayOrder {
+    DayFirst,
+    MonthFirst,
+}
+
+impl DayOrder {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            DayOrder::DayFirst => "day first",
+            DayOrder::MonthFirst => "month first",
+        }
+    }
+}
+
+/// The order `texts`' slash dates show, if they show exactly one.
+fn column_order<'a>(texts: impl Iterator<Item = &'a str>) -> Option<DayOrder> {
+    let (mut day_first, mut month_first) = (false, false);
+    for p in texts.filter_map(parts).filter(|p| !p.dotted) {
+        day_first |= p.first > 12;
+        month_first |= p.second > 12;
+    }
+    match (day_first, month_first) {
+        (true, false) => Some(DayOrder::DayFirst),
+        (false, true) => Some(DayOrder::MonthFirst),
+        _ => None,
+    }
+}
+
+/// The date `text` stands for, as `YYYY-MM-DD`, in the column's `order`.
+fn iso(text: &str, order: Option<DayOrder>) -> Option<String> {
+    let p = parts(text)?;
+    let (day, month) = match (p.dotted, order) {
+        (true, _) | (false, Some(DayOrder::DayFirst)) => (p.first, p.second),
+        (false, Some(DayOrder::MonthFirst)) => (p.second, p.first),
+        (false, None) => return None,
+    };
+    chrono::NaiveDate::from_ymd_opt(p.year, month, day).map(|d| d.to_string())
+}
+
+/// Column `raw`'s regional dates as `YYYY-MM-DD` text (null where a value
+/// is none, or its column shows no one order).
+pub(crate) fn dates(raw: Expr) -> Expr {
+    raw.map(
+        |column: Column| {
+            let texts = column.str()?;
+            let order = column_order(texts.iter().flatten());
+            let out: StringChunked = texts
+                .iter()
+                .map(|v| v.and_then(|v| iso(v, order)))
+                .collect();
+            Ok(out.with_name(column.name().clone()).into_column())
+        },
+        |_, field| Ok(Field::new(field.name().clone(), DataType::String)),
+    )
+}
+
+/// Per value of column `raw`: the order it was read in (`day first`,
+/// `month first`), null for a value that is not a regional slash date
+/// or was not read.
+pub(crate) fn date_orders(raw: Expr) -> Expr {
+    raw.map(
+        |column: Column| {
+            let texts = column.str()?;
+            let order = column_order(texts.iter().flatten());
+            let out: StringChunked = texts
+                .iter()
+                .map(|v| {
+                    let p = parts(v?)?;
+                    if p.dotted {
+                        return Some(DayOrder::DayFirst.as_str());
+                    }
+                    iso(v?, order)?;
+                    order.map(DayOrder::as_str)
+                })
+                .collect();
+            Ok(out.with_name(column.name().clone()).into_column())
+        },
+        |_, field| Ok(Field::new(field.name().clone(), DataType::String)),
+    )
+}
+
+/// Currency symbols a report puts before or after an amount.
+const SYMBOLS: [char; 6] = ['$', '€', '£', '¥', '₹', '₩'];
+
+/// An amount's text split into its currency code (three capital letters
+/// before or after it, if any) and the number without symbols, spaces
+/// or apostrophes used to group digits; `None` when nothing was there to
+/// take away.
+fn stripped(text: &str) -> Option<(Option<&str>, String)> {
+    let trimmed = text.trim();
+    let is_code = |s: &str| s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase());
+    let (code, number) = match trimmed.split_once(char::is_whitespace) {
+        Some((head, rest)) if is_code(head) => (Some(head), rest),
+        _ => match trimmed.rsplit_once(char::is_whitespace) {
+            Some((rest, tail)) if is_code(tail) => (Some(tail), rest),
+            _ => (None, trimmed),
+        },
+    };
+    let number: String = number
+        .chars()
+        .filter(|c| !SYMBOLS.contains(c) && !c.is_whitespace() && *c != '\'' && *c != '’')
+        .collect();
+    let changed = code.is_some() || number.len() != trimmed.len();
+    let grouped = number.contains(',') || number.matches('.').count() > 1;
+    (changed || grouped).then_some((code, number))
+}
+
+/// What one number's separators say of the decimal separator.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Decimal {
+    Point,
+    Comma,
+}
+
+fn says(number: &str) -> Option<Decimal> {
+    let last = number.rfind([',', '.'])?;
+    let mark = number.as_bytes()[last];
+    let other = if mark == b',' { '.' } else { ',' };
+    let as_decimal = if mark == b',' {
+        Decimal::Comma
+    } else {
+        Decimal::Point
+    };
+    let as_grouping = if mark == b',' {
+        Decimal::Point
+    } else {
+        Decimal::Comma
+    };
+    if number.contains(other) {
+        // `1,234.50`, `1.234,50`: the last mark is the decimal one.
+        return Some(as_decimal);
+    }
+    let marks = number.matches(mark as char).count();
+    let after = number.len() - last - 1;
+    if marks > 1 {
+        // `1,234,567`: a mark used more than once groups digits.
+        Some(as_grouping)
+    } else if after == 3 {
+        // `1,234` or `1.234`: either.
+        None
+    } else {
+        Some(as_decimal)
+    }
+}
+
+/// `number` as plain text with a point for the decimal separator when
+/// written with `decimal` (`None`: the column said nothing; a lone mark
+/// followed by three digits then groups only when it is a comma).
+fn plain(number: &str, decimal: Option<Decimal>) -> String {
+    let decimal = decimal.unwrap_or(Decimal::Point);
+    let (group, point) = match decimal {
+        Decimal::Point => (',', '.'),
+        Decimal::Comma => ('.', ','),
+    };
+    number
+        .chars()
+        .filter(|&c| c != group)
+        .map(|c| if c == point { '.' } else { c })
+        .collect()
+}
+
+/// The decimal separator a column's values show, if exactly one.
+fn column_decimal<'a>(texts: impl Iterator<Item = &'a str>) -> Option<Decimal> {
+    let (mut point, mut comma) = (false, false);
+    for (_, number) in texts.filter_map(stripped) {
+        match says(&number) {
+            Some(Decimal::Point) => point = true,
+            Some(Decimal::Comma) => comma = true,
+            None => {}
+        }
+    }
+    match (point, comma) {
+        (true, false) => Some(Decimal::Point),
+        (false, true) => Some(Decimal::Comma),
+        _ => None,
+    }
+}
+
+/// `text` as a plain number when the column writes numbers with
+/// `decimal` (codes, symbols and grouping taken away, a point for the
+/// decimal separator); as written when nothing is to change.
+fn read_number(text: &str, decimal: Option<Decimal>) -> Option<String> {
+    match stripped(text) {
+        Some((_, number)) => Some(plain(&number, decimal)),
+        None if decimal == Some(Decimal::Comma) && text.contains([',', '.']) => {
+            Some(plain(text.trim(), decimal))
+        }
+        None => None,
+    }
+}
+
+/// Column `raw`'s values with currency codes and symbols, spaces and
+/// grouping marks taken away and a point for the decimal separator, in
+/// the separator the column shows. A column whose values show both
+/// separators is kept as written (and refused as numbers later).
+pub(crate) fn numbers(raw: Expr) -> Expr {
+    raw.map(
+        |column: Column| {
+            let texts = column.str()?;
+            if !texts.iter().flatten().any(|v| stripped(v).is_some()) {
+                return Ok(column);
+            }
+            let decimal = column_decimal(texts.iter().flatten());
+            let mixed = decimal.is_none()
+                && texts
+                    .iter()
+                    .flatten()
+                    .filter_map(stripped)
+                    .any(|(_, n)| says(&n).is_some());
+            if mixed {
+                return Ok(column);
+            }
+            let out: StringChunked = texts
+                .iter()
+                .map(|v| v.map(|v| read_number(v, decimal).unwrap_or_else(|| v.to_owned())))
+                .collect();
+            Ok(out.with_name(column.name().clone()).into_column())
+        },
+        |_, field| Ok(field.clone()),
+    )
+}
+
+/// Per value of column `raw`: the currency code written with it, if any.
+pub(crate) fn codes(raw: Expr) -> Expr {
+    raw.map(
+        |column: Column| {
+            let texts = column.str()?;
+            let out: StringChunked = texts
+                .iter()
+                .map(|v| v.and_then(stripped).and_then(|(code, _)| code))
+                .collect();
+            Ok(out.with_name(column.name().clone()).into_column())
+        },
+        |_, field| Ok(Field::new(field.name().clone(), DataType::String)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_columns_day_month_order_is_the_one_its_days_above_12_show() {
+        let us = ["11/20/2026", "12/01/2026 10:15 AM", "1/2/2026"];
+        let order = column_order(us.into_iter());
+        assert_eq!(order, Some(DayOrder::MonthFirst));
+        let read: Vec<_> = us.iter().map(|t| iso(t, order)).collect();
+        assert_eq!(
+            read,
+            [
+                Some("2026-11-20".to_owned()),
+                Some("2026-12-01".to_owned()),
+                Some("2026-01-02".to_owned())
+            ]
+        );
+        let uk = ["20/11/2026 17:05", "01/12/2026"];
+        let order = column_order(uk.into_iter());
+        assert_eq!(order, Some(DayOrder::DayFirst));
+        assert_eq!(iso("01/12/2026", order).as_deref(), Some("2026-12-01"));
+        // Nothing says, or both say: not read.
+        assert_eq!(column_order(["01/12/2026", "03/04/2026"].into_iter()), None);
+        assert_eq!(column_order(["13/01/2026", "01/13/2026"].into_iter()), None);
+        assert_eq!(iso("01/12/2026", None), None);
+        // Dots are always day first; a 31 February is no date.
+        assert_eq!(iso("20.11.2026", None).as_deref(), Some("2026-11-20"));
+        assert_eq!(iso("31/02/2026", Some(DayOrder::DayFirst)), None);
+        for not_a_date in [
+            "2026-11-20",
+            "11/20/26",
+            "11/20/2026 noon",
+            "1.5",
+            "a/b/2026",
+        ] {
+            assert_eq!(parts(not_a_date), None, "{not_a_date}");
+        }
+    }
+
+    #[test]
+    fn report_amounts_lose_their_codes_symbols_and_grouping_in_the_columns_separator() {
+        let us = ["USD 12,500.00", "$1,234", "7.5", "1,000,000"];
+        let decimal = column_decimal(us.into_iter());
+        assert_eq!(decimal, Some(Decimal::Point));
+        let read: Vec<String> = us
+            .iter()
+            .map(|t| read_number(t, decimal).unwrap_or_else(|| (*t).to_owned()))
+            .collect();
+        assert_eq!(read, ["12500.00", "1234", "7.5", "1000000"]);
+        assert_eq!(stripped("USD 12,500.00").and_then(|s| s.0), Some("USD"));
+        assert_eq!(stripped("12.500,00 EUR").and_then(|s| s.0), Some("EUR"));
+        let de = ["12.500,00 €", "1.234", "1 234,5"];
+        let decimal = column_decimal(de.into_iter());
+        assert_eq!(decimal, Some(Decimal::Comma));
+        let read: Vec<String> = de
+            .iter()
+            .map(|t| read_number(t, decimal).unwrap_or_else(|| (*t).to_owned()))
+            .collect();
+        assert_eq!(read, ["12500.00", "1234", "1234.5"]);
+        // Plain numbers are left alone.
+        assert_eq!(stripped("12500.00"), None);
+        assert_eq!(stripped("-3"), None);
+    }
+}
