@@ -549,3 +549,40 @@ fn a_byte_order_mark_and_windows_line_ends_as_excel_saves_csv_are_read() {
     assert_eq!(texts(&read.frame, col::AMOUNT), ["12.50", "7.00"]);
     assert!(read.notes.is_empty(), "{:?}", read.notes);
 }
+
+#[test]
+fn a_columns_day_month_order_and_separator_hold_over_the_whole_file_however_it_is_read() {
+    // A long US export in which only the last row shows the order and
+    // the separator: the rows before it, read in pieces (a 30,000-row
+    // file was), say nothing on their own.
+    let n = 60_000;
+    let mut events = String::from("opportunity_id,stage,at\n");
+    let mut outcomes = String::from("opportunity_id,team,outcome,closed,currency,amount\n");
+    for i in 0..n {
+        let day = if i + 1 == n { 20 } else { 1 + i % 12 };
+        events.push_str(&format!("O-{i},Qualification,11/{day:02}/2025 9:30 AM\n"));
+        let amount = if i + 1 == n {
+            "\"USD 1,000.50\""
+        } else {
+            "\"USD 1,000\""
+        };
+        outcomes.push_str(&format!(
+            "O-{i},east,Closed Won,11/{day:02}/2025,USD,{amount}\n"
+        ));
+    }
+    let dir = history_dir(&events, &outcomes);
+    let history = read_history(dir.path(), &vocabulary()).unwrap();
+    let events = history.stage_events.collect().unwrap();
+    let at = texts(&events, col::AT);
+    assert_eq!(at.len(), n);
+    assert_eq!(
+        (at[0].as_str(), at[n - 1].as_str()),
+        ("2025-11-01", "2025-11-20")
+    );
+    let outcomes = history.outcomes.collect().unwrap();
+    let amounts = texts(&outcomes, col::AMOUNT);
+    assert_eq!(
+        (amounts[0].as_str(), amounts[n - 1].as_str()),
+        ("1000.00", "1000.50")
+    );
+}

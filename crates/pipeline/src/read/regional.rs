@@ -27,6 +27,10 @@ struct Parts {
 /// time of day (`HH:MM[:SS]`, optionally `AM`/`PM`), else `None`.
 fn parts(text: &str) -> Option<Parts> {
     let text = text.trim();
+    // `YYYY-...`: ISO, read elsewhere (most values of most files).
+    if text.as_bytes().get(4) == Some(&b'-') {
+        return None;
+    }
     let (date, time) = match text.split_once(char::is_whitespace) {
         Some((date, time)) => (date, Some(time.trim())),
         None => (text, None),
@@ -124,46 +128,58 @@ fn iso(text: &str, order: Option<DayOrder>) -> Option<String> {
     chrono::NaiveDate::from_ymd_opt(p.year, month, day).map(|d| d.to_string())
 }
 
-/// Column `raw`'s regional dates as `YYYY-MM-DD` text (null where a value
-/// is none, or its column shows no one order).
-pub(crate) fn dates(raw: Expr) -> Expr {
-    raw.map(
-        |column: Column| {
-            let texts = column.str()?;
-            let order = column_order(texts.iter().flatten());
-            let out: StringChunked = texts
-                .iter()
-                .map(|v| v.and_then(|v| iso(v, order)))
-                .collect();
-            Ok(out.with_name(column.name().clone()).into_column())
+/// A text column mapped into text by `f`, which sees the whole column at
+/// once: polars' `apply`, not `map`, since a map may be handed a column
+/// in pieces (and a piece may not show the column's order).
+fn whole_column<F>(raw: Expr, f: F) -> Expr
+where
+    F: Fn(&StringChunked) -> StringChunked + Send + Sync + 'static,
+{
+    raw.apply(
+        move |column: Column| {
+            Ok(f(column.str()?)
+                .with_name(column.name().clone())
+                .into_column())
         },
         |_, field| Ok(Field::new(field.name().clone(), DataType::String)),
     )
 }
 
+/// Column `raw`'s regional dates as `YYYY-MM-DD` text (null where a value
+/// is none, or its column shows no one order).
+pub(crate) fn dates(raw: Expr) -> Expr {
+    whole_column(raw, |texts| {
+        if !texts.iter().flatten().any(|v| parts(v).is_some()) {
+            return StringChunked::full_null(texts.name().clone(), texts.len());
+        }
+        let order = column_order(texts.iter().flatten());
+        texts
+            .iter()
+            .map(|v| v.and_then(|v| iso(v, order)))
+            .collect()
+    })
+}
+
 /// Per value of column `raw`: the order it was read in (`day first`,
-/// `month first`), null for a value that is not a regional slash date
-/// or was not read.
+/// `month first`), null for a value that is not a regional date or was
+/// not read.
 pub(crate) fn date_orders(raw: Expr) -> Expr {
-    raw.map(
-        |column: Column| {
-            let texts = column.str()?;
-            let order = column_order(texts.iter().flatten());
-            let out: StringChunked = texts
-                .iter()
-                .map(|v| {
-                    let p = parts(v?)?;
-                    if p.dotted {
-                        return Some(DayOrder::DayFirst.as_str());
-                    }
-                    iso(v?, order)?;
-                    order.map(DayOrder::as_str)
-                })
-                .collect();
-            Ok(out.with_name(column.name().clone()).into_column())
-        },
-        |_, field| Ok(Field::new(field.name().clone(), DataType::String)),
-    )
+    whole_column(raw, |texts| {
+        if !texts.iter().flatten().any(|v| parts(v).is_some()) {
+            return StringChunked::full_null(texts.name().clone(), texts.len());
+        }
+        let order = column_order(texts.iter().flatten());
+        texts
+            .iter()
+            .map(|v| {
+                let v = v?;
+                let p = parts(v)?;
+                iso(v, order)?;
+                let read = if p.dotted { DayOrder::DayFirst } else { order? };
+                Some(read.as_str())
+            })
+            .collect()
+    })
 }
 
 /// Currency symbols a report puts before or after an amount.
@@ -278,48 +294,36 @@ fn read_number(text: &str, decimal: Option<Decimal>) -> Option<String> {
 
 /// Column `raw`'s values with currency codes and symbols, spaces and
 /// grouping marks taken away and a point for the decimal separator, in
-/// the separator the column shows. A column whose values show both
+/// the separator the whole column shows. A column whose values show both
 /// separators is kept as written (and refused as numbers later).
 pub(crate) fn numbers(raw: Expr) -> Expr {
-    raw.map(
-        |column: Column| {
-            let texts = column.str()?;
-            if !texts.iter().flatten().any(|v| stripped(v).is_some()) {
-                return Ok(column);
-            }
-            let decimal = column_decimal(texts.iter().flatten());
-            let mixed = decimal.is_none()
-                && texts
-                    .iter()
-                    .flatten()
-                    .filter_map(stripped)
-                    .any(|(_, n)| says(&n).is_some());
-            if mixed {
-                return Ok(column);
-            }
-            let out: StringChunked = texts
+    whole_column(raw, |texts| {
+        let formatted = texts.iter().flatten().any(|v| stripped(v).is_some());
+        let decimal = column_decimal(texts.iter().flatten());
+        let mixed = decimal.is_none()
+            && texts
                 .iter()
-                .map(|v| v.map(|v| read_number(v, decimal).unwrap_or_else(|| v.to_owned())))
-                .collect();
-            Ok(out.with_name(column.name().clone()).into_column())
-        },
-        |_, field| Ok(field.clone()),
-    )
+                .flatten()
+                .filter_map(stripped)
+                .any(|(_, n)| says(&n).is_some());
+        if !formatted || mixed {
+            return texts.clone();
+        }
+        texts
+            .iter()
+            .map(|v| v.map(|v| read_number(v, decimal).unwrap_or_else(|| v.to_owned())))
+            .collect()
+    })
 }
 
 /// Per value of column `raw`: the currency code written with it, if any.
 pub(crate) fn codes(raw: Expr) -> Expr {
-    raw.map(
-        |column: Column| {
-            let texts = column.str()?;
-            let out: StringChunked = texts
-                .iter()
-                .map(|v| v.and_then(stripped).and_then(|(code, _)| code))
-                .collect();
-            Ok(out.with_name(column.name().clone()).into_column())
-        },
-        |_, field| Ok(Field::new(field.name().clone(), DataType::String)),
-    )
+    whole_column(raw, |texts| {
+        texts
+            .iter()
+            .map(|v| v.and_then(stripped).and_then(|(code, _)| code))
+            .collect()
+    })
 }
 
 #[cfg(test)]
