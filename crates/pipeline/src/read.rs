@@ -18,7 +18,7 @@ mod names;
 mod noise;
 mod regional;
 
-use convert::{Kind, Spec, spec};
+use convert::{Kind, Spec, amount_or_zero, spec};
 
 const ROW: &str = "__row";
 
@@ -38,7 +38,7 @@ const SNAPSHOT: &[Spec] = &[
     spec(col::SKU, Kind::Text, false, false),
     spec(col::PRODUCT_LINE, Kind::Text, false, false),
     spec(col::QUANTITY, Kind::Count, false, false),
-    spec(col::AMOUNT, Kind::Amount, true, true),
+    amount_or_zero(col::AMOUNT),
     spec(col::QUOTE_REF, Kind::Text, false, false),
 ];
 
@@ -381,7 +381,7 @@ impl HistoryTable {
                 spec(col::OUTCOME, Kind::Text, true, true),
                 spec(col::CLOSED, Kind::Date, true, true),
                 spec(col::CURRENCY, Kind::Text, true, true),
-                spec(col::AMOUNT, Kind::Amount, true, true),
+                amount_or_zero(col::AMOUNT),
             ],
             HistoryTable::Snapshots => {
                 let mut specs = vec![spec(col::SNAPSHOT_DATE, Kind::Date, true, true)];

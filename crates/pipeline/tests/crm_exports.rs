@@ -586,3 +586,35 @@ fn a_columns_day_month_order_and_separator_hold_over_the_whole_file_however_it_i
         ("1000.00", "1000.50")
     );
 }
+
+#[test]
+fn empty_amounts_an_early_opportunity_or_a_lost_deal_leaves_are_zero_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = [
+        "O-1,ann,east,na,qualify,2026-10-01,2026-12-15,USD,",
+        "O-2,bob,east,na,propose,2026-10-02,2026-12-20,EUR,7",
+    ];
+    let path = csv_file(dir.path(), "s.csv", SNAPSHOT_HEADER, &rows);
+    let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+    assert_eq!(texts(&read.frame, col::AMOUNT), ["0.00", "7.00"]);
+    assert_eq!(
+        read.notes,
+        ["1 value(s) of column `amount` were empty and read as 0"]
+    );
+    let dir = history_dir(
+        "opportunity_id,stage,at\nO-1,qualify,2026-01-02\nO-2,qualify,2026-01-02\n",
+        "opportunity_id,team,outcome,closed,currency,amount\nO-1,east,Closed Won,2026-02-01,USD,10.00\nO-2,east,Closed Lost,2026-02-03,USD,\n",
+    );
+    let history = read_history(dir.path(), &vocabulary()).unwrap();
+    let outcomes = history.outcomes.collect().unwrap();
+    assert_eq!(texts(&outcomes, col::AMOUNT), ["10.00", "0.00"]);
+    assert!(
+        history
+            .notes
+            .iter()
+            .any(|n| n
+                .ends_with("outcomes.csv: 1 value(s) of column `amount` were empty and read as 0")),
+        "{:?}",
+        history.notes
+    );
+}

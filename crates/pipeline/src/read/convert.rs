@@ -44,14 +44,15 @@ impl Kind {
     }
 }
 
-/// A column: its kind, whether the file must have it, and whether every
-/// row must have a value.
+/// A column: its kind, whether the file must have it, whether every row
+/// must have a value, and whether an empty value is read as zero.
 #[derive(Clone, Copy)]
 pub(crate) struct Spec {
     pub name: &'static str,
     pub kind: Kind,
     pub column_required: bool,
     pub value_required: bool,
+    pub empty_is_zero: bool,
 }
 
 pub(crate) const fn spec(name: &'static str, kind: Kind, column: bool, value: bool) -> Spec {
@@ -60,6 +61,20 @@ pub(crate) const fn spec(name: &'static str, kind: Kind, column: bool, value: bo
         kind,
         column_required: column,
         value_required: value,
+        empty_is_zero: false,
+    }
+}
+
+/// An amount column the file must have, whose empty values are read as
+/// zero and counted in a note: a CRM leaves an early opportunity's amount,
+/// or a lost deal's booking, empty.
+pub(crate) const fn amount_or_zero(name: &'static str) -> Spec {
+    Spec {
+        name,
+        kind: Kind::Amount,
+        column_required: true,
+        value_required: false,
+        empty_is_zero: true,
     }
 }
 
@@ -206,6 +221,15 @@ pub(crate) fn typed(
                 other,
             );
         }
+        let value = if s.empty_is_zero {
+            typed.tallies.push((
+                format!("value(s) of column `{}` were empty and read as 0", s.name),
+                col(s.name).is_null(),
+            ));
+            value.fill_null(lit(0).cast(s.kind.dtype()))
+        } else {
+            value
+        };
         typed.columns.push(value.alias(s.name));
         if s.value_required {
             typed.raw_check(s.name, "is empty".into(), col(s.name).is_null());
