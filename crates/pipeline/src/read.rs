@@ -18,7 +18,10 @@ mod names;
 mod noise;
 mod regional;
 
-use convert::{Kind, Spec, amount_or_zero, spec};
+use convert::{Kind, Spec, amount_or_zero, spec, text_or};
+
+/// The team or region of a deal a file does not give one.
+pub const UNASSIGNED: &str = "unassigned";
 
 const ROW: &str = "__row";
 
@@ -26,8 +29,8 @@ const SNAPSHOT: &[Spec] = &[
     spec(col::OPPORTUNITY_ID, Kind::Text, true, true),
     spec(col::ACCOUNT, Kind::Text, false, false),
     spec(col::OWNER, Kind::Text, true, true),
-    spec(col::TEAM, Kind::Text, true, true),
-    spec(col::REGION, Kind::Text, true, true),
+    text_or(col::TEAM, UNASSIGNED),
+    text_or(col::REGION, UNASSIGNED),
     spec(col::STAGE, Kind::Text, true, true),
     spec(col::STAGE_ENTERED, Kind::Date, false, false),
     spec(col::CREATED, Kind::Date, true, true),
@@ -377,7 +380,7 @@ impl HistoryTable {
             ],
             HistoryTable::Outcomes => vec![
                 spec(col::OPPORTUNITY_ID, Kind::Text, true, true),
-                spec(col::TEAM, Kind::Text, true, true),
+                text_or(col::TEAM, UNASSIGNED),
                 spec(col::OUTCOME, Kind::Text, true, true),
                 spec(col::CLOSED, Kind::Date, true, true),
                 spec(col::CURRENCY, Kind::Text, true, true),

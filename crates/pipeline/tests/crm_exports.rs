@@ -618,3 +618,42 @@ fn empty_amounts_an_early_opportunity_or_a_lost_deal_leaves_are_zero_and_counted
         history.notes
     );
 }
+
+#[test]
+fn an_export_without_teams_or_regions_reads_its_deals_as_unassigned_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    // Salesforce's opportunities carry no team or region of their own.
+    let rows = [
+        "O-1,ann,qualify,2026-10-01,2026-12-15,USD,10",
+        "O-2,bob,propose,2026-10-02,2026-12-20,EUR,7",
+    ];
+    let header = "opportunity_id,owner,stage,created,expected_close,currency,amount";
+    let path = csv_file(dir.path(), "s.csv", header, &rows);
+    let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+    assert_eq!(texts(&read.frame, col::TEAM), ["unassigned", "unassigned"]);
+    assert_eq!(
+        texts(&read.frame, col::REGION),
+        ["unassigned", "unassigned"]
+    );
+    let notes = read.notes.join("\n");
+    assert!(
+        notes.contains(
+            "no column `team` (nor one the rules label it): every row read as `unassigned`"
+        ),
+        "{notes}"
+    );
+    // A row without a team among rows with one.
+    let rows = [
+        "O-1,ann,east,na,qualify,2026-10-01,2026-12-15,USD,10",
+        "O-2,bob,,,propose,2026-10-02,2026-12-20,EUR,7",
+    ];
+    let path = csv_file(dir.path(), "s.csv", SNAPSHOT_HEADER, &rows);
+    let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+    assert_eq!(texts(&read.frame, col::TEAM), ["east", "unassigned"]);
+    assert!(
+        read.notes
+            .contains(&"1 row(s) had no `team` and were read as `unassigned`".to_owned()),
+        "{:?}",
+        read.notes
+    );
+}

@@ -208,10 +208,10 @@ fn a_malformed_csv_is_refused_with_row_and_column() {
 fn a_missing_column_or_a_wrong_type_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.parquet");
-    let frame = snapshot(3, 50).drop(col::TEAM).unwrap();
+    let frame = snapshot(3, 50).drop(col::OWNER).unwrap();
     write_table(&path, &frame).unwrap();
     let e = read_snapshot(&path, &vocabulary()).unwrap_err().to_string();
-    assert!(e.contains("no column `team` (text)"), "{e}");
+    assert!(e.contains("no column `owner` (text)"), "{e}");
     let mut frame = snapshot(3, 50);
     frame
         .with_column(Column::new(col::STAGE.into(), vec![1i64; frame.height()]))

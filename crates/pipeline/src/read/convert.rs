@@ -53,6 +53,9 @@ pub(crate) struct Spec {
     pub column_required: bool,
     pub value_required: bool,
     pub empty_is_zero: bool,
+    /// What a row without a value is read as, and a file without the
+    /// column (said in a note).
+    pub default_text: Option<&'static str>,
 }
 
 pub(crate) const fn spec(name: &'static str, kind: Kind, column: bool, value: bool) -> Spec {
@@ -62,6 +65,22 @@ pub(crate) const fn spec(name: &'static str, kind: Kind, column: bool, value: bo
         column_required: column,
         value_required: value,
         empty_is_zero: false,
+        default_text: None,
+    }
+}
+
+/// A grouping column many exports do not have (Salesforce's opportunities
+/// carry no team or region of their own): a row without one, or a file
+/// without the column, is read as `default` and said in a note, so the
+/// forecast treats those deals as one group.
+pub(crate) const fn text_or(name: &'static str, default: &'static str) -> Spec {
+    Spec {
+        name,
+        kind: Kind::Text,
+        column_required: false,
+        value_required: false,
+        empty_is_zero: false,
+        default_text: Some(default),
     }
 }
 
@@ -75,6 +94,7 @@ pub(crate) const fn amount_or_zero(name: &'static str) -> Spec {
         column_required: true,
         value_required: false,
         empty_is_zero: true,
+        default_text: None,
     }
 }
 
@@ -189,6 +209,14 @@ pub(crate) fn typed(
                     ),
                 });
             }
+            if let Some(default) = s.default_text {
+                typed.notes.push(format!(
+                    "no column `{}` (nor one the rules label it): every row read as `{default}`",
+                    s.name
+                ));
+                typed.columns.push(lit(default).alias(s.name));
+                continue;
+            }
             typed
                 .columns
                 .push(lit(NULL).cast(s.kind.dtype()).alias(s.name));
@@ -221,7 +249,13 @@ pub(crate) fn typed(
                 other,
             );
         }
-        let value = if s.empty_is_zero {
+        let value = if let Some(default) = s.default_text {
+            typed.tallies.push((
+                format!("row(s) had no `{}` and were read as `{default}`", s.name),
+                col(s.name).is_null(),
+            ));
+            value.fill_null(lit(default))
+        } else if s.empty_is_zero {
             typed.tallies.push((
                 format!("value(s) of column `{}` were empty and read as 0", s.name),
                 col(s.name).is_null(),
