@@ -16,19 +16,14 @@ use crate::{
         BUCKET, CALENDAR_FACTOR, CLOSE, COMPANY, COMPANY_RATIO, CORRECTED, FACTOR, HORIZON, IF_WON,
         IS_OPEN, IS_WON, POINT, PROBABILITY, SHARE, SHIFT_DAYS, VALUE, WIN_RATE,
     },
-    frames::fixed_sum,
+    frames::{first_float, fixed_sum},
     prepare::{horizon_of, prepared},
     slippage::{FROM_FORECAST_DATE, with_slip_points},
 };
 
 /// The company's ratio, for teams the correction has not seen.
 fn company_ratio(correction: &Correction) -> f64 {
-    correction
-        .accuracy
-        .column(COMPANY_RATIO)
-        .ok()
-        .and_then(|c| c.f64().ok().and_then(|c| c.get(0)))
-        .unwrap_or(1.0)
+    first_float(&correction.accuracy, COMPANY_RATIO).unwrap_or(1.0)
 }
 
 /// One row per open line and slippage point (and one per won line) with

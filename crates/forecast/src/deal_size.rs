@@ -248,11 +248,7 @@ pub(crate) fn size_factors(
 ) -> Result<DataFrame, ForecastError> {
     let mut bands: Vec<(f64, String)> = Vec::new();
     for (_, name) in EDGES {
-        let from = edges
-            .column(name)
-            .ok()
-            .and_then(|c| c.f64().ok()?.get(0))
-            .unwrap_or(f64::INFINITY);
+        let from = crate::frames::first_float(edges, name).unwrap_or(f64::INFINITY);
         if from.is_finite() && bands.last().is_none_or(|b| b.0 < from) {
             bands.push((from, name.to_owned()));
         }

@@ -177,6 +177,13 @@ impl PastSnapshots {
 
 /// The numbers of column `name` of `frame` as floats, a missing value as
 /// 0.
+/// The first value of float column `name` of `frame`, if it has a row
+/// (polars' `get` panics on an empty column rather than answering none).
+pub(crate) fn first_float(frame: &DataFrame, name: &str) -> Option<f64> {
+    let values = frame.column(name).ok()?.f64().ok()?;
+    values.iter().next().flatten()
+}
+
 pub(crate) fn floats(frame: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
     Ok(frame
         .column(name)?

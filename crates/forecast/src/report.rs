@@ -113,7 +113,7 @@ pub fn forecast_spec(
     cancel.check()?;
     if rates.decided_entries == 0 {
         notes.push(format!(
-            "no stage entry of the history made by {} has been decided: the rules' stage win rates are used",
+            "no stage entry of the history made by {} has been decided (no deal of `stage_events` has a row in `outcomes` yet, or the two files write its id otherwise): the rules' stage win rates are used",
             options.as_of
         ));
     } else {
@@ -145,6 +145,14 @@ pub fn forecast_spec(
     let learned = tracing::info_span!("learn_correction")
         .in_scope(|| learn_correction(snapshots.clone(), history.outcomes.clone(), &spec, &how));
     match learned {
+        // Snapshots whose deals none of the outcomes name (ids written
+        // otherwise in the two files): every deal would count as lost.
+        Ok(correction) if correction.accuracy.height() == 0 => {
+            notes.push(format!(
+                "no deal of the past snapshots at least {MATURITY_DAYS} days old has a row in `outcomes` (are the ids written the same way in both files? Salesforce's reports write 15-character ids, its API 18): no team accuracy correction, calendar or slippage is learned from them"
+            ));
+            notes.extend(new_deals_from_stage_entries(&history, &mut spec)?);
+        }
         Ok(correction) => {
             notes.extend(pipeline_share_note(&correction, &spec));
             spec.correction = Some(Box::new(correction));

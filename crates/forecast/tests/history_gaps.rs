@@ -366,3 +366,48 @@ fn a_forecast_with_history_stops_with_cancelled_before_learning() {
         outcome.map(|(_, notes)| notes)
     );
 }
+
+#[test]
+fn past_snapshots_whose_ids_the_outcomes_do_not_share_teach_nothing_and_say_so() {
+    let world = common::world(13);
+    let data = common::generated(&world, 13, 400, 12);
+    let rules = common::rules();
+    let options = ForecastOptions {
+        as_of: common::as_of(),
+        bucket: Bucket::Quarter,
+        group_by: vec![],
+        prior_strength: None,
+        simulation: Simulation {
+            trials: 0,
+            ..Simulation::default()
+        },
+    };
+    // The snapshots write every id otherwise (as a report's 15-character
+    // ids against an API's 18): no deal of theirs has an outcome, which
+    // must not read as every deal lost.
+    let renamed = data
+        .snapshots
+        .clone()
+        .with_column((lit("X-") + col(col::OPPORTUNITY_ID)).alias(col::OPPORTUNITY_ID));
+    let history = History {
+        stage_events: data.stage_events.clone(),
+        outcomes: data.outcomes.clone(),
+        snapshots: Some(renamed),
+        notes: vec![],
+    };
+    let snapshot = data.pipeline.collect().unwrap();
+    let report = forecast_report(snapshot, Some(history), &rules, &options).unwrap();
+    assert!(report.spec.correction.is_none());
+    assert!(report.spec.new_deal_history.is_some());
+    let notes = report.notes.join("\n");
+    assert!(
+        notes.contains(
+            "no deal of the past snapshots at least 180 days old has a row in `outcomes`"
+        ),
+        "{notes}"
+    );
+    assert!(
+        report.forecast.amounts.column("expected_bookings").is_ok(),
+        "the forecast still adds new deals from the stage entries"
+    );
+}
