@@ -103,6 +103,7 @@ fn main() -> anyhow::Result<()> {
         correction: None,
         new_deal_history: None,
         timing: None,
+        amount_factors: None,
     };
     let weighted = forecast(pipeline.clone().lazy(), &spec)?;
     let expected: f64 = weighted

@@ -303,6 +303,17 @@ async fn a_history_without_snapshots_streams_the_new_deals_its_stage_entries_tea
         assert_eq!(new_deals.columns[new_deals.column(name)].2, "USD", "{name}");
     }
     assert!(!tables.contains_key("calendar"));
+    // What the teams' stated amounts booked lately, in USD and as a
+    // factor near 1.
+    let amounts = &tables["amount_factors"];
+    assert_eq!(amounts.columns[amounts.column("stated")].2, "USD");
+    let company = amounts
+        .rows
+        .iter()
+        .find(|r| r[amounts.column("team")] == "*")
+        .map(|r| r[amounts.column("amount_factor")].parse::<f64>().unwrap())
+        .unwrap();
+    assert!((0.7..1.1).contains(&company), "{company}");
     // When open deals close, by the days won deals in each stage took.
     let timing = &tables["timing"];
     let shift = timing.column("shift_days");

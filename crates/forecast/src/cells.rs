@@ -175,6 +175,7 @@ mod tests {
             correction: None,
             new_deal_history: None,
             timing: None,
+            amount_factors: None,
         };
         let by_cells = |spec: &ForecastSpec| {
             let f = forecast(data.pipeline.clone(), spec).unwrap();

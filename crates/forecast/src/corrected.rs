@@ -18,6 +18,7 @@ use crate::{
     },
     frames::{first_float, fixed_sum},
     prepare::{horizon_of, prepared},
+    realisation::{AMOUNT_FACTOR, with_amount_factor},
     slippage::{FROM_FORECAST_DATE, with_slip_points},
 };
 
@@ -35,6 +36,7 @@ pub(crate) fn expected_rows(lines: LazyFrame, spec: &ForecastSpec) -> PolarsResu
         col(VALUE).alias(IF_WON),
         lit(1.0).alias(SHARE),
         lit(0u32).cast(DataType::UInt32).alias(POINT),
+        lit(1.0).alias(AMOUNT_FACTOR),
     ]);
     let open = lines.filter(col(IS_OPEN));
     let Some(correction) = &spec.correction else {
@@ -50,8 +52,12 @@ pub(crate) fn expected_rows(lines: LazyFrame, spec: &ForecastSpec) -> PolarsResu
                 lit(1.0).alias(SHARE),
                 lit(0u32).cast(DataType::UInt32).alias(POINT),
             ]),
-        }
-        .with_columns([col(WIN_RATE).alias(PROBABILITY), col(VALUE).alias(IF_WON)]);
+        };
+        // What stated amounts book, learned from the deals won lately.
+        let open = with_amount_factor(open, spec.amount_factors.as_ref()).with_columns([
+            col(WIN_RATE).alias(PROBABILITY),
+            (col(VALUE) * col(AMOUNT_FACTOR)).alias(IF_WON),
+        ]);
         let keep = columns(won.clone())?;
         return concat([won, open.select(keep)], UnionArgs::default());
     };
@@ -73,6 +79,7 @@ pub(crate) fn expected_rows(lines: LazyFrame, spec: &ForecastSpec) -> PolarsResu
             .alias(BUCKET),
         adjusted_probability().alias(PROBABILITY),
         (col(VALUE) * col(FACTOR).fill_null(lit(company_ratio(correction)))).alias(IF_WON),
+        lit(1.0).alias(AMOUNT_FACTOR),
     ]);
     let open = with_calendar(open, spec, correction);
     let keep = columns(won.clone())?;
@@ -183,8 +190,10 @@ pub fn demand_lines(
     spec: &ForecastSpec,
 ) -> Result<DataFrame, crate::ForecastError> {
     let (lines, _) = prepared(snapshot, spec)?;
+    // Units scale with the team's accuracy factor, not with what its
+    // stated amounts book at (a price, not a count).
     let factor = when(col(VALUE).gt(lit(0.0)))
-        .then(col(IF_WON) / col(VALUE))
+        .then(col(IF_WON) / (col(VALUE) * col(AMOUNT_FACTOR)))
         .otherwise(lit(1.0));
     Ok(expected_rows(lines, spec)?
         .select([

@@ -34,6 +34,7 @@ mod orders;
 mod overdue;
 mod pipeline_share;
 mod prepare;
+mod realisation;
 mod report;
 mod scores;
 mod shocks;
@@ -73,6 +74,7 @@ pub use pipeline_share::{
     pipeline_shares,
 };
 pub use polars::prelude::{DataFrame, IntoLazy, LazyFrame};
+pub use realisation::AMOUNT_FACTOR;
 pub use report::{
     BacktestOptions, ForecastOptions, ForecastReport, MATURITY_DAYS, MONEY_COLUMNS,
     backtest_report, forecast_report, forecast_spec, funnel_report, rules_spec, vocabulary,

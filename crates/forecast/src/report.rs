@@ -58,6 +58,7 @@ pub fn rules_spec(rules: &RuleSet, as_of: NaiveDate, bucket: Bucket) -> Forecast
         correction: None,
         new_deal_history: None,
         timing: None,
+        amount_factors: None,
     }
 }
 
@@ -90,6 +91,7 @@ pub fn forecast_spec(
         return Ok((spec, notes));
     };
     let matured_before = options.as_of - chrono::TimeDelta::days(i64::from(MATURITY_DAYS));
+    let today = snapshot.clone();
     let teams = snapshot
         .into_iter()
         .chain(history.snapshots.clone())
@@ -136,6 +138,7 @@ pub fn forecast_spec(
             "no past snapshots in the history: no team accuracy correction or slippage".into(),
         );
         notes.extend(new_deals_from_stage_entries(&history, &mut spec)?);
+        notes.extend(amounts_from_won_deals(today.as_ref(), &history, &mut spec)?);
         return Ok((spec, notes));
     };
     let how = Learning {
@@ -152,6 +155,7 @@ pub fn forecast_spec(
                 "no deal of the past snapshots at least {MATURITY_DAYS} days old has a row in `outcomes` (are the ids written the same way in both files? Salesforce's reports write 15-character ids, its API 18): no team accuracy correction, calendar or slippage is learned from them"
             ));
             notes.extend(new_deals_from_stage_entries(&history, &mut spec)?);
+            notes.extend(amounts_from_won_deals(today.as_ref(), &history, &mut spec)?);
         }
         Ok(correction) => {
             notes.extend(pipeline_share_note(&correction, &spec));
@@ -167,11 +171,41 @@ pub fn forecast_spec(
                 None => "the past snapshots file holds no snapshot: no team accuracy correction or slippage".into(),
             });
             notes.extend(new_deals_from_stage_entries(&history, &mut spec)?);
+            notes.extend(amounts_from_won_deals(today.as_ref(), &history, &mut spec)?);
         }
         Err(e) => return Err(e),
     }
     cancel.check()?;
     Ok((spec, notes))
+}
+
+/// Without a correction: what the stated amounts of today's snapshot's
+/// won deals booked (see [`crate::realisation`]) into `spec`; the note
+/// that says so.
+fn amounts_from_won_deals(
+    snapshot: Option<&LazyFrame>,
+    history: &History,
+    spec: &mut ForecastSpec,
+) -> Result<Option<String>, ForecastError> {
+    let Some(snapshot) = snapshot else {
+        return Ok(None);
+    };
+    let learned =
+        crate::realisation::learn_amount_factors(snapshot.clone(), history.outcomes.clone(), spec)?;
+    let Some(factors) = learned else {
+        return Ok(Some(format!(
+            "fewer than {} deals of today's snapshot are won with a booking in the outcomes: open deals' stated amounts are taken as what they will book",
+            crate::realisation::MIN_DEALS
+        )));
+    };
+    let note = crate::realisation::company_factor(&factors).map(|(factor, deals)| {
+        format!(
+            "stated amounts book at {:.1} % of what the snapshot states (the {deals:.0} won deals of today's snapshot whose bookings the outcomes hold; per team shrunk to the company's by deals, `amount_factor` in the table): `expected_bookings` scales open deals' value by their team's",
+            factor * 100.0
+        )
+    });
+    spec.amount_factors = Some(factors);
+    Ok(note)
 }
 
 /// Without a correction: what deals not yet in the pipeline booked, per
@@ -405,4 +439,6 @@ pub const MONEY_COLUMNS: &[&str] = &[
     crate::accuracy::FORECAST,
     crate::columns::REALISED,
     crate::scores::ACTUAL,
+    crate::realisation::STATED,
+    crate::realisation::BOOKED,
 ];

@@ -189,4 +189,9 @@ pub struct ForecastSpec {
     /// from the forecast date, see `crate::first_seen`); their stated
     /// closes are not used.
     pub timing: Option<DataFrame>,
+    /// Without a correction: per team (and `*`), what stated amounts
+    /// booked on the deals won lately (`amount_factor`, see
+    /// `crate::realisation`); `expected_bookings` scales open deals' value
+    /// by it.
+    pub amount_factors: Option<DataFrame>,
 }

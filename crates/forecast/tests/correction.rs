@@ -32,6 +32,7 @@ fn spec(rates: WinRates) -> ForecastSpec {
         correction: None,
         new_deal_history: None,
         timing: None,
+        amount_factors: None,
     }
 }
 

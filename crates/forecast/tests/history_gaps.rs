@@ -28,6 +28,7 @@ fn spec() -> quotecast_forecast::ForecastSpec {
         correction: None,
         new_deal_history: None,
         timing: None,
+        amount_factors: None,
     }
 }
 
@@ -410,4 +411,75 @@ fn past_snapshots_whose_ids_the_outcomes_do_not_share_teach_nothing_and_say_so()
         report.forecast.amounts.column("expected_bookings").is_ok(),
         "the forecast still adds new deals from the stage entries"
     );
+}
+
+#[test]
+fn without_snapshots_open_deals_book_what_the_teams_stated_amounts_booked_lately() {
+    let world = common::world(14);
+    let data = common::generated(&world, 14, 600, 6);
+    let rules = common::rules();
+    let options = ForecastOptions {
+        as_of: common::as_of(),
+        bucket: Bucket::Quarter,
+        group_by: vec![],
+        prior_strength: None,
+        simulation: Simulation {
+            trials: 0,
+            ..Simulation::default()
+        },
+    };
+    let history = History {
+        stage_events: data.stage_events.clone(),
+        outcomes: data.outcomes.clone(),
+        snapshots: None,
+        notes: vec![],
+    };
+    let snapshot = data.pipeline.collect().unwrap();
+    let report = forecast_report(snapshot.clone(), Some(history), &rules, &options).unwrap();
+    let factors = report.spec.amount_factors.clone().expect("learned");
+    // The company's factor is what the won deals of the snapshot booked
+    // over what it states for them, counted here from the two files.
+    let stated = snapshot
+        .clone()
+        .lazy()
+        .filter(col(col::STAGE).eq(lit("won")))
+        .group_by([col(col::OPPORTUNITY_ID)])
+        .agg([col(col::AMOUNT)
+            .cast(DataType::Float64)
+            .sum()
+            .alias("stated")])
+        .join(
+            data.outcomes
+                .clone()
+                .filter(col(col::OUTCOME).eq(lit("won")))
+                .select([
+                    col(col::OPPORTUNITY_ID),
+                    col(col::AMOUNT).cast(DataType::Float64).alias("booked"),
+                ]),
+            [col(col::OPPORTUNITY_ID)],
+            [col(col::OPPORTUNITY_ID)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .select([col("stated").sum(), col("booked").sum()])
+        .collect()
+        .unwrap();
+    let ratio = numbers(&stated, "booked")[0] / numbers(&stated, "stated")[0];
+    let company = numbers(&factors, quotecast_forecast::AMOUNT_FACTOR);
+    let company = company[company.len() - 1];
+    assert!(ratio < 0.98, "the generated teams overstate: {ratio}");
+    assert!((company - ratio).abs() < 0.03, "{company} against {ratio}");
+    assert!(report.notes.join("\n").contains("stated amounts book at"));
+    // The open deals' value scales by it; their units do not.
+    let mut plain = report.spec.clone();
+    plain.amount_factors = None;
+    let scaled = quotecast_forecast::demand_lines(snapshot.clone().lazy(), &report.spec).unwrap();
+    let unscaled = quotecast_forecast::demand_lines(snapshot.lazy(), &plain).unwrap();
+    let sum = |f: &DataFrame, c: &str| numbers(f, c).iter().sum::<f64>();
+    assert_eq!(
+        sum(&scaled, quotecast_forecast::QUANTITY_IF_WON),
+        sum(&unscaled, quotecast_forecast::QUANTITY_IF_WON)
+    );
+    let amounts = sum(&scaled, quotecast_forecast::AMOUNT_IF_WON)
+        / sum(&unscaled, quotecast_forecast::AMOUNT_IF_WON);
+    assert!(amounts < 0.99 && amounts > 0.8, "{amounts}");
 }

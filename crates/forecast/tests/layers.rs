@@ -20,7 +20,7 @@ const LAYERS: &[&[&str]] = &[
         "slippage",
         "pipeline_share",
     ],
-    &["new_deals"],
+    &["new_deals", "realisation"],
     &["cells", "corrected", "baselines", "overdue"],
     &["calendar", "montecarlo"],
     &["first_seen"],

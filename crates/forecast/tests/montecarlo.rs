@@ -25,6 +25,7 @@ fn spec() -> ForecastSpec {
         correction: None,
         new_deal_history: None,
         timing: None,
+        amount_factors: None,
     }
 }
 

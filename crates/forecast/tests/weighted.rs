@@ -47,6 +47,7 @@ fn spec(group_by: Vec<Dimension>) -> ForecastSpec {
         correction: None,
         new_deal_history: None,
         timing: None,
+        amount_factors: None,
     }
 }
 

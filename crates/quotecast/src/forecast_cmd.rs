@@ -147,9 +147,16 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
             )?;
             out.push_str(&table(timing, 120)?);
         }
+        if let Some(factors) = &report.spec.amount_factors {
+            writeln!(
+                out,
+                "\nwhat stated amounts book (per team, `*` the company: the won deals of today's snapshot whose bookings the outcomes hold, their value as stated and as booked; amount_factor the team's booked over stated shrunk to the company's by deals, on open deals' value in `expected_bookings`):"
+            )?;
+            out.push_str(&table(factors, 40)?);
+        }
         writeln!(
             out,
-            "\n`weighted` is the forecast of today's pipeline at its stated close dates, `new_deals` what deals not yet in it are expected to book, `expected_bookings` today's pipeline when its stages say it closes plus `new_deals`\n"
+            "\n`weighted` is the forecast of today's pipeline at its stated close dates, `new_deals` what deals not yet in it are expected to book, `expected_bookings` today's pipeline when its stages say it closes (times what its stated amounts book) plus `new_deals`\n"
         )?;
     }
     out.push_str(&table(&report.forecast.amounts, 40)?);

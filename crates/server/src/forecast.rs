@@ -250,6 +250,9 @@ fn forecast_parts(
     if let Some(timing) = &spec.timing {
         frames.push(("timing", timing));
     }
+    if let Some(factors) = &spec.amount_factors {
+        frames.push(("amount_factors", factors));
+    }
     tables(state, &frames, &mut out)?;
     Ok(out)
 }
