@@ -368,12 +368,9 @@ fn a_forecast_with_history_stops_with_cancelled_before_learning() {
     );
 }
 
-#[test]
-fn past_snapshots_whose_ids_the_outcomes_do_not_share_teach_nothing_and_say_so() {
-    let world = common::world(13);
-    let data = common::generated(&world, 13, 400, 12);
-    let rules = common::rules();
-    let options = ForecastOptions {
+/// Quarters as of the generated day, no Monte Carlo.
+fn quarters_without_trials() -> ForecastOptions {
+    ForecastOptions {
         as_of: common::as_of(),
         bucket: Bucket::Quarter,
         group_by: vec![],
@@ -382,7 +379,15 @@ fn past_snapshots_whose_ids_the_outcomes_do_not_share_teach_nothing_and_say_so()
             trials: 0,
             ..Simulation::default()
         },
-    };
+    }
+}
+
+#[test]
+fn past_snapshots_whose_ids_the_outcomes_do_not_share_teach_nothing_and_say_so() {
+    let world = common::world(13);
+    let data = common::generated(&world, 13, 400, 12);
+    let rules = common::rules();
+    let options = quarters_without_trials();
     // The snapshots write every id otherwise (as a report's 15-character
     // ids against an API's 18): no deal of theirs has an outcome, which
     // must not read as every deal lost.
@@ -418,16 +423,7 @@ fn without_snapshots_open_deals_book_what_the_teams_stated_amounts_booked_lately
     let world = common::world(14);
     let data = common::generated(&world, 14, 600, 6);
     let rules = common::rules();
-    let options = ForecastOptions {
-        as_of: common::as_of(),
-        bucket: Bucket::Quarter,
-        group_by: vec![],
-        prior_strength: None,
-        simulation: Simulation {
-            trials: 0,
-            ..Simulation::default()
-        },
-    };
+    let options = quarters_without_trials();
     let history = History {
         stage_events: data.stage_events.clone(),
         outcomes: data.outcomes.clone(),

@@ -145,40 +145,39 @@ where
     )
 }
 
-/// Column `raw`'s regional dates as `YYYY-MM-DD` text (null where a value
-/// is none, or its column shows no one order).
-pub(crate) fn dates(raw: Expr) -> Expr {
-    whole_column(raw, |texts| {
+/// Column `raw`'s values each read by `read` with the day-month order
+/// the whole column shows; all null when no value is a regional date.
+fn in_column_order<F>(raw: Expr, read: F) -> Expr
+where
+    F: Fn(&str, Option<DayOrder>) -> Option<String> + Send + Sync + 'static,
+{
+    whole_column(raw, move |texts| {
         if !texts.iter().flatten().any(|v| parts(v).is_some()) {
             return StringChunked::full_null(texts.name().clone(), texts.len());
         }
         let order = column_order(texts.iter().flatten());
         texts
             .iter()
-            .map(|v| v.and_then(|v| iso(v, order)))
+            .map(|v| v.and_then(|v| read(v, order)))
             .collect()
     })
+}
+
+/// Column `raw`'s regional dates as `YYYY-MM-DD` text (null where a value
+/// is none, or its column shows no one order).
+pub(crate) fn dates(raw: Expr) -> Expr {
+    in_column_order(raw, iso)
 }
 
 /// Per value of column `raw`: the order it was read in (`day first`,
 /// `month first`), null for a value that is not a regional date or was
 /// not read.
 pub(crate) fn date_orders(raw: Expr) -> Expr {
-    whole_column(raw, |texts| {
-        if !texts.iter().flatten().any(|v| parts(v).is_some()) {
-            return StringChunked::full_null(texts.name().clone(), texts.len());
-        }
-        let order = column_order(texts.iter().flatten());
-        texts
-            .iter()
-            .map(|v| {
-                let v = v?;
-                let p = parts(v)?;
-                iso(v, order)?;
-                let read = if p.dotted { DayOrder::DayFirst } else { order? };
-                Some(read.as_str())
-            })
-            .collect()
+    in_column_order(raw, |v, order| {
+        let p = parts(v)?;
+        iso(v, order)?;
+        let read = if p.dotted { DayOrder::DayFirst } else { order? };
+        Some(read.as_str().to_owned())
     })
 }
 
