@@ -234,7 +234,7 @@ fn new_deals_from_stage_entries(
         "new deals from stage entries (no past snapshot old enough for a correction): on {days} past days a week apart, deals that had not yet entered a stage booked {} on average (weighted as snapshots would be); `new_deals` adds that per team, `expected_bookings` is {} plus `new_deals`, and the Monte Carlo draws new deals with the spread those days show",
         new_deal_amounts(&company, spec),
         if timed {
-            "today's pipeline closing when its stage says (the days won deals in each stage took to close from past days a week apart, at least a year old; their stated close dates not used)"
+            "today's pipeline closing when its stage says (the days won deals in each stage took to close from past days a week apart, at least a year old, or 8 weeks in a younger history; their stated close dates not used)"
         } else {
             "`weighted`"
         },

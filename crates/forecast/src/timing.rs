@@ -11,7 +11,11 @@
 //! [`crate::slippage`]), and the forecast spreads each open deal over
 //! its stage's points instead of putting it at its stated close. Days
 //! are weighted by age as snapshots are; only days at least
-//! [`MATURITY_DAYS`] old count, so that slow deals had time to close.
+//! [`MATURITY_DAYS`] old count, so that slow deals had time to close. A
+//! history with no such day takes days at least [`YOUNG_MATURITY_DAYS`]
+//! old, each lead weighted by the inverse of the share of those days old
+//! enough to have shown it (the leads are right-truncated by each day's
+//! age): leads longer than its oldest day are not seen.
 use std::collections::BTreeMap;
 
 use polars::prelude::*;
@@ -27,6 +31,11 @@ use crate::{
 
 /// A day of the grid counts once its won deals had this long to close.
 pub const MATURITY_DAYS: u64 = 365;
+/// In a history with no day [`MATURITY_DAYS`] old: days at least this old
+/// count, each lead weighted up by the share of those days old enough to
+/// have shown it (a lead of 90 days cannot be seen from a day 60 days
+/// old).
+pub const YOUNG_MATURITY_DAYS: u64 = 56;
 
 /// The slippage points (team `*`, per stage and over all stages) of the
 /// days the `won` deals took to close from past days a week apart; None
@@ -45,17 +54,47 @@ pub(crate) fn learn_timing(
     else {
         return Ok(None);
     };
-    // Per stage: (lead in days, weight) of every won deal open on a day.
-    let mut leads: Vec<Vec<(i64, f64)>> = vec![Vec::new(); won.stages.len()];
+    // The grid's days, newest first, with their age.
+    let mut days = Vec::new();
     let mut day = spec.as_of;
     while let Some(earlier) = day.checked_sub_days(chrono::Days::new(GRID_DAYS)) {
         day = earlier;
         if day < first {
             break;
         }
-        if (spec.as_of - day).num_days() < MATURITY_DAYS as i64 {
-            continue;
+        days.push((day, (spec.as_of - day).num_days()));
+    }
+    let young = days.iter().all(|&(_, age)| age < MATURITY_DAYS as i64);
+    let oldest_enough = if young {
+        YOUNG_MATURITY_DAYS
+    } else {
+        MATURITY_DAYS
+    } as i64;
+    days.retain(|&(_, age)| age >= oldest_enough);
+    // The share of the days' weight on days at least a lead old: days by
+    // age, oldest first, with the weight of each and all older ones.
+    let mut older: Vec<(i64, f64)> = days
+        .iter()
+        .rev()
+        .map(|&(day, age)| (age, recency_weight(day, spec.as_of)))
+        .collect();
+    older.sort_by_key(|w| std::cmp::Reverse(w.0));
+    let mut sum = 0.0;
+    for w in &mut older {
+        sum += w.1;
+        w.1 = sum;
+    }
+    let coverage = |lead: i64| -> f64 {
+        if !young || sum <= 0.0 {
+            return 1.0;
         }
+        // The last day (youngest) still at least `lead` old.
+        let at = older.partition_point(|w| w.0 >= lead);
+        at.checked_sub(1).map_or(0.0, |i| older[i].1 / sum)
+    };
+    // Per stage: (lead in days, weight) of every won deal open on a day.
+    let mut leads: Vec<Vec<(i64, f64)>> = vec![Vec::new(); won.stages.len()];
+    for &(day, _) in &days {
         let weight = recency_weight(day, spec.as_of);
         for w in &won.deals {
             if w.closed <= day {
@@ -63,7 +102,11 @@ pub(crate) fn learn_timing(
             }
             let entered = w.entries.partition_point(|e| e.0 <= day);
             if let Some(&(_, stage)) = entered.checked_sub(1).and_then(|i| w.entries.get(i)) {
-                leads[stage as usize].push(((w.closed - day).num_days(), weight));
+                let lead = (w.closed - day).num_days();
+                let seen = coverage(lead);
+                if seen > 0.0 {
+                    leads[stage as usize].push((lead, weight / seen));
+                }
             }
         }
     }
@@ -139,10 +182,10 @@ mod tests {
         NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::TimeDelta::days(d)
     }
 
-    #[test]
-    fn open_deals_close_after_the_days_won_deals_in_their_stage_took() {
-        // 100 deals won, each entering `qualify`, then `propose` 50 days
-        // later and closing 10 days after that; 100 lost in `qualify`.
+    /// 200 deals, one every 3 days from `day(0)`: each enters `qualify`,
+    /// then `propose` 50 days later; the even ones close won 10 days
+    /// after that, the odd ones lost in `qualify` after 20.
+    fn history() -> (LazyFrame, LazyFrame) {
         let (mut ids, mut stages, mut ats) = (Vec::new(), Vec::new(), Vec::new());
         let (mut out_ids, mut outcomes, mut closes) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..200i64 {
@@ -174,6 +217,38 @@ mod tests {
         )
         .unwrap()
         .lazy();
+        (stage_events, outcomes)
+    }
+
+    fn shifts_of(points: &DataFrame, stage: &str) -> Vec<i64> {
+        let stages = points.column(col::STAGE).unwrap().str().unwrap();
+        let shifts = points.column(SHIFT_DAYS).unwrap().i64().unwrap();
+        (0..points.height())
+            .filter(|&i| stages.get(i) == Some(stage))
+            .filter_map(|i| shifts.get(i))
+            .collect()
+    }
+
+    #[test]
+    fn a_history_younger_than_a_year_times_from_days_eight_weeks_old() {
+        let (stage_events, outcomes) = history();
+        // 250 days of history: no day a year old.
+        let spec = crate::rules_spec(&crate::test_common::rules(), day(250), Bucket::Quarter);
+        let won = crate::first_seen::won_deals(stage_events, outcomes, &spec).unwrap();
+        let points = learn_timing(&won, &spec).unwrap().expect("young timing");
+        let propose = shifts_of(&points, "propose");
+        assert!(propose.iter().all(|d| (1..=10).contains(d)), "{propose:?}");
+        let qualify = shifts_of(&points, "qualify");
+        assert!(qualify.iter().all(|d| (11..=60).contains(d)), "{qualify:?}");
+        // Uniform over 11 to 60 days: the median near 35, as a history of
+        // any age shows it (long leads weighted up for the days too young
+        // to have shown them).
+        assert!((30..=40).contains(&qualify[5]), "{qualify:?}");
+    }
+
+    #[test]
+    fn open_deals_close_after_the_days_won_deals_in_their_stage_took() {
+        let (stage_events, outcomes) = history();
         let spec = crate::rules_spec(&crate::test_common::rules(), day(1200), Bucket::Quarter);
         let won = crate::first_seen::won_deals(stage_events, outcomes, &spec).unwrap();
         let points = learn_timing(&won, &spec).unwrap().unwrap();

@@ -143,7 +143,7 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
         if let Some(timing) = &report.spec.timing {
             writeln!(
                 out,
-                "\nwhen open deals close (per stage, `*` all stages: the days from a past day to the close of each deal won after it, in the stage it was in that day, past days a week apart and at least a year old; point k is the (10k + 5)th percentile, each carrying a tenth of a deal's expected value, counted from the forecast date):"
+                "\nwhen open deals close (per stage, `*` all stages: the days from a past day to the close of each deal won after it, in the stage it was in that day, past days a week apart and at least a year old (in a younger history at least 8 weeks old, each lead weighted by the inverse share of days old enough to show it); point k is the (10k + 5)th percentile, each carrying a tenth of a deal's expected value, counted from the forecast date):"
             )?;
             out.push_str(&table(timing, 120)?);
         }
