@@ -252,14 +252,7 @@ mod tests {
         let spec = crate::rules_spec(&crate::test_common::rules(), day(1200), Bucket::Quarter);
         let won = crate::first_seen::won_deals(stage_events, outcomes, &spec).unwrap();
         let points = learn_timing(&won, &spec).unwrap().unwrap();
-        let shifts = |stage: &str| -> Vec<i64> {
-            let stages = points.column(col::STAGE).unwrap().str().unwrap();
-            let shifts = points.column(SHIFT_DAYS).unwrap().i64().unwrap();
-            (0..points.height())
-                .filter(|&i| stages.get(i) == Some(stage))
-                .filter_map(|i| shifts.get(i))
-                .collect()
-        };
+        let shifts = |stage: &str| shifts_of(&points, stage);
         // Seen in `propose`, a won deal had 1 to 10 days to go; in
         // `qualify`, 11 to 60; the lost ones teach nothing.
         let propose = shifts("propose");
