@@ -11,9 +11,9 @@ use quotecast_pipeline::columns as col;
 
 use crate::{
     ForecastError, ForecastSpec,
-    columns::{COMPANY, IS_WON, REALISED, VALUE},
-    frames::{first_float, floats},
-    prepare::{decided, prepared},
+    columns::{COMPANY, IS_WON, RATE, REALISED, VALUE},
+    frames::floats,
+    prepare::{decided, win_rates, with_funnel_and_rates},
 };
 
 /// The factor on an open deal's value, per team (`*`: the company's).
@@ -34,9 +34,10 @@ pub(crate) fn learn_amount_factors(
     outcomes: LazyFrame,
     spec: &ForecastSpec,
 ) -> Result<Option<DataFrame>, ForecastError> {
-    let (lines, _) = prepared(snapshot, spec)?;
-    let stated = lines
+    // Only the won lines' value: no win rates, bands or buckets.
+    let stated = with_funnel_and_rates(snapshot, spec, &win_rates(spec))?
         .filter(col(IS_WON))
+        .with_column((col(col::AMOUNT).cast(DataType::Float64) / col(RATE)).alias(VALUE))
         .group_by([col(col::OPPORTUNITY_ID), col(col::TEAM)])
         .agg([col(VALUE).sum().alias(STATED)]);
     let booked = decided(outcomes, spec, spec.as_of)?
@@ -111,14 +112,7 @@ pub(crate) fn with_amount_factor(open: LazyFrame, factors: Option<&DataFrame>) -
     let Some(factors) = factors else {
         return open.with_column(lit(1.0).alias(AMOUNT_FACTOR));
     };
-    let company = factors
-        .clone()
-        .lazy()
-        .filter(col(col::TEAM).eq(lit(COMPANY)))
-        .collect()
-        .ok()
-        .and_then(|c| first_float(&c, AMOUNT_FACTOR))
-        .unwrap_or(1.0);
+    let company = company_factor(factors).map_or(1.0, |(factor, _)| factor);
     open.join(
         factors
             .clone()
@@ -131,7 +125,7 @@ pub(crate) fn with_amount_factor(open: LazyFrame, factors: Option<&DataFrame>) -
     .with_column(col(AMOUNT_FACTOR).fill_null(lit(company)))
 }
 
-/// The company's factor, for the note.
+/// The company's factor and the deals it was learned from.
 pub(crate) fn company_factor(factors: &DataFrame) -> Option<(f64, f64)> {
     let teams = factors.column(col::TEAM).ok()?.str().ok()?;
     let at = teams.iter().position(|t| t == Some(COMPANY))?;

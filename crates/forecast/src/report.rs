@@ -137,8 +137,7 @@ pub fn forecast_spec(
         notes.push(
             "no past snapshots in the history: no team accuracy correction or slippage".into(),
         );
-        notes.extend(new_deals_from_stage_entries(&history, &mut spec)?);
-        notes.extend(amounts_from_won_deals(today.as_ref(), &history, &mut spec)?);
+        notes.extend(without_correction(today.as_ref(), &history, &mut spec)?);
         return Ok((spec, notes));
     };
     let how = Learning {
@@ -154,8 +153,7 @@ pub fn forecast_spec(
             notes.push(format!(
                 "no deal of the past snapshots at least {MATURITY_DAYS} days old has a row in `outcomes` (are the ids written the same way in both files? Salesforce's reports write 15-character ids, its API 18): no team accuracy correction, calendar or slippage is learned from them"
             ));
-            notes.extend(new_deals_from_stage_entries(&history, &mut spec)?);
-            notes.extend(amounts_from_won_deals(today.as_ref(), &history, &mut spec)?);
+            notes.extend(without_correction(today.as_ref(), &history, &mut spec)?);
         }
         Ok(correction) => {
             notes.extend(pipeline_share_note(&correction, &spec));
@@ -170,13 +168,27 @@ pub fn forecast_spec(
                 ),
                 None => "the past snapshots file holds no snapshot: no team accuracy correction or slippage".into(),
             });
-            notes.extend(new_deals_from_stage_entries(&history, &mut spec)?);
-            notes.extend(amounts_from_won_deals(today.as_ref(), &history, &mut spec)?);
+            notes.extend(without_correction(today.as_ref(), &history, &mut spec)?);
         }
         Err(e) => return Err(e),
     }
     cancel.check()?;
     Ok((spec, notes))
+}
+
+/// Without a correction, what the stage history and today's snapshot
+/// still teach: new deals and timing, and what stated amounts book; the
+/// notes that say so.
+fn without_correction(
+    snapshot: Option<&LazyFrame>,
+    history: &History,
+    spec: &mut ForecastSpec,
+) -> Result<Vec<String>, ForecastError> {
+    let mut notes: Vec<String> = new_deals_from_stage_entries(history, spec)?
+        .into_iter()
+        .collect();
+    notes.extend(amounts_from_won_deals(snapshot, history, spec)?);
+    Ok(notes)
 }
 
 /// Without a correction: what the stated amounts of today's snapshot's

@@ -72,13 +72,13 @@ pub(crate) fn learn_timing(
     } as i64;
     days.retain(|&(_, age)| age >= oldest_enough);
     // The share of the days' weight on days at least a lead old: days by
-    // age, oldest first, with the weight of each and all older ones.
+    // age, oldest first (the grid runs newest first), with the weight of
+    // each and all older ones.
     let mut older: Vec<(i64, f64)> = days
         .iter()
         .rev()
         .map(|&(day, age)| (age, recency_weight(day, spec.as_of)))
         .collect();
-    older.sort_by_key(|w| std::cmp::Reverse(w.0));
     let mut sum = 0.0;
     for w in &mut older {
         sum += w.1;
