@@ -22,9 +22,13 @@ use tonic::{
 
 use crate::{
     AppState, ServerError,
+    auth::Principal,
     convert::{PriceQuoteInput, QuoteResponse},
-    pb::{PriceQuoteRequest, PriceQuoteView, quote_service_server::QuoteServiceServer},
-    stored_quotes::StoredQuotesApi,
+    pb::{
+        PriceQuoteRequest, PriceQuoteView, SaveQuoteRequest,
+        quote_service_server::QuoteServiceServer,
+    },
+    stored_quotes::{StoredQuoteBytes, StoredQuotesApi, save},
     unary::{Encoding, ResponseMessage, refusal, request_message},
 };
 
@@ -70,11 +74,50 @@ impl QuoteApi {
     }
 }
 
+impl QuoteApi {
+    /// SaveQuote, answered with the stored version's bytes as
+    /// [`StoredQuoteBytes`] writes them (the generated server would decode
+    /// the quote it just priced to encode it again).
+    fn save_quote<B>(
+        &self,
+        request: http::Request<B>,
+    ) -> BoxFuture<http::Response<Body>, Infallible>
+    where
+        B: HttpBody + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<StdError> + Send + 'static,
+    {
+        let state = self.state.clone();
+        Box::pin(async move {
+            let caller = request.extensions().get::<Arc<Principal>>().cloned();
+            let response = async {
+                let caller = caller.ok_or_else(|| {
+                    Status::unauthenticated("the call carries no authenticated principal")
+                })?;
+                let (message, encoding) = request_message(request).await?;
+                let request = SaveQuoteRequest::decode(message).map_err(|e| {
+                    Status::invalid_argument(format!("the message cannot be decoded: {e}"))
+                })?;
+                let (loaded, saved) = save(&state, &caller, request).await?;
+                let stored = StoredQuoteBytes::new(&loaded, saved);
+                let mut message = ResponseMessage::with_capacity(stored.encoded_len());
+                stored
+                    .encode(message.buffer())
+                    .map_err(|e| Status::internal(e.to_string()))?;
+                message.into_response(encoding)
+            }
+            .await;
+            Ok(response.unwrap_or_else(refusal))
+        })
+    }
+}
+
 impl NamedService for QuoteApi {
     const NAME: &'static str = "quotecast.v1.QuoteService";
 }
 
 const PRICE_QUOTE: &str = "/quotecast.v1.QuoteService/PriceQuote";
+const SAVE_QUOTE: &str = "/quotecast.v1.QuoteService/SaveQuote";
 
 /// Decodes the one request message with prost.
 fn decode(message: prost::bytes::Bytes) -> Result<PriceQuoteRequest, Status> {
@@ -97,8 +140,10 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        if request.uri().path() != PRICE_QUOTE {
-            return self.stored.call(request);
+        match request.uri().path() {
+            PRICE_QUOTE => {}
+            SAVE_QUOTE => return self.save_quote(request),
+            _ => return self.stored.call(request),
         }
         let api = self.clone();
         Box::pin(async move {

@@ -206,6 +206,123 @@ pub fn stored_quote(loaded: &str, version: QuoteVersion) -> Result<pb::StoredQuo
     })
 }
 
+/// A stored version as its `StoredQuote` bytes, with the request and the
+/// priced result spliced in as stored: an embedded message and a bytes
+/// field of the same number are written alike, so prost encodes this
+/// struct into exactly the message [`stored_quote`] would build by
+/// decoding them first. A save answers with it (the quote it just priced
+/// need not be decoded and encoded again).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct StoredQuoteBytes {
+    #[prost(int64, tag = "1")]
+    quote_number: i64,
+    #[prost(int64, tag = "2")]
+    version: i64,
+    #[prost(int32, tag = "3")]
+    status: i32,
+    #[prost(string, tag = "4")]
+    account_id: String,
+    #[prost(string, tag = "5")]
+    valid_until: String,
+    #[prost(string, tag = "6")]
+    rules_fingerprint: String,
+    #[prost(bool, tag = "7")]
+    rules_loaded: bool,
+    #[prost(string, tag = "8")]
+    saved_by: String,
+    #[prost(string, tag = "9")]
+    saved_at: String,
+    #[prost(bytes = "vec", tag = "10")]
+    quote: Vec<u8>,
+    #[prost(bytes = "vec", tag = "11")]
+    priced: Vec<u8>,
+    #[prost(string, tag = "12")]
+    action: String,
+    #[prost(string, tag = "13")]
+    comment: String,
+}
+
+impl StoredQuoteBytes {
+    /// `version` as the wire shows it; `loaded`: the fingerprint of the
+    /// rules loaded now.
+    pub(crate) fn new(loaded: &str, version: QuoteVersion) -> Self {
+        let fingerprint = version.content.rules_fingerprint;
+        Self {
+            quote_number: version.number,
+            version: version.version,
+            status: status_of(version.status) as i32,
+            account_id: version.content.account,
+            valid_until: version.content.valid_until.to_string(),
+            rules_loaded: !fingerprint.is_empty() && fingerprint == loaded,
+            rules_fingerprint: fingerprint,
+            saved_by: version.saved_by,
+            saved_at: version
+                .saved_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            quote: version.content.request,
+            priced: version.content.priced,
+            action: version.action,
+            comment: version.comment,
+        }
+    }
+}
+
+/// SaveQuote: checks `request`, prices it under the rules loaded now and
+/// stores it as `caller`'s new quote or new version; the version stored,
+/// with the fingerprint of the rules it was priced with.
+pub(crate) async fn save(
+    state: &AppState,
+    caller: &crate::auth::Principal,
+    request: pb::SaveQuoteRequest,
+) -> Result<(String, QuoteVersion), ServerError> {
+    let mut violations = Vec::new();
+    if request.quote_number < 0 {
+        violations.push((
+            "quote_number",
+            "must be 0 (a new quote) or a quote's number",
+        ));
+    }
+    match (request.quote_number, request.base_version) {
+        (0, 0) => {}
+        (0, _) => violations.push(("base_version", "must be 0 for a new quote")),
+        (_, v) if v < 1 => violations.push((
+            "base_version",
+            "is required: the version the change was made from",
+        )),
+        _ => {}
+    }
+    let Some(quote) = request.quote else {
+        violations.push(("quote", "is required: the quote to price and store"));
+        return Err(invalid(violations));
+    };
+    if !violations.is_empty() {
+        return Err(invalid(violations));
+    }
+    // Priced and reported on one rule set, whatever a reload swaps in
+    // meanwhile.
+    let state = state.current();
+    let content = priced_content(&state, quote, &request.valid_until)?;
+    let store = state.quotes.store().await?;
+    let now = Utc::now();
+    let by = caller.actor();
+    let saved = if request.quote_number == 0 {
+        store.create(&caller.tenant, &by, content, now).await
+    } else {
+        store
+            .revise(
+                &caller.tenant,
+                request.quote_number,
+                request.base_version,
+                &by,
+                content,
+                now,
+            )
+            .await
+    }?;
+    tracing::debug!(quote = saved.number, version = saved.version, "quote saved");
+    Ok((state.rules.fingerprint().to_owned(), saved))
+}
+
 #[tonic::async_trait]
 impl QuoteService for StoredQuotesApi {
     /// Not reached in the server ([`crate::quote::QuoteApi`] answers
@@ -225,54 +342,8 @@ impl QuoteService for StoredQuotesApi {
         request: Request<pb::SaveQuoteRequest>,
     ) -> Result<Response<pb::StoredQuote>, Status> {
         let caller = principal(&request)?;
-        let request = request.into_inner();
-        let mut violations = Vec::new();
-        if request.quote_number < 0 {
-            violations.push((
-                "quote_number",
-                "must be 0 (a new quote) or a quote's number",
-            ));
-        }
-        match (request.quote_number, request.base_version) {
-            (0, 0) => {}
-            (0, _) => violations.push(("base_version", "must be 0 for a new quote")),
-            (_, v) if v < 1 => violations.push((
-                "base_version",
-                "is required: the version the change was made from",
-            )),
-            _ => {}
-        }
-        let Some(quote) = request.quote else {
-            violations.push(("quote", "is required: the quote to price and store"));
-            return Err(invalid(violations).into());
-        };
-        if !violations.is_empty() {
-            return Err(invalid(violations).into());
-        }
-        // Priced and reported on one rule set, whatever a reload swaps in
-        // meanwhile.
-        let state = self.state.current();
-        let content = priced_content(&state, quote, &request.valid_until)?;
-        let store = self.state.quotes.store().await?;
-        let now = Utc::now();
-        let by = caller.actor();
-        let saved = if request.quote_number == 0 {
-            store.create(&caller.tenant, &by, content, now).await
-        } else {
-            store
-                .revise(
-                    &caller.tenant,
-                    request.quote_number,
-                    request.base_version,
-                    &by,
-                    content,
-                    now,
-                )
-                .await
-        }
-        .map_err(ServerError::from)?;
-        tracing::info!(quote = saved.number, version = saved.version, "quote saved");
-        Ok(Response::new(stored(&state, saved)?))
+        let (loaded, saved) = save(&self.state, &caller, request.into_inner()).await?;
+        Ok(Response::new(stored_quote(&loaded, saved)?))
     }
 
     async fn get_quote(

@@ -115,6 +115,9 @@ impl Store {
                 // them read while it writes).
                 AnyPoolOptions::new()
                     .max_connections(2)
+                    // A file's connection does not go stale: no ping (a
+                    // round trip to its thread) before each use.
+                    .test_before_acquire(false)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             conn.execute("PRAGMA journal_mode = WAL").await?;
@@ -138,7 +141,7 @@ impl Store {
             }
         };
         migrate::migrate(&pool, backend).await?;
-        let writer = writer::Writer::start(pool.clone(), backend);
+        let writer = writer::Writer::start(pool.clone(), backend)?;
         Ok(Self {
             pool,
             backend,

@@ -56,17 +56,16 @@ impl Answer {
     /// Sends the answer; when the commit failed, what succeeded in the
     /// transaction fails with it (what failed on its own keeps its reason).
     fn send(self, commit_failed: Option<&str>) {
-        let lost = |m: &str| StoreError::Database(sqlx::Error::Protocol(m.to_owned()));
         match self {
             Answer::Saved(r, reply) => {
                 let _ = reply.send(match (r, commit_failed) {
-                    (Ok(_), Some(m)) => Err(lost(m)),
+                    (Ok(_), Some(m)) => Err(not_stored(m)),
                     (r, _) => r,
                 });
             }
             Answer::Changed(r, reply) => {
                 let _ = reply.send(match (r, commit_failed) {
-                    (Ok(_), Some(m)) => Err(lost(m)),
+                    (Ok(_), Some(m)) => Err(not_stored(m)),
                     (r, _) => r,
                 });
             }
@@ -128,12 +127,32 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task on the current runtime.
-    pub(crate) fn start(pool: AnyPool, backend: Backend) -> Self {
+    /// Starts the writer. On SQLite it runs on a thread of its own: a
+    /// commit's statements each wait for SQLite's connection thread, and
+    /// queued behind the requests being priced on the runtime's workers
+    /// every wait would lengthen the commit that all its saves wait for.
+    /// On PostgreSQL (connections on the runtime's sockets) it is a task
+    /// of the current runtime.
+    pub(crate) fn start(pool: AnyPool, backend: Backend) -> Result<Self, StoreError> {
         let (sender, receiver) = mpsc::channel(QUEUE);
         let counters = Arc::new(Counters::default());
-        tokio::spawn(run(pool, backend, receiver, counters.clone()));
-        Self { sender, counters }
+        let task = run(pool, backend, receiver, counters.clone());
+        match backend {
+            Backend::Sqlite => {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(sqlx::Error::Io)?;
+                std::thread::Builder::new()
+                    .name("quote-writer".into())
+                    .spawn(move || runtime.block_on(task))
+                    .map_err(sqlx::Error::Io)?;
+            }
+            Backend::Postgres => {
+                tokio::spawn(task);
+            }
+        }
+        Ok(Self { sender, counters })
     }
 
     pub(crate) fn stats(&self) -> WriteStats {
@@ -155,6 +174,11 @@ impl Writer {
     async fn send(&self, op: Op) -> Result<(), StoreError> {
         self.sender.send(op).await.map_err(|_| stopped())
     }
+}
+
+/// The answer to a write whose group commit failed with `message`.
+fn not_stored(message: &str) -> StoreError {
+    StoreError::Database(sqlx::Error::Protocol(message.to_owned()))
 }
 
 fn stopped() -> StoreError {
@@ -217,9 +241,11 @@ async fn commit(pool: &AnyPool, backend: Backend, batch: Vec<Op>) -> bool {
                         ),
                         Err(error) => {
                             let message = error.to_string();
-                            answers.extend(replies.into_iter().map(|reply| {
-                                Answer::Saved(Err(StoreError::Corrupt(message.clone())), reply)
-                            }));
+                            answers.extend(
+                                replies
+                                    .into_iter()
+                                    .map(|reply| Answer::Saved(Err(not_stored(&message)), reply)),
+                            );
                             return Err(error);
                         }
                     }

@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::NaiveDate;
-use common::{at, by, content, databases};
+use common::{at, by, content, databases, raw};
 use quotecast_store::{Actor, QuoteStatus, StatusChange, Store, StoreError};
 use sqlx::Connection;
 
@@ -22,11 +22,6 @@ fn change(number: i64, base: i64, to: QuoteStatus, action: &str, who: &Actor) ->
         decisions: Vec::new(),
         order_lines: Vec::new(),
     }
-}
-
-async fn raw(url: &str) -> sqlx::AnyConnection {
-    sqlx::any::install_default_drivers();
-    sqlx::AnyConnection::connect(url).await.unwrap()
 }
 
 #[tokio::test]

@@ -344,3 +344,69 @@ async fn saves_from_many_tasks_take_every_number_once_per_tenant_and_chain_the_a
         assert_eq!(seqs, (1..=300).collect::<Vec<i64>>());
     }
 }
+
+#[tokio::test]
+async fn a_group_commit_that_fails_stores_nothing_and_the_next_one_is_whole() {
+    for db in common::databases().await {
+        let (store, postgres) = (&db.store, db.dir.is_none());
+        let good = store
+            .create(
+                "acme-co",
+                &by("rep@acme"),
+                content("acme", "1.00"),
+                at("2026-05-01T10:00:00Z"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(good.number, 1);
+        // The database refuses quotes of account `refused` (as a full disk
+        // or a constraint would), behind the store's back.
+        let mut raw = common::raw(&db.url).await;
+        let trigger = if postgres {
+            vec![
+                "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN \
+                 IF NEW.account = 'refused' THEN RAISE EXCEPTION 'refused'; END IF; \
+                 RETURN NEW; END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER refuse BEFORE INSERT ON quote_versions \
+                 FOR EACH ROW EXECUTE FUNCTION refuse()",
+            ]
+        } else {
+            vec![
+                "CREATE TRIGGER refuse BEFORE INSERT ON quote_versions \
+                 WHEN NEW.account = 'refused' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+            ]
+        };
+        for sql in trigger {
+            sqlx::query(sql).execute(&mut raw).await.unwrap();
+        }
+        let refused = store
+            .create(
+                "acme-co",
+                &by("rep@acme"),
+                content("refused", "2.00"),
+                at("2026-05-01T10:01:00Z"),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, StoreError::Database(_)), "{refused:?}");
+        // Nothing of it stayed: not its number, not its audit entry; the
+        // next save takes number 2 and the chain still verifies.
+        let next = store
+            .create(
+                "acme-co",
+                &by("rep@acme"),
+                content("acme", "3.00"),
+                at("2026-05-01T10:02:00Z"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(next.number, 2);
+        assert!(matches!(
+            store.get("acme-co", 3, None).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        let audit = store.verify_audit().await.unwrap();
+        assert_eq!((audit.entries, audit.broken), (2, None));
+        assert_eq!(store.write_stats().failed_batches, 1);
+    }
+}

@@ -97,3 +97,11 @@ pub fn by(name: &str) -> Actor {
 pub fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
+
+/// A connection of its own to the database at `url`, behind the store's
+/// back.
+pub async fn raw(url: &str) -> sqlx::AnyConnection {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    sqlx::AnyConnection::connect(url).await.unwrap()
+}
