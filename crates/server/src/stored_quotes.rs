@@ -176,33 +176,31 @@ fn stored(state: &AppState, version: QuoteVersion) -> Result<pb::StoredQuote, Se
 /// A stored version as the wire shows it; `loaded`: the fingerprint of
 /// the rules loaded now.
 pub fn stored_quote(loaded: &str, version: QuoteVersion) -> Result<pb::StoredQuote, ServerError> {
+    let wire = StoredQuoteBytes::new(loaded, version);
     let unreadable = |what: &str, e: prost::DecodeError| {
         ServerError::Internal(format!(
             "quote {} version {}: its stored {what} is unreadable: {e}",
-            version.number, version.version
+            wire.quote_number, wire.version
         ))
     };
-    let quote = pb::PriceQuoteRequest::decode(version.content.request.as_slice())
+    let quote = pb::PriceQuoteRequest::decode(wire.quote.as_slice())
         .map_err(|e| unreadable("request", e))?;
-    let priced = pb::PriceQuoteResponse::decode(version.content.priced.as_slice())
+    let priced = pb::PriceQuoteResponse::decode(wire.priced.as_slice())
         .map_err(|e| unreadable("priced result", e))?;
-    let fingerprint = version.content.rules_fingerprint;
     Ok(pb::StoredQuote {
-        quote_number: version.number,
-        version: version.version,
-        status: status_of(version.status) as i32,
-        account_id: version.content.account,
-        valid_until: version.content.valid_until.to_string(),
-        rules_loaded: !fingerprint.is_empty() && fingerprint == loaded,
-        rules_fingerprint: fingerprint,
-        saved_by: version.saved_by,
-        saved_at: version
-            .saved_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        quote_number: wire.quote_number,
+        version: wire.version,
+        status: wire.status,
+        account_id: wire.account_id,
+        valid_until: wire.valid_until,
+        rules_loaded: wire.rules_loaded,
+        rules_fingerprint: wire.rules_fingerprint,
+        saved_by: wire.saved_by,
+        saved_at: wire.saved_at,
         quote: Some(quote),
         priced: Some(priced),
-        action: version.action,
-        comment: version.comment,
+        action: wire.action,
+        comment: wire.comment,
     })
 }
 
