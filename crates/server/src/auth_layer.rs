@@ -176,8 +176,13 @@ fn refuse<E: Send + 'static>(status: Status) -> BoxFuture<http::Response<tonic::
 /// reached some other way (a test calling the service directly) is
 /// refused rather than run as anyone.
 pub fn principal<T>(request: &tonic::Request<T>) -> Result<Arc<Principal>, Status> {
-    request
-        .extensions()
+    principal_in(request.extensions())
+}
+
+/// The caller [`Authenticated`] put in a request's `extensions` (those of
+/// the HTTP request, for a handler routed before the generated server).
+pub(crate) fn principal_in(extensions: &http::Extensions) -> Result<Arc<Principal>, Status> {
+    extensions
         .get::<Arc<Principal>>()
         .cloned()
         .ok_or_else(|| Status::unauthenticated("the call carries no authenticated principal"))

@@ -39,6 +39,11 @@ where
     }
 }
 
+/// The refusal of a request message that does not decode.
+pub(crate) fn undecodable(e: prost::DecodeError) -> Status {
+    Status::invalid_argument(format!("the message cannot be decoded: {e}"))
+}
+
 /// Decodes `U`; bytes that are not one are INVALID_ARGUMENT.
 #[derive(Debug, Clone, Default)]
 pub struct StrictDecoder<U>(PhantomData<U>);
@@ -48,9 +53,7 @@ impl<U: Message + Default> Decoder for StrictDecoder<U> {
     type Error = Status;
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
-        U::decode(buf)
-            .map(Some)
-            .map_err(|e| Status::invalid_argument(format!("the message cannot be decoded: {e}")))
+        U::decode(buf).map(Some).map_err(undecodable)
     }
 
     fn buffer_settings(&self) -> BufferSettings {

@@ -4,7 +4,9 @@
 //! `QuoteServiceServer`: the request is framed by [`crate::unary`] and
 //! decoded with prost, and the response leaves as the bytes
 //! [`crate::quote_wire`] writes from the priced quote, not as a generated
-//! struct. The generated client is unchanged.
+//! struct. SaveQuote is answered here too, with the bytes it stored
+//! ([`crate::stored_quotes::StoredQuoteBytes`]). The generated client is
+//! unchanged.
 use std::{
     convert::Infallible,
     sync::Arc,
@@ -22,7 +24,8 @@ use tonic::{
 
 use crate::{
     AppState, ServerError,
-    auth::Principal,
+    auth_layer::principal_in,
+    codec::undecodable,
     convert::{PriceQuoteInput, QuoteResponse},
     pb::{
         PriceQuoteRequest, PriceQuoteView, SaveQuoteRequest,
@@ -35,7 +38,8 @@ use crate::{
 #[derive(Clone)]
 pub(crate) struct QuoteApi {
     state: Arc<AppState>,
-    /// The other methods (stored quotes), through the generated server.
+    /// The other methods (reading and moving stored quotes), through the
+    /// generated server.
     stored: QuoteServiceServer<StoredQuotesApi>,
 }
 
@@ -89,15 +93,11 @@ impl QuoteApi {
     {
         let state = self.state.clone();
         Box::pin(async move {
-            let caller = request.extensions().get::<Arc<Principal>>().cloned();
+            let caller = principal_in(request.extensions());
             let response = async {
-                let caller = caller.ok_or_else(|| {
-                    Status::unauthenticated("the call carries no authenticated principal")
-                })?;
+                let caller = caller?;
                 let (message, encoding) = request_message(request).await?;
-                let request = SaveQuoteRequest::decode(message).map_err(|e| {
-                    Status::invalid_argument(format!("the message cannot be decoded: {e}"))
-                })?;
+                let request = SaveQuoteRequest::decode(message).map_err(undecodable)?;
                 let (loaded, saved) = save(&state, &caller, request).await?;
                 let stored = StoredQuoteBytes::new(&loaded, saved);
                 let mut message = ResponseMessage::with_capacity(stored.encoded_len());

@@ -1,8 +1,9 @@
 //! `QuoteService`'s stored quotes: SaveQuote prices a quote exactly as
 //! PriceQuote does and stores the request and the whole priced result as a
 //! new version; GetQuote and ListQuotes read them back. Reached through
-//! the generated `QuoteServiceServer` for every method but PriceQuote,
-//! which [`crate::quote::QuoteApi`] answers itself.
+//! the generated `QuoteServiceServer` for every method but PriceQuote and
+//! SaveQuote, which [`crate::quote::QuoteApi`] answers itself (SaveQuote
+//! through [`save`], as the generated method would).
 use chrono::{Days, NaiveDate, Utc};
 use prost::Message;
 use quotecast_pricing::{QuoteRequest, price_quote};
