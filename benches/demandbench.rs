@@ -165,7 +165,7 @@ fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
-fn options(trials: u32) -> anyhow::Result<PlanOptions> {
+fn options(trials: u32, pegging: bool) -> anyhow::Result<PlanOptions> {
     Ok(PlanOptions {
         calendar: Calendar::new(AS_OF, Period::Week, 52)?,
         service_level: 0.95,
@@ -176,6 +176,7 @@ fn options(trials: u32) -> anyhow::Result<PlanOptions> {
         cancel: Default::default(),
         budget: Default::default(),
         pipeline_only: false,
+        pegging,
     })
 }
 
@@ -184,12 +185,13 @@ fn run(
     planning: PlanningData,
     lines: Vec<DemandLine>,
     trials: u32,
+    pegging: bool,
 ) -> anyhow::Result<quotecast_demand::Plan> {
     let (rules, _) = quotecast_rules::load_dir(&args.rules)
         .map_err(|e| anyhow::anyhow!("{e}"))
         .context("loading rules")?;
     let rules = rules.with_planning(planning);
-    let options = options(trials)?;
+    let options = options(trials, pegging)?;
     let mut last = None;
     for r in 0..args.runs {
         // The caller hands its lines over: the copy is not the plan's.
@@ -223,7 +225,7 @@ fn main() -> anyhow::Result<()> {
                 planning.items.len(),
                 planning.bom.len()
             );
-            run(&args, planning, lines(2_000, 100_000, 2), 0)?;
+            run(&args, planning, lines(2_000, 100_000, 2), 0, true)?;
         }
         "mc" => {
             // 2,000 components under 200 products on 3 levels.
@@ -234,7 +236,7 @@ fn main() -> anyhow::Result<()> {
                 planning.items.len(),
                 planning.bom.len()
             );
-            run(&args, planning, lines(200, 20_000, 4), 1_000)?;
+            run(&args, planning, lines(200, 20_000, 4), 1_000, true)?;
         }
         "duckdb" => duckdb(&args)?,
         "coverage" => coverage(&args)?,
@@ -258,7 +260,17 @@ fn duckdb(args: &Args) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join("quotecast-demandbench");
     std::fs::create_dir_all(&dir)?;
     write_inputs(&dir, &planning, &lines)?;
-    let plan = run(args, planning, lines, 0)?;
+    // The same work as the baseline's plain query (explosion, netting),
+    // then the plan with its pegging.
+    println!("quotecast without pegging:");
+    let bare = run(args, planning.clone(), lines.clone(), 0, false)?;
+    println!("quotecast with pegging:");
+    let plan = run(args, planning, lines, 0, true)?;
+    anyhow::ensure!(
+        bare.planned_orders == plan.planned_orders
+            && bare.component_demand == plan.component_demand,
+        "the plans with and without pegging differ"
+    );
     let leaf_total: f64 = plan
         .component_demand
         .iter()
@@ -486,6 +498,7 @@ fn coverage(args: &Args) -> anyhow::Result<()> {
             cancel: Default::default(),
             budget: Default::default(),
             pipeline_only: false,
+            pegging: true,
         };
         let planned = plan(&rules, lines, &Inventory::default(), &options)?;
         // What was won: each line once, needed the day its deal closed.
@@ -521,7 +534,8 @@ fn coverage(args: &Args) -> anyhow::Result<()> {
                 ..options
             },
         )?;
-        let mut truth: std::collections::HashMap<(String, NaiveDate), f64> = Default::default();
+        let mut truth: std::collections::HashMap<(quotecast_demand::Name, NaiveDate), f64> =
+            Default::default();
         for r in &actual.component_demand {
             *truth.entry((r.item.clone(), r.bucket)).or_default() += r.expected;
             units.entry(week_of(day, r.bucket)).or_default()[1] += r.expected;

@@ -179,6 +179,31 @@ async fn an_erp_pushes_inventory_runs_a_plan_and_pulls_its_tables() {
         &orders.rows[0]
     );
     assert!(!tables["pegging"].rows.is_empty());
+    // Without pegging: the same orders, no deals behind them, another id.
+    let bare = client
+        .run_plan(RunPlanRequest {
+            without_pegging: true,
+            ..request.clone()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(bare.without_pegging && !plan.without_pegging);
+    assert_ne!(bare.plan_id, plan.plan_id);
+    assert_eq!(
+        (bare.planned_orders, &bare.planned_value),
+        (plan.planned_orders, &plan.planned_value)
+    );
+    let stream = client
+        .planned_orders(PlanTableRequest {
+            plan_id: bare.plan_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let bare_tables = tables_of(stream, split).await;
+    assert_eq!(bare_tables["planned_orders"].rows, orders.rows);
+    assert!(bare_tables["pegging"].rows.is_empty());
     let stream = client
         .component_demand(table.clone())
         .await

@@ -181,12 +181,18 @@ pub struct PlanOptions {
     /// yet in the pipeline are expected to book (the forecast's
     /// `new_deals`, planned by default when the history has a calendar).
     pub pipeline_only: bool,
+    /// Peg every planned order to the deal lines behind it (the default).
+    /// Off, the plan has no pegging: the same orders, demand and stock,
+    /// found without following each deal line to the orders it drives
+    /// (what-if runs and pulls of quantities only; Oracle ASCP's "Enable
+    /// Pegging" plan option is the same choice). Hashed into the plan id.
+    pub pegging: bool,
 }
 
 /// Expected and simulated demand of one item in one bucket.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComponentDemand {
-    pub item: String,
+    pub item: Name,
     pub bucket: NaiveDate,
     pub expected: f64,
     /// Part of `expected` needed before the plan date (lead times that
@@ -201,10 +207,10 @@ pub struct ComponentDemand {
 pub struct PlannedOrder {
     /// `item@need date`.
     pub id: String,
-    pub item: String,
+    pub item: Name,
     /// `buy` or `make`.
     pub supply: &'static str,
-    pub supplier: Option<String>,
+    pub supplier: Option<Name>,
     pub quantity: Decimal,
     /// The net requirement it covers before lot sizing.
     pub net_requirement: Decimal,
@@ -245,7 +251,7 @@ pub enum Pegged {
 /// Projected stock of a planned item per bucket.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Projection {
-    pub item: String,
+    pub item: Name,
     pub bucket: NaiveDate,
     pub gross: f64,
     pub receipts: f64,
@@ -257,7 +263,7 @@ pub struct Projection {
 /// Demand over an item's cumulative lead time and what covers it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SafetyStockRow {
-    pub item: String,
+    pub item: Name,
     pub cumulative_lead_days: u32,
     pub mean: f64,
     pub percentiles: [f64; 3],
@@ -332,6 +338,8 @@ pub struct Explanation {
     /// What the history was too young to teach the forecast the plan is
     /// rolled down from (the rules' win rates kept, no team correction).
     pub forecast_notes: Vec<String>,
+    /// The plan was asked for without pegging ([`PlanOptions::pegging`]).
+    pub without_pegging: bool,
 }
 
 /// A whole plan.
@@ -347,7 +355,7 @@ pub struct Plan {
     pub planned_orders: Vec<PlannedOrder>,
     pub pegging: Vec<Peg>,
     /// The deals of the lines, in canonical order (named by pegs).
-    pub deals: Vec<String>,
+    pub deals: Vec<Name>,
     /// The SKUs of the lines (named by pegs).
     pub skus: Vec<String>,
     pub projections: Vec<Projection>,
@@ -369,7 +377,7 @@ impl Plan {
             Pegged::Line { deal, .. } => self
                 .deals
                 .get(deal as usize)
-                .map_or(Cow::Borrowed(""), |d| Cow::Borrowed(d.as_str())),
+                .map_or(Cow::Borrowed(""), |d| Cow::Borrowed(&**d)),
             Pegged::Others { lines } => Cow::Owned(format!("(other {lines} deal lines)")),
         }
     }
@@ -397,14 +405,20 @@ pub fn plan(
         )));
     }
     let structure = structure::Structure::new(rules.planning())?;
-    let prepared = prepare::prepare(
-        rules,
-        &structure,
-        lines,
-        &options.calendar,
-        &options.won_before,
-    )?;
-    let id = prepare::plan_id(rules, &prepared, inventory, options);
+    let (inputs, prepared) = rayon::join(
+        || prepare::inputs_digest(rules, inventory, options),
+        || {
+            prepare::prepare(
+                rules,
+                &structure,
+                lines,
+                &options.calendar,
+                &options.won_before,
+            )
+        },
+    );
+    let prepared = prepared?;
+    let id = prepare::plan_id(&prepared, &inputs);
     let demand = trials::component_demand(&structure, &prepared, options)?;
     let planned = mrp::run(&structure, &prepared, &demand, inventory, options);
     let mut explanation = prepared.explanation.clone();
@@ -414,6 +428,7 @@ pub fn plan(
     explanation.trials = options.trials;
     explanation.won_before = options.won_before.len();
     explanation.expected_only = demand.without_cells.clone();
+    explanation.without_pegging = !options.pegging;
     Ok(Plan {
         id,
         inventory_version: inventory.version.clone(),

@@ -14,7 +14,7 @@ use rayon::iter::{IntoParallelRefIterator, ParallelIterator};
 use rust_decimal::{Decimal, RoundingStrategy, prelude::FromPrimitive, prelude::ToPrimitive};
 
 use crate::{
-    Inventory, Peg, Pegged, PlanOptions, PlannedOrder, Projection, SafetyStockRow,
+    Inventory, Name, Peg, Pegged, PlanOptions, PlannedOrder, Projection, SafetyStockRow,
     calendar::Placement,
     prepare::Prepared,
     structure::{Node, Structure, Use},
@@ -36,7 +36,18 @@ pub(crate) struct Planned {
 
 /// A quantity as an exact decimal, rounded up at 6 places.
 fn up(q: f64) -> Decimal {
-    Decimal::from_f64(q.max(0.0))
+    let q = q.max(0.0);
+    // In millionths, far enough from a whole one that the product's
+    // rounding (under 1e-5 below 1e11) cannot move it across: the whole
+    // millionths above, without converting the f64's binary expansion
+    // (one planned order each; the conversion cost more than its lot
+    // sizing). Otherwise exactly, through that expansion.
+    let millionths = q * 1e6;
+    let frac = millionths - millionths.floor();
+    if millionths < 1e11 && frac > 1e-3 && frac < 1.0 - 1e-3 {
+        return Decimal::new(millionths.ceil() as i64, 6).normalize();
+    }
+    Decimal::from_f64(q)
         .unwrap_or(Decimal::MAX)
         .round_dp_with_strategy(6, RoundingStrategy::AwayFromZero)
         .normalize()
@@ -67,6 +78,27 @@ fn order_id(item: &str, due: NaiveDate) -> String {
     id
 }
 
+/// `q` rounded up to a whole multiple of a whole `multiple`, in integers
+/// (the decimal division cost more than the rest of an order): `q` is
+/// m / 10^s exactly, so the multiples are ⌈m / (multiple × 10^s)⌉.
+/// `None` where the figures do not fit, or `multiple` is not whole.
+fn whole_multiples(q: Decimal, multiple: Decimal) -> Option<Decimal> {
+    if multiple.scale() != 0 && multiple.fract() != Decimal::ZERO {
+        return None;
+    }
+    let step = multiple.trunc().mantissa();
+    let mantissa = q.mantissa();
+    if step <= 0 || mantissa < 0 || q.scale() > 18 {
+        return None;
+    }
+    let per_unit = 10i128.checked_pow(q.scale())?;
+    let step_scaled = step.checked_mul(per_unit)?;
+    let lots = mantissa
+        .checked_add(step_scaled - 1)?
+        .checked_div(step_scaled)?;
+    Decimal::try_from_i128_with_scale(lots.checked_mul(step)?, 0).ok()
+}
+
 /// The order for a net requirement: at least the minimum, a whole
 /// multiple of the order multiple.
 pub(crate) fn lot_size(net: Decimal, min_order: Decimal, multiple: Decimal) -> Decimal {
@@ -74,6 +106,8 @@ pub(crate) fn lot_size(net: Decimal, min_order: Decimal, multiple: Decimal) -> D
     if multiple == Decimal::ONE {
         // Whole units: the same as dividing by one, without the division.
         q.ceil().normalize()
+    } else if let Some(lot) = whole_multiples(q, multiple) {
+        lot
     } else if multiple > Decimal::ZERO {
         ((q / multiple).ceil() * multiple).normalize()
     } else {
@@ -88,6 +122,9 @@ pub(crate) fn run(
     inventory: &Inventory,
     options: &PlanOptions,
 ) -> Planned {
+    if !options.pegging {
+        return net(s, p, demand, inventory, options).0;
+    }
     // Netting reads the expected demand; the cells' deal lines are laid
     // out for pegging meanwhile (neither needs the other).
     let ((mut planned, to_peg), cell_rows) =
@@ -234,7 +271,12 @@ fn net(
         let Some(item) = s.item(n).filter(|_| s.is_planned(n)) else {
             continue;
         };
-        let safety = safety_stock(item, demand.stats.get(&n), &mut planned.safety_stock);
+        let safety = safety_stock(
+            item,
+            &s.names[n as usize],
+            demand.stats.get(&n),
+            &mut planned.safety_stock,
+        );
         let touched = need.gross[n as usize].iter().any(|&g| g > 0.0)
             || stock.receipts[n as usize].iter().any(|&r| r > 0.0)
             || stock.on_hand[n as usize] > 0.0;
@@ -258,6 +300,7 @@ fn net(
 /// trials (rounded up); the trials' figures go in `rows`.
 fn safety_stock(
     item: &quotecast_model::Item,
+    name: &Name,
     stats: Option<&crate::trials::ItemStats>,
     rows: &mut Vec<SafetyStockRow>,
 ) -> f64 {
@@ -268,7 +311,7 @@ fn safety_stock(
     };
     if let Some(st) = stats {
         rows.push(SafetyStockRow {
-            item: item.id.clone(),
+            item: name.clone(),
             cumulative_lead_days: st.cumulative_lead_days,
             mean: st.window_mean,
             percentiles: st.window_percentiles,
@@ -298,6 +341,8 @@ fn net_item(
     let mut projected = stock.on_hand[n as usize];
     let mut orders_here: Vec<(usize, usize)> = Vec::new();
     let mut uses: Vec<Use> = Vec::new();
+    let name = &s.names[n as usize];
+    let supplier: Option<Name> = item.supplier.as_deref().map(Name::from);
     for b in 0..calendar.buckets() {
         let g = need.gross[n as usize][b];
         let r = stock.receipts[n as usize][b];
@@ -315,9 +360,9 @@ fn net_item(
             orders_here.push((planned.orders.len(), b));
             planned.orders.push(PlannedOrder {
                 id: order_id(&item.id, need_date),
-                item: item.id.clone(),
+                item: name.clone(),
                 supply: item.supply.name(),
-                supplier: item.supplier.clone(),
+                supplier: supplier.clone(),
                 quantity: qty,
                 net_requirement: net,
                 need_date,
@@ -334,7 +379,7 @@ fn net_item(
         }
         if g > 0.0 || r > 0.0 || planned_receipt > 0.0 || projected != 0.0 {
             planned.projections.push(Projection {
-                item: item.id.clone(),
+                item: name.clone(),
                 bucket: calendar.start(b),
                 gross: g,
                 receipts: r,
@@ -675,6 +720,62 @@ mod tests {
         ] {
             assert_eq!(order_id("PSU", d), format!("PSU@{d}"));
         }
+    }
+
+    #[test]
+    fn net_requirements_round_up_at_six_places_as_the_exact_expansion_does() {
+        let exact = |q: f64| {
+            Decimal::from_f64(q.max(0.0))
+                .unwrap()
+                .round_dp_with_strategy(6, RoundingStrategy::AwayFromZero)
+                .normalize()
+        };
+        let mut seed = 11u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for _ in 0..200_000 {
+            // Sums of expected quantities at every magnitude, and values
+            // on or next to a whole millionth.
+            let q = next() * 10f64.powi((next() * 14.0) as i32 - 4);
+            let on = (q * 1e6).round() / 1e6;
+            for v in [q, on, on + 1e-12, on - 1e-12, -q] {
+                assert_eq!(up(v), exact(v), "{v:e}");
+            }
+        }
+        assert_eq!(up(3.2).to_string(), "3.2");
+        assert_eq!(up(0.1 + 0.2).to_string(), "0.3");
+        assert_eq!(up(2.000_000_3).to_string(), "2.000001");
+    }
+
+    #[test]
+    fn lots_of_whole_multiples_are_the_decimal_divisions_figures() {
+        let by_division = |q: Decimal, m: Decimal| ((q / m).ceil() * m).normalize();
+        let mut seed = 5u64;
+        let mut next = |below: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % below
+        };
+        for _ in 0..100_000 {
+            let q = Decimal::new(next(1 << 30) as i64, next(8) as u32);
+            let m = Decimal::new(1 + next(500) as i64, 0);
+            assert_eq!(whole_multiples(q, m), Some(by_division(q, m)), "{q} {m}");
+        }
+        // Exact multiples stay; a multiple written with a zero fraction
+        // is whole; fractional multiples and huge figures take the
+        // division.
+        assert_eq!(whole_multiples(dec("50"), dec("25")), Some(dec("50")));
+        assert_eq!(
+            whole_multiples(dec("50.000001"), dec("25.0")),
+            Some(dec("75"))
+        );
+        assert_eq!(whole_multiples(dec("0.3"), dec("0.25")), None);
+        assert_eq!(whole_multiples(Decimal::MAX, dec("10")), None);
     }
 
     #[test]

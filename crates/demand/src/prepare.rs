@@ -11,8 +11,8 @@ use chrono::Datelike;
 use quotecast_forecast::Shocks;
 use quotecast_model::RuleSet;
 use rayon::{
-    iter::{IndexedParallelIterator, IntoParallelRefIterator},
-    slice::ParallelSliceMut,
+    iter::{IndexedParallelIterator, IntoParallelRefIterator, ParallelIterator},
+    slice::{ParallelSlice, ParallelSliceMut},
 };
 use rustc_hash::FxHashMap;
 
@@ -28,7 +28,7 @@ use crate::{
 pub(crate) const NO_SLOT: u32 = u32::MAX;
 
 pub(crate) struct Deal {
-    pub id: String,
+    pub id: Name,
     pub probability: f64,
     pub points: u32,
     /// Its rows: `rows[start..end]`.
@@ -178,6 +178,8 @@ fn within_deal(a: &DemandLine, b: &DemandLine) -> Ordering {
                 .total_cmp(&y.team)
                 .then(x.company.total_cmp(&y.company))
                 .then(x.own.total_cmp(&y.own))
+                .then(x.rate.total_cmp(&y.rate))
+                .then(x.stage.cmp(&y.stage))
         })
 }
 
@@ -200,13 +202,20 @@ fn deal_runs(lines: &[DemandLine]) -> (Spans, bool) {
     let mut in_order = true;
     let mut start = 0;
     for (i, pair) in lines.windows(2).enumerate() {
+        let (a, b) = (&pair[0].deal, &pair[1].deal);
         // One deal's lines share its id (see [`crate::Names`]): equal by
-        // address, without reading it.
-        if pair[0].deal != pair[1].deal {
-            in_order &= pair[0].deal < pair[1].deal;
-            spans.push((start, i + 1));
-            start = i + 1;
+        // address, without reading it; else one comparison tells both
+        // whether a new deal starts and whether it comes in order.
+        if std::sync::Arc::ptr_eq(a, b) {
+            continue;
         }
+        match a.cmp(b) {
+            Ordering::Equal => continue,
+            Ordering::Less => {}
+            Ordering::Greater => in_order = false,
+        }
+        spans.push((start, i + 1));
+        start = i + 1;
     }
     if !lines.is_empty() {
         spans.push((start, lines.len()));
@@ -224,12 +233,15 @@ fn deal_runs(lines: &[DemandLine]) -> (Spans, bool) {
 fn canonical_order(mut lines: Vec<DemandLine>) -> (Vec<DemandLine>, Spans) {
     let (spans, in_order) = deal_runs(&lines);
     if in_order {
-        for &(start, end) in &spans {
-            let deal = &mut lines[start..end];
-            if !deal.is_sorted_by(|a, b| within_deal(a, b).is_le()) {
-                deal.sort_unstable_by(within_deal);
-            }
-        }
+        // The runs of one deal id are the spans; each put in order in
+        // parallel.
+        lines
+            .par_chunk_by_mut(|a, b| a.deal == b.deal)
+            .for_each(|deal| {
+                if !deal.is_sorted_by(|a, b| within_deal(a, b).is_le()) {
+                    deal.sort_unstable_by(within_deal);
+                }
+            });
         return (lines, spans);
     }
     let mut keys: Vec<(u128, u32)> = lines
@@ -272,14 +284,20 @@ fn effective<'a>(rules: &RuleSet, line: &'a DemandLine, sku: &SkuFacts<'a>) -> (
     }
 }
 
-/// Each line's fields, length-prefixed, into one hasher through a buffer
-/// (one `update` per 64 KiB rather than per field).
-struct Fields {
+/// Deals hashed per chunk: the chunks are hashed in parallel, each to a
+/// digest, and the digests in order into the plan id. Fixed, so the id
+/// does not depend on the threads.
+const DEALS_PER_CHUNK: usize = 8_192;
+
+/// One chunk's deals encoded without ambiguity (each name
+/// length-prefixed, numbers at their full width), hashed through a
+/// buffer: one `update` per 64 KiB rather than per field.
+struct Encoder {
     hasher: blake3::Hasher,
     buffer: Vec<u8>,
 }
 
-impl Fields {
+impl Encoder {
     fn new() -> Self {
         Self {
             hasher: blake3::Hasher::new(),
@@ -287,48 +305,79 @@ impl Fields {
         }
     }
 
-    fn field(&mut self, bytes: &[u8]) {
+    fn name(&mut self, name: &str) {
         self.buffer
-            .extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-        self.buffer.extend_from_slice(bytes);
+            .extend_from_slice(&(name.len() as u32).to_le_bytes());
+        self.buffer.extend_from_slice(name.as_bytes());
+    }
+
+    fn bytes<const N: usize>(&mut self, bytes: [u8; N]) {
+        self.buffer.extend_from_slice(&bytes);
+    }
+
+    /// Hands the buffer to the hasher once it is full.
+    fn flush_if_full(&mut self) {
         if self.buffer.len() >= 1 << 16 {
             self.hasher.update(&self.buffer);
             self.buffer.clear();
         }
     }
 
-    fn finish(mut self) -> blake3::Hasher {
+    fn finish(mut self) -> blake3::Hash {
         self.hasher.update(&self.buffer);
-        self.hasher
+        self.hasher.finalize()
     }
 }
 
-/// The lines in canonical order, each with its effective product line.
+/// Every field of the lines in canonical order, each with its effective
+/// product line (`product_line(i)` of line `i`): per deal its id and
+/// line count, per line its names and numbers.
 fn hash_lines<'a>(
     sorted: &[DemandLine],
-    product_lines: impl Iterator<Item = &'a str>,
+    spans: &[(usize, usize)],
+    product_line: impl Fn(usize) -> &'a str + Sync,
 ) -> blake3::Hasher {
-    let mut h = Fields::new();
-    for (l, product_line) in sorted.iter().zip(product_lines) {
-        h.field(l.deal.as_bytes());
-        h.field(l.account.as_bytes());
-        h.field(product_line.as_bytes());
-        h.field(l.sku.as_bytes());
-        h.field(&l.quantity.to_bits().to_le_bytes());
-        h.field(&l.amount.to_bits().to_le_bytes());
-        h.field(&l.close_date.num_days_from_ce().to_le_bytes());
-        h.field(&l.probability.to_bits().to_le_bytes());
-        h.field(&[l.point, l.points].map(u32::to_le_bytes).concat());
-        h.field(l.team.as_bytes());
-        h.field(&l.horizon.to_le_bytes());
-        let v = l.shocks;
-        h.field(
-            &[v.team, v.company, v.own]
-                .map(|x| x.to_bits().to_le_bytes())
-                .concat(),
-        );
+    let digests: Vec<blake3::Hash> = spans
+        .par_chunks(DEALS_PER_CHUNK)
+        .map(|chunk| {
+            let mut e = Encoder::new();
+            for &(start, end) in chunk {
+                e.name(&sorted[start].deal);
+                e.bytes(((end - start) as u64).to_le_bytes());
+                for (i, l) in sorted[start..end].iter().enumerate() {
+                    e.name(&l.sku);
+                    e.name(&l.account);
+                    e.name(product_line(start + i));
+                    e.name(&l.team);
+                    let v = l.shocks;
+                    for x in [
+                        l.quantity,
+                        l.amount,
+                        l.probability,
+                        v.team,
+                        v.company,
+                        v.own,
+                        v.rate,
+                    ] {
+                        e.bytes(x.to_bits().to_le_bytes());
+                    }
+                    e.bytes(l.close_date.num_days_from_ce().to_le_bytes());
+                    for x in [l.point, l.points, v.stage] {
+                        e.bytes(x.to_le_bytes());
+                    }
+                    e.bytes(l.horizon.to_le_bytes());
+                }
+                e.flush_if_full();
+            }
+            e.finish()
+        })
+        .collect();
+    let mut h = blake3::Hasher::new();
+    h.update(&(sorted.len() as u64).to_le_bytes());
+    for d in &digests {
+        h.update(d.as_bytes());
     }
-    h.finish()
+    h
 }
 
 /// The lines in canonical order with each distinct SKU looked up once.
@@ -351,12 +400,19 @@ impl<'l, 'r> Sorted<'l, 'r> {
         spans: Spans,
     ) -> Self {
         let mut facts_of: FxHashMap<&str, u32> = FxHashMap::default();
+        // Shared names found by address first (see [`crate::Names`]):
+        // hashing a pointer costs less than hashing the name.
+        let mut by_address: FxHashMap<*const u8, u32> = FxHashMap::default();
         let mut facts: Vec<SkuFacts> = Vec::new();
         let mut skus: Vec<String> = Vec::new();
         let sku_at: Vec<u32> = lines
             .iter()
             .map(|line| {
-                *facts_of.entry(&*line.sku).or_insert_with(|| {
+                let address = line.sku.as_ptr();
+                if let Some(&k) = by_address.get(&address) {
+                    return k;
+                }
+                let k = *facts_of.entry(&*line.sku).or_insert_with(|| {
                     let product = rules.product(&line.sku);
                     let product_line = product.map_or("", |p| p.product_line.as_str());
                     facts.push(SkuFacts {
@@ -369,7 +425,9 @@ impl<'l, 'r> Sorted<'l, 'r> {
                     });
                     skus.push(line.sku.to_string());
                     (skus.len() - 1) as u32
-                })
+                });
+                by_address.insert(address, k);
+                k
             })
             .collect();
         Self {
@@ -396,18 +454,17 @@ pub(crate) fn prepare(
     // The id's hash of the lines and the rest are independent.
     let (hasher, prepared) = rayon::join(
         || {
-            hash_lines(
-                &lines,
-                lines
-                    .iter()
-                    .zip(&sorted.sku_at)
-                    .map(|(l, &k)| effective(rules, l, &sorted.facts[k as usize]).0),
-            )
+            hash_lines(&lines, &sorted.spans, |i| {
+                effective(rules, &lines[i], &sorted.facts[sorted.sku_at[i] as usize]).0
+            })
         },
         || assemble(rules, structure, &sorted, calendar, won_before),
     );
     let mut prepared = prepared?;
     prepared.lines = hasher;
+    // The caller's lines are freed beside the rest of the plan.
+    drop(sorted);
+    rayon::spawn(move || drop(lines));
     Ok(prepared)
 }
 
@@ -509,17 +566,28 @@ fn assemble(
         .map(|sku| mix.by_product.get(sku).map_or(&[][..], Vec::as_slice))
         .collect();
     let mut cells: Vec<(Node, usize)> = Vec::new();
-    let mut cell_of: FxHashMap<(Node, usize), u32> = FxHashMap::default();
+    // Each (node, bucket)'s cell, found by position: a row of the
+    // calendar's buckets per node met, in the order met.
+    let buckets = calendar.buckets();
+    let mut row_of = vec![NO_SLOT; structure.len()];
+    let mut cell_at: Vec<u32> = Vec::new();
     let mut unplanned: BTreeMap<String, usize> = BTreeMap::new();
     let mut deals = Vec::with_capacity(spans.len());
     let mut rows = Vec::with_capacity(lines.len());
     let mut cash = Vec::new();
     let mut shocks = Shocks::default();
     let mut cell = |node: Node, bucket: usize| -> u32 {
-        *cell_of.entry((node, bucket)).or_insert_with(|| {
+        let row = &mut row_of[node as usize];
+        if *row == NO_SLOT {
+            *row = (cell_at.len() / buckets) as u32;
+            cell_at.resize(cell_at.len() + buckets, NO_SLOT);
+        }
+        let at = &mut cell_at[*row as usize * buckets + bucket];
+        if *at == NO_SLOT {
             cells.push((node, bucket));
-            (cells.len() - 1) as u32
-        })
+            *at = (cells.len() - 1) as u32;
+        }
+        *at
     };
     let mut last_group: Option<((&Name, u32, i32), u32)> = None;
     let mut terms = TermsMemo::default();
@@ -606,7 +674,7 @@ fn assemble(
             }
         }
         deals.push(Deal {
-            id: first.deal.to_string(),
+            id: first.deal.clone(),
             probability: first.probability,
             points: first.points,
             start: first_row,
@@ -633,14 +701,22 @@ fn assemble(
     })
 }
 
-/// The plan id: a hash of every input, in canonical order.
-pub(crate) fn plan_id(
+/// The plan id: the lines' hash, then [`inputs_digest`].
+pub(crate) fn plan_id(prepared: &Prepared, inputs: &blake3::Hash) -> String {
+    let mut h = prepared.lines.clone();
+    h.update(inputs.as_bytes());
+    let hex = h.finalize().to_hex();
+    format!("plan-{}", &hex.as_str()[..16])
+}
+
+/// A hash of every input but the lines, in canonical order (computed
+/// beside the lines' preparation: it does not need them).
+pub(crate) fn inputs_digest(
     rules: &RuleSet,
-    prepared: &Prepared,
     inventory: &Inventory,
     options: &PlanOptions,
-) -> String {
-    let mut h = prepared.lines.clone();
+) -> blake3::Hash {
+    let mut h = blake3::Hasher::new();
     let mut field = |bytes: &[u8]| {
         h.update(&(bytes.len() as u64).to_le_bytes());
         h.update(bytes);
@@ -677,6 +753,10 @@ pub(crate) fn plan_id(
     for f in &options.fingerprints {
         field(f.as_bytes());
     }
+    // Only when off, so plans with pegging keep the ids they had.
+    if !options.pegging {
+        field(b"without pegging");
+    }
     let mut won_before: Vec<Vec<&str>> = options
         .won_before
         .iter()
@@ -690,8 +770,7 @@ pub(crate) fn plan_id(
     for deal in won_before {
         field(deal.join("\u{1f}").as_bytes());
     }
-    let hex = h.finalize().to_hex();
-    format!("plan-{}", &hex.as_str()[..16])
+    h.finalize()
 }
 
 #[cfg(test)]

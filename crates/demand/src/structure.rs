@@ -8,7 +8,7 @@ use chrono::{Days, NaiveDate};
 use quotecast_model::{DateRange, Item, PlanningData, Supply};
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 
-use crate::DemandError;
+use crate::{DemandError, Name};
 
 pub(crate) type Node = u32;
 
@@ -31,6 +31,8 @@ pub(crate) struct Use {
 
 pub(crate) struct Structure<'r> {
     pub ids: Vec<&'r str>,
+    /// Each node's id as a shared name, for the plan's rows.
+    pub names: Vec<Name>,
     index: HashMap<&'r str, Node>,
     /// `None` for a catalog SKU without supply data (exploded through).
     pub items: Vec<Option<&'r Item>>,
@@ -103,6 +105,7 @@ impl<'r> Structure<'r> {
         let mut order: Vec<Node> = (0..ids.len() as Node).collect();
         order.sort_by_key(|&n| (level[n as usize], n));
         Ok(Self {
+            names: ids.iter().map(|&id| Name::from(id)).collect(),
             ids,
             index,
             items,

@@ -77,7 +77,7 @@ fn frames(plan: &Plan) -> PolarsResult<Vec<(&'static str, DataFrame)>> {
             .map(move |r| r.percentiles.map_or(f64::NAN, |p| p[i]))
     };
     let component_demand = frame(vec![
-        text("item", d.iter().map(|r| r.item.as_str())),
+        text("item", d.iter().map(|r| &*r.item)),
         dates("bucket", d.iter().map(|r| r.bucket))?,
         stat("expected", d.iter().map(|r| r.expected)),
         stat("past_due", d.iter().map(|r| r.past_due)),
@@ -88,11 +88,11 @@ fn frames(plan: &Plan) -> PolarsResult<Vec<(&'static str, DataFrame)>> {
     let o = &plan.planned_orders;
     let planned_orders = frame(vec![
         text("order", o.iter().map(|r| r.id.as_str())),
-        text("item", o.iter().map(|r| r.item.as_str())),
+        text("item", o.iter().map(|r| &*r.item)),
         text("supply", o.iter().map(|r| r.supply)),
         text(
             "supplier",
-            o.iter().map(|r| r.supplier.as_deref().unwrap_or("")),
+            o.iter().map(|r| r.supplier.as_deref().unwrap_or_default()),
         ),
         decimal("quantity", o.iter().map(|r| r.quantity), QUANTITY_SCALE),
         decimal(
@@ -123,7 +123,7 @@ fn frames(plan: &Plan) -> PolarsResult<Vec<(&'static str, DataFrame)>> {
     ])?;
     let s = &plan.safety_stock;
     let safety_stock = frame(vec![
-        text("item", s.iter().map(|r| r.item.as_str())),
+        text("item", s.iter().map(|r| &*r.item)),
         Column::new(
             "cumulative_lead_days".into(),
             s.iter().map(|r| r.cumulative_lead_days).collect::<Vec<_>>(),
@@ -148,7 +148,7 @@ fn frames(plan: &Plan) -> PolarsResult<Vec<(&'static str, DataFrame)>> {
     ])?;
     let p = &plan.projections;
     let projected = frame(vec![
-        text("item", p.iter().map(|r| r.item.as_str())),
+        text("item", p.iter().map(|r| &*r.item)),
         dates("bucket", p.iter().map(|r| r.bucket))?,
         stat("gross", p.iter().map(|r| r.gross)),
         stat("receipts", p.iter().map(|r| r.receipts)),

@@ -390,13 +390,25 @@ pub(crate) fn component_demand(
     let buckets = calendar.buckets();
     let trials = options.trials as usize;
     let n_cells = p.cells.len();
+    // Without trials or pegging nothing follows a cell through the
+    // structure: demand is exploded by day, as a larger one is.
+    if trials == 0 && !options.pegging {
+        return Ok(expected_only(s, p, options, None));
+    }
     let Some(mut entries) = entries(s, p, options) else {
         if trials > 0 {
             return Err(DemandError::TooLarge(format!(
                 "the structure has more than {MAX_ENTRIES} distinct uses of items by SKU-bucket cells: plan it without trials"
             )));
         }
-        return Ok(expected_only(s, p, options));
+        return Ok(expected_only(
+            s,
+            p,
+            options,
+            Some(format!(
+                "more than {MAX_ENTRIES} distinct uses of items by SKU-bucket cells: demand is expected values only and orders are not pegged"
+            )),
+        ));
     };
     // By bucket, for pegging's windows of buckets. The sort is stable and
     // a node's uses come in cell order, so every bucket's uses keep the
@@ -430,7 +442,7 @@ pub(crate) fn component_demand(
                     continue;
                 }
                 rows.push(ComponentDemand {
-                    item: s.ids[n as usize].to_owned(),
+                    item: s.names[n as usize].clone(),
                     bucket: calendar.start(b),
                     expected: mean,
                     past_due,
@@ -470,8 +482,14 @@ pub(crate) fn component_demand(
     })
 }
 
-/// Component demand and capacity from expected values alone.
-pub(crate) fn expected_only(s: &Structure<'_>, p: &Prepared, options: &PlanOptions) -> Demand {
+/// Component demand and capacity from expected values alone; `note`
+/// says why, when it leaves out what was asked for.
+pub(crate) fn expected_only(
+    s: &Structure<'_>,
+    p: &Prepared,
+    options: &PlanOptions,
+    note: Option<String>,
+) -> Demand {
     let calendar = &options.calendar;
     let by_node = expected_by_day(s, p, options);
     let mut rows = Vec::new();
@@ -483,7 +501,7 @@ pub(crate) fn expected_only(s: &Structure<'_>, p: &Prepared, options: &PlanOptio
                 continue;
             }
             rows.push(ComponentDemand {
-                item: s.ids[n].to_owned(),
+                item: s.names[n].clone(),
                 bucket: calendar.start(b),
                 expected: mean,
                 past_due,
@@ -510,9 +528,7 @@ pub(crate) fn expected_only(s: &Structure<'_>, p: &Prepared, options: &PlanOptio
             .collect(),
         cash: cash_in(p, &[], options),
         entries: vec![Vec::new(); s.len()],
-        without_cells: Some(format!(
-            "more than {MAX_ENTRIES} distinct uses of items by SKU-bucket cells: demand is expected values only and orders are not pegged"
-        )),
+        without_cells: note,
         stats: BTreeMap::new(),
     }
 }

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::{
-    Inventory, plan,
+    Inventory, PlanOptions, plan,
     prepare::prepare,
     structure::Structure,
     test_common::{line, options, rules_with},
@@ -119,7 +119,7 @@ fn the_mean_over_trials_matches_the_expected_explosion_within_one_percent() {
         let expected: f64 = result
             .component_demand
             .iter()
-            .filter(|r| r.item == item)
+            .filter(|r| &*r.item == item)
             .map(|r| r.expected)
             .sum();
         assert!(expected > 0.0);
@@ -231,8 +231,16 @@ fn the_expected_only_path_gives_the_figures_of_the_per_cell_path() {
     let s = Structure::new(rules.planning()).unwrap();
     let p = prepare(&rules, &s, deals(), &opts.calendar, &[]).unwrap();
     let full = crate::trials::component_demand(&s, &p, &opts).unwrap();
-    let light = crate::trials::expected_only(&s, &p, &opts);
+    let light = crate::trials::expected_only(&s, &p, &opts, Some("too large".into()));
     assert!(light.without_cells.is_some() && full.without_cells.is_none());
+    // Without pegging nothing needs the cells: the same path, no note.
+    let bare = PlanOptions {
+        pegging: false,
+        ..opts.clone()
+    };
+    let unpegged = crate::trials::component_demand(&s, &p, &bare).unwrap();
+    assert_eq!(unpegged.rows, light.rows);
+    assert!(unpegged.without_cells.is_none());
     assert_eq!(full.rows.len(), light.rows.len());
     for (a, b) in full.rows.iter().zip(&light.rows) {
         assert_eq!((&a.item, a.bucket), (&b.item, b.bucket));

@@ -79,7 +79,7 @@ fn configured_and_unconfigured_deals_on_the_example_catalog() {
     let total = |item: &str| -> f64 {
         p.component_demand
             .iter()
-            .filter(|r| r.item == item)
+            .filter(|r| &*r.item == item)
             .map(|r| r.expected)
             .sum()
     };
@@ -117,7 +117,7 @@ fn configured_and_unconfigured_deals_on_the_example_catalog() {
     let cpu = p
         .planned_orders
         .iter()
-        .find(|o| o.item == "CMP-CPU-SRV-64C")
+        .find(|o| &*o.item == "CMP-CPU-SRV-64C")
         .unwrap();
     assert!(cpu.expedite);
     assert!(

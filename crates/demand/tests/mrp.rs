@@ -96,7 +96,7 @@ fn run(quantity: f64, inventory: &Inventory) -> Plan {
 fn orders<'p>(plan: &'p Plan, item: &str) -> Vec<&'p PlannedOrder> {
     plan.planned_orders
         .iter()
-        .filter(|o| o.item == item)
+        .filter(|o| &*o.item == item)
         .collect()
 }
 
@@ -156,7 +156,7 @@ fn a_part_used_on_two_levels_is_planned_once_from_both_paths() {
     let total: f64 = p
         .component_demand
         .iter()
-        .filter(|r| r.item == "CMP-P")
+        .filter(|r| &*r.item == "CMP-P")
         .map(|r| r.expected)
         .sum();
     assert!((total - 70.0).abs() < 1e-9, "{total}");
@@ -186,7 +186,7 @@ fn stock_of_a_sub_assembly_is_netted_before_its_parts_are_ordered() {
     let inv = inventory(&[("SUB-X", "15")], &[("CMP-P", "2026-03-10", "30")]);
     let p = run(10.0, &inv);
     assert!(orders(&p, "CMP-P").is_empty());
-    let last = p.projections.iter().rfind(|r| r.item == "CMP-P").unwrap();
+    let last = p.projections.iter().rfind(|r| &*r.item == "CMP-P").unwrap();
     assert!((last.on_hand - 5.0).abs() < 1e-9, "{last:?}");
 }
 
@@ -215,6 +215,41 @@ fn every_order_is_pegged_to_the_deals_behind_it() {
         (p.peg_deal(pegs[1]).as_ref(), p.peg_sku(pegs[1])),
         ("D1", "FG-A")
     );
+}
+
+#[test]
+fn a_plan_without_pegging_plans_the_same_orders_and_stock_and_names_no_deals() {
+    let rules = rules_with(STRUCTURE);
+    let lines = vec![
+        line("D1", "FG-A", 10.0, "2026-03-16", 1.0),
+        line("D2", "FG-A", 30.0, "2026-03-17", 0.5),
+        line("D3", "FG-A", 4.0, "2026-04-08", 0.25),
+    ];
+    let inv = inventory(&[("SUB-X", "15")], &[("CMP-P", "2026-03-10", "30")]);
+    let options = options(8, 200);
+    let pegged = plan(&rules, lines.clone(), &inv, &options).unwrap();
+    let bare = plan(
+        &rules,
+        lines,
+        &inv,
+        &quotecast_demand::PlanOptions {
+            pegging: false,
+            ..options
+        },
+    )
+    .unwrap();
+    assert!(!pegged.pegging.is_empty());
+    assert!(bare.pegging.is_empty());
+    assert!(bare.explanation.without_pegging);
+    assert!(!pegged.explanation.without_pegging);
+    // Everything else is the plan with pegging, to the last figure.
+    assert_eq!(bare.planned_orders, pegged.planned_orders);
+    assert_eq!(bare.component_demand, pegged.component_demand);
+    assert_eq!(bare.projections, pegged.projections);
+    assert_eq!(bare.safety_stock, pegged.safety_stock);
+    assert_eq!(bare.cash, pegged.cash);
+    // A different plan, so a stored one is not taken for the other.
+    assert_ne!(bare.id, pegged.id);
 }
 
 #[test]
@@ -247,7 +282,7 @@ fn fixed_safety_stock_is_kept_and_effectivity_follows_the_need_date() {
     assert!(
         p.projections
             .iter()
-            .filter(|r| r.item == "CMP-P")
+            .filter(|r| &*r.item == "CMP-P")
             .all(|r| r.on_hand >= 12.0 - 1e-9)
     );
     // FG-A is needed on 03-16, after CMP-S's line ended.

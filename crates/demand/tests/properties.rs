@@ -141,7 +141,7 @@ proptest! {
         for target in 0..s.items.len() {
             let id = format!("I{target}");
             let is_phantom = planning.item(&id).is_some_and(|i| i.supply == quotecast_model::Supply::Phantom);
-            let got: f64 = p.component_demand.iter().filter(|r| r.item == id).map(|r| r.expected).sum();
+            let got: f64 = p.component_demand.iter().filter(|r| *r.item == *id).map(|r| r.expected).sum();
             let want: f64 = if is_phantom { 0.0 } else {
                 deals.iter().map(|(item, q, _, pr)| f64::from(*q) * f64::from(*pr) / 100.0 * path_units(&s, *item, target)).sum()
             };

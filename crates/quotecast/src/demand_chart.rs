@@ -21,7 +21,7 @@ pub fn chosen(plan: &Plan, named: &[String]) -> Vec<String> {
     }
     let mut value: BTreeMap<&str, Decimal> = BTreeMap::new();
     for o in &plan.planned_orders {
-        *value.entry(o.item.as_str()).or_default() += o.value;
+        *value.entry(&*o.item).or_default() += o.value;
     }
     let mut ranked: Vec<_> = value.into_iter().collect();
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
@@ -92,12 +92,12 @@ fn series(plan: &Plan, item: &str) -> Series {
     let mut buckets: Vec<chrono::NaiveDate> = plan
         .component_demand
         .iter()
-        .filter(|r| r.item == item)
+        .filter(|r| &*r.item == item)
         .map(|r| r.bucket)
         .chain(
             plan.projections
                 .iter()
-                .filter(|r| r.item == item)
+                .filter(|r| &*r.item == item)
                 .map(|r| r.bucket),
         )
         .collect();
@@ -114,7 +114,7 @@ fn series(plan: &Plan, item: &str) -> Series {
         buckets: buckets.clone(),
         past_due: 0.0,
     };
-    for r in plan.component_demand.iter().filter(|r| r.item == item) {
+    for r in plan.component_demand.iter().filter(|r| &*r.item == item) {
         let i = at(r.bucket);
         s.expected[i] = r.expected;
         if i == 0 {
@@ -124,7 +124,7 @@ fn series(plan: &Plan, item: &str) -> Series {
         s.p10[i] = p10;
         s.p90[i] = p90;
     }
-    for r in plan.projections.iter().filter(|r| r.item == item) {
+    for r in plan.projections.iter().filter(|r| &*r.item == item) {
         let i = at(r.bucket);
         s.on_hand[i] = r.on_hand;
         s.receipts[i] = r.receipts + r.planned_receipts;

@@ -67,6 +67,10 @@ pub struct PlanArgs {
     /// the history allows).
     #[arg(long)]
     pipeline_only: bool,
+    /// Plan without pegging: the same orders, demand and stock, without
+    /// the deal lines behind each order (faster on large pipelines).
+    #[arg(long)]
+    no_pegging: bool,
     /// Directory for component_demand, planned_orders, pegging,
     /// safety_stock, capacity, projected and cash.
     #[arg(long)]
@@ -133,6 +137,7 @@ fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         cancel: Default::default(),
         budget: Default::default(),
         pipeline_only: args.pipeline_only,
+        pegging: !args.no_pegging,
     };
     bar.set_message(format!(
         "learning from history, planning with {} trials",
@@ -233,6 +238,12 @@ fn inputs_summary(out: &mut String, plan: &Plan, options: &PlanOptions) -> anyho
     if let Some(note) = &e.expected_only {
         writeln!(out, "note: {note}")?;
     }
+    if e.without_pegging {
+        writeln!(
+            out,
+            "note: planned without pegging (--no-pegging): orders name no deals"
+        )?;
+    }
     for note in &e.forecast_notes {
         writeln!(out, "note: {note}")?;
     }
@@ -276,7 +287,7 @@ fn orders_summary(
     let mut by_value: std::collections::BTreeMap<&str, (Decimal, Decimal, usize)> =
         std::collections::BTreeMap::new();
     for o in orders {
-        let entry = by_value.entry(o.item.as_str()).or_default();
+        let entry = by_value.entry(&*o.item).or_default();
         entry.0 += o.value;
         entry.1 += o.quantity;
         entry.2 += usize::from(o.expedite);

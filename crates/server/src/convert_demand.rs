@@ -105,6 +105,7 @@ impl TryFrom<(&pb::RunPlanRequest, NaiveDate)> for PlanJob {
                     cancel: Default::default(),
                     budget: Default::default(),
                     pipeline_only: r.pipeline_only,
+                    pegging: !r.without_pegging,
                 },
                 won_orders: r.won_orders,
             }),

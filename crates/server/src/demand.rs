@@ -188,6 +188,7 @@ impl DemandService for DemandApi {
                 won_orders: orders_read,
                 won_order_lines,
                 opportunities_ordered: ordered as u64,
+                without_pegging: e.without_pegging,
             })
         })
         .await?;

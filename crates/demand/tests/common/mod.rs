@@ -59,6 +59,7 @@ pub fn options(weeks: u32, trials: u32) -> PlanOptions {
         cancel: Default::default(),
         budget: Default::default(),
         pipeline_only: false,
+        pegging: true,
     }
 }
 
