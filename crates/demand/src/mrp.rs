@@ -37,6 +37,10 @@ pub(crate) struct Planned {
 /// A quantity as an exact decimal, rounded up at 6 places.
 fn up(q: f64) -> Decimal {
     let q = q.max(0.0);
+    // Whole units (what components of whole lots need): exactly so.
+    if q == q.trunc() && q < 9e15 {
+        return Decimal::from(q as i64);
+    }
     // In millionths, far enough from a whole one that the product's
     // rounding (under 1e-5 below 1e11) cannot move it across: the whole
     // millionths above, without converting the f64's binary expansion
@@ -174,7 +178,7 @@ impl<'c> Requirements<'c> {
             past_due: vec![false; s.len()],
         };
         let mut uses: Vec<Use> = Vec::new();
-        for (cell, qty) in p.expected_cells().into_iter().enumerate() {
+        for (cell, &qty) in p.expected_cells.iter().enumerate() {
             if qty <= 0.0 {
                 continue;
             }
@@ -248,6 +252,10 @@ impl Stock {
 
 /// Nets every planned item in low-level-code order: the planned orders,
 /// projections and safety stock, and the orders each item has to peg.
+/// The items of one low-level code only bring requirements to deeper
+/// ones, so they are netted in parallel and what their orders need is
+/// added after, item by item in planning order (the same sums in the
+/// same order as one item after another).
 fn net(
     s: &Structure<'_>,
     p: &Prepared,
@@ -267,81 +275,114 @@ fn net(
         unknown_inventory: stock.unknown.clone(),
         items_planned: 0,
     };
-    for &n in &s.order {
-        let Some(item) = s.item(n).filter(|_| s.is_planned(n)) else {
-            continue;
-        };
-        let safety = safety_stock(
-            item,
-            &s.names[n as usize],
-            demand.stats.get(&n),
-            &mut planned.safety_stock,
-        );
-        let touched = need.gross[n as usize].iter().any(|&g| g > 0.0)
-            || stock.receipts[n as usize].iter().any(|&r| r > 0.0)
-            || stock.on_hand[n as usize] > 0.0;
-        if !touched && safety <= 0.0 {
-            continue;
-        }
-        planned.items_planned += 1;
-        if item.supply == Supply::Service {
-            // Hours are capacity (see `Capacity`), not orders.
-            continue;
-        }
-        let orders_here = net_item(s, n, item, safety, &stock, &mut need, &mut planned);
-        if !orders_here.is_empty() {
-            to_peg.push((n, orders_here));
+    for level in s
+        .order
+        .chunk_by(|a, b| s.level[*a as usize] == s.level[*b as usize])
+    {
+        let items: Vec<ItemPlan> = level
+            .par_iter()
+            .filter_map(|&n| net_item(s, n, demand, &stock, &need))
+            .collect();
+        planned
+            .orders
+            .reserve(items.iter().map(|i| i.orders.len()).sum());
+        planned
+            .projections
+            .reserve(items.iter().map(|i| i.projections.len()).sum());
+        for item in items {
+            planned.safety_stock.extend(item.safety_stock);
+            if !item.netted {
+                continue;
+            }
+            planned.items_planned += 1;
+            let mut orders_here = Vec::with_capacity(item.orders.len());
+            for (order, bucket) in item.orders {
+                orders_here.push((planned.orders.len(), bucket));
+                planned.orders.push(order);
+            }
+            planned.projections.extend(item.projections);
+            for (u, q) in &item.components {
+                need.add(u, *q);
+            }
+            if !orders_here.is_empty() {
+                to_peg.push((item.node, orders_here));
+            }
         }
     }
     (planned, to_peg)
 }
 
 /// The safety stock an item is planned to: fixed, or suggested from the
-/// trials (rounded up); the trials' figures go in `rows`.
+/// trials (rounded up); with the trials' figures as a row.
 fn safety_stock(
     item: &quotecast_model::Item,
     name: &Name,
     stats: Option<&crate::trials::ItemStats>,
-    rows: &mut Vec<SafetyStockRow>,
-) -> f64 {
+) -> (f64, Option<SafetyStockRow>) {
     let safety = match item.safety_stock {
         Some(SafetyStock::Fixed(q)) => q.to_f64().unwrap_or(0.0),
         Some(SafetyStock::Computed) => stats.map_or(0.0, |st| st.suggested.ceil()),
         None => 0.0,
     };
-    if let Some(st) = stats {
-        rows.push(SafetyStockRow {
-            item: name.clone(),
-            cumulative_lead_days: st.cumulative_lead_days,
-            mean: st.window_mean,
-            percentiles: st.window_percentiles,
-            suggested: st.suggested,
-            textbook: st.textbook,
-            used: safety,
-        });
-    }
-    safety
+    let row = stats.map(|st| SafetyStockRow {
+        item: name.clone(),
+        cumulative_lead_days: st.cumulative_lead_days,
+        mean: st.window_mean,
+        percentiles: st.window_percentiles,
+        suggested: st.suggested,
+        textbook: st.textbook,
+        used: safety,
+    });
+    (safety, row)
+}
+
+/// What netting one item gives: its safety stock row, its orders with
+/// the bucket each is due in, its projections, and the requirements its
+/// orders bring to the items below (added after its low-level code).
+struct ItemPlan {
+    node: Node,
+    safety_stock: Option<SafetyStockRow>,
+    /// Whether it was netted (untouched items only keep their row).
+    netted: bool,
+    orders: Vec<(PlannedOrder, usize)>,
+    projections: Vec<Projection>,
+    components: Vec<(Use, f64)>,
 }
 
 /// Nets one item bucket by bucket: where projected on hand falls below
-/// `safety`, an order (lot-sized, due the earliest day needed, released
-/// its lead time before) whose components become requirements of the
-/// items below. Returns each order's position in the plan and its bucket.
+/// its safety stock, an order (lot-sized, due the earliest day needed,
+/// released its lead time before) whose components become requirements
+/// of the items below. `None` for an item that is not planned; an
+/// untouched one (no requirement, stock or safety stock) is not netted.
 fn net_item(
     s: &Structure<'_>,
     n: Node,
-    item: &quotecast_model::Item,
-    safety: f64,
+    demand: &Demand,
     stock: &Stock,
-    need: &mut Requirements<'_>,
-    planned: &mut Planned,
-) -> Vec<(usize, usize)> {
+    need: &Requirements<'_>,
+) -> Option<ItemPlan> {
+    let item = s.item(n).filter(|_| s.is_planned(n))?;
+    let name = &s.names[n as usize];
+    let (safety, safety_row) = safety_stock(item, name, demand.stats.get(&n));
+    let touched = need.gross[n as usize].iter().any(|&g| g > 0.0)
+        || stock.receipts[n as usize].iter().any(|&r| r > 0.0)
+        || stock.on_hand[n as usize] > 0.0;
+    let mut plan = ItemPlan {
+        node: n,
+        safety_stock: safety_row,
+        netted: touched || safety > 0.0,
+        orders: Vec::new(),
+        projections: Vec::new(),
+        components: Vec::new(),
+    };
+    if !plan.netted || item.supply == Supply::Service {
+        // Service hours are capacity (see `Capacity`), not orders.
+        return Some(plan);
+    }
     let calendar = need.calendar;
     let (min_order, multiple) = s.lot(n);
     let mut projected = stock.on_hand[n as usize];
-    let mut orders_here: Vec<(usize, usize)> = Vec::new();
     let mut uses: Vec<Use> = Vec::new();
-    let name = &s.names[n as usize];
     let supplier: Option<Name> = item.supplier.as_deref().map(Name::from);
     for b in 0..calendar.buckets() {
         let g = need.gross[n as usize][b];
@@ -357,28 +398,28 @@ fn net_item(
             let q = qty.to_f64().unwrap_or(0.0);
             planned_receipt = q;
             projected += q;
-            orders_here.push((planned.orders.len(), b));
-            planned.orders.push(PlannedOrder {
-                id: order_id(&item.id, need_date),
-                item: name.clone(),
-                supply: item.supply.name(),
-                supplier: supplier.clone(),
-                quantity: qty,
-                net_requirement: net,
-                need_date,
-                release_date,
-                expedite,
-                value: qty * item.unit_cost,
-            });
+            plan.orders.push((
+                PlannedOrder {
+                    id: order_id(&item.id, need_date),
+                    item: name.clone(),
+                    supply: item.supply.name(),
+                    supplier: supplier.clone(),
+                    quantity: qty,
+                    net_requirement: net,
+                    need_date,
+                    release_date,
+                    expedite,
+                    value: qty * item.unit_cost,
+                },
+                b,
+            ));
             // The components of this order, needed when it is released.
             uses.clear();
             s.components(n, need_date, &mut uses);
-            for u in &uses {
-                need.add(u, q);
-            }
+            plan.components.extend(uses.iter().map(|u| (*u, q)));
         }
         if g > 0.0 || r > 0.0 || planned_receipt > 0.0 || projected != 0.0 {
-            planned.projections.push(Projection {
+            plan.projections.push(Projection {
                 item: name.clone(),
                 bucket: calendar.start(b),
                 gross: g,
@@ -389,7 +430,7 @@ fn net_item(
             });
         }
     }
-    orders_here
+    Some(plan)
 }
 
 /// The most deal lines listed per planned order; the rest are summed in
@@ -742,7 +783,7 @@ mod tests {
             // on or next to a whole millionth.
             let q = next() * 10f64.powi((next() * 14.0) as i32 - 4);
             let on = (q * 1e6).round() / 1e6;
-            for v in [q, on, on + 1e-12, on - 1e-12, -q] {
+            for v in [q, on, on + 1e-12, on - 1e-12, -q, q.trunc(), q.ceil()] {
                 assert_eq!(up(v), exact(v), "{v:e}");
             }
         }

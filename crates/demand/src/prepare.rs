@@ -63,6 +63,8 @@ pub(crate) struct Prepared {
     pub mix: Mix,
     /// Expected units per product unit of each slot.
     pub expected_mix: Vec<f64>,
+    /// Expected quantity per cell (summed once, deal by deal).
+    pub expected_cells: Vec<f64>,
     pub explanation: Explanation,
     /// The lines hashed in canonical order: the plan id goes on from it.
     pub lines: blake3::Hasher,
@@ -83,7 +85,7 @@ impl Prepared {
     }
 
     /// Expected quantity per cell.
-    pub fn expected_cells(&self) -> Vec<f64> {
+    fn sum_cells(&self) -> Vec<f64> {
         let mut out = vec![0.0; self.cells.len()];
         for deal in &self.deals {
             for row in &self.rows[deal.start as usize..deal.end as usize] {
@@ -311,8 +313,8 @@ impl Encoder {
         self.buffer.extend_from_slice(name.as_bytes());
     }
 
-    fn bytes<const N: usize>(&mut self, bytes: [u8; N]) {
-        self.buffer.extend_from_slice(&bytes);
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.buffer.extend_from_slice(bytes);
     }
 
     /// Hands the buffer to the hasher once it is full.
@@ -343,14 +345,16 @@ fn hash_lines<'a>(
             let mut e = Encoder::new();
             for &(start, end) in chunk {
                 e.name(&sorted[start].deal);
-                e.bytes(((end - start) as u64).to_le_bytes());
+                e.bytes(&((end - start) as u64).to_le_bytes());
                 for (i, l) in sorted[start..end].iter().enumerate() {
                     e.name(&l.sku);
                     e.name(&l.account);
                     e.name(product_line(start + i));
                     e.name(&l.team);
+                    // The numbers laid out at fixed places, written at once.
                     let v = l.shocks;
-                    for x in [
+                    let mut fixed = [0u8; 7 * 8 + 5 * 4];
+                    let floats = [
                         l.quantity,
                         l.amount,
                         l.probability,
@@ -358,14 +362,21 @@ fn hash_lines<'a>(
                         v.company,
                         v.own,
                         v.rate,
-                    ] {
-                        e.bytes(x.to_bits().to_le_bytes());
+                    ];
+                    for (k, x) in floats.into_iter().enumerate() {
+                        fixed[k * 8..k * 8 + 8].copy_from_slice(&x.to_bits().to_le_bytes());
                     }
-                    e.bytes(l.close_date.num_days_from_ce().to_le_bytes());
-                    for x in [l.point, l.points, v.stage] {
-                        e.bytes(x.to_le_bytes());
+                    let words = [
+                        l.close_date.num_days_from_ce().to_le_bytes(),
+                        l.point.to_le_bytes(),
+                        l.points.to_le_bytes(),
+                        v.stage.to_le_bytes(),
+                        l.horizon.to_le_bytes(),
+                    ];
+                    for (k, w) in words.into_iter().enumerate() {
+                        fixed[56 + k * 4..60 + k * 4].copy_from_slice(&w);
                     }
-                    e.bytes(l.horizon.to_le_bytes());
+                    e.bytes(&fixed);
                 }
                 e.flush_if_full();
             }
@@ -687,7 +698,7 @@ fn assemble(
     explanation.unplanned_groups = mix.unplanned_groups.clone();
     explanation.attach_rates = attach_rates(&mix);
     drop(slots_of);
-    Ok(Prepared {
+    let mut prepared = Prepared {
         cells,
         deals,
         rows,
@@ -695,10 +706,13 @@ fn assemble(
         skus: skus.clone(),
         mix,
         expected_mix,
+        expected_cells: Vec::new(),
         explanation,
         lines: blake3::Hasher::new(),
         shocks,
-    })
+    };
+    prepared.expected_cells = prepared.sum_cells();
+    Ok(prepared)
 }
 
 /// The plan id: the lines' hash, then [`inputs_digest`].

@@ -22,7 +22,7 @@ use crate::{
     calendar::Placement,
     cash::{add_payments, cash_in},
     prepare::{NO_SLOT, Prepared},
-    structure::Structure,
+    structure::{Node, Structure},
 };
 
 /// The most (cell, day) uses kept while exploding per cell (for the Monte
@@ -214,11 +214,13 @@ pub(crate) fn entries(
                 }
             }
         }
+        // The day work on `n` starts for each use, once for all children.
+        let starts: Vec<NaiveDate> = uses.iter().map(|u| s.start_of(n, u.1)).collect();
         for child in &s.children[n as usize] {
             let target = &mut pending[child.node as usize];
-            for &(cell, day, per) in &uses {
+            for (&(cell, day, per), &start) in uses.iter().zip(&starts) {
                 if child.effective.contains(day) {
-                    target.push((cell, s.start_of(n, day), per * child.per));
+                    target.push((cell, start, per * child.per));
                 }
             }
             held += uses.len();
@@ -242,51 +244,86 @@ pub(crate) fn expected_by_day(
     let calendar = &options.calendar;
     let mut out: Vec<Vec<(usize, f64, f64)>> = vec![Vec::new(); s.len()];
     let mut pending: Vec<Vec<(NaiveDate, f64)>> = vec![Vec::new(); s.len()];
-    for (&(node, bucket), qty) in p.cells.iter().zip(p.expected_cells()) {
+    for (&(node, bucket), &qty) in p.cells.iter().zip(&p.expected_cells) {
         if qty > 0.0 {
             pending[node as usize].push((calendar.need_date(bucket), qty));
         }
     }
-    for &n in &s.order {
-        let mut uses = std::mem::take(&mut pending[n as usize]);
-        if uses.is_empty() {
-            continue;
-        }
-        uses.sort_by_key(|u| u.0);
-        uses.dedup_by(|later, first| {
-            let same = later.0 == first.0;
-            if same {
-                first.1 += later.1;
-            }
-            same
-        });
-        if s.is_planned(n) {
-            let rows = &mut out[n as usize];
-            for &(day, qty) in &uses {
-                let (bucket, past_due) = match calendar.place(day) {
-                    Placement::PastDue => (0, qty),
-                    Placement::In(b) => (b, 0.0),
-                    Placement::Beyond => continue,
-                };
-                match rows.last_mut() {
-                    Some(r) if r.0 == bucket => {
-                        r.1 += qty;
-                        r.2 += past_due;
+    // The nodes of one low-level code pass uses only to deeper ones:
+    // each merges its uses by day in parallel, then they are passed on
+    // node by node in planning order (the same sums in the same order).
+    for level in s
+        .order
+        .chunk_by(|a, b| s.level[*a as usize] == s.level[*b as usize])
+    {
+        let taken: Vec<(Node, Vec<(NaiveDate, f64)>)> = level
+            .iter()
+            .map(|&n| (n, std::mem::take(&mut pending[n as usize])))
+            .filter(|(_, uses)| !uses.is_empty())
+            .collect();
+        let merged: Vec<Merged> = taken
+            .into_par_iter()
+            .map(|(n, mut uses)| {
+                uses.sort_by_key(|u| u.0);
+                uses.dedup_by(|later, first| {
+                    let same = later.0 == first.0;
+                    if same {
+                        first.1 += later.1;
                     }
-                    _ => rows.push((bucket, qty, past_due)),
-                }
-            }
-        }
-        for child in &s.children[n as usize] {
-            let target = &mut pending[child.node as usize];
-            for &(day, qty) in &uses {
-                if child.effective.contains(day) {
-                    target.push((s.start_of(n, day), qty * child.per));
+                    same
+                });
+                let rows = if s.is_planned(n) {
+                    by_bucket(calendar, &uses)
+                } else {
+                    Vec::new()
+                };
+                let starts = uses.iter().map(|u| s.start_of(n, u.0)).collect();
+                (n, uses, starts, rows)
+            })
+            .collect();
+        for (n, uses, starts, rows) in merged {
+            out[n as usize] = rows;
+            for child in &s.children[n as usize] {
+                let target = &mut pending[child.node as usize];
+                for (&(day, qty), &start) in uses.iter().zip(&starts) {
+                    if child.effective.contains(day) {
+                        target.push((start, qty * child.per));
+                    }
                 }
             }
         }
     }
     out
+}
+
+/// A node's uses merged by day, the day work on it starts for each, and
+/// its demand rows by bucket.
+type Merged = (
+    Node,
+    Vec<(NaiveDate, f64)>,
+    Vec<NaiveDate>,
+    Vec<(usize, f64, f64)>,
+);
+
+/// A node's uses by day (in day order) summed per bucket: (bucket,
+/// expected, past due part); days beyond the horizon left out.
+fn by_bucket(calendar: &crate::Calendar, uses: &[(NaiveDate, f64)]) -> Vec<(usize, f64, f64)> {
+    let mut rows: Vec<(usize, f64, f64)> = Vec::new();
+    for &(day, qty) in uses {
+        let (bucket, past_due) = match calendar.place(day) {
+            Placement::PastDue => (0, qty),
+            Placement::In(b) => (b, 0.0),
+            Placement::Beyond => continue,
+        };
+        match rows.last_mut() {
+            Some(r) if r.0 == bucket => {
+                r.1 += qty;
+                r.2 += past_due;
+            }
+            _ => rows.push((bucket, qty, past_due)),
+        }
+    }
+    rows
 }
 
 /// What the trials drew, trial-major.
@@ -416,7 +453,7 @@ pub(crate) fn component_demand(
     entries
         .par_iter_mut()
         .for_each(|uses| uses.sort_by_key(|e| e.bucket));
-    let expected_cells = p.expected_cells();
+    let expected_cells = &p.expected_cells;
     let Trials {
         cells: totals,
         cash,
@@ -430,7 +467,7 @@ pub(crate) fn component_demand(
         .par_iter()
         .map(|&n| {
             let e = &entries[n as usize];
-            let expected = expected_by_bucket(e, &expected_cells, buckets);
+            let expected = expected_by_bucket(e, expected_cells, buckets);
             let series = (trials > 0).then(|| series(e, &totals, n_cells, trials, buckets));
             let mut scratch = Vec::with_capacity(trials);
             let mut rows = Vec::new();
@@ -471,7 +508,7 @@ pub(crate) fn component_demand(
             stats.insert(n, st);
         }
     }
-    let capacity = capacity(s, &entries, &expected_cells, &totals, options);
+    let capacity = capacity(s, &entries, expected_cells, &totals, options);
     Ok(Demand {
         rows,
         capacity,

@@ -222,6 +222,18 @@ fn the_same_inputs_in_another_order_give_the_same_plan() {
     other.seed = 8;
     let c = plan(&rules, deals(), &Inventory::default(), &other).unwrap();
     assert_ne!(a.id, c.id);
+    // Every field of a line is an input: a line's stage (its win rate
+    // shock's) or that shock's rate alone makes another plan.
+    for change in [
+        |l: &mut crate::DemandLine| l.shocks.stage = 3,
+        |l: &mut crate::DemandLine| l.shocks.rate = 0.25,
+        |l: &mut crate::DemandLine| l.horizon = 2,
+    ] {
+        let mut lines = deals();
+        change(&mut lines[5]);
+        let d = plan(&rules, lines, &Inventory::default(), &opts).unwrap();
+        assert_ne!(a.id, d.id);
+    }
 }
 
 #[test]
