@@ -151,7 +151,7 @@ pub fn forecast_spec(
         // otherwise in the two files): every deal would count as lost.
         Ok(correction) if correction.accuracy.height() == 0 => {
             notes.push(format!(
-                "no deal of the past snapshots at least {MATURITY_DAYS} days old has a row in `outcomes` (are the ids written the same way in both files? Salesforce's reports write 15-character ids, its API 18): no team accuracy correction, calendar or slippage is learned from them"
+                "no deal of the past snapshots at least {MATURITY_DAYS} days old has a row in `outcomes` (are the ids written the same way in both files? Salesforce's 18-character ids are already read as the 15-character ids its reports write): no team accuracy correction, calendar or slippage is learned from them"
             ));
             notes.extend(without_correction(today.as_ref(), &history, &mut spec)?);
         }

@@ -432,6 +432,47 @@ fn history_labels_and_timestamps_are_read_and_unknown_words_refused_by_name() {
 }
 
 #[test]
+fn salesforce_18_character_ids_match_the_15_character_ids_of_reports() {
+    // The API's 18-character ids in one file, a report's 15 in the other:
+    // `001D000000IqhSLIAZ` is `001D000000IqhSL` with its case checksum
+    // (tools may write the checksum in lower case: `iav`).
+    // An id of 18 letters and digits without a valid checksum, and one of
+    // another length, are kept as written.
+    let dir = history_dir(
+        "opportunity_id,stage,at\n001D000000IqhSLIAZ,qualify,2026-01-02\n006Hs00001AbCdEiav,qualify,2026-01-03\n001D000000IqhSLAAA,qualify,2026-01-04\nO-17,qualify,2026-01-05\n",
+        "opportunity_id,team,outcome,closed,currency,amount\n001D000000IqhSL,east,won,2026-02-01,USD,10.00\n006Hs00001AbCdE,east,lost,2026-02-03,USD,0\n",
+    );
+    let history = read_history(dir.path(), &vocabulary()).unwrap();
+    let events = history.stage_events.collect().unwrap();
+    assert_eq!(
+        texts(&events, col::OPPORTUNITY_ID),
+        [
+            "001D000000IqhSL",
+            "006Hs00001AbCdE",
+            "001D000000IqhSLAAA",
+            "O-17"
+        ]
+    );
+    let outcomes = history.outcomes.collect().unwrap();
+    assert_eq!(
+        texts(&outcomes, col::OPPORTUNITY_ID),
+        ["001D000000IqhSL", "006Hs00001AbCdE"]
+    );
+    let notes = history.notes.join("\n");
+    assert!(
+        notes.contains("2 value(s) of column `opportunity_id` were Salesforce 18-character ids, read as their 15-character form"),
+        "{notes}"
+    );
+    // Both forms of one deal in the outcomes are one deal with two outcomes.
+    let dir = history_dir(
+        "opportunity_id,stage,at\n001D000000IqhSL,qualify,2026-01-02\n",
+        "opportunity_id,team,outcome,closed,currency,amount\n001D000000IqhSL,east,won,2026-02-01,USD,10.00\n001D000000IqhSLIAZ,east,lost,2026-02-03,USD,0\n",
+    );
+    let message = bad(read_history(dir.path(), &vocabulary()).map(|_| ()));
+    assert!(message.contains("has more than one outcome"), "{message}");
+}
+
+#[test]
 fn a_deal_with_two_outcomes_and_a_missing_column_are_named() {
     let dir = history_dir(
         "opportunity_id,stage,at\nO-1,qualify,2026-01-02\n",

@@ -346,6 +346,16 @@ fn converted(
     let value = match s.kind {
         Kind::Text if s.name == col::STAGE => relabelled(raw, &vocabulary.stage_labels),
         Kind::Text if s.name == col::OUTCOME => relabelled(raw, &vocabulary.outcome_labels),
+        Kind::Text if s.name == col::OPPORTUNITY_ID => {
+            typed.tallies.push((
+                format!(
+                    "value(s) of column `{}` were Salesforce 18-character ids, read as their 15-character form (as Salesforce's reports write them), so they match ids written either way",
+                    s.name
+                ),
+                salesforce_long(raw.clone()),
+            ));
+            salesforce_short(raw)
+        }
         Kind::Text => raw,
         Kind::Date if dtype == &DataType::String => {
             let tries: Vec<Expr> = DATE_FORMATS
@@ -475,6 +485,69 @@ fn relabelled(raw: Expr, labels: &[(String, String)]) -> Expr {
             Ok(out.with_name(column.name().clone()).into_column())
         },
         |_, field| Ok(field.clone()),
+    )
+}
+
+/// The 15-character form of a Salesforce 18-character id: `id` when its
+/// last three characters are the checksum Salesforce appends (for each
+/// five characters of the fifteen, which of them are capitals, as one of
+/// `A`–`Z`, `0`–`5`), which another system's id of 18 letters and digits
+/// has by chance about once in 32,768.
+pub(crate) fn salesforce_15(id: &str) -> Option<&str> {
+    const SUFFIX: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
+    let bytes = id.as_bytes();
+    if bytes.len() != 18 || !bytes.iter().all(u8::is_ascii_alphanumeric) {
+        return None;
+    }
+    for (chunk, check) in bytes[..15].chunks(5).zip(&bytes[15..]) {
+        let capitals = chunk
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.is_ascii_uppercase())
+            .fold(0usize, |bits, (i, _)| bits | 1 << i);
+        if !check.eq_ignore_ascii_case(&SUFFIX[capitals]) {
+            return None;
+        }
+    }
+    id.get(..15)
+}
+
+/// Opportunity ids, Salesforce 18-character ones read as their
+/// 15-character form.
+fn salesforce_short(raw: Expr) -> Expr {
+    raw.map(
+        |column: Column| {
+            let Ok(ids) = column.str() else {
+                return Ok(column);
+            };
+            if !ids.iter().flatten().any(|v| salesforce_15(v).is_some()) {
+                return Ok(column);
+            }
+            let out: StringChunked = ids
+                .iter()
+                .map(|v| v.map(|v| salesforce_15(v).unwrap_or(v)))
+                .collect();
+            Ok(out.with_name(column.name().clone()).into_column())
+        },
+        |_, field| Ok(field.clone()),
+    )
+}
+
+/// Whether each opportunity id is a Salesforce 18-character id.
+fn salesforce_long(raw: Expr) -> Expr {
+    raw.map(
+        |column: Column| {
+            let Ok(ids) = column.str() else {
+                let none = BooleanChunked::full(column.name().clone(), false, column.len());
+                return Ok(none.into_column());
+            };
+            let flags: BooleanChunked = ids
+                .iter()
+                .map(|v| Some(v.is_some_and(|v| salesforce_15(v).is_some())))
+                .collect();
+            Ok(flags.with_name(column.name().clone()).into_column())
+        },
+        |_, field| Ok(Field::new(field.name().clone(), DataType::Boolean)),
     )
 }
 
