@@ -275,10 +275,7 @@ fn net(
         unknown_inventory: stock.unknown.clone(),
         items_planned: 0,
     };
-    for level in s
-        .order
-        .chunk_by(|a, b| s.level[*a as usize] == s.level[*b as usize])
-    {
+    for level in s.levels() {
         let items: Vec<ItemPlan> = level
             .par_iter()
             .filter_map(|&n| net_item(s, n, demand, &stock, &need))

@@ -579,8 +579,9 @@ fn assemble(
     let mut cells: Vec<(Node, usize)> = Vec::new();
     // Each (node, bucket)'s cell, found by position: a row of the
     // calendar's buckets per node met, in the order met.
+    const UNSET: u32 = u32::MAX;
     let buckets = calendar.buckets();
-    let mut row_of = vec![NO_SLOT; structure.len()];
+    let mut row_of = vec![UNSET; structure.len()];
     let mut cell_at: Vec<u32> = Vec::new();
     let mut unplanned: BTreeMap<String, usize> = BTreeMap::new();
     let mut deals = Vec::with_capacity(spans.len());
@@ -589,12 +590,12 @@ fn assemble(
     let mut shocks = Shocks::default();
     let mut cell = |node: Node, bucket: usize| -> u32 {
         let row = &mut row_of[node as usize];
-        if *row == NO_SLOT {
+        if *row == UNSET {
             *row = (cell_at.len() / buckets) as u32;
-            cell_at.resize(cell_at.len() + buckets, NO_SLOT);
+            cell_at.resize(cell_at.len() + buckets, UNSET);
         }
         let at = &mut cell_at[*row as usize * buckets + bucket];
-        if *at == NO_SLOT {
+        if *at == UNSET {
             cells.push((node, bucket));
             *at = (cells.len() - 1) as u32;
         }
@@ -767,7 +768,7 @@ pub(crate) fn inputs_digest(
     for f in &options.fingerprints {
         field(f.as_bytes());
     }
-    // Only when off, so plans with pegging keep the ids they had.
+    // Pegging is the default: only its absence is written.
     if !options.pegging {
         field(b"without pegging");
     }

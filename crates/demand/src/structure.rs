@@ -115,6 +115,14 @@ impl<'r> Structure<'r> {
         })
     }
 
+    /// The nodes of each low-level code in planning order, code by code:
+    /// a node's parents are all in earlier slices, so the nodes of one
+    /// slice may be worked on together.
+    pub fn levels(&self) -> impl Iterator<Item = &[Node]> {
+        self.order
+            .chunk_by(|a, b| self.level[*a as usize] == self.level[*b as usize])
+    }
+
     pub fn node(&self, id: &str) -> Option<Node> {
         self.index.get(id).copied()
     }

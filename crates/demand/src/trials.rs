@@ -252,10 +252,7 @@ pub(crate) fn expected_by_day(
     // The nodes of one low-level code pass uses only to deeper ones:
     // each merges its uses by day in parallel, then they are passed on
     // node by node in planning order (the same sums in the same order).
-    for level in s
-        .order
-        .chunk_by(|a, b| s.level[*a as usize] == s.level[*b as usize])
-    {
+    for level in s.levels() {
         let taken: Vec<(Node, Vec<(NaiveDate, f64)>)> = level
             .iter()
             .map(|&n| (n, std::mem::take(&mut pending[n as usize])))
