@@ -15,8 +15,11 @@
 //!   components; quotecast's explosion and netting, then the same data
 //!   written to Parquet for `baseline/demand_query.py` (DuckDB recursive
 //!   CTE), run in the same invocation with `--python`: explosion and
-//!   netting alone, then with pegging kept per deal line as quotecast's
-//!   plan does (the 20 largest lines per item-week).
+//!   lot-for-lot netting of the exploded demand alone; the plan's own
+//!   netting (level by level, lot sizes carried in projected stock),
+//!   checked to plan quotecast's orders and units; then with pegging kept
+//!   per deal line as quotecast's plan does (the 20 largest lines per
+//!   item-week).
 //!
 //! `cargo run --release -p quotecast-benches --bin demandbench -- --scenario regen|mc|duckdb [--runs R] [--python PYTHON]`
 use std::{path::PathBuf, time::Instant};
@@ -303,7 +306,11 @@ fn duckdb(args: &Args) -> anyhow::Result<()> {
         .filter(|o| o.item.starts_with("L2-"))
         .map(|o| o.quantity)
         .sum();
-    println!("quotecast: last-level demand {leaf_total:.1} units, planned {orders} units");
+    let all_orders: Decimal = plan.planned_orders.iter().map(|o| o.quantity).sum();
+    println!(
+        "quotecast: last-level demand {leaf_total:.1} units, planned {orders} units; {} planned orders of {all_orders} units on every level",
+        plan.planned_orders.len()
+    );
     if let Some(python) = &args.python {
         let script =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("baseline/demand_query.py");
@@ -316,6 +323,10 @@ fn duckdb(args: &Args) -> anyhow::Result<()> {
                 "--as-of",
                 &AS_OF.to_string(),
                 "--pegging",
+                "--orders",
+                &plan.planned_orders.len().to_string(),
+                "--units",
+                &all_orders.to_string(),
             ])
             .status()
             .with_context(|| format!("running {}", python.display()))?;
@@ -414,6 +425,37 @@ fn write_inputs(
                     .items
                     .iter()
                     .map(|i| i.lead_time_days as i32)
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "min_order".into(),
+                planning
+                    .items
+                    .iter()
+                    .map(|i| f64::try_from(i.min_order).unwrap_or(0.0))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "order_multiple".into(),
+                planning
+                    .items
+                    .iter()
+                    .map(|i| f64::try_from(i.order_multiple).unwrap_or(1.0))
+                    .collect::<Vec<_>>(),
+            ),
+            // The low-level code: `L{level}-…` (BOM lines only go deeper).
+            Column::new(
+                "level".into(),
+                planning
+                    .items
+                    .iter()
+                    .map(|i| {
+                        i.id[1..]
+                            .split('-')
+                            .next()
+                            .and_then(|l| l.parse::<i32>().ok())
+                            .unwrap_or(0)
+                    })
                     .collect::<Vec<_>>(),
             ),
         ],
