@@ -159,9 +159,8 @@ fn old_quote_files_price_the_same_with_a_deprecation_note() {
 
 #[test]
 fn quote_price_reports_bad_lines_by_field() {
-    let dir = std::env::temp_dir().join(format!("quotecast-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("bad.json");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.json");
     std::fs::write(
         &file,
         r#"{"currency":"USD","date":"2026-03-01","lines":[{"sku":"NOPE","quantity":1}]}"#,
@@ -192,8 +191,8 @@ fn quote_price_reports_bad_lines_by_field() {
 /// Flags win over the environment, which wins over the config file.
 #[test]
 fn serve_settings_precedence() {
-    let dir = std::env::temp_dir().join(format!("quotecast-config-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let (from_file, from_env, from_flag) = (free_port(), free_port(), free_port());
     let config = dir.join("quotecast.toml");
     let data = dir.join("data-from-file");
@@ -259,7 +258,8 @@ fn serve_settings_precedence() {
 fn serve_prices_over_grpc_and_stops_on_sigterm() {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
-    let data = std::env::temp_dir().join(format!("quotecast-data-{}", std::process::id()));
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
     let metrics_port = free_port();
     let args = [
         "--addr",

@@ -8,9 +8,11 @@ what the API promises.
     python client.py 127.0.0.1:50051 [API_KEY]
 """
 
+import atexit
 import importlib
 import pathlib
 import re
+import shutil
 import sys
 import tempfile
 
@@ -26,6 +28,7 @@ PROTOS = ["quote", "forecast", "configurator"]
 def generate_stubs():
     """Compiles the API's proto files into a temporary package."""
     out = pathlib.Path(tempfile.mkdtemp(prefix="quotecast-stubs-"))
+    atexit.register(shutil.rmtree, out, ignore_errors=True)
     files = sorted(str(p) for p in (PROTO_DIR / "quotecast" / "v1").glob("*.proto"))
     include = pathlib.Path(protoc.__file__).parent / "_proto"
     code = protoc.main(
