@@ -264,7 +264,9 @@ fn history_path(
     let teams = std::iter::once(snapshot)
         .chain(read.snapshots.clone())
         .collect();
-    let rates = quotecast_forecast::calibrate(
+    // As the forecast job calibrates: the entries prepared once for
+    // today's rates and the past months' the correction learns against.
+    let rates_then = quotecast_forecast::RatesThen::new(
         read.stage_events,
         read.outcomes.clone(),
         teams,
@@ -275,6 +277,7 @@ fn history_path(
             prior_strength: None,
         },
     )?;
+    let rates = rates_then.calibrated_on(args.as_of)?;
     let calibrate_s = step.elapsed().as_secs_f64();
     let step = Instant::now();
     let mut spec = rules_spec(rules, args.as_of, Bucket::Month);
@@ -287,6 +290,7 @@ fn history_path(
             &quotecast_forecast::Learning {
                 as_of: args.as_of,
                 maturity_days: quotecast_forecast::MATURITY_DAYS,
+                rates_then: Some(std::sync::Arc::new(rates_then)),
             },
         )?;
     }

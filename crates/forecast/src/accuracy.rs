@@ -22,7 +22,7 @@ use polars::prelude::*;
 use quotecast_pipeline::columns as col;
 
 use crate::{
-    Correction, ForecastError, ForecastSpec, Learning,
+    Correction, ForecastError, ForecastSpec, RatesThen, WinRates,
     close_dates::{CLOSE_FACTOR, close_factors, tally_plan, with_close_factor},
     columns::{COMPANY_RATIO, FACTOR, FACTOR_VARIANCE, IS_WON, REALISED, VALUE, WIN_RATE},
     deal_size::{SIZE_FACTOR, STATED, edges_plan, size_factors, with_size_factor},
@@ -49,6 +49,19 @@ const LEARNED_FROM: [&str; 9] = [
     col::AMOUNT,
 ];
 const RESIDUAL: &str = "__residual";
+
+/// How past snapshots are turned into a correction.
+#[derive(Debug, Clone)]
+pub struct Learning {
+    /// The forecast date: outcomes after it are not known.
+    pub as_of: NaiveDate,
+    /// Past snapshots younger than this are left out (default 180 days).
+    pub maturity_days: u32,
+    /// The win rates past days had, from the history the forecast's rates
+    /// were calibrated on: each past snapshot is forecast with its month's
+    /// (see [`RatesThen`]). `None`: with the forecast's own rates.
+    pub rates_then: Option<std::sync::Arc<RatesThen>>,
+}
 
 /// Learns the correction from past snapshots (the snapshot columns plus
 /// `snapshot_date`) and outcomes, with the win rates and funnel of
@@ -88,7 +101,12 @@ pub(crate) fn learn_from(
     }
     let known = decided(outcomes, spec, how.as_of)?;
     // Collected once: the five plans below all start from it.
-    let deals = open_deals_on(snapshots, spec, &recent)?;
+    // Past days' rates only where today's are calibrated too.
+    let rates_then = match spec.win_rates {
+        WinRates::Calibrated(_) => how.rates_then.as_deref(),
+        WinRates::StageDefaults => None,
+    };
+    let deals = open_deals_on(snapshots, spec, &recent, rates_then)?;
     let observed = observed_deals(&deals, known.clone(), &used)?
         .collect()?
         .lazy();
@@ -173,18 +191,23 @@ fn observed_deals(
 }
 
 /// The open deals (see [`open_deals`]) of each past snapshot on `days`,
-/// with `spec`'s win rates as a forecast made that day had them: what the
-/// accuracy, the slippage and the calendar all learn from, prepared once.
+/// with the win rates a forecast made that day had (`rates_then`, else
+/// `spec`'s): what the accuracy, the slippage and the calendar all learn
+/// from, prepared once.
 fn open_deals_on(
     snapshots: &PastSnapshots,
     spec: &ForecastSpec,
     days: &[NaiveDate],
+    rates_then: Option<&RatesThen>,
 ) -> Result<Vec<(NaiveDate, DataFrame)>, ForecastError> {
     let mut plans = Vec::with_capacity(days.len());
     for &day in days {
         let mut then = spec.clone();
         then.as_of = day;
         then.correction = None;
+        if let Some(rates) = rates_then.map(|r| r.on(day)).transpose()?.flatten() {
+            then.win_rates = rates;
+        }
         let (lines, _) = prepared(snapshots.taken_on(day), &then)?;
         plans.push(open_deals(lines));
     }

@@ -27,13 +27,15 @@
 //! the forecast value added: the rules model's WAPE less the model's, and
 //! the best baseline's WAPE less the model's (of the baselines scored
 //! against the same actual), in points.
+use std::sync::Arc;
+
 use chrono::NaiveDate;
 use polars::prelude::*;
 use quotecast_pipeline::columns as col;
 use rayon::prelude::*;
 
 use crate::{
-    Bucket, Calibration, ForecastError, ForecastSpec, Learning, Simulation, WinRates,
+    Bucket, Calibration, ForecastError, ForecastSpec, Learning, RatesThen, Simulation, WinRates,
     accuracy::learn_from,
     baselines::{BASELINES, BASELINES_ALL, snapshot_bookings},
     calibrate,
@@ -154,15 +156,35 @@ pub fn backtest(
     let bookings = snapshot_bookings(&snapshots, known.clone(), &rules, &matured)?;
     debug_assert_eq!(bookings.bucket(), spec.bucket);
     let window = horizon_frame(&dates, spec.bucket, how.horizon)?;
+    // Past months' rates for the learning of every date, each month's
+    // calibrated once (the teams of undecided deals from every snapshot:
+    // a team is no outcome).
+    let rates_then = Arc::new(RatesThen::new(
+        stage_events.clone(),
+        outcomes.clone(),
+        vec![snapshots.up_to(how.as_of)?],
+        &rules.stages,
+        &Calibration {
+            as_of: how.as_of,
+            maturity_days: how.maturity_days,
+            prior_strength: how.prior_strength,
+        },
+    )?);
     // Dates are independent: each is learned, forecast and collected on
     // its own, in parallel, then gathered in date order.
     let one_date = |day: NaiveDate| -> Result<Frames, ForecastError> {
         how.cancel.check()?;
         let mut frames = Frames::default();
         let taken = snapshots.taken_on(day);
-        for (model, model_spec) in
-            models_on(day, &stage_events, &outcomes, &snapshots, &rules, how)?
-        {
+        for (model, model_spec) in models_on(
+            day,
+            &stage_events,
+            &outcomes,
+            &snapshots,
+            &rules,
+            how,
+            &rates_then,
+        )? {
             how.cancel.check()?;
             frames.add_model(day, model, &model_spec, taken.clone(), how)?;
         }
@@ -226,6 +248,7 @@ fn models_on(
     snapshots: &PastSnapshots,
     rules: &ForecastSpec,
     how: &Backtest,
+    rates_then: &Arc<RatesThen>,
 ) -> Result<Vec<(&'static str, ForecastSpec)>, ForecastError> {
     let mut rules = rules.clone();
     rules.as_of = day;
@@ -248,6 +271,7 @@ fn models_on(
     let learning = Learning {
         as_of: day,
         maturity_days: how.maturity_days,
+        rates_then: Some(rates_then.clone()),
     };
     match learn_from(snapshots, outcomes.clone(), &calibrated, &learning) {
         Ok(correction) => {

@@ -48,6 +48,11 @@ const WEIGHT: &str = "__weight";
 /// The age at which a stage entry counts half as much as one made on the
 /// forecast date, chosen by backtest (ARCHITECTURE.md has the figures).
 pub const RATE_HALF_LIFE_DAYS: f64 = 365.0;
+/// Above this undecided share of a stage's entries (see
+/// [`CalibratedRates::undecided`]) the rates extrapolate from a young
+/// history: the forecast notes it, and a past day's rates are not used
+/// for learning (see `then.rs`).
+pub(crate) const YOUNG_HISTORY_UNDECIDED: f64 = 0.2;
 /// Decided entries' worth of the previous band's rate each later band of
 /// the company's starts from.
 const BAND_PRIOR_ENTRIES: f64 = 10.0;
@@ -100,9 +105,76 @@ pub fn calibrate(
     stages: &[Stage],
     how: &Calibration,
 ) -> Result<CalibratedRates, ForecastError> {
-    let bands = band_starts(stages);
-    let tallies = entry_tallies(stage_events, outcomes, teams, stages, &bands, how)?.collect()?;
-    let groups = Groups::read(&tallies)?;
+    KnownEntries::prepare(stage_events, outcomes, teams, stages, how.as_of)?.rates_on(how)
+}
+
+/// Every entry into an open stage made by a day, with its exit, its
+/// deal's outcome and team: what the rates of that day or any earlier one
+/// are tallied from, prepared once (the sort and joins are most of a
+/// calibration; a day's tally is a filter and a group-by).
+pub(crate) struct KnownEntries {
+    entries: DataFrame,
+    bands: Vec<i64>,
+    prepared_on: NaiveDate,
+    /// The day of the first entry (none: no entries).
+    pub(crate) first_entry: Option<NaiveDate>,
+}
+
+impl KnownEntries {
+    /// The entries made by `as_of` (see [`calibrate`] for the inputs).
+    pub(crate) fn prepare(
+        stage_events: LazyFrame,
+        outcomes: LazyFrame,
+        teams: Vec<LazyFrame>,
+        stages: &[Stage],
+        as_of: NaiveDate,
+    ) -> Result<Self, ForecastError> {
+        let entries = known_entries(stage_events, outcomes, teams, stages, as_of)?;
+        let first_entry = entries
+            .column(col::AT)?
+            .as_materialized_series()
+            .min_reduce()?
+            .value()
+            .extract::<i32>()
+            .map(quotecast_pipeline::from_epoch_days);
+        Ok(KnownEntries {
+            entries,
+            bands: band_starts(stages),
+            prepared_on: as_of,
+            first_entry,
+        })
+    }
+
+    /// The rates calibrated on `how.as_of` (at most the day prepared for):
+    /// the entries made by then, each left on its next event only if that
+    /// came by then, decided only if by then.
+    pub(crate) fn rates_on(&self, how: &Calibration) -> Result<CalibratedRates, ForecastError> {
+        debug_assert!(how.as_of <= self.prepared_on);
+        let day = lit(how.as_of).cast(DataType::Date);
+        let entries = self
+            .entries
+            .clone()
+            .lazy()
+            .filter(col(col::AT).lt_eq(day.clone()))
+            .with_column(
+                when(col(LEFT).lt_eq(day.clone()))
+                    .then(col(LEFT))
+                    .otherwise(lit(NULL).cast(DataType::Date))
+                    .alias(LEFT),
+            );
+        let tallies = tallied(as_known_on(entries, day), &self.bands, how.as_of).collect()?;
+        rates_from(&tallies, &self.bands, how)
+    }
+}
+
+/// The rates from a day's tallies (see [`tallied`]).
+fn rates_from(
+    tallies: &DataFrame,
+    bands: &[i64],
+    how: &Calibration,
+) -> Result<CalibratedRates, ForecastError> {
+    let bands = bands.to_vec();
+    let groups = Groups::read(tallies)?;
     let estimates = groups.company(bands.len());
     let company: BTreeMap<(u32, String), Vec<Option<f64>>> = estimates
         .iter()
@@ -230,19 +302,18 @@ fn open_stages(stages: &[Stage]) -> Result<DataFrame, ForecastError> {
     )?)
 }
 
-/// Every entry into an open stage made by `how.as_of`, with its deal's
-/// team, counted per team, stage and age: the days from the entry to the
-/// deal's decision, or to `as_of` while it is undecided. Weighted sums
-/// (by the entry's age on `as_of`) are integers of [`WEIGHT_UNIT`] parts.
-fn entry_tallies(
+/// Every entry into an open stage made by `as_of`, with the day of its
+/// deal's next event (`LEFT`), its deal's outcome and close date (however
+/// late) and team: from the outcome row, else the snapshots (`teams`) as
+/// `SNAPSHOT_TEAM`.
+fn known_entries(
     stage_events: LazyFrame,
     outcomes: LazyFrame,
     teams: Vec<LazyFrame>,
     stages: &[Stage],
-    bands: &[i64],
-    how: &Calibration,
-) -> Result<LazyFrame, ForecastError> {
-    let as_of = lit(how.as_of).cast(DataType::Date);
+    as_of: NaiveDate,
+) -> Result<DataFrame, ForecastError> {
+    let as_of = lit(as_of).cast(DataType::Date);
     // Every deal's outcome row (one per deal, as the reader enforces)
     // gives its team; one decided after `as_of` is still open then.
     let outcome_rows = outcomes.select([
@@ -276,13 +347,16 @@ fn entry_tallies(
         .filter(col(HAS_OUTCOME).is_null())
         .select([col(col::OPPORTUNITY_ID)])
         .unique(None, UniqueKeepStrategy::Any);
-    let entries = with_outcome.lazy().drop(cols([HAS_OUTCOME])).join(
-        undecided_teams(teams, without_outcome)?,
-        [col(col::OPPORTUNITY_ID)],
-        [col(col::OPPORTUNITY_ID)],
-        JoinArgs::new(JoinType::Left),
-    );
-    Ok(tallied(as_known_on(entries, as_of), bands, how.as_of))
+    Ok(with_outcome
+        .lazy()
+        .drop(cols([HAS_OUTCOME]))
+        .join(
+            undecided_teams(teams, without_outcome)?,
+            [col(col::OPPORTUNITY_ID)],
+            [col(col::OPPORTUNITY_ID)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .collect()?)
 }
 
 /// The team the snapshots (`teams`) name for each deal of `deals` (its

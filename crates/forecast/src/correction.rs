@@ -5,15 +5,6 @@
 use chrono::NaiveDate;
 use polars::prelude::DataFrame;
 
-/// How past snapshots are turned into a correction.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Learning {
-    /// The forecast date: outcomes after it are not known.
-    pub as_of: NaiveDate,
-    /// Past snapshots younger than this are left out (default 180 days).
-    pub maturity_days: u32,
-}
-
 /// A learned correction: per-team accuracy factors and slippage.
 #[derive(Debug, Clone)]
 pub struct Correction {

@@ -44,10 +44,11 @@ mod spec;
 #[cfg(test)]
 #[path = "../tests/common/mod.rs"]
 mod test_common;
+mod then;
 mod timing;
 mod weighted;
 
-pub use accuracy::learn_correction;
+pub use accuracy::{Learning, learn_correction};
 pub use backtest::{Backtest, BacktestResult, MODELS, backtest};
 pub use baselines::BASELINES;
 pub use calibrate::{CalibratedRates, Calibration, calibrate};
@@ -56,7 +57,7 @@ pub use corrected::{
     AMOUNT_IF_WON, CLOSE_DATE, QUANTITY_IF_WON, SLIP_POINT, SLIP_POINTS_OF_DEAL, WIN_PROBABILITY,
     demand_lines,
 };
-pub use correction::{Correction, Learning};
+pub use correction::Correction;
 pub use error::ForecastError;
 pub use funnel::{FunnelReport, funnel};
 pub use montecarlo::{
@@ -82,4 +83,5 @@ pub use report::{
 pub use shocks::{ShockModel, ShockVariances, Shocks};
 pub use slippage::{ANY_STAGE, MIN_SLIP_OBSERVATIONS};
 pub use spec::{Bucket, Dimension, ForecastSpec, RateTable, WinRates};
+pub use then::RatesThen;
 pub use weighted::{Explanation, Forecast, forecast};

@@ -10,7 +10,7 @@ use quotecast_pipeline::read::History;
 
 use crate::{
     Bucket, Calibration, Dimension, Forecast, ForecastError, ForecastSpec, Learning, RateTable,
-    Simulation, Uncertainty, WinRates, calibrate, forecast, frames::snapshot_dates,
+    RatesThen, Simulation, Uncertainty, WinRates, forecast, frames::snapshot_dates,
     learn_correction, overdue, simulate,
 };
 
@@ -62,11 +62,6 @@ pub fn rules_spec(rules: &RuleSet, as_of: NaiveDate, bucket: Bucket) -> Forecast
     }
 }
 
-/// Above this undecided share of a stage's entries (see
-/// [`crate::CalibratedRates::undecided`]) the forecast notes that its rates
-/// extrapolate from a young history.
-const YOUNG_HISTORY_UNDECIDED: f64 = 0.2;
-
 /// The spec of a forecast job: the rules' stage rates, or with `history`
 /// win rates calibrated on its stage events and outcomes and, when it has
 /// past snapshots, the team accuracy correction and slippage learned too;
@@ -103,8 +98,10 @@ pub fn forecast_spec(
     };
     let cancel = &options.simulation.cancel;
     cancel.check()?;
-    let rates = tracing::info_span!("calibrate").in_scope(|| {
-        calibrate(
+    // The entries are prepared once for today's rates and the past
+    // months' the correction learns against.
+    let rates_then = tracing::info_span!("calibrate").in_scope(|| {
+        RatesThen::new(
             history.stage_events.clone(),
             history.outcomes.clone(),
             teams,
@@ -112,6 +109,7 @@ pub fn forecast_spec(
             &how,
         )
     })?;
+    let rates = rates_then.calibrated_on(options.as_of)?;
     cancel.check()?;
     if rates.decided_entries == 0 {
         notes.push(format!(
@@ -122,7 +120,7 @@ pub fn forecast_spec(
         let young: Vec<String> = rates
             .undecided
             .iter()
-            .filter(|(_, share)| *share > YOUNG_HISTORY_UNDECIDED)
+            .filter(|(_, share)| *share > crate::calibrate::YOUNG_HISTORY_UNDECIDED)
             .map(|(stage, share)| format!("{stage} {:.0} %", share * 100.0))
             .collect();
         if !young.is_empty() {
@@ -143,6 +141,7 @@ pub fn forecast_spec(
     let how = Learning {
         as_of: options.as_of,
         maturity_days: MATURITY_DAYS,
+        rates_then: Some(std::sync::Arc::new(rates_then)),
     };
     let learned = tracing::info_span!("learn_correction")
         .in_scope(|| learn_correction(snapshots.clone(), history.outcomes.clone(), &spec, &how));

@@ -6,10 +6,13 @@
 mod common;
 
 use polars::prelude::*;
+use std::sync::Arc;
+
 use quotecast_forecast::{
-    Backtest, Bucket, Calibration, ForecastSpec, Learning, RateTable, WinRates, backtest,
-    calibrate, learn_correction,
+    Backtest, Bucket, Calibration, Dimension, ForecastSpec, Learning, RateTable, RatesThen,
+    WinRates, backtest, calibrate, forecast, learn_correction,
 };
+use quotecast_pipeline::synthetic::Shape;
 
 fn show(frame: &DataFrame) -> String {
     let mut out = Vec::new();
@@ -60,6 +63,7 @@ fn team_factors_and_slippage_are_learned_and_the_corrected_forecast_wins_the_bac
         &Learning {
             as_of: common::as_of(),
             maturity_days: 180,
+            rates_then: None,
         },
     )
     .unwrap();
@@ -369,6 +373,7 @@ fn a_team_that_stopped_winning_last_quarter_is_followed_without_the_maturity_wai
             &Learning {
                 as_of: common::as_of(),
                 maturity_days: 180,
+                rates_then: None,
             },
         )
         .unwrap()
@@ -423,4 +428,98 @@ fn a_team_that_stopped_winning_last_quarter_is_followed_without_the_maturity_wai
         .to_owned();
     let (was, now) = (applied(&before, &other), applied(&after, &other));
     assert!((now / was - 1.0).abs() < 0.1, "{other}: {was} then {now}");
+}
+
+/// A team whose conversion rose over the history is not corrected back
+/// towards its past, nor one whose conversion fell towards its better
+/// days: each past snapshot is forecast with the rates of its time, so
+/// what the factors learn is how far the forecasts made then fell short,
+/// not how much better or worse the team did before. Against today's
+/// rates, the improving teams' corrected forecasts came out lower and the
+/// declining teams' higher.
+#[test]
+fn teams_that_changed_are_learned_against_the_rates_of_the_time() {
+    let teams = common::world(7).teams.len();
+    let drift: Vec<f64> = (0..teams)
+        .map(|t| if t % 2 == 0 { 0.25 } else { -0.25 })
+        .collect();
+    let world = common::world(7).with_shape(Shape {
+        drift: drift.clone(),
+        quarter_end_push: 0.0,
+    });
+    let data = common::generated(&world, 7, 3_000, 24);
+    let how = Calibration {
+        as_of: common::as_of(),
+        maturity_days: 180,
+        prior_strength: None,
+    };
+    let stages = common::rules().stages().to_vec();
+    let named = vec![data.pipeline.clone(), data.snapshots.clone()];
+    let then = RatesThen::new(
+        data.stage_events.clone(),
+        data.outcomes.clone(),
+        named.clone(),
+        &stages,
+        &how,
+    )
+    .unwrap();
+    // Today's rates from the entries prepared once are calibrate's.
+    let today = then.calibrated_on(common::as_of()).unwrap();
+    let direct = calibrate(
+        data.stage_events.clone(),
+        data.outcomes.clone(),
+        named,
+        &stages,
+        &how,
+    )
+    .unwrap();
+    assert!(today.table.equals_missing(&direct.table));
+    let mut spec = spec(WinRates::Calibrated(Box::new(today)));
+    spec.group_by = vec![Dimension::Team];
+    // The corrected forecast of today's pipeline per team, with the
+    // correction learned against the rates of `rates_then`.
+    let per_team = |rates_then: Option<Arc<RatesThen>>| {
+        let correction = learn_correction(
+            data.snapshots.clone(),
+            data.outcomes.clone(),
+            &spec,
+            &Learning {
+                as_of: common::as_of(),
+                maturity_days: 180,
+                rates_then,
+            },
+        )
+        .unwrap();
+        let mut corrected = spec.clone();
+        corrected.correction = Some(Box::new(correction));
+        let amounts = forecast(data.pipeline.clone(), &corrected).unwrap().amounts;
+        amounts
+            .lazy()
+            .group_by([col("team")])
+            .agg([col("corrected").sum()])
+            .collect()
+            .unwrap()
+    };
+    let against_today = per_team(None);
+    let against_then = per_team(Some(Arc::new(then)));
+    let of = |frame: &DataFrame, team: &str| -> f64 {
+        let row = frame
+            .clone()
+            .lazy()
+            .filter(col("team").eq(lit(team)))
+            .collect()
+            .unwrap();
+        number(&row, "corrected", 0)
+    };
+    for (t, team) in world.teams.iter().enumerate() {
+        let (before, after) = (of(&against_today, &team.id), of(&against_then, &team.id));
+        let change = after / before - 1.0;
+        // Improving teams rise, declining ones fall (by 8 to 13 % here).
+        assert!(
+            change * drift[t].signum() > 0.04,
+            "{} (drift {}): {before:.0} → {after:.0}",
+            team.id,
+            drift[t]
+        );
+    }
 }

@@ -10,7 +10,7 @@ const LAYERS: &[&[&str]] = &[
     &["frames", "orders", "banded"],
     &["calibrate"],
     &["spec"],
-    &["deal_size"],
+    &["deal_size", "then"],
     &["close_dates"],
     &[
         "prepare",

@@ -122,6 +122,7 @@ fn simulated_mean_matches_the_weighted_and_corrected_forecasts() {
         &Learning {
             as_of: common::as_of(),
             maturity_days: 180,
+            rates_then: None,
         },
     )
     .unwrap();

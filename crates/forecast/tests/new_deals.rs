@@ -102,6 +102,7 @@ fn new_deals_bring_a_later_quarter_near_what_really_booked() {
         &Learning {
             as_of,
             maturity_days: 180,
+            rates_then: None,
         },
     )
     .unwrap();
