@@ -111,14 +111,23 @@ pub fn calibrate(
 /// Every entry into an open stage made by a day, with its exit, its
 /// deal's outcome and team: what the rates of that day or any earlier one
 /// are tallied from, prepared once (the sort and joins are most of a
-/// calibration; a day's tally is a filter and a group-by).
+/// calibration; a day's tally is a filter and a group-by). Kept compact:
+/// the team as a code into `teams`, the stage as its place in the funnel
+/// (`stages` by place), whether the deal was won and when it was decided.
 pub(crate) struct KnownEntries {
     entries: DataFrame,
+    teams: Vec<String>,
+    stages: Vec<String>,
     bands: Vec<i64>,
     prepared_on: NaiveDate,
     /// The day of the first entry (none: no entries).
     pub(crate) first_entry: Option<NaiveDate>,
 }
+
+/// An entry's team, as its place in [`KnownEntries`]' teams.
+const TEAM_CODE: &str = "__team_code";
+/// An entry's team code, stage place, bands reached and age in one.
+const KEY: &str = "__key";
 
 impl KnownEntries {
     /// The entries made by `as_of` (see [`calibrate`] for the inputs).
@@ -129,7 +138,38 @@ impl KnownEntries {
         stages: &[Stage],
         as_of: NaiveDate,
     ) -> Result<Self, ForecastError> {
-        let entries = known_entries(stage_events, outcomes, teams, stages, as_of)?;
+        // The team from the outcome row, else the snapshots; an entry
+        // whose team is known nowhere is left out.
+        let named = known_entries(stage_events, outcomes, teams, stages, as_of)?
+            .lazy()
+            .with_column(col(col::TEAM).fill_null(col(SNAPSHOT_TEAM)))
+            .filter(col(col::TEAM).is_not_null());
+        let team_codes = named
+            .clone()
+            .select([col(col::TEAM)])
+            .unique(None, UniqueKeepStrategy::Any)
+            .sort([col::TEAM], SortMultipleOptions::default())
+            .with_row_index(TEAM_CODE, None)
+            .collect()?;
+        let entries = named
+            .join(
+                team_codes.clone().lazy(),
+                [col(col::TEAM)],
+                [col(col::TEAM)],
+                JoinArgs::new(JoinType::Inner),
+            )
+            .select([
+                col(TEAM_CODE),
+                col(ORDER),
+                col(col::AT),
+                col(LEFT),
+                col(col::OUTCOME)
+                    .eq(lit("won"))
+                    .fill_null(lit(false))
+                    .alias(WON),
+                col(col::CLOSED),
+            ])
+            .collect()?;
         let first_entry = entries
             .column(col::AT)?
             .as_materialized_series()
@@ -137,8 +177,21 @@ impl KnownEntries {
             .value()
             .extract::<i32>()
             .map(quotecast_pipeline::from_epoch_days);
+        let teams = team_codes
+            .column(col::TEAM)?
+            .str()?
+            .iter()
+            .map(|t| t.unwrap_or_default().to_owned())
+            .collect();
         Ok(KnownEntries {
             entries,
+            teams,
+            // By place in the funnel, as `open_stages` numbers them.
+            stages: stages
+                .iter()
+                .filter(|s| s.is_open())
+                .map(|s| s.id.clone())
+                .collect(),
             bands: band_starts(stages),
             prepared_on: as_of,
             first_entry,
@@ -150,24 +203,105 @@ impl KnownEntries {
     /// came by then, decided only if by then.
     pub(crate) fn rates_on(&self, how: &Calibration) -> Result<CalibratedRates, ForecastError> {
         debug_assert!(how.as_of <= self.prepared_on);
-        let day = lit(how.as_of).cast(DataType::Date);
-        let entries = self
-            .entries
+        let mut tallies = self.tallied_on(how.as_of).collect()?;
+        // The names back for the codes: teams by code, stages by place.
+        let named = |codes: &Column, names: &[String]| -> Result<Vec<String>, ForecastError> {
+            Ok(codes
+                .cast(&DataType::UInt32)?
+                .u32()?
+                .iter()
+                .map(|c| {
+                    c.and_then(|c| names.get(c as usize))
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .collect())
+        };
+        let teams = named(tallies.column(TEAM_CODE)?, &self.teams)?;
+        let stages = named(tallies.column(ORDER)?, &self.stages)?;
+        tallies.with_column(Column::new(col::TEAM.into(), teams))?;
+        tallies.with_column(Column::new(col::STAGE.into(), stages))?;
+        rates_from(&tallies, &self.bands, how)
+    }
+
+    /// One integer key of an entry's team code, stage place, bands
+    /// reached and age (hashing one column costs less than four): codes
+    /// below 2^24, places and bands below 2^8, ages below 2^24 days (45,000
+    /// years; the reader's dates are far within). `None` for a funnel too
+    /// large for it: grouped by the four.
+    fn key(&self) -> Option<Expr> {
+        let fits = self.teams.len() < 1 << 24 && self.stages.len() < 256 && self.bands.len() < 256;
+        let part = |name: &str| col(name).cast(DataType::UInt64);
+        fits.then(|| {
+            ((part(TEAM_CODE) * lit(256u64) + part(ORDER)) * lit(256u64) + part(REACHED))
+                * lit(1u64 << 24)
+                + part(AGE)
+        })
+    }
+
+    /// Entries counted per team code, stage place, age and bands reached
+    /// on `day`, with their wins, decisions and age-weighted outcomes:
+    /// the age is the days from the entry to the deal's decision, or to
+    /// `day` while it is undecided then; weighted sums (by the entry's age
+    /// on `day`) are integers of [`WEIGHT_UNIT`] parts.
+    fn tallied_on(&self, day: NaiveDate) -> LazyFrame {
+        let as_of = || lit(day).cast(DataType::Date);
+        let days = |e: Expr| e.dt().total_days(false);
+        let decided = col(col::CLOSED).lt_eq(as_of()).fill_null(lit(false));
+        let won = col(WON).and(decided.clone());
+        let lost = col(WON).not().and(decided.clone());
+        let weighted = |flag: Expr| when(flag).then(col(WEIGHT)).otherwise(lit(0i64)).sum();
+        // Days in the stage: until the deal's next event if it came by
+        // `day`, else until `day`.
+        let left = when(col(LEFT).lt_eq(as_of()))
+            .then(col(LEFT))
+            .otherwise(as_of());
+        let in_stage = days(left - col(col::AT));
+        let reached = self.bands.iter().skip(1).fold(lit(0u32), |n, &from| {
+            n + in_stage.clone().gt_eq(lit(from)).cast(DataType::UInt32)
+        });
+        let decided_on = when(decided.clone())
+            .then(col(col::CLOSED))
+            .otherwise(as_of());
+        let parts = [TEAM_CODE, ORDER, AGE, REACHED];
+        let (keys, firsts): (Vec<Expr>, Vec<Expr>) = match self.key() {
+            Some(key) => (vec![key.alias(KEY)], parts.map(|p| col(p).first()).to_vec()),
+            None => (parts.map(col).to_vec(), Vec::new()),
+        };
+        self.entries
             .clone()
             .lazy()
-            .filter(col(col::AT).lt_eq(day.clone()))
-            .with_column(
-                when(col(LEFT).lt_eq(day.clone()))
-                    .then(col(LEFT))
-                    .otherwise(lit(NULL).cast(DataType::Date))
-                    .alias(LEFT),
-            );
-        let tallies = tallied(as_known_on(entries, day), &self.bands, how.as_of).collect()?;
-        rates_from(&tallies, &self.bands, how)
+            .filter(col(col::AT).lt_eq(as_of()))
+            .with_columns([
+                days(decided_on - col(col::AT))
+                    .clip_min(lit(0i64))
+                    .alias(AGE),
+                reached.alias(REACHED),
+                (lit(0.5).pow(
+                    days(as_of() - col(col::AT)).cast(DataType::Float64) / lit(RATE_HALF_LIFE_DAYS),
+                ) * lit(WEIGHT_UNIT))
+                .round(0, RoundMode::HalfToEven)
+                .cast(DataType::Int64)
+                .alias(WEIGHT),
+            ])
+            .group_by(keys)
+            .agg(
+                [
+                    len().cast(DataType::UInt64).alias(ENTRIES),
+                    won.clone().cast(DataType::UInt64).sum().alias(WINS),
+                    decided.clone().cast(DataType::UInt64).sum().alias(DECIDED),
+                    weighted(won.clone()).alias(W_WON),
+                    weighted(lost.clone()).alias(W_LOST),
+                    weighted(won.or(lost).not()).alias(W_OPEN),
+                ]
+                .into_iter()
+                .chain(firsts)
+                .collect::<Vec<_>>(),
+            )
     }
 }
 
-/// The rates from a day's tallies (see [`tallied`]).
+/// The rates from a day's tallies (see [`KnownEntries::tallied_on`]).
 fn rates_from(
     tallies: &DataFrame,
     bands: &[i64],
@@ -422,74 +556,6 @@ fn next_in_deal(column: &str, dtype: DataType) -> Expr {
     )
     .then(col(column).shift(lit(-1)))
     .otherwise(lit(NULL).cast(dtype))
-}
-
-/// `entries` as known on `as_of`: the team from the outcome row or else
-/// the snapshots (an entry whose team is known nowhere is left out), and
-/// the outcome and close date only of deals decided by then.
-fn as_known_on(entries: LazyFrame, as_of: Expr) -> LazyFrame {
-    let decided_by_then = col(col::CLOSED).lt_eq(as_of).fill_null(lit(false));
-    entries
-        .with_columns([
-            col(col::TEAM).fill_null(col(SNAPSHOT_TEAM)),
-            when(decided_by_then.clone())
-                .then(col(col::OUTCOME))
-                .otherwise(lit(NULL).cast(DataType::String))
-                .alias(col::OUTCOME),
-            when(decided_by_then)
-                .then(col(col::CLOSED))
-                .otherwise(lit(NULL).cast(DataType::Date))
-                .alias(col::CLOSED),
-        ])
-        .filter(col(col::TEAM).is_not_null())
-}
-
-/// Entries counted per team, stage, age and bands reached, with their
-/// wins, decisions and age-weighted outcomes.
-fn tallied(entries: LazyFrame, bands: &[i64], as_of: NaiveDate) -> LazyFrame {
-    let as_of = || lit(as_of).cast(DataType::Date);
-    let days = |e: Expr| e.dt().total_days(false);
-    let won = col(col::OUTCOME).eq(lit("won")).fill_null(lit(false));
-    let lost = col(col::OUTCOME).is_not_null().and(won.clone().not());
-    let weighted = |flag: Expr| when(flag).then(col(WEIGHT)).otherwise(lit(0i64)).sum();
-    // Days in the stage: until the deal's next event, or until `as_of`
-    // while it is still there.
-    let in_stage = days(col(LEFT).fill_null(as_of()) - col(col::AT));
-    let reached = bands.iter().skip(1).fold(lit(0u32), |n, &from| {
-        n + in_stage.clone().gt_eq(lit(from)).cast(DataType::UInt32)
-    });
-    entries
-        .with_columns([
-            days(col(col::CLOSED).fill_null(as_of()) - col(col::AT))
-                .clip_min(lit(0i64))
-                .alias(AGE),
-            reached.alias(REACHED),
-            (lit(0.5).pow(
-                days(as_of() - col(col::AT)).cast(DataType::Float64) / lit(RATE_HALF_LIFE_DAYS),
-            ) * lit(WEIGHT_UNIT))
-            .round(0, RoundMode::HalfToEven)
-            .cast(DataType::Int64)
-            .alias(WEIGHT),
-        ])
-        .group_by([
-            col(col::TEAM),
-            col(col::STAGE),
-            col(ORDER),
-            col(AGE),
-            col(REACHED),
-        ])
-        .agg([
-            len().cast(DataType::UInt64).alias(ENTRIES),
-            won.clone().cast(DataType::UInt64).sum().alias(WINS),
-            col(col::OUTCOME)
-                .is_not_null()
-                .cast(DataType::UInt64)
-                .sum()
-                .alias(DECIDED),
-            weighted(won.clone()).alias(W_WON),
-            weighted(lost.clone()).alias(W_LOST),
-            weighted(won.or(lost).not()).alias(W_OPEN),
-        ])
 }
 
 /// Matured entries into open stages of deals decided by `how.as_of`: one
