@@ -17,6 +17,8 @@
 //!   variance, at least 0).
 //! * Slippage: the days between a won deal's stated expected close and
 //!   its real close, per team and stage (see [`crate::slippage`]).
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use polars::prelude::*;
 use quotecast_pipeline::columns as col;
@@ -29,6 +31,7 @@ use crate::{
     frames::{PastSnapshots, collect_together, exact_sum, fixed_sum, floats},
     prepare::{decided, open_deals, prepared},
     slippage::{DELAY, slip_plans, slip_tables},
+    then::conversion_index,
 };
 
 pub const OBSERVATIONS: &str = "observations";
@@ -144,7 +147,22 @@ pub(crate) fn learn_from(
     };
     let mut corrected = spec.clone();
     corrected.correction = Some(Box::new(correction.clone()));
-    correction.calendar = crate::calendar::learn_calendar(&deals, known, &corrected)?;
+    // New deals of a past day were won at its rates: per team, how much
+    // more (or less) a deal entering the funnel wins today.
+    let first_stage = spec
+        .stages
+        .iter()
+        .find(|s| s.is_open())
+        .map(|s| s.id.as_str());
+    let mut conversion = BTreeMap::new();
+    if let (Some(rates_then), Some(first_stage)) = (rates_then, first_stage) {
+        for day in &recent {
+            if let Some(then) = rates_then.on(*day)? {
+                conversion.insert(*day, conversion_index(&spec.win_rates, &then, first_stage));
+            }
+        }
+    }
+    correction.calendar = crate::calendar::learn_calendar(&deals, known, &corrected, &conversion)?;
     Ok(correction)
 }
 

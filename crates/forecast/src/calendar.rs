@@ -121,11 +121,13 @@ pub(crate) fn snapshot_weight(bucket: crate::Bucket, day: NaiveDate, as_of: Naiv
 /// Learns the factors from the open `deals` of past snapshots (see
 /// [`crate::prepare::open_deals`]; their outcomes in `decided`, known on
 /// `spec.as_of`), with `spec`'s win rates and correction (whose own
-/// calendar is left out).
+/// calendar is left out); what deals not open on a snapshot booked is
+/// scaled by its day's `conversion` index per team.
 pub(crate) fn learn_calendar(
     deals: &[(NaiveDate, DataFrame)],
     decided: LazyFrame,
     spec: &ForecastSpec,
+    conversion: &BTreeMap<NaiveDate, BTreeMap<String, f64>>,
 ) -> Result<DataFrame, ForecastError> {
     // Only snapshots with a horizon whose bucket had ended by the
     // forecast date.
@@ -164,7 +166,8 @@ pub(crate) fn learn_calendar(
             cells.push(cell);
         }
         tally.add_all(&all)?;
-        tally.end_snapshot(spec.bucket.start_of(day), weight, complete);
+        let index = conversion.get(&day).cloned().unwrap_or_default();
+        tally.end_snapshot(spec.bucket.start_of(day), weight, complete, &index);
     }
     let keys = [col(col::TEAM), col(HORIZON)];
     let table = factors(&sums)?.lazy().join(

@@ -244,6 +244,7 @@ fn add_day(
         spec.bucket.start_of(day),
         snapshot_weight(spec.bucket, day, spec.as_of),
         complete,
+        &std::collections::BTreeMap::new(),
     );
 }
 

@@ -157,13 +157,24 @@ impl Tally {
 
     /// Ends the snapshot being added, taken in the bucket starting on
     /// `bucket`, which counts `weight` and saw horizons below `complete`
-    /// end.
-    pub(crate) fn end_snapshot(&mut self, bucket: NaiveDate, weight: f64, complete: i32) {
+    /// end. What a team's deals not open on it booked is scaled by the
+    /// team's `index` (see `then::conversion_index`; none: 1).
+    pub(crate) fn end_snapshot(
+        &mut self,
+        bucket: NaiveDate,
+        weight: f64,
+        complete: i32,
+        index: &BTreeMap<String, f64>,
+    ) {
         for h in 0..complete {
             *self.weights.entry((h, bucket)).or_default() += weight;
         }
         let mut company: BTreeMap<i32, [f64; 2]> = BTreeMap::new();
         for ((team, h), [open, all]) in std::mem::take(&mut self.snapshot) {
+            let all = match index.get(&team) {
+                Some(scale) if all > open => open + (all - open) * scale,
+                _ => all,
+            };
             let total = company.entry(h).or_default();
             total[0] += open;
             total[1] += all;
@@ -333,6 +344,28 @@ mod tests {
             .and_then(|i| values.get(i))
     }
 
+    /// New deals of a day whose team wins 1.5 times as often today count
+    /// 1.5 times what they booked then; what the open deals booked does
+    /// not move, nor does a team without an index.
+    #[test]
+    fn what_new_deals_booked_is_scaled_by_the_team_s_conversion_since() {
+        let mut tally = Tally::default();
+        tally.add_open("a", 0, 10.0);
+        tally.add_open("b", 0, 10.0);
+        tally
+            .add_all(&bookings(&[("a", 0, 30.0), ("b", 0, 30.0)]))
+            .unwrap();
+        let index = BTreeMap::from([("a".to_owned(), 1.5)]);
+        tally.end_snapshot(day(1), 1.0, 1, &index);
+        let table = tally.table().unwrap();
+        let new = |team| figure(&table, NOT_YET_IN_PIPELINE, team, 0).unwrap();
+        assert!((new("a") - 30.0).abs() < 1e-9, "{}", new("a"));
+        assert!((new("b") - 20.0).abs() < 1e-9, "{}", new("b"));
+        assert!((new(COMPANY) - 50.0).abs() < 1e-9, "{}", new(COMPANY));
+        let share = figure(&table, PIPELINE_SHARE, "a", 0).unwrap();
+        assert!((share - 10.0 / 40.0).abs() < 1e-9, "{share}");
+    }
+
     #[test]
     fn the_share_and_what_new_deals_booked_are_weighted_by_snapshot_per_team() {
         let mut tally = Tally::default();
@@ -349,7 +382,7 @@ mod tests {
                 ("b", 1, 50.0),
             ]))
             .unwrap();
-        tally.end_snapshot(day(1), 3.0, 2);
+        tally.end_snapshot(day(1), 3.0, 2, &BTreeMap::new());
         // On the other, a's open deals made 40 of 100 and 10 of 50; b's
         // nothing at all.
         tally.add_open("a", 0, 40.0);
@@ -357,7 +390,7 @@ mod tests {
         tally
             .add_all(&bookings(&[("a", 0, 100.0), ("a", 1, 50.0)]))
             .unwrap();
-        tally.end_snapshot(day(4), 1.0, 2);
+        tally.end_snapshot(day(4), 1.0, 2, &BTreeMap::new());
         let table = tally.table().unwrap();
         let share = |team, h| figure(&table, PIPELINE_SHARE, team, h).unwrap();
         assert!((share("a", 0) - 0.7).abs() < 1e-9);
@@ -397,7 +430,12 @@ mod tests {
                     rows.push(("a", 1, 100.0));
                 }
                 tally.add_all(&bookings(&rows)).unwrap();
-                tally.end_snapshot(day(*month), 1.0, if k == 0 { 2 } else { 1 });
+                tally.end_snapshot(
+                    day(*month),
+                    1.0,
+                    if k == 0 { 2 } else { 1 },
+                    &BTreeMap::new(),
+                );
             }
             let table = tally.table().unwrap();
             let sd = |h| figure(&table, NOT_YET_IN_PIPELINE_SD, "a", h).unwrap();

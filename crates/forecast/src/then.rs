@@ -110,3 +110,52 @@ impl RatesThen {
         Ok(cell.get_or_init(|| rates).clone())
     }
 }
+
+/// Per team: how much more a deal entering the funnel wins today than it
+/// did with the rates of `then` (today's rate on entering the first open
+/// stage over that day's), within 0.5 to 2. What deals not yet in the
+/// pipeline booked after a past snapshot is scaled by it: they were won at
+/// the rates of their time. Teams either side lacks count 1.
+pub(crate) fn conversion_index(
+    today: &WinRates,
+    then: &WinRates,
+    first_stage: &str,
+) -> BTreeMap<String, f64> {
+    let (WinRates::Calibrated(today), WinRates::Calibrated(then)) = (today, then) else {
+        return BTreeMap::new();
+    };
+    let (today, then) = (entering(today, first_stage), entering(then, first_stage));
+    today
+        .iter()
+        .filter_map(|(team, now)| {
+            let before = then.get(team).filter(|r| **r > 0.0)?;
+            Some((team.clone(), (now / before).clamp(0.5, 2.0)))
+        })
+        .collect()
+}
+
+/// Per team: the calibrated rate on entering `stage`.
+fn entering(rates: &CalibratedRates, stage: &str) -> BTreeMap<String, f64> {
+    let Ok(table) = rates.on_entering() else {
+        return BTreeMap::new();
+    };
+    let (Ok(teams), Ok(stages), Ok(rates)) = (
+        table
+            .column(quotecast_pipeline::columns::TEAM)
+            .and_then(|c| c.str().cloned()),
+        table
+            .column(quotecast_pipeline::columns::STAGE)
+            .and_then(|c| c.str().cloned()),
+        table
+            .column(crate::columns::CALIBRATED)
+            .and_then(|c| c.f64().cloned()),
+    ) else {
+        return BTreeMap::new();
+    };
+    teams
+        .iter()
+        .zip(stages.iter())
+        .zip(rates.iter())
+        .filter_map(|((team, s), rate)| (s? == stage).then_some((team?.to_owned(), rate?)))
+        .collect()
+}
