@@ -239,6 +239,21 @@ impl KnownEntries {
         })
     }
 
+    /// An entry's weight on `day` by its age in days, from 0 to the first
+    /// entry's: halved every [`RATE_HALF_LIFE_DAYS`], in integer
+    /// [`WEIGHT_UNIT`] parts (rounded half to even).
+    fn weights_by_age(&self, day: NaiveDate) -> Vec<i64> {
+        let oldest = self
+            .first_entry
+            .map_or(0, |first| (day - first).num_days().max(0));
+        (0..=oldest)
+            .map(|age| {
+                (0.5f64.powf(age as f64 / RATE_HALF_LIFE_DAYS) * WEIGHT_UNIT).round_ties_even()
+                    as i64
+            })
+            .collect()
+    }
+
     /// Entries counted per team code, stage place, age and bands reached
     /// on `day`, with their wins, decisions and age-weighted outcomes:
     /// the age is the days from the entry to the deal's decision, or to
@@ -277,12 +292,17 @@ impl KnownEntries {
                     .clip_min(lit(0i64))
                     .alias(AGE),
                 reached.alias(REACHED),
-                (lit(0.5).pow(
-                    days(as_of() - col(col::AT)).cast(DataType::Float64) / lit(RATE_HALF_LIFE_DAYS),
-                ) * lit(WEIGHT_UNIT))
-                .round(0, RoundMode::HalfToEven)
-                .cast(DataType::Int64)
-                .alias(WEIGHT),
+                // Looked up by the entry's age in days (a power per entry
+                // and day calibrated cost a quarter of a month's tally).
+                lit(Series::new(WEIGHT.into(), self.weights_by_age(day)))
+                    .gather(
+                        days(as_of() - col(col::AT))
+                            .clip_min(lit(0i64))
+                            .cast(DataType::UInt32),
+                        true,
+                    )
+                    .fill_null(lit(0i64))
+                    .alias(WEIGHT),
             ])
             .group_by(keys)
             .agg(
