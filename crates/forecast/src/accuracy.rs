@@ -31,7 +31,7 @@ use crate::{
     frames::{PastSnapshots, collect_together, exact_sum, fixed_sum, floats},
     prepare::{decided, open_deals, prepared},
     slippage::{DELAY, slip_plans, slip_tables},
-    then::conversion_index,
+    then::{conversion_index, entering},
 };
 
 pub const OBSERVATIONS: &str = "observations";
@@ -156,9 +156,10 @@ pub(crate) fn learn_from(
         .map(|s| s.id.as_str());
     let mut conversion = BTreeMap::new();
     if let (Some(rates_then), Some(first_stage)) = (rates_then, first_stage) {
+        let today = entering(&spec.win_rates, first_stage);
         for day in &recent {
             if let Some(then) = rates_then.on(*day)? {
-                conversion.insert(*day, conversion_index(&spec.win_rates, &then, first_stage));
+                conversion.insert(*day, conversion_index(&today, &then, first_stage));
             }
         }
     }

@@ -11,12 +11,12 @@
 //! Each past snapshot is forecast with the rates calibrated on the first
 //! day of its month, on the entries known then (per snapshot day gave the
 //! same backtests at up to twice the calibrations; per quarter followed
-//! the drifting teams less). Where the history known then was young (shorter than the
-//! maturity wait, or a stage's share still undecided above
-//! [`YOUNG_HISTORY_UNDECIDED`]), its rates are too low to learn from
-//! (quick losses decide first), and today's are used: on `gen-pipeline
-//! --opportunities 5000` the months of the history's first half year
-//! over-forecast the next quarter by 11 %.
+//! the drifting teams less). Where the history known then was young
+//! (shorter than the maturity wait, or a stage's share still undecided
+//! above [`YOUNG_HISTORY_UNDECIDED`]), its rates are too low to learn
+//! from (quick losses decide first), and today's are used: on
+//! `gen-pipeline --opportunities 5000` the months of the history's first
+//! half year over-forecast the next quarter by 11 %.
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex, OnceLock},
@@ -111,20 +111,17 @@ impl RatesThen {
     }
 }
 
-/// Per team: how much more a deal entering the funnel wins today than it
-/// did with the rates of `then` (today's rate on entering the first open
-/// stage over that day's), within 0.5 to 2. What deals not yet in the
-/// pipeline booked after a past snapshot is scaled by it: they were won at
-/// the rates of their time. Teams either side lacks count 1.
+/// Per team: how much more a deal entering the funnel wins today (`today`,
+/// see [`entering`]) than it did with the rates of `then` (its rate on
+/// entering the first open stage), within 0.5 to 2. What deals not yet in
+/// the pipeline booked after a past snapshot is scaled by it: they were
+/// won at the rates of their time. Teams either side lacks count 1.
 pub(crate) fn conversion_index(
-    today: &WinRates,
+    today: &BTreeMap<String, f64>,
     then: &WinRates,
     first_stage: &str,
 ) -> BTreeMap<String, f64> {
-    let (WinRates::Calibrated(today), WinRates::Calibrated(then)) = (today, then) else {
-        return BTreeMap::new();
-    };
-    let (today, then) = (entering(today, first_stage), entering(then, first_stage));
+    let then = entering(then, first_stage);
     today
         .iter()
         .filter_map(|(team, now)| {
@@ -134,8 +131,12 @@ pub(crate) fn conversion_index(
         .collect()
 }
 
-/// Per team: the calibrated rate on entering `stage`.
-fn entering(rates: &CalibratedRates, stage: &str) -> BTreeMap<String, f64> {
+/// Per team: the calibrated rate on entering `stage` (none for the rules'
+/// rates).
+pub(crate) fn entering(rates: &WinRates, stage: &str) -> BTreeMap<String, f64> {
+    let WinRates::Calibrated(rates) = rates else {
+        return BTreeMap::new();
+    };
     let Ok(table) = rates.on_entering() else {
         return BTreeMap::new();
     };
