@@ -8,9 +8,9 @@ use polars::prelude::*;
 use quotecast_pipeline::columns as col;
 
 use crate::{
-    ForecastError,
     columns::{CALIBRATED, COMPANY_RATE, IN_STAGE_FROM},
     incidence::{AtAge, Incidence, incidence},
+    tally::{Counts, Key, WEIGHT_UNIT},
 };
 
 pub const ENTRIES: &str = "entries";
@@ -18,19 +18,8 @@ pub const WINS: &str = "wins";
 /// Decided entries the team's estimate is worth (see `incidence`).
 pub const EVIDENCE: &str = "evidence";
 pub const TEAM_RATE: &str = "team_rate";
-/// Tally columns: the funnel place, the age at decision (or at the
-/// forecast date), the last band reached, the decided entries, and the
-/// weighted wins, losses and still-open entries.
+/// A stage's place in the funnel.
 pub(crate) const ORDER: &str = "__order";
-pub(crate) const AGE: &str = "__age";
-pub(crate) const REACHED: &str = "__reached";
-pub(crate) const DECIDED: &str = "__decided";
-pub(crate) const W_WON: &str = "__w_won";
-pub(crate) const W_LOST: &str = "__w_lost";
-pub(crate) const W_OPEN: &str = "__w_open";
-/// Weights are summed as integers of this many parts, so sums are exact
-/// whatever order polars adds them in (a plan id hashes the rates).
-pub(crate) const WEIGHT_UNIT: f64 = 1_048_576.0;
 
 /// What one team's entries into one stage did, at one age of decision
 /// (or of the forecast date), by the band of days in stage they reached.
@@ -75,46 +64,38 @@ pub(crate) struct Groups {
 }
 
 impl Groups {
-    pub(crate) fn read(tallies: &DataFrame) -> Result<Self, ForecastError> {
-        let text = |name: &str| -> Result<Vec<String>, ForecastError> {
-            Ok(tallies
-                .column(name)?
-                .str()?
-                .iter()
-                .map(|v| v.unwrap_or_default().to_owned())
-                .collect())
-        };
-        let whole = |name: &str| -> Result<Vec<i64>, ForecastError> {
-            let c = tallies.column(name)?.cast(&DataType::Int64)?;
-            Ok(c.i64()?.iter().map(|v| v.unwrap_or(0)).collect())
-        };
-        let (teams, stages) = (text(col::TEAM)?, text(col::STAGE)?);
-        let (order, age, reached) = (whole(ORDER)?, whole(AGE)?, whole(REACHED)?);
-        let (entries, wins, decided) = (whole(ENTRIES)?, whole(WINS)?, whole(DECIDED)?);
-        let (won, lost, open) = (whole(W_WON)?, whole(W_LOST)?, whole(W_OPEN)?);
+    /// A day's tallies (see `tally`) under their team's and stage's names
+    /// (`teams` by code, `stages` by place in the funnel).
+    pub(crate) fn from_tallies(
+        tallies: &[(Key, Counts)],
+        teams: &[String],
+        stages: &[String],
+    ) -> Self {
+        let name =
+            |names: &[String], code: u32| names.get(code as usize).cloned().unwrap_or_default();
         let mut groups = Groups {
             teams: BTreeMap::new(),
             decided: 0,
         };
-        for i in 0..teams.len() {
-            let key = (teams[i].clone(), order[i] as u32, stages[i].clone());
-            groups.decided += decided[i] as u64;
-            groups.teams.entry(key).or_default().tallies.push(Tally {
-                reached: reached[i] as usize,
-                entries: entries[i] as u64,
-                wins: wins[i] as u64,
+        for (key, counts) in tallies {
+            let group = (name(teams, key.team), key.place, name(stages, key.place));
+            groups.decided += counts.decided;
+            groups.teams.entry(group).or_default().tallies.push(Tally {
+                reached: key.reached as usize,
+                entries: counts.entries,
+                wins: counts.wins,
                 ages: AtAge {
-                    age_days: age[i],
-                    won: won[i] as f64 / WEIGHT_UNIT,
-                    lost: lost[i] as f64 / WEIGHT_UNIT,
-                    open: open[i] as f64 / WEIGHT_UNIT,
+                    age_days: i64::from(key.age),
+                    won: counts.won as f64 / WEIGHT_UNIT,
+                    lost: counts.lost as f64 / WEIGHT_UNIT,
+                    open: counts.open as f64 / WEIGHT_UNIT,
                 },
             });
         }
         for g in groups.teams.values_mut() {
             g.tallies.sort_by_key(|t| (t.ages.age_days, t.reached));
         }
-        Ok(groups)
+        groups
     }
 
     /// The company's estimate per stage and band: every team's entries

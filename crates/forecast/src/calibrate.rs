@@ -20,14 +20,13 @@ use polars::prelude::*;
 use quotecast_model::Stage;
 use quotecast_pipeline::columns as col;
 
+pub use crate::tally::RATE_HALF_LIFE_DAYS;
 use crate::{
     ForecastError,
-    banded::{
-        AGE, DECIDED, ENTRIES, Groups, ORDER, REACHED, Row, W_LOST, W_OPEN, W_WON, WEIGHT_UNIT,
-        WINS, moments_strength, rates_table, shrunk,
-    },
+    banded::{ENTRIES, Groups, ORDER, Row, moments_strength, rates_table, shrunk},
     columns::{COMPANY_RATE, IN_STAGE_FROM},
     incidence::{Incidence, incidence},
+    tally::{Entry, Tallies},
 };
 use std::collections::BTreeMap;
 
@@ -43,11 +42,7 @@ pub(crate) const NEXT: &str = "__next";
 /// a deal that has sat in its stage for weeks wins less often than one
 /// that just entered it, and the rates follow that from history.
 pub const DAYS_IN_STAGE_FROM: [i64; 9] = [0, 7, 14, 21, 30, 45, 60, 90, 180];
-const WEIGHT: &str = "__weight";
 
-/// The age at which a stage entry counts half as much as one made on the
-/// forecast date, chosen by backtest (ARCHITECTURE.md has the figures).
-pub const RATE_HALF_LIFE_DAYS: f64 = 365.0;
 /// Above this undecided share of a stage's entries (see
 /// [`CalibratedRates::undecided`]) the rates extrapolate from a young
 /// history: the forecast notes it, and a past day's rates are not used
@@ -111,11 +106,11 @@ pub fn calibrate(
 /// Every entry into an open stage made by a day, with its exit, its
 /// deal's outcome and team: what the rates of that day or any earlier one
 /// are tallied from, prepared once (the sort and joins are most of a
-/// calibration; a day's tally is a filter and a group-by). Kept compact:
-/// the team as a code into `teams`, the stage as its place in the funnel
-/// (`stages` by place), whether the deal was won and when it was decided.
+/// calibration; see `tally` for a day's tallies). Kept compact: the team
+/// as a code into `teams`, the stage as its place in the funnel (`stages`
+/// by place), whether the deal was won and when it was decided.
 pub(crate) struct KnownEntries {
-    entries: DataFrame,
+    tallies: Tallies,
     teams: Vec<String>,
     stages: Vec<String>,
     bands: Vec<i64>,
@@ -126,8 +121,6 @@ pub(crate) struct KnownEntries {
 
 /// An entry's team, as its place in [`KnownEntries`]' teams.
 const TEAM_CODE: &str = "__team_code";
-/// An entry's team code, stage place, bands reached and age in one.
-const KEY: &str = "__key";
 
 impl KnownEntries {
     /// The entries made by `as_of` (see [`calibrate`] for the inputs).
@@ -151,7 +144,8 @@ impl KnownEntries {
             .sort([col::TEAM], SortMultipleOptions::default())
             .with_row_index(TEAM_CODE, None)
             .collect()?;
-        let entries = named
+        let days = |name: &str| col(name).cast(DataType::Int32);
+        let frame = named
             .join(
                 team_codes.clone().lazy(),
                 [col(col::TEAM)],
@@ -159,23 +153,23 @@ impl KnownEntries {
                 JoinArgs::new(JoinType::Inner),
             )
             .select([
-                col(TEAM_CODE),
-                col(ORDER),
-                col(col::AT),
-                col(LEFT),
+                col(TEAM_CODE).cast(DataType::UInt32),
+                col(ORDER).cast(DataType::UInt32),
+                days(col::AT),
+                days(LEFT),
                 col(col::OUTCOME)
                     .eq(lit("won"))
                     .fill_null(lit(false))
                     .alias(WON),
-                col(col::CLOSED),
+                days(col::CLOSED),
             ])
             .collect()?;
+        let entries = compact(&frame)?;
+        drop(frame);
         let first_entry = entries
-            .column(col::AT)?
-            .as_materialized_series()
-            .min_reduce()?
-            .value()
-            .extract::<i32>()
+            .iter()
+            .map(|e| e.at)
+            .min()
             .map(quotecast_pipeline::from_epoch_days);
         let teams = team_codes
             .column(col::TEAM)?
@@ -183,8 +177,9 @@ impl KnownEntries {
             .iter()
             .map(|t| t.unwrap_or_default().to_owned())
             .collect();
+        let bands = band_starts(stages);
         Ok(KnownEntries {
-            entries,
+            tallies: Tallies::new(entries, &bands, quotecast_pipeline::epoch_days(as_of)),
             teams,
             // By place in the funnel, as `open_stages` numbers them.
             stages: stages
@@ -192,7 +187,7 @@ impl KnownEntries {
                 .filter(|s| s.is_open())
                 .map(|s| s.id.clone())
                 .collect(),
-            bands: band_starts(stages),
+            bands,
             prepared_on: as_of,
             first_entry,
         })
@@ -203,132 +198,50 @@ impl KnownEntries {
     /// came by then, decided only if by then.
     pub(crate) fn rates_on(&self, how: &Calibration) -> Result<CalibratedRates, ForecastError> {
         debug_assert!(how.as_of <= self.prepared_on);
-        let mut tallies = self.tallied_on(how.as_of).collect()?;
-        // The names back for the codes: teams by code, stages by place.
-        let named = |codes: &Column, names: &[String]| -> Result<Vec<String>, ForecastError> {
-            Ok(codes
-                .cast(&DataType::UInt32)?
-                .u32()?
-                .iter()
-                .map(|c| {
-                    c.and_then(|c| names.get(c as usize))
-                        .cloned()
-                        .unwrap_or_default()
-                })
-                .collect())
-        };
-        let teams = named(tallies.column(TEAM_CODE)?, &self.teams)?;
-        let stages = named(tallies.column(ORDER)?, &self.stages)?;
-        tallies.with_column(Column::new(col::TEAM.into(), teams))?;
-        tallies.with_column(Column::new(col::STAGE.into(), stages))?;
-        rates_from(&tallies, &self.bands, how)
+        let tallies = self.tallies.on(quotecast_pipeline::epoch_days(how.as_of));
+        let groups = Groups::from_tallies(&tallies, &self.teams, &self.stages);
+        rates_from(&groups, &self.bands, how)
     }
+}
 
-    /// One integer key of an entry's team code, stage place, bands
-    /// reached and age (hashing one column costs less than four): codes
-    /// below 2^24, places and bands below 2^8, ages below 2^24 days (45,000
-    /// years; the reader's dates are far within). `None` for a funnel too
-    /// large for it: grouped by the four.
-    fn key(&self) -> Option<Expr> {
-        let fits = self.teams.len() < 1 << 24 && self.stages.len() < 256 && self.bands.len() < 256;
-        let part = |name: &str| col(name).cast(DataType::UInt64);
-        fits.then(|| {
-            ((part(TEAM_CODE) * lit(256u64) + part(ORDER)) * lit(256u64) + part(REACHED))
-                * lit(1u64 << 24)
-                + part(AGE)
-        })
-    }
-
-    /// An entry's weight on `day` by its age in days, from 0 to the first
-    /// entry's: halved every [`RATE_HALF_LIFE_DAYS`], in integer
-    /// [`WEIGHT_UNIT`] parts (rounded half to even).
-    fn weights_by_age(&self, day: NaiveDate) -> Vec<i64> {
-        let oldest = self
-            .first_entry
-            .map_or(0, |first| (day - first).num_days().max(0));
-        (0..=oldest)
-            .map(|age| {
-                (0.5f64.powf(age as f64 / RATE_HALF_LIFE_DAYS) * WEIGHT_UNIT).round_ties_even()
-                    as i64
+/// The entries of a frame of `TEAM_CODE, ORDER, AT, LEFT, WON, CLOSED`
+/// (days as epoch days).
+fn compact(frame: &DataFrame) -> Result<Vec<Entry>, ForecastError> {
+    let codes = |name: &str| -> Result<Vec<u32>, ForecastError> {
+        Ok(frame
+            .column(name)?
+            .u32()?
+            .iter()
+            .map(|v| v.unwrap_or(0))
+            .collect())
+    };
+    let days = |name: &str| -> Result<Vec<Option<i32>>, ForecastError> {
+        Ok(frame.column(name)?.i32()?.iter().collect())
+    };
+    let (team, place) = (codes(TEAM_CODE)?, codes(ORDER)?);
+    let (at, left, closed) = (days(col::AT)?, days(LEFT)?, days(col::CLOSED)?);
+    let won = frame.column(WON)?.bool()?;
+    Ok((0..frame.height())
+        .filter_map(|i| {
+            Some(Entry {
+                team: team[i],
+                place: place[i],
+                at: at[i]?,
+                left: Entry::day_or_never(left[i]),
+                closed: Entry::day_or_never(closed[i]),
+                won: won.get(i).unwrap_or(false),
             })
-            .collect()
-    }
-
-    /// Entries counted per team code, stage place, age and bands reached
-    /// on `day`, with their wins, decisions and age-weighted outcomes:
-    /// the age is the days from the entry to the deal's decision, or to
-    /// `day` while it is undecided then; weighted sums (by the entry's age
-    /// on `day`) are integers of [`WEIGHT_UNIT`] parts.
-    fn tallied_on(&self, day: NaiveDate) -> LazyFrame {
-        let as_of = || lit(day).cast(DataType::Date);
-        let days = |e: Expr| e.dt().total_days(false);
-        let decided = col(col::CLOSED).lt_eq(as_of()).fill_null(lit(false));
-        let won = col(WON).and(decided.clone());
-        let lost = col(WON).not().and(decided.clone());
-        let weighted = |flag: Expr| when(flag).then(col(WEIGHT)).otherwise(lit(0i64)).sum();
-        // Days in the stage: until the deal's next event if it came by
-        // `day`, else until `day`.
-        let left = when(col(LEFT).lt_eq(as_of()))
-            .then(col(LEFT))
-            .otherwise(as_of());
-        let in_stage = days(left - col(col::AT));
-        let reached = self.bands.iter().skip(1).fold(lit(0u32), |n, &from| {
-            n + in_stage.clone().gt_eq(lit(from)).cast(DataType::UInt32)
-        });
-        let decided_on = when(decided.clone())
-            .then(col(col::CLOSED))
-            .otherwise(as_of());
-        let parts = [TEAM_CODE, ORDER, AGE, REACHED];
-        let (keys, firsts): (Vec<Expr>, Vec<Expr>) = match self.key() {
-            Some(key) => (vec![key.alias(KEY)], parts.map(|p| col(p).first()).to_vec()),
-            None => (parts.map(col).to_vec(), Vec::new()),
-        };
-        self.entries
-            .clone()
-            .lazy()
-            .filter(col(col::AT).lt_eq(as_of()))
-            .with_columns([
-                days(decided_on - col(col::AT))
-                    .clip_min(lit(0i64))
-                    .alias(AGE),
-                reached.alias(REACHED),
-                // Looked up by the entry's age in days (a power per entry
-                // and day calibrated cost a quarter of a month's tally).
-                lit(Series::new(WEIGHT.into(), self.weights_by_age(day)))
-                    .gather(
-                        days(as_of() - col(col::AT))
-                            .clip_min(lit(0i64))
-                            .cast(DataType::UInt32),
-                        true,
-                    )
-                    .fill_null(lit(0i64))
-                    .alias(WEIGHT),
-            ])
-            .group_by(keys)
-            .agg(
-                [
-                    len().cast(DataType::UInt64).alias(ENTRIES),
-                    won.clone().cast(DataType::UInt64).sum().alias(WINS),
-                    decided.clone().cast(DataType::UInt64).sum().alias(DECIDED),
-                    weighted(won.clone()).alias(W_WON),
-                    weighted(lost.clone()).alias(W_LOST),
-                    weighted(won.or(lost).not()).alias(W_OPEN),
-                ]
-                .into_iter()
-                .chain(firsts)
-                .collect::<Vec<_>>(),
-            )
-    }
+        })
+        .collect())
 }
 
 /// The rates from a day's tallies (see [`KnownEntries::tallied_on`]).
 fn rates_from(
-    tallies: &DataFrame,
+    groups: &Groups,
     bands: &[i64],
     how: &Calibration,
 ) -> Result<CalibratedRates, ForecastError> {
     let bands = bands.to_vec();
-    let groups = Groups::read(tallies)?;
     let estimates = groups.company(bands.len());
     let company: BTreeMap<(u32, String), Vec<Option<f64>>> = estimates
         .iter()

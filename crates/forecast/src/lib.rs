@@ -40,6 +40,7 @@ mod scores;
 mod shocks;
 mod slippage;
 mod spec;
+mod tally;
 /// The integration tests' generated organisation, for unit tests too.
 #[cfg(test)]
 #[path = "../tests/common/mod.rs"]

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 /// Lowest first. Modules of one layer do not use each other.
 const LAYERS: &[&[&str]] = &[
     &["columns", "correction", "error", "incidence"],
+    &["tally"],
     &["frames", "orders", "banded"],
     &["calibrate"],
     &["spec"],
