@@ -404,18 +404,22 @@ fn history_labels_and_timestamps_are_read_and_unknown_words_refused_by_name() {
     assert_eq!(texts(&outcomes, col::OUTCOME), ["won", "lost"]);
     assert!(history.snapshots.is_none());
 
-    // `Won` and `Qualify` are not the rules' words nor labels of theirs.
+    // The rules' words and labels in other capitals or with spaces around
+    // them (`Qualify`, `WON`, ` closed lost `) are read as what they name;
+    // a word that is neither (`Demo`, `Booked`) is refused by name.
     let dir = history_dir(
-        "opportunity_id,stage,at\nO-1,Qualify,2026-01-02\nO-1,Qualify,2026-01-03\nO-1,Demo,2026-01-04\n",
-        "opportunity_id,team,outcome,closed,currency,amount\nO-1,east,Won,2026-02-01,USD,10.00\n",
+        "opportunity_id,stage,at\nO-1,Qualify,2026-01-02\nO-1,QUALIFICATION,2026-01-03\nO-1,Demo,2026-01-04\nO-1,Demo,2026-01-05\n",
+        "opportunity_id,team,outcome,closed,currency,amount\nO-1,east,WON,2026-02-01,USD,10.00\nO-2,east, closed lost ,2026-02-03,USD,0\nO-3,east,Booked,2026-02-04,USD,5.00\n",
     );
     let message = bad(read_history(dir.path(), &vocabulary()).map(|_| ()));
     assert!(
-        message.contains("stage_events.csv: 3 bad value(s)"),
+        message.contains("stage_events.csv: 2 bad value(s)"),
         "{message}"
     );
     assert!(
-        message.contains("`Qualify` (2 rows), `Demo` (1 row) are not a stage of the rules; expected qualify, propose, won, lost"),
+        message.contains(
+            "`Demo` (2 rows) is not a stage of the rules; expected qualify, propose, won, lost"
+        ),
         "{message}"
     );
     assert!(
@@ -426,9 +430,22 @@ fn history_labels_and_timestamps_are_read_and_unknown_words_refused_by_name() {
     let message =
         bad(read_history_table(&outcomes, HistoryTable::Outcomes, &vocabulary()).map(|_| ()));
     assert!(
-        message.contains("`Won` (1 row) is not an outcome; expected won, lost"),
+        message.contains("1 bad value(s)")
+            && message.contains("`Booked` (1 row) is not an outcome; expected won, lost"),
         "{message}"
     );
+    let dir = history_dir(
+        "opportunity_id,stage,at\nO-1,Qualify,2026-01-02\nO-1,QUALIFICATION,2026-01-03\nO-1, proposal/price quote,2026-01-04\n",
+        "opportunity_id,team,outcome,closed,currency,amount\nO-1,east,WON,2026-02-01,USD,10.00\nO-2,east, closed lost ,2026-02-03,USD,0\n",
+    );
+    let history = read_history(dir.path(), &vocabulary()).unwrap();
+    let events = history.stage_events.collect().unwrap();
+    assert_eq!(
+        texts(&events, col::STAGE),
+        ["qualify", "qualify", "propose"]
+    );
+    let outcomes = history.outcomes.collect().unwrap();
+    assert_eq!(texts(&outcomes, col::OUTCOME), ["won", "lost"]);
 }
 
 #[test]

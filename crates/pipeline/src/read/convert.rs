@@ -8,7 +8,7 @@ use std::str::FromStr;
 use polars::prelude::*;
 use quotecast_model::Currency;
 use rust_decimal::Decimal;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::{Vocabulary, noise::without_float_noise, regional};
 use crate::{PipelineError, columns as col};
@@ -344,8 +344,14 @@ fn converted(
 ) -> (Expr, Option<(String, Expr)>) {
     let raw = col(s.name);
     let value = match s.kind {
-        Kind::Text if s.name == col::STAGE => relabelled(raw, &vocabulary.stage_labels),
-        Kind::Text if s.name == col::OUTCOME => relabelled(raw, &vocabulary.outcome_labels),
+        Kind::Text if s.name == col::STAGE => {
+            relabelled(raw, &vocabulary.stage_labels, &vocabulary.stages)
+        }
+        Kind::Text if s.name == col::OUTCOME => relabelled(
+            raw,
+            &vocabulary.outcome_labels,
+            &["won", "lost"].map(String::from),
+        ),
         Kind::Text if s.name == col::OPPORTUNITY_ID => {
             typed.tallies.push((
                 format!(
@@ -457,35 +463,74 @@ fn converted(
     (value, None)
 }
 
-/// Each label replaced by the id it stands for (the first pair naming a
-/// label wins); other values unchanged. One pass looks each value up; a
-/// column holding no label (a file already in the rules' ids) is
-/// returned as it is, without a copy.
-fn relabelled(raw: Expr, labels: &[(String, String)]) -> Expr {
-    if labels.is_empty() {
-        return raw;
-    }
-    let mut ids: FxHashMap<String, String> = FxHashMap::default();
-    for (label, id) in labels {
-        ids.entry(label.clone()).or_insert_with(|| id.clone());
-    }
-    let ids = std::sync::Arc::new(ids);
+/// Each label replaced by the id it stands for, and each id or label
+/// written in other capitals or with spaces around it (`closed won`,
+/// `WON`, ` Qualify`, as CRMs and hand-edited exports write them) by its
+/// id: an exact label first (the first pair naming it wins), then the
+/// label or id equal but for case and surrounding spaces. Other values
+/// are unchanged (the vocabulary check names them). One pass looks each
+/// value up; a column holding nothing to replace (a file already in the
+/// rules' ids) is returned as it is, without a copy.
+fn relabelled(raw: Expr, labels: &[(String, String)], ids: &[String]) -> Expr {
+    let relabel = std::sync::Arc::new(Relabel::new(labels, ids));
     raw.map(
         move |column: Column| {
             let Ok(texts) = column.str() else {
                 return Ok(column);
             };
-            if !texts.iter().flatten().any(|v| ids.contains_key(v)) {
+            if !texts.iter().flatten().any(|v| relabel.id_of(v).is_some()) {
                 return Ok(column);
             }
             let out: StringChunked = texts
                 .iter()
-                .map(|v| v.map(|v| ids.get(v).map_or(v, String::as_str)))
+                .map(|v| v.map(|v| relabel.id_of(v).unwrap_or(v)))
                 .collect();
             Ok(out.with_name(column.name().clone()).into_column())
         },
         |_, field| Ok(field.clone()),
     )
+}
+
+/// The lookups of [`relabelled`].
+struct Relabel {
+    ids: FxHashSet<String>,
+    exact: FxHashMap<String, String>,
+    folded: FxHashMap<String, String>,
+}
+
+impl Relabel {
+    fn new(labels: &[(String, String)], ids: &[String]) -> Self {
+        let mut exact = FxHashMap::default();
+        for (label, id) in labels {
+            exact.entry(label.clone()).or_insert_with(|| id.clone());
+        }
+        let mut folded = FxHashMap::default();
+        let named = ids.iter().map(|id| (id, id));
+        for (label, id) in named.chain(labels.iter().map(|(l, i)| (l, i))) {
+            folded.entry(fold(label)).or_insert_with(|| id.clone());
+        }
+        Relabel {
+            ids: ids.iter().cloned().collect(),
+            exact,
+            folded,
+        }
+    }
+
+    /// The id `value` stands for, if it is not one already.
+    fn id_of(&self, value: &str) -> Option<&str> {
+        if self.ids.contains(value) {
+            return None;
+        }
+        self.exact
+            .get(value)
+            .or_else(|| self.folded.get(&fold(value)))
+            .map(String::as_str)
+    }
+}
+
+/// A label as compared when its capitals and surrounding spaces differ.
+fn fold(label: &str) -> String {
+    label.trim().to_lowercase()
 }
 
 /// The 15-character form of a Salesforce 18-character id: `id` when its
