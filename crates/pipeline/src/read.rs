@@ -78,7 +78,16 @@ struct Table {
     path: PathBuf,
     raw: LazyFrame,
     typed: convert::Typed,
+    /// True on a row whose every value is empty (a blank line of a CSV,
+    /// a row of separators alone as spreadsheets save): not a row of
+    /// data, left out and counted.
+    blank: Expr,
+    /// The place of the blank rows' count among the typed tallies.
+    blank_tally: usize,
 }
+
+/// The column [`Table::flagged`] marks blank rows in.
+const BLANK: &str = "__blank_row";
 
 impl Table {
     fn open(path: &Path, specs: &[Spec], vocabulary: &Vocabulary) -> Result<Self, PipelineError> {
@@ -95,10 +104,25 @@ impl Table {
             .map_err(|e| format_error(path, e))?;
         let mut typed = convert::typed(path, &schema, specs, vocabulary)?;
         typed.notes.extend(names::note(&renamed));
+        let empty: Vec<Expr> = schema
+            .iter_names()
+            .map(|n| col(n.clone()).is_null())
+            .collect();
+        let blank = match empty.is_empty() {
+            true => lit(false),
+            false => all_horizontal(empty).map_err(|e| format_error(path, e))?,
+        };
+        let blank_tally = typed.tallies.len();
+        typed.tallies.push((
+            "row(s) with every value empty (blank lines) were left out".into(),
+            blank.clone(),
+        ));
         Ok(Self {
             path: path.to_path_buf(),
             raw: raw.with_row_index(ROW, Some(1)),
             typed,
+            blank,
+            blank_tally,
         })
     }
 
@@ -113,10 +137,22 @@ impl Table {
     }
 
     /// The typed columns with [`ROW`] and every check's flag.
+    /// A blank row is flagged by no check.
     fn flagged(&self) -> LazyFrame {
-        let mut select = vec![col(ROW)];
+        let kept = || col(BLANK).not();
+        let mut select = vec![col(ROW), self.blank.clone().alias(BLANK)];
         select.extend(self.typed.columns.iter().cloned());
-        select.extend(self.typed.conversion_flags.iter().cloned());
+        select.extend(
+            self.typed
+                .conversion_flags
+                .iter()
+                .enumerate()
+                .map(|(i, flag)| {
+                    flag.clone()
+                        .and(self.blank.clone().not())
+                        .alias(convert::flag_name(i))
+                }),
+        );
         select.extend(
             self.typed
                 .tallies
@@ -134,6 +170,7 @@ impl Table {
                 c.flag
                     .clone()
                     .fill_null(lit(false))
+                    .and(kept())
                     .alias(convert::flag_name(i))
             })
             .collect();
@@ -150,17 +187,21 @@ impl Table {
             &self.typed.checks,
             self.typed.tallies.len(),
         )?;
+        let blank = tallied.get(self.blank_tally).copied().unwrap_or(0);
         for ((note, _), count) in self.typed.tallies.iter().zip(tallied) {
             if count > 0 {
                 self.typed.notes.push(format!("{count} {note}"));
             }
         }
-        Ok(rows)
+        Ok(rows - blank)
     }
 
     /// The typed columns, unchecked (after [`Table::refuse_bad`]).
     fn values(&self) -> LazyFrame {
-        self.raw.clone().select(self.typed.columns.clone())
+        self.raw
+            .clone()
+            .filter(self.blank.clone().not())
+            .select(self.typed.columns.clone())
     }
 }
 
@@ -198,6 +239,11 @@ pub fn read_snapshot_noted(
         .map_err(|e| format_error(path, e))?;
     table.refuse_bad(frame.clone().lazy())?;
     let names: Vec<PlSmallStr> = SNAPSHOT.iter().map(|s| s.name.into()).collect();
+    let frame = frame
+        .lazy()
+        .filter(col(BLANK).not())
+        .collect()
+        .map_err(|e| format_error(path, e))?;
     Ok(Snapshot {
         frame: frame.select(names)?,
         notes: table.typed.notes,

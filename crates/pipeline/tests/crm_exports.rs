@@ -609,6 +609,64 @@ fn a_byte_order_mark_and_windows_line_ends_as_excel_saves_csv_are_read() {
 }
 
 #[test]
+fn blank_lines_and_rows_of_separators_alone_are_left_out_and_counted() {
+    // Spreadsheets save empty rows as separators alone; files end in
+    // blank lines. Neither is a row of data: left out, counted once, and
+    // a bad value after them still named by the file's row.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("saved.csv");
+    let rows = [
+        "O-1,ann,east,na,qualify,2026-10-01,2026-11-20,USD,12.50",
+        ",,,,,,,,",
+        "O-2,bob,east,na,propose,2026-10-02,2026-12-01,EUR,7",
+    ];
+    std::fs::write(&path, format!("{SNAPSHOT_HEADER}\n{}\n\n", rows.join("\n"))).unwrap();
+    let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+    assert_eq!(texts(&read.frame, col::OPPORTUNITY_ID), ["O-1", "O-2"]);
+    assert!(
+        read.notes
+            .iter()
+            .any(|n| n.contains("2 row(s) with every value empty (blank lines) were left out")),
+        "{:?}",
+        read.notes
+    );
+    let count = quotecast_pipeline::read::check_snapshot(&path, &vocabulary()).unwrap();
+    assert_eq!((count.rows, count.opportunities), (2, 2));
+    std::fs::write(
+        &path,
+        format!(
+            "{SNAPSHOT_HEADER}\n{}\n,,,,,,,,\nO-3,ann,east,na,qualify,2026-10-01,,USD,1.00\n",
+            rows[0]
+        ),
+    )
+    .unwrap();
+    let message = bad(read_snapshot_noted(&path, &vocabulary()));
+    assert!(
+        message.contains("1 bad value(s)")
+            && message.contains("row 3, column `expected_close`: is empty"),
+        "{message}"
+    );
+
+    let dir = history_dir(
+        "opportunity_id,stage,at\nO-1,qualify,2026-01-02\n,,\n\n",
+        "opportunity_id,team,outcome,closed,currency,amount\nO-1,east,won,2026-02-01,USD,10.00\n\n",
+    );
+    let history = read_history(dir.path(), &vocabulary()).unwrap();
+    assert_eq!(history.stage_events.collect().unwrap().height(), 1);
+    assert_eq!(history.outcomes.collect().unwrap().height(), 1);
+    assert_eq!(
+        history
+            .notes
+            .iter()
+            .filter(|n| n.contains("with every value empty"))
+            .count(),
+        2,
+        "{:?}",
+        history.notes
+    );
+}
+
+#[test]
 fn a_columns_day_month_order_and_separator_hold_over_the_whole_file_however_it_is_read() {
     // A long US export in which only the last row shows the order and
     // the separator: the rows before it, read in pieces (a 30,000-row
