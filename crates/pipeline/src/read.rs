@@ -84,6 +84,10 @@ struct Table {
     blank: Expr,
     /// The place of the blank rows' count among the typed tallies.
     blank_tally: usize,
+    /// The blank rows [`Table::refuse_bad`] counted: only a file that has
+    /// some is filtered (a filter on every column would read them all
+    /// where a reader wants a few).
+    blanks: u64,
 }
 
 /// The column [`Table::flagged`] marks blank rows in.
@@ -123,6 +127,7 @@ impl Table {
             typed,
             blank,
             blank_tally,
+            blanks: 0,
         })
     }
 
@@ -187,21 +192,22 @@ impl Table {
             &self.typed.checks,
             self.typed.tallies.len(),
         )?;
-        let blank = tallied.get(self.blank_tally).copied().unwrap_or(0);
+        self.blanks = tallied.get(self.blank_tally).copied().unwrap_or(0);
         for ((note, _), count) in self.typed.tallies.iter().zip(tallied) {
             if count > 0 {
                 self.typed.notes.push(format!("{count} {note}"));
             }
         }
-        Ok(rows - blank)
+        Ok(rows - self.blanks)
     }
 
     /// The typed columns, unchecked (after [`Table::refuse_bad`]).
     fn values(&self) -> LazyFrame {
-        self.raw
-            .clone()
-            .filter(self.blank.clone().not())
-            .select(self.typed.columns.clone())
+        let rows = match self.blanks {
+            0 => self.raw.clone(),
+            _ => self.raw.clone().filter(self.blank.clone().not()),
+        };
+        rows.select(self.typed.columns.clone())
     }
 }
 

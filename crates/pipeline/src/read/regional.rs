@@ -1,6 +1,8 @@
 //! Dates and numbers as CRM reports write them in their user's locale:
 //! `11/20/2026` (a US user), `20/11/2026` or `20.11.2026` (most others),
-//! with a time of day and `AM`/`PM` or not; `USD 12,500.00`, `$12,500.00`,
+//! `20-Nov-2026` or `Nov 20, 2026` (a month by name, as Excel's medium
+//! date and English reports write it), with a time of day and `AM`/`PM`
+//! or not; `USD 12,500.00`, `$12,500.00`,
 //! `12.500,00 €`, `1 234,56`. Salesforce and Dynamics report exports write
 //! both that way.
 //!
@@ -117,9 +119,87 @@ fn column_order<'a>(texts: impl Iterator<Item = &'a str>) -> Option<DayOrder> {
     }
 }
 
-/// The date `text` stands for, as `YYYY-MM-DD`, in the column's `order`.
+/// Month names as English exports write them, by number from 1: the
+/// three-letter form, the whole name, or `Sept`.
+const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// The month `word` names (`Nov`, `november`, `Sept.`), in any capitals.
+fn month_named(word: &str) -> Option<u32> {
+    let word = word.trim_end_matches('.');
+    if word.len() < 3 || !word.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    let word = word.to_ascii_lowercase();
+    let place = MONTHS.iter().position(|m| {
+        m.starts_with(word.as_str()) && (word.len() == 3 || word.len() == m.len() || word == "sept")
+    })?;
+    u32::try_from(place + 1).ok()
+}
+
+/// A date with its month by name, as Excel's medium date and English
+/// reports write it: `20-Nov-2026`, `20 Nov 2026`, `Nov 20, 2026`,
+/// `November 20, 2026`, optionally followed by a time of day. Never
+/// ambiguous, so read whatever the rest of the column holds.
+fn named(text: &str) -> Option<chrono::NaiveDate> {
+    let text = text.trim();
+    // `YYYY-...` (ISO, read elsewhere: most values of most files) and
+    // anything without a letter: no month name.
+    if text.as_bytes().get(4) == Some(&b'-') || !text.bytes().any(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    // The time of day, if any, from the first field holding a `:`.
+    let (date, time) = match text.find(':') {
+        Some(colon) => {
+            let start = text[..colon].rfind(char::is_whitespace)?;
+            (&text[..start], Some(text[start..].trim()))
+        }
+        None => (text, None),
+    };
+    if time.is_some_and(|t| !is_time(t)) {
+        return None;
+    }
+    let fields: Vec<&str> = date
+        .split(|c: char| c.is_whitespace() || c == '-' || c == ',')
+        .filter(|f| !f.is_empty())
+        .collect();
+    let [a, b, year] = fields.as_slice() else {
+        return None;
+    };
+    let day = |s: &str| {
+        (s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u32>().ok())
+            .flatten()
+    };
+    let (day, month) = match (month_named(a), month_named(b)) {
+        (None, Some(month)) => (day(a)?, month),
+        (Some(month), None) => (day(b)?, month),
+        _ => return None,
+    };
+    let year = (year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| year.parse::<i32>().ok())
+        .flatten()?;
+    chrono::NaiveDate::from_ymd_opt(year, month, day)
+}
+
+/// The date `text` stands for, as `YYYY-MM-DD`, in the column's `order`
+/// (a month by name needs none).
 fn iso(text: &str, order: Option<DayOrder>) -> Option<String> {
-    let p = parts(text)?;
+    let Some(p) = parts(text) else {
+        return named(text).map(|d| d.to_string());
+    };
     let (day, month) = match (p.dotted, order) {
         (true, _) | (false, Some(DayOrder::DayFirst)) => (p.first, p.second),
         (false, Some(DayOrder::MonthFirst)) => (p.second, p.first),
@@ -152,7 +232,11 @@ where
     F: Fn(&str, Option<DayOrder>) -> Option<String> + Send + Sync + 'static,
 {
     whole_column(raw, move |texts| {
-        if !texts.iter().flatten().any(|v| parts(v).is_some()) {
+        if !texts
+            .iter()
+            .flatten()
+            .any(|v| parts(v).is_some() || named(v).is_some())
+        {
             return StringChunked::full_null(texts.name().clone(), texts.len());
         }
         let order = column_order(texts.iter().flatten());
@@ -328,6 +412,36 @@ pub(crate) fn codes(raw: Expr) -> Expr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_with_the_month_by_name_are_read_whatever_the_column_shows() {
+        let read = |t: &str| iso(t, None);
+        for text in [
+            "20-Nov-2026",
+            "20 Nov 2026",
+            "Nov 20, 2026",
+            "November 20, 2026",
+            "20-NOV-2026",
+            "Sept. 20, 2026",
+            "nov 20 2026 9:30 AM",
+            "20-Nov-2026 17:45:10",
+        ] {
+            let month = if text.starts_with("Sept") { "09" } else { "11" };
+            assert_eq!(read(text), Some(format!("2026-{month}-20")), "{text}");
+        }
+        // Not a date: a day the month lacks, a word that is no month, a
+        // two-digit year, two months, a bad time.
+        for text in [
+            "31-Nov-2026",
+            "20-Nom-2026",
+            "20-Nov-26",
+            "Nov Dec 2026",
+            "20-Nov-2026 25:99:00x",
+            "No 20, 2026",
+        ] {
+            assert_eq!(read(text), None, "{text}");
+        }
+    }
 
     #[test]
     fn a_columns_day_month_order_is_the_one_its_days_above_12_show() {
