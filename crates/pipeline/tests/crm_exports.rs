@@ -609,6 +609,47 @@ fn a_byte_order_mark_and_windows_line_ends_as_excel_saves_csv_are_read() {
 }
 
 #[test]
+fn forecast_categories_as_salesforce_and_hubspot_write_them_are_read_as_ours() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = [
+        ("Best Case", "best_case"),
+        ("BestCase", "best_case"),
+        ("BEST_CASE", "best_case"),
+        ("Commit", "commit"),
+        ("Forecast", "commit"),
+        ("Pipeline", "pipeline"),
+        ("OMIT", "omitted"),
+        ("Not forecasted", "omitted"),
+        ("Omitted", "omitted"),
+        ("closed", "closed"),
+    ];
+    let rows: Vec<String> = written
+        .iter()
+        .enumerate()
+        .map(|(i, (category, _))| {
+            format!("O-{i},ann,east,na,qualify,2026-10-01,2026-11-20,USD,1.00,{category}")
+        })
+        .collect();
+    let header = format!("{SNAPSHOT_HEADER},forecast_category");
+    let path = csv_file(dir.path(), "categories.csv", &header, &rows);
+    let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+    let expected: Vec<&str> = written.iter().map(|(_, ours)| *ours).collect();
+    assert_eq!(texts(&read.frame, col::FORECAST_CATEGORY), expected);
+    // A word that is none of them is still refused by name.
+    let path = csv_file(
+        dir.path(),
+        "categories.csv",
+        &header,
+        &["O-1,ann,east,na,qualify,2026-10-01,2026-11-20,USD,1.00,Upside"],
+    );
+    let message = bad(read_snapshot_noted(&path, &vocabulary()));
+    assert!(
+        message.contains("`Upside` (1 row) is not a forecast category"),
+        "{message}"
+    );
+}
+
+#[test]
 fn blank_lines_and_rows_of_separators_alone_are_left_out_and_counted() {
     // Spreadsheets save empty rows as separators alone; files end in
     // blank lines. Neither is a row of data: left out, counted once, and

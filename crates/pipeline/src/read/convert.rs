@@ -347,6 +347,11 @@ fn converted(
         Kind::Text if s.name == col::STAGE => {
             relabelled(raw, &vocabulary.stage_labels, &vocabulary.stages)
         }
+        Kind::Text if s.name == col::FORECAST_CATEGORY => relabelled(
+            raw,
+            &category_labels(&vocabulary.forecast_categories),
+            &vocabulary.forecast_categories,
+        ),
         Kind::Text if s.name == col::OUTCOME => relabelled(
             raw,
             &vocabulary.outcome_labels,
@@ -526,6 +531,33 @@ impl Relabel {
             .or_else(|| self.folded.get(&fold(value)))
             .map(String::as_str)
     }
+}
+
+/// What CRMs write for the forecast categories, beyond the categories'
+/// own names in any capitals (`PIPELINE`, HubSpot's `BEST_CASE`) and
+/// with a space for the underscore (Salesforce's `Best Case`): the API
+/// values of Salesforce's `ForecastCategory` (`BestCase`, and `Forecast`
+/// for commit) and HubSpot's `OMIT` and `Not forecasted`.
+const CATEGORY_LABELS: [(&str, &str); 4] = [
+    ("BestCase", "best_case"),
+    ("Forecast", "commit"),
+    ("Omit", "omitted"),
+    ("Not forecasted", "omitted"),
+];
+
+/// The labels of the forecast categories `ids`: each with a space for
+/// its underscores, and the [`CATEGORY_LABELS`] of those it has.
+fn category_labels(ids: &[String]) -> Vec<(String, String)> {
+    ids.iter()
+        .filter(|id| id.contains('_'))
+        .map(|id| (id.replace('_', " "), id.clone()))
+        .chain(
+            CATEGORY_LABELS
+                .iter()
+                .filter(|(_, id)| ids.iter().any(|i| i == id))
+                .map(|(label, id)| ((*label).to_owned(), (*id).to_owned())),
+        )
+        .collect()
 }
 
 /// A label as compared when its capitals and surrounding spaces differ.
