@@ -220,7 +220,12 @@ fn compact(frame: &DataFrame) -> Result<Vec<Entry>, ForecastError> {
     };
     let (team, place) = (codes(TEAM_CODE)?, codes(ORDER)?);
     let (at, left, closed) = (days(col::AT)?, days(LEFT)?, days(col::CLOSED)?);
-    let won = frame.column(WON)?.bool()?;
+    let won: Vec<bool> = frame
+        .column(WON)?
+        .bool()?
+        .iter()
+        .map(|w| w.unwrap_or(false))
+        .collect();
     Ok((0..frame.height())
         .filter_map(|i| {
             Some(Entry {
@@ -229,7 +234,7 @@ fn compact(frame: &DataFrame) -> Result<Vec<Entry>, ForecastError> {
                 at: at[i]?,
                 left: Entry::day_or_never(left[i]),
                 closed: Entry::day_or_never(closed[i]),
-                won: won.get(i).unwrap_or(false),
+                won: won[i],
             })
         })
         .collect())

@@ -245,11 +245,16 @@ pub fn read_snapshot_noted(
         .map_err(|e| format_error(path, e))?;
     table.refuse_bad(frame.clone().lazy())?;
     let names: Vec<PlSmallStr> = SNAPSHOT.iter().map(|s| s.name.into()).collect();
-    let frame = frame
-        .lazy()
-        .filter(col(BLANK).not())
-        .collect()
-        .map_err(|e| format_error(path, e))?;
+    // Copied without its blank rows only when it has some (a snapshot
+    // is read on every forecast).
+    let frame = match table.blanks {
+        0 => frame,
+        _ => frame
+            .lazy()
+            .filter(col(BLANK).not())
+            .collect()
+            .map_err(|e| format_error(path, e))?,
+    };
     Ok(Snapshot {
         frame: frame.select(names)?,
         notes: table.typed.notes,
