@@ -44,7 +44,7 @@ use crate::{
     },
     corrected::expected_rows,
     frames::{collect_together, exact_sum, fixed_sum},
-    pipeline_share::{Tally, all_bookings_plan},
+    pipeline_share::{Tally, all_bookings_plan, won_per_day},
     prepare::horizon_of,
     shocks::ShockModel,
 };
@@ -131,24 +131,36 @@ pub(crate) fn learn_calendar(
 ) -> Result<DataFrame, ForecastError> {
     // Only snapshots with a horizon whose bucket had ended by the
     // forecast date.
-    let mut days = Vec::with_capacity(deals.len());
+    let learned: Vec<(NaiveDate, &DataFrame)> = deals
+        .iter()
+        .filter(|(day, _)| complete_horizons(spec.bucket, *day, spec.as_of) > 0)
+        .map(|(day, open)| (*day, open))
+        .collect();
+    // What each snapshot's open deals booked and what every deal booked,
+    // joined and grouped once for all snapshots: one join per snapshot
+    // against millions of outcomes took most of the calendar's time.
+    let won_by_open = won_by_open_deals(&learned, &decided)?;
+    let won_per_day = won_per_day(&decided)?;
+    let mut days = Vec::with_capacity(learned.len());
     // Per snapshot: its cells, then everything booked after it.
-    let mut plans = Vec::with_capacity(2 * deals.len());
-    for (day, open) in deals {
-        let complete = complete_horizons(spec.bucket, *day, spec.as_of);
-        if complete > 0 {
-            let then = as_it_stood(spec, *day);
-            let weight = snapshot_weight(spec.bucket, *day, spec.as_of);
-            plans.push(snapshot_cells(
-                open.clone().lazy(),
-                &decided,
-                &then,
-                complete,
-                weight,
-            )?);
-            plans.push(all_bookings_plan(&decided, &then, complete));
-            days.push((*day, weight, complete));
-        }
+    let mut plans = Vec::with_capacity(2 * learned.len());
+    for (day, open) in learned {
+        let complete = complete_horizons(spec.bucket, day, spec.as_of);
+        let then = as_it_stood(spec, day);
+        let weight = snapshot_weight(spec.bucket, day, spec.as_of);
+        let won = won_by_open
+            .clone()
+            .lazy()
+            .filter(col(SNAPSHOT).eq(lit(day).cast(DataType::Date)));
+        plans.push(snapshot_cells(
+            open.clone().lazy(),
+            won,
+            &then,
+            complete,
+            weight,
+        )?);
+        plans.push(all_bookings_plan(&won_per_day, &then, complete));
+        days.push((day, weight, complete));
     }
     // Summed in Rust, date by date in order: the same history gives the
     // same factors to the bit (a plan's id hashes the values they scale).
@@ -192,6 +204,50 @@ pub(crate) fn learn_calendar(
         ])
         .sort([col::TEAM, HORIZON], SortMultipleOptions::default())
         .collect()?)
+}
+
+/// The day a snapshot was taken, in [`won_by_open_deals`].
+const SNAPSHOT: &str = "__snapshot";
+
+/// Per snapshot of `learned` ([`SNAPSHOT`]), each deal open on it and won
+/// since (in `decided`): its team there (its first line's), the day it
+/// closed and what it booked.
+fn won_by_open_deals(
+    learned: &[(NaiveDate, &DataFrame)],
+    decided: &LazyFrame,
+) -> PolarsResult<DataFrame> {
+    if learned.is_empty() {
+        return Ok(DataFrame::empty());
+    }
+    let open: Vec<LazyFrame> = learned
+        .iter()
+        .map(|(day, open)| {
+            (*open)
+                .clone()
+                .lazy()
+                .group_by([col(col::OPPORTUNITY_ID)])
+                .agg([col(col::TEAM).first()])
+                .with_column(lit(*day).cast(DataType::Date).alias(SNAPSHOT))
+        })
+        .collect();
+    concat(open, UnionArgs::default())?
+        .join(
+            decided.clone().filter(col(IS_WON)).select([
+                col(col::OPPORTUNITY_ID),
+                col(col::CLOSED),
+                col(REALISED),
+            ]),
+            [col(col::OPPORTUNITY_ID)],
+            [col(col::OPPORTUNITY_ID)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .select([
+            col(SNAPSHOT),
+            col(col::TEAM),
+            col(col::CLOSED),
+            col(REALISED),
+        ])
+        .collect()
 }
 
 /// `spec` as a forecast made on `day` had it: its correction without the
@@ -245,7 +301,7 @@ const CLOSE_GROUP: &str = "__close_group";
 /// days count as deals of their own here.
 fn snapshot_cells(
     open: LazyFrame,
-    decided: &LazyFrame,
+    won: LazyFrame,
     then: &ForecastSpec,
     complete: i32,
     weight: f64,
@@ -307,15 +363,7 @@ fn snapshot_cells(
             col(GROUP_DEALS).sum().alias(DEALS),
         ]);
     let start = lit(then.bucket.start_of(then.as_of)).cast(DataType::Date);
-    let booked = open
-        .group_by([col(col::OPPORTUNITY_ID)])
-        .agg([col(col::TEAM).first()])
-        .join(
-            decided.clone().filter(col(IS_WON)),
-            [col(col::OPPORTUNITY_ID)],
-            [col(col::OPPORTUNITY_ID)],
-            JoinArgs::new(JoinType::Inner),
-        )
+    let booked = won
         .select([
             col(col::TEAM),
             (then
