@@ -150,6 +150,36 @@ fn simulated_mean_matches_the_weighted_and_corrected_forecasts() {
     let mc = simulate(data.pipeline.clone(), &spec, &how).unwrap();
     let expected = sum(&corrected.amounts, "corrected");
     assert!((sum(&mc.by_bucket, "mean") / expected - 1.0).abs() < 0.01);
+    // And bucket by bucket: a won deal lands on each of its slippage
+    // points as often as the corrected column spreads it.
+    let per_bucket = |frame: &DataFrame, column: &str| {
+        frame
+            .clone()
+            .lazy()
+            .group_by([col("bucket")])
+            .agg([col(column).sum()])
+            .sort(["bucket"], SortMultipleOptions::default())
+            .collect()
+            .unwrap()
+    };
+    let (want, got) = (
+        per_bucket(&corrected.amounts, "corrected"),
+        per_bucket(&mc.by_bucket, "mean"),
+    );
+    assert_eq!(
+        want.column("bucket").unwrap(),
+        got.column("bucket").unwrap()
+    );
+    let (want, got) = (floats(&want, "corrected"), floats(&got, "mean"));
+    for (w, g) in want.iter().zip(&got) {
+        if *w > 0.05 * expected {
+            assert!(
+                (g / w - 1.0).abs() < 0.03,
+                "bucket: simulated {g}, corrected {w}"
+            );
+        }
+    }
+    assert!(want.iter().filter(|w| **w > 0.05 * expected).count() >= 3);
     // Teams whose deals move together: the same mean, wider ranges.
     let mut shocked = spec.clone();
     if let Some(c) = shocked.correction.as_mut() {
