@@ -131,10 +131,10 @@ pub(crate) fn learn_calendar(
 ) -> Result<DataFrame, ForecastError> {
     // Only snapshots with a horizon whose bucket had ended by the
     // forecast date.
-    let learned: Vec<(NaiveDate, &DataFrame)> = deals
+    let learned: Vec<(NaiveDate, &DataFrame, i32)> = deals
         .iter()
-        .filter(|(day, _)| complete_horizons(spec.bucket, *day, spec.as_of) > 0)
-        .map(|(day, open)| (*day, open))
+        .map(|(day, open)| (*day, open, complete_horizons(spec.bucket, *day, spec.as_of)))
+        .filter(|(_, _, complete)| *complete > 0)
         .collect();
     // What each snapshot's open deals booked and what every deal booked,
     // joined and grouped once for all snapshots: one join per snapshot
@@ -144,8 +144,7 @@ pub(crate) fn learn_calendar(
     let mut days = Vec::with_capacity(learned.len());
     // Per snapshot: its cells, then everything booked after it.
     let mut plans = Vec::with_capacity(2 * learned.len());
-    for (day, open) in learned {
-        let complete = complete_horizons(spec.bucket, day, spec.as_of);
+    for (day, open, complete) in learned {
         let then = as_it_stood(spec, day);
         let weight = snapshot_weight(spec.bucket, day, spec.as_of);
         let won = won_by_open
@@ -213,7 +212,7 @@ const SNAPSHOT: &str = "__snapshot";
 /// since (in `decided`): its team there (its first line's), the day it
 /// closed and what it booked.
 fn won_by_open_deals(
-    learned: &[(NaiveDate, &DataFrame)],
+    learned: &[(NaiveDate, &DataFrame, i32)],
     decided: &LazyFrame,
 ) -> PolarsResult<DataFrame> {
     if learned.is_empty() {
@@ -221,7 +220,7 @@ fn won_by_open_deals(
     }
     let open: Vec<LazyFrame> = learned
         .iter()
-        .map(|(day, open)| {
+        .map(|(day, open, _)| {
             (*open)
                 .clone()
                 .lazy()
