@@ -77,7 +77,8 @@ pub fn learn_correction(
 ) -> Result<Correction, ForecastError> {
     // Read once and split by day: every model below reads a day at a
     // time. Only the columns they use are kept (half of a snapshot's).
-    let snapshots = PastSnapshots::read(snapshots.select(LEARNED_FROM.map(col)))?;
+    let snapshots = tracing::info_span!("read_past_snapshots")
+        .in_scope(|| PastSnapshots::read(snapshots.select(LEARNED_FROM.map(col))))?;
     learn_from(&snapshots, outcomes, spec, how)
 }
 
@@ -103,31 +104,26 @@ pub(crate) fn learn_from(
         )));
     }
     let known = decided(outcomes, spec, how.as_of)?;
-    // Collected once: the five plans below all start from it.
     // Past days' rates only where today's are calibrated too.
     let rates_then = match spec.win_rates {
         WinRates::Calibrated(_) => how.rates_then.as_deref(),
         WinRates::StageDefaults => None,
     };
-    let deals = open_deals_on(snapshots, spec, &recent, rates_then)?;
-    let observed = observed_deals(&deals, known.clone(), &used)?
-        .collect()?
+    let deals = tracing::info_span!("open_deals_then")
+        .in_scope(|| open_deals_on(snapshots, spec, &recent, rates_then))?;
+    // Collected once: the plans below all start from it.
+    let observed = tracing::info_span!("observed_deals")
+        .in_scope(|| -> Result<DataFrame, ForecastError> {
+            Ok(observed_deals(&deals, known.clone(), &used)?.collect()?)
+        })?
         .lazy();
-    // The close-date factors first: the team ratios are learned on top of
-    // them, as the corrected forecast applies them.
-    let close_factors = close_factors(&tally_plan(observed.clone(), col(SNAPSHOT)).collect()?)?;
-    let adjusted = with_close_factor(observed.clone(), &close_factors, col(SNAPSHOT))
-        .with_column((col(FORECAST) * col(CLOSE_FACTOR)).alias(FORECAST))
-        .collect()?
-        .lazy();
-    // Then the size factors, on top of the close-date factors.
-    let size_factors = size_factors(adjusted.clone(), &edges_plan(adjusted.clone()).collect()?)?;
-    let adjusted = with_size_factor(adjusted, &size_factors, col(STATED))
-        .with_column((col(FORECAST) * col(SIZE_FACTOR)).alias(FORECAST));
+    let (close_factors, size_factors, adjusted) = tracing::info_span!("close_and_size_factors")
+        .in_scope(|| deal_factors(observed.clone()))?;
     let (per_team, residuals, periods) = ratio_plans(adjusted);
     let mut plans = vec![per_team, residuals, periods];
     plans.extend(slip_plans(observed.filter(col(IS_WON)), col(SNAPSHOT)));
-    let mut frames = collect_together(plans)?;
+    let mut frames =
+        tracing::info_span!("team_ratios_and_slippage").in_scope(|| collect_together(plans))?;
     let levels = frames.split_off(3);
     let shock_variance = frames.pop().map_or(0.0, |f| shock_variance(&f));
     let residuals = frames.pop().unwrap_or_default();
@@ -163,8 +159,28 @@ pub(crate) fn learn_from(
             }
         }
     }
-    correction.calendar = crate::calendar::learn_calendar(&deals, known, &corrected, &conversion)?;
+    correction.calendar = tracing::info_span!("calendar")
+        .in_scope(|| crate::calendar::learn_calendar(&deals, known, &corrected, &conversion))?;
     Ok(correction)
+}
+
+/// The close-date factors, then the size factors on top of them, learned
+/// from the `observed` deals; and those deals with their forecasts so
+/// adjusted, collected once (the team ratios' three plans read them). The
+/// team ratios are learned on top of both, as the corrected forecast
+/// applies them.
+fn deal_factors(observed: LazyFrame) -> Result<(DataFrame, DataFrame, LazyFrame), ForecastError> {
+    let close_factors = close_factors(&tally_plan(observed.clone(), col(SNAPSHOT)).collect()?)?;
+    let adjusted = with_close_factor(observed, &close_factors, col(SNAPSHOT))
+        .with_column((col(FORECAST) * col(CLOSE_FACTOR)).alias(FORECAST))
+        .collect()?
+        .lazy();
+    let size_factors = size_factors(adjusted.clone(), &edges_plan(adjusted.clone()).collect()?)?;
+    let adjusted = with_size_factor(adjusted, &size_factors, col(STATED))
+        .with_column((col(FORECAST) * col(SIZE_FACTOR)).alias(FORECAST))
+        .collect()?
+        .lazy();
+    Ok((close_factors, size_factors, adjusted))
 }
 
 /// Every deal open on a past snapshot taken on one of `used` and decided

@@ -26,7 +26,8 @@ pub fn read_pipeline(path: &Path, rules: &RuleSet) -> anyhow::Result<DataFrame> 
 
 /// The checked history directory.
 pub fn read_history_dir(dir: &Path, rules: &RuleSet) -> anyhow::Result<History> {
-    let history = read_history(dir, &vocabulary(rules))
+    let history = tracing::info_span!("read_history")
+        .in_scope(|| read_history(dir, &vocabulary(rules)))
         .with_context(|| format!("reading the history in {}", dir.display()))?;
     for note in &history.notes {
         eprintln!("note: {note}");

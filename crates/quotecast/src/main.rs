@@ -121,8 +121,26 @@ enum QuoteCommand {
     Price(quote_cmd::PriceArgs),
 }
 
+/// For the batch commands: with `QUOTECAST_LOG` set (`info` for every
+/// step), each step of a job is logged on standard error as it ends, with
+/// its time (`time.busy`, `time.idle`). The server sets up its own log.
+fn init_step_log() {
+    let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("QUOTECAST_LOG") else {
+        return;
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        init_step_log();
+    }
     let result = match cli.command {
         Command::Serve(args) => serve::run(*args),
         Command::Rules(RulesCommand::Check { dir }) => rules_cmd::check(&dir),

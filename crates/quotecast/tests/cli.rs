@@ -560,22 +560,44 @@ fn forecast_run_summarises_a_generated_pipeline_and_writes_its_tables() {
     ] {
         assert!(dir.join(file).is_file(), "{file} missing");
     }
-    let o = quotecast(&[
-        "forecast",
-        "run",
-        "--pipeline",
-        pipeline.to_str().unwrap(),
-        "--as-of",
-        "2026-11-20",
-        "--history",
-        dir.join("history").to_str().unwrap(),
-    ]);
+    // With `QUOTECAST_LOG=info` each step of the job is timed on standard
+    // error; the report on standard output is the same.
+    let o = Command::new(env!("CARGO_BIN_EXE_quotecast"))
+        .args([
+            "forecast",
+            "run",
+            "--pipeline",
+            pipeline.to_str().unwrap(),
+            "--as-of",
+            "2026-11-20",
+            "--history",
+            dir.join("history").to_str().unwrap(),
+            "--trials",
+            "200",
+        ])
+        .env("QUOTECAST_LOG", "info")
+        .current_dir(repo())
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stdout(&o).contains("win rates (calibrated from "),
+        stdout(&o).contains("win rates (calibrated from ") && !stdout(&o).contains("time.busy"),
         "{}",
         stdout(&o)
     );
+    for step in [
+        "read_history",
+        "calibrate",
+        "learn_correction",
+        "learn_correction:calendar",
+        "forecast",
+        "simulate{trials=200}:trials",
+    ] {
+        let timed = stderr(&o)
+            .lines()
+            .any(|l| l.contains(&format!(" {step}:")) && l.contains("close time.busy="));
+        assert!(timed, "{step} not timed:\n{}", stderr(&o));
+    }
     // A broken row is named by file, row and column, and nothing is written.
     let mut csv = std::fs::read_to_string(&pipeline).unwrap();
     csv = csv.replacen(",USD,", ",XYZ,", 1);
