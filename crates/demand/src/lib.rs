@@ -405,6 +405,7 @@ pub fn plan(
         )));
     }
     let structure = structure::Structure::new(rules.planning())?;
+    let preparing = tracing::info_span!("prepare").entered();
     let (inputs, prepared) = rayon::join(
         || prepare::inputs_digest(rules, inventory, options),
         || {
@@ -419,8 +420,11 @@ pub fn plan(
     );
     let prepared = prepared?;
     let id = prepare::plan_id(&prepared, &inputs);
-    let demand = trials::component_demand(&structure, &prepared, options)?;
-    let planned = mrp::run(&structure, &prepared, &demand, inventory, options);
+    drop(preparing);
+    let demand = tracing::info_span!("component_demand", trials = options.trials)
+        .in_scope(|| trials::component_demand(&structure, &prepared, options))?;
+    let planned = tracing::info_span!("net_and_peg")
+        .in_scope(|| mrp::run(&structure, &prepared, &demand, inventory, options));
     let mut explanation = prepared.explanation.clone();
     explanation.unknown_inventory = planned.unknown_inventory;
     explanation.items_planned = planned.items_planned;
