@@ -13,8 +13,14 @@ use std::{
 use common::{free_port, repo, start_server, stop};
 
 fn quotecast(args: &[&str]) -> Output {
+    quotecast_with(args, &[])
+}
+
+/// `quotecast` with these environment variables set.
+fn quotecast_with(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_quotecast"))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(repo())
         .output()
         .unwrap()
@@ -562,23 +568,20 @@ fn forecast_run_summarises_a_generated_pipeline_and_writes_its_tables() {
     }
     // With `QUOTECAST_LOG=info` each step of the job is timed on standard
     // error; the report on standard output is the same.
-    let o = Command::new(env!("CARGO_BIN_EXE_quotecast"))
-        .args([
-            "forecast",
-            "run",
-            "--pipeline",
-            pipeline.to_str().unwrap(),
-            "--as-of",
-            "2026-11-20",
-            "--history",
-            dir.join("history").to_str().unwrap(),
-            "--trials",
-            "200",
-        ])
-        .env("QUOTECAST_LOG", "info")
-        .current_dir(repo())
-        .output()
-        .unwrap();
+    let history = dir.join("history");
+    let run = [
+        "forecast",
+        "run",
+        "--pipeline",
+        pipeline.to_str().unwrap(),
+        "--as-of",
+        "2026-11-20",
+        "--history",
+        history.to_str().unwrap(),
+        "--trials",
+        "200",
+    ];
+    let o = quotecast_with(&run, &[("QUOTECAST_LOG", "info")]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stdout(&o).contains("win rates (calibrated from ") && !stdout(&o).contains("time.busy"),
