@@ -125,8 +125,19 @@ enum QuoteCommand {
 /// step), each step of a job is logged on standard error as it ends, with
 /// its time (`time.busy`, `time.idle`). The server sets up its own log.
 fn init_step_log() {
-    let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("QUOTECAST_LOG") else {
+    let Ok(setting) = std::env::var("QUOTECAST_LOG") else {
         return;
+    };
+    let filter = match tracing_subscriber::EnvFilter::try_new(&setting) {
+        Ok(filter) => filter,
+        Err(e) => {
+            // Not eprintln!: it panics when standard error is closed.
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: QUOTECAST_LOG `{setting}` is not a log filter ({e}); expected e.g. `info`: no step log"
+            );
+            return;
+        }
     };
     tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -601,6 +601,15 @@ fn forecast_run_summarises_a_generated_pipeline_and_writes_its_tables() {
             .any(|l| l.contains(&format!(" {step}:")) && l.contains("close time.busy="));
         assert!(timed, "{step} not timed:\n{}", stderr(&o));
     }
+    // A setting that is no filter is said, and the job still runs.
+    let o = quotecast_with(&run, &[("QUOTECAST_LOG", "info,=[")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("QUOTECAST_LOG `info,=[` is not a log filter")
+            && !stderr(&o).contains("time.busy"),
+        "{}",
+        stderr(&o)
+    );
     // A broken row is named by file, row and column, and nothing is written.
     let mut csv = std::fs::read_to_string(&pipeline).unwrap();
     csv = csv.replacen(",USD,", ",XYZ,", 1);
