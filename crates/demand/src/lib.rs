@@ -107,6 +107,16 @@ impl Names {
         self.seen.insert(new.clone());
         new
     }
+
+    /// The shared copy of `name`, taken from `previous` (the same field of
+    /// the line before) without a lookup when that names it already: a
+    /// deal's lines mostly repeat their account, product line and team.
+    pub fn get_after(&mut self, previous: Option<&Name>, name: &str) -> Name {
+        match previous {
+            Some(known) if **known == *name => known.clone(),
+            _ => self.get(name),
+        }
+    }
 }
 
 /// One line of an expected deal as the forecast sees it: `quantity` of

@@ -16,7 +16,7 @@ use quotecast_pipeline::{
 
 use crate::orders::FirmDemand;
 use crate::{
-    DemandError, DemandLine, Inventory, Name, Names, Placement, Plan, PlanOptions, Receipt, plan,
+    DemandError, DemandLine, Inventory, Names, Placement, Plan, PlanOptions, Receipt, plan,
 };
 
 /// Probabilities and quantities are rounded to this many decimals: the
@@ -76,18 +76,18 @@ pub fn lines_of(frame: &DataFrame, shocks: &ShockModel) -> Result<Vec<DemandLine
                 v
             }
         };
-        let same = |name: &Name, text: &str| (**name == *text).then(|| name.clone());
         let last = out.last();
+        let deal = match last {
+            Some(l) if *l.deal == *deal => l.deal.clone(),
+            _ => deal.into(),
+        };
+        let account = names.get_after(last.map(|l| &l.account), account);
+        let product_line = names.get_after(last.map(|l| &l.product_line), product_line);
+        let team = names.get_after(last.map(|l| &l.team), team);
         out.push(DemandLine {
-            deal: last
-                .and_then(|l| same(&l.deal, deal))
-                .unwrap_or_else(|| deal.into()),
-            account: last
-                .and_then(|l| same(&l.account, account))
-                .unwrap_or_else(|| names.get(account)),
-            product_line: last
-                .and_then(|l| same(&l.product_line, product_line))
-                .unwrap_or_else(|| names.get(product_line)),
+            deal,
+            account,
+            product_line,
             sku: names.get(skus.get(r).unwrap_or_default()),
             quantity: rounded(quantity.get(r).unwrap_or(0.0)),
             amount: rounded(amount.get(r).unwrap_or(0.0)),
@@ -95,9 +95,7 @@ pub fn lines_of(frame: &DataFrame, shocks: &ShockModel) -> Result<Vec<DemandLine
             probability: rounded(probability.get(r).unwrap_or(0.0)).clamp(0.0, 1.0),
             point: point.get(r).unwrap_or(0),
             points: points.get(r).unwrap_or(1).max(1),
-            team: last
-                .and_then(|l| same(&l.team, team))
-                .unwrap_or_else(|| names.get(team)),
+            team,
             horizon,
             shocks: row_shocks,
         });

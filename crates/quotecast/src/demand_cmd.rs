@@ -152,7 +152,7 @@ fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         Format::Csv => "csv",
     };
     let mut written = Vec::new();
-    let _writing = tracing::info_span!("write_tables").entered();
+    let writing = tracing::info_span!("write_tables").entered();
     for (name, table) in quotecast_demand::tables(&plan)? {
         let path = args.out.join(format!("{name}.{ext}"));
         let rows = write_table(&path, &table)?;
@@ -167,7 +167,7 @@ fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
             chosen.join(", ")
         ));
     }
-    drop(_writing);
+    drop(writing);
     bar.finish_and_clear();
     let mut out = summary(&plan, &options, &rules)?;
     for w in written {
