@@ -162,17 +162,6 @@ fn lines(products: usize, n: usize, seed: u64) -> Vec<DemandLine> {
         .collect()
 }
 
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kib| kib / 1024.0)
-}
-
 fn options(trials: u32, pegging: bool) -> anyhow::Result<PlanOptions> {
     Ok(PlanOptions {
         calendar: Calendar::new(AS_OF, Period::Week, 52)?,
@@ -217,7 +206,7 @@ fn run(
         );
         last = Some(plan);
     }
-    println!("peak memory {:.0} MiB", peak_rss_mib());
+    println!("peak memory {:.0} MiB", quotecast_benches::peak_mib());
     last.context("no runs")
 }
 

@@ -124,14 +124,6 @@ fn baseline(python: &std::path::Path, args: &Args, engine: &str) -> anyhow::Resu
     })
 }
 
-/// The process's peak resident memory so far, in MiB (Linux).
-fn peak_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let (rules, _) = quotecast_rules::load_dir(&args.rules)
@@ -173,7 +165,7 @@ fn main() -> anyhow::Result<()> {
             },
             result.amounts.height(),
             weighted,
-            peak_mib().unwrap_or(f64::NAN)
+            quotecast_benches::peak_mib()
         );
     }
     if let Some(history) = &args.history {
@@ -186,7 +178,7 @@ fn main() -> anyhow::Result<()> {
         engine: "quotecast (polars)".into(),
         why: None,
         best_s: best,
-        peak_mib: peak_mib().unwrap_or(f64::NAN),
+        peak_mib: quotecast_benches::peak_mib(),
         weighted: total,
     };
     println!("\nbest of {} runs, month × team × product line:", args.runs);
@@ -252,7 +244,7 @@ fn history_path(
     } else {
         job(args, rules, None, 0)?
     };
-    let peak_plain = peak_mib().unwrap_or(f64::NAN);
+    let peak_plain = quotecast_benches::peak_mib();
     // The history read and checked, the rates calibrated and the
     // correction learned (what the DuckDB baseline does), each timed.
     let started = Instant::now();
@@ -299,13 +291,13 @@ fn history_path(
     if args.learn_only {
         println!(
             "read {read_s:.2} s, calibrated {calibrate_s:.2} s, correction {correction_s:.2} s; peak {:.0} MiB",
-            peak_mib().unwrap_or(f64::NAN)
+            quotecast_benches::peak_mib()
         );
         return Ok(());
     }
     let without_trials = job(args, rules, Some(history), 0)?;
     let with_trials = job(args, rules, Some(history), args.trials)?;
-    let peak = peak_mib().unwrap_or(f64::NAN);
+    let peak = quotecast_benches::peak_mib();
     println!(
         "\nforecast job on {} (month buckets):",
         args.pipeline.display()

@@ -11,6 +11,18 @@ use quotecast_model::RuleSet;
 use quotecast_rules::{LineInput, QuoteInput};
 use rust_decimal::Decimal;
 
+/// The process's peak resident memory so far, in MiB (Linux; NaN
+/// elsewhere).
+pub fn peak_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
 pub fn example_rules() -> RuleSet {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules");
     quotecast_rules::load_dir(&dir).unwrap().0

@@ -133,15 +133,29 @@ async fn an_erp_pushes_inventory_runs_a_plan_and_pulls_its_tables() {
     assert_eq!(plan.inventory_version, second.version);
     assert!(plan.planned_orders > 0 && plan.levels >= 4, "{plan:?}");
     assert_eq!(plan.currency, "USD");
+    let reused = |notes: &[String]| notes.iter().any(|n| n.contains("reused"));
+    assert!(!reused(&plan.forecast_notes), "{:?}", plan.forecast_notes);
+    // The same plan again: what the history taught is reused, and the
+    // plan is the same to its id.
     let again = client.run_plan(request.clone()).await.unwrap().into_inner();
     assert_eq!(plan.plan_id, again.plan_id);
-    // An older inventory version gives another plan.
+    assert!(reused(&again.forecast_notes), "{:?}", again.forecast_notes);
+    // An older inventory version gives another plan, from the same
+    // learning.
     let older = RunPlanRequest {
         inventory_version: first.version.clone(),
         ..request.clone()
     };
     let older = client.run_plan(older).await.unwrap().into_inner();
     assert_ne!(older.plan_id, plan.plan_id);
+    assert!(reused(&older.forecast_notes));
+    // Another plan date learns again.
+    let later = RunPlanRequest {
+        as_of: "2026-11-27".into(),
+        ..request.clone()
+    };
+    let later = client.run_plan(later).await.unwrap().into_inner();
+    assert!(!reused(&later.forecast_notes));
 
     let table = PlanTableRequest {
         plan_id: plan.plan_id.clone(),

@@ -264,6 +264,63 @@ async fn an_uploaded_pipeline_forecasts_as_the_batch_job_does() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_pull_on_the_same_files_reuses_what_the_history_taught() {
+    let (server, source) = stored_demo().await;
+    let mut client = ForecastServiceClient::new(server.channel().await);
+    let request = |by: &str| ForecastRequest {
+        pipeline: "demo".into(),
+        history: "demo".into(),
+        bucket: Bucket::Quarter as i32,
+        group_by: vec![by.into()],
+        as_of: AS_OF.into(),
+        ..Default::default()
+    };
+    let reused =
+        |s: &quotecast_server::pb::ForecastSummary| s.notes.iter().any(|n| n.contains("reused"));
+    let (by_team, team_tables) = forecast_tables(&mut client, request("team")).await;
+    assert!(!reused(&by_team), "{:?}", by_team.notes);
+    // Another grouping of the same forecast: learned once.
+    let (by_region, region_tables) = forecast_tables(&mut client, request("region")).await;
+    assert!(reused(&by_region), "{:?}", by_region.notes);
+    // The same spec: the same totals, and the same learned tables.
+    let rows = team_tables["amounts"].rows.len() + region_tables["amounts"].rows.len();
+    let cents = Decimal::new(5, 3) * Decimal::from(rows);
+    for column in ["corrected", "expected_bookings"] {
+        let (team, region) = (
+            team_tables["amounts"].sum(column),
+            region_tables["amounts"].sum(column),
+        );
+        assert!(
+            (team - region).abs() <= cents,
+            "{column}: {team} vs {region}"
+        );
+    }
+    assert_eq!(
+        team_tables["team_accuracy"].rows,
+        region_tables["team_accuracy"].rows
+    );
+    // Outcomes uploaded again (the same file): learned afresh, to the
+    // same figures.
+    let outcomes = source.path().join("history/outcomes.parquet");
+    upload(&mut client, "demo", PipelineFile::Outcomes, &outcomes)
+        .await
+        .unwrap();
+    let (fresh, fresh_tables) = forecast_tables(&mut client, request("region")).await;
+    assert!(!reused(&fresh), "{:?}", fresh.notes);
+    let (a, b) = (&region_tables["amounts"], &fresh_tables["amounts"]);
+    assert_eq!(a.rows.len(), b.rows.len());
+    let corrected = a.column("corrected");
+    for (x, y) in a.rows.iter().zip(&b.rows) {
+        let (x, y) = (
+            Decimal::from_str(&x[corrected]).unwrap(),
+            Decimal::from_str(&y[corrected]).unwrap(),
+        );
+        assert!((x - y).abs() <= Decimal::new(1, 2), "{x} vs {y}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_history_without_snapshots_streams_the_new_deals_its_stage_entries_teach() {
     let source = tempfile::tempdir().unwrap();
     generated(source.path(), FileFormat::Parquet);

@@ -59,7 +59,7 @@ use rust_decimal::Decimal;
 
 pub use calendar::{Calendar, MAX_BUCKETS, Period, Placement};
 pub use orders::{FirmDemand, WonOrder, WonOrderLine, firm_demand};
-pub use report::{lines_of, plan_pipeline, plan_with_orders};
+pub use report::{Taught, learn_plan, lines_of, plan_pipeline, plan_taught, plan_with_orders};
 pub use tables::{TABLES, tables, unit_of};
 
 #[derive(Debug, thiserror::Error)]

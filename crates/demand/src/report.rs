@@ -194,24 +194,32 @@ pub fn plan_pipeline(
     )
 }
 
-/// [`plan_pipeline`] with won orders besides the pipeline: their lines not
-/// yet delivered as firm demand, their configurations as won deals for
-/// the attach rates.
-pub fn plan_with_orders(
-    snapshot: DataFrame,
+/// What a history teaches a roll-down (see [`learn_plan`]): the
+/// forecast's spec and notes, and the deals won before the plan date.
+#[derive(Debug, Clone)]
+pub struct Taught {
+    pub spec: quotecast_forecast::ForecastSpec,
+    pub notes: Vec<String>,
+    /// [`won_before`] (`None` without history: the options' own are kept).
+    pub won_before: Option<Vec<Vec<String>>>,
+}
+
+/// The part of a roll-down that depends only on the snapshot, the history,
+/// the rules and the plan date: the forecast's spec (weekly buckets, the
+/// prior strength estimated) and the deals won before the plan date. A
+/// server keeps it for later plans on the same files.
+pub fn learn_plan(
+    snapshot: &DataFrame,
     history: Option<History>,
     rules: &RuleSet,
-    inventory: &Inventory,
     options: &PlanOptions,
-    firm: FirmDemand,
-) -> Result<Plan, DemandError> {
-    let mut options = options.clone();
-    if let Some(h) = &history {
-        options.won_before =
-            tracing::info_span!("won_before").in_scope(|| won_before(h, options.calendar.as_of))?;
-    }
-    options.won_before.extend(firm.won);
-    let options = &options;
+) -> Result<Taught, DemandError> {
+    let won_before = match &history {
+        Some(h) => Some(
+            tracing::info_span!("won_before").in_scope(|| won_before(h, options.calendar.as_of))?,
+        ),
+        None => None,
+    };
     let forecast = ForecastOptions {
         as_of: options.calendar.as_of,
         bucket: Bucket::Week,
@@ -224,6 +232,49 @@ pub fn plan_with_orders(
     };
     let (spec, notes) = forecast_spec(history, Some(snapshot.clone().lazy()), rules, &forecast)?;
     options.cancel.check()?;
+    Ok(Taught {
+        spec,
+        notes,
+        won_before,
+    })
+}
+
+/// [`plan_pipeline`] with won orders besides the pipeline: their lines not
+/// yet delivered as firm demand, their configurations as won deals for
+/// the attach rates.
+pub fn plan_with_orders(
+    snapshot: DataFrame,
+    history: Option<History>,
+    rules: &RuleSet,
+    inventory: &Inventory,
+    options: &PlanOptions,
+    firm: FirmDemand,
+) -> Result<Plan, DemandError> {
+    let taught = learn_plan(&snapshot, history, rules, options)?;
+    plan_taught(snapshot, taught, rules, inventory, options, firm)
+}
+
+/// [`plan_with_orders`] with what the history teaches already learned by
+/// [`learn_plan`] from the same snapshot, history, rules and plan date.
+pub fn plan_taught(
+    snapshot: DataFrame,
+    taught: Taught,
+    rules: &RuleSet,
+    inventory: &Inventory,
+    options: &PlanOptions,
+    firm: FirmDemand,
+) -> Result<Plan, DemandError> {
+    let Taught {
+        spec,
+        notes,
+        won_before,
+    } = taught;
+    let mut options = options.clone();
+    if let Some(won) = won_before {
+        options.won_before = won;
+    }
+    options.won_before.extend(firm.won);
+    let options = &options;
     let shocks = ShockModel::new(spec.correction.as_deref()).with_rates(&spec.win_rates);
     let frame =
         tracing::info_span!("demand_lines").in_scope(|| demand_lines(snapshot.lazy(), &spec))?;

@@ -79,7 +79,8 @@ pub use polars::prelude::{DataFrame, IntoLazy, LazyFrame};
 pub use realisation::AMOUNT_FACTOR;
 pub use report::{
     BacktestOptions, ForecastOptions, ForecastReport, MATURITY_DAYS, MONEY_COLUMNS,
-    backtest_report, forecast_report, forecast_spec, funnel_report, rules_spec, vocabulary,
+    backtest_report, forecast_report, forecast_spec, funnel_report, report_with_spec, rules_spec,
+    vocabulary,
 };
 pub use shocks::{ShockModel, ShockVariances, Shocks};
 pub use slippage::{ANY_STAGE, MIN_SLIP_OBSERVATIONS};

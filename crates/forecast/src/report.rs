@@ -308,7 +308,20 @@ pub fn forecast_report(
     rules: &RuleSet,
     options: &ForecastOptions,
 ) -> Result<ForecastReport, ForecastError> {
-    let (spec, notes) = forecast_spec(history, Some(snapshot.clone().lazy()), rules, options)?;
+    let learned = forecast_spec(history, Some(snapshot.clone().lazy()), rules, options)?;
+    report_with_spec(snapshot, learned, options)
+}
+
+/// [`forecast_report`] with its spec and notes already learned by
+/// [`forecast_spec`] from the same snapshot, history, rules, as-of date,
+/// bucket and prior strength (what a server keeps between jobs on the
+/// same files): the grouping and the Monte Carlo are `options`'.
+pub fn report_with_spec(
+    snapshot: DataFrame,
+    (mut spec, notes): (ForecastSpec, Vec<String>),
+    options: &ForecastOptions,
+) -> Result<ForecastReport, ForecastError> {
+    spec.group_by = options.group_by.clone();
     let cancel = &options.simulation.cancel;
     let result =
         tracing::info_span!("forecast").in_scope(|| forecast(snapshot.clone().lazy(), &spec))?;

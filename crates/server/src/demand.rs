@@ -2,7 +2,7 @@
 //! versions, stored under their id, and their tables streamed. Plans run
 //! on a blocking thread under the forecast job permits; inventory pushes
 //! are checked whole before a version is stored.
-use quotecast_demand::{Inventory, TABLES, firm_demand, plan_with_orders, tables, unit_of};
+use quotecast_demand::{Inventory, TABLES, firm_demand, learn_plan, plan_taught, tables, unit_of};
 use quotecast_forecast::{vocabulary, without_ordered};
 use quotecast_pipeline::{
     inventory::InventoryState,
@@ -15,6 +15,7 @@ use crate::{
     AppState, ServerError,
     convert_demand::{PlanJob, PushedRows},
     forecast::{PartStream, run_job, run_with_permit, stream, wire_tables},
+    learned::{LearnKey, learned_or},
     pb::{
         self, ListInventoryVersionsRequest, ListInventoryVersionsResponse, PlanTableRequest,
         PlanTableResponse, PushInventoryRequest, PushInventoryResponse, RunPlanRequest,
@@ -143,12 +144,22 @@ impl DemandService for DemandApi {
             let snapshot = read_snapshot(&path, &vocabulary(rules))?;
             let (snapshot, ordered) = without_ordered(snapshot, &orders)?;
             let history = match &job.history {
-                Some(name) => Some(read_history(
-                    &state.pipelines.history(name)?,
-                    &vocabulary(rules),
-                )?),
+                Some(name) => Some(state.pipelines.history(name)?),
                 None => None,
             };
+            let key = history.as_deref().and_then(|dir| {
+                LearnKey::of(&path, dir, rules, job.options.calendar.as_of, "plan".into())
+                    .map(|k| k.with_orders(&orders))
+            });
+            let (taught, reused) = learned_or(&state.learned.plans, key, || {
+                let history = match &history {
+                    Some(dir) => Some(read_history(dir, &vocabulary(rules))?),
+                    None => None,
+                };
+                Ok::<_, ServerError>(learn_plan(&snapshot, history, rules, &job.options)?)
+            })?;
+            let mut taught = (*taught).clone();
+            taught.notes.extend(reused);
             let inventory = match store.inventory(job.inventory_version.as_deref())? {
                 Some(s) => Inventory::from(s),
                 None => Inventory {
@@ -158,7 +169,7 @@ impl DemandService for DemandApi {
             };
             let firm = firm_demand(rules, &orders, job.options.calendar.as_of);
             let won_order_lines = firm.lines.len() as u64;
-            let plan = plan_with_orders(snapshot, history, rules, &inventory, &job.options, firm)?;
+            let plan = plan_taught(snapshot, taught, rules, &inventory, &job.options, firm)?;
             store.store_plan(&plan.id, &tables(&plan)?)?;
             let corporate = rules.corporate_currency();
             let value: Decimal = plan.planned_orders.iter().map(|o| o.value).sum();
@@ -189,6 +200,7 @@ impl DemandService for DemandApi {
                 won_order_lines,
                 opportunities_ordered: ordered as u64,
                 without_pegging: e.without_pegging,
+                forecast_notes: e.forecast_notes.clone(),
             })
         })
         .await?;

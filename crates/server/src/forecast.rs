@@ -5,8 +5,8 @@
 use std::pin::Pin;
 
 use quotecast_forecast::{
-    BacktestResult, Booked, ForecastReport, FunnelReport, MONEY_COLUMNS, backtest_report,
-    book_won_orders, forecast_report, funnel_report, vocabulary,
+    BacktestResult, Booked, ForecastReport, FunnelReport, IntoLazy, MONEY_COLUMNS, backtest_report,
+    book_won_orders, forecast_spec, funnel_report, report_with_spec, vocabulary,
 };
 use quotecast_pipeline::{
     PipelineError,
@@ -20,6 +20,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::{
     AppState, ServerError,
     convert_forecast::{ForecastJob, WireTable, backtest_job, funnel_job, number_unit},
+    learned::{LearnKey, learned_or},
     pb::{
         self, BacktestRequest, BacktestResponse, ForecastRequest, ForecastResponse, FunnelRequest,
         FunnelResponse, ListPipelinesRequest, ListPipelinesResponse, PlanTableResponse,
@@ -451,15 +452,28 @@ impl ForecastService for ForecastApi {
                 None => (snapshot, Booked::default()),
             };
             cancel.check()?;
+            let options = &job.options;
             let history = match &job.history {
-                Some(name) => Some(read_history(
-                    &state.pipelines.history(name)?,
-                    &vocabulary(rules),
-                )?),
+                Some(name) => Some(state.pipelines.history(name)?),
                 None => None,
             };
-            cancel.check()?;
-            let report = forecast_report(snapshot, history, rules, &job.options)?;
+            let key = history.as_deref().and_then(|dir| {
+                let setting = format!("{:?} {:?}", options.bucket, options.prior_strength);
+                LearnKey::of(&path, dir, rules, options.as_of, setting)
+                    .map(|k| k.with_orders(orders.as_deref().unwrap_or_default()))
+            });
+            let (learned, reused) = learned_or(&state.learned.forecasts, key, || {
+                let history = match &history {
+                    Some(dir) => Some(read_history(dir, &vocabulary(rules))?),
+                    None => None,
+                };
+                cancel.check()?;
+                let lazy = Some(snapshot.clone().lazy());
+                Ok::<_, ServerError>(forecast_spec(history, lazy, rules, options)?)
+            })?;
+            let (spec, mut notes) = (*learned).clone();
+            notes.extend(reused);
+            let report = report_with_spec(snapshot, (spec, notes), options)?;
             forecast_parts(state, &report, &booked)
         })
         .await?;

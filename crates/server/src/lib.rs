@@ -36,6 +36,7 @@ mod error;
 mod forecast;
 mod idle;
 pub mod json;
+pub mod learned;
 pub mod metrics;
 pub mod observe;
 mod orders;
@@ -168,6 +169,8 @@ pub struct AppState {
     /// Loads the rules again from where they came from (the server's
     /// `--rules`); `None`: they cannot be reloaded.
     pub reloader: Option<reload::Reloader>,
+    /// What histories taught recent jobs, for later jobs on the same files.
+    pub learned: Arc<learned::LearnedJobs>,
 }
 
 impl AppState {
@@ -240,6 +243,7 @@ impl AppState {
                 loaded_at: now,
             })),
             reloader: None,
+            learned: Arc::default(),
             tls: None,
             rules_loaded_at: now,
             started_at: now,
