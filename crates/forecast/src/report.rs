@@ -440,6 +440,7 @@ pub fn vocabulary(rules: &RuleSet) -> quotecast_pipeline::read::Vocabulary {
         stage_labels,
         outcome_labels,
         column_labels: rules.column_labels().to_vec(),
+        default_currency: Some(rules.corporate_currency().code.to_string()),
     }
 }
 

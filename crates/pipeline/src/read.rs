@@ -62,6 +62,11 @@ pub struct Vocabulary {
     /// A CRM's column names and the column each stands for (see
     /// [`names`]).
     pub column_labels: Vec<(String, String)>,
+    /// The currency of every amount of a file without a `currency`
+    /// column (a single-currency CRM's export: Salesforce without
+    /// multi-currency, HubSpot): the rules' corporate currency. `None`:
+    /// the column is required.
+    pub default_currency: Option<String>,
 }
 
 /// A snapshot as read, with what the reader did that the user should be
@@ -78,15 +83,16 @@ struct Table {
     path: PathBuf,
     raw: LazyFrame,
     typed: convert::Typed,
-    /// True on a row whose every value is empty (a blank line of a CSV,
-    /// a row of separators alone as spreadsheets save): not a row of
-    /// data, left out and counted.
+    /// True on a row that is not data for this file, left out before any
+    /// check and counted: a row whose every value is empty (a blank line
+    /// of a CSV, a row of separators alone as spreadsheets save), and
+    /// what [`Table::leave_out`] adds.
     blank: Expr,
-    /// The place of the blank rows' count among the typed tallies.
-    blank_tally: usize,
-    /// The blank rows [`Table::refuse_bad`] counted: only a file that has
-    /// some is filtered (a filter on every column would read them all
-    /// where a reader wants a few).
+    /// The places of the left-out rows' counts among the typed tallies.
+    left_out_tallies: Vec<usize>,
+    /// The rows left out that [`Table::refuse_bad`] counted: only a file
+    /// that has some is filtered (a filter on every column would read them
+    /// all where a reader wants a few).
     blanks: u64,
 }
 
@@ -101,13 +107,47 @@ impl Table {
             .collect_schema()
             .map_err(|e| format_error(path, e))?;
         let renamed = names::renames(path, &schema, specs, &vocabulary.column_labels)?;
-        let raw = names::apply(raw, &renamed);
-        let schema = raw
+        let mut raw = names::apply(raw, &renamed);
+        let mut schema = raw
             .clone()
             .collect_schema()
             .map_err(|e| format_error(path, e))?;
+        // A single-currency CRM's export has no currency column: its
+        // amounts are in the rules' corporate currency.
+        let mut notes: Vec<String> = names::note(&renamed).into_iter().collect();
+        if let Some(code) = &vocabulary.default_currency
+            && specs.iter().any(|s| s.name == col::CURRENCY)
+            && !schema.contains(col::CURRENCY)
+        {
+            raw = raw.with_column(lit(code.clone()).alias(col::CURRENCY));
+            schema = raw
+                .clone()
+                .collect_schema()
+                .map_err(|e| format_error(path, e))?;
+            notes.push(format!(
+                "no column `{}` (nor one the rules label it): every amount read in {code}, the rules' corporate currency (a single-currency CRM's export; a file with deals in several currencies needs the column)",
+                col::CURRENCY
+            ));
+        }
+        // A currency written by its name (`US Dollar`, as Dynamics 365
+        // exports it) or in other capitals is read as its code.
+        if schema.contains(col::CURRENCY) && specs.iter().any(|s| s.name == col::CURRENCY) {
+            let codes: Vec<String> = vocabulary
+                .currencies
+                .iter()
+                .map(|c| c.code.as_str().to_owned())
+                .collect();
+            let names: Vec<(String, String)> = vocabulary
+                .currencies
+                .iter()
+                .map(|c| (c.name.clone(), c.code.as_str().to_owned()))
+                .collect();
+            raw = raw.with_column(
+                convert::relabelled(col(col::CURRENCY), &names, &codes).alias(col::CURRENCY),
+            );
+        }
         let mut typed = convert::typed(path, &schema, specs, vocabulary)?;
-        typed.notes.extend(names::note(&renamed));
+        typed.notes.extend(notes);
         let empty: Vec<Expr> = schema
             .iter_names()
             .map(|n| col(n.clone()).is_null())
@@ -116,7 +156,7 @@ impl Table {
             true => lit(false),
             false => all_horizontal(empty).map_err(|e| format_error(path, e))?,
         };
-        let blank_tally = typed.tallies.len();
+        let left_out_tallies = vec![typed.tallies.len()];
         typed.tallies.push((
             "row(s) with every value empty (blank lines) were left out".into(),
             blank.clone(),
@@ -126,9 +166,18 @@ impl Table {
             raw: raw.with_row_index(ROW, Some(1)),
             typed,
             blank,
-            blank_tally,
+            left_out_tallies,
             blanks: 0,
         })
+    }
+
+    /// Leaves out the rows `rows` (over the file's columns) marks, before
+    /// any check, counted in a note that follows the count.
+    fn leave_out(&mut self, note: &str, rows: Expr) {
+        let rows = rows.fill_null(lit(false)).and(self.blank.clone().not());
+        self.left_out_tallies.push(self.typed.tallies.len());
+        self.typed.tallies.push((note.to_owned(), rows.clone()));
+        self.blank = self.blank.clone().or(rows);
     }
 
     /// Adds a check over the typed columns.
@@ -158,13 +207,14 @@ impl Table {
                         .alias(convert::flag_name(i))
                 }),
         );
-        select.extend(
-            self.typed
-                .tallies
-                .iter()
-                .enumerate()
-                .map(|(i, (_, flag))| flag.clone().alias(convert::tally_name(i))),
-        );
+        select.extend(self.typed.tallies.iter().enumerate().map(|(i, (_, flag))| {
+            // A row left out counts only for why it was.
+            let flag = match self.left_out_tallies.contains(&i) {
+                true => flag.clone(),
+                false => flag.clone().and(self.blank.clone().not()),
+            };
+            flag.alias(convert::tally_name(i))
+        }));
         let later: Vec<Expr> = self
             .typed
             .checks
@@ -192,7 +242,11 @@ impl Table {
             &self.typed.checks,
             self.typed.tallies.len(),
         )?;
-        self.blanks = tallied.get(self.blank_tally).copied().unwrap_or(0);
+        self.blanks = self
+            .left_out_tallies
+            .iter()
+            .map(|&i| tallied.get(i).copied().unwrap_or(0))
+            .sum();
         for ((note, _), count) in self.typed.tallies.iter().zip(tallied) {
             if count > 0 {
                 self.typed.notes.push(format!("{count} {note}"));
@@ -452,6 +506,31 @@ impl HistoryTable {
     }
 }
 
+/// On an outcomes file's rows: whether the outcome names an open stage
+/// (its id or a label, in any capitals) or is `open`.
+fn undecided(vocabulary: &Vocabulary) -> Expr {
+    let closed: Vec<&str> = vocabulary
+        .outcome_labels
+        .iter()
+        .map(|(label, _)| label.as_str())
+        .chain(["won", "lost"])
+        .collect();
+    let mut open: Vec<String> = vocabulary
+        .stages
+        .iter()
+        .filter(|s| !closed.contains(&s.as_str()))
+        .cloned()
+        .collect();
+    open.push("open".into());
+    let open = Series::new("open".into(), open);
+    let mut labels = vocabulary.stage_labels.clone();
+    labels.push(("open".into(), "open".into()));
+    let mut ids = vocabulary.stages.clone();
+    ids.push("open".into());
+    convert::relabelled(col(col::OUTCOME).cast(DataType::String), &labels, &ids)
+        .is_in(lit(open).implode(false), false)
+}
+
 /// A checked history table: its typed columns (scanned lazily), its rows
 /// and the reader's notes.
 pub struct HistoryFile {
@@ -475,6 +554,12 @@ pub fn read_history_table(
     match table {
         HistoryTable::StageEvents => {}
         HistoryTable::Outcomes => {
+            // A CRM's export of every opportunity, or Pipedrive's status
+            // `open`: deals not decided yet are no outcome.
+            checked.leave_out(
+                "row(s) named an open stage or `open` (deals not decided yet) and were left out",
+                undecided(vocabulary),
+            );
             checked.check(
                 col::OPPORTUNITY_ID,
                 "has more than one outcome (one row per decided deal)",

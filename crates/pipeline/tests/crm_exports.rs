@@ -18,7 +18,10 @@ use rust_decimal::Decimal;
 fn currency(code: &str, rounding: RoundingMode) -> Currency {
     Currency {
         code: CurrencyCode::new(code).unwrap(),
-        name: code.into(),
+        name: match code {
+            "EUR" => "Euro".into(),
+            _ => format!("{code} money"),
+        },
         scale: 2,
         rounding,
         per_corporate: Decimal::ONE,
@@ -53,6 +56,7 @@ fn vocabulary() -> Vocabulary {
             ("Close Date", "closed"),
             ("Stage", "outcome"),
         ]),
+        default_currency: None,
     }
 }
 
@@ -388,6 +392,118 @@ fn history_dir(stage_events: &str, outcomes: &str) -> tempfile::TempDir {
     std::fs::write(dir.path().join("stage_events.csv"), stage_events).unwrap();
     std::fs::write(dir.path().join("outcomes.csv"), outcomes).unwrap();
     dir
+}
+
+#[test]
+fn a_single_currency_export_without_a_currency_column_is_read_in_the_corporate_currency() {
+    let dir = tempfile::tempdir().unwrap();
+    // HubSpot's deal export: no currency, no team, amounts as typed.
+    let header = "Record ID,Deal owner,Deal Stage,Create Date,Close Date,Amount";
+    let rows = [
+        "1001,ann,Qualification,2026-10-01,2026-12-15,100.5",
+        "1002,bob,Proposal/Price Quote,2026-10-02,2026-12-20,\"1,200.00\"",
+    ];
+    let path = csv_file(dir.path(), "deals.csv", header, &rows);
+    let mut labels = vocabulary();
+    labels.column_labels.extend(
+        [
+            ("Record ID", "opportunity_id"),
+            ("Deal owner", "owner"),
+            ("Deal Stage", "stage"),
+            ("Create Date", "created"),
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned())),
+    );
+    // Without a corporate currency to fall back on, the column is needed.
+    let message = bad(read_snapshot_noted(&path, &labels));
+    assert!(message.contains("no column `currency`"), "{message}");
+    let usd = Vocabulary {
+        default_currency: Some("USD".into()),
+        ..labels
+    };
+    let read = read_snapshot_noted(&path, &usd).unwrap();
+    assert_eq!(texts(&read.frame, col::CURRENCY), ["USD", "USD"]);
+    assert_eq!(texts(&read.frame, col::AMOUNT), ["100.50", "1200.00"]);
+    assert!(
+        read.notes
+            .iter()
+            .any(|n| n.contains("no column `currency`") && n.contains("read in USD")),
+        "{:?}",
+        read.notes
+    );
+    // An amount naming another currency is not read as dollars.
+    let rows = ["1001,ann,Qualification,2026-10-01,2026-12-15,EUR 100.50"];
+    let path = csv_file(dir.path(), "euros.csv", header, &rows);
+    let message = bad(read_snapshot_noted(&path, &usd));
+    assert!(
+        message.contains("row 1, column `amount`") && message.contains("other than the row's"),
+        "{message}"
+    );
+    // A currency written by its name or in other capitals is its code.
+    let header = "Record ID,Deal owner,Deal Stage,Create Date,Close Date,Amount,Currency";
+    let rows = [
+        "1001,ann,Qualification,2026-10-01,2026-12-15,100.5,usd",
+        "1002,bob,Qualification,2026-10-01,2026-12-15,100.5,Euro",
+    ];
+    let path = csv_file(dir.path(), "named.csv", header, &rows);
+    let read = read_snapshot_noted(&path, &usd).unwrap();
+    assert_eq!(texts(&read.frame, col::CURRENCY), ["USD", "EUR"]);
+    // Outcomes too.
+    let header = "opportunity_id,Stage,Close Date,Amount";
+    let path = csv_file(
+        dir.path(),
+        "outcomes.csv",
+        header,
+        &["1001,Closed Won,2026-11-02,100.5"],
+    );
+    let read = read_history_table(&path, HistoryTable::Outcomes, &usd).unwrap();
+    let frame = read.frame.collect().unwrap();
+    assert_eq!(texts(&frame, col::CURRENCY), ["USD"]);
+    assert_eq!(texts(&frame, col::AMOUNT), ["100.50"]);
+}
+
+#[test]
+fn an_export_of_every_opportunity_used_as_outcomes_leaves_out_the_undecided() {
+    let dir = tempfile::tempdir().unwrap();
+    // Salesforce's opportunities report (open stages too) and Pipedrive's
+    // status `open`, with their open deals' amounts and dates as they are.
+    let header = "opportunity_id,team,Stage,Close Date,currency,amount";
+    let rows = [
+        "O-1,east,Closed Won,2026-02-01,USD,10.00",
+        "O-2,east,Qualification,2026-12-01,USD,",
+        "O-3,east,Open,,USD,5",
+        "O-4,east,closed lost,2026-03-01,USD,0",
+    ];
+    let path = csv_file(dir.path(), "outcomes.csv", header, &rows);
+    let read = read_history_table(&path, HistoryTable::Outcomes, &vocabulary()).unwrap();
+    assert_eq!(read.rows, 2);
+    let frame = read.frame.collect().unwrap();
+    assert_eq!(texts(&frame, col::OPPORTUNITY_ID), ["O-1", "O-4"]);
+    assert_eq!(texts(&frame, col::OUTCOME), ["won", "lost"]);
+    assert!(
+        read.notes
+            .iter()
+            .any(|n| n.starts_with("2 row(s) named an open stage")),
+        "{:?}",
+        read.notes
+    );
+    // The open deal's empty amount is not counted as read as 0.
+    assert!(
+        !read
+            .notes
+            .iter()
+            .any(|n| n.contains("were empty and read as 0")),
+        "{:?}",
+        read.notes
+    );
+    // A word that is no stage nor outcome is still refused by name.
+    let rows = [
+        "O-1,east,Closed Won,2026-02-01,USD,10.00",
+        "O-2,east,Pending,2026-03-01,USD,0",
+    ];
+    let path = csv_file(dir.path(), "outcomes.csv", header, &rows);
+    let message = bad(read_history_table(&path, HistoryTable::Outcomes, &vocabulary()).map(|_| ()));
+    assert!(message.contains("`Pending`"), "{message}");
 }
 
 #[test]

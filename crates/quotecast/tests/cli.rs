@@ -637,6 +637,53 @@ fn forecast_run_summarises_a_generated_pipeline_and_writes_its_tables() {
 }
 
 #[test]
+fn a_hubspot_deal_export_is_forecast_as_it_comes() {
+    // The columns and stage labels of HubSpot's deal export: no currency,
+    // team, line or SKU; an amount with its digits grouped.
+    let dir = tempfile::tempdir().unwrap();
+    let deals = dir.path().join("deals.csv");
+    std::fs::write(
+        &deals,
+        "Record ID,Deal Name,Deal Stage,Close Date,Amount,Deal owner,Create Date\n\
+         1001,Acme renewal,Closed Won,2026-11-03,12000,Jane Doe,2026-08-01\n\
+         1002,Globex expansion,Contract Sent,2026-12-15,48000.50,John Roe,2026-09-12\n\
+         1003,Initech pilot,Appointment Scheduled,2027-01-20,9000,Jane Doe,2026-11-01\n\
+         1004,Umbrella deal,Qualified To Buy,2026-12-31,\"25,000\",John Roe,2026-10-05\n",
+    )
+    .unwrap();
+    let o = quotecast(&[
+        "forecast",
+        "run",
+        "--pipeline",
+        deals.to_str().unwrap(),
+        "--as-of",
+        "2026-11-20",
+        "--bucket",
+        "quarter",
+        "--trials",
+        "0",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no column `currency`") && stderr(&o).contains("read in USD"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stdout(&o).contains("3 open opportunities") && stdout(&o).contains("1 won"),
+        "{}",
+        stdout(&o)
+    );
+    // The won deal's 12,000 is this quarter's closed won.
+    let quarter = stdout(&o)
+        .lines()
+        .find(|l| l.starts_with("2026-10-01"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(quarter.contains(" 12000.00 "), "{}", stdout(&o));
+}
+
+#[test]
 fn forecast_run_is_as_of_the_snapshots_own_date_and_names_a_bad_date_format() {
     let dir = tempfile::tempdir().unwrap();
     let snapshot = dir.path().join("crm.csv");

@@ -476,7 +476,7 @@ fn converted(
 /// are unchanged (the vocabulary check names them). One pass looks each
 /// value up; a column holding nothing to replace (a file already in the
 /// rules' ids) is returned as it is, without a copy.
-fn relabelled(raw: Expr, labels: &[(String, String)], ids: &[String]) -> Expr {
+pub(crate) fn relabelled(raw: Expr, labels: &[(String, String)], ids: &[String]) -> Expr {
     let relabel = std::sync::Arc::new(Relabel::new(labels, ids));
     raw.map(
         move |column: Column| {
