@@ -487,8 +487,8 @@ fn a_crm_label_names_one_stage() {
     // A label given to two stages.
     let s = with_edit("pipeline/stages.toml", |t| {
         t.replacen(
-            "labels = [\"Proposal/Price Quote\"]",
-            "labels = [\"Qualification\"]",
+            "labels = [\"Proposal/Price Quote\"",
+            "labels = [\"Qualification\"",
             1,
         )
     });

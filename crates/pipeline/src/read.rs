@@ -17,6 +17,7 @@ mod convert;
 mod names;
 mod noise;
 mod regional;
+mod shapes;
 
 use convert::{Kind, Spec, amount_or_zero, spec, text_or};
 
@@ -24,6 +25,9 @@ use convert::{Kind, Spec, amount_or_zero, spec, text_or};
 pub const UNASSIGNED: &str = "unassigned";
 
 const ROW: &str = "__row";
+/// The row of the file a reshaped file's row came from (see
+/// [`shapes::stage_entries`]).
+const FILE_ROW: &str = "__file_row";
 
 const SNAPSHOT: &[Spec] = &[
     spec(col::OPPORTUNITY_ID, Kind::Text, true, true),
@@ -107,45 +111,31 @@ impl Table {
             .collect_schema()
             .map_err(|e| format_error(path, e))?;
         let renamed = names::renames(path, &schema, specs, &vocabulary.column_labels)?;
-        let mut raw = names::apply(raw, &renamed);
-        let mut schema = raw
-            .clone()
-            .collect_schema()
-            .map_err(|e| format_error(path, e))?;
-        // A single-currency CRM's export has no currency column: its
-        // amounts are in the rules' corporate currency.
-        let mut notes: Vec<String> = names::note(&renamed).into_iter().collect();
-        if let Some(code) = &vocabulary.default_currency
-            && specs.iter().any(|s| s.name == col::CURRENCY)
-            && !schema.contains(col::CURRENCY)
-        {
-            raw = raw.with_column(lit(code.clone()).alias(col::CURRENCY));
-            schema = raw
-                .clone()
+        let raw = names::apply(raw, &renamed);
+        let read_schema = |raw: &LazyFrame| {
+            raw.clone()
                 .collect_schema()
-                .map_err(|e| format_error(path, e))?;
-            notes.push(format!(
-                "no column `{}` (nor one the rules label it): every amount read in {code}, the rules' corporate currency (a single-currency CRM's export; a file with deals in several currencies needs the column)",
-                col::CURRENCY
-            ));
-        }
-        // A currency written by its name (`US Dollar`, as Dynamics 365
-        // exports it) or in other capitals is read as its code.
-        if schema.contains(col::CURRENCY) && specs.iter().any(|s| s.name == col::CURRENCY) {
-            let codes: Vec<String> = vocabulary
-                .currencies
-                .iter()
-                .map(|c| c.code.as_str().to_owned())
-                .collect();
-            let names: Vec<(String, String)> = vocabulary
-                .currencies
-                .iter()
-                .map(|c| (c.name.clone(), c.code.as_str().to_owned()))
-                .collect();
-            raw = raw.with_column(
-                convert::relabelled(col(col::CURRENCY), &names, &codes).alias(col::CURRENCY),
-            );
-        }
+                .map_err(|e| format_error(path, e))
+        };
+        let schema = read_schema(&raw)?;
+        let mut notes: Vec<String> = names::note(&renamed).into_iter().collect();
+        let (raw, currency) = shapes::default_currency(raw, &schema, specs, vocabulary);
+        notes.extend(currency);
+        let schema = read_schema(&raw)?;
+        let raw = shapes::currency_codes(raw, &schema, specs, vocabulary);
+        // Rows numbered as the file has them, before any is reshaped.
+        let (raw, schema) = match shapes::stage_entries(&raw, &schema, specs, ROW, FILE_ROW) {
+            Some((entries, note)) => {
+                notes.push(note);
+                let schema: Schema = read_schema(&entries)?
+                    .iter()
+                    .filter(|(name, _)| ![ROW, FILE_ROW].contains(&name.as_str()))
+                    .map(|(name, dtype)| Field::new(name.clone(), dtype.clone()))
+                    .collect();
+                (entries, std::sync::Arc::new(schema))
+            }
+            None => (raw.with_row_index(ROW, Some(1)), schema),
+        };
         let mut typed = convert::typed(path, &schema, specs, vocabulary)?;
         typed.notes.extend(notes);
         let empty: Vec<Expr> = schema
@@ -163,7 +153,7 @@ impl Table {
         ));
         Ok(Self {
             path: path.to_path_buf(),
-            raw: raw.with_row_index(ROW, Some(1)),
+            raw,
             typed,
             blank,
             left_out_tallies,
@@ -195,6 +185,14 @@ impl Table {
     fn flagged(&self) -> LazyFrame {
         let kept = || col(BLANK).not();
         let mut select = vec![col(ROW), self.blank.clone().alias(BLANK)];
+        if self
+            .raw
+            .clone()
+            .collect_schema()
+            .is_ok_and(|s| s.contains(FILE_ROW))
+        {
+            select.push(col(FILE_ROW));
+        }
         select.extend(self.typed.columns.iter().cloned());
         select.extend(
             self.typed

@@ -507,6 +507,57 @@ fn an_export_of_every_opportunity_used_as_outcomes_leaves_out_the_undecided() {
 }
 
 #[test]
+fn hubspots_date_entered_columns_are_read_as_stage_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    // A deals export with HubSpot's stage properties: one column of dates
+    // per stage, empty where the deal never entered it.
+    let header = "Record ID,Deal Name,Date entered \"Qualification (Sales Pipeline)\",Date entered \"Proposal/Price Quote (Sales Pipeline)\",Date entered \"Closed Won (Sales Pipeline)\"";
+    let rows = [
+        "O-1,Acme,2026-01-02 09:30,2026-01-20 10:00,2026-02-01 16:45",
+        "O-2,Globex,2026-01-05 11:00,,",
+    ];
+    let path = csv_file(dir.path(), "stage_events.csv", header, &rows);
+    let mut labels = vocabulary();
+    labels
+        .column_labels
+        .push(("Record ID".into(), "opportunity_id".into()));
+    let read = read_history_table(&path, HistoryTable::StageEvents, &labels).unwrap();
+    assert_eq!(read.rows, 4);
+    let frame = read
+        .frame
+        .sort([col::OPPORTUNITY_ID, col::AT], Default::default())
+        .collect()
+        .unwrap();
+    assert_eq!(
+        texts(&frame, col::OPPORTUNITY_ID),
+        ["O-1", "O-1", "O-1", "O-2"]
+    );
+    assert_eq!(
+        texts(&frame, col::STAGE),
+        ["qualify", "propose", "won", "qualify"]
+    );
+    assert_eq!(
+        texts(&frame, col::AT),
+        ["2026-01-02", "2026-01-20", "2026-02-01", "2026-01-05"]
+    );
+    assert!(
+        read.notes
+            .iter()
+            .any(|n| n.contains("3 `Date entered` column(s)")),
+        "{:?}",
+        read.notes
+    );
+    // A bad date is named at the deal's row of the file.
+    let rows = ["O-1,Acme,2026-01-02,someday,", "O-2,Globex,2026-01-05,,"];
+    let path = csv_file(dir.path(), "stage_events.csv", header, &rows);
+    let message = bad(read_history_table(&path, HistoryTable::StageEvents, &labels).map(|_| ()));
+    assert!(
+        message.contains("row 1, column `at`: `someday` is not a date"),
+        "{message}"
+    );
+}
+
+#[test]
 fn history_labels_and_timestamps_are_read_and_unknown_words_refused_by_name() {
     let dir = history_dir(
         "opportunity_id,stage,at\nO-1,Qualification,2026-01-02 10:00:00\nO-1,Closed Won,2026-02-01 16:30:00\n",

@@ -7,7 +7,7 @@ use std::path::Path;
 use polars::prelude::*;
 
 use super::{
-    ROW,
+    FILE_ROW, ROW,
     convert::{Check, flag_name, tally_name},
     format_error,
 };
@@ -66,6 +66,13 @@ pub(crate) fn refuse_bad_values(
         .reduce(|a, b| a.or(b))
         .unwrap_or(lit(false));
     let mut keep = vec![col(ROW)];
+    let reshaped = flagged
+        .clone()
+        .collect_schema()
+        .is_ok_and(|s| s.contains(FILE_ROW));
+    if reshaped {
+        keep.push(col(FILE_ROW));
+    }
     keep.extend(flags.iter().cloned());
     let hits = flagged
         .clone()
@@ -108,13 +115,21 @@ fn listed(
     raw: LazyFrame,
     checks: &[Check],
 ) -> Result<Vec<BadRow>, PipelineError> {
-    let rows: Vec<u64> = hits
-        .column(ROW)?
-        .cast(&DataType::UInt64)?
-        .u64()?
-        .iter()
-        .map(|r| r.unwrap_or(0))
-        .collect();
+    let numbers = |name: &str| -> Result<Vec<u64>, PipelineError> {
+        Ok(hits
+            .column(name)?
+            .cast(&DataType::UInt64)?
+            .u64()?
+            .iter()
+            .map(|r| r.unwrap_or(0))
+            .collect())
+    };
+    let rows = numbers(ROW)?;
+    // A reshaped file's rows are named by the file's row they came from.
+    let shown_rows = match hits.column(FILE_ROW) {
+        Ok(_) => numbers(FILE_ROW)?,
+        Err(_) => rows.clone(),
+    };
     let schema = raw
         .clone()
         .collect_schema()
@@ -147,7 +162,7 @@ fn listed(
     let mut bad = Vec::new();
     for (i, check) in checks.iter().enumerate() {
         let flag = hits.column(&flag_name(i))?.bool()?;
-        for (row, hit) in rows.iter().zip(flag.iter()) {
+        for ((row, shown_row), hit) in rows.iter().zip(&shown_rows).zip(flag.iter()) {
             if hit != Some(true) {
                 continue;
             }
@@ -158,7 +173,7 @@ fn listed(
                 .map(|v| format!("`{}` ", v.chars().take(SHOWN_CHARS).collect::<String>()))
                 .unwrap_or_default();
             bad.push(BadRow {
-                row: *row,
+                row: *shown_row,
                 column: check.column.to_owned(),
                 reason: format!("{shown}{}", check.reason),
             });
