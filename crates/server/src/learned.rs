@@ -10,8 +10,8 @@
 //! server learns it once per set of files and keeps the last few.
 //!
 //! A kept result is found by the identity of every file the job reads
-//! (path, length and modification time: an upload writes a new file, so
-//! it is learned afresh), the rules' fingerprint, the as-of date, the
+//! (path, length, modification time and inode: an upload renames a new
+//! file into place, so it is learned afresh), the rules' fingerprint, the as-of date, the
 //! bucket, the prior strength and the won orders booked into the
 //! snapshot. The job says so in its notes.
 use std::{
@@ -40,12 +40,25 @@ pub struct LearnedJobs {
 /// megabyte on a 200,000-deal history).
 pub const KEPT: usize = 8;
 
-/// One file as a job read it.
+/// One file as a job read it. The inode tells a file renamed into place
+/// (as an upload stores one) from the one it replaced, even where the
+/// file system keeps modification times to the second.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct FileVersion {
     path: PathBuf,
     bytes: u64,
     modified: SystemTime,
+    inode: u64,
+}
+
+#[cfg(unix)]
+fn inode(meta: &std::fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(meta)
+}
+
+#[cfg(not(unix))]
+fn inode(_: &std::fs::Metadata) -> u64 {
+    0
 }
 
 /// What a learned result depends on.
@@ -91,6 +104,7 @@ impl LearnKey {
                 Some(FileVersion {
                     bytes: meta.len(),
                     modified: meta.modified().ok()?,
+                    inode: inode(&meta),
                     path,
                 })
             })
