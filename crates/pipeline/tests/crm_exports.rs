@@ -558,6 +558,42 @@ fn hubspots_date_entered_columns_are_read_as_stage_entries() {
 }
 
 #[test]
+fn a_date_column_whose_days_never_pass_12_is_read_in_the_order_the_files_other_dates_show() {
+    let dir = tempfile::tempdir().unwrap();
+    // A small US export: `created` alone could be either order, the close
+    // dates show the month comes first.
+    let rows = [
+        "O-1,ann,east,na,Qualification,10/01/2026,01/15/2027,USD,100",
+        "O-2,bob,east,na,Qualification,09/02/2026,12/10/2026,USD,100",
+    ];
+    let path = csv_file(dir.path(), "us.csv", SNAPSHOT_HEADER, &rows);
+    let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+    assert_eq!(
+        texts(&read.frame, col::CREATED),
+        ["2026-10-01", "2026-09-02"]
+    );
+    assert_eq!(
+        texts(&read.frame, col::EXPECTED_CLOSE),
+        ["2027-01-15", "2026-12-10"]
+    );
+    assert!(
+        read.notes.iter().any(|n| n.contains("column `created`")
+            && n.contains("month first")
+            && n.contains("the file's other date columns show it")),
+        "{:?}",
+        read.notes
+    );
+    // Where the file shows no one order either, the value is refused.
+    let rows = ["O-1,ann,east,na,Qualification,10/01/2026,01/12/2027,USD,100"];
+    let path = csv_file(dir.path(), "unknown.csv", SNAPSHOT_HEADER, &rows);
+    let message = bad(read_snapshot_noted(&path, &vocabulary()));
+    assert!(
+        message.contains("row 1, column `created`: `10/01/2026` is not a date"),
+        "{message}"
+    );
+}
+
+#[test]
 fn history_labels_and_timestamps_are_read_and_unknown_words_refused_by_name() {
     let dir = history_dir(
         "opportunity_id,stage,at\nO-1,Qualification,2026-01-02 10:00:00\nO-1,Closed Won,2026-02-01 16:30:00\n",
@@ -717,13 +753,20 @@ fn report_exports_in_their_users_locale_are_read_as_the_dates_and_amounts_they_s
         notes.contains("3 value(s) of column `amount` were written as reports format numbers"),
         "{notes}"
     );
-    // A column whose days are all 12 or less says nothing: refused, not
-    // guessed.
+    // A column whose days are all 12 or less says nothing itself: it is
+    // read in the order the file's other date columns show, and said.
     let path = csv_file(dir.path(), "us.csv", SNAPSHOT_HEADER, &us("10/01/2026"));
-    let message = bad(read_snapshot_noted(&path, &vocabulary()));
+    let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+    assert_eq!(
+        texts(&read.frame, col::CREATED),
+        ["2026-10-01", "2026-10-02", "2026-10-03"]
+    );
     assert!(
-        message.contains("row 1, column `created`: `10/01/2026` is not a date"),
-        "{message}"
+        read.notes.join("\n").contains(
+            "3 value(s) of column `created` were written with the month first (MM/DD/YYYY) and read so (its own days never pass 12"
+        ),
+        "{:?}",
+        read.notes
     );
     // A German user's export: dots, a decimal comma, the euro sign.
     let rows = [

@@ -188,7 +188,7 @@ fn a_malformed_csv_is_refused_with_row_and_column() {
         (
             2,
             "expected_close",
-            "`2026-13-45` is not a date (YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS], ISO 8601 with T and Z or an offset, DD.MM.YYYY, DD-Mon-YYYY, Mon DD, YYYY, or DD/MM/YYYY or MM/DD/YYYY in the order the column's days above 12 show)",
+            "`2026-13-45` is not a date (YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS], ISO 8601 with T and Z or an offset, DD.MM.YYYY, DD-Mon-YYYY, Mon DD, YYYY, or DD/MM/YYYY or MM/DD/YYYY in the order the column's days above 12, else the file's other dates, show)",
         ),
         (3, "stage", "`closing` is not a stage of the rules"),
         (4, "amount", "`-5.00` is negative"),

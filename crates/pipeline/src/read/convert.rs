@@ -36,7 +36,7 @@ impl Kind {
         match self {
             Kind::Text => "text",
             Kind::Date => {
-                "a date (YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS], ISO 8601 with T and Z or an offset, DD.MM.YYYY, DD-Mon-YYYY, Mon DD, YYYY, or DD/MM/YYYY or MM/DD/YYYY in the order the column's days above 12 show)"
+                "a date (YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS], ISO 8601 with T and Z or an offset, DD.MM.YYYY, DD-Mon-YYYY, Mon DD, YYYY, or DD/MM/YYYY or MM/DD/YYYY in the order the column's days above 12, else the file's other dates, show)"
             }
             Kind::Count => "a whole number of units",
             Kind::Amount => "a decimal amount",
@@ -232,7 +232,15 @@ pub(crate) fn typed(
                 ),
             });
         }
-        let (value, precision) = converted(s, dtype, vocabulary, &mut typed);
+        // The file's other date columns written as text: where this
+        // one's days never pass 12, their order is the file's.
+        let other_dates: Vec<Expr> = specs
+            .iter()
+            .filter(|o| o.kind == Kind::Date && o.name != s.name)
+            .filter(|o| schema.get(o.name) == Some(&DataType::String))
+            .map(|o| col(o.name))
+            .collect();
+        let (value, precision) = converted(s, dtype, vocabulary, other_dates, &mut typed);
         let unconverted = col(s.name).is_not_null().and(value.clone().is_null());
         typed.raw_check(s.name, format!("is not {}", s.kind.describe()), unconverted);
         if let Some((reason, flag)) = precision {
@@ -340,6 +348,7 @@ fn converted(
     s: &Spec,
     dtype: &DataType,
     vocabulary: &Vocabulary,
+    other_dates: Vec<Expr>,
     typed: &mut Typed,
 ) -> (Expr, Option<(String, Expr)>) {
     let raw = col(s.name);
@@ -381,25 +390,40 @@ fn converted(
                 })
                 .collect();
             let mut tries = tries;
-            tries.push(regional::dates(raw.clone()).str().to_date(StrptimeOptions {
-                format: Some("%Y-%m-%d".into()),
-                strict: false,
-                exact: true,
-                cache: true,
-            }));
-            let orders = regional::date_orders(raw.clone());
+            tries.push(
+                regional::dates(raw.clone(), other_dates.clone())
+                    .str()
+                    .to_date(StrptimeOptions {
+                        format: Some("%Y-%m-%d".into()),
+                        strict: false,
+                        exact: true,
+                        cache: true,
+                    }),
+            );
+            let orders = regional::date_orders(raw.clone(), other_dates);
             for order in [regional::DayOrder::DayFirst, regional::DayOrder::MonthFirst] {
-                typed.tallies.push((
-                    format!(
-                        "value(s) of column `{}` were written with the {} and read so (its days above 12 show it)",
-                        s.name,
-                        match order {
-                            regional::DayOrder::DayFirst => "day first (DD/MM/YYYY or DD.MM.YYYY)",
-                            regional::DayOrder::MonthFirst => "month first (MM/DD/YYYY)",
-                        }
+                let written = match order {
+                    regional::DayOrder::DayFirst => "day first (DD/MM/YYYY or DD.MM.YYYY)",
+                    regional::DayOrder::MonthFirst => "month first (MM/DD/YYYY)",
+                };
+                for (shown, why) in [
+                    (regional::Shown::Column, "its days above 12 show it"),
+                    (
+                        regional::Shown::File,
+                        "its own days never pass 12; the file's other date columns show it",
                     ),
-                    orders.clone().eq(lit(order.as_str())).fill_null(lit(false)),
-                ));
+                ] {
+                    typed.tallies.push((
+                        format!(
+                            "value(s) of column `{}` were written with the {written} and read so ({why})",
+                            s.name
+                        ),
+                        orders
+                            .clone()
+                            .eq(lit(regional::order_label(order, shown)))
+                            .fill_null(lit(false)),
+                    ));
+                }
             }
             coalesce(&tries)
         }

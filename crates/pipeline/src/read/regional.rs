@@ -105,17 +105,51 @@ impl DayOrder {
     }
 }
 
-/// The order `texts`' slash dates show, if they show exactly one.
-fn column_order<'a>(texts: impl Iterator<Item = &'a str>) -> Option<DayOrder> {
+/// Which orders `texts`' slash dates show: (day first, month first).
+fn shown_orders<'a>(texts: impl Iterator<Item = &'a str>) -> (bool, bool) {
     let (mut day_first, mut month_first) = (false, false);
     for p in texts.filter_map(parts).filter(|p| !p.dotted) {
         day_first |= p.first > 12;
         month_first |= p.second > 12;
     }
+    (day_first, month_first)
+}
+
+/// The one order `shown` holds, if it holds exactly one.
+fn one_order((day_first, month_first): (bool, bool)) -> Option<DayOrder> {
     match (day_first, month_first) {
         (true, false) => Some(DayOrder::DayFirst),
         (false, true) => Some(DayOrder::MonthFirst),
         _ => None,
+    }
+}
+
+/// The order `texts`' slash dates show, if they show exactly one.
+#[cfg(test)]
+fn column_order<'a>(texts: impl Iterator<Item = &'a str>) -> Option<DayOrder> {
+    one_order(shown_orders(texts))
+}
+
+/// Where a column's order comes from.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Shown {
+    /// Its own days above 12.
+    Column,
+    /// The file's other date columns (its own days never pass 12: a file
+    /// is written in one locale).
+    File,
+}
+
+/// The order to read `own` in: the one its values show; where they show
+/// none (no day above 12), the one `others` (the file's other date
+/// columns) show together; none where either shows both.
+fn order_in_file(own: &StringChunked, others: &[&StringChunked]) -> Option<(DayOrder, Shown)> {
+    match shown_orders(own.iter().flatten()) {
+        (false, false) => {
+            let file = shown_orders(others.iter().flat_map(|c| c.iter().flatten()));
+            one_order(file).map(|o| (o, Shown::File))
+        }
+        shown => one_order(shown).map(|o| (o, Shown::Column)),
     }
 }
 
@@ -226,12 +260,14 @@ where
 }
 
 /// Column `raw`'s values each read by `read` with the day-month order
-/// the whole column shows; all null when no value is a regional date.
-fn in_column_order<F>(raw: Expr, read: F) -> Expr
+/// the whole column shows, else the order the file's other date columns
+/// `others` show (see [`order_in_file`]); all null when no value is a
+/// regional date.
+fn in_file_order<F>(raw: Expr, others: Vec<Expr>, read: F) -> Expr
 where
-    F: Fn(&str, Option<DayOrder>) -> Option<String> + Send + Sync + 'static,
+    F: Fn(&str, Option<(DayOrder, Shown)>) -> Option<String> + Send + Sync + 'static,
 {
-    whole_column(raw, move |texts| {
+    let read_all = move |texts: &StringChunked, others: &[&StringChunked]| -> StringChunked {
         if !texts
             .iter()
             .flatten()
@@ -239,30 +275,61 @@ where
         {
             return StringChunked::full_null(texts.name().clone(), texts.len());
         }
-        let order = column_order(texts.iter().flatten());
+        let order = order_in_file(texts, others);
         texts
             .iter()
             .map(|v| v.and_then(|v| read(v, order)))
             .collect()
-    })
+    };
+    if others.is_empty() {
+        return whole_column(raw, move |texts| read_all(texts, &[]));
+    }
+    let mut fields = vec![raw];
+    fields.extend(others);
+    as_struct(fields).apply(
+        move |column: Column| {
+            let fields = column.struct_()?.fields_as_series();
+            let Some((own, others)) = fields.split_first() else {
+                return Ok(column);
+            };
+            let others: Vec<&StringChunked> = others.iter().filter_map(|f| f.str().ok()).collect();
+            Ok(read_all(own.str()?, &others)
+                .with_name(own.name().clone())
+                .into_column())
+        },
+        |_, field| Ok(Field::new(field.name().clone(), DataType::String)),
+    )
 }
 
 /// Column `raw`'s regional dates as `YYYY-MM-DD` text (null where a value
-/// is none, or its column shows no one order).
-pub(crate) fn dates(raw: Expr) -> Expr {
-    in_column_order(raw, iso)
+/// is none, or neither its column nor the file's other date columns
+/// `others` show one order).
+pub(crate) fn dates(raw: Expr, others: Vec<Expr>) -> Expr {
+    in_file_order(raw, others, |v, order| iso(v, order.map(|(o, _)| o)))
 }
 
-/// Per value of column `raw`: the order it was read in (`day first`,
-/// `month first`), null for a value that is not a regional date or was
-/// not read.
-pub(crate) fn date_orders(raw: Expr) -> Expr {
-    in_column_order(raw, |v, order| {
+/// Per value of column `raw`: the order it was read in and what showed
+/// it (`day first`, `month first`, each followed by ` (file)` where the
+/// file's other date columns `others` did), null for a value that is not
+/// a regional date or was not read.
+pub(crate) fn date_orders(raw: Expr, others: Vec<Expr>) -> Expr {
+    in_file_order(raw, others, |v, order| {
         let p = parts(v)?;
-        iso(v, order)?;
-        let read = if p.dotted { DayOrder::DayFirst } else { order? };
-        Some(read.as_str().to_owned())
+        iso(v, order.map(|(o, _)| o))?;
+        let (read, shown) = match p.dotted {
+            true => (DayOrder::DayFirst, Shown::Column),
+            false => order?,
+        };
+        Some(order_label(read, shown))
     })
+}
+
+/// How [`date_orders`] writes an order and what showed it.
+pub(crate) fn order_label(order: DayOrder, shown: Shown) -> String {
+    match shown {
+        Shown::Column => order.as_str().to_owned(),
+        Shown::File => format!("{} (file)", order.as_str()),
+    }
 }
 
 /// Currency symbols a report puts before or after an amount.
