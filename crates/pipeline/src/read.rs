@@ -94,6 +94,9 @@ struct Table {
     blank: Expr,
     /// The places of the left-out rows' counts among the typed tallies.
     left_out_tallies: Vec<usize>,
+    /// Whether the file was reshaped (see [`shapes::stage_entries`]): its
+    /// rows then carry the file's row they came from in [`FILE_ROW`].
+    reshaped: bool,
     /// The rows left out that [`Table::refuse_bad`] counted: only a file
     /// that has some is filtered (a filter on every column would read them
     /// all where a reader wants a few).
@@ -124,7 +127,9 @@ impl Table {
         let schema = read_schema(&raw)?;
         let raw = shapes::currency_codes(raw, &schema, specs, vocabulary);
         // Rows numbered as the file has them, before any is reshaped.
-        let (raw, schema) = match shapes::stage_entries(&raw, &schema, specs, ROW, FILE_ROW) {
+        let entries = shapes::stage_entries(&raw, &schema, specs, ROW, FILE_ROW);
+        let reshaped = entries.is_some();
+        let (raw, schema) = match entries {
             Some((entries, note)) => {
                 notes.push(note);
                 let schema: Schema = read_schema(&entries)?
@@ -157,6 +162,7 @@ impl Table {
             typed,
             blank,
             left_out_tallies,
+            reshaped,
             blanks: 0,
         })
     }
@@ -185,12 +191,7 @@ impl Table {
     fn flagged(&self) -> LazyFrame {
         let kept = || col(BLANK).not();
         let mut select = vec![col(ROW), self.blank.clone().alias(BLANK)];
-        if self
-            .raw
-            .clone()
-            .collect_schema()
-            .is_ok_and(|s| s.contains(FILE_ROW))
-        {
+        if self.reshaped {
             select.push(col(FILE_ROW));
         }
         select.extend(self.typed.columns.iter().cloned());
@@ -239,6 +240,7 @@ impl Table {
             self.raw.clone(),
             &self.typed.checks,
             self.typed.tallies.len(),
+            self.reshaped,
         )?;
         self.blanks = self
             .left_out_tallies

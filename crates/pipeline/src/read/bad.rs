@@ -23,7 +23,8 @@ const ROWS: &str = "__rows";
 
 /// Fails with every bad value of `flagged` (a frame with [`ROW`], the
 /// typed columns and each check's flag) counted, the first ones named
-/// with the file's own value read from `raw` (the file with [`ROW`]).
+/// with the file's own value read from `raw` (the file with [`ROW`]);
+/// a `reshaped` file's bad values named at [`FILE_ROW`].
 /// Returns the number of rows when none is bad, and the rows each of the
 /// `tallies` tally flags ([`tally_name`]) holds on.
 pub(crate) fn refuse_bad_values(
@@ -32,6 +33,7 @@ pub(crate) fn refuse_bad_values(
     raw: LazyFrame,
     checks: &[Check],
     tallies: usize,
+    reshaped: bool,
 ) -> Result<(u64, Vec<u64>), PipelineError> {
     let flags: Vec<Expr> = (0..checks.len()).map(|i| col(flag_name(i))).collect();
     let mut sums: Vec<Expr> = flags
@@ -66,10 +68,6 @@ pub(crate) fn refuse_bad_values(
         .reduce(|a, b| a.or(b))
         .unwrap_or(lit(false));
     let mut keep = vec![col(ROW)];
-    let reshaped = flagged
-        .clone()
-        .collect_schema()
-        .is_ok_and(|s| s.contains(FILE_ROW));
     if reshaped {
         keep.push(col(FILE_ROW));
     }

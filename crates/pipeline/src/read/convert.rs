@@ -180,6 +180,12 @@ pub(crate) fn typed(
         tallies: Vec::new(),
     };
     let mut later: Vec<Check> = Vec::new();
+    // The file's date columns written as text.
+    let text_dates: Vec<&str> = specs
+        .iter()
+        .filter(|o| o.kind == Kind::Date && schema.get(o.name) == Some(&DataType::String))
+        .map(|o| o.name)
+        .collect();
     for s in specs {
         let Some(dtype) = schema.get(s.name) else {
             if s.column_required {
@@ -234,11 +240,10 @@ pub(crate) fn typed(
         }
         // The file's other date columns written as text: where this
         // one's days never pass 12, their order is the file's.
-        let other_dates: Vec<Expr> = specs
+        let other_dates: Vec<Expr> = text_dates
             .iter()
-            .filter(|o| o.kind == Kind::Date && o.name != s.name)
-            .filter(|o| schema.get(o.name) == Some(&DataType::String))
-            .map(|o| col(o.name))
+            .filter(|&&name| name != s.name)
+            .map(|&name| col(name))
             .collect();
         let (value, precision) = converted(s, dtype, vocabulary, other_dates, &mut typed);
         let unconverted = col(s.name).is_not_null().and(value.clone().is_null());
