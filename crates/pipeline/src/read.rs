@@ -531,6 +531,15 @@ fn undecided(vocabulary: &Vocabulary) -> Expr {
         .is_in(lit(open).implode(false), false)
 }
 
+/// Rows whose outcome is Pipedrive's status `deleted` (any capitals).
+fn deleted() -> Expr {
+    col(col::OUTCOME)
+        .cast(DataType::String)
+        .str()
+        .to_lowercase()
+        .eq(lit("deleted"))
+}
+
 /// A checked history table: its typed columns (scanned lazily), its rows
 /// and the reader's notes.
 pub struct HistoryFile {
@@ -559,6 +568,10 @@ pub fn read_history_table(
             checked.leave_out(
                 "row(s) named an open stage or `open` (deals not decided yet) and were left out",
                 undecided(vocabulary),
+            );
+            checked.leave_out(
+                "row(s) had the status `deleted` (deals removed in the CRM, neither won nor lost) and were left out",
+                deleted(),
             );
             checked.check(
                 col::OPPORTUNITY_ID,

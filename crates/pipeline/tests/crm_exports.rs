@@ -466,13 +466,14 @@ fn a_single_currency_export_without_a_currency_column_is_read_in_the_corporate_c
 fn an_export_of_every_opportunity_used_as_outcomes_leaves_out_the_undecided() {
     let dir = tempfile::tempdir().unwrap();
     // Salesforce's opportunities report (open stages too) and Pipedrive's
-    // status `open`, with their open deals' amounts and dates as they are.
+    // statuses `open` and `deleted`, with their open deals' amounts and dates as they are.
     let header = "opportunity_id,team,Stage,Close Date,currency,amount";
     let rows = [
         "O-1,east,Closed Won,2026-02-01,USD,10.00",
         "O-2,east,Qualification,2026-12-01,USD,",
         "O-3,east,Open,,USD,5",
         "O-4,east,closed lost,2026-03-01,USD,0",
+        "O-5,east,Deleted,2026-03-02,USD,7",
     ];
     let path = csv_file(dir.path(), "outcomes.csv", header, &rows);
     let read = read_history_table(&path, HistoryTable::Outcomes, &vocabulary()).unwrap();
@@ -484,6 +485,14 @@ fn an_export_of_every_opportunity_used_as_outcomes_leaves_out_the_undecided() {
         read.notes
             .iter()
             .any(|n| n.starts_with("2 row(s) named an open stage")),
+        "{:?}",
+        read.notes
+    );
+    // Pipedrive's deleted deals are no outcome either.
+    assert!(
+        read.notes
+            .iter()
+            .any(|n| n.starts_with("1 row(s) had the status `deleted`")),
         "{:?}",
         read.notes
     );
