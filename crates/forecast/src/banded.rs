@@ -149,10 +149,11 @@ pub(crate) struct Row {
 /// company's rate for the band times the team's ratio to the company on
 /// entering (so a team that converts better keeps its edge when the band
 /// holds few of its deals). `None` where the company has no rate.
-pub(crate) fn shrunk(rows: &[Row], strength: f64) -> Vec<Option<f64>> {
+pub(crate) fn shrunk(rows: &[Row], strengths: &Strengths) -> Vec<Option<f64>> {
     let toward = |r: &Row, prior: f64| match r.estimate.win_rate {
         Some(rate) if r.estimate.evidence > 0.0 => {
             let n = r.estimate.evidence;
+            let strength = strengths.of(&r.stage);
             (n * rate + strength * prior) / (n + strength)
         }
         _ => prior,
@@ -217,12 +218,44 @@ pub(crate) fn rates_table(rows: &[Row], calibrated: &[Option<f64>]) -> PolarsRes
     )
 }
 
-/// Method-of-moments prior strength: with team rates spread by variance
-/// `v` around the company rate `p` beyond what sampling explains, a beta
-/// prior with mean `p` has strength `p(1 − p)/v − 1`. Each team counts by
-/// its evidence; averaged over stages, weighted by evidence; within 1 to
-/// 10,000.
-pub(crate) fn moments_strength(rows: &[&Row]) -> f64 {
+/// The prior strength of each stage's rates: how many pseudo-entries of
+/// the company's rate each team's rate starts from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Strengths {
+    /// Per stage, where the teams' spread gave one.
+    pub by_stage: Vec<(String, f64)>,
+    /// Every other stage's: the stages' own, averaged by evidence (or the
+    /// strength given).
+    pub otherwise: f64,
+}
+
+impl Strengths {
+    /// The same strength for every stage (a `--prior-strength` given).
+    pub fn given(strength: f64) -> Strengths {
+        Strengths {
+            by_stage: Vec::new(),
+            otherwise: strength,
+        }
+    }
+
+    pub fn of(&self, stage: &str) -> f64 {
+        self.by_stage
+            .iter()
+            .find(|(s, _)| s == stage)
+            .map_or(self.otherwise, |(_, k)| *k)
+    }
+}
+
+/// Method-of-moments prior strength per stage: with team rates spread by
+/// variance `v` around the company rate `p` beyond what sampling
+/// explains, a beta prior with mean `p` has strength `p(1 − p)/v − 1`.
+/// Each team counts by its evidence; within 1 to 10,000. A stage where
+/// the teams convert alike keeps them at the company rate, one where a
+/// team really converts otherwise (renewals entering late) lets it keep
+/// its own, which a single strength averaged over stages would not.
+/// Stages with fewer than two teams take the others' average, weighted
+/// by evidence.
+pub(crate) fn moments_strengths(rows: &[&Row]) -> Strengths {
     // Per stage: each team's (evidence, rate, company rate).
     let mut by_stage: BTreeMap<(u32, &str), Vec<[f64; 3]>> = BTreeMap::new();
     for r in rows {
@@ -236,7 +269,8 @@ pub(crate) fn moments_strength(rows: &[&Row]) -> f64 {
         }
     }
     let (mut weighted, mut weight) = (0.0, 0.0);
-    for teams in by_stage.values() {
+    let mut strengths = Vec::new();
+    for ((_, stage), teams) in &by_stage {
         if teams.len() < 2 {
             continue;
         }
@@ -250,13 +284,68 @@ pub(crate) fn moments_strength(rows: &[&Row]) -> f64 {
             p * (1.0 - p) / v - 1.0
         } else {
             10_000.0
-        };
-        weighted += n * strength.clamp(1.0, 10_000.0);
+        }
+        .clamp(1.0, 10_000.0);
+        strengths.push(((*stage).to_owned(), strength));
+        weighted += n * strength;
         weight += n;
     }
-    if weight > 0.0 {
-        weighted / weight
-    } else {
-        100.0
+    Strengths {
+        by_stage: strengths,
+        otherwise: if weight > 0.0 {
+            weighted / weight
+        } else {
+            100.0
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(team: &str, stage: &str, order: u32, evidence: f64, rate: f64, company: f64) -> Row {
+        Row {
+            team: team.into(),
+            stage: stage.into(),
+            order,
+            from_days: 0,
+            entries: evidence as u64,
+            wins: (evidence * rate) as u64,
+            estimate: crate::incidence::Incidence {
+                win_rate: Some(rate),
+                evidence,
+                undecided: 0.0,
+            },
+            company: Some(company),
+        }
+    }
+
+    #[test]
+    fn a_stage_where_one_team_converts_otherwise_keeps_its_own_rate() {
+        // Qualify: four teams alike, many entries. Propose: renewals enter
+        // late and win far more than the others.
+        let rows = [
+            row("a", "qualify", 0, 2_000.0, 0.170, 0.17),
+            row("b", "qualify", 0, 2_000.0, 0.171, 0.17),
+            row("c", "qualify", 0, 2_000.0, 0.169, 0.17),
+            row("renewals", "qualify", 0, 500.0, 0.170, 0.17),
+            row("a", "propose", 3, 150.0, 0.66, 0.73),
+            row("b", "propose", 3, 150.0, 0.67, 0.73),
+            row("c", "propose", 3, 150.0, 0.68, 0.73),
+            row("renewals", "propose", 3, 500.0, 0.91, 0.73),
+        ];
+        let strengths = moments_strengths(&rows.iter().collect::<Vec<_>>());
+        assert_eq!(strengths.of("qualify"), 10_000.0);
+        assert!(strengths.of("propose") < 50.0, "{strengths:?}");
+        let rates = shrunk(&rows, &strengths);
+        // Renewals' 91 % at propose stays near 91 %, not near 73 %.
+        assert!((rates[7].unwrap() - 0.91).abs() < 0.02, "{rates:?}");
+        // One strength for both stages (their average by evidence, as
+        // before) would have pulled it most of the way to the company's.
+        let pooled = Strengths::given(strengths.otherwise);
+        assert!(shrunk(&rows, &pooled)[7].unwrap() < 0.8);
+        // A stage no two teams reached takes the average.
+        assert_eq!(strengths.of("negotiate"), strengths.otherwise);
     }
 }

@@ -23,7 +23,7 @@ use quotecast_pipeline::columns as col;
 pub use crate::tally::RATE_HALF_LIFE_DAYS;
 use crate::{
     ForecastError,
-    banded::{ENTRIES, Groups, ORDER, Row, moments_strength, rates_table, shrunk},
+    banded::{ENTRIES, Groups, ORDER, Row, Strengths, moments_strengths, rates_table, shrunk},
     columns::{COMPANY_RATE, IN_STAGE_FROM},
     incidence::{Incidence, incidence},
     tally::{Entry, Tallies},
@@ -73,7 +73,8 @@ pub struct Calibration {
 #[derive(Debug, Clone)]
 pub struct CalibratedRates {
     pub table: DataFrame,
-    pub prior_strength: f64,
+    /// The prior strength of each stage's rates.
+    pub prior_strength: Strengths,
     /// Stage entries the rates were estimated from.
     pub stage_entries: u64,
     /// Of those, the ones decided by the forecast date.
@@ -268,10 +269,11 @@ fn rates_from(
             });
         }
     }
-    let prior_strength = how.prior_strength.unwrap_or_else(|| {
-        moments_strength(&rows.iter().filter(|r| r.from_days == 0).collect::<Vec<_>>())
-    });
-    let calibrated = shrunk(&rows, prior_strength);
+    let prior_strength = match how.prior_strength {
+        Some(given) => Strengths::given(given),
+        None => moments_strengths(&rows.iter().filter(|r| r.from_days == 0).collect::<Vec<_>>()),
+    };
+    let calibrated = shrunk(&rows, &prior_strength);
     let entered = rows.iter().filter(|r| r.from_days == 0);
     let undecided = estimates
         .iter()

@@ -51,6 +51,7 @@ mod weighted;
 
 pub use accuracy::{Learning, learn_correction};
 pub use backtest::{Backtest, BacktestResult, MODELS, backtest};
+pub use banded::Strengths;
 pub use baselines::BASELINES;
 pub use calibrate::{CalibratedRates, Calibration, calibrate};
 pub use columns::HORIZON;

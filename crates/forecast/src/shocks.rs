@@ -162,7 +162,6 @@ impl ShockModel {
         let WinRates::Calibrated(c) = rates else {
             return self;
         };
-        let strength = c.prior_strength.max(0.0);
         let Ok(entering) = c
             .table
             .clone()
@@ -207,6 +206,7 @@ impl ShockModel {
                     self.stages.len() - 1
                 }
             };
+            let strength = c.prior_strength.of(&stages[row]).max(0.0);
             let concentration = evidence.get(row).copied().flatten().unwrap_or(0.0) + strength;
             if let Some(Some(r)) = rate.get(row) {
                 self.rates.push((
@@ -429,7 +429,7 @@ mod tests {
         .unwrap();
         WinRates::Calibrated(Box::new(CalibratedRates {
             table,
-            prior_strength,
+            prior_strength: crate::Strengths::given(prior_strength),
             stage_entries: 0,
             decided_entries: 0,
             days_in_stage_from: vec![0],

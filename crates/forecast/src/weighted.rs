@@ -380,11 +380,11 @@ fn explanation(
         win_rate_source: match &spec.win_rates {
             WinRates::StageDefaults => "the rules' stage defaults".into(),
             WinRates::Calibrated(c) => format!(
-                "calibrated from {} stage entries ({} decided, the rest counted for the days they have been open), weighted by age (half-life {} days), per team and band of days in stage, shrunk to the company rate with prior strength {:.1}; company rates on entering shown",
+                "calibrated from {} stage entries ({} decided, the rest counted for the days they have been open), weighted by age (half-life {} days), per team and band of days in stage, shrunk to the company rate with prior strength {}; company rates on entering shown",
                 c.stage_entries,
                 c.decided_entries,
                 crate::calibrate::RATE_HALF_LIFE_DAYS,
-                c.prior_strength
+                strengths_said(&c.prior_strength)
             ),
         },
         win_rates: match &spec.win_rates {
@@ -392,6 +392,24 @@ fn explanation(
             WinRates::Calibrated(c) => company_rates(c, rates),
         },
     }
+}
+
+/// The prior strengths as the forecast says them: one number when every
+/// stage has the same, else per stage (in pseudo-entries).
+fn strengths_said(s: &crate::Strengths) -> String {
+    if s.by_stage.is_empty()
+        || s.by_stage
+            .iter()
+            .all(|(_, k)| (k - s.otherwise).abs() < 0.05)
+    {
+        return format!("{:.1}", s.otherwise);
+    }
+    let per_stage: Vec<String> = s
+        .by_stage
+        .iter()
+        .map(|(stage, k)| format!("{stage} {k:.1}"))
+        .collect();
+    format!("per stage ({})", per_stage.join(", "))
 }
 
 fn company_rates(c: &crate::CalibratedRates, defaults: Vec<(String, f64)>) -> Vec<(String, f64)> {

@@ -102,10 +102,20 @@ fn calibrated_rates_recover_each_teams_true_win_rate() {
             stage.id
         );
     }
-    // The teams differ by far more than sampling: the prior is weak.
-    assert!(rates.prior_strength < 1_000.0, "{}", rates.prior_strength);
+    // The teams differ by far more than sampling in every stage: each
+    // stage's prior is weak.
+    let strengths = &rates.prior_strength;
+    assert_eq!(
+        strengths.by_stage.len(),
+        world.funnel.open.len(),
+        "{strengths:?}"
+    );
+    assert!(
+        strengths.by_stage.iter().all(|(_, k)| *k < 1_000.0),
+        "{strengths:?}"
+    );
     eprintln!(
-        "worst error {worst:.4}, prior strength {:.1}, {} stage entries, {} decided",
+        "worst error {worst:.4}, prior strength {:?}, {} stage entries, {} decided",
         rates.prior_strength, rates.stage_entries, rates.decided_entries
     );
 }

@@ -393,7 +393,7 @@ fn a_deal_that_has_sat_in_its_stage_gets_the_lower_rate_history_shows_for_such_d
         before = expected;
     }
     // Team A's own 20 % is shrunk towards that by the prior strength.
-    let k = rates.prior_strength;
+    let k = rates.prior_strength.of("negotiate");
     let lingering = (evidence * 0.2 + k * rate_from(7)) / (evidence + k);
     assert!(lingering < 0.3, "{bands}");
     spec.win_rates = WinRates::Calibrated(Box::new(rates));
