@@ -17,7 +17,8 @@
 //! says about the horizon as a whole is still better than nothing. A
 //! team's factor is shrunk towards the company's, by the (weighted)
 //! number of deals forecast in that horizon (z = n / (n +
-//! [`SHRINK_DEALS`])); horizons the
+//! [`SHRINK_DEALS`])), geometrically (ratio^z · prior^(1 − z): a ratio
+//! of a seventh is as far from 1 as one of seven); horizons the
 //! history cannot have seen complete (their bucket ends after the forecast
 //! date) get no factor, and the forecast leaves them as they are.
 //!
@@ -607,7 +608,15 @@ fn factors(sums: &BTreeMap<(String, i32), [f64; 3]>) -> PolarsResult<DataFrame> 
         };
         sums.get(&(team.to_owned(), h)).map_or(towards, |s| {
             let z = s[0] / (s[0] + deals);
-            z * ratio(s) + (1.0 - z) * towards
+            // Shrunk as a ratio: geometrically, so a team whose deals book
+            // a seventh of their forecast there is not lifted towards 1 by
+            // the same weight that would lift seven times its ratio down.
+            let own = ratio(s);
+            if own > 0.0 && towards > 0.0 {
+                (z * own.ln() + (1.0 - z) * towards.ln()).exp()
+            } else {
+                z * own + (1.0 - z) * towards
+            }
         })
     };
     // The company's ratio at the forecast date's place in the bucket,
@@ -725,6 +734,28 @@ mod tests {
     }
 
     #[test]
+    fn a_team_far_below_the_company_is_shrunk_as_a_ratio() {
+        // Renewals book a seventh of what their deals forecast next
+        // quarter (they close early), the company about what it forecast.
+        let mut sums = BTreeMap::new();
+        sums.insert(
+            (COMPANY.to_owned(), 1),
+            [2_000.0, 10_000_000.0, 9_800_000.0],
+        );
+        sums.insert(
+            (POOLED.to_owned(), 1),
+            [5_000.0, 20_000_000.0, 19_600_000.0],
+        );
+        sums.insert(("renewals".to_owned(), 1), [200.0, 4_000_000.0, 560_000.0]);
+        let table = factors(&sums).unwrap();
+        let factor = table.column(CALENDAR_FACTOR).unwrap().f64().unwrap();
+        let renewals = factor.get(1).unwrap();
+        // Half weight each: √(0.14 · 0.98) = 0.37, where the arithmetic
+        // mean (0.56) would forecast four times what they book.
+        assert!((renewals - 0.37).abs() < 0.01, "{table}");
+    }
+
+    #[test]
     fn the_company_factor_leans_on_its_ratio_at_every_place_in_the_bucket_not_on_one() {
         // Few deals at the forecast date's place in the quarter, many over
         // every place, all booking half the forecast.
@@ -746,10 +777,10 @@ mod tests {
             [Some(COMPANY), Some("east")],
             "the pooled sums are not a row"
         );
-        // Shrunk towards the pooled ratio (0.5 shrunk by 5,000 deals:
-        // 0.519), not towards 1 (which would give 0.95).
+        // Shrunk towards the pooled ratio (0.5 shrunk geometrically by
+        // 5,000 deals: 0.514), not towards 1 (which would give 0.95).
         for f in factor.iter() {
-            assert!((f.unwrap() - 0.52).abs() < 0.01, "{table}");
+            assert!((f.unwrap() - 0.51).abs() < 0.01, "{table}");
         }
     }
 }
