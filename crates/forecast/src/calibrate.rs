@@ -60,7 +60,7 @@ pub struct Calibration {
     /// (default 180 days); the rates use every entry.
     pub maturity_days: u32,
     /// Pseudo-observations of the company rate each team starts from;
-    /// `None` estimates it from the spread between teams (method of
+    /// `None` estimates one per stage from the spread between teams (method of
     /// moments), within 1 to 10,000.
     pub prior_strength: Option<f64>,
 }

@@ -24,8 +24,8 @@ pub struct ForecastOptions {
     pub as_of: NaiveDate,
     pub bucket: Bucket,
     pub group_by: Vec<Dimension>,
-    /// Prior strength of the company rate when calibrating (`None`:
-    /// estimated from the spread between teams).
+    /// Prior strength of the company rate when calibrating, for every
+    /// stage (`None`: estimated per stage from the spread between teams).
     pub prior_strength: Option<f64>,
     /// Monte Carlo trials (0: none) and their seed.
     pub simulation: Simulation,

@@ -25,8 +25,8 @@ pub struct BacktestArgs {
     /// Today: outcomes up to here are known [default: today].
     #[arg(long, value_parser = crate::inputs::parse_date)]
     as_of: Option<NaiveDate>,
-    /// Prior strength of the company rate when calibrating [default:
-    /// estimated from the spread between teams].
+    /// Prior strength of the company rate when calibrating, for every
+    /// stage [default: estimated per stage from the spread between teams].
     #[arg(long)]
     prior_strength: Option<f64>,
     /// Monte Carlo trials per snapshot date for the calibrated and

@@ -46,8 +46,8 @@ pub struct RunArgs {
     /// of using the rules' stage defaults.
     #[arg(long)]
     history: Option<PathBuf>,
-    /// Prior strength of the company rate when calibrating [default:
-    /// estimated from the spread between teams].
+    /// Prior strength of the company rate when calibrating, for every
+    /// stage [default: estimated per stage from the spread between teams].
     #[arg(long)]
     prior_strength: Option<f64>,
     /// Monte Carlo trials for P10 / P50 / P90 per bucket and group (0: none).
