@@ -19,7 +19,7 @@ use crate::{
     frames::{first_float, fixed_sum},
     prepare::{horizon_of, prepared},
     realisation::{AMOUNT_FACTOR, with_amount_factor},
-    slippage::{FROM_FORECAST_DATE, with_slip_points},
+    slippage::{Anchor, SLIP_ANCHOR, quarter_end, with_slip_points},
 };
 
 /// The company's ratio, for teams the correction has not seen.
@@ -97,10 +97,14 @@ fn columns(mut frame: LazyFrame) -> PolarsResult<Vec<Expr>> {
 /// or from the forecast date, never before the forecast date.
 fn slipped(open: LazyFrame, points: &DataFrame, spec: &ForecastSpec) -> LazyFrame {
     let as_of = lit(spec.as_of).cast(DataType::Date);
-    // A level's shifts count from the stated close, or from the forecast
-    // date where its stage's timing did not follow the owners' dates.
-    let anchor = when(col(FROM_FORECAST_DATE))
+    // A level's shifts count from the stated close, from the forecast
+    // date where its stage's timing did not follow the owners' dates, or
+    // from the quarter's end where deals wait for it.
+    let anchored = |anchor: Anchor| col(SLIP_ANCHOR).eq(lit(anchor.code()));
+    let anchor = when(anchored(Anchor::ForecastDate))
         .then(as_of.clone())
+        .when(anchored(Anchor::QuarterEnd))
+        .then(quarter_end(as_of.clone()))
         .otherwise(col(CLOSE));
     let shifted =
         (anchor.cast(DataType::Int32) + col(SHIFT_DAYS).cast(DataType::Int32)).cast(DataType::Date);

@@ -18,6 +18,15 @@
 //! level is summarised by [`SLIP_POINTS`] percentile points (the 5th,
 //! 15th, ..., 95th), each carrying an equal share of the deal's expected
 //! value.
+//!
+//! A level's points count from what its won deals' closes clustered
+//! around most tightly ([`Anchor`]): the stated close, the snapshot day,
+//! or the last day of the snapshot's quarter. The last is a quarter-end
+//! push: where deals decided in a quarter's middle weeks wait for its
+//! last days, a deal seen in negotiation closes at this quarter's end
+//! whatever its owner wrote, and an anchor on the stated date or the
+//! snapshot day puts much of it in the next quarter (or, forecast by
+//! month, in the wrong month of this one).
 use polars::prelude::*;
 use quotecast_pipeline::columns as col;
 
@@ -30,11 +39,11 @@ use crate::{
 pub const WON_OBSERVATIONS: &str = "won_observations";
 pub const LATE_SHARE: &str = "late_share";
 pub const MEDIAN_DELAY_DAYS: &str = "median_delay_days";
-/// What a level's points count from: `stated close` or `snapshot`.
+/// What a level's points count from: `stated close`, `snapshot` or
+/// `quarter end`.
 pub const ANCHOR: &str = "anchor";
-/// Whether a level's shifts count from the forecast date (else from the
-/// stated close).
-pub(crate) const FROM_FORECAST_DATE: &str = "from_forecast_date";
+/// What a level's shifts count from: [`Anchor`] as its code.
+pub(crate) const SLIP_ANCHOR: &str = "__slip_anchor";
 /// A level with fewer won observations than this gives way to the next.
 pub const MIN_SLIP_OBSERVATIONS: u64 = 40;
 /// The stage of a level learned over all stages.
@@ -43,9 +52,74 @@ pub const ANY_STAGE: &str = "*";
 pub(crate) const DELAY: &str = "__delay";
 /// Days from the snapshot to the real close (won deals).
 const LEAD: &str = "__lead";
+/// Days from the end of the snapshot's quarter to the real close.
+const TO_QUARTER_END: &str = "__to_quarter_end";
 /// The spread (interquartile range) of a level's delays and leads.
 const DELAY_SPREAD: &str = "__delay_spread";
 const LEAD_SPREAD: &str = "__lead_spread";
+const QUARTER_END_SPREAD: &str = "__quarter_end_spread";
+
+/// What a slippage level's shifts count from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Anchor {
+    /// The close date the owner stated: the owner's date carries the
+    /// timing.
+    StatedClose = 0,
+    /// The forecast date: the stage takes about the same time whatever
+    /// the owner wrote.
+    ForecastDate = 1,
+    /// The last day of the forecast date's quarter: deals decided are
+    /// held for the quarter's end (a quarter-end push).
+    QuarterEnd = 2,
+}
+
+impl Anchor {
+    const ALL: [Anchor; 3] = [
+        Anchor::StatedClose,
+        Anchor::ForecastDate,
+        Anchor::QuarterEnd,
+    ];
+
+    /// As the slippage table says it.
+    fn name(self) -> &'static str {
+        match self {
+            Anchor::StatedClose => "stated close",
+            Anchor::ForecastDate => "snapshot",
+            Anchor::QuarterEnd => "quarter end",
+        }
+    }
+
+    /// The prefix of a level's point columns.
+    fn points(self) -> &'static str {
+        match self {
+            Anchor::StatedClose => "__p",
+            Anchor::ForecastDate => "__l",
+            Anchor::QuarterEnd => "__e",
+        }
+    }
+
+    fn spread(self) -> &'static str {
+        match self {
+            Anchor::StatedClose => DELAY_SPREAD,
+            Anchor::ForecastDate => LEAD_SPREAD,
+            Anchor::QuarterEnd => QUARTER_END_SPREAD,
+        }
+    }
+
+    pub(crate) fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+/// The last day of the calendar quarter holding each date of `day`.
+pub(crate) fn quarter_end(day: Expr) -> Expr {
+    let start = |d: Expr| d.dt().truncate(lit("1q"));
+    // A quarter is at most 92 days: 100 days past its first day is in the
+    // next one.
+    let next = start((start(day).cast(DataType::Int32) + lit(100)).cast(DataType::Date));
+    (next.cast(DataType::Int32) - lit(1)).cast(DataType::Date)
+}
+
 /// The level an open deal's points are taken from.
 const SLIP_TEAM: &str = "__slip_team";
 const SLIP_STAGE: &str = "__slip_stage";
@@ -75,6 +149,7 @@ pub(crate) fn slip_plans(won: LazyFrame, snapshot_day: Expr) -> Vec<LazyFrame> {
         [
             quantile(DELAY, slip_quantile(k)).alias(format!("__p{k}")),
             quantile(LEAD, slip_quantile(k)).alias(format!("__l{k}")),
+            quantile(TO_QUARTER_END, slip_quantile(k)).alias(format!("__e{k}")),
         ]
     });
     let spread = |days: &str| quantile(days, 0.75) - quantile(days, 0.25);
@@ -94,13 +169,18 @@ pub(crate) fn slip_plans(won: LazyFrame, snapshot_day: Expr) -> Vec<LazyFrame> {
     aggs.extend([
         spread(DELAY).alias(DELAY_SPREAD),
         spread(LEAD).alias(LEAD_SPREAD),
+        spread(TO_QUARTER_END).alias(QUARTER_END_SPREAD),
     ]);
-    let won = won.with_column(
+    let won = won.with_columns([
         (col(col::CLOSED) - snapshot_day.clone())
             .dt()
             .total_days(false)
             .alias(LEAD),
-    );
+        (col(col::CLOSED) - quarter_end(snapshot_day.clone()))
+            .dt()
+            .total_days(false)
+            .alias(TO_QUARTER_END),
+    ]);
     let team = || col(col::TEAM);
     let stage = || col(col::STAGE);
     // A date already past counts from the snapshot day, as an open
@@ -125,6 +205,7 @@ pub(crate) fn slip_plans(won: LazyFrame, snapshot_day: Expr) -> Vec<LazyFrame> {
                 s.alias(col::STAGE),
                 col(DELAY),
                 col(LEAD),
+                col(TO_QUARTER_END),
             ])
             .group_by([col(col::TEAM), col(col::STAGE)])
             .agg(aggs.clone())
@@ -138,15 +219,20 @@ pub(crate) fn slip_plans(won: LazyFrame, snapshot_day: Expr) -> Vec<LazyFrame> {
 /// (`team`, `stage`, `point`, `shift_days`) for each level with enough
 /// observations, and always the company's over all stages.
 pub(crate) fn slip_tables(levels: &[DataFrame]) -> Result<(DataFrame, DataFrame), ForecastError> {
-    let (mut teams, mut stages, mut points, mut shifts, mut from_forecast_date) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut teams, mut stages, mut points, mut shifts, mut anchor_codes) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::<i32>::new(),
+    );
     let mut reported = Vec::with_capacity(levels.len());
     for frame in levels {
         let names = frame.column(col::TEAM)?.str()?.clone();
         let stage_names = frame.column(col::STAGE)?.str()?.clone();
         let counts = frame.column(WON_OBSERVATIONS)?.u64()?.clone();
-        let anchors = snapshot_anchored(frame)?;
-        for (row, &from_snapshot) in anchors.iter().enumerate() {
+        let anchors = anchors(frame)?;
+        for (row, &anchor) in anchors.iter().enumerate() {
             let (name, stage) = (
                 names.get(row).unwrap_or(COMPANY),
                 stage_names.get(row).unwrap_or(ANY_STAGE),
@@ -155,10 +241,9 @@ pub(crate) fn slip_tables(levels: &[DataFrame]) -> Result<(DataFrame, DataFrame)
             if !always && counts.get(row).unwrap_or(0) < MIN_SLIP_OBSERVATIONS {
                 continue;
             }
-            let prefix = if from_snapshot { "__l" } else { "__p" };
             for k in 0..SLIP_POINTS {
                 let shift = frame
-                    .column(&format!("{prefix}{k}"))?
+                    .column(&format!("{}{k}", anchor.points()))?
                     .f64()?
                     .get(row)
                     .unwrap_or(0.0);
@@ -166,13 +251,10 @@ pub(crate) fn slip_tables(levels: &[DataFrame]) -> Result<(DataFrame, DataFrame)
                 stages.push(stage.to_owned());
                 points.push(k);
                 shifts.push(shift.round() as i64);
-                from_forecast_date.push(from_snapshot);
+                anchor_codes.push(anchor.code());
             }
         }
-        let anchor: Vec<&str> = anchors
-            .iter()
-            .map(|&s| if s { "snapshot" } else { "stated close" })
-            .collect();
+        let anchor: Vec<&str> = anchors.iter().map(|a| a.name()).collect();
         let mut shown = frame.select([
             col::TEAM,
             col::STAGE,
@@ -195,24 +277,33 @@ pub(crate) fn slip_tables(levels: &[DataFrame]) -> Result<(DataFrame, DataFrame)
             Column::new(col::STAGE.into(), stages),
             Column::new(POINT.into(), points),
             Column::new(SHIFT_DAYS.into(), shifts),
-            Column::new(FROM_FORECAST_DATE.into(), from_forecast_date),
+            Column::new(SLIP_ANCHOR.into(), anchor_codes),
         ],
     )?;
     Ok((table, points))
 }
 
-/// Per level row, whether its won deals' closes were tighter around the
-/// snapshot day plus a lead (their stage takes about the same time
-/// whatever the owner wrote) than around the stated close plus a delay
-/// (the owner's date carries the timing): the narrower interquartile range
-/// decides, the stated close on a tie.
-fn snapshot_anchored(frame: &DataFrame) -> Result<Vec<bool>, ForecastError> {
-    let delay = frame.column(DELAY_SPREAD)?.f64()?;
-    let lead = frame.column(LEAD_SPREAD)?.f64()?;
-    Ok(delay
+/// Per level row, what its won deals' closes were tightest around: the
+/// stated close plus a delay (the owner's date carries the timing), the
+/// snapshot day plus a lead (the stage takes about the same time whatever
+/// the owner wrote) or the end of the snapshot's quarter (deals decided
+/// wait for it): the narrowest interquartile range decides, in that order
+/// on a tie.
+fn anchors(frame: &DataFrame) -> Result<Vec<Anchor>, ForecastError> {
+    let spreads = Anchor::ALL
         .iter()
-        .zip(lead.iter())
-        .map(|(d, l)| matches!((d, l), (Some(d), Some(l)) if l < d))
+        .map(|a| Ok(frame.column(a.spread())?.f64()?.clone()))
+        .collect::<Result<Vec<_>, ForecastError>>()?;
+    Ok((0..frame.height())
+        .map(|row| {
+            let mut best = (Anchor::StatedClose, f64::INFINITY);
+            for (anchor, spread) in Anchor::ALL.iter().zip(&spreads) {
+                if let Some(s) = spread.get(row).filter(|s| *s < best.1) {
+                    best = (*anchor, s);
+                }
+            }
+            best.0
+        })
         .collect())
 }
 
@@ -291,7 +382,7 @@ pub(crate) fn with_slip_points(
                 col(col::TEAM).alias(SLIP_TEAM),
                 col(col::STAGE).alias(SLIP_STAGE),
                 col(SHIFT_DAYS),
-                col(FROM_FORECAST_DATE),
+                col(SLIP_ANCHOR),
                 col(POINT).cast(DataType::UInt32),
             ]),
             [col(SLIP_TEAM), col(SLIP_STAGE)],
@@ -305,7 +396,7 @@ pub(crate) fn with_slip_points(
                 .otherwise(lit(1.0 / f64::from(SLIP_POINTS)))
                 .alias(SHARE),
             col(SHIFT_DAYS).fill_null(lit(0i64)),
-            col(FROM_FORECAST_DATE).fill_null(lit(false)),
+            col(SLIP_ANCHOR).fill_null(lit(Anchor::StatedClose.code())),
             col(POINT).fill_null(lit(0u32)).cast(DataType::UInt32),
         ])
 }
@@ -359,7 +450,7 @@ mod tests {
         slip_tables(&levels).unwrap()
     }
 
-    fn level(points: &DataFrame, team: &str, stage: &str) -> Vec<(i64, bool)> {
+    fn level(points: &DataFrame, team: &str, stage: &str) -> Vec<(i64, Anchor)> {
         let rows = points
             .clone()
             .lazy()
@@ -372,16 +463,15 @@ mod tests {
             .collect()
             .unwrap();
         let shifts = rows.column(SHIFT_DAYS).unwrap().i64().unwrap().clone();
-        let anchored = rows
-            .column(FROM_FORECAST_DATE)
-            .unwrap()
-            .bool()
-            .unwrap()
-            .clone();
+        let anchored = rows.column(SLIP_ANCHOR).unwrap().i32().unwrap().clone();
         shifts
             .iter()
             .zip(anchored.iter())
-            .map(|(s, a)| (s.unwrap(), a.unwrap()))
+            .map(|(s, a)| {
+                let code = a.unwrap();
+                let anchor = Anchor::ALL.into_iter().find(|a| a.code() == code);
+                (s.unwrap(), anchor.unwrap())
+            })
             .collect()
     }
 
@@ -403,14 +493,14 @@ mod tests {
         assert!(
             negotiate
                 .iter()
-                .all(|&(s, from_now)| from_now && (8..=12).contains(&s)),
+                .all(|&(s, a)| a == Anchor::ForecastDate && (8..=12).contains(&s)),
             "{negotiate:?}"
         );
         let qualify = level(&points, COMPANY, "qualify");
         assert!(
             qualify
                 .iter()
-                .all(|&(s, from_now)| !from_now && (3..=7).contains(&s)),
+                .all(|&(s, a)| a == Anchor::StatedClose && (3..=7).contains(&s)),
             "{qualify:?}"
         );
         let anchors = table
@@ -429,6 +519,81 @@ mod tests {
     }
 
     #[test]
+    fn deals_held_for_the_quarter_end_count_from_it() {
+        // Negotiations seen on snapshots all over the first quarter of
+        // 2026 (days 0 to 80), stated to close 10 to 40 days later, close
+        // in the quarter's last six days (days 84 to 89) whatever was
+        // stated; proposals close 5 days after their stated date.
+        let mut deals = Vec::new();
+        for i in 0..80 {
+            let seen = i;
+            deals.push(("negotiate", seen, seen + 10 + (i * 7) % 31, 84 + i % 6));
+            deals.push(("propose", seen, seen + 20 + i % 30, seen + 25 + i % 30));
+        }
+        let (table, points) = tables(&deals);
+        let negotiate = level(&points, COMPANY, "negotiate");
+        assert!(
+            negotiate
+                .iter()
+                .all(|&(s, a)| a == Anchor::QuarterEnd && (-5..=0).contains(&s)),
+            "{negotiate:?}"
+        );
+        let propose = level(&points, COMPANY, "propose");
+        assert!(
+            propose
+                .iter()
+                .all(|&(s, a)| a == Anchor::StatedClose && s == 5),
+            "{propose:?}"
+        );
+        let named = table
+            .lazy()
+            .filter(
+                col(col::TEAM)
+                    .eq(lit(COMPANY))
+                    .and(col(col::STAGE).eq(lit("negotiate"))),
+            )
+            .collect()
+            .unwrap();
+        assert_eq!(
+            named.column(ANCHOR).unwrap().str().unwrap().get(0),
+            Some("quarter end")
+        );
+    }
+
+    #[test]
+    fn the_quarter_end_is_the_last_day_of_each_calendar_quarter() {
+        let days = [day(0), day(89), day(90), day(200), day(364)];
+        let frame = DataFrame::new(5, vec![Column::new("d".into(), days)])
+            .unwrap()
+            .lazy()
+            .select([quarter_end(col("d")).alias("end")])
+            .collect()
+            .unwrap();
+        let ends: Vec<Option<i32>> = frame
+            .column("end")
+            .unwrap()
+            .date()
+            .unwrap()
+            .phys
+            .iter()
+            .collect();
+        let expected: Vec<Option<i32>> = [
+            NaiveDate::from_ymd_opt(2026, 3, 31),
+            NaiveDate::from_ymd_opt(2026, 3, 31),
+            NaiveDate::from_ymd_opt(2026, 6, 30),
+            NaiveDate::from_ymd_opt(2026, 9, 30),
+            NaiveDate::from_ymd_opt(2026, 12, 31),
+        ]
+        .iter()
+        .map(|d| {
+            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+            Some((d.unwrap() - epoch).num_days() as i32)
+        })
+        .collect();
+        assert_eq!(ends, expected);
+    }
+
+    #[test]
     fn a_deal_takes_the_points_of_its_stage_and_band_of_days_to_its_stated_close() {
         // Negotiations stated to close within two weeks slip 20 days;
         // those stated two to three months out close 40 days early.
@@ -441,11 +606,13 @@ mod tests {
         let near = level(&points, "east", "negotiate 0-14");
         let far = level(&points, "east", "negotiate 46-90");
         assert!(
-            near.iter().all(|&(s, from_now)| !from_now && s == 20),
+            near.iter()
+                .all(|&(s, a)| a == Anchor::StatedClose && s == 20),
             "{near:?}"
         );
         assert!(
-            far.iter().all(|&(s, from_now)| !from_now && s == -40),
+            far.iter()
+                .all(|&(s, a)| a == Anchor::StatedClose && s == -40),
             "{far:?}"
         );
         // Open deals seen from day 0 pick their band's level.

@@ -263,7 +263,7 @@ fn write_correction(out: &mut String, c: &Correction, spec: &ForecastSpec) -> an
     }
     writeln!(
         out,
-        "\nslippage (won deals' closes against their stated date, per team, the stage they were in and within it the band of days to that date (`negotiate 15-45`); `*` is the company or all stages; a deal takes the first of team, stage and band; company, stage and band; team and stage; company and stage; team; company with 40 won observations; anchor: what a level's points count from, the stated close (plus a delay) or the forecast date (plus a lead), whichever held its won deals' closes tighter):"
+        "\nslippage (won deals' closes against their stated date, per team, the stage they were in and within it the band of days to that date (`negotiate 15-45`); `*` is the company or all stages; a deal takes the first of team, stage and band; company, stage and band; team and stage; company and stage; team; company with 40 won observations; anchor: what a level's points count from, the stated close (plus a delay), the forecast date (plus a lead) or the end of its quarter (deals held for a quarter-end push), whichever held its won deals' closes tightest):"
     )?;
     out.push_str(&table(&c.slippage, 60)?);
     if c.close_factors.height() > 0 {
