@@ -523,3 +523,88 @@ fn teams_that_changed_are_learned_against_the_rates_of_the_time() {
         );
     }
 }
+
+/// A quarter-end push: wins that fall in a quarter's middle weeks (days
+/// 14 to 70 of it) wait for its last twelve days. The slippage learns to
+/// count such deals from the quarter's end, and the corrected forecast by
+/// month puts more of the quarter in its last month than it does for the
+/// same company without the push.
+#[test]
+fn deals_held_for_the_quarter_end_are_forecast_in_its_last_month() {
+    let world = common::world(11).with_shape(Shape {
+        drift: vec![0.0; common::world(11).teams.len()],
+        quarter_end_push: 0.0,
+    });
+    let data = common::generated(&world, 11, 3_000, 24);
+    let quarter_start = || col("closed").dt().truncate(lit("1q"));
+    let day_of_quarter = (col("closed") - quarter_start()).dt().total_days(false);
+    let next_quarter = ((quarter_start().cast(DataType::Int32) + lit(100)).cast(DataType::Date))
+        .dt()
+        .truncate(lit("1q"));
+    // The last twelve days of the quarter, spread by the close day.
+    let held_until = (next_quarter.cast(DataType::Int32)
+        - lit(1)
+        - col("closed").cast(DataType::Int32) % lit(12))
+    .cast(DataType::Date);
+    let held = data.outcomes.clone().with_column(
+        when(
+            col("outcome")
+                .eq(lit("won"))
+                .and(day_of_quarter.clone().gt_eq(lit(14)))
+                .and(day_of_quarter.lt_eq(lit(70))),
+        )
+        .then(held_until)
+        .otherwise(col("closed"))
+        .alias("closed"),
+    );
+    let spec = spec(WinRates::StageDefaults);
+    let learned = |outcomes: LazyFrame| {
+        let correction = learn_correction(
+            data.snapshots.clone(),
+            outcomes,
+            &spec,
+            &Learning {
+                as_of: common::as_of(),
+                maturity_days: 180,
+                rates_then: None,
+            },
+        )
+        .unwrap();
+        // The levels a deal can take (enough won deals) that count from
+        // the quarter's end.
+        let slippage = &correction.slippage;
+        let quarter_end_levels = (0..slippage.height())
+            .filter(|&r| {
+                text(slippage, "anchor", r) == "quarter end"
+                    && number(slippage, "won_observations", r) >= 40.0
+            })
+            .count();
+        let mut corrected = spec.clone();
+        corrected.correction = Some(Box::new(correction));
+        let amounts = forecast(data.pipeline.clone(), &corrected).unwrap().amounts;
+        let in_month = |month: u32| -> f64 {
+            let first = chrono::NaiveDate::from_ymd_opt(2026, month, 1).unwrap();
+            let rows = amounts
+                .clone()
+                .lazy()
+                .filter(col("bucket").eq(lit(first)))
+                .select([col("corrected").sum()])
+                .collect()
+                .unwrap();
+            number(&rows, "corrected", 0)
+        };
+        let (november, december) = (in_month(11), in_month(12));
+        (quarter_end_levels, december / (november + december))
+    };
+    let (plain_levels, plain_share) = learned(data.outcomes.clone());
+    let (held_levels, held_share) = learned(held);
+    assert_eq!(
+        plain_levels, 0,
+        "no push, no level counts from the quarter's end"
+    );
+    assert!(held_levels > 0, "the push is learned");
+    assert!(
+        held_share > plain_share + 0.1,
+        "December's share of the rest of the quarter: {plain_share:.2} without the push, {held_share:.2} with it"
+    );
+}
