@@ -1,7 +1,7 @@
 """A company unlike `gen-pipeline`'s, exported as a Salesforce org would
 export it: the forecast's test against shapes it was not built on.
 
-    python3 benches/baseline/other_company.py OUT [--seed N] [--deals-per-week N] [--hold P] [--locale us|de]
+    python3 benches/baseline/other_company.py OUT [--seed N] [--deals-per-week N] [--hold P] [--hold-period quarter|month] [--locale us|de]
 
 Writes OUT/pipeline.csv and OUT/history/{stage_events,outcomes,snapshots}.csv
 (`;`-separated, Salesforce's stage labels, `Closed Won`/`Closed Lost`
@@ -16,7 +16,9 @@ floats), from its own simulation, which shares nothing with
   amounts 30 % high and close dates five weeks early; `renewals` enters
   most deals straight at `Proposal/Price Quote` and wins most of them;
 - a quarter-end push: a win falling in weeks 3 to 10 of a quarter waits,
-  with probability 0.5 (`--hold`), for the quarter's last twelve days;
+  with probability 0.5 (`--hold`), for the quarter's last twelve days
+  (`--hold-period month`: a win on days 5 to 22 of a month waits for the
+  month's last five days, a month-end push);
 - deals created 25 % faster each year, a third more in the fourth quarter;
 - 6 % of lost deals re-opened 20 to 90 days later at negotiation;
 - stated close dates that slip 30 days each time they pass;
@@ -68,7 +70,26 @@ def quarter_end(day):
     return first_next - dt.timedelta(days=1)
 
 
-def simulate(rng, start, end, deals_per_week, hold):
+def month_end(day):
+    first_next = dt.date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+    return first_next - dt.timedelta(days=1)
+
+
+def held(rng, at, hold, period):
+    """The day a win on `at` books: a push to the end of its quarter (or
+    month) with probability `hold` when it falls in the period's middle."""
+    if period == "month":
+        if 5 <= at.day <= 22 and rng.random() < hold:
+            return month_end(at) - dt.timedelta(days=int(rng.integers(0, 5)))
+        return at
+    qe = quarter_end(at)
+    into_quarter = 92 - (qe - at).days
+    if 14 <= into_quarter <= 70 and rng.random() < hold:
+        return qe - dt.timedelta(days=int(rng.integers(0, 12)))
+    return at
+
+
+def simulate(rng, start, end, deals_per_week, hold, period="quarter"):
     """Every deal's life: lines, stage events, outcome, stated fields."""
     deals, n = [], 0
     day = start
@@ -78,13 +99,13 @@ def simulate(rng, start, end, deals_per_week, hold):
         rate = deals_per_week / 7 * 1.25 ** (2 * t) * (1.33 if day.month >= 10 else 1.0)
         for _ in range(rng.poisson(rate)):
             team = list(TEAMS)[rng.integers(len(TEAMS))]
-            deals.append(deal(rng, f"006{n:09d}", team, day, t, hold))
+            deals.append(deal(rng, f"006{n:09d}", team, day, t, hold, period))
             n += 1
         day += dt.timedelta(days=1)
     return deals
 
 
-def deal(rng, oid, team, created, t, hold):
+def deal(rng, oid, team, created, t, hold, period):
     region, currency, conv0, conv1, amount_bias, date_bias, renewal = TEAMS[team]
     conv = conv0 + (conv1 - conv0) * t
     per_stage = conv ** (1 / 5)
@@ -114,10 +135,7 @@ def deal(rng, oid, team, created, t, hold):
                 reopened, outcome, stage = True, None, 4
                 at = at + dt.timedelta(days=int(rng.integers(20, 91)))
     if outcome == WON:
-        qe = quarter_end(at)
-        into_quarter = 92 - (qe - at).days
-        if 14 <= into_quarter <= 70 and rng.random() < hold:
-            at = qe - dt.timedelta(days=int(rng.integers(0, 12)))
+        at = held(rng, at, hold, period)
     events.append((outcome, at))
     cycle = sum(DWELL[first:]) * 1.5
     stated_close = created + dt.timedelta(days=int(cycle + date_bias + rng.normal(0, 10)))
@@ -196,13 +214,15 @@ def main():
     ap.add_argument("--deals-per-week", type=float, default=60)
     ap.add_argument("--hold", type=float, default=0.5,
                     help="the chance that a win in weeks 3 to 10 of a quarter waits for its last twelve days")
+    ap.add_argument("--hold-period", choices=("quarter", "month"), default="quarter",
+                    help="what a held win waits for the end of")
     ap.add_argument("--as-of", default="2026-11-20")
     ap.add_argument("--locale", choices=("iso", "us", "de"), default="iso")
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
     as_of = dt.date.fromisoformat(a.as_of)
     start = as_of - dt.timedelta(days=730)
-    deals = simulate(rng, start, as_of + dt.timedelta(days=200), a.deals_per_week, a.hold)
+    deals = simulate(rng, start, as_of + dt.timedelta(days=200), a.deals_per_week, a.hold, a.hold_period)
     known = [d for d in deals if d["created"] <= as_of]
     out = Path(a.out)
     (out / "history").mkdir(parents=True, exist_ok=True)
