@@ -475,6 +475,21 @@ mod tests {
             .collect()
     }
 
+    /// The anchor the slippage table names for the company's `stage`.
+    fn named_anchor(table: DataFrame, stage: &str) -> String {
+        let row = table
+            .lazy()
+            .filter(
+                col(col::TEAM)
+                    .eq(lit(COMPANY))
+                    .and(col(col::STAGE).eq(lit(stage))),
+            )
+            .collect()
+            .unwrap();
+        let anchor = row.column(ANCHOR).unwrap().str().unwrap().get(0);
+        anchor.unwrap().to_owned()
+    }
+
     #[test]
     fn a_stage_that_takes_its_own_time_counts_from_the_forecast_date() {
         // Negotiations close 8 to 12 days after the snapshot whatever date
@@ -503,19 +518,7 @@ mod tests {
                 .all(|&(s, a)| a == Anchor::StatedClose && (3..=7).contains(&s)),
             "{qualify:?}"
         );
-        let anchors = table
-            .lazy()
-            .filter(
-                col(col::TEAM)
-                    .eq(lit(COMPANY))
-                    .and(col(col::STAGE).eq(lit("negotiate"))),
-            )
-            .collect()
-            .unwrap();
-        assert_eq!(
-            anchors.column(ANCHOR).unwrap().str().unwrap().get(0),
-            Some("snapshot")
-        );
+        assert_eq!(named_anchor(table, "negotiate"), "snapshot");
     }
 
     #[test]
@@ -545,19 +548,7 @@ mod tests {
                 .all(|&(s, a)| a == Anchor::StatedClose && s == 5),
             "{propose:?}"
         );
-        let named = table
-            .lazy()
-            .filter(
-                col(col::TEAM)
-                    .eq(lit(COMPANY))
-                    .and(col(col::STAGE).eq(lit("negotiate"))),
-            )
-            .collect()
-            .unwrap();
-        assert_eq!(
-            named.column(ANCHOR).unwrap().str().unwrap().get(0),
-            Some("quarter end")
-        );
+        assert_eq!(named_anchor(table, "negotiate"), "quarter end");
     }
 
     #[test]

@@ -20,6 +20,26 @@ fn show(frame: &DataFrame) -> String {
     String::from_utf8(out).unwrap()
 }
 
+/// The correction learned as of `common::as_of()` from `snapshots` and
+/// `outcomes`, against `spec`'s rates, with the 180-day maturity wait.
+fn learned(
+    snapshots: LazyFrame,
+    outcomes: LazyFrame,
+    spec: &ForecastSpec,
+) -> quotecast_forecast::Correction {
+    learn_correction(
+        snapshots,
+        outcomes,
+        spec,
+        &Learning {
+            as_of: common::as_of(),
+            maturity_days: 180,
+            rates_then: None,
+        },
+    )
+    .unwrap()
+}
+
 fn spec(rates: WinRates) -> ForecastSpec {
     ForecastSpec {
         as_of: common::as_of(),
@@ -56,17 +76,7 @@ fn team_factors_and_slippage_are_learned_and_the_corrected_forecast_wins_the_bac
     )
     .unwrap();
     let spec = spec(WinRates::Calibrated(Box::new(calibrated)));
-    let c = learn_correction(
-        data.snapshots.clone(),
-        data.outcomes.clone(),
-        &spec,
-        &Learning {
-            as_of: common::as_of(),
-            maturity_days: 180,
-            rates_then: None,
-        },
-    )
-    .unwrap();
+    let c = learned(data.snapshots.clone(), data.outcomes.clone(), &spec);
     // Each team's factor is its realised / forecast ratio: the team's
     // amount bias 1 / (1 + b) times what the win rates themselves miss,
     // which is common to all teams. So factor × (1 + b) should be nearly
@@ -365,19 +375,7 @@ fn a_team_that_stopped_winning_last_quarter_is_followed_without_the_maturity_wai
     let world = common::world(5);
     let data = common::generated(&world, 5, 2_000, 24);
     let spec = spec(WinRates::StageDefaults);
-    let learn = |outcomes: LazyFrame| {
-        learn_correction(
-            data.snapshots.clone(),
-            outcomes,
-            &spec,
-            &Learning {
-                as_of: common::as_of(),
-                maturity_days: 180,
-                rates_then: None,
-            },
-        )
-        .unwrap()
-    };
+    let learn = |outcomes: LazyFrame| learned(data.snapshots.clone(), outcomes, &spec);
     let before = learn(data.outcomes.clone());
     let team = before
         .accuracy
@@ -559,17 +557,7 @@ fn deals_held_for_the_quarter_end_are_forecast_in_its_last_month() {
     );
     let spec = spec(WinRates::StageDefaults);
     let learned = |outcomes: LazyFrame| {
-        let correction = learn_correction(
-            data.snapshots.clone(),
-            outcomes,
-            &spec,
-            &Learning {
-                as_of: common::as_of(),
-                maturity_days: 180,
-                rates_then: None,
-            },
-        )
-        .unwrap();
+        let correction = learned(data.snapshots.clone(), outcomes, &spec);
         // The levels a deal can take (enough won deals) that count from
         // the quarter's end.
         let slippage = &correction.slippage;
