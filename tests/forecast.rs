@@ -383,6 +383,12 @@ async fn a_history_without_snapshots_streams_the_new_deals_its_stage_entries_tea
         "{:?}",
         timing.rows
     );
+    // No streamed table carries the engine's working columns.
+    for (name, table) in &tables {
+        for column in &table.columns {
+            assert!(!column.0.starts_with("__"), "{name}: {}", column.0);
+        }
+    }
     // The amounts add them to the weighted forecast: no `corrected`.
     let amounts = &tables["amounts"];
     assert!(amounts.columns.iter().all(|c| c.0 != "corrected"));

@@ -19,7 +19,7 @@ use crate::{
     frames::{first_float, fixed_sum},
     prepare::{horizon_of, prepared},
     realisation::{AMOUNT_FACTOR, with_amount_factor},
-    slippage::{Anchor, SLIP_ANCHOR, quarter_end, with_slip_points},
+    slippage::{Anchor, SLIP_ANCHOR, anchored_at, quarter_end, with_slip_points},
 };
 
 /// The company's ratio, for teams the correction has not seen.
@@ -41,13 +41,15 @@ pub(crate) fn expected_rows(lines: LazyFrame, spec: &ForecastSpec) -> PolarsResu
     let open = lines.filter(col(IS_OPEN));
     let Some(correction) = &spec.correction else {
         let open = match &spec.timing {
-            // Without a correction, the closes its stage entries teach.
-            Some(points) => slipped(open, points, spec).with_column(
-                col(CLOSE)
-                    .dt()
-                    .truncate(lit(spec.bucket.every()))
-                    .alias(BUCKET),
-            ),
+            // Without a correction, the closes its stage entries teach,
+            // counted from the forecast date.
+            Some(points) => slipped(open, &anchored_at(points, Anchor::ForecastDate)?, spec)
+                .with_column(
+                    col(CLOSE)
+                        .dt()
+                        .truncate(lit(spec.bucket.every()))
+                        .alias(BUCKET),
+                ),
             None => open.with_columns([
                 lit(1.0).alias(SHARE),
                 lit(0u32).cast(DataType::UInt32).alias(POINT),

@@ -111,9 +111,20 @@ impl Anchor {
     }
 }
 
+/// `points` (team, stage, point, shift days) with every level counting
+/// from `anchor`.
+pub(crate) fn anchored_at(points: &DataFrame, anchor: Anchor) -> PolarsResult<DataFrame> {
+    let mut points = points.clone();
+    points.with_column(Column::new(
+        SLIP_ANCHOR.into(),
+        vec![anchor.code(); points.height()],
+    ))?;
+    Ok(points)
+}
+
 /// The last day of the calendar quarter holding each date of `day`.
 pub(crate) fn quarter_end(day: Expr) -> Expr {
-    let start = |d: Expr| d.dt().truncate(lit("1q"));
+    let start = |d: Expr| d.dt().truncate(lit(crate::Bucket::Quarter.every()));
     // A quarter is at most 92 days: 100 days past its first day is in the
     // next one.
     let next = start((start(day).cast(DataType::Int32) + lit(100)).cast(DataType::Date));

@@ -26,7 +26,7 @@ use crate::{
     calendar::recency_weight,
     columns::{COMPANY, POINT, SHIFT_DAYS, SLIP_POINTS},
     first_seen::{GRID_DAYS, WonDeals},
-    slippage::{ANY_STAGE, Anchor, MIN_SLIP_OBSERVATIONS, SLIP_ANCHOR},
+    slippage::{ANY_STAGE, MIN_SLIP_OBSERVATIONS},
 };
 
 /// A day of the grid counts once its won deals had this long to close.
@@ -165,7 +165,6 @@ fn points(
             Column::new(col::STAGE.into(), stage_col),
             Column::new(POINT.into(), point_col),
             Column::new(SHIFT_DAYS.into(), shift_col),
-            Column::new(SLIP_ANCHOR.into(), vec![Anchor::ForecastDate.code(); n]),
         ],
     )?))
 }
