@@ -92,6 +92,7 @@ fn main() -> anyhow::Result<()> {
     let spec = ForecastSpec {
         as_of,
         bucket: Bucket::Month,
+        fiscal_year: quotecast_model::FiscalYear::CALENDAR,
         group_by: vec![Dimension::Team],
         rates: RateTable {
             reporting_currency: "USD".into(),

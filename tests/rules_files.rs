@@ -557,6 +557,34 @@ fn a_stage_order_taken_twice() {
 }
 
 #[test]
+fn a_fiscal_year_is_a_month_set_once() {
+    assert_eq!(example_rules().fiscal_year().name(), "january");
+    let s = with_edit("pipeline/calendar.toml", |t| {
+        t.replacen("= \"january\"", "= \"Februar\"", 1)
+    });
+    assert_single_issue(
+        &s,
+        "pipeline/calendar.toml",
+        "fiscal_year_start",
+        "fiscal_year_start `Februar` is not a month (expected one of january, february,",
+    );
+    let s = with_edit("pipeline/stages.toml", |t| {
+        format!("fiscal_year_start = \"July\"\n{t}")
+    });
+    assert_single_issue(
+        &s,
+        "pipeline/stages.toml",
+        "fiscal_year_start",
+        "fiscal_year_start is set twice: first at",
+    );
+    let s = with_edit("pipeline/calendar.toml", |t| {
+        t.replacen("= \"january\"", "= \"February\"", 1)
+    });
+    let (rules, _) = compile_sources(&s).unwrap();
+    assert_eq!(rules.fiscal_year().first_month0(), 1);
+}
+
+#[test]
 fn a_won_stage_below_certainty_and_an_unknown_category() {
     let s = with_edit("pipeline/stages.toml", |t| {
         t.replacen("win_rate = \"100\"", "win_rate = \"95\"", 1)

@@ -1,7 +1,7 @@
 """A company unlike `gen-pipeline`'s, exported as a Salesforce org would
 export it: the forecast's test against shapes it was not built on.
 
-    python3 benches/baseline/other_company.py OUT [--seed N] [--deals-per-week N] [--hold P] [--hold-period quarter|month] [--locale us|de]
+    python3 benches/baseline/other_company.py OUT [--seed N] [--deals-per-week N] [--hold P] [--hold-period quarter|month] [--fiscal-year-start MONTH] [--locale us|de]
 
 Writes OUT/pipeline.csv and OUT/history/{stage_events,outcomes,snapshots}.csv
 (`;`-separated, Salesforce's stage labels, `Closed Won`/`Closed Lost`
@@ -18,7 +18,8 @@ floats), from its own simulation, which shares nothing with
 - a quarter-end push: a win falling in weeks 3 to 10 of a quarter waits,
   with probability 0.5 (`--hold`), for the quarter's last twelve days
   (`--hold-period month`: a win on days 5 to 22 of a month waits for the
-  month's last five days, a month-end push);
+  month's last five days, a month-end push; `--fiscal-year-start 2`: the
+  quarters are those of a fiscal year starting in February, as Dell's);
 - deals created 25 % faster each year, a third more in the fourth quarter;
 - 6 % of lost deals re-opened 20 to 90 days later at negotiation;
 - stated close dates that slip 30 days each time they pass;
@@ -64,9 +65,12 @@ TEAMS = {
 EUR_PER_USD = 0.92
 
 
-def quarter_end(day):
-    q = (day.month - 1) // 3
-    first_next = dt.date(day.year + (q == 3), (q * 3 + 3) % 12 + 1, 1)
+def quarter_end(day, first_month=1):
+    """The last day of the quarter holding `day`, in a fiscal year
+    starting in `first_month` (1: calendar quarters)."""
+    months = day.year * 12 + day.month - 1
+    next_start = months - (months - (first_month - 1)) % 3 + 3
+    first_next = dt.date(next_start // 12, next_start % 12 + 1, 1)
     return first_next - dt.timedelta(days=1)
 
 
@@ -75,21 +79,21 @@ def month_end(day):
     return first_next - dt.timedelta(days=1)
 
 
-def held(rng, at, hold, period):
+def held(rng, at, hold, period, first_month=1):
     """The day a win on `at` books: a push to the end of its quarter (or
     month) with probability `hold` when it falls in the period's middle."""
     if period == "month":
         if 5 <= at.day <= 22 and rng.random() < hold:
             return month_end(at) - dt.timedelta(days=int(rng.integers(0, 5)))
         return at
-    qe = quarter_end(at)
+    qe = quarter_end(at, first_month)
     into_quarter = 92 - (qe - at).days
     if 14 <= into_quarter <= 70 and rng.random() < hold:
         return qe - dt.timedelta(days=int(rng.integers(0, 12)))
     return at
 
 
-def simulate(rng, start, end, deals_per_week, hold, period="quarter"):
+def simulate(rng, start, end, deals_per_week, hold, period="quarter", first_month=1):
     """Every deal's life: lines, stage events, outcome, stated fields."""
     deals, n = [], 0
     day = start
@@ -99,13 +103,13 @@ def simulate(rng, start, end, deals_per_week, hold, period="quarter"):
         rate = deals_per_week / 7 * 1.25 ** (2 * t) * (1.33 if day.month >= 10 else 1.0)
         for _ in range(rng.poisson(rate)):
             team = list(TEAMS)[rng.integers(len(TEAMS))]
-            deals.append(deal(rng, f"006{n:09d}", team, day, t, hold, period))
+            deals.append(deal(rng, f"006{n:09d}", team, day, t, hold, period, first_month))
             n += 1
         day += dt.timedelta(days=1)
     return deals
 
 
-def deal(rng, oid, team, created, t, hold, period):
+def deal(rng, oid, team, created, t, hold, period, first_month=1):
     region, currency, conv0, conv1, amount_bias, date_bias, renewal = TEAMS[team]
     conv = conv0 + (conv1 - conv0) * t
     per_stage = conv ** (1 / 5)
@@ -135,7 +139,7 @@ def deal(rng, oid, team, created, t, hold, period):
                 reopened, outcome, stage = True, None, 4
                 at = at + dt.timedelta(days=int(rng.integers(20, 91)))
     if outcome == WON:
-        at = held(rng, at, hold, period)
+        at = held(rng, at, hold, period, first_month)
     events.append((outcome, at))
     cycle = sum(DWELL[first:]) * 1.5
     stated_close = created + dt.timedelta(days=int(cycle + date_bias + rng.normal(0, 10)))
@@ -216,13 +220,16 @@ def main():
                     help="the chance that a win in weeks 3 to 10 of a quarter waits for its last twelve days")
     ap.add_argument("--hold-period", choices=("quarter", "month"), default="quarter",
                     help="what a held win waits for the end of")
+    ap.add_argument("--fiscal-year-start", type=int, default=1, choices=range(1, 13),
+                    help="the month (1-12) the fiscal year starts in: the quarter-end push and truth.csv's quarters follow it")
     ap.add_argument("--as-of", default="2026-11-20")
     ap.add_argument("--locale", choices=("iso", "us", "de"), default="iso")
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
     as_of = dt.date.fromisoformat(a.as_of)
     start = as_of - dt.timedelta(days=730)
-    deals = simulate(rng, start, as_of + dt.timedelta(days=200), a.deals_per_week, a.hold, a.hold_period)
+    deals = simulate(rng, start, as_of + dt.timedelta(days=200), a.deals_per_week, a.hold, a.hold_period,
+                     a.fiscal_year_start)
     known = [d for d in deals if d["created"] <= as_of]
     out = Path(a.out)
     (out / "history").mkdir(parents=True, exist_ok=True)
@@ -242,7 +249,10 @@ def main():
                      amount=float(sum(l[3] for l in d["lines"])) if d["outcome"] == WON else 0.0)
                 for d in known if d["closed"] <= as_of]
     localized(pd.DataFrame(outcomes), a.locale).to_csv(out / "history" / "outcomes.csv", index=False, sep=";")
-    truth = [dict(team=d["team"], quarter=str(pd.Period(d["closed"], "Q")), currency=d["currency"],
+    # pandas names a fiscal quarter by the month its year ends in.
+    ends = ["DEC", "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV"]
+    quarters = f"Q-{ends[a.fiscal_year_start - 1]}"
+    truth = [dict(team=d["team"], quarter=str(pd.Period(d["closed"], quarters)), currency=d["currency"],
                   amount=sum(l[3] for l in d["lines"]))
              for d in deals if d["outcome"] == WON and as_of < d["closed"]]
     pd.DataFrame(truth).groupby(["team", "quarter", "currency"]).amount.sum().round(2).to_csv(out / "truth.csv")

@@ -121,7 +121,13 @@ pub(crate) fn learn_from(
         .in_scope(|| deal_factors(observed.clone()))?;
     let (per_team, residuals, periods) = ratio_plans(adjusted);
     let mut plans = vec![per_team, residuals, periods];
-    plans.extend(slip_plans(observed.filter(col(IS_WON)), col(SNAPSHOT)));
+    let quarter_ends = tracing::info_span!("quarter_ends")
+        .in_scope(|| crate::quarter_ends::bunching(known.clone(), spec.fiscal_year))?;
+    plans.extend(slip_plans(
+        observed.filter(col(IS_WON)),
+        col(SNAPSHOT),
+        quarter_ends.year,
+    ));
     let mut frames =
         tracing::info_span!("team_ratios_and_slippage").in_scope(|| collect_together(plans))?;
     let levels = frames.split_off(3);
@@ -140,6 +146,7 @@ pub(crate) fn learn_from(
         between_teams_variance,
         shock_variance,
         calendar: DataFrame::empty(),
+        quarter_ends,
     };
     let mut corrected = spec.clone();
     corrected.correction = Some(Box::new(correction.clone()));

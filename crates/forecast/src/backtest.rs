@@ -35,7 +35,7 @@ use quotecast_pipeline::columns as col;
 use rayon::prelude::*;
 
 use crate::{
-    Bucket, Calibration, ForecastError, ForecastSpec, Learning, RatesThen, Simulation, WinRates,
+    Calibration, ForecastError, ForecastSpec, Learning, RatesThen, Simulation, WinRates,
     accuracy::learn_from,
     baselines::{BASELINES, BASELINES_ALL, snapshot_bookings},
     calibrate,
@@ -155,7 +155,7 @@ pub fn backtest(
     rules.correction = None;
     let bookings = snapshot_bookings(&snapshots, known.clone(), &rules, &matured)?;
     debug_assert_eq!(bookings.bucket(), spec.bucket);
-    let window = horizon_frame(&dates, spec.bucket, how.horizon)?;
+    let window = horizon_frame(&dates, spec, how.horizon)?;
     // Past months' rates for the learning of every date, each month's
     // calibrated once (the teams of undecided deals from every snapshot:
     // a team is no outcome).
@@ -513,9 +513,8 @@ fn scored(
 /// bucket of their close and team: a cell's [`ACTUAL`].
 fn per_cell(won: LazyFrame, value: &str, spec: &ForecastSpec) -> LazyFrame {
     won.with_column(
-        col(col::CLOSED)
-            .dt()
-            .truncate(lit(spec.bucket.every()))
+        spec.bucket
+            .truncate(col(col::CLOSED), spec.fiscal_year)
             .alias(BUCKET),
     )
     .group_by([col(SNAPSHOT_DATE), col(BUCKET), col(col::TEAM)])
@@ -638,10 +637,15 @@ fn reliability(deals: LazyFrame) -> LazyFrame {
 
 /// Per snapshot date, the scored buckets with their horizon: the one
 /// holding the date (0) and the `horizon − 1` after it.
-fn horizon_frame(dates: &[NaiveDate], bucket: Bucket, horizon: u32) -> PolarsResult<DataFrame> {
+fn horizon_frame(
+    dates: &[NaiveDate],
+    spec: &ForecastSpec,
+    horizon: u32,
+) -> PolarsResult<DataFrame> {
+    let bucket = spec.bucket;
     let (mut days, mut starts, mut places) = (Vec::new(), Vec::new(), Vec::new());
     for &day in dates {
-        let mut start = bucket.start_of(day);
+        let mut start = bucket.start_of(day, spec.fiscal_year);
         for k in 0..horizon.max(1) {
             days.push(quotecast_pipeline::epoch_days(day));
             starts.push(quotecast_pipeline::epoch_days(start));

@@ -22,6 +22,7 @@
 //! forecast with new deals.
 use chrono::NaiveDate;
 use polars::prelude::*;
+use quotecast_model::FiscalYear;
 use quotecast_pipeline::columns as col;
 
 use crate::{
@@ -62,6 +63,7 @@ pub(crate) struct SnapshotBookings {
     won: DataFrame,
     dates: Vec<NaiveDate>,
     bucket: Bucket,
+    fiscal_year: FiscalYear,
 }
 
 /// Gathers [`SnapshotBookings`] from every snapshot on `dates`, with
@@ -80,21 +82,22 @@ pub(crate) fn snapshot_bookings(
         then.correction = None;
         let taken = snapshots.taken_on(day);
         let (lines, _) = prepared(taken, &then)?;
-        let start = lit(spec.bucket.start_of(day)).cast(DataType::Date);
+        let start = lit(spec.bucket.start_of(day, spec.fiscal_year)).cast(DataType::Date);
         open.push(
             lines
                 .filter(col(IS_OPEN))
                 .select([
                     col(col::OPPORTUNITY_ID),
                     col(col::TEAM),
-                    (spec.bucket.index(col(BUCKET)) - spec.bucket.index(start.clone()))
-                        .alias(HORIZON),
+                    (spec.bucket.index(col(BUCKET), spec.fiscal_year)
+                        - spec.bucket.index(start.clone(), spec.fiscal_year))
+                    .alias(HORIZON),
                     col(VALUE),
                     start.alias("__start"),
                 ])
                 .with_column(lit(day).cast(DataType::Date).alias(SNAPSHOT_DATE)),
         );
-        all_booked.push(booked_after(known.clone(), spec.bucket, day));
+        all_booked.push(booked_after(known.clone(), spec, day));
     }
     // Collected date by date: shallow plans, each snapshot prepared once.
     let deals = concat(
@@ -120,10 +123,8 @@ pub(crate) fn snapshot_bookings(
         .select([
             col(SNAPSHOT_DATE),
             col(col::TEAM),
-            (spec
-                .bucket
-                .index(col(col::CLOSED).dt().truncate(lit(spec.bucket.every())))
-                - spec.bucket.index(col("__start")))
+            (spec.bucket.index(col(col::CLOSED), spec.fiscal_year)
+                - spec.bucket.index(col("__start"), spec.fiscal_year))
             .alias(HORIZON),
             col(col::CLOSED),
             col(REALISED).alias(BOOKED),
@@ -146,21 +147,21 @@ pub(crate) fn snapshot_bookings(
         won,
         dates: dates.to_vec(),
         bucket: spec.bucket,
+        fiscal_year: spec.fiscal_year,
     })
 }
 
 /// Every deal of `known` won after `day`: `snapshot_date` (the day),
 /// `team`, `horizon` (0 the bucket holding the day), `closed`, `__booked`.
-fn booked_after(known: LazyFrame, bucket: Bucket, day: NaiveDate) -> LazyFrame {
-    let start = lit(bucket.start_of(day)).cast(DataType::Date);
+fn booked_after(known: LazyFrame, spec: &ForecastSpec, day: NaiveDate) -> LazyFrame {
+    let (bucket, year) = (spec.bucket, spec.fiscal_year);
+    let start = lit(bucket.start_of(day, year)).cast(DataType::Date);
     known
         .filter(col(IS_WON).and(col(col::CLOSED).gt(lit(day).cast(DataType::Date))))
         .select([
             lit(day).cast(DataType::Date).alias(SNAPSHOT_DATE),
             col(col::TEAM),
-            (bucket.index(col(col::CLOSED).dt().truncate(lit(bucket.every())))
-                - bucket.index(start))
-            .alias(HORIZON),
+            (bucket.index(col(col::CLOSED), year) - bucket.index(start, year)).alias(HORIZON),
             col(col::CLOSED),
             col(REALISED).alias(BOOKED),
         ])
@@ -181,9 +182,9 @@ fn in_dates(dates: &[NaiveDate]) -> Expr {
     col(SNAPSHOT_DATE).is_in(date_list(dates), false)
 }
 
-/// The days since the start of the quarter holding `day`.
-fn day_of_quarter(day: NaiveDate) -> i64 {
-    (day - Bucket::Quarter.start_of(day)).num_days()
+/// The days since the start of the (fiscal) quarter holding `day`.
+fn day_of_quarter(day: NaiveDate, year: FiscalYear) -> i64 {
+    (day - Bucket::Quarter.start_of(day, year)).num_days()
 }
 
 impl SnapshotBookings {
@@ -276,11 +277,11 @@ impl SnapshotBookings {
             .copied()
             .filter(|d| *d <= cutoff)
             .collect();
-        let point = day_of_quarter(day);
+        let point = day_of_quarter(day, self.fiscal_year);
         let same_point: Vec<NaiveDate> = learn
             .iter()
             .copied()
-            .filter(|d| (day_of_quarter(*d) - point).abs() <= SAME_POINT_DAYS)
+            .filter(|d| (day_of_quarter(*d, self.fiscal_year) - point).abs() <= SAME_POINT_DAYS)
             .collect();
         let same_point = if same_point.is_empty() {
             learn.clone()
@@ -318,9 +319,9 @@ impl SnapshotBookings {
     /// `last_bucket_all` made on `day` over `horizons` buckets (see
     /// [`BASELINES_ALL`]).
     fn last_bucket(&self, day: NaiveDate, horizons: u32) -> PolarsResult<LazyFrame> {
-        let start = self.bucket.start_of(day);
+        let start = self.bucket.start_of(day, self.fiscal_year);
         let before = start - chrono::Days::new(1);
-        let previous = self.bucket.start_of(before);
+        let previous = self.bucket.start_of(before, self.fiscal_year);
         let same_point = (previous + (day - start)).min(before);
         let booked_from = |from: NaiveDate, after: bool| {
             let from = lit(from).cast(DataType::Date);

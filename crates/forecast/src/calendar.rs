@@ -34,6 +34,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
+use quotecast_model::FiscalYear;
 use quotecast_pipeline::columns as col;
 
 use crate::{
@@ -96,9 +97,14 @@ const BOUNDS: (f64, f64) = (0.25, 4.0);
 /// `as_of`: by how near their places in their buckets are (the share of
 /// the bucket gone by), a Gaussian kernel of width [`POSITION_WIDTH`],
 /// never below [`POSITION_FLOOR`].
-fn position_weight(bucket: crate::Bucket, day: NaiveDate, as_of: NaiveDate) -> f64 {
+fn position_weight(
+    bucket: crate::Bucket,
+    year: FiscalYear,
+    day: NaiveDate,
+    as_of: NaiveDate,
+) -> f64 {
     let place = |d: NaiveDate| {
-        let start = bucket.start_of(d);
+        let start = bucket.start_of(d, year);
         let length = (bucket.next(start) - start).num_days().max(1) as f64;
         (d - start).num_days() as f64 / length
     };
@@ -115,8 +121,13 @@ pub(crate) fn recency_weight(day: NaiveDate, as_of: NaiveDate) -> f64 {
 
 /// How much a snapshot taken on `day` counts for a forecast made on
 /// `as_of`: its place in its bucket, then its age.
-pub(crate) fn snapshot_weight(bucket: crate::Bucket, day: NaiveDate, as_of: NaiveDate) -> f64 {
-    position_weight(bucket, day, as_of) * recency_weight(day, as_of)
+pub(crate) fn snapshot_weight(
+    bucket: crate::Bucket,
+    year: FiscalYear,
+    day: NaiveDate,
+    as_of: NaiveDate,
+) -> f64 {
+    position_weight(bucket, year, day, as_of) * recency_weight(day, as_of)
 }
 
 /// Learns the factors from the open `deals` of past snapshots (see
@@ -134,7 +145,13 @@ pub(crate) fn learn_calendar(
     // forecast date.
     let learned: Vec<(NaiveDate, &DataFrame, i32)> = deals
         .iter()
-        .map(|(day, open)| (*day, open, complete_horizons(spec.bucket, *day, spec.as_of)))
+        .map(|(day, open)| {
+            (
+                *day,
+                open,
+                complete_horizons(spec.bucket, spec.fiscal_year, *day, spec.as_of),
+            )
+        })
         .filter(|(_, _, complete)| *complete > 0)
         .collect();
     // What each snapshot's open deals booked and what every deal booked,
@@ -147,7 +164,7 @@ pub(crate) fn learn_calendar(
     let mut plans = Vec::with_capacity(2 * learned.len());
     for (day, open, complete) in learned {
         let then = as_it_stood(spec, day);
-        let weight = snapshot_weight(spec.bucket, day, spec.as_of);
+        let weight = snapshot_weight(spec.bucket, spec.fiscal_year, day, spec.as_of);
         let won = won_by_open
             .clone()
             .lazy()
@@ -172,14 +189,19 @@ pub(crate) fn learn_calendar(
         let (Some(frame), Some(all)) = (frames.next(), frames.next()) else {
             break;
         };
-        for cell in cells_of(&frame, day, spec.bucket, spec.as_of)? {
+        for cell in cells_of(&frame, day, spec, spec.as_of)? {
             add_to_sums(&mut sums, &cell);
             tally.add_open(&cell.team, cell.horizon, cell.realised);
             cells.push(cell);
         }
         tally.add_all(&all)?;
         let index = conversion.get(&day).cloned().unwrap_or_default();
-        tally.end_snapshot(spec.bucket.start_of(day), weight, complete, &index);
+        tally.end_snapshot(
+            spec.bucket.start_of(day, spec.fiscal_year),
+            weight,
+            complete,
+            &index,
+        );
     }
     let keys = [col(col::TEAM), col(HORIZON)];
     let table = factors(&sums)?.lazy().join(
@@ -262,9 +284,14 @@ fn as_it_stood(spec: &ForecastSpec, day: NaiveDate) -> ForecastSpec {
 }
 
 /// How many buckets from the one holding `day` had ended by `as_of`.
-pub(crate) fn complete_horizons(bucket: crate::Bucket, day: NaiveDate, as_of: NaiveDate) -> i32 {
+pub(crate) fn complete_horizons(
+    bucket: crate::Bucket,
+    year: FiscalYear,
+    day: NaiveDate,
+    as_of: NaiveDate,
+) -> i32 {
     let mut complete = 0i32;
-    let mut end = bucket.next(bucket.start_of(day));
+    let mut end = bucket.next(bucket.start_of(day, year));
     while end <= as_of {
         complete += 1;
         end = bucket.next(end);
@@ -362,14 +389,12 @@ fn snapshot_cells(
             .alias(VARIANCE),
             col(GROUP_DEALS).sum().alias(DEALS),
         ]);
-    let start = lit(then.bucket.start_of(then.as_of)).cast(DataType::Date);
+    let start = lit(then.bucket.start_of(then.as_of, then.fiscal_year)).cast(DataType::Date);
     let booked = won
         .select([
             col(col::TEAM),
-            (then
-                .bucket
-                .index(col(col::CLOSED).dt().truncate(lit(then.bucket.every())))
-                - then.bucket.index(start))
+            (then.bucket.index(col(col::CLOSED), then.fiscal_year)
+                - then.bucket.index(start, then.fiscal_year))
             .alias(HORIZON),
             col(REALISED),
         ])
@@ -401,9 +426,10 @@ fn snapshot_cells(
 fn cells_of(
     frame: &DataFrame,
     day: NaiveDate,
-    bucket: crate::Bucket,
+    spec: &ForecastSpec,
     as_of: NaiveDate,
 ) -> PolarsResult<Vec<Cell>> {
+    let bucket = spec.bucket;
     let teams = frame.column(col::TEAM)?.str()?;
     let horizons = frame.column(HORIZON)?.cast(&DataType::Int32)?;
     let horizons = horizons.i32()?;
@@ -413,7 +439,7 @@ fn cells_of(
     Ok((0..frame.height())
         .map(|row| {
             let horizon = horizons.get(row).unwrap_or(0);
-            let mut ends = bucket.next(bucket.start_of(day));
+            let mut ends = bucket.next(bucket.start_of(day, spec.fiscal_year));
             for _ in 0..horizon {
                 ends = bucket.next(ends);
             }

@@ -33,9 +33,8 @@ pub(crate) const IN_STAGE: &str = "__in_stage_from";
 pub(crate) fn summed(rows: LazyFrame, spec: &ForecastSpec, line_keys: &[Expr]) -> LazyFrame {
     let as_of = lit(spec.as_of).cast(DataType::Date);
     let mut keys = vec![
-        col(col::EXPECTED_CLOSE)
-            .dt()
-            .truncate(lit(spec.bucket.every()))
+        spec.bucket
+            .truncate(col(col::EXPECTED_CLOSE), spec.fiscal_year)
             .alias(CLOSE_BUCKET),
         col(col::EXPECTED_CLOSE).lt(as_of).alias(PAST_DUE),
         col(col::STAGE),
@@ -72,10 +71,7 @@ pub(crate) fn summed(rows: LazyFrame, spec: &ForecastSpec, line_keys: &[Expr]) -
 /// the reporting currency (null rate where the currency has none) and
 /// bucket (an open deal past its date in the forecast date's bucket).
 pub(crate) fn looked_up(cells: DataFrame, spec: &ForecastSpec) -> PolarsResult<LazyFrame> {
-    let as_of_bucket = lit(spec.as_of)
-        .cast(DataType::Date)
-        .dt()
-        .truncate(lit(spec.bucket.every()));
+    let as_of_bucket = lit(spec.bucket.start_of(spec.as_of, spec.fiscal_year)).cast(DataType::Date);
     let frame = with_funnel_and_rates(cells.lazy(), spec, &win_rates(spec))?.with_columns([
         (col(VALUE) / col(RATE)).alias(VALUE),
         when(col(IS_OPEN).and(col(PAST_DUE)))
@@ -163,6 +159,7 @@ mod tests {
         let mut spec = ForecastSpec {
             as_of: common::as_of(),
             bucket: Bucket::Month,
+            fiscal_year: quotecast_model::FiscalYear::CALENDAR,
             // Not by team: calibrated rates still differ per team.
             group_by: vec![Dimension::Region],
             rates: RateTable {

@@ -45,9 +45,8 @@ pub(crate) fn expected_rows(lines: LazyFrame, spec: &ForecastSpec) -> PolarsResu
             // counted from the forecast date.
             Some(points) => slipped(open, &anchored_at(points, Anchor::ForecastDate)?, spec)
                 .with_column(
-                    col(CLOSE)
-                        .dt()
-                        .truncate(lit(spec.bucket.every()))
+                    spec.bucket
+                        .truncate(col(CLOSE), spec.fiscal_year)
                         .alias(BUCKET),
                 ),
             None => open.with_columns([
@@ -75,9 +74,8 @@ pub(crate) fn expected_rows(lines: LazyFrame, spec: &ForecastSpec) -> PolarsResu
         JoinArgs::new(JoinType::Left),
     );
     let open = slipped(open, &correction.slip_points, spec).with_columns([
-        col(CLOSE)
-            .dt()
-            .truncate(lit(spec.bucket.every()))
+        spec.bucket
+            .truncate(col(CLOSE), spec.fiscal_year)
             .alias(BUCKET),
         adjusted_probability().alias(PROBABILITY),
         (col(VALUE) * col(FACTOR).fill_null(lit(company_ratio(correction)))).alias(IF_WON),
@@ -103,10 +101,16 @@ fn slipped(open: LazyFrame, points: &DataFrame, spec: &ForecastSpec) -> LazyFram
     // date where its stage's timing did not follow the owners' dates, or
     // from the quarter's end where deals wait for it.
     let anchored = |anchor: Anchor| col(SLIP_ANCHOR).eq(lit(anchor.code()));
+    // The quarters won deals bunched at the ends of (the rules' fiscal
+    // year's unless the history showed another's).
+    let quarter_ends = spec
+        .correction
+        .as_ref()
+        .map_or(spec.fiscal_year, |c| c.quarter_ends.year);
     let anchor = when(anchored(Anchor::ForecastDate))
         .then(as_of.clone())
         .when(anchored(Anchor::QuarterEnd))
-        .then(quarter_end(as_of.clone()))
+        .then(quarter_end(as_of.clone(), quarter_ends))
         .otherwise(col(CLOSE));
     let shifted =
         (anchor.cast(DataType::Int32) + col(SHIFT_DAYS).cast(DataType::Int32)).cast(DataType::Date);

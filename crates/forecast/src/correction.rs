@@ -4,6 +4,7 @@
 //! forecast, its Monte Carlo and the demand roll-down). Types only.
 use chrono::NaiveDate;
 use polars::prelude::DataFrame;
+use quotecast_model::FiscalYear;
 
 /// A learned correction: per-team accuracy factors and slippage.
 #[derive(Debug, Clone)]
@@ -48,4 +49,22 @@ pub struct Correction {
     /// `new_deals`, see [`crate::new_deals`]); empty when no snapshot is
     /// old enough for a whole bucket.
     pub calendar: DataFrame,
+    /// Where won deals bunch at quarter ends: the quarters the slippage's
+    /// quarter-end anchor counts from (see [`crate::slippage`]).
+    pub quarter_ends: QuarterEnds,
+}
+
+/// The quarters whose ends won deals wait for: of the three ways to cut a
+/// year into quarters (a fiscal year starting in January, February or
+/// March, or a month three apart), the rules' fiscal year unless the
+/// history's wins bunch more at another's quarter ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuarterEnds {
+    /// The fiscal year whose quarter ends the anchor counts from.
+    pub year: FiscalYear,
+    /// The share of won deals that closed in the last days of its
+    /// quarters (0 to 1; about a sixth without a push).
+    pub share: f64,
+    /// The same share in the rules' fiscal year's quarters.
+    pub rules_share: f64,
 }

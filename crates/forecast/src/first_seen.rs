@@ -183,7 +183,7 @@ pub(crate) fn learn_from_stage_entries(
         if day < first {
             break;
         }
-        let complete = complete_horizons(spec.bucket, day, spec.as_of);
+        let complete = complete_horizons(spec.bucket, spec.fiscal_year, day, spec.as_of);
         if complete == 0 {
             continue;
         }
@@ -208,7 +208,9 @@ fn add_day(
     complete: i32,
 ) {
     let mut ends = Vec::with_capacity(complete as usize);
-    let mut end = spec.bucket.next(spec.bucket.start_of(day));
+    let mut end = spec
+        .bucket
+        .next(spec.bucket.start_of(day, spec.fiscal_year));
     for _ in 0..complete {
         ends.push(end);
         end = spec.bucket.next(end);
@@ -241,8 +243,8 @@ fn add_day(
         }
     }
     tally.end_snapshot(
-        spec.bucket.start_of(day),
-        snapshot_weight(spec.bucket, day, spec.as_of),
+        spec.bucket.start_of(day, spec.fiscal_year),
+        snapshot_weight(spec.bucket, spec.fiscal_year, day, spec.as_of),
         complete,
         &std::collections::BTreeMap::new(),
     );
@@ -287,7 +289,7 @@ mod tests {
             won(1, day(2, 11), day(8, 1), 30.0),
         ];
         let on = day(2, 10);
-        let complete = complete_horizons(spec.bucket, on, as_of);
+        let complete = complete_horizons(spec.bucket, spec.fiscal_year, on, as_of);
         assert_eq!(complete, 2);
         let mut tally = Tally::default();
         add_day(&mut tally, &teams, &deals, &spec, on, complete);

@@ -34,6 +34,7 @@ mod orders;
 mod overdue;
 mod pipeline_share;
 mod prepare;
+mod quarter_ends;
 mod realisation;
 mod report;
 mod scores;
@@ -59,7 +60,7 @@ pub use corrected::{
     AMOUNT_IF_WON, CLOSE_DATE, QUANTITY_IF_WON, SLIP_POINT, SLIP_POINTS_OF_DEAL, WIN_PROBABILITY,
     demand_lines,
 };
-pub use correction::Correction;
+pub use correction::{Correction, QuarterEnds};
 pub use error::ForecastError;
 pub use funnel::{FunnelReport, funnel};
 pub use montecarlo::{

@@ -92,11 +92,9 @@ pub(crate) fn all_bookings_plan(
     complete: i32,
 ) -> LazyFrame {
     let day = lit(then.as_of).cast(DataType::Date);
-    let start = lit(then.bucket.start_of(then.as_of)).cast(DataType::Date);
-    let horizon = then
-        .bucket
-        .index(col(col::CLOSED).dt().truncate(lit(then.bucket.every())))
-        - then.bucket.index(start);
+    let start = lit(then.bucket.start_of(then.as_of, then.fiscal_year)).cast(DataType::Date);
+    let horizon = then.bucket.index(col(col::CLOSED), then.fiscal_year)
+        - then.bucket.index(start, then.fiscal_year);
     won_per_day
         .clone()
         .lazy()

@@ -142,9 +142,8 @@ pub(crate) fn prepared(
             close.alias(CLOSE),
         ])
         .with_column(
-            col(CLOSE)
-                .dt()
-                .truncate(lit(spec.bucket.every()))
+            spec.bucket
+                .truncate(col(CLOSE), spec.fiscal_year)
                 .alias(BUCKET),
         );
     // The correction's close-date and size factor of each line's deal (1
@@ -282,8 +281,9 @@ pub(crate) fn in_stage_from(spec: &ForecastSpec) -> Expr {
 
 /// The horizon of each row's `bucket` from the bucket holding `as_of`.
 pub(crate) fn horizon_of(spec: &ForecastSpec) -> Expr {
-    let start = lit(spec.bucket.start_of(spec.as_of)).cast(DataType::Date);
-    (spec.bucket.index(col(BUCKET)) - spec.bucket.index(start)).alias(HORIZON)
+    let start = lit(spec.bucket.start_of(spec.as_of, spec.fiscal_year)).cast(DataType::Date);
+    (spec.bucket.index(col(BUCKET), spec.fiscal_year) - spec.bucket.index(start, spec.fiscal_year))
+        .alias(HORIZON)
 }
 
 /// Outcomes known by `as_of`, with the booked value in the reporting

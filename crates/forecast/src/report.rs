@@ -51,6 +51,7 @@ pub fn rules_spec(rules: &RuleSet, as_of: NaiveDate, bucket: Bucket) -> Forecast
     ForecastSpec {
         as_of,
         bucket,
+        fiscal_year: rules.fiscal_year(),
         group_by: vec![],
         rates: RateTable::from_rules(rules),
         win_rates: WinRates::StageDefaults,
@@ -82,6 +83,12 @@ pub fn forecast_spec(
     let mut spec = rules_spec(rules, options.as_of, options.bucket);
     spec.group_by = options.group_by.clone();
     let mut notes = Vec::new();
+    if spec.fiscal_year != quotecast_model::FiscalYear::CALENDAR {
+        notes.push(format!(
+            "quarters are those of a fiscal year starting in {} (the rules' fiscal_year_start), each named by its first day; the slippage's quarter-end anchor counts from their ends",
+            spec.fiscal_year
+        ));
+    }
     let Some(history) = history else {
         return Ok((spec, notes));
     };
@@ -156,6 +163,7 @@ pub fn forecast_spec(
         }
         Ok(correction) => {
             notes.extend(pipeline_share_note(&correction, &spec));
+            notes.extend(quarter_ends_note(&correction.quarter_ends, &spec));
             spec.correction = Some(Box::new(correction));
         }
         Err(ForecastError::NoHistory(_)) => {
@@ -173,6 +181,24 @@ pub fn forecast_spec(
     }
     cancel.check()?;
     Ok((spec, notes))
+}
+
+/// Where the history's wins bunched at the ends of other quarters than
+/// the rules': which, how much, and that the quarter-end anchor follows
+/// them (the buckets stay the rules').
+fn quarter_ends_note(found: &crate::QuarterEnds, spec: &ForecastSpec) -> Option<String> {
+    let phase = |year: quotecast_model::FiscalYear| year.first_month0() % 3;
+    if phase(found.year) == phase(spec.fiscal_year) {
+        return None;
+    }
+    Some(format!(
+        "won deals bunch at the ends of quarters starting in {}: {:.0} % of the history's wins closed in their last {} days, {:.0} % in those of the rules' quarters (starting in {}); the slippage's quarter-end anchor counts from those ends. If they are your fiscal quarters, set fiscal_year_start in rules/pipeline/calendar.toml for quarter buckets that match",
+        crate::quarter_ends::quarter_months(found.year),
+        found.share * 100.0,
+        crate::quarter_ends::PUSH_DAYS,
+        found.rules_share * 100.0,
+        crate::quarter_ends::quarter_months(spec.fiscal_year),
+    ))
 }
 
 /// Without a correction, what the stage history and today's snapshot

@@ -28,6 +28,7 @@
 //! snapshot day puts much of it in the next quarter (or, forecast by
 //! month, in the wrong month of this one).
 use polars::prelude::*;
+use quotecast_model::FiscalYear;
 use quotecast_pipeline::columns as col;
 
 use crate::{
@@ -122,12 +123,12 @@ pub(crate) fn anchored_at(points: &DataFrame, anchor: Anchor) -> PolarsResult<Da
     Ok(points)
 }
 
-/// The last day of the calendar quarter holding each date of `day`.
-pub(crate) fn quarter_end(day: Expr) -> Expr {
-    let start = |d: Expr| d.dt().truncate(lit(crate::Bucket::Quarter.every()));
-    // A quarter is at most 92 days: 100 days past its first day is in the
-    // next one.
-    let next = start((start(day).cast(DataType::Int32) + lit(100)).cast(DataType::Date));
+/// The last day of the (fiscal) quarter holding each date of `day`.
+pub(crate) fn quarter_end(day: Expr, year: FiscalYear) -> Expr {
+    let next = crate::Bucket::Quarter
+        .truncate(day, year)
+        .dt()
+        .offset_by(lit("3mo"));
     (next.cast(DataType::Int32) - lit(1)).cast(DataType::Date)
 }
 
@@ -150,7 +151,7 @@ fn stage_band(stage: Expr, stated_close: Expr, seen_from: Expr) -> Expr {
 /// team, stage, stated close, snapshot day and [`DELAY`]): per level row
 /// its observations, late share, median delay and the points' delays,
 /// most specific level first.
-pub(crate) fn slip_plans(won: LazyFrame, snapshot_day: Expr) -> Vec<LazyFrame> {
+pub(crate) fn slip_plans(won: LazyFrame, snapshot_day: Expr, year: FiscalYear) -> Vec<LazyFrame> {
     let quantile = |days: &str, q: f64| {
         col(days)
             .cast(DataType::Float64)
@@ -187,7 +188,7 @@ pub(crate) fn slip_plans(won: LazyFrame, snapshot_day: Expr) -> Vec<LazyFrame> {
             .dt()
             .total_days(false)
             .alias(LEAD),
-        (col(col::CLOSED) - quarter_end(snapshot_day.clone()))
+        (col(col::CLOSED) - quarter_end(snapshot_day.clone(), year))
             .dt()
             .total_days(false)
             .alias(TO_QUARTER_END),
@@ -456,7 +457,7 @@ mod tests {
     }
 
     fn tables(deals: &[(&str, i64, i64, i64)]) -> (DataFrame, DataFrame) {
-        let plans = slip_plans(won(deals), col("__snapshot"));
+        let plans = slip_plans(won(deals), col("__snapshot"), FiscalYear::CALENDAR);
         let levels: Vec<DataFrame> = plans.into_iter().map(|p| p.collect().unwrap()).collect();
         slip_tables(&levels).unwrap()
     }
@@ -563,36 +564,50 @@ mod tests {
     }
 
     #[test]
-    fn the_quarter_end_is_the_last_day_of_each_calendar_quarter() {
-        let days = [day(0), day(89), day(90), day(200), day(364)];
-        let frame = DataFrame::new(5, vec![Column::new("d".into(), days)])
-            .unwrap()
-            .lazy()
-            .select([quarter_end(col("d")).alias("end")])
-            .collect()
-            .unwrap();
-        let ends: Vec<Option<i32>> = frame
-            .column("end")
-            .unwrap()
-            .date()
-            .unwrap()
-            .phys
-            .iter()
-            .collect();
-        let expected: Vec<Option<i32>> = [
-            NaiveDate::from_ymd_opt(2026, 3, 31),
-            NaiveDate::from_ymd_opt(2026, 3, 31),
-            NaiveDate::from_ymd_opt(2026, 6, 30),
-            NaiveDate::from_ymd_opt(2026, 9, 30),
-            NaiveDate::from_ymd_opt(2026, 12, 31),
-        ]
-        .iter()
-        .map(|d| {
-            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
-            Some((d.unwrap() - epoch).num_days() as i32)
-        })
-        .collect();
-        assert_eq!(ends, expected);
+    fn the_quarter_end_is_the_last_day_of_each_calendar_or_fiscal_quarter() {
+        let ends = |year: FiscalYear| -> Vec<Option<NaiveDate>> {
+            let days = [day(0), day(89), day(90), day(200), day(364)];
+            let frame = DataFrame::new(5, vec![Column::new("d".into(), days)])
+                .unwrap()
+                .lazy()
+                .select([quarter_end(col("d"), year).alias("end")])
+                .collect()
+                .unwrap();
+            let ends = frame.column("end").unwrap().date().unwrap().clone();
+            ends.phys
+                .iter()
+                .map(|d| d.map(quotecast_pipeline::from_epoch_days))
+                .collect()
+        };
+        let dates = |days: [(i32, u32, u32); 5]| -> Vec<Option<NaiveDate>> {
+            days.iter()
+                .map(|(y, m, d)| NaiveDate::from_ymd_opt(*y, *m, *d))
+                .collect()
+        };
+        // day(0) is 2026-01-01, day(89) March 31, day(90) April 1,
+        // day(200) July 20, day(364) December 31.
+        assert_eq!(
+            ends(FiscalYear::CALENDAR),
+            dates([
+                (2026, 3, 31),
+                (2026, 3, 31),
+                (2026, 6, 30),
+                (2026, 9, 30),
+                (2026, 12, 31)
+            ])
+        );
+        // A fiscal year from February: quarters end in January, April,
+        // July and October.
+        assert_eq!(
+            ends(FiscalYear::parse("february").unwrap()),
+            dates([
+                (2026, 1, 31),
+                (2026, 4, 30),
+                (2026, 4, 30),
+                (2026, 7, 31),
+                (2027, 1, 31)
+            ])
+        );
     }
 
     #[test]

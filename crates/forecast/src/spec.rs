@@ -4,7 +4,7 @@ use std::fmt;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
-use quotecast_model::Stage;
+use quotecast_model::{FiscalYear, Stage};
 use quotecast_pipeline::columns as col;
 
 /// The period a forecast figure belongs to.
@@ -16,18 +16,32 @@ pub enum Bucket {
 }
 
 impl Bucket {
-    /// The polars duration that truncates a date to the bucket's start
-    /// (weeks start on Monday).
-    pub(crate) fn every(self) -> &'static str {
+    /// The first day of each date of `date`'s bucket (weeks start on
+    /// Monday, quarters on the fiscal year's first month and every three
+    /// months after).
+    pub(crate) fn truncate(self, date: Expr, year: FiscalYear) -> Expr {
         match self {
-            Bucket::Week => "1w",
-            Bucket::Month => "1mo",
-            Bucket::Quarter => "1q",
+            Bucket::Week => date.dt().truncate(lit("1w")),
+            Bucket::Month => date.dt().truncate(lit("1mo")),
+            // polars aligns "1q" on January; a fiscal year starting in
+            // month m shifts the dates back m − 1 months, truncates and
+            // shifts forward again (a month's last days land in the
+            // shorter month before, which keeps its quarter).
+            Bucket::Quarter => match year.first_month0() {
+                0 => date.dt().truncate(lit("1q")),
+                shift => date
+                    .dt()
+                    .offset_by(lit(format!("-{shift}mo")))
+                    .dt()
+                    .truncate(lit("1q"))
+                    .dt()
+                    .offset_by(lit(format!("{shift}mo"))),
+            },
         }
     }
 
     /// The first day of the bucket holding `day`.
-    pub fn start_of(self, day: NaiveDate) -> NaiveDate {
+    pub fn start_of(self, day: NaiveDate, year: FiscalYear) -> NaiveDate {
         use chrono::Datelike;
         let first_of_month =
             |month0: u32| NaiveDate::from_ymd_opt(day.year(), month0 + 1, 1).unwrap_or(day);
@@ -36,7 +50,10 @@ impl Bucket {
                 day - chrono::TimeDelta::days(i64::from(day.weekday().num_days_from_monday()))
             }
             Bucket::Month => first_of_month(day.month0()),
-            Bucket::Quarter => first_of_month(day.month0() / 3 * 3),
+            Bucket::Quarter => {
+                let into = (day.month0() + 12 - year.first_month0()) % 3;
+                first_of_month(day.month0()) - chrono::Months::new(into)
+            }
         }
     }
 
@@ -51,18 +68,20 @@ impl Bucket {
 
     /// The number of the bucket holding each date of `date` (consecutive
     /// buckets have consecutive numbers).
-    pub(crate) fn index(self, date: Expr) -> Expr {
+    pub(crate) fn index(self, date: Expr, year: FiscalYear) -> Expr {
+        let months =
+            || date.clone().dt().year() * lit(12) + date.clone().dt().month().cast(DataType::Int32);
         match self {
-            Bucket::Week => ((date.cast(DataType::Int32) + lit(3)).cast(DataType::Float64)
+            Bucket::Week => ((date.clone().cast(DataType::Int32) + lit(3)).cast(DataType::Float64)
                 / lit(7.0))
             .floor()
             .cast(DataType::Int32),
-            Bucket::Month => {
-                date.clone().dt().year() * lit(12) + date.dt().month().cast(DataType::Int32)
-            }
-            Bucket::Quarter => {
-                date.clone().dt().year() * lit(4) + date.dt().quarter().cast(DataType::Int32)
-            }
+            Bucket::Month => months(),
+            Bucket::Quarter => ((months() - lit(year.first_month0() as i32 + 1))
+                .cast(DataType::Float64)
+                / lit(3.0))
+            .floor()
+            .cast(DataType::Int32),
         }
     }
 
@@ -170,6 +189,10 @@ pub struct ForecastSpec {
     /// passed are counted in the bucket holding this day.
     pub as_of: NaiveDate,
     pub bucket: Bucket,
+    /// The month the fiscal year starts in: quarter buckets, the
+    /// quarter-end slippage anchor and the same-point-of-quarter baseline
+    /// follow it (from the rules).
+    pub fiscal_year: FiscalYear,
     pub group_by: Vec<Dimension>,
     pub rates: RateTable,
     pub win_rates: WinRates,
@@ -194,4 +217,77 @@ pub struct ForecastSpec {
     /// `crate::realisation`); `expected_bookings` scales open deals' value
     /// by it.
     pub amount_factors: Option<DataFrame>,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    /// Every day of three years: the polars truncation and bucket number
+    /// agree with `start_of`, and consecutive buckets have consecutive
+    /// numbers.
+    fn agree(bucket: Bucket, year: FiscalYear) -> Vec<NaiveDate> {
+        let days: Vec<NaiveDate> = date(2025, 1, 1)
+            .iter_days()
+            .take_while(|d| *d < date(2028, 1, 1))
+            .collect();
+        let frame = DataFrame::new(days.len(), vec![Column::new("d".into(), days.clone())])
+            .unwrap()
+            .lazy()
+            .select([
+                bucket.truncate(col("d"), year).alias("start"),
+                bucket.index(col("d"), year).alias("index"),
+            ])
+            .collect()
+            .unwrap();
+        let starts = frame.column("start").unwrap().date().unwrap().clone();
+        let index = frame.column("index").unwrap().i32().unwrap().clone();
+        let mut seen = Vec::new();
+        for (k, day) in days.iter().enumerate() {
+            let start = bucket.start_of(*day, year);
+            let polars_start = starts.phys.get(k).map(quotecast_pipeline::from_epoch_days);
+            assert_eq!(polars_start, Some(start), "{day}");
+            if seen.last() != Some(&start) {
+                if let Some(before) = seen.last() {
+                    assert_eq!(bucket.next(*before), start);
+                    assert_eq!(index.get(k), index.get(k - 1).map(|i| i + 1), "{day}");
+                }
+                seen.push(start);
+            } else {
+                assert_eq!(index.get(k), index.get(k - 1), "{day}");
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn fiscal_quarters_start_on_the_fiscal_years_first_month_and_every_three_after() {
+        let february = FiscalYear::parse("February").unwrap();
+        let starts = agree(Bucket::Quarter, february);
+        assert_eq!(
+            &starts[..5],
+            [
+                date(2024, 11, 1),
+                date(2025, 2, 1),
+                date(2025, 5, 1),
+                date(2025, 8, 1),
+                date(2025, 11, 1)
+            ]
+        );
+        assert_eq!(
+            Bucket::Quarter.start_of(date(2026, 1, 31), february),
+            date(2025, 11, 1)
+        );
+        let calendar = agree(Bucket::Quarter, FiscalYear::CALENDAR);
+        assert_eq!(&calendar[..2], [date(2025, 1, 1), date(2025, 4, 1)]);
+        let december = agree(Bucket::Quarter, FiscalYear::starting(12).unwrap());
+        assert_eq!(&december[..2], [date(2024, 12, 1), date(2025, 3, 1)]);
+        agree(Bucket::Month, february);
+        agree(Bucket::Week, february);
+    }
 }

@@ -81,7 +81,7 @@ impl RatesThen {
     /// month's first day; `None` where the history known then was young
     /// or had nothing decided (today's rates stand).
     pub(crate) fn on(&self, day: NaiveDate) -> Result<Option<WinRates>, ForecastError> {
-        let month = Bucket::Month.start_of(day);
+        let month = Bucket::Month.start_of(day, quotecast_model::FiscalYear::CALENDAR);
         let cell = self
             .by_month
             .lock()

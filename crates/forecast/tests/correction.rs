@@ -44,6 +44,7 @@ fn spec(rates: WinRates) -> ForecastSpec {
     ForecastSpec {
         as_of: common::as_of(),
         bucket: Bucket::Month,
+        fiscal_year: quotecast_model::FiscalYear::CALENDAR,
         group_by: vec![],
         rates: RateTable {
             reporting_currency: "USD".into(),
@@ -289,8 +290,11 @@ fn team_factors_and_slippage_are_learned_and_the_corrected_forecast_wins_the_bac
             .get(r);
         let day = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()
             + chrono::Days::new(day.unwrap() as u64);
-        let start = Bucket::Month.start_of(day);
-        let previous = Bucket::Month.start_of(start - chrono::Days::new(1));
+        let start = Bucket::Month.start_of(day, quotecast_model::FiscalYear::CALENDAR);
+        let previous = Bucket::Month.start_of(
+            start - chrono::Days::new(1),
+            quotecast_model::FiscalYear::CALENDAR,
+        );
         let team = text(&last, "team", r);
         let booked = outcomes
             .clone()
@@ -522,29 +526,27 @@ fn teams_that_changed_are_learned_against_the_rates_of_the_time() {
     }
 }
 
-/// A quarter-end push: wins that fall in a quarter's middle weeks (days
-/// 14 to 70 of it) wait for its last twelve days. The slippage learns to
-/// count such deals from the quarter's end, and the corrected forecast by
-/// month puts more of the quarter in its last month than it does for the
-/// same company without the push.
-#[test]
-fn deals_held_for_the_quarter_end_are_forecast_in_its_last_month() {
-    let world = common::world(11).with_shape(Shape {
-        drift: vec![0.0; common::world(11).teams.len()],
-        quarter_end_push: 0.0,
-    });
-    let data = common::generated(&world, 11, 3_000, 24);
-    let quarter_start = || col("closed").dt().truncate(lit("1q"));
+/// `outcomes` with the won deals closing in the middle weeks of their
+/// quarter (days 14 to 70 of it) held for its last twelve days, in a
+/// fiscal year whose quarters start `shift` months after January's.
+fn held_for_quarter_ends(outcomes: LazyFrame, shift: u32) -> LazyFrame {
+    let quarter_start = || {
+        col("closed")
+            .dt()
+            .offset_by(lit(format!("-{shift}mo")))
+            .dt()
+            .truncate(lit("1q"))
+            .dt()
+            .offset_by(lit(format!("{shift}mo")))
+    };
     let day_of_quarter = (col("closed") - quarter_start()).dt().total_days(false);
-    let next_quarter = ((quarter_start().cast(DataType::Int32) + lit(100)).cast(DataType::Date))
-        .dt()
-        .truncate(lit("1q"));
+    let next_quarter = quarter_start().dt().offset_by(lit("3mo"));
     // The last twelve days of the quarter, spread by the close day.
     let held_until = (next_quarter.cast(DataType::Int32)
         - lit(1)
         - col("closed").cast(DataType::Int32) % lit(12))
     .cast(DataType::Date);
-    let held = data.outcomes.clone().with_column(
+    outcomes.with_column(
         when(
             col("outcome")
                 .eq(lit("won"))
@@ -554,38 +556,72 @@ fn deals_held_for_the_quarter_end_are_forecast_in_its_last_month() {
         .then(held_until)
         .otherwise(col("closed"))
         .alias("closed"),
-    );
-    let spec = spec(WinRates::StageDefaults);
-    let learned = |outcomes: LazyFrame| {
-        let correction = learned(data.snapshots.clone(), outcomes, &spec);
-        // The levels a deal can take (enough won deals) that count from
-        // the quarter's end.
-        let slippage = &correction.slippage;
-        let quarter_end_levels = (0..slippage.height())
-            .filter(|&r| {
-                text(slippage, "anchor", r) == "quarter end"
-                    && number(slippage, "won_observations", r) >= 40.0
-            })
-            .count();
-        let mut corrected = spec.clone();
-        corrected.correction = Some(Box::new(correction));
-        let amounts = forecast(data.pipeline.clone(), &corrected).unwrap().amounts;
-        let in_month = |month: u32| -> f64 {
-            let first = chrono::NaiveDate::from_ymd_opt(2026, month, 1).unwrap();
-            let rows = amounts
-                .clone()
-                .lazy()
-                .filter(col("bucket").eq(lit(first)))
-                .select([col("corrected").sum()])
-                .collect()
-                .unwrap();
-            number(&rows, "corrected", 0)
-        };
-        let (november, december) = (in_month(11), in_month(12));
-        (quarter_end_levels, december / (november + december))
+    )
+}
+
+/// A generated company with steady teams and no quarter-end push of its
+/// own: the tests add one.
+fn steady_company() -> common::Generated {
+    let world = common::world(11).with_shape(Shape {
+        drift: vec![0.0; common::world(11).teams.len()],
+        quarter_end_push: 0.0,
+    });
+    common::generated(&world, 11, 3_000, 24)
+}
+
+/// With `spec`: the slippage levels a deal can take (enough won deals)
+/// that count from the quarter's end, and the last of `months` (the rest
+/// of the forecast date's quarter) over all of them in the corrected
+/// forecast.
+fn quarter_end_learned(
+    data: &common::Generated,
+    outcomes: LazyFrame,
+    spec: &ForecastSpec,
+    months: &[(i32, u32)],
+) -> (usize, f64) {
+    let correction = learned(data.snapshots.clone(), outcomes, spec);
+    let slippage = &correction.slippage;
+    let quarter_end_levels = (0..slippage.height())
+        .filter(|&r| {
+            text(slippage, "anchor", r) == "quarter end"
+                && number(slippage, "won_observations", r) >= 40.0
+        })
+        .count();
+    let mut corrected = spec.clone();
+    corrected.correction = Some(Box::new(correction));
+    let amounts = forecast(data.pipeline.clone(), &corrected).unwrap().amounts;
+    let in_month = |(year, month): (i32, u32)| -> f64 {
+        let first = chrono::NaiveDate::from_ymd_opt(year, month, 1).unwrap();
+        let rows = amounts
+            .clone()
+            .lazy()
+            .filter(col("bucket").eq(lit(first)))
+            .select([col("corrected").sum()])
+            .collect()
+            .unwrap();
+        number(&rows, "corrected", 0)
     };
-    let (plain_levels, plain_share) = learned(data.outcomes.clone());
-    let (held_levels, held_share) = learned(held);
+    let all: f64 = months.iter().map(|m| in_month(*m)).sum();
+    let last = months.last().map_or(0.0, |m| in_month(*m));
+    (quarter_end_levels, last / all)
+}
+
+/// A company's quarter-end push: won deals closing in the middle weeks
+/// of their quarter wait for its last twelve days. The slippage learns to
+/// count such deals from the quarter's end, and the corrected forecast by
+/// month puts more of the quarter in its last month than it does for the
+/// same company without the push.
+#[test]
+fn deals_held_for_the_quarter_end_are_forecast_in_its_last_month() {
+    let data = steady_company();
+    let held = held_for_quarter_ends(data.outcomes.clone(), 0);
+    let spec = spec(WinRates::StageDefaults);
+    // The forecast date is in November: the rest of its quarter is
+    // November and December.
+    let months = &[(2026, 11), (2026, 12)];
+    let (plain_levels, plain_share) =
+        quarter_end_learned(&data, data.outcomes.clone(), &spec, months);
+    let (held_levels, held_share) = quarter_end_learned(&data, held, &spec, months);
     assert_eq!(
         plain_levels, 0,
         "no push, no level counts from the quarter's end"
@@ -593,6 +629,43 @@ fn deals_held_for_the_quarter_end_are_forecast_in_its_last_month() {
     assert!(held_levels > 0, "the push is learned");
     assert!(
         held_share > plain_share + 0.1,
-        "December's share of the rest of the quarter: {plain_share:.2} without the push, {held_share:.2} with it"
+        "December's share of the last quarter: {plain_share:.2} without the push, {held_share:.2} with it"
+    );
+}
+
+/// The same push in a fiscal year starting in February (quarters end in
+/// January, April, July and October, as Dell's). Told the fiscal year,
+/// the forecast holds deals for January's end, the end of the quarter
+/// holding the November forecast date. With calendar quarters in the
+/// rules it finds those quarter ends in the wins itself and forecasts
+/// the same; counted from December's end instead (the anchor a month
+/// off, learning a shift that fits snapshots in a calendar quarter's last
+/// two months and misses those in its first) January held 0.58 of
+/// November to January, against 0.70.
+#[test]
+fn deals_held_for_a_fiscal_quarter_end_are_forecast_in_its_last_month() {
+    let data = steady_company();
+    let held = held_for_quarter_ends(data.outcomes.clone(), 1);
+    let calendar = spec(WinRates::StageDefaults);
+    let february = quotecast_model::FiscalYear::parse("february").unwrap();
+    let fiscal = ForecastSpec {
+        fiscal_year: february,
+        ..calendar.clone()
+    };
+    let months = &[(2026, 11), (2026, 12), (2027, 1)];
+    let (_, plain_share) = quarter_end_learned(&data, data.outcomes.clone(), &calendar, months);
+    let (fiscal_levels, fiscal_share) = quarter_end_learned(&data, held.clone(), &fiscal, months);
+    assert!(fiscal_levels > 0, "the push is learned");
+    assert!(
+        fiscal_share > plain_share + 0.1,
+        "January's share of November to January: {plain_share:.2} without the push, {fiscal_share:.2} with it"
+    );
+    let found = learned(data.snapshots.clone(), held.clone(), &calendar).quarter_ends;
+    assert_eq!(found.year, february, "{found:?}");
+    assert!(found.share > 1.5 * found.rules_share, "{found:?}");
+    let (_, found_share) = quarter_end_learned(&data, held, &calendar, months);
+    assert!(
+        (found_share - fiscal_share).abs() < 1e-9,
+        "{found_share} found, {fiscal_share} told"
     );
 }

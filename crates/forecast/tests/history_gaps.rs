@@ -17,6 +17,7 @@ fn spec() -> quotecast_forecast::ForecastSpec {
     quotecast_forecast::ForecastSpec {
         as_of: common::as_of(),
         bucket: Bucket::Month,
+        fiscal_year: quotecast_model::FiscalYear::CALENDAR,
         group_by: vec![],
         rates: RateTable {
             reporting_currency: "USD".into(),

@@ -19,6 +19,7 @@ const LAYERS: &[&[&str]] = &[
         "shocks",
         "funnel",
         "slippage",
+        "quarter_ends",
         "pipeline_share",
     ],
     &["new_deals", "realisation"],

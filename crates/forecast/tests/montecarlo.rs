@@ -14,6 +14,7 @@ fn spec() -> ForecastSpec {
     ForecastSpec {
         as_of: common::as_of(),
         bucket: Bucket::Month,
+        fiscal_year: quotecast_model::FiscalYear::CALENDAR,
         group_by: vec![Dimension::Team],
         rates: RateTable {
             reporting_currency: "USD".into(),

@@ -126,7 +126,8 @@ fn new_deals_bring_a_later_quarter_near_what_really_booked() {
     }
     // By team, each team's new deals in the next quarter are the
     // calendar's figure for it at horizon 1.
-    let next = Bucket::Quarter.next(Bucket::Quarter.start_of(as_of));
+    let next = Bucket::Quarter
+        .next(Bucket::Quarter.start_of(as_of, quotecast_model::FiscalYear::CALENDAR));
     let learned: f64 = {
         let teams = calendar.column("team").unwrap().str().unwrap();
         let horizons = calendar.column("horizon").unwrap().i32().unwrap();
@@ -279,7 +280,8 @@ fn without_past_snapshots_new_deals_are_learned_from_when_deals_entered_their_fi
         total("weighted")
     );
     assert!(amounts.column("corrected").is_err());
-    let next = Bucket::Quarter.next(Bucket::Quarter.start_of(as_of));
+    let next = Bucket::Quarter
+        .next(Bucket::Quarter.start_of(as_of, quotecast_model::FiscalYear::CALENDAR));
     let booked = booked_in(&data, next);
     let weighted = in_bucket(amounts, "weighted", next);
     let expected = in_bucket(amounts, EXPECTED_BOOKINGS, next);

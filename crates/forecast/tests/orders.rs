@@ -42,6 +42,7 @@ fn spec() -> ForecastSpec {
     ForecastSpec {
         as_of: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
         bucket: Bucket::Month,
+        fiscal_year: quotecast_model::FiscalYear::CALENDAR,
         group_by: vec![Dimension::Team],
         rates: RateTable {
             reporting_currency: "USD".into(),

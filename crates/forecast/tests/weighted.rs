@@ -32,6 +32,7 @@ fn spec(group_by: Vec<Dimension>) -> ForecastSpec {
     ForecastSpec {
         as_of: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
         bucket: Bucket::Month,
+        fiscal_year: quotecast_model::FiscalYear::CALENDAR,
         group_by,
         rates: RateTable {
             reporting_currency: "USD".into(),

@@ -22,7 +22,7 @@ pub use configuration::{
 pub use money::{
     Currency, CurrencyCode, DateRange, Percent, RoundingMode, parse_strict_decimal, round_dp,
 };
-pub use pipeline::{ForecastCategory, PIPELINE_COLUMNS, Stage, StageOutcome};
+pub use pipeline::{FiscalYear, ForecastCategory, PIPELINE_COLUMNS, Stage, StageOutcome};
 pub use planning::{
     AccountTerms, AttachRate, BomLine, Installment, Item, Milestone, PaymentTerms, PlanningData,
     SafetyStock, Supply,
@@ -34,7 +34,7 @@ pub use pricing_rules::{
     TierMethod,
 };
 pub use rule_set::{ProductRules, RuleSet, RuleSetParts};
-pub use text::{TextOut, Trimmed, push_date};
+pub use text::{MONTH_NAMES, TextOut, Trimmed, push_date};
 
 /// Errors raised while assembling a [`RuleSet`] from parts whose
 /// cross-references do not hold. The rules crate reports these with file and

@@ -110,3 +110,58 @@ pub const PIPELINE_COLUMNS: &[&str] = &[
     "outcome",
     "closed",
 ];
+
+/// The month a company's fiscal year starts in: its quarters start then
+/// and every three months after (`February`: February–April is the first
+/// quarter, ..., November–January the fourth). The forecast's quarter
+/// buckets, its quarter-end slippage anchor and its same-point-of-quarter
+/// baseline follow it. January (the default) gives calendar quarters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FiscalYear {
+    /// 0 for January ... 11 for December.
+    first_month0: u32,
+}
+
+impl FiscalYear {
+    /// Calendar quarters: the year starts in January.
+    pub const CALENDAR: FiscalYear = FiscalYear { first_month0: 0 };
+
+    /// The months' names, January first.
+    pub const MONTHS: [&'static str; 12] = crate::text::MONTH_NAMES;
+
+    /// The year starting in `month` (1 to 12).
+    pub fn starting(month: u32) -> Option<FiscalYear> {
+        (1..=12).contains(&month).then_some(FiscalYear {
+            first_month0: month - 1,
+        })
+    }
+
+    /// The year starting in the month named `word` (any case: `February`).
+    pub fn parse(word: &str) -> Option<FiscalYear> {
+        let lower = word.trim().to_lowercase();
+        let month = Self::MONTHS.iter().position(|m| *m == lower)?;
+        Self::starting(month as u32 + 1)
+    }
+
+    /// The first month, 0 for January ... 11 for December.
+    pub fn first_month0(self) -> u32 {
+        self.first_month0
+    }
+
+    /// The first month's name, in lower case.
+    pub fn name(self) -> &'static str {
+        Self::MONTHS[self.first_month0 as usize]
+    }
+}
+
+impl Default for FiscalYear {
+    fn default() -> Self {
+        Self::CALENDAR
+    }
+}
+
+impl fmt::Display for FiscalYear {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

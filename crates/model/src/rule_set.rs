@@ -6,9 +6,9 @@ use rustc_hash::FxHashMap;
 
 use crate::{
     Account, ApprovalLevel, ApprovalRoute, ApprovalRule, ApproverGroup, BundleRule, ConfigModel,
-    ContractParty, ContractPrice, Currency, CurrencyCode, DiscountSchedule, FloorRule, ModelError,
-    PlanningData, PriceBook, PriceEntry, Product, ProductLine, Promotion, Region, RouteFor,
-    Segment, Stage,
+    ContractParty, ContractPrice, Currency, CurrencyCode, DiscountSchedule, FiscalYear, FloorRule,
+    ModelError, PlanningData, PriceBook, PriceEntry, Product, ProductLine, Promotion, Region,
+    RouteFor, Segment, Stage,
 };
 
 /// Everything the rule files define, before indexing.
@@ -38,6 +38,8 @@ pub struct RuleSetParts {
     /// A CRM's own names for the columns of pipeline and history files:
     /// (label, column).
     pub column_labels: Vec<(String, String)>,
+    /// The month the fiscal year starts in (quarters follow it).
+    pub fiscal_year: FiscalYear,
     /// Items, BOMs and attach rates for the demand roll-down.
     pub planning: PlanningData,
 }
@@ -193,6 +195,7 @@ pub struct RuleSet {
     stages: Vec<Stage>,
     /// (label, column), in file order.
     column_labels: Vec<(String, String)>,
+    fiscal_year: FiscalYear,
     planning: PlanningData,
     /// Identifies the rule files it was loaded from (empty when built
     /// otherwise): what a stored quote names as the rules it was priced
@@ -477,6 +480,7 @@ impl RuleSet {
         Ok(Self {
             stages,
             column_labels: parts.column_labels,
+            fiscal_year: parts.fiscal_year,
             planning: parts.planning.sorted(),
             configurations,
             corporate_currency,
@@ -683,6 +687,11 @@ impl RuleSet {
     /// as (label, column).
     pub fn column_labels(&self) -> &[(String, String)] {
         &self.column_labels
+    }
+
+    /// The month the fiscal year starts in: the forecast's quarters.
+    pub fn fiscal_year(&self) -> FiscalYear {
+        self.fiscal_year
     }
 
     pub fn stage(&self, id: &str) -> Option<&Stage> {

@@ -309,6 +309,23 @@ impl fmt::Display for DateRange {
     }
 }
 
+/// The months' names in English, in lower case, January first: rule
+/// files and exports name months so.
+pub const MONTH_NAMES: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
 #[cfg(test)]
 mod tests {
     use std::str::FromStr;

@@ -84,6 +84,13 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<ExitCode> {
         how.bucket,
         rules.corporate_currency().code
     )?;
+    if rules.fiscal_year() != quotecast_model::FiscalYear::CALENDAR {
+        writeln!(
+            out,
+            "  quarters: those of a fiscal year starting in {} (the rules' fiscal_year_start), named by their first day",
+            rules.fiscal_year()
+        )?;
+    }
     writeln!(
         out,
         "  rules: the rules' stage win rates; calibrated: win rates from the history known on the date;\n  corrected: calibrated, with each deal's close-date and size factors, its team's accuracy factor,\n  its slippage and its team's calendar factor;\n  baselines: pipeline_ratio (per team and horizon, booked per unit of open amount on past snapshots,\n  times today's), same_point_of_quarter (the same from snapshots at the same point of their quarter),\n  last_year (what the pipeline of a year before booked); all scored against what the deals open on\n  the date booked;\n  with_new_deals: corrected plus what deals not yet in the pipeline booked on past snapshots, and the\n  baselines ending in _all counting every booking after past snapshots, and last_bucket_all (each\n  team's last {0} again): scored against everything booked after the date (new deals too),\n  fva_vs_best_baseline against the best _all baseline\n  wape = Σ|forecast − actual| / Σ actual per {} × team; bias = Σ(forecast − actual) / Σ actual;\n  crps = continuous ranked probability score / Σ actual (a point forecast's is its wape);\n  coverage = share of cells whose actual fell within P10–P90 / P5–P95 ({} trials per date);\n  brier = mean (win probability − won)² per deal; fva_points = the rules' wape less the model's, × 100;\n  fva_vs_best_baseline = the best baseline's wape less the model's, × 100\n",

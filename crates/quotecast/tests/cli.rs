@@ -39,7 +39,7 @@ fn rules_check_accepts_the_example_rules() {
     let o = quotecast(&["rules", "check", "rules"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stdout(&o).contains("ok (26 files, 49 products, 3 price books, 25 pricing and approval rules, 4 approver groups with 5 routes, 2 configurable products with 11 configuration rules, 7 funnel stages, 105 planned items with 169 BOM lines)"),
+        stdout(&o).contains("ok (27 files, 49 products, 3 price books, 25 pricing and approval rules, 4 approver groups with 5 routes, 2 configurable products with 11 configuration rules, 7 funnel stages, 105 planned items with 169 BOM lines)"),
         "{}",
         stdout(&o)
     );
@@ -636,12 +636,11 @@ fn forecast_run_summarises_a_generated_pipeline_and_writes_its_tables() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
-fn a_hubspot_deal_export_is_forecast_as_it_comes() {
-    // The columns and stage labels of HubSpot's deal export: no currency,
-    // team, line or SKU; an amount with its digits grouped.
-    let dir = tempfile::tempdir().unwrap();
-    let deals = dir.path().join("deals.csv");
+/// HubSpot's deal export: no currency, team, line or SKU; an amount with
+/// its digits grouped. One deal won on November 3, three open: December
+/// 15 and 31, January 20.
+fn hubspot_deals(dir: &Path) -> std::path::PathBuf {
+    let deals = dir.join("deals.csv");
     std::fs::write(
         &deals,
         "Record ID,Deal Name,Deal Stage,Close Date,Amount,Deal owner,Create Date\n\
@@ -651,7 +650,12 @@ fn a_hubspot_deal_export_is_forecast_as_it_comes() {
          1004,Umbrella deal,Qualified To Buy,2026-12-31,\"25,000\",John Roe,2026-10-05\n",
     )
     .unwrap();
-    let o = quotecast(&[
+    deals
+}
+
+/// `forecast run` by quarter on `deals`, with `extra` arguments.
+fn by_quarter(deals: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
         "forecast",
         "run",
         "--pipeline",
@@ -662,7 +666,23 @@ fn a_hubspot_deal_export_is_forecast_as_it_comes() {
         "quarter",
         "--trials",
         "0",
-    ]);
+    ];
+    args.extend(extra);
+    quotecast(&args)
+}
+
+/// The result line of the bucket starting on `start`.
+fn bucket_line(out: &str, start: &str) -> String {
+    out.lines()
+        .find(|l| l.starts_with(start))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn a_hubspot_deal_export_is_forecast_as_it_comes() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = by_quarter(&hubspot_deals(dir.path()), &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("no column `currency`") && stderr(&o).contains("read in USD"),
@@ -675,12 +695,54 @@ fn a_hubspot_deal_export_is_forecast_as_it_comes() {
         stdout(&o)
     );
     // The won deal's 12,000 is this quarter's closed won.
-    let quarter = stdout(&o)
-        .lines()
-        .find(|l| l.starts_with("2026-10-01"))
-        .unwrap_or_default()
-        .to_owned();
+    let quarter = bucket_line(&stdout(&o), "2026-10-01");
     assert!(quarter.contains(" 12000.00 "), "{}", stdout(&o));
+}
+
+/// Rules whose fiscal year starts in February: the November to January
+/// quarter holds the won deal and all three open ones.
+#[test]
+fn quarters_follow_the_fiscal_year_the_rules_give() {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    copy(&repo().join("rules"), &rules);
+    let calendar = rules.join("pipeline/calendar.toml");
+    let text = std::fs::read_to_string(&calendar).unwrap();
+    std::fs::write(&calendar, text.replace("= \"january\"", "= \"February\"")).unwrap();
+    let deals = hubspot_deals(dir.path());
+    let calendar_quarters = stdout(&by_quarter(&deals, &[]));
+    let opportunities = |line: String| line.split_whitespace().nth(1).map(str::to_owned);
+    assert_eq!(
+        opportunities(bucket_line(&calendar_quarters, "2027-01-01")).as_deref(),
+        Some("1"),
+        "{calendar_quarters}"
+    );
+    let o = by_quarter(&deals, &["--rules", rules.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("note: quarters are those of a fiscal year starting in february"),
+        "{out}"
+    );
+    let quarter = bucket_line(&out, "2026-11-01");
+    assert!(quarter.contains(" 12000.00 "), "{out}");
+    assert_eq!(opportunities(quarter).as_deref(), Some("4"), "{out}");
+    assert!(
+        !out.contains("2027-01-01") && !out.contains("2026-10-01"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -17,6 +17,7 @@ pub(crate) struct At<T> {
 pub(crate) struct ParsedFile<'s> {
     pub source: &'s Source,
     pub corporate_currency: Option<At<String>>,
+    pub fiscal_year_start: Option<At<String>>,
     pub currencies: Vec<At<CurrencyDef>>,
     pub product_lines: Vec<At<ProductLineDef>>,
     pub products: Vec<At<ProductDef>>,
@@ -61,6 +62,7 @@ impl ParsedFile<'_> {
 #[serde(deny_unknown_fields)]
 struct RawFile {
     corporate_currency: Option<Spanned<String>>,
+    fiscal_year_start: Option<Spanned<String>>,
     #[serde(default)]
     currency: Vec<Spanned<CurrencyDef>>,
     #[serde(default)]
@@ -590,6 +592,10 @@ pub(crate) fn parse<'s>(source: &'s Source, issues: &mut Vec<RuleIssue>) -> Opti
     Some(ParsedFile {
         source,
         corporate_currency: raw.corporate_currency.map(|s| At {
+            line: source.line_of(s.span().start),
+            value: s.into_inner(),
+        }),
+        fiscal_year_start: raw.fiscal_year_start.map(|s| At {
             line: source.line_of(s.span().start),
             value: s.into_inner(),
         }),

@@ -155,20 +155,7 @@ fn order_in_file(own: &StringChunked, others: &[&StringChunked]) -> Option<(DayO
 
 /// Month names as English exports write them, by number from 1: the
 /// three-letter form, the whole name, or `Sept`.
-const MONTHS: [&str; 12] = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
+const MONTHS: [&str; 12] = quotecast_model::MONTH_NAMES;
 
 /// The month `word` names (`Nov`, `november`, `Sept.`), in any capitals.
 fn month_named(word: &str) -> Option<u32> {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use quotecast_model::{
-    ForecastCategory, PIPELINE_COLUMNS, Percent, RuleSetParts, Stage, StageOutcome,
+    FiscalYear, ForecastCategory, PIPELINE_COLUMNS, Percent, RuleSetParts, Stage, StageOutcome,
 };
 use rust_decimal::Decimal;
 
@@ -93,6 +93,38 @@ pub(super) fn compile(c: &mut Compiler<'_>, files: &[ParsedFile<'_>], parts: &mu
     }
     parts.stages = defined.into_iter().map(|(_, _, s)| s).collect();
     parts.column_labels = columns(c, files);
+    parts.fiscal_year = fiscal_year(c, files);
+}
+
+/// The month the fiscal year starts in: set at most once, a month's name;
+/// January (calendar quarters) when no file sets it.
+fn fiscal_year(c: &mut Compiler<'_>, files: &[ParsedFile<'_>]) -> FiscalYear {
+    let mut found: Option<(FiscalYear, std::path::PathBuf, usize)> = None;
+    for f in files {
+        let Some(at) = &f.fiscal_year_start else {
+            continue;
+        };
+        if let Some((_, file, line)) = &found {
+            let message = format!(
+                "fiscal_year_start is set twice: first at {}:{line}",
+                file.display()
+            );
+            c.report(f, at.line, message);
+            continue;
+        }
+        match FiscalYear::parse(&at.value) {
+            Some(year) => found = Some((year, f.source.path.clone(), at.line)),
+            None => {
+                let message = format!(
+                    "fiscal_year_start `{}` is not a month (expected one of {})",
+                    at.value,
+                    FiscalYear::MONTHS.join(", ")
+                );
+                c.report(f, at.line, message);
+            }
+        }
+    }
+    found.map_or(FiscalYear::CALENDAR, |(year, _, _)| year)
 }
 
 /// The CRM column names of every `[[column]]`, as (label, column): the
