@@ -512,13 +512,9 @@ fn scored(
 /// What the won deals of `won` booked (their `value`) per snapshot date,
 /// bucket of their close and team: a cell's [`ACTUAL`].
 fn per_cell(won: LazyFrame, value: &str, spec: &ForecastSpec) -> LazyFrame {
-    won.with_column(
-        spec.bucket
-            .truncate(col(col::CLOSED), spec.fiscal_year)
-            .alias(BUCKET),
-    )
-    .group_by([col(SNAPSHOT_DATE), col(BUCKET), col(col::TEAM)])
-    .agg([fixed_sum(col(value)).alias(ACTUAL)])
+    won.with_column(spec.bucket_of(col(col::CLOSED)).alias(BUCKET))
+        .group_by([col(SNAPSHOT_DATE), col(BUCKET), col(col::TEAM)])
+        .agg([fixed_sum(col(value)).alias(ACTUAL)])
 }
 
 /// The scored cells as a reader wants them: keys, horizon, forecast,
@@ -645,7 +641,7 @@ fn horizon_frame(
     let bucket = spec.bucket;
     let (mut days, mut starts, mut places) = (Vec::new(), Vec::new(), Vec::new());
     for &day in dates {
-        let mut start = bucket.start_of(day, spec.fiscal_year);
+        let mut start = spec.bucket_start(day);
         for k in 0..horizon.max(1) {
             days.push(quotecast_pipeline::epoch_days(day));
             starts.push(quotecast_pipeline::epoch_days(start));

@@ -82,16 +82,15 @@ pub(crate) fn snapshot_bookings(
         then.correction = None;
         let taken = snapshots.taken_on(day);
         let (lines, _) = prepared(taken, &then)?;
-        let start = lit(spec.bucket.start_of(day, spec.fiscal_year)).cast(DataType::Date);
+        let start = lit(spec.bucket_start(day)).cast(DataType::Date);
         open.push(
             lines
                 .filter(col(IS_OPEN))
                 .select([
                     col(col::OPPORTUNITY_ID),
                     col(col::TEAM),
-                    (spec.bucket.index(col(BUCKET), spec.fiscal_year)
-                        - spec.bucket.index(start.clone(), spec.fiscal_year))
-                    .alias(HORIZON),
+                    (spec.bucket_index(col(BUCKET)) - spec.bucket_index(start.clone()))
+                        .alias(HORIZON),
                     col(VALUE),
                     start.alias("__start"),
                 ])
@@ -123,9 +122,8 @@ pub(crate) fn snapshot_bookings(
         .select([
             col(SNAPSHOT_DATE),
             col(col::TEAM),
-            (spec.bucket.index(col(col::CLOSED), spec.fiscal_year)
-                - spec.bucket.index(col("__start"), spec.fiscal_year))
-            .alias(HORIZON),
+            (spec.bucket_index(col(col::CLOSED)) - spec.bucket_index(col("__start")))
+                .alias(HORIZON),
             col(col::CLOSED),
             col(REALISED).alias(BOOKED),
         ]);

@@ -196,12 +196,7 @@ pub(crate) fn learn_calendar(
         }
         tally.add_all(&all)?;
         let index = conversion.get(&day).cloned().unwrap_or_default();
-        tally.end_snapshot(
-            spec.bucket.start_of(day, spec.fiscal_year),
-            weight,
-            complete,
-            &index,
-        );
+        tally.end_snapshot(spec.bucket_start(day), weight, complete, &index);
     }
     let keys = [col(col::TEAM), col(HORIZON)];
     let table = factors(&sums)?.lazy().join(
@@ -389,13 +384,11 @@ fn snapshot_cells(
             .alias(VARIANCE),
             col(GROUP_DEALS).sum().alias(DEALS),
         ]);
-    let start = lit(then.bucket.start_of(then.as_of, then.fiscal_year)).cast(DataType::Date);
+    let start = lit(then.bucket_start(then.as_of)).cast(DataType::Date);
     let booked = won
         .select([
             col(col::TEAM),
-            (then.bucket.index(col(col::CLOSED), then.fiscal_year)
-                - then.bucket.index(start, then.fiscal_year))
-            .alias(HORIZON),
+            (then.bucket_index(col(col::CLOSED)) - then.bucket_index(start)).alias(HORIZON),
             col(REALISED),
         ])
         .filter(within(col(HORIZON)))
@@ -439,7 +432,7 @@ fn cells_of(
     Ok((0..frame.height())
         .map(|row| {
             let horizon = horizons.get(row).unwrap_or(0);
-            let mut ends = bucket.next(bucket.start_of(day, spec.fiscal_year));
+            let mut ends = bucket.next(spec.bucket_start(day));
             for _ in 0..horizon {
                 ends = bucket.next(ends);
             }

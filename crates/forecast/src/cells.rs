@@ -33,9 +33,7 @@ pub(crate) const IN_STAGE: &str = "__in_stage_from";
 pub(crate) fn summed(rows: LazyFrame, spec: &ForecastSpec, line_keys: &[Expr]) -> LazyFrame {
     let as_of = lit(spec.as_of).cast(DataType::Date);
     let mut keys = vec![
-        spec.bucket
-            .truncate(col(col::EXPECTED_CLOSE), spec.fiscal_year)
-            .alias(CLOSE_BUCKET),
+        spec.bucket_of(col(col::EXPECTED_CLOSE)).alias(CLOSE_BUCKET),
         col(col::EXPECTED_CLOSE).lt(as_of).alias(PAST_DUE),
         col(col::STAGE),
         col(col::CURRENCY),
@@ -71,7 +69,7 @@ pub(crate) fn summed(rows: LazyFrame, spec: &ForecastSpec, line_keys: &[Expr]) -
 /// the reporting currency (null rate where the currency has none) and
 /// bucket (an open deal past its date in the forecast date's bucket).
 pub(crate) fn looked_up(cells: DataFrame, spec: &ForecastSpec) -> PolarsResult<LazyFrame> {
-    let as_of_bucket = lit(spec.bucket.start_of(spec.as_of, spec.fiscal_year)).cast(DataType::Date);
+    let as_of_bucket = lit(spec.bucket_start(spec.as_of)).cast(DataType::Date);
     let frame = with_funnel_and_rates(cells.lazy(), spec, &win_rates(spec))?.with_columns([
         (col(VALUE) / col(RATE)).alias(VALUE),
         when(col(IS_OPEN).and(col(PAST_DUE)))

@@ -44,11 +44,7 @@ pub(crate) fn expected_rows(lines: LazyFrame, spec: &ForecastSpec) -> PolarsResu
             // Without a correction, the closes its stage entries teach,
             // counted from the forecast date.
             Some(points) => slipped(open, &anchored_at(points, Anchor::ForecastDate)?, spec)
-                .with_column(
-                    spec.bucket
-                        .truncate(col(CLOSE), spec.fiscal_year)
-                        .alias(BUCKET),
-                ),
+                .with_column(spec.bucket_of(col(CLOSE)).alias(BUCKET)),
             None => open.with_columns([
                 lit(1.0).alias(SHARE),
                 lit(0u32).cast(DataType::UInt32).alias(POINT),
@@ -74,9 +70,7 @@ pub(crate) fn expected_rows(lines: LazyFrame, spec: &ForecastSpec) -> PolarsResu
         JoinArgs::new(JoinType::Left),
     );
     let open = slipped(open, &correction.slip_points, spec).with_columns([
-        spec.bucket
-            .truncate(col(CLOSE), spec.fiscal_year)
-            .alias(BUCKET),
+        spec.bucket_of(col(CLOSE)).alias(BUCKET),
         adjusted_probability().alias(PROBABILITY),
         (col(VALUE) * col(FACTOR).fill_null(lit(company_ratio(correction)))).alias(IF_WON),
         lit(1.0).alias(AMOUNT_FACTOR),

@@ -208,9 +208,7 @@ fn add_day(
     complete: i32,
 ) {
     let mut ends = Vec::with_capacity(complete as usize);
-    let mut end = spec
-        .bucket
-        .next(spec.bucket.start_of(day, spec.fiscal_year));
+    let mut end = spec.bucket.next(spec.bucket_start(day));
     for _ in 0..complete {
         ends.push(end);
         end = spec.bucket.next(end);
@@ -243,7 +241,7 @@ fn add_day(
         }
     }
     tally.end_snapshot(
-        spec.bucket.start_of(day, spec.fiscal_year),
+        spec.bucket_start(day),
         snapshot_weight(spec.bucket, spec.fiscal_year, day, spec.as_of),
         complete,
         &std::collections::BTreeMap::new(),

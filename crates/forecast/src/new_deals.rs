@@ -143,7 +143,7 @@ fn by_team_and_bucket(spec: &ForecastSpec) -> Option<DataFrame> {
 /// The first day of the bucket `horizon` buckets after the one holding
 /// the forecast date.
 fn bucket_at(spec: &ForecastSpec, horizon: i32) -> NaiveDate {
-    let mut start = spec.bucket.start_of(spec.as_of, spec.fiscal_year);
+    let mut start = spec.bucket_start(spec.as_of);
     for _ in 0..horizon {
         start = spec.bucket.next(start);
     }

@@ -92,9 +92,8 @@ pub(crate) fn all_bookings_plan(
     complete: i32,
 ) -> LazyFrame {
     let day = lit(then.as_of).cast(DataType::Date);
-    let start = lit(then.bucket.start_of(then.as_of, then.fiscal_year)).cast(DataType::Date);
-    let horizon = then.bucket.index(col(col::CLOSED), then.fiscal_year)
-        - then.bucket.index(start, then.fiscal_year);
+    let start = lit(then.bucket_start(then.as_of)).cast(DataType::Date);
+    let horizon = then.bucket_index(col(col::CLOSED)) - then.bucket_index(start);
     won_per_day
         .clone()
         .lazy()

@@ -141,11 +141,7 @@ pub(crate) fn prepared(
             (col(col::AMOUNT).cast(DataType::Float64) / col(RATE)).alias(VALUE),
             close.alias(CLOSE),
         ])
-        .with_column(
-            spec.bucket
-                .truncate(col(CLOSE), spec.fiscal_year)
-                .alias(BUCKET),
-        );
+        .with_column(spec.bucket_of(col(CLOSE)).alias(BUCKET));
     // The correction's close-date and size factor of each line's deal (1
     // without one): the corrected forecast's win probability, not the
     // weighted's. A deal's size is the value of all its lines.
@@ -281,9 +277,8 @@ pub(crate) fn in_stage_from(spec: &ForecastSpec) -> Expr {
 
 /// The horizon of each row's `bucket` from the bucket holding `as_of`.
 pub(crate) fn horizon_of(spec: &ForecastSpec) -> Expr {
-    let start = lit(spec.bucket.start_of(spec.as_of, spec.fiscal_year)).cast(DataType::Date);
-    (spec.bucket.index(col(BUCKET), spec.fiscal_year) - spec.bucket.index(start, spec.fiscal_year))
-        .alias(HORIZON)
+    let start = lit(spec.bucket_start(spec.as_of)).cast(DataType::Date);
+    (spec.bucket_index(col(BUCKET)) - spec.bucket_index(start)).alias(HORIZON)
 }
 
 /// Outcomes known by `as_of`, with the booked value in the reporting

@@ -85,7 +85,7 @@ pub fn forecast_spec(
     let mut notes = Vec::new();
     if spec.fiscal_year != quotecast_model::FiscalYear::CALENDAR {
         notes.push(format!(
-            "quarters are those of a fiscal year starting in {} (the rules' fiscal_year_start), each named by its first day; the slippage's quarter-end anchor counts from their ends",
+            "quarters are those of a fiscal year starting in {} (the rules' fiscal_year_start), each named by its first day",
             spec.fiscal_year
         ));
     }

@@ -219,6 +219,23 @@ pub struct ForecastSpec {
     pub amount_factors: Option<DataFrame>,
 }
 
+impl ForecastSpec {
+    /// The first day of the bucket holding `day` (see [`Bucket::start_of`]).
+    pub fn bucket_start(&self, day: NaiveDate) -> NaiveDate {
+        self.bucket.start_of(day, self.fiscal_year)
+    }
+
+    /// The first day of each date's bucket (see [`Bucket::truncate`]).
+    pub(crate) fn bucket_of(&self, date: Expr) -> Expr {
+        self.bucket.truncate(date, self.fiscal_year)
+    }
+
+    /// The number of each date's bucket (see [`Bucket::index`]).
+    pub(crate) fn bucket_index(&self, date: Expr) -> Expr {
+        self.bucket.index(date, self.fiscal_year)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
