@@ -721,6 +721,12 @@ fn quarters_follow_the_fiscal_year_the_rules_give() {
     let calendar = rules.join("pipeline/calendar.toml");
     let text = std::fs::read_to_string(&calendar).unwrap();
     std::fs::write(&calendar, text.replace("= \"january\"", "= \"February\"")).unwrap();
+    let check = quotecast(&["rules", "check", rules.to_str().unwrap()]);
+    assert!(
+        stdout(&check).contains("BOM lines, quarters of a fiscal year from february"),
+        "{}",
+        stdout(&check)
+    );
     let deals = hubspot_deals(dir.path());
     let calendar_quarters = stdout(&by_quarter(&deals, &[]));
     let opportunities = |line: String| line.split_whitespace().nth(1).map(str::to_owned);

@@ -99,6 +99,8 @@ pub struct LoadSummary {
     pub configuration_rules: usize,
     /// Stages of the sales funnel.
     pub stages: usize,
+    /// The month the fiscal year starts in (quarters follow it).
+    pub fiscal_year: quotecast_model::FiscalYear,
     /// Planned items and BOM lines.
     pub items: usize,
     pub bom_lines: usize,
@@ -123,6 +125,9 @@ impl fmt::Display for LoadSummary {
             self.items,
             self.bom_lines
         )?;
+        if self.fiscal_year != quotecast_model::FiscalYear::CALENDAR {
+            write!(f, ", quarters of a fiscal year from {}", self.fiscal_year)?;
+        }
         if !self.warnings.is_empty() {
             write!(f, ", {} warning(s)", self.warnings.len())?;
         }
@@ -210,6 +215,7 @@ pub fn compile_sources_with(
         configurable: parts.configurations.len(),
         configuration_rules: parts.configurations.iter().map(|m| m.rules.len()).sum(),
         stages: parts.stages.len(),
+        fiscal_year: parts.fiscal_year,
         items: parts.planning.items.len(),
         bom_lines: parts.planning.bom.len(),
         warnings,
