@@ -125,6 +125,8 @@ fn baseline(python: &std::path::Path, args: &Args, engine: &str) -> anyhow::Resu
 }
 
 fn main() -> anyhow::Result<()> {
+    // As `quotecast forecast run` does: the jobs timed are the command line's.
+    quotecast_server::allocator::keep_freed_memory();
     let args = Args::parse();
     let (rules, _) = quotecast_rules::load_dir(&args.rules)
         .map_err(|e| anyhow::anyhow!("{e}"))

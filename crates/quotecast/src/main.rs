@@ -150,6 +150,8 @@ fn init_step_log() {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Serve(_)) {
+        // Ends with its job: see quotecast_server::allocator.
+        quotecast_server::allocator::keep_freed_memory();
         init_step_log();
     }
     let result = match cli.command {

@@ -16,6 +16,7 @@ pub mod pb {
         include_bytes!(concat!(env!("OUT_DIR"), "/quotecast_descriptor.bin"));
 }
 
+pub mod allocator;
 mod approval_state;
 mod approvals;
 pub mod auth;
