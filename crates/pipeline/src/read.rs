@@ -196,7 +196,10 @@ impl Table {
             .clone()
             .select(self.typed.columns.clone())
             .select([
-                col(column).n_unique().cast(DataType::UInt64).alias("distinct"),
+                col(column)
+                    .n_unique()
+                    .cast(DataType::UInt64)
+                    .alias("distinct"),
                 len().cast(DataType::UInt64).alias("rows"),
             ])
             .collect();
