@@ -562,11 +562,21 @@ fn undecided(vocabulary: &Vocabulary) -> Expr {
 
 /// Rows whose outcome is Pipedrive's status `deleted` (any capitals).
 fn deleted() -> Expr {
-    col(col::OUTCOME)
-        .cast(DataType::String)
-        .str()
-        .to_lowercase()
-        .eq(lit("deleted"))
+    col(col::OUTCOME).cast(DataType::String).map(
+        |column: Column| {
+            // Compared in place, where lowering a copy of every value took
+            // a third of the check of 5M outcomes. The same test: no other
+            // letter lowers to one of `deleted`'s (only the Kelvin sign
+            // lowers to an ASCII letter, `k`).
+            let flags: BooleanChunked = column
+                .str()?
+                .iter()
+                .map(|status| status.map(|s| s.eq_ignore_ascii_case("deleted")))
+                .collect();
+            Ok(flags.with_name(column.name().clone()).into_column())
+        },
+        |_, field| Ok(Field::new(field.name().clone(), DataType::Boolean)),
+    )
 }
 
 /// A checked history table: its typed columns (scanned lazily), its rows
