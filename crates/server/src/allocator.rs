@@ -13,7 +13,7 @@
 //! faults and 8–10 s of system time for the job above. A process that
 //! ends with its job keeps what it freed instead ([`keep_freed_memory`]):
 //! 1.2 million faults, 2.2–2.5 s of system time, the job 10 % faster, at a
-//! peak 0.8 GiB higher. The service keeps the default, so its memory
+//! peak 0.5–0.7 GiB higher. The service keeps the default, so its memory
 //! shrinks again between pulls.
 
 /// mimalloc's `mi_option_purge_delay` (its position in `mi_option_e`, which
