@@ -191,28 +191,14 @@ impl Table {
     /// that column alone; false where that cannot be told (the checks then
     /// say why).
     fn all_distinct(&self, column: &str) -> bool {
-        let counted = self
-            .raw
+        self.raw
             .clone()
             .select(self.typed.columns.clone())
-            .select([
-                col(column)
-                    .n_unique()
-                    .cast(DataType::UInt64)
-                    .alias("distinct"),
-                len().cast(DataType::UInt64).alias("rows"),
-            ])
-            .collect();
-        let count = |frame: &DataFrame, name: &str| {
-            frame
-                .column(name)
-                .ok()
-                .and_then(|c| c.u64().ok().and_then(|c| c.get(0)))
-        };
-        counted.is_ok_and(|frame| {
-            let distinct = count(&frame, "distinct");
-            distinct.is_some() && distinct == count(&frame, "rows")
-        })
+            .select([col(column).n_unique().eq(len()).alias("distinct")])
+            .collect()
+            .ok()
+            .and_then(|counted| counted.column("distinct").ok()?.bool().ok()?.get(0))
+            .unwrap_or(false)
     }
 
     /// The typed columns with [`ROW`] and every check's flag.
