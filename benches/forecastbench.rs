@@ -15,7 +15,10 @@
 //! forecast and, with `--trials`, the Monte Carlo) against the plain job
 //! on the same file, and the calibration and correction alone against
 //! `baseline/history_query.py` (the same joins in DuckDB SQL) when
-//! `--python` is given.
+//! `--python` is given. Its last row is the same job with history and
+//! trials as a later job on the same files runs it: what the history
+//! taught read back from where an earlier job kept it (see
+//! `quotecast_server::learned_disk`).
 use std::{path::PathBuf, time::Instant};
 
 use anyhow::Context;
@@ -213,24 +216,69 @@ fn job(
     history: Option<&std::path::Path>,
     trials: u32,
 ) -> anyhow::Result<f64> {
-    use quotecast_forecast::{ForecastOptions, Simulation, forecast_report, vocabulary};
+    use quotecast_forecast::{forecast_report, vocabulary};
     let started = Instant::now();
     let vocabulary = vocabulary(rules);
     let snapshot = quotecast_pipeline::read::read_snapshot_noted(&args.pipeline, &vocabulary)?;
     let history = history
         .map(|dir| quotecast_pipeline::read::read_history(dir, &vocabulary))
         .transpose()?;
-    let options = ForecastOptions {
+    let options = month_options(args, trials);
+    forecast_report(snapshot.frame, history, rules, &options)?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// A job as the benchmark runs it: month buckets, no grouping, `trials`.
+fn month_options(args: &Args, trials: u32) -> quotecast_forecast::ForecastOptions {
+    quotecast_forecast::ForecastOptions {
         as_of: args.as_of,
         bucket: Bucket::Month,
         group_by: Vec::new(),
         prior_strength: None,
-        simulation: Simulation {
+        simulation: quotecast_forecast::Simulation {
             trials,
-            ..Simulation::default()
+            ..quotecast_forecast::Simulation::default()
         },
-    };
-    forecast_report(snapshot.frame, history, rules, &options)?;
+    }
+}
+
+/// The job with history and `trials` as a later job on the same files
+/// runs it: what the history taught read back from where an earlier job
+/// kept it (the command line's data directory; the store is filled first,
+/// untimed), then the forecast and the Monte Carlo.
+fn kept_job(
+    args: &Args,
+    rules: &quotecast_model::RuleSet,
+    history: &std::path::Path,
+    trials: u32,
+) -> anyhow::Result<f64> {
+    use quotecast_forecast::{IntoLazy, forecast_spec, report_with_spec, rules_spec, vocabulary};
+    use quotecast_server::{learned::LearnKey, learned_disk::LearnedOnDisk};
+    let options = month_options(args, trials);
+    let key = || LearnKey::of_forecast(&args.pipeline, history, rules, &options);
+    let kept = tempfile::tempdir()?;
+    let store = LearnedOnDisk::new(kept.path());
+    {
+        let vocabulary = vocabulary(rules);
+        let snapshot = quotecast_pipeline::read::read_snapshot(&args.pipeline, &vocabulary)?;
+        let read = quotecast_pipeline::read::read_history(history, &vocabulary)?;
+        let learned = forecast_spec(Some(read), Some(snapshot.lazy()), rules, &options)?;
+        let key = key().context("the files' versions cannot be read")?;
+        store.save(
+            &key,
+            (&learned.0, &learned.1),
+            serde_json::Value::Null,
+            &[],
+            std::time::Duration::ZERO,
+        )?;
+    }
+    let started = Instant::now();
+    let snapshot = quotecast_pipeline::read::read_snapshot(&args.pipeline, &vocabulary(rules))?;
+    let base = rules_spec(rules, args.as_of, Bucket::Month);
+    let found = key()
+        .and_then(|k| store.load(&k, base))
+        .context("the kept learning was not found")?;
+    report_with_spec(snapshot, found.learned, &options)?;
     Ok(started.elapsed().as_secs_f64())
 }
 
@@ -300,6 +348,7 @@ fn history_path(
     let without_trials = job(args, rules, Some(history), 0)?;
     let with_trials = job(args, rules, Some(history), args.trials)?;
     let peak = quotecast_benches::peak_mib();
+    let kept = kept_job(args, rules, history, args.trials)?;
     println!(
         "\nforecast job on {} (month buckets):",
         args.pipeline.display()
@@ -316,6 +365,7 @@ fn history_path(
             &*format!("with history and {} trials", args.trials),
             with_trials,
         ),
+        ("the same, learning kept by an earlier job", kept),
     ] {
         println!("{name:<44} {seconds:>9.2} {:>9.1}x", seconds / plain);
     }

@@ -263,6 +263,42 @@ async fn an_uploaded_pipeline_forecasts_as_the_batch_job_does() {
     server.stop().await;
 }
 
+/// A server restarted on its data directory (a deploy) finds what the
+/// history taught the last one on disk, and forecasts the same figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_server_reuses_what_the_history_taught_before() {
+    let (server, _source) = stored_demo().await;
+    let request = ForecastRequest {
+        pipeline: "demo".into(),
+        history: "demo".into(),
+        bucket: Bucket::Quarter as i32,
+        group_by: vec!["team".into()],
+        as_of: AS_OF.into(),
+        ..Default::default()
+    };
+    let from_disk = |s: &quotecast_server::pb::ForecastSummary| {
+        s.notes
+            .iter()
+            .any(|n| n.contains("reused") && n.contains("kept on disk"))
+    };
+    let mut client = ForecastServiceClient::new(server.channel().await);
+    let (first, first_tables) = forecast_tables(&mut client, request.clone()).await;
+    assert!(!from_disk(&first), "{:?}", first.notes);
+    let data = server.stop_keeping_data().await;
+    assert!(data.path().join("learned").read_dir().unwrap().count() == 1);
+    let server = TestServer::start_in(data, |s| s).await;
+    let mut client = ForecastServiceClient::new(server.channel().await);
+    let (again, again_tables) = forecast_tables(&mut client, request).await;
+    assert!(from_disk(&again), "{:?}", again.notes);
+    for table in ["amounts", "team_accuracy", "calendar"] {
+        assert_eq!(
+            first_tables[table].rows, again_tables[table].rows,
+            "{table}"
+        );
+    }
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_pull_on_the_same_files_reuses_what_the_history_taught() {
     let (server, source) = stored_demo().await;

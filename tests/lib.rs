@@ -188,6 +188,15 @@ impl TestServer {
     ) -> Self {
         let data = tempfile::tempdir().unwrap();
         prepare(data.path());
+        Self::start_in(data, adjust).await
+    }
+
+    /// Like [`TestServer::start_with_state`], on a data directory a
+    /// stopped server left (see [`TestServer::stop_keeping_data`]).
+    pub async fn start_in(
+        data: tempfile::TempDir,
+        adjust: impl FnOnce(AppState) -> AppState,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -216,6 +225,14 @@ impl TestServer {
             .connect()
             .await
             .unwrap()
+    }
+
+    /// Stops the server, waits until it has finished and hands over its
+    /// data directory, for a server started again on it.
+    pub async fn stop_keeping_data(mut self) -> tempfile::TempDir {
+        let data = std::mem::replace(&mut self.data, tempfile::tempdir().unwrap());
+        self.stop().await;
+        data
     }
 
     /// Stops the server and waits until it has finished.

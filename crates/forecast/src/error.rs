@@ -12,6 +12,10 @@ pub enum ForecastError {
     NoHistory(String),
     #[error("cancelled: the caller went away")]
     Cancelled,
+    /// What a process kept of an earlier job's learning cannot be put
+    /// back (see [`crate::stored`]).
+    #[error("the kept learning is unusable: {0}")]
+    Stored(String),
     /// A computation failed inside polars: a defect, since every input is
     /// checked before it gets there. Shown without polars' query plan, and
     /// not given as the error's source: a caller printing the chain of

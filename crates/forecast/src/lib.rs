@@ -41,6 +41,7 @@ mod scores;
 mod shocks;
 mod slippage;
 mod spec;
+pub mod stored;
 mod tally;
 /// The integration tests' generated organisation, for unit tests too.
 #[cfg(test)]

@@ -11,7 +11,7 @@ const LAYERS: &[&[&str]] = &[
     &["frames", "orders", "banded"],
     &["calibrate"],
     &["spec"],
-    &["deal_size", "then"],
+    &["deal_size", "then", "stored"],
     &["close_dates"],
     &[
         "prepare",

@@ -13,8 +13,12 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use quotecast_demand::{Calendar, Inventory, Period, Plan, PlanOptions, plan_pipeline};
+use quotecast_demand::{
+    Calendar, FirmDemand, Inventory, Period, Plan, PlanOptions, learn_plan, plan_taught,
+};
+use quotecast_forecast::{Bucket, rules_spec};
 use quotecast_pipeline::{inventory::read_inventory, write::write_table};
+use quotecast_server::learned::LearnKey;
 use rust_decimal::Decimal;
 
 #[derive(Subcommand)]
@@ -40,6 +44,15 @@ pub struct PlanArgs {
     /// accuracy factor and slippage move and scale its deals' demand.
     #[arg(long)]
     history: Option<PathBuf>,
+    /// Data directory: what the history taught is kept in its `learned/`
+    /// and reused by later plans on the same files, rules and plan date
+    /// [default: ./data].
+    #[arg(long, env = "QUOTECAST_DATA")]
+    data: Option<PathBuf>,
+    /// Learn from the history again even where a kept result matches (and
+    /// keep the new one).
+    #[arg(long, requires = "history")]
+    relearn: bool,
     /// Inventory directory: on_hand.{csv,parquet} (item, on_hand) and
     /// optionally receipts.{csv,parquet} (item, due, quantity, reference).
     #[arg(long)]
@@ -119,11 +132,6 @@ fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     bar.set_message("reading the pipeline");
     let snapshot = crate::inputs::read_pipeline(&args.pipeline, &rules)?;
     let as_of = crate::inputs::as_of(args.as_of, Some((&args.pipeline, &rules)))?;
-    let history = args
-        .history
-        .as_deref()
-        .map(|dir| crate::inputs::read_history_dir(dir, &rules))
-        .transpose()?;
     let inventory = inventory(args.inventory.as_deref())?;
     let options = PlanOptions {
         calendar: Calendar::new(as_of, args.bucket, args.horizon)?,
@@ -143,7 +151,19 @@ fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         "learning from history, planning with {} trials",
         args.trials
     ));
-    let plan = plan_pipeline(snapshot, history, &rules, &inventory, &options)?;
+    let taught = match args.history.as_deref() {
+        None => learn_plan(&snapshot, None, &rules, &options)?,
+        Some(dir) => crate::kept::learned(
+            LearnKey::of_plan(&args.pipeline, dir, &rules, as_of),
+            || rules_spec(&rules, as_of, Bucket::Week),
+            dir,
+            &rules,
+            &crate::kept::Keeping::new(args.data.clone(), args.relearn),
+            |history| Ok(learn_plan(&snapshot, Some(history), &rules, &options)?),
+        )?,
+    };
+    let firm = FirmDemand::default();
+    let plan = plan_taught(snapshot, taught, &rules, &inventory, &options, firm)?;
     bar.set_message("writing");
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;

@@ -8,10 +8,11 @@ use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use quotecast_forecast::{
     Bucket, Correction, DataFrame, Dimension, ForecastOptions, ForecastReport, ForecastSpec,
-    Simulation, Uncertainty, WinRates, forecast_report,
+    IntoLazy, Simulation, Uncertainty, WinRates, forecast_spec, report_with_spec, rules_spec,
 };
 use quotecast_model::RuleSet;
 use quotecast_pipeline::write::write_table;
+use quotecast_server::learned::LearnKey;
 
 use crate::config::RulesSource;
 
@@ -50,6 +51,15 @@ pub struct RunArgs {
     /// stage [default: estimated per stage from the spread between teams].
     #[arg(long)]
     prior_strength: Option<f64>,
+    /// Data directory: what a history taught is kept in its `learned/`
+    /// and reused by later jobs on the same files, rules, as-of date and
+    /// bucket [default: ./data].
+    #[arg(long, env = "QUOTECAST_DATA")]
+    data: Option<PathBuf>,
+    /// Learn from the history again even where a kept result matches (and
+    /// keep the new one).
+    #[arg(long, requires = "history")]
+    relearn: bool,
     /// Monte Carlo trials for P10 / P50 / P90 per bucket and group (0: none).
     #[arg(long, default_value_t = 10_000)]
     trials: u32,
@@ -111,11 +121,6 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
     let snapshot = crate::inputs::read_pipeline(&args.pipeline, &rules)?;
     let read_took = started.elapsed();
     let as_of = crate::inputs::as_of(args.as_of, Some((&args.pipeline, &rules)))?;
-    let history = args
-        .history
-        .as_deref()
-        .map(|dir| crate::inputs::read_history_dir(dir, &rules))
-        .transpose()?;
     let options = ForecastOptions {
         as_of,
         bucket: args.bucket,
@@ -127,7 +132,21 @@ fn run_forecast(args: RunArgs) -> anyhow::Result<ExitCode> {
             ..Simulation::default()
         },
     };
-    let report = forecast_report(snapshot, history, &rules, &options)?;
+    let learned = match args.history.as_deref() {
+        None => forecast_spec(None, Some(snapshot.clone().lazy()), &rules, &options)?,
+        Some(dir) => crate::kept::learned(
+            LearnKey::of_forecast(&args.pipeline, dir, &rules, &options),
+            || rules_spec(&rules, options.as_of, options.bucket),
+            dir,
+            &rules,
+            &crate::kept::Keeping::new(args.data.clone(), args.relearn),
+            |history| {
+                let snapshot = Some(snapshot.clone().lazy());
+                Ok(forecast_spec(Some(history), snapshot, &rules, &options)?)
+            },
+        )?,
+    };
+    let report = report_with_spec(snapshot, learned, &options)?;
     let took = started.elapsed();
     let mut out = String::new();
     write_inputs(&mut out, &args, &report, &rules)?;

@@ -27,6 +27,7 @@ mod funnel_cmd;
 mod gen_cmd;
 mod health_cmd;
 mod inputs;
+mod kept;
 mod quote_cmd;
 mod quotes_cmd;
 mod render;

@@ -18,8 +18,12 @@ fn quotecast(args: &[&str]) -> Output {
 
 /// `quotecast` with these environment variables set.
 fn quotecast_with(args: &[&str], env: &[(&str, &str)]) -> Output {
+    // A forecast keeps what a history taught under the data directory:
+    // the tests' own, not the repository's `data/`.
+    let data = std::env::temp_dir().join(format!("quotecast-cli-data-{}", std::process::id()));
     Command::new(env!("CARGO_BIN_EXE_quotecast"))
         .args(args)
+        .env("QUOTECAST_DATA", data)
         .envs(env.iter().copied())
         .current_dir(repo())
         .output()
@@ -636,6 +640,70 @@ fn forecast_run_summarises_a_generated_pipeline_and_writes_its_tables() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A second job on the same files reuses what the history taught (kept
+/// under the data directory) and prints the same forecast; `--relearn`
+/// learns it again, and a history file written again is learned afresh.
+#[test]
+fn forecast_run_reuses_what_the_history_taught_an_earlier_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let o = quotecast(&["gen-pipeline", "--opportunities", "300", "--out", d]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (pipeline, history) = (
+        dir.path().join("pipeline.parquet"),
+        dir.path().join("history"),
+    );
+    let data = dir.path().join("data");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "forecast",
+            "run",
+            "--pipeline",
+            pipeline.to_str().unwrap(),
+            "--history",
+            history.to_str().unwrap(),
+            "--as-of",
+            "2026-11-20",
+            "--bucket",
+            "quarter",
+            "--trials",
+            "300",
+            "--data",
+            data.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = quotecast(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    // The report without its notes and timing, which say how it was made.
+    let figures = |text: &str| -> String {
+        text.lines()
+            .filter(|l| !l.starts_with("note:") && !l.starts_with("took "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let first = run(&[]);
+    assert!(first.contains("is kept in"), "{first}");
+    assert_eq!(data.join("learned").read_dir().unwrap().count(), 1);
+    let again = run(&["--by", "team"]);
+    assert!(again.contains("reused from"), "{again}");
+    let same = run(&[]);
+    assert!(same.contains("reused from"), "{same}");
+    assert_eq!(figures(&first), figures(&same));
+    let relearned = run(&["--relearn"]);
+    assert!(!relearned.contains("reused from") && relearned.contains("is kept in"));
+    assert_eq!(figures(&first), figures(&relearned));
+    // Outcomes written again: another file, learned afresh.
+    let outcomes = history.join("outcomes.parquet");
+    let bytes = std::fs::read(&outcomes).unwrap();
+    std::fs::remove_file(&outcomes).unwrap();
+    std::fs::write(&outcomes, bytes).unwrap();
+    let fresh = run(&[]);
+    assert!(!fresh.contains("reused from"), "{fresh}");
+    assert_eq!(figures(&first), figures(&fresh));
+}
+
 /// HubSpot's deal export: no currency, team, line or SKU; an amount with
 /// its digits grouped. One deal won on November 3, three open: December
 /// 15 and 31, January 20.
@@ -946,10 +1014,13 @@ fn demand_plan_rolls_a_generated_pipeline_down_to_a_purchase_plan() {
     assert!(orders.starts_with(
         "order,item,supply,supplier,quantity,net_requirement,release_date,need_date,expedite,value"
     ));
-    // The same inputs give the same plan id and the same figures.
+    // The same inputs give the same plan id and the same figures, the
+    // history's lesson kept by the first plan and reused since.
     let again = plan("b");
     let id = |t: &str| t.split_whitespace().nth(1).unwrap().to_owned();
     assert_eq!(id(&text), id(&again));
+    assert!(text.contains("is kept in"), "{text}");
+    assert!(text_only.contains("reused from") && again.contains("reused from"));
     assert_eq!(
         orders,
         std::fs::read_to_string(dir.join("b/planned_orders.csv")).unwrap()

@@ -3,7 +3,7 @@
 //! on a blocking thread under the forecast job permits; inventory pushes
 //! are checked whole before a version is stored.
 use quotecast_demand::{Inventory, TABLES, firm_demand, learn_plan, plan_taught, tables, unit_of};
-use quotecast_forecast::{vocabulary, without_ordered};
+use quotecast_forecast::{Bucket, rules_spec, vocabulary, without_ordered};
 use quotecast_pipeline::{
     inventory::InventoryState,
     read::{read_history, read_snapshot},
@@ -15,7 +15,7 @@ use crate::{
     AppState, ServerError,
     convert_demand::{PlanJob, PushedRows},
     forecast::{PartStream, run_job, run_with_permit, stream, wire_tables},
-    learned::{LearnKey, learned_or},
+    learned::LearnKey,
     pb::{
         self, ListInventoryVersionsRequest, ListInventoryVersionsResponse, PlanTableRequest,
         PlanTableResponse, PushInventoryRequest, PushInventoryResponse, RunPlanRequest,
@@ -148,10 +148,11 @@ impl DemandService for DemandApi {
                 None => None,
             };
             let key = history.as_deref().and_then(|dir| {
-                LearnKey::of(&path, dir, rules, job.options.calendar.as_of, "plan".into())
+                LearnKey::of_plan(&path, dir, rules, job.options.calendar.as_of)
                     .map(|k| k.with_orders(&orders))
             });
-            let (taught, reused) = learned_or(&state.learned.plans, key, || {
+            let base = || rules_spec(rules, job.options.calendar.as_of, Bucket::Week);
+            let (taught, reused) = state.learned.plan_or(key, base, || {
                 let history = match &history {
                     Some(dir) => Some(read_history(dir, &vocabulary(rules))?),
                     None => None,

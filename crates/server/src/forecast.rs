@@ -6,7 +6,7 @@ use std::pin::Pin;
 
 use quotecast_forecast::{
     BacktestResult, Booked, ForecastReport, FunnelReport, IntoLazy, MONEY_COLUMNS, backtest_report,
-    book_won_orders, forecast_spec, funnel_report, report_with_spec, vocabulary,
+    book_won_orders, forecast_spec, funnel_report, report_with_spec, rules_spec, vocabulary,
 };
 use quotecast_pipeline::{
     PipelineError,
@@ -20,7 +20,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::{
     AppState, ServerError,
     convert_forecast::{ForecastJob, WireTable, backtest_job, funnel_job, number_unit},
-    learned::{LearnKey, learned_or},
+    learned::LearnKey,
     pb::{
         self, BacktestRequest, BacktestResponse, ForecastRequest, ForecastResponse, FunnelRequest,
         FunnelResponse, ListPipelinesRequest, ListPipelinesResponse, PlanTableResponse,
@@ -458,11 +458,11 @@ impl ForecastService for ForecastApi {
                 None => None,
             };
             let key = history.as_deref().and_then(|dir| {
-                let setting = format!("{:?} {:?}", options.bucket, options.prior_strength);
-                LearnKey::of(&path, dir, rules, options.as_of, setting)
+                LearnKey::of_forecast(&path, dir, rules, options)
                     .map(|k| k.with_orders(orders.as_deref().unwrap_or_default()))
             });
-            let (learned, reused) = learned_or(&state.learned.forecasts, key, || {
+            let base = || rules_spec(rules, options.as_of, options.bucket);
+            let (learned, reused) = state.learned.forecast_or(key, base, || {
                 let history = match &history {
                     Some(dir) => Some(read_history(dir, &vocabulary(rules))?),
                     None => None,

@@ -27,12 +27,137 @@ use quotecast_demand::Taught;
 use quotecast_forecast::ForecastSpec;
 use quotecast_model::RuleSet;
 
+use crate::learned_disk::LearnedOnDisk;
+
+/// What a history taught a forecast: its spec and the notes learning
+/// wrote.
+pub type LearnedForecast = (ForecastSpec, Vec<String>);
+
 /// What the server keeps per kind of job: forecasts' specs and notes,
-/// roll-downs' [`Taught`].
+/// roll-downs' [`Taught`]; in memory, and on disk where a restarted
+/// server finds them.
 #[derive(Default)]
 pub struct LearnedJobs {
-    pub forecasts: LearnedCache<(ForecastSpec, Vec<String>)>,
+    pub forecasts: LearnedCache<LearnedForecast>,
     pub plans: LearnedCache<Taught>,
+    pub on_disk: Option<LearnedOnDisk>,
+}
+
+/// A learned result that can be kept on disk: a forecast's spec and
+/// notes, and anything else as JSON.
+pub trait Keepable: Sized {
+    /// The spec, the notes and the rest.
+    fn kept_parts(&self) -> ((&ForecastSpec, &[String]), serde_json::Value);
+    /// Back from a spec, notes and the rest (`None`: the rest does not
+    /// read).
+    fn from_kept(learned: LearnedForecast, extra: serde_json::Value) -> Option<Self>;
+    fn notes_mut(&mut self) -> &mut Vec<String>;
+}
+
+impl Keepable for LearnedForecast {
+    fn kept_parts(&self) -> ((&ForecastSpec, &[String]), serde_json::Value) {
+        ((&self.0, &self.1), serde_json::Value::Null)
+    }
+
+    fn from_kept(learned: LearnedForecast, _: serde_json::Value) -> Option<Self> {
+        Some(learned)
+    }
+
+    fn notes_mut(&mut self) -> &mut Vec<String> {
+        &mut self.1
+    }
+}
+
+impl Keepable for Taught {
+    fn kept_parts(&self) -> ((&ForecastSpec, &[String]), serde_json::Value) {
+        let won = serde_json::json!({ "won_before": self.won_before });
+        ((&self.spec, &self.notes), won)
+    }
+
+    fn from_kept((spec, notes): LearnedForecast, extra: serde_json::Value) -> Option<Self> {
+        let won_before = serde_json::from_value(extra.get("won_before")?.clone()).ok()?;
+        Some(Taught {
+            spec,
+            notes,
+            won_before,
+        })
+    }
+
+    fn notes_mut(&mut self) -> &mut Vec<String> {
+        &mut self.notes
+    }
+}
+
+/// The note a result read back from disk adds to its job's.
+pub fn from_disk_note(took: Duration) -> String {
+    format!(
+        "win rates, team correction, calendar and slippage reused from an earlier job on the same files, rules, as-of date and bucket, kept on disk (learning them took {:.1} s then)",
+        took.as_secs_f64()
+    )
+}
+
+impl LearnedJobs {
+    /// Learning kept in memory and under `dir`.
+    pub fn on_disk(dir: PathBuf) -> Self {
+        Self {
+            on_disk: Some(LearnedOnDisk::new(dir)),
+            ..Self::default()
+        }
+    }
+
+    /// A forecast's spec and notes for `key` (see [`LearnedJobs::kept_or`]).
+    pub fn forecast_or<E>(
+        &self,
+        key: Option<LearnKey>,
+        base: impl FnOnce() -> ForecastSpec,
+        learn: impl FnOnce() -> Result<LearnedForecast, E>,
+    ) -> Result<(Arc<LearnedForecast>, Option<String>), E> {
+        self.kept_or(&self.forecasts, key, base, learn)
+    }
+
+    /// A roll-down's [`Taught`] for `key` (see [`LearnedJobs::kept_or`]).
+    pub fn plan_or<E>(
+        &self,
+        key: Option<LearnKey>,
+        base: impl FnOnce() -> ForecastSpec,
+        learn: impl FnOnce() -> Result<Taught, E>,
+    ) -> Result<(Arc<Taught>, Option<String>), E> {
+        self.kept_or(&self.plans, key, base, learn)
+    }
+
+    /// The result for `key`: kept in `cache`, else on disk (put on
+    /// `base()`, the rules' spec), else `learn()`'s, kept in both; and the
+    /// note a result reused from memory adds to the job's (one read from
+    /// disk carries its own).
+    fn kept_or<V: Keepable, E>(
+        &self,
+        cache: &LearnedCache<V>,
+        key: Option<LearnKey>,
+        base: impl FnOnce() -> ForecastSpec,
+        learn: impl FnOnce() -> Result<V, E>,
+    ) -> Result<(Arc<V>, Option<String>), E> {
+        let disk = self.on_disk.as_ref().zip(key.clone());
+        learned_or(cache, key, || {
+            let found = disk.as_ref().and_then(|(d, k)| d.load(k, base()));
+            if let Some(found) = found {
+                let took = found.took;
+                if let Some(mut value) = V::from_kept(found.learned, found.extra) {
+                    tracing::info!(entry = %found.entry.display(), "history's learning read from disk");
+                    value.notes_mut().push(from_disk_note(took));
+                    return Ok(value);
+                }
+            }
+            let started = Instant::now();
+            let value = learn()?;
+            if let Some((d, k)) = &disk {
+                let (parts, extra) = value.kept_parts();
+                if let Err(e) = d.save(k, parts, extra, &[], started.elapsed()) {
+                    tracing::warn!(error = %e, "history's learning not kept on disk");
+                }
+            }
+            Ok(value)
+        })
+    }
 }
 
 /// Results kept per kind of job (forecast, roll-down); the oldest used
@@ -116,6 +241,29 @@ impl LearnKey {
             setting,
             orders: 0,
         })
+    }
+
+    /// The key of a forecast's learning: [`LearnKey::of`] with the
+    /// options' as-of date, bucket and prior strength.
+    pub fn of_forecast(
+        snapshot: &Path,
+        history: &Path,
+        rules: &RuleSet,
+        options: &quotecast_forecast::ForecastOptions,
+    ) -> Option<Self> {
+        let setting = format!("{:?} {:?}", options.bucket, options.prior_strength);
+        Self::of(snapshot, history, rules, options.as_of, setting)
+    }
+
+    /// The key of a roll-down's learning (weekly buckets, the prior
+    /// strength estimated: only the plan date varies).
+    pub fn of_plan(
+        snapshot: &Path,
+        history: &Path,
+        rules: &RuleSet,
+        as_of: NaiveDate,
+    ) -> Option<Self> {
+        Self::of(snapshot, history, rules, as_of, "plan".into())
     }
 
     /// The same key for a snapshot with `orders` booked into it (hashed

@@ -38,6 +38,7 @@ mod forecast;
 mod idle;
 pub mod json;
 pub mod learned;
+pub mod learned_disk;
 pub mod metrics;
 pub mod observe;
 mod orders;
@@ -244,7 +245,7 @@ impl AppState {
                 loaded_at: now,
             })),
             reloader: None,
-            learned: Arc::default(),
+            learned: Arc::new(learned::LearnedJobs::on_disk(data_dir.join("learned"))),
             tls: None,
             rules_loaded_at: now,
             started_at: now,
