@@ -199,18 +199,26 @@ async fn run(
                 Err(_) => break,
             }
         }
-        let (writes, started) = (batch.len(), Instant::now());
-        let failed = commit(&pool, backend, batch).await;
-        counters.count(writes, failed, started.elapsed());
+        commit(&pool, backend, batch, &counters).await;
     }
 }
 
-/// Writes `batch` in one transaction and answers each write; true when
-/// the commit failed.
-async fn commit(pool: &AnyPool, backend: Backend, batch: Vec<Op>) -> bool {
+/// Writes `batch` in one transaction, counts it in `counters`, then
+/// answers each write (so a caller that has its answer sees its write
+/// counted).
+async fn commit(pool: &AnyPool, backend: Backend, batch: Vec<Op>, counters: &Counters) {
+    let (writes, started) = (batch.len(), Instant::now());
     let mut answers = Vec::with_capacity(batch.len());
     let outcome: Result<(), StoreError> = async {
-        let mut tx = pool.begin().await?;
+        // On SQLite the write lock is taken first (`BEGIN IMMEDIATE`,
+        // waiting as long as the busy timeout allows): a deferred
+        // transaction that reads the chain's head and then writes is
+        // refused at once ("database is locked", no wait) when another
+        // connection wrote in between.
+        let mut tx = match backend {
+            Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => pool.begin().await?,
+        };
         // The writer holds the chain for the batch and stores the head
         // once; on PostgreSQL it locks the head row first, so the writers
         // of other replicas append after its commit.
@@ -287,9 +295,8 @@ async fn commit(pool: &AnyPool, backend: Backend, batch: Vec<Op>) -> bool {
         tracing::error!(%error, writes = answers.len(), "a group commit failed: none stored");
         error.to_string()
     });
-    let failed = failure.is_some();
+    counters.count(writes, failure.is_some(), started.elapsed());
     for answer in answers {
         answer.send(failure.as_deref());
     }
-    failed
 }
