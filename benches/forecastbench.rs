@@ -264,13 +264,7 @@ fn kept_job(
         let read = quotecast_pipeline::read::read_history(history, &vocabulary)?;
         let learned = forecast_spec(Some(read), Some(snapshot.lazy()), rules, &options)?;
         let key = key().context("the files' versions cannot be read")?;
-        store.save(
-            &key,
-            (&learned.0, &learned.1),
-            serde_json::Value::Null,
-            &[],
-            std::time::Duration::ZERO,
-        )?;
+        store.save(&key, &learned, &[], std::time::Duration::ZERO)?;
     }
     let started = Instant::now();
     let snapshot = quotecast_pipeline::read::read_snapshot(&args.pipeline, &vocabulary(rules))?;
@@ -278,7 +272,7 @@ fn kept_job(
     let found = key()
         .and_then(|k| store.load(&k, base))
         .context("the kept learning was not found")?;
-    report_with_spec(snapshot, found.learned, &options)?;
+    report_with_spec(snapshot, found.value, &options)?;
     Ok(started.elapsed().as_secs_f64())
 }
 

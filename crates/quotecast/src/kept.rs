@@ -13,8 +13,8 @@ use quotecast_forecast::ForecastSpec;
 use quotecast_model::RuleSet;
 use quotecast_pipeline::read::History;
 use quotecast_server::{
-    learned::{Keepable, LearnKey},
-    learned_disk::LearnedOnDisk,
+    learned::LearnKey,
+    learned_disk::{Keepable, LearnedOnDisk},
 };
 
 /// Where learning is kept and whether a kept result may be used.
@@ -48,20 +48,18 @@ pub fn learned<V: Keepable>(
 ) -> anyhow::Result<V> {
     let store = LearnedOnDisk::new(keeping.data.join("learned"));
     if let (Some(key), false) = (&key, keeping.relearn)
-        && let Some(found) = store.load(key, base())
+        && let Some(found) = store.load::<V>(key, base())
     {
-        let (entry, took) = (found.entry.clone(), found.took);
-        if let Some(mut value) = V::from_kept(found.learned, found.extra) {
-            for note in &found.read_notes {
-                eprintln!("note: {note}");
-            }
-            value.notes_mut().push(format!(
-                "win rates, team correction, calendar and slippage reused from {} (an earlier job on the same files, rules, as-of date and bucket; learning them took {:.1} s then; --relearn learns them again)",
-                entry.display(),
-                took.as_secs_f64()
-            ));
-            return Ok(value);
+        for note in &found.read_notes {
+            eprintln!("note: {note}");
         }
+        let mut value = found.value;
+        value.notes_mut().push(format!(
+            "win rates, team correction, calendar and slippage reused from {} (an earlier job on the same files, rules, as-of date and bucket; learning them took {:.1} s then; --relearn learns them again)",
+            found.entry.display(),
+            found.took.as_secs_f64()
+        ));
+        return Ok(value);
     }
     let started = Instant::now();
     let history = crate::inputs::read_history_dir(dir, rules)?;
@@ -69,8 +67,7 @@ pub fn learned<V: Keepable>(
     let mut value = learn(history)?;
     let took = started.elapsed();
     if let Some(key) = key {
-        let (parts, extra) = value.kept_parts();
-        match store.save(&key, parts, extra, &read_notes, took) {
+        match store.save(&key, &value, &read_notes, took) {
             Ok(entry) => value.notes_mut().push(format!(
                 "what the history taught (learned in {:.1} s) is kept in {} for later jobs on the same files",
                 took.as_secs_f64(),

@@ -27,7 +27,7 @@ use quotecast_demand::Taught;
 use quotecast_forecast::ForecastSpec;
 use quotecast_model::RuleSet;
 
-use crate::learned_disk::LearnedOnDisk;
+use crate::learned_disk::{Keepable, LearnedOnDisk};
 
 /// What a history taught a forecast: its spec and the notes learning
 /// wrote.
@@ -43,53 +43,8 @@ pub struct LearnedJobs {
     pub on_disk: Option<LearnedOnDisk>,
 }
 
-/// A learned result that can be kept on disk: a forecast's spec and
-/// notes, and anything else as JSON.
-pub trait Keepable: Sized {
-    /// The spec, the notes and the rest.
-    fn kept_parts(&self) -> ((&ForecastSpec, &[String]), serde_json::Value);
-    /// Back from a spec, notes and the rest (`None`: the rest does not
-    /// read).
-    fn from_kept(learned: LearnedForecast, extra: serde_json::Value) -> Option<Self>;
-    fn notes_mut(&mut self) -> &mut Vec<String>;
-}
-
-impl Keepable for LearnedForecast {
-    fn kept_parts(&self) -> ((&ForecastSpec, &[String]), serde_json::Value) {
-        ((&self.0, &self.1), serde_json::Value::Null)
-    }
-
-    fn from_kept(learned: LearnedForecast, _: serde_json::Value) -> Option<Self> {
-        Some(learned)
-    }
-
-    fn notes_mut(&mut self) -> &mut Vec<String> {
-        &mut self.1
-    }
-}
-
-impl Keepable for Taught {
-    fn kept_parts(&self) -> ((&ForecastSpec, &[String]), serde_json::Value) {
-        let won = serde_json::json!({ "won_before": self.won_before });
-        ((&self.spec, &self.notes), won)
-    }
-
-    fn from_kept((spec, notes): LearnedForecast, extra: serde_json::Value) -> Option<Self> {
-        let won_before = serde_json::from_value(extra.get("won_before")?.clone()).ok()?;
-        Some(Taught {
-            spec,
-            notes,
-            won_before,
-        })
-    }
-
-    fn notes_mut(&mut self) -> &mut Vec<String> {
-        &mut self.notes
-    }
-}
-
 /// The note a result read back from disk adds to its job's.
-pub fn from_disk_note(took: Duration) -> String {
+fn from_disk_note(took: Duration) -> String {
     format!(
         "win rates, team correction, calendar and slippage reused from an earlier job on the same files, rules, as-of date and bucket, kept on disk (learning them took {:.1} s then)",
         took.as_secs_f64()
@@ -138,22 +93,18 @@ impl LearnedJobs {
     ) -> Result<(Arc<V>, Option<String>), E> {
         let disk = self.on_disk.as_ref().zip(key.clone());
         learned_or(cache, key, || {
-            let found = disk.as_ref().and_then(|(d, k)| d.load(k, base()));
-            if let Some(found) = found {
-                let took = found.took;
-                if let Some(mut value) = V::from_kept(found.learned, found.extra) {
-                    tracing::info!(entry = %found.entry.display(), "history's learning read from disk");
-                    value.notes_mut().push(from_disk_note(took));
-                    return Ok(value);
-                }
+            if let Some(found) = disk.as_ref().and_then(|(d, k)| d.load::<V>(k, base())) {
+                tracing::info!(entry = %found.entry.display(), "history's learning read from disk");
+                let mut value = found.value;
+                value.notes_mut().push(from_disk_note(found.took));
+                return Ok(value);
             }
             let started = Instant::now();
             let value = learn()?;
-            if let Some((d, k)) = &disk {
-                let (parts, extra) = value.kept_parts();
-                if let Err(e) = d.save(k, parts, extra, &[], started.elapsed()) {
-                    tracing::warn!(error = %e, "history's learning not kept on disk");
-                }
+            if let Some((d, k)) = &disk
+                && let Err(e) = d.save(k, &value, &[], started.elapsed())
+            {
+                tracing::warn!(error = %e, "history's learning not kept on disk");
             }
             Ok(value)
         })

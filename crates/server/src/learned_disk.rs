@@ -27,6 +27,8 @@ use quotecast_forecast::{
 };
 use serde::{Deserialize, Serialize};
 
+use quotecast_demand::Taught;
+
 use crate::learned::{LearnKey, LearnedForecast};
 
 /// Entries kept; the least recently used go first.
@@ -56,10 +58,54 @@ struct Entry {
     extra: serde_json::Value,
 }
 
+/// A learned result that can be kept on disk: a forecast's spec and
+/// notes, and anything else as JSON.
+pub trait Keepable: Sized {
+    /// The spec, the notes and the rest.
+    fn kept_parts(&self) -> ((&ForecastSpec, &[String]), serde_json::Value);
+    /// Back from a spec, notes and the rest (`None`: the rest does not
+    /// read).
+    fn from_kept(learned: LearnedForecast, extra: serde_json::Value) -> Option<Self>;
+    fn notes_mut(&mut self) -> &mut Vec<String>;
+}
+
+impl Keepable for LearnedForecast {
+    fn kept_parts(&self) -> ((&ForecastSpec, &[String]), serde_json::Value) {
+        ((&self.0, &self.1), serde_json::Value::Null)
+    }
+
+    fn from_kept(learned: LearnedForecast, _: serde_json::Value) -> Option<Self> {
+        Some(learned)
+    }
+
+    fn notes_mut(&mut self) -> &mut Vec<String> {
+        &mut self.1
+    }
+}
+
+impl Keepable for Taught {
+    fn kept_parts(&self) -> ((&ForecastSpec, &[String]), serde_json::Value) {
+        let won = serde_json::json!({ "won_before": self.won_before });
+        ((&self.spec, &self.notes), won)
+    }
+
+    fn from_kept((spec, notes): LearnedForecast, extra: serde_json::Value) -> Option<Self> {
+        let won_before = serde_json::from_value(extra.get("won_before")?.clone()).ok()?;
+        Some(Taught {
+            spec,
+            notes,
+            won_before,
+        })
+    }
+
+    fn notes_mut(&mut self) -> &mut Vec<String> {
+        &mut self.notes
+    }
+}
+
 /// Learning found on disk.
-pub struct Found {
-    pub learned: LearnedForecast,
-    pub extra: serde_json::Value,
+pub struct Found<V> {
+    pub value: V,
     pub read_notes: Vec<String>,
     pub took: Duration,
     pub entry: PathBuf,
@@ -73,7 +119,7 @@ impl LearnedOnDisk {
     /// The learning kept for `key`, put on `base` (the rules' spec for
     /// the same as-of date and bucket); `None` when none is kept or the
     /// entry cannot be read (then it is learned again and replaced).
-    pub fn load(&self, key: &LearnKey, base: ForecastSpec) -> Option<Found> {
+    pub fn load<V: Keepable>(&self, key: &LearnKey, base: ForecastSpec) -> Option<Found<V>> {
         let identity = identity(key)?;
         let entry = self.dir.join(name(&identity));
         let text = fs::read_to_string(entry.join(MANIFEST)).ok()?;
@@ -105,36 +151,33 @@ impl LearnedOnDisk {
                 }
             }
         }
-        let learned = match with_learned(base, kept.learned, tables) {
-            Ok(learned) => learned,
+        let value = match with_learned(base, kept.learned, tables) {
+            Ok(learned) => V::from_kept(learned, kept.extra),
             Err(e) => {
                 tracing::warn!(entry = %entry.display(), error = %e, "kept learning unusable");
                 return None;
             }
-        };
+        }?;
         // Most recently used: the eviction goes by this time.
         let _ = fs::File::options()
             .append(true)
             .open(entry.join(MANIFEST))
             .and_then(|f| f.set_modified(SystemTime::now()));
         Some(Found {
-            learned,
-            extra: kept.extra,
+            value,
             read_notes: kept.read_notes,
             took: Duration::from_secs_f64(kept.took_seconds.max(0.0)),
             entry,
         })
     }
 
-    /// Keeps `learned` (a spec and its notes, and `extra`) for `key`
-    /// (learning it took `took`; the history's reader said `read_notes`)
-    /// and returns where; the least recently used entries beyond
-    /// [`KEPT_ON_DISK`] are removed.
-    pub fn save(
+    /// Keeps `value` for `key` (learning it took `took`; the history's
+    /// reader said `read_notes`) and returns where; the least recently
+    /// used entries beyond [`KEPT_ON_DISK`] are removed.
+    pub fn save<V: Keepable>(
         &self,
         key: &LearnKey,
-        learned: (&ForecastSpec, &[String]),
-        extra: serde_json::Value,
+        value: &V,
         read_notes: &[String],
         took: Duration,
     ) -> std::io::Result<PathBuf> {
@@ -146,15 +189,17 @@ impl LearnedOnDisk {
         let temporary = self.dir.join(format!(".{name}.{}", std::process::id()));
         let _ = fs::remove_dir_all(&temporary);
         fs::create_dir(&temporary)?;
+        let ((spec, notes), extra) = value.kept_parts();
+        let (manifest, tables) = learned_tables(spec, notes);
         let entry = Entry {
             key: identity,
             took_seconds: took.as_secs_f64(),
             read_notes: read_notes.to_vec(),
             empty_tables: Vec::new(),
-            learned: learned_tables(learned.0, learned.1).0,
+            learned: manifest,
             extra,
         };
-        let written = write_entry(&temporary, entry, learned);
+        let written = write_entry(&temporary, entry, tables);
         let entry = self.dir.join(&name);
         let placed = written.and_then(|()| {
             let _ = fs::remove_dir_all(&entry);
@@ -191,13 +236,12 @@ impl LearnedOnDisk {
     }
 }
 
-/// Writes `entry`'s manifest and the tables of `spec` into `dir`.
+/// Writes `entry`'s manifest and its `tables` into `dir`.
 fn write_entry(
     dir: &Path,
     mut entry: Entry,
-    (spec, notes): (&ForecastSpec, &[String]),
+    tables: Vec<(&'static str, DataFrame)>,
 ) -> std::io::Result<()> {
-    let (_, tables) = learned_tables(spec, notes);
     for (table, mut frame) in tables {
         if frame.width() == 0 {
             entry.empty_tables.push(table.to_owned());
@@ -326,35 +370,34 @@ mod tests {
         let store = LearnedOnDisk::new(dir.path().join("learned"));
         let key = key(dir.path(), &rules, as_of());
         let base = || rules_spec(&rules, as_of(), Bucket::Quarter);
-        assert!(store.load(&key, base()).is_none());
+        assert!(store.load::<LearnedForecast>(&key, base()).is_none());
         let read_notes = vec!["a note of the reader".to_owned()];
-        let extra = serde_json::json!({"won_before": [["deal 1"]]});
-        let parts = (&learned.0, &learned.1[..]);
-        store
-            .save(
-                &key,
-                parts,
-                extra.clone(),
-                &read_notes,
-                Duration::from_millis(1500),
-            )
-            .unwrap();
-        let found = store.load(&key, base()).unwrap();
+        // Kept as a roll-down's lesson: the spec and notes, and the deals
+        // won before the plan date in the entry's JSON.
+        let taught = Taught {
+            spec: learned.0.clone(),
+            notes: learned.1.clone(),
+            won_before: Some(vec![vec!["SRV-1U".into(), "SRV-MEM-64".into()]]),
+        };
+        let took = Duration::from_millis(1500);
+        store.save(&key, &taught, &read_notes, took).unwrap();
+        let found = store.load::<Taught>(&key, base()).unwrap();
         assert_eq!(found.read_notes, read_notes);
-        assert_eq!(found.extra, extra);
-        assert_eq!(found.took, Duration::from_millis(1500));
+        assert_eq!(found.value.won_before, taught.won_before);
+        assert_eq!(found.took, took);
         // Every value to the bit, every table to the cell: a plan's id
         // hashes the probabilities these give.
         let (manifest, tables) = learned_tables(&learned.0, &learned.1);
-        let (read, read_tables) = learned_tables(&found.learned.0, &found.learned.1);
+        let (read, read_tables) = learned_tables(&found.value.spec, &found.value.notes);
         assert_eq!(manifest, read);
         assert_eq!(tables.len(), read_tables.len());
         for ((name, table), (read_name, read_table)) in tables.iter().zip(&read_tables) {
             assert_eq!(name, read_name);
             assert!(table.equals_missing(read_table), "{name}");
         }
+        let found = (found.value.spec, found.value.notes);
         let afresh = report_with_spec(snapshot.clone(), learned, &options).unwrap();
-        let kept = report_with_spec(snapshot, found.learned, &options).unwrap();
+        let kept = report_with_spec(snapshot, found, &options).unwrap();
         assert_eq!(afresh.forecast.amounts, kept.forecast.amounts);
         assert_eq!(
             afresh.uncertainty.unwrap().by_group,
@@ -363,11 +406,11 @@ mod tests {
         assert_eq!(afresh.notes, kept.notes);
         // Another as-of date is another key; a history file written again
         // (another length, another inode) is too.
-        assert!(store.load(&key, base()).is_some());
+        assert!(store.load::<Taught>(&key, base()).is_some());
         let other_day = as_of().pred_opt().unwrap();
         assert!(
             store
-                .load(&self::key(dir.path(), &rules, other_day), base())
+                .load::<LearnedForecast>(&self::key(dir.path(), &rules, other_day), base())
                 .is_none()
         );
         let outcomes = dir.path().join("history/outcomes.parquet");
@@ -376,7 +419,7 @@ mod tests {
         fs::write(&outcomes, [&bytes[..], b"\n"].concat()).unwrap();
         assert!(
             store
-                .load(&self::key(dir.path(), &rules, as_of()), base())
+                .load::<LearnedForecast>(&self::key(dir.path(), &rules, as_of()), base())
                 .is_none()
         );
     }
@@ -395,8 +438,7 @@ mod tests {
         let first = store
             .save(
                 &key(dir.path(), &rules, day(0)),
-                (&learned.0, &learned.1),
-                serde_json::Value::Null,
+                &learned,
                 &[],
                 Duration::ZERO,
             )
@@ -404,15 +446,14 @@ mod tests {
         fs::write(first.join("calendar.parquet"), b"not parquet").unwrap();
         assert!(
             store
-                .load(&key(dir.path(), &rules, day(0)), base())
+                .load::<LearnedForecast>(&key(dir.path(), &rules, day(0)), base())
                 .is_none()
         );
         for k in 1..=KEPT_ON_DISK as u64 + 2 {
             store
                 .save(
                     &key(dir.path(), &rules, day(k)),
-                    (&learned.0, &learned.1),
-                    serde_json::Value::Null,
+                    &learned,
                     &[],
                     Duration::ZERO,
                 )
@@ -424,13 +465,13 @@ mod tests {
         assert_eq!(entries, KEPT_ON_DISK);
         assert!(
             store
-                .load(&key(dir.path(), &rules, day(1)), base())
+                .load::<LearnedForecast>(&key(dir.path(), &rules, day(1)), base())
                 .is_none()
         );
         let newest = KEPT_ON_DISK as u64 + 2;
         assert!(
             store
-                .load(&key(dir.path(), &rules, day(newest)), base())
+                .load::<LearnedForecast>(&key(dir.path(), &rules, day(newest)), base())
                 .is_some()
         );
     }
