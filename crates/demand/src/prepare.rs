@@ -8,7 +8,7 @@ use std::{
 };
 
 use chrono::Datelike;
-use quotecast_forecast::Shocks;
+use quotecast_forecast::{Shocks, WinDraw};
 use quotecast_model::RuleSet;
 use rayon::{
     iter::{IndexedParallelIterator, IntoParallelRefIterator, ParallelIterator},
@@ -57,6 +57,8 @@ pub(crate) struct Prepared {
     /// (SKU node, bucket) of each cell.
     pub cells: Vec<(Node, usize)>,
     pub deals: Vec<Deal>,
+    /// Which deals win in a trial, by their place in `deals`.
+    pub wins: WinDraw,
     pub rows: Vec<Row>,
     pub payments: Vec<Payment>,
     pub skus: Vec<String>,
@@ -701,6 +703,7 @@ fn assemble(
     drop(slots_of);
     let mut prepared = Prepared {
         cells,
+        wins: WinDraw::new(deals.iter().map(|d| d.probability)),
         deals,
         rows,
         payments: cash,

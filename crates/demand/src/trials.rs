@@ -2,9 +2,11 @@
 //!
 //! Each (SKU, bucket) cell is exploded once into the planned items it
 //! uses and the buckets they are needed in. Expected demand is then a sum
-//! over cells. A trial draws every deal (won whole with its probability,
-//! at one of its slippage points) and every option mix, adds up the won
-//! quantity per cell, and explodes the same way; trial `t` draws from its
+//! over cells. A trial draws which deals win (whole, each with its
+//! probability, at one of its slippage points;
+//! [`quotecast_forecast::WinDraw`] draws them in time that grows with the
+//! winners, not the deals) and every option mix, adds up the won quantity
+//! per cell, and explodes the same way; trial `t` draws from its
 //! own stream seeded by `(seed, t)`, so results do not depend on threads.
 //! Every item's trial series comes from the same cell totals, so items
 //! used by the same products stay correlated.
@@ -13,7 +15,6 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use quotecast_forecast::{percentile as quantile, trial_rng};
 use quotecast_model::Supply;
-use rand::RngExt;
 use rand_pcg::Pcg64Mcg;
 use rayon::prelude::*;
 
@@ -77,16 +78,12 @@ fn trial(p: &Prepared, rng: &mut Pcg64Mcg, draws: &mut Draws, acc: &mut [f64], c
     p.mix.draw(rng, &mut draws.mix);
     p.shocks.draw(rng, &mut draws.shared, &mut draws.shocks);
     let (mix, m) = (&draws.mix, &draws.shocks);
-    for deal in &p.deals {
-        let won = deal.probability >= 1.0 || rng.random::<f64>() < deal.probability;
-        if !won {
-            continue;
-        }
-        let point = if deal.points > 1 {
-            rng.random_range(0..deal.points)
-        } else {
-            0
+    p.wins.draw(rng, |i, u| {
+        let Some(deal) = p.deals.get(i) else {
+            return;
         };
+        // Float to integer casts saturate.
+        let point = ((u * f64::from(deal.points)) as u32).min(deal.points.saturating_sub(1));
         add_payments(
             &p.payments[deal.pay_start as usize..deal.pay_end as usize],
             point,
@@ -104,7 +101,7 @@ fn trial(p: &Prepared, rng: &mut Pcg64Mcg, draws: &mut Draws, acc: &mut [f64], c
             };
             acc[row.cell as usize] += row.quantity * units * m[row.group as usize];
         }
-    }
+    });
 }
 
 /// The standard normal quantile (Acklam's rational approximation,

@@ -50,6 +50,7 @@ mod test_common;
 mod then;
 mod timing;
 mod weighted;
+mod winners;
 
 pub use accuracy::{Learning, learn_correction};
 pub use backtest::{Backtest, BacktestResult, MODELS, backtest};
@@ -90,3 +91,4 @@ pub use slippage::{ANY_STAGE, MIN_SLIP_OBSERVATIONS};
 pub use spec::{Bucket, Dimension, ForecastSpec, RateTable, WinRates};
 pub use then::RatesThen;
 pub use weighted::{Explanation, Forecast, forecast};
+pub use winners::{Walk, WinDraw};

@@ -14,13 +14,11 @@
 //!
 //! Each trial has its own random stream derived from the seed and the
 //! trial's number, so results do not depend on the number of threads.
-//! Win draws compare 32 random bits with the probability scaled to 2³²
-//! for deals booked in one cell (the common case; probabilities resolve to
-//! 2⁻³²), 64 bits otherwise; a deal with slippage points draws one
-//! 64-bit number per trial, which decides both whether it is won and
-//! (where it falls below the win threshold) on which point.
+//! A trial draws its winners with [`WinDraw`]: in time that grows with
+//! the deals won, not with the deals, each won independently with its
+//! probability, and with a uniform number that picks its slippage point.
 use polars::prelude::*;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use rayon::prelude::*;
 
@@ -35,6 +33,7 @@ use crate::{
     new_deals::NewDealDraws,
     prepare::{horizon_of, prepared},
     shocks::{ShockModel, Shocks},
+    winners::{Walk, WinDraw},
 };
 use quotecast_pipeline::columns as col;
 
@@ -43,8 +42,8 @@ pub const P10: &str = "p10";
 pub const P50: &str = "p50";
 pub const P90: &str = "p90";
 const CELL: &str = "__cell";
-/// Trials per chunk of work.
-const CHUNK: u32 = 50;
+/// Trials per chunk of work: one block of trials drawn together.
+const CHUNK: u32 = WIDE as u32;
 /// The most trial × cell figures kept in memory (8 bytes each) unless the
 /// job is given another [`TrialBudget`]: 512 MiB.
 pub const MAX_FIGURES: u64 = 64 * 1024 * 1024;
@@ -136,33 +135,42 @@ pub struct Uncertainty {
     pub open_opportunities: u64,
 }
 
-/// The deals as the trials need them: per deal its win threshold, its
-/// number of slippage points and where its rows start; per row (ordered by
-/// deal, point, line) its cell and value.
+/// The deals as the trials need them, in [`WinDraw`]'s order (deals of
+/// one band of probability together, so a trial reads them front to back):
+/// which win, and per deal and row what a win adds.
 struct Deals {
-    /// Deals with one row (no slippage, one cell): drawn without a branch.
-    simple: Vec<SimpleDeal>,
-    threshold: Vec<u64>,
-    points: Vec<u32>,
-    /// Per deal: its points over its threshold, which turns a winning
-    /// draw (uniform below the threshold) into its point (see
-    /// [`point_of`]).
-    pick: Vec<f64>,
-    /// Per deal: whether its rows are its points in order, one each (the
-    /// won point's row is then found without a search).
-    one_row_per_point: Vec<bool>,
-    start: Vec<u32>,
-    cell: Vec<u32>,
-    value: Vec<f64>,
-    /// Each row's slippage point.
-    point: Vec<u32>,
-    /// Each row's shock group (its team and bucket).
-    group: Vec<u32>,
+    wins: WinDraw,
+    deals: Vec<Deal>,
+    /// Ordered by deal, point, line.
+    rows: Vec<Row>,
+    /// Open deals, those that cannot win included.
+    open: u64,
     shocks: Shocks,
     /// What deals already won add to each cell in every trial.
     booked: Vec<f64>,
     /// What deals not yet in the pipeline add, drawn per trial.
     new_deals: NewDealDraws,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Deal {
+    /// Its rows are `rows[start..end]`.
+    start: u32,
+    end: u32,
+    points: u32,
+    /// Whether its rows are its points in order, one each (the won
+    /// point's row is then found without a search).
+    one_row_per_point: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    value: f64,
+    cell: u32,
+    /// Its shock group (its team and bucket).
+    group: u32,
+    /// Its slippage point.
+    point: u32,
 }
 
 /// Simulates `how.trials` outcomes of the snapshot's open deals.
@@ -331,7 +339,7 @@ pub(crate) fn trials(
     let model = ShockModel::new(correction).with_rates(&spec.win_rates);
     let mut deals = deals(&ordered, &horizons, &model)?;
     deals.new_deals = new_deals;
-    let open = (deals.simple.len() + deals.threshold.len()) as u64;
+    let open = deals.open;
     let chunks: Vec<u32> = (0..how.trials.div_ceil(CHUNK)).collect();
     let _span = tracing::info_span!("trials").entered();
     let results: Vec<Vec<f64>> = chunks
@@ -388,21 +396,11 @@ fn deals(
     let value = ordered.column(IF_WON)?.f64()?;
     let share = ordered.column(SHARE)?.f64()?;
     let point = ordered.column(POINT)?.u32()?;
-    let mut d = Deals {
-        simple: Vec::new(),
-        threshold: Vec::new(),
-        points: Vec::new(),
-        pick: Vec::new(),
-        one_row_per_point: Vec::new(),
-        start: Vec::new(),
-        cell: Vec::new(),
-        value: Vec::new(),
-        point: Vec::new(),
-        group: Vec::new(),
-        shocks: Shocks::default(),
-        booked: vec![0.0; horizons.len()],
-        new_deals: NewDealDraws::default(),
-    };
+    let mut shocks = Shocks::default();
+    let mut booked = vec![0.0; horizons.len()];
+    // Per deal: its probability, points and first row, in row order.
+    let mut found: Vec<(f64, u32, u32)> = Vec::new();
+    let mut rows = Vec::new();
     let mut previous: Option<&str> = None;
     let (mut team, mut stage) = ("", "");
     for row in 0..ordered.height() {
@@ -412,101 +410,57 @@ fn deals(
         let c = cell.get(row).unwrap_or(0);
         if p >= 1.0 {
             // Won for certain: its slippage points share its value.
-            d.booked[c as usize] += v * share.get(row).unwrap_or(1.0);
+            booked[c as usize] += v * share.get(row).unwrap_or(1.0);
             previous = None;
             continue;
         }
         if id != previous || previous.is_none() {
-            d.threshold.push(threshold(p));
-            d.points
-                .push((1.0 / share.get(row).unwrap_or(1.0)).round().max(1.0) as u32);
-            d.start.push(d.cell.len() as u32);
+            let points = (1.0 / share.get(row).unwrap_or(1.0)).round().max(1.0) as u32;
+            found.push((p, points, rows.len() as u32));
             team = team_names.get(row).unwrap_or("");
             stage = stage_names.get(row).unwrap_or("");
             previous = id;
         }
         let horizon = horizons.get(c as usize).copied().unwrap_or(0);
-        let group = d.shocks.group(team, model.stage_place(stage), horizon, || {
+        let group = shocks.group(team, model.stage_place(stage), horizon, || {
             model.variances(team, stage, horizon)
         });
-        d.cell.push(c);
-        d.value.push(v);
-        d.point.push(point.get(row).unwrap_or(0));
-        d.group.push(group);
+        rows.push(Row {
+            value: v,
+            cell: c,
+            group,
+            point: point.get(row).unwrap_or(0),
+        });
     }
-    d.start.push(d.cell.len() as u32);
-    Ok(split_simple(d))
-}
-
-#[derive(Clone, Copy)]
-struct SimpleDeal {
-    threshold: u64,
-    cell: u32,
-    value: f64,
-    group: u32,
-}
-
-/// Moves the deals with a single row and no slippage into `simple`.
-fn split_simple(d: Deals) -> Deals {
-    let mut out = Deals {
-        simple: Vec::new(),
-        threshold: Vec::new(),
-        points: Vec::new(),
-        pick: Vec::new(),
-        one_row_per_point: Vec::new(),
-        start: Vec::new(),
-        cell: Vec::new(),
-        value: Vec::new(),
-        point: Vec::new(),
-        group: Vec::new(),
-        shocks: d.shocks,
-        booked: d.booked,
-        new_deals: d.new_deals,
-    };
-    for i in 0..d.threshold.len() {
-        let (from, to) = (d.start[i] as usize, d.start[i + 1] as usize);
-        if to - from == 1 && d.points[i] == 1 {
-            out.simple.push(SimpleDeal {
-                threshold: d.threshold[i],
-                cell: d.cell[from],
-                value: d.value[from],
-                group: d.group[from],
-            });
-            continue;
-        }
-        out.threshold.push(d.threshold[i]);
-        out.points.push(d.points[i]);
-        out.pick
-            .push(f64::from(d.points[i]) / d.threshold[i].max(1) as f64);
-        out.one_row_per_point
-            .push(d.point[from..to].iter().copied().eq(0..d.points[i]));
-        out.start.push(out.cell.len() as u32);
-        out.cell.extend_from_slice(&d.cell[from..to]);
-        out.value.extend_from_slice(&d.value[from..to]);
-        out.point.extend_from_slice(&d.point[from..to]);
-        out.group.extend_from_slice(&d.group[from..to]);
+    // The deals that can win, in the order a trial draws them, each with
+    // its rows.
+    let wins = WinDraw::new(found.iter().map(|f| f.0));
+    let (mut deals, mut in_order, mut probabilities) = (Vec::new(), Vec::new(), Vec::new());
+    for &i in wins.order() {
+        let i = i as usize;
+        let (p, points, from) = found[i];
+        let to = found.get(i + 1).map_or(rows.len(), |f| f.2 as usize);
+        let own = &rows[from as usize..to];
+        deals.push(Deal {
+            start: in_order.len() as u32,
+            end: (in_order.len() + own.len()) as u32,
+            points,
+            one_row_per_point: own.iter().map(|r| r.point).eq(0..points),
+        });
+        in_order.extend_from_slice(own);
+        probabilities.push(p);
     }
-    out.start.push(out.cell.len() as u32);
-    out
+    Ok(Deals {
+        // Already in band order: deal `i` is the `i`th drawn.
+        wins: WinDraw::new(probabilities),
+        deals,
+        rows: in_order,
+        open: found.len() as u64,
+        shocks,
+        booked,
+        new_deals: NewDealDraws::default(),
+    })
 }
-
-/// `p` as a threshold on a uniform 64-bit draw.
-fn threshold(p: f64) -> u64 {
-    if p <= 0.0 {
-        0
-    } else {
-        (p * 2f64.powi(64)).min(u64::MAX as f64) as u64
-    }
-}
-
-/// Trials drawn side by side: independent random streams let the
-/// processor overlap their work.
-const LANES: usize = 4;
-/// Trials that go through the deals with several rows together: a deal's
-/// rows are read once for all of them (10,000 trials of 200,000 deals with
-/// slippage points: 7.8 s four at a time, 5.6 s sixteen, 5.3 s 32). A
-/// multiple of [`LANES`], so the simple deals' lanes stay aligned.
-const WIDE: usize = 32;
 
 /// The random stream of trial `t` (the demand roll-down draws its trials
 /// the same way).
@@ -514,14 +468,29 @@ pub fn trial_rng(seed: u64, t: u64) -> Pcg64Mcg {
     Pcg64Mcg::seed_from_u64(seed ^ (t + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
+/// Trials drawn together: each stretch of [`STRETCH`] deals is read
+/// from memory once for all of them. A trial wins about one deal in eight
+/// on a typical pipeline, each reading one row of ten slippage points, so
+/// a trial alone would read a new cache line for nearly every win; 128
+/// trials reuse each line several times (200,000 deals, 10,000 trials,
+/// stretches of 2,048 deals: 4.8 s 32 at a time, 3.6 s 128; of 512
+/// deals: 3.3 s 128 or 256).
+const WIDE: usize = 128;
+/// Deals (in draw order) the trials of a block walk through before the
+/// next stretch: 512 deals' rows, about 120 KB with ten slippage points
+/// each, stay in a core's cache (3.3 s; 3.6 s with 2,048 and 3.8 s with
+/// 8,192 at 128 trials).
+const STRETCH: usize = 512;
+
 /// Trials `first..first + trials`, each with its own random stream: per
-/// trial its shocks, then the simple deals, the others and the deals not
+/// trial its shocks, then the deals won ([`WinDraw`]) and the deals not
 /// yet in the pipeline, in that order.
 fn run_chunk(deals: &Deals, n_cells: usize, first: u64, trials: u32, seed: u64) -> Vec<f64> {
     let mut out = Vec::with_capacity(trials as usize * n_cells);
     let shocks = deals.shocks.vary();
     let mut m: Vec<Vec<f64>> = (0..WIDE).map(|_| vec![1.0; deals.shocks.len()]).collect();
     let mut scratch = [Vec::new(), Vec::new()];
+    let mut won = Vec::new();
     let mut t = 0usize;
     while t < trials as usize {
         let width = WIDE.min(trials as usize - t);
@@ -539,120 +508,60 @@ fn run_chunk(deals: &Deals, n_cells: usize, first: u64, trials: u32, seed: u64) 
             out.extend_from_slice(&deals.booked);
         }
         let block = &mut out[base..];
-        let lanes = block
-            .chunks_mut(LANES * n_cells.max(1))
-            .zip(rngs.chunks_mut(LANES))
-            .zip(m.chunks(LANES));
-        for ((block, rngs), m) in lanes {
-            simple_deals(deals, block, rngs, m);
+        let mut walks: Vec<Walk> = rngs.iter_mut().map(|r| deals.wins.start(r)).collect();
+        let mut end = 0;
+        while end < deals.deals.len() {
+            end = (end + STRETCH).min(deals.deals.len());
+            let lanes = walks
+                .iter_mut()
+                .zip(rngs.iter_mut())
+                .zip(block.chunks_exact_mut(n_cells.max(1)).zip(m.iter()));
+            for ((walk, rng), (acc, m)) in lanes {
+                // Winners first, then their rows: loads that do not wait
+                // on the walk's arithmetic overlap in the processor.
+                won.clear();
+                deals.wins.walk_to(walk, rng, end, |i, u| won.push((i, u)));
+                for &(i, u) in &won {
+                    add_won(deals, i, u, m, acc);
+                }
+            }
         }
-        general_deals(deals, block, &mut rngs, m);
-        for (j, rng) in rngs.iter_mut().enumerate() {
-            deals
-                .new_deals
-                .add(rng, &mut block[j * n_cells..(j + 1) * n_cells]);
+        for (rng, acc) in rngs.iter_mut().zip(block.chunks_exact_mut(n_cells.max(1))) {
+            deals.new_deals.add(rng, acc);
         }
         t += width;
     }
     out
 }
 
-/// The trials of `rngs` (at most [`LANES`], each lane's cells one after
-/// the other in `block`) for the deals with one row, each won deal's value
-/// times its shock group's multiplier in its lane's `m`. With four lanes
-/// one 64-bit draw decides two trials: its halves are compared with the
-/// 32-bit threshold.
-fn simple_deals(deals: &Deals, block: &mut [f64], rngs: &mut [Pcg64Mcg], m: &[Vec<f64>]) {
-    let n_cells = block.len() / rngs.len().max(1);
-    if let ([rng_a, rng_b, _, _], [m0, m1, m2, m3]) = (&mut *rngs, m) {
-        let (left, right) = block.split_at_mut(2 * n_cells);
-        let (acc0, acc1) = left.split_at_mut(n_cells);
-        let (acc2, acc3) = right.split_at_mut(n_cells);
-        for deal in &deals.simple {
-            let (c, k) = (deal.cell as usize, deal.group as usize);
-            let threshold = (deal.threshold >> 32) as u32;
-            let (a, b) = (rng_a.next_u64(), rng_b.next_u64());
-            let pick = |draw: u32| if draw < threshold { deal.value } else { 0.0 };
-            acc0[c] += pick(a as u32) * m0[k];
-            acc1[c] += pick((a >> 32) as u32) * m1[k];
-            acc2[c] += pick(b as u32) * m2[k];
-            acc3[c] += pick((b >> 32) as u32) * m3[k];
+/// Adds won deal `i`'s rows at the slippage point `u` (uniform in [0, 1))
+/// picks, each times its shock group's multiplier in `m`, to `acc`.
+fn add_won(deals: &Deals, i: usize, u: f64, m: &[f64], acc: &mut [f64]) {
+    let Some(&deal) = deals.deals.get(i) else {
+        return;
+    };
+    let rows = deals
+        .rows
+        .get(deal.start as usize..deal.end as usize)
+        .unwrap_or_default();
+    let add = |row: &Row| {
+        if let (Some(total), Some(shock)) =
+            (acc.get_mut(row.cell as usize), m.get(row.group as usize))
+        {
+            *total += row.value * shock;
         }
+    };
+    if deal.points <= 1 {
+        rows.iter().for_each(add);
         return;
     }
-    for deal in &deals.simple {
-        let (c, k) = (deal.cell as usize, deal.group as usize);
-        for (j, rng) in rngs.iter_mut().enumerate() {
-            let won = rng.next_u64() < deal.threshold;
-            block[j * n_cells + c] += if won { deal.value * m[j][k] } else { 0.0 };
-        }
-    }
-}
-
-/// The trials of `rngs` (one per lane, each lane's cells one after the
-/// other in `block`) for the deals with several rows or slippage points,
-/// each won row's value times its shock group's multiplier in its lane's
-/// `m`. The lanes go through the deals together, so a deal's rows are
-/// read once for all of them; each lane draws one number per deal from
-/// its own stream, as it would alone: the deal is won when the draw is
-/// below its threshold, and that draw also picks the slippage point the
-/// win lands on ([`point_of`]). A deal whose rows are its points adds its
-/// won point's row without a branch (a zero where it lost), where a
-/// second draw for the point and a search of the rows took longer.
-fn general_deals(deals: &Deals, block: &mut [f64], rngs: &mut [Pcg64Mcg], m: &[Vec<f64>]) {
-    let n_cells = block.len() / rngs.len().max(1);
-    if n_cells == 0 {
+    // Float to integer casts saturate.
+    let chosen = ((u * f64::from(deal.points)) as u32).min(deal.points - 1);
+    if deal.one_row_per_point {
+        rows.get(chosen as usize).into_iter().for_each(add);
         return;
     }
-    for (i, &threshold) in deals.threshold.iter().enumerate() {
-        let (from, to) = (deals.start[i] as usize, deals.start[i + 1] as usize);
-        let (points, pick) = (deals.points[i], deals.pick[i]);
-        let (cells, values, groups) = (
-            &deals.cell[from..to],
-            &deals.value[from..to],
-            &deals.group[from..to],
-        );
-        let lanes = rngs.iter_mut().zip(block.chunks_exact_mut(n_cells)).zip(m);
-        if deals.one_row_per_point[i] {
-            for ((rng, acc), m) in lanes {
-                let draw = rng.next_u64();
-                let r = point_of(draw, pick, points) as usize;
-                let won = f64::from(u8::from(draw < threshold));
-                let (Some(&c), Some(&v), Some(&k)) = (cells.get(r), values.get(r), groups.get(r))
-                else {
-                    continue;
-                };
-                if let (Some(total), Some(shock)) = (acc.get_mut(c as usize), m.get(k as usize)) {
-                    *total += won * v * shock;
-                }
-            }
-            continue;
-        }
-        let points_of_rows = &deals.point[from..to];
-        for ((rng, acc), m) in lanes {
-            let draw = rng.next_u64();
-            if draw >= threshold {
-                continue;
-            }
-            let chosen = point_of(draw, pick, points);
-            for (r, &point) in points_of_rows.iter().enumerate() {
-                if points == 1 || point == chosen {
-                    acc[cells[r] as usize] += values[r] * m[groups[r] as usize];
-                }
-            }
-        }
-    }
-}
-
-/// The slippage point (of `points`) a winning `draw` lands on: a draw
-/// below the deal's threshold is uniform there, so where it falls in that
-/// range, cut in `points` equal parts, is a uniform point independent of
-/// the win (`pick` is points over threshold). A losing draw gives some
-/// point, unused.
-fn point_of(draw: u64, pick: f64, points: u32) -> u32 {
-    // Float to integer casts saturate: a draw far above the threshold
-    // gives the last point.
-    ((draw as f64 * pick) as u32).min(points.saturating_sub(1))
+    rows.iter().filter(|r| r.point == chosen).for_each(add);
 }
 
 /// `keys` with the mean and percentiles of each column of the trial-major
@@ -698,40 +607,6 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
             let at = q * (n - 1) as f64;
             let (low, high) = (at.floor() as usize, at.ceil() as usize);
             sorted[low] + (sorted[high] - sorted[low]) * (at - low as f64)
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_winning_draw_lands_on_each_slippage_point_equally_often() {
-        for (p, points) in [(0.3, 3u32), (0.9, 5), (1e-6, 2), (0.5, 1)] {
-            let threshold = threshold(p);
-            let pick = f64::from(points) / threshold as f64;
-            // Winning draws spread evenly below the threshold, as uniform
-            // draws that won are.
-            let n = 60_000u64;
-            let mut landed = vec![0u64; points as usize];
-            for k in 0..n {
-                let draw =
-                    ((u128::from(threshold) * u128::from(2 * k + 1)) / u128::from(2 * n)) as u64;
-                assert!(draw < threshold);
-                landed[point_of(draw, pick, points) as usize] += 1;
-            }
-            let each = n / u64::from(points);
-            for count in &landed {
-                assert!(count.abs_diff(each) <= 1, "{p} over {points}: {landed:?}");
-            }
-        }
-        // A deal that cannot win (its pick as `split_simple` makes it), or
-        // a draw at the very top, still names one of the deal's points.
-        for pick in [4.0, 4.0 / threshold(0.999_999) as f64] {
-            for draw in [0, 1 << 40, u64::MAX] {
-                assert!(point_of(draw, pick, 4) < 4);
-            }
         }
     }
 }

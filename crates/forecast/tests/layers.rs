@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 /// Lowest first. Modules of one layer do not use each other.
 const LAYERS: &[&[&str]] = &[
-    &["columns", "correction", "error", "incidence"],
+    &["columns", "correction", "error", "incidence", "winners"],
     &["tally"],
     &["frames", "orders", "banded"],
     &["calibrate"],
