@@ -78,12 +78,11 @@ fn trial(p: &Prepared, rng: &mut Pcg64Mcg, draws: &mut Draws, acc: &mut [f64], c
     p.mix.draw(rng, &mut draws.mix);
     p.shocks.draw(rng, &mut draws.shared, &mut draws.shocks);
     let (mix, m) = (&draws.mix, &draws.shocks);
-    p.wins.draw(rng, |i, u| {
-        let Some(deal) = p.deals.get(i) else {
+    p.wins.draw(rng, |won| {
+        let Some(deal) = p.deals.get(won.deal) else {
             return;
         };
-        // Float to integer casts saturate.
-        let point = ((u * f64::from(deal.points)) as u32).min(deal.points.saturating_sub(1));
+        let point = won.point(deal.points);
         add_payments(
             &p.payments[deal.pay_start as usize..deal.pay_end as usize],
             point,

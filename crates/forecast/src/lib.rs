@@ -91,4 +91,4 @@ pub use slippage::{ANY_STAGE, MIN_SLIP_OBSERVATIONS};
 pub use spec::{Bucket, Dimension, ForecastSpec, RateTable, WinRates};
 pub use then::RatesThen;
 pub use weighted::{Explanation, Forecast, forecast};
-pub use winners::{Walk, WinDraw};
+pub use winners::{Walk, WinDraw, Won};

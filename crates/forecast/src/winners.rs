@@ -5,7 +5,8 @@
 //! number per deal and trial costs the same for a deal at 2 % as for one
 //! at 80 %, and a real pipeline is mostly early-stage deals that rarely
 //! win. Here deals are sorted into bands of probability, each with a
-//! ceiling `q` at most 2^¼ times its lowest member's probability. Within a
+//! ceiling `q` at most 2^¼ times its lowest member's probability (deals
+//! above one half share the ceiling 1: each is tested in turn). Within a
 //! band the trial jumps from candidate to candidate: the number of deals
 //! skipped before the next one is geometric (`⌊ln U / ln(1 − q)⌋`), as it
 //! is between successes of coin flips at `q`, and a candidate is won with
@@ -15,19 +16,23 @@
 //! 1.1 × the expected winners), not one number per deal.
 //!
 //! One 64-bit draw serves a candidate: its high half the jump to the next
-//! candidate, its low half the acceptance (both resolve to 2⁻³²). A won
-//! deal also gets a uniform number in [0, 1), independent of its win: where
-//! its acceptance draw fell below the threshold, which picks a slippage
-//! point.
+//! candidate, its low half the acceptance (both resolve to 2⁻³²). Where
+//! a won deal's acceptance draw fell below its threshold is uniform and
+//! independent of the win: [`Won::point`] picks its slippage point from
+//! it.
 use rand::Rng;
 
 /// Bands per halving of the probability: a band's ceiling is at most
 /// 2^(1/BANDS_PER_HALVING) times its members' probabilities, so at least
-/// 84 % of candidates are won.
+/// 84 % of candidates are won (50 % in the band of ceiling 1).
 const BANDS_PER_HALVING: f64 = 4.0;
 /// The lowest band's ceiling is 2^-(LOWEST / BANDS_PER_HALVING) = 2⁻²⁰:
 /// deals below it share that band and are accepted rarely.
 const LOWEST: usize = 80;
+/// Deals above 2^-(DENSE / BANDS_PER_HALVING) = 1/2 share the band of
+/// ceiling 1: each is a candidate, tested without a jump or a logarithm,
+/// which costs less than jumping once the probability is this high.
+const DENSE: usize = 4;
 const TWO_POW_32: f64 = 4_294_967_296.0;
 
 /// A band of deals with probabilities at most `ceiling`.
@@ -102,12 +107,15 @@ impl WinDraw {
         self.order.is_empty()
     }
 
-    /// Draws one trial from `rng`: calls `won(deal, u)` for each deal won,
-    /// band by band, with `u` uniform in [0, 1) and independent of the win.
-    pub fn draw<R: Rng + ?Sized>(&self, rng: &mut R, mut won: impl FnMut(usize, f64)) {
+    /// Draws one trial from `rng`: calls `won` for each deal won, band by
+    /// band, [`Won::deal`] its number.
+    pub fn draw<R: Rng + ?Sized>(&self, rng: &mut R, mut won: impl FnMut(Won)) {
         let mut walk = self.start(rng);
-        self.walk_to(&mut walk, rng, usize::MAX, |at, u| {
-            won(self.order[at] as usize, u);
+        self.walk_to(&mut walk, rng, usize::MAX, |w| {
+            won(Won {
+                deal: self.order[w.deal] as usize,
+                ..w
+            });
         });
     }
 
@@ -130,20 +138,24 @@ impl WinDraw {
     }
 
     /// Goes on with `walk` up to the deal at position `end` of the draw
-    /// order (not included): calls `won(position, u)` for each deal won
-    /// (`order()[position]` is its number).
+    /// order (not included): calls `won` for each deal won, [`Won::deal`]
+    /// its position in the draw order (`order()[position]` is its number).
     pub fn walk_to<R: Rng + ?Sized>(
         &self,
         walk: &mut Walk,
         rng: &mut R,
         end: usize,
-        mut won: impl FnMut(usize, f64),
+        mut won: impl FnMut(Won),
     ) {
         while walk.next < end {
             let at = walk.next;
             let accept = self.accept[at];
             if walk.low < accept {
-                won(at, walk.low as f64 / accept as f64);
+                won(Won {
+                    deal: at,
+                    low: walk.low,
+                    accept,
+                });
             }
             self.jump(walk, rng, at + 1);
         }
@@ -157,7 +169,13 @@ impl WinDraw {
             // U in (0, 1]: ln U ≤ 0 and `per_log` < 0, so the jump is ≥ 0;
             // float to integer casts saturate.
             let u = ((x >> 32) as f64 + 1.0) / TWO_POW_32;
-            let at = from.saturating_add((u.ln() * band.per_log) as usize);
+            // A ceiling of 1 skips no deal: no logarithm needed.
+            let skip = if band.per_log == 0.0 {
+                0
+            } else {
+                (u.ln() * band.per_log) as usize
+            };
+            let at = from.saturating_add(skip);
             if at < band.end {
                 walk.next = at;
                 walk.low = x & 0xFFFF_FFFF;
@@ -167,6 +185,30 @@ impl WinDraw {
             from = self.bands.get(walk.band).map_or(usize::MAX, |b| b.first);
         }
         walk.next = usize::MAX;
+    }
+}
+
+/// A deal won in a trial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Won {
+    /// Its number ([`WinDraw::draw`]) or position in the draw order
+    /// ([`WinDraw::walk_to`]).
+    pub deal: usize,
+    /// The acceptance draw, below `accept`: uniform there.
+    low: u64,
+    accept: u64,
+}
+
+impl Won {
+    /// One of `points` equally likely points (slippage points), chosen by
+    /// where the acceptance draw fell below its threshold: independent of
+    /// the win, and free of a further draw.
+    pub fn point(&self, points: u32) -> u32 {
+        if points <= 1 {
+            return 0;
+        }
+        let point = self.low * u64::from(points) / self.accept.max(1);
+        (point as u32).min(points - 1)
     }
 }
 
@@ -180,10 +222,10 @@ pub struct Walk {
 }
 
 /// The band of probability `p` > 0: the `b` with `2^-((b+1)/4) < p ≤
-/// 2^-(b/4)`, at most [`LOWEST`].
+/// 2^-(b/4)`, at most [`LOWEST`], and 0 above 2^-(DENSE/4).
 fn band_of(p: f64) -> usize {
     let b = (-p.log2() * BANDS_PER_HALVING).floor();
-    if b.is_nan() || b <= 0.0 {
+    if b.is_nan() || b < DENSE as f64 {
         0
     } else {
         (b as usize).min(LOWEST)
@@ -211,12 +253,12 @@ mod tests {
         for t in 0..trials {
             won_now.fill(false);
             let mut rng = Pcg64Mcg::seed_from_u64(t);
-            draw.draw(&mut rng, |deal, u| {
-                assert!((0.0..1.0).contains(&u), "{u}");
+            draw.draw(&mut rng, |won| {
+                let deal = won.deal;
                 assert!(!won_now[deal], "deal {deal} won twice in a trial");
                 won_now[deal] = true;
                 wins[deal] += 1;
-                spread[deal][(u * slots as f64) as usize] += 1;
+                spread[deal][won.point(slots as u32) as usize] += 1;
             });
             for i in 1..p.len() {
                 pairs[i] += u64::from(won_now[i] && won_now[i - 1]);
@@ -261,7 +303,7 @@ mod tests {
     }
 
     #[test]
-    fn a_won_deals_uniform_number_spreads_evenly() {
+    fn a_won_deal_lands_on_each_point_equally_often() {
         let p = [0.03, 0.3, 0.9, 1.0];
         let trials = 60_000u64;
         let (wins, _, spread) = tally(&p, trials, 5);
@@ -284,15 +326,16 @@ mod tests {
         for stretch in [1, 7, 500, 10_000] {
             for t in 0..20 {
                 let mut whole = Vec::new();
-                draw.draw(&mut Pcg64Mcg::seed_from_u64(t), |deal, u| {
-                    whole.push((deal, u))
-                });
+                draw.draw(&mut Pcg64Mcg::seed_from_u64(t), |won| whole.push(won));
                 let mut rng = Pcg64Mcg::seed_from_u64(t);
                 let mut walk = draw.start(&mut rng);
                 let mut parts = Vec::new();
                 for end in (stretch..draw.len() + stretch).step_by(stretch) {
-                    draw.walk_to(&mut walk, &mut rng, end, |at, u| {
-                        parts.push((draw.order()[at] as usize, u));
+                    draw.walk_to(&mut walk, &mut rng, end, |won| {
+                        parts.push(Won {
+                            deal: draw.order()[won.deal] as usize,
+                            ..won
+                        });
                     });
                 }
                 assert_eq!(parts, whole, "stretches of {stretch}, trial {t}");
@@ -314,9 +357,12 @@ mod tests {
         ] {
             let band = band_of(p);
             assert!(p <= ceiling(band) * (1.0 + 1e-12), "{p} in band {band}");
-            if band < LOWEST {
-                assert!(p > ceiling(band + 1) * (1.0 - 1e-12), "{p} in band {band}");
-            }
+            let floor = match band {
+                0 => ceiling(DENSE),
+                LOWEST => 0.0,
+                _ => ceiling(band + 1),
+            };
+            assert!(p > floor * (1.0 - 1e-12), "{p} in band {band}");
         }
     }
 }
