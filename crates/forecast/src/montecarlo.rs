@@ -33,7 +33,7 @@ use crate::{
     new_deals::NewDealDraws,
     prepare::{horizon_of, prepared},
     shocks::{ShockModel, Shocks},
-    winners::{Walk, WinDraw, Won},
+    winners::{TWO_POW_32, Walk, WinDraw, Won},
 };
 use quotecast_pipeline::columns as col;
 
@@ -179,7 +179,6 @@ struct DenseDeal {
 /// in every trial ([`dense_deals`]) than jumped to ([`WinDraw`]): on
 /// 100,000 such deals (the Monte Carlo bench) 1.7 s against 2.0 s.
 const DENSE_FROM: f64 = 0.35;
-const TWO_POW_32: f64 = 4_294_967_296.0;
 
 #[derive(Debug, Clone, Copy)]
 struct Row {

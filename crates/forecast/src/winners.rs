@@ -33,7 +33,8 @@ const LOWEST: usize = 80;
 /// ceiling 1: each is a candidate, tested without a jump or a logarithm,
 /// which costs less than jumping once the probability is this high.
 const DENSE: usize = 4;
-const TWO_POW_32: f64 = 4_294_967_296.0;
+/// 2³², the scale of 32-bit thresholds.
+pub(crate) const TWO_POW_32: f64 = 4_294_967_296.0;
 
 /// A band of deals with probabilities at most `ceiling`.
 #[derive(Debug, Clone, Copy)]
