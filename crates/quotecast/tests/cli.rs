@@ -19,8 +19,10 @@ fn quotecast(args: &[&str]) -> Output {
 /// `quotecast` with these environment variables set.
 fn quotecast_with(args: &[&str], env: &[(&str, &str)]) -> Output {
     // A forecast keeps what a history taught under the data directory:
-    // the tests' own, not the repository's `data/`.
-    let data = std::env::temp_dir().join(format!("quotecast-cli-data-{}", std::process::id()));
+    // the tests' own in cargo's scratch directory, not the repository's
+    // `data/` nor one left in the system's temporary directory per run
+    // (what it keeps is bounded: the 16 most recent entries).
+    let data = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-data");
     Command::new(env!("CARGO_BIN_EXE_quotecast"))
         .args(args)
         .env("QUOTECAST_DATA", data)
