@@ -474,10 +474,10 @@ fn deals(
         }
     }
     let wins = WinDraw::new(jumped);
-    let (mut deals, mut in_order, mut probabilities) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut deals, mut in_order) = (Vec::new(), Vec::new());
     for &i in wins.order() {
         let i = i as usize;
-        let (p, points, _) = found[i];
+        let points = found[i].1;
         let own = rows_of(i);
         deals.push(Deal {
             start: in_order.len() as u32,
@@ -486,12 +486,11 @@ fn deals(
             one_row_per_point: own.iter().map(|r| r.point).eq(0..points),
         });
         in_order.extend_from_slice(own);
-        probabilities.push(p);
     }
     Ok(Deals {
         dense,
-        // Already in band order: deal `i` is the `i`th drawn.
-        wins: WinDraw::new(probabilities),
+        // The deals are stored in draw order.
+        wins: wins.renumbered(),
         deals,
         rows: in_order,
         open: found.len() as u64,

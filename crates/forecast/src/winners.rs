@@ -99,6 +99,14 @@ impl WinDraw {
         &self.order
     }
 
+    /// The same draw for the deals renumbered in draw order: deal `i` is
+    /// the `i`th of [`WinDraw::order`] (for a caller that stores its deals
+    /// so, which a trial then reads front to back).
+    pub fn renumbered(mut self) -> Self {
+        self.order = (0..self.order.len() as u32).collect();
+        self
+    }
+
     /// The deals that can win.
     pub fn len(&self) -> usize {
         self.order.len()
@@ -340,6 +348,16 @@ mod tests {
                     });
                 }
                 assert_eq!(parts, whole, "stretches of {stretch}, trial {t}");
+                // Renumbered, the same draw names positions in draw order.
+                let mut renumbered = Vec::new();
+                let positions = draw.clone().renumbered();
+                positions.draw(&mut Pcg64Mcg::seed_from_u64(t), |won| {
+                    renumbered.push(Won {
+                        deal: draw.order()[won.deal] as usize,
+                        ..won
+                    });
+                });
+                assert_eq!(renumbered, whole, "renumbered, trial {t}");
             }
         }
     }
