@@ -312,6 +312,49 @@ mod tests {
     }
 
     #[test]
+    fn a_trials_total_varies_as_independent_wins_would() {
+        // 3,000 deals of every band and size: the total won per trial has
+        // the mean Σ v·p and the variance Σ v²·p·(1 − p) of independent
+        // coins, so the simulated ranges are as wide as they should be.
+        let deals: Vec<(f64, f64)> = (0..3_000u32)
+            .map(|i| {
+                let p = [0.004, 0.03, 0.08, 0.2, 0.37, 0.6, 0.95][i as usize % 7];
+                (p, f64::from(1 + (i * 7_919) % 100))
+            })
+            .collect();
+        let draw = WinDraw::new(deals.iter().map(|d| d.0));
+        let mean: f64 = deals.iter().map(|(p, v)| p * v).sum();
+        let variance: f64 = deals.iter().map(|(p, v)| v * v * p * (1.0 - p)).sum();
+        let trials = 20_000u64;
+        let totals: Vec<f64> = (0..trials)
+            .map(|t| {
+                let mut total = 0.0;
+                draw.draw(&mut Pcg64Mcg::seed_from_u64(t), |won| {
+                    total += deals[won.deal].1
+                });
+                total
+            })
+            .collect();
+        let n = trials as f64;
+        let sample_mean = totals.iter().sum::<f64>() / n;
+        let sample_variance = totals
+            .iter()
+            .map(|x| (x - sample_mean).powi(2))
+            .sum::<f64>()
+            / (n - 1.0);
+        // The mean within four standard errors; the variance within 5 %
+        // (its standard error here is about 1 %).
+        assert!(
+            (sample_mean - mean).abs() < 4.0 * (variance / n).sqrt(),
+            "mean {sample_mean:.1}, expected {mean:.1}"
+        );
+        assert!(
+            (sample_variance / variance - 1.0).abs() < 0.05,
+            "variance {sample_variance:.0}, expected {variance:.0}"
+        );
+    }
+
+    #[test]
     fn a_won_deal_lands_on_each_point_equally_often() {
         let p = [0.03, 0.3, 0.9, 1.0];
         let trials = 60_000u64;
