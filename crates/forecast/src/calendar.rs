@@ -9,16 +9,18 @@
 //!
 //! Snapshots count by how near their place in their bucket is to the
 //! forecast date's (a snapshot in the second week of a quarter teaches the
-//! second week of a quarter most). The company's factor is shrunk
-//! towards its ratio over snapshots at every place in their bucket
-//! (weighted by age alone; by [`COMPANY_SHRINK_DEALS`]; that ratio is
-//! shrunk towards 1): a young or
+//! second week of a quarter most; the kernel is as wide as the snapshots
+//! are apart, see [`PlaceKernel::for_factors`]) and by their age. The
+//! company's factor is shrunk towards its ratio over snapshots at every
+//! place in their bucket (weighted by age alone; by
+//! [`COMPANY_SHRINK_DEALS`]; that ratio is shrunk towards 1): a young or
 //! small history has few deals at the forecast date's place, but what it
 //! says about the horizon as a whole is still better than nothing. A
-//! team's factor is shrunk towards the company's, by the (weighted)
-//! number of deals forecast in that horizon (z = n / (n +
-//! [`SHRINK_DEALS`])), geometrically (ratio^z · prior^(1 − z): a ratio
-//! of a seventh is as far from 1 as one of seven); horizons the
+//! team's factor is shrunk towards the company's, by the effective number
+//! of deals forecast in that horizon (n = (Σ w·deals)² / Σ w²·deals over
+//! its weighted cells, so the kernel's scale alone does not shrink it; z
+//! = n / (n + [`SHRINK_DEALS`])), geometrically (ratio^z · prior^(1 −
+//! z): a ratio of a seventh is as far from 1 as one of seven); horizons the
 //! history cannot have seen complete (their bucket ends after the forecast
 //! date) get no factor, and the forecast leaves them as they are.
 //!
@@ -49,6 +51,7 @@ use crate::{
     pipeline_share::{Tally, all_bookings_plan, won_per_day},
     prepare::horizon_of,
     shocks::ShockModel,
+    snapshot_weights::{PlaceKernel, recency_weight, snapshot_weight},
 };
 
 pub const DEALS: &str = "deals";
@@ -68,67 +71,12 @@ pub const SHRINK_DEALS: f64 = 200.0;
 /// would (50 against 200 gave equal or lower CRPS on all eleven generated
 /// companies; the README gives the backtests).
 pub const COMPANY_SHRINK_DEALS: f64 = 50.0;
-/// The width of the kernel on the place in the bucket (share of it gone).
-pub const POSITION_WIDTH: f64 = 0.2;
-/// The least weight a snapshot at another place in its bucket keeps.
-/// Since the company's factor leans on its ratio over every place in the
-/// bucket (not on 1), snapshots far from the forecast date's place need
-/// little weight: 0.01 against 0.05 gave equal or lower CRPS on ten of
-/// eleven generated companies (the README gives the backtests).
-pub const POSITION_FLOOR: f64 = 0.01;
-/// A snapshot this many days older than another counts half as much.
-/// Chosen by backtest (quarters, two ahead, with the close-date factors)
-/// on `gen-pipeline --opportunities 5000` with `--seed 1` and with
-/// `--seed 2 --shape shifting`: CRPS over actual, current and next
-/// quarter, steady then shifting, 0.109, 0.101, 0.171, 0.248 at 365 days;
-/// 0.109, 0.101, 0.167, 0.245 at 180; 0.110, 0.102, 0.164, 0.243 at 120;
-/// 0.112, 0.103, 0.161, 0.240 at 90. 180 days follows the drifting
-/// teams better at no cost on the steady company, where shorter ones
-/// start to lose to noise.
-pub const HALF_LIFE_DAYS: f64 = 180.0;
 /// Sums are rounded to cents before they are divided: the same history
 /// gives the same factors to the bit, whatever order the rows were summed
 /// in (a plan's id hashes the values they scale).
 const CENTS: u32 = 2;
 /// Factors are kept within these bounds.
 const BOUNDS: (f64, f64) = (0.25, 4.0);
-
-/// How much a snapshot taken on `day` counts for a forecast made on
-/// `as_of`: by how near their places in their buckets are (the share of
-/// the bucket gone by), a Gaussian kernel of width [`POSITION_WIDTH`],
-/// never below [`POSITION_FLOOR`].
-fn position_weight(
-    bucket: crate::Bucket,
-    year: FiscalYear,
-    day: NaiveDate,
-    as_of: NaiveDate,
-) -> f64 {
-    let place = |d: NaiveDate| {
-        let start = bucket.start_of(d, year);
-        let length = (bucket.next(start) - start).num_days().max(1) as f64;
-        (d - start).num_days() as f64 / length
-    };
-    let distance = (place(day) - place(as_of)) / POSITION_WIDTH;
-    (-distance * distance).exp().max(POSITION_FLOOR)
-}
-
-/// How much a snapshot taken on `day` counts for a forecast made on
-/// `as_of` by its age: halved every [`HALF_LIFE_DAYS`].
-pub(crate) fn recency_weight(day: NaiveDate, as_of: NaiveDate) -> f64 {
-    let age = (as_of - day).num_days().max(0) as f64;
-    0.5f64.powf(age / HALF_LIFE_DAYS)
-}
-
-/// How much a snapshot taken on `day` counts for a forecast made on
-/// `as_of`: its place in its bucket, then its age.
-pub(crate) fn snapshot_weight(
-    bucket: crate::Bucket,
-    year: FiscalYear,
-    day: NaiveDate,
-    as_of: NaiveDate,
-) -> f64 {
-    position_weight(bucket, year, day, as_of) * recency_weight(day, as_of)
-}
 
 /// Learns the factors from the open `deals` of past snapshots (see
 /// [`crate::prepare::open_deals`]; their outcomes in `decided`, known on
@@ -159,12 +107,18 @@ pub(crate) fn learn_calendar(
     // against millions of outcomes took most of the calendar's time.
     let won_by_open = won_by_open_deals(&learned, &decided)?;
     let won_per_day = won_per_day(&decided)?;
+    let all_days: Vec<NaiveDate> = deals.iter().map(|(day, _)| *day).collect();
+    let kernel = PlaceKernel::for_factors(spec.bucket, spec.fiscal_year, &all_days, spec.as_of);
     let mut days = Vec::with_capacity(learned.len());
     // Per snapshot: its cells, then everything booked after it.
     let mut plans = Vec::with_capacity(2 * learned.len());
     for (day, open, complete) in learned {
         let then = as_it_stood(spec, day);
+        // The factors' cells by their own kernel; what deals not yet in
+        // the pipeline booked by the new deals' one.
         let weight = snapshot_weight(spec.bucket, spec.fiscal_year, day, spec.as_of);
+        let factor_weight = kernel.weight(spec.bucket, spec.fiscal_year, day, spec.as_of)
+            * recency_weight(day, spec.as_of);
         let won = won_by_open
             .clone()
             .lazy()
@@ -174,14 +128,14 @@ pub(crate) fn learn_calendar(
             won,
             &then,
             complete,
-            weight,
+            factor_weight,
         )?);
         plans.push(all_bookings_plan(&won_per_day, &then, complete));
         days.push((day, weight, complete));
     }
     // Summed in Rust, date by date in order: the same history gives the
     // same factors to the bit (a plan's id hashes the values they scale).
-    let mut sums: BTreeMap<(String, i32), [f64; 3]> = BTreeMap::new();
+    let mut sums: BTreeMap<(String, i32), Sums> = BTreeMap::new();
     let mut cells = Vec::new();
     let mut tally = Tally::default();
     let mut frames = collect_together(plans)?.into_iter();
@@ -531,18 +485,56 @@ fn bucket_shocks(cells: &[Cell], spread: &dyn Fn(&str) -> f64) -> PolarsResult<D
 /// Adds `cell`'s weighted deals, forecast and realised to its team's and
 /// the company's sums at its horizon, and weighted by age alone to the
 /// company's over every place in the bucket ([`POOLED`]).
-fn add_to_sums(sums: &mut BTreeMap<(String, i32), [f64; 3]>, cell: &Cell) {
-    let figures = [cell.deals, cell.forecast, cell.realised];
+fn add_to_sums(sums: &mut BTreeMap<(String, i32), Sums>, cell: &Cell) {
     for (team, weight) in [
         (cell.team.as_str(), cell.weight),
         (COMPANY, cell.weight),
         (POOLED, cell.recency),
     ] {
-        let sum = sums
-            .entry((team.to_owned(), cell.horizon))
-            .or_insert([0.0; 3]);
-        for (s, v) in sum.iter_mut().zip(figures) {
-            *s += v * weight;
+        sums.entry((team.to_owned(), cell.horizon))
+            .or_default()
+            .add(cell, weight);
+    }
+}
+
+/// A team's (or the company's) cells in one horizon, each weighted by
+/// its snapshot's weight.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sums {
+    /// Σ w·n over the cells' deals.
+    deals: f64,
+    forecast: f64,
+    realised: f64,
+    /// Σ w²·n, for [`Sums::effective_deals`].
+    deals_by_squared_weight: f64,
+}
+
+impl Sums {
+    fn add(&mut self, cell: &Cell, weight: f64) {
+        self.deals += weight * cell.deals;
+        self.forecast += weight * cell.forecast;
+        self.realised += weight * cell.realised;
+        self.deals_by_squared_weight += weight * weight * cell.deals;
+    }
+
+    /// Realised over forecast (1 with nothing forecast).
+    fn ratio(&self) -> f64 {
+        if self.forecast > 0.0 {
+            self.realised / self.forecast
+        } else {
+            1.0
+        }
+    }
+
+    /// How many deals of equal weight the weighted ones are worth (Kish's
+    /// effective sample size, (Σ w·n)² / Σ w²·n): the same whatever the
+    /// weights' scale, so a narrow kernel on the place in the bucket does
+    /// not by itself shrink the factor towards the prior.
+    fn effective_deals(&self) -> f64 {
+        if self.deals_by_squared_weight > 0.0 {
+            self.deals * self.deals / self.deals_by_squared_weight
+        } else {
+            0.0
         }
     }
 }
@@ -617,8 +609,7 @@ fn shock_table(moments: &BTreeMap<i32, [f64; 5]>, last: i32) -> PolarsResult<Dat
 
 /// The table of [`learn_calendar`] from the summed deals, forecast and
 /// realised per team (and `*`) and horizon.
-fn factors(sums: &BTreeMap<(String, i32), [f64; 3]>) -> PolarsResult<DataFrame> {
-    let ratio = |s: &[f64; 3]| if s[1] > 0.0 { s[2] / s[1] } else { 1.0 };
+fn factors(sums: &BTreeMap<(String, i32), Sums>) -> PolarsResult<DataFrame> {
     let shrunk = |team: &str, h: i32, towards: f64| {
         let deals = if team == COMPANY {
             COMPANY_SHRINK_DEALS
@@ -626,11 +617,12 @@ fn factors(sums: &BTreeMap<(String, i32), [f64; 3]>) -> PolarsResult<DataFrame> 
             SHRINK_DEALS
         };
         sums.get(&(team.to_owned(), h)).map_or(towards, |s| {
-            let z = s[0] / (s[0] + deals);
+            let n = s.effective_deals();
+            let z = n / (n + deals);
             // Shrunk as a ratio: geometrically, so a team whose deals book
             // a seventh of their forecast there is not lifted towards 1 by
             // the same weight that would lift seven times its ratio down.
-            let own = ratio(s);
+            let own = s.ratio();
             if own > 0.0 && towards > 0.0 {
                 (z * own.ln() + (1.0 - z) * towards.ln()).exp()
             } else {
@@ -642,10 +634,10 @@ fn factors(sums: &BTreeMap<(String, i32), [f64; 3]>) -> PolarsResult<DataFrame> 
     // shrunk towards its ratio over every place (itself shrunk towards
     // 1), for teams to shrink towards.
     let company = |h: i32| shrunk(COMPANY, h, shrunk(POOLED, h, 1.0));
-    let mut rows: Vec<(&str, i32, [f64; 3], f64)> = Vec::new();
+    let mut rows: Vec<(&str, i32, Sums, f64)> = Vec::new();
     for ((team, h), s) in sums
         .iter()
-        .filter(|((team, _), s)| s[1] > 0.0 && team != POOLED)
+        .filter(|((team, _), s)| s.forecast > 0.0 && team != POOLED)
     {
         let factor = if team == COMPANY {
             company(*h)
@@ -659,7 +651,7 @@ fn factors(sums: &BTreeMap<(String, i32), [f64; 3]>) -> PolarsResult<DataFrame> 
         };
         rows.push((team, *h, *s, factor));
     }
-    let figure = |i: usize| -> Vec<f64> { rows.iter().map(|r| r.2[i]).collect() };
+    let figure = |f: fn(&Sums) -> f64| -> Vec<f64> { rows.iter().map(|r| f(&r.2)).collect() };
     DataFrame::new(
         rows.len(),
         vec![
@@ -671,15 +663,12 @@ fn factors(sums: &BTreeMap<(String, i32), [f64; 3]>) -> PolarsResult<DataFrame> 
             Column::new(
                 DEALS.into(),
                 rows.iter()
-                    .map(|r| r.2[0].round() as u64)
+                    .map(|r| r.2.effective_deals().round() as u64)
                     .collect::<Vec<_>>(),
             ),
-            Column::new(FORECAST.into(), figure(1)),
-            Column::new(REALISED.into(), figure(2)),
-            Column::new(
-                RATIO.into(),
-                rows.iter().map(|r| ratio(&r.2)).collect::<Vec<_>>(),
-            ),
+            Column::new(FORECAST.into(), figure(|s| s.forecast)),
+            Column::new(REALISED.into(), figure(|s| s.realised)),
+            Column::new(RATIO.into(), figure(Sums::ratio)),
             Column::new(
                 CALENDAR_FACTOR.into(),
                 rows.iter().map(|r| r.3).collect::<Vec<_>>(),
@@ -716,6 +705,18 @@ mod tests {
             }
         }
         out
+    }
+
+    impl Sums {
+        /// Sums of deals of weight 1.
+        fn plain(deals: f64, forecast: f64, realised: f64) -> Self {
+            Sums {
+                deals,
+                forecast,
+                realised,
+                deals_by_squared_weight: deals,
+            }
+        }
     }
 
     fn shocks(cells: &[Cell]) -> (f64, f64) {
@@ -759,13 +760,16 @@ mod tests {
         let mut sums = BTreeMap::new();
         sums.insert(
             (COMPANY.to_owned(), 1),
-            [2_000.0, 10_000_000.0, 9_800_000.0],
+            Sums::plain(2_000.0, 10_000_000.0, 9_800_000.0),
         );
         sums.insert(
             (POOLED.to_owned(), 1),
-            [5_000.0, 20_000_000.0, 19_600_000.0],
+            Sums::plain(5_000.0, 20_000_000.0, 19_600_000.0),
         );
-        sums.insert(("renewals".to_owned(), 1), [200.0, 4_000_000.0, 560_000.0]);
+        sums.insert(
+            ("renewals".to_owned(), 1),
+            Sums::plain(200.0, 4_000_000.0, 560_000.0),
+        );
         let table = factors(&sums).unwrap();
         let factor = table.column(CALENDAR_FACTOR).unwrap().f64().unwrap();
         let renewals = factor.get(1).unwrap();
@@ -779,9 +783,18 @@ mod tests {
         // Few deals at the forecast date's place in the quarter, many over
         // every place, all booking half the forecast.
         let mut sums = BTreeMap::new();
-        sums.insert((COMPANY.to_owned(), 1), [20.0, 1_000_000.0, 500_000.0]);
-        sums.insert(("east".to_owned(), 1), [20.0, 1_000_000.0, 500_000.0]);
-        sums.insert((POOLED.to_owned(), 1), [5_000.0, 9_000_000.0, 4_500_000.0]);
+        sums.insert(
+            (COMPANY.to_owned(), 1),
+            Sums::plain(20.0, 1_000_000.0, 500_000.0),
+        );
+        sums.insert(
+            ("east".to_owned(), 1),
+            Sums::plain(20.0, 1_000_000.0, 500_000.0),
+        );
+        sums.insert(
+            (POOLED.to_owned(), 1),
+            Sums::plain(5_000.0, 9_000_000.0, 4_500_000.0),
+        );
         let table = factors(&sums).unwrap();
         let factor = table.column(CALENDAR_FACTOR).unwrap().f64().unwrap();
         let teams: Vec<Option<&str>> = table

@@ -20,10 +20,11 @@ use quotecast_pipeline::columns as col;
 
 use crate::{
     ForecastError, ForecastSpec,
-    calendar::{complete_horizons, snapshot_weight},
+    calendar::complete_horizons,
     columns::{IS_WON, REALISED},
     pipeline_share::Tally,
     prepare::decided,
+    snapshot_weights::snapshot_weight,
 };
 
 /// Days between the grid's days.

@@ -40,6 +40,7 @@ mod report;
 mod scores;
 mod shocks;
 mod slippage;
+mod snapshot_weights;
 mod spec;
 pub mod stored;
 mod tally;

@@ -23,10 +23,10 @@ use quotecast_pipeline::columns as col;
 
 use crate::{
     ForecastError, ForecastSpec,
-    calendar::recency_weight,
     columns::{COMPANY, POINT, SHIFT_DAYS, SLIP_POINTS},
     first_seen::{GRID_DAYS, WonDeals},
     slippage::{ANY_STAGE, MIN_SLIP_OBSERVATIONS},
+    snapshot_weights::recency_weight,
 };
 
 /// A day of the grid counts once its won deals had this long to close.

@@ -11,7 +11,7 @@ const LAYERS: &[&[&str]] = &[
     &["frames", "orders", "banded"],
     &["calibrate"],
     &["spec"],
-    &["deal_size", "then", "stored"],
+    &["deal_size", "then", "stored", "snapshot_weights"],
     &["close_dates"],
     &[
         "prepare",
