@@ -8,7 +8,9 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use quotecast_pipeline::{
     PipelineError, columns as col, epoch_days,
-    read::{SnapshotCount, Vocabulary, check_snapshot, read_snapshot},
+    read::{
+        HistoryTable, SnapshotCount, Vocabulary, check_snapshot, read_history_table, read_snapshot,
+    },
     synthetic::{CatalogItem, CurrencyRate, Funnel, FunnelStage, GenSpec, World, generate},
     write::write_table,
 };
@@ -188,7 +190,7 @@ fn a_malformed_csv_is_refused_with_row_and_column() {
         (
             2,
             "expected_close",
-            "`2026-13-45` is not a date (YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS], ISO 8601 with T and Z or an offset, DD.MM.YYYY, DD-Mon-YYYY, Mon DD, YYYY, or DD/MM/YYYY or MM/DD/YYYY in the order the column's days above 12, else the file's other dates, show)",
+            "`2026-13-45` is not a date (YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS], ISO 8601 with T and Z or an offset, YYYY/MM/DD, DD.MM.YYYY, DD-Mon-YYYY, Mon DD, YYYY, or DD/MM/YYYY or MM/DD/YYYY in the order the column's days above 12, else the file's other dates, show)",
         ),
         (3, "stage", "`closing` is not a stage of the rules"),
         (4, "amount", "`-5.00` is negative"),
@@ -222,6 +224,67 @@ fn a_missing_column_or_a_wrong_type_is_named() {
 }
 
 /// The outcomes (team, outcome, closed) of a generated history.
+/// A snapshot row of opportunity `id`'s line `line` (none when empty).
+fn line_row(id: &str, line: &str) -> String {
+    format!("{id},ann,na-east,na,qualify,2026-10-01,2026-12-15,USD,{line},SRV-1U,servers,2,8000.00")
+}
+
+const LINE_HEADER: &str = "opportunity_id,owner,team,region,stage,created,expected_close,currency,line,sku,product_line,quantity,amount";
+
+#[test]
+fn a_line_listed_twice_is_refused_and_unnumbered_lines_are_not() {
+    // A report joining lines to another object repeats them: each repeat
+    // would be forecast again.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("twice.csv");
+    let rows = [
+        line_row("O-1", "1"),
+        line_row("O-1", "2"),
+        line_row("O-2", "1"),
+        line_row("O-1", "2"),
+    ];
+    std::fs::write(&path, format!("{LINE_HEADER}\n{}\n", rows.join("\n"))).unwrap();
+    let repeats = "`2` repeats a line of its opportunity (one row per opportunity line)";
+    let found = bad_rows(&path);
+    let found: Vec<(u64, &str, &str)> = found
+        .iter()
+        .map(|(r, c, m)| (*r, c.as_str(), m.as_str()))
+        .collect();
+    assert_eq!(found, [(2, "line", repeats), (4, "line", repeats)]);
+    // Without line numbers an opportunity's rows are its line items.
+    let rows = [
+        line_row("O-1", ""),
+        line_row("O-1", ""),
+        line_row("O-2", ""),
+    ];
+    std::fs::write(&path, format!("{LINE_HEADER}\n{}\n", rows.join("\n"))).unwrap();
+    assert_eq!(read_snapshot(&path, &vocabulary()).unwrap().height(), 3);
+}
+
+#[test]
+fn past_snapshots_hold_a_line_once_per_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshots.csv");
+    let dated = |day: &str, id: &str, line: &str| format!("{day},{}", line_row(id, line));
+    let mut rows = vec![
+        dated("2026-01-02", "O-1", "1"),
+        dated("2026-01-09", "O-1", "1"),
+    ];
+    let header = format!("snapshot_date,{LINE_HEADER}");
+    std::fs::write(&path, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    let read = read_history_table(&path, HistoryTable::Snapshots, &vocabulary()).unwrap();
+    assert_eq!(read.rows, 2, "one line on two dates is two snapshots' line");
+    rows.push(dated("2026-01-09", "O-1", "1"));
+    std::fs::write(&path, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    let Err(PipelineError::BadRows { rows, .. }) =
+        read_history_table(&path, HistoryTable::Snapshots, &vocabulary())
+    else {
+        panic!("a line twice on one date is refused");
+    };
+    let named: Vec<(u64, &str)> = rows.iter().map(|r| (r.row, r.column.as_str())).collect();
+    assert_eq!(named, [(2, "line"), (3, "line")]);
+}
+
 fn outcomes_of(world: &World, seed: u64) -> DataFrame {
     let mut spec = spec(seed, 3_000);
     spec.with_history = true;

@@ -36,7 +36,7 @@ impl Kind {
         match self {
             Kind::Text => "text",
             Kind::Date => {
-                "a date (YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS], ISO 8601 with T and Z or an offset, DD.MM.YYYY, DD-Mon-YYYY, Mon DD, YYYY, or DD/MM/YYYY or MM/DD/YYYY in the order the column's days above 12, else the file's other dates, show)"
+                "a date (YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS], ISO 8601 with T and Z or an offset, YYYY/MM/DD, DD.MM.YYYY, DD-Mon-YYYY, Mon DD, YYYY, or DD/MM/YYYY or MM/DD/YYYY in the order the column's days above 12, else the file's other dates, show)"
             }
             Kind::Count => "a whole number of units",
             Kind::Amount => "a decimal amount",

@@ -170,6 +170,41 @@ fn month_named(word: &str) -> Option<u32> {
     u32::try_from(place + 1).ok()
 }
 
+/// A date whose fields need no day-month order: a month named, or the
+/// year first.
+fn unordered(text: &str) -> Option<chrono::NaiveDate> {
+    named(text).or_else(|| year_first(text))
+}
+
+/// `YYYY/MM/DD` or `YYYY.MM.DD` (as East Asian locales write dates), with
+/// a time of day or not.
+fn year_first(text: &str) -> Option<chrono::NaiveDate> {
+    let text = text.trim();
+    let bytes = text.as_bytes();
+    let separator = *bytes.get(4)?;
+    if !matches!(separator, b'/' | b'.') || !bytes[..4].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let (date, time) = match text.split_once(char::is_whitespace) {
+        Some((date, time)) => (date, Some(time.trim())),
+        None => (text, None),
+    };
+    if time.is_some_and(|t| !is_time(t)) {
+        return None;
+    }
+    let number = |s: &str| {
+        (!s.is_empty() && s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u32>().ok())
+            .flatten()
+    };
+    let mut fields = date.split(char::from(separator));
+    let (year, month, day) = (fields.next()?, fields.next()?, fields.next()?);
+    if fields.next().is_some() {
+        return None;
+    }
+    chrono::NaiveDate::from_ymd_opt(year.parse().ok()?, number(month)?, number(day)?)
+}
+
 /// A date with its month by name, as Excel's medium date and English
 /// reports write it: `20-Nov-2026`, `20 Nov 2026`, `Nov 20, 2026`,
 /// `November 20, 2026`, optionally followed by a time of day. Never
@@ -219,7 +254,7 @@ fn named(text: &str) -> Option<chrono::NaiveDate> {
 /// (a month by name needs none).
 fn iso(text: &str, order: Option<DayOrder>) -> Option<String> {
     let Some(p) = parts(text) else {
-        return named(text).map(|d| d.to_string());
+        return unordered(text).map(|d| d.to_string());
     };
     let (day, month) = match (p.dotted, order) {
         (true, _) | (false, Some(DayOrder::DayFirst)) => (p.first, p.second),
@@ -258,7 +293,7 @@ where
         if !texts
             .iter()
             .flatten()
-            .any(|v| parts(v).is_some() || named(v).is_some())
+            .any(|v| parts(v).is_some() || unordered(v).is_some())
         {
             return StringChunked::full_null(texts.name().clone(), texts.len());
         }
@@ -492,6 +527,34 @@ mod tests {
             "Nov Dec 2026",
             "20-Nov-2026 25:99:00x",
             "No 20, 2026",
+        ] {
+            assert_eq!(read(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn dates_with_the_year_first_are_read_whatever_the_column_shows() {
+        let read = |t: &str| iso(t, None);
+        for text in [
+            "2026/11/20",
+            "2026.11.20",
+            "2026/11/20 09:30:15",
+            "2026/1/2 9:30 PM",
+        ] {
+            let day = if text.ends_with("20") || text.contains("/20 ") {
+                "11-20"
+            } else {
+                "01-02"
+            };
+            assert_eq!(read(text), Some(format!("2026-{day}")), "{text}");
+        }
+        for text in [
+            "2026/11/31",
+            "2026/13/01",
+            "2026/11",
+            "2026/11/20/1",
+            "20261/1/20",
+            "2026/11/20 noon",
         ] {
             assert_eq!(read(text), None, "{text}");
         }
