@@ -16,11 +16,10 @@
 //! [`COMPANY_SHRINK_DEALS`]; that ratio is shrunk towards 1): a young or
 //! small history has few deals at the forecast date's place, but what it
 //! says about the horizon as a whole is still better than nothing. A
-//! team's factor is shrunk towards the company's, by the effective number
-//! of deals forecast in that horizon (n = (Σ w·deals)² / Σ w²·deals over
-//! its weighted cells, so the kernel's scale alone does not shrink it; z
-//! = n / (n + [`SHRINK_DEALS`])), geometrically (ratio^z · prior^(1 −
-//! z): a ratio of a seventh is as far from 1 as one of seven); horizons the
+//! team's factor is shrunk towards the company's, by the (weighted)
+//! number of deals forecast in that horizon (z = n / (n +
+//! [`SHRINK_DEALS`])), geometrically (ratio^z · prior^(1 − z): a ratio
+//! of a seventh is as far from 1 as one of seven); horizons the
 //! history cannot have seen complete (their bucket ends after the forecast
 //! date) get no factor, and the forecast leaves them as they are.
 //!
@@ -505,8 +504,6 @@ struct Sums {
     deals: f64,
     forecast: f64,
     realised: f64,
-    /// Σ w²·n, for [`Sums::effective_deals`].
-    deals_by_squared_weight: f64,
 }
 
 impl Sums {
@@ -514,7 +511,6 @@ impl Sums {
         self.deals += weight * cell.deals;
         self.forecast += weight * cell.forecast;
         self.realised += weight * cell.realised;
-        self.deals_by_squared_weight += weight * weight * cell.deals;
     }
 
     /// Realised over forecast (1 with nothing forecast).
@@ -523,18 +519,6 @@ impl Sums {
             self.realised / self.forecast
         } else {
             1.0
-        }
-    }
-
-    /// How many deals of equal weight the weighted ones are worth (Kish's
-    /// effective sample size, (Σ w·n)² / Σ w²·n): the same whatever the
-    /// weights' scale, so a narrow kernel on the place in the bucket does
-    /// not by itself shrink the factor towards the prior.
-    fn effective_deals(&self) -> f64 {
-        if self.deals_by_squared_weight > 0.0 {
-            self.deals * self.deals / self.deals_by_squared_weight
-        } else {
-            0.0
         }
     }
 }
@@ -617,8 +601,7 @@ fn factors(sums: &BTreeMap<(String, i32), Sums>) -> PolarsResult<DataFrame> {
             SHRINK_DEALS
         };
         sums.get(&(team.to_owned(), h)).map_or(towards, |s| {
-            let n = s.effective_deals();
-            let z = n / (n + deals);
+            let z = s.deals / (s.deals + deals);
             // Shrunk as a ratio: geometrically, so a team whose deals book
             // a seventh of their forecast there is not lifted towards 1 by
             // the same weight that would lift seven times its ratio down.
@@ -663,7 +646,7 @@ fn factors(sums: &BTreeMap<(String, i32), Sums>) -> PolarsResult<DataFrame> {
             Column::new(
                 DEALS.into(),
                 rows.iter()
-                    .map(|r| r.2.effective_deals().round() as u64)
+                    .map(|r| r.2.deals.round() as u64)
                     .collect::<Vec<_>>(),
             ),
             Column::new(FORECAST.into(), figure(|s| s.forecast)),
@@ -714,7 +697,6 @@ mod tests {
                 deals,
                 forecast,
                 realised,
-                deals_by_squared_weight: deals,
             }
         }
     }
