@@ -17,20 +17,20 @@ pub const NARROWEST_POSITION_WIDTH: f64 = 0.1;
 /// between neighbouring snapshots' places: a neighbour counts about an
 /// eighth (e^−(1/0.7)²) as much as a snapshot at the forecast date's
 /// place. Snapshots every 14 days give quarters a width of about 0.11;
-/// every 28 days, the widest, 0.2, in a quarter of any length. Where a next quarter's bookings grow fivefold from the
-/// quarter's first weeks to its last (the other company's quarter-end
-/// push), 0.2 over snapshots 14 days apart mixed in places that book
-/// twice as much: its next-quarter forecast WAPE 0.488 → 0.460 (seed 1),
-/// 0.400 → 0.384 (seed 2), 0.243 → 0.204 (seed 3) at 0.1; the README
-/// gives the backtests.
+/// every 28 days, the widest, 0.2, in a quarter of any length. Where a
+/// next quarter's bookings grow fivefold from the quarter's first weeks
+/// to its last (the other company's quarter-end push), 0.2 over
+/// snapshots 14 days apart mixed in places that book twice as much: its
+/// next-quarter forecast WAPE 0.488 → 0.461 (seed 1), 0.400 → 0.384
+/// (seed 2), 0.243 → 0.206 (seed 3); the README gives the backtests.
 pub const WIDTH_PER_SPACING: f64 = 0.7;
 /// The least weight a snapshot at another place in its bucket keeps in
 /// what deals not yet in the pipeline booked: 0.01 against 0.05 gave
 /// equal or lower CRPS on ten of eleven generated companies (the README
 /// gives the backtests). The calendar factors' kernel keeps it at its
-/// widest and has none narrowed: snapshots near together leave enough
-/// near the forecast date's place (without it at 0.2, the monthly
-/// backtests' CRPS rose by up to 0.02).
+/// widest, so snapshots 28 days apart and monthly buckets learn as
+/// before, and has none narrowed: snapshots near together leave enough
+/// near the forecast date's place.
 pub const POSITION_FLOOR: f64 = 0.01;
 /// A snapshot this many days older than another counts half as much.
 /// Chosen by backtest (quarters, two ahead, with the close-date factors)

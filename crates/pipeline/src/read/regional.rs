@@ -33,15 +33,7 @@ fn parts(text: &str) -> Option<Parts> {
     if text.as_bytes().get(4) == Some(&b'-') {
         return None;
     }
-    let (date, time) = match text.split_once(char::is_whitespace) {
-        Some((date, time)) => (date, Some(time.trim())),
-        None => (text, None),
-    };
-    if let Some(time) = time
-        && !is_time(time)
-    {
-        return None;
-    }
+    let date = date_part(text)?;
     let separator = if date.contains('/') {
         '/'
     } else if date.contains('.') {
@@ -54,14 +46,9 @@ fn parts(text: &str) -> Option<Parts> {
     if fields.next().is_some() || year.len() != 4 {
         return None;
     }
-    let number = |s: &str| {
-        (!s.is_empty() && s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| s.parse::<u32>().ok())
-            .flatten()
-    };
     let parts = Parts {
-        first: number(first)?,
-        second: number(second)?,
+        first: day_or_month(first)?,
+        second: day_or_month(second)?,
         year: year
             .parse()
             .ok()
@@ -69,6 +56,21 @@ fn parts(text: &str) -> Option<Parts> {
         dotted: separator == '.',
     };
     (parts.first >= 1 && parts.second >= 1 && parts.first.max(parts.second) <= 31).then_some(parts)
+}
+
+/// `text`'s date, if what follows it after a space is a time of day.
+fn date_part(text: &str) -> Option<&str> {
+    match text.split_once(char::is_whitespace) {
+        Some((date, time)) => is_time(time.trim()).then_some(date),
+        None => Some(text),
+    }
+}
+
+/// A day or a month written as one or two digits.
+fn day_or_month(text: &str) -> Option<u32> {
+    (!text.is_empty() && text.len() <= 2 && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
 }
 
 /// `HH:MM`, `HH:MM:SS` (fractions allowed), then optionally `AM`/`PM`.
@@ -185,24 +187,12 @@ fn year_first(text: &str) -> Option<chrono::NaiveDate> {
     if !matches!(separator, b'/' | b'.') || !bytes[..4].iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let (date, time) = match text.split_once(char::is_whitespace) {
-        Some((date, time)) => (date, Some(time.trim())),
-        None => (text, None),
-    };
-    if time.is_some_and(|t| !is_time(t)) {
-        return None;
-    }
-    let number = |s: &str| {
-        (!s.is_empty() && s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| s.parse::<u32>().ok())
-            .flatten()
-    };
-    let mut fields = date.split(char::from(separator));
+    let mut fields = date_part(text)?.split(char::from(separator));
     let (year, month, day) = (fields.next()?, fields.next()?, fields.next()?);
     if fields.next().is_some() {
         return None;
     }
-    chrono::NaiveDate::from_ymd_opt(year.parse().ok()?, number(month)?, number(day)?)
+    chrono::NaiveDate::from_ymd_opt(year.parse().ok()?, day_or_month(month)?, day_or_month(day)?)
 }
 
 /// A date with its month by name, as Excel's medium date and English
@@ -234,14 +224,9 @@ fn named(text: &str) -> Option<chrono::NaiveDate> {
     let [a, b, year] = fields.as_slice() else {
         return None;
     };
-    let day = |s: &str| {
-        (s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| s.parse::<u32>().ok())
-            .flatten()
-    };
     let (day, month) = match (month_named(a), month_named(b)) {
-        (None, Some(month)) => (day(a)?, month),
-        (Some(month), None) => (day(b)?, month),
+        (None, Some(month)) => (day_or_month(a)?, month),
+        (Some(month), None) => (day_or_month(b)?, month),
         _ => return None,
     };
     let year = (year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()))
