@@ -3,10 +3,7 @@
 //! them. Columns come out in one canonical set of types whatever the file
 //! held (see [`convert`]); every bad value is reported with its row and
 //! column, and nothing is read past a file with bad rows.
-use std::{
-    io::Read,
-    path::{Path, PathBuf},
-};
+use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
@@ -14,10 +11,13 @@ use crate::{PipelineError, columns as col, write::FileFormat};
 
 mod bad;
 mod convert;
+mod decorations;
+mod encoding;
 mod names;
 mod noise;
 mod regional;
 mod shapes;
+mod spreadsheet;
 
 use convert::{Kind, Spec, amount_or_zero, spec, text_or};
 
@@ -108,7 +108,7 @@ const BLANK: &str = "__blank_row";
 
 impl Table {
     fn open(path: &Path, specs: &[Spec], vocabulary: &Vocabulary) -> Result<Self, PipelineError> {
-        let raw = scan(path)?;
+        let (raw, decorations) = scan_noted(path)?;
         let schema = raw
             .clone()
             .collect_schema()
@@ -121,7 +121,8 @@ impl Table {
                 .map_err(|e| format_error(path, e))
         };
         let schema = read_schema(&raw)?;
-        let mut notes: Vec<String> = names::note(&renamed).into_iter().collect();
+        let mut notes = decorations;
+        notes.extend(names::note(&renamed));
         let (raw, currency) = shapes::default_currency(raw, &schema, specs, vocabulary);
         notes.extend(currency);
         let schema = read_schema(&raw)?;
@@ -485,6 +486,15 @@ pub fn snapshot_date(
 /// as text). [`read_snapshot`] is the checked way in; a benchmark or a
 /// trusted Parquet file may take this one.
 pub fn scan(path: &Path) -> Result<LazyFrame, PipelineError> {
+    scan_noted(path).map(|(frame, _)| frame)
+}
+
+/// [`scan`], with a note on what was done to read a CSV file as a table:
+/// a spreadsheet's first sheet written out as CSV (see [`spreadsheet`]),
+/// its text decoded when it is not UTF-8 (see [`encoding`]), a report's
+/// title lines above the header skipped and its footer lines below the
+/// table left out (see [`decorations`]).
+fn scan_noted(path: &Path) -> Result<(LazyFrame, Vec<String>), PipelineError> {
     if !path.is_file() {
         return Err(PipelineError::Io {
             path: path.to_path_buf(),
@@ -492,45 +502,85 @@ pub fn scan(path: &Path) -> Result<LazyFrame, PipelineError> {
         });
     }
     let pl_path = PlRefPath::new(path.to_string_lossy().as_ref());
-    let frame = match FileFormat::of(path)? {
-        FileFormat::Parquet => LazyFrame::scan_parquet(pl_path, ScanArgsParquet::default()),
-        // Every CSV column is read as text and converted here, so that a
-        // bad value is reported by row and column instead of failing the
-        // whole read.
-        FileFormat::Csv => LazyCsvReader::new(pl_path)
-            .with_has_header(true)
-            .with_separator(separator(path))
-            .with_infer_schema_length(Some(0))
-            .finish(),
+    let sheet = match spreadsheet::is_spreadsheet(path) {
+        true => Some(
+            tracing::info_span!("spreadsheet")
+                .in_scope(|| spreadsheet::as_csv(path))
+                .map_err(|message| PipelineError::Format {
+                    path: path.to_path_buf(),
+                    message,
+                })?,
+        ),
+        false => None,
     };
-    frame.map_err(|e| format_error(path, e))
-}
-
-/// The separator of a CSV file: whichever of `,`, `;` and tab its header
-/// line holds most often outside quotes (`,` when it cannot be read).
-fn separator(path: &Path) -> u8 {
-    use std::io::BufRead;
-    let mut header = Vec::new();
-    if let Ok(file) = std::fs::File::open(path) {
-        let mut reader = std::io::BufReader::new(file).take(64 * 1024);
-        let _ = reader.read_until(b'\n', &mut header);
+    if sheet.is_none() && FileFormat::of(path)? == FileFormat::Parquet {
+        let frame = LazyFrame::scan_parquet(pl_path, ScanArgsParquet::default());
+        return Ok((frame.map_err(|e| format_error(path, e))?, Vec::new()));
     }
-    let mut counts = [0usize; 3];
-    let mut quoted = false;
-    for byte in header {
-        match byte {
-            b'"' => quoted = !quoted,
-            b',' if !quoted => counts[0] += 1,
-            b';' if !quoted => counts[1] += 1,
-            b'\t' if !quoted => counts[2] += 1,
-            _ => {}
+    let mut notes = Vec::new();
+    let transcoded = match sheet {
+        Some(sheet) => Some(sheet),
+        None => tracing::info_span!("text_encoding").in_scope(|| encoding::transcoded(path))?,
+    };
+    let (reader, layout) = match transcoded {
+        Some(transcoded) => {
+            notes.push(transcoded.note);
+            let layout = decorations::layout_in(&transcoded.text);
+            let text = polars_buffer::Buffer::from(transcoded.text);
+            let sources = ScanSources::Buffers([text].into());
+            (LazyCsvReader::new_with_sources(sources), layout)
         }
+        None => (LazyCsvReader::new(pl_path), decorations::layout(path)),
+    };
+    // Every CSV column is read as text and converted here, so that a bad
+    // value is reported by row and column instead of failing the whole
+    // read.
+    let frame = reader
+        .with_has_header(true)
+        .with_separator(layout.separator)
+        .with_skip_rows(layout.title_lines)
+        .with_infer_schema_length(Some(0))
+        .finish()
+        .map_err(|e| format_error(path, e))?;
+    // A quoted empty field (`""`, as Salesforce quotes every value) is
+    // as empty as an unquoted one, which polars reads as null.
+    let columns = frame
+        .clone()
+        .collect_schema()
+        .map_err(|e| format_error(path, e))?;
+    let emptied: Vec<Expr> = columns
+        .iter_names()
+        .map(|name| {
+            let value = col(name.clone());
+            when(value.clone().str().len_bytes().eq(lit(0u32)))
+                .then(lit(NULL).cast(DataType::String))
+                .otherwise(value)
+                .alias(name.clone())
+        })
+        .collect();
+    let frame = frame.with_columns(emptied);
+    if layout.title_lines > 0 {
+        notes.push(format!(
+            "the {} line(s) above the header (a report's title) were skipped",
+            layout.title_lines
+        ));
     }
-    let candidates = [b',', b';', b'\t'];
-    let best = (0..3)
-        .max_by_key(|&i| (counts[i], usize::from(i == 0)))
-        .unwrap_or(0);
-    candidates[best]
+    match decorations::footer_rows(&columns, &layout.footer) {
+        Some(footer) => {
+            let quoted: Vec<String> = layout
+                .footer
+                .iter()
+                .filter(|t| !t.is_empty())
+                .map(|t| format!("`{t}`"))
+                .collect();
+            notes.push(format!(
+                "the report's footer line(s) below the table were left out: {}",
+                quoted.join(", ")
+            ));
+            Ok((frame.filter(footer.not()), notes))
+        }
+        None => Ok((frame, notes)),
+    }
 }
 
 fn format_error(path: &Path, e: PolarsError) -> PipelineError {
@@ -709,11 +759,11 @@ pub struct History {
 }
 
 /// Reads the history directory: `stage_events`, `outcomes` and, when
-/// present, `snapshots`, each as `.parquet` or `.csv`, each checked in
+/// present, `snapshots`, each as `.parquet`, `.csv` or `.xlsx`, each checked in
 /// full by [`read_history_table`].
 pub fn read_history(dir: &Path, vocabulary: &Vocabulary) -> Result<History, PipelineError> {
     let find = |table: HistoryTable| -> Option<PathBuf> {
-        ["parquet", "csv"]
+        ["parquet", "csv", "xlsx"]
             .into_iter()
             .map(|ext| dir.join(format!("{}.{ext}", table.stem())))
             .find(|p| p.is_file())

@@ -19,16 +19,32 @@ pub enum FileFormat {
 }
 
 impl FileFormat {
+    /// The format a file name's extension says, in any case: `.parquet`,
+    /// or `.csv`, `.tsv` and `.txt` (a spreadsheet's "text, tab
+    /// delimited") for CSV, whose separator is read from the file.
     pub fn of(path: &Path) -> Result<FileFormat, PipelineError> {
-        match path.extension().and_then(|e| e.to_str()) {
+        let extension = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match extension.as_deref() {
             Some("parquet") => Ok(FileFormat::Parquet),
-            Some("csv") => Ok(FileFormat::Csv),
+            Some("csv" | "tsv" | "txt") => Ok(FileFormat::Csv),
             _ => Err(PipelineError::Format {
                 path: path.to_path_buf(),
-                message: "the file name must end in .parquet or .csv".into(),
+                message: "the file name must end in .parquet, or .csv, .tsv or .txt (a spreadsheet, .xlsx, .xls or .ods, is read but not written)".into(),
             }),
         }
     }
+}
+
+/// The separator written to a CSV file: a tab in a `.tsv` or `.txt` file.
+fn separator(path: &Path) -> u8 {
+    let tabbed = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("tsv") || e.eq_ignore_ascii_case("txt"));
+    if tabbed { b'\t' } else { b',' }
 }
 
 enum Inner {
@@ -97,7 +113,11 @@ impl TableWriter {
                 FileFormat::Parquet => {
                     Inner::Parquet(Box::new(ParquetWriter::new(file).batched(schema)?))
                 }
-                FileFormat::Csv => Inner::Csv(CsvWriter::new(file).batched(schema)?),
+                FileFormat::Csv => Inner::Csv(
+                    CsvWriter::new(file)
+                        .with_separator(separator(&self.path))
+                        .batched(schema)?,
+                ),
             });
         }
         match &mut self.inner {

@@ -1034,3 +1034,231 @@ fn an_export_without_teams_or_regions_reads_its_deals_as_unassigned_and_says_so(
         read.notes
     );
 }
+
+#[test]
+fn a_reports_title_above_the_header_and_footer_below_the_table_are_skipped_and_said() {
+    // Salesforce's report export ends in a blank line, a confidentiality
+    // line and a copyright line; report exports of other tools put the
+    // report's name and run date above the header.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.csv");
+    let rows = [
+        "\"O-1\",\"ann\",\"east\",\"na\",\"qualify\",\"2026-10-01\",\"2026-11-20\",\"USD\",\"12.50\"",
+        "\"O-2\",\"bob\",\"east\",\"na\",\"propose\",\"2026-10-02\",\"2026-12-01\",\"EUR\",\"7\"",
+    ];
+    let title = "\"Pipeline, Q4 (all teams)\"\nAs of 11/20/2026 09:07 AM\n\n";
+    let footer = "\n\"\"\n\"Confidential Information - Do Not Distribute\"\n\"Copyright (c) 2000-2026 salesforce.com, inc. All rights reserved.\"\n";
+    std::fs::write(
+        &path,
+        format!("{title}{SNAPSHOT_HEADER}\n{}\n{footer}", rows.join("\n")),
+    )
+    .unwrap();
+    let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+    assert_eq!(texts(&read.frame, col::OPPORTUNITY_ID), ["O-1", "O-2"]);
+    assert_eq!(texts(&read.frame, col::AMOUNT), ["12.50", "7.00"]);
+    let said = |part: &str| read.notes.iter().any(|n| n.contains(part));
+    assert!(
+        said("the 3 line(s) above the header (a report's title) were skipped")
+            && said(
+                "footer line(s) below the table were left out: `Confidential Information - Do Not Distribute`, `Copyright (c) 2000-2026 salesforce.com, inc. All rights reserved.`"
+            ),
+        "{:?}",
+        read.notes
+    );
+    let count = quotecast_pipeline::read::check_snapshot(&path, &vocabulary()).unwrap();
+    assert_eq!((count.rows, count.opportunities), (2, 2));
+
+    // A bad value is still named by its data row, the title not counted;
+    // a row that is only an id is data, refused, not a footer.
+    let bad_row = "O-3,ann,east,na,qualify,2026-10-01,,USD,1.00";
+    std::fs::write(
+        &path,
+        format!("{title}{SNAPSHOT_HEADER}\n{}\n{bad_row}\n{footer}", rows[0]),
+    )
+    .unwrap();
+    let message = bad(read_snapshot_noted(&path, &vocabulary()));
+    assert!(
+        message.contains("1 bad value(s)")
+            && message.contains("row 2, column `expected_close`: is empty"),
+        "{message}"
+    );
+    std::fs::write(&path, format!("{SNAPSHOT_HEADER}\n{}\nO-9\n", rows[0])).unwrap();
+    let message = bad(read_snapshot_noted(&path, &vocabulary()));
+    assert!(message.contains("row 2, column `owner`"), "{message}");
+
+    // History files from the same reports read the same way.
+    let dir = history_dir(
+        &format!("Stage history\n\nopportunity_id,stage,at\nO-1,qualify,2026-01-02\n{footer}"),
+        &format!(
+            "opportunity_id,team,outcome,closed,currency,amount\nO-1,east,won,2026-02-01,USD,10.00\n{footer}"
+        ),
+    );
+    let history = read_history(dir.path(), &vocabulary()).unwrap();
+    assert_eq!(history.stage_events.collect().unwrap().height(), 1);
+    assert_eq!(history.outcomes.collect().unwrap().height(), 1);
+}
+
+#[test]
+fn tab_delimited_text_as_spreadsheets_save_it_and_capital_extensions_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = [
+        "O-1\tann\teast\tna\tqualify\t2026-10-01\t2026-11-20\tUSD\t12.50",
+        "O-2\tbob\teast\tna\tpropose\t2026-10-02\t2026-12-01\tEUR\t7",
+    ];
+    let header = SNAPSHOT_HEADER.replace(',', "\t");
+    for name in ["saved.txt", "saved.tsv", "REPORT.CSV"] {
+        let path = csv_file(dir.path(), name, &header, &rows);
+        let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+        assert_eq!(texts(&read.frame, col::OPPORTUNITY_ID), ["O-1", "O-2"]);
+        assert_eq!(texts(&read.frame, col::AMOUNT), ["12.50", "7.00"]);
+    }
+    // Written back as tab-separated text, read the same.
+    let read = read_snapshot_noted(&dir.path().join("saved.tsv"), &vocabulary()).unwrap();
+    let again = dir.path().join("again.tsv");
+    write_table(&again, &read.frame).unwrap();
+    let written = std::fs::read_to_string(&again).unwrap();
+    assert!(written.contains("O-1\t\tann\teast"), "{written}");
+    std::fs::write(dir.path().join("x.pdf"), "%PDF").unwrap();
+    let message = bad(read_snapshot_noted(
+        &dir.path().join("x.pdf"),
+        &vocabulary(),
+    ));
+    assert!(
+        message.contains(".parquet, or .csv, .tsv or .txt"),
+        "{message}"
+    );
+}
+
+#[test]
+fn windows_1252_and_excels_utf16_unicode_text_are_read_as_the_text_they_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    // A German export in Windows-1252: `é` and `€` are one byte each.
+    let header =
+        "opportunity_id;account;owner;team;region;stage;created;expected_close;currency;amount";
+    let row = "O-1;Soci\u{e9}t\u{e9} G\u{e9}n\u{e9}rale;ann;east;na;qualify;2026-10-01;2026-11-20;EUR;12,50";
+    let latin: Vec<u8> = format!("{header}\n{row}\n")
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap())
+        .collect();
+    let path = dir.path().join("latin.csv");
+    std::fs::write(&path, latin).unwrap();
+    let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+    assert_eq!(texts(&read.frame, col::ACCOUNT), ["Société Générale"]);
+    assert_eq!(texts(&read.frame, col::AMOUNT), ["12.50"]);
+    assert!(
+        read.notes
+            .iter()
+            .any(|n| n.contains("read as Windows-1252")),
+        "{:?}",
+        read.notes
+    );
+
+    // Excel's "Unicode Text": UTF-16 with its byte order mark, tabs.
+    let text = format!(
+        "{}\n{}\n",
+        header.replace(';', "\t"),
+        row.replace(';', "\t")
+    );
+    let mut wide = vec![0xFF, 0xFE];
+    wide.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    let path = dir.path().join("unicode.txt");
+    std::fs::write(&path, wide).unwrap();
+    let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+    assert_eq!(texts(&read.frame, col::ACCOUNT), ["Société Générale"]);
+    assert!(
+        read.notes.iter().any(|n| n.contains("read as UTF-16LE")),
+        "{:?}",
+        read.notes
+    );
+    // A UTF-8 file says nothing about its text.
+    let path = csv_file(dir.path(), "plain.csv", header, &[row]);
+    let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+    assert_eq!(texts(&read.frame, col::ACCOUNT), ["Société Générale"]);
+    assert!(
+        !read.notes.iter().any(|n| n.contains("text was read as")),
+        "{:?}",
+        read.notes
+    );
+}
+
+#[test]
+fn a_spreadsheet_report_as_pandas_or_a_crm_writes_it_is_read_like_its_csv() {
+    // `tests/data/salesforce_report.xlsx`: pandas' `to_excel` below a
+    // report's title, dates as Excel dates (one with a time), amounts as
+    // numbers, an account with a comma and one with accents.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/salesforce_report.xlsx");
+    let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+    let frame = read.frame;
+    assert_eq!(
+        texts(&frame, col::OPPORTUNITY_ID),
+        ["006A000001", "006A000002", "006A000003"]
+    );
+    assert_eq!(
+        texts(&frame, col::ACCOUNT),
+        ["Société Générale", "Acme, Inc.", "Globex"]
+    );
+    assert_eq!(texts(&frame, col::STAGE), ["qualify", "propose", "qualify"]);
+    assert_eq!(
+        texts(&frame, col::CREATED),
+        ["2026-10-01", "2026-10-02", "2026-10-03"]
+    );
+    assert_eq!(
+        texts(&frame, col::EXPECTED_CLOSE),
+        ["2026-12-15", "2026-12-20", "2027-01-10"]
+    );
+    assert_eq!(texts(&frame, col::AMOUNT), ["12500.50", "7.00", "24878.38"]);
+    let said = |part: &str| read.notes.iter().any(|n| n.contains(part));
+    assert!(
+        said("the workbook's sheet `Report` was read")
+            && said("the 3 line(s) above the header (a report's title) were skipped"),
+        "{:?}",
+        read.notes
+    );
+    // A file named as a spreadsheet that is none is refused by name.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("fake.xlsx");
+    std::fs::write(&fake, "opportunity_id,team\n").unwrap();
+    let message = bad(read_snapshot_noted(&fake, &vocabulary()));
+    assert!(
+        message.contains("fake.xlsx") && message.contains("not a spreadsheet that can be read"),
+        "{message}"
+    );
+}
+
+#[test]
+fn quoted_empty_values_as_salesforce_quotes_every_field_are_empty() {
+    // Salesforce's report CSV quotes every value, empty ones too.
+    let dir = tempfile::tempdir().unwrap();
+    let header = format!("{SNAPSHOT_HEADER},forecast_category");
+    let quoted = |row: &str| {
+        let fields: Vec<String> = row.split(',').map(|f| format!("\"{f}\"")).collect();
+        fields.join(",")
+    };
+    let rows = [
+        quoted("O-1,ann,east,na,qualify,2026-10-01,2026-11-20,USD,12.50,"),
+        quoted("O-2,bob,east,na,propose,2026-10-02,2026-12-01,EUR,,Commit"),
+    ];
+    let path = csv_file(dir.path(), "quoted.csv", &quoted(&header), &rows);
+    let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+    assert_eq!(texts(&read.frame, col::FORECAST_CATEGORY), ["", "commit"]);
+    assert_eq!(texts(&read.frame, col::AMOUNT), ["12.50", "0.00"]);
+    assert!(
+        read.notes
+            .iter()
+            .any(|n| n.contains("1 value(s) of column `amount` were empty and read as 0")),
+        "{:?}",
+        read.notes
+    );
+    // A needed value left empty inside quotes is named as empty.
+    let path = csv_file(
+        dir.path(),
+        "quoted.csv",
+        &quoted(&header),
+        &[quoted("O-3,ann,east,na,qualify,2026-10-01,,USD,1.00,")],
+    );
+    let message = bad(read_snapshot_noted(&path, &vocabulary()));
+    assert!(
+        message.contains("row 1, column `expected_close`: is empty"),
+        "{message}"
+    );
+}
