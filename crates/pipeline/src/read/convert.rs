@@ -383,18 +383,27 @@ fn converted(
         }
         Kind::Text => raw,
         Kind::Date if dtype == &DataType::String => {
-            let tries: Vec<Expr> = DATE_FORMATS
-                .iter()
-                .map(|format| {
-                    raw.clone().str().to_date(StrptimeOptions {
-                        format: Some((*format).into()),
-                        strict: false,
-                        exact: true,
-                        cache: true,
-                    })
+            let parse = |text: Expr, format: &str| {
+                text.str().to_date(StrptimeOptions {
+                    format: Some(format.into()),
+                    strict: false,
+                    exact: true,
+                    cache: true,
                 })
-                .collect();
-            let mut tries = tries;
+            };
+            // The first format that reads a value wins; the others are
+            // tried only on values it did not read (a date written
+            // `2026-11-20` is parsed once, not once per format).
+            let plain_date = parse(raw.clone(), DATE_FORMATS[0]);
+            let unread = when(plain_date.clone().is_null())
+                .then(raw.clone())
+                .otherwise(lit(NULL).cast(DataType::String));
+            let mut tries = vec![plain_date];
+            tries.extend(
+                DATE_FORMATS[1..]
+                    .iter()
+                    .map(|format| parse(unread.clone(), format)),
+            );
             tries.push(
                 regional::dates(raw.clone(), other_dates.clone())
                     .str()

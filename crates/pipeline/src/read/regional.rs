@@ -347,6 +347,14 @@ const SYMBOLS: [char; 6] = ['$', '€', '£', '¥', '₹', '₩'];
 /// or apostrophes used to group digits; `None` when nothing was there to
 /// take away.
 fn stripped(text: &str) -> Option<(Option<&str>, String)> {
+    // Most amounts are plain (`12500.00`, `-3`): nothing to take away,
+    // told without building the text.
+    let plain = text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+');
+    if plain && text.bytes().filter(|&b| b == b'.').count() <= 1 {
+        return None;
+    }
     let trimmed = text.trim();
     let is_code = |s: &str| s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase());
     let (code, number) = match trimmed.split_once(char::is_whitespace) {
