@@ -565,20 +565,25 @@ fn scan_noted(path: &Path) -> Result<(LazyFrame, Vec<String>), PipelineError> {
             layout.title_lines
         ));
     }
-    match decorations::footer_rows(&columns, &layout.footer) {
-        Some(footer) => {
-            let quoted: Vec<String> = layout
-                .footer
-                .iter()
-                .filter(|t| !t.is_empty())
-                .map(|t| format!("`{t}`"))
-                .collect();
-            notes.push(format!(
-                "the report's footer line(s) below the table were left out: {}",
-                quoted.join(", ")
-            ));
-            Ok((frame.filter(footer.not()), notes))
-        }
+    if let Some(totals) = &layout.totals {
+        notes.push(format!(
+            "the report's totals row ending the table (`{totals}`) was left out"
+        ));
+    }
+    if !layout.footer.is_empty() {
+        let quoted: Vec<String> = layout
+            .footer
+            .iter()
+            .filter(|t| !t.is_empty())
+            .map(|t| format!("`{t}`"))
+            .collect();
+        notes.push(format!(
+            "the report's footer line(s) below the table were left out: {}",
+            quoted.join(", ")
+        ));
+    }
+    match decorations::footer_rows(&columns, &layout.footer, layout.totals.as_deref()) {
+        Some(rows) => Ok((frame.filter(rows.not()), notes)),
         None => Ok((frame, notes)),
     }
 }

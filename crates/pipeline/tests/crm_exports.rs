@@ -1262,3 +1262,38 @@ fn quoted_empty_values_as_salesforce_quotes_every_field_are_empty() {
         "{message}"
     );
 }
+
+#[test]
+fn a_reports_totals_row_ending_the_table_is_left_out_and_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = [
+        "O-1,ann,east,na,qualify,2026-10-01,2026-11-20,USD,12.50",
+        "O-2,bob,east,na,propose,2026-10-02,2026-12-01,USD,7",
+        "Grand Totals (2 records),,,,,,,,19.50",
+    ];
+    let footer = "\n\"\"\n\"Confidential Information - Do Not Distribute\"\n";
+    let path = dir.path().join("totals.csv");
+    std::fs::write(
+        &path,
+        format!("{SNAPSHOT_HEADER}\n{}\n{footer}", rows.join("\n")),
+    )
+    .unwrap();
+    let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+    assert_eq!(texts(&read.frame, col::OPPORTUNITY_ID), ["O-1", "O-2"]);
+    assert!(
+        read.notes.iter().any(|n| n.contains(
+            "the report's totals row ending the table (`Grand Totals (2 records)`) was left out"
+        )),
+        "{:?}",
+        read.notes
+    );
+    // Without a footer after it too; a row named `Total` inside the table
+    // is data.
+    let path = csv_file(dir.path(), "totals.csv", SNAPSHOT_HEADER, &rows);
+    let read = read_snapshot_noted(&path, &vocabulary()).unwrap();
+    assert_eq!(texts(&read.frame, col::OPPORTUNITY_ID), ["O-1", "O-2"]);
+    let inside = [rows[2], rows[0]];
+    let path = csv_file(dir.path(), "inside.csv", SNAPSHOT_HEADER, &inside);
+    let message = bad(read_snapshot_noted(&path, &vocabulary()));
+    assert!(message.contains("row 1, column `owner`"), "{message}");
+}

@@ -26,6 +26,9 @@ pub(crate) struct Layout {
     /// (empty for a blank one); none when they are all blank (blank lines
     /// are left to the reader's count of them).
     pub footer: Vec<String>,
+    /// The first value of a totals row ending the table (`Total`, `Grand
+    /// Totals (3 records)`), left out whatever its other values.
+    pub totals: Option<String>,
 }
 
 /// The layout of the CSV file at `path` (a plain file: `,`, no title, no
@@ -50,6 +53,7 @@ fn layout_of(head: &[u8], tail: &[u8]) -> Layout {
         separator,
         title_lines,
         footer: footer(tail, separator),
+        totals: totals(tail, separator),
     }
 }
 
@@ -172,15 +176,36 @@ fn footer(tail: &[u8], separator: u8) -> Vec<String> {
     }
 }
 
-/// True on a row of a CSV file read as text with `columns` that is one of
-/// the `footer` records: its first column holds one of them and every
-/// other is empty. None without a footer (or columns).
-pub(crate) fn footer_rows(columns: &Schema, footer: &[String]) -> Option<Expr> {
-    if footer.is_empty() {
+/// The first value of the table's last row in `tail` when that row is a
+/// report's totals (its first value starts with `Total` or `Grand
+/// Total`, in any case) and nothing but decorations follows it.
+fn totals(tail: &[u8], separator: u8) -> Option<String> {
+    let records = records(tail, separator, false);
+    let last = records.iter().rposition(|r| filled(r) >= 2)?;
+    let after = &records[last + 1..];
+    if last == 0 || !after.iter().all(|r| r.iter().skip(1).all(String::is_empty)) {
         return None;
     }
+    let first = records[last].first()?;
+    let lower = first.to_lowercase();
+    (lower.starts_with("total") || lower.starts_with("grand total")).then(|| first.clone())
+}
+
+/// True on a row of a CSV file read as text with `columns` that is one of
+/// the `footer` records (its first column holds one of them and every
+/// other is empty) or the `totals` row (its first column holds that).
+/// None without either (or columns).
+pub(crate) fn footer_rows(
+    columns: &Schema,
+    footer: &[String],
+    totals: Option<&str>,
+) -> Option<Expr> {
     let mut names = columns.iter_names();
-    let first = col(names.next()?.clone());
+    let first = col(names.next()?.clone()).str().strip_chars(lit(NULL));
+    let totals = totals.map(|text| first.clone().eq(lit(text.to_owned())));
+    if footer.is_empty() {
+        return totals;
+    }
     let texts = Series::new("footer".into(), footer);
     let empty = |name: &PlSmallStr| {
         let value = col(name.clone());
@@ -189,10 +214,13 @@ pub(crate) fn footer_rows(columns: &Schema, footer: &[String]) -> Option<Expr> {
             .is_null()
             .or(value.str().strip_chars(lit(NULL)).eq(lit("")))
     };
-    let first = first.str().strip_chars(lit(NULL));
     let rows =
         std::iter::once(first.is_in(lit(texts).implode(false), false)).chain(names.map(empty));
-    all_horizontal(rows.collect::<Vec<_>>()).ok()
+    let decorations = all_horizontal(rows.collect::<Vec<_>>()).ok()?;
+    Some(match totals {
+        Some(totals) => decorations.or(totals),
+        None => decorations,
+    })
 }
 
 #[cfg(test)]
@@ -240,6 +268,26 @@ mod tests {
         assert!(footer(b"id,team,amount\na,east,\n", b',').is_empty());
         assert!(footer(b"id,team,amount\na,east,10\n,,Total\n", b',').is_empty());
         assert!(footer(b"id,team,amount\na,east,10\nO-9\n", b',').is_empty());
+    }
+
+    #[test]
+    fn a_totals_row_ending_the_table_is_found_before_or_without_a_footer() {
+        let file =
+            format!("id,team,amount\na,east,10\nGrand Totals (1 records),,10{SALESFORCE_FOOTER}");
+        assert_eq!(
+            totals(file.as_bytes(), b','),
+            Some("Grand Totals (1 records)".to_owned())
+        );
+        assert_eq!(footer(file.as_bytes(), b',').len(), 3);
+        assert_eq!(
+            totals(b"id,team,amount\na,east,10\nTOTAL,,10\n", b','),
+            Some("TOTAL".to_owned())
+        );
+        assert_eq!(totals(b"id,team,amount\na,east,10\n", b','), None);
+        assert_eq!(
+            totals(b"id,team,amount\nTotal,east,10\nb,west,5\n", b','),
+            None
+        );
     }
 
     #[test]
