@@ -559,29 +559,7 @@ fn scan_noted(path: &Path) -> Result<(LazyFrame, Vec<String>), PipelineError> {
         })
         .collect();
     let frame = frame.with_columns(emptied);
-    if layout.title_lines > 0 {
-        notes.push(format!(
-            "the {} line(s) above the header (a report's title) were skipped",
-            layout.title_lines
-        ));
-    }
-    if let Some(totals) = &layout.totals {
-        notes.push(format!(
-            "the report's totals row ending the table (`{totals}`) was left out"
-        ));
-    }
-    if !layout.footer.is_empty() {
-        let quoted: Vec<String> = layout
-            .footer
-            .iter()
-            .filter(|t| !t.is_empty())
-            .map(|t| format!("`{t}`"))
-            .collect();
-        notes.push(format!(
-            "the report's footer line(s) below the table were left out: {}",
-            quoted.join(", ")
-        ));
-    }
+    notes.extend(layout.notes());
     match decorations::footer_rows(&columns, &layout.footer, layout.totals.as_deref()) {
         Some(rows) => Ok((frame.filter(rows.not()), notes)),
         None => Ok((frame, notes)),
@@ -764,12 +742,13 @@ pub struct History {
 }
 
 /// Reads the history directory: `stage_events`, `outcomes` and, when
-/// present, `snapshots`, each as `.parquet`, `.csv` or `.xlsx`, each checked in
-/// full by [`read_history_table`].
+/// present, `snapshots`, each in any format a snapshot may be (Parquet,
+/// CSV, a spreadsheet), each checked in full by [`read_history_table`].
 pub fn read_history(dir: &Path, vocabulary: &Vocabulary) -> Result<History, PipelineError> {
     let find = |table: HistoryTable| -> Option<PathBuf> {
-        ["parquet", "csv", "xlsx"]
+        ["parquet", "csv", "tsv", "txt"]
             .into_iter()
+            .chain(spreadsheet::EXTENSIONS)
             .map(|ext| dir.join(format!("{}.{ext}", table.stem())))
             .find(|p| p.is_file())
     };

@@ -49,11 +49,12 @@ pub(crate) fn layout_in(text: &[u8]) -> Layout {
 
 fn layout_of(head: &[u8], tail: &[u8]) -> Layout {
     let (separator, title_lines) = header(head);
+    let tail_records = records(tail, separator, false);
     Layout {
         separator,
         title_lines,
-        footer: footer(tail, separator),
-        totals: totals(tail, separator),
+        footer: footer(&tail_records),
+        totals: totals(&tail_records),
     }
 }
 
@@ -154,41 +155,80 @@ fn header(head: &[u8]) -> (u8, usize) {
         .map_or((b',', 0), |(at, _, _, separator)| (separator, at))
 }
 
-/// The footer records at the end of `tail`: the records after the last
-/// one with two values or more, each with at most one value, in its first
-/// field, set apart from the table by a blank one (a row right below the
-/// table with only its first value is a row missing the others).
-fn footer(tail: &[u8], separator: u8) -> Vec<String> {
-    let records = records(tail, separator, false);
-    let table_end = records
+/// The place of the table's last row among `records`: the last record
+/// with two values or more.
+fn last_row(records: &[Record]) -> Option<usize> {
+    records.iter().rposition(|r| filled(r) >= 2)
+}
+
+/// Whether each of `records` has no value past its first field.
+fn first_values_only(records: &[Record]) -> bool {
+    records
         .iter()
-        .rposition(|r| filled(r) >= 2)
-        .map_or(0, |i| i + 1);
-    let trailing = &records[table_end..];
-    let decorations = trailing.first().is_some_and(|r| filled(r) == 0)
-        && trailing
-            .iter()
-            .all(|r| r.iter().skip(1).all(String::is_empty));
+        .all(|r| r.iter().skip(1).all(String::is_empty))
+}
+
+/// The footer records ending `records` (a file's tail): the records after
+/// the table's last row, each with at most one value, in its first field,
+/// set apart from the table by a blank one (a row right below the table
+/// with only its first value is a row missing the others).
+fn footer(records: &[Record]) -> Vec<String> {
+    let Some(last) = last_row(records) else {
+        return Vec::new();
+    };
+    let trailing = &records[last + 1..];
+    let decorations =
+        trailing.first().is_some_and(|r| filled(r) == 0) && first_values_only(trailing);
     let texts: Vec<String> = trailing.iter().map(|r| r[0].clone()).collect();
-    match decorations && table_end > 0 && texts.iter().any(|t| !t.is_empty()) {
+    match decorations && texts.iter().any(|t| !t.is_empty()) {
         true => texts,
         false => Vec::new(),
     }
 }
 
-/// The first value of the table's last row in `tail` when that row is a
-/// report's totals (its first value starts with `Total` or `Grand
-/// Total`, in any case) and nothing but decorations follows it.
-fn totals(tail: &[u8], separator: u8) -> Option<String> {
-    let records = records(tail, separator, false);
-    let last = records.iter().rposition(|r| filled(r) >= 2)?;
-    let after = &records[last + 1..];
-    if last == 0 || !after.iter().all(|r| r.iter().skip(1).all(String::is_empty)) {
+/// The first value of the table's last row among `records` (a file's
+/// tail) when that row is a report's totals (its first value starts with
+/// `Total` or `Grand Total`, in any case) and nothing but decorations
+/// follows it.
+fn totals(records: &[Record]) -> Option<String> {
+    let last = last_row(records)?;
+    if last == 0 || !first_values_only(&records[last + 1..]) {
         return None;
     }
     let first = records[last].first()?;
     let lower = first.to_lowercase();
     (lower.starts_with("total") || lower.starts_with("grand total")).then(|| first.clone())
+}
+
+impl Layout {
+    /// The notes that say what of the file was not read as its table.
+    pub(crate) fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.title_lines > 0 {
+            notes.push(format!(
+                "the {} line(s) above the header (a report's title) were skipped",
+                self.title_lines
+            ));
+        }
+        if let Some(totals) = &self.totals {
+            notes.push(format!(
+                "the report's totals row ending the table (`{totals}`) was left out"
+            ));
+        }
+        if !self.footer.is_empty() {
+            let quoted: Vec<String> = self
+                .footer
+                .iter()
+                .filter(|t| !t.is_empty())
+                .map(|t| format!("`{t}`"))
+                .collect();
+            notes.push(format!(
+                "the report's footer line(s) below the table were left out: {}",
+                quoted.join(", ")
+            ));
+        }
+        notes
+    }
 }
 
 /// True on a row of a CSV file read as text with `columns` that is one of
@@ -227,13 +267,17 @@ pub(crate) fn footer_rows(
 mod tests {
     use super::*;
 
+    fn tail(bytes: &[u8]) -> Vec<Record> {
+        records(bytes, b',', false)
+    }
+
     const SALESFORCE_FOOTER: &str = "\n\"\"\n\"Confidential Information - Do Not Distribute\"\n\"Copyright (c) 2000-2026 salesforce.com, inc. All rights reserved.\"\n";
 
     #[test]
     fn a_plain_file_has_no_title_nor_footer() {
         let file = b"id,team,amount\na,east,10\nb,west,20\n";
         assert_eq!(header(file), (b',', 0));
-        assert!(footer(file, b',').is_empty());
+        assert!(footer(&tail(file)).is_empty());
     }
 
     #[test]
@@ -254,7 +298,7 @@ mod tests {
     fn salesforce_footer_lines_are_found_in_order() {
         let file = format!("id,team,amount\na,east,10{SALESFORCE_FOOTER}");
         assert_eq!(
-            footer(file.as_bytes(), b','),
+            footer(&tail(file.as_bytes())),
             vec![
                 String::new(),
                 "Confidential Information - Do Not Distribute".to_owned(),
@@ -265,9 +309,9 @@ mod tests {
 
     #[test]
     fn a_last_row_with_two_values_is_data_and_a_value_past_the_first_field_is_no_footer() {
-        assert!(footer(b"id,team,amount\na,east,\n", b',').is_empty());
-        assert!(footer(b"id,team,amount\na,east,10\n,,Total\n", b',').is_empty());
-        assert!(footer(b"id,team,amount\na,east,10\nO-9\n", b',').is_empty());
+        assert!(footer(&tail(b"id,team,amount\na,east,\n")).is_empty());
+        assert!(footer(&tail(b"id,team,amount\na,east,10\n,,Total\n")).is_empty());
+        assert!(footer(&tail(b"id,team,amount\na,east,10\nO-9\n")).is_empty());
     }
 
     #[test]
@@ -275,17 +319,17 @@ mod tests {
         let file =
             format!("id,team,amount\na,east,10\nGrand Totals (1 records),,10{SALESFORCE_FOOTER}");
         assert_eq!(
-            totals(file.as_bytes(), b','),
+            totals(&tail(file.as_bytes())),
             Some("Grand Totals (1 records)".to_owned())
         );
-        assert_eq!(footer(file.as_bytes(), b',').len(), 3);
+        assert_eq!(footer(&tail(file.as_bytes())).len(), 3);
         assert_eq!(
-            totals(b"id,team,amount\na,east,10\nTOTAL,,10\n", b','),
+            totals(&tail(b"id,team,amount\na,east,10\nTOTAL,,10\n")),
             Some("TOTAL".to_owned())
         );
-        assert_eq!(totals(b"id,team,amount\na,east,10\n", b','), None);
+        assert_eq!(totals(&tail(b"id,team,amount\na,east,10\n")), None);
         assert_eq!(
-            totals(b"id,team,amount\nTotal,east,10\nb,west,5\n", b','),
+            totals(&tail(b"id,team,amount\nTotal,east,10\nb,west,5\n")),
             None
         );
     }
@@ -293,6 +337,6 @@ mod tests {
     #[test]
     fn a_header_alone_has_no_footer() {
         assert_eq!(header(b"id,team,amount\n"), (b',', 0));
-        assert!(footer(b"id,team,amount\n", b',').is_empty());
+        assert!(footer(&tail(b"id,team,amount\n")).is_empty());
     }
 }

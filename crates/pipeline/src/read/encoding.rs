@@ -34,15 +34,15 @@ fn transcoded_within(path: &Path, at_most: u64) -> Result<Option<Transcoded>, Pi
         source,
     };
     let mut file = File::open(path).map_err(io)?;
+    let length = file.metadata().map_err(io)?.len();
     let mut start = Vec::with_capacity(2);
     (&mut file).take(2).read_to_end(&mut start).map_err(io)?;
     let encoding = match start.as_slice() {
         [0xFF, 0xFE] => UTF_16LE,
         [0xFE, 0xFF] => UTF_16BE,
-        _ if is_utf8(File::open(path).map_err(io)?).map_err(io)? => return Ok(None),
+        _ if is_utf8(start.as_slice().chain(file)).map_err(io)? => return Ok(None),
         _ => WINDOWS_1252,
     };
-    let length = file.metadata().map_err(io)?.len();
     if length > at_most {
         return Err(PipelineError::Format {
             path: path.to_path_buf(),

@@ -6,14 +6,14 @@
 //! (with the time when they have one), numbers as the shortest text that
 //! gives back the number the cell holds, a cell's error as Excel shows
 //! it (`#N/A`), refused by row where a value is needed.
-use std::{io::Write, path::Path};
+use std::path::Path;
 
 use calamine::{Data, Reader, open_workbook_auto};
 
 use super::encoding::Transcoded;
 
 /// The extensions read as spreadsheets.
-const EXTENSIONS: [&str; 5] = ["xlsx", "xlsm", "xlsb", "xls", "ods"];
+pub(crate) const EXTENSIONS: [&str; 5] = ["xlsx", "xlsm", "xlsb", "xls", "ods"];
 
 /// Whether the file at `path` is named as a spreadsheet.
 pub(crate) fn is_spreadsheet(path: &Path) -> bool {
@@ -75,12 +75,11 @@ fn cell_text(cell: &Data) -> String {
         Data::Error(e) => e.to_string(),
         Data::DateTime(d) if d.is_datetime() => {
             let (year, month, day, hour, minute, second, _) = d.to_ymd_hms_milli();
-            let mut text = Vec::new();
-            let _ = write!(text, "{year:04}-{month:02}-{day:02}");
-            if (hour, minute, second) != (0, 0, 0) {
-                let _ = write!(text, " {hour:02}:{minute:02}:{second:02}");
+            let date = format!("{year:04}-{month:02}-{day:02}");
+            match (hour, minute, second) {
+                (0, 0, 0) => date,
+                _ => format!("{date} {hour:02}:{minute:02}:{second:02}"),
             }
-            String::from_utf8_lossy(&text).into_owned()
         }
         Data::DateTime(d) => number(d.as_f64()),
     }
