@@ -42,7 +42,7 @@ use crate::{
     columns::{
         BUCKET, CELL_FORECAST, HORIZON, IF_WON, IS_OPEN, IS_WON, PROBABILITY, REALISED, SHARE,
     },
-    corrected::expected_rows,
+    corrected::{expected_rows, numbered_deals},
     frames::{PastSnapshots, collect_together, exact_mean, fixed_sum},
     montecarlo::{P10, P50, P90},
     new_deals::{MIX, TEAM_MEAN},
@@ -313,7 +313,7 @@ impl Frames {
         let (lines, _) = prepared(taken, spec)?;
         // The open lines of the date, computed once per model: later
         // plans start from them rather than from the whole scan.
-        let open = lines.filter(col(IS_OPEN)).collect()?.lazy();
+        let open = numbered_deals(lines.filter(col(IS_OPEN))).collect()?.lazy();
         if model == MODELS[0] {
             self.open.push(
                 open.clone()

@@ -49,6 +49,10 @@ pub(crate) const SHARE: &str = "__share";
 /// The deal's factor on its win probability in the corrected forecast:
 /// its close-date factor times its size factor (1 without a correction).
 pub(crate) const DEAL_FACTOR: &str = "__deal_factor";
+/// The deal's number in the order of the opportunity ids (see
+/// `corrected::numbered_deals`): the trials group and order deals on it
+/// rather than on the text of their ids.
+pub(crate) const DEAL: &str = "__deal";
 
 // --- A learned correction's tables (`Correction`) ---
 /// What a past deal or cell booked, in the reporting currency.

@@ -13,8 +13,9 @@ use crate::{
     Correction, ForecastSpec,
     close_dates::adjusted_probability,
     columns::{
-        BUCKET, CALENDAR_FACTOR, CLOSE, COMPANY, COMPANY_RATIO, CORRECTED, FACTOR, HORIZON, IF_WON,
-        IS_OPEN, IS_WON, POINT, PROBABILITY, SHARE, SHIFT_DAYS, VALUE, WIN_RATE,
+        BUCKET, CALENDAR_FACTOR, CLOSE, COMPANY, COMPANY_RATIO, CORRECTED, DEAL, DEAL_FACTOR,
+        FACTOR, HORIZON, IF_WON, IS_OPEN, IS_WON, POINT, PROBABILITY, SHARE, SHIFT_DAYS, VALUE,
+        WIN_RATE,
     },
     frames::{first_float, fixed_sum},
     prepare::{horizon_of, prepared},
@@ -78,6 +79,76 @@ pub(crate) fn expected_rows(lines: LazyFrame, spec: &ForecastSpec) -> PolarsResu
     let open = with_calendar(open, spec, correction);
     let keep = columns(won.clone())?;
     concat([won, open.select(keep)], UnionArgs::default())
+}
+
+/// The snapshot's deal rows spread over their slippage points
+/// ([`expected_rows`] of [`deal_rows`]), collected: the corrected forecast
+/// and the Monte Carlo of one job both start from them.
+pub fn expected_deal_rows(
+    snapshot: LazyFrame,
+    spec: &ForecastSpec,
+) -> Result<DataFrame, crate::ForecastError> {
+    let (lines, _) = prepared(snapshot, spec)?;
+    Ok(expected_rows(deal_rows(lines, spec), spec)?.collect()?)
+}
+
+/// The open and won `lines` summed per deal and whatever else the
+/// trials tell lines apart by (cell keys, close day, win rate), before
+/// they are spread over the slippage points: a deal has several lines,
+/// and each would otherwise be spread and grouped on its own.
+pub(crate) fn deal_rows(lines: LazyFrame, spec: &ForecastSpec) -> LazyFrame {
+    let mut names = vec![
+        col::OPPORTUNITY_ID,
+        col::TEAM,
+        col::STAGE,
+        col::EXPECTED_CLOSE,
+        CLOSE,
+        BUCKET,
+        WIN_RATE,
+        DEAL_FACTOR,
+        IS_OPEN,
+        IS_WON,
+    ];
+    for dimension in &spec.group_by {
+        if !names.contains(&dimension.column()) {
+            names.push(dimension.column());
+        }
+    }
+    let rows = lines
+        .filter(col(IS_OPEN).or(col(IS_WON)))
+        .group_by(names.into_iter().map(col).collect::<Vec<_>>())
+        .agg([fixed_sum(col(VALUE)).alias(VALUE)]);
+    numbered_deals(rows)
+}
+
+/// `rows` with [`DEAL`], each opportunity's number in the order of their
+/// ids: rows of one deal share it, and the trials' plan groups and sorts
+/// on it instead of the ids' text (a sort of the deals here, not of
+/// every slippage point's row there).
+pub(crate) fn numbered_deals(rows: LazyFrame) -> LazyFrame {
+    let id = col(col::OPPORTUNITY_ID);
+    rows.sort([col::OPPORTUNITY_ID], SortMultipleOptions::default())
+        .with_column(
+            id.clone()
+                .neq_missing(id.shift(lit(1)))
+                .cum_sum(false)
+                .cast(DataType::UInt32)
+                .alias(DEAL),
+        )
+}
+
+/// The open and won `lines` as [`crate::new_deals::new_deal_quantities`]
+/// weighs them: each line's win probability (1 when won) and all of its
+/// value ([`SHARE`] 1), not spread over slippage points, whose shares
+/// add up to the line.
+pub(crate) fn unit_rows(lines: LazyFrame) -> LazyFrame {
+    lines.filter(col(IS_OPEN).or(col(IS_WON))).with_columns([
+        when(col(IS_WON))
+            .then(lit(1.0))
+            .otherwise(adjusted_probability())
+            .alias(PROBABILITY),
+        lit(1.0).alias(SHARE),
+    ])
 }
 
 /// The names of `frame`'s columns, as expressions.

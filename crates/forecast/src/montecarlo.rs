@@ -24,14 +24,11 @@ use rayon::prelude::*;
 
 use crate::{
     ForecastError, ForecastSpec,
-    columns::{
-        BUCKET, CLOSE, DEAL_FACTOR, HORIZON, IF_WON, IS_OPEN, IS_WON, POINT, PROBABILITY, SHARE,
-        VALUE, WIN_RATE,
-    },
-    corrected::expected_rows,
+    columns::{BUCKET, DEAL, HORIZON, IF_WON, POINT, PROBABILITY, SHARE},
+    corrected::expected_deal_rows,
     frames::{collect_together, fixed_sum},
     new_deals::NewDealDraws,
-    prepare::{horizon_of, prepared},
+    prepare::horizon_of,
     shocks::{ShockModel, Shocks},
     winners::{TWO_POW_32, Walk, WinDraw, Won},
 };
@@ -196,7 +193,16 @@ pub fn simulate(
     spec: &ForecastSpec,
     how: &Simulation,
 ) -> Result<Uncertainty, ForecastError> {
-    let (lines, _) = prepared(snapshot, spec)?;
+    let rows = tracing::info_span!("deal_rows").in_scope(|| expected_deal_rows(snapshot, spec))?;
+    simulate_rows(rows, spec, how)
+}
+
+/// [`simulate`] from the snapshot's [`expected_deal_rows`].
+pub(crate) fn simulate_rows(
+    rows: DataFrame,
+    spec: &ForecastSpec,
+    how: &Simulation,
+) -> Result<Uncertainty, ForecastError> {
     let mut keys = vec![col(BUCKET)];
     keys.extend(spec.group_by.iter().map(|d| col(d.column())));
     let Trials {
@@ -204,13 +210,11 @@ pub fn simulate(
         totals,
         open,
     } = {
-        // Collected once: the cells, the deals' plan and the new deals'
-        // pieces all start from it, and polars computes a lazy input again
-        // for each plan collected together (the plan of the 200,000-deal
-        // history job took 3.7 s, now 1.8 s).
-        let rows = tracing::info_span!("deal_rows")
-            .in_scope(|| expected_rows(deal_rows(lines, spec), spec)?.collect())?
-            .lazy();
+        // Collected (by the caller): the cells, the deals' plan and the
+        // new deals' pieces all start from it, and polars computes a lazy
+        // input again for each plan collected together (the plan of the
+        // 200,000-deal history job took 3.7 s, then 1.8 s).
+        let rows = rows.lazy();
         let new_deals = crate::new_deals::pieces(rows.clone(), spec)?;
         trials(rows, keys, how, spec, new_deals)?
     };
@@ -248,34 +252,6 @@ pub fn simulate(
     })
 }
 
-/// The open and won `lines` summed per deal and whatever else the
-/// trials tell lines apart by (cell keys, close day, win rate), before
-/// they are spread over the slippage points: a deal has several lines,
-/// and each would otherwise be spread and grouped on its own.
-fn deal_rows(lines: LazyFrame, spec: &ForecastSpec) -> LazyFrame {
-    let mut names = vec![
-        col::OPPORTUNITY_ID,
-        col::TEAM,
-        col::STAGE,
-        col::EXPECTED_CLOSE,
-        CLOSE,
-        BUCKET,
-        WIN_RATE,
-        DEAL_FACTOR,
-        IS_OPEN,
-        IS_WON,
-    ];
-    for dimension in &spec.group_by {
-        if !names.contains(&dimension.column()) {
-            names.push(dimension.column());
-        }
-    }
-    lines
-        .filter(col(IS_OPEN).or(col(IS_WON)))
-        .group_by(names.into_iter().map(col).collect::<Vec<_>>())
-        .agg([fixed_sum(col(VALUE)).alias(VALUE)])
-}
-
 /// The outcome of each trial per cell.
 pub(crate) struct Trials {
     /// One row per cell: its `keys` and [`CELL`], in key order.
@@ -287,7 +263,8 @@ pub(crate) struct Trials {
     pub open: u64,
 }
 
-/// Runs `how.trials` trials of the rows of [`expected_rows`], summed per
+/// Runs `how.trials` trials of the rows of [`expected_rows`] (of rows
+/// with [`crate::corrected::numbered_deals`]), summed per
 /// cell of `keys`, with the deals not yet in the pipeline of `new_deals`
 /// (the [`crate::new_deals::pieces`] of the rows) when given.
 pub(crate) fn trials(
@@ -313,7 +290,7 @@ pub(crate) fn trials(
         )
         // A deal's lines in the same cell (and slippage point) add up
         // before the trials: fewer additions per won deal.
-        .group_by([col(col::OPPORTUNITY_ID), col(POINT), col(CELL)])
+        .group_by([col(DEAL), col(POINT), col(CELL)])
         .agg([
             col(PROBABILITY).first(),
             fixed_sum(col(IF_WON)).alias(IF_WON),
@@ -321,10 +298,7 @@ pub(crate) fn trials(
             col(col::TEAM).first(),
             col(col::STAGE).first(),
         ])
-        .sort(
-            [col::OPPORTUNITY_ID, POINT, CELL],
-            SortMultipleOptions::default(),
-        );
+        .sort([DEAL, POINT, CELL], SortMultipleOptions::default());
     let mut plans = vec![cells.clone(), ordered];
     plans.extend(new_deals.map(|n| {
         n.join(
@@ -404,7 +378,7 @@ fn deals(
     horizons: &[i32],
     model: &ShockModel,
 ) -> Result<Deals, ForecastError> {
-    let ids = ordered.column(col::OPPORTUNITY_ID)?.str()?;
+    let ids = ordered.column(DEAL)?.u32()?;
     let team_names = ordered.column(col::TEAM)?.str()?;
     let stage_names = ordered.column(col::STAGE)?.str()?;
     let cell = ordered.column(CELL)?.cast(&DataType::UInt32)?;
@@ -418,7 +392,7 @@ fn deals(
     // Per deal: its probability, points and first row, in row order.
     let mut found: Vec<(f64, u32, u32)> = Vec::new();
     let mut rows = Vec::new();
-    let mut previous: Option<&str> = None;
+    let mut previous: Option<u32> = None;
     let (mut team, mut stage) = ("", "");
     for row in 0..ordered.height() {
         let id = ids.get(row);

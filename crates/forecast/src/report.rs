@@ -10,8 +10,9 @@ use quotecast_pipeline::read::History;
 
 use crate::{
     Bucket, Calibration, Dimension, Forecast, ForecastError, ForecastSpec, Learning, RateTable,
-    RatesThen, Simulation, Uncertainty, WinRates, forecast, frames::snapshot_dates,
-    learn_correction, overdue, simulate,
+    RatesThen, Simulation, Uncertainty, WinRates, corrected::expected_deal_rows,
+    frames::snapshot_dates, learn_correction, montecarlo::simulate_rows, overdue,
+    weighted::forecast_from,
 };
 
 /// History younger than this is not learned from: its deals have not been
@@ -349,20 +350,33 @@ pub fn report_with_spec(
 ) -> Result<ForecastReport, ForecastError> {
     spec.group_by = options.group_by.clone();
     let cancel = &options.simulation.cancel;
-    let result =
-        tracing::info_span!("forecast").in_scope(|| forecast(snapshot.clone().lazy(), &spec))?;
+    let trials = options.simulation.trials;
+    // The deal rows the corrected forecast and the Monte Carlo share.
+    let learned = spec.correction.is_some() || spec.new_deal_history.is_some();
+    let expected = match trials > 0 || learned || spec.timing.is_some() {
+        true => Some(
+            tracing::info_span!("deal_rows")
+                .in_scope(|| expected_deal_rows(snapshot.clone().lazy(), &spec))?,
+        ),
+        false => None,
+    };
+    let result = tracing::info_span!("forecast").in_scope(|| {
+        forecast_from(
+            snapshot.clone().lazy(),
+            &spec,
+            expected.clone().map(|r| r.lazy()),
+        )
+    })?;
     cancel.check()?;
     let (overdue_list, overdue_by_owner) =
         tracing::info_span!("overdue").in_scope(|| overdue(snapshot.clone().lazy(), &spec))?;
     cancel.check()?;
-    let uncertainty = if options.simulation.trials > 0 {
-        let trials = options.simulation.trials;
-        Some(
+    let uncertainty = match expected.filter(|_| trials > 0) {
+        Some(rows) => Some(
             tracing::info_span!("simulate", trials)
-                .in_scope(|| simulate(snapshot.lazy(), &spec, &options.simulation))?,
-        )
-    } else {
-        None
+                .in_scope(|| simulate_rows(rows, &spec, &options.simulation))?,
+        ),
+        None => None,
     };
     Ok(ForecastReport {
         spec,

@@ -11,6 +11,7 @@ use crate::{
         BUCKET, CATEGORY, COMPANY_RATE, CORRECTED, DEALS, IS_OPEN, IS_WON, KIND, LINES,
         OPPORTUNITIES, RATE, VALUE, WIN_RATE,
     },
+    corrected::{deal_rows, expected_rows, unit_rows},
     distinct::{OUT_OF_ORDER, counted_exactly, with_run_flags},
     frames::{collect_together, fixed_sum},
     new_deals::{EXPECTED_BOOKINGS, NEW_DEAL_QUANTITY, NEW_DEALS},
@@ -116,6 +117,16 @@ fn sum_where(condition: Expr, value: Expr) -> Expr {
 
 /// The stage-weighted forecast of `snapshot` (see [`Forecast`]).
 pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, ForecastError> {
+    forecast_from(snapshot, spec, None)
+}
+
+/// [`forecast`], with the snapshot's [`crate::corrected::expected_deal_rows`]
+/// when the caller has them already.
+pub(crate) fn forecast_from(
+    snapshot: LazyFrame,
+    spec: &ForecastSpec,
+    expected_deal_rows: Option<LazyFrame>,
+) -> Result<Forecast, ForecastError> {
     // Lost deals are only counted: the stage filter goes down into the
     // Parquet reader, which skips their rows in the other columns; whole
     // opportunities stay together, so runs of rows stay runs.
@@ -135,16 +146,22 @@ pub fn forecast(snapshot: LazyFrame, spec: &ForecastSpec) -> Result<Forecast, Fo
     let lines = lines.with_column(kind(col(col::EXPECTED_CLOSE).lt(as_of(spec))));
     let learned = spec.new_deal_history.is_some() || spec.timing.is_some();
     let (corrected, new_units) = if spec.correction.is_some() || learned {
-        // The expected rows are built once and feed both plans.
-        let rows = crate::corrected::expected_rows(lines.clone(), spec)?;
-        let mut corrected = crate::corrected::corrected(rows.clone(), spec, &keys)?;
+        // The corrected amounts from each deal's lines summed per cell
+        // before they are spread over its slippage points (as the Monte
+        // Carlo draws them); the new deals' units from the lines, whose
+        // shares of the points add up to each line.
+        let rows = match expected_deal_rows {
+            Some(rows) => rows,
+            None => expected_rows(deal_rows(lines.clone(), spec), spec)?,
+        };
+        let mut corrected = crate::corrected::corrected(rows, spec, &keys)?;
         if spec.correction.is_none() {
             // Without a correction the rows' sum is `weighted` again.
             corrected = corrected.drop(cols([CORRECTED]));
         }
         (
             Some(corrected),
-            crate::new_deals::new_deal_quantities(rows, spec, &sku_keys)?,
+            crate::new_deals::new_deal_quantities(unit_rows(lines.clone()), spec, &sku_keys)?,
         )
     } else {
         (None, None)

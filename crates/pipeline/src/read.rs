@@ -275,6 +275,51 @@ impl Table {
         Ok(rows - self.blanks)
     }
 
+    /// Whether `path` is text or a spreadsheet, not Parquet.
+    fn is_text(path: &Path) -> Result<bool, PipelineError> {
+        Ok(spreadsheet::is_spreadsheet(path) || FileFormat::of(path)? != FileFormat::Parquet)
+    }
+
+    /// The table with its file's values parsed once into memory when the
+    /// file is text or a spreadsheet: later passes (a distinct count, the
+    /// checks) then read them there rather than parse the text again.
+    fn held(mut self) -> Result<Self, PipelineError> {
+        if Self::is_text(&self.path)? {
+            let opt = self.raw.get_current_optimizations();
+            let plan = self.raw.clone().logical_plan;
+            let frames = LazyFrame::collect_all_with_engine(vec![plan], Engine::Streaming, opt)
+                .map_err(|e| format_error(&self.path, e))?;
+            self.raw = frames.into_iter().next().unwrap_or_default().lazy();
+        }
+        Ok(self)
+    }
+
+    /// The typed columns of `specs`, checked ([`Table::refuse_bad`]), and
+    /// the rows checked, from one pass over the file collected on
+    /// `engine`: the checks then run on the frame in memory.
+    fn checked_in_memory(
+        &mut self,
+        specs: &[Spec],
+        engine: Engine,
+    ) -> Result<(DataFrame, u64), PipelineError> {
+        let path = self.path.clone();
+        let collect = |plan: LazyFrame| {
+            let opt = plan.get_current_optimizations();
+            LazyFrame::collect_all_with_engine(vec![plan.logical_plan], engine, opt)
+                .map(|frames| frames.into_iter().next().unwrap_or_default())
+                .map_err(|e| format_error(&path, e))
+        };
+        let frame = collect(self.flagged())?;
+        let rows = self.refuse_bad(frame.clone().lazy())?;
+        // Copied without its blank rows only when it has some.
+        let frame = match self.blanks {
+            0 => frame,
+            _ => collect(frame.lazy().filter(col(BLANK).not()))?,
+        };
+        let names: Vec<PlSmallStr> = specs.iter().map(|s| s.name.into()).collect();
+        Ok((frame.select(names)?, rows))
+    }
+
     /// The typed columns, unchecked (after [`Table::refuse_bad`]).
     fn values(&self) -> LazyFrame {
         let rows = match self.blanks {
@@ -370,27 +415,12 @@ pub fn read_snapshot_noted(
     path: &Path,
     vocabulary: &Vocabulary,
 ) -> Result<Snapshot, PipelineError> {
-    let mut table = Table::open(path, SNAPSHOT, vocabulary)?;
+    let mut table = Table::open(path, SNAPSHOT, vocabulary)?.held()?;
     line_checks(&mut table);
     one_row_per_line(&mut table, &[col::OPPORTUNITY_ID, col::LINE]);
-    let frame = table
-        .flagged()
-        .collect()
-        .map_err(|e| format_error(path, e))?;
-    table.refuse_bad(frame.clone().lazy())?;
-    let names: Vec<PlSmallStr> = SNAPSHOT.iter().map(|s| s.name.into()).collect();
-    // Copied without its blank rows only when it has some (a snapshot
-    // is read on every forecast).
-    let frame = match table.blanks {
-        0 => frame,
-        _ => frame
-            .lazy()
-            .filter(col(BLANK).not())
-            .collect()
-            .map_err(|e| format_error(path, e))?,
-    };
+    let (frame, _) = table.checked_in_memory(SNAPSHOT, Engine::InMemory)?;
     Ok(Snapshot {
-        frame: frame.select(names)?,
+        frame,
         notes: table.typed.notes,
     })
 }
@@ -675,14 +705,52 @@ pub struct HistoryFile {
 /// type, the rules' stages, outcomes and currencies (a CRM's labels read
 /// as the rules' ids), one outcome per deal, no negative amount. Each bad
 /// value is named by row and column; a column of unknown codes also by
-/// the distinct values found and those expected.
+/// the distinct values found and those expected. The frame reads the
+/// file again wherever it is scanned.
+pub fn check_history_table(
+    path: &Path,
+    table: HistoryTable,
+    vocabulary: &Vocabulary,
+) -> Result<HistoryFile, PipelineError> {
+    let mut checked = with_history_checks(
+        Table::open(path, &table.specs(), vocabulary)?,
+        table,
+        vocabulary,
+    );
+    let rows = checked.refuse_bad(checked.flagged())?;
+    Ok(HistoryFile {
+        frame: checked.values(),
+        rows,
+        notes: checked.typed.notes,
+    })
+}
+
+/// [`check_history_table`] for a job that reads the table: a table in
+/// text (or a spreadsheet) is parsed once, checked and held in memory,
+/// since every query that scanned it would parse and convert the text
+/// again (the learning reads the history a dozen times). A Parquet file
+/// stays on disk, read column by column as each query needs.
 pub fn read_history_table(
     path: &Path,
     table: HistoryTable,
     vocabulary: &Vocabulary,
 ) -> Result<HistoryFile, PipelineError> {
+    if !Table::is_text(path)? {
+        return check_history_table(path, table, vocabulary);
+    }
     let specs = table.specs();
-    let mut checked = Table::open(path, &specs, vocabulary)?;
+    let opened = Table::open(path, &specs, vocabulary)?.held()?;
+    let mut checked = with_history_checks(opened, table, vocabulary);
+    let (frame, rows) = checked.checked_in_memory(&specs, Engine::Streaming)?;
+    Ok(HistoryFile {
+        frame: frame.lazy(),
+        rows,
+        notes: checked.typed.notes,
+    })
+}
+
+/// `checked` with the checks of `table` beyond its columns' types.
+fn with_history_checks(mut checked: Table, table: HistoryTable, vocabulary: &Vocabulary) -> Table {
     match table {
         HistoryTable::StageEvents => {}
         HistoryTable::Outcomes => {
@@ -719,12 +787,7 @@ pub fn read_history_table(
             );
         }
     }
-    let rows = checked.refuse_bad(checked.flagged())?;
-    Ok(HistoryFile {
-        frame: checked.values(),
-        rows,
-        notes: checked.typed.notes,
-    })
+    checked
 }
 
 /// A history directory as `gen-pipeline` writes it (and a CRM export can

@@ -15,7 +15,7 @@ use std::{
 use crate::{
     PipelineError,
     quota::{Allowance, Quotas, bytes_under},
-    read::{HistoryTable, Vocabulary, check_snapshot, read_history_table},
+    read::{HistoryTable, Vocabulary, check_history_table, check_snapshot},
     write::FileFormat,
 };
 
@@ -371,7 +371,7 @@ fn check_file(
             opportunities: counted.opportunities,
         });
     };
-    let checked = read_history_table(path, table, vocabulary)?;
+    let checked = check_history_table(path, table, vocabulary)?;
     Ok(Stored {
         bytes: 0,
         rows: checked.rows,

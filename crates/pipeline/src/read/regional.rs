@@ -428,19 +428,43 @@ fn plain(number: &str, decimal: Option<Decimal>) -> String {
 }
 
 /// The decimal separator a column's values show, if exactly one.
-fn column_decimal<'a>(texts: impl Iterator<Item = &'a str>) -> Option<Decimal> {
-    let (mut point, mut comma) = (false, false);
-    for (_, number) in texts.filter_map(stripped) {
-        match says(&number) {
-            Some(Decimal::Point) => point = true,
-            Some(Decimal::Comma) => comma = true,
-            None => {}
+/// What a column's numbers show, from one reading of each value.
+#[derive(Debug, Default, Clone, Copy)]
+struct Separators {
+    /// Some value has something to take away (a code, a symbol, a
+    /// grouping mark) or groups its digits.
+    formatted: bool,
+    /// Some value's marks say the point, or the comma, is its decimal one.
+    point: bool,
+    comma: bool,
+}
+
+impl Separators {
+    fn of<'a>(texts: impl Iterator<Item = &'a str>) -> Self {
+        let mut seen = Separators::default();
+        for (_, number) in texts.filter_map(stripped) {
+            seen.formatted = true;
+            match says(&number) {
+                Some(Decimal::Point) => seen.point = true,
+                Some(Decimal::Comma) => seen.comma = true,
+                None => {}
+            }
+        }
+        seen
+    }
+
+    /// The decimal separator the column shows, if only one.
+    fn decimal(self) -> Option<Decimal> {
+        match (self.point, self.comma) {
+            (true, false) => Some(Decimal::Point),
+            (false, true) => Some(Decimal::Comma),
+            _ => None,
         }
     }
-    match (point, comma) {
-        (true, false) => Some(Decimal::Point),
-        (false, true) => Some(Decimal::Comma),
-        _ => None,
+
+    /// Values that say the point and values that say the comma.
+    fn mixed(self) -> bool {
+        self.point && self.comma
     }
 }
 
@@ -463,17 +487,11 @@ fn read_number(text: &str, decimal: Option<Decimal>) -> Option<String> {
 /// separators is kept as written (and refused as numbers later).
 pub(crate) fn numbers(raw: Expr) -> Expr {
     whole_column(raw, |texts| {
-        let formatted = texts.iter().flatten().any(|v| stripped(v).is_some());
-        let decimal = column_decimal(texts.iter().flatten());
-        let mixed = decimal.is_none()
-            && texts
-                .iter()
-                .flatten()
-                .filter_map(stripped)
-                .any(|(_, n)| says(&n).is_some());
-        if !formatted || mixed {
+        let seen = Separators::of(texts.iter().flatten());
+        if !seen.formatted || seen.mixed() {
             return texts.clone();
         }
+        let decimal = seen.decimal();
         texts
             .iter()
             .map(|v| v.map(|v| read_number(v, decimal).unwrap_or_else(|| v.to_owned())))
@@ -592,7 +610,7 @@ mod tests {
     #[test]
     fn report_amounts_lose_their_codes_symbols_and_grouping_in_the_columns_separator() {
         let us = ["USD 12,500.00", "$1,234", "7.5", "1,000,000"];
-        let decimal = column_decimal(us.into_iter());
+        let decimal = Separators::of(us.into_iter()).decimal();
         assert_eq!(decimal, Some(Decimal::Point));
         let read: Vec<String> = us
             .iter()
@@ -602,7 +620,7 @@ mod tests {
         assert_eq!(stripped("USD 12,500.00").and_then(|s| s.0), Some("USD"));
         assert_eq!(stripped("12.500,00 EUR").and_then(|s| s.0), Some("EUR"));
         let de = ["12.500,00 €", "1.234", "1 234,5"];
-        let decimal = column_decimal(de.into_iter());
+        let decimal = Separators::of(de.into_iter()).decimal();
         assert_eq!(decimal, Some(Decimal::Comma));
         let read: Vec<String> = de
             .iter()
