@@ -5,9 +5,9 @@ use quotecast_pipeline::columns as col;
 
 use crate::{
     ForecastError, ForecastSpec,
-    columns::{IS_OPEN, LIMIT, VALUE},
-    frames::{collect_together, fixed_sum},
-    prepare::prepared,
+    columns::{IS_OPEN, LIMIT, RATE, VALUE},
+    frames::fixed_sum,
+    prepare::{win_rates, with_funnel_and_rates},
 };
 
 pub const DAYS_IN_STAGE: &str = "days_in_stage";
@@ -23,11 +23,23 @@ pub fn overdue(
     snapshot: LazyFrame,
     spec: &ForecastSpec,
 ) -> Result<(DataFrame, DataFrame), ForecastError> {
-    let (lines, _) = prepared(snapshot, spec)?;
+    if spec.stages.is_empty() {
+        return Err(ForecastError::NoStages);
+    }
+    // The funnel's time limits and the currencies are all it needs of the
+    // prepared lines (not the win rates and deal factors).
+    let lines = with_funnel_and_rates(snapshot, spec, &win_rates(spec))?
+        .with_column((col(col::AMOUNT).cast(DataType::Float64) / col(RATE)).alias(VALUE));
     let as_of = lit(spec.as_of).cast(DataType::Date);
     let days_in_stage = (as_of - col(col::STAGE_ENTERED)).dt().total_days(false);
+    // A deal's lines share its stage and the day it entered it: its
+    // lines past the limit are its lines, so they are picked before the
+    // deals are summed.
     let per_opportunity = lines
         .filter(col(IS_OPEN))
+        .with_column(days_in_stage.alias(DAYS_IN_STAGE))
+        .with_column((col(DAYS_IN_STAGE) - col(LIMIT)).alias(DAYS_OVER))
+        .filter(col(DAYS_OVER).gt(lit(0)))
         .group_by([
             col(col::OPPORTUNITY_ID),
             col(col::OWNER),
@@ -35,11 +47,10 @@ pub fn overdue(
             col(col::STAGE),
             col(col::STAGE_ENTERED),
             col(LIMIT),
+            col(DAYS_IN_STAGE),
+            col(DAYS_OVER),
         ])
         .agg([fixed_sum(col(VALUE)).alias(col::AMOUNT)])
-        .with_column(days_in_stage.alias(DAYS_IN_STAGE))
-        .with_column((col(DAYS_IN_STAGE) - col(LIMIT)).alias(DAYS_OVER))
-        .filter(col(DAYS_OVER).gt(lit(0)))
         .select([
             col(col::OPPORTUNITY_ID),
             col(col::OWNER),
@@ -54,9 +65,12 @@ pub fn overdue(
         .sort_by_exprs(
             [col(DAYS_OVER), col(col::OPPORTUNITY_ID)],
             SortMultipleOptions::default().with_order_descending_multi([true, false]),
-        );
+        )
+        // Collected once: the owners' table is summed from it.
+        .collect()?;
     let by_owner = per_opportunity
         .clone()
+        .lazy()
         .group_by([col(col::TEAM), col(col::OWNER)])
         .agg([
             len().alias("overdue"),
@@ -68,8 +82,7 @@ pub fn overdue(
         .sort_by_exprs(
             [col(col::TEAM), col(col::OWNER)],
             SortMultipleOptions::default(),
-        );
-    let mut frames = collect_together(vec![per_opportunity, by_owner])?;
-    let by_owner = frames.pop().unwrap_or_default();
-    Ok((frames.pop().unwrap_or_default(), by_owner))
+        )
+        .collect()?;
+    Ok((per_opportunity, by_owner))
 }
