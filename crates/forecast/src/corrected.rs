@@ -13,12 +13,11 @@ use crate::{
     Correction, ForecastSpec,
     close_dates::adjusted_probability,
     columns::{
-        BUCKET, CALENDAR_FACTOR, CLOSE, COMPANY, COMPANY_RATIO, CORRECTED, DEAL, DEAL_FACTOR,
-        FACTOR, HORIZON, IF_WON, IS_OPEN, IS_WON, POINT, PROBABILITY, SHARE, SHIFT_DAYS, VALUE,
-        WIN_RATE,
+        BUCKET, CALENDAR_FACTOR, CLOSE, COMPANY, COMPANY_RATIO, CORRECTED, DEAL, FACTOR, HORIZON,
+        IF_WON, IS_OPEN, IS_WON, POINT, PROBABILITY, SHARE, SHIFT_DAYS, VALUE, WIN_RATE,
     },
     frames::{first_float, fixed_sum},
-    prepare::{horizon_of, prepared},
+    prepare::{DEAL_COLUMNS, horizon_of, prepared},
     realisation::{AMOUNT_FACTOR, with_amount_factor},
     slippage::{Anchor, SLIP_ANCHOR, anchored_at, quarter_end, with_slip_points},
 };
@@ -97,18 +96,8 @@ pub fn expected_deal_rows(
 /// they are spread over the slippage points: a deal has several lines,
 /// and each would otherwise be spread and grouped on its own.
 pub(crate) fn deal_rows(lines: LazyFrame, spec: &ForecastSpec) -> LazyFrame {
-    let mut names = vec![
-        col::OPPORTUNITY_ID,
-        col::TEAM,
-        col::STAGE,
-        col::EXPECTED_CLOSE,
-        CLOSE,
-        BUCKET,
-        WIN_RATE,
-        DEAL_FACTOR,
-        IS_OPEN,
-        IS_WON,
-    ];
+    let mut names = DEAL_COLUMNS.to_vec();
+    names.extend([IS_OPEN, IS_WON]);
     for dimension in &spec.group_by {
         if !names.contains(&dimension.column()) {
             names.push(dimension.column());

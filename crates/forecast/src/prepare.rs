@@ -165,6 +165,19 @@ pub(crate) fn prepared(
     Ok((calibrated(frame, spec, in_stage_from(spec)), rates))
 }
 
+/// What a deal's prepared lines share: its id, team, stage, stated and
+/// effective close, bucket, win rate and deal factor.
+pub(crate) const DEAL_COLUMNS: [&str; 8] = [
+    col::OPPORTUNITY_ID,
+    col::TEAM,
+    col::STAGE,
+    col::EXPECTED_CLOSE,
+    CLOSE,
+    BUCKET,
+    WIN_RATE,
+    DEAL_FACTOR,
+];
+
 /// The open deals of `prepared` lines: one row per opportunity (with the
 /// team, stage, stated and effective close, bucket and win rate its lines
 /// share), its [`VALUE`] the sum of its lines'. The amounts are summed as
@@ -173,17 +186,7 @@ pub(crate) fn prepared(
 /// per deal from here on is done once where it was done per line (two to
 /// seven lines a deal in the snapshots we have seen).
 pub(crate) fn open_deals(lines: LazyFrame) -> LazyFrame {
-    let shared = [
-        col::OPPORTUNITY_ID,
-        col::TEAM,
-        col::STAGE,
-        col::EXPECTED_CLOSE,
-        CLOSE,
-        BUCKET,
-        WIN_RATE,
-        DEAL_FACTOR,
-    ]
-    .map(col);
+    let shared = DEAL_COLUMNS.map(col);
     let mut keys = shared.to_vec();
     keys.push(col(RATE));
     let mut deal = shared.to_vec();
