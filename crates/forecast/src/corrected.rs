@@ -80,6 +80,12 @@ pub(crate) fn expected_rows(lines: LazyFrame, spec: &ForecastSpec) -> PolarsResu
     concat([won, open.select(keep)], UnionArgs::default())
 }
 
+/// Whether the forecast of `spec` has corrected amounts, new deals or
+/// learned timing: those are summed from [`expected_deal_rows`].
+pub(crate) fn needs_deal_rows(spec: &ForecastSpec) -> bool {
+    spec.correction.is_some() || spec.new_deal_history.is_some() || spec.timing.is_some()
+}
+
 /// The snapshot's deal rows spread over their slippage points
 /// ([`expected_rows`] of [`deal_rows`]), collected: the corrected forecast
 /// and the Monte Carlo of one job both start from them.

@@ -10,8 +10,12 @@ use quotecast_pipeline::read::History;
 
 use crate::{
     Bucket, Calibration, Dimension, Forecast, ForecastError, ForecastSpec, Learning, RateTable,
-    RatesThen, Simulation, Uncertainty, WinRates, corrected::expected_deal_rows,
-    frames::snapshot_dates, learn_correction, montecarlo::simulate_rows, overdue,
+    RatesThen, Simulation, Uncertainty, WinRates,
+    corrected::{expected_deal_rows, needs_deal_rows},
+    frames::snapshot_dates,
+    learn_correction,
+    montecarlo::simulate_rows,
+    overdue,
     weighted::forecast_from,
 };
 
@@ -352,8 +356,7 @@ pub fn report_with_spec(
     let cancel = &options.simulation.cancel;
     let trials = options.simulation.trials;
     // The deal rows the corrected forecast and the Monte Carlo share.
-    let learned = spec.correction.is_some() || spec.new_deal_history.is_some();
-    let expected = match trials > 0 || learned || spec.timing.is_some() {
+    let expected = match trials > 0 || needs_deal_rows(&spec) {
         true => Some(
             tracing::info_span!("deal_rows")
                 .in_scope(|| expected_deal_rows(snapshot.clone().lazy(), &spec))?,

@@ -11,7 +11,7 @@ use crate::{
         BUCKET, CATEGORY, COMPANY_RATE, CORRECTED, DEALS, IS_OPEN, IS_WON, KIND, LINES,
         OPPORTUNITIES, RATE, VALUE, WIN_RATE,
     },
-    corrected::{deal_rows, expected_rows, unit_rows},
+    corrected::{deal_rows, expected_rows, needs_deal_rows, unit_rows},
     distinct::{OUT_OF_ORDER, counted_exactly, with_run_flags},
     frames::{collect_together, fixed_sum},
     new_deals::{EXPECTED_BOOKINGS, NEW_DEAL_QUANTITY, NEW_DEALS},
@@ -144,8 +144,7 @@ pub(crate) fn forecast_from(
     let summed = crate::cells::summed(rows.clone(), spec, &sku_keys[1..]);
     let (lines, rates) = prepared(rows, spec)?;
     let lines = lines.with_column(kind(col(col::EXPECTED_CLOSE).lt(as_of(spec))));
-    let learned = spec.new_deal_history.is_some() || spec.timing.is_some();
-    let (corrected, new_units) = if spec.correction.is_some() || learned {
+    let (corrected, new_units) = if needs_deal_rows(spec) {
         // The corrected amounts from each deal's lines summed per cell
         // before they are spread over its slippage points (as the Monte
         // Carlo draws them); the new deals' units from the lines, whose

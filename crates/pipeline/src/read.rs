@@ -285,11 +285,8 @@ impl Table {
     /// checks) then read them there rather than parse the text again.
     fn held(mut self) -> Result<Self, PipelineError> {
         if Self::is_text(&self.path)? {
-            let opt = self.raw.get_current_optimizations();
-            let plan = self.raw.clone().logical_plan;
-            let frames = LazyFrame::collect_all_with_engine(vec![plan], Engine::Streaming, opt)
-                .map_err(|e| format_error(&self.path, e))?;
-            self.raw = frames.into_iter().next().unwrap_or_default().lazy();
+            let frame = bad::streamed(self.raw.clone());
+            self.raw = frame.map_err(|e| format_error(&self.path, e))?.lazy();
         }
         Ok(self)
     }
@@ -303,12 +300,8 @@ impl Table {
         engine: Engine,
     ) -> Result<(DataFrame, u64), PipelineError> {
         let path = self.path.clone();
-        let collect = |plan: LazyFrame| {
-            let opt = plan.get_current_optimizations();
-            LazyFrame::collect_all_with_engine(vec![plan.logical_plan], engine, opt)
-                .map(|frames| frames.into_iter().next().unwrap_or_default())
-                .map_err(|e| format_error(&path, e))
-        };
+        let collect =
+            |plan: LazyFrame| bad::collected(plan, engine).map_err(|e| format_error(&path, e));
         let frame = collect(self.flagged())?;
         let rows = self.refuse_bad(frame.clone().lazy())?;
         // Copied without its blank rows only when it has some.

@@ -99,8 +99,13 @@ pub(crate) fn refuse_bad_values(
 /// Collects on polars' streaming engine (a pass over a whole file in
 /// bounded memory).
 pub(crate) fn streamed(plan: LazyFrame) -> PolarsResult<DataFrame> {
+    collected(plan, Engine::Streaming)
+}
+
+/// `plan` collected on `engine`.
+pub(crate) fn collected(plan: LazyFrame, engine: Engine) -> PolarsResult<DataFrame> {
     let opt = plan.get_current_optimizations();
-    LazyFrame::collect_all_with_engine(vec![plan.logical_plan], Engine::Streaming, opt)?
+    LazyFrame::collect_all_with_engine(vec![plan.logical_plan], engine, opt)?
         .into_iter()
         .next()
         .ok_or_else(|| polars_err!(NoData: "the query gave no frame"))

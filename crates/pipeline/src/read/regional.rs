@@ -427,7 +427,6 @@ fn plain(number: &str, decimal: Option<Decimal>) -> String {
         .collect()
 }
 
-/// The decimal separator a column's values show, if exactly one.
 /// What a column's numbers show, from one reading of each value.
 #[derive(Debug, Default, Clone, Copy)]
 struct Separators {
