@@ -277,6 +277,10 @@ fn models_on(
         Ok(correction) => {
             let mut corrected = calibrated;
             corrected.correction = Some(Box::new(correction));
+            // Teams of the day's pipeline the history then did not show,
+            // as the forecast job has them.
+            let today = snapshots.taken_on(day);
+            crate::unseen_teams::borrow_new_deals(Some(&today), &mut corrected)?;
             models.push((MODELS[2], corrected));
         }
         Err(ForecastError::NoHistory(_)) => {}

@@ -50,6 +50,7 @@ mod tally;
 mod test_common;
 mod then;
 mod timing;
+mod unseen_teams;
 mod weighted;
 mod winners;
 

@@ -16,6 +16,7 @@ use crate::{
     learn_correction,
     montecarlo::simulate_rows,
     overdue,
+    unseen_teams::borrow_new_deals,
     weighted::forecast_from,
 };
 
@@ -170,6 +171,7 @@ pub fn forecast_spec(
             notes.extend(pipeline_share_note(&correction, &spec));
             notes.extend(quarter_ends_note(&correction.quarter_ends, &spec));
             spec.correction = Some(Box::new(correction));
+            notes.extend(borrow_new_deals(today.as_ref(), &mut spec)?);
         }
         Err(ForecastError::NoHistory(_)) => {
             let oldest = snapshot_dates(snapshots)?.first().copied();
@@ -218,6 +220,7 @@ fn without_correction(
         .into_iter()
         .collect();
     notes.extend(amounts_from_won_deals(snapshot, history, spec)?);
+    notes.extend(borrow_new_deals(snapshot, spec)?);
     Ok(notes)
 }
 

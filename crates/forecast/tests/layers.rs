@@ -22,7 +22,7 @@ const LAYERS: &[&[&str]] = &[
         "quarter_ends",
         "pipeline_share",
     ],
-    &["new_deals", "realisation"],
+    &["new_deals", "realisation", "unseen_teams"],
     &["cells", "corrected", "baselines", "overdue"],
     &["calendar", "montecarlo"],
     &["first_seen"],

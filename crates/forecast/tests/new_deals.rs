@@ -292,3 +292,93 @@ fn without_past_snapshots_new_deals_are_learned_from_when_deals_entered_their_fi
     );
     assert!(in_bucket(&f.quantities, NEW_DEAL_QUANTITY, next) > 0.0);
 }
+
+#[test]
+fn a_team_the_history_never_saw_borrows_new_deals_per_unit_of_its_pipeline() {
+    let world = common::world(3);
+    let data = common::generated(&world, 3, 2_000, 24);
+    let as_of = past_day(&data);
+    let options = ForecastOptions {
+        as_of,
+        bucket: Bucket::Quarter,
+        group_by: vec![Dimension::Team],
+        prior_strength: None,
+        simulation: Simulation::default(),
+    };
+    let snapshot = data
+        .snapshots
+        .clone()
+        .filter(col("snapshot_date").eq(lit(as_of).cast(DataType::Date)))
+        .drop(cols(["snapshot_date"]));
+    let team = snapshot
+        .clone()
+        .select([col("team").min()])
+        .collect()
+        .unwrap()
+        .column("team")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_owned();
+    // The same pipeline with that team renamed, as after a reorganisation.
+    let renamed = snapshot.clone().with_column(
+        when(col("team").eq(lit(team.as_str())))
+            .then(lit("newly-formed"))
+            .otherwise(col("team"))
+            .alias("team"),
+    );
+    let rules = common::rules();
+    let spec_of = |today: LazyFrame| {
+        let history = History {
+            stage_events: data.stage_events.clone(),
+            outcomes: data.outcomes.clone(),
+            snapshots: Some(data.snapshots.clone()),
+            notes: vec![],
+        };
+        forecast_spec(Some(history), Some(today), &rules, &options).unwrap()
+    };
+    let (before, before_notes) = spec_of(snapshot);
+    let (after, notes) = spec_of(renamed);
+    assert!(
+        !before_notes
+            .iter()
+            .any(|n| n.contains("shows no new deals")),
+        "{before_notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("shows no new deals for newly-formed")),
+        "{notes:?}"
+    );
+    let of = |spec: &ForecastSpec, name: &str, horizon: i32| {
+        new_deals_by_team(spec)
+            .iter()
+            .find(|n| n.team == name && n.horizon == horizon)
+            .map_or(0.0, |n| n.mean)
+    };
+    for horizon in [0, 1] {
+        // Its own history said so much; borrowed from the median team per
+        // unit of pipeline, the new name books the same order of amount
+        // rather than nothing.
+        let (own, borrowed) = (
+            of(&before, &team, horizon),
+            of(&after, "newly-formed", horizon),
+        );
+        assert!(
+            own > 0.0 && borrowed > 0.5 * own && borrowed < 2.0 * own,
+            "horizon {horizon}: {team} {own}, renamed {borrowed}"
+        );
+        // The teams the history shows keep their own.
+        let others = |spec: &ForecastSpec| -> f64 {
+            new_deals_by_team(spec)
+                .iter()
+                .filter(|n| n.horizon == horizon && n.team != team && n.team != "newly-formed")
+                .map(|n| n.mean)
+                .sum()
+        };
+        assert_eq!(others(&before), others(&after));
+    }
+}
