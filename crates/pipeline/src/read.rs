@@ -37,7 +37,7 @@ const SNAPSHOT: &[Spec] = &[
     text_or(col::REGION, UNASSIGNED),
     spec(col::STAGE, Kind::Text, true, true),
     spec(col::STAGE_ENTERED, Kind::Date, false, false),
-    spec(col::CREATED, Kind::Date, true, true),
+    spec(col::CREATED, Kind::Date, false, false),
     spec(col::EXPECTED_CLOSE, Kind::Date, true, true),
     spec(col::FORECAST_CATEGORY, Kind::Text, false, false),
     spec(col::CURRENCY, Kind::Text, true, true),

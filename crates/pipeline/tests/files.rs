@@ -207,6 +207,26 @@ fn a_malformed_csv_is_refused_with_row_and_column() {
 }
 
 #[test]
+fn a_snapshot_without_created_dates_is_read_as_opportunity_exports_write_it() {
+    // Pipeline reports often leave the creation date out; nothing the
+    // forecast computes reads it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.parquet");
+    let full = snapshot(3, 50);
+    write_table(&path, &full.drop(col::CREATED).unwrap()).unwrap();
+    let read = read_snapshot(&path, &vocabulary()).unwrap();
+    assert_eq!(read.height(), full.height());
+    assert_eq!(
+        read.column(col::CREATED).unwrap().null_count(),
+        read.height()
+    );
+    assert_eq!(
+        read.column(col::AMOUNT).unwrap(),
+        full.column(col::AMOUNT).unwrap()
+    );
+}
+
+#[test]
 fn a_missing_column_or_a_wrong_type_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.parquet");
