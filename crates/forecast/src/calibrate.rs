@@ -25,6 +25,7 @@ use crate::{
     ForecastError,
     banded::{ENTRIES, Groups, ORDER, Row, Strengths, moments_strengths, rates_table, shrunk},
     columns::{COMPANY_RATE, IN_STAGE_FROM},
+    frames::collect_together,
     incidence::{Incidence, incidence},
     tally::{Entry, Tallies},
 };
@@ -35,6 +36,7 @@ const STALE: &str = "__stale";
 const HAS_OUTCOME: &str = "__has_outcome";
 /// The team a snapshot names for a deal with no outcome.
 const SNAPSHOT_TEAM: &str = "__snapshot_team";
+const REPEATED: &str = "__repeated";
 pub(crate) const WON: &str = "__won";
 pub(crate) const LEFT: &str = "__left";
 pub(crate) const NEXT: &str = "__next";
@@ -118,6 +120,9 @@ pub(crate) struct KnownEntries {
     prepared_on: NaiveDate,
     /// The day of the first entry (none: no entries).
     pub(crate) first_entry: Option<NaiveDate>,
+    /// Events made by the day that repeated their deal's stage (see
+    /// [`sorted_events`]), read as one entry with the event before.
+    pub(crate) repeated_events: u64,
 }
 
 /// An entry's team, as its place in [`KnownEntries`]' teams.
@@ -134,7 +139,8 @@ impl KnownEntries {
     ) -> Result<Self, ForecastError> {
         // The team from the outcome row, else the snapshots; an entry
         // whose team is known nowhere is left out.
-        let named = known_entries(stage_events, outcomes, teams, stages, as_of)?
+        let (known, repeated_events) = known_entries(stage_events, outcomes, teams, stages, as_of)?;
+        let named = known
             .lazy()
             .with_column(col(col::TEAM).fill_null(col(SNAPSHOT_TEAM)))
             .filter(col(col::TEAM).is_not_null());
@@ -191,6 +197,7 @@ impl KnownEntries {
             bands,
             prepared_on: as_of,
             first_entry,
+            repeated_events,
         })
     }
 
@@ -386,7 +393,7 @@ fn known_entries(
     teams: Vec<LazyFrame>,
     stages: &[Stage],
     as_of: NaiveDate,
-) -> Result<DataFrame, ForecastError> {
+) -> Result<(DataFrame, u64), ForecastError> {
     let as_of = lit(as_of).cast(DataType::Date);
     // Every deal's outcome row (one per deal, as the reader enforces)
     // gives its team; one decided after `as_of` is still open then.
@@ -396,7 +403,16 @@ fn known_entries(
         col(col::OUTCOME),
         col(col::CLOSED),
     ]);
-    let with_outcome = entries_with_exit(stage_events, as_of.clone())
+    let events = sorted_events(stage_events.filter(col(col::AT).lt_eq(as_of.clone())));
+    // Counted from the same sorted events, collected together.
+    let repeated = events
+        .clone()
+        .select([col(REPEATED).sum().cast(DataType::UInt64).alias(REPEATED)]);
+    let with_exit = events
+        .filter(col(REPEATED).not())
+        .drop(cols([REPEATED]))
+        .with_column(next_in_deal(col::AT, DataType::Date).alias(LEFT));
+    let with_outcome = with_exit
         .join(
             open_stages(stages)?
                 .lazy()
@@ -410,8 +426,13 @@ fn known_entries(
             [col(col::OPPORTUNITY_ID)],
             [col(col::OPPORTUNITY_ID)],
             JoinArgs::new(JoinType::Left),
-        )
-        .collect()?;
+        );
+    let mut frames = collect_together(vec![with_outcome, repeated])?.into_iter();
+    let with_outcome = frames.next().unwrap_or_default();
+    let repeated = frames
+        .next()
+        .and_then(|f| f.column(REPEATED).ok()?.u64().ok()?.get(0))
+        .unwrap_or(0);
     // Only deals with events and no outcome row need the snapshots' team:
     // the snapshot lines are matched against those few rather than told
     // apart from every outcome.
@@ -421,7 +442,7 @@ fn known_entries(
         .filter(col(HAS_OUTCOME).is_null())
         .select([col(col::OPPORTUNITY_ID)])
         .unique(None, UniqueKeepStrategy::Any);
-    Ok(with_outcome
+    let known = with_outcome
         .lazy()
         .drop(cols([HAS_OUTCOME]))
         .join(
@@ -430,7 +451,8 @@ fn known_entries(
             [col(col::OPPORTUNITY_ID)],
             JoinArgs::new(JoinType::Left),
         )
-        .collect()?)
+        .collect()?;
+    Ok((known, repeated))
 }
 
 /// The team the snapshots (`teams`) name for each deal of `deals` (its
@@ -469,21 +491,36 @@ fn undecided_teams(teams: Vec<LazyFrame>, deals: LazyFrame) -> Result<LazyFrame,
         .unique_stable(Some(cols([col::OPPORTUNITY_ID])), UniqueKeepStrategy::First))
 }
 
-/// The stage events made by `as_of`, each with `LEFT`: the day of its
-/// deal's next event (a later stage, or won or lost), null for the last.
-fn entries_with_exit(stage_events: LazyFrame, as_of: Expr) -> LazyFrame {
-    in_deal_order(stage_events.filter(col(col::AT).lt_eq(as_of)))
-        .with_column(next_in_deal(col::AT, DataType::Date).alias(LEFT))
+/// Stage events sorted by deal and day, with [`REPEATED`]: whether the
+/// deal's event before was in the same stage. A field-history export
+/// (Salesforce's Opportunity History) writes a row for every change of
+/// amount or close date too, in the stage the deal already was in; read
+/// as entries, each would enter the stage again and restart its days in
+/// stage. A run of a deal's events in one stage is one entry, its first.
+/// A deal's events on one day keep the file's order (an export lists
+/// them as they happened): an unstable sort would let the rates depend
+/// on how the rows were listed.
+fn sorted_events(stage_events: LazyFrame) -> LazyFrame {
+    let previous = |name: &str| col(name).shift(lit(1)).eq(col(name));
+    stage_events
+        .sort_by_exprs(
+            [col(col::OPPORTUNITY_ID), col(col::AT)],
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+        .with_column(
+            previous(col::OPPORTUNITY_ID)
+                .and(previous(col::STAGE))
+                .fill_null(lit(false))
+                .alias(REPEATED),
+        )
 }
 
-/// Stage events sorted by deal and day. A deal's events on one day keep
-/// the file's order (an export lists them as they happened): an unstable
-/// sort would let the rates depend on how the rows were listed.
+/// The stage entries of `stage_events` (see [`sorted_events`]) in deal
+/// order.
 fn in_deal_order(stage_events: LazyFrame) -> LazyFrame {
-    stage_events.sort_by_exprs(
-        [col(col::OPPORTUNITY_ID), col(col::AT)],
-        SortMultipleOptions::default().with_maintain_order(true),
-    )
+    sorted_events(stage_events)
+        .filter(col(REPEATED).not())
+        .drop(cols([REPEATED]))
 }
 
 /// Of events [`in_deal_order`]: `column` of the deal's next event, null

@@ -124,6 +124,12 @@ pub fn forecast_spec(
     })?;
     let rates = rates_then.calibrated_on(options.as_of)?;
     cancel.check()?;
+    let repeated = rates_then.repeated_events();
+    if repeated > 0 {
+        notes.push(format!(
+            "{repeated} stage event(s) repeated the stage their deal was already in (a field history's rows for a change of amount or close date) and were read as one entry with the event before: a deal's days in a stage count from its first"
+        ));
+    }
     if rates.decided_entries == 0 {
         notes.push(format!(
             "no stage entry of the history made by {} has been decided (no deal of `stage_events` has a row in `outcomes` yet, or the two files write its id otherwise): the rules' stage win rates are used",

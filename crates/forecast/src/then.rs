@@ -68,6 +68,13 @@ impl RatesThen {
         })
     }
 
+    /// Stage events that repeated the stage their deal was already in,
+    /// read as one entry with the event before (see
+    /// [`crate::calibrate`]).
+    pub fn repeated_events(&self) -> u64 {
+        self.entries.repeated_events
+    }
+
     /// The rates calibrated on `day` (at most the day prepared for).
     pub fn calibrated_on(&self, day: NaiveDate) -> Result<CalibratedRates, ForecastError> {
         self.entries.rates_on(&Calibration {

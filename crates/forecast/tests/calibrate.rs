@@ -228,3 +228,78 @@ fn rates_do_not_depend_on_the_order_events_are_listed_in() {
     };
     assert_eq!(rates(in_order), rates(by_day));
 }
+
+#[test]
+fn a_field_historys_rows_in_the_stage_a_deal_is_in_are_not_entries() {
+    use polars::prelude::*;
+    let rules = common::rules();
+    let world = common::world(12);
+    let data = common::generated(&world, 12, 400, 0);
+    let as_of = common::as_of();
+    let how = Calibration {
+        as_of,
+        maturity_days: 180,
+        prior_strength: None,
+    };
+    let events = data
+        .stage_events
+        .clone()
+        .sort_by_exprs(
+            [col("opportunity_id"), col("at")],
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+        .collect()
+        .unwrap();
+    // As a field history writes it: a row in the same stage halfway to
+    // the deal's next stage change (a change of amount or close date).
+    let same_deal = col("opportunity_id")
+        .shift(lit(-1))
+        .eq(col("opportunity_id"));
+    let halfway = (col("at").cast(DataType::Int32)
+        + (col("at").shift(lit(-1)).cast(DataType::Int32) - col("at").cast(DataType::Int32))
+            / lit(2))
+    .cast(DataType::Date);
+    let repeats = events
+        .clone()
+        .lazy()
+        .with_column(
+            when(same_deal)
+                .then(halfway)
+                .otherwise(lit(NULL))
+                .alias("mid"),
+        )
+        .filter(
+            col("mid")
+                .gt(col("at"))
+                .and(col("mid").lt_eq(lit(as_of).cast(DataType::Date))),
+        )
+        .select([col("opportunity_id"), col("stage"), col("mid").alias("at")])
+        .collect()
+        .unwrap();
+    assert!(repeats.height() > 500, "{}", repeats.height());
+    let with_repeats = concat(
+        [events.clone().lazy(), repeats.clone().lazy()],
+        UnionArgs::default(),
+    )
+    .unwrap();
+    let rates = |events: LazyFrame| {
+        let then = quotecast_forecast::RatesThen::new(
+            events,
+            data.outcomes.clone(),
+            vec![data.pipeline.clone()],
+            rules.stages(),
+            &how,
+        )
+        .unwrap();
+        let rates = then.calibrated_on(as_of).unwrap();
+        (rates.table, rates.stage_entries, then.repeated_events())
+    };
+    let (plain, entries, none) = rates(events.lazy());
+    let (read, read_entries, repeated) = rates(with_repeats);
+    assert_eq!(none, 0);
+    assert_eq!(repeated, repeats.height() as u64);
+    // The same entries, each with its days in stage from its first row:
+    // the same rates to the bit.
+    assert_eq!(read_entries, entries);
+    assert_eq!(read, plain);
+}
