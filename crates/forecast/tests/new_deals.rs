@@ -89,6 +89,35 @@ fn booked_in(data: &common::Generated, start: NaiveDate) -> f64 {
     column(&booked, "amount")[0]
 }
 
+/// A forecast job's options: quarters, by team.
+fn by_team_and_quarter(as_of: NaiveDate) -> ForecastOptions {
+    ForecastOptions {
+        as_of,
+        bucket: Bucket::Quarter,
+        group_by: vec![Dimension::Team],
+        prior_strength: None,
+        simulation: Simulation::default(),
+    }
+}
+
+/// The past snapshot of `day`, as today's pipeline.
+fn snapshot_on(data: &common::Generated, day: NaiveDate) -> LazyFrame {
+    data.snapshots
+        .clone()
+        .filter(col("snapshot_date").eq(lit(day).cast(DataType::Date)))
+        .drop(cols(["snapshot_date"]))
+}
+
+/// The generated history, with `snapshots` as its past snapshots.
+fn history(data: &common::Generated, snapshots: Option<LazyFrame>) -> History {
+    History {
+        stage_events: data.stage_events.clone(),
+        outcomes: data.outcomes.clone(),
+        snapshots,
+        notes: vec![],
+    }
+}
+
 #[test]
 fn new_deals_bring_a_later_quarter_near_what_really_booked() {
     let world = common::world(3);
@@ -108,11 +137,7 @@ fn new_deals_bring_a_later_quarter_near_what_really_booked() {
     .unwrap();
     let calendar = correction.calendar.clone();
     spec.correction = Some(Box::new(correction));
-    let snapshot = data
-        .snapshots
-        .clone()
-        .filter(col("snapshot_date").eq(lit(as_of).cast(DataType::Date)))
-        .drop(cols(["snapshot_date"]));
+    let snapshot = snapshot_on(&data, as_of);
     let f = forecast(snapshot.clone(), &spec).unwrap();
     let amounts = &f.amounts;
     // expected_bookings is the corrected forecast plus new deals, cell by
@@ -198,24 +223,9 @@ fn without_past_snapshots_new_deals_are_learned_from_when_deals_entered_their_fi
     let world = common::world(3);
     let data = common::generated(&world, 3, 2_000, 24);
     let as_of = past_day(&data);
-    let options = ForecastOptions {
-        as_of,
-        bucket: Bucket::Quarter,
-        group_by: vec![Dimension::Team],
-        prior_strength: None,
-        simulation: Simulation::default(),
-    };
-    let history = |snapshots: Option<LazyFrame>| History {
-        stage_events: data.stage_events.clone(),
-        outcomes: data.outcomes.clone(),
-        snapshots,
-        notes: vec![],
-    };
-    let snapshot = data
-        .snapshots
-        .clone()
-        .filter(col("snapshot_date").eq(lit(as_of).cast(DataType::Date)))
-        .drop(cols(["snapshot_date"]));
+    let options = by_team_and_quarter(as_of);
+    let history = |snapshots: Option<LazyFrame>| history(&data, snapshots);
+    let snapshot = snapshot_on(&data, as_of);
     let rules = common::rules();
     let spec_of = |snapshots| {
         forecast_spec(
@@ -298,18 +308,8 @@ fn a_team_the_history_never_saw_borrows_new_deals_per_unit_of_its_pipeline() {
     let world = common::world(3);
     let data = common::generated(&world, 3, 2_000, 24);
     let as_of = past_day(&data);
-    let options = ForecastOptions {
-        as_of,
-        bucket: Bucket::Quarter,
-        group_by: vec![Dimension::Team],
-        prior_strength: None,
-        simulation: Simulation::default(),
-    };
-    let snapshot = data
-        .snapshots
-        .clone()
-        .filter(col("snapshot_date").eq(lit(as_of).cast(DataType::Date)))
-        .drop(cols(["snapshot_date"]));
+    let options = by_team_and_quarter(as_of);
+    let snapshot = snapshot_on(&data, as_of);
     let team = snapshot
         .clone()
         .select([col("team").min()])
@@ -331,12 +331,7 @@ fn a_team_the_history_never_saw_borrows_new_deals_per_unit_of_its_pipeline() {
     );
     let rules = common::rules();
     let spec_of = |today: LazyFrame| {
-        let history = History {
-            stage_events: data.stage_events.clone(),
-            outcomes: data.outcomes.clone(),
-            snapshots: Some(data.snapshots.clone()),
-            notes: vec![],
-        };
+        let history = history(&data, Some(data.snapshots.clone()));
         forecast_spec(Some(history), Some(today), &rules, &options).unwrap()
     };
     let (before, before_notes) = spec_of(snapshot);
