@@ -64,8 +64,9 @@ pub const FACTOR: &str = "factor";
 pub const FACTOR_VARIANCE: &str = "factor_variance";
 pub const POINT: &str = "point";
 pub const SHIFT_DAYS: &str = "shift_days";
-/// The team key of the company's slippage points and calendar factors.
-pub const COMPANY: &str = "*";
+/// The team key of the company's slippage points and calendar factors
+/// (the files' readers refuse a team so named).
+pub const COMPANY: &str = quotecast_pipeline::columns::COMPANY;
 /// Slippage points per team, each carrying this share of a deal.
 pub const SLIP_POINTS: u32 = 10;
 /// A bucket's place from the bucket holding the forecast (or snapshot)

@@ -34,6 +34,10 @@ pub const AT: &str = "at";
 pub const OUTCOME: &str = "outcome";
 pub const CLOSED: &str = "closed";
 
+/// The team the forecast's tables name the company by (its rows sum
+/// every team): no file's team may be called so.
+pub const COMPANY: &str = "*";
+
 /// Decimal precision and scale of amounts in Parquet.
 pub const AMOUNT_PRECISION: usize = 18;
 pub const AMOUNT_SCALE: usize = 2;

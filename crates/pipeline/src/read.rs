@@ -335,6 +335,17 @@ fn line_checks(table: &mut Table) {
         ),
     );
     table.check(col::AMOUNT, "is negative", col(col::AMOUNT).lt(lit(0)));
+    company_is_no_team(table);
+}
+
+/// A team called as the forecast's tables call the company would be read
+/// as the company's rows (every team's figures mixed with its own).
+fn company_is_no_team(table: &mut Table) {
+    table.check(
+        col::TEAM,
+        "is the name the forecast's tables give the company (every team): the team needs another",
+        col(col::TEAM).eq(lit(col::COMPANY)),
+    );
 }
 
 /// One 64-bit hash per row of the `keys` columns (text, counts or
@@ -771,6 +782,7 @@ fn with_history_checks(mut checked: Table, table: HistoryTable, vocabulary: &Voc
                 );
             }
             checked.check(col::AMOUNT, "is negative", col(col::AMOUNT).lt(lit(0)));
+            company_is_no_team(&mut checked);
         }
         HistoryTable::Snapshots => {
             line_checks(&mut checked);

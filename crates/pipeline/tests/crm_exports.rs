@@ -1297,3 +1297,31 @@ fn a_reports_totals_row_ending_the_table_is_left_out_and_said() {
     let message = bad(read_snapshot_noted(&path, &vocabulary()));
     assert!(message.contains("row 1, column `owner`"), "{message}");
 }
+
+#[test]
+fn a_team_named_as_the_forecast_names_the_company_is_refused_by_row() {
+    // `*` is the company's row in every table the forecast learns; a team
+    // so named would be mixed into it.
+    let dir = tempfile::tempdir().unwrap();
+    let rows = [
+        "O-1,ann,east,na,qualify,2026-10-01,2026-12-15,USD,100.00",
+        "O-2,bob,*,na,qualify,2026-10-01,2026-12-15,USD,100.00",
+    ];
+    let path = csv_file(dir.path(), "star.csv", SNAPSHOT_HEADER, &rows);
+    let message = bad(read_snapshot_noted(&path, &vocabulary()));
+    assert!(
+        message.contains(
+            "row 2, column `team`: `*` is the name the forecast's tables give the company"
+        ) && !message.contains("row 1,"),
+        "{message}"
+    );
+    let dir = history_dir(
+        "opportunity_id,stage,at\nO-1,qualify,2026-01-02\n",
+        "opportunity_id,team,outcome,closed,currency,amount\nO-1,*,won,2026-02-01,USD,10.00\n",
+    );
+    let message = bad(read_history(dir.path(), &vocabulary()).map(|_| ()));
+    assert!(
+        message.contains("row 1, column `team`: `*` is the name"),
+        "{message}"
+    );
+}
