@@ -186,8 +186,9 @@ pub fn book_won_orders(
 }
 
 /// The team and region an order's rep is given when no opportunity
-/// carried the order and the rep owns none in the snapshot.
-pub const UNASSIGNED: &str = "unassigned";
+/// carried the order and the rep owns none in the snapshot: what the
+/// snapshot reader gives a deal without them.
+pub use quotecast_pipeline::read::UNASSIGNED;
 
 /// Each owner's team and region, as their first row in the snapshot has
 /// them.
