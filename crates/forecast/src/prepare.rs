@@ -121,6 +121,27 @@ fn stage_frame(spec: &ForecastSpec, rates: &[(String, f64)]) -> PolarsResult<Dat
     )
 }
 
+/// The snapshot's rows of open and won deals, and those of the rest (lost,
+/// or in a stage the funnel does not have).
+pub(crate) fn by_stage_outcome(snapshot: LazyFrame, spec: &ForecastSpec) -> (LazyFrame, LazyFrame) {
+    let counted: Vec<&str> = spec
+        .stages
+        .iter()
+        .filter(|s| s.is_open() || s.outcome == Some(StageOutcome::Won))
+        .map(|s| s.id.as_str())
+        .collect();
+    let in_forecast = col(col::STAGE)
+        .is_in(
+            lit(Series::new("stages".into(), counted)).implode(false),
+            false,
+        )
+        .fill_null(lit(false));
+    (
+        snapshot.clone().filter(in_forecast.clone()),
+        snapshot.filter(in_forecast.not()),
+    )
+}
+
 /// The snapshot's lines with, per line: the win rate, the effective
 /// forecast category, whether the deal is open or won, its value in the
 /// reporting currency, and its bucket.

@@ -2,7 +2,7 @@
 //! open amounts by forecast category, and the weighted (expected) amount
 //! and quantities.
 use polars::prelude::*;
-use quotecast_model::{ForecastCategory, StageOutcome};
+use quotecast_model::ForecastCategory;
 use quotecast_pipeline::columns as col;
 
 use crate::{
@@ -15,7 +15,7 @@ use crate::{
     distinct::{OUT_OF_ORDER, counted_exactly, with_run_flags},
     frames::{collect_together, fixed_sum},
     new_deals::{EXPECTED_BOOKINGS, NEW_DEAL_QUANTITY, NEW_DEALS},
-    prepare::prepared,
+    prepare::{by_stage_outcome, prepared},
 };
 
 /// Result columns.
@@ -71,27 +71,6 @@ pub const OPEN_CATEGORIES: [ForecastCategory; 3] = [
     ForecastCategory::BestCase,
     ForecastCategory::Pipeline,
 ];
-
-/// The snapshot's rows of open and won deals, and those of the rest (lost,
-/// or in a stage the funnel does not have).
-fn by_stage_outcome(snapshot: LazyFrame, spec: &ForecastSpec) -> (LazyFrame, LazyFrame) {
-    let counted: Vec<&str> = spec
-        .stages
-        .iter()
-        .filter(|s| s.is_open() || s.outcome == Some(StageOutcome::Won))
-        .map(|s| s.id.as_str())
-        .collect();
-    let in_forecast = col(col::STAGE)
-        .is_in(
-            lit(Series::new("stages".into(), counted)).implode(false),
-            false,
-        )
-        .fill_null(lit(false));
-    (
-        snapshot.clone().filter(in_forecast.clone()),
-        snapshot.filter(in_forecast.not()),
-    )
-}
 
 fn as_of(spec: &ForecastSpec) -> Expr {
     lit(spec.as_of).cast(DataType::Date)
