@@ -29,7 +29,7 @@ use crate::{
     columns::{COMPANY_RATIO, FACTOR, FACTOR_VARIANCE, IS_WON, REALISED, VALUE, WIN_RATE},
     deal_size::{SIZE_FACTOR, STATED, edges_plan, size_factors, with_size_factor},
     frames::{PastSnapshots, collect_together, exact_sum, fixed_sum, floats},
-    prepare::{decided, open_deals, prepared},
+    prepare::{DEAL_LINE_KEYS, decided, open_deals, prepared},
     slippage::{DELAY, slip_plans, slip_tables},
     then::{conversion_index, entering},
 };
@@ -39,18 +39,15 @@ pub const FORECAST: &str = "forecast";
 pub const TEAM_RATIO: &str = "team_ratio";
 pub const CREDIBILITY: &str = "credibility";
 const SNAPSHOT: &str = "__snapshot";
-/// The columns of a past snapshot the correction reads.
-const LEARNED_FROM: [&str; 9] = [
-    col::SNAPSHOT_DATE,
-    col::OPPORTUNITY_ID,
-    col::TEAM,
-    col::STAGE,
-    col::STAGE_ENTERED,
-    col::EXPECTED_CLOSE,
-    col::FORECAST_CATEGORY,
-    col::CURRENCY,
-    col::AMOUNT,
-];
+/// The columns of a past snapshot the correction reads: its date, and
+/// what a deal's forecast is computed from.
+fn learned_from() -> Vec<Expr> {
+    std::iter::once(col::SNAPSHOT_DATE)
+        .chain(DEAL_LINE_KEYS)
+        .chain([col::AMOUNT])
+        .map(col)
+        .collect()
+}
 const RESIDUAL: &str = "__residual";
 
 /// How past snapshots are turned into a correction.
@@ -78,7 +75,7 @@ pub fn learn_correction(
     // Read once and split by day: every model below reads a day at a
     // time. Only the columns they use are kept (half of a snapshot's).
     let snapshots = tracing::info_span!("read_past_snapshots")
-        .in_scope(|| PastSnapshots::read(snapshots.select(LEARNED_FROM.map(col))))?;
+        .in_scope(|| PastSnapshots::read(snapshots.select(learned_from())))?;
     learn_from(&snapshots, outcomes, spec, how)
 }
 

@@ -17,7 +17,7 @@ use crate::{
         IF_WON, IS_OPEN, IS_WON, POINT, PROBABILITY, SHARE, SHIFT_DAYS, VALUE, WIN_RATE,
     },
     frames::{first_float, fixed_sum},
-    prepare::{DEAL_COLUMNS, by_stage_outcome, horizon_of, prepared},
+    prepare::{DEAL_COLUMNS, DEAL_LINE_KEYS, by_stage_outcome, horizon_of, prepared},
     realisation::{AMOUNT_FACTOR, with_amount_factor},
     slippage::{Anchor, SLIP_ANCHOR, anchored_at, quarter_end, with_slip_points},
 };
@@ -99,18 +99,6 @@ pub fn expected_deal_rows(
     let (lines, _) = prepared(deal_lines(counted, spec), spec)?;
     Ok(expected_rows(deal_rows(lines, spec), spec)?.collect()?)
 }
-
-/// The columns of a snapshot line that [`prepared`] and [`deal_rows`]
-/// tell a deal's rows apart by (besides the result's groups).
-const DEAL_LINE_KEYS: [&str; 7] = [
-    col::OPPORTUNITY_ID,
-    col::TEAM,
-    col::STAGE,
-    col::STAGE_ENTERED,
-    col::EXPECTED_CLOSE,
-    col::FORECAST_CATEGORY,
-    col::CURRENCY,
-];
 
 /// The snapshot's lines summed per run of lines alike in everything
 /// [`prepared`] and [`deal_rows`] tell a deal's rows apart by (the deal,

@@ -186,6 +186,20 @@ pub(crate) fn prepared(
     Ok((calibrated(frame, spec, in_stage_from(spec)), rates))
 }
 
+/// The columns of a snapshot line that [`prepared`] and
+/// `corrected::deal_rows` tell a deal's rows apart by (besides the
+/// result's groups): with its amount, all a deal's forecast is computed
+/// from.
+pub(crate) const DEAL_LINE_KEYS: [&str; 7] = [
+    col::OPPORTUNITY_ID,
+    col::TEAM,
+    col::STAGE,
+    col::STAGE_ENTERED,
+    col::EXPECTED_CLOSE,
+    col::FORECAST_CATEGORY,
+    col::CURRENCY,
+];
+
 /// What a deal's prepared lines share: its id, team, stage, stated and
 /// effective close, bucket, win rate and deal factor.
 pub(crate) const DEAL_COLUMNS: [&str; 8] = [
