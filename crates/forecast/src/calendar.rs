@@ -54,8 +54,10 @@ use crate::{
 };
 
 pub const DEALS: &str = "deals";
-/// The company's sums over snapshots at every place in their bucket.
-const POOLED: &str = "__pooled";
+/// The company's sums over snapshots at every place in their bucket (a
+/// name no file's team may have: the readers refuse a team starting with
+/// `*`).
+const POOLED: &str = "*pooled";
 pub const FORECAST: &str = "forecast";
 pub const RATIO: &str = "ratio";
 /// The variance of a cell's bookings under the deal-level model.

@@ -35,7 +35,8 @@ pub const OUTCOME: &str = "outcome";
 pub const CLOSED: &str = "closed";
 
 /// The team the forecast's tables name the company by (its rows sum
-/// every team): no file's team may be called so.
+/// every team); their other rows of their own start with it too: no
+/// file's team may start with it.
 pub const COMPANY: &str = "*";
 
 /// Decimal precision and scale of amounts in Parquet.

@@ -338,13 +338,17 @@ fn line_checks(table: &mut Table) {
     company_is_no_team(table);
 }
 
-/// A team called as the forecast's tables call the company would be read
-/// as the company's rows (every team's figures mixed with its own).
+/// A team called as the forecast's tables call the company (or any of
+/// their own rows, all starting with `*`) would be read as those rows
+/// (every team's figures mixed with its own).
 fn company_is_no_team(table: &mut Table) {
     table.check(
         col::TEAM,
-        "is the name the forecast's tables give the company (every team): the team needs another",
-        col(col::TEAM).eq(lit(col::COMPANY)),
+        "starts with `*`, which the forecast's tables keep for their own rows (`*` is the company, every team): the team needs another name",
+        col(col::TEAM)
+            .str()
+            .starts_with(lit(col::COMPANY))
+            .fill_null(lit(false)),
     );
 }
 

@@ -1306,13 +1306,16 @@ fn a_team_named_as_the_forecast_names_the_company_is_refused_by_row() {
     let rows = [
         "O-1,ann,east,na,qualify,2026-10-01,2026-12-15,USD,100.00",
         "O-2,bob,*,na,qualify,2026-10-01,2026-12-15,USD,100.00",
+        "O-3,cat,*pooled,na,qualify,2026-10-01,2026-12-15,USD,100.00",
+        "O-4,dan,east*,na,qualify,2026-10-01,2026-12-15,USD,100.00",
     ];
     let path = csv_file(dir.path(), "star.csv", SNAPSHOT_HEADER, &rows);
     let message = bad(read_snapshot_noted(&path, &vocabulary()));
     assert!(
-        message.contains(
-            "row 2, column `team`: `*` is the name the forecast's tables give the company"
-        ) && !message.contains("row 1,"),
+        message.contains("row 2, column `team`: `*` starts with `*`, which the forecast's tables keep for their own rows")
+            && message.contains("row 3, column `team`: `*pooled` starts with `*`")
+            && !message.contains("row 1,")
+            && !message.contains("row 4,"),
         "{message}"
     );
     let dir = history_dir(
@@ -1321,7 +1324,7 @@ fn a_team_named_as_the_forecast_names_the_company_is_refused_by_row() {
     );
     let message = bad(read_history(dir.path(), &vocabulary()).map(|_| ()));
     assert!(
-        message.contains("row 1, column `team`: `*` is the name"),
+        message.contains("row 1, column `team`: `*` starts with `*`"),
         "{message}"
     );
 }
