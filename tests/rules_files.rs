@@ -483,6 +483,20 @@ fn an_open_stage_without_a_time_limit() {
 }
 
 #[test]
+fn a_stage_id_starting_with_a_star() {
+    // The slippage's points over every stage are the stage `*`.
+    let s = with_edit("pipeline/stages.toml", |t| {
+        t.replacen("id = \"discover\"", "id = \"*discover\"", 1)
+    });
+    assert_single_issue(
+        &s,
+        "pipeline/stages.toml",
+        "id = \"*discover\"",
+        "stage `*discover`: an id starting with `*` is kept for the forecast's tables",
+    );
+}
+
+#[test]
 fn a_crm_label_names_one_stage() {
     // A label given to two stages.
     let s = with_edit("pipeline/stages.toml", |t| {

@@ -222,6 +222,14 @@ fn stage(c: &mut Compiler<'_>, f: &ParsedFile<'_>, line: usize, d: &StageDef) ->
         return None;
     }
     let owner = format!("stage `{}`", d.id);
+    if d.id.starts_with('*') {
+        // The forecast's tables name rows of every stage so.
+        let message = format!(
+            "{owner}: an id starting with `*` is kept for the forecast's tables (`*` is every stage)"
+        );
+        c.report(f, line, message);
+        return None;
+    }
     let win_rate = c.percent(f, line, &owner, d.win_rate.0)?;
     let category = match ForecastCategory::parse(&d.category) {
         Some(category) => category,
