@@ -29,7 +29,7 @@ use crate::{
     columns::{COMPANY_RATIO, FACTOR, FACTOR_VARIANCE, IS_WON, REALISED, VALUE, WIN_RATE},
     deal_size::{SIZE_FACTOR, STATED, edges_plan, size_factors, with_size_factor},
     frames::{PastSnapshots, collect_together, exact_sum, fixed_sum, floats},
-    prepare::{DEAL_LINE_KEYS, decided, open_deals, prepared},
+    prepare::{DEAL_LINE_KEYS, by_stage_outcome, deal_lines, decided, open_deals, prepared},
     slippage::{DELAY, slip_plans, slip_tables},
     then::{conversion_index, entering},
 };
@@ -247,7 +247,10 @@ fn open_deals_on(
         if let Some(rates) = rates_then.map(|r| r.on(day)).transpose()?.flatten() {
             then.win_rates = rates;
         }
-        let (lines, _) = prepared(snapshots.taken_on(day), &then)?;
+        // Open deals only, a deal's lines summed before they are prepared
+        // (see `deal_lines`).
+        let (counted, _) = by_stage_outcome(snapshots.taken_on(day), &then);
+        let (lines, _) = prepared(deal_lines(counted, &[]), &then)?;
         plans.push(open_deals(lines));
     }
     Ok(days.iter().copied().zip(collect_together(plans)?).collect())

@@ -17,7 +17,7 @@ use crate::{
         IF_WON, IS_OPEN, IS_WON, POINT, PROBABILITY, SHARE, SHIFT_DAYS, VALUE, WIN_RATE,
     },
     frames::{first_float, fixed_sum},
-    prepare::{DEAL_COLUMNS, DEAL_LINE_KEYS, by_stage_outcome, horizon_of, prepared},
+    prepare::{DEAL_COLUMNS, by_stage_outcome, deal_lines, horizon_of, prepared},
     realisation::{AMOUNT_FACTOR, with_amount_factor},
     slippage::{Anchor, SLIP_ANCHOR, anchored_at, quarter_end, with_slip_points},
 };
@@ -96,49 +96,9 @@ pub fn expected_deal_rows(
     // Lost deals' lines are left out first (the stage filter goes down
     // into a Parquet reader).
     let (counted, _) = by_stage_outcome(snapshot, spec);
-    let (lines, _) = prepared(deal_lines(counted, spec), spec)?;
+    let groups: Vec<&str> = spec.group_by.iter().map(|d| d.column()).collect();
+    let (lines, _) = prepared(deal_lines(counted, &groups), spec)?;
     Ok(expected_rows(deal_rows(lines, spec), spec)?.collect()?)
-}
-
-/// The snapshot's lines summed per run of lines alike in everything
-/// [`prepared`] and [`deal_rows`] tell a deal's rows apart by (the deal,
-/// its stage, dates, category and currency: [`DEAL_LINE_KEYS`]) and in
-/// the result's groups, amounts as exact decimals. A deal's lines come
-/// together in an export and share all of that but their product, so the
-/// funnel, rates and factors are joined per deal rather than per line (a
-/// deal of the 200,000-opportunity snapshot has seven lines). Runs are
-/// found by comparing each line with the one before, not by hashing the
-/// ids; a file in another order only sums less here, since the deal
-/// rows sum a deal's rows again.
-fn deal_lines(snapshot: LazyFrame, spec: &ForecastSpec) -> LazyFrame {
-    const RUN: &str = "__run";
-    let changed = DEAL_LINE_KEYS
-        .iter()
-        .map(|k| col(*k).neq_missing(col(*k).shift(lit(1))))
-        .reduce(|a, b| a.or(b))
-        .unwrap_or(lit(true));
-    let mut keys = vec![col(RUN)];
-    let mut names: Vec<&str> = Vec::new();
-    for dimension in &spec.group_by {
-        let name = dimension.column();
-        if !DEAL_LINE_KEYS.contains(&name) && !names.contains(&name) {
-            names.push(name);
-            keys.push(col(name));
-        }
-    }
-    let mut sums: Vec<Expr> = DEAL_LINE_KEYS.map(|k| col(k).first()).to_vec();
-    sums.push(col(col::AMOUNT).sum());
-    snapshot
-        .with_column(
-            changed
-                .fill_null(lit(true))
-                .cast(DataType::UInt32)
-                .cum_sum(false)
-                .alias(RUN),
-        )
-        .group_by(keys)
-        .agg(sums)
-        .drop(cols([RUN]))
 }
 
 /// The open and won `lines` summed per deal and whatever else the

@@ -200,6 +200,46 @@ pub(crate) const DEAL_LINE_KEYS: [&str; 7] = [
     col::CURRENCY,
 ];
 
+/// The snapshot's lines summed per run of lines alike in everything
+/// [`prepared`] and the deal rows tell a deal's rows apart by (the deal,
+/// its stage, dates, category and currency: [`DEAL_LINE_KEYS`]) and in
+/// the columns of `groups` (the result's), amounts as exact decimals. A deal's lines come
+/// together in an export and share all of that but their product, so the
+/// funnel, rates and factors are joined per deal rather than per line (a
+/// deal of the 200,000-opportunity snapshot has seven lines). Runs are
+/// found by comparing each line with the one before, not by hashing the
+/// ids; a file in another order only sums less here, since the deal
+/// rows and [`open_deals`] sum a deal's rows again.
+pub(crate) fn deal_lines(snapshot: LazyFrame, groups: &[&str]) -> LazyFrame {
+    const RUN: &str = "__run";
+    let changed = DEAL_LINE_KEYS
+        .iter()
+        .map(|k| col(*k).neq_missing(col(*k).shift(lit(1))))
+        .reduce(|a, b| a.or(b))
+        .unwrap_or(lit(true));
+    let mut keys = vec![col(RUN)];
+    let mut names: Vec<&str> = Vec::new();
+    for &name in groups {
+        if !DEAL_LINE_KEYS.contains(&name) && !names.contains(&name) {
+            names.push(name);
+            keys.push(col(name));
+        }
+    }
+    let mut sums: Vec<Expr> = DEAL_LINE_KEYS.map(|k| col(k).first()).to_vec();
+    sums.push(col(col::AMOUNT).sum());
+    snapshot
+        .with_column(
+            changed
+                .fill_null(lit(true))
+                .cast(DataType::UInt32)
+                .cum_sum(false)
+                .alias(RUN),
+        )
+        .group_by(keys)
+        .agg(sums)
+        .drop(cols([RUN]))
+}
+
 /// What a deal's prepared lines share: its id, team, stage, stated and
 /// effective close, bucket, win rate and deal factor.
 pub(crate) const DEAL_COLUMNS: [&str; 8] = [
