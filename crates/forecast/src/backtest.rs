@@ -37,7 +37,7 @@ use rayon::prelude::*;
 use crate::{
     Calibration, ForecastError, ForecastSpec, Learning, RatesThen, Simulation, WinRates,
     accuracy::learn_from,
-    baselines::{BASELINES, BASELINES_ALL, snapshot_bookings},
+    baselines::{BASELINES, BASELINES_ALL, SnapshotBookings, snapshot_bookings},
     calibrate,
     columns::{
         BUCKET, CELL_FORECAST, HORIZON, IF_WON, IS_OPEN, IS_WON, PROBABILITY, REALISED, SHARE,
@@ -122,33 +122,10 @@ pub fn backtest(
     spec: &ForecastSpec,
     how: &Backtest,
 ) -> Result<BacktestResult, ForecastError> {
-    let maturity = chrono::TimeDelta::days(i64::from(how.maturity_days));
     // Read once and split by day: every date's models read their days
     // rather than scan the file.
     let snapshots = PastSnapshots::read(snapshots)?;
-    let matured: Vec<NaiveDate> = snapshots
-        .dates()
-        .into_iter()
-        .filter(|d| *d <= how.as_of - maturity)
-        .collect();
-    if matured.is_empty() {
-        return Err(ForecastError::NoHistory(format!(
-            "no past snapshot is at least {} days older than {}",
-            how.maturity_days, how.as_of
-        )));
-    }
-    // Score every model on the same dates: those with a matured snapshot
-    // to learn the correction from, when there are any.
-    let correctable: Vec<NaiveDate> = matured
-        .iter()
-        .copied()
-        .filter(|d| matured.first().is_some_and(|first| *first <= *d - maturity))
-        .collect();
-    let dates = if correctable.is_empty() {
-        matured.clone()
-    } else {
-        correctable
-    };
+    let (matured, dates) = scored_dates(&snapshots, how)?;
     let known = decided(outcomes.clone(), spec, how.as_of)?;
     let mut rules = spec.clone();
     rules.win_rates = WinRates::StageDefaults;
@@ -188,33 +165,7 @@ pub fn backtest(
             how.cancel.check()?;
             frames.add_model(day, model, &model_spec, taken.clone(), how)?;
         }
-        let day_window = window
-            .clone()
-            .lazy()
-            .filter(col(SNAPSHOT_DATE).eq(lit(day).cast(DataType::Date)));
-        let baselines = BASELINES
-            .into_iter()
-            .zip(bookings.forecasts(day, how.maturity_days, false, how.horizon)?)
-            .chain(BASELINES_ALL.into_iter().zip(bookings.forecasts(
-                day,
-                how.maturity_days,
-                true,
-                how.horizon,
-            )?));
-        for (model, cells) in baselines {
-            frames.cells.push(tagged(
-                cells
-                    .join(
-                        day_window.clone(),
-                        [col(HORIZON)],
-                        [col(HORIZON)],
-                        JoinArgs::new(JoinType::Inner),
-                    )
-                    .select([col(BUCKET), col(col::TEAM), col(CELL_FORECAST)]),
-                day,
-                model,
-            ));
-        }
+        add_baselines(&mut frames, day, &bookings, &window, how)?;
         // Each date's frames are computed now: the plans stay shallow and
         // each date's share of the work is done once.
         Frames::default().absorbed(frames)
@@ -228,6 +179,73 @@ pub fn backtest(
         all.extend(frames);
     }
     scored(all, known, bookings.all_booked(), window, spec, dates)
+}
+
+/// The matured snapshot dates (at least the maturity wait old), and the
+/// dates every model is scored on: those with a matured snapshot to learn
+/// the correction from, when there are any, else every matured one.
+fn scored_dates(
+    snapshots: &PastSnapshots,
+    how: &Backtest,
+) -> Result<(Vec<NaiveDate>, Vec<NaiveDate>), ForecastError> {
+    let maturity = chrono::TimeDelta::days(i64::from(how.maturity_days));
+    let matured: Vec<NaiveDate> = snapshots
+        .dates()
+        .into_iter()
+        .filter(|d| *d <= how.as_of - maturity)
+        .collect();
+    if matured.is_empty() {
+        return Err(ForecastError::NoHistory(format!(
+            "no past snapshot is at least {} days older than {}",
+            how.maturity_days, how.as_of
+        )));
+    }
+    let correctable: Vec<NaiveDate> = matured
+        .iter()
+        .copied()
+        .filter(|d| matured.first().is_some_and(|first| *first <= *d - maturity))
+        .collect();
+    let dates = if correctable.is_empty() {
+        matured.clone()
+    } else {
+        correctable
+    };
+    Ok((matured, dates))
+}
+
+/// The baselines' cells of `day` (within its scored horizons, `window`)
+/// into `frames`: those of the open deals' bookings, then those of all.
+fn add_baselines(
+    frames: &mut Frames,
+    day: NaiveDate,
+    bookings: &SnapshotBookings,
+    window: &DataFrame,
+    how: &Backtest,
+) -> Result<(), ForecastError> {
+    let day_window = window
+        .clone()
+        .lazy()
+        .filter(col(SNAPSHOT_DATE).eq(lit(day).cast(DataType::Date)));
+    let forecasts = |all| bookings.forecasts(day, how.maturity_days, all, how.horizon);
+    let baselines = BASELINES
+        .into_iter()
+        .zip(forecasts(false)?)
+        .chain(BASELINES_ALL.into_iter().zip(forecasts(true)?));
+    for (model, cells) in baselines {
+        frames.cells.push(tagged(
+            cells
+                .join(
+                    day_window.clone(),
+                    [col(HORIZON)],
+                    [col(HORIZON)],
+                    JoinArgs::new(JoinType::Inner),
+                )
+                .select([col(BUCKET), col(col::TEAM), col(CELL_FORECAST)]),
+            day,
+            model,
+        ));
+    }
+    Ok(())
 }
 
 /// `frame` with the snapshot date and the model (or baseline) it is of.

@@ -246,6 +246,19 @@ pub(crate) fn size_factors(
     observed: LazyFrame,
     edges: &DataFrame,
 ) -> Result<DataFrame, ForecastError> {
+    let bands = size_bands(edges);
+    let banded = observed
+        .with_column(band(col(STATED), &bands).alias(SIZE))
+        .collect()?
+        .lazy();
+    let rows = band_rows(banded)?;
+    let factors = shrunk_factors(&rows);
+    factor_table(&rows, &factors, &bands)
+}
+
+/// The bands of stated value the collected [`edges_plan`] gives: each
+/// from its lower edge, edges that are not above the one before left out.
+fn size_bands(edges: &DataFrame) -> Vec<(f64, String)> {
     let mut bands: Vec<(f64, String)> = Vec::new();
     for (_, name) in EDGES {
         let from = crate::frames::first_float(edges, name).unwrap_or(f64::INFINITY);
@@ -253,12 +266,14 @@ pub(crate) fn size_factors(
             bands.push((from, name.to_owned()));
         }
     }
-    let banded = observed
-        .with_column(band(col(STATED), &bands).alias(SIZE))
-        .collect()?
-        .lazy();
-    // Per team (and `*`) and band, and per team over all bands: deals,
-    // forecast, realised.
+    bands
+}
+
+/// Per team (and `*`) and band of the `banded` deals: the tallies, the
+/// band's ratio relative to its team's over all bands, and the sampling
+/// variance of that from the residuals summed per deal (a deal is seen on
+/// many snapshots, so its residuals are one draw, not many).
+fn band_rows(banded: LazyFrame) -> Result<Vec<BandRow>, ForecastError> {
     let cells = tallies(banded.clone(), &[col(col::TEAM), col(SIZE)])?;
     let totals = tallies(banded.clone(), &[col(col::TEAM), lit(ANY).alias(SIZE)])?;
     let ratio = |s: &Tally| {
@@ -273,9 +288,6 @@ pub(crate) fn size_factors(
             .get(&(team.to_owned(), ANY.to_owned()))
             .map_or(1.0, ratio)
     };
-    // Each band's ratio relative to its team's, and the sampling variance
-    // of that from the residuals summed per deal (a deal is seen on many
-    // snapshots, so its residuals are one draw, not many).
     let squares = residual_squares(banded, &cells)?;
     let mut rows: Vec<BandRow> = Vec::new();
     for ((team, size), t) in &cells {
@@ -299,8 +311,15 @@ pub(crate) fn size_factors(
             variance,
         });
     }
-    // τ²: how far true band ratios spread beyond their noise (method of
-    // moments over every cell, weighted by forecast; at least 0).
+    Ok(rows)
+}
+
+/// Each row's factor: the company's band ratio shrunk towards 1, a team's
+/// towards the company's, by credibility τ² / (τ² + its variance), where
+/// τ² is how far true band ratios spread beyond their noise (method of
+/// moments over every row, weighted by forecast; at least 0); within
+/// [`BOUNDS`], rounded to 10⁻⁶.
+fn shrunk_factors(rows: &[BandRow]) -> Vec<f64> {
     let known = || rows.iter().filter(|r| r.variance.is_finite());
     let weight: f64 = known().map(|r| r.tally.forecast).sum();
     let moment = |f: &dyn Fn(&BandRow) -> f64| {
@@ -316,45 +335,51 @@ pub(crate) fn size_factors(
             .find(|r| r.team == COMPANY && r.size == size)
             .map_or(1.0, |r| 1.0 + credibility(r.variance) * (r.ratio - 1.0))
     };
+    rows.iter()
+        .map(|row| {
+            let toward = company(&row.size);
+            let factor = match row.team.as_str() {
+                COMPANY => toward,
+                _ => toward + credibility(row.variance) * (row.ratio - toward),
+            };
+            match factor.is_finite() {
+                true => (factor.clamp(BOUNDS.0, BOUNDS.1) * 1e6).round() / 1e6,
+                false => 1.0,
+            }
+        })
+        .collect()
+}
+
+/// The rows with their `factors` as the size factors' table.
+fn factor_table(
+    rows: &[BandRow],
+    factors: &[f64],
+    bands: &[(f64, String)],
+) -> Result<DataFrame, ForecastError> {
     let size_from = |size: &str| bands.iter().find(|b| b.1 == size).map_or(0.0, |b| b.0);
-    // Per row: size_from, deals, forecast, realised, ratio, factor.
-    let mut out: [Vec<f64>; 6] = Default::default();
-    let (mut out_teams, mut out_sizes) = (Vec::new(), Vec::new());
-    for row in &rows {
-        let (team, size, t, r) = (&row.team, &row.size, &row.tally, row.ratio);
-        let toward = company(size);
-        let factor = match team.as_str() {
-            COMPANY => toward,
-            _ => toward + credibility(row.variance) * (r - toward),
-        };
-        let factor = match factor.is_finite() {
-            true => (factor.clamp(BOUNDS.0, BOUNDS.1) * 1e6).round() / 1e6,
-            false => 1.0,
-        };
-        out_teams.push(team.clone());
-        out_sizes.push(size.clone());
-        for (o, v) in
-            out.iter_mut()
-                .zip([size_from(size), t.deals, t.forecast, t.realised, r, factor])
-        {
-            o.push(v);
-        }
-    }
-    let [from, n, f, r, ratios, factors] = out;
+    let floats = |f: &dyn Fn(&BandRow) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
     Ok(DataFrame::new(
-        out_teams.len(),
+        rows.len(),
         vec![
-            Column::new(col::TEAM.into(), out_teams),
-            Column::new(SIZE.into(), out_sizes),
-            Column::new(SIZE_FROM.into(), from),
+            Column::new(
+                col::TEAM.into(),
+                rows.iter().map(|r| r.team.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                SIZE.into(),
+                rows.iter().map(|r| r.size.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(SIZE_FROM.into(), floats(&|r| size_from(&r.size))),
             Column::new(
                 OBSERVATIONS.into(),
-                n.iter().map(|v| *v as u64).collect::<Vec<_>>(),
+                rows.iter()
+                    .map(|r| r.tally.deals as u64)
+                    .collect::<Vec<_>>(),
             ),
-            Column::new(FORECAST.into(), f),
-            Column::new(REALISED.into(), r),
-            Column::new(RATIO.into(), ratios),
-            Column::new(SIZE_FACTOR.into(), factors),
+            Column::new(FORECAST.into(), floats(&|r| r.tally.forecast)),
+            Column::new(REALISED.into(), floats(&|r| r.tally.realised)),
+            Column::new(RATIO.into(), floats(&|r| r.ratio)),
+            Column::new(SIZE_FACTOR.into(), factors.to_vec()),
         ],
     )?)
 }

@@ -88,18 +88,47 @@ pub fn forecast_spec(
     }
     let mut spec = rules_spec(rules, options.as_of, options.bucket);
     spec.group_by = options.group_by.clone();
-    let mut notes = Vec::new();
-    if spec.fiscal_year != quotecast_model::FiscalYear::CALENDAR {
-        notes.push(format!(
-            "quarters are those of a fiscal year starting in {} (the rules' fiscal_year_start), each named by its first day",
-            spec.fiscal_year
-        ));
-    }
+    let mut notes: Vec<String> = fiscal_year_note(&spec).into_iter().collect();
     let Some(history) = history else {
         return Ok((spec, notes));
     };
-    let matured_before = options.as_of - chrono::TimeDelta::days(i64::from(MATURITY_DAYS));
     let today = snapshot.clone();
+    let rates_then = calibrate_history(&history, snapshot, rules, options, &mut spec)?;
+    notes.extend(rates_then.1);
+    let cancel = &options.simulation.cancel;
+    cancel.check()?;
+    notes.extend(learn_history(
+        &history,
+        today.as_ref(),
+        rates_then.0,
+        options,
+        &mut spec,
+    )?);
+    cancel.check()?;
+    Ok((spec, notes))
+}
+
+/// Which quarters the buckets are, when not the calendar's.
+fn fiscal_year_note(spec: &ForecastSpec) -> Option<String> {
+    (spec.fiscal_year != quotecast_model::FiscalYear::CALENDAR).then(|| {
+        format!(
+            "quarters are those of a fiscal year starting in {} (the rules' fiscal_year_start), each named by its first day",
+            spec.fiscal_year
+        )
+    })
+}
+
+/// Today's win rates calibrated on the history's stage events and
+/// outcomes into `spec` (unless no entry is decided yet); the entries
+/// prepared for the past months' rates the correction learns against,
+/// and the notes on what the history showed.
+fn calibrate_history(
+    history: &History,
+    snapshot: Option<LazyFrame>,
+    rules: &RuleSet,
+    options: &ForecastOptions,
+    spec: &mut ForecastSpec,
+) -> Result<(RatesThen, Vec<String>), ForecastError> {
     let teams = snapshot
         .into_iter()
         .chain(history.snapshots.clone())
@@ -109,8 +138,7 @@ pub fn forecast_spec(
         maturity_days: MATURITY_DAYS,
         prior_strength: options.prior_strength,
     };
-    let cancel = &options.simulation.cancel;
-    cancel.check()?;
+    options.simulation.cancel.check()?;
     // The entries are prepared once for today's rates and the past
     // months' the correction learns against.
     let rates_then = tracing::info_span!("calibrate").in_scope(|| {
@@ -123,7 +151,7 @@ pub fn forecast_spec(
         )
     })?;
     let rates = rates_then.calibrated_on(options.as_of)?;
-    cancel.check()?;
+    let mut notes = Vec::new();
     let repeated = rates_then.repeated_events();
     if repeated > 0 {
         notes.push(format!(
@@ -135,27 +163,40 @@ pub fn forecast_spec(
             "no stage entry of the history made by {} has been decided (no deal of `stage_events` has a row in `outcomes` yet, or the two files write its id otherwise): the rules' stage win rates are used",
             options.as_of
         ));
-    } else {
-        let young: Vec<String> = rates
-            .undecided
-            .iter()
-            .filter(|(_, share)| *share > crate::calibrate::YOUNG_HISTORY_UNDECIDED)
-            .map(|(stage, share)| format!("{stage} {:.0} %", share * 100.0))
-            .collect();
-        if !young.is_empty() {
-            notes.push(format!(
-                "the history is young: of the deals that entered these stages, this much of their chance is still undecided at the oldest age it shows, and is split between win and loss like the decided: {}",
-                young.join(", ")
-            ));
-        }
-        spec.win_rates = WinRates::Calibrated(Box::new(rates));
+        return Ok((rates_then, notes));
     }
+    let young: Vec<String> = rates
+        .undecided
+        .iter()
+        .filter(|(_, share)| *share > crate::calibrate::YOUNG_HISTORY_UNDECIDED)
+        .map(|(stage, share)| format!("{stage} {:.0} %", share * 100.0))
+        .collect();
+    if !young.is_empty() {
+        notes.push(format!(
+            "the history is young: of the deals that entered these stages, this much of their chance is still undecided at the oldest age it shows, and is split between win and loss like the decided: {}",
+            young.join(", ")
+        ));
+    }
+    spec.win_rates = WinRates::Calibrated(Box::new(rates));
+    Ok((rates_then, notes))
+}
+
+/// The team correction learned from the history's past snapshots into
+/// `spec`, else what the stage history and today's snapshot teach without
+/// one; the notes that say which, and why.
+fn learn_history(
+    history: &History,
+    today: Option<&LazyFrame>,
+    rates_then: RatesThen,
+    options: &ForecastOptions,
+    spec: &mut ForecastSpec,
+) -> Result<Vec<String>, ForecastError> {
     let Some(snapshots) = history.snapshots.clone() else {
-        notes.push(
+        let mut notes = vec![
             "no past snapshots in the history: no team accuracy correction or slippage".into(),
-        );
-        notes.extend(without_correction(today.as_ref(), &history, &mut spec)?);
-        return Ok((spec, notes));
+        ];
+        notes.extend(without_correction(today, history, spec)?);
+        return Ok(notes);
     };
     let how = Learning {
         as_of: options.as_of,
@@ -163,37 +204,44 @@ pub fn forecast_spec(
         rates_then: Some(std::sync::Arc::new(rates_then)),
     };
     let learned = tracing::info_span!("learn_correction")
-        .in_scope(|| learn_correction(snapshots.clone(), history.outcomes.clone(), &spec, &how));
-    match learned {
+        .in_scope(|| learn_correction(snapshots.clone(), history.outcomes.clone(), spec, &how));
+    let why_not = match learned {
         // Snapshots whose deals none of the outcomes name (ids written
         // otherwise in the two files): every deal would count as lost.
-        Ok(correction) if correction.accuracy.height() == 0 => {
-            notes.push(format!(
-                "no deal of the past snapshots at least {MATURITY_DAYS} days old has a row in `outcomes` (are the ids written the same way in both files? Salesforce's 18-character ids are already read as the 15-character ids its reports write): no team accuracy correction, calendar or slippage is learned from them"
-            ));
-            notes.extend(without_correction(today.as_ref(), &history, &mut spec)?);
-        }
+        Ok(correction) if correction.accuracy.height() == 0 => format!(
+            "no deal of the past snapshots at least {MATURITY_DAYS} days old has a row in `outcomes` (are the ids written the same way in both files? Salesforce's 18-character ids are already read as the 15-character ids its reports write): no team accuracy correction, calendar or slippage is learned from them"
+        ),
         Ok(correction) => {
-            notes.extend(pipeline_share_note(&correction, &spec));
-            notes.extend(quarter_ends_note(&correction.quarter_ends, &spec));
+            let mut notes: Vec<String> = pipeline_share_note(&correction, spec)
+                .into_iter()
+                .chain(quarter_ends_note(&correction.quarter_ends, spec))
+                .collect();
             spec.correction = Some(Box::new(correction));
-            notes.extend(borrow_new_deals(today.as_ref(), &mut spec)?);
+            notes.extend(borrow_new_deals(today, spec)?);
+            return Ok(notes);
         }
-        Err(ForecastError::NoHistory(_)) => {
-            let oldest = snapshot_dates(snapshots)?.first().copied();
-            notes.push(match oldest {
-                Some(day) => format!(
-                    "the team accuracy correction and slippage learn from past snapshots at least {MATURITY_DAYS} days old; the oldest is of {day}, so they need {} more days of snapshot history",
-                    (day - matured_before).num_days()
-                ),
-                None => "the past snapshots file holds no snapshot: no team accuracy correction or slippage".into(),
-            });
-            notes.extend(without_correction(today.as_ref(), &history, &mut spec)?);
-        }
+        Err(ForecastError::NoHistory(_)) => too_young_note(snapshots, options.as_of)?,
         Err(e) => return Err(e),
-    }
-    cancel.check()?;
-    Ok((spec, notes))
+    };
+    let mut notes = vec![why_not];
+    notes.extend(without_correction(today, history, spec)?);
+    Ok(notes)
+}
+
+/// Why no correction is learned from past snapshots none of which is
+/// [`MATURITY_DAYS`] old by `as_of`: how many more days they need.
+fn too_young_note(snapshots: LazyFrame, as_of: NaiveDate) -> Result<String, ForecastError> {
+    let matured_before = as_of - chrono::TimeDelta::days(i64::from(MATURITY_DAYS));
+    Ok(match snapshot_dates(snapshots)?.first().copied() {
+        Some(day) => format!(
+            "the team accuracy correction and slippage learn from past snapshots at least {MATURITY_DAYS} days old; the oldest is of {day}, so they need {} more days of snapshot history",
+            (day - matured_before).num_days()
+        ),
+        None => {
+            "the past snapshots file holds no snapshot: no team accuracy correction or slippage"
+                .into()
+        }
+    })
 }
 
 /// Where the history's wins bunched at the ends of other quarters than

@@ -123,27 +123,8 @@ pub(crate) fn forecast_from(
     let summed = crate::cells::summed(rows.clone(), spec, &sku_keys[1..]);
     let (lines, rates) = prepared(rows, spec)?;
     let lines = lines.with_column(kind(col(col::EXPECTED_CLOSE).lt(as_of(spec))));
-    let (corrected, new_units) = if needs_deal_rows(spec) {
-        // The corrected amounts from each deal's lines summed per cell
-        // before they are spread over its slippage points (as the Monte
-        // Carlo draws them); the new deals' units from the lines, whose
-        // shares of the points add up to each line.
-        let rows = match expected_deal_rows {
-            Some(rows) => rows,
-            None => expected_rows(deal_rows(lines.clone(), spec), spec)?,
-        };
-        let mut corrected = crate::corrected::corrected(rows, spec, &keys)?;
-        if spec.correction.is_none() {
-            // Without a correction the rows' sum is `weighted` again.
-            corrected = corrected.drop(cols([CORRECTED]));
-        }
-        (
-            Some(corrected),
-            crate::new_deals::new_deal_quantities(unit_rows(lines.clone()), spec, &sku_keys)?,
-        )
-    } else {
-        (None, None)
-    };
+    let (corrected, new_units) =
+        corrected_plans(&lines, spec, &keys, &sku_keys, expected_deal_rows)?;
     let has_new_units = new_units.is_some();
     let mut plans = vec![crate::distinct::opportunity_runs(left_out), summed];
     plans.extend(corrected);
@@ -165,35 +146,7 @@ pub(crate) fn forecast_from(
         .clone()
         .filter(col(KIND).is_in(lit(counted_kinds).implode(false), false));
     let amounts = amounts_plan(counted.clone(), &keys, corrected, spec.rates.scale);
-    let quantities = counted
-        .filter(col(col::SKU).is_not_null())
-        .group_by(sku_keys.clone())
-        .agg([
-            fixed_sum_of(OPEN_QUANTITY),
-            fixed_sum_of(EXPECTED_QUANTITY).round(2, RoundMode::HalfToEven),
-            fixed_sum_of(WON_QUANTITY),
-        ]);
-    let quantities = match new_units {
-        // Units of SKUs only new deals buy in a bucket get rows of their own.
-        Some(new_units) => quantities
-            .join(
-                new_units.lazy(),
-                sku_keys.clone(),
-                sku_keys.clone(),
-                JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
-            )
-            .with_columns(
-                [
-                    OPEN_QUANTITY,
-                    EXPECTED_QUANTITY,
-                    WON_QUANTITY,
-                    NEW_DEAL_QUANTITY,
-                ]
-                .map(|c| col(c).fill_null(lit(0.0))),
-            ),
-        None => quantities,
-    }
-    .sort_by_exprs(sku_keys, SortMultipleOptions::default());
+    let quantities = quantities_plan(counted, sku_keys, new_units);
     let counts = cells.group_by([col(KIND)]).agg([
         sum_of(LINES),
         sum_of(DEALS).alias(OPPORTUNITIES),
@@ -220,6 +173,75 @@ pub(crate) fn forecast_from(
         quantities,
         explanation: explanation(spec, rates, &counts, left_out, out_of_order == 0),
     })
+}
+
+/// The plans of the corrected amounts per cell of `keys` (without a
+/// correction only `expected_bookings` and `new_deals`) and of the new
+/// deals' units per cell of `sku_keys`, when the spec needs deal rows: the
+/// corrected amounts from each deal's lines summed per cell before they
+/// are spread over its slippage points (as the Monte Carlo draws them),
+/// the new deals' units from the lines, whose shares of the points add up
+/// to each line.
+fn corrected_plans(
+    lines: &LazyFrame,
+    spec: &ForecastSpec,
+    keys: &[Expr],
+    sku_keys: &[Expr],
+    expected_deal_rows: Option<LazyFrame>,
+) -> Result<(Option<LazyFrame>, Option<LazyFrame>), ForecastError> {
+    if !needs_deal_rows(spec) {
+        return Ok((None, None));
+    }
+    let rows = match expected_deal_rows {
+        Some(rows) => rows,
+        None => expected_rows(deal_rows(lines.clone(), spec), spec)?,
+    };
+    let mut corrected = crate::corrected::corrected(rows, spec, keys)?;
+    if spec.correction.is_none() {
+        // Without a correction the rows' sum is `weighted` again.
+        corrected = corrected.drop(cols([CORRECTED]));
+    }
+    let new_units =
+        crate::new_deals::new_deal_quantities(unit_rows(lines.clone()), spec, sku_keys)?;
+    Ok((Some(corrected), new_units))
+}
+
+/// The plan of the quantities per cell of `sku_keys` from the `counted`
+/// cells, with the new deals' units (`new_units`) when given: units of
+/// SKUs only new deals buy in a bucket get rows of their own.
+fn quantities_plan(
+    counted: LazyFrame,
+    sku_keys: Vec<Expr>,
+    new_units: Option<DataFrame>,
+) -> LazyFrame {
+    let quantities = counted
+        .filter(col(col::SKU).is_not_null())
+        .group_by(sku_keys.clone())
+        .agg([
+            fixed_sum_of(OPEN_QUANTITY),
+            fixed_sum_of(EXPECTED_QUANTITY).round(2, RoundMode::HalfToEven),
+            fixed_sum_of(WON_QUANTITY),
+        ]);
+    match new_units {
+        Some(new_units) => quantities
+            .join(
+                new_units.lazy(),
+                sku_keys.clone(),
+                sku_keys.clone(),
+                JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+            )
+            .with_columns(
+                [
+                    OPEN_QUANTITY,
+                    EXPECTED_QUANTITY,
+                    WON_QUANTITY,
+                    NEW_DEAL_QUANTITY,
+                ]
+                .map(|c| col(c).fill_null(lit(0.0))),
+            ),
+        None => quantities,
+    }
+    .sort_by_exprs(sku_keys, SortMultipleOptions::default())
 }
 
 fn sum_of(c: &str) -> Expr {
