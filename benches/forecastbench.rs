@@ -327,6 +327,7 @@ fn history_path(
                 as_of: args.as_of,
                 maturity_days: quotecast_forecast::MATURITY_DAYS,
                 rates_then: Some(std::sync::Arc::new(rates_then)),
+                slippage_place_days: Some(quotecast_forecast::PLACE_DAYS),
             },
         )?;
     }

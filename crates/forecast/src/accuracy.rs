@@ -30,7 +30,7 @@ use crate::{
     deal_size::{SIZE_FACTOR, STATED, edges_plan, size_factors, with_size_factor},
     frames::{PastSnapshots, collect_together, exact_sum, fixed_sum, floats},
     prepare::{DEAL_LINE_KEYS, by_stage_outcome, deal_lines, decided, open_deals, prepared},
-    slippage::{DELAY, slip_plans, slip_tables},
+    slippage::{DELAY, MIN_SLIP_OBSERVATIONS, slip_plans, slip_tables},
     then::{conversion_index, entering},
 };
 
@@ -61,6 +61,11 @@ pub struct Learning {
     /// were calibrated on: each past snapshot is forecast with its month's
     /// (see [`RatesThen`]). `None`: with the forecast's own rates.
     pub rates_then: Option<std::sync::Arc<RatesThen>>,
+    /// When the history's wins bunch at quarter ends, the slippage learns
+    /// from the past snapshots within this many days of the forecast
+    /// date's place in its quarter ([`crate::quarter_ends::PLACE_DAYS`]
+    /// in a forecast job); `None`: from every past snapshot.
+    pub slippage_place_days: Option<u32>,
 }
 
 /// Learns the correction from past snapshots (the snapshot columns plus
@@ -118,13 +123,17 @@ pub(crate) fn learn_from(
         .in_scope(|| deal_factors(observed.clone()))?;
     let (per_team, residuals, periods) = ratio_plans(adjusted);
     let mut plans = vec![per_team, residuals, periods];
-    let quarter_ends = tracing::info_span!("quarter_ends")
+    let mut quarter_ends = tracing::info_span!("quarter_ends")
         .in_scope(|| crate::quarter_ends::bunching(known.clone(), spec.fiscal_year))?;
-    plans.extend(slip_plans(
+    let (won, place_days) = crate::quarter_ends::slippage_learns_from(
         observed.filter(col(IS_WON)),
         col(SNAPSHOT),
-        quarter_ends.year,
-    ));
+        &quarter_ends,
+        (how.as_of, how.slippage_place_days),
+        MIN_SLIP_OBSERVATIONS,
+    )?;
+    quarter_ends.slippage_place_days = place_days;
+    plans.extend(slip_plans(won, col(SNAPSHOT), quarter_ends.year));
     let mut frames =
         tracing::info_span!("team_ratios_and_slippage").in_scope(|| collect_together(plans))?;
     let levels = frames.split_off(3);

@@ -290,6 +290,7 @@ fn models_on(
         as_of: day,
         maturity_days: how.maturity_days,
         rates_then: Some(rates_then.clone()),
+        slippage_place_days: Some(crate::quarter_ends::PLACE_DAYS),
     };
     match learn_from(snapshots, outcomes.clone(), &calibrated, &learning) {
         Ok(correction) => {

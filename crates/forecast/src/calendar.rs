@@ -10,7 +10,10 @@
 //! Snapshots count by how near their place in their bucket is to the
 //! forecast date's (a snapshot in the second week of a quarter teaches the
 //! second week of a quarter most; the kernel is as wide as the snapshots
-//! are apart, see [`PlaceKernel::for_factors`]) and by their age. The
+//! are apart, see [`PlaceKernel::for_factors`]) and by their age. Where
+//! wins bunch at quarter ends, weeks and months are placed in their
+//! quarter instead ([`crate::quarter_ends::places`]): a month's first days
+//! book differently in a quarter's first month and in its last. The
 //! company's factor is shrunk towards its ratio over snapshots at every
 //! place in their bucket (weighted by age alone; by
 //! [`COMPANY_SHRINK_DEALS`]; that ratio is shrunk towards 1): a young or
@@ -109,7 +112,12 @@ pub(crate) fn learn_calendar(
     let won_by_open = won_by_open_deals(&learned, &decided)?;
     let won_per_day = won_per_day(&decided)?;
     let all_days: Vec<NaiveDate> = deals.iter().map(|(day, _)| *day).collect();
-    let kernel = PlaceKernel::for_factors(spec.bucket, spec.fiscal_year, &all_days, spec.as_of);
+    let (place_bucket, place_year) = crate::quarter_ends::places(
+        spec.bucket,
+        spec.fiscal_year,
+        spec.correction.as_deref().map(|c| &c.quarter_ends),
+    );
+    let kernel = PlaceKernel::for_factors(place_bucket, place_year, &all_days, spec.as_of);
     let mut days = Vec::with_capacity(learned.len());
     // Per snapshot: its cells, then everything booked after it.
     let mut plans = Vec::with_capacity(2 * learned.len());
@@ -117,8 +125,8 @@ pub(crate) fn learn_calendar(
         let then = as_it_stood(spec, day);
         // The factors' cells by their own kernel; what deals not yet in
         // the pipeline booked by the new deals' one.
-        let weight = snapshot_weight(spec.bucket, spec.fiscal_year, day, spec.as_of);
-        let factor_weight = kernel.weight(spec.bucket, spec.fiscal_year, day, spec.as_of)
+        let weight = snapshot_weight(place_bucket, place_year, day, spec.as_of);
+        let factor_weight = kernel.weight(place_bucket, place_year, day, spec.as_of)
             * recency_weight(day, spec.as_of);
         let won = won_by_open
             .clone()

@@ -67,4 +67,10 @@ pub struct QuarterEnds {
     pub share: f64,
     /// The same share in the rules' fiscal year's quarters.
     pub rules_share: f64,
+    /// With a push (see `quarter_ends::pushed`), how near to the forecast
+    /// date's place in its quarter (days from the quarter's first day)
+    /// the past snapshots stood whose won deals the slippage learned
+    /// from: when a deal decided closes depends on where in the quarter
+    /// it was seen. `None`: from every past snapshot.
+    pub slippage_place_days: Option<u32>,
 }

@@ -82,6 +82,7 @@ pub use pipeline_share::{
     pipeline_shares,
 };
 pub use polars::prelude::{DataFrame, IntoLazy, LazyFrame};
+pub use quarter_ends::PLACE_DAYS;
 pub use realisation::AMOUNT_FACTOR;
 pub use report::{
     BacktestOptions, ForecastOptions, ForecastReport, MATURITY_DAYS, MONEY_COLUMNS,

@@ -202,6 +202,7 @@ fn learn_history(
         as_of: options.as_of,
         maturity_days: MATURITY_DAYS,
         rates_then: Some(std::sync::Arc::new(rates_then)),
+        slippage_place_days: Some(crate::quarter_ends::PLACE_DAYS),
     };
     let learned = tracing::info_span!("learn_correction")
         .in_scope(|| learn_correction(snapshots.clone(), history.outcomes.clone(), spec, &how));
@@ -215,6 +216,7 @@ fn learn_history(
             let mut notes: Vec<String> = pipeline_share_note(&correction, spec)
                 .into_iter()
                 .chain(quarter_ends_note(&correction.quarter_ends, spec))
+                .chain(pushed_note(&correction.quarter_ends, spec))
                 .collect();
             spec.correction = Some(Box::new(correction));
             notes.extend(borrow_new_deals(today, spec)?);
@@ -259,6 +261,34 @@ fn quarter_ends_note(found: &crate::QuarterEnds, spec: &ForecastSpec) -> Option<
         crate::quarter_ends::PUSH_DAYS,
         found.rules_share * 100.0,
         crate::quarter_ends::quarter_months(spec.fiscal_year),
+    ))
+}
+
+/// With wins bunched at quarter ends, that where a past snapshot stood in
+/// its quarter counts (see [`crate::quarter_ends`]).
+fn pushed_note(found: &crate::QuarterEnds, spec: &ForecastSpec) -> Option<String> {
+    if !crate::quarter_ends::pushed(found) {
+        return None;
+    }
+    let slippage = match found.slippage_place_days {
+        Some(days) => format!(
+            "the slippage learned from the won deals of past snapshots within {days} days of {}'s place in its quarter",
+            spec.as_of
+        ),
+        None => format!(
+            "the slippage learned from every past snapshot's won deals (fewer than {} near {}'s place in its quarter)",
+            crate::slippage::MIN_SLIP_OBSERVATIONS,
+            spec.as_of
+        ),
+    };
+    let calendar = match spec.bucket {
+        Bucket::Quarter => String::new(),
+        _ => ", and the calendar counts past snapshots by how near their place in their quarter is to today's".into(),
+    };
+    Some(format!(
+        "{:.0} % of the history's wins closed in their quarters' last {} days: a deal's timing depends on where in its quarter it is seen, so {slippage}{calendar}",
+        found.share * 100.0,
+        crate::quarter_ends::PUSH_DAYS,
     ))
 }
 

@@ -48,6 +48,9 @@ pub struct CorrectionValues {
     pub quarter_ends_first_month: u32,
     pub quarter_ends_share: f64,
     pub quarter_ends_rules_share: f64,
+    /// See [`QuarterEnds::slippage_place_days`].
+    #[serde(default)]
+    pub slippage_place_days: Option<u32>,
 }
 
 /// The names of the tables a learned spec can hold.
@@ -101,6 +104,7 @@ pub fn learned_tables(
             quarter_ends_first_month: c.quarter_ends.year.first_month0() + 1,
             quarter_ends_share: c.quarter_ends.share,
             quarter_ends_rules_share: c.quarter_ends.rules_share,
+            slippage_place_days: c.quarter_ends.slippage_place_days,
         }
     });
     for (name, table) in [
@@ -168,6 +172,7 @@ pub fn with_learned(
                 year,
                 share: c.quarter_ends_share,
                 rules_share: c.quarter_ends_rules_share,
+                slippage_place_days: c.slippage_place_days,
             },
         }));
     }
@@ -244,6 +249,7 @@ mod tests {
                 quarter_ends_first_month: 1,
                 quarter_ends_share: 0.2,
                 quarter_ends_rules_share: 0.2,
+                slippage_place_days: Some(21),
             }),
         };
         let error = with_learned(base, manifest, Vec::new()).unwrap_err();

@@ -35,6 +35,7 @@ fn learned(
             as_of: common::as_of(),
             maturity_days: 180,
             rates_then: None,
+            slippage_place_days: Some(quotecast_forecast::PLACE_DAYS),
         },
     )
     .unwrap()
@@ -489,6 +490,7 @@ fn teams_that_changed_are_learned_against_the_rates_of_the_time() {
                 as_of: common::as_of(),
                 maturity_days: 180,
                 rates_then,
+                slippage_place_days: Some(quotecast_forecast::PLACE_DAYS),
             },
         )
         .unwrap();
@@ -667,5 +669,50 @@ fn deals_held_for_a_fiscal_quarter_end_are_forecast_in_its_last_month() {
     assert!(
         (found_share - fiscal_share).abs() < 1e-9,
         "{found_share} found, {fiscal_share} told"
+    );
+}
+
+/// With a quarter-end push, where a past snapshot stood in its quarter
+/// decides when its deals closed: the slippage learns from the snapshots
+/// near the forecast date's place in its quarter, and says so; without
+/// the push, or not asked to, from every snapshot.
+#[test]
+fn with_a_push_the_slippage_learns_from_snapshots_at_the_same_place_in_their_quarter() {
+    let data = steady_company();
+    let held = held_for_quarter_ends(data.outcomes.clone(), 0);
+    let spec = spec(WinRates::StageDefaults);
+    let place_days = |outcomes: LazyFrame, asked: Option<u32>| {
+        let correction = learn_correction(
+            data.snapshots.clone(),
+            outcomes,
+            &spec,
+            &Learning {
+                as_of: common::as_of(),
+                maturity_days: 180,
+                rates_then: None,
+                slippage_place_days: asked,
+            },
+        )
+        .unwrap();
+        let won: f64 = (0..correction.slippage.height())
+            .filter(|&r| {
+                text(&correction.slippage, "team", r) == "*"
+                    && text(&correction.slippage, "stage", r) == "*"
+            })
+            .map(|r| number(&correction.slippage, "won_observations", r))
+            .sum();
+        (correction.quarter_ends.slippage_place_days, won)
+    };
+    let days = Some(quotecast_forecast::PLACE_DAYS);
+    let (near, near_won) = place_days(held.clone(), days);
+    let (every, every_won) = place_days(held, None);
+    let (steady, _) = place_days(data.outcomes.clone(), days);
+    assert_eq!(near, days);
+    assert_eq!(every, None);
+    assert_eq!(steady, None, "no push: every snapshot");
+    // Snapshots 28 days apart: about 42 of a quarter's 91 days are near.
+    assert!(
+        near_won > 0.2 * every_won && near_won < 0.7 * every_won,
+        "{near_won} won deals seen near the forecast date's place of {every_won}"
     );
 }

@@ -124,6 +124,7 @@ fn simulated_mean_matches_the_weighted_and_corrected_forecasts() {
             as_of: common::as_of(),
             maturity_days: 180,
             rates_then: None,
+            slippage_place_days: Some(quotecast_forecast::PLACE_DAYS),
         },
     )
     .unwrap();

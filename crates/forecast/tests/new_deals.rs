@@ -132,6 +132,7 @@ fn new_deals_bring_a_later_quarter_near_what_really_booked() {
             as_of,
             maturity_days: 180,
             rates_then: None,
+            slippage_place_days: Some(quotecast_forecast::PLACE_DAYS),
         },
     )
     .unwrap();
