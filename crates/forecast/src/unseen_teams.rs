@@ -189,25 +189,66 @@ fn with_rows(table: &DataFrame, borrowed: &[Borrowed]) -> Result<DataFrame, Fore
     )?)
 }
 
-/// Names the borrowing teams, their share of the pipeline the company's
-/// figures were read over, and what they borrowed in the current and the
-/// next bucket.
+/// What a team borrowed (its `figures`: horizon, mean), as the note says
+/// it.
+fn borrowed_where(figures: &[(i32, f64)], currency: &str, bucket: crate::Bucket) -> String {
+    let at = |h: i32| figures.iter().find(|f| f.0 == h).map(|f| f.1);
+    let first = figures.iter().map(|f| f.0).min().unwrap_or(0);
+    if first > 1 {
+        let total: f64 = figures.iter().map(|f| f.1).sum();
+        return match figures.len() {
+            1 => format!(
+                "{total:.0} {currency} in the {} {bucket} ahead",
+                ordinal(first)
+            ),
+            n => format!(
+                "{total:.0} {currency} over {n} {bucket}s from the {} {bucket} ahead on",
+                ordinal(first)
+            ),
+        };
+    }
+    let mut said = Vec::new();
+    if let Some(mean) = at(0) {
+        said.push(format!("{mean:.0} {currency} in the current {bucket}"));
+    }
+    if let Some(mean) = at(1) {
+        said.push(format!("{mean:.0} {currency} in the next"));
+    }
+    let later = figures.iter().filter(|f| f.0 > 1).count();
+    if later > 0 {
+        said.push(format!("and {later} {bucket}s further ahead"));
+    }
+    said.join(", ")
+}
+
+/// `2nd`, `3rd`, `14th`.
+fn ordinal(n: i32) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// Names the borrowing teams, their open pipeline and what they
+/// borrowed: in the current and the next bucket when they borrowed
+/// there, else from the first bucket ahead they borrowed on.
 fn note(borrowed: &[Borrowed], open: &BTreeMap<String, f64>, spec: &ForecastSpec) -> String {
     let mut by_team: BTreeMap<&str, Vec<(i32, f64)>> = BTreeMap::new();
     for (team, h, mean, _) in borrowed {
         by_team.entry(team).or_default().push((*h, *mean));
     }
-    let currency = &spec.rates.reporting_currency;
     let teams: Vec<String> = by_team
         .iter()
         .map(|(team, figures)| {
-            let at = |h: i32| figures.iter().find(|f| f.0 == h).map_or(0.0, |f| f.1);
             format!(
-                "{team} ({:.0} {currency} open; {:.0} {currency} in the current {bucket}, {:.0} {currency} in the next)",
+                "{team} ({:.0} {} open; {})",
                 open.get(*team).copied().unwrap_or(0.0),
-                at(0),
-                at(1),
-                bucket = spec.bucket,
+                spec.rates.reporting_currency,
+                borrowed_where(figures, &spec.rates.reporting_currency, spec.bucket),
             )
         })
         .collect();
@@ -282,6 +323,31 @@ mod tests {
         .expect("table");
         let open: BTreeMap<String, f64> = [("late", 300.0)].map(|(t, v)| (t.to_owned(), v)).into();
         assert!(borrowed_rows(&gap, &open).expect("rows").is_empty());
+    }
+
+    #[test]
+    fn the_note_says_where_a_team_borrowed() {
+        let month = crate::Bucket::Month;
+        assert_eq!(
+            borrowed_where(&[(0, 120.0), (1, 333.4)], "USD", month),
+            "120 USD in the current month, 333 USD in the next"
+        );
+        assert_eq!(
+            borrowed_where(&[(1, 50.0), (2, 60.0), (3, 70.0)], "USD", month),
+            "50 USD in the next, and 2 months further ahead"
+        );
+        // Shown in the near months, only the far ones borrowed.
+        assert_eq!(
+            borrowed_where(&[(14, 100.0), (15, 200.0)], "EUR", month),
+            "300 EUR over 2 months from the 14th month ahead on"
+        );
+        assert_eq!(
+            borrowed_where(&[(21, 100.0)], "EUR", month),
+            "100 EUR in the 21st month ahead"
+        );
+        assert_eq!(ordinal(2), "2nd");
+        assert_eq!(ordinal(11), "11th");
+        assert_eq!(ordinal(23), "23rd");
     }
 
     #[test]
