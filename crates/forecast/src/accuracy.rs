@@ -127,7 +127,7 @@ pub(crate) fn learn_from(
         .in_scope(|| crate::quarter_ends::bunching(known.clone(), spec.fiscal_year))?;
     let (won, place_days) = crate::quarter_ends::slippage_learns_from(
         observed.filter(col(IS_WON)),
-        col(SNAPSHOT),
+        (col(SNAPSHOT), &used),
         &quarter_ends,
         (how.as_of, how.slippage_place_days),
         MIN_SLIP_OBSERVATIONS,

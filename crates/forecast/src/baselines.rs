@@ -28,7 +28,7 @@ use quotecast_pipeline::columns as col;
 use crate::{
     Bucket, ForecastError, ForecastSpec,
     columns::{BUCKET, CELL_FORECAST, HORIZON, IS_OPEN, IS_WON, REALISED, VALUE},
-    frames::{PastSnapshots, collect_together, fixed_sum},
+    frames::{PastSnapshots, collect_together, date_list, fixed_sum},
     prepare::prepared,
 };
 
@@ -165,24 +165,8 @@ fn booked_after(known: LazyFrame, spec: &ForecastSpec, day: NaiveDate) -> LazyFr
         ])
 }
 
-fn date_list(dates: &[NaiveDate]) -> Expr {
-    let days: Vec<i32> = dates
-        .iter()
-        .map(|d| quotecast_pipeline::epoch_days(*d))
-        .collect();
-    lit(Series::new("dates".into(), days)
-        .cast(&DataType::Date)
-        .unwrap_or_default())
-    .implode(false)
-}
-
 fn in_dates(dates: &[NaiveDate]) -> Expr {
     col(SNAPSHOT_DATE).is_in(date_list(dates), false)
-}
-
-/// The days since the start of the (fiscal) quarter holding `day`.
-fn day_of_quarter(day: NaiveDate, year: FiscalYear) -> i64 {
-    (day - Bucket::Quarter.start_of(day, year)).num_days()
 }
 
 impl SnapshotBookings {
@@ -275,11 +259,13 @@ impl SnapshotBookings {
             .copied()
             .filter(|d| *d <= cutoff)
             .collect();
-        let point = day_of_quarter(day, self.fiscal_year);
+        let point = Bucket::Quarter.days_into(day, self.fiscal_year);
         let same_point: Vec<NaiveDate> = learn
             .iter()
             .copied()
-            .filter(|d| (day_of_quarter(*d, self.fiscal_year) - point).abs() <= SAME_POINT_DAYS)
+            .filter(|d| {
+                (Bucket::Quarter.days_into(*d, self.fiscal_year) - point).abs() <= SAME_POINT_DAYS
+            })
             .collect();
         let same_point = if same_point.is_empty() {
             learn.clone()

@@ -203,6 +203,18 @@ pub(crate) fn floats(frame: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
         .collect())
 }
 
+/// `dates` as a list literal, for `is_in`.
+pub(crate) fn date_list(dates: &[NaiveDate]) -> Expr {
+    let days: Vec<i32> = dates
+        .iter()
+        .map(|d| quotecast_pipeline::epoch_days(*d))
+        .collect();
+    lit(Series::new("dates".into(), days)
+        .cast(&DataType::Date)
+        .unwrap_or_default())
+    .implode(false)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

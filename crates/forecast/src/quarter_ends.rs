@@ -30,7 +30,7 @@ use polars::prelude::*;
 use quotecast_model::FiscalYear;
 use quotecast_pipeline::columns as col;
 
-use crate::{Bucket, ForecastError, columns::IS_WON, correction::QuarterEnds};
+use crate::{Bucket, ForecastError, columns::IS_WON, correction::QuarterEnds, frames::date_list};
 
 /// The last days of a quarter a push fills.
 pub const PUSH_DAYS: i64 = 14;
@@ -115,35 +115,30 @@ pub(crate) fn pushed(found: &QuarterEnds) -> bool {
     found.share >= PUSHED * PUSH_DAYS as f64 / QUARTER_DAYS
 }
 
-/// Whether the snapshot taken on `snapshot_day` stood within `days` of
-/// `as_of`'s place in its quarter of `year` (days from the quarter's first
-/// day; a snapshot near a quarter's end is not near the next one's start,
-/// where deals decided book at once).
+/// Whether a snapshot taken on `day` stood within `days` of `as_of`'s
+/// place in its quarter of `year` (days from the quarter's first day; a
+/// snapshot near a quarter's end is not near the next one's start, where
+/// deals decided book at once).
 pub(crate) fn near_in_quarter(
-    snapshot_day: Expr,
+    day: NaiveDate,
     as_of: NaiveDate,
     year: FiscalYear,
     days: u32,
-) -> Expr {
-    let place = (as_of - Bucket::Quarter.start_of(as_of, year)).num_days();
-    let seen = (snapshot_day.clone() - Bucket::Quarter.truncate(snapshot_day, year))
-        .dt()
-        .total_days(false);
-    let days = i64::from(days);
-    seen.clone()
-        .gt_eq(lit(place - days))
-        .and(seen.lt_eq(lit(place + days)))
+) -> bool {
+    let place = |d| Bucket::Quarter.days_into(d, year);
+    (place(day) - place(as_of)).abs() <= i64::from(days)
 }
 
-/// The won deals of past snapshots (their day in `snapshot_day`) the
-/// slippage learns from: with a push, those of the snapshots within
+/// The won deals of past snapshots (their day in `snapshot_day`, one of
+/// `snapshot_days`) the slippage learns from: with a push, those of the
+/// snapshots within
 /// `place_days` of `as_of`'s place in its quarter,
 /// unless fewer than `enough` are (then every one, as without a push);
 /// and the days it kept them within, for
 /// [`QuarterEnds::slippage_place_days`].
 pub(crate) fn slippage_learns_from(
     won: LazyFrame,
-    snapshot_day: Expr,
+    (snapshot_day, snapshot_days): (Expr, &[NaiveDate]),
     found: &QuarterEnds,
     (as_of, place_days): (NaiveDate, Option<u32>),
     enough: u64,
@@ -151,9 +146,14 @@ pub(crate) fn slippage_learns_from(
     let Some(days) = place_days.filter(|_| pushed(found)) else {
         return Ok((won, None));
     };
+    let near_days: Vec<NaiveDate> = snapshot_days
+        .iter()
+        .copied()
+        .filter(|d| near_in_quarter(*d, as_of, found.year, days))
+        .collect();
     let near = won
         .clone()
-        .filter(near_in_quarter(snapshot_day, as_of, found.year, days));
+        .filter(snapshot_day.is_in(date_list(&near_days), false));
     let counted = near.clone().select([len().alias(WINS)]).collect()?;
     let kept = counted.column(WINS)?.u32()?.get(0).unwrap_or(0);
     if u64::from(kept) < enough {
@@ -253,15 +253,9 @@ mod tests {
 
     /// The days of `days` near `as_of`'s place in its quarter of `year`.
     fn near(days: &[NaiveDate], as_of: NaiveDate, year: FiscalYear) -> Vec<NaiveDate> {
-        let frame = df!("day" => days).unwrap();
-        let kept = frame
-            .lazy()
-            .filter(near_in_quarter(col("day"), as_of, year, 21))
-            .collect()
-            .unwrap();
-        let days = kept.column("day").unwrap().date().unwrap().phys.clone();
         days.iter()
-            .map(|d| quotecast_pipeline::from_epoch_days(d.unwrap()))
+            .copied()
+            .filter(|d| near_in_quarter(*d, as_of, year, 21))
             .collect()
     }
 
@@ -294,7 +288,8 @@ mod tests {
 
     #[test]
     fn the_slippage_keeps_every_snapshot_without_a_push_or_enough_near() {
-        let frame = df!("day" => [date(2025, 1, 2), date(2025, 2, 20), date(2025, 4, 3)]).unwrap();
+        let days = [date(2025, 1, 2), date(2025, 2, 20), date(2025, 4, 3)];
+        let frame = df!("day" => days).unwrap();
         let pushed_found = QuarterEnds {
             year: FiscalYear::CALENDAR,
             share: 0.45,
@@ -304,7 +299,7 @@ mod tests {
         let kept = |found: &QuarterEnds, place_days, enough| {
             let (won, days) = slippage_learns_from(
                 frame.clone().lazy(),
-                col("day"),
+                (col("day"), &days[..]),
                 found,
                 (date(2026, 7, 5), place_days),
                 enough,

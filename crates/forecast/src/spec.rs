@@ -57,6 +57,12 @@ impl Bucket {
         }
     }
 
+    /// The days from the first day of the bucket holding `day` to `day`
+    /// (its place in the bucket: 0 on the first day).
+    pub fn days_into(self, day: NaiveDate, year: FiscalYear) -> i64 {
+        (day - self.start_of(day, year)).num_days()
+    }
+
     /// The first day of the bucket after the one starting on `start`.
     pub fn next(self, start: NaiveDate) -> NaiveDate {
         match self {
